@@ -59,13 +59,6 @@ module intel_vtd_vtd_remap (
     o_r_delivery_mode,
     o_r_cpl_status,
     o_r_cpl,
-    o_r_urgent,
-    o_r_pda,
-    o_r_notify,
-    o_r_notify_vector,
-    o_r_notify_dest,
-    o_r_pir,
-    o_r_pd_control,
     o_hit
 );
 
@@ -116,8 +109,8 @@ input [63:0] m_rdata;
 input m_rerr;
 output [7:0] o_status;
 reg [7:0] o_status;
-output [3:0] o_r_outcome;
-reg [3:0] o_r_outcome;
+output [2:0] o_r_outcome;
+reg [2:0] o_r_outcome;
 output [63:0] o_r_address;
 reg [63:0] o_r_address;
 output [15:0] o_r_domain;
@@ -148,20 +141,6 @@ output [2:0] o_r_cpl_status;
 reg [2:0] o_r_cpl_status;
 output [63:0] o_r_cpl;
 reg [63:0] o_r_cpl;
-output [0:0] o_r_urgent;
-reg [0:0] o_r_urgent;
-output [63:0] o_r_pda;
-reg [63:0] o_r_pda;
-output [0:0] o_r_notify;
-reg [0:0] o_r_notify;
-output [7:0] o_r_notify_vector;
-reg [7:0] o_r_notify_vector;
-output [31:0] o_r_notify_dest;
-reg [31:0] o_r_notify_dest;
-output [63:0] o_r_pir;
-reg [63:0] o_r_pir;
-output [63:0] o_r_pd_control;
-reg [63:0] o_r_pd_control;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
@@ -180,7 +159,7 @@ reg [15:0] u1_ft0;
 reg [63:0] u_addr;
 reg [2:0] u_size;
 reg u_valid;
-reg [63:0] u_wdata;
+wire [63:0] u_wdata;
 reg u_we;
 reg unit_smsl_done;
 reg [63:0] unit_smsl_i_addr;
@@ -206,8 +185,6 @@ reg [63:0] w_ctx_0;
 reg [63:0] w_ctx_8;
 reg [63:0] w_irte_0;
 reg [63:0] w_irte_8;
-reg [63:0] w_pd_0;
-reg [63:0] w_pd_pir_0;
 reg [63:0] w_pdir_0;
 reg [63:0] w_pe_0;
 reg [63:0] w_pe_10;
@@ -236,6 +213,45 @@ reg [0:0] wk_smsl_reserved_2m;
 reg [5:0] wk_smsl_shift;
 reg [0:0] wk_smsl_translation;
 reg [0:0] wk_smsl_walked;
+reg [2:0] unit_smfl_o_aux;
+reg unit_smfl_done;
+reg [63:0] unit_smfl_i_addr;
+reg unit_smfl_k_read;
+reg unit_smfl_k_write;
+reg [63:0] unit_smfl_m_addr;
+reg [2:0] unit_smfl_m_size;
+reg unit_smfl_m_valid;
+reg [63:0] unit_smfl_m_wdata;
+reg unit_smfl_m_we;
+reg [2:0] unit_smfl_o_level;
+reg [63:0] unit_smfl_o_pa;
+reg [0:0] unit_smfl_o_r_R;
+reg [0:0] unit_smfl_o_r_W;
+reg [63:0] unit_smfl_o_r_frame;
+reg [7:0] unit_smfl_o_r_reason;
+reg [5:0] unit_smfl_o_r_shift;
+reg [7:0] unit_smfl_o_status;
+reg [63:0] unit_smfl_r_FL_WALK;
+reg unit_smfl_start;
+reg [0:0] wk_smfl_R;
+reg [0:0] wk_smfl_W;
+reg [0:0] wk_smfl_access_error;
+reg [7:0] wk_smfl_fault;
+reg [63:0] wk_smfl_frame;
+reg [2:0] wk_smfl_level;
+reg [0:0] wk_smfl_non_canonical;
+reg [0:0] wk_smfl_not_present;
+reg [0:0] wk_smfl_ok;
+reg [63:0] wk_smfl_pa;
+reg [0:0] wk_smfl_privilege;
+reg [7:0] wk_smfl_reason;
+reg [0:0] wk_smfl_reserved;
+reg [0:0] wk_smfl_reserved_1g;
+reg [0:0] wk_smfl_reserved_2m;
+reg [5:0] wk_smfl_shift;
+reg [0:0] wk_smfl_translation;
+reg [0:0] wk_smfl_walked;
+reg [0:0] wk_smfl_write_denied;
 reg [2:0] unit_sl_o_aux;
 reg unit_sl_done;
 reg [63:0] unit_sl_i_addr;
@@ -277,12 +293,7 @@ reg [0:0] wk_sl_translation;
 reg [0:0] wk_sl_walked;
 reg er_ctx;
 reg er_irte;
-reg er_pd;
-reg er_pd_pir;
-reg er_pdir;
-reg er_pe;
 reg er_root;
-reg er_smctx;
 reg [63:0] rec_address;
 reg [63:0] rec_cpl;
 reg [2:0] rec_cpl_status;
@@ -294,17 +305,10 @@ reg [7:0] rec_fault_reason;
 reg [63:0] rec_frcd_hi;
 reg [63:0] rec_frcd_lo;
 reg [15:0] rec_int_index;
-reg [0:0] rec_notify;
-reg [31:0] rec_notify_dest;
-reg [7:0] rec_notify_vector;
-reg [3:0] rec_outcome;
-reg [63:0] rec_pd_control;
-reg [63:0] rec_pda;
-reg [63:0] rec_pir;
+reg [2:0] rec_outcome;
 reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
-reg [0:0] rec_urgent;
 reg [7:0] rec_vector;
 reg walker_unit_smsl0_a_r;
 reg walker_unit_smsl0_a_w;
@@ -334,6 +338,34 @@ wire [63:0] walker_unit_smsl0_se_3;
 wire [63:0] walker_unit_smsl0_se_4;
 wire [63:0] walker_unit_smsl0_se_5;
 reg [2:0] walker_unit_smsl0_st;
+reg walker_unit_smfl0_a_rw;
+reg walker_unit_smfl0_a_us;
+reg [63:0] walker_unit_smfl0_ea;
+reg [7:0] walker_unit_smfl0_fault_k;
+reg [2:0] walker_unit_smfl0_flevel;
+reg [63:0] walker_unit_smfl0_le;
+reg [2:0] walker_unit_smfl0_lvl;
+reg [63:0] walker_unit_smfl0_m_addr_h;
+reg [2:0] walker_unit_smfl0_m_size_h;
+reg walker_unit_smfl0_m_valid_h;
+reg [63:0] walker_unit_smfl0_m_wdata_h;
+reg walker_unit_smfl0_m_we_h;
+reg walker_unit_smfl0_pend_1;
+reg walker_unit_smfl0_pend_2;
+reg walker_unit_smfl0_pend_3;
+reg walker_unit_smfl0_pend_4;
+reg walker_unit_smfl0_pend_5;
+wire [63:0] walker_unit_smfl0_sa_1;
+wire [63:0] walker_unit_smfl0_sa_2;
+wire [63:0] walker_unit_smfl0_sa_3;
+wire [63:0] walker_unit_smfl0_sa_4;
+wire [63:0] walker_unit_smfl0_sa_5;
+wire [63:0] walker_unit_smfl0_se_1;
+wire [63:0] walker_unit_smfl0_se_2;
+wire [63:0] walker_unit_smfl0_se_3;
+wire [63:0] walker_unit_smfl0_se_4;
+wire [63:0] walker_unit_smfl0_se_5;
+reg [2:0] walker_unit_smfl0_st;
 reg walker_unit_sl0_a_r;
 reg walker_unit_sl0_a_w;
 reg [63:0] walker_unit_sl0_ea;
@@ -419,6 +451,7 @@ reg u1_v1 [0:8-1];
 reg u1_v2 [0:8-1];
 reg u1_v3 [0:8-1];
 
+assign u_wdata = 64'd0;
 assign walker_unit_smsl0_sa_1 = 64'd0;
 assign walker_unit_smsl0_sa_2 = 64'd0;
 assign walker_unit_smsl0_sa_3 = 64'd0;
@@ -429,6 +462,16 @@ assign walker_unit_smsl0_se_2 = 64'd0;
 assign walker_unit_smsl0_se_3 = 64'd0;
 assign walker_unit_smsl0_se_4 = 64'd0;
 assign walker_unit_smsl0_se_5 = 64'd0;
+assign walker_unit_smfl0_sa_1 = 64'd0;
+assign walker_unit_smfl0_sa_2 = 64'd0;
+assign walker_unit_smfl0_sa_3 = 64'd0;
+assign walker_unit_smfl0_sa_4 = 64'd0;
+assign walker_unit_smfl0_sa_5 = 64'd0;
+assign walker_unit_smfl0_se_1 = 64'd0;
+assign walker_unit_smfl0_se_2 = 64'd0;
+assign walker_unit_smfl0_se_3 = 64'd0;
+assign walker_unit_smfl0_se_4 = 64'd0;
+assign walker_unit_smfl0_se_5 = 64'd0;
 assign walker_unit_sl0_sa_1 = 64'd0;
 assign walker_unit_sl0_sa_2 = 64'd0;
 assign walker_unit_sl0_sa_3 = 64'd0;
@@ -531,9 +574,50 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h85;
     reg [48-1:0] h86;
     reg [48-1:0] h87;
-    reg [16-1:0] h88;
-    reg [13-1:0] h89;
-    reg [49-1:0] h90;
+    reg [1-1:0] h88;
+    reg [1-1:0] h89;
+    reg [1-1:0] h90;
+    reg [1-1:0] h91;
+    reg [1-1:0] h92;
+    reg [64-1:0] h93;
+    reg [64-1:0] h94;
+    reg [1-1:0] h95;
+    reg [20-1:0] h96;
+    reg [20-1:0] h97;
+    reg [16-1:0] h98;
+    reg [4-1:0] h99;
+    reg [4-1:0] h100;
+    reg [16-1:0] h101;
+    reg [1-1:0] h102;
+    reg [1-1:0] h103;
+    reg [1-1:0] h104;
+    reg [1-1:0] h105;
+    reg [1-1:0] h106;
+    reg [64-1:0] h107;
+    reg [64-1:0] h108;
+    reg [1-1:0] h109;
+    reg [20-1:0] h110;
+    reg [20-1:0] h111;
+    reg [16-1:0] h112;
+    reg [4-1:0] h113;
+    reg [4-1:0] h114;
+    reg [16-1:0] h115;
+    reg [1-1:0] h116;
+    reg [48-1:0] h117;
+    reg [1-1:0] h118;
+    reg [48-1:0] h119;
+    reg [1-1:0] h120;
+    reg [48-1:0] h121;
+    reg [1-1:0] h122;
+    reg [48-1:0] h123;
+    reg [1-1:0] h124;
+    reg [48-1:0] h125;
+    reg [1-1:0] h126;
+    reg [48-1:0] h127;
+    reg [48-1:0] h128;
+    reg [16-1:0] h129;
+    reg [13-1:0] h130;
+    reg [49-1:0] h131;
     reg [61-1:0] u0_key;
     reg [2-1:0] u0_set;
     reg u0_hit;
@@ -545,28 +629,28 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] u0_tg1;
     reg [2-1:0] u0_wv;
     reg u0_free;
-    reg [1-1:0] h91;
-    reg [1-1:0] h92;
-    reg [1-1:0] h93;
-    reg [64-1:0] h94;
-    reg [1-1:0] h95;
-    reg [64-1:0] h96;
-    reg [1-1:0] h97;
-    reg [1-1:0] h98;
-    reg [1-1:0] h99;
-    reg [64-1:0] h100;
-    reg [1-1:0] h101;
-    reg [64-1:0] h102;
-    reg [1-1:0] h103;
-    reg [1-1:0] h104;
-    reg [64-1:0] h105;
-    reg [1-1:0] h106;
-    reg [64-1:0] h107;
-    reg [1-1:0] h108;
-    reg [48-1:0] h109;
-    reg [1-1:0] h110;
-    reg [48-1:0] h111;
-    reg [48-1:0] h112;
+    reg [1-1:0] h132;
+    reg [1-1:0] h133;
+    reg [1-1:0] h134;
+    reg [64-1:0] h135;
+    reg [1-1:0] h136;
+    reg [64-1:0] h137;
+    reg [1-1:0] h138;
+    reg [1-1:0] h139;
+    reg [1-1:0] h140;
+    reg [64-1:0] h141;
+    reg [1-1:0] h142;
+    reg [64-1:0] h143;
+    reg [1-1:0] h144;
+    reg [1-1:0] h145;
+    reg [64-1:0] h146;
+    reg [1-1:0] h147;
+    reg [64-1:0] h148;
+    reg [1-1:0] h149;
+    reg [48-1:0] h150;
+    reg [1-1:0] h151;
+    reg [48-1:0] h152;
+    reg [48-1:0] h153;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -578,1180 +662,866 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [32-1:0] h125;
-    reg [17-1:0] h126;
-    reg [1-1:0] h127;
-    reg [32-1:0] h128;
-    reg [16-1:0] h129;
-    reg [32-1:0] h130;
-    reg [17-1:0] h131;
-    reg [1-1:0] h132;
-    reg [32-1:0] h133;
-    reg [16-1:0] h134;
-    reg [16-1:0] h135;
-    reg [17-1:0] h136;
-    reg [4-1:0] h137;
-    reg [17-1:0] h138;
-    reg [17-1:0] h113;
-    reg [1-1:0] h114;
-    reg [32-1:0] h115;
-    reg [16-1:0] h116;
-    reg [32-1:0] h117;
-    reg [17-1:0] h118;
-    reg [1-1:0] h119;
-    reg [32-1:0] h120;
-    reg [16-1:0] h121;
-    reg [16-1:0] h122;
-    reg [21-1:0] h123;
-    reg [65-1:0] h124;
-    reg [32-1:0] h145;
-    reg [17-1:0] h146;
-    reg [1-1:0] h147;
-    reg [32-1:0] h148;
-    reg [16-1:0] h149;
-    reg [32-1:0] h150;
-    reg [17-1:0] h151;
-    reg [1-1:0] h152;
-    reg [32-1:0] h153;
-    reg [16-1:0] h154;
-    reg [16-1:0] h155;
-    reg [17-1:0] h156;
-    reg [4-1:0] h157;
-    reg [17-1:0] h158;
-    reg [1-1:0] h159;
-    reg [1-1:0] h160;
-    reg [64-1:0] h161;
-    reg [64-1:0] h162;
-    reg [64-1:0] h163;
-    reg [64-1:0] h164;
-    reg [64-1:0] h165;
-    reg [64-1:0] h166;
-    reg [64-1:0] h167;
-    reg [64-1:0] h168;
-    reg [1-1:0] h169;
-    reg [32-1:0] h170;
+    reg [32-1:0] h166;
+    reg [17-1:0] h167;
+    reg [1-1:0] h168;
+    reg [32-1:0] h169;
+    reg [16-1:0] h170;
     reg [32-1:0] h171;
-    reg [16-1:0] h172;
-    reg [16-1:0] h173;
-    reg [16-1:0] h174;
+    reg [17-1:0] h172;
+    reg [1-1:0] h173;
+    reg [32-1:0] h174;
     reg [16-1:0] h175;
     reg [16-1:0] h176;
-    reg [16-1:0] h177;
-    reg [16-1:0] h178;
-    reg [16-1:0] h179;
-    reg [16-1:0] h180;
-    reg [16-1:0] h181;
-    reg [16-1:0] h182;
-    reg [16-1:0] h183;
-    reg [64-1:0] h139;
-    reg [64-1:0] h140;
-    reg [64-1:0] h141;
-    reg [8-1:0] h142;
-    reg [12-1:0] h143;
-    reg [65-1:0] h144;
-    reg [32-1:0] h188;
-    reg [17-1:0] h189;
-    reg [1-1:0] h190;
-    reg [32-1:0] h191;
-    reg [16-1:0] h192;
-    reg [32-1:0] h193;
-    reg [17-1:0] h194;
-    reg [1-1:0] h195;
-    reg [32-1:0] h196;
-    reg [16-1:0] h197;
-    reg [16-1:0] h198;
-    reg [17-1:0] h199;
-    reg [4-1:0] h200;
-    reg [17-1:0] h201;
-    reg [1-1:0] h202;
-    reg [1-1:0] h203;
-    reg [64-1:0] h204;
-    reg [64-1:0] h205;
-    reg [64-1:0] h206;
-    reg [64-1:0] h207;
-    reg [64-1:0] h208;
-    reg [64-1:0] h209;
-    reg [64-1:0] h210;
-    reg [64-1:0] h211;
-    reg [1-1:0] h212;
-    reg [32-1:0] h213;
-    reg [32-1:0] h214;
-    reg [16-1:0] h215;
-    reg [16-1:0] h216;
-    reg [16-1:0] h217;
-    reg [16-1:0] h218;
-    reg [16-1:0] h219;
-    reg [16-1:0] h220;
-    reg [16-1:0] h221;
-    reg [16-1:0] h222;
-    reg [16-1:0] h223;
-    reg [16-1:0] h224;
-    reg [16-1:0] h225;
-    reg [16-1:0] h226;
-    reg [64-1:0] h184;
-    reg [64-1:0] h185;
-    reg [64-1:0] h186;
-    reg [65-1:0] h187;
-    reg [32-1:0] h227;
-    reg [48-1:0] h228;
-    reg [1-1:0] h269;
-    reg [1-1:0] h270;
-    reg [1-1:0] h271;
-    reg [1-1:0] h284;
-    reg [1-1:0] h285;
-    reg [64-1:0] h286;
-    reg [64-1:0] h287;
-    reg [1-1:0] h288;
-    reg [1-1:0] h301;
-    reg [1-1:0] h302;
+    reg [17-1:0] h177;
+    reg [4-1:0] h178;
+    reg [17-1:0] h179;
+    reg [17-1:0] h154;
+    reg [1-1:0] h155;
+    reg [32-1:0] h156;
+    reg [16-1:0] h157;
+    reg [32-1:0] h158;
+    reg [17-1:0] h159;
+    reg [1-1:0] h160;
+    reg [32-1:0] h161;
+    reg [16-1:0] h162;
+    reg [16-1:0] h163;
+    reg [21-1:0] h164;
+    reg [65-1:0] h165;
+    reg [32-1:0] h180;
+    reg [48-1:0] h181;
+    reg [1-1:0] h222;
+    reg [1-1:0] h223;
+    reg [1-1:0] h224;
+    reg [1-1:0] h237;
+    reg [1-1:0] h238;
+    reg [64-1:0] h239;
+    reg [64-1:0] h240;
+    reg [1-1:0] h241;
+    reg [1-1:0] h255;
+    reg [1-1:0] h256;
+    reg [1-1:0] h257;
+    reg [1-1:0] h258;
+    reg [1-1:0] h259;
+    reg [64-1:0] h260;
+    reg [64-1:0] h261;
+    reg [1-1:0] h262;
+    reg [1-1:0] h275;
+    reg [1-1:0] h276;
+    reg [1-1:0] h277;
+    reg [1-1:0] h278;
+    reg [1-1:0] h279;
+    reg [64-1:0] h280;
+    reg [64-1:0] h281;
+    reg [1-1:0] h282;
+    reg [1-1:0] h296;
+    reg [1-1:0] h297;
+    reg [1-1:0] h298;
+    reg [1-1:0] h299;
+    reg [1-1:0] h300;
+    reg [64-1:0] h301;
+    reg [64-1:0] h302;
     reg [1-1:0] h303;
-    reg [1-1:0] h304;
-    reg [1-1:0] h305;
-    reg [64-1:0] h306;
-    reg [64-1:0] h307;
-    reg [1-1:0] h308;
-    reg [1-1:0] h322;
-    reg [1-1:0] h323;
+    reg [1-1:0] h317;
+    reg [1-1:0] h318;
+    reg [1-1:0] h319;
+    reg [1-1:0] h320;
+    reg [1-1:0] h321;
+    reg [64-1:0] h322;
+    reg [64-1:0] h323;
     reg [1-1:0] h324;
-    reg [1-1:0] h325;
-    reg [1-1:0] h326;
-    reg [64-1:0] h327;
-    reg [64-1:0] h328;
+    reg [32-1:0] h325;
+    reg [48-1:0] h326;
+    reg [1-1:0] h327;
+    reg [1-1:0] h328;
     reg [1-1:0] h329;
+    reg [1-1:0] h330;
+    reg [1-1:0] h331;
+    reg [64-1:0] h332;
+    reg [64-1:0] h333;
+    reg [1-1:0] h334;
+    reg [1-1:0] h335;
+    reg [1-1:0] h336;
+    reg [1-1:0] h337;
+    reg [1-1:0] h338;
+    reg [1-1:0] h339;
+    reg [64-1:0] h340;
+    reg [64-1:0] h341;
     reg [1-1:0] h342;
-    reg [1-1:0] h343;
-    reg [1-1:0] h344;
-    reg [1-1:0] h345;
-    reg [1-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
-    reg [1-1:0] h349;
+    reg [1-1:0] h356;
+    reg [1-1:0] h357;
+    reg [1-1:0] h358;
+    reg [1-1:0] h359;
+    reg [1-1:0] h360;
+    reg [64-1:0] h361;
+    reg [64-1:0] h362;
     reg [1-1:0] h363;
-    reg [1-1:0] h364;
-    reg [1-1:0] h365;
-    reg [1-1:0] h366;
-    reg [1-1:0] h367;
-    reg [64-1:0] h368;
-    reg [64-1:0] h369;
-    reg [1-1:0] h370;
+    reg [20-1:0] h364;
+    reg [20-1:0] h365;
+    reg [16-1:0] h366;
+    reg [4-1:0] h367;
+    reg [4-1:0] h368;
+    reg [16-1:0] h369;
+    reg [1-1:0] h383;
     reg [1-1:0] h384;
     reg [1-1:0] h385;
     reg [1-1:0] h386;
     reg [1-1:0] h387;
-    reg [1-1:0] h388;
+    reg [64-1:0] h388;
     reg [64-1:0] h389;
-    reg [64-1:0] h390;
-    reg [1-1:0] h391;
-    reg [32-1:0] h392;
-    reg [48-1:0] h393;
-    reg [1-1:0] h394;
-    reg [1-1:0] h395;
-    reg [1-1:0] h396;
-    reg [1-1:0] h397;
-    reg [1-1:0] h398;
-    reg [64-1:0] h399;
-    reg [64-1:0] h400;
-    reg [1-1:0] h401;
-    reg [1-1:0] h402;
-    reg [1-1:0] h403;
-    reg [1-1:0] h404;
-    reg [1-1:0] h405;
-    reg [1-1:0] h406;
-    reg [64-1:0] h407;
-    reg [64-1:0] h408;
+    reg [1-1:0] h390;
+    reg [20-1:0] h391;
+    reg [20-1:0] h392;
+    reg [16-1:0] h393;
+    reg [4-1:0] h394;
+    reg [4-1:0] h395;
+    reg [16-1:0] h396;
     reg [1-1:0] h409;
-    reg [1-1:0] h423;
-    reg [1-1:0] h424;
-    reg [1-1:0] h425;
-    reg [1-1:0] h426;
-    reg [1-1:0] h427;
-    reg [64-1:0] h428;
-    reg [64-1:0] h429;
-    reg [1-1:0] h430;
-    reg [20-1:0] h431;
-    reg [20-1:0] h432;
-    reg [16-1:0] h433;
-    reg [4-1:0] h434;
-    reg [4-1:0] h435;
-    reg [16-1:0] h436;
-    reg [1-1:0] h449;
-    reg [1-1:0] h450;
-    reg [1-1:0] h451;
-    reg [1-1:0] h452;
-    reg [1-1:0] h453;
-    reg [64-1:0] h454;
-    reg [64-1:0] h455;
-    reg [1-1:0] h456;
-    reg [20-1:0] h457;
-    reg [20-1:0] h458;
-    reg [16-1:0] h459;
-    reg [4-1:0] h460;
-    reg [4-1:0] h461;
-    reg [16-1:0] h462;
-    reg [1-1:0] h476;
-    reg [1-1:0] h477;
-    reg [1-1:0] h478;
-    reg [1-1:0] h479;
-    reg [1-1:0] h480;
-    reg [64-1:0] h481;
-    reg [64-1:0] h482;
-    reg [1-1:0] h483;
-    reg [20-1:0] h484;
-    reg [20-1:0] h485;
-    reg [16-1:0] h486;
-    reg [4-1:0] h487;
-    reg [4-1:0] h488;
-    reg [16-1:0] h489;
-    reg [1-1:0] h502;
-    reg [1-1:0] h503;
-    reg [1-1:0] h504;
+    reg [1-1:0] h410;
+    reg [1-1:0] h411;
+    reg [1-1:0] h412;
+    reg [1-1:0] h413;
+    reg [64-1:0] h414;
+    reg [64-1:0] h415;
+    reg [1-1:0] h416;
+    reg [20-1:0] h417;
+    reg [20-1:0] h418;
+    reg [16-1:0] h419;
+    reg [4-1:0] h420;
+    reg [4-1:0] h421;
+    reg [16-1:0] h422;
+    reg [1-1:0] h436;
+    reg [1-1:0] h437;
+    reg [1-1:0] h438;
+    reg [1-1:0] h439;
+    reg [1-1:0] h440;
+    reg [64-1:0] h441;
+    reg [64-1:0] h442;
+    reg [1-1:0] h443;
+    reg [20-1:0] h444;
+    reg [20-1:0] h445;
+    reg [16-1:0] h446;
+    reg [4-1:0] h447;
+    reg [4-1:0] h448;
+    reg [16-1:0] h449;
+    reg [1-1:0] h462;
+    reg [1-1:0] h463;
+    reg [1-1:0] h464;
+    reg [1-1:0] h465;
+    reg [1-1:0] h466;
+    reg [64-1:0] h467;
+    reg [64-1:0] h468;
+    reg [1-1:0] h469;
+    reg [20-1:0] h470;
+    reg [20-1:0] h471;
+    reg [16-1:0] h472;
+    reg [4-1:0] h473;
+    reg [4-1:0] h474;
+    reg [16-1:0] h475;
+    reg [1-1:0] h489;
+    reg [1-1:0] h490;
+    reg [1-1:0] h491;
+    reg [1-1:0] h492;
+    reg [1-1:0] h493;
+    reg [64-1:0] h494;
+    reg [64-1:0] h495;
+    reg [1-1:0] h496;
+    reg [20-1:0] h497;
+    reg [20-1:0] h498;
+    reg [16-1:0] h499;
+    reg [4-1:0] h500;
+    reg [4-1:0] h501;
+    reg [16-1:0] h502;
+    reg [32-1:0] h503;
+    reg [48-1:0] h504;
     reg [1-1:0] h505;
     reg [1-1:0] h506;
-    reg [64-1:0] h507;
-    reg [64-1:0] h508;
+    reg [1-1:0] h507;
+    reg [1-1:0] h508;
     reg [1-1:0] h509;
-    reg [20-1:0] h510;
-    reg [20-1:0] h511;
-    reg [16-1:0] h512;
-    reg [4-1:0] h513;
-    reg [4-1:0] h514;
+    reg [64-1:0] h510;
+    reg [64-1:0] h511;
+    reg [1-1:0] h512;
+    reg [20-1:0] h513;
+    reg [20-1:0] h514;
     reg [16-1:0] h515;
+    reg [4-1:0] h516;
+    reg [4-1:0] h517;
+    reg [16-1:0] h518;
+    reg [1-1:0] h521;
+    reg [1-1:0] h522;
+    reg [1-1:0] h523;
+    reg [1-1:0] h524;
+    reg [1-1:0] h525;
+    reg [64-1:0] h526;
+    reg [64-1:0] h527;
     reg [1-1:0] h528;
-    reg [1-1:0] h529;
-    reg [1-1:0] h530;
-    reg [1-1:0] h531;
-    reg [1-1:0] h532;
-    reg [64-1:0] h533;
-    reg [64-1:0] h534;
+    reg [20-1:0] h529;
+    reg [20-1:0] h530;
+    reg [16-1:0] h531;
+    reg [4-1:0] h532;
+    reg [4-1:0] h533;
+    reg [16-1:0] h534;
     reg [1-1:0] h535;
-    reg [20-1:0] h536;
-    reg [20-1:0] h537;
-    reg [16-1:0] h538;
-    reg [4-1:0] h539;
-    reg [4-1:0] h540;
-    reg [16-1:0] h541;
-    reg [1-1:0] h555;
-    reg [1-1:0] h556;
-    reg [1-1:0] h557;
-    reg [1-1:0] h558;
-    reg [1-1:0] h559;
-    reg [64-1:0] h560;
-    reg [64-1:0] h561;
+    reg [1-1:0] h536;
+    reg [1-1:0] h537;
+    reg [1-1:0] h538;
+    reg [1-1:0] h539;
+    reg [64-1:0] h540;
+    reg [64-1:0] h541;
+    reg [1-1:0] h542;
+    reg [20-1:0] h543;
+    reg [20-1:0] h544;
+    reg [16-1:0] h545;
+    reg [4-1:0] h546;
+    reg [4-1:0] h547;
+    reg [16-1:0] h548;
     reg [1-1:0] h562;
-    reg [20-1:0] h563;
-    reg [20-1:0] h564;
-    reg [16-1:0] h565;
-    reg [4-1:0] h566;
-    reg [4-1:0] h567;
-    reg [16-1:0] h568;
-    reg [1-1:0] h581;
-    reg [1-1:0] h582;
-    reg [1-1:0] h583;
-    reg [1-1:0] h584;
-    reg [1-1:0] h585;
-    reg [64-1:0] h586;
-    reg [64-1:0] h587;
-    reg [1-1:0] h588;
-    reg [20-1:0] h589;
-    reg [20-1:0] h590;
-    reg [16-1:0] h591;
-    reg [4-1:0] h592;
-    reg [4-1:0] h593;
-    reg [16-1:0] h594;
-    reg [1-1:0] h608;
-    reg [1-1:0] h609;
-    reg [1-1:0] h610;
-    reg [1-1:0] h611;
-    reg [1-1:0] h612;
-    reg [64-1:0] h613;
-    reg [64-1:0] h614;
-    reg [1-1:0] h615;
-    reg [20-1:0] h616;
-    reg [20-1:0] h617;
-    reg [16-1:0] h618;
-    reg [4-1:0] h619;
-    reg [4-1:0] h620;
-    reg [16-1:0] h621;
-    reg [32-1:0] h622;
-    reg [48-1:0] h623;
-    reg [1-1:0] h624;
-    reg [1-1:0] h625;
-    reg [1-1:0] h626;
-    reg [1-1:0] h627;
-    reg [1-1:0] h628;
-    reg [64-1:0] h629;
-    reg [64-1:0] h630;
-    reg [1-1:0] h631;
-    reg [20-1:0] h632;
-    reg [20-1:0] h633;
-    reg [16-1:0] h634;
-    reg [4-1:0] h635;
-    reg [4-1:0] h636;
-    reg [16-1:0] h637;
-    reg [1-1:0] h640;
-    reg [1-1:0] h641;
-    reg [1-1:0] h642;
-    reg [1-1:0] h643;
-    reg [1-1:0] h644;
-    reg [64-1:0] h645;
-    reg [64-1:0] h646;
-    reg [1-1:0] h647;
-    reg [20-1:0] h648;
-    reg [20-1:0] h649;
-    reg [16-1:0] h650;
-    reg [4-1:0] h651;
-    reg [4-1:0] h652;
-    reg [16-1:0] h653;
-    reg [1-1:0] h654;
-    reg [1-1:0] h655;
-    reg [1-1:0] h656;
-    reg [1-1:0] h657;
-    reg [1-1:0] h658;
-    reg [64-1:0] h659;
-    reg [64-1:0] h660;
-    reg [1-1:0] h661;
-    reg [20-1:0] h662;
-    reg [20-1:0] h663;
-    reg [16-1:0] h664;
-    reg [4-1:0] h665;
-    reg [4-1:0] h666;
-    reg [16-1:0] h667;
+    reg [1-1:0] h563;
+    reg [1-1:0] h564;
+    reg [1-1:0] h565;
+    reg [1-1:0] h566;
+    reg [64-1:0] h567;
+    reg [64-1:0] h568;
+    reg [1-1:0] h569;
+    reg [20-1:0] h570;
+    reg [20-1:0] h571;
+    reg [16-1:0] h572;
+    reg [4-1:0] h573;
+    reg [4-1:0] h574;
+    reg [16-1:0] h575;
+    reg [32-1:0] h587;
+    reg [48-1:0] h588;
+    reg [1-1:0] h664;
+    reg [1-1:0] h665;
+    reg [1-1:0] h666;
+    reg [1-1:0] h667;
     reg [1-1:0] h668;
-    reg [1-1:0] h669;
-    reg [1-1:0] h670;
+    reg [64-1:0] h669;
+    reg [64-1:0] h670;
     reg [1-1:0] h671;
-    reg [1-1:0] h672;
-    reg [64-1:0] h673;
-    reg [64-1:0] h674;
-    reg [1-1:0] h675;
-    reg [20-1:0] h676;
-    reg [20-1:0] h677;
-    reg [16-1:0] h678;
-    reg [4-1:0] h679;
-    reg [4-1:0] h680;
-    reg [16-1:0] h681;
+    reg [20-1:0] h672;
+    reg [20-1:0] h673;
+    reg [16-1:0] h674;
+    reg [4-1:0] h675;
+    reg [4-1:0] h676;
+    reg [16-1:0] h677;
+    reg [1-1:0] h678;
+    reg [1-1:0] h679;
+    reg [1-1:0] h680;
+    reg [64-1:0] h681;
     reg [1-1:0] h682;
-    reg [1-1:0] h683;
+    reg [64-1:0] h683;
     reg [1-1:0] h684;
-    reg [64-1:0] h685;
+    reg [1-1:0] h685;
     reg [1-1:0] h686;
     reg [64-1:0] h687;
     reg [1-1:0] h688;
-    reg [1-1:0] h689;
+    reg [64-1:0] h689;
     reg [1-1:0] h690;
-    reg [64-1:0] h691;
-    reg [1-1:0] h692;
-    reg [64-1:0] h693;
-    reg [1-1:0] h694;
-    reg [1-1:0] h695;
-    reg [64-1:0] h696;
-    reg [1-1:0] h697;
-    reg [64-1:0] h698;
+    reg [1-1:0] h691;
+    reg [64-1:0] h692;
+    reg [1-1:0] h693;
+    reg [64-1:0] h694;
+    reg [1-1:0] h706;
+    reg [1-1:0] h707;
+    reg [1-1:0] h708;
+    reg [1-1:0] h709;
     reg [1-1:0] h710;
-    reg [1-1:0] h711;
-    reg [1-1:0] h712;
+    reg [64-1:0] h711;
+    reg [64-1:0] h712;
     reg [1-1:0] h713;
-    reg [1-1:0] h714;
-    reg [64-1:0] h715;
-    reg [64-1:0] h716;
-    reg [1-1:0] h717;
-    reg [20-1:0] h718;
-    reg [20-1:0] h719;
-    reg [16-1:0] h720;
-    reg [4-1:0] h721;
-    reg [4-1:0] h722;
-    reg [16-1:0] h723;
+    reg [20-1:0] h714;
+    reg [20-1:0] h715;
+    reg [16-1:0] h716;
+    reg [4-1:0] h717;
+    reg [4-1:0] h718;
+    reg [16-1:0] h719;
+    reg [1-1:0] h720;
+    reg [1-1:0] h721;
+    reg [1-1:0] h722;
+    reg [64-1:0] h723;
     reg [1-1:0] h724;
-    reg [1-1:0] h725;
+    reg [64-1:0] h725;
     reg [1-1:0] h726;
-    reg [64-1:0] h727;
+    reg [1-1:0] h727;
     reg [1-1:0] h728;
     reg [64-1:0] h729;
     reg [1-1:0] h730;
-    reg [1-1:0] h731;
+    reg [64-1:0] h731;
     reg [1-1:0] h732;
-    reg [64-1:0] h733;
-    reg [1-1:0] h734;
-    reg [64-1:0] h735;
-    reg [1-1:0] h736;
-    reg [1-1:0] h737;
-    reg [64-1:0] h738;
-    reg [1-1:0] h739;
-    reg [64-1:0] h740;
-    reg [32-1:0] h741;
-    reg [48-1:0] h742;
-    reg [32-1:0] h842;
-    reg [48-1:0] h843;
+    reg [1-1:0] h733;
+    reg [64-1:0] h734;
+    reg [1-1:0] h735;
+    reg [64-1:0] h736;
+    reg [32-1:0] h737;
+    reg [48-1:0] h738;
+    reg [32-1:0] h838;
+    reg [48-1:0] h839;
+    reg [1-1:0] h840;
+    reg [1-1:0] h841;
+    reg [1-1:0] h842;
+    reg [64-1:0] h843;
     reg [1-1:0] h844;
-    reg [1-1:0] h845;
+    reg [64-1:0] h845;
     reg [1-1:0] h846;
-    reg [64-1:0] h847;
+    reg [1-1:0] h847;
     reg [1-1:0] h848;
     reg [64-1:0] h849;
     reg [1-1:0] h850;
-    reg [1-1:0] h851;
+    reg [64-1:0] h851;
     reg [1-1:0] h852;
-    reg [64-1:0] h853;
-    reg [1-1:0] h854;
-    reg [64-1:0] h855;
-    reg [1-1:0] h856;
-    reg [1-1:0] h857;
-    reg [64-1:0] h858;
-    reg [1-1:0] h859;
-    reg [64-1:0] h860;
+    reg [1-1:0] h853;
+    reg [64-1:0] h854;
+    reg [1-1:0] h855;
+    reg [64-1:0] h856;
+    reg [1-1:0] h860;
+    reg [1-1:0] h861;
+    reg [1-1:0] h862;
+    reg [64-1:0] h863;
     reg [1-1:0] h864;
-    reg [1-1:0] h865;
+    reg [64-1:0] h865;
     reg [1-1:0] h866;
-    reg [64-1:0] h867;
+    reg [1-1:0] h867;
     reg [1-1:0] h868;
     reg [64-1:0] h869;
     reg [1-1:0] h870;
-    reg [1-1:0] h871;
+    reg [64-1:0] h871;
     reg [1-1:0] h872;
-    reg [64-1:0] h873;
-    reg [1-1:0] h874;
-    reg [64-1:0] h875;
-    reg [1-1:0] h876;
-    reg [1-1:0] h877;
-    reg [64-1:0] h878;
-    reg [1-1:0] h879;
-    reg [64-1:0] h880;
-    reg [32-1:0] h881;
-    reg [48-1:0] h882;
-    reg [32-1:0] h922;
-    reg [17-1:0] h933;
-    reg [1-1:0] h934;
-    reg [32-1:0] h935;
-    reg [16-1:0] h936;
-    reg [32-1:0] h937;
-    reg [17-1:0] h938;
-    reg [1-1:0] h939;
-    reg [32-1:0] h940;
-    reg [16-1:0] h941;
-    reg [16-1:0] h942;
-    reg [17-1:0] h943;
-    reg [4-1:0] h944;
-    reg [17-1:0] h945;
-    reg [1-1:0] h978;
-    reg [1-1:0] h979;
-    reg [64-1:0] h980;
-    reg [64-1:0] h981;
-    reg [64-1:0] h982;
-    reg [64-1:0] h983;
-    reg [64-1:0] h984;
-    reg [64-1:0] h985;
-    reg [64-1:0] h986;
-    reg [64-1:0] h987;
-    reg [1-1:0] h988;
-    reg [32-1:0] h989;
-    reg [32-1:0] h990;
-    reg [16-1:0] h1002;
-    reg [16-1:0] h1003;
-    reg [16-1:0] h1004;
-    reg [16-1:0] h1005;
-    reg [16-1:0] h1006;
-    reg [16-1:0] h1007;
-    reg [16-1:0] h1008;
-    reg [16-1:0] h1009;
-    reg [16-1:0] h1010;
-    reg [16-1:0] h1011;
-    reg [16-1:0] h1012;
-    reg [16-1:0] h1013;
-    reg [32-1:0] h1025;
-    reg [17-1:0] h1026;
-    reg [1-1:0] h1027;
-    reg [32-1:0] h1028;
-    reg [16-1:0] h1029;
-    reg [32-1:0] h1030;
-    reg [17-1:0] h1031;
-    reg [1-1:0] h1032;
-    reg [32-1:0] h1033;
-    reg [16-1:0] h1034;
-    reg [16-1:0] h1035;
-    reg [17-1:0] h1036;
-    reg [4-1:0] h1037;
-    reg [17-1:0] h1038;
-    reg [1-1:0] h1039;
-    reg [1-1:0] h1040;
-    reg [64-1:0] h1041;
-    reg [64-1:0] h1042;
-    reg [64-1:0] h1043;
-    reg [64-1:0] h1044;
-    reg [64-1:0] h1045;
-    reg [64-1:0] h1046;
-    reg [64-1:0] h1047;
-    reg [64-1:0] h1048;
-    reg [1-1:0] h1049;
-    reg [32-1:0] h1050;
-    reg [32-1:0] h1051;
-    reg [16-1:0] h1052;
-    reg [16-1:0] h1053;
-    reg [16-1:0] h1054;
-    reg [16-1:0] h1055;
-    reg [16-1:0] h1056;
-    reg [16-1:0] h1057;
-    reg [16-1:0] h1058;
-    reg [16-1:0] h1059;
-    reg [16-1:0] h1060;
-    reg [16-1:0] h1061;
-    reg [16-1:0] h1062;
-    reg [16-1:0] h1063;
-    reg [32-1:0] h1075;
-    reg [17-1:0] h1076;
-    reg [1-1:0] h1077;
-    reg [32-1:0] h1078;
-    reg [16-1:0] h1079;
-    reg [32-1:0] h1080;
-    reg [17-1:0] h1081;
-    reg [1-1:0] h1082;
-    reg [32-1:0] h1083;
-    reg [16-1:0] h1084;
-    reg [16-1:0] h1085;
-    reg [17-1:0] h1086;
-    reg [4-1:0] h1087;
-    reg [17-1:0] h1088;
-    reg [1-1:0] h1089;
-    reg [1-1:0] h1090;
-    reg [64-1:0] h1091;
-    reg [64-1:0] h1092;
-    reg [64-1:0] h1093;
-    reg [64-1:0] h1094;
-    reg [64-1:0] h1095;
-    reg [64-1:0] h1096;
-    reg [64-1:0] h1097;
-    reg [64-1:0] h1098;
-    reg [1-1:0] h1099;
-    reg [32-1:0] h1100;
-    reg [32-1:0] h1101;
-    reg [16-1:0] h1102;
-    reg [16-1:0] h1103;
-    reg [16-1:0] h1104;
-    reg [16-1:0] h1105;
-    reg [16-1:0] h1106;
-    reg [16-1:0] h1107;
-    reg [16-1:0] h1108;
-    reg [16-1:0] h1109;
-    reg [16-1:0] h1110;
-    reg [16-1:0] h1111;
-    reg [16-1:0] h1112;
-    reg [16-1:0] h1113;
-    reg [32-1:0] h1114;
-    reg [32-1:0] h1115;
-    reg [32-1:0] h1141;
-    reg [17-1:0] h1142;
-    reg [1-1:0] h1143;
-    reg [32-1:0] h1144;
-    reg [16-1:0] h1145;
-    reg [32-1:0] h1146;
-    reg [17-1:0] h1147;
-    reg [1-1:0] h1148;
-    reg [32-1:0] h1149;
-    reg [16-1:0] h1150;
-    reg [16-1:0] h1151;
-    reg [17-1:0] h1152;
-    reg [4-1:0] h1153;
-    reg [17-1:0] h1154;
-    reg [1-1:0] h1155;
-    reg [1-1:0] h1156;
-    reg [64-1:0] h1157;
-    reg [64-1:0] h1158;
-    reg [64-1:0] h1159;
-    reg [64-1:0] h1160;
-    reg [64-1:0] h1161;
-    reg [64-1:0] h1162;
-    reg [64-1:0] h1163;
-    reg [64-1:0] h1164;
-    reg [1-1:0] h1165;
-    reg [32-1:0] h1166;
-    reg [32-1:0] h1167;
-    reg [16-1:0] h1168;
-    reg [16-1:0] h1169;
-    reg [16-1:0] h1170;
-    reg [16-1:0] h1171;
-    reg [16-1:0] h1172;
-    reg [16-1:0] h1173;
-    reg [16-1:0] h1174;
-    reg [16-1:0] h1175;
-    reg [16-1:0] h1176;
-    reg [16-1:0] h1177;
-    reg [16-1:0] h1178;
-    reg [16-1:0] h1179;
-    reg [3-1:0] h229;
-    reg [64-1:0] h230;
-    reg [1-1:0] h231;
-    reg [3-1:0] h232;
-    reg [3-1:0] h233;
+    reg [1-1:0] h873;
+    reg [64-1:0] h874;
+    reg [1-1:0] h875;
+    reg [64-1:0] h876;
+    reg [32-1:0] h877;
+    reg [48-1:0] h878;
+    reg [32-1:0] h918;
+    reg [17-1:0] h929;
+    reg [1-1:0] h930;
+    reg [32-1:0] h931;
+    reg [16-1:0] h932;
+    reg [32-1:0] h933;
+    reg [17-1:0] h934;
+    reg [1-1:0] h935;
+    reg [32-1:0] h936;
+    reg [16-1:0] h937;
+    reg [16-1:0] h938;
+    reg [17-1:0] h939;
+    reg [4-1:0] h940;
+    reg [17-1:0] h941;
+    reg [32-1:0] h974;
+    reg [32-1:0] h975;
+    reg [16-1:0] h987;
+    reg [16-1:0] h988;
+    reg [16-1:0] h989;
+    reg [16-1:0] h990;
+    reg [16-1:0] h991;
+    reg [16-1:0] h992;
+    reg [16-1:0] h993;
+    reg [16-1:0] h994;
+    reg [16-1:0] h995;
+    reg [16-1:0] h996;
+    reg [16-1:0] h997;
+    reg [16-1:0] h998;
+    reg [3-1:0] h182;
+    reg [64-1:0] h183;
+    reg [1-1:0] h184;
+    reg [3-1:0] h185;
+    reg [3-1:0] h186;
+    reg [64-1:0] h187;
+    reg [76-1:0] h188;
+    reg [62-1:0] h189;
+    reg [1-1:0] h190;
+    reg [63-1:0] h191;
+    reg [64-1:0] h192;
+    reg [64-1:0] h193;
+    reg [20-1:0] h194;
+    reg [64-1:0] h195;
+    reg [64-1:0] h196;
+    reg [1-1:0] h197;
+    reg [3-1:0] h198;
+    reg [64-1:0] h199;
+    reg [76-1:0] h200;
+    reg [62-1:0] h201;
+    reg [1-1:0] h202;
+    reg [63-1:0] h203;
+    reg [64-1:0] h204;
+    reg [64-1:0] h205;
+    reg [20-1:0] h206;
+    reg [64-1:0] h207;
+    reg [64-1:0] h208;
+    reg [3-1:0] h209;
+    reg [3-1:0] h210;
+    reg [64-1:0] h211;
+    reg [76-1:0] h212;
+    reg [62-1:0] h213;
+    reg [1-1:0] h214;
+    reg [63-1:0] h215;
+    reg [64-1:0] h216;
+    reg [64-1:0] h217;
+    reg [20-1:0] h218;
+    reg [64-1:0] h219;
+    reg [64-1:0] h220;
+    reg [1-1:0] h221;
+    reg [3-1:0] h225;
+    reg [64-1:0] h226;
+    reg [76-1:0] h227;
+    reg [62-1:0] h228;
+    reg [1-1:0] h229;
+    reg [63-1:0] h230;
+    reg [64-1:0] h231;
+    reg [64-1:0] h232;
+    reg [20-1:0] h233;
     reg [64-1:0] h234;
-    reg [76-1:0] h235;
-    reg [62-1:0] h236;
-    reg [1-1:0] h237;
-    reg [63-1:0] h238;
-    reg [64-1:0] h239;
-    reg [64-1:0] h240;
-    reg [20-1:0] h241;
-    reg [64-1:0] h242;
-    reg [64-1:0] h243;
-    reg [1-1:0] h244;
-    reg [3-1:0] h245;
-    reg [64-1:0] h246;
-    reg [76-1:0] h247;
-    reg [62-1:0] h248;
-    reg [1-1:0] h249;
-    reg [63-1:0] h250;
-    reg [64-1:0] h251;
+    reg [64-1:0] h235;
+    reg [3-1:0] h236;
+    reg [3-1:0] h242;
+    reg [1-1:0] h243;
+    reg [64-1:0] h244;
+    reg [76-1:0] h245;
+    reg [62-1:0] h246;
+    reg [1-1:0] h247;
+    reg [63-1:0] h248;
+    reg [64-1:0] h249;
+    reg [64-1:0] h250;
+    reg [20-1:0] h251;
     reg [64-1:0] h252;
-    reg [20-1:0] h253;
-    reg [64-1:0] h254;
-    reg [64-1:0] h255;
-    reg [3-1:0] h256;
-    reg [3-1:0] h257;
-    reg [64-1:0] h258;
-    reg [76-1:0] h259;
-    reg [62-1:0] h260;
-    reg [1-1:0] h261;
-    reg [63-1:0] h262;
-    reg [64-1:0] h263;
+    reg [64-1:0] h253;
+    reg [1-1:0] h254;
+    reg [3-1:0] h263;
     reg [64-1:0] h264;
-    reg [20-1:0] h265;
-    reg [64-1:0] h266;
-    reg [64-1:0] h267;
-    reg [1-1:0] h268;
-    reg [3-1:0] h272;
+    reg [76-1:0] h265;
+    reg [62-1:0] h266;
+    reg [1-1:0] h267;
+    reg [63-1:0] h268;
+    reg [64-1:0] h269;
+    reg [64-1:0] h270;
+    reg [20-1:0] h271;
+    reg [64-1:0] h272;
     reg [64-1:0] h273;
-    reg [76-1:0] h274;
-    reg [62-1:0] h275;
-    reg [1-1:0] h276;
-    reg [63-1:0] h277;
-    reg [64-1:0] h278;
-    reg [64-1:0] h279;
-    reg [20-1:0] h280;
-    reg [64-1:0] h281;
-    reg [64-1:0] h282;
+    reg [3-1:0] h274;
     reg [3-1:0] h283;
-    reg [3-1:0] h289;
+    reg [1-1:0] h284;
+    reg [64-1:0] h285;
+    reg [76-1:0] h286;
+    reg [62-1:0] h287;
+    reg [1-1:0] h288;
+    reg [63-1:0] h289;
     reg [64-1:0] h290;
-    reg [76-1:0] h291;
-    reg [62-1:0] h292;
-    reg [1-1:0] h293;
-    reg [63-1:0] h294;
-    reg [64-1:0] h295;
-    reg [64-1:0] h296;
-    reg [20-1:0] h297;
-    reg [64-1:0] h298;
-    reg [64-1:0] h299;
-    reg [3-1:0] h300;
-    reg [3-1:0] h309;
-    reg [1-1:0] h310;
+    reg [64-1:0] h291;
+    reg [20-1:0] h292;
+    reg [64-1:0] h293;
+    reg [64-1:0] h294;
+    reg [1-1:0] h295;
+    reg [3-1:0] h304;
+    reg [1-1:0] h305;
+    reg [64-1:0] h306;
+    reg [76-1:0] h307;
+    reg [62-1:0] h308;
+    reg [1-1:0] h309;
+    reg [63-1:0] h310;
     reg [64-1:0] h311;
-    reg [76-1:0] h312;
-    reg [62-1:0] h313;
-    reg [1-1:0] h314;
-    reg [63-1:0] h315;
-    reg [64-1:0] h316;
-    reg [64-1:0] h317;
-    reg [20-1:0] h318;
-    reg [64-1:0] h319;
-    reg [64-1:0] h320;
-    reg [1-1:0] h321;
-    reg [3-1:0] h330;
-    reg [64-1:0] h331;
-    reg [76-1:0] h332;
-    reg [62-1:0] h333;
-    reg [1-1:0] h334;
-    reg [63-1:0] h335;
-    reg [64-1:0] h336;
-    reg [64-1:0] h337;
-    reg [20-1:0] h338;
-    reg [64-1:0] h339;
-    reg [64-1:0] h340;
-    reg [3-1:0] h341;
-    reg [3-1:0] h350;
-    reg [1-1:0] h351;
-    reg [64-1:0] h352;
-    reg [76-1:0] h353;
-    reg [62-1:0] h354;
+    reg [64-1:0] h312;
+    reg [20-1:0] h313;
+    reg [64-1:0] h314;
+    reg [64-1:0] h315;
+    reg [1-1:0] h316;
+    reg [3-1:0] h343;
+    reg [1-1:0] h344;
+    reg [64-1:0] h345;
+    reg [76-1:0] h346;
+    reg [62-1:0] h347;
+    reg [1-1:0] h348;
+    reg [63-1:0] h349;
+    reg [64-1:0] h350;
+    reg [64-1:0] h351;
+    reg [20-1:0] h352;
+    reg [64-1:0] h353;
+    reg [64-1:0] h354;
     reg [1-1:0] h355;
-    reg [63-1:0] h356;
-    reg [64-1:0] h357;
-    reg [64-1:0] h358;
-    reg [20-1:0] h359;
-    reg [64-1:0] h360;
-    reg [64-1:0] h361;
-    reg [1-1:0] h362;
-    reg [3-1:0] h371;
-    reg [1-1:0] h372;
-    reg [64-1:0] h373;
-    reg [76-1:0] h374;
-    reg [62-1:0] h375;
-    reg [1-1:0] h376;
-    reg [63-1:0] h377;
+    reg [3-1:0] h370;
+    reg [1-1:0] h371;
+    reg [64-1:0] h372;
+    reg [76-1:0] h373;
+    reg [62-1:0] h374;
+    reg [1-1:0] h375;
+    reg [63-1:0] h376;
+    reg [64-1:0] h377;
     reg [64-1:0] h378;
-    reg [64-1:0] h379;
-    reg [20-1:0] h380;
+    reg [20-1:0] h379;
+    reg [64-1:0] h380;
     reg [64-1:0] h381;
-    reg [64-1:0] h382;
-    reg [1-1:0] h383;
-    reg [3-1:0] h410;
-    reg [1-1:0] h411;
-    reg [64-1:0] h412;
-    reg [76-1:0] h413;
-    reg [62-1:0] h414;
-    reg [1-1:0] h415;
-    reg [63-1:0] h416;
-    reg [64-1:0] h417;
-    reg [64-1:0] h418;
-    reg [20-1:0] h419;
-    reg [64-1:0] h420;
-    reg [64-1:0] h421;
-    reg [1-1:0] h422;
-    reg [3-1:0] h437;
-    reg [64-1:0] h438;
-    reg [76-1:0] h439;
-    reg [62-1:0] h440;
-    reg [1-1:0] h441;
-    reg [63-1:0] h442;
-    reg [64-1:0] h443;
-    reg [64-1:0] h444;
-    reg [20-1:0] h445;
-    reg [64-1:0] h446;
-    reg [64-1:0] h447;
-    reg [3-1:0] h448;
-    reg [3-1:0] h463;
-    reg [1-1:0] h464;
-    reg [64-1:0] h465;
-    reg [76-1:0] h466;
-    reg [62-1:0] h467;
-    reg [1-1:0] h468;
-    reg [63-1:0] h469;
-    reg [64-1:0] h470;
-    reg [64-1:0] h471;
-    reg [20-1:0] h472;
-    reg [64-1:0] h473;
-    reg [64-1:0] h474;
-    reg [1-1:0] h475;
-    reg [3-1:0] h490;
-    reg [64-1:0] h491;
-    reg [76-1:0] h492;
-    reg [62-1:0] h493;
-    reg [1-1:0] h494;
-    reg [63-1:0] h495;
-    reg [64-1:0] h496;
-    reg [64-1:0] h497;
-    reg [20-1:0] h498;
-    reg [64-1:0] h499;
-    reg [64-1:0] h500;
-    reg [3-1:0] h501;
-    reg [3-1:0] h516;
-    reg [64-1:0] h517;
-    reg [76-1:0] h518;
-    reg [62-1:0] h519;
-    reg [1-1:0] h520;
-    reg [63-1:0] h521;
-    reg [64-1:0] h522;
-    reg [64-1:0] h523;
-    reg [20-1:0] h524;
-    reg [64-1:0] h525;
-    reg [64-1:0] h526;
-    reg [3-1:0] h527;
-    reg [3-1:0] h542;
-    reg [1-1:0] h543;
-    reg [64-1:0] h544;
-    reg [76-1:0] h545;
-    reg [62-1:0] h546;
-    reg [1-1:0] h547;
-    reg [63-1:0] h548;
-    reg [64-1:0] h549;
-    reg [64-1:0] h550;
-    reg [20-1:0] h551;
-    reg [64-1:0] h552;
-    reg [64-1:0] h553;
+    reg [1-1:0] h382;
+    reg [3-1:0] h397;
+    reg [64-1:0] h398;
+    reg [76-1:0] h399;
+    reg [62-1:0] h400;
+    reg [1-1:0] h401;
+    reg [63-1:0] h402;
+    reg [64-1:0] h403;
+    reg [64-1:0] h404;
+    reg [20-1:0] h405;
+    reg [64-1:0] h406;
+    reg [64-1:0] h407;
+    reg [3-1:0] h408;
+    reg [3-1:0] h423;
+    reg [1-1:0] h424;
+    reg [64-1:0] h425;
+    reg [76-1:0] h426;
+    reg [62-1:0] h427;
+    reg [1-1:0] h428;
+    reg [63-1:0] h429;
+    reg [64-1:0] h430;
+    reg [64-1:0] h431;
+    reg [20-1:0] h432;
+    reg [64-1:0] h433;
+    reg [64-1:0] h434;
+    reg [1-1:0] h435;
+    reg [3-1:0] h450;
+    reg [64-1:0] h451;
+    reg [76-1:0] h452;
+    reg [62-1:0] h453;
+    reg [1-1:0] h454;
+    reg [63-1:0] h455;
+    reg [64-1:0] h456;
+    reg [64-1:0] h457;
+    reg [20-1:0] h458;
+    reg [64-1:0] h459;
+    reg [64-1:0] h460;
+    reg [3-1:0] h461;
+    reg [3-1:0] h476;
+    reg [1-1:0] h477;
+    reg [64-1:0] h478;
+    reg [76-1:0] h479;
+    reg [62-1:0] h480;
+    reg [1-1:0] h481;
+    reg [63-1:0] h482;
+    reg [64-1:0] h483;
+    reg [64-1:0] h484;
+    reg [20-1:0] h485;
+    reg [64-1:0] h486;
+    reg [64-1:0] h487;
+    reg [3-1:0] h488;
+    reg [1-1:0] h519;
+    reg [64-1:0] h520;
+    reg [3-1:0] h549;
+    reg [1-1:0] h550;
+    reg [64-1:0] h551;
+    reg [76-1:0] h552;
+    reg [62-1:0] h553;
     reg [1-1:0] h554;
-    reg [3-1:0] h569;
-    reg [64-1:0] h570;
-    reg [76-1:0] h571;
-    reg [62-1:0] h572;
-    reg [1-1:0] h573;
-    reg [63-1:0] h574;
-    reg [64-1:0] h575;
-    reg [64-1:0] h576;
-    reg [20-1:0] h577;
-    reg [64-1:0] h578;
-    reg [64-1:0] h579;
-    reg [3-1:0] h580;
-    reg [3-1:0] h595;
-    reg [1-1:0] h596;
-    reg [64-1:0] h597;
-    reg [76-1:0] h598;
-    reg [62-1:0] h599;
-    reg [1-1:0] h600;
-    reg [63-1:0] h601;
-    reg [64-1:0] h602;
-    reg [64-1:0] h603;
-    reg [20-1:0] h604;
-    reg [64-1:0] h605;
-    reg [64-1:0] h606;
-    reg [3-1:0] h607;
-    reg [1-1:0] h638;
+    reg [63-1:0] h555;
+    reg [64-1:0] h556;
+    reg [64-1:0] h557;
+    reg [20-1:0] h558;
+    reg [64-1:0] h559;
+    reg [64-1:0] h560;
+    reg [3-1:0] h561;
+    reg [1-1:0] h576;
+    reg [64-1:0] h577;
+    reg [76-1:0] h578;
+    reg [62-1:0] h579;
+    reg [1-1:0] h580;
+    reg [63-1:0] h581;
+    reg [64-1:0] h582;
+    reg [64-1:0] h583;
+    reg [20-1:0] h584;
+    reg [64-1:0] h585;
+    reg [64-1:0] h586;
+    reg [1-1:0] h589;
+    reg [1-1:0] h590;
+    reg [6-1:0] h591;
+    reg [64-1:0] h592;
+    reg [127-1:0] h593;
+    reg [6-1:0] h594;
+    reg [127-1:0] h595;
+    reg [64-1:0] h596;
+    reg [6-1:0] h597;
+    reg [7-1:0] h598;
+    reg [64-1:0] h599;
+    reg [65-1:0] h600;
+    reg [64-1:0] h601;
+    reg [127-1:0] h602;
+    reg [127-1:0] h603;
+    reg [3-1:0] h604;
+    reg [7-1:0] h605;
+    reg [1-1:0] h606;
+    reg [64-1:0] h607;
+    reg [76-1:0] h608;
+    reg [62-1:0] h609;
+    reg [1-1:0] h610;
+    reg [63-1:0] h611;
+    reg [64-1:0] h612;
+    reg [64-1:0] h613;
+    reg [20-1:0] h614;
+    reg [64-1:0] h615;
+    reg [64-1:0] h616;
+    reg [3-1:0] h617;
+    reg [1-1:0] h618;
+    reg [64-1:0] h619;
+    reg [76-1:0] h620;
+    reg [62-1:0] h621;
+    reg [1-1:0] h622;
+    reg [63-1:0] h623;
+    reg [64-1:0] h624;
+    reg [64-1:0] h625;
+    reg [20-1:0] h626;
+    reg [64-1:0] h627;
+    reg [64-1:0] h628;
+    reg [1-1:0] h629;
+    reg [64-1:0] h630;
+    reg [76-1:0] h631;
+    reg [62-1:0] h632;
+    reg [1-1:0] h633;
+    reg [63-1:0] h634;
+    reg [64-1:0] h635;
+    reg [64-1:0] h636;
+    reg [20-1:0] h637;
+    reg [64-1:0] h638;
     reg [64-1:0] h639;
+    reg [1-1:0] h640;
+    reg [64-1:0] h641;
+    reg [76-1:0] h642;
+    reg [62-1:0] h643;
+    reg [1-1:0] h644;
+    reg [63-1:0] h645;
+    reg [64-1:0] h646;
+    reg [64-1:0] h647;
+    reg [20-1:0] h648;
+    reg [64-1:0] h649;
+    reg [64-1:0] h650;
+    reg [3-1:0] h651;
+    reg [1-1:0] h652;
+    reg [64-1:0] h653;
+    reg [76-1:0] h654;
+    reg [62-1:0] h655;
+    reg [1-1:0] h656;
+    reg [63-1:0] h657;
+    reg [64-1:0] h658;
+    reg [64-1:0] h659;
+    reg [20-1:0] h660;
+    reg [64-1:0] h661;
+    reg [64-1:0] h662;
+    reg [3-1:0] h663;
+    reg [1-1:0] h695;
+    reg [64-1:0] h696;
+    reg [76-1:0] h697;
+    reg [62-1:0] h698;
     reg [1-1:0] h699;
-    reg [64-1:0] h700;
-    reg [76-1:0] h701;
-    reg [62-1:0] h702;
-    reg [1-1:0] h703;
-    reg [63-1:0] h704;
+    reg [63-1:0] h700;
+    reg [64-1:0] h701;
+    reg [64-1:0] h702;
+    reg [20-1:0] h703;
+    reg [64-1:0] h704;
     reg [64-1:0] h705;
-    reg [64-1:0] h706;
-    reg [20-1:0] h707;
-    reg [64-1:0] h708;
-    reg [64-1:0] h709;
-    reg [1-1:0] h743;
-    reg [1-1:0] h744;
-    reg [6-1:0] h745;
+    reg [1-1:0] h739;
+    reg [1-1:0] h740;
+    reg [6-1:0] h741;
+    reg [64-1:0] h742;
+    reg [127-1:0] h743;
+    reg [6-1:0] h744;
+    reg [127-1:0] h745;
     reg [64-1:0] h746;
-    reg [127-1:0] h747;
-    reg [6-1:0] h748;
-    reg [127-1:0] h749;
-    reg [64-1:0] h750;
-    reg [6-1:0] h751;
-    reg [7-1:0] h752;
-    reg [64-1:0] h753;
-    reg [65-1:0] h754;
-    reg [64-1:0] h755;
-    reg [127-1:0] h756;
-    reg [127-1:0] h757;
-    reg [3-1:0] h758;
+    reg [6-1:0] h747;
+    reg [7-1:0] h748;
+    reg [64-1:0] h749;
+    reg [65-1:0] h750;
+    reg [64-1:0] h751;
+    reg [127-1:0] h752;
+    reg [127-1:0] h753;
+    reg [3-1:0] h754;
+    reg [1-1:0] h755;
+    reg [64-1:0] h756;
+    reg [76-1:0] h757;
+    reg [62-1:0] h758;
     reg [1-1:0] h759;
-    reg [64-1:0] h760;
-    reg [76-1:0] h761;
-    reg [62-1:0] h762;
-    reg [1-1:0] h763;
-    reg [63-1:0] h764;
+    reg [63-1:0] h760;
+    reg [64-1:0] h761;
+    reg [64-1:0] h762;
+    reg [20-1:0] h763;
+    reg [64-1:0] h764;
     reg [64-1:0] h765;
-    reg [64-1:0] h766;
-    reg [20-1:0] h767;
+    reg [3-1:0] h766;
+    reg [1-1:0] h767;
     reg [64-1:0] h768;
-    reg [64-1:0] h769;
-    reg [3-1:0] h770;
+    reg [76-1:0] h769;
+    reg [62-1:0] h770;
     reg [1-1:0] h771;
-    reg [64-1:0] h772;
-    reg [76-1:0] h773;
-    reg [62-1:0] h774;
-    reg [1-1:0] h775;
-    reg [63-1:0] h776;
+    reg [63-1:0] h772;
+    reg [64-1:0] h773;
+    reg [64-1:0] h774;
+    reg [20-1:0] h775;
+    reg [64-1:0] h776;
     reg [64-1:0] h777;
-    reg [64-1:0] h778;
-    reg [20-1:0] h779;
-    reg [64-1:0] h780;
-    reg [64-1:0] h781;
+    reg [1-1:0] h778;
+    reg [64-1:0] h779;
+    reg [76-1:0] h780;
+    reg [62-1:0] h781;
     reg [1-1:0] h782;
-    reg [64-1:0] h783;
-    reg [76-1:0] h784;
-    reg [62-1:0] h785;
-    reg [1-1:0] h786;
-    reg [63-1:0] h787;
+    reg [63-1:0] h783;
+    reg [64-1:0] h784;
+    reg [64-1:0] h785;
+    reg [20-1:0] h786;
+    reg [64-1:0] h787;
     reg [64-1:0] h788;
-    reg [64-1:0] h789;
-    reg [20-1:0] h790;
+    reg [3-1:0] h789;
+    reg [1-1:0] h790;
     reg [64-1:0] h791;
-    reg [64-1:0] h792;
-    reg [3-1:0] h793;
+    reg [76-1:0] h792;
+    reg [62-1:0] h793;
     reg [1-1:0] h794;
-    reg [64-1:0] h795;
-    reg [76-1:0] h796;
-    reg [62-1:0] h797;
-    reg [1-1:0] h798;
-    reg [63-1:0] h799;
+    reg [63-1:0] h795;
+    reg [64-1:0] h796;
+    reg [64-1:0] h797;
+    reg [20-1:0] h798;
+    reg [64-1:0] h799;
     reg [64-1:0] h800;
-    reg [64-1:0] h801;
-    reg [20-1:0] h802;
+    reg [3-1:0] h801;
+    reg [3-1:0] h802;
     reg [64-1:0] h803;
-    reg [64-1:0] h804;
-    reg [3-1:0] h805;
+    reg [1-1:0] h804;
+    reg [1-1:0] h805;
     reg [3-1:0] h806;
     reg [64-1:0] h807;
     reg [1-1:0] h808;
-    reg [1-1:0] h809;
+    reg [3-1:0] h809;
     reg [3-1:0] h810;
     reg [64-1:0] h811;
     reg [1-1:0] h812;
     reg [3-1:0] h813;
     reg [3-1:0] h814;
-    reg [64-1:0] h815;
-    reg [1-1:0] h816;
-    reg [3-1:0] h817;
-    reg [3-1:0] h818;
-    reg [1-1:0] h819;
+    reg [1-1:0] h815;
+    reg [64-1:0] h816;
+    reg [1-1:0] h817;
+    reg [1-1:0] h818;
+    reg [3-1:0] h819;
     reg [64-1:0] h820;
     reg [1-1:0] h821;
-    reg [1-1:0] h822;
+    reg [3-1:0] h822;
     reg [3-1:0] h823;
-    reg [64-1:0] h824;
-    reg [1-1:0] h825;
-    reg [3-1:0] h826;
+    reg [1-1:0] h824;
+    reg [64-1:0] h825;
+    reg [1-1:0] h826;
     reg [3-1:0] h827;
-    reg [1-1:0] h828;
-    reg [64-1:0] h829;
-    reg [1-1:0] h830;
-    reg [3-1:0] h831;
-    reg [3-1:0] h832;
-    reg [1-1:0] h833;
-    reg [64-1:0] h834;
-    reg [1-1:0] h835;
+    reg [3-1:0] h828;
+    reg [1-1:0] h829;
+    reg [64-1:0] h830;
+    reg [1-1:0] h831;
+    reg [1-1:0] h832;
+    reg [3-1:0] h833;
+    reg [1-1:0] h834;
+    reg [64-1:0] h835;
     reg [1-1:0] h836;
     reg [3-1:0] h837;
-    reg [1-1:0] h838;
-    reg [64-1:0] h839;
-    reg [1-1:0] h840;
-    reg [3-1:0] h841;
-    reg [1-1:0] h861;
-    reg [64-1:0] h862;
-    reg [1-1:0] h863;
-    reg [1-1:0] h883;
-    reg [1-1:0] h884;
-    reg [6-1:0] h885;
+    reg [1-1:0] h857;
+    reg [64-1:0] h858;
+    reg [1-1:0] h859;
+    reg [1-1:0] h879;
+    reg [1-1:0] h880;
+    reg [6-1:0] h881;
+    reg [64-1:0] h882;
+    reg [127-1:0] h883;
+    reg [6-1:0] h884;
+    reg [127-1:0] h885;
     reg [64-1:0] h886;
-    reg [127-1:0] h887;
-    reg [6-1:0] h888;
-    reg [127-1:0] h889;
-    reg [64-1:0] h890;
-    reg [6-1:0] h891;
-    reg [7-1:0] h892;
-    reg [64-1:0] h893;
-    reg [65-1:0] h894;
-    reg [64-1:0] h895;
-    reg [127-1:0] h896;
-    reg [127-1:0] h897;
+    reg [6-1:0] h887;
+    reg [7-1:0] h888;
+    reg [64-1:0] h889;
+    reg [65-1:0] h890;
+    reg [64-1:0] h891;
+    reg [127-1:0] h892;
+    reg [127-1:0] h893;
+    reg [3-1:0] h894;
+    reg [1-1:0] h895;
+    reg [64-1:0] h896;
+    reg [1-1:0] h897;
     reg [3-1:0] h898;
     reg [1-1:0] h899;
     reg [64-1:0] h900;
     reg [1-1:0] h901;
-    reg [3-1:0] h902;
-    reg [1-1:0] h903;
-    reg [64-1:0] h904;
-    reg [1-1:0] h905;
-    reg [64-1:0] h906;
+    reg [64-1:0] h902;
+    reg [3-1:0] h903;
+    reg [1-1:0] h904;
+    reg [64-1:0] h905;
+    reg [1-1:0] h906;
     reg [3-1:0] h907;
-    reg [1-1:0] h908;
-    reg [64-1:0] h909;
-    reg [1-1:0] h910;
-    reg [3-1:0] h911;
-    reg [17-1:0] h912;
-    reg [1-1:0] h913;
-    reg [32-1:0] h914;
-    reg [16-1:0] h915;
-    reg [32-1:0] h916;
-    reg [17-1:0] h917;
-    reg [1-1:0] h918;
-    reg [32-1:0] h919;
-    reg [16-1:0] h920;
-    reg [16-1:0] h921;
-    reg [17-1:0] h923;
-    reg [1-1:0] h924;
-    reg [32-1:0] h925;
-    reg [16-1:0] h926;
-    reg [32-1:0] h927;
-    reg [17-1:0] h928;
-    reg [1-1:0] h929;
-    reg [32-1:0] h930;
-    reg [16-1:0] h931;
-    reg [16-1:0] h932;
-    reg [17-1:0] h946;
-    reg [1-1:0] h947;
-    reg [32-1:0] h948;
-    reg [16-1:0] h949;
-    reg [32-1:0] h950;
-    reg [17-1:0] h951;
+    reg [17-1:0] h908;
+    reg [1-1:0] h909;
+    reg [32-1:0] h910;
+    reg [16-1:0] h911;
+    reg [32-1:0] h912;
+    reg [17-1:0] h913;
+    reg [1-1:0] h914;
+    reg [32-1:0] h915;
+    reg [16-1:0] h916;
+    reg [16-1:0] h917;
+    reg [17-1:0] h919;
+    reg [1-1:0] h920;
+    reg [32-1:0] h921;
+    reg [16-1:0] h922;
+    reg [32-1:0] h923;
+    reg [17-1:0] h924;
+    reg [1-1:0] h925;
+    reg [32-1:0] h926;
+    reg [16-1:0] h927;
+    reg [16-1:0] h928;
+    reg [17-1:0] h942;
+    reg [1-1:0] h943;
+    reg [32-1:0] h944;
+    reg [16-1:0] h945;
+    reg [32-1:0] h946;
+    reg [17-1:0] h947;
+    reg [1-1:0] h948;
+    reg [32-1:0] h949;
+    reg [16-1:0] h950;
+    reg [16-1:0] h951;
     reg [1-1:0] h952;
-    reg [32-1:0] h953;
-    reg [16-1:0] h954;
-    reg [16-1:0] h955;
-    reg [1-1:0] h956;
-    reg [17-1:0] h957;
-    reg [1-1:0] h958;
-    reg [32-1:0] h959;
-    reg [16-1:0] h960;
-    reg [32-1:0] h961;
-    reg [17-1:0] h962;
+    reg [17-1:0] h953;
+    reg [1-1:0] h954;
+    reg [32-1:0] h955;
+    reg [16-1:0] h956;
+    reg [32-1:0] h957;
+    reg [17-1:0] h958;
+    reg [1-1:0] h959;
+    reg [32-1:0] h960;
+    reg [16-1:0] h961;
+    reg [16-1:0] h962;
     reg [1-1:0] h963;
-    reg [32-1:0] h964;
-    reg [16-1:0] h965;
-    reg [16-1:0] h966;
-    reg [1-1:0] h967;
-    reg [17-1:0] h968;
-    reg [1-1:0] h969;
-    reg [32-1:0] h970;
-    reg [16-1:0] h971;
-    reg [32-1:0] h972;
-    reg [17-1:0] h973;
-    reg [1-1:0] h974;
-    reg [32-1:0] h975;
-    reg [16-1:0] h976;
-    reg [16-1:0] h977;
-    reg [1-1:0] h991;
-    reg [17-1:0] h992;
-    reg [1-1:0] h993;
-    reg [32-1:0] h994;
-    reg [16-1:0] h995;
-    reg [32-1:0] h996;
-    reg [17-1:0] h997;
-    reg [1-1:0] h998;
-    reg [32-1:0] h999;
-    reg [16-1:0] h1000;
-    reg [16-1:0] h1001;
-    reg [1-1:0] h1014;
-    reg [17-1:0] h1015;
-    reg [1-1:0] h1016;
-    reg [32-1:0] h1017;
-    reg [16-1:0] h1018;
-    reg [32-1:0] h1019;
-    reg [17-1:0] h1020;
-    reg [1-1:0] h1021;
-    reg [32-1:0] h1022;
-    reg [16-1:0] h1023;
-    reg [16-1:0] h1024;
-    reg [1-1:0] h1064;
-    reg [17-1:0] h1065;
-    reg [1-1:0] h1066;
-    reg [32-1:0] h1067;
-    reg [16-1:0] h1068;
-    reg [32-1:0] h1069;
-    reg [17-1:0] h1070;
-    reg [1-1:0] h1071;
-    reg [32-1:0] h1072;
-    reg [16-1:0] h1073;
-    reg [16-1:0] h1074;
-    reg [17-1:0] h1116;
-    reg [1-1:0] h1117;
-    reg [32-1:0] h1118;
-    reg [16-1:0] h1119;
-    reg [32-1:0] h1120;
-    reg [17-1:0] h1121;
-    reg [1-1:0] h1122;
-    reg [32-1:0] h1123;
-    reg [16-1:0] h1124;
-    reg [16-1:0] h1125;
-    reg [1-1:0] h1126;
-    reg [64-1:0] h1127;
-    reg [64-1:0] h1128;
-    reg [64-1:0] h1129;
-    reg [1-1:0] h1130;
-    reg [8-1:0] h1131;
-    reg [32-1:0] h1132;
-    reg [32-1:0] h1133;
-    reg [32-1:0] h1134;
-    reg [64-1:0] h1135;
-    reg [6-1:0] h1136;
-    reg [8-1:0] h1137;
-    reg [64-1:0] h1138;
-    reg [64-1:0] h1139;
-    reg [64-1:0] h1140;
-    reg [17-1:0] h1180;
-    reg [1-1:0] h1181;
-    reg [32-1:0] h1182;
-    reg [16-1:0] h1183;
-    reg [32-1:0] h1184;
-    reg [17-1:0] h1185;
-    reg [1-1:0] h1186;
-    reg [32-1:0] h1187;
-    reg [16-1:0] h1188;
-    reg [16-1:0] h1189;
-    reg [32-1:0] h1190;
-    reg [32-1:0] h1191;
-    reg [1-1:0] h1192;
-    reg [1-1:0] h1193;
-    reg [1-1:0] h1194;
-    reg [32-1:0] h1201;
-    reg [17-1:0] h1202;
-    reg [1-1:0] h1203;
-    reg [32-1:0] h1204;
-    reg [16-1:0] h1205;
-    reg [32-1:0] h1206;
-    reg [17-1:0] h1207;
-    reg [1-1:0] h1208;
-    reg [32-1:0] h1209;
-    reg [16-1:0] h1210;
-    reg [16-1:0] h1211;
-    reg [17-1:0] h1212;
-    reg [4-1:0] h1213;
-    reg [17-1:0] h1214;
-    reg [1-1:0] h1215;
-    reg [1-1:0] h1216;
-    reg [64-1:0] h1217;
-    reg [64-1:0] h1218;
-    reg [64-1:0] h1219;
-    reg [64-1:0] h1220;
-    reg [64-1:0] h1221;
-    reg [64-1:0] h1222;
-    reg [64-1:0] h1223;
-    reg [64-1:0] h1224;
-    reg [1-1:0] h1225;
-    reg [32-1:0] h1226;
-    reg [32-1:0] h1227;
-    reg [16-1:0] h1228;
-    reg [16-1:0] h1229;
-    reg [16-1:0] h1230;
-    reg [16-1:0] h1231;
-    reg [16-1:0] h1232;
-    reg [16-1:0] h1233;
-    reg [16-1:0] h1234;
-    reg [16-1:0] h1235;
-    reg [16-1:0] h1236;
-    reg [16-1:0] h1237;
-    reg [16-1:0] h1238;
-    reg [16-1:0] h1239;
-    reg [32-1:0] h1240;
-    reg [32-1:0] h1241;
-    reg [64-1:0] h1195;
-    reg [64-1:0] h1196;
-    reg [64-1:0] h1197;
-    reg [8-1:0] h1198;
-    reg [12-1:0] h1199;
-    reg [65-1:0] h1200;
-    reg [32-1:0] h1246;
-    reg [17-1:0] h1247;
-    reg [1-1:0] h1248;
-    reg [32-1:0] h1249;
-    reg [16-1:0] h1250;
-    reg [32-1:0] h1251;
-    reg [17-1:0] h1252;
-    reg [1-1:0] h1253;
-    reg [32-1:0] h1254;
-    reg [16-1:0] h1255;
-    reg [16-1:0] h1256;
-    reg [17-1:0] h1257;
-    reg [4-1:0] h1258;
-    reg [17-1:0] h1259;
-    reg [1-1:0] h1260;
-    reg [1-1:0] h1261;
-    reg [64-1:0] h1262;
-    reg [64-1:0] h1263;
-    reg [64-1:0] h1264;
-    reg [64-1:0] h1265;
-    reg [64-1:0] h1266;
-    reg [64-1:0] h1267;
-    reg [64-1:0] h1268;
-    reg [64-1:0] h1269;
-    reg [1-1:0] h1270;
-    reg [32-1:0] h1271;
-    reg [32-1:0] h1272;
-    reg [16-1:0] h1273;
-    reg [16-1:0] h1274;
-    reg [16-1:0] h1275;
-    reg [16-1:0] h1276;
-    reg [16-1:0] h1277;
-    reg [16-1:0] h1278;
-    reg [16-1:0] h1279;
-    reg [16-1:0] h1280;
-    reg [16-1:0] h1281;
-    reg [16-1:0] h1282;
-    reg [16-1:0] h1283;
-    reg [16-1:0] h1284;
-    reg [32-1:0] h1285;
-    reg [32-1:0] h1286;
-    reg [64-1:0] h1242;
-    reg [64-1:0] h1243;
-    reg [64-1:0] h1244;
-    reg [65-1:0] h1245;
+    reg [17-1:0] h964;
+    reg [1-1:0] h965;
+    reg [32-1:0] h966;
+    reg [16-1:0] h967;
+    reg [32-1:0] h968;
+    reg [17-1:0] h969;
+    reg [1-1:0] h970;
+    reg [32-1:0] h971;
+    reg [16-1:0] h972;
+    reg [16-1:0] h973;
+    reg [1-1:0] h976;
+    reg [17-1:0] h977;
+    reg [1-1:0] h978;
+    reg [32-1:0] h979;
+    reg [16-1:0] h980;
+    reg [32-1:0] h981;
+    reg [17-1:0] h982;
+    reg [1-1:0] h983;
+    reg [32-1:0] h984;
+    reg [16-1:0] h985;
+    reg [16-1:0] h986;
+    reg [17-1:0] h999;
+    reg [1-1:0] h1000;
+    reg [32-1:0] h1001;
+    reg [16-1:0] h1002;
+    reg [32-1:0] h1003;
+    reg [17-1:0] h1004;
+    reg [1-1:0] h1005;
+    reg [32-1:0] h1006;
+    reg [16-1:0] h1007;
+    reg [16-1:0] h1008;
+    reg [32-1:0] h1009;
+    reg [32-1:0] h1010;
+    reg [1-1:0] h1011;
+    reg [1-1:0] h1012;
+    reg [1-1:0] h1013;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -1838,12 +1608,7 @@ always @(posedge clk) begin: fsm
         done <= 0;
         er_ctx <= 0;
         er_irte <= 0;
-        er_pd <= 0;
-        er_pd_pir <= 0;
-        er_pdir <= 0;
-        er_pe <= 0;
         er_root <= 0;
-        er_smctx <= 0;
         hits <= 0;
         iset <= 0;
         o_hit <= 0;
@@ -1858,17 +1623,10 @@ always @(posedge clk) begin: fsm
         o_r_frcd_hi <= 0;
         o_r_frcd_lo <= 0;
         o_r_int_index <= 0;
-        o_r_notify <= 0;
-        o_r_notify_dest <= 0;
-        o_r_notify_vector <= 0;
         o_r_outcome <= 0;
-        o_r_pd_control <= 0;
-        o_r_pda <= 0;
-        o_r_pir <= 0;
         o_r_recorded <= 0;
         o_r_redir_hint <= 0;
         o_r_trigger_mode <= 0;
-        o_r_urgent <= 0;
         o_r_vector <= 0;
         o_status <= 0;
         pend <= 0;
@@ -1883,17 +1641,10 @@ always @(posedge clk) begin: fsm
         rec_frcd_hi <= 0;
         rec_frcd_lo <= 0;
         rec_int_index <= 0;
-        rec_notify <= 0;
-        rec_notify_dest <= 0;
-        rec_notify_vector <= 0;
         rec_outcome <= 0;
-        rec_pd_control <= 0;
-        rec_pda <= 0;
-        rec_pir <= 0;
         rec_recorded <= 0;
         rec_redir_hint <= 0;
         rec_trigger_mode <= 0;
-        rec_urgent <= 0;
         rec_vector <= 0;
         st <= 5'b00000;
         status <= 0;
@@ -2242,13 +1993,17 @@ always @(posedge clk) begin: fsm
         u_addr <= 0;
         u_size <= 0;
         u_valid <= 0;
-        u_wdata <= 0;
         u_we <= 0;
         unit_sl_i_addr <= 0;
         unit_sl_k_read <= 0;
         unit_sl_k_write <= 0;
         unit_sl_r_SL_WALK <= 0;
         unit_sl_start <= 0;
+        unit_smfl_i_addr <= 0;
+        unit_smfl_k_read <= 0;
+        unit_smfl_k_write <= 0;
+        unit_smfl_r_FL_WALK <= 0;
+        unit_smfl_start <= 0;
         unit_smsl_i_addr <= 0;
         unit_smsl_k_read <= 0;
         unit_smsl_k_write <= 0;
@@ -2258,8 +2013,6 @@ always @(posedge clk) begin: fsm
         w_ctx_8 <= 0;
         w_irte_0 <= 0;
         w_irte_8 <= 0;
-        w_pd_0 <= 0;
-        w_pd_pir_0 <= 0;
         w_pdir_0 <= 0;
         w_pe_0 <= 0;
         w_pe_10 <= 0;
@@ -2288,6 +2041,25 @@ always @(posedge clk) begin: fsm
         wk_sl_shift <= 0;
         wk_sl_translation <= 0;
         wk_sl_walked <= 0;
+        wk_smfl_R <= 0;
+        wk_smfl_W <= 0;
+        wk_smfl_access_error <= 0;
+        wk_smfl_fault <= 0;
+        wk_smfl_frame <= 0;
+        wk_smfl_level <= 0;
+        wk_smfl_non_canonical <= 0;
+        wk_smfl_not_present <= 0;
+        wk_smfl_ok <= 0;
+        wk_smfl_pa <= 0;
+        wk_smfl_privilege <= 0;
+        wk_smfl_reason <= 0;
+        wk_smfl_reserved <= 0;
+        wk_smfl_reserved_1g <= 0;
+        wk_smfl_reserved_2m <= 0;
+        wk_smfl_shift <= 0;
+        wk_smfl_translation <= 0;
+        wk_smfl_walked <= 0;
+        wk_smfl_write_denied <= 0;
         wk_smsl_R <= 0;
         wk_smsl_U <= 0;
         wk_smsl_W <= 0;
@@ -2317,20 +2089,15 @@ always @(posedge clk) begin: fsm
             5'b00000: begin
                 if (start) begin
                     er_root <= 1'b0;
-                    er_smctx <= 1'b0;
-                    er_pdir <= 1'b0;
-                    er_pe <= 1'b0;
                     er_ctx <= 1'b0;
                     er_irte <= 1'b0;
-                    er_pd_pir <= 1'b0;
-                    er_pd <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
                         st <= 5'b00001;
                     end
                     else begin
                         iset <= 0;
-                        st <= 5'b11001;
+                        st <= 5'b10111;
                     end
                 end
             end
@@ -2480,9 +2247,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_smctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_smctx <= 1'b1;
-                        end
                         st <= 5'b00100;
                     end
                 end
@@ -2519,9 +2283,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_smctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_smctx <= 1'b1;
-                        end
                         st <= 5'b00101;
                     end
                 end
@@ -2558,9 +2319,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_smctx_10 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_smctx <= 1'b1;
-                        end
                         st <= 5'b00110;
                     end
                 end
@@ -2597,9 +2355,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_smctx_18 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_smctx <= 1'b1;
-                        end
                         st <= 5'b00111;
                     end
                 end
@@ -2661,7 +2416,7 @@ always @(posedge clk) begin: fsm
                     h31 = h32;
                     h33 = 16'h0;
                     h33 = (h30 << h31);
-                    if ((!((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h20 != 0)) && (!(h23 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h28[20-1:6]} < h33)))) begin
+                    if ((!(((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h20 != 0)) && (!(h23 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h28[20-1:6]} < h33)))) begin
                         w_pdir_0 <= 0;
                         st <= 5'b01000;
                     end
@@ -2695,9 +2450,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_pdir_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pdir <= 1'b1;
-                        end
                         st <= 5'b01000;
                     end
                 end
@@ -2759,7 +2511,7 @@ always @(posedge clk) begin: fsm
                     h49 = h50;
                     h51 = 16'h0;
                     h51 = (h48 << h49);
-                    if ((!(((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h38 != 0)) && (!(h41 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h46[20-1:6]} < h51)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))))) begin
+                    if ((!(((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h38 != 0)) && (!(h41 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h46[20-1:6]} < h51)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))))) begin
                         w_pe_0 <= 0;
                         w_pe_8 <= 0;
                         w_pe_10 <= 0;
@@ -2795,9 +2547,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_pe_0 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pe <= 1'b1;
-                        end
                         st <= 5'b01001;
                     end
                 end
@@ -2832,9 +2581,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_pe_8 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pe <= 1'b1;
-                        end
                         st <= 5'b01010;
                     end
                 end
@@ -2869,9 +2615,6 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_pe_10 <= m_rdata;
                         pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pe <= 1'b1;
-                        end
                         st <= 5'b01011;
                     end
                 end
@@ -3027,7 +2770,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h66 = h72;
                 end
-                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
+                if (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_smsl_i_addr <= v_wide[64-1:0];
                     unit_smsl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
@@ -3101,20 +2844,256 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b01101: begin
+                wk_smfl_walked <= 0;
+                wk_smfl_ok <= 0;
+                wk_smfl_pa <= 0;
+                wk_smfl_level <= 0;
+                wk_smfl_fault <= 0;
+                wk_smfl_access_error <= 0;
+                wk_smfl_not_present <= 0;
+                wk_smfl_privilege <= 0;
+                wk_smfl_write_denied <= 0;
+                wk_smfl_reserved <= 0;
+                wk_smfl_reserved_2m <= 0;
+                wk_smfl_reserved_1g <= 0;
+                wk_smfl_translation <= 0;
+                wk_smfl_non_canonical <= 0;
+                wk_smfl_reason <= 0;
+                wk_smfl_R <= 0;
+                wk_smfl_W <= 0;
+                wk_smfl_shift <= 0;
+                wk_smfl_frame <= 0;
+                h88 = 1'h0;
+                h89 = 1'h0;
+                h89 = 0;
+                if (w_root_8[0]) begin
+                    h89 = 1;
+                end
+                h90 = 1'h0;
+                h90 = 0;
+                if (w_root_0[0]) begin
+                    h90 = 1;
+                end
+                if (e_sid[7]) begin
+                    h88 = h89;
+                end
+                else begin
+                    h88 = h90;
+                end
+                h91 = 1'h0;
+                h92 = 1'h0;
+                h93 = 64'h0;
+                h93 = w_root_8;
+                h94 = 64'h0;
+                h94 = w_root_8;
+                h92 = 0;
+                if (((h93[12-1:1] != 0) || (h94[64-1:48] != 0))) begin
+                    h92 = 1;
+                end
+                h95 = 1'h0;
+                h95 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h95 = 1;
+                end
+                if (e_sid[7]) begin
+                    h91 = h92;
+                end
+                else begin
+                    h91 = h95;
+                end
+                h96 = 20'h0;
+                h97 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h97 = e_pasid;
+                end
+                else begin
+                    h97 = w_smctx_8[20-1:0];
+                end
+                h96 = h97;
+                h98 = 16'h0;
+                h98 = 1;
+                h99 = 4'h0;
+                h100 = 4'h0;
+                h100 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h99 = h100;
+                h101 = 16'h0;
+                h101 = (h98 << h99);
+                h102 = 1'h0;
+                h103 = 1'h0;
+                h103 = 0;
+                if (w_root_8[0]) begin
+                    h103 = 1;
+                end
+                h104 = 1'h0;
+                h104 = 0;
+                if (w_root_0[0]) begin
+                    h104 = 1;
+                end
+                if (e_sid[7]) begin
+                    h102 = h103;
+                end
+                else begin
+                    h102 = h104;
+                end
+                h105 = 1'h0;
+                h106 = 1'h0;
+                h107 = 64'h0;
+                h107 = w_root_8;
+                h108 = 64'h0;
+                h108 = w_root_8;
+                h106 = 0;
+                if (((h107[12-1:1] != 0) || (h108[64-1:48] != 0))) begin
+                    h106 = 1;
+                end
+                h109 = 1'h0;
+                h109 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h109 = 1;
+                end
+                if (e_sid[7]) begin
+                    h105 = h106;
+                end
+                else begin
+                    h105 = h109;
+                end
+                h110 = 20'h0;
+                h111 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h111 = e_pasid;
+                end
+                else begin
+                    h111 = w_smctx_8[20-1:0];
+                end
+                h110 = h111;
+                h112 = 16'h0;
+                h112 = 1;
+                h113 = 4'h0;
+                h114 = 4'h0;
+                h114 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h113 = h114;
+                h115 = 16'h0;
+                h115 = (h112 << h113);
+                if (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h88 != 0)) && (!(h91 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h96[20-1:6]} < h101)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (w_pe_0[9-1:6] == 1)) && (!(((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h102 != 0)) && (!(h105 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h110[20-1:6]} < h115)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (w_pe_0[9-1:6] == 1)) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))))) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_smfl_i_addr <= v_wide[64-1:0];
+                    unit_smfl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_smfl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    h116 = 1'h0;
+                    h116 = 0;
+                    if (w_pe_10[5]) begin
+                        h116 = 1;
+                    end
+                    h117 = 48'h0;
+                    h117 = ({w_pe_10[48-1:12], 12'h0} | {40'h0, h116, 7'h0});
+                    h118 = 1'h0;
+                    h118 = 0;
+                    if (w_pe_10[7]) begin
+                        h118 = 1;
+                    end
+                    h119 = 48'h0;
+                    h119 = (h117 | {41'h0, h118, 6'h0});
+                    h120 = 1'h0;
+                    h120 = 0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h120 = 1;
+                    end
+                    h121 = 48'h0;
+                    h121 = (h119 | {42'h0, h120, 5'h0});
+                    h122 = 1'h0;
+                    h122 = 0;
+                    if (w_pe_10[4]) begin
+                        h122 = 1;
+                    end
+                    h123 = 48'h0;
+                    h123 = (h121 | {43'h0, h122, 4'h0});
+                    h124 = 1'h0;
+                    h124 = 0;
+                    if (((!(e_pv != 0)) && w_smctx_8[20])) begin
+                        h124 = 1;
+                    end
+                    h125 = 48'h0;
+                    h125 = (h123 | {44'h0, h124, 3'h0});
+                    h126 = 1'h0;
+                    h126 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h126 = 1;
+                    end
+                    h127 = 48'h0;
+                    h127 = (h125 | {45'h0, h126, 2'h0});
+                    h128 = 48'h0;
+                    h128 = (h127 | {46'h0, w_pe_10[4-1:2]});
+                    v_wide = {79'h0, h128};
+                    unit_smfl_r_FL_WALK <= v_wide[64-1:0];
+                    unit_smfl_start <= 1'b1;
+                    st <= 5'b01110;
+                end
+                else begin
+                    st <= 5'b01111;
+                end
+            end
+            5'b01110: begin
+                unit_smfl_start <= 1'b0;
+                if (unit_smfl_done) begin
+                    wk_smfl_walked <= 1;
+                    if ((unit_smfl_o_status == 0)) begin
+                        wk_smfl_ok <= 1;
+                        wk_smfl_pa <= unit_smfl_o_pa;
+                        wk_smfl_level <= unit_smfl_o_level;
+                    end
+                    else begin
+                        wk_smfl_fault <= unit_smfl_o_status;
+                        wk_smfl_level <= unit_smfl_o_level;
+                        if ((unit_smfl_o_status == 1)) begin
+                            wk_smfl_access_error <= 1;
+                        end
+                        if ((unit_smfl_o_status == 2)) begin
+                            wk_smfl_not_present <= 1;
+                        end
+                        if ((unit_smfl_o_status == 3)) begin
+                            wk_smfl_privilege <= 1;
+                        end
+                        if ((unit_smfl_o_status == 4)) begin
+                            wk_smfl_write_denied <= 1;
+                        end
+                        if ((unit_smfl_o_status == 5)) begin
+                            wk_smfl_reserved <= 1;
+                        end
+                        if ((unit_smfl_o_status == 6)) begin
+                            wk_smfl_reserved_2m <= 1;
+                        end
+                        if ((unit_smfl_o_status == 7)) begin
+                            wk_smfl_reserved_1g <= 1;
+                        end
+                        if ((unit_smfl_o_status == 8)) begin
+                            wk_smfl_translation <= 1;
+                        end
+                        if ((unit_smfl_o_status == 9)) begin
+                            wk_smfl_non_canonical <= 1;
+                        end
+                        wk_smfl_reason <= unit_smfl_o_r_reason;
+                        wk_smfl_R <= unit_smfl_o_r_R;
+                        wk_smfl_W <= unit_smfl_o_r_W;
+                        wk_smfl_shift <= unit_smfl_o_r_shift;
+                        wk_smfl_frame <= unit_smfl_o_r_frame;
+                    end
+                    st <= 5'b01111;
+                end
+            end
+            5'b01111: begin
                 if ((!pend)) begin
                     if ((!(((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
                         w_ctx_0 <= 0;
                         w_ctx_8 <= 0;
-                        st <= 5'b10000;
+                        st <= 5'b10010;
                     end
                     else begin
-                        h88 = 16'h0;
-                        h88 = e_sid;
-                        h89 = 13'h0;
-                        h89 = ({5'h0, h88[8-1:0]} * 16);
-                        h90 = 49'h0;
-                        h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
-                        v_wide = {78'h0, h90};
+                        h129 = 16'h0;
+                        h129 = e_sid;
+                        h130 = 13'h0;
+                        h130 = ({5'h0, h129[8-1:0]} * 16);
+                        h131 = 49'h0;
+                        h131 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h130});
+                        v_wide = {78'h0, h131};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -3204,7 +3183,7 @@ always @(posedge clk) begin: fsm
                             if ((u0_way == 3)) begin
                                 u0_r3[u0_set] <= 0;
                             end
-                            st <= 5'b10000;
+                            st <= 5'b10010;
                         end
                         else begin
                             u0_fk <= u0_key;
@@ -3228,19 +3207,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_ctx <= 1'b1;
                         end
-                        st <= 5'b01110;
+                        st <= 5'b10000;
                     end
                 end
             end
-            5'b01110: begin
+            5'b10000: begin
                 if ((!pend)) begin
-                    h88 = 16'h0;
-                    h88 = e_sid;
-                    h89 = 13'h0;
-                    h89 = ({5'h0, h88[8-1:0]} * 16);
-                    h90 = 49'h0;
-                    h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
-                    v_wide = {78'h0, h90};
+                    h129 = 16'h0;
+                    h129 = e_sid;
+                    h130 = 13'h0;
+                    h130 = ({5'h0, h129[8-1:0]} * 16);
+                    h131 = 49'h0;
+                    h131 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h130});
+                    v_wide = {78'h0, h131};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3259,15 +3238,15 @@ always @(posedge clk) begin: fsm
                             er_ctx <= 1'b1;
                         end
                         if ((m_rerr || er_ctx)) begin
-                            st <= 5'b10000;
+                            st <= 5'b10010;
                         end
                         else begin
-                            st <= 5'b01111;
+                            st <= 5'b10001;
                         end
                     end
                 end
             end
-            5'b01111: begin
+            5'b10001: begin
                 u0_tg0 = 16'h0;
                 u0_tg0 = e_sid;
                 u0_tg1 = 16'h0;
@@ -3373,9 +3352,9 @@ always @(posedge clk) begin: fsm
                 if ((u0_wv == 3)) begin
                     u0_r3[u0_fs] <= 0;
                 end
-                st <= 5'b10000;
+                st <= 5'b10010;
             end
-            5'b10000: begin
+            5'b10010: begin
                 wk_sl_walked <= 0;
                 wk_sl_ok <= 0;
                 wk_sl_pa <= 0;
@@ -3394,105 +3373,105 @@ always @(posedge clk) begin: fsm
                 wk_sl_U <= 0;
                 wk_sl_shift <= 0;
                 wk_sl_frame <= 0;
-                h91 = 1'h0;
-                h92 = 1'h0;
-                h93 = 1'h0;
-                h94 = 64'h0;
-                h94 = e_addr;
-                h93 = 0;
-                if ((h94[64-1:57] != 0)) begin
-                    h93 = 1;
+                h132 = 1'h0;
+                h133 = 1'h0;
+                h134 = 1'h0;
+                h135 = 64'h0;
+                h135 = e_addr;
+                h134 = 0;
+                if ((h135[64-1:57] != 0)) begin
+                    h134 = 1;
                 end
-                h95 = 1'h0;
-                h96 = 64'h0;
-                h96 = e_addr;
-                h95 = 0;
-                if ((h96[64-1:39] != 0)) begin
-                    h95 = 1;
-                end
-                if (1'b0) begin
-                    h92 = h93;
-                end
-                else begin
-                    h92 = h95;
-                end
-                h97 = 1'h0;
-                h98 = 1'h0;
-                h99 = 1'h0;
-                h100 = 64'h0;
-                h100 = e_addr;
-                h99 = 0;
-                if ((h100[64-1:57] != 0)) begin
-                    h99 = 1;
-                end
-                h101 = 1'h0;
-                h102 = 64'h0;
-                h102 = e_addr;
-                h101 = 0;
-                if ((h102[64-1:48] != 0)) begin
-                    h101 = 1;
+                h136 = 1'h0;
+                h137 = 64'h0;
+                h137 = e_addr;
+                h136 = 0;
+                if ((h137[64-1:39] != 0)) begin
+                    h136 = 1;
                 end
                 if (1'b0) begin
-                    h98 = h99;
+                    h133 = h134;
                 end
                 else begin
-                    h98 = h101;
+                    h133 = h136;
                 end
-                h103 = 1'h0;
-                h104 = 1'h0;
-                h105 = 64'h0;
-                h105 = e_addr;
-                h104 = 0;
-                if ((h105[64-1:57] != 0)) begin
-                    h104 = 1;
+                h138 = 1'h0;
+                h139 = 1'h0;
+                h140 = 1'h0;
+                h141 = 64'h0;
+                h141 = e_addr;
+                h140 = 0;
+                if ((h141[64-1:57] != 0)) begin
+                    h140 = 1;
                 end
-                h106 = 1'h0;
-                h107 = 64'h0;
-                h107 = e_addr;
-                h106 = 0;
-                if ((h107[64-1:57] != 0)) begin
-                    h106 = 1;
+                h142 = 1'h0;
+                h143 = 64'h0;
+                h143 = e_addr;
+                h142 = 0;
+                if ((h143[64-1:48] != 0)) begin
+                    h142 = 1;
                 end
                 if (1'b0) begin
-                    h103 = h104;
+                    h139 = h140;
                 end
                 else begin
-                    h103 = h106;
+                    h139 = h142;
+                end
+                h144 = 1'h0;
+                h145 = 1'h0;
+                h146 = 64'h0;
+                h146 = e_addr;
+                h145 = 0;
+                if ((h146[64-1:57] != 0)) begin
+                    h145 = 1;
+                end
+                h147 = 1'h0;
+                h148 = 64'h0;
+                h148 = e_addr;
+                h147 = 0;
+                if ((h148[64-1:57] != 0)) begin
+                    h147 = 1;
+                end
+                if (1'b0) begin
+                    h144 = h145;
+                end
+                else begin
+                    h144 = h147;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h97 = h98;
+                    h138 = h139;
                 end
                 else begin
-                    h97 = h103;
+                    h138 = h144;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h91 = h92;
+                    h132 = h133;
                 end
                 else begin
-                    h91 = h97;
+                    h132 = h138;
                 end
-                if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h91 != 0)))) begin
+                if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h132 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    h108 = 1'h0;
-                    h108 = 0;
+                    h149 = 1'h0;
+                    h149 = 0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h108 = 1;
+                        h149 = 1;
                     end
-                    h109 = 48'h0;
-                    h109 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h108, 4'h0});
-                    h110 = 1'h0;
-                    h110 = 0;
+                    h150 = 48'h0;
+                    h150 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h149, 4'h0});
+                    h151 = 1'h0;
+                    h151 = 0;
                     if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
-                        h110 = 1;
+                        h151 = 1;
                     end
-                    h111 = 48'h0;
-                    h111 = (h109 | {44'h0, h110, 3'h0});
-                    h112 = 48'h0;
-                    h112 = (h111 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h112};
+                    h152 = 48'h0;
+                    h152 = (h150 | {44'h0, h151, 3'h0});
+                    h153 = 48'h0;
+                    h153 = (h152 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h153};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
@@ -3594,7 +3573,7 @@ always @(posedge clk) begin: fsm
                         if ((u1_way == 3)) begin
                             u1_r3[u1_set] <= 0;
                         end
-                        st <= 5'b10010;
+                        st <= 5'b10100;
                     end
                     else begin
                         u1_fk <= u1_in[64-1:12];
@@ -3602,14 +3581,14 @@ always @(posedge clk) begin: fsm
                         u1_ft0 <= u1_tg0;
                         u1_fa <= u1_acc;
                         unit_sl_start <= 1'b1;
-                        st <= 5'b10001;
+                        st <= 5'b10011;
                     end
                 end
                 else begin
-                    st <= 5'b10010;
+                    st <= 5'b10100;
                 end
             end
-            5'b10001: begin
+            5'b10011: begin
                 unit_sl_start <= 1'b0;
                 if (unit_sl_done) begin
                     wk_sl_walked <= 1;
@@ -3750,92 +3729,92 @@ always @(posedge clk) begin: fsm
                         wk_sl_shift <= unit_sl_o_r_shift;
                         wk_sl_frame <= unit_sl_o_r_frame;
                     end
-                    st <= 5'b10010;
+                    st <= 5'b10100;
                 end
             end
-            5'b10010: begin
+            5'b10100: begin
                 if ((!pend)) begin
-                    h125 = 32'h0;
-                    h125 = e_msi_data;
-                    h126 = 17'h0;
-                    h127 = 1'h0;
-                    h127 = 0;
+                    h166 = 32'h0;
+                    h166 = e_msi_data;
+                    h167 = 17'h0;
+                    h168 = 1'h0;
+                    h168 = 0;
                     if (e_msi_addr[2]) begin
-                        h127 = 1;
+                        h168 = 1;
                     end
-                    h128 = 32'h0;
-                    h128 = e_msi_addr;
-                    h129 = 16'h0;
-                    h129 = ({h127, 15'h0} | {1'h0, h128[20-1:5]});
-                    h130 = 32'h0;
-                    h130 = e_msi_data;
-                    h131 = 17'h0;
-                    h131 = ({1'h0, h129} + {1'h0, h130[16-1:0]});
-                    h132 = 1'h0;
-                    h132 = 0;
+                    h169 = 32'h0;
+                    h169 = e_msi_addr;
+                    h170 = 16'h0;
+                    h170 = ({h168, 15'h0} | {1'h0, h169[20-1:5]});
+                    h171 = 32'h0;
+                    h171 = e_msi_data;
+                    h172 = 17'h0;
+                    h172 = ({1'h0, h170} + {1'h0, h171[16-1:0]});
+                    h173 = 1'h0;
+                    h173 = 0;
                     if (e_msi_addr[2]) begin
-                        h132 = 1;
+                        h173 = 1;
                     end
-                    h133 = 32'h0;
-                    h133 = e_msi_addr;
-                    h134 = 16'h0;
-                    h134 = ({h132, 15'h0} | {1'h0, h133[20-1:5]});
+                    h174 = 32'h0;
+                    h174 = e_msi_addr;
+                    h175 = 16'h0;
+                    h175 = ({h173, 15'h0} | {1'h0, h174[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h126 = h131;
+                        h167 = h172;
                     end
                     else begin
-                        h126 = {1'h0, h134};
+                        h167 = {1'h0, h175};
                     end
-                    h135 = 16'h0;
-                    h135 = (h126[16-1:0] & 65535);
-                    h136 = 17'h0;
-                    h136 = 2;
-                    h137 = 4'h0;
-                    h137 = r_IRTA_REG[4-1:0];
-                    h138 = 17'h0;
-                    h138 = (h136 << h137);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h125[32-1:16] != 0))) && ({1'h0, h135} < h138)))) begin
+                    h176 = 16'h0;
+                    h176 = (h167[16-1:0] & 65535);
+                    h177 = 17'h0;
+                    h177 = 2;
+                    h178 = 4'h0;
+                    h178 = r_IRTA_REG[4-1:0];
+                    h179 = 17'h0;
+                    h179 = (h177 << h178);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h166[32-1:16] != 0))) && ({1'h0, h176} < h179)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
-                        st <= 5'b10100;
+                        st <= 5'b10110;
                     end
                     else begin
-                        h113 = 17'h0;
-                        h114 = 1'h0;
-                        h114 = 0;
+                        h154 = 17'h0;
+                        h155 = 1'h0;
+                        h155 = 0;
                         if (e_msi_addr[2]) begin
-                            h114 = 1;
+                            h155 = 1;
                         end
-                        h115 = 32'h0;
-                        h115 = e_msi_addr;
-                        h116 = 16'h0;
-                        h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
-                        h117 = 32'h0;
-                        h117 = e_msi_data;
-                        h118 = 17'h0;
-                        h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
-                        h119 = 1'h0;
-                        h119 = 0;
+                        h156 = 32'h0;
+                        h156 = e_msi_addr;
+                        h157 = 16'h0;
+                        h157 = ({h155, 15'h0} | {1'h0, h156[20-1:5]});
+                        h158 = 32'h0;
+                        h158 = e_msi_data;
+                        h159 = 17'h0;
+                        h159 = ({1'h0, h157} + {1'h0, h158[16-1:0]});
+                        h160 = 1'h0;
+                        h160 = 0;
                         if (e_msi_addr[2]) begin
-                            h119 = 1;
+                            h160 = 1;
                         end
-                        h120 = 32'h0;
-                        h120 = e_msi_addr;
-                        h121 = 16'h0;
-                        h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
+                        h161 = 32'h0;
+                        h161 = e_msi_addr;
+                        h162 = 16'h0;
+                        h162 = ({h160, 15'h0} | {1'h0, h161[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h113 = h118;
+                            h154 = h159;
                         end
                         else begin
-                            h113 = {1'h0, h121};
+                            h154 = {1'h0, h162};
                         end
-                        h122 = 16'h0;
-                        h122 = (h113[16-1:0] & 65535);
-                        h123 = 21'h0;
-                        h123 = ({5'h0, h122} * 16);
-                        h124 = 65'h0;
-                        h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
-                        v_wide = {62'h0, h124};
+                        h163 = 16'h0;
+                        h163 = (h154[16-1:0] & 65535);
+                        h164 = 21'h0;
+                        h164 = ({5'h0, h163} * 16);
+                        h165 = 65'h0;
+                        h165 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h164});
+                        v_wide = {62'h0, h165};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3854,48 +3833,48 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 5'b10011;
+                        st <= 5'b10101;
                     end
                 end
             end
-            5'b10011: begin
+            5'b10101: begin
                 if ((!pend)) begin
-                    h113 = 17'h0;
-                    h114 = 1'h0;
-                    h114 = 0;
+                    h154 = 17'h0;
+                    h155 = 1'h0;
+                    h155 = 0;
                     if (e_msi_addr[2]) begin
-                        h114 = 1;
+                        h155 = 1;
                     end
-                    h115 = 32'h0;
-                    h115 = e_msi_addr;
-                    h116 = 16'h0;
-                    h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
-                    h117 = 32'h0;
-                    h117 = e_msi_data;
-                    h118 = 17'h0;
-                    h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
-                    h119 = 1'h0;
-                    h119 = 0;
+                    h156 = 32'h0;
+                    h156 = e_msi_addr;
+                    h157 = 16'h0;
+                    h157 = ({h155, 15'h0} | {1'h0, h156[20-1:5]});
+                    h158 = 32'h0;
+                    h158 = e_msi_data;
+                    h159 = 17'h0;
+                    h159 = ({1'h0, h157} + {1'h0, h158[16-1:0]});
+                    h160 = 1'h0;
+                    h160 = 0;
                     if (e_msi_addr[2]) begin
-                        h119 = 1;
+                        h160 = 1;
                     end
-                    h120 = 32'h0;
-                    h120 = e_msi_addr;
-                    h121 = 16'h0;
-                    h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
+                    h161 = 32'h0;
+                    h161 = e_msi_addr;
+                    h162 = 16'h0;
+                    h162 = ({h160, 15'h0} | {1'h0, h161[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h113 = h118;
+                        h154 = h159;
                     end
                     else begin
-                        h113 = {1'h0, h121};
+                        h154 = {1'h0, h162};
                     end
-                    h122 = 16'h0;
-                    h122 = (h113[16-1:0] & 65535);
-                    h123 = 21'h0;
-                    h123 = ({5'h0, h122} * 16);
-                    h124 = 65'h0;
-                    h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
-                    v_wide = {62'h0, h124};
+                    h163 = 16'h0;
+                    h163 = (h154[16-1:0] & 65535);
+                    h164 = 21'h0;
+                    h164 = ({5'h0, h163} * 16);
+                    h165 = 65'h0;
+                    h165 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h164});
+                    v_wide = {62'h0, h165};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3913,2226 +3892,1370 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 5'b10100;
-                    end
-                end
-            end
-            5'b10100: begin
-                if ((!pend)) begin
-                    h145 = 32'h0;
-                    h145 = e_msi_data;
-                    h146 = 17'h0;
-                    h147 = 1'h0;
-                    h147 = 0;
-                    if (e_msi_addr[2]) begin
-                        h147 = 1;
-                    end
-                    h148 = 32'h0;
-                    h148 = e_msi_addr;
-                    h149 = 16'h0;
-                    h149 = ({h147, 15'h0} | {1'h0, h148[20-1:5]});
-                    h150 = 32'h0;
-                    h150 = e_msi_data;
-                    h151 = 17'h0;
-                    h151 = ({1'h0, h149} + {1'h0, h150[16-1:0]});
-                    h152 = 1'h0;
-                    h152 = 0;
-                    if (e_msi_addr[2]) begin
-                        h152 = 1;
-                    end
-                    h153 = 32'h0;
-                    h153 = e_msi_addr;
-                    h154 = 16'h0;
-                    h154 = ({h152, 15'h0} | {1'h0, h153[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h146 = h151;
-                    end
-                    else begin
-                        h146 = {1'h0, h154};
-                    end
-                    h155 = 16'h0;
-                    h155 = (h146[16-1:0] & 65535);
-                    h156 = 17'h0;
-                    h156 = 2;
-                    h157 = 4'h0;
-                    h157 = r_IRTA_REG[4-1:0];
-                    h158 = 17'h0;
-                    h158 = (h156 << h157);
-                    h159 = 1'h0;
-                    h160 = 1'h0;
-                    h161 = 64'h0;
-                    h161 = w_irte_0;
-                    h162 = 64'h0;
-                    h162 = w_irte_0;
-                    h163 = 64'h0;
-                    h163 = w_irte_0;
-                    h164 = 64'h0;
-                    h164 = w_irte_8;
-                    h165 = 64'h0;
-                    h166 = 64'h0;
-                    h166 = w_irte_8;
-                    h167 = 64'h0;
-                    h167 = w_irte_0;
-                    h168 = 64'h0;
-                    h168 = ({h166[64-1:32], 32'h0} | {32'h0, h167[64-1:38], 6'h0});
-                    h165 = h168;
-                    h160 = 0;
-                    if ((1'b0 || (((((h161[8-1:2] != 0) || (h162[14-1:12] != 0)) || (h163[38-1:24] != 0)) || (h164[32-1:20] != 0)) || (h165[64-1:48] != 0)))) begin
-                        h160 = 1;
-                    end
-                    h169 = 1'h0;
-                    h170 = 32'h0;
-                    h170 = w_irte_0[64-1:32];
-                    h171 = 32'h0;
-                    h171 = w_irte_0[64-1:32];
-                    h169 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h170[8-1:0] != 0) || (h171[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h169 = 1;
-                    end
-                    if (w_irte_0[15]) begin
-                        h159 = h160;
-                    end
-                    else begin
-                        h159 = h169;
-                    end
-                    h172 = 16'h0;
-                    h173 = 16'h0;
-                    h174 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h174 = 65529;
-                    end
-                    else begin
-                        h174 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h173 = 65531;
-                    end
-                    else begin
-                        h173 = h174;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h172 = 65535;
-                    end
-                    else begin
-                        h172 = h173;
-                    end
-                    h175 = 16'h0;
-                    h175 = (e_sid & h172);
-                    h176 = 16'h0;
-                    h177 = 16'h0;
-                    h178 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h178 = 65529;
-                    end
-                    else begin
-                        h178 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h177 = 65531;
-                    end
-                    else begin
-                        h177 = h178;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h176 = 65535;
-                    end
-                    else begin
-                        h176 = h177;
-                    end
-                    h179 = 16'h0;
-                    h179 = (w_irte_8[16-1:0] & h176);
-                    h180 = 16'h0;
-                    h180 = e_sid;
-                    h181 = 16'h0;
-                    h181 = w_irte_8[16-1:0];
-                    h182 = 16'h0;
-                    h182 = e_sid;
-                    h183 = 16'h0;
-                    h183 = w_irte_8[16-1:0];
-                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h145[32-1:16] != 0))) && ({1'h0, h155} < h158)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h159 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h175 == h179))) || (((w_irte_8[20-1:18] == 2) && (h180[16-1:8] >= h181[16-1:8])) && (h182[16-1:8] <= h183[8-1:0])))) && w_irte_0[15]))) begin
-                        w_pd_pir_0 <= 0;
-                        st <= 5'b10101;
-                    end
-                    else begin
-                        h139 = 64'h0;
-                        h139 = w_irte_8;
-                        h140 = 64'h0;
-                        h140 = w_irte_0;
-                        h141 = 64'h0;
-                        h141 = ({h139[64-1:32], 32'h0} | {32'h0, h140[64-1:38], 6'h0});
-                        h142 = 8'h0;
-                        h142 = (w_irte_0[24-1:16] >>> 6);
-                        h143 = 12'h0;
-                        h143 = ({4'h0, h142} * 8);
-                        h144 = 65'h0;
-                        h144 = ({1'h0, h141} + {53'h0, h143});
-                        v_wide = {62'h0, h144};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pd_pir_0 <= m_rdata;
-                        pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pd_pir <= 1'b1;
-                        end
-                        st <= 5'b10101;
-                    end
-                end
-            end
-            5'b10101: begin
-                if ((!pend)) begin
-                    h188 = 32'h0;
-                    h188 = e_msi_data;
-                    h189 = 17'h0;
-                    h190 = 1'h0;
-                    h190 = 0;
-                    if (e_msi_addr[2]) begin
-                        h190 = 1;
-                    end
-                    h191 = 32'h0;
-                    h191 = e_msi_addr;
-                    h192 = 16'h0;
-                    h192 = ({h190, 15'h0} | {1'h0, h191[20-1:5]});
-                    h193 = 32'h0;
-                    h193 = e_msi_data;
-                    h194 = 17'h0;
-                    h194 = ({1'h0, h192} + {1'h0, h193[16-1:0]});
-                    h195 = 1'h0;
-                    h195 = 0;
-                    if (e_msi_addr[2]) begin
-                        h195 = 1;
-                    end
-                    h196 = 32'h0;
-                    h196 = e_msi_addr;
-                    h197 = 16'h0;
-                    h197 = ({h195, 15'h0} | {1'h0, h196[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h189 = h194;
-                    end
-                    else begin
-                        h189 = {1'h0, h197};
-                    end
-                    h198 = 16'h0;
-                    h198 = (h189[16-1:0] & 65535);
-                    h199 = 17'h0;
-                    h199 = 2;
-                    h200 = 4'h0;
-                    h200 = r_IRTA_REG[4-1:0];
-                    h201 = 17'h0;
-                    h201 = (h199 << h200);
-                    h202 = 1'h0;
-                    h203 = 1'h0;
-                    h204 = 64'h0;
-                    h204 = w_irte_0;
-                    h205 = 64'h0;
-                    h205 = w_irte_0;
-                    h206 = 64'h0;
-                    h206 = w_irte_0;
-                    h207 = 64'h0;
-                    h207 = w_irte_8;
-                    h208 = 64'h0;
-                    h209 = 64'h0;
-                    h209 = w_irte_8;
-                    h210 = 64'h0;
-                    h210 = w_irte_0;
-                    h211 = 64'h0;
-                    h211 = ({h209[64-1:32], 32'h0} | {32'h0, h210[64-1:38], 6'h0});
-                    h208 = h211;
-                    h203 = 0;
-                    if ((1'b0 || (((((h204[8-1:2] != 0) || (h205[14-1:12] != 0)) || (h206[38-1:24] != 0)) || (h207[32-1:20] != 0)) || (h208[64-1:48] != 0)))) begin
-                        h203 = 1;
-                    end
-                    h212 = 1'h0;
-                    h213 = 32'h0;
-                    h213 = w_irte_0[64-1:32];
-                    h214 = 32'h0;
-                    h214 = w_irte_0[64-1:32];
-                    h212 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h213[8-1:0] != 0) || (h214[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h212 = 1;
-                    end
-                    if (w_irte_0[15]) begin
-                        h202 = h203;
-                    end
-                    else begin
-                        h202 = h212;
-                    end
-                    h215 = 16'h0;
-                    h216 = 16'h0;
-                    h217 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h217 = 65529;
-                    end
-                    else begin
-                        h217 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h216 = 65531;
-                    end
-                    else begin
-                        h216 = h217;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h215 = 65535;
-                    end
-                    else begin
-                        h215 = h216;
-                    end
-                    h218 = 16'h0;
-                    h218 = (e_sid & h215);
-                    h219 = 16'h0;
-                    h220 = 16'h0;
-                    h221 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h221 = 65529;
-                    end
-                    else begin
-                        h221 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h220 = 65531;
-                    end
-                    else begin
-                        h220 = h221;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h219 = 65535;
-                    end
-                    else begin
-                        h219 = h220;
-                    end
-                    h222 = 16'h0;
-                    h222 = (w_irte_8[16-1:0] & h219);
-                    h223 = 16'h0;
-                    h223 = e_sid;
-                    h224 = 16'h0;
-                    h224 = w_irte_8[16-1:0];
-                    h225 = 16'h0;
-                    h225 = e_sid;
-                    h226 = 16'h0;
-                    h226 = w_irte_8[16-1:0];
-                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h188[32-1:16] != 0))) && ({1'h0, h198} < h201)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h202 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h218 == h222))) || (((w_irte_8[20-1:18] == 2) && (h223[16-1:8] >= h224[16-1:8])) && (h225[16-1:8] <= h226[8-1:0])))) && w_irte_0[15]))) begin
-                        w_pd_0 <= 0;
-                        st <= 5'b10110;
-                    end
-                    else begin
-                        h184 = 64'h0;
-                        h184 = w_irte_8;
-                        h185 = 64'h0;
-                        h185 = w_irte_0;
-                        h186 = 64'h0;
-                        h186 = ({h184[64-1:32], 32'h0} | {32'h0, h185[64-1:38], 6'h0});
-                        h187 = 65'h0;
-                        h187 = ({1'h0, h186} + 32);
-                        v_wide = {62'h0, h187};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pd_0 <= m_rdata;
-                        pend <= 1'b0;
-                        if (m_rerr) begin
-                            er_pd <= 1'b1;
-                        end
                         st <= 5'b10110;
                     end
                 end
             end
             5'b10110: begin
-                h227 = 32'h0;
-                h227 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h228 = 48'h0;
-                h228 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h269 = 1'h0;
-                h270 = 1'h0;
-                h270 = 0;
+                h180 = 32'h0;
+                h180 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h181 = 48'h0;
+                h181 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h222 = 1'h0;
+                h223 = 1'h0;
+                h223 = 0;
                 if (w_root_8[0]) begin
-                    h270 = 1;
+                    h223 = 1;
                 end
-                h271 = 1'h0;
-                h271 = 0;
+                h224 = 1'h0;
+                h224 = 0;
                 if (w_root_0[0]) begin
-                    h271 = 1;
+                    h224 = 1;
                 end
                 if (e_sid[7]) begin
-                    h269 = h270;
+                    h222 = h223;
                 end
                 else begin
-                    h269 = h271;
+                    h222 = h224;
                 end
-                h284 = 1'h0;
-                h285 = 1'h0;
-                h286 = 64'h0;
-                h286 = w_root_8;
-                h287 = 64'h0;
-                h287 = w_root_8;
-                h285 = 0;
-                if (((h286[12-1:1] != 0) || (h287[64-1:48] != 0))) begin
-                    h285 = 1;
+                h237 = 1'h0;
+                h238 = 1'h0;
+                h239 = 64'h0;
+                h239 = w_root_8;
+                h240 = 64'h0;
+                h240 = w_root_8;
+                h238 = 0;
+                if (((h239[12-1:1] != 0) || (h240[64-1:48] != 0))) begin
+                    h238 = 1;
                 end
-                h288 = 1'h0;
-                h288 = 0;
+                h241 = 1'h0;
+                h241 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h288 = 1;
+                    h241 = 1;
                 end
                 if (e_sid[7]) begin
-                    h284 = h285;
+                    h237 = h238;
                 end
                 else begin
-                    h284 = h288;
+                    h237 = h241;
                 end
-                h301 = 1'h0;
-                h302 = 1'h0;
-                h302 = 0;
+                h255 = 1'h0;
+                h256 = 1'h0;
+                h256 = 0;
                 if (w_root_8[0]) begin
-                    h302 = 1;
+                    h256 = 1;
+                end
+                h257 = 1'h0;
+                h257 = 0;
+                if (w_root_0[0]) begin
+                    h257 = 1;
+                end
+                if (e_sid[7]) begin
+                    h255 = h256;
+                end
+                else begin
+                    h255 = h257;
+                end
+                h258 = 1'h0;
+                h259 = 1'h0;
+                h260 = 64'h0;
+                h260 = w_root_8;
+                h261 = 64'h0;
+                h261 = w_root_8;
+                h259 = 0;
+                if (((h260[12-1:1] != 0) || (h261[64-1:48] != 0))) begin
+                    h259 = 1;
+                end
+                h262 = 1'h0;
+                h262 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h262 = 1;
+                end
+                if (e_sid[7]) begin
+                    h258 = h259;
+                end
+                else begin
+                    h258 = h262;
+                end
+                h275 = 1'h0;
+                h276 = 1'h0;
+                h276 = 0;
+                if (w_root_8[0]) begin
+                    h276 = 1;
+                end
+                h277 = 1'h0;
+                h277 = 0;
+                if (w_root_0[0]) begin
+                    h277 = 1;
+                end
+                if (e_sid[7]) begin
+                    h275 = h276;
+                end
+                else begin
+                    h275 = h277;
+                end
+                h278 = 1'h0;
+                h279 = 1'h0;
+                h280 = 64'h0;
+                h280 = w_root_8;
+                h281 = 64'h0;
+                h281 = w_root_8;
+                h279 = 0;
+                if (((h280[12-1:1] != 0) || (h281[64-1:48] != 0))) begin
+                    h279 = 1;
+                end
+                h282 = 1'h0;
+                h282 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h282 = 1;
+                end
+                if (e_sid[7]) begin
+                    h278 = h279;
+                end
+                else begin
+                    h278 = h282;
+                end
+                h296 = 1'h0;
+                h297 = 1'h0;
+                h297 = 0;
+                if (w_root_8[0]) begin
+                    h297 = 1;
+                end
+                h298 = 1'h0;
+                h298 = 0;
+                if (w_root_0[0]) begin
+                    h298 = 1;
+                end
+                if (e_sid[7]) begin
+                    h296 = h297;
+                end
+                else begin
+                    h296 = h298;
+                end
+                h299 = 1'h0;
+                h300 = 1'h0;
+                h301 = 64'h0;
+                h301 = w_root_8;
+                h302 = 64'h0;
+                h302 = w_root_8;
+                h300 = 0;
+                if (((h301[12-1:1] != 0) || (h302[64-1:48] != 0))) begin
+                    h300 = 1;
                 end
                 h303 = 1'h0;
                 h303 = 0;
-                if (w_root_0[0]) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h303 = 1;
                 end
                 if (e_sid[7]) begin
-                    h301 = h302;
+                    h299 = h300;
                 end
                 else begin
-                    h301 = h303;
+                    h299 = h303;
                 end
-                h304 = 1'h0;
-                h305 = 1'h0;
-                h306 = 64'h0;
-                h306 = w_root_8;
-                h307 = 64'h0;
-                h307 = w_root_8;
-                h305 = 0;
-                if (((h306[12-1:1] != 0) || (h307[64-1:48] != 0))) begin
-                    h305 = 1;
+                h317 = 1'h0;
+                h318 = 1'h0;
+                h318 = 0;
+                if (w_root_8[0]) begin
+                    h318 = 1;
                 end
-                h308 = 1'h0;
-                h308 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h308 = 1;
+                h319 = 1'h0;
+                h319 = 0;
+                if (w_root_0[0]) begin
+                    h319 = 1;
                 end
                 if (e_sid[7]) begin
-                    h304 = h305;
+                    h317 = h318;
                 end
                 else begin
-                    h304 = h308;
+                    h317 = h319;
                 end
-                h322 = 1'h0;
-                h323 = 1'h0;
-                h323 = 0;
-                if (w_root_8[0]) begin
-                    h323 = 1;
+                h320 = 1'h0;
+                h321 = 1'h0;
+                h322 = 64'h0;
+                h322 = w_root_8;
+                h323 = 64'h0;
+                h323 = w_root_8;
+                h321 = 0;
+                if (((h322[12-1:1] != 0) || (h323[64-1:48] != 0))) begin
+                    h321 = 1;
                 end
                 h324 = 1'h0;
                 h324 = 0;
-                if (w_root_0[0]) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h324 = 1;
                 end
                 if (e_sid[7]) begin
-                    h322 = h323;
+                    h320 = h321;
                 end
                 else begin
-                    h322 = h324;
+                    h320 = h324;
                 end
-                h325 = 1'h0;
-                h326 = 1'h0;
-                h327 = 64'h0;
-                h327 = w_root_8;
-                h328 = 64'h0;
-                h328 = w_root_8;
-                h326 = 0;
-                if (((h327[12-1:1] != 0) || (h328[64-1:48] != 0))) begin
-                    h326 = 1;
+                h325 = 32'h0;
+                h325 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h326 = 48'h0;
+                h326 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h327 = 1'h0;
+                h328 = 1'h0;
+                h328 = 0;
+                if (w_root_8[0]) begin
+                    h328 = 1;
                 end
                 h329 = 1'h0;
                 h329 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                if (w_root_0[0]) begin
                     h329 = 1;
                 end
                 if (e_sid[7]) begin
-                    h325 = h326;
+                    h327 = h328;
                 end
                 else begin
-                    h325 = h329;
+                    h327 = h329;
+                end
+                h330 = 1'h0;
+                h331 = 1'h0;
+                h332 = 64'h0;
+                h332 = w_root_8;
+                h333 = 64'h0;
+                h333 = w_root_8;
+                h331 = 0;
+                if (((h332[12-1:1] != 0) || (h333[64-1:48] != 0))) begin
+                    h331 = 1;
+                end
+                h334 = 1'h0;
+                h334 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h334 = 1;
+                end
+                if (e_sid[7]) begin
+                    h330 = h331;
+                end
+                else begin
+                    h330 = h334;
+                end
+                h335 = 1'h0;
+                h336 = 1'h0;
+                h336 = 0;
+                if (w_root_8[0]) begin
+                    h336 = 1;
+                end
+                h337 = 1'h0;
+                h337 = 0;
+                if (w_root_0[0]) begin
+                    h337 = 1;
+                end
+                if (e_sid[7]) begin
+                    h335 = h336;
+                end
+                else begin
+                    h335 = h337;
+                end
+                h338 = 1'h0;
+                h339 = 1'h0;
+                h340 = 64'h0;
+                h340 = w_root_8;
+                h341 = 64'h0;
+                h341 = w_root_8;
+                h339 = 0;
+                if (((h340[12-1:1] != 0) || (h341[64-1:48] != 0))) begin
+                    h339 = 1;
                 end
                 h342 = 1'h0;
-                h343 = 1'h0;
-                h343 = 0;
-                if (w_root_8[0]) begin
-                    h343 = 1;
-                end
-                h344 = 1'h0;
-                h344 = 0;
-                if (w_root_0[0]) begin
-                    h344 = 1;
-                end
-                if (e_sid[7]) begin
-                    h342 = h343;
-                end
-                else begin
-                    h342 = h344;
-                end
-                h345 = 1'h0;
-                h346 = 1'h0;
-                h347 = 64'h0;
-                h347 = w_root_8;
-                h348 = 64'h0;
-                h348 = w_root_8;
-                h346 = 0;
-                if (((h347[12-1:1] != 0) || (h348[64-1:48] != 0))) begin
-                    h346 = 1;
-                end
-                h349 = 1'h0;
-                h349 = 0;
+                h342 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h349 = 1;
+                    h342 = 1;
                 end
                 if (e_sid[7]) begin
-                    h345 = h346;
+                    h338 = h339;
                 end
                 else begin
-                    h345 = h349;
+                    h338 = h342;
+                end
+                h356 = 1'h0;
+                h357 = 1'h0;
+                h357 = 0;
+                if (w_root_8[0]) begin
+                    h357 = 1;
+                end
+                h358 = 1'h0;
+                h358 = 0;
+                if (w_root_0[0]) begin
+                    h358 = 1;
+                end
+                if (e_sid[7]) begin
+                    h356 = h357;
+                end
+                else begin
+                    h356 = h358;
+                end
+                h359 = 1'h0;
+                h360 = 1'h0;
+                h361 = 64'h0;
+                h361 = w_root_8;
+                h362 = 64'h0;
+                h362 = w_root_8;
+                h360 = 0;
+                if (((h361[12-1:1] != 0) || (h362[64-1:48] != 0))) begin
+                    h360 = 1;
                 end
                 h363 = 1'h0;
-                h364 = 1'h0;
-                h364 = 0;
-                if (w_root_8[0]) begin
-                    h364 = 1;
-                end
-                h365 = 1'h0;
-                h365 = 0;
-                if (w_root_0[0]) begin
-                    h365 = 1;
-                end
-                if (e_sid[7]) begin
-                    h363 = h364;
-                end
-                else begin
-                    h363 = h365;
-                end
-                h366 = 1'h0;
-                h367 = 1'h0;
-                h368 = 64'h0;
-                h368 = w_root_8;
-                h369 = 64'h0;
-                h369 = w_root_8;
-                h367 = 0;
-                if (((h368[12-1:1] != 0) || (h369[64-1:48] != 0))) begin
-                    h367 = 1;
-                end
-                h370 = 1'h0;
-                h370 = 0;
+                h363 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h370 = 1;
+                    h363 = 1;
                 end
                 if (e_sid[7]) begin
-                    h366 = h367;
+                    h359 = h360;
                 end
                 else begin
-                    h366 = h370;
+                    h359 = h363;
                 end
+                h364 = 20'h0;
+                h365 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h365 = e_pasid;
+                end
+                else begin
+                    h365 = w_smctx_8[20-1:0];
+                end
+                h364 = h365;
+                h366 = 16'h0;
+                h366 = 1;
+                h367 = 4'h0;
+                h368 = 4'h0;
+                h368 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h367 = h368;
+                h369 = 16'h0;
+                h369 = (h366 << h367);
+                h383 = 1'h0;
                 h384 = 1'h0;
+                h384 = 0;
+                if (w_root_8[0]) begin
+                    h384 = 1;
+                end
                 h385 = 1'h0;
                 h385 = 0;
-                if (w_root_8[0]) begin
+                if (w_root_0[0]) begin
                     h385 = 1;
                 end
-                h386 = 1'h0;
-                h386 = 0;
-                if (w_root_0[0]) begin
-                    h386 = 1;
-                end
                 if (e_sid[7]) begin
-                    h384 = h385;
+                    h383 = h384;
                 end
                 else begin
-                    h384 = h386;
+                    h383 = h385;
                 end
+                h386 = 1'h0;
                 h387 = 1'h0;
-                h388 = 1'h0;
+                h388 = 64'h0;
+                h388 = w_root_8;
                 h389 = 64'h0;
                 h389 = w_root_8;
-                h390 = 64'h0;
-                h390 = w_root_8;
-                h388 = 0;
-                if (((h389[12-1:1] != 0) || (h390[64-1:48] != 0))) begin
-                    h388 = 1;
+                h387 = 0;
+                if (((h388[12-1:1] != 0) || (h389[64-1:48] != 0))) begin
+                    h387 = 1;
                 end
-                h391 = 1'h0;
-                h391 = 0;
+                h390 = 1'h0;
+                h390 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h391 = 1;
+                    h390 = 1;
                 end
                 if (e_sid[7]) begin
-                    h387 = h388;
+                    h386 = h387;
                 end
                 else begin
-                    h387 = h391;
+                    h386 = h390;
                 end
-                h392 = 32'h0;
-                h392 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h393 = 48'h0;
-                h393 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h394 = 1'h0;
-                h395 = 1'h0;
-                h395 = 0;
-                if (w_root_8[0]) begin
-                    h395 = 1;
-                end
-                h396 = 1'h0;
-                h396 = 0;
-                if (w_root_0[0]) begin
-                    h396 = 1;
-                end
-                if (e_sid[7]) begin
-                    h394 = h395;
+                h391 = 20'h0;
+                h392 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h392 = e_pasid;
                 end
                 else begin
-                    h394 = h396;
+                    h392 = w_smctx_8[20-1:0];
                 end
-                h397 = 1'h0;
-                h398 = 1'h0;
-                h399 = 64'h0;
-                h399 = w_root_8;
-                h400 = 64'h0;
-                h400 = w_root_8;
-                h398 = 0;
-                if (((h399[12-1:1] != 0) || (h400[64-1:48] != 0))) begin
-                    h398 = 1;
-                end
-                h401 = 1'h0;
-                h401 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h401 = 1;
-                end
-                if (e_sid[7]) begin
-                    h397 = h398;
-                end
-                else begin
-                    h397 = h401;
-                end
-                h402 = 1'h0;
-                h403 = 1'h0;
-                h403 = 0;
-                if (w_root_8[0]) begin
-                    h403 = 1;
-                end
-                h404 = 1'h0;
-                h404 = 0;
-                if (w_root_0[0]) begin
-                    h404 = 1;
-                end
-                if (e_sid[7]) begin
-                    h402 = h403;
-                end
-                else begin
-                    h402 = h404;
-                end
-                h405 = 1'h0;
-                h406 = 1'h0;
-                h407 = 64'h0;
-                h407 = w_root_8;
-                h408 = 64'h0;
-                h408 = w_root_8;
-                h406 = 0;
-                if (((h407[12-1:1] != 0) || (h408[64-1:48] != 0))) begin
-                    h406 = 1;
-                end
+                h391 = h392;
+                h393 = 16'h0;
+                h393 = 1;
+                h394 = 4'h0;
+                h395 = 4'h0;
+                h395 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h394 = h395;
+                h396 = 16'h0;
+                h396 = (h393 << h394);
                 h409 = 1'h0;
-                h409 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h409 = 1;
-                end
-                if (e_sid[7]) begin
-                    h405 = h406;
-                end
-                else begin
-                    h405 = h409;
-                end
-                h423 = 1'h0;
-                h424 = 1'h0;
-                h424 = 0;
+                h410 = 1'h0;
+                h410 = 0;
                 if (w_root_8[0]) begin
-                    h424 = 1;
+                    h410 = 1;
                 end
-                h425 = 1'h0;
-                h425 = 0;
+                h411 = 1'h0;
+                h411 = 0;
                 if (w_root_0[0]) begin
-                    h425 = 1;
+                    h411 = 1;
                 end
                 if (e_sid[7]) begin
-                    h423 = h424;
+                    h409 = h410;
                 end
                 else begin
-                    h423 = h425;
+                    h409 = h411;
                 end
-                h426 = 1'h0;
-                h427 = 1'h0;
-                h428 = 64'h0;
-                h428 = w_root_8;
-                h429 = 64'h0;
-                h429 = w_root_8;
-                h427 = 0;
-                if (((h428[12-1:1] != 0) || (h429[64-1:48] != 0))) begin
-                    h427 = 1;
+                h412 = 1'h0;
+                h413 = 1'h0;
+                h414 = 64'h0;
+                h414 = w_root_8;
+                h415 = 64'h0;
+                h415 = w_root_8;
+                h413 = 0;
+                if (((h414[12-1:1] != 0) || (h415[64-1:48] != 0))) begin
+                    h413 = 1;
                 end
-                h430 = 1'h0;
-                h430 = 0;
+                h416 = 1'h0;
+                h416 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h430 = 1;
+                    h416 = 1;
                 end
                 if (e_sid[7]) begin
-                    h426 = h427;
+                    h412 = h413;
                 end
                 else begin
-                    h426 = h430;
+                    h412 = h416;
                 end
-                h431 = 20'h0;
-                h432 = 20'h0;
+                h417 = 20'h0;
+                h418 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h432 = e_pasid;
+                    h418 = e_pasid;
                 end
                 else begin
-                    h432 = w_smctx_8[20-1:0];
+                    h418 = w_smctx_8[20-1:0];
                 end
-                h431 = h432;
-                h433 = 16'h0;
-                h433 = 1;
-                h434 = 4'h0;
-                h435 = 4'h0;
-                h435 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h434 = h435;
-                h436 = 16'h0;
-                h436 = (h433 << h434);
-                h449 = 1'h0;
-                h450 = 1'h0;
-                h450 = 0;
+                h417 = h418;
+                h419 = 16'h0;
+                h419 = 1;
+                h420 = 4'h0;
+                h421 = 4'h0;
+                h421 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h420 = h421;
+                h422 = 16'h0;
+                h422 = (h419 << h420);
+                h436 = 1'h0;
+                h437 = 1'h0;
+                h437 = 0;
                 if (w_root_8[0]) begin
-                    h450 = 1;
+                    h437 = 1;
                 end
-                h451 = 1'h0;
-                h451 = 0;
+                h438 = 1'h0;
+                h438 = 0;
                 if (w_root_0[0]) begin
-                    h451 = 1;
+                    h438 = 1;
                 end
                 if (e_sid[7]) begin
-                    h449 = h450;
+                    h436 = h437;
                 end
                 else begin
-                    h449 = h451;
+                    h436 = h438;
                 end
-                h452 = 1'h0;
-                h453 = 1'h0;
-                h454 = 64'h0;
-                h454 = w_root_8;
-                h455 = 64'h0;
-                h455 = w_root_8;
-                h453 = 0;
-                if (((h454[12-1:1] != 0) || (h455[64-1:48] != 0))) begin
-                    h453 = 1;
+                h439 = 1'h0;
+                h440 = 1'h0;
+                h441 = 64'h0;
+                h441 = w_root_8;
+                h442 = 64'h0;
+                h442 = w_root_8;
+                h440 = 0;
+                if (((h441[12-1:1] != 0) || (h442[64-1:48] != 0))) begin
+                    h440 = 1;
                 end
-                h456 = 1'h0;
-                h456 = 0;
+                h443 = 1'h0;
+                h443 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h456 = 1;
+                    h443 = 1;
                 end
                 if (e_sid[7]) begin
-                    h452 = h453;
+                    h439 = h440;
                 end
                 else begin
-                    h452 = h456;
+                    h439 = h443;
                 end
-                h457 = 20'h0;
-                h458 = 20'h0;
+                h444 = 20'h0;
+                h445 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h458 = e_pasid;
+                    h445 = e_pasid;
                 end
                 else begin
-                    h458 = w_smctx_8[20-1:0];
+                    h445 = w_smctx_8[20-1:0];
                 end
-                h457 = h458;
-                h459 = 16'h0;
-                h459 = 1;
-                h460 = 4'h0;
-                h461 = 4'h0;
-                h461 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h460 = h461;
-                h462 = 16'h0;
-                h462 = (h459 << h460);
-                h476 = 1'h0;
-                h477 = 1'h0;
-                h477 = 0;
+                h444 = h445;
+                h446 = 16'h0;
+                h446 = 1;
+                h447 = 4'h0;
+                h448 = 4'h0;
+                h448 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h447 = h448;
+                h449 = 16'h0;
+                h449 = (h446 << h447);
+                h462 = 1'h0;
+                h463 = 1'h0;
+                h463 = 0;
                 if (w_root_8[0]) begin
-                    h477 = 1;
+                    h463 = 1;
                 end
-                h478 = 1'h0;
-                h478 = 0;
+                h464 = 1'h0;
+                h464 = 0;
                 if (w_root_0[0]) begin
-                    h478 = 1;
+                    h464 = 1;
                 end
                 if (e_sid[7]) begin
-                    h476 = h477;
+                    h462 = h463;
                 end
                 else begin
-                    h476 = h478;
+                    h462 = h464;
                 end
-                h479 = 1'h0;
-                h480 = 1'h0;
-                h481 = 64'h0;
-                h481 = w_root_8;
-                h482 = 64'h0;
-                h482 = w_root_8;
-                h480 = 0;
-                if (((h481[12-1:1] != 0) || (h482[64-1:48] != 0))) begin
-                    h480 = 1;
+                h465 = 1'h0;
+                h466 = 1'h0;
+                h467 = 64'h0;
+                h467 = w_root_8;
+                h468 = 64'h0;
+                h468 = w_root_8;
+                h466 = 0;
+                if (((h467[12-1:1] != 0) || (h468[64-1:48] != 0))) begin
+                    h466 = 1;
                 end
-                h483 = 1'h0;
-                h483 = 0;
+                h469 = 1'h0;
+                h469 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h483 = 1;
+                    h469 = 1;
                 end
                 if (e_sid[7]) begin
-                    h479 = h480;
+                    h465 = h466;
                 end
                 else begin
-                    h479 = h483;
+                    h465 = h469;
                 end
-                h484 = 20'h0;
-                h485 = 20'h0;
+                h470 = 20'h0;
+                h471 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h485 = e_pasid;
+                    h471 = e_pasid;
                 end
                 else begin
-                    h485 = w_smctx_8[20-1:0];
+                    h471 = w_smctx_8[20-1:0];
                 end
-                h484 = h485;
-                h486 = 16'h0;
-                h486 = 1;
-                h487 = 4'h0;
-                h488 = 4'h0;
-                h488 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h487 = h488;
-                h489 = 16'h0;
-                h489 = (h486 << h487);
-                h502 = 1'h0;
-                h503 = 1'h0;
-                h503 = 0;
+                h470 = h471;
+                h472 = 16'h0;
+                h472 = 1;
+                h473 = 4'h0;
+                h474 = 4'h0;
+                h474 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h473 = h474;
+                h475 = 16'h0;
+                h475 = (h472 << h473);
+                h489 = 1'h0;
+                h490 = 1'h0;
+                h490 = 0;
                 if (w_root_8[0]) begin
-                    h503 = 1;
+                    h490 = 1;
                 end
-                h504 = 1'h0;
-                h504 = 0;
+                h491 = 1'h0;
+                h491 = 0;
                 if (w_root_0[0]) begin
-                    h504 = 1;
+                    h491 = 1;
                 end
                 if (e_sid[7]) begin
-                    h502 = h503;
+                    h489 = h490;
                 end
                 else begin
-                    h502 = h504;
+                    h489 = h491;
                 end
+                h492 = 1'h0;
+                h493 = 1'h0;
+                h494 = 64'h0;
+                h494 = w_root_8;
+                h495 = 64'h0;
+                h495 = w_root_8;
+                h493 = 0;
+                if (((h494[12-1:1] != 0) || (h495[64-1:48] != 0))) begin
+                    h493 = 1;
+                end
+                h496 = 1'h0;
+                h496 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h496 = 1;
+                end
+                if (e_sid[7]) begin
+                    h492 = h493;
+                end
+                else begin
+                    h492 = h496;
+                end
+                h497 = 20'h0;
+                h498 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h498 = e_pasid;
+                end
+                else begin
+                    h498 = w_smctx_8[20-1:0];
+                end
+                h497 = h498;
+                h499 = 16'h0;
+                h499 = 1;
+                h500 = 4'h0;
+                h501 = 4'h0;
+                h501 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h500 = h501;
+                h502 = 16'h0;
+                h502 = (h499 << h500);
+                h503 = 32'h0;
+                h503 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h504 = 48'h0;
+                h504 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
                 h505 = 1'h0;
                 h506 = 1'h0;
-                h507 = 64'h0;
-                h507 = w_root_8;
-                h508 = 64'h0;
-                h508 = w_root_8;
                 h506 = 0;
-                if (((h507[12-1:1] != 0) || (h508[64-1:48] != 0))) begin
+                if (w_root_8[0]) begin
                     h506 = 1;
                 end
-                h509 = 1'h0;
-                h509 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h509 = 1;
+                h507 = 1'h0;
+                h507 = 0;
+                if (w_root_0[0]) begin
+                    h507 = 1;
                 end
                 if (e_sid[7]) begin
                     h505 = h506;
                 end
                 else begin
-                    h505 = h509;
+                    h505 = h507;
                 end
-                h510 = 20'h0;
-                h511 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h511 = e_pasid;
+                h508 = 1'h0;
+                h509 = 1'h0;
+                h510 = 64'h0;
+                h510 = w_root_8;
+                h511 = 64'h0;
+                h511 = w_root_8;
+                h509 = 0;
+                if (((h510[12-1:1] != 0) || (h511[64-1:48] != 0))) begin
+                    h509 = 1;
+                end
+                h512 = 1'h0;
+                h512 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h512 = 1;
+                end
+                if (e_sid[7]) begin
+                    h508 = h509;
                 end
                 else begin
-                    h511 = w_smctx_8[20-1:0];
+                    h508 = h512;
                 end
-                h510 = h511;
-                h512 = 16'h0;
-                h512 = 1;
-                h513 = 4'h0;
-                h514 = 4'h0;
-                h514 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h513 = 20'h0;
+                h514 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h514 = e_pasid;
+                end
+                else begin
+                    h514 = w_smctx_8[20-1:0];
+                end
                 h513 = h514;
                 h515 = 16'h0;
-                h515 = (h512 << h513);
+                h515 = 1;
+                h516 = 4'h0;
+                h517 = 4'h0;
+                h517 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h516 = h517;
+                h518 = 16'h0;
+                h518 = (h515 << h516);
+                h521 = 1'h0;
+                h522 = 1'h0;
+                h522 = 0;
+                if (w_root_8[0]) begin
+                    h522 = 1;
+                end
+                h523 = 1'h0;
+                h523 = 0;
+                if (w_root_0[0]) begin
+                    h523 = 1;
+                end
+                if (e_sid[7]) begin
+                    h521 = h522;
+                end
+                else begin
+                    h521 = h523;
+                end
+                h524 = 1'h0;
+                h525 = 1'h0;
+                h526 = 64'h0;
+                h526 = w_root_8;
+                h527 = 64'h0;
+                h527 = w_root_8;
+                h525 = 0;
+                if (((h526[12-1:1] != 0) || (h527[64-1:48] != 0))) begin
+                    h525 = 1;
+                end
                 h528 = 1'h0;
-                h529 = 1'h0;
-                h529 = 0;
-                if (w_root_8[0]) begin
-                    h529 = 1;
-                end
-                h530 = 1'h0;
-                h530 = 0;
-                if (w_root_0[0]) begin
-                    h530 = 1;
+                h528 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h528 = 1;
                 end
                 if (e_sid[7]) begin
-                    h528 = h529;
+                    h524 = h525;
                 end
                 else begin
-                    h528 = h530;
+                    h524 = h528;
                 end
-                h531 = 1'h0;
-                h532 = 1'h0;
-                h533 = 64'h0;
-                h533 = w_root_8;
-                h534 = 64'h0;
-                h534 = w_root_8;
-                h532 = 0;
-                if (((h533[12-1:1] != 0) || (h534[64-1:48] != 0))) begin
-                    h532 = 1;
+                h529 = 20'h0;
+                h530 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h530 = e_pasid;
                 end
+                else begin
+                    h530 = w_smctx_8[20-1:0];
+                end
+                h529 = h530;
+                h531 = 16'h0;
+                h531 = 1;
+                h532 = 4'h0;
+                h533 = 4'h0;
+                h533 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h532 = h533;
+                h534 = 16'h0;
+                h534 = (h531 << h532);
                 h535 = 1'h0;
-                h535 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h535 = 1;
-                end
-                if (e_sid[7]) begin
-                    h531 = h532;
-                end
-                else begin
-                    h531 = h535;
-                end
-                h536 = 20'h0;
-                h537 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h537 = e_pasid;
-                end
-                else begin
-                    h537 = w_smctx_8[20-1:0];
-                end
-                h536 = h537;
-                h538 = 16'h0;
-                h538 = 1;
-                h539 = 4'h0;
-                h540 = 4'h0;
-                h540 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h539 = h540;
-                h541 = 16'h0;
-                h541 = (h538 << h539);
-                h555 = 1'h0;
-                h556 = 1'h0;
-                h556 = 0;
+                h536 = 1'h0;
+                h536 = 0;
                 if (w_root_8[0]) begin
-                    h556 = 1;
+                    h536 = 1;
                 end
-                h557 = 1'h0;
-                h557 = 0;
+                h537 = 1'h0;
+                h537 = 0;
                 if (w_root_0[0]) begin
-                    h557 = 1;
+                    h537 = 1;
                 end
                 if (e_sid[7]) begin
-                    h555 = h556;
+                    h535 = h536;
                 end
                 else begin
-                    h555 = h557;
+                    h535 = h537;
                 end
-                h558 = 1'h0;
-                h559 = 1'h0;
-                h560 = 64'h0;
-                h560 = w_root_8;
-                h561 = 64'h0;
-                h561 = w_root_8;
-                h559 = 0;
-                if (((h560[12-1:1] != 0) || (h561[64-1:48] != 0))) begin
-                    h559 = 1;
+                h538 = 1'h0;
+                h539 = 1'h0;
+                h540 = 64'h0;
+                h540 = w_root_8;
+                h541 = 64'h0;
+                h541 = w_root_8;
+                h539 = 0;
+                if (((h540[12-1:1] != 0) || (h541[64-1:48] != 0))) begin
+                    h539 = 1;
                 end
+                h542 = 1'h0;
+                h542 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h542 = 1;
+                end
+                if (e_sid[7]) begin
+                    h538 = h539;
+                end
+                else begin
+                    h538 = h542;
+                end
+                h543 = 20'h0;
+                h544 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h544 = e_pasid;
+                end
+                else begin
+                    h544 = w_smctx_8[20-1:0];
+                end
+                h543 = h544;
+                h545 = 16'h0;
+                h545 = 1;
+                h546 = 4'h0;
+                h547 = 4'h0;
+                h547 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h546 = h547;
+                h548 = 16'h0;
+                h548 = (h545 << h546);
                 h562 = 1'h0;
-                h562 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h562 = 1;
-                end
-                if (e_sid[7]) begin
-                    h558 = h559;
-                end
-                else begin
-                    h558 = h562;
-                end
-                h563 = 20'h0;
-                h564 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h564 = e_pasid;
-                end
-                else begin
-                    h564 = w_smctx_8[20-1:0];
-                end
-                h563 = h564;
-                h565 = 16'h0;
-                h565 = 1;
-                h566 = 4'h0;
-                h567 = 4'h0;
-                h567 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h566 = h567;
-                h568 = 16'h0;
-                h568 = (h565 << h566);
-                h581 = 1'h0;
-                h582 = 1'h0;
-                h582 = 0;
+                h563 = 1'h0;
+                h563 = 0;
                 if (w_root_8[0]) begin
-                    h582 = 1;
+                    h563 = 1;
                 end
-                h583 = 1'h0;
-                h583 = 0;
+                h564 = 1'h0;
+                h564 = 0;
                 if (w_root_0[0]) begin
-                    h583 = 1;
+                    h564 = 1;
                 end
                 if (e_sid[7]) begin
-                    h581 = h582;
+                    h562 = h563;
                 end
                 else begin
-                    h581 = h583;
+                    h562 = h564;
                 end
-                h584 = 1'h0;
-                h585 = 1'h0;
-                h586 = 64'h0;
-                h586 = w_root_8;
-                h587 = 64'h0;
-                h587 = w_root_8;
-                h585 = 0;
-                if (((h586[12-1:1] != 0) || (h587[64-1:48] != 0))) begin
-                    h585 = 1;
+                h565 = 1'h0;
+                h566 = 1'h0;
+                h567 = 64'h0;
+                h567 = w_root_8;
+                h568 = 64'h0;
+                h568 = w_root_8;
+                h566 = 0;
+                if (((h567[12-1:1] != 0) || (h568[64-1:48] != 0))) begin
+                    h566 = 1;
                 end
-                h588 = 1'h0;
-                h588 = 0;
+                h569 = 1'h0;
+                h569 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h588 = 1;
+                    h569 = 1;
                 end
                 if (e_sid[7]) begin
-                    h584 = h585;
+                    h565 = h566;
                 end
                 else begin
-                    h584 = h588;
+                    h565 = h569;
                 end
-                h589 = 20'h0;
-                h590 = 20'h0;
+                h570 = 20'h0;
+                h571 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h590 = e_pasid;
+                    h571 = e_pasid;
                 end
                 else begin
-                    h590 = w_smctx_8[20-1:0];
+                    h571 = w_smctx_8[20-1:0];
                 end
-                h589 = h590;
-                h591 = 16'h0;
-                h591 = 1;
-                h592 = 4'h0;
-                h593 = 4'h0;
-                h593 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h592 = h593;
-                h594 = 16'h0;
-                h594 = (h591 << h592);
-                h608 = 1'h0;
-                h609 = 1'h0;
-                h609 = 0;
+                h570 = h571;
+                h572 = 16'h0;
+                h572 = 1;
+                h573 = 4'h0;
+                h574 = 4'h0;
+                h574 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h573 = h574;
+                h575 = 16'h0;
+                h575 = (h572 << h573);
+                h587 = 32'h0;
+                h587 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h588 = 48'h0;
+                h588 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h664 = 1'h0;
+                h665 = 1'h0;
+                h665 = 0;
                 if (w_root_8[0]) begin
-                    h609 = 1;
+                    h665 = 1;
                 end
-                h610 = 1'h0;
-                h610 = 0;
+                h666 = 1'h0;
+                h666 = 0;
                 if (w_root_0[0]) begin
-                    h610 = 1;
+                    h666 = 1;
                 end
                 if (e_sid[7]) begin
-                    h608 = h609;
+                    h664 = h665;
                 end
                 else begin
-                    h608 = h610;
+                    h664 = h666;
                 end
-                h611 = 1'h0;
-                h612 = 1'h0;
-                h613 = 64'h0;
-                h613 = w_root_8;
-                h614 = 64'h0;
-                h614 = w_root_8;
-                h612 = 0;
-                if (((h613[12-1:1] != 0) || (h614[64-1:48] != 0))) begin
-                    h612 = 1;
-                end
-                h615 = 1'h0;
-                h615 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h615 = 1;
-                end
-                if (e_sid[7]) begin
-                    h611 = h612;
-                end
-                else begin
-                    h611 = h615;
-                end
-                h616 = 20'h0;
-                h617 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h617 = e_pasid;
-                end
-                else begin
-                    h617 = w_smctx_8[20-1:0];
-                end
-                h616 = h617;
-                h618 = 16'h0;
-                h618 = 1;
-                h619 = 4'h0;
-                h620 = 4'h0;
-                h620 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h619 = h620;
-                h621 = 16'h0;
-                h621 = (h618 << h619);
-                h622 = 32'h0;
-                h622 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h623 = 48'h0;
-                h623 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h624 = 1'h0;
-                h625 = 1'h0;
-                h625 = 0;
-                if (w_root_8[0]) begin
-                    h625 = 1;
-                end
-                h626 = 1'h0;
-                h626 = 0;
-                if (w_root_0[0]) begin
-                    h626 = 1;
-                end
-                if (e_sid[7]) begin
-                    h624 = h625;
-                end
-                else begin
-                    h624 = h626;
-                end
-                h627 = 1'h0;
-                h628 = 1'h0;
-                h629 = 64'h0;
-                h629 = w_root_8;
-                h630 = 64'h0;
-                h630 = w_root_8;
-                h628 = 0;
-                if (((h629[12-1:1] != 0) || (h630[64-1:48] != 0))) begin
-                    h628 = 1;
-                end
-                h631 = 1'h0;
-                h631 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h631 = 1;
-                end
-                if (e_sid[7]) begin
-                    h627 = h628;
-                end
-                else begin
-                    h627 = h631;
-                end
-                h632 = 20'h0;
-                h633 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h633 = e_pasid;
-                end
-                else begin
-                    h633 = w_smctx_8[20-1:0];
-                end
-                h632 = h633;
-                h634 = 16'h0;
-                h634 = 1;
-                h635 = 4'h0;
-                h636 = 4'h0;
-                h636 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h635 = h636;
-                h637 = 16'h0;
-                h637 = (h634 << h635);
-                h640 = 1'h0;
-                h641 = 1'h0;
-                h641 = 0;
-                if (w_root_8[0]) begin
-                    h641 = 1;
-                end
-                h642 = 1'h0;
-                h642 = 0;
-                if (w_root_0[0]) begin
-                    h642 = 1;
-                end
-                if (e_sid[7]) begin
-                    h640 = h641;
-                end
-                else begin
-                    h640 = h642;
-                end
-                h643 = 1'h0;
-                h644 = 1'h0;
-                h645 = 64'h0;
-                h645 = w_root_8;
-                h646 = 64'h0;
-                h646 = w_root_8;
-                h644 = 0;
-                if (((h645[12-1:1] != 0) || (h646[64-1:48] != 0))) begin
-                    h644 = 1;
-                end
-                h647 = 1'h0;
-                h647 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h647 = 1;
-                end
-                if (e_sid[7]) begin
-                    h643 = h644;
-                end
-                else begin
-                    h643 = h647;
-                end
-                h648 = 20'h0;
-                h649 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h649 = e_pasid;
-                end
-                else begin
-                    h649 = w_smctx_8[20-1:0];
-                end
-                h648 = h649;
-                h650 = 16'h0;
-                h650 = 1;
-                h651 = 4'h0;
-                h652 = 4'h0;
-                h652 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h651 = h652;
-                h653 = 16'h0;
-                h653 = (h650 << h651);
-                h654 = 1'h0;
-                h655 = 1'h0;
-                h655 = 0;
-                if (w_root_8[0]) begin
-                    h655 = 1;
-                end
-                h656 = 1'h0;
-                h656 = 0;
-                if (w_root_0[0]) begin
-                    h656 = 1;
-                end
-                if (e_sid[7]) begin
-                    h654 = h655;
-                end
-                else begin
-                    h654 = h656;
-                end
-                h657 = 1'h0;
-                h658 = 1'h0;
-                h659 = 64'h0;
-                h659 = w_root_8;
-                h660 = 64'h0;
-                h660 = w_root_8;
-                h658 = 0;
-                if (((h659[12-1:1] != 0) || (h660[64-1:48] != 0))) begin
-                    h658 = 1;
-                end
-                h661 = 1'h0;
-                h661 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h661 = 1;
-                end
-                if (e_sid[7]) begin
-                    h657 = h658;
-                end
-                else begin
-                    h657 = h661;
-                end
-                h662 = 20'h0;
-                h663 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h663 = e_pasid;
-                end
-                else begin
-                    h663 = w_smctx_8[20-1:0];
-                end
-                h662 = h663;
-                h664 = 16'h0;
-                h664 = 1;
-                h665 = 4'h0;
-                h666 = 4'h0;
-                h666 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h665 = h666;
-                h667 = 16'h0;
-                h667 = (h664 << h665);
+                h667 = 1'h0;
                 h668 = 1'h0;
-                h669 = 1'h0;
-                h669 = 0;
-                if (w_root_8[0]) begin
-                    h669 = 1;
-                end
-                h670 = 1'h0;
-                h670 = 0;
-                if (w_root_0[0]) begin
-                    h670 = 1;
-                end
-                if (e_sid[7]) begin
-                    h668 = h669;
-                end
-                else begin
-                    h668 = h670;
+                h669 = 64'h0;
+                h669 = w_root_8;
+                h670 = 64'h0;
+                h670 = w_root_8;
+                h668 = 0;
+                if (((h669[12-1:1] != 0) || (h670[64-1:48] != 0))) begin
+                    h668 = 1;
                 end
                 h671 = 1'h0;
-                h672 = 1'h0;
-                h673 = 64'h0;
-                h673 = w_root_8;
-                h674 = 64'h0;
-                h674 = w_root_8;
-                h672 = 0;
-                if (((h673[12-1:1] != 0) || (h674[64-1:48] != 0))) begin
-                    h672 = 1;
-                end
-                h675 = 1'h0;
-                h675 = 0;
+                h671 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h675 = 1;
+                    h671 = 1;
                 end
                 if (e_sid[7]) begin
-                    h671 = h672;
+                    h667 = h668;
                 end
                 else begin
-                    h671 = h675;
+                    h667 = h671;
                 end
-                h676 = 20'h0;
-                h677 = 20'h0;
+                h672 = 20'h0;
+                h673 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h677 = e_pasid;
+                    h673 = e_pasid;
                 end
                 else begin
-                    h677 = w_smctx_8[20-1:0];
+                    h673 = w_smctx_8[20-1:0];
                 end
-                h676 = h677;
-                h678 = 16'h0;
-                h678 = 1;
-                h679 = 4'h0;
-                h680 = 4'h0;
-                h680 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h679 = h680;
-                h681 = 16'h0;
-                h681 = (h678 << h679);
+                h672 = h673;
+                h674 = 16'h0;
+                h674 = 1;
+                h675 = 4'h0;
+                h676 = 4'h0;
+                h676 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h675 = h676;
+                h677 = 16'h0;
+                h677 = (h674 << h675);
+                h678 = 1'h0;
+                h679 = 1'h0;
+                h680 = 1'h0;
+                h681 = 64'h0;
+                h681 = e_addr;
+                h680 = 0;
+                if ((h681[64-1:57] != 0)) begin
+                    h680 = 1;
+                end
                 h682 = 1'h0;
-                h683 = 1'h0;
-                h684 = 1'h0;
-                h685 = 64'h0;
-                h685 = e_addr;
-                h684 = 0;
-                if ((h685[64-1:57] != 0)) begin
-                    h684 = 1;
+                h683 = 64'h0;
+                h683 = e_addr;
+                h682 = 0;
+                if ((h683[64-1:39] != 0)) begin
+                    h682 = 1;
                 end
+                if (1'b0) begin
+                    h679 = h680;
+                end
+                else begin
+                    h679 = h682;
+                end
+                h684 = 1'h0;
+                h685 = 1'h0;
                 h686 = 1'h0;
                 h687 = 64'h0;
                 h687 = e_addr;
                 h686 = 0;
-                if ((h687[64-1:39] != 0)) begin
+                if ((h687[64-1:57] != 0)) begin
                     h686 = 1;
                 end
-                if (1'b0) begin
-                    h683 = h684;
-                end
-                else begin
-                    h683 = h686;
-                end
                 h688 = 1'h0;
-                h689 = 1'h0;
+                h689 = 64'h0;
+                h689 = e_addr;
+                h688 = 0;
+                if ((h689[64-1:48] != 0)) begin
+                    h688 = 1;
+                end
+                if (1'b0) begin
+                    h685 = h686;
+                end
+                else begin
+                    h685 = h688;
+                end
                 h690 = 1'h0;
-                h691 = 64'h0;
-                h691 = e_addr;
-                h690 = 0;
-                if ((h691[64-1:57] != 0)) begin
-                    h690 = 1;
+                h691 = 1'h0;
+                h692 = 64'h0;
+                h692 = e_addr;
+                h691 = 0;
+                if ((h692[64-1:57] != 0)) begin
+                    h691 = 1;
                 end
-                h692 = 1'h0;
-                h693 = 64'h0;
-                h693 = e_addr;
-                h692 = 0;
-                if ((h693[64-1:48] != 0)) begin
-                    h692 = 1;
-                end
-                if (1'b0) begin
-                    h689 = h690;
-                end
-                else begin
-                    h689 = h692;
-                end
-                h694 = 1'h0;
-                h695 = 1'h0;
-                h696 = 64'h0;
-                h696 = e_addr;
-                h695 = 0;
-                if ((h696[64-1:57] != 0)) begin
-                    h695 = 1;
-                end
-                h697 = 1'h0;
-                h698 = 64'h0;
-                h698 = e_addr;
-                h697 = 0;
-                if ((h698[64-1:57] != 0)) begin
-                    h697 = 1;
+                h693 = 1'h0;
+                h694 = 64'h0;
+                h694 = e_addr;
+                h693 = 0;
+                if ((h694[64-1:57] != 0)) begin
+                    h693 = 1;
                 end
                 if (1'b0) begin
-                    h694 = h695;
+                    h690 = h691;
                 end
                 else begin
-                    h694 = h697;
+                    h690 = h693;
                 end
                 if ((w_pe_0[5-1:2] == 2)) begin
-                    h688 = h689;
+                    h684 = h685;
                 end
                 else begin
-                    h688 = h694;
+                    h684 = h690;
                 end
                 if ((w_pe_0[5-1:2] == 1)) begin
-                    h682 = h683;
+                    h678 = h679;
                 end
                 else begin
-                    h682 = h688;
+                    h678 = h684;
                 end
-                h710 = 1'h0;
-                h711 = 1'h0;
-                h711 = 0;
+                h706 = 1'h0;
+                h707 = 1'h0;
+                h707 = 0;
                 if (w_root_8[0]) begin
-                    h711 = 1;
+                    h707 = 1;
                 end
-                h712 = 1'h0;
-                h712 = 0;
+                h708 = 1'h0;
+                h708 = 0;
                 if (w_root_0[0]) begin
-                    h712 = 1;
+                    h708 = 1;
                 end
                 if (e_sid[7]) begin
-                    h710 = h711;
+                    h706 = h707;
                 end
                 else begin
-                    h710 = h712;
+                    h706 = h708;
+                end
+                h709 = 1'h0;
+                h710 = 1'h0;
+                h711 = 64'h0;
+                h711 = w_root_8;
+                h712 = 64'h0;
+                h712 = w_root_8;
+                h710 = 0;
+                if (((h711[12-1:1] != 0) || (h712[64-1:48] != 0))) begin
+                    h710 = 1;
                 end
                 h713 = 1'h0;
-                h714 = 1'h0;
-                h715 = 64'h0;
-                h715 = w_root_8;
-                h716 = 64'h0;
-                h716 = w_root_8;
-                h714 = 0;
-                if (((h715[12-1:1] != 0) || (h716[64-1:48] != 0))) begin
-                    h714 = 1;
-                end
-                h717 = 1'h0;
-                h717 = 0;
+                h713 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h717 = 1;
+                    h713 = 1;
                 end
                 if (e_sid[7]) begin
-                    h713 = h714;
+                    h709 = h710;
                 end
                 else begin
-                    h713 = h717;
+                    h709 = h713;
                 end
-                h718 = 20'h0;
-                h719 = 20'h0;
+                h714 = 20'h0;
+                h715 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h719 = e_pasid;
+                    h715 = e_pasid;
                 end
                 else begin
-                    h719 = w_smctx_8[20-1:0];
+                    h715 = w_smctx_8[20-1:0];
                 end
-                h718 = h719;
-                h720 = 16'h0;
-                h720 = 1;
-                h721 = 4'h0;
-                h722 = 4'h0;
-                h722 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h721 = h722;
-                h723 = 16'h0;
-                h723 = (h720 << h721);
+                h714 = h715;
+                h716 = 16'h0;
+                h716 = 1;
+                h717 = 4'h0;
+                h718 = 4'h0;
+                h718 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h717 = h718;
+                h719 = 16'h0;
+                h719 = (h716 << h717);
+                h720 = 1'h0;
+                h721 = 1'h0;
+                h722 = 1'h0;
+                h723 = 64'h0;
+                h723 = e_addr;
+                h722 = 0;
+                if ((h723[64-1:57] != 0)) begin
+                    h722 = 1;
+                end
                 h724 = 1'h0;
-                h725 = 1'h0;
-                h726 = 1'h0;
-                h727 = 64'h0;
-                h727 = e_addr;
-                h726 = 0;
-                if ((h727[64-1:57] != 0)) begin
-                    h726 = 1;
+                h725 = 64'h0;
+                h725 = e_addr;
+                h724 = 0;
+                if ((h725[64-1:39] != 0)) begin
+                    h724 = 1;
                 end
+                if (1'b0) begin
+                    h721 = h722;
+                end
+                else begin
+                    h721 = h724;
+                end
+                h726 = 1'h0;
+                h727 = 1'h0;
                 h728 = 1'h0;
                 h729 = 64'h0;
                 h729 = e_addr;
                 h728 = 0;
-                if ((h729[64-1:39] != 0)) begin
+                if ((h729[64-1:57] != 0)) begin
                     h728 = 1;
                 end
-                if (1'b0) begin
-                    h725 = h726;
-                end
-                else begin
-                    h725 = h728;
-                end
                 h730 = 1'h0;
-                h731 = 1'h0;
+                h731 = 64'h0;
+                h731 = e_addr;
+                h730 = 0;
+                if ((h731[64-1:48] != 0)) begin
+                    h730 = 1;
+                end
+                if (1'b0) begin
+                    h727 = h728;
+                end
+                else begin
+                    h727 = h730;
+                end
                 h732 = 1'h0;
-                h733 = 64'h0;
-                h733 = e_addr;
-                h732 = 0;
-                if ((h733[64-1:57] != 0)) begin
-                    h732 = 1;
+                h733 = 1'h0;
+                h734 = 64'h0;
+                h734 = e_addr;
+                h733 = 0;
+                if ((h734[64-1:57] != 0)) begin
+                    h733 = 1;
                 end
-                h734 = 1'h0;
-                h735 = 64'h0;
-                h735 = e_addr;
-                h734 = 0;
-                if ((h735[64-1:48] != 0)) begin
-                    h734 = 1;
-                end
-                if (1'b0) begin
-                    h731 = h732;
-                end
-                else begin
-                    h731 = h734;
-                end
-                h736 = 1'h0;
-                h737 = 1'h0;
-                h738 = 64'h0;
-                h738 = e_addr;
-                h737 = 0;
-                if ((h738[64-1:57] != 0)) begin
-                    h737 = 1;
-                end
-                h739 = 1'h0;
-                h740 = 64'h0;
-                h740 = e_addr;
-                h739 = 0;
-                if ((h740[64-1:57] != 0)) begin
-                    h739 = 1;
+                h735 = 1'h0;
+                h736 = 64'h0;
+                h736 = e_addr;
+                h735 = 0;
+                if ((h736[64-1:57] != 0)) begin
+                    h735 = 1;
                 end
                 if (1'b0) begin
-                    h736 = h737;
+                    h732 = h733;
                 end
                 else begin
-                    h736 = h739;
+                    h732 = h735;
                 end
                 if ((w_pe_0[5-1:2] == 2)) begin
-                    h730 = h731;
+                    h726 = h727;
                 end
                 else begin
-                    h730 = h736;
+                    h726 = h732;
                 end
                 if ((w_pe_0[5-1:2] == 1)) begin
-                    h724 = h725;
+                    h720 = h721;
                 end
                 else begin
-                    h724 = h730;
+                    h720 = h726;
                 end
-                h741 = 32'h0;
-                h741 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h742 = 48'h0;
-                h742 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h842 = 32'h0;
-                h842 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h843 = 48'h0;
-                h843 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h737 = 32'h0;
+                h737 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h738 = 48'h0;
+                h738 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h838 = 32'h0;
+                h838 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h839 = 48'h0;
+                h839 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h840 = 1'h0;
+                h841 = 1'h0;
+                h842 = 1'h0;
+                h843 = 64'h0;
+                h843 = e_addr;
+                h842 = 0;
+                if ((h843[64-1:57] != 0)) begin
+                    h842 = 1;
+                end
                 h844 = 1'h0;
-                h845 = 1'h0;
-                h846 = 1'h0;
-                h847 = 64'h0;
-                h847 = e_addr;
-                h846 = 0;
-                if ((h847[64-1:57] != 0)) begin
-                    h846 = 1;
+                h845 = 64'h0;
+                h845 = e_addr;
+                h844 = 0;
+                if ((h845[64-1:39] != 0)) begin
+                    h844 = 1;
                 end
+                if (1'b0) begin
+                    h841 = h842;
+                end
+                else begin
+                    h841 = h844;
+                end
+                h846 = 1'h0;
+                h847 = 1'h0;
                 h848 = 1'h0;
                 h849 = 64'h0;
                 h849 = e_addr;
                 h848 = 0;
-                if ((h849[64-1:39] != 0)) begin
+                if ((h849[64-1:57] != 0)) begin
                     h848 = 1;
                 end
-                if (1'b0) begin
-                    h845 = h846;
-                end
-                else begin
-                    h845 = h848;
-                end
                 h850 = 1'h0;
-                h851 = 1'h0;
+                h851 = 64'h0;
+                h851 = e_addr;
+                h850 = 0;
+                if ((h851[64-1:48] != 0)) begin
+                    h850 = 1;
+                end
+                if (1'b0) begin
+                    h847 = h848;
+                end
+                else begin
+                    h847 = h850;
+                end
                 h852 = 1'h0;
-                h853 = 64'h0;
-                h853 = e_addr;
-                h852 = 0;
-                if ((h853[64-1:57] != 0)) begin
-                    h852 = 1;
+                h853 = 1'h0;
+                h854 = 64'h0;
+                h854 = e_addr;
+                h853 = 0;
+                if ((h854[64-1:57] != 0)) begin
+                    h853 = 1;
                 end
-                h854 = 1'h0;
-                h855 = 64'h0;
-                h855 = e_addr;
-                h854 = 0;
-                if ((h855[64-1:48] != 0)) begin
-                    h854 = 1;
-                end
-                if (1'b0) begin
-                    h851 = h852;
-                end
-                else begin
-                    h851 = h854;
-                end
-                h856 = 1'h0;
-                h857 = 1'h0;
-                h858 = 64'h0;
-                h858 = e_addr;
-                h857 = 0;
-                if ((h858[64-1:57] != 0)) begin
-                    h857 = 1;
-                end
-                h859 = 1'h0;
-                h860 = 64'h0;
-                h860 = e_addr;
-                h859 = 0;
-                if ((h860[64-1:57] != 0)) begin
-                    h859 = 1;
+                h855 = 1'h0;
+                h856 = 64'h0;
+                h856 = e_addr;
+                h855 = 0;
+                if ((h856[64-1:57] != 0)) begin
+                    h855 = 1;
                 end
                 if (1'b0) begin
-                    h856 = h857;
+                    h852 = h853;
                 end
                 else begin
-                    h856 = h859;
+                    h852 = h855;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h850 = h851;
+                    h846 = h847;
                 end
                 else begin
-                    h850 = h856;
+                    h846 = h852;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h844 = h845;
+                    h840 = h841;
                 end
                 else begin
-                    h844 = h850;
+                    h840 = h846;
+                end
+                h860 = 1'h0;
+                h861 = 1'h0;
+                h862 = 1'h0;
+                h863 = 64'h0;
+                h863 = e_addr;
+                h862 = 0;
+                if ((h863[64-1:57] != 0)) begin
+                    h862 = 1;
                 end
                 h864 = 1'h0;
-                h865 = 1'h0;
-                h866 = 1'h0;
-                h867 = 64'h0;
-                h867 = e_addr;
-                h866 = 0;
-                if ((h867[64-1:57] != 0)) begin
-                    h866 = 1;
+                h865 = 64'h0;
+                h865 = e_addr;
+                h864 = 0;
+                if ((h865[64-1:39] != 0)) begin
+                    h864 = 1;
                 end
+                if (1'b0) begin
+                    h861 = h862;
+                end
+                else begin
+                    h861 = h864;
+                end
+                h866 = 1'h0;
+                h867 = 1'h0;
                 h868 = 1'h0;
                 h869 = 64'h0;
                 h869 = e_addr;
                 h868 = 0;
-                if ((h869[64-1:39] != 0)) begin
+                if ((h869[64-1:57] != 0)) begin
                     h868 = 1;
                 end
-                if (1'b0) begin
-                    h865 = h866;
-                end
-                else begin
-                    h865 = h868;
-                end
                 h870 = 1'h0;
-                h871 = 1'h0;
+                h871 = 64'h0;
+                h871 = e_addr;
+                h870 = 0;
+                if ((h871[64-1:48] != 0)) begin
+                    h870 = 1;
+                end
+                if (1'b0) begin
+                    h867 = h868;
+                end
+                else begin
+                    h867 = h870;
+                end
                 h872 = 1'h0;
-                h873 = 64'h0;
-                h873 = e_addr;
-                h872 = 0;
-                if ((h873[64-1:57] != 0)) begin
-                    h872 = 1;
+                h873 = 1'h0;
+                h874 = 64'h0;
+                h874 = e_addr;
+                h873 = 0;
+                if ((h874[64-1:57] != 0)) begin
+                    h873 = 1;
                 end
-                h874 = 1'h0;
-                h875 = 64'h0;
-                h875 = e_addr;
-                h874 = 0;
-                if ((h875[64-1:48] != 0)) begin
-                    h874 = 1;
-                end
-                if (1'b0) begin
-                    h871 = h872;
-                end
-                else begin
-                    h871 = h874;
-                end
-                h876 = 1'h0;
-                h877 = 1'h0;
-                h878 = 64'h0;
-                h878 = e_addr;
-                h877 = 0;
-                if ((h878[64-1:57] != 0)) begin
-                    h877 = 1;
-                end
-                h879 = 1'h0;
-                h880 = 64'h0;
-                h880 = e_addr;
-                h879 = 0;
-                if ((h880[64-1:57] != 0)) begin
-                    h879 = 1;
+                h875 = 1'h0;
+                h876 = 64'h0;
+                h876 = e_addr;
+                h875 = 0;
+                if ((h876[64-1:57] != 0)) begin
+                    h875 = 1;
                 end
                 if (1'b0) begin
-                    h876 = h877;
+                    h872 = h873;
                 end
                 else begin
-                    h876 = h879;
+                    h872 = h875;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h870 = h871;
+                    h866 = h867;
                 end
                 else begin
-                    h870 = h876;
+                    h866 = h872;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h864 = h865;
+                    h860 = h861;
                 end
                 else begin
-                    h864 = h870;
+                    h860 = h866;
                 end
-                h881 = 32'h0;
-                h881 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h882 = 48'h0;
-                h882 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h922 = 32'h0;
-                h922 = e_msi_data;
-                h933 = 17'h0;
-                h934 = 1'h0;
-                h934 = 0;
+                h877 = 32'h0;
+                h877 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h878 = 48'h0;
+                h878 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h918 = 32'h0;
+                h918 = e_msi_data;
+                h929 = 17'h0;
+                h930 = 1'h0;
+                h930 = 0;
                 if (e_msi_addr[2]) begin
-                    h934 = 1;
+                    h930 = 1;
                 end
-                h935 = 32'h0;
-                h935 = e_msi_addr;
-                h936 = 16'h0;
-                h936 = ({h934, 15'h0} | {1'h0, h935[20-1:5]});
-                h937 = 32'h0;
-                h937 = e_msi_data;
-                h938 = 17'h0;
-                h938 = ({1'h0, h936} + {1'h0, h937[16-1:0]});
-                h939 = 1'h0;
-                h939 = 0;
+                h931 = 32'h0;
+                h931 = e_msi_addr;
+                h932 = 16'h0;
+                h932 = ({h930, 15'h0} | {1'h0, h931[20-1:5]});
+                h933 = 32'h0;
+                h933 = e_msi_data;
+                h934 = 17'h0;
+                h934 = ({1'h0, h932} + {1'h0, h933[16-1:0]});
+                h935 = 1'h0;
+                h935 = 0;
                 if (e_msi_addr[2]) begin
-                    h939 = 1;
+                    h935 = 1;
                 end
-                h940 = 32'h0;
-                h940 = e_msi_addr;
-                h941 = 16'h0;
-                h941 = ({h939, 15'h0} | {1'h0, h940[20-1:5]});
+                h936 = 32'h0;
+                h936 = e_msi_addr;
+                h937 = 16'h0;
+                h937 = ({h935, 15'h0} | {1'h0, h936[20-1:5]});
                 if (e_msi_addr[3]) begin
-                    h933 = h938;
+                    h929 = h934;
                 end
                 else begin
-                    h933 = {1'h0, h941};
+                    h929 = {1'h0, h937};
                 end
-                h942 = 16'h0;
-                h942 = (h933[16-1:0] & 65535);
-                h943 = 17'h0;
-                h943 = 2;
-                h944 = 4'h0;
-                h944 = r_IRTA_REG[4-1:0];
-                h945 = 17'h0;
-                h945 = (h943 << h944);
-                h978 = 1'h0;
-                h979 = 1'h0;
-                h980 = 64'h0;
-                h980 = w_irte_0;
-                h981 = 64'h0;
-                h981 = w_irte_0;
-                h982 = 64'h0;
-                h982 = w_irte_0;
-                h983 = 64'h0;
-                h983 = w_irte_8;
-                h984 = 64'h0;
-                h985 = 64'h0;
-                h985 = w_irte_8;
-                h986 = 64'h0;
-                h986 = w_irte_0;
-                h987 = 64'h0;
-                h987 = ({h985[64-1:32], 32'h0} | {32'h0, h986[64-1:38], 6'h0});
-                h984 = h987;
-                h979 = 0;
-                if ((1'b0 || (((((h980[8-1:2] != 0) || (h981[14-1:12] != 0)) || (h982[38-1:24] != 0)) || (h983[32-1:20] != 0)) || (h984[64-1:48] != 0)))) begin
-                    h979 = 1;
-                end
-                h988 = 1'h0;
-                h989 = 32'h0;
-                h989 = w_irte_0[64-1:32];
-                h990 = 32'h0;
-                h990 = w_irte_0[64-1:32];
-                h988 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h989[8-1:0] != 0) || (h990[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h988 = 1;
-                end
-                if (w_irte_0[15]) begin
-                    h978 = h979;
-                end
-                else begin
-                    h978 = h988;
-                end
-                h1002 = 16'h0;
-                h1003 = 16'h0;
-                h1004 = 16'h0;
+                h938 = 16'h0;
+                h938 = (h929[16-1:0] & 65535);
+                h939 = 17'h0;
+                h939 = 2;
+                h940 = 4'h0;
+                h940 = r_IRTA_REG[4-1:0];
+                h941 = 17'h0;
+                h941 = (h939 << h940);
+                h974 = 32'h0;
+                h974 = w_irte_0[64-1:32];
+                h975 = 32'h0;
+                h975 = w_irte_0[64-1:32];
+                h987 = 16'h0;
+                h988 = 16'h0;
+                h989 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h1004 = 65529;
+                    h989 = 65529;
                 end
                 else begin
-                    h1004 = 65528;
+                    h989 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h1003 = 65531;
+                    h988 = 65531;
                 end
                 else begin
-                    h1003 = h1004;
+                    h988 = h989;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h1002 = 65535;
+                    h987 = 65535;
                 end
                 else begin
-                    h1002 = h1003;
+                    h987 = h988;
                 end
-                h1005 = 16'h0;
-                h1005 = (e_sid & h1002);
-                h1006 = 16'h0;
-                h1007 = 16'h0;
-                h1008 = 16'h0;
+                h990 = 16'h0;
+                h990 = (e_sid & h987);
+                h991 = 16'h0;
+                h992 = 16'h0;
+                h993 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h1008 = 65529;
+                    h993 = 65529;
                 end
                 else begin
-                    h1008 = 65528;
+                    h993 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h1007 = 65531;
+                    h992 = 65531;
                 end
                 else begin
-                    h1007 = h1008;
+                    h992 = h993;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h1006 = 65535;
+                    h991 = 65535;
                 end
                 else begin
-                    h1006 = h1007;
+                    h991 = h992;
                 end
-                h1009 = 16'h0;
-                h1009 = (w_irte_8[16-1:0] & h1006);
-                h1010 = 16'h0;
-                h1010 = e_sid;
-                h1011 = 16'h0;
-                h1011 = w_irte_8[16-1:0];
-                h1012 = 16'h0;
-                h1012 = e_sid;
-                h1013 = 16'h0;
-                h1013 = w_irte_8[16-1:0];
-                h1025 = 32'h0;
-                h1025 = e_msi_data;
-                h1026 = 17'h0;
-                h1027 = 1'h0;
-                h1027 = 0;
-                if (e_msi_addr[2]) begin
-                    h1027 = 1;
-                end
-                h1028 = 32'h0;
-                h1028 = e_msi_addr;
-                h1029 = 16'h0;
-                h1029 = ({h1027, 15'h0} | {1'h0, h1028[20-1:5]});
-                h1030 = 32'h0;
-                h1030 = e_msi_data;
-                h1031 = 17'h0;
-                h1031 = ({1'h0, h1029} + {1'h0, h1030[16-1:0]});
-                h1032 = 1'h0;
-                h1032 = 0;
-                if (e_msi_addr[2]) begin
-                    h1032 = 1;
-                end
-                h1033 = 32'h0;
-                h1033 = e_msi_addr;
-                h1034 = 16'h0;
-                h1034 = ({h1032, 15'h0} | {1'h0, h1033[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1026 = h1031;
-                end
-                else begin
-                    h1026 = {1'h0, h1034};
-                end
-                h1035 = 16'h0;
-                h1035 = (h1026[16-1:0] & 65535);
-                h1036 = 17'h0;
-                h1036 = 2;
-                h1037 = 4'h0;
-                h1037 = r_IRTA_REG[4-1:0];
-                h1038 = 17'h0;
-                h1038 = (h1036 << h1037);
-                h1039 = 1'h0;
-                h1040 = 1'h0;
-                h1041 = 64'h0;
-                h1041 = w_irte_0;
-                h1042 = 64'h0;
-                h1042 = w_irte_0;
-                h1043 = 64'h0;
-                h1043 = w_irte_0;
-                h1044 = 64'h0;
-                h1044 = w_irte_8;
-                h1045 = 64'h0;
-                h1046 = 64'h0;
-                h1046 = w_irte_8;
-                h1047 = 64'h0;
-                h1047 = w_irte_0;
-                h1048 = 64'h0;
-                h1048 = ({h1046[64-1:32], 32'h0} | {32'h0, h1047[64-1:38], 6'h0});
-                h1045 = h1048;
-                h1040 = 0;
-                if ((1'b0 || (((((h1041[8-1:2] != 0) || (h1042[14-1:12] != 0)) || (h1043[38-1:24] != 0)) || (h1044[32-1:20] != 0)) || (h1045[64-1:48] != 0)))) begin
-                    h1040 = 1;
-                end
-                h1049 = 1'h0;
-                h1050 = 32'h0;
-                h1050 = w_irte_0[64-1:32];
-                h1051 = 32'h0;
-                h1051 = w_irte_0[64-1:32];
-                h1049 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1050[8-1:0] != 0) || (h1051[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1049 = 1;
-                end
-                if (w_irte_0[15]) begin
-                    h1039 = h1040;
-                end
-                else begin
-                    h1039 = h1049;
-                end
-                h1052 = 16'h0;
-                h1053 = 16'h0;
-                h1054 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1054 = 65529;
-                end
-                else begin
-                    h1054 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1053 = 65531;
-                end
-                else begin
-                    h1053 = h1054;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1052 = 65535;
-                end
-                else begin
-                    h1052 = h1053;
-                end
-                h1055 = 16'h0;
-                h1055 = (e_sid & h1052);
-                h1056 = 16'h0;
-                h1057 = 16'h0;
-                h1058 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1058 = 65529;
-                end
-                else begin
-                    h1058 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1057 = 65531;
-                end
-                else begin
-                    h1057 = h1058;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1056 = 65535;
-                end
-                else begin
-                    h1056 = h1057;
-                end
-                h1059 = 16'h0;
-                h1059 = (w_irte_8[16-1:0] & h1056);
-                h1060 = 16'h0;
-                h1060 = e_sid;
-                h1061 = 16'h0;
-                h1061 = w_irte_8[16-1:0];
-                h1062 = 16'h0;
-                h1062 = e_sid;
-                h1063 = 16'h0;
-                h1063 = w_irte_8[16-1:0];
-                h1075 = 32'h0;
-                h1075 = e_msi_data;
-                h1076 = 17'h0;
-                h1077 = 1'h0;
-                h1077 = 0;
-                if (e_msi_addr[2]) begin
-                    h1077 = 1;
-                end
-                h1078 = 32'h0;
-                h1078 = e_msi_addr;
-                h1079 = 16'h0;
-                h1079 = ({h1077, 15'h0} | {1'h0, h1078[20-1:5]});
-                h1080 = 32'h0;
-                h1080 = e_msi_data;
-                h1081 = 17'h0;
-                h1081 = ({1'h0, h1079} + {1'h0, h1080[16-1:0]});
-                h1082 = 1'h0;
-                h1082 = 0;
-                if (e_msi_addr[2]) begin
-                    h1082 = 1;
-                end
-                h1083 = 32'h0;
-                h1083 = e_msi_addr;
-                h1084 = 16'h0;
-                h1084 = ({h1082, 15'h0} | {1'h0, h1083[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1076 = h1081;
-                end
-                else begin
-                    h1076 = {1'h0, h1084};
-                end
-                h1085 = 16'h0;
-                h1085 = (h1076[16-1:0] & 65535);
-                h1086 = 17'h0;
-                h1086 = 2;
-                h1087 = 4'h0;
-                h1087 = r_IRTA_REG[4-1:0];
-                h1088 = 17'h0;
-                h1088 = (h1086 << h1087);
-                h1089 = 1'h0;
-                h1090 = 1'h0;
-                h1091 = 64'h0;
-                h1091 = w_irte_0;
-                h1092 = 64'h0;
-                h1092 = w_irte_0;
-                h1093 = 64'h0;
-                h1093 = w_irte_0;
-                h1094 = 64'h0;
-                h1094 = w_irte_8;
-                h1095 = 64'h0;
-                h1096 = 64'h0;
-                h1096 = w_irte_8;
-                h1097 = 64'h0;
-                h1097 = w_irte_0;
-                h1098 = 64'h0;
-                h1098 = ({h1096[64-1:32], 32'h0} | {32'h0, h1097[64-1:38], 6'h0});
-                h1095 = h1098;
-                h1090 = 0;
-                if ((1'b0 || (((((h1091[8-1:2] != 0) || (h1092[14-1:12] != 0)) || (h1093[38-1:24] != 0)) || (h1094[32-1:20] != 0)) || (h1095[64-1:48] != 0)))) begin
-                    h1090 = 1;
-                end
-                h1099 = 1'h0;
-                h1100 = 32'h0;
-                h1100 = w_irte_0[64-1:32];
-                h1101 = 32'h0;
-                h1101 = w_irte_0[64-1:32];
-                h1099 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1100[8-1:0] != 0) || (h1101[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1099 = 1;
-                end
-                if (w_irte_0[15]) begin
-                    h1089 = h1090;
-                end
-                else begin
-                    h1089 = h1099;
-                end
-                h1102 = 16'h0;
-                h1103 = 16'h0;
-                h1104 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1104 = 65529;
-                end
-                else begin
-                    h1104 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1103 = 65531;
-                end
-                else begin
-                    h1103 = h1104;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1102 = 65535;
-                end
-                else begin
-                    h1102 = h1103;
-                end
-                h1105 = 16'h0;
-                h1105 = (e_sid & h1102);
-                h1106 = 16'h0;
-                h1107 = 16'h0;
-                h1108 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1108 = 65529;
-                end
-                else begin
-                    h1108 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1107 = 65531;
-                end
-                else begin
-                    h1107 = h1108;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1106 = 65535;
-                end
-                else begin
-                    h1106 = h1107;
-                end
-                h1109 = 16'h0;
-                h1109 = (w_irte_8[16-1:0] & h1106);
-                h1110 = 16'h0;
-                h1110 = e_sid;
-                h1111 = 16'h0;
-                h1111 = w_irte_8[16-1:0];
-                h1112 = 16'h0;
-                h1112 = e_sid;
-                h1113 = 16'h0;
-                h1113 = w_irte_8[16-1:0];
-                h1114 = 32'h0;
-                h1114 = w_pd_0[64-1:32];
-                h1115 = 32'h0;
-                h1115 = w_pd_0[64-1:32];
-                h1141 = 32'h0;
-                h1141 = e_msi_data;
-                h1142 = 17'h0;
-                h1143 = 1'h0;
-                h1143 = 0;
-                if (e_msi_addr[2]) begin
-                    h1143 = 1;
-                end
-                h1144 = 32'h0;
-                h1144 = e_msi_addr;
-                h1145 = 16'h0;
-                h1145 = ({h1143, 15'h0} | {1'h0, h1144[20-1:5]});
-                h1146 = 32'h0;
-                h1146 = e_msi_data;
-                h1147 = 17'h0;
-                h1147 = ({1'h0, h1145} + {1'h0, h1146[16-1:0]});
-                h1148 = 1'h0;
-                h1148 = 0;
-                if (e_msi_addr[2]) begin
-                    h1148 = 1;
-                end
-                h1149 = 32'h0;
-                h1149 = e_msi_addr;
-                h1150 = 16'h0;
-                h1150 = ({h1148, 15'h0} | {1'h0, h1149[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1142 = h1147;
-                end
-                else begin
-                    h1142 = {1'h0, h1150};
-                end
-                h1151 = 16'h0;
-                h1151 = (h1142[16-1:0] & 65535);
-                h1152 = 17'h0;
-                h1152 = 2;
-                h1153 = 4'h0;
-                h1153 = r_IRTA_REG[4-1:0];
-                h1154 = 17'h0;
-                h1154 = (h1152 << h1153);
-                h1155 = 1'h0;
-                h1156 = 1'h0;
-                h1157 = 64'h0;
-                h1157 = w_irte_0;
-                h1158 = 64'h0;
-                h1158 = w_irte_0;
-                h1159 = 64'h0;
-                h1159 = w_irte_0;
-                h1160 = 64'h0;
-                h1160 = w_irte_8;
-                h1161 = 64'h0;
-                h1162 = 64'h0;
-                h1162 = w_irte_8;
-                h1163 = 64'h0;
-                h1163 = w_irte_0;
-                h1164 = 64'h0;
-                h1164 = ({h1162[64-1:32], 32'h0} | {32'h0, h1163[64-1:38], 6'h0});
-                h1161 = h1164;
-                h1156 = 0;
-                if ((1'b0 || (((((h1157[8-1:2] != 0) || (h1158[14-1:12] != 0)) || (h1159[38-1:24] != 0)) || (h1160[32-1:20] != 0)) || (h1161[64-1:48] != 0)))) begin
-                    h1156 = 1;
-                end
-                h1165 = 1'h0;
-                h1166 = 32'h0;
-                h1166 = w_irte_0[64-1:32];
-                h1167 = 32'h0;
-                h1167 = w_irte_0[64-1:32];
-                h1165 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1166[8-1:0] != 0) || (h1167[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1165 = 1;
-                end
-                if (w_irte_0[15]) begin
-                    h1155 = h1156;
-                end
-                else begin
-                    h1155 = h1165;
-                end
-                h1168 = 16'h0;
-                h1169 = 16'h0;
-                h1170 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1170 = 65529;
-                end
-                else begin
-                    h1170 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1169 = 65531;
-                end
-                else begin
-                    h1169 = h1170;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1168 = 65535;
-                end
-                else begin
-                    h1168 = h1169;
-                end
-                h1171 = 16'h0;
-                h1171 = (e_sid & h1168);
-                h1172 = 16'h0;
-                h1173 = 16'h0;
-                h1174 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1174 = 65529;
-                end
-                else begin
-                    h1174 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1173 = 65531;
-                end
-                else begin
-                    h1173 = h1174;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1172 = 65535;
-                end
-                else begin
-                    h1172 = h1173;
-                end
-                h1175 = 16'h0;
-                h1175 = (w_irte_8[16-1:0] & h1172);
-                h1176 = 16'h0;
-                h1176 = e_sid;
-                h1177 = 16'h0;
-                h1177 = w_irte_8[16-1:0];
-                h1178 = 16'h0;
-                h1178 = e_sid;
-                h1179 = 16'h0;
-                h1179 = w_irte_8[16-1:0];
+                h994 = 16'h0;
+                h994 = (w_irte_8[16-1:0] & h991);
+                h995 = 16'h0;
+                h995 = e_sid;
+                h996 = 16'h0;
+                h996 = w_irte_8[16-1:0];
+                h997 = 16'h0;
+                h997 = e_sid;
+                h998 = 16'h0;
+                h998 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -6151,16 +5274,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 1;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h227})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h228})))) && (!r_GSTS_REG[31]))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h180})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h181})))) && (!r_GSTS_REG[31]))) begin
                     status <= 2;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6178,14 +5294,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
                     status <= 3;
@@ -6205,44 +5314,37 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (er_root != 0))) begin
                     status <= 4;
-                    h229 = 3'h0;
+                    h182 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h229 = 7;
+                        h182 = 7;
                     end
                     else begin
-                        h229 = 4;
+                        h182 = 4;
                     end
-                    rec_outcome <= {1'h0, h229};
+                    rec_outcome <= h182;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 8;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h230 = 64'h0;
-                    h230 = e_addr;
-                    v_wide[64-1:12] = h230[64-1:12];
+                    h183 = 64'h0;
+                    h183 = e_addr;
+                    v_wide[64-1:12] = h183[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 8;
                     v_wide[62-1:60] = e_at;
-                    h231 = 1'h0;
-                    h231 = 0;
+                    h184 = 1'h0;
+                    h184 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h231 = 1;
+                        h184 = 1;
                     end
-                    v_wide[63-1:62] = h231;
+                    v_wide[63-1:62] = h184;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6252,68 +5354,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h232 = 3'h0;
+                    h185 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h232 = 4;
+                        h185 = 4;
                     end
                     else begin
-                        h232 = 0;
+                        h185 = 0;
                     end
-                    rec_cpl_status <= h232;
+                    rec_cpl_status <= h185;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (e_pv != 0))) begin
                     status <= 5;
-                    h233 = 3'h0;
+                    h186 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h233 = 7;
+                        h186 = 7;
                     end
                     else begin
-                        h233 = 4;
+                        h186 = 4;
                     end
-                    rec_outcome <= {1'h0, h233};
+                    rec_outcome <= h186;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 49;
                     rec_recorded <= 1;
-                    h234 = 64'h0;
-                    h234 = (e_addr >>> 12);
-                    h235 = 76'h0;
-                    h235 = {h234, 12'h0};
-                    rec_frcd_lo <= h235[64-1:0];
-                    h236 = 62'h0;
-                    h236 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h237 = 1'h0;
-                    h237 = 0;
+                    h187 = 64'h0;
+                    h187 = (e_addr >>> 12);
+                    h188 = 76'h0;
+                    h188 = {h187, 12'h0};
+                    rec_frcd_lo <= h188[64-1:0];
+                    h189 = 62'h0;
+                    h189 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h190 = 1'h0;
+                    h190 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h237 = 1;
+                        h190 = 1;
                     end
-                    h238 = 63'h0;
-                    h238 = ({1'h0, h236} | {h237, 62'h0});
-                    h239 = 64'h0;
-                    h239 = ({1'h0, h238} | 64'h8000000000000000);
-                    h240 = 64'h0;
-                    h240 = (h239 | {32'h0, e_pv, 31'h0});
-                    h241 = 20'h0;
+                    h191 = 63'h0;
+                    h191 = ({1'h0, h189} | {h190, 62'h0});
+                    h192 = 64'h0;
+                    h192 = ({1'h0, h191} | 64'h8000000000000000);
+                    h193 = 64'h0;
+                    h193 = (h192 | {32'h0, e_pv, 31'h0});
+                    h194 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h241 = e_pasid;
+                        h194 = e_pasid;
                     end
                     else begin
-                        h241 = 0;
+                        h194 = 0;
                     end
-                    h242 = 64'h0;
-                    h242 = (h240 | {4'h0, h241, 40'h0});
-                    h243 = 64'h0;
-                    h243 = (h242 | 64'h3100000000);
-                    rec_frcd_hi <= h243;
+                    h195 = 64'h0;
+                    h195 = (h193 | {4'h0, h194, 40'h0});
+                    h196 = 64'h0;
+                    h196 = (h195 | 64'h3100000000);
+                    rec_frcd_hi <= h196;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6321,68 +5416,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h244 = 1'h0;
+                    h197 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h244 = 1;
+                        h197 = 1;
                     end
                     else begin
-                        h244 = 0;
+                        h197 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h244};
+                    rec_cpl_status <= {2'h0, h197};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (er_root != 0))) begin
                     status <= 6;
-                    h245 = 3'h0;
+                    h198 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h245 = 7;
+                        h198 = 7;
                     end
                     else begin
-                        h245 = 4;
+                        h198 = 4;
                     end
-                    rec_outcome <= {1'h0, h245};
+                    rec_outcome <= h198;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 56;
                     rec_recorded <= 1;
-                    h246 = 64'h0;
-                    h246 = (e_addr >>> 12);
-                    h247 = 76'h0;
-                    h247 = {h246, 12'h0};
-                    rec_frcd_lo <= h247[64-1:0];
-                    h248 = 62'h0;
-                    h248 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h249 = 1'h0;
-                    h249 = 0;
+                    h199 = 64'h0;
+                    h199 = (e_addr >>> 12);
+                    h200 = 76'h0;
+                    h200 = {h199, 12'h0};
+                    rec_frcd_lo <= h200[64-1:0];
+                    h201 = 62'h0;
+                    h201 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h202 = 1'h0;
+                    h202 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h249 = 1;
+                        h202 = 1;
                     end
-                    h250 = 63'h0;
-                    h250 = ({1'h0, h248} | {h249, 62'h0});
-                    h251 = 64'h0;
-                    h251 = ({1'h0, h250} | 64'h8000000000000000);
-                    h252 = 64'h0;
-                    h252 = (h251 | {32'h0, e_pv, 31'h0});
-                    h253 = 20'h0;
+                    h203 = 63'h0;
+                    h203 = ({1'h0, h201} | {h202, 62'h0});
+                    h204 = 64'h0;
+                    h204 = ({1'h0, h203} | 64'h8000000000000000);
+                    h205 = 64'h0;
+                    h205 = (h204 | {32'h0, e_pv, 31'h0});
+                    h206 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h253 = e_pasid;
+                        h206 = e_pasid;
                     end
                     else begin
-                        h253 = 0;
+                        h206 = 0;
                     end
-                    h254 = 64'h0;
-                    h254 = (h252 | {4'h0, h253, 40'h0});
-                    h255 = 64'h0;
-                    h255 = (h254 | 64'h3800000000);
-                    rec_frcd_hi <= h255;
+                    h207 = 64'h0;
+                    h207 = (h205 | {4'h0, h206, 40'h0});
+                    h208 = 64'h0;
+                    h208 = (h207 | 64'h3800000000);
+                    rec_frcd_hi <= h208;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6390,68 +5478,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h256 = 3'h0;
+                    h209 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h256 = 4;
+                        h209 = 4;
                     end
                     else begin
-                        h256 = 0;
+                        h209 = 0;
                     end
-                    rec_cpl_status <= h256;
+                    rec_cpl_status <= h209;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h269 != 0)))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h222 != 0)))) begin
                     status <= 7;
-                    h257 = 3'h0;
+                    h210 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h257 = 7;
+                        h210 = 7;
                     end
                     else begin
-                        h257 = 4;
+                        h210 = 4;
                     end
-                    rec_outcome <= {1'h0, h257};
+                    rec_outcome <= h210;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 57;
                     rec_recorded <= 1;
-                    h258 = 64'h0;
-                    h258 = (e_addr >>> 12);
-                    h259 = 76'h0;
-                    h259 = {h258, 12'h0};
-                    rec_frcd_lo <= h259[64-1:0];
-                    h260 = 62'h0;
-                    h260 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h261 = 1'h0;
-                    h261 = 0;
+                    h211 = 64'h0;
+                    h211 = (e_addr >>> 12);
+                    h212 = 76'h0;
+                    h212 = {h211, 12'h0};
+                    rec_frcd_lo <= h212[64-1:0];
+                    h213 = 62'h0;
+                    h213 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h214 = 1'h0;
+                    h214 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h261 = 1;
+                        h214 = 1;
                     end
-                    h262 = 63'h0;
-                    h262 = ({1'h0, h260} | {h261, 62'h0});
-                    h263 = 64'h0;
-                    h263 = ({1'h0, h262} | 64'h8000000000000000);
-                    h264 = 64'h0;
-                    h264 = (h263 | {32'h0, e_pv, 31'h0});
-                    h265 = 20'h0;
+                    h215 = 63'h0;
+                    h215 = ({1'h0, h213} | {h214, 62'h0});
+                    h216 = 64'h0;
+                    h216 = ({1'h0, h215} | 64'h8000000000000000);
+                    h217 = 64'h0;
+                    h217 = (h216 | {32'h0, e_pv, 31'h0});
+                    h218 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h265 = e_pasid;
+                        h218 = e_pasid;
                     end
                     else begin
-                        h265 = 0;
+                        h218 = 0;
                     end
-                    h266 = 64'h0;
-                    h266 = (h264 | {4'h0, h265, 40'h0});
-                    h267 = 64'h0;
-                    h267 = (h266 | 64'h3900000000);
-                    rec_frcd_hi <= h267;
+                    h219 = 64'h0;
+                    h219 = (h217 | {4'h0, h218, 40'h0});
+                    h220 = 64'h0;
+                    h220 = (h219 | 64'h3900000000);
+                    rec_frcd_hi <= h220;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6459,68 +5540,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h268 = 1'h0;
+                    h221 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h268 = 1;
+                        h221 = 1;
                     end
                     else begin
-                        h268 = 0;
+                        h221 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h268};
+                    rec_cpl_status <= {2'h0, h221};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h284 != 0))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h237 != 0))) begin
                     status <= 8;
-                    h272 = 3'h0;
+                    h225 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h272 = 7;
+                        h225 = 7;
                     end
                     else begin
-                        h272 = 4;
+                        h225 = 4;
                     end
-                    rec_outcome <= {1'h0, h272};
+                    rec_outcome <= h225;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 58;
                     rec_recorded <= 1;
-                    h273 = 64'h0;
-                    h273 = (e_addr >>> 12);
-                    h274 = 76'h0;
-                    h274 = {h273, 12'h0};
-                    rec_frcd_lo <= h274[64-1:0];
-                    h275 = 62'h0;
-                    h275 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h276 = 1'h0;
-                    h276 = 0;
+                    h226 = 64'h0;
+                    h226 = (e_addr >>> 12);
+                    h227 = 76'h0;
+                    h227 = {h226, 12'h0};
+                    rec_frcd_lo <= h227[64-1:0];
+                    h228 = 62'h0;
+                    h228 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h229 = 1'h0;
+                    h229 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h276 = 1;
+                        h229 = 1;
                     end
-                    h277 = 63'h0;
-                    h277 = ({1'h0, h275} | {h276, 62'h0});
-                    h278 = 64'h0;
-                    h278 = ({1'h0, h277} | 64'h8000000000000000);
-                    h279 = 64'h0;
-                    h279 = (h278 | {32'h0, e_pv, 31'h0});
-                    h280 = 20'h0;
+                    h230 = 63'h0;
+                    h230 = ({1'h0, h228} | {h229, 62'h0});
+                    h231 = 64'h0;
+                    h231 = ({1'h0, h230} | 64'h8000000000000000);
+                    h232 = 64'h0;
+                    h232 = (h231 | {32'h0, e_pv, 31'h0});
+                    h233 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h280 = e_pasid;
+                        h233 = e_pasid;
                     end
                     else begin
-                        h280 = 0;
+                        h233 = 0;
                     end
-                    h281 = 64'h0;
-                    h281 = (h279 | {4'h0, h280, 40'h0});
-                    h282 = 64'h0;
-                    h282 = (h281 | 64'h3a00000000);
-                    rec_frcd_hi <= h282;
+                    h234 = 64'h0;
+                    h234 = (h232 | {4'h0, h233, 40'h0});
+                    h235 = 64'h0;
+                    h235 = (h234 | 64'h3a00000000);
+                    rec_frcd_hi <= h235;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6528,142 +5602,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h283 = 3'h0;
+                    h236 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h283 = 4;
+                        h236 = 4;
                     end
                     else begin
-                        h283 = 0;
+                        h236 = 0;
                     end
-                    rec_cpl_status <= h283;
+                    rec_cpl_status <= h236;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h301 != 0)) && (!(h304 != 0))) && (!(er_root != 0))) && (er_smctx != 0))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h255 != 0)) && (!(h258 != 0))) && (!(er_root != 0))) && (!w_smctx_0[0]))) begin
                     status <= 9;
-                    h289 = 3'h0;
+                    h242 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h289 = 7;
+                        h242 = 7;
                     end
                     else begin
-                        h289 = 4;
+                        h242 = 4;
                     end
-                    rec_outcome <= {1'h0, h289};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 64;
-                    rec_recorded <= 1;
-                    h290 = 64'h0;
-                    h290 = (e_addr >>> 12);
-                    h291 = 76'h0;
-                    h291 = {h290, 12'h0};
-                    rec_frcd_lo <= h291[64-1:0];
-                    h292 = 62'h0;
-                    h292 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h293 = 1'h0;
-                    h293 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h293 = 1;
-                    end
-                    h294 = 63'h0;
-                    h294 = ({1'h0, h292} | {h293, 62'h0});
-                    h295 = 64'h0;
-                    h295 = ({1'h0, h294} | 64'h8000000000000000);
-                    h296 = 64'h0;
-                    h296 = (h295 | {32'h0, e_pv, 31'h0});
-                    h297 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h297 = e_pasid;
-                    end
-                    else begin
-                        h297 = 0;
-                    end
-                    h298 = 64'h0;
-                    h298 = (h296 | {4'h0, h297, 40'h0});
-                    h299 = 64'h0;
-                    h299 = (h298 | 64'h4000000000);
-                    rec_frcd_hi <= h299;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h300 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h300 = 4;
-                    end
-                    else begin
-                        h300 = 0;
-                    end
-                    rec_cpl_status <= h300;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h322 != 0)) && (!(h325 != 0))) && (!(er_root != 0))) && (!w_smctx_0[0]))) begin
-                    status <= 10;
-                    h309 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h309 = 7;
-                    end
-                    else begin
-                        h309 = 4;
-                    end
-                    rec_outcome <= {1'h0, h309};
+                    rec_outcome <= h242;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 65;
-                    h310 = 1'h0;
-                    h310 = 0;
+                    h243 = 1'h0;
+                    h243 = 0;
                     if ((!w_smctx_0[1])) begin
-                        h310 = 1;
+                        h243 = 1;
                     end
-                    rec_recorded <= h310;
-                    h311 = 64'h0;
-                    h311 = (e_addr >>> 12);
-                    h312 = 76'h0;
-                    h312 = {h311, 12'h0};
-                    rec_frcd_lo <= h312[64-1:0];
-                    h313 = 62'h0;
-                    h313 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h314 = 1'h0;
-                    h314 = 0;
+                    rec_recorded <= h243;
+                    h244 = 64'h0;
+                    h244 = (e_addr >>> 12);
+                    h245 = 76'h0;
+                    h245 = {h244, 12'h0};
+                    rec_frcd_lo <= h245[64-1:0];
+                    h246 = 62'h0;
+                    h246 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h247 = 1'h0;
+                    h247 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h314 = 1;
+                        h247 = 1;
                     end
-                    h315 = 63'h0;
-                    h315 = ({1'h0, h313} | {h314, 62'h0});
-                    h316 = 64'h0;
-                    h316 = ({1'h0, h315} | 64'h8000000000000000);
-                    h317 = 64'h0;
-                    h317 = (h316 | {32'h0, e_pv, 31'h0});
-                    h318 = 20'h0;
+                    h248 = 63'h0;
+                    h248 = ({1'h0, h246} | {h247, 62'h0});
+                    h249 = 64'h0;
+                    h249 = ({1'h0, h248} | 64'h8000000000000000);
+                    h250 = 64'h0;
+                    h250 = (h249 | {32'h0, e_pv, 31'h0});
+                    h251 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h318 = e_pasid;
+                        h251 = e_pasid;
                     end
                     else begin
-                        h318 = 0;
+                        h251 = 0;
                     end
-                    h319 = 64'h0;
-                    h319 = (h317 | {4'h0, h318, 40'h0});
-                    h320 = 64'h0;
-                    h320 = (h319 | 64'h4100000000);
-                    rec_frcd_hi <= h320;
+                    h252 = 64'h0;
+                    h252 = (h250 | {4'h0, h251, 40'h0});
+                    h253 = 64'h0;
+                    h253 = (h252 | 64'h4100000000);
+                    rec_frcd_hi <= h253;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6671,68 +5669,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h321 = 1'h0;
+                    h254 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h321 = 1;
+                        h254 = 1;
                     end
                     else begin
-                        h321 = 0;
+                        h254 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h321};
+                    rec_cpl_status <= {2'h0, h254};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h342 != 0)) && (!(h345 != 0))) && (!(er_root != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
-                    status <= 11;
-                    h330 = 3'h0;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h275 != 0)) && (!(h278 != 0))) && (!(er_root != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
+                    status <= 10;
+                    h263 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h330 = 7;
+                        h263 = 7;
                     end
                     else begin
-                        h330 = 4;
+                        h263 = 4;
                     end
-                    rec_outcome <= {1'h0, h330};
+                    rec_outcome <= h263;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 66;
                     rec_recorded <= 1;
-                    h331 = 64'h0;
-                    h331 = (e_addr >>> 12);
-                    h332 = 76'h0;
-                    h332 = {h331, 12'h0};
-                    rec_frcd_lo <= h332[64-1:0];
-                    h333 = 62'h0;
-                    h333 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h334 = 1'h0;
-                    h334 = 0;
+                    h264 = 64'h0;
+                    h264 = (e_addr >>> 12);
+                    h265 = 76'h0;
+                    h265 = {h264, 12'h0};
+                    rec_frcd_lo <= h265[64-1:0];
+                    h266 = 62'h0;
+                    h266 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h267 = 1'h0;
+                    h267 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h334 = 1;
+                        h267 = 1;
                     end
-                    h335 = 63'h0;
-                    h335 = ({1'h0, h333} | {h334, 62'h0});
-                    h336 = 64'h0;
-                    h336 = ({1'h0, h335} | 64'h8000000000000000);
-                    h337 = 64'h0;
-                    h337 = (h336 | {32'h0, e_pv, 31'h0});
-                    h338 = 20'h0;
+                    h268 = 63'h0;
+                    h268 = ({1'h0, h266} | {h267, 62'h0});
+                    h269 = 64'h0;
+                    h269 = ({1'h0, h268} | 64'h8000000000000000);
+                    h270 = 64'h0;
+                    h270 = (h269 | {32'h0, e_pv, 31'h0});
+                    h271 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h338 = e_pasid;
+                        h271 = e_pasid;
                     end
                     else begin
-                        h338 = 0;
+                        h271 = 0;
                     end
-                    h339 = 64'h0;
-                    h339 = (h337 | {4'h0, h338, 40'h0});
-                    h340 = 64'h0;
-                    h340 = (h339 | 64'h4200000000);
-                    rec_frcd_hi <= h340;
+                    h272 = 64'h0;
+                    h272 = (h270 | {4'h0, h271, 40'h0});
+                    h273 = 64'h0;
+                    h273 = (h272 | 64'h4200000000);
+                    rec_frcd_hi <= h273;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6740,73 +5731,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h341 = 3'h0;
+                    h274 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h341 = 4;
+                        h274 = 4;
                     end
                     else begin
-                        h341 = 0;
+                        h274 = 0;
                     end
-                    rec_cpl_status <= h341;
+                    rec_cpl_status <= h274;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h363 != 0)) && (!(h366 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
-                    status <= 12;
-                    h350 = 3'h0;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h296 != 0)) && (!(h299 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
+                    status <= 11;
+                    h283 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h350 = 7;
+                        h283 = 7;
                     end
                     else begin
-                        h350 = 4;
+                        h283 = 4;
                     end
-                    rec_outcome <= {1'h0, h350};
+                    rec_outcome <= h283;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 68;
-                    h351 = 1'h0;
-                    h351 = 0;
+                    h284 = 1'h0;
+                    h284 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h351 = 1;
+                        h284 = 1;
                     end
-                    rec_recorded <= h351;
-                    h352 = 64'h0;
-                    h352 = (e_addr >>> 12);
-                    h353 = 76'h0;
-                    h353 = {h352, 12'h0};
-                    rec_frcd_lo <= h353[64-1:0];
-                    h354 = 62'h0;
-                    h354 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h355 = 1'h0;
-                    h355 = 0;
+                    rec_recorded <= h284;
+                    h285 = 64'h0;
+                    h285 = (e_addr >>> 12);
+                    h286 = 76'h0;
+                    h286 = {h285, 12'h0};
+                    rec_frcd_lo <= h286[64-1:0];
+                    h287 = 62'h0;
+                    h287 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h288 = 1'h0;
+                    h288 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h355 = 1;
+                        h288 = 1;
                     end
-                    h356 = 63'h0;
-                    h356 = ({1'h0, h354} | {h355, 62'h0});
-                    h357 = 64'h0;
-                    h357 = ({1'h0, h356} | 64'h8000000000000000);
-                    h358 = 64'h0;
-                    h358 = (h357 | {32'h0, e_pv, 31'h0});
-                    h359 = 20'h0;
+                    h289 = 63'h0;
+                    h289 = ({1'h0, h287} | {h288, 62'h0});
+                    h290 = 64'h0;
+                    h290 = ({1'h0, h289} | 64'h8000000000000000);
+                    h291 = 64'h0;
+                    h291 = (h290 | {32'h0, e_pv, 31'h0});
+                    h292 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h359 = e_pasid;
+                        h292 = e_pasid;
                     end
                     else begin
-                        h359 = 0;
+                        h292 = 0;
                     end
-                    h360 = 64'h0;
-                    h360 = (h358 | {4'h0, h359, 40'h0});
-                    h361 = 64'h0;
-                    h361 = (h360 | 64'h4400000000);
-                    rec_frcd_hi <= h361;
+                    h293 = 64'h0;
+                    h293 = (h291 | {4'h0, h292, 40'h0});
+                    h294 = 64'h0;
+                    h294 = (h293 | 64'h4400000000);
+                    rec_frcd_hi <= h294;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6814,73 +5798,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h362 = 1'h0;
+                    h295 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h362 = 1;
+                        h295 = 1;
                     end
                     else begin
-                        h362 = 0;
+                        h295 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h362};
+                    rec_cpl_status <= {2'h0, h295};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h384 != 0)) && (!(h387 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
-                    status <= 13;
-                    h371 = 3'h0;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h317 != 0)) && (!(h320 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
+                    status <= 12;
+                    h304 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h371 = 7;
+                        h304 = 7;
                     end
                     else begin
-                        h371 = 4;
+                        h304 = 4;
                     end
-                    rec_outcome <= {1'h0, h371};
+                    rec_outcome <= h304;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 69;
-                    h372 = 1'h0;
-                    h372 = 0;
+                    h305 = 1'h0;
+                    h305 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h372 = 1;
+                        h305 = 1;
                     end
-                    rec_recorded <= h372;
-                    h373 = 64'h0;
-                    h373 = (e_addr >>> 12);
-                    h374 = 76'h0;
-                    h374 = {h373, 12'h0};
-                    rec_frcd_lo <= h374[64-1:0];
-                    h375 = 62'h0;
-                    h375 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h376 = 1'h0;
-                    h376 = 0;
+                    rec_recorded <= h305;
+                    h306 = 64'h0;
+                    h306 = (e_addr >>> 12);
+                    h307 = 76'h0;
+                    h307 = {h306, 12'h0};
+                    rec_frcd_lo <= h307[64-1:0];
+                    h308 = 62'h0;
+                    h308 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h309 = 1'h0;
+                    h309 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h376 = 1;
+                        h309 = 1;
                     end
-                    h377 = 63'h0;
-                    h377 = ({1'h0, h375} | {h376, 62'h0});
-                    h378 = 64'h0;
-                    h378 = ({1'h0, h377} | 64'h8000000000000000);
-                    h379 = 64'h0;
-                    h379 = (h378 | {32'h0, e_pv, 31'h0});
-                    h380 = 20'h0;
+                    h310 = 63'h0;
+                    h310 = ({1'h0, h308} | {h309, 62'h0});
+                    h311 = 64'h0;
+                    h311 = ({1'h0, h310} | 64'h8000000000000000);
+                    h312 = 64'h0;
+                    h312 = (h311 | {32'h0, e_pv, 31'h0});
+                    h313 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h380 = e_pasid;
+                        h313 = e_pasid;
                     end
                     else begin
-                        h380 = 0;
+                        h313 = 0;
                     end
-                    h381 = 64'h0;
-                    h381 = (h379 | {4'h0, h380, 40'h0});
-                    h382 = 64'h0;
-                    h382 = (h381 | 64'h4500000000);
-                    rec_frcd_hi <= h382;
+                    h314 = 64'h0;
+                    h314 = (h312 | {4'h0, h313, 40'h0});
+                    h315 = 64'h0;
+                    h315 = (h314 | 64'h4500000000);
+                    rec_frcd_hi <= h315;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -6888,26 +5865,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h383 = 1'h0;
+                    h316 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h383 = 1;
+                        h316 = 1;
                     end
                     else begin
-                        h383 = 0;
+                        h316 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h383};
+                    rec_cpl_status <= {2'h0, h316};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h392})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h393})))) && ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h394 != 0)) && (!(h397 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
-                    status <= 14;
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h325})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h326})))) && (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h327 != 0)) && (!(h330 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
+                    status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -6924,17 +5894,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h402 != 0)) && (!(h405 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
-                    status <= 15;
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h335 != 0)) && (!(h338 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
+                    status <= 14;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= 0;
@@ -6951,64 +5914,57 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h423 != 0)) && (!(h426 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h431[20-1:6]} < h436)))) begin
-                    status <= 16;
-                    h410 = 3'h0;
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h356 != 0)) && (!(h359 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h364[20-1:6]} < h369)))) begin
+                    status <= 15;
+                    h343 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h410 = 7;
+                        h343 = 7;
                     end
                     else begin
-                        h410 = 4;
+                        h343 = 4;
                     end
-                    rec_outcome <= {1'h0, h410};
+                    rec_outcome <= h343;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 70;
-                    h411 = 1'h0;
-                    h411 = 0;
+                    h344 = 1'h0;
+                    h344 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h411 = 1;
+                        h344 = 1;
                     end
-                    rec_recorded <= h411;
-                    h412 = 64'h0;
-                    h412 = (e_addr >>> 12);
-                    h413 = 76'h0;
-                    h413 = {h412, 12'h0};
-                    rec_frcd_lo <= h413[64-1:0];
-                    h414 = 62'h0;
-                    h414 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h415 = 1'h0;
-                    h415 = 0;
+                    rec_recorded <= h344;
+                    h345 = 64'h0;
+                    h345 = (e_addr >>> 12);
+                    h346 = 76'h0;
+                    h346 = {h345, 12'h0};
+                    rec_frcd_lo <= h346[64-1:0];
+                    h347 = 62'h0;
+                    h347 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h348 = 1'h0;
+                    h348 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h415 = 1;
+                        h348 = 1;
                     end
-                    h416 = 63'h0;
-                    h416 = ({1'h0, h414} | {h415, 62'h0});
-                    h417 = 64'h0;
-                    h417 = ({1'h0, h416} | 64'h8000000000000000);
-                    h418 = 64'h0;
-                    h418 = (h417 | {32'h0, e_pv, 31'h0});
-                    h419 = 20'h0;
+                    h349 = 63'h0;
+                    h349 = ({1'h0, h347} | {h348, 62'h0});
+                    h350 = 64'h0;
+                    h350 = ({1'h0, h349} | 64'h8000000000000000);
+                    h351 = 64'h0;
+                    h351 = (h350 | {32'h0, e_pv, 31'h0});
+                    h352 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h419 = e_pasid;
+                        h352 = e_pasid;
                     end
                     else begin
-                        h419 = 0;
+                        h352 = 0;
                     end
-                    h420 = 64'h0;
-                    h420 = (h418 | {4'h0, h419, 40'h0});
-                    h421 = 64'h0;
-                    h421 = (h420 | 64'h4600000000);
-                    rec_frcd_hi <= h421;
+                    h353 = 64'h0;
+                    h353 = (h351 | {4'h0, h352, 40'h0});
+                    h354 = 64'h0;
+                    h354 = (h353 | 64'h4600000000);
+                    rec_frcd_hi <= h354;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7016,142 +5972,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h422 = 1'h0;
+                    h355 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h422 = 1;
+                        h355 = 1;
                     end
                     else begin
-                        h422 = 0;
+                        h355 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h422};
+                    rec_cpl_status <= {2'h0, h355};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h449 != 0)) && (!(h452 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h457[20-1:6]} < h462)) && (er_pdir != 0))) begin
-                    status <= 17;
-                    h437 = 3'h0;
+                else if (((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h383 != 0)) && (!(h386 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h391[20-1:6]} < h396)) && (!w_pdir_0[0]))) begin
+                    status <= 16;
+                    h370 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h437 = 7;
+                        h370 = 7;
                     end
                     else begin
-                        h437 = 4;
+                        h370 = 4;
                     end
-                    rec_outcome <= {1'h0, h437};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 80;
-                    rec_recorded <= 1;
-                    h438 = 64'h0;
-                    h438 = (e_addr >>> 12);
-                    h439 = 76'h0;
-                    h439 = {h438, 12'h0};
-                    rec_frcd_lo <= h439[64-1:0];
-                    h440 = 62'h0;
-                    h440 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h441 = 1'h0;
-                    h441 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h441 = 1;
-                    end
-                    h442 = 63'h0;
-                    h442 = ({1'h0, h440} | {h441, 62'h0});
-                    h443 = 64'h0;
-                    h443 = ({1'h0, h442} | 64'h8000000000000000);
-                    h444 = 64'h0;
-                    h444 = (h443 | {32'h0, e_pv, 31'h0});
-                    h445 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h445 = e_pasid;
-                    end
-                    else begin
-                        h445 = 0;
-                    end
-                    h446 = 64'h0;
-                    h446 = (h444 | {4'h0, h445, 40'h0});
-                    h447 = 64'h0;
-                    h447 = (h446 | 64'h5000000000);
-                    rec_frcd_hi <= h447;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h448 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h448 = 4;
-                    end
-                    else begin
-                        h448 = 0;
-                    end
-                    rec_cpl_status <= h448;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h476 != 0)) && (!(h479 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h484[20-1:6]} < h489)) && (!w_pdir_0[0]))) begin
-                    status <= 18;
-                    h463 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h463 = 7;
-                    end
-                    else begin
-                        h463 = 4;
-                    end
-                    rec_outcome <= {1'h0, h463};
+                    rec_outcome <= h370;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 81;
-                    h464 = 1'h0;
-                    h464 = 0;
+                    h371 = 1'h0;
+                    h371 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h464 = 1;
+                        h371 = 1;
                     end
-                    rec_recorded <= h464;
-                    h465 = 64'h0;
-                    h465 = (e_addr >>> 12);
-                    h466 = 76'h0;
-                    h466 = {h465, 12'h0};
-                    rec_frcd_lo <= h466[64-1:0];
-                    h467 = 62'h0;
-                    h467 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h468 = 1'h0;
-                    h468 = 0;
+                    rec_recorded <= h371;
+                    h372 = 64'h0;
+                    h372 = (e_addr >>> 12);
+                    h373 = 76'h0;
+                    h373 = {h372, 12'h0};
+                    rec_frcd_lo <= h373[64-1:0];
+                    h374 = 62'h0;
+                    h374 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h375 = 1'h0;
+                    h375 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h468 = 1;
+                        h375 = 1;
                     end
-                    h469 = 63'h0;
-                    h469 = ({1'h0, h467} | {h468, 62'h0});
-                    h470 = 64'h0;
-                    h470 = ({1'h0, h469} | 64'h8000000000000000);
-                    h471 = 64'h0;
-                    h471 = (h470 | {32'h0, e_pv, 31'h0});
-                    h472 = 20'h0;
+                    h376 = 63'h0;
+                    h376 = ({1'h0, h374} | {h375, 62'h0});
+                    h377 = 64'h0;
+                    h377 = ({1'h0, h376} | 64'h8000000000000000);
+                    h378 = 64'h0;
+                    h378 = (h377 | {32'h0, e_pv, 31'h0});
+                    h379 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h472 = e_pasid;
+                        h379 = e_pasid;
                     end
                     else begin
-                        h472 = 0;
+                        h379 = 0;
                     end
-                    h473 = 64'h0;
-                    h473 = (h471 | {4'h0, h472, 40'h0});
-                    h474 = 64'h0;
-                    h474 = (h473 | 64'h5100000000);
-                    rec_frcd_hi <= h474;
+                    h380 = 64'h0;
+                    h380 = (h378 | {4'h0, h379, 40'h0});
+                    h381 = 64'h0;
+                    h381 = (h380 | 64'h5100000000);
+                    rec_frcd_hi <= h381;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7159,68 +6039,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h475 = 1'h0;
+                    h382 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h475 = 1;
+                        h382 = 1;
                     end
                     else begin
-                        h475 = 0;
+                        h382 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h475};
+                    rec_cpl_status <= {2'h0, h382};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h502 != 0)) && (!(h505 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h510[20-1:6]} < h515)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
-                    status <= 19;
-                    h490 = 3'h0;
+                else if (((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h409 != 0)) && (!(h412 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h417[20-1:6]} < h422)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
+                    status <= 17;
+                    h397 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h490 = 7;
+                        h397 = 7;
                     end
                     else begin
-                        h490 = 4;
+                        h397 = 4;
                     end
-                    rec_outcome <= {1'h0, h490};
+                    rec_outcome <= h397;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 82;
                     rec_recorded <= 1;
-                    h491 = 64'h0;
-                    h491 = (e_addr >>> 12);
-                    h492 = 76'h0;
-                    h492 = {h491, 12'h0};
-                    rec_frcd_lo <= h492[64-1:0];
-                    h493 = 62'h0;
-                    h493 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h494 = 1'h0;
-                    h494 = 0;
+                    h398 = 64'h0;
+                    h398 = (e_addr >>> 12);
+                    h399 = 76'h0;
+                    h399 = {h398, 12'h0};
+                    rec_frcd_lo <= h399[64-1:0];
+                    h400 = 62'h0;
+                    h400 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h401 = 1'h0;
+                    h401 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h494 = 1;
+                        h401 = 1;
                     end
-                    h495 = 63'h0;
-                    h495 = ({1'h0, h493} | {h494, 62'h0});
-                    h496 = 64'h0;
-                    h496 = ({1'h0, h495} | 64'h8000000000000000);
-                    h497 = 64'h0;
-                    h497 = (h496 | {32'h0, e_pv, 31'h0});
-                    h498 = 20'h0;
+                    h402 = 63'h0;
+                    h402 = ({1'h0, h400} | {h401, 62'h0});
+                    h403 = 64'h0;
+                    h403 = ({1'h0, h402} | 64'h8000000000000000);
+                    h404 = 64'h0;
+                    h404 = (h403 | {32'h0, e_pv, 31'h0});
+                    h405 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h498 = e_pasid;
+                        h405 = e_pasid;
                     end
                     else begin
-                        h498 = 0;
+                        h405 = 0;
                     end
-                    h499 = 64'h0;
-                    h499 = (h497 | {4'h0, h498, 40'h0});
-                    h500 = 64'h0;
-                    h500 = (h499 | 64'h5200000000);
-                    rec_frcd_hi <= h500;
+                    h406 = 64'h0;
+                    h406 = (h404 | {4'h0, h405, 40'h0});
+                    h407 = 64'h0;
+                    h407 = (h406 | 64'h5200000000);
+                    rec_frcd_hi <= h407;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7228,142 +6101,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h501 = 3'h0;
+                    h408 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h501 = 4;
+                        h408 = 4;
                     end
                     else begin
-                        h501 = 0;
+                        h408 = 0;
                     end
-                    rec_cpl_status <= h501;
+                    rec_cpl_status <= h408;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h528 != 0)) && (!(h531 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h536[20-1:6]} < h541)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (er_pe != 0))) begin
-                    status <= 20;
-                    h516 = 3'h0;
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h436 != 0)) && (!(h439 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h444[20-1:6]} < h449)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!w_pe_0[0]))) begin
+                    status <= 18;
+                    h423 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h516 = 7;
+                        h423 = 7;
                     end
                     else begin
-                        h516 = 4;
+                        h423 = 4;
                     end
-                    rec_outcome <= {1'h0, h516};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 88;
-                    rec_recorded <= 1;
-                    h517 = 64'h0;
-                    h517 = (e_addr >>> 12);
-                    h518 = 76'h0;
-                    h518 = {h517, 12'h0};
-                    rec_frcd_lo <= h518[64-1:0];
-                    h519 = 62'h0;
-                    h519 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h520 = 1'h0;
-                    h520 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h520 = 1;
-                    end
-                    h521 = 63'h0;
-                    h521 = ({1'h0, h519} | {h520, 62'h0});
-                    h522 = 64'h0;
-                    h522 = ({1'h0, h521} | 64'h8000000000000000);
-                    h523 = 64'h0;
-                    h523 = (h522 | {32'h0, e_pv, 31'h0});
-                    h524 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h524 = e_pasid;
-                    end
-                    else begin
-                        h524 = 0;
-                    end
-                    h525 = 64'h0;
-                    h525 = (h523 | {4'h0, h524, 40'h0});
-                    h526 = 64'h0;
-                    h526 = (h525 | 64'h5800000000);
-                    rec_frcd_hi <= h526;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h527 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h527 = 4;
-                    end
-                    else begin
-                        h527 = 0;
-                    end
-                    rec_cpl_status <= h527;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h555 != 0)) && (!(h558 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h563[20-1:6]} < h568)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!w_pe_0[0]))) begin
-                    status <= 21;
-                    h542 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h542 = 7;
-                    end
-                    else begin
-                        h542 = 4;
-                    end
-                    rec_outcome <= {1'h0, h542};
+                    rec_outcome <= h423;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 89;
-                    h543 = 1'h0;
-                    h543 = 0;
+                    h424 = 1'h0;
+                    h424 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h543 = 1;
+                        h424 = 1;
                     end
-                    rec_recorded <= h543;
-                    h544 = 64'h0;
-                    h544 = (e_addr >>> 12);
-                    h545 = 76'h0;
-                    h545 = {h544, 12'h0};
-                    rec_frcd_lo <= h545[64-1:0];
-                    h546 = 62'h0;
-                    h546 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h547 = 1'h0;
-                    h547 = 0;
+                    rec_recorded <= h424;
+                    h425 = 64'h0;
+                    h425 = (e_addr >>> 12);
+                    h426 = 76'h0;
+                    h426 = {h425, 12'h0};
+                    rec_frcd_lo <= h426[64-1:0];
+                    h427 = 62'h0;
+                    h427 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h428 = 1'h0;
+                    h428 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h547 = 1;
+                        h428 = 1;
                     end
-                    h548 = 63'h0;
-                    h548 = ({1'h0, h546} | {h547, 62'h0});
-                    h549 = 64'h0;
-                    h549 = ({1'h0, h548} | 64'h8000000000000000);
-                    h550 = 64'h0;
-                    h550 = (h549 | {32'h0, e_pv, 31'h0});
-                    h551 = 20'h0;
+                    h429 = 63'h0;
+                    h429 = ({1'h0, h427} | {h428, 62'h0});
+                    h430 = 64'h0;
+                    h430 = ({1'h0, h429} | 64'h8000000000000000);
+                    h431 = 64'h0;
+                    h431 = (h430 | {32'h0, e_pv, 31'h0});
+                    h432 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h551 = e_pasid;
+                        h432 = e_pasid;
                     end
                     else begin
-                        h551 = 0;
+                        h432 = 0;
                     end
-                    h552 = 64'h0;
-                    h552 = (h550 | {4'h0, h551, 40'h0});
-                    h553 = 64'h0;
-                    h553 = (h552 | 64'h5900000000);
-                    rec_frcd_hi <= h553;
+                    h433 = 64'h0;
+                    h433 = (h431 | {4'h0, h432, 40'h0});
+                    h434 = 64'h0;
+                    h434 = (h433 | 64'h5900000000);
+                    rec_frcd_hi <= h434;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7371,68 +6168,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h554 = 1'h0;
+                    h435 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h554 = 1;
+                        h435 = 1;
                     end
                     else begin
-                        h554 = 0;
+                        h435 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h554};
+                    rec_cpl_status <= {2'h0, h435};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h581 != 0)) && (!(h584 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h589[20-1:6]} < h594)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
-                    status <= 22;
-                    h569 = 3'h0;
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h462 != 0)) && (!(h465 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h470[20-1:6]} < h475)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
+                    status <= 19;
+                    h450 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h569 = 7;
+                        h450 = 7;
                     end
                     else begin
-                        h569 = 4;
+                        h450 = 4;
                     end
-                    rec_outcome <= {1'h0, h569};
+                    rec_outcome <= h450;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 90;
                     rec_recorded <= 1;
-                    h570 = 64'h0;
-                    h570 = (e_addr >>> 12);
-                    h571 = 76'h0;
-                    h571 = {h570, 12'h0};
-                    rec_frcd_lo <= h571[64-1:0];
-                    h572 = 62'h0;
-                    h572 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h573 = 1'h0;
-                    h573 = 0;
+                    h451 = 64'h0;
+                    h451 = (e_addr >>> 12);
+                    h452 = 76'h0;
+                    h452 = {h451, 12'h0};
+                    rec_frcd_lo <= h452[64-1:0];
+                    h453 = 62'h0;
+                    h453 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h454 = 1'h0;
+                    h454 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h573 = 1;
+                        h454 = 1;
                     end
-                    h574 = 63'h0;
-                    h574 = ({1'h0, h572} | {h573, 62'h0});
-                    h575 = 64'h0;
-                    h575 = ({1'h0, h574} | 64'h8000000000000000);
-                    h576 = 64'h0;
-                    h576 = (h575 | {32'h0, e_pv, 31'h0});
-                    h577 = 20'h0;
+                    h455 = 63'h0;
+                    h455 = ({1'h0, h453} | {h454, 62'h0});
+                    h456 = 64'h0;
+                    h456 = ({1'h0, h455} | 64'h8000000000000000);
+                    h457 = 64'h0;
+                    h457 = (h456 | {32'h0, e_pv, 31'h0});
+                    h458 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h577 = e_pasid;
+                        h458 = e_pasid;
                     end
                     else begin
-                        h577 = 0;
+                        h458 = 0;
                     end
-                    h578 = 64'h0;
-                    h578 = (h576 | {4'h0, h577, 40'h0});
-                    h579 = 64'h0;
-                    h579 = (h578 | 64'h5a00000000);
-                    rec_frcd_hi <= h579;
+                    h459 = 64'h0;
+                    h459 = (h457 | {4'h0, h458, 40'h0});
+                    h460 = 64'h0;
+                    h460 = (h459 | 64'h5a00000000);
+                    rec_frcd_hi <= h460;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7440,73 +6230,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h580 = 3'h0;
+                    h461 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h580 = 4;
+                        h461 = 4;
                     end
                     else begin
-                        h580 = 0;
+                        h461 = 0;
                     end
-                    rec_cpl_status <= h580;
+                    rec_cpl_status <= h461;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h608 != 0)) && (!(h611 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h616[20-1:6]} < h621)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) begin
-                    status <= 23;
-                    h595 = 3'h0;
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h489 != 0)) && (!(h492 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h497[20-1:6]} < h502)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) begin
+                    status <= 20;
+                    h476 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h595 = 7;
+                        h476 = 7;
                     end
                     else begin
-                        h595 = 4;
+                        h476 = 4;
                     end
-                    rec_outcome <= {1'h0, h595};
+                    rec_outcome <= h476;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 91;
-                    h596 = 1'h0;
-                    h596 = 0;
+                    h477 = 1'h0;
+                    h477 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h596 = 1;
+                        h477 = 1;
                     end
-                    rec_recorded <= h596;
-                    h597 = 64'h0;
-                    h597 = (e_addr >>> 12);
-                    h598 = 76'h0;
-                    h598 = {h597, 12'h0};
-                    rec_frcd_lo <= h598[64-1:0];
-                    h599 = 62'h0;
-                    h599 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h600 = 1'h0;
-                    h600 = 0;
+                    rec_recorded <= h477;
+                    h478 = 64'h0;
+                    h478 = (e_addr >>> 12);
+                    h479 = 76'h0;
+                    h479 = {h478, 12'h0};
+                    rec_frcd_lo <= h479[64-1:0];
+                    h480 = 62'h0;
+                    h480 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h481 = 1'h0;
+                    h481 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h600 = 1;
+                        h481 = 1;
                     end
-                    h601 = 63'h0;
-                    h601 = ({1'h0, h599} | {h600, 62'h0});
-                    h602 = 64'h0;
-                    h602 = ({1'h0, h601} | 64'h8000000000000000);
-                    h603 = 64'h0;
-                    h603 = (h602 | {32'h0, e_pv, 31'h0});
-                    h604 = 20'h0;
+                    h482 = 63'h0;
+                    h482 = ({1'h0, h480} | {h481, 62'h0});
+                    h483 = 64'h0;
+                    h483 = ({1'h0, h482} | 64'h8000000000000000);
+                    h484 = 64'h0;
+                    h484 = (h483 | {32'h0, e_pv, 31'h0});
+                    h485 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h604 = e_pasid;
+                        h485 = e_pasid;
                     end
                     else begin
-                        h604 = 0;
+                        h485 = 0;
                     end
-                    h605 = 64'h0;
-                    h605 = (h603 | {4'h0, h604, 40'h0});
-                    h606 = 64'h0;
-                    h606 = (h605 | 64'h5b00000000);
-                    rec_frcd_hi <= h606;
+                    h486 = 64'h0;
+                    h486 = (h484 | {4'h0, h485, 40'h0});
+                    h487 = 64'h0;
+                    h487 = (h486 | 64'h5b00000000);
+                    rec_frcd_hi <= h487;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7514,26 +6297,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h607 = 3'h0;
+                    h488 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h607 = 4;
+                        h488 = 4;
                     end
                     else begin
-                        h607 = 0;
+                        h488 = 0;
                     end
-                    rec_cpl_status <= h607;
+                    rec_cpl_status <= h488;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h622})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h623})))) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h624 != 0)) && (!(h627 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h632[20-1:6]} < h637)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
-                    status <= 24;
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h503})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h504})))) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h505 != 0)) && (!(h508 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h513[20-1:6]} < h518)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 21;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -7550,17 +6326,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h640 != 0)) && (!(h643 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h648[20-1:6]} < h653)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
-                    status <= 25;
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h521 != 0)) && (!(h524 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h529[20-1:6]} < h534)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 22;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7578,27 +6347,20 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = 1;
-                    h638 = 1'h0;
-                    h638 = 0;
+                    h519 = 1'h0;
+                    h519 = 0;
                     if ((!(1'b1 && (e_nw != 0)))) begin
-                        h638 = 1;
+                        h519 = 1;
                     end
-                    v_wide[2-1:1] = h638;
-                    h639 = 64'h0;
-                    h639 = (e_addr >>> 12);
-                    v_wide[64-1:12] = h639[52-1:0];
+                    v_wide[2-1:1] = h519;
+                    h520 = 64'h0;
+                    h520 = (e_addr >>> 12);
+                    v_wide[64-1:12] = h520[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h654 != 0)) && (!(h657 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h662[20-1:6]} < h667)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 4))) begin
-                    status <= 26;
+                else if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h535 != 0)) && (!(h538 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h543[20-1:6]} < h548)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 23;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7615,17 +6377,77 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h668 != 0)) && (!(h671 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h676[20-1:6]} < h681)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0)))) && (h682 != 0))) begin
-                    status <= 27;
+                else if ((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h562 != 0)) && (!(h565 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h570[20-1:6]} < h575)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (w_pe_0[9-1:6] == 1)) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))) begin
+                    status <= 24;
+                    h549 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h549 = 7;
+                    end
+                    else begin
+                        h549 = 4;
+                    end
+                    rec_outcome <= h549;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 93;
+                    h550 = 1'h0;
+                    h550 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h550 = 1;
+                    end
+                    rec_recorded <= h550;
+                    h551 = 64'h0;
+                    h551 = (e_addr >>> 12);
+                    h552 = 76'h0;
+                    h552 = {h551, 12'h0};
+                    rec_frcd_lo <= h552[64-1:0];
+                    h553 = 62'h0;
+                    h553 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h554 = 1'h0;
+                    h554 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h554 = 1;
+                    end
+                    h555 = 63'h0;
+                    h555 = ({1'h0, h553} | {h554, 62'h0});
+                    h556 = 64'h0;
+                    h556 = ({1'h0, h555} | 64'h8000000000000000);
+                    h557 = 64'h0;
+                    h557 = (h556 | {32'h0, e_pv, 31'h0});
+                    h558 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h558 = e_pasid;
+                    end
+                    else begin
+                        h558 = 0;
+                    end
+                    h559 = 64'h0;
+                    h559 = (h557 | {4'h0, h558, 40'h0});
+                    h560 = 64'h0;
+                    h560 = (h559 | 64'h5d00000000);
+                    rec_frcd_hi <= h560;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h561 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h561 = 4;
+                    end
+                    else begin
+                        h561 = 0;
+                    end
+                    rec_cpl_status <= h561;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smfl_non_canonical != 0))) begin
+                    status <= 25;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7642,57 +6464,50 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h710 != 0)) && (!(h713 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h718[20-1:6]} < h723)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (!(er_pe != 0))) && (h724 != 0))) begin
-                    status <= 28;
+                else if ((wk_smfl_non_canonical != 0)) begin
+                    status <= 26;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 131;
-                    h699 = 1'h0;
-                    h699 = 0;
+                    rec_fault_reason <= 128;
+                    h576 = 1'h0;
+                    h576 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h699 = 1;
+                        h576 = 1;
                     end
-                    rec_recorded <= h699;
-                    h700 = 64'h0;
-                    h700 = (e_addr >>> 12);
-                    h701 = 76'h0;
-                    h701 = {h700, 12'h0};
-                    rec_frcd_lo <= h701[64-1:0];
-                    h702 = 62'h0;
-                    h702 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h703 = 1'h0;
-                    h703 = 0;
+                    rec_recorded <= h576;
+                    h577 = 64'h0;
+                    h577 = (e_addr >>> 12);
+                    h578 = 76'h0;
+                    h578 = {h577, 12'h0};
+                    rec_frcd_lo <= h578[64-1:0];
+                    h579 = 62'h0;
+                    h579 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h580 = 1'h0;
+                    h580 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h703 = 1;
+                        h580 = 1;
                     end
-                    h704 = 63'h0;
-                    h704 = ({1'h0, h702} | {h703, 62'h0});
-                    h705 = 64'h0;
-                    h705 = ({1'h0, h704} | 64'h8000000000000000);
-                    h706 = 64'h0;
-                    h706 = (h705 | {32'h0, e_pv, 31'h0});
-                    h707 = 20'h0;
+                    h581 = 63'h0;
+                    h581 = ({1'h0, h579} | {h580, 62'h0});
+                    h582 = 64'h0;
+                    h582 = ({1'h0, h581} | 64'h8000000000000000);
+                    h583 = 64'h0;
+                    h583 = (h582 | {32'h0, e_pv, 31'h0});
+                    h584 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h707 = e_pasid;
+                        h584 = e_pasid;
                     end
                     else begin
-                        h707 = 0;
+                        h584 = 0;
                     end
-                    h708 = 64'h0;
-                    h708 = (h706 | {4'h0, h707, 40'h0});
-                    h709 = 64'h0;
-                    h709 = (h708 | 64'h8300000000);
-                    rec_frcd_hi <= h709;
+                    h585 = 64'h0;
+                    h585 = (h583 | {4'h0, h584, 40'h0});
+                    h586 = 64'h0;
+                    h586 = (h585 | 64'h8000000000);
+                    rec_frcd_hi <= h586;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7702,17 +6517,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h741})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h742})))))) begin
-                    status <= 29;
+                else if (((wk_smfl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smfl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smfl_pa <= {32'h0, h587})) || ((1'b1 && (wk_smfl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smfl_pa <= {16'h0, h588})))))) begin
+                    status <= 27;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -7729,17 +6537,504 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_ok != 0)) begin
+                    status <= 28;
+                    rec_outcome <= 1;
+                    rec_address <= wk_smfl_pa;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_translation != 0)) begin
+                    status <= 29;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_smfl_R;
+                    h589 = 1'h0;
+                    h589 = 0;
+                    if (((wk_smfl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h589 = 1;
+                    end
+                    v_wide[2-1:1] = h589;
+                    h590 = 1'h0;
+                    h590 = 0;
+                    if ((wk_smfl_shift > 12)) begin
+                        h590 = 1;
+                    end
+                    v_wide[12-1:11] = h590;
+                    h591 = 6'h0;
+                    h591 = wk_smfl_shift;
+                    h592 = 64'h0;
+                    h592 = (wk_smfl_frame >>> h591);
+                    h593 = 127'h0;
+                    h593 = {63'h0, h592};
+                    h594 = 6'h0;
+                    h594 = wk_smfl_shift;
+                    h595 = 127'h0;
+                    h595 = (h593 << h594);
+                    h596 = 64'h0;
+                    h596 = 1;
+                    h597 = 6'h0;
+                    h598 = 7'h0;
+                    h598 = (({1'h0, wk_smfl_shift} + 64) - 1);
+                    h597 = h598[6-1:0];
+                    h599 = 64'h0;
+                    h599 = (h596 << h597);
+                    h600 = 65'h0;
+                    h600 = (({1'h0, h599} + 65'h10000000000000000) - 1);
+                    h601 = 64'h0;
+                    h601 = (h600[64-1:0] >>> 12);
+                    h602 = 127'h0;
+                    h602 = (h595 | {51'h0, h601, 12'h0});
+                    h603 = 127'h0;
+                    h603 = (h602 >>> 12);
+                    v_wide[64-1:12] = h603[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_access_error != 0)) begin
+                    status <= 30;
+                    h604 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h604 = 7;
+                    end
+                    else begin
+                        h604 = 4;
+                    end
+                    rec_outcome <= h604;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    h605 = 7'h0;
+                    if ((wk_smfl_reason == 115)) begin
+                        h605 = 115;
+                    end
+                    else begin
+                        h605 = 112;
+                    end
+                    rec_fault_reason <= {1'h0, h605};
+                    h606 = 1'h0;
+                    h606 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h606 = 1;
+                    end
+                    rec_recorded <= h606;
+                    h607 = 64'h0;
+                    h607 = (e_addr >>> 12);
+                    h608 = 76'h0;
+                    h608 = {h607, 12'h0};
+                    rec_frcd_lo <= h608[64-1:0];
+                    h609 = 62'h0;
+                    h609 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h610 = 1'h0;
+                    h610 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h610 = 1;
+                    end
+                    h611 = 63'h0;
+                    h611 = ({1'h0, h609} | {h610, 62'h0});
+                    h612 = 64'h0;
+                    h612 = ({1'h0, h611} | 64'h8000000000000000);
+                    h613 = 64'h0;
+                    h613 = (h612 | {32'h0, e_pv, 31'h0});
+                    h614 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h614 = e_pasid;
+                    end
+                    else begin
+                        h614 = 0;
+                    end
+                    h615 = 64'h0;
+                    h615 = (h613 | {4'h0, h614, 40'h0});
+                    h616 = 64'h0;
+                    h616 = (h615 | {24'h0, wk_smfl_reason, 32'h0});
+                    rec_frcd_hi <= h616;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h617 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h617 = 4;
+                    end
+                    else begin
+                        h617 = 0;
+                    end
+                    rec_cpl_status <= h617;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smfl_not_present != 0))) begin
+                    status <= 31;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_not_present != 0)) begin
+                    status <= 32;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 113;
+                    h618 = 1'h0;
+                    h618 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h618 = 1;
+                    end
+                    rec_recorded <= h618;
+                    h619 = 64'h0;
+                    h619 = (e_addr >>> 12);
+                    h620 = 76'h0;
+                    h620 = {h619, 12'h0};
+                    rec_frcd_lo <= h620[64-1:0];
+                    h621 = 62'h0;
+                    h621 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h622 = 1'h0;
+                    h622 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h622 = 1;
+                    end
+                    h623 = 63'h0;
+                    h623 = ({1'h0, h621} | {h622, 62'h0});
+                    h624 = 64'h0;
+                    h624 = ({1'h0, h623} | 64'h8000000000000000);
+                    h625 = 64'h0;
+                    h625 = (h624 | {32'h0, e_pv, 31'h0});
+                    h626 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h626 = e_pasid;
+                    end
+                    else begin
+                        h626 = 0;
+                    end
+                    h627 = 64'h0;
+                    h627 = (h625 | {4'h0, h626, 40'h0});
+                    h628 = 64'h0;
+                    h628 = (h627 | 64'h7100000000);
+                    rec_frcd_hi <= h628;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_privilege != 0)) begin
+                    status <= 33;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 129;
+                    h629 = 1'h0;
+                    h629 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h629 = 1;
+                    end
+                    rec_recorded <= h629;
+                    h630 = 64'h0;
+                    h630 = (e_addr >>> 12);
+                    h631 = 76'h0;
+                    h631 = {h630, 12'h0};
+                    rec_frcd_lo <= h631[64-1:0];
+                    h632 = 62'h0;
+                    h632 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h633 = 1'h0;
+                    h633 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h633 = 1;
+                    end
+                    h634 = 63'h0;
+                    h634 = ({1'h0, h632} | {h633, 62'h0});
+                    h635 = 64'h0;
+                    h635 = ({1'h0, h634} | 64'h8000000000000000);
+                    h636 = 64'h0;
+                    h636 = (h635 | {32'h0, e_pv, 31'h0});
+                    h637 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h637 = e_pasid;
+                    end
+                    else begin
+                        h637 = 0;
+                    end
+                    h638 = 64'h0;
+                    h638 = (h636 | {4'h0, h637, 40'h0});
+                    h639 = 64'h0;
+                    h639 = (h638 | 64'h8100000000);
+                    rec_frcd_hi <= h639;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((wk_smfl_write_denied != 0)) begin
+                    status <= 34;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 133;
+                    h640 = 1'h0;
+                    h640 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h640 = 1;
+                    end
+                    rec_recorded <= h640;
+                    h641 = 64'h0;
+                    h641 = (e_addr >>> 12);
+                    h642 = 76'h0;
+                    h642 = {h641, 12'h0};
+                    rec_frcd_lo <= h642[64-1:0];
+                    h643 = 62'h0;
+                    h643 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h644 = 1'h0;
+                    h644 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h644 = 1;
+                    end
+                    h645 = 63'h0;
+                    h645 = ({1'h0, h643} | {h644, 62'h0});
+                    h646 = 64'h0;
+                    h646 = ({1'h0, h645} | 64'h8000000000000000);
+                    h647 = 64'h0;
+                    h647 = (h646 | {32'h0, e_pv, 31'h0});
+                    h648 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h648 = e_pasid;
+                    end
+                    else begin
+                        h648 = 0;
+                    end
+                    h649 = 64'h0;
+                    h649 = (h647 | {4'h0, h648, 40'h0});
+                    h650 = 64'h0;
+                    h650 = (h649 | 64'h8500000000);
+                    rec_frcd_hi <= h650;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((((wk_smfl_reserved != 0) || (wk_smfl_reserved_2m != 0)) || (wk_smfl_reserved_1g != 0))) begin
+                    status <= 35;
+                    h651 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h651 = 7;
+                    end
+                    else begin
+                        h651 = 4;
+                    end
+                    rec_outcome <= h651;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 114;
+                    h652 = 1'h0;
+                    h652 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h652 = 1;
+                    end
+                    rec_recorded <= h652;
+                    h653 = 64'h0;
+                    h653 = (e_addr >>> 12);
+                    h654 = 76'h0;
+                    h654 = {h653, 12'h0};
+                    rec_frcd_lo <= h654[64-1:0];
+                    h655 = 62'h0;
+                    h655 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h656 = 1'h0;
+                    h656 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h656 = 1;
+                    end
+                    h657 = 63'h0;
+                    h657 = ({1'h0, h655} | {h656, 62'h0});
+                    h658 = 64'h0;
+                    h658 = ({1'h0, h657} | 64'h8000000000000000);
+                    h659 = 64'h0;
+                    h659 = (h658 | {32'h0, e_pv, 31'h0});
+                    h660 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h660 = e_pasid;
+                    end
+                    else begin
+                        h660 = 0;
+                    end
+                    h661 = 64'h0;
+                    h661 = (h659 | {4'h0, h660, 40'h0});
+                    h662 = 64'h0;
+                    h662 = (h661 | 64'h7200000000);
+                    rec_frcd_hi <= h662;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h663 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h663 = 4;
+                    end
+                    else begin
+                        h663 = 0;
+                    end
+                    rec_cpl_status <= h663;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h664 != 0)) && (!(h667 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h672[20-1:6]} < h677)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))))))) && (h678 != 0))) begin
+                    status <= 36;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h706 != 0)) && (!(h709 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h714[20-1:6]} < h719)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (h720 != 0))) begin
+                    status <= 37;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 131;
+                    h695 = 1'h0;
+                    h695 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h695 = 1;
+                    end
+                    rec_recorded <= h695;
+                    h696 = 64'h0;
+                    h696 = (e_addr >>> 12);
+                    h697 = 76'h0;
+                    h697 = {h696, 12'h0};
+                    rec_frcd_lo <= h697[64-1:0];
+                    h698 = 62'h0;
+                    h698 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h699 = 1'h0;
+                    h699 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h699 = 1;
+                    end
+                    h700 = 63'h0;
+                    h700 = ({1'h0, h698} | {h699, 62'h0});
+                    h701 = 64'h0;
+                    h701 = ({1'h0, h700} | 64'h8000000000000000);
+                    h702 = 64'h0;
+                    h702 = (h701 | {32'h0, e_pv, 31'h0});
+                    h703 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h703 = e_pasid;
+                    end
+                    else begin
+                        h703 = 0;
+                    end
+                    h704 = 64'h0;
+                    h704 = (h702 | {4'h0, h703, 40'h0});
+                    h705 = 64'h0;
+                    h705 = (h704 | 64'h8300000000);
+                    rec_frcd_hi <= h705;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h737})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h738})))))) begin
+                    status <= 38;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
                 end
                 else if ((wk_smsl_ok != 0)) begin
-                    status <= 30;
+                    status <= 39;
                     rec_outcome <= 1;
                     rec_address <= wk_smsl_pa;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7756,17 +7051,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((wk_smsl_translation != 0)) begin
-                    status <= 31;
+                    status <= 40;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7784,105 +7072,98 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_smsl_R;
-                    h743 = 1'h0;
-                    h743 = 0;
+                    h739 = 1'h0;
+                    h739 = 0;
                     if (((wk_smsl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h743 = 1;
+                        h739 = 1;
                     end
-                    v_wide[2-1:1] = h743;
+                    v_wide[2-1:1] = h739;
                     v_wide[3-1:2] = wk_smsl_U;
-                    h744 = 1'h0;
-                    h744 = 0;
+                    h740 = 1'h0;
+                    h740 = 0;
                     if ((wk_smsl_shift > 12)) begin
-                        h744 = 1;
+                        h740 = 1;
                     end
-                    v_wide[12-1:11] = h744;
-                    h745 = 6'h0;
-                    h745 = wk_smsl_shift;
+                    v_wide[12-1:11] = h740;
+                    h741 = 6'h0;
+                    h741 = wk_smsl_shift;
+                    h742 = 64'h0;
+                    h742 = (wk_smsl_frame >>> h741);
+                    h743 = 127'h0;
+                    h743 = {63'h0, h742};
+                    h744 = 6'h0;
+                    h744 = wk_smsl_shift;
+                    h745 = 127'h0;
+                    h745 = (h743 << h744);
                     h746 = 64'h0;
-                    h746 = (wk_smsl_frame >>> h745);
-                    h747 = 127'h0;
-                    h747 = {63'h0, h746};
-                    h748 = 6'h0;
-                    h748 = wk_smsl_shift;
-                    h749 = 127'h0;
-                    h749 = (h747 << h748);
-                    h750 = 64'h0;
-                    h750 = 1;
-                    h751 = 6'h0;
-                    h752 = 7'h0;
-                    h752 = (({1'h0, wk_smsl_shift} + 64) - 1);
-                    h751 = h752[6-1:0];
-                    h753 = 64'h0;
-                    h753 = (h750 << h751);
-                    h754 = 65'h0;
-                    h754 = (({1'h0, h753} + 65'h10000000000000000) - 1);
-                    h755 = 64'h0;
-                    h755 = (h754[64-1:0] >>> 12);
-                    h756 = 127'h0;
-                    h756 = (h749 | {51'h0, h755, 12'h0});
-                    h757 = 127'h0;
-                    h757 = (h756 >>> 12);
-                    v_wide[64-1:12] = h757[52-1:0];
+                    h746 = 1;
+                    h747 = 6'h0;
+                    h748 = 7'h0;
+                    h748 = (({1'h0, wk_smsl_shift} + 64) - 1);
+                    h747 = h748[6-1:0];
+                    h749 = 64'h0;
+                    h749 = (h746 << h747);
+                    h750 = 65'h0;
+                    h750 = (({1'h0, h749} + 65'h10000000000000000) - 1);
+                    h751 = 64'h0;
+                    h751 = (h750[64-1:0] >>> 12);
+                    h752 = 127'h0;
+                    h752 = (h745 | {51'h0, h751, 12'h0});
+                    h753 = 127'h0;
+                    h753 = (h752 >>> 12);
+                    v_wide[64-1:12] = h753[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_smsl_walked != 0) && (wk_smsl_access_error != 0))) begin
-                    status <= 32;
-                    h758 = 3'h0;
+                    status <= 41;
+                    h754 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h758 = 7;
+                        h754 = 7;
                     end
                     else begin
-                        h758 = 4;
+                        h754 = 4;
                     end
-                    rec_outcome <= {1'h0, h758};
+                    rec_outcome <= h754;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 120;
+                    h755 = 1'h0;
+                    h755 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h755 = 1;
+                    end
+                    rec_recorded <= h755;
+                    h756 = 64'h0;
+                    h756 = (e_addr >>> 12);
+                    h757 = 76'h0;
+                    h757 = {h756, 12'h0};
+                    rec_frcd_lo <= h757[64-1:0];
+                    h758 = 62'h0;
+                    h758 = ({46'h0, e_sid} | {e_at, 60'h0});
                     h759 = 1'h0;
                     h759 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h759 = 1;
                     end
-                    rec_recorded <= h759;
-                    h760 = 64'h0;
-                    h760 = (e_addr >>> 12);
-                    h761 = 76'h0;
-                    h761 = {h760, 12'h0};
-                    rec_frcd_lo <= h761[64-1:0];
-                    h762 = 62'h0;
-                    h762 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h763 = 1'h0;
-                    h763 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h763 = 1;
-                    end
-                    h764 = 63'h0;
-                    h764 = ({1'h0, h762} | {h763, 62'h0});
-                    h765 = 64'h0;
-                    h765 = ({1'h0, h764} | 64'h8000000000000000);
-                    h766 = 64'h0;
-                    h766 = (h765 | {32'h0, e_pv, 31'h0});
-                    h767 = 20'h0;
+                    h760 = 63'h0;
+                    h760 = ({1'h0, h758} | {h759, 62'h0});
+                    h761 = 64'h0;
+                    h761 = ({1'h0, h760} | 64'h8000000000000000);
+                    h762 = 64'h0;
+                    h762 = (h761 | {32'h0, e_pv, 31'h0});
+                    h763 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h767 = e_pasid;
+                        h763 = e_pasid;
                     end
                     else begin
-                        h767 = 0;
+                        h763 = 0;
                     end
-                    h768 = 64'h0;
-                    h768 = (h766 | {4'h0, h767, 40'h0});
-                    h769 = 64'h0;
-                    h769 = (h768 | 64'h7800000000);
-                    rec_frcd_hi <= h769;
+                    h764 = 64'h0;
+                    h764 = (h762 | {4'h0, h763, 40'h0});
+                    h765 = 64'h0;
+                    h765 = (h764 | 64'h7800000000);
+                    rec_frcd_hi <= h765;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7890,26 +7171,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h770 = 3'h0;
+                    h766 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h770 = 4;
+                        h766 = 4;
                     end
                     else begin
-                        h770 = 0;
+                        h766 = 0;
                     end
-                    rec_cpl_status <= h770;
+                    rec_cpl_status <= h766;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smsl_walked != 0)) && (wk_smsl_not_present != 0))) begin
-                    status <= 33;
+                    status <= 42;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -7926,57 +7200,50 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 5))) begin
-                    status <= 34;
+                    status <= 43;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 133;
+                    h767 = 1'h0;
+                    h767 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h767 = 1;
+                    end
+                    rec_recorded <= h767;
+                    h768 = 64'h0;
+                    h768 = (e_addr >>> 12);
+                    h769 = 76'h0;
+                    h769 = {h768, 12'h0};
+                    rec_frcd_lo <= h769[64-1:0];
+                    h770 = 62'h0;
+                    h770 = ({46'h0, e_sid} | {e_at, 60'h0});
                     h771 = 1'h0;
                     h771 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h771 = 1;
                     end
-                    rec_recorded <= h771;
-                    h772 = 64'h0;
-                    h772 = (e_addr >>> 12);
-                    h773 = 76'h0;
-                    h773 = {h772, 12'h0};
-                    rec_frcd_lo <= h773[64-1:0];
-                    h774 = 62'h0;
-                    h774 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h775 = 1'h0;
-                    h775 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h775 = 1;
-                    end
-                    h776 = 63'h0;
-                    h776 = ({1'h0, h774} | {h775, 62'h0});
-                    h777 = 64'h0;
-                    h777 = ({1'h0, h776} | 64'h8000000000000000);
-                    h778 = 64'h0;
-                    h778 = (h777 | {32'h0, e_pv, 31'h0});
-                    h779 = 20'h0;
+                    h772 = 63'h0;
+                    h772 = ({1'h0, h770} | {h771, 62'h0});
+                    h773 = 64'h0;
+                    h773 = ({1'h0, h772} | 64'h8000000000000000);
+                    h774 = 64'h0;
+                    h774 = (h773 | {32'h0, e_pv, 31'h0});
+                    h775 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h779 = e_pasid;
+                        h775 = e_pasid;
                     end
                     else begin
-                        h779 = 0;
+                        h775 = 0;
                     end
-                    h780 = 64'h0;
-                    h780 = (h778 | {4'h0, h779, 40'h0});
-                    h781 = 64'h0;
-                    h781 = (h780 | 64'h8500000000);
-                    rec_frcd_hi <= h781;
+                    h776 = 64'h0;
+                    h776 = (h774 | {4'h0, h775, 40'h0});
+                    h777 = 64'h0;
+                    h777 = (h776 | 64'h8500000000);
+                    rec_frcd_hi <= h777;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7986,57 +7253,50 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 6))) begin
-                    status <= 35;
+                    status <= 44;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 134;
+                    h778 = 1'h0;
+                    h778 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h778 = 1;
+                    end
+                    rec_recorded <= h778;
+                    h779 = 64'h0;
+                    h779 = (e_addr >>> 12);
+                    h780 = 76'h0;
+                    h780 = {h779, 12'h0};
+                    rec_frcd_lo <= h780[64-1:0];
+                    h781 = 62'h0;
+                    h781 = ({46'h0, e_sid} | {e_at, 60'h0});
                     h782 = 1'h0;
                     h782 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h782 = 1;
                     end
-                    rec_recorded <= h782;
-                    h783 = 64'h0;
-                    h783 = (e_addr >>> 12);
-                    h784 = 76'h0;
-                    h784 = {h783, 12'h0};
-                    rec_frcd_lo <= h784[64-1:0];
-                    h785 = 62'h0;
-                    h785 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h786 = 1'h0;
-                    h786 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h786 = 1;
-                    end
-                    h787 = 63'h0;
-                    h787 = ({1'h0, h785} | {h786, 62'h0});
-                    h788 = 64'h0;
-                    h788 = ({1'h0, h787} | 64'h8000000000000000);
-                    h789 = 64'h0;
-                    h789 = (h788 | {32'h0, e_pv, 31'h0});
-                    h790 = 20'h0;
+                    h783 = 63'h0;
+                    h783 = ({1'h0, h781} | {h782, 62'h0});
+                    h784 = 64'h0;
+                    h784 = ({1'h0, h783} | 64'h8000000000000000);
+                    h785 = 64'h0;
+                    h785 = (h784 | {32'h0, e_pv, 31'h0});
+                    h786 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h790 = e_pasid;
+                        h786 = e_pasid;
                     end
                     else begin
-                        h790 = 0;
+                        h786 = 0;
                     end
-                    h791 = 64'h0;
-                    h791 = (h789 | {4'h0, h790, 40'h0});
-                    h792 = 64'h0;
-                    h792 = (h791 | 64'h8600000000);
-                    rec_frcd_hi <= h792;
+                    h787 = 64'h0;
+                    h787 = (h785 | {4'h0, h786, 40'h0});
+                    h788 = 64'h0;
+                    h788 = (h787 | 64'h8600000000);
+                    rec_frcd_hi <= h788;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -8046,64 +7306,57 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_smsl_walked != 0) && (((wk_smsl_reserved != 0) || (wk_smsl_reserved_2m != 0)) || (wk_smsl_reserved_1g != 0)))) begin
-                    status <= 36;
-                    h793 = 3'h0;
+                    status <= 45;
+                    h789 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h793 = 7;
+                        h789 = 7;
                     end
                     else begin
-                        h793 = 4;
+                        h789 = 4;
                     end
-                    rec_outcome <= {1'h0, h793};
+                    rec_outcome <= h789;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 122;
+                    h790 = 1'h0;
+                    h790 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h790 = 1;
+                    end
+                    rec_recorded <= h790;
+                    h791 = 64'h0;
+                    h791 = (e_addr >>> 12);
+                    h792 = 76'h0;
+                    h792 = {h791, 12'h0};
+                    rec_frcd_lo <= h792[64-1:0];
+                    h793 = 62'h0;
+                    h793 = ({46'h0, e_sid} | {e_at, 60'h0});
                     h794 = 1'h0;
                     h794 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
                         h794 = 1;
                     end
-                    rec_recorded <= h794;
-                    h795 = 64'h0;
-                    h795 = (e_addr >>> 12);
-                    h796 = 76'h0;
-                    h796 = {h795, 12'h0};
-                    rec_frcd_lo <= h796[64-1:0];
-                    h797 = 62'h0;
-                    h797 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h798 = 1'h0;
-                    h798 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h798 = 1;
-                    end
-                    h799 = 63'h0;
-                    h799 = ({1'h0, h797} | {h798, 62'h0});
-                    h800 = 64'h0;
-                    h800 = ({1'h0, h799} | 64'h8000000000000000);
-                    h801 = 64'h0;
-                    h801 = (h800 | {32'h0, e_pv, 31'h0});
-                    h802 = 20'h0;
+                    h795 = 63'h0;
+                    h795 = ({1'h0, h793} | {h794, 62'h0});
+                    h796 = 64'h0;
+                    h796 = ({1'h0, h795} | 64'h8000000000000000);
+                    h797 = 64'h0;
+                    h797 = (h796 | {32'h0, e_pv, 31'h0});
+                    h798 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h802 = e_pasid;
+                        h798 = e_pasid;
                     end
                     else begin
-                        h802 = 0;
+                        h798 = 0;
                     end
-                    h803 = 64'h0;
-                    h803 = (h801 | {4'h0, h802, 40'h0});
-                    h804 = 64'h0;
-                    h804 = (h803 | 64'h7a00000000);
-                    rec_frcd_hi <= h804;
+                    h799 = 64'h0;
+                    h799 = (h797 | {4'h0, h798, 40'h0});
+                    h800 = 64'h0;
+                    h800 = (h799 | 64'h7a00000000);
+                    rec_frcd_hi <= h800;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -8111,26 +7364,68 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h805 = 3'h0;
+                    h801 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h805 = 4;
+                        h801 = 4;
+                    end
+                    else begin
+                        h801 = 0;
+                    end
+                    rec_cpl_status <= h801;
+                    rec_cpl <= 0;
+                    st <= 5'b11000;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
+                    status <= 46;
+                    h802 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h802 = 7;
+                    end
+                    else begin
+                        h802 = 4;
+                    end
+                    rec_outcome <= h802;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 1;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h803 = 64'h0;
+                    h803 = e_addr;
+                    v_wide[64-1:12] = h803[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 1;
+                    v_wide[62-1:60] = e_at;
+                    h804 = 1'h0;
+                    h804 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h804 = 1;
+                    end
+                    v_wide[63-1:62] = h804;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h805 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h805 = 1;
                     end
                     else begin
                         h805 = 0;
                     end
-                    rec_cpl_status <= h805;
+                    rec_cpl_status <= {2'h0, h805};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
-                    status <= 37;
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                    status <= 47;
                     h806 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h806 = 7;
@@ -8138,10 +7433,10 @@ always @(posedge clk) begin: fsm
                     else begin
                         h806 = 4;
                     end
-                    rec_outcome <= {1'h0, h806};
+                    rec_outcome <= h806;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 1;
+                    rec_fault_reason <= 10;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h807 = 64'h0;
@@ -8150,7 +7445,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 1;
+                    v_wide[40-1:32] = 10;
                     v_wide[62-1:60] = e_at;
                     h808 = 1'h0;
                     h808 = 0;
@@ -8167,26 +7462,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h809 = 1'h0;
+                    h809 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h809 = 1;
+                        h809 = 4;
                     end
                     else begin
                         h809 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h809};
+                    rec_cpl_status <= h809;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
-                    status <= 38;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
+                    status <= 48;
                     h810 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h810 = 7;
@@ -8194,10 +7482,10 @@ always @(posedge clk) begin: fsm
                     else begin
                         h810 = 4;
                     end
-                    rec_outcome <= {1'h0, h810};
+                    rec_outcome <= h810;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 10;
+                    rec_fault_reason <= 9;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h811 = 64'h0;
@@ -8206,7 +7494,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
+                    v_wide[40-1:32] = 9;
                     v_wide[62-1:60] = e_at;
                     h812 = 1'h0;
                     h812 = 0;
@@ -8232,17 +7520,10 @@ always @(posedge clk) begin: fsm
                     end
                     rec_cpl_status <= h813;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
-                    status <= 39;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
+                    status <= 49;
                     h814 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h814 = 7;
@@ -8250,26 +7531,31 @@ always @(posedge clk) begin: fsm
                     else begin
                         h814 = 4;
                     end
-                    rec_outcome <= {1'h0, h814};
+                    rec_outcome <= h814;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 9;
-                    rec_recorded <= 1;
+                    rec_fault_reason <= 2;
+                    h815 = 1'h0;
+                    h815 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h815 = 1;
+                    end
+                    rec_recorded <= h815;
                     v_wide = 0;
-                    h815 = 64'h0;
-                    h815 = e_addr;
-                    v_wide[64-1:12] = h815[64-1:12];
+                    h816 = 64'h0;
+                    h816 = e_addr;
+                    v_wide[64-1:12] = h816[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 9;
+                    v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
-                    h816 = 1'h0;
-                    h816 = 0;
+                    h817 = 1'h0;
+                    h817 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h816 = 1;
+                        h817 = 1;
                     end
-                    v_wide[63-1:62] = h816;
+                    v_wide[63-1:62] = h817;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8279,43 +7565,31 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h817 = 3'h0;
+                    h818 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h817 = 4;
+                        h818 = 1;
                     end
                     else begin
-                        h817 = 0;
+                        h818 = 0;
                     end
-                    rec_cpl_status <= h817;
+                    rec_cpl_status <= {2'h0, h818};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
-                    status <= 40;
-                    h818 = 3'h0;
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 50;
+                    h819 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h818 = 7;
+                        h819 = 7;
                     end
                     else begin
-                        h818 = 4;
+                        h819 = 4;
                     end
-                    rec_outcome <= {1'h0, h818};
+                    rec_outcome <= h819;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h819 = 1'h0;
-                    h819 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h819 = 1;
-                    end
-                    rec_recorded <= h819;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
                     v_wide = 0;
                     h820 = 64'h0;
                     h820 = e_addr;
@@ -8323,7 +7597,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
+                    v_wide[40-1:32] = 11;
                     v_wide[62-1:60] = e_at;
                     h821 = 1'h0;
                     h821 = 0;
@@ -8340,26 +7614,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h822 = 1'h0;
+                    h822 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h822 = 1;
+                        h822 = 4;
                     end
                     else begin
                         h822 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h822};
+                    rec_cpl_status <= h822;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 41;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 51;
                     h823 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h823 = 7;
@@ -8367,87 +7634,31 @@ always @(posedge clk) begin: fsm
                     else begin
                         h823 = 4;
                     end
-                    rec_outcome <= {1'h0, h823};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 11;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h824 = 64'h0;
-                    h824 = e_addr;
-                    v_wide[64-1:12] = h824[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
-                    v_wide[62-1:60] = e_at;
-                    h825 = 1'h0;
-                    h825 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h825 = 1;
-                    end
-                    v_wide[63-1:62] = h825;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h826 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h826 = 4;
-                    end
-                    else begin
-                        h826 = 0;
-                    end
-                    rec_cpl_status <= h826;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
-                    status <= 42;
-                    h827 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h827 = 7;
-                    end
-                    else begin
-                        h827 = 4;
-                    end
-                    rec_outcome <= {1'h0, h827};
+                    rec_outcome <= h823;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h828 = 1'h0;
-                    h828 = 0;
+                    h824 = 1'h0;
+                    h824 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h828 = 1;
+                        h824 = 1;
                     end
-                    rec_recorded <= h828;
+                    rec_recorded <= h824;
                     v_wide = 0;
-                    h829 = 64'h0;
-                    h829 = e_addr;
-                    v_wide[64-1:12] = h829[64-1:12];
+                    h825 = 64'h0;
+                    h825 = e_addr;
+                    v_wide[64-1:12] = h825[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h830 = 1'h0;
-                    h830 = 0;
+                    h826 = 1'h0;
+                    h826 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h830 = 1;
+                        h826 = 1;
                     end
-                    v_wide[63-1:62] = h830;
+                    v_wide[63-1:62] = h826;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8457,58 +7668,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h831 = 3'h0;
+                    h827 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h831 = 4;
+                        h827 = 4;
                     end
                     else begin
-                        h831 = 0;
+                        h827 = 0;
                     end
-                    rec_cpl_status <= h831;
+                    rec_cpl_status <= h827;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 43;
-                    h832 = 3'h0;
+                    status <= 52;
+                    h828 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h832 = 7;
+                        h828 = 7;
                     end
                     else begin
-                        h832 = 4;
+                        h828 = 4;
                     end
-                    rec_outcome <= {1'h0, h832};
+                    rec_outcome <= h828;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 13;
-                    h833 = 1'h0;
-                    h833 = 0;
+                    h829 = 1'h0;
+                    h829 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h833 = 1;
+                        h829 = 1;
                     end
-                    rec_recorded <= h833;
+                    rec_recorded <= h829;
                     v_wide = 0;
-                    h834 = 64'h0;
-                    h834 = e_addr;
-                    v_wide[64-1:12] = h834[64-1:12];
+                    h830 = 64'h0;
+                    h830 = e_addr;
+                    v_wide[64-1:12] = h830[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 13;
                     v_wide[62-1:60] = e_at;
-                    h835 = 1'h0;
-                    h835 = 0;
+                    h831 = 1'h0;
+                    h831 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h835 = 1;
+                        h831 = 1;
                     end
-                    v_wide[63-1:62] = h835;
+                    v_wide[63-1:62] = h831;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8518,58 +7722,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h836 = 1'h0;
+                    h832 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h836 = 1;
+                        h832 = 1;
                     end
                     else begin
-                        h836 = 0;
+                        h832 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h836};
+                    rec_cpl_status <= {2'h0, h832};
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 44;
-                    h837 = 3'h0;
+                    status <= 53;
+                    h833 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h837 = 7;
+                        h833 = 7;
                     end
                     else begin
-                        h837 = 4;
+                        h833 = 4;
                     end
-                    rec_outcome <= {1'h0, h837};
+                    rec_outcome <= h833;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h838 = 1'h0;
-                    h838 = 0;
+                    h834 = 1'h0;
+                    h834 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h838 = 1;
+                        h834 = 1;
                     end
-                    rec_recorded <= h838;
+                    rec_recorded <= h834;
                     v_wide = 0;
-                    h839 = 64'h0;
-                    h839 = e_addr;
-                    v_wide[64-1:12] = h839[64-1:12];
+                    h835 = 64'h0;
+                    h835 = e_addr;
+                    v_wide[64-1:12] = h835[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h840 = 1'h0;
-                    h840 = 0;
+                    h836 = 1'h0;
+                    h836 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h840 = 1;
+                        h836 = 1;
                     end
-                    v_wide[63-1:62] = h840;
+                    v_wide[63-1:62] = h836;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8579,26 +7776,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h841 = 3'h0;
+                    h837 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h841 = 4;
+                        h837 = 4;
                     end
                     else begin
-                        h841 = 0;
+                        h837 = 0;
                     end
-                    rec_cpl_status <= h841;
+                    rec_cpl_status <= h837;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h842})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h843})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
-                    status <= 45;
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h838})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h839})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 54;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -8615,17 +7805,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
-                    status <= 46;
+                    status <= 55;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8642,17 +7825,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
-                    status <= 47;
+                    status <= 56;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8669,17 +7845,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h844 != 0))) begin
-                    status <= 48;
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h840 != 0))) begin
+                    status <= 57;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8696,42 +7865,35 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h864 != 0))) begin
-                    status <= 49;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h860 != 0))) begin
+                    status <= 58;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h861 = 1'h0;
-                    h861 = 0;
+                    h857 = 1'h0;
+                    h857 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h861 = 1;
+                        h857 = 1;
                     end
-                    rec_recorded <= h861;
+                    rec_recorded <= h857;
                     v_wide = 0;
-                    h862 = 64'h0;
-                    h862 = e_addr;
-                    v_wide[64-1:12] = h862[64-1:12];
+                    h858 = 64'h0;
+                    h858 = e_addr;
+                    v_wide[64-1:12] = h858[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h863 = 1'h0;
-                    h863 = 0;
+                    h859 = 1'h0;
+                    h859 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h863 = 1;
+                        h859 = 1;
                     end
-                    v_wide[63-1:62] = h863;
+                    v_wide[63-1:62] = h859;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8743,17 +7905,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h881})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h882})))))) begin
-                    status <= 50;
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h877})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h878})))))) begin
+                    status <= 59;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -8770,17 +7925,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 51;
+                    status <= 60;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8797,17 +7945,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((wk_sl_translation != 0)) begin
-                    status <= 52;
+                    status <= 61;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8825,90 +7966,83 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h883 = 1'h0;
-                    h883 = 0;
+                    h879 = 1'h0;
+                    h879 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h883 = 1;
+                        h879 = 1;
                     end
-                    v_wide[2-1:1] = h883;
+                    v_wide[2-1:1] = h879;
                     v_wide[3-1:2] = wk_sl_U;
-                    h884 = 1'h0;
-                    h884 = 0;
+                    h880 = 1'h0;
+                    h880 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h884 = 1;
+                        h880 = 1;
                     end
-                    v_wide[12-1:11] = h884;
-                    h885 = 6'h0;
-                    h885 = wk_sl_shift;
+                    v_wide[12-1:11] = h880;
+                    h881 = 6'h0;
+                    h881 = wk_sl_shift;
+                    h882 = 64'h0;
+                    h882 = (wk_sl_frame >>> h881);
+                    h883 = 127'h0;
+                    h883 = {63'h0, h882};
+                    h884 = 6'h0;
+                    h884 = wk_sl_shift;
+                    h885 = 127'h0;
+                    h885 = (h883 << h884);
                     h886 = 64'h0;
-                    h886 = (wk_sl_frame >>> h885);
-                    h887 = 127'h0;
-                    h887 = {63'h0, h886};
-                    h888 = 6'h0;
-                    h888 = wk_sl_shift;
-                    h889 = 127'h0;
-                    h889 = (h887 << h888);
-                    h890 = 64'h0;
-                    h890 = 1;
-                    h891 = 6'h0;
-                    h892 = 7'h0;
-                    h892 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h891 = h892[6-1:0];
-                    h893 = 64'h0;
-                    h893 = (h890 << h891);
-                    h894 = 65'h0;
-                    h894 = (({1'h0, h893} + 65'h10000000000000000) - 1);
-                    h895 = 64'h0;
-                    h895 = (h894[64-1:0] >>> 12);
-                    h896 = 127'h0;
-                    h896 = (h889 | {51'h0, h895, 12'h0});
-                    h897 = 127'h0;
-                    h897 = (h896 >>> 12);
-                    v_wide[64-1:12] = h897[52-1:0];
+                    h886 = 1;
+                    h887 = 6'h0;
+                    h888 = 7'h0;
+                    h888 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h887 = h888[6-1:0];
+                    h889 = 64'h0;
+                    h889 = (h886 << h887);
+                    h890 = 65'h0;
+                    h890 = (({1'h0, h889} + 65'h10000000000000000) - 1);
+                    h891 = 64'h0;
+                    h891 = (h890[64-1:0] >>> 12);
+                    h892 = 127'h0;
+                    h892 = (h885 | {51'h0, h891, 12'h0});
+                    h893 = 127'h0;
+                    h893 = (h892 >>> 12);
+                    v_wide[64-1:12] = h893[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_access_error != 0))) begin
-                    status <= 53;
-                    h898 = 3'h0;
+                    status <= 62;
+                    h894 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h898 = 7;
+                        h894 = 7;
                     end
                     else begin
-                        h898 = 4;
+                        h894 = 4;
                     end
-                    rec_outcome <= {1'h0, h898};
+                    rec_outcome <= h894;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= wk_sl_reason;
-                    h899 = 1'h0;
-                    h899 = 0;
+                    h895 = 1'h0;
+                    h895 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h899 = 1;
+                        h895 = 1;
                     end
-                    rec_recorded <= h899;
+                    rec_recorded <= h895;
                     v_wide = 0;
-                    h900 = 64'h0;
-                    h900 = e_addr;
-                    v_wide[64-1:12] = h900[64-1:12];
+                    h896 = 64'h0;
+                    h896 = e_addr;
+                    v_wide[64-1:12] = h896[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = wk_sl_reason;
                     v_wide[62-1:60] = e_at;
-                    h901 = 1'h0;
-                    h901 = 0;
+                    h897 = 1'h0;
+                    h897 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h901 = 1;
+                        h897 = 1;
                     end
-                    v_wide[63-1:62] = h901;
+                    v_wide[63-1:62] = h897;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -8918,26 +8052,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h902 = 3'h0;
+                    h898 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h902 = 4;
+                        h898 = 4;
                     end
                     else begin
-                        h902 = 0;
+                        h898 = 0;
                     end
-                    rec_cpl_status <= h902;
+                    rec_cpl_status <= h898;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
-                    status <= 54;
+                    status <= 63;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -8954,31 +8081,24 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 55;
+                    status <= 64;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h903 = 1'h0;
-                    h903 = 0;
+                    h899 = 1'h0;
+                    h899 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h903 = 1;
+                        h899 = 1;
                     end
-                    rec_recorded <= h903;
+                    rec_recorded <= h899;
                     v_wide = 0;
-                    h904 = 64'h0;
-                    h904 = e_addr;
-                    v_wide[64-1:12] = h904[64-1:12];
+                    h900 = 64'h0;
+                    h900 = e_addr;
+                    v_wide[64-1:12] = h900[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -8996,31 +8116,24 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 56;
+                    status <= 65;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h905 = 1'h0;
-                    h905 = 0;
+                    h901 = 1'h0;
+                    h901 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h905 = 1;
+                        h901 = 1;
                     end
-                    rec_recorded <= h905;
+                    rec_recorded <= h901;
                     v_wide = 0;
-                    h906 = 64'h0;
-                    h906 = e_addr;
-                    v_wide[64-1:12] = h906[64-1:12];
+                    h902 = 64'h0;
+                    h902 = e_addr;
+                    v_wide[64-1:12] = h902[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9038,49 +8151,42 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
-                    status <= 57;
-                    h907 = 3'h0;
+                    status <= 66;
+                    h903 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h907 = 7;
+                        h903 = 7;
                     end
                     else begin
-                        h907 = 4;
+                        h903 = 4;
                     end
-                    rec_outcome <= {1'h0, h907};
+                    rec_outcome <= h903;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h908 = 1'h0;
-                    h908 = 0;
+                    h904 = 1'h0;
+                    h904 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h908 = 1;
+                        h904 = 1;
                     end
-                    rec_recorded <= h908;
+                    rec_recorded <= h904;
                     v_wide = 0;
-                    h909 = 64'h0;
-                    h909 = e_addr;
-                    v_wide[64-1:12] = h909[64-1:12];
+                    h905 = 64'h0;
+                    h905 = e_addr;
+                    v_wide[64-1:12] = h905[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h910 = 1'h0;
-                    h910 = 0;
+                    h906 = 1'h0;
+                    h906 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h910 = 1;
+                        h906 = 1;
                     end
-                    v_wide[63-1:62] = h910;
+                    v_wide[63-1:62] = h906;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -9090,26 +8196,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h911 = 3'h0;
+                    h907 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h911 = 4;
+                        h907 = 4;
                     end
                     else begin
-                        h911 = 0;
+                        h907 = 0;
                     end
-                    rec_cpl_status <= h911;
+                    rec_cpl_status <= h907;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 58;
+                    status <= 67;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9126,17 +8225,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 59;
+                    status <= 68;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9157,17 +8249,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 60;
+                    status <= 69;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9184,55 +8269,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h922[32-1:16] != 0))) begin
-                    status <= 61;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h918[32-1:16] != 0))) begin
+                    status <= 70;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h912 = 17'h0;
-                    h913 = 1'h0;
-                    h913 = 0;
+                    h908 = 17'h0;
+                    h909 = 1'h0;
+                    h909 = 0;
                     if (e_msi_addr[2]) begin
-                        h913 = 1;
+                        h909 = 1;
                     end
-                    h914 = 32'h0;
-                    h914 = e_msi_addr;
-                    h915 = 16'h0;
-                    h915 = ({h913, 15'h0} | {1'h0, h914[20-1:5]});
-                    h916 = 32'h0;
-                    h916 = e_msi_data;
-                    h917 = 17'h0;
-                    h917 = ({1'h0, h915} + {1'h0, h916[16-1:0]});
-                    h918 = 1'h0;
-                    h918 = 0;
+                    h910 = 32'h0;
+                    h910 = e_msi_addr;
+                    h911 = 16'h0;
+                    h911 = ({h909, 15'h0} | {1'h0, h910[20-1:5]});
+                    h912 = 32'h0;
+                    h912 = e_msi_data;
+                    h913 = 17'h0;
+                    h913 = ({1'h0, h911} + {1'h0, h912[16-1:0]});
+                    h914 = 1'h0;
+                    h914 = 0;
                     if (e_msi_addr[2]) begin
-                        h918 = 1;
+                        h914 = 1;
                     end
-                    h919 = 32'h0;
-                    h919 = e_msi_addr;
-                    h920 = 16'h0;
-                    h920 = ({h918, 15'h0} | {1'h0, h919[20-1:5]});
+                    h915 = 32'h0;
+                    h915 = e_msi_addr;
+                    h916 = 16'h0;
+                    h916 = ({h914, 15'h0} | {1'h0, h915[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h912 = h917;
+                        h908 = h913;
                     end
                     else begin
-                        h912 = {1'h0, h920};
+                        h908 = {1'h0, h916};
                     end
-                    h921 = 16'h0;
-                    h921 = (h912[16-1:0] & 65535);
-                    v_wide[64-1:48] = h921;
+                    h917 = 16'h0;
+                    h917 = (h908[16-1:0] & 65535);
+                    v_wide[64-1:48] = h917;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9248,55 +8326,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h942} < h945)))) begin
-                    status <= 62;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h938} < h941)))) begin
+                    status <= 71;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h923 = 17'h0;
-                    h924 = 1'h0;
-                    h924 = 0;
+                    h919 = 17'h0;
+                    h920 = 1'h0;
+                    h920 = 0;
                     if (e_msi_addr[2]) begin
-                        h924 = 1;
+                        h920 = 1;
                     end
-                    h925 = 32'h0;
-                    h925 = e_msi_addr;
-                    h926 = 16'h0;
-                    h926 = ({h924, 15'h0} | {1'h0, h925[20-1:5]});
-                    h927 = 32'h0;
-                    h927 = e_msi_data;
-                    h928 = 17'h0;
-                    h928 = ({1'h0, h926} + {1'h0, h927[16-1:0]});
-                    h929 = 1'h0;
-                    h929 = 0;
+                    h921 = 32'h0;
+                    h921 = e_msi_addr;
+                    h922 = 16'h0;
+                    h922 = ({h920, 15'h0} | {1'h0, h921[20-1:5]});
+                    h923 = 32'h0;
+                    h923 = e_msi_data;
+                    h924 = 17'h0;
+                    h924 = ({1'h0, h922} + {1'h0, h923[16-1:0]});
+                    h925 = 1'h0;
+                    h925 = 0;
                     if (e_msi_addr[2]) begin
-                        h929 = 1;
+                        h925 = 1;
                     end
-                    h930 = 32'h0;
-                    h930 = e_msi_addr;
-                    h931 = 16'h0;
-                    h931 = ({h929, 15'h0} | {1'h0, h930[20-1:5]});
+                    h926 = 32'h0;
+                    h926 = e_msi_addr;
+                    h927 = 16'h0;
+                    h927 = ({h925, 15'h0} | {1'h0, h926[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h923 = h928;
+                        h919 = h924;
                     end
                     else begin
-                        h923 = {1'h0, h931};
+                        h919 = {1'h0, h927};
                     end
-                    h932 = 16'h0;
-                    h932 = (h923[16-1:0] & 65535);
-                    v_wide[64-1:48] = h932;
+                    h928 = 16'h0;
+                    h928 = (h919[16-1:0] & 65535);
+                    v_wide[64-1:48] = h928;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9312,55 +8383,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (er_irte != 0))) begin
-                    status <= 63;
+                    status <= 72;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 35;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h946 = 17'h0;
-                    h947 = 1'h0;
-                    h947 = 0;
+                    h942 = 17'h0;
+                    h943 = 1'h0;
+                    h943 = 0;
                     if (e_msi_addr[2]) begin
-                        h947 = 1;
+                        h943 = 1;
                     end
-                    h948 = 32'h0;
-                    h948 = e_msi_addr;
-                    h949 = 16'h0;
-                    h949 = ({h947, 15'h0} | {1'h0, h948[20-1:5]});
-                    h950 = 32'h0;
-                    h950 = e_msi_data;
-                    h951 = 17'h0;
-                    h951 = ({1'h0, h949} + {1'h0, h950[16-1:0]});
-                    h952 = 1'h0;
-                    h952 = 0;
+                    h944 = 32'h0;
+                    h944 = e_msi_addr;
+                    h945 = 16'h0;
+                    h945 = ({h943, 15'h0} | {1'h0, h944[20-1:5]});
+                    h946 = 32'h0;
+                    h946 = e_msi_data;
+                    h947 = 17'h0;
+                    h947 = ({1'h0, h945} + {1'h0, h946[16-1:0]});
+                    h948 = 1'h0;
+                    h948 = 0;
                     if (e_msi_addr[2]) begin
-                        h952 = 1;
+                        h948 = 1;
                     end
-                    h953 = 32'h0;
-                    h953 = e_msi_addr;
-                    h954 = 16'h0;
-                    h954 = ({h952, 15'h0} | {1'h0, h953[20-1:5]});
+                    h949 = 32'h0;
+                    h949 = e_msi_addr;
+                    h950 = 16'h0;
+                    h950 = ({h948, 15'h0} | {1'h0, h949[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h946 = h951;
+                        h942 = h947;
                     end
                     else begin
-                        h946 = {1'h0, h954};
+                        h942 = {1'h0, h950};
                     end
-                    h955 = 16'h0;
-                    h955 = (h946[16-1:0] & 65535);
-                    v_wide[64-1:48] = h955;
+                    h951 = 16'h0;
+                    h951 = (h942[16-1:0] & 65535);
+                    v_wide[64-1:48] = h951;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9376,60 +8440,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 64;
+                    status <= 73;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h956 = 1'h0;
-                    h956 = 0;
+                    h952 = 1'h0;
+                    h952 = 0;
                     if ((!w_irte_0[1])) begin
-                        h956 = 1;
+                        h952 = 1;
                     end
-                    rec_recorded <= h956;
+                    rec_recorded <= h952;
                     v_wide = 0;
-                    h957 = 17'h0;
-                    h958 = 1'h0;
-                    h958 = 0;
+                    h953 = 17'h0;
+                    h954 = 1'h0;
+                    h954 = 0;
                     if (e_msi_addr[2]) begin
-                        h958 = 1;
+                        h954 = 1;
                     end
-                    h959 = 32'h0;
-                    h959 = e_msi_addr;
-                    h960 = 16'h0;
-                    h960 = ({h958, 15'h0} | {1'h0, h959[20-1:5]});
-                    h961 = 32'h0;
-                    h961 = e_msi_data;
-                    h962 = 17'h0;
-                    h962 = ({1'h0, h960} + {1'h0, h961[16-1:0]});
-                    h963 = 1'h0;
-                    h963 = 0;
+                    h955 = 32'h0;
+                    h955 = e_msi_addr;
+                    h956 = 16'h0;
+                    h956 = ({h954, 15'h0} | {1'h0, h955[20-1:5]});
+                    h957 = 32'h0;
+                    h957 = e_msi_data;
+                    h958 = 17'h0;
+                    h958 = ({1'h0, h956} + {1'h0, h957[16-1:0]});
+                    h959 = 1'h0;
+                    h959 = 0;
                     if (e_msi_addr[2]) begin
-                        h963 = 1;
+                        h959 = 1;
                     end
-                    h964 = 32'h0;
-                    h964 = e_msi_addr;
-                    h965 = 16'h0;
-                    h965 = ({h963, 15'h0} | {1'h0, h964[20-1:5]});
+                    h960 = 32'h0;
+                    h960 = e_msi_addr;
+                    h961 = 16'h0;
+                    h961 = ({h959, 15'h0} | {1'h0, h960[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h957 = h962;
+                        h953 = h958;
                     end
                     else begin
-                        h957 = {1'h0, h965};
+                        h953 = {1'h0, h961};
                     end
-                    h966 = 16'h0;
-                    h966 = (h957[16-1:0] & 65535);
-                    v_wide[64-1:48] = h966;
+                    h962 = 16'h0;
+                    h962 = (h953[16-1:0] & 65535);
+                    v_wide[64-1:48] = h962;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9445,60 +8502,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h978 != 0))) begin
-                    status <= 65;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h974[8-1:0] != 0) || (h975[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 74;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h967 = 1'h0;
-                    h967 = 0;
+                    h963 = 1'h0;
+                    h963 = 0;
                     if ((!w_irte_0[1])) begin
-                        h967 = 1;
+                        h963 = 1;
                     end
-                    rec_recorded <= h967;
+                    rec_recorded <= h963;
                     v_wide = 0;
-                    h968 = 17'h0;
-                    h969 = 1'h0;
-                    h969 = 0;
+                    h964 = 17'h0;
+                    h965 = 1'h0;
+                    h965 = 0;
                     if (e_msi_addr[2]) begin
-                        h969 = 1;
+                        h965 = 1;
                     end
-                    h970 = 32'h0;
-                    h970 = e_msi_addr;
-                    h971 = 16'h0;
-                    h971 = ({h969, 15'h0} | {1'h0, h970[20-1:5]});
-                    h972 = 32'h0;
-                    h972 = e_msi_data;
-                    h973 = 17'h0;
-                    h973 = ({1'h0, h971} + {1'h0, h972[16-1:0]});
-                    h974 = 1'h0;
-                    h974 = 0;
+                    h966 = 32'h0;
+                    h966 = e_msi_addr;
+                    h967 = 16'h0;
+                    h967 = ({h965, 15'h0} | {1'h0, h966[20-1:5]});
+                    h968 = 32'h0;
+                    h968 = e_msi_data;
+                    h969 = 17'h0;
+                    h969 = ({1'h0, h967} + {1'h0, h968[16-1:0]});
+                    h970 = 1'h0;
+                    h970 = 0;
                     if (e_msi_addr[2]) begin
-                        h974 = 1;
+                        h970 = 1;
                     end
-                    h975 = 32'h0;
-                    h975 = e_msi_addr;
-                    h976 = 16'h0;
-                    h976 = ({h974, 15'h0} | {1'h0, h975[20-1:5]});
+                    h971 = 32'h0;
+                    h971 = e_msi_addr;
+                    h972 = 16'h0;
+                    h972 = ({h970, 15'h0} | {1'h0, h971[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h968 = h973;
+                        h964 = h969;
                     end
                     else begin
-                        h968 = {1'h0, h976};
+                        h964 = {1'h0, h972};
                     end
-                    h977 = 16'h0;
-                    h977 = (h968[16-1:0] & 65535);
-                    v_wide[64-1:48] = h977;
+                    h973 = 16'h0;
+                    h973 = (h964[16-1:0] & 65535);
+                    v_wide[64-1:48] = h973;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9514,60 +8564,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1005 == h1009))) || (((w_irte_8[20-1:18] == 2) && (h1010[16-1:8] >= h1011[16-1:8])) && (h1012[16-1:8] <= h1013[8-1:0])))))) begin
-                    status <= 66;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h990 == h994))) || (((w_irte_8[20-1:18] == 2) && (h995[16-1:8] >= h996[16-1:8])) && (h997[16-1:8] <= h998[8-1:0])))))) begin
+                    status <= 75;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h991 = 1'h0;
-                    h991 = 0;
+                    h976 = 1'h0;
+                    h976 = 0;
                     if ((!w_irte_0[1])) begin
-                        h991 = 1;
+                        h976 = 1;
                     end
-                    rec_recorded <= h991;
+                    rec_recorded <= h976;
                     v_wide = 0;
-                    h992 = 17'h0;
-                    h993 = 1'h0;
-                    h993 = 0;
+                    h977 = 17'h0;
+                    h978 = 1'h0;
+                    h978 = 0;
                     if (e_msi_addr[2]) begin
-                        h993 = 1;
+                        h978 = 1;
                     end
-                    h994 = 32'h0;
-                    h994 = e_msi_addr;
-                    h995 = 16'h0;
-                    h995 = ({h993, 15'h0} | {1'h0, h994[20-1:5]});
-                    h996 = 32'h0;
-                    h996 = e_msi_data;
-                    h997 = 17'h0;
-                    h997 = ({1'h0, h995} + {1'h0, h996[16-1:0]});
-                    h998 = 1'h0;
-                    h998 = 0;
+                    h979 = 32'h0;
+                    h979 = e_msi_addr;
+                    h980 = 16'h0;
+                    h980 = ({h978, 15'h0} | {1'h0, h979[20-1:5]});
+                    h981 = 32'h0;
+                    h981 = e_msi_data;
+                    h982 = 17'h0;
+                    h982 = ({1'h0, h980} + {1'h0, h981[16-1:0]});
+                    h983 = 1'h0;
+                    h983 = 0;
                     if (e_msi_addr[2]) begin
-                        h998 = 1;
+                        h983 = 1;
                     end
-                    h999 = 32'h0;
-                    h999 = e_msi_addr;
-                    h1000 = 16'h0;
-                    h1000 = ({h998, 15'h0} | {1'h0, h999[20-1:5]});
+                    h984 = 32'h0;
+                    h984 = e_msi_addr;
+                    h985 = 16'h0;
+                    h985 = ({h983, 15'h0} | {1'h0, h984[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h992 = h997;
+                        h977 = h982;
                     end
                     else begin
-                        h992 = {1'h0, h1000};
+                        h977 = {1'h0, h985};
                     end
-                    h1001 = 16'h0;
-                    h1001 = (h992[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1001;
+                    h986 = 16'h0;
+                    h986 = (h977[16-1:0] & 65535);
+                    v_wide[64-1:48] = h986;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -9583,264 +8626,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1025[32-1:16] != 0))) && ({1'h0, h1035} < h1038)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1039 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1055 == h1059))) || (((w_irte_8[20-1:18] == 2) && (h1060[16-1:8] >= h1061[16-1:8])) && (h1062[16-1:8] <= h1063[8-1:0])))) && w_irte_0[15]) && ((er_pd_pir != 0) || (er_pd != 0)))) begin
-                    status <= 67;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 39;
-                    h1014 = 1'h0;
-                    h1014 = 0;
-                    if ((!w_irte_0[1])) begin
-                        h1014 = 1;
-                    end
-                    rec_recorded <= h1014;
-                    v_wide = 0;
-                    h1015 = 17'h0;
-                    h1016 = 1'h0;
-                    h1016 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1016 = 1;
-                    end
-                    h1017 = 32'h0;
-                    h1017 = e_msi_addr;
-                    h1018 = 16'h0;
-                    h1018 = ({h1016, 15'h0} | {1'h0, h1017[20-1:5]});
-                    h1019 = 32'h0;
-                    h1019 = e_msi_data;
-                    h1020 = 17'h0;
-                    h1020 = ({1'h0, h1018} + {1'h0, h1019[16-1:0]});
-                    h1021 = 1'h0;
-                    h1021 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1021 = 1;
-                    end
-                    h1022 = 32'h0;
-                    h1022 = e_msi_addr;
-                    h1023 = 16'h0;
-                    h1023 = ({h1021, 15'h0} | {1'h0, h1022[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h1015 = h1020;
-                    end
-                    else begin
-                        h1015 = {1'h0, h1023};
-                    end
-                    h1024 = 16'h0;
-                    h1024 = (h1015[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1024;
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 39;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1075[32-1:16] != 0))) && ({1'h0, h1085} < h1088)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1089 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1105 == h1109))) || (((w_irte_8[20-1:18] == 2) && (h1110[16-1:8] >= h1111[16-1:8])) && (h1112[16-1:8] <= h1113[8-1:0])))) && w_irte_0[15]) && (((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1114[8-1:0] != 0) || (h1115[32-1:16] != 0)))))) begin
-                    status <= 68;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 40;
-                    h1064 = 1'h0;
-                    h1064 = 0;
-                    if ((!w_irte_0[1])) begin
-                        h1064 = 1;
-                    end
-                    rec_recorded <= h1064;
-                    v_wide = 0;
-                    h1065 = 17'h0;
-                    h1066 = 1'h0;
-                    h1066 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1066 = 1;
-                    end
-                    h1067 = 32'h0;
-                    h1067 = e_msi_addr;
-                    h1068 = 16'h0;
-                    h1068 = ({h1066, 15'h0} | {1'h0, h1067[20-1:5]});
-                    h1069 = 32'h0;
-                    h1069 = e_msi_data;
-                    h1070 = 17'h0;
-                    h1070 = ({1'h0, h1068} + {1'h0, h1069[16-1:0]});
-                    h1071 = 1'h0;
-                    h1071 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1071 = 1;
-                    end
-                    h1072 = 32'h0;
-                    h1072 = e_msi_addr;
-                    h1073 = 16'h0;
-                    h1073 = ({h1071, 15'h0} | {1'h0, h1072[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h1065 = h1070;
-                    end
-                    else begin
-                        h1065 = {1'h0, h1073};
-                    end
-                    h1074 = 16'h0;
-                    h1074 = (h1065[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1074;
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 40;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
-                end
-                else if (((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1141[32-1:16] != 0))) && ({1'h0, h1151} < h1154)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1155 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1171 == h1175))) || (((w_irte_8[20-1:18] == 2) && (h1176[16-1:8] >= h1177[16-1:8])) && (h1178[16-1:8] <= h1179[8-1:0])))) && w_irte_0[15])) begin
-                    status <= 69;
-                    rec_outcome <= 8;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    h1116 = 17'h0;
-                    h1117 = 1'h0;
-                    h1117 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1117 = 1;
-                    end
-                    h1118 = 32'h0;
-                    h1118 = e_msi_addr;
-                    h1119 = 16'h0;
-                    h1119 = ({h1117, 15'h0} | {1'h0, h1118[20-1:5]});
-                    h1120 = 32'h0;
-                    h1120 = e_msi_data;
-                    h1121 = 17'h0;
-                    h1121 = ({1'h0, h1119} + {1'h0, h1120[16-1:0]});
-                    h1122 = 1'h0;
-                    h1122 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1122 = 1;
-                    end
-                    h1123 = 32'h0;
-                    h1123 = e_msi_addr;
-                    h1124 = 16'h0;
-                    h1124 = ({h1122, 15'h0} | {1'h0, h1123[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h1116 = h1121;
-                    end
-                    else begin
-                        h1116 = {1'h0, h1124};
-                    end
-                    h1125 = 16'h0;
-                    h1125 = (h1116[16-1:0] & 65535);
-                    rec_int_index <= h1125;
-                    rec_vector <= w_irte_0[24-1:16];
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    h1126 = 1'h0;
-                    h1126 = 0;
-                    if (w_irte_0[14]) begin
-                        h1126 = 1;
-                    end
-                    rec_urgent <= h1126;
-                    h1127 = 64'h0;
-                    h1127 = w_irte_8;
-                    h1128 = 64'h0;
-                    h1128 = w_irte_0;
-                    h1129 = 64'h0;
-                    h1129 = ({h1127[64-1:32], 32'h0} | {32'h0, h1128[64-1:38], 6'h0});
-                    rec_pda <= h1129;
-                    h1130 = 1'h0;
-                    h1130 = 0;
-                    if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1130 = 1;
-                    end
-                    rec_notify <= h1130;
-                    h1131 = 8'h0;
-                    if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1131 = w_pd_0[24-1:16];
-                    end
-                    else begin
-                        h1131 = 0;
-                    end
-                    rec_notify_vector <= h1131;
-                    h1132 = 32'h0;
-                    h1133 = 32'h0;
-                    h1134 = 32'h0;
-                    h1134 = w_pd_0[64-1:32];
-                    if (r_IRTA_REG[11]) begin
-                        h1133 = w_pd_0[64-1:32];
-                    end
-                    else begin
-                        h1133 = {24'h0, h1134[16-1:8]};
-                    end
-                    if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1132 = h1133;
-                    end
-                    else begin
-                        h1132 = 0;
-                    end
-                    rec_notify_dest <= h1132;
-                    h1135 = 64'h0;
-                    h1135 = 1;
-                    h1136 = 6'h0;
-                    h1137 = 8'h0;
-                    h1137 = w_irte_0[24-1:16];
-                    h1136 = h1137[6-1:0];
-                    h1138 = 64'h0;
-                    h1138 = (h1135 << h1136);
-                    h1139 = 64'h0;
-                    h1139 = (w_pd_pir_0 | h1138);
-                    rec_pir <= h1139;
-                    h1140 = 64'h0;
-                    h1140 = (w_pd_0 | 1);
-                    rec_pd_control <= h1140;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 70;
+                    status <= 76;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9848,78 +8637,71 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h1180 = 17'h0;
-                    h1181 = 1'h0;
-                    h1181 = 0;
+                    h999 = 17'h0;
+                    h1000 = 1'h0;
+                    h1000 = 0;
                     if (e_msi_addr[2]) begin
-                        h1181 = 1;
+                        h1000 = 1;
                     end
-                    h1182 = 32'h0;
-                    h1182 = e_msi_addr;
-                    h1183 = 16'h0;
-                    h1183 = ({h1181, 15'h0} | {1'h0, h1182[20-1:5]});
-                    h1184 = 32'h0;
-                    h1184 = e_msi_data;
-                    h1185 = 17'h0;
-                    h1185 = ({1'h0, h1183} + {1'h0, h1184[16-1:0]});
-                    h1186 = 1'h0;
-                    h1186 = 0;
+                    h1001 = 32'h0;
+                    h1001 = e_msi_addr;
+                    h1002 = 16'h0;
+                    h1002 = ({h1000, 15'h0} | {1'h0, h1001[20-1:5]});
+                    h1003 = 32'h0;
+                    h1003 = e_msi_data;
+                    h1004 = 17'h0;
+                    h1004 = ({1'h0, h1002} + {1'h0, h1003[16-1:0]});
+                    h1005 = 1'h0;
+                    h1005 = 0;
                     if (e_msi_addr[2]) begin
-                        h1186 = 1;
+                        h1005 = 1;
                     end
-                    h1187 = 32'h0;
-                    h1187 = e_msi_addr;
-                    h1188 = 16'h0;
-                    h1188 = ({h1186, 15'h0} | {1'h0, h1187[20-1:5]});
+                    h1006 = 32'h0;
+                    h1006 = e_msi_addr;
+                    h1007 = 16'h0;
+                    h1007 = ({h1005, 15'h0} | {1'h0, h1006[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1180 = h1185;
+                        h999 = h1004;
                     end
                     else begin
-                        h1180 = {1'h0, h1188};
+                        h999 = {1'h0, h1007};
                     end
-                    h1189 = 16'h0;
-                    h1189 = (h1180[16-1:0] & 65535);
-                    rec_int_index <= h1189;
+                    h1008 = 16'h0;
+                    h1008 = (h999[16-1:0] & 65535);
+                    rec_int_index <= h1008;
                     rec_vector <= w_irte_0[24-1:16];
-                    h1190 = 32'h0;
-                    h1191 = 32'h0;
-                    h1191 = w_irte_0[64-1:32];
+                    h1009 = 32'h0;
+                    h1010 = 32'h0;
+                    h1010 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h1190 = w_irte_0[64-1:32];
+                        h1009 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h1190 = {24'h0, h1191[16-1:8]};
+                        h1009 = {24'h0, h1010[16-1:8]};
                     end
-                    rec_destination <= h1190;
-                    h1192 = 1'h0;
-                    h1192 = 0;
+                    rec_destination <= h1009;
+                    h1011 = 1'h0;
+                    h1011 = 0;
                     if (w_irte_0[2]) begin
-                        h1192 = 1;
+                        h1011 = 1;
                     end
-                    rec_dest_mode <= h1192;
-                    h1193 = 1'h0;
-                    h1193 = 0;
+                    rec_dest_mode <= h1011;
+                    h1012 = 1'h0;
+                    h1012 = 0;
                     if (w_irte_0[3]) begin
-                        h1193 = 1;
+                        h1012 = 1;
                     end
-                    rec_redir_hint <= h1193;
-                    h1194 = 1'h0;
-                    h1194 = 0;
+                    rec_redir_hint <= h1012;
+                    h1013 = 1'h0;
+                    h1013 = 0;
                     if (w_irte_0[4]) begin
-                        h1194 = 1;
+                        h1013 = 1;
                     end
-                    rec_trigger_mode <= h1194;
+                    rec_trigger_mode <= h1013;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b10111;
+                    st <= 5'b11000;
                 end
                 else begin
                     status <= 0;
@@ -9939,359 +8721,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11010;
+                    st <= 5'b11000;
                 end
             end
             5'b10111: begin
-                if ((!pend)) begin
-                    h1201 = 32'h0;
-                    h1201 = e_msi_data;
-                    h1202 = 17'h0;
-                    h1203 = 1'h0;
-                    h1203 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1203 = 1;
-                    end
-                    h1204 = 32'h0;
-                    h1204 = e_msi_addr;
-                    h1205 = 16'h0;
-                    h1205 = ({h1203, 15'h0} | {1'h0, h1204[20-1:5]});
-                    h1206 = 32'h0;
-                    h1206 = e_msi_data;
-                    h1207 = 17'h0;
-                    h1207 = ({1'h0, h1205} + {1'h0, h1206[16-1:0]});
-                    h1208 = 1'h0;
-                    h1208 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1208 = 1;
-                    end
-                    h1209 = 32'h0;
-                    h1209 = e_msi_addr;
-                    h1210 = 16'h0;
-                    h1210 = ({h1208, 15'h0} | {1'h0, h1209[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h1202 = h1207;
-                    end
-                    else begin
-                        h1202 = {1'h0, h1210};
-                    end
-                    h1211 = 16'h0;
-                    h1211 = (h1202[16-1:0] & 65535);
-                    h1212 = 17'h0;
-                    h1212 = 2;
-                    h1213 = 4'h0;
-                    h1213 = r_IRTA_REG[4-1:0];
-                    h1214 = 17'h0;
-                    h1214 = (h1212 << h1213);
-                    h1215 = 1'h0;
-                    h1216 = 1'h0;
-                    h1217 = 64'h0;
-                    h1217 = w_irte_0;
-                    h1218 = 64'h0;
-                    h1218 = w_irte_0;
-                    h1219 = 64'h0;
-                    h1219 = w_irte_0;
-                    h1220 = 64'h0;
-                    h1220 = w_irte_8;
-                    h1221 = 64'h0;
-                    h1222 = 64'h0;
-                    h1222 = w_irte_8;
-                    h1223 = 64'h0;
-                    h1223 = w_irte_0;
-                    h1224 = 64'h0;
-                    h1224 = ({h1222[64-1:32], 32'h0} | {32'h0, h1223[64-1:38], 6'h0});
-                    h1221 = h1224;
-                    h1216 = 0;
-                    if ((1'b0 || (((((h1217[8-1:2] != 0) || (h1218[14-1:12] != 0)) || (h1219[38-1:24] != 0)) || (h1220[32-1:20] != 0)) || (h1221[64-1:48] != 0)))) begin
-                        h1216 = 1;
-                    end
-                    h1225 = 1'h0;
-                    h1226 = 32'h0;
-                    h1226 = w_irte_0[64-1:32];
-                    h1227 = 32'h0;
-                    h1227 = w_irte_0[64-1:32];
-                    h1225 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1226[8-1:0] != 0) || (h1227[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h1225 = 1;
-                    end
-                    if (w_irte_0[15]) begin
-                        h1215 = h1216;
-                    end
-                    else begin
-                        h1215 = h1225;
-                    end
-                    h1228 = 16'h0;
-                    h1229 = 16'h0;
-                    h1230 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h1230 = 65529;
-                    end
-                    else begin
-                        h1230 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h1229 = 65531;
-                    end
-                    else begin
-                        h1229 = h1230;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h1228 = 65535;
-                    end
-                    else begin
-                        h1228 = h1229;
-                    end
-                    h1231 = 16'h0;
-                    h1231 = (e_sid & h1228);
-                    h1232 = 16'h0;
-                    h1233 = 16'h0;
-                    h1234 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h1234 = 65529;
-                    end
-                    else begin
-                        h1234 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h1233 = 65531;
-                    end
-                    else begin
-                        h1233 = h1234;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h1232 = 65535;
-                    end
-                    else begin
-                        h1232 = h1233;
-                    end
-                    h1235 = 16'h0;
-                    h1235 = (w_irte_8[16-1:0] & h1232);
-                    h1236 = 16'h0;
-                    h1236 = e_sid;
-                    h1237 = 16'h0;
-                    h1237 = w_irte_8[16-1:0];
-                    h1238 = 16'h0;
-                    h1238 = e_sid;
-                    h1239 = 16'h0;
-                    h1239 = w_irte_8[16-1:0];
-                    h1240 = 32'h0;
-                    h1240 = w_pd_0[64-1:32];
-                    h1241 = 32'h0;
-                    h1241 = w_pd_0[64-1:32];
-                    if ((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1201[32-1:16] != 0))) && ({1'h0, h1211} < h1214)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1215 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1231 == h1235))) || (((w_irte_8[20-1:18] == 2) && (h1236[16-1:8] >= h1237[16-1:8])) && (h1238[16-1:8] <= h1239[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1240[8-1:0] != 0) || (h1241[32-1:16] != 0))))))) begin
-                        h1195 = 64'h0;
-                        h1195 = w_irte_8;
-                        h1196 = 64'h0;
-                        h1196 = w_irte_0;
-                        h1197 = 64'h0;
-                        h1197 = ({h1195[64-1:32], 32'h0} | {32'h0, h1196[64-1:38], 6'h0});
-                        h1198 = 8'h0;
-                        h1198 = (w_irte_0[24-1:16] >>> 6);
-                        h1199 = 12'h0;
-                        h1199 = ({4'h0, h1198} * 8);
-                        h1200 = 65'h0;
-                        h1200 = ({1'h0, h1197} + {53'h0, h1199});
-                        v_wide = {62'h0, h1200};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b1;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_pir;
-                        pend <= 1'b1;
-                    end
-                    else begin
-                        st <= 5'b11000;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        u_we <= 1'b0;
-                        pend <= 1'b0;
-                        st <= 5'b11000;
-                    end
-                end
-            end
-            5'b11000: begin
-                if ((!pend)) begin
-                    h1246 = 32'h0;
-                    h1246 = e_msi_data;
-                    h1247 = 17'h0;
-                    h1248 = 1'h0;
-                    h1248 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1248 = 1;
-                    end
-                    h1249 = 32'h0;
-                    h1249 = e_msi_addr;
-                    h1250 = 16'h0;
-                    h1250 = ({h1248, 15'h0} | {1'h0, h1249[20-1:5]});
-                    h1251 = 32'h0;
-                    h1251 = e_msi_data;
-                    h1252 = 17'h0;
-                    h1252 = ({1'h0, h1250} + {1'h0, h1251[16-1:0]});
-                    h1253 = 1'h0;
-                    h1253 = 0;
-                    if (e_msi_addr[2]) begin
-                        h1253 = 1;
-                    end
-                    h1254 = 32'h0;
-                    h1254 = e_msi_addr;
-                    h1255 = 16'h0;
-                    h1255 = ({h1253, 15'h0} | {1'h0, h1254[20-1:5]});
-                    if (e_msi_addr[3]) begin
-                        h1247 = h1252;
-                    end
-                    else begin
-                        h1247 = {1'h0, h1255};
-                    end
-                    h1256 = 16'h0;
-                    h1256 = (h1247[16-1:0] & 65535);
-                    h1257 = 17'h0;
-                    h1257 = 2;
-                    h1258 = 4'h0;
-                    h1258 = r_IRTA_REG[4-1:0];
-                    h1259 = 17'h0;
-                    h1259 = (h1257 << h1258);
-                    h1260 = 1'h0;
-                    h1261 = 1'h0;
-                    h1262 = 64'h0;
-                    h1262 = w_irte_0;
-                    h1263 = 64'h0;
-                    h1263 = w_irte_0;
-                    h1264 = 64'h0;
-                    h1264 = w_irte_0;
-                    h1265 = 64'h0;
-                    h1265 = w_irte_8;
-                    h1266 = 64'h0;
-                    h1267 = 64'h0;
-                    h1267 = w_irte_8;
-                    h1268 = 64'h0;
-                    h1268 = w_irte_0;
-                    h1269 = 64'h0;
-                    h1269 = ({h1267[64-1:32], 32'h0} | {32'h0, h1268[64-1:38], 6'h0});
-                    h1266 = h1269;
-                    h1261 = 0;
-                    if ((1'b0 || (((((h1262[8-1:2] != 0) || (h1263[14-1:12] != 0)) || (h1264[38-1:24] != 0)) || (h1265[32-1:20] != 0)) || (h1266[64-1:48] != 0)))) begin
-                        h1261 = 1;
-                    end
-                    h1270 = 1'h0;
-                    h1271 = 32'h0;
-                    h1271 = w_irte_0[64-1:32];
-                    h1272 = 32'h0;
-                    h1272 = w_irte_0[64-1:32];
-                    h1270 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1271[8-1:0] != 0) || (h1272[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h1270 = 1;
-                    end
-                    if (w_irte_0[15]) begin
-                        h1260 = h1261;
-                    end
-                    else begin
-                        h1260 = h1270;
-                    end
-                    h1273 = 16'h0;
-                    h1274 = 16'h0;
-                    h1275 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h1275 = 65529;
-                    end
-                    else begin
-                        h1275 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h1274 = 65531;
-                    end
-                    else begin
-                        h1274 = h1275;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h1273 = 65535;
-                    end
-                    else begin
-                        h1273 = h1274;
-                    end
-                    h1276 = 16'h0;
-                    h1276 = (e_sid & h1273);
-                    h1277 = 16'h0;
-                    h1278 = 16'h0;
-                    h1279 = 16'h0;
-                    if ((w_irte_8[18-1:16] == 2)) begin
-                        h1279 = 65529;
-                    end
-                    else begin
-                        h1279 = 65528;
-                    end
-                    if ((w_irte_8[18-1:16] == 1)) begin
-                        h1278 = 65531;
-                    end
-                    else begin
-                        h1278 = h1279;
-                    end
-                    if ((w_irte_8[18-1:16] == 0)) begin
-                        h1277 = 65535;
-                    end
-                    else begin
-                        h1277 = h1278;
-                    end
-                    h1280 = 16'h0;
-                    h1280 = (w_irte_8[16-1:0] & h1277);
-                    h1281 = 16'h0;
-                    h1281 = e_sid;
-                    h1282 = 16'h0;
-                    h1282 = w_irte_8[16-1:0];
-                    h1283 = 16'h0;
-                    h1283 = e_sid;
-                    h1284 = 16'h0;
-                    h1284 = w_irte_8[16-1:0];
-                    h1285 = 32'h0;
-                    h1285 = w_pd_0[64-1:32];
-                    h1286 = 32'h0;
-                    h1286 = w_pd_0[64-1:32];
-                    if (((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1246[32-1:16] != 0))) && ({1'h0, h1256} < h1259)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1260 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1276 == h1280))) || (((w_irte_8[20-1:18] == 2) && (h1281[16-1:8] >= h1282[16-1:8])) && (h1283[16-1:8] <= h1284[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1285[8-1:0] != 0) || (h1286[32-1:16] != 0)))))) && ((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1]))))) begin
-                        h1242 = 64'h0;
-                        h1242 = w_irte_8;
-                        h1243 = 64'h0;
-                        h1243 = w_irte_0;
-                        h1244 = 64'h0;
-                        h1244 = ({h1242[64-1:32], 32'h0} | {32'h0, h1243[64-1:38], 6'h0});
-                        h1245 = 65'h0;
-                        h1245 = ({1'h0, h1244} + 32);
-                        v_wide = {62'h0, h1245};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b1;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_pd_control;
-                        pend <= 1'b1;
-                    end
-                    else begin
-                        st <= 5'b11010;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        u_we <= 1'b0;
-                        pend <= 1'b0;
-                        st <= 5'b11010;
-                    end
-                end
-            end
-            5'b11001: begin
                 if ((iset < 4)) begin
                     u0_iset = 2'h0;
                     u0_iset = iset[2-1:0];
@@ -10565,13 +8998,6 @@ always @(posedge clk) begin: fsm
                 o_r_delivery_mode <= rec_delivery_mode;
                 o_r_cpl_status <= rec_cpl_status;
                 o_r_cpl <= rec_cpl;
-                o_r_urgent <= rec_urgent;
-                o_r_pda <= rec_pda;
-                o_r_notify <= rec_notify;
-                o_r_notify_vector <= rec_notify_vector;
-                o_r_notify_dest <= rec_notify_dest;
-                o_r_pir <= rec_pir;
-                o_r_pd_control <= rec_pd_control;
                 done <= 1'b1;
                 st <= 5'b00000;
             end
@@ -10579,13 +9005,20 @@ always @(posedge clk) begin: fsm
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) begin: port_mux
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smfl_m_addr, unit_smfl_m_size, unit_smfl_m_valid, unit_smfl_m_wdata, unit_smfl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) begin: port_mux
     if (unit_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_smsl_m_we;
         m_size = unit_smsl_m_size;
         m_addr = unit_smsl_m_addr;
         m_wdata = unit_smsl_m_wdata;
+    end
+    else if (unit_smfl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_smfl_m_we;
+        m_size = unit_smfl_m_size;
+        m_addr = unit_smfl_m_addr;
+        m_wdata = unit_smfl_m_wdata;
     end
     else if (unit_sl_m_valid) begin
         m_valid = 1'b1;
@@ -11629,6 +10062,2430 @@ always @(posedge clk) begin: walker_unit_smsl0_fsm
             end
             default: begin
                 walker_unit_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_unit_smfl0_ea, walker_unit_smfl0_fault_k, walker_unit_smfl0_flevel, unit_smfl_i_addr, walker_unit_smfl0_le, walker_unit_smfl0_lvl, walker_unit_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smfl0_m_size_h, walker_unit_smfl0_m_valid_h, walker_unit_smfl0_m_wdata_h, walker_unit_smfl0_m_we_h, walker_unit_smfl0_pend_1, walker_unit_smfl0_pend_2, walker_unit_smfl0_pend_3, walker_unit_smfl0_pend_4, walker_unit_smfl0_pend_5, unit_smfl_r_FL_WALK, walker_unit_smfl0_sa_1, walker_unit_smfl0_sa_2, walker_unit_smfl0_sa_3, walker_unit_smfl0_sa_4, walker_unit_smfl0_sa_5, walker_unit_smfl0_se_1, walker_unit_smfl0_se_2, walker_unit_smfl0_se_3, walker_unit_smfl0_se_4, walker_unit_smfl0_se_5, walker_unit_smfl0_st, unit_smfl_start) begin: walker_unit_smfl0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [8-1:0] rs0;
+    reg [7-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [8-1:0] rs5;
+    reg [8-1:0] rs6;
+    reg [8-1:0] rs7;
+    reg [7-1:0] rs8;
+    reg [8-1:0] rs9;
+    unit_smfl_m_valid = walker_unit_smfl0_m_valid_h;
+    unit_smfl_m_we = walker_unit_smfl0_m_we_h;
+    unit_smfl_m_size = walker_unit_smfl0_m_size_h;
+    unit_smfl_m_addr = walker_unit_smfl0_m_addr_h;
+    unit_smfl_m_wdata = walker_unit_smfl0_m_wdata_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_us = (0 != 0);
+    v_rw = (0 != 0);
+    if (unit_smfl_done) begin
+    end
+    case (walker_unit_smfl0_st)
+        3'b000: begin
+            if (unit_smfl_start) begin
+                in0 = 64'h0;
+                in1 = 64'h0;
+                in2 = 64'h0;
+                in2 = unit_smfl_i_addr;
+                in3 = 57'h0;
+                in3 = (unit_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = 64'h0;
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = 57'h0;
+                in5 = (unit_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in6 = 64'h0;
+                in7 = 64'h0;
+                in7 = unit_smfl_i_addr;
+                in8 = 48'h0;
+                in8 = (unit_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = 64'h0;
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = 48'h0;
+                in10 = (unit_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((unit_smfl_i_addr != in0)) begin
+                end
+                else begin
+                    if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                        unit_smfl_m_valid = 1'b1;
+                        unit_smfl_m_we = 1'b0;
+                        unit_smfl_m_size = 3;
+                        unit_smfl_m_addr = ({unit_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[57-1:48], 3'h0});
+                    end
+                    else begin
+                        unit_smfl_m_valid = 1'b1;
+                        unit_smfl_m_we = 1'b0;
+                        unit_smfl_m_size = 3;
+                        unit_smfl_m_addr = ({unit_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_unit_smfl0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_unit_smfl0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_unit_smfl0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_unit_smfl0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 510) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_unit_smfl0_lvl == 1)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                            uw[6] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if (used) begin
+                    unit_smfl_m_valid = 1'b1;
+                    unit_smfl_m_we = 1'b1;
+                    unit_smfl_m_size = 3;
+                    unit_smfl_m_addr = walker_unit_smfl0_ea;
+                    unit_smfl_m_wdata = uw;
+                end
+                else begin
+                    case (walker_unit_smfl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                unit_smfl_m_valid = 1'b1;
+                                unit_smfl_m_we = 1'b0;
+                                unit_smfl_m_size = 3;
+                                unit_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                unit_smfl_m_valid = 1'b1;
+                                unit_smfl_m_we = 1'b0;
+                                unit_smfl_m_size = 3;
+                                unit_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[39-1:30], 3'h0});
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    unit_smfl_m_valid = 1'b1;
+                                    unit_smfl_m_we = 1'b0;
+                                    unit_smfl_m_size = 3;
+                                    unit_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[30-1:21], 3'h0});
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    unit_smfl_m_valid = 1'b1;
+                                    unit_smfl_m_we = 1'b0;
+                                    unit_smfl_m_size = 3;
+                                    unit_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[21-1:12], 3'h0});
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                if (unit_smfl_r_FL_WALK[5]) begin
+                                end
+                                else begin
+                                    if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        3'b010: begin
+            rs0 = 8'h0;
+            rs1 = 7'h0;
+            rs2 = 3'h0;
+            if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 4;
+            end
+            if ((walker_unit_smfl0_flevel == rs2)) begin
+                rs1 = 115;
+            end
+            else begin
+                rs1 = 112;
+            end
+            rs3 = 8'h0;
+            rs4 = 8'h0;
+            rs5 = 8'h0;
+            rs6 = 8'h0;
+            rs7 = 8'h0;
+            if ((walker_unit_smfl0_fault_k[4-1:0] == 9)) begin
+                rs7 = 128;
+            end
+            else begin
+                rs7 = 0;
+            end
+            if ((((walker_unit_smfl0_fault_k[4-1:0] == 5) || (walker_unit_smfl0_fault_k[4-1:0] == 6)) || (walker_unit_smfl0_fault_k[4-1:0] == 7))) begin
+                rs6 = 114;
+            end
+            else begin
+                rs6 = rs7;
+            end
+            if ((walker_unit_smfl0_fault_k[4-1:0] == 4)) begin
+                rs5 = 133;
+            end
+            else begin
+                rs5 = rs6;
+            end
+            if ((walker_unit_smfl0_fault_k[4-1:0] == 3)) begin
+                rs4 = 129;
+            end
+            else begin
+                rs4 = rs5;
+            end
+            if ((walker_unit_smfl0_fault_k[4-1:0] == 2)) begin
+                rs3 = 113;
+            end
+            else begin
+                rs3 = rs4;
+            end
+            if ((walker_unit_smfl0_fault_k[4-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs3;
+            end
+            rs8 = 7'h0;
+            rs8 = (9 * {4'h0, walker_unit_smfl0_flevel});
+            rs9 = 8'h0;
+            rs9 = (3 + {1'h0, rs8});
+        end
+        3'b011: begin
+            if (walker_unit_smfl0_pend_5) begin
+                unit_smfl_m_valid = 1'b1;
+                unit_smfl_m_we = 1'b1;
+                unit_smfl_m_size = 3;
+                unit_smfl_m_addr = walker_unit_smfl0_sa_5;
+                unit_smfl_m_wdata = walker_unit_smfl0_se_5;
+            end
+            else if (walker_unit_smfl0_pend_4) begin
+                unit_smfl_m_valid = 1'b1;
+                unit_smfl_m_we = 1'b1;
+                unit_smfl_m_size = 3;
+                unit_smfl_m_addr = walker_unit_smfl0_sa_4;
+                unit_smfl_m_wdata = walker_unit_smfl0_se_4;
+            end
+            else if (walker_unit_smfl0_pend_3) begin
+                unit_smfl_m_valid = 1'b1;
+                unit_smfl_m_we = 1'b1;
+                unit_smfl_m_size = 3;
+                unit_smfl_m_addr = walker_unit_smfl0_sa_3;
+                unit_smfl_m_wdata = walker_unit_smfl0_se_3;
+            end
+            else if (walker_unit_smfl0_pend_2) begin
+                unit_smfl_m_valid = 1'b1;
+                unit_smfl_m_we = 1'b1;
+                unit_smfl_m_size = 3;
+                unit_smfl_m_addr = walker_unit_smfl0_sa_2;
+                unit_smfl_m_wdata = walker_unit_smfl0_se_2;
+            end
+            else if (walker_unit_smfl0_pend_1) begin
+                unit_smfl_m_valid = 1'b1;
+                unit_smfl_m_we = 1'b1;
+                unit_smfl_m_size = 3;
+                unit_smfl_m_addr = walker_unit_smfl0_sa_1;
+                unit_smfl_m_wdata = walker_unit_smfl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_smfl_m_we = 1'b0;
+            end
+        end
+        3'b101: begin
+            if (m_rvalid) begin
+                unit_smfl_m_we = 1'b0;
+            end
+        end
+        3'b110: begin
+            case (walker_unit_smfl0_lvl)
+                'h5: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_smfl0_le & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                        v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                        unit_smfl_m_valid = 1'b1;
+                        unit_smfl_m_we = 1'b0;
+                        unit_smfl_m_size = 3;
+                        unit_smfl_m_addr = ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                    end
+                end
+                'h4: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_smfl0_le & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                        v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                        unit_smfl_m_valid = 1'b1;
+                        unit_smfl_m_we = 1'b0;
+                        unit_smfl_m_size = 3;
+                        unit_smfl_m_addr = ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[39-1:30], 3'h0});
+                    end
+                end
+                'h3: begin
+                    if ((walker_unit_smfl0_le[7] && 1'b1)) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((walker_unit_smfl0_le[48-1:12] & 262142) != 0)) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            if (unit_smfl_r_FL_WALK[5]) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
+                                end
+                                if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_unit_smfl0_le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            unit_smfl_m_valid = 1'b1;
+                            unit_smfl_m_we = 1'b0;
+                            unit_smfl_m_size = 3;
+                            unit_smfl_m_addr = ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[30-1:21], 3'h0});
+                        end
+                    end
+                end
+                'h2: begin
+                    if (walker_unit_smfl0_le[7]) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((walker_unit_smfl0_le[48-1:12] & 510) != 0)) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            if (unit_smfl_r_FL_WALK[5]) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
+                                end
+                                if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            unit_smfl_m_valid = 1'b1;
+                            unit_smfl_m_we = 1'b0;
+                            unit_smfl_m_size = 3;
+                            unit_smfl_m_addr = ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[21-1:12], 3'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                        v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                        if (unit_smfl_r_FL_WALK[5]) begin
+                        end
+                        else begin
+                            if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_smfl0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [8-1:0] rs0;
+    reg [7-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [8-1:0] rs5;
+    reg [8-1:0] rs6;
+    reg [8-1:0] rs7;
+    reg [7-1:0] rs8;
+    reg [8-1:0] rs9;
+    if (rst == 1) begin
+        walker_unit_smfl0_a_rw <= 0;
+        walker_unit_smfl0_a_us <= 0;
+        unit_smfl_done <= 0;
+        walker_unit_smfl0_ea <= 0;
+        walker_unit_smfl0_fault_k <= 0;
+        walker_unit_smfl0_flevel <= 0;
+        walker_unit_smfl0_le <= 0;
+        walker_unit_smfl0_lvl <= 0;
+        walker_unit_smfl0_m_addr_h <= 0;
+        walker_unit_smfl0_m_size_h <= 0;
+        walker_unit_smfl0_m_valid_h <= 0;
+        walker_unit_smfl0_m_wdata_h <= 0;
+        walker_unit_smfl0_m_we_h <= 0;
+        unit_smfl_o_aux <= 0;
+        unit_smfl_o_level <= 0;
+        unit_smfl_o_pa <= 0;
+        unit_smfl_o_r_R <= 0;
+        unit_smfl_o_r_W <= 0;
+        unit_smfl_o_r_frame <= 0;
+        unit_smfl_o_r_reason <= 0;
+        unit_smfl_o_r_shift <= 0;
+        unit_smfl_o_status <= 0;
+        walker_unit_smfl0_pend_1 <= 0;
+        walker_unit_smfl0_pend_2 <= 0;
+        walker_unit_smfl0_pend_3 <= 0;
+        walker_unit_smfl0_pend_4 <= 0;
+        walker_unit_smfl0_pend_5 <= 0;
+        walker_unit_smfl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_smfl0_m_valid_h <= (unit_smfl_m_valid && (!m_ready));
+        walker_unit_smfl0_m_we_h <= unit_smfl_m_we;
+        walker_unit_smfl0_m_size_h <= unit_smfl_m_size;
+        walker_unit_smfl0_m_addr_h <= unit_smfl_m_addr;
+        walker_unit_smfl0_m_wdata_h <= unit_smfl_m_wdata;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_us = (0 != 0);
+        v_rw = (0 != 0);
+        if (unit_smfl_done) begin
+            unit_smfl_done <= 1'b0;
+        end
+        case (walker_unit_smfl0_st)
+            3'b000: begin
+                if (unit_smfl_start) begin
+                    walker_unit_smfl0_a_us <= 1'b1;
+                    walker_unit_smfl0_a_rw <= 1'b1;
+                    walker_unit_smfl0_pend_5 <= 1'b0;
+                    walker_unit_smfl0_pend_4 <= 1'b0;
+                    walker_unit_smfl0_pend_3 <= 1'b0;
+                    walker_unit_smfl0_pend_2 <= 1'b0;
+                    walker_unit_smfl0_pend_1 <= 1'b0;
+                    walker_unit_smfl0_le <= 0;
+                    in0 = 64'h0;
+                    in1 = 64'h0;
+                    in2 = 64'h0;
+                    in2 = unit_smfl_i_addr;
+                    in3 = 57'h0;
+                    in3 = (unit_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = 64'h0;
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = 57'h0;
+                    in5 = (unit_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in6 = 64'h0;
+                    in7 = 64'h0;
+                    in7 = unit_smfl_i_addr;
+                    in8 = 48'h0;
+                    in8 = (unit_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = 64'h0;
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = 48'h0;
+                    in10 = (unit_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((unit_smfl_i_addr != in0)) begin
+                        walker_unit_smfl0_fault_k <= 9;
+                        walker_unit_smfl0_flevel <= 0;
+                        walker_unit_smfl0_st <= 3'b010;
+                    end
+                    else begin
+                        if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                            walker_unit_smfl0_ea <= ({unit_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[57-1:48], 3'h0});
+                            walker_unit_smfl0_st <= 3'b001;
+                            walker_unit_smfl0_lvl <= 5;
+                        end
+                        else begin
+                            walker_unit_smfl0_ea <= ({unit_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                            walker_unit_smfl0_st <= 3'b001;
+                            walker_unit_smfl0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    used = 1'b0;
+                    if ((walker_unit_smfl0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_unit_smfl0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_unit_smfl0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_unit_smfl0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_unit_smfl0_lvl == 1)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[6] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_smfl_r_FL_WALK[2] && (!unit_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_unit_smfl0_le <= uw;
+                        walker_unit_smfl0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_unit_smfl0_le <= m_rdata;
+                        case (walker_unit_smfl0_lvl)
+                            'h5: begin
+                                if (m_rerr) begin
+                                    walker_unit_smfl0_fault_k <= 1;
+                                    walker_unit_smfl0_flevel <= 5;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_smfl0_fault_k <= 2;
+                                    walker_unit_smfl0_flevel <= 5;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_smfl0_fault_k <= 3;
+                                    walker_unit_smfl0_flevel <= 5;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_smfl0_fault_k <= 4;
+                                    walker_unit_smfl0_flevel <= 5;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_smfl0_fault_k <= 5;
+                                    walker_unit_smfl0_flevel <= 5;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                                    walker_unit_smfl0_st <= 3'b001;
+                                    walker_unit_smfl0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if (m_rerr) begin
+                                    walker_unit_smfl0_fault_k <= 1;
+                                    walker_unit_smfl0_flevel <= 4;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_smfl0_fault_k <= 2;
+                                    walker_unit_smfl0_flevel <= 4;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_smfl0_fault_k <= 3;
+                                    walker_unit_smfl0_flevel <= 4;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_smfl0_fault_k <= 4;
+                                    walker_unit_smfl0_flevel <= 4;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_smfl0_fault_k <= 5;
+                                    walker_unit_smfl0_flevel <= 4;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[39-1:30], 3'h0});
+                                    walker_unit_smfl0_st <= 3'b001;
+                                    walker_unit_smfl0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if (m_rerr) begin
+                                        walker_unit_smfl0_fault_k <= 1;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_smfl0_fault_k <= 2;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_smfl0_fault_k <= 3;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_smfl0_fault_k <= 4;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_smfl0_fault_k <= 5;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                        walker_unit_smfl0_fault_k <= 7;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if (unit_smfl_r_FL_WALK[5]) begin
+                                            walker_unit_smfl0_fault_k <= 8;
+                                            walker_unit_smfl0_flevel <= 3;
+                                            walker_unit_smfl0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            unit_smfl_o_level <= 3;
+                                            leaf_pa = 64'h0;
+                                            if ((30 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                            end
+                                            else if ((30 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                            end
+                                            else if ((30 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                            end
+                                            else if ((30 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                            end
+                                            else if ((30 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                            end
+                                            else if ((30 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                            end
+                                            else if ((30 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                            end
+                                            else if ((30 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                            end
+                                            else if ((30 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                            end
+                                            else if ((30 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                            end
+                                            else if ((30 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                            end
+                                            else if ((30 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                            end
+                                            else if ((30 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                            end
+                                            else if ((30 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                            end
+                                            else if ((30 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                            end
+                                            else if ((30 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                            end
+                                            else if ((30 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                            end
+                                            else if ((30 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                            end
+                                            else if ((30 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                            end
+                                            else if ((30 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= 0;
+                                            if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                                walker_unit_smfl0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                unit_smfl_o_status <= 0;
+                                                unit_smfl_done <= 1'b1;
+                                                walker_unit_smfl0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if (m_rerr) begin
+                                        walker_unit_smfl0_fault_k <= 1;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_smfl0_fault_k <= 2;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_smfl0_fault_k <= 3;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_smfl0_fault_k <= 4;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_unit_smfl0_fault_k <= 5;
+                                        walker_unit_smfl0_flevel <= 3;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[30-1:21], 3'h0});
+                                        walker_unit_smfl0_st <= 3'b001;
+                                        walker_unit_smfl0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if (m_rerr) begin
+                                        walker_unit_smfl0_fault_k <= 1;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_smfl0_fault_k <= 2;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_smfl0_fault_k <= 3;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_smfl0_fault_k <= 4;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_smfl0_fault_k <= 5;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                        walker_unit_smfl0_fault_k <= 6;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if (unit_smfl_r_FL_WALK[5]) begin
+                                            walker_unit_smfl0_fault_k <= 8;
+                                            walker_unit_smfl0_flevel <= 2;
+                                            walker_unit_smfl0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            unit_smfl_o_level <= 2;
+                                            leaf_pa = 64'h0;
+                                            if ((21 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                            end
+                                            else if ((21 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                            end
+                                            else if ((21 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                            end
+                                            else if ((21 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                            end
+                                            else if ((21 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                            end
+                                            else if ((21 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                            end
+                                            else if ((21 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                            end
+                                            else if ((21 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                            end
+                                            else if ((21 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                            end
+                                            else if ((21 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                            end
+                                            else if ((21 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                            end
+                                            else if ((21 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                            end
+                                            else if ((21 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                            end
+                                            else if ((21 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                            end
+                                            else if ((21 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                            end
+                                            else if ((21 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                            end
+                                            else if ((21 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                            end
+                                            else if ((21 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                            end
+                                            else if ((21 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                            end
+                                            else if ((21 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= 0;
+                                            if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                                walker_unit_smfl0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                unit_smfl_o_status <= 0;
+                                                unit_smfl_done <= 1'b1;
+                                                walker_unit_smfl0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if (m_rerr) begin
+                                        walker_unit_smfl0_fault_k <= 1;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_smfl0_fault_k <= 2;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_smfl0_fault_k <= 3;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_smfl0_fault_k <= 4;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_smfl0_fault_k <= 5;
+                                        walker_unit_smfl0_flevel <= 2;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[21-1:12], 3'h0});
+                                        walker_unit_smfl0_st <= 3'b001;
+                                        walker_unit_smfl0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if (m_rerr) begin
+                                    walker_unit_smfl0_fault_k <= 1;
+                                    walker_unit_smfl0_flevel <= 1;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_smfl0_fault_k <= 2;
+                                    walker_unit_smfl0_flevel <= 1;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_smfl0_fault_k <= 3;
+                                    walker_unit_smfl0_flevel <= 1;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_smfl0_fault_k <= 4;
+                                    walker_unit_smfl0_flevel <= 1;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_smfl0_fault_k <= 5;
+                                    walker_unit_smfl0_flevel <= 1;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                        walker_unit_smfl0_fault_k <= 8;
+                                        walker_unit_smfl0_flevel <= 1;
+                                        walker_unit_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_smfl_o_level <= 1;
+                                        unit_smfl_o_pa <= {16'h0, m_rdata[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                        unit_smfl_o_aux <= 0;
+                                        if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                            walker_unit_smfl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_smfl_o_status <= 0;
+                                            unit_smfl_done <= 1'b1;
+                                            walker_unit_smfl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+            end
+            3'b010: begin
+                unit_smfl_o_status <= walker_unit_smfl0_fault_k;
+                unit_smfl_o_level <= walker_unit_smfl0_flevel;
+                unit_smfl_o_aux <= 0;
+                rs0 = 8'h0;
+                rs1 = 7'h0;
+                rs2 = 3'h0;
+                if ((unit_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 4;
+                end
+                if ((walker_unit_smfl0_flevel == rs2)) begin
+                    rs1 = 115;
+                end
+                else begin
+                    rs1 = 112;
+                end
+                rs3 = 8'h0;
+                rs4 = 8'h0;
+                rs5 = 8'h0;
+                rs6 = 8'h0;
+                rs7 = 8'h0;
+                if ((walker_unit_smfl0_fault_k[4-1:0] == 9)) begin
+                    rs7 = 128;
+                end
+                else begin
+                    rs7 = 0;
+                end
+                if ((((walker_unit_smfl0_fault_k[4-1:0] == 5) || (walker_unit_smfl0_fault_k[4-1:0] == 6)) || (walker_unit_smfl0_fault_k[4-1:0] == 7))) begin
+                    rs6 = 114;
+                end
+                else begin
+                    rs6 = rs7;
+                end
+                if ((walker_unit_smfl0_fault_k[4-1:0] == 4)) begin
+                    rs5 = 133;
+                end
+                else begin
+                    rs5 = rs6;
+                end
+                if ((walker_unit_smfl0_fault_k[4-1:0] == 3)) begin
+                    rs4 = 129;
+                end
+                else begin
+                    rs4 = rs5;
+                end
+                if ((walker_unit_smfl0_fault_k[4-1:0] == 2)) begin
+                    rs3 = 113;
+                end
+                else begin
+                    rs3 = rs4;
+                end
+                if ((walker_unit_smfl0_fault_k[4-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs3;
+                end
+                unit_smfl_o_r_reason <= rs0;
+                unit_smfl_o_r_R <= (unit_smfl_r_FL_WALK[3] || walker_unit_smfl0_a_us);
+                unit_smfl_o_r_W <= ((unit_smfl_r_FL_WALK[3] || walker_unit_smfl0_a_us) && (walker_unit_smfl0_a_rw || (unit_smfl_r_FL_WALK[3] && (!unit_smfl_r_FL_WALK[4]))));
+                rs8 = 7'h0;
+                rs8 = (9 * {4'h0, walker_unit_smfl0_flevel});
+                rs9 = 8'h0;
+                rs9 = (3 + {1'h0, rs8});
+                unit_smfl_o_r_shift <= rs9[6-1:0];
+                unit_smfl_o_r_frame <= {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
+                unit_smfl_done <= 1'b1;
+                walker_unit_smfl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_smfl0_pend_5) begin
+                    walker_unit_smfl0_pend_5 <= 1'b0;
+                    walker_unit_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_smfl0_pend_4) begin
+                    walker_unit_smfl0_pend_4 <= 1'b0;
+                    walker_unit_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_smfl0_pend_3) begin
+                    walker_unit_smfl0_pend_3 <= 1'b0;
+                    walker_unit_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_smfl0_pend_2) begin
+                    walker_unit_smfl0_pend_2 <= 1'b0;
+                    walker_unit_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_smfl0_pend_1) begin
+                    walker_unit_smfl0_pend_1 <= 1'b0;
+                    walker_unit_smfl0_st <= 3'b100;
+                end
+                else begin
+                    unit_smfl_o_status <= 0;
+                    unit_smfl_done <= 1'b1;
+                    walker_unit_smfl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_smfl0_st <= 3'b011;
+                end
+            end
+            3'b101: begin
+                if (m_rvalid) begin
+                    walker_unit_smfl0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_unit_smfl0_le <= walker_unit_smfl0_le;
+                case (walker_unit_smfl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                            walker_unit_smfl0_fault_k <= 1;
+                            walker_unit_smfl0_flevel <= 5;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                            walker_unit_smfl0_fault_k <= 2;
+                            walker_unit_smfl0_flevel <= 5;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                            walker_unit_smfl0_fault_k <= 3;
+                            walker_unit_smfl0_flevel <= 5;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_smfl0_fault_k <= 4;
+                            walker_unit_smfl0_flevel <= 5;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_smfl0_fault_k <= 5;
+                            walker_unit_smfl0_flevel <= 5;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[48-1:39], 3'h0});
+                            walker_unit_smfl0_st <= 3'b001;
+                            walker_unit_smfl0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                            walker_unit_smfl0_fault_k <= 1;
+                            walker_unit_smfl0_flevel <= 4;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                            walker_unit_smfl0_fault_k <= 2;
+                            walker_unit_smfl0_flevel <= 4;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                            walker_unit_smfl0_fault_k <= 3;
+                            walker_unit_smfl0_flevel <= 4;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_smfl0_fault_k <= 4;
+                            walker_unit_smfl0_flevel <= 4;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000080) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_smfl0_fault_k <= 5;
+                            walker_unit_smfl0_flevel <= 4;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[39-1:30], 3'h0});
+                            walker_unit_smfl0_st <= 3'b001;
+                            walker_unit_smfl0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_unit_smfl0_le[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                                walker_unit_smfl0_fault_k <= 1;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_smfl0_le[0])) begin
+                                walker_unit_smfl0_fault_k <= 2;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                                walker_unit_smfl0_fault_k <= 3;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_smfl0_fault_k <= 4;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_smfl0_fault_k <= 5;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((walker_unit_smfl0_le[48-1:12] & 262142) != 0)) begin
+                                walker_unit_smfl0_fault_k <= 7;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if (unit_smfl_r_FL_WALK[5]) begin
+                                    walker_unit_smfl0_fault_k <= 8;
+                                    walker_unit_smfl0_flevel <= 3;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_smfl_o_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
+                                    end
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= 0;
+                                    if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                        walker_unit_smfl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_smfl_o_status <= 0;
+                                        unit_smfl_done <= 1'b1;
+                                        walker_unit_smfl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                                walker_unit_smfl0_fault_k <= 1;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_smfl0_le[0])) begin
+                                walker_unit_smfl0_fault_k <= 2;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                                walker_unit_smfl0_fault_k <= 3;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_smfl0_fault_k <= 4;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_unit_smfl0_le & 128) != 0)))) begin
+                                walker_unit_smfl0_fault_k <= 5;
+                                walker_unit_smfl0_flevel <= 3;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[30-1:21], 3'h0});
+                                walker_unit_smfl0_st <= 3'b001;
+                                walker_unit_smfl0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_unit_smfl0_le[7]) begin
+                            if (m_rerr) begin
+                                walker_unit_smfl0_fault_k <= 1;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_smfl0_le[0])) begin
+                                walker_unit_smfl0_fault_k <= 2;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                                walker_unit_smfl0_fault_k <= 3;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_smfl0_fault_k <= 4;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_smfl0_fault_k <= 5;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((walker_unit_smfl0_le[48-1:12] & 510) != 0)) begin
+                                walker_unit_smfl0_fault_k <= 6;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if (unit_smfl_r_FL_WALK[5]) begin
+                                    walker_unit_smfl0_fault_k <= 8;
+                                    walker_unit_smfl0_flevel <= 2;
+                                    walker_unit_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_smfl_o_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:13], unit_smfl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:14], unit_smfl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:15], unit_smfl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:16], unit_smfl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:17], unit_smfl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:18], unit_smfl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:19], unit_smfl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:20], unit_smfl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:21], unit_smfl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:22], unit_smfl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:23], unit_smfl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:24], unit_smfl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:25], unit_smfl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:26], unit_smfl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:27], unit_smfl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:28], unit_smfl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:29], unit_smfl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:30], unit_smfl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:31], unit_smfl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
+                                    end
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= 0;
+                                    if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                        walker_unit_smfl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_smfl_o_status <= 0;
+                                        unit_smfl_done <= 1'b1;
+                                        walker_unit_smfl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                                walker_unit_smfl0_fault_k <= 1;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_smfl0_le[0])) begin
+                                walker_unit_smfl0_fault_k <= 2;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                                walker_unit_smfl0_fault_k <= 3;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_smfl0_fault_k <= 4;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_smfl0_fault_k <= 5;
+                                walker_unit_smfl0_flevel <= 2;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= ({16'h0, walker_unit_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_smfl_i_addr[21-1:12], 3'h0});
+                                walker_unit_smfl0_st <= 3'b001;
+                                walker_unit_smfl0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                            walker_unit_smfl0_fault_k <= 1;
+                            walker_unit_smfl0_flevel <= 1;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_smfl0_le[0])) begin
+                            walker_unit_smfl0_fault_k <= 2;
+                            walker_unit_smfl0_flevel <= 1;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_smfl_r_FL_WALK[5]) && (!unit_smfl_r_FL_WALK[3])) && (!walker_unit_smfl0_le[2]))) begin
+                            walker_unit_smfl0_fault_k <= 3;
+                            walker_unit_smfl0_flevel <= 1;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_smfl_r_FL_WALK[5]) && unit_smfl_r_FL_WALK[2]) && (!walker_unit_smfl0_le[1])) && ((!unit_smfl_r_FL_WALK[3]) || unit_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_smfl0_fault_k <= 4;
+                            walker_unit_smfl0_flevel <= 1;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_smfl0_le & 64'hf000000000000) != 0) || ((!unit_smfl_r_FL_WALK[7]) && ((walker_unit_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_smfl0_fault_k <= 5;
+                            walker_unit_smfl0_flevel <= 1;
+                            walker_unit_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            if (unit_smfl_r_FL_WALK[5]) begin
+                                walker_unit_smfl0_fault_k <= 8;
+                                walker_unit_smfl0_flevel <= 1;
+                                walker_unit_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                unit_smfl_o_level <= 1;
+                                unit_smfl_o_pa <= {16'h0, walker_unit_smfl0_le[48-1:12], unit_smfl_i_addr[12-1:0]};
+                                unit_smfl_o_aux <= 0;
+                                if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
+                                    walker_unit_smfl0_st <= 3'b011;
+                                end
+                                else begin
+                                    unit_smfl_o_status <= 0;
+                                    unit_smfl_done <= 1'b1;
+                                    walker_unit_smfl0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_unit_smfl0_st <= 3'b000;
             end
         endcase
     end

@@ -49,7 +49,7 @@ entity intel_vtd_vtd_remap is
         m_rdata: in unsigned(63 downto 0);
         m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
-        o_r_outcome: out unsigned(3 downto 0);
+        o_r_outcome: out unsigned(2 downto 0);
         o_r_address: out unsigned(63 downto 0);
         o_r_domain: out unsigned(15 downto 0);
         o_r_fault_reason: out unsigned(7 downto 0);
@@ -65,13 +65,6 @@ entity intel_vtd_vtd_remap is
         o_r_delivery_mode: out unsigned(2 downto 0);
         o_r_cpl_status: out unsigned(2 downto 0);
         o_r_cpl: out unsigned(63 downto 0);
-        o_r_urgent: out unsigned(0 downto 0);
-        o_r_pda: out unsigned(63 downto 0);
-        o_r_notify: out unsigned(0 downto 0);
-        o_r_notify_vector: out unsigned(7 downto 0);
-        o_r_notify_dest: out unsigned(31 downto 0);
-        o_r_pir: out unsigned(63 downto 0);
-        o_r_pd_control: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity intel_vtd_vtd_remap;
@@ -92,18 +85,16 @@ type t_enum_S_1 is (
 	S3W2,
 	S4G,
 	S4R,
-	S5W0,
-	S5W1,
-	S5F,
-	S6G,
-	S6R,
-	S7W0,
-	S7W1,
+	S5G,
+	S5R,
+	S6W0,
+	S6W1,
+	S6F,
+	S7G,
+	S7R,
 	S8W0,
-	S9W0,
+	S8W1,
 	DECIDE,
-	ST0,
-	ST1,
 	INV,
 	FINISH
 	);
@@ -115,6 +106,15 @@ type t_enum_S_2 is (
 	ADWAIT
 	);
 type t_enum_S_3 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
+	ADWAIT,
+	UWAIT,
+	PROC
+	);
+type t_enum_S_4 is (
 	IDLE,
 	MWAIT,
 	FAULT,
@@ -163,8 +163,6 @@ signal w_ctx_0: unsigned(63 downto 0);
 signal w_ctx_8: unsigned(63 downto 0);
 signal w_irte_0: unsigned(63 downto 0);
 signal w_irte_8: unsigned(63 downto 0);
-signal w_pd_0: unsigned(63 downto 0);
-signal w_pd_pir_0: unsigned(63 downto 0);
 signal w_pdir_0: unsigned(63 downto 0);
 signal w_pe_0: unsigned(63 downto 0);
 signal w_pe_10: unsigned(63 downto 0);
@@ -193,6 +191,45 @@ signal wk_smsl_reserved_2m: unsigned(0 downto 0);
 signal wk_smsl_shift: unsigned(5 downto 0);
 signal wk_smsl_translation: unsigned(0 downto 0);
 signal wk_smsl_walked: unsigned(0 downto 0);
+signal unit_smfl_o_aux: unsigned(2 downto 0);
+signal unit_smfl_done: std_logic;
+signal unit_smfl_i_addr: unsigned(63 downto 0);
+signal unit_smfl_k_read: std_logic;
+signal unit_smfl_k_write: std_logic;
+signal unit_smfl_m_addr: unsigned(63 downto 0);
+signal unit_smfl_m_size: unsigned(2 downto 0);
+signal unit_smfl_m_valid: std_logic;
+signal unit_smfl_m_wdata: unsigned(63 downto 0);
+signal unit_smfl_m_we: std_logic;
+signal unit_smfl_o_level: unsigned(2 downto 0);
+signal unit_smfl_o_pa: unsigned(63 downto 0);
+signal unit_smfl_o_r_R: unsigned(0 downto 0);
+signal unit_smfl_o_r_W: unsigned(0 downto 0);
+signal unit_smfl_o_r_frame: unsigned(63 downto 0);
+signal unit_smfl_o_r_reason: unsigned(7 downto 0);
+signal unit_smfl_o_r_shift: unsigned(5 downto 0);
+signal unit_smfl_o_status: unsigned(7 downto 0);
+signal unit_smfl_r_FL_WALK: unsigned(63 downto 0);
+signal unit_smfl_start: std_logic;
+signal wk_smfl_R: unsigned(0 downto 0);
+signal wk_smfl_W: unsigned(0 downto 0);
+signal wk_smfl_access_error: unsigned(0 downto 0);
+signal wk_smfl_fault: unsigned(7 downto 0);
+signal wk_smfl_frame: unsigned(63 downto 0);
+signal wk_smfl_level: unsigned(2 downto 0);
+signal wk_smfl_non_canonical: unsigned(0 downto 0);
+signal wk_smfl_not_present: unsigned(0 downto 0);
+signal wk_smfl_ok: unsigned(0 downto 0);
+signal wk_smfl_pa: unsigned(63 downto 0);
+signal wk_smfl_privilege: unsigned(0 downto 0);
+signal wk_smfl_reason: unsigned(7 downto 0);
+signal wk_smfl_reserved: unsigned(0 downto 0);
+signal wk_smfl_reserved_1g: unsigned(0 downto 0);
+signal wk_smfl_reserved_2m: unsigned(0 downto 0);
+signal wk_smfl_shift: unsigned(5 downto 0);
+signal wk_smfl_translation: unsigned(0 downto 0);
+signal wk_smfl_walked: unsigned(0 downto 0);
+signal wk_smfl_write_denied: unsigned(0 downto 0);
 signal unit_sl_o_aux: unsigned(2 downto 0);
 signal unit_sl_done: std_logic;
 signal unit_sl_i_addr: unsigned(63 downto 0);
@@ -234,12 +271,7 @@ signal wk_sl_translation: unsigned(0 downto 0);
 signal wk_sl_walked: unsigned(0 downto 0);
 signal er_ctx: std_logic;
 signal er_irte: std_logic;
-signal er_pd: std_logic;
-signal er_pd_pir: std_logic;
-signal er_pdir: std_logic;
-signal er_pe: std_logic;
 signal er_root: std_logic;
-signal er_smctx: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
@@ -251,17 +283,10 @@ signal rec_fault_reason: unsigned(7 downto 0);
 signal rec_frcd_hi: unsigned(63 downto 0);
 signal rec_frcd_lo: unsigned(63 downto 0);
 signal rec_int_index: unsigned(15 downto 0);
-signal rec_notify: unsigned(0 downto 0);
-signal rec_notify_dest: unsigned(31 downto 0);
-signal rec_notify_vector: unsigned(7 downto 0);
-signal rec_outcome: unsigned(3 downto 0);
-signal rec_pd_control: unsigned(63 downto 0);
-signal rec_pda: unsigned(63 downto 0);
-signal rec_pir: unsigned(63 downto 0);
+signal rec_outcome: unsigned(2 downto 0);
 signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
-signal rec_urgent: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
 signal walker_unit_smsl0_a_r: std_logic;
 signal walker_unit_smsl0_a_w: std_logic;
@@ -291,6 +316,34 @@ signal walker_unit_smsl0_se_3: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_4: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_5: unsigned(63 downto 0);
 signal walker_unit_smsl0_st: t_enum_S_2;
+signal walker_unit_smfl0_a_rw: std_logic;
+signal walker_unit_smfl0_a_us: std_logic;
+signal walker_unit_smfl0_ea: unsigned(63 downto 0);
+signal walker_unit_smfl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_smfl0_flevel: unsigned(2 downto 0);
+signal walker_unit_smfl0_le: unsigned(63 downto 0);
+signal walker_unit_smfl0_lvl: unsigned(2 downto 0);
+signal walker_unit_smfl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_smfl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_smfl0_m_valid_h: std_logic;
+signal walker_unit_smfl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_smfl0_m_we_h: std_logic;
+signal walker_unit_smfl0_pend_1: std_logic;
+signal walker_unit_smfl0_pend_2: std_logic;
+signal walker_unit_smfl0_pend_3: std_logic;
+signal walker_unit_smfl0_pend_4: std_logic;
+signal walker_unit_smfl0_pend_5: std_logic;
+signal walker_unit_smfl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_1: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_2: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_3: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_4: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_5: unsigned(63 downto 0);
+signal walker_unit_smfl0_st: t_enum_S_3;
 signal walker_unit_sl0_a_r: std_logic;
 signal walker_unit_sl0_a_w: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
@@ -318,7 +371,7 @@ signal walker_unit_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_sl0_st: t_enum_S_3;
+signal walker_unit_sl0_st: t_enum_S_4;
 type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
 signal u0_d00: t_array_u0_d00;
 type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
@@ -434,6 +487,7 @@ signal u1_v3: t_array_u1_v3;
 
 begin
 
+u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -444,6 +498,16 @@ walker_unit_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000
 walker_unit_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -546,9 +610,50 @@ fsm: process (clk) is
     variable h85: unsigned(0 downto 0);
     variable h86: unsigned(47 downto 0);
     variable h87: unsigned(47 downto 0);
-    variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(12 downto 0);
-    variable h90: unsigned(48 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(63 downto 0);
+    variable h94: unsigned(63 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(19 downto 0);
+    variable h97: unsigned(19 downto 0);
+    variable h98: unsigned(15 downto 0);
+    variable h99: unsigned(3 downto 0);
+    variable h100: unsigned(3 downto 0);
+    variable h101: unsigned(15 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(63 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(19 downto 0);
+    variable h111: unsigned(19 downto 0);
+    variable h112: unsigned(15 downto 0);
+    variable h113: unsigned(3 downto 0);
+    variable h114: unsigned(3 downto 0);
+    variable h115: unsigned(15 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(47 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(47 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(47 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(47 downto 0);
+    variable h124: unsigned(0 downto 0);
+    variable h125: unsigned(47 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(47 downto 0);
+    variable h128: unsigned(47 downto 0);
+    variable h129: unsigned(15 downto 0);
+    variable h130: unsigned(12 downto 0);
+    variable h131: unsigned(48 downto 0);
     variable u0_key: unsigned(60 downto 0);
     variable u0_set: unsigned(1 downto 0);
     variable u0_hit: std_logic;
@@ -560,28 +665,28 @@ fsm: process (clk) is
     variable u0_tg1: unsigned(15 downto 0);
     variable u0_wv: unsigned(1 downto 0);
     variable u0_free: std_logic;
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(63 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(63 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(63 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(63 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(63 downto 0);
-    variable h106: unsigned(0 downto 0);
-    variable h107: unsigned(63 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(47 downto 0);
-    variable h110: unsigned(0 downto 0);
-    variable h111: unsigned(47 downto 0);
-    variable h112: unsigned(47 downto 0);
+    variable h132: unsigned(0 downto 0);
+    variable h133: unsigned(0 downto 0);
+    variable h134: unsigned(0 downto 0);
+    variable h135: unsigned(63 downto 0);
+    variable h136: unsigned(0 downto 0);
+    variable h137: unsigned(63 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(0 downto 0);
+    variable h140: unsigned(0 downto 0);
+    variable h141: unsigned(63 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(63 downto 0);
+    variable h144: unsigned(0 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(63 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(63 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(47 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(47 downto 0);
+    variable h153: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -593,1180 +698,866 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(16 downto 0);
-    variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(31 downto 0);
-    variable h129: unsigned(15 downto 0);
-    variable h130: unsigned(31 downto 0);
-    variable h131: unsigned(16 downto 0);
-    variable h132: unsigned(0 downto 0);
-    variable h133: unsigned(31 downto 0);
-    variable h134: unsigned(15 downto 0);
-    variable h135: unsigned(15 downto 0);
-    variable h136: unsigned(16 downto 0);
-    variable h137: unsigned(3 downto 0);
-    variable h138: unsigned(16 downto 0);
-    variable h113: unsigned(16 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(31 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h117: unsigned(31 downto 0);
-    variable h118: unsigned(16 downto 0);
-    variable h119: unsigned(0 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(15 downto 0);
-    variable h123: unsigned(20 downto 0);
-    variable h124: unsigned(64 downto 0);
-    variable h145: unsigned(31 downto 0);
-    variable h146: unsigned(16 downto 0);
-    variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h149: unsigned(15 downto 0);
-    variable h150: unsigned(31 downto 0);
-    variable h151: unsigned(16 downto 0);
-    variable h152: unsigned(0 downto 0);
-    variable h153: unsigned(31 downto 0);
-    variable h154: unsigned(15 downto 0);
-    variable h155: unsigned(15 downto 0);
-    variable h156: unsigned(16 downto 0);
-    variable h157: unsigned(3 downto 0);
-    variable h158: unsigned(16 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(63 downto 0);
-    variable h162: unsigned(63 downto 0);
-    variable h163: unsigned(63 downto 0);
-    variable h164: unsigned(63 downto 0);
-    variable h165: unsigned(63 downto 0);
-    variable h166: unsigned(63 downto 0);
-    variable h167: unsigned(63 downto 0);
-    variable h168: unsigned(63 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(31 downto 0);
+    variable h166: unsigned(31 downto 0);
+    variable h167: unsigned(16 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(31 downto 0);
+    variable h170: unsigned(15 downto 0);
     variable h171: unsigned(31 downto 0);
-    variable h172: unsigned(15 downto 0);
-    variable h173: unsigned(15 downto 0);
-    variable h174: unsigned(15 downto 0);
+    variable h172: unsigned(16 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(31 downto 0);
     variable h175: unsigned(15 downto 0);
     variable h176: unsigned(15 downto 0);
-    variable h177: unsigned(15 downto 0);
-    variable h178: unsigned(15 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(15 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(15 downto 0);
-    variable h183: unsigned(15 downto 0);
-    variable h139: unsigned(63 downto 0);
-    variable h140: unsigned(63 downto 0);
-    variable h141: unsigned(63 downto 0);
-    variable h142: unsigned(7 downto 0);
-    variable h143: unsigned(11 downto 0);
-    variable h144: unsigned(64 downto 0);
-    variable h188: unsigned(31 downto 0);
-    variable h189: unsigned(16 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(31 downto 0);
-    variable h192: unsigned(15 downto 0);
-    variable h193: unsigned(31 downto 0);
-    variable h194: unsigned(16 downto 0);
-    variable h195: unsigned(0 downto 0);
-    variable h196: unsigned(31 downto 0);
-    variable h197: unsigned(15 downto 0);
-    variable h198: unsigned(15 downto 0);
-    variable h199: unsigned(16 downto 0);
-    variable h200: unsigned(3 downto 0);
-    variable h201: unsigned(16 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
-    variable h204: unsigned(63 downto 0);
-    variable h205: unsigned(63 downto 0);
-    variable h206: unsigned(63 downto 0);
-    variable h207: unsigned(63 downto 0);
-    variable h208: unsigned(63 downto 0);
-    variable h209: unsigned(63 downto 0);
-    variable h210: unsigned(63 downto 0);
-    variable h211: unsigned(63 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(15 downto 0);
-    variable h216: unsigned(15 downto 0);
-    variable h217: unsigned(15 downto 0);
-    variable h218: unsigned(15 downto 0);
-    variable h219: unsigned(15 downto 0);
-    variable h220: unsigned(15 downto 0);
-    variable h221: unsigned(15 downto 0);
-    variable h222: unsigned(15 downto 0);
-    variable h223: unsigned(15 downto 0);
-    variable h224: unsigned(15 downto 0);
-    variable h225: unsigned(15 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h184: unsigned(63 downto 0);
-    variable h185: unsigned(63 downto 0);
-    variable h186: unsigned(63 downto 0);
-    variable h187: unsigned(64 downto 0);
-    variable h227: unsigned(31 downto 0);
-    variable h228: unsigned(47 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(0 downto 0);
-    variable h284: unsigned(0 downto 0);
-    variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(63 downto 0);
-    variable h287: unsigned(63 downto 0);
-    variable h288: unsigned(0 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(0 downto 0);
+    variable h177: unsigned(16 downto 0);
+    variable h178: unsigned(3 downto 0);
+    variable h179: unsigned(16 downto 0);
+    variable h154: unsigned(16 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(15 downto 0);
+    variable h158: unsigned(31 downto 0);
+    variable h159: unsigned(16 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(31 downto 0);
+    variable h162: unsigned(15 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(20 downto 0);
+    variable h165: unsigned(64 downto 0);
+    variable h180: unsigned(31 downto 0);
+    variable h181: unsigned(47 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(63 downto 0);
+    variable h240: unsigned(63 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(0 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(63 downto 0);
+    variable h261: unsigned(63 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(0 downto 0);
+    variable h280: unsigned(63 downto 0);
+    variable h281: unsigned(63 downto 0);
+    variable h282: unsigned(0 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(0 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(0 downto 0);
+    variable h301: unsigned(63 downto 0);
+    variable h302: unsigned(63 downto 0);
     variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(0 downto 0);
-    variable h306: unsigned(63 downto 0);
-    variable h307: unsigned(63 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(0 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(63 downto 0);
     variable h324: unsigned(0 downto 0);
-    variable h325: unsigned(0 downto 0);
-    variable h326: unsigned(0 downto 0);
-    variable h327: unsigned(63 downto 0);
-    variable h328: unsigned(63 downto 0);
+    variable h325: unsigned(31 downto 0);
+    variable h326: unsigned(47 downto 0);
+    variable h327: unsigned(0 downto 0);
+    variable h328: unsigned(0 downto 0);
     variable h329: unsigned(0 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(63 downto 0);
+    variable h333: unsigned(63 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(0 downto 0);
+    variable h340: unsigned(63 downto 0);
+    variable h341: unsigned(63 downto 0);
     variable h342: unsigned(0 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(0 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(63 downto 0);
-    variable h349: unsigned(0 downto 0);
+    variable h356: unsigned(0 downto 0);
+    variable h357: unsigned(0 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(63 downto 0);
+    variable h362: unsigned(63 downto 0);
     variable h363: unsigned(0 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(0 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(63 downto 0);
-    variable h369: unsigned(63 downto 0);
-    variable h370: unsigned(0 downto 0);
+    variable h364: unsigned(19 downto 0);
+    variable h365: unsigned(19 downto 0);
+    variable h366: unsigned(15 downto 0);
+    variable h367: unsigned(3 downto 0);
+    variable h368: unsigned(3 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h383: unsigned(0 downto 0);
     variable h384: unsigned(0 downto 0);
     variable h385: unsigned(0 downto 0);
     variable h386: unsigned(0 downto 0);
     variable h387: unsigned(0 downto 0);
-    variable h388: unsigned(0 downto 0);
+    variable h388: unsigned(63 downto 0);
     variable h389: unsigned(63 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(0 downto 0);
-    variable h392: unsigned(31 downto 0);
-    variable h393: unsigned(47 downto 0);
-    variable h394: unsigned(0 downto 0);
-    variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(0 downto 0);
-    variable h399: unsigned(63 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(0 downto 0);
-    variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(0 downto 0);
-    variable h407: unsigned(63 downto 0);
-    variable h408: unsigned(63 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(19 downto 0);
+    variable h392: unsigned(19 downto 0);
+    variable h393: unsigned(15 downto 0);
+    variable h394: unsigned(3 downto 0);
+    variable h395: unsigned(3 downto 0);
+    variable h396: unsigned(15 downto 0);
     variable h409: unsigned(0 downto 0);
-    variable h423: unsigned(0 downto 0);
-    variable h424: unsigned(0 downto 0);
-    variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(0 downto 0);
-    variable h427: unsigned(0 downto 0);
-    variable h428: unsigned(63 downto 0);
-    variable h429: unsigned(63 downto 0);
-    variable h430: unsigned(0 downto 0);
-    variable h431: unsigned(19 downto 0);
-    variable h432: unsigned(19 downto 0);
-    variable h433: unsigned(15 downto 0);
-    variable h434: unsigned(3 downto 0);
-    variable h435: unsigned(3 downto 0);
-    variable h436: unsigned(15 downto 0);
-    variable h449: unsigned(0 downto 0);
-    variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(0 downto 0);
-    variable h453: unsigned(0 downto 0);
-    variable h454: unsigned(63 downto 0);
-    variable h455: unsigned(63 downto 0);
-    variable h456: unsigned(0 downto 0);
-    variable h457: unsigned(19 downto 0);
-    variable h458: unsigned(19 downto 0);
-    variable h459: unsigned(15 downto 0);
-    variable h460: unsigned(3 downto 0);
-    variable h461: unsigned(3 downto 0);
-    variable h462: unsigned(15 downto 0);
-    variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(0 downto 0);
-    variable h479: unsigned(0 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(63 downto 0);
-    variable h482: unsigned(63 downto 0);
-    variable h483: unsigned(0 downto 0);
-    variable h484: unsigned(19 downto 0);
-    variable h485: unsigned(19 downto 0);
-    variable h486: unsigned(15 downto 0);
-    variable h487: unsigned(3 downto 0);
-    variable h488: unsigned(3 downto 0);
-    variable h489: unsigned(15 downto 0);
-    variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(0 downto 0);
-    variable h504: unsigned(0 downto 0);
+    variable h410: unsigned(0 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(63 downto 0);
+    variable h415: unsigned(63 downto 0);
+    variable h416: unsigned(0 downto 0);
+    variable h417: unsigned(19 downto 0);
+    variable h418: unsigned(19 downto 0);
+    variable h419: unsigned(15 downto 0);
+    variable h420: unsigned(3 downto 0);
+    variable h421: unsigned(3 downto 0);
+    variable h422: unsigned(15 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(0 downto 0);
+    variable h438: unsigned(0 downto 0);
+    variable h439: unsigned(0 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(63 downto 0);
+    variable h442: unsigned(63 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(19 downto 0);
+    variable h445: unsigned(19 downto 0);
+    variable h446: unsigned(15 downto 0);
+    variable h447: unsigned(3 downto 0);
+    variable h448: unsigned(3 downto 0);
+    variable h449: unsigned(15 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(0 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(0 downto 0);
+    variable h467: unsigned(63 downto 0);
+    variable h468: unsigned(63 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(19 downto 0);
+    variable h471: unsigned(19 downto 0);
+    variable h472: unsigned(15 downto 0);
+    variable h473: unsigned(3 downto 0);
+    variable h474: unsigned(3 downto 0);
+    variable h475: unsigned(15 downto 0);
+    variable h489: unsigned(0 downto 0);
+    variable h490: unsigned(0 downto 0);
+    variable h491: unsigned(0 downto 0);
+    variable h492: unsigned(0 downto 0);
+    variable h493: unsigned(0 downto 0);
+    variable h494: unsigned(63 downto 0);
+    variable h495: unsigned(63 downto 0);
+    variable h496: unsigned(0 downto 0);
+    variable h497: unsigned(19 downto 0);
+    variable h498: unsigned(19 downto 0);
+    variable h499: unsigned(15 downto 0);
+    variable h500: unsigned(3 downto 0);
+    variable h501: unsigned(3 downto 0);
+    variable h502: unsigned(15 downto 0);
+    variable h503: unsigned(31 downto 0);
+    variable h504: unsigned(47 downto 0);
     variable h505: unsigned(0 downto 0);
     variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(63 downto 0);
-    variable h508: unsigned(63 downto 0);
+    variable h507: unsigned(0 downto 0);
+    variable h508: unsigned(0 downto 0);
     variable h509: unsigned(0 downto 0);
-    variable h510: unsigned(19 downto 0);
-    variable h511: unsigned(19 downto 0);
-    variable h512: unsigned(15 downto 0);
-    variable h513: unsigned(3 downto 0);
-    variable h514: unsigned(3 downto 0);
+    variable h510: unsigned(63 downto 0);
+    variable h511: unsigned(63 downto 0);
+    variable h512: unsigned(0 downto 0);
+    variable h513: unsigned(19 downto 0);
+    variable h514: unsigned(19 downto 0);
     variable h515: unsigned(15 downto 0);
+    variable h516: unsigned(3 downto 0);
+    variable h517: unsigned(3 downto 0);
+    variable h518: unsigned(15 downto 0);
+    variable h521: unsigned(0 downto 0);
+    variable h522: unsigned(0 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(0 downto 0);
+    variable h525: unsigned(0 downto 0);
+    variable h526: unsigned(63 downto 0);
+    variable h527: unsigned(63 downto 0);
     variable h528: unsigned(0 downto 0);
-    variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(0 downto 0);
-    variable h531: unsigned(0 downto 0);
-    variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(63 downto 0);
-    variable h534: unsigned(63 downto 0);
+    variable h529: unsigned(19 downto 0);
+    variable h530: unsigned(19 downto 0);
+    variable h531: unsigned(15 downto 0);
+    variable h532: unsigned(3 downto 0);
+    variable h533: unsigned(3 downto 0);
+    variable h534: unsigned(15 downto 0);
     variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(19 downto 0);
-    variable h537: unsigned(19 downto 0);
-    variable h538: unsigned(15 downto 0);
-    variable h539: unsigned(3 downto 0);
-    variable h540: unsigned(3 downto 0);
-    variable h541: unsigned(15 downto 0);
-    variable h555: unsigned(0 downto 0);
-    variable h556: unsigned(0 downto 0);
-    variable h557: unsigned(0 downto 0);
-    variable h558: unsigned(0 downto 0);
-    variable h559: unsigned(0 downto 0);
-    variable h560: unsigned(63 downto 0);
-    variable h561: unsigned(63 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(0 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(63 downto 0);
+    variable h542: unsigned(0 downto 0);
+    variable h543: unsigned(19 downto 0);
+    variable h544: unsigned(19 downto 0);
+    variable h545: unsigned(15 downto 0);
+    variable h546: unsigned(3 downto 0);
+    variable h547: unsigned(3 downto 0);
+    variable h548: unsigned(15 downto 0);
     variable h562: unsigned(0 downto 0);
-    variable h563: unsigned(19 downto 0);
-    variable h564: unsigned(19 downto 0);
-    variable h565: unsigned(15 downto 0);
-    variable h566: unsigned(3 downto 0);
-    variable h567: unsigned(3 downto 0);
-    variable h568: unsigned(15 downto 0);
-    variable h581: unsigned(0 downto 0);
-    variable h582: unsigned(0 downto 0);
-    variable h583: unsigned(0 downto 0);
-    variable h584: unsigned(0 downto 0);
-    variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(63 downto 0);
-    variable h587: unsigned(63 downto 0);
-    variable h588: unsigned(0 downto 0);
-    variable h589: unsigned(19 downto 0);
-    variable h590: unsigned(19 downto 0);
-    variable h591: unsigned(15 downto 0);
-    variable h592: unsigned(3 downto 0);
-    variable h593: unsigned(3 downto 0);
-    variable h594: unsigned(15 downto 0);
-    variable h608: unsigned(0 downto 0);
-    variable h609: unsigned(0 downto 0);
-    variable h610: unsigned(0 downto 0);
-    variable h611: unsigned(0 downto 0);
-    variable h612: unsigned(0 downto 0);
-    variable h613: unsigned(63 downto 0);
-    variable h614: unsigned(63 downto 0);
-    variable h615: unsigned(0 downto 0);
-    variable h616: unsigned(19 downto 0);
-    variable h617: unsigned(19 downto 0);
-    variable h618: unsigned(15 downto 0);
-    variable h619: unsigned(3 downto 0);
-    variable h620: unsigned(3 downto 0);
-    variable h621: unsigned(15 downto 0);
-    variable h622: unsigned(31 downto 0);
-    variable h623: unsigned(47 downto 0);
-    variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(0 downto 0);
-    variable h626: unsigned(0 downto 0);
-    variable h627: unsigned(0 downto 0);
-    variable h628: unsigned(0 downto 0);
-    variable h629: unsigned(63 downto 0);
-    variable h630: unsigned(63 downto 0);
-    variable h631: unsigned(0 downto 0);
-    variable h632: unsigned(19 downto 0);
-    variable h633: unsigned(19 downto 0);
-    variable h634: unsigned(15 downto 0);
-    variable h635: unsigned(3 downto 0);
-    variable h636: unsigned(3 downto 0);
-    variable h637: unsigned(15 downto 0);
-    variable h640: unsigned(0 downto 0);
-    variable h641: unsigned(0 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(0 downto 0);
-    variable h644: unsigned(0 downto 0);
-    variable h645: unsigned(63 downto 0);
-    variable h646: unsigned(63 downto 0);
-    variable h647: unsigned(0 downto 0);
-    variable h648: unsigned(19 downto 0);
-    variable h649: unsigned(19 downto 0);
-    variable h650: unsigned(15 downto 0);
-    variable h651: unsigned(3 downto 0);
-    variable h652: unsigned(3 downto 0);
-    variable h653: unsigned(15 downto 0);
-    variable h654: unsigned(0 downto 0);
-    variable h655: unsigned(0 downto 0);
-    variable h656: unsigned(0 downto 0);
-    variable h657: unsigned(0 downto 0);
-    variable h658: unsigned(0 downto 0);
-    variable h659: unsigned(63 downto 0);
-    variable h660: unsigned(63 downto 0);
-    variable h661: unsigned(0 downto 0);
-    variable h662: unsigned(19 downto 0);
-    variable h663: unsigned(19 downto 0);
-    variable h664: unsigned(15 downto 0);
-    variable h665: unsigned(3 downto 0);
-    variable h666: unsigned(3 downto 0);
-    variable h667: unsigned(15 downto 0);
+    variable h563: unsigned(0 downto 0);
+    variable h564: unsigned(0 downto 0);
+    variable h565: unsigned(0 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(63 downto 0);
+    variable h568: unsigned(63 downto 0);
+    variable h569: unsigned(0 downto 0);
+    variable h570: unsigned(19 downto 0);
+    variable h571: unsigned(19 downto 0);
+    variable h572: unsigned(15 downto 0);
+    variable h573: unsigned(3 downto 0);
+    variable h574: unsigned(3 downto 0);
+    variable h575: unsigned(15 downto 0);
+    variable h587: unsigned(31 downto 0);
+    variable h588: unsigned(47 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(0 downto 0);
     variable h668: unsigned(0 downto 0);
-    variable h669: unsigned(0 downto 0);
-    variable h670: unsigned(0 downto 0);
+    variable h669: unsigned(63 downto 0);
+    variable h670: unsigned(63 downto 0);
     variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(0 downto 0);
-    variable h673: unsigned(63 downto 0);
-    variable h674: unsigned(63 downto 0);
-    variable h675: unsigned(0 downto 0);
-    variable h676: unsigned(19 downto 0);
-    variable h677: unsigned(19 downto 0);
-    variable h678: unsigned(15 downto 0);
-    variable h679: unsigned(3 downto 0);
-    variable h680: unsigned(3 downto 0);
-    variable h681: unsigned(15 downto 0);
+    variable h672: unsigned(19 downto 0);
+    variable h673: unsigned(19 downto 0);
+    variable h674: unsigned(15 downto 0);
+    variable h675: unsigned(3 downto 0);
+    variable h676: unsigned(3 downto 0);
+    variable h677: unsigned(15 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(63 downto 0);
     variable h682: unsigned(0 downto 0);
-    variable h683: unsigned(0 downto 0);
+    variable h683: unsigned(63 downto 0);
     variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(63 downto 0);
+    variable h685: unsigned(0 downto 0);
     variable h686: unsigned(0 downto 0);
     variable h687: unsigned(63 downto 0);
     variable h688: unsigned(0 downto 0);
-    variable h689: unsigned(0 downto 0);
+    variable h689: unsigned(63 downto 0);
     variable h690: unsigned(0 downto 0);
-    variable h691: unsigned(63 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(63 downto 0);
-    variable h694: unsigned(0 downto 0);
-    variable h695: unsigned(0 downto 0);
-    variable h696: unsigned(63 downto 0);
-    variable h697: unsigned(0 downto 0);
-    variable h698: unsigned(63 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(63 downto 0);
+    variable h693: unsigned(0 downto 0);
+    variable h694: unsigned(63 downto 0);
+    variable h706: unsigned(0 downto 0);
+    variable h707: unsigned(0 downto 0);
+    variable h708: unsigned(0 downto 0);
+    variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(0 downto 0);
-    variable h712: unsigned(0 downto 0);
+    variable h711: unsigned(63 downto 0);
+    variable h712: unsigned(63 downto 0);
     variable h713: unsigned(0 downto 0);
-    variable h714: unsigned(0 downto 0);
-    variable h715: unsigned(63 downto 0);
-    variable h716: unsigned(63 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(19 downto 0);
-    variable h719: unsigned(19 downto 0);
-    variable h720: unsigned(15 downto 0);
-    variable h721: unsigned(3 downto 0);
-    variable h722: unsigned(3 downto 0);
-    variable h723: unsigned(15 downto 0);
+    variable h714: unsigned(19 downto 0);
+    variable h715: unsigned(19 downto 0);
+    variable h716: unsigned(15 downto 0);
+    variable h717: unsigned(3 downto 0);
+    variable h718: unsigned(3 downto 0);
+    variable h719: unsigned(15 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
+    variable h722: unsigned(0 downto 0);
+    variable h723: unsigned(63 downto 0);
     variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(0 downto 0);
+    variable h725: unsigned(63 downto 0);
     variable h726: unsigned(0 downto 0);
-    variable h727: unsigned(63 downto 0);
+    variable h727: unsigned(0 downto 0);
     variable h728: unsigned(0 downto 0);
     variable h729: unsigned(63 downto 0);
     variable h730: unsigned(0 downto 0);
-    variable h731: unsigned(0 downto 0);
+    variable h731: unsigned(63 downto 0);
     variable h732: unsigned(0 downto 0);
-    variable h733: unsigned(63 downto 0);
-    variable h734: unsigned(0 downto 0);
-    variable h735: unsigned(63 downto 0);
-    variable h736: unsigned(0 downto 0);
-    variable h737: unsigned(0 downto 0);
-    variable h738: unsigned(63 downto 0);
-    variable h739: unsigned(0 downto 0);
-    variable h740: unsigned(63 downto 0);
-    variable h741: unsigned(31 downto 0);
-    variable h742: unsigned(47 downto 0);
-    variable h842: unsigned(31 downto 0);
-    variable h843: unsigned(47 downto 0);
+    variable h733: unsigned(0 downto 0);
+    variable h734: unsigned(63 downto 0);
+    variable h735: unsigned(0 downto 0);
+    variable h736: unsigned(63 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(47 downto 0);
+    variable h838: unsigned(31 downto 0);
+    variable h839: unsigned(47 downto 0);
+    variable h840: unsigned(0 downto 0);
+    variable h841: unsigned(0 downto 0);
+    variable h842: unsigned(0 downto 0);
+    variable h843: unsigned(63 downto 0);
     variable h844: unsigned(0 downto 0);
-    variable h845: unsigned(0 downto 0);
+    variable h845: unsigned(63 downto 0);
     variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(63 downto 0);
+    variable h847: unsigned(0 downto 0);
     variable h848: unsigned(0 downto 0);
     variable h849: unsigned(63 downto 0);
     variable h850: unsigned(0 downto 0);
-    variable h851: unsigned(0 downto 0);
+    variable h851: unsigned(63 downto 0);
     variable h852: unsigned(0 downto 0);
-    variable h853: unsigned(63 downto 0);
-    variable h854: unsigned(0 downto 0);
-    variable h855: unsigned(63 downto 0);
-    variable h856: unsigned(0 downto 0);
-    variable h857: unsigned(0 downto 0);
-    variable h858: unsigned(63 downto 0);
-    variable h859: unsigned(0 downto 0);
-    variable h860: unsigned(63 downto 0);
+    variable h853: unsigned(0 downto 0);
+    variable h854: unsigned(63 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(63 downto 0);
+    variable h860: unsigned(0 downto 0);
+    variable h861: unsigned(0 downto 0);
+    variable h862: unsigned(0 downto 0);
+    variable h863: unsigned(63 downto 0);
     variable h864: unsigned(0 downto 0);
-    variable h865: unsigned(0 downto 0);
+    variable h865: unsigned(63 downto 0);
     variable h866: unsigned(0 downto 0);
-    variable h867: unsigned(63 downto 0);
+    variable h867: unsigned(0 downto 0);
     variable h868: unsigned(0 downto 0);
     variable h869: unsigned(63 downto 0);
     variable h870: unsigned(0 downto 0);
-    variable h871: unsigned(0 downto 0);
+    variable h871: unsigned(63 downto 0);
     variable h872: unsigned(0 downto 0);
-    variable h873: unsigned(63 downto 0);
-    variable h874: unsigned(0 downto 0);
-    variable h875: unsigned(63 downto 0);
-    variable h876: unsigned(0 downto 0);
-    variable h877: unsigned(0 downto 0);
-    variable h878: unsigned(63 downto 0);
-    variable h879: unsigned(0 downto 0);
-    variable h880: unsigned(63 downto 0);
-    variable h881: unsigned(31 downto 0);
-    variable h882: unsigned(47 downto 0);
-    variable h922: unsigned(31 downto 0);
-    variable h933: unsigned(16 downto 0);
-    variable h934: unsigned(0 downto 0);
-    variable h935: unsigned(31 downto 0);
-    variable h936: unsigned(15 downto 0);
-    variable h937: unsigned(31 downto 0);
-    variable h938: unsigned(16 downto 0);
-    variable h939: unsigned(0 downto 0);
-    variable h940: unsigned(31 downto 0);
-    variable h941: unsigned(15 downto 0);
-    variable h942: unsigned(15 downto 0);
-    variable h943: unsigned(16 downto 0);
-    variable h944: unsigned(3 downto 0);
-    variable h945: unsigned(16 downto 0);
-    variable h978: unsigned(0 downto 0);
-    variable h979: unsigned(0 downto 0);
-    variable h980: unsigned(63 downto 0);
-    variable h981: unsigned(63 downto 0);
-    variable h982: unsigned(63 downto 0);
-    variable h983: unsigned(63 downto 0);
-    variable h984: unsigned(63 downto 0);
-    variable h985: unsigned(63 downto 0);
-    variable h986: unsigned(63 downto 0);
-    variable h987: unsigned(63 downto 0);
-    variable h988: unsigned(0 downto 0);
-    variable h989: unsigned(31 downto 0);
-    variable h990: unsigned(31 downto 0);
-    variable h1002: unsigned(15 downto 0);
-    variable h1003: unsigned(15 downto 0);
-    variable h1004: unsigned(15 downto 0);
-    variable h1005: unsigned(15 downto 0);
-    variable h1006: unsigned(15 downto 0);
-    variable h1007: unsigned(15 downto 0);
-    variable h1008: unsigned(15 downto 0);
-    variable h1009: unsigned(15 downto 0);
-    variable h1010: unsigned(15 downto 0);
-    variable h1011: unsigned(15 downto 0);
-    variable h1012: unsigned(15 downto 0);
-    variable h1013: unsigned(15 downto 0);
-    variable h1025: unsigned(31 downto 0);
-    variable h1026: unsigned(16 downto 0);
-    variable h1027: unsigned(0 downto 0);
-    variable h1028: unsigned(31 downto 0);
-    variable h1029: unsigned(15 downto 0);
-    variable h1030: unsigned(31 downto 0);
-    variable h1031: unsigned(16 downto 0);
-    variable h1032: unsigned(0 downto 0);
-    variable h1033: unsigned(31 downto 0);
-    variable h1034: unsigned(15 downto 0);
-    variable h1035: unsigned(15 downto 0);
-    variable h1036: unsigned(16 downto 0);
-    variable h1037: unsigned(3 downto 0);
-    variable h1038: unsigned(16 downto 0);
-    variable h1039: unsigned(0 downto 0);
-    variable h1040: unsigned(0 downto 0);
-    variable h1041: unsigned(63 downto 0);
-    variable h1042: unsigned(63 downto 0);
-    variable h1043: unsigned(63 downto 0);
-    variable h1044: unsigned(63 downto 0);
-    variable h1045: unsigned(63 downto 0);
-    variable h1046: unsigned(63 downto 0);
-    variable h1047: unsigned(63 downto 0);
-    variable h1048: unsigned(63 downto 0);
-    variable h1049: unsigned(0 downto 0);
-    variable h1050: unsigned(31 downto 0);
-    variable h1051: unsigned(31 downto 0);
-    variable h1052: unsigned(15 downto 0);
-    variable h1053: unsigned(15 downto 0);
-    variable h1054: unsigned(15 downto 0);
-    variable h1055: unsigned(15 downto 0);
-    variable h1056: unsigned(15 downto 0);
-    variable h1057: unsigned(15 downto 0);
-    variable h1058: unsigned(15 downto 0);
-    variable h1059: unsigned(15 downto 0);
-    variable h1060: unsigned(15 downto 0);
-    variable h1061: unsigned(15 downto 0);
-    variable h1062: unsigned(15 downto 0);
-    variable h1063: unsigned(15 downto 0);
-    variable h1075: unsigned(31 downto 0);
-    variable h1076: unsigned(16 downto 0);
-    variable h1077: unsigned(0 downto 0);
-    variable h1078: unsigned(31 downto 0);
-    variable h1079: unsigned(15 downto 0);
-    variable h1080: unsigned(31 downto 0);
-    variable h1081: unsigned(16 downto 0);
-    variable h1082: unsigned(0 downto 0);
-    variable h1083: unsigned(31 downto 0);
-    variable h1084: unsigned(15 downto 0);
-    variable h1085: unsigned(15 downto 0);
-    variable h1086: unsigned(16 downto 0);
-    variable h1087: unsigned(3 downto 0);
-    variable h1088: unsigned(16 downto 0);
-    variable h1089: unsigned(0 downto 0);
-    variable h1090: unsigned(0 downto 0);
-    variable h1091: unsigned(63 downto 0);
-    variable h1092: unsigned(63 downto 0);
-    variable h1093: unsigned(63 downto 0);
-    variable h1094: unsigned(63 downto 0);
-    variable h1095: unsigned(63 downto 0);
-    variable h1096: unsigned(63 downto 0);
-    variable h1097: unsigned(63 downto 0);
-    variable h1098: unsigned(63 downto 0);
-    variable h1099: unsigned(0 downto 0);
-    variable h1100: unsigned(31 downto 0);
-    variable h1101: unsigned(31 downto 0);
-    variable h1102: unsigned(15 downto 0);
-    variable h1103: unsigned(15 downto 0);
-    variable h1104: unsigned(15 downto 0);
-    variable h1105: unsigned(15 downto 0);
-    variable h1106: unsigned(15 downto 0);
-    variable h1107: unsigned(15 downto 0);
-    variable h1108: unsigned(15 downto 0);
-    variable h1109: unsigned(15 downto 0);
-    variable h1110: unsigned(15 downto 0);
-    variable h1111: unsigned(15 downto 0);
-    variable h1112: unsigned(15 downto 0);
-    variable h1113: unsigned(15 downto 0);
-    variable h1114: unsigned(31 downto 0);
-    variable h1115: unsigned(31 downto 0);
-    variable h1141: unsigned(31 downto 0);
-    variable h1142: unsigned(16 downto 0);
-    variable h1143: unsigned(0 downto 0);
-    variable h1144: unsigned(31 downto 0);
-    variable h1145: unsigned(15 downto 0);
-    variable h1146: unsigned(31 downto 0);
-    variable h1147: unsigned(16 downto 0);
-    variable h1148: unsigned(0 downto 0);
-    variable h1149: unsigned(31 downto 0);
-    variable h1150: unsigned(15 downto 0);
-    variable h1151: unsigned(15 downto 0);
-    variable h1152: unsigned(16 downto 0);
-    variable h1153: unsigned(3 downto 0);
-    variable h1154: unsigned(16 downto 0);
-    variable h1155: unsigned(0 downto 0);
-    variable h1156: unsigned(0 downto 0);
-    variable h1157: unsigned(63 downto 0);
-    variable h1158: unsigned(63 downto 0);
-    variable h1159: unsigned(63 downto 0);
-    variable h1160: unsigned(63 downto 0);
-    variable h1161: unsigned(63 downto 0);
-    variable h1162: unsigned(63 downto 0);
-    variable h1163: unsigned(63 downto 0);
-    variable h1164: unsigned(63 downto 0);
-    variable h1165: unsigned(0 downto 0);
-    variable h1166: unsigned(31 downto 0);
-    variable h1167: unsigned(31 downto 0);
-    variable h1168: unsigned(15 downto 0);
-    variable h1169: unsigned(15 downto 0);
-    variable h1170: unsigned(15 downto 0);
-    variable h1171: unsigned(15 downto 0);
-    variable h1172: unsigned(15 downto 0);
-    variable h1173: unsigned(15 downto 0);
-    variable h1174: unsigned(15 downto 0);
-    variable h1175: unsigned(15 downto 0);
-    variable h1176: unsigned(15 downto 0);
-    variable h1177: unsigned(15 downto 0);
-    variable h1178: unsigned(15 downto 0);
-    variable h1179: unsigned(15 downto 0);
-    variable h229: unsigned(2 downto 0);
-    variable h230: unsigned(63 downto 0);
-    variable h231: unsigned(0 downto 0);
-    variable h232: unsigned(2 downto 0);
-    variable h233: unsigned(2 downto 0);
+    variable h873: unsigned(0 downto 0);
+    variable h874: unsigned(63 downto 0);
+    variable h875: unsigned(0 downto 0);
+    variable h876: unsigned(63 downto 0);
+    variable h877: unsigned(31 downto 0);
+    variable h878: unsigned(47 downto 0);
+    variable h918: unsigned(31 downto 0);
+    variable h929: unsigned(16 downto 0);
+    variable h930: unsigned(0 downto 0);
+    variable h931: unsigned(31 downto 0);
+    variable h932: unsigned(15 downto 0);
+    variable h933: unsigned(31 downto 0);
+    variable h934: unsigned(16 downto 0);
+    variable h935: unsigned(0 downto 0);
+    variable h936: unsigned(31 downto 0);
+    variable h937: unsigned(15 downto 0);
+    variable h938: unsigned(15 downto 0);
+    variable h939: unsigned(16 downto 0);
+    variable h940: unsigned(3 downto 0);
+    variable h941: unsigned(16 downto 0);
+    variable h974: unsigned(31 downto 0);
+    variable h975: unsigned(31 downto 0);
+    variable h987: unsigned(15 downto 0);
+    variable h988: unsigned(15 downto 0);
+    variable h989: unsigned(15 downto 0);
+    variable h990: unsigned(15 downto 0);
+    variable h991: unsigned(15 downto 0);
+    variable h992: unsigned(15 downto 0);
+    variable h993: unsigned(15 downto 0);
+    variable h994: unsigned(15 downto 0);
+    variable h995: unsigned(15 downto 0);
+    variable h996: unsigned(15 downto 0);
+    variable h997: unsigned(15 downto 0);
+    variable h998: unsigned(15 downto 0);
+    variable h182: unsigned(2 downto 0);
+    variable h183: unsigned(63 downto 0);
+    variable h184: unsigned(0 downto 0);
+    variable h185: unsigned(2 downto 0);
+    variable h186: unsigned(2 downto 0);
+    variable h187: unsigned(63 downto 0);
+    variable h188: unsigned(75 downto 0);
+    variable h189: unsigned(61 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(62 downto 0);
+    variable h192: unsigned(63 downto 0);
+    variable h193: unsigned(63 downto 0);
+    variable h194: unsigned(19 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h196: unsigned(63 downto 0);
+    variable h197: unsigned(0 downto 0);
+    variable h198: unsigned(2 downto 0);
+    variable h199: unsigned(63 downto 0);
+    variable h200: unsigned(75 downto 0);
+    variable h201: unsigned(61 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(62 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h205: unsigned(63 downto 0);
+    variable h206: unsigned(19 downto 0);
+    variable h207: unsigned(63 downto 0);
+    variable h208: unsigned(63 downto 0);
+    variable h209: unsigned(2 downto 0);
+    variable h210: unsigned(2 downto 0);
+    variable h211: unsigned(63 downto 0);
+    variable h212: unsigned(75 downto 0);
+    variable h213: unsigned(61 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(62 downto 0);
+    variable h216: unsigned(63 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h218: unsigned(19 downto 0);
+    variable h219: unsigned(63 downto 0);
+    variable h220: unsigned(63 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h225: unsigned(2 downto 0);
+    variable h226: unsigned(63 downto 0);
+    variable h227: unsigned(75 downto 0);
+    variable h228: unsigned(61 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(62 downto 0);
+    variable h231: unsigned(63 downto 0);
+    variable h232: unsigned(63 downto 0);
+    variable h233: unsigned(19 downto 0);
     variable h234: unsigned(63 downto 0);
-    variable h235: unsigned(75 downto 0);
-    variable h236: unsigned(61 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(62 downto 0);
-    variable h239: unsigned(63 downto 0);
-    variable h240: unsigned(63 downto 0);
-    variable h241: unsigned(19 downto 0);
-    variable h242: unsigned(63 downto 0);
-    variable h243: unsigned(63 downto 0);
-    variable h244: unsigned(0 downto 0);
-    variable h245: unsigned(2 downto 0);
-    variable h246: unsigned(63 downto 0);
-    variable h247: unsigned(75 downto 0);
-    variable h248: unsigned(61 downto 0);
-    variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(62 downto 0);
-    variable h251: unsigned(63 downto 0);
+    variable h235: unsigned(63 downto 0);
+    variable h236: unsigned(2 downto 0);
+    variable h242: unsigned(2 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(63 downto 0);
+    variable h245: unsigned(75 downto 0);
+    variable h246: unsigned(61 downto 0);
+    variable h247: unsigned(0 downto 0);
+    variable h248: unsigned(62 downto 0);
+    variable h249: unsigned(63 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(19 downto 0);
     variable h252: unsigned(63 downto 0);
-    variable h253: unsigned(19 downto 0);
-    variable h254: unsigned(63 downto 0);
-    variable h255: unsigned(63 downto 0);
-    variable h256: unsigned(2 downto 0);
-    variable h257: unsigned(2 downto 0);
-    variable h258: unsigned(63 downto 0);
-    variable h259: unsigned(75 downto 0);
-    variable h260: unsigned(61 downto 0);
-    variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(62 downto 0);
-    variable h263: unsigned(63 downto 0);
+    variable h253: unsigned(63 downto 0);
+    variable h254: unsigned(0 downto 0);
+    variable h263: unsigned(2 downto 0);
     variable h264: unsigned(63 downto 0);
-    variable h265: unsigned(19 downto 0);
-    variable h266: unsigned(63 downto 0);
-    variable h267: unsigned(63 downto 0);
-    variable h268: unsigned(0 downto 0);
-    variable h272: unsigned(2 downto 0);
+    variable h265: unsigned(75 downto 0);
+    variable h266: unsigned(61 downto 0);
+    variable h267: unsigned(0 downto 0);
+    variable h268: unsigned(62 downto 0);
+    variable h269: unsigned(63 downto 0);
+    variable h270: unsigned(63 downto 0);
+    variable h271: unsigned(19 downto 0);
+    variable h272: unsigned(63 downto 0);
     variable h273: unsigned(63 downto 0);
-    variable h274: unsigned(75 downto 0);
-    variable h275: unsigned(61 downto 0);
-    variable h276: unsigned(0 downto 0);
-    variable h277: unsigned(62 downto 0);
-    variable h278: unsigned(63 downto 0);
-    variable h279: unsigned(63 downto 0);
-    variable h280: unsigned(19 downto 0);
-    variable h281: unsigned(63 downto 0);
-    variable h282: unsigned(63 downto 0);
+    variable h274: unsigned(2 downto 0);
     variable h283: unsigned(2 downto 0);
-    variable h289: unsigned(2 downto 0);
+    variable h284: unsigned(0 downto 0);
+    variable h285: unsigned(63 downto 0);
+    variable h286: unsigned(75 downto 0);
+    variable h287: unsigned(61 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(62 downto 0);
     variable h290: unsigned(63 downto 0);
-    variable h291: unsigned(75 downto 0);
-    variable h292: unsigned(61 downto 0);
-    variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(62 downto 0);
-    variable h295: unsigned(63 downto 0);
-    variable h296: unsigned(63 downto 0);
-    variable h297: unsigned(19 downto 0);
-    variable h298: unsigned(63 downto 0);
-    variable h299: unsigned(63 downto 0);
-    variable h300: unsigned(2 downto 0);
-    variable h309: unsigned(2 downto 0);
-    variable h310: unsigned(0 downto 0);
+    variable h291: unsigned(63 downto 0);
+    variable h292: unsigned(19 downto 0);
+    variable h293: unsigned(63 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h304: unsigned(2 downto 0);
+    variable h305: unsigned(0 downto 0);
+    variable h306: unsigned(63 downto 0);
+    variable h307: unsigned(75 downto 0);
+    variable h308: unsigned(61 downto 0);
+    variable h309: unsigned(0 downto 0);
+    variable h310: unsigned(62 downto 0);
     variable h311: unsigned(63 downto 0);
-    variable h312: unsigned(75 downto 0);
-    variable h313: unsigned(61 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(62 downto 0);
-    variable h316: unsigned(63 downto 0);
-    variable h317: unsigned(63 downto 0);
-    variable h318: unsigned(19 downto 0);
-    variable h319: unsigned(63 downto 0);
-    variable h320: unsigned(63 downto 0);
-    variable h321: unsigned(0 downto 0);
-    variable h330: unsigned(2 downto 0);
-    variable h331: unsigned(63 downto 0);
-    variable h332: unsigned(75 downto 0);
-    variable h333: unsigned(61 downto 0);
-    variable h334: unsigned(0 downto 0);
-    variable h335: unsigned(62 downto 0);
-    variable h336: unsigned(63 downto 0);
-    variable h337: unsigned(63 downto 0);
-    variable h338: unsigned(19 downto 0);
-    variable h339: unsigned(63 downto 0);
-    variable h340: unsigned(63 downto 0);
-    variable h341: unsigned(2 downto 0);
-    variable h350: unsigned(2 downto 0);
-    variable h351: unsigned(0 downto 0);
-    variable h352: unsigned(63 downto 0);
-    variable h353: unsigned(75 downto 0);
-    variable h354: unsigned(61 downto 0);
+    variable h312: unsigned(63 downto 0);
+    variable h313: unsigned(19 downto 0);
+    variable h314: unsigned(63 downto 0);
+    variable h315: unsigned(63 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h343: unsigned(2 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(63 downto 0);
+    variable h346: unsigned(75 downto 0);
+    variable h347: unsigned(61 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(62 downto 0);
+    variable h350: unsigned(63 downto 0);
+    variable h351: unsigned(63 downto 0);
+    variable h352: unsigned(19 downto 0);
+    variable h353: unsigned(63 downto 0);
+    variable h354: unsigned(63 downto 0);
     variable h355: unsigned(0 downto 0);
-    variable h356: unsigned(62 downto 0);
-    variable h357: unsigned(63 downto 0);
-    variable h358: unsigned(63 downto 0);
-    variable h359: unsigned(19 downto 0);
-    variable h360: unsigned(63 downto 0);
-    variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(0 downto 0);
-    variable h371: unsigned(2 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(63 downto 0);
-    variable h374: unsigned(75 downto 0);
-    variable h375: unsigned(61 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(62 downto 0);
+    variable h370: unsigned(2 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(63 downto 0);
+    variable h373: unsigned(75 downto 0);
+    variable h374: unsigned(61 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(62 downto 0);
+    variable h377: unsigned(63 downto 0);
     variable h378: unsigned(63 downto 0);
-    variable h379: unsigned(63 downto 0);
-    variable h380: unsigned(19 downto 0);
+    variable h379: unsigned(19 downto 0);
+    variable h380: unsigned(63 downto 0);
     variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(63 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h410: unsigned(2 downto 0);
-    variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(63 downto 0);
-    variable h413: unsigned(75 downto 0);
-    variable h414: unsigned(61 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(62 downto 0);
-    variable h417: unsigned(63 downto 0);
-    variable h418: unsigned(63 downto 0);
-    variable h419: unsigned(19 downto 0);
-    variable h420: unsigned(63 downto 0);
-    variable h421: unsigned(63 downto 0);
-    variable h422: unsigned(0 downto 0);
-    variable h437: unsigned(2 downto 0);
-    variable h438: unsigned(63 downto 0);
-    variable h439: unsigned(75 downto 0);
-    variable h440: unsigned(61 downto 0);
-    variable h441: unsigned(0 downto 0);
-    variable h442: unsigned(62 downto 0);
-    variable h443: unsigned(63 downto 0);
-    variable h444: unsigned(63 downto 0);
-    variable h445: unsigned(19 downto 0);
-    variable h446: unsigned(63 downto 0);
-    variable h447: unsigned(63 downto 0);
-    variable h448: unsigned(2 downto 0);
-    variable h463: unsigned(2 downto 0);
-    variable h464: unsigned(0 downto 0);
-    variable h465: unsigned(63 downto 0);
-    variable h466: unsigned(75 downto 0);
-    variable h467: unsigned(61 downto 0);
-    variable h468: unsigned(0 downto 0);
-    variable h469: unsigned(62 downto 0);
-    variable h470: unsigned(63 downto 0);
-    variable h471: unsigned(63 downto 0);
-    variable h472: unsigned(19 downto 0);
-    variable h473: unsigned(63 downto 0);
-    variable h474: unsigned(63 downto 0);
-    variable h475: unsigned(0 downto 0);
-    variable h490: unsigned(2 downto 0);
-    variable h491: unsigned(63 downto 0);
-    variable h492: unsigned(75 downto 0);
-    variable h493: unsigned(61 downto 0);
-    variable h494: unsigned(0 downto 0);
-    variable h495: unsigned(62 downto 0);
-    variable h496: unsigned(63 downto 0);
-    variable h497: unsigned(63 downto 0);
-    variable h498: unsigned(19 downto 0);
-    variable h499: unsigned(63 downto 0);
-    variable h500: unsigned(63 downto 0);
-    variable h501: unsigned(2 downto 0);
-    variable h516: unsigned(2 downto 0);
-    variable h517: unsigned(63 downto 0);
-    variable h518: unsigned(75 downto 0);
-    variable h519: unsigned(61 downto 0);
-    variable h520: unsigned(0 downto 0);
-    variable h521: unsigned(62 downto 0);
-    variable h522: unsigned(63 downto 0);
-    variable h523: unsigned(63 downto 0);
-    variable h524: unsigned(19 downto 0);
-    variable h525: unsigned(63 downto 0);
-    variable h526: unsigned(63 downto 0);
-    variable h527: unsigned(2 downto 0);
-    variable h542: unsigned(2 downto 0);
-    variable h543: unsigned(0 downto 0);
-    variable h544: unsigned(63 downto 0);
-    variable h545: unsigned(75 downto 0);
-    variable h546: unsigned(61 downto 0);
-    variable h547: unsigned(0 downto 0);
-    variable h548: unsigned(62 downto 0);
-    variable h549: unsigned(63 downto 0);
-    variable h550: unsigned(63 downto 0);
-    variable h551: unsigned(19 downto 0);
-    variable h552: unsigned(63 downto 0);
-    variable h553: unsigned(63 downto 0);
+    variable h382: unsigned(0 downto 0);
+    variable h397: unsigned(2 downto 0);
+    variable h398: unsigned(63 downto 0);
+    variable h399: unsigned(75 downto 0);
+    variable h400: unsigned(61 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(62 downto 0);
+    variable h403: unsigned(63 downto 0);
+    variable h404: unsigned(63 downto 0);
+    variable h405: unsigned(19 downto 0);
+    variable h406: unsigned(63 downto 0);
+    variable h407: unsigned(63 downto 0);
+    variable h408: unsigned(2 downto 0);
+    variable h423: unsigned(2 downto 0);
+    variable h424: unsigned(0 downto 0);
+    variable h425: unsigned(63 downto 0);
+    variable h426: unsigned(75 downto 0);
+    variable h427: unsigned(61 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(62 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(63 downto 0);
+    variable h432: unsigned(19 downto 0);
+    variable h433: unsigned(63 downto 0);
+    variable h434: unsigned(63 downto 0);
+    variable h435: unsigned(0 downto 0);
+    variable h450: unsigned(2 downto 0);
+    variable h451: unsigned(63 downto 0);
+    variable h452: unsigned(75 downto 0);
+    variable h453: unsigned(61 downto 0);
+    variable h454: unsigned(0 downto 0);
+    variable h455: unsigned(62 downto 0);
+    variable h456: unsigned(63 downto 0);
+    variable h457: unsigned(63 downto 0);
+    variable h458: unsigned(19 downto 0);
+    variable h459: unsigned(63 downto 0);
+    variable h460: unsigned(63 downto 0);
+    variable h461: unsigned(2 downto 0);
+    variable h476: unsigned(2 downto 0);
+    variable h477: unsigned(0 downto 0);
+    variable h478: unsigned(63 downto 0);
+    variable h479: unsigned(75 downto 0);
+    variable h480: unsigned(61 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(62 downto 0);
+    variable h483: unsigned(63 downto 0);
+    variable h484: unsigned(63 downto 0);
+    variable h485: unsigned(19 downto 0);
+    variable h486: unsigned(63 downto 0);
+    variable h487: unsigned(63 downto 0);
+    variable h488: unsigned(2 downto 0);
+    variable h519: unsigned(0 downto 0);
+    variable h520: unsigned(63 downto 0);
+    variable h549: unsigned(2 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(63 downto 0);
+    variable h552: unsigned(75 downto 0);
+    variable h553: unsigned(61 downto 0);
     variable h554: unsigned(0 downto 0);
-    variable h569: unsigned(2 downto 0);
-    variable h570: unsigned(63 downto 0);
-    variable h571: unsigned(75 downto 0);
-    variable h572: unsigned(61 downto 0);
-    variable h573: unsigned(0 downto 0);
-    variable h574: unsigned(62 downto 0);
-    variable h575: unsigned(63 downto 0);
-    variable h576: unsigned(63 downto 0);
-    variable h577: unsigned(19 downto 0);
-    variable h578: unsigned(63 downto 0);
-    variable h579: unsigned(63 downto 0);
-    variable h580: unsigned(2 downto 0);
-    variable h595: unsigned(2 downto 0);
-    variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(63 downto 0);
-    variable h598: unsigned(75 downto 0);
-    variable h599: unsigned(61 downto 0);
-    variable h600: unsigned(0 downto 0);
-    variable h601: unsigned(62 downto 0);
-    variable h602: unsigned(63 downto 0);
-    variable h603: unsigned(63 downto 0);
-    variable h604: unsigned(19 downto 0);
-    variable h605: unsigned(63 downto 0);
-    variable h606: unsigned(63 downto 0);
-    variable h607: unsigned(2 downto 0);
-    variable h638: unsigned(0 downto 0);
+    variable h555: unsigned(62 downto 0);
+    variable h556: unsigned(63 downto 0);
+    variable h557: unsigned(63 downto 0);
+    variable h558: unsigned(19 downto 0);
+    variable h559: unsigned(63 downto 0);
+    variable h560: unsigned(63 downto 0);
+    variable h561: unsigned(2 downto 0);
+    variable h576: unsigned(0 downto 0);
+    variable h577: unsigned(63 downto 0);
+    variable h578: unsigned(75 downto 0);
+    variable h579: unsigned(61 downto 0);
+    variable h580: unsigned(0 downto 0);
+    variable h581: unsigned(62 downto 0);
+    variable h582: unsigned(63 downto 0);
+    variable h583: unsigned(63 downto 0);
+    variable h584: unsigned(19 downto 0);
+    variable h585: unsigned(63 downto 0);
+    variable h586: unsigned(63 downto 0);
+    variable h589: unsigned(0 downto 0);
+    variable h590: unsigned(0 downto 0);
+    variable h591: unsigned(5 downto 0);
+    variable h592: unsigned(63 downto 0);
+    variable h593: unsigned(126 downto 0);
+    variable h594: unsigned(5 downto 0);
+    variable h595: unsigned(126 downto 0);
+    variable h596: unsigned(63 downto 0);
+    variable h597: unsigned(5 downto 0);
+    variable h598: unsigned(6 downto 0);
+    variable h599: unsigned(63 downto 0);
+    variable h600: unsigned(64 downto 0);
+    variable h601: unsigned(63 downto 0);
+    variable h602: unsigned(126 downto 0);
+    variable h603: unsigned(126 downto 0);
+    variable h604: unsigned(2 downto 0);
+    variable h605: unsigned(6 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(63 downto 0);
+    variable h608: unsigned(75 downto 0);
+    variable h609: unsigned(61 downto 0);
+    variable h610: unsigned(0 downto 0);
+    variable h611: unsigned(62 downto 0);
+    variable h612: unsigned(63 downto 0);
+    variable h613: unsigned(63 downto 0);
+    variable h614: unsigned(19 downto 0);
+    variable h615: unsigned(63 downto 0);
+    variable h616: unsigned(63 downto 0);
+    variable h617: unsigned(2 downto 0);
+    variable h618: unsigned(0 downto 0);
+    variable h619: unsigned(63 downto 0);
+    variable h620: unsigned(75 downto 0);
+    variable h621: unsigned(61 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(62 downto 0);
+    variable h624: unsigned(63 downto 0);
+    variable h625: unsigned(63 downto 0);
+    variable h626: unsigned(19 downto 0);
+    variable h627: unsigned(63 downto 0);
+    variable h628: unsigned(63 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(63 downto 0);
+    variable h631: unsigned(75 downto 0);
+    variable h632: unsigned(61 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(62 downto 0);
+    variable h635: unsigned(63 downto 0);
+    variable h636: unsigned(63 downto 0);
+    variable h637: unsigned(19 downto 0);
+    variable h638: unsigned(63 downto 0);
     variable h639: unsigned(63 downto 0);
+    variable h640: unsigned(0 downto 0);
+    variable h641: unsigned(63 downto 0);
+    variable h642: unsigned(75 downto 0);
+    variable h643: unsigned(61 downto 0);
+    variable h644: unsigned(0 downto 0);
+    variable h645: unsigned(62 downto 0);
+    variable h646: unsigned(63 downto 0);
+    variable h647: unsigned(63 downto 0);
+    variable h648: unsigned(19 downto 0);
+    variable h649: unsigned(63 downto 0);
+    variable h650: unsigned(63 downto 0);
+    variable h651: unsigned(2 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(63 downto 0);
+    variable h654: unsigned(75 downto 0);
+    variable h655: unsigned(61 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(62 downto 0);
+    variable h658: unsigned(63 downto 0);
+    variable h659: unsigned(63 downto 0);
+    variable h660: unsigned(19 downto 0);
+    variable h661: unsigned(63 downto 0);
+    variable h662: unsigned(63 downto 0);
+    variable h663: unsigned(2 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(63 downto 0);
+    variable h697: unsigned(75 downto 0);
+    variable h698: unsigned(61 downto 0);
     variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(63 downto 0);
-    variable h701: unsigned(75 downto 0);
-    variable h702: unsigned(61 downto 0);
-    variable h703: unsigned(0 downto 0);
-    variable h704: unsigned(62 downto 0);
+    variable h700: unsigned(62 downto 0);
+    variable h701: unsigned(63 downto 0);
+    variable h702: unsigned(63 downto 0);
+    variable h703: unsigned(19 downto 0);
+    variable h704: unsigned(63 downto 0);
     variable h705: unsigned(63 downto 0);
-    variable h706: unsigned(63 downto 0);
-    variable h707: unsigned(19 downto 0);
-    variable h708: unsigned(63 downto 0);
-    variable h709: unsigned(63 downto 0);
-    variable h743: unsigned(0 downto 0);
-    variable h744: unsigned(0 downto 0);
-    variable h745: unsigned(5 downto 0);
+    variable h739: unsigned(0 downto 0);
+    variable h740: unsigned(0 downto 0);
+    variable h741: unsigned(5 downto 0);
+    variable h742: unsigned(63 downto 0);
+    variable h743: unsigned(126 downto 0);
+    variable h744: unsigned(5 downto 0);
+    variable h745: unsigned(126 downto 0);
     variable h746: unsigned(63 downto 0);
-    variable h747: unsigned(126 downto 0);
-    variable h748: unsigned(5 downto 0);
-    variable h749: unsigned(126 downto 0);
-    variable h750: unsigned(63 downto 0);
-    variable h751: unsigned(5 downto 0);
-    variable h752: unsigned(6 downto 0);
-    variable h753: unsigned(63 downto 0);
-    variable h754: unsigned(64 downto 0);
-    variable h755: unsigned(63 downto 0);
-    variable h756: unsigned(126 downto 0);
-    variable h757: unsigned(126 downto 0);
-    variable h758: unsigned(2 downto 0);
+    variable h747: unsigned(5 downto 0);
+    variable h748: unsigned(6 downto 0);
+    variable h749: unsigned(63 downto 0);
+    variable h750: unsigned(64 downto 0);
+    variable h751: unsigned(63 downto 0);
+    variable h752: unsigned(126 downto 0);
+    variable h753: unsigned(126 downto 0);
+    variable h754: unsigned(2 downto 0);
+    variable h755: unsigned(0 downto 0);
+    variable h756: unsigned(63 downto 0);
+    variable h757: unsigned(75 downto 0);
+    variable h758: unsigned(61 downto 0);
     variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(63 downto 0);
-    variable h761: unsigned(75 downto 0);
-    variable h762: unsigned(61 downto 0);
-    variable h763: unsigned(0 downto 0);
-    variable h764: unsigned(62 downto 0);
+    variable h760: unsigned(62 downto 0);
+    variable h761: unsigned(63 downto 0);
+    variable h762: unsigned(63 downto 0);
+    variable h763: unsigned(19 downto 0);
+    variable h764: unsigned(63 downto 0);
     variable h765: unsigned(63 downto 0);
-    variable h766: unsigned(63 downto 0);
-    variable h767: unsigned(19 downto 0);
+    variable h766: unsigned(2 downto 0);
+    variable h767: unsigned(0 downto 0);
     variable h768: unsigned(63 downto 0);
-    variable h769: unsigned(63 downto 0);
-    variable h770: unsigned(2 downto 0);
+    variable h769: unsigned(75 downto 0);
+    variable h770: unsigned(61 downto 0);
     variable h771: unsigned(0 downto 0);
-    variable h772: unsigned(63 downto 0);
-    variable h773: unsigned(75 downto 0);
-    variable h774: unsigned(61 downto 0);
-    variable h775: unsigned(0 downto 0);
-    variable h776: unsigned(62 downto 0);
+    variable h772: unsigned(62 downto 0);
+    variable h773: unsigned(63 downto 0);
+    variable h774: unsigned(63 downto 0);
+    variable h775: unsigned(19 downto 0);
+    variable h776: unsigned(63 downto 0);
     variable h777: unsigned(63 downto 0);
-    variable h778: unsigned(63 downto 0);
-    variable h779: unsigned(19 downto 0);
-    variable h780: unsigned(63 downto 0);
-    variable h781: unsigned(63 downto 0);
+    variable h778: unsigned(0 downto 0);
+    variable h779: unsigned(63 downto 0);
+    variable h780: unsigned(75 downto 0);
+    variable h781: unsigned(61 downto 0);
     variable h782: unsigned(0 downto 0);
-    variable h783: unsigned(63 downto 0);
-    variable h784: unsigned(75 downto 0);
-    variable h785: unsigned(61 downto 0);
-    variable h786: unsigned(0 downto 0);
-    variable h787: unsigned(62 downto 0);
+    variable h783: unsigned(62 downto 0);
+    variable h784: unsigned(63 downto 0);
+    variable h785: unsigned(63 downto 0);
+    variable h786: unsigned(19 downto 0);
+    variable h787: unsigned(63 downto 0);
     variable h788: unsigned(63 downto 0);
-    variable h789: unsigned(63 downto 0);
-    variable h790: unsigned(19 downto 0);
+    variable h789: unsigned(2 downto 0);
+    variable h790: unsigned(0 downto 0);
     variable h791: unsigned(63 downto 0);
-    variable h792: unsigned(63 downto 0);
-    variable h793: unsigned(2 downto 0);
+    variable h792: unsigned(75 downto 0);
+    variable h793: unsigned(61 downto 0);
     variable h794: unsigned(0 downto 0);
-    variable h795: unsigned(63 downto 0);
-    variable h796: unsigned(75 downto 0);
-    variable h797: unsigned(61 downto 0);
-    variable h798: unsigned(0 downto 0);
-    variable h799: unsigned(62 downto 0);
+    variable h795: unsigned(62 downto 0);
+    variable h796: unsigned(63 downto 0);
+    variable h797: unsigned(63 downto 0);
+    variable h798: unsigned(19 downto 0);
+    variable h799: unsigned(63 downto 0);
     variable h800: unsigned(63 downto 0);
-    variable h801: unsigned(63 downto 0);
-    variable h802: unsigned(19 downto 0);
+    variable h801: unsigned(2 downto 0);
+    variable h802: unsigned(2 downto 0);
     variable h803: unsigned(63 downto 0);
-    variable h804: unsigned(63 downto 0);
-    variable h805: unsigned(2 downto 0);
+    variable h804: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
     variable h806: unsigned(2 downto 0);
     variable h807: unsigned(63 downto 0);
     variable h808: unsigned(0 downto 0);
-    variable h809: unsigned(0 downto 0);
+    variable h809: unsigned(2 downto 0);
     variable h810: unsigned(2 downto 0);
     variable h811: unsigned(63 downto 0);
     variable h812: unsigned(0 downto 0);
     variable h813: unsigned(2 downto 0);
     variable h814: unsigned(2 downto 0);
-    variable h815: unsigned(63 downto 0);
-    variable h816: unsigned(0 downto 0);
-    variable h817: unsigned(2 downto 0);
-    variable h818: unsigned(2 downto 0);
-    variable h819: unsigned(0 downto 0);
+    variable h815: unsigned(0 downto 0);
+    variable h816: unsigned(63 downto 0);
+    variable h817: unsigned(0 downto 0);
+    variable h818: unsigned(0 downto 0);
+    variable h819: unsigned(2 downto 0);
     variable h820: unsigned(63 downto 0);
     variable h821: unsigned(0 downto 0);
-    variable h822: unsigned(0 downto 0);
+    variable h822: unsigned(2 downto 0);
     variable h823: unsigned(2 downto 0);
-    variable h824: unsigned(63 downto 0);
-    variable h825: unsigned(0 downto 0);
-    variable h826: unsigned(2 downto 0);
+    variable h824: unsigned(0 downto 0);
+    variable h825: unsigned(63 downto 0);
+    variable h826: unsigned(0 downto 0);
     variable h827: unsigned(2 downto 0);
-    variable h828: unsigned(0 downto 0);
-    variable h829: unsigned(63 downto 0);
-    variable h830: unsigned(0 downto 0);
-    variable h831: unsigned(2 downto 0);
-    variable h832: unsigned(2 downto 0);
-    variable h833: unsigned(0 downto 0);
-    variable h834: unsigned(63 downto 0);
-    variable h835: unsigned(0 downto 0);
+    variable h828: unsigned(2 downto 0);
+    variable h829: unsigned(0 downto 0);
+    variable h830: unsigned(63 downto 0);
+    variable h831: unsigned(0 downto 0);
+    variable h832: unsigned(0 downto 0);
+    variable h833: unsigned(2 downto 0);
+    variable h834: unsigned(0 downto 0);
+    variable h835: unsigned(63 downto 0);
     variable h836: unsigned(0 downto 0);
     variable h837: unsigned(2 downto 0);
-    variable h838: unsigned(0 downto 0);
-    variable h839: unsigned(63 downto 0);
-    variable h840: unsigned(0 downto 0);
-    variable h841: unsigned(2 downto 0);
-    variable h861: unsigned(0 downto 0);
-    variable h862: unsigned(63 downto 0);
-    variable h863: unsigned(0 downto 0);
-    variable h883: unsigned(0 downto 0);
-    variable h884: unsigned(0 downto 0);
-    variable h885: unsigned(5 downto 0);
+    variable h857: unsigned(0 downto 0);
+    variable h858: unsigned(63 downto 0);
+    variable h859: unsigned(0 downto 0);
+    variable h879: unsigned(0 downto 0);
+    variable h880: unsigned(0 downto 0);
+    variable h881: unsigned(5 downto 0);
+    variable h882: unsigned(63 downto 0);
+    variable h883: unsigned(126 downto 0);
+    variable h884: unsigned(5 downto 0);
+    variable h885: unsigned(126 downto 0);
     variable h886: unsigned(63 downto 0);
-    variable h887: unsigned(126 downto 0);
-    variable h888: unsigned(5 downto 0);
-    variable h889: unsigned(126 downto 0);
-    variable h890: unsigned(63 downto 0);
-    variable h891: unsigned(5 downto 0);
-    variable h892: unsigned(6 downto 0);
-    variable h893: unsigned(63 downto 0);
-    variable h894: unsigned(64 downto 0);
-    variable h895: unsigned(63 downto 0);
-    variable h896: unsigned(126 downto 0);
-    variable h897: unsigned(126 downto 0);
+    variable h887: unsigned(5 downto 0);
+    variable h888: unsigned(6 downto 0);
+    variable h889: unsigned(63 downto 0);
+    variable h890: unsigned(64 downto 0);
+    variable h891: unsigned(63 downto 0);
+    variable h892: unsigned(126 downto 0);
+    variable h893: unsigned(126 downto 0);
+    variable h894: unsigned(2 downto 0);
+    variable h895: unsigned(0 downto 0);
+    variable h896: unsigned(63 downto 0);
+    variable h897: unsigned(0 downto 0);
     variable h898: unsigned(2 downto 0);
     variable h899: unsigned(0 downto 0);
     variable h900: unsigned(63 downto 0);
     variable h901: unsigned(0 downto 0);
-    variable h902: unsigned(2 downto 0);
-    variable h903: unsigned(0 downto 0);
-    variable h904: unsigned(63 downto 0);
-    variable h905: unsigned(0 downto 0);
-    variable h906: unsigned(63 downto 0);
+    variable h902: unsigned(63 downto 0);
+    variable h903: unsigned(2 downto 0);
+    variable h904: unsigned(0 downto 0);
+    variable h905: unsigned(63 downto 0);
+    variable h906: unsigned(0 downto 0);
     variable h907: unsigned(2 downto 0);
-    variable h908: unsigned(0 downto 0);
-    variable h909: unsigned(63 downto 0);
-    variable h910: unsigned(0 downto 0);
-    variable h911: unsigned(2 downto 0);
-    variable h912: unsigned(16 downto 0);
-    variable h913: unsigned(0 downto 0);
-    variable h914: unsigned(31 downto 0);
-    variable h915: unsigned(15 downto 0);
-    variable h916: unsigned(31 downto 0);
-    variable h917: unsigned(16 downto 0);
-    variable h918: unsigned(0 downto 0);
-    variable h919: unsigned(31 downto 0);
-    variable h920: unsigned(15 downto 0);
-    variable h921: unsigned(15 downto 0);
-    variable h923: unsigned(16 downto 0);
-    variable h924: unsigned(0 downto 0);
-    variable h925: unsigned(31 downto 0);
-    variable h926: unsigned(15 downto 0);
-    variable h927: unsigned(31 downto 0);
-    variable h928: unsigned(16 downto 0);
-    variable h929: unsigned(0 downto 0);
-    variable h930: unsigned(31 downto 0);
-    variable h931: unsigned(15 downto 0);
-    variable h932: unsigned(15 downto 0);
-    variable h946: unsigned(16 downto 0);
-    variable h947: unsigned(0 downto 0);
-    variable h948: unsigned(31 downto 0);
-    variable h949: unsigned(15 downto 0);
-    variable h950: unsigned(31 downto 0);
-    variable h951: unsigned(16 downto 0);
+    variable h908: unsigned(16 downto 0);
+    variable h909: unsigned(0 downto 0);
+    variable h910: unsigned(31 downto 0);
+    variable h911: unsigned(15 downto 0);
+    variable h912: unsigned(31 downto 0);
+    variable h913: unsigned(16 downto 0);
+    variable h914: unsigned(0 downto 0);
+    variable h915: unsigned(31 downto 0);
+    variable h916: unsigned(15 downto 0);
+    variable h917: unsigned(15 downto 0);
+    variable h919: unsigned(16 downto 0);
+    variable h920: unsigned(0 downto 0);
+    variable h921: unsigned(31 downto 0);
+    variable h922: unsigned(15 downto 0);
+    variable h923: unsigned(31 downto 0);
+    variable h924: unsigned(16 downto 0);
+    variable h925: unsigned(0 downto 0);
+    variable h926: unsigned(31 downto 0);
+    variable h927: unsigned(15 downto 0);
+    variable h928: unsigned(15 downto 0);
+    variable h942: unsigned(16 downto 0);
+    variable h943: unsigned(0 downto 0);
+    variable h944: unsigned(31 downto 0);
+    variable h945: unsigned(15 downto 0);
+    variable h946: unsigned(31 downto 0);
+    variable h947: unsigned(16 downto 0);
+    variable h948: unsigned(0 downto 0);
+    variable h949: unsigned(31 downto 0);
+    variable h950: unsigned(15 downto 0);
+    variable h951: unsigned(15 downto 0);
     variable h952: unsigned(0 downto 0);
-    variable h953: unsigned(31 downto 0);
-    variable h954: unsigned(15 downto 0);
-    variable h955: unsigned(15 downto 0);
-    variable h956: unsigned(0 downto 0);
-    variable h957: unsigned(16 downto 0);
-    variable h958: unsigned(0 downto 0);
-    variable h959: unsigned(31 downto 0);
-    variable h960: unsigned(15 downto 0);
-    variable h961: unsigned(31 downto 0);
-    variable h962: unsigned(16 downto 0);
+    variable h953: unsigned(16 downto 0);
+    variable h954: unsigned(0 downto 0);
+    variable h955: unsigned(31 downto 0);
+    variable h956: unsigned(15 downto 0);
+    variable h957: unsigned(31 downto 0);
+    variable h958: unsigned(16 downto 0);
+    variable h959: unsigned(0 downto 0);
+    variable h960: unsigned(31 downto 0);
+    variable h961: unsigned(15 downto 0);
+    variable h962: unsigned(15 downto 0);
     variable h963: unsigned(0 downto 0);
-    variable h964: unsigned(31 downto 0);
-    variable h965: unsigned(15 downto 0);
-    variable h966: unsigned(15 downto 0);
-    variable h967: unsigned(0 downto 0);
-    variable h968: unsigned(16 downto 0);
-    variable h969: unsigned(0 downto 0);
-    variable h970: unsigned(31 downto 0);
-    variable h971: unsigned(15 downto 0);
-    variable h972: unsigned(31 downto 0);
-    variable h973: unsigned(16 downto 0);
-    variable h974: unsigned(0 downto 0);
-    variable h975: unsigned(31 downto 0);
-    variable h976: unsigned(15 downto 0);
-    variable h977: unsigned(15 downto 0);
-    variable h991: unsigned(0 downto 0);
-    variable h992: unsigned(16 downto 0);
-    variable h993: unsigned(0 downto 0);
-    variable h994: unsigned(31 downto 0);
-    variable h995: unsigned(15 downto 0);
-    variable h996: unsigned(31 downto 0);
-    variable h997: unsigned(16 downto 0);
-    variable h998: unsigned(0 downto 0);
-    variable h999: unsigned(31 downto 0);
-    variable h1000: unsigned(15 downto 0);
-    variable h1001: unsigned(15 downto 0);
-    variable h1014: unsigned(0 downto 0);
-    variable h1015: unsigned(16 downto 0);
-    variable h1016: unsigned(0 downto 0);
-    variable h1017: unsigned(31 downto 0);
-    variable h1018: unsigned(15 downto 0);
-    variable h1019: unsigned(31 downto 0);
-    variable h1020: unsigned(16 downto 0);
-    variable h1021: unsigned(0 downto 0);
-    variable h1022: unsigned(31 downto 0);
-    variable h1023: unsigned(15 downto 0);
-    variable h1024: unsigned(15 downto 0);
-    variable h1064: unsigned(0 downto 0);
-    variable h1065: unsigned(16 downto 0);
-    variable h1066: unsigned(0 downto 0);
-    variable h1067: unsigned(31 downto 0);
-    variable h1068: unsigned(15 downto 0);
-    variable h1069: unsigned(31 downto 0);
-    variable h1070: unsigned(16 downto 0);
-    variable h1071: unsigned(0 downto 0);
-    variable h1072: unsigned(31 downto 0);
-    variable h1073: unsigned(15 downto 0);
-    variable h1074: unsigned(15 downto 0);
-    variable h1116: unsigned(16 downto 0);
-    variable h1117: unsigned(0 downto 0);
-    variable h1118: unsigned(31 downto 0);
-    variable h1119: unsigned(15 downto 0);
-    variable h1120: unsigned(31 downto 0);
-    variable h1121: unsigned(16 downto 0);
-    variable h1122: unsigned(0 downto 0);
-    variable h1123: unsigned(31 downto 0);
-    variable h1124: unsigned(15 downto 0);
-    variable h1125: unsigned(15 downto 0);
-    variable h1126: unsigned(0 downto 0);
-    variable h1127: unsigned(63 downto 0);
-    variable h1128: unsigned(63 downto 0);
-    variable h1129: unsigned(63 downto 0);
-    variable h1130: unsigned(0 downto 0);
-    variable h1131: unsigned(7 downto 0);
-    variable h1132: unsigned(31 downto 0);
-    variable h1133: unsigned(31 downto 0);
-    variable h1134: unsigned(31 downto 0);
-    variable h1135: unsigned(63 downto 0);
-    variable h1136: unsigned(5 downto 0);
-    variable h1137: unsigned(7 downto 0);
-    variable h1138: unsigned(63 downto 0);
-    variable h1139: unsigned(63 downto 0);
-    variable h1140: unsigned(63 downto 0);
-    variable h1180: unsigned(16 downto 0);
-    variable h1181: unsigned(0 downto 0);
-    variable h1182: unsigned(31 downto 0);
-    variable h1183: unsigned(15 downto 0);
-    variable h1184: unsigned(31 downto 0);
-    variable h1185: unsigned(16 downto 0);
-    variable h1186: unsigned(0 downto 0);
-    variable h1187: unsigned(31 downto 0);
-    variable h1188: unsigned(15 downto 0);
-    variable h1189: unsigned(15 downto 0);
-    variable h1190: unsigned(31 downto 0);
-    variable h1191: unsigned(31 downto 0);
-    variable h1192: unsigned(0 downto 0);
-    variable h1193: unsigned(0 downto 0);
-    variable h1194: unsigned(0 downto 0);
-    variable h1201: unsigned(31 downto 0);
-    variable h1202: unsigned(16 downto 0);
-    variable h1203: unsigned(0 downto 0);
-    variable h1204: unsigned(31 downto 0);
-    variable h1205: unsigned(15 downto 0);
-    variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(16 downto 0);
-    variable h1208: unsigned(0 downto 0);
-    variable h1209: unsigned(31 downto 0);
-    variable h1210: unsigned(15 downto 0);
-    variable h1211: unsigned(15 downto 0);
-    variable h1212: unsigned(16 downto 0);
-    variable h1213: unsigned(3 downto 0);
-    variable h1214: unsigned(16 downto 0);
-    variable h1215: unsigned(0 downto 0);
-    variable h1216: unsigned(0 downto 0);
-    variable h1217: unsigned(63 downto 0);
-    variable h1218: unsigned(63 downto 0);
-    variable h1219: unsigned(63 downto 0);
-    variable h1220: unsigned(63 downto 0);
-    variable h1221: unsigned(63 downto 0);
-    variable h1222: unsigned(63 downto 0);
-    variable h1223: unsigned(63 downto 0);
-    variable h1224: unsigned(63 downto 0);
-    variable h1225: unsigned(0 downto 0);
-    variable h1226: unsigned(31 downto 0);
-    variable h1227: unsigned(31 downto 0);
-    variable h1228: unsigned(15 downto 0);
-    variable h1229: unsigned(15 downto 0);
-    variable h1230: unsigned(15 downto 0);
-    variable h1231: unsigned(15 downto 0);
-    variable h1232: unsigned(15 downto 0);
-    variable h1233: unsigned(15 downto 0);
-    variable h1234: unsigned(15 downto 0);
-    variable h1235: unsigned(15 downto 0);
-    variable h1236: unsigned(15 downto 0);
-    variable h1237: unsigned(15 downto 0);
-    variable h1238: unsigned(15 downto 0);
-    variable h1239: unsigned(15 downto 0);
-    variable h1240: unsigned(31 downto 0);
-    variable h1241: unsigned(31 downto 0);
-    variable h1195: unsigned(63 downto 0);
-    variable h1196: unsigned(63 downto 0);
-    variable h1197: unsigned(63 downto 0);
-    variable h1198: unsigned(7 downto 0);
-    variable h1199: unsigned(11 downto 0);
-    variable h1200: unsigned(64 downto 0);
-    variable h1246: unsigned(31 downto 0);
-    variable h1247: unsigned(16 downto 0);
-    variable h1248: unsigned(0 downto 0);
-    variable h1249: unsigned(31 downto 0);
-    variable h1250: unsigned(15 downto 0);
-    variable h1251: unsigned(31 downto 0);
-    variable h1252: unsigned(16 downto 0);
-    variable h1253: unsigned(0 downto 0);
-    variable h1254: unsigned(31 downto 0);
-    variable h1255: unsigned(15 downto 0);
-    variable h1256: unsigned(15 downto 0);
-    variable h1257: unsigned(16 downto 0);
-    variable h1258: unsigned(3 downto 0);
-    variable h1259: unsigned(16 downto 0);
-    variable h1260: unsigned(0 downto 0);
-    variable h1261: unsigned(0 downto 0);
-    variable h1262: unsigned(63 downto 0);
-    variable h1263: unsigned(63 downto 0);
-    variable h1264: unsigned(63 downto 0);
-    variable h1265: unsigned(63 downto 0);
-    variable h1266: unsigned(63 downto 0);
-    variable h1267: unsigned(63 downto 0);
-    variable h1268: unsigned(63 downto 0);
-    variable h1269: unsigned(63 downto 0);
-    variable h1270: unsigned(0 downto 0);
-    variable h1271: unsigned(31 downto 0);
-    variable h1272: unsigned(31 downto 0);
-    variable h1273: unsigned(15 downto 0);
-    variable h1274: unsigned(15 downto 0);
-    variable h1275: unsigned(15 downto 0);
-    variable h1276: unsigned(15 downto 0);
-    variable h1277: unsigned(15 downto 0);
-    variable h1278: unsigned(15 downto 0);
-    variable h1279: unsigned(15 downto 0);
-    variable h1280: unsigned(15 downto 0);
-    variable h1281: unsigned(15 downto 0);
-    variable h1282: unsigned(15 downto 0);
-    variable h1283: unsigned(15 downto 0);
-    variable h1284: unsigned(15 downto 0);
-    variable h1285: unsigned(31 downto 0);
-    variable h1286: unsigned(31 downto 0);
-    variable h1242: unsigned(63 downto 0);
-    variable h1243: unsigned(63 downto 0);
-    variable h1244: unsigned(63 downto 0);
-    variable h1245: unsigned(64 downto 0);
+    variable h964: unsigned(16 downto 0);
+    variable h965: unsigned(0 downto 0);
+    variable h966: unsigned(31 downto 0);
+    variable h967: unsigned(15 downto 0);
+    variable h968: unsigned(31 downto 0);
+    variable h969: unsigned(16 downto 0);
+    variable h970: unsigned(0 downto 0);
+    variable h971: unsigned(31 downto 0);
+    variable h972: unsigned(15 downto 0);
+    variable h973: unsigned(15 downto 0);
+    variable h976: unsigned(0 downto 0);
+    variable h977: unsigned(16 downto 0);
+    variable h978: unsigned(0 downto 0);
+    variable h979: unsigned(31 downto 0);
+    variable h980: unsigned(15 downto 0);
+    variable h981: unsigned(31 downto 0);
+    variable h982: unsigned(16 downto 0);
+    variable h983: unsigned(0 downto 0);
+    variable h984: unsigned(31 downto 0);
+    variable h985: unsigned(15 downto 0);
+    variable h986: unsigned(15 downto 0);
+    variable h999: unsigned(16 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(31 downto 0);
+    variable h1002: unsigned(15 downto 0);
+    variable h1003: unsigned(31 downto 0);
+    variable h1004: unsigned(16 downto 0);
+    variable h1005: unsigned(0 downto 0);
+    variable h1006: unsigned(31 downto 0);
+    variable h1007: unsigned(15 downto 0);
+    variable h1008: unsigned(15 downto 0);
+    variable h1009: unsigned(31 downto 0);
+    variable h1010: unsigned(31 downto 0);
+    variable h1011: unsigned(0 downto 0);
+    variable h1012: unsigned(0 downto 0);
+    variable h1013: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1855,12 +1646,7 @@ begin
             done <= '0';
             er_ctx <= '0';
             er_irte <= '0';
-            er_pd <= '0';
-            er_pd_pir <= '0';
-            er_pdir <= '0';
-            er_pe <= '0';
             er_root <= '0';
-            er_smctx <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1875,17 +1661,10 @@ begin
             o_r_frcd_hi <= to_unsigned(0, 64);
             o_r_frcd_lo <= to_unsigned(0, 64);
             o_r_int_index <= to_unsigned(0, 16);
-            o_r_notify <= to_unsigned(0, 1);
-            o_r_notify_dest <= to_unsigned(0, 32);
-            o_r_notify_vector <= to_unsigned(0, 8);
-            o_r_outcome <= to_unsigned(0, 4);
-            o_r_pd_control <= to_unsigned(0, 64);
-            o_r_pda <= to_unsigned(0, 64);
-            o_r_pir <= to_unsigned(0, 64);
+            o_r_outcome <= to_unsigned(0, 3);
             o_r_recorded <= to_unsigned(0, 1);
             o_r_redir_hint <= to_unsigned(0, 1);
             o_r_trigger_mode <= to_unsigned(0, 1);
-            o_r_urgent <= to_unsigned(0, 1);
             o_r_vector <= to_unsigned(0, 8);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
@@ -1900,17 +1679,10 @@ begin
             rec_frcd_hi <= to_unsigned(0, 64);
             rec_frcd_lo <= to_unsigned(0, 64);
             rec_int_index <= to_unsigned(0, 16);
-            rec_notify <= to_unsigned(0, 1);
-            rec_notify_dest <= to_unsigned(0, 32);
-            rec_notify_vector <= to_unsigned(0, 8);
-            rec_outcome <= to_unsigned(0, 4);
-            rec_pd_control <= to_unsigned(0, 64);
-            rec_pda <= to_unsigned(0, 64);
-            rec_pir <= to_unsigned(0, 64);
+            rec_outcome <= to_unsigned(0, 3);
             rec_recorded <= to_unsigned(0, 1);
             rec_redir_hint <= to_unsigned(0, 1);
             rec_trigger_mode <= to_unsigned(0, 1);
-            rec_urgent <= to_unsigned(0, 1);
             rec_vector <= to_unsigned(0, 8);
             st <= IDLE;
             status <= to_unsigned(0, 8);
@@ -2259,13 +2031,17 @@ begin
             u_addr <= to_unsigned(0, 64);
             u_size <= to_unsigned(0, 3);
             u_valid <= '0';
-            u_wdata <= to_unsigned(0, 64);
             u_we <= '0';
             unit_sl_i_addr <= to_unsigned(0, 64);
             unit_sl_k_read <= '0';
             unit_sl_k_write <= '0';
             unit_sl_r_SL_WALK <= to_unsigned(0, 64);
             unit_sl_start <= '0';
+            unit_smfl_i_addr <= to_unsigned(0, 64);
+            unit_smfl_k_read <= '0';
+            unit_smfl_k_write <= '0';
+            unit_smfl_r_FL_WALK <= to_unsigned(0, 64);
+            unit_smfl_start <= '0';
             unit_smsl_i_addr <= to_unsigned(0, 64);
             unit_smsl_k_read <= '0';
             unit_smsl_k_write <= '0';
@@ -2275,8 +2051,6 @@ begin
             w_ctx_8 <= to_unsigned(0, 64);
             w_irte_0 <= to_unsigned(0, 64);
             w_irte_8 <= to_unsigned(0, 64);
-            w_pd_0 <= to_unsigned(0, 64);
-            w_pd_pir_0 <= to_unsigned(0, 64);
             w_pdir_0 <= to_unsigned(0, 64);
             w_pe_0 <= to_unsigned(0, 64);
             w_pe_10 <= to_unsigned(0, 64);
@@ -2305,6 +2079,25 @@ begin
             wk_sl_shift <= to_unsigned(0, 6);
             wk_sl_translation <= to_unsigned(0, 1);
             wk_sl_walked <= to_unsigned(0, 1);
+            wk_smfl_R <= to_unsigned(0, 1);
+            wk_smfl_W <= to_unsigned(0, 1);
+            wk_smfl_access_error <= to_unsigned(0, 1);
+            wk_smfl_fault <= to_unsigned(0, 8);
+            wk_smfl_frame <= to_unsigned(0, 64);
+            wk_smfl_level <= to_unsigned(0, 3);
+            wk_smfl_non_canonical <= to_unsigned(0, 1);
+            wk_smfl_not_present <= to_unsigned(0, 1);
+            wk_smfl_ok <= to_unsigned(0, 1);
+            wk_smfl_pa <= to_unsigned(0, 64);
+            wk_smfl_privilege <= to_unsigned(0, 1);
+            wk_smfl_reason <= to_unsigned(0, 8);
+            wk_smfl_reserved <= to_unsigned(0, 1);
+            wk_smfl_reserved_1g <= to_unsigned(0, 1);
+            wk_smfl_reserved_2m <= to_unsigned(0, 1);
+            wk_smfl_shift <= to_unsigned(0, 6);
+            wk_smfl_translation <= to_unsigned(0, 1);
+            wk_smfl_walked <= to_unsigned(0, 1);
+            wk_smfl_write_denied <= to_unsigned(0, 1);
             wk_smsl_R <= to_unsigned(0, 1);
             wk_smsl_U <= to_unsigned(0, 1);
             wk_smsl_W <= to_unsigned(0, 1);
@@ -2333,13 +2126,8 @@ begin
                 when IDLE =>
                     if bool(start) then
                         er_root <= '0';
-                        er_smctx <= '0';
-                        er_pdir <= '0';
-                        er_pe <= '0';
                         er_ctx <= '0';
                         er_irte <= '0';
-                        er_pd_pir <= '0';
-                        er_pd <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -2484,9 +2272,6 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_0 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_smctx <= '1';
-                            end if;
                             st <= S1W1;
                         end if;
                     end if;
@@ -2520,9 +2305,6 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_8 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_smctx <= '1';
-                            end if;
                             st <= S1W2;
                         end if;
                     end if;
@@ -2556,9 +2338,6 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_10 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_smctx <= '1';
-                            end if;
                             st <= S1W3;
                         end if;
                     end if;
@@ -2592,9 +2371,6 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_18 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_smctx <= '1';
-                            end if;
                             st <= S2W0;
                         end if;
                     end if;
@@ -2652,7 +2428,7 @@ begin
                         h31 := h32;
                         h33 := to_unsigned(0, 16);
                         h33 := shift_left(h30, to_integer(h31));
-                        if (not ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
+                        if (not (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
                             w_pdir_0 <= to_unsigned(0, 64);
                             st <= S3W0;
                         else
@@ -2683,9 +2459,6 @@ begin
                         if bool(m_rvalid) then
                             w_pdir_0 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_pdir <= '1';
-                            end if;
                             st <= S3W0;
                         end if;
                     end if;
@@ -2743,7 +2516,7 @@ begin
                         h49 := h50;
                         h51 := to_unsigned(0, 16);
                         h51 := shift_left(h48, to_integer(h49));
-                        if (not (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0')))) then
+                        if (not (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))))) then
                             w_pe_0 <= to_unsigned(0, 64);
                             w_pe_8 <= to_unsigned(0, 64);
                             w_pe_10 <= to_unsigned(0, 64);
@@ -2776,9 +2549,6 @@ begin
                         if bool(m_rvalid) then
                             w_pe_0 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_pe <= '1';
-                            end if;
                             st <= S3W1;
                         end if;
                     end if;
@@ -2810,9 +2580,6 @@ begin
                         if bool(m_rvalid) then
                             w_pe_8 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_pe <= '1';
-                            end if;
                             st <= S3W2;
                         end if;
                     end if;
@@ -2844,9 +2611,6 @@ begin
                         if bool(m_rvalid) then
                             w_pe_10 <= m_rdata;
                             pend <= '0';
-                            if bool(m_rerr) then
-                                er_pe <= '1';
-                            end if;
                             st <= S4G;
                         end if;
                     end if;
@@ -2993,7 +2757,7 @@ begin
                     else
                         h66 := h72;
                     end if;
-                    if (((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
+                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_smsl_i_addr <= v_wide(64-1 downto 0);
                         unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -3019,7 +2783,7 @@ begin
                         unit_smsl_start <= '1';
                         st <= S4R;
                     else
-                        st <= S5W0;
+                        st <= S5G;
                     end if;
                 when S4R =>
                     unit_smsl_start <= '0';
@@ -3060,22 +2824,248 @@ begin
                             wk_smsl_shift <= unit_smsl_o_r_shift;
                             wk_smsl_frame <= unit_smsl_o_r_frame;
                         end if;
-                        st <= S5W0;
+                        st <= S5G;
                     end if;
-                when S5W0 =>
+                when S5G =>
+                    wk_smfl_walked <= to_unsigned(0, 1);
+                    wk_smfl_ok <= to_unsigned(0, 1);
+                    wk_smfl_pa <= to_unsigned(0, 64);
+                    wk_smfl_level <= to_unsigned(0, 3);
+                    wk_smfl_fault <= to_unsigned(0, 8);
+                    wk_smfl_access_error <= to_unsigned(0, 1);
+                    wk_smfl_not_present <= to_unsigned(0, 1);
+                    wk_smfl_privilege <= to_unsigned(0, 1);
+                    wk_smfl_write_denied <= to_unsigned(0, 1);
+                    wk_smfl_reserved <= to_unsigned(0, 1);
+                    wk_smfl_reserved_2m <= to_unsigned(0, 1);
+                    wk_smfl_reserved_1g <= to_unsigned(0, 1);
+                    wk_smfl_translation <= to_unsigned(0, 1);
+                    wk_smfl_non_canonical <= to_unsigned(0, 1);
+                    wk_smfl_reason <= to_unsigned(0, 8);
+                    wk_smfl_R <= to_unsigned(0, 1);
+                    wk_smfl_W <= to_unsigned(0, 1);
+                    wk_smfl_shift <= to_unsigned(0, 6);
+                    wk_smfl_frame <= to_unsigned(0, 64);
+                    h88 := to_unsigned(0, 1);
+                    h89 := to_unsigned(0, 1);
+                    h89 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h89 := to_unsigned(1, 1);
+                    end if;
+                    h90 := to_unsigned(0, 1);
+                    h90 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h90 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h88 := h89;
+                    else
+                        h88 := h90;
+                    end if;
+                    h91 := to_unsigned(0, 1);
+                    h92 := to_unsigned(0, 1);
+                    h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h93 := w_root_8;
+                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h94 := w_root_8;
+                    h92 := to_unsigned(0, 1);
+                    if ((h93(12-1 downto 1) /= 0) or (h94(64-1 downto 48) /= 0)) then
+                        h92 := to_unsigned(1, 1);
+                    end if;
+                    h95 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h95 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h91 := h92;
+                    else
+                        h91 := h95;
+                    end if;
+                    h96 := to_unsigned(0, 20);
+                    h97 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h97 := e_pasid;
+                    else
+                        h97 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h96 := h97;
+                    h98 := to_unsigned(0, 16);
+                    h98 := to_unsigned(1, 16);
+                    h99 := to_unsigned(0, 4);
+                    h100 := to_unsigned(0, 4);
+                    h100 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h99 := h100;
+                    h101 := to_unsigned(0, 16);
+                    h101 := shift_left(h98, to_integer(h99));
+                    h102 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h103 := to_unsigned(1, 1);
+                    end if;
+                    h104 := to_unsigned(0, 1);
+                    h104 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h104 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h102 := h103;
+                    else
+                        h102 := h104;
+                    end if;
+                    h105 := to_unsigned(0, 1);
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := w_root_8;
+                    h108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h108 := w_root_8;
+                    h106 := to_unsigned(0, 1);
+                    if ((h107(12-1 downto 1) /= 0) or (h108(64-1 downto 48) /= 0)) then
+                        h106 := to_unsigned(1, 1);
+                    end if;
+                    h109 := to_unsigned(0, 1);
+                    h109 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h109 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h105 := h106;
+                    else
+                        h105 := h109;
+                    end if;
+                    h110 := to_unsigned(0, 20);
+                    h111 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h111 := e_pasid;
+                    else
+                        h111 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h110 := h111;
+                    h112 := to_unsigned(0, 16);
+                    h112 := to_unsigned(1, 16);
+                    h113 := to_unsigned(0, 4);
+                    h114 := to_unsigned(0, 4);
+                    h114 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h113 := h114;
+                    h115 := to_unsigned(0, 16);
+                    h115 := shift_left(h112, to_integer(h113));
+                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h88 /= 0)) and (not (h91 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h96(20-1 downto 6)) < h101)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and (not (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h102 /= 0)) and (not (h105 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h110(20-1 downto 6)) < h115)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_smfl_i_addr <= v_wide(64-1 downto 0);
+                        unit_smfl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_smfl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
+                        if bool(w_pe_10(5)) then
+                            h116 := to_unsigned(1, 1);
+                        end if;
+                        h117 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h117 := (unsigned'(w_pe_10(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000") & h116 & to_unsigned(0, 7)));
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        if bool(w_pe_10(7)) then
+                            h118 := to_unsigned(1, 1);
+                        end if;
+                        h119 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h119 := (h117 or unsigned'(unsigned'("00000000000000000000000000000000000000000") & h118 & to_unsigned(0, 6)));
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        h121 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h121 := (h119 or unsigned'(unsigned'("000000000000000000000000000000000000000000") & h120 & to_unsigned(0, 5)));
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if bool(w_pe_10(4)) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        h123 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h123 := (h121 or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h122 & to_unsigned(0, 4)));
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
+                        if ((not (e_pv /= 0)) and bool(w_smctx_8(20))) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        h125 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h125 := (h123 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h124 & to_unsigned(0, 3)));
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        h127 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h127 := (h125 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h126 & to_unsigned(0, 2)));
+                        h128 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h128 := (h127 or unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & w_pe_10(4-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h128);
+                        unit_smfl_r_FL_WALK <= v_wide(64-1 downto 0);
+                        unit_smfl_start <= '1';
+                        st <= S5R;
+                    else
+                        st <= S6W0;
+                    end if;
+                when S5R =>
+                    unit_smfl_start <= '0';
+                    if bool(unit_smfl_done) then
+                        wk_smfl_walked <= to_unsigned(1, 1);
+                        if (unit_smfl_o_status = 0) then
+                            wk_smfl_ok <= to_unsigned(1, 1);
+                            wk_smfl_pa <= unit_smfl_o_pa;
+                            wk_smfl_level <= unit_smfl_o_level;
+                        else
+                            wk_smfl_fault <= unit_smfl_o_status;
+                            wk_smfl_level <= unit_smfl_o_level;
+                            if (unit_smfl_o_status = 1) then
+                                wk_smfl_access_error <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 2) then
+                                wk_smfl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 3) then
+                                wk_smfl_privilege <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 4) then
+                                wk_smfl_write_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 5) then
+                                wk_smfl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 6) then
+                                wk_smfl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 7) then
+                                wk_smfl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 8) then
+                                wk_smfl_translation <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 9) then
+                                wk_smfl_non_canonical <= to_unsigned(1, 1);
+                            end if;
+                            wk_smfl_reason <= unit_smfl_o_r_reason;
+                            wk_smfl_R <= unit_smfl_o_r_R;
+                            wk_smfl_W <= unit_smfl_o_r_W;
+                            wk_smfl_shift <= unit_smfl_o_r_shift;
+                            wk_smfl_frame <= unit_smfl_o_r_frame;
+                        end if;
+                        st <= S6W0;
+                    end if;
+                when S6W0 =>
                     if (not bool(pend)) then
                         if (not (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
-                            st <= S6G;
+                            st <= S7G;
                         else
-                            h88 := to_unsigned(0, 16);
-                            h88 := e_sid;
-                            h89 := to_unsigned(0, 13);
-                            h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
-                            h90 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
+                            h129 := to_unsigned(0, 16);
+                            h129 := e_sid;
+                            h130 := to_unsigned(0, 13);
+                            h130 := resize(unsigned'(to_unsigned(0, 5) & h129(8-1 downto 0)) * 16, 13);
+                            h131 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h131 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h130));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h131);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -3165,7 +3155,7 @@ begin
                                 if (u0_way = 3) then
                                     u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
                                 end if;
-                                st <= S6G;
+                                st <= S7G;
                             else
                                 u0_fk <= u0_key;
                                 u0_fs <= u0_set;
@@ -3187,18 +3177,18 @@ begin
                             if bool(m_rerr) then
                                 er_ctx <= '1';
                             end if;
-                            st <= S5W1;
+                            st <= S6W1;
                         end if;
                     end if;
-                when S5W1 =>
+                when S6W1 =>
                     if (not bool(pend)) then
-                        h88 := to_unsigned(0, 16);
-                        h88 := e_sid;
-                        h89 := to_unsigned(0, 13);
-                        h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
-                        h90 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
+                        h129 := to_unsigned(0, 16);
+                        h129 := e_sid;
+                        h130 := to_unsigned(0, 13);
+                        h130 := resize(unsigned'(to_unsigned(0, 5) & h129(8-1 downto 0)) * 16, 13);
+                        h131 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h131 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h130));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h131);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3216,13 +3206,13 @@ begin
                                 er_ctx <= '1';
                             end if;
                             if (bool(m_rerr) or bool(er_ctx)) then
-                                st <= S6G;
+                                st <= S7G;
                             else
-                                st <= S5F;
+                                st <= S6F;
                             end if;
                         end if;
                     end if;
-                when S5F =>
+                when S6F =>
                     u0_tg0 := to_unsigned(0, 16);
                     u0_tg0 := e_sid;
                     u0_tg1 := to_unsigned(0, 16);
@@ -3328,8 +3318,8 @@ begin
                     if (u0_wv = 3) then
                         u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
                     end if;
-                    st <= S6G;
-                when S6G =>
+                    st <= S7G;
+                when S7G =>
                     wk_sl_walked <= to_unsigned(0, 1);
                     wk_sl_ok <= to_unsigned(0, 1);
                     wk_sl_pa <= to_unsigned(0, 64);
@@ -3348,100 +3338,100 @@ begin
                     wk_sl_U <= to_unsigned(0, 1);
                     wk_sl_shift <= to_unsigned(0, 6);
                     wk_sl_frame <= to_unsigned(0, 64);
-                    h91 := to_unsigned(0, 1);
-                    h92 := to_unsigned(0, 1);
-                    h93 := to_unsigned(0, 1);
-                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h94 := e_addr;
-                    h93 := to_unsigned(0, 1);
-                    if (h94(64-1 downto 57) /= 0) then
-                        h93 := to_unsigned(1, 1);
+                    h132 := to_unsigned(0, 1);
+                    h133 := to_unsigned(0, 1);
+                    h134 := to_unsigned(0, 1);
+                    h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h135 := e_addr;
+                    h134 := to_unsigned(0, 1);
+                    if (h135(64-1 downto 57) /= 0) then
+                        h134 := to_unsigned(1, 1);
                     end if;
-                    h95 := to_unsigned(0, 1);
-                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h96 := e_addr;
-                    h95 := to_unsigned(0, 1);
-                    if (h96(64-1 downto 39) /= 0) then
-                        h95 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h92 := h93;
-                    else
-                        h92 := h95;
-                    end if;
-                    h97 := to_unsigned(0, 1);
-                    h98 := to_unsigned(0, 1);
-                    h99 := to_unsigned(0, 1);
-                    h100 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h100 := e_addr;
-                    h99 := to_unsigned(0, 1);
-                    if (h100(64-1 downto 57) /= 0) then
-                        h99 := to_unsigned(1, 1);
-                    end if;
-                    h101 := to_unsigned(0, 1);
-                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h102 := e_addr;
-                    h101 := to_unsigned(0, 1);
-                    if (h102(64-1 downto 48) /= 0) then
-                        h101 := to_unsigned(1, 1);
+                    h136 := to_unsigned(0, 1);
+                    h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h137 := e_addr;
+                    h136 := to_unsigned(0, 1);
+                    if (h137(64-1 downto 39) /= 0) then
+                        h136 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h98 := h99;
+                        h133 := h134;
                     else
-                        h98 := h101;
+                        h133 := h136;
                     end if;
-                    h103 := to_unsigned(0, 1);
-                    h104 := to_unsigned(0, 1);
-                    h105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h105 := e_addr;
-                    h104 := to_unsigned(0, 1);
-                    if (h105(64-1 downto 57) /= 0) then
-                        h104 := to_unsigned(1, 1);
+                    h138 := to_unsigned(0, 1);
+                    h139 := to_unsigned(0, 1);
+                    h140 := to_unsigned(0, 1);
+                    h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h141 := e_addr;
+                    h140 := to_unsigned(0, 1);
+                    if (h141(64-1 downto 57) /= 0) then
+                        h140 := to_unsigned(1, 1);
                     end if;
-                    h106 := to_unsigned(0, 1);
-                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h107 := e_addr;
-                    h106 := to_unsigned(0, 1);
-                    if (h107(64-1 downto 57) /= 0) then
-                        h106 := to_unsigned(1, 1);
+                    h142 := to_unsigned(0, 1);
+                    h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h143 := e_addr;
+                    h142 := to_unsigned(0, 1);
+                    if (h143(64-1 downto 48) /= 0) then
+                        h142 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h103 := h104;
+                        h139 := h140;
                     else
-                        h103 := h106;
+                        h139 := h142;
+                    end if;
+                    h144 := to_unsigned(0, 1);
+                    h145 := to_unsigned(0, 1);
+                    h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h146 := e_addr;
+                    h145 := to_unsigned(0, 1);
+                    if (h146(64-1 downto 57) /= 0) then
+                        h145 := to_unsigned(1, 1);
+                    end if;
+                    h147 := to_unsigned(0, 1);
+                    h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h148 := e_addr;
+                    h147 := to_unsigned(0, 1);
+                    if (h148(64-1 downto 57) /= 0) then
+                        h147 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h144 := h145;
+                    else
+                        h144 := h147;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h97 := h98;
+                        h138 := h139;
                     else
-                        h97 := h103;
+                        h138 := h144;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h91 := h92;
+                        h132 := h133;
                     else
-                        h91 := h97;
+                        h132 := h138;
                     end if;
-                    if ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h91 /= 0))) then
+                    if ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h132 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h108 := to_unsigned(1, 1);
+                            h149 := to_unsigned(1, 1);
                         end if;
-                        h109 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h109 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h108 & to_unsigned(0, 4)));
-                        h110 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 1);
+                        h150 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h150 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h149 & to_unsigned(0, 4)));
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
                         if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
-                            h110 := to_unsigned(1, 1);
+                            h151 := to_unsigned(1, 1);
                         end if;
-                        h111 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h111 := (h109 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h110 & to_unsigned(0, 3)));
-                        h112 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h112 := (h111 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h112);
+                        h152 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h152 := (h150 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h151 & to_unsigned(0, 3)));
+                        h153 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h153 := (h152 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h153);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
@@ -3543,19 +3533,19 @@ begin
                             if (u1_way = 3) then
                                 u1_r3(to_integer(u1_set)) <= to_unsigned(0, 2);
                             end if;
-                            st <= S7W0;
+                            st <= S8W0;
                         else
                             u1_fk <= u1_in(64-1 downto 12);
                             u1_fs <= u1_set;
                             u1_ft0 <= u1_tg0;
                             u1_fa <= u1_acc;
                             unit_sl_start <= '1';
-                            st <= S6R;
+                            st <= S7R;
                         end if;
                     else
-                        st <= S7W0;
+                        st <= S8W0;
                     end if;
-                when S6R =>
+                when S7R =>
                     unit_sl_start <= '0';
                     if bool(unit_sl_done) then
                         wk_sl_walked <= to_unsigned(1, 1);
@@ -3695,88 +3685,88 @@ begin
                             wk_sl_shift <= unit_sl_o_r_shift;
                             wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
-                        st <= S7W0;
+                        st <= S8W0;
                     end if;
-                when S7W0 =>
+                when S8W0 =>
                     if (not bool(pend)) then
-                        h125 := unsigned'("00000000000000000000000000000000");
-                        h125 := e_msi_data;
-                        h126 := to_unsigned(0, 17);
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
+                        h166 := unsigned'("00000000000000000000000000000000");
+                        h166 := e_msi_data;
+                        h167 := to_unsigned(0, 17);
+                        h168 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h127 := to_unsigned(1, 1);
+                            h168 := to_unsigned(1, 1);
                         end if;
-                        h128 := unsigned'("00000000000000000000000000000000");
-                        h128 := e_msi_addr;
-                        h129 := to_unsigned(0, 16);
-                        h129 := (unsigned'(h127 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h128(20-1 downto 5)));
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_msi_data;
-                        h131 := to_unsigned(0, 17);
-                        h131 := (unsigned'(to_unsigned(0, 1) & h129) + unsigned'(to_unsigned(0, 1) & h130(16-1 downto 0)));
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
+                        h169 := unsigned'("00000000000000000000000000000000");
+                        h169 := e_msi_addr;
+                        h170 := to_unsigned(0, 16);
+                        h170 := (unsigned'(h168 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h169(20-1 downto 5)));
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_msi_data;
+                        h172 := to_unsigned(0, 17);
+                        h172 := (unsigned'(to_unsigned(0, 1) & h170) + unsigned'(to_unsigned(0, 1) & h171(16-1 downto 0)));
+                        h173 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h132 := to_unsigned(1, 1);
+                            h173 := to_unsigned(1, 1);
                         end if;
-                        h133 := unsigned'("00000000000000000000000000000000");
-                        h133 := e_msi_addr;
-                        h134 := to_unsigned(0, 16);
-                        h134 := (unsigned'(h132 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h133(20-1 downto 5)));
+                        h174 := unsigned'("00000000000000000000000000000000");
+                        h174 := e_msi_addr;
+                        h175 := to_unsigned(0, 16);
+                        h175 := (unsigned'(h173 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h174(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h126 := h131;
+                            h167 := h172;
                         else
-                            h126 := unsigned'(to_unsigned(0, 1) & h134);
+                            h167 := unsigned'(to_unsigned(0, 1) & h175);
                         end if;
-                        h135 := to_unsigned(0, 16);
-                        h135 := (h126(16-1 downto 0) and to_unsigned(65535, 16));
-                        h136 := to_unsigned(0, 17);
-                        h136 := to_unsigned(2, 17);
-                        h137 := to_unsigned(0, 4);
-                        h137 := r_IRTA_REG(4-1 downto 0);
-                        h138 := to_unsigned(0, 17);
-                        h138 := shift_left(h136, to_integer(h137));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h125(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h135) < h138))) then
+                        h176 := to_unsigned(0, 16);
+                        h176 := (h167(16-1 downto 0) and to_unsigned(65535, 16));
+                        h177 := to_unsigned(0, 17);
+                        h177 := to_unsigned(2, 17);
+                        h178 := to_unsigned(0, 4);
+                        h178 := r_IRTA_REG(4-1 downto 0);
+                        h179 := to_unsigned(0, 17);
+                        h179 := shift_left(h177, to_integer(h178));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h166(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h176) < h179))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
-                            st <= S8W0;
+                            st <= DECIDE;
                         else
-                            h113 := to_unsigned(0, 17);
-                            h114 := to_unsigned(0, 1);
-                            h114 := to_unsigned(0, 1);
+                            h154 := to_unsigned(0, 17);
+                            h155 := to_unsigned(0, 1);
+                            h155 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h114 := to_unsigned(1, 1);
+                                h155 := to_unsigned(1, 1);
                             end if;
-                            h115 := unsigned'("00000000000000000000000000000000");
-                            h115 := e_msi_addr;
-                            h116 := to_unsigned(0, 16);
-                            h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
-                            h117 := unsigned'("00000000000000000000000000000000");
-                            h117 := e_msi_data;
-                            h118 := to_unsigned(0, 17);
-                            h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
-                            h119 := to_unsigned(0, 1);
-                            h119 := to_unsigned(0, 1);
+                            h156 := unsigned'("00000000000000000000000000000000");
+                            h156 := e_msi_addr;
+                            h157 := to_unsigned(0, 16);
+                            h157 := (unsigned'(h155 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h156(20-1 downto 5)));
+                            h158 := unsigned'("00000000000000000000000000000000");
+                            h158 := e_msi_data;
+                            h159 := to_unsigned(0, 17);
+                            h159 := (unsigned'(to_unsigned(0, 1) & h157) + unsigned'(to_unsigned(0, 1) & h158(16-1 downto 0)));
+                            h160 := to_unsigned(0, 1);
+                            h160 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h119 := to_unsigned(1, 1);
+                                h160 := to_unsigned(1, 1);
                             end if;
-                            h120 := unsigned'("00000000000000000000000000000000");
-                            h120 := e_msi_addr;
-                            h121 := to_unsigned(0, 16);
-                            h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                            h161 := unsigned'("00000000000000000000000000000000");
+                            h161 := e_msi_addr;
+                            h162 := to_unsigned(0, 16);
+                            h162 := (unsigned'(h160 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h161(20-1 downto 5)));
                             if bool(e_msi_addr(3)) then
-                                h113 := h118;
+                                h154 := h159;
                             else
-                                h113 := unsigned'(to_unsigned(0, 1) & h121);
+                                h154 := unsigned'(to_unsigned(0, 1) & h162);
                             end if;
-                            h122 := to_unsigned(0, 16);
-                            h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
-                            h123 := to_unsigned(0, 21);
-                            h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
-                            h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
+                            h163 := to_unsigned(0, 16);
+                            h163 := (h154(16-1 downto 0) and to_unsigned(65535, 16));
+                            h164 := to_unsigned(0, 21);
+                            h164 := resize(unsigned'(to_unsigned(0, 5) & h163) * 16, 21);
+                            h165 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h165 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h164));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h165);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3794,46 +3784,46 @@ begin
                             if bool(m_rerr) then
                                 er_irte <= '1';
                             end if;
-                            st <= S7W1;
+                            st <= S8W1;
                         end if;
                     end if;
-                when S7W1 =>
+                when S8W1 =>
                     if (not bool(pend)) then
-                        h113 := to_unsigned(0, 17);
-                        h114 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 17);
+                        h155 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h114 := to_unsigned(1, 1);
+                            h155 := to_unsigned(1, 1);
                         end if;
-                        h115 := unsigned'("00000000000000000000000000000000");
-                        h115 := e_msi_addr;
-                        h116 := to_unsigned(0, 16);
-                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
-                        h117 := unsigned'("00000000000000000000000000000000");
-                        h117 := e_msi_data;
-                        h118 := to_unsigned(0, 17);
-                        h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
-                        h119 := to_unsigned(0, 1);
-                        h119 := to_unsigned(0, 1);
+                        h156 := unsigned'("00000000000000000000000000000000");
+                        h156 := e_msi_addr;
+                        h157 := to_unsigned(0, 16);
+                        h157 := (unsigned'(h155 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h156(20-1 downto 5)));
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_msi_data;
+                        h159 := to_unsigned(0, 17);
+                        h159 := (unsigned'(to_unsigned(0, 1) & h157) + unsigned'(to_unsigned(0, 1) & h158(16-1 downto 0)));
+                        h160 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h119 := to_unsigned(1, 1);
+                            h160 := to_unsigned(1, 1);
                         end if;
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_msi_addr;
-                        h121 := to_unsigned(0, 16);
-                        h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                        h161 := unsigned'("00000000000000000000000000000000");
+                        h161 := e_msi_addr;
+                        h162 := to_unsigned(0, 16);
+                        h162 := (unsigned'(h160 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h161(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h113 := h118;
+                            h154 := h159;
                         else
-                            h113 := unsigned'(to_unsigned(0, 1) & h121);
+                            h154 := unsigned'(to_unsigned(0, 1) & h162);
                         end if;
-                        h122 := to_unsigned(0, 16);
-                        h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
-                        h123 := to_unsigned(0, 21);
-                        h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
-                        h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
+                        h163 := to_unsigned(0, 16);
+                        h163 := (h154(16-1 downto 0) and to_unsigned(65535, 16));
+                        h164 := to_unsigned(0, 21);
+                        h164 := resize(unsigned'(to_unsigned(0, 5) & h163) * 16, 21);
+                        h165 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h165 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h164));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h165);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3850,2099 +3840,1295 @@ begin
                             if bool(m_rerr) then
                                 er_irte <= '1';
                             end if;
-                            st <= S8W0;
-                        end if;
-                    end if;
-                when S8W0 =>
-                    if (not bool(pend)) then
-                        h145 := unsigned'("00000000000000000000000000000000");
-                        h145 := e_msi_data;
-                        h146 := to_unsigned(0, 17);
-                        h147 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h147 := to_unsigned(1, 1);
-                        end if;
-                        h148 := unsigned'("00000000000000000000000000000000");
-                        h148 := e_msi_addr;
-                        h149 := to_unsigned(0, 16);
-                        h149 := (unsigned'(h147 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h148(20-1 downto 5)));
-                        h150 := unsigned'("00000000000000000000000000000000");
-                        h150 := e_msi_data;
-                        h151 := to_unsigned(0, 17);
-                        h151 := (unsigned'(to_unsigned(0, 1) & h149) + unsigned'(to_unsigned(0, 1) & h150(16-1 downto 0)));
-                        h152 := to_unsigned(0, 1);
-                        h152 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h152 := to_unsigned(1, 1);
-                        end if;
-                        h153 := unsigned'("00000000000000000000000000000000");
-                        h153 := e_msi_addr;
-                        h154 := to_unsigned(0, 16);
-                        h154 := (unsigned'(h152 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h153(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h146 := h151;
-                        else
-                            h146 := unsigned'(to_unsigned(0, 1) & h154);
-                        end if;
-                        h155 := to_unsigned(0, 16);
-                        h155 := (h146(16-1 downto 0) and to_unsigned(65535, 16));
-                        h156 := to_unsigned(0, 17);
-                        h156 := to_unsigned(2, 17);
-                        h157 := to_unsigned(0, 4);
-                        h157 := r_IRTA_REG(4-1 downto 0);
-                        h158 := to_unsigned(0, 17);
-                        h158 := shift_left(h156, to_integer(h157));
-                        h159 := to_unsigned(0, 1);
-                        h160 := to_unsigned(0, 1);
-                        h161 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h161 := w_irte_0;
-                        h162 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h162 := w_irte_0;
-                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h163 := w_irte_0;
-                        h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h164 := w_irte_8;
-                        h165 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h166 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h166 := w_irte_8;
-                        h167 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h167 := w_irte_0;
-                        h168 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h168 := (unsigned'(h166(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h167(64-1 downto 38) & to_unsigned(0, 6)));
-                        h165 := h168;
-                        h160 := to_unsigned(0, 1);
-                        if (False or (((((h161(8-1 downto 2) /= 0) or (h162(14-1 downto 12) /= 0)) or (h163(38-1 downto 24) /= 0)) or (h164(32-1 downto 20) /= 0)) or (h165(64-1 downto 48) /= 0))) then
-                            h160 := to_unsigned(1, 1);
-                        end if;
-                        h169 := to_unsigned(0, 1);
-                        h170 := unsigned'("00000000000000000000000000000000");
-                        h170 := w_irte_0(64-1 downto 32);
-                        h171 := unsigned'("00000000000000000000000000000000");
-                        h171 := w_irte_0(64-1 downto 32);
-                        h169 := to_unsigned(0, 1);
-                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h170(8-1 downto 0) /= 0) or (h171(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                            h169 := to_unsigned(1, 1);
-                        end if;
-                        if bool(w_irte_0(15)) then
-                            h159 := h160;
-                        else
-                            h159 := h169;
-                        end if;
-                        h172 := to_unsigned(0, 16);
-                        h173 := to_unsigned(0, 16);
-                        h174 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h174 := to_unsigned(65529, 16);
-                        else
-                            h174 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h173 := to_unsigned(65531, 16);
-                        else
-                            h173 := h174;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h172 := to_unsigned(65535, 16);
-                        else
-                            h172 := h173;
-                        end if;
-                        h175 := to_unsigned(0, 16);
-                        h175 := (e_sid and h172);
-                        h176 := to_unsigned(0, 16);
-                        h177 := to_unsigned(0, 16);
-                        h178 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h178 := to_unsigned(65529, 16);
-                        else
-                            h178 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h177 := to_unsigned(65531, 16);
-                        else
-                            h177 := h178;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h176 := to_unsigned(65535, 16);
-                        else
-                            h176 := h177;
-                        end if;
-                        h179 := to_unsigned(0, 16);
-                        h179 := (w_irte_8(16-1 downto 0) and h176);
-                        h180 := to_unsigned(0, 16);
-                        h180 := e_sid;
-                        h181 := to_unsigned(0, 16);
-                        h181 := w_irte_8(16-1 downto 0);
-                        h182 := to_unsigned(0, 16);
-                        h182 := e_sid;
-                        h183 := to_unsigned(0, 16);
-                        h183 := w_irte_8(16-1 downto 0);
-                        if (not ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h145(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h155) < h158)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h159 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h175 = h179))) or (((w_irte_8(20-1 downto 18) = 2) and (h180(16-1 downto 8) >= h181(16-1 downto 8))) and (h182(16-1 downto 8) <= h183(8-1 downto 0))))) and bool(w_irte_0(15)))) then
-                            w_pd_pir_0 <= to_unsigned(0, 64);
-                            st <= S9W0;
-                        else
-                            h139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h139 := w_irte_8;
-                            h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h140 := w_irte_0;
-                            h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h141 := (unsigned'(h139(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h140(64-1 downto 38) & to_unsigned(0, 6)));
-                            h142 := to_unsigned(0, 8);
-                            h142 := shift_right(w_irte_0(24-1 downto 16), 6);
-                            h143 := to_unsigned(0, 12);
-                            h143 := resize(unsigned'(to_unsigned(0, 4) & h142) * 8, 12);
-                            h144 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h144 := (unsigned'(to_unsigned(0, 1) & h141) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h143));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h144);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pd_pir_0 <= m_rdata;
-                            pend <= '0';
-                            if bool(m_rerr) then
-                                er_pd_pir <= '1';
-                            end if;
-                            st <= S9W0;
-                        end if;
-                    end if;
-                when S9W0 =>
-                    if (not bool(pend)) then
-                        h188 := unsigned'("00000000000000000000000000000000");
-                        h188 := e_msi_data;
-                        h189 := to_unsigned(0, 17);
-                        h190 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h190 := to_unsigned(1, 1);
-                        end if;
-                        h191 := unsigned'("00000000000000000000000000000000");
-                        h191 := e_msi_addr;
-                        h192 := to_unsigned(0, 16);
-                        h192 := (unsigned'(h190 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h191(20-1 downto 5)));
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := e_msi_data;
-                        h194 := to_unsigned(0, 17);
-                        h194 := (unsigned'(to_unsigned(0, 1) & h192) + unsigned'(to_unsigned(0, 1) & h193(16-1 downto 0)));
-                        h195 := to_unsigned(0, 1);
-                        h195 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h195 := to_unsigned(1, 1);
-                        end if;
-                        h196 := unsigned'("00000000000000000000000000000000");
-                        h196 := e_msi_addr;
-                        h197 := to_unsigned(0, 16);
-                        h197 := (unsigned'(h195 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h196(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h189 := h194;
-                        else
-                            h189 := unsigned'(to_unsigned(0, 1) & h197);
-                        end if;
-                        h198 := to_unsigned(0, 16);
-                        h198 := (h189(16-1 downto 0) and to_unsigned(65535, 16));
-                        h199 := to_unsigned(0, 17);
-                        h199 := to_unsigned(2, 17);
-                        h200 := to_unsigned(0, 4);
-                        h200 := r_IRTA_REG(4-1 downto 0);
-                        h201 := to_unsigned(0, 17);
-                        h201 := shift_left(h199, to_integer(h200));
-                        h202 := to_unsigned(0, 1);
-                        h203 := to_unsigned(0, 1);
-                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h204 := w_irte_0;
-                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h205 := w_irte_0;
-                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h206 := w_irte_0;
-                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h207 := w_irte_8;
-                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h209 := w_irte_8;
-                        h210 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h210 := w_irte_0;
-                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h211 := (unsigned'(h209(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h210(64-1 downto 38) & to_unsigned(0, 6)));
-                        h208 := h211;
-                        h203 := to_unsigned(0, 1);
-                        if (False or (((((h204(8-1 downto 2) /= 0) or (h205(14-1 downto 12) /= 0)) or (h206(38-1 downto 24) /= 0)) or (h207(32-1 downto 20) /= 0)) or (h208(64-1 downto 48) /= 0))) then
-                            h203 := to_unsigned(1, 1);
-                        end if;
-                        h212 := to_unsigned(0, 1);
-                        h213 := unsigned'("00000000000000000000000000000000");
-                        h213 := w_irte_0(64-1 downto 32);
-                        h214 := unsigned'("00000000000000000000000000000000");
-                        h214 := w_irte_0(64-1 downto 32);
-                        h212 := to_unsigned(0, 1);
-                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h213(8-1 downto 0) /= 0) or (h214(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                            h212 := to_unsigned(1, 1);
-                        end if;
-                        if bool(w_irte_0(15)) then
-                            h202 := h203;
-                        else
-                            h202 := h212;
-                        end if;
-                        h215 := to_unsigned(0, 16);
-                        h216 := to_unsigned(0, 16);
-                        h217 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h217 := to_unsigned(65529, 16);
-                        else
-                            h217 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h216 := to_unsigned(65531, 16);
-                        else
-                            h216 := h217;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h215 := to_unsigned(65535, 16);
-                        else
-                            h215 := h216;
-                        end if;
-                        h218 := to_unsigned(0, 16);
-                        h218 := (e_sid and h215);
-                        h219 := to_unsigned(0, 16);
-                        h220 := to_unsigned(0, 16);
-                        h221 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h221 := to_unsigned(65529, 16);
-                        else
-                            h221 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h220 := to_unsigned(65531, 16);
-                        else
-                            h220 := h221;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h219 := to_unsigned(65535, 16);
-                        else
-                            h219 := h220;
-                        end if;
-                        h222 := to_unsigned(0, 16);
-                        h222 := (w_irte_8(16-1 downto 0) and h219);
-                        h223 := to_unsigned(0, 16);
-                        h223 := e_sid;
-                        h224 := to_unsigned(0, 16);
-                        h224 := w_irte_8(16-1 downto 0);
-                        h225 := to_unsigned(0, 16);
-                        h225 := e_sid;
-                        h226 := to_unsigned(0, 16);
-                        h226 := w_irte_8(16-1 downto 0);
-                        if (not ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h188(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h198) < h201)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h202 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h218 = h222))) or (((w_irte_8(20-1 downto 18) = 2) and (h223(16-1 downto 8) >= h224(16-1 downto 8))) and (h225(16-1 downto 8) <= h226(8-1 downto 0))))) and bool(w_irte_0(15)))) then
-                            w_pd_0 <= to_unsigned(0, 64);
-                            st <= DECIDE;
-                        else
-                            h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h184 := w_irte_8;
-                            h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h185 := w_irte_0;
-                            h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h186 := (unsigned'(h184(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h185(64-1 downto 38) & to_unsigned(0, 6)));
-                            h187 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h187 := (unsigned'(to_unsigned(0, 1) & h186) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h187);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pd_0 <= m_rdata;
-                            pend <= '0';
-                            if bool(m_rerr) then
-                                er_pd <= '1';
-                            end if;
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h227 := unsigned'("00000000000000000000000000000000");
-                    h227 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h228 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h228 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h269 := to_unsigned(0, 1);
-                    h270 := to_unsigned(0, 1);
-                    h270 := to_unsigned(0, 1);
+                    h180 := unsigned'("00000000000000000000000000000000");
+                    h180 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h181 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h181 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h222 := to_unsigned(0, 1);
+                    h223 := to_unsigned(0, 1);
+                    h223 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h270 := to_unsigned(1, 1);
+                        h223 := to_unsigned(1, 1);
                     end if;
-                    h271 := to_unsigned(0, 1);
-                    h271 := to_unsigned(0, 1);
+                    h224 := to_unsigned(0, 1);
+                    h224 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h271 := to_unsigned(1, 1);
+                        h224 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h269 := h270;
+                        h222 := h223;
                     else
-                        h269 := h271;
+                        h222 := h224;
                     end if;
-                    h284 := to_unsigned(0, 1);
-                    h285 := to_unsigned(0, 1);
-                    h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h286 := w_root_8;
-                    h287 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h287 := w_root_8;
-                    h285 := to_unsigned(0, 1);
-                    if ((h286(12-1 downto 1) /= 0) or (h287(64-1 downto 48) /= 0)) then
-                        h285 := to_unsigned(1, 1);
+                    h237 := to_unsigned(0, 1);
+                    h238 := to_unsigned(0, 1);
+                    h239 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h239 := w_root_8;
+                    h240 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h240 := w_root_8;
+                    h238 := to_unsigned(0, 1);
+                    if ((h239(12-1 downto 1) /= 0) or (h240(64-1 downto 48) /= 0)) then
+                        h238 := to_unsigned(1, 1);
                     end if;
-                    h288 := to_unsigned(0, 1);
-                    h288 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h288 := to_unsigned(1, 1);
+                        h241 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h284 := h285;
+                        h237 := h238;
                     else
-                        h284 := h288;
+                        h237 := h241;
                     end if;
-                    h301 := to_unsigned(0, 1);
-                    h302 := to_unsigned(0, 1);
-                    h302 := to_unsigned(0, 1);
+                    h255 := to_unsigned(0, 1);
+                    h256 := to_unsigned(0, 1);
+                    h256 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h302 := to_unsigned(1, 1);
+                        h256 := to_unsigned(1, 1);
+                    end if;
+                    h257 := to_unsigned(0, 1);
+                    h257 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h257 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h255 := h256;
+                    else
+                        h255 := h257;
+                    end if;
+                    h258 := to_unsigned(0, 1);
+                    h259 := to_unsigned(0, 1);
+                    h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h260 := w_root_8;
+                    h261 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h261 := w_root_8;
+                    h259 := to_unsigned(0, 1);
+                    if ((h260(12-1 downto 1) /= 0) or (h261(64-1 downto 48) /= 0)) then
+                        h259 := to_unsigned(1, 1);
+                    end if;
+                    h262 := to_unsigned(0, 1);
+                    h262 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h262 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h258 := h259;
+                    else
+                        h258 := h262;
+                    end if;
+                    h275 := to_unsigned(0, 1);
+                    h276 := to_unsigned(0, 1);
+                    h276 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h276 := to_unsigned(1, 1);
+                    end if;
+                    h277 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h277 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h275 := h276;
+                    else
+                        h275 := h277;
+                    end if;
+                    h278 := to_unsigned(0, 1);
+                    h279 := to_unsigned(0, 1);
+                    h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h280 := w_root_8;
+                    h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h281 := w_root_8;
+                    h279 := to_unsigned(0, 1);
+                    if ((h280(12-1 downto 1) /= 0) or (h281(64-1 downto 48) /= 0)) then
+                        h279 := to_unsigned(1, 1);
+                    end if;
+                    h282 := to_unsigned(0, 1);
+                    h282 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h282 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h278 := h279;
+                    else
+                        h278 := h282;
+                    end if;
+                    h296 := to_unsigned(0, 1);
+                    h297 := to_unsigned(0, 1);
+                    h297 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h297 := to_unsigned(1, 1);
+                    end if;
+                    h298 := to_unsigned(0, 1);
+                    h298 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h298 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h296 := h297;
+                    else
+                        h296 := h298;
+                    end if;
+                    h299 := to_unsigned(0, 1);
+                    h300 := to_unsigned(0, 1);
+                    h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h301 := w_root_8;
+                    h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h302 := w_root_8;
+                    h300 := to_unsigned(0, 1);
+                    if ((h301(12-1 downto 1) /= 0) or (h302(64-1 downto 48) /= 0)) then
+                        h300 := to_unsigned(1, 1);
                     end if;
                     h303 := to_unsigned(0, 1);
                     h303 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h303 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h301 := h302;
+                        h299 := h300;
                     else
-                        h301 := h303;
+                        h299 := h303;
                     end if;
-                    h304 := to_unsigned(0, 1);
-                    h305 := to_unsigned(0, 1);
-                    h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h306 := w_root_8;
-                    h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h307 := w_root_8;
-                    h305 := to_unsigned(0, 1);
-                    if ((h306(12-1 downto 1) /= 0) or (h307(64-1 downto 48) /= 0)) then
-                        h305 := to_unsigned(1, 1);
+                    h317 := to_unsigned(0, 1);
+                    h318 := to_unsigned(0, 1);
+                    h318 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h318 := to_unsigned(1, 1);
                     end if;
-                    h308 := to_unsigned(0, 1);
-                    h308 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h308 := to_unsigned(1, 1);
+                    h319 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h319 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h304 := h305;
+                        h317 := h318;
                     else
-                        h304 := h308;
+                        h317 := h319;
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h323 := to_unsigned(1, 1);
+                    h320 := to_unsigned(0, 1);
+                    h321 := to_unsigned(0, 1);
+                    h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h322 := w_root_8;
+                    h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h323 := w_root_8;
+                    h321 := to_unsigned(0, 1);
+                    if ((h322(12-1 downto 1) /= 0) or (h323(64-1 downto 48) /= 0)) then
+                        h321 := to_unsigned(1, 1);
                     end if;
                     h324 := to_unsigned(0, 1);
                     h324 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h324 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h322 := h323;
+                        h320 := h321;
                     else
-                        h322 := h324;
+                        h320 := h324;
                     end if;
-                    h325 := to_unsigned(0, 1);
-                    h326 := to_unsigned(0, 1);
-                    h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h327 := w_root_8;
-                    h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h328 := w_root_8;
-                    h326 := to_unsigned(0, 1);
-                    if ((h327(12-1 downto 1) /= 0) or (h328(64-1 downto 48) /= 0)) then
-                        h326 := to_unsigned(1, 1);
+                    h325 := unsigned'("00000000000000000000000000000000");
+                    h325 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h326 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h326 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h327 := to_unsigned(0, 1);
+                    h328 := to_unsigned(0, 1);
+                    h328 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h328 := to_unsigned(1, 1);
                     end if;
                     h329 := to_unsigned(0, 1);
                     h329 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h329 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h325 := h326;
+                        h327 := h328;
                     else
-                        h325 := h329;
+                        h327 := h329;
+                    end if;
+                    h330 := to_unsigned(0, 1);
+                    h331 := to_unsigned(0, 1);
+                    h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h332 := w_root_8;
+                    h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h333 := w_root_8;
+                    h331 := to_unsigned(0, 1);
+                    if ((h332(12-1 downto 1) /= 0) or (h333(64-1 downto 48) /= 0)) then
+                        h331 := to_unsigned(1, 1);
+                    end if;
+                    h334 := to_unsigned(0, 1);
+                    h334 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h334 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h330 := h331;
+                    else
+                        h330 := h334;
+                    end if;
+                    h335 := to_unsigned(0, 1);
+                    h336 := to_unsigned(0, 1);
+                    h336 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h336 := to_unsigned(1, 1);
+                    end if;
+                    h337 := to_unsigned(0, 1);
+                    h337 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h337 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h335 := h336;
+                    else
+                        h335 := h337;
+                    end if;
+                    h338 := to_unsigned(0, 1);
+                    h339 := to_unsigned(0, 1);
+                    h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h340 := w_root_8;
+                    h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h341 := w_root_8;
+                    h339 := to_unsigned(0, 1);
+                    if ((h340(12-1 downto 1) /= 0) or (h341(64-1 downto 48) /= 0)) then
+                        h339 := to_unsigned(1, 1);
                     end if;
                     h342 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h343 := to_unsigned(1, 1);
-                    end if;
-                    h344 := to_unsigned(0, 1);
-                    h344 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h344 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h342 := h343;
-                    else
-                        h342 := h344;
-                    end if;
-                    h345 := to_unsigned(0, 1);
-                    h346 := to_unsigned(0, 1);
-                    h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h347 := w_root_8;
-                    h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h348 := w_root_8;
-                    h346 := to_unsigned(0, 1);
-                    if ((h347(12-1 downto 1) /= 0) or (h348(64-1 downto 48) /= 0)) then
-                        h346 := to_unsigned(1, 1);
-                    end if;
-                    h349 := to_unsigned(0, 1);
-                    h349 := to_unsigned(0, 1);
+                    h342 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h349 := to_unsigned(1, 1);
+                        h342 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h345 := h346;
+                        h338 := h339;
                     else
-                        h345 := h349;
+                        h338 := h342;
+                    end if;
+                    h356 := to_unsigned(0, 1);
+                    h357 := to_unsigned(0, 1);
+                    h357 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h357 := to_unsigned(1, 1);
+                    end if;
+                    h358 := to_unsigned(0, 1);
+                    h358 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h358 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h356 := h357;
+                    else
+                        h356 := h358;
+                    end if;
+                    h359 := to_unsigned(0, 1);
+                    h360 := to_unsigned(0, 1);
+                    h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h361 := w_root_8;
+                    h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h362 := w_root_8;
+                    h360 := to_unsigned(0, 1);
+                    if ((h361(12-1 downto 1) /= 0) or (h362(64-1 downto 48) /= 0)) then
+                        h360 := to_unsigned(1, 1);
                     end if;
                     h363 := to_unsigned(0, 1);
-                    h364 := to_unsigned(0, 1);
-                    h364 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h364 := to_unsigned(1, 1);
-                    end if;
-                    h365 := to_unsigned(0, 1);
-                    h365 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h365 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h363 := h364;
-                    else
-                        h363 := h365;
-                    end if;
-                    h366 := to_unsigned(0, 1);
-                    h367 := to_unsigned(0, 1);
-                    h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h368 := w_root_8;
-                    h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h369 := w_root_8;
-                    h367 := to_unsigned(0, 1);
-                    if ((h368(12-1 downto 1) /= 0) or (h369(64-1 downto 48) /= 0)) then
-                        h367 := to_unsigned(1, 1);
-                    end if;
-                    h370 := to_unsigned(0, 1);
-                    h370 := to_unsigned(0, 1);
+                    h363 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h370 := to_unsigned(1, 1);
+                        h363 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h366 := h367;
+                        h359 := h360;
                     else
-                        h366 := h370;
+                        h359 := h363;
                     end if;
+                    h364 := to_unsigned(0, 20);
+                    h365 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h365 := e_pasid;
+                    else
+                        h365 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h364 := h365;
+                    h366 := to_unsigned(0, 16);
+                    h366 := to_unsigned(1, 16);
+                    h367 := to_unsigned(0, 4);
+                    h368 := to_unsigned(0, 4);
+                    h368 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h367 := h368;
+                    h369 := to_unsigned(0, 16);
+                    h369 := shift_left(h366, to_integer(h367));
+                    h383 := to_unsigned(0, 1);
                     h384 := to_unsigned(0, 1);
-                    h385 := to_unsigned(0, 1);
-                    h385 := to_unsigned(0, 1);
+                    h384 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
+                        h384 := to_unsigned(1, 1);
+                    end if;
+                    h385 := to_unsigned(0, 1);
+                    h385 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
                         h385 := to_unsigned(1, 1);
                     end if;
-                    h386 := to_unsigned(0, 1);
-                    h386 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h386 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h384 := h385;
+                        h383 := h384;
                     else
-                        h384 := h386;
+                        h383 := h385;
                     end if;
+                    h386 := to_unsigned(0, 1);
                     h387 := to_unsigned(0, 1);
-                    h388 := to_unsigned(0, 1);
+                    h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h388 := w_root_8;
                     h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h389 := w_root_8;
-                    h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h390 := w_root_8;
-                    h388 := to_unsigned(0, 1);
-                    if ((h389(12-1 downto 1) /= 0) or (h390(64-1 downto 48) /= 0)) then
-                        h388 := to_unsigned(1, 1);
+                    h387 := to_unsigned(0, 1);
+                    if ((h388(12-1 downto 1) /= 0) or (h389(64-1 downto 48) /= 0)) then
+                        h387 := to_unsigned(1, 1);
                     end if;
-                    h391 := to_unsigned(0, 1);
-                    h391 := to_unsigned(0, 1);
+                    h390 := to_unsigned(0, 1);
+                    h390 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h391 := to_unsigned(1, 1);
+                        h390 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h387 := h388;
+                        h386 := h387;
                     else
-                        h387 := h391;
+                        h386 := h390;
                     end if;
-                    h392 := unsigned'("00000000000000000000000000000000");
-                    h392 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h393 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h393 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h394 := to_unsigned(0, 1);
-                    h395 := to_unsigned(0, 1);
-                    h395 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h395 := to_unsigned(1, 1);
-                    end if;
-                    h396 := to_unsigned(0, 1);
-                    h396 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h396 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h394 := h395;
+                    h391 := to_unsigned(0, 20);
+                    h392 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h392 := e_pasid;
                     else
-                        h394 := h396;
+                        h392 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h397 := to_unsigned(0, 1);
-                    h398 := to_unsigned(0, 1);
-                    h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h399 := w_root_8;
-                    h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h400 := w_root_8;
-                    h398 := to_unsigned(0, 1);
-                    if ((h399(12-1 downto 1) /= 0) or (h400(64-1 downto 48) /= 0)) then
-                        h398 := to_unsigned(1, 1);
-                    end if;
-                    h401 := to_unsigned(0, 1);
-                    h401 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h401 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h397 := h398;
-                    else
-                        h397 := h401;
-                    end if;
-                    h402 := to_unsigned(0, 1);
-                    h403 := to_unsigned(0, 1);
-                    h403 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h403 := to_unsigned(1, 1);
-                    end if;
-                    h404 := to_unsigned(0, 1);
-                    h404 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h404 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h402 := h403;
-                    else
-                        h402 := h404;
-                    end if;
-                    h405 := to_unsigned(0, 1);
-                    h406 := to_unsigned(0, 1);
-                    h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h407 := w_root_8;
-                    h408 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h408 := w_root_8;
-                    h406 := to_unsigned(0, 1);
-                    if ((h407(12-1 downto 1) /= 0) or (h408(64-1 downto 48) /= 0)) then
-                        h406 := to_unsigned(1, 1);
-                    end if;
+                    h391 := h392;
+                    h393 := to_unsigned(0, 16);
+                    h393 := to_unsigned(1, 16);
+                    h394 := to_unsigned(0, 4);
+                    h395 := to_unsigned(0, 4);
+                    h395 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h394 := h395;
+                    h396 := to_unsigned(0, 16);
+                    h396 := shift_left(h393, to_integer(h394));
                     h409 := to_unsigned(0, 1);
-                    h409 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h409 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h405 := h406;
-                    else
-                        h405 := h409;
-                    end if;
-                    h423 := to_unsigned(0, 1);
-                    h424 := to_unsigned(0, 1);
-                    h424 := to_unsigned(0, 1);
+                    h410 := to_unsigned(0, 1);
+                    h410 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h424 := to_unsigned(1, 1);
+                        h410 := to_unsigned(1, 1);
                     end if;
-                    h425 := to_unsigned(0, 1);
-                    h425 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h425 := to_unsigned(1, 1);
+                        h411 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h423 := h424;
+                        h409 := h410;
                     else
-                        h423 := h425;
+                        h409 := h411;
                     end if;
-                    h426 := to_unsigned(0, 1);
-                    h427 := to_unsigned(0, 1);
-                    h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h428 := w_root_8;
-                    h429 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h429 := w_root_8;
-                    h427 := to_unsigned(0, 1);
-                    if ((h428(12-1 downto 1) /= 0) or (h429(64-1 downto 48) /= 0)) then
-                        h427 := to_unsigned(1, 1);
+                    h412 := to_unsigned(0, 1);
+                    h413 := to_unsigned(0, 1);
+                    h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h414 := w_root_8;
+                    h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h415 := w_root_8;
+                    h413 := to_unsigned(0, 1);
+                    if ((h414(12-1 downto 1) /= 0) or (h415(64-1 downto 48) /= 0)) then
+                        h413 := to_unsigned(1, 1);
                     end if;
-                    h430 := to_unsigned(0, 1);
-                    h430 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h430 := to_unsigned(1, 1);
+                        h416 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h426 := h427;
+                        h412 := h413;
                     else
-                        h426 := h430;
+                        h412 := h416;
                     end if;
-                    h431 := to_unsigned(0, 20);
-                    h432 := to_unsigned(0, 20);
+                    h417 := to_unsigned(0, 20);
+                    h418 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h432 := e_pasid;
+                        h418 := e_pasid;
                     else
-                        h432 := w_smctx_8(20-1 downto 0);
+                        h418 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h431 := h432;
-                    h433 := to_unsigned(0, 16);
-                    h433 := to_unsigned(1, 16);
-                    h434 := to_unsigned(0, 4);
-                    h435 := to_unsigned(0, 4);
-                    h435 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h434 := h435;
-                    h436 := to_unsigned(0, 16);
-                    h436 := shift_left(h433, to_integer(h434));
-                    h449 := to_unsigned(0, 1);
-                    h450 := to_unsigned(0, 1);
-                    h450 := to_unsigned(0, 1);
+                    h417 := h418;
+                    h419 := to_unsigned(0, 16);
+                    h419 := to_unsigned(1, 16);
+                    h420 := to_unsigned(0, 4);
+                    h421 := to_unsigned(0, 4);
+                    h421 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h420 := h421;
+                    h422 := to_unsigned(0, 16);
+                    h422 := shift_left(h419, to_integer(h420));
+                    h436 := to_unsigned(0, 1);
+                    h437 := to_unsigned(0, 1);
+                    h437 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h450 := to_unsigned(1, 1);
+                        h437 := to_unsigned(1, 1);
                     end if;
-                    h451 := to_unsigned(0, 1);
-                    h451 := to_unsigned(0, 1);
+                    h438 := to_unsigned(0, 1);
+                    h438 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h451 := to_unsigned(1, 1);
+                        h438 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h449 := h450;
+                        h436 := h437;
                     else
-                        h449 := h451;
+                        h436 := h438;
                     end if;
-                    h452 := to_unsigned(0, 1);
-                    h453 := to_unsigned(0, 1);
-                    h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h454 := w_root_8;
-                    h455 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h455 := w_root_8;
-                    h453 := to_unsigned(0, 1);
-                    if ((h454(12-1 downto 1) /= 0) or (h455(64-1 downto 48) /= 0)) then
-                        h453 := to_unsigned(1, 1);
+                    h439 := to_unsigned(0, 1);
+                    h440 := to_unsigned(0, 1);
+                    h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h441 := w_root_8;
+                    h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h442 := w_root_8;
+                    h440 := to_unsigned(0, 1);
+                    if ((h441(12-1 downto 1) /= 0) or (h442(64-1 downto 48) /= 0)) then
+                        h440 := to_unsigned(1, 1);
                     end if;
-                    h456 := to_unsigned(0, 1);
-                    h456 := to_unsigned(0, 1);
+                    h443 := to_unsigned(0, 1);
+                    h443 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h456 := to_unsigned(1, 1);
+                        h443 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h452 := h453;
+                        h439 := h440;
                     else
-                        h452 := h456;
+                        h439 := h443;
                     end if;
-                    h457 := to_unsigned(0, 20);
-                    h458 := to_unsigned(0, 20);
+                    h444 := to_unsigned(0, 20);
+                    h445 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h458 := e_pasid;
+                        h445 := e_pasid;
                     else
-                        h458 := w_smctx_8(20-1 downto 0);
+                        h445 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h457 := h458;
-                    h459 := to_unsigned(0, 16);
-                    h459 := to_unsigned(1, 16);
-                    h460 := to_unsigned(0, 4);
-                    h461 := to_unsigned(0, 4);
-                    h461 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h460 := h461;
-                    h462 := to_unsigned(0, 16);
-                    h462 := shift_left(h459, to_integer(h460));
-                    h476 := to_unsigned(0, 1);
-                    h477 := to_unsigned(0, 1);
-                    h477 := to_unsigned(0, 1);
+                    h444 := h445;
+                    h446 := to_unsigned(0, 16);
+                    h446 := to_unsigned(1, 16);
+                    h447 := to_unsigned(0, 4);
+                    h448 := to_unsigned(0, 4);
+                    h448 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h447 := h448;
+                    h449 := to_unsigned(0, 16);
+                    h449 := shift_left(h446, to_integer(h447));
+                    h462 := to_unsigned(0, 1);
+                    h463 := to_unsigned(0, 1);
+                    h463 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h477 := to_unsigned(1, 1);
+                        h463 := to_unsigned(1, 1);
                     end if;
-                    h478 := to_unsigned(0, 1);
-                    h478 := to_unsigned(0, 1);
+                    h464 := to_unsigned(0, 1);
+                    h464 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h478 := to_unsigned(1, 1);
+                        h464 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h476 := h477;
+                        h462 := h463;
                     else
-                        h476 := h478;
+                        h462 := h464;
                     end if;
-                    h479 := to_unsigned(0, 1);
-                    h480 := to_unsigned(0, 1);
-                    h481 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h481 := w_root_8;
-                    h482 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h482 := w_root_8;
-                    h480 := to_unsigned(0, 1);
-                    if ((h481(12-1 downto 1) /= 0) or (h482(64-1 downto 48) /= 0)) then
-                        h480 := to_unsigned(1, 1);
+                    h465 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h467 := w_root_8;
+                    h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h468 := w_root_8;
+                    h466 := to_unsigned(0, 1);
+                    if ((h467(12-1 downto 1) /= 0) or (h468(64-1 downto 48) /= 0)) then
+                        h466 := to_unsigned(1, 1);
                     end if;
-                    h483 := to_unsigned(0, 1);
-                    h483 := to_unsigned(0, 1);
+                    h469 := to_unsigned(0, 1);
+                    h469 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h483 := to_unsigned(1, 1);
+                        h469 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h479 := h480;
+                        h465 := h466;
                     else
-                        h479 := h483;
+                        h465 := h469;
                     end if;
-                    h484 := to_unsigned(0, 20);
-                    h485 := to_unsigned(0, 20);
+                    h470 := to_unsigned(0, 20);
+                    h471 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h485 := e_pasid;
+                        h471 := e_pasid;
                     else
-                        h485 := w_smctx_8(20-1 downto 0);
+                        h471 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h484 := h485;
-                    h486 := to_unsigned(0, 16);
-                    h486 := to_unsigned(1, 16);
-                    h487 := to_unsigned(0, 4);
-                    h488 := to_unsigned(0, 4);
-                    h488 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h487 := h488;
-                    h489 := to_unsigned(0, 16);
-                    h489 := shift_left(h486, to_integer(h487));
-                    h502 := to_unsigned(0, 1);
-                    h503 := to_unsigned(0, 1);
-                    h503 := to_unsigned(0, 1);
+                    h470 := h471;
+                    h472 := to_unsigned(0, 16);
+                    h472 := to_unsigned(1, 16);
+                    h473 := to_unsigned(0, 4);
+                    h474 := to_unsigned(0, 4);
+                    h474 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h473 := h474;
+                    h475 := to_unsigned(0, 16);
+                    h475 := shift_left(h472, to_integer(h473));
+                    h489 := to_unsigned(0, 1);
+                    h490 := to_unsigned(0, 1);
+                    h490 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h503 := to_unsigned(1, 1);
+                        h490 := to_unsigned(1, 1);
                     end if;
-                    h504 := to_unsigned(0, 1);
-                    h504 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h504 := to_unsigned(1, 1);
+                        h491 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h502 := h503;
+                        h489 := h490;
                     else
-                        h502 := h504;
+                        h489 := h491;
                     end if;
+                    h492 := to_unsigned(0, 1);
+                    h493 := to_unsigned(0, 1);
+                    h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h494 := w_root_8;
+                    h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h495 := w_root_8;
+                    h493 := to_unsigned(0, 1);
+                    if ((h494(12-1 downto 1) /= 0) or (h495(64-1 downto 48) /= 0)) then
+                        h493 := to_unsigned(1, 1);
+                    end if;
+                    h496 := to_unsigned(0, 1);
+                    h496 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h496 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h492 := h493;
+                    else
+                        h492 := h496;
+                    end if;
+                    h497 := to_unsigned(0, 20);
+                    h498 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h498 := e_pasid;
+                    else
+                        h498 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h497 := h498;
+                    h499 := to_unsigned(0, 16);
+                    h499 := to_unsigned(1, 16);
+                    h500 := to_unsigned(0, 4);
+                    h501 := to_unsigned(0, 4);
+                    h501 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h500 := h501;
+                    h502 := to_unsigned(0, 16);
+                    h502 := shift_left(h499, to_integer(h500));
+                    h503 := unsigned'("00000000000000000000000000000000");
+                    h503 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h504 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h504 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h505 := to_unsigned(0, 1);
                     h506 := to_unsigned(0, 1);
-                    h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h507 := w_root_8;
-                    h508 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h508 := w_root_8;
                     h506 := to_unsigned(0, 1);
-                    if ((h507(12-1 downto 1) /= 0) or (h508(64-1 downto 48) /= 0)) then
+                    if bool(w_root_8(0)) then
                         h506 := to_unsigned(1, 1);
                     end if;
-                    h509 := to_unsigned(0, 1);
-                    h509 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h509 := to_unsigned(1, 1);
+                    h507 := to_unsigned(0, 1);
+                    h507 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h507 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
                         h505 := h506;
                     else
-                        h505 := h509;
+                        h505 := h507;
                     end if;
-                    h510 := to_unsigned(0, 20);
-                    h511 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h511 := e_pasid;
+                    h508 := to_unsigned(0, 1);
+                    h509 := to_unsigned(0, 1);
+                    h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h510 := w_root_8;
+                    h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h511 := w_root_8;
+                    h509 := to_unsigned(0, 1);
+                    if ((h510(12-1 downto 1) /= 0) or (h511(64-1 downto 48) /= 0)) then
+                        h509 := to_unsigned(1, 1);
+                    end if;
+                    h512 := to_unsigned(0, 1);
+                    h512 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h512 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h508 := h509;
                     else
-                        h511 := w_smctx_8(20-1 downto 0);
+                        h508 := h512;
                     end if;
-                    h510 := h511;
-                    h512 := to_unsigned(0, 16);
-                    h512 := to_unsigned(1, 16);
-                    h513 := to_unsigned(0, 4);
-                    h514 := to_unsigned(0, 4);
-                    h514 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h513 := to_unsigned(0, 20);
+                    h514 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h514 := e_pasid;
+                    else
+                        h514 := w_smctx_8(20-1 downto 0);
+                    end if;
                     h513 := h514;
                     h515 := to_unsigned(0, 16);
-                    h515 := shift_left(h512, to_integer(h513));
+                    h515 := to_unsigned(1, 16);
+                    h516 := to_unsigned(0, 4);
+                    h517 := to_unsigned(0, 4);
+                    h517 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h516 := h517;
+                    h518 := to_unsigned(0, 16);
+                    h518 := shift_left(h515, to_integer(h516));
+                    h521 := to_unsigned(0, 1);
+                    h522 := to_unsigned(0, 1);
+                    h522 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h522 := to_unsigned(1, 1);
+                    end if;
+                    h523 := to_unsigned(0, 1);
+                    h523 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h523 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h521 := h522;
+                    else
+                        h521 := h523;
+                    end if;
+                    h524 := to_unsigned(0, 1);
+                    h525 := to_unsigned(0, 1);
+                    h526 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h526 := w_root_8;
+                    h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h527 := w_root_8;
+                    h525 := to_unsigned(0, 1);
+                    if ((h526(12-1 downto 1) /= 0) or (h527(64-1 downto 48) /= 0)) then
+                        h525 := to_unsigned(1, 1);
+                    end if;
                     h528 := to_unsigned(0, 1);
-                    h529 := to_unsigned(0, 1);
-                    h529 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h529 := to_unsigned(1, 1);
-                    end if;
-                    h530 := to_unsigned(0, 1);
-                    h530 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h530 := to_unsigned(1, 1);
+                    h528 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h528 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h528 := h529;
+                        h524 := h525;
                     else
-                        h528 := h530;
+                        h524 := h528;
                     end if;
-                    h531 := to_unsigned(0, 1);
-                    h532 := to_unsigned(0, 1);
-                    h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h533 := w_root_8;
-                    h534 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h534 := w_root_8;
-                    h532 := to_unsigned(0, 1);
-                    if ((h533(12-1 downto 1) /= 0) or (h534(64-1 downto 48) /= 0)) then
-                        h532 := to_unsigned(1, 1);
+                    h529 := to_unsigned(0, 20);
+                    h530 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h530 := e_pasid;
+                    else
+                        h530 := w_smctx_8(20-1 downto 0);
                     end if;
+                    h529 := h530;
+                    h531 := to_unsigned(0, 16);
+                    h531 := to_unsigned(1, 16);
+                    h532 := to_unsigned(0, 4);
+                    h533 := to_unsigned(0, 4);
+                    h533 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h532 := h533;
+                    h534 := to_unsigned(0, 16);
+                    h534 := shift_left(h531, to_integer(h532));
                     h535 := to_unsigned(0, 1);
-                    h535 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h535 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h531 := h532;
-                    else
-                        h531 := h535;
-                    end if;
-                    h536 := to_unsigned(0, 20);
-                    h537 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h537 := e_pasid;
-                    else
-                        h537 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h536 := h537;
-                    h538 := to_unsigned(0, 16);
-                    h538 := to_unsigned(1, 16);
-                    h539 := to_unsigned(0, 4);
-                    h540 := to_unsigned(0, 4);
-                    h540 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h539 := h540;
-                    h541 := to_unsigned(0, 16);
-                    h541 := shift_left(h538, to_integer(h539));
-                    h555 := to_unsigned(0, 1);
-                    h556 := to_unsigned(0, 1);
-                    h556 := to_unsigned(0, 1);
+                    h536 := to_unsigned(0, 1);
+                    h536 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h556 := to_unsigned(1, 1);
+                        h536 := to_unsigned(1, 1);
                     end if;
-                    h557 := to_unsigned(0, 1);
-                    h557 := to_unsigned(0, 1);
+                    h537 := to_unsigned(0, 1);
+                    h537 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h557 := to_unsigned(1, 1);
+                        h537 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h555 := h556;
+                        h535 := h536;
                     else
-                        h555 := h557;
+                        h535 := h537;
                     end if;
-                    h558 := to_unsigned(0, 1);
-                    h559 := to_unsigned(0, 1);
-                    h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h560 := w_root_8;
-                    h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h561 := w_root_8;
-                    h559 := to_unsigned(0, 1);
-                    if ((h560(12-1 downto 1) /= 0) or (h561(64-1 downto 48) /= 0)) then
-                        h559 := to_unsigned(1, 1);
+                    h538 := to_unsigned(0, 1);
+                    h539 := to_unsigned(0, 1);
+                    h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h540 := w_root_8;
+                    h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h541 := w_root_8;
+                    h539 := to_unsigned(0, 1);
+                    if ((h540(12-1 downto 1) /= 0) or (h541(64-1 downto 48) /= 0)) then
+                        h539 := to_unsigned(1, 1);
                     end if;
+                    h542 := to_unsigned(0, 1);
+                    h542 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h542 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h538 := h539;
+                    else
+                        h538 := h542;
+                    end if;
+                    h543 := to_unsigned(0, 20);
+                    h544 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h544 := e_pasid;
+                    else
+                        h544 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h543 := h544;
+                    h545 := to_unsigned(0, 16);
+                    h545 := to_unsigned(1, 16);
+                    h546 := to_unsigned(0, 4);
+                    h547 := to_unsigned(0, 4);
+                    h547 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h546 := h547;
+                    h548 := to_unsigned(0, 16);
+                    h548 := shift_left(h545, to_integer(h546));
                     h562 := to_unsigned(0, 1);
-                    h562 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h562 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h558 := h559;
-                    else
-                        h558 := h562;
-                    end if;
-                    h563 := to_unsigned(0, 20);
-                    h564 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h564 := e_pasid;
-                    else
-                        h564 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h563 := h564;
-                    h565 := to_unsigned(0, 16);
-                    h565 := to_unsigned(1, 16);
-                    h566 := to_unsigned(0, 4);
-                    h567 := to_unsigned(0, 4);
-                    h567 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h566 := h567;
-                    h568 := to_unsigned(0, 16);
-                    h568 := shift_left(h565, to_integer(h566));
-                    h581 := to_unsigned(0, 1);
-                    h582 := to_unsigned(0, 1);
-                    h582 := to_unsigned(0, 1);
+                    h563 := to_unsigned(0, 1);
+                    h563 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h582 := to_unsigned(1, 1);
+                        h563 := to_unsigned(1, 1);
                     end if;
-                    h583 := to_unsigned(0, 1);
-                    h583 := to_unsigned(0, 1);
+                    h564 := to_unsigned(0, 1);
+                    h564 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h583 := to_unsigned(1, 1);
+                        h564 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h581 := h582;
+                        h562 := h563;
                     else
-                        h581 := h583;
+                        h562 := h564;
                     end if;
-                    h584 := to_unsigned(0, 1);
-                    h585 := to_unsigned(0, 1);
-                    h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h586 := w_root_8;
-                    h587 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h587 := w_root_8;
-                    h585 := to_unsigned(0, 1);
-                    if ((h586(12-1 downto 1) /= 0) or (h587(64-1 downto 48) /= 0)) then
-                        h585 := to_unsigned(1, 1);
+                    h565 := to_unsigned(0, 1);
+                    h566 := to_unsigned(0, 1);
+                    h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h567 := w_root_8;
+                    h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h568 := w_root_8;
+                    h566 := to_unsigned(0, 1);
+                    if ((h567(12-1 downto 1) /= 0) or (h568(64-1 downto 48) /= 0)) then
+                        h566 := to_unsigned(1, 1);
                     end if;
-                    h588 := to_unsigned(0, 1);
-                    h588 := to_unsigned(0, 1);
+                    h569 := to_unsigned(0, 1);
+                    h569 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h588 := to_unsigned(1, 1);
+                        h569 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h584 := h585;
+                        h565 := h566;
                     else
-                        h584 := h588;
+                        h565 := h569;
                     end if;
-                    h589 := to_unsigned(0, 20);
-                    h590 := to_unsigned(0, 20);
+                    h570 := to_unsigned(0, 20);
+                    h571 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h590 := e_pasid;
+                        h571 := e_pasid;
                     else
-                        h590 := w_smctx_8(20-1 downto 0);
+                        h571 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h589 := h590;
-                    h591 := to_unsigned(0, 16);
-                    h591 := to_unsigned(1, 16);
-                    h592 := to_unsigned(0, 4);
-                    h593 := to_unsigned(0, 4);
-                    h593 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h592 := h593;
-                    h594 := to_unsigned(0, 16);
-                    h594 := shift_left(h591, to_integer(h592));
-                    h608 := to_unsigned(0, 1);
-                    h609 := to_unsigned(0, 1);
-                    h609 := to_unsigned(0, 1);
+                    h570 := h571;
+                    h572 := to_unsigned(0, 16);
+                    h572 := to_unsigned(1, 16);
+                    h573 := to_unsigned(0, 4);
+                    h574 := to_unsigned(0, 4);
+                    h574 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h573 := h574;
+                    h575 := to_unsigned(0, 16);
+                    h575 := shift_left(h572, to_integer(h573));
+                    h587 := unsigned'("00000000000000000000000000000000");
+                    h587 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h588 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h588 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h664 := to_unsigned(0, 1);
+                    h665 := to_unsigned(0, 1);
+                    h665 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h609 := to_unsigned(1, 1);
+                        h665 := to_unsigned(1, 1);
                     end if;
-                    h610 := to_unsigned(0, 1);
-                    h610 := to_unsigned(0, 1);
+                    h666 := to_unsigned(0, 1);
+                    h666 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h610 := to_unsigned(1, 1);
+                        h666 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h608 := h609;
+                        h664 := h665;
                     else
-                        h608 := h610;
+                        h664 := h666;
                     end if;
-                    h611 := to_unsigned(0, 1);
-                    h612 := to_unsigned(0, 1);
-                    h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h613 := w_root_8;
-                    h614 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h614 := w_root_8;
-                    h612 := to_unsigned(0, 1);
-                    if ((h613(12-1 downto 1) /= 0) or (h614(64-1 downto 48) /= 0)) then
-                        h612 := to_unsigned(1, 1);
-                    end if;
-                    h615 := to_unsigned(0, 1);
-                    h615 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h615 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h611 := h612;
-                    else
-                        h611 := h615;
-                    end if;
-                    h616 := to_unsigned(0, 20);
-                    h617 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h617 := e_pasid;
-                    else
-                        h617 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h616 := h617;
-                    h618 := to_unsigned(0, 16);
-                    h618 := to_unsigned(1, 16);
-                    h619 := to_unsigned(0, 4);
-                    h620 := to_unsigned(0, 4);
-                    h620 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h619 := h620;
-                    h621 := to_unsigned(0, 16);
-                    h621 := shift_left(h618, to_integer(h619));
-                    h622 := unsigned'("00000000000000000000000000000000");
-                    h622 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h623 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h623 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h624 := to_unsigned(0, 1);
-                    h625 := to_unsigned(0, 1);
-                    h625 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h625 := to_unsigned(1, 1);
-                    end if;
-                    h626 := to_unsigned(0, 1);
-                    h626 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h626 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h624 := h625;
-                    else
-                        h624 := h626;
-                    end if;
-                    h627 := to_unsigned(0, 1);
-                    h628 := to_unsigned(0, 1);
-                    h629 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h629 := w_root_8;
-                    h630 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h630 := w_root_8;
-                    h628 := to_unsigned(0, 1);
-                    if ((h629(12-1 downto 1) /= 0) or (h630(64-1 downto 48) /= 0)) then
-                        h628 := to_unsigned(1, 1);
-                    end if;
-                    h631 := to_unsigned(0, 1);
-                    h631 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h631 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h627 := h628;
-                    else
-                        h627 := h631;
-                    end if;
-                    h632 := to_unsigned(0, 20);
-                    h633 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h633 := e_pasid;
-                    else
-                        h633 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h632 := h633;
-                    h634 := to_unsigned(0, 16);
-                    h634 := to_unsigned(1, 16);
-                    h635 := to_unsigned(0, 4);
-                    h636 := to_unsigned(0, 4);
-                    h636 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h635 := h636;
-                    h637 := to_unsigned(0, 16);
-                    h637 := shift_left(h634, to_integer(h635));
-                    h640 := to_unsigned(0, 1);
-                    h641 := to_unsigned(0, 1);
-                    h641 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h641 := to_unsigned(1, 1);
-                    end if;
-                    h642 := to_unsigned(0, 1);
-                    h642 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h642 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h640 := h641;
-                    else
-                        h640 := h642;
-                    end if;
-                    h643 := to_unsigned(0, 1);
-                    h644 := to_unsigned(0, 1);
-                    h645 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h645 := w_root_8;
-                    h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h646 := w_root_8;
-                    h644 := to_unsigned(0, 1);
-                    if ((h645(12-1 downto 1) /= 0) or (h646(64-1 downto 48) /= 0)) then
-                        h644 := to_unsigned(1, 1);
-                    end if;
-                    h647 := to_unsigned(0, 1);
-                    h647 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h647 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h643 := h644;
-                    else
-                        h643 := h647;
-                    end if;
-                    h648 := to_unsigned(0, 20);
-                    h649 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h649 := e_pasid;
-                    else
-                        h649 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h648 := h649;
-                    h650 := to_unsigned(0, 16);
-                    h650 := to_unsigned(1, 16);
-                    h651 := to_unsigned(0, 4);
-                    h652 := to_unsigned(0, 4);
-                    h652 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h651 := h652;
-                    h653 := to_unsigned(0, 16);
-                    h653 := shift_left(h650, to_integer(h651));
-                    h654 := to_unsigned(0, 1);
-                    h655 := to_unsigned(0, 1);
-                    h655 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h655 := to_unsigned(1, 1);
-                    end if;
-                    h656 := to_unsigned(0, 1);
-                    h656 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h656 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h654 := h655;
-                    else
-                        h654 := h656;
-                    end if;
-                    h657 := to_unsigned(0, 1);
-                    h658 := to_unsigned(0, 1);
-                    h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h659 := w_root_8;
-                    h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h660 := w_root_8;
-                    h658 := to_unsigned(0, 1);
-                    if ((h659(12-1 downto 1) /= 0) or (h660(64-1 downto 48) /= 0)) then
-                        h658 := to_unsigned(1, 1);
-                    end if;
-                    h661 := to_unsigned(0, 1);
-                    h661 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h661 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h657 := h658;
-                    else
-                        h657 := h661;
-                    end if;
-                    h662 := to_unsigned(0, 20);
-                    h663 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h663 := e_pasid;
-                    else
-                        h663 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h662 := h663;
-                    h664 := to_unsigned(0, 16);
-                    h664 := to_unsigned(1, 16);
-                    h665 := to_unsigned(0, 4);
-                    h666 := to_unsigned(0, 4);
-                    h666 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h665 := h666;
-                    h667 := to_unsigned(0, 16);
-                    h667 := shift_left(h664, to_integer(h665));
+                    h667 := to_unsigned(0, 1);
                     h668 := to_unsigned(0, 1);
-                    h669 := to_unsigned(0, 1);
-                    h669 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h669 := to_unsigned(1, 1);
-                    end if;
-                    h670 := to_unsigned(0, 1);
-                    h670 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h670 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h668 := h669;
-                    else
-                        h668 := h670;
+                    h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h669 := w_root_8;
+                    h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h670 := w_root_8;
+                    h668 := to_unsigned(0, 1);
+                    if ((h669(12-1 downto 1) /= 0) or (h670(64-1 downto 48) /= 0)) then
+                        h668 := to_unsigned(1, 1);
                     end if;
                     h671 := to_unsigned(0, 1);
-                    h672 := to_unsigned(0, 1);
-                    h673 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h673 := w_root_8;
-                    h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h674 := w_root_8;
-                    h672 := to_unsigned(0, 1);
-                    if ((h673(12-1 downto 1) /= 0) or (h674(64-1 downto 48) /= 0)) then
-                        h672 := to_unsigned(1, 1);
-                    end if;
-                    h675 := to_unsigned(0, 1);
-                    h675 := to_unsigned(0, 1);
+                    h671 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h675 := to_unsigned(1, 1);
+                        h671 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h671 := h672;
+                        h667 := h668;
                     else
-                        h671 := h675;
+                        h667 := h671;
                     end if;
-                    h676 := to_unsigned(0, 20);
-                    h677 := to_unsigned(0, 20);
+                    h672 := to_unsigned(0, 20);
+                    h673 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h677 := e_pasid;
+                        h673 := e_pasid;
                     else
-                        h677 := w_smctx_8(20-1 downto 0);
+                        h673 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h676 := h677;
-                    h678 := to_unsigned(0, 16);
-                    h678 := to_unsigned(1, 16);
-                    h679 := to_unsigned(0, 4);
-                    h680 := to_unsigned(0, 4);
-                    h680 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h679 := h680;
-                    h681 := to_unsigned(0, 16);
-                    h681 := shift_left(h678, to_integer(h679));
+                    h672 := h673;
+                    h674 := to_unsigned(0, 16);
+                    h674 := to_unsigned(1, 16);
+                    h675 := to_unsigned(0, 4);
+                    h676 := to_unsigned(0, 4);
+                    h676 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h675 := h676;
+                    h677 := to_unsigned(0, 16);
+                    h677 := shift_left(h674, to_integer(h675));
+                    h678 := to_unsigned(0, 1);
+                    h679 := to_unsigned(0, 1);
+                    h680 := to_unsigned(0, 1);
+                    h681 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h681 := e_addr;
+                    h680 := to_unsigned(0, 1);
+                    if (h681(64-1 downto 57) /= 0) then
+                        h680 := to_unsigned(1, 1);
+                    end if;
                     h682 := to_unsigned(0, 1);
-                    h683 := to_unsigned(0, 1);
-                    h684 := to_unsigned(0, 1);
-                    h685 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h685 := e_addr;
-                    h684 := to_unsigned(0, 1);
-                    if (h685(64-1 downto 57) /= 0) then
-                        h684 := to_unsigned(1, 1);
+                    h683 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h683 := e_addr;
+                    h682 := to_unsigned(0, 1);
+                    if (h683(64-1 downto 39) /= 0) then
+                        h682 := to_unsigned(1, 1);
                     end if;
+                    if False then
+                        h679 := h680;
+                    else
+                        h679 := h682;
+                    end if;
+                    h684 := to_unsigned(0, 1);
+                    h685 := to_unsigned(0, 1);
                     h686 := to_unsigned(0, 1);
                     h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h687 := e_addr;
                     h686 := to_unsigned(0, 1);
-                    if (h687(64-1 downto 39) /= 0) then
+                    if (h687(64-1 downto 57) /= 0) then
                         h686 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h683 := h684;
-                    else
-                        h683 := h686;
-                    end if;
                     h688 := to_unsigned(0, 1);
-                    h689 := to_unsigned(0, 1);
-                    h690 := to_unsigned(0, 1);
-                    h691 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h691 := e_addr;
-                    h690 := to_unsigned(0, 1);
-                    if (h691(64-1 downto 57) /= 0) then
-                        h690 := to_unsigned(1, 1);
-                    end if;
-                    h692 := to_unsigned(0, 1);
-                    h693 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h693 := e_addr;
-                    h692 := to_unsigned(0, 1);
-                    if (h693(64-1 downto 48) /= 0) then
-                        h692 := to_unsigned(1, 1);
+                    h689 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h689 := e_addr;
+                    h688 := to_unsigned(0, 1);
+                    if (h689(64-1 downto 48) /= 0) then
+                        h688 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h689 := h690;
+                        h685 := h686;
                     else
-                        h689 := h692;
+                        h685 := h688;
                     end if;
-                    h694 := to_unsigned(0, 1);
-                    h695 := to_unsigned(0, 1);
-                    h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h696 := e_addr;
-                    h695 := to_unsigned(0, 1);
-                    if (h696(64-1 downto 57) /= 0) then
-                        h695 := to_unsigned(1, 1);
+                    h690 := to_unsigned(0, 1);
+                    h691 := to_unsigned(0, 1);
+                    h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h692 := e_addr;
+                    h691 := to_unsigned(0, 1);
+                    if (h692(64-1 downto 57) /= 0) then
+                        h691 := to_unsigned(1, 1);
                     end if;
-                    h697 := to_unsigned(0, 1);
-                    h698 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h698 := e_addr;
-                    h697 := to_unsigned(0, 1);
-                    if (h698(64-1 downto 57) /= 0) then
-                        h697 := to_unsigned(1, 1);
+                    h693 := to_unsigned(0, 1);
+                    h694 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h694 := e_addr;
+                    h693 := to_unsigned(0, 1);
+                    if (h694(64-1 downto 57) /= 0) then
+                        h693 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h694 := h695;
+                        h690 := h691;
                     else
-                        h694 := h697;
+                        h690 := h693;
                     end if;
                     if (w_pe_0(5-1 downto 2) = 2) then
-                        h688 := h689;
+                        h684 := h685;
                     else
-                        h688 := h694;
+                        h684 := h690;
                     end if;
                     if (w_pe_0(5-1 downto 2) = 1) then
-                        h682 := h683;
+                        h678 := h679;
                     else
-                        h682 := h688;
+                        h678 := h684;
                     end if;
-                    h710 := to_unsigned(0, 1);
-                    h711 := to_unsigned(0, 1);
-                    h711 := to_unsigned(0, 1);
+                    h706 := to_unsigned(0, 1);
+                    h707 := to_unsigned(0, 1);
+                    h707 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h711 := to_unsigned(1, 1);
+                        h707 := to_unsigned(1, 1);
                     end if;
-                    h712 := to_unsigned(0, 1);
-                    h712 := to_unsigned(0, 1);
+                    h708 := to_unsigned(0, 1);
+                    h708 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h712 := to_unsigned(1, 1);
+                        h708 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h710 := h711;
+                        h706 := h707;
                     else
-                        h710 := h712;
+                        h706 := h708;
+                    end if;
+                    h709 := to_unsigned(0, 1);
+                    h710 := to_unsigned(0, 1);
+                    h711 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h711 := w_root_8;
+                    h712 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h712 := w_root_8;
+                    h710 := to_unsigned(0, 1);
+                    if ((h711(12-1 downto 1) /= 0) or (h712(64-1 downto 48) /= 0)) then
+                        h710 := to_unsigned(1, 1);
                     end if;
                     h713 := to_unsigned(0, 1);
-                    h714 := to_unsigned(0, 1);
-                    h715 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h715 := w_root_8;
-                    h716 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h716 := w_root_8;
-                    h714 := to_unsigned(0, 1);
-                    if ((h715(12-1 downto 1) /= 0) or (h716(64-1 downto 48) /= 0)) then
-                        h714 := to_unsigned(1, 1);
-                    end if;
-                    h717 := to_unsigned(0, 1);
-                    h717 := to_unsigned(0, 1);
+                    h713 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h717 := to_unsigned(1, 1);
+                        h713 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h713 := h714;
+                        h709 := h710;
                     else
-                        h713 := h717;
+                        h709 := h713;
                     end if;
-                    h718 := to_unsigned(0, 20);
-                    h719 := to_unsigned(0, 20);
+                    h714 := to_unsigned(0, 20);
+                    h715 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h719 := e_pasid;
+                        h715 := e_pasid;
                     else
-                        h719 := w_smctx_8(20-1 downto 0);
+                        h715 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h718 := h719;
-                    h720 := to_unsigned(0, 16);
-                    h720 := to_unsigned(1, 16);
-                    h721 := to_unsigned(0, 4);
-                    h722 := to_unsigned(0, 4);
-                    h722 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h721 := h722;
-                    h723 := to_unsigned(0, 16);
-                    h723 := shift_left(h720, to_integer(h721));
+                    h714 := h715;
+                    h716 := to_unsigned(0, 16);
+                    h716 := to_unsigned(1, 16);
+                    h717 := to_unsigned(0, 4);
+                    h718 := to_unsigned(0, 4);
+                    h718 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h717 := h718;
+                    h719 := to_unsigned(0, 16);
+                    h719 := shift_left(h716, to_integer(h717));
+                    h720 := to_unsigned(0, 1);
+                    h721 := to_unsigned(0, 1);
+                    h722 := to_unsigned(0, 1);
+                    h723 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h723 := e_addr;
+                    h722 := to_unsigned(0, 1);
+                    if (h723(64-1 downto 57) /= 0) then
+                        h722 := to_unsigned(1, 1);
+                    end if;
                     h724 := to_unsigned(0, 1);
-                    h725 := to_unsigned(0, 1);
-                    h726 := to_unsigned(0, 1);
-                    h727 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h727 := e_addr;
-                    h726 := to_unsigned(0, 1);
-                    if (h727(64-1 downto 57) /= 0) then
-                        h726 := to_unsigned(1, 1);
+                    h725 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h725 := e_addr;
+                    h724 := to_unsigned(0, 1);
+                    if (h725(64-1 downto 39) /= 0) then
+                        h724 := to_unsigned(1, 1);
                     end if;
+                    if False then
+                        h721 := h722;
+                    else
+                        h721 := h724;
+                    end if;
+                    h726 := to_unsigned(0, 1);
+                    h727 := to_unsigned(0, 1);
                     h728 := to_unsigned(0, 1);
                     h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h729 := e_addr;
                     h728 := to_unsigned(0, 1);
-                    if (h729(64-1 downto 39) /= 0) then
+                    if (h729(64-1 downto 57) /= 0) then
                         h728 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h725 := h726;
-                    else
-                        h725 := h728;
-                    end if;
                     h730 := to_unsigned(0, 1);
-                    h731 := to_unsigned(0, 1);
-                    h732 := to_unsigned(0, 1);
-                    h733 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h733 := e_addr;
-                    h732 := to_unsigned(0, 1);
-                    if (h733(64-1 downto 57) /= 0) then
-                        h732 := to_unsigned(1, 1);
-                    end if;
-                    h734 := to_unsigned(0, 1);
-                    h735 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h735 := e_addr;
-                    h734 := to_unsigned(0, 1);
-                    if (h735(64-1 downto 48) /= 0) then
-                        h734 := to_unsigned(1, 1);
+                    h731 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h731 := e_addr;
+                    h730 := to_unsigned(0, 1);
+                    if (h731(64-1 downto 48) /= 0) then
+                        h730 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h731 := h732;
+                        h727 := h728;
                     else
-                        h731 := h734;
+                        h727 := h730;
                     end if;
-                    h736 := to_unsigned(0, 1);
-                    h737 := to_unsigned(0, 1);
-                    h738 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h738 := e_addr;
-                    h737 := to_unsigned(0, 1);
-                    if (h738(64-1 downto 57) /= 0) then
-                        h737 := to_unsigned(1, 1);
+                    h732 := to_unsigned(0, 1);
+                    h733 := to_unsigned(0, 1);
+                    h734 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h734 := e_addr;
+                    h733 := to_unsigned(0, 1);
+                    if (h734(64-1 downto 57) /= 0) then
+                        h733 := to_unsigned(1, 1);
                     end if;
-                    h739 := to_unsigned(0, 1);
-                    h740 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h740 := e_addr;
-                    h739 := to_unsigned(0, 1);
-                    if (h740(64-1 downto 57) /= 0) then
-                        h739 := to_unsigned(1, 1);
+                    h735 := to_unsigned(0, 1);
+                    h736 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h736 := e_addr;
+                    h735 := to_unsigned(0, 1);
+                    if (h736(64-1 downto 57) /= 0) then
+                        h735 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h736 := h737;
+                        h732 := h733;
                     else
-                        h736 := h739;
+                        h732 := h735;
                     end if;
                     if (w_pe_0(5-1 downto 2) = 2) then
-                        h730 := h731;
+                        h726 := h727;
                     else
-                        h730 := h736;
+                        h726 := h732;
                     end if;
                     if (w_pe_0(5-1 downto 2) = 1) then
-                        h724 := h725;
+                        h720 := h721;
                     else
-                        h724 := h730;
+                        h720 := h726;
                     end if;
-                    h741 := unsigned'("00000000000000000000000000000000");
-                    h741 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h742 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h742 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h842 := unsigned'("00000000000000000000000000000000");
-                    h842 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h843 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h843 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h737 := unsigned'("00000000000000000000000000000000");
+                    h737 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h738 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h738 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h838 := unsigned'("00000000000000000000000000000000");
+                    h838 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h839 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h839 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h840 := to_unsigned(0, 1);
+                    h841 := to_unsigned(0, 1);
+                    h842 := to_unsigned(0, 1);
+                    h843 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h843 := e_addr;
+                    h842 := to_unsigned(0, 1);
+                    if (h843(64-1 downto 57) /= 0) then
+                        h842 := to_unsigned(1, 1);
+                    end if;
                     h844 := to_unsigned(0, 1);
-                    h845 := to_unsigned(0, 1);
-                    h846 := to_unsigned(0, 1);
-                    h847 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h847 := e_addr;
-                    h846 := to_unsigned(0, 1);
-                    if (h847(64-1 downto 57) /= 0) then
-                        h846 := to_unsigned(1, 1);
+                    h845 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h845 := e_addr;
+                    h844 := to_unsigned(0, 1);
+                    if (h845(64-1 downto 39) /= 0) then
+                        h844 := to_unsigned(1, 1);
                     end if;
+                    if False then
+                        h841 := h842;
+                    else
+                        h841 := h844;
+                    end if;
+                    h846 := to_unsigned(0, 1);
+                    h847 := to_unsigned(0, 1);
                     h848 := to_unsigned(0, 1);
                     h849 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h849 := e_addr;
                     h848 := to_unsigned(0, 1);
-                    if (h849(64-1 downto 39) /= 0) then
+                    if (h849(64-1 downto 57) /= 0) then
                         h848 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h845 := h846;
-                    else
-                        h845 := h848;
-                    end if;
                     h850 := to_unsigned(0, 1);
-                    h851 := to_unsigned(0, 1);
-                    h852 := to_unsigned(0, 1);
-                    h853 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h853 := e_addr;
-                    h852 := to_unsigned(0, 1);
-                    if (h853(64-1 downto 57) /= 0) then
-                        h852 := to_unsigned(1, 1);
-                    end if;
-                    h854 := to_unsigned(0, 1);
-                    h855 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h855 := e_addr;
-                    h854 := to_unsigned(0, 1);
-                    if (h855(64-1 downto 48) /= 0) then
-                        h854 := to_unsigned(1, 1);
+                    h851 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h851 := e_addr;
+                    h850 := to_unsigned(0, 1);
+                    if (h851(64-1 downto 48) /= 0) then
+                        h850 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h851 := h852;
+                        h847 := h848;
                     else
-                        h851 := h854;
+                        h847 := h850;
                     end if;
-                    h856 := to_unsigned(0, 1);
-                    h857 := to_unsigned(0, 1);
-                    h858 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h858 := e_addr;
-                    h857 := to_unsigned(0, 1);
-                    if (h858(64-1 downto 57) /= 0) then
-                        h857 := to_unsigned(1, 1);
+                    h852 := to_unsigned(0, 1);
+                    h853 := to_unsigned(0, 1);
+                    h854 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h854 := e_addr;
+                    h853 := to_unsigned(0, 1);
+                    if (h854(64-1 downto 57) /= 0) then
+                        h853 := to_unsigned(1, 1);
                     end if;
-                    h859 := to_unsigned(0, 1);
-                    h860 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h860 := e_addr;
-                    h859 := to_unsigned(0, 1);
-                    if (h860(64-1 downto 57) /= 0) then
-                        h859 := to_unsigned(1, 1);
+                    h855 := to_unsigned(0, 1);
+                    h856 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h856 := e_addr;
+                    h855 := to_unsigned(0, 1);
+                    if (h856(64-1 downto 57) /= 0) then
+                        h855 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h856 := h857;
+                        h852 := h853;
                     else
-                        h856 := h859;
+                        h852 := h855;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h850 := h851;
+                        h846 := h847;
                     else
-                        h850 := h856;
+                        h846 := h852;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h844 := h845;
+                        h840 := h841;
                     else
-                        h844 := h850;
+                        h840 := h846;
+                    end if;
+                    h860 := to_unsigned(0, 1);
+                    h861 := to_unsigned(0, 1);
+                    h862 := to_unsigned(0, 1);
+                    h863 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h863 := e_addr;
+                    h862 := to_unsigned(0, 1);
+                    if (h863(64-1 downto 57) /= 0) then
+                        h862 := to_unsigned(1, 1);
                     end if;
                     h864 := to_unsigned(0, 1);
-                    h865 := to_unsigned(0, 1);
-                    h866 := to_unsigned(0, 1);
-                    h867 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h867 := e_addr;
-                    h866 := to_unsigned(0, 1);
-                    if (h867(64-1 downto 57) /= 0) then
-                        h866 := to_unsigned(1, 1);
+                    h865 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h865 := e_addr;
+                    h864 := to_unsigned(0, 1);
+                    if (h865(64-1 downto 39) /= 0) then
+                        h864 := to_unsigned(1, 1);
                     end if;
+                    if False then
+                        h861 := h862;
+                    else
+                        h861 := h864;
+                    end if;
+                    h866 := to_unsigned(0, 1);
+                    h867 := to_unsigned(0, 1);
                     h868 := to_unsigned(0, 1);
                     h869 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h869 := e_addr;
                     h868 := to_unsigned(0, 1);
-                    if (h869(64-1 downto 39) /= 0) then
+                    if (h869(64-1 downto 57) /= 0) then
                         h868 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h865 := h866;
-                    else
-                        h865 := h868;
-                    end if;
                     h870 := to_unsigned(0, 1);
-                    h871 := to_unsigned(0, 1);
-                    h872 := to_unsigned(0, 1);
-                    h873 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h873 := e_addr;
-                    h872 := to_unsigned(0, 1);
-                    if (h873(64-1 downto 57) /= 0) then
-                        h872 := to_unsigned(1, 1);
-                    end if;
-                    h874 := to_unsigned(0, 1);
-                    h875 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h875 := e_addr;
-                    h874 := to_unsigned(0, 1);
-                    if (h875(64-1 downto 48) /= 0) then
-                        h874 := to_unsigned(1, 1);
+                    h871 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h871 := e_addr;
+                    h870 := to_unsigned(0, 1);
+                    if (h871(64-1 downto 48) /= 0) then
+                        h870 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h871 := h872;
+                        h867 := h868;
                     else
-                        h871 := h874;
+                        h867 := h870;
                     end if;
-                    h876 := to_unsigned(0, 1);
-                    h877 := to_unsigned(0, 1);
-                    h878 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h878 := e_addr;
-                    h877 := to_unsigned(0, 1);
-                    if (h878(64-1 downto 57) /= 0) then
-                        h877 := to_unsigned(1, 1);
+                    h872 := to_unsigned(0, 1);
+                    h873 := to_unsigned(0, 1);
+                    h874 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h874 := e_addr;
+                    h873 := to_unsigned(0, 1);
+                    if (h874(64-1 downto 57) /= 0) then
+                        h873 := to_unsigned(1, 1);
                     end if;
-                    h879 := to_unsigned(0, 1);
-                    h880 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h880 := e_addr;
-                    h879 := to_unsigned(0, 1);
-                    if (h880(64-1 downto 57) /= 0) then
-                        h879 := to_unsigned(1, 1);
+                    h875 := to_unsigned(0, 1);
+                    h876 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h876 := e_addr;
+                    h875 := to_unsigned(0, 1);
+                    if (h876(64-1 downto 57) /= 0) then
+                        h875 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h876 := h877;
+                        h872 := h873;
                     else
-                        h876 := h879;
+                        h872 := h875;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h870 := h871;
+                        h866 := h867;
                     else
-                        h870 := h876;
+                        h866 := h872;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h864 := h865;
+                        h860 := h861;
                     else
-                        h864 := h870;
+                        h860 := h866;
                     end if;
-                    h881 := unsigned'("00000000000000000000000000000000");
-                    h881 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h882 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h882 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h922 := unsigned'("00000000000000000000000000000000");
-                    h922 := e_msi_data;
-                    h933 := to_unsigned(0, 17);
-                    h934 := to_unsigned(0, 1);
-                    h934 := to_unsigned(0, 1);
+                    h877 := unsigned'("00000000000000000000000000000000");
+                    h877 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h878 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h878 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h918 := unsigned'("00000000000000000000000000000000");
+                    h918 := e_msi_data;
+                    h929 := to_unsigned(0, 17);
+                    h930 := to_unsigned(0, 1);
+                    h930 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h934 := to_unsigned(1, 1);
+                        h930 := to_unsigned(1, 1);
                     end if;
-                    h935 := unsigned'("00000000000000000000000000000000");
-                    h935 := e_msi_addr;
-                    h936 := to_unsigned(0, 16);
-                    h936 := (unsigned'(h934 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h935(20-1 downto 5)));
-                    h937 := unsigned'("00000000000000000000000000000000");
-                    h937 := e_msi_data;
-                    h938 := to_unsigned(0, 17);
-                    h938 := (unsigned'(to_unsigned(0, 1) & h936) + unsigned'(to_unsigned(0, 1) & h937(16-1 downto 0)));
-                    h939 := to_unsigned(0, 1);
-                    h939 := to_unsigned(0, 1);
+                    h931 := unsigned'("00000000000000000000000000000000");
+                    h931 := e_msi_addr;
+                    h932 := to_unsigned(0, 16);
+                    h932 := (unsigned'(h930 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h931(20-1 downto 5)));
+                    h933 := unsigned'("00000000000000000000000000000000");
+                    h933 := e_msi_data;
+                    h934 := to_unsigned(0, 17);
+                    h934 := (unsigned'(to_unsigned(0, 1) & h932) + unsigned'(to_unsigned(0, 1) & h933(16-1 downto 0)));
+                    h935 := to_unsigned(0, 1);
+                    h935 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h939 := to_unsigned(1, 1);
+                        h935 := to_unsigned(1, 1);
                     end if;
-                    h940 := unsigned'("00000000000000000000000000000000");
-                    h940 := e_msi_addr;
-                    h941 := to_unsigned(0, 16);
-                    h941 := (unsigned'(h939 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h940(20-1 downto 5)));
+                    h936 := unsigned'("00000000000000000000000000000000");
+                    h936 := e_msi_addr;
+                    h937 := to_unsigned(0, 16);
+                    h937 := (unsigned'(h935 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h936(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h933 := h938;
+                        h929 := h934;
                     else
-                        h933 := unsigned'(to_unsigned(0, 1) & h941);
+                        h929 := unsigned'(to_unsigned(0, 1) & h937);
                     end if;
-                    h942 := to_unsigned(0, 16);
-                    h942 := (h933(16-1 downto 0) and to_unsigned(65535, 16));
-                    h943 := to_unsigned(0, 17);
-                    h943 := to_unsigned(2, 17);
-                    h944 := to_unsigned(0, 4);
-                    h944 := r_IRTA_REG(4-1 downto 0);
-                    h945 := to_unsigned(0, 17);
-                    h945 := shift_left(h943, to_integer(h944));
-                    h978 := to_unsigned(0, 1);
-                    h979 := to_unsigned(0, 1);
-                    h980 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h980 := w_irte_0;
-                    h981 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h981 := w_irte_0;
-                    h982 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h982 := w_irte_0;
-                    h983 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h983 := w_irte_8;
-                    h984 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h985 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h985 := w_irte_8;
-                    h986 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h986 := w_irte_0;
-                    h987 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h987 := (unsigned'(h985(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h986(64-1 downto 38) & to_unsigned(0, 6)));
-                    h984 := h987;
-                    h979 := to_unsigned(0, 1);
-                    if (False or (((((h980(8-1 downto 2) /= 0) or (h981(14-1 downto 12) /= 0)) or (h982(38-1 downto 24) /= 0)) or (h983(32-1 downto 20) /= 0)) or (h984(64-1 downto 48) /= 0))) then
-                        h979 := to_unsigned(1, 1);
-                    end if;
-                    h988 := to_unsigned(0, 1);
-                    h989 := unsigned'("00000000000000000000000000000000");
-                    h989 := w_irte_0(64-1 downto 32);
-                    h990 := unsigned'("00000000000000000000000000000000");
-                    h990 := w_irte_0(64-1 downto 32);
-                    h988 := to_unsigned(0, 1);
-                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h989(8-1 downto 0) /= 0) or (h990(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                        h988 := to_unsigned(1, 1);
-                    end if;
-                    if bool(w_irte_0(15)) then
-                        h978 := h979;
-                    else
-                        h978 := h988;
-                    end if;
-                    h1002 := to_unsigned(0, 16);
-                    h1003 := to_unsigned(0, 16);
-                    h1004 := to_unsigned(0, 16);
+                    h938 := to_unsigned(0, 16);
+                    h938 := (h929(16-1 downto 0) and to_unsigned(65535, 16));
+                    h939 := to_unsigned(0, 17);
+                    h939 := to_unsigned(2, 17);
+                    h940 := to_unsigned(0, 4);
+                    h940 := r_IRTA_REG(4-1 downto 0);
+                    h941 := to_unsigned(0, 17);
+                    h941 := shift_left(h939, to_integer(h940));
+                    h974 := unsigned'("00000000000000000000000000000000");
+                    h974 := w_irte_0(64-1 downto 32);
+                    h975 := unsigned'("00000000000000000000000000000000");
+                    h975 := w_irte_0(64-1 downto 32);
+                    h987 := to_unsigned(0, 16);
+                    h988 := to_unsigned(0, 16);
+                    h989 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h1004 := to_unsigned(65529, 16);
+                        h989 := to_unsigned(65529, 16);
                     else
-                        h1004 := to_unsigned(65528, 16);
+                        h989 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h1003 := to_unsigned(65531, 16);
+                        h988 := to_unsigned(65531, 16);
                     else
-                        h1003 := h1004;
+                        h988 := h989;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h1002 := to_unsigned(65535, 16);
+                        h987 := to_unsigned(65535, 16);
                     else
-                        h1002 := h1003;
+                        h987 := h988;
                     end if;
-                    h1005 := to_unsigned(0, 16);
-                    h1005 := (e_sid and h1002);
-                    h1006 := to_unsigned(0, 16);
-                    h1007 := to_unsigned(0, 16);
-                    h1008 := to_unsigned(0, 16);
+                    h990 := to_unsigned(0, 16);
+                    h990 := (e_sid and h987);
+                    h991 := to_unsigned(0, 16);
+                    h992 := to_unsigned(0, 16);
+                    h993 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h1008 := to_unsigned(65529, 16);
+                        h993 := to_unsigned(65529, 16);
                     else
-                        h1008 := to_unsigned(65528, 16);
+                        h993 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h1007 := to_unsigned(65531, 16);
+                        h992 := to_unsigned(65531, 16);
                     else
-                        h1007 := h1008;
+                        h992 := h993;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h1006 := to_unsigned(65535, 16);
+                        h991 := to_unsigned(65535, 16);
                     else
-                        h1006 := h1007;
+                        h991 := h992;
                     end if;
-                    h1009 := to_unsigned(0, 16);
-                    h1009 := (w_irte_8(16-1 downto 0) and h1006);
-                    h1010 := to_unsigned(0, 16);
-                    h1010 := e_sid;
-                    h1011 := to_unsigned(0, 16);
-                    h1011 := w_irte_8(16-1 downto 0);
-                    h1012 := to_unsigned(0, 16);
-                    h1012 := e_sid;
-                    h1013 := to_unsigned(0, 16);
-                    h1013 := w_irte_8(16-1 downto 0);
-                    h1025 := unsigned'("00000000000000000000000000000000");
-                    h1025 := e_msi_data;
-                    h1026 := to_unsigned(0, 17);
-                    h1027 := to_unsigned(0, 1);
-                    h1027 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1027 := to_unsigned(1, 1);
-                    end if;
-                    h1028 := unsigned'("00000000000000000000000000000000");
-                    h1028 := e_msi_addr;
-                    h1029 := to_unsigned(0, 16);
-                    h1029 := (unsigned'(h1027 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1028(20-1 downto 5)));
-                    h1030 := unsigned'("00000000000000000000000000000000");
-                    h1030 := e_msi_data;
-                    h1031 := to_unsigned(0, 17);
-                    h1031 := (unsigned'(to_unsigned(0, 1) & h1029) + unsigned'(to_unsigned(0, 1) & h1030(16-1 downto 0)));
-                    h1032 := to_unsigned(0, 1);
-                    h1032 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1032 := to_unsigned(1, 1);
-                    end if;
-                    h1033 := unsigned'("00000000000000000000000000000000");
-                    h1033 := e_msi_addr;
-                    h1034 := to_unsigned(0, 16);
-                    h1034 := (unsigned'(h1032 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1033(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h1026 := h1031;
-                    else
-                        h1026 := unsigned'(to_unsigned(0, 1) & h1034);
-                    end if;
-                    h1035 := to_unsigned(0, 16);
-                    h1035 := (h1026(16-1 downto 0) and to_unsigned(65535, 16));
-                    h1036 := to_unsigned(0, 17);
-                    h1036 := to_unsigned(2, 17);
-                    h1037 := to_unsigned(0, 4);
-                    h1037 := r_IRTA_REG(4-1 downto 0);
-                    h1038 := to_unsigned(0, 17);
-                    h1038 := shift_left(h1036, to_integer(h1037));
-                    h1039 := to_unsigned(0, 1);
-                    h1040 := to_unsigned(0, 1);
-                    h1041 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1041 := w_irte_0;
-                    h1042 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1042 := w_irte_0;
-                    h1043 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1043 := w_irte_0;
-                    h1044 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1044 := w_irte_8;
-                    h1045 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1046 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1046 := w_irte_8;
-                    h1047 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1047 := w_irte_0;
-                    h1048 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1048 := (unsigned'(h1046(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1047(64-1 downto 38) & to_unsigned(0, 6)));
-                    h1045 := h1048;
-                    h1040 := to_unsigned(0, 1);
-                    if (False or (((((h1041(8-1 downto 2) /= 0) or (h1042(14-1 downto 12) /= 0)) or (h1043(38-1 downto 24) /= 0)) or (h1044(32-1 downto 20) /= 0)) or (h1045(64-1 downto 48) /= 0))) then
-                        h1040 := to_unsigned(1, 1);
-                    end if;
-                    h1049 := to_unsigned(0, 1);
-                    h1050 := unsigned'("00000000000000000000000000000000");
-                    h1050 := w_irte_0(64-1 downto 32);
-                    h1051 := unsigned'("00000000000000000000000000000000");
-                    h1051 := w_irte_0(64-1 downto 32);
-                    h1049 := to_unsigned(0, 1);
-                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1050(8-1 downto 0) /= 0) or (h1051(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                        h1049 := to_unsigned(1, 1);
-                    end if;
-                    if bool(w_irte_0(15)) then
-                        h1039 := h1040;
-                    else
-                        h1039 := h1049;
-                    end if;
-                    h1052 := to_unsigned(0, 16);
-                    h1053 := to_unsigned(0, 16);
-                    h1054 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1054 := to_unsigned(65529, 16);
-                    else
-                        h1054 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1053 := to_unsigned(65531, 16);
-                    else
-                        h1053 := h1054;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1052 := to_unsigned(65535, 16);
-                    else
-                        h1052 := h1053;
-                    end if;
-                    h1055 := to_unsigned(0, 16);
-                    h1055 := (e_sid and h1052);
-                    h1056 := to_unsigned(0, 16);
-                    h1057 := to_unsigned(0, 16);
-                    h1058 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1058 := to_unsigned(65529, 16);
-                    else
-                        h1058 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1057 := to_unsigned(65531, 16);
-                    else
-                        h1057 := h1058;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1056 := to_unsigned(65535, 16);
-                    else
-                        h1056 := h1057;
-                    end if;
-                    h1059 := to_unsigned(0, 16);
-                    h1059 := (w_irte_8(16-1 downto 0) and h1056);
-                    h1060 := to_unsigned(0, 16);
-                    h1060 := e_sid;
-                    h1061 := to_unsigned(0, 16);
-                    h1061 := w_irte_8(16-1 downto 0);
-                    h1062 := to_unsigned(0, 16);
-                    h1062 := e_sid;
-                    h1063 := to_unsigned(0, 16);
-                    h1063 := w_irte_8(16-1 downto 0);
-                    h1075 := unsigned'("00000000000000000000000000000000");
-                    h1075 := e_msi_data;
-                    h1076 := to_unsigned(0, 17);
-                    h1077 := to_unsigned(0, 1);
-                    h1077 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1077 := to_unsigned(1, 1);
-                    end if;
-                    h1078 := unsigned'("00000000000000000000000000000000");
-                    h1078 := e_msi_addr;
-                    h1079 := to_unsigned(0, 16);
-                    h1079 := (unsigned'(h1077 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1078(20-1 downto 5)));
-                    h1080 := unsigned'("00000000000000000000000000000000");
-                    h1080 := e_msi_data;
-                    h1081 := to_unsigned(0, 17);
-                    h1081 := (unsigned'(to_unsigned(0, 1) & h1079) + unsigned'(to_unsigned(0, 1) & h1080(16-1 downto 0)));
-                    h1082 := to_unsigned(0, 1);
-                    h1082 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1082 := to_unsigned(1, 1);
-                    end if;
-                    h1083 := unsigned'("00000000000000000000000000000000");
-                    h1083 := e_msi_addr;
-                    h1084 := to_unsigned(0, 16);
-                    h1084 := (unsigned'(h1082 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1083(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h1076 := h1081;
-                    else
-                        h1076 := unsigned'(to_unsigned(0, 1) & h1084);
-                    end if;
-                    h1085 := to_unsigned(0, 16);
-                    h1085 := (h1076(16-1 downto 0) and to_unsigned(65535, 16));
-                    h1086 := to_unsigned(0, 17);
-                    h1086 := to_unsigned(2, 17);
-                    h1087 := to_unsigned(0, 4);
-                    h1087 := r_IRTA_REG(4-1 downto 0);
-                    h1088 := to_unsigned(0, 17);
-                    h1088 := shift_left(h1086, to_integer(h1087));
-                    h1089 := to_unsigned(0, 1);
-                    h1090 := to_unsigned(0, 1);
-                    h1091 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1091 := w_irte_0;
-                    h1092 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1092 := w_irte_0;
-                    h1093 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1093 := w_irte_0;
-                    h1094 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1094 := w_irte_8;
-                    h1095 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1096 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1096 := w_irte_8;
-                    h1097 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1097 := w_irte_0;
-                    h1098 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1098 := (unsigned'(h1096(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1097(64-1 downto 38) & to_unsigned(0, 6)));
-                    h1095 := h1098;
-                    h1090 := to_unsigned(0, 1);
-                    if (False or (((((h1091(8-1 downto 2) /= 0) or (h1092(14-1 downto 12) /= 0)) or (h1093(38-1 downto 24) /= 0)) or (h1094(32-1 downto 20) /= 0)) or (h1095(64-1 downto 48) /= 0))) then
-                        h1090 := to_unsigned(1, 1);
-                    end if;
-                    h1099 := to_unsigned(0, 1);
-                    h1100 := unsigned'("00000000000000000000000000000000");
-                    h1100 := w_irte_0(64-1 downto 32);
-                    h1101 := unsigned'("00000000000000000000000000000000");
-                    h1101 := w_irte_0(64-1 downto 32);
-                    h1099 := to_unsigned(0, 1);
-                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1100(8-1 downto 0) /= 0) or (h1101(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                        h1099 := to_unsigned(1, 1);
-                    end if;
-                    if bool(w_irte_0(15)) then
-                        h1089 := h1090;
-                    else
-                        h1089 := h1099;
-                    end if;
-                    h1102 := to_unsigned(0, 16);
-                    h1103 := to_unsigned(0, 16);
-                    h1104 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1104 := to_unsigned(65529, 16);
-                    else
-                        h1104 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1103 := to_unsigned(65531, 16);
-                    else
-                        h1103 := h1104;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1102 := to_unsigned(65535, 16);
-                    else
-                        h1102 := h1103;
-                    end if;
-                    h1105 := to_unsigned(0, 16);
-                    h1105 := (e_sid and h1102);
-                    h1106 := to_unsigned(0, 16);
-                    h1107 := to_unsigned(0, 16);
-                    h1108 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1108 := to_unsigned(65529, 16);
-                    else
-                        h1108 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1107 := to_unsigned(65531, 16);
-                    else
-                        h1107 := h1108;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1106 := to_unsigned(65535, 16);
-                    else
-                        h1106 := h1107;
-                    end if;
-                    h1109 := to_unsigned(0, 16);
-                    h1109 := (w_irte_8(16-1 downto 0) and h1106);
-                    h1110 := to_unsigned(0, 16);
-                    h1110 := e_sid;
-                    h1111 := to_unsigned(0, 16);
-                    h1111 := w_irte_8(16-1 downto 0);
-                    h1112 := to_unsigned(0, 16);
-                    h1112 := e_sid;
-                    h1113 := to_unsigned(0, 16);
-                    h1113 := w_irte_8(16-1 downto 0);
-                    h1114 := unsigned'("00000000000000000000000000000000");
-                    h1114 := w_pd_0(64-1 downto 32);
-                    h1115 := unsigned'("00000000000000000000000000000000");
-                    h1115 := w_pd_0(64-1 downto 32);
-                    h1141 := unsigned'("00000000000000000000000000000000");
-                    h1141 := e_msi_data;
-                    h1142 := to_unsigned(0, 17);
-                    h1143 := to_unsigned(0, 1);
-                    h1143 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1143 := to_unsigned(1, 1);
-                    end if;
-                    h1144 := unsigned'("00000000000000000000000000000000");
-                    h1144 := e_msi_addr;
-                    h1145 := to_unsigned(0, 16);
-                    h1145 := (unsigned'(h1143 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1144(20-1 downto 5)));
-                    h1146 := unsigned'("00000000000000000000000000000000");
-                    h1146 := e_msi_data;
-                    h1147 := to_unsigned(0, 17);
-                    h1147 := (unsigned'(to_unsigned(0, 1) & h1145) + unsigned'(to_unsigned(0, 1) & h1146(16-1 downto 0)));
-                    h1148 := to_unsigned(0, 1);
-                    h1148 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h1148 := to_unsigned(1, 1);
-                    end if;
-                    h1149 := unsigned'("00000000000000000000000000000000");
-                    h1149 := e_msi_addr;
-                    h1150 := to_unsigned(0, 16);
-                    h1150 := (unsigned'(h1148 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1149(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h1142 := h1147;
-                    else
-                        h1142 := unsigned'(to_unsigned(0, 1) & h1150);
-                    end if;
-                    h1151 := to_unsigned(0, 16);
-                    h1151 := (h1142(16-1 downto 0) and to_unsigned(65535, 16));
-                    h1152 := to_unsigned(0, 17);
-                    h1152 := to_unsigned(2, 17);
-                    h1153 := to_unsigned(0, 4);
-                    h1153 := r_IRTA_REG(4-1 downto 0);
-                    h1154 := to_unsigned(0, 17);
-                    h1154 := shift_left(h1152, to_integer(h1153));
-                    h1155 := to_unsigned(0, 1);
-                    h1156 := to_unsigned(0, 1);
-                    h1157 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1157 := w_irte_0;
-                    h1158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1158 := w_irte_0;
-                    h1159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1159 := w_irte_0;
-                    h1160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1160 := w_irte_8;
-                    h1161 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1162 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1162 := w_irte_8;
-                    h1163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1163 := w_irte_0;
-                    h1164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h1164 := (unsigned'(h1162(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1163(64-1 downto 38) & to_unsigned(0, 6)));
-                    h1161 := h1164;
-                    h1156 := to_unsigned(0, 1);
-                    if (False or (((((h1157(8-1 downto 2) /= 0) or (h1158(14-1 downto 12) /= 0)) or (h1159(38-1 downto 24) /= 0)) or (h1160(32-1 downto 20) /= 0)) or (h1161(64-1 downto 48) /= 0))) then
-                        h1156 := to_unsigned(1, 1);
-                    end if;
-                    h1165 := to_unsigned(0, 1);
-                    h1166 := unsigned'("00000000000000000000000000000000");
-                    h1166 := w_irte_0(64-1 downto 32);
-                    h1167 := unsigned'("00000000000000000000000000000000");
-                    h1167 := w_irte_0(64-1 downto 32);
-                    h1165 := to_unsigned(0, 1);
-                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1166(8-1 downto 0) /= 0) or (h1167(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                        h1165 := to_unsigned(1, 1);
-                    end if;
-                    if bool(w_irte_0(15)) then
-                        h1155 := h1156;
-                    else
-                        h1155 := h1165;
-                    end if;
-                    h1168 := to_unsigned(0, 16);
-                    h1169 := to_unsigned(0, 16);
-                    h1170 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1170 := to_unsigned(65529, 16);
-                    else
-                        h1170 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1169 := to_unsigned(65531, 16);
-                    else
-                        h1169 := h1170;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1168 := to_unsigned(65535, 16);
-                    else
-                        h1168 := h1169;
-                    end if;
-                    h1171 := to_unsigned(0, 16);
-                    h1171 := (e_sid and h1168);
-                    h1172 := to_unsigned(0, 16);
-                    h1173 := to_unsigned(0, 16);
-                    h1174 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h1174 := to_unsigned(65529, 16);
-                    else
-                        h1174 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h1173 := to_unsigned(65531, 16);
-                    else
-                        h1173 := h1174;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h1172 := to_unsigned(65535, 16);
-                    else
-                        h1172 := h1173;
-                    end if;
-                    h1175 := to_unsigned(0, 16);
-                    h1175 := (w_irte_8(16-1 downto 0) and h1172);
-                    h1176 := to_unsigned(0, 16);
-                    h1176 := e_sid;
-                    h1177 := to_unsigned(0, 16);
-                    h1177 := w_irte_8(16-1 downto 0);
-                    h1178 := to_unsigned(0, 16);
-                    h1178 := e_sid;
-                    h1179 := to_unsigned(0, 16);
-                    h1179 := w_irte_8(16-1 downto 0);
+                    h994 := to_unsigned(0, 16);
+                    h994 := (w_irte_8(16-1 downto 0) and h991);
+                    h995 := to_unsigned(0, 16);
+                    h995 := e_sid;
+                    h996 := to_unsigned(0, 16);
+                    h996 := w_irte_8(16-1 downto 0);
+                    h997 := to_unsigned(0, 16);
+                    h997 := e_sid;
+                    h998 := to_unsigned(0, 16);
+                    h998 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -5958,17 +5144,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(1, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h227))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h228))))) and (not bool(r_GSTS_REG(31)))) then
+                        st <= FINISH;
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h180))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h181))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(2, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -5984,17 +5163,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(3, 8);
-                        rec_outcome <= to_unsigned(3, 4);
+                        rec_outcome <= to_unsigned(3, 3);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6010,42 +5182,35 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (er_root /= '0')) then
                         status <= to_unsigned(4, 8);
-                        h229 := to_unsigned(0, 3);
+                        h182 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h229 := to_unsigned(7, 3);
+                            h182 := to_unsigned(7, 3);
                         else
-                            h229 := to_unsigned(4, 3);
+                            h182 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h229);
+                        rec_outcome <= h182;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(8, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h230 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h230 := e_addr;
-                        v_wide(64-1 downto 12) := h230(64-1 downto 12);
+                        h183 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h183 := e_addr;
+                        v_wide(64-1 downto 12) := h183(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(8, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h231 := to_unsigned(0, 1);
-                        h231 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h231 := to_unsigned(1, 1);
+                            h184 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h231;
+                        v_wide(63-1 downto 62) := h184;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6055,64 +5220,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h232 := to_unsigned(0, 3);
+                        h185 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h232 := to_unsigned(4, 3);
+                            h185 := to_unsigned(4, 3);
                         else
-                            h232 := to_unsigned(0, 3);
+                            h185 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h232;
+                        rec_cpl_status <= h185;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (e_pv /= 0)) then
                         status <= to_unsigned(5, 8);
-                        h233 := to_unsigned(0, 3);
+                        h186 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h233 := to_unsigned(7, 3);
+                            h186 := to_unsigned(7, 3);
                         else
-                            h233 := to_unsigned(4, 3);
+                            h186 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h233);
+                        rec_outcome <= h186;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(49, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h234 := shift_right(e_addr, 12);
-                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h235 := unsigned'(h234 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h235(64-1 downto 0);
-                        h236 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h236 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h237 := to_unsigned(0, 1);
-                        h237 := to_unsigned(0, 1);
+                        h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h187 := shift_right(e_addr, 12);
+                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h188 := unsigned'(h187 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h188(64-1 downto 0);
+                        h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h189 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h237 := to_unsigned(1, 1);
+                            h190 := to_unsigned(1, 1);
                         end if;
-                        h238 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h238 := (unsigned'(to_unsigned(0, 1) & h236) or unsigned'(h237 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h239 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h239 := (unsigned'(to_unsigned(0, 1) & h238) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h240 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h240 := (h239 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h241 := to_unsigned(0, 20);
+                        h191 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h191 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'(h190 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h192 := (unsigned'(to_unsigned(0, 1) & h191) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h193 := (h192 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h194 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h241 := e_pasid;
+                            h194 := e_pasid;
                         else
-                            h241 := to_unsigned(0, 20);
+                            h194 := to_unsigned(0, 20);
                         end if;
-                        h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h242 := (h240 or unsigned'(to_unsigned(0, 4) & h241 & unsigned'("0000000000000000000000000000000000000000")));
-                        h243 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h243 := (h242 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h243;
+                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h195 := (h193 or unsigned'(to_unsigned(0, 4) & h194 & unsigned'("0000000000000000000000000000000000000000")));
+                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h196 := (h195 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h196;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6120,64 +5278,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h244 := to_unsigned(0, 1);
+                        h197 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h244 := to_unsigned(1, 1);
+                            h197 := to_unsigned(1, 1);
                         else
-                            h244 := to_unsigned(0, 1);
+                            h197 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h244);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h197);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (er_root /= '0')) then
                         status <= to_unsigned(6, 8);
-                        h245 := to_unsigned(0, 3);
+                        h198 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h245 := to_unsigned(7, 3);
+                            h198 := to_unsigned(7, 3);
                         else
-                            h245 := to_unsigned(4, 3);
+                            h198 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h245);
+                        rec_outcome <= h198;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(56, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h246 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h246 := shift_right(e_addr, 12);
-                        h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h247 := unsigned'(h246 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h247(64-1 downto 0);
-                        h248 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h248 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h249 := to_unsigned(0, 1);
-                        h249 := to_unsigned(0, 1);
+                        h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h199 := shift_right(e_addr, 12);
+                        h200 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h200 := unsigned'(h199 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h200(64-1 downto 0);
+                        h201 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h201 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h249 := to_unsigned(1, 1);
+                            h202 := to_unsigned(1, 1);
                         end if;
-                        h250 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h250 := (unsigned'(to_unsigned(0, 1) & h248) or unsigned'(h249 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h251 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h251 := (unsigned'(to_unsigned(0, 1) & h250) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h252 := (h251 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h253 := to_unsigned(0, 20);
+                        h203 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h203 := (unsigned'(to_unsigned(0, 1) & h201) or unsigned'(h202 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h204 := (unsigned'(to_unsigned(0, 1) & h203) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := (h204 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h206 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h253 := e_pasid;
+                            h206 := e_pasid;
                         else
-                            h253 := to_unsigned(0, 20);
+                            h206 := to_unsigned(0, 20);
                         end if;
-                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h254 := (h252 or unsigned'(to_unsigned(0, 4) & h253 & unsigned'("0000000000000000000000000000000000000000")));
-                        h255 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h255 := (h254 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h255;
+                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := (h205 or unsigned'(to_unsigned(0, 4) & h206 & unsigned'("0000000000000000000000000000000000000000")));
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h208 := (h207 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h208;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6185,64 +5336,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h256 := to_unsigned(0, 3);
+                        h209 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h256 := to_unsigned(4, 3);
+                            h209 := to_unsigned(4, 3);
                         else
-                            h256 := to_unsigned(0, 3);
+                            h209 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h256;
+                        rec_cpl_status <= h209;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h269 /= 0))) then
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h222 /= 0))) then
                         status <= to_unsigned(7, 8);
-                        h257 := to_unsigned(0, 3);
+                        h210 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h257 := to_unsigned(7, 3);
+                            h210 := to_unsigned(7, 3);
                         else
-                            h257 := to_unsigned(4, 3);
+                            h210 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h257);
+                        rec_outcome <= h210;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(57, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h258 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h258 := shift_right(e_addr, 12);
-                        h259 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h259 := unsigned'(h258 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h259(64-1 downto 0);
-                        h260 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h260 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h261 := to_unsigned(0, 1);
-                        h261 := to_unsigned(0, 1);
+                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := shift_right(e_addr, 12);
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := unsigned'(h211 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h212(64-1 downto 0);
+                        h213 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h213 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h214 := to_unsigned(0, 1);
+                        h214 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h261 := to_unsigned(1, 1);
+                            h214 := to_unsigned(1, 1);
                         end if;
-                        h262 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h262 := (unsigned'(to_unsigned(0, 1) & h260) or unsigned'(h261 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h263 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h263 := (unsigned'(to_unsigned(0, 1) & h262) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h264 := (h263 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h265 := to_unsigned(0, 20);
+                        h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h215 := (unsigned'(to_unsigned(0, 1) & h213) or unsigned'(h214 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h216 := (unsigned'(to_unsigned(0, 1) & h215) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h217 := (h216 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h218 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h265 := e_pasid;
+                            h218 := e_pasid;
                         else
-                            h265 := to_unsigned(0, 20);
+                            h218 := to_unsigned(0, 20);
                         end if;
-                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h266 := (h264 or unsigned'(to_unsigned(0, 4) & h265 & unsigned'("0000000000000000000000000000000000000000")));
-                        h267 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h267 := (h266 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h267;
+                        h219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h219 := (h217 or unsigned'(to_unsigned(0, 4) & h218 & unsigned'("0000000000000000000000000000000000000000")));
+                        h220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h220 := (h219 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h220;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6250,64 +5394,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h268 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h268 := to_unsigned(1, 1);
+                            h221 := to_unsigned(1, 1);
                         else
-                            h268 := to_unsigned(0, 1);
+                            h221 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h268);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h221);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h284 /= 0)) then
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h237 /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h272 := to_unsigned(0, 3);
+                        h225 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h272 := to_unsigned(7, 3);
+                            h225 := to_unsigned(7, 3);
                         else
-                            h272 := to_unsigned(4, 3);
+                            h225 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h272);
+                        rec_outcome <= h225;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(58, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h273 := shift_right(e_addr, 12);
-                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h274 := unsigned'(h273 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h274(64-1 downto 0);
-                        h275 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h275 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h276 := to_unsigned(0, 1);
-                        h276 := to_unsigned(0, 1);
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h226 := shift_right(e_addr, 12);
+                        h227 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h227 := unsigned'(h226 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h227(64-1 downto 0);
+                        h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h228 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h276 := to_unsigned(1, 1);
+                            h229 := to_unsigned(1, 1);
                         end if;
-                        h277 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h277 := (unsigned'(to_unsigned(0, 1) & h275) or unsigned'(h276 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h278 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h278 := (unsigned'(to_unsigned(0, 1) & h277) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h279 := (h278 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h280 := to_unsigned(0, 20);
+                        h230 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h230 := (unsigned'(to_unsigned(0, 1) & h228) or unsigned'(h229 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h231 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h231 := (unsigned'(to_unsigned(0, 1) & h230) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h232 := (h231 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h233 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h280 := e_pasid;
+                            h233 := e_pasid;
                         else
-                            h280 := to_unsigned(0, 20);
+                            h233 := to_unsigned(0, 20);
                         end if;
-                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h281 := (h279 or unsigned'(to_unsigned(0, 4) & h280 & unsigned'("0000000000000000000000000000000000000000")));
-                        h282 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h282 := (h281 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h282;
+                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h234 := (h232 or unsigned'(to_unsigned(0, 4) & h233 & unsigned'("0000000000000000000000000000000000000000")));
+                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h235 := (h234 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h235;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6315,134 +5452,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h283 := to_unsigned(0, 3);
+                        h236 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h283 := to_unsigned(4, 3);
+                            h236 := to_unsigned(4, 3);
                         else
-                            h283 := to_unsigned(0, 3);
+                            h236 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h283;
+                        rec_cpl_status <= h236;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h301 /= 0)) and (not (h304 /= 0))) and (not (er_root /= '0'))) and (er_smctx /= '0')) then
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h255 /= 0)) and (not (h258 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
                         status <= to_unsigned(9, 8);
-                        h289 := to_unsigned(0, 3);
+                        h242 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h289 := to_unsigned(7, 3);
+                            h242 := to_unsigned(7, 3);
                         else
-                            h289 := to_unsigned(4, 3);
+                            h242 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h289);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(64, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h290 := shift_right(e_addr, 12);
-                        h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h291 := unsigned'(h290 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h291(64-1 downto 0);
-                        h292 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h292 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h293 := to_unsigned(0, 1);
-                        h293 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h293 := to_unsigned(1, 1);
-                        end if;
-                        h294 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h294 := (unsigned'(to_unsigned(0, 1) & h292) or unsigned'(h293 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h295 := (unsigned'(to_unsigned(0, 1) & h294) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h296 := (h295 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h297 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h297 := e_pasid;
-                        else
-                            h297 := to_unsigned(0, 20);
-                        end if;
-                        h298 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h298 := (h296 or unsigned'(to_unsigned(0, 4) & h297 & unsigned'("0000000000000000000000000000000000000000")));
-                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h299 := (h298 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
-                        rec_frcd_hi <= h299;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h300 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h300 := to_unsigned(4, 3);
-                        else
-                            h300 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h300;
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h322 /= 0)) and (not (h325 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
-                        status <= to_unsigned(10, 8);
-                        h309 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h309 := to_unsigned(7, 3);
-                        else
-                            h309 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h309);
+                        rec_outcome <= h242;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(65, 8);
-                        h310 := to_unsigned(0, 1);
-                        h310 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if (not bool(w_smctx_0(1))) then
-                            h310 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h310;
-                        h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h311 := shift_right(e_addr, 12);
-                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h312 := unsigned'(h311 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h312(64-1 downto 0);
-                        h313 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h313 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h314 := to_unsigned(0, 1);
-                        h314 := to_unsigned(0, 1);
+                        rec_recorded <= h243;
+                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h244 := shift_right(e_addr, 12);
+                        h245 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h245 := unsigned'(h244 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h245(64-1 downto 0);
+                        h246 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h246 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h247 := to_unsigned(0, 1);
+                        h247 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h314 := to_unsigned(1, 1);
+                            h247 := to_unsigned(1, 1);
                         end if;
-                        h315 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h315 := (unsigned'(to_unsigned(0, 1) & h313) or unsigned'(h314 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h316 := (unsigned'(to_unsigned(0, 1) & h315) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h317 := (h316 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h318 := to_unsigned(0, 20);
+                        h248 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h248 := (unsigned'(to_unsigned(0, 1) & h246) or unsigned'(h247 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h249 := (unsigned'(to_unsigned(0, 1) & h248) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h250 := (h249 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h251 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h318 := e_pasid;
+                            h251 := e_pasid;
                         else
-                            h318 := to_unsigned(0, 20);
+                            h251 := to_unsigned(0, 20);
                         end if;
-                        h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h319 := (h317 or unsigned'(to_unsigned(0, 4) & h318 & unsigned'("0000000000000000000000000000000000000000")));
-                        h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h320 := (h319 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h320;
+                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h252 := (h250 or unsigned'(to_unsigned(0, 4) & h251 & unsigned'("0000000000000000000000000000000000000000")));
+                        h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h253 := (h252 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h253;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6450,64 +5515,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h321 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h321 := to_unsigned(1, 1);
+                            h254 := to_unsigned(1, 1);
                         else
-                            h321 := to_unsigned(0, 1);
+                            h254 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h321);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h254);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h342 /= 0)) and (not (h345 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
-                        status <= to_unsigned(11, 8);
-                        h330 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h275 /= 0)) and (not (h278 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
+                        status <= to_unsigned(10, 8);
+                        h263 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h330 := to_unsigned(7, 3);
+                            h263 := to_unsigned(7, 3);
                         else
-                            h330 := to_unsigned(4, 3);
+                            h263 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h330);
+                        rec_outcome <= h263;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(66, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h331 := shift_right(e_addr, 12);
-                        h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h332 := unsigned'(h331 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h332(64-1 downto 0);
-                        h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h334 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
+                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h264 := shift_right(e_addr, 12);
+                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h265 := unsigned'(h264 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h265(64-1 downto 0);
+                        h266 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h266 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h334 := to_unsigned(1, 1);
+                            h267 := to_unsigned(1, 1);
                         end if;
-                        h335 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h335 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h336 := (unsigned'(to_unsigned(0, 1) & h335) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h337 := (h336 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h338 := to_unsigned(0, 20);
+                        h268 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h268 := (unsigned'(to_unsigned(0, 1) & h266) or unsigned'(h267 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h269 := (unsigned'(to_unsigned(0, 1) & h268) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h270 := (h269 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h271 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h338 := e_pasid;
+                            h271 := e_pasid;
                         else
-                            h338 := to_unsigned(0, 20);
+                            h271 := to_unsigned(0, 20);
                         end if;
-                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h339 := (h337 or unsigned'(to_unsigned(0, 4) & h338 & unsigned'("0000000000000000000000000000000000000000")));
-                        h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h340 := (h339 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h340;
+                        h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h272 := (h270 or unsigned'(to_unsigned(0, 4) & h271 & unsigned'("0000000000000000000000000000000000000000")));
+                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h273 := (h272 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h273;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6515,69 +5573,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h341 := to_unsigned(0, 3);
+                        h274 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h341 := to_unsigned(4, 3);
+                            h274 := to_unsigned(4, 3);
                         else
-                            h341 := to_unsigned(0, 3);
+                            h274 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h341;
+                        rec_cpl_status <= h274;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h363 /= 0)) and (not (h366 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
-                        status <= to_unsigned(12, 8);
-                        h350 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h296 /= 0)) and (not (h299 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
+                        status <= to_unsigned(11, 8);
+                        h283 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h350 := to_unsigned(7, 3);
+                            h283 := to_unsigned(7, 3);
                         else
-                            h350 := to_unsigned(4, 3);
+                            h283 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h350);
+                        rec_outcome <= h283;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(68, 8);
-                        h351 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h351 := to_unsigned(1, 1);
+                            h284 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h351;
-                        h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h352 := shift_right(e_addr, 12);
-                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h353 := unsigned'(h352 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h353(64-1 downto 0);
-                        h354 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h354 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h355 := to_unsigned(0, 1);
-                        h355 := to_unsigned(0, 1);
+                        rec_recorded <= h284;
+                        h285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h285 := shift_right(e_addr, 12);
+                        h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h286 := unsigned'(h285 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h286(64-1 downto 0);
+                        h287 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h287 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h288 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h355 := to_unsigned(1, 1);
+                            h288 := to_unsigned(1, 1);
                         end if;
-                        h356 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h356 := (unsigned'(to_unsigned(0, 1) & h354) or unsigned'(h355 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h357 := (unsigned'(to_unsigned(0, 1) & h356) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h358 := (h357 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h359 := to_unsigned(0, 20);
+                        h289 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h289 := (unsigned'(to_unsigned(0, 1) & h287) or unsigned'(h288 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h290 := (unsigned'(to_unsigned(0, 1) & h289) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h291 := (h290 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h292 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h359 := e_pasid;
+                            h292 := e_pasid;
                         else
-                            h359 := to_unsigned(0, 20);
+                            h292 := to_unsigned(0, 20);
                         end if;
-                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h360 := (h358 or unsigned'(to_unsigned(0, 4) & h359 & unsigned'("0000000000000000000000000000000000000000")));
-                        h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h361 := (h360 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                        rec_frcd_hi <= h361;
+                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h293 := (h291 or unsigned'(to_unsigned(0, 4) & h292 & unsigned'("0000000000000000000000000000000000000000")));
+                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h294 := (h293 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        rec_frcd_hi <= h294;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6585,69 +5636,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h362 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h362 := to_unsigned(1, 1);
+                            h295 := to_unsigned(1, 1);
                         else
-                            h362 := to_unsigned(0, 1);
+                            h295 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h362);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h295);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h384 /= 0)) and (not (h387 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
-                        status <= to_unsigned(13, 8);
-                        h371 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h317 /= 0)) and (not (h320 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
+                        status <= to_unsigned(12, 8);
+                        h304 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h371 := to_unsigned(7, 3);
+                            h304 := to_unsigned(7, 3);
                         else
-                            h371 := to_unsigned(4, 3);
+                            h304 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h371);
+                        rec_outcome <= h304;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(69, 8);
-                        h372 := to_unsigned(0, 1);
-                        h372 := to_unsigned(0, 1);
+                        h305 := to_unsigned(0, 1);
+                        h305 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h372 := to_unsigned(1, 1);
+                            h305 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h372;
-                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h373 := shift_right(e_addr, 12);
-                        h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h374 := unsigned'(h373 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h374(64-1 downto 0);
-                        h375 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h375 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h376 := to_unsigned(0, 1);
-                        h376 := to_unsigned(0, 1);
+                        rec_recorded <= h305;
+                        h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h306 := shift_right(e_addr, 12);
+                        h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h307 := unsigned'(h306 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h307(64-1 downto 0);
+                        h308 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h308 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h309 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h376 := to_unsigned(1, 1);
+                            h309 := to_unsigned(1, 1);
                         end if;
-                        h377 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h377 := (unsigned'(to_unsigned(0, 1) & h375) or unsigned'(h376 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h378 := (unsigned'(to_unsigned(0, 1) & h377) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h379 := (h378 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h380 := to_unsigned(0, 20);
+                        h310 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h310 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'(h309 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h311 := (unsigned'(to_unsigned(0, 1) & h310) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h312 := (h311 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h313 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h380 := e_pasid;
+                            h313 := e_pasid;
                         else
-                            h380 := to_unsigned(0, 20);
+                            h313 := to_unsigned(0, 20);
                         end if;
-                        h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h381 := (h379 or unsigned'(to_unsigned(0, 4) & h380 & unsigned'("0000000000000000000000000000000000000000")));
-                        h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h382 := (h381 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h382;
+                        h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h314 := (h312 or unsigned'(to_unsigned(0, 4) & h313 & unsigned'("0000000000000000000000000000000000000000")));
+                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h315 := (h314 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h315;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6655,25 +5699,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h383 := to_unsigned(0, 1);
+                        h316 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h383 := to_unsigned(1, 1);
+                            h316 := to_unsigned(1, 1);
                         else
-                            h383 := to_unsigned(0, 1);
+                            h316 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h383);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h316);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h392))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h393))))) and ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h394 /= 0)) and (not (h397 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
-                        status <= to_unsigned(14, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h325))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h326))))) and (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h327 /= 0)) and (not (h330 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
+                        status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6689,17 +5726,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h402 /= 0)) and (not (h405 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
-                        status <= to_unsigned(15, 8);
-                        rec_outcome <= to_unsigned(2, 4);
+                        st <= FINISH;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h335 /= 0)) and (not (h338 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6715,61 +5745,54 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h423 /= 0)) and (not (h426 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h431(20-1 downto 6)) < h436))) then
-                        status <= to_unsigned(16, 8);
-                        h410 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h356 /= 0)) and (not (h359 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h364(20-1 downto 6)) < h369))) then
+                        status <= to_unsigned(15, 8);
+                        h343 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h410 := to_unsigned(7, 3);
+                            h343 := to_unsigned(7, 3);
                         else
-                            h410 := to_unsigned(4, 3);
+                            h343 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h410);
+                        rec_outcome <= h343;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(70, 8);
-                        h411 := to_unsigned(0, 1);
-                        h411 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h411 := to_unsigned(1, 1);
+                            h344 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h411;
-                        h412 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h412 := shift_right(e_addr, 12);
-                        h413 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h413 := unsigned'(h412 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h413(64-1 downto 0);
-                        h414 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h414 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h415 := to_unsigned(0, 1);
-                        h415 := to_unsigned(0, 1);
+                        rec_recorded <= h344;
+                        h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h345 := shift_right(e_addr, 12);
+                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h346 := unsigned'(h345 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h346(64-1 downto 0);
+                        h347 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h347 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h415 := to_unsigned(1, 1);
+                            h348 := to_unsigned(1, 1);
                         end if;
-                        h416 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h416 := (unsigned'(to_unsigned(0, 1) & h414) or unsigned'(h415 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h417 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h417 := (unsigned'(to_unsigned(0, 1) & h416) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h418 := (h417 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h419 := to_unsigned(0, 20);
+                        h349 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h349 := (unsigned'(to_unsigned(0, 1) & h347) or unsigned'(h348 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h350 := (unsigned'(to_unsigned(0, 1) & h349) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h351 := (h350 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h352 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h419 := e_pasid;
+                            h352 := e_pasid;
                         else
-                            h419 := to_unsigned(0, 20);
+                            h352 := to_unsigned(0, 20);
                         end if;
-                        h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h420 := (h418 or unsigned'(to_unsigned(0, 4) & h419 & unsigned'("0000000000000000000000000000000000000000")));
-                        h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h421 := (h420 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h421;
+                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h353 := (h351 or unsigned'(to_unsigned(0, 4) & h352 & unsigned'("0000000000000000000000000000000000000000")));
+                        h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h354 := (h353 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h354;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6777,134 +5800,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h422 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h422 := to_unsigned(1, 1);
+                            h355 := to_unsigned(1, 1);
                         else
-                            h422 := to_unsigned(0, 1);
+                            h355 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h422);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h355);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h449 /= 0)) and (not (h452 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h457(20-1 downto 6)) < h462)) and (er_pdir /= '0')) then
-                        status <= to_unsigned(17, 8);
-                        h437 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h383 /= 0)) and (not (h386 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h391(20-1 downto 6)) < h396)) and (not bool(w_pdir_0(0)))) then
+                        status <= to_unsigned(16, 8);
+                        h370 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h437 := to_unsigned(7, 3);
+                            h370 := to_unsigned(7, 3);
                         else
-                            h437 := to_unsigned(4, 3);
+                            h370 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h437);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(80, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h438 := shift_right(e_addr, 12);
-                        h439 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h439 := unsigned'(h438 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h439(64-1 downto 0);
-                        h440 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h440 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h441 := to_unsigned(0, 1);
-                        h441 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h441 := to_unsigned(1, 1);
-                        end if;
-                        h442 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h442 := (unsigned'(to_unsigned(0, 1) & h440) or unsigned'(h441 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h443 := (unsigned'(to_unsigned(0, 1) & h442) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h444 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h444 := (h443 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h445 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h445 := e_pasid;
-                        else
-                            h445 := to_unsigned(0, 20);
-                        end if;
-                        h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h446 := (h444 or unsigned'(to_unsigned(0, 4) & h445 & unsigned'("0000000000000000000000000000000000000000")));
-                        h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h447 := (h446 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
-                        rec_frcd_hi <= h447;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h448 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h448 := to_unsigned(4, 3);
-                        else
-                            h448 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h448;
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h476 /= 0)) and (not (h479 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h484(20-1 downto 6)) < h489)) and (not bool(w_pdir_0(0)))) then
-                        status <= to_unsigned(18, 8);
-                        h463 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h463 := to_unsigned(7, 3);
-                        else
-                            h463 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h463);
+                        rec_outcome <= h370;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(81, 8);
-                        h464 := to_unsigned(0, 1);
-                        h464 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h464 := to_unsigned(1, 1);
+                            h371 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h464;
-                        h465 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h465 := shift_right(e_addr, 12);
-                        h466 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h466 := unsigned'(h465 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h466(64-1 downto 0);
-                        h467 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h467 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h468 := to_unsigned(0, 1);
-                        h468 := to_unsigned(0, 1);
+                        rec_recorded <= h371;
+                        h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h372 := shift_right(e_addr, 12);
+                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h373 := unsigned'(h372 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h373(64-1 downto 0);
+                        h374 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h374 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h468 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h469 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h469 := (unsigned'(to_unsigned(0, 1) & h467) or unsigned'(h468 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h470 := (unsigned'(to_unsigned(0, 1) & h469) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h471 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h471 := (h470 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h472 := to_unsigned(0, 20);
+                        h376 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h376 := (unsigned'(to_unsigned(0, 1) & h374) or unsigned'(h375 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h377 := (unsigned'(to_unsigned(0, 1) & h376) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h378 := (h377 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h379 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h472 := e_pasid;
+                            h379 := e_pasid;
                         else
-                            h472 := to_unsigned(0, 20);
+                            h379 := to_unsigned(0, 20);
                         end if;
-                        h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h473 := (h471 or unsigned'(to_unsigned(0, 4) & h472 & unsigned'("0000000000000000000000000000000000000000")));
-                        h474 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h474 := (h473 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h474;
+                        h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h380 := (h378 or unsigned'(to_unsigned(0, 4) & h379 & unsigned'("0000000000000000000000000000000000000000")));
+                        h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h381 := (h380 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h381;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6912,64 +5863,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h475 := to_unsigned(0, 1);
+                        h382 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h475 := to_unsigned(1, 1);
+                            h382 := to_unsigned(1, 1);
                         else
-                            h475 := to_unsigned(0, 1);
+                            h382 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h475);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h382);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h502 /= 0)) and (not (h505 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h510(20-1 downto 6)) < h515)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(19, 8);
-                        h490 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h409 /= 0)) and (not (h412 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h417(20-1 downto 6)) < h422)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(17, 8);
+                        h397 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h490 := to_unsigned(7, 3);
+                            h397 := to_unsigned(7, 3);
                         else
-                            h490 := to_unsigned(4, 3);
+                            h397 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h490);
+                        rec_outcome <= h397;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(82, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h491 := shift_right(e_addr, 12);
-                        h492 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h492 := unsigned'(h491 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h492(64-1 downto 0);
-                        h493 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h493 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h494 := to_unsigned(0, 1);
-                        h494 := to_unsigned(0, 1);
+                        h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h398 := shift_right(e_addr, 12);
+                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h399 := unsigned'(h398 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h399(64-1 downto 0);
+                        h400 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h400 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h401 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h494 := to_unsigned(1, 1);
+                            h401 := to_unsigned(1, 1);
                         end if;
-                        h495 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h495 := (unsigned'(to_unsigned(0, 1) & h493) or unsigned'(h494 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h496 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h496 := (unsigned'(to_unsigned(0, 1) & h495) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h497 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h497 := (h496 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h498 := to_unsigned(0, 20);
+                        h402 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h402 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'(h401 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h403 := (unsigned'(to_unsigned(0, 1) & h402) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h404 := (h403 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h405 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h498 := e_pasid;
+                            h405 := e_pasid;
                         else
-                            h498 := to_unsigned(0, 20);
+                            h405 := to_unsigned(0, 20);
                         end if;
-                        h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h499 := (h497 or unsigned'(to_unsigned(0, 4) & h498 & unsigned'("0000000000000000000000000000000000000000")));
-                        h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h500 := (h499 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h500;
+                        h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h406 := (h404 or unsigned'(to_unsigned(0, 4) & h405 & unsigned'("0000000000000000000000000000000000000000")));
+                        h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h407 := (h406 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h407;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6977,134 +5921,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h501 := to_unsigned(0, 3);
+                        h408 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h501 := to_unsigned(4, 3);
+                            h408 := to_unsigned(4, 3);
                         else
-                            h501 := to_unsigned(0, 3);
+                            h408 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h501;
+                        rec_cpl_status <= h408;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h528 /= 0)) and (not (h531 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h536(20-1 downto 6)) < h541)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (er_pe /= '0')) then
-                        status <= to_unsigned(20, 8);
-                        h516 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h436 /= 0)) and (not (h439 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h444(20-1 downto 6)) < h449)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
+                        status <= to_unsigned(18, 8);
+                        h423 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h516 := to_unsigned(7, 3);
+                            h423 := to_unsigned(7, 3);
                         else
-                            h516 := to_unsigned(4, 3);
+                            h423 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h516);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(88, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h517 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h517 := shift_right(e_addr, 12);
-                        h518 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h518 := unsigned'(h517 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h518(64-1 downto 0);
-                        h519 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h519 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h520 := to_unsigned(0, 1);
-                        h520 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h520 := to_unsigned(1, 1);
-                        end if;
-                        h521 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h521 := (unsigned'(to_unsigned(0, 1) & h519) or unsigned'(h520 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h522 := (unsigned'(to_unsigned(0, 1) & h521) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h523 := (h522 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h524 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h524 := e_pasid;
-                        else
-                            h524 := to_unsigned(0, 20);
-                        end if;
-                        h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h525 := (h523 or unsigned'(to_unsigned(0, 4) & h524 & unsigned'("0000000000000000000000000000000000000000")));
-                        h526 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h526 := (h525 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h526;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h527 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h527 := to_unsigned(4, 3);
-                        else
-                            h527 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h527;
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h555 /= 0)) and (not (h558 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h563(20-1 downto 6)) < h568)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (not bool(w_pe_0(0)))) then
-                        status <= to_unsigned(21, 8);
-                        h542 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h542 := to_unsigned(7, 3);
-                        else
-                            h542 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h542);
+                        rec_outcome <= h423;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(89, 8);
-                        h543 := to_unsigned(0, 1);
-                        h543 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h543 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h543;
-                        h544 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h544 := shift_right(e_addr, 12);
-                        h545 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h545 := unsigned'(h544 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h545(64-1 downto 0);
-                        h546 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h546 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h547 := to_unsigned(0, 1);
-                        h547 := to_unsigned(0, 1);
+                        rec_recorded <= h424;
+                        h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h425 := shift_right(e_addr, 12);
+                        h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h426 := unsigned'(h425 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h426(64-1 downto 0);
+                        h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h427 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h547 := to_unsigned(1, 1);
+                            h428 := to_unsigned(1, 1);
                         end if;
-                        h548 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h548 := (unsigned'(to_unsigned(0, 1) & h546) or unsigned'(h547 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h549 := (unsigned'(to_unsigned(0, 1) & h548) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h550 := (h549 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h551 := to_unsigned(0, 20);
+                        h429 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h429 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'(h428 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h430 := (unsigned'(to_unsigned(0, 1) & h429) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h431 := (h430 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h432 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h551 := e_pasid;
+                            h432 := e_pasid;
                         else
-                            h551 := to_unsigned(0, 20);
+                            h432 := to_unsigned(0, 20);
                         end if;
-                        h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h552 := (h550 or unsigned'(to_unsigned(0, 4) & h551 & unsigned'("0000000000000000000000000000000000000000")));
-                        h553 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h553 := (h552 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h553;
+                        h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h433 := (h431 or unsigned'(to_unsigned(0, 4) & h432 & unsigned'("0000000000000000000000000000000000000000")));
+                        h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h434 := (h433 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h434;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7112,64 +5984,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h554 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h554 := to_unsigned(1, 1);
+                            h435 := to_unsigned(1, 1);
                         else
-                            h554 := to_unsigned(0, 1);
+                            h435 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h554);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h435);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h581 /= 0)) and (not (h584 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h589(20-1 downto 6)) < h594)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(22, 8);
-                        h569 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h462 /= 0)) and (not (h465 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h470(20-1 downto 6)) < h475)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(19, 8);
+                        h450 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h569 := to_unsigned(7, 3);
+                            h450 := to_unsigned(7, 3);
                         else
-                            h569 := to_unsigned(4, 3);
+                            h450 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h569);
+                        rec_outcome <= h450;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(90, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h570 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h570 := shift_right(e_addr, 12);
-                        h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h571 := unsigned'(h570 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h571(64-1 downto 0);
-                        h572 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h572 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h573 := to_unsigned(0, 1);
-                        h573 := to_unsigned(0, 1);
+                        h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h451 := shift_right(e_addr, 12);
+                        h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h452 := unsigned'(h451 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h452(64-1 downto 0);
+                        h453 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h453 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h454 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h573 := to_unsigned(1, 1);
+                            h454 := to_unsigned(1, 1);
                         end if;
-                        h574 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h574 := (unsigned'(to_unsigned(0, 1) & h572) or unsigned'(h573 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h575 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h575 := (unsigned'(to_unsigned(0, 1) & h574) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h576 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h576 := (h575 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h577 := to_unsigned(0, 20);
+                        h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h455 := (unsigned'(to_unsigned(0, 1) & h453) or unsigned'(h454 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h457 := (h456 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h458 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h577 := e_pasid;
+                            h458 := e_pasid;
                         else
-                            h577 := to_unsigned(0, 20);
+                            h458 := to_unsigned(0, 20);
                         end if;
-                        h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h578 := (h576 or unsigned'(to_unsigned(0, 4) & h577 & unsigned'("0000000000000000000000000000000000000000")));
-                        h579 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h579 := (h578 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h579;
+                        h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h459 := (h457 or unsigned'(to_unsigned(0, 4) & h458 & unsigned'("0000000000000000000000000000000000000000")));
+                        h460 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h460 := (h459 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h460;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7177,69 +6042,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h580 := to_unsigned(0, 3);
+                        h461 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h580 := to_unsigned(4, 3);
+                            h461 := to_unsigned(4, 3);
                         else
-                            h580 := to_unsigned(0, 3);
+                            h461 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h580;
+                        rec_cpl_status <= h461;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h608 /= 0)) and (not (h611 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h616(20-1 downto 6)) < h621)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))) then
-                        status <= to_unsigned(23, 8);
-                        h595 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h489 /= 0)) and (not (h492 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h497(20-1 downto 6)) < h502)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))) then
+                        status <= to_unsigned(20, 8);
+                        h476 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h595 := to_unsigned(7, 3);
+                            h476 := to_unsigned(7, 3);
                         else
-                            h595 := to_unsigned(4, 3);
+                            h476 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h595);
+                        rec_outcome <= h476;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(91, 8);
-                        h596 := to_unsigned(0, 1);
-                        h596 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h596 := to_unsigned(1, 1);
+                            h477 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h596;
-                        h597 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h597 := shift_right(e_addr, 12);
-                        h598 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h598 := unsigned'(h597 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h598(64-1 downto 0);
-                        h599 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h599 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h600 := to_unsigned(0, 1);
-                        h600 := to_unsigned(0, 1);
+                        rec_recorded <= h477;
+                        h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h478 := shift_right(e_addr, 12);
+                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h479 := unsigned'(h478 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h479(64-1 downto 0);
+                        h480 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h480 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h481 := to_unsigned(0, 1);
+                        h481 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h600 := to_unsigned(1, 1);
+                            h481 := to_unsigned(1, 1);
                         end if;
-                        h601 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h601 := (unsigned'(to_unsigned(0, 1) & h599) or unsigned'(h600 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h602 := (unsigned'(to_unsigned(0, 1) & h601) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h603 := (h602 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h604 := to_unsigned(0, 20);
+                        h482 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h482 := (unsigned'(to_unsigned(0, 1) & h480) or unsigned'(h481 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h483 := (unsigned'(to_unsigned(0, 1) & h482) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h484 := (h483 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h485 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h604 := e_pasid;
+                            h485 := e_pasid;
                         else
-                            h604 := to_unsigned(0, 20);
+                            h485 := to_unsigned(0, 20);
                         end if;
-                        h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h605 := (h603 or unsigned'(to_unsigned(0, 4) & h604 & unsigned'("0000000000000000000000000000000000000000")));
-                        h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h606 := (h605 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                        rec_frcd_hi <= h606;
+                        h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h486 := (h484 or unsigned'(to_unsigned(0, 4) & h485 & unsigned'("0000000000000000000000000000000000000000")));
+                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h487 := (h486 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                        rec_frcd_hi <= h487;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7247,25 +6105,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h607 := to_unsigned(0, 3);
+                        h488 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h607 := to_unsigned(4, 3);
+                            h488 := to_unsigned(4, 3);
                         else
-                            h607 := to_unsigned(0, 3);
+                            h488 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h607;
+                        rec_cpl_status <= h488;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h622))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h623))))) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h624 /= 0)) and (not (h627 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h632(20-1 downto 6)) < h637)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0')))) and (w_pe_0(9-1 downto 6) = 4)) then
-                        status <= to_unsigned(24, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h503))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h504))))) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h505 /= 0)) and (not (h508 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h513(20-1 downto 6)) < h518)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(21, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7281,17 +6132,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h640 /= 0)) and (not (h643 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h648(20-1 downto 6)) < h653)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0')))) and (w_pe_0(9-1 downto 6) = 4)) then
-                        status <= to_unsigned(25, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h521 /= 0)) and (not (h524 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h529(20-1 downto 6)) < h534)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(22, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7308,27 +6152,20 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := to_unsigned(1, 1);
-                        h638 := to_unsigned(0, 1);
-                        h638 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 1);
                         if (not (True and (e_nw /= 0))) then
-                            h638 := to_unsigned(1, 1);
+                            h519 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h638;
-                        h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h639 := shift_right(e_addr, 12);
-                        v_wide(64-1 downto 12) := h639(52-1 downto 0);
+                        v_wide(2-1 downto 1) := h519;
+                        h520 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h520 := shift_right(e_addr, 12);
+                        v_wide(64-1 downto 12) := h520(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h654 /= 0)) and (not (h657 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h662(20-1 downto 6)) < h667)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 4)) then
-                        status <= to_unsigned(26, 8);
-                        rec_outcome <= to_unsigned(2, 4);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h535 /= 0)) and (not (h538 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h543(20-1 downto 6)) < h548)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(23, 8);
+                        rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7344,17 +6181,73 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h668 /= 0)) and (not (h671 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h676(20-1 downto 6)) < h681)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0')))) and (h682 /= 0)) then
-                        status <= to_unsigned(27, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h562 /= 0)) and (not (h565 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h570(20-1 downto 6)) < h575)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))) then
+                        status <= to_unsigned(24, 8);
+                        h549 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h549 := to_unsigned(7, 3);
+                        else
+                            h549 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h549;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(93, 8);
+                        h550 := to_unsigned(0, 1);
+                        h550 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h550 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h550;
+                        h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h551 := shift_right(e_addr, 12);
+                        h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h552 := unsigned'(h551 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h552(64-1 downto 0);
+                        h553 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h553 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h554 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h554 := to_unsigned(1, 1);
+                        end if;
+                        h555 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h555 := (unsigned'(to_unsigned(0, 1) & h553) or unsigned'(h554 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h556 := (unsigned'(to_unsigned(0, 1) & h555) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h557 := (h556 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h558 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h558 := e_pasid;
+                        else
+                            h558 := to_unsigned(0, 20);
+                        end if;
+                        h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h559 := (h557 or unsigned'(to_unsigned(0, 4) & h558 & unsigned'("0000000000000000000000000000000000000000")));
+                        h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h560 := (h559 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
+                        rec_frcd_hi <= h560;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h561 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h561 := to_unsigned(4, 3);
+                        else
+                            h561 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h561;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_non_canonical /= 0)) then
+                        status <= to_unsigned(25, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7370,55 +6263,48 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h710 /= 0)) and (not (h713 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h718(20-1 downto 6)) < h723)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (not (er_pe /= '0'))) and (h724 /= 0)) then
-                        status <= to_unsigned(28, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (wk_smfl_non_canonical /= 0) then
+                        status <= to_unsigned(26, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(131, 8);
-                        h699 := to_unsigned(0, 1);
-                        h699 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(128, 8);
+                        h576 := to_unsigned(0, 1);
+                        h576 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h699 := to_unsigned(1, 1);
+                            h576 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h699;
-                        h700 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h700 := shift_right(e_addr, 12);
-                        h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h701 := unsigned'(h700 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h701(64-1 downto 0);
-                        h702 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h702 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h703 := to_unsigned(0, 1);
-                        h703 := to_unsigned(0, 1);
+                        rec_recorded <= h576;
+                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h577 := shift_right(e_addr, 12);
+                        h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h578 := unsigned'(h577 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h578(64-1 downto 0);
+                        h579 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h579 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h580 := to_unsigned(0, 1);
+                        h580 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h703 := to_unsigned(1, 1);
+                            h580 := to_unsigned(1, 1);
                         end if;
-                        h704 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h704 := (unsigned'(to_unsigned(0, 1) & h702) or unsigned'(h703 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h705 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h705 := (unsigned'(to_unsigned(0, 1) & h704) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h706 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h706 := (h705 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h707 := to_unsigned(0, 20);
+                        h581 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h581 := (unsigned'(to_unsigned(0, 1) & h579) or unsigned'(h580 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h582 := (unsigned'(to_unsigned(0, 1) & h581) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h583 := (h582 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h584 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h707 := e_pasid;
+                            h584 := e_pasid;
                         else
-                            h707 := to_unsigned(0, 20);
+                            h584 := to_unsigned(0, 20);
                         end if;
-                        h708 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h708 := (h706 or unsigned'(to_unsigned(0, 4) & h707 & unsigned'("0000000000000000000000000000000000000000")));
-                        h709 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h709 := (h708 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                        rec_frcd_hi <= h709;
+                        h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h585 := (h583 or unsigned'(to_unsigned(0, 4) & h584 & unsigned'("0000000000000000000000000000000000000000")));
+                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h586 := (h585 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
+                        rec_frcd_hi <= h586;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7428,17 +6314,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h741))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h742)))))) then
-                        status <= to_unsigned(29, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif ((wk_smfl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smfl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h587))) or ((True and (wk_smfl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(to_unsigned(0, 16) & h588)))))) then
+                        status <= to_unsigned(27, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7454,17 +6333,482 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_smsl_ok /= 0) then
+                        st <= FINISH;
+                    elsif (wk_smfl_ok /= 0) then
+                        status <= to_unsigned(28, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_smfl_pa;
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_translation /= 0) then
+                        status <= to_unsigned(29, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_smfl_R;
+                        h589 := to_unsigned(0, 1);
+                        h589 := to_unsigned(0, 1);
+                        if ((wk_smfl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h589 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h589;
+                        h590 := to_unsigned(0, 1);
+                        h590 := to_unsigned(0, 1);
+                        if (wk_smfl_shift > 12) then
+                            h590 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h590;
+                        h591 := to_unsigned(0, 6);
+                        h591 := wk_smfl_shift;
+                        h592 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h592 := shift_right(wk_smfl_frame, to_integer(h591));
+                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h593 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h592);
+                        h594 := to_unsigned(0, 6);
+                        h594 := wk_smfl_shift;
+                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h595 := shift_left(h593, to_integer(h594));
+                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h596 := to_unsigned(1, 64);
+                        h597 := to_unsigned(0, 6);
+                        h598 := to_unsigned(0, 7);
+                        h598 := ((unsigned'(to_unsigned(0, 1) & wk_smfl_shift) + 64) - 1);
+                        h597 := h598(6-1 downto 0);
+                        h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h599 := shift_left(h596, to_integer(h597));
+                        h600 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h600 := ((unsigned'(to_unsigned(0, 1) & h599) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h601 := shift_right(h600(64-1 downto 0), 12);
+                        h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h602 := (h595 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h601 & to_unsigned(0, 12)));
+                        h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h603 := shift_right(h602, 12);
+                        v_wide(64-1 downto 12) := h603(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif (wk_smfl_access_error /= 0) then
                         status <= to_unsigned(30, 8);
-                        rec_outcome <= to_unsigned(1, 4);
+                        h604 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h604 := to_unsigned(7, 3);
+                        else
+                            h604 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h604;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        h605 := to_unsigned(0, 7);
+                        if (wk_smfl_reason = 115) then
+                            h605 := to_unsigned(115, 7);
+                        else
+                            h605 := to_unsigned(112, 7);
+                        end if;
+                        rec_fault_reason <= unsigned'(to_unsigned(0, 1) & h605);
+                        h606 := to_unsigned(0, 1);
+                        h606 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h606 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h606;
+                        h607 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h607 := shift_right(e_addr, 12);
+                        h608 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h608 := unsigned'(h607 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h608(64-1 downto 0);
+                        h609 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h609 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h610 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h610 := to_unsigned(1, 1);
+                        end if;
+                        h611 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h611 := (unsigned'(to_unsigned(0, 1) & h609) or unsigned'(h610 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h612 := (unsigned'(to_unsigned(0, 1) & h611) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h613 := (h612 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h614 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h614 := e_pasid;
+                        else
+                            h614 := to_unsigned(0, 20);
+                        end if;
+                        h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h615 := (h613 or unsigned'(to_unsigned(0, 4) & h614 & unsigned'("0000000000000000000000000000000000000000")));
+                        h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h616 := (h615 or unsigned'(to_unsigned(0, 24) & wk_smfl_reason & unsigned'("00000000000000000000000000000000")));
+                        rec_frcd_hi <= h616;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h617 := to_unsigned(4, 3);
+                        else
+                            h617 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h617;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_not_present /= 0)) then
+                        status <= to_unsigned(31, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_not_present /= 0) then
+                        status <= to_unsigned(32, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(113, 8);
+                        h618 := to_unsigned(0, 1);
+                        h618 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h618 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h618;
+                        h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h619 := shift_right(e_addr, 12);
+                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h620 := unsigned'(h619 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h620(64-1 downto 0);
+                        h621 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h621 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h622 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h622 := to_unsigned(1, 1);
+                        end if;
+                        h623 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h623 := (unsigned'(to_unsigned(0, 1) & h621) or unsigned'(h622 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h624 := (unsigned'(to_unsigned(0, 1) & h623) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h625 := (h624 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h626 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h626 := e_pasid;
+                        else
+                            h626 := to_unsigned(0, 20);
+                        end if;
+                        h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h627 := (h625 or unsigned'(to_unsigned(0, 4) & h626 & unsigned'("0000000000000000000000000000000000000000")));
+                        h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h628 := (h627 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h628;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_privilege /= 0) then
+                        status <= to_unsigned(33, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(129, 8);
+                        h629 := to_unsigned(0, 1);
+                        h629 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h629 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h629;
+                        h630 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h630 := shift_right(e_addr, 12);
+                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h631 := unsigned'(h630 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h631(64-1 downto 0);
+                        h632 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h632 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h633 := to_unsigned(1, 1);
+                        end if;
+                        h634 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h634 := (unsigned'(to_unsigned(0, 1) & h632) or unsigned'(h633 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h635 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h635 := (unsigned'(to_unsigned(0, 1) & h634) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h636 := (h635 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h637 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h637 := e_pasid;
+                        else
+                            h637 := to_unsigned(0, 20);
+                        end if;
+                        h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h638 := (h636 or unsigned'(to_unsigned(0, 4) & h637 & unsigned'("0000000000000000000000000000000000000000")));
+                        h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h639 := (h638 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h639;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_write_denied /= 0) then
+                        status <= to_unsigned(34, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(133, 8);
+                        h640 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h640 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h640;
+                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h641 := shift_right(e_addr, 12);
+                        h642 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h642 := unsigned'(h641 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h642(64-1 downto 0);
+                        h643 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h643 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h644 := to_unsigned(0, 1);
+                        h644 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h644 := to_unsigned(1, 1);
+                        end if;
+                        h645 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h645 := (unsigned'(to_unsigned(0, 1) & h643) or unsigned'(h644 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h646 := (unsigned'(to_unsigned(0, 1) & h645) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h647 := (h646 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h648 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h648 := e_pasid;
+                        else
+                            h648 := to_unsigned(0, 20);
+                        end if;
+                        h649 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h649 := (h647 or unsigned'(to_unsigned(0, 4) & h648 & unsigned'("0000000000000000000000000000000000000000")));
+                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h650 := (h649 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h650;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((wk_smfl_reserved /= 0) or (wk_smfl_reserved_2m /= 0)) or (wk_smfl_reserved_1g /= 0)) then
+                        status <= to_unsigned(35, 8);
+                        h651 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h651 := to_unsigned(7, 3);
+                        else
+                            h651 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h651;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(114, 8);
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h652;
+                        h653 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h653 := shift_right(e_addr, 12);
+                        h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h654 := unsigned'(h653 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h654(64-1 downto 0);
+                        h655 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h655 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h656 := to_unsigned(0, 1);
+                        h656 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h656 := to_unsigned(1, 1);
+                        end if;
+                        h657 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h657 := (unsigned'(to_unsigned(0, 1) & h655) or unsigned'(h656 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h658 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h658 := (unsigned'(to_unsigned(0, 1) & h657) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h659 := (h658 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h660 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h660 := e_pasid;
+                        else
+                            h660 := to_unsigned(0, 20);
+                        end if;
+                        h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h661 := (h659 or unsigned'(to_unsigned(0, 4) & h660 & unsigned'("0000000000000000000000000000000000000000")));
+                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h662 := (h661 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h662;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h663 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h663 := to_unsigned(4, 3);
+                        else
+                            h663 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h663;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h664 /= 0)) and (not (h667 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h672(20-1 downto 6)) < h677)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (h678 /= 0)) then
+                        status <= to_unsigned(36, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h706 /= 0)) and (not (h709 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h714(20-1 downto 6)) < h719)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (h720 /= 0)) then
+                        status <= to_unsigned(37, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(131, 8);
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h695;
+                        h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h696 := shift_right(e_addr, 12);
+                        h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h697 := unsigned'(h696 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h697(64-1 downto 0);
+                        h698 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h698 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h699 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h699 := to_unsigned(1, 1);
+                        end if;
+                        h700 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h700 := (unsigned'(to_unsigned(0, 1) & h698) or unsigned'(h699 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h701 := (unsigned'(to_unsigned(0, 1) & h700) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h702 := (h701 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h703 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h703 := e_pasid;
+                        else
+                            h703 := to_unsigned(0, 20);
+                        end if;
+                        h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h704 := (h702 or unsigned'(to_unsigned(0, 4) & h703 & unsigned'("0000000000000000000000000000000000000000")));
+                        h705 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h705 := (h704 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                        rec_frcd_hi <= h705;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h737))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h738)))))) then
+                        status <= to_unsigned(38, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smsl_ok /= 0) then
+                        status <= to_unsigned(39, 8);
+                        rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_smsl_pa;
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7480,17 +6824,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (wk_smsl_translation /= 0) then
-                        status <= to_unsigned(31, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        status <= to_unsigned(40, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7507,102 +6844,95 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_smsl_R;
-                        h743 := to_unsigned(0, 1);
-                        h743 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
                         if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h743 := to_unsigned(1, 1);
+                            h739 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h743;
+                        v_wide(2-1 downto 1) := h739;
                         v_wide(3-1 downto 2) := wk_smsl_U;
-                        h744 := to_unsigned(0, 1);
-                        h744 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
                         if (wk_smsl_shift > 12) then
-                            h744 := to_unsigned(1, 1);
+                            h740 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h744;
-                        h745 := to_unsigned(0, 6);
-                        h745 := wk_smsl_shift;
+                        v_wide(12-1 downto 11) := h740;
+                        h741 := to_unsigned(0, 6);
+                        h741 := wk_smsl_shift;
+                        h742 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h742 := shift_right(wk_smsl_frame, to_integer(h741));
+                        h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h743 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h742);
+                        h744 := to_unsigned(0, 6);
+                        h744 := wk_smsl_shift;
+                        h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h745 := shift_left(h743, to_integer(h744));
                         h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h746 := shift_right(wk_smsl_frame, to_integer(h745));
-                        h747 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h747 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h746);
-                        h748 := to_unsigned(0, 6);
-                        h748 := wk_smsl_shift;
-                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h749 := shift_left(h747, to_integer(h748));
-                        h750 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h750 := to_unsigned(1, 64);
-                        h751 := to_unsigned(0, 6);
-                        h752 := to_unsigned(0, 7);
-                        h752 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
-                        h751 := h752(6-1 downto 0);
-                        h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h753 := shift_left(h750, to_integer(h751));
-                        h754 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h754 := ((unsigned'(to_unsigned(0, 1) & h753) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h755 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h755 := shift_right(h754(64-1 downto 0), 12);
-                        h756 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h756 := (h749 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h755 & to_unsigned(0, 12)));
-                        h757 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h757 := shift_right(h756, 12);
-                        v_wide(64-1 downto 12) := h757(52-1 downto 0);
+                        h746 := to_unsigned(1, 64);
+                        h747 := to_unsigned(0, 6);
+                        h748 := to_unsigned(0, 7);
+                        h748 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
+                        h747 := h748(6-1 downto 0);
+                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h749 := shift_left(h746, to_integer(h747));
+                        h750 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h750 := ((unsigned'(to_unsigned(0, 1) & h749) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h751 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h751 := shift_right(h750(64-1 downto 0), 12);
+                        h752 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h752 := (h745 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h751 & to_unsigned(0, 12)));
+                        h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h753 := shift_right(h752, 12);
+                        v_wide(64-1 downto 12) := h753(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_access_error /= 0)) then
-                        status <= to_unsigned(32, 8);
-                        h758 := to_unsigned(0, 3);
+                        status <= to_unsigned(41, 8);
+                        h754 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h758 := to_unsigned(7, 3);
+                            h754 := to_unsigned(7, 3);
                         else
-                            h758 := to_unsigned(4, 3);
+                            h754 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h758);
+                        rec_outcome <= h754;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(120, 8);
-                        h759 := to_unsigned(0, 1);
-                        h759 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h755 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h755;
+                        h756 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h756 := shift_right(e_addr, 12);
+                        h757 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h757 := unsigned'(h756 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h757(64-1 downto 0);
+                        h758 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h758 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h759 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h759;
-                        h760 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h760 := shift_right(e_addr, 12);
-                        h761 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h761 := unsigned'(h760 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h761(64-1 downto 0);
-                        h762 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h762 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h763 := to_unsigned(0, 1);
-                        h763 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h763 := to_unsigned(1, 1);
-                        end if;
-                        h764 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h764 := (unsigned'(to_unsigned(0, 1) & h762) or unsigned'(h763 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h765 := (unsigned'(to_unsigned(0, 1) & h764) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h766 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h766 := (h765 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h767 := to_unsigned(0, 20);
+                        h760 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h760 := (unsigned'(to_unsigned(0, 1) & h758) or unsigned'(h759 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h761 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h761 := (unsigned'(to_unsigned(0, 1) & h760) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h762 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h762 := (h761 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h763 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h767 := e_pasid;
+                            h763 := e_pasid;
                         else
-                            h767 := to_unsigned(0, 20);
+                            h763 := to_unsigned(0, 20);
                         end if;
-                        h768 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h768 := (h766 or unsigned'(to_unsigned(0, 4) & h767 & unsigned'("0000000000000000000000000000000000000000")));
-                        h769 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h769 := (h768 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h769;
+                        h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h764 := (h762 or unsigned'(to_unsigned(0, 4) & h763 & unsigned'("0000000000000000000000000000000000000000")));
+                        h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h765 := (h764 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h765;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7610,25 +6940,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h770 := to_unsigned(0, 3);
+                        h766 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h770 := to_unsigned(4, 3);
+                            h766 := to_unsigned(4, 3);
                         else
-                            h770 := to_unsigned(0, 3);
+                            h766 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h770;
+                        rec_cpl_status <= h766;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
-                        status <= to_unsigned(33, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        status <= to_unsigned(42, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7644,55 +6967,48 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 5)) then
-                        status <= to_unsigned(34, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(43, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(133, 8);
-                        h771 := to_unsigned(0, 1);
-                        h771 := to_unsigned(0, 1);
+                        h767 := to_unsigned(0, 1);
+                        h767 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h767 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h767;
+                        h768 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h768 := shift_right(e_addr, 12);
+                        h769 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h769 := unsigned'(h768 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h769(64-1 downto 0);
+                        h770 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h770 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h771 := to_unsigned(0, 1);
+                        h771 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h771 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h771;
-                        h772 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h772 := shift_right(e_addr, 12);
-                        h773 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h773 := unsigned'(h772 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h773(64-1 downto 0);
-                        h774 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h774 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h775 := to_unsigned(0, 1);
-                        h775 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h775 := to_unsigned(1, 1);
-                        end if;
-                        h776 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h776 := (unsigned'(to_unsigned(0, 1) & h774) or unsigned'(h775 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h777 := (unsigned'(to_unsigned(0, 1) & h776) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h778 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h778 := (h777 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h779 := to_unsigned(0, 20);
+                        h772 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h772 := (unsigned'(to_unsigned(0, 1) & h770) or unsigned'(h771 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h773 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h773 := (unsigned'(to_unsigned(0, 1) & h772) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h774 := (h773 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h775 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h779 := e_pasid;
+                            h775 := e_pasid;
                         else
-                            h779 := to_unsigned(0, 20);
+                            h775 := to_unsigned(0, 20);
                         end if;
-                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h780 := (h778 or unsigned'(to_unsigned(0, 4) & h779 & unsigned'("0000000000000000000000000000000000000000")));
-                        h781 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h781 := (h780 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h781;
+                        h776 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h776 := (h774 or unsigned'(to_unsigned(0, 4) & h775 & unsigned'("0000000000000000000000000000000000000000")));
+                        h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h777 := (h776 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h777;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7702,55 +7018,48 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 6)) then
-                        status <= to_unsigned(35, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(44, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(134, 8);
-                        h782 := to_unsigned(0, 1);
-                        h782 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h778 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h778;
+                        h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h779 := shift_right(e_addr, 12);
+                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h780 := unsigned'(h779 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h780(64-1 downto 0);
+                        h781 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h781 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h782 := to_unsigned(0, 1);
+                        h782 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h782 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h782;
-                        h783 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h783 := shift_right(e_addr, 12);
-                        h784 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h784 := unsigned'(h783 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h784(64-1 downto 0);
-                        h785 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h785 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h786 := to_unsigned(0, 1);
-                        h786 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h786 := to_unsigned(1, 1);
-                        end if;
-                        h787 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h787 := (unsigned'(to_unsigned(0, 1) & h785) or unsigned'(h786 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h788 := (unsigned'(to_unsigned(0, 1) & h787) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h789 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h789 := (h788 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h790 := to_unsigned(0, 20);
+                        h783 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h783 := (unsigned'(to_unsigned(0, 1) & h781) or unsigned'(h782 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h784 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h784 := (unsigned'(to_unsigned(0, 1) & h783) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h785 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h785 := (h784 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h786 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h790 := e_pasid;
+                            h786 := e_pasid;
                         else
-                            h790 := to_unsigned(0, 20);
+                            h786 := to_unsigned(0, 20);
                         end if;
-                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h791 := (h789 or unsigned'(to_unsigned(0, 4) & h790 & unsigned'("0000000000000000000000000000000000000000")));
-                        h792 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h792 := (h791 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h792;
+                        h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h787 := (h785 or unsigned'(to_unsigned(0, 4) & h786 & unsigned'("0000000000000000000000000000000000000000")));
+                        h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h788 := (h787 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h788;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7760,61 +7069,54 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
-                        status <= to_unsigned(36, 8);
-                        h793 := to_unsigned(0, 3);
+                        status <= to_unsigned(45, 8);
+                        h789 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h793 := to_unsigned(7, 3);
+                            h789 := to_unsigned(7, 3);
                         else
-                            h793 := to_unsigned(4, 3);
+                            h789 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h793);
+                        rec_outcome <= h789;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(122, 8);
-                        h794 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 1);
+                        h790 := to_unsigned(0, 1);
+                        h790 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h790 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h790;
+                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h791 := shift_right(e_addr, 12);
+                        h792 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h792 := unsigned'(h791 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h792(64-1 downto 0);
+                        h793 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h793 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h794 := to_unsigned(0, 1);
+                        h794 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h794 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h794;
-                        h795 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h795 := shift_right(e_addr, 12);
-                        h796 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h796 := unsigned'(h795 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h796(64-1 downto 0);
-                        h797 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h797 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h798 := to_unsigned(0, 1);
-                        h798 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h798 := to_unsigned(1, 1);
-                        end if;
-                        h799 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h799 := (unsigned'(to_unsigned(0, 1) & h797) or unsigned'(h798 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h800 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h800 := (unsigned'(to_unsigned(0, 1) & h799) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h801 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h801 := (h800 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h802 := to_unsigned(0, 20);
+                        h795 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h795 := (unsigned'(to_unsigned(0, 1) & h793) or unsigned'(h794 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h796 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h796 := (unsigned'(to_unsigned(0, 1) & h795) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h797 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h797 := (h796 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h798 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h802 := e_pasid;
+                            h798 := e_pasid;
                         else
-                            h802 := to_unsigned(0, 20);
+                            h798 := to_unsigned(0, 20);
                         end if;
-                        h803 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h803 := (h801 or unsigned'(to_unsigned(0, 4) & h802 & unsigned'("0000000000000000000000000000000000000000")));
-                        h804 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h804 := (h803 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h804;
+                        h799 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h799 := (h797 or unsigned'(to_unsigned(0, 4) & h798 & unsigned'("0000000000000000000000000000000000000000")));
+                        h800 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h800 := (h799 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h800;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7822,34 +7124,73 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h805 := to_unsigned(0, 3);
+                        h801 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h805 := to_unsigned(4, 3);
+                            h801 := to_unsigned(4, 3);
                         else
-                            h805 := to_unsigned(0, 3);
+                            h801 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h805;
+                        rec_cpl_status <= h801;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(37, 8);
+                        status <= to_unsigned(46, 8);
+                        h802 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h802 := to_unsigned(7, 3);
+                        else
+                            h802 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h802;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h803 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h803 := e_addr;
+                        v_wide(64-1 downto 12) := h803(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h804 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h804 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h804;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h805 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h805 := to_unsigned(1, 1);
+                        else
+                            h805 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h805);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                        status <= to_unsigned(47, 8);
                         h806 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h806 := to_unsigned(7, 3);
                         else
                             h806 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h806);
+                        rec_outcome <= h806;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_fault_reason <= to_unsigned(10, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
                         h807 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -7858,7 +7199,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h808 := to_unsigned(0, 1);
                         h808 := to_unsigned(0, 1);
@@ -7875,34 +7216,27 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h809 := to_unsigned(1, 1);
+                            h809 := to_unsigned(4, 3);
                         else
-                            h809 := to_unsigned(0, 1);
+                            h809 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h809);
+                        rec_cpl_status <= h809;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
-                        status <= to_unsigned(38, 8);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
+                        status <= to_unsigned(48, 8);
                         h810 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h810 := to_unsigned(7, 3);
                         else
                             h810 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h810);
+                        rec_outcome <= h810;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_fault_reason <= to_unsigned(9, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
                         h811 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -7911,7 +7245,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h812 := to_unsigned(0, 1);
                         h812 := to_unsigned(0, 1);
@@ -7936,42 +7270,40 @@ begin
                         end if;
                         rec_cpl_status <= h813;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
-                        status <= to_unsigned(39, 8);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(49, 8);
                         h814 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h814 := to_unsigned(7, 3);
                         else
                             h814 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h814);
+                        rec_outcome <= h814;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(9, 8);
-                        rec_recorded <= to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h815 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h815 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h815;
                         v_wide := to_unsigned(0, 127);
-                        h815 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h815 := e_addr;
-                        v_wide(64-1 downto 12) := h815(64-1 downto 12);
+                        h816 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h816 := e_addr;
+                        v_wide(64-1 downto 12) := h816(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h816 := to_unsigned(0, 1);
-                        h816 := to_unsigned(0, 1);
+                        h817 := to_unsigned(0, 1);
+                        h817 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h816 := to_unsigned(1, 1);
+                            h817 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h816;
+                        v_wide(63-1 downto 62) := h817;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -7981,40 +7313,28 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h817 := to_unsigned(0, 3);
+                        h818 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h817 := to_unsigned(4, 3);
+                            h818 := to_unsigned(1, 1);
                         else
-                            h817 := to_unsigned(0, 3);
+                            h818 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h817;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h818);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
-                        status <= to_unsigned(40, 8);
-                        h818 := to_unsigned(0, 3);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(50, 8);
+                        h819 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h818 := to_unsigned(7, 3);
+                            h819 := to_unsigned(7, 3);
                         else
-                            h818 := to_unsigned(4, 3);
+                            h819 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h818);
+                        rec_outcome <= h819;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h819 := to_unsigned(0, 1);
-                        h819 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h819 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h819;
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
                         h820 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h820 := e_addr;
@@ -8022,7 +7342,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h821 := to_unsigned(0, 1);
                         h821 := to_unsigned(0, 1);
@@ -8039,108 +7359,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h822 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h822 := to_unsigned(1, 1);
+                            h822 := to_unsigned(4, 3);
                         else
-                            h822 := to_unsigned(0, 1);
+                            h822 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h822);
+                        rec_cpl_status <= h822;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(41, 8);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(51, 8);
                         h823 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h823 := to_unsigned(7, 3);
                         else
                             h823 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h823);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h824 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h824 := e_addr;
-                        v_wide(64-1 downto 12) := h824(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h825 := to_unsigned(0, 1);
-                        h825 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h825 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h825;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h826 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h826 := to_unsigned(4, 3);
-                        else
-                            h826 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h826;
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(42, 8);
-                        h827 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h827 := to_unsigned(7, 3);
-                        else
-                            h827 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h827);
+                        rec_outcome <= h823;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h828 := to_unsigned(0, 1);
-                        h828 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h828 := to_unsigned(1, 1);
+                            h824 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h828;
+                        rec_recorded <= h824;
                         v_wide := to_unsigned(0, 127);
-                        h829 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h829 := e_addr;
-                        v_wide(64-1 downto 12) := h829(64-1 downto 12);
+                        h825 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h825 := e_addr;
+                        v_wide(64-1 downto 12) := h825(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h830 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h830 := to_unsigned(1, 1);
+                            h826 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h830;
+                        v_wide(63-1 downto 62) := h826;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8150,55 +7410,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h831 := to_unsigned(0, 3);
+                        h827 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h831 := to_unsigned(4, 3);
+                            h827 := to_unsigned(4, 3);
                         else
-                            h831 := to_unsigned(0, 3);
+                            h827 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h831;
+                        rec_cpl_status <= h827;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(43, 8);
-                        h832 := to_unsigned(0, 3);
+                        status <= to_unsigned(52, 8);
+                        h828 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h832 := to_unsigned(7, 3);
+                            h828 := to_unsigned(7, 3);
                         else
-                            h832 := to_unsigned(4, 3);
+                            h828 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h832);
+                        rec_outcome <= h828;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(13, 8);
-                        h833 := to_unsigned(0, 1);
-                        h833 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h833 := to_unsigned(1, 1);
+                            h829 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h833;
+                        rec_recorded <= h829;
                         v_wide := to_unsigned(0, 127);
-                        h834 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h834 := e_addr;
-                        v_wide(64-1 downto 12) := h834(64-1 downto 12);
+                        h830 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h830 := e_addr;
+                        v_wide(64-1 downto 12) := h830(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(13, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h835 := to_unsigned(0, 1);
-                        h835 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h835 := to_unsigned(1, 1);
+                            h831 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h835;
+                        v_wide(63-1 downto 62) := h831;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8208,55 +7461,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h836 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h836 := to_unsigned(1, 1);
+                            h832 := to_unsigned(1, 1);
                         else
-                            h836 := to_unsigned(0, 1);
+                            h832 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h836);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h832);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(44, 8);
-                        h837 := to_unsigned(0, 3);
+                        status <= to_unsigned(53, 8);
+                        h833 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h837 := to_unsigned(7, 3);
+                            h833 := to_unsigned(7, 3);
                         else
-                            h837 := to_unsigned(4, 3);
+                            h833 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h837);
+                        rec_outcome <= h833;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h838 := to_unsigned(0, 1);
-                        h838 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h838 := to_unsigned(1, 1);
+                            h834 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h838;
+                        rec_recorded <= h834;
                         v_wide := to_unsigned(0, 127);
-                        h839 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h839 := e_addr;
-                        v_wide(64-1 downto 12) := h839(64-1 downto 12);
+                        h835 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h835 := e_addr;
+                        v_wide(64-1 downto 12) := h835(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h840 := to_unsigned(0, 1);
-                        h840 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h840 := to_unsigned(1, 1);
+                            h836 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h840;
+                        v_wide(63-1 downto 62) := h836;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8266,25 +7512,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h841 := to_unsigned(0, 3);
+                        h837 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h841 := to_unsigned(4, 3);
+                            h837 := to_unsigned(4, 3);
                         else
-                            h841 := to_unsigned(0, 3);
+                            h837 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h841;
+                        rec_cpl_status <= h837;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h842))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h843))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
-                        status <= to_unsigned(45, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h838))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h839))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(54, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8300,17 +7539,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
-                        status <= to_unsigned(46, 8);
-                        rec_outcome <= to_unsigned(2, 4);
+                        status <= to_unsigned(55, 8);
+                        rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8326,17 +7558,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
-                        status <= to_unsigned(47, 8);
-                        rec_outcome <= to_unsigned(2, 4);
+                        status <= to_unsigned(56, 8);
+                        rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8352,17 +7577,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h844 /= 0)) then
-                        status <= to_unsigned(48, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        st <= FINISH;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h840 /= 0)) then
+                        status <= to_unsigned(57, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8378,41 +7596,34 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h864 /= 0)) then
-                        status <= to_unsigned(49, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h860 /= 0)) then
+                        status <= to_unsigned(58, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h861 := to_unsigned(0, 1);
-                        h861 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h861 := to_unsigned(1, 1);
+                            h857 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h861;
+                        rec_recorded <= h857;
                         v_wide := to_unsigned(0, 127);
-                        h862 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h862 := e_addr;
-                        v_wide(64-1 downto 12) := h862(64-1 downto 12);
+                        h858 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h858 := e_addr;
+                        v_wide(64-1 downto 12) := h858(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h863 := to_unsigned(0, 1);
-                        h863 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h863 := to_unsigned(1, 1);
+                            h859 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h863;
+                        v_wide(63-1 downto 62) := h859;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8424,17 +7635,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h881))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h882)))))) then
-                        status <= to_unsigned(50, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h877))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h878)))))) then
+                        status <= to_unsigned(59, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8450,17 +7654,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(51, 8);
-                        rec_outcome <= to_unsigned(1, 4);
+                        status <= to_unsigned(60, 8);
+                        rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8476,17 +7673,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (wk_sl_translation /= 0) then
-                        status <= to_unsigned(52, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        status <= to_unsigned(61, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8503,88 +7693,81 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h883 := to_unsigned(0, 1);
-                        h883 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h883 := to_unsigned(1, 1);
+                            h879 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h883;
+                        v_wide(2-1 downto 1) := h879;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h884 := to_unsigned(0, 1);
-                        h884 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h884 := to_unsigned(1, 1);
+                            h880 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h884;
-                        h885 := to_unsigned(0, 6);
-                        h885 := wk_sl_shift;
+                        v_wide(12-1 downto 11) := h880;
+                        h881 := to_unsigned(0, 6);
+                        h881 := wk_sl_shift;
+                        h882 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h882 := shift_right(wk_sl_frame, to_integer(h881));
+                        h883 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h883 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h882);
+                        h884 := to_unsigned(0, 6);
+                        h884 := wk_sl_shift;
+                        h885 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h885 := shift_left(h883, to_integer(h884));
                         h886 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h886 := shift_right(wk_sl_frame, to_integer(h885));
-                        h887 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h887 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h886);
-                        h888 := to_unsigned(0, 6);
-                        h888 := wk_sl_shift;
-                        h889 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h889 := shift_left(h887, to_integer(h888));
-                        h890 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h890 := to_unsigned(1, 64);
-                        h891 := to_unsigned(0, 6);
-                        h892 := to_unsigned(0, 7);
-                        h892 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h891 := h892(6-1 downto 0);
-                        h893 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h893 := shift_left(h890, to_integer(h891));
-                        h894 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h894 := ((unsigned'(to_unsigned(0, 1) & h893) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h895 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h895 := shift_right(h894(64-1 downto 0), 12);
-                        h896 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h896 := (h889 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h895 & to_unsigned(0, 12)));
-                        h897 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h897 := shift_right(h896, 12);
-                        v_wide(64-1 downto 12) := h897(52-1 downto 0);
+                        h886 := to_unsigned(1, 64);
+                        h887 := to_unsigned(0, 6);
+                        h888 := to_unsigned(0, 7);
+                        h888 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h887 := h888(6-1 downto 0);
+                        h889 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h889 := shift_left(h886, to_integer(h887));
+                        h890 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h890 := ((unsigned'(to_unsigned(0, 1) & h889) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h891 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h891 := shift_right(h890(64-1 downto 0), 12);
+                        h892 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h892 := (h885 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h891 & to_unsigned(0, 12)));
+                        h893 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h893 := shift_right(h892, 12);
+                        v_wide(64-1 downto 12) := h893(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_access_error /= 0)) then
-                        status <= to_unsigned(53, 8);
-                        h898 := to_unsigned(0, 3);
+                        status <= to_unsigned(62, 8);
+                        h894 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h898 := to_unsigned(7, 3);
+                            h894 := to_unsigned(7, 3);
                         else
-                            h898 := to_unsigned(4, 3);
+                            h894 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h898);
+                        rec_outcome <= h894;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= wk_sl_reason;
-                        h899 := to_unsigned(0, 1);
-                        h899 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h899 := to_unsigned(1, 1);
+                            h895 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h899;
+                        rec_recorded <= h895;
                         v_wide := to_unsigned(0, 127);
-                        h900 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h900 := e_addr;
-                        v_wide(64-1 downto 12) := h900(64-1 downto 12);
+                        h896 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h896 := e_addr;
+                        v_wide(64-1 downto 12) := h896(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := wk_sl_reason;
                         v_wide(62-1 downto 60) := e_at;
-                        h901 := to_unsigned(0, 1);
-                        h901 := to_unsigned(0, 1);
+                        h897 := to_unsigned(0, 1);
+                        h897 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h901 := to_unsigned(1, 1);
+                            h897 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h901;
+                        v_wide(63-1 downto 62) := h897;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8594,25 +7777,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h902 := to_unsigned(0, 3);
+                        h898 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h902 := to_unsigned(4, 3);
+                            h898 := to_unsigned(4, 3);
                         else
-                            h902 := to_unsigned(0, 3);
+                            h898 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h902;
+                        rec_cpl_status <= h898;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
-                        status <= to_unsigned(54, 8);
-                        rec_outcome <= to_unsigned(7, 4);
+                        status <= to_unsigned(63, 8);
+                        rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8628,30 +7804,23 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(55, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(64, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h903 := to_unsigned(0, 1);
-                        h903 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h903 := to_unsigned(1, 1);
+                            h899 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h903;
+                        rec_recorded <= h899;
                         v_wide := to_unsigned(0, 127);
-                        h904 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h904 := e_addr;
-                        v_wide(64-1 downto 12) := h904(64-1 downto 12);
+                        h900 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h900 := e_addr;
+                        v_wide(64-1 downto 12) := h900(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8669,30 +7838,23 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(56, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(65, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h905 := to_unsigned(0, 1);
-                        h905 := to_unsigned(0, 1);
+                        h901 := to_unsigned(0, 1);
+                        h901 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h905 := to_unsigned(1, 1);
+                            h901 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h905;
+                        rec_recorded <= h901;
                         v_wide := to_unsigned(0, 127);
-                        h906 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h906 := e_addr;
-                        v_wide(64-1 downto 12) := h906(64-1 downto 12);
+                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h902 := e_addr;
+                        v_wide(64-1 downto 12) := h902(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8710,47 +7872,40 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
-                        status <= to_unsigned(57, 8);
-                        h907 := to_unsigned(0, 3);
+                        status <= to_unsigned(66, 8);
+                        h903 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h907 := to_unsigned(7, 3);
+                            h903 := to_unsigned(7, 3);
                         else
-                            h907 := to_unsigned(4, 3);
+                            h903 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h907);
+                        rec_outcome <= h903;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h908 := to_unsigned(0, 1);
-                        h908 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h908 := to_unsigned(1, 1);
+                            h904 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h908;
+                        rec_recorded <= h904;
                         v_wide := to_unsigned(0, 127);
-                        h909 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h909 := e_addr;
-                        v_wide(64-1 downto 12) := h909(64-1 downto 12);
+                        h905 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h905 := e_addr;
+                        v_wide(64-1 downto 12) := h905(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h910 := to_unsigned(0, 1);
-                        h910 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h910 := to_unsigned(1, 1);
+                            h906 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h910;
+                        v_wide(63-1 downto 62) := h906;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -8760,25 +7915,18 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h911 := to_unsigned(0, 3);
+                        h907 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h911 := to_unsigned(4, 3);
+                            h907 := to_unsigned(4, 3);
                         else
-                            h911 := to_unsigned(0, 3);
+                            h907 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h911;
+                        rec_cpl_status <= h907;
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(58, 8);
-                        rec_outcome <= to_unsigned(6, 4);
+                        status <= to_unsigned(67, 8);
+                        rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8794,17 +7942,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(59, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(68, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(37, 8);
@@ -8824,17 +7965,10 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(60, 8);
-                        rec_outcome <= to_unsigned(6, 4);
+                        status <= to_unsigned(69, 8);
+                        rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8850,53 +7984,46 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h922(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(61, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h918(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(70, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h912 := to_unsigned(0, 17);
-                        h913 := to_unsigned(0, 1);
-                        h913 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 17);
+                        h909 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h913 := to_unsigned(1, 1);
+                            h909 := to_unsigned(1, 1);
                         end if;
-                        h914 := unsigned'("00000000000000000000000000000000");
-                        h914 := e_msi_addr;
-                        h915 := to_unsigned(0, 16);
-                        h915 := (unsigned'(h913 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h914(20-1 downto 5)));
-                        h916 := unsigned'("00000000000000000000000000000000");
-                        h916 := e_msi_data;
-                        h917 := to_unsigned(0, 17);
-                        h917 := (unsigned'(to_unsigned(0, 1) & h915) + unsigned'(to_unsigned(0, 1) & h916(16-1 downto 0)));
-                        h918 := to_unsigned(0, 1);
-                        h918 := to_unsigned(0, 1);
+                        h910 := unsigned'("00000000000000000000000000000000");
+                        h910 := e_msi_addr;
+                        h911 := to_unsigned(0, 16);
+                        h911 := (unsigned'(h909 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h910(20-1 downto 5)));
+                        h912 := unsigned'("00000000000000000000000000000000");
+                        h912 := e_msi_data;
+                        h913 := to_unsigned(0, 17);
+                        h913 := (unsigned'(to_unsigned(0, 1) & h911) + unsigned'(to_unsigned(0, 1) & h912(16-1 downto 0)));
+                        h914 := to_unsigned(0, 1);
+                        h914 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h918 := to_unsigned(1, 1);
+                            h914 := to_unsigned(1, 1);
                         end if;
-                        h919 := unsigned'("00000000000000000000000000000000");
-                        h919 := e_msi_addr;
-                        h920 := to_unsigned(0, 16);
-                        h920 := (unsigned'(h918 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h919(20-1 downto 5)));
+                        h915 := unsigned'("00000000000000000000000000000000");
+                        h915 := e_msi_addr;
+                        h916 := to_unsigned(0, 16);
+                        h916 := (unsigned'(h914 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h915(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h912 := h917;
+                            h908 := h913;
                         else
-                            h912 := unsigned'(to_unsigned(0, 1) & h920);
+                            h908 := unsigned'(to_unsigned(0, 1) & h916);
                         end if;
-                        h921 := to_unsigned(0, 16);
-                        h921 := (h912(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h921;
+                        h917 := to_unsigned(0, 16);
+                        h917 := (h908(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h917;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8912,53 +8039,46 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h942) < h945))) then
-                        status <= to_unsigned(62, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h938) < h941))) then
+                        status <= to_unsigned(71, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h923 := to_unsigned(0, 17);
-                        h924 := to_unsigned(0, 1);
-                        h924 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 17);
+                        h920 := to_unsigned(0, 1);
+                        h920 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h924 := to_unsigned(1, 1);
+                            h920 := to_unsigned(1, 1);
                         end if;
-                        h925 := unsigned'("00000000000000000000000000000000");
-                        h925 := e_msi_addr;
-                        h926 := to_unsigned(0, 16);
-                        h926 := (unsigned'(h924 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h925(20-1 downto 5)));
-                        h927 := unsigned'("00000000000000000000000000000000");
-                        h927 := e_msi_data;
-                        h928 := to_unsigned(0, 17);
-                        h928 := (unsigned'(to_unsigned(0, 1) & h926) + unsigned'(to_unsigned(0, 1) & h927(16-1 downto 0)));
-                        h929 := to_unsigned(0, 1);
-                        h929 := to_unsigned(0, 1);
+                        h921 := unsigned'("00000000000000000000000000000000");
+                        h921 := e_msi_addr;
+                        h922 := to_unsigned(0, 16);
+                        h922 := (unsigned'(h920 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h921(20-1 downto 5)));
+                        h923 := unsigned'("00000000000000000000000000000000");
+                        h923 := e_msi_data;
+                        h924 := to_unsigned(0, 17);
+                        h924 := (unsigned'(to_unsigned(0, 1) & h922) + unsigned'(to_unsigned(0, 1) & h923(16-1 downto 0)));
+                        h925 := to_unsigned(0, 1);
+                        h925 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h929 := to_unsigned(1, 1);
+                            h925 := to_unsigned(1, 1);
                         end if;
-                        h930 := unsigned'("00000000000000000000000000000000");
-                        h930 := e_msi_addr;
-                        h931 := to_unsigned(0, 16);
-                        h931 := (unsigned'(h929 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h930(20-1 downto 5)));
+                        h926 := unsigned'("00000000000000000000000000000000");
+                        h926 := e_msi_addr;
+                        h927 := to_unsigned(0, 16);
+                        h927 := (unsigned'(h925 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h926(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h923 := h928;
+                            h919 := h924;
                         else
-                            h923 := unsigned'(to_unsigned(0, 1) & h931);
+                            h919 := unsigned'(to_unsigned(0, 1) & h927);
                         end if;
-                        h932 := to_unsigned(0, 16);
-                        h932 := (h923(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h932;
+                        h928 := to_unsigned(0, 16);
+                        h928 := (h919(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h928;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8974,53 +8094,46 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (er_irte /= '0')) then
-                        status <= to_unsigned(63, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(72, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(35, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h946 := to_unsigned(0, 17);
-                        h947 := to_unsigned(0, 1);
-                        h947 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 17);
+                        h943 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h947 := to_unsigned(1, 1);
+                            h943 := to_unsigned(1, 1);
                         end if;
-                        h948 := unsigned'("00000000000000000000000000000000");
-                        h948 := e_msi_addr;
-                        h949 := to_unsigned(0, 16);
-                        h949 := (unsigned'(h947 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h948(20-1 downto 5)));
-                        h950 := unsigned'("00000000000000000000000000000000");
-                        h950 := e_msi_data;
-                        h951 := to_unsigned(0, 17);
-                        h951 := (unsigned'(to_unsigned(0, 1) & h949) + unsigned'(to_unsigned(0, 1) & h950(16-1 downto 0)));
-                        h952 := to_unsigned(0, 1);
-                        h952 := to_unsigned(0, 1);
+                        h944 := unsigned'("00000000000000000000000000000000");
+                        h944 := e_msi_addr;
+                        h945 := to_unsigned(0, 16);
+                        h945 := (unsigned'(h943 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h944(20-1 downto 5)));
+                        h946 := unsigned'("00000000000000000000000000000000");
+                        h946 := e_msi_data;
+                        h947 := to_unsigned(0, 17);
+                        h947 := (unsigned'(to_unsigned(0, 1) & h945) + unsigned'(to_unsigned(0, 1) & h946(16-1 downto 0)));
+                        h948 := to_unsigned(0, 1);
+                        h948 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h952 := to_unsigned(1, 1);
+                            h948 := to_unsigned(1, 1);
                         end if;
-                        h953 := unsigned'("00000000000000000000000000000000");
-                        h953 := e_msi_addr;
-                        h954 := to_unsigned(0, 16);
-                        h954 := (unsigned'(h952 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h953(20-1 downto 5)));
+                        h949 := unsigned'("00000000000000000000000000000000");
+                        h949 := e_msi_addr;
+                        h950 := to_unsigned(0, 16);
+                        h950 := (unsigned'(h948 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h949(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h946 := h951;
+                            h942 := h947;
                         else
-                            h946 := unsigned'(to_unsigned(0, 1) & h954);
+                            h942 := unsigned'(to_unsigned(0, 1) & h950);
                         end if;
-                        h955 := to_unsigned(0, 16);
-                        h955 := (h946(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h955;
+                        h951 := to_unsigned(0, 16);
+                        h951 := (h942(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h951;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -9036,58 +8149,51 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(64, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        status <= to_unsigned(73, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h956 := to_unsigned(0, 1);
-                        h956 := to_unsigned(0, 1);
+                        h952 := to_unsigned(0, 1);
+                        h952 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h956 := to_unsigned(1, 1);
+                            h952 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h956;
+                        rec_recorded <= h952;
                         v_wide := to_unsigned(0, 127);
-                        h957 := to_unsigned(0, 17);
-                        h958 := to_unsigned(0, 1);
-                        h958 := to_unsigned(0, 1);
+                        h953 := to_unsigned(0, 17);
+                        h954 := to_unsigned(0, 1);
+                        h954 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h958 := to_unsigned(1, 1);
+                            h954 := to_unsigned(1, 1);
                         end if;
-                        h959 := unsigned'("00000000000000000000000000000000");
-                        h959 := e_msi_addr;
-                        h960 := to_unsigned(0, 16);
-                        h960 := (unsigned'(h958 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h959(20-1 downto 5)));
-                        h961 := unsigned'("00000000000000000000000000000000");
-                        h961 := e_msi_data;
-                        h962 := to_unsigned(0, 17);
-                        h962 := (unsigned'(to_unsigned(0, 1) & h960) + unsigned'(to_unsigned(0, 1) & h961(16-1 downto 0)));
-                        h963 := to_unsigned(0, 1);
-                        h963 := to_unsigned(0, 1);
+                        h955 := unsigned'("00000000000000000000000000000000");
+                        h955 := e_msi_addr;
+                        h956 := to_unsigned(0, 16);
+                        h956 := (unsigned'(h954 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h955(20-1 downto 5)));
+                        h957 := unsigned'("00000000000000000000000000000000");
+                        h957 := e_msi_data;
+                        h958 := to_unsigned(0, 17);
+                        h958 := (unsigned'(to_unsigned(0, 1) & h956) + unsigned'(to_unsigned(0, 1) & h957(16-1 downto 0)));
+                        h959 := to_unsigned(0, 1);
+                        h959 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h963 := to_unsigned(1, 1);
+                            h959 := to_unsigned(1, 1);
                         end if;
-                        h964 := unsigned'("00000000000000000000000000000000");
-                        h964 := e_msi_addr;
-                        h965 := to_unsigned(0, 16);
-                        h965 := (unsigned'(h963 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h964(20-1 downto 5)));
+                        h960 := unsigned'("00000000000000000000000000000000");
+                        h960 := e_msi_addr;
+                        h961 := to_unsigned(0, 16);
+                        h961 := (unsigned'(h959 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h960(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h957 := h962;
+                            h953 := h958;
                         else
-                            h957 := unsigned'(to_unsigned(0, 1) & h965);
+                            h953 := unsigned'(to_unsigned(0, 1) & h961);
                         end if;
-                        h966 := to_unsigned(0, 16);
-                        h966 := (h957(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h966;
+                        h962 := to_unsigned(0, 16);
+                        h962 := (h953(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h962;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -9103,58 +8209,51 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h978 /= 0)) then
-                        status <= to_unsigned(65, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h974(8-1 downto 0) /= 0) or (h975(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(74, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h967 := to_unsigned(0, 1);
-                        h967 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h967 := to_unsigned(1, 1);
+                            h963 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h967;
+                        rec_recorded <= h963;
                         v_wide := to_unsigned(0, 127);
-                        h968 := to_unsigned(0, 17);
-                        h969 := to_unsigned(0, 1);
-                        h969 := to_unsigned(0, 1);
+                        h964 := to_unsigned(0, 17);
+                        h965 := to_unsigned(0, 1);
+                        h965 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h969 := to_unsigned(1, 1);
+                            h965 := to_unsigned(1, 1);
                         end if;
-                        h970 := unsigned'("00000000000000000000000000000000");
-                        h970 := e_msi_addr;
-                        h971 := to_unsigned(0, 16);
-                        h971 := (unsigned'(h969 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h970(20-1 downto 5)));
-                        h972 := unsigned'("00000000000000000000000000000000");
-                        h972 := e_msi_data;
-                        h973 := to_unsigned(0, 17);
-                        h973 := (unsigned'(to_unsigned(0, 1) & h971) + unsigned'(to_unsigned(0, 1) & h972(16-1 downto 0)));
-                        h974 := to_unsigned(0, 1);
-                        h974 := to_unsigned(0, 1);
+                        h966 := unsigned'("00000000000000000000000000000000");
+                        h966 := e_msi_addr;
+                        h967 := to_unsigned(0, 16);
+                        h967 := (unsigned'(h965 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h966(20-1 downto 5)));
+                        h968 := unsigned'("00000000000000000000000000000000");
+                        h968 := e_msi_data;
+                        h969 := to_unsigned(0, 17);
+                        h969 := (unsigned'(to_unsigned(0, 1) & h967) + unsigned'(to_unsigned(0, 1) & h968(16-1 downto 0)));
+                        h970 := to_unsigned(0, 1);
+                        h970 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h974 := to_unsigned(1, 1);
+                            h970 := to_unsigned(1, 1);
                         end if;
-                        h975 := unsigned'("00000000000000000000000000000000");
-                        h975 := e_msi_addr;
-                        h976 := to_unsigned(0, 16);
-                        h976 := (unsigned'(h974 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h975(20-1 downto 5)));
+                        h971 := unsigned'("00000000000000000000000000000000");
+                        h971 := e_msi_addr;
+                        h972 := to_unsigned(0, 16);
+                        h972 := (unsigned'(h970 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h971(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h968 := h973;
+                            h964 := h969;
                         else
-                            h968 := unsigned'(to_unsigned(0, 1) & h976);
+                            h964 := unsigned'(to_unsigned(0, 1) & h972);
                         end if;
-                        h977 := to_unsigned(0, 16);
-                        h977 := (h968(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h977;
+                        h973 := to_unsigned(0, 16);
+                        h973 := (h964(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h973;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -9170,58 +8269,51 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1005 = h1009))) or (((w_irte_8(20-1 downto 18) = 2) and (h1010(16-1 downto 8) >= h1011(16-1 downto 8))) and (h1012(16-1 downto 8) <= h1013(8-1 downto 0)))))) then
-                        status <= to_unsigned(66, 8);
-                        rec_outcome <= to_unsigned(4, 4);
+                        st <= FINISH;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h990 = h994))) or (((w_irte_8(20-1 downto 18) = 2) and (h995(16-1 downto 8) >= h996(16-1 downto 8))) and (h997(16-1 downto 8) <= h998(8-1 downto 0)))))) then
+                        status <= to_unsigned(75, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h991 := to_unsigned(0, 1);
-                        h991 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h991 := to_unsigned(1, 1);
+                            h976 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h991;
+                        rec_recorded <= h976;
                         v_wide := to_unsigned(0, 127);
-                        h992 := to_unsigned(0, 17);
-                        h993 := to_unsigned(0, 1);
-                        h993 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 17);
+                        h978 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h993 := to_unsigned(1, 1);
+                            h978 := to_unsigned(1, 1);
                         end if;
-                        h994 := unsigned'("00000000000000000000000000000000");
-                        h994 := e_msi_addr;
-                        h995 := to_unsigned(0, 16);
-                        h995 := (unsigned'(h993 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h994(20-1 downto 5)));
-                        h996 := unsigned'("00000000000000000000000000000000");
-                        h996 := e_msi_data;
-                        h997 := to_unsigned(0, 17);
-                        h997 := (unsigned'(to_unsigned(0, 1) & h995) + unsigned'(to_unsigned(0, 1) & h996(16-1 downto 0)));
-                        h998 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
+                        h979 := unsigned'("00000000000000000000000000000000");
+                        h979 := e_msi_addr;
+                        h980 := to_unsigned(0, 16);
+                        h980 := (unsigned'(h978 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h979(20-1 downto 5)));
+                        h981 := unsigned'("00000000000000000000000000000000");
+                        h981 := e_msi_data;
+                        h982 := to_unsigned(0, 17);
+                        h982 := (unsigned'(to_unsigned(0, 1) & h980) + unsigned'(to_unsigned(0, 1) & h981(16-1 downto 0)));
+                        h983 := to_unsigned(0, 1);
+                        h983 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h998 := to_unsigned(1, 1);
+                            h983 := to_unsigned(1, 1);
                         end if;
-                        h999 := unsigned'("00000000000000000000000000000000");
-                        h999 := e_msi_addr;
-                        h1000 := to_unsigned(0, 16);
-                        h1000 := (unsigned'(h998 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h999(20-1 downto 5)));
+                        h984 := unsigned'("00000000000000000000000000000000");
+                        h984 := e_msi_addr;
+                        h985 := to_unsigned(0, 16);
+                        h985 := (unsigned'(h983 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h984(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h992 := h997;
+                            h977 := h982;
                         else
-                            h992 := unsigned'(to_unsigned(0, 1) & h1000);
+                            h977 := unsigned'(to_unsigned(0, 1) & h985);
                         end if;
-                        h1001 := to_unsigned(0, 16);
-                        h1001 := (h992(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h1001;
+                        h986 := to_unsigned(0, 16);
+                        h986 := (h977(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h986;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -9237,334 +8329,82 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1025(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1035) < h1038)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1039 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1055 = h1059))) or (((w_irte_8(20-1 downto 18) = 2) and (h1060(16-1 downto 8) >= h1061(16-1 downto 8))) and (h1062(16-1 downto 8) <= h1063(8-1 downto 0))))) and bool(w_irte_0(15))) and ((er_pd_pir /= '0') or (er_pd /= '0'))) then
-                        status <= to_unsigned(67, 8);
-                        rec_outcome <= to_unsigned(4, 4);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(39, 8);
-                        h1014 := to_unsigned(0, 1);
-                        h1014 := to_unsigned(0, 1);
-                        if (not bool(w_irte_0(1))) then
-                            h1014 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h1014;
-                        v_wide := to_unsigned(0, 127);
-                        h1015 := to_unsigned(0, 17);
-                        h1016 := to_unsigned(0, 1);
-                        h1016 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1016 := to_unsigned(1, 1);
-                        end if;
-                        h1017 := unsigned'("00000000000000000000000000000000");
-                        h1017 := e_msi_addr;
-                        h1018 := to_unsigned(0, 16);
-                        h1018 := (unsigned'(h1016 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1017(20-1 downto 5)));
-                        h1019 := unsigned'("00000000000000000000000000000000");
-                        h1019 := e_msi_data;
-                        h1020 := to_unsigned(0, 17);
-                        h1020 := (unsigned'(to_unsigned(0, 1) & h1018) + unsigned'(to_unsigned(0, 1) & h1019(16-1 downto 0)));
-                        h1021 := to_unsigned(0, 1);
-                        h1021 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1021 := to_unsigned(1, 1);
-                        end if;
-                        h1022 := unsigned'("00000000000000000000000000000000");
-                        h1022 := e_msi_addr;
-                        h1023 := to_unsigned(0, 16);
-                        h1023 := (unsigned'(h1021 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1022(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h1015 := h1020;
-                        else
-                            h1015 := unsigned'(to_unsigned(0, 1) & h1023);
-                        end if;
-                        h1024 := to_unsigned(0, 16);
-                        h1024 := (h1015(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h1024;
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(39, 8);
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1075(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1085) < h1088)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1089 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1105 = h1109))) or (((w_irte_8(20-1 downto 18) = 2) and (h1110(16-1 downto 8) >= h1111(16-1 downto 8))) and (h1112(16-1 downto 8) <= h1113(8-1 downto 0))))) and bool(w_irte_0(15))) and (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1114(8-1 downto 0) /= 0) or (h1115(32-1 downto 16) /= 0))))) then
-                        status <= to_unsigned(68, 8);
-                        rec_outcome <= to_unsigned(4, 4);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(40, 8);
-                        h1064 := to_unsigned(0, 1);
-                        h1064 := to_unsigned(0, 1);
-                        if (not bool(w_irte_0(1))) then
-                            h1064 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h1064;
-                        v_wide := to_unsigned(0, 127);
-                        h1065 := to_unsigned(0, 17);
-                        h1066 := to_unsigned(0, 1);
-                        h1066 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1066 := to_unsigned(1, 1);
-                        end if;
-                        h1067 := unsigned'("00000000000000000000000000000000");
-                        h1067 := e_msi_addr;
-                        h1068 := to_unsigned(0, 16);
-                        h1068 := (unsigned'(h1066 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1067(20-1 downto 5)));
-                        h1069 := unsigned'("00000000000000000000000000000000");
-                        h1069 := e_msi_data;
-                        h1070 := to_unsigned(0, 17);
-                        h1070 := (unsigned'(to_unsigned(0, 1) & h1068) + unsigned'(to_unsigned(0, 1) & h1069(16-1 downto 0)));
-                        h1071 := to_unsigned(0, 1);
-                        h1071 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1071 := to_unsigned(1, 1);
-                        end if;
-                        h1072 := unsigned'("00000000000000000000000000000000");
-                        h1072 := e_msi_addr;
-                        h1073 := to_unsigned(0, 16);
-                        h1073 := (unsigned'(h1071 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1072(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h1065 := h1070;
-                        else
-                            h1065 := unsigned'(to_unsigned(0, 1) & h1073);
-                        end if;
-                        h1074 := to_unsigned(0, 16);
-                        h1074 := (h1065(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h1074;
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(40, 8);
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1141(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1151) < h1154)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1155 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1171 = h1175))) or (((w_irte_8(20-1 downto 18) = 2) and (h1176(16-1 downto 8) >= h1177(16-1 downto 8))) and (h1178(16-1 downto 8) <= h1179(8-1 downto 0))))) and bool(w_irte_0(15))) then
-                        status <= to_unsigned(69, 8);
-                        rec_outcome <= to_unsigned(8, 4);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        h1116 := to_unsigned(0, 17);
-                        h1117 := to_unsigned(0, 1);
-                        h1117 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1117 := to_unsigned(1, 1);
-                        end if;
-                        h1118 := unsigned'("00000000000000000000000000000000");
-                        h1118 := e_msi_addr;
-                        h1119 := to_unsigned(0, 16);
-                        h1119 := (unsigned'(h1117 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1118(20-1 downto 5)));
-                        h1120 := unsigned'("00000000000000000000000000000000");
-                        h1120 := e_msi_data;
-                        h1121 := to_unsigned(0, 17);
-                        h1121 := (unsigned'(to_unsigned(0, 1) & h1119) + unsigned'(to_unsigned(0, 1) & h1120(16-1 downto 0)));
-                        h1122 := to_unsigned(0, 1);
-                        h1122 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1122 := to_unsigned(1, 1);
-                        end if;
-                        h1123 := unsigned'("00000000000000000000000000000000");
-                        h1123 := e_msi_addr;
-                        h1124 := to_unsigned(0, 16);
-                        h1124 := (unsigned'(h1122 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1123(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h1116 := h1121;
-                        else
-                            h1116 := unsigned'(to_unsigned(0, 1) & h1124);
-                        end if;
-                        h1125 := to_unsigned(0, 16);
-                        h1125 := (h1116(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h1125;
-                        rec_vector <= w_irte_0(24-1 downto 16);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        h1126 := to_unsigned(0, 1);
-                        h1126 := to_unsigned(0, 1);
-                        if bool(w_irte_0(14)) then
-                            h1126 := to_unsigned(1, 1);
-                        end if;
-                        rec_urgent <= h1126;
-                        h1127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1127 := w_irte_8;
-                        h1128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1128 := w_irte_0;
-                        h1129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1129 := (unsigned'(h1127(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1128(64-1 downto 38) & to_unsigned(0, 6)));
-                        rec_pda <= h1129;
-                        h1130 := to_unsigned(0, 1);
-                        h1130 := to_unsigned(0, 1);
-                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
-                            h1130 := to_unsigned(1, 1);
-                        end if;
-                        rec_notify <= h1130;
-                        h1131 := to_unsigned(0, 8);
-                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
-                            h1131 := w_pd_0(24-1 downto 16);
-                        else
-                            h1131 := to_unsigned(0, 8);
-                        end if;
-                        rec_notify_vector <= h1131;
-                        h1132 := unsigned'("00000000000000000000000000000000");
-                        h1133 := unsigned'("00000000000000000000000000000000");
-                        h1134 := unsigned'("00000000000000000000000000000000");
-                        h1134 := w_pd_0(64-1 downto 32);
-                        if bool(r_IRTA_REG(11)) then
-                            h1133 := w_pd_0(64-1 downto 32);
-                        else
-                            h1133 := unsigned'(to_unsigned(0, 24) & h1134(16-1 downto 8));
-                        end if;
-                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
-                            h1132 := h1133;
-                        else
-                            h1132 := to_unsigned(0, 32);
-                        end if;
-                        rec_notify_dest <= h1132;
-                        h1135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1135 := to_unsigned(1, 64);
-                        h1136 := to_unsigned(0, 6);
-                        h1137 := to_unsigned(0, 8);
-                        h1137 := w_irte_0(24-1 downto 16);
-                        h1136 := h1137(6-1 downto 0);
-                        h1138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1138 := shift_left(h1135, to_integer(h1136));
-                        h1139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1139 := (w_pd_pir_0 or h1138);
-                        rec_pir <= h1139;
-                        h1140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1140 := (w_pd_0 or to_unsigned(1, 64));
-                        rec_pd_control <= h1140;
-                        st <= ST0;
+                        st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(70, 8);
-                        rec_outcome <= to_unsigned(5, 4);
+                        status <= to_unsigned(76, 8);
+                        rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h1180 := to_unsigned(0, 17);
-                        h1181 := to_unsigned(0, 1);
-                        h1181 := to_unsigned(0, 1);
+                        h999 := to_unsigned(0, 17);
+                        h1000 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h1181 := to_unsigned(1, 1);
+                            h1000 := to_unsigned(1, 1);
                         end if;
-                        h1182 := unsigned'("00000000000000000000000000000000");
-                        h1182 := e_msi_addr;
-                        h1183 := to_unsigned(0, 16);
-                        h1183 := (unsigned'(h1181 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1182(20-1 downto 5)));
-                        h1184 := unsigned'("00000000000000000000000000000000");
-                        h1184 := e_msi_data;
-                        h1185 := to_unsigned(0, 17);
-                        h1185 := (unsigned'(to_unsigned(0, 1) & h1183) + unsigned'(to_unsigned(0, 1) & h1184(16-1 downto 0)));
-                        h1186 := to_unsigned(0, 1);
-                        h1186 := to_unsigned(0, 1);
+                        h1001 := unsigned'("00000000000000000000000000000000");
+                        h1001 := e_msi_addr;
+                        h1002 := to_unsigned(0, 16);
+                        h1002 := (unsigned'(h1000 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1001(20-1 downto 5)));
+                        h1003 := unsigned'("00000000000000000000000000000000");
+                        h1003 := e_msi_data;
+                        h1004 := to_unsigned(0, 17);
+                        h1004 := (unsigned'(to_unsigned(0, 1) & h1002) + unsigned'(to_unsigned(0, 1) & h1003(16-1 downto 0)));
+                        h1005 := to_unsigned(0, 1);
+                        h1005 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h1186 := to_unsigned(1, 1);
+                            h1005 := to_unsigned(1, 1);
                         end if;
-                        h1187 := unsigned'("00000000000000000000000000000000");
-                        h1187 := e_msi_addr;
-                        h1188 := to_unsigned(0, 16);
-                        h1188 := (unsigned'(h1186 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1187(20-1 downto 5)));
+                        h1006 := unsigned'("00000000000000000000000000000000");
+                        h1006 := e_msi_addr;
+                        h1007 := to_unsigned(0, 16);
+                        h1007 := (unsigned'(h1005 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1006(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h1180 := h1185;
+                            h999 := h1004;
                         else
-                            h1180 := unsigned'(to_unsigned(0, 1) & h1188);
+                            h999 := unsigned'(to_unsigned(0, 1) & h1007);
                         end if;
-                        h1189 := to_unsigned(0, 16);
-                        h1189 := (h1180(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h1189;
+                        h1008 := to_unsigned(0, 16);
+                        h1008 := (h999(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h1008;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h1190 := unsigned'("00000000000000000000000000000000");
-                        h1191 := unsigned'("00000000000000000000000000000000");
-                        h1191 := w_irte_0(64-1 downto 32);
+                        h1009 := unsigned'("00000000000000000000000000000000");
+                        h1010 := unsigned'("00000000000000000000000000000000");
+                        h1010 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h1190 := w_irte_0(64-1 downto 32);
+                            h1009 := w_irte_0(64-1 downto 32);
                         else
-                            h1190 := unsigned'(to_unsigned(0, 24) & h1191(16-1 downto 8));
+                            h1009 := unsigned'(to_unsigned(0, 24) & h1010(16-1 downto 8));
                         end if;
-                        rec_destination <= h1190;
-                        h1192 := to_unsigned(0, 1);
-                        h1192 := to_unsigned(0, 1);
+                        rec_destination <= h1009;
+                        h1011 := to_unsigned(0, 1);
+                        h1011 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h1192 := to_unsigned(1, 1);
+                            h1011 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h1192;
-                        h1193 := to_unsigned(0, 1);
-                        h1193 := to_unsigned(0, 1);
+                        rec_dest_mode <= h1011;
+                        h1012 := to_unsigned(0, 1);
+                        h1012 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h1193 := to_unsigned(1, 1);
+                            h1012 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h1193;
-                        h1194 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 1);
+                        rec_redir_hint <= h1012;
+                        h1013 := to_unsigned(0, 1);
+                        h1013 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h1194 := to_unsigned(1, 1);
+                            h1013 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h1194;
+                        rec_trigger_mode <= h1013;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
-                        st <= ST0;
+                        st <= FINISH;
                     else
                         status <= to_unsigned(0, 8);
-                        rec_outcome <= to_unsigned(0, 4);
+                        rec_outcome <= to_unsigned(0, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -9580,334 +8420,7 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        rec_urgent <= to_unsigned(0, 1);
-                        rec_pda <= to_unsigned(0, 64);
-                        rec_notify <= to_unsigned(0, 1);
-                        rec_notify_vector <= to_unsigned(0, 8);
-                        rec_notify_dest <= to_unsigned(0, 32);
-                        rec_pir <= to_unsigned(0, 64);
-                        rec_pd_control <= to_unsigned(0, 64);
                         st <= FINISH;
-                    end if;
-                when ST0 =>
-                    if (not bool(pend)) then
-                        h1201 := unsigned'("00000000000000000000000000000000");
-                        h1201 := e_msi_data;
-                        h1202 := to_unsigned(0, 17);
-                        h1203 := to_unsigned(0, 1);
-                        h1203 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1203 := to_unsigned(1, 1);
-                        end if;
-                        h1204 := unsigned'("00000000000000000000000000000000");
-                        h1204 := e_msi_addr;
-                        h1205 := to_unsigned(0, 16);
-                        h1205 := (unsigned'(h1203 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1204(20-1 downto 5)));
-                        h1206 := unsigned'("00000000000000000000000000000000");
-                        h1206 := e_msi_data;
-                        h1207 := to_unsigned(0, 17);
-                        h1207 := (unsigned'(to_unsigned(0, 1) & h1205) + unsigned'(to_unsigned(0, 1) & h1206(16-1 downto 0)));
-                        h1208 := to_unsigned(0, 1);
-                        h1208 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1208 := to_unsigned(1, 1);
-                        end if;
-                        h1209 := unsigned'("00000000000000000000000000000000");
-                        h1209 := e_msi_addr;
-                        h1210 := to_unsigned(0, 16);
-                        h1210 := (unsigned'(h1208 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1209(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h1202 := h1207;
-                        else
-                            h1202 := unsigned'(to_unsigned(0, 1) & h1210);
-                        end if;
-                        h1211 := to_unsigned(0, 16);
-                        h1211 := (h1202(16-1 downto 0) and to_unsigned(65535, 16));
-                        h1212 := to_unsigned(0, 17);
-                        h1212 := to_unsigned(2, 17);
-                        h1213 := to_unsigned(0, 4);
-                        h1213 := r_IRTA_REG(4-1 downto 0);
-                        h1214 := to_unsigned(0, 17);
-                        h1214 := shift_left(h1212, to_integer(h1213));
-                        h1215 := to_unsigned(0, 1);
-                        h1216 := to_unsigned(0, 1);
-                        h1217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1217 := w_irte_0;
-                        h1218 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1218 := w_irte_0;
-                        h1219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1219 := w_irte_0;
-                        h1220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1220 := w_irte_8;
-                        h1221 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1222 := w_irte_8;
-                        h1223 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1223 := w_irte_0;
-                        h1224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1224 := (unsigned'(h1222(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1223(64-1 downto 38) & to_unsigned(0, 6)));
-                        h1221 := h1224;
-                        h1216 := to_unsigned(0, 1);
-                        if (False or (((((h1217(8-1 downto 2) /= 0) or (h1218(14-1 downto 12) /= 0)) or (h1219(38-1 downto 24) /= 0)) or (h1220(32-1 downto 20) /= 0)) or (h1221(64-1 downto 48) /= 0))) then
-                            h1216 := to_unsigned(1, 1);
-                        end if;
-                        h1225 := to_unsigned(0, 1);
-                        h1226 := unsigned'("00000000000000000000000000000000");
-                        h1226 := w_irte_0(64-1 downto 32);
-                        h1227 := unsigned'("00000000000000000000000000000000");
-                        h1227 := w_irte_0(64-1 downto 32);
-                        h1225 := to_unsigned(0, 1);
-                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1226(8-1 downto 0) /= 0) or (h1227(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                            h1225 := to_unsigned(1, 1);
-                        end if;
-                        if bool(w_irte_0(15)) then
-                            h1215 := h1216;
-                        else
-                            h1215 := h1225;
-                        end if;
-                        h1228 := to_unsigned(0, 16);
-                        h1229 := to_unsigned(0, 16);
-                        h1230 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h1230 := to_unsigned(65529, 16);
-                        else
-                            h1230 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h1229 := to_unsigned(65531, 16);
-                        else
-                            h1229 := h1230;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h1228 := to_unsigned(65535, 16);
-                        else
-                            h1228 := h1229;
-                        end if;
-                        h1231 := to_unsigned(0, 16);
-                        h1231 := (e_sid and h1228);
-                        h1232 := to_unsigned(0, 16);
-                        h1233 := to_unsigned(0, 16);
-                        h1234 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h1234 := to_unsigned(65529, 16);
-                        else
-                            h1234 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h1233 := to_unsigned(65531, 16);
-                        else
-                            h1233 := h1234;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h1232 := to_unsigned(65535, 16);
-                        else
-                            h1232 := h1233;
-                        end if;
-                        h1235 := to_unsigned(0, 16);
-                        h1235 := (w_irte_8(16-1 downto 0) and h1232);
-                        h1236 := to_unsigned(0, 16);
-                        h1236 := e_sid;
-                        h1237 := to_unsigned(0, 16);
-                        h1237 := w_irte_8(16-1 downto 0);
-                        h1238 := to_unsigned(0, 16);
-                        h1238 := e_sid;
-                        h1239 := to_unsigned(0, 16);
-                        h1239 := w_irte_8(16-1 downto 0);
-                        h1240 := unsigned'("00000000000000000000000000000000");
-                        h1240 := w_pd_0(64-1 downto 32);
-                        h1241 := unsigned'("00000000000000000000000000000000");
-                        h1241 := w_pd_0(64-1 downto 32);
-                        if (((((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1201(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1211) < h1214)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1215 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1231 = h1235))) or (((w_irte_8(20-1 downto 18) = 2) and (h1236(16-1 downto 8) >= h1237(16-1 downto 8))) and (h1238(16-1 downto 8) <= h1239(8-1 downto 0))))) and bool(w_irte_0(15))) and (not (er_pd_pir /= '0'))) and (not (er_pd /= '0'))) and (not (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1240(8-1 downto 0) /= 0) or (h1241(32-1 downto 16) /= 0)))))) then
-                            h1195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1195 := w_irte_8;
-                            h1196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1196 := w_irte_0;
-                            h1197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1197 := (unsigned'(h1195(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1196(64-1 downto 38) & to_unsigned(0, 6)));
-                            h1198 := to_unsigned(0, 8);
-                            h1198 := shift_right(w_irte_0(24-1 downto 16), 6);
-                            h1199 := to_unsigned(0, 12);
-                            h1199 := resize(unsigned'(to_unsigned(0, 4) & h1198) * 8, 12);
-                            h1200 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h1200 := (unsigned'(to_unsigned(0, 1) & h1197) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h1199));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h1200);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '1';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_pir;
-                            pend <= '1';
-                        else
-                            st <= ST1;
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            u_we <= '0';
-                            pend <= '0';
-                            st <= ST1;
-                        end if;
-                    end if;
-                when ST1 =>
-                    if (not bool(pend)) then
-                        h1246 := unsigned'("00000000000000000000000000000000");
-                        h1246 := e_msi_data;
-                        h1247 := to_unsigned(0, 17);
-                        h1248 := to_unsigned(0, 1);
-                        h1248 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1248 := to_unsigned(1, 1);
-                        end if;
-                        h1249 := unsigned'("00000000000000000000000000000000");
-                        h1249 := e_msi_addr;
-                        h1250 := to_unsigned(0, 16);
-                        h1250 := (unsigned'(h1248 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1249(20-1 downto 5)));
-                        h1251 := unsigned'("00000000000000000000000000000000");
-                        h1251 := e_msi_data;
-                        h1252 := to_unsigned(0, 17);
-                        h1252 := (unsigned'(to_unsigned(0, 1) & h1250) + unsigned'(to_unsigned(0, 1) & h1251(16-1 downto 0)));
-                        h1253 := to_unsigned(0, 1);
-                        h1253 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h1253 := to_unsigned(1, 1);
-                        end if;
-                        h1254 := unsigned'("00000000000000000000000000000000");
-                        h1254 := e_msi_addr;
-                        h1255 := to_unsigned(0, 16);
-                        h1255 := (unsigned'(h1253 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1254(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h1247 := h1252;
-                        else
-                            h1247 := unsigned'(to_unsigned(0, 1) & h1255);
-                        end if;
-                        h1256 := to_unsigned(0, 16);
-                        h1256 := (h1247(16-1 downto 0) and to_unsigned(65535, 16));
-                        h1257 := to_unsigned(0, 17);
-                        h1257 := to_unsigned(2, 17);
-                        h1258 := to_unsigned(0, 4);
-                        h1258 := r_IRTA_REG(4-1 downto 0);
-                        h1259 := to_unsigned(0, 17);
-                        h1259 := shift_left(h1257, to_integer(h1258));
-                        h1260 := to_unsigned(0, 1);
-                        h1261 := to_unsigned(0, 1);
-                        h1262 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1262 := w_irte_0;
-                        h1263 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1263 := w_irte_0;
-                        h1264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1264 := w_irte_0;
-                        h1265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1265 := w_irte_8;
-                        h1266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1267 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1267 := w_irte_8;
-                        h1268 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1268 := w_irte_0;
-                        h1269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1269 := (unsigned'(h1267(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1268(64-1 downto 38) & to_unsigned(0, 6)));
-                        h1266 := h1269;
-                        h1261 := to_unsigned(0, 1);
-                        if (False or (((((h1262(8-1 downto 2) /= 0) or (h1263(14-1 downto 12) /= 0)) or (h1264(38-1 downto 24) /= 0)) or (h1265(32-1 downto 20) /= 0)) or (h1266(64-1 downto 48) /= 0))) then
-                            h1261 := to_unsigned(1, 1);
-                        end if;
-                        h1270 := to_unsigned(0, 1);
-                        h1271 := unsigned'("00000000000000000000000000000000");
-                        h1271 := w_irte_0(64-1 downto 32);
-                        h1272 := unsigned'("00000000000000000000000000000000");
-                        h1272 := w_irte_0(64-1 downto 32);
-                        h1270 := to_unsigned(0, 1);
-                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1271(8-1 downto 0) /= 0) or (h1272(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
-                            h1270 := to_unsigned(1, 1);
-                        end if;
-                        if bool(w_irte_0(15)) then
-                            h1260 := h1261;
-                        else
-                            h1260 := h1270;
-                        end if;
-                        h1273 := to_unsigned(0, 16);
-                        h1274 := to_unsigned(0, 16);
-                        h1275 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h1275 := to_unsigned(65529, 16);
-                        else
-                            h1275 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h1274 := to_unsigned(65531, 16);
-                        else
-                            h1274 := h1275;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h1273 := to_unsigned(65535, 16);
-                        else
-                            h1273 := h1274;
-                        end if;
-                        h1276 := to_unsigned(0, 16);
-                        h1276 := (e_sid and h1273);
-                        h1277 := to_unsigned(0, 16);
-                        h1278 := to_unsigned(0, 16);
-                        h1279 := to_unsigned(0, 16);
-                        if (w_irte_8(18-1 downto 16) = 2) then
-                            h1279 := to_unsigned(65529, 16);
-                        else
-                            h1279 := to_unsigned(65528, 16);
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 1) then
-                            h1278 := to_unsigned(65531, 16);
-                        else
-                            h1278 := h1279;
-                        end if;
-                        if (w_irte_8(18-1 downto 16) = 0) then
-                            h1277 := to_unsigned(65535, 16);
-                        else
-                            h1277 := h1278;
-                        end if;
-                        h1280 := to_unsigned(0, 16);
-                        h1280 := (w_irte_8(16-1 downto 0) and h1277);
-                        h1281 := to_unsigned(0, 16);
-                        h1281 := e_sid;
-                        h1282 := to_unsigned(0, 16);
-                        h1282 := w_irte_8(16-1 downto 0);
-                        h1283 := to_unsigned(0, 16);
-                        h1283 := e_sid;
-                        h1284 := to_unsigned(0, 16);
-                        h1284 := w_irte_8(16-1 downto 0);
-                        h1285 := unsigned'("00000000000000000000000000000000");
-                        h1285 := w_pd_0(64-1 downto 32);
-                        h1286 := unsigned'("00000000000000000000000000000000");
-                        h1286 := w_pd_0(64-1 downto 32);
-                        if ((((((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1246(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1256) < h1259)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1260 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1276 = h1280))) or (((w_irte_8(20-1 downto 18) = 2) and (h1281(16-1 downto 8) >= h1282(16-1 downto 8))) and (h1283(16-1 downto 8) <= h1284(8-1 downto 0))))) and bool(w_irte_0(15))) and (not (er_pd_pir /= '0'))) and (not (er_pd /= '0'))) and (not (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1285(8-1 downto 0) /= 0) or (h1286(32-1 downto 16) /= 0)))))) and ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1)))))) then
-                            h1242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1242 := w_irte_8;
-                            h1243 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1243 := w_irte_0;
-                            h1244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h1244 := (unsigned'(h1242(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1243(64-1 downto 38) & to_unsigned(0, 6)));
-                            h1245 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h1245 := (unsigned'(to_unsigned(0, 1) & h1244) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h1245);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '1';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_pd_control;
-                            pend <= '1';
-                        else
-                            st <= FINISH;
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            u_we <= '0';
-                            pend <= '0';
-                            st <= FINISH;
-                        end if;
                     end if;
                 when INV =>
                     if (iset < 4) then
@@ -10177,13 +8690,6 @@ begin
                     o_r_delivery_mode <= rec_delivery_mode;
                     o_r_cpl_status <= rec_cpl_status;
                     o_r_cpl <= rec_cpl;
-                    o_r_urgent <= rec_urgent;
-                    o_r_pda <= rec_pda;
-                    o_r_notify <= rec_notify;
-                    o_r_notify_vector <= rec_notify_vector;
-                    o_r_notify_dest <= rec_notify_dest;
-                    o_r_pir <= rec_pir;
-                    o_r_pd_control <= rec_pd_control;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -10191,7 +8697,7 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smfl_m_addr, unit_smfl_m_size, unit_smfl_m_valid, unit_smfl_m_wdata, unit_smfl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
 begin
     if bool(unit_smsl_m_valid) then
         m_valid <= '1';
@@ -10199,6 +8705,12 @@ begin
         m_size <= unit_smsl_m_size;
         m_addr <= unit_smsl_m_addr;
         m_wdata <= unit_smsl_m_wdata;
+    elsif bool(unit_smfl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_smfl_m_we;
+        m_size <= unit_smfl_m_size;
+        m_addr <= unit_smfl_m_addr;
+        m_wdata <= unit_smfl_m_wdata;
     elsif bool(unit_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_sl_m_we;
@@ -11081,6 +9593,2107 @@ begin
         end if;
     end if;
 end process walker_unit_smsl0_fsm;
+
+walker_unit_smfl0_logic: process (walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_unit_smfl0_ea, walker_unit_smfl0_fault_k, walker_unit_smfl0_flevel, unit_smfl_i_addr, walker_unit_smfl0_le, walker_unit_smfl0_lvl, walker_unit_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smfl0_m_size_h, walker_unit_smfl0_m_valid_h, walker_unit_smfl0_m_wdata_h, walker_unit_smfl0_m_we_h, walker_unit_smfl0_pend_1, walker_unit_smfl0_pend_2, walker_unit_smfl0_pend_3, walker_unit_smfl0_pend_4, walker_unit_smfl0_pend_5, unit_smfl_r_FL_WALK, walker_unit_smfl0_sa_1, walker_unit_smfl0_sa_2, walker_unit_smfl0_sa_3, walker_unit_smfl0_sa_4, walker_unit_smfl0_sa_5, walker_unit_smfl0_se_1, walker_unit_smfl0_se_2, walker_unit_smfl0_se_3, walker_unit_smfl0_se_4, walker_unit_smfl0_se_5, walker_unit_smfl0_st, unit_smfl_start) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    unit_smfl_m_valid <= walker_unit_smfl0_m_valid_h;
+    unit_smfl_m_we <= walker_unit_smfl0_m_we_h;
+    unit_smfl_m_size <= walker_unit_smfl0_m_size_h;
+    unit_smfl_m_addr <= walker_unit_smfl0_m_addr_h;
+    unit_smfl_m_wdata <= walker_unit_smfl0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_us := '0';
+    v_rw := '0';
+    if bool(unit_smfl_done) then
+        null;
+    end if;
+    case walker_unit_smfl0_st is
+        when IDLE =>
+            if bool(unit_smfl_start) then
+                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unit_smfl_i_addr;
+                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unit_smfl_i_addr;
+                in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (unit_smfl_i_addr /= in0) then
+                    null;
+                else
+                    if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    else
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                used := '0';
+                if (walker_unit_smfl0_lvl = 5) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 4) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 1) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '1';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= walker_unit_smfl0_ea;
+                    unit_smfl_m_wdata <= uw;
+                else
+                    if (walker_unit_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_smfl_m_valid <= '1';
+                            unit_smfl_m_we <= '0';
+                            unit_smfl_m_size <= to_unsigned(3, 3);
+                            unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_smfl_m_valid <= '1';
+                            unit_smfl_m_we <= '0';
+                            unit_smfl_m_size <= to_unsigned(3, 3);
+                            unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_smfl_m_valid <= '1';
+                                unit_smfl_m_we <= '0';
+                                unit_smfl_m_size <= to_unsigned(3, 3);
+                                unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_smfl_m_valid <= '1';
+                                unit_smfl_m_we <= '0';
+                                unit_smfl_m_size <= to_unsigned(3, 3);
+                                unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            if bool(unit_smfl_r_FL_WALK(5)) then
+                                null;
+                            else
+                                if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 8);
+            rs1 := to_unsigned(0, 7);
+            rs2 := to_unsigned(0, 3);
+            if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(4, 3);
+            end if;
+            if (walker_unit_smfl0_flevel = rs2) then
+                rs1 := to_unsigned(115, 7);
+            else
+                rs1 := to_unsigned(112, 7);
+            end if;
+            rs3 := to_unsigned(0, 8);
+            rs4 := to_unsigned(0, 8);
+            rs5 := to_unsigned(0, 8);
+            rs6 := to_unsigned(0, 8);
+            rs7 := to_unsigned(0, 8);
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 9) then
+                rs7 := to_unsigned(128, 8);
+            else
+                rs7 := to_unsigned(0, 8);
+            end if;
+            if (((walker_unit_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 7)) then
+                rs6 := to_unsigned(114, 8);
+            else
+                rs6 := rs7;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 4) then
+                rs5 := to_unsigned(133, 8);
+            else
+                rs5 := rs6;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 3) then
+                rs4 := to_unsigned(129, 8);
+            else
+                rs4 := rs5;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 2) then
+                rs3 := to_unsigned(113, 8);
+            else
+                rs3 := rs4;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 1) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs3;
+            end if;
+            rs8 := to_unsigned(0, 7);
+            rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+            rs9 := to_unsigned(0, 8);
+            rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+        when ADREQ =>
+            if bool(walker_unit_smfl0_pend_5) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_5;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_5;
+            elsif bool(walker_unit_smfl0_pend_4) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_4;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_4;
+            elsif bool(walker_unit_smfl0_pend_3) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_3;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_3;
+            elsif bool(walker_unit_smfl0_pend_2) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_2;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_2;
+            elsif bool(walker_unit_smfl0_pend_1) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_1;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_smfl_m_we <= '0';
+            end if;
+        when UWAIT =>
+            if bool(m_rvalid) then
+                unit_smfl_m_we <= '0';
+            end if;
+        when PROC =>
+            if (walker_unit_smfl0_lvl = 5) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '0';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_smfl0_lvl = 4) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '0';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_smfl0_lvl = 3) then
+                if (bool(walker_unit_smfl0_le(7)) and True) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        if bool(unit_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (30 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                            elsif (30 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                            elsif (30 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                            elsif (30 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                            elsif (30 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                            elsif (30 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                            elsif (30 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                            elsif (30 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                            elsif (30 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                            elsif (30 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                            elsif (30 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                            elsif (30 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                            elsif (30 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                            elsif (30 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                            elsif (30 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                            elsif (30 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                            elsif (30 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                            elsif (30 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                            elsif (30 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                            elsif (30 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_smfl0_lvl = 2) then
+                if bool(walker_unit_smfl0_le(7)) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        if bool(unit_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (21 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                            elsif (21 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                            elsif (21 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                            elsif (21 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                            elsif (21 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                            elsif (21 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                            elsif (21 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                            elsif (21 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                            elsif (21 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                            elsif (21 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                            elsif (21 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                            elsif (21 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                            elsif (21 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                            elsif (21 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                            elsif (21 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                            elsif (21 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                            elsif (21 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                            elsif (21 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                            elsif (21 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                            elsif (21 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_smfl0_lvl = 1) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    if bool(unit_smfl_r_FL_WALK(5)) then
+                        null;
+                    else
+                        if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                            null;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_smfl0_logic;
+
+walker_unit_smfl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_smfl0_a_rw <= '0';
+            walker_unit_smfl0_a_us <= '0';
+            unit_smfl_done <= '0';
+            walker_unit_smfl0_ea <= to_unsigned(0, 64);
+            walker_unit_smfl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_smfl0_flevel <= to_unsigned(0, 3);
+            walker_unit_smfl0_le <= to_unsigned(0, 64);
+            walker_unit_smfl0_lvl <= to_unsigned(0, 3);
+            walker_unit_smfl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_smfl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_smfl0_m_valid_h <= '0';
+            walker_unit_smfl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_smfl0_m_we_h <= '0';
+            unit_smfl_o_aux <= to_unsigned(0, 3);
+            unit_smfl_o_level <= to_unsigned(0, 3);
+            unit_smfl_o_pa <= to_unsigned(0, 64);
+            unit_smfl_o_r_R <= to_unsigned(0, 1);
+            unit_smfl_o_r_W <= to_unsigned(0, 1);
+            unit_smfl_o_r_frame <= to_unsigned(0, 64);
+            unit_smfl_o_r_reason <= to_unsigned(0, 8);
+            unit_smfl_o_r_shift <= to_unsigned(0, 6);
+            unit_smfl_o_status <= to_unsigned(0, 8);
+            walker_unit_smfl0_pend_1 <= '0';
+            walker_unit_smfl0_pend_2 <= '0';
+            walker_unit_smfl0_pend_3 <= '0';
+            walker_unit_smfl0_pend_4 <= '0';
+            walker_unit_smfl0_pend_5 <= '0';
+            walker_unit_smfl0_st <= IDLE;
+        else
+            walker_unit_smfl0_m_valid_h <= stdl(bool(unit_smfl_m_valid) and (not bool(m_ready)));
+            walker_unit_smfl0_m_we_h <= unit_smfl_m_we;
+            walker_unit_smfl0_m_size_h <= unit_smfl_m_size;
+            walker_unit_smfl0_m_addr_h <= unit_smfl_m_addr;
+            walker_unit_smfl0_m_wdata_h <= unit_smfl_m_wdata;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_us := '0';
+            v_rw := '0';
+            if bool(unit_smfl_done) then
+                unit_smfl_done <= '0';
+            end if;
+            case walker_unit_smfl0_st is
+                when IDLE =>
+                    if bool(unit_smfl_start) then
+                        walker_unit_smfl0_a_us <= '1';
+                        walker_unit_smfl0_a_rw <= '1';
+                        walker_unit_smfl0_pend_5 <= '0';
+                        walker_unit_smfl0_pend_4 <= '0';
+                        walker_unit_smfl0_pend_3 <= '0';
+                        walker_unit_smfl0_pend_2 <= '0';
+                        walker_unit_smfl0_pend_1 <= '0';
+                        walker_unit_smfl0_le <= to_unsigned(0, 64);
+                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unit_smfl_i_addr;
+                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unit_smfl_i_addr;
+                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (unit_smfl_i_addr /= in0) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(9, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(0, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                                walker_unit_smfl0_ea <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_unit_smfl0_ea <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        used := '0';
+                        if (walker_unit_smfl0_lvl = 5) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 4) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 1) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_unit_smfl0_le <= uw;
+                            walker_unit_smfl0_st <= UWAIT;
+                        else
+                            walker_unit_smfl0_le <= m_rdata;
+                            if (walker_unit_smfl0_lvl = 5) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_unit_smfl0_st <= MWAIT;
+                                    walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 4) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_unit_smfl0_st <= MWAIT;
+                                    walker_unit_smfl0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if bool(unit_smfl_r_FL_WALK(5)) then
+                                            walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                            walker_unit_smfl0_st <= FAULT;
+                                        else
+                                            unit_smfl_o_level <= to_unsigned(3, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (30 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                            elsif (30 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                            elsif (30 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                            elsif (30 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                            elsif (30 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                            elsif (30 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                            elsif (30 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                            elsif (30 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                            elsif (30 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                            elsif (30 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                            elsif (30 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                            elsif (30 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                            elsif (30 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                            elsif (30 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                            elsif (30 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                            elsif (30 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                            elsif (30 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                            elsif (30 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                            elsif (30 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                            elsif (30 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                                walker_unit_smfl0_st <= ADREQ;
+                                            else
+                                                unit_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_smfl_done <= '1';
+                                                walker_unit_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_smfl0_st <= MWAIT;
+                                        walker_unit_smfl0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if bool(unit_smfl_r_FL_WALK(5)) then
+                                            walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                            walker_unit_smfl0_st <= FAULT;
+                                        else
+                                            unit_smfl_o_level <= to_unsigned(2, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (21 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                            elsif (21 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                            elsif (21 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                            elsif (21 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                            elsif (21 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                            elsif (21 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                            elsif (21 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                            elsif (21 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                            elsif (21 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                            elsif (21 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                            elsif (21 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                            elsif (21 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                            elsif (21 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                            elsif (21 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                            elsif (21 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                            elsif (21 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                            elsif (21 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                            elsif (21 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                            elsif (21 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                            elsif (21 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                                walker_unit_smfl0_st <= ADREQ;
+                                            else
+                                                unit_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_smfl_done <= '1';
+                                                walker_unit_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_smfl0_st <= MWAIT;
+                                        walker_unit_smfl0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 1) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    if bool(unit_smfl_r_FL_WALK(5)) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        unit_smfl_o_level <= to_unsigned(1, 3);
+                                        unit_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                        unit_smfl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                            walker_unit_smfl0_st <= ADREQ;
+                                        else
+                                            unit_smfl_o_status <= to_unsigned(0, 8);
+                                            unit_smfl_done <= '1';
+                                            walker_unit_smfl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_smfl_o_status <= walker_unit_smfl0_fault_k;
+                    unit_smfl_o_level <= walker_unit_smfl0_flevel;
+                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 8);
+                    rs1 := to_unsigned(0, 7);
+                    rs2 := to_unsigned(0, 3);
+                    if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(4, 3);
+                    end if;
+                    if (walker_unit_smfl0_flevel = rs2) then
+                        rs1 := to_unsigned(115, 7);
+                    else
+                        rs1 := to_unsigned(112, 7);
+                    end if;
+                    rs3 := to_unsigned(0, 8);
+                    rs4 := to_unsigned(0, 8);
+                    rs5 := to_unsigned(0, 8);
+                    rs6 := to_unsigned(0, 8);
+                    rs7 := to_unsigned(0, 8);
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 9) then
+                        rs7 := to_unsigned(128, 8);
+                    else
+                        rs7 := to_unsigned(0, 8);
+                    end if;
+                    if (((walker_unit_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 7)) then
+                        rs6 := to_unsigned(114, 8);
+                    else
+                        rs6 := rs7;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 4) then
+                        rs5 := to_unsigned(133, 8);
+                    else
+                        rs5 := rs6;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 3) then
+                        rs4 := to_unsigned(129, 8);
+                    else
+                        rs4 := rs5;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 2) then
+                        rs3 := to_unsigned(113, 8);
+                    else
+                        rs3 := rs4;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 1) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs3;
+                    end if;
+                    unit_smfl_o_r_reason <= rs0;
+                    unit_smfl_o_r_R <= (bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us));
+                    unit_smfl_o_r_W <= ((bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us)) and (bool(walker_unit_smfl0_a_rw) or (bool(unit_smfl_r_FL_WALK(3)) and (not bool(unit_smfl_r_FL_WALK(4))))));
+                    rs8 := to_unsigned(0, 7);
+                    rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+                    rs9 := to_unsigned(0, 8);
+                    rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+                    unit_smfl_o_r_shift <= rs9(6-1 downto 0);
+                    unit_smfl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_smfl_done <= '1';
+                    walker_unit_smfl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_smfl0_pend_5) then
+                        walker_unit_smfl0_pend_5 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_4) then
+                        walker_unit_smfl0_pend_4 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_3) then
+                        walker_unit_smfl0_pend_3 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_2) then
+                        walker_unit_smfl0_pend_2 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_1) then
+                        walker_unit_smfl0_pend_1 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    else
+                        unit_smfl_o_status <= to_unsigned(0, 8);
+                        unit_smfl_done <= '1';
+                        walker_unit_smfl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smfl0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smfl0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_unit_smfl0_le <= walker_unit_smfl0_le;
+                    if (walker_unit_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_smfl0_st <= MWAIT;
+                            walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_smfl0_st <= MWAIT;
+                            walker_unit_smfl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 3) then
+                        if (bool(walker_unit_smfl0_le(7)) and True) then
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(7, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    unit_smfl_o_level <= to_unsigned(3, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        walker_unit_smfl0_st <= ADREQ;
+                                    else
+                                        unit_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_smfl_done <= '1';
+                                        walker_unit_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 2) then
+                        if bool(walker_unit_smfl0_le(7)) then
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(6, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    unit_smfl_o_level <= to_unsigned(2, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        walker_unit_smfl0_st <= ADREQ;
+                                    else
+                                        unit_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_smfl_done <= '1';
+                                        walker_unit_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            if bool(unit_smfl_r_FL_WALK(5)) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                unit_smfl_o_level <= to_unsigned(1, 3);
+                                unit_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                unit_smfl_o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                    walker_unit_smfl0_st <= ADREQ;
+                                else
+                                    unit_smfl_o_status <= to_unsigned(0, 8);
+                                    unit_smfl_done <= '1';
+                                    walker_unit_smfl0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_unit_smfl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_smfl0_fsm;
 
 walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
