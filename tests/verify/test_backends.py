@@ -53,11 +53,13 @@ VERILATOR_QUICK = {("x86_64_paging", None), ("intel_vmx", None)}
 # coverage search); vf_ats_intel is ~75 s even there (the coverage search spends its budget
 # of 5000 reference runs on the points its two calls of vtd_remap cannot reach in one
 # event), so it runs with the slow tests only, the golden test's MyHDL image in the quick.
-# amd_iommu and intel_vtd (each a unit that walks a nested composition besides its regime
-# walks since issue 17) run on Icarus in the quick runs, GHDL with the slow ones.
+# amd_iommu and intel_vtd (units with many walks since issue 17) run on Icarus in the quick
+# runs, GHDL with the slow ones; so do the second models of amd_svm and intel_vmx (a guest
+# access's exit through a 2D walk, issue 17: ~4 s each on Icarus, 6-9 s on GHDL).
 ONE_SIMULATOR = {("amd_iommu", None): "icarus", ("intel_vtd", None): "icarus",
                  ("vf_ats", None): "icarus", ("vf_ats", "vf_ats_amd"): "icarus", ("vf_ats", "vf_ats_intel"): None,
-                 ("vf_ats", "vf_inv_amd"): "icarus"}
+                 ("vf_ats", "vf_inv_amd"): "icarus",
+                 ("amd_svm", "svm_npf_exit"): "icarus", ("intel_vmx", "vmx_ept_exit"): "icarus"}
 
 
 def _params(backends, slow: bool = False):
