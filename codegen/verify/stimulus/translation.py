@@ -293,6 +293,25 @@ def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
     return Allocator(alloc.draw, max(shift + 1, bits), alloc.used).frame(shift)
 
 
+def _kept_root(alloc: Allocator, regime: ir.Regime, ctx: dict, fixed: dict) -> int | None:
+    """The root `ctx` already names when every context register the root expression reads
+    is `fixed` (a unit's walk of a composition that binds them to values it read from
+    memory: the tables go where those values point), its pages taken from `alloc`; None
+    when the root is free to draw, or the fixed one cannot hold a table (unaligned, taken,
+    or out of the allocator's range)."""
+    names = {r.name for r in regime.root.refs() if r.kind == "ctx"}
+    if not names or not names <= set(fixed):
+        return None
+    shift = table_shift(regime)
+    root = eval_ctx(regime.root, ctx) & mask(64)
+    pages = range(root >> 12, (root >> 12) + (1 << (shift - 12)))
+    if root & mask(shift) or root >> alloc.width or any(p in alloc.used for p in pages):
+        return None
+    alloc.used.update(pages)
+    alloc.used.update({-2 * (p >> 9) - 2 for p in pages})
+    return root
+
+
 def _indexed(regime: ir.Regime, ctx: dict, addr: int) -> int:
     """The input as the level indexes read it: with `input ... size EXPR`, the bits at
     or above the size the context chooses read as 0."""
@@ -1832,9 +1851,11 @@ class ScenarioFactory:
             if self._runtime_maps(self.host):
                 host_width = self._ctx_width(self.host, self._host_ctx(ctx), host_width)
             halloc = Allocator(draw, host_width, used)
-            hroot = _root_frame(halloc, self.host)
             bindings = {b.name: b.value for b in self.nested.host_bindings}
-            invert(self.host.root, hroot, ctx, bindings)
+            hroot = None if bindings else _kept_root(halloc, self.host, self._host_ctx(ctx), ctx_override or {})
+            if hroot is None:
+                hroot = _root_frame(halloc, self.host)
+                invert(self.host.root, hroot, ctx, bindings)
             hctx = self._host_ctx(ctx)
             hstart = self._start(self.host, hctx)
             hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
@@ -1849,8 +1870,10 @@ class ScenarioFactory:
                 # input fault such as "no bits above them" passes); the others anywhere
                 gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1)
             galloc = Allocator(draw, gwidth, set())
-            groot = _root_frame(galloc, self.main)
-            invert(self.main.root, groot, ctx, given=addr)
+            groot = _kept_root(galloc, self.main, ctx, ctx_override or {})
+            if groot is None:
+                groot = _root_frame(galloc, self.main)
+                invert(self.main.root, groot, ctx, given=addr)
             mapped: dict[int, int | None] = {}
             host_fault = None
             host_off = self.stage_off("host", ctx) if self._off_conditions("host") else False
@@ -1929,9 +1952,15 @@ class ScenarioFactory:
 
     def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
              memory: dict) -> int | None:
-        """Map guest page `gpa` through the host tables, sharing tables already built."""
+        """Map guest page `gpa` through the host tables, sharing tables already built. Where
+        host pointers name their next level (a field), each names the level below: the
+        guest chose the address, so no index bits can be cleared for a skip."""
         table = hroot
         entries, ebytes = hbuilder.entries, self.host.entry_bytes
+        nl = self.host.next_level
+        nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
+        if nl_field:
+            hbuilder.addr = gpa  # what `skipped` reads
         for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
@@ -1951,6 +1980,9 @@ class ScenarioFactory:
             target = hbuilder.alloc.frame(leaf_shift(lv) if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
+            if nl_field and not as_leaf and fault is None:
+                f = _layout(self.spec, lv.table).field(nl_field)
+                value = (value & ~f.mask) | (((lv.number - 1) & mask(f.width)) << f.lo)
             if preset and fault is None:
                 value |= self._updates_preset(self.host, _layout(self.spec, lv.leaf if as_leaf else lv.table))
             memory[entry_addr] = value
