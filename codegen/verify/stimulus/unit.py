@@ -490,7 +490,7 @@ class UnitScenarioFactory:
         for st in u.structures:
             if st.name not in self.after_walk:
                 place(st)
-        shared: dict[str, int] = {}  # context registers an earlier walk of a composition drew
+        shared: dict = {}  # what an earlier walk of a composition drew: context registers, structure fields, host tables
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
@@ -659,7 +659,7 @@ class UnitScenarioFactory:
         return None
 
     def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
-                      shared: dict[str, int], values: dict | None = None, place=None) -> dict | None:
+                      shared: dict, values: dict | None = None, place=None) -> dict | None:
         """The guest and host tables of a walk of a composition, drawn by the composition's
         own scenario factory (a legal 2D walk most of the time, else faults injected), its
         context, input and access kinds written back to the event and context registers the
@@ -685,15 +685,24 @@ class UnitScenarioFactory:
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
         legal = draw.chance(70)
+        # an input computed from the event (a PASID shifted into place) is the walk's input:
+        # the tables are built for it, not for a drawn one
+        fixed = None if _plain(walk.input) else evaluate(walk.input, lookup) & mask(factory.main.input_width)
+        # host tables an earlier walk of this event built (by their root): followed, not drawn over
+        tables = shared.setdefault("host tables", {})
         try:
             sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
-                              exact=legal and draw.chance(50), access_override=kinds)
+                              exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
+                              host_tables=tables)
         except StimulusError:
             return None
         for b in walk.context:
             if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
                 shared[b.value.name] = sc.request[b.name]
+        built = sc.intent.get("host_tables")
+        if built is not None:
+            tables.setdefault(built["root"], built)
         placed = set()
         for name, terms in back.items():
             fields = 0
