@@ -9356,9 +9356,9 @@ def walker_guest_gcr3_walk(clk, rst, start, done, i_addr, k_write, r_GCR3_TRP, r
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = False
-            o_r_RZ.next = False
-            o_r_PE.next = False
+            o_r_PR.next = 0
+            o_r_RZ.next = 0
+            o_r_PE.next = 0
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -24485,9 +24485,9 @@ def walker_guest_gcr3_walk(clk, rst, start, done, i_addr, k_write, r_GCR3_TRP, r
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = False
-            o_r_RZ.next = False
-            o_r_PE.next = False
+            o_r_PR.next = 0
+            o_r_RZ.next = 0
+            o_r_PE.next = 0
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:

@@ -27571,9 +27571,9 @@ always @(posedge clk) begin: nested_io_g0_walker_guest_gcr3_walk0_fsm
                 wn_io_g_o_status <= nested_io_g0_walker_guest_gcr3_walk0_fault_k;
                 wn_io_g_o_level <= nested_io_g0_walker_guest_gcr3_walk0_flevel;
                 wn_io_g_o_aux <= 0;
-                wn_io_g_o_r_PR <= 1'b0;
-                wn_io_g_o_r_RZ <= 1'b0;
-                wn_io_g_o_r_PE <= 1'b0;
+                wn_io_g_o_r_PR <= 0;
+                wn_io_g_o_r_RZ <= 0;
+                wn_io_g_o_r_PE <= 0;
                 wn_io_g_done <= 1'b1;
                 nested_io_g0_walker_guest_gcr3_walk0_st <= 3'b000;
             end

@@ -24838,9 +24838,9 @@ begin
                     wn_io_g_o_status <= nested_io_g0_walker_guest_gcr3_walk0_fault_k;
                     wn_io_g_o_level <= nested_io_g0_walker_guest_gcr3_walk0_flevel;
                     wn_io_g_o_aux <= to_unsigned(0, 3);
-                    wn_io_g_o_r_PR <= False;
-                    wn_io_g_o_r_RZ <= False;
-                    wn_io_g_o_r_PE <= False;
+                    wn_io_g_o_r_PR <= to_unsigned(0, 1);
+                    wn_io_g_o_r_RZ <= to_unsigned(0, 1);
+                    wn_io_g_o_r_PE <= to_unsigned(0, 1);
                     wn_io_g_done <= '1';
                     nested_io_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when ADREQ =>
