@@ -1102,9 +1102,15 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
             guest, host = spec.regime(nest.guest), spec.regime(nest.host)
             # each stage's page sizes, and a fault of each stage (which kinds a composition's
             # bindings leave reachable is the translation's coverage: `walk W fault K` counted)
-            out += [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
-            out += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
-            out += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            points = [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
+            points += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
+            points += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            if w.when is not None and w.when.op == "num" and not w.when.value:
+                # a called unit's walk its call's constant bindings rule out (an ATS call of an
+                # IOMMU whose guest translation needs an untranslated request)
+                gone.update({p: f"walk {w.name} never runs (its `when` folds to 0 on the bindings)" for p in points})
+            else:
+                out += points
             continue
         regime = spec.regime(w.regime)
         points = [(f"walk {w.name} page level {lv.shown}", None) for lv in regime.leaf_levels]
