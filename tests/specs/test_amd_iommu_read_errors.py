@@ -37,6 +37,7 @@ ERR = 3                  # trace op: a read that answered with an error
 def run(ref, mem, errors, kind=DMA_READ, address=0, data=0, control=IOMMU_EN | EVENT_LOG_EN, at=0):
     request = {
         "kind": kind, "device_id": 0x0123, "address": address, "data": data, "at": at, "nw": 0,
+        "pv": 0, "pasid": 0, "pmr": 0, "er": 0,
         "DEV_TAB_BAR": DEVTAB | 0x1FF, "CONTROL": control,
         "EVT_LOG_BAR": 0x0040_0000 | 8 << 56, "EVT_LOG_TAIL": TAIL << 4,
     }

@@ -89,6 +89,7 @@ def run(ref, mem, kind=DMA_READ, address=0, data=0, dev=DEV, control=IOMMU_EN | 
         event_len=EVENT_LEN):
     request = {
         "kind": kind, "device_id": dev, "address": address, "data": data, "at": 0, "nw": 0,
+        "pv": 0, "pasid": 0, "pmr": 0, "er": 0,
         "DEV_TAB_BAR": DEVTAB | 0x1FF, "CONTROL": control,
         "EVT_LOG_BAR": LOG | event_len << 56, "EVT_LOG_TAIL": tail << 4,
     }

@@ -70,6 +70,7 @@ def amd_dte(q0=V | TV | DTE_IR | DTE_IW | 3 << 9 | L3, i=1) -> dict:
 
 def amd_run(ref, mem, address=IOVA, at=AT_TRANSLATION_REQUEST, nw=0, kind=A_DMA_READ):
     request = {"kind": kind, "device_id": A_DEV, "address": address, "data": 0, "at": at, "nw": nw,
+               "pv": 0, "pasid": 0, "pmr": 0, "er": 0,
                "DEV_TAB_BAR": A_DEVTAB, "CONTROL": 1 | 1 << 2,
                "EVT_LOG_BAR": A_LOG | 8 << 56, "EVT_LOG_TAIL": A_TAIL << 4}
     trace: list = []

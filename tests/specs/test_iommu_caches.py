@@ -63,7 +63,8 @@ def test_amd_a_translation_is_shared_by_the_devices_of_a_domain(amd):
            root + 5 * 8: 1 | 0x777000 | (1 << 61) | (1 << 62)}
 
     def req(dev):
-        return {"kind": 0, "device_id": dev, "address": 0x5123, "data": 0, "at": 0, "nw": 0, "DEV_TAB_BAR": devtab,
+        return {"kind": 0, "device_id": dev, "address": 0x5123, "data": 0, "at": 0, "nw": 0, "pv": 0, "pasid": 0, "pmr": 0,
+                "er": 0, "DEV_TAB_BAR": devtab,
                 "CONTROL": 5, "EVT_LOG_BAR": 0x400000 | 8 << 56, "EVT_LOG_TAIL": 0}
     c = amd.Caches()
     trace: list = []

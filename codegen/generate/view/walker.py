@@ -619,7 +619,9 @@ class WalkerView:
         for f in rec.fields:
             name = f"{prefix}{f.name}"
             if f.value is not None:
-                text = fitted(f.value, f.width)
+                # a constant of a 1-bit field as a number, not a truth value: a whole
+                # unsigned(0 downto 0) signal takes no `False` in VHDL
+                text = fit(h, env, f.value, 1) if f.width == 1 and f.value.op == "num" else fitted(f.value, f.width)
                 out += h.take() + [f"{name}.next = {text}"]
                 continue
             out.append(f"{name}.next = 0")

@@ -293,6 +293,25 @@ def _root_frame(alloc: Allocator, regime: ir.Regime) -> int:
     return Allocator(alloc.draw, max(shift + 1, bits), alloc.used).frame(shift)
 
 
+def _kept_root(alloc: Allocator, regime: ir.Regime, ctx: dict, fixed: dict) -> int | None:
+    """The root `ctx` already names when every context register the root expression reads
+    is `fixed` (a unit's walk of a composition that binds them to values it read from
+    memory: the tables go where those values point), its pages taken from `alloc`; None
+    when the root is free to draw, or the fixed one cannot hold a table (unaligned, taken,
+    or out of the allocator's range)."""
+    names = {r.name for r in regime.root.refs() if r.kind == "ctx"}
+    if not names or not names <= set(fixed):
+        return None
+    shift = table_shift(regime)
+    root = eval_ctx(regime.root, ctx) & mask(64)
+    pages = range(root >> 12, (root >> 12) + (1 << (shift - 12)))
+    if root & mask(shift) or root >> alloc.width or any(p in alloc.used for p in pages):
+        return None
+    alloc.used.update(pages)
+    alloc.used.update({-2 * (p >> 9) - 2 for p in pages})
+    return root
+
+
 def _indexed(regime: ir.Regime, ctx: dict, addr: int) -> int:
     """The input as the level indexes read it: with `input ... size EXPR`, the bits at
     or above the size the context chooses read as 0."""
@@ -600,6 +619,7 @@ class TableBuilder:
         self.spec, self.regime, self.draw, self.ctx, self.write, self.alloc = spec, regime, draw, ctx, write, alloc
         self.addr = 0  # the input of the walk being built; skipping a level clears its index bits
         self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
+        self.host_shifts: dict[int, int] = {}  # a host leaf's entry address -> log2 of the page it maps
         self.final: int | None = None  # the output address of the last leaf written
         self.preferred: dict[str, int] = {}
         self._pref_key: tuple = ()
@@ -1493,6 +1513,26 @@ class ScenarioFactory:
             self._host_start = [(r, fn) for r, fn in self._host_bind_fns() if r in read] or self._host_bind_fns()
         return self._host_start
 
+    def _ctx_denies(self, ctx: dict, access: dict) -> bool:
+        """Whether a final check of the host stage fires for one of the composition's host
+        accesses with every accumulator at its initial value (entries that grant all):
+        the context alone refuses the walk. A check that reads what the context cannot
+        give (the leaf's fields) counts as not firing."""
+        hctx = self._host_ctx(ctx)
+        stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
+        for acc in self._host_accesses(stages, ctx, access):
+            try:
+                extra = {("acc", a.name): eval_ctx(a.init, hctx, acc) for a in self.host.accumulators}
+            except Exception:  # noqa: BLE001  an initial value that reads more than the context
+                return False
+            for rule in self.host.checks:
+                try:
+                    if eval_ctx(rule.when, hctx, acc, extra):
+                        return True
+                except Exception:  # noqa: BLE001  a check on the leaf's fields
+                    continue
+        return False
+
     def _host_accesses(self, stages: list[str], ctx: dict, access: dict) -> list[dict]:
         """_host_access of each stage, for guest accumulators 0 and 1, cached by the
         context bits and access kinds the bindings read."""
@@ -1785,23 +1825,38 @@ class ScenarioFactory:
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
              legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
              host_fault_at: tuple[str, int] | None = None, exact: bool = False,
-             access_override: dict | None = None) -> Scenario:
+             access_override: dict | None = None, input_override: int | None = None,
+             host_tables: dict | None = None) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
         (`guest_legal` overrides it for the guest stage, the only stage of a one-dimensional
         walk), and `exact` makes them take those values every time; a plan fixes the
         leaf level and an injected walk fault; `final_random` gives the final address of a
         nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
         injects a host walk fault into one of the walk's host translations;
-        `access_override` fixes access kinds (a unit's walk that binds them to constants)."""
+        `access_override` fixes access kinds (a unit's walk that binds them to constants),
+        `input_override` the input (a unit's walk whose input is computed, not drawn);
+        `host_tables` maps a host root to the intent["host_tables"] of an earlier scenario
+        that built under it (a unit's second walk through the same host tables): this one
+        follows and extends those host entries instead of drawing others over them."""
         ctx = self._draw_ctx(draw, ctx_override or {})
         if self._off_conditions("guest") or self._off_conditions("host"):
             self._steer_off(draw, ctx, ctx_override or {})
         memory: dict[int, int] = {}
         access = {**draw_access(draw, self.main), **(access_override or {})}
+        if legal and ctx_override and self.nested is not None:
+            # a unit's walk: the context registers it draws (a root pointer with the DTE's
+            # permissions beside it) are drawn again, a few times, while the host's final
+            # checks deny the walk before any entry is read
+            for _ in range(8):
+                if not self._ctx_denies(ctx, access):
+                    break
+                ctx = self._draw_ctx(draw, ctx_override)
+                if self._off_conditions("guest") or self._off_conditions("host"):
+                    self._steer_off(draw, ctx, ctx_override)
         preset = draw.chance(50) if preset_updates is None else preset_updates
         used: set = set()
         main_width = self._ctx_width(self.main, ctx, self._addr_width(self.spec, self.main))
-        addr = draw.bits(self.main.input_width)
+        addr = draw.bits(self.main.input_width) if input_override is None else input_override
         if self.main.input_faults:
             ctx, addr, tripped = self._input_faults(draw, ctx, access, addr, ctx_override or {})
             if tripped is not None:
@@ -1832,12 +1887,20 @@ class ScenarioFactory:
             if self._runtime_maps(self.host):
                 host_width = self._ctx_width(self.host, self._host_ctx(ctx), host_width)
             halloc = Allocator(draw, host_width, used)
-            hroot = _root_frame(halloc, self.host)
             bindings = {b.name: b.value for b in self.nested.host_bindings}
-            invert(self.host.root, hroot, ctx, bindings)
+            hroot = None if bindings else _kept_root(halloc, self.host, self._host_ctx(ctx), ctx_override or {})
+            if hroot is None:
+                hroot = _root_frame(halloc, self.host)
+                invert(self.host.root, hroot, ctx, bindings)
             hctx = self._host_ctx(ctx)
             hstart = self._start(self.host, hctx)
             hbuilder = TableBuilder(self.spec, self.host, draw, hctx, memory.__setitem__, halloc)
+            earlier = (host_tables or {}).get(hroot)
+            if earlier is not None:
+                hbuilder.entries, hbuilder.host_shifts = earlier["entries"], earlier["shifts"]
+                used.update(earlier["used"])
+            intent["host_tables"] = {"root": hroot, "entries": hbuilder.entries, "shifts": hbuilder.host_shifts,
+                                     "used": used}
             hbuilder.legal = legal
             hbuilder.exact = exact
             if legal:
@@ -1849,8 +1912,10 @@ class ScenarioFactory:
                 # input fault such as "no bits above them" passes); the others anywhere
                 gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1)
             galloc = Allocator(draw, gwidth, set())
-            groot = _root_frame(galloc, self.main)
-            invert(self.main.root, groot, ctx, given=addr)
+            groot = _kept_root(galloc, self.main, ctx, ctx_override or {})
+            if groot is None:
+                groot = _root_frame(galloc, self.main)
+                invert(self.main.root, groot, ctx, given=addr)
             mapped: dict[int, int | None] = {}
             host_fault = None
             host_off = self.stage_off("host", ctx) if self._off_conditions("host") else False
@@ -1929,9 +1994,15 @@ class ScenarioFactory:
 
     def _map(self, hbuilder: TableBuilder, hroot: int, gpa: int, hstart: int, plan: Plan, preset: bool,
              memory: dict) -> int | None:
-        """Map guest page `gpa` through the host tables, sharing tables already built."""
+        """Map guest page `gpa` through the host tables, sharing tables already built. Where
+        host pointers name their next level (a field), each names the level below: the
+        guest chose the address, so no index bits can be cleared for a skip."""
         table = hroot
         entries, ebytes = hbuilder.entries, self.host.entry_bytes
+        nl = self.host.next_level
+        nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
+        if nl_field:
+            hbuilder.addr = gpa  # what `skipped` reads
         for lv, index_lo, index_mask in self._walk_levels(self.host):
             if lv.number > hstart:
                 continue
@@ -1942,7 +2013,8 @@ class ScenarioFactory:
                 if kind == "fault":
                     return None
                 if kind == "leaf":
-                    return target | (gpa & mask(leaf_shift(lv)) & ~0xFFF)
+                    shift = hbuilder.host_shifts.get(entry_addr, leaf_shift(lv))
+                    return target | (gpa & mask(shift) & ~0xFFF)
                 table = target
                 continue
             # at or below the planned leaf level (a shared table may have taken the walk past
@@ -1951,6 +2023,16 @@ class ScenarioFactory:
             target = hbuilder.alloc.frame(leaf_shift(lv) if as_leaf else table_shift(self.host))
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             value, fault = self._entry_or_fallback(hbuilder, self.host, lv.number, as_leaf, target, fault)
+            shift = leaf_shift(lv)
+            if as_leaf and fault is None and lv.page_shift_expr is not None and lv.page_shift_expr.op != "num":
+                # a leaf that encodes its own page size (`page shift EXPR`): the page the
+                # entry maps is the one its size gives, the frame's bits below it unused
+                shift = max(12, hbuilder.field_eval(lv.page_shift_expr, _layout(self.spec, lv.leaf), value, lv.number))
+                target &= ~mask(shift)
+                hbuilder.host_shifts[entry_addr] = shift
+            if nl_field and not as_leaf and fault is None:
+                f = _layout(self.spec, lv.table).field(nl_field)
+                value = (value & ~f.mask) | (((lv.number - 1) & mask(f.width)) << f.lo)
             if preset and fault is None:
                 value |= self._updates_preset(self.host, _layout(self.spec, lv.leaf if as_leaf else lv.table))
             memory[entry_addr] = value
@@ -1958,7 +2040,7 @@ class ScenarioFactory:
             if fault:
                 return None
             if as_leaf:
-                return target | (gpa & mask(leaf_shift(lv)) & ~0xFFF)
+                return target | (gpa & mask(shift) & ~0xFFF)
             table = target
         return None
 

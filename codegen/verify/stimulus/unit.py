@@ -490,14 +490,14 @@ class UnitScenarioFactory:
         for st in u.structures:
             if st.name not in self.after_walk:
                 place(st)
-        shared: dict[str, int] = {}  # context registers an earlier walk of a composition drew
+        shared: dict = {}  # what an earlier walk of a composition drew: context registers, structure fields, host tables
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
             elif kind == "walk":
                 walk = u.step_node(kind, name)
                 if walk.nested:
-                    got = self._build_nested(draw, walk, lookup, memory, request, shared)
+                    got = self._build_nested(draw, walk, lookup, memory, request, shared, values, place)
                 else:
                     got = self._build_walk(draw, walk, lookup, memory, request)
                 walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
@@ -659,7 +659,7 @@ class UnitScenarioFactory:
         return None
 
     def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
-                      shared: dict[str, int]) -> dict | None:
+                      shared: dict, values: dict | None = None, place=None) -> dict | None:
         """The guest and host tables of a walk of a composition, drawn by the composition's
         own scenario factory (a legal 2D walk most of the time, else faults injected), its
         context, input and access kinds written back to the event and context registers the
@@ -672,27 +672,50 @@ class UnitScenarioFactory:
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
-        plain = [b.value.name for b in walk.context if _plain(b.value)]
-        if plain and all(name in shared for name in plain):
-            # an earlier walk drew these roots and built its tables under them: this walk reads
-            # those tables (fresh ones would need the earlier host mappings), at the earlier
-            # walk's input half of the time, else at its own
-            if _plain(walk.input) and "input" in shared and draw.chance(50):
-                _write_back(request, walk.input, shared["input"])
-            return None
+        # a binding that ORs whole structure fields (shifted) is drawn by the factory and
+        # written back into those fields (the bits of the register's own fields only), unless
+        # an earlier walk wrote one of them: a register held in memory (a root pointer,
+        # permissions) then gets the values a legal walk needs, as a plain binding does
+        back = {} if values is None else {b.name: t for b in walk.context if not _plain(b.value)
+                                          and (t := _struct_terms(b.value)) is not None
+                                          and all(r.lo == self.field_of(r.name).lo
+                                                  and r.width == self.field_of(r.name).width
+                                                  and "struct " + r.name not in shared for r, _k in t)}
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
-                    for b in walk.context if not _plain(b.value) or b.value.name in shared}
+                    for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
         legal = draw.chance(70)
+        # an input computed from the event (a PASID shifted into place) is the walk's input:
+        # the tables are built for it, not for a drawn one
+        fixed = None if _plain(walk.input) else evaluate(walk.input, lookup) & mask(factory.main.input_width)
+        # host tables an earlier walk of this event built (by their root): followed, not drawn over
+        tables = shared.setdefault("host tables", {})
         try:
             sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
-                              exact=legal and draw.chance(50), access_override=kinds)
+                              exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
+                              host_tables=tables)
         except StimulusError:
             return None
         for b in walk.context:
             if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
                 shared[b.value.name] = sc.request[b.name]
+        built = sc.intent.get("host_tables")
+        if built is not None:
+            tables.setdefault(built["root"], built)
+        placed = set()
+        for name, terms in back.items():
+            fields = 0
+            for f in self.spec.layout(name).fields:
+                fields |= f.mask
+            value = sc.request[name] & fields
+            for r, k in terms:
+                keep = (fields >> k) & mask(r.width)
+                values[r.name] = (values.get(r.name, 0) & ~keep) | ((value >> k) & keep)
+                shared["struct " + r.name] = 1
+                placed.add(r.name.split(".")[0])
+        for st in sorted(placed):
+            place(self.unit.structure(st))
         for b in walk.access:
             if _plain(b.value):
                 _write_back(request, b.value, sc.request[b.name])
@@ -769,6 +792,20 @@ def _plain(e: Expr) -> bool:
     """An event field or context register itself (or its low bits): a value drawn for it
     can be written back."""
     return e.op == "ref" and e.kind in ("event", "ctx") and e.lo == 0
+
+
+def _struct_terms(e: Expr) -> list[tuple[Expr, int]] | None:
+    """The terms of `e` when it ORs structure fields, each shifted left by a constant
+    (`a | b << 8 | c << 16`): (reference, shift) pairs; None for any other expression."""
+    if e.op == "|":
+        a, b = _struct_terms(e.args[0]), _struct_terms(e.args[1])
+        return None if a is None or b is None else a + b
+    if e.op == "<<" and e.args[1].op == "num":
+        inner = _struct_terms(e.args[0])
+        return None if inner is None else [(r, k + e.args[1].value) for r, k in inner]
+    if e.op == "ref" and e.kind == "struct":
+        return [(e, 0)]
+    return None
 
 
 def _write_back(request: dict, e: Expr, value: int) -> None:
@@ -1066,9 +1103,15 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
             guest, host = spec.regime(nest.guest), spec.regime(nest.host)
             # each stage's page sizes, and a fault of each stage (which kinds a composition's
             # bindings leave reachable is the translation's coverage: `walk W fault K` counted)
-            out += [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
-            out += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
-            out += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            points = [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
+            points += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
+            points += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            if w.when is not None and w.when.op == "num" and not w.when.value:
+                # a called unit's walk its call's constant bindings rule out (an ATS call of an
+                # IOMMU whose guest translation needs an untranslated request)
+                gone.update({p: f"walk {w.name} never runs (its `when` folds to 0 on the bindings)" for p in points})
+            else:
+                out += points
             continue
         regime = spec.regime(w.regime)
         points = [(f"walk {w.name} page level {lv.shown}", None) for lv in regime.leaf_levels]
