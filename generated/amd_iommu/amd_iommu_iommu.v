@@ -33736,20 +33736,25 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (wn_t_done) begin
     end
     case (nested_t0_walker_guest_guest_io0_st)
         3'b000: begin
             if (wn_t_start) begin
-                in0 = 64'h0;
-                in1 = 64'h0;
-                in2 = 64'h0;
                 in2 = wn_t_i_addr;
-                in3 = 57'h0;
                 in3 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                in4 = 64'h0;
                 in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                in5 = 57'h0;
                 in5 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                 if ((((in2 >>> 56) & 1) == 1)) begin
                     in1 = in4;
@@ -33757,14 +33762,9 @@ always @(nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0
                 else begin
                     in1 = {7'h0, in5};
                 end
-                in6 = 64'h0;
-                in7 = 64'h0;
                 in7 = wn_t_i_addr;
-                in8 = 48'h0;
                 in8 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
-                in9 = 64'h0;
                 in9 = ({16'h0, in8} | 64'hffff000000000000);
-                in10 = 48'h0;
                 in10 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
                 if ((((in7 >>> 47) & 1) == 1)) begin
                     in6 = in9;
@@ -34486,6 +34486,17 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (wn_t_done) begin
             wn_t_done <= 1'b0;
         end
@@ -34501,15 +34512,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     nested_t0_walker_guest_guest_io0_pend_2 <= 1'b0;
                     nested_t0_walker_guest_guest_io0_pend_1 <= 1'b0;
                     nested_t0_walker_guest_guest_io0_le <= 0;
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = wn_t_i_addr;
-                    in3 = 57'h0;
                     in3 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -34517,14 +34522,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = wn_t_i_addr;
-                    in8 = 48'h0;
                     in8 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;

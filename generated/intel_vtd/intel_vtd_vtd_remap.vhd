@@ -49,7 +49,7 @@ entity intel_vtd_vtd_remap is
         m_rdata: in unsigned(63 downto 0);
         m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
-        o_r_outcome: out unsigned(2 downto 0);
+        o_r_outcome: out unsigned(3 downto 0);
         o_r_address: out unsigned(63 downto 0);
         o_r_domain: out unsigned(15 downto 0);
         o_r_fault_reason: out unsigned(7 downto 0);
@@ -65,6 +65,13 @@ entity intel_vtd_vtd_remap is
         o_r_delivery_mode: out unsigned(2 downto 0);
         o_r_cpl_status: out unsigned(2 downto 0);
         o_r_cpl: out unsigned(63 downto 0);
+        o_r_urgent: out unsigned(0 downto 0);
+        o_r_pda: out unsigned(63 downto 0);
+        o_r_notify: out unsigned(0 downto 0);
+        o_r_notify_vector: out unsigned(7 downto 0);
+        o_r_notify_dest: out unsigned(31 downto 0);
+        o_r_pir: out unsigned(63 downto 0);
+        o_r_pd_control: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity intel_vtd_vtd_remap;
@@ -94,7 +101,11 @@ type t_enum_S_1 is (
 	S7R,
 	S8W0,
 	S8W1,
+	S9W0,
+	S10W0,
 	DECIDE,
+	ST0,
+	ST1,
 	INV,
 	FINISH
 	);
@@ -163,6 +174,8 @@ signal w_ctx_0: unsigned(63 downto 0);
 signal w_ctx_8: unsigned(63 downto 0);
 signal w_irte_0: unsigned(63 downto 0);
 signal w_irte_8: unsigned(63 downto 0);
+signal w_pd_0: unsigned(63 downto 0);
+signal w_pd_pir_0: unsigned(63 downto 0);
 signal w_pdir_0: unsigned(63 downto 0);
 signal w_pe_0: unsigned(63 downto 0);
 signal w_pe_10: unsigned(63 downto 0);
@@ -271,7 +284,12 @@ signal wk_sl_translation: unsigned(0 downto 0);
 signal wk_sl_walked: unsigned(0 downto 0);
 signal er_ctx: std_logic;
 signal er_irte: std_logic;
+signal er_pd: std_logic;
+signal er_pd_pir: std_logic;
+signal er_pdir: std_logic;
+signal er_pe: std_logic;
 signal er_root: std_logic;
+signal er_smctx: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
@@ -283,10 +301,17 @@ signal rec_fault_reason: unsigned(7 downto 0);
 signal rec_frcd_hi: unsigned(63 downto 0);
 signal rec_frcd_lo: unsigned(63 downto 0);
 signal rec_int_index: unsigned(15 downto 0);
-signal rec_outcome: unsigned(2 downto 0);
+signal rec_notify: unsigned(0 downto 0);
+signal rec_notify_dest: unsigned(31 downto 0);
+signal rec_notify_vector: unsigned(7 downto 0);
+signal rec_outcome: unsigned(3 downto 0);
+signal rec_pd_control: unsigned(63 downto 0);
+signal rec_pda: unsigned(63 downto 0);
+signal rec_pir: unsigned(63 downto 0);
 signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
+signal rec_urgent: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
 signal walker_unit_smsl0_a_r: std_logic;
 signal walker_unit_smsl0_a_w: std_logic;
@@ -487,7 +512,6 @@ signal u1_v3: t_array_u1_v3;
 
 begin
 
-u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -724,80 +748,120 @@ fsm: process (clk) is
     variable h163: unsigned(15 downto 0);
     variable h164: unsigned(20 downto 0);
     variable h165: unsigned(64 downto 0);
-    variable h180: unsigned(31 downto 0);
-    variable h181: unsigned(47 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(0 downto 0);
-    variable h224: unsigned(0 downto 0);
-    variable h237: unsigned(0 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(63 downto 0);
-    variable h240: unsigned(63 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(0 downto 0);
-    variable h260: unsigned(63 downto 0);
-    variable h261: unsigned(63 downto 0);
-    variable h262: unsigned(0 downto 0);
-    variable h275: unsigned(0 downto 0);
-    variable h276: unsigned(0 downto 0);
-    variable h277: unsigned(0 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(0 downto 0);
-    variable h280: unsigned(63 downto 0);
-    variable h281: unsigned(63 downto 0);
-    variable h282: unsigned(0 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(0 downto 0);
-    variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(0 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(63 downto 0);
-    variable h302: unsigned(63 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h317: unsigned(0 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(0 downto 0);
-    variable h322: unsigned(63 downto 0);
-    variable h323: unsigned(63 downto 0);
-    variable h324: unsigned(0 downto 0);
-    variable h325: unsigned(31 downto 0);
-    variable h326: unsigned(47 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(0 downto 0);
+    variable h186: unsigned(31 downto 0);
+    variable h187: unsigned(16 downto 0);
+    variable h188: unsigned(0 downto 0);
+    variable h189: unsigned(31 downto 0);
+    variable h190: unsigned(15 downto 0);
+    variable h191: unsigned(31 downto 0);
+    variable h192: unsigned(16 downto 0);
+    variable h193: unsigned(0 downto 0);
+    variable h194: unsigned(31 downto 0);
+    variable h195: unsigned(15 downto 0);
+    variable h196: unsigned(15 downto 0);
+    variable h197: unsigned(16 downto 0);
+    variable h198: unsigned(3 downto 0);
+    variable h199: unsigned(16 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(63 downto 0);
+    variable h203: unsigned(63 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h205: unsigned(63 downto 0);
+    variable h206: unsigned(63 downto 0);
+    variable h207: unsigned(63 downto 0);
+    variable h208: unsigned(63 downto 0);
+    variable h209: unsigned(63 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(31 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(15 downto 0);
+    variable h214: unsigned(15 downto 0);
+    variable h215: unsigned(15 downto 0);
+    variable h216: unsigned(15 downto 0);
+    variable h217: unsigned(15 downto 0);
+    variable h218: unsigned(15 downto 0);
+    variable h219: unsigned(15 downto 0);
+    variable h220: unsigned(15 downto 0);
+    variable h221: unsigned(15 downto 0);
+    variable h222: unsigned(15 downto 0);
+    variable h223: unsigned(15 downto 0);
+    variable h224: unsigned(15 downto 0);
+    variable h180: unsigned(63 downto 0);
+    variable h181: unsigned(63 downto 0);
+    variable h182: unsigned(63 downto 0);
+    variable h183: unsigned(7 downto 0);
+    variable h184: unsigned(11 downto 0);
+    variable h185: unsigned(64 downto 0);
+    variable h229: unsigned(31 downto 0);
+    variable h230: unsigned(16 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(31 downto 0);
+    variable h233: unsigned(15 downto 0);
+    variable h234: unsigned(31 downto 0);
+    variable h235: unsigned(16 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(15 downto 0);
+    variable h239: unsigned(15 downto 0);
+    variable h240: unsigned(16 downto 0);
+    variable h241: unsigned(3 downto 0);
+    variable h242: unsigned(16 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(63 downto 0);
+    variable h246: unsigned(63 downto 0);
+    variable h247: unsigned(63 downto 0);
+    variable h248: unsigned(63 downto 0);
+    variable h249: unsigned(63 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(63 downto 0);
+    variable h252: unsigned(63 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(31 downto 0);
+    variable h256: unsigned(15 downto 0);
+    variable h257: unsigned(15 downto 0);
+    variable h258: unsigned(15 downto 0);
+    variable h259: unsigned(15 downto 0);
+    variable h260: unsigned(15 downto 0);
+    variable h261: unsigned(15 downto 0);
+    variable h262: unsigned(15 downto 0);
+    variable h263: unsigned(15 downto 0);
+    variable h264: unsigned(15 downto 0);
+    variable h265: unsigned(15 downto 0);
+    variable h266: unsigned(15 downto 0);
+    variable h267: unsigned(15 downto 0);
+    variable h225: unsigned(63 downto 0);
+    variable h226: unsigned(63 downto 0);
+    variable h227: unsigned(63 downto 0);
+    variable h228: unsigned(64 downto 0);
+    variable h268: unsigned(31 downto 0);
+    variable h269: unsigned(47 downto 0);
+    variable h310: unsigned(0 downto 0);
+    variable h311: unsigned(0 downto 0);
+    variable h312: unsigned(0 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h326: unsigned(0 downto 0);
+    variable h327: unsigned(63 downto 0);
+    variable h328: unsigned(63 downto 0);
     variable h329: unsigned(0 downto 0);
-    variable h330: unsigned(0 downto 0);
-    variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(63 downto 0);
-    variable h333: unsigned(63 downto 0);
-    variable h334: unsigned(0 downto 0);
-    variable h335: unsigned(0 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(0 downto 0);
-    variable h340: unsigned(63 downto 0);
-    variable h341: unsigned(63 downto 0);
     variable h342: unsigned(0 downto 0);
-    variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(0 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(63 downto 0);
+    variable h343: unsigned(0 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(63 downto 0);
+    variable h348: unsigned(63 downto 0);
+    variable h349: unsigned(0 downto 0);
     variable h363: unsigned(0 downto 0);
-    variable h364: unsigned(19 downto 0);
-    variable h365: unsigned(19 downto 0);
-    variable h366: unsigned(15 downto 0);
-    variable h367: unsigned(3 downto 0);
-    variable h368: unsigned(3 downto 0);
-    variable h369: unsigned(15 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(0 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(63 downto 0);
+    variable h369: unsigned(63 downto 0);
+    variable h370: unsigned(0 downto 0);
     variable h383: unsigned(0 downto 0);
     variable h384: unsigned(0 downto 0);
     variable h385: unsigned(0 downto 0);
@@ -806,376 +870,550 @@ fsm: process (clk) is
     variable h388: unsigned(63 downto 0);
     variable h389: unsigned(63 downto 0);
     variable h390: unsigned(0 downto 0);
-    variable h391: unsigned(19 downto 0);
-    variable h392: unsigned(19 downto 0);
-    variable h393: unsigned(15 downto 0);
-    variable h394: unsigned(3 downto 0);
-    variable h395: unsigned(3 downto 0);
-    variable h396: unsigned(15 downto 0);
-    variable h409: unsigned(0 downto 0);
-    variable h410: unsigned(0 downto 0);
+    variable h404: unsigned(0 downto 0);
+    variable h405: unsigned(0 downto 0);
+    variable h406: unsigned(0 downto 0);
+    variable h407: unsigned(0 downto 0);
+    variable h408: unsigned(0 downto 0);
+    variable h409: unsigned(63 downto 0);
+    variable h410: unsigned(63 downto 0);
     variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(0 downto 0);
-    variable h413: unsigned(0 downto 0);
-    variable h414: unsigned(63 downto 0);
-    variable h415: unsigned(63 downto 0);
-    variable h416: unsigned(0 downto 0);
-    variable h417: unsigned(19 downto 0);
-    variable h418: unsigned(19 downto 0);
-    variable h419: unsigned(15 downto 0);
-    variable h420: unsigned(3 downto 0);
-    variable h421: unsigned(3 downto 0);
-    variable h422: unsigned(15 downto 0);
+    variable h425: unsigned(0 downto 0);
+    variable h426: unsigned(0 downto 0);
+    variable h427: unsigned(0 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(63 downto 0);
+    variable h432: unsigned(0 downto 0);
+    variable h433: unsigned(31 downto 0);
+    variable h434: unsigned(47 downto 0);
+    variable h435: unsigned(0 downto 0);
     variable h436: unsigned(0 downto 0);
     variable h437: unsigned(0 downto 0);
     variable h438: unsigned(0 downto 0);
     variable h439: unsigned(0 downto 0);
-    variable h440: unsigned(0 downto 0);
+    variable h440: unsigned(63 downto 0);
     variable h441: unsigned(63 downto 0);
-    variable h442: unsigned(63 downto 0);
+    variable h442: unsigned(0 downto 0);
     variable h443: unsigned(0 downto 0);
-    variable h444: unsigned(19 downto 0);
-    variable h445: unsigned(19 downto 0);
-    variable h446: unsigned(15 downto 0);
-    variable h447: unsigned(3 downto 0);
-    variable h448: unsigned(3 downto 0);
-    variable h449: unsigned(15 downto 0);
-    variable h462: unsigned(0 downto 0);
-    variable h463: unsigned(0 downto 0);
+    variable h444: unsigned(0 downto 0);
+    variable h445: unsigned(0 downto 0);
+    variable h446: unsigned(0 downto 0);
+    variable h447: unsigned(0 downto 0);
+    variable h448: unsigned(63 downto 0);
+    variable h449: unsigned(63 downto 0);
+    variable h450: unsigned(0 downto 0);
     variable h464: unsigned(0 downto 0);
     variable h465: unsigned(0 downto 0);
     variable h466: unsigned(0 downto 0);
-    variable h467: unsigned(63 downto 0);
-    variable h468: unsigned(63 downto 0);
-    variable h469: unsigned(0 downto 0);
-    variable h470: unsigned(19 downto 0);
-    variable h471: unsigned(19 downto 0);
-    variable h472: unsigned(15 downto 0);
-    variable h473: unsigned(3 downto 0);
-    variable h474: unsigned(3 downto 0);
-    variable h475: unsigned(15 downto 0);
-    variable h489: unsigned(0 downto 0);
+    variable h467: unsigned(0 downto 0);
+    variable h468: unsigned(0 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(63 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h472: unsigned(19 downto 0);
+    variable h473: unsigned(19 downto 0);
+    variable h474: unsigned(15 downto 0);
+    variable h475: unsigned(3 downto 0);
+    variable h476: unsigned(3 downto 0);
+    variable h477: unsigned(15 downto 0);
     variable h490: unsigned(0 downto 0);
     variable h491: unsigned(0 downto 0);
     variable h492: unsigned(0 downto 0);
     variable h493: unsigned(0 downto 0);
-    variable h494: unsigned(63 downto 0);
+    variable h494: unsigned(0 downto 0);
     variable h495: unsigned(63 downto 0);
-    variable h496: unsigned(0 downto 0);
-    variable h497: unsigned(19 downto 0);
+    variable h496: unsigned(63 downto 0);
+    variable h497: unsigned(0 downto 0);
     variable h498: unsigned(19 downto 0);
-    variable h499: unsigned(15 downto 0);
-    variable h500: unsigned(3 downto 0);
+    variable h499: unsigned(19 downto 0);
+    variable h500: unsigned(15 downto 0);
     variable h501: unsigned(3 downto 0);
-    variable h502: unsigned(15 downto 0);
-    variable h503: unsigned(31 downto 0);
-    variable h504: unsigned(47 downto 0);
-    variable h505: unsigned(0 downto 0);
-    variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(0 downto 0);
-    variable h508: unsigned(0 downto 0);
-    variable h509: unsigned(0 downto 0);
-    variable h510: unsigned(63 downto 0);
-    variable h511: unsigned(63 downto 0);
-    variable h512: unsigned(0 downto 0);
-    variable h513: unsigned(19 downto 0);
-    variable h514: unsigned(19 downto 0);
-    variable h515: unsigned(15 downto 0);
-    variable h516: unsigned(3 downto 0);
-    variable h517: unsigned(3 downto 0);
-    variable h518: unsigned(15 downto 0);
+    variable h502: unsigned(3 downto 0);
+    variable h503: unsigned(15 downto 0);
+    variable h517: unsigned(0 downto 0);
+    variable h518: unsigned(0 downto 0);
+    variable h519: unsigned(0 downto 0);
+    variable h520: unsigned(0 downto 0);
     variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(0 downto 0);
-    variable h523: unsigned(0 downto 0);
+    variable h522: unsigned(63 downto 0);
+    variable h523: unsigned(63 downto 0);
     variable h524: unsigned(0 downto 0);
-    variable h525: unsigned(0 downto 0);
-    variable h526: unsigned(63 downto 0);
-    variable h527: unsigned(63 downto 0);
-    variable h528: unsigned(0 downto 0);
-    variable h529: unsigned(19 downto 0);
-    variable h530: unsigned(19 downto 0);
-    variable h531: unsigned(15 downto 0);
-    variable h532: unsigned(3 downto 0);
-    variable h533: unsigned(3 downto 0);
-    variable h534: unsigned(15 downto 0);
-    variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(0 downto 0);
-    variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(0 downto 0);
-    variable h540: unsigned(63 downto 0);
-    variable h541: unsigned(63 downto 0);
-    variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(19 downto 0);
-    variable h544: unsigned(19 downto 0);
-    variable h545: unsigned(15 downto 0);
-    variable h546: unsigned(3 downto 0);
-    variable h547: unsigned(3 downto 0);
-    variable h548: unsigned(15 downto 0);
-    variable h562: unsigned(0 downto 0);
-    variable h563: unsigned(0 downto 0);
-    variable h564: unsigned(0 downto 0);
-    variable h565: unsigned(0 downto 0);
-    variable h566: unsigned(0 downto 0);
-    variable h567: unsigned(63 downto 0);
-    variable h568: unsigned(63 downto 0);
+    variable h525: unsigned(19 downto 0);
+    variable h526: unsigned(19 downto 0);
+    variable h527: unsigned(15 downto 0);
+    variable h528: unsigned(3 downto 0);
+    variable h529: unsigned(3 downto 0);
+    variable h530: unsigned(15 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(0 downto 0);
+    variable h545: unsigned(0 downto 0);
+    variable h546: unsigned(0 downto 0);
+    variable h547: unsigned(0 downto 0);
+    variable h548: unsigned(63 downto 0);
+    variable h549: unsigned(63 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(19 downto 0);
+    variable h552: unsigned(19 downto 0);
+    variable h553: unsigned(15 downto 0);
+    variable h554: unsigned(3 downto 0);
+    variable h555: unsigned(3 downto 0);
+    variable h556: unsigned(15 downto 0);
     variable h569: unsigned(0 downto 0);
-    variable h570: unsigned(19 downto 0);
-    variable h571: unsigned(19 downto 0);
-    variable h572: unsigned(15 downto 0);
-    variable h573: unsigned(3 downto 0);
-    variable h574: unsigned(3 downto 0);
-    variable h575: unsigned(15 downto 0);
-    variable h587: unsigned(31 downto 0);
-    variable h588: unsigned(47 downto 0);
-    variable h664: unsigned(0 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(0 downto 0);
+    variable h572: unsigned(0 downto 0);
+    variable h573: unsigned(0 downto 0);
+    variable h574: unsigned(63 downto 0);
+    variable h575: unsigned(63 downto 0);
+    variable h576: unsigned(0 downto 0);
+    variable h577: unsigned(19 downto 0);
+    variable h578: unsigned(19 downto 0);
+    variable h579: unsigned(15 downto 0);
+    variable h580: unsigned(3 downto 0);
+    variable h581: unsigned(3 downto 0);
+    variable h582: unsigned(15 downto 0);
+    variable h596: unsigned(0 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(0 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(0 downto 0);
+    variable h601: unsigned(63 downto 0);
+    variable h602: unsigned(63 downto 0);
+    variable h603: unsigned(0 downto 0);
+    variable h604: unsigned(19 downto 0);
+    variable h605: unsigned(19 downto 0);
+    variable h606: unsigned(15 downto 0);
+    variable h607: unsigned(3 downto 0);
+    variable h608: unsigned(3 downto 0);
+    variable h609: unsigned(15 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(0 downto 0);
+    variable h625: unsigned(0 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(63 downto 0);
+    variable h628: unsigned(63 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(19 downto 0);
+    variable h631: unsigned(19 downto 0);
+    variable h632: unsigned(15 downto 0);
+    variable h633: unsigned(3 downto 0);
+    variable h634: unsigned(3 downto 0);
+    variable h635: unsigned(15 downto 0);
+    variable h649: unsigned(0 downto 0);
+    variable h650: unsigned(0 downto 0);
+    variable h651: unsigned(0 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h654: unsigned(63 downto 0);
+    variable h655: unsigned(63 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(19 downto 0);
+    variable h658: unsigned(19 downto 0);
+    variable h659: unsigned(15 downto 0);
+    variable h660: unsigned(3 downto 0);
+    variable h661: unsigned(3 downto 0);
+    variable h662: unsigned(15 downto 0);
+    variable h663: unsigned(31 downto 0);
+    variable h664: unsigned(47 downto 0);
     variable h665: unsigned(0 downto 0);
     variable h666: unsigned(0 downto 0);
     variable h667: unsigned(0 downto 0);
     variable h668: unsigned(0 downto 0);
-    variable h669: unsigned(63 downto 0);
+    variable h669: unsigned(0 downto 0);
     variable h670: unsigned(63 downto 0);
-    variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(19 downto 0);
+    variable h671: unsigned(63 downto 0);
+    variable h672: unsigned(0 downto 0);
     variable h673: unsigned(19 downto 0);
-    variable h674: unsigned(15 downto 0);
-    variable h675: unsigned(3 downto 0);
+    variable h674: unsigned(19 downto 0);
+    variable h675: unsigned(15 downto 0);
     variable h676: unsigned(3 downto 0);
-    variable h677: unsigned(15 downto 0);
-    variable h678: unsigned(0 downto 0);
-    variable h679: unsigned(0 downto 0);
-    variable h680: unsigned(0 downto 0);
-    variable h681: unsigned(63 downto 0);
+    variable h677: unsigned(3 downto 0);
+    variable h678: unsigned(15 downto 0);
+    variable h681: unsigned(0 downto 0);
     variable h682: unsigned(0 downto 0);
-    variable h683: unsigned(63 downto 0);
+    variable h683: unsigned(0 downto 0);
     variable h684: unsigned(0 downto 0);
     variable h685: unsigned(0 downto 0);
-    variable h686: unsigned(0 downto 0);
+    variable h686: unsigned(63 downto 0);
     variable h687: unsigned(63 downto 0);
     variable h688: unsigned(0 downto 0);
-    variable h689: unsigned(63 downto 0);
-    variable h690: unsigned(0 downto 0);
-    variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(63 downto 0);
-    variable h693: unsigned(0 downto 0);
-    variable h694: unsigned(63 downto 0);
-    variable h706: unsigned(0 downto 0);
-    variable h707: unsigned(0 downto 0);
-    variable h708: unsigned(0 downto 0);
-    variable h709: unsigned(0 downto 0);
-    variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(63 downto 0);
-    variable h712: unsigned(63 downto 0);
-    variable h713: unsigned(0 downto 0);
-    variable h714: unsigned(19 downto 0);
-    variable h715: unsigned(19 downto 0);
-    variable h716: unsigned(15 downto 0);
-    variable h717: unsigned(3 downto 0);
-    variable h718: unsigned(3 downto 0);
-    variable h719: unsigned(15 downto 0);
-    variable h720: unsigned(0 downto 0);
-    variable h721: unsigned(0 downto 0);
+    variable h689: unsigned(19 downto 0);
+    variable h690: unsigned(19 downto 0);
+    variable h691: unsigned(15 downto 0);
+    variable h692: unsigned(3 downto 0);
+    variable h693: unsigned(3 downto 0);
+    variable h694: unsigned(15 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(0 downto 0);
+    variable h697: unsigned(0 downto 0);
+    variable h698: unsigned(0 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(63 downto 0);
+    variable h701: unsigned(63 downto 0);
+    variable h702: unsigned(0 downto 0);
+    variable h703: unsigned(19 downto 0);
+    variable h704: unsigned(19 downto 0);
+    variable h705: unsigned(15 downto 0);
+    variable h706: unsigned(3 downto 0);
+    variable h707: unsigned(3 downto 0);
+    variable h708: unsigned(15 downto 0);
     variable h722: unsigned(0 downto 0);
-    variable h723: unsigned(63 downto 0);
+    variable h723: unsigned(0 downto 0);
     variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(63 downto 0);
+    variable h725: unsigned(0 downto 0);
     variable h726: unsigned(0 downto 0);
-    variable h727: unsigned(0 downto 0);
-    variable h728: unsigned(0 downto 0);
-    variable h729: unsigned(63 downto 0);
-    variable h730: unsigned(0 downto 0);
-    variable h731: unsigned(63 downto 0);
-    variable h732: unsigned(0 downto 0);
-    variable h733: unsigned(0 downto 0);
-    variable h734: unsigned(63 downto 0);
-    variable h735: unsigned(0 downto 0);
-    variable h736: unsigned(63 downto 0);
-    variable h737: unsigned(31 downto 0);
-    variable h738: unsigned(47 downto 0);
-    variable h838: unsigned(31 downto 0);
-    variable h839: unsigned(47 downto 0);
+    variable h727: unsigned(63 downto 0);
+    variable h728: unsigned(63 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h730: unsigned(19 downto 0);
+    variable h731: unsigned(19 downto 0);
+    variable h732: unsigned(15 downto 0);
+    variable h733: unsigned(3 downto 0);
+    variable h734: unsigned(3 downto 0);
+    variable h735: unsigned(15 downto 0);
+    variable h747: unsigned(31 downto 0);
+    variable h748: unsigned(47 downto 0);
+    variable h824: unsigned(0 downto 0);
+    variable h825: unsigned(0 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(0 downto 0);
+    variable h828: unsigned(0 downto 0);
+    variable h829: unsigned(63 downto 0);
+    variable h830: unsigned(63 downto 0);
+    variable h831: unsigned(0 downto 0);
+    variable h832: unsigned(19 downto 0);
+    variable h833: unsigned(19 downto 0);
+    variable h834: unsigned(15 downto 0);
+    variable h835: unsigned(3 downto 0);
+    variable h836: unsigned(3 downto 0);
+    variable h837: unsigned(15 downto 0);
+    variable h838: unsigned(0 downto 0);
+    variable h839: unsigned(0 downto 0);
     variable h840: unsigned(0 downto 0);
-    variable h841: unsigned(0 downto 0);
+    variable h841: unsigned(63 downto 0);
     variable h842: unsigned(0 downto 0);
     variable h843: unsigned(63 downto 0);
     variable h844: unsigned(0 downto 0);
-    variable h845: unsigned(63 downto 0);
+    variable h845: unsigned(0 downto 0);
     variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(0 downto 0);
+    variable h847: unsigned(63 downto 0);
     variable h848: unsigned(0 downto 0);
     variable h849: unsigned(63 downto 0);
     variable h850: unsigned(0 downto 0);
-    variable h851: unsigned(63 downto 0);
-    variable h852: unsigned(0 downto 0);
+    variable h851: unsigned(0 downto 0);
+    variable h852: unsigned(63 downto 0);
     variable h853: unsigned(0 downto 0);
     variable h854: unsigned(63 downto 0);
-    variable h855: unsigned(0 downto 0);
-    variable h856: unsigned(63 downto 0);
-    variable h860: unsigned(0 downto 0);
-    variable h861: unsigned(0 downto 0);
-    variable h862: unsigned(0 downto 0);
-    variable h863: unsigned(63 downto 0);
-    variable h864: unsigned(0 downto 0);
-    variable h865: unsigned(63 downto 0);
     variable h866: unsigned(0 downto 0);
     variable h867: unsigned(0 downto 0);
     variable h868: unsigned(0 downto 0);
-    variable h869: unsigned(63 downto 0);
+    variable h869: unsigned(0 downto 0);
     variable h870: unsigned(0 downto 0);
     variable h871: unsigned(63 downto 0);
-    variable h872: unsigned(0 downto 0);
+    variable h872: unsigned(63 downto 0);
     variable h873: unsigned(0 downto 0);
-    variable h874: unsigned(63 downto 0);
-    variable h875: unsigned(0 downto 0);
-    variable h876: unsigned(63 downto 0);
-    variable h877: unsigned(31 downto 0);
-    variable h878: unsigned(47 downto 0);
-    variable h918: unsigned(31 downto 0);
-    variable h929: unsigned(16 downto 0);
-    variable h930: unsigned(0 downto 0);
-    variable h931: unsigned(31 downto 0);
-    variable h932: unsigned(15 downto 0);
-    variable h933: unsigned(31 downto 0);
-    variable h934: unsigned(16 downto 0);
-    variable h935: unsigned(0 downto 0);
-    variable h936: unsigned(31 downto 0);
-    variable h937: unsigned(15 downto 0);
-    variable h938: unsigned(15 downto 0);
-    variable h939: unsigned(16 downto 0);
-    variable h940: unsigned(3 downto 0);
-    variable h941: unsigned(16 downto 0);
-    variable h974: unsigned(31 downto 0);
-    variable h975: unsigned(31 downto 0);
-    variable h987: unsigned(15 downto 0);
-    variable h988: unsigned(15 downto 0);
-    variable h989: unsigned(15 downto 0);
-    variable h990: unsigned(15 downto 0);
-    variable h991: unsigned(15 downto 0);
-    variable h992: unsigned(15 downto 0);
-    variable h993: unsigned(15 downto 0);
-    variable h994: unsigned(15 downto 0);
-    variable h995: unsigned(15 downto 0);
-    variable h996: unsigned(15 downto 0);
-    variable h997: unsigned(15 downto 0);
-    variable h998: unsigned(15 downto 0);
-    variable h182: unsigned(2 downto 0);
-    variable h183: unsigned(63 downto 0);
-    variable h184: unsigned(0 downto 0);
-    variable h185: unsigned(2 downto 0);
-    variable h186: unsigned(2 downto 0);
-    variable h187: unsigned(63 downto 0);
-    variable h188: unsigned(75 downto 0);
-    variable h189: unsigned(61 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(62 downto 0);
-    variable h192: unsigned(63 downto 0);
-    variable h193: unsigned(63 downto 0);
-    variable h194: unsigned(19 downto 0);
-    variable h195: unsigned(63 downto 0);
-    variable h196: unsigned(63 downto 0);
-    variable h197: unsigned(0 downto 0);
-    variable h198: unsigned(2 downto 0);
-    variable h199: unsigned(63 downto 0);
-    variable h200: unsigned(75 downto 0);
-    variable h201: unsigned(61 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(62 downto 0);
-    variable h204: unsigned(63 downto 0);
-    variable h205: unsigned(63 downto 0);
-    variable h206: unsigned(19 downto 0);
-    variable h207: unsigned(63 downto 0);
-    variable h208: unsigned(63 downto 0);
-    variable h209: unsigned(2 downto 0);
-    variable h210: unsigned(2 downto 0);
-    variable h211: unsigned(63 downto 0);
-    variable h212: unsigned(75 downto 0);
-    variable h213: unsigned(61 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(62 downto 0);
-    variable h216: unsigned(63 downto 0);
-    variable h217: unsigned(63 downto 0);
-    variable h218: unsigned(19 downto 0);
-    variable h219: unsigned(63 downto 0);
-    variable h220: unsigned(63 downto 0);
-    variable h221: unsigned(0 downto 0);
-    variable h225: unsigned(2 downto 0);
-    variable h226: unsigned(63 downto 0);
-    variable h227: unsigned(75 downto 0);
-    variable h228: unsigned(61 downto 0);
-    variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(62 downto 0);
-    variable h231: unsigned(63 downto 0);
-    variable h232: unsigned(63 downto 0);
-    variable h233: unsigned(19 downto 0);
-    variable h234: unsigned(63 downto 0);
-    variable h235: unsigned(63 downto 0);
-    variable h236: unsigned(2 downto 0);
-    variable h242: unsigned(2 downto 0);
-    variable h243: unsigned(0 downto 0);
-    variable h244: unsigned(63 downto 0);
-    variable h245: unsigned(75 downto 0);
-    variable h246: unsigned(61 downto 0);
-    variable h247: unsigned(0 downto 0);
-    variable h248: unsigned(62 downto 0);
-    variable h249: unsigned(63 downto 0);
-    variable h250: unsigned(63 downto 0);
-    variable h251: unsigned(19 downto 0);
-    variable h252: unsigned(63 downto 0);
-    variable h253: unsigned(63 downto 0);
-    variable h254: unsigned(0 downto 0);
-    variable h263: unsigned(2 downto 0);
-    variable h264: unsigned(63 downto 0);
-    variable h265: unsigned(75 downto 0);
-    variable h266: unsigned(61 downto 0);
-    variable h267: unsigned(0 downto 0);
-    variable h268: unsigned(62 downto 0);
-    variable h269: unsigned(63 downto 0);
-    variable h270: unsigned(63 downto 0);
-    variable h271: unsigned(19 downto 0);
-    variable h272: unsigned(63 downto 0);
-    variable h273: unsigned(63 downto 0);
+    variable h874: unsigned(19 downto 0);
+    variable h875: unsigned(19 downto 0);
+    variable h876: unsigned(15 downto 0);
+    variable h877: unsigned(3 downto 0);
+    variable h878: unsigned(3 downto 0);
+    variable h879: unsigned(15 downto 0);
+    variable h880: unsigned(0 downto 0);
+    variable h881: unsigned(0 downto 0);
+    variable h882: unsigned(0 downto 0);
+    variable h883: unsigned(63 downto 0);
+    variable h884: unsigned(0 downto 0);
+    variable h885: unsigned(63 downto 0);
+    variable h886: unsigned(0 downto 0);
+    variable h887: unsigned(0 downto 0);
+    variable h888: unsigned(0 downto 0);
+    variable h889: unsigned(63 downto 0);
+    variable h890: unsigned(0 downto 0);
+    variable h891: unsigned(63 downto 0);
+    variable h892: unsigned(0 downto 0);
+    variable h893: unsigned(0 downto 0);
+    variable h894: unsigned(63 downto 0);
+    variable h895: unsigned(0 downto 0);
+    variable h896: unsigned(63 downto 0);
+    variable h897: unsigned(31 downto 0);
+    variable h898: unsigned(47 downto 0);
+    variable h998: unsigned(31 downto 0);
+    variable h999: unsigned(47 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(0 downto 0);
+    variable h1002: unsigned(0 downto 0);
+    variable h1003: unsigned(63 downto 0);
+    variable h1004: unsigned(0 downto 0);
+    variable h1005: unsigned(63 downto 0);
+    variable h1006: unsigned(0 downto 0);
+    variable h1007: unsigned(0 downto 0);
+    variable h1008: unsigned(0 downto 0);
+    variable h1009: unsigned(63 downto 0);
+    variable h1010: unsigned(0 downto 0);
+    variable h1011: unsigned(63 downto 0);
+    variable h1012: unsigned(0 downto 0);
+    variable h1013: unsigned(0 downto 0);
+    variable h1014: unsigned(63 downto 0);
+    variable h1015: unsigned(0 downto 0);
+    variable h1016: unsigned(63 downto 0);
+    variable h1020: unsigned(0 downto 0);
+    variable h1021: unsigned(0 downto 0);
+    variable h1022: unsigned(0 downto 0);
+    variable h1023: unsigned(63 downto 0);
+    variable h1024: unsigned(0 downto 0);
+    variable h1025: unsigned(63 downto 0);
+    variable h1026: unsigned(0 downto 0);
+    variable h1027: unsigned(0 downto 0);
+    variable h1028: unsigned(0 downto 0);
+    variable h1029: unsigned(63 downto 0);
+    variable h1030: unsigned(0 downto 0);
+    variable h1031: unsigned(63 downto 0);
+    variable h1032: unsigned(0 downto 0);
+    variable h1033: unsigned(0 downto 0);
+    variable h1034: unsigned(63 downto 0);
+    variable h1035: unsigned(0 downto 0);
+    variable h1036: unsigned(63 downto 0);
+    variable h1037: unsigned(31 downto 0);
+    variable h1038: unsigned(47 downto 0);
+    variable h1078: unsigned(31 downto 0);
+    variable h1089: unsigned(16 downto 0);
+    variable h1090: unsigned(0 downto 0);
+    variable h1091: unsigned(31 downto 0);
+    variable h1092: unsigned(15 downto 0);
+    variable h1093: unsigned(31 downto 0);
+    variable h1094: unsigned(16 downto 0);
+    variable h1095: unsigned(0 downto 0);
+    variable h1096: unsigned(31 downto 0);
+    variable h1097: unsigned(15 downto 0);
+    variable h1098: unsigned(15 downto 0);
+    variable h1099: unsigned(16 downto 0);
+    variable h1100: unsigned(3 downto 0);
+    variable h1101: unsigned(16 downto 0);
+    variable h1134: unsigned(0 downto 0);
+    variable h1135: unsigned(0 downto 0);
+    variable h1136: unsigned(63 downto 0);
+    variable h1137: unsigned(63 downto 0);
+    variable h1138: unsigned(63 downto 0);
+    variable h1139: unsigned(63 downto 0);
+    variable h1140: unsigned(63 downto 0);
+    variable h1141: unsigned(63 downto 0);
+    variable h1142: unsigned(63 downto 0);
+    variable h1143: unsigned(63 downto 0);
+    variable h1144: unsigned(0 downto 0);
+    variable h1145: unsigned(31 downto 0);
+    variable h1146: unsigned(31 downto 0);
+    variable h1158: unsigned(15 downto 0);
+    variable h1159: unsigned(15 downto 0);
+    variable h1160: unsigned(15 downto 0);
+    variable h1161: unsigned(15 downto 0);
+    variable h1162: unsigned(15 downto 0);
+    variable h1163: unsigned(15 downto 0);
+    variable h1164: unsigned(15 downto 0);
+    variable h1165: unsigned(15 downto 0);
+    variable h1166: unsigned(15 downto 0);
+    variable h1167: unsigned(15 downto 0);
+    variable h1168: unsigned(15 downto 0);
+    variable h1169: unsigned(15 downto 0);
+    variable h1181: unsigned(31 downto 0);
+    variable h1182: unsigned(16 downto 0);
+    variable h1183: unsigned(0 downto 0);
+    variable h1184: unsigned(31 downto 0);
+    variable h1185: unsigned(15 downto 0);
+    variable h1186: unsigned(31 downto 0);
+    variable h1187: unsigned(16 downto 0);
+    variable h1188: unsigned(0 downto 0);
+    variable h1189: unsigned(31 downto 0);
+    variable h1190: unsigned(15 downto 0);
+    variable h1191: unsigned(15 downto 0);
+    variable h1192: unsigned(16 downto 0);
+    variable h1193: unsigned(3 downto 0);
+    variable h1194: unsigned(16 downto 0);
+    variable h1195: unsigned(0 downto 0);
+    variable h1196: unsigned(0 downto 0);
+    variable h1197: unsigned(63 downto 0);
+    variable h1198: unsigned(63 downto 0);
+    variable h1199: unsigned(63 downto 0);
+    variable h1200: unsigned(63 downto 0);
+    variable h1201: unsigned(63 downto 0);
+    variable h1202: unsigned(63 downto 0);
+    variable h1203: unsigned(63 downto 0);
+    variable h1204: unsigned(63 downto 0);
+    variable h1205: unsigned(0 downto 0);
+    variable h1206: unsigned(31 downto 0);
+    variable h1207: unsigned(31 downto 0);
+    variable h1208: unsigned(15 downto 0);
+    variable h1209: unsigned(15 downto 0);
+    variable h1210: unsigned(15 downto 0);
+    variable h1211: unsigned(15 downto 0);
+    variable h1212: unsigned(15 downto 0);
+    variable h1213: unsigned(15 downto 0);
+    variable h1214: unsigned(15 downto 0);
+    variable h1215: unsigned(15 downto 0);
+    variable h1216: unsigned(15 downto 0);
+    variable h1217: unsigned(15 downto 0);
+    variable h1218: unsigned(15 downto 0);
+    variable h1219: unsigned(15 downto 0);
+    variable h1231: unsigned(31 downto 0);
+    variable h1232: unsigned(16 downto 0);
+    variable h1233: unsigned(0 downto 0);
+    variable h1234: unsigned(31 downto 0);
+    variable h1235: unsigned(15 downto 0);
+    variable h1236: unsigned(31 downto 0);
+    variable h1237: unsigned(16 downto 0);
+    variable h1238: unsigned(0 downto 0);
+    variable h1239: unsigned(31 downto 0);
+    variable h1240: unsigned(15 downto 0);
+    variable h1241: unsigned(15 downto 0);
+    variable h1242: unsigned(16 downto 0);
+    variable h1243: unsigned(3 downto 0);
+    variable h1244: unsigned(16 downto 0);
+    variable h1245: unsigned(0 downto 0);
+    variable h1246: unsigned(0 downto 0);
+    variable h1247: unsigned(63 downto 0);
+    variable h1248: unsigned(63 downto 0);
+    variable h1249: unsigned(63 downto 0);
+    variable h1250: unsigned(63 downto 0);
+    variable h1251: unsigned(63 downto 0);
+    variable h1252: unsigned(63 downto 0);
+    variable h1253: unsigned(63 downto 0);
+    variable h1254: unsigned(63 downto 0);
+    variable h1255: unsigned(0 downto 0);
+    variable h1256: unsigned(31 downto 0);
+    variable h1257: unsigned(31 downto 0);
+    variable h1258: unsigned(15 downto 0);
+    variable h1259: unsigned(15 downto 0);
+    variable h1260: unsigned(15 downto 0);
+    variable h1261: unsigned(15 downto 0);
+    variable h1262: unsigned(15 downto 0);
+    variable h1263: unsigned(15 downto 0);
+    variable h1264: unsigned(15 downto 0);
+    variable h1265: unsigned(15 downto 0);
+    variable h1266: unsigned(15 downto 0);
+    variable h1267: unsigned(15 downto 0);
+    variable h1268: unsigned(15 downto 0);
+    variable h1269: unsigned(15 downto 0);
+    variable h1270: unsigned(31 downto 0);
+    variable h1271: unsigned(31 downto 0);
+    variable h1297: unsigned(31 downto 0);
+    variable h1298: unsigned(16 downto 0);
+    variable h1299: unsigned(0 downto 0);
+    variable h1300: unsigned(31 downto 0);
+    variable h1301: unsigned(15 downto 0);
+    variable h1302: unsigned(31 downto 0);
+    variable h1303: unsigned(16 downto 0);
+    variable h1304: unsigned(0 downto 0);
+    variable h1305: unsigned(31 downto 0);
+    variable h1306: unsigned(15 downto 0);
+    variable h1307: unsigned(15 downto 0);
+    variable h1308: unsigned(16 downto 0);
+    variable h1309: unsigned(3 downto 0);
+    variable h1310: unsigned(16 downto 0);
+    variable h1311: unsigned(0 downto 0);
+    variable h1312: unsigned(0 downto 0);
+    variable h1313: unsigned(63 downto 0);
+    variable h1314: unsigned(63 downto 0);
+    variable h1315: unsigned(63 downto 0);
+    variable h1316: unsigned(63 downto 0);
+    variable h1317: unsigned(63 downto 0);
+    variable h1318: unsigned(63 downto 0);
+    variable h1319: unsigned(63 downto 0);
+    variable h1320: unsigned(63 downto 0);
+    variable h1321: unsigned(0 downto 0);
+    variable h1322: unsigned(31 downto 0);
+    variable h1323: unsigned(31 downto 0);
+    variable h1324: unsigned(15 downto 0);
+    variable h1325: unsigned(15 downto 0);
+    variable h1326: unsigned(15 downto 0);
+    variable h1327: unsigned(15 downto 0);
+    variable h1328: unsigned(15 downto 0);
+    variable h1329: unsigned(15 downto 0);
+    variable h1330: unsigned(15 downto 0);
+    variable h1331: unsigned(15 downto 0);
+    variable h1332: unsigned(15 downto 0);
+    variable h1333: unsigned(15 downto 0);
+    variable h1334: unsigned(15 downto 0);
+    variable h1335: unsigned(15 downto 0);
+    variable h270: unsigned(2 downto 0);
+    variable h271: unsigned(63 downto 0);
+    variable h272: unsigned(0 downto 0);
+    variable h273: unsigned(2 downto 0);
     variable h274: unsigned(2 downto 0);
-    variable h283: unsigned(2 downto 0);
-    variable h284: unsigned(0 downto 0);
-    variable h285: unsigned(63 downto 0);
-    variable h286: unsigned(75 downto 0);
-    variable h287: unsigned(61 downto 0);
-    variable h288: unsigned(0 downto 0);
-    variable h289: unsigned(62 downto 0);
-    variable h290: unsigned(63 downto 0);
-    variable h291: unsigned(63 downto 0);
-    variable h292: unsigned(19 downto 0);
+    variable h275: unsigned(63 downto 0);
+    variable h276: unsigned(75 downto 0);
+    variable h277: unsigned(61 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(62 downto 0);
+    variable h280: unsigned(63 downto 0);
+    variable h281: unsigned(63 downto 0);
+    variable h282: unsigned(19 downto 0);
+    variable h283: unsigned(63 downto 0);
+    variable h284: unsigned(63 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h286: unsigned(2 downto 0);
+    variable h287: unsigned(63 downto 0);
+    variable h288: unsigned(75 downto 0);
+    variable h289: unsigned(61 downto 0);
+    variable h290: unsigned(0 downto 0);
+    variable h291: unsigned(62 downto 0);
+    variable h292: unsigned(63 downto 0);
     variable h293: unsigned(63 downto 0);
-    variable h294: unsigned(63 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h304: unsigned(2 downto 0);
-    variable h305: unsigned(0 downto 0);
-    variable h306: unsigned(63 downto 0);
-    variable h307: unsigned(75 downto 0);
-    variable h308: unsigned(61 downto 0);
+    variable h294: unsigned(19 downto 0);
+    variable h295: unsigned(63 downto 0);
+    variable h296: unsigned(63 downto 0);
+    variable h297: unsigned(2 downto 0);
+    variable h298: unsigned(2 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(75 downto 0);
+    variable h301: unsigned(61 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(62 downto 0);
+    variable h304: unsigned(63 downto 0);
+    variable h305: unsigned(63 downto 0);
+    variable h306: unsigned(19 downto 0);
+    variable h307: unsigned(63 downto 0);
+    variable h308: unsigned(63 downto 0);
     variable h309: unsigned(0 downto 0);
-    variable h310: unsigned(62 downto 0);
-    variable h311: unsigned(63 downto 0);
-    variable h312: unsigned(63 downto 0);
-    variable h313: unsigned(19 downto 0);
+    variable h313: unsigned(2 downto 0);
     variable h314: unsigned(63 downto 0);
-    variable h315: unsigned(63 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h343: unsigned(2 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(63 downto 0);
-    variable h346: unsigned(75 downto 0);
-    variable h347: unsigned(61 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(62 downto 0);
-    variable h350: unsigned(63 downto 0);
-    variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(19 downto 0);
-    variable h353: unsigned(63 downto 0);
-    variable h354: unsigned(63 downto 0);
+    variable h315: unsigned(75 downto 0);
+    variable h316: unsigned(61 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(62 downto 0);
+    variable h319: unsigned(63 downto 0);
+    variable h320: unsigned(63 downto 0);
+    variable h321: unsigned(19 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(63 downto 0);
+    variable h324: unsigned(2 downto 0);
+    variable h330: unsigned(2 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(75 downto 0);
+    variable h333: unsigned(61 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(62 downto 0);
+    variable h336: unsigned(63 downto 0);
+    variable h337: unsigned(63 downto 0);
+    variable h338: unsigned(19 downto 0);
+    variable h339: unsigned(63 downto 0);
+    variable h340: unsigned(63 downto 0);
+    variable h341: unsigned(2 downto 0);
+    variable h350: unsigned(2 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h352: unsigned(63 downto 0);
+    variable h353: unsigned(75 downto 0);
+    variable h354: unsigned(61 downto 0);
     variable h355: unsigned(0 downto 0);
-    variable h370: unsigned(2 downto 0);
-    variable h371: unsigned(0 downto 0);
+    variable h356: unsigned(62 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(63 downto 0);
+    variable h359: unsigned(19 downto 0);
+    variable h360: unsigned(63 downto 0);
+    variable h361: unsigned(63 downto 0);
+    variable h362: unsigned(0 downto 0);
+    variable h371: unsigned(2 downto 0);
     variable h372: unsigned(63 downto 0);
     variable h373: unsigned(75 downto 0);
     variable h374: unsigned(61 downto 0);
@@ -1186,208 +1424,188 @@ fsm: process (clk) is
     variable h379: unsigned(19 downto 0);
     variable h380: unsigned(63 downto 0);
     variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(0 downto 0);
-    variable h397: unsigned(2 downto 0);
+    variable h382: unsigned(2 downto 0);
+    variable h391: unsigned(2 downto 0);
+    variable h392: unsigned(0 downto 0);
+    variable h393: unsigned(63 downto 0);
+    variable h394: unsigned(75 downto 0);
+    variable h395: unsigned(61 downto 0);
+    variable h396: unsigned(0 downto 0);
+    variable h397: unsigned(62 downto 0);
     variable h398: unsigned(63 downto 0);
-    variable h399: unsigned(75 downto 0);
-    variable h400: unsigned(61 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(62 downto 0);
-    variable h403: unsigned(63 downto 0);
-    variable h404: unsigned(63 downto 0);
-    variable h405: unsigned(19 downto 0);
-    variable h406: unsigned(63 downto 0);
-    variable h407: unsigned(63 downto 0);
-    variable h408: unsigned(2 downto 0);
-    variable h423: unsigned(2 downto 0);
+    variable h399: unsigned(63 downto 0);
+    variable h400: unsigned(19 downto 0);
+    variable h401: unsigned(63 downto 0);
+    variable h402: unsigned(63 downto 0);
+    variable h403: unsigned(0 downto 0);
+    variable h412: unsigned(2 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(63 downto 0);
+    variable h415: unsigned(75 downto 0);
+    variable h416: unsigned(61 downto 0);
+    variable h417: unsigned(0 downto 0);
+    variable h418: unsigned(62 downto 0);
+    variable h419: unsigned(63 downto 0);
+    variable h420: unsigned(63 downto 0);
+    variable h421: unsigned(19 downto 0);
+    variable h422: unsigned(63 downto 0);
+    variable h423: unsigned(63 downto 0);
     variable h424: unsigned(0 downto 0);
-    variable h425: unsigned(63 downto 0);
-    variable h426: unsigned(75 downto 0);
-    variable h427: unsigned(61 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(62 downto 0);
-    variable h430: unsigned(63 downto 0);
-    variable h431: unsigned(63 downto 0);
-    variable h432: unsigned(19 downto 0);
-    variable h433: unsigned(63 downto 0);
-    variable h434: unsigned(63 downto 0);
-    variable h435: unsigned(0 downto 0);
-    variable h450: unsigned(2 downto 0);
-    variable h451: unsigned(63 downto 0);
-    variable h452: unsigned(75 downto 0);
-    variable h453: unsigned(61 downto 0);
-    variable h454: unsigned(0 downto 0);
-    variable h455: unsigned(62 downto 0);
-    variable h456: unsigned(63 downto 0);
-    variable h457: unsigned(63 downto 0);
-    variable h458: unsigned(19 downto 0);
+    variable h451: unsigned(2 downto 0);
+    variable h452: unsigned(0 downto 0);
+    variable h453: unsigned(63 downto 0);
+    variable h454: unsigned(75 downto 0);
+    variable h455: unsigned(61 downto 0);
+    variable h456: unsigned(0 downto 0);
+    variable h457: unsigned(62 downto 0);
+    variable h458: unsigned(63 downto 0);
     variable h459: unsigned(63 downto 0);
-    variable h460: unsigned(63 downto 0);
-    variable h461: unsigned(2 downto 0);
-    variable h476: unsigned(2 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(63 downto 0);
-    variable h479: unsigned(75 downto 0);
-    variable h480: unsigned(61 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(62 downto 0);
-    variable h483: unsigned(63 downto 0);
+    variable h460: unsigned(19 downto 0);
+    variable h461: unsigned(63 downto 0);
+    variable h462: unsigned(63 downto 0);
+    variable h463: unsigned(0 downto 0);
+    variable h478: unsigned(2 downto 0);
+    variable h479: unsigned(63 downto 0);
+    variable h480: unsigned(75 downto 0);
+    variable h481: unsigned(61 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(62 downto 0);
     variable h484: unsigned(63 downto 0);
-    variable h485: unsigned(19 downto 0);
-    variable h486: unsigned(63 downto 0);
+    variable h485: unsigned(63 downto 0);
+    variable h486: unsigned(19 downto 0);
     variable h487: unsigned(63 downto 0);
-    variable h488: unsigned(2 downto 0);
-    variable h519: unsigned(0 downto 0);
-    variable h520: unsigned(63 downto 0);
-    variable h549: unsigned(2 downto 0);
-    variable h550: unsigned(0 downto 0);
-    variable h551: unsigned(63 downto 0);
-    variable h552: unsigned(75 downto 0);
-    variable h553: unsigned(61 downto 0);
-    variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(62 downto 0);
-    variable h556: unsigned(63 downto 0);
-    variable h557: unsigned(63 downto 0);
-    variable h558: unsigned(19 downto 0);
-    variable h559: unsigned(63 downto 0);
-    variable h560: unsigned(63 downto 0);
-    variable h561: unsigned(2 downto 0);
-    variable h576: unsigned(0 downto 0);
-    variable h577: unsigned(63 downto 0);
-    variable h578: unsigned(75 downto 0);
-    variable h579: unsigned(61 downto 0);
-    variable h580: unsigned(0 downto 0);
-    variable h581: unsigned(62 downto 0);
-    variable h582: unsigned(63 downto 0);
-    variable h583: unsigned(63 downto 0);
-    variable h584: unsigned(19 downto 0);
+    variable h488: unsigned(63 downto 0);
+    variable h489: unsigned(2 downto 0);
+    variable h504: unsigned(2 downto 0);
+    variable h505: unsigned(0 downto 0);
+    variable h506: unsigned(63 downto 0);
+    variable h507: unsigned(75 downto 0);
+    variable h508: unsigned(61 downto 0);
+    variable h509: unsigned(0 downto 0);
+    variable h510: unsigned(62 downto 0);
+    variable h511: unsigned(63 downto 0);
+    variable h512: unsigned(63 downto 0);
+    variable h513: unsigned(19 downto 0);
+    variable h514: unsigned(63 downto 0);
+    variable h515: unsigned(63 downto 0);
+    variable h516: unsigned(0 downto 0);
+    variable h531: unsigned(2 downto 0);
+    variable h532: unsigned(63 downto 0);
+    variable h533: unsigned(75 downto 0);
+    variable h534: unsigned(61 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(62 downto 0);
+    variable h537: unsigned(63 downto 0);
+    variable h538: unsigned(63 downto 0);
+    variable h539: unsigned(19 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(63 downto 0);
+    variable h542: unsigned(2 downto 0);
+    variable h557: unsigned(2 downto 0);
+    variable h558: unsigned(63 downto 0);
+    variable h559: unsigned(75 downto 0);
+    variable h560: unsigned(61 downto 0);
+    variable h561: unsigned(0 downto 0);
+    variable h562: unsigned(62 downto 0);
+    variable h563: unsigned(63 downto 0);
+    variable h564: unsigned(63 downto 0);
+    variable h565: unsigned(19 downto 0);
+    variable h566: unsigned(63 downto 0);
+    variable h567: unsigned(63 downto 0);
+    variable h568: unsigned(2 downto 0);
+    variable h583: unsigned(2 downto 0);
+    variable h584: unsigned(0 downto 0);
     variable h585: unsigned(63 downto 0);
-    variable h586: unsigned(63 downto 0);
-    variable h589: unsigned(0 downto 0);
-    variable h590: unsigned(0 downto 0);
-    variable h591: unsigned(5 downto 0);
-    variable h592: unsigned(63 downto 0);
-    variable h593: unsigned(126 downto 0);
-    variable h594: unsigned(5 downto 0);
-    variable h595: unsigned(126 downto 0);
-    variable h596: unsigned(63 downto 0);
-    variable h597: unsigned(5 downto 0);
-    variable h598: unsigned(6 downto 0);
-    variable h599: unsigned(63 downto 0);
-    variable h600: unsigned(64 downto 0);
-    variable h601: unsigned(63 downto 0);
-    variable h602: unsigned(126 downto 0);
-    variable h603: unsigned(126 downto 0);
-    variable h604: unsigned(2 downto 0);
-    variable h605: unsigned(6 downto 0);
-    variable h606: unsigned(0 downto 0);
-    variable h607: unsigned(63 downto 0);
-    variable h608: unsigned(75 downto 0);
-    variable h609: unsigned(61 downto 0);
-    variable h610: unsigned(0 downto 0);
-    variable h611: unsigned(62 downto 0);
-    variable h612: unsigned(63 downto 0);
-    variable h613: unsigned(63 downto 0);
-    variable h614: unsigned(19 downto 0);
-    variable h615: unsigned(63 downto 0);
+    variable h586: unsigned(75 downto 0);
+    variable h587: unsigned(61 downto 0);
+    variable h588: unsigned(0 downto 0);
+    variable h589: unsigned(62 downto 0);
+    variable h590: unsigned(63 downto 0);
+    variable h591: unsigned(63 downto 0);
+    variable h592: unsigned(19 downto 0);
+    variable h593: unsigned(63 downto 0);
+    variable h594: unsigned(63 downto 0);
+    variable h595: unsigned(0 downto 0);
+    variable h610: unsigned(2 downto 0);
+    variable h611: unsigned(63 downto 0);
+    variable h612: unsigned(75 downto 0);
+    variable h613: unsigned(61 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(62 downto 0);
     variable h616: unsigned(63 downto 0);
-    variable h617: unsigned(2 downto 0);
-    variable h618: unsigned(0 downto 0);
+    variable h617: unsigned(63 downto 0);
+    variable h618: unsigned(19 downto 0);
     variable h619: unsigned(63 downto 0);
-    variable h620: unsigned(75 downto 0);
-    variable h621: unsigned(61 downto 0);
-    variable h622: unsigned(0 downto 0);
-    variable h623: unsigned(62 downto 0);
-    variable h624: unsigned(63 downto 0);
-    variable h625: unsigned(63 downto 0);
-    variable h626: unsigned(19 downto 0);
-    variable h627: unsigned(63 downto 0);
-    variable h628: unsigned(63 downto 0);
-    variable h629: unsigned(0 downto 0);
-    variable h630: unsigned(63 downto 0);
-    variable h631: unsigned(75 downto 0);
-    variable h632: unsigned(61 downto 0);
-    variable h633: unsigned(0 downto 0);
-    variable h634: unsigned(62 downto 0);
-    variable h635: unsigned(63 downto 0);
-    variable h636: unsigned(63 downto 0);
-    variable h637: unsigned(19 downto 0);
+    variable h620: unsigned(63 downto 0);
+    variable h621: unsigned(2 downto 0);
+    variable h636: unsigned(2 downto 0);
+    variable h637: unsigned(0 downto 0);
     variable h638: unsigned(63 downto 0);
-    variable h639: unsigned(63 downto 0);
-    variable h640: unsigned(0 downto 0);
-    variable h641: unsigned(63 downto 0);
-    variable h642: unsigned(75 downto 0);
-    variable h643: unsigned(61 downto 0);
-    variable h644: unsigned(0 downto 0);
-    variable h645: unsigned(62 downto 0);
+    variable h639: unsigned(75 downto 0);
+    variable h640: unsigned(61 downto 0);
+    variable h641: unsigned(0 downto 0);
+    variable h642: unsigned(62 downto 0);
+    variable h643: unsigned(63 downto 0);
+    variable h644: unsigned(63 downto 0);
+    variable h645: unsigned(19 downto 0);
     variable h646: unsigned(63 downto 0);
     variable h647: unsigned(63 downto 0);
-    variable h648: unsigned(19 downto 0);
-    variable h649: unsigned(63 downto 0);
-    variable h650: unsigned(63 downto 0);
-    variable h651: unsigned(2 downto 0);
-    variable h652: unsigned(0 downto 0);
-    variable h653: unsigned(63 downto 0);
-    variable h654: unsigned(75 downto 0);
-    variable h655: unsigned(61 downto 0);
-    variable h656: unsigned(0 downto 0);
-    variable h657: unsigned(62 downto 0);
-    variable h658: unsigned(63 downto 0);
-    variable h659: unsigned(63 downto 0);
-    variable h660: unsigned(19 downto 0);
-    variable h661: unsigned(63 downto 0);
-    variable h662: unsigned(63 downto 0);
-    variable h663: unsigned(2 downto 0);
-    variable h695: unsigned(0 downto 0);
-    variable h696: unsigned(63 downto 0);
-    variable h697: unsigned(75 downto 0);
-    variable h698: unsigned(61 downto 0);
-    variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(62 downto 0);
-    variable h701: unsigned(63 downto 0);
-    variable h702: unsigned(63 downto 0);
-    variable h703: unsigned(19 downto 0);
-    variable h704: unsigned(63 downto 0);
-    variable h705: unsigned(63 downto 0);
-    variable h739: unsigned(0 downto 0);
+    variable h648: unsigned(2 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(63 downto 0);
+    variable h709: unsigned(2 downto 0);
+    variable h710: unsigned(0 downto 0);
+    variable h711: unsigned(63 downto 0);
+    variable h712: unsigned(75 downto 0);
+    variable h713: unsigned(61 downto 0);
+    variable h714: unsigned(0 downto 0);
+    variable h715: unsigned(62 downto 0);
+    variable h716: unsigned(63 downto 0);
+    variable h717: unsigned(63 downto 0);
+    variable h718: unsigned(19 downto 0);
+    variable h719: unsigned(63 downto 0);
+    variable h720: unsigned(63 downto 0);
+    variable h721: unsigned(2 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(63 downto 0);
+    variable h738: unsigned(75 downto 0);
+    variable h739: unsigned(61 downto 0);
     variable h740: unsigned(0 downto 0);
-    variable h741: unsigned(5 downto 0);
+    variable h741: unsigned(62 downto 0);
     variable h742: unsigned(63 downto 0);
-    variable h743: unsigned(126 downto 0);
-    variable h744: unsigned(5 downto 0);
-    variable h745: unsigned(126 downto 0);
+    variable h743: unsigned(63 downto 0);
+    variable h744: unsigned(19 downto 0);
+    variable h745: unsigned(63 downto 0);
     variable h746: unsigned(63 downto 0);
-    variable h747: unsigned(5 downto 0);
-    variable h748: unsigned(6 downto 0);
-    variable h749: unsigned(63 downto 0);
-    variable h750: unsigned(64 downto 0);
-    variable h751: unsigned(63 downto 0);
-    variable h752: unsigned(126 downto 0);
+    variable h749: unsigned(0 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(5 downto 0);
+    variable h752: unsigned(63 downto 0);
     variable h753: unsigned(126 downto 0);
-    variable h754: unsigned(2 downto 0);
-    variable h755: unsigned(0 downto 0);
+    variable h754: unsigned(5 downto 0);
+    variable h755: unsigned(126 downto 0);
     variable h756: unsigned(63 downto 0);
-    variable h757: unsigned(75 downto 0);
-    variable h758: unsigned(61 downto 0);
-    variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(62 downto 0);
+    variable h757: unsigned(5 downto 0);
+    variable h758: unsigned(6 downto 0);
+    variable h759: unsigned(63 downto 0);
+    variable h760: unsigned(64 downto 0);
     variable h761: unsigned(63 downto 0);
-    variable h762: unsigned(63 downto 0);
-    variable h763: unsigned(19 downto 0);
-    variable h764: unsigned(63 downto 0);
-    variable h765: unsigned(63 downto 0);
-    variable h766: unsigned(2 downto 0);
-    variable h767: unsigned(0 downto 0);
-    variable h768: unsigned(63 downto 0);
-    variable h769: unsigned(75 downto 0);
-    variable h770: unsigned(61 downto 0);
-    variable h771: unsigned(0 downto 0);
-    variable h772: unsigned(62 downto 0);
+    variable h762: unsigned(126 downto 0);
+    variable h763: unsigned(126 downto 0);
+    variable h764: unsigned(2 downto 0);
+    variable h765: unsigned(6 downto 0);
+    variable h766: unsigned(0 downto 0);
+    variable h767: unsigned(63 downto 0);
+    variable h768: unsigned(75 downto 0);
+    variable h769: unsigned(61 downto 0);
+    variable h770: unsigned(0 downto 0);
+    variable h771: unsigned(62 downto 0);
+    variable h772: unsigned(63 downto 0);
     variable h773: unsigned(63 downto 0);
-    variable h774: unsigned(63 downto 0);
-    variable h775: unsigned(19 downto 0);
+    variable h774: unsigned(19 downto 0);
+    variable h775: unsigned(63 downto 0);
     variable h776: unsigned(63 downto 0);
-    variable h777: unsigned(63 downto 0);
+    variable h777: unsigned(2 downto 0);
     variable h778: unsigned(0 downto 0);
     variable h779: unsigned(63 downto 0);
     variable h780: unsigned(75 downto 0);
@@ -1399,165 +1617,400 @@ fsm: process (clk) is
     variable h786: unsigned(19 downto 0);
     variable h787: unsigned(63 downto 0);
     variable h788: unsigned(63 downto 0);
-    variable h789: unsigned(2 downto 0);
-    variable h790: unsigned(0 downto 0);
-    variable h791: unsigned(63 downto 0);
-    variable h792: unsigned(75 downto 0);
-    variable h793: unsigned(61 downto 0);
-    variable h794: unsigned(0 downto 0);
-    variable h795: unsigned(62 downto 0);
+    variable h789: unsigned(0 downto 0);
+    variable h790: unsigned(63 downto 0);
+    variable h791: unsigned(75 downto 0);
+    variable h792: unsigned(61 downto 0);
+    variable h793: unsigned(0 downto 0);
+    variable h794: unsigned(62 downto 0);
+    variable h795: unsigned(63 downto 0);
     variable h796: unsigned(63 downto 0);
-    variable h797: unsigned(63 downto 0);
-    variable h798: unsigned(19 downto 0);
+    variable h797: unsigned(19 downto 0);
+    variable h798: unsigned(63 downto 0);
     variable h799: unsigned(63 downto 0);
-    variable h800: unsigned(63 downto 0);
-    variable h801: unsigned(2 downto 0);
-    variable h802: unsigned(2 downto 0);
-    variable h803: unsigned(63 downto 0);
+    variable h800: unsigned(0 downto 0);
+    variable h801: unsigned(63 downto 0);
+    variable h802: unsigned(75 downto 0);
+    variable h803: unsigned(61 downto 0);
     variable h804: unsigned(0 downto 0);
-    variable h805: unsigned(0 downto 0);
-    variable h806: unsigned(2 downto 0);
+    variable h805: unsigned(62 downto 0);
+    variable h806: unsigned(63 downto 0);
     variable h807: unsigned(63 downto 0);
-    variable h808: unsigned(0 downto 0);
-    variable h809: unsigned(2 downto 0);
-    variable h810: unsigned(2 downto 0);
-    variable h811: unsigned(63 downto 0);
+    variable h808: unsigned(19 downto 0);
+    variable h809: unsigned(63 downto 0);
+    variable h810: unsigned(63 downto 0);
+    variable h811: unsigned(2 downto 0);
     variable h812: unsigned(0 downto 0);
-    variable h813: unsigned(2 downto 0);
-    variable h814: unsigned(2 downto 0);
-    variable h815: unsigned(0 downto 0);
-    variable h816: unsigned(63 downto 0);
-    variable h817: unsigned(0 downto 0);
-    variable h818: unsigned(0 downto 0);
-    variable h819: unsigned(2 downto 0);
-    variable h820: unsigned(63 downto 0);
-    variable h821: unsigned(0 downto 0);
-    variable h822: unsigned(2 downto 0);
+    variable h813: unsigned(63 downto 0);
+    variable h814: unsigned(75 downto 0);
+    variable h815: unsigned(61 downto 0);
+    variable h816: unsigned(0 downto 0);
+    variable h817: unsigned(62 downto 0);
+    variable h818: unsigned(63 downto 0);
+    variable h819: unsigned(63 downto 0);
+    variable h820: unsigned(19 downto 0);
+    variable h821: unsigned(63 downto 0);
+    variable h822: unsigned(63 downto 0);
     variable h823: unsigned(2 downto 0);
-    variable h824: unsigned(0 downto 0);
-    variable h825: unsigned(63 downto 0);
-    variable h826: unsigned(0 downto 0);
-    variable h827: unsigned(2 downto 0);
-    variable h828: unsigned(2 downto 0);
-    variable h829: unsigned(0 downto 0);
-    variable h830: unsigned(63 downto 0);
-    variable h831: unsigned(0 downto 0);
-    variable h832: unsigned(0 downto 0);
-    variable h833: unsigned(2 downto 0);
-    variable h834: unsigned(0 downto 0);
-    variable h835: unsigned(63 downto 0);
-    variable h836: unsigned(0 downto 0);
-    variable h837: unsigned(2 downto 0);
-    variable h857: unsigned(0 downto 0);
-    variable h858: unsigned(63 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(63 downto 0);
+    variable h857: unsigned(75 downto 0);
+    variable h858: unsigned(61 downto 0);
     variable h859: unsigned(0 downto 0);
-    variable h879: unsigned(0 downto 0);
-    variable h880: unsigned(0 downto 0);
-    variable h881: unsigned(5 downto 0);
-    variable h882: unsigned(63 downto 0);
-    variable h883: unsigned(126 downto 0);
-    variable h884: unsigned(5 downto 0);
-    variable h885: unsigned(126 downto 0);
-    variable h886: unsigned(63 downto 0);
-    variable h887: unsigned(5 downto 0);
-    variable h888: unsigned(6 downto 0);
-    variable h889: unsigned(63 downto 0);
-    variable h890: unsigned(64 downto 0);
-    variable h891: unsigned(63 downto 0);
-    variable h892: unsigned(126 downto 0);
-    variable h893: unsigned(126 downto 0);
-    variable h894: unsigned(2 downto 0);
-    variable h895: unsigned(0 downto 0);
-    variable h896: unsigned(63 downto 0);
-    variable h897: unsigned(0 downto 0);
-    variable h898: unsigned(2 downto 0);
+    variable h860: unsigned(62 downto 0);
+    variable h861: unsigned(63 downto 0);
+    variable h862: unsigned(63 downto 0);
+    variable h863: unsigned(19 downto 0);
+    variable h864: unsigned(63 downto 0);
+    variable h865: unsigned(63 downto 0);
     variable h899: unsigned(0 downto 0);
-    variable h900: unsigned(63 downto 0);
-    variable h901: unsigned(0 downto 0);
+    variable h900: unsigned(0 downto 0);
+    variable h901: unsigned(5 downto 0);
     variable h902: unsigned(63 downto 0);
-    variable h903: unsigned(2 downto 0);
-    variable h904: unsigned(0 downto 0);
-    variable h905: unsigned(63 downto 0);
-    variable h906: unsigned(0 downto 0);
-    variable h907: unsigned(2 downto 0);
-    variable h908: unsigned(16 downto 0);
-    variable h909: unsigned(0 downto 0);
-    variable h910: unsigned(31 downto 0);
-    variable h911: unsigned(15 downto 0);
-    variable h912: unsigned(31 downto 0);
-    variable h913: unsigned(16 downto 0);
-    variable h914: unsigned(0 downto 0);
-    variable h915: unsigned(31 downto 0);
-    variable h916: unsigned(15 downto 0);
-    variable h917: unsigned(15 downto 0);
-    variable h919: unsigned(16 downto 0);
-    variable h920: unsigned(0 downto 0);
-    variable h921: unsigned(31 downto 0);
-    variable h922: unsigned(15 downto 0);
-    variable h923: unsigned(31 downto 0);
-    variable h924: unsigned(16 downto 0);
-    variable h925: unsigned(0 downto 0);
-    variable h926: unsigned(31 downto 0);
-    variable h927: unsigned(15 downto 0);
-    variable h928: unsigned(15 downto 0);
-    variable h942: unsigned(16 downto 0);
-    variable h943: unsigned(0 downto 0);
-    variable h944: unsigned(31 downto 0);
-    variable h945: unsigned(15 downto 0);
-    variable h946: unsigned(31 downto 0);
-    variable h947: unsigned(16 downto 0);
-    variable h948: unsigned(0 downto 0);
-    variable h949: unsigned(31 downto 0);
-    variable h950: unsigned(15 downto 0);
-    variable h951: unsigned(15 downto 0);
-    variable h952: unsigned(0 downto 0);
-    variable h953: unsigned(16 downto 0);
+    variable h903: unsigned(126 downto 0);
+    variable h904: unsigned(5 downto 0);
+    variable h905: unsigned(126 downto 0);
+    variable h906: unsigned(63 downto 0);
+    variable h907: unsigned(5 downto 0);
+    variable h908: unsigned(6 downto 0);
+    variable h909: unsigned(63 downto 0);
+    variable h910: unsigned(64 downto 0);
+    variable h911: unsigned(63 downto 0);
+    variable h912: unsigned(126 downto 0);
+    variable h913: unsigned(126 downto 0);
+    variable h914: unsigned(2 downto 0);
+    variable h915: unsigned(0 downto 0);
+    variable h916: unsigned(63 downto 0);
+    variable h917: unsigned(75 downto 0);
+    variable h918: unsigned(61 downto 0);
+    variable h919: unsigned(0 downto 0);
+    variable h920: unsigned(62 downto 0);
+    variable h921: unsigned(63 downto 0);
+    variable h922: unsigned(63 downto 0);
+    variable h923: unsigned(19 downto 0);
+    variable h924: unsigned(63 downto 0);
+    variable h925: unsigned(63 downto 0);
+    variable h926: unsigned(2 downto 0);
+    variable h927: unsigned(0 downto 0);
+    variable h928: unsigned(63 downto 0);
+    variable h929: unsigned(75 downto 0);
+    variable h930: unsigned(61 downto 0);
+    variable h931: unsigned(0 downto 0);
+    variable h932: unsigned(62 downto 0);
+    variable h933: unsigned(63 downto 0);
+    variable h934: unsigned(63 downto 0);
+    variable h935: unsigned(19 downto 0);
+    variable h936: unsigned(63 downto 0);
+    variable h937: unsigned(63 downto 0);
+    variable h938: unsigned(0 downto 0);
+    variable h939: unsigned(63 downto 0);
+    variable h940: unsigned(75 downto 0);
+    variable h941: unsigned(61 downto 0);
+    variable h942: unsigned(0 downto 0);
+    variable h943: unsigned(62 downto 0);
+    variable h944: unsigned(63 downto 0);
+    variable h945: unsigned(63 downto 0);
+    variable h946: unsigned(19 downto 0);
+    variable h947: unsigned(63 downto 0);
+    variable h948: unsigned(63 downto 0);
+    variable h949: unsigned(2 downto 0);
+    variable h950: unsigned(0 downto 0);
+    variable h951: unsigned(63 downto 0);
+    variable h952: unsigned(75 downto 0);
+    variable h953: unsigned(61 downto 0);
     variable h954: unsigned(0 downto 0);
-    variable h955: unsigned(31 downto 0);
-    variable h956: unsigned(15 downto 0);
-    variable h957: unsigned(31 downto 0);
-    variable h958: unsigned(16 downto 0);
-    variable h959: unsigned(0 downto 0);
-    variable h960: unsigned(31 downto 0);
-    variable h961: unsigned(15 downto 0);
-    variable h962: unsigned(15 downto 0);
-    variable h963: unsigned(0 downto 0);
-    variable h964: unsigned(16 downto 0);
+    variable h955: unsigned(62 downto 0);
+    variable h956: unsigned(63 downto 0);
+    variable h957: unsigned(63 downto 0);
+    variable h958: unsigned(19 downto 0);
+    variable h959: unsigned(63 downto 0);
+    variable h960: unsigned(63 downto 0);
+    variable h961: unsigned(2 downto 0);
+    variable h962: unsigned(2 downto 0);
+    variable h963: unsigned(63 downto 0);
+    variable h964: unsigned(0 downto 0);
     variable h965: unsigned(0 downto 0);
-    variable h966: unsigned(31 downto 0);
-    variable h967: unsigned(15 downto 0);
-    variable h968: unsigned(31 downto 0);
-    variable h969: unsigned(16 downto 0);
-    variable h970: unsigned(0 downto 0);
-    variable h971: unsigned(31 downto 0);
-    variable h972: unsigned(15 downto 0);
-    variable h973: unsigned(15 downto 0);
-    variable h976: unsigned(0 downto 0);
-    variable h977: unsigned(16 downto 0);
+    variable h966: unsigned(2 downto 0);
+    variable h967: unsigned(63 downto 0);
+    variable h968: unsigned(0 downto 0);
+    variable h969: unsigned(2 downto 0);
+    variable h970: unsigned(2 downto 0);
+    variable h971: unsigned(63 downto 0);
+    variable h972: unsigned(0 downto 0);
+    variable h973: unsigned(2 downto 0);
+    variable h974: unsigned(2 downto 0);
+    variable h975: unsigned(0 downto 0);
+    variable h976: unsigned(63 downto 0);
+    variable h977: unsigned(0 downto 0);
     variable h978: unsigned(0 downto 0);
-    variable h979: unsigned(31 downto 0);
-    variable h980: unsigned(15 downto 0);
-    variable h981: unsigned(31 downto 0);
-    variable h982: unsigned(16 downto 0);
-    variable h983: unsigned(0 downto 0);
-    variable h984: unsigned(31 downto 0);
-    variable h985: unsigned(15 downto 0);
-    variable h986: unsigned(15 downto 0);
-    variable h999: unsigned(16 downto 0);
-    variable h1000: unsigned(0 downto 0);
-    variable h1001: unsigned(31 downto 0);
-    variable h1002: unsigned(15 downto 0);
-    variable h1003: unsigned(31 downto 0);
-    variable h1004: unsigned(16 downto 0);
-    variable h1005: unsigned(0 downto 0);
-    variable h1006: unsigned(31 downto 0);
-    variable h1007: unsigned(15 downto 0);
-    variable h1008: unsigned(15 downto 0);
-    variable h1009: unsigned(31 downto 0);
-    variable h1010: unsigned(31 downto 0);
-    variable h1011: unsigned(0 downto 0);
-    variable h1012: unsigned(0 downto 0);
-    variable h1013: unsigned(0 downto 0);
+    variable h979: unsigned(2 downto 0);
+    variable h980: unsigned(63 downto 0);
+    variable h981: unsigned(0 downto 0);
+    variable h982: unsigned(2 downto 0);
+    variable h983: unsigned(2 downto 0);
+    variable h984: unsigned(0 downto 0);
+    variable h985: unsigned(63 downto 0);
+    variable h986: unsigned(0 downto 0);
+    variable h987: unsigned(2 downto 0);
+    variable h988: unsigned(2 downto 0);
+    variable h989: unsigned(0 downto 0);
+    variable h990: unsigned(63 downto 0);
+    variable h991: unsigned(0 downto 0);
+    variable h992: unsigned(0 downto 0);
+    variable h993: unsigned(2 downto 0);
+    variable h994: unsigned(0 downto 0);
+    variable h995: unsigned(63 downto 0);
+    variable h996: unsigned(0 downto 0);
+    variable h997: unsigned(2 downto 0);
+    variable h1017: unsigned(0 downto 0);
+    variable h1018: unsigned(63 downto 0);
+    variable h1019: unsigned(0 downto 0);
+    variable h1039: unsigned(0 downto 0);
+    variable h1040: unsigned(0 downto 0);
+    variable h1041: unsigned(5 downto 0);
+    variable h1042: unsigned(63 downto 0);
+    variable h1043: unsigned(126 downto 0);
+    variable h1044: unsigned(5 downto 0);
+    variable h1045: unsigned(126 downto 0);
+    variable h1046: unsigned(63 downto 0);
+    variable h1047: unsigned(5 downto 0);
+    variable h1048: unsigned(6 downto 0);
+    variable h1049: unsigned(63 downto 0);
+    variable h1050: unsigned(64 downto 0);
+    variable h1051: unsigned(63 downto 0);
+    variable h1052: unsigned(126 downto 0);
+    variable h1053: unsigned(126 downto 0);
+    variable h1054: unsigned(2 downto 0);
+    variable h1055: unsigned(0 downto 0);
+    variable h1056: unsigned(63 downto 0);
+    variable h1057: unsigned(0 downto 0);
+    variable h1058: unsigned(2 downto 0);
+    variable h1059: unsigned(0 downto 0);
+    variable h1060: unsigned(63 downto 0);
+    variable h1061: unsigned(0 downto 0);
+    variable h1062: unsigned(63 downto 0);
+    variable h1063: unsigned(2 downto 0);
+    variable h1064: unsigned(0 downto 0);
+    variable h1065: unsigned(63 downto 0);
+    variable h1066: unsigned(0 downto 0);
+    variable h1067: unsigned(2 downto 0);
+    variable h1068: unsigned(16 downto 0);
+    variable h1069: unsigned(0 downto 0);
+    variable h1070: unsigned(31 downto 0);
+    variable h1071: unsigned(15 downto 0);
+    variable h1072: unsigned(31 downto 0);
+    variable h1073: unsigned(16 downto 0);
+    variable h1074: unsigned(0 downto 0);
+    variable h1075: unsigned(31 downto 0);
+    variable h1076: unsigned(15 downto 0);
+    variable h1077: unsigned(15 downto 0);
+    variable h1079: unsigned(16 downto 0);
+    variable h1080: unsigned(0 downto 0);
+    variable h1081: unsigned(31 downto 0);
+    variable h1082: unsigned(15 downto 0);
+    variable h1083: unsigned(31 downto 0);
+    variable h1084: unsigned(16 downto 0);
+    variable h1085: unsigned(0 downto 0);
+    variable h1086: unsigned(31 downto 0);
+    variable h1087: unsigned(15 downto 0);
+    variable h1088: unsigned(15 downto 0);
+    variable h1102: unsigned(16 downto 0);
+    variable h1103: unsigned(0 downto 0);
+    variable h1104: unsigned(31 downto 0);
+    variable h1105: unsigned(15 downto 0);
+    variable h1106: unsigned(31 downto 0);
+    variable h1107: unsigned(16 downto 0);
+    variable h1108: unsigned(0 downto 0);
+    variable h1109: unsigned(31 downto 0);
+    variable h1110: unsigned(15 downto 0);
+    variable h1111: unsigned(15 downto 0);
+    variable h1112: unsigned(0 downto 0);
+    variable h1113: unsigned(16 downto 0);
+    variable h1114: unsigned(0 downto 0);
+    variable h1115: unsigned(31 downto 0);
+    variable h1116: unsigned(15 downto 0);
+    variable h1117: unsigned(31 downto 0);
+    variable h1118: unsigned(16 downto 0);
+    variable h1119: unsigned(0 downto 0);
+    variable h1120: unsigned(31 downto 0);
+    variable h1121: unsigned(15 downto 0);
+    variable h1122: unsigned(15 downto 0);
+    variable h1123: unsigned(0 downto 0);
+    variable h1124: unsigned(16 downto 0);
+    variable h1125: unsigned(0 downto 0);
+    variable h1126: unsigned(31 downto 0);
+    variable h1127: unsigned(15 downto 0);
+    variable h1128: unsigned(31 downto 0);
+    variable h1129: unsigned(16 downto 0);
+    variable h1130: unsigned(0 downto 0);
+    variable h1131: unsigned(31 downto 0);
+    variable h1132: unsigned(15 downto 0);
+    variable h1133: unsigned(15 downto 0);
+    variable h1147: unsigned(0 downto 0);
+    variable h1148: unsigned(16 downto 0);
+    variable h1149: unsigned(0 downto 0);
+    variable h1150: unsigned(31 downto 0);
+    variable h1151: unsigned(15 downto 0);
+    variable h1152: unsigned(31 downto 0);
+    variable h1153: unsigned(16 downto 0);
+    variable h1154: unsigned(0 downto 0);
+    variable h1155: unsigned(31 downto 0);
+    variable h1156: unsigned(15 downto 0);
+    variable h1157: unsigned(15 downto 0);
+    variable h1170: unsigned(0 downto 0);
+    variable h1171: unsigned(16 downto 0);
+    variable h1172: unsigned(0 downto 0);
+    variable h1173: unsigned(31 downto 0);
+    variable h1174: unsigned(15 downto 0);
+    variable h1175: unsigned(31 downto 0);
+    variable h1176: unsigned(16 downto 0);
+    variable h1177: unsigned(0 downto 0);
+    variable h1178: unsigned(31 downto 0);
+    variable h1179: unsigned(15 downto 0);
+    variable h1180: unsigned(15 downto 0);
+    variable h1220: unsigned(0 downto 0);
+    variable h1221: unsigned(16 downto 0);
+    variable h1222: unsigned(0 downto 0);
+    variable h1223: unsigned(31 downto 0);
+    variable h1224: unsigned(15 downto 0);
+    variable h1225: unsigned(31 downto 0);
+    variable h1226: unsigned(16 downto 0);
+    variable h1227: unsigned(0 downto 0);
+    variable h1228: unsigned(31 downto 0);
+    variable h1229: unsigned(15 downto 0);
+    variable h1230: unsigned(15 downto 0);
+    variable h1272: unsigned(16 downto 0);
+    variable h1273: unsigned(0 downto 0);
+    variable h1274: unsigned(31 downto 0);
+    variable h1275: unsigned(15 downto 0);
+    variable h1276: unsigned(31 downto 0);
+    variable h1277: unsigned(16 downto 0);
+    variable h1278: unsigned(0 downto 0);
+    variable h1279: unsigned(31 downto 0);
+    variable h1280: unsigned(15 downto 0);
+    variable h1281: unsigned(15 downto 0);
+    variable h1282: unsigned(0 downto 0);
+    variable h1283: unsigned(63 downto 0);
+    variable h1284: unsigned(63 downto 0);
+    variable h1285: unsigned(63 downto 0);
+    variable h1286: unsigned(0 downto 0);
+    variable h1287: unsigned(7 downto 0);
+    variable h1288: unsigned(31 downto 0);
+    variable h1289: unsigned(31 downto 0);
+    variable h1290: unsigned(31 downto 0);
+    variable h1291: unsigned(63 downto 0);
+    variable h1292: unsigned(5 downto 0);
+    variable h1293: unsigned(7 downto 0);
+    variable h1294: unsigned(63 downto 0);
+    variable h1295: unsigned(63 downto 0);
+    variable h1296: unsigned(63 downto 0);
+    variable h1336: unsigned(16 downto 0);
+    variable h1337: unsigned(0 downto 0);
+    variable h1338: unsigned(31 downto 0);
+    variable h1339: unsigned(15 downto 0);
+    variable h1340: unsigned(31 downto 0);
+    variable h1341: unsigned(16 downto 0);
+    variable h1342: unsigned(0 downto 0);
+    variable h1343: unsigned(31 downto 0);
+    variable h1344: unsigned(15 downto 0);
+    variable h1345: unsigned(15 downto 0);
+    variable h1346: unsigned(31 downto 0);
+    variable h1347: unsigned(31 downto 0);
+    variable h1348: unsigned(0 downto 0);
+    variable h1349: unsigned(0 downto 0);
+    variable h1350: unsigned(0 downto 0);
+    variable h1357: unsigned(31 downto 0);
+    variable h1358: unsigned(16 downto 0);
+    variable h1359: unsigned(0 downto 0);
+    variable h1360: unsigned(31 downto 0);
+    variable h1361: unsigned(15 downto 0);
+    variable h1362: unsigned(31 downto 0);
+    variable h1363: unsigned(16 downto 0);
+    variable h1364: unsigned(0 downto 0);
+    variable h1365: unsigned(31 downto 0);
+    variable h1366: unsigned(15 downto 0);
+    variable h1367: unsigned(15 downto 0);
+    variable h1368: unsigned(16 downto 0);
+    variable h1369: unsigned(3 downto 0);
+    variable h1370: unsigned(16 downto 0);
+    variable h1371: unsigned(0 downto 0);
+    variable h1372: unsigned(0 downto 0);
+    variable h1373: unsigned(63 downto 0);
+    variable h1374: unsigned(63 downto 0);
+    variable h1375: unsigned(63 downto 0);
+    variable h1376: unsigned(63 downto 0);
+    variable h1377: unsigned(63 downto 0);
+    variable h1378: unsigned(63 downto 0);
+    variable h1379: unsigned(63 downto 0);
+    variable h1380: unsigned(63 downto 0);
+    variable h1381: unsigned(0 downto 0);
+    variable h1382: unsigned(31 downto 0);
+    variable h1383: unsigned(31 downto 0);
+    variable h1384: unsigned(15 downto 0);
+    variable h1385: unsigned(15 downto 0);
+    variable h1386: unsigned(15 downto 0);
+    variable h1387: unsigned(15 downto 0);
+    variable h1388: unsigned(15 downto 0);
+    variable h1389: unsigned(15 downto 0);
+    variable h1390: unsigned(15 downto 0);
+    variable h1391: unsigned(15 downto 0);
+    variable h1392: unsigned(15 downto 0);
+    variable h1393: unsigned(15 downto 0);
+    variable h1394: unsigned(15 downto 0);
+    variable h1395: unsigned(15 downto 0);
+    variable h1396: unsigned(31 downto 0);
+    variable h1397: unsigned(31 downto 0);
+    variable h1351: unsigned(63 downto 0);
+    variable h1352: unsigned(63 downto 0);
+    variable h1353: unsigned(63 downto 0);
+    variable h1354: unsigned(7 downto 0);
+    variable h1355: unsigned(11 downto 0);
+    variable h1356: unsigned(64 downto 0);
+    variable h1402: unsigned(31 downto 0);
+    variable h1403: unsigned(16 downto 0);
+    variable h1404: unsigned(0 downto 0);
+    variable h1405: unsigned(31 downto 0);
+    variable h1406: unsigned(15 downto 0);
+    variable h1407: unsigned(31 downto 0);
+    variable h1408: unsigned(16 downto 0);
+    variable h1409: unsigned(0 downto 0);
+    variable h1410: unsigned(31 downto 0);
+    variable h1411: unsigned(15 downto 0);
+    variable h1412: unsigned(15 downto 0);
+    variable h1413: unsigned(16 downto 0);
+    variable h1414: unsigned(3 downto 0);
+    variable h1415: unsigned(16 downto 0);
+    variable h1416: unsigned(0 downto 0);
+    variable h1417: unsigned(0 downto 0);
+    variable h1418: unsigned(63 downto 0);
+    variable h1419: unsigned(63 downto 0);
+    variable h1420: unsigned(63 downto 0);
+    variable h1421: unsigned(63 downto 0);
+    variable h1422: unsigned(63 downto 0);
+    variable h1423: unsigned(63 downto 0);
+    variable h1424: unsigned(63 downto 0);
+    variable h1425: unsigned(63 downto 0);
+    variable h1426: unsigned(0 downto 0);
+    variable h1427: unsigned(31 downto 0);
+    variable h1428: unsigned(31 downto 0);
+    variable h1429: unsigned(15 downto 0);
+    variable h1430: unsigned(15 downto 0);
+    variable h1431: unsigned(15 downto 0);
+    variable h1432: unsigned(15 downto 0);
+    variable h1433: unsigned(15 downto 0);
+    variable h1434: unsigned(15 downto 0);
+    variable h1435: unsigned(15 downto 0);
+    variable h1436: unsigned(15 downto 0);
+    variable h1437: unsigned(15 downto 0);
+    variable h1438: unsigned(15 downto 0);
+    variable h1439: unsigned(15 downto 0);
+    variable h1440: unsigned(15 downto 0);
+    variable h1441: unsigned(31 downto 0);
+    variable h1442: unsigned(31 downto 0);
+    variable h1398: unsigned(63 downto 0);
+    variable h1399: unsigned(63 downto 0);
+    variable h1400: unsigned(63 downto 0);
+    variable h1401: unsigned(64 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1646,7 +2099,12 @@ begin
             done <= '0';
             er_ctx <= '0';
             er_irte <= '0';
+            er_pd <= '0';
+            er_pd_pir <= '0';
+            er_pdir <= '0';
+            er_pe <= '0';
             er_root <= '0';
+            er_smctx <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1661,10 +2119,17 @@ begin
             o_r_frcd_hi <= to_unsigned(0, 64);
             o_r_frcd_lo <= to_unsigned(0, 64);
             o_r_int_index <= to_unsigned(0, 16);
-            o_r_outcome <= to_unsigned(0, 3);
+            o_r_notify <= to_unsigned(0, 1);
+            o_r_notify_dest <= to_unsigned(0, 32);
+            o_r_notify_vector <= to_unsigned(0, 8);
+            o_r_outcome <= to_unsigned(0, 4);
+            o_r_pd_control <= to_unsigned(0, 64);
+            o_r_pda <= to_unsigned(0, 64);
+            o_r_pir <= to_unsigned(0, 64);
             o_r_recorded <= to_unsigned(0, 1);
             o_r_redir_hint <= to_unsigned(0, 1);
             o_r_trigger_mode <= to_unsigned(0, 1);
+            o_r_urgent <= to_unsigned(0, 1);
             o_r_vector <= to_unsigned(0, 8);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
@@ -1679,10 +2144,17 @@ begin
             rec_frcd_hi <= to_unsigned(0, 64);
             rec_frcd_lo <= to_unsigned(0, 64);
             rec_int_index <= to_unsigned(0, 16);
-            rec_outcome <= to_unsigned(0, 3);
+            rec_notify <= to_unsigned(0, 1);
+            rec_notify_dest <= to_unsigned(0, 32);
+            rec_notify_vector <= to_unsigned(0, 8);
+            rec_outcome <= to_unsigned(0, 4);
+            rec_pd_control <= to_unsigned(0, 64);
+            rec_pda <= to_unsigned(0, 64);
+            rec_pir <= to_unsigned(0, 64);
             rec_recorded <= to_unsigned(0, 1);
             rec_redir_hint <= to_unsigned(0, 1);
             rec_trigger_mode <= to_unsigned(0, 1);
+            rec_urgent <= to_unsigned(0, 1);
             rec_vector <= to_unsigned(0, 8);
             st <= IDLE;
             status <= to_unsigned(0, 8);
@@ -2031,6 +2503,7 @@ begin
             u_addr <= to_unsigned(0, 64);
             u_size <= to_unsigned(0, 3);
             u_valid <= '0';
+            u_wdata <= to_unsigned(0, 64);
             u_we <= '0';
             unit_sl_i_addr <= to_unsigned(0, 64);
             unit_sl_k_read <= '0';
@@ -2051,6 +2524,8 @@ begin
             w_ctx_8 <= to_unsigned(0, 64);
             w_irte_0 <= to_unsigned(0, 64);
             w_irte_8 <= to_unsigned(0, 64);
+            w_pd_0 <= to_unsigned(0, 64);
+            w_pd_pir_0 <= to_unsigned(0, 64);
             w_pdir_0 <= to_unsigned(0, 64);
             w_pe_0 <= to_unsigned(0, 64);
             w_pe_10 <= to_unsigned(0, 64);
@@ -2126,8 +2601,13 @@ begin
                 when IDLE =>
                     if bool(start) then
                         er_root <= '0';
+                        er_smctx <= '0';
+                        er_pdir <= '0';
+                        er_pe <= '0';
                         er_ctx <= '0';
                         er_irte <= '0';
+                        er_pd_pir <= '0';
+                        er_pd <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -2272,6 +2752,9 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_smctx <= '1';
+                            end if;
                             st <= S1W1;
                         end if;
                     end if;
@@ -2305,6 +2788,9 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_smctx <= '1';
+                            end if;
                             st <= S1W2;
                         end if;
                     end if;
@@ -2338,6 +2824,9 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_10 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_smctx <= '1';
+                            end if;
                             st <= S1W3;
                         end if;
                     end if;
@@ -2371,6 +2860,9 @@ begin
                         if bool(m_rvalid) then
                             w_smctx_18 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_smctx <= '1';
+                            end if;
                             st <= S2W0;
                         end if;
                     end if;
@@ -2428,7 +2920,7 @@ begin
                         h31 := h32;
                         h33 := to_unsigned(0, 16);
                         h33 := shift_left(h30, to_integer(h31));
-                        if (not (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
+                        if (not ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
                             w_pdir_0 <= to_unsigned(0, 64);
                             st <= S3W0;
                         else
@@ -2459,6 +2951,9 @@ begin
                         if bool(m_rvalid) then
                             w_pdir_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_pdir <= '1';
+                            end if;
                             st <= S3W0;
                         end if;
                     end if;
@@ -2516,7 +3011,7 @@ begin
                         h49 := h50;
                         h51 := to_unsigned(0, 16);
                         h51 := shift_left(h48, to_integer(h49));
-                        if (not (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))))) then
+                        if (not (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0')))) then
                             w_pe_0 <= to_unsigned(0, 64);
                             w_pe_8 <= to_unsigned(0, 64);
                             w_pe_10 <= to_unsigned(0, 64);
@@ -2549,6 +3044,9 @@ begin
                         if bool(m_rvalid) then
                             w_pe_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_pe <= '1';
+                            end if;
                             st <= S3W1;
                         end if;
                     end if;
@@ -2580,6 +3078,9 @@ begin
                         if bool(m_rvalid) then
                             w_pe_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_pe <= '1';
+                            end if;
                             st <= S3W2;
                         end if;
                     end if;
@@ -2611,6 +3112,9 @@ begin
                         if bool(m_rvalid) then
                             w_pe_10 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_pe <= '1';
+                            end if;
                             st <= S4G;
                         end if;
                     end if;
@@ -2757,7 +3261,7 @@ begin
                     else
                         h66 := h72;
                     end if;
-                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
+                    if (((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_smsl_i_addr <= v_wide(64-1 downto 0);
                         unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -2950,7 +3454,7 @@ begin
                     h113 := h114;
                     h115 := to_unsigned(0, 16);
                     h115 := shift_left(h112, to_integer(h113));
-                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h88 /= 0)) and (not (h91 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h96(20-1 downto 6)) < h101)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and (not (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h102 /= 0)) and (not (h105 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h110(20-1 downto 6)) < h115)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))))) then
+                    if (((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h88 /= 0)) and (not (h91 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h96(20-1 downto 6)) < h101)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 1)) and (not ((((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h102 /= 0)) and (not (h105 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h110(20-1 downto 6)) < h115)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_smfl_i_addr <= v_wide(64-1 downto 0);
                         unit_smfl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -3730,7 +4234,7 @@ begin
                         if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h166(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h176) < h179))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
-                            st <= DECIDE;
+                            st <= S9W0;
                         else
                             h154 := to_unsigned(0, 17);
                             h155 := to_unsigned(0, 1);
@@ -3840,322 +4344,440 @@ begin
                             if bool(m_rerr) then
                                 er_irte <= '1';
                             end if;
+                            st <= S9W0;
+                        end if;
+                    end if;
+                when S9W0 =>
+                    if (not bool(pend)) then
+                        h186 := unsigned'("00000000000000000000000000000000");
+                        h186 := e_msi_data;
+                        h187 := to_unsigned(0, 17);
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h188 := to_unsigned(1, 1);
+                        end if;
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_msi_addr;
+                        h190 := to_unsigned(0, 16);
+                        h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
+                        h191 := unsigned'("00000000000000000000000000000000");
+                        h191 := e_msi_data;
+                        h192 := to_unsigned(0, 17);
+                        h192 := (unsigned'(to_unsigned(0, 1) & h190) + unsigned'(to_unsigned(0, 1) & h191(16-1 downto 0)));
+                        h193 := to_unsigned(0, 1);
+                        h193 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h193 := to_unsigned(1, 1);
+                        end if;
+                        h194 := unsigned'("00000000000000000000000000000000");
+                        h194 := e_msi_addr;
+                        h195 := to_unsigned(0, 16);
+                        h195 := (unsigned'(h193 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h194(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h187 := h192;
+                        else
+                            h187 := unsigned'(to_unsigned(0, 1) & h195);
+                        end if;
+                        h196 := to_unsigned(0, 16);
+                        h196 := (h187(16-1 downto 0) and to_unsigned(65535, 16));
+                        h197 := to_unsigned(0, 17);
+                        h197 := to_unsigned(2, 17);
+                        h198 := to_unsigned(0, 4);
+                        h198 := r_IRTA_REG(4-1 downto 0);
+                        h199 := to_unsigned(0, 17);
+                        h199 := shift_left(h197, to_integer(h198));
+                        h200 := to_unsigned(0, 1);
+                        h201 := to_unsigned(0, 1);
+                        h202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h202 := w_irte_0;
+                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h203 := w_irte_0;
+                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h204 := w_irte_0;
+                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := w_irte_8;
+                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := w_irte_8;
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h208 := w_irte_0;
+                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h209 := (unsigned'(h207(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h208(64-1 downto 38) & to_unsigned(0, 6)));
+                        h206 := h209;
+                        h201 := to_unsigned(0, 1);
+                        if (False or (((((h202(8-1 downto 2) /= 0) or (h203(14-1 downto 12) /= 0)) or (h204(38-1 downto 24) /= 0)) or (h205(32-1 downto 20) /= 0)) or (h206(64-1 downto 48) /= 0))) then
+                            h201 := to_unsigned(1, 1);
+                        end if;
+                        h210 := to_unsigned(0, 1);
+                        h211 := unsigned'("00000000000000000000000000000000");
+                        h211 := w_irte_0(64-1 downto 32);
+                        h212 := unsigned'("00000000000000000000000000000000");
+                        h212 := w_irte_0(64-1 downto 32);
+                        h210 := to_unsigned(0, 1);
+                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h211(8-1 downto 0) /= 0) or (h212(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                            h210 := to_unsigned(1, 1);
+                        end if;
+                        if bool(w_irte_0(15)) then
+                            h200 := h201;
+                        else
+                            h200 := h210;
+                        end if;
+                        h213 := to_unsigned(0, 16);
+                        h214 := to_unsigned(0, 16);
+                        h215 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h215 := to_unsigned(65529, 16);
+                        else
+                            h215 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h214 := to_unsigned(65531, 16);
+                        else
+                            h214 := h215;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h213 := to_unsigned(65535, 16);
+                        else
+                            h213 := h214;
+                        end if;
+                        h216 := to_unsigned(0, 16);
+                        h216 := (e_sid and h213);
+                        h217 := to_unsigned(0, 16);
+                        h218 := to_unsigned(0, 16);
+                        h219 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h219 := to_unsigned(65529, 16);
+                        else
+                            h219 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h218 := to_unsigned(65531, 16);
+                        else
+                            h218 := h219;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h217 := to_unsigned(65535, 16);
+                        else
+                            h217 := h218;
+                        end if;
+                        h220 := to_unsigned(0, 16);
+                        h220 := (w_irte_8(16-1 downto 0) and h217);
+                        h221 := to_unsigned(0, 16);
+                        h221 := e_sid;
+                        h222 := to_unsigned(0, 16);
+                        h222 := w_irte_8(16-1 downto 0);
+                        h223 := to_unsigned(0, 16);
+                        h223 := e_sid;
+                        h224 := to_unsigned(0, 16);
+                        h224 := w_irte_8(16-1 downto 0);
+                        if (not ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h186(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h196) < h199)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h200 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h216 = h220))) or (((w_irte_8(20-1 downto 18) = 2) and (h221(16-1 downto 8) >= h222(16-1 downto 8))) and (h223(16-1 downto 8) <= h224(8-1 downto 0))))) and bool(w_irte_0(15)))) then
+                            w_pd_pir_0 <= to_unsigned(0, 64);
+                            st <= S10W0;
+                        else
+                            h180 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h180 := w_irte_8;
+                            h181 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h181 := w_irte_0;
+                            h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h182 := (unsigned'(h180(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h181(64-1 downto 38) & to_unsigned(0, 6)));
+                            h183 := to_unsigned(0, 8);
+                            h183 := shift_right(w_irte_0(24-1 downto 16), 6);
+                            h184 := to_unsigned(0, 12);
+                            h184 := resize(unsigned'(to_unsigned(0, 4) & h183) * 8, 12);
+                            h185 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h185 := (unsigned'(to_unsigned(0, 1) & h182) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h184));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h185);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pd_pir_0 <= m_rdata;
+                            pend <= '0';
+                            if bool(m_rerr) then
+                                er_pd_pir <= '1';
+                            end if;
+                            st <= S10W0;
+                        end if;
+                    end if;
+                when S10W0 =>
+                    if (not bool(pend)) then
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_msi_data;
+                        h230 := to_unsigned(0, 17);
+                        h231 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h231 := to_unsigned(1, 1);
+                        end if;
+                        h232 := unsigned'("00000000000000000000000000000000");
+                        h232 := e_msi_addr;
+                        h233 := to_unsigned(0, 16);
+                        h233 := (unsigned'(h231 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h232(20-1 downto 5)));
+                        h234 := unsigned'("00000000000000000000000000000000");
+                        h234 := e_msi_data;
+                        h235 := to_unsigned(0, 17);
+                        h235 := (unsigned'(to_unsigned(0, 1) & h233) + unsigned'(to_unsigned(0, 1) & h234(16-1 downto 0)));
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h236 := to_unsigned(1, 1);
+                        end if;
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h237 := e_msi_addr;
+                        h238 := to_unsigned(0, 16);
+                        h238 := (unsigned'(h236 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h237(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h230 := h235;
+                        else
+                            h230 := unsigned'(to_unsigned(0, 1) & h238);
+                        end if;
+                        h239 := to_unsigned(0, 16);
+                        h239 := (h230(16-1 downto 0) and to_unsigned(65535, 16));
+                        h240 := to_unsigned(0, 17);
+                        h240 := to_unsigned(2, 17);
+                        h241 := to_unsigned(0, 4);
+                        h241 := r_IRTA_REG(4-1 downto 0);
+                        h242 := to_unsigned(0, 17);
+                        h242 := shift_left(h240, to_integer(h241));
+                        h243 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        h245 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h245 := w_irte_0;
+                        h246 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h246 := w_irte_0;
+                        h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h247 := w_irte_0;
+                        h248 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h248 := w_irte_8;
+                        h249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h250 := w_irte_8;
+                        h251 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h251 := w_irte_0;
+                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h252 := (unsigned'(h250(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h251(64-1 downto 38) & to_unsigned(0, 6)));
+                        h249 := h252;
+                        h244 := to_unsigned(0, 1);
+                        if (False or (((((h245(8-1 downto 2) /= 0) or (h246(14-1 downto 12) /= 0)) or (h247(38-1 downto 24) /= 0)) or (h248(32-1 downto 20) /= 0)) or (h249(64-1 downto 48) /= 0))) then
+                            h244 := to_unsigned(1, 1);
+                        end if;
+                        h253 := to_unsigned(0, 1);
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := w_irte_0(64-1 downto 32);
+                        h255 := unsigned'("00000000000000000000000000000000");
+                        h255 := w_irte_0(64-1 downto 32);
+                        h253 := to_unsigned(0, 1);
+                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h254(8-1 downto 0) /= 0) or (h255(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                            h253 := to_unsigned(1, 1);
+                        end if;
+                        if bool(w_irte_0(15)) then
+                            h243 := h244;
+                        else
+                            h243 := h253;
+                        end if;
+                        h256 := to_unsigned(0, 16);
+                        h257 := to_unsigned(0, 16);
+                        h258 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h258 := to_unsigned(65529, 16);
+                        else
+                            h258 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h257 := to_unsigned(65531, 16);
+                        else
+                            h257 := h258;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h256 := to_unsigned(65535, 16);
+                        else
+                            h256 := h257;
+                        end if;
+                        h259 := to_unsigned(0, 16);
+                        h259 := (e_sid and h256);
+                        h260 := to_unsigned(0, 16);
+                        h261 := to_unsigned(0, 16);
+                        h262 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h262 := to_unsigned(65529, 16);
+                        else
+                            h262 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h261 := to_unsigned(65531, 16);
+                        else
+                            h261 := h262;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h260 := to_unsigned(65535, 16);
+                        else
+                            h260 := h261;
+                        end if;
+                        h263 := to_unsigned(0, 16);
+                        h263 := (w_irte_8(16-1 downto 0) and h260);
+                        h264 := to_unsigned(0, 16);
+                        h264 := e_sid;
+                        h265 := to_unsigned(0, 16);
+                        h265 := w_irte_8(16-1 downto 0);
+                        h266 := to_unsigned(0, 16);
+                        h266 := e_sid;
+                        h267 := to_unsigned(0, 16);
+                        h267 := w_irte_8(16-1 downto 0);
+                        if (not ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h229(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h239) < h242)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h243 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h259 = h263))) or (((w_irte_8(20-1 downto 18) = 2) and (h264(16-1 downto 8) >= h265(16-1 downto 8))) and (h266(16-1 downto 8) <= h267(8-1 downto 0))))) and bool(w_irte_0(15)))) then
+                            w_pd_0 <= to_unsigned(0, 64);
+                            st <= DECIDE;
+                        else
+                            h225 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h225 := w_irte_8;
+                            h226 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h226 := w_irte_0;
+                            h227 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h227 := (unsigned'(h225(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h226(64-1 downto 38) & to_unsigned(0, 6)));
+                            h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h228 := (unsigned'(to_unsigned(0, 1) & h227) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h228);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pd_0 <= m_rdata;
+                            pend <= '0';
+                            if bool(m_rerr) then
+                                er_pd <= '1';
+                            end if;
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h180 := unsigned'("00000000000000000000000000000000");
-                    h180 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h181 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h181 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h222 := to_unsigned(0, 1);
-                    h223 := to_unsigned(0, 1);
-                    h223 := to_unsigned(0, 1);
+                    h268 := unsigned'("00000000000000000000000000000000");
+                    h268 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h269 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h269 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h310 := to_unsigned(0, 1);
+                    h311 := to_unsigned(0, 1);
+                    h311 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h223 := to_unsigned(1, 1);
+                        h311 := to_unsigned(1, 1);
                     end if;
-                    h224 := to_unsigned(0, 1);
-                    h224 := to_unsigned(0, 1);
+                    h312 := to_unsigned(0, 1);
+                    h312 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h224 := to_unsigned(1, 1);
+                        h312 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h222 := h223;
+                        h310 := h311;
                     else
-                        h222 := h224;
+                        h310 := h312;
                     end if;
-                    h237 := to_unsigned(0, 1);
-                    h238 := to_unsigned(0, 1);
-                    h239 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h239 := w_root_8;
-                    h240 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h240 := w_root_8;
-                    h238 := to_unsigned(0, 1);
-                    if ((h239(12-1 downto 1) /= 0) or (h240(64-1 downto 48) /= 0)) then
-                        h238 := to_unsigned(1, 1);
-                    end if;
-                    h241 := to_unsigned(0, 1);
-                    h241 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h241 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h237 := h238;
-                    else
-                        h237 := h241;
-                    end if;
-                    h255 := to_unsigned(0, 1);
-                    h256 := to_unsigned(0, 1);
-                    h256 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h256 := to_unsigned(1, 1);
-                    end if;
-                    h257 := to_unsigned(0, 1);
-                    h257 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h257 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h255 := h256;
-                    else
-                        h255 := h257;
-                    end if;
-                    h258 := to_unsigned(0, 1);
-                    h259 := to_unsigned(0, 1);
-                    h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h260 := w_root_8;
-                    h261 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h261 := w_root_8;
-                    h259 := to_unsigned(0, 1);
-                    if ((h260(12-1 downto 1) /= 0) or (h261(64-1 downto 48) /= 0)) then
-                        h259 := to_unsigned(1, 1);
-                    end if;
-                    h262 := to_unsigned(0, 1);
-                    h262 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h262 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h258 := h259;
-                    else
-                        h258 := h262;
-                    end if;
-                    h275 := to_unsigned(0, 1);
-                    h276 := to_unsigned(0, 1);
-                    h276 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h276 := to_unsigned(1, 1);
-                    end if;
-                    h277 := to_unsigned(0, 1);
-                    h277 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h277 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h275 := h276;
-                    else
-                        h275 := h277;
-                    end if;
-                    h278 := to_unsigned(0, 1);
-                    h279 := to_unsigned(0, 1);
-                    h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h280 := w_root_8;
-                    h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h281 := w_root_8;
-                    h279 := to_unsigned(0, 1);
-                    if ((h280(12-1 downto 1) /= 0) or (h281(64-1 downto 48) /= 0)) then
-                        h279 := to_unsigned(1, 1);
-                    end if;
-                    h282 := to_unsigned(0, 1);
-                    h282 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h282 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h278 := h279;
-                    else
-                        h278 := h282;
-                    end if;
-                    h296 := to_unsigned(0, 1);
-                    h297 := to_unsigned(0, 1);
-                    h297 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h297 := to_unsigned(1, 1);
-                    end if;
-                    h298 := to_unsigned(0, 1);
-                    h298 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h298 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h296 := h297;
-                    else
-                        h296 := h298;
-                    end if;
-                    h299 := to_unsigned(0, 1);
-                    h300 := to_unsigned(0, 1);
-                    h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h301 := w_root_8;
-                    h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h302 := w_root_8;
-                    h300 := to_unsigned(0, 1);
-                    if ((h301(12-1 downto 1) /= 0) or (h302(64-1 downto 48) /= 0)) then
-                        h300 := to_unsigned(1, 1);
-                    end if;
-                    h303 := to_unsigned(0, 1);
-                    h303 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h303 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h299 := h300;
-                    else
-                        h299 := h303;
-                    end if;
-                    h317 := to_unsigned(0, 1);
-                    h318 := to_unsigned(0, 1);
-                    h318 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h318 := to_unsigned(1, 1);
-                    end if;
-                    h319 := to_unsigned(0, 1);
-                    h319 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h319 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h317 := h318;
-                    else
-                        h317 := h319;
-                    end if;
-                    h320 := to_unsigned(0, 1);
-                    h321 := to_unsigned(0, 1);
-                    h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h322 := w_root_8;
-                    h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h323 := w_root_8;
-                    h321 := to_unsigned(0, 1);
-                    if ((h322(12-1 downto 1) /= 0) or (h323(64-1 downto 48) /= 0)) then
-                        h321 := to_unsigned(1, 1);
-                    end if;
-                    h324 := to_unsigned(0, 1);
-                    h324 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h324 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h320 := h321;
-                    else
-                        h320 := h324;
-                    end if;
-                    h325 := unsigned'("00000000000000000000000000000000");
-                    h325 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h326 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h326 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h327 := to_unsigned(0, 1);
-                    h328 := to_unsigned(0, 1);
-                    h328 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h328 := to_unsigned(1, 1);
+                    h325 := to_unsigned(0, 1);
+                    h326 := to_unsigned(0, 1);
+                    h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h327 := w_root_8;
+                    h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h328 := w_root_8;
+                    h326 := to_unsigned(0, 1);
+                    if ((h327(12-1 downto 1) /= 0) or (h328(64-1 downto 48) /= 0)) then
+                        h326 := to_unsigned(1, 1);
                     end if;
                     h329 := to_unsigned(0, 1);
                     h329 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h329 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h327 := h328;
+                        h325 := h326;
                     else
-                        h327 := h329;
-                    end if;
-                    h330 := to_unsigned(0, 1);
-                    h331 := to_unsigned(0, 1);
-                    h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h332 := w_root_8;
-                    h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h333 := w_root_8;
-                    h331 := to_unsigned(0, 1);
-                    if ((h332(12-1 downto 1) /= 0) or (h333(64-1 downto 48) /= 0)) then
-                        h331 := to_unsigned(1, 1);
-                    end if;
-                    h334 := to_unsigned(0, 1);
-                    h334 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h334 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h330 := h331;
-                    else
-                        h330 := h334;
-                    end if;
-                    h335 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h336 := to_unsigned(1, 1);
-                    end if;
-                    h337 := to_unsigned(0, 1);
-                    h337 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h337 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h335 := h336;
-                    else
-                        h335 := h337;
-                    end if;
-                    h338 := to_unsigned(0, 1);
-                    h339 := to_unsigned(0, 1);
-                    h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h340 := w_root_8;
-                    h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h341 := w_root_8;
-                    h339 := to_unsigned(0, 1);
-                    if ((h340(12-1 downto 1) /= 0) or (h341(64-1 downto 48) /= 0)) then
-                        h339 := to_unsigned(1, 1);
+                        h325 := h329;
                     end if;
                     h342 := to_unsigned(0, 1);
-                    h342 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h342 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h338 := h339;
-                    else
-                        h338 := h342;
-                    end if;
-                    h356 := to_unsigned(0, 1);
-                    h357 := to_unsigned(0, 1);
-                    h357 := to_unsigned(0, 1);
+                    h343 := to_unsigned(0, 1);
+                    h343 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h357 := to_unsigned(1, 1);
+                        h343 := to_unsigned(1, 1);
                     end if;
-                    h358 := to_unsigned(0, 1);
-                    h358 := to_unsigned(0, 1);
+                    h344 := to_unsigned(0, 1);
+                    h344 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h358 := to_unsigned(1, 1);
+                        h344 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h356 := h357;
+                        h342 := h343;
                     else
-                        h356 := h358;
+                        h342 := h344;
                     end if;
-                    h359 := to_unsigned(0, 1);
-                    h360 := to_unsigned(0, 1);
-                    h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h361 := w_root_8;
-                    h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h362 := w_root_8;
-                    h360 := to_unsigned(0, 1);
-                    if ((h361(12-1 downto 1) /= 0) or (h362(64-1 downto 48) /= 0)) then
-                        h360 := to_unsigned(1, 1);
+                    h345 := to_unsigned(0, 1);
+                    h346 := to_unsigned(0, 1);
+                    h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h347 := w_root_8;
+                    h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h348 := w_root_8;
+                    h346 := to_unsigned(0, 1);
+                    if ((h347(12-1 downto 1) /= 0) or (h348(64-1 downto 48) /= 0)) then
+                        h346 := to_unsigned(1, 1);
                     end if;
-                    h363 := to_unsigned(0, 1);
-                    h363 := to_unsigned(0, 1);
+                    h349 := to_unsigned(0, 1);
+                    h349 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h363 := to_unsigned(1, 1);
+                        h349 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h359 := h360;
+                        h345 := h346;
                     else
-                        h359 := h363;
+                        h345 := h349;
                     end if;
-                    h364 := to_unsigned(0, 20);
-                    h365 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h365 := e_pasid;
+                    h363 := to_unsigned(0, 1);
+                    h364 := to_unsigned(0, 1);
+                    h364 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h364 := to_unsigned(1, 1);
+                    end if;
+                    h365 := to_unsigned(0, 1);
+                    h365 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h365 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h363 := h364;
                     else
-                        h365 := w_smctx_8(20-1 downto 0);
+                        h363 := h365;
                     end if;
-                    h364 := h365;
-                    h366 := to_unsigned(0, 16);
-                    h366 := to_unsigned(1, 16);
-                    h367 := to_unsigned(0, 4);
-                    h368 := to_unsigned(0, 4);
-                    h368 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h367 := h368;
-                    h369 := to_unsigned(0, 16);
-                    h369 := shift_left(h366, to_integer(h367));
+                    h366 := to_unsigned(0, 1);
+                    h367 := to_unsigned(0, 1);
+                    h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h368 := w_root_8;
+                    h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h369 := w_root_8;
+                    h367 := to_unsigned(0, 1);
+                    if ((h368(12-1 downto 1) /= 0) or (h369(64-1 downto 48) /= 0)) then
+                        h367 := to_unsigned(1, 1);
+                    end if;
+                    h370 := to_unsigned(0, 1);
+                    h370 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h370 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h366 := h367;
+                    else
+                        h366 := h370;
+                    end if;
                     h383 := to_unsigned(0, 1);
                     h384 := to_unsigned(0, 1);
                     h384 := to_unsigned(0, 1);
@@ -4192,745 +4814,888 @@ begin
                     else
                         h386 := h390;
                     end if;
-                    h391 := to_unsigned(0, 20);
-                    h392 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h392 := e_pasid;
-                    else
-                        h392 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h391 := h392;
-                    h393 := to_unsigned(0, 16);
-                    h393 := to_unsigned(1, 16);
-                    h394 := to_unsigned(0, 4);
-                    h395 := to_unsigned(0, 4);
-                    h395 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h394 := h395;
-                    h396 := to_unsigned(0, 16);
-                    h396 := shift_left(h393, to_integer(h394));
-                    h409 := to_unsigned(0, 1);
-                    h410 := to_unsigned(0, 1);
-                    h410 := to_unsigned(0, 1);
+                    h404 := to_unsigned(0, 1);
+                    h405 := to_unsigned(0, 1);
+                    h405 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h410 := to_unsigned(1, 1);
+                        h405 := to_unsigned(1, 1);
+                    end if;
+                    h406 := to_unsigned(0, 1);
+                    h406 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h406 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h404 := h405;
+                    else
+                        h404 := h406;
+                    end if;
+                    h407 := to_unsigned(0, 1);
+                    h408 := to_unsigned(0, 1);
+                    h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h409 := w_root_8;
+                    h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h410 := w_root_8;
+                    h408 := to_unsigned(0, 1);
+                    if ((h409(12-1 downto 1) /= 0) or (h410(64-1 downto 48) /= 0)) then
+                        h408 := to_unsigned(1, 1);
                     end if;
                     h411 := to_unsigned(0, 1);
                     h411 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h411 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h409 := h410;
+                        h407 := h408;
                     else
-                        h409 := h411;
+                        h407 := h411;
                     end if;
-                    h412 := to_unsigned(0, 1);
-                    h413 := to_unsigned(0, 1);
-                    h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h414 := w_root_8;
-                    h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h415 := w_root_8;
-                    h413 := to_unsigned(0, 1);
-                    if ((h414(12-1 downto 1) /= 0) or (h415(64-1 downto 48) /= 0)) then
-                        h413 := to_unsigned(1, 1);
+                    h425 := to_unsigned(0, 1);
+                    h426 := to_unsigned(0, 1);
+                    h426 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h426 := to_unsigned(1, 1);
                     end if;
-                    h416 := to_unsigned(0, 1);
-                    h416 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h416 := to_unsigned(1, 1);
+                    h427 := to_unsigned(0, 1);
+                    h427 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h427 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h412 := h413;
+                        h425 := h426;
                     else
-                        h412 := h416;
+                        h425 := h427;
                     end if;
-                    h417 := to_unsigned(0, 20);
-                    h418 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h418 := e_pasid;
+                    h428 := to_unsigned(0, 1);
+                    h429 := to_unsigned(0, 1);
+                    h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h430 := w_root_8;
+                    h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h431 := w_root_8;
+                    h429 := to_unsigned(0, 1);
+                    if ((h430(12-1 downto 1) /= 0) or (h431(64-1 downto 48) /= 0)) then
+                        h429 := to_unsigned(1, 1);
+                    end if;
+                    h432 := to_unsigned(0, 1);
+                    h432 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h432 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h428 := h429;
                     else
-                        h418 := w_smctx_8(20-1 downto 0);
+                        h428 := h432;
                     end if;
-                    h417 := h418;
-                    h419 := to_unsigned(0, 16);
-                    h419 := to_unsigned(1, 16);
-                    h420 := to_unsigned(0, 4);
-                    h421 := to_unsigned(0, 4);
-                    h421 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h420 := h421;
-                    h422 := to_unsigned(0, 16);
-                    h422 := shift_left(h419, to_integer(h420));
+                    h433 := unsigned'("00000000000000000000000000000000");
+                    h433 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h434 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h434 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h435 := to_unsigned(0, 1);
                     h436 := to_unsigned(0, 1);
-                    h437 := to_unsigned(0, 1);
-                    h437 := to_unsigned(0, 1);
+                    h436 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
+                        h436 := to_unsigned(1, 1);
+                    end if;
+                    h437 := to_unsigned(0, 1);
+                    h437 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
                         h437 := to_unsigned(1, 1);
                     end if;
-                    h438 := to_unsigned(0, 1);
-                    h438 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h438 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h436 := h437;
+                        h435 := h436;
                     else
-                        h436 := h438;
+                        h435 := h437;
                     end if;
+                    h438 := to_unsigned(0, 1);
                     h439 := to_unsigned(0, 1);
-                    h440 := to_unsigned(0, 1);
+                    h440 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h440 := w_root_8;
                     h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h441 := w_root_8;
-                    h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h442 := w_root_8;
-                    h440 := to_unsigned(0, 1);
-                    if ((h441(12-1 downto 1) /= 0) or (h442(64-1 downto 48) /= 0)) then
-                        h440 := to_unsigned(1, 1);
+                    h439 := to_unsigned(0, 1);
+                    if ((h440(12-1 downto 1) /= 0) or (h441(64-1 downto 48) /= 0)) then
+                        h439 := to_unsigned(1, 1);
                     end if;
-                    h443 := to_unsigned(0, 1);
-                    h443 := to_unsigned(0, 1);
+                    h442 := to_unsigned(0, 1);
+                    h442 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h443 := to_unsigned(1, 1);
+                        h442 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h439 := h440;
+                        h438 := h439;
                     else
-                        h439 := h443;
+                        h438 := h442;
                     end if;
-                    h444 := to_unsigned(0, 20);
-                    h445 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h445 := e_pasid;
-                    else
-                        h445 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h444 := h445;
-                    h446 := to_unsigned(0, 16);
-                    h446 := to_unsigned(1, 16);
-                    h447 := to_unsigned(0, 4);
-                    h448 := to_unsigned(0, 4);
-                    h448 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h447 := h448;
-                    h449 := to_unsigned(0, 16);
-                    h449 := shift_left(h446, to_integer(h447));
-                    h462 := to_unsigned(0, 1);
-                    h463 := to_unsigned(0, 1);
-                    h463 := to_unsigned(0, 1);
+                    h443 := to_unsigned(0, 1);
+                    h444 := to_unsigned(0, 1);
+                    h444 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h463 := to_unsigned(1, 1);
+                        h444 := to_unsigned(1, 1);
                     end if;
-                    h464 := to_unsigned(0, 1);
-                    h464 := to_unsigned(0, 1);
+                    h445 := to_unsigned(0, 1);
+                    h445 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h464 := to_unsigned(1, 1);
+                        h445 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h462 := h463;
+                        h443 := h444;
                     else
-                        h462 := h464;
+                        h443 := h445;
                     end if;
+                    h446 := to_unsigned(0, 1);
+                    h447 := to_unsigned(0, 1);
+                    h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h448 := w_root_8;
+                    h449 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h449 := w_root_8;
+                    h447 := to_unsigned(0, 1);
+                    if ((h448(12-1 downto 1) /= 0) or (h449(64-1 downto 48) /= 0)) then
+                        h447 := to_unsigned(1, 1);
+                    end if;
+                    h450 := to_unsigned(0, 1);
+                    h450 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h450 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h446 := h447;
+                    else
+                        h446 := h450;
+                    end if;
+                    h464 := to_unsigned(0, 1);
                     h465 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h465 := to_unsigned(1, 1);
+                    end if;
                     h466 := to_unsigned(0, 1);
-                    h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h467 := w_root_8;
-                    h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h468 := w_root_8;
                     h466 := to_unsigned(0, 1);
-                    if ((h467(12-1 downto 1) /= 0) or (h468(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h466 := to_unsigned(1, 1);
                     end if;
-                    h469 := to_unsigned(0, 1);
-                    h469 := to_unsigned(0, 1);
+                    if bool(e_sid(7)) then
+                        h464 := h465;
+                    else
+                        h464 := h466;
+                    end if;
+                    h467 := to_unsigned(0, 1);
+                    h468 := to_unsigned(0, 1);
+                    h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h469 := w_root_8;
+                    h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h470 := w_root_8;
+                    h468 := to_unsigned(0, 1);
+                    if ((h469(12-1 downto 1) /= 0) or (h470(64-1 downto 48) /= 0)) then
+                        h468 := to_unsigned(1, 1);
+                    end if;
+                    h471 := to_unsigned(0, 1);
+                    h471 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h469 := to_unsigned(1, 1);
+                        h471 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h465 := h466;
+                        h467 := h468;
                     else
-                        h465 := h469;
+                        h467 := h471;
                     end if;
-                    h470 := to_unsigned(0, 20);
-                    h471 := to_unsigned(0, 20);
+                    h472 := to_unsigned(0, 20);
+                    h473 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h471 := e_pasid;
+                        h473 := e_pasid;
                     else
-                        h471 := w_smctx_8(20-1 downto 0);
+                        h473 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h470 := h471;
-                    h472 := to_unsigned(0, 16);
-                    h472 := to_unsigned(1, 16);
-                    h473 := to_unsigned(0, 4);
-                    h474 := to_unsigned(0, 4);
-                    h474 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h473 := h474;
-                    h475 := to_unsigned(0, 16);
-                    h475 := shift_left(h472, to_integer(h473));
-                    h489 := to_unsigned(0, 1);
+                    h472 := h473;
+                    h474 := to_unsigned(0, 16);
+                    h474 := to_unsigned(1, 16);
+                    h475 := to_unsigned(0, 4);
+                    h476 := to_unsigned(0, 4);
+                    h476 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h475 := h476;
+                    h477 := to_unsigned(0, 16);
+                    h477 := shift_left(h474, to_integer(h475));
                     h490 := to_unsigned(0, 1);
-                    h490 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h490 := to_unsigned(1, 1);
-                    end if;
-                    h491 := to_unsigned(0, 1);
-                    h491 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
                         h491 := to_unsigned(1, 1);
                     end if;
-                    if bool(e_sid(7)) then
-                        h489 := h490;
-                    else
-                        h489 := h491;
-                    end if;
                     h492 := to_unsigned(0, 1);
+                    h492 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h492 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h490 := h491;
+                    else
+                        h490 := h492;
+                    end if;
                     h493 := to_unsigned(0, 1);
-                    h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h494 := w_root_8;
+                    h494 := to_unsigned(0, 1);
                     h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h495 := w_root_8;
-                    h493 := to_unsigned(0, 1);
-                    if ((h494(12-1 downto 1) /= 0) or (h495(64-1 downto 48) /= 0)) then
-                        h493 := to_unsigned(1, 1);
+                    h496 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h496 := w_root_8;
+                    h494 := to_unsigned(0, 1);
+                    if ((h495(12-1 downto 1) /= 0) or (h496(64-1 downto 48) /= 0)) then
+                        h494 := to_unsigned(1, 1);
                     end if;
-                    h496 := to_unsigned(0, 1);
-                    h496 := to_unsigned(0, 1);
+                    h497 := to_unsigned(0, 1);
+                    h497 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h496 := to_unsigned(1, 1);
+                        h497 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h492 := h493;
+                        h493 := h494;
                     else
-                        h492 := h496;
+                        h493 := h497;
                     end if;
-                    h497 := to_unsigned(0, 20);
                     h498 := to_unsigned(0, 20);
+                    h499 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h498 := e_pasid;
+                        h499 := e_pasid;
                     else
-                        h498 := w_smctx_8(20-1 downto 0);
+                        h499 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h497 := h498;
-                    h499 := to_unsigned(0, 16);
-                    h499 := to_unsigned(1, 16);
-                    h500 := to_unsigned(0, 4);
+                    h498 := h499;
+                    h500 := to_unsigned(0, 16);
+                    h500 := to_unsigned(1, 16);
                     h501 := to_unsigned(0, 4);
-                    h501 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h500 := h501;
-                    h502 := to_unsigned(0, 16);
-                    h502 := shift_left(h499, to_integer(h500));
-                    h503 := unsigned'("00000000000000000000000000000000");
-                    h503 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h504 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h504 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h505 := to_unsigned(0, 1);
-                    h506 := to_unsigned(0, 1);
-                    h506 := to_unsigned(0, 1);
+                    h502 := to_unsigned(0, 4);
+                    h502 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h501 := h502;
+                    h503 := to_unsigned(0, 16);
+                    h503 := shift_left(h500, to_integer(h501));
+                    h517 := to_unsigned(0, 1);
+                    h518 := to_unsigned(0, 1);
+                    h518 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h506 := to_unsigned(1, 1);
+                        h518 := to_unsigned(1, 1);
                     end if;
-                    h507 := to_unsigned(0, 1);
-                    h507 := to_unsigned(0, 1);
+                    h519 := to_unsigned(0, 1);
+                    h519 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h507 := to_unsigned(1, 1);
+                        h519 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h505 := h506;
+                        h517 := h518;
                     else
-                        h505 := h507;
+                        h517 := h519;
                     end if;
-                    h508 := to_unsigned(0, 1);
-                    h509 := to_unsigned(0, 1);
-                    h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h510 := w_root_8;
-                    h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h511 := w_root_8;
-                    h509 := to_unsigned(0, 1);
-                    if ((h510(12-1 downto 1) /= 0) or (h511(64-1 downto 48) /= 0)) then
-                        h509 := to_unsigned(1, 1);
-                    end if;
-                    h512 := to_unsigned(0, 1);
-                    h512 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h512 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h508 := h509;
-                    else
-                        h508 := h512;
-                    end if;
-                    h513 := to_unsigned(0, 20);
-                    h514 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h514 := e_pasid;
-                    else
-                        h514 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h513 := h514;
-                    h515 := to_unsigned(0, 16);
-                    h515 := to_unsigned(1, 16);
-                    h516 := to_unsigned(0, 4);
-                    h517 := to_unsigned(0, 4);
-                    h517 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h516 := h517;
-                    h518 := to_unsigned(0, 16);
-                    h518 := shift_left(h515, to_integer(h516));
+                    h520 := to_unsigned(0, 1);
                     h521 := to_unsigned(0, 1);
-                    h522 := to_unsigned(0, 1);
-                    h522 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h522 := to_unsigned(1, 1);
-                    end if;
-                    h523 := to_unsigned(0, 1);
-                    h523 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h523 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h521 := h522;
-                    else
-                        h521 := h523;
+                    h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h522 := w_root_8;
+                    h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h523 := w_root_8;
+                    h521 := to_unsigned(0, 1);
+                    if ((h522(12-1 downto 1) /= 0) or (h523(64-1 downto 48) /= 0)) then
+                        h521 := to_unsigned(1, 1);
                     end if;
                     h524 := to_unsigned(0, 1);
-                    h525 := to_unsigned(0, 1);
-                    h526 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h526 := w_root_8;
-                    h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h527 := w_root_8;
-                    h525 := to_unsigned(0, 1);
-                    if ((h526(12-1 downto 1) /= 0) or (h527(64-1 downto 48) /= 0)) then
-                        h525 := to_unsigned(1, 1);
-                    end if;
-                    h528 := to_unsigned(0, 1);
-                    h528 := to_unsigned(0, 1);
+                    h524 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h528 := to_unsigned(1, 1);
+                        h524 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h524 := h525;
+                        h520 := h521;
                     else
-                        h524 := h528;
+                        h520 := h524;
                     end if;
-                    h529 := to_unsigned(0, 20);
-                    h530 := to_unsigned(0, 20);
+                    h525 := to_unsigned(0, 20);
+                    h526 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h530 := e_pasid;
+                        h526 := e_pasid;
                     else
-                        h530 := w_smctx_8(20-1 downto 0);
+                        h526 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h529 := h530;
-                    h531 := to_unsigned(0, 16);
-                    h531 := to_unsigned(1, 16);
-                    h532 := to_unsigned(0, 4);
-                    h533 := to_unsigned(0, 4);
-                    h533 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h532 := h533;
-                    h534 := to_unsigned(0, 16);
-                    h534 := shift_left(h531, to_integer(h532));
-                    h535 := to_unsigned(0, 1);
-                    h536 := to_unsigned(0, 1);
-                    h536 := to_unsigned(0, 1);
+                    h525 := h526;
+                    h527 := to_unsigned(0, 16);
+                    h527 := to_unsigned(1, 16);
+                    h528 := to_unsigned(0, 4);
+                    h529 := to_unsigned(0, 4);
+                    h529 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h528 := h529;
+                    h530 := to_unsigned(0, 16);
+                    h530 := shift_left(h527, to_integer(h528));
+                    h543 := to_unsigned(0, 1);
+                    h544 := to_unsigned(0, 1);
+                    h544 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h536 := to_unsigned(1, 1);
+                        h544 := to_unsigned(1, 1);
                     end if;
-                    h537 := to_unsigned(0, 1);
-                    h537 := to_unsigned(0, 1);
+                    h545 := to_unsigned(0, 1);
+                    h545 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h537 := to_unsigned(1, 1);
+                        h545 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h535 := h536;
+                        h543 := h544;
                     else
-                        h535 := h537;
+                        h543 := h545;
                     end if;
-                    h538 := to_unsigned(0, 1);
-                    h539 := to_unsigned(0, 1);
-                    h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h540 := w_root_8;
-                    h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h541 := w_root_8;
-                    h539 := to_unsigned(0, 1);
-                    if ((h540(12-1 downto 1) /= 0) or (h541(64-1 downto 48) /= 0)) then
-                        h539 := to_unsigned(1, 1);
+                    h546 := to_unsigned(0, 1);
+                    h547 := to_unsigned(0, 1);
+                    h548 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h548 := w_root_8;
+                    h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h549 := w_root_8;
+                    h547 := to_unsigned(0, 1);
+                    if ((h548(12-1 downto 1) /= 0) or (h549(64-1 downto 48) /= 0)) then
+                        h547 := to_unsigned(1, 1);
                     end if;
-                    h542 := to_unsigned(0, 1);
-                    h542 := to_unsigned(0, 1);
+                    h550 := to_unsigned(0, 1);
+                    h550 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h542 := to_unsigned(1, 1);
+                        h550 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h538 := h539;
+                        h546 := h547;
                     else
-                        h538 := h542;
+                        h546 := h550;
                     end if;
-                    h543 := to_unsigned(0, 20);
-                    h544 := to_unsigned(0, 20);
+                    h551 := to_unsigned(0, 20);
+                    h552 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h544 := e_pasid;
+                        h552 := e_pasid;
                     else
-                        h544 := w_smctx_8(20-1 downto 0);
+                        h552 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h543 := h544;
-                    h545 := to_unsigned(0, 16);
-                    h545 := to_unsigned(1, 16);
-                    h546 := to_unsigned(0, 4);
-                    h547 := to_unsigned(0, 4);
-                    h547 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h546 := h547;
-                    h548 := to_unsigned(0, 16);
-                    h548 := shift_left(h545, to_integer(h546));
-                    h562 := to_unsigned(0, 1);
-                    h563 := to_unsigned(0, 1);
-                    h563 := to_unsigned(0, 1);
+                    h551 := h552;
+                    h553 := to_unsigned(0, 16);
+                    h553 := to_unsigned(1, 16);
+                    h554 := to_unsigned(0, 4);
+                    h555 := to_unsigned(0, 4);
+                    h555 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h554 := h555;
+                    h556 := to_unsigned(0, 16);
+                    h556 := shift_left(h553, to_integer(h554));
+                    h569 := to_unsigned(0, 1);
+                    h570 := to_unsigned(0, 1);
+                    h570 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h563 := to_unsigned(1, 1);
+                        h570 := to_unsigned(1, 1);
                     end if;
-                    h564 := to_unsigned(0, 1);
-                    h564 := to_unsigned(0, 1);
+                    h571 := to_unsigned(0, 1);
+                    h571 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h564 := to_unsigned(1, 1);
+                        h571 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h562 := h563;
+                        h569 := h570;
                     else
-                        h562 := h564;
+                        h569 := h571;
                     end if;
-                    h565 := to_unsigned(0, 1);
-                    h566 := to_unsigned(0, 1);
-                    h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h567 := w_root_8;
-                    h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h568 := w_root_8;
-                    h566 := to_unsigned(0, 1);
-                    if ((h567(12-1 downto 1) /= 0) or (h568(64-1 downto 48) /= 0)) then
-                        h566 := to_unsigned(1, 1);
+                    h572 := to_unsigned(0, 1);
+                    h573 := to_unsigned(0, 1);
+                    h574 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h574 := w_root_8;
+                    h575 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h575 := w_root_8;
+                    h573 := to_unsigned(0, 1);
+                    if ((h574(12-1 downto 1) /= 0) or (h575(64-1 downto 48) /= 0)) then
+                        h573 := to_unsigned(1, 1);
                     end if;
-                    h569 := to_unsigned(0, 1);
-                    h569 := to_unsigned(0, 1);
+                    h576 := to_unsigned(0, 1);
+                    h576 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h569 := to_unsigned(1, 1);
+                        h576 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h565 := h566;
+                        h572 := h573;
                     else
-                        h565 := h569;
+                        h572 := h576;
                     end if;
-                    h570 := to_unsigned(0, 20);
-                    h571 := to_unsigned(0, 20);
+                    h577 := to_unsigned(0, 20);
+                    h578 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h571 := e_pasid;
+                        h578 := e_pasid;
                     else
-                        h571 := w_smctx_8(20-1 downto 0);
+                        h578 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h570 := h571;
-                    h572 := to_unsigned(0, 16);
-                    h572 := to_unsigned(1, 16);
-                    h573 := to_unsigned(0, 4);
-                    h574 := to_unsigned(0, 4);
-                    h574 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h573 := h574;
-                    h575 := to_unsigned(0, 16);
-                    h575 := shift_left(h572, to_integer(h573));
-                    h587 := unsigned'("00000000000000000000000000000000");
-                    h587 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h588 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h588 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h664 := to_unsigned(0, 1);
-                    h665 := to_unsigned(0, 1);
-                    h665 := to_unsigned(0, 1);
+                    h577 := h578;
+                    h579 := to_unsigned(0, 16);
+                    h579 := to_unsigned(1, 16);
+                    h580 := to_unsigned(0, 4);
+                    h581 := to_unsigned(0, 4);
+                    h581 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h580 := h581;
+                    h582 := to_unsigned(0, 16);
+                    h582 := shift_left(h579, to_integer(h580));
+                    h596 := to_unsigned(0, 1);
+                    h597 := to_unsigned(0, 1);
+                    h597 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h665 := to_unsigned(1, 1);
+                        h597 := to_unsigned(1, 1);
                     end if;
+                    h598 := to_unsigned(0, 1);
+                    h598 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h598 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h596 := h597;
+                    else
+                        h596 := h598;
+                    end if;
+                    h599 := to_unsigned(0, 1);
+                    h600 := to_unsigned(0, 1);
+                    h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h601 := w_root_8;
+                    h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h602 := w_root_8;
+                    h600 := to_unsigned(0, 1);
+                    if ((h601(12-1 downto 1) /= 0) or (h602(64-1 downto 48) /= 0)) then
+                        h600 := to_unsigned(1, 1);
+                    end if;
+                    h603 := to_unsigned(0, 1);
+                    h603 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h603 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h599 := h600;
+                    else
+                        h599 := h603;
+                    end if;
+                    h604 := to_unsigned(0, 20);
+                    h605 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h605 := e_pasid;
+                    else
+                        h605 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h604 := h605;
+                    h606 := to_unsigned(0, 16);
+                    h606 := to_unsigned(1, 16);
+                    h607 := to_unsigned(0, 4);
+                    h608 := to_unsigned(0, 4);
+                    h608 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h607 := h608;
+                    h609 := to_unsigned(0, 16);
+                    h609 := shift_left(h606, to_integer(h607));
+                    h622 := to_unsigned(0, 1);
+                    h623 := to_unsigned(0, 1);
+                    h623 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h623 := to_unsigned(1, 1);
+                    end if;
+                    h624 := to_unsigned(0, 1);
+                    h624 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h624 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h622 := h623;
+                    else
+                        h622 := h624;
+                    end if;
+                    h625 := to_unsigned(0, 1);
+                    h626 := to_unsigned(0, 1);
+                    h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h627 := w_root_8;
+                    h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h628 := w_root_8;
+                    h626 := to_unsigned(0, 1);
+                    if ((h627(12-1 downto 1) /= 0) or (h628(64-1 downto 48) /= 0)) then
+                        h626 := to_unsigned(1, 1);
+                    end if;
+                    h629 := to_unsigned(0, 1);
+                    h629 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h629 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h625 := h626;
+                    else
+                        h625 := h629;
+                    end if;
+                    h630 := to_unsigned(0, 20);
+                    h631 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h631 := e_pasid;
+                    else
+                        h631 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h630 := h631;
+                    h632 := to_unsigned(0, 16);
+                    h632 := to_unsigned(1, 16);
+                    h633 := to_unsigned(0, 4);
+                    h634 := to_unsigned(0, 4);
+                    h634 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h633 := h634;
+                    h635 := to_unsigned(0, 16);
+                    h635 := shift_left(h632, to_integer(h633));
+                    h649 := to_unsigned(0, 1);
+                    h650 := to_unsigned(0, 1);
+                    h650 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h650 := to_unsigned(1, 1);
+                    end if;
+                    h651 := to_unsigned(0, 1);
+                    h651 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h651 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h649 := h650;
+                    else
+                        h649 := h651;
+                    end if;
+                    h652 := to_unsigned(0, 1);
+                    h653 := to_unsigned(0, 1);
+                    h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h654 := w_root_8;
+                    h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h655 := w_root_8;
+                    h653 := to_unsigned(0, 1);
+                    if ((h654(12-1 downto 1) /= 0) or (h655(64-1 downto 48) /= 0)) then
+                        h653 := to_unsigned(1, 1);
+                    end if;
+                    h656 := to_unsigned(0, 1);
+                    h656 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h656 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h652 := h653;
+                    else
+                        h652 := h656;
+                    end if;
+                    h657 := to_unsigned(0, 20);
+                    h658 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h658 := e_pasid;
+                    else
+                        h658 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h657 := h658;
+                    h659 := to_unsigned(0, 16);
+                    h659 := to_unsigned(1, 16);
+                    h660 := to_unsigned(0, 4);
+                    h661 := to_unsigned(0, 4);
+                    h661 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h660 := h661;
+                    h662 := to_unsigned(0, 16);
+                    h662 := shift_left(h659, to_integer(h660));
+                    h663 := unsigned'("00000000000000000000000000000000");
+                    h663 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h664 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h664 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h665 := to_unsigned(0, 1);
                     h666 := to_unsigned(0, 1);
                     h666 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if bool(w_root_8(0)) then
                         h666 := to_unsigned(1, 1);
                     end if;
-                    if bool(e_sid(7)) then
-                        h664 := h665;
-                    else
-                        h664 := h666;
-                    end if;
                     h667 := to_unsigned(0, 1);
+                    h667 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h667 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h665 := h666;
+                    else
+                        h665 := h667;
+                    end if;
                     h668 := to_unsigned(0, 1);
-                    h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h669 := w_root_8;
+                    h669 := to_unsigned(0, 1);
                     h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h670 := w_root_8;
-                    h668 := to_unsigned(0, 1);
-                    if ((h669(12-1 downto 1) /= 0) or (h670(64-1 downto 48) /= 0)) then
-                        h668 := to_unsigned(1, 1);
+                    h671 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h671 := w_root_8;
+                    h669 := to_unsigned(0, 1);
+                    if ((h670(12-1 downto 1) /= 0) or (h671(64-1 downto 48) /= 0)) then
+                        h669 := to_unsigned(1, 1);
                     end if;
-                    h671 := to_unsigned(0, 1);
-                    h671 := to_unsigned(0, 1);
+                    h672 := to_unsigned(0, 1);
+                    h672 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h671 := to_unsigned(1, 1);
+                        h672 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h667 := h668;
+                        h668 := h669;
                     else
-                        h667 := h671;
+                        h668 := h672;
                     end if;
-                    h672 := to_unsigned(0, 20);
                     h673 := to_unsigned(0, 20);
+                    h674 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h673 := e_pasid;
+                        h674 := e_pasid;
                     else
-                        h673 := w_smctx_8(20-1 downto 0);
+                        h674 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h672 := h673;
-                    h674 := to_unsigned(0, 16);
-                    h674 := to_unsigned(1, 16);
-                    h675 := to_unsigned(0, 4);
+                    h673 := h674;
+                    h675 := to_unsigned(0, 16);
+                    h675 := to_unsigned(1, 16);
                     h676 := to_unsigned(0, 4);
-                    h676 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h675 := h676;
-                    h677 := to_unsigned(0, 16);
-                    h677 := shift_left(h674, to_integer(h675));
-                    h678 := to_unsigned(0, 1);
-                    h679 := to_unsigned(0, 1);
-                    h680 := to_unsigned(0, 1);
-                    h681 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h681 := e_addr;
-                    h680 := to_unsigned(0, 1);
-                    if (h681(64-1 downto 57) /= 0) then
-                        h680 := to_unsigned(1, 1);
-                    end if;
+                    h677 := to_unsigned(0, 4);
+                    h677 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h676 := h677;
+                    h678 := to_unsigned(0, 16);
+                    h678 := shift_left(h675, to_integer(h676));
+                    h681 := to_unsigned(0, 1);
                     h682 := to_unsigned(0, 1);
-                    h683 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h683 := e_addr;
                     h682 := to_unsigned(0, 1);
-                    if (h683(64-1 downto 39) /= 0) then
+                    if bool(w_root_8(0)) then
                         h682 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h679 := h680;
+                    h683 := to_unsigned(0, 1);
+                    h683 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h683 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h681 := h682;
                     else
-                        h679 := h682;
+                        h681 := h683;
                     end if;
                     h684 := to_unsigned(0, 1);
                     h685 := to_unsigned(0, 1);
-                    h686 := to_unsigned(0, 1);
+                    h686 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h686 := w_root_8;
                     h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h687 := e_addr;
-                    h686 := to_unsigned(0, 1);
-                    if (h687(64-1 downto 57) /= 0) then
-                        h686 := to_unsigned(1, 1);
+                    h687 := w_root_8;
+                    h685 := to_unsigned(0, 1);
+                    if ((h686(12-1 downto 1) /= 0) or (h687(64-1 downto 48) /= 0)) then
+                        h685 := to_unsigned(1, 1);
                     end if;
                     h688 := to_unsigned(0, 1);
-                    h689 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h689 := e_addr;
                     h688 := to_unsigned(0, 1);
-                    if (h689(64-1 downto 48) /= 0) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h688 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h685 := h686;
-                    else
-                        h685 := h688;
-                    end if;
-                    h690 := to_unsigned(0, 1);
-                    h691 := to_unsigned(0, 1);
-                    h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h692 := e_addr;
-                    h691 := to_unsigned(0, 1);
-                    if (h692(64-1 downto 57) /= 0) then
-                        h691 := to_unsigned(1, 1);
-                    end if;
-                    h693 := to_unsigned(0, 1);
-                    h694 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h694 := e_addr;
-                    h693 := to_unsigned(0, 1);
-                    if (h694(64-1 downto 57) /= 0) then
-                        h693 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h690 := h691;
-                    else
-                        h690 := h693;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
+                    if bool(e_sid(7)) then
                         h684 := h685;
                     else
-                        h684 := h690;
+                        h684 := h688;
                     end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h678 := h679;
-                    else
-                        h678 := h684;
-                    end if;
-                    h706 := to_unsigned(0, 1);
-                    h707 := to_unsigned(0, 1);
-                    h707 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h707 := to_unsigned(1, 1);
-                    end if;
-                    h708 := to_unsigned(0, 1);
-                    h708 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h708 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h706 := h707;
-                    else
-                        h706 := h708;
-                    end if;
-                    h709 := to_unsigned(0, 1);
-                    h710 := to_unsigned(0, 1);
-                    h711 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h711 := w_root_8;
-                    h712 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h712 := w_root_8;
-                    h710 := to_unsigned(0, 1);
-                    if ((h711(12-1 downto 1) /= 0) or (h712(64-1 downto 48) /= 0)) then
-                        h710 := to_unsigned(1, 1);
-                    end if;
-                    h713 := to_unsigned(0, 1);
-                    h713 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h713 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h709 := h710;
-                    else
-                        h709 := h713;
-                    end if;
-                    h714 := to_unsigned(0, 20);
-                    h715 := to_unsigned(0, 20);
+                    h689 := to_unsigned(0, 20);
+                    h690 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h715 := e_pasid;
+                        h690 := e_pasid;
                     else
-                        h715 := w_smctx_8(20-1 downto 0);
+                        h690 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h714 := h715;
-                    h716 := to_unsigned(0, 16);
-                    h716 := to_unsigned(1, 16);
-                    h717 := to_unsigned(0, 4);
-                    h718 := to_unsigned(0, 4);
-                    h718 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h717 := h718;
-                    h719 := to_unsigned(0, 16);
-                    h719 := shift_left(h716, to_integer(h717));
-                    h720 := to_unsigned(0, 1);
-                    h721 := to_unsigned(0, 1);
+                    h689 := h690;
+                    h691 := to_unsigned(0, 16);
+                    h691 := to_unsigned(1, 16);
+                    h692 := to_unsigned(0, 4);
+                    h693 := to_unsigned(0, 4);
+                    h693 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h692 := h693;
+                    h694 := to_unsigned(0, 16);
+                    h694 := shift_left(h691, to_integer(h692));
+                    h695 := to_unsigned(0, 1);
+                    h696 := to_unsigned(0, 1);
+                    h696 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h696 := to_unsigned(1, 1);
+                    end if;
+                    h697 := to_unsigned(0, 1);
+                    h697 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h697 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h695 := h696;
+                    else
+                        h695 := h697;
+                    end if;
+                    h698 := to_unsigned(0, 1);
+                    h699 := to_unsigned(0, 1);
+                    h700 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h700 := w_root_8;
+                    h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h701 := w_root_8;
+                    h699 := to_unsigned(0, 1);
+                    if ((h700(12-1 downto 1) /= 0) or (h701(64-1 downto 48) /= 0)) then
+                        h699 := to_unsigned(1, 1);
+                    end if;
+                    h702 := to_unsigned(0, 1);
+                    h702 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h702 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h698 := h699;
+                    else
+                        h698 := h702;
+                    end if;
+                    h703 := to_unsigned(0, 20);
+                    h704 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h704 := e_pasid;
+                    else
+                        h704 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h703 := h704;
+                    h705 := to_unsigned(0, 16);
+                    h705 := to_unsigned(1, 16);
+                    h706 := to_unsigned(0, 4);
+                    h707 := to_unsigned(0, 4);
+                    h707 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h706 := h707;
+                    h708 := to_unsigned(0, 16);
+                    h708 := shift_left(h705, to_integer(h706));
                     h722 := to_unsigned(0, 1);
-                    h723 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h723 := e_addr;
-                    h722 := to_unsigned(0, 1);
-                    if (h723(64-1 downto 57) /= 0) then
-                        h722 := to_unsigned(1, 1);
+                    h723 := to_unsigned(0, 1);
+                    h723 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h723 := to_unsigned(1, 1);
                     end if;
                     h724 := to_unsigned(0, 1);
-                    h725 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h725 := e_addr;
                     h724 := to_unsigned(0, 1);
-                    if (h725(64-1 downto 39) /= 0) then
+                    if bool(w_root_0(0)) then
                         h724 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h721 := h722;
+                    if bool(e_sid(7)) then
+                        h722 := h723;
                     else
-                        h721 := h724;
+                        h722 := h724;
                     end if;
+                    h725 := to_unsigned(0, 1);
                     h726 := to_unsigned(0, 1);
-                    h727 := to_unsigned(0, 1);
-                    h728 := to_unsigned(0, 1);
-                    h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h729 := e_addr;
-                    h728 := to_unsigned(0, 1);
-                    if (h729(64-1 downto 57) /= 0) then
-                        h728 := to_unsigned(1, 1);
+                    h727 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h727 := w_root_8;
+                    h728 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h728 := w_root_8;
+                    h726 := to_unsigned(0, 1);
+                    if ((h727(12-1 downto 1) /= 0) or (h728(64-1 downto 48) /= 0)) then
+                        h726 := to_unsigned(1, 1);
                     end if;
-                    h730 := to_unsigned(0, 1);
-                    h731 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h731 := e_addr;
-                    h730 := to_unsigned(0, 1);
-                    if (h731(64-1 downto 48) /= 0) then
-                        h730 := to_unsigned(1, 1);
+                    h729 := to_unsigned(0, 1);
+                    h729 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h729 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h727 := h728;
+                    if bool(e_sid(7)) then
+                        h725 := h726;
                     else
-                        h727 := h730;
+                        h725 := h729;
                     end if;
-                    h732 := to_unsigned(0, 1);
-                    h733 := to_unsigned(0, 1);
-                    h734 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h734 := e_addr;
-                    h733 := to_unsigned(0, 1);
-                    if (h734(64-1 downto 57) /= 0) then
-                        h733 := to_unsigned(1, 1);
-                    end if;
-                    h735 := to_unsigned(0, 1);
-                    h736 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h736 := e_addr;
-                    h735 := to_unsigned(0, 1);
-                    if (h736(64-1 downto 57) /= 0) then
-                        h735 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h732 := h733;
+                    h730 := to_unsigned(0, 20);
+                    h731 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h731 := e_pasid;
                     else
-                        h732 := h735;
+                        h731 := w_smctx_8(20-1 downto 0);
                     end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
-                        h726 := h727;
+                    h730 := h731;
+                    h732 := to_unsigned(0, 16);
+                    h732 := to_unsigned(1, 16);
+                    h733 := to_unsigned(0, 4);
+                    h734 := to_unsigned(0, 4);
+                    h734 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h733 := h734;
+                    h735 := to_unsigned(0, 16);
+                    h735 := shift_left(h732, to_integer(h733));
+                    h747 := unsigned'("00000000000000000000000000000000");
+                    h747 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h748 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h748 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h824 := to_unsigned(0, 1);
+                    h825 := to_unsigned(0, 1);
+                    h825 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h825 := to_unsigned(1, 1);
+                    end if;
+                    h826 := to_unsigned(0, 1);
+                    h826 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h826 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h824 := h825;
                     else
-                        h726 := h732;
+                        h824 := h826;
                     end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h720 := h721;
+                    h827 := to_unsigned(0, 1);
+                    h828 := to_unsigned(0, 1);
+                    h829 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h829 := w_root_8;
+                    h830 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h830 := w_root_8;
+                    h828 := to_unsigned(0, 1);
+                    if ((h829(12-1 downto 1) /= 0) or (h830(64-1 downto 48) /= 0)) then
+                        h828 := to_unsigned(1, 1);
+                    end if;
+                    h831 := to_unsigned(0, 1);
+                    h831 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h831 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h827 := h828;
                     else
-                        h720 := h726;
+                        h827 := h831;
                     end if;
-                    h737 := unsigned'("00000000000000000000000000000000");
-                    h737 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h738 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h738 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h838 := unsigned'("00000000000000000000000000000000");
-                    h838 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h839 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h839 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h832 := to_unsigned(0, 20);
+                    h833 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h833 := e_pasid;
+                    else
+                        h833 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h832 := h833;
+                    h834 := to_unsigned(0, 16);
+                    h834 := to_unsigned(1, 16);
+                    h835 := to_unsigned(0, 4);
+                    h836 := to_unsigned(0, 4);
+                    h836 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h835 := h836;
+                    h837 := to_unsigned(0, 16);
+                    h837 := shift_left(h834, to_integer(h835));
+                    h838 := to_unsigned(0, 1);
+                    h839 := to_unsigned(0, 1);
                     h840 := to_unsigned(0, 1);
-                    h841 := to_unsigned(0, 1);
+                    h841 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h841 := e_addr;
+                    h840 := to_unsigned(0, 1);
+                    if (h841(64-1 downto 57) /= 0) then
+                        h840 := to_unsigned(1, 1);
+                    end if;
                     h842 := to_unsigned(0, 1);
                     h843 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h843 := e_addr;
                     h842 := to_unsigned(0, 1);
-                    if (h843(64-1 downto 57) /= 0) then
+                    if (h843(64-1 downto 39) /= 0) then
                         h842 := to_unsigned(1, 1);
                     end if;
-                    h844 := to_unsigned(0, 1);
-                    h845 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h845 := e_addr;
-                    h844 := to_unsigned(0, 1);
-                    if (h845(64-1 downto 39) /= 0) then
-                        h844 := to_unsigned(1, 1);
-                    end if;
                     if False then
-                        h841 := h842;
+                        h839 := h840;
                     else
-                        h841 := h844;
+                        h839 := h842;
                     end if;
+                    h844 := to_unsigned(0, 1);
+                    h845 := to_unsigned(0, 1);
                     h846 := to_unsigned(0, 1);
-                    h847 := to_unsigned(0, 1);
+                    h847 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h847 := e_addr;
+                    h846 := to_unsigned(0, 1);
+                    if (h847(64-1 downto 57) /= 0) then
+                        h846 := to_unsigned(1, 1);
+                    end if;
                     h848 := to_unsigned(0, 1);
                     h849 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h849 := e_addr;
                     h848 := to_unsigned(0, 1);
-                    if (h849(64-1 downto 57) /= 0) then
+                    if (h849(64-1 downto 48) /= 0) then
                         h848 := to_unsigned(1, 1);
                     end if;
-                    h850 := to_unsigned(0, 1);
-                    h851 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h851 := e_addr;
-                    h850 := to_unsigned(0, 1);
-                    if (h851(64-1 downto 48) /= 0) then
-                        h850 := to_unsigned(1, 1);
-                    end if;
                     if False then
-                        h847 := h848;
+                        h845 := h846;
                     else
-                        h847 := h850;
+                        h845 := h848;
                     end if;
-                    h852 := to_unsigned(0, 1);
+                    h850 := to_unsigned(0, 1);
+                    h851 := to_unsigned(0, 1);
+                    h852 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h852 := e_addr;
+                    h851 := to_unsigned(0, 1);
+                    if (h852(64-1 downto 57) /= 0) then
+                        h851 := to_unsigned(1, 1);
+                    end if;
                     h853 := to_unsigned(0, 1);
                     h854 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h854 := e_addr;
@@ -4938,197 +5703,796 @@ begin
                     if (h854(64-1 downto 57) /= 0) then
                         h853 := to_unsigned(1, 1);
                     end if;
-                    h855 := to_unsigned(0, 1);
-                    h856 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h856 := e_addr;
-                    h855 := to_unsigned(0, 1);
-                    if (h856(64-1 downto 57) /= 0) then
-                        h855 := to_unsigned(1, 1);
-                    end if;
                     if False then
-                        h852 := h853;
+                        h850 := h851;
                     else
-                        h852 := h855;
+                        h850 := h853;
                     end if;
-                    if (w_ctx_8(3-1 downto 0) = 2) then
-                        h846 := h847;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h844 := h845;
                     else
-                        h846 := h852;
+                        h844 := h850;
                     end if;
-                    if (w_ctx_8(3-1 downto 0) = 1) then
-                        h840 := h841;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h838 := h839;
                     else
-                        h840 := h846;
-                    end if;
-                    h860 := to_unsigned(0, 1);
-                    h861 := to_unsigned(0, 1);
-                    h862 := to_unsigned(0, 1);
-                    h863 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h863 := e_addr;
-                    h862 := to_unsigned(0, 1);
-                    if (h863(64-1 downto 57) /= 0) then
-                        h862 := to_unsigned(1, 1);
-                    end if;
-                    h864 := to_unsigned(0, 1);
-                    h865 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h865 := e_addr;
-                    h864 := to_unsigned(0, 1);
-                    if (h865(64-1 downto 39) /= 0) then
-                        h864 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h861 := h862;
-                    else
-                        h861 := h864;
+                        h838 := h844;
                     end if;
                     h866 := to_unsigned(0, 1);
                     h867 := to_unsigned(0, 1);
+                    h867 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h867 := to_unsigned(1, 1);
+                    end if;
                     h868 := to_unsigned(0, 1);
-                    h869 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h869 := e_addr;
                     h868 := to_unsigned(0, 1);
-                    if (h869(64-1 downto 57) /= 0) then
+                    if bool(w_root_0(0)) then
                         h868 := to_unsigned(1, 1);
                     end if;
-                    h870 := to_unsigned(0, 1);
-                    h871 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h871 := e_addr;
-                    h870 := to_unsigned(0, 1);
-                    if (h871(64-1 downto 48) /= 0) then
-                        h870 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h867 := h868;
-                    else
-                        h867 := h870;
-                    end if;
-                    h872 := to_unsigned(0, 1);
-                    h873 := to_unsigned(0, 1);
-                    h874 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h874 := e_addr;
-                    h873 := to_unsigned(0, 1);
-                    if (h874(64-1 downto 57) /= 0) then
-                        h873 := to_unsigned(1, 1);
-                    end if;
-                    h875 := to_unsigned(0, 1);
-                    h876 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h876 := e_addr;
-                    h875 := to_unsigned(0, 1);
-                    if (h876(64-1 downto 57) /= 0) then
-                        h875 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h872 := h873;
-                    else
-                        h872 := h875;
-                    end if;
-                    if (w_ctx_8(3-1 downto 0) = 2) then
+                    if bool(e_sid(7)) then
                         h866 := h867;
                     else
-                        h866 := h872;
+                        h866 := h868;
+                    end if;
+                    h869 := to_unsigned(0, 1);
+                    h870 := to_unsigned(0, 1);
+                    h871 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h871 := w_root_8;
+                    h872 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h872 := w_root_8;
+                    h870 := to_unsigned(0, 1);
+                    if ((h871(12-1 downto 1) /= 0) or (h872(64-1 downto 48) /= 0)) then
+                        h870 := to_unsigned(1, 1);
+                    end if;
+                    h873 := to_unsigned(0, 1);
+                    h873 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h873 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h869 := h870;
+                    else
+                        h869 := h873;
+                    end if;
+                    h874 := to_unsigned(0, 20);
+                    h875 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h875 := e_pasid;
+                    else
+                        h875 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h874 := h875;
+                    h876 := to_unsigned(0, 16);
+                    h876 := to_unsigned(1, 16);
+                    h877 := to_unsigned(0, 4);
+                    h878 := to_unsigned(0, 4);
+                    h878 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h877 := h878;
+                    h879 := to_unsigned(0, 16);
+                    h879 := shift_left(h876, to_integer(h877));
+                    h880 := to_unsigned(0, 1);
+                    h881 := to_unsigned(0, 1);
+                    h882 := to_unsigned(0, 1);
+                    h883 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h883 := e_addr;
+                    h882 := to_unsigned(0, 1);
+                    if (h883(64-1 downto 57) /= 0) then
+                        h882 := to_unsigned(1, 1);
+                    end if;
+                    h884 := to_unsigned(0, 1);
+                    h885 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h885 := e_addr;
+                    h884 := to_unsigned(0, 1);
+                    if (h885(64-1 downto 39) /= 0) then
+                        h884 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h881 := h882;
+                    else
+                        h881 := h884;
+                    end if;
+                    h886 := to_unsigned(0, 1);
+                    h887 := to_unsigned(0, 1);
+                    h888 := to_unsigned(0, 1);
+                    h889 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h889 := e_addr;
+                    h888 := to_unsigned(0, 1);
+                    if (h889(64-1 downto 57) /= 0) then
+                        h888 := to_unsigned(1, 1);
+                    end if;
+                    h890 := to_unsigned(0, 1);
+                    h891 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h891 := e_addr;
+                    h890 := to_unsigned(0, 1);
+                    if (h891(64-1 downto 48) /= 0) then
+                        h890 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h887 := h888;
+                    else
+                        h887 := h890;
+                    end if;
+                    h892 := to_unsigned(0, 1);
+                    h893 := to_unsigned(0, 1);
+                    h894 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h894 := e_addr;
+                    h893 := to_unsigned(0, 1);
+                    if (h894(64-1 downto 57) /= 0) then
+                        h893 := to_unsigned(1, 1);
+                    end if;
+                    h895 := to_unsigned(0, 1);
+                    h896 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h896 := e_addr;
+                    h895 := to_unsigned(0, 1);
+                    if (h896(64-1 downto 57) /= 0) then
+                        h895 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h892 := h893;
+                    else
+                        h892 := h895;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h886 := h887;
+                    else
+                        h886 := h892;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h880 := h881;
+                    else
+                        h880 := h886;
+                    end if;
+                    h897 := unsigned'("00000000000000000000000000000000");
+                    h897 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h898 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h898 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h998 := unsigned'("00000000000000000000000000000000");
+                    h998 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h999 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h999 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h1000 := to_unsigned(0, 1);
+                    h1001 := to_unsigned(0, 1);
+                    h1002 := to_unsigned(0, 1);
+                    h1003 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1003 := e_addr;
+                    h1002 := to_unsigned(0, 1);
+                    if (h1003(64-1 downto 57) /= 0) then
+                        h1002 := to_unsigned(1, 1);
+                    end if;
+                    h1004 := to_unsigned(0, 1);
+                    h1005 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1005 := e_addr;
+                    h1004 := to_unsigned(0, 1);
+                    if (h1005(64-1 downto 39) /= 0) then
+                        h1004 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1001 := h1002;
+                    else
+                        h1001 := h1004;
+                    end if;
+                    h1006 := to_unsigned(0, 1);
+                    h1007 := to_unsigned(0, 1);
+                    h1008 := to_unsigned(0, 1);
+                    h1009 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1009 := e_addr;
+                    h1008 := to_unsigned(0, 1);
+                    if (h1009(64-1 downto 57) /= 0) then
+                        h1008 := to_unsigned(1, 1);
+                    end if;
+                    h1010 := to_unsigned(0, 1);
+                    h1011 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1011 := e_addr;
+                    h1010 := to_unsigned(0, 1);
+                    if (h1011(64-1 downto 48) /= 0) then
+                        h1010 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1007 := h1008;
+                    else
+                        h1007 := h1010;
+                    end if;
+                    h1012 := to_unsigned(0, 1);
+                    h1013 := to_unsigned(0, 1);
+                    h1014 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1014 := e_addr;
+                    h1013 := to_unsigned(0, 1);
+                    if (h1014(64-1 downto 57) /= 0) then
+                        h1013 := to_unsigned(1, 1);
+                    end if;
+                    h1015 := to_unsigned(0, 1);
+                    h1016 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1016 := e_addr;
+                    h1015 := to_unsigned(0, 1);
+                    if (h1016(64-1 downto 57) /= 0) then
+                        h1015 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1012 := h1013;
+                    else
+                        h1012 := h1015;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h1006 := h1007;
+                    else
+                        h1006 := h1012;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h860 := h861;
+                        h1000 := h1001;
                     else
-                        h860 := h866;
+                        h1000 := h1006;
                     end if;
-                    h877 := unsigned'("00000000000000000000000000000000");
-                    h877 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h878 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h878 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h918 := unsigned'("00000000000000000000000000000000");
-                    h918 := e_msi_data;
-                    h929 := to_unsigned(0, 17);
-                    h930 := to_unsigned(0, 1);
-                    h930 := to_unsigned(0, 1);
+                    h1020 := to_unsigned(0, 1);
+                    h1021 := to_unsigned(0, 1);
+                    h1022 := to_unsigned(0, 1);
+                    h1023 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1023 := e_addr;
+                    h1022 := to_unsigned(0, 1);
+                    if (h1023(64-1 downto 57) /= 0) then
+                        h1022 := to_unsigned(1, 1);
+                    end if;
+                    h1024 := to_unsigned(0, 1);
+                    h1025 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1025 := e_addr;
+                    h1024 := to_unsigned(0, 1);
+                    if (h1025(64-1 downto 39) /= 0) then
+                        h1024 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1021 := h1022;
+                    else
+                        h1021 := h1024;
+                    end if;
+                    h1026 := to_unsigned(0, 1);
+                    h1027 := to_unsigned(0, 1);
+                    h1028 := to_unsigned(0, 1);
+                    h1029 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1029 := e_addr;
+                    h1028 := to_unsigned(0, 1);
+                    if (h1029(64-1 downto 57) /= 0) then
+                        h1028 := to_unsigned(1, 1);
+                    end if;
+                    h1030 := to_unsigned(0, 1);
+                    h1031 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1031 := e_addr;
+                    h1030 := to_unsigned(0, 1);
+                    if (h1031(64-1 downto 48) /= 0) then
+                        h1030 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1027 := h1028;
+                    else
+                        h1027 := h1030;
+                    end if;
+                    h1032 := to_unsigned(0, 1);
+                    h1033 := to_unsigned(0, 1);
+                    h1034 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1034 := e_addr;
+                    h1033 := to_unsigned(0, 1);
+                    if (h1034(64-1 downto 57) /= 0) then
+                        h1033 := to_unsigned(1, 1);
+                    end if;
+                    h1035 := to_unsigned(0, 1);
+                    h1036 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1036 := e_addr;
+                    h1035 := to_unsigned(0, 1);
+                    if (h1036(64-1 downto 57) /= 0) then
+                        h1035 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h1032 := h1033;
+                    else
+                        h1032 := h1035;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h1026 := h1027;
+                    else
+                        h1026 := h1032;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 1) then
+                        h1020 := h1021;
+                    else
+                        h1020 := h1026;
+                    end if;
+                    h1037 := unsigned'("00000000000000000000000000000000");
+                    h1037 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h1038 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h1038 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h1078 := unsigned'("00000000000000000000000000000000");
+                    h1078 := e_msi_data;
+                    h1089 := to_unsigned(0, 17);
+                    h1090 := to_unsigned(0, 1);
+                    h1090 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h930 := to_unsigned(1, 1);
+                        h1090 := to_unsigned(1, 1);
                     end if;
-                    h931 := unsigned'("00000000000000000000000000000000");
-                    h931 := e_msi_addr;
-                    h932 := to_unsigned(0, 16);
-                    h932 := (unsigned'(h930 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h931(20-1 downto 5)));
-                    h933 := unsigned'("00000000000000000000000000000000");
-                    h933 := e_msi_data;
-                    h934 := to_unsigned(0, 17);
-                    h934 := (unsigned'(to_unsigned(0, 1) & h932) + unsigned'(to_unsigned(0, 1) & h933(16-1 downto 0)));
-                    h935 := to_unsigned(0, 1);
-                    h935 := to_unsigned(0, 1);
+                    h1091 := unsigned'("00000000000000000000000000000000");
+                    h1091 := e_msi_addr;
+                    h1092 := to_unsigned(0, 16);
+                    h1092 := (unsigned'(h1090 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1091(20-1 downto 5)));
+                    h1093 := unsigned'("00000000000000000000000000000000");
+                    h1093 := e_msi_data;
+                    h1094 := to_unsigned(0, 17);
+                    h1094 := (unsigned'(to_unsigned(0, 1) & h1092) + unsigned'(to_unsigned(0, 1) & h1093(16-1 downto 0)));
+                    h1095 := to_unsigned(0, 1);
+                    h1095 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h935 := to_unsigned(1, 1);
+                        h1095 := to_unsigned(1, 1);
                     end if;
-                    h936 := unsigned'("00000000000000000000000000000000");
-                    h936 := e_msi_addr;
-                    h937 := to_unsigned(0, 16);
-                    h937 := (unsigned'(h935 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h936(20-1 downto 5)));
+                    h1096 := unsigned'("00000000000000000000000000000000");
+                    h1096 := e_msi_addr;
+                    h1097 := to_unsigned(0, 16);
+                    h1097 := (unsigned'(h1095 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1096(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h929 := h934;
+                        h1089 := h1094;
                     else
-                        h929 := unsigned'(to_unsigned(0, 1) & h937);
+                        h1089 := unsigned'(to_unsigned(0, 1) & h1097);
                     end if;
-                    h938 := to_unsigned(0, 16);
-                    h938 := (h929(16-1 downto 0) and to_unsigned(65535, 16));
-                    h939 := to_unsigned(0, 17);
-                    h939 := to_unsigned(2, 17);
-                    h940 := to_unsigned(0, 4);
-                    h940 := r_IRTA_REG(4-1 downto 0);
-                    h941 := to_unsigned(0, 17);
-                    h941 := shift_left(h939, to_integer(h940));
-                    h974 := unsigned'("00000000000000000000000000000000");
-                    h974 := w_irte_0(64-1 downto 32);
-                    h975 := unsigned'("00000000000000000000000000000000");
-                    h975 := w_irte_0(64-1 downto 32);
-                    h987 := to_unsigned(0, 16);
-                    h988 := to_unsigned(0, 16);
-                    h989 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h989 := to_unsigned(65529, 16);
+                    h1098 := to_unsigned(0, 16);
+                    h1098 := (h1089(16-1 downto 0) and to_unsigned(65535, 16));
+                    h1099 := to_unsigned(0, 17);
+                    h1099 := to_unsigned(2, 17);
+                    h1100 := to_unsigned(0, 4);
+                    h1100 := r_IRTA_REG(4-1 downto 0);
+                    h1101 := to_unsigned(0, 17);
+                    h1101 := shift_left(h1099, to_integer(h1100));
+                    h1134 := to_unsigned(0, 1);
+                    h1135 := to_unsigned(0, 1);
+                    h1136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1136 := w_irte_0;
+                    h1137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1137 := w_irte_0;
+                    h1138 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1138 := w_irte_0;
+                    h1139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1139 := w_irte_8;
+                    h1140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1141 := w_irte_8;
+                    h1142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1142 := w_irte_0;
+                    h1143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1143 := (unsigned'(h1141(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1142(64-1 downto 38) & to_unsigned(0, 6)));
+                    h1140 := h1143;
+                    h1135 := to_unsigned(0, 1);
+                    if (False or (((((h1136(8-1 downto 2) /= 0) or (h1137(14-1 downto 12) /= 0)) or (h1138(38-1 downto 24) /= 0)) or (h1139(32-1 downto 20) /= 0)) or (h1140(64-1 downto 48) /= 0))) then
+                        h1135 := to_unsigned(1, 1);
+                    end if;
+                    h1144 := to_unsigned(0, 1);
+                    h1145 := unsigned'("00000000000000000000000000000000");
+                    h1145 := w_irte_0(64-1 downto 32);
+                    h1146 := unsigned'("00000000000000000000000000000000");
+                    h1146 := w_irte_0(64-1 downto 32);
+                    h1144 := to_unsigned(0, 1);
+                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1145(8-1 downto 0) /= 0) or (h1146(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                        h1144 := to_unsigned(1, 1);
+                    end if;
+                    if bool(w_irte_0(15)) then
+                        h1134 := h1135;
                     else
-                        h989 := to_unsigned(65528, 16);
+                        h1134 := h1144;
+                    end if;
+                    h1158 := to_unsigned(0, 16);
+                    h1159 := to_unsigned(0, 16);
+                    h1160 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1160 := to_unsigned(65529, 16);
+                    else
+                        h1160 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h988 := to_unsigned(65531, 16);
+                        h1159 := to_unsigned(65531, 16);
                     else
-                        h988 := h989;
+                        h1159 := h1160;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h987 := to_unsigned(65535, 16);
+                        h1158 := to_unsigned(65535, 16);
                     else
-                        h987 := h988;
+                        h1158 := h1159;
                     end if;
-                    h990 := to_unsigned(0, 16);
-                    h990 := (e_sid and h987);
-                    h991 := to_unsigned(0, 16);
-                    h992 := to_unsigned(0, 16);
-                    h993 := to_unsigned(0, 16);
+                    h1161 := to_unsigned(0, 16);
+                    h1161 := (e_sid and h1158);
+                    h1162 := to_unsigned(0, 16);
+                    h1163 := to_unsigned(0, 16);
+                    h1164 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h993 := to_unsigned(65529, 16);
+                        h1164 := to_unsigned(65529, 16);
                     else
-                        h993 := to_unsigned(65528, 16);
+                        h1164 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h992 := to_unsigned(65531, 16);
+                        h1163 := to_unsigned(65531, 16);
                     else
-                        h992 := h993;
+                        h1163 := h1164;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h991 := to_unsigned(65535, 16);
+                        h1162 := to_unsigned(65535, 16);
                     else
-                        h991 := h992;
+                        h1162 := h1163;
                     end if;
-                    h994 := to_unsigned(0, 16);
-                    h994 := (w_irte_8(16-1 downto 0) and h991);
-                    h995 := to_unsigned(0, 16);
-                    h995 := e_sid;
-                    h996 := to_unsigned(0, 16);
-                    h996 := w_irte_8(16-1 downto 0);
-                    h997 := to_unsigned(0, 16);
-                    h997 := e_sid;
-                    h998 := to_unsigned(0, 16);
-                    h998 := w_irte_8(16-1 downto 0);
+                    h1165 := to_unsigned(0, 16);
+                    h1165 := (w_irte_8(16-1 downto 0) and h1162);
+                    h1166 := to_unsigned(0, 16);
+                    h1166 := e_sid;
+                    h1167 := to_unsigned(0, 16);
+                    h1167 := w_irte_8(16-1 downto 0);
+                    h1168 := to_unsigned(0, 16);
+                    h1168 := e_sid;
+                    h1169 := to_unsigned(0, 16);
+                    h1169 := w_irte_8(16-1 downto 0);
+                    h1181 := unsigned'("00000000000000000000000000000000");
+                    h1181 := e_msi_data;
+                    h1182 := to_unsigned(0, 17);
+                    h1183 := to_unsigned(0, 1);
+                    h1183 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1183 := to_unsigned(1, 1);
+                    end if;
+                    h1184 := unsigned'("00000000000000000000000000000000");
+                    h1184 := e_msi_addr;
+                    h1185 := to_unsigned(0, 16);
+                    h1185 := (unsigned'(h1183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1184(20-1 downto 5)));
+                    h1186 := unsigned'("00000000000000000000000000000000");
+                    h1186 := e_msi_data;
+                    h1187 := to_unsigned(0, 17);
+                    h1187 := (unsigned'(to_unsigned(0, 1) & h1185) + unsigned'(to_unsigned(0, 1) & h1186(16-1 downto 0)));
+                    h1188 := to_unsigned(0, 1);
+                    h1188 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1188 := to_unsigned(1, 1);
+                    end if;
+                    h1189 := unsigned'("00000000000000000000000000000000");
+                    h1189 := e_msi_addr;
+                    h1190 := to_unsigned(0, 16);
+                    h1190 := (unsigned'(h1188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1189(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h1182 := h1187;
+                    else
+                        h1182 := unsigned'(to_unsigned(0, 1) & h1190);
+                    end if;
+                    h1191 := to_unsigned(0, 16);
+                    h1191 := (h1182(16-1 downto 0) and to_unsigned(65535, 16));
+                    h1192 := to_unsigned(0, 17);
+                    h1192 := to_unsigned(2, 17);
+                    h1193 := to_unsigned(0, 4);
+                    h1193 := r_IRTA_REG(4-1 downto 0);
+                    h1194 := to_unsigned(0, 17);
+                    h1194 := shift_left(h1192, to_integer(h1193));
+                    h1195 := to_unsigned(0, 1);
+                    h1196 := to_unsigned(0, 1);
+                    h1197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1197 := w_irte_0;
+                    h1198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1198 := w_irte_0;
+                    h1199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1199 := w_irte_0;
+                    h1200 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1200 := w_irte_8;
+                    h1201 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1202 := w_irte_8;
+                    h1203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1203 := w_irte_0;
+                    h1204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1204 := (unsigned'(h1202(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1203(64-1 downto 38) & to_unsigned(0, 6)));
+                    h1201 := h1204;
+                    h1196 := to_unsigned(0, 1);
+                    if (False or (((((h1197(8-1 downto 2) /= 0) or (h1198(14-1 downto 12) /= 0)) or (h1199(38-1 downto 24) /= 0)) or (h1200(32-1 downto 20) /= 0)) or (h1201(64-1 downto 48) /= 0))) then
+                        h1196 := to_unsigned(1, 1);
+                    end if;
+                    h1205 := to_unsigned(0, 1);
+                    h1206 := unsigned'("00000000000000000000000000000000");
+                    h1206 := w_irte_0(64-1 downto 32);
+                    h1207 := unsigned'("00000000000000000000000000000000");
+                    h1207 := w_irte_0(64-1 downto 32);
+                    h1205 := to_unsigned(0, 1);
+                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1206(8-1 downto 0) /= 0) or (h1207(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                        h1205 := to_unsigned(1, 1);
+                    end if;
+                    if bool(w_irte_0(15)) then
+                        h1195 := h1196;
+                    else
+                        h1195 := h1205;
+                    end if;
+                    h1208 := to_unsigned(0, 16);
+                    h1209 := to_unsigned(0, 16);
+                    h1210 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1210 := to_unsigned(65529, 16);
+                    else
+                        h1210 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1209 := to_unsigned(65531, 16);
+                    else
+                        h1209 := h1210;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1208 := to_unsigned(65535, 16);
+                    else
+                        h1208 := h1209;
+                    end if;
+                    h1211 := to_unsigned(0, 16);
+                    h1211 := (e_sid and h1208);
+                    h1212 := to_unsigned(0, 16);
+                    h1213 := to_unsigned(0, 16);
+                    h1214 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1214 := to_unsigned(65529, 16);
+                    else
+                        h1214 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1213 := to_unsigned(65531, 16);
+                    else
+                        h1213 := h1214;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1212 := to_unsigned(65535, 16);
+                    else
+                        h1212 := h1213;
+                    end if;
+                    h1215 := to_unsigned(0, 16);
+                    h1215 := (w_irte_8(16-1 downto 0) and h1212);
+                    h1216 := to_unsigned(0, 16);
+                    h1216 := e_sid;
+                    h1217 := to_unsigned(0, 16);
+                    h1217 := w_irte_8(16-1 downto 0);
+                    h1218 := to_unsigned(0, 16);
+                    h1218 := e_sid;
+                    h1219 := to_unsigned(0, 16);
+                    h1219 := w_irte_8(16-1 downto 0);
+                    h1231 := unsigned'("00000000000000000000000000000000");
+                    h1231 := e_msi_data;
+                    h1232 := to_unsigned(0, 17);
+                    h1233 := to_unsigned(0, 1);
+                    h1233 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1233 := to_unsigned(1, 1);
+                    end if;
+                    h1234 := unsigned'("00000000000000000000000000000000");
+                    h1234 := e_msi_addr;
+                    h1235 := to_unsigned(0, 16);
+                    h1235 := (unsigned'(h1233 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1234(20-1 downto 5)));
+                    h1236 := unsigned'("00000000000000000000000000000000");
+                    h1236 := e_msi_data;
+                    h1237 := to_unsigned(0, 17);
+                    h1237 := (unsigned'(to_unsigned(0, 1) & h1235) + unsigned'(to_unsigned(0, 1) & h1236(16-1 downto 0)));
+                    h1238 := to_unsigned(0, 1);
+                    h1238 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1238 := to_unsigned(1, 1);
+                    end if;
+                    h1239 := unsigned'("00000000000000000000000000000000");
+                    h1239 := e_msi_addr;
+                    h1240 := to_unsigned(0, 16);
+                    h1240 := (unsigned'(h1238 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1239(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h1232 := h1237;
+                    else
+                        h1232 := unsigned'(to_unsigned(0, 1) & h1240);
+                    end if;
+                    h1241 := to_unsigned(0, 16);
+                    h1241 := (h1232(16-1 downto 0) and to_unsigned(65535, 16));
+                    h1242 := to_unsigned(0, 17);
+                    h1242 := to_unsigned(2, 17);
+                    h1243 := to_unsigned(0, 4);
+                    h1243 := r_IRTA_REG(4-1 downto 0);
+                    h1244 := to_unsigned(0, 17);
+                    h1244 := shift_left(h1242, to_integer(h1243));
+                    h1245 := to_unsigned(0, 1);
+                    h1246 := to_unsigned(0, 1);
+                    h1247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1247 := w_irte_0;
+                    h1248 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1248 := w_irte_0;
+                    h1249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1249 := w_irte_0;
+                    h1250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1250 := w_irte_8;
+                    h1251 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1252 := w_irte_8;
+                    h1253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1253 := w_irte_0;
+                    h1254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1254 := (unsigned'(h1252(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1253(64-1 downto 38) & to_unsigned(0, 6)));
+                    h1251 := h1254;
+                    h1246 := to_unsigned(0, 1);
+                    if (False or (((((h1247(8-1 downto 2) /= 0) or (h1248(14-1 downto 12) /= 0)) or (h1249(38-1 downto 24) /= 0)) or (h1250(32-1 downto 20) /= 0)) or (h1251(64-1 downto 48) /= 0))) then
+                        h1246 := to_unsigned(1, 1);
+                    end if;
+                    h1255 := to_unsigned(0, 1);
+                    h1256 := unsigned'("00000000000000000000000000000000");
+                    h1256 := w_irte_0(64-1 downto 32);
+                    h1257 := unsigned'("00000000000000000000000000000000");
+                    h1257 := w_irte_0(64-1 downto 32);
+                    h1255 := to_unsigned(0, 1);
+                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1256(8-1 downto 0) /= 0) or (h1257(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                        h1255 := to_unsigned(1, 1);
+                    end if;
+                    if bool(w_irte_0(15)) then
+                        h1245 := h1246;
+                    else
+                        h1245 := h1255;
+                    end if;
+                    h1258 := to_unsigned(0, 16);
+                    h1259 := to_unsigned(0, 16);
+                    h1260 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1260 := to_unsigned(65529, 16);
+                    else
+                        h1260 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1259 := to_unsigned(65531, 16);
+                    else
+                        h1259 := h1260;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1258 := to_unsigned(65535, 16);
+                    else
+                        h1258 := h1259;
+                    end if;
+                    h1261 := to_unsigned(0, 16);
+                    h1261 := (e_sid and h1258);
+                    h1262 := to_unsigned(0, 16);
+                    h1263 := to_unsigned(0, 16);
+                    h1264 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1264 := to_unsigned(65529, 16);
+                    else
+                        h1264 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1263 := to_unsigned(65531, 16);
+                    else
+                        h1263 := h1264;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1262 := to_unsigned(65535, 16);
+                    else
+                        h1262 := h1263;
+                    end if;
+                    h1265 := to_unsigned(0, 16);
+                    h1265 := (w_irte_8(16-1 downto 0) and h1262);
+                    h1266 := to_unsigned(0, 16);
+                    h1266 := e_sid;
+                    h1267 := to_unsigned(0, 16);
+                    h1267 := w_irte_8(16-1 downto 0);
+                    h1268 := to_unsigned(0, 16);
+                    h1268 := e_sid;
+                    h1269 := to_unsigned(0, 16);
+                    h1269 := w_irte_8(16-1 downto 0);
+                    h1270 := unsigned'("00000000000000000000000000000000");
+                    h1270 := w_pd_0(64-1 downto 32);
+                    h1271 := unsigned'("00000000000000000000000000000000");
+                    h1271 := w_pd_0(64-1 downto 32);
+                    h1297 := unsigned'("00000000000000000000000000000000");
+                    h1297 := e_msi_data;
+                    h1298 := to_unsigned(0, 17);
+                    h1299 := to_unsigned(0, 1);
+                    h1299 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1299 := to_unsigned(1, 1);
+                    end if;
+                    h1300 := unsigned'("00000000000000000000000000000000");
+                    h1300 := e_msi_addr;
+                    h1301 := to_unsigned(0, 16);
+                    h1301 := (unsigned'(h1299 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1300(20-1 downto 5)));
+                    h1302 := unsigned'("00000000000000000000000000000000");
+                    h1302 := e_msi_data;
+                    h1303 := to_unsigned(0, 17);
+                    h1303 := (unsigned'(to_unsigned(0, 1) & h1301) + unsigned'(to_unsigned(0, 1) & h1302(16-1 downto 0)));
+                    h1304 := to_unsigned(0, 1);
+                    h1304 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h1304 := to_unsigned(1, 1);
+                    end if;
+                    h1305 := unsigned'("00000000000000000000000000000000");
+                    h1305 := e_msi_addr;
+                    h1306 := to_unsigned(0, 16);
+                    h1306 := (unsigned'(h1304 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1305(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h1298 := h1303;
+                    else
+                        h1298 := unsigned'(to_unsigned(0, 1) & h1306);
+                    end if;
+                    h1307 := to_unsigned(0, 16);
+                    h1307 := (h1298(16-1 downto 0) and to_unsigned(65535, 16));
+                    h1308 := to_unsigned(0, 17);
+                    h1308 := to_unsigned(2, 17);
+                    h1309 := to_unsigned(0, 4);
+                    h1309 := r_IRTA_REG(4-1 downto 0);
+                    h1310 := to_unsigned(0, 17);
+                    h1310 := shift_left(h1308, to_integer(h1309));
+                    h1311 := to_unsigned(0, 1);
+                    h1312 := to_unsigned(0, 1);
+                    h1313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1313 := w_irte_0;
+                    h1314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1314 := w_irte_0;
+                    h1315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1315 := w_irte_0;
+                    h1316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1316 := w_irte_8;
+                    h1317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1318 := w_irte_8;
+                    h1319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1319 := w_irte_0;
+                    h1320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h1320 := (unsigned'(h1318(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1319(64-1 downto 38) & to_unsigned(0, 6)));
+                    h1317 := h1320;
+                    h1312 := to_unsigned(0, 1);
+                    if (False or (((((h1313(8-1 downto 2) /= 0) or (h1314(14-1 downto 12) /= 0)) or (h1315(38-1 downto 24) /= 0)) or (h1316(32-1 downto 20) /= 0)) or (h1317(64-1 downto 48) /= 0))) then
+                        h1312 := to_unsigned(1, 1);
+                    end if;
+                    h1321 := to_unsigned(0, 1);
+                    h1322 := unsigned'("00000000000000000000000000000000");
+                    h1322 := w_irte_0(64-1 downto 32);
+                    h1323 := unsigned'("00000000000000000000000000000000");
+                    h1323 := w_irte_0(64-1 downto 32);
+                    h1321 := to_unsigned(0, 1);
+                    if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1322(8-1 downto 0) /= 0) or (h1323(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                        h1321 := to_unsigned(1, 1);
+                    end if;
+                    if bool(w_irte_0(15)) then
+                        h1311 := h1312;
+                    else
+                        h1311 := h1321;
+                    end if;
+                    h1324 := to_unsigned(0, 16);
+                    h1325 := to_unsigned(0, 16);
+                    h1326 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1326 := to_unsigned(65529, 16);
+                    else
+                        h1326 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1325 := to_unsigned(65531, 16);
+                    else
+                        h1325 := h1326;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1324 := to_unsigned(65535, 16);
+                    else
+                        h1324 := h1325;
+                    end if;
+                    h1327 := to_unsigned(0, 16);
+                    h1327 := (e_sid and h1324);
+                    h1328 := to_unsigned(0, 16);
+                    h1329 := to_unsigned(0, 16);
+                    h1330 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h1330 := to_unsigned(65529, 16);
+                    else
+                        h1330 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h1329 := to_unsigned(65531, 16);
+                    else
+                        h1329 := h1330;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h1328 := to_unsigned(65535, 16);
+                    else
+                        h1328 := h1329;
+                    end if;
+                    h1331 := to_unsigned(0, 16);
+                    h1331 := (w_irte_8(16-1 downto 0) and h1328);
+                    h1332 := to_unsigned(0, 16);
+                    h1332 := e_sid;
+                    h1333 := to_unsigned(0, 16);
+                    h1333 := w_irte_8(16-1 downto 0);
+                    h1334 := to_unsigned(0, 16);
+                    h1334 := e_sid;
+                    h1335 := to_unsigned(0, 16);
+                    h1335 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -5144,10 +6508,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(1, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h180))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h181))))) and (not bool(r_GSTS_REG(31)))) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h268))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h269))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(2, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -5163,10 +6534,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((e_kind = 1) or (e_kind = 2)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(3, 8);
-                        rec_outcome <= to_unsigned(3, 3);
+                        rec_outcome <= to_unsigned(3, 4);
                         rec_address <= e_addr;
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -5182,35 +6560,42 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (er_root /= '0')) then
                         status <= to_unsigned(4, 8);
-                        h182 := to_unsigned(0, 3);
+                        h270 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h182 := to_unsigned(7, 3);
+                            h270 := to_unsigned(7, 3);
                         else
-                            h182 := to_unsigned(4, 3);
+                            h270 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h182;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h270);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(8, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h183 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h183 := e_addr;
-                        v_wide(64-1 downto 12) := h183(64-1 downto 12);
+                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h271 := e_addr;
+                        v_wide(64-1 downto 12) := h271(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(8, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h184 := to_unsigned(0, 1);
-                        h184 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h184 := to_unsigned(1, 1);
+                            h272 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h184;
+                        v_wide(63-1 downto 62) := h272;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5220,57 +6605,64 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h185 := to_unsigned(0, 3);
+                        h273 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h185 := to_unsigned(4, 3);
+                            h273 := to_unsigned(4, 3);
                         else
-                            h185 := to_unsigned(0, 3);
+                            h273 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h185;
+                        rec_cpl_status <= h273;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (e_pv /= 0)) then
                         status <= to_unsigned(5, 8);
-                        h186 := to_unsigned(0, 3);
+                        h274 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h186 := to_unsigned(7, 3);
+                            h274 := to_unsigned(7, 3);
                         else
-                            h186 := to_unsigned(4, 3);
+                            h274 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h186;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h274);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(49, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h187 := shift_right(e_addr, 12);
-                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h188 := unsigned'(h187 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h188(64-1 downto 0);
-                        h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h189 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h190 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 1);
+                        h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h275 := shift_right(e_addr, 12);
+                        h276 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h276 := unsigned'(h275 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h276(64-1 downto 0);
+                        h277 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h277 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h278 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h190 := to_unsigned(1, 1);
+                            h278 := to_unsigned(1, 1);
                         end if;
-                        h191 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h191 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'(h190 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h192 := (unsigned'(to_unsigned(0, 1) & h191) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h193 := (h192 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h194 := to_unsigned(0, 20);
+                        h279 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h279 := (unsigned'(to_unsigned(0, 1) & h277) or unsigned'(h278 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h280 := (unsigned'(to_unsigned(0, 1) & h279) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h281 := (h280 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h282 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h194 := e_pasid;
+                            h282 := e_pasid;
                         else
-                            h194 := to_unsigned(0, 20);
+                            h282 := to_unsigned(0, 20);
                         end if;
-                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h195 := (h193 or unsigned'(to_unsigned(0, 4) & h194 & unsigned'("0000000000000000000000000000000000000000")));
-                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h196 := (h195 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h196;
+                        h283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h283 := (h281 or unsigned'(to_unsigned(0, 4) & h282 & unsigned'("0000000000000000000000000000000000000000")));
+                        h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h284 := (h283 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h284;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5278,57 +6670,64 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h197 := to_unsigned(0, 1);
+                        h285 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h197 := to_unsigned(1, 1);
+                            h285 := to_unsigned(1, 1);
                         else
-                            h197 := to_unsigned(0, 1);
+                            h285 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h197);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h285);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (er_root /= '0')) then
                         status <= to_unsigned(6, 8);
-                        h198 := to_unsigned(0, 3);
+                        h286 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h198 := to_unsigned(7, 3);
+                            h286 := to_unsigned(7, 3);
                         else
-                            h198 := to_unsigned(4, 3);
+                            h286 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h198;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h286);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(56, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h199 := shift_right(e_addr, 12);
-                        h200 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h200 := unsigned'(h199 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h200(64-1 downto 0);
-                        h201 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h201 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
+                        h287 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h287 := shift_right(e_addr, 12);
+                        h288 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h288 := unsigned'(h287 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h288(64-1 downto 0);
+                        h289 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h289 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h290 := to_unsigned(0, 1);
+                        h290 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h202 := to_unsigned(1, 1);
+                            h290 := to_unsigned(1, 1);
                         end if;
-                        h203 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h203 := (unsigned'(to_unsigned(0, 1) & h201) or unsigned'(h202 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h204 := (unsigned'(to_unsigned(0, 1) & h203) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h205 := (h204 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h206 := to_unsigned(0, 20);
+                        h291 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h291 := (unsigned'(to_unsigned(0, 1) & h289) or unsigned'(h290 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h292 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h292 := (unsigned'(to_unsigned(0, 1) & h291) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h293 := (h292 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h294 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h206 := e_pasid;
+                            h294 := e_pasid;
                         else
-                            h206 := to_unsigned(0, 20);
+                            h294 := to_unsigned(0, 20);
                         end if;
-                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h207 := (h205 or unsigned'(to_unsigned(0, 4) & h206 & unsigned'("0000000000000000000000000000000000000000")));
-                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h208 := (h207 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h208;
+                        h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h295 := (h293 or unsigned'(to_unsigned(0, 4) & h294 & unsigned'("0000000000000000000000000000000000000000")));
+                        h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h296 := (h295 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h296;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5336,57 +6735,64 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h209 := to_unsigned(0, 3);
+                        h297 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h209 := to_unsigned(4, 3);
+                            h297 := to_unsigned(4, 3);
                         else
-                            h209 := to_unsigned(0, 3);
+                            h297 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h209;
+                        rec_cpl_status <= h297;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h222 /= 0))) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h310 /= 0))) then
                         status <= to_unsigned(7, 8);
-                        h210 := to_unsigned(0, 3);
+                        h298 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h210 := to_unsigned(7, 3);
+                            h298 := to_unsigned(7, 3);
                         else
-                            h210 := to_unsigned(4, 3);
+                            h298 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h210;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h298);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(57, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h211 := shift_right(e_addr, 12);
-                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h212 := unsigned'(h211 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h212(64-1 downto 0);
-                        h213 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h213 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h214 := to_unsigned(0, 1);
-                        h214 := to_unsigned(0, 1);
+                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h299 := shift_right(e_addr, 12);
+                        h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h300 := unsigned'(h299 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h300(64-1 downto 0);
+                        h301 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h301 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h302 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h214 := to_unsigned(1, 1);
+                            h302 := to_unsigned(1, 1);
                         end if;
-                        h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h215 := (unsigned'(to_unsigned(0, 1) & h213) or unsigned'(h214 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h216 := (unsigned'(to_unsigned(0, 1) & h215) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h217 := (h216 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h218 := to_unsigned(0, 20);
+                        h303 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h303 := (unsigned'(to_unsigned(0, 1) & h301) or unsigned'(h302 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h304 := (unsigned'(to_unsigned(0, 1) & h303) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h305 := (h304 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h306 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h218 := e_pasid;
+                            h306 := e_pasid;
                         else
-                            h218 := to_unsigned(0, 20);
+                            h306 := to_unsigned(0, 20);
                         end if;
-                        h219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h219 := (h217 or unsigned'(to_unsigned(0, 4) & h218 & unsigned'("0000000000000000000000000000000000000000")));
-                        h220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h220 := (h219 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h220;
+                        h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h307 := (h305 or unsigned'(to_unsigned(0, 4) & h306 & unsigned'("0000000000000000000000000000000000000000")));
+                        h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h308 := (h307 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h308;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5394,57 +6800,64 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h221 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h221 := to_unsigned(1, 1);
+                            h309 := to_unsigned(1, 1);
                         else
-                            h221 := to_unsigned(0, 1);
+                            h309 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h221);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h309);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h237 /= 0)) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h325 /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h225 := to_unsigned(0, 3);
+                        h313 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h225 := to_unsigned(7, 3);
+                            h313 := to_unsigned(7, 3);
                         else
-                            h225 := to_unsigned(4, 3);
+                            h313 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h225;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h313);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(58, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h226 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h226 := shift_right(e_addr, 12);
-                        h227 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h227 := unsigned'(h226 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h227(64-1 downto 0);
-                        h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h228 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h229 := to_unsigned(0, 1);
-                        h229 := to_unsigned(0, 1);
+                        h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h314 := shift_right(e_addr, 12);
+                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h315 := unsigned'(h314 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h315(64-1 downto 0);
+                        h316 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h316 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h317 := to_unsigned(0, 1);
+                        h317 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h229 := to_unsigned(1, 1);
+                            h317 := to_unsigned(1, 1);
                         end if;
-                        h230 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h230 := (unsigned'(to_unsigned(0, 1) & h228) or unsigned'(h229 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h231 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h231 := (unsigned'(to_unsigned(0, 1) & h230) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h232 := (h231 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h233 := to_unsigned(0, 20);
+                        h318 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h318 := (unsigned'(to_unsigned(0, 1) & h316) or unsigned'(h317 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h319 := (unsigned'(to_unsigned(0, 1) & h318) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h320 := (h319 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h321 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h233 := e_pasid;
+                            h321 := e_pasid;
                         else
-                            h233 := to_unsigned(0, 20);
+                            h321 := to_unsigned(0, 20);
                         end if;
-                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h234 := (h232 or unsigned'(to_unsigned(0, 4) & h233 & unsigned'("0000000000000000000000000000000000000000")));
-                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h235 := (h234 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h235;
+                        h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h322 := (h320 or unsigned'(to_unsigned(0, 4) & h321 & unsigned'("0000000000000000000000000000000000000000")));
+                        h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h323 := (h322 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h323;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5452,62 +6865,134 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h236 := to_unsigned(0, 3);
+                        h324 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h236 := to_unsigned(4, 3);
+                            h324 := to_unsigned(4, 3);
                         else
-                            h236 := to_unsigned(0, 3);
+                            h324 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h236;
+                        rec_cpl_status <= h324;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h255 /= 0)) and (not (h258 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h342 /= 0)) and (not (h345 /= 0))) and (not (er_root /= '0'))) and (er_smctx /= '0')) then
                         status <= to_unsigned(9, 8);
-                        h242 := to_unsigned(0, 3);
+                        h330 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h242 := to_unsigned(7, 3);
+                            h330 := to_unsigned(7, 3);
                         else
-                            h242 := to_unsigned(4, 3);
+                            h330 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h242;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h330);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(64, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h331 := shift_right(e_addr, 12);
+                        h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h332 := unsigned'(h331 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h332(64-1 downto 0);
+                        h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h334 := to_unsigned(1, 1);
+                        end if;
+                        h335 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h335 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h336 := (unsigned'(to_unsigned(0, 1) & h335) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h337 := (h336 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h338 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h338 := e_pasid;
+                        else
+                            h338 := to_unsigned(0, 20);
+                        end if;
+                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h339 := (h337 or unsigned'(to_unsigned(0, 4) & h338 & unsigned'("0000000000000000000000000000000000000000")));
+                        h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h340 := (h339 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
+                        rec_frcd_hi <= h340;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h341 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h341 := to_unsigned(4, 3);
+                        else
+                            h341 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h341;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h363 /= 0)) and (not (h366 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
+                        status <= to_unsigned(10, 8);
+                        h350 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h350 := to_unsigned(7, 3);
+                        else
+                            h350 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h350);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(65, 8);
-                        h243 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
                         if (not bool(w_smctx_0(1))) then
-                            h243 := to_unsigned(1, 1);
+                            h351 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h243;
-                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h244 := shift_right(e_addr, 12);
-                        h245 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h245 := unsigned'(h244 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h245(64-1 downto 0);
-                        h246 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h246 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h247 := to_unsigned(0, 1);
-                        h247 := to_unsigned(0, 1);
+                        rec_recorded <= h351;
+                        h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h352 := shift_right(e_addr, 12);
+                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h353 := unsigned'(h352 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h353(64-1 downto 0);
+                        h354 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h354 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h355 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h247 := to_unsigned(1, 1);
+                            h355 := to_unsigned(1, 1);
                         end if;
-                        h248 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h248 := (unsigned'(to_unsigned(0, 1) & h246) or unsigned'(h247 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h249 := (unsigned'(to_unsigned(0, 1) & h248) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h250 := (h249 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h251 := to_unsigned(0, 20);
+                        h356 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h356 := (unsigned'(to_unsigned(0, 1) & h354) or unsigned'(h355 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h357 := (unsigned'(to_unsigned(0, 1) & h356) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h358 := (h357 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h359 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h251 := e_pasid;
+                            h359 := e_pasid;
                         else
-                            h251 := to_unsigned(0, 20);
+                            h359 := to_unsigned(0, 20);
                         end if;
-                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h252 := (h250 or unsigned'(to_unsigned(0, 4) & h251 & unsigned'("0000000000000000000000000000000000000000")));
-                        h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h253 := (h252 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h253;
+                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h360 := (h358 or unsigned'(to_unsigned(0, 4) & h359 & unsigned'("0000000000000000000000000000000000000000")));
+                        h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h361 := (h360 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h361;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5515,318 +7000,35 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h254 := to_unsigned(0, 1);
+                        h362 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h254 := to_unsigned(1, 1);
+                            h362 := to_unsigned(1, 1);
                         else
-                            h254 := to_unsigned(0, 1);
+                            h362 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h254);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h362);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h275 /= 0)) and (not (h278 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
-                        status <= to_unsigned(10, 8);
-                        h263 := to_unsigned(0, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h383 /= 0)) and (not (h386 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
+                        status <= to_unsigned(11, 8);
+                        h371 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h263 := to_unsigned(7, 3);
+                            h371 := to_unsigned(7, 3);
                         else
-                            h263 := to_unsigned(4, 3);
+                            h371 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h263;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h371);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(66, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h264 := shift_right(e_addr, 12);
-                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h265 := unsigned'(h264 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h265(64-1 downto 0);
-                        h266 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h266 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h267 := to_unsigned(0, 1);
-                        h267 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h267 := to_unsigned(1, 1);
-                        end if;
-                        h268 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h268 := (unsigned'(to_unsigned(0, 1) & h266) or unsigned'(h267 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h269 := (unsigned'(to_unsigned(0, 1) & h268) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h270 := (h269 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h271 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h271 := e_pasid;
-                        else
-                            h271 := to_unsigned(0, 20);
-                        end if;
-                        h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h272 := (h270 or unsigned'(to_unsigned(0, 4) & h271 & unsigned'("0000000000000000000000000000000000000000")));
-                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h273 := (h272 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h273;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h274 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h274 := to_unsigned(4, 3);
-                        else
-                            h274 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h274;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h296 /= 0)) and (not (h299 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
-                        status <= to_unsigned(11, 8);
-                        h283 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h283 := to_unsigned(7, 3);
-                        else
-                            h283 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h283;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(68, 8);
-                        h284 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h284 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h284;
-                        h285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h285 := shift_right(e_addr, 12);
-                        h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h286 := unsigned'(h285 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h286(64-1 downto 0);
-                        h287 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h287 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h288 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h288 := to_unsigned(1, 1);
-                        end if;
-                        h289 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h289 := (unsigned'(to_unsigned(0, 1) & h287) or unsigned'(h288 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h290 := (unsigned'(to_unsigned(0, 1) & h289) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h291 := (h290 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h292 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h292 := e_pasid;
-                        else
-                            h292 := to_unsigned(0, 20);
-                        end if;
-                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h293 := (h291 or unsigned'(to_unsigned(0, 4) & h292 & unsigned'("0000000000000000000000000000000000000000")));
-                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h294 := (h293 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                        rec_frcd_hi <= h294;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h295 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h295 := to_unsigned(1, 1);
-                        else
-                            h295 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h295);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h317 /= 0)) and (not (h320 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
-                        status <= to_unsigned(12, 8);
-                        h304 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h304 := to_unsigned(7, 3);
-                        else
-                            h304 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h304;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(69, 8);
-                        h305 := to_unsigned(0, 1);
-                        h305 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h305 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h305;
-                        h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h306 := shift_right(e_addr, 12);
-                        h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h307 := unsigned'(h306 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h307(64-1 downto 0);
-                        h308 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h308 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h309 := to_unsigned(0, 1);
-                        h309 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h309 := to_unsigned(1, 1);
-                        end if;
-                        h310 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h310 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'(h309 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h311 := (unsigned'(to_unsigned(0, 1) & h310) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h312 := (h311 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h313 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h313 := e_pasid;
-                        else
-                            h313 := to_unsigned(0, 20);
-                        end if;
-                        h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h314 := (h312 or unsigned'(to_unsigned(0, 4) & h313 & unsigned'("0000000000000000000000000000000000000000")));
-                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h315 := (h314 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h315;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h316 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h316 := to_unsigned(1, 1);
-                        else
-                            h316 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h316);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h325))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h326))))) and (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h327 /= 0)) and (not (h330 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
-                        status <= to_unsigned(13, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h335 /= 0)) and (not (h338 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
-                        status <= to_unsigned(14, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h356 /= 0)) and (not (h359 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h364(20-1 downto 6)) < h369))) then
-                        status <= to_unsigned(15, 8);
-                        h343 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h343 := to_unsigned(7, 3);
-                        else
-                            h343 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h343;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(70, 8);
-                        h344 := to_unsigned(0, 1);
-                        h344 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h344 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h344;
-                        h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h345 := shift_right(e_addr, 12);
-                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h346 := unsigned'(h345 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h346(64-1 downto 0);
-                        h347 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h347 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h348 := to_unsigned(0, 1);
-                        h348 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h348 := to_unsigned(1, 1);
-                        end if;
-                        h349 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h349 := (unsigned'(to_unsigned(0, 1) & h347) or unsigned'(h348 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h350 := (unsigned'(to_unsigned(0, 1) & h349) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h351 := (h350 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h352 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h352 := e_pasid;
-                        else
-                            h352 := to_unsigned(0, 20);
-                        end if;
-                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h353 := (h351 or unsigned'(to_unsigned(0, 4) & h352 & unsigned'("0000000000000000000000000000000000000000")));
-                        h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h354 := (h353 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h354;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h355 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h355 := to_unsigned(1, 1);
-                        else
-                            h355 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h355);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h383 /= 0)) and (not (h386 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h391(20-1 downto 6)) < h396)) and (not bool(w_pdir_0(0)))) then
-                        status <= to_unsigned(16, 8);
-                        h370 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h370 := to_unsigned(7, 3);
-                        else
-                            h370 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h370;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(81, 8);
-                        h371 := to_unsigned(0, 1);
-                        h371 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h371 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h371;
                         h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h372 := shift_right(e_addr, 12);
                         h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -5854,7 +7056,7 @@ begin
                         h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h380 := (h378 or unsigned'(to_unsigned(0, 4) & h379 & unsigned'("0000000000000000000000000000000000000000")));
                         h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h381 := (h380 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        h381 := (h380 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
                         rec_frcd_hi <= h381;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
@@ -5863,57 +7065,69 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h382 := to_unsigned(0, 1);
+                        h382 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h382 := to_unsigned(1, 1);
+                            h382 := to_unsigned(4, 3);
                         else
-                            h382 := to_unsigned(0, 1);
+                            h382 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h382);
+                        rec_cpl_status <= h382;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h409 /= 0)) and (not (h412 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h417(20-1 downto 6)) < h422)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(17, 8);
-                        h397 := to_unsigned(0, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h404 /= 0)) and (not (h407 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
+                        status <= to_unsigned(12, 8);
+                        h391 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h397 := to_unsigned(7, 3);
+                            h391 := to_unsigned(7, 3);
                         else
-                            h397 := to_unsigned(4, 3);
+                            h391 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h397;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h391);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(82, 8);
-                        rec_recorded <= to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(68, 8);
+                        h392 := to_unsigned(0, 1);
+                        h392 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h392 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h392;
+                        h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h393 := shift_right(e_addr, 12);
+                        h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h394 := unsigned'(h393 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h394(64-1 downto 0);
+                        h395 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h395 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h396 := to_unsigned(0, 1);
+                        h396 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h396 := to_unsigned(1, 1);
+                        end if;
+                        h397 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h397 := (unsigned'(to_unsigned(0, 1) & h395) or unsigned'(h396 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
                         h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h398 := shift_right(e_addr, 12);
-                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h399 := unsigned'(h398 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h399(64-1 downto 0);
-                        h400 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h400 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h401 := to_unsigned(1, 1);
-                        end if;
-                        h402 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h402 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'(h401 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h403 := (unsigned'(to_unsigned(0, 1) & h402) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h404 := (h403 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h405 := to_unsigned(0, 20);
+                        h398 := (unsigned'(to_unsigned(0, 1) & h397) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h399 := (h398 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h400 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h405 := e_pasid;
+                            h400 := e_pasid;
                         else
-                            h405 := to_unsigned(0, 20);
+                            h400 := to_unsigned(0, 20);
                         end if;
-                        h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h406 := (h404 or unsigned'(to_unsigned(0, 4) & h405 & unsigned'("0000000000000000000000000000000000000000")));
-                        h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h407 := (h406 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h407;
+                        h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h401 := (h399 or unsigned'(to_unsigned(0, 4) & h400 & unsigned'("0000000000000000000000000000000000000000")));
+                        h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h402 := (h401 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        rec_frcd_hi <= h402;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5921,202 +7135,95 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h408 := to_unsigned(0, 3);
+                        h403 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h408 := to_unsigned(4, 3);
+                            h403 := to_unsigned(1, 1);
                         else
-                            h408 := to_unsigned(0, 3);
+                            h403 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h408;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h403);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h436 /= 0)) and (not (h439 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h444(20-1 downto 6)) < h449)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
-                        status <= to_unsigned(18, 8);
-                        h423 := to_unsigned(0, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h425 /= 0)) and (not (h428 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
+                        status <= to_unsigned(13, 8);
+                        h412 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h423 := to_unsigned(7, 3);
+                            h412 := to_unsigned(7, 3);
                         else
-                            h423 := to_unsigned(4, 3);
+                            h412 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h423;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h412);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(89, 8);
-                        h424 := to_unsigned(0, 1);
-                        h424 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(69, 8);
+                        h413 := to_unsigned(0, 1);
+                        h413 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h413 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h413;
+                        h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h414 := shift_right(e_addr, 12);
+                        h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h415 := unsigned'(h414 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h415(64-1 downto 0);
+                        h416 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h416 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h417 := to_unsigned(0, 1);
+                        h417 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h417 := to_unsigned(1, 1);
+                        end if;
+                        h418 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h418 := (unsigned'(to_unsigned(0, 1) & h416) or unsigned'(h417 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h419 := (unsigned'(to_unsigned(0, 1) & h418) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h420 := (h419 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h421 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h421 := e_pasid;
+                        else
+                            h421 := to_unsigned(0, 20);
+                        end if;
+                        h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h422 := (h420 or unsigned'(to_unsigned(0, 4) & h421 & unsigned'("0000000000000000000000000000000000000000")));
+                        h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h423 := (h422 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h423;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h424 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h424 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h424;
-                        h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h425 := shift_right(e_addr, 12);
-                        h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h426 := unsigned'(h425 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h426(64-1 downto 0);
-                        h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h427 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h428 := to_unsigned(1, 1);
-                        end if;
-                        h429 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h429 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'(h428 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h430 := (unsigned'(to_unsigned(0, 1) & h429) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h431 := (h430 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h432 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h432 := e_pasid;
                         else
-                            h432 := to_unsigned(0, 20);
+                            h424 := to_unsigned(0, 1);
                         end if;
-                        h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h433 := (h431 or unsigned'(to_unsigned(0, 4) & h432 & unsigned'("0000000000000000000000000000000000000000")));
-                        h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h434 := (h433 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h434;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h435 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h435 := to_unsigned(1, 1);
-                        else
-                            h435 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h435);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h424);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h462 /= 0)) and (not (h465 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h470(20-1 downto 6)) < h475)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(19, 8);
-                        h450 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h450 := to_unsigned(7, 3);
-                        else
-                            h450 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h450;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(90, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h451 := shift_right(e_addr, 12);
-                        h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h452 := unsigned'(h451 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h452(64-1 downto 0);
-                        h453 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h453 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h454 := to_unsigned(0, 1);
-                        h454 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h454 := to_unsigned(1, 1);
-                        end if;
-                        h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h455 := (unsigned'(to_unsigned(0, 1) & h453) or unsigned'(h454 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h457 := (h456 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h458 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h458 := e_pasid;
-                        else
-                            h458 := to_unsigned(0, 20);
-                        end if;
-                        h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h459 := (h457 or unsigned'(to_unsigned(0, 4) & h458 & unsigned'("0000000000000000000000000000000000000000")));
-                        h460 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h460 := (h459 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h460;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h461 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h461 := to_unsigned(4, 3);
-                        else
-                            h461 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h461;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h489 /= 0)) and (not (h492 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h497(20-1 downto 6)) < h502)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))) then
-                        status <= to_unsigned(20, 8);
-                        h476 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h476 := to_unsigned(7, 3);
-                        else
-                            h476 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h476;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(91, 8);
-                        h477 := to_unsigned(0, 1);
-                        h477 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h477 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h477;
-                        h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h478 := shift_right(e_addr, 12);
-                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h479 := unsigned'(h478 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h479(64-1 downto 0);
-                        h480 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h480 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h481 := to_unsigned(0, 1);
-                        h481 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h481 := to_unsigned(1, 1);
-                        end if;
-                        h482 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h482 := (unsigned'(to_unsigned(0, 1) & h480) or unsigned'(h481 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h483 := (unsigned'(to_unsigned(0, 1) & h482) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h484 := (h483 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h485 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h485 := e_pasid;
-                        else
-                            h485 := to_unsigned(0, 20);
-                        end if;
-                        h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h486 := (h484 or unsigned'(to_unsigned(0, 4) & h485 & unsigned'("0000000000000000000000000000000000000000")));
-                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h487 := (h486 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                        rec_frcd_hi <= h487;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h488 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h488 := to_unsigned(4, 3);
-                        else
-                            h488 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h488;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h503))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h504))))) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h505 /= 0)) and (not (h508 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h513(20-1 downto 6)) < h518)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
-                        status <= to_unsigned(21, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h433))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h434))))) and ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h435 /= 0)) and (not (h438 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6132,10 +7239,609 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h521 /= 0)) and (not (h524 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h529(20-1 downto 6)) < h534)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h443 /= 0)) and (not (h446 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(2, 4);
+                        rec_address <= e_addr;
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h464 /= 0)) and (not (h467 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h472(20-1 downto 6)) < h477))) then
+                        status <= to_unsigned(16, 8);
+                        h451 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h451 := to_unsigned(7, 3);
+                        else
+                            h451 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h451);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(70, 8);
+                        h452 := to_unsigned(0, 1);
+                        h452 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h452 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h452;
+                        h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h453 := shift_right(e_addr, 12);
+                        h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h454 := unsigned'(h453 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h454(64-1 downto 0);
+                        h455 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h455 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h456 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h456 := to_unsigned(1, 1);
+                        end if;
+                        h457 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h457 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'(h456 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h458 := (unsigned'(to_unsigned(0, 1) & h457) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h459 := (h458 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h460 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h460 := e_pasid;
+                        else
+                            h460 := to_unsigned(0, 20);
+                        end if;
+                        h461 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h461 := (h459 or unsigned'(to_unsigned(0, 4) & h460 & unsigned'("0000000000000000000000000000000000000000")));
+                        h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h462 := (h461 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h462;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h463 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h463 := to_unsigned(1, 1);
+                        else
+                            h463 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h463);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h490 /= 0)) and (not (h493 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h498(20-1 downto 6)) < h503)) and (er_pdir /= '0')) then
+                        status <= to_unsigned(17, 8);
+                        h478 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h478 := to_unsigned(7, 3);
+                        else
+                            h478 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h478);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(80, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h479 := shift_right(e_addr, 12);
+                        h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h480 := unsigned'(h479 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h480(64-1 downto 0);
+                        h481 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h481 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h482 := to_unsigned(0, 1);
+                        h482 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h482 := to_unsigned(1, 1);
+                        end if;
+                        h483 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h483 := (unsigned'(to_unsigned(0, 1) & h481) or unsigned'(h482 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h484 := (unsigned'(to_unsigned(0, 1) & h483) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h485 := (h484 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h486 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h486 := e_pasid;
+                        else
+                            h486 := to_unsigned(0, 20);
+                        end if;
+                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h487 := (h485 or unsigned'(to_unsigned(0, 4) & h486 & unsigned'("0000000000000000000000000000000000000000")));
+                        h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h488 := (h487 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
+                        rec_frcd_hi <= h488;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h489 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h489 := to_unsigned(4, 3);
+                        else
+                            h489 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h489;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h517 /= 0)) and (not (h520 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h525(20-1 downto 6)) < h530)) and (not bool(w_pdir_0(0)))) then
+                        status <= to_unsigned(18, 8);
+                        h504 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h504 := to_unsigned(7, 3);
+                        else
+                            h504 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h504);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(81, 8);
+                        h505 := to_unsigned(0, 1);
+                        h505 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h505 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h505;
+                        h506 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h506 := shift_right(e_addr, 12);
+                        h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h507 := unsigned'(h506 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h507(64-1 downto 0);
+                        h508 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h508 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h509 := to_unsigned(0, 1);
+                        h509 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h509 := to_unsigned(1, 1);
+                        end if;
+                        h510 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h510 := (unsigned'(to_unsigned(0, 1) & h508) or unsigned'(h509 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h511 := (unsigned'(to_unsigned(0, 1) & h510) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h512 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h512 := (h511 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h513 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h513 := e_pasid;
+                        else
+                            h513 := to_unsigned(0, 20);
+                        end if;
+                        h514 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h514 := (h512 or unsigned'(to_unsigned(0, 4) & h513 & unsigned'("0000000000000000000000000000000000000000")));
+                        h515 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h515 := (h514 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h515;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h516 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h516 := to_unsigned(1, 1);
+                        else
+                            h516 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h516);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h543 /= 0)) and (not (h546 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h551(20-1 downto 6)) < h556)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(19, 8);
+                        h531 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h531 := to_unsigned(7, 3);
+                        else
+                            h531 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h531);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(82, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h532 := shift_right(e_addr, 12);
+                        h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h533 := unsigned'(h532 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h533(64-1 downto 0);
+                        h534 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h534 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h535 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h535 := to_unsigned(1, 1);
+                        end if;
+                        h536 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h536 := (unsigned'(to_unsigned(0, 1) & h534) or unsigned'(h535 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h537 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h537 := (unsigned'(to_unsigned(0, 1) & h536) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h538 := (h537 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h539 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h539 := e_pasid;
+                        else
+                            h539 := to_unsigned(0, 20);
+                        end if;
+                        h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h540 := (h538 or unsigned'(to_unsigned(0, 4) & h539 & unsigned'("0000000000000000000000000000000000000000")));
+                        h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h541 := (h540 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h541;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h542 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h542 := to_unsigned(4, 3);
+                        else
+                            h542 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h542;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h569 /= 0)) and (not (h572 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h577(20-1 downto 6)) < h582)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (er_pe /= '0')) then
+                        status <= to_unsigned(20, 8);
+                        h557 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h557 := to_unsigned(7, 3);
+                        else
+                            h557 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h557);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(88, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h558 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h558 := shift_right(e_addr, 12);
+                        h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h559 := unsigned'(h558 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h559(64-1 downto 0);
+                        h560 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h560 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h561 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h561 := to_unsigned(1, 1);
+                        end if;
+                        h562 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h562 := (unsigned'(to_unsigned(0, 1) & h560) or unsigned'(h561 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h563 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h563 := (unsigned'(to_unsigned(0, 1) & h562) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h564 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h564 := (h563 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h565 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h565 := e_pasid;
+                        else
+                            h565 := to_unsigned(0, 20);
+                        end if;
+                        h566 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h566 := (h564 or unsigned'(to_unsigned(0, 4) & h565 & unsigned'("0000000000000000000000000000000000000000")));
+                        h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h567 := (h566 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h567;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h568 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h568 := to_unsigned(4, 3);
+                        else
+                            h568 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h568;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h596 /= 0)) and (not (h599 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h604(20-1 downto 6)) < h609)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (not bool(w_pe_0(0)))) then
+                        status <= to_unsigned(21, 8);
+                        h583 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h583 := to_unsigned(7, 3);
+                        else
+                            h583 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h583);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(89, 8);
+                        h584 := to_unsigned(0, 1);
+                        h584 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h584 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h584;
+                        h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h585 := shift_right(e_addr, 12);
+                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h586 := unsigned'(h585 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h586(64-1 downto 0);
+                        h587 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h587 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h588 := to_unsigned(0, 1);
+                        h588 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h588 := to_unsigned(1, 1);
+                        end if;
+                        h589 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h589 := (unsigned'(to_unsigned(0, 1) & h587) or unsigned'(h588 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h590 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h590 := (unsigned'(to_unsigned(0, 1) & h589) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h591 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h591 := (h590 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h592 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h592 := e_pasid;
+                        else
+                            h592 := to_unsigned(0, 20);
+                        end if;
+                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h593 := (h591 or unsigned'(to_unsigned(0, 4) & h592 & unsigned'("0000000000000000000000000000000000000000")));
+                        h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h594 := (h593 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h594;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h595 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h595 := to_unsigned(1, 1);
+                        else
+                            h595 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h595);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h622 /= 0)) and (not (h625 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h630(20-1 downto 6)) < h635)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
                         status <= to_unsigned(22, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        h610 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h610 := to_unsigned(7, 3);
+                        else
+                            h610 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h610);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(90, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h611 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h611 := shift_right(e_addr, 12);
+                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h612 := unsigned'(h611 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h612(64-1 downto 0);
+                        h613 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h613 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h614 := to_unsigned(0, 1);
+                        h614 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h614 := to_unsigned(1, 1);
+                        end if;
+                        h615 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h615 := (unsigned'(to_unsigned(0, 1) & h613) or unsigned'(h614 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h616 := (unsigned'(to_unsigned(0, 1) & h615) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h617 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h617 := (h616 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h618 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h618 := e_pasid;
+                        else
+                            h618 := to_unsigned(0, 20);
+                        end if;
+                        h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h619 := (h617 or unsigned'(to_unsigned(0, 4) & h618 & unsigned'("0000000000000000000000000000000000000000")));
+                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h620 := (h619 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h620;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h621 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h621 := to_unsigned(4, 3);
+                        else
+                            h621 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h621;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h649 /= 0)) and (not (h652 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h657(20-1 downto 6)) < h662)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))) then
+                        status <= to_unsigned(23, 8);
+                        h636 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h636 := to_unsigned(7, 3);
+                        else
+                            h636 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h636);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(91, 8);
+                        h637 := to_unsigned(0, 1);
+                        h637 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h637 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h637;
+                        h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h638 := shift_right(e_addr, 12);
+                        h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h639 := unsigned'(h638 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h639(64-1 downto 0);
+                        h640 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h640 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h641 := to_unsigned(0, 1);
+                        h641 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h641 := to_unsigned(1, 1);
+                        end if;
+                        h642 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h642 := (unsigned'(to_unsigned(0, 1) & h640) or unsigned'(h641 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h643 := (unsigned'(to_unsigned(0, 1) & h642) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h644 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h644 := (h643 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h645 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h645 := e_pasid;
+                        else
+                            h645 := to_unsigned(0, 20);
+                        end if;
+                        h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h646 := (h644 or unsigned'(to_unsigned(0, 4) & h645 & unsigned'("0000000000000000000000000000000000000000")));
+                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h647 := (h646 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                        rec_frcd_hi <= h647;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h648 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h648 := to_unsigned(4, 3);
+                        else
+                            h648 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h648;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h663))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h664))))) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h665 /= 0)) and (not (h668 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h673(20-1 downto 6)) < h678)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0')))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(24, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h681 /= 0)) and (not (h684 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h689(20-1 downto 6)) < h694)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0')))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(25, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6152,20 +7858,27 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := to_unsigned(1, 1);
-                        h519 := to_unsigned(0, 1);
-                        h519 := to_unsigned(0, 1);
+                        h679 := to_unsigned(0, 1);
+                        h679 := to_unsigned(0, 1);
                         if (not (True and (e_nw /= 0))) then
-                            h519 := to_unsigned(1, 1);
+                            h679 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h519;
-                        h520 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h520 := shift_right(e_addr, 12);
-                        v_wide(64-1 downto 12) := h520(52-1 downto 0);
+                        v_wide(2-1 downto 1) := h679;
+                        h680 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h680 := shift_right(e_addr, 12);
+                        v_wide(64-1 downto 12) := h680(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        st <= FINISH;
-                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h535 /= 0)) and (not (h538 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h543(20-1 downto 6)) < h548)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 4)) then
-                        status <= to_unsigned(23, 8);
-                        rec_outcome <= to_unsigned(2, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h695 /= 0)) and (not (h698 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h703(20-1 downto 6)) < h708)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(26, 8);
+                        rec_outcome <= to_unsigned(2, 4);
                         rec_address <= e_addr;
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6181,54 +7894,61 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h562 /= 0)) and (not (h565 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h570(20-1 downto 6)) < h575)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))) then
-                        status <= to_unsigned(24, 8);
-                        h549 := to_unsigned(0, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h722 /= 0)) and (not (h725 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h730(20-1 downto 6)) < h735)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))) then
+                        status <= to_unsigned(27, 8);
+                        h709 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h549 := to_unsigned(7, 3);
+                            h709 := to_unsigned(7, 3);
                         else
-                            h549 := to_unsigned(4, 3);
+                            h709 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h549;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h709);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(93, 8);
-                        h550 := to_unsigned(0, 1);
-                        h550 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h550 := to_unsigned(1, 1);
+                            h710 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h550;
-                        h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h551 := shift_right(e_addr, 12);
-                        h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h552 := unsigned'(h551 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h552(64-1 downto 0);
-                        h553 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h553 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h554 := to_unsigned(0, 1);
-                        h554 := to_unsigned(0, 1);
+                        rec_recorded <= h710;
+                        h711 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h711 := shift_right(e_addr, 12);
+                        h712 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h712 := unsigned'(h711 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h712(64-1 downto 0);
+                        h713 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h713 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h714 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h554 := to_unsigned(1, 1);
+                            h714 := to_unsigned(1, 1);
                         end if;
-                        h555 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h555 := (unsigned'(to_unsigned(0, 1) & h553) or unsigned'(h554 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h556 := (unsigned'(to_unsigned(0, 1) & h555) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h557 := (h556 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h558 := to_unsigned(0, 20);
+                        h715 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h715 := (unsigned'(to_unsigned(0, 1) & h713) or unsigned'(h714 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h716 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h716 := (unsigned'(to_unsigned(0, 1) & h715) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h717 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h717 := (h716 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h718 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h558 := e_pasid;
+                            h718 := e_pasid;
                         else
-                            h558 := to_unsigned(0, 20);
+                            h718 := to_unsigned(0, 20);
                         end if;
-                        h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h559 := (h557 or unsigned'(to_unsigned(0, 4) & h558 & unsigned'("0000000000000000000000000000000000000000")));
-                        h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h560 := (h559 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
-                        rec_frcd_hi <= h560;
+                        h719 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h719 := (h717 or unsigned'(to_unsigned(0, 4) & h718 & unsigned'("0000000000000000000000000000000000000000")));
+                        h720 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h720 := (h719 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
+                        rec_frcd_hi <= h720;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6236,18 +7956,25 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h561 := to_unsigned(0, 3);
+                        h721 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h561 := to_unsigned(4, 3);
+                            h721 := to_unsigned(4, 3);
                         else
-                            h561 := to_unsigned(0, 3);
+                            h721 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h561;
+                        rec_cpl_status <= h721;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_non_canonical /= 0)) then
-                        status <= to_unsigned(25, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        status <= to_unsigned(28, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6263,48 +7990,55 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_smfl_non_canonical /= 0) then
-                        status <= to_unsigned(26, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(29, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(128, 8);
-                        h576 := to_unsigned(0, 1);
-                        h576 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h576 := to_unsigned(1, 1);
+                            h736 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h576;
-                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h577 := shift_right(e_addr, 12);
-                        h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h578 := unsigned'(h577 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h578(64-1 downto 0);
-                        h579 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h579 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h580 := to_unsigned(0, 1);
-                        h580 := to_unsigned(0, 1);
+                        rec_recorded <= h736;
+                        h737 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h737 := shift_right(e_addr, 12);
+                        h738 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h738 := unsigned'(h737 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h738(64-1 downto 0);
+                        h739 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h739 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h740 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h580 := to_unsigned(1, 1);
+                            h740 := to_unsigned(1, 1);
                         end if;
-                        h581 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h581 := (unsigned'(to_unsigned(0, 1) & h579) or unsigned'(h580 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h582 := (unsigned'(to_unsigned(0, 1) & h581) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h583 := (h582 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h584 := to_unsigned(0, 20);
+                        h741 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h741 := (unsigned'(to_unsigned(0, 1) & h739) or unsigned'(h740 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h742 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h742 := (unsigned'(to_unsigned(0, 1) & h741) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h743 := (h742 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h744 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h584 := e_pasid;
+                            h744 := e_pasid;
                         else
-                            h584 := to_unsigned(0, 20);
+                            h744 := to_unsigned(0, 20);
                         end if;
-                        h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h585 := (h583 or unsigned'(to_unsigned(0, 4) & h584 & unsigned'("0000000000000000000000000000000000000000")));
-                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h586 := (h585 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
-                        rec_frcd_hi <= h586;
+                        h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h745 := (h743 or unsigned'(to_unsigned(0, 4) & h744 & unsigned'("0000000000000000000000000000000000000000")));
+                        h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h746 := (h745 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
+                        rec_frcd_hi <= h746;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6314,10 +8048,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_smfl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smfl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h587))) or ((True and (wk_smfl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(to_unsigned(0, 16) & h588)))))) then
-                        status <= to_unsigned(27, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smfl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smfl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h747))) or ((True and (wk_smfl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(to_unsigned(0, 16) & h748)))))) then
+                        status <= to_unsigned(30, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6333,10 +8074,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_smfl_ok /= 0) then
-                        status <= to_unsigned(28, 8);
-                        rec_outcome <= to_unsigned(1, 3);
+                        status <= to_unsigned(31, 8);
+                        rec_outcome <= to_unsigned(1, 4);
                         rec_address <= wk_smfl_pa;
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6352,10 +8100,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_smfl_translation /= 0) then
-                        status <= to_unsigned(29, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        status <= to_unsigned(32, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6372,100 +8127,107 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_smfl_R;
-                        h589 := to_unsigned(0, 1);
-                        h589 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
                         if ((wk_smfl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h589 := to_unsigned(1, 1);
+                            h749 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h589;
-                        h590 := to_unsigned(0, 1);
-                        h590 := to_unsigned(0, 1);
+                        v_wide(2-1 downto 1) := h749;
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
                         if (wk_smfl_shift > 12) then
-                            h590 := to_unsigned(1, 1);
+                            h750 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h590;
-                        h591 := to_unsigned(0, 6);
-                        h591 := wk_smfl_shift;
-                        h592 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h592 := shift_right(wk_smfl_frame, to_integer(h591));
-                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h593 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h592);
-                        h594 := to_unsigned(0, 6);
-                        h594 := wk_smfl_shift;
-                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h595 := shift_left(h593, to_integer(h594));
-                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h596 := to_unsigned(1, 64);
-                        h597 := to_unsigned(0, 6);
-                        h598 := to_unsigned(0, 7);
-                        h598 := ((unsigned'(to_unsigned(0, 1) & wk_smfl_shift) + 64) - 1);
-                        h597 := h598(6-1 downto 0);
-                        h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h599 := shift_left(h596, to_integer(h597));
-                        h600 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h600 := ((unsigned'(to_unsigned(0, 1) & h599) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h601 := shift_right(h600(64-1 downto 0), 12);
-                        h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h602 := (h595 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h601 & to_unsigned(0, 12)));
-                        h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h603 := shift_right(h602, 12);
-                        v_wide(64-1 downto 12) := h603(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h750;
+                        h751 := to_unsigned(0, 6);
+                        h751 := wk_smfl_shift;
+                        h752 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h752 := shift_right(wk_smfl_frame, to_integer(h751));
+                        h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h753 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h752);
+                        h754 := to_unsigned(0, 6);
+                        h754 := wk_smfl_shift;
+                        h755 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h755 := shift_left(h753, to_integer(h754));
+                        h756 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h756 := to_unsigned(1, 64);
+                        h757 := to_unsigned(0, 6);
+                        h758 := to_unsigned(0, 7);
+                        h758 := ((unsigned'(to_unsigned(0, 1) & wk_smfl_shift) + 64) - 1);
+                        h757 := h758(6-1 downto 0);
+                        h759 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h759 := shift_left(h756, to_integer(h757));
+                        h760 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h760 := ((unsigned'(to_unsigned(0, 1) & h759) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h761 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h761 := shift_right(h760(64-1 downto 0), 12);
+                        h762 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h762 := (h755 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h761 & to_unsigned(0, 12)));
+                        h763 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h763 := shift_right(h762, 12);
+                        v_wide(64-1 downto 12) := h763(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_smfl_access_error /= 0) then
-                        status <= to_unsigned(30, 8);
-                        h604 := to_unsigned(0, 3);
+                        status <= to_unsigned(33, 8);
+                        h764 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h604 := to_unsigned(7, 3);
+                            h764 := to_unsigned(7, 3);
                         else
-                            h604 := to_unsigned(4, 3);
+                            h764 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h604;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h764);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        h605 := to_unsigned(0, 7);
+                        h765 := to_unsigned(0, 7);
                         if (wk_smfl_reason = 115) then
-                            h605 := to_unsigned(115, 7);
+                            h765 := to_unsigned(115, 7);
                         else
-                            h605 := to_unsigned(112, 7);
+                            h765 := to_unsigned(112, 7);
                         end if;
-                        rec_fault_reason <= unsigned'(to_unsigned(0, 1) & h605);
-                        h606 := to_unsigned(0, 1);
-                        h606 := to_unsigned(0, 1);
+                        rec_fault_reason <= unsigned'(to_unsigned(0, 1) & h765);
+                        h766 := to_unsigned(0, 1);
+                        h766 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h606 := to_unsigned(1, 1);
+                            h766 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h606;
-                        h607 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h607 := shift_right(e_addr, 12);
-                        h608 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h608 := unsigned'(h607 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h608(64-1 downto 0);
-                        h609 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h609 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h610 := to_unsigned(0, 1);
-                        h610 := to_unsigned(0, 1);
+                        rec_recorded <= h766;
+                        h767 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h767 := shift_right(e_addr, 12);
+                        h768 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h768 := unsigned'(h767 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h768(64-1 downto 0);
+                        h769 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h769 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h770 := to_unsigned(0, 1);
+                        h770 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h610 := to_unsigned(1, 1);
+                            h770 := to_unsigned(1, 1);
                         end if;
-                        h611 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h611 := (unsigned'(to_unsigned(0, 1) & h609) or unsigned'(h610 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h612 := (unsigned'(to_unsigned(0, 1) & h611) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h613 := (h612 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h614 := to_unsigned(0, 20);
+                        h771 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h771 := (unsigned'(to_unsigned(0, 1) & h769) or unsigned'(h770 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h772 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h772 := (unsigned'(to_unsigned(0, 1) & h771) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h773 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h773 := (h772 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h774 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h614 := e_pasid;
+                            h774 := e_pasid;
                         else
-                            h614 := to_unsigned(0, 20);
+                            h774 := to_unsigned(0, 20);
                         end if;
-                        h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h615 := (h613 or unsigned'(to_unsigned(0, 4) & h614 & unsigned'("0000000000000000000000000000000000000000")));
-                        h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h616 := (h615 or unsigned'(to_unsigned(0, 24) & wk_smfl_reason & unsigned'("00000000000000000000000000000000")));
-                        rec_frcd_hi <= h616;
+                        h775 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h775 := (h773 or unsigned'(to_unsigned(0, 4) & h774 & unsigned'("0000000000000000000000000000000000000000")));
+                        h776 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h776 := (h775 or unsigned'(to_unsigned(0, 24) & wk_smfl_reason & unsigned'("00000000000000000000000000000000")));
+                        rec_frcd_hi <= h776;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6473,18 +8235,25 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h617 := to_unsigned(0, 3);
+                        h777 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h617 := to_unsigned(4, 3);
+                            h777 := to_unsigned(4, 3);
                         else
-                            h617 := to_unsigned(0, 3);
+                            h777 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h617;
+                        rec_cpl_status <= h777;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_not_present /= 0)) then
-                        status <= to_unsigned(31, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        status <= to_unsigned(34, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -6500,531 +8269,20 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_smfl_not_present /= 0) then
-                        status <= to_unsigned(32, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(35, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(113, 8);
-                        h618 := to_unsigned(0, 1);
-                        h618 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h618 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h618;
-                        h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h619 := shift_right(e_addr, 12);
-                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h620 := unsigned'(h619 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h620(64-1 downto 0);
-                        h621 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h621 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h622 := to_unsigned(0, 1);
-                        h622 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h622 := to_unsigned(1, 1);
-                        end if;
-                        h623 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h623 := (unsigned'(to_unsigned(0, 1) & h621) or unsigned'(h622 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h624 := (unsigned'(to_unsigned(0, 1) & h623) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h625 := (h624 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h626 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h626 := e_pasid;
-                        else
-                            h626 := to_unsigned(0, 20);
-                        end if;
-                        h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h627 := (h625 or unsigned'(to_unsigned(0, 4) & h626 & unsigned'("0000000000000000000000000000000000000000")));
-                        h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h628 := (h627 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h628;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (wk_smfl_privilege /= 0) then
-                        status <= to_unsigned(33, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(129, 8);
-                        h629 := to_unsigned(0, 1);
-                        h629 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h629 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h629;
-                        h630 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h630 := shift_right(e_addr, 12);
-                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h631 := unsigned'(h630 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h631(64-1 downto 0);
-                        h632 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h632 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h633 := to_unsigned(0, 1);
-                        h633 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h633 := to_unsigned(1, 1);
-                        end if;
-                        h634 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h634 := (unsigned'(to_unsigned(0, 1) & h632) or unsigned'(h633 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h635 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h635 := (unsigned'(to_unsigned(0, 1) & h634) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h636 := (h635 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h637 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h637 := e_pasid;
-                        else
-                            h637 := to_unsigned(0, 20);
-                        end if;
-                        h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h638 := (h636 or unsigned'(to_unsigned(0, 4) & h637 & unsigned'("0000000000000000000000000000000000000000")));
-                        h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h639 := (h638 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h639;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (wk_smfl_write_denied /= 0) then
-                        status <= to_unsigned(34, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(133, 8);
-                        h640 := to_unsigned(0, 1);
-                        h640 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h640 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h640;
-                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h641 := shift_right(e_addr, 12);
-                        h642 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h642 := unsigned'(h641 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h642(64-1 downto 0);
-                        h643 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h643 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h644 := to_unsigned(0, 1);
-                        h644 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h644 := to_unsigned(1, 1);
-                        end if;
-                        h645 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h645 := (unsigned'(to_unsigned(0, 1) & h643) or unsigned'(h644 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h646 := (unsigned'(to_unsigned(0, 1) & h645) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h647 := (h646 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h648 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h648 := e_pasid;
-                        else
-                            h648 := to_unsigned(0, 20);
-                        end if;
-                        h649 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h649 := (h647 or unsigned'(to_unsigned(0, 4) & h648 & unsigned'("0000000000000000000000000000000000000000")));
-                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h650 := (h649 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h650;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((wk_smfl_reserved /= 0) or (wk_smfl_reserved_2m /= 0)) or (wk_smfl_reserved_1g /= 0)) then
-                        status <= to_unsigned(35, 8);
-                        h651 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h651 := to_unsigned(7, 3);
-                        else
-                            h651 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h651;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(114, 8);
-                        h652 := to_unsigned(0, 1);
-                        h652 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h652 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h652;
-                        h653 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h653 := shift_right(e_addr, 12);
-                        h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h654 := unsigned'(h653 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h654(64-1 downto 0);
-                        h655 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h655 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h656 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h656 := to_unsigned(1, 1);
-                        end if;
-                        h657 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h657 := (unsigned'(to_unsigned(0, 1) & h655) or unsigned'(h656 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h658 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h658 := (unsigned'(to_unsigned(0, 1) & h657) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h659 := (h658 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h660 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h660 := e_pasid;
-                        else
-                            h660 := to_unsigned(0, 20);
-                        end if;
-                        h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h661 := (h659 or unsigned'(to_unsigned(0, 4) & h660 & unsigned'("0000000000000000000000000000000000000000")));
-                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h662 := (h661 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h662;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h663 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h663 := to_unsigned(4, 3);
-                        else
-                            h663 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h663;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h664 /= 0)) and (not (h667 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h672(20-1 downto 6)) < h677)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (h678 /= 0)) then
-                        status <= to_unsigned(36, 8);
-                        rec_outcome <= to_unsigned(7, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= w_pe_8(16-1 downto 0);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h706 /= 0)) and (not (h709 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h714(20-1 downto 6)) < h719)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (h720 /= 0)) then
-                        status <= to_unsigned(37, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(131, 8);
-                        h695 := to_unsigned(0, 1);
-                        h695 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h695 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h695;
-                        h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h696 := shift_right(e_addr, 12);
-                        h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h697 := unsigned'(h696 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h697(64-1 downto 0);
-                        h698 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h698 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h699 := to_unsigned(0, 1);
-                        h699 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h699 := to_unsigned(1, 1);
-                        end if;
-                        h700 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h700 := (unsigned'(to_unsigned(0, 1) & h698) or unsigned'(h699 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h701 := (unsigned'(to_unsigned(0, 1) & h700) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h702 := (h701 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h703 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h703 := e_pasid;
-                        else
-                            h703 := to_unsigned(0, 20);
-                        end if;
-                        h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h704 := (h702 or unsigned'(to_unsigned(0, 4) & h703 & unsigned'("0000000000000000000000000000000000000000")));
-                        h705 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h705 := (h704 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                        rec_frcd_hi <= h705;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h737))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h738)))))) then
-                        status <= to_unsigned(38, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (wk_smsl_ok /= 0) then
-                        status <= to_unsigned(39, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_smsl_pa;
-                        rec_domain <= w_pe_8(16-1 downto 0);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (wk_smsl_translation /= 0) then
-                        status <= to_unsigned(40, 8);
-                        rec_outcome <= to_unsigned(7, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= w_pe_8(16-1 downto 0);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(1-1 downto 0) := wk_smsl_R;
-                        h739 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
-                        if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h739 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(2-1 downto 1) := h739;
-                        v_wide(3-1 downto 2) := wk_smsl_U;
-                        h740 := to_unsigned(0, 1);
-                        h740 := to_unsigned(0, 1);
-                        if (wk_smsl_shift > 12) then
-                            h740 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(12-1 downto 11) := h740;
-                        h741 := to_unsigned(0, 6);
-                        h741 := wk_smsl_shift;
-                        h742 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h742 := shift_right(wk_smsl_frame, to_integer(h741));
-                        h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h743 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h742);
-                        h744 := to_unsigned(0, 6);
-                        h744 := wk_smsl_shift;
-                        h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h745 := shift_left(h743, to_integer(h744));
-                        h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h746 := to_unsigned(1, 64);
-                        h747 := to_unsigned(0, 6);
-                        h748 := to_unsigned(0, 7);
-                        h748 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
-                        h747 := h748(6-1 downto 0);
-                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h749 := shift_left(h746, to_integer(h747));
-                        h750 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h750 := ((unsigned'(to_unsigned(0, 1) & h749) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h751 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h751 := shift_right(h750(64-1 downto 0), 12);
-                        h752 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h752 := (h745 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h751 & to_unsigned(0, 12)));
-                        h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h753 := shift_right(h752, 12);
-                        v_wide(64-1 downto 12) := h753(52-1 downto 0);
-                        rec_cpl <= v_wide(64-1 downto 0);
-                        st <= FINISH;
-                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_access_error /= 0)) then
-                        status <= to_unsigned(41, 8);
-                        h754 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h754 := to_unsigned(7, 3);
-                        else
-                            h754 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h754;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(120, 8);
-                        h755 := to_unsigned(0, 1);
-                        h755 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h755 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h755;
-                        h756 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h756 := shift_right(e_addr, 12);
-                        h757 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h757 := unsigned'(h756 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h757(64-1 downto 0);
-                        h758 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h758 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h759 := to_unsigned(0, 1);
-                        h759 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h759 := to_unsigned(1, 1);
-                        end if;
-                        h760 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h760 := (unsigned'(to_unsigned(0, 1) & h758) or unsigned'(h759 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h761 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h761 := (unsigned'(to_unsigned(0, 1) & h760) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h762 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h762 := (h761 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h763 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h763 := e_pasid;
-                        else
-                            h763 := to_unsigned(0, 20);
-                        end if;
-                        h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h764 := (h762 or unsigned'(to_unsigned(0, 4) & h763 & unsigned'("0000000000000000000000000000000000000000")));
-                        h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h765 := (h764 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h765;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h766 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h766 := to_unsigned(4, 3);
-                        else
-                            h766 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h766;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
-                        status <= to_unsigned(42, 8);
-                        rec_outcome <= to_unsigned(7, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= w_pe_8(16-1 downto 0);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 5)) then
-                        status <= to_unsigned(43, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(133, 8);
-                        h767 := to_unsigned(0, 1);
-                        h767 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h767 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h767;
-                        h768 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h768 := shift_right(e_addr, 12);
-                        h769 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h769 := unsigned'(h768 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h769(64-1 downto 0);
-                        h770 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h770 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h771 := to_unsigned(0, 1);
-                        h771 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h771 := to_unsigned(1, 1);
-                        end if;
-                        h772 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h772 := (unsigned'(to_unsigned(0, 1) & h770) or unsigned'(h771 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h773 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h773 := (unsigned'(to_unsigned(0, 1) & h772) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h774 := (h773 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h775 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h775 := e_pasid;
-                        else
-                            h775 := to_unsigned(0, 20);
-                        end if;
-                        h776 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h776 := (h774 or unsigned'(to_unsigned(0, 4) & h775 & unsigned'("0000000000000000000000000000000000000000")));
-                        h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h777 := (h776 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h777;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 6)) then
-                        status <= to_unsigned(44, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(134, 8);
                         h778 := to_unsigned(0, 1);
                         h778 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
@@ -7058,7 +8316,7 @@ begin
                         h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h787 := (h785 or unsigned'(to_unsigned(0, 4) & h786 & unsigned'("0000000000000000000000000000000000000000")));
                         h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h788 := (h787 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        h788 := (h787 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
                         rec_frcd_hi <= h788;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
@@ -7069,54 +8327,55 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
-                        status <= to_unsigned(45, 8);
-                        h789 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h789 := to_unsigned(7, 3);
-                        else
-                            h789 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h789;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_smfl_privilege /= 0) then
+                        status <= to_unsigned(36, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(122, 8);
-                        h790 := to_unsigned(0, 1);
-                        h790 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(129, 8);
+                        h789 := to_unsigned(0, 1);
+                        h789 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h790 := to_unsigned(1, 1);
+                            h789 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h790;
-                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h791 := shift_right(e_addr, 12);
-                        h792 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h792 := unsigned'(h791 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h792(64-1 downto 0);
-                        h793 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h793 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h794 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 1);
+                        rec_recorded <= h789;
+                        h790 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h790 := shift_right(e_addr, 12);
+                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h791 := unsigned'(h790 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h791(64-1 downto 0);
+                        h792 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h792 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h793 := to_unsigned(0, 1);
+                        h793 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h794 := to_unsigned(1, 1);
+                            h793 := to_unsigned(1, 1);
                         end if;
-                        h795 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h795 := (unsigned'(to_unsigned(0, 1) & h793) or unsigned'(h794 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h794 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h794 := (unsigned'(to_unsigned(0, 1) & h792) or unsigned'(h793 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h795 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h795 := (unsigned'(to_unsigned(0, 1) & h794) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h796 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h796 := (unsigned'(to_unsigned(0, 1) & h795) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h797 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h797 := (h796 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h798 := to_unsigned(0, 20);
+                        h796 := (h795 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h797 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h798 := e_pasid;
+                            h797 := e_pasid;
                         else
-                            h798 := to_unsigned(0, 20);
+                            h797 := to_unsigned(0, 20);
                         end if;
+                        h798 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h798 := (h796 or unsigned'(to_unsigned(0, 4) & h797 & unsigned'("0000000000000000000000000000000000000000")));
                         h799 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h799 := (h797 or unsigned'(to_unsigned(0, 4) & h798 & unsigned'("0000000000000000000000000000000000000000")));
-                        h800 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h800 := (h799 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h800;
+                        h799 := (h798 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h799;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7124,91 +8383,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h801 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h801 := to_unsigned(4, 3);
-                        else
-                            h801 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h801;
+                        rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(46, 8);
-                        h802 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h802 := to_unsigned(7, 3);
-                        else
-                            h802 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h802;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_smfl_write_denied /= 0) then
+                        status <= to_unsigned(37, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(1, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h803 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h803 := e_addr;
-                        v_wide(64-1 downto 12) := h803(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
-                        v_wide(62-1 downto 60) := e_at;
+                        rec_fault_reason <= to_unsigned(133, 8);
+                        h800 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h800 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h800;
+                        h801 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h801 := shift_right(e_addr, 12);
+                        h802 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h802 := unsigned'(h801 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h802(64-1 downto 0);
+                        h803 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h803 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
                         h804 := to_unsigned(0, 1);
                         h804 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h804 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h804;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h805 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h805 := to_unsigned(1, 1);
-                        else
-                            h805 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h805);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
-                        status <= to_unsigned(47, 8);
-                        h806 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h806 := to_unsigned(7, 3);
-                        else
-                            h806 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h806;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(10, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
+                        h805 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h805 := (unsigned'(to_unsigned(0, 1) & h803) or unsigned'(h804 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h806 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h806 := (unsigned'(to_unsigned(0, 1) & h805) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h807 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h807 := e_addr;
-                        v_wide(64-1 downto 12) := h807(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h808 := to_unsigned(0, 1);
-                        h808 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h808 := to_unsigned(1, 1);
+                        h807 := (h806 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h808 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h808 := e_pasid;
+                        else
+                            h808 := to_unsigned(0, 20);
                         end if;
-                        v_wide(63-1 downto 62) := h808;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h809 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h809 := (h807 or unsigned'(to_unsigned(0, 4) & h808 & unsigned'("0000000000000000000000000000000000000000")));
+                        h810 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h810 := (h809 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h810;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7216,96 +8441,63 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h809 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h809 := to_unsigned(4, 3);
-                        else
-                            h809 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h809;
+                        rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
-                        status <= to_unsigned(48, 8);
-                        h810 := to_unsigned(0, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((wk_smfl_reserved /= 0) or (wk_smfl_reserved_2m /= 0)) or (wk_smfl_reserved_1g /= 0)) then
+                        status <= to_unsigned(38, 8);
+                        h811 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h810 := to_unsigned(7, 3);
+                            h811 := to_unsigned(7, 3);
                         else
-                            h810 := to_unsigned(4, 3);
+                            h811 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h810;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h811);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(9, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h811 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h811 := e_addr;
-                        v_wide(64-1 downto 12) := h811(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
-                        v_wide(62-1 downto 60) := e_at;
+                        rec_fault_reason <= to_unsigned(114, 8);
                         h812 := to_unsigned(0, 1);
                         h812 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
                             h812 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h812;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h813 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h813 := to_unsigned(4, 3);
-                        else
-                            h813 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h813;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
-                        status <= to_unsigned(49, 8);
-                        h814 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h814 := to_unsigned(7, 3);
-                        else
-                            h814 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h814;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h815 := to_unsigned(0, 1);
-                        h815 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h815 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h815;
-                        v_wide := to_unsigned(0, 127);
-                        h816 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h816 := e_addr;
-                        v_wide(64-1 downto 12) := h816(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h817 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
+                        rec_recorded <= h812;
+                        h813 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h813 := shift_right(e_addr, 12);
+                        h814 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h814 := unsigned'(h813 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h814(64-1 downto 0);
+                        h815 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h815 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h816 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h817 := to_unsigned(1, 1);
+                            h816 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h817;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h817 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h817 := (unsigned'(to_unsigned(0, 1) & h815) or unsigned'(h816 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h818 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h818 := (unsigned'(to_unsigned(0, 1) & h817) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h819 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h819 := (h818 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h820 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h820 := e_pasid;
+                        else
+                            h820 := to_unsigned(0, 20);
+                        end if;
+                        h821 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h821 := (h819 or unsigned'(to_unsigned(0, 4) & h820 & unsigned'("0000000000000000000000000000000000000000")));
+                        h822 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h822 := (h821 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h822;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7313,219 +8505,27 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h818 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h818 := to_unsigned(1, 1);
-                        else
-                            h818 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h818);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(50, 8);
-                        h819 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h819 := to_unsigned(7, 3);
-                        else
-                            h819 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h819;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h820 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h820 := e_addr;
-                        v_wide(64-1 downto 12) := h820(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h821 := to_unsigned(0, 1);
-                        h821 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h821 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h821;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h822 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h822 := to_unsigned(4, 3);
-                        else
-                            h822 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h822;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(51, 8);
                         h823 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h823 := to_unsigned(7, 3);
-                        else
                             h823 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h823;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h824 := to_unsigned(0, 1);
-                        h824 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h824 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h824;
-                        v_wide := to_unsigned(0, 127);
-                        h825 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h825 := e_addr;
-                        v_wide(64-1 downto 12) := h825(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h826 := to_unsigned(0, 1);
-                        h826 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h826 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h826;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h827 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h827 := to_unsigned(4, 3);
                         else
-                            h827 := to_unsigned(0, 3);
+                            h823 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h827;
+                        rec_cpl_status <= h823;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(52, 8);
-                        h828 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h828 := to_unsigned(7, 3);
-                        else
-                            h828 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h828;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h824 /= 0)) and (not (h827 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h832(20-1 downto 6)) < h837)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0')))) and (h838 /= 0)) then
+                        status <= to_unsigned(39, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(13, 8);
-                        h829 := to_unsigned(0, 1);
-                        h829 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h829 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h829;
-                        v_wide := to_unsigned(0, 127);
-                        h830 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h830 := e_addr;
-                        v_wide(64-1 downto 12) := h830(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h831 := to_unsigned(0, 1);
-                        h831 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h831 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h831;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h832 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h832 := to_unsigned(1, 1);
-                        else
-                            h832 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h832);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(53, 8);
-                        h833 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h833 := to_unsigned(7, 3);
-                        else
-                            h833 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h833;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h834 := to_unsigned(0, 1);
-                        h834 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h834 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h834;
-                        v_wide := to_unsigned(0, 127);
-                        h835 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h835 := e_addr;
-                        v_wide(64-1 downto 12) := h835(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h836 := to_unsigned(0, 1);
-                        h836 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h836 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h836;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h837 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h837 := to_unsigned(4, 3);
-                        else
-                            h837 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h837;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h838))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h839))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
-                        status <= to_unsigned(54, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
+                        rec_domain <= w_pe_8(16-1 downto 0);
                         rec_fault_reason <= to_unsigned(0, 8);
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
@@ -7539,93 +8539,55 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
-                        status <= to_unsigned(55, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
-                        status <= to_unsigned(56, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h840 /= 0)) then
-                        status <= to_unsigned(57, 8);
-                        rec_outcome <= to_unsigned(7, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h860 /= 0)) then
-                        status <= to_unsigned(58, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h866 /= 0)) and (not (h869 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (er_smctx /= '0'))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h874(20-1 downto 6)) < h879)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (er_pdir /= '0'))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (not (er_pe /= '0'))) and (h880 /= 0)) then
+                        status <= to_unsigned(40, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(4, 8);
-                        h857 := to_unsigned(0, 1);
-                        h857 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h857 := to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(131, 8);
+                        h855 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h855 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h857;
-                        v_wide := to_unsigned(0, 127);
-                        h858 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h858 := e_addr;
-                        v_wide(64-1 downto 12) := h858(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(4, 8);
-                        v_wide(62-1 downto 60) := e_at;
+                        rec_recorded <= h855;
+                        h856 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h856 := shift_right(e_addr, 12);
+                        h857 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h857 := unsigned'(h856 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h857(64-1 downto 0);
+                        h858 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h858 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
                         h859 := to_unsigned(0, 1);
                         h859 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
                             h859 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h859;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h860 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h860 := (unsigned'(to_unsigned(0, 1) & h858) or unsigned'(h859 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h861 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h861 := (unsigned'(to_unsigned(0, 1) & h860) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h862 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h862 := (h861 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h863 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h863 := e_pasid;
+                        else
+                            h863 := to_unsigned(0, 20);
+                        end if;
+                        h864 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h864 := (h862 or unsigned'(to_unsigned(0, 4) & h863 & unsigned'("0000000000000000000000000000000000000000")));
+                        h865 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h865 := (h864 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                        rec_frcd_hi <= h865;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -7635,10 +8597,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h877))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h878)))))) then
-                        status <= to_unsigned(59, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h897))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h898)))))) then
+                        status <= to_unsigned(41, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7654,10 +8623,1013 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (wk_sl_ok /= 0) then
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_smsl_ok /= 0) then
+                        status <= to_unsigned(42, 8);
+                        rec_outcome <= to_unsigned(1, 4);
+                        rec_address <= wk_smsl_pa;
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_smsl_translation /= 0) then
+                        status <= to_unsigned(43, 8);
+                        rec_outcome <= to_unsigned(7, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_smsl_R;
+                        h899 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
+                        if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h899 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h899;
+                        v_wide(3-1 downto 2) := wk_smsl_U;
+                        h900 := to_unsigned(0, 1);
+                        h900 := to_unsigned(0, 1);
+                        if (wk_smsl_shift > 12) then
+                            h900 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h900;
+                        h901 := to_unsigned(0, 6);
+                        h901 := wk_smsl_shift;
+                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h902 := shift_right(wk_smsl_frame, to_integer(h901));
+                        h903 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h903 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h902);
+                        h904 := to_unsigned(0, 6);
+                        h904 := wk_smsl_shift;
+                        h905 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h905 := shift_left(h903, to_integer(h904));
+                        h906 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h906 := to_unsigned(1, 64);
+                        h907 := to_unsigned(0, 6);
+                        h908 := to_unsigned(0, 7);
+                        h908 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
+                        h907 := h908(6-1 downto 0);
+                        h909 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h909 := shift_left(h906, to_integer(h907));
+                        h910 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h910 := ((unsigned'(to_unsigned(0, 1) & h909) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h911 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h911 := shift_right(h910(64-1 downto 0), 12);
+                        h912 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h912 := (h905 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h911 & to_unsigned(0, 12)));
+                        h913 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h913 := shift_right(h912, 12);
+                        v_wide(64-1 downto 12) := h913(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_access_error /= 0)) then
+                        status <= to_unsigned(44, 8);
+                        h914 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h914 := to_unsigned(7, 3);
+                        else
+                            h914 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h914);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(120, 8);
+                        h915 := to_unsigned(0, 1);
+                        h915 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h915 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h915;
+                        h916 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h916 := shift_right(e_addr, 12);
+                        h917 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h917 := unsigned'(h916 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h917(64-1 downto 0);
+                        h918 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h918 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h919 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h919 := to_unsigned(1, 1);
+                        end if;
+                        h920 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h920 := (unsigned'(to_unsigned(0, 1) & h918) or unsigned'(h919 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h921 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h921 := (unsigned'(to_unsigned(0, 1) & h920) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h922 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h922 := (h921 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h923 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h923 := e_pasid;
+                        else
+                            h923 := to_unsigned(0, 20);
+                        end if;
+                        h924 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h924 := (h922 or unsigned'(to_unsigned(0, 4) & h923 & unsigned'("0000000000000000000000000000000000000000")));
+                        h925 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h925 := (h924 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h925;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h926 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h926 := to_unsigned(4, 3);
+                        else
+                            h926 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h926;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
+                        status <= to_unsigned(45, 8);
+                        rec_outcome <= to_unsigned(7, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 5)) then
+                        status <= to_unsigned(46, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(133, 8);
+                        h927 := to_unsigned(0, 1);
+                        h927 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h927 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h927;
+                        h928 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h928 := shift_right(e_addr, 12);
+                        h929 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h929 := unsigned'(h928 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h929(64-1 downto 0);
+                        h930 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h930 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h931 := to_unsigned(0, 1);
+                        h931 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h931 := to_unsigned(1, 1);
+                        end if;
+                        h932 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h932 := (unsigned'(to_unsigned(0, 1) & h930) or unsigned'(h931 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h933 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h933 := (unsigned'(to_unsigned(0, 1) & h932) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h934 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h934 := (h933 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h935 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h935 := e_pasid;
+                        else
+                            h935 := to_unsigned(0, 20);
+                        end if;
+                        h936 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h936 := (h934 or unsigned'(to_unsigned(0, 4) & h935 & unsigned'("0000000000000000000000000000000000000000")));
+                        h937 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h937 := (h936 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h937;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 6)) then
+                        status <= to_unsigned(47, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(134, 8);
+                        h938 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h938 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h938;
+                        h939 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h939 := shift_right(e_addr, 12);
+                        h940 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h940 := unsigned'(h939 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h940(64-1 downto 0);
+                        h941 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h941 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h942 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h942 := to_unsigned(1, 1);
+                        end if;
+                        h943 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h943 := (unsigned'(to_unsigned(0, 1) & h941) or unsigned'(h942 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h944 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h944 := (unsigned'(to_unsigned(0, 1) & h943) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h945 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h945 := (h944 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h946 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h946 := e_pasid;
+                        else
+                            h946 := to_unsigned(0, 20);
+                        end if;
+                        h947 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h947 := (h945 or unsigned'(to_unsigned(0, 4) & h946 & unsigned'("0000000000000000000000000000000000000000")));
+                        h948 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h948 := (h947 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h948;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
+                        status <= to_unsigned(48, 8);
+                        h949 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h949 := to_unsigned(7, 3);
+                        else
+                            h949 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h949);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(122, 8);
+                        h950 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h950 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h950;
+                        h951 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h951 := shift_right(e_addr, 12);
+                        h952 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h952 := unsigned'(h951 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h952(64-1 downto 0);
+                        h953 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h953 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h954 := to_unsigned(0, 1);
+                        h954 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h954 := to_unsigned(1, 1);
+                        end if;
+                        h955 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h955 := (unsigned'(to_unsigned(0, 1) & h953) or unsigned'(h954 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h956 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h956 := (unsigned'(to_unsigned(0, 1) & h955) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h957 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h957 := (h956 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h958 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h958 := e_pasid;
+                        else
+                            h958 := to_unsigned(0, 20);
+                        end if;
+                        h959 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h959 := (h957 or unsigned'(to_unsigned(0, 4) & h958 & unsigned'("0000000000000000000000000000000000000000")));
+                        h960 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h960 := (h959 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h960;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h961 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h961 := to_unsigned(4, 3);
+                        else
+                            h961 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h961;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
+                        status <= to_unsigned(49, 8);
+                        h962 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h962 := to_unsigned(7, 3);
+                        else
+                            h962 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h962);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h963 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h963 := e_addr;
+                        v_wide(64-1 downto 12) := h963(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h964 := to_unsigned(0, 1);
+                        h964 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h964 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h964;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h965 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h965 := to_unsigned(1, 1);
+                        else
+                            h965 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h965);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                        status <= to_unsigned(50, 8);
+                        h966 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h966 := to_unsigned(7, 3);
+                        else
+                            h966 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h966);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h967 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h967 := e_addr;
+                        v_wide(64-1 downto 12) := h967(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h968 := to_unsigned(0, 1);
+                        h968 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h968 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h968;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h969 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h969 := to_unsigned(4, 3);
+                        else
+                            h969 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h969;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
+                        status <= to_unsigned(51, 8);
+                        h970 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h970 := to_unsigned(7, 3);
+                        else
+                            h970 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h970);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(9, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h971 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h971 := e_addr;
+                        v_wide(64-1 downto 12) := h971(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h972 := to_unsigned(0, 1);
+                        h972 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h972 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h972;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h973 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h973 := to_unsigned(4, 3);
+                        else
+                            h973 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h973;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(52, 8);
+                        h974 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h974 := to_unsigned(7, 3);
+                        else
+                            h974 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h974);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h975 := to_unsigned(0, 1);
+                        h975 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h975 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h975;
+                        v_wide := to_unsigned(0, 127);
+                        h976 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h976 := e_addr;
+                        v_wide(64-1 downto 12) := h976(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h977 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h977 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h977;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h978 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h978 := to_unsigned(1, 1);
+                        else
+                            h978 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h978);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(53, 8);
+                        h979 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h979 := to_unsigned(7, 3);
+                        else
+                            h979 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h979);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h980 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h980 := e_addr;
+                        v_wide(64-1 downto 12) := h980(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h981 := to_unsigned(0, 1);
+                        h981 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h981 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h981;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h982 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h982 := to_unsigned(4, 3);
+                        else
+                            h982 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h982;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(54, 8);
+                        h983 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h983 := to_unsigned(7, 3);
+                        else
+                            h983 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h983);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h984 := to_unsigned(0, 1);
+                        h984 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h984 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h984;
+                        v_wide := to_unsigned(0, 127);
+                        h985 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h985 := e_addr;
+                        v_wide(64-1 downto 12) := h985(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h986 := to_unsigned(0, 1);
+                        h986 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h986 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h986;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h987 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h987 := to_unsigned(4, 3);
+                        else
+                            h987 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h987;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                        status <= to_unsigned(55, 8);
+                        h988 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h988 := to_unsigned(7, 3);
+                        else
+                            h988 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h988);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(13, 8);
+                        h989 := to_unsigned(0, 1);
+                        h989 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h989 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h989;
+                        v_wide := to_unsigned(0, 127);
+                        h990 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h990 := e_addr;
+                        v_wide(64-1 downto 12) := h990(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h991 := to_unsigned(0, 1);
+                        h991 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h991 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h991;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h992 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h992 := to_unsigned(1, 1);
+                        else
+                            h992 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h992);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        status <= to_unsigned(56, 8);
+                        h993 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h993 := to_unsigned(7, 3);
+                        else
+                            h993 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h993);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h994 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h994 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h994;
+                        v_wide := to_unsigned(0, 127);
+                        h995 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h995 := e_addr;
+                        v_wide(64-1 downto 12) := h995(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h996 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h996 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h996;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h997 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h997 := to_unsigned(4, 3);
+                        else
+                            h997 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h997;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h998))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h999))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(57, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
+                        status <= to_unsigned(58, 8);
+                        rec_outcome <= to_unsigned(2, 4);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                        status <= to_unsigned(59, 8);
+                        rec_outcome <= to_unsigned(2, 4);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h1000 /= 0)) then
                         status <= to_unsigned(60, 8);
-                        rec_outcome <= to_unsigned(1, 3);
+                        rec_outcome <= to_unsigned(7, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h1020 /= 0)) then
+                        status <= to_unsigned(61, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(4, 8);
+                        h1017 := to_unsigned(0, 1);
+                        h1017 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h1017 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h1017;
+                        v_wide := to_unsigned(0, 127);
+                        h1018 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1018 := e_addr;
+                        v_wide(64-1 downto 12) := h1018(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(4, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h1019 := to_unsigned(0, 1);
+                        h1019 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h1019 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h1019;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h1037))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h1038)))))) then
+                        status <= to_unsigned(62, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_sl_ok /= 0) then
+                        status <= to_unsigned(63, 8);
+                        rec_outcome <= to_unsigned(1, 4);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7673,10 +9645,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_sl_translation /= 0) then
-                        status <= to_unsigned(61, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        status <= to_unsigned(64, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7693,81 +9672,88 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h879 := to_unsigned(0, 1);
-                        h879 := to_unsigned(0, 1);
+                        h1039 := to_unsigned(0, 1);
+                        h1039 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h879 := to_unsigned(1, 1);
+                            h1039 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h879;
+                        v_wide(2-1 downto 1) := h1039;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h880 := to_unsigned(0, 1);
-                        h880 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h880 := to_unsigned(1, 1);
+                            h1040 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h880;
-                        h881 := to_unsigned(0, 6);
-                        h881 := wk_sl_shift;
-                        h882 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h882 := shift_right(wk_sl_frame, to_integer(h881));
-                        h883 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h883 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h882);
-                        h884 := to_unsigned(0, 6);
-                        h884 := wk_sl_shift;
-                        h885 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h885 := shift_left(h883, to_integer(h884));
-                        h886 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h886 := to_unsigned(1, 64);
-                        h887 := to_unsigned(0, 6);
-                        h888 := to_unsigned(0, 7);
-                        h888 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h887 := h888(6-1 downto 0);
-                        h889 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h889 := shift_left(h886, to_integer(h887));
-                        h890 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h890 := ((unsigned'(to_unsigned(0, 1) & h889) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h891 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h891 := shift_right(h890(64-1 downto 0), 12);
-                        h892 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h892 := (h885 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h891 & to_unsigned(0, 12)));
-                        h893 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h893 := shift_right(h892, 12);
-                        v_wide(64-1 downto 12) := h893(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h1040;
+                        h1041 := to_unsigned(0, 6);
+                        h1041 := wk_sl_shift;
+                        h1042 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1042 := shift_right(wk_sl_frame, to_integer(h1041));
+                        h1043 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h1043 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h1042);
+                        h1044 := to_unsigned(0, 6);
+                        h1044 := wk_sl_shift;
+                        h1045 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h1045 := shift_left(h1043, to_integer(h1044));
+                        h1046 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1046 := to_unsigned(1, 64);
+                        h1047 := to_unsigned(0, 6);
+                        h1048 := to_unsigned(0, 7);
+                        h1048 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h1047 := h1048(6-1 downto 0);
+                        h1049 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1049 := shift_left(h1046, to_integer(h1047));
+                        h1050 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h1050 := ((unsigned'(to_unsigned(0, 1) & h1049) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h1051 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1051 := shift_right(h1050(64-1 downto 0), 12);
+                        h1052 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h1052 := (h1045 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h1051 & to_unsigned(0, 12)));
+                        h1053 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h1053 := shift_right(h1052, 12);
+                        v_wide(64-1 downto 12) := h1053(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_access_error /= 0)) then
-                        status <= to_unsigned(62, 8);
-                        h894 := to_unsigned(0, 3);
+                        status <= to_unsigned(65, 8);
+                        h1054 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h894 := to_unsigned(7, 3);
+                            h1054 := to_unsigned(7, 3);
                         else
-                            h894 := to_unsigned(4, 3);
+                            h1054 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h894;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h1054);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= wk_sl_reason;
-                        h895 := to_unsigned(0, 1);
-                        h895 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h895 := to_unsigned(1, 1);
+                            h1055 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h895;
+                        rec_recorded <= h1055;
                         v_wide := to_unsigned(0, 127);
-                        h896 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h896 := e_addr;
-                        v_wide(64-1 downto 12) := h896(64-1 downto 12);
+                        h1056 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1056 := e_addr;
+                        v_wide(64-1 downto 12) := h1056(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := wk_sl_reason;
                         v_wide(62-1 downto 60) := e_at;
-                        h897 := to_unsigned(0, 1);
-                        h897 := to_unsigned(0, 1);
+                        h1057 := to_unsigned(0, 1);
+                        h1057 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h897 := to_unsigned(1, 1);
+                            h1057 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h897;
+                        v_wide(63-1 downto 62) := h1057;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -7777,18 +9763,25 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h898 := to_unsigned(0, 3);
+                        h1058 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h898 := to_unsigned(4, 3);
+                            h1058 := to_unsigned(4, 3);
                         else
-                            h898 := to_unsigned(0, 3);
+                            h1058 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h898;
+                        rec_cpl_status <= h1058;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
-                        status <= to_unsigned(63, 8);
-                        rec_outcome <= to_unsigned(7, 3);
+                        status <= to_unsigned(66, 8);
+                        rec_outcome <= to_unsigned(7, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7804,23 +9797,30 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(64, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(67, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h899 := to_unsigned(0, 1);
-                        h899 := to_unsigned(0, 1);
+                        h1059 := to_unsigned(0, 1);
+                        h1059 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h899 := to_unsigned(1, 1);
+                            h1059 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h899;
+                        rec_recorded <= h1059;
                         v_wide := to_unsigned(0, 127);
-                        h900 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h900 := e_addr;
-                        v_wide(64-1 downto 12) := h900(64-1 downto 12);
+                        h1060 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1060 := e_addr;
+                        v_wide(64-1 downto 12) := h1060(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7838,23 +9838,30 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(65, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(68, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h901 := to_unsigned(0, 1);
-                        h901 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h901 := to_unsigned(1, 1);
+                            h1061 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h901;
+                        rec_recorded <= h1061;
                         v_wide := to_unsigned(0, 127);
-                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h902 := e_addr;
-                        v_wide(64-1 downto 12) := h902(64-1 downto 12);
+                        h1062 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1062 := e_addr;
+                        v_wide(64-1 downto 12) := h1062(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7872,40 +9879,47 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
-                        status <= to_unsigned(66, 8);
-                        h903 := to_unsigned(0, 3);
+                        status <= to_unsigned(69, 8);
+                        h1063 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h903 := to_unsigned(7, 3);
+                            h1063 := to_unsigned(7, 3);
                         else
-                            h903 := to_unsigned(4, 3);
+                            h1063 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h903;
+                        rec_outcome <= unsigned'(to_unsigned(0, 1) & h1063);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h904 := to_unsigned(0, 1);
-                        h904 := to_unsigned(0, 1);
+                        h1064 := to_unsigned(0, 1);
+                        h1064 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h904 := to_unsigned(1, 1);
+                            h1064 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h904;
+                        rec_recorded <= h1064;
                         v_wide := to_unsigned(0, 127);
-                        h905 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h905 := e_addr;
-                        v_wide(64-1 downto 12) := h905(64-1 downto 12);
+                        h1065 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1065 := e_addr;
+                        v_wide(64-1 downto 12) := h1065(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h906 := to_unsigned(0, 1);
-                        h906 := to_unsigned(0, 1);
+                        h1066 := to_unsigned(0, 1);
+                        h1066 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h906 := to_unsigned(1, 1);
+                            h1066 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h906;
+                        v_wide(63-1 downto 62) := h1066;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -7915,18 +9929,25 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h907 := to_unsigned(0, 3);
+                        h1067 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h907 := to_unsigned(4, 3);
+                            h1067 := to_unsigned(4, 3);
                         else
-                            h907 := to_unsigned(0, 3);
+                            h1067 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h907;
+                        rec_cpl_status <= h1067;
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(67, 8);
-                        rec_outcome <= to_unsigned(6, 3);
+                        status <= to_unsigned(70, 8);
+                        rec_outcome <= to_unsigned(6, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7942,10 +9963,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(68, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(71, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(37, 8);
@@ -7965,10 +9993,17 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(69, 8);
-                        rec_outcome <= to_unsigned(6, 3);
+                        status <= to_unsigned(72, 8);
+                        rec_outcome <= to_unsigned(6, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -7984,46 +10019,53 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h918(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(70, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h1078(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(73, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h908 := to_unsigned(0, 17);
-                        h909 := to_unsigned(0, 1);
-                        h909 := to_unsigned(0, 1);
+                        h1068 := to_unsigned(0, 17);
+                        h1069 := to_unsigned(0, 1);
+                        h1069 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h909 := to_unsigned(1, 1);
+                            h1069 := to_unsigned(1, 1);
                         end if;
-                        h910 := unsigned'("00000000000000000000000000000000");
-                        h910 := e_msi_addr;
-                        h911 := to_unsigned(0, 16);
-                        h911 := (unsigned'(h909 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h910(20-1 downto 5)));
-                        h912 := unsigned'("00000000000000000000000000000000");
-                        h912 := e_msi_data;
-                        h913 := to_unsigned(0, 17);
-                        h913 := (unsigned'(to_unsigned(0, 1) & h911) + unsigned'(to_unsigned(0, 1) & h912(16-1 downto 0)));
-                        h914 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 1);
+                        h1070 := unsigned'("00000000000000000000000000000000");
+                        h1070 := e_msi_addr;
+                        h1071 := to_unsigned(0, 16);
+                        h1071 := (unsigned'(h1069 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1070(20-1 downto 5)));
+                        h1072 := unsigned'("00000000000000000000000000000000");
+                        h1072 := e_msi_data;
+                        h1073 := to_unsigned(0, 17);
+                        h1073 := (unsigned'(to_unsigned(0, 1) & h1071) + unsigned'(to_unsigned(0, 1) & h1072(16-1 downto 0)));
+                        h1074 := to_unsigned(0, 1);
+                        h1074 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h914 := to_unsigned(1, 1);
+                            h1074 := to_unsigned(1, 1);
                         end if;
-                        h915 := unsigned'("00000000000000000000000000000000");
-                        h915 := e_msi_addr;
-                        h916 := to_unsigned(0, 16);
-                        h916 := (unsigned'(h914 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h915(20-1 downto 5)));
+                        h1075 := unsigned'("00000000000000000000000000000000");
+                        h1075 := e_msi_addr;
+                        h1076 := to_unsigned(0, 16);
+                        h1076 := (unsigned'(h1074 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1075(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h908 := h913;
+                            h1068 := h1073;
                         else
-                            h908 := unsigned'(to_unsigned(0, 1) & h916);
+                            h1068 := unsigned'(to_unsigned(0, 1) & h1076);
                         end if;
-                        h917 := to_unsigned(0, 16);
-                        h917 := (h908(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h917;
+                        h1077 := to_unsigned(0, 16);
+                        h1077 := (h1068(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1077;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8039,46 +10081,53 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h938) < h941))) then
-                        status <= to_unsigned(71, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h1098) < h1101))) then
+                        status <= to_unsigned(74, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h919 := to_unsigned(0, 17);
-                        h920 := to_unsigned(0, 1);
-                        h920 := to_unsigned(0, 1);
+                        h1079 := to_unsigned(0, 17);
+                        h1080 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h920 := to_unsigned(1, 1);
+                            h1080 := to_unsigned(1, 1);
                         end if;
-                        h921 := unsigned'("00000000000000000000000000000000");
-                        h921 := e_msi_addr;
-                        h922 := to_unsigned(0, 16);
-                        h922 := (unsigned'(h920 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h921(20-1 downto 5)));
-                        h923 := unsigned'("00000000000000000000000000000000");
-                        h923 := e_msi_data;
-                        h924 := to_unsigned(0, 17);
-                        h924 := (unsigned'(to_unsigned(0, 1) & h922) + unsigned'(to_unsigned(0, 1) & h923(16-1 downto 0)));
-                        h925 := to_unsigned(0, 1);
-                        h925 := to_unsigned(0, 1);
+                        h1081 := unsigned'("00000000000000000000000000000000");
+                        h1081 := e_msi_addr;
+                        h1082 := to_unsigned(0, 16);
+                        h1082 := (unsigned'(h1080 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1081(20-1 downto 5)));
+                        h1083 := unsigned'("00000000000000000000000000000000");
+                        h1083 := e_msi_data;
+                        h1084 := to_unsigned(0, 17);
+                        h1084 := (unsigned'(to_unsigned(0, 1) & h1082) + unsigned'(to_unsigned(0, 1) & h1083(16-1 downto 0)));
+                        h1085 := to_unsigned(0, 1);
+                        h1085 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h925 := to_unsigned(1, 1);
+                            h1085 := to_unsigned(1, 1);
                         end if;
-                        h926 := unsigned'("00000000000000000000000000000000");
-                        h926 := e_msi_addr;
-                        h927 := to_unsigned(0, 16);
-                        h927 := (unsigned'(h925 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h926(20-1 downto 5)));
+                        h1086 := unsigned'("00000000000000000000000000000000");
+                        h1086 := e_msi_addr;
+                        h1087 := to_unsigned(0, 16);
+                        h1087 := (unsigned'(h1085 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1086(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h919 := h924;
+                            h1079 := h1084;
                         else
-                            h919 := unsigned'(to_unsigned(0, 1) & h927);
+                            h1079 := unsigned'(to_unsigned(0, 1) & h1087);
                         end if;
-                        h928 := to_unsigned(0, 16);
-                        h928 := (h919(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h928;
+                        h1088 := to_unsigned(0, 16);
+                        h1088 := (h1079(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1088;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8094,46 +10143,53 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (er_irte /= '0')) then
-                        status <= to_unsigned(72, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(75, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(35, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h942 := to_unsigned(0, 17);
-                        h943 := to_unsigned(0, 1);
-                        h943 := to_unsigned(0, 1);
+                        h1102 := to_unsigned(0, 17);
+                        h1103 := to_unsigned(0, 1);
+                        h1103 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h943 := to_unsigned(1, 1);
+                            h1103 := to_unsigned(1, 1);
                         end if;
-                        h944 := unsigned'("00000000000000000000000000000000");
-                        h944 := e_msi_addr;
-                        h945 := to_unsigned(0, 16);
-                        h945 := (unsigned'(h943 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h944(20-1 downto 5)));
-                        h946 := unsigned'("00000000000000000000000000000000");
-                        h946 := e_msi_data;
-                        h947 := to_unsigned(0, 17);
-                        h947 := (unsigned'(to_unsigned(0, 1) & h945) + unsigned'(to_unsigned(0, 1) & h946(16-1 downto 0)));
-                        h948 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
+                        h1104 := unsigned'("00000000000000000000000000000000");
+                        h1104 := e_msi_addr;
+                        h1105 := to_unsigned(0, 16);
+                        h1105 := (unsigned'(h1103 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1104(20-1 downto 5)));
+                        h1106 := unsigned'("00000000000000000000000000000000");
+                        h1106 := e_msi_data;
+                        h1107 := to_unsigned(0, 17);
+                        h1107 := (unsigned'(to_unsigned(0, 1) & h1105) + unsigned'(to_unsigned(0, 1) & h1106(16-1 downto 0)));
+                        h1108 := to_unsigned(0, 1);
+                        h1108 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h948 := to_unsigned(1, 1);
+                            h1108 := to_unsigned(1, 1);
                         end if;
-                        h949 := unsigned'("00000000000000000000000000000000");
-                        h949 := e_msi_addr;
-                        h950 := to_unsigned(0, 16);
-                        h950 := (unsigned'(h948 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h949(20-1 downto 5)));
+                        h1109 := unsigned'("00000000000000000000000000000000");
+                        h1109 := e_msi_addr;
+                        h1110 := to_unsigned(0, 16);
+                        h1110 := (unsigned'(h1108 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1109(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h942 := h947;
+                            h1102 := h1107;
                         else
-                            h942 := unsigned'(to_unsigned(0, 1) & h950);
+                            h1102 := unsigned'(to_unsigned(0, 1) & h1110);
                         end if;
-                        h951 := to_unsigned(0, 16);
-                        h951 := (h942(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h951;
+                        h1111 := to_unsigned(0, 16);
+                        h1111 := (h1102(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1111;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8149,51 +10205,58 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(73, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        status <= to_unsigned(76, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h952 := to_unsigned(0, 1);
-                        h952 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h952 := to_unsigned(1, 1);
+                            h1112 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h952;
+                        rec_recorded <= h1112;
                         v_wide := to_unsigned(0, 127);
-                        h953 := to_unsigned(0, 17);
-                        h954 := to_unsigned(0, 1);
-                        h954 := to_unsigned(0, 1);
+                        h1113 := to_unsigned(0, 17);
+                        h1114 := to_unsigned(0, 1);
+                        h1114 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h954 := to_unsigned(1, 1);
+                            h1114 := to_unsigned(1, 1);
                         end if;
-                        h955 := unsigned'("00000000000000000000000000000000");
-                        h955 := e_msi_addr;
-                        h956 := to_unsigned(0, 16);
-                        h956 := (unsigned'(h954 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h955(20-1 downto 5)));
-                        h957 := unsigned'("00000000000000000000000000000000");
-                        h957 := e_msi_data;
-                        h958 := to_unsigned(0, 17);
-                        h958 := (unsigned'(to_unsigned(0, 1) & h956) + unsigned'(to_unsigned(0, 1) & h957(16-1 downto 0)));
-                        h959 := to_unsigned(0, 1);
-                        h959 := to_unsigned(0, 1);
+                        h1115 := unsigned'("00000000000000000000000000000000");
+                        h1115 := e_msi_addr;
+                        h1116 := to_unsigned(0, 16);
+                        h1116 := (unsigned'(h1114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1115(20-1 downto 5)));
+                        h1117 := unsigned'("00000000000000000000000000000000");
+                        h1117 := e_msi_data;
+                        h1118 := to_unsigned(0, 17);
+                        h1118 := (unsigned'(to_unsigned(0, 1) & h1116) + unsigned'(to_unsigned(0, 1) & h1117(16-1 downto 0)));
+                        h1119 := to_unsigned(0, 1);
+                        h1119 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h959 := to_unsigned(1, 1);
+                            h1119 := to_unsigned(1, 1);
                         end if;
-                        h960 := unsigned'("00000000000000000000000000000000");
-                        h960 := e_msi_addr;
-                        h961 := to_unsigned(0, 16);
-                        h961 := (unsigned'(h959 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h960(20-1 downto 5)));
+                        h1120 := unsigned'("00000000000000000000000000000000");
+                        h1120 := e_msi_addr;
+                        h1121 := to_unsigned(0, 16);
+                        h1121 := (unsigned'(h1119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1120(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h953 := h958;
+                            h1113 := h1118;
                         else
-                            h953 := unsigned'(to_unsigned(0, 1) & h961);
+                            h1113 := unsigned'(to_unsigned(0, 1) & h1121);
                         end if;
-                        h962 := to_unsigned(0, 16);
-                        h962 := (h953(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h962;
+                        h1122 := to_unsigned(0, 16);
+                        h1122 := (h1113(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1122;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8209,51 +10272,58 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h974(8-1 downto 0) /= 0) or (h975(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(74, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h1134 /= 0)) then
+                        status <= to_unsigned(77, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h963 := to_unsigned(0, 1);
-                        h963 := to_unsigned(0, 1);
+                        h1123 := to_unsigned(0, 1);
+                        h1123 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h963 := to_unsigned(1, 1);
+                            h1123 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h963;
+                        rec_recorded <= h1123;
                         v_wide := to_unsigned(0, 127);
-                        h964 := to_unsigned(0, 17);
-                        h965 := to_unsigned(0, 1);
-                        h965 := to_unsigned(0, 1);
+                        h1124 := to_unsigned(0, 17);
+                        h1125 := to_unsigned(0, 1);
+                        h1125 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h965 := to_unsigned(1, 1);
+                            h1125 := to_unsigned(1, 1);
                         end if;
-                        h966 := unsigned'("00000000000000000000000000000000");
-                        h966 := e_msi_addr;
-                        h967 := to_unsigned(0, 16);
-                        h967 := (unsigned'(h965 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h966(20-1 downto 5)));
-                        h968 := unsigned'("00000000000000000000000000000000");
-                        h968 := e_msi_data;
-                        h969 := to_unsigned(0, 17);
-                        h969 := (unsigned'(to_unsigned(0, 1) & h967) + unsigned'(to_unsigned(0, 1) & h968(16-1 downto 0)));
-                        h970 := to_unsigned(0, 1);
-                        h970 := to_unsigned(0, 1);
+                        h1126 := unsigned'("00000000000000000000000000000000");
+                        h1126 := e_msi_addr;
+                        h1127 := to_unsigned(0, 16);
+                        h1127 := (unsigned'(h1125 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1126(20-1 downto 5)));
+                        h1128 := unsigned'("00000000000000000000000000000000");
+                        h1128 := e_msi_data;
+                        h1129 := to_unsigned(0, 17);
+                        h1129 := (unsigned'(to_unsigned(0, 1) & h1127) + unsigned'(to_unsigned(0, 1) & h1128(16-1 downto 0)));
+                        h1130 := to_unsigned(0, 1);
+                        h1130 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h970 := to_unsigned(1, 1);
+                            h1130 := to_unsigned(1, 1);
                         end if;
-                        h971 := unsigned'("00000000000000000000000000000000");
-                        h971 := e_msi_addr;
-                        h972 := to_unsigned(0, 16);
-                        h972 := (unsigned'(h970 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h971(20-1 downto 5)));
+                        h1131 := unsigned'("00000000000000000000000000000000");
+                        h1131 := e_msi_addr;
+                        h1132 := to_unsigned(0, 16);
+                        h1132 := (unsigned'(h1130 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1131(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h964 := h969;
+                            h1124 := h1129;
                         else
-                            h964 := unsigned'(to_unsigned(0, 1) & h972);
+                            h1124 := unsigned'(to_unsigned(0, 1) & h1132);
                         end if;
-                        h973 := to_unsigned(0, 16);
-                        h973 := (h964(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h973;
+                        h1133 := to_unsigned(0, 16);
+                        h1133 := (h1124(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1133;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8269,51 +10339,58 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h990 = h994))) or (((w_irte_8(20-1 downto 18) = 2) and (h995(16-1 downto 8) >= h996(16-1 downto 8))) and (h997(16-1 downto 8) <= h998(8-1 downto 0)))))) then
-                        status <= to_unsigned(75, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1161 = h1165))) or (((w_irte_8(20-1 downto 18) = 2) and (h1166(16-1 downto 8) >= h1167(16-1 downto 8))) and (h1168(16-1 downto 8) <= h1169(8-1 downto 0)))))) then
+                        status <= to_unsigned(78, 8);
+                        rec_outcome <= to_unsigned(4, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h976 := to_unsigned(0, 1);
-                        h976 := to_unsigned(0, 1);
+                        h1147 := to_unsigned(0, 1);
+                        h1147 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h976 := to_unsigned(1, 1);
+                            h1147 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h976;
+                        rec_recorded <= h1147;
                         v_wide := to_unsigned(0, 127);
-                        h977 := to_unsigned(0, 17);
-                        h978 := to_unsigned(0, 1);
-                        h978 := to_unsigned(0, 1);
+                        h1148 := to_unsigned(0, 17);
+                        h1149 := to_unsigned(0, 1);
+                        h1149 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h978 := to_unsigned(1, 1);
+                            h1149 := to_unsigned(1, 1);
                         end if;
-                        h979 := unsigned'("00000000000000000000000000000000");
-                        h979 := e_msi_addr;
-                        h980 := to_unsigned(0, 16);
-                        h980 := (unsigned'(h978 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h979(20-1 downto 5)));
-                        h981 := unsigned'("00000000000000000000000000000000");
-                        h981 := e_msi_data;
-                        h982 := to_unsigned(0, 17);
-                        h982 := (unsigned'(to_unsigned(0, 1) & h980) + unsigned'(to_unsigned(0, 1) & h981(16-1 downto 0)));
-                        h983 := to_unsigned(0, 1);
-                        h983 := to_unsigned(0, 1);
+                        h1150 := unsigned'("00000000000000000000000000000000");
+                        h1150 := e_msi_addr;
+                        h1151 := to_unsigned(0, 16);
+                        h1151 := (unsigned'(h1149 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1150(20-1 downto 5)));
+                        h1152 := unsigned'("00000000000000000000000000000000");
+                        h1152 := e_msi_data;
+                        h1153 := to_unsigned(0, 17);
+                        h1153 := (unsigned'(to_unsigned(0, 1) & h1151) + unsigned'(to_unsigned(0, 1) & h1152(16-1 downto 0)));
+                        h1154 := to_unsigned(0, 1);
+                        h1154 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h983 := to_unsigned(1, 1);
+                            h1154 := to_unsigned(1, 1);
                         end if;
-                        h984 := unsigned'("00000000000000000000000000000000");
-                        h984 := e_msi_addr;
-                        h985 := to_unsigned(0, 16);
-                        h985 := (unsigned'(h983 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h984(20-1 downto 5)));
+                        h1155 := unsigned'("00000000000000000000000000000000");
+                        h1155 := e_msi_addr;
+                        h1156 := to_unsigned(0, 16);
+                        h1156 := (unsigned'(h1154 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1155(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h977 := h982;
+                            h1148 := h1153;
                         else
-                            h977 := unsigned'(to_unsigned(0, 1) & h985);
+                            h1148 := unsigned'(to_unsigned(0, 1) & h1156);
                         end if;
-                        h986 := to_unsigned(0, 16);
-                        h986 := (h977(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h986;
+                        h1157 := to_unsigned(0, 16);
+                        h1157 := (h1148(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1157;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -8329,82 +10406,334 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(76, 8);
-                        rec_outcome <= to_unsigned(5, 3);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1181(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1191) < h1194)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1195 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1211 = h1215))) or (((w_irte_8(20-1 downto 18) = 2) and (h1216(16-1 downto 8) >= h1217(16-1 downto 8))) and (h1218(16-1 downto 8) <= h1219(8-1 downto 0))))) and bool(w_irte_0(15))) and ((er_pd_pir /= '0') or (er_pd /= '0'))) then
+                        status <= to_unsigned(79, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(39, 8);
+                        h1170 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 1);
+                        if (not bool(w_irte_0(1))) then
+                            h1170 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h1170;
+                        v_wide := to_unsigned(0, 127);
+                        h1171 := to_unsigned(0, 17);
+                        h1172 := to_unsigned(0, 1);
+                        h1172 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1172 := to_unsigned(1, 1);
+                        end if;
+                        h1173 := unsigned'("00000000000000000000000000000000");
+                        h1173 := e_msi_addr;
+                        h1174 := to_unsigned(0, 16);
+                        h1174 := (unsigned'(h1172 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1173(20-1 downto 5)));
+                        h1175 := unsigned'("00000000000000000000000000000000");
+                        h1175 := e_msi_data;
+                        h1176 := to_unsigned(0, 17);
+                        h1176 := (unsigned'(to_unsigned(0, 1) & h1174) + unsigned'(to_unsigned(0, 1) & h1175(16-1 downto 0)));
+                        h1177 := to_unsigned(0, 1);
+                        h1177 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1177 := to_unsigned(1, 1);
+                        end if;
+                        h1178 := unsigned'("00000000000000000000000000000000");
+                        h1178 := e_msi_addr;
+                        h1179 := to_unsigned(0, 16);
+                        h1179 := (unsigned'(h1177 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1178(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h1171 := h1176;
+                        else
+                            h1171 := unsigned'(to_unsigned(0, 1) & h1179);
+                        end if;
+                        h1180 := to_unsigned(0, 16);
+                        h1180 := (h1171(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1180;
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(39, 8);
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1231(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1241) < h1244)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1245 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1261 = h1265))) or (((w_irte_8(20-1 downto 18) = 2) and (h1266(16-1 downto 8) >= h1267(16-1 downto 8))) and (h1268(16-1 downto 8) <= h1269(8-1 downto 0))))) and bool(w_irte_0(15))) and (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1270(8-1 downto 0) /= 0) or (h1271(32-1 downto 16) /= 0))))) then
+                        status <= to_unsigned(80, 8);
+                        rec_outcome <= to_unsigned(4, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(40, 8);
+                        h1220 := to_unsigned(0, 1);
+                        h1220 := to_unsigned(0, 1);
+                        if (not bool(w_irte_0(1))) then
+                            h1220 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h1220;
+                        v_wide := to_unsigned(0, 127);
+                        h1221 := to_unsigned(0, 17);
+                        h1222 := to_unsigned(0, 1);
+                        h1222 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1222 := to_unsigned(1, 1);
+                        end if;
+                        h1223 := unsigned'("00000000000000000000000000000000");
+                        h1223 := e_msi_addr;
+                        h1224 := to_unsigned(0, 16);
+                        h1224 := (unsigned'(h1222 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1223(20-1 downto 5)));
+                        h1225 := unsigned'("00000000000000000000000000000000");
+                        h1225 := e_msi_data;
+                        h1226 := to_unsigned(0, 17);
+                        h1226 := (unsigned'(to_unsigned(0, 1) & h1224) + unsigned'(to_unsigned(0, 1) & h1225(16-1 downto 0)));
+                        h1227 := to_unsigned(0, 1);
+                        h1227 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1227 := to_unsigned(1, 1);
+                        end if;
+                        h1228 := unsigned'("00000000000000000000000000000000");
+                        h1228 := e_msi_addr;
+                        h1229 := to_unsigned(0, 16);
+                        h1229 := (unsigned'(h1227 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1228(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h1221 := h1226;
+                        else
+                            h1221 := unsigned'(to_unsigned(0, 1) & h1229);
+                        end if;
+                        h1230 := to_unsigned(0, 16);
+                        h1230 := (h1221(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h1230;
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(40, 8);
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1297(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1307) < h1310)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1311 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1327 = h1331))) or (((w_irte_8(20-1 downto 18) = 2) and (h1332(16-1 downto 8) >= h1333(16-1 downto 8))) and (h1334(16-1 downto 8) <= h1335(8-1 downto 0))))) and bool(w_irte_0(15))) then
+                        status <= to_unsigned(81, 8);
+                        rec_outcome <= to_unsigned(8, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h999 := to_unsigned(0, 17);
-                        h1000 := to_unsigned(0, 1);
-                        h1000 := to_unsigned(0, 1);
+                        h1272 := to_unsigned(0, 17);
+                        h1273 := to_unsigned(0, 1);
+                        h1273 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h1000 := to_unsigned(1, 1);
+                            h1273 := to_unsigned(1, 1);
                         end if;
-                        h1001 := unsigned'("00000000000000000000000000000000");
-                        h1001 := e_msi_addr;
-                        h1002 := to_unsigned(0, 16);
-                        h1002 := (unsigned'(h1000 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1001(20-1 downto 5)));
-                        h1003 := unsigned'("00000000000000000000000000000000");
-                        h1003 := e_msi_data;
-                        h1004 := to_unsigned(0, 17);
-                        h1004 := (unsigned'(to_unsigned(0, 1) & h1002) + unsigned'(to_unsigned(0, 1) & h1003(16-1 downto 0)));
-                        h1005 := to_unsigned(0, 1);
-                        h1005 := to_unsigned(0, 1);
+                        h1274 := unsigned'("00000000000000000000000000000000");
+                        h1274 := e_msi_addr;
+                        h1275 := to_unsigned(0, 16);
+                        h1275 := (unsigned'(h1273 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1274(20-1 downto 5)));
+                        h1276 := unsigned'("00000000000000000000000000000000");
+                        h1276 := e_msi_data;
+                        h1277 := to_unsigned(0, 17);
+                        h1277 := (unsigned'(to_unsigned(0, 1) & h1275) + unsigned'(to_unsigned(0, 1) & h1276(16-1 downto 0)));
+                        h1278 := to_unsigned(0, 1);
+                        h1278 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h1005 := to_unsigned(1, 1);
+                            h1278 := to_unsigned(1, 1);
                         end if;
-                        h1006 := unsigned'("00000000000000000000000000000000");
-                        h1006 := e_msi_addr;
-                        h1007 := to_unsigned(0, 16);
-                        h1007 := (unsigned'(h1005 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1006(20-1 downto 5)));
+                        h1279 := unsigned'("00000000000000000000000000000000");
+                        h1279 := e_msi_addr;
+                        h1280 := to_unsigned(0, 16);
+                        h1280 := (unsigned'(h1278 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1279(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h999 := h1004;
+                            h1272 := h1277;
                         else
-                            h999 := unsigned'(to_unsigned(0, 1) & h1007);
+                            h1272 := unsigned'(to_unsigned(0, 1) & h1280);
                         end if;
-                        h1008 := to_unsigned(0, 16);
-                        h1008 := (h999(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h1008;
+                        h1281 := to_unsigned(0, 16);
+                        h1281 := (h1272(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h1281;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h1009 := unsigned'("00000000000000000000000000000000");
-                        h1010 := unsigned'("00000000000000000000000000000000");
-                        h1010 := w_irte_0(64-1 downto 32);
-                        if bool(r_IRTA_REG(11)) then
-                            h1009 := w_irte_0(64-1 downto 32);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        h1282 := to_unsigned(0, 1);
+                        h1282 := to_unsigned(0, 1);
+                        if bool(w_irte_0(14)) then
+                            h1282 := to_unsigned(1, 1);
+                        end if;
+                        rec_urgent <= h1282;
+                        h1283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1283 := w_irte_8;
+                        h1284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1284 := w_irte_0;
+                        h1285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1285 := (unsigned'(h1283(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1284(64-1 downto 38) & to_unsigned(0, 6)));
+                        rec_pda <= h1285;
+                        h1286 := to_unsigned(0, 1);
+                        h1286 := to_unsigned(0, 1);
+                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
+                            h1286 := to_unsigned(1, 1);
+                        end if;
+                        rec_notify <= h1286;
+                        h1287 := to_unsigned(0, 8);
+                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
+                            h1287 := w_pd_0(24-1 downto 16);
                         else
-                            h1009 := unsigned'(to_unsigned(0, 24) & h1010(16-1 downto 8));
+                            h1287 := to_unsigned(0, 8);
                         end if;
-                        rec_destination <= h1009;
-                        h1011 := to_unsigned(0, 1);
-                        h1011 := to_unsigned(0, 1);
+                        rec_notify_vector <= h1287;
+                        h1288 := unsigned'("00000000000000000000000000000000");
+                        h1289 := unsigned'("00000000000000000000000000000000");
+                        h1290 := unsigned'("00000000000000000000000000000000");
+                        h1290 := w_pd_0(64-1 downto 32);
+                        if bool(r_IRTA_REG(11)) then
+                            h1289 := w_pd_0(64-1 downto 32);
+                        else
+                            h1289 := unsigned'(to_unsigned(0, 24) & h1290(16-1 downto 8));
+                        end if;
+                        if ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1))))) then
+                            h1288 := h1289;
+                        else
+                            h1288 := to_unsigned(0, 32);
+                        end if;
+                        rec_notify_dest <= h1288;
+                        h1291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1291 := to_unsigned(1, 64);
+                        h1292 := to_unsigned(0, 6);
+                        h1293 := to_unsigned(0, 8);
+                        h1293 := w_irte_0(24-1 downto 16);
+                        h1292 := h1293(6-1 downto 0);
+                        h1294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1294 := shift_left(h1291, to_integer(h1292));
+                        h1295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1295 := (w_pd_pir_0 or h1294);
+                        rec_pir <= h1295;
+                        h1296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1296 := (w_pd_0 or to_unsigned(1, 64));
+                        rec_pd_control <= h1296;
+                        st <= ST0;
+                    elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
+                        status <= to_unsigned(82, 8);
+                        rec_outcome <= to_unsigned(5, 4);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        h1336 := to_unsigned(0, 17);
+                        h1337 := to_unsigned(0, 1);
+                        h1337 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1337 := to_unsigned(1, 1);
+                        end if;
+                        h1338 := unsigned'("00000000000000000000000000000000");
+                        h1338 := e_msi_addr;
+                        h1339 := to_unsigned(0, 16);
+                        h1339 := (unsigned'(h1337 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1338(20-1 downto 5)));
+                        h1340 := unsigned'("00000000000000000000000000000000");
+                        h1340 := e_msi_data;
+                        h1341 := to_unsigned(0, 17);
+                        h1341 := (unsigned'(to_unsigned(0, 1) & h1339) + unsigned'(to_unsigned(0, 1) & h1340(16-1 downto 0)));
+                        h1342 := to_unsigned(0, 1);
+                        h1342 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1342 := to_unsigned(1, 1);
+                        end if;
+                        h1343 := unsigned'("00000000000000000000000000000000");
+                        h1343 := e_msi_addr;
+                        h1344 := to_unsigned(0, 16);
+                        h1344 := (unsigned'(h1342 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1343(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h1336 := h1341;
+                        else
+                            h1336 := unsigned'(to_unsigned(0, 1) & h1344);
+                        end if;
+                        h1345 := to_unsigned(0, 16);
+                        h1345 := (h1336(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h1345;
+                        rec_vector <= w_irte_0(24-1 downto 16);
+                        h1346 := unsigned'("00000000000000000000000000000000");
+                        h1347 := unsigned'("00000000000000000000000000000000");
+                        h1347 := w_irte_0(64-1 downto 32);
+                        if bool(r_IRTA_REG(11)) then
+                            h1346 := w_irte_0(64-1 downto 32);
+                        else
+                            h1346 := unsigned'(to_unsigned(0, 24) & h1347(16-1 downto 8));
+                        end if;
+                        rec_destination <= h1346;
+                        h1348 := to_unsigned(0, 1);
+                        h1348 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h1011 := to_unsigned(1, 1);
+                            h1348 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h1011;
-                        h1012 := to_unsigned(0, 1);
-                        h1012 := to_unsigned(0, 1);
+                        rec_dest_mode <= h1348;
+                        h1349 := to_unsigned(0, 1);
+                        h1349 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h1012 := to_unsigned(1, 1);
+                            h1349 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h1012;
-                        h1013 := to_unsigned(0, 1);
-                        h1013 := to_unsigned(0, 1);
+                        rec_redir_hint <= h1349;
+                        h1350 := to_unsigned(0, 1);
+                        h1350 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h1013 := to_unsigned(1, 1);
+                            h1350 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h1013;
+                        rec_trigger_mode <= h1350;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
+                        st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
-                        rec_outcome <= to_unsigned(0, 3);
+                        rec_outcome <= to_unsigned(0, 4);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
@@ -8420,7 +10749,334 @@ begin
                         rec_delivery_mode <= to_unsigned(0, 3);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_urgent <= to_unsigned(0, 1);
+                        rec_pda <= to_unsigned(0, 64);
+                        rec_notify <= to_unsigned(0, 1);
+                        rec_notify_vector <= to_unsigned(0, 8);
+                        rec_notify_dest <= to_unsigned(0, 32);
+                        rec_pir <= to_unsigned(0, 64);
+                        rec_pd_control <= to_unsigned(0, 64);
                         st <= FINISH;
+                    end if;
+                when ST0 =>
+                    if (not bool(pend)) then
+                        h1357 := unsigned'("00000000000000000000000000000000");
+                        h1357 := e_msi_data;
+                        h1358 := to_unsigned(0, 17);
+                        h1359 := to_unsigned(0, 1);
+                        h1359 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1359 := to_unsigned(1, 1);
+                        end if;
+                        h1360 := unsigned'("00000000000000000000000000000000");
+                        h1360 := e_msi_addr;
+                        h1361 := to_unsigned(0, 16);
+                        h1361 := (unsigned'(h1359 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1360(20-1 downto 5)));
+                        h1362 := unsigned'("00000000000000000000000000000000");
+                        h1362 := e_msi_data;
+                        h1363 := to_unsigned(0, 17);
+                        h1363 := (unsigned'(to_unsigned(0, 1) & h1361) + unsigned'(to_unsigned(0, 1) & h1362(16-1 downto 0)));
+                        h1364 := to_unsigned(0, 1);
+                        h1364 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1364 := to_unsigned(1, 1);
+                        end if;
+                        h1365 := unsigned'("00000000000000000000000000000000");
+                        h1365 := e_msi_addr;
+                        h1366 := to_unsigned(0, 16);
+                        h1366 := (unsigned'(h1364 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1365(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h1358 := h1363;
+                        else
+                            h1358 := unsigned'(to_unsigned(0, 1) & h1366);
+                        end if;
+                        h1367 := to_unsigned(0, 16);
+                        h1367 := (h1358(16-1 downto 0) and to_unsigned(65535, 16));
+                        h1368 := to_unsigned(0, 17);
+                        h1368 := to_unsigned(2, 17);
+                        h1369 := to_unsigned(0, 4);
+                        h1369 := r_IRTA_REG(4-1 downto 0);
+                        h1370 := to_unsigned(0, 17);
+                        h1370 := shift_left(h1368, to_integer(h1369));
+                        h1371 := to_unsigned(0, 1);
+                        h1372 := to_unsigned(0, 1);
+                        h1373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1373 := w_irte_0;
+                        h1374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1374 := w_irte_0;
+                        h1375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1375 := w_irte_0;
+                        h1376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1376 := w_irte_8;
+                        h1377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1378 := w_irte_8;
+                        h1379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1379 := w_irte_0;
+                        h1380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1380 := (unsigned'(h1378(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1379(64-1 downto 38) & to_unsigned(0, 6)));
+                        h1377 := h1380;
+                        h1372 := to_unsigned(0, 1);
+                        if (False or (((((h1373(8-1 downto 2) /= 0) or (h1374(14-1 downto 12) /= 0)) or (h1375(38-1 downto 24) /= 0)) or (h1376(32-1 downto 20) /= 0)) or (h1377(64-1 downto 48) /= 0))) then
+                            h1372 := to_unsigned(1, 1);
+                        end if;
+                        h1381 := to_unsigned(0, 1);
+                        h1382 := unsigned'("00000000000000000000000000000000");
+                        h1382 := w_irte_0(64-1 downto 32);
+                        h1383 := unsigned'("00000000000000000000000000000000");
+                        h1383 := w_irte_0(64-1 downto 32);
+                        h1381 := to_unsigned(0, 1);
+                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1382(8-1 downto 0) /= 0) or (h1383(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                            h1381 := to_unsigned(1, 1);
+                        end if;
+                        if bool(w_irte_0(15)) then
+                            h1371 := h1372;
+                        else
+                            h1371 := h1381;
+                        end if;
+                        h1384 := to_unsigned(0, 16);
+                        h1385 := to_unsigned(0, 16);
+                        h1386 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h1386 := to_unsigned(65529, 16);
+                        else
+                            h1386 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h1385 := to_unsigned(65531, 16);
+                        else
+                            h1385 := h1386;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h1384 := to_unsigned(65535, 16);
+                        else
+                            h1384 := h1385;
+                        end if;
+                        h1387 := to_unsigned(0, 16);
+                        h1387 := (e_sid and h1384);
+                        h1388 := to_unsigned(0, 16);
+                        h1389 := to_unsigned(0, 16);
+                        h1390 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h1390 := to_unsigned(65529, 16);
+                        else
+                            h1390 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h1389 := to_unsigned(65531, 16);
+                        else
+                            h1389 := h1390;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h1388 := to_unsigned(65535, 16);
+                        else
+                            h1388 := h1389;
+                        end if;
+                        h1391 := to_unsigned(0, 16);
+                        h1391 := (w_irte_8(16-1 downto 0) and h1388);
+                        h1392 := to_unsigned(0, 16);
+                        h1392 := e_sid;
+                        h1393 := to_unsigned(0, 16);
+                        h1393 := w_irte_8(16-1 downto 0);
+                        h1394 := to_unsigned(0, 16);
+                        h1394 := e_sid;
+                        h1395 := to_unsigned(0, 16);
+                        h1395 := w_irte_8(16-1 downto 0);
+                        h1396 := unsigned'("00000000000000000000000000000000");
+                        h1396 := w_pd_0(64-1 downto 32);
+                        h1397 := unsigned'("00000000000000000000000000000000");
+                        h1397 := w_pd_0(64-1 downto 32);
+                        if (((((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1357(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1367) < h1370)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1371 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1387 = h1391))) or (((w_irte_8(20-1 downto 18) = 2) and (h1392(16-1 downto 8) >= h1393(16-1 downto 8))) and (h1394(16-1 downto 8) <= h1395(8-1 downto 0))))) and bool(w_irte_0(15))) and (not (er_pd_pir /= '0'))) and (not (er_pd /= '0'))) and (not (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1396(8-1 downto 0) /= 0) or (h1397(32-1 downto 16) /= 0)))))) then
+                            h1351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1351 := w_irte_8;
+                            h1352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1352 := w_irte_0;
+                            h1353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1353 := (unsigned'(h1351(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1352(64-1 downto 38) & to_unsigned(0, 6)));
+                            h1354 := to_unsigned(0, 8);
+                            h1354 := shift_right(w_irte_0(24-1 downto 16), 6);
+                            h1355 := to_unsigned(0, 12);
+                            h1355 := resize(unsigned'(to_unsigned(0, 4) & h1354) * 8, 12);
+                            h1356 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h1356 := (unsigned'(to_unsigned(0, 1) & h1353) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h1355));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h1356);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_pir;
+                            pend <= '1';
+                        else
+                            st <= ST1;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST1;
+                        end if;
+                    end if;
+                when ST1 =>
+                    if (not bool(pend)) then
+                        h1402 := unsigned'("00000000000000000000000000000000");
+                        h1402 := e_msi_data;
+                        h1403 := to_unsigned(0, 17);
+                        h1404 := to_unsigned(0, 1);
+                        h1404 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1404 := to_unsigned(1, 1);
+                        end if;
+                        h1405 := unsigned'("00000000000000000000000000000000");
+                        h1405 := e_msi_addr;
+                        h1406 := to_unsigned(0, 16);
+                        h1406 := (unsigned'(h1404 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1405(20-1 downto 5)));
+                        h1407 := unsigned'("00000000000000000000000000000000");
+                        h1407 := e_msi_data;
+                        h1408 := to_unsigned(0, 17);
+                        h1408 := (unsigned'(to_unsigned(0, 1) & h1406) + unsigned'(to_unsigned(0, 1) & h1407(16-1 downto 0)));
+                        h1409 := to_unsigned(0, 1);
+                        h1409 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h1409 := to_unsigned(1, 1);
+                        end if;
+                        h1410 := unsigned'("00000000000000000000000000000000");
+                        h1410 := e_msi_addr;
+                        h1411 := to_unsigned(0, 16);
+                        h1411 := (unsigned'(h1409 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1410(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h1403 := h1408;
+                        else
+                            h1403 := unsigned'(to_unsigned(0, 1) & h1411);
+                        end if;
+                        h1412 := to_unsigned(0, 16);
+                        h1412 := (h1403(16-1 downto 0) and to_unsigned(65535, 16));
+                        h1413 := to_unsigned(0, 17);
+                        h1413 := to_unsigned(2, 17);
+                        h1414 := to_unsigned(0, 4);
+                        h1414 := r_IRTA_REG(4-1 downto 0);
+                        h1415 := to_unsigned(0, 17);
+                        h1415 := shift_left(h1413, to_integer(h1414));
+                        h1416 := to_unsigned(0, 1);
+                        h1417 := to_unsigned(0, 1);
+                        h1418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1418 := w_irte_0;
+                        h1419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1419 := w_irte_0;
+                        h1420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1420 := w_irte_0;
+                        h1421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1421 := w_irte_8;
+                        h1422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1423 := w_irte_8;
+                        h1424 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1424 := w_irte_0;
+                        h1425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1425 := (unsigned'(h1423(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1424(64-1 downto 38) & to_unsigned(0, 6)));
+                        h1422 := h1425;
+                        h1417 := to_unsigned(0, 1);
+                        if (False or (((((h1418(8-1 downto 2) /= 0) or (h1419(14-1 downto 12) /= 0)) or (h1420(38-1 downto 24) /= 0)) or (h1421(32-1 downto 20) /= 0)) or (h1422(64-1 downto 48) /= 0))) then
+                            h1417 := to_unsigned(1, 1);
+                        end if;
+                        h1426 := to_unsigned(0, 1);
+                        h1427 := unsigned'("00000000000000000000000000000000");
+                        h1427 := w_irte_0(64-1 downto 32);
+                        h1428 := unsigned'("00000000000000000000000000000000");
+                        h1428 := w_irte_0(64-1 downto 32);
+                        h1426 := to_unsigned(0, 1);
+                        if ((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1427(8-1 downto 0) /= 0) or (h1428(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0)) then
+                            h1426 := to_unsigned(1, 1);
+                        end if;
+                        if bool(w_irte_0(15)) then
+                            h1416 := h1417;
+                        else
+                            h1416 := h1426;
+                        end if;
+                        h1429 := to_unsigned(0, 16);
+                        h1430 := to_unsigned(0, 16);
+                        h1431 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h1431 := to_unsigned(65529, 16);
+                        else
+                            h1431 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h1430 := to_unsigned(65531, 16);
+                        else
+                            h1430 := h1431;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h1429 := to_unsigned(65535, 16);
+                        else
+                            h1429 := h1430;
+                        end if;
+                        h1432 := to_unsigned(0, 16);
+                        h1432 := (e_sid and h1429);
+                        h1433 := to_unsigned(0, 16);
+                        h1434 := to_unsigned(0, 16);
+                        h1435 := to_unsigned(0, 16);
+                        if (w_irte_8(18-1 downto 16) = 2) then
+                            h1435 := to_unsigned(65529, 16);
+                        else
+                            h1435 := to_unsigned(65528, 16);
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 1) then
+                            h1434 := to_unsigned(65531, 16);
+                        else
+                            h1434 := h1435;
+                        end if;
+                        if (w_irte_8(18-1 downto 16) = 0) then
+                            h1433 := to_unsigned(65535, 16);
+                        else
+                            h1433 := h1434;
+                        end if;
+                        h1436 := to_unsigned(0, 16);
+                        h1436 := (w_irte_8(16-1 downto 0) and h1433);
+                        h1437 := to_unsigned(0, 16);
+                        h1437 := e_sid;
+                        h1438 := to_unsigned(0, 16);
+                        h1438 := w_irte_8(16-1 downto 0);
+                        h1439 := to_unsigned(0, 16);
+                        h1439 := e_sid;
+                        h1440 := to_unsigned(0, 16);
+                        h1440 := w_irte_8(16-1 downto 0);
+                        h1441 := unsigned'("00000000000000000000000000000000");
+                        h1441 := w_pd_0(64-1 downto 32);
+                        h1442 := unsigned'("00000000000000000000000000000000");
+                        h1442 := w_pd_0(64-1 downto 32);
+                        if ((((((((((((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h1402(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h1412) < h1415)) and (not (er_irte /= '0'))) and bool(w_irte_0(0))) and (not (h1416 /= 0))) and (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h1432 = h1436))) or (((w_irte_8(20-1 downto 18) = 2) and (h1437(16-1 downto 8) >= h1438(16-1 downto 8))) and (h1439(16-1 downto 8) <= h1440(8-1 downto 0))))) and bool(w_irte_0(15))) and (not (er_pd_pir /= '0'))) and (not (er_pd /= '0'))) and (not (((w_pd_0(16-1 downto 2) /= 0) or (w_pd_0(32-1 downto 24) /= 0)) or ((not bool(r_IRTA_REG(11))) and ((h1441(8-1 downto 0) /= 0) or (h1442(32-1 downto 16) /= 0)))))) and ((not bool(w_pd_0(0))) and (bool(w_irte_0(14)) or (not bool(w_pd_0(1)))))) then
+                            h1398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1398 := w_irte_8;
+                            h1399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1399 := w_irte_0;
+                            h1400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h1400 := (unsigned'(h1398(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h1399(64-1 downto 38) & to_unsigned(0, 6)));
+                            h1401 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h1401 := (unsigned'(to_unsigned(0, 1) & h1400) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h1401);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_pd_control;
+                            pend <= '1';
+                        else
+                            st <= FINISH;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= FINISH;
+                        end if;
                     end if;
                 when INV =>
                     if (iset < 4) then
@@ -8690,6 +11346,13 @@ begin
                     o_r_delivery_mode <= rec_delivery_mode;
                     o_r_cpl_status <= rec_cpl_status;
                     o_r_cpl <= rec_cpl;
+                    o_r_urgent <= rec_urgent;
+                    o_r_pda <= rec_pda;
+                    o_r_notify <= rec_notify;
+                    o_r_notify_vector <= rec_notify_vector;
+                    o_r_notify_dest <= rec_notify_dest;
+                    o_r_pir <= rec_pir;
+                    o_r_pd_control <= rec_pd_control;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -9635,35 +12298,35 @@ begin
     uok := '0';
     v_us := '0';
     v_rw := '0';
+    in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in8 := unsigned'("000000000000000000000000000000000000000000000000");
+    in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in10 := unsigned'("000000000000000000000000000000000000000000000000");
     if bool(unit_smfl_done) then
         null;
     end if;
     case walker_unit_smfl0_st is
         when IDLE =>
             if bool(unit_smfl_start) then
-                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in2 := unit_smfl_i_addr;
-                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
                 in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
-                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
-                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
                 in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
                 if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
                     in1 := in4;
                 else
                     in1 := unsigned'(to_unsigned(0, 7) & in5);
                 end if;
-                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in7 := unit_smfl_i_addr;
-                in8 := unsigned'("000000000000000000000000000000000000000000000000");
                 in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
-                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                 in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
-                in10 := unsigned'("000000000000000000000000000000000000000000000000");
                 in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
                 if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
                     in6 := in9;
@@ -10593,6 +13256,17 @@ begin
             uok := '0';
             v_us := '0';
             v_rw := '0';
+            in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in8 := unsigned'("000000000000000000000000000000000000000000000000");
+            in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in10 := unsigned'("000000000000000000000000000000000000000000000000");
             if bool(unit_smfl_done) then
                 unit_smfl_done <= '0';
             end if;
@@ -10607,29 +13281,18 @@ begin
                         walker_unit_smfl0_pend_2 <= '0';
                         walker_unit_smfl0_pend_1 <= '0';
                         walker_unit_smfl0_le <= to_unsigned(0, 64);
-                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in2 := unit_smfl_i_addr;
-                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
                         in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
-                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
-                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
                         in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
                         if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
                             in1 := in4;
                         else
                             in1 := unsigned'(to_unsigned(0, 7) & in5);
                         end if;
-                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in7 := unit_smfl_i_addr;
-                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
                         in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
-                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
-                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
                         in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
                         if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
                             in6 := in9;

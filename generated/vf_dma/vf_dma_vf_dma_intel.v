@@ -87,7 +87,7 @@ reg [7:0] o_r_fault_reason;
 reg [2:0] unit_io_smsl_o_aux;
 reg al_vf_sriov;
 reg pend;
-reg [4:0] st;
+reg [5:0] st;
 reg [7:0] status;
 reg [63:0] u_addr;
 reg [2:0] u_size;
@@ -122,6 +122,7 @@ reg [63:0] w_io_pd_0;
 reg [63:0] w_io_pd_pir_0;
 reg [63:0] w_io_pdir_0;
 reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_10;
 reg [63:0] w_io_pe_8;
 reg [63:0] w_io_root_0;
 reg [63:0] w_io_root_8;
@@ -151,6 +152,45 @@ reg [0:0] wk_io_smsl_reserved_2m;
 reg [5:0] wk_io_smsl_shift;
 reg [0:0] wk_io_smsl_translation;
 reg [0:0] wk_io_smsl_walked;
+reg [2:0] unit_io_smfl_o_aux;
+reg unit_io_smfl_done;
+reg [63:0] unit_io_smfl_i_addr;
+reg unit_io_smfl_k_read;
+reg unit_io_smfl_k_write;
+reg [63:0] unit_io_smfl_m_addr;
+reg [2:0] unit_io_smfl_m_size;
+reg unit_io_smfl_m_valid;
+reg [63:0] unit_io_smfl_m_wdata;
+reg unit_io_smfl_m_we;
+reg [2:0] unit_io_smfl_o_level;
+reg [63:0] unit_io_smfl_o_pa;
+reg [0:0] unit_io_smfl_o_r_R;
+reg [0:0] unit_io_smfl_o_r_W;
+reg [63:0] unit_io_smfl_o_r_frame;
+reg [7:0] unit_io_smfl_o_r_reason;
+reg [5:0] unit_io_smfl_o_r_shift;
+reg [7:0] unit_io_smfl_o_status;
+reg [63:0] unit_io_smfl_r_FL_WALK;
+reg unit_io_smfl_start;
+reg [0:0] wk_io_smfl_R;
+reg [0:0] wk_io_smfl_W;
+reg [0:0] wk_io_smfl_access_error;
+reg [7:0] wk_io_smfl_fault;
+reg [63:0] wk_io_smfl_frame;
+reg [2:0] wk_io_smfl_level;
+reg [0:0] wk_io_smfl_non_canonical;
+reg [0:0] wk_io_smfl_not_present;
+reg [0:0] wk_io_smfl_ok;
+reg [63:0] wk_io_smfl_pa;
+reg [0:0] wk_io_smfl_privilege;
+reg [7:0] wk_io_smfl_reason;
+reg [0:0] wk_io_smfl_reserved;
+reg [0:0] wk_io_smfl_reserved_1g;
+reg [0:0] wk_io_smfl_reserved_2m;
+reg [5:0] wk_io_smfl_shift;
+reg [0:0] wk_io_smfl_translation;
+reg [0:0] wk_io_smfl_walked;
+reg [0:0] wk_io_smfl_write_denied;
 reg [2:0] unit_io_sl_o_aux;
 reg unit_io_sl_done;
 reg [63:0] unit_io_sl_i_addr;
@@ -255,6 +295,18 @@ reg [0:0] cl_io_sm_context_access_error;
 reg [0:0] cl_io_sm_context_not_present;
 reg [0:0] cl_io_sm_context_reserved;
 reg [0:0] cl_io_sm_dte_clear;
+reg [0:0] cl_io_sm_fl_access_error;
+reg [0:0] cl_io_sm_fl_ats_non_canonical;
+reg [0:0] cl_io_sm_fl_ats_not_present;
+reg [0:0] cl_io_sm_fl_ats_translation;
+reg [0:0] cl_io_sm_fl_non_canonical;
+reg [0:0] cl_io_sm_fl_not_present;
+reg [0:0] cl_io_sm_fl_privilege;
+reg [0:0] cl_io_sm_fl_protected_memory_remapped;
+reg [0:0] cl_io_sm_fl_reserved;
+reg [0:0] cl_io_sm_fl_sre_clear;
+reg [0:0] cl_io_sm_fl_translated;
+reg [0:0] cl_io_sm_fl_write_denied;
 reg [0:0] cl_io_sm_paging_access_error;
 reg [0:0] cl_io_sm_paging_reserved;
 reg [0:0] cl_io_sm_pasid_beyond_table;
@@ -337,6 +389,34 @@ wire [63:0] walker_unit_io_smsl0_se_3;
 wire [63:0] walker_unit_io_smsl0_se_4;
 wire [63:0] walker_unit_io_smsl0_se_5;
 reg [2:0] walker_unit_io_smsl0_st;
+reg walker_unit_io_smfl0_a_rw;
+reg walker_unit_io_smfl0_a_us;
+reg [63:0] walker_unit_io_smfl0_ea;
+reg [7:0] walker_unit_io_smfl0_fault_k;
+reg [2:0] walker_unit_io_smfl0_flevel;
+reg [63:0] walker_unit_io_smfl0_le;
+reg [2:0] walker_unit_io_smfl0_lvl;
+reg [63:0] walker_unit_io_smfl0_m_addr_h;
+reg [2:0] walker_unit_io_smfl0_m_size_h;
+reg walker_unit_io_smfl0_m_valid_h;
+reg [63:0] walker_unit_io_smfl0_m_wdata_h;
+reg walker_unit_io_smfl0_m_we_h;
+reg walker_unit_io_smfl0_pend_1;
+reg walker_unit_io_smfl0_pend_2;
+reg walker_unit_io_smfl0_pend_3;
+reg walker_unit_io_smfl0_pend_4;
+reg walker_unit_io_smfl0_pend_5;
+wire [63:0] walker_unit_io_smfl0_sa_1;
+wire [63:0] walker_unit_io_smfl0_sa_2;
+wire [63:0] walker_unit_io_smfl0_sa_3;
+wire [63:0] walker_unit_io_smfl0_sa_4;
+wire [63:0] walker_unit_io_smfl0_sa_5;
+wire [63:0] walker_unit_io_smfl0_se_1;
+wire [63:0] walker_unit_io_smfl0_se_2;
+wire [63:0] walker_unit_io_smfl0_se_3;
+wire [63:0] walker_unit_io_smfl0_se_4;
+wire [63:0] walker_unit_io_smfl0_se_5;
+reg [2:0] walker_unit_io_smfl0_st;
 reg walker_unit_io_sl0_a_r;
 reg walker_unit_io_sl0_a_w;
 reg [63:0] walker_unit_io_sl0_ea;
@@ -376,6 +456,16 @@ assign walker_unit_io_smsl0_se_2 = 64'd0;
 assign walker_unit_io_smsl0_se_3 = 64'd0;
 assign walker_unit_io_smsl0_se_4 = 64'd0;
 assign walker_unit_io_smsl0_se_5 = 64'd0;
+assign walker_unit_io_smfl0_sa_1 = 64'd0;
+assign walker_unit_io_smfl0_sa_2 = 64'd0;
+assign walker_unit_io_smfl0_sa_3 = 64'd0;
+assign walker_unit_io_smfl0_sa_4 = 64'd0;
+assign walker_unit_io_smfl0_sa_5 = 64'd0;
+assign walker_unit_io_smfl0_se_1 = 64'd0;
+assign walker_unit_io_smfl0_se_2 = 64'd0;
+assign walker_unit_io_smfl0_se_3 = 64'd0;
+assign walker_unit_io_smfl0_se_4 = 64'd0;
+assign walker_unit_io_smfl0_se_5 = 64'd0;
 assign walker_unit_io_sl0_sa_1 = 64'd0;
 assign walker_unit_io_sl0_sa_2 = 64'd0;
 assign walker_unit_io_sl0_sa_3 = 64'd0;
@@ -624,477 +714,569 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] h231;
     reg [48-1:0] h232;
     reg [48-1:0] h233;
-    reg [2-1:0] h237;
-    reg [2-1:0] h238;
-    reg [32-1:0] h239;
-    reg [1-1:0] h240;
-    reg [16-1:0] h234;
-    reg [13-1:0] h235;
-    reg [49-1:0] h236;
-    reg [2-1:0] h241;
-    reg [2-1:0] h242;
-    reg [32-1:0] h243;
-    reg [1-1:0] h244;
+    reg [2-1:0] h234;
+    reg [2-1:0] h235;
+    reg [1-1:0] h236;
+    reg [48-1:0] h237;
+    reg [1-1:0] h238;
+    reg [48-1:0] h239;
+    reg [48-1:0] h240;
+    reg [1-1:0] h241;
+    reg [48-1:0] h242;
+    reg [1-1:0] h243;
+    reg [48-1:0] h244;
     reg [1-1:0] h245;
-    reg [1-1:0] h246;
-    reg [64-1:0] h247;
-    reg [1-1:0] h248;
-    reg [1-1:0] h249;
-    reg [64-1:0] h250;
-    reg [1-1:0] h251;
-    reg [64-1:0] h252;
+    reg [2-1:0] h246;
+    reg [48-1:0] h247;
+    reg [48-1:0] h248;
+    reg [2-1:0] h252;
     reg [2-1:0] h253;
-    reg [2-1:0] h254;
-    reg [48-1:0] h255;
-    reg [1-1:0] h256;
+    reg [32-1:0] h254;
+    reg [1-1:0] h255;
+    reg [16-1:0] h249;
+    reg [13-1:0] h250;
+    reg [49-1:0] h251;
+    reg [2-1:0] h256;
     reg [2-1:0] h257;
-    reg [48-1:0] h258;
-    reg [48-1:0] h259;
-    reg [64-1:0] h260;
-    reg [52-1:0] h261;
-    reg [65-1:0] h262;
-    reg [64-1:0] h263;
-    reg [64-1:0] h264;
+    reg [32-1:0] h258;
+    reg [1-1:0] h259;
+    reg [1-1:0] h260;
+    reg [1-1:0] h261;
+    reg [64-1:0] h262;
+    reg [1-1:0] h263;
+    reg [1-1:0] h264;
     reg [64-1:0] h265;
-    reg [8-1:0] h266;
-    reg [12-1:0] h267;
-    reg [65-1:0] h268;
-    reg [64-1:0] h269;
-    reg [64-1:0] h270;
-    reg [64-1:0] h271;
-    reg [65-1:0] h272;
-    reg [2-1:0] h273;
-    reg [2-1:0] h274;
-    reg [32-1:0] h275;
-    reg [1-1:0] h276;
-    reg [32-1:0] h277;
-    reg [12-1:0] h278;
-    reg [32-1:0] h279;
-    reg [12-1:0] h280;
-    reg [32-1:0] h281;
-    reg [64-1:0] h282;
-    reg [28-1:0] h283;
+    reg [1-1:0] h266;
+    reg [64-1:0] h267;
+    reg [2-1:0] h268;
+    reg [2-1:0] h269;
+    reg [48-1:0] h270;
+    reg [1-1:0] h271;
+    reg [2-1:0] h272;
+    reg [48-1:0] h273;
+    reg [48-1:0] h274;
+    reg [64-1:0] h275;
+    reg [52-1:0] h276;
+    reg [65-1:0] h277;
+    reg [64-1:0] h278;
+    reg [64-1:0] h279;
+    reg [64-1:0] h280;
+    reg [8-1:0] h281;
+    reg [12-1:0] h282;
+    reg [65-1:0] h283;
     reg [64-1:0] h284;
-    reg [28-1:0] h285;
-    reg [48-1:0] h286;
-    reg [32-1:0] h287;
-    reg [1-1:0] h288;
+    reg [64-1:0] h285;
+    reg [64-1:0] h286;
+    reg [65-1:0] h287;
+    reg [2-1:0] h288;
     reg [2-1:0] h289;
-    reg [2-1:0] h290;
-    reg [32-1:0] h291;
-    reg [1-1:0] h292;
-    reg [2-1:0] h296;
-    reg [2-1:0] h297;
-    reg [32-1:0] h298;
-    reg [1-1:0] h299;
-    reg [2-1:0] h536;
-    reg [2-1:0] h537;
-    reg [32-1:0] h538;
-    reg [1-1:0] h539;
-    reg [2-1:0] h543;
-    reg [2-1:0] h544;
-    reg [32-1:0] h545;
-    reg [1-1:0] h546;
-    reg [2-1:0] h550;
-    reg [2-1:0] h551;
-    reg [32-1:0] h552;
-    reg [1-1:0] h553;
-    reg [2-1:0] h558;
-    reg [2-1:0] h559;
-    reg [32-1:0] h560;
-    reg [1-1:0] h561;
-    reg [2-1:0] h565;
-    reg [2-1:0] h566;
-    reg [32-1:0] h567;
-    reg [1-1:0] h568;
-    reg [2-1:0] h573;
-    reg [2-1:0] h574;
-    reg [32-1:0] h575;
-    reg [1-1:0] h576;
-    reg [2-1:0] h585;
-    reg [2-1:0] h586;
-    reg [32-1:0] h587;
-    reg [1-1:0] h588;
-    reg [2-1:0] h589;
-    reg [2-1:0] h590;
-    reg [32-1:0] h591;
-    reg [1-1:0] h592;
-    reg [32-1:0] h593;
-    reg [12-1:0] h594;
-    reg [32-1:0] h595;
-    reg [12-1:0] h596;
-    reg [32-1:0] h597;
-    reg [64-1:0] h598;
-    reg [28-1:0] h599;
-    reg [64-1:0] h600;
-    reg [28-1:0] h601;
-    reg [48-1:0] h602;
-    reg [2-1:0] h603;
-    reg [2-1:0] h604;
-    reg [32-1:0] h605;
-    reg [1-1:0] h606;
-    reg [2-1:0] h607;
-    reg [2-1:0] h608;
-    reg [32-1:0] h609;
-    reg [1-1:0] h610;
-    reg [2-1:0] h615;
-    reg [2-1:0] h616;
-    reg [32-1:0] h617;
-    reg [1-1:0] h618;
-    reg [1-1:0] h619;
-    reg [1-1:0] h620;
-    reg [64-1:0] h621;
-    reg [1-1:0] h622;
-    reg [1-1:0] h623;
-    reg [64-1:0] h624;
-    reg [1-1:0] h625;
-    reg [64-1:0] h626;
-    reg [32-1:0] h627;
-    reg [1-1:0] h628;
-    reg [32-1:0] h629;
-    reg [12-1:0] h630;
-    reg [32-1:0] h631;
-    reg [12-1:0] h632;
-    reg [32-1:0] h633;
-    reg [64-1:0] h634;
-    reg [28-1:0] h635;
-    reg [64-1:0] h636;
-    reg [28-1:0] h637;
-    reg [48-1:0] h638;
-    reg [64-1:0] h293;
-    reg [1-1:0] h294;
-    reg [2-1:0] h295;
-    reg [64-1:0] h300;
-    reg [76-1:0] h301;
-    reg [62-1:0] h302;
+    reg [32-1:0] h290;
+    reg [1-1:0] h291;
+    reg [32-1:0] h292;
+    reg [12-1:0] h293;
+    reg [32-1:0] h294;
+    reg [12-1:0] h295;
+    reg [32-1:0] h296;
+    reg [64-1:0] h297;
+    reg [28-1:0] h298;
+    reg [64-1:0] h299;
+    reg [28-1:0] h300;
+    reg [48-1:0] h301;
+    reg [32-1:0] h302;
     reg [1-1:0] h303;
     reg [2-1:0] h304;
-    reg [63-1:0] h305;
-    reg [64-1:0] h306;
-    reg [64-1:0] h307;
+    reg [2-1:0] h305;
+    reg [32-1:0] h306;
+    reg [1-1:0] h307;
+    reg [2-1:0] h311;
+    reg [2-1:0] h312;
+    reg [32-1:0] h313;
+    reg [1-1:0] h314;
+    reg [2-1:0] h628;
+    reg [2-1:0] h629;
+    reg [32-1:0] h630;
+    reg [1-1:0] h631;
+    reg [2-1:0] h635;
+    reg [2-1:0] h636;
+    reg [32-1:0] h637;
+    reg [1-1:0] h638;
+    reg [2-1:0] h642;
+    reg [2-1:0] h643;
+    reg [32-1:0] h644;
+    reg [1-1:0] h645;
+    reg [2-1:0] h650;
+    reg [2-1:0] h651;
+    reg [32-1:0] h652;
+    reg [1-1:0] h653;
+    reg [2-1:0] h657;
+    reg [2-1:0] h658;
+    reg [32-1:0] h659;
+    reg [1-1:0] h660;
+    reg [2-1:0] h665;
+    reg [2-1:0] h666;
+    reg [32-1:0] h667;
+    reg [1-1:0] h668;
+    reg [2-1:0] h677;
+    reg [2-1:0] h678;
+    reg [32-1:0] h679;
+    reg [1-1:0] h680;
+    reg [2-1:0] h681;
+    reg [2-1:0] h682;
+    reg [32-1:0] h683;
+    reg [1-1:0] h684;
+    reg [32-1:0] h685;
+    reg [12-1:0] h686;
+    reg [32-1:0] h687;
+    reg [12-1:0] h688;
+    reg [32-1:0] h689;
+    reg [64-1:0] h690;
+    reg [28-1:0] h691;
+    reg [64-1:0] h692;
+    reg [28-1:0] h693;
+    reg [48-1:0] h694;
+    reg [2-1:0] h695;
+    reg [2-1:0] h696;
+    reg [32-1:0] h697;
+    reg [1-1:0] h698;
+    reg [2-1:0] h699;
+    reg [2-1:0] h700;
+    reg [32-1:0] h701;
+    reg [1-1:0] h702;
+    reg [2-1:0] h707;
+    reg [2-1:0] h708;
+    reg [32-1:0] h709;
+    reg [1-1:0] h710;
+    reg [1-1:0] h711;
+    reg [1-1:0] h712;
+    reg [64-1:0] h713;
+    reg [1-1:0] h714;
+    reg [1-1:0] h715;
+    reg [64-1:0] h716;
+    reg [1-1:0] h717;
+    reg [64-1:0] h718;
+    reg [32-1:0] h719;
+    reg [1-1:0] h720;
+    reg [32-1:0] h721;
+    reg [12-1:0] h722;
+    reg [32-1:0] h723;
+    reg [12-1:0] h724;
+    reg [32-1:0] h725;
+    reg [64-1:0] h726;
+    reg [28-1:0] h727;
+    reg [64-1:0] h728;
+    reg [28-1:0] h729;
+    reg [48-1:0] h730;
     reg [64-1:0] h308;
-    reg [64-1:0] h309;
-    reg [64-1:0] h310;
-    reg [76-1:0] h311;
-    reg [62-1:0] h312;
-    reg [1-1:0] h313;
-    reg [2-1:0] h314;
-    reg [63-1:0] h315;
-    reg [64-1:0] h316;
-    reg [64-1:0] h317;
-    reg [64-1:0] h318;
-    reg [64-1:0] h319;
-    reg [64-1:0] h320;
-    reg [76-1:0] h321;
-    reg [62-1:0] h322;
-    reg [1-1:0] h323;
-    reg [2-1:0] h324;
-    reg [63-1:0] h325;
-    reg [64-1:0] h326;
-    reg [64-1:0] h327;
-    reg [64-1:0] h328;
-    reg [64-1:0] h329;
-    reg [64-1:0] h330;
-    reg [76-1:0] h331;
-    reg [62-1:0] h332;
-    reg [1-1:0] h333;
-    reg [2-1:0] h334;
-    reg [63-1:0] h335;
-    reg [64-1:0] h336;
-    reg [64-1:0] h337;
-    reg [64-1:0] h338;
-    reg [64-1:0] h339;
-    reg [64-1:0] h340;
-    reg [76-1:0] h341;
-    reg [62-1:0] h342;
-    reg [1-1:0] h343;
-    reg [2-1:0] h344;
-    reg [63-1:0] h345;
-    reg [64-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
-    reg [64-1:0] h349;
-    reg [1-1:0] h350;
+    reg [1-1:0] h309;
+    reg [2-1:0] h310;
+    reg [64-1:0] h315;
+    reg [76-1:0] h316;
+    reg [62-1:0] h317;
+    reg [1-1:0] h318;
+    reg [2-1:0] h319;
+    reg [63-1:0] h320;
+    reg [64-1:0] h321;
+    reg [64-1:0] h322;
+    reg [64-1:0] h323;
+    reg [64-1:0] h324;
+    reg [64-1:0] h325;
+    reg [76-1:0] h326;
+    reg [62-1:0] h327;
+    reg [1-1:0] h328;
+    reg [2-1:0] h329;
+    reg [63-1:0] h330;
+    reg [64-1:0] h331;
+    reg [64-1:0] h332;
+    reg [64-1:0] h333;
+    reg [64-1:0] h334;
+    reg [64-1:0] h335;
+    reg [76-1:0] h336;
+    reg [62-1:0] h337;
+    reg [1-1:0] h338;
+    reg [2-1:0] h339;
+    reg [63-1:0] h340;
+    reg [64-1:0] h341;
+    reg [64-1:0] h342;
+    reg [64-1:0] h343;
+    reg [64-1:0] h344;
+    reg [64-1:0] h345;
+    reg [76-1:0] h346;
+    reg [62-1:0] h347;
+    reg [1-1:0] h348;
+    reg [2-1:0] h349;
+    reg [63-1:0] h350;
     reg [64-1:0] h351;
-    reg [76-1:0] h352;
-    reg [62-1:0] h353;
-    reg [1-1:0] h354;
-    reg [2-1:0] h355;
-    reg [63-1:0] h356;
-    reg [64-1:0] h357;
-    reg [64-1:0] h358;
-    reg [64-1:0] h359;
-    reg [64-1:0] h360;
+    reg [64-1:0] h352;
+    reg [64-1:0] h353;
+    reg [64-1:0] h354;
+    reg [64-1:0] h355;
+    reg [76-1:0] h356;
+    reg [62-1:0] h357;
+    reg [1-1:0] h358;
+    reg [2-1:0] h359;
+    reg [63-1:0] h360;
     reg [64-1:0] h361;
-    reg [76-1:0] h362;
-    reg [62-1:0] h363;
-    reg [1-1:0] h364;
-    reg [2-1:0] h365;
-    reg [63-1:0] h366;
-    reg [64-1:0] h367;
-    reg [64-1:0] h368;
-    reg [64-1:0] h369;
-    reg [64-1:0] h370;
-    reg [1-1:0] h371;
+    reg [64-1:0] h362;
+    reg [64-1:0] h363;
+    reg [64-1:0] h364;
+    reg [1-1:0] h365;
+    reg [64-1:0] h366;
+    reg [76-1:0] h367;
+    reg [62-1:0] h368;
+    reg [1-1:0] h369;
+    reg [2-1:0] h370;
+    reg [63-1:0] h371;
     reg [64-1:0] h372;
-    reg [76-1:0] h373;
-    reg [62-1:0] h374;
-    reg [1-1:0] h375;
-    reg [2-1:0] h376;
-    reg [63-1:0] h377;
-    reg [64-1:0] h378;
-    reg [64-1:0] h379;
-    reg [64-1:0] h380;
-    reg [64-1:0] h381;
-    reg [1-1:0] h382;
+    reg [64-1:0] h373;
+    reg [64-1:0] h374;
+    reg [64-1:0] h375;
+    reg [64-1:0] h376;
+    reg [76-1:0] h377;
+    reg [62-1:0] h378;
+    reg [1-1:0] h379;
+    reg [2-1:0] h380;
+    reg [63-1:0] h381;
+    reg [64-1:0] h382;
     reg [64-1:0] h383;
-    reg [76-1:0] h384;
-    reg [62-1:0] h385;
+    reg [64-1:0] h384;
+    reg [64-1:0] h385;
     reg [1-1:0] h386;
-    reg [2-1:0] h387;
-    reg [63-1:0] h388;
-    reg [64-1:0] h389;
-    reg [64-1:0] h390;
-    reg [64-1:0] h391;
-    reg [64-1:0] h392;
-    reg [1-1:0] h393;
+    reg [64-1:0] h387;
+    reg [76-1:0] h388;
+    reg [62-1:0] h389;
+    reg [1-1:0] h390;
+    reg [2-1:0] h391;
+    reg [63-1:0] h392;
+    reg [64-1:0] h393;
     reg [64-1:0] h394;
-    reg [76-1:0] h395;
-    reg [62-1:0] h396;
+    reg [64-1:0] h395;
+    reg [64-1:0] h396;
     reg [1-1:0] h397;
-    reg [2-1:0] h398;
-    reg [63-1:0] h399;
-    reg [64-1:0] h400;
-    reg [64-1:0] h401;
-    reg [64-1:0] h402;
-    reg [64-1:0] h403;
+    reg [64-1:0] h398;
+    reg [76-1:0] h399;
+    reg [62-1:0] h400;
+    reg [1-1:0] h401;
+    reg [2-1:0] h402;
+    reg [63-1:0] h403;
     reg [64-1:0] h404;
-    reg [76-1:0] h405;
-    reg [62-1:0] h406;
-    reg [1-1:0] h407;
-    reg [2-1:0] h408;
-    reg [63-1:0] h409;
-    reg [64-1:0] h410;
-    reg [64-1:0] h411;
-    reg [64-1:0] h412;
-    reg [64-1:0] h413;
-    reg [1-1:0] h414;
+    reg [64-1:0] h405;
+    reg [64-1:0] h406;
+    reg [64-1:0] h407;
+    reg [1-1:0] h408;
+    reg [64-1:0] h409;
+    reg [76-1:0] h410;
+    reg [62-1:0] h411;
+    reg [1-1:0] h412;
+    reg [2-1:0] h413;
+    reg [63-1:0] h414;
     reg [64-1:0] h415;
-    reg [76-1:0] h416;
-    reg [62-1:0] h417;
-    reg [1-1:0] h418;
-    reg [2-1:0] h419;
-    reg [63-1:0] h420;
-    reg [64-1:0] h421;
-    reg [64-1:0] h422;
-    reg [64-1:0] h423;
-    reg [64-1:0] h424;
+    reg [64-1:0] h416;
+    reg [64-1:0] h417;
+    reg [64-1:0] h418;
+    reg [64-1:0] h419;
+    reg [76-1:0] h420;
+    reg [62-1:0] h421;
+    reg [1-1:0] h422;
+    reg [2-1:0] h423;
+    reg [63-1:0] h424;
     reg [64-1:0] h425;
-    reg [76-1:0] h426;
-    reg [62-1:0] h427;
-    reg [1-1:0] h428;
-    reg [2-1:0] h429;
-    reg [63-1:0] h430;
-    reg [64-1:0] h431;
-    reg [64-1:0] h432;
-    reg [64-1:0] h433;
-    reg [64-1:0] h434;
-    reg [64-1:0] h435;
-    reg [76-1:0] h436;
-    reg [62-1:0] h437;
-    reg [1-1:0] h438;
-    reg [2-1:0] h439;
-    reg [63-1:0] h440;
-    reg [64-1:0] h441;
-    reg [64-1:0] h442;
-    reg [64-1:0] h443;
-    reg [64-1:0] h444;
-    reg [1-1:0] h445;
+    reg [64-1:0] h426;
+    reg [64-1:0] h427;
+    reg [64-1:0] h428;
+    reg [1-1:0] h429;
+    reg [64-1:0] h430;
+    reg [76-1:0] h431;
+    reg [62-1:0] h432;
+    reg [1-1:0] h433;
+    reg [2-1:0] h434;
+    reg [63-1:0] h435;
+    reg [64-1:0] h436;
+    reg [64-1:0] h437;
+    reg [64-1:0] h438;
+    reg [64-1:0] h439;
+    reg [64-1:0] h440;
+    reg [76-1:0] h441;
+    reg [62-1:0] h442;
+    reg [1-1:0] h443;
+    reg [2-1:0] h444;
+    reg [63-1:0] h445;
     reg [64-1:0] h446;
-    reg [76-1:0] h447;
-    reg [62-1:0] h448;
-    reg [1-1:0] h449;
-    reg [2-1:0] h450;
-    reg [63-1:0] h451;
-    reg [64-1:0] h452;
-    reg [64-1:0] h453;
-    reg [64-1:0] h454;
-    reg [64-1:0] h455;
+    reg [64-1:0] h447;
+    reg [64-1:0] h448;
+    reg [64-1:0] h449;
+    reg [64-1:0] h450;
+    reg [76-1:0] h451;
+    reg [62-1:0] h452;
+    reg [1-1:0] h453;
+    reg [2-1:0] h454;
+    reg [63-1:0] h455;
     reg [64-1:0] h456;
-    reg [76-1:0] h457;
-    reg [62-1:0] h458;
-    reg [1-1:0] h459;
-    reg [2-1:0] h460;
-    reg [63-1:0] h461;
-    reg [64-1:0] h462;
-    reg [64-1:0] h463;
-    reg [64-1:0] h464;
-    reg [64-1:0] h465;
-    reg [1-1:0] h466;
+    reg [64-1:0] h457;
+    reg [64-1:0] h458;
+    reg [64-1:0] h459;
+    reg [1-1:0] h460;
+    reg [64-1:0] h461;
+    reg [76-1:0] h462;
+    reg [62-1:0] h463;
+    reg [1-1:0] h464;
+    reg [2-1:0] h465;
+    reg [63-1:0] h466;
     reg [64-1:0] h467;
-    reg [76-1:0] h468;
-    reg [62-1:0] h469;
-    reg [1-1:0] h470;
-    reg [2-1:0] h471;
-    reg [63-1:0] h472;
-    reg [64-1:0] h473;
-    reg [64-1:0] h474;
-    reg [64-1:0] h475;
-    reg [64-1:0] h476;
+    reg [64-1:0] h468;
+    reg [64-1:0] h469;
+    reg [64-1:0] h470;
+    reg [64-1:0] h471;
+    reg [76-1:0] h472;
+    reg [62-1:0] h473;
+    reg [1-1:0] h474;
+    reg [2-1:0] h475;
+    reg [63-1:0] h476;
     reg [64-1:0] h477;
-    reg [1-1:0] h478;
+    reg [64-1:0] h478;
     reg [64-1:0] h479;
-    reg [76-1:0] h480;
-    reg [62-1:0] h481;
-    reg [1-1:0] h482;
-    reg [2-1:0] h483;
-    reg [63-1:0] h484;
-    reg [64-1:0] h485;
-    reg [64-1:0] h486;
-    reg [64-1:0] h487;
+    reg [64-1:0] h480;
+    reg [1-1:0] h481;
+    reg [64-1:0] h482;
+    reg [76-1:0] h483;
+    reg [62-1:0] h484;
+    reg [1-1:0] h485;
+    reg [2-1:0] h486;
+    reg [63-1:0] h487;
     reg [64-1:0] h488;
-    reg [1-1:0] h489;
+    reg [64-1:0] h489;
     reg [64-1:0] h490;
-    reg [76-1:0] h491;
-    reg [62-1:0] h492;
+    reg [64-1:0] h491;
+    reg [64-1:0] h492;
     reg [1-1:0] h493;
-    reg [2-1:0] h494;
-    reg [63-1:0] h495;
-    reg [64-1:0] h496;
-    reg [64-1:0] h497;
-    reg [64-1:0] h498;
-    reg [64-1:0] h499;
-    reg [1-1:0] h500;
+    reg [64-1:0] h494;
+    reg [76-1:0] h495;
+    reg [62-1:0] h496;
+    reg [1-1:0] h497;
+    reg [2-1:0] h498;
+    reg [63-1:0] h499;
+    reg [64-1:0] h500;
     reg [64-1:0] h501;
-    reg [76-1:0] h502;
-    reg [62-1:0] h503;
+    reg [64-1:0] h502;
+    reg [64-1:0] h503;
     reg [1-1:0] h504;
-    reg [2-1:0] h505;
-    reg [63-1:0] h506;
-    reg [64-1:0] h507;
-    reg [64-1:0] h508;
-    reg [64-1:0] h509;
-    reg [64-1:0] h510;
-    reg [1-1:0] h511;
+    reg [64-1:0] h505;
+    reg [76-1:0] h506;
+    reg [62-1:0] h507;
+    reg [1-1:0] h508;
+    reg [2-1:0] h509;
+    reg [63-1:0] h510;
+    reg [64-1:0] h511;
     reg [64-1:0] h512;
-    reg [76-1:0] h513;
-    reg [62-1:0] h514;
+    reg [64-1:0] h513;
+    reg [64-1:0] h514;
     reg [1-1:0] h515;
-    reg [2-1:0] h516;
-    reg [63-1:0] h517;
-    reg [64-1:0] h518;
-    reg [64-1:0] h519;
-    reg [64-1:0] h520;
-    reg [64-1:0] h521;
-    reg [1-1:0] h522;
+    reg [64-1:0] h516;
+    reg [76-1:0] h517;
+    reg [62-1:0] h518;
+    reg [1-1:0] h519;
+    reg [2-1:0] h520;
+    reg [63-1:0] h521;
+    reg [64-1:0] h522;
     reg [64-1:0] h523;
-    reg [76-1:0] h524;
-    reg [62-1:0] h525;
+    reg [64-1:0] h524;
+    reg [64-1:0] h525;
     reg [1-1:0] h526;
-    reg [2-1:0] h527;
-    reg [63-1:0] h528;
-    reg [64-1:0] h529;
-    reg [64-1:0] h530;
-    reg [64-1:0] h531;
-    reg [64-1:0] h532;
+    reg [64-1:0] h527;
+    reg [76-1:0] h528;
+    reg [62-1:0] h529;
+    reg [1-1:0] h530;
+    reg [2-1:0] h531;
+    reg [63-1:0] h532;
     reg [64-1:0] h533;
-    reg [1-1:0] h534;
-    reg [2-1:0] h535;
-    reg [64-1:0] h540;
+    reg [64-1:0] h534;
+    reg [64-1:0] h535;
+    reg [64-1:0] h536;
+    reg [1-1:0] h537;
+    reg [64-1:0] h538;
+    reg [76-1:0] h539;
+    reg [62-1:0] h540;
     reg [1-1:0] h541;
     reg [2-1:0] h542;
+    reg [63-1:0] h543;
+    reg [64-1:0] h544;
+    reg [64-1:0] h545;
+    reg [64-1:0] h546;
     reg [64-1:0] h547;
     reg [1-1:0] h548;
-    reg [2-1:0] h549;
-    reg [1-1:0] h554;
+    reg [64-1:0] h549;
+    reg [76-1:0] h550;
+    reg [62-1:0] h551;
+    reg [1-1:0] h552;
+    reg [2-1:0] h553;
+    reg [63-1:0] h554;
     reg [64-1:0] h555;
-    reg [1-1:0] h556;
-    reg [2-1:0] h557;
-    reg [64-1:0] h562;
+    reg [64-1:0] h556;
+    reg [64-1:0] h557;
+    reg [64-1:0] h558;
+    reg [1-1:0] h559;
+    reg [64-1:0] h560;
+    reg [76-1:0] h561;
+    reg [62-1:0] h562;
     reg [1-1:0] h563;
     reg [2-1:0] h564;
-    reg [1-1:0] h569;
-    reg [64-1:0] h570;
-    reg [1-1:0] h571;
-    reg [2-1:0] h572;
-    reg [1-1:0] h577;
+    reg [63-1:0] h565;
+    reg [64-1:0] h566;
+    reg [64-1:0] h567;
+    reg [64-1:0] h568;
+    reg [64-1:0] h569;
+    reg [1-1:0] h570;
+    reg [64-1:0] h571;
+    reg [76-1:0] h572;
+    reg [62-1:0] h573;
+    reg [1-1:0] h574;
+    reg [2-1:0] h575;
+    reg [63-1:0] h576;
+    reg [64-1:0] h577;
     reg [64-1:0] h578;
-    reg [1-1:0] h579;
-    reg [2-1:0] h580;
+    reg [64-1:0] h579;
+    reg [64-1:0] h580;
     reg [1-1:0] h581;
     reg [64-1:0] h582;
-    reg [1-1:0] h583;
-    reg [2-1:0] h584;
-    reg [1-1:0] h611;
+    reg [76-1:0] h583;
+    reg [62-1:0] h584;
+    reg [1-1:0] h585;
+    reg [2-1:0] h586;
+    reg [63-1:0] h587;
+    reg [64-1:0] h588;
+    reg [64-1:0] h589;
+    reg [64-1:0] h590;
+    reg [64-1:0] h591;
+    reg [1-1:0] h592;
+    reg [64-1:0] h593;
+    reg [76-1:0] h594;
+    reg [62-1:0] h595;
+    reg [1-1:0] h596;
+    reg [2-1:0] h597;
+    reg [63-1:0] h598;
+    reg [64-1:0] h599;
+    reg [64-1:0] h600;
+    reg [64-1:0] h601;
+    reg [64-1:0] h602;
+    reg [1-1:0] h603;
+    reg [64-1:0] h604;
+    reg [76-1:0] h605;
+    reg [62-1:0] h606;
+    reg [1-1:0] h607;
+    reg [2-1:0] h608;
+    reg [63-1:0] h609;
+    reg [64-1:0] h610;
+    reg [64-1:0] h611;
     reg [64-1:0] h612;
-    reg [1-1:0] h613;
-    reg [2-1:0] h614;
-    reg [1-1:0] h639;
+    reg [64-1:0] h613;
+    reg [1-1:0] h614;
+    reg [64-1:0] h615;
+    reg [76-1:0] h616;
+    reg [62-1:0] h617;
+    reg [1-1:0] h618;
+    reg [2-1:0] h619;
+    reg [63-1:0] h620;
+    reg [64-1:0] h621;
+    reg [64-1:0] h622;
+    reg [64-1:0] h623;
+    reg [64-1:0] h624;
+    reg [64-1:0] h625;
+    reg [1-1:0] h626;
+    reg [2-1:0] h627;
+    reg [64-1:0] h632;
+    reg [1-1:0] h633;
+    reg [2-1:0] h634;
+    reg [64-1:0] h639;
     reg [1-1:0] h640;
-    reg [6-1:0] h641;
-    reg [64-1:0] h642;
-    reg [127-1:0] h643;
-    reg [6-1:0] h644;
-    reg [127-1:0] h645;
-    reg [64-1:0] h646;
-    reg [6-1:0] h647;
-    reg [7-1:0] h648;
-    reg [64-1:0] h649;
-    reg [65-1:0] h650;
-    reg [64-1:0] h651;
-    reg [127-1:0] h652;
-    reg [127-1:0] h653;
-    reg [1-1:0] h654;
-    reg [64-1:0] h655;
-    reg [1-1:0] h656;
-    reg [2-1:0] h657;
-    reg [1-1:0] h658;
-    reg [64-1:0] h659;
-    reg [1-1:0] h660;
-    reg [64-1:0] h661;
-    reg [1-1:0] h662;
-    reg [64-1:0] h663;
-    reg [1-1:0] h664;
-    reg [2-1:0] h665;
-    reg [1-1:0] h666;
-    reg [1-1:0] h667;
-    reg [1-1:0] h668;
+    reg [2-1:0] h641;
+    reg [1-1:0] h646;
+    reg [64-1:0] h647;
+    reg [1-1:0] h648;
+    reg [2-1:0] h649;
+    reg [64-1:0] h654;
+    reg [1-1:0] h655;
+    reg [2-1:0] h656;
+    reg [1-1:0] h661;
+    reg [64-1:0] h662;
+    reg [1-1:0] h663;
+    reg [2-1:0] h664;
     reg [1-1:0] h669;
-    reg [1-1:0] h670;
+    reg [64-1:0] h670;
     reg [1-1:0] h671;
-    reg [64-1:0] h672;
-    reg [64-1:0] h673;
+    reg [2-1:0] h672;
+    reg [1-1:0] h673;
     reg [64-1:0] h674;
     reg [1-1:0] h675;
-    reg [8-1:0] h676;
-    reg [32-1:0] h677;
-    reg [32-1:0] h678;
-    reg [64-1:0] h679;
-    reg [1-1:0] h680;
-    reg [32-1:0] h681;
-    reg [64-1:0] h682;
-    reg [6-1:0] h683;
-    reg [8-1:0] h684;
-    reg [64-1:0] h685;
-    reg [64-1:0] h686;
-    reg [64-1:0] h687;
-    reg [32-1:0] h688;
-    reg [64-1:0] h689;
-    reg [1-1:0] h690;
-    reg [32-1:0] h691;
-    reg [1-1:0] h692;
-    reg [1-1:0] h693;
-    reg [1-1:0] h694;
-    reg [64-1:0] h695;
-    reg [64-1:0] h696;
-    reg [64-1:0] h697;
-    reg [8-1:0] h698;
-    reg [12-1:0] h699;
-    reg [65-1:0] h700;
-    reg [64-1:0] h701;
-    reg [64-1:0] h702;
-    reg [64-1:0] h703;
-    reg [65-1:0] h704;
+    reg [2-1:0] h676;
+    reg [1-1:0] h703;
+    reg [64-1:0] h704;
+    reg [1-1:0] h705;
+    reg [2-1:0] h706;
+    reg [1-1:0] h731;
+    reg [1-1:0] h732;
+    reg [6-1:0] h733;
+    reg [64-1:0] h734;
+    reg [127-1:0] h735;
+    reg [6-1:0] h736;
+    reg [127-1:0] h737;
+    reg [64-1:0] h738;
+    reg [6-1:0] h739;
+    reg [7-1:0] h740;
+    reg [64-1:0] h741;
+    reg [65-1:0] h742;
+    reg [64-1:0] h743;
+    reg [127-1:0] h744;
+    reg [127-1:0] h745;
+    reg [1-1:0] h746;
+    reg [64-1:0] h747;
+    reg [1-1:0] h748;
+    reg [2-1:0] h749;
+    reg [1-1:0] h750;
+    reg [64-1:0] h751;
+    reg [1-1:0] h752;
+    reg [64-1:0] h753;
+    reg [1-1:0] h754;
+    reg [64-1:0] h755;
+    reg [1-1:0] h756;
+    reg [2-1:0] h757;
+    reg [1-1:0] h758;
+    reg [1-1:0] h759;
+    reg [1-1:0] h760;
+    reg [1-1:0] h761;
+    reg [1-1:0] h762;
+    reg [1-1:0] h763;
+    reg [64-1:0] h764;
+    reg [64-1:0] h765;
+    reg [64-1:0] h766;
+    reg [1-1:0] h767;
+    reg [8-1:0] h768;
+    reg [32-1:0] h769;
+    reg [32-1:0] h770;
+    reg [64-1:0] h771;
+    reg [1-1:0] h772;
+    reg [32-1:0] h773;
+    reg [64-1:0] h774;
+    reg [6-1:0] h775;
+    reg [8-1:0] h776;
+    reg [64-1:0] h777;
+    reg [64-1:0] h778;
+    reg [64-1:0] h779;
+    reg [32-1:0] h780;
+    reg [64-1:0] h781;
+    reg [1-1:0] h782;
+    reg [32-1:0] h783;
+    reg [1-1:0] h784;
+    reg [1-1:0] h785;
+    reg [1-1:0] h786;
+    reg [64-1:0] h787;
+    reg [64-1:0] h788;
+    reg [64-1:0] h789;
+    reg [8-1:0] h790;
+    reg [12-1:0] h791;
+    reg [65-1:0] h792;
+    reg [64-1:0] h793;
+    reg [64-1:0] h794;
+    reg [64-1:0] h795;
+    reg [65-1:0] h796;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -1162,6 +1344,18 @@ always @(posedge clk) begin: fsm
         cl_io_sm_context_not_present <= 0;
         cl_io_sm_context_reserved <= 0;
         cl_io_sm_dte_clear <= 0;
+        cl_io_sm_fl_access_error <= 0;
+        cl_io_sm_fl_ats_non_canonical <= 0;
+        cl_io_sm_fl_ats_not_present <= 0;
+        cl_io_sm_fl_ats_translation <= 0;
+        cl_io_sm_fl_non_canonical <= 0;
+        cl_io_sm_fl_not_present <= 0;
+        cl_io_sm_fl_privilege <= 0;
+        cl_io_sm_fl_protected_memory_remapped <= 0;
+        cl_io_sm_fl_reserved <= 0;
+        cl_io_sm_fl_sre_clear <= 0;
+        cl_io_sm_fl_translated <= 0;
+        cl_io_sm_fl_write_denied <= 0;
         cl_io_sm_paging_access_error <= 0;
         cl_io_sm_paging_reserved <= 0;
         cl_io_sm_pasid_beyond_table <= 0;
@@ -1224,7 +1418,7 @@ always @(posedge clk) begin: fsm
         rec_iommu <= 0;
         rec_outcome <= 0;
         rec_rid <= 0;
-        st <= 5'b00000;
+        st <= 6'b000000;
         status <= 0;
         u_addr <= 0;
         u_size <= 0;
@@ -1236,6 +1430,11 @@ always @(posedge clk) begin: fsm
         unit_io_sl_k_write <= 0;
         unit_io_sl_r_SL_WALK <= 0;
         unit_io_sl_start <= 0;
+        unit_io_smfl_i_addr <= 0;
+        unit_io_smfl_k_read <= 0;
+        unit_io_smfl_k_write <= 0;
+        unit_io_smfl_r_FL_WALK <= 0;
+        unit_io_smfl_start <= 0;
         unit_io_smsl_i_addr <= 0;
         unit_io_smsl_k_read <= 0;
         unit_io_smsl_k_write <= 0;
@@ -1249,6 +1448,7 @@ always @(posedge clk) begin: fsm
         w_io_pd_pir_0 <= 0;
         w_io_pdir_0 <= 0;
         w_io_pe_0 <= 0;
+        w_io_pe_10 <= 0;
         w_io_pe_8 <= 0;
         w_io_root_0 <= 0;
         w_io_root_8 <= 0;
@@ -1278,6 +1478,25 @@ always @(posedge clk) begin: fsm
         wk_io_sl_shift <= 0;
         wk_io_sl_translation <= 0;
         wk_io_sl_walked <= 0;
+        wk_io_smfl_R <= 0;
+        wk_io_smfl_W <= 0;
+        wk_io_smfl_access_error <= 0;
+        wk_io_smfl_fault <= 0;
+        wk_io_smfl_frame <= 0;
+        wk_io_smfl_level <= 0;
+        wk_io_smfl_non_canonical <= 0;
+        wk_io_smfl_not_present <= 0;
+        wk_io_smfl_ok <= 0;
+        wk_io_smfl_pa <= 0;
+        wk_io_smfl_privilege <= 0;
+        wk_io_smfl_reason <= 0;
+        wk_io_smfl_reserved <= 0;
+        wk_io_smfl_reserved_1g <= 0;
+        wk_io_smfl_reserved_2m <= 0;
+        wk_io_smfl_shift <= 0;
+        wk_io_smfl_translation <= 0;
+        wk_io_smfl_walked <= 0;
+        wk_io_smfl_write_denied <= 0;
         wk_io_smsl_R <= 0;
         wk_io_smsl_U <= 0;
         wk_io_smsl_W <= 0;
@@ -1304,14 +1523,14 @@ always @(posedge clk) begin: fsm
             done <= 1'b0;
         end
         case (st)
-            5'b00000: begin
+            6'b000000: begin
                 if (start) begin
                     er_io_root <= 1'b0;
                     er_io_ctx <= 1'b0;
-                    st <= 5'b00001;
+                    st <= 6'b000001;
                 end
             end
-            5'b00001: begin
+            6'b000001: begin
                 if ((!pend)) begin
                     h7 = 64'h0;
                     h7 = (r_PF >>> 16);
@@ -1327,7 +1546,7 @@ always @(posedge clk) begin: fsm
                         w_vf_sriov_10 <= 0;
                         w_vf_sriov_20 <= 0;
                         w_vf_sriov_28 <= 0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                     else begin
                         h0 = 64'h0;
@@ -1366,11 +1585,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_0 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00010;
+                        st <= 6'b000010;
                     end
                 end
             end
-            5'b00010: begin
+            6'b000010: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1408,11 +1627,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_8 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00011;
+                        st <= 6'b000011;
                     end
                 end
             end
-            5'b00011: begin
+            6'b000011: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1450,11 +1669,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_10 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00100;
+                        st <= 6'b000100;
                     end
                 end
             end
-            5'b00100: begin
+            6'b000100: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1481,7 +1700,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
                 else begin
@@ -1491,11 +1710,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_10[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
             end
-            5'b00101: begin
+            6'b000101: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1532,11 +1751,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_20 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00110;
+                        st <= 6'b000110;
                     end
                 end
             end
-            5'b00110: begin
+            6'b000110: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1574,11 +1793,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_28 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00111;
+                        st <= 6'b000111;
                     end
                 end
             end
-            5'b00111: begin
+            6'b000111: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -1605,7 +1824,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
                 else begin
@@ -1615,11 +1834,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_28[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
             end
-            5'b01000: begin
+            6'b001000: begin
                 if ((!pend)) begin
                     h20 = 64'h0;
                     h20 = (r_PF >>> 16);
@@ -1673,7 +1892,7 @@ always @(posedge clk) begin: fsm
                     h44 = ((31 + 32) - {1'h0, h42[8-1:3]});
                     if ((!(((e_write == 0) || (e_write == 1)) && ((((((h21 >= 64) && (h23 <= 1008)) && (w_vf_sriov_0[16-1:0] == 16)) && (w_vf_sriov_0[20-1:16] == 1)) && (((w_vf_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_vf_sriov_10[16-1:0])) && (e_vf <= w_vf_sriov_8[64-1:48]))) && ((((h29 <= {25'h0, h31}) && (w_vf_sriov_8[4] || (h41[33-1:0] >= {28'h0, h44[5-1:0]}))) && (w_vf_sriov_10[48-1:32] != 0)) && ((w_vf_sriov_10[64-1:48] != 0) || (e_vf == 1))))))) begin
                         w_vf_vf_config_0 <= 0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                     else begin
                         h11 = 64'h0;
@@ -1710,11 +1929,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_vf_config_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                 end
             end
-            5'b01001: begin
+            6'b001001: begin
                 cl_vf_called <= 0;
                 cl_vf_exit <= 0;
                 cl_vf_no_sriov <= 0;
@@ -2489,9 +2708,9 @@ always @(posedge clk) begin: fsm
                         cl_vf_write <= h206;
                     end
                 end
-                st <= 5'b01010;
+                st <= 6'b001010;
             end
-            5'b01010: begin
+            6'b001010: begin
                 if ((!pend)) begin
                     h212 = 2'h0;
                     if ((e_write != 0)) begin
@@ -2514,7 +2733,7 @@ always @(posedge clk) begin: fsm
                     if ((!((cl_vf_dma != 0) && ((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
-                        st <= 5'b01100;
+                        st <= 6'b001100;
                     end
                     else begin
                         h207 = 64'h0;
@@ -2546,11 +2765,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_root <= 1'b1;
                         end
-                        st <= 5'b01011;
+                        st <= 6'b001011;
                     end
                 end
             end
-            5'b01011: begin
+            6'b001011: begin
                 if ((!pend)) begin
                     h207 = 64'h0;
                     h207 = (r_RTADDR_REG >>> 12);
@@ -2580,16 +2799,16 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_root <= 1'b1;
                         end
-                        st <= 5'b01100;
+                        st <= 6'b001100;
                     end
                 end
             end
-            5'b01100: begin
+            6'b001100: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_smctx_0 <= 0;
                         w_io_smctx_8 <= 0;
-                        st <= 5'b01110;
+                        st <= 6'b001110;
                     end
                     else begin
                         h216 = 36'h0;
@@ -2623,11 +2842,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01101;
+                        st <= 6'b001101;
                     end
                 end
             end
-            5'b01101: begin
+            6'b001101: begin
                 if ((!pend)) begin
                     h216 = 36'h0;
                     h217 = 64'h0;
@@ -2659,15 +2878,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01110;
+                        st <= 6'b001110;
                     end
                 end
             end
-            5'b01110: begin
+            6'b001110: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pdir_0 <= 0;
-                        st <= 5'b01111;
+                        st <= 6'b001111;
                     end
                     else begin
                         h221 = 20'h0;
@@ -2692,16 +2911,17 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pdir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01111;
+                        st <= 6'b001111;
                     end
                 end
             end
-            5'b01111: begin
+            6'b001111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pe_0 <= 0;
                         w_io_pe_8 <= 0;
-                        st <= 5'b10001;
+                        w_io_pe_10 <= 0;
+                        st <= 6'b010010;
                     end
                     else begin
                         h224 = 20'h0;
@@ -2726,11 +2946,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10000;
+                        st <= 6'b010000;
                     end
                 end
             end
-            5'b10000: begin
+            6'b010000: begin
                 if ((!pend)) begin
                     h224 = 20'h0;
                     h224 = w_io_smctx_8[20-1:0];
@@ -2753,11 +2973,38 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10001;
+                        st <= 6'b010001;
                     end
                 end
             end
-            5'b10001: begin
+            6'b010001: begin
+                if ((!pend)) begin
+                    h224 = 20'h0;
+                    h224 = w_io_smctx_8[20-1:0];
+                    h225 = 13'h0;
+                    h225 = ({7'h0, h224[6-1:0]} * 64);
+                    h226 = 49'h0;
+                    h226 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h225});
+                    v_wide = {78'h0, h226};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_10 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010010;
+                    end
+                end
+            end
+            6'b010010: begin
                 wk_io_smsl_walked <= 0;
                 wk_io_smsl_ok <= 0;
                 wk_io_smsl_pa <= 0;
@@ -2816,13 +3063,13 @@ always @(posedge clk) begin: fsm
                     v_wide = {79'h0, h233};
                     unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_smsl_start <= 1'b1;
-                    st <= 5'b10010;
+                    st <= 6'b010011;
                 end
                 else begin
-                    st <= 5'b10011;
+                    st <= 6'b010100;
                 end
             end
-            5'b10010: begin
+            6'b010011: begin
                 unit_io_smsl_start <= 1'b0;
                 if (unit_io_smsl_done) begin
                     wk_io_smsl_walked <= 1;
@@ -2862,42 +3109,184 @@ always @(posedge clk) begin: fsm
                         wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
                         wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
                     end
-                    st <= 5'b10011;
+                    st <= 6'b010100;
                 end
             end
-            5'b10011: begin
-                if ((!pend)) begin
-                    h237 = 2'h0;
+            6'b010100: begin
+                wk_io_smfl_walked <= 0;
+                wk_io_smfl_ok <= 0;
+                wk_io_smfl_pa <= 0;
+                wk_io_smfl_level <= 0;
+                wk_io_smfl_fault <= 0;
+                wk_io_smfl_access_error <= 0;
+                wk_io_smfl_not_present <= 0;
+                wk_io_smfl_privilege <= 0;
+                wk_io_smfl_write_denied <= 0;
+                wk_io_smfl_reserved <= 0;
+                wk_io_smfl_reserved_2m <= 0;
+                wk_io_smfl_reserved_1g <= 0;
+                wk_io_smfl_translation <= 0;
+                wk_io_smfl_non_canonical <= 0;
+                wk_io_smfl_reason <= 0;
+                wk_io_smfl_R <= 0;
+                wk_io_smfl_W <= 0;
+                wk_io_smfl_shift <= 0;
+                wk_io_smfl_frame <= 0;
+                if (1'b0) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_io_smfl_i_addr <= v_wide[64-1:0];
+                    h234 = 2'h0;
                     if ((e_write != 0)) begin
-                        h237 = 2;
+                        h234 = 2;
                     end
                     else begin
-                        h237 = 1;
+                        h234 = 1;
                     end
-                    h238 = 2'h0;
+                    unit_io_smfl_k_read <= ((!((h234 == 2) && 1'b1)) && 1'b1);
+                    h235 = 2'h0;
                     if ((e_write != 0)) begin
-                        h238 = 2;
+                        h235 = 2;
                     end
                     else begin
+                        h235 = 1;
+                    end
+                    unit_io_smfl_k_write <= ((h235 == 2) && 1'b1);
+                    h236 = 1'h0;
+                    h236 = 0;
+                    if (w_io_pe_10[5]) begin
+                        h236 = 1;
+                    end
+                    h237 = 48'h0;
+                    h237 = ({w_io_pe_10[48-1:12], 12'h0} | {40'h0, h236, 7'h0});
+                    h238 = 1'h0;
+                    h238 = 0;
+                    if (w_io_pe_10[7]) begin
                         h238 = 1;
                     end
-                    h239 = 32'h0;
-                    h239 = (r_GSTS_REG >>> 31);
-                    h240 = 1'h0;
-                    h240 = (h239[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((((((h237 == 1) || (h238 == 2)) && (h240 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
-                        w_io_ctx_0 <= 0;
-                        w_io_ctx_8 <= 0;
-                        st <= 5'b10101;
+                    h239 = 48'h0;
+                    h239 = (h237 | {41'h0, h238, 6'h0});
+                    h240 = 48'h0;
+                    h240 = (h239 | 0);
+                    h241 = 1'h0;
+                    h241 = 0;
+                    if (w_io_pe_10[4]) begin
+                        h241 = 1;
+                    end
+                    h242 = 48'h0;
+                    h242 = (h240 | {43'h0, h241, 4'h0});
+                    h243 = 1'h0;
+                    h243 = 0;
+                    if ((1'b1 && w_io_smctx_8[20])) begin
+                        h243 = 1;
+                    end
+                    h244 = 48'h0;
+                    h244 = (h242 | {44'h0, h243, 3'h0});
+                    h245 = 1'h0;
+                    h246 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h246 = 2;
                     end
                     else begin
-                        h234 = 16'h0;
-                        h234 = cl_vf_rid;
-                        h235 = 13'h0;
-                        h235 = ({5'h0, h234[8-1:0]} * 16);
-                        h236 = 49'h0;
-                        h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
-                        v_wide = {78'h0, h236};
+                        h246 = 1;
+                    end
+                    h245 = 0;
+                    if (((h246 == 2) && 1'b1)) begin
+                        h245 = 1;
+                    end
+                    h247 = 48'h0;
+                    h247 = (h244 | {45'h0, h245, 2'h0});
+                    h248 = 48'h0;
+                    h248 = (h247 | {46'h0, w_io_pe_10[4-1:2]});
+                    v_wide = {79'h0, h248};
+                    unit_io_smfl_r_FL_WALK <= v_wide[64-1:0];
+                    unit_io_smfl_start <= 1'b1;
+                    st <= 6'b010101;
+                end
+                else begin
+                    st <= 6'b010110;
+                end
+            end
+            6'b010101: begin
+                unit_io_smfl_start <= 1'b0;
+                if (unit_io_smfl_done) begin
+                    wk_io_smfl_walked <= 1;
+                    if ((unit_io_smfl_o_status == 0)) begin
+                        wk_io_smfl_ok <= 1;
+                        wk_io_smfl_pa <= unit_io_smfl_o_pa;
+                        wk_io_smfl_level <= unit_io_smfl_o_level;
+                    end
+                    else begin
+                        wk_io_smfl_fault <= unit_io_smfl_o_status;
+                        wk_io_smfl_level <= unit_io_smfl_o_level;
+                        if ((unit_io_smfl_o_status == 1)) begin
+                            wk_io_smfl_access_error <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 2)) begin
+                            wk_io_smfl_not_present <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 3)) begin
+                            wk_io_smfl_privilege <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 4)) begin
+                            wk_io_smfl_write_denied <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 5)) begin
+                            wk_io_smfl_reserved <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 6)) begin
+                            wk_io_smfl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 7)) begin
+                            wk_io_smfl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 8)) begin
+                            wk_io_smfl_translation <= 1;
+                        end
+                        if ((unit_io_smfl_o_status == 9)) begin
+                            wk_io_smfl_non_canonical <= 1;
+                        end
+                        wk_io_smfl_reason <= unit_io_smfl_o_r_reason;
+                        wk_io_smfl_R <= unit_io_smfl_o_r_R;
+                        wk_io_smfl_W <= unit_io_smfl_o_r_W;
+                        wk_io_smfl_shift <= unit_io_smfl_o_r_shift;
+                        wk_io_smfl_frame <= unit_io_smfl_o_r_frame;
+                    end
+                    st <= 6'b010110;
+                end
+            end
+            6'b010110: begin
+                if ((!pend)) begin
+                    h252 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h252 = 2;
+                    end
+                    else begin
+                        h252 = 1;
+                    end
+                    h253 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h253 = 2;
+                    end
+                    else begin
+                        h253 = 1;
+                    end
+                    h254 = 32'h0;
+                    h254 = (r_GSTS_REG >>> 31);
+                    h255 = 1'h0;
+                    h255 = (h254[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && (((((((h252 == 1) || (h253 == 2)) && (h255 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
+                        w_io_ctx_0 <= 0;
+                        w_io_ctx_8 <= 0;
+                        st <= 6'b011000;
+                    end
+                    else begin
+                        h249 = 16'h0;
+                        h249 = cl_vf_rid;
+                        h250 = 13'h0;
+                        h250 = ({5'h0, h249[8-1:0]} * 16);
+                        h251 = 49'h0;
+                        h251 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h250});
+                        v_wide = {78'h0, h251};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2916,19 +3305,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b10100;
+                        st <= 6'b010111;
                     end
                 end
             end
-            5'b10100: begin
+            6'b010111: begin
                 if ((!pend)) begin
-                    h234 = 16'h0;
-                    h234 = cl_vf_rid;
-                    h235 = 13'h0;
-                    h235 = ({5'h0, h234[8-1:0]} * 16);
-                    h236 = 49'h0;
-                    h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
-                    v_wide = {78'h0, h236};
+                    h249 = 16'h0;
+                    h249 = cl_vf_rid;
+                    h250 = 13'h0;
+                    h250 = ({5'h0, h249[8-1:0]} * 16);
+                    h251 = 49'h0;
+                    h251 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h250});
+                    v_wide = {78'h0, h251};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2946,11 +3335,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b10101;
+                        st <= 6'b011000;
                     end
                 end
             end
-            5'b10101: begin
+            6'b011000: begin
                 wk_io_sl_walked <= 0;
                 wk_io_sl_ok <= 0;
                 wk_io_sl_pa <= 0;
@@ -2969,106 +3358,106 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_U <= 0;
                 wk_io_sl_shift <= 0;
                 wk_io_sl_frame <= 0;
-                h241 = 2'h0;
+                h256 = 2'h0;
                 if ((e_write != 0)) begin
-                    h241 = 2;
+                    h256 = 2;
                 end
                 else begin
-                    h241 = 1;
+                    h256 = 1;
                 end
-                h242 = 2'h0;
+                h257 = 2'h0;
                 if ((e_write != 0)) begin
-                    h242 = 2;
+                    h257 = 2;
                 end
                 else begin
-                    h242 = 1;
+                    h257 = 1;
                 end
-                h243 = 32'h0;
-                h243 = (r_GSTS_REG >>> 31);
-                h244 = 1'h0;
-                h244 = (h243[1-1:0] & 1);
-                h245 = 1'h0;
-                h246 = 1'h0;
-                h247 = 64'h0;
-                h247 = e_addr;
-                h246 = 0;
-                if ((h247[64-1:39] != 0)) begin
-                    h246 = 1;
+                h258 = 32'h0;
+                h258 = (r_GSTS_REG >>> 31);
+                h259 = 1'h0;
+                h259 = (h258[1-1:0] & 1);
+                h260 = 1'h0;
+                h261 = 1'h0;
+                h262 = 64'h0;
+                h262 = e_addr;
+                h261 = 0;
+                if ((h262[64-1:39] != 0)) begin
+                    h261 = 1;
                 end
-                h248 = 1'h0;
-                h249 = 1'h0;
-                h250 = 64'h0;
-                h250 = e_addr;
-                h249 = 0;
-                if ((h250[64-1:48] != 0)) begin
-                    h249 = 1;
+                h263 = 1'h0;
+                h264 = 1'h0;
+                h265 = 64'h0;
+                h265 = e_addr;
+                h264 = 0;
+                if ((h265[64-1:48] != 0)) begin
+                    h264 = 1;
                 end
-                h251 = 1'h0;
-                h252 = 64'h0;
-                h252 = e_addr;
-                h251 = 0;
-                if ((h252[64-1:57] != 0)) begin
-                    h251 = 1;
+                h266 = 1'h0;
+                h267 = 64'h0;
+                h267 = e_addr;
+                h266 = 0;
+                if ((h267[64-1:57] != 0)) begin
+                    h266 = 1;
                 end
                 if ((w_io_ctx_8[3-1:0] == 2)) begin
-                    h248 = h249;
+                    h263 = h264;
                 end
                 else begin
-                    h248 = h251;
+                    h263 = h266;
                 end
                 if ((w_io_ctx_8[3-1:0] == 1)) begin
-                    h245 = h246;
+                    h260 = h261;
                 end
                 else begin
-                    h245 = h248;
+                    h260 = h263;
                 end
-                if (((cl_vf_dma != 0) && ((((((((((((((((h241 == 1) || (h242 == 2)) && (h244 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h245 != 0))))) begin
+                if (((cl_vf_dma != 0) && ((((((((((((((((h256 == 1) || (h257 == 2)) && (h259 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h260 != 0))))) begin
                     v_wide = {63'h0, e_addr};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h253 = 2'h0;
+                    h268 = 2'h0;
                     if ((e_write != 0)) begin
-                        h253 = 2;
+                        h268 = 2;
                     end
                     else begin
-                        h253 = 1;
+                        h268 = 1;
                     end
-                    unit_io_sl_k_read <= ((!((h253 == 2) && 1'b1)) && 1'b1);
-                    h254 = 2'h0;
+                    unit_io_sl_k_read <= ((!((h268 == 2) && 1'b1)) && 1'b1);
+                    h269 = 2'h0;
                     if ((e_write != 0)) begin
-                        h254 = 2;
+                        h269 = 2;
                     end
                     else begin
-                        h254 = 1;
+                        h269 = 1;
                     end
-                    unit_io_sl_k_write <= ((h254 == 2) && 1'b1);
-                    h255 = 48'h0;
-                    h255 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h256 = 1'h0;
-                    h257 = 2'h0;
+                    unit_io_sl_k_write <= ((h269 == 2) && 1'b1);
+                    h270 = 48'h0;
+                    h270 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h271 = 1'h0;
+                    h272 = 2'h0;
                     if ((e_write != 0)) begin
-                        h257 = 2;
+                        h272 = 2;
                     end
                     else begin
-                        h257 = 1;
+                        h272 = 1;
                     end
-                    h256 = 0;
-                    if (((h257 == 2) && 1'b1)) begin
-                        h256 = 1;
+                    h271 = 0;
+                    if (((h272 == 2) && 1'b1)) begin
+                        h271 = 1;
                     end
-                    h258 = 48'h0;
-                    h258 = (h255 | {44'h0, h256, 3'h0});
-                    h259 = 48'h0;
-                    h259 = (h258 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h259};
+                    h273 = 48'h0;
+                    h273 = (h270 | {44'h0, h271, 3'h0});
+                    h274 = 48'h0;
+                    h274 = (h273 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h274};
                     unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_sl_start <= 1'b1;
-                    st <= 5'b10110;
+                    st <= 6'b011001;
                 end
                 else begin
-                    st <= 5'b10111;
+                    st <= 6'b011010;
                 end
             end
-            5'b10110: begin
+            6'b011001: begin
                 unit_io_sl_start <= 1'b0;
                 if (unit_io_sl_done) begin
                     wk_io_sl_walked <= 1;
@@ -3108,24 +3497,24 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_shift <= unit_io_sl_o_r_shift;
                         wk_io_sl_frame <= unit_io_sl_o_r_frame;
                     end
-                    st <= 5'b10111;
+                    st <= 6'b011010;
                 end
             end
-            5'b10111: begin
+            6'b011010: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
                         w_io_irte_8 <= 0;
-                        st <= 5'b11001;
+                        st <= 6'b011100;
                     end
                     else begin
-                        h260 = 64'h0;
-                        h260 = (r_IRTA_REG >>> 12);
-                        h261 = 52'h0;
-                        h261 = (h260[52-1:0] & 52'hfffffffffffff);
-                        h262 = 65'h0;
-                        h262 = ({1'h0, h261, 12'h0} + 0);
-                        v_wide = {62'h0, h262};
+                        h275 = 64'h0;
+                        h275 = (r_IRTA_REG >>> 12);
+                        h276 = 52'h0;
+                        h276 = (h275[52-1:0] & 52'hfffffffffffff);
+                        h277 = 65'h0;
+                        h277 = ({1'h0, h276, 12'h0} + 0);
+                        v_wide = {62'h0, h277};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3141,19 +3530,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11000;
+                        st <= 6'b011011;
                     end
                 end
             end
-            5'b11000: begin
+            6'b011011: begin
                 if ((!pend)) begin
-                    h260 = 64'h0;
-                    h260 = (r_IRTA_REG >>> 12);
-                    h261 = 52'h0;
-                    h261 = (h260[52-1:0] & 52'hfffffffffffff);
-                    h262 = 65'h0;
-                    h262 = ({1'h0, h261, 12'h0} + 0);
-                    v_wide = {62'h0, h262};
+                    h275 = 64'h0;
+                    h275 = (r_IRTA_REG >>> 12);
+                    h276 = 52'h0;
+                    h276 = (h275[52-1:0] & 52'hfffffffffffff);
+                    h277 = 65'h0;
+                    h277 = ({1'h0, h276, 12'h0} + 0);
+                    v_wide = {62'h0, h277};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3168,30 +3557,30 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11001;
+                        st <= 6'b011100;
                     end
                 end
             end
-            5'b11001: begin
+            6'b011100: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pd_pir_0 <= 0;
-                        st <= 5'b11010;
+                        st <= 6'b011101;
                     end
                     else begin
-                        h263 = 64'h0;
-                        h263 = w_io_irte_8;
-                        h264 = 64'h0;
-                        h264 = w_io_irte_0;
-                        h265 = 64'h0;
-                        h265 = ({h263[64-1:32], 32'h0} | {32'h0, h264[64-1:38], 6'h0});
-                        h266 = 8'h0;
-                        h266 = (w_io_irte_0[24-1:16] >>> 6);
-                        h267 = 12'h0;
-                        h267 = ({4'h0, h266} * 8);
-                        h268 = 65'h0;
-                        h268 = ({1'h0, h265} + {53'h0, h267});
-                        v_wide = {62'h0, h268};
+                        h278 = 64'h0;
+                        h278 = w_io_irte_8;
+                        h279 = 64'h0;
+                        h279 = w_io_irte_0;
+                        h280 = 64'h0;
+                        h280 = ({h278[64-1:32], 32'h0} | {32'h0, h279[64-1:38], 6'h0});
+                        h281 = 8'h0;
+                        h281 = (w_io_irte_0[24-1:16] >>> 6);
+                        h282 = 12'h0;
+                        h282 = ({4'h0, h281} * 8);
+                        h283 = 65'h0;
+                        h283 = ({1'h0, h280} + {53'h0, h282});
+                        v_wide = {62'h0, h283};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3207,26 +3596,26 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pd_pir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11010;
+                        st <= 6'b011101;
                     end
                 end
             end
-            5'b11010: begin
+            6'b011101: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pd_0 <= 0;
-                        st <= 5'b11011;
+                        st <= 6'b011110;
                     end
                     else begin
-                        h269 = 64'h0;
-                        h269 = w_io_irte_8;
-                        h270 = 64'h0;
-                        h270 = w_io_irte_0;
-                        h271 = 64'h0;
-                        h271 = ({h269[64-1:32], 32'h0} | {32'h0, h270[64-1:38], 6'h0});
-                        h272 = 65'h0;
-                        h272 = ({1'h0, h271} + 32);
-                        v_wide = {62'h0, h272};
+                        h284 = 64'h0;
+                        h284 = w_io_irte_8;
+                        h285 = 64'h0;
+                        h285 = w_io_irte_0;
+                        h286 = 64'h0;
+                        h286 = ({h284[64-1:32], 32'h0} | {32'h0, h285[64-1:38], 6'h0});
+                        h287 = 65'h0;
+                        h287 = ({1'h0, h286} + 32);
+                        v_wide = {62'h0, h287};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3242,11 +3631,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pd_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11011;
+                        st <= 6'b011110;
                     end
                 end
             end
-            5'b11011: begin
+            6'b011110: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
@@ -3275,6 +3664,18 @@ always @(posedge clk) begin: fsm
                 cl_io_sm_protected_memory <= 0;
                 cl_io_sm_ats_pass_through <= 0;
                 cl_io_sm_pass_through <= 0;
+                cl_io_sm_fl_sre_clear <= 0;
+                cl_io_sm_fl_ats_non_canonical <= 0;
+                cl_io_sm_fl_non_canonical <= 0;
+                cl_io_sm_fl_protected_memory_remapped <= 0;
+                cl_io_sm_fl_translated <= 0;
+                cl_io_sm_fl_ats_translation <= 0;
+                cl_io_sm_fl_access_error <= 0;
+                cl_io_sm_fl_ats_not_present <= 0;
+                cl_io_sm_fl_not_present <= 0;
+                cl_io_sm_fl_privilege <= 0;
+                cl_io_sm_fl_write_denied <= 0;
+                cl_io_sm_fl_reserved <= 0;
                 cl_io_sm_ats_beyond_width <= 0;
                 cl_io_sm_address_beyond_width <= 0;
                 cl_io_sm_protected_memory_remapped <= 0;
@@ -3344,48 +3745,13 @@ always @(posedge clk) begin: fsm
                 cl_io_pd_control <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_io_called <= 1;
-                    h273 = 2'h0;
+                    h288 = 2'h0;
                     if ((e_write != 0)) begin
-                        h273 = 2;
+                        h288 = 2;
                     end
                     else begin
-                        h273 = 1;
+                        h288 = 1;
                     end
-                    h274 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h274 = 2;
-                    end
-                    else begin
-                        h274 = 1;
-                    end
-                    h275 = 32'h0;
-                    h275 = (r_PMEN_REG >>> 31);
-                    h276 = 1'h0;
-                    h276 = (h275[1-1:0] & 1);
-                    h277 = 32'h0;
-                    h277 = (r_PLMBASE_REG >>> 20);
-                    h278 = 12'h0;
-                    h278 = (h277[12-1:0] & 4095);
-                    h279 = 32'h0;
-                    h279 = (r_PLMLIMIT_REG >>> 20);
-                    h280 = 12'h0;
-                    h280 = (h279[12-1:0] & 4095);
-                    h281 = 32'h0;
-                    h281 = ({h280, 20'h0} | 1048575);
-                    h282 = 64'h0;
-                    h282 = (r_PHMBASE_REG >>> 20);
-                    h283 = 28'h0;
-                    h283 = (h282[28-1:0] & 268435455);
-                    h284 = 64'h0;
-                    h284 = (r_PHMLIMIT_REG >>> 20);
-                    h285 = 28'h0;
-                    h285 = (h284[28-1:0] & 268435455);
-                    h286 = 48'h0;
-                    h286 = ({h285, 20'h0} | 1048575);
-                    h287 = 32'h0;
-                    h287 = (r_GSTS_REG >>> 31);
-                    h288 = 1'h0;
-                    h288 = (h287[1-1:0] & 1);
                     h289 = 2'h0;
                     if ((e_write != 0)) begin
                         h289 = 2;
@@ -3393,312 +3759,347 @@ always @(posedge clk) begin: fsm
                     else begin
                         h289 = 1;
                     end
-                    h290 = 2'h0;
+                    h290 = 32'h0;
+                    h290 = (r_PMEN_REG >>> 31);
+                    h291 = 1'h0;
+                    h291 = (h290[1-1:0] & 1);
+                    h292 = 32'h0;
+                    h292 = (r_PLMBASE_REG >>> 20);
+                    h293 = 12'h0;
+                    h293 = (h292[12-1:0] & 4095);
+                    h294 = 32'h0;
+                    h294 = (r_PLMLIMIT_REG >>> 20);
+                    h295 = 12'h0;
+                    h295 = (h294[12-1:0] & 4095);
+                    h296 = 32'h0;
+                    h296 = ({h295, 20'h0} | 1048575);
+                    h297 = 64'h0;
+                    h297 = (r_PHMBASE_REG >>> 20);
+                    h298 = 28'h0;
+                    h298 = (h297[28-1:0] & 268435455);
+                    h299 = 64'h0;
+                    h299 = (r_PHMLIMIT_REG >>> 20);
+                    h300 = 28'h0;
+                    h300 = (h299[28-1:0] & 268435455);
+                    h301 = 48'h0;
+                    h301 = ({h300, 20'h0} | 1048575);
+                    h302 = 32'h0;
+                    h302 = (r_GSTS_REG >>> 31);
+                    h303 = 1'h0;
+                    h303 = (h302[1-1:0] & 1);
+                    h304 = 2'h0;
                     if ((e_write != 0)) begin
-                        h290 = 2;
+                        h304 = 2;
                     end
                     else begin
-                        h290 = 1;
+                        h304 = 1;
                     end
-                    h291 = 32'h0;
-                    h291 = (r_GSTS_REG >>> 31);
-                    h292 = 1'h0;
-                    h292 = (h291[1-1:0] & 1);
-                    h296 = 2'h0;
+                    h305 = 2'h0;
                     if ((e_write != 0)) begin
-                        h296 = 2;
+                        h305 = 2;
                     end
                     else begin
-                        h296 = 1;
+                        h305 = 1;
                     end
-                    h297 = 2'h0;
+                    h306 = 32'h0;
+                    h306 = (r_GSTS_REG >>> 31);
+                    h307 = 1'h0;
+                    h307 = (h306[1-1:0] & 1);
+                    h311 = 2'h0;
                     if ((e_write != 0)) begin
-                        h297 = 2;
+                        h311 = 2;
                     end
                     else begin
-                        h297 = 1;
+                        h311 = 1;
                     end
-                    h298 = 32'h0;
-                    h298 = (r_GSTS_REG >>> 31);
-                    h299 = 1'h0;
-                    h299 = (h298[1-1:0] & 1);
-                    h536 = 2'h0;
+                    h312 = 2'h0;
                     if ((e_write != 0)) begin
-                        h536 = 2;
+                        h312 = 2;
                     end
                     else begin
-                        h536 = 1;
+                        h312 = 1;
                     end
-                    h537 = 2'h0;
+                    h313 = 32'h0;
+                    h313 = (r_GSTS_REG >>> 31);
+                    h314 = 1'h0;
+                    h314 = (h313[1-1:0] & 1);
+                    h628 = 2'h0;
                     if ((e_write != 0)) begin
-                        h537 = 2;
+                        h628 = 2;
                     end
                     else begin
-                        h537 = 1;
+                        h628 = 1;
                     end
-                    h538 = 32'h0;
-                    h538 = (r_GSTS_REG >>> 31);
-                    h539 = 1'h0;
-                    h539 = (h538[1-1:0] & 1);
-                    h543 = 2'h0;
+                    h629 = 2'h0;
                     if ((e_write != 0)) begin
-                        h543 = 2;
+                        h629 = 2;
                     end
                     else begin
-                        h543 = 1;
+                        h629 = 1;
                     end
-                    h544 = 2'h0;
+                    h630 = 32'h0;
+                    h630 = (r_GSTS_REG >>> 31);
+                    h631 = 1'h0;
+                    h631 = (h630[1-1:0] & 1);
+                    h635 = 2'h0;
                     if ((e_write != 0)) begin
-                        h544 = 2;
+                        h635 = 2;
                     end
                     else begin
-                        h544 = 1;
+                        h635 = 1;
                     end
-                    h545 = 32'h0;
-                    h545 = (r_GSTS_REG >>> 31);
-                    h546 = 1'h0;
-                    h546 = (h545[1-1:0] & 1);
-                    h550 = 2'h0;
+                    h636 = 2'h0;
                     if ((e_write != 0)) begin
-                        h550 = 2;
+                        h636 = 2;
                     end
                     else begin
-                        h550 = 1;
+                        h636 = 1;
                     end
-                    h551 = 2'h0;
+                    h637 = 32'h0;
+                    h637 = (r_GSTS_REG >>> 31);
+                    h638 = 1'h0;
+                    h638 = (h637[1-1:0] & 1);
+                    h642 = 2'h0;
                     if ((e_write != 0)) begin
-                        h551 = 2;
+                        h642 = 2;
                     end
                     else begin
-                        h551 = 1;
+                        h642 = 1;
                     end
-                    h552 = 32'h0;
-                    h552 = (r_GSTS_REG >>> 31);
-                    h553 = 1'h0;
-                    h553 = (h552[1-1:0] & 1);
-                    h558 = 2'h0;
+                    h643 = 2'h0;
                     if ((e_write != 0)) begin
-                        h558 = 2;
+                        h643 = 2;
                     end
                     else begin
-                        h558 = 1;
+                        h643 = 1;
                     end
-                    h559 = 2'h0;
+                    h644 = 32'h0;
+                    h644 = (r_GSTS_REG >>> 31);
+                    h645 = 1'h0;
+                    h645 = (h644[1-1:0] & 1);
+                    h650 = 2'h0;
                     if ((e_write != 0)) begin
-                        h559 = 2;
+                        h650 = 2;
                     end
                     else begin
-                        h559 = 1;
+                        h650 = 1;
                     end
-                    h560 = 32'h0;
-                    h560 = (r_GSTS_REG >>> 31);
-                    h561 = 1'h0;
-                    h561 = (h560[1-1:0] & 1);
-                    h565 = 2'h0;
+                    h651 = 2'h0;
                     if ((e_write != 0)) begin
-                        h565 = 2;
+                        h651 = 2;
                     end
                     else begin
-                        h565 = 1;
+                        h651 = 1;
                     end
-                    h566 = 2'h0;
+                    h652 = 32'h0;
+                    h652 = (r_GSTS_REG >>> 31);
+                    h653 = 1'h0;
+                    h653 = (h652[1-1:0] & 1);
+                    h657 = 2'h0;
                     if ((e_write != 0)) begin
-                        h566 = 2;
+                        h657 = 2;
                     end
                     else begin
-                        h566 = 1;
+                        h657 = 1;
                     end
-                    h567 = 32'h0;
-                    h567 = (r_GSTS_REG >>> 31);
-                    h568 = 1'h0;
-                    h568 = (h567[1-1:0] & 1);
-                    h573 = 2'h0;
+                    h658 = 2'h0;
                     if ((e_write != 0)) begin
-                        h573 = 2;
+                        h658 = 2;
                     end
                     else begin
-                        h573 = 1;
+                        h658 = 1;
                     end
-                    h574 = 2'h0;
+                    h659 = 32'h0;
+                    h659 = (r_GSTS_REG >>> 31);
+                    h660 = 1'h0;
+                    h660 = (h659[1-1:0] & 1);
+                    h665 = 2'h0;
                     if ((e_write != 0)) begin
-                        h574 = 2;
+                        h665 = 2;
                     end
                     else begin
-                        h574 = 1;
+                        h665 = 1;
                     end
-                    h575 = 32'h0;
-                    h575 = (r_GSTS_REG >>> 31);
-                    h576 = 1'h0;
-                    h576 = (h575[1-1:0] & 1);
-                    h585 = 2'h0;
+                    h666 = 2'h0;
                     if ((e_write != 0)) begin
-                        h585 = 2;
+                        h666 = 2;
                     end
                     else begin
-                        h585 = 1;
+                        h666 = 1;
                     end
-                    h586 = 2'h0;
+                    h667 = 32'h0;
+                    h667 = (r_GSTS_REG >>> 31);
+                    h668 = 1'h0;
+                    h668 = (h667[1-1:0] & 1);
+                    h677 = 2'h0;
                     if ((e_write != 0)) begin
-                        h586 = 2;
+                        h677 = 2;
                     end
                     else begin
-                        h586 = 1;
+                        h677 = 1;
                     end
-                    h587 = 32'h0;
-                    h587 = (r_GSTS_REG >>> 31);
-                    h588 = 1'h0;
-                    h588 = (h587[1-1:0] & 1);
-                    h589 = 2'h0;
+                    h678 = 2'h0;
                     if ((e_write != 0)) begin
-                        h589 = 2;
+                        h678 = 2;
                     end
                     else begin
-                        h589 = 1;
+                        h678 = 1;
                     end
-                    h590 = 2'h0;
+                    h679 = 32'h0;
+                    h679 = (r_GSTS_REG >>> 31);
+                    h680 = 1'h0;
+                    h680 = (h679[1-1:0] & 1);
+                    h681 = 2'h0;
                     if ((e_write != 0)) begin
-                        h590 = 2;
+                        h681 = 2;
                     end
                     else begin
-                        h590 = 1;
+                        h681 = 1;
                     end
-                    h591 = 32'h0;
-                    h591 = (r_PMEN_REG >>> 31);
-                    h592 = 1'h0;
-                    h592 = (h591[1-1:0] & 1);
-                    h593 = 32'h0;
-                    h593 = (r_PLMBASE_REG >>> 20);
-                    h594 = 12'h0;
-                    h594 = (h593[12-1:0] & 4095);
-                    h595 = 32'h0;
-                    h595 = (r_PLMLIMIT_REG >>> 20);
-                    h596 = 12'h0;
-                    h596 = (h595[12-1:0] & 4095);
-                    h597 = 32'h0;
-                    h597 = ({h596, 20'h0} | 1048575);
-                    h598 = 64'h0;
-                    h598 = (r_PHMBASE_REG >>> 20);
-                    h599 = 28'h0;
-                    h599 = (h598[28-1:0] & 268435455);
-                    h600 = 64'h0;
-                    h600 = (r_PHMLIMIT_REG >>> 20);
-                    h601 = 28'h0;
-                    h601 = (h600[28-1:0] & 268435455);
-                    h602 = 48'h0;
-                    h602 = ({h601, 20'h0} | 1048575);
-                    h603 = 2'h0;
+                    h682 = 2'h0;
                     if ((e_write != 0)) begin
-                        h603 = 2;
+                        h682 = 2;
                     end
                     else begin
-                        h603 = 1;
+                        h682 = 1;
                     end
-                    h604 = 2'h0;
+                    h683 = 32'h0;
+                    h683 = (r_PMEN_REG >>> 31);
+                    h684 = 1'h0;
+                    h684 = (h683[1-1:0] & 1);
+                    h685 = 32'h0;
+                    h685 = (r_PLMBASE_REG >>> 20);
+                    h686 = 12'h0;
+                    h686 = (h685[12-1:0] & 4095);
+                    h687 = 32'h0;
+                    h687 = (r_PLMLIMIT_REG >>> 20);
+                    h688 = 12'h0;
+                    h688 = (h687[12-1:0] & 4095);
+                    h689 = 32'h0;
+                    h689 = ({h688, 20'h0} | 1048575);
+                    h690 = 64'h0;
+                    h690 = (r_PHMBASE_REG >>> 20);
+                    h691 = 28'h0;
+                    h691 = (h690[28-1:0] & 268435455);
+                    h692 = 64'h0;
+                    h692 = (r_PHMLIMIT_REG >>> 20);
+                    h693 = 28'h0;
+                    h693 = (h692[28-1:0] & 268435455);
+                    h694 = 48'h0;
+                    h694 = ({h693, 20'h0} | 1048575);
+                    h695 = 2'h0;
                     if ((e_write != 0)) begin
-                        h604 = 2;
+                        h695 = 2;
                     end
                     else begin
-                        h604 = 1;
+                        h695 = 1;
                     end
-                    h605 = 32'h0;
-                    h605 = (r_GSTS_REG >>> 31);
-                    h606 = 1'h0;
-                    h606 = (h605[1-1:0] & 1);
-                    h607 = 2'h0;
+                    h696 = 2'h0;
                     if ((e_write != 0)) begin
-                        h607 = 2;
+                        h696 = 2;
                     end
                     else begin
-                        h607 = 1;
+                        h696 = 1;
                     end
-                    h608 = 2'h0;
+                    h697 = 32'h0;
+                    h697 = (r_GSTS_REG >>> 31);
+                    h698 = 1'h0;
+                    h698 = (h697[1-1:0] & 1);
+                    h699 = 2'h0;
                     if ((e_write != 0)) begin
-                        h608 = 2;
+                        h699 = 2;
                     end
                     else begin
-                        h608 = 1;
+                        h699 = 1;
                     end
-                    h609 = 32'h0;
-                    h609 = (r_GSTS_REG >>> 31);
-                    h610 = 1'h0;
-                    h610 = (h609[1-1:0] & 1);
-                    h615 = 2'h0;
+                    h700 = 2'h0;
                     if ((e_write != 0)) begin
-                        h615 = 2;
+                        h700 = 2;
                     end
                     else begin
-                        h615 = 1;
+                        h700 = 1;
                     end
-                    h616 = 2'h0;
+                    h701 = 32'h0;
+                    h701 = (r_GSTS_REG >>> 31);
+                    h702 = 1'h0;
+                    h702 = (h701[1-1:0] & 1);
+                    h707 = 2'h0;
                     if ((e_write != 0)) begin
-                        h616 = 2;
+                        h707 = 2;
                     end
                     else begin
-                        h616 = 1;
+                        h707 = 1;
                     end
-                    h617 = 32'h0;
-                    h617 = (r_GSTS_REG >>> 31);
-                    h618 = 1'h0;
-                    h618 = (h617[1-1:0] & 1);
-                    h619 = 1'h0;
-                    h620 = 1'h0;
-                    h621 = 64'h0;
-                    h621 = e_addr;
-                    h620 = 0;
-                    if ((h621[64-1:39] != 0)) begin
-                        h620 = 1;
+                    h708 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h708 = 2;
                     end
-                    h622 = 1'h0;
-                    h623 = 1'h0;
-                    h624 = 64'h0;
-                    h624 = e_addr;
-                    h623 = 0;
-                    if ((h624[64-1:48] != 0)) begin
-                        h623 = 1;
+                    else begin
+                        h708 = 1;
                     end
-                    h625 = 1'h0;
-                    h626 = 64'h0;
-                    h626 = e_addr;
-                    h625 = 0;
-                    if ((h626[64-1:57] != 0)) begin
-                        h625 = 1;
+                    h709 = 32'h0;
+                    h709 = (r_GSTS_REG >>> 31);
+                    h710 = 1'h0;
+                    h710 = (h709[1-1:0] & 1);
+                    h711 = 1'h0;
+                    h712 = 1'h0;
+                    h713 = 64'h0;
+                    h713 = e_addr;
+                    h712 = 0;
+                    if ((h713[64-1:39] != 0)) begin
+                        h712 = 1;
+                    end
+                    h714 = 1'h0;
+                    h715 = 1'h0;
+                    h716 = 64'h0;
+                    h716 = e_addr;
+                    h715 = 0;
+                    if ((h716[64-1:48] != 0)) begin
+                        h715 = 1;
+                    end
+                    h717 = 1'h0;
+                    h718 = 64'h0;
+                    h718 = e_addr;
+                    h717 = 0;
+                    if ((h718[64-1:57] != 0)) begin
+                        h717 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h622 = h623;
+                        h714 = h715;
                     end
                     else begin
-                        h622 = h625;
+                        h714 = h717;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h619 = h620;
+                        h711 = h712;
                     end
                     else begin
-                        h619 = h622;
+                        h711 = h714;
                     end
-                    h627 = 32'h0;
-                    h627 = (r_PMEN_REG >>> 31);
-                    h628 = 1'h0;
-                    h628 = (h627[1-1:0] & 1);
-                    h629 = 32'h0;
-                    h629 = (r_PLMBASE_REG >>> 20);
-                    h630 = 12'h0;
-                    h630 = (h629[12-1:0] & 4095);
-                    h631 = 32'h0;
-                    h631 = (r_PLMLIMIT_REG >>> 20);
-                    h632 = 12'h0;
-                    h632 = (h631[12-1:0] & 4095);
-                    h633 = 32'h0;
-                    h633 = ({h632, 20'h0} | 1048575);
-                    h634 = 64'h0;
-                    h634 = (r_PHMBASE_REG >>> 20);
-                    h635 = 28'h0;
-                    h635 = (h634[28-1:0] & 268435455);
-                    h636 = 64'h0;
-                    h636 = (r_PHMLIMIT_REG >>> 20);
-                    h637 = 28'h0;
-                    h637 = (h636[28-1:0] & 268435455);
-                    h638 = 48'h0;
-                    h638 = ({h637, 20'h0} | 1048575);
+                    h719 = 32'h0;
+                    h719 = (r_PMEN_REG >>> 31);
+                    h720 = 1'h0;
+                    h720 = (h719[1-1:0] & 1);
+                    h721 = 32'h0;
+                    h721 = (r_PLMBASE_REG >>> 20);
+                    h722 = 12'h0;
+                    h722 = (h721[12-1:0] & 4095);
+                    h723 = 32'h0;
+                    h723 = (r_PLMLIMIT_REG >>> 20);
+                    h724 = 12'h0;
+                    h724 = (h723[12-1:0] & 4095);
+                    h725 = 32'h0;
+                    h725 = ({h724, 20'h0} | 1048575);
+                    h726 = 64'h0;
+                    h726 = (r_PHMBASE_REG >>> 20);
+                    h727 = 28'h0;
+                    h727 = (h726[28-1:0] & 268435455);
+                    h728 = 64'h0;
+                    h728 = (r_PHMLIMIT_REG >>> 20);
+                    h729 = 28'h0;
+                    h729 = (h728[28-1:0] & 268435455);
+                    h730 = 48'h0;
+                    h730 = ({h729, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -3726,7 +4127,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((h273 == 1) || (h274 == 2)) && 1'b1) && (h276 != 0)) && (((1'b1 && (e_addr >= {32'h0, h278, 20'h0})) && (e_addr <= {32'h0, h281})) || ((1'b1 && (e_addr >= {16'h0, h283, 20'h0})) && (e_addr <= {16'h0, h286})))) && (!(h288 != 0)))) begin
+                    else if (((((((h288 == 1) || (h289 == 2)) && 1'b1) && (h291 != 0)) && (((1'b1 && (e_addr >= {32'h0, h293, 20'h0})) && (e_addr <= {32'h0, h296})) || ((1'b1 && (e_addr >= {16'h0, h298, 20'h0})) && (e_addr <= {16'h0, h301})))) && (!(h303 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -3753,7 +4154,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((h289 == 1) || (h290 == 2)) && (!(h292 != 0)))) begin
+                    else if ((((h304 == 1) || (h305 == 2)) && (!(h307 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
@@ -3780,7 +4181,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h296 == 1) || (h297 == 2)) && (h299 != 0)) && 1'b1) && (er_io_root != 0))) begin
+                    else if ((((((h311 == 1) || (h312 == 2)) && (h314 != 0)) && 1'b1) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -3789,27 +4190,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h293 = 64'h0;
-                        h293 = e_addr;
-                        v_wide[64-1:12] = h293[64-1:12];
+                        h308 = 64'h0;
+                        h308 = e_addr;
+                        v_wide[64-1:12] = h308[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 0;
-                        h294 = 1'h0;
-                        h295 = 2'h0;
+                        h309 = 1'h0;
+                        h310 = 2'h0;
                         if ((e_write != 0)) begin
-                            h295 = 2;
+                            h310 = 2;
                         end
                         else begin
-                            h295 = 1;
+                            h310 = 1;
                         end
-                        h294 = 0;
-                        if ((!((h295 == 2) && 1'b1))) begin
-                            h294 = 1;
+                        h309 = 0;
+                        if ((!((h310 == 2) && 1'b1))) begin
+                            h309 = 1;
                         end
-                        v_wide[63-1:62] = h294;
+                        v_wide[63-1:62] = h309;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3837,36 +4238,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 49;
                         cl_io_recorded <= 1;
-                        h300 = 64'h0;
-                        h300 = (e_addr >>> 12);
-                        h301 = 76'h0;
-                        h301 = {h300, 12'h0};
-                        cl_io_frcd_lo <= h301[64-1:0];
-                        h302 = 62'h0;
-                        h302 = ({46'h0, cl_vf_rid} | 0);
-                        h303 = 1'h0;
-                        h304 = 2'h0;
+                        h315 = 64'h0;
+                        h315 = (e_addr >>> 12);
+                        h316 = 76'h0;
+                        h316 = {h315, 12'h0};
+                        cl_io_frcd_lo <= h316[64-1:0];
+                        h317 = 62'h0;
+                        h317 = ({46'h0, cl_vf_rid} | 0);
+                        h318 = 1'h0;
+                        h319 = 2'h0;
                         if ((e_write != 0)) begin
-                            h304 = 2;
+                            h319 = 2;
                         end
                         else begin
-                            h304 = 1;
+                            h319 = 1;
                         end
-                        h303 = 0;
-                        if ((!((h304 == 2) && 1'b1))) begin
-                            h303 = 1;
+                        h318 = 0;
+                        if ((!((h319 == 2) && 1'b1))) begin
+                            h318 = 1;
                         end
-                        h305 = 63'h0;
-                        h305 = ({1'h0, h302} | {h303, 62'h0});
-                        h306 = 64'h0;
-                        h306 = ({1'h0, h305} | 64'h8000000000000000);
-                        h307 = 64'h0;
-                        h307 = (h306 | 0);
-                        h308 = 64'h0;
-                        h308 = (h307 | 0);
-                        h309 = 64'h0;
-                        h309 = (h308 | 64'h3100000000);
-                        cl_io_frcd_hi <= h309;
+                        h320 = 63'h0;
+                        h320 = ({1'h0, h317} | {h318, 62'h0});
+                        h321 = 64'h0;
+                        h321 = ({1'h0, h320} | 64'h8000000000000000);
+                        h322 = 64'h0;
+                        h322 = (h321 | 0);
+                        h323 = 64'h0;
+                        h323 = (h322 | 0);
+                        h324 = 64'h0;
+                        h324 = (h323 | 64'h3100000000);
+                        cl_io_frcd_hi <= h324;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3892,36 +4293,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 56;
                         cl_io_recorded <= 1;
-                        h310 = 64'h0;
-                        h310 = (e_addr >>> 12);
-                        h311 = 76'h0;
-                        h311 = {h310, 12'h0};
-                        cl_io_frcd_lo <= h311[64-1:0];
-                        h312 = 62'h0;
-                        h312 = ({46'h0, cl_vf_rid} | 0);
-                        h313 = 1'h0;
-                        h314 = 2'h0;
+                        h325 = 64'h0;
+                        h325 = (e_addr >>> 12);
+                        h326 = 76'h0;
+                        h326 = {h325, 12'h0};
+                        cl_io_frcd_lo <= h326[64-1:0];
+                        h327 = 62'h0;
+                        h327 = ({46'h0, cl_vf_rid} | 0);
+                        h328 = 1'h0;
+                        h329 = 2'h0;
                         if ((e_write != 0)) begin
-                            h314 = 2;
+                            h329 = 2;
                         end
                         else begin
-                            h314 = 1;
+                            h329 = 1;
                         end
-                        h313 = 0;
-                        if ((!((h314 == 2) && 1'b1))) begin
-                            h313 = 1;
+                        h328 = 0;
+                        if ((!((h329 == 2) && 1'b1))) begin
+                            h328 = 1;
                         end
-                        h315 = 63'h0;
-                        h315 = ({1'h0, h312} | {h313, 62'h0});
-                        h316 = 64'h0;
-                        h316 = ({1'h0, h315} | 64'h8000000000000000);
-                        h317 = 64'h0;
-                        h317 = (h316 | 0);
-                        h318 = 64'h0;
-                        h318 = (h317 | 0);
-                        h319 = 64'h0;
-                        h319 = (h318 | 64'h3800000000);
-                        cl_io_frcd_hi <= h319;
+                        h330 = 63'h0;
+                        h330 = ({1'h0, h327} | {h328, 62'h0});
+                        h331 = 64'h0;
+                        h331 = ({1'h0, h330} | 64'h8000000000000000);
+                        h332 = 64'h0;
+                        h332 = (h331 | 0);
+                        h333 = 64'h0;
+                        h333 = (h332 | 0);
+                        h334 = 64'h0;
+                        h334 = (h333 | 64'h3800000000);
+                        cl_io_frcd_hi <= h334;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3947,36 +4348,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 57;
                         cl_io_recorded <= 1;
-                        h320 = 64'h0;
-                        h320 = (e_addr >>> 12);
-                        h321 = 76'h0;
-                        h321 = {h320, 12'h0};
-                        cl_io_frcd_lo <= h321[64-1:0];
-                        h322 = 62'h0;
-                        h322 = ({46'h0, cl_vf_rid} | 0);
-                        h323 = 1'h0;
-                        h324 = 2'h0;
+                        h335 = 64'h0;
+                        h335 = (e_addr >>> 12);
+                        h336 = 76'h0;
+                        h336 = {h335, 12'h0};
+                        cl_io_frcd_lo <= h336[64-1:0];
+                        h337 = 62'h0;
+                        h337 = ({46'h0, cl_vf_rid} | 0);
+                        h338 = 1'h0;
+                        h339 = 2'h0;
                         if ((e_write != 0)) begin
-                            h324 = 2;
+                            h339 = 2;
                         end
                         else begin
-                            h324 = 1;
+                            h339 = 1;
                         end
-                        h323 = 0;
-                        if ((!((h324 == 2) && 1'b1))) begin
-                            h323 = 1;
+                        h338 = 0;
+                        if ((!((h339 == 2) && 1'b1))) begin
+                            h338 = 1;
                         end
-                        h325 = 63'h0;
-                        h325 = ({1'h0, h322} | {h323, 62'h0});
-                        h326 = 64'h0;
-                        h326 = ({1'h0, h325} | 64'h8000000000000000);
-                        h327 = 64'h0;
-                        h327 = (h326 | 0);
-                        h328 = 64'h0;
-                        h328 = (h327 | 0);
-                        h329 = 64'h0;
-                        h329 = (h328 | 64'h3900000000);
-                        cl_io_frcd_hi <= h329;
+                        h340 = 63'h0;
+                        h340 = ({1'h0, h337} | {h338, 62'h0});
+                        h341 = 64'h0;
+                        h341 = ({1'h0, h340} | 64'h8000000000000000);
+                        h342 = 64'h0;
+                        h342 = (h341 | 0);
+                        h343 = 64'h0;
+                        h343 = (h342 | 0);
+                        h344 = 64'h0;
+                        h344 = (h343 | 64'h3900000000);
+                        cl_io_frcd_hi <= h344;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4002,36 +4403,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 58;
                         cl_io_recorded <= 1;
-                        h330 = 64'h0;
-                        h330 = (e_addr >>> 12);
-                        h331 = 76'h0;
-                        h331 = {h330, 12'h0};
-                        cl_io_frcd_lo <= h331[64-1:0];
-                        h332 = 62'h0;
-                        h332 = ({46'h0, cl_vf_rid} | 0);
-                        h333 = 1'h0;
-                        h334 = 2'h0;
+                        h345 = 64'h0;
+                        h345 = (e_addr >>> 12);
+                        h346 = 76'h0;
+                        h346 = {h345, 12'h0};
+                        cl_io_frcd_lo <= h346[64-1:0];
+                        h347 = 62'h0;
+                        h347 = ({46'h0, cl_vf_rid} | 0);
+                        h348 = 1'h0;
+                        h349 = 2'h0;
                         if ((e_write != 0)) begin
-                            h334 = 2;
+                            h349 = 2;
                         end
                         else begin
-                            h334 = 1;
+                            h349 = 1;
                         end
-                        h333 = 0;
-                        if ((!((h334 == 2) && 1'b1))) begin
-                            h333 = 1;
+                        h348 = 0;
+                        if ((!((h349 == 2) && 1'b1))) begin
+                            h348 = 1;
                         end
-                        h335 = 63'h0;
-                        h335 = ({1'h0, h332} | {h333, 62'h0});
-                        h336 = 64'h0;
-                        h336 = ({1'h0, h335} | 64'h8000000000000000);
-                        h337 = 64'h0;
-                        h337 = (h336 | 0);
-                        h338 = 64'h0;
-                        h338 = (h337 | 0);
-                        h339 = 64'h0;
-                        h339 = (h338 | 64'h3a00000000);
-                        cl_io_frcd_hi <= h339;
+                        h350 = 63'h0;
+                        h350 = ({1'h0, h347} | {h348, 62'h0});
+                        h351 = 64'h0;
+                        h351 = ({1'h0, h350} | 64'h8000000000000000);
+                        h352 = 64'h0;
+                        h352 = (h351 | 0);
+                        h353 = 64'h0;
+                        h353 = (h352 | 0);
+                        h354 = 64'h0;
+                        h354 = (h353 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h354;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4057,36 +4458,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 64;
                         cl_io_recorded <= 1;
-                        h340 = 64'h0;
-                        h340 = (e_addr >>> 12);
-                        h341 = 76'h0;
-                        h341 = {h340, 12'h0};
-                        cl_io_frcd_lo <= h341[64-1:0];
-                        h342 = 62'h0;
-                        h342 = ({46'h0, cl_vf_rid} | 0);
-                        h343 = 1'h0;
-                        h344 = 2'h0;
+                        h355 = 64'h0;
+                        h355 = (e_addr >>> 12);
+                        h356 = 76'h0;
+                        h356 = {h355, 12'h0};
+                        cl_io_frcd_lo <= h356[64-1:0];
+                        h357 = 62'h0;
+                        h357 = ({46'h0, cl_vf_rid} | 0);
+                        h358 = 1'h0;
+                        h359 = 2'h0;
                         if ((e_write != 0)) begin
-                            h344 = 2;
+                            h359 = 2;
                         end
                         else begin
-                            h344 = 1;
+                            h359 = 1;
                         end
-                        h343 = 0;
-                        if ((!((h344 == 2) && 1'b1))) begin
-                            h343 = 1;
+                        h358 = 0;
+                        if ((!((h359 == 2) && 1'b1))) begin
+                            h358 = 1;
                         end
-                        h345 = 63'h0;
-                        h345 = ({1'h0, h342} | {h343, 62'h0});
-                        h346 = 64'h0;
-                        h346 = ({1'h0, h345} | 64'h8000000000000000);
-                        h347 = 64'h0;
-                        h347 = (h346 | 0);
-                        h348 = 64'h0;
-                        h348 = (h347 | 0);
-                        h349 = 64'h0;
-                        h349 = (h348 | 64'h4000000000);
-                        cl_io_frcd_hi <= h349;
+                        h360 = 63'h0;
+                        h360 = ({1'h0, h357} | {h358, 62'h0});
+                        h361 = 64'h0;
+                        h361 = ({1'h0, h360} | 64'h8000000000000000);
+                        h362 = 64'h0;
+                        h362 = (h361 | 0);
+                        h363 = 64'h0;
+                        h363 = (h362 | 0);
+                        h364 = 64'h0;
+                        h364 = (h363 | 64'h4000000000);
+                        cl_io_frcd_hi <= h364;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4111,42 +4512,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 65;
-                        h350 = 1'h0;
-                        h350 = 0;
+                        h365 = 1'h0;
+                        h365 = 0;
                         if ((!w_io_smctx_0[1])) begin
-                            h350 = 1;
+                            h365 = 1;
                         end
-                        cl_io_recorded <= h350;
-                        h351 = 64'h0;
-                        h351 = (e_addr >>> 12);
-                        h352 = 76'h0;
-                        h352 = {h351, 12'h0};
-                        cl_io_frcd_lo <= h352[64-1:0];
-                        h353 = 62'h0;
-                        h353 = ({46'h0, cl_vf_rid} | 0);
-                        h354 = 1'h0;
-                        h355 = 2'h0;
+                        cl_io_recorded <= h365;
+                        h366 = 64'h0;
+                        h366 = (e_addr >>> 12);
+                        h367 = 76'h0;
+                        h367 = {h366, 12'h0};
+                        cl_io_frcd_lo <= h367[64-1:0];
+                        h368 = 62'h0;
+                        h368 = ({46'h0, cl_vf_rid} | 0);
+                        h369 = 1'h0;
+                        h370 = 2'h0;
                         if ((e_write != 0)) begin
-                            h355 = 2;
+                            h370 = 2;
                         end
                         else begin
-                            h355 = 1;
+                            h370 = 1;
                         end
-                        h354 = 0;
-                        if ((!((h355 == 2) && 1'b1))) begin
-                            h354 = 1;
+                        h369 = 0;
+                        if ((!((h370 == 2) && 1'b1))) begin
+                            h369 = 1;
                         end
-                        h356 = 63'h0;
-                        h356 = ({1'h0, h353} | {h354, 62'h0});
-                        h357 = 64'h0;
-                        h357 = ({1'h0, h356} | 64'h8000000000000000);
-                        h358 = 64'h0;
-                        h358 = (h357 | 0);
-                        h359 = 64'h0;
-                        h359 = (h358 | 0);
-                        h360 = 64'h0;
-                        h360 = (h359 | 64'h4100000000);
-                        cl_io_frcd_hi <= h360;
+                        h371 = 63'h0;
+                        h371 = ({1'h0, h368} | {h369, 62'h0});
+                        h372 = 64'h0;
+                        h372 = ({1'h0, h371} | 64'h8000000000000000);
+                        h373 = 64'h0;
+                        h373 = (h372 | 0);
+                        h374 = 64'h0;
+                        h374 = (h373 | 0);
+                        h375 = 64'h0;
+                        h375 = (h374 | 64'h4100000000);
+                        cl_io_frcd_hi <= h375;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4172,36 +4573,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 66;
                         cl_io_recorded <= 1;
-                        h361 = 64'h0;
-                        h361 = (e_addr >>> 12);
-                        h362 = 76'h0;
-                        h362 = {h361, 12'h0};
-                        cl_io_frcd_lo <= h362[64-1:0];
-                        h363 = 62'h0;
-                        h363 = ({46'h0, cl_vf_rid} | 0);
-                        h364 = 1'h0;
-                        h365 = 2'h0;
+                        h376 = 64'h0;
+                        h376 = (e_addr >>> 12);
+                        h377 = 76'h0;
+                        h377 = {h376, 12'h0};
+                        cl_io_frcd_lo <= h377[64-1:0];
+                        h378 = 62'h0;
+                        h378 = ({46'h0, cl_vf_rid} | 0);
+                        h379 = 1'h0;
+                        h380 = 2'h0;
                         if ((e_write != 0)) begin
-                            h365 = 2;
+                            h380 = 2;
                         end
                         else begin
-                            h365 = 1;
+                            h380 = 1;
                         end
-                        h364 = 0;
-                        if ((!((h365 == 2) && 1'b1))) begin
-                            h364 = 1;
+                        h379 = 0;
+                        if ((!((h380 == 2) && 1'b1))) begin
+                            h379 = 1;
                         end
-                        h366 = 63'h0;
-                        h366 = ({1'h0, h363} | {h364, 62'h0});
-                        h367 = 64'h0;
-                        h367 = ({1'h0, h366} | 64'h8000000000000000);
-                        h368 = 64'h0;
-                        h368 = (h367 | 0);
-                        h369 = 64'h0;
-                        h369 = (h368 | 0);
-                        h370 = 64'h0;
-                        h370 = (h369 | 64'h4200000000);
-                        cl_io_frcd_hi <= h370;
+                        h381 = 63'h0;
+                        h381 = ({1'h0, h378} | {h379, 62'h0});
+                        h382 = 64'h0;
+                        h382 = ({1'h0, h381} | 64'h8000000000000000);
+                        h383 = 64'h0;
+                        h383 = (h382 | 0);
+                        h384 = 64'h0;
+                        h384 = (h383 | 0);
+                        h385 = 64'h0;
+                        h385 = (h384 | 64'h4200000000);
+                        cl_io_frcd_hi <= h385;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4226,42 +4627,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 68;
-                        h371 = 1'h0;
-                        h371 = 0;
+                        h386 = 1'h0;
+                        h386 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h371 = 1;
+                            h386 = 1;
                         end
-                        cl_io_recorded <= h371;
-                        h372 = 64'h0;
-                        h372 = (e_addr >>> 12);
-                        h373 = 76'h0;
-                        h373 = {h372, 12'h0};
-                        cl_io_frcd_lo <= h373[64-1:0];
-                        h374 = 62'h0;
-                        h374 = ({46'h0, cl_vf_rid} | 0);
-                        h375 = 1'h0;
-                        h376 = 2'h0;
+                        cl_io_recorded <= h386;
+                        h387 = 64'h0;
+                        h387 = (e_addr >>> 12);
+                        h388 = 76'h0;
+                        h388 = {h387, 12'h0};
+                        cl_io_frcd_lo <= h388[64-1:0];
+                        h389 = 62'h0;
+                        h389 = ({46'h0, cl_vf_rid} | 0);
+                        h390 = 1'h0;
+                        h391 = 2'h0;
                         if ((e_write != 0)) begin
-                            h376 = 2;
+                            h391 = 2;
                         end
                         else begin
-                            h376 = 1;
+                            h391 = 1;
                         end
-                        h375 = 0;
-                        if ((!((h376 == 2) && 1'b1))) begin
-                            h375 = 1;
+                        h390 = 0;
+                        if ((!((h391 == 2) && 1'b1))) begin
+                            h390 = 1;
                         end
-                        h377 = 63'h0;
-                        h377 = ({1'h0, h374} | {h375, 62'h0});
-                        h378 = 64'h0;
-                        h378 = ({1'h0, h377} | 64'h8000000000000000);
-                        h379 = 64'h0;
-                        h379 = (h378 | 0);
-                        h380 = 64'h0;
-                        h380 = (h379 | 0);
-                        h381 = 64'h0;
-                        h381 = (h380 | 64'h4400000000);
-                        cl_io_frcd_hi <= h381;
+                        h392 = 63'h0;
+                        h392 = ({1'h0, h389} | {h390, 62'h0});
+                        h393 = 64'h0;
+                        h393 = ({1'h0, h392} | 64'h8000000000000000);
+                        h394 = 64'h0;
+                        h394 = (h393 | 0);
+                        h395 = 64'h0;
+                        h395 = (h394 | 0);
+                        h396 = 64'h0;
+                        h396 = (h395 | 64'h4400000000);
+                        cl_io_frcd_hi <= h396;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4286,42 +4687,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 69;
-                        h382 = 1'h0;
-                        h382 = 0;
+                        h397 = 1'h0;
+                        h397 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h382 = 1;
+                            h397 = 1;
                         end
-                        cl_io_recorded <= h382;
-                        h383 = 64'h0;
-                        h383 = (e_addr >>> 12);
-                        h384 = 76'h0;
-                        h384 = {h383, 12'h0};
-                        cl_io_frcd_lo <= h384[64-1:0];
-                        h385 = 62'h0;
-                        h385 = ({46'h0, cl_vf_rid} | 0);
-                        h386 = 1'h0;
-                        h387 = 2'h0;
+                        cl_io_recorded <= h397;
+                        h398 = 64'h0;
+                        h398 = (e_addr >>> 12);
+                        h399 = 76'h0;
+                        h399 = {h398, 12'h0};
+                        cl_io_frcd_lo <= h399[64-1:0];
+                        h400 = 62'h0;
+                        h400 = ({46'h0, cl_vf_rid} | 0);
+                        h401 = 1'h0;
+                        h402 = 2'h0;
                         if ((e_write != 0)) begin
-                            h387 = 2;
+                            h402 = 2;
                         end
                         else begin
-                            h387 = 1;
+                            h402 = 1;
                         end
-                        h386 = 0;
-                        if ((!((h387 == 2) && 1'b1))) begin
-                            h386 = 1;
+                        h401 = 0;
+                        if ((!((h402 == 2) && 1'b1))) begin
+                            h401 = 1;
                         end
-                        h388 = 63'h0;
-                        h388 = ({1'h0, h385} | {h386, 62'h0});
-                        h389 = 64'h0;
-                        h389 = ({1'h0, h388} | 64'h8000000000000000);
-                        h390 = 64'h0;
-                        h390 = (h389 | 0);
-                        h391 = 64'h0;
-                        h391 = (h390 | 0);
-                        h392 = 64'h0;
-                        h392 = (h391 | 64'h4500000000);
-                        cl_io_frcd_hi <= h392;
+                        h403 = 63'h0;
+                        h403 = ({1'h0, h400} | {h401, 62'h0});
+                        h404 = 64'h0;
+                        h404 = ({1'h0, h403} | 64'h8000000000000000);
+                        h405 = 64'h0;
+                        h405 = (h404 | 0);
+                        h406 = 64'h0;
+                        h406 = (h405 | 0);
+                        h407 = 64'h0;
+                        h407 = (h406 | 64'h4500000000);
+                        cl_io_frcd_hi <= h407;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4400,42 +4801,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 70;
-                        h393 = 1'h0;
-                        h393 = 0;
+                        h408 = 1'h0;
+                        h408 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h393 = 1;
+                            h408 = 1;
                         end
-                        cl_io_recorded <= h393;
-                        h394 = 64'h0;
-                        h394 = (e_addr >>> 12);
-                        h395 = 76'h0;
-                        h395 = {h394, 12'h0};
-                        cl_io_frcd_lo <= h395[64-1:0];
-                        h396 = 62'h0;
-                        h396 = ({46'h0, cl_vf_rid} | 0);
-                        h397 = 1'h0;
-                        h398 = 2'h0;
+                        cl_io_recorded <= h408;
+                        h409 = 64'h0;
+                        h409 = (e_addr >>> 12);
+                        h410 = 76'h0;
+                        h410 = {h409, 12'h0};
+                        cl_io_frcd_lo <= h410[64-1:0];
+                        h411 = 62'h0;
+                        h411 = ({46'h0, cl_vf_rid} | 0);
+                        h412 = 1'h0;
+                        h413 = 2'h0;
                         if ((e_write != 0)) begin
-                            h398 = 2;
+                            h413 = 2;
                         end
                         else begin
-                            h398 = 1;
+                            h413 = 1;
                         end
-                        h397 = 0;
-                        if ((!((h398 == 2) && 1'b1))) begin
-                            h397 = 1;
+                        h412 = 0;
+                        if ((!((h413 == 2) && 1'b1))) begin
+                            h412 = 1;
                         end
-                        h399 = 63'h0;
-                        h399 = ({1'h0, h396} | {h397, 62'h0});
-                        h400 = 64'h0;
-                        h400 = ({1'h0, h399} | 64'h8000000000000000);
-                        h401 = 64'h0;
-                        h401 = (h400 | 0);
-                        h402 = 64'h0;
-                        h402 = (h401 | 0);
-                        h403 = 64'h0;
-                        h403 = (h402 | 64'h4600000000);
-                        cl_io_frcd_hi <= h403;
+                        h414 = 63'h0;
+                        h414 = ({1'h0, h411} | {h412, 62'h0});
+                        h415 = 64'h0;
+                        h415 = ({1'h0, h414} | 64'h8000000000000000);
+                        h416 = 64'h0;
+                        h416 = (h415 | 0);
+                        h417 = 64'h0;
+                        h417 = (h416 | 0);
+                        h418 = 64'h0;
+                        h418 = (h417 | 64'h4600000000);
+                        cl_io_frcd_hi <= h418;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4461,36 +4862,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 80;
                         cl_io_recorded <= 1;
-                        h404 = 64'h0;
-                        h404 = (e_addr >>> 12);
-                        h405 = 76'h0;
-                        h405 = {h404, 12'h0};
-                        cl_io_frcd_lo <= h405[64-1:0];
-                        h406 = 62'h0;
-                        h406 = ({46'h0, cl_vf_rid} | 0);
-                        h407 = 1'h0;
-                        h408 = 2'h0;
+                        h419 = 64'h0;
+                        h419 = (e_addr >>> 12);
+                        h420 = 76'h0;
+                        h420 = {h419, 12'h0};
+                        cl_io_frcd_lo <= h420[64-1:0];
+                        h421 = 62'h0;
+                        h421 = ({46'h0, cl_vf_rid} | 0);
+                        h422 = 1'h0;
+                        h423 = 2'h0;
                         if ((e_write != 0)) begin
-                            h408 = 2;
+                            h423 = 2;
                         end
                         else begin
-                            h408 = 1;
+                            h423 = 1;
                         end
-                        h407 = 0;
-                        if ((!((h408 == 2) && 1'b1))) begin
-                            h407 = 1;
+                        h422 = 0;
+                        if ((!((h423 == 2) && 1'b1))) begin
+                            h422 = 1;
                         end
-                        h409 = 63'h0;
-                        h409 = ({1'h0, h406} | {h407, 62'h0});
-                        h410 = 64'h0;
-                        h410 = ({1'h0, h409} | 64'h8000000000000000);
-                        h411 = 64'h0;
-                        h411 = (h410 | 0);
-                        h412 = 64'h0;
-                        h412 = (h411 | 0);
-                        h413 = 64'h0;
-                        h413 = (h412 | 64'h5000000000);
-                        cl_io_frcd_hi <= h413;
+                        h424 = 63'h0;
+                        h424 = ({1'h0, h421} | {h422, 62'h0});
+                        h425 = 64'h0;
+                        h425 = ({1'h0, h424} | 64'h8000000000000000);
+                        h426 = 64'h0;
+                        h426 = (h425 | 0);
+                        h427 = 64'h0;
+                        h427 = (h426 | 0);
+                        h428 = 64'h0;
+                        h428 = (h427 | 64'h5000000000);
+                        cl_io_frcd_hi <= h428;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4515,42 +4916,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 81;
-                        h414 = 1'h0;
-                        h414 = 0;
+                        h429 = 1'h0;
+                        h429 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h414 = 1;
+                            h429 = 1;
                         end
-                        cl_io_recorded <= h414;
-                        h415 = 64'h0;
-                        h415 = (e_addr >>> 12);
-                        h416 = 76'h0;
-                        h416 = {h415, 12'h0};
-                        cl_io_frcd_lo <= h416[64-1:0];
-                        h417 = 62'h0;
-                        h417 = ({46'h0, cl_vf_rid} | 0);
-                        h418 = 1'h0;
-                        h419 = 2'h0;
+                        cl_io_recorded <= h429;
+                        h430 = 64'h0;
+                        h430 = (e_addr >>> 12);
+                        h431 = 76'h0;
+                        h431 = {h430, 12'h0};
+                        cl_io_frcd_lo <= h431[64-1:0];
+                        h432 = 62'h0;
+                        h432 = ({46'h0, cl_vf_rid} | 0);
+                        h433 = 1'h0;
+                        h434 = 2'h0;
                         if ((e_write != 0)) begin
-                            h419 = 2;
+                            h434 = 2;
                         end
                         else begin
-                            h419 = 1;
+                            h434 = 1;
                         end
-                        h418 = 0;
-                        if ((!((h419 == 2) && 1'b1))) begin
-                            h418 = 1;
+                        h433 = 0;
+                        if ((!((h434 == 2) && 1'b1))) begin
+                            h433 = 1;
                         end
-                        h420 = 63'h0;
-                        h420 = ({1'h0, h417} | {h418, 62'h0});
-                        h421 = 64'h0;
-                        h421 = ({1'h0, h420} | 64'h8000000000000000);
-                        h422 = 64'h0;
-                        h422 = (h421 | 0);
-                        h423 = 64'h0;
-                        h423 = (h422 | 0);
-                        h424 = 64'h0;
-                        h424 = (h423 | 64'h5100000000);
-                        cl_io_frcd_hi <= h424;
+                        h435 = 63'h0;
+                        h435 = ({1'h0, h432} | {h433, 62'h0});
+                        h436 = 64'h0;
+                        h436 = ({1'h0, h435} | 64'h8000000000000000);
+                        h437 = 64'h0;
+                        h437 = (h436 | 0);
+                        h438 = 64'h0;
+                        h438 = (h437 | 0);
+                        h439 = 64'h0;
+                        h439 = (h438 | 64'h5100000000);
+                        cl_io_frcd_hi <= h439;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4576,36 +4977,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 82;
                         cl_io_recorded <= 1;
-                        h425 = 64'h0;
-                        h425 = (e_addr >>> 12);
-                        h426 = 76'h0;
-                        h426 = {h425, 12'h0};
-                        cl_io_frcd_lo <= h426[64-1:0];
-                        h427 = 62'h0;
-                        h427 = ({46'h0, cl_vf_rid} | 0);
-                        h428 = 1'h0;
-                        h429 = 2'h0;
+                        h440 = 64'h0;
+                        h440 = (e_addr >>> 12);
+                        h441 = 76'h0;
+                        h441 = {h440, 12'h0};
+                        cl_io_frcd_lo <= h441[64-1:0];
+                        h442 = 62'h0;
+                        h442 = ({46'h0, cl_vf_rid} | 0);
+                        h443 = 1'h0;
+                        h444 = 2'h0;
                         if ((e_write != 0)) begin
-                            h429 = 2;
+                            h444 = 2;
                         end
                         else begin
-                            h429 = 1;
+                            h444 = 1;
                         end
-                        h428 = 0;
-                        if ((!((h429 == 2) && 1'b1))) begin
-                            h428 = 1;
+                        h443 = 0;
+                        if ((!((h444 == 2) && 1'b1))) begin
+                            h443 = 1;
                         end
-                        h430 = 63'h0;
-                        h430 = ({1'h0, h427} | {h428, 62'h0});
-                        h431 = 64'h0;
-                        h431 = ({1'h0, h430} | 64'h8000000000000000);
-                        h432 = 64'h0;
-                        h432 = (h431 | 0);
-                        h433 = 64'h0;
-                        h433 = (h432 | 0);
-                        h434 = 64'h0;
-                        h434 = (h433 | 64'h5200000000);
-                        cl_io_frcd_hi <= h434;
+                        h445 = 63'h0;
+                        h445 = ({1'h0, h442} | {h443, 62'h0});
+                        h446 = 64'h0;
+                        h446 = ({1'h0, h445} | 64'h8000000000000000);
+                        h447 = 64'h0;
+                        h447 = (h446 | 0);
+                        h448 = 64'h0;
+                        h448 = (h447 | 0);
+                        h449 = 64'h0;
+                        h449 = (h448 | 64'h5200000000);
+                        cl_io_frcd_hi <= h449;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4631,36 +5032,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 88;
                         cl_io_recorded <= 1;
-                        h435 = 64'h0;
-                        h435 = (e_addr >>> 12);
-                        h436 = 76'h0;
-                        h436 = {h435, 12'h0};
-                        cl_io_frcd_lo <= h436[64-1:0];
-                        h437 = 62'h0;
-                        h437 = ({46'h0, cl_vf_rid} | 0);
-                        h438 = 1'h0;
-                        h439 = 2'h0;
+                        h450 = 64'h0;
+                        h450 = (e_addr >>> 12);
+                        h451 = 76'h0;
+                        h451 = {h450, 12'h0};
+                        cl_io_frcd_lo <= h451[64-1:0];
+                        h452 = 62'h0;
+                        h452 = ({46'h0, cl_vf_rid} | 0);
+                        h453 = 1'h0;
+                        h454 = 2'h0;
                         if ((e_write != 0)) begin
-                            h439 = 2;
+                            h454 = 2;
                         end
                         else begin
-                            h439 = 1;
+                            h454 = 1;
                         end
-                        h438 = 0;
-                        if ((!((h439 == 2) && 1'b1))) begin
-                            h438 = 1;
+                        h453 = 0;
+                        if ((!((h454 == 2) && 1'b1))) begin
+                            h453 = 1;
                         end
-                        h440 = 63'h0;
-                        h440 = ({1'h0, h437} | {h438, 62'h0});
-                        h441 = 64'h0;
-                        h441 = ({1'h0, h440} | 64'h8000000000000000);
-                        h442 = 64'h0;
-                        h442 = (h441 | 0);
-                        h443 = 64'h0;
-                        h443 = (h442 | 0);
-                        h444 = 64'h0;
-                        h444 = (h443 | 64'h5800000000);
-                        cl_io_frcd_hi <= h444;
+                        h455 = 63'h0;
+                        h455 = ({1'h0, h452} | {h453, 62'h0});
+                        h456 = 64'h0;
+                        h456 = ({1'h0, h455} | 64'h8000000000000000);
+                        h457 = 64'h0;
+                        h457 = (h456 | 0);
+                        h458 = 64'h0;
+                        h458 = (h457 | 0);
+                        h459 = 64'h0;
+                        h459 = (h458 | 64'h5800000000);
+                        cl_io_frcd_hi <= h459;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4685,42 +5086,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 89;
-                        h445 = 1'h0;
-                        h445 = 0;
+                        h460 = 1'h0;
+                        h460 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h445 = 1;
+                            h460 = 1;
                         end
-                        cl_io_recorded <= h445;
-                        h446 = 64'h0;
-                        h446 = (e_addr >>> 12);
-                        h447 = 76'h0;
-                        h447 = {h446, 12'h0};
-                        cl_io_frcd_lo <= h447[64-1:0];
-                        h448 = 62'h0;
-                        h448 = ({46'h0, cl_vf_rid} | 0);
-                        h449 = 1'h0;
-                        h450 = 2'h0;
+                        cl_io_recorded <= h460;
+                        h461 = 64'h0;
+                        h461 = (e_addr >>> 12);
+                        h462 = 76'h0;
+                        h462 = {h461, 12'h0};
+                        cl_io_frcd_lo <= h462[64-1:0];
+                        h463 = 62'h0;
+                        h463 = ({46'h0, cl_vf_rid} | 0);
+                        h464 = 1'h0;
+                        h465 = 2'h0;
                         if ((e_write != 0)) begin
-                            h450 = 2;
+                            h465 = 2;
                         end
                         else begin
-                            h450 = 1;
+                            h465 = 1;
                         end
-                        h449 = 0;
-                        if ((!((h450 == 2) && 1'b1))) begin
-                            h449 = 1;
+                        h464 = 0;
+                        if ((!((h465 == 2) && 1'b1))) begin
+                            h464 = 1;
                         end
-                        h451 = 63'h0;
-                        h451 = ({1'h0, h448} | {h449, 62'h0});
-                        h452 = 64'h0;
-                        h452 = ({1'h0, h451} | 64'h8000000000000000);
-                        h453 = 64'h0;
-                        h453 = (h452 | 0);
-                        h454 = 64'h0;
-                        h454 = (h453 | 0);
-                        h455 = 64'h0;
-                        h455 = (h454 | 64'h5900000000);
-                        cl_io_frcd_hi <= h455;
+                        h466 = 63'h0;
+                        h466 = ({1'h0, h463} | {h464, 62'h0});
+                        h467 = 64'h0;
+                        h467 = ({1'h0, h466} | 64'h8000000000000000);
+                        h468 = 64'h0;
+                        h468 = (h467 | 0);
+                        h469 = 64'h0;
+                        h469 = (h468 | 0);
+                        h470 = 64'h0;
+                        h470 = (h469 | 64'h5900000000);
+                        cl_io_frcd_hi <= h470;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4746,36 +5147,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 90;
                         cl_io_recorded <= 1;
-                        h456 = 64'h0;
-                        h456 = (e_addr >>> 12);
-                        h457 = 76'h0;
-                        h457 = {h456, 12'h0};
-                        cl_io_frcd_lo <= h457[64-1:0];
-                        h458 = 62'h0;
-                        h458 = ({46'h0, cl_vf_rid} | 0);
-                        h459 = 1'h0;
-                        h460 = 2'h0;
+                        h471 = 64'h0;
+                        h471 = (e_addr >>> 12);
+                        h472 = 76'h0;
+                        h472 = {h471, 12'h0};
+                        cl_io_frcd_lo <= h472[64-1:0];
+                        h473 = 62'h0;
+                        h473 = ({46'h0, cl_vf_rid} | 0);
+                        h474 = 1'h0;
+                        h475 = 2'h0;
                         if ((e_write != 0)) begin
-                            h460 = 2;
+                            h475 = 2;
                         end
                         else begin
-                            h460 = 1;
+                            h475 = 1;
                         end
-                        h459 = 0;
-                        if ((!((h460 == 2) && 1'b1))) begin
-                            h459 = 1;
+                        h474 = 0;
+                        if ((!((h475 == 2) && 1'b1))) begin
+                            h474 = 1;
                         end
-                        h461 = 63'h0;
-                        h461 = ({1'h0, h458} | {h459, 62'h0});
-                        h462 = 64'h0;
-                        h462 = ({1'h0, h461} | 64'h8000000000000000);
-                        h463 = 64'h0;
-                        h463 = (h462 | 0);
-                        h464 = 64'h0;
-                        h464 = (h463 | 0);
-                        h465 = 64'h0;
-                        h465 = (h464 | 64'h5a00000000);
-                        cl_io_frcd_hi <= h465;
+                        h476 = 63'h0;
+                        h476 = ({1'h0, h473} | {h474, 62'h0});
+                        h477 = 64'h0;
+                        h477 = ({1'h0, h476} | 64'h8000000000000000);
+                        h478 = 64'h0;
+                        h478 = (h477 | 0);
+                        h479 = 64'h0;
+                        h479 = (h478 | 0);
+                        h480 = 64'h0;
+                        h480 = (h479 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h480;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4800,42 +5201,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 91;
-                        h466 = 1'h0;
-                        h466 = 0;
+                        h481 = 1'h0;
+                        h481 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h466 = 1;
+                            h481 = 1;
                         end
-                        cl_io_recorded <= h466;
-                        h467 = 64'h0;
-                        h467 = (e_addr >>> 12);
-                        h468 = 76'h0;
-                        h468 = {h467, 12'h0};
-                        cl_io_frcd_lo <= h468[64-1:0];
-                        h469 = 62'h0;
-                        h469 = ({46'h0, cl_vf_rid} | 0);
-                        h470 = 1'h0;
-                        h471 = 2'h0;
+                        cl_io_recorded <= h481;
+                        h482 = 64'h0;
+                        h482 = (e_addr >>> 12);
+                        h483 = 76'h0;
+                        h483 = {h482, 12'h0};
+                        cl_io_frcd_lo <= h483[64-1:0];
+                        h484 = 62'h0;
+                        h484 = ({46'h0, cl_vf_rid} | 0);
+                        h485 = 1'h0;
+                        h486 = 2'h0;
                         if ((e_write != 0)) begin
-                            h471 = 2;
+                            h486 = 2;
                         end
                         else begin
-                            h471 = 1;
+                            h486 = 1;
                         end
-                        h470 = 0;
-                        if ((!((h471 == 2) && 1'b1))) begin
-                            h470 = 1;
+                        h485 = 0;
+                        if ((!((h486 == 2) && 1'b1))) begin
+                            h485 = 1;
                         end
-                        h472 = 63'h0;
-                        h472 = ({1'h0, h469} | {h470, 62'h0});
-                        h473 = 64'h0;
-                        h473 = ({1'h0, h472} | 64'h8000000000000000);
-                        h474 = 64'h0;
-                        h474 = (h473 | 0);
-                        h475 = 64'h0;
-                        h475 = (h474 | 0);
-                        h476 = 64'h0;
-                        h476 = (h475 | 64'h5b00000000);
-                        cl_io_frcd_hi <= h476;
+                        h487 = 63'h0;
+                        h487 = ({1'h0, h484} | {h485, 62'h0});
+                        h488 = 64'h0;
+                        h488 = ({1'h0, h487} | 64'h8000000000000000);
+                        h489 = 64'h0;
+                        h489 = (h488 | 0);
+                        h490 = 64'h0;
+                        h490 = (h489 | 0);
+                        h491 = 64'h0;
+                        h491 = (h490 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h491;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4901,9 +5302,9 @@ always @(posedge clk) begin: fsm
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
                         v_wide[2-1:1] = 1;
-                        h477 = 64'h0;
-                        h477 = (e_addr >>> 12);
-                        v_wide[64-1:12] = h477[52-1:0];
+                        h492 = 64'h0;
+                        h492 = (e_addr >>> 12);
+                        v_wide[64-1:12] = h492[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                         cl_io_urgent <= 0;
                         cl_io_pda <= 0;
@@ -4923,6 +5324,566 @@ always @(posedge clk) begin: fsm
                         cl_io_recorded <= 0;
                         cl_io_frcd_lo <= 0;
                         cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_sre_clear <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 93;
+                        h493 = 1'h0;
+                        h493 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h493 = 1;
+                        end
+                        cl_io_recorded <= h493;
+                        h494 = 64'h0;
+                        h494 = (e_addr >>> 12);
+                        h495 = 76'h0;
+                        h495 = {h494, 12'h0};
+                        cl_io_frcd_lo <= h495[64-1:0];
+                        h496 = 62'h0;
+                        h496 = ({46'h0, cl_vf_rid} | 0);
+                        h497 = 1'h0;
+                        h498 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h498 = 2;
+                        end
+                        else begin
+                            h498 = 1;
+                        end
+                        h497 = 0;
+                        if ((!((h498 == 2) && 1'b1))) begin
+                            h497 = 1;
+                        end
+                        h499 = 63'h0;
+                        h499 = ({1'h0, h496} | {h497, 62'h0});
+                        h500 = 64'h0;
+                        h500 = ({1'h0, h499} | 64'h8000000000000000);
+                        h501 = 64'h0;
+                        h501 = (h500 | 0);
+                        h502 = 64'h0;
+                        h502 = (h501 | 0);
+                        h503 = 64'h0;
+                        h503 = (h502 | 64'h5d00000000);
+                        cl_io_frcd_hi <= h503;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_ats_non_canonical <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_non_canonical <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 128;
+                        h504 = 1'h0;
+                        h504 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h504 = 1;
+                        end
+                        cl_io_recorded <= h504;
+                        h505 = 64'h0;
+                        h505 = (e_addr >>> 12);
+                        h506 = 76'h0;
+                        h506 = {h505, 12'h0};
+                        cl_io_frcd_lo <= h506[64-1:0];
+                        h507 = 62'h0;
+                        h507 = ({46'h0, cl_vf_rid} | 0);
+                        h508 = 1'h0;
+                        h509 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h509 = 2;
+                        end
+                        else begin
+                            h509 = 1;
+                        end
+                        h508 = 0;
+                        if ((!((h509 == 2) && 1'b1))) begin
+                            h508 = 1;
+                        end
+                        h510 = 63'h0;
+                        h510 = ({1'h0, h507} | {h508, 62'h0});
+                        h511 = 64'h0;
+                        h511 = ({1'h0, h510} | 64'h8000000000000000);
+                        h512 = 64'h0;
+                        h512 = (h511 | 0);
+                        h513 = 64'h0;
+                        h513 = (h512 | 0);
+                        h514 = 64'h0;
+                        h514 = (h513 | 64'h8000000000);
+                        cl_io_frcd_hi <= h514;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_protected_memory_remapped <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_translated <= 1;
+                        cl_io_outcome <= 1;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_ats_translation <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_io_cpl <= v_wide[64-1:0];
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 112;
+                        h515 = 1'h0;
+                        h515 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h515 = 1;
+                        end
+                        cl_io_recorded <= h515;
+                        h516 = 64'h0;
+                        h516 = (e_addr >>> 12);
+                        h517 = 76'h0;
+                        h517 = {h516, 12'h0};
+                        cl_io_frcd_lo <= h517[64-1:0];
+                        h518 = 62'h0;
+                        h518 = ({46'h0, cl_vf_rid} | 0);
+                        h519 = 1'h0;
+                        h520 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h520 = 2;
+                        end
+                        else begin
+                            h520 = 1;
+                        end
+                        h519 = 0;
+                        if ((!((h520 == 2) && 1'b1))) begin
+                            h519 = 1;
+                        end
+                        h521 = 63'h0;
+                        h521 = ({1'h0, h518} | {h519, 62'h0});
+                        h522 = 64'h0;
+                        h522 = ({1'h0, h521} | 64'h8000000000000000);
+                        h523 = 64'h0;
+                        h523 = (h522 | 0);
+                        h524 = 64'h0;
+                        h524 = (h523 | 0);
+                        h525 = 64'h0;
+                        h525 = (h524 | 0);
+                        cl_io_frcd_hi <= h525;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_ats_not_present <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 113;
+                        h526 = 1'h0;
+                        h526 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h526 = 1;
+                        end
+                        cl_io_recorded <= h526;
+                        h527 = 64'h0;
+                        h527 = (e_addr >>> 12);
+                        h528 = 76'h0;
+                        h528 = {h527, 12'h0};
+                        cl_io_frcd_lo <= h528[64-1:0];
+                        h529 = 62'h0;
+                        h529 = ({46'h0, cl_vf_rid} | 0);
+                        h530 = 1'h0;
+                        h531 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h531 = 2;
+                        end
+                        else begin
+                            h531 = 1;
+                        end
+                        h530 = 0;
+                        if ((!((h531 == 2) && 1'b1))) begin
+                            h530 = 1;
+                        end
+                        h532 = 63'h0;
+                        h532 = ({1'h0, h529} | {h530, 62'h0});
+                        h533 = 64'h0;
+                        h533 = ({1'h0, h532} | 64'h8000000000000000);
+                        h534 = 64'h0;
+                        h534 = (h533 | 0);
+                        h535 = 64'h0;
+                        h535 = (h534 | 0);
+                        h536 = 64'h0;
+                        h536 = (h535 | 64'h7100000000);
+                        cl_io_frcd_hi <= h536;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_privilege <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 129;
+                        h537 = 1'h0;
+                        h537 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h537 = 1;
+                        end
+                        cl_io_recorded <= h537;
+                        h538 = 64'h0;
+                        h538 = (e_addr >>> 12);
+                        h539 = 76'h0;
+                        h539 = {h538, 12'h0};
+                        cl_io_frcd_lo <= h539[64-1:0];
+                        h540 = 62'h0;
+                        h540 = ({46'h0, cl_vf_rid} | 0);
+                        h541 = 1'h0;
+                        h542 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h542 = 2;
+                        end
+                        else begin
+                            h542 = 1;
+                        end
+                        h541 = 0;
+                        if ((!((h542 == 2) && 1'b1))) begin
+                            h541 = 1;
+                        end
+                        h543 = 63'h0;
+                        h543 = ({1'h0, h540} | {h541, 62'h0});
+                        h544 = 64'h0;
+                        h544 = ({1'h0, h543} | 64'h8000000000000000);
+                        h545 = 64'h0;
+                        h545 = (h544 | 0);
+                        h546 = 64'h0;
+                        h546 = (h545 | 0);
+                        h547 = 64'h0;
+                        h547 = (h546 | 64'h8100000000);
+                        cl_io_frcd_hi <= h547;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_write_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 133;
+                        h548 = 1'h0;
+                        h548 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h548 = 1;
+                        end
+                        cl_io_recorded <= h548;
+                        h549 = 64'h0;
+                        h549 = (e_addr >>> 12);
+                        h550 = 76'h0;
+                        h550 = {h549, 12'h0};
+                        cl_io_frcd_lo <= h550[64-1:0];
+                        h551 = 62'h0;
+                        h551 = ({46'h0, cl_vf_rid} | 0);
+                        h552 = 1'h0;
+                        h553 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h553 = 2;
+                        end
+                        else begin
+                            h553 = 1;
+                        end
+                        h552 = 0;
+                        if ((!((h553 == 2) && 1'b1))) begin
+                            h552 = 1;
+                        end
+                        h554 = 63'h0;
+                        h554 = ({1'h0, h551} | {h552, 62'h0});
+                        h555 = 64'h0;
+                        h555 = ({1'h0, h554} | 64'h8000000000000000);
+                        h556 = 64'h0;
+                        h556 = (h555 | 0);
+                        h557 = 64'h0;
+                        h557 = (h556 | 0);
+                        h558 = 64'h0;
+                        h558 = (h557 | 64'h8500000000);
+                        cl_io_frcd_hi <= h558;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_fl_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 114;
+                        h559 = 1'h0;
+                        h559 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h559 = 1;
+                        end
+                        cl_io_recorded <= h559;
+                        h560 = 64'h0;
+                        h560 = (e_addr >>> 12);
+                        h561 = 76'h0;
+                        h561 = {h560, 12'h0};
+                        cl_io_frcd_lo <= h561[64-1:0];
+                        h562 = 62'h0;
+                        h562 = ({46'h0, cl_vf_rid} | 0);
+                        h563 = 1'h0;
+                        h564 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h564 = 2;
+                        end
+                        else begin
+                            h564 = 1;
+                        end
+                        h563 = 0;
+                        if ((!((h564 == 2) && 1'b1))) begin
+                            h563 = 1;
+                        end
+                        h565 = 63'h0;
+                        h565 = ({1'h0, h562} | {h563, 62'h0});
+                        h566 = 64'h0;
+                        h566 = ({1'h0, h565} | 64'h8000000000000000);
+                        h567 = 64'h0;
+                        h567 = (h566 | 0);
+                        h568 = 64'h0;
+                        h568 = (h567 | 0);
+                        h569 = 64'h0;
+                        h569 = (h568 | 64'h7200000000);
+                        cl_io_frcd_hi <= h569;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4974,42 +5935,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 131;
-                        h478 = 1'h0;
-                        h478 = 0;
+                        h570 = 1'h0;
+                        h570 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h478 = 1;
+                            h570 = 1;
                         end
-                        cl_io_recorded <= h478;
-                        h479 = 64'h0;
-                        h479 = (e_addr >>> 12);
-                        h480 = 76'h0;
-                        h480 = {h479, 12'h0};
-                        cl_io_frcd_lo <= h480[64-1:0];
-                        h481 = 62'h0;
-                        h481 = ({46'h0, cl_vf_rid} | 0);
-                        h482 = 1'h0;
-                        h483 = 2'h0;
+                        cl_io_recorded <= h570;
+                        h571 = 64'h0;
+                        h571 = (e_addr >>> 12);
+                        h572 = 76'h0;
+                        h572 = {h571, 12'h0};
+                        cl_io_frcd_lo <= h572[64-1:0];
+                        h573 = 62'h0;
+                        h573 = ({46'h0, cl_vf_rid} | 0);
+                        h574 = 1'h0;
+                        h575 = 2'h0;
                         if ((e_write != 0)) begin
-                            h483 = 2;
+                            h575 = 2;
                         end
                         else begin
-                            h483 = 1;
+                            h575 = 1;
                         end
-                        h482 = 0;
-                        if ((!((h483 == 2) && 1'b1))) begin
-                            h482 = 1;
+                        h574 = 0;
+                        if ((!((h575 == 2) && 1'b1))) begin
+                            h574 = 1;
                         end
-                        h484 = 63'h0;
-                        h484 = ({1'h0, h481} | {h482, 62'h0});
-                        h485 = 64'h0;
-                        h485 = ({1'h0, h484} | 64'h8000000000000000);
-                        h486 = 64'h0;
-                        h486 = (h485 | 0);
-                        h487 = 64'h0;
-                        h487 = (h486 | 0);
-                        h488 = 64'h0;
-                        h488 = (h487 | 64'h8300000000);
-                        cl_io_frcd_hi <= h488;
+                        h576 = 63'h0;
+                        h576 = ({1'h0, h573} | {h574, 62'h0});
+                        h577 = 64'h0;
+                        h577 = ({1'h0, h576} | 64'h8000000000000000);
+                        h578 = 64'h0;
+                        h578 = (h577 | 0);
+                        h579 = 64'h0;
+                        h579 = (h578 | 0);
+                        h580 = 64'h0;
+                        h580 = (h579 | 64'h8300000000);
+                        cl_io_frcd_hi <= h580;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5121,42 +6082,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 120;
-                        h489 = 1'h0;
-                        h489 = 0;
+                        h581 = 1'h0;
+                        h581 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h489 = 1;
+                            h581 = 1;
                         end
-                        cl_io_recorded <= h489;
-                        h490 = 64'h0;
-                        h490 = (e_addr >>> 12);
-                        h491 = 76'h0;
-                        h491 = {h490, 12'h0};
-                        cl_io_frcd_lo <= h491[64-1:0];
-                        h492 = 62'h0;
-                        h492 = ({46'h0, cl_vf_rid} | 0);
-                        h493 = 1'h0;
-                        h494 = 2'h0;
+                        cl_io_recorded <= h581;
+                        h582 = 64'h0;
+                        h582 = (e_addr >>> 12);
+                        h583 = 76'h0;
+                        h583 = {h582, 12'h0};
+                        cl_io_frcd_lo <= h583[64-1:0];
+                        h584 = 62'h0;
+                        h584 = ({46'h0, cl_vf_rid} | 0);
+                        h585 = 1'h0;
+                        h586 = 2'h0;
                         if ((e_write != 0)) begin
-                            h494 = 2;
+                            h586 = 2;
                         end
                         else begin
-                            h494 = 1;
+                            h586 = 1;
                         end
-                        h493 = 0;
-                        if ((!((h494 == 2) && 1'b1))) begin
-                            h493 = 1;
+                        h585 = 0;
+                        if ((!((h586 == 2) && 1'b1))) begin
+                            h585 = 1;
                         end
-                        h495 = 63'h0;
-                        h495 = ({1'h0, h492} | {h493, 62'h0});
-                        h496 = 64'h0;
-                        h496 = ({1'h0, h495} | 64'h8000000000000000);
-                        h497 = 64'h0;
-                        h497 = (h496 | 0);
-                        h498 = 64'h0;
-                        h498 = (h497 | 0);
-                        h499 = 64'h0;
-                        h499 = (h498 | 64'h7800000000);
-                        cl_io_frcd_hi <= h499;
+                        h587 = 63'h0;
+                        h587 = ({1'h0, h584} | {h585, 62'h0});
+                        h588 = 64'h0;
+                        h588 = ({1'h0, h587} | 64'h8000000000000000);
+                        h589 = 64'h0;
+                        h589 = (h588 | 0);
+                        h590 = 64'h0;
+                        h590 = (h589 | 0);
+                        h591 = 64'h0;
+                        h591 = (h590 | 64'h7800000000);
+                        cl_io_frcd_hi <= h591;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5208,42 +6169,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h500 = 1'h0;
-                        h500 = 0;
+                        h592 = 1'h0;
+                        h592 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h500 = 1;
+                            h592 = 1;
                         end
-                        cl_io_recorded <= h500;
-                        h501 = 64'h0;
-                        h501 = (e_addr >>> 12);
-                        h502 = 76'h0;
-                        h502 = {h501, 12'h0};
-                        cl_io_frcd_lo <= h502[64-1:0];
-                        h503 = 62'h0;
-                        h503 = ({46'h0, cl_vf_rid} | 0);
-                        h504 = 1'h0;
-                        h505 = 2'h0;
+                        cl_io_recorded <= h592;
+                        h593 = 64'h0;
+                        h593 = (e_addr >>> 12);
+                        h594 = 76'h0;
+                        h594 = {h593, 12'h0};
+                        cl_io_frcd_lo <= h594[64-1:0];
+                        h595 = 62'h0;
+                        h595 = ({46'h0, cl_vf_rid} | 0);
+                        h596 = 1'h0;
+                        h597 = 2'h0;
                         if ((e_write != 0)) begin
-                            h505 = 2;
+                            h597 = 2;
                         end
                         else begin
-                            h505 = 1;
+                            h597 = 1;
                         end
-                        h504 = 0;
-                        if ((!((h505 == 2) && 1'b1))) begin
-                            h504 = 1;
+                        h596 = 0;
+                        if ((!((h597 == 2) && 1'b1))) begin
+                            h596 = 1;
                         end
-                        h506 = 63'h0;
-                        h506 = ({1'h0, h503} | {h504, 62'h0});
-                        h507 = 64'h0;
-                        h507 = ({1'h0, h506} | 64'h8000000000000000);
-                        h508 = 64'h0;
-                        h508 = (h507 | 0);
-                        h509 = 64'h0;
-                        h509 = (h508 | 0);
-                        h510 = 64'h0;
-                        h510 = (h509 | 64'h8500000000);
-                        cl_io_frcd_hi <= h510;
+                        h598 = 63'h0;
+                        h598 = ({1'h0, h595} | {h596, 62'h0});
+                        h599 = 64'h0;
+                        h599 = ({1'h0, h598} | 64'h8000000000000000);
+                        h600 = 64'h0;
+                        h600 = (h599 | 0);
+                        h601 = 64'h0;
+                        h601 = (h600 | 0);
+                        h602 = 64'h0;
+                        h602 = (h601 | 64'h8500000000);
+                        cl_io_frcd_hi <= h602;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5268,42 +6229,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 134;
-                        h511 = 1'h0;
-                        h511 = 0;
+                        h603 = 1'h0;
+                        h603 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h511 = 1;
+                            h603 = 1;
                         end
-                        cl_io_recorded <= h511;
-                        h512 = 64'h0;
-                        h512 = (e_addr >>> 12);
-                        h513 = 76'h0;
-                        h513 = {h512, 12'h0};
-                        cl_io_frcd_lo <= h513[64-1:0];
-                        h514 = 62'h0;
-                        h514 = ({46'h0, cl_vf_rid} | 0);
-                        h515 = 1'h0;
-                        h516 = 2'h0;
+                        cl_io_recorded <= h603;
+                        h604 = 64'h0;
+                        h604 = (e_addr >>> 12);
+                        h605 = 76'h0;
+                        h605 = {h604, 12'h0};
+                        cl_io_frcd_lo <= h605[64-1:0];
+                        h606 = 62'h0;
+                        h606 = ({46'h0, cl_vf_rid} | 0);
+                        h607 = 1'h0;
+                        h608 = 2'h0;
                         if ((e_write != 0)) begin
-                            h516 = 2;
+                            h608 = 2;
                         end
                         else begin
-                            h516 = 1;
+                            h608 = 1;
                         end
-                        h515 = 0;
-                        if ((!((h516 == 2) && 1'b1))) begin
-                            h515 = 1;
+                        h607 = 0;
+                        if ((!((h608 == 2) && 1'b1))) begin
+                            h607 = 1;
                         end
-                        h517 = 63'h0;
-                        h517 = ({1'h0, h514} | {h515, 62'h0});
-                        h518 = 64'h0;
-                        h518 = ({1'h0, h517} | 64'h8000000000000000);
-                        h519 = 64'h0;
-                        h519 = (h518 | 0);
-                        h520 = 64'h0;
-                        h520 = (h519 | 0);
-                        h521 = 64'h0;
-                        h521 = (h520 | 64'h8600000000);
-                        cl_io_frcd_hi <= h521;
+                        h609 = 63'h0;
+                        h609 = ({1'h0, h606} | {h607, 62'h0});
+                        h610 = 64'h0;
+                        h610 = ({1'h0, h609} | 64'h8000000000000000);
+                        h611 = 64'h0;
+                        h611 = (h610 | 0);
+                        h612 = 64'h0;
+                        h612 = (h611 | 0);
+                        h613 = 64'h0;
+                        h613 = (h612 | 64'h8600000000);
+                        cl_io_frcd_hi <= h613;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5328,42 +6289,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 122;
-                        h522 = 1'h0;
-                        h522 = 0;
+                        h614 = 1'h0;
+                        h614 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h522 = 1;
+                            h614 = 1;
                         end
-                        cl_io_recorded <= h522;
-                        h523 = 64'h0;
-                        h523 = (e_addr >>> 12);
-                        h524 = 76'h0;
-                        h524 = {h523, 12'h0};
-                        cl_io_frcd_lo <= h524[64-1:0];
-                        h525 = 62'h0;
-                        h525 = ({46'h0, cl_vf_rid} | 0);
-                        h526 = 1'h0;
-                        h527 = 2'h0;
+                        cl_io_recorded <= h614;
+                        h615 = 64'h0;
+                        h615 = (e_addr >>> 12);
+                        h616 = 76'h0;
+                        h616 = {h615, 12'h0};
+                        cl_io_frcd_lo <= h616[64-1:0];
+                        h617 = 62'h0;
+                        h617 = ({46'h0, cl_vf_rid} | 0);
+                        h618 = 1'h0;
+                        h619 = 2'h0;
                         if ((e_write != 0)) begin
-                            h527 = 2;
+                            h619 = 2;
                         end
                         else begin
-                            h527 = 1;
+                            h619 = 1;
                         end
-                        h526 = 0;
-                        if ((!((h527 == 2) && 1'b1))) begin
-                            h526 = 1;
+                        h618 = 0;
+                        if ((!((h619 == 2) && 1'b1))) begin
+                            h618 = 1;
                         end
-                        h528 = 63'h0;
-                        h528 = ({1'h0, h525} | {h526, 62'h0});
-                        h529 = 64'h0;
-                        h529 = ({1'h0, h528} | 64'h8000000000000000);
-                        h530 = 64'h0;
-                        h530 = (h529 | 0);
-                        h531 = 64'h0;
-                        h531 = (h530 | 0);
-                        h532 = 64'h0;
-                        h532 = (h531 | 64'h7a00000000);
-                        cl_io_frcd_hi <= h532;
+                        h620 = 63'h0;
+                        h620 = ({1'h0, h617} | {h618, 62'h0});
+                        h621 = 64'h0;
+                        h621 = ({1'h0, h620} | 64'h8000000000000000);
+                        h622 = 64'h0;
+                        h622 = (h621 | 0);
+                        h623 = 64'h0;
+                        h623 = (h622 | 0);
+                        h624 = 64'h0;
+                        h624 = (h623 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h624;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5381,7 +6342,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h536 == 1) || (h537 == 2)) && (h539 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
+                    else if ((((((h628 == 1) || (h629 == 2)) && (h631 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -5390,27 +6351,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h533 = 64'h0;
-                        h533 = e_addr;
-                        v_wide[64-1:12] = h533[64-1:12];
+                        h625 = 64'h0;
+                        h625 = e_addr;
+                        v_wide[64-1:12] = h625[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
-                        h534 = 1'h0;
-                        h535 = 2'h0;
+                        h626 = 1'h0;
+                        h627 = 2'h0;
                         if ((e_write != 0)) begin
-                            h535 = 2;
+                            h627 = 2;
                         end
                         else begin
-                            h535 = 1;
+                            h627 = 1;
                         end
-                        h534 = 0;
-                        if ((!((h535 == 2) && 1'b1))) begin
-                            h534 = 1;
+                        h626 = 0;
+                        if ((!((h627 == 2) && 1'b1))) begin
+                            h626 = 1;
                         end
-                        v_wide[63-1:62] = h534;
+                        v_wide[63-1:62] = h626;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5430,7 +6391,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h543 == 1) || (h544 == 2)) && (h546 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h635 == 1) || (h636 == 2)) && (h638 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -5439,27 +6400,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h540 = 64'h0;
-                        h540 = e_addr;
-                        v_wide[64-1:12] = h540[64-1:12];
+                        h632 = 64'h0;
+                        h632 = e_addr;
+                        v_wide[64-1:12] = h632[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h541 = 1'h0;
-                        h542 = 2'h0;
+                        h633 = 1'h0;
+                        h634 = 2'h0;
                         if ((e_write != 0)) begin
-                            h542 = 2;
+                            h634 = 2;
                         end
                         else begin
-                            h542 = 1;
+                            h634 = 1;
                         end
-                        h541 = 0;
-                        if ((!((h542 == 2) && 1'b1))) begin
-                            h541 = 1;
+                        h633 = 0;
+                        if ((!((h634 == 2) && 1'b1))) begin
+                            h633 = 1;
                         end
-                        v_wide[63-1:62] = h541;
+                        v_wide[63-1:62] = h633;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5479,7 +6440,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h550 == 1) || (h551 == 2)) && (h553 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                    else if (((((((((h642 == 1) || (h643 == 2)) && (h645 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -5488,27 +6449,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 9;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h547 = 64'h0;
-                        h547 = e_addr;
-                        v_wide[64-1:12] = h547[64-1:12];
+                        h639 = 64'h0;
+                        h639 = e_addr;
+                        v_wide[64-1:12] = h639[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 9;
                         v_wide[62-1:60] = 0;
-                        h548 = 1'h0;
-                        h549 = 2'h0;
+                        h640 = 1'h0;
+                        h641 = 2'h0;
                         if ((e_write != 0)) begin
-                            h549 = 2;
+                            h641 = 2;
                         end
                         else begin
-                            h549 = 1;
+                            h641 = 1;
                         end
-                        h548 = 0;
-                        if ((!((h549 == 2) && 1'b1))) begin
-                            h548 = 1;
+                        h640 = 0;
+                        if ((!((h641 == 2) && 1'b1))) begin
+                            h640 = 1;
                         end
-                        v_wide[63-1:62] = h548;
+                        v_wide[63-1:62] = h640;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5528,41 +6489,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h558 == 1) || (h559 == 2)) && (h561 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((((h650 == 1) || (h651 == 2)) && (h653 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h554 = 1'h0;
-                        h554 = 0;
+                        h646 = 1'h0;
+                        h646 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h554 = 1;
+                            h646 = 1;
                         end
-                        cl_io_recorded <= h554;
+                        cl_io_recorded <= h646;
                         v_wide = 0;
-                        h555 = 64'h0;
-                        h555 = e_addr;
-                        v_wide[64-1:12] = h555[64-1:12];
+                        h647 = 64'h0;
+                        h647 = e_addr;
+                        v_wide[64-1:12] = h647[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 0;
-                        h556 = 1'h0;
-                        h557 = 2'h0;
+                        h648 = 1'h0;
+                        h649 = 2'h0;
                         if ((e_write != 0)) begin
-                            h557 = 2;
+                            h649 = 2;
                         end
                         else begin
-                            h557 = 1;
+                            h649 = 1;
                         end
-                        h556 = 0;
-                        if ((!((h557 == 2) && 1'b1))) begin
-                            h556 = 1;
+                        h648 = 0;
+                        if ((!((h649 == 2) && 1'b1))) begin
+                            h648 = 1;
                         end
-                        v_wide[63-1:62] = h556;
+                        v_wide[63-1:62] = h648;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5582,7 +6543,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h565 == 1) || (h566 == 2)) && (h568 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((((h657 == 1) || (h658 == 2)) && (h660 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -5591,27 +6552,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h562 = 64'h0;
-                        h562 = e_addr;
-                        v_wide[64-1:12] = h562[64-1:12];
+                        h654 = 64'h0;
+                        h654 = e_addr;
+                        v_wide[64-1:12] = h654[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h563 = 1'h0;
-                        h564 = 2'h0;
+                        h655 = 1'h0;
+                        h656 = 2'h0;
                         if ((e_write != 0)) begin
-                            h564 = 2;
+                            h656 = 2;
                         end
                         else begin
-                            h564 = 1;
+                            h656 = 1;
                         end
-                        h563 = 0;
-                        if ((!((h564 == 2) && 1'b1))) begin
-                            h563 = 1;
+                        h655 = 0;
+                        if ((!((h656 == 2) && 1'b1))) begin
+                            h655 = 1;
                         end
-                        v_wide[63-1:62] = h563;
+                        v_wide[63-1:62] = h655;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5631,41 +6592,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h573 == 1) || (h574 == 2)) && (h576 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((((h665 == 1) || (h666 == 2)) && (h668 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h569 = 1'h0;
-                        h569 = 0;
+                        h661 = 1'h0;
+                        h661 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h569 = 1;
+                            h661 = 1;
                         end
-                        cl_io_recorded <= h569;
+                        cl_io_recorded <= h661;
                         v_wide = 0;
-                        h570 = 64'h0;
-                        h570 = e_addr;
-                        v_wide[64-1:12] = h570[64-1:12];
+                        h662 = 64'h0;
+                        h662 = e_addr;
+                        v_wide[64-1:12] = h662[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h571 = 1'h0;
-                        h572 = 2'h0;
+                        h663 = 1'h0;
+                        h664 = 2'h0;
                         if ((e_write != 0)) begin
-                            h572 = 2;
+                            h664 = 2;
                         end
                         else begin
-                            h572 = 1;
+                            h664 = 1;
                         end
-                        h571 = 0;
-                        if ((!((h572 == 2) && 1'b1))) begin
-                            h571 = 1;
+                        h663 = 0;
+                        if ((!((h664 == 2) && 1'b1))) begin
+                            h663 = 1;
                         end
-                        v_wide[63-1:62] = h571;
+                        v_wide[63-1:62] = h663;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5692,34 +6653,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h577 = 1'h0;
-                        h577 = 0;
+                        h669 = 1'h0;
+                        h669 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h577 = 1;
+                            h669 = 1;
                         end
-                        cl_io_recorded <= h577;
+                        cl_io_recorded <= h669;
                         v_wide = 0;
-                        h578 = 64'h0;
-                        h578 = e_addr;
-                        v_wide[64-1:12] = h578[64-1:12];
+                        h670 = 64'h0;
+                        h670 = e_addr;
+                        v_wide[64-1:12] = h670[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 0;
-                        h579 = 1'h0;
-                        h580 = 2'h0;
+                        h671 = 1'h0;
+                        h672 = 2'h0;
                         if ((e_write != 0)) begin
-                            h580 = 2;
+                            h672 = 2;
                         end
                         else begin
-                            h580 = 1;
+                            h672 = 1;
                         end
-                        h579 = 0;
-                        if ((!((h580 == 2) && 1'b1))) begin
-                            h579 = 1;
+                        h671 = 0;
+                        if ((!((h672 == 2) && 1'b1))) begin
+                            h671 = 1;
                         end
-                        v_wide[63-1:62] = h579;
+                        v_wide[63-1:62] = h671;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5739,41 +6700,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h585 == 1) || (h586 == 2)) && (h588 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((((h677 == 1) || (h678 == 2)) && (h680 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h581 = 1'h0;
-                        h581 = 0;
+                        h673 = 1'h0;
+                        h673 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h581 = 1;
+                            h673 = 1;
                         end
-                        cl_io_recorded <= h581;
+                        cl_io_recorded <= h673;
                         v_wide = 0;
-                        h582 = 64'h0;
-                        h582 = e_addr;
-                        v_wide[64-1:12] = h582[64-1:12];
+                        h674 = 64'h0;
+                        h674 = e_addr;
+                        v_wide[64-1:12] = h674[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h583 = 1'h0;
-                        h584 = 2'h0;
+                        h675 = 1'h0;
+                        h676 = 2'h0;
                         if ((e_write != 0)) begin
-                            h584 = 2;
+                            h676 = 2;
                         end
                         else begin
-                            h584 = 1;
+                            h676 = 1;
                         end
-                        h583 = 0;
-                        if ((!((h584 == 2) && 1'b1))) begin
-                            h583 = 1;
+                        h675 = 0;
+                        if ((!((h676 == 2) && 1'b1))) begin
+                            h675 = 1;
                         end
-                        v_wide[63-1:62] = h583;
+                        v_wide[63-1:62] = h675;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5793,7 +6754,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((h589 == 1) || (h590 == 2)) && 1'b1) && (h592 != 0)) && (((1'b1 && (e_addr >= {32'h0, h594, 20'h0})) && (e_addr <= {32'h0, h597})) || ((1'b1 && (e_addr >= {16'h0, h599, 20'h0})) && (e_addr <= {16'h0, h602})))) && ((((((((((h603 == 1) || (h604 == 2)) && (h606 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h681 == 1) || (h682 == 2)) && 1'b1) && (h684 != 0)) && (((1'b1 && (e_addr >= {32'h0, h686, 20'h0})) && (e_addr <= {32'h0, h689})) || ((1'b1 && (e_addr >= {16'h0, h691, 20'h0})) && (e_addr <= {16'h0, h694})))) && ((((((((((h695 == 1) || (h696 == 2)) && (h698 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -5847,7 +6808,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h607 == 1) || (h608 == 2)) && (h610 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((((h699 == 1) || (h700 == 2)) && (h702 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -5901,41 +6862,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h615 == 1) || (h616 == 2)) && (h618 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h619 != 0))) begin
+                    else if ((((((((((((h707 == 1) || (h708 == 2)) && (h710 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h711 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h611 = 1'h0;
-                        h611 = 0;
+                        h703 = 1'h0;
+                        h703 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h611 = 1;
+                            h703 = 1;
                         end
-                        cl_io_recorded <= h611;
+                        cl_io_recorded <= h703;
                         v_wide = 0;
-                        h612 = 64'h0;
-                        h612 = e_addr;
-                        v_wide[64-1:12] = h612[64-1:12];
+                        h704 = 64'h0;
+                        h704 = e_addr;
+                        v_wide[64-1:12] = h704[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h613 = 1'h0;
-                        h614 = 2'h0;
+                        h705 = 1'h0;
+                        h706 = 2'h0;
                         if ((e_write != 0)) begin
-                            h614 = 2;
+                            h706 = 2;
                         end
                         else begin
-                            h614 = 1;
+                            h706 = 1;
                         end
-                        h613 = 0;
-                        if ((!((h614 == 2) && 1'b1))) begin
-                            h613 = 1;
+                        h705 = 0;
+                        if ((!((h706 == 2) && 1'b1))) begin
+                            h705 = 1;
                         end
-                        v_wide[63-1:62] = h613;
+                        v_wide[63-1:62] = h705;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5955,7 +6916,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h628 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h630, 20'h0})) && (wk_io_sl_pa <= {32'h0, h633})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h635, 20'h0})) && (wk_io_sl_pa <= {16'h0, h638})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h720 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h722, 20'h0})) && (wk_io_sl_pa <= {32'h0, h725})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h727, 20'h0})) && (wk_io_sl_pa <= {16'h0, h730})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -6029,46 +6990,46 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h639 = 1'h0;
-                        h639 = 0;
+                        h731 = 1'h0;
+                        h731 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h639 = 1;
+                            h731 = 1;
                         end
-                        v_wide[2-1:1] = h639;
+                        v_wide[2-1:1] = h731;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h640 = 1'h0;
-                        h640 = 0;
+                        h732 = 1'h0;
+                        h732 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h640 = 1;
+                            h732 = 1;
                         end
-                        v_wide[12-1:11] = h640;
-                        h641 = 6'h0;
-                        h641 = wk_io_sl_shift;
-                        h642 = 64'h0;
-                        h642 = (wk_io_sl_frame >>> h641);
-                        h643 = 127'h0;
-                        h643 = {63'h0, h642};
-                        h644 = 6'h0;
-                        h644 = wk_io_sl_shift;
-                        h645 = 127'h0;
-                        h645 = (h643 << h644);
-                        h646 = 64'h0;
-                        h646 = 1;
-                        h647 = 6'h0;
-                        h648 = 7'h0;
-                        h648 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h647 = h648[6-1:0];
-                        h649 = 64'h0;
-                        h649 = (h646 << h647);
-                        h650 = 65'h0;
-                        h650 = (({1'h0, h649} + 65'h10000000000000000) - 1);
-                        h651 = 64'h0;
-                        h651 = (h650[64-1:0] >>> 12);
-                        h652 = 127'h0;
-                        h652 = (h645 | {51'h0, h651, 12'h0});
-                        h653 = 127'h0;
-                        h653 = (h652 >>> 12);
-                        v_wide[64-1:12] = h653[52-1:0];
+                        v_wide[12-1:11] = h732;
+                        h733 = 6'h0;
+                        h733 = wk_io_sl_shift;
+                        h734 = 64'h0;
+                        h734 = (wk_io_sl_frame >>> h733);
+                        h735 = 127'h0;
+                        h735 = {63'h0, h734};
+                        h736 = 6'h0;
+                        h736 = wk_io_sl_shift;
+                        h737 = 127'h0;
+                        h737 = (h735 << h736);
+                        h738 = 64'h0;
+                        h738 = 1;
+                        h739 = 6'h0;
+                        h740 = 7'h0;
+                        h740 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h739 = h740[6-1:0];
+                        h741 = 64'h0;
+                        h741 = (h738 << h739);
+                        h742 = 65'h0;
+                        h742 = (({1'h0, h741} + 65'h10000000000000000) - 1);
+                        h743 = 64'h0;
+                        h743 = (h742[64-1:0] >>> 12);
+                        h744 = 127'h0;
+                        h744 = (h737 | {51'h0, h743, 12'h0});
+                        h745 = 127'h0;
+                        h745 = (h744 >>> 12);
+                        v_wide[64-1:12] = h745[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                         cl_io_urgent <= 0;
                         cl_io_pda <= 0;
@@ -6085,34 +7046,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= wk_io_sl_reason;
-                        h654 = 1'h0;
-                        h654 = 0;
+                        h746 = 1'h0;
+                        h746 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h654 = 1;
+                            h746 = 1;
                         end
-                        cl_io_recorded <= h654;
+                        cl_io_recorded <= h746;
                         v_wide = 0;
-                        h655 = 64'h0;
-                        h655 = e_addr;
-                        v_wide[64-1:12] = h655[64-1:12];
+                        h747 = 64'h0;
+                        h747 = e_addr;
+                        v_wide[64-1:12] = h747[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = wk_io_sl_reason;
                         v_wide[62-1:60] = 0;
-                        h656 = 1'h0;
-                        h657 = 2'h0;
+                        h748 = 1'h0;
+                        h749 = 2'h0;
                         if ((e_write != 0)) begin
-                            h657 = 2;
+                            h749 = 2;
                         end
                         else begin
-                            h657 = 1;
+                            h749 = 1;
                         end
-                        h656 = 0;
-                        if ((!((h657 == 2) && 1'b1))) begin
-                            h656 = 1;
+                        h748 = 0;
+                        if ((!((h749 == 2) && 1'b1))) begin
+                            h748 = 1;
                         end
-                        v_wide[63-1:62] = h656;
+                        v_wide[63-1:62] = h748;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6166,16 +7127,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h658 = 1'h0;
-                        h658 = 0;
+                        h750 = 1'h0;
+                        h750 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h658 = 1;
+                            h750 = 1;
                         end
-                        cl_io_recorded <= h658;
+                        cl_io_recorded <= h750;
                         v_wide = 0;
-                        h659 = 64'h0;
-                        h659 = e_addr;
-                        v_wide[64-1:12] = h659[64-1:12];
+                        h751 = 64'h0;
+                        h751 = e_addr;
+                        v_wide[64-1:12] = h751[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6208,16 +7169,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h660 = 1'h0;
-                        h660 = 0;
+                        h752 = 1'h0;
+                        h752 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h660 = 1;
+                            h752 = 1;
                         end
-                        cl_io_recorded <= h660;
+                        cl_io_recorded <= h752;
                         v_wide = 0;
-                        h661 = 64'h0;
-                        h661 = e_addr;
-                        v_wide[64-1:12] = h661[64-1:12];
+                        h753 = 64'h0;
+                        h753 = e_addr;
+                        v_wide[64-1:12] = h753[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6250,34 +7211,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h662 = 1'h0;
-                        h662 = 0;
+                        h754 = 1'h0;
+                        h754 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h662 = 1;
+                            h754 = 1;
                         end
-                        cl_io_recorded <= h662;
+                        cl_io_recorded <= h754;
                         v_wide = 0;
-                        h663 = 64'h0;
-                        h663 = e_addr;
-                        v_wide[64-1:12] = h663[64-1:12];
+                        h755 = 64'h0;
+                        h755 = e_addr;
+                        v_wide[64-1:12] = h755[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h664 = 1'h0;
-                        h665 = 2'h0;
+                        h756 = 1'h0;
+                        h757 = 2'h0;
                         if ((e_write != 0)) begin
-                            h665 = 2;
+                            h757 = 2;
                         end
                         else begin
-                            h665 = 1;
+                            h757 = 1;
                         end
-                        h664 = 0;
-                        if ((!((h665 == 2) && 1'b1))) begin
-                            h664 = 1;
+                        h756 = 0;
+                        if ((!((h757 == 2) && 1'b1))) begin
+                            h756 = 1;
                         end
-                        v_wide[63-1:62] = h664;
+                        v_wide[63-1:62] = h756;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6488,12 +7449,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h666 = 1'h0;
-                        h666 = 0;
+                        h758 = 1'h0;
+                        h758 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h666 = 1;
+                            h758 = 1;
                         end
-                        cl_io_recorded <= h666;
+                        cl_io_recorded <= h758;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -6526,12 +7487,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h667 = 1'h0;
-                        h667 = 0;
+                        h759 = 1'h0;
+                        h759 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h667 = 1;
+                            h759 = 1;
                         end
-                        cl_io_recorded <= h667;
+                        cl_io_recorded <= h759;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -6564,12 +7525,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h668 = 1'h0;
-                        h668 = 0;
+                        h760 = 1'h0;
+                        h760 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h668 = 1;
+                            h760 = 1;
                         end
-                        cl_io_recorded <= h668;
+                        cl_io_recorded <= h760;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -6602,12 +7563,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 39;
-                        h669 = 1'h0;
-                        h669 = 0;
+                        h761 = 1'h0;
+                        h761 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h669 = 1;
+                            h761 = 1;
                         end
-                        cl_io_recorded <= h669;
+                        cl_io_recorded <= h761;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -6640,12 +7601,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 40;
-                        h670 = 1'h0;
-                        h670 = 0;
+                        h762 = 1'h0;
+                        h762 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h670 = 1;
+                            h762 = 1;
                         end
-                        cl_io_recorded <= h670;
+                        cl_io_recorded <= h762;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -6690,68 +7651,68 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
-                        h671 = 1'h0;
-                        h671 = 0;
+                        h763 = 1'h0;
+                        h763 = 0;
                         if (w_io_irte_0[14]) begin
-                            h671 = 1;
+                            h763 = 1;
                         end
-                        cl_io_urgent <= h671;
-                        h672 = 64'h0;
-                        h672 = w_io_irte_8;
-                        h673 = 64'h0;
-                        h673 = w_io_irte_0;
-                        h674 = 64'h0;
-                        h674 = ({h672[64-1:32], 32'h0} | {32'h0, h673[64-1:38], 6'h0});
-                        cl_io_pda <= h674;
-                        h675 = 1'h0;
-                        h675 = 0;
+                        cl_io_urgent <= h763;
+                        h764 = 64'h0;
+                        h764 = w_io_irte_8;
+                        h765 = 64'h0;
+                        h765 = w_io_irte_0;
+                        h766 = 64'h0;
+                        h766 = ({h764[64-1:32], 32'h0} | {32'h0, h765[64-1:38], 6'h0});
+                        cl_io_pda <= h766;
+                        h767 = 1'h0;
+                        h767 = 0;
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h675 = 1;
+                            h767 = 1;
                         end
-                        cl_io_notify <= h675;
-                        h676 = 8'h0;
+                        cl_io_notify <= h767;
+                        h768 = 8'h0;
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h676 = w_io_pd_0[24-1:16];
+                            h768 = w_io_pd_0[24-1:16];
                         end
                         else begin
-                            h676 = 0;
+                            h768 = 0;
                         end
-                        cl_io_notify_vector <= h676;
-                        h677 = 32'h0;
-                        h678 = 32'h0;
-                        h679 = 64'h0;
-                        h679 = (r_IRTA_REG >>> 11);
-                        h680 = 1'h0;
-                        h680 = (h679[1-1:0] & 1);
-                        h681 = 32'h0;
-                        h681 = w_io_pd_0[64-1:32];
-                        if ((h680 != 0)) begin
-                            h678 = w_io_pd_0[64-1:32];
+                        cl_io_notify_vector <= h768;
+                        h769 = 32'h0;
+                        h770 = 32'h0;
+                        h771 = 64'h0;
+                        h771 = (r_IRTA_REG >>> 11);
+                        h772 = 1'h0;
+                        h772 = (h771[1-1:0] & 1);
+                        h773 = 32'h0;
+                        h773 = w_io_pd_0[64-1:32];
+                        if ((h772 != 0)) begin
+                            h770 = w_io_pd_0[64-1:32];
                         end
                         else begin
-                            h678 = {24'h0, h681[16-1:8]};
+                            h770 = {24'h0, h773[16-1:8]};
                         end
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h677 = h678;
+                            h769 = h770;
                         end
                         else begin
-                            h677 = 0;
+                            h769 = 0;
                         end
-                        cl_io_notify_dest <= h677;
-                        h682 = 64'h0;
-                        h682 = 1;
-                        h683 = 6'h0;
-                        h684 = 8'h0;
-                        h684 = w_io_irte_0[24-1:16];
-                        h683 = h684[6-1:0];
-                        h685 = 64'h0;
-                        h685 = (h682 << h683);
-                        h686 = 64'h0;
-                        h686 = (w_io_pd_pir_0 | h685);
-                        cl_io_pir <= h686;
-                        h687 = 64'h0;
-                        h687 = (w_io_pd_0 | 1);
-                        cl_io_pd_control <= h687;
+                        cl_io_notify_dest <= h769;
+                        h774 = 64'h0;
+                        h774 = 1;
+                        h775 = 6'h0;
+                        h776 = 8'h0;
+                        h776 = w_io_irte_0[24-1:16];
+                        h775 = h776[6-1:0];
+                        h777 = 64'h0;
+                        h777 = (h774 << h775);
+                        h778 = 64'h0;
+                        h778 = (w_io_pd_pir_0 | h777);
+                        cl_io_pir <= h778;
+                        h779 = 64'h0;
+                        h779 = (w_io_pd_0 | 1);
+                        cl_io_pd_control <= h779;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -6765,38 +7726,38 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h688 = 32'h0;
-                        h689 = 64'h0;
-                        h689 = (r_IRTA_REG >>> 11);
-                        h690 = 1'h0;
-                        h690 = (h689[1-1:0] & 1);
-                        h691 = 32'h0;
-                        h691 = w_io_irte_0[64-1:32];
-                        if ((h690 != 0)) begin
-                            h688 = w_io_irte_0[64-1:32];
+                        h780 = 32'h0;
+                        h781 = 64'h0;
+                        h781 = (r_IRTA_REG >>> 11);
+                        h782 = 1'h0;
+                        h782 = (h781[1-1:0] & 1);
+                        h783 = 32'h0;
+                        h783 = w_io_irte_0[64-1:32];
+                        if ((h782 != 0)) begin
+                            h780 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h688 = {24'h0, h691[16-1:8]};
+                            h780 = {24'h0, h783[16-1:8]};
                         end
-                        cl_io_destination <= h688;
-                        h692 = 1'h0;
-                        h692 = 0;
+                        cl_io_destination <= h780;
+                        h784 = 1'h0;
+                        h784 = 0;
                         if (w_io_irte_0[2]) begin
-                            h692 = 1;
+                            h784 = 1;
                         end
-                        cl_io_dest_mode <= h692;
-                        h693 = 1'h0;
-                        h693 = 0;
+                        cl_io_dest_mode <= h784;
+                        h785 = 1'h0;
+                        h785 = 0;
                         if (w_io_irte_0[3]) begin
-                            h693 = 1;
+                            h785 = 1;
                         end
-                        cl_io_redir_hint <= h693;
-                        h694 = 1'h0;
-                        h694 = 0;
+                        cl_io_redir_hint <= h785;
+                        h786 = 1'h0;
+                        h786 = 0;
                         if (w_io_irte_0[4]) begin
-                            h694 = 1;
+                            h786 = 1;
                         end
-                        cl_io_trigger_mode <= h694;
+                        cl_io_trigger_mode <= h786;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
@@ -6809,24 +7770,24 @@ always @(posedge clk) begin: fsm
                         cl_io_pd_control <= 0;
                     end
                 end
-                st <= 5'b11100;
+                st <= 6'b011111;
             end
-            5'b11100: begin
+            6'b011111: begin
                 if ((!pend)) begin
                     if (((cl_io_exit != 0) && 1'b0)) begin
-                        h695 = 64'h0;
-                        h695 = w_io_irte_8;
-                        h696 = 64'h0;
-                        h696 = w_io_irte_0;
-                        h697 = 64'h0;
-                        h697 = ({h695[64-1:32], 32'h0} | {32'h0, h696[64-1:38], 6'h0});
-                        h698 = 8'h0;
-                        h698 = (w_io_irte_0[24-1:16] >>> 6);
-                        h699 = 12'h0;
-                        h699 = ({4'h0, h698} * 8);
-                        h700 = 65'h0;
-                        h700 = ({1'h0, h697} + {53'h0, h699});
-                        v_wide = {62'h0, h700};
+                        h787 = 64'h0;
+                        h787 = w_io_irte_8;
+                        h788 = 64'h0;
+                        h788 = w_io_irte_0;
+                        h789 = 64'h0;
+                        h789 = ({h787[64-1:32], 32'h0} | {32'h0, h788[64-1:38], 6'h0});
+                        h790 = 8'h0;
+                        h790 = (w_io_irte_0[24-1:16] >>> 6);
+                        h791 = 12'h0;
+                        h791 = ({4'h0, h790} * 8);
+                        h792 = 65'h0;
+                        h792 = ({1'h0, h789} + {53'h0, h791});
+                        v_wide = {62'h0, h792};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -6836,7 +7797,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b11101;
+                        st <= 6'b100000;
                     end
                 end
                 else begin
@@ -6846,22 +7807,22 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b11101;
+                        st <= 6'b100000;
                     end
                 end
             end
-            5'b11101: begin
+            6'b100000: begin
                 if ((!pend)) begin
                     if (((cl_io_exit != 0) && 1'b0)) begin
-                        h701 = 64'h0;
-                        h701 = w_io_irte_8;
-                        h702 = 64'h0;
-                        h702 = w_io_irte_0;
-                        h703 = 64'h0;
-                        h703 = ({h701[64-1:32], 32'h0} | {32'h0, h702[64-1:38], 6'h0});
-                        h704 = 65'h0;
-                        h704 = ({1'h0, h703} + 32);
-                        v_wide = {62'h0, h704};
+                        h793 = 64'h0;
+                        h793 = w_io_irte_8;
+                        h794 = 64'h0;
+                        h794 = w_io_irte_0;
+                        h795 = 64'h0;
+                        h795 = ({h793[64-1:32], 32'h0} | {32'h0, h794[64-1:38], 6'h0});
+                        h796 = 65'h0;
+                        h796 = ({1'h0, h795} + 32);
+                        v_wide = {62'h0, h796};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -6871,7 +7832,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b11110;
+                        st <= 6'b100001;
                     end
                 end
                 else begin
@@ -6881,11 +7842,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b11110;
+                        st <= 6'b100001;
                     end
                 end
             end
-            5'b11110: begin
+            6'b100001: begin
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -6893,7 +7854,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11111;
+                    st <= 6'b100010;
                 end
                 else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
@@ -6902,7 +7863,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= e_addr;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11111;
+                    st <= 6'b100010;
                 end
                 else if ((!((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3))))) begin
                     status <= 3;
@@ -6911,7 +7872,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= cl_io_outcome[3-1:0];
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b11111;
+                    st <= 6'b100010;
                 end
                 else if (((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3)))) begin
                     status <= 4;
@@ -6920,7 +7881,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= cl_io_address;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11111;
+                    st <= 6'b100010;
                 end
                 else begin
                     status <= 0;
@@ -6929,7 +7890,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11111;
+                    st <= 6'b100010;
                 end
             end
             default: begin
@@ -6940,19 +7901,26 @@ always @(posedge clk) begin: fsm
                 o_r_iommu <= rec_iommu;
                 o_r_fault_reason <= rec_fault_reason;
                 done <= 1'b1;
-                st <= 5'b00000;
+                st <= 6'b000000;
             end
         endcase
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) begin: port_mux
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) begin: port_mux
     if (unit_io_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_io_smsl_m_we;
         m_size = unit_io_smsl_m_size;
         m_addr = unit_io_smsl_m_addr;
         m_wdata = unit_io_smsl_m_wdata;
+    end
+    else if (unit_io_smfl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_smfl_m_we;
+        m_size = unit_io_smfl_m_size;
+        m_addr = unit_io_smfl_m_addr;
+        m_wdata = unit_io_smfl_m_wdata;
     end
     else if (unit_io_sl_m_valid) begin
         m_valid = 1'b1;
@@ -7996,6 +8964,2430 @@ always @(posedge clk) begin: walker_unit_io_smsl0_fsm
             end
             default: begin
                 walker_unit_io_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) begin: walker_unit_io_smfl0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [8-1:0] rs0;
+    reg [7-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [8-1:0] rs5;
+    reg [8-1:0] rs6;
+    reg [8-1:0] rs7;
+    reg [7-1:0] rs8;
+    reg [8-1:0] rs9;
+    unit_io_smfl_m_valid = walker_unit_io_smfl0_m_valid_h;
+    unit_io_smfl_m_we = walker_unit_io_smfl0_m_we_h;
+    unit_io_smfl_m_size = walker_unit_io_smfl0_m_size_h;
+    unit_io_smfl_m_addr = walker_unit_io_smfl0_m_addr_h;
+    unit_io_smfl_m_wdata = walker_unit_io_smfl0_m_wdata_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_us = (0 != 0);
+    v_rw = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
+    if (unit_io_smfl_done) begin
+    end
+    case (walker_unit_io_smfl0_st)
+        3'b000: begin
+            if (unit_io_smfl_start) begin
+                in2 = unit_io_smfl_i_addr;
+                in3 = (unit_io_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = (unit_io_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in7 = unit_io_smfl_i_addr;
+                in8 = (unit_io_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = (unit_io_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((unit_io_smfl_i_addr != in0)) begin
+                end
+                else begin
+                    if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                        unit_io_smfl_m_valid = 1'b1;
+                        unit_io_smfl_m_we = 1'b0;
+                        unit_io_smfl_m_size = 3;
+                        unit_io_smfl_m_addr = ({unit_io_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[57-1:48], 3'h0});
+                    end
+                    else begin
+                        unit_io_smfl_m_valid = 1'b1;
+                        unit_io_smfl_m_we = 1'b0;
+                        unit_io_smfl_m_size = 3;
+                        unit_io_smfl_m_addr = ({unit_io_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                used = 1'b0;
+                if ((walker_unit_io_smfl0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_unit_io_smfl0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((walker_unit_io_smfl0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_unit_io_smfl0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 510) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((walker_unit_io_smfl0_lvl == 1)) begin
+                    uok = 1'b1;
+                    if (m_rerr) begin
+                        uok = 1'b0;
+                    end
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                            uw[6] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if (used) begin
+                    unit_io_smfl_m_valid = 1'b1;
+                    unit_io_smfl_m_we = 1'b1;
+                    unit_io_smfl_m_size = 3;
+                    unit_io_smfl_m_addr = walker_unit_io_smfl0_ea;
+                    unit_io_smfl_m_wdata = uw;
+                end
+                else begin
+                    case (walker_unit_io_smfl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                unit_io_smfl_m_valid = 1'b1;
+                                unit_io_smfl_m_we = 1'b0;
+                                unit_io_smfl_m_size = 3;
+                                unit_io_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                unit_io_smfl_m_valid = 1'b1;
+                                unit_io_smfl_m_we = 1'b0;
+                                unit_io_smfl_m_size = 3;
+                                unit_io_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[39-1:30], 3'h0});
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    unit_io_smfl_m_valid = 1'b1;
+                                    unit_io_smfl_m_we = 1'b0;
+                                    unit_io_smfl_m_size = 3;
+                                    unit_io_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[30-1:21], 3'h0});
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                        end
+                                        else begin
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                end
+                                else if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    unit_io_smfl_m_valid = 1'b1;
+                                    unit_io_smfl_m_we = 1'b0;
+                                    unit_io_smfl_m_size = 3;
+                                    unit_io_smfl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[21-1:12], 3'h0});
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                            end
+                            else if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                end
+                                else begin
+                                    if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+        end
+        3'b010: begin
+            rs0 = 8'h0;
+            rs1 = 7'h0;
+            rs2 = 3'h0;
+            if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 4;
+            end
+            if ((walker_unit_io_smfl0_flevel == rs2)) begin
+                rs1 = 115;
+            end
+            else begin
+                rs1 = 112;
+            end
+            rs3 = 8'h0;
+            rs4 = 8'h0;
+            rs5 = 8'h0;
+            rs6 = 8'h0;
+            rs7 = 8'h0;
+            if ((walker_unit_io_smfl0_fault_k[4-1:0] == 9)) begin
+                rs7 = 128;
+            end
+            else begin
+                rs7 = 0;
+            end
+            if ((((walker_unit_io_smfl0_fault_k[4-1:0] == 5) || (walker_unit_io_smfl0_fault_k[4-1:0] == 6)) || (walker_unit_io_smfl0_fault_k[4-1:0] == 7))) begin
+                rs6 = 114;
+            end
+            else begin
+                rs6 = rs7;
+            end
+            if ((walker_unit_io_smfl0_fault_k[4-1:0] == 4)) begin
+                rs5 = 133;
+            end
+            else begin
+                rs5 = rs6;
+            end
+            if ((walker_unit_io_smfl0_fault_k[4-1:0] == 3)) begin
+                rs4 = 129;
+            end
+            else begin
+                rs4 = rs5;
+            end
+            if ((walker_unit_io_smfl0_fault_k[4-1:0] == 2)) begin
+                rs3 = 113;
+            end
+            else begin
+                rs3 = rs4;
+            end
+            if ((walker_unit_io_smfl0_fault_k[4-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs3;
+            end
+            rs8 = 7'h0;
+            rs8 = (9 * {4'h0, walker_unit_io_smfl0_flevel});
+            rs9 = 8'h0;
+            rs9 = (3 + {1'h0, rs8});
+        end
+        3'b011: begin
+            if (walker_unit_io_smfl0_pend_5) begin
+                unit_io_smfl_m_valid = 1'b1;
+                unit_io_smfl_m_we = 1'b1;
+                unit_io_smfl_m_size = 3;
+                unit_io_smfl_m_addr = walker_unit_io_smfl0_sa_5;
+                unit_io_smfl_m_wdata = walker_unit_io_smfl0_se_5;
+            end
+            else if (walker_unit_io_smfl0_pend_4) begin
+                unit_io_smfl_m_valid = 1'b1;
+                unit_io_smfl_m_we = 1'b1;
+                unit_io_smfl_m_size = 3;
+                unit_io_smfl_m_addr = walker_unit_io_smfl0_sa_4;
+                unit_io_smfl_m_wdata = walker_unit_io_smfl0_se_4;
+            end
+            else if (walker_unit_io_smfl0_pend_3) begin
+                unit_io_smfl_m_valid = 1'b1;
+                unit_io_smfl_m_we = 1'b1;
+                unit_io_smfl_m_size = 3;
+                unit_io_smfl_m_addr = walker_unit_io_smfl0_sa_3;
+                unit_io_smfl_m_wdata = walker_unit_io_smfl0_se_3;
+            end
+            else if (walker_unit_io_smfl0_pend_2) begin
+                unit_io_smfl_m_valid = 1'b1;
+                unit_io_smfl_m_we = 1'b1;
+                unit_io_smfl_m_size = 3;
+                unit_io_smfl_m_addr = walker_unit_io_smfl0_sa_2;
+                unit_io_smfl_m_wdata = walker_unit_io_smfl0_se_2;
+            end
+            else if (walker_unit_io_smfl0_pend_1) begin
+                unit_io_smfl_m_valid = 1'b1;
+                unit_io_smfl_m_we = 1'b1;
+                unit_io_smfl_m_size = 3;
+                unit_io_smfl_m_addr = walker_unit_io_smfl0_sa_1;
+                unit_io_smfl_m_wdata = walker_unit_io_smfl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_smfl_m_we = 1'b0;
+            end
+        end
+        3'b101: begin
+            if (m_rvalid) begin
+                unit_io_smfl_m_we = 1'b0;
+            end
+        end
+        3'b110: begin
+            case (walker_unit_io_smfl0_lvl)
+                'h5: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_io_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_io_smfl0_le & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                        v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                        unit_io_smfl_m_valid = 1'b1;
+                        unit_io_smfl_m_we = 1'b0;
+                        unit_io_smfl_m_size = 3;
+                        unit_io_smfl_m_addr = ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                    end
+                end
+                'h4: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_io_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_io_smfl0_le & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                        v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                        unit_io_smfl_m_valid = 1'b1;
+                        unit_io_smfl_m_we = 1'b0;
+                        unit_io_smfl_m_size = 3;
+                        unit_io_smfl_m_addr = ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[39-1:30], 3'h0});
+                    end
+                end
+                'h3: begin
+                    if ((walker_unit_io_smfl0_le[7] && 1'b1)) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((walker_unit_io_smfl0_le[48-1:12] & 262142) != 0)) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0};
+                                end
+                                if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_unit_io_smfl0_le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            unit_io_smfl_m_valid = 1'b1;
+                            unit_io_smfl_m_we = 1'b0;
+                            unit_io_smfl_m_size = 3;
+                            unit_io_smfl_m_addr = ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[30-1:21], 3'h0});
+                        end
+                    end
+                end
+                'h2: begin
+                    if (walker_unit_io_smfl0_le[7]) begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((walker_unit_io_smfl0_le[48-1:12] & 510) != 0)) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0};
+                                end
+                                if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (m_rerr) begin
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            unit_io_smfl_m_valid = 1'b1;
+                            unit_io_smfl_m_we = 1'b0;
+                            unit_io_smfl_m_size = 3;
+                            unit_io_smfl_m_addr = ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[21-1:12], 3'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if (m_rerr) begin
+                    end
+                    else if ((!walker_unit_io_smfl0_le[0])) begin
+                    end
+                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                    end
+                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                        v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                        end
+                        else begin
+                            if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                            end
+                            else begin
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_smfl0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [8-1:0] rs0;
+    reg [7-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [8-1:0] rs5;
+    reg [8-1:0] rs6;
+    reg [8-1:0] rs7;
+    reg [7-1:0] rs8;
+    reg [8-1:0] rs9;
+    if (rst == 1) begin
+        walker_unit_io_smfl0_a_rw <= 0;
+        walker_unit_io_smfl0_a_us <= 0;
+        unit_io_smfl_done <= 0;
+        walker_unit_io_smfl0_ea <= 0;
+        walker_unit_io_smfl0_fault_k <= 0;
+        walker_unit_io_smfl0_flevel <= 0;
+        walker_unit_io_smfl0_le <= 0;
+        walker_unit_io_smfl0_lvl <= 0;
+        walker_unit_io_smfl0_m_addr_h <= 0;
+        walker_unit_io_smfl0_m_size_h <= 0;
+        walker_unit_io_smfl0_m_valid_h <= 0;
+        walker_unit_io_smfl0_m_wdata_h <= 0;
+        walker_unit_io_smfl0_m_we_h <= 0;
+        unit_io_smfl_o_aux <= 0;
+        unit_io_smfl_o_level <= 0;
+        unit_io_smfl_o_pa <= 0;
+        unit_io_smfl_o_r_R <= 0;
+        unit_io_smfl_o_r_W <= 0;
+        unit_io_smfl_o_r_frame <= 0;
+        unit_io_smfl_o_r_reason <= 0;
+        unit_io_smfl_o_r_shift <= 0;
+        unit_io_smfl_o_status <= 0;
+        walker_unit_io_smfl0_pend_1 <= 0;
+        walker_unit_io_smfl0_pend_2 <= 0;
+        walker_unit_io_smfl0_pend_3 <= 0;
+        walker_unit_io_smfl0_pend_4 <= 0;
+        walker_unit_io_smfl0_pend_5 <= 0;
+        walker_unit_io_smfl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_smfl0_m_valid_h <= (unit_io_smfl_m_valid && (!m_ready));
+        walker_unit_io_smfl0_m_we_h <= unit_io_smfl_m_we;
+        walker_unit_io_smfl0_m_size_h <= unit_io_smfl_m_size;
+        walker_unit_io_smfl0_m_addr_h <= unit_io_smfl_m_addr;
+        walker_unit_io_smfl0_m_wdata_h <= unit_io_smfl_m_wdata;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_us = (0 != 0);
+        v_rw = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
+        if (unit_io_smfl_done) begin
+            unit_io_smfl_done <= 1'b0;
+        end
+        case (walker_unit_io_smfl0_st)
+            3'b000: begin
+                if (unit_io_smfl_start) begin
+                    walker_unit_io_smfl0_a_us <= 1'b1;
+                    walker_unit_io_smfl0_a_rw <= 1'b1;
+                    walker_unit_io_smfl0_pend_5 <= 1'b0;
+                    walker_unit_io_smfl0_pend_4 <= 1'b0;
+                    walker_unit_io_smfl0_pend_3 <= 1'b0;
+                    walker_unit_io_smfl0_pend_2 <= 1'b0;
+                    walker_unit_io_smfl0_pend_1 <= 1'b0;
+                    walker_unit_io_smfl0_le <= 0;
+                    in2 = unit_io_smfl_i_addr;
+                    in3 = (unit_io_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = (unit_io_smfl_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in7 = unit_io_smfl_i_addr;
+                    in8 = (unit_io_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = (unit_io_smfl_i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((unit_io_smfl_i_addr != in0)) begin
+                        walker_unit_io_smfl0_fault_k <= 9;
+                        walker_unit_io_smfl0_flevel <= 0;
+                        walker_unit_io_smfl0_st <= 3'b010;
+                    end
+                    else begin
+                        if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                            walker_unit_io_smfl0_ea <= ({unit_io_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[57-1:48], 3'h0});
+                            walker_unit_io_smfl0_st <= 3'b001;
+                            walker_unit_io_smfl0_lvl <= 5;
+                        end
+                        else begin
+                            walker_unit_io_smfl0_ea <= ({unit_io_smfl_r_FL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                            walker_unit_io_smfl0_st <= 3'b001;
+                            walker_unit_io_smfl0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    used = 1'b0;
+                    if ((walker_unit_io_smfl0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_unit_io_smfl0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((walker_unit_io_smfl0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_unit_io_smfl0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if (m_rerr) begin
+                                uok = 1'b0;
+                            end
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((walker_unit_io_smfl0_lvl == 1)) begin
+                        uok = 1'b1;
+                        if (m_rerr) begin
+                            uok = 1'b0;
+                        end
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!unit_io_smfl_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[6] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((unit_io_smfl_r_FL_WALK[2] && (!unit_io_smfl_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if (used) begin
+                        walker_unit_io_smfl0_le <= uw;
+                        walker_unit_io_smfl0_st <= 3'b101;
+                    end
+                    else begin
+                        walker_unit_io_smfl0_le <= m_rdata;
+                        case (walker_unit_io_smfl0_lvl)
+                            'h5: begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smfl0_fault_k <= 1;
+                                    walker_unit_io_smfl0_flevel <= 5;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_io_smfl0_fault_k <= 2;
+                                    walker_unit_io_smfl0_flevel <= 5;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 3;
+                                    walker_unit_io_smfl0_flevel <= 5;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 4;
+                                    walker_unit_io_smfl0_flevel <= 5;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_io_smfl0_fault_k <= 5;
+                                    walker_unit_io_smfl0_flevel <= 5;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    walker_unit_io_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                                    walker_unit_io_smfl0_st <= 3'b001;
+                                    walker_unit_io_smfl0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smfl0_fault_k <= 1;
+                                    walker_unit_io_smfl0_flevel <= 4;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_io_smfl0_fault_k <= 2;
+                                    walker_unit_io_smfl0_flevel <= 4;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 3;
+                                    walker_unit_io_smfl0_flevel <= 4;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 4;
+                                    walker_unit_io_smfl0_flevel <= 4;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_io_smfl0_fault_k <= 5;
+                                    walker_unit_io_smfl0_flevel <= 4;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    walker_unit_io_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[39-1:30], 3'h0});
+                                    walker_unit_io_smfl0_st <= 3'b001;
+                                    walker_unit_io_smfl0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if (m_rerr) begin
+                                        walker_unit_io_smfl0_fault_k <= 1;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_io_smfl0_fault_k <= 2;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 3;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 4;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_io_smfl0_fault_k <= 5;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                        walker_unit_io_smfl0_fault_k <= 7;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                                            walker_unit_io_smfl0_fault_k <= 8;
+                                            walker_unit_io_smfl0_flevel <= 3;
+                                            walker_unit_io_smfl0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            unit_io_smfl_o_level <= 3;
+                                            leaf_pa = 64'h0;
+                                            if ((30 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                            end
+                                            else if ((30 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                            end
+                                            else if ((30 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                            end
+                                            else if ((30 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                            end
+                                            else if ((30 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                            end
+                                            else if ((30 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                            end
+                                            else if ((30 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                            end
+                                            else if ((30 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                            end
+                                            else if ((30 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                            end
+                                            else if ((30 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                            end
+                                            else if ((30 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                            end
+                                            else if ((30 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                            end
+                                            else if ((30 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                            end
+                                            else if ((30 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                            end
+                                            else if ((30 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                            end
+                                            else if ((30 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                            end
+                                            else if ((30 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                            end
+                                            else if ((30 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                            end
+                                            else if ((30 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                            end
+                                            else if ((30 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            unit_io_smfl_o_pa <= leaf_pa;
+                                            unit_io_smfl_o_aux <= 0;
+                                            if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                                walker_unit_io_smfl0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                unit_io_smfl_o_status <= 0;
+                                                unit_io_smfl_done <= 1'b1;
+                                                walker_unit_io_smfl0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if (m_rerr) begin
+                                        walker_unit_io_smfl0_fault_k <= 1;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_io_smfl0_fault_k <= 2;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 3;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 4;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        walker_unit_io_smfl0_fault_k <= 5;
+                                        walker_unit_io_smfl0_flevel <= 3;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        walker_unit_io_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[30-1:21], 3'h0});
+                                        walker_unit_io_smfl0_st <= 3'b001;
+                                        walker_unit_io_smfl0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if (m_rerr) begin
+                                        walker_unit_io_smfl0_fault_k <= 1;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_io_smfl0_fault_k <= 2;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 3;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 4;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_io_smfl0_fault_k <= 5;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                        walker_unit_io_smfl0_fault_k <= 6;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                                            walker_unit_io_smfl0_fault_k <= 8;
+                                            walker_unit_io_smfl0_flevel <= 2;
+                                            walker_unit_io_smfl0_st <= 3'b010;
+                                        end
+                                        else begin
+                                            unit_io_smfl_o_level <= 2;
+                                            leaf_pa = 64'h0;
+                                            if ((21 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                            end
+                                            else if ((21 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                            end
+                                            else if ((21 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                            end
+                                            else if ((21 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                            end
+                                            else if ((21 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                            end
+                                            else if ((21 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                            end
+                                            else if ((21 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                            end
+                                            else if ((21 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                            end
+                                            else if ((21 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                            end
+                                            else if ((21 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                            end
+                                            else if ((21 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                            end
+                                            else if ((21 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                            end
+                                            else if ((21 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                            end
+                                            else if ((21 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                            end
+                                            else if ((21 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                            end
+                                            else if ((21 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                            end
+                                            else if ((21 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                            end
+                                            else if ((21 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                            end
+                                            else if ((21 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                            end
+                                            else if ((21 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            unit_io_smfl_o_pa <= leaf_pa;
+                                            unit_io_smfl_o_aux <= 0;
+                                            if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                                walker_unit_io_smfl0_st <= 3'b011;
+                                            end
+                                            else begin
+                                                unit_io_smfl_o_status <= 0;
+                                                unit_io_smfl_done <= 1'b1;
+                                                walker_unit_io_smfl0_st <= 3'b000;
+                                            end
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if (m_rerr) begin
+                                        walker_unit_io_smfl0_fault_k <= 1;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((!m_rdata[0])) begin
+                                        walker_unit_io_smfl0_fault_k <= 2;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 3;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                        walker_unit_io_smfl0_fault_k <= 4;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        walker_unit_io_smfl0_fault_k <= 5;
+                                        walker_unit_io_smfl0_flevel <= 2;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        walker_unit_io_smfl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[21-1:12], 3'h0});
+                                        walker_unit_io_smfl0_st <= 3'b001;
+                                        walker_unit_io_smfl0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smfl0_fault_k <= 1;
+                                    walker_unit_io_smfl0_flevel <= 1;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((!m_rdata[0])) begin
+                                    walker_unit_io_smfl0_fault_k <= 2;
+                                    walker_unit_io_smfl0_flevel <= 1;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 3;
+                                    walker_unit_io_smfl0_flevel <= 1;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!m_rdata[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                    walker_unit_io_smfl0_fault_k <= 4;
+                                    walker_unit_io_smfl0_flevel <= 1;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    walker_unit_io_smfl0_fault_k <= 5;
+                                    walker_unit_io_smfl0_flevel <= 1;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                        walker_unit_io_smfl0_fault_k <= 8;
+                                        walker_unit_io_smfl0_flevel <= 1;
+                                        walker_unit_io_smfl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smfl_o_level <= 1;
+                                        unit_io_smfl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                        unit_io_smfl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                            walker_unit_io_smfl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smfl_o_status <= 0;
+                                            unit_io_smfl_done <= 1'b1;
+                                            walker_unit_io_smfl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+            end
+            3'b010: begin
+                unit_io_smfl_o_status <= walker_unit_io_smfl0_fault_k;
+                unit_io_smfl_o_level <= walker_unit_io_smfl0_flevel;
+                unit_io_smfl_o_aux <= 0;
+                rs0 = 8'h0;
+                rs1 = 7'h0;
+                rs2 = 3'h0;
+                if ((unit_io_smfl_r_FL_WALK[2-1:0] == 1)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 4;
+                end
+                if ((walker_unit_io_smfl0_flevel == rs2)) begin
+                    rs1 = 115;
+                end
+                else begin
+                    rs1 = 112;
+                end
+                rs3 = 8'h0;
+                rs4 = 8'h0;
+                rs5 = 8'h0;
+                rs6 = 8'h0;
+                rs7 = 8'h0;
+                if ((walker_unit_io_smfl0_fault_k[4-1:0] == 9)) begin
+                    rs7 = 128;
+                end
+                else begin
+                    rs7 = 0;
+                end
+                if ((((walker_unit_io_smfl0_fault_k[4-1:0] == 5) || (walker_unit_io_smfl0_fault_k[4-1:0] == 6)) || (walker_unit_io_smfl0_fault_k[4-1:0] == 7))) begin
+                    rs6 = 114;
+                end
+                else begin
+                    rs6 = rs7;
+                end
+                if ((walker_unit_io_smfl0_fault_k[4-1:0] == 4)) begin
+                    rs5 = 133;
+                end
+                else begin
+                    rs5 = rs6;
+                end
+                if ((walker_unit_io_smfl0_fault_k[4-1:0] == 3)) begin
+                    rs4 = 129;
+                end
+                else begin
+                    rs4 = rs5;
+                end
+                if ((walker_unit_io_smfl0_fault_k[4-1:0] == 2)) begin
+                    rs3 = 113;
+                end
+                else begin
+                    rs3 = rs4;
+                end
+                if ((walker_unit_io_smfl0_fault_k[4-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs3;
+                end
+                unit_io_smfl_o_r_reason <= rs0;
+                unit_io_smfl_o_r_R <= (unit_io_smfl_r_FL_WALK[3] || walker_unit_io_smfl0_a_us);
+                unit_io_smfl_o_r_W <= ((unit_io_smfl_r_FL_WALK[3] || walker_unit_io_smfl0_a_us) && (walker_unit_io_smfl0_a_rw || (unit_io_smfl_r_FL_WALK[3] && (!unit_io_smfl_r_FL_WALK[4]))));
+                rs8 = 7'h0;
+                rs8 = (9 * {4'h0, walker_unit_io_smfl0_flevel});
+                rs9 = 8'h0;
+                rs9 = (3 + {1'h0, rs8});
+                unit_io_smfl_o_r_shift <= rs9[6-1:0];
+                unit_io_smfl_o_r_frame <= {16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0};
+                unit_io_smfl_done <= 1'b1;
+                walker_unit_io_smfl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_smfl0_pend_5) begin
+                    walker_unit_io_smfl0_pend_5 <= 1'b0;
+                    walker_unit_io_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smfl0_pend_4) begin
+                    walker_unit_io_smfl0_pend_4 <= 1'b0;
+                    walker_unit_io_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smfl0_pend_3) begin
+                    walker_unit_io_smfl0_pend_3 <= 1'b0;
+                    walker_unit_io_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smfl0_pend_2) begin
+                    walker_unit_io_smfl0_pend_2 <= 1'b0;
+                    walker_unit_io_smfl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smfl0_pend_1) begin
+                    walker_unit_io_smfl0_pend_1 <= 1'b0;
+                    walker_unit_io_smfl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_smfl_o_status <= 0;
+                    unit_io_smfl_done <= 1'b1;
+                    walker_unit_io_smfl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smfl0_st <= 3'b011;
+                end
+            end
+            3'b101: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smfl0_st <= 3'b110;
+                end
+            end
+            3'b110: begin
+                walker_unit_io_smfl0_le <= walker_unit_io_smfl0_le;
+                case (walker_unit_io_smfl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                            walker_unit_io_smfl0_fault_k <= 1;
+                            walker_unit_io_smfl0_flevel <= 5;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                            walker_unit_io_smfl0_fault_k <= 2;
+                            walker_unit_io_smfl0_flevel <= 5;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                            walker_unit_io_smfl0_fault_k <= 3;
+                            walker_unit_io_smfl0_flevel <= 5;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_io_smfl0_fault_k <= 4;
+                            walker_unit_io_smfl0_flevel <= 5;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_io_smfl0_fault_k <= 5;
+                            walker_unit_io_smfl0_flevel <= 5;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            walker_unit_io_smfl0_ea <= ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[48-1:39], 3'h0});
+                            walker_unit_io_smfl0_st <= 3'b001;
+                            walker_unit_io_smfl0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                            walker_unit_io_smfl0_fault_k <= 1;
+                            walker_unit_io_smfl0_flevel <= 4;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                            walker_unit_io_smfl0_fault_k <= 2;
+                            walker_unit_io_smfl0_flevel <= 4;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                            walker_unit_io_smfl0_fault_k <= 3;
+                            walker_unit_io_smfl0_flevel <= 4;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_io_smfl0_fault_k <= 4;
+                            walker_unit_io_smfl0_flevel <= 4;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000080) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_io_smfl0_fault_k <= 5;
+                            walker_unit_io_smfl0_flevel <= 4;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            walker_unit_io_smfl0_ea <= ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[39-1:30], 3'h0});
+                            walker_unit_io_smfl0_st <= 3'b001;
+                            walker_unit_io_smfl0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((walker_unit_io_smfl0_le[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                                walker_unit_io_smfl0_fault_k <= 1;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_io_smfl0_le[0])) begin
+                                walker_unit_io_smfl0_fault_k <= 2;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                                walker_unit_io_smfl0_fault_k <= 3;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_io_smfl0_fault_k <= 4;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_io_smfl0_fault_k <= 5;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((walker_unit_io_smfl0_le[48-1:12] & 262142) != 0)) begin
+                                walker_unit_io_smfl0_fault_k <= 7;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    walker_unit_io_smfl0_fault_k <= 8;
+                                    walker_unit_io_smfl0_flevel <= 3;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_smfl_o_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0};
+                                    end
+                                    unit_io_smfl_o_pa <= leaf_pa;
+                                    unit_io_smfl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                        walker_unit_io_smfl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_smfl_o_status <= 0;
+                                        unit_io_smfl_done <= 1'b1;
+                                        walker_unit_io_smfl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                                walker_unit_io_smfl0_fault_k <= 1;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_io_smfl0_le[0])) begin
+                                walker_unit_io_smfl0_fault_k <= 2;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                                walker_unit_io_smfl0_fault_k <= 3;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_io_smfl0_fault_k <= 4;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((walker_unit_io_smfl0_le & 128) != 0)))) begin
+                                walker_unit_io_smfl0_fault_k <= 5;
+                                walker_unit_io_smfl0_flevel <= 3;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                walker_unit_io_smfl0_ea <= ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[30-1:21], 3'h0});
+                                walker_unit_io_smfl0_st <= 3'b001;
+                                walker_unit_io_smfl0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (walker_unit_io_smfl0_le[7]) begin
+                            if (m_rerr) begin
+                                walker_unit_io_smfl0_fault_k <= 1;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_io_smfl0_le[0])) begin
+                                walker_unit_io_smfl0_fault_k <= 2;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                                walker_unit_io_smfl0_fault_k <= 3;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_io_smfl0_fault_k <= 4;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_io_smfl0_fault_k <= 5;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((walker_unit_io_smfl0_le[48-1:12] & 510) != 0)) begin
+                                walker_unit_io_smfl0_fault_k <= 6;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    walker_unit_io_smfl0_fault_k <= 8;
+                                    walker_unit_io_smfl0_flevel <= 2;
+                                    walker_unit_io_smfl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_smfl_o_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:13], unit_io_smfl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:14], unit_io_smfl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:15], unit_io_smfl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:16], unit_io_smfl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:17], unit_io_smfl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:18], unit_io_smfl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:19], unit_io_smfl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:20], unit_io_smfl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:21], unit_io_smfl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:22], unit_io_smfl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:23], unit_io_smfl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:24], unit_io_smfl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:25], unit_io_smfl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:26], unit_io_smfl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:27], unit_io_smfl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:28], unit_io_smfl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:29], unit_io_smfl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:30], unit_io_smfl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:31], unit_io_smfl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0};
+                                    end
+                                    unit_io_smfl_o_pa <= leaf_pa;
+                                    unit_io_smfl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                        walker_unit_io_smfl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_smfl_o_status <= 0;
+                                        unit_io_smfl_done <= 1'b1;
+                                        walker_unit_io_smfl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                                walker_unit_io_smfl0_fault_k <= 1;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((!walker_unit_io_smfl0_le[0])) begin
+                                walker_unit_io_smfl0_fault_k <= 2;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                                walker_unit_io_smfl0_fault_k <= 3;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                                walker_unit_io_smfl0_fault_k <= 4;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                                walker_unit_io_smfl0_fault_k <= 5;
+                                walker_unit_io_smfl0_flevel <= 2;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                walker_unit_io_smfl0_ea <= ({16'h0, walker_unit_io_smfl0_le[48-1:12], 12'h0} + {52'h0, unit_io_smfl_i_addr[21-1:12], 3'h0});
+                                walker_unit_io_smfl0_st <= 3'b001;
+                                walker_unit_io_smfl0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                            walker_unit_io_smfl0_fault_k <= 1;
+                            walker_unit_io_smfl0_flevel <= 1;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((!walker_unit_io_smfl0_le[0])) begin
+                            walker_unit_io_smfl0_fault_k <= 2;
+                            walker_unit_io_smfl0_flevel <= 1;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((!unit_io_smfl_r_FL_WALK[5]) && (!unit_io_smfl_r_FL_WALK[3])) && (!walker_unit_io_smfl0_le[2]))) begin
+                            walker_unit_io_smfl0_fault_k <= 3;
+                            walker_unit_io_smfl0_flevel <= 1;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if (((((!unit_io_smfl_r_FL_WALK[5]) && unit_io_smfl_r_FL_WALK[2]) && (!walker_unit_io_smfl0_le[1])) && ((!unit_io_smfl_r_FL_WALK[3]) || unit_io_smfl_r_FL_WALK[4]))) begin
+                            walker_unit_io_smfl0_fault_k <= 4;
+                            walker_unit_io_smfl0_flevel <= 1;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else if ((((walker_unit_io_smfl0_le & 64'hf000000000000) != 0) || ((!unit_io_smfl_r_FL_WALK[7]) && ((walker_unit_io_smfl0_le & 64'h8000000000000000) != 0)))) begin
+                            walker_unit_io_smfl0_fault_k <= 5;
+                            walker_unit_io_smfl0_flevel <= 1;
+                            walker_unit_io_smfl0_st <= 3'b010;
+                        end
+                        else begin
+                            v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                                walker_unit_io_smfl0_fault_k <= 8;
+                                walker_unit_io_smfl0_flevel <= 1;
+                                walker_unit_io_smfl0_st <= 3'b010;
+                            end
+                            else begin
+                                unit_io_smfl_o_level <= 1;
+                                unit_io_smfl_o_pa <= {16'h0, walker_unit_io_smfl0_le[48-1:12], unit_io_smfl_i_addr[12-1:0]};
+                                unit_io_smfl_o_aux <= 0;
+                                if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
+                                    walker_unit_io_smfl0_st <= 3'b011;
+                                end
+                                else begin
+                                    unit_io_smfl_o_status <= 0;
+                                    unit_io_smfl_done <= 1'b1;
+                                    walker_unit_io_smfl0_st <= 3'b000;
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                walker_unit_io_smfl0_st <= 3'b000;
             end
         endcase
     end

@@ -65,19 +65,22 @@ type t_enum_S_1 is (
 	S5W0,
 	S6W0,
 	S6W1,
+	S6W2,
 	S7G,
 	S7R,
-	S8W0,
-	S8W1,
-	S9G,
-	S9R,
-	S10W0,
-	S10W1,
+	S8G,
+	S8R,
+	S9W0,
+	S9W1,
+	S10G,
+	S10R,
 	S11W0,
+	S11W1,
 	S12W0,
-	S13D,
-	S13T0,
-	S13T1,
+	S13W0,
+	S14D,
+	S14T0,
+	S14T1,
 	DECIDE,
 	FINISH
 	);
@@ -89,6 +92,15 @@ type t_enum_S_2 is (
 	ADWAIT
 	);
 type t_enum_S_3 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
+	ADWAIT,
+	UWAIT,
+	PROC
+	);
+type t_enum_S_4 is (
 	IDLE,
 	MWAIT,
 	FAULT,
@@ -134,6 +146,7 @@ signal w_io_pd_0: unsigned(63 downto 0);
 signal w_io_pd_pir_0: unsigned(63 downto 0);
 signal w_io_pdir_0: unsigned(63 downto 0);
 signal w_io_pe_0: unsigned(63 downto 0);
+signal w_io_pe_10: unsigned(63 downto 0);
 signal w_io_pe_8: unsigned(63 downto 0);
 signal w_io_root_0: unsigned(63 downto 0);
 signal w_io_root_8: unsigned(63 downto 0);
@@ -163,6 +176,45 @@ signal wk_io_smsl_reserved_2m: unsigned(0 downto 0);
 signal wk_io_smsl_shift: unsigned(5 downto 0);
 signal wk_io_smsl_translation: unsigned(0 downto 0);
 signal wk_io_smsl_walked: unsigned(0 downto 0);
+signal unit_io_smfl_o_aux: unsigned(2 downto 0);
+signal unit_io_smfl_done: std_logic;
+signal unit_io_smfl_i_addr: unsigned(63 downto 0);
+signal unit_io_smfl_k_read: std_logic;
+signal unit_io_smfl_k_write: std_logic;
+signal unit_io_smfl_m_addr: unsigned(63 downto 0);
+signal unit_io_smfl_m_size: unsigned(2 downto 0);
+signal unit_io_smfl_m_valid: std_logic;
+signal unit_io_smfl_m_wdata: unsigned(63 downto 0);
+signal unit_io_smfl_m_we: std_logic;
+signal unit_io_smfl_o_level: unsigned(2 downto 0);
+signal unit_io_smfl_o_pa: unsigned(63 downto 0);
+signal unit_io_smfl_o_r_R: unsigned(0 downto 0);
+signal unit_io_smfl_o_r_W: unsigned(0 downto 0);
+signal unit_io_smfl_o_r_frame: unsigned(63 downto 0);
+signal unit_io_smfl_o_r_reason: unsigned(7 downto 0);
+signal unit_io_smfl_o_r_shift: unsigned(5 downto 0);
+signal unit_io_smfl_o_status: unsigned(7 downto 0);
+signal unit_io_smfl_r_FL_WALK: unsigned(63 downto 0);
+signal unit_io_smfl_start: std_logic;
+signal wk_io_smfl_R: unsigned(0 downto 0);
+signal wk_io_smfl_W: unsigned(0 downto 0);
+signal wk_io_smfl_access_error: unsigned(0 downto 0);
+signal wk_io_smfl_fault: unsigned(7 downto 0);
+signal wk_io_smfl_frame: unsigned(63 downto 0);
+signal wk_io_smfl_level: unsigned(2 downto 0);
+signal wk_io_smfl_non_canonical: unsigned(0 downto 0);
+signal wk_io_smfl_not_present: unsigned(0 downto 0);
+signal wk_io_smfl_ok: unsigned(0 downto 0);
+signal wk_io_smfl_pa: unsigned(63 downto 0);
+signal wk_io_smfl_privilege: unsigned(0 downto 0);
+signal wk_io_smfl_reason: unsigned(7 downto 0);
+signal wk_io_smfl_reserved: unsigned(0 downto 0);
+signal wk_io_smfl_reserved_1g: unsigned(0 downto 0);
+signal wk_io_smfl_reserved_2m: unsigned(0 downto 0);
+signal wk_io_smfl_shift: unsigned(5 downto 0);
+signal wk_io_smfl_translation: unsigned(0 downto 0);
+signal wk_io_smfl_walked: unsigned(0 downto 0);
+signal wk_io_smfl_write_denied: unsigned(0 downto 0);
 signal unit_io_sl_o_aux: unsigned(2 downto 0);
 signal unit_io_sl_done: std_logic;
 signal unit_io_sl_i_addr: unsigned(63 downto 0);
@@ -267,6 +319,18 @@ signal cl_io_sm_context_access_error: unsigned(0 downto 0);
 signal cl_io_sm_context_not_present: unsigned(0 downto 0);
 signal cl_io_sm_context_reserved: unsigned(0 downto 0);
 signal cl_io_sm_dte_clear: unsigned(0 downto 0);
+signal cl_io_sm_fl_access_error: unsigned(0 downto 0);
+signal cl_io_sm_fl_ats_non_canonical: unsigned(0 downto 0);
+signal cl_io_sm_fl_ats_not_present: unsigned(0 downto 0);
+signal cl_io_sm_fl_ats_translation: unsigned(0 downto 0);
+signal cl_io_sm_fl_non_canonical: unsigned(0 downto 0);
+signal cl_io_sm_fl_not_present: unsigned(0 downto 0);
+signal cl_io_sm_fl_privilege: unsigned(0 downto 0);
+signal cl_io_sm_fl_protected_memory_remapped: unsigned(0 downto 0);
+signal cl_io_sm_fl_reserved: unsigned(0 downto 0);
+signal cl_io_sm_fl_sre_clear: unsigned(0 downto 0);
+signal cl_io_sm_fl_translated: unsigned(0 downto 0);
+signal cl_io_sm_fl_write_denied: unsigned(0 downto 0);
 signal cl_io_sm_paging_access_error: unsigned(0 downto 0);
 signal cl_io_sm_paging_reserved: unsigned(0 downto 0);
 signal cl_io_sm_pasid_beyond_table: unsigned(0 downto 0);
@@ -349,6 +413,34 @@ signal walker_unit_io_smsl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_se_5: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_st: t_enum_S_2;
+signal walker_unit_io_smfl0_a_rw: std_logic;
+signal walker_unit_io_smfl0_a_us: std_logic;
+signal walker_unit_io_smfl0_ea: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_io_smfl0_flevel: unsigned(2 downto 0);
+signal walker_unit_io_smfl0_le: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_lvl: unsigned(2 downto 0);
+signal walker_unit_io_smfl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_io_smfl0_m_valid_h: std_logic;
+signal walker_unit_io_smfl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_m_we_h: std_logic;
+signal walker_unit_io_smfl0_pend_1: std_logic;
+signal walker_unit_io_smfl0_pend_2: std_logic;
+signal walker_unit_io_smfl0_pend_3: std_logic;
+signal walker_unit_io_smfl0_pend_4: std_logic;
+signal walker_unit_io_smfl0_pend_5: std_logic;
+signal walker_unit_io_smfl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_se_1: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_se_2: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_se_3: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_se_4: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_se_5: unsigned(63 downto 0);
+signal walker_unit_io_smfl0_st: t_enum_S_3;
 signal walker_unit_io_sl0_a_r: std_logic;
 signal walker_unit_io_sl0_a_w: std_logic;
 signal walker_unit_io_sl0_ea: unsigned(63 downto 0);
@@ -376,7 +468,7 @@ signal walker_unit_io_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_io_sl0_st: t_enum_S_3;
+signal walker_unit_io_sl0_st: t_enum_S_4;
 
 begin
 
@@ -390,6 +482,16 @@ walker_unit_io_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000
 walker_unit_io_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smfl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -638,477 +740,569 @@ fsm: process (clk) is
     variable h231: unsigned(1 downto 0);
     variable h232: unsigned(47 downto 0);
     variable h233: unsigned(47 downto 0);
-    variable h237: unsigned(1 downto 0);
-    variable h238: unsigned(1 downto 0);
-    variable h239: unsigned(31 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h234: unsigned(15 downto 0);
-    variable h235: unsigned(12 downto 0);
-    variable h236: unsigned(48 downto 0);
-    variable h241: unsigned(1 downto 0);
-    variable h242: unsigned(1 downto 0);
-    variable h243: unsigned(31 downto 0);
-    variable h244: unsigned(0 downto 0);
+    variable h234: unsigned(1 downto 0);
+    variable h235: unsigned(1 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(47 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(47 downto 0);
+    variable h240: unsigned(47 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(47 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(47 downto 0);
     variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(63 downto 0);
-    variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(63 downto 0);
-    variable h251: unsigned(0 downto 0);
-    variable h252: unsigned(63 downto 0);
+    variable h246: unsigned(1 downto 0);
+    variable h247: unsigned(47 downto 0);
+    variable h248: unsigned(47 downto 0);
+    variable h252: unsigned(1 downto 0);
     variable h253: unsigned(1 downto 0);
-    variable h254: unsigned(1 downto 0);
-    variable h255: unsigned(47 downto 0);
-    variable h256: unsigned(0 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h249: unsigned(15 downto 0);
+    variable h250: unsigned(12 downto 0);
+    variable h251: unsigned(48 downto 0);
+    variable h256: unsigned(1 downto 0);
     variable h257: unsigned(1 downto 0);
-    variable h258: unsigned(47 downto 0);
-    variable h259: unsigned(47 downto 0);
-    variable h260: unsigned(63 downto 0);
-    variable h261: unsigned(51 downto 0);
-    variable h262: unsigned(64 downto 0);
-    variable h263: unsigned(63 downto 0);
-    variable h264: unsigned(63 downto 0);
+    variable h258: unsigned(31 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(0 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(63 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(0 downto 0);
     variable h265: unsigned(63 downto 0);
-    variable h266: unsigned(7 downto 0);
-    variable h267: unsigned(11 downto 0);
-    variable h268: unsigned(64 downto 0);
-    variable h269: unsigned(63 downto 0);
-    variable h270: unsigned(63 downto 0);
-    variable h271: unsigned(63 downto 0);
-    variable h272: unsigned(64 downto 0);
-    variable h273: unsigned(1 downto 0);
-    variable h274: unsigned(1 downto 0);
-    variable h275: unsigned(31 downto 0);
-    variable h276: unsigned(0 downto 0);
-    variable h277: unsigned(31 downto 0);
-    variable h278: unsigned(11 downto 0);
-    variable h279: unsigned(31 downto 0);
-    variable h280: unsigned(11 downto 0);
-    variable h281: unsigned(31 downto 0);
-    variable h282: unsigned(63 downto 0);
-    variable h283: unsigned(27 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(63 downto 0);
+    variable h268: unsigned(1 downto 0);
+    variable h269: unsigned(1 downto 0);
+    variable h270: unsigned(47 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h272: unsigned(1 downto 0);
+    variable h273: unsigned(47 downto 0);
+    variable h274: unsigned(47 downto 0);
+    variable h275: unsigned(63 downto 0);
+    variable h276: unsigned(51 downto 0);
+    variable h277: unsigned(64 downto 0);
+    variable h278: unsigned(63 downto 0);
+    variable h279: unsigned(63 downto 0);
+    variable h280: unsigned(63 downto 0);
+    variable h281: unsigned(7 downto 0);
+    variable h282: unsigned(11 downto 0);
+    variable h283: unsigned(64 downto 0);
     variable h284: unsigned(63 downto 0);
-    variable h285: unsigned(27 downto 0);
-    variable h286: unsigned(47 downto 0);
-    variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(0 downto 0);
+    variable h285: unsigned(63 downto 0);
+    variable h286: unsigned(63 downto 0);
+    variable h287: unsigned(64 downto 0);
+    variable h288: unsigned(1 downto 0);
     variable h289: unsigned(1 downto 0);
-    variable h290: unsigned(1 downto 0);
-    variable h291: unsigned(31 downto 0);
-    variable h292: unsigned(0 downto 0);
-    variable h296: unsigned(1 downto 0);
-    variable h297: unsigned(1 downto 0);
-    variable h298: unsigned(31 downto 0);
-    variable h299: unsigned(0 downto 0);
-    variable h536: unsigned(1 downto 0);
-    variable h537: unsigned(1 downto 0);
-    variable h538: unsigned(31 downto 0);
-    variable h539: unsigned(0 downto 0);
-    variable h543: unsigned(1 downto 0);
-    variable h544: unsigned(1 downto 0);
-    variable h545: unsigned(31 downto 0);
-    variable h546: unsigned(0 downto 0);
-    variable h550: unsigned(1 downto 0);
-    variable h551: unsigned(1 downto 0);
-    variable h552: unsigned(31 downto 0);
-    variable h553: unsigned(0 downto 0);
-    variable h558: unsigned(1 downto 0);
-    variable h559: unsigned(1 downto 0);
-    variable h560: unsigned(31 downto 0);
-    variable h561: unsigned(0 downto 0);
-    variable h565: unsigned(1 downto 0);
-    variable h566: unsigned(1 downto 0);
-    variable h567: unsigned(31 downto 0);
-    variable h568: unsigned(0 downto 0);
-    variable h573: unsigned(1 downto 0);
-    variable h574: unsigned(1 downto 0);
-    variable h575: unsigned(31 downto 0);
-    variable h576: unsigned(0 downto 0);
-    variable h585: unsigned(1 downto 0);
-    variable h586: unsigned(1 downto 0);
-    variable h587: unsigned(31 downto 0);
-    variable h588: unsigned(0 downto 0);
-    variable h589: unsigned(1 downto 0);
-    variable h590: unsigned(1 downto 0);
-    variable h591: unsigned(31 downto 0);
-    variable h592: unsigned(0 downto 0);
-    variable h593: unsigned(31 downto 0);
-    variable h594: unsigned(11 downto 0);
-    variable h595: unsigned(31 downto 0);
-    variable h596: unsigned(11 downto 0);
-    variable h597: unsigned(31 downto 0);
-    variable h598: unsigned(63 downto 0);
-    variable h599: unsigned(27 downto 0);
-    variable h600: unsigned(63 downto 0);
-    variable h601: unsigned(27 downto 0);
-    variable h602: unsigned(47 downto 0);
-    variable h603: unsigned(1 downto 0);
-    variable h604: unsigned(1 downto 0);
-    variable h605: unsigned(31 downto 0);
-    variable h606: unsigned(0 downto 0);
-    variable h607: unsigned(1 downto 0);
-    variable h608: unsigned(1 downto 0);
-    variable h609: unsigned(31 downto 0);
-    variable h610: unsigned(0 downto 0);
-    variable h615: unsigned(1 downto 0);
-    variable h616: unsigned(1 downto 0);
-    variable h617: unsigned(31 downto 0);
-    variable h618: unsigned(0 downto 0);
-    variable h619: unsigned(0 downto 0);
-    variable h620: unsigned(0 downto 0);
-    variable h621: unsigned(63 downto 0);
-    variable h622: unsigned(0 downto 0);
-    variable h623: unsigned(0 downto 0);
-    variable h624: unsigned(63 downto 0);
-    variable h625: unsigned(0 downto 0);
-    variable h626: unsigned(63 downto 0);
-    variable h627: unsigned(31 downto 0);
-    variable h628: unsigned(0 downto 0);
-    variable h629: unsigned(31 downto 0);
-    variable h630: unsigned(11 downto 0);
-    variable h631: unsigned(31 downto 0);
-    variable h632: unsigned(11 downto 0);
-    variable h633: unsigned(31 downto 0);
-    variable h634: unsigned(63 downto 0);
-    variable h635: unsigned(27 downto 0);
-    variable h636: unsigned(63 downto 0);
-    variable h637: unsigned(27 downto 0);
-    variable h638: unsigned(47 downto 0);
-    variable h293: unsigned(63 downto 0);
-    variable h294: unsigned(0 downto 0);
-    variable h295: unsigned(1 downto 0);
-    variable h300: unsigned(63 downto 0);
-    variable h301: unsigned(75 downto 0);
-    variable h302: unsigned(61 downto 0);
+    variable h290: unsigned(31 downto 0);
+    variable h291: unsigned(0 downto 0);
+    variable h292: unsigned(31 downto 0);
+    variable h293: unsigned(11 downto 0);
+    variable h294: unsigned(31 downto 0);
+    variable h295: unsigned(11 downto 0);
+    variable h296: unsigned(31 downto 0);
+    variable h297: unsigned(63 downto 0);
+    variable h298: unsigned(27 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(27 downto 0);
+    variable h301: unsigned(47 downto 0);
+    variable h302: unsigned(31 downto 0);
     variable h303: unsigned(0 downto 0);
     variable h304: unsigned(1 downto 0);
-    variable h305: unsigned(62 downto 0);
-    variable h306: unsigned(63 downto 0);
-    variable h307: unsigned(63 downto 0);
+    variable h305: unsigned(1 downto 0);
+    variable h306: unsigned(31 downto 0);
+    variable h307: unsigned(0 downto 0);
+    variable h311: unsigned(1 downto 0);
+    variable h312: unsigned(1 downto 0);
+    variable h313: unsigned(31 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h628: unsigned(1 downto 0);
+    variable h629: unsigned(1 downto 0);
+    variable h630: unsigned(31 downto 0);
+    variable h631: unsigned(0 downto 0);
+    variable h635: unsigned(1 downto 0);
+    variable h636: unsigned(1 downto 0);
+    variable h637: unsigned(31 downto 0);
+    variable h638: unsigned(0 downto 0);
+    variable h642: unsigned(1 downto 0);
+    variable h643: unsigned(1 downto 0);
+    variable h644: unsigned(31 downto 0);
+    variable h645: unsigned(0 downto 0);
+    variable h650: unsigned(1 downto 0);
+    variable h651: unsigned(1 downto 0);
+    variable h652: unsigned(31 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h657: unsigned(1 downto 0);
+    variable h658: unsigned(1 downto 0);
+    variable h659: unsigned(31 downto 0);
+    variable h660: unsigned(0 downto 0);
+    variable h665: unsigned(1 downto 0);
+    variable h666: unsigned(1 downto 0);
+    variable h667: unsigned(31 downto 0);
+    variable h668: unsigned(0 downto 0);
+    variable h677: unsigned(1 downto 0);
+    variable h678: unsigned(1 downto 0);
+    variable h679: unsigned(31 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(1 downto 0);
+    variable h682: unsigned(1 downto 0);
+    variable h683: unsigned(31 downto 0);
+    variable h684: unsigned(0 downto 0);
+    variable h685: unsigned(31 downto 0);
+    variable h686: unsigned(11 downto 0);
+    variable h687: unsigned(31 downto 0);
+    variable h688: unsigned(11 downto 0);
+    variable h689: unsigned(31 downto 0);
+    variable h690: unsigned(63 downto 0);
+    variable h691: unsigned(27 downto 0);
+    variable h692: unsigned(63 downto 0);
+    variable h693: unsigned(27 downto 0);
+    variable h694: unsigned(47 downto 0);
+    variable h695: unsigned(1 downto 0);
+    variable h696: unsigned(1 downto 0);
+    variable h697: unsigned(31 downto 0);
+    variable h698: unsigned(0 downto 0);
+    variable h699: unsigned(1 downto 0);
+    variable h700: unsigned(1 downto 0);
+    variable h701: unsigned(31 downto 0);
+    variable h702: unsigned(0 downto 0);
+    variable h707: unsigned(1 downto 0);
+    variable h708: unsigned(1 downto 0);
+    variable h709: unsigned(31 downto 0);
+    variable h710: unsigned(0 downto 0);
+    variable h711: unsigned(0 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(63 downto 0);
+    variable h714: unsigned(0 downto 0);
+    variable h715: unsigned(0 downto 0);
+    variable h716: unsigned(63 downto 0);
+    variable h717: unsigned(0 downto 0);
+    variable h718: unsigned(63 downto 0);
+    variable h719: unsigned(31 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(31 downto 0);
+    variable h722: unsigned(11 downto 0);
+    variable h723: unsigned(31 downto 0);
+    variable h724: unsigned(11 downto 0);
+    variable h725: unsigned(31 downto 0);
+    variable h726: unsigned(63 downto 0);
+    variable h727: unsigned(27 downto 0);
+    variable h728: unsigned(63 downto 0);
+    variable h729: unsigned(27 downto 0);
+    variable h730: unsigned(47 downto 0);
     variable h308: unsigned(63 downto 0);
-    variable h309: unsigned(63 downto 0);
-    variable h310: unsigned(63 downto 0);
-    variable h311: unsigned(75 downto 0);
-    variable h312: unsigned(61 downto 0);
-    variable h313: unsigned(0 downto 0);
-    variable h314: unsigned(1 downto 0);
-    variable h315: unsigned(62 downto 0);
-    variable h316: unsigned(63 downto 0);
-    variable h317: unsigned(63 downto 0);
-    variable h318: unsigned(63 downto 0);
-    variable h319: unsigned(63 downto 0);
-    variable h320: unsigned(63 downto 0);
-    variable h321: unsigned(75 downto 0);
-    variable h322: unsigned(61 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(1 downto 0);
-    variable h325: unsigned(62 downto 0);
-    variable h326: unsigned(63 downto 0);
-    variable h327: unsigned(63 downto 0);
-    variable h328: unsigned(63 downto 0);
-    variable h329: unsigned(63 downto 0);
-    variable h330: unsigned(63 downto 0);
-    variable h331: unsigned(75 downto 0);
-    variable h332: unsigned(61 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(1 downto 0);
-    variable h335: unsigned(62 downto 0);
-    variable h336: unsigned(63 downto 0);
-    variable h337: unsigned(63 downto 0);
-    variable h338: unsigned(63 downto 0);
-    variable h339: unsigned(63 downto 0);
-    variable h340: unsigned(63 downto 0);
-    variable h341: unsigned(75 downto 0);
-    variable h342: unsigned(61 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(1 downto 0);
-    variable h345: unsigned(62 downto 0);
-    variable h346: unsigned(63 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(63 downto 0);
-    variable h349: unsigned(63 downto 0);
-    variable h350: unsigned(0 downto 0);
+    variable h309: unsigned(0 downto 0);
+    variable h310: unsigned(1 downto 0);
+    variable h315: unsigned(63 downto 0);
+    variable h316: unsigned(75 downto 0);
+    variable h317: unsigned(61 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(1 downto 0);
+    variable h320: unsigned(62 downto 0);
+    variable h321: unsigned(63 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(63 downto 0);
+    variable h324: unsigned(63 downto 0);
+    variable h325: unsigned(63 downto 0);
+    variable h326: unsigned(75 downto 0);
+    variable h327: unsigned(61 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(1 downto 0);
+    variable h330: unsigned(62 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(63 downto 0);
+    variable h333: unsigned(63 downto 0);
+    variable h334: unsigned(63 downto 0);
+    variable h335: unsigned(63 downto 0);
+    variable h336: unsigned(75 downto 0);
+    variable h337: unsigned(61 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(1 downto 0);
+    variable h340: unsigned(62 downto 0);
+    variable h341: unsigned(63 downto 0);
+    variable h342: unsigned(63 downto 0);
+    variable h343: unsigned(63 downto 0);
+    variable h344: unsigned(63 downto 0);
+    variable h345: unsigned(63 downto 0);
+    variable h346: unsigned(75 downto 0);
+    variable h347: unsigned(61 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(1 downto 0);
+    variable h350: unsigned(62 downto 0);
     variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(75 downto 0);
-    variable h353: unsigned(61 downto 0);
-    variable h354: unsigned(0 downto 0);
-    variable h355: unsigned(1 downto 0);
-    variable h356: unsigned(62 downto 0);
-    variable h357: unsigned(63 downto 0);
-    variable h358: unsigned(63 downto 0);
-    variable h359: unsigned(63 downto 0);
-    variable h360: unsigned(63 downto 0);
+    variable h352: unsigned(63 downto 0);
+    variable h353: unsigned(63 downto 0);
+    variable h354: unsigned(63 downto 0);
+    variable h355: unsigned(63 downto 0);
+    variable h356: unsigned(75 downto 0);
+    variable h357: unsigned(61 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(1 downto 0);
+    variable h360: unsigned(62 downto 0);
     variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(75 downto 0);
-    variable h363: unsigned(61 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(1 downto 0);
-    variable h366: unsigned(62 downto 0);
-    variable h367: unsigned(63 downto 0);
-    variable h368: unsigned(63 downto 0);
-    variable h369: unsigned(63 downto 0);
-    variable h370: unsigned(63 downto 0);
-    variable h371: unsigned(0 downto 0);
+    variable h362: unsigned(63 downto 0);
+    variable h363: unsigned(63 downto 0);
+    variable h364: unsigned(63 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(63 downto 0);
+    variable h367: unsigned(75 downto 0);
+    variable h368: unsigned(61 downto 0);
+    variable h369: unsigned(0 downto 0);
+    variable h370: unsigned(1 downto 0);
+    variable h371: unsigned(62 downto 0);
     variable h372: unsigned(63 downto 0);
-    variable h373: unsigned(75 downto 0);
-    variable h374: unsigned(61 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(1 downto 0);
-    variable h377: unsigned(62 downto 0);
-    variable h378: unsigned(63 downto 0);
-    variable h379: unsigned(63 downto 0);
-    variable h380: unsigned(63 downto 0);
-    variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(0 downto 0);
+    variable h373: unsigned(63 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(63 downto 0);
+    variable h376: unsigned(63 downto 0);
+    variable h377: unsigned(75 downto 0);
+    variable h378: unsigned(61 downto 0);
+    variable h379: unsigned(0 downto 0);
+    variable h380: unsigned(1 downto 0);
+    variable h381: unsigned(62 downto 0);
+    variable h382: unsigned(63 downto 0);
     variable h383: unsigned(63 downto 0);
-    variable h384: unsigned(75 downto 0);
-    variable h385: unsigned(61 downto 0);
+    variable h384: unsigned(63 downto 0);
+    variable h385: unsigned(63 downto 0);
     variable h386: unsigned(0 downto 0);
-    variable h387: unsigned(1 downto 0);
-    variable h388: unsigned(62 downto 0);
-    variable h389: unsigned(63 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(63 downto 0);
-    variable h392: unsigned(63 downto 0);
-    variable h393: unsigned(0 downto 0);
+    variable h387: unsigned(63 downto 0);
+    variable h388: unsigned(75 downto 0);
+    variable h389: unsigned(61 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(1 downto 0);
+    variable h392: unsigned(62 downto 0);
+    variable h393: unsigned(63 downto 0);
     variable h394: unsigned(63 downto 0);
-    variable h395: unsigned(75 downto 0);
-    variable h396: unsigned(61 downto 0);
+    variable h395: unsigned(63 downto 0);
+    variable h396: unsigned(63 downto 0);
     variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(1 downto 0);
-    variable h399: unsigned(62 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(63 downto 0);
-    variable h402: unsigned(63 downto 0);
-    variable h403: unsigned(63 downto 0);
+    variable h398: unsigned(63 downto 0);
+    variable h399: unsigned(75 downto 0);
+    variable h400: unsigned(61 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(1 downto 0);
+    variable h403: unsigned(62 downto 0);
     variable h404: unsigned(63 downto 0);
-    variable h405: unsigned(75 downto 0);
-    variable h406: unsigned(61 downto 0);
-    variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(1 downto 0);
-    variable h409: unsigned(62 downto 0);
-    variable h410: unsigned(63 downto 0);
-    variable h411: unsigned(63 downto 0);
-    variable h412: unsigned(63 downto 0);
-    variable h413: unsigned(63 downto 0);
-    variable h414: unsigned(0 downto 0);
+    variable h405: unsigned(63 downto 0);
+    variable h406: unsigned(63 downto 0);
+    variable h407: unsigned(63 downto 0);
+    variable h408: unsigned(0 downto 0);
+    variable h409: unsigned(63 downto 0);
+    variable h410: unsigned(75 downto 0);
+    variable h411: unsigned(61 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(1 downto 0);
+    variable h414: unsigned(62 downto 0);
     variable h415: unsigned(63 downto 0);
-    variable h416: unsigned(75 downto 0);
-    variable h417: unsigned(61 downto 0);
-    variable h418: unsigned(0 downto 0);
-    variable h419: unsigned(1 downto 0);
-    variable h420: unsigned(62 downto 0);
-    variable h421: unsigned(63 downto 0);
-    variable h422: unsigned(63 downto 0);
-    variable h423: unsigned(63 downto 0);
-    variable h424: unsigned(63 downto 0);
+    variable h416: unsigned(63 downto 0);
+    variable h417: unsigned(63 downto 0);
+    variable h418: unsigned(63 downto 0);
+    variable h419: unsigned(63 downto 0);
+    variable h420: unsigned(75 downto 0);
+    variable h421: unsigned(61 downto 0);
+    variable h422: unsigned(0 downto 0);
+    variable h423: unsigned(1 downto 0);
+    variable h424: unsigned(62 downto 0);
     variable h425: unsigned(63 downto 0);
-    variable h426: unsigned(75 downto 0);
-    variable h427: unsigned(61 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(1 downto 0);
-    variable h430: unsigned(62 downto 0);
-    variable h431: unsigned(63 downto 0);
-    variable h432: unsigned(63 downto 0);
-    variable h433: unsigned(63 downto 0);
-    variable h434: unsigned(63 downto 0);
-    variable h435: unsigned(63 downto 0);
-    variable h436: unsigned(75 downto 0);
-    variable h437: unsigned(61 downto 0);
-    variable h438: unsigned(0 downto 0);
-    variable h439: unsigned(1 downto 0);
-    variable h440: unsigned(62 downto 0);
-    variable h441: unsigned(63 downto 0);
-    variable h442: unsigned(63 downto 0);
-    variable h443: unsigned(63 downto 0);
-    variable h444: unsigned(63 downto 0);
-    variable h445: unsigned(0 downto 0);
+    variable h426: unsigned(63 downto 0);
+    variable h427: unsigned(63 downto 0);
+    variable h428: unsigned(63 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(75 downto 0);
+    variable h432: unsigned(61 downto 0);
+    variable h433: unsigned(0 downto 0);
+    variable h434: unsigned(1 downto 0);
+    variable h435: unsigned(62 downto 0);
+    variable h436: unsigned(63 downto 0);
+    variable h437: unsigned(63 downto 0);
+    variable h438: unsigned(63 downto 0);
+    variable h439: unsigned(63 downto 0);
+    variable h440: unsigned(63 downto 0);
+    variable h441: unsigned(75 downto 0);
+    variable h442: unsigned(61 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(1 downto 0);
+    variable h445: unsigned(62 downto 0);
     variable h446: unsigned(63 downto 0);
-    variable h447: unsigned(75 downto 0);
-    variable h448: unsigned(61 downto 0);
-    variable h449: unsigned(0 downto 0);
-    variable h450: unsigned(1 downto 0);
-    variable h451: unsigned(62 downto 0);
-    variable h452: unsigned(63 downto 0);
-    variable h453: unsigned(63 downto 0);
-    variable h454: unsigned(63 downto 0);
-    variable h455: unsigned(63 downto 0);
+    variable h447: unsigned(63 downto 0);
+    variable h448: unsigned(63 downto 0);
+    variable h449: unsigned(63 downto 0);
+    variable h450: unsigned(63 downto 0);
+    variable h451: unsigned(75 downto 0);
+    variable h452: unsigned(61 downto 0);
+    variable h453: unsigned(0 downto 0);
+    variable h454: unsigned(1 downto 0);
+    variable h455: unsigned(62 downto 0);
     variable h456: unsigned(63 downto 0);
-    variable h457: unsigned(75 downto 0);
-    variable h458: unsigned(61 downto 0);
-    variable h459: unsigned(0 downto 0);
-    variable h460: unsigned(1 downto 0);
-    variable h461: unsigned(62 downto 0);
-    variable h462: unsigned(63 downto 0);
-    variable h463: unsigned(63 downto 0);
-    variable h464: unsigned(63 downto 0);
-    variable h465: unsigned(63 downto 0);
-    variable h466: unsigned(0 downto 0);
+    variable h457: unsigned(63 downto 0);
+    variable h458: unsigned(63 downto 0);
+    variable h459: unsigned(63 downto 0);
+    variable h460: unsigned(0 downto 0);
+    variable h461: unsigned(63 downto 0);
+    variable h462: unsigned(75 downto 0);
+    variable h463: unsigned(61 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(1 downto 0);
+    variable h466: unsigned(62 downto 0);
     variable h467: unsigned(63 downto 0);
-    variable h468: unsigned(75 downto 0);
-    variable h469: unsigned(61 downto 0);
-    variable h470: unsigned(0 downto 0);
-    variable h471: unsigned(1 downto 0);
-    variable h472: unsigned(62 downto 0);
-    variable h473: unsigned(63 downto 0);
-    variable h474: unsigned(63 downto 0);
-    variable h475: unsigned(63 downto 0);
-    variable h476: unsigned(63 downto 0);
+    variable h468: unsigned(63 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(63 downto 0);
+    variable h471: unsigned(63 downto 0);
+    variable h472: unsigned(75 downto 0);
+    variable h473: unsigned(61 downto 0);
+    variable h474: unsigned(0 downto 0);
+    variable h475: unsigned(1 downto 0);
+    variable h476: unsigned(62 downto 0);
     variable h477: unsigned(63 downto 0);
-    variable h478: unsigned(0 downto 0);
+    variable h478: unsigned(63 downto 0);
     variable h479: unsigned(63 downto 0);
-    variable h480: unsigned(75 downto 0);
-    variable h481: unsigned(61 downto 0);
-    variable h482: unsigned(0 downto 0);
-    variable h483: unsigned(1 downto 0);
-    variable h484: unsigned(62 downto 0);
-    variable h485: unsigned(63 downto 0);
-    variable h486: unsigned(63 downto 0);
-    variable h487: unsigned(63 downto 0);
+    variable h480: unsigned(63 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(63 downto 0);
+    variable h483: unsigned(75 downto 0);
+    variable h484: unsigned(61 downto 0);
+    variable h485: unsigned(0 downto 0);
+    variable h486: unsigned(1 downto 0);
+    variable h487: unsigned(62 downto 0);
     variable h488: unsigned(63 downto 0);
-    variable h489: unsigned(0 downto 0);
+    variable h489: unsigned(63 downto 0);
     variable h490: unsigned(63 downto 0);
-    variable h491: unsigned(75 downto 0);
-    variable h492: unsigned(61 downto 0);
+    variable h491: unsigned(63 downto 0);
+    variable h492: unsigned(63 downto 0);
     variable h493: unsigned(0 downto 0);
-    variable h494: unsigned(1 downto 0);
-    variable h495: unsigned(62 downto 0);
-    variable h496: unsigned(63 downto 0);
-    variable h497: unsigned(63 downto 0);
-    variable h498: unsigned(63 downto 0);
-    variable h499: unsigned(63 downto 0);
-    variable h500: unsigned(0 downto 0);
+    variable h494: unsigned(63 downto 0);
+    variable h495: unsigned(75 downto 0);
+    variable h496: unsigned(61 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(1 downto 0);
+    variable h499: unsigned(62 downto 0);
+    variable h500: unsigned(63 downto 0);
     variable h501: unsigned(63 downto 0);
-    variable h502: unsigned(75 downto 0);
-    variable h503: unsigned(61 downto 0);
+    variable h502: unsigned(63 downto 0);
+    variable h503: unsigned(63 downto 0);
     variable h504: unsigned(0 downto 0);
-    variable h505: unsigned(1 downto 0);
-    variable h506: unsigned(62 downto 0);
-    variable h507: unsigned(63 downto 0);
-    variable h508: unsigned(63 downto 0);
-    variable h509: unsigned(63 downto 0);
-    variable h510: unsigned(63 downto 0);
-    variable h511: unsigned(0 downto 0);
+    variable h505: unsigned(63 downto 0);
+    variable h506: unsigned(75 downto 0);
+    variable h507: unsigned(61 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(1 downto 0);
+    variable h510: unsigned(62 downto 0);
+    variable h511: unsigned(63 downto 0);
     variable h512: unsigned(63 downto 0);
-    variable h513: unsigned(75 downto 0);
-    variable h514: unsigned(61 downto 0);
+    variable h513: unsigned(63 downto 0);
+    variable h514: unsigned(63 downto 0);
     variable h515: unsigned(0 downto 0);
-    variable h516: unsigned(1 downto 0);
-    variable h517: unsigned(62 downto 0);
-    variable h518: unsigned(63 downto 0);
-    variable h519: unsigned(63 downto 0);
-    variable h520: unsigned(63 downto 0);
-    variable h521: unsigned(63 downto 0);
-    variable h522: unsigned(0 downto 0);
+    variable h516: unsigned(63 downto 0);
+    variable h517: unsigned(75 downto 0);
+    variable h518: unsigned(61 downto 0);
+    variable h519: unsigned(0 downto 0);
+    variable h520: unsigned(1 downto 0);
+    variable h521: unsigned(62 downto 0);
+    variable h522: unsigned(63 downto 0);
     variable h523: unsigned(63 downto 0);
-    variable h524: unsigned(75 downto 0);
-    variable h525: unsigned(61 downto 0);
+    variable h524: unsigned(63 downto 0);
+    variable h525: unsigned(63 downto 0);
     variable h526: unsigned(0 downto 0);
-    variable h527: unsigned(1 downto 0);
-    variable h528: unsigned(62 downto 0);
-    variable h529: unsigned(63 downto 0);
-    variable h530: unsigned(63 downto 0);
-    variable h531: unsigned(63 downto 0);
-    variable h532: unsigned(63 downto 0);
+    variable h527: unsigned(63 downto 0);
+    variable h528: unsigned(75 downto 0);
+    variable h529: unsigned(61 downto 0);
+    variable h530: unsigned(0 downto 0);
+    variable h531: unsigned(1 downto 0);
+    variable h532: unsigned(62 downto 0);
     variable h533: unsigned(63 downto 0);
-    variable h534: unsigned(0 downto 0);
-    variable h535: unsigned(1 downto 0);
-    variable h540: unsigned(63 downto 0);
+    variable h534: unsigned(63 downto 0);
+    variable h535: unsigned(63 downto 0);
+    variable h536: unsigned(63 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(63 downto 0);
+    variable h539: unsigned(75 downto 0);
+    variable h540: unsigned(61 downto 0);
     variable h541: unsigned(0 downto 0);
     variable h542: unsigned(1 downto 0);
+    variable h543: unsigned(62 downto 0);
+    variable h544: unsigned(63 downto 0);
+    variable h545: unsigned(63 downto 0);
+    variable h546: unsigned(63 downto 0);
     variable h547: unsigned(63 downto 0);
     variable h548: unsigned(0 downto 0);
-    variable h549: unsigned(1 downto 0);
-    variable h554: unsigned(0 downto 0);
+    variable h549: unsigned(63 downto 0);
+    variable h550: unsigned(75 downto 0);
+    variable h551: unsigned(61 downto 0);
+    variable h552: unsigned(0 downto 0);
+    variable h553: unsigned(1 downto 0);
+    variable h554: unsigned(62 downto 0);
     variable h555: unsigned(63 downto 0);
-    variable h556: unsigned(0 downto 0);
-    variable h557: unsigned(1 downto 0);
-    variable h562: unsigned(63 downto 0);
+    variable h556: unsigned(63 downto 0);
+    variable h557: unsigned(63 downto 0);
+    variable h558: unsigned(63 downto 0);
+    variable h559: unsigned(0 downto 0);
+    variable h560: unsigned(63 downto 0);
+    variable h561: unsigned(75 downto 0);
+    variable h562: unsigned(61 downto 0);
     variable h563: unsigned(0 downto 0);
     variable h564: unsigned(1 downto 0);
-    variable h569: unsigned(0 downto 0);
-    variable h570: unsigned(63 downto 0);
-    variable h571: unsigned(0 downto 0);
-    variable h572: unsigned(1 downto 0);
-    variable h577: unsigned(0 downto 0);
+    variable h565: unsigned(62 downto 0);
+    variable h566: unsigned(63 downto 0);
+    variable h567: unsigned(63 downto 0);
+    variable h568: unsigned(63 downto 0);
+    variable h569: unsigned(63 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(63 downto 0);
+    variable h572: unsigned(75 downto 0);
+    variable h573: unsigned(61 downto 0);
+    variable h574: unsigned(0 downto 0);
+    variable h575: unsigned(1 downto 0);
+    variable h576: unsigned(62 downto 0);
+    variable h577: unsigned(63 downto 0);
     variable h578: unsigned(63 downto 0);
-    variable h579: unsigned(0 downto 0);
-    variable h580: unsigned(1 downto 0);
+    variable h579: unsigned(63 downto 0);
+    variable h580: unsigned(63 downto 0);
     variable h581: unsigned(0 downto 0);
     variable h582: unsigned(63 downto 0);
-    variable h583: unsigned(0 downto 0);
-    variable h584: unsigned(1 downto 0);
-    variable h611: unsigned(0 downto 0);
+    variable h583: unsigned(75 downto 0);
+    variable h584: unsigned(61 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(1 downto 0);
+    variable h587: unsigned(62 downto 0);
+    variable h588: unsigned(63 downto 0);
+    variable h589: unsigned(63 downto 0);
+    variable h590: unsigned(63 downto 0);
+    variable h591: unsigned(63 downto 0);
+    variable h592: unsigned(0 downto 0);
+    variable h593: unsigned(63 downto 0);
+    variable h594: unsigned(75 downto 0);
+    variable h595: unsigned(61 downto 0);
+    variable h596: unsigned(0 downto 0);
+    variable h597: unsigned(1 downto 0);
+    variable h598: unsigned(62 downto 0);
+    variable h599: unsigned(63 downto 0);
+    variable h600: unsigned(63 downto 0);
+    variable h601: unsigned(63 downto 0);
+    variable h602: unsigned(63 downto 0);
+    variable h603: unsigned(0 downto 0);
+    variable h604: unsigned(63 downto 0);
+    variable h605: unsigned(75 downto 0);
+    variable h606: unsigned(61 downto 0);
+    variable h607: unsigned(0 downto 0);
+    variable h608: unsigned(1 downto 0);
+    variable h609: unsigned(62 downto 0);
+    variable h610: unsigned(63 downto 0);
+    variable h611: unsigned(63 downto 0);
     variable h612: unsigned(63 downto 0);
-    variable h613: unsigned(0 downto 0);
-    variable h614: unsigned(1 downto 0);
-    variable h639: unsigned(0 downto 0);
+    variable h613: unsigned(63 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(63 downto 0);
+    variable h616: unsigned(75 downto 0);
+    variable h617: unsigned(61 downto 0);
+    variable h618: unsigned(0 downto 0);
+    variable h619: unsigned(1 downto 0);
+    variable h620: unsigned(62 downto 0);
+    variable h621: unsigned(63 downto 0);
+    variable h622: unsigned(63 downto 0);
+    variable h623: unsigned(63 downto 0);
+    variable h624: unsigned(63 downto 0);
+    variable h625: unsigned(63 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(1 downto 0);
+    variable h632: unsigned(63 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(1 downto 0);
+    variable h639: unsigned(63 downto 0);
     variable h640: unsigned(0 downto 0);
-    variable h641: unsigned(5 downto 0);
-    variable h642: unsigned(63 downto 0);
-    variable h643: unsigned(126 downto 0);
-    variable h644: unsigned(5 downto 0);
-    variable h645: unsigned(126 downto 0);
-    variable h646: unsigned(63 downto 0);
-    variable h647: unsigned(5 downto 0);
-    variable h648: unsigned(6 downto 0);
-    variable h649: unsigned(63 downto 0);
-    variable h650: unsigned(64 downto 0);
-    variable h651: unsigned(63 downto 0);
-    variable h652: unsigned(126 downto 0);
-    variable h653: unsigned(126 downto 0);
-    variable h654: unsigned(0 downto 0);
-    variable h655: unsigned(63 downto 0);
-    variable h656: unsigned(0 downto 0);
-    variable h657: unsigned(1 downto 0);
-    variable h658: unsigned(0 downto 0);
-    variable h659: unsigned(63 downto 0);
-    variable h660: unsigned(0 downto 0);
-    variable h661: unsigned(63 downto 0);
-    variable h662: unsigned(0 downto 0);
-    variable h663: unsigned(63 downto 0);
-    variable h664: unsigned(0 downto 0);
-    variable h665: unsigned(1 downto 0);
-    variable h666: unsigned(0 downto 0);
-    variable h667: unsigned(0 downto 0);
-    variable h668: unsigned(0 downto 0);
+    variable h641: unsigned(1 downto 0);
+    variable h646: unsigned(0 downto 0);
+    variable h647: unsigned(63 downto 0);
+    variable h648: unsigned(0 downto 0);
+    variable h649: unsigned(1 downto 0);
+    variable h654: unsigned(63 downto 0);
+    variable h655: unsigned(0 downto 0);
+    variable h656: unsigned(1 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(63 downto 0);
+    variable h663: unsigned(0 downto 0);
+    variable h664: unsigned(1 downto 0);
     variable h669: unsigned(0 downto 0);
-    variable h670: unsigned(0 downto 0);
+    variable h670: unsigned(63 downto 0);
     variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(63 downto 0);
-    variable h673: unsigned(63 downto 0);
+    variable h672: unsigned(1 downto 0);
+    variable h673: unsigned(0 downto 0);
     variable h674: unsigned(63 downto 0);
     variable h675: unsigned(0 downto 0);
-    variable h676: unsigned(7 downto 0);
-    variable h677: unsigned(31 downto 0);
-    variable h678: unsigned(31 downto 0);
-    variable h679: unsigned(63 downto 0);
-    variable h680: unsigned(0 downto 0);
-    variable h681: unsigned(31 downto 0);
-    variable h682: unsigned(63 downto 0);
-    variable h683: unsigned(5 downto 0);
-    variable h684: unsigned(7 downto 0);
-    variable h685: unsigned(63 downto 0);
-    variable h686: unsigned(63 downto 0);
-    variable h687: unsigned(63 downto 0);
-    variable h688: unsigned(31 downto 0);
-    variable h689: unsigned(63 downto 0);
-    variable h690: unsigned(0 downto 0);
-    variable h691: unsigned(31 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(0 downto 0);
-    variable h694: unsigned(0 downto 0);
-    variable h695: unsigned(63 downto 0);
-    variable h696: unsigned(63 downto 0);
-    variable h697: unsigned(63 downto 0);
-    variable h698: unsigned(7 downto 0);
-    variable h699: unsigned(11 downto 0);
-    variable h700: unsigned(64 downto 0);
-    variable h701: unsigned(63 downto 0);
-    variable h702: unsigned(63 downto 0);
-    variable h703: unsigned(63 downto 0);
-    variable h704: unsigned(64 downto 0);
+    variable h676: unsigned(1 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h704: unsigned(63 downto 0);
+    variable h705: unsigned(0 downto 0);
+    variable h706: unsigned(1 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h732: unsigned(0 downto 0);
+    variable h733: unsigned(5 downto 0);
+    variable h734: unsigned(63 downto 0);
+    variable h735: unsigned(126 downto 0);
+    variable h736: unsigned(5 downto 0);
+    variable h737: unsigned(126 downto 0);
+    variable h738: unsigned(63 downto 0);
+    variable h739: unsigned(5 downto 0);
+    variable h740: unsigned(6 downto 0);
+    variable h741: unsigned(63 downto 0);
+    variable h742: unsigned(64 downto 0);
+    variable h743: unsigned(63 downto 0);
+    variable h744: unsigned(126 downto 0);
+    variable h745: unsigned(126 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h747: unsigned(63 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(1 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(63 downto 0);
+    variable h752: unsigned(0 downto 0);
+    variable h753: unsigned(63 downto 0);
+    variable h754: unsigned(0 downto 0);
+    variable h755: unsigned(63 downto 0);
+    variable h756: unsigned(0 downto 0);
+    variable h757: unsigned(1 downto 0);
+    variable h758: unsigned(0 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h762: unsigned(0 downto 0);
+    variable h763: unsigned(0 downto 0);
+    variable h764: unsigned(63 downto 0);
+    variable h765: unsigned(63 downto 0);
+    variable h766: unsigned(63 downto 0);
+    variable h767: unsigned(0 downto 0);
+    variable h768: unsigned(7 downto 0);
+    variable h769: unsigned(31 downto 0);
+    variable h770: unsigned(31 downto 0);
+    variable h771: unsigned(63 downto 0);
+    variable h772: unsigned(0 downto 0);
+    variable h773: unsigned(31 downto 0);
+    variable h774: unsigned(63 downto 0);
+    variable h775: unsigned(5 downto 0);
+    variable h776: unsigned(7 downto 0);
+    variable h777: unsigned(63 downto 0);
+    variable h778: unsigned(63 downto 0);
+    variable h779: unsigned(63 downto 0);
+    variable h780: unsigned(31 downto 0);
+    variable h781: unsigned(63 downto 0);
+    variable h782: unsigned(0 downto 0);
+    variable h783: unsigned(31 downto 0);
+    variable h784: unsigned(0 downto 0);
+    variable h785: unsigned(0 downto 0);
+    variable h786: unsigned(0 downto 0);
+    variable h787: unsigned(63 downto 0);
+    variable h788: unsigned(63 downto 0);
+    variable h789: unsigned(63 downto 0);
+    variable h790: unsigned(7 downto 0);
+    variable h791: unsigned(11 downto 0);
+    variable h792: unsigned(64 downto 0);
+    variable h793: unsigned(63 downto 0);
+    variable h794: unsigned(63 downto 0);
+    variable h795: unsigned(63 downto 0);
+    variable h796: unsigned(64 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -1178,6 +1372,18 @@ begin
             cl_io_sm_context_not_present <= to_unsigned(0, 1);
             cl_io_sm_context_reserved <= to_unsigned(0, 1);
             cl_io_sm_dte_clear <= to_unsigned(0, 1);
+            cl_io_sm_fl_access_error <= to_unsigned(0, 1);
+            cl_io_sm_fl_ats_non_canonical <= to_unsigned(0, 1);
+            cl_io_sm_fl_ats_not_present <= to_unsigned(0, 1);
+            cl_io_sm_fl_ats_translation <= to_unsigned(0, 1);
+            cl_io_sm_fl_non_canonical <= to_unsigned(0, 1);
+            cl_io_sm_fl_not_present <= to_unsigned(0, 1);
+            cl_io_sm_fl_privilege <= to_unsigned(0, 1);
+            cl_io_sm_fl_protected_memory_remapped <= to_unsigned(0, 1);
+            cl_io_sm_fl_reserved <= to_unsigned(0, 1);
+            cl_io_sm_fl_sre_clear <= to_unsigned(0, 1);
+            cl_io_sm_fl_translated <= to_unsigned(0, 1);
+            cl_io_sm_fl_write_denied <= to_unsigned(0, 1);
             cl_io_sm_paging_access_error <= to_unsigned(0, 1);
             cl_io_sm_paging_reserved <= to_unsigned(0, 1);
             cl_io_sm_pasid_beyond_table <= to_unsigned(0, 1);
@@ -1252,6 +1458,11 @@ begin
             unit_io_sl_k_write <= '0';
             unit_io_sl_r_SL_WALK <= to_unsigned(0, 64);
             unit_io_sl_start <= '0';
+            unit_io_smfl_i_addr <= to_unsigned(0, 64);
+            unit_io_smfl_k_read <= '0';
+            unit_io_smfl_k_write <= '0';
+            unit_io_smfl_r_FL_WALK <= to_unsigned(0, 64);
+            unit_io_smfl_start <= '0';
             unit_io_smsl_i_addr <= to_unsigned(0, 64);
             unit_io_smsl_k_read <= '0';
             unit_io_smsl_k_write <= '0';
@@ -1265,6 +1476,7 @@ begin
             w_io_pd_pir_0 <= to_unsigned(0, 64);
             w_io_pdir_0 <= to_unsigned(0, 64);
             w_io_pe_0 <= to_unsigned(0, 64);
+            w_io_pe_10 <= to_unsigned(0, 64);
             w_io_pe_8 <= to_unsigned(0, 64);
             w_io_root_0 <= to_unsigned(0, 64);
             w_io_root_8 <= to_unsigned(0, 64);
@@ -1294,6 +1506,25 @@ begin
             wk_io_sl_shift <= to_unsigned(0, 6);
             wk_io_sl_translation <= to_unsigned(0, 1);
             wk_io_sl_walked <= to_unsigned(0, 1);
+            wk_io_smfl_R <= to_unsigned(0, 1);
+            wk_io_smfl_W <= to_unsigned(0, 1);
+            wk_io_smfl_access_error <= to_unsigned(0, 1);
+            wk_io_smfl_fault <= to_unsigned(0, 8);
+            wk_io_smfl_frame <= to_unsigned(0, 64);
+            wk_io_smfl_level <= to_unsigned(0, 3);
+            wk_io_smfl_non_canonical <= to_unsigned(0, 1);
+            wk_io_smfl_not_present <= to_unsigned(0, 1);
+            wk_io_smfl_ok <= to_unsigned(0, 1);
+            wk_io_smfl_pa <= to_unsigned(0, 64);
+            wk_io_smfl_privilege <= to_unsigned(0, 1);
+            wk_io_smfl_reason <= to_unsigned(0, 8);
+            wk_io_smfl_reserved <= to_unsigned(0, 1);
+            wk_io_smfl_reserved_1g <= to_unsigned(0, 1);
+            wk_io_smfl_reserved_2m <= to_unsigned(0, 1);
+            wk_io_smfl_shift <= to_unsigned(0, 6);
+            wk_io_smfl_translation <= to_unsigned(0, 1);
+            wk_io_smfl_walked <= to_unsigned(0, 1);
+            wk_io_smfl_write_denied <= to_unsigned(0, 1);
             wk_io_smsl_R <= to_unsigned(0, 1);
             wk_io_smsl_U <= to_unsigned(0, 1);
             wk_io_smsl_W <= to_unsigned(0, 1);
@@ -2596,6 +2827,7 @@ begin
                         if (not (False)) then
                             w_io_pe_0 <= to_unsigned(0, 64);
                             w_io_pe_8 <= to_unsigned(0, 64);
+                            w_io_pe_10 <= to_unsigned(0, 64);
                             st <= S7G;
                         else
                             h224 := to_unsigned(0, 20);
@@ -2643,6 +2875,31 @@ begin
                         end if;
                         if bool(m_rvalid) then
                             w_io_pe_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S6W2;
+                        end if;
+                    end if;
+                when S6W2 =>
+                    if (not bool(pend)) then
+                        h224 := to_unsigned(0, 20);
+                        h224 := w_io_smctx_8(20-1 downto 0);
+                        h225 := to_unsigned(0, 13);
+                        h225 := resize(unsigned'(to_unsigned(0, 7) & h224(6-1 downto 0)) * 64, 13);
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h226 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h225));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h226);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_pe_10 <= m_rdata;
                             pend <= '0';
                             st <= S7G;
                         end if;
@@ -2705,7 +2962,7 @@ begin
                         unit_io_smsl_start <= '1';
                         st <= S7R;
                     else
-                        st <= S8W0;
+                        st <= S8G;
                     end if;
                 when S7R =>
                     unit_io_smsl_start <= '0';
@@ -2746,38 +3003,173 @@ begin
                             wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
                             wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
                         end if;
-                        st <= S8W0;
+                        st <= S8G;
                     end if;
-                when S8W0 =>
+                when S8G =>
+                    wk_io_smfl_walked <= to_unsigned(0, 1);
+                    wk_io_smfl_ok <= to_unsigned(0, 1);
+                    wk_io_smfl_pa <= to_unsigned(0, 64);
+                    wk_io_smfl_level <= to_unsigned(0, 3);
+                    wk_io_smfl_fault <= to_unsigned(0, 8);
+                    wk_io_smfl_access_error <= to_unsigned(0, 1);
+                    wk_io_smfl_not_present <= to_unsigned(0, 1);
+                    wk_io_smfl_privilege <= to_unsigned(0, 1);
+                    wk_io_smfl_write_denied <= to_unsigned(0, 1);
+                    wk_io_smfl_reserved <= to_unsigned(0, 1);
+                    wk_io_smfl_reserved_2m <= to_unsigned(0, 1);
+                    wk_io_smfl_reserved_1g <= to_unsigned(0, 1);
+                    wk_io_smfl_translation <= to_unsigned(0, 1);
+                    wk_io_smfl_non_canonical <= to_unsigned(0, 1);
+                    wk_io_smfl_reason <= to_unsigned(0, 8);
+                    wk_io_smfl_R <= to_unsigned(0, 1);
+                    wk_io_smfl_W <= to_unsigned(0, 1);
+                    wk_io_smfl_shift <= to_unsigned(0, 6);
+                    wk_io_smfl_frame <= to_unsigned(0, 64);
+                    if False then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_io_smfl_i_addr <= v_wide(64-1 downto 0);
+                        h234 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h234 := to_unsigned(2, 2);
+                        else
+                            h234 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_smfl_k_read <= stdl((not ((h234 = 2) and True)) and True);
+                        h235 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h235 := to_unsigned(2, 2);
+                        else
+                            h235 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_smfl_k_write <= stdl((h235 = 2) and True);
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(5)) then
+                            h236 := to_unsigned(1, 1);
+                        end if;
+                        h237 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h237 := (unsigned'(w_io_pe_10(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000") & h236 & to_unsigned(0, 7)));
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(7)) then
+                            h238 := to_unsigned(1, 1);
+                        end if;
+                        h239 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h239 := (h237 or unsigned'(unsigned'("00000000000000000000000000000000000000000") & h238 & to_unsigned(0, 6)));
+                        h240 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h240 := (h239 or to_unsigned(0, 48));
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(4)) then
+                            h241 := to_unsigned(1, 1);
+                        end if;
+                        h242 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h242 := (h240 or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h241 & to_unsigned(0, 4)));
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
+                        if (True and bool(w_io_smctx_8(20))) then
+                            h243 := to_unsigned(1, 1);
+                        end if;
+                        h244 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h244 := (h242 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h243 & to_unsigned(0, 3)));
+                        h245 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h246 := to_unsigned(2, 2);
+                        else
+                            h246 := to_unsigned(1, 2);
+                        end if;
+                        h245 := to_unsigned(0, 1);
+                        if ((h246 = 2) and True) then
+                            h245 := to_unsigned(1, 1);
+                        end if;
+                        h247 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h247 := (h244 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h245 & to_unsigned(0, 2)));
+                        h248 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h248 := (h247 or unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & w_io_pe_10(4-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h248);
+                        unit_io_smfl_r_FL_WALK <= v_wide(64-1 downto 0);
+                        unit_io_smfl_start <= '1';
+                        st <= S8R;
+                    else
+                        st <= S9W0;
+                    end if;
+                when S8R =>
+                    unit_io_smfl_start <= '0';
+                    if bool(unit_io_smfl_done) then
+                        wk_io_smfl_walked <= to_unsigned(1, 1);
+                        if (unit_io_smfl_o_status = 0) then
+                            wk_io_smfl_ok <= to_unsigned(1, 1);
+                            wk_io_smfl_pa <= unit_io_smfl_o_pa;
+                            wk_io_smfl_level <= unit_io_smfl_o_level;
+                        else
+                            wk_io_smfl_fault <= unit_io_smfl_o_status;
+                            wk_io_smfl_level <= unit_io_smfl_o_level;
+                            if (unit_io_smfl_o_status = 1) then
+                                wk_io_smfl_access_error <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 2) then
+                                wk_io_smfl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 3) then
+                                wk_io_smfl_privilege <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 4) then
+                                wk_io_smfl_write_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 5) then
+                                wk_io_smfl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 6) then
+                                wk_io_smfl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 7) then
+                                wk_io_smfl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 8) then
+                                wk_io_smfl_translation <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smfl_o_status = 9) then
+                                wk_io_smfl_non_canonical <= to_unsigned(1, 1);
+                            end if;
+                            wk_io_smfl_reason <= unit_io_smfl_o_r_reason;
+                            wk_io_smfl_R <= unit_io_smfl_o_r_R;
+                            wk_io_smfl_W <= unit_io_smfl_o_r_W;
+                            wk_io_smfl_shift <= unit_io_smfl_o_r_shift;
+                            wk_io_smfl_frame <= unit_io_smfl_o_r_frame;
+                        end if;
+                        st <= S9W0;
+                    end if;
+                when S9W0 =>
                     if (not bool(pend)) then
-                        h237 := to_unsigned(0, 2);
+                        h252 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h237 := to_unsigned(2, 2);
+                            h252 := to_unsigned(2, 2);
                         else
-                            h237 := to_unsigned(1, 2);
+                            h252 := to_unsigned(1, 2);
                         end if;
-                        h238 := to_unsigned(0, 2);
+                        h253 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h238 := to_unsigned(2, 2);
+                            h253 := to_unsigned(2, 2);
                         else
-                            h238 := to_unsigned(1, 2);
+                            h253 := to_unsigned(1, 2);
                         end if;
-                        h239 := unsigned'("00000000000000000000000000000000");
-                        h239 := shift_right(r_GSTS_REG, 31);
-                        h240 := to_unsigned(0, 1);
-                        h240 := (h239(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((((h237 = 1) or (h238 = 2)) and (h240 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := shift_right(r_GSTS_REG, 31);
+                        h255 := to_unsigned(0, 1);
+                        h255 := (h254(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and (((((((h252 = 1) or (h253 = 2)) and (h255 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
                             w_io_ctx_0 <= to_unsigned(0, 64);
                             w_io_ctx_8 <= to_unsigned(0, 64);
-                            st <= S9G;
+                            st <= S10G;
                         else
-                            h234 := to_unsigned(0, 16);
-                            h234 := cl_vf_rid;
-                            h235 := to_unsigned(0, 13);
-                            h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
-                            h236 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
+                            h249 := to_unsigned(0, 16);
+                            h249 := cl_vf_rid;
+                            h250 := to_unsigned(0, 13);
+                            h250 := resize(unsigned'(to_unsigned(0, 5) & h249(8-1 downto 0)) * 16, 13);
+                            h251 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h251 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h250));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h251);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2795,18 +3187,18 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S8W1;
+                            st <= S9W1;
                         end if;
                     end if;
-                when S8W1 =>
+                when S9W1 =>
                     if (not bool(pend)) then
-                        h234 := to_unsigned(0, 16);
-                        h234 := cl_vf_rid;
-                        h235 := to_unsigned(0, 13);
-                        h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
-                        h236 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
+                        h249 := to_unsigned(0, 16);
+                        h249 := cl_vf_rid;
+                        h250 := to_unsigned(0, 13);
+                        h250 := resize(unsigned'(to_unsigned(0, 5) & h249(8-1 downto 0)) * 16, 13);
+                        h251 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h251 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h250));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h251);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2823,10 +3215,10 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S9G;
+                            st <= S10G;
                         end if;
                     end if;
-                when S9G =>
+                when S10G =>
                     wk_io_sl_walked <= to_unsigned(0, 1);
                     wk_io_sl_ok <= to_unsigned(0, 1);
                     wk_io_sl_pa <= to_unsigned(0, 64);
@@ -2845,97 +3237,97 @@ begin
                     wk_io_sl_U <= to_unsigned(0, 1);
                     wk_io_sl_shift <= to_unsigned(0, 6);
                     wk_io_sl_frame <= to_unsigned(0, 64);
-                    h241 := to_unsigned(0, 2);
+                    h256 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h241 := to_unsigned(2, 2);
+                        h256 := to_unsigned(2, 2);
                     else
-                        h241 := to_unsigned(1, 2);
+                        h256 := to_unsigned(1, 2);
                     end if;
-                    h242 := to_unsigned(0, 2);
+                    h257 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h242 := to_unsigned(2, 2);
+                        h257 := to_unsigned(2, 2);
                     else
-                        h242 := to_unsigned(1, 2);
+                        h257 := to_unsigned(1, 2);
                     end if;
-                    h243 := unsigned'("00000000000000000000000000000000");
-                    h243 := shift_right(r_GSTS_REG, 31);
-                    h244 := to_unsigned(0, 1);
-                    h244 := (h243(1-1 downto 0) and to_unsigned(1, 1));
-                    h245 := to_unsigned(0, 1);
-                    h246 := to_unsigned(0, 1);
-                    h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h247 := e_addr;
-                    h246 := to_unsigned(0, 1);
-                    if (h247(64-1 downto 39) /= 0) then
-                        h246 := to_unsigned(1, 1);
+                    h258 := unsigned'("00000000000000000000000000000000");
+                    h258 := shift_right(r_GSTS_REG, 31);
+                    h259 := to_unsigned(0, 1);
+                    h259 := (h258(1-1 downto 0) and to_unsigned(1, 1));
+                    h260 := to_unsigned(0, 1);
+                    h261 := to_unsigned(0, 1);
+                    h262 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h262 := e_addr;
+                    h261 := to_unsigned(0, 1);
+                    if (h262(64-1 downto 39) /= 0) then
+                        h261 := to_unsigned(1, 1);
                     end if;
-                    h248 := to_unsigned(0, 1);
-                    h249 := to_unsigned(0, 1);
-                    h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h250 := e_addr;
-                    h249 := to_unsigned(0, 1);
-                    if (h250(64-1 downto 48) /= 0) then
-                        h249 := to_unsigned(1, 1);
+                    h263 := to_unsigned(0, 1);
+                    h264 := to_unsigned(0, 1);
+                    h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h265 := e_addr;
+                    h264 := to_unsigned(0, 1);
+                    if (h265(64-1 downto 48) /= 0) then
+                        h264 := to_unsigned(1, 1);
                     end if;
-                    h251 := to_unsigned(0, 1);
-                    h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h252 := e_addr;
-                    h251 := to_unsigned(0, 1);
-                    if (h252(64-1 downto 57) /= 0) then
-                        h251 := to_unsigned(1, 1);
+                    h266 := to_unsigned(0, 1);
+                    h267 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h267 := e_addr;
+                    h266 := to_unsigned(0, 1);
+                    if (h267(64-1 downto 57) /= 0) then
+                        h266 := to_unsigned(1, 1);
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 2) then
-                        h248 := h249;
+                        h263 := h264;
                     else
-                        h248 := h251;
+                        h263 := h266;
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 1) then
-                        h245 := h246;
+                        h260 := h261;
                     else
-                        h245 := h248;
+                        h260 := h263;
                     end if;
-                    if ((cl_vf_dma /= 0) and ((((((((((((((((h241 = 1) or (h242 = 2)) and (h244 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h245 /= 0)))) then
+                    if ((cl_vf_dma /= 0) and ((((((((((((((((h256 = 1) or (h257 = 2)) and (h259 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h260 /= 0)))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_sl_i_addr <= v_wide(64-1 downto 0);
-                        h253 := to_unsigned(0, 2);
+                        h268 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h253 := to_unsigned(2, 2);
+                            h268 := to_unsigned(2, 2);
                         else
-                            h253 := to_unsigned(1, 2);
+                            h268 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_read <= stdl((not ((h253 = 2) and True)) and True);
-                        h254 := to_unsigned(0, 2);
+                        unit_io_sl_k_read <= stdl((not ((h268 = 2) and True)) and True);
+                        h269 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h254 := to_unsigned(2, 2);
+                            h269 := to_unsigned(2, 2);
                         else
-                            h254 := to_unsigned(1, 2);
+                            h269 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_write <= stdl((h254 = 2) and True);
-                        h255 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h255 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 2);
+                        unit_io_sl_k_write <= stdl((h269 = 2) and True);
+                        h270 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h270 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h271 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h257 := to_unsigned(2, 2);
+                            h272 := to_unsigned(2, 2);
                         else
-                            h257 := to_unsigned(1, 2);
+                            h272 := to_unsigned(1, 2);
                         end if;
-                        h256 := to_unsigned(0, 1);
-                        if ((h257 = 2) and True) then
-                            h256 := to_unsigned(1, 1);
+                        h271 := to_unsigned(0, 1);
+                        if ((h272 = 2) and True) then
+                            h271 := to_unsigned(1, 1);
                         end if;
-                        h258 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h258 := (h255 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h256 & to_unsigned(0, 3)));
-                        h259 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h259 := (h258 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h259);
+                        h273 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h273 := (h270 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h271 & to_unsigned(0, 3)));
+                        h274 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h274 := (h273 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h274);
                         unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         unit_io_sl_start <= '1';
-                        st <= S9R;
+                        st <= S10R;
                     else
-                        st <= S10W0;
+                        st <= S11W0;
                     end if;
-                when S9R =>
+                when S10R =>
                     unit_io_sl_start <= '0';
                     if bool(unit_io_sl_done) then
                         wk_io_sl_walked <= to_unsigned(1, 1);
@@ -2974,22 +3366,22 @@ begin
                             wk_io_sl_shift <= unit_io_sl_o_r_shift;
                             wk_io_sl_frame <= unit_io_sl_o_r_frame;
                         end if;
-                        st <= S10W0;
+                        st <= S11W0;
                     end if;
-                when S10W0 =>
+                when S11W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_irte_0 <= to_unsigned(0, 64);
                             w_io_irte_8 <= to_unsigned(0, 64);
-                            st <= S11W0;
+                            st <= S12W0;
                         else
-                            h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h260 := shift_right(r_IRTA_REG, 12);
-                            h261 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h261 := (h260(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h262 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h262 := (unsigned'(to_unsigned(0, 1) & h261 & to_unsigned(0, 12)) + 0);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h262);
+                            h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h275 := shift_right(r_IRTA_REG, 12);
+                            h276 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h276 := (h275(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h277 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h277 := (unsigned'(to_unsigned(0, 1) & h276 & to_unsigned(0, 12)) + 0);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h277);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3004,18 +3396,18 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_0 <= m_rdata;
                             pend <= '0';
-                            st <= S10W1;
+                            st <= S11W1;
                         end if;
                     end if;
-                when S10W1 =>
+                when S11W1 =>
                     if (not bool(pend)) then
-                        h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h260 := shift_right(r_IRTA_REG, 12);
-                        h261 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h261 := (h260(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                        h262 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h262 := (unsigned'(to_unsigned(0, 1) & h261 & to_unsigned(0, 12)) + 0);
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h262);
+                        h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h275 := shift_right(r_IRTA_REG, 12);
+                        h276 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        h276 := (h275(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                        h277 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h277 := (unsigned'(to_unsigned(0, 1) & h276 & to_unsigned(0, 12)) + 0);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h277);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3029,28 +3421,28 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_8 <= m_rdata;
                             pend <= '0';
-                            st <= S11W0;
+                            st <= S12W0;
                         end if;
                     end if;
-                when S11W0 =>
+                when S12W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pd_pir_0 <= to_unsigned(0, 64);
-                            st <= S12W0;
+                            st <= S13W0;
                         else
-                            h263 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h263 := w_io_irte_8;
-                            h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h264 := w_io_irte_0;
-                            h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h265 := (unsigned'(h263(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h264(64-1 downto 38) & to_unsigned(0, 6)));
-                            h266 := to_unsigned(0, 8);
-                            h266 := shift_right(w_io_irte_0(24-1 downto 16), 6);
-                            h267 := to_unsigned(0, 12);
-                            h267 := resize(unsigned'(to_unsigned(0, 4) & h266) * 8, 12);
-                            h268 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h268 := (unsigned'(to_unsigned(0, 1) & h265) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h267));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h268);
+                            h278 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h278 := w_io_irte_8;
+                            h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h279 := w_io_irte_0;
+                            h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h280 := (unsigned'(h278(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h279(64-1 downto 38) & to_unsigned(0, 6)));
+                            h281 := to_unsigned(0, 8);
+                            h281 := shift_right(w_io_irte_0(24-1 downto 16), 6);
+                            h282 := to_unsigned(0, 12);
+                            h282 := resize(unsigned'(to_unsigned(0, 4) & h281) * 8, 12);
+                            h283 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h283 := (unsigned'(to_unsigned(0, 1) & h280) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h282));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h283);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3065,24 +3457,24 @@ begin
                         if bool(m_rvalid) then
                             w_io_pd_pir_0 <= m_rdata;
                             pend <= '0';
-                            st <= S12W0;
+                            st <= S13W0;
                         end if;
                     end if;
-                when S12W0 =>
+                when S13W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pd_0 <= to_unsigned(0, 64);
-                            st <= S13D;
+                            st <= S14D;
                         else
-                            h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h269 := w_io_irte_8;
-                            h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h270 := w_io_irte_0;
-                            h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h271 := (unsigned'(h269(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h270(64-1 downto 38) & to_unsigned(0, 6)));
-                            h272 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h272 := (unsigned'(to_unsigned(0, 1) & h271) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h272);
+                            h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h284 := w_io_irte_8;
+                            h285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h285 := w_io_irte_0;
+                            h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h286 := (unsigned'(h284(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h285(64-1 downto 38) & to_unsigned(0, 6)));
+                            h287 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h287 := (unsigned'(to_unsigned(0, 1) & h286) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h287);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3097,10 +3489,10 @@ begin
                         if bool(m_rvalid) then
                             w_io_pd_0 <= m_rdata;
                             pend <= '0';
-                            st <= S13D;
+                            st <= S14D;
                         end if;
                     end if;
-                when S13D =>
+                when S14D =>
                     cl_io_called <= to_unsigned(0, 1);
                     cl_io_exit <= to_unsigned(0, 1);
                     cl_io_ats_not_remapped <= to_unsigned(0, 1);
@@ -3129,6 +3521,18 @@ begin
                     cl_io_sm_protected_memory <= to_unsigned(0, 1);
                     cl_io_sm_ats_pass_through <= to_unsigned(0, 1);
                     cl_io_sm_pass_through <= to_unsigned(0, 1);
+                    cl_io_sm_fl_sre_clear <= to_unsigned(0, 1);
+                    cl_io_sm_fl_ats_non_canonical <= to_unsigned(0, 1);
+                    cl_io_sm_fl_non_canonical <= to_unsigned(0, 1);
+                    cl_io_sm_fl_protected_memory_remapped <= to_unsigned(0, 1);
+                    cl_io_sm_fl_translated <= to_unsigned(0, 1);
+                    cl_io_sm_fl_ats_translation <= to_unsigned(0, 1);
+                    cl_io_sm_fl_access_error <= to_unsigned(0, 1);
+                    cl_io_sm_fl_ats_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_fl_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_fl_privilege <= to_unsigned(0, 1);
+                    cl_io_sm_fl_write_denied <= to_unsigned(0, 1);
+                    cl_io_sm_fl_reserved <= to_unsigned(0, 1);
                     cl_io_sm_ats_beyond_width <= to_unsigned(0, 1);
                     cl_io_sm_address_beyond_width <= to_unsigned(0, 1);
                     cl_io_sm_protected_memory_remapped <= to_unsigned(0, 1);
@@ -3198,331 +3602,331 @@ begin
                     cl_io_pd_control <= to_unsigned(0, 64);
                     if (cl_vf_dma /= 0) then
                         cl_io_called <= to_unsigned(1, 1);
-                        h273 := to_unsigned(0, 2);
+                        h288 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h273 := to_unsigned(2, 2);
+                            h288 := to_unsigned(2, 2);
                         else
-                            h273 := to_unsigned(1, 2);
+                            h288 := to_unsigned(1, 2);
                         end if;
-                        h274 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h274 := to_unsigned(2, 2);
-                        else
-                            h274 := to_unsigned(1, 2);
-                        end if;
-                        h275 := unsigned'("00000000000000000000000000000000");
-                        h275 := shift_right(r_PMEN_REG, 31);
-                        h276 := to_unsigned(0, 1);
-                        h276 := (h275(1-1 downto 0) and to_unsigned(1, 1));
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := shift_right(r_PLMBASE_REG, 20);
-                        h278 := to_unsigned(0, 12);
-                        h278 := (h277(12-1 downto 0) and to_unsigned(4095, 12));
-                        h279 := unsigned'("00000000000000000000000000000000");
-                        h279 := shift_right(r_PLMLIMIT_REG, 20);
-                        h280 := to_unsigned(0, 12);
-                        h280 := (h279(12-1 downto 0) and to_unsigned(4095, 12));
-                        h281 := unsigned'("00000000000000000000000000000000");
-                        h281 := (unsigned'(h280 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h282 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h282 := shift_right(r_PHMBASE_REG, 20);
-                        h283 := to_unsigned(0, 28);
-                        h283 := (h282(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h284 := shift_right(r_PHMLIMIT_REG, 20);
-                        h285 := to_unsigned(0, 28);
-                        h285 := (h284(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h286 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h286 := (unsigned'(h285 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h287 := unsigned'("00000000000000000000000000000000");
-                        h287 := shift_right(r_GSTS_REG, 31);
-                        h288 := to_unsigned(0, 1);
-                        h288 := (h287(1-1 downto 0) and to_unsigned(1, 1));
                         h289 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h289 := to_unsigned(2, 2);
                         else
                             h289 := to_unsigned(1, 2);
                         end if;
-                        h290 := to_unsigned(0, 2);
+                        h290 := unsigned'("00000000000000000000000000000000");
+                        h290 := shift_right(r_PMEN_REG, 31);
+                        h291 := to_unsigned(0, 1);
+                        h291 := (h290(1-1 downto 0) and to_unsigned(1, 1));
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := shift_right(r_PLMBASE_REG, 20);
+                        h293 := to_unsigned(0, 12);
+                        h293 := (h292(12-1 downto 0) and to_unsigned(4095, 12));
+                        h294 := unsigned'("00000000000000000000000000000000");
+                        h294 := shift_right(r_PLMLIMIT_REG, 20);
+                        h295 := to_unsigned(0, 12);
+                        h295 := (h294(12-1 downto 0) and to_unsigned(4095, 12));
+                        h296 := unsigned'("00000000000000000000000000000000");
+                        h296 := (unsigned'(h295 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h297 := shift_right(r_PHMBASE_REG, 20);
+                        h298 := to_unsigned(0, 28);
+                        h298 := (h297(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h299 := shift_right(r_PHMLIMIT_REG, 20);
+                        h300 := to_unsigned(0, 28);
+                        h300 := (h299(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h301 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h301 := (unsigned'(h300 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h302 := unsigned'("00000000000000000000000000000000");
+                        h302 := shift_right(r_GSTS_REG, 31);
+                        h303 := to_unsigned(0, 1);
+                        h303 := (h302(1-1 downto 0) and to_unsigned(1, 1));
+                        h304 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h290 := to_unsigned(2, 2);
+                            h304 := to_unsigned(2, 2);
                         else
-                            h290 := to_unsigned(1, 2);
+                            h304 := to_unsigned(1, 2);
                         end if;
-                        h291 := unsigned'("00000000000000000000000000000000");
-                        h291 := shift_right(r_GSTS_REG, 31);
-                        h292 := to_unsigned(0, 1);
-                        h292 := (h291(1-1 downto 0) and to_unsigned(1, 1));
-                        h296 := to_unsigned(0, 2);
+                        h305 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h296 := to_unsigned(2, 2);
+                            h305 := to_unsigned(2, 2);
                         else
-                            h296 := to_unsigned(1, 2);
+                            h305 := to_unsigned(1, 2);
                         end if;
-                        h297 := to_unsigned(0, 2);
+                        h306 := unsigned'("00000000000000000000000000000000");
+                        h306 := shift_right(r_GSTS_REG, 31);
+                        h307 := to_unsigned(0, 1);
+                        h307 := (h306(1-1 downto 0) and to_unsigned(1, 1));
+                        h311 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h297 := to_unsigned(2, 2);
+                            h311 := to_unsigned(2, 2);
                         else
-                            h297 := to_unsigned(1, 2);
+                            h311 := to_unsigned(1, 2);
                         end if;
-                        h298 := unsigned'("00000000000000000000000000000000");
-                        h298 := shift_right(r_GSTS_REG, 31);
-                        h299 := to_unsigned(0, 1);
-                        h299 := (h298(1-1 downto 0) and to_unsigned(1, 1));
-                        h536 := to_unsigned(0, 2);
+                        h312 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h536 := to_unsigned(2, 2);
+                            h312 := to_unsigned(2, 2);
                         else
-                            h536 := to_unsigned(1, 2);
+                            h312 := to_unsigned(1, 2);
                         end if;
-                        h537 := to_unsigned(0, 2);
+                        h313 := unsigned'("00000000000000000000000000000000");
+                        h313 := shift_right(r_GSTS_REG, 31);
+                        h314 := to_unsigned(0, 1);
+                        h314 := (h313(1-1 downto 0) and to_unsigned(1, 1));
+                        h628 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h537 := to_unsigned(2, 2);
+                            h628 := to_unsigned(2, 2);
                         else
-                            h537 := to_unsigned(1, 2);
+                            h628 := to_unsigned(1, 2);
                         end if;
-                        h538 := unsigned'("00000000000000000000000000000000");
-                        h538 := shift_right(r_GSTS_REG, 31);
-                        h539 := to_unsigned(0, 1);
-                        h539 := (h538(1-1 downto 0) and to_unsigned(1, 1));
-                        h543 := to_unsigned(0, 2);
+                        h629 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h543 := to_unsigned(2, 2);
+                            h629 := to_unsigned(2, 2);
                         else
-                            h543 := to_unsigned(1, 2);
+                            h629 := to_unsigned(1, 2);
                         end if;
-                        h544 := to_unsigned(0, 2);
+                        h630 := unsigned'("00000000000000000000000000000000");
+                        h630 := shift_right(r_GSTS_REG, 31);
+                        h631 := to_unsigned(0, 1);
+                        h631 := (h630(1-1 downto 0) and to_unsigned(1, 1));
+                        h635 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h544 := to_unsigned(2, 2);
+                            h635 := to_unsigned(2, 2);
                         else
-                            h544 := to_unsigned(1, 2);
+                            h635 := to_unsigned(1, 2);
                         end if;
-                        h545 := unsigned'("00000000000000000000000000000000");
-                        h545 := shift_right(r_GSTS_REG, 31);
-                        h546 := to_unsigned(0, 1);
-                        h546 := (h545(1-1 downto 0) and to_unsigned(1, 1));
-                        h550 := to_unsigned(0, 2);
+                        h636 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h550 := to_unsigned(2, 2);
+                            h636 := to_unsigned(2, 2);
                         else
-                            h550 := to_unsigned(1, 2);
+                            h636 := to_unsigned(1, 2);
                         end if;
-                        h551 := to_unsigned(0, 2);
+                        h637 := unsigned'("00000000000000000000000000000000");
+                        h637 := shift_right(r_GSTS_REG, 31);
+                        h638 := to_unsigned(0, 1);
+                        h638 := (h637(1-1 downto 0) and to_unsigned(1, 1));
+                        h642 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h551 := to_unsigned(2, 2);
+                            h642 := to_unsigned(2, 2);
                         else
-                            h551 := to_unsigned(1, 2);
+                            h642 := to_unsigned(1, 2);
                         end if;
-                        h552 := unsigned'("00000000000000000000000000000000");
-                        h552 := shift_right(r_GSTS_REG, 31);
-                        h553 := to_unsigned(0, 1);
-                        h553 := (h552(1-1 downto 0) and to_unsigned(1, 1));
-                        h558 := to_unsigned(0, 2);
+                        h643 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h558 := to_unsigned(2, 2);
+                            h643 := to_unsigned(2, 2);
                         else
-                            h558 := to_unsigned(1, 2);
+                            h643 := to_unsigned(1, 2);
                         end if;
-                        h559 := to_unsigned(0, 2);
+                        h644 := unsigned'("00000000000000000000000000000000");
+                        h644 := shift_right(r_GSTS_REG, 31);
+                        h645 := to_unsigned(0, 1);
+                        h645 := (h644(1-1 downto 0) and to_unsigned(1, 1));
+                        h650 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h559 := to_unsigned(2, 2);
+                            h650 := to_unsigned(2, 2);
                         else
-                            h559 := to_unsigned(1, 2);
+                            h650 := to_unsigned(1, 2);
                         end if;
-                        h560 := unsigned'("00000000000000000000000000000000");
-                        h560 := shift_right(r_GSTS_REG, 31);
-                        h561 := to_unsigned(0, 1);
-                        h561 := (h560(1-1 downto 0) and to_unsigned(1, 1));
-                        h565 := to_unsigned(0, 2);
+                        h651 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h565 := to_unsigned(2, 2);
+                            h651 := to_unsigned(2, 2);
                         else
-                            h565 := to_unsigned(1, 2);
+                            h651 := to_unsigned(1, 2);
                         end if;
-                        h566 := to_unsigned(0, 2);
+                        h652 := unsigned'("00000000000000000000000000000000");
+                        h652 := shift_right(r_GSTS_REG, 31);
+                        h653 := to_unsigned(0, 1);
+                        h653 := (h652(1-1 downto 0) and to_unsigned(1, 1));
+                        h657 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h566 := to_unsigned(2, 2);
+                            h657 := to_unsigned(2, 2);
                         else
-                            h566 := to_unsigned(1, 2);
+                            h657 := to_unsigned(1, 2);
                         end if;
-                        h567 := unsigned'("00000000000000000000000000000000");
-                        h567 := shift_right(r_GSTS_REG, 31);
-                        h568 := to_unsigned(0, 1);
-                        h568 := (h567(1-1 downto 0) and to_unsigned(1, 1));
-                        h573 := to_unsigned(0, 2);
+                        h658 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h573 := to_unsigned(2, 2);
+                            h658 := to_unsigned(2, 2);
                         else
-                            h573 := to_unsigned(1, 2);
+                            h658 := to_unsigned(1, 2);
                         end if;
-                        h574 := to_unsigned(0, 2);
+                        h659 := unsigned'("00000000000000000000000000000000");
+                        h659 := shift_right(r_GSTS_REG, 31);
+                        h660 := to_unsigned(0, 1);
+                        h660 := (h659(1-1 downto 0) and to_unsigned(1, 1));
+                        h665 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h574 := to_unsigned(2, 2);
+                            h665 := to_unsigned(2, 2);
                         else
-                            h574 := to_unsigned(1, 2);
+                            h665 := to_unsigned(1, 2);
                         end if;
-                        h575 := unsigned'("00000000000000000000000000000000");
-                        h575 := shift_right(r_GSTS_REG, 31);
-                        h576 := to_unsigned(0, 1);
-                        h576 := (h575(1-1 downto 0) and to_unsigned(1, 1));
-                        h585 := to_unsigned(0, 2);
+                        h666 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h585 := to_unsigned(2, 2);
+                            h666 := to_unsigned(2, 2);
                         else
-                            h585 := to_unsigned(1, 2);
+                            h666 := to_unsigned(1, 2);
                         end if;
-                        h586 := to_unsigned(0, 2);
+                        h667 := unsigned'("00000000000000000000000000000000");
+                        h667 := shift_right(r_GSTS_REG, 31);
+                        h668 := to_unsigned(0, 1);
+                        h668 := (h667(1-1 downto 0) and to_unsigned(1, 1));
+                        h677 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h586 := to_unsigned(2, 2);
+                            h677 := to_unsigned(2, 2);
                         else
-                            h586 := to_unsigned(1, 2);
+                            h677 := to_unsigned(1, 2);
                         end if;
-                        h587 := unsigned'("00000000000000000000000000000000");
-                        h587 := shift_right(r_GSTS_REG, 31);
-                        h588 := to_unsigned(0, 1);
-                        h588 := (h587(1-1 downto 0) and to_unsigned(1, 1));
-                        h589 := to_unsigned(0, 2);
+                        h678 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h589 := to_unsigned(2, 2);
+                            h678 := to_unsigned(2, 2);
                         else
-                            h589 := to_unsigned(1, 2);
+                            h678 := to_unsigned(1, 2);
                         end if;
-                        h590 := to_unsigned(0, 2);
+                        h679 := unsigned'("00000000000000000000000000000000");
+                        h679 := shift_right(r_GSTS_REG, 31);
+                        h680 := to_unsigned(0, 1);
+                        h680 := (h679(1-1 downto 0) and to_unsigned(1, 1));
+                        h681 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h590 := to_unsigned(2, 2);
+                            h681 := to_unsigned(2, 2);
                         else
-                            h590 := to_unsigned(1, 2);
+                            h681 := to_unsigned(1, 2);
                         end if;
-                        h591 := unsigned'("00000000000000000000000000000000");
-                        h591 := shift_right(r_PMEN_REG, 31);
-                        h592 := to_unsigned(0, 1);
-                        h592 := (h591(1-1 downto 0) and to_unsigned(1, 1));
-                        h593 := unsigned'("00000000000000000000000000000000");
-                        h593 := shift_right(r_PLMBASE_REG, 20);
-                        h594 := to_unsigned(0, 12);
-                        h594 := (h593(12-1 downto 0) and to_unsigned(4095, 12));
-                        h595 := unsigned'("00000000000000000000000000000000");
-                        h595 := shift_right(r_PLMLIMIT_REG, 20);
-                        h596 := to_unsigned(0, 12);
-                        h596 := (h595(12-1 downto 0) and to_unsigned(4095, 12));
-                        h597 := unsigned'("00000000000000000000000000000000");
-                        h597 := (unsigned'(h596 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h598 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h598 := shift_right(r_PHMBASE_REG, 20);
-                        h599 := to_unsigned(0, 28);
-                        h599 := (h598(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h600 := shift_right(r_PHMLIMIT_REG, 20);
-                        h601 := to_unsigned(0, 28);
-                        h601 := (h600(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h602 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h602 := (unsigned'(h601 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h603 := to_unsigned(0, 2);
+                        h682 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h603 := to_unsigned(2, 2);
+                            h682 := to_unsigned(2, 2);
                         else
-                            h603 := to_unsigned(1, 2);
+                            h682 := to_unsigned(1, 2);
                         end if;
-                        h604 := to_unsigned(0, 2);
+                        h683 := unsigned'("00000000000000000000000000000000");
+                        h683 := shift_right(r_PMEN_REG, 31);
+                        h684 := to_unsigned(0, 1);
+                        h684 := (h683(1-1 downto 0) and to_unsigned(1, 1));
+                        h685 := unsigned'("00000000000000000000000000000000");
+                        h685 := shift_right(r_PLMBASE_REG, 20);
+                        h686 := to_unsigned(0, 12);
+                        h686 := (h685(12-1 downto 0) and to_unsigned(4095, 12));
+                        h687 := unsigned'("00000000000000000000000000000000");
+                        h687 := shift_right(r_PLMLIMIT_REG, 20);
+                        h688 := to_unsigned(0, 12);
+                        h688 := (h687(12-1 downto 0) and to_unsigned(4095, 12));
+                        h689 := unsigned'("00000000000000000000000000000000");
+                        h689 := (unsigned'(h688 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h690 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h690 := shift_right(r_PHMBASE_REG, 20);
+                        h691 := to_unsigned(0, 28);
+                        h691 := (h690(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h692 := shift_right(r_PHMLIMIT_REG, 20);
+                        h693 := to_unsigned(0, 28);
+                        h693 := (h692(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h694 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h694 := (unsigned'(h693 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h695 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h604 := to_unsigned(2, 2);
+                            h695 := to_unsigned(2, 2);
                         else
-                            h604 := to_unsigned(1, 2);
+                            h695 := to_unsigned(1, 2);
                         end if;
-                        h605 := unsigned'("00000000000000000000000000000000");
-                        h605 := shift_right(r_GSTS_REG, 31);
-                        h606 := to_unsigned(0, 1);
-                        h606 := (h605(1-1 downto 0) and to_unsigned(1, 1));
-                        h607 := to_unsigned(0, 2);
+                        h696 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h607 := to_unsigned(2, 2);
+                            h696 := to_unsigned(2, 2);
                         else
-                            h607 := to_unsigned(1, 2);
+                            h696 := to_unsigned(1, 2);
                         end if;
-                        h608 := to_unsigned(0, 2);
+                        h697 := unsigned'("00000000000000000000000000000000");
+                        h697 := shift_right(r_GSTS_REG, 31);
+                        h698 := to_unsigned(0, 1);
+                        h698 := (h697(1-1 downto 0) and to_unsigned(1, 1));
+                        h699 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h608 := to_unsigned(2, 2);
+                            h699 := to_unsigned(2, 2);
                         else
-                            h608 := to_unsigned(1, 2);
+                            h699 := to_unsigned(1, 2);
                         end if;
-                        h609 := unsigned'("00000000000000000000000000000000");
-                        h609 := shift_right(r_GSTS_REG, 31);
-                        h610 := to_unsigned(0, 1);
-                        h610 := (h609(1-1 downto 0) and to_unsigned(1, 1));
-                        h615 := to_unsigned(0, 2);
+                        h700 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h615 := to_unsigned(2, 2);
+                            h700 := to_unsigned(2, 2);
                         else
-                            h615 := to_unsigned(1, 2);
+                            h700 := to_unsigned(1, 2);
                         end if;
-                        h616 := to_unsigned(0, 2);
+                        h701 := unsigned'("00000000000000000000000000000000");
+                        h701 := shift_right(r_GSTS_REG, 31);
+                        h702 := to_unsigned(0, 1);
+                        h702 := (h701(1-1 downto 0) and to_unsigned(1, 1));
+                        h707 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h616 := to_unsigned(2, 2);
+                            h707 := to_unsigned(2, 2);
                         else
-                            h616 := to_unsigned(1, 2);
+                            h707 := to_unsigned(1, 2);
                         end if;
-                        h617 := unsigned'("00000000000000000000000000000000");
-                        h617 := shift_right(r_GSTS_REG, 31);
-                        h618 := to_unsigned(0, 1);
-                        h618 := (h617(1-1 downto 0) and to_unsigned(1, 1));
-                        h619 := to_unsigned(0, 1);
-                        h620 := to_unsigned(0, 1);
-                        h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h621 := e_addr;
-                        h620 := to_unsigned(0, 1);
-                        if (h621(64-1 downto 39) /= 0) then
-                            h620 := to_unsigned(1, 1);
+                        h708 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h708 := to_unsigned(2, 2);
+                        else
+                            h708 := to_unsigned(1, 2);
                         end if;
-                        h622 := to_unsigned(0, 1);
-                        h623 := to_unsigned(0, 1);
-                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h624 := e_addr;
-                        h623 := to_unsigned(0, 1);
-                        if (h624(64-1 downto 48) /= 0) then
-                            h623 := to_unsigned(1, 1);
+                        h709 := unsigned'("00000000000000000000000000000000");
+                        h709 := shift_right(r_GSTS_REG, 31);
+                        h710 := to_unsigned(0, 1);
+                        h710 := (h709(1-1 downto 0) and to_unsigned(1, 1));
+                        h711 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
+                        h713 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h713 := e_addr;
+                        h712 := to_unsigned(0, 1);
+                        if (h713(64-1 downto 39) /= 0) then
+                            h712 := to_unsigned(1, 1);
                         end if;
-                        h625 := to_unsigned(0, 1);
-                        h626 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h626 := e_addr;
-                        h625 := to_unsigned(0, 1);
-                        if (h626(64-1 downto 57) /= 0) then
-                            h625 := to_unsigned(1, 1);
+                        h714 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        h716 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h716 := e_addr;
+                        h715 := to_unsigned(0, 1);
+                        if (h716(64-1 downto 48) /= 0) then
+                            h715 := to_unsigned(1, 1);
+                        end if;
+                        h717 := to_unsigned(0, 1);
+                        h718 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h718 := e_addr;
+                        h717 := to_unsigned(0, 1);
+                        if (h718(64-1 downto 57) /= 0) then
+                            h717 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h622 := h623;
+                            h714 := h715;
                         else
-                            h622 := h625;
+                            h714 := h717;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h619 := h620;
+                            h711 := h712;
                         else
-                            h619 := h622;
+                            h711 := h714;
                         end if;
-                        h627 := unsigned'("00000000000000000000000000000000");
-                        h627 := shift_right(r_PMEN_REG, 31);
-                        h628 := to_unsigned(0, 1);
-                        h628 := (h627(1-1 downto 0) and to_unsigned(1, 1));
-                        h629 := unsigned'("00000000000000000000000000000000");
-                        h629 := shift_right(r_PLMBASE_REG, 20);
-                        h630 := to_unsigned(0, 12);
-                        h630 := (h629(12-1 downto 0) and to_unsigned(4095, 12));
-                        h631 := unsigned'("00000000000000000000000000000000");
-                        h631 := shift_right(r_PLMLIMIT_REG, 20);
-                        h632 := to_unsigned(0, 12);
-                        h632 := (h631(12-1 downto 0) and to_unsigned(4095, 12));
-                        h633 := unsigned'("00000000000000000000000000000000");
-                        h633 := (unsigned'(h632 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h634 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h634 := shift_right(r_PHMBASE_REG, 20);
-                        h635 := to_unsigned(0, 28);
-                        h635 := (h634(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h636 := shift_right(r_PHMLIMIT_REG, 20);
-                        h637 := to_unsigned(0, 28);
-                        h637 := (h636(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h638 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h638 := (unsigned'(h637 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h719 := unsigned'("00000000000000000000000000000000");
+                        h719 := shift_right(r_PMEN_REG, 31);
+                        h720 := to_unsigned(0, 1);
+                        h720 := (h719(1-1 downto 0) and to_unsigned(1, 1));
+                        h721 := unsigned'("00000000000000000000000000000000");
+                        h721 := shift_right(r_PLMBASE_REG, 20);
+                        h722 := to_unsigned(0, 12);
+                        h722 := (h721(12-1 downto 0) and to_unsigned(4095, 12));
+                        h723 := unsigned'("00000000000000000000000000000000");
+                        h723 := shift_right(r_PLMLIMIT_REG, 20);
+                        h724 := to_unsigned(0, 12);
+                        h724 := (h723(12-1 downto 0) and to_unsigned(4095, 12));
+                        h725 := unsigned'("00000000000000000000000000000000");
+                        h725 := (unsigned'(h724 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h726 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h726 := shift_right(r_PHMBASE_REG, 20);
+                        h727 := to_unsigned(0, 28);
+                        h727 := (h726(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h728 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h728 := shift_right(r_PHMLIMIT_REG, 20);
+                        h729 := to_unsigned(0, 28);
+                        h729 := (h728(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h730 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h730 := (unsigned'(h729 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -3549,7 +3953,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((h273 = 1) or (h274 = 2)) and True) and (h276 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h278 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h281))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h283 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h286))))) and (not (h288 /= 0))) then
+                        elsif ((((((h288 = 1) or (h289 = 2)) and True) and (h291 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h293 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h296))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h298 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h301))))) and (not (h303 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_unremapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -3575,7 +3979,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((h289 = 1) or (h290 = 2)) and (not (h292 /= 0))) then
+                        elsif (((h304 = 1) or (h305 = 2)) and (not (h307 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_not_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 4);
@@ -3601,7 +4005,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h296 = 1) or (h297 = 2)) and (h299 /= 0)) and True) and (er_io_root /= '0')) then
+                        elsif (((((h311 = 1) or (h312 = 2)) and (h314 /= 0)) and True) and (er_io_root /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -3610,26 +4014,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(8, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h293 := e_addr;
-                            v_wide(64-1 downto 12) := h293(64-1 downto 12);
+                            h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h308 := e_addr;
+                            v_wide(64-1 downto 12) := h308(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(8, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h294 := to_unsigned(0, 1);
-                            h295 := to_unsigned(0, 2);
+                            h309 := to_unsigned(0, 1);
+                            h310 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h295 := to_unsigned(2, 2);
+                                h310 := to_unsigned(2, 2);
                             else
-                                h295 := to_unsigned(1, 2);
+                                h310 := to_unsigned(1, 2);
                             end if;
-                            h294 := to_unsigned(0, 1);
-                            if (not ((h295 = 2) and True)) then
-                                h294 := to_unsigned(1, 1);
+                            h309 := to_unsigned(0, 1);
+                            if (not ((h310 = 2) and True)) then
+                                h309 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h294;
+                            v_wide(63-1 downto 62) := h309;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3656,35 +4060,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(49, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h300 := shift_right(e_addr, 12);
-                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h301 := unsigned'(h300 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h301(64-1 downto 0);
-                            h302 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h302 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h303 := to_unsigned(0, 1);
-                            h304 := to_unsigned(0, 2);
+                            h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h315 := shift_right(e_addr, 12);
+                            h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h316 := unsigned'(h315 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h316(64-1 downto 0);
+                            h317 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h317 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h318 := to_unsigned(0, 1);
+                            h319 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h304 := to_unsigned(2, 2);
+                                h319 := to_unsigned(2, 2);
                             else
-                                h304 := to_unsigned(1, 2);
+                                h319 := to_unsigned(1, 2);
                             end if;
-                            h303 := to_unsigned(0, 1);
-                            if (not ((h304 = 2) and True)) then
-                                h303 := to_unsigned(1, 1);
+                            h318 := to_unsigned(0, 1);
+                            if (not ((h319 = 2) and True)) then
+                                h318 := to_unsigned(1, 1);
                             end if;
-                            h305 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h305 := (unsigned'(to_unsigned(0, 1) & h302) or unsigned'(h303 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h306 := (unsigned'(to_unsigned(0, 1) & h305) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h307 := (h306 or to_unsigned(0, 64));
-                            h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h308 := (h307 or to_unsigned(0, 64));
-                            h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h309 := (h308 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h309;
+                            h320 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h320 := (unsigned'(to_unsigned(0, 1) & h317) or unsigned'(h318 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h321 := (unsigned'(to_unsigned(0, 1) & h320) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h322 := (h321 or to_unsigned(0, 64));
+                            h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h323 := (h322 or to_unsigned(0, 64));
+                            h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h324 := (h323 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h324;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3709,35 +4113,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(56, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h310 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h310 := shift_right(e_addr, 12);
-                            h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h311 := unsigned'(h310 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h311(64-1 downto 0);
-                            h312 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h312 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h313 := to_unsigned(0, 1);
-                            h314 := to_unsigned(0, 2);
+                            h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h325 := shift_right(e_addr, 12);
+                            h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h326 := unsigned'(h325 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h326(64-1 downto 0);
+                            h327 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h327 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h328 := to_unsigned(0, 1);
+                            h329 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h314 := to_unsigned(2, 2);
+                                h329 := to_unsigned(2, 2);
                             else
-                                h314 := to_unsigned(1, 2);
+                                h329 := to_unsigned(1, 2);
                             end if;
-                            h313 := to_unsigned(0, 1);
-                            if (not ((h314 = 2) and True)) then
-                                h313 := to_unsigned(1, 1);
+                            h328 := to_unsigned(0, 1);
+                            if (not ((h329 = 2) and True)) then
+                                h328 := to_unsigned(1, 1);
                             end if;
-                            h315 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h315 := (unsigned'(to_unsigned(0, 1) & h312) or unsigned'(h313 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h316 := (unsigned'(to_unsigned(0, 1) & h315) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h317 := (h316 or to_unsigned(0, 64));
-                            h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h318 := (h317 or to_unsigned(0, 64));
-                            h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h319 := (h318 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h319;
+                            h330 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h330 := (unsigned'(to_unsigned(0, 1) & h327) or unsigned'(h328 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h331 := (unsigned'(to_unsigned(0, 1) & h330) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h332 := (h331 or to_unsigned(0, 64));
+                            h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h333 := (h332 or to_unsigned(0, 64));
+                            h334 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h334 := (h333 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h334;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3762,35 +4166,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(57, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h320 := shift_right(e_addr, 12);
-                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h321 := unsigned'(h320 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h321(64-1 downto 0);
-                            h322 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h322 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h323 := to_unsigned(0, 1);
-                            h324 := to_unsigned(0, 2);
+                            h335 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h335 := shift_right(e_addr, 12);
+                            h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h336 := unsigned'(h335 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h336(64-1 downto 0);
+                            h337 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h337 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h338 := to_unsigned(0, 1);
+                            h339 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h324 := to_unsigned(2, 2);
+                                h339 := to_unsigned(2, 2);
                             else
-                                h324 := to_unsigned(1, 2);
+                                h339 := to_unsigned(1, 2);
                             end if;
-                            h323 := to_unsigned(0, 1);
-                            if (not ((h324 = 2) and True)) then
-                                h323 := to_unsigned(1, 1);
+                            h338 := to_unsigned(0, 1);
+                            if (not ((h339 = 2) and True)) then
+                                h338 := to_unsigned(1, 1);
                             end if;
-                            h325 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h325 := (unsigned'(to_unsigned(0, 1) & h322) or unsigned'(h323 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h326 := (unsigned'(to_unsigned(0, 1) & h325) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h327 := (h326 or to_unsigned(0, 64));
-                            h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h328 := (h327 or to_unsigned(0, 64));
-                            h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h329 := (h328 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h329;
+                            h340 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h340 := (unsigned'(to_unsigned(0, 1) & h337) or unsigned'(h338 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h341 := (unsigned'(to_unsigned(0, 1) & h340) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h342 := (h341 or to_unsigned(0, 64));
+                            h343 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h343 := (h342 or to_unsigned(0, 64));
+                            h344 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h344 := (h343 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h344;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3815,35 +4219,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(58, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h330 := shift_right(e_addr, 12);
-                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h331 := unsigned'(h330 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h331(64-1 downto 0);
-                            h332 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h332 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h333 := to_unsigned(0, 1);
-                            h334 := to_unsigned(0, 2);
+                            h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h345 := shift_right(e_addr, 12);
+                            h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h346 := unsigned'(h345 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h346(64-1 downto 0);
+                            h347 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h347 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h348 := to_unsigned(0, 1);
+                            h349 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h334 := to_unsigned(2, 2);
+                                h349 := to_unsigned(2, 2);
                             else
-                                h334 := to_unsigned(1, 2);
+                                h349 := to_unsigned(1, 2);
                             end if;
-                            h333 := to_unsigned(0, 1);
-                            if (not ((h334 = 2) and True)) then
-                                h333 := to_unsigned(1, 1);
+                            h348 := to_unsigned(0, 1);
+                            if (not ((h349 = 2) and True)) then
+                                h348 := to_unsigned(1, 1);
                             end if;
-                            h335 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h335 := (unsigned'(to_unsigned(0, 1) & h332) or unsigned'(h333 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h336 := (unsigned'(to_unsigned(0, 1) & h335) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h337 := (h336 or to_unsigned(0, 64));
-                            h338 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h338 := (h337 or to_unsigned(0, 64));
-                            h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h339 := (h338 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h339;
+                            h350 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h350 := (unsigned'(to_unsigned(0, 1) & h347) or unsigned'(h348 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h351 := (unsigned'(to_unsigned(0, 1) & h350) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h352 := (h351 or to_unsigned(0, 64));
+                            h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h353 := (h352 or to_unsigned(0, 64));
+                            h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h354 := (h353 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h354;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3868,35 +4272,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(64, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h340 := shift_right(e_addr, 12);
-                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h341 := unsigned'(h340 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h341(64-1 downto 0);
-                            h342 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h342 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h343 := to_unsigned(0, 1);
-                            h344 := to_unsigned(0, 2);
+                            h355 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h355 := shift_right(e_addr, 12);
+                            h356 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h356 := unsigned'(h355 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h356(64-1 downto 0);
+                            h357 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h357 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h358 := to_unsigned(0, 1);
+                            h359 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h344 := to_unsigned(2, 2);
+                                h359 := to_unsigned(2, 2);
                             else
-                                h344 := to_unsigned(1, 2);
+                                h359 := to_unsigned(1, 2);
                             end if;
-                            h343 := to_unsigned(0, 1);
-                            if (not ((h344 = 2) and True)) then
-                                h343 := to_unsigned(1, 1);
+                            h358 := to_unsigned(0, 1);
+                            if (not ((h359 = 2) and True)) then
+                                h358 := to_unsigned(1, 1);
                             end if;
-                            h345 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h345 := (unsigned'(to_unsigned(0, 1) & h342) or unsigned'(h343 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h346 := (unsigned'(to_unsigned(0, 1) & h345) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h347 := (h346 or to_unsigned(0, 64));
-                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h348 := (h347 or to_unsigned(0, 64));
-                            h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h349 := (h348 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h349;
+                            h360 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h360 := (unsigned'(to_unsigned(0, 1) & h357) or unsigned'(h358 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h361 := (unsigned'(to_unsigned(0, 1) & h360) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h362 := (h361 or to_unsigned(0, 64));
+                            h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h363 := (h362 or to_unsigned(0, 64));
+                            h364 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h364 := (h363 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h364;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3920,41 +4324,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(65, 8);
-                            h350 := to_unsigned(0, 1);
-                            h350 := to_unsigned(0, 1);
+                            h365 := to_unsigned(0, 1);
+                            h365 := to_unsigned(0, 1);
                             if (not bool(w_io_smctx_0(1))) then
-                                h350 := to_unsigned(1, 1);
+                                h365 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h350;
-                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h351 := shift_right(e_addr, 12);
-                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h352 := unsigned'(h351 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h352(64-1 downto 0);
-                            h353 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h353 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h354 := to_unsigned(0, 1);
-                            h355 := to_unsigned(0, 2);
+                            cl_io_recorded <= h365;
+                            h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h366 := shift_right(e_addr, 12);
+                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h367 := unsigned'(h366 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h367(64-1 downto 0);
+                            h368 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h368 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h369 := to_unsigned(0, 1);
+                            h370 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h355 := to_unsigned(2, 2);
+                                h370 := to_unsigned(2, 2);
                             else
-                                h355 := to_unsigned(1, 2);
+                                h370 := to_unsigned(1, 2);
                             end if;
-                            h354 := to_unsigned(0, 1);
-                            if (not ((h355 = 2) and True)) then
-                                h354 := to_unsigned(1, 1);
+                            h369 := to_unsigned(0, 1);
+                            if (not ((h370 = 2) and True)) then
+                                h369 := to_unsigned(1, 1);
                             end if;
-                            h356 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h356 := (unsigned'(to_unsigned(0, 1) & h353) or unsigned'(h354 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h357 := (unsigned'(to_unsigned(0, 1) & h356) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h358 := (h357 or to_unsigned(0, 64));
-                            h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h359 := (h358 or to_unsigned(0, 64));
-                            h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h360 := (h359 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h360;
+                            h371 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h371 := (unsigned'(to_unsigned(0, 1) & h368) or unsigned'(h369 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h372 := (unsigned'(to_unsigned(0, 1) & h371) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h373 := (h372 or to_unsigned(0, 64));
+                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h374 := (h373 or to_unsigned(0, 64));
+                            h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h375 := (h374 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h375;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3979,35 +4383,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(66, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h361 := shift_right(e_addr, 12);
-                            h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h362 := unsigned'(h361 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h362(64-1 downto 0);
-                            h363 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h363 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h364 := to_unsigned(0, 1);
-                            h365 := to_unsigned(0, 2);
+                            h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h376 := shift_right(e_addr, 12);
+                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h377 := unsigned'(h376 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h377(64-1 downto 0);
+                            h378 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h378 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h379 := to_unsigned(0, 1);
+                            h380 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h365 := to_unsigned(2, 2);
+                                h380 := to_unsigned(2, 2);
                             else
-                                h365 := to_unsigned(1, 2);
+                                h380 := to_unsigned(1, 2);
                             end if;
-                            h364 := to_unsigned(0, 1);
-                            if (not ((h365 = 2) and True)) then
-                                h364 := to_unsigned(1, 1);
+                            h379 := to_unsigned(0, 1);
+                            if (not ((h380 = 2) and True)) then
+                                h379 := to_unsigned(1, 1);
                             end if;
-                            h366 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h366 := (unsigned'(to_unsigned(0, 1) & h363) or unsigned'(h364 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h367 := (unsigned'(to_unsigned(0, 1) & h366) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h368 := (h367 or to_unsigned(0, 64));
-                            h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h369 := (h368 or to_unsigned(0, 64));
-                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h370 := (h369 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h370;
+                            h381 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h381 := (unsigned'(to_unsigned(0, 1) & h378) or unsigned'(h379 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h382 := (unsigned'(to_unsigned(0, 1) & h381) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h383 := (h382 or to_unsigned(0, 64));
+                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h384 := (h383 or to_unsigned(0, 64));
+                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h385 := (h384 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h385;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4031,41 +4435,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(68, 8);
-                            h371 := to_unsigned(0, 1);
-                            h371 := to_unsigned(0, 1);
+                            h386 := to_unsigned(0, 1);
+                            h386 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h371 := to_unsigned(1, 1);
+                                h386 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h371;
-                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h372 := shift_right(e_addr, 12);
-                            h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h373 := unsigned'(h372 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h373(64-1 downto 0);
-                            h374 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h374 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h375 := to_unsigned(0, 1);
-                            h376 := to_unsigned(0, 2);
+                            cl_io_recorded <= h386;
+                            h387 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h387 := shift_right(e_addr, 12);
+                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h388 := unsigned'(h387 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h388(64-1 downto 0);
+                            h389 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h389 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h390 := to_unsigned(0, 1);
+                            h391 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h376 := to_unsigned(2, 2);
+                                h391 := to_unsigned(2, 2);
                             else
-                                h376 := to_unsigned(1, 2);
+                                h391 := to_unsigned(1, 2);
                             end if;
-                            h375 := to_unsigned(0, 1);
-                            if (not ((h376 = 2) and True)) then
-                                h375 := to_unsigned(1, 1);
+                            h390 := to_unsigned(0, 1);
+                            if (not ((h391 = 2) and True)) then
+                                h390 := to_unsigned(1, 1);
                             end if;
-                            h377 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h377 := (unsigned'(to_unsigned(0, 1) & h374) or unsigned'(h375 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h378 := (unsigned'(to_unsigned(0, 1) & h377) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h379 := (h378 or to_unsigned(0, 64));
-                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h380 := (h379 or to_unsigned(0, 64));
-                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h381 := (h380 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h381;
+                            h392 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h392 := (unsigned'(to_unsigned(0, 1) & h389) or unsigned'(h390 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h393 := (unsigned'(to_unsigned(0, 1) & h392) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h394 := (h393 or to_unsigned(0, 64));
+                            h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h395 := (h394 or to_unsigned(0, 64));
+                            h396 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h396 := (h395 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h396;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4089,41 +4493,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(69, 8);
-                            h382 := to_unsigned(0, 1);
-                            h382 := to_unsigned(0, 1);
+                            h397 := to_unsigned(0, 1);
+                            h397 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h382 := to_unsigned(1, 1);
+                                h397 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h382;
-                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h383 := shift_right(e_addr, 12);
-                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h384 := unsigned'(h383 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h384(64-1 downto 0);
-                            h385 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h385 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h386 := to_unsigned(0, 1);
-                            h387 := to_unsigned(0, 2);
+                            cl_io_recorded <= h397;
+                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h398 := shift_right(e_addr, 12);
+                            h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h399 := unsigned'(h398 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h399(64-1 downto 0);
+                            h400 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h400 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h401 := to_unsigned(0, 1);
+                            h402 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h387 := to_unsigned(2, 2);
+                                h402 := to_unsigned(2, 2);
                             else
-                                h387 := to_unsigned(1, 2);
+                                h402 := to_unsigned(1, 2);
                             end if;
-                            h386 := to_unsigned(0, 1);
-                            if (not ((h387 = 2) and True)) then
-                                h386 := to_unsigned(1, 1);
+                            h401 := to_unsigned(0, 1);
+                            if (not ((h402 = 2) and True)) then
+                                h401 := to_unsigned(1, 1);
                             end if;
-                            h388 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h388 := (unsigned'(to_unsigned(0, 1) & h385) or unsigned'(h386 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h389 := (unsigned'(to_unsigned(0, 1) & h388) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h390 := (h389 or to_unsigned(0, 64));
-                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h391 := (h390 or to_unsigned(0, 64));
-                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h392 := (h391 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h392;
+                            h403 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h403 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'(h401 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h404 := (unsigned'(to_unsigned(0, 1) & h403) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h405 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h405 := (h404 or to_unsigned(0, 64));
+                            h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h406 := (h405 or to_unsigned(0, 64));
+                            h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h407 := (h406 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h407;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4199,41 +4603,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(70, 8);
-                            h393 := to_unsigned(0, 1);
-                            h393 := to_unsigned(0, 1);
+                            h408 := to_unsigned(0, 1);
+                            h408 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h393 := to_unsigned(1, 1);
+                                h408 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h393;
-                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h394 := shift_right(e_addr, 12);
-                            h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h395 := unsigned'(h394 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h395(64-1 downto 0);
-                            h396 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h396 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h397 := to_unsigned(0, 1);
-                            h398 := to_unsigned(0, 2);
+                            cl_io_recorded <= h408;
+                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h409 := shift_right(e_addr, 12);
+                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h410 := unsigned'(h409 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h410(64-1 downto 0);
+                            h411 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h411 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h412 := to_unsigned(0, 1);
+                            h413 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h398 := to_unsigned(2, 2);
+                                h413 := to_unsigned(2, 2);
                             else
-                                h398 := to_unsigned(1, 2);
+                                h413 := to_unsigned(1, 2);
                             end if;
-                            h397 := to_unsigned(0, 1);
-                            if (not ((h398 = 2) and True)) then
-                                h397 := to_unsigned(1, 1);
+                            h412 := to_unsigned(0, 1);
+                            if (not ((h413 = 2) and True)) then
+                                h412 := to_unsigned(1, 1);
                             end if;
-                            h399 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h399 := (unsigned'(to_unsigned(0, 1) & h396) or unsigned'(h397 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h400 := (unsigned'(to_unsigned(0, 1) & h399) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h401 := (h400 or to_unsigned(0, 64));
-                            h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h402 := (h401 or to_unsigned(0, 64));
-                            h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h403 := (h402 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h403;
+                            h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h414 := (unsigned'(to_unsigned(0, 1) & h411) or unsigned'(h412 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h415 := (unsigned'(to_unsigned(0, 1) & h414) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h416 := (h415 or to_unsigned(0, 64));
+                            h417 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h417 := (h416 or to_unsigned(0, 64));
+                            h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h418 := (h417 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h418;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4258,35 +4662,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(80, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h404 := shift_right(e_addr, 12);
-                            h405 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h405 := unsigned'(h404 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h405(64-1 downto 0);
-                            h406 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h406 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h407 := to_unsigned(0, 1);
-                            h408 := to_unsigned(0, 2);
+                            h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h419 := shift_right(e_addr, 12);
+                            h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h420 := unsigned'(h419 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h420(64-1 downto 0);
+                            h421 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h421 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h422 := to_unsigned(0, 1);
+                            h423 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h408 := to_unsigned(2, 2);
+                                h423 := to_unsigned(2, 2);
                             else
-                                h408 := to_unsigned(1, 2);
+                                h423 := to_unsigned(1, 2);
                             end if;
-                            h407 := to_unsigned(0, 1);
-                            if (not ((h408 = 2) and True)) then
-                                h407 := to_unsigned(1, 1);
+                            h422 := to_unsigned(0, 1);
+                            if (not ((h423 = 2) and True)) then
+                                h422 := to_unsigned(1, 1);
                             end if;
-                            h409 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h409 := (unsigned'(to_unsigned(0, 1) & h406) or unsigned'(h407 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h410 := (unsigned'(to_unsigned(0, 1) & h409) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h411 := (h410 or to_unsigned(0, 64));
-                            h412 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h412 := (h411 or to_unsigned(0, 64));
-                            h413 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h413 := (h412 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h413;
+                            h424 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h424 := (unsigned'(to_unsigned(0, 1) & h421) or unsigned'(h422 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h425 := (unsigned'(to_unsigned(0, 1) & h424) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h426 := (h425 or to_unsigned(0, 64));
+                            h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h427 := (h426 or to_unsigned(0, 64));
+                            h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h428 := (h427 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h428;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4310,41 +4714,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(81, 8);
-                            h414 := to_unsigned(0, 1);
-                            h414 := to_unsigned(0, 1);
+                            h429 := to_unsigned(0, 1);
+                            h429 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h414 := to_unsigned(1, 1);
+                                h429 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h414;
-                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h415 := shift_right(e_addr, 12);
-                            h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h416 := unsigned'(h415 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h416(64-1 downto 0);
-                            h417 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h417 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h418 := to_unsigned(0, 1);
-                            h419 := to_unsigned(0, 2);
+                            cl_io_recorded <= h429;
+                            h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h430 := shift_right(e_addr, 12);
+                            h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h431 := unsigned'(h430 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h431(64-1 downto 0);
+                            h432 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h432 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h433 := to_unsigned(0, 1);
+                            h434 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h419 := to_unsigned(2, 2);
+                                h434 := to_unsigned(2, 2);
                             else
-                                h419 := to_unsigned(1, 2);
+                                h434 := to_unsigned(1, 2);
                             end if;
-                            h418 := to_unsigned(0, 1);
-                            if (not ((h419 = 2) and True)) then
-                                h418 := to_unsigned(1, 1);
+                            h433 := to_unsigned(0, 1);
+                            if (not ((h434 = 2) and True)) then
+                                h433 := to_unsigned(1, 1);
                             end if;
-                            h420 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h420 := (unsigned'(to_unsigned(0, 1) & h417) or unsigned'(h418 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h421 := (unsigned'(to_unsigned(0, 1) & h420) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h422 := (h421 or to_unsigned(0, 64));
-                            h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h423 := (h422 or to_unsigned(0, 64));
-                            h424 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h424 := (h423 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h424;
+                            h435 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h435 := (unsigned'(to_unsigned(0, 1) & h432) or unsigned'(h433 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h436 := (unsigned'(to_unsigned(0, 1) & h435) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h437 := (h436 or to_unsigned(0, 64));
+                            h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h438 := (h437 or to_unsigned(0, 64));
+                            h439 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h439 := (h438 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h439;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4369,35 +4773,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(82, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h425 := shift_right(e_addr, 12);
-                            h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h426 := unsigned'(h425 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h426(64-1 downto 0);
-                            h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h427 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h428 := to_unsigned(0, 1);
-                            h429 := to_unsigned(0, 2);
+                            h440 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h440 := shift_right(e_addr, 12);
+                            h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h441 := unsigned'(h440 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h441(64-1 downto 0);
+                            h442 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h442 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h443 := to_unsigned(0, 1);
+                            h444 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h429 := to_unsigned(2, 2);
+                                h444 := to_unsigned(2, 2);
                             else
-                                h429 := to_unsigned(1, 2);
+                                h444 := to_unsigned(1, 2);
                             end if;
-                            h428 := to_unsigned(0, 1);
-                            if (not ((h429 = 2) and True)) then
-                                h428 := to_unsigned(1, 1);
+                            h443 := to_unsigned(0, 1);
+                            if (not ((h444 = 2) and True)) then
+                                h443 := to_unsigned(1, 1);
                             end if;
-                            h430 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h430 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'(h428 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h431 := (unsigned'(to_unsigned(0, 1) & h430) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h432 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h432 := (h431 or to_unsigned(0, 64));
-                            h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h433 := (h432 or to_unsigned(0, 64));
-                            h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h434 := (h433 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h434;
+                            h445 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h445 := (unsigned'(to_unsigned(0, 1) & h442) or unsigned'(h443 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h446 := (unsigned'(to_unsigned(0, 1) & h445) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h447 := (h446 or to_unsigned(0, 64));
+                            h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h448 := (h447 or to_unsigned(0, 64));
+                            h449 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h449 := (h448 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h449;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4422,35 +4826,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(88, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h435 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h435 := shift_right(e_addr, 12);
-                            h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h436 := unsigned'(h435 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h436(64-1 downto 0);
-                            h437 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h437 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h438 := to_unsigned(0, 1);
-                            h439 := to_unsigned(0, 2);
+                            h450 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h450 := shift_right(e_addr, 12);
+                            h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h451 := unsigned'(h450 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h451(64-1 downto 0);
+                            h452 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h452 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h453 := to_unsigned(0, 1);
+                            h454 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h439 := to_unsigned(2, 2);
+                                h454 := to_unsigned(2, 2);
                             else
-                                h439 := to_unsigned(1, 2);
+                                h454 := to_unsigned(1, 2);
                             end if;
-                            h438 := to_unsigned(0, 1);
-                            if (not ((h439 = 2) and True)) then
-                                h438 := to_unsigned(1, 1);
+                            h453 := to_unsigned(0, 1);
+                            if (not ((h454 = 2) and True)) then
+                                h453 := to_unsigned(1, 1);
                             end if;
-                            h440 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h440 := (unsigned'(to_unsigned(0, 1) & h437) or unsigned'(h438 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h441 := (unsigned'(to_unsigned(0, 1) & h440) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h442 := (h441 or to_unsigned(0, 64));
-                            h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h443 := (h442 or to_unsigned(0, 64));
-                            h444 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h444 := (h443 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h444;
+                            h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h455 := (unsigned'(to_unsigned(0, 1) & h452) or unsigned'(h453 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h457 := (h456 or to_unsigned(0, 64));
+                            h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h458 := (h457 or to_unsigned(0, 64));
+                            h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h459 := (h458 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h459;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4474,41 +4878,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(89, 8);
-                            h445 := to_unsigned(0, 1);
-                            h445 := to_unsigned(0, 1);
+                            h460 := to_unsigned(0, 1);
+                            h460 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h445 := to_unsigned(1, 1);
+                                h460 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h445;
-                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h446 := shift_right(e_addr, 12);
-                            h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h447 := unsigned'(h446 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h447(64-1 downto 0);
-                            h448 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h448 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h449 := to_unsigned(0, 1);
-                            h450 := to_unsigned(0, 2);
+                            cl_io_recorded <= h460;
+                            h461 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h461 := shift_right(e_addr, 12);
+                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h462 := unsigned'(h461 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h462(64-1 downto 0);
+                            h463 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h463 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h464 := to_unsigned(0, 1);
+                            h465 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h450 := to_unsigned(2, 2);
+                                h465 := to_unsigned(2, 2);
                             else
-                                h450 := to_unsigned(1, 2);
+                                h465 := to_unsigned(1, 2);
                             end if;
-                            h449 := to_unsigned(0, 1);
-                            if (not ((h450 = 2) and True)) then
-                                h449 := to_unsigned(1, 1);
+                            h464 := to_unsigned(0, 1);
+                            if (not ((h465 = 2) and True)) then
+                                h464 := to_unsigned(1, 1);
                             end if;
-                            h451 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h451 := (unsigned'(to_unsigned(0, 1) & h448) or unsigned'(h449 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h452 := (unsigned'(to_unsigned(0, 1) & h451) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h453 := (h452 or to_unsigned(0, 64));
-                            h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h454 := (h453 or to_unsigned(0, 64));
-                            h455 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h455 := (h454 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h455;
+                            h466 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h466 := (unsigned'(to_unsigned(0, 1) & h463) or unsigned'(h464 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h467 := (unsigned'(to_unsigned(0, 1) & h466) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h468 := (h467 or to_unsigned(0, 64));
+                            h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h469 := (h468 or to_unsigned(0, 64));
+                            h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h470 := (h469 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h470;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4533,35 +4937,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(90, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h456 := shift_right(e_addr, 12);
-                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h457 := unsigned'(h456 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h457(64-1 downto 0);
-                            h458 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h458 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h459 := to_unsigned(0, 1);
-                            h460 := to_unsigned(0, 2);
+                            h471 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h471 := shift_right(e_addr, 12);
+                            h472 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h472 := unsigned'(h471 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h472(64-1 downto 0);
+                            h473 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h473 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h474 := to_unsigned(0, 1);
+                            h475 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h460 := to_unsigned(2, 2);
+                                h475 := to_unsigned(2, 2);
                             else
-                                h460 := to_unsigned(1, 2);
+                                h475 := to_unsigned(1, 2);
                             end if;
-                            h459 := to_unsigned(0, 1);
-                            if (not ((h460 = 2) and True)) then
-                                h459 := to_unsigned(1, 1);
+                            h474 := to_unsigned(0, 1);
+                            if (not ((h475 = 2) and True)) then
+                                h474 := to_unsigned(1, 1);
                             end if;
-                            h461 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h461 := (unsigned'(to_unsigned(0, 1) & h458) or unsigned'(h459 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h462 := (unsigned'(to_unsigned(0, 1) & h461) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h463 := (h462 or to_unsigned(0, 64));
-                            h464 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h464 := (h463 or to_unsigned(0, 64));
-                            h465 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h465 := (h464 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h465;
+                            h476 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h476 := (unsigned'(to_unsigned(0, 1) & h473) or unsigned'(h474 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h477 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h477 := (unsigned'(to_unsigned(0, 1) & h476) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h478 := (h477 or to_unsigned(0, 64));
+                            h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h479 := (h478 or to_unsigned(0, 64));
+                            h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h480 := (h479 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h480;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4585,41 +4989,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(91, 8);
-                            h466 := to_unsigned(0, 1);
-                            h466 := to_unsigned(0, 1);
+                            h481 := to_unsigned(0, 1);
+                            h481 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h466 := to_unsigned(1, 1);
+                                h481 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h466;
-                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h467 := shift_right(e_addr, 12);
-                            h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h468 := unsigned'(h467 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h468(64-1 downto 0);
-                            h469 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h469 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h470 := to_unsigned(0, 1);
-                            h471 := to_unsigned(0, 2);
+                            cl_io_recorded <= h481;
+                            h482 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h482 := shift_right(e_addr, 12);
+                            h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h483 := unsigned'(h482 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h483(64-1 downto 0);
+                            h484 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h484 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h485 := to_unsigned(0, 1);
+                            h486 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h471 := to_unsigned(2, 2);
+                                h486 := to_unsigned(2, 2);
                             else
-                                h471 := to_unsigned(1, 2);
+                                h486 := to_unsigned(1, 2);
                             end if;
-                            h470 := to_unsigned(0, 1);
-                            if (not ((h471 = 2) and True)) then
-                                h470 := to_unsigned(1, 1);
+                            h485 := to_unsigned(0, 1);
+                            if (not ((h486 = 2) and True)) then
+                                h485 := to_unsigned(1, 1);
                             end if;
-                            h472 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h472 := (unsigned'(to_unsigned(0, 1) & h469) or unsigned'(h470 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h473 := (unsigned'(to_unsigned(0, 1) & h472) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h474 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h474 := (h473 or to_unsigned(0, 64));
-                            h475 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h475 := (h474 or to_unsigned(0, 64));
-                            h476 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h476 := (h475 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h476;
+                            h487 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h487 := (unsigned'(to_unsigned(0, 1) & h484) or unsigned'(h485 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h488 := (unsigned'(to_unsigned(0, 1) & h487) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h489 := (h488 or to_unsigned(0, 64));
+                            h490 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h490 := (h489 or to_unsigned(0, 64));
+                            h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h491 := (h490 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h491;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4683,9 +5087,9 @@ begin
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := to_unsigned(1, 1);
                             v_wide(2-1 downto 1) := to_unsigned(1, 1);
-                            h477 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h477 := shift_right(e_addr, 12);
-                            v_wide(64-1 downto 12) := h477(52-1 downto 0);
+                            h492 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h492 := shift_right(e_addr, 12);
+                            v_wide(64-1 downto 12) := h492(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                             cl_io_urgent <= to_unsigned(0, 1);
                             cl_io_pda <= to_unsigned(0, 64);
@@ -4704,6 +5108,547 @@ begin
                             cl_io_recorded <= to_unsigned(0, 1);
                             cl_io_frcd_lo <= to_unsigned(0, 64);
                             cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_sre_clear <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(93, 8);
+                            h493 := to_unsigned(0, 1);
+                            h493 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h493 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h493;
+                            h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h494 := shift_right(e_addr, 12);
+                            h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h495 := unsigned'(h494 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h495(64-1 downto 0);
+                            h496 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h496 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h497 := to_unsigned(0, 1);
+                            h498 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h498 := to_unsigned(2, 2);
+                            else
+                                h498 := to_unsigned(1, 2);
+                            end if;
+                            h497 := to_unsigned(0, 1);
+                            if (not ((h498 = 2) and True)) then
+                                h497 := to_unsigned(1, 1);
+                            end if;
+                            h499 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h499 := (unsigned'(to_unsigned(0, 1) & h496) or unsigned'(h497 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h500 := (unsigned'(to_unsigned(0, 1) & h499) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h501 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h501 := (h500 or to_unsigned(0, 64));
+                            h502 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h502 := (h501 or to_unsigned(0, 64));
+                            h503 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h503 := (h502 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h503;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_ats_non_canonical <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_non_canonical <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(128, 8);
+                            h504 := to_unsigned(0, 1);
+                            h504 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h504 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h504;
+                            h505 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h505 := shift_right(e_addr, 12);
+                            h506 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h506 := unsigned'(h505 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h506(64-1 downto 0);
+                            h507 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h507 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h508 := to_unsigned(0, 1);
+                            h509 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h509 := to_unsigned(2, 2);
+                            else
+                                h509 := to_unsigned(1, 2);
+                            end if;
+                            h508 := to_unsigned(0, 1);
+                            if (not ((h509 = 2) and True)) then
+                                h508 := to_unsigned(1, 1);
+                            end if;
+                            h510 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h510 := (unsigned'(to_unsigned(0, 1) & h507) or unsigned'(h508 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h511 := (unsigned'(to_unsigned(0, 1) & h510) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h512 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h512 := (h511 or to_unsigned(0, 64));
+                            h513 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h513 := (h512 or to_unsigned(0, 64));
+                            h514 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h514 := (h513 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h514;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_protected_memory_remapped <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_translated <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(1, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_ats_translation <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(1-1 downto 0) := to_unsigned(0, 1);
+                            v_wide(2-1 downto 1) := to_unsigned(0, 1);
+                            v_wide(12-1 downto 11) := to_unsigned(0, 1);
+                            v_wide(64-1 downto 12) := unsigned'("0111111111111111111111111111111111111111111111111111");
+                            cl_io_cpl <= v_wide(64-1 downto 0);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(112, 8);
+                            h515 := to_unsigned(0, 1);
+                            h515 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h515 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h515;
+                            h516 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h516 := shift_right(e_addr, 12);
+                            h517 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h517 := unsigned'(h516 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h517(64-1 downto 0);
+                            h518 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h518 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h519 := to_unsigned(0, 1);
+                            h520 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h520 := to_unsigned(2, 2);
+                            else
+                                h520 := to_unsigned(1, 2);
+                            end if;
+                            h519 := to_unsigned(0, 1);
+                            if (not ((h520 = 2) and True)) then
+                                h519 := to_unsigned(1, 1);
+                            end if;
+                            h521 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h521 := (unsigned'(to_unsigned(0, 1) & h518) or unsigned'(h519 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h522 := (unsigned'(to_unsigned(0, 1) & h521) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h523 := (h522 or to_unsigned(0, 64));
+                            h524 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h524 := (h523 or to_unsigned(0, 64));
+                            h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h525 := (h524 or to_unsigned(0, 64));
+                            cl_io_frcd_hi <= h525;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_ats_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(113, 8);
+                            h526 := to_unsigned(0, 1);
+                            h526 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h526 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h526;
+                            h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h527 := shift_right(e_addr, 12);
+                            h528 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h528 := unsigned'(h527 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h528(64-1 downto 0);
+                            h529 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h529 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h530 := to_unsigned(0, 1);
+                            h531 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h531 := to_unsigned(2, 2);
+                            else
+                                h531 := to_unsigned(1, 2);
+                            end if;
+                            h530 := to_unsigned(0, 1);
+                            if (not ((h531 = 2) and True)) then
+                                h530 := to_unsigned(1, 1);
+                            end if;
+                            h532 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h532 := (unsigned'(to_unsigned(0, 1) & h529) or unsigned'(h530 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h533 := (unsigned'(to_unsigned(0, 1) & h532) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h534 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h534 := (h533 or to_unsigned(0, 64));
+                            h535 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h535 := (h534 or to_unsigned(0, 64));
+                            h536 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h536 := (h535 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h536;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_privilege <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(129, 8);
+                            h537 := to_unsigned(0, 1);
+                            h537 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h537 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h537;
+                            h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h538 := shift_right(e_addr, 12);
+                            h539 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h539 := unsigned'(h538 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h539(64-1 downto 0);
+                            h540 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h540 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h541 := to_unsigned(0, 1);
+                            h542 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h542 := to_unsigned(2, 2);
+                            else
+                                h542 := to_unsigned(1, 2);
+                            end if;
+                            h541 := to_unsigned(0, 1);
+                            if (not ((h542 = 2) and True)) then
+                                h541 := to_unsigned(1, 1);
+                            end if;
+                            h543 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h543 := (unsigned'(to_unsigned(0, 1) & h540) or unsigned'(h541 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h544 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h544 := (unsigned'(to_unsigned(0, 1) & h543) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h545 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h545 := (h544 or to_unsigned(0, 64));
+                            h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h546 := (h545 or to_unsigned(0, 64));
+                            h547 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h547 := (h546 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h547;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_write_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(133, 8);
+                            h548 := to_unsigned(0, 1);
+                            h548 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h548 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h548;
+                            h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h549 := shift_right(e_addr, 12);
+                            h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h550 := unsigned'(h549 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h550(64-1 downto 0);
+                            h551 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h551 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h552 := to_unsigned(0, 1);
+                            h553 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h553 := to_unsigned(2, 2);
+                            else
+                                h553 := to_unsigned(1, 2);
+                            end if;
+                            h552 := to_unsigned(0, 1);
+                            if (not ((h553 = 2) and True)) then
+                                h552 := to_unsigned(1, 1);
+                            end if;
+                            h554 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h554 := (unsigned'(to_unsigned(0, 1) & h551) or unsigned'(h552 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h555 := (unsigned'(to_unsigned(0, 1) & h554) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h556 := (h555 or to_unsigned(0, 64));
+                            h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h557 := (h556 or to_unsigned(0, 64));
+                            h558 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h558 := (h557 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h558;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_fl_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(114, 8);
+                            h559 := to_unsigned(0, 1);
+                            h559 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h559 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h559;
+                            h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h560 := shift_right(e_addr, 12);
+                            h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h561 := unsigned'(h560 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h561(64-1 downto 0);
+                            h562 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h562 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h563 := to_unsigned(0, 1);
+                            h564 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h564 := to_unsigned(2, 2);
+                            else
+                                h564 := to_unsigned(1, 2);
+                            end if;
+                            h563 := to_unsigned(0, 1);
+                            if (not ((h564 = 2) and True)) then
+                                h563 := to_unsigned(1, 1);
+                            end if;
+                            h565 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h565 := (unsigned'(to_unsigned(0, 1) & h562) or unsigned'(h563 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h566 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h566 := (unsigned'(to_unsigned(0, 1) & h565) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h567 := (h566 or to_unsigned(0, 64));
+                            h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h568 := (h567 or to_unsigned(0, 64));
+                            h569 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h569 := (h568 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h569;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4753,41 +5698,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(131, 8);
-                            h478 := to_unsigned(0, 1);
-                            h478 := to_unsigned(0, 1);
+                            h570 := to_unsigned(0, 1);
+                            h570 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h478 := to_unsigned(1, 1);
+                                h570 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h478;
-                            h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h479 := shift_right(e_addr, 12);
-                            h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h480 := unsigned'(h479 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h480(64-1 downto 0);
-                            h481 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h481 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h482 := to_unsigned(0, 1);
-                            h483 := to_unsigned(0, 2);
+                            cl_io_recorded <= h570;
+                            h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h571 := shift_right(e_addr, 12);
+                            h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h572 := unsigned'(h571 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h572(64-1 downto 0);
+                            h573 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h573 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h574 := to_unsigned(0, 1);
+                            h575 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h483 := to_unsigned(2, 2);
+                                h575 := to_unsigned(2, 2);
                             else
-                                h483 := to_unsigned(1, 2);
+                                h575 := to_unsigned(1, 2);
                             end if;
-                            h482 := to_unsigned(0, 1);
-                            if (not ((h483 = 2) and True)) then
-                                h482 := to_unsigned(1, 1);
+                            h574 := to_unsigned(0, 1);
+                            if (not ((h575 = 2) and True)) then
+                                h574 := to_unsigned(1, 1);
                             end if;
-                            h484 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h484 := (unsigned'(to_unsigned(0, 1) & h481) or unsigned'(h482 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h485 := (unsigned'(to_unsigned(0, 1) & h484) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h486 := (h485 or to_unsigned(0, 64));
-                            h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h487 := (h486 or to_unsigned(0, 64));
-                            h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h488 := (h487 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h488;
+                            h576 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h576 := (unsigned'(to_unsigned(0, 1) & h573) or unsigned'(h574 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h577 := (unsigned'(to_unsigned(0, 1) & h576) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h578 := (h577 or to_unsigned(0, 64));
+                            h579 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h579 := (h578 or to_unsigned(0, 64));
+                            h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h580 := (h579 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h580;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4895,41 +5840,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(120, 8);
-                            h489 := to_unsigned(0, 1);
-                            h489 := to_unsigned(0, 1);
+                            h581 := to_unsigned(0, 1);
+                            h581 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h489 := to_unsigned(1, 1);
+                                h581 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h489;
-                            h490 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h490 := shift_right(e_addr, 12);
-                            h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h491 := unsigned'(h490 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h491(64-1 downto 0);
-                            h492 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h492 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h493 := to_unsigned(0, 1);
-                            h494 := to_unsigned(0, 2);
+                            cl_io_recorded <= h581;
+                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h582 := shift_right(e_addr, 12);
+                            h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h583 := unsigned'(h582 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h583(64-1 downto 0);
+                            h584 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h584 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h585 := to_unsigned(0, 1);
+                            h586 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h494 := to_unsigned(2, 2);
+                                h586 := to_unsigned(2, 2);
                             else
-                                h494 := to_unsigned(1, 2);
+                                h586 := to_unsigned(1, 2);
                             end if;
-                            h493 := to_unsigned(0, 1);
-                            if (not ((h494 = 2) and True)) then
-                                h493 := to_unsigned(1, 1);
+                            h585 := to_unsigned(0, 1);
+                            if (not ((h586 = 2) and True)) then
+                                h585 := to_unsigned(1, 1);
                             end if;
-                            h495 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h495 := (unsigned'(to_unsigned(0, 1) & h492) or unsigned'(h493 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h496 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h496 := (unsigned'(to_unsigned(0, 1) & h495) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h497 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h497 := (h496 or to_unsigned(0, 64));
-                            h498 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h498 := (h497 or to_unsigned(0, 64));
-                            h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h499 := (h498 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h499;
+                            h587 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h587 := (unsigned'(to_unsigned(0, 1) & h584) or unsigned'(h585 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h588 := (unsigned'(to_unsigned(0, 1) & h587) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h589 := (h588 or to_unsigned(0, 64));
+                            h590 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h590 := (h589 or to_unsigned(0, 64));
+                            h591 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h591 := (h590 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h591;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4979,41 +5924,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(133, 8);
-                            h500 := to_unsigned(0, 1);
-                            h500 := to_unsigned(0, 1);
+                            h592 := to_unsigned(0, 1);
+                            h592 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h500 := to_unsigned(1, 1);
+                                h592 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h500;
-                            h501 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h501 := shift_right(e_addr, 12);
-                            h502 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h502 := unsigned'(h501 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h502(64-1 downto 0);
-                            h503 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h503 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h504 := to_unsigned(0, 1);
-                            h505 := to_unsigned(0, 2);
+                            cl_io_recorded <= h592;
+                            h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h593 := shift_right(e_addr, 12);
+                            h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h594 := unsigned'(h593 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h594(64-1 downto 0);
+                            h595 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h595 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h596 := to_unsigned(0, 1);
+                            h597 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h505 := to_unsigned(2, 2);
+                                h597 := to_unsigned(2, 2);
                             else
-                                h505 := to_unsigned(1, 2);
+                                h597 := to_unsigned(1, 2);
                             end if;
-                            h504 := to_unsigned(0, 1);
-                            if (not ((h505 = 2) and True)) then
-                                h504 := to_unsigned(1, 1);
+                            h596 := to_unsigned(0, 1);
+                            if (not ((h597 = 2) and True)) then
+                                h596 := to_unsigned(1, 1);
                             end if;
-                            h506 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h506 := (unsigned'(to_unsigned(0, 1) & h503) or unsigned'(h504 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h507 := (unsigned'(to_unsigned(0, 1) & h506) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h508 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h508 := (h507 or to_unsigned(0, 64));
-                            h509 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h509 := (h508 or to_unsigned(0, 64));
-                            h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h510 := (h509 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h510;
+                            h598 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h598 := (unsigned'(to_unsigned(0, 1) & h595) or unsigned'(h596 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h599 := (unsigned'(to_unsigned(0, 1) & h598) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h600 := (h599 or to_unsigned(0, 64));
+                            h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h601 := (h600 or to_unsigned(0, 64));
+                            h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h602 := (h601 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h602;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5037,41 +5982,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(134, 8);
-                            h511 := to_unsigned(0, 1);
-                            h511 := to_unsigned(0, 1);
+                            h603 := to_unsigned(0, 1);
+                            h603 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h511 := to_unsigned(1, 1);
+                                h603 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h511;
-                            h512 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h512 := shift_right(e_addr, 12);
-                            h513 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h513 := unsigned'(h512 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h513(64-1 downto 0);
-                            h514 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h514 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h515 := to_unsigned(0, 1);
-                            h516 := to_unsigned(0, 2);
+                            cl_io_recorded <= h603;
+                            h604 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h604 := shift_right(e_addr, 12);
+                            h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h605 := unsigned'(h604 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h605(64-1 downto 0);
+                            h606 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h606 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h607 := to_unsigned(0, 1);
+                            h608 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h516 := to_unsigned(2, 2);
+                                h608 := to_unsigned(2, 2);
                             else
-                                h516 := to_unsigned(1, 2);
+                                h608 := to_unsigned(1, 2);
                             end if;
-                            h515 := to_unsigned(0, 1);
-                            if (not ((h516 = 2) and True)) then
-                                h515 := to_unsigned(1, 1);
+                            h607 := to_unsigned(0, 1);
+                            if (not ((h608 = 2) and True)) then
+                                h607 := to_unsigned(1, 1);
                             end if;
-                            h517 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h517 := (unsigned'(to_unsigned(0, 1) & h514) or unsigned'(h515 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h518 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h518 := (unsigned'(to_unsigned(0, 1) & h517) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h519 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h519 := (h518 or to_unsigned(0, 64));
-                            h520 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h520 := (h519 or to_unsigned(0, 64));
-                            h521 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h521 := (h520 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h521;
+                            h609 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h609 := (unsigned'(to_unsigned(0, 1) & h606) or unsigned'(h607 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h610 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h610 := (unsigned'(to_unsigned(0, 1) & h609) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h611 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h611 := (h610 or to_unsigned(0, 64));
+                            h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h612 := (h611 or to_unsigned(0, 64));
+                            h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h613 := (h612 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h613;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5095,41 +6040,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(122, 8);
-                            h522 := to_unsigned(0, 1);
-                            h522 := to_unsigned(0, 1);
+                            h614 := to_unsigned(0, 1);
+                            h614 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h522 := to_unsigned(1, 1);
+                                h614 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h522;
-                            h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h523 := shift_right(e_addr, 12);
-                            h524 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h524 := unsigned'(h523 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h524(64-1 downto 0);
-                            h525 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h525 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h526 := to_unsigned(0, 1);
-                            h527 := to_unsigned(0, 2);
+                            cl_io_recorded <= h614;
+                            h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h615 := shift_right(e_addr, 12);
+                            h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h616 := unsigned'(h615 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h616(64-1 downto 0);
+                            h617 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h617 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h618 := to_unsigned(0, 1);
+                            h619 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h527 := to_unsigned(2, 2);
+                                h619 := to_unsigned(2, 2);
                             else
-                                h527 := to_unsigned(1, 2);
+                                h619 := to_unsigned(1, 2);
                             end if;
-                            h526 := to_unsigned(0, 1);
-                            if (not ((h527 = 2) and True)) then
-                                h526 := to_unsigned(1, 1);
+                            h618 := to_unsigned(0, 1);
+                            if (not ((h619 = 2) and True)) then
+                                h618 := to_unsigned(1, 1);
                             end if;
-                            h528 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h528 := (unsigned'(to_unsigned(0, 1) & h525) or unsigned'(h526 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h529 := (unsigned'(to_unsigned(0, 1) & h528) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h530 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h530 := (h529 or to_unsigned(0, 64));
-                            h531 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h531 := (h530 or to_unsigned(0, 64));
-                            h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h532 := (h531 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h532;
+                            h620 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h620 := (unsigned'(to_unsigned(0, 1) & h617) or unsigned'(h618 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h621 := (unsigned'(to_unsigned(0, 1) & h620) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h622 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h622 := (h621 or to_unsigned(0, 64));
+                            h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h623 := (h622 or to_unsigned(0, 64));
+                            h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h624 := (h623 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h624;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5146,7 +6091,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h536 = 1) or (h537 = 2)) and (h539 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
+                        elsif (((((h628 = 1) or (h629 = 2)) and (h631 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5155,26 +6100,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h533 := e_addr;
-                            v_wide(64-1 downto 12) := h533(64-1 downto 12);
+                            h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h625 := e_addr;
+                            v_wide(64-1 downto 12) := h625(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h534 := to_unsigned(0, 1);
-                            h535 := to_unsigned(0, 2);
+                            h626 := to_unsigned(0, 1);
+                            h627 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h535 := to_unsigned(2, 2);
+                                h627 := to_unsigned(2, 2);
                             else
-                                h535 := to_unsigned(1, 2);
+                                h627 := to_unsigned(1, 2);
                             end if;
-                            h534 := to_unsigned(0, 1);
-                            if (not ((h535 = 2) and True)) then
-                                h534 := to_unsigned(1, 1);
+                            h626 := to_unsigned(0, 1);
+                            if (not ((h627 = 2) and True)) then
+                                h626 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h534;
+                            v_wide(63-1 downto 62) := h626;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5193,7 +6138,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h543 = 1) or (h544 = 2)) and (h546 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif (((((h635 = 1) or (h636 = 2)) and (h638 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5202,26 +6147,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(10, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h540 := e_addr;
-                            v_wide(64-1 downto 12) := h540(64-1 downto 12);
+                            h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h632 := e_addr;
+                            v_wide(64-1 downto 12) := h632(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h541 := to_unsigned(0, 1);
-                            h542 := to_unsigned(0, 2);
+                            h633 := to_unsigned(0, 1);
+                            h634 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h542 := to_unsigned(2, 2);
+                                h634 := to_unsigned(2, 2);
                             else
-                                h542 := to_unsigned(1, 2);
+                                h634 := to_unsigned(1, 2);
                             end if;
-                            h541 := to_unsigned(0, 1);
-                            if (not ((h542 = 2) and True)) then
-                                h541 := to_unsigned(1, 1);
+                            h633 := to_unsigned(0, 1);
+                            if (not ((h634 = 2) and True)) then
+                                h633 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h541;
+                            v_wide(63-1 downto 62) := h633;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5240,7 +6185,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h550 = 1) or (h551 = 2)) and (h553 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
+                        elsif ((((((((h642 = 1) or (h643 = 2)) and (h645 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5249,26 +6194,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(9, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h547 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h547 := e_addr;
-                            v_wide(64-1 downto 12) := h547(64-1 downto 12);
+                            h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h639 := e_addr;
+                            v_wide(64-1 downto 12) := h639(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(9, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h548 := to_unsigned(0, 1);
-                            h549 := to_unsigned(0, 2);
+                            h640 := to_unsigned(0, 1);
+                            h641 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h549 := to_unsigned(2, 2);
+                                h641 := to_unsigned(2, 2);
                             else
-                                h549 := to_unsigned(1, 2);
+                                h641 := to_unsigned(1, 2);
                             end if;
-                            h548 := to_unsigned(0, 1);
-                            if (not ((h549 = 2) and True)) then
-                                h548 := to_unsigned(1, 1);
+                            h640 := to_unsigned(0, 1);
+                            if (not ((h641 = 2) and True)) then
+                                h640 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h548;
+                            v_wide(63-1 downto 62) := h640;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5287,40 +6232,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h558 = 1) or (h559 = 2)) and (h561 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif ((((((((h650 = 1) or (h651 = 2)) and (h653 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(2, 8);
-                            h554 := to_unsigned(0, 1);
-                            h554 := to_unsigned(0, 1);
+                            h646 := to_unsigned(0, 1);
+                            h646 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h554 := to_unsigned(1, 1);
+                                h646 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h554;
+                            cl_io_recorded <= h646;
                             v_wide := to_unsigned(0, 127);
-                            h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h555 := e_addr;
-                            v_wide(64-1 downto 12) := h555(64-1 downto 12);
+                            h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h647 := e_addr;
+                            v_wide(64-1 downto 12) := h647(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(2, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h556 := to_unsigned(0, 1);
-                            h557 := to_unsigned(0, 2);
+                            h648 := to_unsigned(0, 1);
+                            h649 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h557 := to_unsigned(2, 2);
+                                h649 := to_unsigned(2, 2);
                             else
-                                h557 := to_unsigned(1, 2);
+                                h649 := to_unsigned(1, 2);
                             end if;
-                            h556 := to_unsigned(0, 1);
-                            if (not ((h557 = 2) and True)) then
-                                h556 := to_unsigned(1, 1);
+                            h648 := to_unsigned(0, 1);
+                            if (not ((h649 = 2) and True)) then
+                                h648 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h556;
+                            v_wide(63-1 downto 62) := h648;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5339,7 +6284,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h565 = 1) or (h566 = 2)) and (h568 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif ((((((((h657 = 1) or (h658 = 2)) and (h660 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5348,26 +6293,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h562 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h562 := e_addr;
-                            v_wide(64-1 downto 12) := h562(64-1 downto 12);
+                            h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h654 := e_addr;
+                            v_wide(64-1 downto 12) := h654(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h563 := to_unsigned(0, 1);
-                            h564 := to_unsigned(0, 2);
+                            h655 := to_unsigned(0, 1);
+                            h656 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h564 := to_unsigned(2, 2);
+                                h656 := to_unsigned(2, 2);
                             else
-                                h564 := to_unsigned(1, 2);
+                                h656 := to_unsigned(1, 2);
                             end if;
-                            h563 := to_unsigned(0, 1);
-                            if (not ((h564 = 2) and True)) then
-                                h563 := to_unsigned(1, 1);
+                            h655 := to_unsigned(0, 1);
+                            if (not ((h656 = 2) and True)) then
+                                h655 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h563;
+                            v_wide(63-1 downto 62) := h655;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5386,40 +6331,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h573 = 1) or (h574 = 2)) and (h576 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif (((((((((((h665 = 1) or (h666 = 2)) and (h668 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h569 := to_unsigned(0, 1);
-                            h569 := to_unsigned(0, 1);
+                            h661 := to_unsigned(0, 1);
+                            h661 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h569 := to_unsigned(1, 1);
+                                h661 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h569;
+                            cl_io_recorded <= h661;
                             v_wide := to_unsigned(0, 127);
-                            h570 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h570 := e_addr;
-                            v_wide(64-1 downto 12) := h570(64-1 downto 12);
+                            h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h662 := e_addr;
+                            v_wide(64-1 downto 12) := h662(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h571 := to_unsigned(0, 1);
-                            h572 := to_unsigned(0, 2);
+                            h663 := to_unsigned(0, 1);
+                            h664 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h572 := to_unsigned(2, 2);
+                                h664 := to_unsigned(2, 2);
                             else
-                                h572 := to_unsigned(1, 2);
+                                h664 := to_unsigned(1, 2);
                             end if;
-                            h571 := to_unsigned(0, 1);
-                            if (not ((h572 = 2) and True)) then
-                                h571 := to_unsigned(1, 1);
+                            h663 := to_unsigned(0, 1);
+                            if (not ((h664 = 2) and True)) then
+                                h663 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h571;
+                            v_wide(63-1 downto 62) := h663;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5445,33 +6390,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
-                            h577 := to_unsigned(0, 1);
-                            h577 := to_unsigned(0, 1);
+                            h669 := to_unsigned(0, 1);
+                            h669 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h577 := to_unsigned(1, 1);
+                                h669 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h577;
+                            cl_io_recorded <= h669;
                             v_wide := to_unsigned(0, 127);
-                            h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h578 := e_addr;
-                            v_wide(64-1 downto 12) := h578(64-1 downto 12);
+                            h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h670 := e_addr;
+                            v_wide(64-1 downto 12) := h670(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(13, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h579 := to_unsigned(0, 1);
-                            h580 := to_unsigned(0, 2);
+                            h671 := to_unsigned(0, 1);
+                            h672 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h580 := to_unsigned(2, 2);
+                                h672 := to_unsigned(2, 2);
                             else
-                                h580 := to_unsigned(1, 2);
+                                h672 := to_unsigned(1, 2);
                             end if;
-                            h579 := to_unsigned(0, 1);
-                            if (not ((h580 = 2) and True)) then
-                                h579 := to_unsigned(1, 1);
+                            h671 := to_unsigned(0, 1);
+                            if (not ((h672 = 2) and True)) then
+                                h671 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h579;
+                            v_wide(63-1 downto 62) := h671;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5490,40 +6435,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h585 = 1) or (h586 = 2)) and (h588 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        elsif (((((((((((h677 = 1) or (h678 = 2)) and (h680 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_aw_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h581 := to_unsigned(0, 1);
-                            h581 := to_unsigned(0, 1);
+                            h673 := to_unsigned(0, 1);
+                            h673 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h581 := to_unsigned(1, 1);
+                                h673 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h581;
+                            cl_io_recorded <= h673;
                             v_wide := to_unsigned(0, 127);
-                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h582 := e_addr;
-                            v_wide(64-1 downto 12) := h582(64-1 downto 12);
+                            h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h674 := e_addr;
+                            v_wide(64-1 downto 12) := h674(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h583 := to_unsigned(0, 1);
-                            h584 := to_unsigned(0, 2);
+                            h675 := to_unsigned(0, 1);
+                            h676 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h584 := to_unsigned(2, 2);
+                                h676 := to_unsigned(2, 2);
                             else
-                                h584 := to_unsigned(1, 2);
+                                h676 := to_unsigned(1, 2);
                             end if;
-                            h583 := to_unsigned(0, 1);
-                            if (not ((h584 = 2) and True)) then
-                                h583 := to_unsigned(1, 1);
+                            h675 := to_unsigned(0, 1);
+                            if (not ((h676 = 2) and True)) then
+                                h675 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h583;
+                            v_wide(63-1 downto 62) := h675;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5542,7 +6487,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((h589 = 1) or (h590 = 2)) and True) and (h592 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h594 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h597))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h599 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h602))))) and ((((((((((h603 = 1) or (h604 = 2)) and (h606 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h681 = 1) or (h682 = 2)) and True) and (h684 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h686 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h689))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h691 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h694))))) and ((((((((((h695 = 1) or (h696 = 2)) and (h698 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5594,7 +6539,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h607 = 1) or (h608 = 2)) and (h610 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif (((((((((((h699 = 1) or (h700 = 2)) and (h702 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 4);
@@ -5646,40 +6591,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h615 = 1) or (h616 = 2)) and (h618 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h619 /= 0)) then
+                        elsif (((((((((((h707 = 1) or (h708 = 2)) and (h710 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h711 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h611 := to_unsigned(0, 1);
-                            h611 := to_unsigned(0, 1);
+                            h703 := to_unsigned(0, 1);
+                            h703 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h611 := to_unsigned(1, 1);
+                                h703 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h611;
+                            cl_io_recorded <= h703;
                             v_wide := to_unsigned(0, 127);
-                            h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h612 := e_addr;
-                            v_wide(64-1 downto 12) := h612(64-1 downto 12);
+                            h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h704 := e_addr;
+                            v_wide(64-1 downto 12) := h704(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h613 := to_unsigned(0, 1);
-                            h614 := to_unsigned(0, 2);
+                            h705 := to_unsigned(0, 1);
+                            h706 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h614 := to_unsigned(2, 2);
+                                h706 := to_unsigned(2, 2);
                             else
-                                h614 := to_unsigned(1, 2);
+                                h706 := to_unsigned(1, 2);
                             end if;
-                            h613 := to_unsigned(0, 1);
-                            if (not ((h614 = 2) and True)) then
-                                h613 := to_unsigned(1, 1);
+                            h705 := to_unsigned(0, 1);
+                            if (not ((h706 = 2) and True)) then
+                                h705 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h613;
+                            v_wide(63-1 downto 62) := h705;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5698,7 +6643,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h628 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h630 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h633))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h635 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h638)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h720 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h722 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h725))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h727 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h730)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -5770,46 +6715,46 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h639 := to_unsigned(0, 1);
-                            h639 := to_unsigned(0, 1);
+                            h731 := to_unsigned(0, 1);
+                            h731 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h639 := to_unsigned(1, 1);
+                                h731 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h639;
+                            v_wide(2-1 downto 1) := h731;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h640 := to_unsigned(0, 1);
-                            h640 := to_unsigned(0, 1);
+                            h732 := to_unsigned(0, 1);
+                            h732 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h640 := to_unsigned(1, 1);
+                                h732 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h640;
-                            h641 := to_unsigned(0, 6);
-                            h641 := wk_io_sl_shift;
-                            h642 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h642 := shift_right(wk_io_sl_frame, to_integer(h641));
-                            h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h643 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h642);
-                            h644 := to_unsigned(0, 6);
-                            h644 := wk_io_sl_shift;
-                            h645 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h645 := shift_left(h643, to_integer(h644));
-                            h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h646 := to_unsigned(1, 64);
-                            h647 := to_unsigned(0, 6);
-                            h648 := to_unsigned(0, 7);
-                            h648 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h647 := h648(6-1 downto 0);
-                            h649 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h649 := shift_left(h646, to_integer(h647));
-                            h650 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h650 := ((unsigned'(to_unsigned(0, 1) & h649) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h651 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h651 := shift_right(h650(64-1 downto 0), 12);
-                            h652 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h652 := (h645 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h651 & to_unsigned(0, 12)));
-                            h653 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h653 := shift_right(h652, 12);
-                            v_wide(64-1 downto 12) := h653(52-1 downto 0);
+                            v_wide(12-1 downto 11) := h732;
+                            h733 := to_unsigned(0, 6);
+                            h733 := wk_io_sl_shift;
+                            h734 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h734 := shift_right(wk_io_sl_frame, to_integer(h733));
+                            h735 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h735 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h734);
+                            h736 := to_unsigned(0, 6);
+                            h736 := wk_io_sl_shift;
+                            h737 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h737 := shift_left(h735, to_integer(h736));
+                            h738 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h738 := to_unsigned(1, 64);
+                            h739 := to_unsigned(0, 6);
+                            h740 := to_unsigned(0, 7);
+                            h740 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h739 := h740(6-1 downto 0);
+                            h741 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h741 := shift_left(h738, to_integer(h739));
+                            h742 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h742 := ((unsigned'(to_unsigned(0, 1) & h741) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h743 := shift_right(h742(64-1 downto 0), 12);
+                            h744 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h744 := (h737 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h743 & to_unsigned(0, 12)));
+                            h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h745 := shift_right(h744, 12);
+                            v_wide(64-1 downto 12) := h745(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                             cl_io_urgent <= to_unsigned(0, 1);
                             cl_io_pda <= to_unsigned(0, 64);
@@ -5825,33 +6770,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= wk_io_sl_reason;
-                            h654 := to_unsigned(0, 1);
-                            h654 := to_unsigned(0, 1);
+                            h746 := to_unsigned(0, 1);
+                            h746 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h654 := to_unsigned(1, 1);
+                                h746 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h654;
+                            cl_io_recorded <= h746;
                             v_wide := to_unsigned(0, 127);
-                            h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h655 := e_addr;
-                            v_wide(64-1 downto 12) := h655(64-1 downto 12);
+                            h747 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h747 := e_addr;
+                            v_wide(64-1 downto 12) := h747(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := wk_io_sl_reason;
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h656 := to_unsigned(0, 1);
-                            h657 := to_unsigned(0, 2);
+                            h748 := to_unsigned(0, 1);
+                            h749 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h657 := to_unsigned(2, 2);
+                                h749 := to_unsigned(2, 2);
                             else
-                                h657 := to_unsigned(1, 2);
+                                h749 := to_unsigned(1, 2);
                             end if;
-                            h656 := to_unsigned(0, 1);
-                            if (not ((h657 = 2) and True)) then
-                                h656 := to_unsigned(1, 1);
+                            h748 := to_unsigned(0, 1);
+                            if (not ((h749 = 2) and True)) then
+                                h748 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h656;
+                            v_wide(63-1 downto 62) := h748;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5903,16 +6848,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h658 := to_unsigned(0, 1);
-                            h658 := to_unsigned(0, 1);
+                            h750 := to_unsigned(0, 1);
+                            h750 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h658 := to_unsigned(1, 1);
+                                h750 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h658;
+                            cl_io_recorded <= h750;
                             v_wide := to_unsigned(0, 127);
-                            h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h659 := e_addr;
-                            v_wide(64-1 downto 12) := h659(64-1 downto 12);
+                            h751 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h751 := e_addr;
+                            v_wide(64-1 downto 12) := h751(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -5944,16 +6889,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h660 := to_unsigned(0, 1);
-                            h660 := to_unsigned(0, 1);
+                            h752 := to_unsigned(0, 1);
+                            h752 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h660 := to_unsigned(1, 1);
+                                h752 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h660;
+                            cl_io_recorded <= h752;
                             v_wide := to_unsigned(0, 127);
-                            h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h661 := e_addr;
-                            v_wide(64-1 downto 12) := h661(64-1 downto 12);
+                            h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h753 := e_addr;
+                            v_wide(64-1 downto 12) := h753(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -5985,33 +6930,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h662 := to_unsigned(0, 1);
-                            h662 := to_unsigned(0, 1);
+                            h754 := to_unsigned(0, 1);
+                            h754 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h662 := to_unsigned(1, 1);
+                                h754 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h662;
+                            cl_io_recorded <= h754;
                             v_wide := to_unsigned(0, 127);
-                            h663 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h663 := e_addr;
-                            v_wide(64-1 downto 12) := h663(64-1 downto 12);
+                            h755 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h755 := e_addr;
+                            v_wide(64-1 downto 12) := h755(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h664 := to_unsigned(0, 1);
-                            h665 := to_unsigned(0, 2);
+                            h756 := to_unsigned(0, 1);
+                            h757 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h665 := to_unsigned(2, 2);
+                                h757 := to_unsigned(2, 2);
                             else
-                                h665 := to_unsigned(1, 2);
+                                h757 := to_unsigned(1, 2);
                             end if;
-                            h664 := to_unsigned(0, 1);
-                            if (not ((h665 = 2) and True)) then
-                                h664 := to_unsigned(1, 1);
+                            h756 := to_unsigned(0, 1);
+                            if (not ((h757 = 2) and True)) then
+                                h756 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h664;
+                            v_wide(63-1 downto 62) := h756;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6215,12 +7160,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h666 := to_unsigned(0, 1);
-                            h666 := to_unsigned(0, 1);
+                            h758 := to_unsigned(0, 1);
+                            h758 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h666 := to_unsigned(1, 1);
+                                h758 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h666;
+                            cl_io_recorded <= h758;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -6252,12 +7197,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h667 := to_unsigned(0, 1);
-                            h667 := to_unsigned(0, 1);
+                            h759 := to_unsigned(0, 1);
+                            h759 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h667 := to_unsigned(1, 1);
+                                h759 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h667;
+                            cl_io_recorded <= h759;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -6289,12 +7234,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h668 := to_unsigned(0, 1);
-                            h668 := to_unsigned(0, 1);
+                            h760 := to_unsigned(0, 1);
+                            h760 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h668 := to_unsigned(1, 1);
+                                h760 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h668;
+                            cl_io_recorded <= h760;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -6326,12 +7271,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(39, 8);
-                            h669 := to_unsigned(0, 1);
-                            h669 := to_unsigned(0, 1);
+                            h761 := to_unsigned(0, 1);
+                            h761 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h669 := to_unsigned(1, 1);
+                                h761 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h669;
+                            cl_io_recorded <= h761;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -6363,12 +7308,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(40, 8);
-                            h670 := to_unsigned(0, 1);
-                            h670 := to_unsigned(0, 1);
+                            h762 := to_unsigned(0, 1);
+                            h762 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h670 := to_unsigned(1, 1);
+                                h762 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h670;
+                            cl_io_recorded <= h762;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -6412,65 +7357,65 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                            h671 := to_unsigned(0, 1);
-                            h671 := to_unsigned(0, 1);
+                            h763 := to_unsigned(0, 1);
+                            h763 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(14)) then
-                                h671 := to_unsigned(1, 1);
+                                h763 := to_unsigned(1, 1);
                             end if;
-                            cl_io_urgent <= h671;
-                            h672 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h672 := w_io_irte_8;
-                            h673 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h673 := w_io_irte_0;
-                            h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h674 := (unsigned'(h672(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h673(64-1 downto 38) & to_unsigned(0, 6)));
-                            cl_io_pda <= h674;
-                            h675 := to_unsigned(0, 1);
-                            h675 := to_unsigned(0, 1);
+                            cl_io_urgent <= h763;
+                            h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h764 := w_io_irte_8;
+                            h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h765 := w_io_irte_0;
+                            h766 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h766 := (unsigned'(h764(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h765(64-1 downto 38) & to_unsigned(0, 6)));
+                            cl_io_pda <= h766;
+                            h767 := to_unsigned(0, 1);
+                            h767 := to_unsigned(0, 1);
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h675 := to_unsigned(1, 1);
+                                h767 := to_unsigned(1, 1);
                             end if;
-                            cl_io_notify <= h675;
-                            h676 := to_unsigned(0, 8);
+                            cl_io_notify <= h767;
+                            h768 := to_unsigned(0, 8);
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h676 := w_io_pd_0(24-1 downto 16);
+                                h768 := w_io_pd_0(24-1 downto 16);
                             else
-                                h676 := to_unsigned(0, 8);
+                                h768 := to_unsigned(0, 8);
                             end if;
-                            cl_io_notify_vector <= h676;
-                            h677 := unsigned'("00000000000000000000000000000000");
-                            h678 := unsigned'("00000000000000000000000000000000");
-                            h679 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h679 := shift_right(r_IRTA_REG, 11);
-                            h680 := to_unsigned(0, 1);
-                            h680 := (h679(1-1 downto 0) and to_unsigned(1, 1));
-                            h681 := unsigned'("00000000000000000000000000000000");
-                            h681 := w_io_pd_0(64-1 downto 32);
-                            if (h680 /= 0) then
-                                h678 := w_io_pd_0(64-1 downto 32);
+                            cl_io_notify_vector <= h768;
+                            h769 := unsigned'("00000000000000000000000000000000");
+                            h770 := unsigned'("00000000000000000000000000000000");
+                            h771 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h771 := shift_right(r_IRTA_REG, 11);
+                            h772 := to_unsigned(0, 1);
+                            h772 := (h771(1-1 downto 0) and to_unsigned(1, 1));
+                            h773 := unsigned'("00000000000000000000000000000000");
+                            h773 := w_io_pd_0(64-1 downto 32);
+                            if (h772 /= 0) then
+                                h770 := w_io_pd_0(64-1 downto 32);
                             else
-                                h678 := unsigned'(to_unsigned(0, 24) & h681(16-1 downto 8));
+                                h770 := unsigned'(to_unsigned(0, 24) & h773(16-1 downto 8));
                             end if;
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h677 := h678;
+                                h769 := h770;
                             else
-                                h677 := to_unsigned(0, 32);
+                                h769 := to_unsigned(0, 32);
                             end if;
-                            cl_io_notify_dest <= h677;
-                            h682 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h682 := to_unsigned(1, 64);
-                            h683 := to_unsigned(0, 6);
-                            h684 := to_unsigned(0, 8);
-                            h684 := w_io_irte_0(24-1 downto 16);
-                            h683 := h684(6-1 downto 0);
-                            h685 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h685 := shift_left(h682, to_integer(h683));
-                            h686 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h686 := (w_io_pd_pir_0 or h685);
-                            cl_io_pir <= h686;
-                            h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h687 := (w_io_pd_0 or to_unsigned(1, 64));
-                            cl_io_pd_control <= h687;
+                            cl_io_notify_dest <= h769;
+                            h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h774 := to_unsigned(1, 64);
+                            h775 := to_unsigned(0, 6);
+                            h776 := to_unsigned(0, 8);
+                            h776 := w_io_irte_0(24-1 downto 16);
+                            h775 := h776(6-1 downto 0);
+                            h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h777 := shift_left(h774, to_integer(h775));
+                            h778 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h778 := (w_io_pd_pir_0 or h777);
+                            cl_io_pir <= h778;
+                            h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h779 := (w_io_pd_0 or to_unsigned(1, 64));
+                            cl_io_pd_control <= h779;
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_interrupt_remapped <= to_unsigned(1, 1);
@@ -6483,37 +7428,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h688 := unsigned'("00000000000000000000000000000000");
-                            h689 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h689 := shift_right(r_IRTA_REG, 11);
-                            h690 := to_unsigned(0, 1);
-                            h690 := (h689(1-1 downto 0) and to_unsigned(1, 1));
-                            h691 := unsigned'("00000000000000000000000000000000");
-                            h691 := w_io_irte_0(64-1 downto 32);
-                            if (h690 /= 0) then
-                                h688 := w_io_irte_0(64-1 downto 32);
+                            h780 := unsigned'("00000000000000000000000000000000");
+                            h781 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h781 := shift_right(r_IRTA_REG, 11);
+                            h782 := to_unsigned(0, 1);
+                            h782 := (h781(1-1 downto 0) and to_unsigned(1, 1));
+                            h783 := unsigned'("00000000000000000000000000000000");
+                            h783 := w_io_irte_0(64-1 downto 32);
+                            if (h782 /= 0) then
+                                h780 := w_io_irte_0(64-1 downto 32);
                             else
-                                h688 := unsigned'(to_unsigned(0, 24) & h691(16-1 downto 8));
+                                h780 := unsigned'(to_unsigned(0, 24) & h783(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h688;
-                            h692 := to_unsigned(0, 1);
-                            h692 := to_unsigned(0, 1);
+                            cl_io_destination <= h780;
+                            h784 := to_unsigned(0, 1);
+                            h784 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h692 := to_unsigned(1, 1);
+                                h784 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h692;
-                            h693 := to_unsigned(0, 1);
-                            h693 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h784;
+                            h785 := to_unsigned(0, 1);
+                            h785 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h693 := to_unsigned(1, 1);
+                                h785 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h693;
-                            h694 := to_unsigned(0, 1);
-                            h694 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h785;
+                            h786 := to_unsigned(0, 1);
+                            h786 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h694 := to_unsigned(1, 1);
+                                h786 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h694;
+                            cl_io_trigger_mode <= h786;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
@@ -6526,23 +7471,23 @@ begin
                             cl_io_pd_control <= to_unsigned(0, 64);
                         end if;
                     end if;
-                    st <= S13T0;
-                when S13T0 =>
+                    st <= S14T0;
+                when S14T0 =>
                     if (not bool(pend)) then
                         if ((cl_io_exit /= 0) and False) then
-                            h695 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h695 := w_io_irte_8;
-                            h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h696 := w_io_irte_0;
-                            h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h697 := (unsigned'(h695(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h696(64-1 downto 38) & to_unsigned(0, 6)));
-                            h698 := to_unsigned(0, 8);
-                            h698 := shift_right(w_io_irte_0(24-1 downto 16), 6);
-                            h699 := to_unsigned(0, 12);
-                            h699 := resize(unsigned'(to_unsigned(0, 4) & h698) * 8, 12);
-                            h700 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h700 := (unsigned'(to_unsigned(0, 1) & h697) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h699));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h700);
+                            h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h787 := w_io_irte_8;
+                            h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h788 := w_io_irte_0;
+                            h789 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h789 := (unsigned'(h787(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h788(64-1 downto 38) & to_unsigned(0, 6)));
+                            h790 := to_unsigned(0, 8);
+                            h790 := shift_right(w_io_irte_0(24-1 downto 16), 6);
+                            h791 := to_unsigned(0, 12);
+                            h791 := resize(unsigned'(to_unsigned(0, 4) & h790) * 8, 12);
+                            h792 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h792 := (unsigned'(to_unsigned(0, 1) & h789) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h791));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h792);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -6551,7 +7496,7 @@ begin
                             u_wdata <= cl_io_pir;
                             pend <= '1';
                         else
-                            st <= S13T1;
+                            st <= S14T1;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -6560,21 +7505,21 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= S13T1;
+                            st <= S14T1;
                         end if;
                     end if;
-                when S13T1 =>
+                when S14T1 =>
                     if (not bool(pend)) then
                         if ((cl_io_exit /= 0) and False) then
-                            h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h701 := w_io_irte_8;
-                            h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h702 := w_io_irte_0;
-                            h703 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h703 := (unsigned'(h701(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h702(64-1 downto 38) & to_unsigned(0, 6)));
-                            h704 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h704 := (unsigned'(to_unsigned(0, 1) & h703) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h704);
+                            h793 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h793 := w_io_irte_8;
+                            h794 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h794 := w_io_irte_0;
+                            h795 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h795 := (unsigned'(h793(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h794(64-1 downto 38) & to_unsigned(0, 6)));
+                            h796 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h796 := (unsigned'(to_unsigned(0, 1) & h795) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h796);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -6651,7 +7596,7 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) is
 begin
     if bool(unit_io_smsl_m_valid) then
         m_valid <= '1';
@@ -6659,6 +7604,12 @@ begin
         m_size <= unit_io_smsl_m_size;
         m_addr <= unit_io_smsl_m_addr;
         m_wdata <= unit_io_smsl_m_wdata;
+    elsif bool(unit_io_smfl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_io_smfl_m_we;
+        m_size <= unit_io_smfl_m_size;
+        m_addr <= unit_io_smfl_m_addr;
+        m_wdata <= unit_io_smfl_m_wdata;
     elsif bool(unit_io_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_io_sl_m_we;
@@ -7541,6 +8492,2107 @@ begin
         end if;
     end if;
 end process walker_unit_io_smsl0_fsm;
+
+walker_unit_io_smfl0_logic: process (walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    unit_io_smfl_m_valid <= walker_unit_io_smfl0_m_valid_h;
+    unit_io_smfl_m_we <= walker_unit_io_smfl0_m_we_h;
+    unit_io_smfl_m_size <= walker_unit_io_smfl0_m_size_h;
+    unit_io_smfl_m_addr <= walker_unit_io_smfl0_m_addr_h;
+    unit_io_smfl_m_wdata <= walker_unit_io_smfl0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_us := '0';
+    v_rw := '0';
+    in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in8 := unsigned'("000000000000000000000000000000000000000000000000");
+    in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in10 := unsigned'("000000000000000000000000000000000000000000000000");
+    if bool(unit_io_smfl_done) then
+        null;
+    end if;
+    case walker_unit_io_smfl0_st is
+        when IDLE =>
+            if bool(unit_io_smfl_start) then
+                in2 := unit_io_smfl_i_addr;
+                in3 := (unit_io_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := (unit_io_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in7 := unit_io_smfl_i_addr;
+                in8 := (unit_io_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := (unit_io_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (unit_io_smfl_i_addr /= in0) then
+                    null;
+                else
+                    if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        unit_io_smfl_m_valid <= '1';
+                        unit_io_smfl_m_we <= '0';
+                        unit_io_smfl_m_size <= to_unsigned(3, 3);
+                        unit_io_smfl_m_addr <= (unsigned'(unit_io_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    else
+                        unit_io_smfl_m_valid <= '1';
+                        unit_io_smfl_m_we <= '0';
+                        unit_io_smfl_m_size <= to_unsigned(3, 3);
+                        unit_io_smfl_m_addr <= (unsigned'(unit_io_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                used := '0';
+                if (walker_unit_io_smfl0_lvl = 5) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_io_smfl0_lvl = 4) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_io_smfl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_io_smfl0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_io_smfl0_lvl = 1) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    unit_io_smfl_m_valid <= '1';
+                    unit_io_smfl_m_we <= '1';
+                    unit_io_smfl_m_size <= to_unsigned(3, 3);
+                    unit_io_smfl_m_addr <= walker_unit_io_smfl0_ea;
+                    unit_io_smfl_m_wdata <= uw;
+                else
+                    if (walker_unit_io_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_io_smfl_m_valid <= '1';
+                            unit_io_smfl_m_we <= '0';
+                            unit_io_smfl_m_size <= to_unsigned(3, 3);
+                            unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_io_smfl_m_valid <= '1';
+                            unit_io_smfl_m_we <= '0';
+                            unit_io_smfl_m_size <= to_unsigned(3, 3);
+                            unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_io_smfl_m_valid <= '1';
+                                unit_io_smfl_m_we <= '0';
+                                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                                unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_io_smfl_m_valid <= '1';
+                                unit_io_smfl_m_we <= '0';
+                                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                                unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                            if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                null;
+                            else
+                                if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 8);
+            rs1 := to_unsigned(0, 7);
+            rs2 := to_unsigned(0, 3);
+            if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(4, 3);
+            end if;
+            if (walker_unit_io_smfl0_flevel = rs2) then
+                rs1 := to_unsigned(115, 7);
+            else
+                rs1 := to_unsigned(112, 7);
+            end if;
+            rs3 := to_unsigned(0, 8);
+            rs4 := to_unsigned(0, 8);
+            rs5 := to_unsigned(0, 8);
+            rs6 := to_unsigned(0, 8);
+            rs7 := to_unsigned(0, 8);
+            if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 9) then
+                rs7 := to_unsigned(128, 8);
+            else
+                rs7 := to_unsigned(0, 8);
+            end if;
+            if (((walker_unit_io_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 7)) then
+                rs6 := to_unsigned(114, 8);
+            else
+                rs6 := rs7;
+            end if;
+            if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 4) then
+                rs5 := to_unsigned(133, 8);
+            else
+                rs5 := rs6;
+            end if;
+            if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 3) then
+                rs4 := to_unsigned(129, 8);
+            else
+                rs4 := rs5;
+            end if;
+            if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 2) then
+                rs3 := to_unsigned(113, 8);
+            else
+                rs3 := rs4;
+            end if;
+            if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 1) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs3;
+            end if;
+            rs8 := to_unsigned(0, 7);
+            rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_smfl0_flevel), 7);
+            rs9 := to_unsigned(0, 8);
+            rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+        when ADREQ =>
+            if bool(walker_unit_io_smfl0_pend_5) then
+                unit_io_smfl_m_valid <= '1';
+                unit_io_smfl_m_we <= '1';
+                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                unit_io_smfl_m_addr <= walker_unit_io_smfl0_sa_5;
+                unit_io_smfl_m_wdata <= walker_unit_io_smfl0_se_5;
+            elsif bool(walker_unit_io_smfl0_pend_4) then
+                unit_io_smfl_m_valid <= '1';
+                unit_io_smfl_m_we <= '1';
+                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                unit_io_smfl_m_addr <= walker_unit_io_smfl0_sa_4;
+                unit_io_smfl_m_wdata <= walker_unit_io_smfl0_se_4;
+            elsif bool(walker_unit_io_smfl0_pend_3) then
+                unit_io_smfl_m_valid <= '1';
+                unit_io_smfl_m_we <= '1';
+                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                unit_io_smfl_m_addr <= walker_unit_io_smfl0_sa_3;
+                unit_io_smfl_m_wdata <= walker_unit_io_smfl0_se_3;
+            elsif bool(walker_unit_io_smfl0_pend_2) then
+                unit_io_smfl_m_valid <= '1';
+                unit_io_smfl_m_we <= '1';
+                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                unit_io_smfl_m_addr <= walker_unit_io_smfl0_sa_2;
+                unit_io_smfl_m_wdata <= walker_unit_io_smfl0_se_2;
+            elsif bool(walker_unit_io_smfl0_pend_1) then
+                unit_io_smfl_m_valid <= '1';
+                unit_io_smfl_m_we <= '1';
+                unit_io_smfl_m_size <= to_unsigned(3, 3);
+                unit_io_smfl_m_addr <= walker_unit_io_smfl0_sa_1;
+                unit_io_smfl_m_wdata <= walker_unit_io_smfl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_io_smfl_m_we <= '0';
+            end if;
+        when UWAIT =>
+            if bool(m_rvalid) then
+                unit_io_smfl_m_we <= '0';
+            end if;
+        when PROC =>
+            if (walker_unit_io_smfl0_lvl = 5) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                    unit_io_smfl_m_valid <= '1';
+                    unit_io_smfl_m_we <= '0';
+                    unit_io_smfl_m_size <= to_unsigned(3, 3);
+                    unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_io_smfl0_lvl = 4) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                    unit_io_smfl_m_valid <= '1';
+                    unit_io_smfl_m_we <= '0';
+                    unit_io_smfl_m_size <= to_unsigned(3, 3);
+                    unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_io_smfl0_lvl = 3) then
+                if (bool(walker_unit_io_smfl0_le(7)) and True) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_io_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (30 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                            elsif (30 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                            elsif (30 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                            elsif (30 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                            elsif (30 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                            elsif (30 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                            elsif (30 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                            elsif (30 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                            elsif (30 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                            elsif (30 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                            elsif (30 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                            elsif (30 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                            elsif (30 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                            elsif (30 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                            elsif (30 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                            elsif (30 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                            elsif (30 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                            elsif (30 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                            elsif (30 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                            elsif (30 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_io_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                        unit_io_smfl_m_valid <= '1';
+                        unit_io_smfl_m_we <= '0';
+                        unit_io_smfl_m_size <= to_unsigned(3, 3);
+                        unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_io_smfl0_lvl = 2) then
+                if bool(walker_unit_io_smfl0_le(7)) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_io_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (21 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                            elsif (21 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                            elsif (21 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                            elsif (21 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                            elsif (21 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                            elsif (21 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                            elsif (21 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                            elsif (21 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                            elsif (21 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                            elsif (21 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                            elsif (21 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                            elsif (21 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                            elsif (21 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                            elsif (21 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                            elsif (21 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                            elsif (21 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                            elsif (21 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                            elsif (21 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                            elsif (21 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                            elsif (21 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                        unit_io_smfl_m_valid <= '1';
+                        unit_io_smfl_m_we <= '0';
+                        unit_io_smfl_m_size <= to_unsigned(3, 3);
+                        unit_io_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_io_smfl0_lvl = 1) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                    if bool(unit_io_smfl_r_FL_WALK(5)) then
+                        null;
+                    else
+                        if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                            null;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_io_smfl0_logic;
+
+walker_unit_io_smfl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_io_smfl0_a_rw <= '0';
+            walker_unit_io_smfl0_a_us <= '0';
+            unit_io_smfl_done <= '0';
+            walker_unit_io_smfl0_ea <= to_unsigned(0, 64);
+            walker_unit_io_smfl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_io_smfl0_flevel <= to_unsigned(0, 3);
+            walker_unit_io_smfl0_le <= to_unsigned(0, 64);
+            walker_unit_io_smfl0_lvl <= to_unsigned(0, 3);
+            walker_unit_io_smfl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_io_smfl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_io_smfl0_m_valid_h <= '0';
+            walker_unit_io_smfl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_io_smfl0_m_we_h <= '0';
+            unit_io_smfl_o_aux <= to_unsigned(0, 3);
+            unit_io_smfl_o_level <= to_unsigned(0, 3);
+            unit_io_smfl_o_pa <= to_unsigned(0, 64);
+            unit_io_smfl_o_r_R <= to_unsigned(0, 1);
+            unit_io_smfl_o_r_W <= to_unsigned(0, 1);
+            unit_io_smfl_o_r_frame <= to_unsigned(0, 64);
+            unit_io_smfl_o_r_reason <= to_unsigned(0, 8);
+            unit_io_smfl_o_r_shift <= to_unsigned(0, 6);
+            unit_io_smfl_o_status <= to_unsigned(0, 8);
+            walker_unit_io_smfl0_pend_1 <= '0';
+            walker_unit_io_smfl0_pend_2 <= '0';
+            walker_unit_io_smfl0_pend_3 <= '0';
+            walker_unit_io_smfl0_pend_4 <= '0';
+            walker_unit_io_smfl0_pend_5 <= '0';
+            walker_unit_io_smfl0_st <= IDLE;
+        else
+            walker_unit_io_smfl0_m_valid_h <= stdl(bool(unit_io_smfl_m_valid) and (not bool(m_ready)));
+            walker_unit_io_smfl0_m_we_h <= unit_io_smfl_m_we;
+            walker_unit_io_smfl0_m_size_h <= unit_io_smfl_m_size;
+            walker_unit_io_smfl0_m_addr_h <= unit_io_smfl_m_addr;
+            walker_unit_io_smfl0_m_wdata_h <= unit_io_smfl_m_wdata;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_us := '0';
+            v_rw := '0';
+            in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in8 := unsigned'("000000000000000000000000000000000000000000000000");
+            in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in10 := unsigned'("000000000000000000000000000000000000000000000000");
+            if bool(unit_io_smfl_done) then
+                unit_io_smfl_done <= '0';
+            end if;
+            case walker_unit_io_smfl0_st is
+                when IDLE =>
+                    if bool(unit_io_smfl_start) then
+                        walker_unit_io_smfl0_a_us <= '1';
+                        walker_unit_io_smfl0_a_rw <= '1';
+                        walker_unit_io_smfl0_pend_5 <= '0';
+                        walker_unit_io_smfl0_pend_4 <= '0';
+                        walker_unit_io_smfl0_pend_3 <= '0';
+                        walker_unit_io_smfl0_pend_2 <= '0';
+                        walker_unit_io_smfl0_pend_1 <= '0';
+                        walker_unit_io_smfl0_le <= to_unsigned(0, 64);
+                        in2 := unit_io_smfl_i_addr;
+                        in3 := (unit_io_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := (unit_io_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in7 := unit_io_smfl_i_addr;
+                        in8 := (unit_io_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := (unit_io_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (unit_io_smfl_i_addr /= in0) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(9, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(0, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        else
+                            if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                                walker_unit_io_smfl0_ea <= (unsigned'(unit_io_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_unit_io_smfl0_st <= MWAIT;
+                                walker_unit_io_smfl0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_unit_io_smfl0_ea <= (unsigned'(unit_io_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_io_smfl0_st <= MWAIT;
+                                walker_unit_io_smfl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        used := '0';
+                        if (walker_unit_io_smfl0_lvl = 5) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_io_smfl0_lvl = 4) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_io_smfl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_io_smfl0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_io_smfl0_lvl = 1) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_io_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_io_smfl_r_FL_WALK(6)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (bool(unit_io_smfl_r_FL_WALK(2)) and (not bool(unit_io_smfl_r_FL_WALK(5)))) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_unit_io_smfl0_le <= uw;
+                            walker_unit_io_smfl0_st <= UWAIT;
+                        else
+                            walker_unit_io_smfl0_le <= m_rdata;
+                            if (walker_unit_io_smfl0_lvl = 5) then
+                                if bool(m_rerr) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_unit_io_smfl0_st <= MWAIT;
+                                    walker_unit_io_smfl0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (walker_unit_io_smfl0_lvl = 4) then
+                                if bool(m_rerr) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_unit_io_smfl0_st <= MWAIT;
+                                    walker_unit_io_smfl0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_unit_io_smfl0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if bool(m_rerr) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                            walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                            walker_unit_io_smfl0_st <= FAULT;
+                                        else
+                                            unit_io_smfl_o_level <= to_unsigned(3, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (30 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                            elsif (30 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                            elsif (30 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                            elsif (30 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                            elsif (30 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                            elsif (30 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                            elsif (30 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                            elsif (30 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                            elsif (30 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                            elsif (30 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                            elsif (30 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                            elsif (30 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                            elsif (30 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                            elsif (30 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                            elsif (30 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                            elsif (30 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                            elsif (30 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                            elsif (30 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                            elsif (30 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                            elsif (30 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_io_smfl_o_pa <= leaf_pa;
+                                            unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                                walker_unit_io_smfl0_st <= ADREQ;
+                                            else
+                                                unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_io_smfl_done <= '1';
+                                                walker_unit_io_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_io_smfl0_st <= MWAIT;
+                                        walker_unit_io_smfl0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_io_smfl0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if bool(m_rerr) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                            walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                            walker_unit_io_smfl0_st <= FAULT;
+                                        else
+                                            unit_io_smfl_o_level <= to_unsigned(2, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (21 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                            elsif (21 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                            elsif (21 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                            elsif (21 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                            elsif (21 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                            elsif (21 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                            elsif (21 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                            elsif (21 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                            elsif (21 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                            elsif (21 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                            elsif (21 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                            elsif (21 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                            elsif (21 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                            elsif (21 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                            elsif (21 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                            elsif (21 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                            elsif (21 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                            elsif (21 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                            elsif (21 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                            elsif (21 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_io_smfl_o_pa <= leaf_pa;
+                                            unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                                walker_unit_io_smfl0_st <= ADREQ;
+                                            else
+                                                unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_io_smfl_done <= '1';
+                                                walker_unit_io_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_io_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_io_smfl0_a_rw <= v_rw;
+                                        walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_io_smfl0_st <= MWAIT;
+                                        walker_unit_io_smfl0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_io_smfl0_lvl = 1) then
+                                if bool(m_rerr) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_io_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_io_smfl0_a_rw <= v_rw;
+                                    if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                        walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                        walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                        walker_unit_io_smfl0_st <= FAULT;
+                                    else
+                                        unit_io_smfl_o_level <= to_unsigned(1, 3);
+                                        unit_io_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                        unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                            walker_unit_io_smfl0_st <= ADREQ;
+                                        else
+                                            unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                            unit_io_smfl_done <= '1';
+                                            walker_unit_io_smfl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_io_smfl_o_status <= walker_unit_io_smfl0_fault_k;
+                    unit_io_smfl_o_level <= walker_unit_io_smfl0_flevel;
+                    unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 8);
+                    rs1 := to_unsigned(0, 7);
+                    rs2 := to_unsigned(0, 3);
+                    if (unit_io_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(4, 3);
+                    end if;
+                    if (walker_unit_io_smfl0_flevel = rs2) then
+                        rs1 := to_unsigned(115, 7);
+                    else
+                        rs1 := to_unsigned(112, 7);
+                    end if;
+                    rs3 := to_unsigned(0, 8);
+                    rs4 := to_unsigned(0, 8);
+                    rs5 := to_unsigned(0, 8);
+                    rs6 := to_unsigned(0, 8);
+                    rs7 := to_unsigned(0, 8);
+                    if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 9) then
+                        rs7 := to_unsigned(128, 8);
+                    else
+                        rs7 := to_unsigned(0, 8);
+                    end if;
+                    if (((walker_unit_io_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 7)) then
+                        rs6 := to_unsigned(114, 8);
+                    else
+                        rs6 := rs7;
+                    end if;
+                    if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 4) then
+                        rs5 := to_unsigned(133, 8);
+                    else
+                        rs5 := rs6;
+                    end if;
+                    if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 3) then
+                        rs4 := to_unsigned(129, 8);
+                    else
+                        rs4 := rs5;
+                    end if;
+                    if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 2) then
+                        rs3 := to_unsigned(113, 8);
+                    else
+                        rs3 := rs4;
+                    end if;
+                    if (walker_unit_io_smfl0_fault_k(4-1 downto 0) = 1) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs3;
+                    end if;
+                    unit_io_smfl_o_r_reason <= rs0;
+                    unit_io_smfl_o_r_R <= (bool(unit_io_smfl_r_FL_WALK(3)) or bool(walker_unit_io_smfl0_a_us));
+                    unit_io_smfl_o_r_W <= ((bool(unit_io_smfl_r_FL_WALK(3)) or bool(walker_unit_io_smfl0_a_us)) and (bool(walker_unit_io_smfl0_a_rw) or (bool(unit_io_smfl_r_FL_WALK(3)) and (not bool(unit_io_smfl_r_FL_WALK(4))))));
+                    rs8 := to_unsigned(0, 7);
+                    rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_smfl0_flevel), 7);
+                    rs9 := to_unsigned(0, 8);
+                    rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+                    unit_io_smfl_o_r_shift <= rs9(6-1 downto 0);
+                    unit_io_smfl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_io_smfl_done <= '1';
+                    walker_unit_io_smfl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_io_smfl0_pend_5) then
+                        walker_unit_io_smfl0_pend_5 <= '0';
+                        walker_unit_io_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smfl0_pend_4) then
+                        walker_unit_io_smfl0_pend_4 <= '0';
+                        walker_unit_io_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smfl0_pend_3) then
+                        walker_unit_io_smfl0_pend_3 <= '0';
+                        walker_unit_io_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smfl0_pend_2) then
+                        walker_unit_io_smfl0_pend_2 <= '0';
+                        walker_unit_io_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smfl0_pend_1) then
+                        walker_unit_io_smfl0_pend_1 <= '0';
+                        walker_unit_io_smfl0_st <= ADWAIT;
+                    else
+                        unit_io_smfl_o_status <= to_unsigned(0, 8);
+                        unit_io_smfl_done <= '1';
+                        walker_unit_io_smfl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_smfl0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_smfl0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_unit_io_smfl0_le <= walker_unit_io_smfl0_le;
+                    if (walker_unit_io_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_io_smfl0_st <= MWAIT;
+                            walker_unit_io_smfl0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_io_smfl0_st <= MWAIT;
+                            walker_unit_io_smfl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 3) then
+                        if (bool(walker_unit_io_smfl0_le(7)) and True) then
+                            if bool(m_rerr) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((walker_unit_io_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(7, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                else
+                                    unit_io_smfl_o_level <= to_unsigned(3, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_io_smfl_o_pa <= leaf_pa;
+                                    unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                        walker_unit_io_smfl0_st <= ADREQ;
+                                    else
+                                        unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_io_smfl_done <= '1';
+                                        walker_unit_io_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_io_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_unit_io_smfl0_st <= MWAIT;
+                                walker_unit_io_smfl0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 2) then
+                        if bool(walker_unit_io_smfl0_le(7)) then
+                            if bool(m_rerr) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((walker_unit_io_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(6, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                    walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smfl0_st <= FAULT;
+                                else
+                                    unit_io_smfl_o_level <= to_unsigned(2, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 13) & unit_io_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 14) & unit_io_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 15) & unit_io_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 16) & unit_io_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 17) & unit_io_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 18) & unit_io_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 19) & unit_io_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 20) & unit_io_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 21) & unit_io_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 22) & unit_io_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 23) & unit_io_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 24) & unit_io_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 25) & unit_io_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 26) & unit_io_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 27) & unit_io_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 28) & unit_io_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 29) & unit_io_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 30) & unit_io_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 31) & unit_io_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_io_smfl_o_pa <= leaf_pa;
+                                    unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                        walker_unit_io_smfl0_st <= ADREQ;
+                                    else
+                                        unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_io_smfl_done <= '1';
+                                        walker_unit_io_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                                walker_unit_io_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                                walker_unit_io_smfl0_a_rw <= v_rw;
+                                walker_unit_io_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_unit_io_smfl0_st <= MWAIT;
+                                walker_unit_io_smfl0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_io_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_io_smfl0_le(0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_io_smfl_r_FL_WALK(5))) and (not bool(unit_io_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_io_smfl0_le(2)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_io_smfl_r_FL_WALK(5))) and bool(unit_io_smfl_r_FL_WALK(2))) and (not bool(walker_unit_io_smfl0_le(1)))) and ((not bool(unit_io_smfl_r_FL_WALK(3))) or bool(unit_io_smfl_r_FL_WALK(4)))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        elsif (((walker_unit_io_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_io_smfl_r_FL_WALK(7))) and ((walker_unit_io_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_io_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_io_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
+                            walker_unit_io_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
+                            walker_unit_io_smfl0_a_rw <= v_rw;
+                            if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
+                                walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_smfl0_st <= FAULT;
+                            else
+                                unit_io_smfl_o_level <= to_unsigned(1, 3);
+                                unit_io_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & walker_unit_io_smfl0_le(48-1 downto 12) & unit_io_smfl_i_addr(12-1 downto 0));
+                                unit_io_smfl_o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
+                                    walker_unit_io_smfl0_st <= ADREQ;
+                                else
+                                    unit_io_smfl_o_status <= to_unsigned(0, 8);
+                                    unit_io_smfl_done <= '1';
+                                    walker_unit_io_smfl0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_unit_io_smfl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_io_smfl0_fsm;
 
 walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
     variable pending: std_logic;

@@ -1146,6 +1146,17 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (nested_t0_x_done) begin
     end
     if (((nested_t0_walker_host0_st == 4'b0000) || ((nested_t0_walker_host0_st == 4'b0111) && m_rvalid))) begin
@@ -1171,15 +1182,9 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
                     end
                 end
                 else begin
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = nested_t0_x_addr;
-                    in3 = 57'h0;
                     in3 = (nested_t0_x_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (nested_t0_x_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -1187,14 +1192,9 @@ always @(nested_t0_walker_host0_a_rw, nested_t0_walker_host0_a_us, nested_t0_wal
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = nested_t0_x_addr;
-                    in8 = 48'h0;
                     in8 = (nested_t0_x_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (nested_t0_x_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;
@@ -1867,6 +1867,17 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (nested_t0_x_done) begin
             nested_t0_x_done <= 1'b0;
         end
@@ -1903,15 +1914,9 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_pend_2 <= 1'b0;
                         nested_t0_walker_host0_pend_1 <= 1'b0;
                         nested_t0_walker_host0_le <= 0;
-                        in0 = 64'h0;
-                        in1 = 64'h0;
-                        in2 = 64'h0;
                         in2 = nested_t0_x_addr;
-                        in3 = 57'h0;
                         in3 = (nested_t0_x_addr[57-1:0] & 57'h1ffffffffffffff);
-                        in4 = 64'h0;
                         in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                        in5 = 57'h0;
                         in5 = (nested_t0_x_addr[57-1:0] & 57'h1ffffffffffffff);
                         if ((((in2 >>> 56) & 1) == 1)) begin
                             in1 = in4;
@@ -1919,14 +1924,9 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         else begin
                             in1 = {7'h0, in5};
                         end
-                        in6 = 64'h0;
-                        in7 = 64'h0;
                         in7 = nested_t0_x_addr;
-                        in8 = 48'h0;
                         in8 = (nested_t0_x_addr[48-1:0] & 48'hffffffffffff);
-                        in9 = 64'h0;
                         in9 = ({16'h0, in8} | 64'hffff000000000000);
-                        in10 = 48'h0;
                         in10 = (nested_t0_x_addr[48-1:0] & 48'hffffffffffff);
                         if ((((in7 >>> 47) & 1) == 1)) begin
                             in6 = in9;
@@ -2860,20 +2860,25 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (wn_t_done) begin
     end
     case (nested_t0_walker_guest0_st)
         3'b000: begin
             if (wn_t_start) begin
-                in0 = 64'h0;
-                in1 = 64'h0;
-                in2 = 64'h0;
                 in2 = wn_t_i_addr;
-                in3 = 57'h0;
                 in3 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                in4 = 64'h0;
                 in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                in5 = 57'h0;
                 in5 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                 if ((((in2 >>> 56) & 1) == 1)) begin
                     in1 = in4;
@@ -2881,14 +2886,9 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                 else begin
                     in1 = {7'h0, in5};
                 end
-                in6 = 64'h0;
-                in7 = 64'h0;
                 in7 = wn_t_i_addr;
-                in8 = 48'h0;
                 in8 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
-                in9 = 64'h0;
                 in9 = ({16'h0, in8} | 64'hffff000000000000);
-                in10 = 48'h0;
                 in10 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
                 if ((((in7 >>> 47) & 1) == 1)) begin
                     in6 = in9;
@@ -3575,6 +3575,17 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (wn_t_done) begin
             wn_t_done <= 1'b0;
         end
@@ -3590,15 +3601,9 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                     nested_t0_walker_guest0_pend_2 <= 1'b0;
                     nested_t0_walker_guest0_pend_1 <= 1'b0;
                     nested_t0_walker_guest0_le <= 0;
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = wn_t_i_addr;
-                    in3 = 57'h0;
                     in3 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (wn_t_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -3606,14 +3611,9 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = wn_t_i_addr;
-                    in8 = 48'h0;
                     in8 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (wn_t_i_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;

@@ -82,6 +82,17 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        in0 = intbv(0)[64:]
+        in1 = intbv(0)[64:]
+        in2 = intbv(0)[64:]
+        in3 = intbv(0)[57:]
+        in4 = intbv(0)[64:]
+        in5 = intbv(0)[57:]
+        in6 = intbv(0)[64:]
+        in7 = intbv(0)[64:]
+        in8 = intbv(0)[48:]
+        in9 = intbv(0)[64:]
+        in10 = intbv(0)[48:]
         if done:
             pass
         if st == S.IDLE or (st == S.PREAD and m_rvalid):
@@ -104,28 +115,17 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         else:
                             pass
                     else:
-                        in0 = intbv(0)[64:]
-                        in1 = intbv(0)[64:]
-                        in2 = intbv(0)[64:]
                         in2[:] = i_addr
-                        in3 = intbv(0)[57:]
                         in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
-                        in4 = intbv(0)[64:]
                         in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
-                        in5 = intbv(0)[57:]
                         in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
                         if (((in2 >> 56) & 1) == 1):
                             in1[:] = in4
                         else:
                             in1[:] = concat(intbv(0)[7:], in5)
-                        in6 = intbv(0)[64:]
-                        in7 = intbv(0)[64:]
                         in7[:] = i_addr
-                        in8 = intbv(0)[48:]
                         in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
-                        in9 = intbv(0)[64:]
                         in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
-                        in10 = intbv(0)[48:]
                         in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
                         if (((in7 >> 47) & 1) == 1):
                             in6[:] = in9
@@ -633,6 +633,17 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        in0 = intbv(0)[64:]
+        in1 = intbv(0)[64:]
+        in2 = intbv(0)[64:]
+        in3 = intbv(0)[57:]
+        in4 = intbv(0)[64:]
+        in5 = intbv(0)[57:]
+        in6 = intbv(0)[64:]
+        in7 = intbv(0)[64:]
+        in8 = intbv(0)[48:]
+        in9 = intbv(0)[64:]
+        in10 = intbv(0)[48:]
         if done:
             done.next = False
         if st == S.IDLE or (st == S.PREAD and m_rvalid):
@@ -663,28 +674,17 @@ def walker_host(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0, 
                         pend_2.next = False
                         pend_1.next = False
                         le.next = 0
-                        in0 = intbv(0)[64:]
-                        in1 = intbv(0)[64:]
-                        in2 = intbv(0)[64:]
                         in2[:] = i_addr
-                        in3 = intbv(0)[57:]
                         in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
-                        in4 = intbv(0)[64:]
                         in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
-                        in5 = intbv(0)[57:]
                         in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
                         if (((in2 >> 56) & 1) == 1):
                             in1[:] = in4
                         else:
                             in1[:] = concat(intbv(0)[7:], in5)
-                        in6 = intbv(0)[64:]
-                        in7 = intbv(0)[64:]
                         in7[:] = i_addr
-                        in8 = intbv(0)[48:]
                         in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
-                        in9 = intbv(0)[64:]
                         in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
-                        in10 = intbv(0)[48:]
                         in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
                         if (((in7 >> 47) & 1) == 1):
                             in6[:] = in9
@@ -1454,32 +1454,32 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        in0 = intbv(0)[64:]
+        in1 = intbv(0)[64:]
+        in2 = intbv(0)[64:]
+        in3 = intbv(0)[57:]
+        in4 = intbv(0)[64:]
+        in5 = intbv(0)[57:]
+        in6 = intbv(0)[64:]
+        in7 = intbv(0)[64:]
+        in8 = intbv(0)[48:]
+        in9 = intbv(0)[64:]
+        in10 = intbv(0)[48:]
         if done:
             pass
         if st == S.IDLE:
             if start:
-                in0 = intbv(0)[64:]
-                in1 = intbv(0)[64:]
-                in2 = intbv(0)[64:]
                 in2[:] = i_addr
-                in3 = intbv(0)[57:]
                 in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
-                in4 = intbv(0)[64:]
                 in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
-                in5 = intbv(0)[57:]
                 in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
                 if (((in2 >> 56) & 1) == 1):
                     in1[:] = in4
                 else:
                     in1[:] = concat(intbv(0)[7:], in5)
-                in6 = intbv(0)[64:]
-                in7 = intbv(0)[64:]
                 in7[:] = i_addr
-                in8 = intbv(0)[48:]
                 in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
-                in9 = intbv(0)[64:]
                 in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
-                in10 = intbv(0)[48:]
                 in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
                 if (((in7 >> 47) & 1) == 1):
                     in6[:] = in9
@@ -2004,6 +2004,17 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
         v_rw = bool(0)
         v_us = bool(0)
         v_xd = bool(0)
+        in0 = intbv(0)[64:]
+        in1 = intbv(0)[64:]
+        in2 = intbv(0)[64:]
+        in3 = intbv(0)[57:]
+        in4 = intbv(0)[64:]
+        in5 = intbv(0)[57:]
+        in6 = intbv(0)[64:]
+        in7 = intbv(0)[64:]
+        in8 = intbv(0)[48:]
+        in9 = intbv(0)[64:]
+        in10 = intbv(0)[48:]
         if done:
             done.next = False
         if st == S.IDLE:
@@ -2017,28 +2028,17 @@ def walker_guest(clk, rst, start, done, i_addr, k_write, k_user, k_fetch, r_CR0,
                 pend_2.next = False
                 pend_1.next = False
                 le.next = 0
-                in0 = intbv(0)[64:]
-                in1 = intbv(0)[64:]
-                in2 = intbv(0)[64:]
                 in2[:] = i_addr
-                in3 = intbv(0)[57:]
                 in3[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
-                in4 = intbv(0)[64:]
                 in4[:] = concat(intbv(0)[7:], in3) | intbv(0xfe00000000000000)[64:]
-                in5 = intbv(0)[57:]
                 in5[:] = i_addr[57:] & intbv(0x1ffffffffffffff)[57:]
                 if (((in2 >> 56) & 1) == 1):
                     in1[:] = in4
                 else:
                     in1[:] = concat(intbv(0)[7:], in5)
-                in6 = intbv(0)[64:]
-                in7 = intbv(0)[64:]
                 in7[:] = i_addr
-                in8 = intbv(0)[48:]
                 in8[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
-                in9 = intbv(0)[64:]
                 in9[:] = concat(intbv(0)[16:], in8) | intbv(0xffff000000000000)[64:]
-                in10 = intbv(0)[48:]
                 in10[:] = i_addr[48:] & intbv(0xffffffffffff)[48:]
                 if (((in7 >> 47) & 1) == 1):
                     in6[:] = in9
