@@ -12782,7 +12782,7 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
+walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_fault_k, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
@@ -12999,10 +12999,10 @@ walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walk
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
-    variable rs0: unsigned(7 downto 0);
-    variable rs1: unsigned(5 downto 0);
-    variable rs2: unsigned(5 downto 0);
-    variable rs3: unsigned(5 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
     variable rs4: unsigned(5 downto 0);
     variable rs5: unsigned(5 downto 0);
     variable rs6: unsigned(5 downto 0);
@@ -13040,21 +13040,24 @@ walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walk
     variable rs38: unsigned(5 downto 0);
     variable rs39: unsigned(5 downto 0);
     variable rs40: unsigned(5 downto 0);
-    variable rs41: unsigned(6 downto 0);
-    variable rs42: unsigned(6 downto 0);
-    variable rs43: unsigned(7 downto 0);
-    variable rs44: unsigned(8 downto 0);
-    variable rs45: unsigned(63 downto 0);
-    variable rs46: unsigned(8 downto 0);
-    variable rs47: unsigned(63 downto 0);
-    variable rs48: unsigned(8 downto 0);
-    variable rs49: unsigned(63 downto 0);
-    variable rs50: unsigned(8 downto 0);
-    variable rs51: unsigned(63 downto 0);
-    variable rs52: unsigned(8 downto 0);
-    variable rs53: unsigned(63 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
     variable rs54: unsigned(63 downto 0);
-    variable rs55: unsigned(52 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     unit_io_m_valid <= walker_unit_io0_m_valid_h;
     unit_io_m_we <= walker_unit_io0_m_we_h;
@@ -15317,10 +15320,22 @@ begin
                 end if;
             end if;
         when FAULT =>
-            rs0 := to_unsigned(0, 8);
-            rs1 := to_unsigned(0, 6);
-            rs2 := to_unsigned(0, 6);
-            rs3 := to_unsigned(0, 6);
+            rs0 := to_unsigned(0, 1);
+            rs0 := to_unsigned(0, 1);
+            if (walker_unit_io0_fault_k(4-1 downto 0) /= 2) then
+                rs0 := to_unsigned(1, 1);
+            end if;
+            rs1 := to_unsigned(0, 1);
+            rs1 := to_unsigned(0, 1);
+            if (walker_unit_io0_fault_k(4-1 downto 0) = 3) then
+                rs1 := to_unsigned(1, 1);
+            end if;
+            rs2 := to_unsigned(0, 1);
+            rs2 := to_unsigned(0, 1);
+            if (walker_unit_io0_fault_k(4-1 downto 0) = 7) then
+                rs2 := to_unsigned(1, 1);
+            end if;
+            rs3 := to_unsigned(0, 8);
             rs4 := to_unsigned(0, 6);
             rs5 := to_unsigned(0, 6);
             rs6 := to_unsigned(0, 6);
@@ -15358,261 +15373,264 @@ begin
             rs38 := to_unsigned(0, 6);
             rs39 := to_unsigned(0, 6);
             rs40 := to_unsigned(0, 6);
+            rs41 := to_unsigned(0, 6);
+            rs42 := to_unsigned(0, 6);
+            rs43 := to_unsigned(0, 6);
             if (not bool(walker_unit_io0_le(51))) then
-                rs40 := to_unsigned(39, 6);
+                rs43 := to_unsigned(39, 6);
             else
-                rs40 := to_unsigned(40, 6);
+                rs43 := to_unsigned(40, 6);
             end if;
             if (not bool(walker_unit_io0_le(50))) then
-                rs39 := to_unsigned(38, 6);
+                rs42 := to_unsigned(38, 6);
+            else
+                rs42 := rs43;
+            end if;
+            if (not bool(walker_unit_io0_le(49))) then
+                rs41 := to_unsigned(37, 6);
+            else
+                rs41 := rs42;
+            end if;
+            if (not bool(walker_unit_io0_le(48))) then
+                rs40 := to_unsigned(36, 6);
+            else
+                rs40 := rs41;
+            end if;
+            if (not bool(walker_unit_io0_le(47))) then
+                rs39 := to_unsigned(35, 6);
             else
                 rs39 := rs40;
             end if;
-            if (not bool(walker_unit_io0_le(49))) then
-                rs38 := to_unsigned(37, 6);
+            if (not bool(walker_unit_io0_le(46))) then
+                rs38 := to_unsigned(34, 6);
             else
                 rs38 := rs39;
             end if;
-            if (not bool(walker_unit_io0_le(48))) then
-                rs37 := to_unsigned(36, 6);
+            if (not bool(walker_unit_io0_le(45))) then
+                rs37 := to_unsigned(33, 6);
             else
                 rs37 := rs38;
             end if;
-            if (not bool(walker_unit_io0_le(47))) then
-                rs36 := to_unsigned(35, 6);
+            if (not bool(walker_unit_io0_le(44))) then
+                rs36 := to_unsigned(32, 6);
             else
                 rs36 := rs37;
             end if;
-            if (not bool(walker_unit_io0_le(46))) then
-                rs35 := to_unsigned(34, 6);
+            if (not bool(walker_unit_io0_le(43))) then
+                rs35 := to_unsigned(31, 6);
             else
                 rs35 := rs36;
             end if;
-            if (not bool(walker_unit_io0_le(45))) then
-                rs34 := to_unsigned(33, 6);
+            if (not bool(walker_unit_io0_le(42))) then
+                rs34 := to_unsigned(30, 6);
             else
                 rs34 := rs35;
             end if;
-            if (not bool(walker_unit_io0_le(44))) then
-                rs33 := to_unsigned(32, 6);
+            if (not bool(walker_unit_io0_le(41))) then
+                rs33 := to_unsigned(29, 6);
             else
                 rs33 := rs34;
             end if;
-            if (not bool(walker_unit_io0_le(43))) then
-                rs32 := to_unsigned(31, 6);
+            if (not bool(walker_unit_io0_le(40))) then
+                rs32 := to_unsigned(28, 6);
             else
                 rs32 := rs33;
             end if;
-            if (not bool(walker_unit_io0_le(42))) then
-                rs31 := to_unsigned(30, 6);
+            if (not bool(walker_unit_io0_le(39))) then
+                rs31 := to_unsigned(27, 6);
             else
                 rs31 := rs32;
             end if;
-            if (not bool(walker_unit_io0_le(41))) then
-                rs30 := to_unsigned(29, 6);
+            if (not bool(walker_unit_io0_le(38))) then
+                rs30 := to_unsigned(26, 6);
             else
                 rs30 := rs31;
             end if;
-            if (not bool(walker_unit_io0_le(40))) then
-                rs29 := to_unsigned(28, 6);
+            if (not bool(walker_unit_io0_le(37))) then
+                rs29 := to_unsigned(25, 6);
             else
                 rs29 := rs30;
             end if;
-            if (not bool(walker_unit_io0_le(39))) then
-                rs28 := to_unsigned(27, 6);
+            if (not bool(walker_unit_io0_le(36))) then
+                rs28 := to_unsigned(24, 6);
             else
                 rs28 := rs29;
             end if;
-            if (not bool(walker_unit_io0_le(38))) then
-                rs27 := to_unsigned(26, 6);
+            if (not bool(walker_unit_io0_le(35))) then
+                rs27 := to_unsigned(23, 6);
             else
                 rs27 := rs28;
             end if;
-            if (not bool(walker_unit_io0_le(37))) then
-                rs26 := to_unsigned(25, 6);
+            if (not bool(walker_unit_io0_le(34))) then
+                rs26 := to_unsigned(22, 6);
             else
                 rs26 := rs27;
             end if;
-            if (not bool(walker_unit_io0_le(36))) then
-                rs25 := to_unsigned(24, 6);
+            if (not bool(walker_unit_io0_le(33))) then
+                rs25 := to_unsigned(21, 6);
             else
                 rs25 := rs26;
             end if;
-            if (not bool(walker_unit_io0_le(35))) then
-                rs24 := to_unsigned(23, 6);
+            if (not bool(walker_unit_io0_le(32))) then
+                rs24 := to_unsigned(20, 6);
             else
                 rs24 := rs25;
             end if;
-            if (not bool(walker_unit_io0_le(34))) then
-                rs23 := to_unsigned(22, 6);
+            if (not bool(walker_unit_io0_le(31))) then
+                rs23 := to_unsigned(19, 6);
             else
                 rs23 := rs24;
             end if;
-            if (not bool(walker_unit_io0_le(33))) then
-                rs22 := to_unsigned(21, 6);
+            if (not bool(walker_unit_io0_le(30))) then
+                rs22 := to_unsigned(18, 6);
             else
                 rs22 := rs23;
             end if;
-            if (not bool(walker_unit_io0_le(32))) then
-                rs21 := to_unsigned(20, 6);
+            if (not bool(walker_unit_io0_le(29))) then
+                rs21 := to_unsigned(17, 6);
             else
                 rs21 := rs22;
             end if;
-            if (not bool(walker_unit_io0_le(31))) then
-                rs20 := to_unsigned(19, 6);
+            if (not bool(walker_unit_io0_le(28))) then
+                rs20 := to_unsigned(16, 6);
             else
                 rs20 := rs21;
             end if;
-            if (not bool(walker_unit_io0_le(30))) then
-                rs19 := to_unsigned(18, 6);
+            if (not bool(walker_unit_io0_le(27))) then
+                rs19 := to_unsigned(15, 6);
             else
                 rs19 := rs20;
             end if;
-            if (not bool(walker_unit_io0_le(29))) then
-                rs18 := to_unsigned(17, 6);
+            if (not bool(walker_unit_io0_le(26))) then
+                rs18 := to_unsigned(14, 6);
             else
                 rs18 := rs19;
             end if;
-            if (not bool(walker_unit_io0_le(28))) then
-                rs17 := to_unsigned(16, 6);
+            if (not bool(walker_unit_io0_le(25))) then
+                rs17 := to_unsigned(13, 6);
             else
                 rs17 := rs18;
             end if;
-            if (not bool(walker_unit_io0_le(27))) then
-                rs16 := to_unsigned(15, 6);
+            if (not bool(walker_unit_io0_le(24))) then
+                rs16 := to_unsigned(12, 6);
             else
                 rs16 := rs17;
             end if;
-            if (not bool(walker_unit_io0_le(26))) then
-                rs15 := to_unsigned(14, 6);
+            if (not bool(walker_unit_io0_le(23))) then
+                rs15 := to_unsigned(11, 6);
             else
                 rs15 := rs16;
             end if;
-            if (not bool(walker_unit_io0_le(25))) then
-                rs14 := to_unsigned(13, 6);
+            if (not bool(walker_unit_io0_le(22))) then
+                rs14 := to_unsigned(10, 6);
             else
                 rs14 := rs15;
             end if;
-            if (not bool(walker_unit_io0_le(24))) then
-                rs13 := to_unsigned(12, 6);
+            if (not bool(walker_unit_io0_le(21))) then
+                rs13 := to_unsigned(9, 6);
             else
                 rs13 := rs14;
             end if;
-            if (not bool(walker_unit_io0_le(23))) then
-                rs12 := to_unsigned(11, 6);
+            if (not bool(walker_unit_io0_le(20))) then
+                rs12 := to_unsigned(8, 6);
             else
                 rs12 := rs13;
             end if;
-            if (not bool(walker_unit_io0_le(22))) then
-                rs11 := to_unsigned(10, 6);
+            if (not bool(walker_unit_io0_le(19))) then
+                rs11 := to_unsigned(7, 6);
             else
                 rs11 := rs12;
             end if;
-            if (not bool(walker_unit_io0_le(21))) then
-                rs10 := to_unsigned(9, 6);
+            if (not bool(walker_unit_io0_le(18))) then
+                rs10 := to_unsigned(6, 6);
             else
                 rs10 := rs11;
             end if;
-            if (not bool(walker_unit_io0_le(20))) then
-                rs9 := to_unsigned(8, 6);
+            if (not bool(walker_unit_io0_le(17))) then
+                rs9 := to_unsigned(5, 6);
             else
                 rs9 := rs10;
             end if;
-            if (not bool(walker_unit_io0_le(19))) then
-                rs8 := to_unsigned(7, 6);
+            if (not bool(walker_unit_io0_le(16))) then
+                rs8 := to_unsigned(4, 6);
             else
                 rs8 := rs9;
             end if;
-            if (not bool(walker_unit_io0_le(18))) then
-                rs7 := to_unsigned(6, 6);
+            if (not bool(walker_unit_io0_le(15))) then
+                rs7 := to_unsigned(3, 6);
             else
                 rs7 := rs8;
             end if;
-            if (not bool(walker_unit_io0_le(17))) then
-                rs6 := to_unsigned(5, 6);
+            if (not bool(walker_unit_io0_le(14))) then
+                rs6 := to_unsigned(2, 6);
             else
                 rs6 := rs7;
             end if;
-            if (not bool(walker_unit_io0_le(16))) then
-                rs5 := to_unsigned(4, 6);
+            if (not bool(walker_unit_io0_le(13))) then
+                rs5 := to_unsigned(1, 6);
             else
                 rs5 := rs6;
             end if;
-            if (not bool(walker_unit_io0_le(15))) then
-                rs4 := to_unsigned(3, 6);
+            if (not bool(walker_unit_io0_le(12))) then
+                rs4 := to_unsigned(0, 6);
             else
                 rs4 := rs5;
             end if;
-            if (not bool(walker_unit_io0_le(14))) then
-                rs3 := to_unsigned(2, 6);
-            else
-                rs3 := rs4;
-            end if;
-            if (not bool(walker_unit_io0_le(13))) then
-                rs2 := to_unsigned(1, 6);
-            else
-                rs2 := rs3;
-            end if;
-            if (not bool(walker_unit_io0_le(12))) then
-                rs1 := to_unsigned(0, 6);
-            else
-                rs1 := rs2;
-            end if;
-            rs41 := to_unsigned(0, 7);
-            rs41 := (13 + unsigned'(to_unsigned(0, 1) & rs1));
-            rs42 := to_unsigned(0, 7);
-            rs42 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
-            rs43 := to_unsigned(0, 8);
-            rs43 := (3 + unsigned'(to_unsigned(0, 1) & rs42));
+            rs44 := to_unsigned(0, 7);
+            rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+            rs45 := to_unsigned(0, 7);
+            rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
+            rs46 := to_unsigned(0, 8);
+            rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
             if (walker_unit_io0_le(12-1 downto 9) = 7) then
-                rs0 := unsigned'(to_unsigned(0, 1) & rs41);
+                rs3 := unsigned'(to_unsigned(0, 1) & rs44);
             else
-                rs0 := rs43;
+                rs3 := rs46;
             end if;
-            rs44 := to_unsigned(0, 9);
-            rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-            rs45 := unit_io_i_addr;
-            rs46 := to_unsigned(0, 9);
-            rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-            rs47 := unit_io_i_addr;
-            rs48 := to_unsigned(0, 9);
-            rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-            rs49 := unit_io_i_addr;
-            rs50 := to_unsigned(0, 9);
-            rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-            rs51 := unit_io_i_addr;
-            rs52 := to_unsigned(0, 9);
-            rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-            rs53 := unit_io_i_addr;
+            rs47 := to_unsigned(0, 9);
+            rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs48 := unit_io_i_addr;
+            rs49 := to_unsigned(0, 9);
+            rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs50 := unit_io_i_addr;
+            rs51 := to_unsigned(0, 9);
+            rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs52 := unit_io_i_addr;
+            rs53 := to_unsigned(0, 9);
             rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             rs54 := unit_io_i_addr;
+            rs55 := to_unsigned(0, 9);
+            rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs56 := unit_io_i_addr;
+            rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs57 := unit_io_i_addr;
             if (walker_unit_io0_flevel = 2) then
-                rs52 := rs53(30-1 downto 21);
+                rs55 := rs56(30-1 downto 21);
             else
-                rs52 := rs54(21-1 downto 12);
+                rs55 := rs57(21-1 downto 12);
             end if;
             if (walker_unit_io0_flevel = 3) then
-                rs50 := rs51(39-1 downto 30);
+                rs53 := rs54(39-1 downto 30);
             else
-                rs50 := rs52;
+                rs53 := rs55;
             end if;
             if (walker_unit_io0_flevel = 4) then
-                rs48 := rs49(48-1 downto 39);
+                rs51 := rs52(48-1 downto 39);
             else
-                rs48 := rs50;
+                rs51 := rs53;
             end if;
             if (walker_unit_io0_flevel = 5) then
-                rs46 := rs47(57-1 downto 48);
+                rs49 := rs50(57-1 downto 48);
             else
-                rs46 := rs48;
+                rs49 := rs51;
             end if;
             if (walker_unit_io0_flevel = 6) then
-                rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+                rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
             else
-                rs44 := rs46;
+                rs47 := rs49;
             end if;
-            rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
-            rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
+            rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+            rs58 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
         when ADREQ =>
             if bool(walker_unit_io0_pend_6) then
                 unit_io_m_valid <= '1';
@@ -15879,10 +15897,10 @@ walker_unit_io0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
-    variable rs0: unsigned(7 downto 0);
-    variable rs1: unsigned(5 downto 0);
-    variable rs2: unsigned(5 downto 0);
-    variable rs3: unsigned(5 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
     variable rs4: unsigned(5 downto 0);
     variable rs5: unsigned(5 downto 0);
     variable rs6: unsigned(5 downto 0);
@@ -15920,21 +15938,24 @@ walker_unit_io0_fsm: process (clk) is
     variable rs38: unsigned(5 downto 0);
     variable rs39: unsigned(5 downto 0);
     variable rs40: unsigned(5 downto 0);
-    variable rs41: unsigned(6 downto 0);
-    variable rs42: unsigned(6 downto 0);
-    variable rs43: unsigned(7 downto 0);
-    variable rs44: unsigned(8 downto 0);
-    variable rs45: unsigned(63 downto 0);
-    variable rs46: unsigned(8 downto 0);
-    variable rs47: unsigned(63 downto 0);
-    variable rs48: unsigned(8 downto 0);
-    variable rs49: unsigned(63 downto 0);
-    variable rs50: unsigned(8 downto 0);
-    variable rs51: unsigned(63 downto 0);
-    variable rs52: unsigned(8 downto 0);
-    variable rs53: unsigned(63 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
     variable rs54: unsigned(63 downto 0);
-    variable rs55: unsigned(52 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -18438,16 +18459,28 @@ begin
                     unit_io_o_status <= walker_unit_io0_fault_k;
                     unit_io_o_level <= walker_unit_io0_flevel;
                     unit_io_o_aux <= to_unsigned(0, 3);
-                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) /= 2, 1);
-                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 3, 1);
-                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 7, 1);
+                    rs0 := to_unsigned(0, 1);
+                    rs0 := to_unsigned(0, 1);
+                    if (walker_unit_io0_fault_k(4-1 downto 0) /= 2) then
+                        rs0 := to_unsigned(1, 1);
+                    end if;
+                    unit_io_o_r_PR <= rs0;
+                    rs1 := to_unsigned(0, 1);
+                    rs1 := to_unsigned(0, 1);
+                    if (walker_unit_io0_fault_k(4-1 downto 0) = 3) then
+                        rs1 := to_unsigned(1, 1);
+                    end if;
+                    unit_io_o_r_RZ <= rs1;
+                    rs2 := to_unsigned(0, 1);
+                    rs2 := to_unsigned(0, 1);
+                    if (walker_unit_io0_fault_k(4-1 downto 0) = 7) then
+                        rs2 := to_unsigned(1, 1);
+                    end if;
+                    unit_io_o_r_PE <= rs2;
                     unit_io_o_r_R <= to_unsigned(walker_unit_io0_a_r, 1);
                     unit_io_o_r_W <= to_unsigned(walker_unit_io0_a_w, 1);
                     unit_io_o_r_U <= to_unsigned(walker_unit_io0_le(59), 1);
-                    rs0 := to_unsigned(0, 8);
-                    rs1 := to_unsigned(0, 6);
-                    rs2 := to_unsigned(0, 6);
-                    rs3 := to_unsigned(0, 6);
+                    rs3 := to_unsigned(0, 8);
                     rs4 := to_unsigned(0, 6);
                     rs5 := to_unsigned(0, 6);
                     rs6 := to_unsigned(0, 6);
@@ -18485,264 +18518,267 @@ begin
                     rs38 := to_unsigned(0, 6);
                     rs39 := to_unsigned(0, 6);
                     rs40 := to_unsigned(0, 6);
+                    rs41 := to_unsigned(0, 6);
+                    rs42 := to_unsigned(0, 6);
+                    rs43 := to_unsigned(0, 6);
                     if (not bool(walker_unit_io0_le(51))) then
-                        rs40 := to_unsigned(39, 6);
+                        rs43 := to_unsigned(39, 6);
                     else
-                        rs40 := to_unsigned(40, 6);
+                        rs43 := to_unsigned(40, 6);
                     end if;
                     if (not bool(walker_unit_io0_le(50))) then
-                        rs39 := to_unsigned(38, 6);
+                        rs42 := to_unsigned(38, 6);
+                    else
+                        rs42 := rs43;
+                    end if;
+                    if (not bool(walker_unit_io0_le(49))) then
+                        rs41 := to_unsigned(37, 6);
+                    else
+                        rs41 := rs42;
+                    end if;
+                    if (not bool(walker_unit_io0_le(48))) then
+                        rs40 := to_unsigned(36, 6);
+                    else
+                        rs40 := rs41;
+                    end if;
+                    if (not bool(walker_unit_io0_le(47))) then
+                        rs39 := to_unsigned(35, 6);
                     else
                         rs39 := rs40;
                     end if;
-                    if (not bool(walker_unit_io0_le(49))) then
-                        rs38 := to_unsigned(37, 6);
+                    if (not bool(walker_unit_io0_le(46))) then
+                        rs38 := to_unsigned(34, 6);
                     else
                         rs38 := rs39;
                     end if;
-                    if (not bool(walker_unit_io0_le(48))) then
-                        rs37 := to_unsigned(36, 6);
+                    if (not bool(walker_unit_io0_le(45))) then
+                        rs37 := to_unsigned(33, 6);
                     else
                         rs37 := rs38;
                     end if;
-                    if (not bool(walker_unit_io0_le(47))) then
-                        rs36 := to_unsigned(35, 6);
+                    if (not bool(walker_unit_io0_le(44))) then
+                        rs36 := to_unsigned(32, 6);
                     else
                         rs36 := rs37;
                     end if;
-                    if (not bool(walker_unit_io0_le(46))) then
-                        rs35 := to_unsigned(34, 6);
+                    if (not bool(walker_unit_io0_le(43))) then
+                        rs35 := to_unsigned(31, 6);
                     else
                         rs35 := rs36;
                     end if;
-                    if (not bool(walker_unit_io0_le(45))) then
-                        rs34 := to_unsigned(33, 6);
+                    if (not bool(walker_unit_io0_le(42))) then
+                        rs34 := to_unsigned(30, 6);
                     else
                         rs34 := rs35;
                     end if;
-                    if (not bool(walker_unit_io0_le(44))) then
-                        rs33 := to_unsigned(32, 6);
+                    if (not bool(walker_unit_io0_le(41))) then
+                        rs33 := to_unsigned(29, 6);
                     else
                         rs33 := rs34;
                     end if;
-                    if (not bool(walker_unit_io0_le(43))) then
-                        rs32 := to_unsigned(31, 6);
+                    if (not bool(walker_unit_io0_le(40))) then
+                        rs32 := to_unsigned(28, 6);
                     else
                         rs32 := rs33;
                     end if;
-                    if (not bool(walker_unit_io0_le(42))) then
-                        rs31 := to_unsigned(30, 6);
+                    if (not bool(walker_unit_io0_le(39))) then
+                        rs31 := to_unsigned(27, 6);
                     else
                         rs31 := rs32;
                     end if;
-                    if (not bool(walker_unit_io0_le(41))) then
-                        rs30 := to_unsigned(29, 6);
+                    if (not bool(walker_unit_io0_le(38))) then
+                        rs30 := to_unsigned(26, 6);
                     else
                         rs30 := rs31;
                     end if;
-                    if (not bool(walker_unit_io0_le(40))) then
-                        rs29 := to_unsigned(28, 6);
+                    if (not bool(walker_unit_io0_le(37))) then
+                        rs29 := to_unsigned(25, 6);
                     else
                         rs29 := rs30;
                     end if;
-                    if (not bool(walker_unit_io0_le(39))) then
-                        rs28 := to_unsigned(27, 6);
+                    if (not bool(walker_unit_io0_le(36))) then
+                        rs28 := to_unsigned(24, 6);
                     else
                         rs28 := rs29;
                     end if;
-                    if (not bool(walker_unit_io0_le(38))) then
-                        rs27 := to_unsigned(26, 6);
+                    if (not bool(walker_unit_io0_le(35))) then
+                        rs27 := to_unsigned(23, 6);
                     else
                         rs27 := rs28;
                     end if;
-                    if (not bool(walker_unit_io0_le(37))) then
-                        rs26 := to_unsigned(25, 6);
+                    if (not bool(walker_unit_io0_le(34))) then
+                        rs26 := to_unsigned(22, 6);
                     else
                         rs26 := rs27;
                     end if;
-                    if (not bool(walker_unit_io0_le(36))) then
-                        rs25 := to_unsigned(24, 6);
+                    if (not bool(walker_unit_io0_le(33))) then
+                        rs25 := to_unsigned(21, 6);
                     else
                         rs25 := rs26;
                     end if;
-                    if (not bool(walker_unit_io0_le(35))) then
-                        rs24 := to_unsigned(23, 6);
+                    if (not bool(walker_unit_io0_le(32))) then
+                        rs24 := to_unsigned(20, 6);
                     else
                         rs24 := rs25;
                     end if;
-                    if (not bool(walker_unit_io0_le(34))) then
-                        rs23 := to_unsigned(22, 6);
+                    if (not bool(walker_unit_io0_le(31))) then
+                        rs23 := to_unsigned(19, 6);
                     else
                         rs23 := rs24;
                     end if;
-                    if (not bool(walker_unit_io0_le(33))) then
-                        rs22 := to_unsigned(21, 6);
+                    if (not bool(walker_unit_io0_le(30))) then
+                        rs22 := to_unsigned(18, 6);
                     else
                         rs22 := rs23;
                     end if;
-                    if (not bool(walker_unit_io0_le(32))) then
-                        rs21 := to_unsigned(20, 6);
+                    if (not bool(walker_unit_io0_le(29))) then
+                        rs21 := to_unsigned(17, 6);
                     else
                         rs21 := rs22;
                     end if;
-                    if (not bool(walker_unit_io0_le(31))) then
-                        rs20 := to_unsigned(19, 6);
+                    if (not bool(walker_unit_io0_le(28))) then
+                        rs20 := to_unsigned(16, 6);
                     else
                         rs20 := rs21;
                     end if;
-                    if (not bool(walker_unit_io0_le(30))) then
-                        rs19 := to_unsigned(18, 6);
+                    if (not bool(walker_unit_io0_le(27))) then
+                        rs19 := to_unsigned(15, 6);
                     else
                         rs19 := rs20;
                     end if;
-                    if (not bool(walker_unit_io0_le(29))) then
-                        rs18 := to_unsigned(17, 6);
+                    if (not bool(walker_unit_io0_le(26))) then
+                        rs18 := to_unsigned(14, 6);
                     else
                         rs18 := rs19;
                     end if;
-                    if (not bool(walker_unit_io0_le(28))) then
-                        rs17 := to_unsigned(16, 6);
+                    if (not bool(walker_unit_io0_le(25))) then
+                        rs17 := to_unsigned(13, 6);
                     else
                         rs17 := rs18;
                     end if;
-                    if (not bool(walker_unit_io0_le(27))) then
-                        rs16 := to_unsigned(15, 6);
+                    if (not bool(walker_unit_io0_le(24))) then
+                        rs16 := to_unsigned(12, 6);
                     else
                         rs16 := rs17;
                     end if;
-                    if (not bool(walker_unit_io0_le(26))) then
-                        rs15 := to_unsigned(14, 6);
+                    if (not bool(walker_unit_io0_le(23))) then
+                        rs15 := to_unsigned(11, 6);
                     else
                         rs15 := rs16;
                     end if;
-                    if (not bool(walker_unit_io0_le(25))) then
-                        rs14 := to_unsigned(13, 6);
+                    if (not bool(walker_unit_io0_le(22))) then
+                        rs14 := to_unsigned(10, 6);
                     else
                         rs14 := rs15;
                     end if;
-                    if (not bool(walker_unit_io0_le(24))) then
-                        rs13 := to_unsigned(12, 6);
+                    if (not bool(walker_unit_io0_le(21))) then
+                        rs13 := to_unsigned(9, 6);
                     else
                         rs13 := rs14;
                     end if;
-                    if (not bool(walker_unit_io0_le(23))) then
-                        rs12 := to_unsigned(11, 6);
+                    if (not bool(walker_unit_io0_le(20))) then
+                        rs12 := to_unsigned(8, 6);
                     else
                         rs12 := rs13;
                     end if;
-                    if (not bool(walker_unit_io0_le(22))) then
-                        rs11 := to_unsigned(10, 6);
+                    if (not bool(walker_unit_io0_le(19))) then
+                        rs11 := to_unsigned(7, 6);
                     else
                         rs11 := rs12;
                     end if;
-                    if (not bool(walker_unit_io0_le(21))) then
-                        rs10 := to_unsigned(9, 6);
+                    if (not bool(walker_unit_io0_le(18))) then
+                        rs10 := to_unsigned(6, 6);
                     else
                         rs10 := rs11;
                     end if;
-                    if (not bool(walker_unit_io0_le(20))) then
-                        rs9 := to_unsigned(8, 6);
+                    if (not bool(walker_unit_io0_le(17))) then
+                        rs9 := to_unsigned(5, 6);
                     else
                         rs9 := rs10;
                     end if;
-                    if (not bool(walker_unit_io0_le(19))) then
-                        rs8 := to_unsigned(7, 6);
+                    if (not bool(walker_unit_io0_le(16))) then
+                        rs8 := to_unsigned(4, 6);
                     else
                         rs8 := rs9;
                     end if;
-                    if (not bool(walker_unit_io0_le(18))) then
-                        rs7 := to_unsigned(6, 6);
+                    if (not bool(walker_unit_io0_le(15))) then
+                        rs7 := to_unsigned(3, 6);
                     else
                         rs7 := rs8;
                     end if;
-                    if (not bool(walker_unit_io0_le(17))) then
-                        rs6 := to_unsigned(5, 6);
+                    if (not bool(walker_unit_io0_le(14))) then
+                        rs6 := to_unsigned(2, 6);
                     else
                         rs6 := rs7;
                     end if;
-                    if (not bool(walker_unit_io0_le(16))) then
-                        rs5 := to_unsigned(4, 6);
+                    if (not bool(walker_unit_io0_le(13))) then
+                        rs5 := to_unsigned(1, 6);
                     else
                         rs5 := rs6;
                     end if;
-                    if (not bool(walker_unit_io0_le(15))) then
-                        rs4 := to_unsigned(3, 6);
+                    if (not bool(walker_unit_io0_le(12))) then
+                        rs4 := to_unsigned(0, 6);
                     else
                         rs4 := rs5;
                     end if;
-                    if (not bool(walker_unit_io0_le(14))) then
-                        rs3 := to_unsigned(2, 6);
-                    else
-                        rs3 := rs4;
-                    end if;
-                    if (not bool(walker_unit_io0_le(13))) then
-                        rs2 := to_unsigned(1, 6);
-                    else
-                        rs2 := rs3;
-                    end if;
-                    if (not bool(walker_unit_io0_le(12))) then
-                        rs1 := to_unsigned(0, 6);
-                    else
-                        rs1 := rs2;
-                    end if;
-                    rs41 := to_unsigned(0, 7);
-                    rs41 := (13 + unsigned'(to_unsigned(0, 1) & rs1));
-                    rs42 := to_unsigned(0, 7);
-                    rs42 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
-                    rs43 := to_unsigned(0, 8);
-                    rs43 := (3 + unsigned'(to_unsigned(0, 1) & rs42));
+                    rs44 := to_unsigned(0, 7);
+                    rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+                    rs45 := to_unsigned(0, 7);
+                    rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io0_flevel), 7);
+                    rs46 := to_unsigned(0, 8);
+                    rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
                     if (walker_unit_io0_le(12-1 downto 9) = 7) then
-                        rs0 := unsigned'(to_unsigned(0, 1) & rs41);
+                        rs3 := unsigned'(to_unsigned(0, 1) & rs44);
                     else
-                        rs0 := rs43;
+                        rs3 := rs46;
                     end if;
-                    unit_io_o_r_shift <= rs0(6-1 downto 0);
+                    unit_io_o_r_shift <= rs3(6-1 downto 0);
                     unit_io_o_r_frame <= unsigned'(to_unsigned(0, 12) & walker_unit_io0_le(52-1 downto 12) & to_unsigned(0, 12));
-                    rs44 := to_unsigned(0, 9);
-                    rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    rs45 := unit_io_i_addr;
-                    rs46 := to_unsigned(0, 9);
-                    rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    rs47 := unit_io_i_addr;
-                    rs48 := to_unsigned(0, 9);
-                    rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    rs49 := unit_io_i_addr;
-                    rs50 := to_unsigned(0, 9);
-                    rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    rs51 := unit_io_i_addr;
-                    rs52 := to_unsigned(0, 9);
-                    rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    rs53 := unit_io_i_addr;
+                    rs47 := to_unsigned(0, 9);
+                    rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs48 := unit_io_i_addr;
+                    rs49 := to_unsigned(0, 9);
+                    rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs50 := unit_io_i_addr;
+                    rs51 := to_unsigned(0, 9);
+                    rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs52 := unit_io_i_addr;
+                    rs53 := to_unsigned(0, 9);
                     rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     rs54 := unit_io_i_addr;
+                    rs55 := to_unsigned(0, 9);
+                    rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs56 := unit_io_i_addr;
+                    rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs57 := unit_io_i_addr;
                     if (walker_unit_io0_flevel = 2) then
-                        rs52 := rs53(30-1 downto 21);
+                        rs55 := rs56(30-1 downto 21);
                     else
-                        rs52 := rs54(21-1 downto 12);
+                        rs55 := rs57(21-1 downto 12);
                     end if;
                     if (walker_unit_io0_flevel = 3) then
-                        rs50 := rs51(39-1 downto 30);
+                        rs53 := rs54(39-1 downto 30);
                     else
-                        rs50 := rs52;
+                        rs53 := rs55;
                     end if;
                     if (walker_unit_io0_flevel = 4) then
-                        rs48 := rs49(48-1 downto 39);
+                        rs51 := rs52(48-1 downto 39);
                     else
-                        rs48 := rs50;
+                        rs51 := rs53;
                     end if;
                     if (walker_unit_io0_flevel = 5) then
-                        rs46 := rs47(57-1 downto 48);
+                        rs49 := rs50(57-1 downto 48);
                     else
-                        rs46 := rs48;
+                        rs49 := rs51;
                     end if;
                     if (walker_unit_io0_flevel = 6) then
-                        rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+                        rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
                     else
-                        rs44 := rs46;
+                        rs47 := rs49;
                     end if;
-                    rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                    rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
-                    unit_io_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs55);
+                    rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                    rs58 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
+                    unit_io_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs58);
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>
@@ -18780,7 +18816,7 @@ begin
     end if;
 end process walker_unit_io0_fsm;
 
-nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_x_addr, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
+nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_x_addr, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
@@ -18996,6 +19032,9 @@ nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
 begin
     wn_g_m_valid <= nested_g0_walker_host_gcr3_walk0_m_valid_h;
     wn_g_m_we <= nested_g0_walker_host_gcr3_walk0_m_we_h;
@@ -21273,7 +21312,21 @@ begin
             end if;
         end if;
     elsif (nested_g0_walker_host_gcr3_walk0_st = FAULT) then
-        null;
+        rs0 := to_unsigned(0, 1);
+        rs0 := to_unsigned(0, 1);
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+            rs0 := to_unsigned(1, 1);
+        end if;
+        rs1 := to_unsigned(0, 1);
+        rs1 := to_unsigned(0, 1);
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+            rs1 := to_unsigned(1, 1);
+        end if;
+        rs2 := to_unsigned(0, 1);
+        rs2 := to_unsigned(0, 1);
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+            rs2 := to_unsigned(1, 1);
+        end if;
     elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
         if bool(nested_g0_walker_host_gcr3_walk0_pend_6) then
             wn_g_m_valid <= '1';
@@ -21552,6 +21605,9 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -24006,9 +24062,24 @@ begin
                 nested_g0_x_status <= nested_g0_walker_host_gcr3_walk0_fault_k;
                 nested_g0_x_level <= nested_g0_walker_host_gcr3_walk0_flevel;
                 nested_g0_x_aux <= to_unsigned(0, 3);
-                nested_g0_h_r_PR <= to_unsigned(nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1, 1);
-                nested_g0_h_r_RZ <= to_unsigned(nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2, 1);
-                nested_g0_h_r_PE <= to_unsigned(nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6, 1);
+                rs0 := to_unsigned(0, 1);
+                rs0 := to_unsigned(0, 1);
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+                    rs0 := to_unsigned(1, 1);
+                end if;
+                nested_g0_h_r_PR <= rs0;
+                rs1 := to_unsigned(0, 1);
+                rs1 := to_unsigned(0, 1);
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+                    rs1 := to_unsigned(1, 1);
+                end if;
+                nested_g0_h_r_RZ <= rs1;
+                rs2 := to_unsigned(0, 1);
+                rs2 := to_unsigned(0, 1);
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+                    rs2 := to_unsigned(1, 1);
+                end if;
+                nested_g0_h_r_PE <= rs2;
                 nested_g0_x_done <= '1';
                 nested_g0_walker_host_gcr3_walk0_st <= IDLE;
             elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
@@ -24359,7 +24430,7 @@ nested_g0_x_table <= stdl(bool(nested_g0_x_on_table) and (not bool(nested_g0_x_p
 nested_g0_x_off <= stdl(wn_g_r_HPT(12-1 downto 9) = 0);
 nested_g0_hb_HPT <= wn_g_r_HPT;
 
-nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_x_addr, nested_t0_hk_write, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_x_addr, nested_t0_hk_write, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
@@ -24575,6 +24646,9 @@ nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host_guest_io0_m_valid_h;
     wn_t_m_we <= nested_t0_walker_host_guest_io0_m_we_h;
@@ -26888,7 +26962,21 @@ begin
             end if;
         end if;
     elsif (nested_t0_walker_host_guest_io0_st = FAULT) then
-        null;
+        rs0 := to_unsigned(0, 1);
+        rs0 := to_unsigned(0, 1);
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+            rs0 := to_unsigned(1, 1);
+        end if;
+        rs1 := to_unsigned(0, 1);
+        rs1 := to_unsigned(0, 1);
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+            rs1 := to_unsigned(1, 1);
+        end if;
+        rs2 := to_unsigned(0, 1);
+        rs2 := to_unsigned(0, 1);
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+            rs2 := to_unsigned(1, 1);
+        end if;
     elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
         if bool(nested_t0_walker_host_guest_io0_pend_6) then
             wn_t_m_valid <= '1';
@@ -27173,6 +27261,9 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable ps1_39: unsigned(5 downto 0);
     variable ps1_40: unsigned(5 downto 0);
     variable ps1_41: unsigned(6 downto 0);
+    variable rs0: unsigned(0 downto 0);
+    variable rs1: unsigned(0 downto 0);
+    variable rs2: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -29639,9 +29730,24 @@ begin
                 nested_t0_x_status <= nested_t0_walker_host_guest_io0_fault_k;
                 nested_t0_x_level <= nested_t0_walker_host_guest_io0_flevel;
                 nested_t0_x_aux <= to_unsigned(0, 3);
-                nested_t0_h_r_PR <= to_unsigned(nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1, 1);
-                nested_t0_h_r_RZ <= to_unsigned(nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2, 1);
-                nested_t0_h_r_PE <= to_unsigned(nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6, 1);
+                rs0 := to_unsigned(0, 1);
+                rs0 := to_unsigned(0, 1);
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+                    rs0 := to_unsigned(1, 1);
+                end if;
+                nested_t0_h_r_PR <= rs0;
+                rs1 := to_unsigned(0, 1);
+                rs1 := to_unsigned(0, 1);
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+                    rs1 := to_unsigned(1, 1);
+                end if;
+                nested_t0_h_r_RZ <= rs1;
+                rs2 := to_unsigned(0, 1);
+                rs2 := to_unsigned(0, 1);
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+                    rs2 := to_unsigned(1, 1);
+                end if;
+                nested_t0_h_r_PE <= rs2;
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host_guest_io0_st <= IDLE;
             elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then

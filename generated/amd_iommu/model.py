@@ -2070,10 +2070,19 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, k_translate, r_HPT,
                             else:
                                 pass
         elif st == S.FAULT:
-            rs0 = intbv(0)[8:]
-            rs1 = intbv(0)[6:]
-            rs2 = intbv(0)[6:]
-            rs3 = intbv(0)[6:]
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[4:] != 2):
+                rs0[:] = 1
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[4:] == 3):
+                rs1[:] = 1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[4:] == 7):
+                rs2[:] = 1
+            rs3 = intbv(0)[8:]
             rs4 = intbv(0)[6:]
             rs5 = intbv(0)[6:]
             rs6 = intbv(0)[6:]
@@ -2111,215 +2120,218 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, k_translate, r_HPT,
             rs38 = intbv(0)[6:]
             rs39 = intbv(0)[6:]
             rs40 = intbv(0)[6:]
+            rs41 = intbv(0)[6:]
+            rs42 = intbv(0)[6:]
+            rs43 = intbv(0)[6:]
             if (not le[51]):
-                rs40[:] = 0x27
+                rs43[:] = 0x27
             else:
-                rs40[:] = 0x28
+                rs43[:] = 0x28
             if (not le[50]):
-                rs39[:] = 0x26
+                rs42[:] = 0x26
+            else:
+                rs42[:] = rs43
+            if (not le[49]):
+                rs41[:] = 0x25
+            else:
+                rs41[:] = rs42
+            if (not le[48]):
+                rs40[:] = 0x24
+            else:
+                rs40[:] = rs41
+            if (not le[47]):
+                rs39[:] = 0x23
             else:
                 rs39[:] = rs40
-            if (not le[49]):
-                rs38[:] = 0x25
+            if (not le[46]):
+                rs38[:] = 0x22
             else:
                 rs38[:] = rs39
-            if (not le[48]):
-                rs37[:] = 0x24
+            if (not le[45]):
+                rs37[:] = 0x21
             else:
                 rs37[:] = rs38
-            if (not le[47]):
-                rs36[:] = 0x23
+            if (not le[44]):
+                rs36[:] = 0x20
             else:
                 rs36[:] = rs37
-            if (not le[46]):
-                rs35[:] = 0x22
+            if (not le[43]):
+                rs35[:] = 0x1f
             else:
                 rs35[:] = rs36
-            if (not le[45]):
-                rs34[:] = 0x21
+            if (not le[42]):
+                rs34[:] = 0x1e
             else:
                 rs34[:] = rs35
-            if (not le[44]):
-                rs33[:] = 0x20
+            if (not le[41]):
+                rs33[:] = 0x1d
             else:
                 rs33[:] = rs34
-            if (not le[43]):
-                rs32[:] = 0x1f
+            if (not le[40]):
+                rs32[:] = 0x1c
             else:
                 rs32[:] = rs33
-            if (not le[42]):
-                rs31[:] = 0x1e
+            if (not le[39]):
+                rs31[:] = 0x1b
             else:
                 rs31[:] = rs32
-            if (not le[41]):
-                rs30[:] = 0x1d
+            if (not le[38]):
+                rs30[:] = 0x1a
             else:
                 rs30[:] = rs31
-            if (not le[40]):
-                rs29[:] = 0x1c
+            if (not le[37]):
+                rs29[:] = 0x19
             else:
                 rs29[:] = rs30
-            if (not le[39]):
-                rs28[:] = 0x1b
+            if (not le[36]):
+                rs28[:] = 0x18
             else:
                 rs28[:] = rs29
-            if (not le[38]):
-                rs27[:] = 0x1a
+            if (not le[35]):
+                rs27[:] = 0x17
             else:
                 rs27[:] = rs28
-            if (not le[37]):
-                rs26[:] = 0x19
+            if (not le[34]):
+                rs26[:] = 0x16
             else:
                 rs26[:] = rs27
-            if (not le[36]):
-                rs25[:] = 0x18
+            if (not le[33]):
+                rs25[:] = 0x15
             else:
                 rs25[:] = rs26
-            if (not le[35]):
-                rs24[:] = 0x17
+            if (not le[32]):
+                rs24[:] = 0x14
             else:
                 rs24[:] = rs25
-            if (not le[34]):
-                rs23[:] = 0x16
+            if (not le[31]):
+                rs23[:] = 0x13
             else:
                 rs23[:] = rs24
-            if (not le[33]):
-                rs22[:] = 0x15
+            if (not le[30]):
+                rs22[:] = 0x12
             else:
                 rs22[:] = rs23
-            if (not le[32]):
-                rs21[:] = 0x14
+            if (not le[29]):
+                rs21[:] = 0x11
             else:
                 rs21[:] = rs22
-            if (not le[31]):
-                rs20[:] = 0x13
+            if (not le[28]):
+                rs20[:] = 0x10
             else:
                 rs20[:] = rs21
-            if (not le[30]):
-                rs19[:] = 0x12
+            if (not le[27]):
+                rs19[:] = 0xf
             else:
                 rs19[:] = rs20
-            if (not le[29]):
-                rs18[:] = 0x11
+            if (not le[26]):
+                rs18[:] = 0xe
             else:
                 rs18[:] = rs19
-            if (not le[28]):
-                rs17[:] = 0x10
+            if (not le[25]):
+                rs17[:] = 0xd
             else:
                 rs17[:] = rs18
-            if (not le[27]):
-                rs16[:] = 0xf
+            if (not le[24]):
+                rs16[:] = 0xc
             else:
                 rs16[:] = rs17
-            if (not le[26]):
-                rs15[:] = 0xe
+            if (not le[23]):
+                rs15[:] = 0xb
             else:
                 rs15[:] = rs16
-            if (not le[25]):
-                rs14[:] = 0xd
+            if (not le[22]):
+                rs14[:] = 0xa
             else:
                 rs14[:] = rs15
-            if (not le[24]):
-                rs13[:] = 0xc
+            if (not le[21]):
+                rs13[:] = 9
             else:
                 rs13[:] = rs14
-            if (not le[23]):
-                rs12[:] = 0xb
+            if (not le[20]):
+                rs12[:] = 8
             else:
                 rs12[:] = rs13
-            if (not le[22]):
-                rs11[:] = 0xa
+            if (not le[19]):
+                rs11[:] = 7
             else:
                 rs11[:] = rs12
-            if (not le[21]):
-                rs10[:] = 9
+            if (not le[18]):
+                rs10[:] = 6
             else:
                 rs10[:] = rs11
-            if (not le[20]):
-                rs9[:] = 8
+            if (not le[17]):
+                rs9[:] = 5
             else:
                 rs9[:] = rs10
-            if (not le[19]):
-                rs8[:] = 7
+            if (not le[16]):
+                rs8[:] = 4
             else:
                 rs8[:] = rs9
-            if (not le[18]):
-                rs7[:] = 6
+            if (not le[15]):
+                rs7[:] = 3
             else:
                 rs7[:] = rs8
-            if (not le[17]):
-                rs6[:] = 5
+            if (not le[14]):
+                rs6[:] = 2
             else:
                 rs6[:] = rs7
-            if (not le[16]):
-                rs5[:] = 4
+            if (not le[13]):
+                rs5[:] = 1
             else:
                 rs5[:] = rs6
-            if (not le[15]):
-                rs4[:] = 3
+            if (not le[12]):
+                rs4[:] = 0
             else:
                 rs4[:] = rs5
-            if (not le[14]):
-                rs3[:] = 2
-            else:
-                rs3[:] = rs4
-            if (not le[13]):
-                rs2[:] = 1
-            else:
-                rs2[:] = rs3
-            if (not le[12]):
-                rs1[:] = 0
-            else:
-                rs1[:] = rs2
-            rs41 = intbv(0)[7:]
-            rs41[:] = 0xd + concat(intbv(0)[1:], rs1)
-            rs42 = intbv(0)[7:]
-            rs42[:] = 9 * concat(intbv(0)[4:], flevel)
-            rs43 = intbv(0)[8:]
-            rs43[:] = 3 + concat(intbv(0)[1:], rs42)
+            rs44 = intbv(0)[7:]
+            rs44[:] = 0xd + concat(intbv(0)[1:], rs4)
+            rs45 = intbv(0)[7:]
+            rs45[:] = 9 * concat(intbv(0)[4:], flevel)
+            rs46 = intbv(0)[8:]
+            rs46[:] = 3 + concat(intbv(0)[1:], rs45)
             if (le[12:9] == 7):
-                rs0[:] = concat(intbv(0)[1:], rs41)
+                rs3[:] = concat(intbv(0)[1:], rs44)
             else:
-                rs0[:] = rs43
-            rs44 = intbv(0)[9:]
-            rs45 = intbv(0)[64:]
-            rs45[:] = i_addr
-            rs46 = intbv(0)[9:]
-            rs47 = intbv(0)[64:]
-            rs47[:] = i_addr
-            rs48 = intbv(0)[9:]
-            rs49 = intbv(0)[64:]
-            rs49[:] = i_addr
-            rs50 = intbv(0)[9:]
-            rs51 = intbv(0)[64:]
-            rs51[:] = i_addr
-            rs52 = intbv(0)[9:]
-            rs53 = intbv(0)[64:]
-            rs53[:] = i_addr
+                rs3[:] = rs46
+            rs47 = intbv(0)[9:]
+            rs48 = intbv(0)[64:]
+            rs48[:] = i_addr
+            rs49 = intbv(0)[9:]
+            rs50 = intbv(0)[64:]
+            rs50[:] = i_addr
+            rs51 = intbv(0)[9:]
+            rs52 = intbv(0)[64:]
+            rs52[:] = i_addr
+            rs53 = intbv(0)[9:]
             rs54 = intbv(0)[64:]
             rs54[:] = i_addr
+            rs55 = intbv(0)[9:]
+            rs56 = intbv(0)[64:]
+            rs56[:] = i_addr
+            rs57 = intbv(0)[64:]
+            rs57[:] = i_addr
             if (flevel == 2):
-                rs52[:] = rs53[30:21]
+                rs55[:] = rs56[30:21]
             else:
-                rs52[:] = rs54[21:12]
+                rs55[:] = rs57[21:12]
             if (flevel == 3):
-                rs50[:] = rs51[39:30]
+                rs53[:] = rs54[39:30]
             else:
-                rs50[:] = rs52
+                rs53[:] = rs55
             if (flevel == 4):
-                rs48[:] = rs49[48:39]
+                rs51[:] = rs52[48:39]
             else:
-                rs48[:] = rs50
+                rs51[:] = rs53
             if (flevel == 5):
-                rs46[:] = rs47[57:48]
+                rs49[:] = rs50[57:48]
             else:
-                rs46[:] = rs48
+                rs49[:] = rs51
             if (flevel == 6):
-                rs44[:] = concat(intbv(0)[2:], rs45[64:57])
+                rs47[:] = concat(intbv(0)[2:], rs48[64:57])
             else:
-                rs44[:] = rs46
-            rs55 = intbv(0)[53:]
-            rs55[:] = concat(intbv(0)[1:], a_tbl) + concat(intbv(0)[41:], rs44, intbv(0)[3:])
+                rs47[:] = rs49
+            rs58 = intbv(0)[53:]
+            rs58[:] = concat(intbv(0)[1:], a_tbl) + concat(intbv(0)[41:], rs47, intbv(0)[3:])
         elif st == S.ADREQ:
             if pend_6:
                 m_valid.next = True
@@ -4549,16 +4561,25 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, k_translate, r_HPT,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = (fault_k[4:] != 2)
-            o_r_RZ.next = (fault_k[4:] == 3)
-            o_r_PE.next = (fault_k[4:] == 7)
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[4:] != 2):
+                rs0[:] = 1
+            o_r_PR.next = rs0
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[4:] == 3):
+                rs1[:] = 1
+            o_r_RZ.next = rs1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[4:] == 7):
+                rs2[:] = 1
+            o_r_PE.next = rs2
             o_r_R.next = a_r
             o_r_W.next = a_w
             o_r_U.next = le[59]
-            rs0 = intbv(0)[8:]
-            rs1 = intbv(0)[6:]
-            rs2 = intbv(0)[6:]
-            rs3 = intbv(0)[6:]
+            rs3 = intbv(0)[8:]
             rs4 = intbv(0)[6:]
             rs5 = intbv(0)[6:]
             rs6 = intbv(0)[6:]
@@ -4596,218 +4617,221 @@ def walker_unit_io(clk, rst, start, done, i_addr, k_write, k_translate, r_HPT,
             rs38 = intbv(0)[6:]
             rs39 = intbv(0)[6:]
             rs40 = intbv(0)[6:]
+            rs41 = intbv(0)[6:]
+            rs42 = intbv(0)[6:]
+            rs43 = intbv(0)[6:]
             if (not le[51]):
-                rs40[:] = 0x27
+                rs43[:] = 0x27
             else:
-                rs40[:] = 0x28
+                rs43[:] = 0x28
             if (not le[50]):
-                rs39[:] = 0x26
+                rs42[:] = 0x26
+            else:
+                rs42[:] = rs43
+            if (not le[49]):
+                rs41[:] = 0x25
+            else:
+                rs41[:] = rs42
+            if (not le[48]):
+                rs40[:] = 0x24
+            else:
+                rs40[:] = rs41
+            if (not le[47]):
+                rs39[:] = 0x23
             else:
                 rs39[:] = rs40
-            if (not le[49]):
-                rs38[:] = 0x25
+            if (not le[46]):
+                rs38[:] = 0x22
             else:
                 rs38[:] = rs39
-            if (not le[48]):
-                rs37[:] = 0x24
+            if (not le[45]):
+                rs37[:] = 0x21
             else:
                 rs37[:] = rs38
-            if (not le[47]):
-                rs36[:] = 0x23
+            if (not le[44]):
+                rs36[:] = 0x20
             else:
                 rs36[:] = rs37
-            if (not le[46]):
-                rs35[:] = 0x22
+            if (not le[43]):
+                rs35[:] = 0x1f
             else:
                 rs35[:] = rs36
-            if (not le[45]):
-                rs34[:] = 0x21
+            if (not le[42]):
+                rs34[:] = 0x1e
             else:
                 rs34[:] = rs35
-            if (not le[44]):
-                rs33[:] = 0x20
+            if (not le[41]):
+                rs33[:] = 0x1d
             else:
                 rs33[:] = rs34
-            if (not le[43]):
-                rs32[:] = 0x1f
+            if (not le[40]):
+                rs32[:] = 0x1c
             else:
                 rs32[:] = rs33
-            if (not le[42]):
-                rs31[:] = 0x1e
+            if (not le[39]):
+                rs31[:] = 0x1b
             else:
                 rs31[:] = rs32
-            if (not le[41]):
-                rs30[:] = 0x1d
+            if (not le[38]):
+                rs30[:] = 0x1a
             else:
                 rs30[:] = rs31
-            if (not le[40]):
-                rs29[:] = 0x1c
+            if (not le[37]):
+                rs29[:] = 0x19
             else:
                 rs29[:] = rs30
-            if (not le[39]):
-                rs28[:] = 0x1b
+            if (not le[36]):
+                rs28[:] = 0x18
             else:
                 rs28[:] = rs29
-            if (not le[38]):
-                rs27[:] = 0x1a
+            if (not le[35]):
+                rs27[:] = 0x17
             else:
                 rs27[:] = rs28
-            if (not le[37]):
-                rs26[:] = 0x19
+            if (not le[34]):
+                rs26[:] = 0x16
             else:
                 rs26[:] = rs27
-            if (not le[36]):
-                rs25[:] = 0x18
+            if (not le[33]):
+                rs25[:] = 0x15
             else:
                 rs25[:] = rs26
-            if (not le[35]):
-                rs24[:] = 0x17
+            if (not le[32]):
+                rs24[:] = 0x14
             else:
                 rs24[:] = rs25
-            if (not le[34]):
-                rs23[:] = 0x16
+            if (not le[31]):
+                rs23[:] = 0x13
             else:
                 rs23[:] = rs24
-            if (not le[33]):
-                rs22[:] = 0x15
+            if (not le[30]):
+                rs22[:] = 0x12
             else:
                 rs22[:] = rs23
-            if (not le[32]):
-                rs21[:] = 0x14
+            if (not le[29]):
+                rs21[:] = 0x11
             else:
                 rs21[:] = rs22
-            if (not le[31]):
-                rs20[:] = 0x13
+            if (not le[28]):
+                rs20[:] = 0x10
             else:
                 rs20[:] = rs21
-            if (not le[30]):
-                rs19[:] = 0x12
+            if (not le[27]):
+                rs19[:] = 0xf
             else:
                 rs19[:] = rs20
-            if (not le[29]):
-                rs18[:] = 0x11
+            if (not le[26]):
+                rs18[:] = 0xe
             else:
                 rs18[:] = rs19
-            if (not le[28]):
-                rs17[:] = 0x10
+            if (not le[25]):
+                rs17[:] = 0xd
             else:
                 rs17[:] = rs18
-            if (not le[27]):
-                rs16[:] = 0xf
+            if (not le[24]):
+                rs16[:] = 0xc
             else:
                 rs16[:] = rs17
-            if (not le[26]):
-                rs15[:] = 0xe
+            if (not le[23]):
+                rs15[:] = 0xb
             else:
                 rs15[:] = rs16
-            if (not le[25]):
-                rs14[:] = 0xd
+            if (not le[22]):
+                rs14[:] = 0xa
             else:
                 rs14[:] = rs15
-            if (not le[24]):
-                rs13[:] = 0xc
+            if (not le[21]):
+                rs13[:] = 9
             else:
                 rs13[:] = rs14
-            if (not le[23]):
-                rs12[:] = 0xb
+            if (not le[20]):
+                rs12[:] = 8
             else:
                 rs12[:] = rs13
-            if (not le[22]):
-                rs11[:] = 0xa
+            if (not le[19]):
+                rs11[:] = 7
             else:
                 rs11[:] = rs12
-            if (not le[21]):
-                rs10[:] = 9
+            if (not le[18]):
+                rs10[:] = 6
             else:
                 rs10[:] = rs11
-            if (not le[20]):
-                rs9[:] = 8
+            if (not le[17]):
+                rs9[:] = 5
             else:
                 rs9[:] = rs10
-            if (not le[19]):
-                rs8[:] = 7
+            if (not le[16]):
+                rs8[:] = 4
             else:
                 rs8[:] = rs9
-            if (not le[18]):
-                rs7[:] = 6
+            if (not le[15]):
+                rs7[:] = 3
             else:
                 rs7[:] = rs8
-            if (not le[17]):
-                rs6[:] = 5
+            if (not le[14]):
+                rs6[:] = 2
             else:
                 rs6[:] = rs7
-            if (not le[16]):
-                rs5[:] = 4
+            if (not le[13]):
+                rs5[:] = 1
             else:
                 rs5[:] = rs6
-            if (not le[15]):
-                rs4[:] = 3
+            if (not le[12]):
+                rs4[:] = 0
             else:
                 rs4[:] = rs5
-            if (not le[14]):
-                rs3[:] = 2
-            else:
-                rs3[:] = rs4
-            if (not le[13]):
-                rs2[:] = 1
-            else:
-                rs2[:] = rs3
-            if (not le[12]):
-                rs1[:] = 0
-            else:
-                rs1[:] = rs2
-            rs41 = intbv(0)[7:]
-            rs41[:] = 0xd + concat(intbv(0)[1:], rs1)
-            rs42 = intbv(0)[7:]
-            rs42[:] = 9 * concat(intbv(0)[4:], flevel)
-            rs43 = intbv(0)[8:]
-            rs43[:] = 3 + concat(intbv(0)[1:], rs42)
+            rs44 = intbv(0)[7:]
+            rs44[:] = 0xd + concat(intbv(0)[1:], rs4)
+            rs45 = intbv(0)[7:]
+            rs45[:] = 9 * concat(intbv(0)[4:], flevel)
+            rs46 = intbv(0)[8:]
+            rs46[:] = 3 + concat(intbv(0)[1:], rs45)
             if (le[12:9] == 7):
-                rs0[:] = concat(intbv(0)[1:], rs41)
+                rs3[:] = concat(intbv(0)[1:], rs44)
             else:
-                rs0[:] = rs43
-            o_r_shift.next = rs0[6:]
+                rs3[:] = rs46
+            o_r_shift.next = rs3[6:]
             o_r_frame.next = concat(intbv(0)[12:], le[52:12], intbv(0)[12:])
-            rs44 = intbv(0)[9:]
-            rs45 = intbv(0)[64:]
-            rs45[:] = i_addr
-            rs46 = intbv(0)[9:]
-            rs47 = intbv(0)[64:]
-            rs47[:] = i_addr
-            rs48 = intbv(0)[9:]
-            rs49 = intbv(0)[64:]
-            rs49[:] = i_addr
-            rs50 = intbv(0)[9:]
-            rs51 = intbv(0)[64:]
-            rs51[:] = i_addr
-            rs52 = intbv(0)[9:]
-            rs53 = intbv(0)[64:]
-            rs53[:] = i_addr
+            rs47 = intbv(0)[9:]
+            rs48 = intbv(0)[64:]
+            rs48[:] = i_addr
+            rs49 = intbv(0)[9:]
+            rs50 = intbv(0)[64:]
+            rs50[:] = i_addr
+            rs51 = intbv(0)[9:]
+            rs52 = intbv(0)[64:]
+            rs52[:] = i_addr
+            rs53 = intbv(0)[9:]
             rs54 = intbv(0)[64:]
             rs54[:] = i_addr
+            rs55 = intbv(0)[9:]
+            rs56 = intbv(0)[64:]
+            rs56[:] = i_addr
+            rs57 = intbv(0)[64:]
+            rs57[:] = i_addr
             if (flevel == 2):
-                rs52[:] = rs53[30:21]
+                rs55[:] = rs56[30:21]
             else:
-                rs52[:] = rs54[21:12]
+                rs55[:] = rs57[21:12]
             if (flevel == 3):
-                rs50[:] = rs51[39:30]
+                rs53[:] = rs54[39:30]
             else:
-                rs50[:] = rs52
+                rs53[:] = rs55
             if (flevel == 4):
-                rs48[:] = rs49[48:39]
+                rs51[:] = rs52[48:39]
             else:
-                rs48[:] = rs50
+                rs51[:] = rs53
             if (flevel == 5):
-                rs46[:] = rs47[57:48]
+                rs49[:] = rs50[57:48]
             else:
-                rs46[:] = rs48
+                rs49[:] = rs51
             if (flevel == 6):
-                rs44[:] = concat(intbv(0)[2:], rs45[64:57])
+                rs47[:] = concat(intbv(0)[2:], rs48[64:57])
             else:
-                rs44[:] = rs46
-            rs55 = intbv(0)[53:]
-            rs55[:] = concat(intbv(0)[1:], a_tbl) + concat(intbv(0)[41:], rs44, intbv(0)[3:])
-            o_r_entry.next = concat(intbv(0)[11:], rs55)
+                rs47[:] = rs49
+            rs58 = intbv(0)[53:]
+            rs58[:] = concat(intbv(0)[1:], a_tbl) + concat(intbv(0)[41:], rs47, intbv(0)[3:])
+            o_r_entry.next = concat(intbv(0)[11:], rs58)
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -6881,7 +6905,18 @@ def walker_host_gcr3_walk(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     pass
         elif st == S.FAULT:
-            pass
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[3:] != 1):
+                rs0[:] = 1
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[3:] == 2):
+                rs1[:] = 1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[3:] == 6):
+                rs2[:] = 1
         elif st == S.ADREQ:
             if pend_6:
                 m_valid.next = True
@@ -9072,9 +9107,21 @@ def walker_host_gcr3_walk(clk, rst, start, done, i_addr, k_write, r_HPT,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = (fault_k[3:] != 1)
-            o_r_RZ.next = (fault_k[3:] == 2)
-            o_r_PE.next = (fault_k[3:] == 6)
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[3:] != 1):
+                rs0[:] = 1
+            o_r_PR.next = rs0
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[3:] == 2):
+                rs1[:] = 1
+            o_r_RZ.next = rs1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[3:] == 6):
+                rs2[:] = 1
+            o_r_PE.next = rs2
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:
@@ -11503,7 +11550,18 @@ def walker_host_guest_io(clk, rst, start, done, i_addr, k_write, r_HPT,
                                 else:
                                     pass
         elif st == S.FAULT:
-            pass
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[3:] != 1):
+                rs0[:] = 1
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[3:] == 2):
+                rs1[:] = 1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[3:] == 6):
+                rs2[:] = 1
         elif st == S.ADREQ:
             if pend_6:
                 m_valid.next = True
@@ -13712,9 +13770,21 @@ def walker_host_guest_io(clk, rst, start, done, i_addr, k_write, r_HPT,
             o_status.next = fault_k
             o_level.next = flevel
             o_aux.next = 0
-            o_r_PR.next = (fault_k[3:] != 1)
-            o_r_RZ.next = (fault_k[3:] == 2)
-            o_r_PE.next = (fault_k[3:] == 6)
+            rs0 = intbv(0)[1:]
+            rs0[:] = 0
+            if (fault_k[3:] != 1):
+                rs0[:] = 1
+            o_r_PR.next = rs0
+            rs1 = intbv(0)[1:]
+            rs1[:] = 0
+            if (fault_k[3:] == 2):
+                rs1[:] = 1
+            o_r_RZ.next = rs1
+            rs2 = intbv(0)[1:]
+            rs2[:] = 0
+            if (fault_k[3:] == 6):
+                rs2[:] = 1
+            o_r_PE.next = rs2
             done.next = True
             st.next = S.IDLE
         elif st == S.ADREQ:

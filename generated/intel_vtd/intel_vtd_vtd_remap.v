@@ -12865,8 +12865,10 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
     reg [8-1:0] rs5;
     reg [8-1:0] rs6;
     reg [8-1:0] rs7;
-    reg [7-1:0] rs8;
-    reg [8-1:0] rs9;
+    reg [1-1:0] rs8;
+    reg [1-1:0] rs9;
+    reg [7-1:0] rs10;
+    reg [8-1:0] rs11;
     unit_smfl_m_valid = walker_unit_smfl0_m_valid_h;
     unit_smfl_m_we = walker_unit_smfl0_m_we_h;
     unit_smfl_m_size = walker_unit_smfl0_m_size_h;
@@ -13528,10 +13530,20 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
             else begin
                 rs0 = rs3;
             end
-            rs8 = 7'h0;
-            rs8 = (9 * {4'h0, walker_unit_smfl0_flevel});
-            rs9 = 8'h0;
-            rs9 = (3 + {1'h0, rs8});
+            rs8 = 1'h0;
+            rs8 = 0;
+            if ((unit_smfl_r_FL_WALK[3] || (walker_unit_smfl0_a_us != 0))) begin
+                rs8 = 1;
+            end
+            rs9 = 1'h0;
+            rs9 = 0;
+            if (((unit_smfl_r_FL_WALK[3] || (walker_unit_smfl0_a_us != 0)) && ((walker_unit_smfl0_a_rw != 0) || (unit_smfl_r_FL_WALK[3] && (!unit_smfl_r_FL_WALK[4]))))) begin
+                rs9 = 1;
+            end
+            rs10 = 7'h0;
+            rs10 = (9 * {4'h0, walker_unit_smfl0_flevel});
+            rs11 = 8'h0;
+            rs11 = (3 + {1'h0, rs10});
         end
         3'b011: begin
             if (walker_unit_smfl0_pend_5) begin
@@ -13906,8 +13918,10 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
     reg [8-1:0] rs5;
     reg [8-1:0] rs6;
     reg [8-1:0] rs7;
-    reg [7-1:0] rs8;
-    reg [8-1:0] rs9;
+    reg [1-1:0] rs8;
+    reg [1-1:0] rs9;
+    reg [7-1:0] rs10;
+    reg [8-1:0] rs11;
     if (rst == 1) begin
         walker_unit_smfl0_a_rw <= 0;
         walker_unit_smfl0_a_us <= 0;
@@ -14763,13 +14777,23 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                     rs0 = rs3;
                 end
                 unit_smfl_o_r_reason <= rs0;
-                unit_smfl_o_r_R <= (unit_smfl_r_FL_WALK[3] || walker_unit_smfl0_a_us);
-                unit_smfl_o_r_W <= ((unit_smfl_r_FL_WALK[3] || walker_unit_smfl0_a_us) && (walker_unit_smfl0_a_rw || (unit_smfl_r_FL_WALK[3] && (!unit_smfl_r_FL_WALK[4]))));
-                rs8 = 7'h0;
-                rs8 = (9 * {4'h0, walker_unit_smfl0_flevel});
-                rs9 = 8'h0;
-                rs9 = (3 + {1'h0, rs8});
-                unit_smfl_o_r_shift <= rs9[6-1:0];
+                rs8 = 1'h0;
+                rs8 = 0;
+                if ((unit_smfl_r_FL_WALK[3] || (walker_unit_smfl0_a_us != 0))) begin
+                    rs8 = 1;
+                end
+                unit_smfl_o_r_R <= rs8;
+                rs9 = 1'h0;
+                rs9 = 0;
+                if (((unit_smfl_r_FL_WALK[3] || (walker_unit_smfl0_a_us != 0)) && ((walker_unit_smfl0_a_rw != 0) || (unit_smfl_r_FL_WALK[3] && (!unit_smfl_r_FL_WALK[4]))))) begin
+                    rs9 = 1;
+                end
+                unit_smfl_o_r_W <= rs9;
+                rs10 = 7'h0;
+                rs10 = (9 * {4'h0, walker_unit_smfl0_flevel});
+                rs11 = 8'h0;
+                rs11 = (3 + {1'h0, rs10});
+                unit_smfl_o_r_shift <= rs11[6-1:0];
                 unit_smfl_o_r_frame <= {16'h0, walker_unit_smfl0_le[48-1:12], 12'h0};
                 unit_smfl_done <= 1'b1;
                 walker_unit_smfl0_st <= 3'b000;

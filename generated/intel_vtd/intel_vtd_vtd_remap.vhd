@@ -12284,8 +12284,10 @@ walker_unit_smfl0_logic: process (walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us
     variable rs5: unsigned(7 downto 0);
     variable rs6: unsigned(7 downto 0);
     variable rs7: unsigned(7 downto 0);
-    variable rs8: unsigned(6 downto 0);
-    variable rs9: unsigned(7 downto 0);
+    variable rs8: unsigned(0 downto 0);
+    variable rs9: unsigned(0 downto 0);
+    variable rs10: unsigned(6 downto 0);
+    variable rs11: unsigned(7 downto 0);
 begin
     unit_smfl_m_valid <= walker_unit_smfl0_m_valid_h;
     unit_smfl_m_we <= walker_unit_smfl0_m_we_h;
@@ -12887,10 +12889,20 @@ begin
             else
                 rs0 := rs3;
             end if;
-            rs8 := to_unsigned(0, 7);
-            rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
-            rs9 := to_unsigned(0, 8);
-            rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+            rs8 := to_unsigned(0, 1);
+            rs8 := to_unsigned(0, 1);
+            if (bool(unit_smfl_r_FL_WALK(3)) or (walker_unit_smfl0_a_us /= '0')) then
+                rs8 := to_unsigned(1, 1);
+            end if;
+            rs9 := to_unsigned(0, 1);
+            rs9 := to_unsigned(0, 1);
+            if ((bool(unit_smfl_r_FL_WALK(3)) or (walker_unit_smfl0_a_us /= '0')) and ((walker_unit_smfl0_a_rw /= '0') or (bool(unit_smfl_r_FL_WALK(3)) and (not bool(unit_smfl_r_FL_WALK(4)))))) then
+                rs9 := to_unsigned(1, 1);
+            end if;
+            rs10 := to_unsigned(0, 7);
+            rs10 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+            rs11 := to_unsigned(0, 8);
+            rs11 := (3 + unsigned'(to_unsigned(0, 1) & rs10));
         when ADREQ =>
             if bool(walker_unit_smfl0_pend_5) then
                 unit_smfl_m_valid <= '1';
@@ -13211,8 +13223,10 @@ walker_unit_smfl0_fsm: process (clk) is
     variable rs5: unsigned(7 downto 0);
     variable rs6: unsigned(7 downto 0);
     variable rs7: unsigned(7 downto 0);
-    variable rs8: unsigned(6 downto 0);
-    variable rs9: unsigned(7 downto 0);
+    variable rs8: unsigned(0 downto 0);
+    variable rs9: unsigned(0 downto 0);
+    variable rs10: unsigned(6 downto 0);
+    variable rs11: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -13960,13 +13974,23 @@ begin
                         rs0 := rs3;
                     end if;
                     unit_smfl_o_r_reason <= rs0;
-                    unit_smfl_o_r_R <= (bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us));
-                    unit_smfl_o_r_W <= ((bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us)) and (bool(walker_unit_smfl0_a_rw) or (bool(unit_smfl_r_FL_WALK(3)) and (not bool(unit_smfl_r_FL_WALK(4))))));
-                    rs8 := to_unsigned(0, 7);
-                    rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
-                    rs9 := to_unsigned(0, 8);
-                    rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
-                    unit_smfl_o_r_shift <= rs9(6-1 downto 0);
+                    rs8 := to_unsigned(0, 1);
+                    rs8 := to_unsigned(0, 1);
+                    if (bool(unit_smfl_r_FL_WALK(3)) or (walker_unit_smfl0_a_us /= '0')) then
+                        rs8 := to_unsigned(1, 1);
+                    end if;
+                    unit_smfl_o_r_R <= rs8;
+                    rs9 := to_unsigned(0, 1);
+                    rs9 := to_unsigned(0, 1);
+                    if ((bool(unit_smfl_r_FL_WALK(3)) or (walker_unit_smfl0_a_us /= '0')) and ((walker_unit_smfl0_a_rw /= '0') or (bool(unit_smfl_r_FL_WALK(3)) and (not bool(unit_smfl_r_FL_WALK(4)))))) then
+                        rs9 := to_unsigned(1, 1);
+                    end if;
+                    unit_smfl_o_r_W <= rs9;
+                    rs10 := to_unsigned(0, 7);
+                    rs10 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+                    rs11 := to_unsigned(0, 8);
+                    rs11 := (3 + unsigned'(to_unsigned(0, 1) & rs10));
+                    unit_smfl_o_r_shift <= rs11(6-1 downto 0);
                     unit_smfl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
                     unit_smfl_done <= '1';
                     walker_unit_smfl0_st <= IDLE;

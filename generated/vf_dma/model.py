@@ -1347,10 +1347,18 @@ def walker_unit_io_smfl(clk, rst, start, done, i_addr, k_read, k_write, r_FL_WAL
                 rs0[:] = concat(intbv(0)[1:], rs1)
             else:
                 rs0[:] = rs3
-            rs8 = intbv(0)[7:]
-            rs8[:] = 9 * concat(intbv(0)[4:], flevel)
-            rs9 = intbv(0)[8:]
-            rs9[:] = 3 + concat(intbv(0)[1:], rs8)
+            rs8 = intbv(0)[1:]
+            rs8[:] = 0
+            if (r_FL_WALK[3] or (a_us != 0)):
+                rs8[:] = 1
+            rs9 = intbv(0)[1:]
+            rs9[:] = 0
+            if ((r_FL_WALK[3] or (a_us != 0)) and ((a_rw != 0) or (r_FL_WALK[3] and (not r_FL_WALK[4])))):
+                rs9[:] = 1
+            rs10 = intbv(0)[7:]
+            rs10[:] = 9 * concat(intbv(0)[4:], flevel)
+            rs11 = intbv(0)[8:]
+            rs11[:] = 3 + concat(intbv(0)[1:], rs10)
         elif st == S.ADREQ:
             if pend_5:
                 m_valid.next = True
@@ -2234,13 +2242,21 @@ def walker_unit_io_smfl(clk, rst, start, done, i_addr, k_read, k_write, r_FL_WAL
             else:
                 rs0[:] = rs3
             o_r_reason.next = rs0
-            o_r_R.next = (r_FL_WALK[3] or a_us)
-            o_r_W.next = ((r_FL_WALK[3] or a_us) and (a_rw or (r_FL_WALK[3] and (not r_FL_WALK[4]))))
-            rs8 = intbv(0)[7:]
-            rs8[:] = 9 * concat(intbv(0)[4:], flevel)
-            rs9 = intbv(0)[8:]
-            rs9[:] = 3 + concat(intbv(0)[1:], rs8)
-            o_r_shift.next = rs9[6:]
+            rs8 = intbv(0)[1:]
+            rs8[:] = 0
+            if (r_FL_WALK[3] or (a_us != 0)):
+                rs8[:] = 1
+            o_r_R.next = rs8
+            rs9 = intbv(0)[1:]
+            rs9[:] = 0
+            if ((r_FL_WALK[3] or (a_us != 0)) and ((a_rw != 0) or (r_FL_WALK[3] and (not r_FL_WALK[4])))):
+                rs9[:] = 1
+            o_r_W.next = rs9
+            rs10 = intbv(0)[7:]
+            rs10[:] = 9 * concat(intbv(0)[4:], flevel)
+            rs11 = intbv(0)[8:]
+            rs11[:] = 3 + concat(intbv(0)[1:], rs10)
+            o_r_shift.next = rs11[6:]
             o_r_frame.next = concat(intbv(0)[16:], le[48:12], intbv(0)[12:])
             done.next = True
             st.next = S.IDLE

@@ -619,9 +619,10 @@ class WalkerView:
         for f in rec.fields:
             name = f"{prefix}{f.name}"
             if f.value is not None:
-                # a constant of a 1-bit field as a number, not a truth value: a whole
-                # unsigned(0 downto 0) signal takes no `False` in VHDL
-                text = fit(h, env, f.value, 1) if f.width == 1 and f.value.op == "num" else fitted(f.value, f.width)
+                # a constant or a truth value (`a || b`, a comparison) of a 1-bit field as a
+                # number: a whole unsigned(0 downto 0) signal takes no VHDL boolean
+                text = (fit(h, env, f.value, 1) if f.width == 1 and f.value.op in _TRUTH_VALUED
+                        else fitted(f.value, f.width))
                 out += h.take() + [f"{name}.next = {text}"]
                 continue
             out.append(f"{name}.next = 0")
@@ -872,6 +873,9 @@ def widen(ws: list[WalkerView], least: int = 0) -> list[WalkerView]:
     for w in ws:
         w.data_bits = bits
     return ws
+
+
+_TRUTH_VALUED = ("num", "||", "&&", "!", "==", "!=", "<", "<=", ">", ">=")  # ops whose MyHDL text may be a truth value
 
 
 def _fitted(h: Hoist, env: Env, e: Expr, width: int) -> str:

@@ -13731,7 +13731,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_io_m_addr, unit_io_io_m
     end
 end
 
-always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_w, unit_io_io_done, walker_unit_io_io0_flevel, unit_io_io_i_addr, unit_io_io_k_translate, unit_io_io_k_write, walker_unit_io_io0_le, walker_unit_io_io0_lvl, walker_unit_io_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_io0_m_size_h, walker_unit_io_io0_m_valid_h, walker_unit_io_io0_m_wdata_h, walker_unit_io_io0_m_we_h, walker_unit_io_io0_pend_1, walker_unit_io_io0_pend_2, walker_unit_io_io0_pend_3, walker_unit_io_io0_pend_4, walker_unit_io_io0_pend_5, walker_unit_io_io0_pend_6, unit_io_io_r_HPT, walker_unit_io_io0_sa_1, walker_unit_io_io0_sa_2, walker_unit_io_io0_sa_3, walker_unit_io_io0_sa_4, walker_unit_io_io0_sa_5, walker_unit_io_io0_sa_6, walker_unit_io_io0_se_1, walker_unit_io_io0_se_2, walker_unit_io_io0_se_3, walker_unit_io_io0_se_4, walker_unit_io_io0_se_5, walker_unit_io_io0_se_6, walker_unit_io_io0_st, unit_io_io_start) begin: walker_unit_io_io0_logic
+always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_w, unit_io_io_done, walker_unit_io_io0_fault_k, walker_unit_io_io0_flevel, unit_io_io_i_addr, unit_io_io_k_translate, unit_io_io_k_write, walker_unit_io_io0_le, walker_unit_io_io0_lvl, walker_unit_io_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_io0_m_size_h, walker_unit_io_io0_m_valid_h, walker_unit_io_io0_m_wdata_h, walker_unit_io_io0_m_we_h, walker_unit_io_io0_pend_1, walker_unit_io_io0_pend_2, walker_unit_io_io0_pend_3, walker_unit_io_io0_pend_4, walker_unit_io_io0_pend_5, walker_unit_io_io0_pend_6, unit_io_io_r_HPT, walker_unit_io_io0_sa_1, walker_unit_io_io0_sa_2, walker_unit_io_io0_sa_3, walker_unit_io_io0_sa_4, walker_unit_io_io0_sa_5, walker_unit_io_io0_sa_6, walker_unit_io_io0_se_1, walker_unit_io_io0_se_2, walker_unit_io_io0_se_3, walker_unit_io_io0_se_4, walker_unit_io_io0_se_5, walker_unit_io_io0_se_6, walker_unit_io_io0_st, unit_io_io_start) begin: walker_unit_io_io0_logic
     reg pending;
     reg [64-1:0] uw;
     reg v_r;
@@ -13948,10 +13948,10 @@ always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
-    reg [8-1:0] rs0;
-    reg [6-1:0] rs1;
-    reg [6-1:0] rs2;
-    reg [6-1:0] rs3;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
+    reg [8-1:0] rs3;
     reg [6-1:0] rs4;
     reg [6-1:0] rs5;
     reg [6-1:0] rs6;
@@ -13989,21 +13989,24 @@ always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_
     reg [6-1:0] rs38;
     reg [6-1:0] rs39;
     reg [6-1:0] rs40;
-    reg [7-1:0] rs41;
-    reg [7-1:0] rs42;
-    reg [8-1:0] rs43;
-    reg [9-1:0] rs44;
-    reg [64-1:0] rs45;
-    reg [9-1:0] rs46;
-    reg [64-1:0] rs47;
-    reg [9-1:0] rs48;
-    reg [64-1:0] rs49;
-    reg [9-1:0] rs50;
-    reg [64-1:0] rs51;
-    reg [9-1:0] rs52;
-    reg [64-1:0] rs53;
+    reg [6-1:0] rs41;
+    reg [6-1:0] rs42;
+    reg [6-1:0] rs43;
+    reg [7-1:0] rs44;
+    reg [7-1:0] rs45;
+    reg [8-1:0] rs46;
+    reg [9-1:0] rs47;
+    reg [64-1:0] rs48;
+    reg [9-1:0] rs49;
+    reg [64-1:0] rs50;
+    reg [9-1:0] rs51;
+    reg [64-1:0] rs52;
+    reg [9-1:0] rs53;
     reg [64-1:0] rs54;
-    reg [53-1:0] rs55;
+    reg [9-1:0] rs55;
+    reg [64-1:0] rs56;
+    reg [64-1:0] rs57;
+    reg [53-1:0] rs58;
     unit_io_io_m_valid = walker_unit_io_io0_m_valid_h;
     unit_io_io_m_we = walker_unit_io_io0_m_we_h;
     unit_io_io_m_size = walker_unit_io_io0_m_size_h;
@@ -16767,10 +16770,22 @@ always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_
             end
         end
         3'b010: begin
-            rs0 = 8'h0;
-            rs1 = 6'h0;
-            rs2 = 6'h0;
-            rs3 = 6'h0;
+            rs0 = 1'h0;
+            rs0 = 0;
+            if ((walker_unit_io_io0_fault_k[4-1:0] != 2)) begin
+                rs0 = 1;
+            end
+            rs1 = 1'h0;
+            rs1 = 0;
+            if ((walker_unit_io_io0_fault_k[4-1:0] == 3)) begin
+                rs1 = 1;
+            end
+            rs2 = 1'h0;
+            rs2 = 0;
+            if ((walker_unit_io_io0_fault_k[4-1:0] == 7)) begin
+                rs2 = 1;
+            end
+            rs3 = 8'h0;
             rs4 = 6'h0;
             rs5 = 6'h0;
             rs6 = 6'h0;
@@ -16808,307 +16823,310 @@ always @(walker_unit_io_io0_a_r, walker_unit_io_io0_a_tbl, walker_unit_io_io0_a_
             rs38 = 6'h0;
             rs39 = 6'h0;
             rs40 = 6'h0;
+            rs41 = 6'h0;
+            rs42 = 6'h0;
+            rs43 = 6'h0;
             if ((!walker_unit_io_io0_le[51])) begin
-                rs40 = 39;
+                rs43 = 39;
             end
             else begin
-                rs40 = 40;
+                rs43 = 40;
             end
             if ((!walker_unit_io_io0_le[50])) begin
-                rs39 = 38;
+                rs42 = 38;
+            end
+            else begin
+                rs42 = rs43;
+            end
+            if ((!walker_unit_io_io0_le[49])) begin
+                rs41 = 37;
+            end
+            else begin
+                rs41 = rs42;
+            end
+            if ((!walker_unit_io_io0_le[48])) begin
+                rs40 = 36;
+            end
+            else begin
+                rs40 = rs41;
+            end
+            if ((!walker_unit_io_io0_le[47])) begin
+                rs39 = 35;
             end
             else begin
                 rs39 = rs40;
             end
-            if ((!walker_unit_io_io0_le[49])) begin
-                rs38 = 37;
+            if ((!walker_unit_io_io0_le[46])) begin
+                rs38 = 34;
             end
             else begin
                 rs38 = rs39;
             end
-            if ((!walker_unit_io_io0_le[48])) begin
-                rs37 = 36;
+            if ((!walker_unit_io_io0_le[45])) begin
+                rs37 = 33;
             end
             else begin
                 rs37 = rs38;
             end
-            if ((!walker_unit_io_io0_le[47])) begin
-                rs36 = 35;
+            if ((!walker_unit_io_io0_le[44])) begin
+                rs36 = 32;
             end
             else begin
                 rs36 = rs37;
             end
-            if ((!walker_unit_io_io0_le[46])) begin
-                rs35 = 34;
+            if ((!walker_unit_io_io0_le[43])) begin
+                rs35 = 31;
             end
             else begin
                 rs35 = rs36;
             end
-            if ((!walker_unit_io_io0_le[45])) begin
-                rs34 = 33;
+            if ((!walker_unit_io_io0_le[42])) begin
+                rs34 = 30;
             end
             else begin
                 rs34 = rs35;
             end
-            if ((!walker_unit_io_io0_le[44])) begin
-                rs33 = 32;
+            if ((!walker_unit_io_io0_le[41])) begin
+                rs33 = 29;
             end
             else begin
                 rs33 = rs34;
             end
-            if ((!walker_unit_io_io0_le[43])) begin
-                rs32 = 31;
+            if ((!walker_unit_io_io0_le[40])) begin
+                rs32 = 28;
             end
             else begin
                 rs32 = rs33;
             end
-            if ((!walker_unit_io_io0_le[42])) begin
-                rs31 = 30;
+            if ((!walker_unit_io_io0_le[39])) begin
+                rs31 = 27;
             end
             else begin
                 rs31 = rs32;
             end
-            if ((!walker_unit_io_io0_le[41])) begin
-                rs30 = 29;
+            if ((!walker_unit_io_io0_le[38])) begin
+                rs30 = 26;
             end
             else begin
                 rs30 = rs31;
             end
-            if ((!walker_unit_io_io0_le[40])) begin
-                rs29 = 28;
+            if ((!walker_unit_io_io0_le[37])) begin
+                rs29 = 25;
             end
             else begin
                 rs29 = rs30;
             end
-            if ((!walker_unit_io_io0_le[39])) begin
-                rs28 = 27;
+            if ((!walker_unit_io_io0_le[36])) begin
+                rs28 = 24;
             end
             else begin
                 rs28 = rs29;
             end
-            if ((!walker_unit_io_io0_le[38])) begin
-                rs27 = 26;
+            if ((!walker_unit_io_io0_le[35])) begin
+                rs27 = 23;
             end
             else begin
                 rs27 = rs28;
             end
-            if ((!walker_unit_io_io0_le[37])) begin
-                rs26 = 25;
+            if ((!walker_unit_io_io0_le[34])) begin
+                rs26 = 22;
             end
             else begin
                 rs26 = rs27;
             end
-            if ((!walker_unit_io_io0_le[36])) begin
-                rs25 = 24;
+            if ((!walker_unit_io_io0_le[33])) begin
+                rs25 = 21;
             end
             else begin
                 rs25 = rs26;
             end
-            if ((!walker_unit_io_io0_le[35])) begin
-                rs24 = 23;
+            if ((!walker_unit_io_io0_le[32])) begin
+                rs24 = 20;
             end
             else begin
                 rs24 = rs25;
             end
-            if ((!walker_unit_io_io0_le[34])) begin
-                rs23 = 22;
+            if ((!walker_unit_io_io0_le[31])) begin
+                rs23 = 19;
             end
             else begin
                 rs23 = rs24;
             end
-            if ((!walker_unit_io_io0_le[33])) begin
-                rs22 = 21;
+            if ((!walker_unit_io_io0_le[30])) begin
+                rs22 = 18;
             end
             else begin
                 rs22 = rs23;
             end
-            if ((!walker_unit_io_io0_le[32])) begin
-                rs21 = 20;
+            if ((!walker_unit_io_io0_le[29])) begin
+                rs21 = 17;
             end
             else begin
                 rs21 = rs22;
             end
-            if ((!walker_unit_io_io0_le[31])) begin
-                rs20 = 19;
+            if ((!walker_unit_io_io0_le[28])) begin
+                rs20 = 16;
             end
             else begin
                 rs20 = rs21;
             end
-            if ((!walker_unit_io_io0_le[30])) begin
-                rs19 = 18;
+            if ((!walker_unit_io_io0_le[27])) begin
+                rs19 = 15;
             end
             else begin
                 rs19 = rs20;
             end
-            if ((!walker_unit_io_io0_le[29])) begin
-                rs18 = 17;
+            if ((!walker_unit_io_io0_le[26])) begin
+                rs18 = 14;
             end
             else begin
                 rs18 = rs19;
             end
-            if ((!walker_unit_io_io0_le[28])) begin
-                rs17 = 16;
+            if ((!walker_unit_io_io0_le[25])) begin
+                rs17 = 13;
             end
             else begin
                 rs17 = rs18;
             end
-            if ((!walker_unit_io_io0_le[27])) begin
-                rs16 = 15;
+            if ((!walker_unit_io_io0_le[24])) begin
+                rs16 = 12;
             end
             else begin
                 rs16 = rs17;
             end
-            if ((!walker_unit_io_io0_le[26])) begin
-                rs15 = 14;
+            if ((!walker_unit_io_io0_le[23])) begin
+                rs15 = 11;
             end
             else begin
                 rs15 = rs16;
             end
-            if ((!walker_unit_io_io0_le[25])) begin
-                rs14 = 13;
+            if ((!walker_unit_io_io0_le[22])) begin
+                rs14 = 10;
             end
             else begin
                 rs14 = rs15;
             end
-            if ((!walker_unit_io_io0_le[24])) begin
-                rs13 = 12;
+            if ((!walker_unit_io_io0_le[21])) begin
+                rs13 = 9;
             end
             else begin
                 rs13 = rs14;
             end
-            if ((!walker_unit_io_io0_le[23])) begin
-                rs12 = 11;
+            if ((!walker_unit_io_io0_le[20])) begin
+                rs12 = 8;
             end
             else begin
                 rs12 = rs13;
             end
-            if ((!walker_unit_io_io0_le[22])) begin
-                rs11 = 10;
+            if ((!walker_unit_io_io0_le[19])) begin
+                rs11 = 7;
             end
             else begin
                 rs11 = rs12;
             end
-            if ((!walker_unit_io_io0_le[21])) begin
-                rs10 = 9;
+            if ((!walker_unit_io_io0_le[18])) begin
+                rs10 = 6;
             end
             else begin
                 rs10 = rs11;
             end
-            if ((!walker_unit_io_io0_le[20])) begin
-                rs9 = 8;
+            if ((!walker_unit_io_io0_le[17])) begin
+                rs9 = 5;
             end
             else begin
                 rs9 = rs10;
             end
-            if ((!walker_unit_io_io0_le[19])) begin
-                rs8 = 7;
+            if ((!walker_unit_io_io0_le[16])) begin
+                rs8 = 4;
             end
             else begin
                 rs8 = rs9;
             end
-            if ((!walker_unit_io_io0_le[18])) begin
-                rs7 = 6;
+            if ((!walker_unit_io_io0_le[15])) begin
+                rs7 = 3;
             end
             else begin
                 rs7 = rs8;
             end
-            if ((!walker_unit_io_io0_le[17])) begin
-                rs6 = 5;
+            if ((!walker_unit_io_io0_le[14])) begin
+                rs6 = 2;
             end
             else begin
                 rs6 = rs7;
             end
-            if ((!walker_unit_io_io0_le[16])) begin
-                rs5 = 4;
+            if ((!walker_unit_io_io0_le[13])) begin
+                rs5 = 1;
             end
             else begin
                 rs5 = rs6;
             end
-            if ((!walker_unit_io_io0_le[15])) begin
-                rs4 = 3;
+            if ((!walker_unit_io_io0_le[12])) begin
+                rs4 = 0;
             end
             else begin
                 rs4 = rs5;
             end
-            if ((!walker_unit_io_io0_le[14])) begin
-                rs3 = 2;
-            end
-            else begin
-                rs3 = rs4;
-            end
-            if ((!walker_unit_io_io0_le[13])) begin
-                rs2 = 1;
-            end
-            else begin
-                rs2 = rs3;
-            end
-            if ((!walker_unit_io_io0_le[12])) begin
-                rs1 = 0;
-            end
-            else begin
-                rs1 = rs2;
-            end
-            rs41 = 7'h0;
-            rs41 = (13 + {1'h0, rs1});
-            rs42 = 7'h0;
-            rs42 = (9 * {4'h0, walker_unit_io_io0_flevel});
-            rs43 = 8'h0;
-            rs43 = (3 + {1'h0, rs42});
+            rs44 = 7'h0;
+            rs44 = (13 + {1'h0, rs4});
+            rs45 = 7'h0;
+            rs45 = (9 * {4'h0, walker_unit_io_io0_flevel});
+            rs46 = 8'h0;
+            rs46 = (3 + {1'h0, rs45});
             if ((walker_unit_io_io0_le[12-1:9] == 7)) begin
-                rs0 = {1'h0, rs41};
+                rs3 = {1'h0, rs44};
             end
             else begin
-                rs0 = rs43;
+                rs3 = rs46;
             end
-            rs44 = 9'h0;
-            rs45 = 64'h0;
-            rs45 = unit_io_io_i_addr;
-            rs46 = 9'h0;
-            rs47 = 64'h0;
-            rs47 = unit_io_io_i_addr;
-            rs48 = 9'h0;
-            rs49 = 64'h0;
-            rs49 = unit_io_io_i_addr;
-            rs50 = 9'h0;
-            rs51 = 64'h0;
-            rs51 = unit_io_io_i_addr;
-            rs52 = 9'h0;
-            rs53 = 64'h0;
-            rs53 = unit_io_io_i_addr;
+            rs47 = 9'h0;
+            rs48 = 64'h0;
+            rs48 = unit_io_io_i_addr;
+            rs49 = 9'h0;
+            rs50 = 64'h0;
+            rs50 = unit_io_io_i_addr;
+            rs51 = 9'h0;
+            rs52 = 64'h0;
+            rs52 = unit_io_io_i_addr;
+            rs53 = 9'h0;
             rs54 = 64'h0;
             rs54 = unit_io_io_i_addr;
+            rs55 = 9'h0;
+            rs56 = 64'h0;
+            rs56 = unit_io_io_i_addr;
+            rs57 = 64'h0;
+            rs57 = unit_io_io_i_addr;
             if ((walker_unit_io_io0_flevel == 2)) begin
-                rs52 = rs53[30-1:21];
+                rs55 = rs56[30-1:21];
             end
             else begin
-                rs52 = rs54[21-1:12];
+                rs55 = rs57[21-1:12];
             end
             if ((walker_unit_io_io0_flevel == 3)) begin
-                rs50 = rs51[39-1:30];
+                rs53 = rs54[39-1:30];
             end
             else begin
-                rs50 = rs52;
+                rs53 = rs55;
             end
             if ((walker_unit_io_io0_flevel == 4)) begin
-                rs48 = rs49[48-1:39];
+                rs51 = rs52[48-1:39];
             end
             else begin
-                rs48 = rs50;
+                rs51 = rs53;
             end
             if ((walker_unit_io_io0_flevel == 5)) begin
-                rs46 = rs47[57-1:48];
+                rs49 = rs50[57-1:48];
             end
             else begin
-                rs46 = rs48;
+                rs49 = rs51;
             end
             if ((walker_unit_io_io0_flevel == 6)) begin
-                rs44 = {2'h0, rs45[64-1:57]};
+                rs47 = {2'h0, rs48[64-1:57]};
             end
             else begin
-                rs44 = rs46;
+                rs47 = rs49;
             end
-            rs55 = 53'h0;
-            rs55 = ({1'h0, walker_unit_io_io0_a_tbl} + {41'h0, rs44, 3'h0});
+            rs58 = 53'h0;
+            rs58 = ({1'h0, walker_unit_io_io0_a_tbl} + {41'h0, rs47, 3'h0});
         end
         3'b011: begin
             if (walker_unit_io_io0_pend_6) begin
@@ -17383,10 +17401,10 @@ always @(posedge clk) begin: walker_unit_io_io0_fsm
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
-    reg [8-1:0] rs0;
-    reg [6-1:0] rs1;
-    reg [6-1:0] rs2;
-    reg [6-1:0] rs3;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
+    reg [8-1:0] rs3;
     reg [6-1:0] rs4;
     reg [6-1:0] rs5;
     reg [6-1:0] rs6;
@@ -17424,21 +17442,24 @@ always @(posedge clk) begin: walker_unit_io_io0_fsm
     reg [6-1:0] rs38;
     reg [6-1:0] rs39;
     reg [6-1:0] rs40;
-    reg [7-1:0] rs41;
-    reg [7-1:0] rs42;
-    reg [8-1:0] rs43;
-    reg [9-1:0] rs44;
-    reg [64-1:0] rs45;
-    reg [9-1:0] rs46;
-    reg [64-1:0] rs47;
-    reg [9-1:0] rs48;
-    reg [64-1:0] rs49;
-    reg [9-1:0] rs50;
-    reg [64-1:0] rs51;
-    reg [9-1:0] rs52;
-    reg [64-1:0] rs53;
+    reg [6-1:0] rs41;
+    reg [6-1:0] rs42;
+    reg [6-1:0] rs43;
+    reg [7-1:0] rs44;
+    reg [7-1:0] rs45;
+    reg [8-1:0] rs46;
+    reg [9-1:0] rs47;
+    reg [64-1:0] rs48;
+    reg [9-1:0] rs49;
+    reg [64-1:0] rs50;
+    reg [9-1:0] rs51;
+    reg [64-1:0] rs52;
+    reg [9-1:0] rs53;
     reg [64-1:0] rs54;
-    reg [53-1:0] rs55;
+    reg [9-1:0] rs55;
+    reg [64-1:0] rs56;
+    reg [64-1:0] rs57;
+    reg [53-1:0] rs58;
     if (rst == 1) begin
         walker_unit_io_io0_a_r <= 0;
         walker_unit_io_io0_a_tbl <= 0;
@@ -20514,16 +20535,28 @@ always @(posedge clk) begin: walker_unit_io_io0_fsm
                 unit_io_io_o_status <= walker_unit_io_io0_fault_k;
                 unit_io_io_o_level <= walker_unit_io_io0_flevel;
                 unit_io_io_o_aux <= 0;
-                unit_io_io_o_r_PR <= (walker_unit_io_io0_fault_k[4-1:0] != 2);
-                unit_io_io_o_r_RZ <= (walker_unit_io_io0_fault_k[4-1:0] == 3);
-                unit_io_io_o_r_PE <= (walker_unit_io_io0_fault_k[4-1:0] == 7);
+                rs0 = 1'h0;
+                rs0 = 0;
+                if ((walker_unit_io_io0_fault_k[4-1:0] != 2)) begin
+                    rs0 = 1;
+                end
+                unit_io_io_o_r_PR <= rs0;
+                rs1 = 1'h0;
+                rs1 = 0;
+                if ((walker_unit_io_io0_fault_k[4-1:0] == 3)) begin
+                    rs1 = 1;
+                end
+                unit_io_io_o_r_RZ <= rs1;
+                rs2 = 1'h0;
+                rs2 = 0;
+                if ((walker_unit_io_io0_fault_k[4-1:0] == 7)) begin
+                    rs2 = 1;
+                end
+                unit_io_io_o_r_PE <= rs2;
                 unit_io_io_o_r_R <= walker_unit_io_io0_a_r;
                 unit_io_io_o_r_W <= walker_unit_io_io0_a_w;
                 unit_io_io_o_r_U <= walker_unit_io_io0_le[59];
-                rs0 = 8'h0;
-                rs1 = 6'h0;
-                rs2 = 6'h0;
-                rs3 = 6'h0;
+                rs3 = 8'h0;
                 rs4 = 6'h0;
                 rs5 = 6'h0;
                 rs6 = 6'h0;
@@ -20561,310 +20594,313 @@ always @(posedge clk) begin: walker_unit_io_io0_fsm
                 rs38 = 6'h0;
                 rs39 = 6'h0;
                 rs40 = 6'h0;
+                rs41 = 6'h0;
+                rs42 = 6'h0;
+                rs43 = 6'h0;
                 if ((!walker_unit_io_io0_le[51])) begin
-                    rs40 = 39;
+                    rs43 = 39;
                 end
                 else begin
-                    rs40 = 40;
+                    rs43 = 40;
                 end
                 if ((!walker_unit_io_io0_le[50])) begin
-                    rs39 = 38;
+                    rs42 = 38;
+                end
+                else begin
+                    rs42 = rs43;
+                end
+                if ((!walker_unit_io_io0_le[49])) begin
+                    rs41 = 37;
+                end
+                else begin
+                    rs41 = rs42;
+                end
+                if ((!walker_unit_io_io0_le[48])) begin
+                    rs40 = 36;
+                end
+                else begin
+                    rs40 = rs41;
+                end
+                if ((!walker_unit_io_io0_le[47])) begin
+                    rs39 = 35;
                 end
                 else begin
                     rs39 = rs40;
                 end
-                if ((!walker_unit_io_io0_le[49])) begin
-                    rs38 = 37;
+                if ((!walker_unit_io_io0_le[46])) begin
+                    rs38 = 34;
                 end
                 else begin
                     rs38 = rs39;
                 end
-                if ((!walker_unit_io_io0_le[48])) begin
-                    rs37 = 36;
+                if ((!walker_unit_io_io0_le[45])) begin
+                    rs37 = 33;
                 end
                 else begin
                     rs37 = rs38;
                 end
-                if ((!walker_unit_io_io0_le[47])) begin
-                    rs36 = 35;
+                if ((!walker_unit_io_io0_le[44])) begin
+                    rs36 = 32;
                 end
                 else begin
                     rs36 = rs37;
                 end
-                if ((!walker_unit_io_io0_le[46])) begin
-                    rs35 = 34;
+                if ((!walker_unit_io_io0_le[43])) begin
+                    rs35 = 31;
                 end
                 else begin
                     rs35 = rs36;
                 end
-                if ((!walker_unit_io_io0_le[45])) begin
-                    rs34 = 33;
+                if ((!walker_unit_io_io0_le[42])) begin
+                    rs34 = 30;
                 end
                 else begin
                     rs34 = rs35;
                 end
-                if ((!walker_unit_io_io0_le[44])) begin
-                    rs33 = 32;
+                if ((!walker_unit_io_io0_le[41])) begin
+                    rs33 = 29;
                 end
                 else begin
                     rs33 = rs34;
                 end
-                if ((!walker_unit_io_io0_le[43])) begin
-                    rs32 = 31;
+                if ((!walker_unit_io_io0_le[40])) begin
+                    rs32 = 28;
                 end
                 else begin
                     rs32 = rs33;
                 end
-                if ((!walker_unit_io_io0_le[42])) begin
-                    rs31 = 30;
+                if ((!walker_unit_io_io0_le[39])) begin
+                    rs31 = 27;
                 end
                 else begin
                     rs31 = rs32;
                 end
-                if ((!walker_unit_io_io0_le[41])) begin
-                    rs30 = 29;
+                if ((!walker_unit_io_io0_le[38])) begin
+                    rs30 = 26;
                 end
                 else begin
                     rs30 = rs31;
                 end
-                if ((!walker_unit_io_io0_le[40])) begin
-                    rs29 = 28;
+                if ((!walker_unit_io_io0_le[37])) begin
+                    rs29 = 25;
                 end
                 else begin
                     rs29 = rs30;
                 end
-                if ((!walker_unit_io_io0_le[39])) begin
-                    rs28 = 27;
+                if ((!walker_unit_io_io0_le[36])) begin
+                    rs28 = 24;
                 end
                 else begin
                     rs28 = rs29;
                 end
-                if ((!walker_unit_io_io0_le[38])) begin
-                    rs27 = 26;
+                if ((!walker_unit_io_io0_le[35])) begin
+                    rs27 = 23;
                 end
                 else begin
                     rs27 = rs28;
                 end
-                if ((!walker_unit_io_io0_le[37])) begin
-                    rs26 = 25;
+                if ((!walker_unit_io_io0_le[34])) begin
+                    rs26 = 22;
                 end
                 else begin
                     rs26 = rs27;
                 end
-                if ((!walker_unit_io_io0_le[36])) begin
-                    rs25 = 24;
+                if ((!walker_unit_io_io0_le[33])) begin
+                    rs25 = 21;
                 end
                 else begin
                     rs25 = rs26;
                 end
-                if ((!walker_unit_io_io0_le[35])) begin
-                    rs24 = 23;
+                if ((!walker_unit_io_io0_le[32])) begin
+                    rs24 = 20;
                 end
                 else begin
                     rs24 = rs25;
                 end
-                if ((!walker_unit_io_io0_le[34])) begin
-                    rs23 = 22;
+                if ((!walker_unit_io_io0_le[31])) begin
+                    rs23 = 19;
                 end
                 else begin
                     rs23 = rs24;
                 end
-                if ((!walker_unit_io_io0_le[33])) begin
-                    rs22 = 21;
+                if ((!walker_unit_io_io0_le[30])) begin
+                    rs22 = 18;
                 end
                 else begin
                     rs22 = rs23;
                 end
-                if ((!walker_unit_io_io0_le[32])) begin
-                    rs21 = 20;
+                if ((!walker_unit_io_io0_le[29])) begin
+                    rs21 = 17;
                 end
                 else begin
                     rs21 = rs22;
                 end
-                if ((!walker_unit_io_io0_le[31])) begin
-                    rs20 = 19;
+                if ((!walker_unit_io_io0_le[28])) begin
+                    rs20 = 16;
                 end
                 else begin
                     rs20 = rs21;
                 end
-                if ((!walker_unit_io_io0_le[30])) begin
-                    rs19 = 18;
+                if ((!walker_unit_io_io0_le[27])) begin
+                    rs19 = 15;
                 end
                 else begin
                     rs19 = rs20;
                 end
-                if ((!walker_unit_io_io0_le[29])) begin
-                    rs18 = 17;
+                if ((!walker_unit_io_io0_le[26])) begin
+                    rs18 = 14;
                 end
                 else begin
                     rs18 = rs19;
                 end
-                if ((!walker_unit_io_io0_le[28])) begin
-                    rs17 = 16;
+                if ((!walker_unit_io_io0_le[25])) begin
+                    rs17 = 13;
                 end
                 else begin
                     rs17 = rs18;
                 end
-                if ((!walker_unit_io_io0_le[27])) begin
-                    rs16 = 15;
+                if ((!walker_unit_io_io0_le[24])) begin
+                    rs16 = 12;
                 end
                 else begin
                     rs16 = rs17;
                 end
-                if ((!walker_unit_io_io0_le[26])) begin
-                    rs15 = 14;
+                if ((!walker_unit_io_io0_le[23])) begin
+                    rs15 = 11;
                 end
                 else begin
                     rs15 = rs16;
                 end
-                if ((!walker_unit_io_io0_le[25])) begin
-                    rs14 = 13;
+                if ((!walker_unit_io_io0_le[22])) begin
+                    rs14 = 10;
                 end
                 else begin
                     rs14 = rs15;
                 end
-                if ((!walker_unit_io_io0_le[24])) begin
-                    rs13 = 12;
+                if ((!walker_unit_io_io0_le[21])) begin
+                    rs13 = 9;
                 end
                 else begin
                     rs13 = rs14;
                 end
-                if ((!walker_unit_io_io0_le[23])) begin
-                    rs12 = 11;
+                if ((!walker_unit_io_io0_le[20])) begin
+                    rs12 = 8;
                 end
                 else begin
                     rs12 = rs13;
                 end
-                if ((!walker_unit_io_io0_le[22])) begin
-                    rs11 = 10;
+                if ((!walker_unit_io_io0_le[19])) begin
+                    rs11 = 7;
                 end
                 else begin
                     rs11 = rs12;
                 end
-                if ((!walker_unit_io_io0_le[21])) begin
-                    rs10 = 9;
+                if ((!walker_unit_io_io0_le[18])) begin
+                    rs10 = 6;
                 end
                 else begin
                     rs10 = rs11;
                 end
-                if ((!walker_unit_io_io0_le[20])) begin
-                    rs9 = 8;
+                if ((!walker_unit_io_io0_le[17])) begin
+                    rs9 = 5;
                 end
                 else begin
                     rs9 = rs10;
                 end
-                if ((!walker_unit_io_io0_le[19])) begin
-                    rs8 = 7;
+                if ((!walker_unit_io_io0_le[16])) begin
+                    rs8 = 4;
                 end
                 else begin
                     rs8 = rs9;
                 end
-                if ((!walker_unit_io_io0_le[18])) begin
-                    rs7 = 6;
+                if ((!walker_unit_io_io0_le[15])) begin
+                    rs7 = 3;
                 end
                 else begin
                     rs7 = rs8;
                 end
-                if ((!walker_unit_io_io0_le[17])) begin
-                    rs6 = 5;
+                if ((!walker_unit_io_io0_le[14])) begin
+                    rs6 = 2;
                 end
                 else begin
                     rs6 = rs7;
                 end
-                if ((!walker_unit_io_io0_le[16])) begin
-                    rs5 = 4;
+                if ((!walker_unit_io_io0_le[13])) begin
+                    rs5 = 1;
                 end
                 else begin
                     rs5 = rs6;
                 end
-                if ((!walker_unit_io_io0_le[15])) begin
-                    rs4 = 3;
+                if ((!walker_unit_io_io0_le[12])) begin
+                    rs4 = 0;
                 end
                 else begin
                     rs4 = rs5;
                 end
-                if ((!walker_unit_io_io0_le[14])) begin
-                    rs3 = 2;
-                end
-                else begin
-                    rs3 = rs4;
-                end
-                if ((!walker_unit_io_io0_le[13])) begin
-                    rs2 = 1;
-                end
-                else begin
-                    rs2 = rs3;
-                end
-                if ((!walker_unit_io_io0_le[12])) begin
-                    rs1 = 0;
-                end
-                else begin
-                    rs1 = rs2;
-                end
-                rs41 = 7'h0;
-                rs41 = (13 + {1'h0, rs1});
-                rs42 = 7'h0;
-                rs42 = (9 * {4'h0, walker_unit_io_io0_flevel});
-                rs43 = 8'h0;
-                rs43 = (3 + {1'h0, rs42});
+                rs44 = 7'h0;
+                rs44 = (13 + {1'h0, rs4});
+                rs45 = 7'h0;
+                rs45 = (9 * {4'h0, walker_unit_io_io0_flevel});
+                rs46 = 8'h0;
+                rs46 = (3 + {1'h0, rs45});
                 if ((walker_unit_io_io0_le[12-1:9] == 7)) begin
-                    rs0 = {1'h0, rs41};
+                    rs3 = {1'h0, rs44};
                 end
                 else begin
-                    rs0 = rs43;
+                    rs3 = rs46;
                 end
-                unit_io_io_o_r_shift <= rs0[6-1:0];
+                unit_io_io_o_r_shift <= rs3[6-1:0];
                 unit_io_io_o_r_frame <= {12'h0, walker_unit_io_io0_le[52-1:12], 12'h0};
-                rs44 = 9'h0;
-                rs45 = 64'h0;
-                rs45 = unit_io_io_i_addr;
-                rs46 = 9'h0;
-                rs47 = 64'h0;
-                rs47 = unit_io_io_i_addr;
-                rs48 = 9'h0;
-                rs49 = 64'h0;
-                rs49 = unit_io_io_i_addr;
-                rs50 = 9'h0;
-                rs51 = 64'h0;
-                rs51 = unit_io_io_i_addr;
-                rs52 = 9'h0;
-                rs53 = 64'h0;
-                rs53 = unit_io_io_i_addr;
+                rs47 = 9'h0;
+                rs48 = 64'h0;
+                rs48 = unit_io_io_i_addr;
+                rs49 = 9'h0;
+                rs50 = 64'h0;
+                rs50 = unit_io_io_i_addr;
+                rs51 = 9'h0;
+                rs52 = 64'h0;
+                rs52 = unit_io_io_i_addr;
+                rs53 = 9'h0;
                 rs54 = 64'h0;
                 rs54 = unit_io_io_i_addr;
+                rs55 = 9'h0;
+                rs56 = 64'h0;
+                rs56 = unit_io_io_i_addr;
+                rs57 = 64'h0;
+                rs57 = unit_io_io_i_addr;
                 if ((walker_unit_io_io0_flevel == 2)) begin
-                    rs52 = rs53[30-1:21];
+                    rs55 = rs56[30-1:21];
                 end
                 else begin
-                    rs52 = rs54[21-1:12];
+                    rs55 = rs57[21-1:12];
                 end
                 if ((walker_unit_io_io0_flevel == 3)) begin
-                    rs50 = rs51[39-1:30];
+                    rs53 = rs54[39-1:30];
                 end
                 else begin
-                    rs50 = rs52;
+                    rs53 = rs55;
                 end
                 if ((walker_unit_io_io0_flevel == 4)) begin
-                    rs48 = rs49[48-1:39];
+                    rs51 = rs52[48-1:39];
                 end
                 else begin
-                    rs48 = rs50;
+                    rs51 = rs53;
                 end
                 if ((walker_unit_io_io0_flevel == 5)) begin
-                    rs46 = rs47[57-1:48];
+                    rs49 = rs50[57-1:48];
                 end
                 else begin
-                    rs46 = rs48;
+                    rs49 = rs51;
                 end
                 if ((walker_unit_io_io0_flevel == 6)) begin
-                    rs44 = {2'h0, rs45[64-1:57]};
+                    rs47 = {2'h0, rs48[64-1:57]};
                 end
                 else begin
-                    rs44 = rs46;
+                    rs47 = rs49;
                 end
-                rs55 = 53'h0;
-                rs55 = ({1'h0, walker_unit_io_io0_a_tbl} + {41'h0, rs44, 3'h0});
-                unit_io_io_o_r_entry <= {11'h0, rs55};
+                rs58 = 53'h0;
+                rs58 = ({1'h0, walker_unit_io_io0_a_tbl} + {41'h0, rs47, 3'h0});
+                unit_io_io_o_r_entry <= {11'h0, rs58};
                 unit_io_io_done <= 1'b1;
                 walker_unit_io_io0_st <= 3'b000;
             end
@@ -20911,7 +20947,7 @@ always @(posedge clk) begin: walker_unit_io_io0_fsm
     end
 end
 
-always @(nested_io_g0_walker_host_gcr3_walk0_a_r, nested_io_g0_walker_host_gcr3_walk0_a_w, nested_io_g0_x_done, nested_io_g0_x_addr, nested_io_g0_hk_write, nested_io_g0_walker_host_gcr3_walk0_lvl, nested_io_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_io_g0_walker_host_gcr3_walk0_m_size_h, nested_io_g0_walker_host_gcr3_walk0_m_valid_h, nested_io_g0_walker_host_gcr3_walk0_m_wdata_h, nested_io_g0_walker_host_gcr3_walk0_m_we_h, nested_io_g0_x_pa, nested_io_g0_walker_host_gcr3_walk0_pend_1, nested_io_g0_walker_host_gcr3_walk0_pend_2, nested_io_g0_walker_host_gcr3_walk0_pend_3, nested_io_g0_walker_host_gcr3_walk0_pend_4, nested_io_g0_walker_host_gcr3_walk0_pend_5, nested_io_g0_walker_host_gcr3_walk0_pend_6, nested_io_g0_hb_HPT, nested_io_g0_walker_host_gcr3_walk0_sa_1, nested_io_g0_walker_host_gcr3_walk0_sa_2, nested_io_g0_walker_host_gcr3_walk0_sa_3, nested_io_g0_walker_host_gcr3_walk0_sa_4, nested_io_g0_walker_host_gcr3_walk0_sa_5, nested_io_g0_walker_host_gcr3_walk0_sa_6, nested_io_g0_walker_host_gcr3_walk0_se_1, nested_io_g0_walker_host_gcr3_walk0_se_2, nested_io_g0_walker_host_gcr3_walk0_se_3, nested_io_g0_walker_host_gcr3_walk0_se_4, nested_io_g0_walker_host_gcr3_walk0_se_5, nested_io_g0_walker_host_gcr3_walk0_se_6, nested_io_g0_walker_host_gcr3_walk0_st, nested_io_g0_x_valid, nested_io_g0_x_off, nested_io_g0_x_pwrite, nested_io_g0_x_table, nested_io_g0_x_waddr, nested_io_g0_x_wdata) begin: nested_io_g0_walker_host_gcr3_walk0_logic
+always @(nested_io_g0_walker_host_gcr3_walk0_a_r, nested_io_g0_walker_host_gcr3_walk0_a_w, nested_io_g0_x_done, nested_io_g0_walker_host_gcr3_walk0_fault_k, nested_io_g0_x_addr, nested_io_g0_hk_write, nested_io_g0_walker_host_gcr3_walk0_lvl, nested_io_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_io_g0_walker_host_gcr3_walk0_m_size_h, nested_io_g0_walker_host_gcr3_walk0_m_valid_h, nested_io_g0_walker_host_gcr3_walk0_m_wdata_h, nested_io_g0_walker_host_gcr3_walk0_m_we_h, nested_io_g0_x_pa, nested_io_g0_walker_host_gcr3_walk0_pend_1, nested_io_g0_walker_host_gcr3_walk0_pend_2, nested_io_g0_walker_host_gcr3_walk0_pend_3, nested_io_g0_walker_host_gcr3_walk0_pend_4, nested_io_g0_walker_host_gcr3_walk0_pend_5, nested_io_g0_walker_host_gcr3_walk0_pend_6, nested_io_g0_hb_HPT, nested_io_g0_walker_host_gcr3_walk0_sa_1, nested_io_g0_walker_host_gcr3_walk0_sa_2, nested_io_g0_walker_host_gcr3_walk0_sa_3, nested_io_g0_walker_host_gcr3_walk0_sa_4, nested_io_g0_walker_host_gcr3_walk0_sa_5, nested_io_g0_walker_host_gcr3_walk0_sa_6, nested_io_g0_walker_host_gcr3_walk0_se_1, nested_io_g0_walker_host_gcr3_walk0_se_2, nested_io_g0_walker_host_gcr3_walk0_se_3, nested_io_g0_walker_host_gcr3_walk0_se_4, nested_io_g0_walker_host_gcr3_walk0_se_5, nested_io_g0_walker_host_gcr3_walk0_se_6, nested_io_g0_walker_host_gcr3_walk0_st, nested_io_g0_x_valid, nested_io_g0_x_off, nested_io_g0_x_pwrite, nested_io_g0_x_table, nested_io_g0_x_waddr, nested_io_g0_x_wdata) begin: nested_io_g0_walker_host_gcr3_walk0_logic
     reg pending;
     reg [64-1:0] uw;
     reg v_r;
@@ -21127,6 +21163,9 @@ always @(nested_io_g0_walker_host_gcr3_walk0_a_r, nested_io_g0_walker_host_gcr3_
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
     wn_io_g_m_valid = nested_io_g0_walker_host_gcr3_walk0_m_valid_h;
     wn_io_g_m_we = nested_io_g0_walker_host_gcr3_walk0_m_we_h;
     wn_io_g_m_size = nested_io_g0_walker_host_gcr3_walk0_m_size_h;
@@ -23911,6 +23950,21 @@ always @(nested_io_g0_walker_host_gcr3_walk0_a_r, nested_io_g0_walker_host_gcr3_
         end
     end
     else if ((nested_io_g0_walker_host_gcr3_walk0_st == 3'b010)) begin
+        rs0 = 1'h0;
+        rs0 = 0;
+        if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] != 1)) begin
+            rs0 = 1;
+        end
+        rs1 = 1'h0;
+        rs1 = 0;
+        if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 2)) begin
+            rs1 = 1;
+        end
+        rs2 = 1'h0;
+        rs2 = 0;
+        if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 6)) begin
+            rs2 = 1;
+        end
     end
     else if ((nested_io_g0_walker_host_gcr3_walk0_st == 3'b011)) begin
         if (nested_io_g0_walker_host_gcr3_walk0_pend_6) begin
@@ -24198,6 +24252,9 @@ always @(posedge clk) begin: nested_io_g0_walker_host_gcr3_walk0_fsm
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
     if (rst == 1) begin
         nested_io_g0_walker_host_gcr3_walk0_a_r <= 0;
         nested_io_g0_walker_host_gcr3_walk0_a_w <= 0;
@@ -27217,9 +27274,24 @@ always @(posedge clk) begin: nested_io_g0_walker_host_gcr3_walk0_fsm
             nested_io_g0_x_status <= nested_io_g0_walker_host_gcr3_walk0_fault_k;
             nested_io_g0_x_level <= nested_io_g0_walker_host_gcr3_walk0_flevel;
             nested_io_g0_x_aux <= 0;
-            nested_io_g0_h_r_PR <= (nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] != 1);
-            nested_io_g0_h_r_RZ <= (nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 2);
-            nested_io_g0_h_r_PE <= (nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 6);
+            rs0 = 1'h0;
+            rs0 = 0;
+            if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] != 1)) begin
+                rs0 = 1;
+            end
+            nested_io_g0_h_r_PR <= rs0;
+            rs1 = 1'h0;
+            rs1 = 0;
+            if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 2)) begin
+                rs1 = 1;
+            end
+            nested_io_g0_h_r_RZ <= rs1;
+            rs2 = 1'h0;
+            rs2 = 0;
+            if ((nested_io_g0_walker_host_gcr3_walk0_fault_k[3-1:0] == 6)) begin
+                rs2 = 1;
+            end
+            nested_io_g0_h_r_PE <= rs2;
             nested_io_g0_x_done <= 1'b1;
             nested_io_g0_walker_host_gcr3_walk0_st <= 3'b000;
         end
@@ -27617,7 +27689,7 @@ assign nested_io_g0_x_table = (nested_io_g0_x_on_table && (!nested_io_g0_x_pwrit
 assign nested_io_g0_x_off = (wn_io_g_r_HPT[12-1:9] == 0);
 assign nested_io_g0_hb_HPT = wn_io_g_r_HPT;
 
-always @(nested_io_t0_walker_host_guest_io0_a_r, nested_io_t0_walker_host_guest_io0_a_w, nested_io_t0_x_done, nested_io_t0_x_addr, nested_io_t0_hk_write, nested_io_t0_walker_host_guest_io0_lvl, nested_io_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_io_t0_walker_host_guest_io0_m_size_h, nested_io_t0_walker_host_guest_io0_m_valid_h, nested_io_t0_walker_host_guest_io0_m_wdata_h, nested_io_t0_walker_host_guest_io0_m_we_h, nested_io_t0_x_pa, nested_io_t0_walker_host_guest_io0_pend_1, nested_io_t0_walker_host_guest_io0_pend_2, nested_io_t0_walker_host_guest_io0_pend_3, nested_io_t0_walker_host_guest_io0_pend_4, nested_io_t0_walker_host_guest_io0_pend_5, nested_io_t0_walker_host_guest_io0_pend_6, nested_io_t0_hb_HPT, nested_io_t0_walker_host_guest_io0_sa_1, nested_io_t0_walker_host_guest_io0_sa_2, nested_io_t0_walker_host_guest_io0_sa_3, nested_io_t0_walker_host_guest_io0_sa_4, nested_io_t0_walker_host_guest_io0_sa_5, nested_io_t0_walker_host_guest_io0_sa_6, nested_io_t0_walker_host_guest_io0_se_1, nested_io_t0_walker_host_guest_io0_se_2, nested_io_t0_walker_host_guest_io0_se_3, nested_io_t0_walker_host_guest_io0_se_4, nested_io_t0_walker_host_guest_io0_se_5, nested_io_t0_walker_host_guest_io0_se_6, nested_io_t0_walker_host_guest_io0_st, nested_io_t0_x_valid, nested_io_t0_x_off, nested_io_t0_x_pwrite, nested_io_t0_x_table, nested_io_t0_x_update, nested_io_t0_x_waddr, nested_io_t0_x_wdata) begin: nested_io_t0_walker_host_guest_io0_logic
+always @(nested_io_t0_walker_host_guest_io0_a_r, nested_io_t0_walker_host_guest_io0_a_w, nested_io_t0_x_done, nested_io_t0_walker_host_guest_io0_fault_k, nested_io_t0_x_addr, nested_io_t0_hk_write, nested_io_t0_walker_host_guest_io0_lvl, nested_io_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_io_t0_walker_host_guest_io0_m_size_h, nested_io_t0_walker_host_guest_io0_m_valid_h, nested_io_t0_walker_host_guest_io0_m_wdata_h, nested_io_t0_walker_host_guest_io0_m_we_h, nested_io_t0_x_pa, nested_io_t0_walker_host_guest_io0_pend_1, nested_io_t0_walker_host_guest_io0_pend_2, nested_io_t0_walker_host_guest_io0_pend_3, nested_io_t0_walker_host_guest_io0_pend_4, nested_io_t0_walker_host_guest_io0_pend_5, nested_io_t0_walker_host_guest_io0_pend_6, nested_io_t0_hb_HPT, nested_io_t0_walker_host_guest_io0_sa_1, nested_io_t0_walker_host_guest_io0_sa_2, nested_io_t0_walker_host_guest_io0_sa_3, nested_io_t0_walker_host_guest_io0_sa_4, nested_io_t0_walker_host_guest_io0_sa_5, nested_io_t0_walker_host_guest_io0_sa_6, nested_io_t0_walker_host_guest_io0_se_1, nested_io_t0_walker_host_guest_io0_se_2, nested_io_t0_walker_host_guest_io0_se_3, nested_io_t0_walker_host_guest_io0_se_4, nested_io_t0_walker_host_guest_io0_se_5, nested_io_t0_walker_host_guest_io0_se_6, nested_io_t0_walker_host_guest_io0_st, nested_io_t0_x_valid, nested_io_t0_x_off, nested_io_t0_x_pwrite, nested_io_t0_x_table, nested_io_t0_x_update, nested_io_t0_x_waddr, nested_io_t0_x_wdata) begin: nested_io_t0_walker_host_guest_io0_logic
     reg pending;
     reg [64-1:0] uw;
     reg v_r;
@@ -27833,6 +27905,9 @@ always @(nested_io_t0_walker_host_guest_io0_a_r, nested_io_t0_walker_host_guest_
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
     wn_io_t_m_valid = nested_io_t0_walker_host_guest_io0_m_valid_h;
     wn_io_t_m_we = nested_io_t0_walker_host_guest_io0_m_we_h;
     wn_io_t_m_size = nested_io_t0_walker_host_guest_io0_m_size_h;
@@ -30659,6 +30734,21 @@ always @(nested_io_t0_walker_host_guest_io0_a_r, nested_io_t0_walker_host_guest_
         end
     end
     else if ((nested_io_t0_walker_host_guest_io0_st == 3'b010)) begin
+        rs0 = 1'h0;
+        rs0 = 0;
+        if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] != 1)) begin
+            rs0 = 1;
+        end
+        rs1 = 1'h0;
+        rs1 = 0;
+        if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 2)) begin
+            rs1 = 1;
+        end
+        rs2 = 1'h0;
+        rs2 = 0;
+        if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 6)) begin
+            rs2 = 1;
+        end
     end
     else if ((nested_io_t0_walker_host_guest_io0_st == 3'b011)) begin
         if (nested_io_t0_walker_host_guest_io0_pend_6) begin
@@ -30953,6 +31043,9 @@ always @(posedge clk) begin: nested_io_t0_walker_host_guest_io0_fsm
     reg [6-1:0] ps1_39;
     reg [6-1:0] ps1_40;
     reg [7-1:0] ps1_41;
+    reg [1-1:0] rs0;
+    reg [1-1:0] rs1;
+    reg [1-1:0] rs2;
     if (rst == 1) begin
         nested_io_t0_walker_host_guest_io0_a_r <= 0;
         nested_io_t0_walker_host_guest_io0_a_w <= 0;
@@ -33990,9 +34083,24 @@ always @(posedge clk) begin: nested_io_t0_walker_host_guest_io0_fsm
             nested_io_t0_x_status <= nested_io_t0_walker_host_guest_io0_fault_k;
             nested_io_t0_x_level <= nested_io_t0_walker_host_guest_io0_flevel;
             nested_io_t0_x_aux <= 0;
-            nested_io_t0_h_r_PR <= (nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] != 1);
-            nested_io_t0_h_r_RZ <= (nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 2);
-            nested_io_t0_h_r_PE <= (nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 6);
+            rs0 = 1'h0;
+            rs0 = 0;
+            if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] != 1)) begin
+                rs0 = 1;
+            end
+            nested_io_t0_h_r_PR <= rs0;
+            rs1 = 1'h0;
+            rs1 = 0;
+            if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 2)) begin
+                rs1 = 1;
+            end
+            nested_io_t0_h_r_RZ <= rs1;
+            rs2 = 1'h0;
+            rs2 = 0;
+            if ((nested_io_t0_walker_host_guest_io0_fault_k[3-1:0] == 6)) begin
+                rs2 = 1;
+            end
+            nested_io_t0_h_r_PE <= rs2;
             nested_io_t0_x_done <= 1'b1;
             nested_io_t0_walker_host_guest_io0_st <= 3'b000;
         end

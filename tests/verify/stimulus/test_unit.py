@@ -175,7 +175,8 @@ def test_read_errors_are_drawn_only_where_the_spec_handles_them(generated):
     # scalable mode's context, PASID directory and PASID table entries (40h, 50h, 58h) and
     # the posted-interrupt descriptor's two words (27h) are handled too
     assert factory.erring == {"root", "ctx", "irte", "smctx", "pdir", "pe", "pd_pir", "pd"}
-    assert factory.error_faults == {"sl": {"access_error"}, "smsl": {"access_error"}}
+    # first-level walks (smfl) fault on a failed read too (70h, 73h)
+    assert factory.error_faults == {"sl": {"access_error"}, "smsl": {"access_error"}, "smfl": {"access_error"}}
     handled = Counter()
     for i in range(300):
         draw = Draw(random.Random(i))
