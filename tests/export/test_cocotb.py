@@ -56,12 +56,11 @@ def batch_results(spec: str, out: Path, tmp: Path):
     return ports, batch.read_results(tmp / "r.txt", ports)
 
 
-# one spec per family (a walk, a nested walk, a decision unit) on the Verilog under Icarus,
-# the walk under Verilator too (the others' Verilator builds, 20-40 s each on 2 cores, run
-# with the slow tests; tests/verify/test_backends.py builds them in CI through the batch
-# backend); the VHDL under GHDL on a spec whose VHDL converts right (intel_vmx)
+# one spec per family (a walk, a nested walk, a decision unit) on the Verilog under Icarus
+# (the Verilator builds, 20-40 s each on 2 cores, run with the slow tests;
+# tests/verify/test_backends.py builds x86_64_paging's in CI through the batch backend); the VHDL under GHDL on a spec whose VHDL converts right (intel_vmx)
 @pytest.mark.parametrize("spec, sim", [
-    pytest.param(spec, sim, marks=[pytest.mark.slow] if sim == "verilator" and spec != "x86_64_paging" else [])
+    pytest.param(spec, sim, marks=[pytest.mark.slow] if sim == "verilator" else [])
     for spec in ("x86_64_paging", "amd_npt", "amd_svm") for sim in ("icarus", "verilator")] + [("intel_vmx", "ghdl")])
 def test_the_package_agrees_with_the_reference_and_the_batch_backend(tmp_path, spec, sim):
     out = tmp_path / "pkg"

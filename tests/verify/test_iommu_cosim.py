@@ -73,7 +73,7 @@ def test_moved_table_entry_field_is_caught(specs, generated, tmp_path, name, old
     good_ref, good_model = generated[name]
     draw = Draw(random.Random(7))
     factory = UnitScenarioFactory(specs[name])
-    scs = [factory.make(draw) for _ in range(800)]
+    scs = [factory.make(draw) for _ in range(400)]
     runs = harness.run_model(good_model, good_ref, scs)
     caught = sum(bool(harness.compare(harness.run_reference(bad_ref, sc), m)) for sc, m in zip(scs, runs))
     assert caught > 0

@@ -1844,8 +1844,8 @@ class ScenarioFactory:
         memory: dict[int, int] = {}
         access = {**draw_access(draw, self.main), **(access_override or {})}
         if legal and ctx_override and self.nested is not None:
-            # a unit's walk: the context registers it draws (a root pointer with the DTE's
-            # permissions beside it) are drawn again, a few times, while the host's final
+            # a unit's walk: the context registers it draws (a root pointer with a structure
+            # entry's permissions beside it) are drawn again, a few times, while the host's final
             # checks deny the walk before any entry is read
             for _ in range(8):
                 if not self._ctx_denies(ctx, access):

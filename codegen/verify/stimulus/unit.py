@@ -1107,8 +1107,8 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
             points += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
             points += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
             if w.when is not None and w.when.op == "num" and not w.when.value:
-                # a called unit's walk its call's constant bindings rule out (an ATS call of an
-                # IOMMU whose guest translation needs an untranslated request)
+                # a called unit's walk its call's constant bindings rule out (a walk that needs
+                # an event kind the call never binds)
                 gone.update({p: f"walk {w.name} never runs (its `when` folds to 0 on the bindings)" for p in points})
             else:
                 out += points
