@@ -71,8 +71,8 @@ def test_cycle_limit_bounds_every_shipped_transaction(specs, generated):
     slow = harness.Timing(64, 64, 90)
     for name, spec in specs.items():
         ref, model = generated[name]
-        stim = cosim.Stimulus(spec, ref, 8, 9)  # 8 a spec at the slowest memory: 46 s of CI for 20
-        scs = [stim.one(i) for i in range(8)]
+        stim = cosim.Stimulus(spec, ref, 5, 9)  # 5 a spec at the slowest memory: 46 s of CI for 20
+        scs = [stim.one(i) for i in range(5)]
         refs = max(len(harness.run_reference(ref, sc).trace) for sc in scs)
         assert refs <= harness.max_references(spec), name
         runs = harness.run_model(model, ref, scs, slow, limit=harness.cycle_limit(spec, slow))
