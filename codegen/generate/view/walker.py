@@ -491,22 +491,24 @@ class WalkerView:
         return [(self.kinds.index(r.name) + 1, r, py(r.when, env), self.record_index(r.name))
                 for r in self.regime.input_faults]
 
+    def _input_fault_hoist(self) -> tuple[Hoist, list[tuple[int, ir.Rule, str]]]:
+        """The input faults' conditions through one Hoist of scratch variables `in0`..."""
+        h = Hoist(self.hdl_env(), prefix="in")
+        return h, [(self.kinds.index(r.name) + 1, r, h.cond(r.when)) for r in self.regime.input_faults]
+
     def hdl_input_faults(self) -> tuple[list[str], list[tuple[int, ir.Rule, str]]]:
         """(statements, [(status code, rule, condition)]) of the input faults in the
         model: the conditions through scratch variables (a builtin's conditionals
-        convert only as statements)."""
-        h = Hoist(self.hdl_env(), prefix="in")
-        conds = [(self.kinds.index(r.name) + 1, r, h.cond(r.when)) for r in self.regime.input_faults]
-        declared = set(self.hdl_input_fault_declarations())
+        convert only as statements), declared apart (hdl_input_fault_declarations)."""
+        h, conds = self._input_fault_hoist()
+        declared = {f"{name} = intbv(0)[{width}:]" for name, width in h.variables}
         return [line for line in h.take() if line.strip() not in declared], conds
 
     def hdl_input_fault_declarations(self) -> list[str]:
         """The scratch variables of the input faults, declared at the top of the walker's
         process rather than where a walk starts: a variable assigned on some paths only is
         a latch to synthesis (Yosys keeps it when the variable has a name of its own)."""
-        h = Hoist(self.hdl_env(), prefix="in")
-        for r in self.regime.input_faults:
-            h.cond(r.when)
+        h, _conds = self._input_fault_hoist()
         return [f"{name} = intbv(0)[{width}:]" for name, width in h.variables]
 
     # ---- MyHDL spelling
