@@ -133,6 +133,24 @@ def test_constant_bindings_fold_through_a_callee_walk(tmp_path):
     assert [x.name for x in host.exits if x.when.op == "num" and x.when.value == 0] == ["probe_answered"]
 
 
+def test_a_nested_walk_a_binding_switches_off_leaves_its_results_0_for_the_walks_and_rules_after_it():
+    """tests/data/toy_call_nested_off.vspec: front calls lookup with `tagged = 0`, so the
+    inlined walk l_a (of a nested composition, `when event.tagged`) folds to `when 0`; a
+    walk that does not run leaves every result 0, so l_b's `when l_a.ok` folds to 0 too,
+    and the callee rules reading l_a.walked, l_a.ok or l_b's results fold to 0: only
+    `passed` (`when 1`) is left. The callee's own walks keep their conditions."""
+    spec = compile_spec(DATA / "toy_call_nested_off.vspec")
+    front = spec.top
+    walks = {w.name: w for w in front.walks}
+    assert walks["l_a"].nested and walks["l_b"].nested
+    assert (walks["l_a"].when.op, walks["l_a"].when.value) == ("num", 0)
+    assert (walks["l_b"].when.op, walks["l_b"].when.value) == ("num", 0)
+    call = front.calls[0]
+    assert [x.name for x in call.exits if not (x.when.op == "num" and x.when.value == 0)] == ["passed"]
+    lookup = next(u for u in spec.units if u.name == "lookup")
+    assert [w.when.op for w in lookup.walks] == ["ref", "ref"]  # event.tagged, a.ok
+
+
 def test_bindings_that_are_not_constant_fold_nothing(tmp_path):
     """The same units with the host's event bits bound instead: every fault kind and rule
     can happen; with only the lock bit constant, only `locked` is ruled out."""

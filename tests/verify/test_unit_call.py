@@ -142,3 +142,22 @@ def test_what_constant_bindings_fold_is_unreachable_and_the_rest_is_covered(tmp_
     assert "walk d_t" in report.why["walk d_t fault probed"] and "call d" in report.why["call d.answer"]
     assert report.to_model().coverage.why == report.why  # (cosim --json)
     assert {"walk d_t fault invalid at level 1", "walk d_t page level 1", "call g.admitted"} <= set(report.coverage)
+
+
+def test_nested_walks_a_constant_binding_switches_off_are_unreachable_not_missing(tmp_path):
+    """tests/data/toy_call_nested_off.vspec: front calls lookup with `tagged = 0`, so walk
+    l_a (`when event.tagged`) never runs and walk l_b (`when l_a.ok`) neither: every point of
+    both walks and the callee rules that read them are unreachable, each with the reason;
+    the two points left (the callee's `passed`, the caller's `done`) are hit, 100 % of the
+    reachable points, and the models agree (40 events: no walk runs, nothing is read)."""
+    spec = compile_spec(DATA / "toy_call_nested_off.vspec")
+    emit.write(emit.render(spec), tmp_path / "off")
+    report = cosim.run(spec, tmp_path / "off", 40, seed=1)
+    assert report.mismatches == 0 and report.missing == []
+    assert set(report.expected) == {"call l.passed", "exit done"}
+    walk_points = {f"walk {w} {p}" for w in ("l_a", "l_b") for p in
+                   ("guest fault", "host fault", "page level 0", "page level 1", "page level 2", "page level 3",
+                    "host page level 0", "host page level 1", "host page level 2")}
+    assert walk_points | {"call l.first_fault", "call l.second_fault", "call l.found"} == set(report.unreachable)
+    assert "walk l_b never runs" in report.why["walk l_b page level 0"]
+    assert "call l" in report.why["call l.found"]

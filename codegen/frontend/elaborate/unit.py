@@ -361,8 +361,10 @@ def _dead_results(walks, calls, regimes: dict[str, ir.Regime]) -> set[str]:
     reference reads (`W.KIND`, `C.RULE`), or a step's own name when every result of it is
     0: a walk's fault kinds its bindings rule out (Walk.never), a walk's `ok` when a check
     always ends it (walk_always_checks: it answers every leaf, so the walk never
-    translates), a callee rule whose condition folded to 0, a walk or call whose `when`
-    folded to 0."""
+    translates), a callee rule whose condition folded to 0, a walk (of a regime or of a
+    nested composition: a walk that does not run leaves every result 0) or call whose
+    `when` folded to 0 -- so that a later walk whose `when` reads it (`when g.ok`) folds
+    too."""
     dead: set[str] = set()
     for w in walks:
         dead.update(f"{w.name}.{k}" for k in w.never)
@@ -370,7 +372,7 @@ def _dead_results(walks, calls, regimes: dict[str, ir.Regime]) -> set[str]:
             dead.add(f"{w.name}.ok")
     for c in calls:
         dead.update(f"{c.name}.{x.name}" for x in c.exits if x.when.op == "num" and not x.when.value)
-    for n in [w for w in walks if not w.nested] + list(calls):
+    for n in list(walks) + list(calls):
         if n.when is not None and n.when.op == "num" and not n.when.value:
             dead.add(n.name)
     return dead

@@ -2519,8 +2519,8 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             "fault": ('not_valid',)[wk_tr_g_fault - 1] if wk_tr_g_fault else None,
             "host_fault": ('not_present', 'reserved', 'page_size', 'bad_level', 'skipped_bits', 'permission')[wk_tr_g_host_fault - 1] if wk_tr_g_host_fault else None}
     wk_tr_t_walked = wk_tr_t_ok = wk_tr_t_pa = wk_tr_t_guest_pa = wk_tr_t_level = wk_tr_t_host_level = wk_tr_t_fault = wk_tr_t_host_fault = wk_tr_t_not_present = wk_tr_t_reserved = wk_tr_t_user_supervisor = wk_tr_t_user_write = wk_tr_t_supervisor_write = wk_tr_t_smap = wk_tr_t_execute_disable = wk_tr_t_smep = wk_tr_t_protection_key = wk_tr_t_non_canonical = wk_tr_t_host_not_present = wk_tr_t_host_reserved = wk_tr_t_host_page_size = wk_tr_t_host_bad_level = wk_tr_t_host_skipped_bits = wk_tr_t_host_permission = wk_tr_t_vector = wk_tr_t_error_code = wk_tr_t_cr2 = wk_tr_t_PR = wk_tr_t_RZ = wk_tr_t_PE = 0  # walk tr_t of nested guest_io, spec: specs/amd_iommu.vspec:919
-    if ch_tr is None and ((cl_vf_dma and wk_tr_g_ok)):
-        r = walk_guest_tr_t(mem, trace, (((e_addr >> 0xc) << 0xc) & 0xffffffffffffffff) & 0xffffffffffffffff, bool(0), bool(1), bool(0), (0x80010000 & 0xffffffffffffffff), (wk_tr_g_guest_pa & 0xffffffffffffffff), ((0x20 | (((w_tr_dte_10 >> 54) & 0x3) << 0xc)) & 0xffffffffffffffff), (0x800 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), (0 & 0xffffffff), (((((w_tr_dte_0 & 0xff) | (((w_tr_dte_0 >> 8) & 0xff) << 8)) | (((w_tr_dte_0 >> 16) & 0xffffffffff) << 0x10)) | (((w_tr_dte_0 >> 56) & 0xff) << 0x38)) & 0xffffffffffffffff))
+    if ch_tr is None and (0):
+        r = walk_guest_tr_t(mem, trace, (((e_addr >> 0xc) << 0xc) & 0xffffffffffffffff) & 0xffffffffffffffff, bool(0), bool(1), bool(0), (0x80010000 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), ((0x20 | (((w_tr_dte_10 >> 54) & 0x3) << 0xc)) & 0xffffffffffffffff), (0x800 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), (0 & 0xffffffff), (((((w_tr_dte_0 & 0xff) | (((w_tr_dte_0 >> 8) & 0xff) << 8)) | (((w_tr_dte_0 >> 16) & 0xffffffffff) << 0x10)) | (((w_tr_dte_0 >> 56) & 0xff) << 0x38)) & 0xffffffffffffffff))
         wk_tr_t_walked = 1
         if r[0] == 0:
             wk_tr_t_ok, wk_tr_t_pa, wk_tr_t_guest_pa = 1, r[1], r[-1]
@@ -2780,10 +2780,10 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_tr_is_run = (0 & 0x1)
             cl_tr_ga_log = (0 & 0x1)
             cl_tr_irr = (0 & 0xffffffffffffffff)
-        elif wk_tr_t_ok:  # tr.guest_translated, spec: specs/amd_iommu.vspec:1194
+        elif 0:  # tr.guest_translated, spec: specs/amd_iommu.vspec:1194
             cl_tr_exit = cl_tr_guest_translated = 1
             cl_tr_outcome = (1 & 0x7)
-            cl_tr_address = (wk_tr_t_pa & 0xffffffffffffffff)
+            cl_tr_address = (0 & 0xffffffffffffffff)
             cl_tr_data = (0 & 0xffffffff)
             cl_tr_vector = (0 & 0xff)
             cl_tr_destination = (0 & 0xffffffff)
@@ -2802,7 +2802,7 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_tr_is_run = (0 & 0x1)
             cl_tr_ga_log = (0 & 0x1)
             cl_tr_irr = (0 & 0xffffffffffffffff)
-        elif ((wk_tr_g_walked and (not wk_tr_g_ok)) or (wk_tr_t_walked and (not wk_tr_t_ok))):  # tr.guest_page_fault, spec: specs/amd_iommu.vspec:1199
+        elif 0:  # tr.guest_page_fault, spec: specs/amd_iommu.vspec:1199
             cl_tr_exit = cl_tr_guest_page_fault = 1
             cl_tr_outcome = (3 & 0x7)
             cl_tr_address = (0 & 0xffffffffffffffff)
@@ -2814,7 +2814,7 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_tr_rq_eoi = (0 & 0x1)
             cl_tr_code = (2 & 0xf)
             cl_tr_logged = ((((r_CONTROL >> 2) & 1) and ((((((((1 and (w_tr_dte_0 & 0x1)) and (((((w_tr_dte_0 >> 2) & 0x1f) != 0) or ((w_tr_dte_0 >> 63) & 0x1)) or (((w_tr_dte_0 >> 1) & 0x1) and (((w_tr_dte_0 >> 9) & 0x7) == 7)))) or 0) or 0) or ((1 and (not (((1 and (w_tr_dte_0 & 0x1)) and (((((w_tr_dte_0 >> 2) & 0x1f) != 0) or ((w_tr_dte_0 >> 63) & 0x1)) or (((w_tr_dte_0 >> 1) & 0x1) and (((w_tr_dte_0 >> 9) & 0x7) == 7)))) or 0))) and (((not (w_tr_dte_0 & 0x1)) or (not ((w_tr_dte_8 >> 32) & 0x1))) or (1 and (not ((w_tr_dte_0 >> 1) & 0x1)))))) or (((er_tr_dte or (wk_tr_io_walked and wk_tr_io_hw_error)) or 0) or 0)) or ((0 or (1 and ((wk_tr_io_walked and 1) and (not wk_tr_io_translation)))) and (not ((w_tr_dte_8 >> 34) & 0x1)))) or 0)) & 0x1)
-            cl_tr_entry_lo = ((cl_vf_rid) & 0xffff) | (((0) & 0xf) << 16) | (((0) & 0xffff) << 32) | (((1) & 0x1) << 48) | (((0) & 0x1) << 49) | (((1) & 0x1) << 50) | ((((wk_tr_g_PR if (wk_tr_g_walked and (not wk_tr_g_ok)) else (wk_tr_t_PR if (wk_tr_t_host_fault != 0) else ((not wk_tr_t_not_present) and (not wk_tr_t_non_canonical))))) & 0x1) << 52) | (((0) & 0x1) << 53) | ((((wk_tr_g_PE if (wk_tr_g_walked and (not wk_tr_g_ok)) else (wk_tr_t_PE if (wk_tr_t_host_fault != 0) else (((wk_tr_t_user_supervisor or wk_tr_t_user_write) or wk_tr_t_supervisor_write) or wk_tr_t_execute_disable)))) & 0x1) << 54) | ((((wk_tr_g_RZ if (wk_tr_g_walked and (not wk_tr_g_ok)) else (wk_tr_t_RZ if (wk_tr_t_host_fault != 0) else wk_tr_t_reserved))) & 0x1) << 55) | (((2) & 0xf) << 60)
+            cl_tr_entry_lo = ((cl_vf_rid) & 0xffff) | (((0) & 0xf) << 16) | (((0) & 0xffff) << 32) | (((1) & 0x1) << 48) | (((0) & 0x1) << 49) | (((1) & 0x1) << 50) | (((1) & 0x1) << 52) | (((0) & 0x1) << 53) | (((0) & 0x1) << 54) | (((0) & 0x1) << 55) | (((2) & 0xf) << 60)
             cl_tr_entry_hi = ((((e_addr >> 0xc) << 0xc) & 0xffffffffffffffff) & 0xffffffffffffffff)
             cl_tr_tail = (((((((r_EVT_LOG_TAIL >> 4) & 0x7fff) + 1) & (((1 << ((r_EVT_LOG_BAR >> 0x38) & 0xf)) - 1) & 0xffff)) if (((r_CONTROL >> 2) & 1) and ((((((((1 and (w_tr_dte_0 & 0x1)) and (((((w_tr_dte_0 >> 2) & 0x1f) != 0) or ((w_tr_dte_0 >> 63) & 0x1)) or (((w_tr_dte_0 >> 1) & 0x1) and (((w_tr_dte_0 >> 9) & 0x7) == 7)))) or 0) or 0) or ((1 and (not (((1 and (w_tr_dte_0 & 0x1)) and (((((w_tr_dte_0 >> 2) & 0x1f) != 0) or ((w_tr_dte_0 >> 63) & 0x1)) or (((w_tr_dte_0 >> 1) & 0x1) and (((w_tr_dte_0 >> 9) & 0x7) == 7)))) or 0))) and (((not (w_tr_dte_0 & 0x1)) or (not ((w_tr_dte_8 >> 32) & 0x1))) or (1 and (not ((w_tr_dte_0 >> 1) & 0x1)))))) or (((er_tr_dte or (wk_tr_io_walked and wk_tr_io_hw_error)) or 0) or 0)) or ((0 or (1 and ((wk_tr_io_walked and 1) and (not wk_tr_io_translation)))) and (not ((w_tr_dte_8 >> 34) & 0x1)))) or 0)) else ((r_EVT_LOG_TAIL >> 4) & 0x7fff)) << 4) & 0xffffffffffffffff)
             cl_tr_cpl_status = (0 & 0x7)
@@ -3127,8 +3127,8 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             "fault": ('not_valid',)[wk_io_g_fault - 1] if wk_io_g_fault else None,
             "host_fault": ('not_present', 'reserved', 'page_size', 'bad_level', 'skipped_bits', 'permission')[wk_io_g_host_fault - 1] if wk_io_g_host_fault else None}
     wk_io_t_walked = wk_io_t_ok = wk_io_t_pa = wk_io_t_guest_pa = wk_io_t_level = wk_io_t_host_level = wk_io_t_fault = wk_io_t_host_fault = wk_io_t_not_present = wk_io_t_reserved = wk_io_t_user_supervisor = wk_io_t_user_write = wk_io_t_supervisor_write = wk_io_t_smap = wk_io_t_execute_disable = wk_io_t_smep = wk_io_t_protection_key = wk_io_t_non_canonical = wk_io_t_host_not_present = wk_io_t_host_reserved = wk_io_t_host_page_size = wk_io_t_host_bad_level = wk_io_t_host_skipped_bits = wk_io_t_host_permission = wk_io_t_vector = wk_io_t_error_code = wk_io_t_cr2 = wk_io_t_PR = wk_io_t_RZ = wk_io_t_PE = 0  # walk io_t of nested guest_io, spec: specs/amd_iommu.vspec:919
-    if ((((cl_tr_cpl_status == 0) and (((cl_tr_cpl >> 1) & 1) if e_write else ((cl_tr_cpl >> 0) & 1))) and (not ((cl_tr_cpl >> 2) & 1))) and wk_io_g_ok):
-        r = walk_guest_io_t(mem, trace, ((cl_tr_cpl & (((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff) ^ 0x1ffffffffffffffff)) | (e_addr & ((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff))) & 0xffffffffffffffff, bool(((e_write == 1) and 1)), bool(1), bool(0), (0x80010000 & 0xffffffffffffffff), (wk_io_g_guest_pa & 0xffffffffffffffff), ((0x20 | (((w_io_dte_10 >> 54) & 0x3) << 0xc)) & 0xffffffffffffffff), (0x800 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), (0 & 0xffffffff), (((((w_io_dte_0 & 0xff) | (((w_io_dte_0 >> 8) & 0xff) << 8)) | (((w_io_dte_0 >> 16) & 0xffffffffff) << 0x10)) | (((w_io_dte_0 >> 56) & 0xff) << 0x38)) & 0xffffffffffffffff))
+    if 0:
+        r = walk_guest_io_t(mem, trace, ((cl_tr_cpl & (((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff) ^ 0x1ffffffffffffffff)) | (e_addr & ((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff))) & 0xffffffffffffffff, bool(((e_write == 1) and 1)), bool(1), bool(0), (0x80010000 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), ((0x20 | (((w_io_dte_10 >> 54) & 0x3) << 0xc)) & 0xffffffffffffffff), (0x800 & 0xffffffffffffffff), (0 & 0xffffffffffffffff), (0 & 0xffffffff), (((((w_io_dte_0 & 0xff) | (((w_io_dte_0 >> 8) & 0xff) << 8)) | (((w_io_dte_0 >> 16) & 0xffffffffff) << 0x10)) | (((w_io_dte_0 >> 56) & 0xff) << 0x38)) & 0xffffffffffffffff))
         wk_io_t_walked = 1
         if r[0] == 0:
             wk_io_t_ok, wk_io_t_pa, wk_io_t_guest_pa = 1, r[1], r[-1]
@@ -3386,10 +3386,10 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_io_is_run = (0 & 0x1)
             cl_io_ga_log = (0 & 0x1)
             cl_io_irr = (0 & 0xffffffffffffffff)
-        elif wk_io_t_ok:  # io.guest_translated, spec: specs/amd_iommu.vspec:1194
+        elif 0:  # io.guest_translated, spec: specs/amd_iommu.vspec:1194
             cl_io_exit = cl_io_guest_translated = 1
             cl_io_outcome = (1 & 0x7)
-            cl_io_address = (wk_io_t_pa & 0xffffffffffffffff)
+            cl_io_address = (0 & 0xffffffffffffffff)
             cl_io_data = (0 & 0xffffffff)
             cl_io_vector = (0 & 0xff)
             cl_io_destination = (0 & 0xffffffff)
@@ -3408,7 +3408,7 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_io_is_run = (0 & 0x1)
             cl_io_ga_log = (0 & 0x1)
             cl_io_irr = (0 & 0xffffffffffffffff)
-        elif ((wk_io_g_walked and (not wk_io_g_ok)) or (wk_io_t_walked and (not wk_io_t_ok))):  # io.guest_page_fault, spec: specs/amd_iommu.vspec:1199
+        elif 0:  # io.guest_page_fault, spec: specs/amd_iommu.vspec:1199
             cl_io_exit = cl_io_guest_page_fault = 1
             cl_io_outcome = (3 & 0x7)
             cl_io_address = (0 & 0xffffffffffffffff)
@@ -3420,7 +3420,7 @@ def decide(mem, request, trace, detail=None, caches=None, errors=()):
             cl_io_rq_eoi = (0 & 0x1)
             cl_io_code = (2 & 0xf)
             cl_io_logged = ((((r_CONTROL >> 2) & 1) and ((((((((1 and (w_io_dte_0 & 0x1)) and (((((w_io_dte_0 >> 2) & 0x1f) != 0) or ((w_io_dte_0 >> 63) & 0x1)) or (((w_io_dte_0 >> 1) & 0x1) and (((w_io_dte_0 >> 9) & 0x7) == 7)))) or 0) or 0) or ((1 and (not (((1 and (w_io_dte_0 & 0x1)) and (((((w_io_dte_0 >> 2) & 0x1f) != 0) or ((w_io_dte_0 >> 63) & 0x1)) or (((w_io_dte_0 >> 1) & 0x1) and (((w_io_dte_0 >> 9) & 0x7) == 7)))) or 0))) and (((not (w_io_dte_0 & 0x1)) or (not ((w_io_dte_8 >> 32) & 0x1))) or 0))) or (((er_io_dte or 0) or 0) or 0)) or 0) or 0)) & 0x1)
-            cl_io_entry_lo = ((cl_vf_rid) & 0xffff) | (((0) & 0xf) << 16) | (((0) & 0xffff) << 32) | (((1) & 0x1) << 48) | (((0) & 0x1) << 49) | (((1) & 0x1) << 50) | ((((wk_io_g_PR if (wk_io_g_walked and (not wk_io_g_ok)) else (wk_io_t_PR if (wk_io_t_host_fault != 0) else ((not wk_io_t_not_present) and (not wk_io_t_non_canonical))))) & 0x1) << 52) | (((((e_write == 1) and 1)) & 0x1) << 53) | ((((wk_io_g_PE if (wk_io_g_walked and (not wk_io_g_ok)) else (wk_io_t_PE if (wk_io_t_host_fault != 0) else (((wk_io_t_user_supervisor or wk_io_t_user_write) or wk_io_t_supervisor_write) or wk_io_t_execute_disable)))) & 0x1) << 54) | ((((wk_io_g_RZ if (wk_io_g_walked and (not wk_io_g_ok)) else (wk_io_t_RZ if (wk_io_t_host_fault != 0) else wk_io_t_reserved))) & 0x1) << 55) | (((2) & 0xf) << 60)
+            cl_io_entry_lo = ((cl_vf_rid) & 0xffff) | (((0) & 0xf) << 16) | (((0) & 0xffff) << 32) | (((1) & 0x1) << 48) | (((0) & 0x1) << 49) | (((1) & 0x1) << 50) | (((1) & 0x1) << 52) | (((((e_write == 1) and 1)) & 0x1) << 53) | (((0) & 0x1) << 54) | (((0) & 0x1) << 55) | (((2) & 0xf) << 60)
             cl_io_entry_hi = (((cl_tr_cpl & (((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff) ^ 0x1ffffffffffffffff)) | (e_addr & ((((((cl_tr_cpl >> 12) & 0xfffffffffffff) ^ (((cl_tr_cpl >> 12) & 0xfffffffffffff) + 1)) << 0xc) | 0xfff) if ((cl_tr_cpl >> 0xb) & 1) else 0xfff))) & 0xffffffffffffffff)
             cl_io_tail = (((((((r_EVT_LOG_TAIL >> 4) & 0x7fff) + 1) & (((1 << ((r_EVT_LOG_BAR >> 0x38) & 0xf)) - 1) & 0xffff)) if (((r_CONTROL >> 2) & 1) and ((((((((1 and (w_io_dte_0 & 0x1)) and (((((w_io_dte_0 >> 2) & 0x1f) != 0) or ((w_io_dte_0 >> 63) & 0x1)) or (((w_io_dte_0 >> 1) & 0x1) and (((w_io_dte_0 >> 9) & 0x7) == 7)))) or 0) or 0) or ((1 and (not (((1 and (w_io_dte_0 & 0x1)) and (((((w_io_dte_0 >> 2) & 0x1f) != 0) or ((w_io_dte_0 >> 63) & 0x1)) or (((w_io_dte_0 >> 1) & 0x1) and (((w_io_dte_0 >> 9) & 0x7) == 7)))) or 0))) and (((not (w_io_dte_0 & 0x1)) or (not ((w_io_dte_8 >> 32) & 0x1))) or 0))) or (((er_io_dte or 0) or 0) or 0)) or 0) or 0)) else ((r_EVT_LOG_TAIL >> 4) & 0x7fff)) << 4) & 0xffffffffffffffff)
             cl_io_cpl_status = (0 & 0x7)
