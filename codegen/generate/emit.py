@@ -6,6 +6,8 @@ error never leaves a half-written output.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -157,25 +159,25 @@ def render_models(spec: ir.Spec, root: Path) -> list[tuple[str, Path, dict[str, 
     for m in spec.models:
         one = spec.for_model(m)
         files = render(one)
-        files.update(hdl_outputs(one, files["model.py"]))
-        out.append((m, out_dir(spec, root, m), files))
+        directory = out_dir(spec, root, m)
+        files.update(hdl_outputs(one, files["model.py"], directory))
+        out.append((m, directory, files))
     return out
 
 
 HDL_LANGUAGES = ("Verilog", "VHDL")
 
 
-def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
+def hdl_outputs(spec: ir.Spec, model_text: str, directory: Path | None = None) -> dict[str, str]:
     """The model converted to Verilog and VHDL (top module/entity hdl.top_name(spec)),
     by file name, for generated/ beside model.py: HDL a hardware team can take as is.
     MyHDL converts a module it can inspect, so the rendered model is written to a
-    private temporary file and imported from there. Conversion takes seconds per spec,
-    so its result is cached by the model text, the MyHDL version and the converter's
-    source ($VIRTSPEC_CACHE/hdl/KEY): an unchanged model is not converted again."""
-    import hashlib
-    import importlib.util
-    import json
-
+    private temporary file and imported from there. Conversion takes seconds to minutes
+    per model, so its result is keyed by the model text, the MyHDL version and the
+    converter's source, and not converted again when that key is known: from the user's
+    cache ($VIRTSPEC_CACHE/hdl/KEY), or from the files already in `directory` whose
+    closing line names the same key (`_conversion_line`; a file edited by hand no longer
+    matches its line's digest, and is converted again)."""
     import myhdl
 
     from codegen.generate import hdl
@@ -184,10 +186,80 @@ def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
     key = hashlib.sha256("\0".join((model_text, top, myhdl.__version__, GENERATOR_VERSION,
                                      Path(hdl.__file__).read_text())).encode()).hexdigest()[:24]
     entry = cache_root() / "hdl" / f"{key}.json"
+    known = _converted_earlier(directory, key) if directory is not None else None
+    if known is not None:
+        if not entry.exists():  # the next render of this model elsewhere finds it too
+            _keep(entry, {name: text[:text.rindex("\n", 0, len(text) - 1) + 1] for name, text in known.items()})
+        return known
     try:
-        return json.loads(entry.read_text(encoding="utf-8"))
+        files = json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        pass
+        files = _convert(model_text, key, top)
+        _keep(entry, files)
+    names = sorted(files)
+    files = {name: text if text.endswith("\n") else text + "\n" for name, text in files.items()}
+    return {name: text + _conversion_line(name, text, key, names) for name, text in files.items()}
+
+
+def _keep(entry: Path, files: dict[str, str]) -> None:
+    """Write a conversion to the user's cache atomically; without a cache, nothing."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(files, fh)
+        os.replace(part, entry)
+    except OSError:
+        pass  # no cache: the next run converts again
+
+
+def _conversion_line(name: str, text: str, key: str, names: list[str]) -> str:
+    """The closing comment of a converted file: the conversion's key, the files it made
+    and the digest of this file's text above the line. With it, `generate --check` and
+    `generate` know a checked-in file is what converting the same model gives without
+    converting it again (the key covers everything conversion depends on, as for the
+    user's cache)."""
+    mark = "--" if name.endswith(".vhd") else "//"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{mark} virtspec conversion {key} of {' '.join(names)}: sha256 {digest}\n"
+
+
+_CONVERSION_LINE = re.compile(r"(?:--|//) virtspec conversion ([0-9a-f]+) of ([^:\n]+): sha256 ([0-9a-f]{64})\n\Z")
+
+
+def _converted_earlier(directory: Path, key: str) -> dict[str, str] | None:
+    """The converted files in `directory` when every file the conversion `key` made is
+    there, unedited (each one's closing line names `key`, the same file set, and the
+    digest of its text); else None."""
+    names: list[str] | None = None
+    files: dict[str, str] = {}
+    for path in sorted(directory.glob("*.v")) + sorted(directory.glob("*.vhd")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        body, _, last = text[:-1].rpartition("\n")
+        m = _CONVERSION_LINE.search(last + "\n")
+        if m is None or m.group(1) != key:
+            continue
+        if hashlib.sha256((body + "\n").encode()).hexdigest() != m.group(3):
+            return None
+        listed = m.group(2).split(" ")
+        if names is not None and listed != names:
+            return None
+        names = listed
+        files[path.name] = text
+    if names is None or sorted(files) != names:
+        return None
+    return files
+
+
+def _convert(model_text: str, key: str, top: str) -> dict[str, str]:
+    """Convert the rendered model: MyHDL imports it from a private temporary file."""
+    import importlib.util
+
+    from codegen.generate import hdl
+
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "model.py"
@@ -198,14 +270,6 @@ def hdl_outputs(spec: ir.Spec, model_text: str) -> dict[str, str]:
         for lang in HDL_LANGUAGES:
             for f in hdl.convert(module, lang, Path(tmp) / lang, name=top):
                 files[f.name] = f.read_text(encoding="utf-8")
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, part = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(files, fh)
-        os.replace(part, entry)
-    except OSError:
-        pass  # no cache: the next run converts again
     return files
 
 

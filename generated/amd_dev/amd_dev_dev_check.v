@@ -2289,3 +2289,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
+// virtspec conversion 80f6d9585946df750852a2f8 of amd_dev_dev_check.v amd_dev_dev_check.vhd pck_myhdl_011.vhd: sha256 7956894f126c44830892c8b34f24c4f99a248c1b84be280c2a116a960ab3113b

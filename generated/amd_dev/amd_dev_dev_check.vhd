@@ -2026,3 +2026,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 80f6d9585946df750852a2f8 of amd_dev_dev_check.v amd_dev_dev_check.vhd pck_myhdl_011.vhd: sha256 47e1cd47463b44181822aeaa2483700ad0b0397e38e9feb85d44743bf5a039f9

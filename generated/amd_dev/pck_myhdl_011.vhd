@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion 80f6d9585946df750852a2f8 of amd_dev_dev_check.v amd_dev_dev_check.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -35510,3 +35510,4 @@ assign nested_t0_x_off = (wn_t_r_HPT[12-1:9] == 0);
 assign nested_t0_hb_HPT = wn_t_r_HPT;
 
 endmodule
+// virtspec conversion ab4433646eb406b9b7dca8cd of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 65982684bcd1b79e26b0457d796b262ea74c5daf6f9604b8d8a281022573cdaf

@@ -31359,3 +31359,4 @@ nested_t0_x_off <= stdl(wn_t_r_HPT(12-1 downto 9) = 0);
 nested_t0_hb_HPT <= wn_t_r_HPT;
 
 end architecture MyHDL;
+-- virtspec conversion ab4433646eb406b9b7dca8cd of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 60c5ee0e5f47599c9b9586183d24accbb8d432be70098eeb012171486d702440

@@ -9591,3 +9591,4 @@ always @(posedge clk) begin: cache_npwc0_fsm
 end
 
 endmodule
+// virtspec conversion c47b49fabedb699362a5f3a0 of amd_npt_npt.v amd_npt_npt.vhd pck_myhdl_011.vhd: sha256 6673923fce883ed9fc3e8c02e19bf669afb86e4826a66b70f490a9b0127f6a4e

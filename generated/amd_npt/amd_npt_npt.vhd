@@ -9239,3 +9239,4 @@ begin
 end process cache_npwc0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion c47b49fabedb699362a5f3a0 of amd_npt_npt.v amd_npt_npt.vhd pck_myhdl_011.vhd: sha256 4572875fbc254df33183681787e9b83977b3cf86481f24ba1ef9bdeec7a790f6

@@ -2023,3 +2023,4 @@ always @(posedge clk) begin: walker_unit_h0_fsm
 end
 
 endmodule
+// virtspec conversion d3696e80a286f31b6bfcca31 of amd_sev_snp_snp_host_access.v amd_sev_snp_snp_host_access.vhd pck_myhdl_011.vhd: sha256 0f4802b182f5afa5f3f4e3fe247b785062a4aee66bd2f0a28a60a095bb5b3063

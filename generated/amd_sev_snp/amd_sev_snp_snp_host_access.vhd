@@ -1860,3 +1860,4 @@ begin
 end process walker_unit_h0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion d3696e80a286f31b6bfcca31 of amd_sev_snp_snp_host_access.v amd_sev_snp_snp_host_access.vhd pck_myhdl_011.vhd: sha256 3c096c44e9774653ebb3e53ff15ddf3f6e3ccede552737ce8bd19c829236cdc3

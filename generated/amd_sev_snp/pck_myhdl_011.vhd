@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion d3696e80a286f31b6bfcca31 of amd_sev_snp_snp_host_access.v amd_sev_snp_snp_host_access.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

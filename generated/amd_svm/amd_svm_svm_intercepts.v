@@ -3380,3 +3380,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
+// virtspec conversion 290598d26d70f394bf035712 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 9a571cc29a39010d0a394b480ac8413a479d4efbaa20b1541cf46fe32e1f240c

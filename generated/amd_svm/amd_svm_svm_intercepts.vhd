@@ -3081,3 +3081,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 290598d26d70f394bf035712 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 7a9760c84e9608fda17e3860a404efcb71e16867c9a147ebbce0eaf6ffb682d6

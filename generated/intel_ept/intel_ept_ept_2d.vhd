@@ -10971,3 +10971,4 @@ begin
 end process cache_epsc0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion ba36f041d332c8a077333d43 of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 a38782eb62701fe782d568171776c822431822d11c488c685cab1cfbfabf11f8

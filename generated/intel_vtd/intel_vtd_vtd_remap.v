@@ -16318,3 +16318,4 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
 end
 
 endmodule
+// virtspec conversion 2449338422835315b91c7008 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 606abfa3f29ec2fb0911a82128104ddc40955bb274afe4b0739c2bfe2087311a

@@ -15251,3 +15251,4 @@ begin
 end process walker_unit_sl0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 2449338422835315b91c7008 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 08010c1b37b5162a8472fcf132701da8f6dbec48531fb4206d50fade383d5353

@@ -2526,3 +2526,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
+// virtspec conversion 9a7d4a3015908d0cb944c3d6 of pcie_sriov_sriov_vf.v pcie_sriov_sriov_vf.vhd pck_myhdl_011.vhd: sha256 c36735e0c35974ddbbebae0f26abf97e8db3cb2d7750a8215cdca2659551c930

@@ -2293,3 +2293,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 9a7d4a3015908d0cb944c3d6 of pcie_sriov_sriov_vf.v pcie_sriov_sriov_vf.vhd pck_myhdl_011.vhd: sha256 ebec098a075cc7db6991818032aaddd2e819d85089c307233630ec9d8c664413

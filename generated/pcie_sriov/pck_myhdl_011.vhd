@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion 9a7d4a3015908d0cb944c3d6 of pcie_sriov_sriov_vf.v pcie_sriov_sriov_vf.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -12449,3 +12449,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
+// virtspec conversion 9e55cd3cdd51509f6854084b of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 15e22b3e07a49cddc1b374fd6feae0c5a715ca472d1e8b46c0b77bafc4dd572a

@@ -11487,3 +11487,4 @@ begin
 end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 9e55cd3cdd51509f6854084b of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 2a5d5ef08b6005e2c07d65ef5f8cfc848a7a462f2f34341282b19465b1db202b

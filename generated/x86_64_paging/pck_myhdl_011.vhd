@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion 5b9b93b2ad8c8a7620a2b5df of pck_myhdl_011.vhd x86_64_paging_long_mode.v x86_64_paging_long_mode.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

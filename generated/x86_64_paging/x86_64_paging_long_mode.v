@@ -4706,3 +4706,4 @@ always @(posedge clk) begin: cache_psc0_fsm
 end
 
 endmodule
+// virtspec conversion 5b9b93b2ad8c8a7620a2b5df of pck_myhdl_011.vhd x86_64_paging_long_mode.v x86_64_paging_long_mode.vhd: sha256 0243d2fa8149d727bcc05008660c6ddadbe67d1789139c02c1782936463fb618

@@ -4533,3 +4533,4 @@ begin
 end process cache_psc0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 5b9b93b2ad8c8a7620a2b5df of pck_myhdl_011.vhd x86_64_paging_long_mode.v x86_64_paging_long_mode.vhd: sha256 4317654e8b0d2bea3f8b1d55635d8067e20693ef19e1ddbc2d15dc7b9dfddc29

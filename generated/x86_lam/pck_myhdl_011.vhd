@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion f5164ea4c8602df3f32b0b65 of pck_myhdl_011.vhd x86_lam_lam.v x86_lam_lam.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

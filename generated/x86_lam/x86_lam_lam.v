@@ -3573,3 +3573,4 @@ always @(posedge clk) begin: walker_unit_pg0_fsm
 end
 
 endmodule
+// virtspec conversion f5164ea4c8602df3f32b0b65 of pck_myhdl_011.vhd x86_lam_lam.v x86_lam_lam.vhd: sha256 7070fe39c5800d7855c915844d8b4f5fbef89c83ac5ff3503fb5aea0c03cce4e

@@ -3369,3 +3369,4 @@ begin
 end process walker_unit_pg0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion f5164ea4c8602df3f32b0b65 of pck_myhdl_011.vhd x86_lam_lam.v x86_lam_lam.vhd: sha256 ca991cec894a1efedfbbe1329dbe29be5d616c9a8eb0957b731f9b21c07fb741

@@ -38,9 +38,12 @@ def test_generate_check_passes_and_detects_staleness(tmp_path, capsys):
 
 
 def test_regenerating_gives_identical_bytes(tmp_path):
+    # two specs, a translation and a unit: the freshness test compares every shipped
+    # spec's render with the bytes an earlier process wrote
     a, b = tmp_path / "a", tmp_path / "b"
-    assert main(["generate", "--output", str(a)]) == 0
-    assert main(["generate", "--output", str(b)]) == 0
+    two = [str(ROOT / "specs" / f"{name}.vspec") for name in ("x86_64_paging", "amd_dev")]
+    assert main(["generate", "--output", str(a), *two]) == 0
+    assert main(["generate", "--output", str(b), *two]) == 0
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files and files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for rel in files:
@@ -156,3 +159,55 @@ def test_generate_writes_the_converted_hdl_and_check_finds_it_stale(specs, tmp_p
     assert emit.stale(files, directory) == []
     (directory / f"{top}.v").write_text(files[f"{top}.v"] + "// edited\n")
     assert emit.stale(files, directory) == [directory / f"{top}.v"]
+
+
+def _no_conversion(*args):
+    raise AssertionError("converted again")
+
+
+def test_checked_in_conversion_is_not_done_again(specs, tmp_path, monkeypatch):
+    """Each converted file ends with a line naming its conversion's key, the files it made
+    and the digest of its text: with the user's cache empty, the files already in the
+    folder are taken as the conversion when they are all there and unedited, so that
+    `generate --check` converts nothing (the quick suite's freshness test took minutes
+    per large spec converting every model again)."""
+    spec = specs["amd_npt"]
+    [(_, directory, files)] = emit.render_models(spec, tmp_path)
+    emit.write(files, directory)
+    hdl_names = sorted(n for n in files if n.endswith((".v", ".vhd")))
+    for name in hdl_names:
+        last = files[name].rstrip("\n").rsplit("\n", 1)[1]
+        assert last.startswith(("// virtspec conversion ", "-- virtspec conversion ")), last
+        assert f" of {' '.join(hdl_names)}: sha256 " in last
+    monkeypatch.setenv("VIRTSPEC_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(emit, "_convert", _no_conversion)
+    [(_, again_dir, again)] = emit.render_models(spec, tmp_path)
+    assert again_dir == directory and again == files and emit.stale(again, directory) == []
+    # ... and the user's cache now holds it, for a render of the same model elsewhere
+    [(_, _, elsewhere)] = emit.render_models(spec, tmp_path / "elsewhere")
+    assert elsewhere == files
+
+
+@pytest.mark.parametrize("damage", ["edit", "delete", "foreign line"])
+def test_a_damaged_checked_in_conversion_is_converted_again_and_stale(specs, tmp_path, monkeypatch, damage):
+    """An edited file (its digest no longer matches), a missing file of the set, or a
+    line naming another key: the model is converted again, and the damage is stale."""
+    spec = specs["amd_npt"]
+    [(_, directory, files)] = emit.render_models(spec, tmp_path)
+    emit.write(files, directory)
+    victim = directory / sorted(n for n in files if n.endswith(".v"))[0]
+    text = victim.read_text()
+    if damage == "edit":
+        victim.write_text(text.replace("\n", "\n// edited\n", 1))
+    elif damage == "delete":
+        victim.unlink()
+    else:
+        body, last = text.rstrip("\n").rsplit("\n", 1)
+        victim.write_text(body + "\n" + last.replace("conversion ", "conversion 0", 1) + "\n")
+    monkeypatch.setenv("VIRTSPEC_CACHE", str(tmp_path / "empty-cache"))
+    converted = []
+    real = emit._convert
+    monkeypatch.setattr(emit, "_convert", lambda *a: converted.append(a) or real(*a))
+    [(_, _, again)] = emit.render_models(spec, tmp_path)
+    assert converted and again == files
+    assert emit.stale(again, directory) == [victim]

@@ -4182,3 +4182,4 @@ assign nested_t0_hb_RFLAGS = 0;
 assign nested_t0_hb_PKRU = 0;
 
 endmodule
+// virtspec conversion fa90696395ecde3d4f70b911 of amd_sev_snp_snp_guest_access.v amd_sev_snp_snp_guest_access.vhd pck_myhdl_011.vhd: sha256 56c8c61561f30933b08f360136595799384aaa1bca0a054c799584116b9059dd

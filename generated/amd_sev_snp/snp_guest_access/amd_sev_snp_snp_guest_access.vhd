@@ -3856,3 +3856,4 @@ nested_t0_hb_RFLAGS <= to_unsigned(0, 64);
 nested_t0_hb_PKRU <= to_unsigned(0, 32);
 
 end architecture MyHDL;
+-- virtspec conversion fa90696395ecde3d4f70b911 of amd_sev_snp_snp_guest_access.v amd_sev_snp_snp_guest_access.vhd pck_myhdl_011.vhd: sha256 0c6ea5a635866e59f082497e948644f05525a6526110c3ee3f2287adff4184ef

@@ -4470,3 +4470,4 @@ assign nested_t0_hb_RFLAGS = 0;
 assign nested_t0_hb_PKRU = 0;
 
 endmodule
+// virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 131dbb7b156194f33c908b2261826a152506631df047e8f0f9d828d2df531c86

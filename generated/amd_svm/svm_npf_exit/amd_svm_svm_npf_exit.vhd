@@ -4108,3 +4108,4 @@ nested_t0_hb_RFLAGS <= to_unsigned(0, 64);
 nested_t0_hb_PKRU <= to_unsigned(0, 32);
 
 end architecture MyHDL;
+-- virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 5943cd1a263fc4a28959fb533055b6d73664918a5b9f0e1d9681a7fc5b34d798

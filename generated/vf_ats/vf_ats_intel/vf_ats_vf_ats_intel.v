@@ -34394,3 +34394,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
+// virtspec conversion 19bdc1e2d66e79baf5b8c90a of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 b4b9b44dd9a347a6f956810a042111d4dc2d493ff38c034b166f14d84cc0f52c

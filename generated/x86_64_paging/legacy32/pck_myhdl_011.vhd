@@ -166,3 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
+-- virtspec conversion 7237e28478be69fafb35e946 of pck_myhdl_011.vhd x86_64_paging_legacy32.v x86_64_paging_legacy32.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

@@ -849,3 +849,4 @@ always @(posedge clk) begin: walker_top0_fsm
 end
 
 endmodule
+// virtspec conversion 7237e28478be69fafb35e946 of pck_myhdl_011.vhd x86_64_paging_legacy32.v x86_64_paging_legacy32.vhd: sha256 66f16a5cfd9e4aebe7dfb3b9f793fcd1a65e9f6360e0ba7d2444303c60372cbc

@@ -765,3 +765,4 @@ begin
 end process walker_top0_fsm;
 
 end architecture MyHDL;
+-- virtspec conversion 7237e28478be69fafb35e946 of pck_myhdl_011.vhd x86_64_paging_legacy32.v x86_64_paging_legacy32.vhd: sha256 9b404af6eed62bbf96412f6590c9a312448370a685c714259795156f2cf0e010
