@@ -1295,7 +1295,7 @@ class ScenarioFactory:
         self.spec = spec
         top = top or spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
-        self.main = spec.regime(top.guest) if self.nested else top
+        self.main = top.guest_with_folds(spec.regime(top.guest)) if self.nested else top
         self.host = spec.regime(top.host) if self.nested else None
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
