@@ -1741,14 +1741,6 @@ class Elaborator:
                 continue
             out.append(ir.Accumulator(name=r.name, width=max(init.width, then.width, 1), init=init, then=then,
                                       where="over table", cite=r.cite, doc=r.doc, span=r.span))
-        if ok:
-            caching = [c for c in d.caches if isinstance(c, ast.Cache) and c.holds != "translations"]
-            for c in caching:
-                self.bag.error("E0346", f"nested '{d.name}' folds over its host translations ('{d.folds[0].name}'), "
-                               f"and cache '{c.name}' (`holds {c.holds}`) would answer a guest table read or a host "
-                               "translation without the host accumulators the fold reads; drop the cache, or the fold",
-                               c.span, ("the fold is declared here", d.folds[0].span))
-                ok = False
         return tuple(out) if ok else None
 
 

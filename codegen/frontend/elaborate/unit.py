@@ -222,12 +222,6 @@ def _walk(el: Resolver, m: Module, w: ast.Walk, scope: Scope):
                          w.regime.span)
         return None
     if nest is not None:
-        if nest.folds:
-            el.bag.error("E0347", f"walk '{w.name}' of nested '{nest.name}', which folds over its host "
-                         f"translations ('{nest.folds[0].name}'): a unit's walk of a composition does not carry "
-                         "a fold; walk a composition without `accumulate ... over table`", w.span,
-                         ("the fold is declared here", nest.folds[0].span))
-            return None
         guest, host = _stages(m, w.regime.parts, nest)
         seen: dict[str, str] = {}
         for name, what in nested_member_names(nest, guest, host):

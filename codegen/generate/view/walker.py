@@ -691,8 +691,16 @@ class WalkerView:
         the FSM drives them in this cycle): a guest's x_phys (read the table at a host-
         physical address), a host's nested-TLB fill (n_fill, with the translation)."""
         out = ["x_phys"] if self.role == "guest" and self.psc is not None and self.psc.htable else []
+        out += [f"x_hx_{a}" for a in self.host_accs()] if out else []
         host_fill = self.role == "host" and (self.ntlb is not None or self.psc is not None)
-        return out + (["n_fill", "n_fpa", "n_flv"] if host_fill else [])
+        out += ["n_fill", "n_fpa", "n_flv"] if host_fill else []
+        return out + ([f"n_fa_{a}" for a in self.host_accs()] if self.role == "host" and self.ntlb is not None else [])
+
+    def bool_pulses(self) -> list[str]:
+        """The pulses that are one bit (reset to False, not 0)."""
+        host = self.spec.regime(self.nested.host) if self.nested is not None else None
+        ones = [a.name for a in host.accumulators if a.width == 1] if host is not None and self.folds else []
+        return ["x_phys", "n_fill"] + [f"x_hx_{a}" for a in ones] + [f"n_fa_{a}" for a in ones]
 
     def two_process(self, body: str, ports: list[str], pulses: tuple = ()) -> dict:
         """The FSM body written for one clocked process (`X.next = ...` takes effect at
