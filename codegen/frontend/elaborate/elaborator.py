@@ -1735,8 +1735,8 @@ class Elaborator:
             if not any(x.kind == "hacc" for x in then.refs()):
                 self.bag.error("E0345", f"fold '{r.name}' of nested '{d.name}' reads no accumulator of the host "
                                f"translation: a fold over table reads takes in `host.NAME` ({its_names('accumulators', tuple(host_accs))} "
-                               f"of host regime '{host.name}'); without one it is a constant, write it as a `let` or a "
-                               "guest accumulator", r.span)
+                               f"of host regime '{host.name}'); without one it folds nothing from the host: read `host.NAME`, "
+                               "or make it an accumulator of the guest regime", r.span)
                 ok = False
                 continue
             out.append(ir.Accumulator(name=r.name, width=max(init.width, then.width, 1), init=init, then=then,

@@ -144,6 +144,7 @@ reg [63:0] wk_t_guest_pa;
 reg [63:0] wk_t_guest_physical_address;
 reg [7:0] wk_t_host_fault;
 reg [0:0] wk_t_host_fetch_violation;
+reg [0:0] wk_t_host_gpv_violation;
 reg [2:0] wk_t_host_level;
 reg [0:0] wk_t_host_misconfig_exec_only;
 reg [0:0] wk_t_host_misconfig_memtype;
@@ -228,6 +229,12 @@ reg nested_t0_hk_write;
 reg nested_t0_hk_fetch;
 reg nested_t0_hk_user;
 reg nested_t0_hk_paging;
+reg nested_t0_hk_unverified;
+reg nested_t0_ha_r;
+reg nested_t0_ha_w;
+reg nested_t0_ha_x;
+reg nested_t0_ha_xu;
+reg nested_t0_ha_pw;
 wire [63:0] nested_t0_hb_EPTP;
 wire [63:0] nested_t0_hb_PROC3;
 wire nested_t0_x_off;
@@ -235,10 +242,6 @@ reg nested_t0_x_on_table;
 reg nested_t0_x_pwrite;
 wire nested_t0_x_table;
 reg nested_t0_x_update;
-reg nested_t0_walker_host0_a_r;
-reg nested_t0_walker_host0_a_w;
-reg nested_t0_walker_host0_a_x;
-reg nested_t0_walker_host0_a_xu;
 reg [63:0] nested_t0_walker_host0_ea;
 reg [7:0] nested_t0_walker_host0_fault_k;
 reg [2:0] nested_t0_walker_host0_flevel;
@@ -265,6 +268,7 @@ reg [63:0] nested_t0_walker_host0_se_3;
 wire [63:0] nested_t0_walker_host0_se_4;
 wire [63:0] nested_t0_walker_host0_se_5;
 reg [3:0] nested_t0_walker_host0_st;
+reg nested_t0_walker_guest0_a_pw_all;
 reg nested_t0_walker_guest0_a_rw;
 reg nested_t0_walker_guest0_a_us;
 reg nested_t0_walker_guest0_a_xd;
@@ -273,8 +277,14 @@ reg [2:0] nested_t0_walker_guest0_flevel;
 reg nested_t0_walker_guest0_hk_fetch_h;
 reg nested_t0_walker_guest0_hk_paging_h;
 reg nested_t0_walker_guest0_hk_read_h;
+reg nested_t0_walker_guest0_hk_unverified_h;
 reg nested_t0_walker_guest0_hk_user_h;
 reg nested_t0_walker_guest0_hk_write_h;
+reg nested_t0_walker_guest0_hl_pw;
+reg nested_t0_walker_guest0_hl_r;
+reg nested_t0_walker_guest0_hl_w;
+reg nested_t0_walker_guest0_hl_x;
+reg nested_t0_walker_guest0_hl_xu;
 reg [63:0] nested_t0_walker_guest0_le;
 reg [2:0] nested_t0_walker_guest0_lvl;
 reg nested_t0_walker_guest0_pend_1;
@@ -466,6 +476,7 @@ always @(posedge clk) begin: fsm
         wk_t_guest_physical_address <= 0;
         wk_t_host_fault <= 0;
         wk_t_host_fetch_violation <= 0;
+        wk_t_host_gpv_violation <= 0;
         wk_t_host_level <= 0;
         wk_t_host_misconfig_exec_only <= 0;
         wk_t_host_misconfig_memtype <= 0;
@@ -691,6 +702,7 @@ always @(posedge clk) begin: fsm
                 wk_t_host_read_violation <= 0;
                 wk_t_host_write_violation <= 0;
                 wk_t_host_fetch_violation <= 0;
+                wk_t_host_gpv_violation <= 0;
                 wk_t_vector <= 0;
                 wk_t_error_code <= 0;
                 wk_t_cr2 <= 0;
@@ -784,6 +796,9 @@ always @(posedge clk) begin: fsm
                         end
                         if ((wn_t_o_status == (64 + 8))) begin
                             wk_t_host_fetch_violation <= 1;
+                        end
+                        if ((wn_t_o_status == (64 + 9))) begin
+                            wk_t_host_gpv_violation <= 1;
                         end
                         wk_t_exit_reason <= wn_t_o_n_exit_reason;
                         wk_t_qualification <= wn_t_o_n_qualification;
@@ -1736,7 +1751,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, wn_t_m_addr, wn_t_m_size, wn_t_
     end
 end
 
-always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walker_host0_a_x, nested_t0_walker_host0_a_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) begin: nested_t0_walker_host0_logic
+always @(nested_t0_ha_pw, nested_t0_ha_r, nested_t0_ha_w, nested_t0_ha_x, nested_t0_ha_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_unverified, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) begin: nested_t0_walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -1745,6 +1760,7 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     wn_t_m_valid = nested_t0_walker_host0_m_valid_h;
     wn_t_m_we = nested_t0_walker_host0_m_we_h;
@@ -1759,6 +1775,7 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
     v_w = (0 != 0);
     v_x = (0 != 0);
     v_xu = (0 != 0);
+    v_pw = (0 != 0);
     if (nested_t0_x_done) begin
     end
     if (((nested_t0_walker_host0_st == 4'b0000) || ((nested_t0_walker_host0_st == 4'b0111) && m_rvalid))) begin
@@ -1933,10 +1950,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = (nested_t0_ha_pw != 0);
                             wn_t_m_valid = 1'b1;
                             wn_t_m_we = 1'b0;
                             wn_t_m_size = 3;
@@ -1953,10 +1971,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = (nested_t0_ha_pw != 0);
                             wn_t_m_valid = 1'b1;
                             wn_t_m_we = 1'b0;
                             wn_t_m_size = 3;
@@ -1976,15 +1995,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                 end
                                 else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2029,10 +2051,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = (nested_t0_ha_pw != 0);
                                 wn_t_m_valid = 1'b1;
                                 wn_t_m_we = 1'b0;
                                 wn_t_m_size = 3;
@@ -2053,15 +2076,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                 end
                                 else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2106,10 +2132,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if (((m_rdata & 64'hf000000000078) != 0)) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = (nested_t0_ha_pw != 0);
                                 wn_t_m_valid = 1'b1;
                                 wn_t_m_we = 1'b0;
                                 wn_t_m_size = 3;
@@ -2129,15 +2156,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = m_rdata[58];
                             if ((nested_t0_hk_read && (!v_r))) begin
                             end
                             else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                             end
                             else begin
                                 uw = m_rdata;
@@ -2261,10 +2291,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if (((nested_t0_walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = (nested_t0_ha_pw != 0);
                     wn_t_m_valid = 1'b1;
                     wn_t_m_we = 1'b0;
                     wn_t_m_size = 3;
@@ -2281,10 +2312,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if (((nested_t0_walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = (nested_t0_ha_pw != 0);
                     wn_t_m_valid = 1'b1;
                     wn_t_m_we = 1'b0;
                     wn_t_m_size = 3;
@@ -2304,15 +2336,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = nested_t0_walker_host0_le[58];
                         if ((nested_t0_hk_read && (!v_r))) begin
                         end
                         else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                         end
                         else begin
                             uw = nested_t0_walker_host0_le;
@@ -2357,10 +2392,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((nested_t0_walker_host0_le & 128) != 0)))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = (nested_t0_ha_pw != 0);
                         wn_t_m_valid = 1'b1;
                         wn_t_m_we = 1'b0;
                         wn_t_m_size = 3;
@@ -2381,15 +2417,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = nested_t0_walker_host0_le[58];
                         if ((nested_t0_hk_read && (!v_r))) begin
                         end
                         else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                         end
                         else begin
                             uw = nested_t0_walker_host0_le;
@@ -2434,10 +2473,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if (((nested_t0_walker_host0_le & 64'hf000000000078) != 0)) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = (nested_t0_ha_pw != 0);
                         wn_t_m_valid = 1'b1;
                         wn_t_m_we = 1'b0;
                         wn_t_m_size = 3;
@@ -2457,15 +2497,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = nested_t0_walker_host0_le[58];
                     if ((nested_t0_hk_read && (!v_r))) begin
                     end
                     else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                     end
                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                    end
+                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                     end
                     else begin
                         uw = nested_t0_walker_host0_le;
@@ -2522,12 +2565,14 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     if (rst == 1) begin
-        nested_t0_walker_host0_a_r <= 0;
-        nested_t0_walker_host0_a_w <= 0;
-        nested_t0_walker_host0_a_x <= 0;
-        nested_t0_walker_host0_a_xu <= 0;
+        nested_t0_ha_pw <= 0;
+        nested_t0_ha_r <= 0;
+        nested_t0_ha_w <= 0;
+        nested_t0_ha_x <= 0;
+        nested_t0_ha_xu <= 0;
         nested_t0_x_done <= 0;
         nested_t0_walker_host0_ea <= 0;
         nested_t0_walker_host0_fault_k <= 0;
@@ -2573,6 +2618,7 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
         v_w = (0 != 0);
         v_x = (0 != 0);
         v_xu = (0 != 0);
+        v_pw = (0 != 0);
         if (nested_t0_x_done) begin
             nested_t0_x_done <= 1'b0;
         end
@@ -2588,6 +2634,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                 else begin
                     if (nested_t0_x_off) begin
                         nested_t0_x_level <= 7;
+                        nested_t0_ha_r <= 1'b1;
+                        nested_t0_ha_w <= 1'b1;
+                        nested_t0_ha_x <= 1'b1;
+                        nested_t0_ha_xu <= 1'b1;
+                        nested_t0_ha_pw <= 1'b0;
                         nested_t0_x_aux <= 0;
                         nested_t0_x_pa <= nested_t0_x_addr;
                         if (nested_t0_x_table) begin
@@ -2603,10 +2654,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         end
                     end
                     else begin
-                        nested_t0_walker_host0_a_r <= 1'b1;
-                        nested_t0_walker_host0_a_w <= 1'b1;
-                        nested_t0_walker_host0_a_x <= 1'b1;
-                        nested_t0_walker_host0_a_xu <= 1'b1;
+                        nested_t0_ha_r <= 1'b1;
+                        nested_t0_ha_w <= 1'b1;
+                        nested_t0_ha_x <= 1'b1;
+                        nested_t0_ha_xu <= 1'b1;
+                        nested_t0_ha_pw <= 1'b0;
                         nested_t0_walker_host0_pend_5 <= 1'b0;
                         nested_t0_walker_host0_pend_4 <= 1'b0;
                         nested_t0_walker_host0_pend_3 <= 1'b0;
@@ -2762,14 +2814,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = (nested_t0_ha_pw != 0);
                                 nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[48-1:39], 3'h0});
                                 nested_t0_walker_host0_st <= 4'b0001;
                                 nested_t0_walker_host0_lvl <= 4;
@@ -2797,14 +2850,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = (nested_t0_ha_pw != 0);
                                 nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[39-1:30], 3'h0});
                                 nested_t0_walker_host0_st <= 4'b0001;
                                 nested_t0_walker_host0_lvl <= 3;
@@ -2838,14 +2892,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    nested_t0_ha_pw <= v_pw;
                                     if ((nested_t0_hk_read && (!v_r))) begin
                                         nested_t0_walker_host0_fault_k <= 6;
                                         nested_t0_walker_host0_flevel <= 3;
@@ -2858,6 +2914,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     end
                                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                         nested_t0_walker_host0_fault_k <= 8;
+                                        nested_t0_walker_host0_flevel <= 3;
+                                        nested_t0_walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                        nested_t0_walker_host0_fault_k <= 9;
                                         nested_t0_walker_host0_flevel <= 3;
                                         nested_t0_walker_host0_st <= 4'b0010;
                                     end
@@ -2919,14 +2980,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = (nested_t0_ha_pw != 0);
                                     nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[30-1:21], 3'h0});
                                     nested_t0_walker_host0_st <= 4'b0001;
                                     nested_t0_walker_host0_lvl <= 2;
@@ -2961,14 +3023,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    nested_t0_ha_pw <= v_pw;
                                     if ((nested_t0_hk_read && (!v_r))) begin
                                         nested_t0_walker_host0_fault_k <= 6;
                                         nested_t0_walker_host0_flevel <= 2;
@@ -2981,6 +3045,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     end
                                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                         nested_t0_walker_host0_fault_k <= 8;
+                                        nested_t0_walker_host0_flevel <= 2;
+                                        nested_t0_walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                        nested_t0_walker_host0_fault_k <= 9;
                                         nested_t0_walker_host0_flevel <= 2;
                                         nested_t0_walker_host0_st <= 4'b0010;
                                     end
@@ -3042,14 +3111,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = (nested_t0_ha_pw != 0);
                                     nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[21-1:12], 3'h0});
                                     nested_t0_walker_host0_st <= 4'b0001;
                                     nested_t0_walker_host0_lvl <= 1;
@@ -3083,14 +3153,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = m_rdata[58];
+                                nested_t0_ha_pw <= v_pw;
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                     nested_t0_walker_host0_fault_k <= 6;
                                     nested_t0_walker_host0_flevel <= 1;
@@ -3103,6 +3175,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                     nested_t0_walker_host0_fault_k <= 8;
+                                    nested_t0_walker_host0_flevel <= 1;
+                                    nested_t0_walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                    nested_t0_walker_host0_fault_k <= 9;
                                     nested_t0_walker_host0_flevel <= 1;
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
@@ -3162,10 +3239,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
             nested_t0_h_r_qualification[0] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_read);
             nested_t0_h_r_qualification[1] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_write);
             nested_t0_h_r_qualification[2] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_fetch);
-            nested_t0_h_r_qualification[3] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_r);
-            nested_t0_h_r_qualification[4] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_w);
-            nested_t0_h_r_qualification[5] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_x);
-            nested_t0_h_r_qualification[6] <= (((nested_t0_walker_host0_fault_k > 5) && 1'b1) && nested_t0_walker_host0_a_xu);
+            nested_t0_h_r_qualification[3] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_r);
+            nested_t0_h_r_qualification[4] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_w);
+            nested_t0_h_r_qualification[5] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_x);
+            nested_t0_h_r_qualification[6] <= (((nested_t0_walker_host0_fault_k > 5) && 1'b1) && nested_t0_ha_xu);
+            nested_t0_h_r_qualification[15] <= (nested_t0_walker_host0_fault_k[4-1:0] == 9);
             nested_t0_h_r_gpa <= nested_t0_x_addr;
             nested_t0_x_done <= 1'b1;
             nested_t0_walker_host0_st <= 4'b0000;
@@ -3240,14 +3318,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = (nested_t0_ha_pw != 0);
                         nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[48-1:39], 3'h0});
                         nested_t0_walker_host0_st <= 4'b0001;
                         nested_t0_walker_host0_lvl <= 4;
@@ -3275,14 +3354,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = (nested_t0_ha_pw != 0);
                         nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[39-1:30], 3'h0});
                         nested_t0_walker_host0_st <= 4'b0001;
                         nested_t0_walker_host0_lvl <= 3;
@@ -3316,14 +3396,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = nested_t0_walker_host0_le[58];
+                            nested_t0_ha_pw <= v_pw;
                             if ((nested_t0_hk_read && (!v_r))) begin
                                 nested_t0_walker_host0_fault_k <= 6;
                                 nested_t0_walker_host0_flevel <= 3;
@@ -3336,6 +3418,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                 nested_t0_walker_host0_fault_k <= 8;
+                                nested_t0_walker_host0_flevel <= 3;
+                                nested_t0_walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                                nested_t0_walker_host0_fault_k <= 9;
                                 nested_t0_walker_host0_flevel <= 3;
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
@@ -3397,14 +3484,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = (nested_t0_ha_pw != 0);
                             nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[30-1:21], 3'h0});
                             nested_t0_walker_host0_st <= 4'b0001;
                             nested_t0_walker_host0_lvl <= 2;
@@ -3439,14 +3527,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = nested_t0_walker_host0_le[58];
+                            nested_t0_ha_pw <= v_pw;
                             if ((nested_t0_hk_read && (!v_r))) begin
                                 nested_t0_walker_host0_fault_k <= 6;
                                 nested_t0_walker_host0_flevel <= 2;
@@ -3459,6 +3549,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                 nested_t0_walker_host0_fault_k <= 8;
+                                nested_t0_walker_host0_flevel <= 2;
+                                nested_t0_walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                                nested_t0_walker_host0_fault_k <= 9;
                                 nested_t0_walker_host0_flevel <= 2;
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
@@ -3520,14 +3615,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = (nested_t0_ha_pw != 0);
                             nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[21-1:12], 3'h0});
                             nested_t0_walker_host0_st <= 4'b0001;
                             nested_t0_walker_host0_lvl <= 1;
@@ -3561,14 +3657,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = nested_t0_walker_host0_le[58];
+                        nested_t0_ha_pw <= v_pw;
                         if ((nested_t0_hk_read && (!v_r))) begin
                             nested_t0_walker_host0_fault_k <= 6;
                             nested_t0_walker_host0_flevel <= 1;
@@ -3581,6 +3679,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                             nested_t0_walker_host0_fault_k <= 8;
+                            nested_t0_walker_host0_flevel <= 1;
+                            nested_t0_walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                            nested_t0_walker_host0_fault_k <= 9;
                             nested_t0_walker_host0_flevel <= 1;
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
@@ -3639,7 +3742,7 @@ end
 
 assign nested_t0_x_rnow = ((nested_t0_walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) begin: nested_t0_walker_guest0_logic
+always @(nested_t0_walker_guest0_a_pw_all, nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_ha_pw, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_unverified_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, nested_t0_walker_guest0_hl_pw, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) begin: nested_t0_walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -3647,6 +3750,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -3671,6 +3775,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     nested_t0_hk_fetch = nested_t0_walker_guest0_hk_fetch_h;
     nested_t0_hk_user = nested_t0_walker_guest0_hk_user_h;
     nested_t0_hk_paging = nested_t0_walker_guest0_hk_paging_h;
+    nested_t0_hk_unverified = nested_t0_walker_guest0_hk_unverified_h;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -3678,6 +3783,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    v_pw_all = (0 != 0);
     in0 = 64'h0;
     in1 = 64'h0;
     in2 = 64'h0;
@@ -3734,6 +3840,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                     else begin
                         nested_t0_x_valid = 1'b1;
@@ -3746,6 +3853,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
             end
@@ -3837,6 +3945,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                     else begin
                         nested_t0_x_pwrite = 1'b1;
@@ -3854,6 +3963,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 nested_t0_x_valid = 1'b1;
                                 nested_t0_x_pwrite = 1'b0;
                                 nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[48-1:39], 3'h0});
@@ -3864,6 +3974,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = 1'b0;
                                 nested_t0_hk_user = 1'b0;
                                 nested_t0_hk_paging = 1'b1;
+                                nested_t0_hk_unverified = 1'b0;
                             end
                         end
                         'h4: begin
@@ -3875,6 +3986,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 nested_t0_x_valid = 1'b1;
                                 nested_t0_x_pwrite = 1'b0;
                                 nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[39-1:30], 3'h0});
@@ -3885,6 +3997,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = 1'b0;
                                 nested_t0_hk_user = 1'b0;
                                 nested_t0_hk_paging = 1'b1;
+                                nested_t0_hk_unverified = 1'b0;
                             end
                         end
                         'h3: begin
@@ -3897,6 +4010,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     if ((wn_t_k_user && (!v_us))) begin
                                     end
                                     else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -3930,6 +4044,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                         nested_t0_hk_fetch = wn_t_k_fetch;
                                         nested_t0_hk_user = v_us;
                                         nested_t0_hk_paging = 1'b0;
+                                        nested_t0_hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -3942,6 +4057,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     nested_t0_x_valid = 1'b1;
                                     nested_t0_x_pwrite = 1'b0;
                                     nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[30-1:21], 3'h0});
@@ -3952,6 +4068,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = 1'b0;
                                     nested_t0_hk_user = 1'b0;
                                     nested_t0_hk_paging = 1'b1;
+                                    nested_t0_hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -3965,6 +4082,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     if ((wn_t_k_user && (!v_us))) begin
                                     end
                                     else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -3998,6 +4116,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                         nested_t0_hk_fetch = wn_t_k_fetch;
                                         nested_t0_hk_user = v_us;
                                         nested_t0_hk_paging = 1'b0;
+                                        nested_t0_hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -4010,6 +4129,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     nested_t0_x_valid = 1'b1;
                                     nested_t0_x_pwrite = 1'b0;
                                     nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[21-1:12], 3'h0});
@@ -4020,6 +4140,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = 1'b0;
                                     nested_t0_hk_user = 1'b0;
                                     nested_t0_hk_paging = 1'b1;
+                                    nested_t0_hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -4032,6 +4153,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 if ((wn_t_k_user && (!v_us))) begin
                                 end
                                 else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4065,6 +4187,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = wn_t_k_fetch;
                                     nested_t0_hk_user = v_us;
                                     nested_t0_hk_paging = 1'b0;
+                                    nested_t0_hk_unverified = (!v_pw_all);
                                 end
                             end
                         end
@@ -4111,6 +4234,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4130,6 +4254,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4149,6 +4274,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4168,6 +4294,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4187,6 +4314,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4223,6 +4351,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         nested_t0_x_valid = 1'b1;
                         nested_t0_x_pwrite = 1'b0;
                         nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[48-1:39], 3'h0});
@@ -4233,6 +4362,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
                 'h4: begin
@@ -4244,6 +4374,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         nested_t0_x_valid = 1'b1;
                         nested_t0_x_pwrite = 1'b0;
                         nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[39-1:30], 3'h0});
@@ -4254,6 +4385,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
                 'h3: begin
@@ -4266,6 +4398,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             if ((wn_t_k_user && (!v_us))) begin
                             end
                             else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4299,6 +4432,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = wn_t_k_fetch;
                                 nested_t0_hk_user = v_us;
                                 nested_t0_hk_paging = 1'b0;
+                                nested_t0_hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -4311,6 +4445,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             nested_t0_x_valid = 1'b1;
                             nested_t0_x_pwrite = 1'b0;
                             nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[30-1:21], 3'h0});
@@ -4321,6 +4456,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = 1'b0;
                             nested_t0_hk_user = 1'b0;
                             nested_t0_hk_paging = 1'b1;
+                            nested_t0_hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -4334,6 +4470,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             if ((wn_t_k_user && (!v_us))) begin
                             end
                             else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4367,6 +4504,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = wn_t_k_fetch;
                                 nested_t0_hk_user = v_us;
                                 nested_t0_hk_paging = 1'b0;
+                                nested_t0_hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -4379,6 +4517,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             nested_t0_x_valid = 1'b1;
                             nested_t0_x_pwrite = 1'b0;
                             nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[21-1:12], 3'h0});
@@ -4389,6 +4528,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = 1'b0;
                             nested_t0_hk_user = 1'b0;
                             nested_t0_hk_paging = 1'b1;
+                            nested_t0_hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -4401,6 +4541,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         if ((wn_t_k_user && (!v_us))) begin
                         end
                         else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4434,6 +4575,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = wn_t_k_fetch;
                             nested_t0_hk_user = v_us;
                             nested_t0_hk_paging = 1'b0;
+                            nested_t0_hk_unverified = (!v_pw_all);
                         end
                     end
                 end
@@ -4452,6 +4594,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -4465,6 +4608,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
     reg [48-1:0] in10;
     reg [64-1:0] ns0;
     if (rst == 1) begin
+        nested_t0_walker_guest0_a_pw_all <= 0;
         nested_t0_walker_guest0_a_rw <= 0;
         nested_t0_walker_guest0_a_us <= 0;
         nested_t0_walker_guest0_a_xd <= 0;
@@ -4474,8 +4618,14 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         nested_t0_walker_guest0_hk_fetch_h <= 0;
         nested_t0_walker_guest0_hk_paging_h <= 0;
         nested_t0_walker_guest0_hk_read_h <= 0;
+        nested_t0_walker_guest0_hk_unverified_h <= 0;
         nested_t0_walker_guest0_hk_user_h <= 0;
         nested_t0_walker_guest0_hk_write_h <= 0;
+        nested_t0_walker_guest0_hl_pw <= 0;
+        nested_t0_walker_guest0_hl_r <= 0;
+        nested_t0_walker_guest0_hl_w <= 0;
+        nested_t0_walker_guest0_hl_x <= 0;
+        nested_t0_walker_guest0_hl_xu <= 0;
         nested_t0_walker_guest0_le <= 0;
         nested_t0_walker_guest0_lvl <= 0;
         wn_t_o_aux <= 0;
@@ -4526,6 +4676,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         nested_t0_walker_guest0_hk_fetch_h <= nested_t0_hk_fetch;
         nested_t0_walker_guest0_hk_user_h <= nested_t0_hk_user;
         nested_t0_walker_guest0_hk_paging_h <= nested_t0_hk_paging;
+        nested_t0_walker_guest0_hk_unverified_h <= nested_t0_hk_unverified;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -4533,6 +4684,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        v_pw_all = (0 != 0);
         in0 = 64'h0;
         in1 = 64'h0;
         in2 = 64'h0;
@@ -4553,6 +4705,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                     nested_t0_walker_guest0_a_rw <= 1'b1;
                     nested_t0_walker_guest0_a_us <= 1'b1;
                     nested_t0_walker_guest0_a_xd <= 1'b0;
+                    nested_t0_walker_guest0_a_pw_all <= 1'b1;
                     nested_t0_walker_guest0_pend_5 <= 1'b0;
                     nested_t0_walker_guest0_pend_4 <= 1'b0;
                     nested_t0_walker_guest0_pend_3 <= 1'b0;
@@ -4604,6 +4757,11 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
             end
             3'b001: begin
                 if (nested_t0_x_rnow) begin
+                    nested_t0_walker_guest0_hl_r <= nested_t0_ha_r;
+                    nested_t0_walker_guest0_hl_w <= nested_t0_ha_w;
+                    nested_t0_walker_guest0_hl_x <= nested_t0_ha_x;
+                    nested_t0_walker_guest0_hl_xu <= nested_t0_ha_xu;
+                    nested_t0_walker_guest0_hl_pw <= nested_t0_ha_pw;
                     used = 1'b0;
                     if ((nested_t0_walker_guest0_lvl == 5)) begin
                         uok = 1'b1;
@@ -4706,6 +4864,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= 3'b001;
                                     nested_t0_walker_guest0_lvl <= 4;
                                 end
@@ -4728,6 +4888,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= 3'b001;
                                     nested_t0_walker_guest0_lvl <= 3;
                                 end
@@ -4751,6 +4913,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if ((wn_t_k_user && (!v_us))) begin
                                             nested_t0_walker_guest0_fault_k <= 3;
                                             nested_t0_walker_guest0_flevel <= 3;
@@ -4823,6 +4987,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= 3'b001;
                                         nested_t0_walker_guest0_lvl <= 2;
                                     end
@@ -4847,6 +5013,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if ((wn_t_k_user && (!v_us))) begin
                                             nested_t0_walker_guest0_fault_k <= 3;
                                             nested_t0_walker_guest0_flevel <= 2;
@@ -4919,6 +5087,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= 3'b001;
                                         nested_t0_walker_guest0_lvl <= 1;
                                     end
@@ -4942,6 +5112,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     if ((wn_t_k_user && (!v_us))) begin
                                         nested_t0_walker_guest0_fault_k <= 3;
                                         nested_t0_walker_guest0_flevel <= 1;
@@ -5037,7 +5209,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                 wn_t_o_n_qualification[12] <= 1'b0;
                 wn_t_o_n_qualification[13] <= 1'b0;
                 wn_t_o_n_qualification[14] <= 1'b0;
-                wn_t_o_n_qualification[15] <= 1'b0;
+                wn_t_o_n_qualification[15] <= nested_t0_h_r_qualification[15];
                 wn_t_o_n_qualification[16] <= 1'b0;
                 wn_t_o_n_guest_physical_address <= nested_t0_h_r_gpa;
                 ns0 = 64'h0;
@@ -5164,6 +5336,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= 3'b001;
                             nested_t0_walker_guest0_lvl <= 4;
                         end
@@ -5186,6 +5360,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= 3'b001;
                             nested_t0_walker_guest0_lvl <= 3;
                         end
@@ -5209,6 +5385,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if ((wn_t_k_user && (!v_us))) begin
                                     nested_t0_walker_guest0_fault_k <= 3;
                                     nested_t0_walker_guest0_flevel <= 3;
@@ -5281,6 +5459,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= 3'b001;
                                 nested_t0_walker_guest0_lvl <= 2;
                             end
@@ -5305,6 +5485,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if ((wn_t_k_user && (!v_us))) begin
                                     nested_t0_walker_guest0_fault_k <= 3;
                                     nested_t0_walker_guest0_flevel <= 2;
@@ -5377,6 +5559,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= 3'b001;
                                 nested_t0_walker_guest0_lvl <= 1;
                             end
@@ -5400,6 +5584,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             if ((wn_t_k_user && (!v_us))) begin
                                 nested_t0_walker_guest0_fault_k <= 3;
                                 nested_t0_walker_guest0_flevel <= 1;

@@ -131,6 +131,7 @@ signal wk_t_guest_pa: unsigned(63 downto 0);
 signal wk_t_guest_physical_address: unsigned(63 downto 0);
 signal wk_t_host_fault: unsigned(7 downto 0);
 signal wk_t_host_fetch_violation: unsigned(0 downto 0);
+signal wk_t_host_gpv_violation: unsigned(0 downto 0);
 signal wk_t_host_level: unsigned(2 downto 0);
 signal wk_t_host_misconfig_exec_only: unsigned(0 downto 0);
 signal wk_t_host_misconfig_memtype: unsigned(0 downto 0);
@@ -215,6 +216,12 @@ signal nested_t0_hk_write: std_logic;
 signal nested_t0_hk_fetch: std_logic;
 signal nested_t0_hk_user: std_logic;
 signal nested_t0_hk_paging: std_logic;
+signal nested_t0_hk_unverified: std_logic;
+signal nested_t0_ha_r: std_logic;
+signal nested_t0_ha_w: std_logic;
+signal nested_t0_ha_x: std_logic;
+signal nested_t0_ha_xu: std_logic;
+signal nested_t0_ha_pw: std_logic;
 signal nested_t0_hb_EPTP: unsigned(63 downto 0);
 signal nested_t0_hb_PROC3: unsigned(63 downto 0);
 signal nested_t0_x_off: std_logic;
@@ -222,10 +229,6 @@ signal nested_t0_x_on_table: std_logic;
 signal nested_t0_x_pwrite: std_logic;
 signal nested_t0_x_table: std_logic;
 signal nested_t0_x_update: std_logic;
-signal nested_t0_walker_host0_a_r: std_logic;
-signal nested_t0_walker_host0_a_w: std_logic;
-signal nested_t0_walker_host0_a_x: std_logic;
-signal nested_t0_walker_host0_a_xu: std_logic;
 signal nested_t0_walker_host0_ea: unsigned(63 downto 0);
 signal nested_t0_walker_host0_fault_k: unsigned(7 downto 0);
 signal nested_t0_walker_host0_flevel: unsigned(2 downto 0);
@@ -252,6 +255,7 @@ signal nested_t0_walker_host0_se_3: unsigned(63 downto 0);
 signal nested_t0_walker_host0_se_4: unsigned(63 downto 0);
 signal nested_t0_walker_host0_se_5: unsigned(63 downto 0);
 signal nested_t0_walker_host0_st: t_enum_S_2;
+signal nested_t0_walker_guest0_a_pw_all: std_logic;
 signal nested_t0_walker_guest0_a_rw: std_logic;
 signal nested_t0_walker_guest0_a_us: std_logic;
 signal nested_t0_walker_guest0_a_xd: std_logic;
@@ -260,8 +264,14 @@ signal nested_t0_walker_guest0_flevel: unsigned(2 downto 0);
 signal nested_t0_walker_guest0_hk_fetch_h: std_logic;
 signal nested_t0_walker_guest0_hk_paging_h: std_logic;
 signal nested_t0_walker_guest0_hk_read_h: std_logic;
+signal nested_t0_walker_guest0_hk_unverified_h: std_logic;
 signal nested_t0_walker_guest0_hk_user_h: std_logic;
 signal nested_t0_walker_guest0_hk_write_h: std_logic;
+signal nested_t0_walker_guest0_hl_pw: std_logic;
+signal nested_t0_walker_guest0_hl_r: std_logic;
+signal nested_t0_walker_guest0_hl_w: std_logic;
+signal nested_t0_walker_guest0_hl_x: std_logic;
+signal nested_t0_walker_guest0_hl_xu: std_logic;
 signal nested_t0_walker_guest0_le: unsigned(63 downto 0);
 signal nested_t0_walker_guest0_lvl: unsigned(2 downto 0);
 signal nested_t0_walker_guest0_pend_1: std_logic;
@@ -457,6 +467,7 @@ begin
             wk_t_guest_physical_address <= to_unsigned(0, 64);
             wk_t_host_fault <= to_unsigned(0, 8);
             wk_t_host_fetch_violation <= to_unsigned(0, 1);
+            wk_t_host_gpv_violation <= to_unsigned(0, 1);
             wk_t_host_level <= to_unsigned(0, 3);
             wk_t_host_misconfig_exec_only <= to_unsigned(0, 1);
             wk_t_host_misconfig_memtype <= to_unsigned(0, 1);
@@ -666,6 +677,7 @@ begin
                     wk_t_host_read_violation <= to_unsigned(0, 1);
                     wk_t_host_write_violation <= to_unsigned(0, 1);
                     wk_t_host_fetch_violation <= to_unsigned(0, 1);
+                    wk_t_host_gpv_violation <= to_unsigned(0, 1);
                     wk_t_vector <= to_unsigned(0, 8);
                     wk_t_error_code <= to_unsigned(0, 32);
                     wk_t_cr2 <= to_unsigned(0, 64);
@@ -753,6 +765,9 @@ begin
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 8)) then
                                 wk_t_host_fetch_violation <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_t_o_status, 9)) = (64 + 9)) then
+                                wk_t_host_gpv_violation <= to_unsigned(1, 1);
                             end if;
                             wk_t_exit_reason <= wn_t_o_n_exit_reason;
                             wk_t_qualification <= wn_t_o_n_qualification;
@@ -1613,7 +1628,7 @@ begin
     end if;
 end process port_mux;
 
-nested_t0_walker_host0_logic: process (nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walker_host0_a_x, nested_t0_walker_host0_a_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host0_logic: process (nested_t0_ha_pw, nested_t0_ha_r, nested_t0_ha_w, nested_t0_ha_x, nested_t0_ha_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_unverified, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -1622,6 +1637,7 @@ nested_t0_walker_host0_logic: process (nested_t0_walker_host0_a_r, nested_t0_wal
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host0_m_valid_h;
@@ -1637,6 +1653,7 @@ begin
     v_w := '0';
     v_x := '0';
     v_xu := '0';
+    v_pw := '0';
     if bool(nested_t0_x_done) then
         null;
     end if;
@@ -1806,10 +1823,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := nested_t0_ha_pw;
                         wn_t_m_valid <= '1';
                         wn_t_m_we <= '0';
                         wn_t_m_size <= to_unsigned(3, 3);
@@ -1825,10 +1843,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := nested_t0_ha_pw;
                         wn_t_m_valid <= '1';
                         wn_t_m_we <= '0';
                         wn_t_m_size <= to_unsigned(3, 3);
@@ -1847,15 +1866,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -1898,10 +1920,11 @@ begin
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := nested_t0_ha_pw;
                             wn_t_m_valid <= '1';
                             wn_t_m_we <= '0';
                             wn_t_m_size <= to_unsigned(3, 3);
@@ -1921,15 +1944,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -1972,10 +1998,11 @@ begin
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := nested_t0_ha_pw;
                             wn_t_m_valid <= '1';
                             wn_t_m_we <= '0';
                             wn_t_m_size <= to_unsigned(3, 3);
@@ -1994,15 +2021,18 @@ begin
                     elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := m_rdata(58);
                         if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                             null;
                         elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                             null;
                         elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                            null;
+                        elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                             null;
                         else
                             uw := m_rdata;
@@ -2111,10 +2141,11 @@ begin
             elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_ha_pw;
                 wn_t_m_valid <= '1';
                 wn_t_m_we <= '0';
                 wn_t_m_size <= to_unsigned(3, 3);
@@ -2130,10 +2161,11 @@ begin
             elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_ha_pw;
                 wn_t_m_valid <= '1';
                 wn_t_m_we <= '0';
                 wn_t_m_size <= to_unsigned(3, 3);
@@ -2152,15 +2184,18 @@ begin
                 elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_walker_host0_le(58);
                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                         null;
                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                         null;
                     else
                         uw := nested_t0_walker_host0_le;
@@ -2203,10 +2238,11 @@ begin
                 elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((nested_t0_walker_host0_le and to_unsigned(128, 64)) /= 0))) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_ha_pw;
                     wn_t_m_valid <= '1';
                     wn_t_m_we <= '0';
                     wn_t_m_size <= to_unsigned(3, 3);
@@ -2226,15 +2262,18 @@ begin
                 elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_walker_host0_le(58);
                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                         null;
                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                         null;
                     else
                         uw := nested_t0_walker_host0_le;
@@ -2277,10 +2316,11 @@ begin
                 elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_ha_pw;
                     wn_t_m_valid <= '1';
                     wn_t_m_we <= '0';
                     wn_t_m_size <= to_unsigned(3, 3);
@@ -2299,15 +2339,18 @@ begin
             elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_walker_host0_le(58);
                 if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                     null;
                 elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                     null;
                 elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                    null;
+                elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                     null;
                 else
                     uw := nested_t0_walker_host0_le;
@@ -2361,14 +2404,16 @@ nested_t0_walker_host0_fsm: process (clk) is
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            nested_t0_walker_host0_a_r <= '0';
-            nested_t0_walker_host0_a_w <= '0';
-            nested_t0_walker_host0_a_x <= '0';
-            nested_t0_walker_host0_a_xu <= '0';
+            nested_t0_ha_pw <= '0';
+            nested_t0_ha_r <= '0';
+            nested_t0_ha_w <= '0';
+            nested_t0_ha_x <= '0';
+            nested_t0_ha_xu <= '0';
             nested_t0_x_done <= '0';
             nested_t0_walker_host0_ea <= to_unsigned(0, 64);
             nested_t0_walker_host0_fault_k <= to_unsigned(0, 8);
@@ -2413,6 +2458,7 @@ begin
             v_w := '0';
             v_x := '0';
             v_xu := '0';
+            v_pw := '0';
             if bool(nested_t0_x_done) then
                 nested_t0_x_done <= '0';
             end if;
@@ -2427,6 +2473,11 @@ begin
                     else
                         if bool(nested_t0_x_off) then
                             nested_t0_x_level <= to_unsigned(7, 3);
+                            nested_t0_ha_r <= '1';
+                            nested_t0_ha_w <= '1';
+                            nested_t0_ha_x <= '1';
+                            nested_t0_ha_xu <= '1';
+                            nested_t0_ha_pw <= '0';
                             nested_t0_x_aux <= to_unsigned(0, 3);
                             nested_t0_x_pa <= nested_t0_x_addr;
                             if bool(nested_t0_x_table) then
@@ -2439,10 +2490,11 @@ begin
                                 nested_t0_walker_host0_st <= IDLE;
                             end if;
                         else
-                            nested_t0_walker_host0_a_r <= '1';
-                            nested_t0_walker_host0_a_w <= '1';
-                            nested_t0_walker_host0_a_x <= '1';
-                            nested_t0_walker_host0_a_xu <= '1';
+                            nested_t0_ha_r <= '1';
+                            nested_t0_ha_w <= '1';
+                            nested_t0_ha_x <= '1';
+                            nested_t0_ha_xu <= '1';
+                            nested_t0_ha_pw <= '0';
                             nested_t0_walker_host0_pend_5 <= '0';
                             nested_t0_walker_host0_pend_4 <= '0';
                             nested_t0_walker_host0_pend_3 <= '0';
@@ -2590,14 +2642,15 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := nested_t0_ha_pw;
                                 nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 nested_t0_walker_host0_st <= MWAIT;
                                 nested_t0_walker_host0_lvl <= to_unsigned(4, 3);
@@ -2620,14 +2673,15 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := nested_t0_ha_pw;
                                 nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 nested_t0_walker_host0_st <= MWAIT;
                                 nested_t0_walker_host0_lvl <= to_unsigned(3, 3);
@@ -2655,14 +2709,16 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    nested_t0_ha_pw <= v_pw;
                                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
@@ -2673,6 +2729,10 @@ begin
                                         nested_t0_walker_host0_st <= FAULT;
                                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                        nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
+                                        nested_t0_walker_host0_st <= FAULT;
+                                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                        nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                         nested_t0_walker_host0_st <= FAULT;
                                     else
@@ -2725,14 +2785,15 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := nested_t0_ha_pw;
                                     nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     nested_t0_walker_host0_st <= MWAIT;
                                     nested_t0_walker_host0_lvl <= to_unsigned(2, 3);
@@ -2761,14 +2822,16 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    nested_t0_ha_pw <= v_pw;
                                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
@@ -2779,6 +2842,10 @@ begin
                                         nested_t0_walker_host0_st <= FAULT;
                                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                        nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
+                                        nested_t0_walker_host0_st <= FAULT;
+                                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                        nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                         nested_t0_walker_host0_st <= FAULT;
                                     else
@@ -2831,14 +2898,15 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := nested_t0_ha_pw;
                                     nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     nested_t0_walker_host0_st <= MWAIT;
                                     nested_t0_walker_host0_lvl <= to_unsigned(1, 3);
@@ -2866,14 +2934,16 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := m_rdata(58);
+                                nested_t0_ha_pw <= v_pw;
                                 if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                     nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                     nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
@@ -2884,6 +2954,10 @@ begin
                                     nested_t0_walker_host0_st <= FAULT;
                                 elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                     nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                    nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
+                                    nested_t0_walker_host0_st <= FAULT;
+                                elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                    nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                     nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
@@ -2936,10 +3010,11 @@ begin
                 nested_t0_h_r_qualification(0) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_read));
                 nested_t0_h_r_qualification(1) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_write));
                 nested_t0_h_r_qualification(2) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_fetch));
-                nested_t0_h_r_qualification(3) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_r));
-                nested_t0_h_r_qualification(4) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_w));
-                nested_t0_h_r_qualification(5) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_x));
-                nested_t0_h_r_qualification(6) <= stdl(((nested_t0_walker_host0_fault_k > 5) and True) and bool(nested_t0_walker_host0_a_xu));
+                nested_t0_h_r_qualification(3) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_r));
+                nested_t0_h_r_qualification(4) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_w));
+                nested_t0_h_r_qualification(5) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_x));
+                nested_t0_h_r_qualification(6) <= stdl(((nested_t0_walker_host0_fault_k > 5) and True) and bool(nested_t0_ha_xu));
+                nested_t0_h_r_qualification(15) <= stdl(nested_t0_walker_host0_fault_k(4-1 downto 0) = 9);
                 nested_t0_h_r_gpa <= nested_t0_x_addr;
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host0_st <= IDLE;
@@ -2998,14 +3073,15 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_ha_pw;
                         nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                         nested_t0_walker_host0_st <= MWAIT;
                         nested_t0_walker_host0_lvl <= to_unsigned(4, 3);
@@ -3028,14 +3104,15 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(4, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_ha_pw;
                         nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                         nested_t0_walker_host0_st <= MWAIT;
                         nested_t0_walker_host0_lvl <= to_unsigned(3, 3);
@@ -3063,14 +3140,16 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_walker_host0_le(58);
+                            nested_t0_ha_pw <= v_pw;
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
@@ -3081,6 +3160,10 @@ begin
                                 nested_t0_walker_host0_st <= FAULT;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host0_st <= FAULT;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                                nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
@@ -3133,14 +3216,15 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_ha_pw;
                             nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             nested_t0_walker_host0_st <= MWAIT;
                             nested_t0_walker_host0_lvl <= to_unsigned(2, 3);
@@ -3169,14 +3253,16 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_walker_host0_le(58);
+                            nested_t0_ha_pw <= v_pw;
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
@@ -3187,6 +3273,10 @@ begin
                                 nested_t0_walker_host0_st <= FAULT;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host0_st <= FAULT;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                                nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
@@ -3239,14 +3329,15 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_ha_pw;
                             nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             nested_t0_walker_host0_st <= MWAIT;
                             nested_t0_walker_host0_lvl <= to_unsigned(1, 3);
@@ -3274,14 +3365,16 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_walker_host0_le(58);
+                        nested_t0_ha_pw <= v_pw;
                         if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                             nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                             nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
@@ -3292,6 +3385,10 @@ begin
                             nested_t0_walker_host0_st <= FAULT;
                         elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                             nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                            nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
+                            nested_t0_walker_host0_st <= FAULT;
+                        elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                            nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                             nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
@@ -3344,7 +3441,7 @@ end process nested_t0_walker_host0_fsm;
 
 nested_t0_x_rnow <= stdl((nested_t0_walker_host0_st = PREAD) and bool(m_rvalid));
 
-nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) is
+nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_pw_all, nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_ha_pw, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_unverified_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, nested_t0_walker_guest0_hl_pw, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -3352,6 +3449,7 @@ nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_rw, nested_t0_
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -3377,6 +3475,7 @@ begin
     nested_t0_hk_fetch <= nested_t0_walker_guest0_hk_fetch_h;
     nested_t0_hk_user <= nested_t0_walker_guest0_hk_user_h;
     nested_t0_hk_paging <= nested_t0_walker_guest0_hk_paging_h;
+    nested_t0_hk_unverified <= nested_t0_walker_guest0_hk_unverified_h;
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -3384,6 +3483,7 @@ begin
     v_rw := '0';
     v_us := '0';
     v_xd := '0';
+    v_pw_all := '0';
     in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -3438,6 +3538,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     else
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
@@ -3449,6 +3550,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             end if;
@@ -3539,6 +3641,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     else
                         nested_t0_x_pwrite <= '1';
                         nested_t0_x_waddr <= nested_t0_x_pa;
@@ -3553,6 +3656,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -3563,6 +3667,7 @@ begin
                             nested_t0_hk_fetch <= '0';
                             nested_t0_hk_user <= '0';
                             nested_t0_hk_paging <= '1';
+                            nested_t0_hk_unverified <= '0';
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
@@ -3573,6 +3678,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -3583,6 +3689,7 @@ begin
                             nested_t0_hk_fetch <= '0';
                             nested_t0_hk_user <= '0';
                             nested_t0_hk_paging <= '1';
+                            nested_t0_hk_unverified <= '0';
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
@@ -3594,6 +3701,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3627,6 +3735,7 @@ begin
                                     nested_t0_hk_fetch <= wn_t_k_fetch;
                                     nested_t0_hk_user <= v_us;
                                     nested_t0_hk_paging <= '0';
+                                    nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3638,6 +3747,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -3648,6 +3758,7 @@ begin
                                 nested_t0_hk_fetch <= '0';
                                 nested_t0_hk_user <= '0';
                                 nested_t0_hk_paging <= '1';
+                                nested_t0_hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 2) then
@@ -3660,6 +3771,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3693,6 +3805,7 @@ begin
                                     nested_t0_hk_fetch <= wn_t_k_fetch;
                                     nested_t0_hk_user <= v_us;
                                     nested_t0_hk_paging <= '0';
+                                    nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3704,6 +3817,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -3714,6 +3828,7 @@ begin
                                 nested_t0_hk_fetch <= '0';
                                 nested_t0_hk_user <= '0';
                                 nested_t0_hk_paging <= '1';
+                                nested_t0_hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 1) then
@@ -3725,6 +3840,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 null;
                             elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3758,6 +3874,7 @@ begin
                                 nested_t0_hk_fetch <= wn_t_k_fetch;
                                 nested_t0_hk_user <= v_us;
                                 nested_t0_hk_paging <= '0';
+                                nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                             end if;
                         end if;
                     end if;
@@ -3801,6 +3918,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_5;
@@ -3818,6 +3936,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_4;
@@ -3835,6 +3954,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_3;
@@ -3852,6 +3972,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_2;
@@ -3869,6 +3990,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_1;
@@ -3902,6 +4024,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -3912,6 +4035,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 4) then
                 if (not bool(nested_t0_walker_guest0_le(0))) then
@@ -3922,6 +4046,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -3932,6 +4057,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 3) then
                 if (bool(nested_t0_walker_guest0_le(7)) and True) then
@@ -3943,6 +4069,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3976,6 +4103,7 @@ begin
                             nested_t0_hk_fetch <= wn_t_k_fetch;
                             nested_t0_hk_user <= v_us;
                             nested_t0_hk_paging <= '0';
+                            nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -3987,6 +4115,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -3997,6 +4126,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 2) then
@@ -4009,6 +4139,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -4042,6 +4173,7 @@ begin
                             nested_t0_hk_fetch <= wn_t_k_fetch;
                             nested_t0_hk_user <= v_us;
                             nested_t0_hk_paging <= '0';
+                            nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -4053,6 +4185,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -4063,6 +4196,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 1) then
@@ -4074,6 +4208,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                         null;
                     elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -4107,6 +4242,7 @@ begin
                         nested_t0_hk_fetch <= wn_t_k_fetch;
                         nested_t0_hk_user <= v_us;
                         nested_t0_hk_paging <= '0';
+                        nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                     end if;
                 end if;
             end if;
@@ -4123,6 +4259,7 @@ nested_t0_walker_guest0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -4138,6 +4275,7 @@ nested_t0_walker_guest0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            nested_t0_walker_guest0_a_pw_all <= '0';
             nested_t0_walker_guest0_a_rw <= '0';
             nested_t0_walker_guest0_a_us <= '0';
             nested_t0_walker_guest0_a_xd <= '0';
@@ -4147,8 +4285,14 @@ begin
             nested_t0_walker_guest0_hk_fetch_h <= '0';
             nested_t0_walker_guest0_hk_paging_h <= '0';
             nested_t0_walker_guest0_hk_read_h <= '0';
+            nested_t0_walker_guest0_hk_unverified_h <= '0';
             nested_t0_walker_guest0_hk_user_h <= '0';
             nested_t0_walker_guest0_hk_write_h <= '0';
+            nested_t0_walker_guest0_hl_pw <= '0';
+            nested_t0_walker_guest0_hl_r <= '0';
+            nested_t0_walker_guest0_hl_w <= '0';
+            nested_t0_walker_guest0_hl_x <= '0';
+            nested_t0_walker_guest0_hl_xu <= '0';
             nested_t0_walker_guest0_le <= to_unsigned(0, 64);
             nested_t0_walker_guest0_lvl <= to_unsigned(0, 3);
             wn_t_o_aux <= to_unsigned(0, 3);
@@ -4198,6 +4342,7 @@ begin
             nested_t0_walker_guest0_hk_fetch_h <= nested_t0_hk_fetch;
             nested_t0_walker_guest0_hk_user_h <= nested_t0_hk_user;
             nested_t0_walker_guest0_hk_paging_h <= nested_t0_hk_paging;
+            nested_t0_walker_guest0_hk_unverified_h <= nested_t0_hk_unverified;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -4205,6 +4350,7 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
+            v_pw_all := '0';
             in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -4225,6 +4371,7 @@ begin
                         nested_t0_walker_guest0_a_rw <= '1';
                         nested_t0_walker_guest0_a_us <= '1';
                         nested_t0_walker_guest0_a_xd <= '0';
+                        nested_t0_walker_guest0_a_pw_all <= '1';
                         nested_t0_walker_guest0_pend_5 <= '0';
                         nested_t0_walker_guest0_pend_4 <= '0';
                         nested_t0_walker_guest0_pend_3 <= '0';
@@ -4270,6 +4417,11 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(nested_t0_x_rnow) then
+                        nested_t0_walker_guest0_hl_r <= nested_t0_ha_r;
+                        nested_t0_walker_guest0_hl_w <= nested_t0_ha_w;
+                        nested_t0_walker_guest0_hl_x <= nested_t0_ha_x;
+                        nested_t0_walker_guest0_hl_xu <= nested_t0_ha_xu;
+                        nested_t0_walker_guest0_hl_pw <= nested_t0_ha_pw;
                         used := '0';
                         if (nested_t0_walker_guest0_lvl = 5) then
                             uok := '1';
@@ -4369,6 +4521,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= XWAIT;
                                     nested_t0_walker_guest0_lvl <= to_unsigned(4, 3);
                                 end if;
@@ -4388,6 +4542,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= XWAIT;
                                     nested_t0_walker_guest0_lvl <= to_unsigned(3, 3);
                                 end if;
@@ -4408,6 +4564,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                             nested_t0_walker_guest0_flevel <= to_unsigned(3, 3);
@@ -4470,6 +4628,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= XWAIT;
                                         nested_t0_walker_guest0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -4491,6 +4651,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                             nested_t0_walker_guest0_flevel <= to_unsigned(2, 3);
@@ -4553,6 +4715,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= XWAIT;
                                         nested_t0_walker_guest0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -4573,6 +4737,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                                         nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                         nested_t0_walker_guest0_flevel <= to_unsigned(1, 3);
@@ -4655,7 +4821,7 @@ begin
                     wn_t_o_n_qualification(12) <= '0';
                     wn_t_o_n_qualification(13) <= '0';
                     wn_t_o_n_qualification(14) <= '0';
-                    wn_t_o_n_qualification(15) <= '0';
+                    wn_t_o_n_qualification(15) <= nested_t0_h_r_qualification(15);
                     wn_t_o_n_qualification(16) <= '0';
                     wn_t_o_n_guest_physical_address <= nested_t0_h_r_gpa;
                     ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -4766,6 +4932,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= XWAIT;
                             nested_t0_walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -4785,6 +4953,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= XWAIT;
                             nested_t0_walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
@@ -4805,6 +4975,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(3, 3);
@@ -4867,6 +5039,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= XWAIT;
                                 nested_t0_walker_guest0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -4888,6 +5062,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(2, 3);
@@ -4950,6 +5126,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= XWAIT;
                                 nested_t0_walker_guest0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -4970,6 +5148,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_guest0_flevel <= to_unsigned(1, 3);
