@@ -118,3 +118,14 @@ def test_a_unit_walks_the_folding_composition(tmp_path):
     emit.write(emit.render(spec), out)
     report = cosim.run(spec, out, walks=60, seed=1)
     assert report.mismatches == 0
+
+
+@pytest.mark.slow
+def test_the_folding_model_converts(models, tmp_path):
+    """Verilog (Icarus compiles it) and VHDL (GHDL analyses it), every cache included."""
+    from codegen.generate import hdl
+    model = models[2][1]
+    ok, messages = hdl.compile_verilog(hdl.convert(model, "Verilog", tmp_path / "v"))
+    assert ok, messages
+    ok, messages = hdl.analyse_vhdl(hdl.convert(model, "VHDL", tmp_path / "vhd"))
+    assert ok, messages
