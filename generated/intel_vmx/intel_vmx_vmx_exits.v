@@ -40,6 +40,9 @@ module intel_vmx_vmx_exits (
     e_dlv_vector,
     e_dlv_ev,
     e_dlv_error_code,
+    e_sw_exc,
+    e_iret,
+    e_nmi_blocked,
     r_VMCS_PA,
     m_valid,
     m_ready,
@@ -55,7 +58,9 @@ module intel_vmx_vmx_exits (
     o_r_idt_vectoring_error,
     o_r_instr_len,
     o_r_qualification,
-    o_r_guest_linear
+    o_r_guest_linear,
+    o_r_exit_intr_info,
+    o_r_exit_intr_error
 );
 
 input clk;
@@ -96,6 +101,9 @@ input [2:0] e_dlv_type;
 input [7:0] e_dlv_vector;
 input [0:0] e_dlv_ev;
 input [31:0] e_dlv_error_code;
+input [0:0] e_sw_exc;
+input [0:0] e_iret;
+input [0:0] e_nmi_blocked;
 input [63:0] r_VMCS_PA;
 output m_valid;
 reg m_valid;
@@ -124,6 +132,10 @@ output [63:0] o_r_qualification;
 reg [63:0] o_r_qualification;
 output [63:0] o_r_guest_linear;
 reg [63:0] o_r_guest_linear;
+output [31:0] o_r_exit_intr_info;
+reg [31:0] o_r_exit_intr_info;
+output [31:0] o_r_exit_intr_error;
+reg [31:0] o_r_exit_intr_error;
 
 reg [3:0] b_io_a;
 reg [3:0] b_io_b;
@@ -137,6 +149,8 @@ reg [5:0] bm_off;
 reg [6:0] bm_span;
 reg bm_two;
 reg pend;
+reg [31:0] rec_exit_intr_error;
+reg [31:0] rec_exit_intr_info;
 reg [63:0] rec_guest_linear;
 reg [31:0] rec_idt_vectoring_error;
 reg [31:0] rec_idt_vectoring_info;
@@ -210,51 +224,51 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h26;
     reg [64-1:0] h44;
     reg [64-1:0] h45;
-    reg [32-1:0] h62;
-    reg [32-1:0] h79;
-    reg [32-1:0] h96;
-    reg [5-1:0] h97;
-    reg [1-1:0] h98;
-    reg [1-1:0] h99;
-    reg [32-1:0] h100;
-    reg [1-1:0] h101;
-    reg [1-1:0] h102;
-    reg [1-1:0] h103;
-    reg [32-1:0] h104;
-    reg [5-1:0] h105;
-    reg [3-1:0] h106;
-    reg [8-1:0] h107;
-    reg [8-1:0] h108;
-    reg [8-1:0] h109;
-    reg [8-1:0] h110;
-    reg [1-1:0] h111;
-    reg [1-1:0] h112;
-    reg [32-1:0] h113;
-    reg [1-1:0] h114;
-    reg [1-1:0] h115;
-    reg [1-1:0] h116;
-    reg [32-1:0] h117;
-    reg [5-1:0] h118;
-    reg [3-1:0] h119;
-    reg [8-1:0] h120;
-    reg [64-1:0] h121;
-    reg [64-1:0] h122;
-    reg [64-1:0] h123;
-    reg [64-1:0] h124;
-    reg [64-1:0] h125;
-    reg [6-1:0] h126;
-    reg [32-1:0] h127;
-    reg [64-1:0] h128;
-    reg [64-1:0] h129;
-    reg [64-1:0] h130;
-    reg [64-1:0] h131;
-    reg [64-1:0] h134;
-    reg [64-1:0] h135;
-    reg [64-1:0] h136;
-    reg [3-1:0] h137;
-    reg [3-1:0] h138;
-    reg [17-1:0] h143;
-    reg [18-1:0] h144;
+    reg [32-1:0] h71;
+    reg [32-1:0] h97;
+    reg [32-1:0] h124;
+    reg [5-1:0] h125;
+    reg [1-1:0] h126;
+    reg [1-1:0] h127;
+    reg [32-1:0] h128;
+    reg [1-1:0] h129;
+    reg [1-1:0] h130;
+    reg [1-1:0] h131;
+    reg [32-1:0] h132;
+    reg [5-1:0] h133;
+    reg [3-1:0] h134;
+    reg [8-1:0] h135;
+    reg [8-1:0] h136;
+    reg [8-1:0] h137;
+    reg [8-1:0] h138;
+    reg [1-1:0] h139;
+    reg [1-1:0] h140;
+    reg [32-1:0] h141;
+    reg [1-1:0] h142;
+    reg [1-1:0] h143;
+    reg [1-1:0] h144;
+    reg [32-1:0] h145;
+    reg [5-1:0] h146;
+    reg [3-1:0] h147;
+    reg [8-1:0] h148;
+    reg [64-1:0] h149;
+    reg [64-1:0] h150;
+    reg [64-1:0] h151;
+    reg [64-1:0] h152;
+    reg [64-1:0] h153;
+    reg [6-1:0] h154;
+    reg [32-1:0] h155;
+    reg [64-1:0] h156;
+    reg [64-1:0] h157;
+    reg [64-1:0] h158;
+    reg [64-1:0] h159;
+    reg [64-1:0] h162;
+    reg [64-1:0] h163;
+    reg [64-1:0] h164;
+    reg [3-1:0] h165;
+    reg [3-1:0] h166;
+    reg [17-1:0] h171;
+    reg [18-1:0] h172;
     reg [32-1:0] h27;
     reg [8-1:0] h28;
     reg [32-1:0] h29;
@@ -288,49 +302,77 @@ always @(posedge clk) begin: fsm
     reg [3-1:0] h59;
     reg [3-1:0] h60;
     reg [32-1:0] h61;
+    reg [1-1:0] h62;
     reg [32-1:0] h63;
-    reg [8-1:0] h64;
+    reg [1-1:0] h64;
     reg [32-1:0] h65;
     reg [3-1:0] h66;
-    reg [32-1:0] h67;
-    reg [1-1:0] h68;
-    reg [1-1:0] h69;
+    reg [3-1:0] h67;
+    reg [32-1:0] h68;
+    reg [32-1:0] h69;
     reg [32-1:0] h70;
-    reg [32-1:0] h71;
-    reg [1-1:0] h72;
-    reg [1-1:0] h73;
+    reg [32-1:0] h72;
+    reg [8-1:0] h73;
     reg [32-1:0] h74;
-    reg [32-1:0] h75;
-    reg [3-1:0] h76;
-    reg [3-1:0] h77;
-    reg [32-1:0] h78;
+    reg [3-1:0] h75;
+    reg [32-1:0] h76;
+    reg [1-1:0] h77;
+    reg [1-1:0] h78;
+    reg [32-1:0] h79;
     reg [32-1:0] h80;
-    reg [8-1:0] h81;
-    reg [32-1:0] h82;
-    reg [3-1:0] h83;
+    reg [1-1:0] h81;
+    reg [1-1:0] h82;
+    reg [32-1:0] h83;
     reg [32-1:0] h84;
-    reg [1-1:0] h85;
-    reg [1-1:0] h86;
+    reg [3-1:0] h85;
+    reg [3-1:0] h86;
     reg [32-1:0] h87;
-    reg [32-1:0] h88;
-    reg [1-1:0] h89;
+    reg [1-1:0] h88;
+    reg [32-1:0] h89;
     reg [1-1:0] h90;
     reg [32-1:0] h91;
-    reg [32-1:0] h92;
+    reg [3-1:0] h92;
     reg [3-1:0] h93;
-    reg [3-1:0] h94;
+    reg [32-1:0] h94;
     reg [32-1:0] h95;
-    reg [64-1:0] h132;
-    reg [64-1:0] h133;
-    reg [4-1:0] h139;
-    reg [64-1:0] h140;
-    reg [4-1:0] h141;
-    reg [64-1:0] h142;
-    reg [4-1:0] h145;
-    reg [64-1:0] h146;
-    reg [6-1:0] h147;
-    reg [6-1:0] h148;
-    reg [6-1:0] h149;
+    reg [32-1:0] h96;
+    reg [32-1:0] h98;
+    reg [8-1:0] h99;
+    reg [32-1:0] h100;
+    reg [3-1:0] h101;
+    reg [32-1:0] h102;
+    reg [1-1:0] h103;
+    reg [1-1:0] h104;
+    reg [32-1:0] h105;
+    reg [32-1:0] h106;
+    reg [1-1:0] h107;
+    reg [1-1:0] h108;
+    reg [32-1:0] h109;
+    reg [32-1:0] h110;
+    reg [32-1:0] h111;
+    reg [3-1:0] h112;
+    reg [3-1:0] h113;
+    reg [32-1:0] h114;
+    reg [1-1:0] h115;
+    reg [32-1:0] h116;
+    reg [1-1:0] h117;
+    reg [32-1:0] h118;
+    reg [3-1:0] h119;
+    reg [3-1:0] h120;
+    reg [32-1:0] h121;
+    reg [32-1:0] h122;
+    reg [32-1:0] h123;
+    reg [64-1:0] h160;
+    reg [64-1:0] h161;
+    reg [4-1:0] h167;
+    reg [64-1:0] h168;
+    reg [4-1:0] h169;
+    reg [64-1:0] h170;
+    reg [4-1:0] h173;
+    reg [64-1:0] h174;
+    reg [6-1:0] h175;
+    reg [6-1:0] h176;
+    reg [6-1:0] h177;
     if (rst == 1) begin
         b_io_a <= 0;
         b_io_b <= 0;
@@ -344,6 +386,8 @@ always @(posedge clk) begin: fsm
         bm_span <= 0;
         bm_two <= 0;
         done <= 0;
+        o_r_exit_intr_error <= 0;
+        o_r_exit_intr_info <= 0;
         o_r_guest_linear <= 0;
         o_r_idt_vectoring_error <= 0;
         o_r_idt_vectoring_info <= 0;
@@ -352,6 +396,8 @@ always @(posedge clk) begin: fsm
         o_r_reason <= 0;
         o_status <= 0;
         pend <= 0;
+        rec_exit_intr_error <= 0;
+        rec_exit_intr_info <= 0;
         rec_guest_linear <= 0;
         rec_idt_vectoring_error <= 0;
         rec_idt_vectoring_info <= 0;
@@ -1461,169 +1507,169 @@ always @(posedge clk) begin: fsm
                 h44 = e_field;
                 h45 = 64'h0;
                 h45 = e_field;
-                h62 = 32'h0;
-                h62 = (e_error_code & w_vmcs_50[32-1:0]);
-                h79 = 32'h0;
-                h79 = (e_error_code & w_vmcs_50[32-1:0]);
-                h96 = 32'h0;
-                h96 = w_vmcs_48[32-1:0];
-                h97 = 5'h0;
-                h97 = e_vector;
-                h98 = 1'h0;
-                h99 = 1'h0;
-                h100 = 32'h0;
-                h100 = (e_error_code & w_vmcs_50[32-1:0]);
-                h101 = 1'h0;
-                h101 = 0;
+                h71 = 32'h0;
+                h71 = (e_error_code & w_vmcs_50[32-1:0]);
+                h97 = 32'h0;
+                h97 = (e_error_code & w_vmcs_50[32-1:0]);
+                h124 = 32'h0;
+                h124 = w_vmcs_48[32-1:0];
+                h125 = 5'h0;
+                h125 = e_vector;
+                h126 = 1'h0;
+                h127 = 1'h0;
+                h128 = 32'h0;
+                h128 = (e_error_code & w_vmcs_50[32-1:0]);
+                h129 = 1'h0;
+                h129 = 0;
                 if (w_vmcs_48[14]) begin
-                    h101 = 1;
+                    h129 = 1;
                 end
-                h102 = 1'h0;
-                h102 = 0;
+                h130 = 1'h0;
+                h130 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h102 = 1;
+                    h130 = 1;
                 end
-                if ((h100 == w_vmcs_58[32-1:0])) begin
-                    h99 = h101;
+                if ((h128 == w_vmcs_58[32-1:0])) begin
+                    h127 = h129;
                 end
                 else begin
-                    h99 = h102;
+                    h127 = h130;
                 end
-                h103 = 1'h0;
-                h104 = 32'h0;
-                h104 = w_vmcs_48[32-1:0];
-                h105 = 5'h0;
-                h105 = e_vector;
-                h103 = 0;
-                if (((e_vector != 2) && (((h104 >>> h105) & 1) == 1))) begin
-                    h103 = 1;
+                h131 = 1'h0;
+                h132 = 32'h0;
+                h132 = w_vmcs_48[32-1:0];
+                h133 = 5'h0;
+                h133 = e_vector;
+                h131 = 0;
+                if (((e_vector != 2) && (((h132 >>> h133) & 1) == 1))) begin
+                    h131 = 1;
                 end
                 if ((e_vector == 14)) begin
-                    h98 = h99;
+                    h126 = h127;
                 end
                 else begin
-                    h98 = h103;
+                    h126 = h131;
                 end
-                h106 = 3'h0;
+                h134 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h106 = w_vmcs_68[11-1:8];
+                    h134 = w_vmcs_68[11-1:8];
                 end
                 else begin
-                    h106 = e_dlv_type;
+                    h134 = e_dlv_type;
                 end
-                h107 = 8'h0;
+                h135 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h107 = w_vmcs_68[8-1:0];
+                    h135 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h107 = e_dlv_vector;
+                    h135 = e_dlv_vector;
                 end
-                h108 = 8'h0;
+                h136 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h108 = w_vmcs_68[8-1:0];
+                    h136 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h108 = e_dlv_vector;
+                    h136 = e_dlv_vector;
                 end
-                h109 = 8'h0;
+                h137 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h109 = w_vmcs_68[8-1:0];
+                    h137 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h109 = e_dlv_vector;
+                    h137 = e_dlv_vector;
                 end
-                h110 = 8'h0;
+                h138 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h110 = w_vmcs_68[8-1:0];
+                    h138 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h110 = e_dlv_vector;
+                    h138 = e_dlv_vector;
                 end
-                h111 = 1'h0;
-                h112 = 1'h0;
-                h113 = 32'h0;
-                h113 = (e_error_code & w_vmcs_50[32-1:0]);
-                h114 = 1'h0;
-                h114 = 0;
+                h139 = 1'h0;
+                h140 = 1'h0;
+                h141 = 32'h0;
+                h141 = (e_error_code & w_vmcs_50[32-1:0]);
+                h142 = 1'h0;
+                h142 = 0;
                 if (w_vmcs_48[14]) begin
-                    h114 = 1;
+                    h142 = 1;
                 end
-                h115 = 1'h0;
-                h115 = 0;
+                h143 = 1'h0;
+                h143 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h115 = 1;
+                    h143 = 1;
                 end
-                if ((h113 == w_vmcs_58[32-1:0])) begin
-                    h112 = h114;
+                if ((h141 == w_vmcs_58[32-1:0])) begin
+                    h140 = h142;
                 end
                 else begin
-                    h112 = h115;
+                    h140 = h143;
                 end
-                h116 = 1'h0;
-                h117 = 32'h0;
-                h117 = w_vmcs_48[32-1:0];
-                h118 = 5'h0;
-                h118 = e_vector;
-                h116 = 0;
-                if (((e_vector != 2) && (((h117 >>> h118) & 1) == 1))) begin
-                    h116 = 1;
+                h144 = 1'h0;
+                h145 = 32'h0;
+                h145 = w_vmcs_48[32-1:0];
+                h146 = 5'h0;
+                h146 = e_vector;
+                h144 = 0;
+                if (((e_vector != 2) && (((h145 >>> h146) & 1) == 1))) begin
+                    h144 = 1;
                 end
                 if ((e_vector == 14)) begin
-                    h111 = h112;
+                    h139 = h140;
                 end
                 else begin
-                    h111 = h116;
+                    h139 = h144;
                 end
-                h119 = 3'h0;
+                h147 = 3'h0;
                 if ((e_injected != 0)) begin
-                    h119 = w_vmcs_68[11-1:8];
+                    h147 = w_vmcs_68[11-1:8];
                 end
                 else begin
-                    h119 = e_dlv_type;
+                    h147 = e_dlv_type;
                 end
-                h120 = 8'h0;
+                h148 = 8'h0;
                 if ((e_injected != 0)) begin
-                    h120 = w_vmcs_68[8-1:0];
+                    h148 = w_vmcs_68[8-1:0];
                 end
                 else begin
-                    h120 = e_dlv_vector;
+                    h148 = e_dlv_vector;
                 end
-                h121 = 64'h0;
-                h121 = (e_edx_eax & e_xss);
-                h122 = 64'h0;
-                h122 = (h121 & w_vmcs_30);
-                h123 = 64'h0;
-                h123 = (e_edx_eax & e_xss);
-                h124 = 64'h0;
-                h124 = (h123 & w_vmcs_30);
-                h125 = 64'h0;
-                h125 = w_vmcs_18;
-                h126 = 6'h0;
-                h127 = 32'h0;
-                h127 = e_func;
-                h126 = h127[6-1:0];
-                h128 = 64'h0;
-                h128 = (e_value ^ w_vmcs_c0);
-                h129 = 64'h0;
-                h129 = (h128 & w_vmcs_b0);
-                h130 = 64'h0;
-                h130 = (e_value ^ w_vmcs_c8);
-                h131 = 64'h0;
-                h131 = (h130 & w_vmcs_b8);
-                h134 = 64'h0;
-                h134 = w_vmcs_b0;
-                h135 = 64'h0;
-                h135 = e_value;
-                h136 = 64'h0;
-                h136 = w_vmcs_c0;
-                h137 = 3'h0;
-                h137 = (h135[4-1:1] ^ h136[4-1:1]);
-                h138 = 3'h0;
-                h138 = (h134[4-1:1] & h137);
-                h143 = 17'h0;
-                h143 = ({1'h0, e_port} + {14'h0, e_size});
-                h144 = 18'h0;
-                h144 = (({1'h0, h143} + 131072) - 1);
+                h149 = 64'h0;
+                h149 = (e_edx_eax & e_xss);
+                h150 = 64'h0;
+                h150 = (h149 & w_vmcs_30);
+                h151 = 64'h0;
+                h151 = (e_edx_eax & e_xss);
+                h152 = 64'h0;
+                h152 = (h151 & w_vmcs_30);
+                h153 = 64'h0;
+                h153 = w_vmcs_18;
+                h154 = 6'h0;
+                h155 = 32'h0;
+                h155 = e_func;
+                h154 = h155[6-1:0];
+                h156 = 64'h0;
+                h156 = (e_value ^ w_vmcs_c0);
+                h157 = 64'h0;
+                h157 = (h156 & w_vmcs_b0);
+                h158 = 64'h0;
+                h158 = (e_value ^ w_vmcs_c8);
+                h159 = 64'h0;
+                h159 = (h158 & w_vmcs_b8);
+                h162 = 64'h0;
+                h162 = w_vmcs_b0;
+                h163 = 64'h0;
+                h163 = e_value;
+                h164 = 64'h0;
+                h164 = w_vmcs_c0;
+                h165 = 3'h0;
+                h165 = (h163[4-1:1] ^ h164[4-1:1]);
+                h166 = 3'h0;
+                h166 = (h162[4-1:1] & h165);
+                h171 = 17'h0;
+                h171 = ({1'h0, e_port} + {14'h0, e_size});
+                h172 = 18'h0;
+                h172 = (({1'h0, h171} + 131072) - 1);
                 if ((e_kind == 4)) begin
                     status <= 1;
                     rec_reason <= 2;
@@ -1632,6 +1678,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 5)) begin
@@ -1642,6 +1690,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 6)) begin
@@ -1654,6 +1704,8 @@ always @(posedge clk) begin: fsm
                     v_wide[8-1:0] = e_sipi_vector;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 7)) begin
@@ -1692,7 +1744,7 @@ always @(posedge clk) begin: fsm
                     end
                     h34 = 32'h0;
                     h34 = (h31 | {20'h0, h32, 11'h0});
-                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
                         h27 = h34;
                     end
                     else begin
@@ -1719,7 +1771,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h38 = e_dlv_error_code;
                     end
-                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h36 != 0))) begin
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h36 != 0))) begin
                         h35 = h38;
                     end
                     else begin
@@ -1749,7 +1801,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h43 = {28'h0, e_ilen};
                     end
-                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h41 >= 4)) && (h42 <= 6))) begin
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h41 >= 4)) && (h42 <= 6))) begin
                         h40 = h43;
                     end
                     else begin
@@ -1767,6 +1819,8 @@ always @(posedge clk) begin: fsm
                     v_wide[32-1:30] = e_ts_from;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 8)) begin
@@ -1777,6 +1831,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 9)) begin
@@ -1787,6 +1843,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 11)) begin
@@ -1797,6 +1855,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 40)) begin
@@ -1807,6 +1867,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 26)) begin
@@ -1817,6 +1879,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 27)) begin
@@ -1827,6 +1891,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 16)) begin
@@ -1837,6 +1903,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 17)) begin
@@ -1847,6 +1915,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 18)) begin
@@ -1857,6 +1927,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 19)) begin
@@ -1867,6 +1939,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 20)) begin
@@ -1877,6 +1951,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 22)) begin
@@ -1887,6 +1963,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 24)) begin
@@ -1897,6 +1975,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((e_kind == 25)) begin
@@ -1907,6 +1987,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 21) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h44[64-1:15] != 0)) || (b_vmread_bit != 0)))) begin
@@ -1917,6 +1999,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 23) && (((!(w_vmcs_40[31] && w_vmcs_80[14])) || (h45[64-1:15] != 0)) || (b_vmwrite_bit != 0)))) begin
@@ -1927,9 +2011,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h62 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h71 == w_vmcs_58[32-1:0])) && w_vmcs_48[14])) begin
                     status <= 21;
                     rec_reason <= 0;
                     h46 = 32'h0;
@@ -1965,7 +2051,7 @@ always @(posedge clk) begin: fsm
                     end
                     h53 = 32'h0;
                     h53 = (h50 | {20'h0, h51, 11'h0});
-                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
                         h46 = h53;
                     end
                     else begin
@@ -1992,7 +2078,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h57 = e_dlv_error_code;
                     end
-                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h55 != 0))) begin
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h55 != 0))) begin
                         h54 = h57;
                     end
                     else begin
@@ -2021,7 +2107,7 @@ always @(posedge clk) begin: fsm
                     else begin
                         h61 = {28'h0, e_ilen};
                     end
-                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h59 >= 4)) && (h60 <= 6))) begin
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h59 >= 4)) && (h60 <= 6))) begin
                         h58 = h61;
                     end
                     else begin
@@ -2030,215 +2116,345 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= h58[4-1:0];
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
-                    st <= 6'b101100;
-                end
-                else if (((((e_kind == 3) && (e_vector == 14)) && (h79 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
-                    status <= 22;
-                    rec_reason <= 0;
-                    h63 = 32'h0;
-                    h64 = 8'h0;
-                    if ((e_injected != 0)) begin
-                        h64 = w_vmcs_68[8-1:0];
+                    h62 = 1'h0;
+                    h62 = 0;
+                    if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h62 = 1;
                     end
-                    else begin
-                        h64 = e_dlv_vector;
+                    h63 = 32'h0;
+                    h63 = (32'h80000000 | {19'h0, h62, 12'h0});
+                    h64 = 1'h0;
+                    h64 = 0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h64 = 1;
                     end
                     h65 = 32'h0;
-                    h65 = (32'h80000000 | {24'h0, h64});
+                    h65 = (h63 | {20'h0, h64, 11'h0});
                     h66 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h66 = w_vmcs_68[11-1:8];
+                    h67 = 3'h0;
+                    if ((e_vector == 1)) begin
+                        h67 = 5;
                     end
                     else begin
-                        h66 = e_dlv_type;
+                        h67 = 6;
                     end
-                    h67 = 32'h0;
-                    h67 = (h65 | {21'h0, h66, 8'h0});
-                    h68 = 1'h0;
-                    h69 = 1'h0;
-                    h69 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h69 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h68 = h69;
+                    if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
+                        h66 = 3;
                     end
                     else begin
-                        h68 = e_dlv_ev;
+                        h66 = h67;
                     end
+                    h68 = 32'h0;
+                    h68 = (h65 | {21'h0, h66, 8'h0});
+                    h69 = 32'h0;
+                    h69 = (h68 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h69;
                     h70 = 32'h0;
-                    h70 = (h67 | {20'h0, h68, 11'h0});
-                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h63 = h70;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h70 = e_error_code;
                     end
                     else begin
-                        h63 = 0;
+                        h70 = 0;
                     end
-                    rec_idt_vectoring_info <= h63;
-                    h71 = 32'h0;
-                    h72 = 1'h0;
-                    h73 = 1'h0;
-                    h73 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h73 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h72 = h73;
-                    end
-                    else begin
-                        h72 = e_dlv_ev;
-                    end
-                    h74 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h74 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h74 = e_dlv_error_code;
-                    end
-                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h72 != 0))) begin
-                        h71 = h74;
-                    end
-                    else begin
-                        h71 = 0;
-                    end
-                    rec_idt_vectoring_error <= h71;
-                    h75 = 32'h0;
-                    h76 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h76 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h76 = e_dlv_type;
-                    end
-                    h77 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h77 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h77 = e_dlv_type;
-                    end
-                    h78 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h78 = w_vmcs_78[32-1:0];
-                    end
-                    else begin
-                        h78 = {28'h0, e_ilen};
-                    end
-                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h76 >= 4)) && (h77 <= 6))) begin
-                        h75 = h78;
-                    end
-                    else begin
-                        h75 = 0;
-                    end
-                    rec_instr_len <= h75[4-1:0];
-                    rec_qualification <= e_address;
-                    rec_guest_linear <= 0;
+                    rec_exit_intr_error <= h70;
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h96 >>> h97) & 1) == 1))) begin
-                    status <= 23;
+                else if (((((e_kind == 3) && (e_vector == 14)) && (h97 != w_vmcs_58[32-1:0])) && (!w_vmcs_48[14]))) begin
+                    status <= 22;
                     rec_reason <= 0;
-                    h80 = 32'h0;
-                    h81 = 8'h0;
+                    h72 = 32'h0;
+                    h73 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h81 = w_vmcs_68[8-1:0];
+                        h73 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h81 = e_dlv_vector;
+                        h73 = e_dlv_vector;
                     end
-                    h82 = 32'h0;
-                    h82 = (32'h80000000 | {24'h0, h81});
-                    h83 = 3'h0;
+                    h74 = 32'h0;
+                    h74 = (32'h80000000 | {24'h0, h73});
+                    h75 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h83 = w_vmcs_68[11-1:8];
+                        h75 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h83 = e_dlv_type;
+                        h75 = e_dlv_type;
                     end
-                    h84 = 32'h0;
-                    h84 = (h82 | {21'h0, h83, 8'h0});
-                    h85 = 1'h0;
-                    h86 = 1'h0;
-                    h86 = 0;
+                    h76 = 32'h0;
+                    h76 = (h74 | {21'h0, h75, 8'h0});
+                    h77 = 1'h0;
+                    h78 = 1'h0;
+                    h78 = 0;
                     if (w_vmcs_68[11]) begin
-                        h86 = 1;
+                        h78 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h85 = h86;
+                        h77 = h78;
                     end
                     else begin
-                        h85 = e_dlv_ev;
+                        h77 = e_dlv_ev;
                     end
-                    h87 = 32'h0;
-                    h87 = (h84 | {20'h0, h85, 11'h0});
-                    if (((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
-                        h80 = h87;
+                    h79 = 32'h0;
+                    h79 = (h76 | {20'h0, h77, 11'h0});
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h72 = h79;
+                    end
+                    else begin
+                        h72 = 0;
+                    end
+                    rec_idt_vectoring_info <= h72;
+                    h80 = 32'h0;
+                    h81 = 1'h0;
+                    h82 = 1'h0;
+                    h82 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h82 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h81 = h82;
+                    end
+                    else begin
+                        h81 = e_dlv_ev;
+                    end
+                    h83 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h83 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h83 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h81 != 0))) begin
+                        h80 = h83;
                     end
                     else begin
                         h80 = 0;
                     end
-                    rec_idt_vectoring_info <= h80;
-                    h88 = 32'h0;
-                    h89 = 1'h0;
+                    rec_idt_vectoring_error <= h80;
+                    h84 = 32'h0;
+                    h85 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h85 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h85 = e_dlv_type;
+                    end
+                    h86 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h86 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h86 = e_dlv_type;
+                    end
+                    h87 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h87 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h87 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h85 >= 4)) && (h86 <= 6))) begin
+                        h84 = h87;
+                    end
+                    else begin
+                        h84 = 0;
+                    end
+                    rec_instr_len <= h84[4-1:0];
+                    rec_qualification <= e_address;
+                    rec_guest_linear <= 0;
+                    h88 = 1'h0;
+                    h88 = 0;
+                    if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h88 = 1;
+                    end
+                    h89 = 32'h0;
+                    h89 = (32'h80000000 | {19'h0, h88, 12'h0});
                     h90 = 1'h0;
                     h90 = 0;
-                    if (w_vmcs_68[11]) begin
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
                         h90 = 1;
                     end
-                    if ((e_injected != 0)) begin
-                        h89 = h90;
-                    end
-                    else begin
-                        h89 = e_dlv_ev;
-                    end
                     h91 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h91 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h91 = e_dlv_error_code;
-                    end
-                    if ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h89 != 0))) begin
-                        h88 = h91;
-                    end
-                    else begin
-                        h88 = 0;
-                    end
-                    rec_idt_vectoring_error <= h88;
-                    h92 = 32'h0;
+                    h91 = (h89 | {20'h0, h90, 11'h0});
+                    h92 = 3'h0;
                     h93 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h93 = w_vmcs_68[11-1:8];
+                    if ((e_vector == 1)) begin
+                        h93 = 5;
                     end
                     else begin
-                        h93 = e_dlv_type;
+                        h93 = 6;
                     end
-                    h94 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h94 = w_vmcs_68[11-1:8];
+                    if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
+                        h92 = 3;
                     end
                     else begin
-                        h94 = e_dlv_type;
+                        h92 = h93;
                     end
+                    h94 = 32'h0;
+                    h94 = (h91 | {21'h0, h92, 8'h0});
                     h95 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h95 = w_vmcs_78[32-1:0];
+                    h95 = (h94 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h95;
+                    h96 = 32'h0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h96 = e_error_code;
                     end
                     else begin
-                        h95 = {28'h0, e_ilen};
+                        h96 = 0;
                     end
-                    if (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h93 >= 4)) && (h94 <= 6))) begin
-                        h92 = h95;
-                    end
-                    else begin
-                        h92 = 0;
-                    end
-                    rec_instr_len <= h92[4-1:0];
-                    rec_qualification <= 0;
-                    rec_guest_linear <= 0;
+                    rec_exit_intr_error <= h96;
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 3) && (!(h98 != 0))) && ((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h106 == 3)) && ((((h107 == 0) || ((h108 >= 10) && (h109 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h110 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcs_48[8])) begin
+                else if (((((e_kind == 3) && (e_vector != 14)) && (e_vector != 2)) && (((h124 >>> h125) & 1) == 1))) begin
+                    status <= 23;
+                    rec_reason <= 0;
+                    h98 = 32'h0;
+                    h99 = 8'h0;
+                    if ((e_injected != 0)) begin
+                        h99 = w_vmcs_68[8-1:0];
+                    end
+                    else begin
+                        h99 = e_dlv_vector;
+                    end
+                    h100 = 32'h0;
+                    h100 = (32'h80000000 | {24'h0, h99});
+                    h101 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h101 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h101 = e_dlv_type;
+                    end
+                    h102 = 32'h0;
+                    h102 = (h100 | {21'h0, h101, 8'h0});
+                    h103 = 1'h0;
+                    h104 = 1'h0;
+                    h104 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h104 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h103 = h104;
+                    end
+                    else begin
+                        h103 = e_dlv_ev;
+                    end
+                    h105 = 32'h0;
+                    h105 = (h102 | {20'h0, h103, 11'h0});
+                    if (((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8)))) begin
+                        h98 = h105;
+                    end
+                    else begin
+                        h98 = 0;
+                    end
+                    rec_idt_vectoring_info <= h98;
+                    h106 = 32'h0;
+                    h107 = 1'h0;
+                    h108 = 1'h0;
+                    h108 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h108 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h107 = h108;
+                    end
+                    else begin
+                        h107 = e_dlv_ev;
+                    end
+                    h109 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h109 = w_vmcs_70[32-1:0];
+                    end
+                    else begin
+                        h109 = e_dlv_error_code;
+                    end
+                    if ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h107 != 0))) begin
+                        h106 = h109;
+                    end
+                    else begin
+                        h106 = 0;
+                    end
+                    rec_idt_vectoring_error <= h106;
+                    h110 = 32'h0;
+                    h111 = 32'h0;
+                    h112 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h112 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h112 = e_dlv_type;
+                    end
+                    h113 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h113 = w_vmcs_68[11-1:8];
+                    end
+                    else begin
+                        h113 = e_dlv_type;
+                    end
+                    h114 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h114 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h114 = {28'h0, e_ilen};
+                    end
+                    if (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))) && (h112 >= 4)) && (h113 <= 6))) begin
+                        h111 = h114;
+                    end
+                    else begin
+                        h111 = 0;
+                    end
+                    if (((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) begin
+                        h110 = {28'h0, e_ilen};
+                    end
+                    else begin
+                        h110 = h111;
+                    end
+                    rec_instr_len <= h110[4-1:0];
+                    rec_qualification <= 0;
+                    rec_guest_linear <= 0;
+                    h115 = 1'h0;
+                    h115 = 0;
+                    if ((((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && ((e_kind == 7) || (e_vector != 8))))) && (e_vector != 8)) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h115 = 1;
+                    end
+                    h116 = 32'h0;
+                    h116 = (32'h80000000 | {19'h0, h115, 12'h0});
+                    h117 = 1'h0;
+                    h117 = 0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h117 = 1;
+                    end
+                    h118 = 32'h0;
+                    h118 = (h116 | {20'h0, h117, 11'h0});
+                    h119 = 3'h0;
+                    h120 = 3'h0;
+                    if ((e_vector == 1)) begin
+                        h120 = 5;
+                    end
+                    else begin
+                        h120 = 6;
+                    end
+                    if ((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) begin
+                        h119 = 3;
+                    end
+                    else begin
+                        h119 = h120;
+                    end
+                    h121 = 32'h0;
+                    h121 = (h118 | {21'h0, h119, 8'h0});
+                    h122 = 32'h0;
+                    h122 = (h121 | {27'h0, e_vector});
+                    rec_exit_intr_info <= h122;
+                    h123 = 32'h0;
+                    if (((!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4)))) && (((e_vector == 8) || ((e_vector >= 10) && (e_vector <= 14))) || (e_vector == 17)))) begin
+                        h123 = e_error_code;
+                    end
+                    else begin
+                        h123 = 0;
+                    end
+                    rec_exit_intr_error <= h123;
+                    st <= 6'b101100;
+                end
+                else if (((((e_kind == 3) && (!(h126 != 0))) && ((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h134 == 3)) && ((((h135 == 0) || ((h136 >= 10) && (h137 <= 13))) && ((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13)))) || ((h138 == 14) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14)))))) && w_vmcs_48[8])) begin
                     status <= 24;
                     rec_reason <= 0;
                     rec_idt_vectoring_info <= 0;
@@ -2246,9 +2462,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 32'h80000b08;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 3) && (!(h111 != 0))) && (((((((e_delivering != 0) && ((e_kind == 3) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h119 == 3)) && (h120 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14))))) begin
+                else if ((((e_kind == 3) && (!(h139 != 0))) && (((((((e_delivering != 0) && (((e_kind == 3) && (!((e_sw_exc != 0) && (((e_vector == 1) || (e_vector == 3)) || (e_vector == 4))))) || ((e_kind == 7) && (e_ts_from == 3)))) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (e_kind == 3)) && (h147 == 3)) && (h148 == 8)) && (((e_vector == 0) || ((e_vector >= 10) && (e_vector <= 13))) || (e_vector == 14))))) begin
                     status <= 25;
                     rec_reason <= 2;
                     rec_idt_vectoring_info <= 0;
@@ -2256,6 +2474,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 2) && w_vmcs_38[3])) begin
@@ -2266,6 +2486,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 32'h80000202;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 1) && w_vmcs_38[0])) begin
@@ -2276,6 +2498,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[22]) && w_vmcs_38[5]) && (!w_vmcs_a8[3])) && (!w_vmcs_a8[1])) && (!w_vmcs_a8[0]))) begin
@@ -2286,6 +2510,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((((((e_kind == 55) && (!w_vmcs_68[31])) && w_vmcs_40[2]) && w_vmcs_100[9]) && (!w_vmcs_a8[0])) && (!w_vmcs_a8[1]))) begin
@@ -2296,6 +2522,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 10) && w_vmcs_40[7])) begin
@@ -2306,6 +2534,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 12) && w_vmcs_40[9])) begin
@@ -2316,6 +2546,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_address;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 43) && (w_vmcs_40[31] && w_vmcs_80[12])) && w_vmcs_40[9])) begin
@@ -2326,6 +2558,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 13) && w_vmcs_40[11])) begin
@@ -2336,6 +2570,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 14) && w_vmcs_40[12])) begin
@@ -2346,6 +2582,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 15) && w_vmcs_40[12]) && (w_vmcs_40[31] && w_vmcs_80[3]))) begin
@@ -2356,6 +2594,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 36) && w_vmcs_40[10])) begin
@@ -2368,6 +2608,8 @@ always @(posedge clk) begin: fsm
                     v_wide[1-1:0] = e_monitor_armed;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 37) && w_vmcs_40[29])) begin
@@ -2378,6 +2620,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 38) && w_vmcs_40[30])) begin
@@ -2388,6 +2632,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 39) && (w_vmcs_40[31] && w_vmcs_80[6]))) begin
@@ -2398,6 +2644,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 41) && (w_vmcs_40[31] && w_vmcs_80[11]))) begin
@@ -2408,6 +2656,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 42) && (w_vmcs_40[31] && w_vmcs_80[16]))) begin
@@ -2418,6 +2668,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 44) || (e_kind == 45)) || (e_kind == 46)) || (e_kind == 47)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
@@ -2428,6 +2680,8 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 48) || (e_kind == 49)) || (e_kind == 50)) || (e_kind == 51)) && (w_vmcs_40[31] && w_vmcs_80[2]))) begin
@@ -2438,9 +2692,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h122 != 0))) begin
+                else if ((((e_kind == 52) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h150 != 0))) begin
                     status <= 44;
                     rec_reason <= 63;
                     rec_idt_vectoring_info <= 0;
@@ -2448,9 +2704,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h124 != 0))) begin
+                else if ((((e_kind == 53) && (w_vmcs_40[31] && w_vmcs_80[20])) && (h152 != 0))) begin
                     status <= 45;
                     rec_reason <= 64;
                     rec_idt_vectoring_info <= 0;
@@ -2458,9 +2716,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= e_displacement;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_80[13])) && (e_func < 64)) && (!(((h125 >>> h126) & 1) == 1)))) begin
+                else if (((((e_kind == 54) && (w_vmcs_40[31] && w_vmcs_80[13])) && (e_func < 64)) && (!(((h153 >>> h154) & 1) == 1)))) begin
                     status <= 46;
                     rec_reason <= 59;
                     rec_idt_vectoring_info <= 0;
@@ -2468,9 +2728,11 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 0)) && (h129 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 0)) && (h157 != 0))) begin
                     status <= 47;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2482,6 +2744,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((((e_kind == 28) && (e_cr == 3)) && w_vmcs_40[15]) && (!(((((w_vmcs_60[32-1:0] > 0) && (e_value == w_vmcs_d0)) || ((w_vmcs_60[32-1:0] > 1) && (e_value == w_vmcs_d8))) || ((w_vmcs_60[32-1:0] > 2) && (e_value == w_vmcs_e0))) || ((w_vmcs_60[32-1:0] > 3) && (e_value == w_vmcs_e8)))))) begin
@@ -2496,9 +2760,11 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 28) && (e_cr == 4)) && (h131 != 0))) begin
+                else if ((((e_kind == 28) && (e_cr == 4)) && (h159 != 0))) begin
                     status <= 49;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2510,6 +2776,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 28) && (e_cr == 8)) && w_vmcs_40[19])) begin
@@ -2524,6 +2792,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 3)) && w_vmcs_40[16])) begin
@@ -2538,6 +2808,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 29) && (e_cr == 8)) && w_vmcs_40[20])) begin
@@ -2552,6 +2824,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 30) && w_vmcs_b0[3]) && w_vmcs_c0[3])) begin
@@ -2565,9 +2839,11 @@ always @(posedge clk) begin: fsm
                     v_wide[6-1:4] = 2;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if (((e_kind == 31) && (((w_vmcs_b0[0] && e_value[0]) && (!w_vmcs_c0[0])) || (h138 != 0)))) begin
+                else if (((e_kind == 31) && (((w_vmcs_b0[0] && e_value[0]) && (!w_vmcs_c0[0])) || (h166 != 0)))) begin
                     status <= 54;
                     rec_reason <= 28;
                     rec_idt_vectoring_info <= 0;
@@ -2577,18 +2853,20 @@ always @(posedge clk) begin: fsm
                     v_wide[4-1:0] = 0;
                     v_wide[6-1:4] = 3;
                     v_wide[7-1:6] = e_lmsw_mem;
-                    h132 = 64'h0;
-                    h132 = e_value;
-                    v_wide[32-1:16] = h132[16-1:0];
+                    h160 = 64'h0;
+                    h160 = e_value;
+                    v_wide[32-1:16] = h160[16-1:0];
                     rec_qualification <= v_wide[64-1:0];
-                    h133 = 64'h0;
+                    h161 = 64'h0;
                     if ((e_lmsw_mem != 0)) begin
-                        h133 = e_address;
+                        h161 = e_address;
                     end
                     else begin
-                        h133 = 0;
+                        h161 = 0;
                     end
-                    rec_guest_linear <= h133;
+                    rec_guest_linear <= h161;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((e_kind == 32) && w_vmcs_40[23])) begin
@@ -2603,6 +2881,8 @@ always @(posedge clk) begin: fsm
                     v_wide[12-1:8] = e_gpr;
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && (!w_vmcs_40[25])) && w_vmcs_40[24])) begin
@@ -2612,49 +2892,53 @@ always @(posedge clk) begin: fsm
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h139 = 4'h0;
-                    h139 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h139[3-1:0];
+                    h167 = 4'h0;
+                    h167 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h167[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h140 = 64'h0;
+                    h168 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h140 = e_address;
+                        h168 = e_address;
                     end
                     else begin
-                        h140 = 0;
+                        h168 = 0;
                     end
-                    rec_guest_linear <= h140;
+                    rec_guest_linear <= h168;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
-                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h144[17-1:0] > 65535))) begin
+                else if ((((e_kind == 33) && w_vmcs_40[25]) && (h172[17-1:0] > 65535))) begin
                     status <= 57;
                     rec_reason <= 30;
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h141 = 4'h0;
-                    h141 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h141[3-1:0];
+                    h169 = 4'h0;
+                    h169 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h169[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h142 = 64'h0;
+                    h170 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h142 = e_address;
+                        h170 = e_address;
                     end
                     else begin
-                        h142 = 0;
+                        h170 = 0;
                     end
-                    rec_guest_linear <= h142;
+                    rec_guest_linear <= h170;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 33) && w_vmcs_40[25]) && ((b_io_a != 0) || (b_io_b != 0)))) begin
@@ -2664,74 +2948,82 @@ always @(posedge clk) begin: fsm
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     v_wide = 0;
-                    h145 = 4'h0;
-                    h145 = (({1'h0, e_size} + 8) - 1);
-                    v_wide[3-1:0] = h145[3-1:0];
+                    h173 = 4'h0;
+                    h173 = (({1'h0, e_size} + 8) - 1);
+                    v_wide[3-1:0] = h173[3-1:0];
                     v_wide[4-1:3] = e_io_in;
                     v_wide[5-1:4] = e_io_str;
                     v_wide[6-1:5] = e_io_rep;
                     v_wide[7-1:6] = e_io_imm;
                     v_wide[32-1:16] = e_port;
                     rec_qualification <= v_wide[64-1:0];
-                    h146 = 64'h0;
+                    h174 = 64'h0;
                     if ((e_io_str != 0)) begin
-                        h146 = e_address;
+                        h174 = e_address;
                     end
                     else begin
-                        h146 = 0;
+                        h174 = 0;
                     end
-                    rec_guest_linear <= h146;
+                    rec_guest_linear <= h174;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((e_kind == 34) || (e_kind == 35)) && (!w_vmcs_40[28]))) begin
                     status <= 59;
-                    h147 = 6'h0;
+                    h175 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h147 = 31;
+                        h175 = 31;
                     end
                     else begin
-                        h147 = 32;
+                        h175 = 32;
                     end
-                    rec_reason <= {10'h0, h147};
+                    rec_reason <= {10'h0, h175};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if ((((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (!(e_msr <= 8191))) && (!((e_msr >= 32'hc0000000) && (e_msr <= 32'hc0001fff))))) begin
                     status <= 60;
-                    h148 = 6'h0;
+                    h176 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h148 = 31;
+                        h176 = 31;
                     end
                     else begin
-                        h148 = 32;
+                        h176 = 32;
                     end
-                    rec_reason <= {10'h0, h148};
+                    rec_reason <= {10'h0, h176};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else if (((((e_kind == 34) || (e_kind == 35)) && w_vmcs_40[28]) && (b_msr_bit != 0))) begin
                     status <= 61;
-                    h149 = 6'h0;
+                    h177 = 6'h0;
                     if ((e_kind == 34)) begin
-                        h149 = 31;
+                        h177 = 31;
                     end
                     else begin
-                        h149 = 32;
+                        h177 = 32;
                     end
-                    rec_reason <= {10'h0, h149};
+                    rec_reason <= {10'h0, h177};
                     rec_idt_vectoring_info <= 0;
                     rec_idt_vectoring_error <= 0;
                     rec_instr_len <= e_ilen;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     st <= 6'b101100;
                 end
                 else begin
@@ -2742,7 +3034,9 @@ always @(posedge clk) begin: fsm
                     rec_instr_len <= 0;
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
-                    st <= 6'b110010;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
+                    st <= 6'b110100;
                 end
             end
             6'b101100: begin
@@ -2907,6 +3201,60 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            6'b110010: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= {32'h0, rec_exit_intr_info};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 6'b110011;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 6'b110011;
+                    end
+                end
+            end
+            6'b110011: begin
+                if ((!pend)) begin
+                    if (1'b1) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        m_valid <= 1'b1;
+                        m_we <= 1'b1;
+                        m_size <= 3;
+                        m_addr <= v_addr[64-1:0];
+                        m_wdata <= {32'h0, rec_exit_intr_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 6'b110100;
+                    end
+                end
+                else begin
+                    if ((m_valid && m_ready)) begin
+                        m_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        m_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 6'b110100;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
@@ -2915,6 +3263,8 @@ always @(posedge clk) begin: fsm
                 o_r_instr_len <= rec_instr_len;
                 o_r_qualification <= rec_qualification;
                 o_r_guest_linear <= rec_guest_linear;
+                o_r_exit_intr_info <= rec_exit_intr_info;
+                o_r_exit_intr_error <= rec_exit_intr_error;
                 done <= 1'b1;
                 st <= 6'b000000;
             end

@@ -46,6 +46,9 @@ entity intel_vmx_vmx_exits is
         e_dlv_vector: in unsigned(7 downto 0);
         e_dlv_ev: in unsigned(0 downto 0);
         e_dlv_error_code: in unsigned(31 downto 0);
+        e_sw_exc: in unsigned(0 downto 0);
+        e_iret: in unsigned(0 downto 0);
+        e_nmi_blocked: in unsigned(0 downto 0);
         r_VMCS_PA: in unsigned(63 downto 0);
         m_valid: out std_logic;
         m_ready: in std_logic;
@@ -61,7 +64,9 @@ entity intel_vmx_vmx_exits is
         o_r_idt_vectoring_error: out unsigned(31 downto 0);
         o_r_instr_len: out unsigned(3 downto 0);
         o_r_qualification: out unsigned(63 downto 0);
-        o_r_guest_linear: out unsigned(63 downto 0)
+        o_r_guest_linear: out unsigned(63 downto 0);
+        o_r_exit_intr_info: out unsigned(31 downto 0);
+        o_r_exit_intr_error: out unsigned(31 downto 0)
     );
 end entity intel_vmx_vmx_exits;
 
@@ -118,6 +123,8 @@ type t_enum_S_1 is (
 	ST3,
 	ST4,
 	ST5,
+	ST6,
+	ST7,
 	FINISH
 	);
 
@@ -133,6 +140,8 @@ signal bm_off: unsigned(5 downto 0);
 signal bm_span: unsigned(6 downto 0);
 signal bm_two: std_logic;
 signal pend: std_logic;
+signal rec_exit_intr_error: unsigned(31 downto 0);
+signal rec_exit_intr_info: unsigned(31 downto 0);
 signal rec_guest_linear: unsigned(63 downto 0);
 signal rec_idt_vectoring_error: unsigned(31 downto 0);
 signal rec_idt_vectoring_info: unsigned(31 downto 0);
@@ -208,51 +217,51 @@ fsm: process (clk) is
     variable h26: unsigned(31 downto 0);
     variable h44: unsigned(63 downto 0);
     variable h45: unsigned(63 downto 0);
-    variable h62: unsigned(31 downto 0);
-    variable h79: unsigned(31 downto 0);
-    variable h96: unsigned(31 downto 0);
-    variable h97: unsigned(4 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(31 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(4 downto 0);
-    variable h106: unsigned(2 downto 0);
-    variable h107: unsigned(7 downto 0);
-    variable h108: unsigned(7 downto 0);
-    variable h109: unsigned(7 downto 0);
-    variable h110: unsigned(7 downto 0);
-    variable h111: unsigned(0 downto 0);
-    variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(31 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(31 downto 0);
-    variable h118: unsigned(4 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(7 downto 0);
-    variable h121: unsigned(63 downto 0);
-    variable h122: unsigned(63 downto 0);
-    variable h123: unsigned(63 downto 0);
-    variable h124: unsigned(63 downto 0);
-    variable h125: unsigned(63 downto 0);
-    variable h126: unsigned(5 downto 0);
-    variable h127: unsigned(31 downto 0);
-    variable h128: unsigned(63 downto 0);
-    variable h129: unsigned(63 downto 0);
-    variable h130: unsigned(63 downto 0);
-    variable h131: unsigned(63 downto 0);
-    variable h134: unsigned(63 downto 0);
-    variable h135: unsigned(63 downto 0);
-    variable h136: unsigned(63 downto 0);
-    variable h137: unsigned(2 downto 0);
-    variable h138: unsigned(2 downto 0);
-    variable h143: unsigned(16 downto 0);
-    variable h144: unsigned(17 downto 0);
+    variable h71: unsigned(31 downto 0);
+    variable h97: unsigned(31 downto 0);
+    variable h124: unsigned(31 downto 0);
+    variable h125: unsigned(4 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(31 downto 0);
+    variable h129: unsigned(0 downto 0);
+    variable h130: unsigned(0 downto 0);
+    variable h131: unsigned(0 downto 0);
+    variable h132: unsigned(31 downto 0);
+    variable h133: unsigned(4 downto 0);
+    variable h134: unsigned(2 downto 0);
+    variable h135: unsigned(7 downto 0);
+    variable h136: unsigned(7 downto 0);
+    variable h137: unsigned(7 downto 0);
+    variable h138: unsigned(7 downto 0);
+    variable h139: unsigned(0 downto 0);
+    variable h140: unsigned(0 downto 0);
+    variable h141: unsigned(31 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(0 downto 0);
+    variable h144: unsigned(0 downto 0);
+    variable h145: unsigned(31 downto 0);
+    variable h146: unsigned(4 downto 0);
+    variable h147: unsigned(2 downto 0);
+    variable h148: unsigned(7 downto 0);
+    variable h149: unsigned(63 downto 0);
+    variable h150: unsigned(63 downto 0);
+    variable h151: unsigned(63 downto 0);
+    variable h152: unsigned(63 downto 0);
+    variable h153: unsigned(63 downto 0);
+    variable h154: unsigned(5 downto 0);
+    variable h155: unsigned(31 downto 0);
+    variable h156: unsigned(63 downto 0);
+    variable h157: unsigned(63 downto 0);
+    variable h158: unsigned(63 downto 0);
+    variable h159: unsigned(63 downto 0);
+    variable h162: unsigned(63 downto 0);
+    variable h163: unsigned(63 downto 0);
+    variable h164: unsigned(63 downto 0);
+    variable h165: unsigned(2 downto 0);
+    variable h166: unsigned(2 downto 0);
+    variable h171: unsigned(16 downto 0);
+    variable h172: unsigned(17 downto 0);
     variable h27: unsigned(31 downto 0);
     variable h28: unsigned(7 downto 0);
     variable h29: unsigned(31 downto 0);
@@ -286,49 +295,77 @@ fsm: process (clk) is
     variable h59: unsigned(2 downto 0);
     variable h60: unsigned(2 downto 0);
     variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(0 downto 0);
     variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(7 downto 0);
+    variable h64: unsigned(0 downto 0);
     variable h65: unsigned(31 downto 0);
     variable h66: unsigned(2 downto 0);
-    variable h67: unsigned(31 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(0 downto 0);
+    variable h67: unsigned(2 downto 0);
+    variable h68: unsigned(31 downto 0);
+    variable h69: unsigned(31 downto 0);
     variable h70: unsigned(31 downto 0);
-    variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(0 downto 0);
+    variable h72: unsigned(31 downto 0);
+    variable h73: unsigned(7 downto 0);
     variable h74: unsigned(31 downto 0);
-    variable h75: unsigned(31 downto 0);
-    variable h76: unsigned(2 downto 0);
-    variable h77: unsigned(2 downto 0);
-    variable h78: unsigned(31 downto 0);
+    variable h75: unsigned(2 downto 0);
+    variable h76: unsigned(31 downto 0);
+    variable h77: unsigned(0 downto 0);
+    variable h78: unsigned(0 downto 0);
+    variable h79: unsigned(31 downto 0);
     variable h80: unsigned(31 downto 0);
-    variable h81: unsigned(7 downto 0);
-    variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(2 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(0 downto 0);
+    variable h83: unsigned(31 downto 0);
     variable h84: unsigned(31 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
+    variable h85: unsigned(2 downto 0);
+    variable h86: unsigned(2 downto 0);
     variable h87: unsigned(31 downto 0);
-    variable h88: unsigned(31 downto 0);
-    variable h89: unsigned(0 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(31 downto 0);
     variable h90: unsigned(0 downto 0);
     variable h91: unsigned(31 downto 0);
-    variable h92: unsigned(31 downto 0);
+    variable h92: unsigned(2 downto 0);
     variable h93: unsigned(2 downto 0);
-    variable h94: unsigned(2 downto 0);
+    variable h94: unsigned(31 downto 0);
     variable h95: unsigned(31 downto 0);
-    variable h132: unsigned(63 downto 0);
-    variable h133: unsigned(63 downto 0);
-    variable h139: unsigned(3 downto 0);
-    variable h140: unsigned(63 downto 0);
-    variable h141: unsigned(3 downto 0);
-    variable h142: unsigned(63 downto 0);
-    variable h145: unsigned(3 downto 0);
-    variable h146: unsigned(63 downto 0);
-    variable h147: unsigned(5 downto 0);
-    variable h148: unsigned(5 downto 0);
-    variable h149: unsigned(5 downto 0);
+    variable h96: unsigned(31 downto 0);
+    variable h98: unsigned(31 downto 0);
+    variable h99: unsigned(7 downto 0);
+    variable h100: unsigned(31 downto 0);
+    variable h101: unsigned(2 downto 0);
+    variable h102: unsigned(31 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(31 downto 0);
+    variable h106: unsigned(31 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(31 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(31 downto 0);
+    variable h112: unsigned(2 downto 0);
+    variable h113: unsigned(2 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(31 downto 0);
+    variable h117: unsigned(0 downto 0);
+    variable h118: unsigned(31 downto 0);
+    variable h119: unsigned(2 downto 0);
+    variable h120: unsigned(2 downto 0);
+    variable h121: unsigned(31 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(31 downto 0);
+    variable h160: unsigned(63 downto 0);
+    variable h161: unsigned(63 downto 0);
+    variable h167: unsigned(3 downto 0);
+    variable h168: unsigned(63 downto 0);
+    variable h169: unsigned(3 downto 0);
+    variable h170: unsigned(63 downto 0);
+    variable h173: unsigned(3 downto 0);
+    variable h174: unsigned(63 downto 0);
+    variable h175: unsigned(5 downto 0);
+    variable h176: unsigned(5 downto 0);
+    variable h177: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -344,6 +381,8 @@ begin
             bm_span <= to_unsigned(0, 7);
             bm_two <= '0';
             done <= '0';
+            o_r_exit_intr_error <= to_unsigned(0, 32);
+            o_r_exit_intr_info <= to_unsigned(0, 32);
             o_r_guest_linear <= to_unsigned(0, 64);
             o_r_idt_vectoring_error <= to_unsigned(0, 32);
             o_r_idt_vectoring_info <= to_unsigned(0, 32);
@@ -352,6 +391,8 @@ begin
             o_r_reason <= to_unsigned(0, 16);
             o_status <= to_unsigned(0, 8);
             pend <= '0';
+            rec_exit_intr_error <= to_unsigned(0, 32);
+            rec_exit_intr_info <= to_unsigned(0, 32);
             rec_guest_linear <= to_unsigned(0, 64);
             rec_idt_vectoring_error <= to_unsigned(0, 32);
             rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -1363,158 +1404,158 @@ begin
                     h44 := e_field;
                     h45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h45 := e_field;
-                    h62 := unsigned'("00000000000000000000000000000000");
-                    h62 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h79 := unsigned'("00000000000000000000000000000000");
-                    h79 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h96 := unsigned'("00000000000000000000000000000000");
-                    h96 := w_vmcs_48(32-1 downto 0);
-                    h97 := to_unsigned(0, 5);
-                    h97 := e_vector;
-                    h98 := to_unsigned(0, 1);
-                    h99 := to_unsigned(0, 1);
-                    h100 := unsigned'("00000000000000000000000000000000");
-                    h100 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h101 := to_unsigned(0, 1);
-                    h101 := to_unsigned(0, 1);
+                    h71 := unsigned'("00000000000000000000000000000000");
+                    h71 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h97 := unsigned'("00000000000000000000000000000000");
+                    h97 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h124 := unsigned'("00000000000000000000000000000000");
+                    h124 := w_vmcs_48(32-1 downto 0);
+                    h125 := to_unsigned(0, 5);
+                    h125 := e_vector;
+                    h126 := to_unsigned(0, 1);
+                    h127 := to_unsigned(0, 1);
+                    h128 := unsigned'("00000000000000000000000000000000");
+                    h128 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h129 := to_unsigned(0, 1);
+                    h129 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h101 := to_unsigned(1, 1);
+                        h129 := to_unsigned(1, 1);
                     end if;
-                    h102 := to_unsigned(0, 1);
-                    h102 := to_unsigned(0, 1);
+                    h130 := to_unsigned(0, 1);
+                    h130 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h102 := to_unsigned(1, 1);
+                        h130 := to_unsigned(1, 1);
                     end if;
-                    if (h100 = w_vmcs_58(32-1 downto 0)) then
-                        h99 := h101;
+                    if (h128 = w_vmcs_58(32-1 downto 0)) then
+                        h127 := h129;
                     else
-                        h99 := h102;
+                        h127 := h130;
                     end if;
-                    h103 := to_unsigned(0, 1);
-                    h104 := unsigned'("00000000000000000000000000000000");
-                    h104 := w_vmcs_48(32-1 downto 0);
-                    h105 := to_unsigned(0, 5);
-                    h105 := e_vector;
-                    h103 := to_unsigned(0, 1);
-                    if ((e_vector /= 2) and ((shift_right(h104, to_integer(h105)) and to_unsigned(1, 32)) = 1)) then
-                        h103 := to_unsigned(1, 1);
+                    h131 := to_unsigned(0, 1);
+                    h132 := unsigned'("00000000000000000000000000000000");
+                    h132 := w_vmcs_48(32-1 downto 0);
+                    h133 := to_unsigned(0, 5);
+                    h133 := e_vector;
+                    h131 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h132, to_integer(h133)) and to_unsigned(1, 32)) = 1)) then
+                        h131 := to_unsigned(1, 1);
                     end if;
                     if (e_vector = 14) then
-                        h98 := h99;
+                        h126 := h127;
                     else
-                        h98 := h103;
+                        h126 := h131;
                     end if;
-                    h106 := to_unsigned(0, 3);
+                    h134 := to_unsigned(0, 3);
                     if (e_injected /= 0) then
-                        h106 := w_vmcs_68(11-1 downto 8);
+                        h134 := w_vmcs_68(11-1 downto 8);
                     else
-                        h106 := e_dlv_type;
+                        h134 := e_dlv_type;
                     end if;
-                    h107 := to_unsigned(0, 8);
+                    h135 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h107 := w_vmcs_68(8-1 downto 0);
+                        h135 := w_vmcs_68(8-1 downto 0);
                     else
-                        h107 := e_dlv_vector;
+                        h135 := e_dlv_vector;
                     end if;
-                    h108 := to_unsigned(0, 8);
+                    h136 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h108 := w_vmcs_68(8-1 downto 0);
+                        h136 := w_vmcs_68(8-1 downto 0);
                     else
-                        h108 := e_dlv_vector;
+                        h136 := e_dlv_vector;
                     end if;
-                    h109 := to_unsigned(0, 8);
+                    h137 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h109 := w_vmcs_68(8-1 downto 0);
+                        h137 := w_vmcs_68(8-1 downto 0);
                     else
-                        h109 := e_dlv_vector;
+                        h137 := e_dlv_vector;
                     end if;
-                    h110 := to_unsigned(0, 8);
+                    h138 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h110 := w_vmcs_68(8-1 downto 0);
+                        h138 := w_vmcs_68(8-1 downto 0);
                     else
-                        h110 := e_dlv_vector;
+                        h138 := e_dlv_vector;
                     end if;
-                    h111 := to_unsigned(0, 1);
-                    h112 := to_unsigned(0, 1);
-                    h113 := unsigned'("00000000000000000000000000000000");
-                    h113 := (e_error_code and w_vmcs_50(32-1 downto 0));
-                    h114 := to_unsigned(0, 1);
-                    h114 := to_unsigned(0, 1);
+                    h139 := to_unsigned(0, 1);
+                    h140 := to_unsigned(0, 1);
+                    h141 := unsigned'("00000000000000000000000000000000");
+                    h141 := (e_error_code and w_vmcs_50(32-1 downto 0));
+                    h142 := to_unsigned(0, 1);
+                    h142 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h114 := to_unsigned(1, 1);
+                        h142 := to_unsigned(1, 1);
                     end if;
-                    h115 := to_unsigned(0, 1);
-                    h115 := to_unsigned(0, 1);
+                    h143 := to_unsigned(0, 1);
+                    h143 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h115 := to_unsigned(1, 1);
+                        h143 := to_unsigned(1, 1);
                     end if;
-                    if (h113 = w_vmcs_58(32-1 downto 0)) then
-                        h112 := h114;
+                    if (h141 = w_vmcs_58(32-1 downto 0)) then
+                        h140 := h142;
                     else
-                        h112 := h115;
+                        h140 := h143;
                     end if;
-                    h116 := to_unsigned(0, 1);
-                    h117 := unsigned'("00000000000000000000000000000000");
-                    h117 := w_vmcs_48(32-1 downto 0);
-                    h118 := to_unsigned(0, 5);
-                    h118 := e_vector;
-                    h116 := to_unsigned(0, 1);
-                    if ((e_vector /= 2) and ((shift_right(h117, to_integer(h118)) and to_unsigned(1, 32)) = 1)) then
-                        h116 := to_unsigned(1, 1);
+                    h144 := to_unsigned(0, 1);
+                    h145 := unsigned'("00000000000000000000000000000000");
+                    h145 := w_vmcs_48(32-1 downto 0);
+                    h146 := to_unsigned(0, 5);
+                    h146 := e_vector;
+                    h144 := to_unsigned(0, 1);
+                    if ((e_vector /= 2) and ((shift_right(h145, to_integer(h146)) and to_unsigned(1, 32)) = 1)) then
+                        h144 := to_unsigned(1, 1);
                     end if;
                     if (e_vector = 14) then
-                        h111 := h112;
+                        h139 := h140;
                     else
-                        h111 := h116;
+                        h139 := h144;
                     end if;
-                    h119 := to_unsigned(0, 3);
+                    h147 := to_unsigned(0, 3);
                     if (e_injected /= 0) then
-                        h119 := w_vmcs_68(11-1 downto 8);
+                        h147 := w_vmcs_68(11-1 downto 8);
                     else
-                        h119 := e_dlv_type;
+                        h147 := e_dlv_type;
                     end if;
-                    h120 := to_unsigned(0, 8);
+                    h148 := to_unsigned(0, 8);
                     if (e_injected /= 0) then
-                        h120 := w_vmcs_68(8-1 downto 0);
+                        h148 := w_vmcs_68(8-1 downto 0);
                     else
-                        h120 := e_dlv_vector;
+                        h148 := e_dlv_vector;
                     end if;
-                    h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h121 := (e_edx_eax and e_xss);
-                    h122 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h122 := (h121 and w_vmcs_30);
-                    h123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h123 := (e_edx_eax and e_xss);
-                    h124 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h124 := (h123 and w_vmcs_30);
-                    h125 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h125 := w_vmcs_18;
-                    h126 := to_unsigned(0, 6);
-                    h127 := unsigned'("00000000000000000000000000000000");
-                    h127 := e_func;
-                    h126 := h127(6-1 downto 0);
-                    h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h128 := (e_value xor w_vmcs_c0);
-                    h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h129 := (h128 and w_vmcs_b0);
-                    h130 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h130 := (e_value xor w_vmcs_c8);
-                    h131 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h131 := (h130 and w_vmcs_b8);
-                    h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h134 := w_vmcs_b0;
-                    h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h135 := e_value;
-                    h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h136 := w_vmcs_c0;
-                    h137 := to_unsigned(0, 3);
-                    h137 := (h135(4-1 downto 1) xor h136(4-1 downto 1));
-                    h138 := to_unsigned(0, 3);
-                    h138 := (h134(4-1 downto 1) and h137);
-                    h143 := to_unsigned(0, 17);
-                    h143 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
-                    h144 := to_unsigned(0, 18);
-                    h144 := ((unsigned'(to_unsigned(0, 1) & h143) + 131072) - 1);
+                    h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h149 := (e_edx_eax and e_xss);
+                    h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h150 := (h149 and w_vmcs_30);
+                    h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h151 := (e_edx_eax and e_xss);
+                    h152 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h152 := (h151 and w_vmcs_30);
+                    h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h153 := w_vmcs_18;
+                    h154 := to_unsigned(0, 6);
+                    h155 := unsigned'("00000000000000000000000000000000");
+                    h155 := e_func;
+                    h154 := h155(6-1 downto 0);
+                    h156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h156 := (e_value xor w_vmcs_c0);
+                    h157 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h157 := (h156 and w_vmcs_b0);
+                    h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h158 := (e_value xor w_vmcs_c8);
+                    h159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h159 := (h158 and w_vmcs_b8);
+                    h162 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h162 := w_vmcs_b0;
+                    h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h163 := e_value;
+                    h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h164 := w_vmcs_c0;
+                    h165 := to_unsigned(0, 3);
+                    h165 := (h163(4-1 downto 1) xor h164(4-1 downto 1));
+                    h166 := to_unsigned(0, 3);
+                    h166 := (h162(4-1 downto 1) and h165);
+                    h171 := to_unsigned(0, 17);
+                    h171 := (unsigned'(to_unsigned(0, 1) & e_port) + unsigned'(to_unsigned(0, 14) & e_size));
+                    h172 := to_unsigned(0, 18);
+                    h172 := ((unsigned'(to_unsigned(0, 1) & h171) + 131072) - 1);
                     if (e_kind = 4) then
                         status <= to_unsigned(1, 8);
                         rec_reason <= to_unsigned(2, 16);
@@ -1523,6 +1564,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 5) then
                         status <= to_unsigned(2, 8);
@@ -1532,6 +1575,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 6) then
                         status <= to_unsigned(3, 8);
@@ -1543,6 +1588,8 @@ begin
                         v_wide(8-1 downto 0) := e_sipi_vector;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 7) then
                         status <= to_unsigned(4, 8);
@@ -1577,7 +1624,7 @@ begin
                         end if;
                         h34 := unsigned'("00000000000000000000000000000000");
                         h34 := (h31 or unsigned'(to_unsigned(0, 20) & h32 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
                             h27 := h34;
                         else
                             h27 := to_unsigned(0, 32);
@@ -1601,7 +1648,7 @@ begin
                         else
                             h38 := e_dlv_error_code;
                         end if;
-                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h36 /= 0)) then
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h36 /= 0)) then
                             h35 := h38;
                         else
                             h35 := to_unsigned(0, 32);
@@ -1627,7 +1674,7 @@ begin
                         else
                             h43 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h41 >= 4)) and (h42 <= 6)) then
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h41 >= 4)) and (h42 <= 6)) then
                             h40 := h43;
                         else
                             h40 := to_unsigned(0, 32);
@@ -1643,6 +1690,8 @@ begin
                         v_wide(32-1 downto 30) := e_ts_from;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 8) then
                         status <= to_unsigned(5, 8);
@@ -1652,6 +1701,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 9) then
                         status <= to_unsigned(6, 8);
@@ -1661,6 +1712,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 11) then
                         status <= to_unsigned(7, 8);
@@ -1670,6 +1723,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 40) then
                         status <= to_unsigned(8, 8);
@@ -1679,6 +1734,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 26) then
                         status <= to_unsigned(9, 8);
@@ -1688,6 +1745,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 27) then
                         status <= to_unsigned(10, 8);
@@ -1697,6 +1756,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 16) then
                         status <= to_unsigned(11, 8);
@@ -1706,6 +1767,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 17) then
                         status <= to_unsigned(12, 8);
@@ -1715,6 +1778,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 18) then
                         status <= to_unsigned(13, 8);
@@ -1724,6 +1789,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 19) then
                         status <= to_unsigned(14, 8);
@@ -1733,6 +1800,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 20) then
                         status <= to_unsigned(15, 8);
@@ -1742,6 +1811,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 22) then
                         status <= to_unsigned(16, 8);
@@ -1751,6 +1822,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 24) then
                         status <= to_unsigned(17, 8);
@@ -1760,6 +1833,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (e_kind = 25) then
                         status <= to_unsigned(18, 8);
@@ -1769,6 +1844,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 21) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h44(64-1 downto 15) /= 0)) or (b_vmread_bit /= 0))) then
                         status <= to_unsigned(19, 8);
@@ -1778,6 +1855,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 23) and (((not (bool(w_vmcs_40(31)) and bool(w_vmcs_80(14)))) or (h45(64-1 downto 15) /= 0)) or (b_vmwrite_bit /= 0))) then
                         status <= to_unsigned(20, 8);
@@ -1787,8 +1866,10 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h62 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h71 = w_vmcs_58(32-1 downto 0))) and bool(w_vmcs_48(14))) then
                         status <= to_unsigned(21, 8);
                         rec_reason <= to_unsigned(0, 16);
                         h46 := unsigned'("00000000000000000000000000000000");
@@ -1821,7 +1902,7 @@ begin
                         end if;
                         h53 := unsigned'("00000000000000000000000000000000");
                         h53 := (h50 or unsigned'(to_unsigned(0, 20) & h51 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
                             h46 := h53;
                         else
                             h46 := to_unsigned(0, 32);
@@ -1845,7 +1926,7 @@ begin
                         else
                             h57 := e_dlv_error_code;
                         end if;
-                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h55 /= 0)) then
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h55 /= 0)) then
                             h54 := h57;
                         else
                             h54 := to_unsigned(0, 32);
@@ -1870,7 +1951,7 @@ begin
                         else
                             h61 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h59 >= 4)) and (h60 <= 6)) then
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h59 >= 4)) and (h60 <= 6)) then
                             h58 := h61;
                         else
                             h58 := to_unsigned(0, 32);
@@ -1878,190 +1959,310 @@ begin
                         rec_instr_len <= h58(4-1 downto 0);
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h79 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
-                        status <= to_unsigned(22, 8);
-                        rec_reason <= to_unsigned(0, 16);
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h62 := to_unsigned(1, 1);
+                        end if;
                         h63 := unsigned'("00000000000000000000000000000000");
-                        h64 := to_unsigned(0, 8);
-                        if (e_injected /= 0) then
-                            h64 := w_vmcs_68(8-1 downto 0);
-                        else
-                            h64 := e_dlv_vector;
+                        h63 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h62 & to_unsigned(0, 12)));
+                        h64 := to_unsigned(0, 1);
+                        h64 := to_unsigned(0, 1);
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h64 := to_unsigned(1, 1);
                         end if;
                         h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h64));
+                        h65 := (h63 or unsigned'(to_unsigned(0, 20) & h64 & to_unsigned(0, 11)));
                         h66 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h66 := w_vmcs_68(11-1 downto 8);
+                        h67 := to_unsigned(0, 3);
+                        if (e_vector = 1) then
+                            h67 := to_unsigned(5, 3);
                         else
-                            h66 := e_dlv_type;
+                            h67 := to_unsigned(6, 3);
                         end if;
-                        h67 := unsigned'("00000000000000000000000000000000");
-                        h67 := (h65 or unsigned'(to_unsigned(0, 21) & h66 & to_unsigned(0, 8)));
-                        h68 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h69 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h68 := h69;
+                        if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
+                            h66 := to_unsigned(3, 3);
                         else
-                            h68 := e_dlv_ev;
+                            h66 := h67;
                         end if;
+                        h68 := unsigned'("00000000000000000000000000000000");
+                        h68 := (h65 or unsigned'(to_unsigned(0, 21) & h66 & to_unsigned(0, 8)));
+                        h69 := unsigned'("00000000000000000000000000000000");
+                        h69 := (h68 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h69;
                         h70 := unsigned'("00000000000000000000000000000000");
-                        h70 := (h67 or unsigned'(to_unsigned(0, 20) & h68 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h63 := h70;
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h70 := e_error_code;
                         else
-                            h63 := to_unsigned(0, 32);
+                            h70 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h63;
-                        h71 := unsigned'("00000000000000000000000000000000");
-                        h72 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h73 := to_unsigned(1, 1);
-                        end if;
+                        rec_exit_intr_error <= h70;
+                        st <= ST0;
+                    elsif ((((e_kind = 3) and (e_vector = 14)) and (h97 /= w_vmcs_58(32-1 downto 0))) and (not bool(w_vmcs_48(14)))) then
+                        status <= to_unsigned(22, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        h72 := unsigned'("00000000000000000000000000000000");
+                        h73 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h72 := h73;
+                            h73 := w_vmcs_68(8-1 downto 0);
                         else
-                            h72 := e_dlv_ev;
+                            h73 := e_dlv_vector;
                         end if;
                         h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h73));
+                        h75 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h74 := w_vmcs_70(32-1 downto 0);
+                            h75 := w_vmcs_68(11-1 downto 8);
                         else
-                            h74 := e_dlv_error_code;
+                            h75 := e_dlv_type;
                         end if;
-                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h72 /= 0)) then
-                            h71 := h74;
-                        else
-                            h71 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h71;
-                        h75 := unsigned'("00000000000000000000000000000000");
-                        h76 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h76 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h76 := e_dlv_type;
-                        end if;
-                        h77 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h77 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h77 := e_dlv_type;
-                        end if;
-                        h78 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h78 := w_vmcs_78(32-1 downto 0);
-                        else
-                            h78 := unsigned'(to_unsigned(0, 28) & e_ilen);
-                        end if;
-                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h76 >= 4)) and (h77 <= 6)) then
-                            h75 := h78;
-                        else
-                            h75 := to_unsigned(0, 32);
-                        end if;
-                        rec_instr_len <= h75(4-1 downto 0);
-                        rec_qualification <= e_address;
-                        rec_guest_linear <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h96, to_integer(h97)) and to_unsigned(1, 32)) = 1)) then
-                        status <= to_unsigned(23, 8);
-                        rec_reason <= to_unsigned(0, 16);
-                        h80 := unsigned'("00000000000000000000000000000000");
-                        h81 := to_unsigned(0, 8);
-                        if (e_injected /= 0) then
-                            h81 := w_vmcs_68(8-1 downto 0);
-                        else
-                            h81 := e_dlv_vector;
-                        end if;
-                        h82 := unsigned'("00000000000000000000000000000000");
-                        h82 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h81));
-                        h83 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h83 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h83 := e_dlv_type;
-                        end if;
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h84 := (h82 or unsigned'(to_unsigned(0, 21) & h83 & to_unsigned(0, 8)));
-                        h85 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
+                        h76 := unsigned'("00000000000000000000000000000000");
+                        h76 := (h74 or unsigned'(to_unsigned(0, 21) & h75 & to_unsigned(0, 8)));
+                        h77 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h86 := to_unsigned(1, 1);
+                            h78 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h85 := h86;
+                            h77 := h78;
                         else
-                            h85 := e_dlv_ev;
+                            h77 := e_dlv_ev;
                         end if;
-                        h87 := unsigned'("00000000000000000000000000000000");
-                        h87 := (h84 or unsigned'(to_unsigned(0, 20) & h85 & to_unsigned(0, 11)));
-                        if ((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
-                            h80 := h87;
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := (h76 or unsigned'(to_unsigned(0, 20) & h77 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h72 := h79;
+                        else
+                            h72 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h72;
+                        h80 := unsigned'("00000000000000000000000000000000");
+                        h81 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h82 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h81 := h82;
+                        else
+                            h81 := e_dlv_ev;
+                        end if;
+                        h83 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h83 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h83 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h81 /= 0)) then
+                            h80 := h83;
                         else
                             h80 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h80;
-                        h88 := unsigned'("00000000000000000000000000000000");
-                        h89 := to_unsigned(0, 1);
+                        rec_idt_vectoring_error <= h80;
+                        h84 := unsigned'("00000000000000000000000000000000");
+                        h85 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h85 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h85 := e_dlv_type;
+                        end if;
+                        h86 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h86 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h86 := e_dlv_type;
+                        end if;
+                        h87 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h87 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h87 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h85 >= 4)) and (h86 <= 6)) then
+                            h84 := h87;
+                        else
+                            h84 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h84(4-1 downto 0);
+                        rec_qualification <= e_address;
+                        rec_guest_linear <= to_unsigned(0, 64);
+                        h88 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
+                        if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h88 := to_unsigned(1, 1);
+                        end if;
+                        h89 := unsigned'("00000000000000000000000000000000");
+                        h89 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h88 & to_unsigned(0, 12)));
                         h90 := to_unsigned(0, 1);
                         h90 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
                             h90 := to_unsigned(1, 1);
                         end if;
-                        if (e_injected /= 0) then
-                            h89 := h90;
-                        else
-                            h89 := e_dlv_ev;
-                        end if;
                         h91 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h91 := w_vmcs_70(32-1 downto 0);
-                        else
-                            h91 := e_dlv_error_code;
-                        end if;
-                        if (((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h89 /= 0)) then
-                            h88 := h91;
-                        else
-                            h88 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h88;
-                        h92 := unsigned'("00000000000000000000000000000000");
+                        h91 := (h89 or unsigned'(to_unsigned(0, 20) & h90 & to_unsigned(0, 11)));
+                        h92 := to_unsigned(0, 3);
                         h93 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h93 := w_vmcs_68(11-1 downto 8);
+                        if (e_vector = 1) then
+                            h93 := to_unsigned(5, 3);
                         else
-                            h93 := e_dlv_type;
+                            h93 := to_unsigned(6, 3);
                         end if;
-                        h94 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h94 := w_vmcs_68(11-1 downto 8);
+                        if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
+                            h92 := to_unsigned(3, 3);
                         else
-                            h94 := e_dlv_type;
+                            h92 := h93;
                         end if;
+                        h94 := unsigned'("00000000000000000000000000000000");
+                        h94 := (h91 or unsigned'(to_unsigned(0, 21) & h92 & to_unsigned(0, 8)));
                         h95 := unsigned'("00000000000000000000000000000000");
+                        h95 := (h94 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h95;
+                        h96 := unsigned'("00000000000000000000000000000000");
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h96 := e_error_code;
+                        else
+                            h96 := to_unsigned(0, 32);
+                        end if;
+                        rec_exit_intr_error <= h96;
+                        st <= ST0;
+                    elsif ((((e_kind = 3) and (e_vector /= 14)) and (e_vector /= 2)) and ((shift_right(h124, to_integer(h125)) and to_unsigned(1, 32)) = 1)) then
+                        status <= to_unsigned(23, 8);
+                        rec_reason <= to_unsigned(0, 16);
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h99 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h95 := w_vmcs_78(32-1 downto 0);
+                            h99 := w_vmcs_68(8-1 downto 0);
                         else
-                            h95 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h99 := e_dlv_vector;
                         end if;
-                        if ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h93 >= 4)) and (h94 <= 6)) then
-                            h92 := h95;
+                        h100 := unsigned'("00000000000000000000000000000000");
+                        h100 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h99));
+                        h101 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h101 := w_vmcs_68(11-1 downto 8);
                         else
-                            h92 := to_unsigned(0, 32);
+                            h101 := e_dlv_type;
                         end if;
-                        rec_instr_len <= h92(4-1 downto 0);
+                        h102 := unsigned'("00000000000000000000000000000000");
+                        h102 := (h100 or unsigned'(to_unsigned(0, 21) & h101 & to_unsigned(0, 8)));
+                        h103 := to_unsigned(0, 1);
+                        h104 := to_unsigned(0, 1);
+                        h104 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h104 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h103 := h104;
+                        else
+                            h103 := e_dlv_ev;
+                        end if;
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h105 := (h102 or unsigned'(to_unsigned(0, 20) & h103 & to_unsigned(0, 11)));
+                        if ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) then
+                            h98 := h105;
+                        else
+                            h98 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h98;
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h107 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h108 := to_unsigned(1, 1);
+                        end if;
+                        if (e_injected /= 0) then
+                            h107 := h108;
+                        else
+                            h107 := e_dlv_ev;
+                        end if;
+                        h109 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h109 := w_vmcs_70(32-1 downto 0);
+                        else
+                            h109 := e_dlv_error_code;
+                        end if;
+                        if (((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h107 /= 0)) then
+                            h106 := h109;
+                        else
+                            h106 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h106;
+                        h110 := unsigned'("00000000000000000000000000000000");
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h112 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h112 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h112 := e_dlv_type;
+                        end if;
+                        h113 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h113 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h113 := e_dlv_type;
+                        end if;
+                        h114 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h114 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h114 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))) and (h112 >= 4)) and (h113 <= 6)) then
+                            h111 := h114;
+                        else
+                            h111 := to_unsigned(0, 32);
+                        end if;
+                        if ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))) then
+                            h110 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        else
+                            h110 := h111;
+                        end if;
+                        rec_instr_len <= h110(4-1 downto 0);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        h115 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 1);
+                        if (((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and ((e_kind = 7) or (e_vector /= 8))))) and (e_vector /= 8)) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h115 := to_unsigned(1, 1);
+                        end if;
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h115 & to_unsigned(0, 12)));
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h117 := to_unsigned(1, 1);
+                        end if;
+                        h118 := unsigned'("00000000000000000000000000000000");
+                        h118 := (h116 or unsigned'(to_unsigned(0, 20) & h117 & to_unsigned(0, 11)));
+                        h119 := to_unsigned(0, 3);
+                        h120 := to_unsigned(0, 3);
+                        if (e_vector = 1) then
+                            h120 := to_unsigned(5, 3);
+                        else
+                            h120 := to_unsigned(6, 3);
+                        end if;
+                        if (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) then
+                            h119 := to_unsigned(3, 3);
+                        else
+                            h119 := h120;
+                        end if;
+                        h121 := unsigned'("00000000000000000000000000000000");
+                        h121 := (h118 or unsigned'(to_unsigned(0, 21) & h119 & to_unsigned(0, 8)));
+                        h122 := unsigned'("00000000000000000000000000000000");
+                        h122 := (h121 or unsigned'(to_unsigned(0, 27) & e_vector));
+                        rec_exit_intr_info <= h122;
+                        h123 := unsigned'("00000000000000000000000000000000");
+                        if ((not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4)))) and (((e_vector = 8) or ((e_vector >= 10) and (e_vector <= 14))) or (e_vector = 17))) then
+                            h123 := e_error_code;
+                        else
+                            h123 := to_unsigned(0, 32);
+                        end if;
+                        rec_exit_intr_error <= h123;
                         st <= ST0;
-                    elsif ((((e_kind = 3) and (not (h98 /= 0))) and ((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h106 = 3)) and ((((h107 = 0) or ((h108 >= 10) and (h109 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h110 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcs_48(8))) then
+                    elsif ((((e_kind = 3) and (not (h126 /= 0))) and ((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h134 = 3)) and ((((h135 = 0) or ((h136 >= 10) and (h137 <= 13))) and ((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13)))) or ((h138 = 14) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))))) and bool(w_vmcs_48(8))) then
                         status <= to_unsigned(24, 8);
                         rec_reason <= to_unsigned(0, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2069,8 +2270,10 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= unsigned'("10000000000000000000101100001000");
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 3) and (not (h111 /= 0))) and (((((((e_delivering /= 0) and ((e_kind = 3) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h119 = 3)) and (h120 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) then
+                    elsif (((e_kind = 3) and (not (h139 /= 0))) and (((((((e_delivering /= 0) and (((e_kind = 3) and (not ((e_sw_exc /= 0) and (((e_vector = 1) or (e_vector = 3)) or (e_vector = 4))))) or ((e_kind = 7) and (e_ts_from = 3)))) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (e_kind = 3)) and (h147 = 3)) and (h148 = 8)) and (((e_vector = 0) or ((e_vector >= 10) and (e_vector <= 13))) or (e_vector = 14)))) then
                         status <= to_unsigned(25, 8);
                         rec_reason <= to_unsigned(2, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2078,6 +2281,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 2) and bool(w_vmcs_38(3))) then
                         status <= to_unsigned(26, 8);
@@ -2087,6 +2292,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= unsigned'("10000000000000000000001000000010");
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 1) and bool(w_vmcs_38(0))) then
                         status <= to_unsigned(27, 8);
@@ -2096,6 +2303,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(22))) and bool(w_vmcs_38(5))) and (not bool(w_vmcs_a8(3)))) and (not bool(w_vmcs_a8(1)))) and (not bool(w_vmcs_a8(0)))) then
                         status <= to_unsigned(28, 8);
@@ -2105,6 +2314,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((((((e_kind = 55) and (not bool(w_vmcs_68(31)))) and bool(w_vmcs_40(2))) and bool(w_vmcs_100(9))) and (not bool(w_vmcs_a8(0)))) and (not bool(w_vmcs_a8(1)))) then
                         status <= to_unsigned(29, 8);
@@ -2114,6 +2325,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 10) and bool(w_vmcs_40(7))) then
                         status <= to_unsigned(30, 8);
@@ -2123,6 +2336,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 12) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(31, 8);
@@ -2132,6 +2347,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_address;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 43) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(12)))) and bool(w_vmcs_40(9))) then
                         status <= to_unsigned(32, 8);
@@ -2141,6 +2358,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 13) and bool(w_vmcs_40(11))) then
                         status <= to_unsigned(33, 8);
@@ -2150,6 +2369,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 14) and bool(w_vmcs_40(12))) then
                         status <= to_unsigned(34, 8);
@@ -2159,6 +2380,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 15) and bool(w_vmcs_40(12))) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(3)))) then
                         status <= to_unsigned(35, 8);
@@ -2168,6 +2391,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 36) and bool(w_vmcs_40(10))) then
                         status <= to_unsigned(36, 8);
@@ -2179,6 +2404,8 @@ begin
                         v_wide(1-1 downto 0) := e_monitor_armed;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 37) and bool(w_vmcs_40(29))) then
                         status <= to_unsigned(37, 8);
@@ -2188,6 +2415,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 38) and bool(w_vmcs_40(30))) then
                         status <= to_unsigned(38, 8);
@@ -2197,6 +2426,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 39) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(6)))) then
                         status <= to_unsigned(39, 8);
@@ -2206,6 +2437,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 41) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(11)))) then
                         status <= to_unsigned(40, 8);
@@ -2215,6 +2448,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 42) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(16)))) then
                         status <= to_unsigned(41, 8);
@@ -2224,6 +2459,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((((e_kind = 44) or (e_kind = 45)) or (e_kind = 46)) or (e_kind = 47)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
                         status <= to_unsigned(42, 8);
@@ -2233,6 +2470,8 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((((e_kind = 48) or (e_kind = 49)) or (e_kind = 50)) or (e_kind = 51)) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(2)))) then
                         status <= to_unsigned(43, 8);
@@ -2242,8 +2481,10 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h122 /= 0)) then
+                    elsif (((e_kind = 52) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h150 /= 0)) then
                         status <= to_unsigned(44, 8);
                         rec_reason <= to_unsigned(63, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2251,8 +2492,10 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h124 /= 0)) then
+                    elsif (((e_kind = 53) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(20)))) and (h152 /= 0)) then
                         status <= to_unsigned(45, 8);
                         rec_reason <= to_unsigned(64, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2260,8 +2503,10 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= e_displacement;
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(13)))) and (e_func < 64)) and (not ((shift_right(h125, to_integer(h126)) and to_unsigned(1, 64)) = 1))) then
+                    elsif ((((e_kind = 54) and (bool(w_vmcs_40(31)) and bool(w_vmcs_80(13)))) and (e_func < 64)) and (not ((shift_right(h153, to_integer(h154)) and to_unsigned(1, 64)) = 1))) then
                         status <= to_unsigned(46, 8);
                         rec_reason <= to_unsigned(59, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2269,8 +2514,10 @@ begin
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 0)) and (h129 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 0)) and (h157 /= 0)) then
                         status <= to_unsigned(47, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2282,6 +2529,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((((e_kind = 28) and (e_cr = 3)) and bool(w_vmcs_40(15))) and (not (((((w_vmcs_60(32-1 downto 0) > 0) and (e_value = w_vmcs_d0)) or ((w_vmcs_60(32-1 downto 0) > 1) and (e_value = w_vmcs_d8))) or ((w_vmcs_60(32-1 downto 0) > 2) and (e_value = w_vmcs_e0))) or ((w_vmcs_60(32-1 downto 0) > 3) and (e_value = w_vmcs_e8))))) then
                         status <= to_unsigned(48, 8);
@@ -2295,8 +2544,10 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 28) and (e_cr = 4)) and (h131 /= 0)) then
+                    elsif (((e_kind = 28) and (e_cr = 4)) and (h159 /= 0)) then
                         status <= to_unsigned(49, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2308,6 +2559,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 28) and (e_cr = 8)) and bool(w_vmcs_40(19))) then
                         status <= to_unsigned(50, 8);
@@ -2321,6 +2574,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 3)) and bool(w_vmcs_40(16))) then
                         status <= to_unsigned(51, 8);
@@ -2334,6 +2589,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 29) and (e_cr = 8)) and bool(w_vmcs_40(20))) then
                         status <= to_unsigned(52, 8);
@@ -2347,6 +2604,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 30) and bool(w_vmcs_b0(3))) and bool(w_vmcs_c0(3))) then
                         status <= to_unsigned(53, 8);
@@ -2359,8 +2618,10 @@ begin
                         v_wide(6-1 downto 4) := to_unsigned(2, 2);
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif ((e_kind = 31) and (((bool(w_vmcs_b0(0)) and bool(e_value(0))) and (not bool(w_vmcs_c0(0)))) or (h138 /= 0))) then
+                    elsif ((e_kind = 31) and (((bool(w_vmcs_b0(0)) and bool(e_value(0))) and (not bool(w_vmcs_c0(0)))) or (h166 /= 0))) then
                         status <= to_unsigned(54, 8);
                         rec_reason <= to_unsigned(28, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
@@ -2370,17 +2631,19 @@ begin
                         v_wide(4-1 downto 0) := to_unsigned(0, 4);
                         v_wide(6-1 downto 4) := to_unsigned(3, 2);
                         v_wide(7-1 downto 6) := e_lmsw_mem;
-                        h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h132 := e_value;
-                        v_wide(32-1 downto 16) := h132(16-1 downto 0);
+                        h160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h160 := e_value;
+                        v_wide(32-1 downto 16) := h160(16-1 downto 0);
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h161 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_lmsw_mem /= 0) then
-                            h133 := e_address;
+                            h161 := e_address;
                         else
-                            h133 := to_unsigned(0, 64);
+                            h161 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h133;
+                        rec_guest_linear <= h161;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((e_kind = 32) and bool(w_vmcs_40(23))) then
                         status <= to_unsigned(55, 8);
@@ -2394,6 +2657,8 @@ begin
                         v_wide(12-1 downto 8) := e_gpr;
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 33) and (not bool(w_vmcs_40(25)))) and bool(w_vmcs_40(24))) then
                         status <= to_unsigned(56, 8);
@@ -2402,46 +2667,50 @@ begin
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h139 := to_unsigned(0, 4);
-                        h139 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h139(3-1 downto 0);
+                        h167 := to_unsigned(0, 4);
+                        h167 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h167(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h168 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h140 := e_address;
+                            h168 := e_address;
                         else
-                            h140 := to_unsigned(0, 64);
+                            h168 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h140;
+                        rec_guest_linear <= h168;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
-                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h144(17-1 downto 0) > 65535)) then
+                    elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and (h172(17-1 downto 0) > 65535)) then
                         status <= to_unsigned(57, 8);
                         rec_reason <= to_unsigned(30, 16);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h141 := to_unsigned(0, 4);
-                        h141 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h141(3-1 downto 0);
+                        h169 := to_unsigned(0, 4);
+                        h169 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h169(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h142 := e_address;
+                            h170 := e_address;
                         else
-                            h142 := to_unsigned(0, 64);
+                            h170 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h142;
+                        rec_guest_linear <= h170;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 33) and bool(w_vmcs_40(25))) and ((b_io_a /= 0) or (b_io_b /= 0))) then
                         status <= to_unsigned(58, 8);
@@ -2450,67 +2719,75 @@ begin
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         v_wide := to_unsigned(0, 72);
-                        h145 := to_unsigned(0, 4);
-                        h145 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
-                        v_wide(3-1 downto 0) := h145(3-1 downto 0);
+                        h173 := to_unsigned(0, 4);
+                        h173 := ((unsigned'(to_unsigned(0, 1) & e_size) + 8) - 1);
+                        v_wide(3-1 downto 0) := h173(3-1 downto 0);
                         v_wide(4-1 downto 3) := e_io_in;
                         v_wide(5-1 downto 4) := e_io_str;
                         v_wide(6-1 downto 5) := e_io_rep;
                         v_wide(7-1 downto 6) := e_io_imm;
                         v_wide(32-1 downto 16) := e_port;
                         rec_qualification <= v_wide(64-1 downto 0);
-                        h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h174 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         if (e_io_str /= 0) then
-                            h146 := e_address;
+                            h174 := e_address;
                         else
-                            h146 := to_unsigned(0, 64);
+                            h174 := to_unsigned(0, 64);
                         end if;
-                        rec_guest_linear <= h146;
+                        rec_guest_linear <= h174;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((e_kind = 34) or (e_kind = 35)) and (not bool(w_vmcs_40(28)))) then
                         status <= to_unsigned(59, 8);
-                        h147 := to_unsigned(0, 6);
+                        h175 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h147 := to_unsigned(31, 6);
+                            h175 := to_unsigned(31, 6);
                         else
-                            h147 := to_unsigned(32, 6);
+                            h175 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h147);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h175);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif (((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (not (e_msr <= 8191))) and (not ((e_msr >= unsigned'("11000000000000000000000000000000")) and (e_msr <= unsigned'("11000000000000000001111111111111"))))) then
                         status <= to_unsigned(60, 8);
-                        h148 := to_unsigned(0, 6);
+                        h176 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h148 := to_unsigned(31, 6);
+                            h176 := to_unsigned(31, 6);
                         else
-                            h148 := to_unsigned(32, 6);
+                            h176 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h148);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h176);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     elsif ((((e_kind = 34) or (e_kind = 35)) and bool(w_vmcs_40(28))) and (b_msr_bit /= 0)) then
                         status <= to_unsigned(61, 8);
-                        h149 := to_unsigned(0, 6);
+                        h177 := to_unsigned(0, 6);
                         if (e_kind = 34) then
-                            h149 := to_unsigned(31, 6);
+                            h177 := to_unsigned(31, 6);
                         else
-                            h149 := to_unsigned(32, 6);
+                            h177 := to_unsigned(32, 6);
                         end if;
-                        rec_reason <= unsigned'(to_unsigned(0, 10) & h149);
+                        rec_reason <= unsigned'(to_unsigned(0, 10) & h177);
                         rec_idt_vectoring_info <= to_unsigned(0, 32);
                         rec_idt_vectoring_error <= to_unsigned(0, 32);
                         rec_instr_len <= e_ilen;
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -2520,6 +2797,8 @@ begin
                         rec_instr_len <= to_unsigned(0, 4);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         st <= FINISH;
                     end if;
                 when ST0 =>
@@ -2654,6 +2933,54 @@ begin
                             m_wdata <= rec_guest_linear;
                             pend <= '1';
                         else
+                            st <= ST6;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST6;
+                        end if;
+                    end if;
+                when ST6 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            pend <= '1';
+                        else
+                            st <= ST7;
+                        end if;
+                    else
+                        if (bool(m_valid) and bool(m_ready)) then
+                            m_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            m_we <= '0';
+                            pend <= '0';
+                            st <= ST7;
+                        end if;
+                    end if;
+                when ST7 =>
+                    if (not bool(pend)) then
+                        if True then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 280);
+                            m_valid <= '1';
+                            m_we <= '1';
+                            m_size <= to_unsigned(3, 3);
+                            m_addr <= v_addr(64-1 downto 0);
+                            m_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_error);
+                            pend <= '1';
+                        else
                             st <= FINISH;
                         end if;
                     else
@@ -2674,6 +3001,8 @@ begin
                     o_r_instr_len <= rec_instr_len;
                     o_r_qualification <= rec_qualification;
                     o_r_guest_linear <= rec_guest_linear;
+                    o_r_exit_intr_info <= rec_exit_intr_info;
+                    o_r_exit_intr_error <= rec_exit_intr_error;
                     done <= '1';
                     st <= IDLE;
             end case;

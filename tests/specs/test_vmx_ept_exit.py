@@ -21,11 +21,17 @@ Intel SDM Vol. 3C:
   length (401Ah; the spec's choice, UNCONFIRMED in notes/exits-facts.md 8.3).
 - 25.6.3, 26.2: a #PF exits when exception-bitmap bit 14 is 1 and (PFEC & mask) == match,
   or bit 14 is 0 and they differ; the qualification of a #PF exit is the linear address.
+- 28.2.2 (2008 ed. 23.2.2): an exit due to an exception makes the VM-exit interruption
+  information (4404h) valid: vector 7:0, type 10:8 (3: hardware exception), error code valid
+  11 (#GP and #PF push one), NMI unblocking due to IRET 12 (undefined, 0, when the
+  IDT-vectoring information is valid or with NMI exiting and no virtual NMIs), valid 31; the
+  error code goes to 4406h. Every other exit clears bit 31 (the rest undefined: 0 here).
 The VMCS is intel_vmx's model layout (one 8-byte slot per field; the guest-physical address
-at 108h). The unit reads the slots it uses (38h pin controls, 48h exception bitmap, 50h and
-58h PFEC mask and match, 68h, 70h, 78h the VM-entry interruption information, error code and
-instruction length) first, then walks; a VM exit writes 88h, 90h, 98h, A0h, F0h, F8h, 108h in
-that order. Every scenario here also runs on the MyHDL model (the `ref` fixture's teardown).
+at 108h, the VM-exit interruption information and error code at 110h and 118h). The unit
+reads the slots it uses (38h pin controls, 48h exception bitmap, 50h and 58h PFEC mask and
+match, 68h, 70h, 78h the VM-entry interruption information, error code and instruction
+length) first, then walks; a VM exit writes 88h, 90h, 98h, A0h, F0h, F8h, 108h, 110h, 118h
+in that order. Every scenario here also runs on the MyHDL model (the `ref` fixture's teardown).
 """
 from pathlib import Path
 
@@ -50,7 +56,8 @@ VMCS = 0x0800_0000
 # VMCS slots (intel_vmx's model layout)
 PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN = 0x38, 0x48, 0x50, 0x58, 0x68, 0x70, 0x78
 READ_SLOTS = (PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN)
-STORE_SLOTS = (0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108)  # reason, IDT info, IDT error, length, qual, GLA, GPA
+# reason, IDT info, IDT error, length, qual, GLA, GPA, VM-exit interruption information, its error code
+STORE_SLOTS = (0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108, 0x110, 0x118)
 NMI_EXITING, VIRTUAL_NMIS = 1 << 3, 1 << 5
 EPT_VIOLATION, EPT_MISCONFIG, EXCEPTION_NMI = 48, 49, 0
 V = 1 << 31
@@ -138,14 +145,16 @@ def vmcs_reads(t):
     return [(0, VMCS + s, 8, t.mem[VMCS + s]) for s in READ_SLOTS]
 
 
-def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0):
-    return [(1, VMCS + s, 8, v) for s, v in zip(STORE_SLOTS, (reason, idt_info, idt_error, instr_len, qual, gla, gpa))]
+def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0):
+    values = (reason, idt_info, idt_error, instr_len, qual, gla, gpa, intr, intr_error)
+    return [(1, VMCS + s, 8, v) for s, v in zip(STORE_SLOTS, values)]
 
 
-def fields(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, vector=0, error_code=0, cr2=0):
+def fields(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0, vector=0,
+           error_code=0, cr2=0):
     return {"reason": reason, "idt_vectoring_info": idt_info, "idt_vectoring_error": idt_error, "instr_len": instr_len,
-            "qualification": qual, "guest_linear": gla, "guest_physical": gpa, "vector": vector,
-            "error_code": error_code, "cr2": cr2}
+            "qualification": qual, "guest_linear": gla, "guest_physical": gpa, "exit_intr_info": intr,
+            "exit_intr_error": intr_error, "vector": vector, "error_code": error_code, "cr2": cr2}
 
 
 # A supervisor write to the guest page whose EPT leaf lacks W: bit 1 (a write), bit 3 (R of
@@ -187,7 +196,7 @@ def test_an_ept_violation_on_the_final_address_records_the_event_being_delivered
     info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
     assert out == {"exit": True, "rule": "ept_violation",
                    "fields": fields(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)}
-    assert len(trace) == 7 + 24 + 7 and trace[-7:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
+    assert len(trace) == 7 + 24 + 9 and trace[-9:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
     assert mem[VMCS + 0x108] == FINAL_GPA
 
 
@@ -226,7 +235,7 @@ def test_an_ept_misconfiguration_on_a_guest_table_during_an_injected_event(ref, 
     out, trace, mem = decide(ref, t, t.request(delivering=1, injected=1, ilen=5, dlv=PF_DELIVERY))
     assert out == {"exit": True, "rule": "ept_misconfig", "fields": fields(EPT_MISCONFIG, info, 0, length, gpa=pdpte)}
     # 7 VMCS slots, guest level 4 (4 EPT + 1), the EPT walk of the PDPTE's page (4)
-    assert len(trace) == 7 + 5 + 4 + 7 and trace[-7:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte)
+    assert len(trace) == 7 + 5 + 4 + 9 and trace[-9:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte)
 
 
 def test_a_violation_during_a_software_exception_takes_its_instruction_length(ref):
@@ -245,14 +254,17 @@ def test_a_violation_during_a_software_exception_takes_its_instruction_length(re
 def test_a_guest_page_fault_during_an_injected_nmi(ref, bitmap, mask, match, rule):
     """The guest PTE not present, a supervisor write: #PF with error code W = 2. An exit is
     reason 0, qualification = the linear address (28.2.1), the injected NMI in the
-    IDT-vectoring information (8000_0202h); otherwise the guest takes #PF, nothing written."""
+    IDT-vectoring information (8000_0202h) and the #PF in the VM-exit interruption
+    information (V | error code valid | type 3 << 8 | 14 = 8000_0B0Eh, error code 2);
+    otherwise the guest takes #PF, nothing written."""
     t = TwoD().vmcs(bitmap=bitmap, mask=mask, match=match, entry_info=V | NMI << 8 | 2)
     t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, injected=1))
     assert out["rule"] == rule
     if rule == "pf_exception":
-        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA)
-        assert len(trace) == 7 + 20 + 7 and trace[-7:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA)
+        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
+        assert len(trace) == 7 + 20 + 9
+        assert trace[-9:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
     else:
         assert out["fields"] == fields(vector=14, error_code=RW, cr2=VA)
         assert len(trace) == 7 + 20 and mem == t.mem
@@ -261,13 +273,35 @@ def test_a_guest_page_fault_during_an_injected_nmi(ref, bitmap, mask, match, rul
 @pytest.mark.parametrize("bitmap", [1 << 13, 0])
 def test_a_non_canonical_address_is_gp_before_any_table_is_read(ref, bitmap):
     """Bit 47 set, bits 63:48 clear: #GP(0) before the walk. Exception-bitmap bit 13: reason
-    0 with the external interrupt 41h being delivered (8000_0041h); else the guest's #GP."""
+    0 with the external interrupt 41h being delivered (8000_0041h) and the #GP in the VM-exit
+    interruption information (V | error code valid | type 3 << 8 | 13 = 8000_0B0Dh, error
+    code 0); else the guest's #GP."""
     t = TwoD().vmcs(bitmap=bitmap)
     out, trace, mem = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=(EXT_INT, 0x41, 0, 0)))
     if bitmap:
-        assert out == {"exit": True, "rule": "gp_exception", "fields": fields(EXCEPTION_NMI, 0x8000_0041)}
-        assert trace == vmcs_reads(t) + stores(EXCEPTION_NMI, 0x8000_0041)
+        assert out == {"exit": True, "rule": "gp_exception",
+                       "fields": fields(EXCEPTION_NMI, 0x8000_0041, intr=0x8000_0B0D)}
+        assert trace == vmcs_reads(t) + stores(EXCEPTION_NMI, 0x8000_0041, intr=0x8000_0B0D)
     else:
         assert out == {"exit": True, "rule": "guest_gp_fault", "fields": fields(vector=13)}
         assert trace == vmcs_reads(t) and mem == t.mem
 
+
+
+@pytest.mark.parametrize("pin,delivering,intr", [
+    (0, 0, 0x8000_1B0E),            # a #PF on an IRET begun with NMIs blocked: bit 12 set
+    (NMI_EXITING, 0, 0x8000_0B0E),  # NMI exiting without virtual NMIs: bit 12 undefined, 0
+    (0, 1, 0x8000_0B0E),            # IDT-vectoring information valid: bit 12 undefined, 0
+])
+def test_a_page_fault_exit_on_iret_records_nmi_unblocking(ref, pin, delivering, intr):
+    """The guest PTE not present, a supervisor read made by IRET with NMIs blocked, bitmap
+    bit 14 = 1 (mask = match = 0): reason 0, qualification = the address; the VM-exit
+    interruption information V | bit 12 | error code valid | 3 << 8 | 14 = 8000_1B0Eh (28.2.2),
+    error code 0 (a read of a not-present page)."""
+    t = TwoD().vmcs(pin=pin, bitmap=1 << 14)
+    t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
+    out, trace, _ = decide(ref, t, t.request(iret=1, nmi_blocked=1, delivering=delivering, dlv=PF_DELIVERY))
+    info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
+    assert out == {"exit": True, "rule": "pf_exception",
+                   "fields": fields(EXCEPTION_NMI, info, error, 0, VA, intr=intr, intr_error=0)}
+    assert trace[-9:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)

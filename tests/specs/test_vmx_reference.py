@@ -87,9 +87,12 @@ SLOT = {
     "exit_qualification": 0xF0,   # 6400h (written only)
     "guest_linear": 0xF8,         # 640Ah (written only)
     "guest_rflags": 0x100,        # 6820h
+    # 108h: 2400h, the guest-physical address, written by vmx_ept_exit only
+    "exit_intr_info": 0x110,      # 4404h (written only; a slot added after the others)
+    "exit_intr_error": 0x118,     # 4406h (written only; a slot added after the others)
 }
 WRITTEN = ("exit_reason", "idt_vectoring_info", "idt_vectoring_error", "exit_instr_len", "exit_qualification",
-           "guest_linear")
+           "guest_linear", "exit_intr_info", "exit_intr_error")
 READ_OFFSETS = sorted(off for name, off in SLOT.items() if name not in WRITTEN)
 assert len(READ_OFFSETS) == 27 and READ_OFFSETS[-1] == 0x100
 
@@ -118,10 +121,11 @@ def reads(mem, *words):
     return [(0, w, 8, mem.get(w, 0)) for w in words]
 
 
-def stores(reason, ilen=0, qual=0, gla=0, idt=0, idt_error=0):
+def stores(reason, ilen=0, qual=0, gla=0, idt=0, idt_error=0, intr=0, intr_error=0):
     return [(1, VMCS + SLOT["exit_reason"], 8, reason), (1, VMCS + SLOT["idt_vectoring_info"], 8, idt),
             (1, VMCS + SLOT["idt_vectoring_error"], 8, idt_error), (1, VMCS + SLOT["exit_instr_len"], 8, ilen),
-            (1, VMCS + SLOT["exit_qualification"], 8, qual), (1, VMCS + SLOT["guest_linear"], 8, gla)]
+            (1, VMCS + SLOT["exit_qualification"], 8, qual), (1, VMCS + SLOT["guest_linear"], 8, gla),
+            (1, VMCS + SLOT["exit_intr_info"], 8, intr), (1, VMCS + SLOT["exit_intr_error"], 8, intr_error)]
 
 
 class Vmx:
@@ -140,16 +144,19 @@ class Vmx:
         return out, trace, after
 
     def exits(self, mem, kind, rule, reason, qual=0, length=0, gla=0, bitmap_words=(), idt=0, idt_error=0,
-              **event):
+              intr=0, intr_error=0, **event):
         """The decision is an exit by `rule` with these fields (`length`: the instruction
-        length recorded); the trace is the VMCS reads, the bitmap words, then the four
+        length recorded); the trace is the VMCS reads, the bitmap words, then the eight
         stores in offset order; the final memory holds the stored values (`idt`, `idt_error`:
-        the IDT-vectoring information and error code)."""
+        the IDT-vectoring information and error code; `intr`, `intr_error`: the VM-exit
+        interruption information and error code, 0 for an exit that is not an exception's
+        or an NMI's)."""
         out, trace, after = self.decide(mem, kind, **event)
         assert out == {"exit": True, "rule": rule,
                        "fields": {"reason": reason, "idt_vectoring_info": idt, "idt_vectoring_error": idt_error,
-                                  "instr_len": length, "qualification": qual, "guest_linear": gla}}
-        written = stores(reason, length, qual, gla, idt, idt_error)
+                                  "instr_len": length, "qualification": qual, "guest_linear": gla,
+                                  "exit_intr_info": intr, "exit_intr_error": intr_error}}
+        written = stores(reason, length, qual, gla, idt, idt_error, intr, intr_error)
         assert trace == vmcs_reads(mem) + reads(mem, *bitmap_words) + written
         expect = dict(mem)
         expect.update({addr: value for _, addr, _, value in written})
@@ -194,7 +201,7 @@ def test_request_and_record_names(generated):
     assert ref.CONTEXT == ["VMCS_PA"]
     assert ref.RECORD == "vmexit"
     assert ref.RECORD_FIELDS == ["reason", "idt_vectoring_info", "idt_vectoring_error", "instr_len", "qualification",
-                                 "guest_linear"]
+                                 "guest_linear", "exit_intr_info", "exit_intr_error"]
     for f in ("kind", "vector", "error_code", "port", "size", "io_in", "io_str", "io_rep", "io_imm", "msr",
               "cr", "gpr", "value", "lmsw_mem", "dr", "dr_from"):
         assert f in ref.EVENT
@@ -360,11 +367,16 @@ def test_vmfunc_exits_for_a_function_that_is_not_enabled(vmx):
 
 
 # ---- exceptions, NMIs, external interrupts (SDM 26.2, 25.6.3) -------------------------------
+# VM-exit interruption information (SDM 28.2.2, Table 25-18): vector 7:0, type 10:8 (2 NMI, 3
+# hardware exception), error code valid 11, valid 31. #GP(10h): 8000_0B0Dh with error code
+# 10h; vector 31 (no error code): 8000_031Fh; a #BP not raised by INT3: a hardware exception,
+# 8000_0303h.
 def test_exception_bitmap_bit_per_vector(vmx):
-    vmx.exits(vmcs(exception_bitmap=1 << 13), "EXCEPTION", "exception", R_EXC_NMI, vector=13, error_code=0x10)
+    vmx.exits(vmcs(exception_bitmap=1 << 13), "EXCEPTION", "exception", R_EXC_NMI, vector=13, error_code=0x10,
+              intr=0x8000_0B0D, intr_error=0x10)
     vmx.passes(vmcs(exception_bitmap=~(1 << 13) & 0xFFFF_FFFF), "EXCEPTION", vector=13)
-    vmx.exits(vmcs(exception_bitmap=1 << 31), "EXCEPTION", "exception", R_EXC_NMI, vector=31)
-    vmx.exits(vmcs(exception_bitmap=1 << 3), "EXCEPTION", "exception", R_EXC_NMI, vector=3)
+    vmx.exits(vmcs(exception_bitmap=1 << 31), "EXCEPTION", "exception", R_EXC_NMI, vector=31, intr=0x8000_031F)
+    vmx.exits(vmcs(exception_bitmap=1 << 3), "EXCEPTION", "exception", R_EXC_NMI, vector=3, intr=0x8000_0303)
 
 
 PF_ADDR = 0xFFFF_8000_DEAD_B000
@@ -380,10 +392,12 @@ PFEC_P, PFEC_W, PFEC_U = 1, 2, 4
 def test_page_fault_error_code_mask_and_match(vmx, bit14, pfec, expect):
     """(PFEC & MASK) == MATCH follows bit 14; otherwise its meaning is reversed. Here
     MASK = U (bit 2) and MATCH = U: user-mode page faults 'match'. The qualification of a
-    #PF exit is the faulting linear address."""
+    #PF exit is the faulting linear address; its VM-exit interruption information 8000_0B0Eh
+    (vector 14, hardware exception, error code valid), the error code the PFEC."""
     mem = vmcs(exception_bitmap=bit14 << 14, pfec_mask=PFEC_U, pfec_match=PFEC_U)
     if expect:
-        vmx.exits(mem, "EXCEPTION", expect, R_EXC_NMI, qual=PF_ADDR, vector=14, error_code=pfec, address=PF_ADDR)
+        vmx.exits(mem, "EXCEPTION", expect, R_EXC_NMI, qual=PF_ADDR, vector=14, error_code=pfec, address=PF_ADDR,
+                  intr=0x8000_0B0E, intr_error=pfec)
     else:
         vmx.passes(mem, "EXCEPTION", vector=14, error_code=pfec, address=PF_ADDR)
 
@@ -391,18 +405,21 @@ def test_page_fault_error_code_mask_and_match(vmx, bit14, pfec, expect):
 def test_page_fault_with_mask_and_match_zero_follows_bit_14(vmx):
     for pfec in (0, PFEC_P | PFEC_W | PFEC_U, 0xFFFF_FFFF):
         vmx.exits(vmcs(exception_bitmap=1 << 14), "EXCEPTION", "exception_pf_match", R_EXC_NMI, qual=PF_ADDR,
-                  vector=14, error_code=pfec, address=PF_ADDR)
+                  vector=14, error_code=pfec, address=PF_ADDR, intr=0x8000_0B0E, intr_error=pfec)
         vmx.passes(vmcs(exception_bitmap=~(1 << 14) & 0xFFFF_FFFF), "EXCEPTION", vector=14, error_code=pfec,
                    address=PF_ADDR)
     # a MATCH that no masked PFEC can equal: every #PF exits when bit 14 = 0
     vmx.exits(vmcs(pfec_mask=PFEC_P, pfec_match=PFEC_W), "EXCEPTION", "exception_pf_mismatch", R_EXC_NMI,
-              qual=PF_ADDR, vector=14, error_code=PFEC_P | PFEC_W, address=PF_ADDR)
+              qual=PF_ADDR, vector=14, error_code=PFEC_P | PFEC_W, address=PF_ADDR, intr=0x8000_0B0E,
+              intr_error=PFEC_P | PFEC_W)
 
 
 def test_nmi_exiting_and_external_interrupt_exiting(vmx):
     vmx.passes(vmcs(pin=PIN_EXTINT, exception_bitmap=1 << 2), "NMI")
-    vmx.exits(vmcs(pin=PIN_NMI), "NMI", "nmi", R_EXC_NMI)
+    # an NMI exit: vector 2, type 2 (NMI), valid = 8000_0202h (SDM 28.2.2)
+    vmx.exits(vmcs(pin=PIN_NMI), "NMI", "nmi", R_EXC_NMI, intr=0x8000_0202)
     vmx.passes(vmcs(pin=PIN_NMI), "EXTINT")
+    # without "acknowledge interrupt on exit" (not modelled: 0) the field is not valid
     vmx.exits(vmcs(pin=PIN_EXTINT), "EXTINT", "external_interrupt", R_EXTINT)
 
 
@@ -650,8 +667,9 @@ def test_write_high_bitmap_at_c00h(vmx):
 # ---- memory order and the VMCS address ----------------------------------------------------------
 def test_full_trace_of_an_io_exit(vmx):
     """Spelled out once: the 27 VMCS words in ascending address order, the two bitmap words,
-    then the six stores (exit reason 4402h, IDT-vectoring information 4408h and error code
-    440Ah, instruction length 440Ch, qualification 6400h, guest-linear address 640Ah),
+    then the eight stores (exit reason 4402h, IDT-vectoring information 4408h and error code
+    440Ah, instruction length 440Ch, qualification 6400h, guest-linear address 640Ah, VM-exit
+    interruption information 4404h and error code 4406h in the two slots added last),
     ascending."""
     mem = vmcs(primary=P_USE_IO | P_HLT, pin=PIN_NMI, cr0_mask=CR0_PG)
     set_bit(mem, B_8000, 0)
@@ -665,7 +683,8 @@ def test_full_trace_of_an_io_exit(vmx):
     assert trace[18][3] == CR0_PG
     assert trace[27:] == [(0, IOA + 0xFF8, 8, 0), (0, IOB, 8, 1),
                           (1, VMCS + 0x88, 8, 30), (1, VMCS + 0x90, 8, 0), (1, VMCS + 0x98, 8, 0),
-                          (1, VMCS + 0xA0, 8, 2), (1, VMCS + 0xF0, 8, 0x7FFF_0001), (1, VMCS + 0xF8, 8, 0)]
+                          (1, VMCS + 0xA0, 8, 2), (1, VMCS + 0xF0, 8, 0x7FFF_0001), (1, VMCS + 0xF8, 8, 0),
+                          (1, VMCS + 0x110, 8, 0), (1, VMCS + 0x118, 8, 0)]
     assert after[VMCS + 0x88] == 30 and after[VMCS + 0xF0] == 0x7FFF_0001
 
 

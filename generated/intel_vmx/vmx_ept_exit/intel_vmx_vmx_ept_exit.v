@@ -47,6 +47,8 @@ module intel_vmx_vmx_ept_exit (
     o_r_qualification,
     o_r_guest_linear,
     o_r_guest_physical,
+    o_r_exit_intr_info,
+    o_r_exit_intr_error,
     o_r_vector,
     o_r_error_code,
     o_r_cr2
@@ -110,6 +112,10 @@ output [63:0] o_r_guest_linear;
 reg [63:0] o_r_guest_linear;
 output [63:0] o_r_guest_physical;
 reg [63:0] o_r_guest_physical;
+output [31:0] o_r_exit_intr_info;
+reg [31:0] o_r_exit_intr_info;
+output [31:0] o_r_exit_intr_error;
+reg [31:0] o_r_exit_intr_error;
 output [7:0] o_r_vector;
 reg [7:0] o_r_vector;
 output [31:0] o_r_error_code;
@@ -203,6 +209,8 @@ reg [15:0] wn_t_r_VPID;
 reg wn_t_start;
 reg [63:0] rec_cr2;
 reg [31:0] rec_error_code;
+reg [31:0] rec_exit_intr_error;
+reg [31:0] rec_exit_intr_info;
 reg [63:0] rec_guest_linear;
 reg [63:0] rec_guest_physical;
 reg [31:0] rec_idt_vectoring_error;
@@ -329,10 +337,10 @@ assign nested_t0_walker_guest0_sg_5 = 64'd0;
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
     reg [72-1:0] v_wide;
-    reg [1-1:0] h67;
-    reg [32-1:0] h68;
-    reg [1-1:0] h69;
-    reg [1-1:0] h70;
+    reg [1-1:0] h77;
+    reg [32-1:0] h78;
+    reg [1-1:0] h79;
+    reg [1-1:0] h80;
     reg [32-1:0] h0;
     reg [8-1:0] h1;
     reg [32-1:0] h2;
@@ -384,54 +392,74 @@ always @(posedge clk) begin: fsm
     reg [3-1:0] h48;
     reg [3-1:0] h49;
     reg [32-1:0] h50;
-    reg [32-1:0] h51;
-    reg [8-1:0] h52;
+    reg [1-1:0] h51;
+    reg [32-1:0] h52;
     reg [32-1:0] h53;
-    reg [3-1:0] h54;
+    reg [32-1:0] h54;
     reg [32-1:0] h55;
-    reg [1-1:0] h56;
-    reg [1-1:0] h57;
+    reg [32-1:0] h56;
+    reg [8-1:0] h57;
     reg [32-1:0] h58;
-    reg [32-1:0] h59;
-    reg [1-1:0] h60;
+    reg [3-1:0] h59;
+    reg [32-1:0] h60;
     reg [1-1:0] h61;
-    reg [32-1:0] h62;
+    reg [1-1:0] h62;
     reg [32-1:0] h63;
-    reg [3-1:0] h64;
-    reg [3-1:0] h65;
-    reg [32-1:0] h66;
-    reg [1-1:0] h71;
-    reg [32-1:0] h72;
-    reg [1-1:0] h73;
-    reg [1-1:0] h74;
-    reg [1-1:0] h75;
+    reg [32-1:0] h64;
+    reg [1-1:0] h65;
+    reg [1-1:0] h66;
+    reg [32-1:0] h67;
+    reg [32-1:0] h68;
+    reg [3-1:0] h69;
+    reg [3-1:0] h70;
+    reg [32-1:0] h71;
+    reg [1-1:0] h72;
+    reg [32-1:0] h73;
+    reg [32-1:0] h74;
+    reg [32-1:0] h75;
     reg [32-1:0] h76;
-    reg [1-1:0] h77;
-    reg [1-1:0] h78;
-    reg [1-1:0] h79;
-    reg [32-1:0] h80;
     reg [1-1:0] h81;
-    reg [1-1:0] h82;
+    reg [32-1:0] h82;
     reg [1-1:0] h83;
-    reg [32-1:0] h84;
+    reg [1-1:0] h84;
     reg [1-1:0] h85;
-    reg [1-1:0] h86;
+    reg [32-1:0] h86;
     reg [1-1:0] h87;
-    reg [32-1:0] h88;
+    reg [1-1:0] h88;
     reg [1-1:0] h89;
-    reg [1-1:0] h90;
+    reg [32-1:0] h90;
     reg [1-1:0] h91;
-    reg [32-1:0] h92;
+    reg [1-1:0] h92;
     reg [1-1:0] h93;
-    reg [1-1:0] h94;
+    reg [32-1:0] h94;
     reg [1-1:0] h95;
-    reg [32-1:0] h96;
+    reg [1-1:0] h96;
     reg [1-1:0] h97;
-    reg [1-1:0] h98;
+    reg [32-1:0] h98;
+    reg [1-1:0] h99;
+    reg [1-1:0] h100;
+    reg [1-1:0] h101;
+    reg [32-1:0] h102;
+    reg [1-1:0] h103;
+    reg [1-1:0] h104;
+    reg [1-1:0] h105;
+    reg [32-1:0] h106;
+    reg [1-1:0] h107;
+    reg [1-1:0] h108;
+    reg [1-1:0] h109;
+    reg [32-1:0] h110;
+    reg [1-1:0] h111;
+    reg [1-1:0] h112;
+    reg [1-1:0] h113;
+    reg [32-1:0] h114;
+    reg [1-1:0] h115;
+    reg [1-1:0] h116;
     if (rst == 1) begin
         done <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
+        o_r_exit_intr_error <= 0;
+        o_r_exit_intr_info <= 0;
         o_r_guest_linear <= 0;
         o_r_guest_physical <= 0;
         o_r_idt_vectoring_error <= 0;
@@ -444,6 +472,8 @@ always @(posedge clk) begin: fsm
         pend <= 0;
         rec_cr2 <= 0;
         rec_error_code <= 0;
+        rec_exit_intr_error <= 0;
+        rec_exit_intr_info <= 0;
         rec_guest_linear <= 0;
         rec_guest_physical <= 0;
         rec_idt_vectoring_error <= 0;
@@ -890,24 +920,24 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b01010: begin
-                h67 = 1'h0;
-                h68 = 32'h0;
-                h68 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                h69 = 1'h0;
-                h69 = 0;
+                h77 = 1'h0;
+                h78 = 32'h0;
+                h78 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h79 = 1'h0;
+                h79 = 0;
                 if (w_vmcs_48[14]) begin
-                    h69 = 1;
+                    h79 = 1;
                 end
-                h70 = 1'h0;
-                h70 = 0;
+                h80 = 1'h0;
+                h80 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h70 = 1;
+                    h80 = 1;
                 end
-                if ((h68 == w_vmcs_58[32-1:0])) begin
-                    h67 = h69;
+                if ((h78 == w_vmcs_58[32-1:0])) begin
+                    h77 = h79;
                 end
                 else begin
-                    h67 = h70;
+                    h77 = h80;
                 end
                 if (((wk_t_host_fault != 0) && (wk_t_exit_reason == 48))) begin
                     status <= 1;
@@ -1024,6 +1054,8 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= v_wide[64-1:0];
                     rec_guest_linear <= wk_t_guest_linear_address;
                     rec_guest_physical <= wk_t_guest_physical_address;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1131,6 +1163,8 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= wk_t_guest_physical_address;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1238,113 +1272,143 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
+                    h51 = 1'h0;
+                    h51 = 0;
+                    if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h51 = 1;
+                    end
+                    h52 = 32'h0;
+                    h52 = (32'h80000000 | {19'h0, h51, 12'h0});
+                    h53 = 32'h0;
+                    h53 = (h52 | 2048);
+                    h54 = 32'h0;
+                    h54 = (h53 | 768);
+                    h55 = 32'h0;
+                    h55 = (h54 | 13);
+                    rec_exit_intr_info <= h55;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 5'b01011;
                 end
-                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h67 != 0))) begin
+                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h77 != 0))) begin
                     status <= 4;
                     rec_reason <= 0;
-                    h51 = 32'h0;
-                    h52 = 8'h0;
+                    h56 = 32'h0;
+                    h57 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h52 = w_vmcs_68[8-1:0];
+                        h57 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h52 = e_dlv_vector;
-                    end
-                    h53 = 32'h0;
-                    h53 = (32'h80000000 | {24'h0, h52});
-                    h54 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h54 = w_vmcs_68[11-1:8];
-                    end
-                    else begin
-                        h54 = e_dlv_type;
-                    end
-                    h55 = 32'h0;
-                    h55 = (h53 | {21'h0, h54, 8'h0});
-                    h56 = 1'h0;
-                    h57 = 1'h0;
-                    h57 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h57 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h56 = h57;
-                    end
-                    else begin
-                        h56 = e_dlv_ev;
+                        h57 = e_dlv_vector;
                     end
                     h58 = 32'h0;
-                    h58 = (h55 | {20'h0, h56, 11'h0});
-                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h51 = h58;
+                    h58 = (32'h80000000 | {24'h0, h57});
+                    h59 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h59 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h51 = 0;
+                        h59 = e_dlv_type;
                     end
-                    rec_idt_vectoring_info <= h51;
-                    h59 = 32'h0;
-                    h60 = 1'h0;
+                    h60 = 32'h0;
+                    h60 = (h58 | {21'h0, h59, 8'h0});
                     h61 = 1'h0;
-                    h61 = 0;
+                    h62 = 1'h0;
+                    h62 = 0;
                     if (w_vmcs_68[11]) begin
-                        h61 = 1;
+                        h62 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h60 = h61;
+                        h61 = h62;
                     end
                     else begin
-                        h60 = e_dlv_ev;
+                        h61 = e_dlv_ev;
                     end
-                    h62 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h62 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h62 = e_dlv_error_code;
-                    end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h60 != 0))) begin
-                        h59 = h62;
-                    end
-                    else begin
-                        h59 = 0;
-                    end
-                    rec_idt_vectoring_error <= h59;
                     h63 = 32'h0;
-                    h64 = 3'h0;
+                    h63 = (h60 | {20'h0, h61, 11'h0});
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
+                        h56 = h63;
+                    end
+                    else begin
+                        h56 = 0;
+                    end
+                    rec_idt_vectoring_info <= h56;
+                    h64 = 32'h0;
+                    h65 = 1'h0;
+                    h66 = 1'h0;
+                    h66 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h66 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h64 = w_vmcs_68[11-1:8];
+                        h65 = h66;
                     end
                     else begin
-                        h64 = e_dlv_type;
+                        h65 = e_dlv_ev;
                     end
-                    h65 = 3'h0;
+                    h67 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h65 = w_vmcs_68[11-1:8];
+                        h67 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h65 = e_dlv_type;
+                        h67 = e_dlv_error_code;
                     end
-                    h66 = 32'h0;
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h65 != 0))) begin
+                        h64 = h67;
+                    end
+                    else begin
+                        h64 = 0;
+                    end
+                    rec_idt_vectoring_error <= h64;
+                    h68 = 32'h0;
+                    h69 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h66 = w_vmcs_78[32-1:0];
+                        h69 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h66 = {28'h0, e_ilen};
+                        h69 = e_dlv_type;
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h64 >= 4)) && (h65 <= 6))) begin
-                        h63 = h66;
+                    h70 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h70 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h63 = 0;
+                        h70 = e_dlv_type;
                     end
-                    rec_instr_len <= h63[4-1:0];
+                    h71 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h71 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h71 = {28'h0, e_ilen};
+                    end
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h69 >= 4)) && (h70 <= 6))) begin
+                        h68 = h71;
+                    end
+                    else begin
+                        h68 = 0;
+                    end
+                    rec_instr_len <= h68[4-1:0];
                     rec_qualification <= wk_t_cr2;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
+                    h72 = 1'h0;
+                    h72 = 0;
+                    if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
+                        h72 = 1;
+                    end
+                    h73 = 32'h0;
+                    h73 = (32'h80000000 | {19'h0, h72, 12'h0});
+                    h74 = 32'h0;
+                    h74 = (h73 | 2048);
+                    h75 = 32'h0;
+                    h75 = (h74 | 768);
+                    h76 = 32'h0;
+                    h76 = (h75 | 14);
+                    rec_exit_intr_info <= h76;
+                    rec_exit_intr_error <= wk_t_error_code;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1359,6 +1423,8 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 13;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1373,6 +1439,8 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 14;
                     rec_error_code <= wk_t_error_code;
                     rec_cr2 <= wk_t_cr2;
@@ -1387,34 +1455,36 @@ always @(posedge clk) begin: fsm
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
+                    rec_exit_intr_info <= 0;
+                    rec_exit_intr_error <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
-                    st <= 5'b10010;
+                    st <= 5'b10100;
                 end
             end
             5'b01011: begin
                 if ((!pend)) begin
-                    h71 = 1'h0;
-                    h72 = 32'h0;
-                    h72 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h73 = 1'h0;
-                    h73 = 0;
+                    h81 = 1'h0;
+                    h82 = 32'h0;
+                    h82 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h83 = 1'h0;
+                    h83 = 0;
                     if (w_vmcs_48[14]) begin
-                        h73 = 1;
+                        h83 = 1;
                     end
-                    h74 = 1'h0;
-                    h74 = 0;
+                    h84 = 1'h0;
+                    h84 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h74 = 1;
+                        h84 = 1;
                     end
-                    if ((h72 == w_vmcs_58[32-1:0])) begin
-                        h71 = h73;
+                    if ((h82 == w_vmcs_58[32-1:0])) begin
+                        h81 = h83;
                     end
                     else begin
-                        h71 = h74;
+                        h81 = h84;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h71 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h81 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         u_valid <= 1'b1;
@@ -1441,26 +1511,26 @@ always @(posedge clk) begin: fsm
             end
             5'b01100: begin
                 if ((!pend)) begin
-                    h75 = 1'h0;
-                    h76 = 32'h0;
-                    h76 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h77 = 1'h0;
-                    h77 = 0;
+                    h85 = 1'h0;
+                    h86 = 32'h0;
+                    h86 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h87 = 1'h0;
+                    h87 = 0;
                     if (w_vmcs_48[14]) begin
-                        h77 = 1;
+                        h87 = 1;
                     end
-                    h78 = 1'h0;
-                    h78 = 0;
+                    h88 = 1'h0;
+                    h88 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h78 = 1;
+                        h88 = 1;
                     end
-                    if ((h76 == w_vmcs_58[32-1:0])) begin
-                        h75 = h77;
+                    if ((h86 == w_vmcs_58[32-1:0])) begin
+                        h85 = h87;
                     end
                     else begin
-                        h75 = h78;
+                        h85 = h88;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h75 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h85 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
                         u_valid <= 1'b1;
@@ -1487,26 +1557,26 @@ always @(posedge clk) begin: fsm
             end
             5'b01101: begin
                 if ((!pend)) begin
-                    h79 = 1'h0;
-                    h80 = 32'h0;
-                    h80 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h81 = 1'h0;
-                    h81 = 0;
+                    h89 = 1'h0;
+                    h90 = 32'h0;
+                    h90 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h91 = 1'h0;
+                    h91 = 0;
                     if (w_vmcs_48[14]) begin
-                        h81 = 1;
+                        h91 = 1;
                     end
-                    h82 = 1'h0;
-                    h82 = 0;
+                    h92 = 1'h0;
+                    h92 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h82 = 1;
+                        h92 = 1;
                     end
-                    if ((h80 == w_vmcs_58[32-1:0])) begin
-                        h79 = h81;
+                    if ((h90 == w_vmcs_58[32-1:0])) begin
+                        h89 = h91;
                     end
                     else begin
-                        h79 = h82;
+                        h89 = h92;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h79 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h89 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
                         u_valid <= 1'b1;
@@ -1533,26 +1603,26 @@ always @(posedge clk) begin: fsm
             end
             5'b01110: begin
                 if ((!pend)) begin
-                    h83 = 1'h0;
-                    h84 = 32'h0;
-                    h84 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h85 = 1'h0;
-                    h85 = 0;
+                    h93 = 1'h0;
+                    h94 = 32'h0;
+                    h94 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h95 = 1'h0;
+                    h95 = 0;
                     if (w_vmcs_48[14]) begin
-                        h85 = 1;
+                        h95 = 1;
                     end
-                    h86 = 1'h0;
-                    h86 = 0;
+                    h96 = 1'h0;
+                    h96 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h86 = 1;
+                        h96 = 1;
                     end
-                    if ((h84 == w_vmcs_58[32-1:0])) begin
-                        h83 = h85;
+                    if ((h94 == w_vmcs_58[32-1:0])) begin
+                        h93 = h95;
                     end
                     else begin
-                        h83 = h86;
+                        h93 = h96;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h83 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h93 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                         u_valid <= 1'b1;
@@ -1579,26 +1649,26 @@ always @(posedge clk) begin: fsm
             end
             5'b01111: begin
                 if ((!pend)) begin
-                    h87 = 1'h0;
-                    h88 = 32'h0;
-                    h88 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h89 = 1'h0;
-                    h89 = 0;
+                    h97 = 1'h0;
+                    h98 = 32'h0;
+                    h98 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h99 = 1'h0;
+                    h99 = 0;
                     if (w_vmcs_48[14]) begin
-                        h89 = 1;
+                        h99 = 1;
                     end
-                    h90 = 1'h0;
-                    h90 = 0;
+                    h100 = 1'h0;
+                    h100 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h90 = 1;
+                        h100 = 1;
                     end
-                    if ((h88 == w_vmcs_58[32-1:0])) begin
-                        h87 = h89;
+                    if ((h98 == w_vmcs_58[32-1:0])) begin
+                        h97 = h99;
                     end
                     else begin
-                        h87 = h90;
+                        h97 = h100;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h87 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h97 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
                         u_valid <= 1'b1;
@@ -1625,26 +1695,26 @@ always @(posedge clk) begin: fsm
             end
             5'b10000: begin
                 if ((!pend)) begin
-                    h91 = 1'h0;
-                    h92 = 32'h0;
-                    h92 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h93 = 1'h0;
-                    h93 = 0;
+                    h101 = 1'h0;
+                    h102 = 32'h0;
+                    h102 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h103 = 1'h0;
+                    h103 = 0;
                     if (w_vmcs_48[14]) begin
-                        h93 = 1;
+                        h103 = 1;
                     end
-                    h94 = 1'h0;
-                    h94 = 0;
+                    h104 = 1'h0;
+                    h104 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h94 = 1;
+                        h104 = 1;
                     end
-                    if ((h92 == w_vmcs_58[32-1:0])) begin
-                        h91 = h93;
+                    if ((h102 == w_vmcs_58[32-1:0])) begin
+                        h101 = h103;
                     end
                     else begin
-                        h91 = h94;
+                        h101 = h104;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h91 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h101 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
                         u_valid <= 1'b1;
@@ -1671,26 +1741,26 @@ always @(posedge clk) begin: fsm
             end
             5'b10001: begin
                 if ((!pend)) begin
-                    h95 = 1'h0;
-                    h96 = 32'h0;
-                    h96 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h97 = 1'h0;
-                    h97 = 0;
+                    h105 = 1'h0;
+                    h106 = 32'h0;
+                    h106 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h107 = 1'h0;
+                    h107 = 0;
                     if (w_vmcs_48[14]) begin
-                        h97 = 1;
+                        h107 = 1;
                     end
-                    h98 = 1'h0;
-                    h98 = 0;
+                    h108 = 1'h0;
+                    h108 = 0;
                     if ((!w_vmcs_48[14])) begin
-                        h98 = 1;
+                        h108 = 1;
                     end
-                    if ((h96 == w_vmcs_58[32-1:0])) begin
-                        h95 = h97;
+                    if ((h106 == w_vmcs_58[32-1:0])) begin
+                        h105 = h107;
                     end
                     else begin
-                        h95 = h98;
+                        h105 = h108;
                     end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h95 != 0)))) begin
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h105 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 264);
                         u_valid <= 1'b1;
@@ -1715,6 +1785,98 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            5'b10010: begin
+                if ((!pend)) begin
+                    h109 = 1'h0;
+                    h110 = 32'h0;
+                    h110 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h111 = 1'h0;
+                    h111 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h111 = 1;
+                    end
+                    h112 = 1'h0;
+                    h112 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h112 = 1;
+                    end
+                    if ((h110 == w_vmcs_58[32-1:0])) begin
+                        h109 = h111;
+                    end
+                    else begin
+                        h109 = h112;
+                    end
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h109 != 0)))) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= {32'h0, rec_exit_intr_info};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10011;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10011;
+                    end
+                end
+            end
+            5'b10011: begin
+                if ((!pend)) begin
+                    h113 = 1'h0;
+                    h114 = 32'h0;
+                    h114 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h115 = 1'h0;
+                    h115 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h115 = 1;
+                    end
+                    h116 = 1'h0;
+                    h116 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h116 = 1;
+                    end
+                    if ((h114 == w_vmcs_58[32-1:0])) begin
+                        h113 = h115;
+                    end
+                    else begin
+                        h113 = h116;
+                    end
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h113 != 0)))) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= {32'h0, rec_exit_intr_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10100;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10100;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
@@ -1724,6 +1886,8 @@ always @(posedge clk) begin: fsm
                 o_r_qualification <= rec_qualification;
                 o_r_guest_linear <= rec_guest_linear;
                 o_r_guest_physical <= rec_guest_physical;
+                o_r_exit_intr_info <= rec_exit_intr_info;
+                o_r_exit_intr_error <= rec_exit_intr_error;
                 o_r_vector <= rec_vector;
                 o_r_error_code <= rec_error_code;
                 o_r_cr2 <= rec_cr2;

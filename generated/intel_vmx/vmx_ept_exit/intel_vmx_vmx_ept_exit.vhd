@@ -53,6 +53,8 @@ entity intel_vmx_vmx_ept_exit is
         o_r_qualification: out unsigned(63 downto 0);
         o_r_guest_linear: out unsigned(63 downto 0);
         o_r_guest_physical: out unsigned(63 downto 0);
+        o_r_exit_intr_info: out unsigned(31 downto 0);
+        o_r_exit_intr_error: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0)
@@ -80,6 +82,8 @@ type t_enum_S_1 is (
 	ST4,
 	ST5,
 	ST6,
+	ST7,
+	ST8,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -190,6 +194,8 @@ signal wn_t_r_VPID: unsigned(15 downto 0);
 signal wn_t_start: std_logic;
 signal rec_cr2: unsigned(63 downto 0);
 signal rec_error_code: unsigned(31 downto 0);
+signal rec_exit_intr_error: unsigned(31 downto 0);
+signal rec_exit_intr_info: unsigned(31 downto 0);
 signal rec_guest_linear: unsigned(63 downto 0);
 signal rec_guest_physical: unsigned(63 downto 0);
 signal rec_idt_vectoring_error: unsigned(31 downto 0);
@@ -318,10 +324,10 @@ nested_t0_walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(0 downto 0);
+    variable h77: unsigned(0 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(0 downto 0);
     variable h0: unsigned(31 downto 0);
     variable h1: unsigned(7 downto 0);
     variable h2: unsigned(31 downto 0);
@@ -373,56 +379,76 @@ fsm: process (clk) is
     variable h48: unsigned(2 downto 0);
     variable h49: unsigned(2 downto 0);
     variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(31 downto 0);
-    variable h52: unsigned(7 downto 0);
+    variable h51: unsigned(0 downto 0);
+    variable h52: unsigned(31 downto 0);
     variable h53: unsigned(31 downto 0);
-    variable h54: unsigned(2 downto 0);
+    variable h54: unsigned(31 downto 0);
     variable h55: unsigned(31 downto 0);
-    variable h56: unsigned(0 downto 0);
-    variable h57: unsigned(0 downto 0);
+    variable h56: unsigned(31 downto 0);
+    variable h57: unsigned(7 downto 0);
     variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(0 downto 0);
+    variable h59: unsigned(2 downto 0);
+    variable h60: unsigned(31 downto 0);
     variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(31 downto 0);
+    variable h62: unsigned(0 downto 0);
     variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(2 downto 0);
-    variable h65: unsigned(2 downto 0);
-    variable h66: unsigned(31 downto 0);
-    variable h71: unsigned(0 downto 0);
-    variable h72: unsigned(31 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(0 downto 0);
+    variable h64: unsigned(31 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(31 downto 0);
+    variable h68: unsigned(31 downto 0);
+    variable h69: unsigned(2 downto 0);
+    variable h70: unsigned(2 downto 0);
+    variable h71: unsigned(31 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(31 downto 0);
+    variable h74: unsigned(31 downto 0);
+    variable h75: unsigned(31 downto 0);
     variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(31 downto 0);
     variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(0 downto 0);
+    variable h82: unsigned(31 downto 0);
     variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(31 downto 0);
+    variable h84: unsigned(0 downto 0);
     variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
+    variable h86: unsigned(31 downto 0);
     variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(31 downto 0);
+    variable h88: unsigned(0 downto 0);
     variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
+    variable h90: unsigned(31 downto 0);
     variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(31 downto 0);
+    variable h92: unsigned(0 downto 0);
     variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(0 downto 0);
+    variable h94: unsigned(31 downto 0);
     variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(31 downto 0);
+    variable h96: unsigned(0 downto 0);
     variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(0 downto 0);
+    variable h98: unsigned(31 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(31 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h106: unsigned(31 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(31 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(31 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
+            o_r_exit_intr_error <= to_unsigned(0, 32);
+            o_r_exit_intr_info <= to_unsigned(0, 32);
             o_r_guest_linear <= to_unsigned(0, 64);
             o_r_guest_physical <= to_unsigned(0, 64);
             o_r_idt_vectoring_error <= to_unsigned(0, 32);
@@ -435,6 +461,8 @@ begin
             pend <= '0';
             rec_cr2 <= to_unsigned(0, 64);
             rec_error_code <= to_unsigned(0, 32);
+            rec_exit_intr_error <= to_unsigned(0, 32);
+            rec_exit_intr_info <= to_unsigned(0, 32);
             rec_guest_linear <= to_unsigned(0, 64);
             rec_guest_physical <= to_unsigned(0, 64);
             rec_idt_vectoring_error <= to_unsigned(0, 32);
@@ -847,23 +875,23 @@ begin
                         st <= DECIDE;
                     end if;
                 when DECIDE =>
-                    h67 := to_unsigned(0, 1);
-                    h68 := unsigned'("00000000000000000000000000000000");
-                    h68 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                    h69 := to_unsigned(0, 1);
-                    h69 := to_unsigned(0, 1);
+                    h77 := to_unsigned(0, 1);
+                    h78 := unsigned'("00000000000000000000000000000000");
+                    h78 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h79 := to_unsigned(0, 1);
+                    h79 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h69 := to_unsigned(1, 1);
+                        h79 := to_unsigned(1, 1);
                     end if;
-                    h70 := to_unsigned(0, 1);
-                    h70 := to_unsigned(0, 1);
+                    h80 := to_unsigned(0, 1);
+                    h80 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h70 := to_unsigned(1, 1);
+                        h80 := to_unsigned(1, 1);
                     end if;
-                    if (h68 = w_vmcs_58(32-1 downto 0)) then
-                        h67 := h69;
+                    if (h78 = w_vmcs_58(32-1 downto 0)) then
+                        h77 := h79;
                     else
-                        h67 := h70;
+                        h77 := h80;
                     end if;
                     if ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) then
                         status <= to_unsigned(1, 8);
@@ -969,6 +997,8 @@ begin
                         rec_qualification <= v_wide(64-1 downto 0);
                         rec_guest_linear <= wk_t_guest_linear_address;
                         rec_guest_physical <= wk_t_guest_physical_address;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1064,6 +1094,8 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= wk_t_guest_physical_address;
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1159,101 +1191,131 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
+                        h51 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
+                        if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h51 := to_unsigned(1, 1);
+                        end if;
+                        h52 := unsigned'("00000000000000000000000000000000");
+                        h52 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h51 & to_unsigned(0, 12)));
+                        h53 := unsigned'("00000000000000000000000000000000");
+                        h53 := (h52 or to_unsigned(2048, 32));
+                        h54 := unsigned'("00000000000000000000000000000000");
+                        h54 := (h53 or to_unsigned(768, 32));
+                        h55 := unsigned'("00000000000000000000000000000000");
+                        h55 := (h54 or to_unsigned(13, 32));
+                        rec_exit_intr_info <= h55;
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h67 /= 0)) then
+                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h77 /= 0)) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h51 := unsigned'("00000000000000000000000000000000");
-                        h52 := to_unsigned(0, 8);
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h57 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h52 := w_vmcs_68(8-1 downto 0);
+                            h57 := w_vmcs_68(8-1 downto 0);
                         else
-                            h52 := e_dlv_vector;
-                        end if;
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h52));
-                        h54 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h54 := w_vmcs_68(11-1 downto 8);
-                        else
-                            h54 := e_dlv_type;
-                        end if;
-                        h55 := unsigned'("00000000000000000000000000000000");
-                        h55 := (h53 or unsigned'(to_unsigned(0, 21) & h54 & to_unsigned(0, 8)));
-                        h56 := to_unsigned(0, 1);
-                        h57 := to_unsigned(0, 1);
-                        h57 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h57 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h56 := h57;
-                        else
-                            h56 := e_dlv_ev;
+                            h57 := e_dlv_vector;
                         end if;
                         h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := (h55 or unsigned'(to_unsigned(0, 20) & h56 & to_unsigned(0, 11)));
-                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h51 := h58;
+                        h58 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h57));
+                        h59 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h59 := w_vmcs_68(11-1 downto 8);
                         else
-                            h51 := to_unsigned(0, 32);
+                            h59 := e_dlv_type;
                         end if;
-                        rec_idt_vectoring_info <= h51;
-                        h59 := unsigned'("00000000000000000000000000000000");
-                        h60 := to_unsigned(0, 1);
+                        h60 := unsigned'("00000000000000000000000000000000");
+                        h60 := (h58 or unsigned'(to_unsigned(0, 21) & h59 & to_unsigned(0, 8)));
                         h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h61 := to_unsigned(1, 1);
+                            h62 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h60 := h61;
+                            h61 := h62;
                         else
-                            h60 := e_dlv_ev;
+                            h61 := e_dlv_ev;
                         end if;
-                        h62 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h62 := w_vmcs_70(32-1 downto 0);
-                        else
-                            h62 := e_dlv_error_code;
-                        end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h60 /= 0)) then
-                            h59 := h62;
-                        else
-                            h59 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h59;
                         h63 := unsigned'("00000000000000000000000000000000");
-                        h64 := to_unsigned(0, 3);
+                        h63 := (h60 or unsigned'(to_unsigned(0, 20) & h61 & to_unsigned(0, 11)));
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
+                            h56 := h63;
+                        else
+                            h56 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h56;
+                        h64 := unsigned'("00000000000000000000000000000000");
+                        h65 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h66 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h64 := w_vmcs_68(11-1 downto 8);
+                            h65 := h66;
                         else
-                            h64 := e_dlv_type;
+                            h65 := e_dlv_ev;
                         end if;
-                        h65 := to_unsigned(0, 3);
+                        h67 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h65 := w_vmcs_68(11-1 downto 8);
+                            h67 := w_vmcs_70(32-1 downto 0);
                         else
-                            h65 := e_dlv_type;
+                            h67 := e_dlv_error_code;
                         end if;
-                        h66 := unsigned'("00000000000000000000000000000000");
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h65 /= 0)) then
+                            h64 := h67;
+                        else
+                            h64 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h64;
+                        h68 := unsigned'("00000000000000000000000000000000");
+                        h69 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h66 := w_vmcs_78(32-1 downto 0);
+                            h69 := w_vmcs_68(11-1 downto 8);
                         else
-                            h66 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h69 := e_dlv_type;
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h64 >= 4)) and (h65 <= 6)) then
-                            h63 := h66;
+                        h70 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h70 := w_vmcs_68(11-1 downto 8);
                         else
-                            h63 := to_unsigned(0, 32);
+                            h70 := e_dlv_type;
                         end if;
-                        rec_instr_len <= h63(4-1 downto 0);
+                        h71 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h71 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h71 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h69 >= 4)) and (h70 <= 6)) then
+                            h68 := h71;
+                        else
+                            h68 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h68(4-1 downto 0);
                         rec_qualification <= wk_t_cr2;
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
+                        h72 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 1);
+                        if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
+                            h72 := to_unsigned(1, 1);
+                        end if;
+                        h73 := unsigned'("00000000000000000000000000000000");
+                        h73 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h72 & to_unsigned(0, 12)));
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := (h73 or to_unsigned(2048, 32));
+                        h75 := unsigned'("00000000000000000000000000000000");
+                        h75 := (h74 or to_unsigned(768, 32));
+                        h76 := unsigned'("00000000000000000000000000000000");
+                        h76 := (h75 or to_unsigned(14, 32));
+                        rec_exit_intr_info <= h76;
+                        rec_exit_intr_error <= wk_t_error_code;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1267,6 +1329,8 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(13, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1280,6 +1344,8 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(14, 8);
                         rec_error_code <= wk_t_error_code;
                         rec_cr2 <= wk_t_cr2;
@@ -1293,6 +1359,8 @@ begin
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
+                        rec_exit_intr_info <= to_unsigned(0, 32);
+                        rec_exit_intr_error <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1300,25 +1368,25 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h71 := to_unsigned(0, 1);
-                        h72 := unsigned'("00000000000000000000000000000000");
-                        h72 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
+                        h81 := to_unsigned(0, 1);
+                        h82 := unsigned'("00000000000000000000000000000000");
+                        h82 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h73 := to_unsigned(1, 1);
+                            h83 := to_unsigned(1, 1);
                         end if;
-                        h74 := to_unsigned(0, 1);
-                        h74 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h74 := to_unsigned(1, 1);
+                            h84 := to_unsigned(1, 1);
                         end if;
-                        if (h72 = w_vmcs_58(32-1 downto 0)) then
-                            h71 := h73;
+                        if (h82 = w_vmcs_58(32-1 downto 0)) then
+                            h81 := h83;
                         else
-                            h71 := h74;
+                            h81 := h84;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h71 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h81 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             u_valid <= '1';
@@ -1342,25 +1410,25 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h75 := to_unsigned(0, 1);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h77 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 1);
+                        h86 := unsigned'("00000000000000000000000000000000");
+                        h86 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h87 := to_unsigned(0, 1);
+                        h87 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h77 := to_unsigned(1, 1);
+                            h87 := to_unsigned(1, 1);
                         end if;
-                        h78 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h78 := to_unsigned(1, 1);
+                            h88 := to_unsigned(1, 1);
                         end if;
-                        if (h76 = w_vmcs_58(32-1 downto 0)) then
-                            h75 := h77;
+                        if (h86 = w_vmcs_58(32-1 downto 0)) then
+                            h85 := h87;
                         else
-                            h75 := h78;
+                            h85 := h88;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h75 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h85 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                             u_valid <= '1';
@@ -1384,25 +1452,25 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h79 := to_unsigned(0, 1);
-                        h80 := unsigned'("00000000000000000000000000000000");
-                        h80 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h81 := to_unsigned(0, 1);
-                        h81 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        h90 := unsigned'("00000000000000000000000000000000");
+                        h90 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h91 := to_unsigned(0, 1);
+                        h91 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h81 := to_unsigned(1, 1);
+                            h91 := to_unsigned(1, 1);
                         end if;
-                        h82 := to_unsigned(0, 1);
-                        h82 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h82 := to_unsigned(1, 1);
+                            h92 := to_unsigned(1, 1);
                         end if;
-                        if (h80 = w_vmcs_58(32-1 downto 0)) then
-                            h79 := h81;
+                        if (h90 = w_vmcs_58(32-1 downto 0)) then
+                            h89 := h91;
                         else
-                            h79 := h82;
+                            h89 := h92;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h79 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h89 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                             u_valid <= '1';
@@ -1426,25 +1494,25 @@ begin
                     end if;
                 when ST3 =>
                     if (not bool(pend)) then
-                        h83 := to_unsigned(0, 1);
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h84 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h85 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 1);
+                        h93 := to_unsigned(0, 1);
+                        h94 := unsigned'("00000000000000000000000000000000");
+                        h94 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h95 := to_unsigned(0, 1);
+                        h95 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h85 := to_unsigned(1, 1);
+                            h95 := to_unsigned(1, 1);
                         end if;
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h86 := to_unsigned(1, 1);
+                            h96 := to_unsigned(1, 1);
                         end if;
-                        if (h84 = w_vmcs_58(32-1 downto 0)) then
-                            h83 := h85;
+                        if (h94 = w_vmcs_58(32-1 downto 0)) then
+                            h93 := h95;
                         else
-                            h83 := h86;
+                            h93 := h96;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h83 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h93 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
                             u_valid <= '1';
@@ -1468,25 +1536,25 @@ begin
                     end if;
                 when ST4 =>
                     if (not bool(pend)) then
-                        h87 := to_unsigned(0, 1);
-                        h88 := unsigned'("00000000000000000000000000000000");
-                        h88 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h89 := to_unsigned(0, 1);
-                        h89 := to_unsigned(0, 1);
+                        h97 := to_unsigned(0, 1);
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h98 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h99 := to_unsigned(0, 1);
+                        h99 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h89 := to_unsigned(1, 1);
+                            h99 := to_unsigned(1, 1);
                         end if;
-                        h90 := to_unsigned(0, 1);
-                        h90 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h90 := to_unsigned(1, 1);
+                            h100 := to_unsigned(1, 1);
                         end if;
-                        if (h88 = w_vmcs_58(32-1 downto 0)) then
-                            h87 := h89;
+                        if (h98 = w_vmcs_58(32-1 downto 0)) then
+                            h97 := h99;
                         else
-                            h87 := h90;
+                            h97 := h100;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h87 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h97 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
                             u_valid <= '1';
@@ -1510,25 +1578,25 @@ begin
                     end if;
                 when ST5 =>
                     if (not bool(pend)) then
-                        h91 := to_unsigned(0, 1);
-                        h92 := unsigned'("00000000000000000000000000000000");
-                        h92 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h93 := to_unsigned(0, 1);
-                        h93 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        h102 := unsigned'("00000000000000000000000000000000");
+                        h102 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h103 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h93 := to_unsigned(1, 1);
+                            h103 := to_unsigned(1, 1);
                         end if;
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
+                        h104 := to_unsigned(0, 1);
+                        h104 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h94 := to_unsigned(1, 1);
+                            h104 := to_unsigned(1, 1);
                         end if;
-                        if (h92 = w_vmcs_58(32-1 downto 0)) then
-                            h91 := h93;
+                        if (h102 = w_vmcs_58(32-1 downto 0)) then
+                            h101 := h103;
                         else
-                            h91 := h94;
+                            h101 := h104;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h91 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h101 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
                             u_valid <= '1';
@@ -1552,25 +1620,25 @@ begin
                     end if;
                 when ST6 =>
                     if (not bool(pend)) then
-                        h95 := to_unsigned(0, 1);
-                        h96 := unsigned'("00000000000000000000000000000000");
-                        h96 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h97 := to_unsigned(0, 1);
-                        h97 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 1);
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h106 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
                         if bool(w_vmcs_48(14)) then
-                            h97 := to_unsigned(1, 1);
+                            h107 := to_unsigned(1, 1);
                         end if;
-                        h98 := to_unsigned(0, 1);
-                        h98 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
                         if (not bool(w_vmcs_48(14))) then
-                            h98 := to_unsigned(1, 1);
+                            h108 := to_unsigned(1, 1);
                         end if;
-                        if (h96 = w_vmcs_58(32-1 downto 0)) then
-                            h95 := h97;
+                        if (h106 = w_vmcs_58(32-1 downto 0)) then
+                            h105 := h107;
                         else
-                            h95 := h98;
+                            h105 := h108;
                         end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h95 /= 0))) then
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h105 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 264);
                             u_valid <= '1';
@@ -1578,6 +1646,90 @@ begin
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
                             u_wdata <= rec_guest_physical;
+                            pend <= '1';
+                        else
+                            st <= ST7;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST7;
+                        end if;
+                    end if;
+                when ST7 =>
+                    if (not bool(pend)) then
+                        h109 := to_unsigned(0, 1);
+                        h110 := unsigned'("00000000000000000000000000000000");
+                        h110 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h111 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h111 := to_unsigned(1, 1);
+                        end if;
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
+                        if (h110 = w_vmcs_58(32-1 downto 0)) then
+                            h109 := h111;
+                        else
+                            h109 := h112;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h109 /= 0))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            pend <= '1';
+                        else
+                            st <= ST8;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST8;
+                        end if;
+                    end if;
+                when ST8 =>
+                    if (not bool(pend)) then
+                        h113 := to_unsigned(0, 1);
+                        h114 := unsigned'("00000000000000000000000000000000");
+                        h114 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h115 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h115 := to_unsigned(1, 1);
+                        end if;
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h116 := to_unsigned(1, 1);
+                        end if;
+                        if (h114 = w_vmcs_58(32-1 downto 0)) then
+                            h113 := h115;
+                        else
+                            h113 := h116;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h113 /= 0))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 280);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_error);
                             pend <= '1';
                         else
                             st <= FINISH;
@@ -1601,6 +1753,8 @@ begin
                     o_r_qualification <= rec_qualification;
                     o_r_guest_linear <= rec_guest_linear;
                     o_r_guest_physical <= rec_guest_physical;
+                    o_r_exit_intr_info <= rec_exit_intr_info;
+                    o_r_exit_intr_error <= rec_exit_intr_error;
                     o_r_vector <= rec_vector;
                     o_r_error_code <= rec_error_code;
                     o_r_cr2 <= rec_cr2;
