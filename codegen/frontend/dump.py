@@ -272,9 +272,7 @@ class _Builder:
             next_level=self.expr(r.next_level), levels=tuple(self.level(lv) for lv in r.levels),
             input_faults=tuple(self.rule(x) for x in r.input_faults), records=tuple(self.record(x) for x in r.records),
             faults=tuple(self.rule(x) for x in r.faults), checks=tuple(self.rule(x) for x in r.checks),
-            accumulators=tuple(d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init),
-                                             then=self.expr(a.then), where=a.where, cite=a.cite, doc=a.doc, span=self.span(a.span))
-                               for a in r.accumulators),
+            accumulators=tuple(self.accumulator(a) for a in r.accumulators),
             updates=tuple(d.Update(field=u.field, where=u.where, when=self.expr(u.when), value=self.expr(u.value),
                                    used=u.used, cite=u.cite,
                                    span=self.span(u.span)) for u in r.updates),
@@ -329,7 +327,12 @@ class _Builder:
             context=tuple(self.visible("layouts", x) for x in n.context), record=self.record(n.record),
             caches=tuple(self.cache(c) for c in n.caches),
             invalidations=tuple(self.invalidation(v) for v in n.invalidations),
+            folds=tuple(self.accumulator(a) for a in n.folds),
             cite=n.cite, doc=n.doc, span=self.span(n.span))
+
+    def accumulator(self, a: ir.Accumulator) -> d.Accumulator:
+        return d.Accumulator(name=a.name, width=a.width, init=self.expr(a.init), then=self.expr(a.then), where=a.where,
+                             cite=a.cite, doc=a.doc, span=self.span(a.span))
 
     def unit(self, u: ir.Unit) -> d.Unit:
         walks = []

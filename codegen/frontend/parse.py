@@ -453,6 +453,12 @@ class _ToAst(Transformer):
     def binding(self, meta, c):
         return ast.Binding(str(c[0]), self._e(c[1]), self.sp(meta))
 
+    def nested_fold(self, meta, c):
+        cite, doc = self._opts(c)
+        rest = self._plain(c)
+        return ast.Rule("accumulate", str(rest[0]), self.sp(meta), init=self._e(rest[1]),
+                        value=self._e(rest[2]), where="over table", cite=cite, doc=doc)
+
     def guest_item(self, meta, c):
         return ("guest", self.sp(meta), c[0])
 
@@ -480,10 +486,13 @@ class _ToAst(Transformer):
         kw = {"guest": None, "host": None, "host_bindings": (), "table_access": (), "final_access": (),
               "update_access": (), "update_when": None, "updates_before_final": False,
               "guest_bypass": None, "host_bypass": None}
-        spans, records, caches = {}, [], []
+        spans, records, caches, folds = {}, [], [], []
         for item in rest[1:]:
             if isinstance(item, ast.Record):
                 records.append(item)
+                continue
+            if isinstance(item, ast.Rule):
+                folds.append(item)
                 continue
             if isinstance(item, (ast.Cache, ast.Invalidate)):
                 caches.append(item)
@@ -501,7 +510,7 @@ class _ToAst(Transformer):
             else:
                 kw[kind] = val
         return ast.Nested(str(rest[0]), self.sp(meta), records=tuple(records), cite=cite, doc=doc,
-                          item_spans=spans, caches=tuple(caches), **kw)
+                          item_spans=spans, caches=tuple(caches), folds=tuple(folds), **kw)
 
 
     # ---- caches and invalidation events

@@ -238,6 +238,9 @@ class Nested:
     cite: str = ""
     doc: str = ""
     caches: tuple = ()  # Cache and Invalidate declarations, in order
+    # `accumulate NAME = INIT then EXPR over table;`: folds over the host translations of
+    # the guest's entry reads (Rule, kind "accumulate", where "over table")
+    folds: tuple = ()
     item_spans: dict = field(default_factory=dict, hash=False, compare=False)
 
 

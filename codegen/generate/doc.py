@@ -160,6 +160,8 @@ class ExprPrinter:
         kind = e.kind
         if kind in ("leaf", "access", "event", "host", "entry"):
             return f"{kind}.{e.name}"
+        if kind == "hacc":
+            return f"host.{e.name}"
         if kind == "ctx":
             return self._register_bits(e)
         if kind == "struct":
@@ -1226,6 +1228,11 @@ class SpecDoc:
             if cond is not None:
                 overview.append(Entry(f"{stage} stage off when", expr=p.text(cond),
                                       note=what + (f"; {cite}" if cite else "")))
+        for f in n.folds:
+            note = (f"from {p.text(f.init).flat}, after each guest entry read, over the accumulators (host.NAME) of "
+                    "the host translation of its address")
+            overview.append(Entry(f"fold {f.name}", expr=p.text(f.then),
+                                  note="; ".join(x for x in (note, f.doc, f.cite, self.src(f)) if x)))
         overview += self._caches(n.caches, n.invalidations, "input of the guest to output of the host")
         binds = [RuleDoc(b.name, [("=", p.text(b.value))], Meta("", "", self.src(b))) for b in n.host_bindings]
         bound = {b.name for b in n.host_bindings}

@@ -65,13 +65,14 @@ class RefExpr(_Model):
 
     op: Literal["ref"]
     kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "rerr", "bitmap",
-                  "walk", "host", "operand", "tag", "entry", "call"] = Field(
+                  "walk", "host", "operand", "tag", "entry", "call", "hacc"] = Field(
         description="input: the input address; ctx: a context register; field: a field of the entry being read; "
                     "leaf: a field of the leaf entry; acc: an accumulator; builtin: a value of the walk (level, "
                     "rsvd, fault, ...); access: an access kind; event: a field of a unit's event; struct: a "
                     "structure field in memory; rerr: STRUCTURE.error, 1 when a read of the structure answered with an "
                     "error; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
-                    "host: a field of the host stage's record; operand: an operand of an invalidation event; tag: "
+                    "host: a field of the host stage's record; hacc: an accumulator of the host translation "
+                    "(host.NAME in a nested fold); operand: an operand of an invalidation event; tag: "
                     "the request's value of a cache tag (in a drop condition); entry: what the cache entry being "
                     "dropped stored, a tag or `global`; call: a result of a unit's call (CALL.NAME: called, exit, a rule "
                     "of the callee or a field of its record)")
@@ -255,7 +256,8 @@ class Accumulator(_Model):
     width: int
     init: Expr
     then: Expr
-    where: str = Field(description="the entries it takes in: '' every entry, 'table' pointers only, 'leaf' leaves")
+    where: str = Field(description="the entries it takes in: '' every entry, 'table' pointers only, 'leaf' leaves; "
+                                   "'over table' a nested fold: every guest entry read, with its host translation")
     cite: str
     doc: str
     span: Span
@@ -466,6 +468,8 @@ class Nested(_Model):
     record: Record
     caches: tuple[Cache, ...] = Field((), description="the composition's own translation caches")
     invalidations: tuple[Invalidation, ...] = Field((), description="invalidation events of those caches")
+    folds: tuple[Accumulator, ...] = Field((), description="`accumulate NAME = INIT then EXPR over table`: folds over "
+                                           "the host translations of the guest's entry reads")
     cite: str
     doc: str
     span: Span

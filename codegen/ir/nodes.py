@@ -461,7 +461,7 @@ class Regime(Node):
 
     def accumulators_for(self, leaf: bool) -> tuple[Accumulator, ...]:
         """The accumulators that take in an entry that is a leaf (or a pointer)."""
-        return tuple(a for a in self.accumulators if a.where in ("", "leaf" if leaf else "table"))
+        return tuple(a for a in self.accumulators if a.where in ("", "over table", "leaf" if leaf else "table"))
 
     def faults_for(self, leaf: bool, fmt: str | None = None) -> tuple[Rule, ...]:
         """The walk faults checked on an entry that is a leaf (or a pointer) of format
@@ -548,8 +548,19 @@ class Nested(Node):
     # the composition's own translation caches (of combined translations) and events
     caches: tuple[Cache, ...] = ()
     invalidations: tuple[Invalidation, ...] = ()
+    # `accumulate NAME = INIT then EXPR over table;` (where "over table"): after each guest
+    # entry read, EXPR (reading NAME, `host.ACC` -- kind "hacc", an accumulator of the host
+    # translation of that read's guest-physical address -- context registers, parameters)
+    # becomes NAME; the guest walker carries it as one of its accumulators
+    folds: tuple[Accumulator, ...] = ()
     cite: str = ""
     doc: str = ""
+
+    def guest_with_folds(self, guest: "Regime") -> "Regime":
+        """The guest regime as this composition walks it: its accumulators, then the folds."""
+        if not self.folds:
+            return guest
+        return guest.model_copy(update={"accumulators": guest.accumulators + self.folds})
 
 
 class StructField(Node):

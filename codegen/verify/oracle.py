@@ -102,7 +102,9 @@ class _WalkHeld:
         self.ntlb = getattr(arch, "NTLB", None)
         self.hpsc = getattr(arch, "HPSC", None)
         self.tables: dict[tuple, set] = {}  # (level, key, tags) -> {(nxt, table, htable, accs)}
-        self.host: dict[tuple, set] = {}  # (kinds, tags, host_level, gpa >> shift) -> {hpa >> shift}
+        # (kinds, tags, host_level, gpa >> shift) -> {(hpa >> shift, what else the host reported:
+        # its accumulators, when the composition folds over its translations)}
+        self.host: dict[tuple, set] = {}
         self.host_tables: dict[tuple, set] = {}  # (host level, gpa key, tags) -> {(nxt, table, htable, accs)}
         self.taken: list = []  # the host translations the last run made
         self.host_seen: list = []  # (gpa, tags, seen) of each host walk the last run made that translated
@@ -136,7 +138,7 @@ class _WalkHeld:
             h = run(hstart, hseen)
             if not off and h[0] == 0 and h[2] is not None:
                 if self.ntlb:
-                    self.taken.append((gpa, kinds, tags, h[1], h[2]))
+                    self.taken.append((gpa, kinds, tags, h[1], h[2], tuple(h[4:])))
                 if self.hpsc:
                     self.host_seen.append((gpa, ptags, hseen))
             return h
@@ -147,7 +149,7 @@ class _WalkHeld:
         for (k, t, host_level, page), frames in self.host.items():
             s = self.arch.HOST_SHIFT[host_level]
             if k == kinds and t == tags and page == gpa >> s:
-                out += [(0, (f << s) | (gpa & ((1 << s) - 1)), host_level, 0) for f in sorted(frames)]
+                out += [(0, (f << s) | (gpa & ((1 << s) - 1)), host_level, 0) + extra for f, extra in sorted(frames)]
         return out
 
     def _host_starts(self, gpa, ptags, run) -> list:
@@ -167,9 +169,9 @@ class _WalkHeld:
         return [v for n, v in held if (n, v) not in fresh]
 
     def _keep_host(self) -> None:
-        for gpa, kinds, tags, hpa, host_level in self.taken:
+        for gpa, kinds, tags, hpa, host_level, extra in self.taken:
             s = self.arch.HOST_SHIFT[host_level]
-            self.host.setdefault((kinds, tags, host_level, gpa >> s), set()).add(hpa >> s)
+            self.host.setdefault((kinds, tags, host_level, gpa >> s), set()).add((hpa >> s, extra))
         arch = self.arch
         for gpa, ptags, hseen in self.host_seen:
             for n, nxt, table, accs, htable in hseen:

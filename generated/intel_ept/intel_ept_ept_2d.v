@@ -137,6 +137,12 @@ reg [63:0] pc_htbl;
 reg pc_a_rw;
 reg pc_a_us;
 reg pc_a_xd;
+reg pc_a_pw_all;
+reg pc_x_r;
+reg pc_x_w;
+reg pc_x_x;
+reg pc_x_xu;
+reg pc_x_pw;
 reg pq_v5;
 reg [2:0] pq_n5;
 reg [63:0] pq_t5;
@@ -145,6 +151,12 @@ reg [63:0] pq_h5;
 reg pq_a_rw_5;
 reg pq_a_us_5;
 reg pq_a_xd_5;
+reg pq_a_pw_all_5;
+reg pq_x_r_5;
+reg pq_x_w_5;
+reg pq_x_x_5;
+reg pq_x_xu_5;
+reg pq_x_pw_5;
 reg pq_v4;
 reg [2:0] pq_n4;
 reg [63:0] pq_t4;
@@ -153,6 +165,12 @@ reg [63:0] pq_h4;
 reg pq_a_rw_4;
 reg pq_a_us_4;
 reg pq_a_xd_4;
+reg pq_a_pw_all_4;
+reg pq_x_r_4;
+reg pq_x_w_4;
+reg pq_x_x_4;
+reg pq_x_xu_4;
+reg pq_x_pw_4;
 reg pq_v3;
 reg [2:0] pq_n3;
 reg [63:0] pq_t3;
@@ -161,6 +179,12 @@ reg [63:0] pq_h3;
 reg pq_a_rw_3;
 reg pq_a_us_3;
 reg pq_a_xd_3;
+reg pq_a_pw_all_3;
+reg pq_x_r_3;
+reg pq_x_w_3;
+reg pq_x_x_3;
+reg pq_x_xu_3;
+reg pq_x_pw_3;
 reg pq_v2;
 reg [2:0] pq_n2;
 reg [63:0] pq_t2;
@@ -169,6 +193,12 @@ reg [63:0] pq_h2;
 reg pq_a_rw_2;
 reg pq_a_us_2;
 reg pq_a_xd_2;
+reg pq_a_pw_all_2;
+reg pq_x_r_2;
+reg pq_x_w_2;
+reg pq_x_x_2;
+reg pq_x_xu_2;
+reg pq_x_pw_2;
 reg [63:0] x_addr;
 reg [63:0] x_waddr;
 reg [63:0] x_wdata;
@@ -186,8 +216,29 @@ reg hk_write;
 reg hk_fetch;
 reg hk_user;
 reg hk_paging;
+reg hk_unverified;
+reg ha_r;
+reg ha_w;
+reg ha_x;
+reg ha_xu;
+reg ha_pw;
+reg x_hx_r;
+reg x_hx_w;
+reg x_hx_x;
+reg x_hx_xu;
+reg x_hx_pw;
 reg [63:0] n_hpa;
 reg [2:0] n_hlv;
+reg n_ha_r;
+reg n_fa_r;
+reg n_ha_w;
+reg n_fa_w;
+reg n_ha_x;
+reg n_fa_x;
+reg n_ha_xu;
+reg n_fa_xu;
+reg n_ha_pw;
+reg n_fa_pw;
 reg n_fill;
 reg [63:0] n_fpa;
 reg [2:0] n_flv;
@@ -198,6 +249,7 @@ reg hc_a_r;
 reg hc_a_w;
 reg hc_a_x;
 reg hc_a_xu;
+reg hc_a_pw;
 reg hq_v5;
 reg [2:0] hq_n5;
 reg [63:0] hq_t5;
@@ -205,6 +257,7 @@ reg hq_a_r_5;
 reg hq_a_w_5;
 reg hq_a_x_5;
 reg hq_a_xu_5;
+reg hq_a_pw_5;
 reg hq_v4;
 reg [2:0] hq_n4;
 reg [63:0] hq_t4;
@@ -212,6 +265,7 @@ reg hq_a_r_4;
 reg hq_a_w_4;
 reg hq_a_x_4;
 reg hq_a_xu_4;
+reg hq_a_pw_4;
 reg hq_v3;
 reg [2:0] hq_n3;
 reg [63:0] hq_t3;
@@ -219,6 +273,7 @@ reg hq_a_r_3;
 reg hq_a_w_3;
 reg hq_a_x_3;
 reg hq_a_xu_3;
+reg hq_a_pw_3;
 reg hq_v2;
 reg [2:0] hq_n2;
 reg [63:0] hq_t2;
@@ -226,6 +281,7 @@ reg hq_a_r_2;
 reg hq_a_w_2;
 reg hq_a_x_2;
 reg hq_a_xu_2;
+reg hq_a_pw_2;
 wire h_look;
 wire [63:0] hb_EPTP;
 wire [63:0] hb_PROC3;
@@ -237,10 +293,6 @@ reg x_pwrite;
 wire x_table;
 reg x_update;
 reg x_valid;
-reg walker_host0_a_r;
-reg walker_host0_a_w;
-reg walker_host0_a_x;
-reg walker_host0_a_xu;
 reg [63:0] walker_host0_ea;
 reg [7:0] walker_host0_fault_k;
 reg [2:0] walker_host0_flevel;
@@ -267,6 +319,7 @@ reg [63:0] walker_host0_se_3;
 wire [63:0] walker_host0_se_4;
 wire [63:0] walker_host0_se_5;
 reg [3:0] walker_host0_st;
+reg walker_guest0_a_pw_all;
 reg walker_guest0_a_rw;
 reg walker_guest0_a_us;
 reg walker_guest0_a_xd;
@@ -275,8 +328,14 @@ reg [2:0] walker_guest0_flevel;
 reg walker_guest0_hk_fetch_h;
 reg walker_guest0_hk_paging_h;
 reg walker_guest0_hk_read_h;
+reg walker_guest0_hk_unverified_h;
 reg walker_guest0_hk_user_h;
 reg walker_guest0_hk_write_h;
+reg walker_guest0_hl_pw;
+reg walker_guest0_hl_r;
+reg walker_guest0_hl_w;
+reg walker_guest0_hl_x;
+reg walker_guest0_hl_xu;
 reg [2:0] walker_guest0_lvl;
 reg walker_guest0_pend_1;
 reg walker_guest0_pend_2;
@@ -357,9 +416,9 @@ reg [39:0] cache_psc0_t_eptrta;
 reg [11:0] cache_psc0_t_pcid;
 reg [15:0] cache_psc0_t_vpid;
 reg [1:0] cache_psc0_vset;
-wire [4:0] cache_gpm0_c_acc;
+wire [5:0] cache_gpm0_c_acc;
 wire [1:0] cache_gpm0_c_set;
-wire [4:0] cache_gpm0_f_acc;
+wire [5:0] cache_gpm0_f_acc;
 wire [51:0] cache_gpm0_f_key;
 wire [1:0] cache_gpm0_f_set;
 wire [39:0] cache_gpm0_f_t_eptrta;
@@ -469,6 +528,10 @@ reg cache_tlb0_cv4 [0:8-1];
 reg cache_tlb0_cv5 [0:8-1];
 reg cache_tlb0_cv6 [0:8-1];
 reg cache_tlb0_cv7 [0:8-1];
+reg cache_psc0_ca_pw_all_0 [0:4-1];
+reg cache_psc0_ca_pw_all_1 [0:4-1];
+reg cache_psc0_ca_pw_all_2 [0:4-1];
+reg cache_psc0_ca_pw_all_3 [0:4-1];
 reg cache_psc0_ca_rw_0 [0:4-1];
 reg cache_psc0_ca_rw_1 [0:4-1];
 reg cache_psc0_ca_rw_2 [0:4-1];
@@ -525,10 +588,30 @@ reg cache_psc0_cv0 [0:4-1];
 reg cache_psc0_cv1 [0:4-1];
 reg cache_psc0_cv2 [0:4-1];
 reg cache_psc0_cv3 [0:4-1];
-reg [4:0] cache_gpm0_ca0 [0:4-1];
-reg [4:0] cache_gpm0_ca1 [0:4-1];
-reg [4:0] cache_gpm0_ca2 [0:4-1];
-reg [4:0] cache_gpm0_ca3 [0:4-1];
+reg cache_psc0_cx_pw_0 [0:4-1];
+reg cache_psc0_cx_pw_1 [0:4-1];
+reg cache_psc0_cx_pw_2 [0:4-1];
+reg cache_psc0_cx_pw_3 [0:4-1];
+reg cache_psc0_cx_r_0 [0:4-1];
+reg cache_psc0_cx_r_1 [0:4-1];
+reg cache_psc0_cx_r_2 [0:4-1];
+reg cache_psc0_cx_r_3 [0:4-1];
+reg cache_psc0_cx_w_0 [0:4-1];
+reg cache_psc0_cx_w_1 [0:4-1];
+reg cache_psc0_cx_w_2 [0:4-1];
+reg cache_psc0_cx_w_3 [0:4-1];
+reg cache_psc0_cx_x_0 [0:4-1];
+reg cache_psc0_cx_x_1 [0:4-1];
+reg cache_psc0_cx_x_2 [0:4-1];
+reg cache_psc0_cx_x_3 [0:4-1];
+reg cache_psc0_cx_xu_0 [0:4-1];
+reg cache_psc0_cx_xu_1 [0:4-1];
+reg cache_psc0_cx_xu_2 [0:4-1];
+reg cache_psc0_cx_xu_3 [0:4-1];
+reg [5:0] cache_gpm0_ca0 [0:4-1];
+reg [5:0] cache_gpm0_ca1 [0:4-1];
+reg [5:0] cache_gpm0_ca2 [0:4-1];
+reg [5:0] cache_gpm0_ca3 [0:4-1];
 reg [51:0] cache_gpm0_ck0 [0:4-1];
 reg [51:0] cache_gpm0_ck1 [0:4-1];
 reg [51:0] cache_gpm0_ck2 [0:4-1];
@@ -553,6 +636,30 @@ reg cache_gpm0_cv0 [0:4-1];
 reg cache_gpm0_cv1 [0:4-1];
 reg cache_gpm0_cv2 [0:4-1];
 reg cache_gpm0_cv3 [0:4-1];
+reg cache_gpm0_cx_pw_0 [0:4-1];
+reg cache_gpm0_cx_pw_1 [0:4-1];
+reg cache_gpm0_cx_pw_2 [0:4-1];
+reg cache_gpm0_cx_pw_3 [0:4-1];
+reg cache_gpm0_cx_r_0 [0:4-1];
+reg cache_gpm0_cx_r_1 [0:4-1];
+reg cache_gpm0_cx_r_2 [0:4-1];
+reg cache_gpm0_cx_r_3 [0:4-1];
+reg cache_gpm0_cx_w_0 [0:4-1];
+reg cache_gpm0_cx_w_1 [0:4-1];
+reg cache_gpm0_cx_w_2 [0:4-1];
+reg cache_gpm0_cx_w_3 [0:4-1];
+reg cache_gpm0_cx_x_0 [0:4-1];
+reg cache_gpm0_cx_x_1 [0:4-1];
+reg cache_gpm0_cx_x_2 [0:4-1];
+reg cache_gpm0_cx_x_3 [0:4-1];
+reg cache_gpm0_cx_xu_0 [0:4-1];
+reg cache_gpm0_cx_xu_1 [0:4-1];
+reg cache_gpm0_cx_xu_2 [0:4-1];
+reg cache_gpm0_cx_xu_3 [0:4-1];
+reg cache_epsc0_ca_pw_0 [0:4-1];
+reg cache_epsc0_ca_pw_1 [0:4-1];
+reg cache_epsc0_ca_pw_2 [0:4-1];
+reg cache_epsc0_ca_pw_3 [0:4-1];
 reg cache_epsc0_ca_r_0 [0:4-1];
 reg cache_epsc0_ca_r_1 [0:4-1];
 reg cache_epsc0_ca_r_2 [0:4-1];
@@ -609,7 +716,7 @@ assign walker_guest0_se_5 = 64'd0;
 assign walker_guest0_sg_4 = 64'd0;
 assign walker_guest0_sg_5 = 64'd0;
 
-always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
+always @(ha_pw, ha_r, ha_w, ha_x, ha_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_unverified, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) begin: walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -618,6 +725,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     m_valid = walker_host0_m_valid_h;
     m_we = walker_host0_m_we_h;
@@ -627,6 +735,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     n_fill = 1'b0;
     n_fpa = 0;
     n_flv = 0;
+    n_fa_r = 1'b0;
+    n_fa_w = 1'b0;
+    n_fa_x = 1'b0;
+    n_fa_xu = 1'b0;
+    n_fa_pw = 1'b0;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -635,6 +748,7 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
     v_w = (0 != 0);
     v_x = (0 != 0);
     v_xu = (0 != 0);
+    v_pw = (0 != 0);
     if (x_done) begin
     end
     if (((walker_host0_st == 4'b0000) || ((walker_host0_st == 4'b0111) && m_rvalid))) begin
@@ -878,10 +992,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (walker_host0_a_r && m_rdata[0]);
-                            v_w = (walker_host0_a_w && m_rdata[1]);
-                            v_x = (walker_host0_a_x && m_rdata[2]);
-                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            v_r = (ha_r && m_rdata[0]);
+                            v_w = (ha_w && m_rdata[1]);
+                            v_x = (ha_x && m_rdata[2]);
+                            v_xu = (ha_xu && m_rdata[10]);
+                            v_pw = (ha_pw != 0);
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
@@ -898,10 +1013,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (walker_host0_a_r && m_rdata[0]);
-                            v_w = (walker_host0_a_w && m_rdata[1]);
-                            v_x = (walker_host0_a_x && m_rdata[2]);
-                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            v_r = (ha_r && m_rdata[0]);
+                            v_w = (ha_w && m_rdata[1]);
+                            v_x = (ha_x && m_rdata[2]);
+                            v_xu = (ha_xu && m_rdata[10]);
+                            v_pw = (ha_pw != 0);
                             m_valid = 1'b1;
                             m_we = 1'b0;
                             m_size = 3;
@@ -921,15 +1037,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                v_r = (ha_r && m_rdata[0]);
+                                v_w = (ha_w && m_rdata[1]);
+                                v_x = (ha_x && m_rdata[2]);
+                                v_xu = (ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((hk_read && (!v_r))) begin
                                 end
                                 else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -948,6 +1067,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         n_fill = 1'b1;
                                         n_fpa = {16'h0, m_rdata[48-1:30], x_addr[30-1:0]};
                                         n_flv = 3;
+                                        n_fa_r = v_r;
+                                        n_fa_w = v_w;
+                                        n_fa_x = v_x;
+                                        n_fa_xu = v_xu;
+                                        n_fa_pw = v_pw;
                                         if (x_table) begin
                                             m_valid = 1'b1;
                                             m_we = 1'b0;
@@ -977,10 +1101,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                v_r = (ha_r && m_rdata[0]);
+                                v_w = (ha_w && m_rdata[1]);
+                                v_x = (ha_x && m_rdata[2]);
+                                v_xu = (ha_xu && m_rdata[10]);
+                                v_pw = (ha_pw != 0);
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
@@ -1001,15 +1126,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                v_r = (ha_r && m_rdata[0]);
+                                v_w = (ha_w && m_rdata[1]);
+                                v_x = (ha_x && m_rdata[2]);
+                                v_xu = (ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((hk_read && (!v_r))) begin
                                 end
                                 else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -1028,6 +1156,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                         n_fill = 1'b1;
                                         n_fpa = {16'h0, m_rdata[48-1:21], x_addr[21-1:0]};
                                         n_flv = 2;
+                                        n_fa_r = v_r;
+                                        n_fa_w = v_w;
+                                        n_fa_x = v_x;
+                                        n_fa_xu = v_xu;
+                                        n_fa_pw = v_pw;
                                         if (x_table) begin
                                             m_valid = 1'b1;
                                             m_we = 1'b0;
@@ -1057,10 +1190,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             else if (((m_rdata & 64'hf000000000078) != 0)) begin
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
+                                v_r = (ha_r && m_rdata[0]);
+                                v_w = (ha_w && m_rdata[1]);
+                                v_x = (ha_x && m_rdata[2]);
+                                v_xu = (ha_xu && m_rdata[10]);
+                                v_pw = (ha_pw != 0);
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
                                 m_size = 3;
@@ -1080,15 +1214,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                         else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                         end
                         else begin
-                            v_r = (walker_host0_a_r && m_rdata[0]);
-                            v_w = (walker_host0_a_w && m_rdata[1]);
-                            v_x = (walker_host0_a_x && m_rdata[2]);
-                            v_xu = (walker_host0_a_xu && m_rdata[10]);
+                            v_r = (ha_r && m_rdata[0]);
+                            v_w = (ha_w && m_rdata[1]);
+                            v_x = (ha_x && m_rdata[2]);
+                            v_xu = (ha_xu && m_rdata[10]);
+                            v_pw = m_rdata[58];
                             if ((hk_read && (!v_r))) begin
                             end
                             else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && m_rdata[58])))) begin
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                            end
+                            else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
                             end
                             else begin
                                 uw = m_rdata;
@@ -1107,6 +1244,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                     n_fill = 1'b1;
                                     n_fpa = {16'h0, m_rdata[48-1:12], x_addr[12-1:0]};
                                     n_flv = 1;
+                                    n_fa_r = v_r;
+                                    n_fa_w = v_w;
+                                    n_fa_x = v_x;
+                                    n_fa_xu = v_xu;
+                                    n_fa_pw = v_pw;
                                     if (x_table) begin
                                         m_valid = 1'b1;
                                         m_we = 1'b0;
@@ -1179,6 +1321,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
             n_fill = 1'b1;
             n_fpa = x_pa;
             n_flv = x_level;
+            n_fa_r = ha_r;
+            n_fa_w = ha_w;
+            n_fa_x = ha_x;
+            n_fa_xu = ha_xu;
+            n_fa_pw = ha_pw;
             if (x_table) begin
                 m_valid = 1'b1;
                 m_we = 1'b0;
@@ -1218,10 +1365,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    v_r = (ha_r && walker_host0_le[0]);
+                    v_w = (ha_w && walker_host0_le[1]);
+                    v_x = (ha_x && walker_host0_le[2]);
+                    v_xu = (ha_xu && walker_host0_le[10]);
+                    v_pw = (ha_pw != 0);
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
@@ -1238,10 +1386,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 else if (((walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    v_r = (ha_r && walker_host0_le[0]);
+                    v_w = (ha_w && walker_host0_le[1]);
+                    v_x = (ha_x && walker_host0_le[2]);
+                    v_xu = (ha_xu && walker_host0_le[10]);
+                    v_pw = (ha_pw != 0);
                     m_valid = 1'b1;
                     m_we = 1'b0;
                     m_size = 3;
@@ -1261,15 +1410,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                     else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        v_r = (ha_r && walker_host0_le[0]);
+                        v_w = (ha_w && walker_host0_le[1]);
+                        v_x = (ha_x && walker_host0_le[2]);
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        v_pw = walker_host0_le[58];
                         if ((hk_read && (!v_r))) begin
                         end
                         else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1288,6 +1440,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 n_fill = 1'b1;
                                 n_fpa = {16'h0, walker_host0_le[48-1:30], x_addr[30-1:0]};
                                 n_flv = 3;
+                                n_fa_r = v_r;
+                                n_fa_w = v_w;
+                                n_fa_x = v_x;
+                                n_fa_xu = v_xu;
+                                n_fa_pw = v_pw;
                                 if (x_table) begin
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
@@ -1317,10 +1474,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                     else if ((((walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((walker_host0_le & 128) != 0)))) begin
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        v_r = (ha_r && walker_host0_le[0]);
+                        v_w = (ha_w && walker_host0_le[1]);
+                        v_x = (ha_x && walker_host0_le[2]);
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        v_pw = (ha_pw != 0);
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
@@ -1341,15 +1499,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                     else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        v_r = (ha_r && walker_host0_le[0]);
+                        v_w = (ha_w && walker_host0_le[1]);
+                        v_x = (ha_x && walker_host0_le[2]);
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        v_pw = walker_host0_le[58];
                         if ((hk_read && (!v_r))) begin
                         end
                         else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
                         end
                         else begin
                             uw = walker_host0_le;
@@ -1368,6 +1529,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                                 n_fill = 1'b1;
                                 n_fpa = {16'h0, walker_host0_le[48-1:21], x_addr[21-1:0]};
                                 n_flv = 2;
+                                n_fa_r = v_r;
+                                n_fa_w = v_w;
+                                n_fa_x = v_x;
+                                n_fa_xu = v_xu;
+                                n_fa_pw = v_pw;
                                 if (x_table) begin
                                     m_valid = 1'b1;
                                     m_we = 1'b0;
@@ -1397,10 +1563,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                     else if (((walker_host0_le & 64'hf000000000078) != 0)) begin
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                        v_r = (ha_r && walker_host0_le[0]);
+                        v_w = (ha_w && walker_host0_le[1]);
+                        v_x = (ha_x && walker_host0_le[2]);
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        v_pw = (ha_pw != 0);
                         m_valid = 1'b1;
                         m_we = 1'b0;
                         m_size = 3;
@@ -1420,15 +1587,18 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                 else if ((((walker_host0_le[6-1:3] == 2) || (walker_host0_le[6-1:3] == 3)) || (walker_host0_le[6-1:3] == 7))) begin
                 end
                 else begin
-                    v_r = (walker_host0_a_r && walker_host0_le[0]);
-                    v_w = (walker_host0_a_w && walker_host0_le[1]);
-                    v_x = (walker_host0_a_x && walker_host0_le[2]);
-                    v_xu = (walker_host0_a_xu && walker_host0_le[10]);
+                    v_r = (ha_r && walker_host0_le[0]);
+                    v_w = (ha_w && walker_host0_le[1]);
+                    v_x = (ha_x && walker_host0_le[2]);
+                    v_xu = (ha_xu && walker_host0_le[10]);
+                    v_pw = walker_host0_le[58];
                     if ((hk_read && (!v_r))) begin
                     end
                     else if (((hk_write && (!v_w)) && (!(((1'b1 && hb_PROC3[2]) && hk_paging) && walker_host0_le[58])))) begin
                     end
                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
+                    end
+                    else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
                     end
                     else begin
                         uw = walker_host0_le;
@@ -1447,6 +1617,11 @@ always @(walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu
                             n_fill = 1'b1;
                             n_fpa = {16'h0, walker_host0_le[48-1:12], x_addr[12-1:0]};
                             n_flv = 1;
+                            n_fa_r = v_r;
+                            n_fa_w = v_w;
+                            n_fa_x = v_x;
+                            n_fa_xu = v_xu;
+                            n_fa_pw = v_pw;
                             if (x_table) begin
                                 m_valid = 1'b1;
                                 m_we = 1'b0;
@@ -1488,12 +1663,14 @@ always @(posedge clk) begin: walker_host0_fsm
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     if (rst == 1) begin
-        walker_host0_a_r <= 0;
-        walker_host0_a_w <= 0;
-        walker_host0_a_x <= 0;
-        walker_host0_a_xu <= 0;
+        ha_pw <= 0;
+        ha_r <= 0;
+        ha_w <= 0;
+        ha_x <= 0;
+        ha_xu <= 0;
         x_done <= 0;
         walker_host0_ea <= 0;
         walker_host0_fault_k <= 0;
@@ -1517,6 +1694,10 @@ always @(posedge clk) begin: walker_host0_fsm
         walker_host0_pend_3 <= 0;
         walker_host0_pend_4 <= 0;
         walker_host0_pend_5 <= 0;
+        hq_a_pw_2 <= 0;
+        hq_a_pw_3 <= 0;
+        hq_a_pw_4 <= 0;
+        hq_a_pw_5 <= 0;
         hq_a_r_2 <= 0;
         hq_a_r_3 <= 0;
         hq_a_r_4 <= 0;
@@ -1567,6 +1748,7 @@ always @(posedge clk) begin: walker_host0_fsm
         v_w = (0 != 0);
         v_x = (0 != 0);
         v_xu = (0 != 0);
+        v_pw = (0 != 0);
         if (x_done) begin
             x_done <= 1'b0;
         end
@@ -1584,10 +1766,20 @@ always @(posedge clk) begin: walker_host0_fsm
                     walker_host0_st <= 4'b1000;
                 end
                 else if (x_phys) begin
+                    ha_r <= x_hx_r;
+                    ha_w <= x_hx_w;
+                    ha_x <= x_hx_x;
+                    ha_xu <= x_hx_xu;
+                    ha_pw <= x_hx_pw;
                     x_pa <= x_waddr;
                     walker_host0_st <= 4'b0111;
                 end
                 else if (n_hit) begin
+                    ha_r <= n_ha_r;
+                    ha_w <= n_ha_w;
+                    ha_x <= n_ha_x;
+                    ha_xu <= n_ha_xu;
+                    ha_pw <= n_ha_pw;
                     x_level <= n_hlv;
                     x_aux <= 0;
                     x_pa <= n_hpa;
@@ -1606,6 +1798,11 @@ always @(posedge clk) begin: walker_host0_fsm
                 else begin
                     if (x_off) begin
                         x_level <= 7;
+                        ha_r <= 1'b1;
+                        ha_w <= 1'b1;
+                        ha_x <= 1'b1;
+                        ha_xu <= 1'b1;
+                        ha_pw <= 1'b0;
                         x_aux <= 0;
                         x_pa <= x_addr;
                         if (x_table) begin
@@ -1621,10 +1818,11 @@ always @(posedge clk) begin: walker_host0_fsm
                         end
                     end
                     else begin
-                        walker_host0_a_r <= 1'b1;
-                        walker_host0_a_w <= 1'b1;
-                        walker_host0_a_x <= 1'b1;
-                        walker_host0_a_xu <= 1'b1;
+                        ha_r <= 1'b1;
+                        ha_w <= 1'b1;
+                        ha_x <= 1'b1;
+                        ha_xu <= 1'b1;
+                        ha_pw <= 1'b0;
                         walker_host0_pend_5 <= 1'b0;
                         walker_host0_pend_4 <= 1'b0;
                         walker_host0_pend_3 <= 1'b0;
@@ -1632,37 +1830,41 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_pend_1 <= 1'b0;
                         if (((hb_EPTP[6-1:3] == 4) && 1'b1)) begin
                             if ((hc_hit && (hc_nxt == 4))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 4;
                             end
                             else if ((hc_hit && (hc_nxt == 3))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 3;
                             end
                             else if ((hc_hit && (hc_nxt == 2))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 2;
                             end
                             else if ((hc_hit && (hc_nxt == 1))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 1;
@@ -1675,28 +1877,31 @@ always @(posedge clk) begin: walker_host0_fsm
                         end
                         else begin
                             if ((hc_hit && (hc_nxt == 3))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 3;
                             end
                             else if ((hc_hit && (hc_nxt == 2))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[30-1:21], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 2;
                             end
                             else if ((hc_hit && (hc_nxt == 1))) begin
-                                walker_host0_a_r <= hc_a_r;
-                                walker_host0_a_w <= hc_a_w;
-                                walker_host0_a_x <= hc_a_x;
-                                walker_host0_a_xu <= hc_a_xu;
+                                ha_r <= hc_a_r;
+                                ha_w <= hc_a_w;
+                                ha_x <= hc_a_x;
+                                ha_xu <= hc_a_xu;
+                                ha_pw <= hc_a_pw;
                                 walker_host0_ea <= (hc_tbl + {52'h0, x_addr[21-1:12], 3'h0});
                                 walker_host0_st <= 4'b0001;
                                 walker_host0_lvl <= 1;
@@ -1847,20 +2052,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu <= v_xu;
+                                v_r = (ha_r && m_rdata[0]);
+                                ha_r <= v_r;
+                                v_w = (ha_w && m_rdata[1]);
+                                ha_w <= v_w;
+                                v_x = (ha_x && m_rdata[2]);
+                                ha_x <= v_x;
+                                v_xu = (ha_xu && m_rdata[10]);
+                                ha_xu <= v_xu;
+                                v_pw = (ha_pw != 0);
                                 hq_v5 <= 1'b1;
                                 hq_t5 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                 hq_a_r_5 <= v_r;
                                 hq_a_w_5 <= v_w;
                                 hq_a_x_5 <= v_x;
                                 hq_a_xu_5 <= v_xu;
+                                hq_a_pw_5 <= v_pw;
                                 hq_n5 <= 4;
                                 walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                                 walker_host0_st <= 4'b0001;
@@ -1889,20 +2096,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu <= v_xu;
+                                v_r = (ha_r && m_rdata[0]);
+                                ha_r <= v_r;
+                                v_w = (ha_w && m_rdata[1]);
+                                ha_w <= v_w;
+                                v_x = (ha_x && m_rdata[2]);
+                                ha_x <= v_x;
+                                v_xu = (ha_xu && m_rdata[10]);
+                                ha_xu <= v_xu;
+                                v_pw = (ha_pw != 0);
                                 hq_v4 <= 1'b1;
                                 hq_t4 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                 hq_a_r_4 <= v_r;
                                 hq_a_w_4 <= v_w;
                                 hq_a_x_4 <= v_x;
                                 hq_a_xu_4 <= v_xu;
+                                hq_a_pw_4 <= v_pw;
                                 hq_n4 <= 3;
                                 walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                                 walker_host0_st <= 4'b0001;
@@ -1937,14 +2146,16 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r = (ha_r && m_rdata[0]);
+                                    ha_r <= v_r;
+                                    v_w = (ha_w && m_rdata[1]);
+                                    ha_w <= v_w;
+                                    v_x = (ha_x && m_rdata[2]);
+                                    ha_x <= v_x;
+                                    v_xu = (ha_xu && m_rdata[10]);
+                                    ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    ha_pw <= v_pw;
                                     if ((hk_read && (!v_r))) begin
                                         walker_host0_fault_k <= 6;
                                         walker_host0_flevel <= 3;
@@ -1957,6 +2168,11 @@ always @(posedge clk) begin: walker_host0_fsm
                                     end
                                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                         walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 3;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
+                                        walker_host0_fault_k <= 9;
                                         walker_host0_flevel <= 3;
                                         walker_host0_st <= 4'b0010;
                                     end
@@ -2018,20 +2234,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r = (ha_r && m_rdata[0]);
+                                    ha_r <= v_r;
+                                    v_w = (ha_w && m_rdata[1]);
+                                    ha_w <= v_w;
+                                    v_x = (ha_x && m_rdata[2]);
+                                    ha_x <= v_x;
+                                    v_xu = (ha_xu && m_rdata[10]);
+                                    ha_xu <= v_xu;
+                                    v_pw = (ha_pw != 0);
                                     hq_v3 <= 1'b1;
                                     hq_t3 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                     hq_a_r_3 <= v_r;
                                     hq_a_w_3 <= v_w;
                                     hq_a_x_3 <= v_x;
                                     hq_a_xu_3 <= v_xu;
+                                    hq_a_pw_3 <= v_pw;
                                     hq_n3 <= 2;
                                     walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                                     walker_host0_st <= 4'b0001;
@@ -2067,14 +2285,16 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r = (ha_r && m_rdata[0]);
+                                    ha_r <= v_r;
+                                    v_w = (ha_w && m_rdata[1]);
+                                    ha_w <= v_w;
+                                    v_x = (ha_x && m_rdata[2]);
+                                    ha_x <= v_x;
+                                    v_xu = (ha_xu && m_rdata[10]);
+                                    ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    ha_pw <= v_pw;
                                     if ((hk_read && (!v_r))) begin
                                         walker_host0_fault_k <= 6;
                                         walker_host0_flevel <= 2;
@@ -2087,6 +2307,11 @@ always @(posedge clk) begin: walker_host0_fsm
                                     end
                                     else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                         walker_host0_fault_k <= 8;
+                                        walker_host0_flevel <= 2;
+                                        walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
+                                        walker_host0_fault_k <= 9;
                                         walker_host0_flevel <= 2;
                                         walker_host0_st <= 4'b0010;
                                     end
@@ -2148,20 +2373,22 @@ always @(posedge clk) begin: walker_host0_fsm
                                     walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (walker_host0_a_r && m_rdata[0]);
-                                    walker_host0_a_r <= v_r;
-                                    v_w = (walker_host0_a_w && m_rdata[1]);
-                                    walker_host0_a_w <= v_w;
-                                    v_x = (walker_host0_a_x && m_rdata[2]);
-                                    walker_host0_a_x <= v_x;
-                                    v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r = (ha_r && m_rdata[0]);
+                                    ha_r <= v_r;
+                                    v_w = (ha_w && m_rdata[1]);
+                                    ha_w <= v_w;
+                                    v_x = (ha_x && m_rdata[2]);
+                                    ha_x <= v_x;
+                                    v_xu = (ha_xu && m_rdata[10]);
+                                    ha_xu <= v_xu;
+                                    v_pw = (ha_pw != 0);
                                     hq_v2 <= 1'b1;
                                     hq_t2 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                     hq_a_r_2 <= v_r;
                                     hq_a_w_2 <= v_w;
                                     hq_a_x_2 <= v_x;
                                     hq_a_xu_2 <= v_xu;
+                                    hq_a_pw_2 <= v_pw;
                                     hq_n2 <= 1;
                                     walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                                     walker_host0_st <= 4'b0001;
@@ -2196,14 +2423,16 @@ always @(posedge clk) begin: walker_host0_fsm
                                 walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (walker_host0_a_r && m_rdata[0]);
-                                walker_host0_a_r <= v_r;
-                                v_w = (walker_host0_a_w && m_rdata[1]);
-                                walker_host0_a_w <= v_w;
-                                v_x = (walker_host0_a_x && m_rdata[2]);
-                                walker_host0_a_x <= v_x;
-                                v_xu = (walker_host0_a_xu && m_rdata[10]);
-                                walker_host0_a_xu <= v_xu;
+                                v_r = (ha_r && m_rdata[0]);
+                                ha_r <= v_r;
+                                v_w = (ha_w && m_rdata[1]);
+                                ha_w <= v_w;
+                                v_x = (ha_x && m_rdata[2]);
+                                ha_x <= v_x;
+                                v_xu = (ha_xu && m_rdata[10]);
+                                ha_xu <= v_xu;
+                                v_pw = m_rdata[58];
+                                ha_pw <= v_pw;
                                 if ((hk_read && (!v_r))) begin
                                     walker_host0_fault_k <= 6;
                                     walker_host0_flevel <= 1;
@@ -2216,6 +2445,11 @@ always @(posedge clk) begin: walker_host0_fsm
                                 end
                                 else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                     walker_host0_fault_k <= 8;
+                                    walker_host0_flevel <= 1;
+                                    walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && m_rdata[57])) begin
+                                    walker_host0_fault_k <= 9;
                                     walker_host0_flevel <= 1;
                                     walker_host0_st <= 4'b0010;
                                 end
@@ -2275,10 +2509,11 @@ always @(posedge clk) begin: walker_host0_fsm
             h_r_qualification[0] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_read);
             h_r_qualification[1] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_write);
             h_r_qualification[2] <= ((!((((walker_host0_fault_k[4-1:0] == 2) || (walker_host0_fault_k[4-1:0] == 3)) || (walker_host0_fault_k[4-1:0] == 4)) || (walker_host0_fault_k[4-1:0] == 5))) && hk_fetch);
-            h_r_qualification[3] <= ((walker_host0_fault_k > 5) && walker_host0_a_r);
-            h_r_qualification[4] <= ((walker_host0_fault_k > 5) && walker_host0_a_w);
-            h_r_qualification[5] <= ((walker_host0_fault_k > 5) && walker_host0_a_x);
-            h_r_qualification[6] <= (((walker_host0_fault_k > 5) && 1'b1) && walker_host0_a_xu);
+            h_r_qualification[3] <= ((walker_host0_fault_k > 5) && ha_r);
+            h_r_qualification[4] <= ((walker_host0_fault_k > 5) && ha_w);
+            h_r_qualification[5] <= ((walker_host0_fault_k > 5) && ha_x);
+            h_r_qualification[6] <= (((walker_host0_fault_k > 5) && 1'b1) && ha_xu);
+            h_r_qualification[15] <= (walker_host0_fault_k[4-1:0] == 9);
             h_r_gpa <= x_addr;
             x_done <= 1'b1;
             walker_host0_st <= 4'b0000;
@@ -2353,20 +2588,22 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r <= v_r;
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w <= v_w;
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x <= v_x;
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu <= v_xu;
+                        v_r = (ha_r && walker_host0_le[0]);
+                        ha_r <= v_r;
+                        v_w = (ha_w && walker_host0_le[1]);
+                        ha_w <= v_w;
+                        v_x = (ha_x && walker_host0_le[2]);
+                        ha_x <= v_x;
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        ha_xu <= v_xu;
+                        v_pw = (ha_pw != 0);
                         hq_v5 <= 1'b1;
                         hq_t5 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
                         hq_a_r_5 <= v_r;
                         hq_a_w_5 <= v_w;
                         hq_a_x_5 <= v_x;
                         hq_a_xu_5 <= v_xu;
+                        hq_a_pw_5 <= v_pw;
                         hq_n5 <= 4;
                         walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[48-1:39], 3'h0});
                         walker_host0_st <= 4'b0001;
@@ -2395,20 +2632,22 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r <= v_r;
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w <= v_w;
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x <= v_x;
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu <= v_xu;
+                        v_r = (ha_r && walker_host0_le[0]);
+                        ha_r <= v_r;
+                        v_w = (ha_w && walker_host0_le[1]);
+                        ha_w <= v_w;
+                        v_x = (ha_x && walker_host0_le[2]);
+                        ha_x <= v_x;
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        ha_xu <= v_xu;
+                        v_pw = (ha_pw != 0);
                         hq_v4 <= 1'b1;
                         hq_t4 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
                         hq_a_r_4 <= v_r;
                         hq_a_w_4 <= v_w;
                         hq_a_x_4 <= v_x;
                         hq_a_xu_4 <= v_xu;
+                        hq_a_pw_4 <= v_pw;
                         hq_n4 <= 3;
                         walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[39-1:30], 3'h0});
                         walker_host0_st <= 4'b0001;
@@ -2443,14 +2682,16 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
+                            v_r = (ha_r && walker_host0_le[0]);
+                            ha_r <= v_r;
+                            v_w = (ha_w && walker_host0_le[1]);
+                            ha_w <= v_w;
+                            v_x = (ha_x && walker_host0_le[2]);
+                            ha_x <= v_x;
+                            v_xu = (ha_xu && walker_host0_le[10]);
+                            ha_xu <= v_xu;
+                            v_pw = walker_host0_le[58];
+                            ha_pw <= v_pw;
                             if ((hk_read && (!v_r))) begin
                                 walker_host0_fault_k <= 6;
                                 walker_host0_flevel <= 3;
@@ -2463,6 +2704,11 @@ always @(posedge clk) begin: walker_host0_fsm
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                 walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 3;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
+                                walker_host0_fault_k <= 9;
                                 walker_host0_flevel <= 3;
                                 walker_host0_st <= 4'b0010;
                             end
@@ -2524,20 +2770,22 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
+                            v_r = (ha_r && walker_host0_le[0]);
+                            ha_r <= v_r;
+                            v_w = (ha_w && walker_host0_le[1]);
+                            ha_w <= v_w;
+                            v_x = (ha_x && walker_host0_le[2]);
+                            ha_x <= v_x;
+                            v_xu = (ha_xu && walker_host0_le[10]);
+                            ha_xu <= v_xu;
+                            v_pw = (ha_pw != 0);
                             hq_v3 <= 1'b1;
                             hq_t3 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
                             hq_a_r_3 <= v_r;
                             hq_a_w_3 <= v_w;
                             hq_a_x_3 <= v_x;
                             hq_a_xu_3 <= v_xu;
+                            hq_a_pw_3 <= v_pw;
                             hq_n3 <= 2;
                             walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[30-1:21], 3'h0});
                             walker_host0_st <= 4'b0001;
@@ -2573,14 +2821,16 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
+                            v_r = (ha_r && walker_host0_le[0]);
+                            ha_r <= v_r;
+                            v_w = (ha_w && walker_host0_le[1]);
+                            ha_w <= v_w;
+                            v_x = (ha_x && walker_host0_le[2]);
+                            ha_x <= v_x;
+                            v_xu = (ha_xu && walker_host0_le[10]);
+                            ha_xu <= v_xu;
+                            v_pw = walker_host0_le[58];
+                            ha_pw <= v_pw;
                             if ((hk_read && (!v_r))) begin
                                 walker_host0_fault_k <= 6;
                                 walker_host0_flevel <= 2;
@@ -2593,6 +2843,11 @@ always @(posedge clk) begin: walker_host0_fsm
                             end
                             else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                                 walker_host0_fault_k <= 8;
+                                walker_host0_flevel <= 2;
+                                walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
+                                walker_host0_fault_k <= 9;
                                 walker_host0_flevel <= 2;
                                 walker_host0_st <= 4'b0010;
                             end
@@ -2654,20 +2909,22 @@ always @(posedge clk) begin: walker_host0_fsm
                             walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (walker_host0_a_r && walker_host0_le[0]);
-                            walker_host0_a_r <= v_r;
-                            v_w = (walker_host0_a_w && walker_host0_le[1]);
-                            walker_host0_a_w <= v_w;
-                            v_x = (walker_host0_a_x && walker_host0_le[2]);
-                            walker_host0_a_x <= v_x;
-                            v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                            walker_host0_a_xu <= v_xu;
+                            v_r = (ha_r && walker_host0_le[0]);
+                            ha_r <= v_r;
+                            v_w = (ha_w && walker_host0_le[1]);
+                            ha_w <= v_w;
+                            v_x = (ha_x && walker_host0_le[2]);
+                            ha_x <= v_x;
+                            v_xu = (ha_xu && walker_host0_le[10]);
+                            ha_xu <= v_xu;
+                            v_pw = (ha_pw != 0);
                             hq_v2 <= 1'b1;
                             hq_t2 <= {16'h0, walker_host0_le[48-1:12], 12'h0};
                             hq_a_r_2 <= v_r;
                             hq_a_w_2 <= v_w;
                             hq_a_x_2 <= v_x;
                             hq_a_xu_2 <= v_xu;
+                            hq_a_pw_2 <= v_pw;
                             hq_n2 <= 1;
                             walker_host0_ea <= ({16'h0, walker_host0_le[48-1:12], 12'h0} + {52'h0, x_addr[21-1:12], 3'h0});
                             walker_host0_st <= 4'b0001;
@@ -2702,14 +2959,16 @@ always @(posedge clk) begin: walker_host0_fsm
                         walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (walker_host0_a_r && walker_host0_le[0]);
-                        walker_host0_a_r <= v_r;
-                        v_w = (walker_host0_a_w && walker_host0_le[1]);
-                        walker_host0_a_w <= v_w;
-                        v_x = (walker_host0_a_x && walker_host0_le[2]);
-                        walker_host0_a_x <= v_x;
-                        v_xu = (walker_host0_a_xu && walker_host0_le[10]);
-                        walker_host0_a_xu <= v_xu;
+                        v_r = (ha_r && walker_host0_le[0]);
+                        ha_r <= v_r;
+                        v_w = (ha_w && walker_host0_le[1]);
+                        ha_w <= v_w;
+                        v_x = (ha_x && walker_host0_le[2]);
+                        ha_x <= v_x;
+                        v_xu = (ha_xu && walker_host0_le[10]);
+                        ha_xu <= v_xu;
+                        v_pw = walker_host0_le[58];
+                        ha_pw <= v_pw;
                         if ((hk_read && (!v_r))) begin
                             walker_host0_fault_k <= 6;
                             walker_host0_flevel <= 1;
@@ -2722,6 +2981,11 @@ always @(posedge clk) begin: walker_host0_fsm
                         end
                         else if ((hk_fetch && (((1'b1 && hk_user) && (!v_xu)) || ((!(1'b1 && hk_user)) && (!v_x))))) begin
                             walker_host0_fault_k <= 8;
+                            walker_host0_flevel <= 1;
+                            walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((1'b1 && hb_PROC3[3]) && hk_unverified) && walker_host0_le[57])) begin
+                            walker_host0_fault_k <= 9;
                             walker_host0_flevel <= 1;
                             walker_host0_st <= 4'b0010;
                         end
@@ -2780,7 +3044,7 @@ end
 
 assign x_rnow = ((walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
+always @(walker_guest0_a_pw_all, walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, ha_pw, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_unverified_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, walker_guest0_hl_pw, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, pc_x_pw, pc_x_r, pc_x_w, pc_x_x, pc_x_xu, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) begin: walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -2788,6 +3052,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] hx;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
@@ -2813,7 +3078,13 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     hk_fetch = walker_guest0_hk_fetch_h;
     hk_user = walker_guest0_hk_user_h;
     hk_paging = walker_guest0_hk_paging_h;
+    hk_unverified = walker_guest0_hk_unverified_h;
     x_phys = 1'b0;
+    x_hx_r = 1'b0;
+    x_hx_w = 1'b0;
+    x_hx_x = 1'b0;
+    x_hx_xu = 1'b0;
+    x_hx_pw = 1'b0;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -2821,6 +3092,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    v_pw_all = (0 != 0);
     hx = 64'h0;
     in0 = 64'h0;
     in1 = 64'h0;
@@ -2871,6 +3143,11 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         if ((pc_hit && (pc_nxt == 4))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[48-1:39], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[48-1:39], 3'h0});
@@ -2881,10 +3158,16 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else if ((pc_hit && (pc_nxt == 3))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[39-1:30], 3'h0});
@@ -2895,10 +3178,16 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else if ((pc_hit && (pc_nxt == 2))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[30-1:21], 3'h0});
@@ -2909,10 +3198,16 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else if ((pc_hit && (pc_nxt == 1))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[21-1:12], 3'h0});
@@ -2923,6 +3218,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else begin
                             x_valid = 1'b1;
@@ -2935,12 +3231,18 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                     end
                     else begin
                         if ((pc_hit && (pc_nxt == 3))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[39-1:30], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[39-1:30], 3'h0});
@@ -2951,10 +3253,16 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else if ((pc_hit && (pc_nxt == 2))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[30-1:21], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[30-1:21], 3'h0});
@@ -2965,10 +3273,16 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else if ((pc_hit && (pc_nxt == 1))) begin
                             x_valid = 1'b1;
                             x_phys = 1'b1;
+                            x_hx_r = pc_x_r;
+                            x_hx_w = pc_x_w;
+                            x_hx_x = pc_x_x;
+                            x_hx_xu = pc_x_xu;
+                            x_hx_pw = pc_x_pw;
                             x_pwrite = 1'b0;
                             x_addr = (pc_tbl + {52'h0, i_addr[21-1:12], 3'h0});
                             x_waddr = (pc_htbl + {52'h0, i_addr[21-1:12], 3'h0});
@@ -2979,6 +3293,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                         else begin
                             x_valid = 1'b1;
@@ -2991,6 +3306,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -3159,6 +3475,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
                         hk_paging = 1'b1;
+                        hk_unverified = 1'b0;
                     end
                     else begin
                         x_pwrite = 1'b1;
@@ -3176,6 +3493,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -3186,6 +3504,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
                                 hk_paging = 1'b1;
+                                hk_unverified = 1'b0;
                             end
                         end
                         'h4: begin
@@ -3197,6 +3516,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                 x_valid = 1'b1;
                                 x_pwrite = 1'b0;
                                 x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -3207,6 +3527,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_fetch = 1'b0;
                                 hk_user = 1'b0;
                                 hk_paging = 1'b1;
+                                hk_unverified = 1'b0;
                             end
                         end
                         'h3: begin
@@ -3219,6 +3540,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                     if ((k_user && (!v_us))) begin
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
@@ -3252,6 +3574,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
                                         hk_paging = 1'b0;
+                                        hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -3264,6 +3587,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -3274,6 +3598,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
                                     hk_paging = 1'b1;
+                                    hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -3287,6 +3612,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                     if ((k_user && (!v_us))) begin
                                     end
                                     else if (((k_user && k_write) && (!v_rw))) begin
@@ -3320,6 +3646,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                         hk_fetch = k_fetch;
                                         hk_user = v_us;
                                         hk_paging = 1'b0;
+                                        hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -3332,6 +3659,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                     x_valid = 1'b1;
                                     x_pwrite = 1'b0;
                                     x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -3342,6 +3670,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_fetch = 1'b0;
                                     hk_user = 1'b0;
                                     hk_paging = 1'b1;
+                                    hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -3354,6 +3683,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 v_rw = (walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
+                                v_pw_all = (walker_guest0_a_pw_all && ha_pw);
                                 if ((k_user && (!v_us))) begin
                                 end
                                 else if (((k_user && k_write) && (!v_rw))) begin
@@ -3387,6 +3717,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                     hk_fetch = k_fetch;
                                     hk_user = v_us;
                                     hk_paging = 1'b0;
+                                    hk_unverified = (!v_pw_all);
                                 end
                             end
                         end
@@ -3433,6 +3764,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
                     hk_paging = 1'b1;
+                    hk_unverified = 1'b0;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3452,6 +3784,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
                     hk_paging = 1'b1;
+                    hk_unverified = 1'b0;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3471,6 +3804,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
                     hk_paging = 1'b1;
+                    hk_unverified = 1'b0;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3490,6 +3824,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
                     hk_paging = 1'b1;
+                    hk_unverified = 1'b0;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3509,6 +3844,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                     hk_fetch = 1'b0;
                     hk_user = 1'b0;
                     hk_paging = 1'b1;
+                    hk_unverified = 1'b0;
                 end
                 else begin
                     x_pwrite = 1'b1;
@@ -3545,6 +3881,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         v_rw = (walker_guest0_a_rw && le[1]);
                         v_us = (walker_guest0_a_us && le[2]);
                         v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[48-1:39], 3'h0});
@@ -3555,6 +3892,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
                         hk_paging = 1'b1;
+                        hk_unverified = 1'b0;
                     end
                 end
                 'h4: begin
@@ -3566,6 +3904,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         v_rw = (walker_guest0_a_rw && le[1]);
                         v_us = (walker_guest0_a_us && le[2]);
                         v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                         x_valid = 1'b1;
                         x_pwrite = 1'b0;
                         x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[39-1:30], 3'h0});
@@ -3576,6 +3915,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         hk_fetch = 1'b0;
                         hk_user = 1'b0;
                         hk_paging = 1'b1;
+                        hk_unverified = 1'b0;
                     end
                 end
                 'h3: begin
@@ -3588,6 +3928,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             v_rw = (walker_guest0_a_rw && le[1]);
                             v_us = (walker_guest0_a_us && le[2]);
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                             if ((k_user && (!v_us))) begin
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
@@ -3621,6 +3962,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
                                 hk_paging = 1'b0;
+                                hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -3633,6 +3975,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             v_rw = (walker_guest0_a_rw && le[1]);
                             v_us = (walker_guest0_a_us && le[2]);
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[30-1:21], 3'h0});
@@ -3643,6 +3986,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -3656,6 +4000,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             v_rw = (walker_guest0_a_rw && le[1]);
                             v_us = (walker_guest0_a_us && le[2]);
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                             if ((k_user && (!v_us))) begin
                             end
                             else if (((k_user && k_write) && (!v_rw))) begin
@@ -3689,6 +4034,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                                 hk_fetch = k_fetch;
                                 hk_user = v_us;
                                 hk_paging = 1'b0;
+                                hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -3701,6 +4047,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             v_rw = (walker_guest0_a_rw && le[1]);
                             v_us = (walker_guest0_a_us && le[2]);
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                             x_valid = 1'b1;
                             x_pwrite = 1'b0;
                             x_addr = ({16'h0, le[48-1:12], 12'h0} + {52'h0, i_addr[21-1:12], 3'h0});
@@ -3711,6 +4058,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = 1'b0;
                             hk_user = 1'b0;
                             hk_paging = 1'b1;
+                            hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -3723,6 +4071,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                         v_rw = (walker_guest0_a_rw && le[1]);
                         v_us = (walker_guest0_a_us && le[2]);
                         v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
+                        v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
                         if ((k_user && (!v_us))) begin
                         end
                         else if (((k_user && k_write) && (!v_rw))) begin
@@ -3756,6 +4105,7 @@ always @(walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r
                             hk_fetch = k_fetch;
                             hk_user = v_us;
                             hk_paging = 1'b0;
+                            hk_unverified = (!v_pw_all);
                         end
                     end
                 end
@@ -3774,6 +4124,7 @@ always @(posedge clk) begin: walker_guest0_fsm
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] hx;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
@@ -3788,6 +4139,7 @@ always @(posedge clk) begin: walker_guest0_fsm
     reg [48-1:0] in10;
     reg [64-1:0] ns0;
     if (rst == 1) begin
+        walker_guest0_a_pw_all <= 0;
         walker_guest0_a_rw <= 0;
         walker_guest0_a_us <= 0;
         walker_guest0_a_xd <= 0;
@@ -3797,8 +4149,14 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_hk_fetch_h <= 0;
         walker_guest0_hk_paging_h <= 0;
         walker_guest0_hk_read_h <= 0;
+        walker_guest0_hk_unverified_h <= 0;
         walker_guest0_hk_user_h <= 0;
         walker_guest0_hk_write_h <= 0;
+        walker_guest0_hl_pw <= 0;
+        walker_guest0_hl_r <= 0;
+        walker_guest0_hl_w <= 0;
+        walker_guest0_hl_x <= 0;
+        walker_guest0_hl_xu <= 0;
         le <= 0;
         walker_guest0_lvl <= 0;
         w_aux <= 0;
@@ -3819,6 +4177,10 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_pend_3 <= 0;
         walker_guest0_pend_4 <= 0;
         walker_guest0_pend_5 <= 0;
+        pq_a_pw_all_2 <= 0;
+        pq_a_pw_all_3 <= 0;
+        pq_a_pw_all_4 <= 0;
+        pq_a_pw_all_5 <= 0;
         pq_a_rw_2 <= 0;
         pq_a_rw_3 <= 0;
         pq_a_rw_4 <= 0;
@@ -3851,6 +4213,26 @@ always @(posedge clk) begin: walker_guest0_fsm
         pq_w3 <= 0;
         pq_w4 <= 0;
         pq_w5 <= 0;
+        pq_x_pw_2 <= 0;
+        pq_x_pw_3 <= 0;
+        pq_x_pw_4 <= 0;
+        pq_x_pw_5 <= 0;
+        pq_x_r_2 <= 0;
+        pq_x_r_3 <= 0;
+        pq_x_r_4 <= 0;
+        pq_x_r_5 <= 0;
+        pq_x_w_2 <= 0;
+        pq_x_w_3 <= 0;
+        pq_x_w_4 <= 0;
+        pq_x_w_5 <= 0;
+        pq_x_x_2 <= 0;
+        pq_x_x_3 <= 0;
+        pq_x_x_4 <= 0;
+        pq_x_x_5 <= 0;
+        pq_x_xu_2 <= 0;
+        pq_x_xu_3 <= 0;
+        pq_x_xu_4 <= 0;
+        pq_x_xu_5 <= 0;
         walker_guest0_sa_1 <= 0;
         walker_guest0_sa_2 <= 0;
         walker_guest0_sa_3 <= 0;
@@ -3880,6 +4262,7 @@ always @(posedge clk) begin: walker_guest0_fsm
         walker_guest0_hk_fetch_h <= hk_fetch;
         walker_guest0_hk_user_h <= hk_user;
         walker_guest0_hk_paging_h <= hk_paging;
+        walker_guest0_hk_unverified_h <= hk_unverified;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -3887,6 +4270,7 @@ always @(posedge clk) begin: walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        v_pw_all = (0 != 0);
         hx = 64'h0;
         in0 = 64'h0;
         in1 = 64'h0;
@@ -3916,6 +4300,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                     walker_guest0_a_rw <= 1'b1;
                     walker_guest0_a_us <= 1'b1;
                     walker_guest0_a_xd <= 1'b0;
+                    walker_guest0_a_pw_all <= 1'b1;
                     walker_guest0_pend_5 <= 1'b0;
                     walker_guest0_pend_4 <= 1'b0;
                     walker_guest0_pend_3 <= 1'b0;
@@ -3959,6 +4344,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 4;
                             end
@@ -3966,6 +4352,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 3;
                             end
@@ -3973,6 +4360,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
                             end
@@ -3980,6 +4368,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
                             end
@@ -3993,6 +4382,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 3;
                             end
@@ -4000,6 +4390,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
                             end
@@ -4007,6 +4398,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_rw <= pc_a_rw;
                                 walker_guest0_a_us <= pc_a_us;
                                 walker_guest0_a_xd <= pc_a_xd;
+                                walker_guest0_a_pw_all <= pc_a_pw_all;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
                             end
@@ -4020,6 +4412,11 @@ always @(posedge clk) begin: walker_guest0_fsm
             end
             3'b001: begin
                 if (x_rnow) begin
+                    walker_guest0_hl_r <= ha_r;
+                    walker_guest0_hl_w <= ha_w;
+                    walker_guest0_hl_x <= ha_x;
+                    walker_guest0_hl_xu <= ha_xu;
+                    walker_guest0_hl_pw <= ha_pw;
                     if (pq_w5) begin
                         pq_w5 <= 1'b0;
                         case (walker_guest0_lvl)
@@ -4040,6 +4437,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         endcase
                         pq_h5 <= hx;
+                        pq_x_r_5 <= ha_r;
+                        pq_x_w_5 <= ha_w;
+                        pq_x_x_5 <= ha_x;
+                        pq_x_xu_5 <= ha_xu;
+                        pq_x_pw_5 <= ha_pw;
                     end
                     if (pq_w4) begin
                         pq_w4 <= 1'b0;
@@ -4061,6 +4463,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         endcase
                         pq_h4 <= hx;
+                        pq_x_r_4 <= ha_r;
+                        pq_x_w_4 <= ha_w;
+                        pq_x_x_4 <= ha_x;
+                        pq_x_xu_4 <= ha_xu;
+                        pq_x_pw_4 <= ha_pw;
                     end
                     if (pq_w3) begin
                         pq_w3 <= 1'b0;
@@ -4082,6 +4489,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         endcase
                         pq_h3 <= hx;
+                        pq_x_r_3 <= ha_r;
+                        pq_x_w_3 <= ha_w;
+                        pq_x_x_3 <= ha_x;
+                        pq_x_xu_3 <= ha_xu;
+                        pq_x_pw_3 <= ha_pw;
                     end
                     if (pq_w2) begin
                         pq_w2 <= 1'b0;
@@ -4103,6 +4515,11 @@ always @(posedge clk) begin: walker_guest0_fsm
                             end
                         endcase
                         pq_h2 <= hx;
+                        pq_x_r_2 <= ha_r;
+                        pq_x_w_2 <= ha_w;
+                        pq_x_x_2 <= ha_x;
+                        pq_x_xu_2 <= ha_xu;
+                        pq_x_pw_2 <= ha_pw;
                     end
                     used = 1'b0;
                     if ((walker_guest0_lvl == 5)) begin
@@ -4206,12 +4623,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     pq_v5 <= 1'b1;
                                     pq_t5 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                     pq_w5 <= 1'b1;
                                     pq_a_rw_5 <= v_rw;
                                     pq_a_us_5 <= v_us;
                                     pq_a_xd_5 <= v_xd;
+                                    pq_a_pw_all_5 <= v_pw_all;
                                     pq_n5 <= 4;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 4;
@@ -4235,12 +4655,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     pq_v4 <= 1'b1;
                                     pq_t4 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                     pq_w4 <= 1'b1;
                                     pq_a_rw_4 <= v_rw;
                                     pq_a_us_4 <= v_us;
                                     pq_a_xd_4 <= v_xd;
+                                    pq_a_pw_all_4 <= v_pw_all;
                                     pq_n4 <= 3;
                                     walker_guest0_st <= 3'b001;
                                     walker_guest0_lvl <= 3;
@@ -4265,6 +4688,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         if ((k_user && (!v_us))) begin
                                             walker_guest0_fault_k <= 3;
                                             walker_guest0_flevel <= 3;
@@ -4336,12 +4761,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         pq_v3 <= 1'b1;
                                         pq_t3 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                         pq_w3 <= 1'b1;
                                         pq_a_rw_3 <= v_rw;
                                         pq_a_us_3 <= v_us;
                                         pq_a_xd_3 <= v_xd;
+                                        pq_a_pw_all_3 <= v_pw_all;
                                         pq_n3 <= 2;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 2;
@@ -4367,6 +4795,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         if ((k_user && (!v_us))) begin
                                             walker_guest0_fault_k <= 3;
                                             walker_guest0_flevel <= 2;
@@ -4438,12 +4868,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                         walker_guest0_a_us <= v_us;
                                         v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         pq_v2 <= 1'b1;
                                         pq_t2 <= {16'h0, m_rdata[48-1:12], 12'h0};
                                         pq_w2 <= 1'b1;
                                         pq_a_rw_2 <= v_rw;
                                         pq_a_us_2 <= v_us;
                                         pq_a_xd_2 <= v_xd;
+                                        pq_a_pw_all_2 <= v_pw_all;
                                         pq_n2 <= 1;
                                         walker_guest0_st <= 3'b001;
                                         walker_guest0_lvl <= 1;
@@ -4468,6 +4901,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                     walker_guest0_a_us <= v_us;
                                     v_xd = (walker_guest0_a_xd || (m_rdata[63] && r_EFER[11]));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (walker_guest0_a_pw_all && ha_pw);
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     if ((k_user && (!v_us))) begin
                                         walker_guest0_fault_k <= 3;
                                         walker_guest0_flevel <= 1;
@@ -4562,7 +4997,7 @@ always @(posedge clk) begin: walker_guest0_fsm
                 o_n_qualification[12] <= 1'b0;
                 o_n_qualification[13] <= 1'b0;
                 o_n_qualification[14] <= 1'b0;
-                o_n_qualification[15] <= 1'b0;
+                o_n_qualification[15] <= h_r_qualification[15];
                 o_n_qualification[16] <= 1'b0;
                 o_n_guest_physical_address <= h_r_gpa;
                 ns0 = 64'h0;
@@ -4689,12 +5124,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                            walker_guest0_a_pw_all <= v_pw_all;
                             pq_v5 <= 1'b1;
                             pq_t5 <= {16'h0, le[48-1:12], 12'h0};
                             pq_w5 <= 1'b1;
                             pq_a_rw_5 <= v_rw;
                             pq_a_us_5 <= v_us;
                             pq_a_xd_5 <= v_xd;
+                            pq_a_pw_all_5 <= v_pw_all;
                             pq_n5 <= 4;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 4;
@@ -4718,12 +5156,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                            walker_guest0_a_pw_all <= v_pw_all;
                             pq_v4 <= 1'b1;
                             pq_t4 <= {16'h0, le[48-1:12], 12'h0};
                             pq_w4 <= 1'b1;
                             pq_a_rw_4 <= v_rw;
                             pq_a_us_4 <= v_us;
                             pq_a_xd_4 <= v_xd;
+                            pq_a_pw_all_4 <= v_pw_all;
                             pq_n4 <= 3;
                             walker_guest0_st <= 3'b001;
                             walker_guest0_lvl <= 3;
@@ -4748,6 +5189,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
                                     walker_guest0_flevel <= 3;
@@ -4819,12 +5262,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 pq_v3 <= 1'b1;
                                 pq_t3 <= {16'h0, le[48-1:12], 12'h0};
                                 pq_w3 <= 1'b1;
                                 pq_a_rw_3 <= v_rw;
                                 pq_a_us_3 <= v_us;
                                 pq_a_xd_3 <= v_xd;
+                                pq_a_pw_all_3 <= v_pw_all;
                                 pq_n3 <= 2;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 2;
@@ -4850,6 +5296,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 if ((k_user && (!v_us))) begin
                                     walker_guest0_fault_k <= 3;
                                     walker_guest0_flevel <= 2;
@@ -4921,12 +5369,15 @@ always @(posedge clk) begin: walker_guest0_fsm
                                 walker_guest0_a_us <= v_us;
                                 v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 pq_v2 <= 1'b1;
                                 pq_t2 <= {16'h0, le[48-1:12], 12'h0};
                                 pq_w2 <= 1'b1;
                                 pq_a_rw_2 <= v_rw;
                                 pq_a_us_2 <= v_us;
                                 pq_a_xd_2 <= v_xd;
+                                pq_a_pw_all_2 <= v_pw_all;
                                 pq_n2 <= 1;
                                 walker_guest0_st <= 3'b001;
                                 walker_guest0_lvl <= 1;
@@ -4951,6 +5402,8 @@ always @(posedge clk) begin: walker_guest0_fsm
                             walker_guest0_a_us <= v_us;
                             v_xd = (walker_guest0_a_xd || (le[63] && r_EFER[11]));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (walker_guest0_a_pw_all && walker_guest0_hl_pw);
+                            walker_guest0_a_pw_all <= v_pw_all;
                             if ((k_user && (!v_us))) begin
                                 walker_guest0_fault_k <= 3;
                                 walker_guest0_flevel <= 1;
@@ -7118,7 +7571,7 @@ always @(i_addr, pq_v2, pq_v3, pq_v4, pq_v5, cache_psc0_q2, cache_psc0_q3, cache
     wc_busy = (cache_psc0_q5 || cache_psc0_q4 || cache_psc0_q3 || cache_psc0_q2 || (w_done && (w_status == 0) && (w_level != 7) && (pq_v5 || pq_v4 || pq_v3 || pq_v2)));
 end
 
-always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], cache_psc0_ca_rw_0[3], cache_psc0_ca_rw_1[0], cache_psc0_ca_rw_1[1], cache_psc0_ca_rw_1[2], cache_psc0_ca_rw_1[3], cache_psc0_ca_rw_2[0], cache_psc0_ca_rw_2[1], cache_psc0_ca_rw_2[2], cache_psc0_ca_rw_2[3], cache_psc0_ca_rw_3[0], cache_psc0_ca_rw_3[1], cache_psc0_ca_rw_3[2], cache_psc0_ca_rw_3[3], cache_psc0_ca_us_0[0], cache_psc0_ca_us_0[1], cache_psc0_ca_us_0[2], cache_psc0_ca_us_0[3], cache_psc0_ca_us_1[0], cache_psc0_ca_us_1[1], cache_psc0_ca_us_1[2], cache_psc0_ca_us_1[3], cache_psc0_ca_us_2[0], cache_psc0_ca_us_2[1], cache_psc0_ca_us_2[2], cache_psc0_ca_us_2[3], cache_psc0_ca_us_3[0], cache_psc0_ca_us_3[1], cache_psc0_ca_us_3[2], cache_psc0_ca_us_3[3], cache_psc0_ca_xd_0[0], cache_psc0_ca_xd_0[1], cache_psc0_ca_xd_0[2], cache_psc0_ca_xd_0[3], cache_psc0_ca_xd_1[0], cache_psc0_ca_xd_1[1], cache_psc0_ca_xd_1[2], cache_psc0_ca_xd_1[3], cache_psc0_ca_xd_2[0], cache_psc0_ca_xd_2[1], cache_psc0_ca_xd_2[2], cache_psc0_ca_xd_2[3], cache_psc0_ca_xd_3[0], cache_psc0_ca_xd_3[1], cache_psc0_ca_xd_3[2], cache_psc0_ca_xd_3[3], cache_psc0_cb0[0], cache_psc0_cb0[1], cache_psc0_cb0[2], cache_psc0_cb0[3], cache_psc0_cb1[0], cache_psc0_cb1[1], cache_psc0_cb1[2], cache_psc0_cb1[3], cache_psc0_cb2[0], cache_psc0_cb2[1], cache_psc0_cb2[2], cache_psc0_cb2[3], cache_psc0_cb3[0], cache_psc0_cb3[1], cache_psc0_cb3[2], cache_psc0_cb3[3], cache_psc0_ch0[0], cache_psc0_ch0[1], cache_psc0_ch0[2], cache_psc0_ch0[3], cache_psc0_ch1[0], cache_psc0_ch1[1], cache_psc0_ch1[2], cache_psc0_ch1[3], cache_psc0_ch2[0], cache_psc0_ch2[1], cache_psc0_ch2[2], cache_psc0_ch2[3], cache_psc0_ch3[0], cache_psc0_ch3[1], cache_psc0_ch3[2], cache_psc0_ch3[3], cache_psc0_ck0[0], cache_psc0_ck0[1], cache_psc0_ck0[2], cache_psc0_ck0[3], cache_psc0_ck1[0], cache_psc0_ck1[1], cache_psc0_ck1[2], cache_psc0_ck1[3], cache_psc0_ck2[0], cache_psc0_ck2[1], cache_psc0_ck2[2], cache_psc0_ck2[3], cache_psc0_ck3[0], cache_psc0_ck3[1], cache_psc0_ck3[2], cache_psc0_ck3[3], cache_psc0_cl0[0], cache_psc0_cl0[1], cache_psc0_cl0[2], cache_psc0_cl0[3], cache_psc0_cl1[0], cache_psc0_cl1[1], cache_psc0_cl1[2], cache_psc0_cl1[3], cache_psc0_cl2[0], cache_psc0_cl2[1], cache_psc0_cl2[2], cache_psc0_cl2[3], cache_psc0_cl3[0], cache_psc0_cl3[1], cache_psc0_cl3[2], cache_psc0_cl3[3], cache_psc0_cn0[0], cache_psc0_cn0[1], cache_psc0_cn0[2], cache_psc0_cn0[3], cache_psc0_cn1[0], cache_psc0_cn1[1], cache_psc0_cn1[2], cache_psc0_cn1[3], cache_psc0_cn2[0], cache_psc0_cn2[1], cache_psc0_cn2[2], cache_psc0_cn2[3], cache_psc0_cn3[0], cache_psc0_cn3[1], cache_psc0_cn3[2], cache_psc0_cn3[3], cache_psc0_ct_ept_0[0], cache_psc0_ct_ept_0[1], cache_psc0_ct_ept_0[2], cache_psc0_ct_ept_0[3], cache_psc0_ct_ept_1[0], cache_psc0_ct_ept_1[1], cache_psc0_ct_ept_1[2], cache_psc0_ct_ept_1[3], cache_psc0_ct_ept_2[0], cache_psc0_ct_ept_2[1], cache_psc0_ct_ept_2[2], cache_psc0_ct_ept_2[3], cache_psc0_ct_ept_3[0], cache_psc0_ct_ept_3[1], cache_psc0_ct_ept_3[2], cache_psc0_ct_ept_3[3], cache_psc0_ct_eptrta_0[0], cache_psc0_ct_eptrta_0[1], cache_psc0_ct_eptrta_0[2], cache_psc0_ct_eptrta_0[3], cache_psc0_ct_eptrta_1[0], cache_psc0_ct_eptrta_1[1], cache_psc0_ct_eptrta_1[2], cache_psc0_ct_eptrta_1[3], cache_psc0_ct_eptrta_2[0], cache_psc0_ct_eptrta_2[1], cache_psc0_ct_eptrta_2[2], cache_psc0_ct_eptrta_2[3], cache_psc0_ct_eptrta_3[0], cache_psc0_ct_eptrta_3[1], cache_psc0_ct_eptrta_3[2], cache_psc0_ct_eptrta_3[3], cache_psc0_ct_pcid_0[0], cache_psc0_ct_pcid_0[1], cache_psc0_ct_pcid_0[2], cache_psc0_ct_pcid_0[3], cache_psc0_ct_pcid_1[0], cache_psc0_ct_pcid_1[1], cache_psc0_ct_pcid_1[2], cache_psc0_ct_pcid_1[3], cache_psc0_ct_pcid_2[0], cache_psc0_ct_pcid_2[1], cache_psc0_ct_pcid_2[2], cache_psc0_ct_pcid_2[3], cache_psc0_ct_pcid_3[0], cache_psc0_ct_pcid_3[1], cache_psc0_ct_pcid_3[2], cache_psc0_ct_pcid_3[3], cache_psc0_ct_vpid_0[0], cache_psc0_ct_vpid_0[1], cache_psc0_ct_vpid_0[2], cache_psc0_ct_vpid_0[3], cache_psc0_ct_vpid_1[0], cache_psc0_ct_vpid_1[1], cache_psc0_ct_vpid_1[2], cache_psc0_ct_vpid_1[3], cache_psc0_ct_vpid_2[0], cache_psc0_ct_vpid_2[1], cache_psc0_ct_vpid_2[2], cache_psc0_ct_vpid_2[3], cache_psc0_ct_vpid_3[0], cache_psc0_ct_vpid_3[1], cache_psc0_ct_vpid_3[2], cache_psc0_ct_vpid_3[3], cache_psc0_cv0[0], cache_psc0_cv0[1], cache_psc0_cv0[2], cache_psc0_cv0[3], cache_psc0_cv1[0], cache_psc0_cv1[1], cache_psc0_cv1[2], cache_psc0_cv1[3], cache_psc0_cv2[0], cache_psc0_cv2[1], cache_psc0_cv2[2], cache_psc0_cv2[3], cache_psc0_cv3[0], cache_psc0_cv3[1], cache_psc0_cv3[2], cache_psc0_cv3[3], i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) begin: cache_psc0_lookup
+always @(cache_psc0_ca_pw_all_0[0], cache_psc0_ca_pw_all_0[1], cache_psc0_ca_pw_all_0[2], cache_psc0_ca_pw_all_0[3], cache_psc0_ca_pw_all_1[0], cache_psc0_ca_pw_all_1[1], cache_psc0_ca_pw_all_1[2], cache_psc0_ca_pw_all_1[3], cache_psc0_ca_pw_all_2[0], cache_psc0_ca_pw_all_2[1], cache_psc0_ca_pw_all_2[2], cache_psc0_ca_pw_all_2[3], cache_psc0_ca_pw_all_3[0], cache_psc0_ca_pw_all_3[1], cache_psc0_ca_pw_all_3[2], cache_psc0_ca_pw_all_3[3], cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], cache_psc0_ca_rw_0[3], cache_psc0_ca_rw_1[0], cache_psc0_ca_rw_1[1], cache_psc0_ca_rw_1[2], cache_psc0_ca_rw_1[3], cache_psc0_ca_rw_2[0], cache_psc0_ca_rw_2[1], cache_psc0_ca_rw_2[2], cache_psc0_ca_rw_2[3], cache_psc0_ca_rw_3[0], cache_psc0_ca_rw_3[1], cache_psc0_ca_rw_3[2], cache_psc0_ca_rw_3[3], cache_psc0_ca_us_0[0], cache_psc0_ca_us_0[1], cache_psc0_ca_us_0[2], cache_psc0_ca_us_0[3], cache_psc0_ca_us_1[0], cache_psc0_ca_us_1[1], cache_psc0_ca_us_1[2], cache_psc0_ca_us_1[3], cache_psc0_ca_us_2[0], cache_psc0_ca_us_2[1], cache_psc0_ca_us_2[2], cache_psc0_ca_us_2[3], cache_psc0_ca_us_3[0], cache_psc0_ca_us_3[1], cache_psc0_ca_us_3[2], cache_psc0_ca_us_3[3], cache_psc0_ca_xd_0[0], cache_psc0_ca_xd_0[1], cache_psc0_ca_xd_0[2], cache_psc0_ca_xd_0[3], cache_psc0_ca_xd_1[0], cache_psc0_ca_xd_1[1], cache_psc0_ca_xd_1[2], cache_psc0_ca_xd_1[3], cache_psc0_ca_xd_2[0], cache_psc0_ca_xd_2[1], cache_psc0_ca_xd_2[2], cache_psc0_ca_xd_2[3], cache_psc0_ca_xd_3[0], cache_psc0_ca_xd_3[1], cache_psc0_ca_xd_3[2], cache_psc0_ca_xd_3[3], cache_psc0_cb0[0], cache_psc0_cb0[1], cache_psc0_cb0[2], cache_psc0_cb0[3], cache_psc0_cb1[0], cache_psc0_cb1[1], cache_psc0_cb1[2], cache_psc0_cb1[3], cache_psc0_cb2[0], cache_psc0_cb2[1], cache_psc0_cb2[2], cache_psc0_cb2[3], cache_psc0_cb3[0], cache_psc0_cb3[1], cache_psc0_cb3[2], cache_psc0_cb3[3], cache_psc0_ch0[0], cache_psc0_ch0[1], cache_psc0_ch0[2], cache_psc0_ch0[3], cache_psc0_ch1[0], cache_psc0_ch1[1], cache_psc0_ch1[2], cache_psc0_ch1[3], cache_psc0_ch2[0], cache_psc0_ch2[1], cache_psc0_ch2[2], cache_psc0_ch2[3], cache_psc0_ch3[0], cache_psc0_ch3[1], cache_psc0_ch3[2], cache_psc0_ch3[3], cache_psc0_ck0[0], cache_psc0_ck0[1], cache_psc0_ck0[2], cache_psc0_ck0[3], cache_psc0_ck1[0], cache_psc0_ck1[1], cache_psc0_ck1[2], cache_psc0_ck1[3], cache_psc0_ck2[0], cache_psc0_ck2[1], cache_psc0_ck2[2], cache_psc0_ck2[3], cache_psc0_ck3[0], cache_psc0_ck3[1], cache_psc0_ck3[2], cache_psc0_ck3[3], cache_psc0_cl0[0], cache_psc0_cl0[1], cache_psc0_cl0[2], cache_psc0_cl0[3], cache_psc0_cl1[0], cache_psc0_cl1[1], cache_psc0_cl1[2], cache_psc0_cl1[3], cache_psc0_cl2[0], cache_psc0_cl2[1], cache_psc0_cl2[2], cache_psc0_cl2[3], cache_psc0_cl3[0], cache_psc0_cl3[1], cache_psc0_cl3[2], cache_psc0_cl3[3], cache_psc0_cn0[0], cache_psc0_cn0[1], cache_psc0_cn0[2], cache_psc0_cn0[3], cache_psc0_cn1[0], cache_psc0_cn1[1], cache_psc0_cn1[2], cache_psc0_cn1[3], cache_psc0_cn2[0], cache_psc0_cn2[1], cache_psc0_cn2[2], cache_psc0_cn2[3], cache_psc0_cn3[0], cache_psc0_cn3[1], cache_psc0_cn3[2], cache_psc0_cn3[3], cache_psc0_ct_ept_0[0], cache_psc0_ct_ept_0[1], cache_psc0_ct_ept_0[2], cache_psc0_ct_ept_0[3], cache_psc0_ct_ept_1[0], cache_psc0_ct_ept_1[1], cache_psc0_ct_ept_1[2], cache_psc0_ct_ept_1[3], cache_psc0_ct_ept_2[0], cache_psc0_ct_ept_2[1], cache_psc0_ct_ept_2[2], cache_psc0_ct_ept_2[3], cache_psc0_ct_ept_3[0], cache_psc0_ct_ept_3[1], cache_psc0_ct_ept_3[2], cache_psc0_ct_ept_3[3], cache_psc0_ct_eptrta_0[0], cache_psc0_ct_eptrta_0[1], cache_psc0_ct_eptrta_0[2], cache_psc0_ct_eptrta_0[3], cache_psc0_ct_eptrta_1[0], cache_psc0_ct_eptrta_1[1], cache_psc0_ct_eptrta_1[2], cache_psc0_ct_eptrta_1[3], cache_psc0_ct_eptrta_2[0], cache_psc0_ct_eptrta_2[1], cache_psc0_ct_eptrta_2[2], cache_psc0_ct_eptrta_2[3], cache_psc0_ct_eptrta_3[0], cache_psc0_ct_eptrta_3[1], cache_psc0_ct_eptrta_3[2], cache_psc0_ct_eptrta_3[3], cache_psc0_ct_pcid_0[0], cache_psc0_ct_pcid_0[1], cache_psc0_ct_pcid_0[2], cache_psc0_ct_pcid_0[3], cache_psc0_ct_pcid_1[0], cache_psc0_ct_pcid_1[1], cache_psc0_ct_pcid_1[2], cache_psc0_ct_pcid_1[3], cache_psc0_ct_pcid_2[0], cache_psc0_ct_pcid_2[1], cache_psc0_ct_pcid_2[2], cache_psc0_ct_pcid_2[3], cache_psc0_ct_pcid_3[0], cache_psc0_ct_pcid_3[1], cache_psc0_ct_pcid_3[2], cache_psc0_ct_pcid_3[3], cache_psc0_ct_vpid_0[0], cache_psc0_ct_vpid_0[1], cache_psc0_ct_vpid_0[2], cache_psc0_ct_vpid_0[3], cache_psc0_ct_vpid_1[0], cache_psc0_ct_vpid_1[1], cache_psc0_ct_vpid_1[2], cache_psc0_ct_vpid_1[3], cache_psc0_ct_vpid_2[0], cache_psc0_ct_vpid_2[1], cache_psc0_ct_vpid_2[2], cache_psc0_ct_vpid_2[3], cache_psc0_ct_vpid_3[0], cache_psc0_ct_vpid_3[1], cache_psc0_ct_vpid_3[2], cache_psc0_ct_vpid_3[3], cache_psc0_cv0[0], cache_psc0_cv0[1], cache_psc0_cv0[2], cache_psc0_cv0[3], cache_psc0_cv1[0], cache_psc0_cv1[1], cache_psc0_cv1[2], cache_psc0_cv1[3], cache_psc0_cv2[0], cache_psc0_cv2[1], cache_psc0_cv2[2], cache_psc0_cv2[3], cache_psc0_cv3[0], cache_psc0_cv3[1], cache_psc0_cv3[2], cache_psc0_cv3[3], cache_psc0_cx_pw_0[0], cache_psc0_cx_pw_0[1], cache_psc0_cx_pw_0[2], cache_psc0_cx_pw_0[3], cache_psc0_cx_pw_1[0], cache_psc0_cx_pw_1[1], cache_psc0_cx_pw_1[2], cache_psc0_cx_pw_1[3], cache_psc0_cx_pw_2[0], cache_psc0_cx_pw_2[1], cache_psc0_cx_pw_2[2], cache_psc0_cx_pw_2[3], cache_psc0_cx_pw_3[0], cache_psc0_cx_pw_3[1], cache_psc0_cx_pw_3[2], cache_psc0_cx_pw_3[3], cache_psc0_cx_r_0[0], cache_psc0_cx_r_0[1], cache_psc0_cx_r_0[2], cache_psc0_cx_r_0[3], cache_psc0_cx_r_1[0], cache_psc0_cx_r_1[1], cache_psc0_cx_r_1[2], cache_psc0_cx_r_1[3], cache_psc0_cx_r_2[0], cache_psc0_cx_r_2[1], cache_psc0_cx_r_2[2], cache_psc0_cx_r_2[3], cache_psc0_cx_r_3[0], cache_psc0_cx_r_3[1], cache_psc0_cx_r_3[2], cache_psc0_cx_r_3[3], cache_psc0_cx_w_0[0], cache_psc0_cx_w_0[1], cache_psc0_cx_w_0[2], cache_psc0_cx_w_0[3], cache_psc0_cx_w_1[0], cache_psc0_cx_w_1[1], cache_psc0_cx_w_1[2], cache_psc0_cx_w_1[3], cache_psc0_cx_w_2[0], cache_psc0_cx_w_2[1], cache_psc0_cx_w_2[2], cache_psc0_cx_w_2[3], cache_psc0_cx_w_3[0], cache_psc0_cx_w_3[1], cache_psc0_cx_w_3[2], cache_psc0_cx_w_3[3], cache_psc0_cx_x_0[0], cache_psc0_cx_x_0[1], cache_psc0_cx_x_0[2], cache_psc0_cx_x_0[3], cache_psc0_cx_x_1[0], cache_psc0_cx_x_1[1], cache_psc0_cx_x_1[2], cache_psc0_cx_x_1[3], cache_psc0_cx_x_2[0], cache_psc0_cx_x_2[1], cache_psc0_cx_x_2[2], cache_psc0_cx_x_2[3], cache_psc0_cx_x_3[0], cache_psc0_cx_x_3[1], cache_psc0_cx_x_3[2], cache_psc0_cx_x_3[3], cache_psc0_cx_xu_0[0], cache_psc0_cx_xu_0[1], cache_psc0_cx_xu_0[2], cache_psc0_cx_xu_0[3], cache_psc0_cx_xu_1[0], cache_psc0_cx_xu_1[1], cache_psc0_cx_xu_1[2], cache_psc0_cx_xu_1[3], cache_psc0_cx_xu_2[0], cache_psc0_cx_xu_2[1], cache_psc0_cx_xu_2[2], cache_psc0_cx_xu_2[3], cache_psc0_cx_xu_3[0], cache_psc0_cx_xu_3[1], cache_psc0_cx_xu_3[2], cache_psc0_cx_xu_3[3], i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) begin: cache_psc0_lookup
     reg found;
     reg [2-1:0] way;
     reg [2-1:0] hs;
@@ -7128,6 +7581,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg h_a_rw;
     reg h_a_us;
     reg h_a_xd;
+    reg h_a_pw_all;
+    reg h_x_r;
+    reg h_x_w;
+    reg h_x_x;
+    reg h_x_xu;
+    reg h_x_pw;
     reg [1-1:0] x5_3_cv;
     reg [43-1:0] x5_3_ck;
     reg [3-1:0] x5_3_cl;
@@ -7141,6 +7600,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x5_3_ca_rw;
     reg [1-1:0] x5_3_ca_us;
     reg [1-1:0] x5_3_ca_xd;
+    reg [1-1:0] x5_3_ca_pw_all;
+    reg [1-1:0] x5_3_cx_r;
+    reg [1-1:0] x5_3_cx_w;
+    reg [1-1:0] x5_3_cx_x;
+    reg [1-1:0] x5_3_cx_xu;
+    reg [1-1:0] x5_3_cx_pw;
     reg [1-1:0] x5_2_cv;
     reg [43-1:0] x5_2_ck;
     reg [3-1:0] x5_2_cl;
@@ -7154,6 +7619,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x5_2_ca_rw;
     reg [1-1:0] x5_2_ca_us;
     reg [1-1:0] x5_2_ca_xd;
+    reg [1-1:0] x5_2_ca_pw_all;
+    reg [1-1:0] x5_2_cx_r;
+    reg [1-1:0] x5_2_cx_w;
+    reg [1-1:0] x5_2_cx_x;
+    reg [1-1:0] x5_2_cx_xu;
+    reg [1-1:0] x5_2_cx_pw;
     reg [1-1:0] x5_1_cv;
     reg [43-1:0] x5_1_ck;
     reg [3-1:0] x5_1_cl;
@@ -7167,6 +7638,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x5_1_ca_rw;
     reg [1-1:0] x5_1_ca_us;
     reg [1-1:0] x5_1_ca_xd;
+    reg [1-1:0] x5_1_ca_pw_all;
+    reg [1-1:0] x5_1_cx_r;
+    reg [1-1:0] x5_1_cx_w;
+    reg [1-1:0] x5_1_cx_x;
+    reg [1-1:0] x5_1_cx_xu;
+    reg [1-1:0] x5_1_cx_pw;
     reg [1-1:0] x5_0_cv;
     reg [43-1:0] x5_0_ck;
     reg [3-1:0] x5_0_cl;
@@ -7180,6 +7657,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x5_0_ca_rw;
     reg [1-1:0] x5_0_ca_us;
     reg [1-1:0] x5_0_ca_xd;
+    reg [1-1:0] x5_0_ca_pw_all;
+    reg [1-1:0] x5_0_cx_r;
+    reg [1-1:0] x5_0_cx_w;
+    reg [1-1:0] x5_0_cx_x;
+    reg [1-1:0] x5_0_cx_xu;
+    reg [1-1:0] x5_0_cx_pw;
     reg [1-1:0] x4_3_cv;
     reg [43-1:0] x4_3_ck;
     reg [3-1:0] x4_3_cl;
@@ -7193,6 +7676,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x4_3_ca_rw;
     reg [1-1:0] x4_3_ca_us;
     reg [1-1:0] x4_3_ca_xd;
+    reg [1-1:0] x4_3_ca_pw_all;
+    reg [1-1:0] x4_3_cx_r;
+    reg [1-1:0] x4_3_cx_w;
+    reg [1-1:0] x4_3_cx_x;
+    reg [1-1:0] x4_3_cx_xu;
+    reg [1-1:0] x4_3_cx_pw;
     reg [1-1:0] x4_2_cv;
     reg [43-1:0] x4_2_ck;
     reg [3-1:0] x4_2_cl;
@@ -7206,6 +7695,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x4_2_ca_rw;
     reg [1-1:0] x4_2_ca_us;
     reg [1-1:0] x4_2_ca_xd;
+    reg [1-1:0] x4_2_ca_pw_all;
+    reg [1-1:0] x4_2_cx_r;
+    reg [1-1:0] x4_2_cx_w;
+    reg [1-1:0] x4_2_cx_x;
+    reg [1-1:0] x4_2_cx_xu;
+    reg [1-1:0] x4_2_cx_pw;
     reg [1-1:0] x4_1_cv;
     reg [43-1:0] x4_1_ck;
     reg [3-1:0] x4_1_cl;
@@ -7219,6 +7714,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x4_1_ca_rw;
     reg [1-1:0] x4_1_ca_us;
     reg [1-1:0] x4_1_ca_xd;
+    reg [1-1:0] x4_1_ca_pw_all;
+    reg [1-1:0] x4_1_cx_r;
+    reg [1-1:0] x4_1_cx_w;
+    reg [1-1:0] x4_1_cx_x;
+    reg [1-1:0] x4_1_cx_xu;
+    reg [1-1:0] x4_1_cx_pw;
     reg [1-1:0] x4_0_cv;
     reg [43-1:0] x4_0_ck;
     reg [3-1:0] x4_0_cl;
@@ -7232,6 +7733,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x4_0_ca_rw;
     reg [1-1:0] x4_0_ca_us;
     reg [1-1:0] x4_0_ca_xd;
+    reg [1-1:0] x4_0_ca_pw_all;
+    reg [1-1:0] x4_0_cx_r;
+    reg [1-1:0] x4_0_cx_w;
+    reg [1-1:0] x4_0_cx_x;
+    reg [1-1:0] x4_0_cx_xu;
+    reg [1-1:0] x4_0_cx_pw;
     reg [1-1:0] x3_3_cv;
     reg [43-1:0] x3_3_ck;
     reg [3-1:0] x3_3_cl;
@@ -7245,6 +7752,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x3_3_ca_rw;
     reg [1-1:0] x3_3_ca_us;
     reg [1-1:0] x3_3_ca_xd;
+    reg [1-1:0] x3_3_ca_pw_all;
+    reg [1-1:0] x3_3_cx_r;
+    reg [1-1:0] x3_3_cx_w;
+    reg [1-1:0] x3_3_cx_x;
+    reg [1-1:0] x3_3_cx_xu;
+    reg [1-1:0] x3_3_cx_pw;
     reg [1-1:0] x3_2_cv;
     reg [43-1:0] x3_2_ck;
     reg [3-1:0] x3_2_cl;
@@ -7258,6 +7771,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x3_2_ca_rw;
     reg [1-1:0] x3_2_ca_us;
     reg [1-1:0] x3_2_ca_xd;
+    reg [1-1:0] x3_2_ca_pw_all;
+    reg [1-1:0] x3_2_cx_r;
+    reg [1-1:0] x3_2_cx_w;
+    reg [1-1:0] x3_2_cx_x;
+    reg [1-1:0] x3_2_cx_xu;
+    reg [1-1:0] x3_2_cx_pw;
     reg [1-1:0] x3_1_cv;
     reg [43-1:0] x3_1_ck;
     reg [3-1:0] x3_1_cl;
@@ -7271,6 +7790,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x3_1_ca_rw;
     reg [1-1:0] x3_1_ca_us;
     reg [1-1:0] x3_1_ca_xd;
+    reg [1-1:0] x3_1_ca_pw_all;
+    reg [1-1:0] x3_1_cx_r;
+    reg [1-1:0] x3_1_cx_w;
+    reg [1-1:0] x3_1_cx_x;
+    reg [1-1:0] x3_1_cx_xu;
+    reg [1-1:0] x3_1_cx_pw;
     reg [1-1:0] x3_0_cv;
     reg [43-1:0] x3_0_ck;
     reg [3-1:0] x3_0_cl;
@@ -7284,6 +7809,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x3_0_ca_rw;
     reg [1-1:0] x3_0_ca_us;
     reg [1-1:0] x3_0_ca_xd;
+    reg [1-1:0] x3_0_ca_pw_all;
+    reg [1-1:0] x3_0_cx_r;
+    reg [1-1:0] x3_0_cx_w;
+    reg [1-1:0] x3_0_cx_x;
+    reg [1-1:0] x3_0_cx_xu;
+    reg [1-1:0] x3_0_cx_pw;
     reg [1-1:0] x2_3_cv;
     reg [43-1:0] x2_3_ck;
     reg [3-1:0] x2_3_cl;
@@ -7297,6 +7828,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x2_3_ca_rw;
     reg [1-1:0] x2_3_ca_us;
     reg [1-1:0] x2_3_ca_xd;
+    reg [1-1:0] x2_3_ca_pw_all;
+    reg [1-1:0] x2_3_cx_r;
+    reg [1-1:0] x2_3_cx_w;
+    reg [1-1:0] x2_3_cx_x;
+    reg [1-1:0] x2_3_cx_xu;
+    reg [1-1:0] x2_3_cx_pw;
     reg [1-1:0] x2_2_cv;
     reg [43-1:0] x2_2_ck;
     reg [3-1:0] x2_2_cl;
@@ -7310,6 +7847,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x2_2_ca_rw;
     reg [1-1:0] x2_2_ca_us;
     reg [1-1:0] x2_2_ca_xd;
+    reg [1-1:0] x2_2_ca_pw_all;
+    reg [1-1:0] x2_2_cx_r;
+    reg [1-1:0] x2_2_cx_w;
+    reg [1-1:0] x2_2_cx_x;
+    reg [1-1:0] x2_2_cx_xu;
+    reg [1-1:0] x2_2_cx_pw;
     reg [1-1:0] x2_1_cv;
     reg [43-1:0] x2_1_ck;
     reg [3-1:0] x2_1_cl;
@@ -7323,6 +7866,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x2_1_ca_rw;
     reg [1-1:0] x2_1_ca_us;
     reg [1-1:0] x2_1_ca_xd;
+    reg [1-1:0] x2_1_ca_pw_all;
+    reg [1-1:0] x2_1_cx_r;
+    reg [1-1:0] x2_1_cx_w;
+    reg [1-1:0] x2_1_cx_x;
+    reg [1-1:0] x2_1_cx_xu;
+    reg [1-1:0] x2_1_cx_pw;
     reg [1-1:0] x2_0_cv;
     reg [43-1:0] x2_0_ck;
     reg [3-1:0] x2_0_cl;
@@ -7336,6 +7885,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     reg [1-1:0] x2_0_ca_rw;
     reg [1-1:0] x2_0_ca_us;
     reg [1-1:0] x2_0_ca_xd;
+    reg [1-1:0] x2_0_ca_pw_all;
+    reg [1-1:0] x2_0_cx_r;
+    reg [1-1:0] x2_0_cx_w;
+    reg [1-1:0] x2_0_cx_x;
+    reg [1-1:0] x2_0_cx_xu;
+    reg [1-1:0] x2_0_cx_pw;
     found = 1'b0;
     way = 2'h0;
     hs = 2'h0;
@@ -7345,6 +7900,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     h_a_rw = (0 != 0);
     h_a_us = (0 != 0);
     h_a_xd = (0 != 0);
+    h_a_pw_all = (0 != 0);
+    h_x_r = (0 != 0);
+    h_x_w = (0 != 0);
+    h_x_x = (0 != 0);
+    h_x_xu = (0 != 0);
+    h_x_pw = (0 != 0);
     x5_3_cv = 1'h0;
     x5_3_cv[0] = cache_psc0_cv3[cache_psc0_ls5];
     x5_3_ck = 43'h0;
@@ -7371,6 +7932,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x5_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls5];
     x5_3_ca_xd = 1'h0;
     x5_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls5];
+    x5_3_ca_pw_all = 1'h0;
+    x5_3_ca_pw_all[0] = cache_psc0_ca_pw_all_3[cache_psc0_ls5];
+    x5_3_cx_r = 1'h0;
+    x5_3_cx_r[0] = cache_psc0_cx_r_3[cache_psc0_ls5];
+    x5_3_cx_w = 1'h0;
+    x5_3_cx_w[0] = cache_psc0_cx_w_3[cache_psc0_ls5];
+    x5_3_cx_x = 1'h0;
+    x5_3_cx_x[0] = cache_psc0_cx_x_3[cache_psc0_ls5];
+    x5_3_cx_xu = 1'h0;
+    x5_3_cx_xu[0] = cache_psc0_cx_xu_3[cache_psc0_ls5];
+    x5_3_cx_pw = 1'h0;
+    x5_3_cx_pw[0] = cache_psc0_cx_pw_3[cache_psc0_ls5];
     if ((x5_3_cv[0] && (x5_3_cl == 5) && (x5_3_ck[16-1:0] == i_addr[64-1:48]) && (x5_3_ct_vpid == cache_psc0_t_vpid) && (x5_3_ct_ept == cache_psc0_t_ept) && (x5_3_ct_eptrta == cache_psc0_t_eptrta) && (x5_3_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 3;
@@ -7381,6 +7954,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x5_3_ca_rw[0] != 0);
         h_a_us = (x5_3_ca_us[0] != 0);
         h_a_xd = (x5_3_ca_xd[0] != 0);
+        h_a_pw_all = (x5_3_ca_pw_all[0] != 0);
+        h_x_r = (x5_3_cx_r[0] != 0);
+        h_x_w = (x5_3_cx_w[0] != 0);
+        h_x_x = (x5_3_cx_x[0] != 0);
+        h_x_xu = (x5_3_cx_xu[0] != 0);
+        h_x_pw = (x5_3_cx_pw[0] != 0);
     end
     x5_2_cv = 1'h0;
     x5_2_cv[0] = cache_psc0_cv2[cache_psc0_ls5];
@@ -7408,6 +7987,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x5_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls5];
     x5_2_ca_xd = 1'h0;
     x5_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls5];
+    x5_2_ca_pw_all = 1'h0;
+    x5_2_ca_pw_all[0] = cache_psc0_ca_pw_all_2[cache_psc0_ls5];
+    x5_2_cx_r = 1'h0;
+    x5_2_cx_r[0] = cache_psc0_cx_r_2[cache_psc0_ls5];
+    x5_2_cx_w = 1'h0;
+    x5_2_cx_w[0] = cache_psc0_cx_w_2[cache_psc0_ls5];
+    x5_2_cx_x = 1'h0;
+    x5_2_cx_x[0] = cache_psc0_cx_x_2[cache_psc0_ls5];
+    x5_2_cx_xu = 1'h0;
+    x5_2_cx_xu[0] = cache_psc0_cx_xu_2[cache_psc0_ls5];
+    x5_2_cx_pw = 1'h0;
+    x5_2_cx_pw[0] = cache_psc0_cx_pw_2[cache_psc0_ls5];
     if ((x5_2_cv[0] && (x5_2_cl == 5) && (x5_2_ck[16-1:0] == i_addr[64-1:48]) && (x5_2_ct_vpid == cache_psc0_t_vpid) && (x5_2_ct_ept == cache_psc0_t_ept) && (x5_2_ct_eptrta == cache_psc0_t_eptrta) && (x5_2_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 2;
@@ -7418,6 +8009,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x5_2_ca_rw[0] != 0);
         h_a_us = (x5_2_ca_us[0] != 0);
         h_a_xd = (x5_2_ca_xd[0] != 0);
+        h_a_pw_all = (x5_2_ca_pw_all[0] != 0);
+        h_x_r = (x5_2_cx_r[0] != 0);
+        h_x_w = (x5_2_cx_w[0] != 0);
+        h_x_x = (x5_2_cx_x[0] != 0);
+        h_x_xu = (x5_2_cx_xu[0] != 0);
+        h_x_pw = (x5_2_cx_pw[0] != 0);
     end
     x5_1_cv = 1'h0;
     x5_1_cv[0] = cache_psc0_cv1[cache_psc0_ls5];
@@ -7445,6 +8042,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x5_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls5];
     x5_1_ca_xd = 1'h0;
     x5_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls5];
+    x5_1_ca_pw_all = 1'h0;
+    x5_1_ca_pw_all[0] = cache_psc0_ca_pw_all_1[cache_psc0_ls5];
+    x5_1_cx_r = 1'h0;
+    x5_1_cx_r[0] = cache_psc0_cx_r_1[cache_psc0_ls5];
+    x5_1_cx_w = 1'h0;
+    x5_1_cx_w[0] = cache_psc0_cx_w_1[cache_psc0_ls5];
+    x5_1_cx_x = 1'h0;
+    x5_1_cx_x[0] = cache_psc0_cx_x_1[cache_psc0_ls5];
+    x5_1_cx_xu = 1'h0;
+    x5_1_cx_xu[0] = cache_psc0_cx_xu_1[cache_psc0_ls5];
+    x5_1_cx_pw = 1'h0;
+    x5_1_cx_pw[0] = cache_psc0_cx_pw_1[cache_psc0_ls5];
     if ((x5_1_cv[0] && (x5_1_cl == 5) && (x5_1_ck[16-1:0] == i_addr[64-1:48]) && (x5_1_ct_vpid == cache_psc0_t_vpid) && (x5_1_ct_ept == cache_psc0_t_ept) && (x5_1_ct_eptrta == cache_psc0_t_eptrta) && (x5_1_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 1;
@@ -7455,6 +8064,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x5_1_ca_rw[0] != 0);
         h_a_us = (x5_1_ca_us[0] != 0);
         h_a_xd = (x5_1_ca_xd[0] != 0);
+        h_a_pw_all = (x5_1_ca_pw_all[0] != 0);
+        h_x_r = (x5_1_cx_r[0] != 0);
+        h_x_w = (x5_1_cx_w[0] != 0);
+        h_x_x = (x5_1_cx_x[0] != 0);
+        h_x_xu = (x5_1_cx_xu[0] != 0);
+        h_x_pw = (x5_1_cx_pw[0] != 0);
     end
     x5_0_cv = 1'h0;
     x5_0_cv[0] = cache_psc0_cv0[cache_psc0_ls5];
@@ -7482,6 +8097,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x5_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls5];
     x5_0_ca_xd = 1'h0;
     x5_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls5];
+    x5_0_ca_pw_all = 1'h0;
+    x5_0_ca_pw_all[0] = cache_psc0_ca_pw_all_0[cache_psc0_ls5];
+    x5_0_cx_r = 1'h0;
+    x5_0_cx_r[0] = cache_psc0_cx_r_0[cache_psc0_ls5];
+    x5_0_cx_w = 1'h0;
+    x5_0_cx_w[0] = cache_psc0_cx_w_0[cache_psc0_ls5];
+    x5_0_cx_x = 1'h0;
+    x5_0_cx_x[0] = cache_psc0_cx_x_0[cache_psc0_ls5];
+    x5_0_cx_xu = 1'h0;
+    x5_0_cx_xu[0] = cache_psc0_cx_xu_0[cache_psc0_ls5];
+    x5_0_cx_pw = 1'h0;
+    x5_0_cx_pw[0] = cache_psc0_cx_pw_0[cache_psc0_ls5];
     if ((x5_0_cv[0] && (x5_0_cl == 5) && (x5_0_ck[16-1:0] == i_addr[64-1:48]) && (x5_0_ct_vpid == cache_psc0_t_vpid) && (x5_0_ct_ept == cache_psc0_t_ept) && (x5_0_ct_eptrta == cache_psc0_t_eptrta) && (x5_0_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 0;
@@ -7492,6 +8119,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x5_0_ca_rw[0] != 0);
         h_a_us = (x5_0_ca_us[0] != 0);
         h_a_xd = (x5_0_ca_xd[0] != 0);
+        h_a_pw_all = (x5_0_ca_pw_all[0] != 0);
+        h_x_r = (x5_0_cx_r[0] != 0);
+        h_x_w = (x5_0_cx_w[0] != 0);
+        h_x_x = (x5_0_cx_x[0] != 0);
+        h_x_xu = (x5_0_cx_xu[0] != 0);
+        h_x_pw = (x5_0_cx_pw[0] != 0);
     end
     x4_3_cv = 1'h0;
     x4_3_cv[0] = cache_psc0_cv3[cache_psc0_ls4];
@@ -7519,6 +8152,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x4_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls4];
     x4_3_ca_xd = 1'h0;
     x4_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls4];
+    x4_3_ca_pw_all = 1'h0;
+    x4_3_ca_pw_all[0] = cache_psc0_ca_pw_all_3[cache_psc0_ls4];
+    x4_3_cx_r = 1'h0;
+    x4_3_cx_r[0] = cache_psc0_cx_r_3[cache_psc0_ls4];
+    x4_3_cx_w = 1'h0;
+    x4_3_cx_w[0] = cache_psc0_cx_w_3[cache_psc0_ls4];
+    x4_3_cx_x = 1'h0;
+    x4_3_cx_x[0] = cache_psc0_cx_x_3[cache_psc0_ls4];
+    x4_3_cx_xu = 1'h0;
+    x4_3_cx_xu[0] = cache_psc0_cx_xu_3[cache_psc0_ls4];
+    x4_3_cx_pw = 1'h0;
+    x4_3_cx_pw[0] = cache_psc0_cx_pw_3[cache_psc0_ls4];
     if ((x4_3_cv[0] && (x4_3_cl == 4) && (x4_3_ck[25-1:0] == i_addr[64-1:39]) && (x4_3_ct_vpid == cache_psc0_t_vpid) && (x4_3_ct_ept == cache_psc0_t_ept) && (x4_3_ct_eptrta == cache_psc0_t_eptrta) && (x4_3_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 3;
@@ -7529,6 +8174,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x4_3_ca_rw[0] != 0);
         h_a_us = (x4_3_ca_us[0] != 0);
         h_a_xd = (x4_3_ca_xd[0] != 0);
+        h_a_pw_all = (x4_3_ca_pw_all[0] != 0);
+        h_x_r = (x4_3_cx_r[0] != 0);
+        h_x_w = (x4_3_cx_w[0] != 0);
+        h_x_x = (x4_3_cx_x[0] != 0);
+        h_x_xu = (x4_3_cx_xu[0] != 0);
+        h_x_pw = (x4_3_cx_pw[0] != 0);
     end
     x4_2_cv = 1'h0;
     x4_2_cv[0] = cache_psc0_cv2[cache_psc0_ls4];
@@ -7556,6 +8207,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x4_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls4];
     x4_2_ca_xd = 1'h0;
     x4_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls4];
+    x4_2_ca_pw_all = 1'h0;
+    x4_2_ca_pw_all[0] = cache_psc0_ca_pw_all_2[cache_psc0_ls4];
+    x4_2_cx_r = 1'h0;
+    x4_2_cx_r[0] = cache_psc0_cx_r_2[cache_psc0_ls4];
+    x4_2_cx_w = 1'h0;
+    x4_2_cx_w[0] = cache_psc0_cx_w_2[cache_psc0_ls4];
+    x4_2_cx_x = 1'h0;
+    x4_2_cx_x[0] = cache_psc0_cx_x_2[cache_psc0_ls4];
+    x4_2_cx_xu = 1'h0;
+    x4_2_cx_xu[0] = cache_psc0_cx_xu_2[cache_psc0_ls4];
+    x4_2_cx_pw = 1'h0;
+    x4_2_cx_pw[0] = cache_psc0_cx_pw_2[cache_psc0_ls4];
     if ((x4_2_cv[0] && (x4_2_cl == 4) && (x4_2_ck[25-1:0] == i_addr[64-1:39]) && (x4_2_ct_vpid == cache_psc0_t_vpid) && (x4_2_ct_ept == cache_psc0_t_ept) && (x4_2_ct_eptrta == cache_psc0_t_eptrta) && (x4_2_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 2;
@@ -7566,6 +8229,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x4_2_ca_rw[0] != 0);
         h_a_us = (x4_2_ca_us[0] != 0);
         h_a_xd = (x4_2_ca_xd[0] != 0);
+        h_a_pw_all = (x4_2_ca_pw_all[0] != 0);
+        h_x_r = (x4_2_cx_r[0] != 0);
+        h_x_w = (x4_2_cx_w[0] != 0);
+        h_x_x = (x4_2_cx_x[0] != 0);
+        h_x_xu = (x4_2_cx_xu[0] != 0);
+        h_x_pw = (x4_2_cx_pw[0] != 0);
     end
     x4_1_cv = 1'h0;
     x4_1_cv[0] = cache_psc0_cv1[cache_psc0_ls4];
@@ -7593,6 +8262,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x4_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls4];
     x4_1_ca_xd = 1'h0;
     x4_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls4];
+    x4_1_ca_pw_all = 1'h0;
+    x4_1_ca_pw_all[0] = cache_psc0_ca_pw_all_1[cache_psc0_ls4];
+    x4_1_cx_r = 1'h0;
+    x4_1_cx_r[0] = cache_psc0_cx_r_1[cache_psc0_ls4];
+    x4_1_cx_w = 1'h0;
+    x4_1_cx_w[0] = cache_psc0_cx_w_1[cache_psc0_ls4];
+    x4_1_cx_x = 1'h0;
+    x4_1_cx_x[0] = cache_psc0_cx_x_1[cache_psc0_ls4];
+    x4_1_cx_xu = 1'h0;
+    x4_1_cx_xu[0] = cache_psc0_cx_xu_1[cache_psc0_ls4];
+    x4_1_cx_pw = 1'h0;
+    x4_1_cx_pw[0] = cache_psc0_cx_pw_1[cache_psc0_ls4];
     if ((x4_1_cv[0] && (x4_1_cl == 4) && (x4_1_ck[25-1:0] == i_addr[64-1:39]) && (x4_1_ct_vpid == cache_psc0_t_vpid) && (x4_1_ct_ept == cache_psc0_t_ept) && (x4_1_ct_eptrta == cache_psc0_t_eptrta) && (x4_1_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 1;
@@ -7603,6 +8284,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x4_1_ca_rw[0] != 0);
         h_a_us = (x4_1_ca_us[0] != 0);
         h_a_xd = (x4_1_ca_xd[0] != 0);
+        h_a_pw_all = (x4_1_ca_pw_all[0] != 0);
+        h_x_r = (x4_1_cx_r[0] != 0);
+        h_x_w = (x4_1_cx_w[0] != 0);
+        h_x_x = (x4_1_cx_x[0] != 0);
+        h_x_xu = (x4_1_cx_xu[0] != 0);
+        h_x_pw = (x4_1_cx_pw[0] != 0);
     end
     x4_0_cv = 1'h0;
     x4_0_cv[0] = cache_psc0_cv0[cache_psc0_ls4];
@@ -7630,6 +8317,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x4_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls4];
     x4_0_ca_xd = 1'h0;
     x4_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls4];
+    x4_0_ca_pw_all = 1'h0;
+    x4_0_ca_pw_all[0] = cache_psc0_ca_pw_all_0[cache_psc0_ls4];
+    x4_0_cx_r = 1'h0;
+    x4_0_cx_r[0] = cache_psc0_cx_r_0[cache_psc0_ls4];
+    x4_0_cx_w = 1'h0;
+    x4_0_cx_w[0] = cache_psc0_cx_w_0[cache_psc0_ls4];
+    x4_0_cx_x = 1'h0;
+    x4_0_cx_x[0] = cache_psc0_cx_x_0[cache_psc0_ls4];
+    x4_0_cx_xu = 1'h0;
+    x4_0_cx_xu[0] = cache_psc0_cx_xu_0[cache_psc0_ls4];
+    x4_0_cx_pw = 1'h0;
+    x4_0_cx_pw[0] = cache_psc0_cx_pw_0[cache_psc0_ls4];
     if ((x4_0_cv[0] && (x4_0_cl == 4) && (x4_0_ck[25-1:0] == i_addr[64-1:39]) && (x4_0_ct_vpid == cache_psc0_t_vpid) && (x4_0_ct_ept == cache_psc0_t_ept) && (x4_0_ct_eptrta == cache_psc0_t_eptrta) && (x4_0_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 0;
@@ -7640,6 +8339,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x4_0_ca_rw[0] != 0);
         h_a_us = (x4_0_ca_us[0] != 0);
         h_a_xd = (x4_0_ca_xd[0] != 0);
+        h_a_pw_all = (x4_0_ca_pw_all[0] != 0);
+        h_x_r = (x4_0_cx_r[0] != 0);
+        h_x_w = (x4_0_cx_w[0] != 0);
+        h_x_x = (x4_0_cx_x[0] != 0);
+        h_x_xu = (x4_0_cx_xu[0] != 0);
+        h_x_pw = (x4_0_cx_pw[0] != 0);
     end
     x3_3_cv = 1'h0;
     x3_3_cv[0] = cache_psc0_cv3[cache_psc0_ls3];
@@ -7667,6 +8372,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x3_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls3];
     x3_3_ca_xd = 1'h0;
     x3_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls3];
+    x3_3_ca_pw_all = 1'h0;
+    x3_3_ca_pw_all[0] = cache_psc0_ca_pw_all_3[cache_psc0_ls3];
+    x3_3_cx_r = 1'h0;
+    x3_3_cx_r[0] = cache_psc0_cx_r_3[cache_psc0_ls3];
+    x3_3_cx_w = 1'h0;
+    x3_3_cx_w[0] = cache_psc0_cx_w_3[cache_psc0_ls3];
+    x3_3_cx_x = 1'h0;
+    x3_3_cx_x[0] = cache_psc0_cx_x_3[cache_psc0_ls3];
+    x3_3_cx_xu = 1'h0;
+    x3_3_cx_xu[0] = cache_psc0_cx_xu_3[cache_psc0_ls3];
+    x3_3_cx_pw = 1'h0;
+    x3_3_cx_pw[0] = cache_psc0_cx_pw_3[cache_psc0_ls3];
     if ((x3_3_cv[0] && (x3_3_cl == 3) && (x3_3_ck[34-1:0] == i_addr[64-1:30]) && (x3_3_ct_vpid == cache_psc0_t_vpid) && (x3_3_ct_ept == cache_psc0_t_ept) && (x3_3_ct_eptrta == cache_psc0_t_eptrta) && (x3_3_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 3;
@@ -7677,6 +8394,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x3_3_ca_rw[0] != 0);
         h_a_us = (x3_3_ca_us[0] != 0);
         h_a_xd = (x3_3_ca_xd[0] != 0);
+        h_a_pw_all = (x3_3_ca_pw_all[0] != 0);
+        h_x_r = (x3_3_cx_r[0] != 0);
+        h_x_w = (x3_3_cx_w[0] != 0);
+        h_x_x = (x3_3_cx_x[0] != 0);
+        h_x_xu = (x3_3_cx_xu[0] != 0);
+        h_x_pw = (x3_3_cx_pw[0] != 0);
     end
     x3_2_cv = 1'h0;
     x3_2_cv[0] = cache_psc0_cv2[cache_psc0_ls3];
@@ -7704,6 +8427,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x3_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls3];
     x3_2_ca_xd = 1'h0;
     x3_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls3];
+    x3_2_ca_pw_all = 1'h0;
+    x3_2_ca_pw_all[0] = cache_psc0_ca_pw_all_2[cache_psc0_ls3];
+    x3_2_cx_r = 1'h0;
+    x3_2_cx_r[0] = cache_psc0_cx_r_2[cache_psc0_ls3];
+    x3_2_cx_w = 1'h0;
+    x3_2_cx_w[0] = cache_psc0_cx_w_2[cache_psc0_ls3];
+    x3_2_cx_x = 1'h0;
+    x3_2_cx_x[0] = cache_psc0_cx_x_2[cache_psc0_ls3];
+    x3_2_cx_xu = 1'h0;
+    x3_2_cx_xu[0] = cache_psc0_cx_xu_2[cache_psc0_ls3];
+    x3_2_cx_pw = 1'h0;
+    x3_2_cx_pw[0] = cache_psc0_cx_pw_2[cache_psc0_ls3];
     if ((x3_2_cv[0] && (x3_2_cl == 3) && (x3_2_ck[34-1:0] == i_addr[64-1:30]) && (x3_2_ct_vpid == cache_psc0_t_vpid) && (x3_2_ct_ept == cache_psc0_t_ept) && (x3_2_ct_eptrta == cache_psc0_t_eptrta) && (x3_2_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 2;
@@ -7714,6 +8449,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x3_2_ca_rw[0] != 0);
         h_a_us = (x3_2_ca_us[0] != 0);
         h_a_xd = (x3_2_ca_xd[0] != 0);
+        h_a_pw_all = (x3_2_ca_pw_all[0] != 0);
+        h_x_r = (x3_2_cx_r[0] != 0);
+        h_x_w = (x3_2_cx_w[0] != 0);
+        h_x_x = (x3_2_cx_x[0] != 0);
+        h_x_xu = (x3_2_cx_xu[0] != 0);
+        h_x_pw = (x3_2_cx_pw[0] != 0);
     end
     x3_1_cv = 1'h0;
     x3_1_cv[0] = cache_psc0_cv1[cache_psc0_ls3];
@@ -7741,6 +8482,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x3_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls3];
     x3_1_ca_xd = 1'h0;
     x3_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls3];
+    x3_1_ca_pw_all = 1'h0;
+    x3_1_ca_pw_all[0] = cache_psc0_ca_pw_all_1[cache_psc0_ls3];
+    x3_1_cx_r = 1'h0;
+    x3_1_cx_r[0] = cache_psc0_cx_r_1[cache_psc0_ls3];
+    x3_1_cx_w = 1'h0;
+    x3_1_cx_w[0] = cache_psc0_cx_w_1[cache_psc0_ls3];
+    x3_1_cx_x = 1'h0;
+    x3_1_cx_x[0] = cache_psc0_cx_x_1[cache_psc0_ls3];
+    x3_1_cx_xu = 1'h0;
+    x3_1_cx_xu[0] = cache_psc0_cx_xu_1[cache_psc0_ls3];
+    x3_1_cx_pw = 1'h0;
+    x3_1_cx_pw[0] = cache_psc0_cx_pw_1[cache_psc0_ls3];
     if ((x3_1_cv[0] && (x3_1_cl == 3) && (x3_1_ck[34-1:0] == i_addr[64-1:30]) && (x3_1_ct_vpid == cache_psc0_t_vpid) && (x3_1_ct_ept == cache_psc0_t_ept) && (x3_1_ct_eptrta == cache_psc0_t_eptrta) && (x3_1_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 1;
@@ -7751,6 +8504,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x3_1_ca_rw[0] != 0);
         h_a_us = (x3_1_ca_us[0] != 0);
         h_a_xd = (x3_1_ca_xd[0] != 0);
+        h_a_pw_all = (x3_1_ca_pw_all[0] != 0);
+        h_x_r = (x3_1_cx_r[0] != 0);
+        h_x_w = (x3_1_cx_w[0] != 0);
+        h_x_x = (x3_1_cx_x[0] != 0);
+        h_x_xu = (x3_1_cx_xu[0] != 0);
+        h_x_pw = (x3_1_cx_pw[0] != 0);
     end
     x3_0_cv = 1'h0;
     x3_0_cv[0] = cache_psc0_cv0[cache_psc0_ls3];
@@ -7778,6 +8537,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x3_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls3];
     x3_0_ca_xd = 1'h0;
     x3_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls3];
+    x3_0_ca_pw_all = 1'h0;
+    x3_0_ca_pw_all[0] = cache_psc0_ca_pw_all_0[cache_psc0_ls3];
+    x3_0_cx_r = 1'h0;
+    x3_0_cx_r[0] = cache_psc0_cx_r_0[cache_psc0_ls3];
+    x3_0_cx_w = 1'h0;
+    x3_0_cx_w[0] = cache_psc0_cx_w_0[cache_psc0_ls3];
+    x3_0_cx_x = 1'h0;
+    x3_0_cx_x[0] = cache_psc0_cx_x_0[cache_psc0_ls3];
+    x3_0_cx_xu = 1'h0;
+    x3_0_cx_xu[0] = cache_psc0_cx_xu_0[cache_psc0_ls3];
+    x3_0_cx_pw = 1'h0;
+    x3_0_cx_pw[0] = cache_psc0_cx_pw_0[cache_psc0_ls3];
     if ((x3_0_cv[0] && (x3_0_cl == 3) && (x3_0_ck[34-1:0] == i_addr[64-1:30]) && (x3_0_ct_vpid == cache_psc0_t_vpid) && (x3_0_ct_ept == cache_psc0_t_ept) && (x3_0_ct_eptrta == cache_psc0_t_eptrta) && (x3_0_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 0;
@@ -7788,6 +8559,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x3_0_ca_rw[0] != 0);
         h_a_us = (x3_0_ca_us[0] != 0);
         h_a_xd = (x3_0_ca_xd[0] != 0);
+        h_a_pw_all = (x3_0_ca_pw_all[0] != 0);
+        h_x_r = (x3_0_cx_r[0] != 0);
+        h_x_w = (x3_0_cx_w[0] != 0);
+        h_x_x = (x3_0_cx_x[0] != 0);
+        h_x_xu = (x3_0_cx_xu[0] != 0);
+        h_x_pw = (x3_0_cx_pw[0] != 0);
     end
     x2_3_cv = 1'h0;
     x2_3_cv[0] = cache_psc0_cv3[cache_psc0_ls2];
@@ -7815,6 +8592,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x2_3_ca_us[0] = cache_psc0_ca_us_3[cache_psc0_ls2];
     x2_3_ca_xd = 1'h0;
     x2_3_ca_xd[0] = cache_psc0_ca_xd_3[cache_psc0_ls2];
+    x2_3_ca_pw_all = 1'h0;
+    x2_3_ca_pw_all[0] = cache_psc0_ca_pw_all_3[cache_psc0_ls2];
+    x2_3_cx_r = 1'h0;
+    x2_3_cx_r[0] = cache_psc0_cx_r_3[cache_psc0_ls2];
+    x2_3_cx_w = 1'h0;
+    x2_3_cx_w[0] = cache_psc0_cx_w_3[cache_psc0_ls2];
+    x2_3_cx_x = 1'h0;
+    x2_3_cx_x[0] = cache_psc0_cx_x_3[cache_psc0_ls2];
+    x2_3_cx_xu = 1'h0;
+    x2_3_cx_xu[0] = cache_psc0_cx_xu_3[cache_psc0_ls2];
+    x2_3_cx_pw = 1'h0;
+    x2_3_cx_pw[0] = cache_psc0_cx_pw_3[cache_psc0_ls2];
     if ((x2_3_cv[0] && (x2_3_cl == 2) && (x2_3_ck == i_addr[64-1:21]) && (x2_3_ct_vpid == cache_psc0_t_vpid) && (x2_3_ct_ept == cache_psc0_t_ept) && (x2_3_ct_eptrta == cache_psc0_t_eptrta) && (x2_3_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 3;
@@ -7825,6 +8614,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x2_3_ca_rw[0] != 0);
         h_a_us = (x2_3_ca_us[0] != 0);
         h_a_xd = (x2_3_ca_xd[0] != 0);
+        h_a_pw_all = (x2_3_ca_pw_all[0] != 0);
+        h_x_r = (x2_3_cx_r[0] != 0);
+        h_x_w = (x2_3_cx_w[0] != 0);
+        h_x_x = (x2_3_cx_x[0] != 0);
+        h_x_xu = (x2_3_cx_xu[0] != 0);
+        h_x_pw = (x2_3_cx_pw[0] != 0);
     end
     x2_2_cv = 1'h0;
     x2_2_cv[0] = cache_psc0_cv2[cache_psc0_ls2];
@@ -7852,6 +8647,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x2_2_ca_us[0] = cache_psc0_ca_us_2[cache_psc0_ls2];
     x2_2_ca_xd = 1'h0;
     x2_2_ca_xd[0] = cache_psc0_ca_xd_2[cache_psc0_ls2];
+    x2_2_ca_pw_all = 1'h0;
+    x2_2_ca_pw_all[0] = cache_psc0_ca_pw_all_2[cache_psc0_ls2];
+    x2_2_cx_r = 1'h0;
+    x2_2_cx_r[0] = cache_psc0_cx_r_2[cache_psc0_ls2];
+    x2_2_cx_w = 1'h0;
+    x2_2_cx_w[0] = cache_psc0_cx_w_2[cache_psc0_ls2];
+    x2_2_cx_x = 1'h0;
+    x2_2_cx_x[0] = cache_psc0_cx_x_2[cache_psc0_ls2];
+    x2_2_cx_xu = 1'h0;
+    x2_2_cx_xu[0] = cache_psc0_cx_xu_2[cache_psc0_ls2];
+    x2_2_cx_pw = 1'h0;
+    x2_2_cx_pw[0] = cache_psc0_cx_pw_2[cache_psc0_ls2];
     if ((x2_2_cv[0] && (x2_2_cl == 2) && (x2_2_ck == i_addr[64-1:21]) && (x2_2_ct_vpid == cache_psc0_t_vpid) && (x2_2_ct_ept == cache_psc0_t_ept) && (x2_2_ct_eptrta == cache_psc0_t_eptrta) && (x2_2_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 2;
@@ -7862,6 +8669,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x2_2_ca_rw[0] != 0);
         h_a_us = (x2_2_ca_us[0] != 0);
         h_a_xd = (x2_2_ca_xd[0] != 0);
+        h_a_pw_all = (x2_2_ca_pw_all[0] != 0);
+        h_x_r = (x2_2_cx_r[0] != 0);
+        h_x_w = (x2_2_cx_w[0] != 0);
+        h_x_x = (x2_2_cx_x[0] != 0);
+        h_x_xu = (x2_2_cx_xu[0] != 0);
+        h_x_pw = (x2_2_cx_pw[0] != 0);
     end
     x2_1_cv = 1'h0;
     x2_1_cv[0] = cache_psc0_cv1[cache_psc0_ls2];
@@ -7889,6 +8702,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x2_1_ca_us[0] = cache_psc0_ca_us_1[cache_psc0_ls2];
     x2_1_ca_xd = 1'h0;
     x2_1_ca_xd[0] = cache_psc0_ca_xd_1[cache_psc0_ls2];
+    x2_1_ca_pw_all = 1'h0;
+    x2_1_ca_pw_all[0] = cache_psc0_ca_pw_all_1[cache_psc0_ls2];
+    x2_1_cx_r = 1'h0;
+    x2_1_cx_r[0] = cache_psc0_cx_r_1[cache_psc0_ls2];
+    x2_1_cx_w = 1'h0;
+    x2_1_cx_w[0] = cache_psc0_cx_w_1[cache_psc0_ls2];
+    x2_1_cx_x = 1'h0;
+    x2_1_cx_x[0] = cache_psc0_cx_x_1[cache_psc0_ls2];
+    x2_1_cx_xu = 1'h0;
+    x2_1_cx_xu[0] = cache_psc0_cx_xu_1[cache_psc0_ls2];
+    x2_1_cx_pw = 1'h0;
+    x2_1_cx_pw[0] = cache_psc0_cx_pw_1[cache_psc0_ls2];
     if ((x2_1_cv[0] && (x2_1_cl == 2) && (x2_1_ck == i_addr[64-1:21]) && (x2_1_ct_vpid == cache_psc0_t_vpid) && (x2_1_ct_ept == cache_psc0_t_ept) && (x2_1_ct_eptrta == cache_psc0_t_eptrta) && (x2_1_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 1;
@@ -7899,6 +8724,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x2_1_ca_rw[0] != 0);
         h_a_us = (x2_1_ca_us[0] != 0);
         h_a_xd = (x2_1_ca_xd[0] != 0);
+        h_a_pw_all = (x2_1_ca_pw_all[0] != 0);
+        h_x_r = (x2_1_cx_r[0] != 0);
+        h_x_w = (x2_1_cx_w[0] != 0);
+        h_x_x = (x2_1_cx_x[0] != 0);
+        h_x_xu = (x2_1_cx_xu[0] != 0);
+        h_x_pw = (x2_1_cx_pw[0] != 0);
     end
     x2_0_cv = 1'h0;
     x2_0_cv[0] = cache_psc0_cv0[cache_psc0_ls2];
@@ -7926,6 +8757,18 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     x2_0_ca_us[0] = cache_psc0_ca_us_0[cache_psc0_ls2];
     x2_0_ca_xd = 1'h0;
     x2_0_ca_xd[0] = cache_psc0_ca_xd_0[cache_psc0_ls2];
+    x2_0_ca_pw_all = 1'h0;
+    x2_0_ca_pw_all[0] = cache_psc0_ca_pw_all_0[cache_psc0_ls2];
+    x2_0_cx_r = 1'h0;
+    x2_0_cx_r[0] = cache_psc0_cx_r_0[cache_psc0_ls2];
+    x2_0_cx_w = 1'h0;
+    x2_0_cx_w[0] = cache_psc0_cx_w_0[cache_psc0_ls2];
+    x2_0_cx_x = 1'h0;
+    x2_0_cx_x[0] = cache_psc0_cx_x_0[cache_psc0_ls2];
+    x2_0_cx_xu = 1'h0;
+    x2_0_cx_xu[0] = cache_psc0_cx_xu_0[cache_psc0_ls2];
+    x2_0_cx_pw = 1'h0;
+    x2_0_cx_pw[0] = cache_psc0_cx_pw_0[cache_psc0_ls2];
     if ((x2_0_cv[0] && (x2_0_cl == 2) && (x2_0_ck == i_addr[64-1:21]) && (x2_0_ct_vpid == cache_psc0_t_vpid) && (x2_0_ct_ept == cache_psc0_t_ept) && (x2_0_ct_eptrta == cache_psc0_t_eptrta) && (x2_0_ct_pcid == cache_psc0_t_pcid))) begin
         found = 1'b1;
         way = 0;
@@ -7936,6 +8779,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
         h_a_rw = (x2_0_ca_rw[0] != 0);
         h_a_us = (x2_0_ca_us[0] != 0);
         h_a_xd = (x2_0_ca_xd[0] != 0);
+        h_a_pw_all = (x2_0_ca_pw_all[0] != 0);
+        h_x_r = (x2_0_cx_r[0] != 0);
+        h_x_w = (x2_0_cx_w[0] != 0);
+        h_x_x = (x2_0_cx_x[0] != 0);
+        h_x_xu = (x2_0_cx_xu[0] != 0);
+        h_x_pw = (x2_0_cx_pw[0] != 0);
     end
     pc_hit = found;
     cache_psc0_l_hit = found;
@@ -7947,6 +8796,12 @@ always @(cache_psc0_ca_rw_0[0], cache_psc0_ca_rw_0[1], cache_psc0_ca_rw_0[2], ca
     pc_a_rw = h_a_rw;
     pc_a_us = h_a_us;
     pc_a_xd = h_a_xd;
+    pc_a_pw_all = h_a_pw_all;
+    pc_x_r = h_x_r;
+    pc_x_w = h_x_w;
+    pc_x_x = h_x_x;
+    pc_x_xu = h_x_xu;
+    pc_x_pw = h_x_pw;
 end
 
 always @(posedge clk) begin: cache_psc0_fsm
@@ -7972,6 +8827,12 @@ always @(posedge clk) begin: cache_psc0_fsm
     reg [1-1:0] e0_a_rw;
     reg [1-1:0] e0_a_us;
     reg [1-1:0] e0_a_xd;
+    reg [1-1:0] e0_a_pw_all;
+    reg [1-1:0] e0_x_r;
+    reg [1-1:0] e0_x_w;
+    reg [1-1:0] e0_x_x;
+    reg [1-1:0] e0_x_xu;
+    reg [1-1:0] e0_x_pw;
     reg [1-1:0] e1_v;
     reg [43-1:0] e1_k;
     reg [3-1:0] e1_l;
@@ -7985,6 +8846,12 @@ always @(posedge clk) begin: cache_psc0_fsm
     reg [1-1:0] e1_a_rw;
     reg [1-1:0] e1_a_us;
     reg [1-1:0] e1_a_xd;
+    reg [1-1:0] e1_a_pw_all;
+    reg [1-1:0] e1_x_r;
+    reg [1-1:0] e1_x_w;
+    reg [1-1:0] e1_x_x;
+    reg [1-1:0] e1_x_xu;
+    reg [1-1:0] e1_x_pw;
     reg [1-1:0] e2_v;
     reg [43-1:0] e2_k;
     reg [3-1:0] e2_l;
@@ -7998,6 +8865,12 @@ always @(posedge clk) begin: cache_psc0_fsm
     reg [1-1:0] e2_a_rw;
     reg [1-1:0] e2_a_us;
     reg [1-1:0] e2_a_xd;
+    reg [1-1:0] e2_a_pw_all;
+    reg [1-1:0] e2_x_r;
+    reg [1-1:0] e2_x_w;
+    reg [1-1:0] e2_x_x;
+    reg [1-1:0] e2_x_xu;
+    reg [1-1:0] e2_x_pw;
     reg [1-1:0] e3_v;
     reg [43-1:0] e3_k;
     reg [3-1:0] e3_l;
@@ -8011,6 +8884,12 @@ always @(posedge clk) begin: cache_psc0_fsm
     reg [1-1:0] e3_a_rw;
     reg [1-1:0] e3_a_us;
     reg [1-1:0] e3_a_xd;
+    reg [1-1:0] e3_a_pw_all;
+    reg [1-1:0] e3_x_r;
+    reg [1-1:0] e3_x_w;
+    reg [1-1:0] e3_x_x;
+    reg [1-1:0] e3_x_xu;
+    reg [1-1:0] e3_x_pw;
     reg [64-1:0] d1w0_0;
     reg [64-1:0] d1w1_0;
     reg [64-1:0] d1w2_0;
@@ -8028,6 +8907,22 @@ always @(posedge clk) begin: cache_psc0_fsm
     reg [12-1:0] d7w3_0;
     reg [64-1:0] d7w3_1;
     if (rst == 1) begin
+        cache_psc0_ca_pw_all_0[0] <= 0;
+        cache_psc0_ca_pw_all_0[1] <= 0;
+        cache_psc0_ca_pw_all_0[2] <= 0;
+        cache_psc0_ca_pw_all_0[3] <= 0;
+        cache_psc0_ca_pw_all_1[0] <= 0;
+        cache_psc0_ca_pw_all_1[1] <= 0;
+        cache_psc0_ca_pw_all_1[2] <= 0;
+        cache_psc0_ca_pw_all_1[3] <= 0;
+        cache_psc0_ca_pw_all_2[0] <= 0;
+        cache_psc0_ca_pw_all_2[1] <= 0;
+        cache_psc0_ca_pw_all_2[2] <= 0;
+        cache_psc0_ca_pw_all_2[3] <= 0;
+        cache_psc0_ca_pw_all_3[0] <= 0;
+        cache_psc0_ca_pw_all_3[1] <= 0;
+        cache_psc0_ca_pw_all_3[2] <= 0;
+        cache_psc0_ca_pw_all_3[3] <= 0;
         cache_psc0_ca_rw_0[0] <= 0;
         cache_psc0_ca_rw_0[1] <= 0;
         cache_psc0_ca_rw_0[2] <= 0;
@@ -8252,6 +9147,86 @@ always @(posedge clk) begin: cache_psc0_fsm
         cache_psc0_cv3[1] <= 0;
         cache_psc0_cv3[2] <= 0;
         cache_psc0_cv3[3] <= 0;
+        cache_psc0_cx_pw_0[0] <= 0;
+        cache_psc0_cx_pw_0[1] <= 0;
+        cache_psc0_cx_pw_0[2] <= 0;
+        cache_psc0_cx_pw_0[3] <= 0;
+        cache_psc0_cx_pw_1[0] <= 0;
+        cache_psc0_cx_pw_1[1] <= 0;
+        cache_psc0_cx_pw_1[2] <= 0;
+        cache_psc0_cx_pw_1[3] <= 0;
+        cache_psc0_cx_pw_2[0] <= 0;
+        cache_psc0_cx_pw_2[1] <= 0;
+        cache_psc0_cx_pw_2[2] <= 0;
+        cache_psc0_cx_pw_2[3] <= 0;
+        cache_psc0_cx_pw_3[0] <= 0;
+        cache_psc0_cx_pw_3[1] <= 0;
+        cache_psc0_cx_pw_3[2] <= 0;
+        cache_psc0_cx_pw_3[3] <= 0;
+        cache_psc0_cx_r_0[0] <= 0;
+        cache_psc0_cx_r_0[1] <= 0;
+        cache_psc0_cx_r_0[2] <= 0;
+        cache_psc0_cx_r_0[3] <= 0;
+        cache_psc0_cx_r_1[0] <= 0;
+        cache_psc0_cx_r_1[1] <= 0;
+        cache_psc0_cx_r_1[2] <= 0;
+        cache_psc0_cx_r_1[3] <= 0;
+        cache_psc0_cx_r_2[0] <= 0;
+        cache_psc0_cx_r_2[1] <= 0;
+        cache_psc0_cx_r_2[2] <= 0;
+        cache_psc0_cx_r_2[3] <= 0;
+        cache_psc0_cx_r_3[0] <= 0;
+        cache_psc0_cx_r_3[1] <= 0;
+        cache_psc0_cx_r_3[2] <= 0;
+        cache_psc0_cx_r_3[3] <= 0;
+        cache_psc0_cx_w_0[0] <= 0;
+        cache_psc0_cx_w_0[1] <= 0;
+        cache_psc0_cx_w_0[2] <= 0;
+        cache_psc0_cx_w_0[3] <= 0;
+        cache_psc0_cx_w_1[0] <= 0;
+        cache_psc0_cx_w_1[1] <= 0;
+        cache_psc0_cx_w_1[2] <= 0;
+        cache_psc0_cx_w_1[3] <= 0;
+        cache_psc0_cx_w_2[0] <= 0;
+        cache_psc0_cx_w_2[1] <= 0;
+        cache_psc0_cx_w_2[2] <= 0;
+        cache_psc0_cx_w_2[3] <= 0;
+        cache_psc0_cx_w_3[0] <= 0;
+        cache_psc0_cx_w_3[1] <= 0;
+        cache_psc0_cx_w_3[2] <= 0;
+        cache_psc0_cx_w_3[3] <= 0;
+        cache_psc0_cx_x_0[0] <= 0;
+        cache_psc0_cx_x_0[1] <= 0;
+        cache_psc0_cx_x_0[2] <= 0;
+        cache_psc0_cx_x_0[3] <= 0;
+        cache_psc0_cx_x_1[0] <= 0;
+        cache_psc0_cx_x_1[1] <= 0;
+        cache_psc0_cx_x_1[2] <= 0;
+        cache_psc0_cx_x_1[3] <= 0;
+        cache_psc0_cx_x_2[0] <= 0;
+        cache_psc0_cx_x_2[1] <= 0;
+        cache_psc0_cx_x_2[2] <= 0;
+        cache_psc0_cx_x_2[3] <= 0;
+        cache_psc0_cx_x_3[0] <= 0;
+        cache_psc0_cx_x_3[1] <= 0;
+        cache_psc0_cx_x_3[2] <= 0;
+        cache_psc0_cx_x_3[3] <= 0;
+        cache_psc0_cx_xu_0[0] <= 0;
+        cache_psc0_cx_xu_0[1] <= 0;
+        cache_psc0_cx_xu_0[2] <= 0;
+        cache_psc0_cx_xu_0[3] <= 0;
+        cache_psc0_cx_xu_1[0] <= 0;
+        cache_psc0_cx_xu_1[1] <= 0;
+        cache_psc0_cx_xu_1[2] <= 0;
+        cache_psc0_cx_xu_1[3] <= 0;
+        cache_psc0_cx_xu_2[0] <= 0;
+        cache_psc0_cx_xu_2[1] <= 0;
+        cache_psc0_cx_xu_2[2] <= 0;
+        cache_psc0_cx_xu_2[3] <= 0;
+        cache_psc0_cx_xu_3[0] <= 0;
+        cache_psc0_cx_xu_3[1] <= 0;
+        cache_psc0_cx_xu_3[2] <= 0;
+        cache_psc0_cx_xu_3[3] <= 0;
         cache_psc0_f_addr <= 0;
         cache_psc0_f_t_ept <= 0;
         cache_psc0_f_t_eptrta <= 0;
@@ -8401,6 +9376,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_0[fs] <= pq_a_rw_5;
                             cache_psc0_ca_us_0[fs] <= pq_a_us_5;
                             cache_psc0_ca_xd_0[fs] <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_0[fs] <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_0[fs] <= pq_x_r_5;
+                            cache_psc0_cx_w_0[fs] <= pq_x_w_5;
+                            cache_psc0_cx_x_0[fs] <= pq_x_x_5;
+                            cache_psc0_cx_xu_0[fs] <= pq_x_xu_5;
+                            cache_psc0_cx_pw_0[fs] <= pq_x_pw_5;
                         end
                         'h1: begin
                             cache_psc0_cv1[fs] <= 1'b1;
@@ -8416,6 +9397,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_1[fs] <= pq_a_rw_5;
                             cache_psc0_ca_us_1[fs] <= pq_a_us_5;
                             cache_psc0_ca_xd_1[fs] <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_1[fs] <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_1[fs] <= pq_x_r_5;
+                            cache_psc0_cx_w_1[fs] <= pq_x_w_5;
+                            cache_psc0_cx_x_1[fs] <= pq_x_x_5;
+                            cache_psc0_cx_xu_1[fs] <= pq_x_xu_5;
+                            cache_psc0_cx_pw_1[fs] <= pq_x_pw_5;
                         end
                         'h2: begin
                             cache_psc0_cv2[fs] <= 1'b1;
@@ -8431,6 +9418,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_2[fs] <= pq_a_rw_5;
                             cache_psc0_ca_us_2[fs] <= pq_a_us_5;
                             cache_psc0_ca_xd_2[fs] <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_2[fs] <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_2[fs] <= pq_x_r_5;
+                            cache_psc0_cx_w_2[fs] <= pq_x_w_5;
+                            cache_psc0_cx_x_2[fs] <= pq_x_x_5;
+                            cache_psc0_cx_xu_2[fs] <= pq_x_xu_5;
+                            cache_psc0_cx_pw_2[fs] <= pq_x_pw_5;
                         end
                         'h3: begin
                             cache_psc0_cv3[fs] <= 1'b1;
@@ -8446,6 +9439,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_3[fs] <= pq_a_rw_5;
                             cache_psc0_ca_us_3[fs] <= pq_a_us_5;
                             cache_psc0_ca_xd_3[fs] <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_3[fs] <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_3[fs] <= pq_x_r_5;
+                            cache_psc0_cx_w_3[fs] <= pq_x_w_5;
+                            cache_psc0_cx_x_3[fs] <= pq_x_x_5;
+                            cache_psc0_cx_xu_3[fs] <= pq_x_xu_5;
+                            cache_psc0_cx_pw_3[fs] <= pq_x_pw_5;
                         end
                     endcase
                 end
@@ -8465,6 +9464,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_0[fs] <= pq_a_rw_4;
                             cache_psc0_ca_us_0[fs] <= pq_a_us_4;
                             cache_psc0_ca_xd_0[fs] <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_0[fs] <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_0[fs] <= pq_x_r_4;
+                            cache_psc0_cx_w_0[fs] <= pq_x_w_4;
+                            cache_psc0_cx_x_0[fs] <= pq_x_x_4;
+                            cache_psc0_cx_xu_0[fs] <= pq_x_xu_4;
+                            cache_psc0_cx_pw_0[fs] <= pq_x_pw_4;
                         end
                         'h1: begin
                             cache_psc0_cv1[fs] <= 1'b1;
@@ -8480,6 +9485,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_1[fs] <= pq_a_rw_4;
                             cache_psc0_ca_us_1[fs] <= pq_a_us_4;
                             cache_psc0_ca_xd_1[fs] <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_1[fs] <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_1[fs] <= pq_x_r_4;
+                            cache_psc0_cx_w_1[fs] <= pq_x_w_4;
+                            cache_psc0_cx_x_1[fs] <= pq_x_x_4;
+                            cache_psc0_cx_xu_1[fs] <= pq_x_xu_4;
+                            cache_psc0_cx_pw_1[fs] <= pq_x_pw_4;
                         end
                         'h2: begin
                             cache_psc0_cv2[fs] <= 1'b1;
@@ -8495,6 +9506,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_2[fs] <= pq_a_rw_4;
                             cache_psc0_ca_us_2[fs] <= pq_a_us_4;
                             cache_psc0_ca_xd_2[fs] <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_2[fs] <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_2[fs] <= pq_x_r_4;
+                            cache_psc0_cx_w_2[fs] <= pq_x_w_4;
+                            cache_psc0_cx_x_2[fs] <= pq_x_x_4;
+                            cache_psc0_cx_xu_2[fs] <= pq_x_xu_4;
+                            cache_psc0_cx_pw_2[fs] <= pq_x_pw_4;
                         end
                         'h3: begin
                             cache_psc0_cv3[fs] <= 1'b1;
@@ -8510,6 +9527,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_3[fs] <= pq_a_rw_4;
                             cache_psc0_ca_us_3[fs] <= pq_a_us_4;
                             cache_psc0_ca_xd_3[fs] <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_3[fs] <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_3[fs] <= pq_x_r_4;
+                            cache_psc0_cx_w_3[fs] <= pq_x_w_4;
+                            cache_psc0_cx_x_3[fs] <= pq_x_x_4;
+                            cache_psc0_cx_xu_3[fs] <= pq_x_xu_4;
+                            cache_psc0_cx_pw_3[fs] <= pq_x_pw_4;
                         end
                     endcase
                 end
@@ -8529,6 +9552,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_0[fs] <= pq_a_rw_3;
                             cache_psc0_ca_us_0[fs] <= pq_a_us_3;
                             cache_psc0_ca_xd_0[fs] <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_0[fs] <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_0[fs] <= pq_x_r_3;
+                            cache_psc0_cx_w_0[fs] <= pq_x_w_3;
+                            cache_psc0_cx_x_0[fs] <= pq_x_x_3;
+                            cache_psc0_cx_xu_0[fs] <= pq_x_xu_3;
+                            cache_psc0_cx_pw_0[fs] <= pq_x_pw_3;
                         end
                         'h1: begin
                             cache_psc0_cv1[fs] <= 1'b1;
@@ -8544,6 +9573,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_1[fs] <= pq_a_rw_3;
                             cache_psc0_ca_us_1[fs] <= pq_a_us_3;
                             cache_psc0_ca_xd_1[fs] <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_1[fs] <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_1[fs] <= pq_x_r_3;
+                            cache_psc0_cx_w_1[fs] <= pq_x_w_3;
+                            cache_psc0_cx_x_1[fs] <= pq_x_x_3;
+                            cache_psc0_cx_xu_1[fs] <= pq_x_xu_3;
+                            cache_psc0_cx_pw_1[fs] <= pq_x_pw_3;
                         end
                         'h2: begin
                             cache_psc0_cv2[fs] <= 1'b1;
@@ -8559,6 +9594,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_2[fs] <= pq_a_rw_3;
                             cache_psc0_ca_us_2[fs] <= pq_a_us_3;
                             cache_psc0_ca_xd_2[fs] <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_2[fs] <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_2[fs] <= pq_x_r_3;
+                            cache_psc0_cx_w_2[fs] <= pq_x_w_3;
+                            cache_psc0_cx_x_2[fs] <= pq_x_x_3;
+                            cache_psc0_cx_xu_2[fs] <= pq_x_xu_3;
+                            cache_psc0_cx_pw_2[fs] <= pq_x_pw_3;
                         end
                         'h3: begin
                             cache_psc0_cv3[fs] <= 1'b1;
@@ -8574,6 +9615,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_3[fs] <= pq_a_rw_3;
                             cache_psc0_ca_us_3[fs] <= pq_a_us_3;
                             cache_psc0_ca_xd_3[fs] <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_3[fs] <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_3[fs] <= pq_x_r_3;
+                            cache_psc0_cx_w_3[fs] <= pq_x_w_3;
+                            cache_psc0_cx_x_3[fs] <= pq_x_x_3;
+                            cache_psc0_cx_xu_3[fs] <= pq_x_xu_3;
+                            cache_psc0_cx_pw_3[fs] <= pq_x_pw_3;
                         end
                     endcase
                 end
@@ -8593,6 +9640,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_0[fs] <= pq_a_rw_2;
                             cache_psc0_ca_us_0[fs] <= pq_a_us_2;
                             cache_psc0_ca_xd_0[fs] <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_0[fs] <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_0[fs] <= pq_x_r_2;
+                            cache_psc0_cx_w_0[fs] <= pq_x_w_2;
+                            cache_psc0_cx_x_0[fs] <= pq_x_x_2;
+                            cache_psc0_cx_xu_0[fs] <= pq_x_xu_2;
+                            cache_psc0_cx_pw_0[fs] <= pq_x_pw_2;
                         end
                         'h1: begin
                             cache_psc0_cv1[fs] <= 1'b1;
@@ -8608,6 +9661,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_1[fs] <= pq_a_rw_2;
                             cache_psc0_ca_us_1[fs] <= pq_a_us_2;
                             cache_psc0_ca_xd_1[fs] <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_1[fs] <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_1[fs] <= pq_x_r_2;
+                            cache_psc0_cx_w_1[fs] <= pq_x_w_2;
+                            cache_psc0_cx_x_1[fs] <= pq_x_x_2;
+                            cache_psc0_cx_xu_1[fs] <= pq_x_xu_2;
+                            cache_psc0_cx_pw_1[fs] <= pq_x_pw_2;
                         end
                         'h2: begin
                             cache_psc0_cv2[fs] <= 1'b1;
@@ -8623,6 +9682,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_2[fs] <= pq_a_rw_2;
                             cache_psc0_ca_us_2[fs] <= pq_a_us_2;
                             cache_psc0_ca_xd_2[fs] <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_2[fs] <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_2[fs] <= pq_x_r_2;
+                            cache_psc0_cx_w_2[fs] <= pq_x_w_2;
+                            cache_psc0_cx_x_2[fs] <= pq_x_x_2;
+                            cache_psc0_cx_xu_2[fs] <= pq_x_xu_2;
+                            cache_psc0_cx_pw_2[fs] <= pq_x_pw_2;
                         end
                         'h3: begin
                             cache_psc0_cv3[fs] <= 1'b1;
@@ -8638,6 +9703,12 @@ always @(posedge clk) begin: cache_psc0_fsm
                             cache_psc0_ca_rw_3[fs] <= pq_a_rw_2;
                             cache_psc0_ca_us_3[fs] <= pq_a_us_2;
                             cache_psc0_ca_xd_3[fs] <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_3[fs] <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_3[fs] <= pq_x_r_2;
+                            cache_psc0_cx_w_3[fs] <= pq_x_w_2;
+                            cache_psc0_cx_x_3[fs] <= pq_x_x_2;
+                            cache_psc0_cx_xu_3[fs] <= pq_x_xu_2;
+                            cache_psc0_cx_pw_3[fs] <= pq_x_pw_2;
                         end
                     endcase
                 end
@@ -8716,6 +9787,18 @@ always @(posedge clk) begin: cache_psc0_fsm
             e0_a_us[0] = cache_psc0_ca_us_0[cache_psc0_vset];
             e0_a_xd = 1'h0;
             e0_a_xd[0] = cache_psc0_ca_xd_0[cache_psc0_vset];
+            e0_a_pw_all = 1'h0;
+            e0_a_pw_all[0] = cache_psc0_ca_pw_all_0[cache_psc0_vset];
+            e0_x_r = 1'h0;
+            e0_x_r[0] = cache_psc0_cx_r_0[cache_psc0_vset];
+            e0_x_w = 1'h0;
+            e0_x_w[0] = cache_psc0_cx_w_0[cache_psc0_vset];
+            e0_x_x = 1'h0;
+            e0_x_x[0] = cache_psc0_cx_x_0[cache_psc0_vset];
+            e0_x_xu = 1'h0;
+            e0_x_xu[0] = cache_psc0_cx_xu_0[cache_psc0_vset];
+            e0_x_pw = 1'h0;
+            e0_x_pw[0] = cache_psc0_cx_pw_0[cache_psc0_vset];
             e1_v = 1'h0;
             e1_v[0] = cache_psc0_cv1[cache_psc0_vset];
             e1_k = 43'h0;
@@ -8742,6 +9825,18 @@ always @(posedge clk) begin: cache_psc0_fsm
             e1_a_us[0] = cache_psc0_ca_us_1[cache_psc0_vset];
             e1_a_xd = 1'h0;
             e1_a_xd[0] = cache_psc0_ca_xd_1[cache_psc0_vset];
+            e1_a_pw_all = 1'h0;
+            e1_a_pw_all[0] = cache_psc0_ca_pw_all_1[cache_psc0_vset];
+            e1_x_r = 1'h0;
+            e1_x_r[0] = cache_psc0_cx_r_1[cache_psc0_vset];
+            e1_x_w = 1'h0;
+            e1_x_w[0] = cache_psc0_cx_w_1[cache_psc0_vset];
+            e1_x_x = 1'h0;
+            e1_x_x[0] = cache_psc0_cx_x_1[cache_psc0_vset];
+            e1_x_xu = 1'h0;
+            e1_x_xu[0] = cache_psc0_cx_xu_1[cache_psc0_vset];
+            e1_x_pw = 1'h0;
+            e1_x_pw[0] = cache_psc0_cx_pw_1[cache_psc0_vset];
             e2_v = 1'h0;
             e2_v[0] = cache_psc0_cv2[cache_psc0_vset];
             e2_k = 43'h0;
@@ -8768,6 +9863,18 @@ always @(posedge clk) begin: cache_psc0_fsm
             e2_a_us[0] = cache_psc0_ca_us_2[cache_psc0_vset];
             e2_a_xd = 1'h0;
             e2_a_xd[0] = cache_psc0_ca_xd_2[cache_psc0_vset];
+            e2_a_pw_all = 1'h0;
+            e2_a_pw_all[0] = cache_psc0_ca_pw_all_2[cache_psc0_vset];
+            e2_x_r = 1'h0;
+            e2_x_r[0] = cache_psc0_cx_r_2[cache_psc0_vset];
+            e2_x_w = 1'h0;
+            e2_x_w[0] = cache_psc0_cx_w_2[cache_psc0_vset];
+            e2_x_x = 1'h0;
+            e2_x_x[0] = cache_psc0_cx_x_2[cache_psc0_vset];
+            e2_x_xu = 1'h0;
+            e2_x_xu[0] = cache_psc0_cx_xu_2[cache_psc0_vset];
+            e2_x_pw = 1'h0;
+            e2_x_pw[0] = cache_psc0_cx_pw_2[cache_psc0_vset];
             e3_v = 1'h0;
             e3_v[0] = cache_psc0_cv3[cache_psc0_vset];
             e3_k = 43'h0;
@@ -8794,6 +9901,18 @@ always @(posedge clk) begin: cache_psc0_fsm
             e3_a_us[0] = cache_psc0_ca_us_3[cache_psc0_vset];
             e3_a_xd = 1'h0;
             e3_a_xd[0] = cache_psc0_ca_xd_3[cache_psc0_vset];
+            e3_a_pw_all = 1'h0;
+            e3_a_pw_all[0] = cache_psc0_ca_pw_all_3[cache_psc0_vset];
+            e3_x_r = 1'h0;
+            e3_x_r[0] = cache_psc0_cx_r_3[cache_psc0_vset];
+            e3_x_w = 1'h0;
+            e3_x_w[0] = cache_psc0_cx_w_3[cache_psc0_vset];
+            e3_x_x = 1'h0;
+            e3_x_x[0] = cache_psc0_cx_x_3[cache_psc0_vset];
+            e3_x_xu = 1'h0;
+            e3_x_xu[0] = cache_psc0_cx_xu_3[cache_psc0_vset];
+            e3_x_pw = 1'h0;
+            e3_x_pw[0] = cache_psc0_cx_pw_3[cache_psc0_vset];
             case (i_op)
                 'h1: begin
                     d1w0_0 = 64'h0;
@@ -8953,8 +10072,8 @@ end
 assign cache_gpm0_c_set = x_addr[14-1:12];
 assign cache_gpm0_f_set = x_addr[14-1:12];
 assign cache_gpm0_vset = sw_set[2-1:0];
-assign cache_gpm0_c_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging};
-assign cache_gpm0_f_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging};
+assign cache_gpm0_c_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging, hk_unverified};
+assign cache_gpm0_f_acc = {hk_read, hk_write, hk_fetch, hk_user, hk_paging, hk_unverified};
 assign cache_gpm0_f_key = x_addr[64-1:12];
 assign cache_gpm0_t_eptrta = r_EPTP[52-1:12];
 assign cache_gpm0_f_t_eptrta = cache_gpm0_t_eptrta;
@@ -8998,44 +10117,74 @@ always @(cache_gpm0_c_set, cache_gpm0_cr0[0], cache_gpm0_cr0[1], cache_gpm0_cr0[
     cache_gpm0_p_evict = (!free);
 end
 
-always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1], cache_gpm0_ca0[2], cache_gpm0_ca0[3], cache_gpm0_ca1[0], cache_gpm0_ca1[1], cache_gpm0_ca1[2], cache_gpm0_ca1[3], cache_gpm0_ca2[0], cache_gpm0_ca2[1], cache_gpm0_ca2[2], cache_gpm0_ca2[3], cache_gpm0_ca3[0], cache_gpm0_ca3[1], cache_gpm0_ca3[2], cache_gpm0_ca3[3], cache_gpm0_ck0[0], cache_gpm0_ck0[1], cache_gpm0_ck0[2], cache_gpm0_ck0[3], cache_gpm0_ck1[0], cache_gpm0_ck1[1], cache_gpm0_ck1[2], cache_gpm0_ck1[3], cache_gpm0_ck2[0], cache_gpm0_ck2[1], cache_gpm0_ck2[2], cache_gpm0_ck2[3], cache_gpm0_ck3[0], cache_gpm0_ck3[1], cache_gpm0_ck3[2], cache_gpm0_ck3[3], cache_gpm0_cl0[0], cache_gpm0_cl0[1], cache_gpm0_cl0[2], cache_gpm0_cl0[3], cache_gpm0_cl1[0], cache_gpm0_cl1[1], cache_gpm0_cl1[2], cache_gpm0_cl1[3], cache_gpm0_cl2[0], cache_gpm0_cl2[1], cache_gpm0_cl2[2], cache_gpm0_cl2[3], cache_gpm0_cl3[0], cache_gpm0_cl3[1], cache_gpm0_cl3[2], cache_gpm0_cl3[3], cache_gpm0_cp0[0], cache_gpm0_cp0[1], cache_gpm0_cp0[2], cache_gpm0_cp0[3], cache_gpm0_cp1[0], cache_gpm0_cp1[1], cache_gpm0_cp1[2], cache_gpm0_cp1[3], cache_gpm0_cp2[0], cache_gpm0_cp2[1], cache_gpm0_cp2[2], cache_gpm0_cp2[3], cache_gpm0_cp3[0], cache_gpm0_cp3[1], cache_gpm0_cp3[2], cache_gpm0_cp3[3], cache_gpm0_ct_eptrta_0[0], cache_gpm0_ct_eptrta_0[1], cache_gpm0_ct_eptrta_0[2], cache_gpm0_ct_eptrta_0[3], cache_gpm0_ct_eptrta_1[0], cache_gpm0_ct_eptrta_1[1], cache_gpm0_ct_eptrta_1[2], cache_gpm0_ct_eptrta_1[3], cache_gpm0_ct_eptrta_2[0], cache_gpm0_ct_eptrta_2[1], cache_gpm0_ct_eptrta_2[2], cache_gpm0_ct_eptrta_2[3], cache_gpm0_ct_eptrta_3[0], cache_gpm0_ct_eptrta_3[1], cache_gpm0_ct_eptrta_3[2], cache_gpm0_ct_eptrta_3[3], cache_gpm0_cv0[0], cache_gpm0_cv0[1], cache_gpm0_cv0[2], cache_gpm0_cv0[3], cache_gpm0_cv1[0], cache_gpm0_cv1[1], cache_gpm0_cv1[2], cache_gpm0_cv1[3], cache_gpm0_cv2[0], cache_gpm0_cv2[1], cache_gpm0_cv2[2], cache_gpm0_cv2[3], cache_gpm0_cv3[0], cache_gpm0_cv3[1], cache_gpm0_cv3[2], cache_gpm0_cv3[3], x_addr, cache_gpm0_t_eptrta, x_off) begin: cache_gpm0_lookup
+always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1], cache_gpm0_ca0[2], cache_gpm0_ca0[3], cache_gpm0_ca1[0], cache_gpm0_ca1[1], cache_gpm0_ca1[2], cache_gpm0_ca1[3], cache_gpm0_ca2[0], cache_gpm0_ca2[1], cache_gpm0_ca2[2], cache_gpm0_ca2[3], cache_gpm0_ca3[0], cache_gpm0_ca3[1], cache_gpm0_ca3[2], cache_gpm0_ca3[3], cache_gpm0_ck0[0], cache_gpm0_ck0[1], cache_gpm0_ck0[2], cache_gpm0_ck0[3], cache_gpm0_ck1[0], cache_gpm0_ck1[1], cache_gpm0_ck1[2], cache_gpm0_ck1[3], cache_gpm0_ck2[0], cache_gpm0_ck2[1], cache_gpm0_ck2[2], cache_gpm0_ck2[3], cache_gpm0_ck3[0], cache_gpm0_ck3[1], cache_gpm0_ck3[2], cache_gpm0_ck3[3], cache_gpm0_cl0[0], cache_gpm0_cl0[1], cache_gpm0_cl0[2], cache_gpm0_cl0[3], cache_gpm0_cl1[0], cache_gpm0_cl1[1], cache_gpm0_cl1[2], cache_gpm0_cl1[3], cache_gpm0_cl2[0], cache_gpm0_cl2[1], cache_gpm0_cl2[2], cache_gpm0_cl2[3], cache_gpm0_cl3[0], cache_gpm0_cl3[1], cache_gpm0_cl3[2], cache_gpm0_cl3[3], cache_gpm0_cp0[0], cache_gpm0_cp0[1], cache_gpm0_cp0[2], cache_gpm0_cp0[3], cache_gpm0_cp1[0], cache_gpm0_cp1[1], cache_gpm0_cp1[2], cache_gpm0_cp1[3], cache_gpm0_cp2[0], cache_gpm0_cp2[1], cache_gpm0_cp2[2], cache_gpm0_cp2[3], cache_gpm0_cp3[0], cache_gpm0_cp3[1], cache_gpm0_cp3[2], cache_gpm0_cp3[3], cache_gpm0_ct_eptrta_0[0], cache_gpm0_ct_eptrta_0[1], cache_gpm0_ct_eptrta_0[2], cache_gpm0_ct_eptrta_0[3], cache_gpm0_ct_eptrta_1[0], cache_gpm0_ct_eptrta_1[1], cache_gpm0_ct_eptrta_1[2], cache_gpm0_ct_eptrta_1[3], cache_gpm0_ct_eptrta_2[0], cache_gpm0_ct_eptrta_2[1], cache_gpm0_ct_eptrta_2[2], cache_gpm0_ct_eptrta_2[3], cache_gpm0_ct_eptrta_3[0], cache_gpm0_ct_eptrta_3[1], cache_gpm0_ct_eptrta_3[2], cache_gpm0_ct_eptrta_3[3], cache_gpm0_cv0[0], cache_gpm0_cv0[1], cache_gpm0_cv0[2], cache_gpm0_cv0[3], cache_gpm0_cv1[0], cache_gpm0_cv1[1], cache_gpm0_cv1[2], cache_gpm0_cv1[3], cache_gpm0_cv2[0], cache_gpm0_cv2[1], cache_gpm0_cv2[2], cache_gpm0_cv2[3], cache_gpm0_cv3[0], cache_gpm0_cv3[1], cache_gpm0_cv3[2], cache_gpm0_cv3[3], cache_gpm0_cx_pw_0[0], cache_gpm0_cx_pw_0[1], cache_gpm0_cx_pw_0[2], cache_gpm0_cx_pw_0[3], cache_gpm0_cx_pw_1[0], cache_gpm0_cx_pw_1[1], cache_gpm0_cx_pw_1[2], cache_gpm0_cx_pw_1[3], cache_gpm0_cx_pw_2[0], cache_gpm0_cx_pw_2[1], cache_gpm0_cx_pw_2[2], cache_gpm0_cx_pw_2[3], cache_gpm0_cx_pw_3[0], cache_gpm0_cx_pw_3[1], cache_gpm0_cx_pw_3[2], cache_gpm0_cx_pw_3[3], cache_gpm0_cx_r_0[0], cache_gpm0_cx_r_0[1], cache_gpm0_cx_r_0[2], cache_gpm0_cx_r_0[3], cache_gpm0_cx_r_1[0], cache_gpm0_cx_r_1[1], cache_gpm0_cx_r_1[2], cache_gpm0_cx_r_1[3], cache_gpm0_cx_r_2[0], cache_gpm0_cx_r_2[1], cache_gpm0_cx_r_2[2], cache_gpm0_cx_r_2[3], cache_gpm0_cx_r_3[0], cache_gpm0_cx_r_3[1], cache_gpm0_cx_r_3[2], cache_gpm0_cx_r_3[3], cache_gpm0_cx_w_0[0], cache_gpm0_cx_w_0[1], cache_gpm0_cx_w_0[2], cache_gpm0_cx_w_0[3], cache_gpm0_cx_w_1[0], cache_gpm0_cx_w_1[1], cache_gpm0_cx_w_1[2], cache_gpm0_cx_w_1[3], cache_gpm0_cx_w_2[0], cache_gpm0_cx_w_2[1], cache_gpm0_cx_w_2[2], cache_gpm0_cx_w_2[3], cache_gpm0_cx_w_3[0], cache_gpm0_cx_w_3[1], cache_gpm0_cx_w_3[2], cache_gpm0_cx_w_3[3], cache_gpm0_cx_x_0[0], cache_gpm0_cx_x_0[1], cache_gpm0_cx_x_0[2], cache_gpm0_cx_x_0[3], cache_gpm0_cx_x_1[0], cache_gpm0_cx_x_1[1], cache_gpm0_cx_x_1[2], cache_gpm0_cx_x_1[3], cache_gpm0_cx_x_2[0], cache_gpm0_cx_x_2[1], cache_gpm0_cx_x_2[2], cache_gpm0_cx_x_2[3], cache_gpm0_cx_x_3[0], cache_gpm0_cx_x_3[1], cache_gpm0_cx_x_3[2], cache_gpm0_cx_x_3[3], cache_gpm0_cx_xu_0[0], cache_gpm0_cx_xu_0[1], cache_gpm0_cx_xu_0[2], cache_gpm0_cx_xu_0[3], cache_gpm0_cx_xu_1[0], cache_gpm0_cx_xu_1[1], cache_gpm0_cx_xu_1[2], cache_gpm0_cx_xu_1[3], cache_gpm0_cx_xu_2[0], cache_gpm0_cx_xu_2[1], cache_gpm0_cx_xu_2[2], cache_gpm0_cx_xu_2[3], cache_gpm0_cx_xu_3[0], cache_gpm0_cx_xu_3[1], cache_gpm0_cx_xu_3[2], cache_gpm0_cx_xu_3[3], x_addr, cache_gpm0_t_eptrta, x_off) begin: cache_gpm0_lookup
     reg found;
     reg [2-1:0] way;
     reg [64-1:0] pa;
     reg [3-1:0] lv;
+    reg hx_r;
+    reg hx_w;
+    reg hx_x;
+    reg hx_xu;
+    reg hx_pw;
     reg [1-1:0] e3_v;
     reg [52-1:0] e3_k;
-    reg [5-1:0] e3_a;
+    reg [6-1:0] e3_a;
     reg [40-1:0] e3_t_eptrta;
     reg [3-1:0] e3_l;
     reg [52-1:0] e3_p;
+    reg [1-1:0] e3_x_r;
+    reg [1-1:0] e3_x_w;
+    reg [1-1:0] e3_x_x;
+    reg [1-1:0] e3_x_xu;
+    reg [1-1:0] e3_x_pw;
     reg [1-1:0] e2_v;
     reg [52-1:0] e2_k;
-    reg [5-1:0] e2_a;
+    reg [6-1:0] e2_a;
     reg [40-1:0] e2_t_eptrta;
     reg [3-1:0] e2_l;
     reg [52-1:0] e2_p;
+    reg [1-1:0] e2_x_r;
+    reg [1-1:0] e2_x_w;
+    reg [1-1:0] e2_x_x;
+    reg [1-1:0] e2_x_xu;
+    reg [1-1:0] e2_x_pw;
     reg [1-1:0] e1_v;
     reg [52-1:0] e1_k;
-    reg [5-1:0] e1_a;
+    reg [6-1:0] e1_a;
     reg [40-1:0] e1_t_eptrta;
     reg [3-1:0] e1_l;
     reg [52-1:0] e1_p;
+    reg [1-1:0] e1_x_r;
+    reg [1-1:0] e1_x_w;
+    reg [1-1:0] e1_x_x;
+    reg [1-1:0] e1_x_xu;
+    reg [1-1:0] e1_x_pw;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
-    reg [5-1:0] e0_a;
+    reg [6-1:0] e0_a;
     reg [40-1:0] e0_t_eptrta;
     reg [3-1:0] e0_l;
     reg [52-1:0] e0_p;
+    reg [1-1:0] e0_x_r;
+    reg [1-1:0] e0_x_w;
+    reg [1-1:0] e0_x_x;
+    reg [1-1:0] e0_x_xu;
+    reg [1-1:0] e0_x_pw;
     found = 1'b0;
     way = 2'h0;
     pa = 64'h0;
     lv = 3'h0;
+    hx_r = 1'b0;
+    hx_w = 1'b0;
+    hx_x = 1'b0;
+    hx_xu = 1'b0;
+    hx_pw = 1'b0;
     e3_v = 1'h0;
     e3_v[0] = cache_gpm0_cv3[cache_gpm0_c_set];
     e3_k = 52'h0;
     e3_k = cache_gpm0_ck3[cache_gpm0_c_set];
-    e3_a = 5'h0;
+    e3_a = 6'h0;
     e3_a = cache_gpm0_ca3[cache_gpm0_c_set];
     e3_t_eptrta = 40'h0;
     e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_c_set];
@@ -9043,17 +10192,32 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e3_l = cache_gpm0_cl3[cache_gpm0_c_set];
     e3_p = 52'h0;
     e3_p = cache_gpm0_cp3[cache_gpm0_c_set];
+    e3_x_r = 1'h0;
+    e3_x_r[0] = cache_gpm0_cx_r_3[cache_gpm0_c_set];
+    e3_x_w = 1'h0;
+    e3_x_w[0] = cache_gpm0_cx_w_3[cache_gpm0_c_set];
+    e3_x_x = 1'h0;
+    e3_x_x[0] = cache_gpm0_cx_x_3[cache_gpm0_c_set];
+    e3_x_xu = 1'h0;
+    e3_x_xu[0] = cache_gpm0_cx_xu_3[cache_gpm0_c_set];
+    e3_x_pw = 1'h0;
+    e3_x_pw[0] = cache_gpm0_cx_pw_3[cache_gpm0_c_set];
     if ((e3_v[0] && (e3_a == cache_gpm0_c_acc) && (e3_t_eptrta == cache_gpm0_t_eptrta) && (e3_k == x_addr[64-1:12]))) begin
         found = 1'b1;
         way = 3;
         pa = {e3_p, x_addr[12-1:0]};
         lv = e3_l;
+        hx_r = (e3_x_r[0] != 0);
+        hx_w = (e3_x_w[0] != 0);
+        hx_x = (e3_x_x[0] != 0);
+        hx_xu = (e3_x_xu[0] != 0);
+        hx_pw = (e3_x_pw[0] != 0);
     end
     e2_v = 1'h0;
     e2_v[0] = cache_gpm0_cv2[cache_gpm0_c_set];
     e2_k = 52'h0;
     e2_k = cache_gpm0_ck2[cache_gpm0_c_set];
-    e2_a = 5'h0;
+    e2_a = 6'h0;
     e2_a = cache_gpm0_ca2[cache_gpm0_c_set];
     e2_t_eptrta = 40'h0;
     e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_c_set];
@@ -9061,17 +10225,32 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e2_l = cache_gpm0_cl2[cache_gpm0_c_set];
     e2_p = 52'h0;
     e2_p = cache_gpm0_cp2[cache_gpm0_c_set];
+    e2_x_r = 1'h0;
+    e2_x_r[0] = cache_gpm0_cx_r_2[cache_gpm0_c_set];
+    e2_x_w = 1'h0;
+    e2_x_w[0] = cache_gpm0_cx_w_2[cache_gpm0_c_set];
+    e2_x_x = 1'h0;
+    e2_x_x[0] = cache_gpm0_cx_x_2[cache_gpm0_c_set];
+    e2_x_xu = 1'h0;
+    e2_x_xu[0] = cache_gpm0_cx_xu_2[cache_gpm0_c_set];
+    e2_x_pw = 1'h0;
+    e2_x_pw[0] = cache_gpm0_cx_pw_2[cache_gpm0_c_set];
     if ((e2_v[0] && (e2_a == cache_gpm0_c_acc) && (e2_t_eptrta == cache_gpm0_t_eptrta) && (e2_k == x_addr[64-1:12]))) begin
         found = 1'b1;
         way = 2;
         pa = {e2_p, x_addr[12-1:0]};
         lv = e2_l;
+        hx_r = (e2_x_r[0] != 0);
+        hx_w = (e2_x_w[0] != 0);
+        hx_x = (e2_x_x[0] != 0);
+        hx_xu = (e2_x_xu[0] != 0);
+        hx_pw = (e2_x_pw[0] != 0);
     end
     e1_v = 1'h0;
     e1_v[0] = cache_gpm0_cv1[cache_gpm0_c_set];
     e1_k = 52'h0;
     e1_k = cache_gpm0_ck1[cache_gpm0_c_set];
-    e1_a = 5'h0;
+    e1_a = 6'h0;
     e1_a = cache_gpm0_ca1[cache_gpm0_c_set];
     e1_t_eptrta = 40'h0;
     e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_c_set];
@@ -9079,17 +10258,32 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e1_l = cache_gpm0_cl1[cache_gpm0_c_set];
     e1_p = 52'h0;
     e1_p = cache_gpm0_cp1[cache_gpm0_c_set];
+    e1_x_r = 1'h0;
+    e1_x_r[0] = cache_gpm0_cx_r_1[cache_gpm0_c_set];
+    e1_x_w = 1'h0;
+    e1_x_w[0] = cache_gpm0_cx_w_1[cache_gpm0_c_set];
+    e1_x_x = 1'h0;
+    e1_x_x[0] = cache_gpm0_cx_x_1[cache_gpm0_c_set];
+    e1_x_xu = 1'h0;
+    e1_x_xu[0] = cache_gpm0_cx_xu_1[cache_gpm0_c_set];
+    e1_x_pw = 1'h0;
+    e1_x_pw[0] = cache_gpm0_cx_pw_1[cache_gpm0_c_set];
     if ((e1_v[0] && (e1_a == cache_gpm0_c_acc) && (e1_t_eptrta == cache_gpm0_t_eptrta) && (e1_k == x_addr[64-1:12]))) begin
         found = 1'b1;
         way = 1;
         pa = {e1_p, x_addr[12-1:0]};
         lv = e1_l;
+        hx_r = (e1_x_r[0] != 0);
+        hx_w = (e1_x_w[0] != 0);
+        hx_x = (e1_x_x[0] != 0);
+        hx_xu = (e1_x_xu[0] != 0);
+        hx_pw = (e1_x_pw[0] != 0);
     end
     e0_v = 1'h0;
     e0_v[0] = cache_gpm0_cv0[cache_gpm0_c_set];
     e0_k = 52'h0;
     e0_k = cache_gpm0_ck0[cache_gpm0_c_set];
-    e0_a = 5'h0;
+    e0_a = 6'h0;
     e0_a = cache_gpm0_ca0[cache_gpm0_c_set];
     e0_t_eptrta = 40'h0;
     e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_c_set];
@@ -9097,17 +10291,37 @@ always @(cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0[0], cache_gpm0_ca0[1
     e0_l = cache_gpm0_cl0[cache_gpm0_c_set];
     e0_p = 52'h0;
     e0_p = cache_gpm0_cp0[cache_gpm0_c_set];
+    e0_x_r = 1'h0;
+    e0_x_r[0] = cache_gpm0_cx_r_0[cache_gpm0_c_set];
+    e0_x_w = 1'h0;
+    e0_x_w[0] = cache_gpm0_cx_w_0[cache_gpm0_c_set];
+    e0_x_x = 1'h0;
+    e0_x_x[0] = cache_gpm0_cx_x_0[cache_gpm0_c_set];
+    e0_x_xu = 1'h0;
+    e0_x_xu[0] = cache_gpm0_cx_xu_0[cache_gpm0_c_set];
+    e0_x_pw = 1'h0;
+    e0_x_pw[0] = cache_gpm0_cx_pw_0[cache_gpm0_c_set];
     if ((e0_v[0] && (e0_a == cache_gpm0_c_acc) && (e0_t_eptrta == cache_gpm0_t_eptrta) && (e0_k == x_addr[64-1:12]))) begin
         found = 1'b1;
         way = 0;
         pa = {e0_p, x_addr[12-1:0]};
         lv = e0_l;
+        hx_r = (e0_x_r[0] != 0);
+        hx_w = (e0_x_w[0] != 0);
+        hx_x = (e0_x_x[0] != 0);
+        hx_xu = (e0_x_xu[0] != 0);
+        hx_pw = (e0_x_pw[0] != 0);
     end
     cache_gpm0_l_hit = found;
     cache_gpm0_l_way = way;
     n_hit = (found && (!x_off));
     n_hpa = pa;
     n_hlv = lv;
+    n_ha_r = hx_r;
+    n_ha_w = hx_w;
+    n_ha_x = hx_x;
+    n_ha_xu = hx_xu;
+    n_ha_pw = hx_pw;
 end
 
 always @(posedge clk) begin: cache_gpm0_fsm
@@ -9118,28 +10332,48 @@ always @(posedge clk) begin: cache_gpm0_fsm
     reg [2-1:0] rv3;
     reg [1-1:0] e0_v;
     reg [52-1:0] e0_k;
-    reg [5-1:0] e0_a;
+    reg [6-1:0] e0_a;
     reg [40-1:0] e0_t_eptrta;
     reg [3-1:0] e0_l;
     reg [52-1:0] e0_p;
+    reg [1-1:0] e0_x_r;
+    reg [1-1:0] e0_x_w;
+    reg [1-1:0] e0_x_x;
+    reg [1-1:0] e0_x_xu;
+    reg [1-1:0] e0_x_pw;
     reg [1-1:0] e1_v;
     reg [52-1:0] e1_k;
-    reg [5-1:0] e1_a;
+    reg [6-1:0] e1_a;
     reg [40-1:0] e1_t_eptrta;
     reg [3-1:0] e1_l;
     reg [52-1:0] e1_p;
+    reg [1-1:0] e1_x_r;
+    reg [1-1:0] e1_x_w;
+    reg [1-1:0] e1_x_x;
+    reg [1-1:0] e1_x_xu;
+    reg [1-1:0] e1_x_pw;
     reg [1-1:0] e2_v;
     reg [52-1:0] e2_k;
-    reg [5-1:0] e2_a;
+    reg [6-1:0] e2_a;
     reg [40-1:0] e2_t_eptrta;
     reg [3-1:0] e2_l;
     reg [52-1:0] e2_p;
+    reg [1-1:0] e2_x_r;
+    reg [1-1:0] e2_x_w;
+    reg [1-1:0] e2_x_x;
+    reg [1-1:0] e2_x_xu;
+    reg [1-1:0] e2_x_pw;
     reg [1-1:0] e3_v;
     reg [52-1:0] e3_k;
-    reg [5-1:0] e3_a;
+    reg [6-1:0] e3_a;
     reg [40-1:0] e3_t_eptrta;
     reg [3-1:0] e3_l;
     reg [52-1:0] e3_p;
+    reg [1-1:0] e3_x_r;
+    reg [1-1:0] e3_x_w;
+    reg [1-1:0] e3_x_x;
+    reg [1-1:0] e3_x_xu;
+    reg [1-1:0] e3_x_pw;
     reg [64-1:0] d1w0_0;
     reg [64-1:0] d1w1_0;
     reg [64-1:0] d1w2_0;
@@ -9257,6 +10491,86 @@ always @(posedge clk) begin: cache_gpm0_fsm
         cache_gpm0_cv3[1] <= 0;
         cache_gpm0_cv3[2] <= 0;
         cache_gpm0_cv3[3] <= 0;
+        cache_gpm0_cx_pw_0[0] <= 0;
+        cache_gpm0_cx_pw_0[1] <= 0;
+        cache_gpm0_cx_pw_0[2] <= 0;
+        cache_gpm0_cx_pw_0[3] <= 0;
+        cache_gpm0_cx_pw_1[0] <= 0;
+        cache_gpm0_cx_pw_1[1] <= 0;
+        cache_gpm0_cx_pw_1[2] <= 0;
+        cache_gpm0_cx_pw_1[3] <= 0;
+        cache_gpm0_cx_pw_2[0] <= 0;
+        cache_gpm0_cx_pw_2[1] <= 0;
+        cache_gpm0_cx_pw_2[2] <= 0;
+        cache_gpm0_cx_pw_2[3] <= 0;
+        cache_gpm0_cx_pw_3[0] <= 0;
+        cache_gpm0_cx_pw_3[1] <= 0;
+        cache_gpm0_cx_pw_3[2] <= 0;
+        cache_gpm0_cx_pw_3[3] <= 0;
+        cache_gpm0_cx_r_0[0] <= 0;
+        cache_gpm0_cx_r_0[1] <= 0;
+        cache_gpm0_cx_r_0[2] <= 0;
+        cache_gpm0_cx_r_0[3] <= 0;
+        cache_gpm0_cx_r_1[0] <= 0;
+        cache_gpm0_cx_r_1[1] <= 0;
+        cache_gpm0_cx_r_1[2] <= 0;
+        cache_gpm0_cx_r_1[3] <= 0;
+        cache_gpm0_cx_r_2[0] <= 0;
+        cache_gpm0_cx_r_2[1] <= 0;
+        cache_gpm0_cx_r_2[2] <= 0;
+        cache_gpm0_cx_r_2[3] <= 0;
+        cache_gpm0_cx_r_3[0] <= 0;
+        cache_gpm0_cx_r_3[1] <= 0;
+        cache_gpm0_cx_r_3[2] <= 0;
+        cache_gpm0_cx_r_3[3] <= 0;
+        cache_gpm0_cx_w_0[0] <= 0;
+        cache_gpm0_cx_w_0[1] <= 0;
+        cache_gpm0_cx_w_0[2] <= 0;
+        cache_gpm0_cx_w_0[3] <= 0;
+        cache_gpm0_cx_w_1[0] <= 0;
+        cache_gpm0_cx_w_1[1] <= 0;
+        cache_gpm0_cx_w_1[2] <= 0;
+        cache_gpm0_cx_w_1[3] <= 0;
+        cache_gpm0_cx_w_2[0] <= 0;
+        cache_gpm0_cx_w_2[1] <= 0;
+        cache_gpm0_cx_w_2[2] <= 0;
+        cache_gpm0_cx_w_2[3] <= 0;
+        cache_gpm0_cx_w_3[0] <= 0;
+        cache_gpm0_cx_w_3[1] <= 0;
+        cache_gpm0_cx_w_3[2] <= 0;
+        cache_gpm0_cx_w_3[3] <= 0;
+        cache_gpm0_cx_x_0[0] <= 0;
+        cache_gpm0_cx_x_0[1] <= 0;
+        cache_gpm0_cx_x_0[2] <= 0;
+        cache_gpm0_cx_x_0[3] <= 0;
+        cache_gpm0_cx_x_1[0] <= 0;
+        cache_gpm0_cx_x_1[1] <= 0;
+        cache_gpm0_cx_x_1[2] <= 0;
+        cache_gpm0_cx_x_1[3] <= 0;
+        cache_gpm0_cx_x_2[0] <= 0;
+        cache_gpm0_cx_x_2[1] <= 0;
+        cache_gpm0_cx_x_2[2] <= 0;
+        cache_gpm0_cx_x_2[3] <= 0;
+        cache_gpm0_cx_x_3[0] <= 0;
+        cache_gpm0_cx_x_3[1] <= 0;
+        cache_gpm0_cx_x_3[2] <= 0;
+        cache_gpm0_cx_x_3[3] <= 0;
+        cache_gpm0_cx_xu_0[0] <= 0;
+        cache_gpm0_cx_xu_0[1] <= 0;
+        cache_gpm0_cx_xu_0[2] <= 0;
+        cache_gpm0_cx_xu_0[3] <= 0;
+        cache_gpm0_cx_xu_1[0] <= 0;
+        cache_gpm0_cx_xu_1[1] <= 0;
+        cache_gpm0_cx_xu_1[2] <= 0;
+        cache_gpm0_cx_xu_1[3] <= 0;
+        cache_gpm0_cx_xu_2[0] <= 0;
+        cache_gpm0_cx_xu_2[1] <= 0;
+        cache_gpm0_cx_xu_2[2] <= 0;
+        cache_gpm0_cx_xu_2[3] <= 0;
+        cache_gpm0_cx_xu_3[0] <= 0;
+        cache_gpm0_cx_xu_3[1] <= 0;
+        cache_gpm0_cx_xu_3[2] <= 0;
+        cache_gpm0_cx_xu_3[3] <= 0;
     end
     else begin
         rk = 2'h0;
@@ -9321,6 +10635,11 @@ always @(posedge clk) begin: cache_gpm0_fsm
                     cache_gpm0_ct_eptrta_0[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
                     cache_gpm0_cl0[cache_gpm0_c_set] <= n_flv;
                     cache_gpm0_cp0[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                    cache_gpm0_cx_r_0[cache_gpm0_c_set] <= n_fa_r;
+                    cache_gpm0_cx_w_0[cache_gpm0_c_set] <= n_fa_w;
+                    cache_gpm0_cx_x_0[cache_gpm0_c_set] <= n_fa_x;
+                    cache_gpm0_cx_xu_0[cache_gpm0_c_set] <= n_fa_xu;
+                    cache_gpm0_cx_pw_0[cache_gpm0_c_set] <= n_fa_pw;
                 end
                 'h1: begin
                     cache_gpm0_cv1[cache_gpm0_c_set] <= 1'b1;
@@ -9329,6 +10648,11 @@ always @(posedge clk) begin: cache_gpm0_fsm
                     cache_gpm0_ct_eptrta_1[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
                     cache_gpm0_cl1[cache_gpm0_c_set] <= n_flv;
                     cache_gpm0_cp1[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                    cache_gpm0_cx_r_1[cache_gpm0_c_set] <= n_fa_r;
+                    cache_gpm0_cx_w_1[cache_gpm0_c_set] <= n_fa_w;
+                    cache_gpm0_cx_x_1[cache_gpm0_c_set] <= n_fa_x;
+                    cache_gpm0_cx_xu_1[cache_gpm0_c_set] <= n_fa_xu;
+                    cache_gpm0_cx_pw_1[cache_gpm0_c_set] <= n_fa_pw;
                 end
                 'h2: begin
                     cache_gpm0_cv2[cache_gpm0_c_set] <= 1'b1;
@@ -9337,6 +10661,11 @@ always @(posedge clk) begin: cache_gpm0_fsm
                     cache_gpm0_ct_eptrta_2[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
                     cache_gpm0_cl2[cache_gpm0_c_set] <= n_flv;
                     cache_gpm0_cp2[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                    cache_gpm0_cx_r_2[cache_gpm0_c_set] <= n_fa_r;
+                    cache_gpm0_cx_w_2[cache_gpm0_c_set] <= n_fa_w;
+                    cache_gpm0_cx_x_2[cache_gpm0_c_set] <= n_fa_x;
+                    cache_gpm0_cx_xu_2[cache_gpm0_c_set] <= n_fa_xu;
+                    cache_gpm0_cx_pw_2[cache_gpm0_c_set] <= n_fa_pw;
                 end
                 'h3: begin
                     cache_gpm0_cv3[cache_gpm0_c_set] <= 1'b1;
@@ -9345,6 +10674,11 @@ always @(posedge clk) begin: cache_gpm0_fsm
                     cache_gpm0_ct_eptrta_3[cache_gpm0_c_set] <= cache_gpm0_f_t_eptrta;
                     cache_gpm0_cl3[cache_gpm0_c_set] <= n_flv;
                     cache_gpm0_cp3[cache_gpm0_c_set] <= n_fpa[64-1:12];
+                    cache_gpm0_cx_r_3[cache_gpm0_c_set] <= n_fa_r;
+                    cache_gpm0_cx_w_3[cache_gpm0_c_set] <= n_fa_w;
+                    cache_gpm0_cx_x_3[cache_gpm0_c_set] <= n_fa_x;
+                    cache_gpm0_cx_xu_3[cache_gpm0_c_set] <= n_fa_xu;
+                    cache_gpm0_cx_pw_3[cache_gpm0_c_set] <= n_fa_pw;
                 end
             endcase
             rv0 = cache_gpm0_cr0[cache_gpm0_c_set];
@@ -9399,7 +10733,7 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e0_v[0] = cache_gpm0_cv0[cache_gpm0_vset];
             e0_k = 52'h0;
             e0_k = cache_gpm0_ck0[cache_gpm0_vset];
-            e0_a = 5'h0;
+            e0_a = 6'h0;
             e0_a = cache_gpm0_ca0[cache_gpm0_vset];
             e0_t_eptrta = 40'h0;
             e0_t_eptrta = cache_gpm0_ct_eptrta_0[cache_gpm0_vset];
@@ -9407,11 +10741,21 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e0_l = cache_gpm0_cl0[cache_gpm0_vset];
             e0_p = 52'h0;
             e0_p = cache_gpm0_cp0[cache_gpm0_vset];
+            e0_x_r = 1'h0;
+            e0_x_r[0] = cache_gpm0_cx_r_0[cache_gpm0_vset];
+            e0_x_w = 1'h0;
+            e0_x_w[0] = cache_gpm0_cx_w_0[cache_gpm0_vset];
+            e0_x_x = 1'h0;
+            e0_x_x[0] = cache_gpm0_cx_x_0[cache_gpm0_vset];
+            e0_x_xu = 1'h0;
+            e0_x_xu[0] = cache_gpm0_cx_xu_0[cache_gpm0_vset];
+            e0_x_pw = 1'h0;
+            e0_x_pw[0] = cache_gpm0_cx_pw_0[cache_gpm0_vset];
             e1_v = 1'h0;
             e1_v[0] = cache_gpm0_cv1[cache_gpm0_vset];
             e1_k = 52'h0;
             e1_k = cache_gpm0_ck1[cache_gpm0_vset];
-            e1_a = 5'h0;
+            e1_a = 6'h0;
             e1_a = cache_gpm0_ca1[cache_gpm0_vset];
             e1_t_eptrta = 40'h0;
             e1_t_eptrta = cache_gpm0_ct_eptrta_1[cache_gpm0_vset];
@@ -9419,11 +10763,21 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e1_l = cache_gpm0_cl1[cache_gpm0_vset];
             e1_p = 52'h0;
             e1_p = cache_gpm0_cp1[cache_gpm0_vset];
+            e1_x_r = 1'h0;
+            e1_x_r[0] = cache_gpm0_cx_r_1[cache_gpm0_vset];
+            e1_x_w = 1'h0;
+            e1_x_w[0] = cache_gpm0_cx_w_1[cache_gpm0_vset];
+            e1_x_x = 1'h0;
+            e1_x_x[0] = cache_gpm0_cx_x_1[cache_gpm0_vset];
+            e1_x_xu = 1'h0;
+            e1_x_xu[0] = cache_gpm0_cx_xu_1[cache_gpm0_vset];
+            e1_x_pw = 1'h0;
+            e1_x_pw[0] = cache_gpm0_cx_pw_1[cache_gpm0_vset];
             e2_v = 1'h0;
             e2_v[0] = cache_gpm0_cv2[cache_gpm0_vset];
             e2_k = 52'h0;
             e2_k = cache_gpm0_ck2[cache_gpm0_vset];
-            e2_a = 5'h0;
+            e2_a = 6'h0;
             e2_a = cache_gpm0_ca2[cache_gpm0_vset];
             e2_t_eptrta = 40'h0;
             e2_t_eptrta = cache_gpm0_ct_eptrta_2[cache_gpm0_vset];
@@ -9431,11 +10785,21 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e2_l = cache_gpm0_cl2[cache_gpm0_vset];
             e2_p = 52'h0;
             e2_p = cache_gpm0_cp2[cache_gpm0_vset];
+            e2_x_r = 1'h0;
+            e2_x_r[0] = cache_gpm0_cx_r_2[cache_gpm0_vset];
+            e2_x_w = 1'h0;
+            e2_x_w[0] = cache_gpm0_cx_w_2[cache_gpm0_vset];
+            e2_x_x = 1'h0;
+            e2_x_x[0] = cache_gpm0_cx_x_2[cache_gpm0_vset];
+            e2_x_xu = 1'h0;
+            e2_x_xu[0] = cache_gpm0_cx_xu_2[cache_gpm0_vset];
+            e2_x_pw = 1'h0;
+            e2_x_pw[0] = cache_gpm0_cx_pw_2[cache_gpm0_vset];
             e3_v = 1'h0;
             e3_v[0] = cache_gpm0_cv3[cache_gpm0_vset];
             e3_k = 52'h0;
             e3_k = cache_gpm0_ck3[cache_gpm0_vset];
-            e3_a = 5'h0;
+            e3_a = 6'h0;
             e3_a = cache_gpm0_ca3[cache_gpm0_vset];
             e3_t_eptrta = 40'h0;
             e3_t_eptrta = cache_gpm0_ct_eptrta_3[cache_gpm0_vset];
@@ -9443,6 +10807,16 @@ always @(posedge clk) begin: cache_gpm0_fsm
             e3_l = cache_gpm0_cl3[cache_gpm0_vset];
             e3_p = 52'h0;
             e3_p = cache_gpm0_cp3[cache_gpm0_vset];
+            e3_x_r = 1'h0;
+            e3_x_r[0] = cache_gpm0_cx_r_3[cache_gpm0_vset];
+            e3_x_w = 1'h0;
+            e3_x_w[0] = cache_gpm0_cx_w_3[cache_gpm0_vset];
+            e3_x_x = 1'h0;
+            e3_x_x[0] = cache_gpm0_cx_x_3[cache_gpm0_vset];
+            e3_x_xu = 1'h0;
+            e3_x_xu[0] = cache_gpm0_cx_xu_3[cache_gpm0_vset];
+            e3_x_pw = 1'h0;
+            e3_x_pw[0] = cache_gpm0_cx_pw_3[cache_gpm0_vset];
             case (i_op)
                 'h1: begin
                     d1w0_0 = 64'h0;
@@ -9492,7 +10866,7 @@ assign cache_epsc0_ls4 = x_addr[41-1:39];
 assign cache_epsc0_ls5 = x_addr[50-1:48];
 assign cache_epsc0_vset = sw_set[2-1:0];
 
-always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], cache_epsc0_ca_r_0[3], cache_epsc0_ca_r_1[0], cache_epsc0_ca_r_1[1], cache_epsc0_ca_r_1[2], cache_epsc0_ca_r_1[3], cache_epsc0_ca_r_2[0], cache_epsc0_ca_r_2[1], cache_epsc0_ca_r_2[2], cache_epsc0_ca_r_2[3], cache_epsc0_ca_r_3[0], cache_epsc0_ca_r_3[1], cache_epsc0_ca_r_3[2], cache_epsc0_ca_r_3[3], cache_epsc0_ca_w_0[0], cache_epsc0_ca_w_0[1], cache_epsc0_ca_w_0[2], cache_epsc0_ca_w_0[3], cache_epsc0_ca_w_1[0], cache_epsc0_ca_w_1[1], cache_epsc0_ca_w_1[2], cache_epsc0_ca_w_1[3], cache_epsc0_ca_w_2[0], cache_epsc0_ca_w_2[1], cache_epsc0_ca_w_2[2], cache_epsc0_ca_w_2[3], cache_epsc0_ca_w_3[0], cache_epsc0_ca_w_3[1], cache_epsc0_ca_w_3[2], cache_epsc0_ca_w_3[3], cache_epsc0_ca_x_0[0], cache_epsc0_ca_x_0[1], cache_epsc0_ca_x_0[2], cache_epsc0_ca_x_0[3], cache_epsc0_ca_x_1[0], cache_epsc0_ca_x_1[1], cache_epsc0_ca_x_1[2], cache_epsc0_ca_x_1[3], cache_epsc0_ca_x_2[0], cache_epsc0_ca_x_2[1], cache_epsc0_ca_x_2[2], cache_epsc0_ca_x_2[3], cache_epsc0_ca_x_3[0], cache_epsc0_ca_x_3[1], cache_epsc0_ca_x_3[2], cache_epsc0_ca_x_3[3], cache_epsc0_ca_xu_0[0], cache_epsc0_ca_xu_0[1], cache_epsc0_ca_xu_0[2], cache_epsc0_ca_xu_0[3], cache_epsc0_ca_xu_1[0], cache_epsc0_ca_xu_1[1], cache_epsc0_ca_xu_1[2], cache_epsc0_ca_xu_1[3], cache_epsc0_ca_xu_2[0], cache_epsc0_ca_xu_2[1], cache_epsc0_ca_xu_2[2], cache_epsc0_ca_xu_2[3], cache_epsc0_ca_xu_3[0], cache_epsc0_ca_xu_3[1], cache_epsc0_ca_xu_3[2], cache_epsc0_ca_xu_3[3], cache_epsc0_cb0[0], cache_epsc0_cb0[1], cache_epsc0_cb0[2], cache_epsc0_cb0[3], cache_epsc0_cb1[0], cache_epsc0_cb1[1], cache_epsc0_cb1[2], cache_epsc0_cb1[3], cache_epsc0_cb2[0], cache_epsc0_cb2[1], cache_epsc0_cb2[2], cache_epsc0_cb2[3], cache_epsc0_cb3[0], cache_epsc0_cb3[1], cache_epsc0_cb3[2], cache_epsc0_cb3[3], cache_epsc0_ck0[0], cache_epsc0_ck0[1], cache_epsc0_ck0[2], cache_epsc0_ck0[3], cache_epsc0_ck1[0], cache_epsc0_ck1[1], cache_epsc0_ck1[2], cache_epsc0_ck1[3], cache_epsc0_ck2[0], cache_epsc0_ck2[1], cache_epsc0_ck2[2], cache_epsc0_ck2[3], cache_epsc0_ck3[0], cache_epsc0_ck3[1], cache_epsc0_ck3[2], cache_epsc0_ck3[3], cache_epsc0_cl0[0], cache_epsc0_cl0[1], cache_epsc0_cl0[2], cache_epsc0_cl0[3], cache_epsc0_cl1[0], cache_epsc0_cl1[1], cache_epsc0_cl1[2], cache_epsc0_cl1[3], cache_epsc0_cl2[0], cache_epsc0_cl2[1], cache_epsc0_cl2[2], cache_epsc0_cl2[3], cache_epsc0_cl3[0], cache_epsc0_cl3[1], cache_epsc0_cl3[2], cache_epsc0_cl3[3], cache_epsc0_cn0[0], cache_epsc0_cn0[1], cache_epsc0_cn0[2], cache_epsc0_cn0[3], cache_epsc0_cn1[0], cache_epsc0_cn1[1], cache_epsc0_cn1[2], cache_epsc0_cn1[3], cache_epsc0_cn2[0], cache_epsc0_cn2[1], cache_epsc0_cn2[2], cache_epsc0_cn2[3], cache_epsc0_cn3[0], cache_epsc0_cn3[1], cache_epsc0_cn3[2], cache_epsc0_cn3[3], cache_epsc0_ct_eptrta_0[0], cache_epsc0_ct_eptrta_0[1], cache_epsc0_ct_eptrta_0[2], cache_epsc0_ct_eptrta_0[3], cache_epsc0_ct_eptrta_1[0], cache_epsc0_ct_eptrta_1[1], cache_epsc0_ct_eptrta_1[2], cache_epsc0_ct_eptrta_1[3], cache_epsc0_ct_eptrta_2[0], cache_epsc0_ct_eptrta_2[1], cache_epsc0_ct_eptrta_2[2], cache_epsc0_ct_eptrta_2[3], cache_epsc0_ct_eptrta_3[0], cache_epsc0_ct_eptrta_3[1], cache_epsc0_ct_eptrta_3[2], cache_epsc0_ct_eptrta_3[3], cache_epsc0_cv0[0], cache_epsc0_cv0[1], cache_epsc0_cv0[2], cache_epsc0_cv0[3], cache_epsc0_cv1[0], cache_epsc0_cv1[1], cache_epsc0_cv1[2], cache_epsc0_cv1[3], cache_epsc0_cv2[0], cache_epsc0_cv2[1], cache_epsc0_cv2[2], cache_epsc0_cv2[3], cache_epsc0_cv3[0], cache_epsc0_cv3[1], cache_epsc0_cv3[2], cache_epsc0_cv3[3], x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) begin: cache_epsc0_lookup
+always @(cache_epsc0_ca_pw_0[0], cache_epsc0_ca_pw_0[1], cache_epsc0_ca_pw_0[2], cache_epsc0_ca_pw_0[3], cache_epsc0_ca_pw_1[0], cache_epsc0_ca_pw_1[1], cache_epsc0_ca_pw_1[2], cache_epsc0_ca_pw_1[3], cache_epsc0_ca_pw_2[0], cache_epsc0_ca_pw_2[1], cache_epsc0_ca_pw_2[2], cache_epsc0_ca_pw_2[3], cache_epsc0_ca_pw_3[0], cache_epsc0_ca_pw_3[1], cache_epsc0_ca_pw_3[2], cache_epsc0_ca_pw_3[3], cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], cache_epsc0_ca_r_0[3], cache_epsc0_ca_r_1[0], cache_epsc0_ca_r_1[1], cache_epsc0_ca_r_1[2], cache_epsc0_ca_r_1[3], cache_epsc0_ca_r_2[0], cache_epsc0_ca_r_2[1], cache_epsc0_ca_r_2[2], cache_epsc0_ca_r_2[3], cache_epsc0_ca_r_3[0], cache_epsc0_ca_r_3[1], cache_epsc0_ca_r_3[2], cache_epsc0_ca_r_3[3], cache_epsc0_ca_w_0[0], cache_epsc0_ca_w_0[1], cache_epsc0_ca_w_0[2], cache_epsc0_ca_w_0[3], cache_epsc0_ca_w_1[0], cache_epsc0_ca_w_1[1], cache_epsc0_ca_w_1[2], cache_epsc0_ca_w_1[3], cache_epsc0_ca_w_2[0], cache_epsc0_ca_w_2[1], cache_epsc0_ca_w_2[2], cache_epsc0_ca_w_2[3], cache_epsc0_ca_w_3[0], cache_epsc0_ca_w_3[1], cache_epsc0_ca_w_3[2], cache_epsc0_ca_w_3[3], cache_epsc0_ca_x_0[0], cache_epsc0_ca_x_0[1], cache_epsc0_ca_x_0[2], cache_epsc0_ca_x_0[3], cache_epsc0_ca_x_1[0], cache_epsc0_ca_x_1[1], cache_epsc0_ca_x_1[2], cache_epsc0_ca_x_1[3], cache_epsc0_ca_x_2[0], cache_epsc0_ca_x_2[1], cache_epsc0_ca_x_2[2], cache_epsc0_ca_x_2[3], cache_epsc0_ca_x_3[0], cache_epsc0_ca_x_3[1], cache_epsc0_ca_x_3[2], cache_epsc0_ca_x_3[3], cache_epsc0_ca_xu_0[0], cache_epsc0_ca_xu_0[1], cache_epsc0_ca_xu_0[2], cache_epsc0_ca_xu_0[3], cache_epsc0_ca_xu_1[0], cache_epsc0_ca_xu_1[1], cache_epsc0_ca_xu_1[2], cache_epsc0_ca_xu_1[3], cache_epsc0_ca_xu_2[0], cache_epsc0_ca_xu_2[1], cache_epsc0_ca_xu_2[2], cache_epsc0_ca_xu_2[3], cache_epsc0_ca_xu_3[0], cache_epsc0_ca_xu_3[1], cache_epsc0_ca_xu_3[2], cache_epsc0_ca_xu_3[3], cache_epsc0_cb0[0], cache_epsc0_cb0[1], cache_epsc0_cb0[2], cache_epsc0_cb0[3], cache_epsc0_cb1[0], cache_epsc0_cb1[1], cache_epsc0_cb1[2], cache_epsc0_cb1[3], cache_epsc0_cb2[0], cache_epsc0_cb2[1], cache_epsc0_cb2[2], cache_epsc0_cb2[3], cache_epsc0_cb3[0], cache_epsc0_cb3[1], cache_epsc0_cb3[2], cache_epsc0_cb3[3], cache_epsc0_ck0[0], cache_epsc0_ck0[1], cache_epsc0_ck0[2], cache_epsc0_ck0[3], cache_epsc0_ck1[0], cache_epsc0_ck1[1], cache_epsc0_ck1[2], cache_epsc0_ck1[3], cache_epsc0_ck2[0], cache_epsc0_ck2[1], cache_epsc0_ck2[2], cache_epsc0_ck2[3], cache_epsc0_ck3[0], cache_epsc0_ck3[1], cache_epsc0_ck3[2], cache_epsc0_ck3[3], cache_epsc0_cl0[0], cache_epsc0_cl0[1], cache_epsc0_cl0[2], cache_epsc0_cl0[3], cache_epsc0_cl1[0], cache_epsc0_cl1[1], cache_epsc0_cl1[2], cache_epsc0_cl1[3], cache_epsc0_cl2[0], cache_epsc0_cl2[1], cache_epsc0_cl2[2], cache_epsc0_cl2[3], cache_epsc0_cl3[0], cache_epsc0_cl3[1], cache_epsc0_cl3[2], cache_epsc0_cl3[3], cache_epsc0_cn0[0], cache_epsc0_cn0[1], cache_epsc0_cn0[2], cache_epsc0_cn0[3], cache_epsc0_cn1[0], cache_epsc0_cn1[1], cache_epsc0_cn1[2], cache_epsc0_cn1[3], cache_epsc0_cn2[0], cache_epsc0_cn2[1], cache_epsc0_cn2[2], cache_epsc0_cn2[3], cache_epsc0_cn3[0], cache_epsc0_cn3[1], cache_epsc0_cn3[2], cache_epsc0_cn3[3], cache_epsc0_ct_eptrta_0[0], cache_epsc0_ct_eptrta_0[1], cache_epsc0_ct_eptrta_0[2], cache_epsc0_ct_eptrta_0[3], cache_epsc0_ct_eptrta_1[0], cache_epsc0_ct_eptrta_1[1], cache_epsc0_ct_eptrta_1[2], cache_epsc0_ct_eptrta_1[3], cache_epsc0_ct_eptrta_2[0], cache_epsc0_ct_eptrta_2[1], cache_epsc0_ct_eptrta_2[2], cache_epsc0_ct_eptrta_2[3], cache_epsc0_ct_eptrta_3[0], cache_epsc0_ct_eptrta_3[1], cache_epsc0_ct_eptrta_3[2], cache_epsc0_ct_eptrta_3[3], cache_epsc0_cv0[0], cache_epsc0_cv0[1], cache_epsc0_cv0[2], cache_epsc0_cv0[3], cache_epsc0_cv1[0], cache_epsc0_cv1[1], cache_epsc0_cv1[2], cache_epsc0_cv1[3], cache_epsc0_cv2[0], cache_epsc0_cv2[1], cache_epsc0_cv2[2], cache_epsc0_cv2[3], cache_epsc0_cv3[0], cache_epsc0_cv3[1], cache_epsc0_cv3[2], cache_epsc0_cv3[3], x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) begin: cache_epsc0_lookup
     reg found;
     reg [2-1:0] way;
     reg [2-1:0] hs;
@@ -9502,6 +10876,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg h_a_w;
     reg h_a_x;
     reg h_a_xu;
+    reg h_a_pw;
     reg [1-1:0] x5_3_cv;
     reg [43-1:0] x5_3_ck;
     reg [3-1:0] x5_3_cl;
@@ -9512,6 +10887,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x5_3_ca_w;
     reg [1-1:0] x5_3_ca_x;
     reg [1-1:0] x5_3_ca_xu;
+    reg [1-1:0] x5_3_ca_pw;
     reg [1-1:0] x5_2_cv;
     reg [43-1:0] x5_2_ck;
     reg [3-1:0] x5_2_cl;
@@ -9522,6 +10898,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x5_2_ca_w;
     reg [1-1:0] x5_2_ca_x;
     reg [1-1:0] x5_2_ca_xu;
+    reg [1-1:0] x5_2_ca_pw;
     reg [1-1:0] x5_1_cv;
     reg [43-1:0] x5_1_ck;
     reg [3-1:0] x5_1_cl;
@@ -9532,6 +10909,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x5_1_ca_w;
     reg [1-1:0] x5_1_ca_x;
     reg [1-1:0] x5_1_ca_xu;
+    reg [1-1:0] x5_1_ca_pw;
     reg [1-1:0] x5_0_cv;
     reg [43-1:0] x5_0_ck;
     reg [3-1:0] x5_0_cl;
@@ -9542,6 +10920,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x5_0_ca_w;
     reg [1-1:0] x5_0_ca_x;
     reg [1-1:0] x5_0_ca_xu;
+    reg [1-1:0] x5_0_ca_pw;
     reg [1-1:0] x4_3_cv;
     reg [43-1:0] x4_3_ck;
     reg [3-1:0] x4_3_cl;
@@ -9552,6 +10931,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x4_3_ca_w;
     reg [1-1:0] x4_3_ca_x;
     reg [1-1:0] x4_3_ca_xu;
+    reg [1-1:0] x4_3_ca_pw;
     reg [1-1:0] x4_2_cv;
     reg [43-1:0] x4_2_ck;
     reg [3-1:0] x4_2_cl;
@@ -9562,6 +10942,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x4_2_ca_w;
     reg [1-1:0] x4_2_ca_x;
     reg [1-1:0] x4_2_ca_xu;
+    reg [1-1:0] x4_2_ca_pw;
     reg [1-1:0] x4_1_cv;
     reg [43-1:0] x4_1_ck;
     reg [3-1:0] x4_1_cl;
@@ -9572,6 +10953,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x4_1_ca_w;
     reg [1-1:0] x4_1_ca_x;
     reg [1-1:0] x4_1_ca_xu;
+    reg [1-1:0] x4_1_ca_pw;
     reg [1-1:0] x4_0_cv;
     reg [43-1:0] x4_0_ck;
     reg [3-1:0] x4_0_cl;
@@ -9582,6 +10964,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x4_0_ca_w;
     reg [1-1:0] x4_0_ca_x;
     reg [1-1:0] x4_0_ca_xu;
+    reg [1-1:0] x4_0_ca_pw;
     reg [1-1:0] x3_3_cv;
     reg [43-1:0] x3_3_ck;
     reg [3-1:0] x3_3_cl;
@@ -9592,6 +10975,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x3_3_ca_w;
     reg [1-1:0] x3_3_ca_x;
     reg [1-1:0] x3_3_ca_xu;
+    reg [1-1:0] x3_3_ca_pw;
     reg [1-1:0] x3_2_cv;
     reg [43-1:0] x3_2_ck;
     reg [3-1:0] x3_2_cl;
@@ -9602,6 +10986,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x3_2_ca_w;
     reg [1-1:0] x3_2_ca_x;
     reg [1-1:0] x3_2_ca_xu;
+    reg [1-1:0] x3_2_ca_pw;
     reg [1-1:0] x3_1_cv;
     reg [43-1:0] x3_1_ck;
     reg [3-1:0] x3_1_cl;
@@ -9612,6 +10997,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x3_1_ca_w;
     reg [1-1:0] x3_1_ca_x;
     reg [1-1:0] x3_1_ca_xu;
+    reg [1-1:0] x3_1_ca_pw;
     reg [1-1:0] x3_0_cv;
     reg [43-1:0] x3_0_ck;
     reg [3-1:0] x3_0_cl;
@@ -9622,6 +11008,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x3_0_ca_w;
     reg [1-1:0] x3_0_ca_x;
     reg [1-1:0] x3_0_ca_xu;
+    reg [1-1:0] x3_0_ca_pw;
     reg [1-1:0] x2_3_cv;
     reg [43-1:0] x2_3_ck;
     reg [3-1:0] x2_3_cl;
@@ -9632,6 +11019,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x2_3_ca_w;
     reg [1-1:0] x2_3_ca_x;
     reg [1-1:0] x2_3_ca_xu;
+    reg [1-1:0] x2_3_ca_pw;
     reg [1-1:0] x2_2_cv;
     reg [43-1:0] x2_2_ck;
     reg [3-1:0] x2_2_cl;
@@ -9642,6 +11030,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x2_2_ca_w;
     reg [1-1:0] x2_2_ca_x;
     reg [1-1:0] x2_2_ca_xu;
+    reg [1-1:0] x2_2_ca_pw;
     reg [1-1:0] x2_1_cv;
     reg [43-1:0] x2_1_ck;
     reg [3-1:0] x2_1_cl;
@@ -9652,6 +11041,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x2_1_ca_w;
     reg [1-1:0] x2_1_ca_x;
     reg [1-1:0] x2_1_ca_xu;
+    reg [1-1:0] x2_1_ca_pw;
     reg [1-1:0] x2_0_cv;
     reg [43-1:0] x2_0_ck;
     reg [3-1:0] x2_0_cl;
@@ -9662,6 +11052,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     reg [1-1:0] x2_0_ca_w;
     reg [1-1:0] x2_0_ca_x;
     reg [1-1:0] x2_0_ca_xu;
+    reg [1-1:0] x2_0_ca_pw;
     found = 1'b0;
     way = 2'h0;
     hs = 2'h0;
@@ -9671,6 +11062,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     h_a_w = (0 != 0);
     h_a_x = (0 != 0);
     h_a_xu = (0 != 0);
+    h_a_pw = (0 != 0);
     x5_3_cv = 1'h0;
     x5_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls5];
     x5_3_ck = 43'h0;
@@ -9691,6 +11083,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x5_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls5];
     x5_3_ca_xu = 1'h0;
     x5_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls5];
+    x5_3_ca_pw = 1'h0;
+    x5_3_ca_pw[0] = cache_epsc0_ca_pw_3[cache_epsc0_ls5];
     if ((x5_3_cv[0] && (x5_3_cl == 5) && (x5_3_ck[16-1:0] == x_addr[64-1:48]) && (x5_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 3;
@@ -9701,6 +11095,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x5_3_ca_w[0] != 0);
         h_a_x = (x5_3_ca_x[0] != 0);
         h_a_xu = (x5_3_ca_xu[0] != 0);
+        h_a_pw = (x5_3_ca_pw[0] != 0);
     end
     x5_2_cv = 1'h0;
     x5_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls5];
@@ -9722,6 +11117,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x5_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls5];
     x5_2_ca_xu = 1'h0;
     x5_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls5];
+    x5_2_ca_pw = 1'h0;
+    x5_2_ca_pw[0] = cache_epsc0_ca_pw_2[cache_epsc0_ls5];
     if ((x5_2_cv[0] && (x5_2_cl == 5) && (x5_2_ck[16-1:0] == x_addr[64-1:48]) && (x5_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 2;
@@ -9732,6 +11129,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x5_2_ca_w[0] != 0);
         h_a_x = (x5_2_ca_x[0] != 0);
         h_a_xu = (x5_2_ca_xu[0] != 0);
+        h_a_pw = (x5_2_ca_pw[0] != 0);
     end
     x5_1_cv = 1'h0;
     x5_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls5];
@@ -9753,6 +11151,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x5_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls5];
     x5_1_ca_xu = 1'h0;
     x5_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls5];
+    x5_1_ca_pw = 1'h0;
+    x5_1_ca_pw[0] = cache_epsc0_ca_pw_1[cache_epsc0_ls5];
     if ((x5_1_cv[0] && (x5_1_cl == 5) && (x5_1_ck[16-1:0] == x_addr[64-1:48]) && (x5_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 1;
@@ -9763,6 +11163,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x5_1_ca_w[0] != 0);
         h_a_x = (x5_1_ca_x[0] != 0);
         h_a_xu = (x5_1_ca_xu[0] != 0);
+        h_a_pw = (x5_1_ca_pw[0] != 0);
     end
     x5_0_cv = 1'h0;
     x5_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls5];
@@ -9784,6 +11185,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x5_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls5];
     x5_0_ca_xu = 1'h0;
     x5_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls5];
+    x5_0_ca_pw = 1'h0;
+    x5_0_ca_pw[0] = cache_epsc0_ca_pw_0[cache_epsc0_ls5];
     if ((x5_0_cv[0] && (x5_0_cl == 5) && (x5_0_ck[16-1:0] == x_addr[64-1:48]) && (x5_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 0;
@@ -9794,6 +11197,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x5_0_ca_w[0] != 0);
         h_a_x = (x5_0_ca_x[0] != 0);
         h_a_xu = (x5_0_ca_xu[0] != 0);
+        h_a_pw = (x5_0_ca_pw[0] != 0);
     end
     x4_3_cv = 1'h0;
     x4_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls4];
@@ -9815,6 +11219,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x4_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls4];
     x4_3_ca_xu = 1'h0;
     x4_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls4];
+    x4_3_ca_pw = 1'h0;
+    x4_3_ca_pw[0] = cache_epsc0_ca_pw_3[cache_epsc0_ls4];
     if ((x4_3_cv[0] && (x4_3_cl == 4) && (x4_3_ck[25-1:0] == x_addr[64-1:39]) && (x4_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 3;
@@ -9825,6 +11231,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x4_3_ca_w[0] != 0);
         h_a_x = (x4_3_ca_x[0] != 0);
         h_a_xu = (x4_3_ca_xu[0] != 0);
+        h_a_pw = (x4_3_ca_pw[0] != 0);
     end
     x4_2_cv = 1'h0;
     x4_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls4];
@@ -9846,6 +11253,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x4_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls4];
     x4_2_ca_xu = 1'h0;
     x4_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls4];
+    x4_2_ca_pw = 1'h0;
+    x4_2_ca_pw[0] = cache_epsc0_ca_pw_2[cache_epsc0_ls4];
     if ((x4_2_cv[0] && (x4_2_cl == 4) && (x4_2_ck[25-1:0] == x_addr[64-1:39]) && (x4_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 2;
@@ -9856,6 +11265,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x4_2_ca_w[0] != 0);
         h_a_x = (x4_2_ca_x[0] != 0);
         h_a_xu = (x4_2_ca_xu[0] != 0);
+        h_a_pw = (x4_2_ca_pw[0] != 0);
     end
     x4_1_cv = 1'h0;
     x4_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls4];
@@ -9877,6 +11287,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x4_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls4];
     x4_1_ca_xu = 1'h0;
     x4_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls4];
+    x4_1_ca_pw = 1'h0;
+    x4_1_ca_pw[0] = cache_epsc0_ca_pw_1[cache_epsc0_ls4];
     if ((x4_1_cv[0] && (x4_1_cl == 4) && (x4_1_ck[25-1:0] == x_addr[64-1:39]) && (x4_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 1;
@@ -9887,6 +11299,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x4_1_ca_w[0] != 0);
         h_a_x = (x4_1_ca_x[0] != 0);
         h_a_xu = (x4_1_ca_xu[0] != 0);
+        h_a_pw = (x4_1_ca_pw[0] != 0);
     end
     x4_0_cv = 1'h0;
     x4_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls4];
@@ -9908,6 +11321,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x4_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls4];
     x4_0_ca_xu = 1'h0;
     x4_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls4];
+    x4_0_ca_pw = 1'h0;
+    x4_0_ca_pw[0] = cache_epsc0_ca_pw_0[cache_epsc0_ls4];
     if ((x4_0_cv[0] && (x4_0_cl == 4) && (x4_0_ck[25-1:0] == x_addr[64-1:39]) && (x4_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 0;
@@ -9918,6 +11333,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x4_0_ca_w[0] != 0);
         h_a_x = (x4_0_ca_x[0] != 0);
         h_a_xu = (x4_0_ca_xu[0] != 0);
+        h_a_pw = (x4_0_ca_pw[0] != 0);
     end
     x3_3_cv = 1'h0;
     x3_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls3];
@@ -9939,6 +11355,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x3_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls3];
     x3_3_ca_xu = 1'h0;
     x3_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls3];
+    x3_3_ca_pw = 1'h0;
+    x3_3_ca_pw[0] = cache_epsc0_ca_pw_3[cache_epsc0_ls3];
     if ((x3_3_cv[0] && (x3_3_cl == 3) && (x3_3_ck[34-1:0] == x_addr[64-1:30]) && (x3_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 3;
@@ -9949,6 +11367,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x3_3_ca_w[0] != 0);
         h_a_x = (x3_3_ca_x[0] != 0);
         h_a_xu = (x3_3_ca_xu[0] != 0);
+        h_a_pw = (x3_3_ca_pw[0] != 0);
     end
     x3_2_cv = 1'h0;
     x3_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls3];
@@ -9970,6 +11389,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x3_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls3];
     x3_2_ca_xu = 1'h0;
     x3_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls3];
+    x3_2_ca_pw = 1'h0;
+    x3_2_ca_pw[0] = cache_epsc0_ca_pw_2[cache_epsc0_ls3];
     if ((x3_2_cv[0] && (x3_2_cl == 3) && (x3_2_ck[34-1:0] == x_addr[64-1:30]) && (x3_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 2;
@@ -9980,6 +11401,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x3_2_ca_w[0] != 0);
         h_a_x = (x3_2_ca_x[0] != 0);
         h_a_xu = (x3_2_ca_xu[0] != 0);
+        h_a_pw = (x3_2_ca_pw[0] != 0);
     end
     x3_1_cv = 1'h0;
     x3_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls3];
@@ -10001,6 +11423,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x3_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls3];
     x3_1_ca_xu = 1'h0;
     x3_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls3];
+    x3_1_ca_pw = 1'h0;
+    x3_1_ca_pw[0] = cache_epsc0_ca_pw_1[cache_epsc0_ls3];
     if ((x3_1_cv[0] && (x3_1_cl == 3) && (x3_1_ck[34-1:0] == x_addr[64-1:30]) && (x3_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 1;
@@ -10011,6 +11435,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x3_1_ca_w[0] != 0);
         h_a_x = (x3_1_ca_x[0] != 0);
         h_a_xu = (x3_1_ca_xu[0] != 0);
+        h_a_pw = (x3_1_ca_pw[0] != 0);
     end
     x3_0_cv = 1'h0;
     x3_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls3];
@@ -10032,6 +11457,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x3_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls3];
     x3_0_ca_xu = 1'h0;
     x3_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls3];
+    x3_0_ca_pw = 1'h0;
+    x3_0_ca_pw[0] = cache_epsc0_ca_pw_0[cache_epsc0_ls3];
     if ((x3_0_cv[0] && (x3_0_cl == 3) && (x3_0_ck[34-1:0] == x_addr[64-1:30]) && (x3_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 0;
@@ -10042,6 +11469,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x3_0_ca_w[0] != 0);
         h_a_x = (x3_0_ca_x[0] != 0);
         h_a_xu = (x3_0_ca_xu[0] != 0);
+        h_a_pw = (x3_0_ca_pw[0] != 0);
     end
     x2_3_cv = 1'h0;
     x2_3_cv[0] = cache_epsc0_cv3[cache_epsc0_ls2];
@@ -10063,6 +11491,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x2_3_ca_x[0] = cache_epsc0_ca_x_3[cache_epsc0_ls2];
     x2_3_ca_xu = 1'h0;
     x2_3_ca_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_ls2];
+    x2_3_ca_pw = 1'h0;
+    x2_3_ca_pw[0] = cache_epsc0_ca_pw_3[cache_epsc0_ls2];
     if ((x2_3_cv[0] && (x2_3_cl == 2) && (x2_3_ck == x_addr[64-1:21]) && (x2_3_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 3;
@@ -10073,6 +11503,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x2_3_ca_w[0] != 0);
         h_a_x = (x2_3_ca_x[0] != 0);
         h_a_xu = (x2_3_ca_xu[0] != 0);
+        h_a_pw = (x2_3_ca_pw[0] != 0);
     end
     x2_2_cv = 1'h0;
     x2_2_cv[0] = cache_epsc0_cv2[cache_epsc0_ls2];
@@ -10094,6 +11525,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x2_2_ca_x[0] = cache_epsc0_ca_x_2[cache_epsc0_ls2];
     x2_2_ca_xu = 1'h0;
     x2_2_ca_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_ls2];
+    x2_2_ca_pw = 1'h0;
+    x2_2_ca_pw[0] = cache_epsc0_ca_pw_2[cache_epsc0_ls2];
     if ((x2_2_cv[0] && (x2_2_cl == 2) && (x2_2_ck == x_addr[64-1:21]) && (x2_2_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 2;
@@ -10104,6 +11537,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x2_2_ca_w[0] != 0);
         h_a_x = (x2_2_ca_x[0] != 0);
         h_a_xu = (x2_2_ca_xu[0] != 0);
+        h_a_pw = (x2_2_ca_pw[0] != 0);
     end
     x2_1_cv = 1'h0;
     x2_1_cv[0] = cache_epsc0_cv1[cache_epsc0_ls2];
@@ -10125,6 +11559,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x2_1_ca_x[0] = cache_epsc0_ca_x_1[cache_epsc0_ls2];
     x2_1_ca_xu = 1'h0;
     x2_1_ca_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_ls2];
+    x2_1_ca_pw = 1'h0;
+    x2_1_ca_pw[0] = cache_epsc0_ca_pw_1[cache_epsc0_ls2];
     if ((x2_1_cv[0] && (x2_1_cl == 2) && (x2_1_ck == x_addr[64-1:21]) && (x2_1_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 1;
@@ -10135,6 +11571,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x2_1_ca_w[0] != 0);
         h_a_x = (x2_1_ca_x[0] != 0);
         h_a_xu = (x2_1_ca_xu[0] != 0);
+        h_a_pw = (x2_1_ca_pw[0] != 0);
     end
     x2_0_cv = 1'h0;
     x2_0_cv[0] = cache_epsc0_cv0[cache_epsc0_ls2];
@@ -10156,6 +11593,8 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     x2_0_ca_x[0] = cache_epsc0_ca_x_0[cache_epsc0_ls2];
     x2_0_ca_xu = 1'h0;
     x2_0_ca_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_ls2];
+    x2_0_ca_pw = 1'h0;
+    x2_0_ca_pw[0] = cache_epsc0_ca_pw_0[cache_epsc0_ls2];
     if ((x2_0_cv[0] && (x2_0_cl == 2) && (x2_0_ck == x_addr[64-1:21]) && (x2_0_ct_eptrta == cache_epsc0_t_eptrta))) begin
         found = 1'b1;
         way = 0;
@@ -10166,6 +11605,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
         h_a_w = (x2_0_ca_w[0] != 0);
         h_a_x = (x2_0_ca_x[0] != 0);
         h_a_xu = (x2_0_ca_xu[0] != 0);
+        h_a_pw = (x2_0_ca_pw[0] != 0);
     end
     hc_hit = found;
     cache_epsc0_l_hit = found;
@@ -10177,6 +11617,7 @@ always @(cache_epsc0_ca_r_0[0], cache_epsc0_ca_r_0[1], cache_epsc0_ca_r_0[2], ca
     hc_a_w = h_a_w;
     hc_a_x = h_a_x;
     hc_a_xu = h_a_xu;
+    hc_a_pw = h_a_pw;
 end
 
 always @(posedge clk) begin: cache_epsc0_fsm
@@ -10243,6 +11684,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
     reg [1-1:0] e0_a_w;
     reg [1-1:0] e0_a_x;
     reg [1-1:0] e0_a_xu;
+    reg [1-1:0] e0_a_pw;
     reg [1-1:0] e1_v;
     reg [43-1:0] e1_k;
     reg [3-1:0] e1_l;
@@ -10253,6 +11695,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
     reg [1-1:0] e1_a_w;
     reg [1-1:0] e1_a_x;
     reg [1-1:0] e1_a_xu;
+    reg [1-1:0] e1_a_pw;
     reg [1-1:0] e2_v;
     reg [43-1:0] e2_k;
     reg [3-1:0] e2_l;
@@ -10263,6 +11706,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
     reg [1-1:0] e2_a_w;
     reg [1-1:0] e2_a_x;
     reg [1-1:0] e2_a_xu;
+    reg [1-1:0] e2_a_pw;
     reg [1-1:0] e3_v;
     reg [43-1:0] e3_k;
     reg [3-1:0] e3_l;
@@ -10273,11 +11717,28 @@ always @(posedge clk) begin: cache_epsc0_fsm
     reg [1-1:0] e3_a_w;
     reg [1-1:0] e3_a_x;
     reg [1-1:0] e3_a_xu;
+    reg [1-1:0] e3_a_pw;
     reg [64-1:0] d1w0_0;
     reg [64-1:0] d1w1_0;
     reg [64-1:0] d1w2_0;
     reg [64-1:0] d1w3_0;
     if (rst == 1) begin
+        cache_epsc0_ca_pw_0[0] <= 0;
+        cache_epsc0_ca_pw_0[1] <= 0;
+        cache_epsc0_ca_pw_0[2] <= 0;
+        cache_epsc0_ca_pw_0[3] <= 0;
+        cache_epsc0_ca_pw_1[0] <= 0;
+        cache_epsc0_ca_pw_1[1] <= 0;
+        cache_epsc0_ca_pw_1[2] <= 0;
+        cache_epsc0_ca_pw_1[3] <= 0;
+        cache_epsc0_ca_pw_2[0] <= 0;
+        cache_epsc0_ca_pw_2[1] <= 0;
+        cache_epsc0_ca_pw_2[2] <= 0;
+        cache_epsc0_ca_pw_2[3] <= 0;
+        cache_epsc0_ca_pw_3[0] <= 0;
+        cache_epsc0_ca_pw_3[1] <= 0;
+        cache_epsc0_ca_pw_3[2] <= 0;
+        cache_epsc0_ca_pw_3[3] <= 0;
         cache_epsc0_ca_r_0[0] <= 0;
         cache_epsc0_ca_r_0[1] <= 0;
         cache_epsc0_ca_r_0[2] <= 0;
@@ -10618,6 +12079,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_0[s0] <= hq_a_w_5;
                         cache_epsc0_ca_x_0[s0] <= hq_a_x_5;
                         cache_epsc0_ca_xu_0[s0] <= hq_a_xu_5;
+                        cache_epsc0_ca_pw_0[s0] <= hq_a_pw_5;
                     end
                     'h1: begin
                         fv0_1 = 1'b1;
@@ -10631,6 +12093,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_1[s0] <= hq_a_w_5;
                         cache_epsc0_ca_x_1[s0] <= hq_a_x_5;
                         cache_epsc0_ca_xu_1[s0] <= hq_a_xu_5;
+                        cache_epsc0_ca_pw_1[s0] <= hq_a_pw_5;
                     end
                     'h2: begin
                         fv0_2 = 1'b1;
@@ -10644,6 +12107,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_2[s0] <= hq_a_w_5;
                         cache_epsc0_ca_x_2[s0] <= hq_a_x_5;
                         cache_epsc0_ca_xu_2[s0] <= hq_a_xu_5;
+                        cache_epsc0_ca_pw_2[s0] <= hq_a_pw_5;
                     end
                     'h3: begin
                         fv0_3 = 1'b1;
@@ -10657,6 +12121,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_3[s0] <= hq_a_w_5;
                         cache_epsc0_ca_x_3[s0] <= hq_a_x_5;
                         cache_epsc0_ca_xu_3[s0] <= hq_a_xu_5;
+                        cache_epsc0_ca_pw_3[s0] <= hq_a_pw_5;
                     end
                 endcase
                 case (fw0)
@@ -10766,6 +12231,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_0[s1] <= hq_a_w_4;
                         cache_epsc0_ca_x_0[s1] <= hq_a_x_4;
                         cache_epsc0_ca_xu_0[s1] <= hq_a_xu_4;
+                        cache_epsc0_ca_pw_0[s1] <= hq_a_pw_4;
                     end
                     'h1: begin
                         fv1_1 = 1'b1;
@@ -10779,6 +12245,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_1[s1] <= hq_a_w_4;
                         cache_epsc0_ca_x_1[s1] <= hq_a_x_4;
                         cache_epsc0_ca_xu_1[s1] <= hq_a_xu_4;
+                        cache_epsc0_ca_pw_1[s1] <= hq_a_pw_4;
                     end
                     'h2: begin
                         fv1_2 = 1'b1;
@@ -10792,6 +12259,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_2[s1] <= hq_a_w_4;
                         cache_epsc0_ca_x_2[s1] <= hq_a_x_4;
                         cache_epsc0_ca_xu_2[s1] <= hq_a_xu_4;
+                        cache_epsc0_ca_pw_2[s1] <= hq_a_pw_4;
                     end
                     'h3: begin
                         fv1_3 = 1'b1;
@@ -10805,6 +12273,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_3[s1] <= hq_a_w_4;
                         cache_epsc0_ca_x_3[s1] <= hq_a_x_4;
                         cache_epsc0_ca_xu_3[s1] <= hq_a_xu_4;
+                        cache_epsc0_ca_pw_3[s1] <= hq_a_pw_4;
                     end
                 endcase
                 case (fw1)
@@ -10924,6 +12393,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_0[s2] <= hq_a_w_3;
                         cache_epsc0_ca_x_0[s2] <= hq_a_x_3;
                         cache_epsc0_ca_xu_0[s2] <= hq_a_xu_3;
+                        cache_epsc0_ca_pw_0[s2] <= hq_a_pw_3;
                     end
                     'h1: begin
                         fv2_1 = 1'b1;
@@ -10937,6 +12407,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_1[s2] <= hq_a_w_3;
                         cache_epsc0_ca_x_1[s2] <= hq_a_x_3;
                         cache_epsc0_ca_xu_1[s2] <= hq_a_xu_3;
+                        cache_epsc0_ca_pw_1[s2] <= hq_a_pw_3;
                     end
                     'h2: begin
                         fv2_2 = 1'b1;
@@ -10950,6 +12421,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_2[s2] <= hq_a_w_3;
                         cache_epsc0_ca_x_2[s2] <= hq_a_x_3;
                         cache_epsc0_ca_xu_2[s2] <= hq_a_xu_3;
+                        cache_epsc0_ca_pw_2[s2] <= hq_a_pw_3;
                     end
                     'h3: begin
                         fv2_3 = 1'b1;
@@ -10963,6 +12435,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_3[s2] <= hq_a_w_3;
                         cache_epsc0_ca_x_3[s2] <= hq_a_x_3;
                         cache_epsc0_ca_xu_3[s2] <= hq_a_xu_3;
+                        cache_epsc0_ca_pw_3[s2] <= hq_a_pw_3;
                     end
                 endcase
                 case (fw2)
@@ -11092,6 +12565,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_0[s3] <= hq_a_w_2;
                         cache_epsc0_ca_x_0[s3] <= hq_a_x_2;
                         cache_epsc0_ca_xu_0[s3] <= hq_a_xu_2;
+                        cache_epsc0_ca_pw_0[s3] <= hq_a_pw_2;
                     end
                     'h1: begin
                         fv3_1 = 1'b1;
@@ -11105,6 +12579,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_1[s3] <= hq_a_w_2;
                         cache_epsc0_ca_x_1[s3] <= hq_a_x_2;
                         cache_epsc0_ca_xu_1[s3] <= hq_a_xu_2;
+                        cache_epsc0_ca_pw_1[s3] <= hq_a_pw_2;
                     end
                     'h2: begin
                         fv3_2 = 1'b1;
@@ -11118,6 +12593,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_2[s3] <= hq_a_w_2;
                         cache_epsc0_ca_x_2[s3] <= hq_a_x_2;
                         cache_epsc0_ca_xu_2[s3] <= hq_a_xu_2;
+                        cache_epsc0_ca_pw_2[s3] <= hq_a_pw_2;
                     end
                     'h3: begin
                         fv3_3 = 1'b1;
@@ -11131,6 +12607,7 @@ always @(posedge clk) begin: cache_epsc0_fsm
                         cache_epsc0_ca_w_3[s3] <= hq_a_w_2;
                         cache_epsc0_ca_x_3[s3] <= hq_a_x_2;
                         cache_epsc0_ca_xu_3[s3] <= hq_a_xu_2;
+                        cache_epsc0_ca_pw_3[s3] <= hq_a_pw_2;
                     end
                 endcase
                 case (fw3)
@@ -11198,6 +12675,8 @@ always @(posedge clk) begin: cache_epsc0_fsm
             e0_a_x[0] = cache_epsc0_ca_x_0[cache_epsc0_vset];
             e0_a_xu = 1'h0;
             e0_a_xu[0] = cache_epsc0_ca_xu_0[cache_epsc0_vset];
+            e0_a_pw = 1'h0;
+            e0_a_pw[0] = cache_epsc0_ca_pw_0[cache_epsc0_vset];
             e1_v = 1'h0;
             e1_v[0] = cache_epsc0_cv1[cache_epsc0_vset];
             e1_k = 43'h0;
@@ -11218,6 +12697,8 @@ always @(posedge clk) begin: cache_epsc0_fsm
             e1_a_x[0] = cache_epsc0_ca_x_1[cache_epsc0_vset];
             e1_a_xu = 1'h0;
             e1_a_xu[0] = cache_epsc0_ca_xu_1[cache_epsc0_vset];
+            e1_a_pw = 1'h0;
+            e1_a_pw[0] = cache_epsc0_ca_pw_1[cache_epsc0_vset];
             e2_v = 1'h0;
             e2_v[0] = cache_epsc0_cv2[cache_epsc0_vset];
             e2_k = 43'h0;
@@ -11238,6 +12719,8 @@ always @(posedge clk) begin: cache_epsc0_fsm
             e2_a_x[0] = cache_epsc0_ca_x_2[cache_epsc0_vset];
             e2_a_xu = 1'h0;
             e2_a_xu[0] = cache_epsc0_ca_xu_2[cache_epsc0_vset];
+            e2_a_pw = 1'h0;
+            e2_a_pw[0] = cache_epsc0_ca_pw_2[cache_epsc0_vset];
             e3_v = 1'h0;
             e3_v[0] = cache_epsc0_cv3[cache_epsc0_vset];
             e3_k = 43'h0;
@@ -11258,6 +12741,8 @@ always @(posedge clk) begin: cache_epsc0_fsm
             e3_a_x[0] = cache_epsc0_ca_x_3[cache_epsc0_vset];
             e3_a_xu = 1'h0;
             e3_a_xu[0] = cache_epsc0_ca_xu_3[cache_epsc0_vset];
+            e3_a_pw = 1'h0;
+            e3_a_pw[0] = cache_epsc0_ca_pw_3[cache_epsc0_vset];
             case (i_op)
                 'h1: begin
                     d1w0_0 = 64'h0;

@@ -106,6 +106,12 @@ signal pc_htbl: unsigned(63 downto 0);
 signal pc_a_rw: std_logic;
 signal pc_a_us: std_logic;
 signal pc_a_xd: std_logic;
+signal pc_a_pw_all: std_logic;
+signal pc_x_r: std_logic;
+signal pc_x_w: std_logic;
+signal pc_x_x: std_logic;
+signal pc_x_xu: std_logic;
+signal pc_x_pw: std_logic;
 signal pq_v5: std_logic;
 signal pq_n5: unsigned(2 downto 0);
 signal pq_t5: unsigned(63 downto 0);
@@ -114,6 +120,12 @@ signal pq_h5: unsigned(63 downto 0);
 signal pq_a_rw_5: std_logic;
 signal pq_a_us_5: std_logic;
 signal pq_a_xd_5: std_logic;
+signal pq_a_pw_all_5: std_logic;
+signal pq_x_r_5: std_logic;
+signal pq_x_w_5: std_logic;
+signal pq_x_x_5: std_logic;
+signal pq_x_xu_5: std_logic;
+signal pq_x_pw_5: std_logic;
 signal pq_v4: std_logic;
 signal pq_n4: unsigned(2 downto 0);
 signal pq_t4: unsigned(63 downto 0);
@@ -122,6 +134,12 @@ signal pq_h4: unsigned(63 downto 0);
 signal pq_a_rw_4: std_logic;
 signal pq_a_us_4: std_logic;
 signal pq_a_xd_4: std_logic;
+signal pq_a_pw_all_4: std_logic;
+signal pq_x_r_4: std_logic;
+signal pq_x_w_4: std_logic;
+signal pq_x_x_4: std_logic;
+signal pq_x_xu_4: std_logic;
+signal pq_x_pw_4: std_logic;
 signal pq_v3: std_logic;
 signal pq_n3: unsigned(2 downto 0);
 signal pq_t3: unsigned(63 downto 0);
@@ -130,6 +148,12 @@ signal pq_h3: unsigned(63 downto 0);
 signal pq_a_rw_3: std_logic;
 signal pq_a_us_3: std_logic;
 signal pq_a_xd_3: std_logic;
+signal pq_a_pw_all_3: std_logic;
+signal pq_x_r_3: std_logic;
+signal pq_x_w_3: std_logic;
+signal pq_x_x_3: std_logic;
+signal pq_x_xu_3: std_logic;
+signal pq_x_pw_3: std_logic;
 signal pq_v2: std_logic;
 signal pq_n2: unsigned(2 downto 0);
 signal pq_t2: unsigned(63 downto 0);
@@ -138,6 +162,12 @@ signal pq_h2: unsigned(63 downto 0);
 signal pq_a_rw_2: std_logic;
 signal pq_a_us_2: std_logic;
 signal pq_a_xd_2: std_logic;
+signal pq_a_pw_all_2: std_logic;
+signal pq_x_r_2: std_logic;
+signal pq_x_w_2: std_logic;
+signal pq_x_x_2: std_logic;
+signal pq_x_xu_2: std_logic;
+signal pq_x_pw_2: std_logic;
 signal x_addr: unsigned(63 downto 0);
 signal x_waddr: unsigned(63 downto 0);
 signal x_wdata: unsigned(63 downto 0);
@@ -155,8 +185,29 @@ signal hk_write: std_logic;
 signal hk_fetch: std_logic;
 signal hk_user: std_logic;
 signal hk_paging: std_logic;
+signal hk_unverified: std_logic;
+signal ha_r: std_logic;
+signal ha_w: std_logic;
+signal ha_x: std_logic;
+signal ha_xu: std_logic;
+signal ha_pw: std_logic;
+signal x_hx_r: std_logic;
+signal x_hx_w: std_logic;
+signal x_hx_x: std_logic;
+signal x_hx_xu: std_logic;
+signal x_hx_pw: std_logic;
 signal n_hpa: unsigned(63 downto 0);
 signal n_hlv: unsigned(2 downto 0);
+signal n_ha_r: std_logic;
+signal n_fa_r: std_logic;
+signal n_ha_w: std_logic;
+signal n_fa_w: std_logic;
+signal n_ha_x: std_logic;
+signal n_fa_x: std_logic;
+signal n_ha_xu: std_logic;
+signal n_fa_xu: std_logic;
+signal n_ha_pw: std_logic;
+signal n_fa_pw: std_logic;
 signal n_fill: std_logic;
 signal n_fpa: unsigned(63 downto 0);
 signal n_flv: unsigned(2 downto 0);
@@ -167,6 +218,7 @@ signal hc_a_r: std_logic;
 signal hc_a_w: std_logic;
 signal hc_a_x: std_logic;
 signal hc_a_xu: std_logic;
+signal hc_a_pw: std_logic;
 signal hq_v5: std_logic;
 signal hq_n5: unsigned(2 downto 0);
 signal hq_t5: unsigned(63 downto 0);
@@ -174,6 +226,7 @@ signal hq_a_r_5: std_logic;
 signal hq_a_w_5: std_logic;
 signal hq_a_x_5: std_logic;
 signal hq_a_xu_5: std_logic;
+signal hq_a_pw_5: std_logic;
 signal hq_v4: std_logic;
 signal hq_n4: unsigned(2 downto 0);
 signal hq_t4: unsigned(63 downto 0);
@@ -181,6 +234,7 @@ signal hq_a_r_4: std_logic;
 signal hq_a_w_4: std_logic;
 signal hq_a_x_4: std_logic;
 signal hq_a_xu_4: std_logic;
+signal hq_a_pw_4: std_logic;
 signal hq_v3: std_logic;
 signal hq_n3: unsigned(2 downto 0);
 signal hq_t3: unsigned(63 downto 0);
@@ -188,6 +242,7 @@ signal hq_a_r_3: std_logic;
 signal hq_a_w_3: std_logic;
 signal hq_a_x_3: std_logic;
 signal hq_a_xu_3: std_logic;
+signal hq_a_pw_3: std_logic;
 signal hq_v2: std_logic;
 signal hq_n2: unsigned(2 downto 0);
 signal hq_t2: unsigned(63 downto 0);
@@ -195,6 +250,7 @@ signal hq_a_r_2: std_logic;
 signal hq_a_w_2: std_logic;
 signal hq_a_x_2: std_logic;
 signal hq_a_xu_2: std_logic;
+signal hq_a_pw_2: std_logic;
 signal h_look: std_logic;
 signal hb_EPTP: unsigned(63 downto 0);
 signal hb_PROC3: unsigned(63 downto 0);
@@ -206,10 +262,6 @@ signal x_pwrite: std_logic;
 signal x_table: std_logic;
 signal x_update: std_logic;
 signal x_valid: std_logic;
-signal walker_host0_a_r: std_logic;
-signal walker_host0_a_w: std_logic;
-signal walker_host0_a_x: std_logic;
-signal walker_host0_a_xu: std_logic;
 signal walker_host0_ea: unsigned(63 downto 0);
 signal walker_host0_fault_k: unsigned(7 downto 0);
 signal walker_host0_flevel: unsigned(2 downto 0);
@@ -236,6 +288,7 @@ signal walker_host0_se_3: unsigned(63 downto 0);
 signal walker_host0_se_4: unsigned(63 downto 0);
 signal walker_host0_se_5: unsigned(63 downto 0);
 signal walker_host0_st: t_enum_S_1;
+signal walker_guest0_a_pw_all: std_logic;
 signal walker_guest0_a_rw: std_logic;
 signal walker_guest0_a_us: std_logic;
 signal walker_guest0_a_xd: std_logic;
@@ -244,8 +297,14 @@ signal walker_guest0_flevel: unsigned(2 downto 0);
 signal walker_guest0_hk_fetch_h: std_logic;
 signal walker_guest0_hk_paging_h: std_logic;
 signal walker_guest0_hk_read_h: std_logic;
+signal walker_guest0_hk_unverified_h: std_logic;
 signal walker_guest0_hk_user_h: std_logic;
 signal walker_guest0_hk_write_h: std_logic;
+signal walker_guest0_hl_pw: std_logic;
+signal walker_guest0_hl_r: std_logic;
+signal walker_guest0_hl_w: std_logic;
+signal walker_guest0_hl_x: std_logic;
+signal walker_guest0_hl_xu: std_logic;
 signal walker_guest0_lvl: unsigned(2 downto 0);
 signal walker_guest0_pend_1: std_logic;
 signal walker_guest0_pend_2: std_logic;
@@ -326,9 +385,9 @@ signal cache_psc0_t_eptrta: unsigned(39 downto 0);
 signal cache_psc0_t_pcid: unsigned(11 downto 0);
 signal cache_psc0_t_vpid: unsigned(15 downto 0);
 signal cache_psc0_vset: unsigned(1 downto 0);
-signal cache_gpm0_c_acc: unsigned(4 downto 0);
+signal cache_gpm0_c_acc: unsigned(5 downto 0);
 signal cache_gpm0_c_set: unsigned(1 downto 0);
-signal cache_gpm0_f_acc: unsigned(4 downto 0);
+signal cache_gpm0_f_acc: unsigned(5 downto 0);
 signal cache_gpm0_f_key: unsigned(51 downto 0);
 signal cache_gpm0_f_set: unsigned(1 downto 0);
 signal cache_gpm0_f_t_eptrta: unsigned(39 downto 0);
@@ -527,6 +586,14 @@ type t_array_cache_tlb0_cv6 is array(0 to 8-1) of std_logic;
 signal cache_tlb0_cv6: t_array_cache_tlb0_cv6;
 type t_array_cache_tlb0_cv7 is array(0 to 8-1) of std_logic;
 signal cache_tlb0_cv7: t_array_cache_tlb0_cv7;
+type t_array_cache_psc0_ca_pw_all_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_pw_all_0: t_array_cache_psc0_ca_pw_all_0;
+type t_array_cache_psc0_ca_pw_all_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_pw_all_1: t_array_cache_psc0_ca_pw_all_1;
+type t_array_cache_psc0_ca_pw_all_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_pw_all_2: t_array_cache_psc0_ca_pw_all_2;
+type t_array_cache_psc0_ca_pw_all_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_ca_pw_all_3: t_array_cache_psc0_ca_pw_all_3;
 type t_array_cache_psc0_ca_rw_0 is array(0 to 4-1) of std_logic;
 signal cache_psc0_ca_rw_0: t_array_cache_psc0_ca_rw_0;
 type t_array_cache_psc0_ca_rw_1 is array(0 to 4-1) of std_logic;
@@ -639,13 +706,53 @@ type t_array_cache_psc0_cv2 is array(0 to 4-1) of std_logic;
 signal cache_psc0_cv2: t_array_cache_psc0_cv2;
 type t_array_cache_psc0_cv3 is array(0 to 4-1) of std_logic;
 signal cache_psc0_cv3: t_array_cache_psc0_cv3;
-type t_array_cache_gpm0_ca0 is array(0 to 4-1) of unsigned(4 downto 0);
+type t_array_cache_psc0_cx_pw_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_pw_0: t_array_cache_psc0_cx_pw_0;
+type t_array_cache_psc0_cx_pw_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_pw_1: t_array_cache_psc0_cx_pw_1;
+type t_array_cache_psc0_cx_pw_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_pw_2: t_array_cache_psc0_cx_pw_2;
+type t_array_cache_psc0_cx_pw_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_pw_3: t_array_cache_psc0_cx_pw_3;
+type t_array_cache_psc0_cx_r_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_r_0: t_array_cache_psc0_cx_r_0;
+type t_array_cache_psc0_cx_r_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_r_1: t_array_cache_psc0_cx_r_1;
+type t_array_cache_psc0_cx_r_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_r_2: t_array_cache_psc0_cx_r_2;
+type t_array_cache_psc0_cx_r_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_r_3: t_array_cache_psc0_cx_r_3;
+type t_array_cache_psc0_cx_w_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_w_0: t_array_cache_psc0_cx_w_0;
+type t_array_cache_psc0_cx_w_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_w_1: t_array_cache_psc0_cx_w_1;
+type t_array_cache_psc0_cx_w_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_w_2: t_array_cache_psc0_cx_w_2;
+type t_array_cache_psc0_cx_w_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_w_3: t_array_cache_psc0_cx_w_3;
+type t_array_cache_psc0_cx_x_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_x_0: t_array_cache_psc0_cx_x_0;
+type t_array_cache_psc0_cx_x_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_x_1: t_array_cache_psc0_cx_x_1;
+type t_array_cache_psc0_cx_x_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_x_2: t_array_cache_psc0_cx_x_2;
+type t_array_cache_psc0_cx_x_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_x_3: t_array_cache_psc0_cx_x_3;
+type t_array_cache_psc0_cx_xu_0 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_xu_0: t_array_cache_psc0_cx_xu_0;
+type t_array_cache_psc0_cx_xu_1 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_xu_1: t_array_cache_psc0_cx_xu_1;
+type t_array_cache_psc0_cx_xu_2 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_xu_2: t_array_cache_psc0_cx_xu_2;
+type t_array_cache_psc0_cx_xu_3 is array(0 to 4-1) of std_logic;
+signal cache_psc0_cx_xu_3: t_array_cache_psc0_cx_xu_3;
+type t_array_cache_gpm0_ca0 is array(0 to 4-1) of unsigned(5 downto 0);
 signal cache_gpm0_ca0: t_array_cache_gpm0_ca0;
-type t_array_cache_gpm0_ca1 is array(0 to 4-1) of unsigned(4 downto 0);
+type t_array_cache_gpm0_ca1 is array(0 to 4-1) of unsigned(5 downto 0);
 signal cache_gpm0_ca1: t_array_cache_gpm0_ca1;
-type t_array_cache_gpm0_ca2 is array(0 to 4-1) of unsigned(4 downto 0);
+type t_array_cache_gpm0_ca2 is array(0 to 4-1) of unsigned(5 downto 0);
 signal cache_gpm0_ca2: t_array_cache_gpm0_ca2;
-type t_array_cache_gpm0_ca3 is array(0 to 4-1) of unsigned(4 downto 0);
+type t_array_cache_gpm0_ca3 is array(0 to 4-1) of unsigned(5 downto 0);
 signal cache_gpm0_ca3: t_array_cache_gpm0_ca3;
 type t_array_cache_gpm0_ck0 is array(0 to 4-1) of unsigned(51 downto 0);
 signal cache_gpm0_ck0: t_array_cache_gpm0_ck0;
@@ -695,6 +802,54 @@ type t_array_cache_gpm0_cv2 is array(0 to 4-1) of std_logic;
 signal cache_gpm0_cv2: t_array_cache_gpm0_cv2;
 type t_array_cache_gpm0_cv3 is array(0 to 4-1) of std_logic;
 signal cache_gpm0_cv3: t_array_cache_gpm0_cv3;
+type t_array_cache_gpm0_cx_pw_0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_pw_0: t_array_cache_gpm0_cx_pw_0;
+type t_array_cache_gpm0_cx_pw_1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_pw_1: t_array_cache_gpm0_cx_pw_1;
+type t_array_cache_gpm0_cx_pw_2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_pw_2: t_array_cache_gpm0_cx_pw_2;
+type t_array_cache_gpm0_cx_pw_3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_pw_3: t_array_cache_gpm0_cx_pw_3;
+type t_array_cache_gpm0_cx_r_0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_r_0: t_array_cache_gpm0_cx_r_0;
+type t_array_cache_gpm0_cx_r_1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_r_1: t_array_cache_gpm0_cx_r_1;
+type t_array_cache_gpm0_cx_r_2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_r_2: t_array_cache_gpm0_cx_r_2;
+type t_array_cache_gpm0_cx_r_3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_r_3: t_array_cache_gpm0_cx_r_3;
+type t_array_cache_gpm0_cx_w_0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_w_0: t_array_cache_gpm0_cx_w_0;
+type t_array_cache_gpm0_cx_w_1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_w_1: t_array_cache_gpm0_cx_w_1;
+type t_array_cache_gpm0_cx_w_2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_w_2: t_array_cache_gpm0_cx_w_2;
+type t_array_cache_gpm0_cx_w_3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_w_3: t_array_cache_gpm0_cx_w_3;
+type t_array_cache_gpm0_cx_x_0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_x_0: t_array_cache_gpm0_cx_x_0;
+type t_array_cache_gpm0_cx_x_1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_x_1: t_array_cache_gpm0_cx_x_1;
+type t_array_cache_gpm0_cx_x_2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_x_2: t_array_cache_gpm0_cx_x_2;
+type t_array_cache_gpm0_cx_x_3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_x_3: t_array_cache_gpm0_cx_x_3;
+type t_array_cache_gpm0_cx_xu_0 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_xu_0: t_array_cache_gpm0_cx_xu_0;
+type t_array_cache_gpm0_cx_xu_1 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_xu_1: t_array_cache_gpm0_cx_xu_1;
+type t_array_cache_gpm0_cx_xu_2 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_xu_2: t_array_cache_gpm0_cx_xu_2;
+type t_array_cache_gpm0_cx_xu_3 is array(0 to 4-1) of std_logic;
+signal cache_gpm0_cx_xu_3: t_array_cache_gpm0_cx_xu_3;
+type t_array_cache_epsc0_ca_pw_0 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_pw_0: t_array_cache_epsc0_ca_pw_0;
+type t_array_cache_epsc0_ca_pw_1 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_pw_1: t_array_cache_epsc0_ca_pw_1;
+type t_array_cache_epsc0_ca_pw_2 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_pw_2: t_array_cache_epsc0_ca_pw_2;
+type t_array_cache_epsc0_ca_pw_3 is array(0 to 4-1) of std_logic;
+signal cache_epsc0_ca_pw_3: t_array_cache_epsc0_ca_pw_3;
 type t_array_cache_epsc0_ca_r_0 is array(0 to 4-1) of std_logic;
 signal cache_epsc0_ca_r_0: t_array_cache_epsc0_ca_r_0;
 type t_array_cache_epsc0_ca_r_1 is array(0 to 4-1) of std_logic;
@@ -797,7 +952,7 @@ walker_guest0_se_5 <= unsigned'("00000000000000000000000000000000000000000000000
 walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
-walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_x, walker_host0_a_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
+walker_host0_logic: process (ha_pw, ha_r, ha_w, ha_x, ha_xu, x_done, walker_host0_ea, walker_host0_fault_k, x_addr, hk_fetch, hk_paging, hk_read, hk_unverified, hk_user, hk_write, walker_host0_le, walker_host0_lvl, walker_host0_m_addr_h, m_rdata, m_rvalid, walker_host0_m_size_h, walker_host0_m_valid_h, walker_host0_m_wdata_h, walker_host0_m_we_h, n_hit, n_hpa, x_level, x_pa, hc_hit, hc_nxt, hc_tbl, walker_host0_pend_1, walker_host0_pend_2, walker_host0_pend_3, walker_host0_pend_4, walker_host0_pend_5, hb_EPTP, hb_PROC3, walker_host0_sa_1, walker_host0_sa_2, walker_host0_sa_3, walker_host0_sa_4, walker_host0_sa_5, walker_host0_se_1, walker_host0_se_2, walker_host0_se_3, walker_host0_se_4, walker_host0_se_5, walker_host0_st, x_valid, x_off, x_phys, x_pwrite, x_table, x_update, x_waddr, x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -806,6 +961,7 @@ walker_host0_logic: process (walker_host0_a_r, walker_host0_a_w, walker_host0_a_
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     m_valid <= walker_host0_m_valid_h;
@@ -816,6 +972,11 @@ begin
     n_fill <= '0';
     n_fpa <= to_unsigned(0, 64);
     n_flv <= to_unsigned(0, 3);
+    n_fa_r <= '0';
+    n_fa_w <= '0';
+    n_fa_x <= '0';
+    n_fa_xu <= '0';
+    n_fa_pw <= '0';
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -824,6 +985,7 @@ begin
     v_w := '0';
     v_x := '0';
     v_xu := '0';
+    v_pw := '0';
     if bool(x_done) then
         null;
     end if;
@@ -1052,10 +1214,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                        v_pw := ha_pw;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -1071,10 +1234,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                        v_pw := ha_pw;
                         m_valid <= '1';
                         m_we <= '0';
                         m_size <= to_unsigned(3, 3);
@@ -1093,15 +1257,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -1120,6 +1287,11 @@ begin
                                     n_fill <= '1';
                                     n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & x_addr(30-1 downto 0));
                                     n_flv <= to_unsigned(3, 3);
+                                    n_fa_r <= v_r;
+                                    n_fa_w <= v_w;
+                                    n_fa_x <= v_x;
+                                    n_fa_xu <= v_xu;
+                                    n_fa_pw <= v_pw;
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
@@ -1147,10 +1319,11 @@ begin
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                            v_pw := ha_pw;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
@@ -1170,15 +1343,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -1197,6 +1373,11 @@ begin
                                     n_fill <= '1';
                                     n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & x_addr(21-1 downto 0));
                                     n_flv <= to_unsigned(2, 3);
+                                    n_fa_r <= v_r;
+                                    n_fa_w <= v_w;
+                                    n_fa_x <= v_x;
+                                    n_fa_xu <= v_xu;
+                                    n_fa_pw <= v_pw;
                                     if bool(x_table) then
                                         m_valid <= '1';
                                         m_we <= '0';
@@ -1224,10 +1405,11 @@ begin
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                             null;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                            v_pw := ha_pw;
                             m_valid <= '1';
                             m_we <= '0';
                             m_size <= to_unsigned(3, 3);
@@ -1246,15 +1428,18 @@ begin
                     elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                         null;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                        v_pw := m_rdata(58);
                         if (bool(hk_read) and (not bool(v_r))) then
                             null;
                         elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(m_rdata(58))))) then
                             null;
                         elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                            null;
+                        elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
                             null;
                         else
                             uw := m_rdata;
@@ -1273,6 +1458,11 @@ begin
                                 n_fill <= '1';
                                 n_fpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & x_addr(12-1 downto 0));
                                 n_flv <= to_unsigned(1, 3);
+                                n_fa_r <= v_r;
+                                n_fa_w <= v_w;
+                                n_fa_x <= v_x;
+                                n_fa_xu <= v_xu;
+                                n_fa_pw <= v_pw;
                                 if bool(x_table) then
                                     m_valid <= '1';
                                     m_we <= '0';
@@ -1335,6 +1525,11 @@ begin
             n_fill <= '1';
             n_fpa <= x_pa;
             n_flv <= x_level;
+            n_fa_r <= ha_r;
+            n_fa_w <= ha_w;
+            n_fa_x <= ha_x;
+            n_fa_xu <= ha_xu;
+            n_fa_pw <= ha_pw;
             if bool(x_table) then
                 m_valid <= '1';
                 m_we <= '0';
@@ -1369,10 +1564,11 @@ begin
             elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                v_pw := ha_pw;
                 m_valid <= '1';
                 m_we <= '0';
                 m_size <= to_unsigned(3, 3);
@@ -1388,10 +1584,11 @@ begin
             elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                v_pw := ha_pw;
                 m_valid <= '1';
                 m_we <= '0';
                 m_size <= to_unsigned(3, 3);
@@ -1410,15 +1607,18 @@ begin
                 elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                    v_pw := walker_host0_le(58);
                     if (bool(hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                         null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
                         null;
                     else
                         uw := walker_host0_le;
@@ -1437,6 +1637,11 @@ begin
                             n_fill <= '1';
                             n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 30) & x_addr(30-1 downto 0));
                             n_flv <= to_unsigned(3, 3);
+                            n_fa_r <= v_r;
+                            n_fa_w <= v_w;
+                            n_fa_x <= v_x;
+                            n_fa_xu <= v_xu;
+                            n_fa_pw <= v_pw;
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
@@ -1464,10 +1669,11 @@ begin
                 elsif (((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((walker_host0_le and to_unsigned(128, 64)) /= 0))) then
                     null;
                 else
-                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                    v_pw := ha_pw;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
@@ -1487,15 +1693,18 @@ begin
                 elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                    v_pw := walker_host0_le(58);
                     if (bool(hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                         null;
                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
                         null;
                     else
                         uw := walker_host0_le;
@@ -1514,6 +1723,11 @@ begin
                             n_fill <= '1';
                             n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 21) & x_addr(21-1 downto 0));
                             n_flv <= to_unsigned(2, 3);
+                            n_fa_r <= v_r;
+                            n_fa_w <= v_w;
+                            n_fa_x <= v_x;
+                            n_fa_xu <= v_xu;
+                            n_fa_pw <= v_pw;
                             if bool(x_table) then
                                 m_valid <= '1';
                                 m_we <= '0';
@@ -1541,10 +1755,11 @@ begin
                 elsif ((walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                     null;
                 else
-                    v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                    v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                    v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                    v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                    v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                    v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                    v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                    v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                    v_pw := ha_pw;
                     m_valid <= '1';
                     m_we <= '0';
                     m_size <= to_unsigned(3, 3);
@@ -1563,15 +1778,18 @@ begin
             elsif (((walker_host0_le(6-1 downto 3) = 2) or (walker_host0_le(6-1 downto 3) = 3)) or (walker_host0_le(6-1 downto 3) = 7)) then
                 null;
             else
-                v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
+                v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                v_pw := walker_host0_le(58);
                 if (bool(hk_read) and (not bool(v_r))) then
                     null;
                 elsif ((bool(hk_write) and (not bool(v_w))) and (not (((True and bool(hb_PROC3(2))) and bool(hk_paging)) and bool(walker_host0_le(58))))) then
                     null;
                 elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
+                    null;
+                elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
                     null;
                 else
                     uw := walker_host0_le;
@@ -1590,6 +1808,11 @@ begin
                         n_fill <= '1';
                         n_fpa <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & x_addr(12-1 downto 0));
                         n_flv <= to_unsigned(1, 3);
+                        n_fa_r <= v_r;
+                        n_fa_w <= v_w;
+                        n_fa_x <= v_x;
+                        n_fa_xu <= v_xu;
+                        n_fa_pw <= v_pw;
                         if bool(x_table) then
                             m_valid <= '1';
                             m_we <= '0';
@@ -1628,14 +1851,16 @@ walker_host0_fsm: process (clk) is
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            walker_host0_a_r <= '0';
-            walker_host0_a_w <= '0';
-            walker_host0_a_x <= '0';
-            walker_host0_a_xu <= '0';
+            ha_pw <= '0';
+            ha_r <= '0';
+            ha_w <= '0';
+            ha_x <= '0';
+            ha_xu <= '0';
             x_done <= '0';
             walker_host0_ea <= to_unsigned(0, 64);
             walker_host0_fault_k <= to_unsigned(0, 8);
@@ -1659,6 +1884,10 @@ begin
             walker_host0_pend_3 <= '0';
             walker_host0_pend_4 <= '0';
             walker_host0_pend_5 <= '0';
+            hq_a_pw_2 <= '0';
+            hq_a_pw_3 <= '0';
+            hq_a_pw_4 <= '0';
+            hq_a_pw_5 <= '0';
             hq_a_r_2 <= '0';
             hq_a_r_3 <= '0';
             hq_a_r_4 <= '0';
@@ -1708,6 +1937,7 @@ begin
             v_w := '0';
             v_x := '0';
             v_xu := '0';
+            v_pw := '0';
             if bool(x_done) then
                 x_done <= '0';
             end if;
@@ -1724,9 +1954,19 @@ begin
                     if bool(x_pwrite) then
                         walker_host0_st <= PWRITE;
                     elsif bool(x_phys) then
+                        ha_r <= x_hx_r;
+                        ha_w <= x_hx_w;
+                        ha_x <= x_hx_x;
+                        ha_xu <= x_hx_xu;
+                        ha_pw <= x_hx_pw;
                         x_pa <= x_waddr;
                         walker_host0_st <= PREAD;
                     elsif bool(n_hit) then
+                        ha_r <= n_ha_r;
+                        ha_w <= n_ha_w;
+                        ha_x <= n_ha_x;
+                        ha_xu <= n_ha_xu;
+                        ha_pw <= n_ha_pw;
                         x_level <= n_hlv;
                         x_aux <= to_unsigned(0, 3);
                         x_pa <= n_hpa;
@@ -1742,6 +1982,11 @@ begin
                     else
                         if bool(x_off) then
                             x_level <= to_unsigned(7, 3);
+                            ha_r <= '1';
+                            ha_w <= '1';
+                            ha_x <= '1';
+                            ha_xu <= '1';
+                            ha_pw <= '0';
                             x_aux <= to_unsigned(0, 3);
                             x_pa <= x_addr;
                             if bool(x_table) then
@@ -1754,10 +1999,11 @@ begin
                                 walker_host0_st <= IDLE;
                             end if;
                         else
-                            walker_host0_a_r <= '1';
-                            walker_host0_a_w <= '1';
-                            walker_host0_a_x <= '1';
-                            walker_host0_a_xu <= '1';
+                            ha_r <= '1';
+                            ha_w <= '1';
+                            ha_x <= '1';
+                            ha_xu <= '1';
+                            ha_pw <= '0';
                             walker_host0_pend_5 <= '0';
                             walker_host0_pend_4 <= '0';
                             walker_host0_pend_3 <= '0';
@@ -1765,34 +2011,38 @@ begin
                             walker_host0_pend_1 <= '0';
                             if ((hb_EPTP(6-1 downto 3) = 4) and True) then
                                 if (bool(hc_hit) and (hc_nxt = 4)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(4, 3);
                                 elsif (bool(hc_hit) and (hc_nxt = 3)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(3, 3);
                                 elsif (bool(hc_hit) and (hc_nxt = 2)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 elsif (bool(hc_hit) and (hc_nxt = 1)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
@@ -1803,26 +2053,29 @@ begin
                                 end if;
                             else
                                 if (bool(hc_hit) and (hc_nxt = 3)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(3, 3);
                                 elsif (bool(hc_hit) and (hc_nxt = 2)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(2, 3);
                                 elsif (bool(hc_hit) and (hc_nxt = 1)) then
-                                    walker_host0_a_r <= hc_a_r;
-                                    walker_host0_a_w <= hc_a_w;
-                                    walker_host0_a_x <= hc_a_x;
-                                    walker_host0_a_xu <= hc_a_xu;
+                                    ha_r <= hc_a_r;
+                                    ha_w <= hc_a_w;
+                                    ha_x <= hc_a_x;
+                                    ha_xu <= hc_a_xu;
+                                    ha_pw <= hc_a_pw;
                                     walker_host0_ea <= (hc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
                                     walker_host0_lvl <= to_unsigned(1, 3);
@@ -1965,20 +2218,22 @@ begin
                                 walker_host0_flevel <= to_unsigned(5, 3);
                                 walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                ha_r <= v_r;
+                                v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                ha_w <= v_w;
+                                v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                ha_x <= v_x;
+                                v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                ha_xu <= v_xu;
+                                v_pw := ha_pw;
                                 hq_v5 <= '1';
                                 hq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                 hq_a_r_5 <= v_r;
                                 hq_a_w_5 <= v_w;
                                 hq_a_x_5 <= v_x;
                                 hq_a_xu_5 <= v_xu;
+                                hq_a_pw_5 <= v_pw;
                                 hq_n5 <= to_unsigned(4, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
@@ -2002,20 +2257,22 @@ begin
                                 walker_host0_flevel <= to_unsigned(4, 3);
                                 walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                ha_r <= v_r;
+                                v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                ha_w <= v_w;
+                                v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                ha_x <= v_x;
+                                v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                ha_xu <= v_xu;
+                                v_pw := ha_pw;
                                 hq_v4 <= '1';
                                 hq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                 hq_a_r_4 <= v_r;
                                 hq_a_w_4 <= v_w;
                                 hq_a_x_4 <= v_x;
                                 hq_a_xu_4 <= v_xu;
+                                hq_a_pw_4 <= v_pw;
                                 hq_n4 <= to_unsigned(3, 3);
                                 walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 walker_host0_st <= MWAIT;
@@ -2044,14 +2301,16 @@ begin
                                     walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                    ha_r <= v_r;
+                                    v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                    ha_w <= v_w;
+                                    v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                    ha_x <= v_x;
+                                    v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                    ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    ha_pw <= v_pw;
                                     if (bool(hk_read) and (not bool(v_r))) then
                                         walker_host0_fault_k <= to_unsigned(6, 8);
                                         walker_host0_flevel <= to_unsigned(3, 3);
@@ -2062,6 +2321,10 @@ begin
                                         walker_host0_st <= FAULT;
                                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                         walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(3, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
+                                        walker_host0_fault_k <= to_unsigned(9, 8);
                                         walker_host0_flevel <= to_unsigned(3, 3);
                                         walker_host0_st <= FAULT;
                                     else
@@ -2114,20 +2377,22 @@ begin
                                     walker_host0_flevel <= to_unsigned(3, 3);
                                     walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                    ha_r <= v_r;
+                                    v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                    ha_w <= v_w;
+                                    v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                    ha_x <= v_x;
+                                    v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                    ha_xu <= v_xu;
+                                    v_pw := ha_pw;
                                     hq_v3 <= '1';
                                     hq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                     hq_a_r_3 <= v_r;
                                     hq_a_w_3 <= v_w;
                                     hq_a_x_3 <= v_x;
                                     hq_a_xu_3 <= v_xu;
+                                    hq_a_pw_3 <= v_pw;
                                     hq_n3 <= to_unsigned(2, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
@@ -2157,14 +2422,16 @@ begin
                                     walker_host0_flevel <= to_unsigned(2, 3);
                                     walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                    ha_r <= v_r;
+                                    v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                    ha_w <= v_w;
+                                    v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                    ha_x <= v_x;
+                                    v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                    ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    ha_pw <= v_pw;
                                     if (bool(hk_read) and (not bool(v_r))) then
                                         walker_host0_fault_k <= to_unsigned(6, 8);
                                         walker_host0_flevel <= to_unsigned(2, 3);
@@ -2175,6 +2442,10 @@ begin
                                         walker_host0_st <= FAULT;
                                     elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                         walker_host0_fault_k <= to_unsigned(8, 8);
+                                        walker_host0_flevel <= to_unsigned(2, 3);
+                                        walker_host0_st <= FAULT;
+                                    elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
+                                        walker_host0_fault_k <= to_unsigned(9, 8);
                                         walker_host0_flevel <= to_unsigned(2, 3);
                                         walker_host0_st <= FAULT;
                                     else
@@ -2227,20 +2498,22 @@ begin
                                     walker_host0_flevel <= to_unsigned(2, 3);
                                     walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                    walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                    walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                    walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                    walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                    ha_r <= v_r;
+                                    v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                    ha_w <= v_w;
+                                    v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                    ha_x <= v_x;
+                                    v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                    ha_xu <= v_xu;
+                                    v_pw := ha_pw;
                                     hq_v2 <= '1';
                                     hq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                     hq_a_r_2 <= v_r;
                                     hq_a_w_2 <= v_w;
                                     hq_a_x_2 <= v_x;
                                     hq_a_xu_2 <= v_xu;
+                                    hq_a_pw_2 <= v_pw;
                                     hq_n2 <= to_unsigned(1, 3);
                                     walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     walker_host0_st <= MWAIT;
@@ -2269,14 +2542,16 @@ begin
                                 walker_host0_flevel <= to_unsigned(1, 3);
                                 walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(walker_host0_a_r) and bool(m_rdata(0)));
-                                walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(walker_host0_a_w) and bool(m_rdata(1)));
-                                walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(walker_host0_a_x) and bool(m_rdata(2)));
-                                walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(walker_host0_a_xu) and bool(m_rdata(10)));
-                                walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(ha_r) and bool(m_rdata(0)));
+                                ha_r <= v_r;
+                                v_w := stdl(bool(ha_w) and bool(m_rdata(1)));
+                                ha_w <= v_w;
+                                v_x := stdl(bool(ha_x) and bool(m_rdata(2)));
+                                ha_x <= v_x;
+                                v_xu := stdl(bool(ha_xu) and bool(m_rdata(10)));
+                                ha_xu <= v_xu;
+                                v_pw := m_rdata(58);
+                                ha_pw <= v_pw;
                                 if (bool(hk_read) and (not bool(v_r))) then
                                     walker_host0_fault_k <= to_unsigned(6, 8);
                                     walker_host0_flevel <= to_unsigned(1, 3);
@@ -2287,6 +2562,10 @@ begin
                                     walker_host0_st <= FAULT;
                                 elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                     walker_host0_fault_k <= to_unsigned(8, 8);
+                                    walker_host0_flevel <= to_unsigned(1, 3);
+                                    walker_host0_st <= FAULT;
+                                elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(m_rdata(57))) then
+                                    walker_host0_fault_k <= to_unsigned(9, 8);
                                     walker_host0_flevel <= to_unsigned(1, 3);
                                     walker_host0_st <= FAULT;
                                 else
@@ -2339,10 +2618,11 @@ begin
                 h_r_qualification(0) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_read));
                 h_r_qualification(1) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_write));
                 h_r_qualification(2) <= stdl((not ((((walker_host0_fault_k(4-1 downto 0) = 2) or (walker_host0_fault_k(4-1 downto 0) = 3)) or (walker_host0_fault_k(4-1 downto 0) = 4)) or (walker_host0_fault_k(4-1 downto 0) = 5))) and bool(hk_fetch));
-                h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_r));
-                h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_w));
-                h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(walker_host0_a_x));
-                h_r_qualification(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(walker_host0_a_xu));
+                h_r_qualification(3) <= stdl((walker_host0_fault_k > 5) and bool(ha_r));
+                h_r_qualification(4) <= stdl((walker_host0_fault_k > 5) and bool(ha_w));
+                h_r_qualification(5) <= stdl((walker_host0_fault_k > 5) and bool(ha_x));
+                h_r_qualification(6) <= stdl(((walker_host0_fault_k > 5) and True) and bool(ha_xu));
+                h_r_qualification(15) <= stdl(walker_host0_fault_k(4-1 downto 0) = 9);
                 h_r_gpa <= x_addr;
                 x_done <= '1';
                 walker_host0_st <= IDLE;
@@ -2401,20 +2681,22 @@ begin
                         walker_host0_flevel <= to_unsigned(5, 3);
                         walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                        walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                        walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                        walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                        walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                        ha_r <= v_r;
+                        v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                        ha_w <= v_w;
+                        v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                        ha_x <= v_x;
+                        v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                        ha_xu <= v_xu;
+                        v_pw := ha_pw;
                         hq_v5 <= '1';
                         hq_t5 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
                         hq_a_r_5 <= v_r;
                         hq_a_w_5 <= v_w;
                         hq_a_x_5 <= v_x;
                         hq_a_xu_5 <= v_xu;
+                        hq_a_pw_5 <= v_pw;
                         hq_n5 <= to_unsigned(4, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
@@ -2438,20 +2720,22 @@ begin
                         walker_host0_flevel <= to_unsigned(4, 3);
                         walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                        walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                        walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                        walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                        walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                        ha_r <= v_r;
+                        v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                        ha_w <= v_w;
+                        v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                        ha_x <= v_x;
+                        v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                        ha_xu <= v_xu;
+                        v_pw := ha_pw;
                         hq_v4 <= '1';
                         hq_t4 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
                         hq_a_r_4 <= v_r;
                         hq_a_w_4 <= v_w;
                         hq_a_x_4 <= v_x;
                         hq_a_xu_4 <= v_xu;
+                        hq_a_pw_4 <= v_pw;
                         hq_n4 <= to_unsigned(3, 3);
                         walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                         walker_host0_st <= MWAIT;
@@ -2480,14 +2764,16 @@ begin
                             walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                            ha_r <= v_r;
+                            v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                            ha_w <= v_w;
+                            v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                            ha_x <= v_x;
+                            v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                            ha_xu <= v_xu;
+                            v_pw := walker_host0_le(58);
+                            ha_pw <= v_pw;
                             if (bool(hk_read) and (not bool(v_r))) then
                                 walker_host0_fault_k <= to_unsigned(6, 8);
                                 walker_host0_flevel <= to_unsigned(3, 3);
@@ -2498,6 +2784,10 @@ begin
                                 walker_host0_st <= FAULT;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                 walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(3, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
+                                walker_host0_fault_k <= to_unsigned(9, 8);
                                 walker_host0_flevel <= to_unsigned(3, 3);
                                 walker_host0_st <= FAULT;
                             else
@@ -2550,20 +2840,22 @@ begin
                             walker_host0_flevel <= to_unsigned(3, 3);
                             walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                            ha_r <= v_r;
+                            v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                            ha_w <= v_w;
+                            v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                            ha_x <= v_x;
+                            v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                            ha_xu <= v_xu;
+                            v_pw := ha_pw;
                             hq_v3 <= '1';
                             hq_t3 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
                             hq_a_r_3 <= v_r;
                             hq_a_w_3 <= v_w;
                             hq_a_x_3 <= v_x;
                             hq_a_xu_3 <= v_xu;
+                            hq_a_pw_3 <= v_pw;
                             hq_n3 <= to_unsigned(2, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
@@ -2593,14 +2885,16 @@ begin
                             walker_host0_flevel <= to_unsigned(2, 3);
                             walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                            ha_r <= v_r;
+                            v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                            ha_w <= v_w;
+                            v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                            ha_x <= v_x;
+                            v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                            ha_xu <= v_xu;
+                            v_pw := walker_host0_le(58);
+                            ha_pw <= v_pw;
                             if (bool(hk_read) and (not bool(v_r))) then
                                 walker_host0_fault_k <= to_unsigned(6, 8);
                                 walker_host0_flevel <= to_unsigned(2, 3);
@@ -2611,6 +2905,10 @@ begin
                                 walker_host0_st <= FAULT;
                             elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                                 walker_host0_fault_k <= to_unsigned(8, 8);
+                                walker_host0_flevel <= to_unsigned(2, 3);
+                                walker_host0_st <= FAULT;
+                            elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
+                                walker_host0_fault_k <= to_unsigned(9, 8);
                                 walker_host0_flevel <= to_unsigned(2, 3);
                                 walker_host0_st <= FAULT;
                             else
@@ -2663,20 +2961,22 @@ begin
                             walker_host0_flevel <= to_unsigned(2, 3);
                             walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                            walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                            walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                            walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                            walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                            ha_r <= v_r;
+                            v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                            ha_w <= v_w;
+                            v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                            ha_x <= v_x;
+                            v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                            ha_xu <= v_xu;
+                            v_pw := ha_pw;
                             hq_v2 <= '1';
                             hq_t2 <= unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
                             hq_a_r_2 <= v_r;
                             hq_a_w_2 <= v_w;
                             hq_a_x_2 <= v_x;
                             hq_a_xu_2 <= v_xu;
+                            hq_a_pw_2 <= v_pw;
                             hq_n2 <= to_unsigned(1, 3);
                             walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             walker_host0_st <= MWAIT;
@@ -2705,14 +3005,16 @@ begin
                         walker_host0_flevel <= to_unsigned(1, 3);
                         walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(walker_host0_a_r) and bool(walker_host0_le(0)));
-                        walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(walker_host0_a_w) and bool(walker_host0_le(1)));
-                        walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(walker_host0_a_x) and bool(walker_host0_le(2)));
-                        walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(walker_host0_a_xu) and bool(walker_host0_le(10)));
-                        walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(ha_r) and bool(walker_host0_le(0)));
+                        ha_r <= v_r;
+                        v_w := stdl(bool(ha_w) and bool(walker_host0_le(1)));
+                        ha_w <= v_w;
+                        v_x := stdl(bool(ha_x) and bool(walker_host0_le(2)));
+                        ha_x <= v_x;
+                        v_xu := stdl(bool(ha_xu) and bool(walker_host0_le(10)));
+                        ha_xu <= v_xu;
+                        v_pw := walker_host0_le(58);
+                        ha_pw <= v_pw;
                         if (bool(hk_read) and (not bool(v_r))) then
                             walker_host0_fault_k <= to_unsigned(6, 8);
                             walker_host0_flevel <= to_unsigned(1, 3);
@@ -2723,6 +3025,10 @@ begin
                             walker_host0_st <= FAULT;
                         elsif (bool(hk_fetch) and (((True and bool(hk_user)) and (not bool(v_xu))) or ((not (True and bool(hk_user))) and (not bool(v_x))))) then
                             walker_host0_fault_k <= to_unsigned(8, 8);
+                            walker_host0_flevel <= to_unsigned(1, 3);
+                            walker_host0_st <= FAULT;
+                        elsif (((True and bool(hb_PROC3(3))) and bool(hk_unverified)) and bool(walker_host0_le(57))) then
+                            walker_host0_fault_k <= to_unsigned(9, 8);
                             walker_host0_flevel <= to_unsigned(1, 3);
                             walker_host0_st <= FAULT;
                         else
@@ -2775,7 +3081,7 @@ end process walker_host0_fsm;
 
 x_rnow <= stdl((walker_host0_st = PREAD) and bool(m_rvalid));
 
-walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
+walker_guest0_logic: process (walker_guest0_a_pw_all, walker_guest0_a_rw, walker_guest0_a_us, walker_guest0_a_xd, w_done, h_r_exit_reason, ha_pw, walker_guest0_hk_fetch_h, walker_guest0_hk_paging_h, walker_guest0_hk_read_h, walker_guest0_hk_unverified_h, walker_guest0_hk_user_h, walker_guest0_hk_write_h, walker_guest0_hl_pw, i_addr, k_fetch, k_user, k_write, le, walker_guest0_lvl, pc_hit, pc_htbl, pc_nxt, pc_tbl, pc_x_pw, pc_x_r, pc_x_w, pc_x_x, pc_x_xu, walker_guest0_pend_1, walker_guest0_pend_2, walker_guest0_pend_3, walker_guest0_pend_4, walker_guest0_pend_5, pq_w2, pq_w3, pq_w4, pq_w5, r_CR0, r_CR3, r_CR4, r_EFER, r_EPTP, r_PKRU, r_RFLAGS, walker_guest0_sa_1, walker_guest0_sa_2, walker_guest0_sa_3, walker_guest0_sa_4, walker_guest0_sa_5, walker_guest0_se_1, walker_guest0_se_2, walker_guest0_se_3, walker_guest0_se_4, walker_guest0_se_5, walker_guest0_sg_1, walker_guest0_sg_2, walker_guest0_sg_3, walker_guest0_sg_4, walker_guest0_sg_5, walker_guest0_st, w_start, walker_guest0_x_addr_h, x_done, walker_guest0_x_on_table_h, x_pa, walker_guest0_x_pwrite_h, m_rdata, x_rnow, x_status, walker_guest0_x_update_h, walker_guest0_x_waddr_h, walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -2783,6 +3089,7 @@ walker_guest0_logic: process (walker_guest0_a_rw, walker_guest0_a_us, walker_gue
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable hx: unsigned(63 downto 0);
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
@@ -2809,7 +3116,13 @@ begin
     hk_fetch <= walker_guest0_hk_fetch_h;
     hk_user <= walker_guest0_hk_user_h;
     hk_paging <= walker_guest0_hk_paging_h;
+    hk_unverified <= walker_guest0_hk_unverified_h;
     x_phys <= '0';
+    x_hx_r <= '0';
+    x_hx_w <= '0';
+    x_hx_x <= '0';
+    x_hx_xu <= '0';
+    x_hx_pw <= '0';
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -2817,6 +3130,7 @@ begin
     v_rw := '0';
     v_us := '0';
     v_xd := '0';
+    v_pw_all := '0';
     hx := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2865,6 +3179,11 @@ begin
                         if (bool(pc_hit) and (pc_nxt = 4)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -2875,9 +3194,15 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         elsif (bool(pc_hit) and (pc_nxt = 3)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -2888,9 +3213,15 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         elsif (bool(pc_hit) and (pc_nxt = 2)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -2901,9 +3232,15 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         elsif (bool(pc_hit) and (pc_nxt = 1)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -2914,6 +3251,7 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
@@ -2925,11 +3263,17 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         end if;
                     else
                         if (bool(pc_hit) and (pc_nxt = 3)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -2940,9 +3284,15 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         elsif (bool(pc_hit) and (pc_nxt = 2)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -2953,9 +3303,15 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         elsif (bool(pc_hit) and (pc_nxt = 1)) then
                             x_valid <= '1';
                             x_phys <= '1';
+                            x_hx_r <= pc_x_r;
+                            x_hx_w <= pc_x_w;
+                            x_hx_x <= pc_x_x;
+                            x_hx_xu <= pc_x_xu;
+                            x_hx_pw <= pc_x_pw;
                             x_pwrite <= '0';
                             x_addr <= (pc_tbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             x_waddr <= (pc_htbl + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -2966,6 +3322,7 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         else
                             x_valid <= '1';
                             x_pwrite <= '0';
@@ -2977,6 +3334,7 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         end if;
                     end if;
                 end if;
@@ -3120,6 +3478,7 @@ begin
                         hk_fetch <= '0';
                         hk_user <= '0';
                         hk_paging <= '1';
+                        hk_unverified <= '0';
                     else
                         x_pwrite <= '1';
                         x_waddr <= x_pa;
@@ -3134,6 +3493,7 @@ begin
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -3144,6 +3504,7 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         end if;
                     elsif (walker_guest0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
@@ -3154,6 +3515,7 @@ begin
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                             x_valid <= '1';
                             x_pwrite <= '0';
                             x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -3164,6 +3526,7 @@ begin
                             hk_fetch <= '0';
                             hk_user <= '0';
                             hk_paging <= '1';
+                            hk_unverified <= '0';
                         end if;
                     elsif (walker_guest0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
@@ -3175,6 +3538,7 @@ begin
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                                 if (bool(k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3208,6 +3572,7 @@ begin
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
                                     hk_paging <= '0';
+                                    hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3219,6 +3584,7 @@ begin
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                                 x_valid <= '1';
                                 x_pwrite <= '0';
                                 x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -3229,6 +3595,7 @@ begin
                                 hk_fetch <= '0';
                                 hk_user <= '0';
                                 hk_paging <= '1';
+                                hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 2) then
@@ -3241,6 +3608,7 @@ begin
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                                 if (bool(k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3274,6 +3642,7 @@ begin
                                     hk_fetch <= k_fetch;
                                     hk_user <= v_us;
                                     hk_paging <= '0';
+                                    hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3285,6 +3654,7 @@ begin
                                 v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                                 x_valid <= '1';
                                 x_pwrite <= '0';
                                 x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -3295,6 +3665,7 @@ begin
                                 hk_fetch <= '0';
                                 hk_user <= '0';
                                 hk_paging <= '1';
+                                hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (walker_guest0_lvl = 1) then
@@ -3306,6 +3677,7 @@ begin
                             v_rw := stdl(bool(walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
                             if (bool(k_user) and (not bool(v_us))) then
                                 null;
                             elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3339,6 +3711,7 @@ begin
                                 hk_fetch <= k_fetch;
                                 hk_user <= v_us;
                                 hk_paging <= '0';
+                                hk_unverified <= stdl((not bool(v_pw_all)));
                             end if;
                         end if;
                     end if;
@@ -3382,6 +3755,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_5;
@@ -3399,6 +3773,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_4;
@@ -3416,6 +3791,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_3;
@@ -3433,6 +3809,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_2;
@@ -3450,6 +3827,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 else
                     x_pwrite <= '1';
                     x_waddr <= walker_guest0_sa_1;
@@ -3483,6 +3861,7 @@ begin
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                     v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                     x_valid <= '1';
                     x_pwrite <= '0';
                     x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -3493,6 +3872,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 end if;
             elsif (walker_guest0_lvl = 4) then
                 if (not bool(le(0))) then
@@ -3503,6 +3883,7 @@ begin
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                     v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                     x_valid <= '1';
                     x_pwrite <= '0';
                     x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -3513,6 +3894,7 @@ begin
                     hk_fetch <= '0';
                     hk_user <= '0';
                     hk_paging <= '1';
+                    hk_unverified <= '0';
                 end if;
             elsif (walker_guest0_lvl = 3) then
                 if (bool(le(7)) and True) then
@@ -3524,6 +3906,7 @@ begin
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                         v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                         if (bool(k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3557,6 +3940,7 @@ begin
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
                             hk_paging <= '0';
+                            hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -3568,6 +3952,7 @@ begin
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                         v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                         x_valid <= '1';
                         x_pwrite <= '0';
                         x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -3578,6 +3963,7 @@ begin
                         hk_fetch <= '0';
                         hk_user <= '0';
                         hk_paging <= '1';
+                        hk_unverified <= '0';
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 2) then
@@ -3590,6 +3976,7 @@ begin
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                         v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                         if (bool(k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3623,6 +4010,7 @@ begin
                             hk_fetch <= k_fetch;
                             hk_user <= v_us;
                             hk_paging <= '0';
+                            hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -3634,6 +4022,7 @@ begin
                         v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                         v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                         x_valid <= '1';
                         x_pwrite <= '0';
                         x_addr <= (unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -3644,6 +4033,7 @@ begin
                         hk_fetch <= '0';
                         hk_user <= '0';
                         hk_paging <= '1';
+                        hk_unverified <= '0';
                     end if;
                 end if;
             elsif (walker_guest0_lvl = 1) then
@@ -3655,6 +4045,7 @@ begin
                     v_rw := stdl(bool(walker_guest0_a_rw) and bool(le(1)));
                     v_us := stdl(bool(walker_guest0_a_us) and bool(le(2)));
                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
+                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
                     if (bool(k_user) and (not bool(v_us))) then
                         null;
                     elsif ((bool(k_user) and bool(k_write)) and (not bool(v_rw))) then
@@ -3688,6 +4079,7 @@ begin
                         hk_fetch <= k_fetch;
                         hk_user <= v_us;
                         hk_paging <= '0';
+                        hk_unverified <= stdl((not bool(v_pw_all)));
                     end if;
                 end if;
             end if;
@@ -3704,6 +4096,7 @@ walker_guest0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable hx: unsigned(63 downto 0);
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
@@ -3720,6 +4113,7 @@ walker_guest0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            walker_guest0_a_pw_all <= '0';
             walker_guest0_a_rw <= '0';
             walker_guest0_a_us <= '0';
             walker_guest0_a_xd <= '0';
@@ -3729,8 +4123,14 @@ begin
             walker_guest0_hk_fetch_h <= '0';
             walker_guest0_hk_paging_h <= '0';
             walker_guest0_hk_read_h <= '0';
+            walker_guest0_hk_unverified_h <= '0';
             walker_guest0_hk_user_h <= '0';
             walker_guest0_hk_write_h <= '0';
+            walker_guest0_hl_pw <= '0';
+            walker_guest0_hl_r <= '0';
+            walker_guest0_hl_w <= '0';
+            walker_guest0_hl_x <= '0';
+            walker_guest0_hl_xu <= '0';
             le <= to_unsigned(0, 64);
             walker_guest0_lvl <= to_unsigned(0, 3);
             w_aux <= to_unsigned(0, 3);
@@ -3751,6 +4151,10 @@ begin
             walker_guest0_pend_3 <= '0';
             walker_guest0_pend_4 <= '0';
             walker_guest0_pend_5 <= '0';
+            pq_a_pw_all_2 <= '0';
+            pq_a_pw_all_3 <= '0';
+            pq_a_pw_all_4 <= '0';
+            pq_a_pw_all_5 <= '0';
             pq_a_rw_2 <= '0';
             pq_a_rw_3 <= '0';
             pq_a_rw_4 <= '0';
@@ -3783,6 +4187,26 @@ begin
             pq_w3 <= '0';
             pq_w4 <= '0';
             pq_w5 <= '0';
+            pq_x_pw_2 <= '0';
+            pq_x_pw_3 <= '0';
+            pq_x_pw_4 <= '0';
+            pq_x_pw_5 <= '0';
+            pq_x_r_2 <= '0';
+            pq_x_r_3 <= '0';
+            pq_x_r_4 <= '0';
+            pq_x_r_5 <= '0';
+            pq_x_w_2 <= '0';
+            pq_x_w_3 <= '0';
+            pq_x_w_4 <= '0';
+            pq_x_w_5 <= '0';
+            pq_x_x_2 <= '0';
+            pq_x_x_3 <= '0';
+            pq_x_x_4 <= '0';
+            pq_x_x_5 <= '0';
+            pq_x_xu_2 <= '0';
+            pq_x_xu_3 <= '0';
+            pq_x_xu_4 <= '0';
+            pq_x_xu_5 <= '0';
             walker_guest0_sa_1 <= to_unsigned(0, 64);
             walker_guest0_sa_2 <= to_unsigned(0, 64);
             walker_guest0_sa_3 <= to_unsigned(0, 64);
@@ -3811,6 +4235,7 @@ begin
             walker_guest0_hk_fetch_h <= hk_fetch;
             walker_guest0_hk_user_h <= hk_user;
             walker_guest0_hk_paging_h <= hk_paging;
+            walker_guest0_hk_unverified_h <= hk_unverified;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -3818,6 +4243,7 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
+            v_pw_all := '0';
             hx := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -3847,6 +4273,7 @@ begin
                         walker_guest0_a_rw <= '1';
                         walker_guest0_a_us <= '1';
                         walker_guest0_a_xd <= '0';
+                        walker_guest0_a_pw_all <= '1';
                         walker_guest0_pend_5 <= '0';
                         walker_guest0_pend_4 <= '0';
                         walker_guest0_pend_3 <= '0';
@@ -3886,24 +4313,28 @@ begin
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(4, 3);
                                 elsif (bool(pc_hit) and (pc_nxt = 3)) then
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(3, 3);
                                 elsif (bool(pc_hit) and (pc_nxt = 2)) then
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(2, 3);
                                 elsif (bool(pc_hit) and (pc_nxt = 1)) then
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(1, 3);
                                 else
@@ -3915,18 +4346,21 @@ begin
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(3, 3);
                                 elsif (bool(pc_hit) and (pc_nxt = 2)) then
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(2, 3);
                                 elsif (bool(pc_hit) and (pc_nxt = 1)) then
                                     walker_guest0_a_rw <= pc_a_rw;
                                     walker_guest0_a_us <= pc_a_us;
                                     walker_guest0_a_xd <= pc_a_xd;
+                                    walker_guest0_a_pw_all <= pc_a_pw_all;
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(1, 3);
                                 else
@@ -3938,6 +4372,11 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(x_rnow) then
+                        walker_guest0_hl_r <= ha_r;
+                        walker_guest0_hl_w <= ha_w;
+                        walker_guest0_hl_x <= ha_x;
+                        walker_guest0_hl_xu <= ha_xu;
+                        walker_guest0_hl_pw <= ha_pw;
                         if bool(pq_w5) then
                             pq_w5 <= '0';
                             if (walker_guest0_lvl = 5) then
@@ -3952,6 +4391,11 @@ begin
                                 hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             end if;
                             pq_h5 <= hx;
+                            pq_x_r_5 <= ha_r;
+                            pq_x_w_5 <= ha_w;
+                            pq_x_x_5 <= ha_x;
+                            pq_x_xu_5 <= ha_xu;
+                            pq_x_pw_5 <= ha_pw;
                         end if;
                         if bool(pq_w4) then
                             pq_w4 <= '0';
@@ -3967,6 +4411,11 @@ begin
                                 hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             end if;
                             pq_h4 <= hx;
+                            pq_x_r_4 <= ha_r;
+                            pq_x_w_4 <= ha_w;
+                            pq_x_x_4 <= ha_x;
+                            pq_x_xu_4 <= ha_xu;
+                            pq_x_pw_4 <= ha_pw;
                         end if;
                         if bool(pq_w3) then
                             pq_w3 <= '0';
@@ -3982,6 +4431,11 @@ begin
                                 hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             end if;
                             pq_h3 <= hx;
+                            pq_x_r_3 <= ha_r;
+                            pq_x_w_3 <= ha_w;
+                            pq_x_x_3 <= ha_x;
+                            pq_x_xu_3 <= ha_xu;
+                            pq_x_pw_3 <= ha_pw;
                         end if;
                         if bool(pq_w2) then
                             pq_w2 <= '0';
@@ -3997,6 +4451,11 @@ begin
                                 hx := (x_pa - unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             end if;
                             pq_h2 <= hx;
+                            pq_x_r_2 <= ha_r;
+                            pq_x_w_2 <= ha_w;
+                            pq_x_x_2 <= ha_x;
+                            pq_x_xu_2 <= ha_xu;
+                            pq_x_pw_2 <= ha_pw;
                         end if;
                         used := '0';
                         if (walker_guest0_lvl = 5) then
@@ -4097,12 +4556,15 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     pq_v5 <= '1';
                                     pq_t5 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                     pq_w5 <= '1';
                                     pq_a_rw_5 <= v_rw;
                                     pq_a_us_5 <= v_us;
                                     pq_a_xd_5 <= v_xd;
+                                    pq_a_pw_all_5 <= v_pw_all;
                                     pq_n5 <= to_unsigned(4, 3);
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(4, 3);
@@ -4123,12 +4585,15 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     pq_v4 <= '1';
                                     pq_t4 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                     pq_w4 <= '1';
                                     pq_a_rw_4 <= v_rw;
                                     pq_a_us_4 <= v_us;
                                     pq_a_xd_4 <= v_xd;
+                                    pq_a_pw_all_4 <= v_pw_all;
                                     pq_n4 <= to_unsigned(3, 3);
                                     walker_guest0_st <= XWAIT;
                                     walker_guest0_lvl <= to_unsigned(3, 3);
@@ -4150,6 +4615,8 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(k_user) and (not bool(v_us))) then
                                             walker_guest0_fault_k <= to_unsigned(3, 8);
                                             walker_guest0_flevel <= to_unsigned(3, 3);
@@ -4211,12 +4678,15 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         pq_v3 <= '1';
                                         pq_t3 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                         pq_w3 <= '1';
                                         pq_a_rw_3 <= v_rw;
                                         pq_a_us_3 <= v_us;
                                         pq_a_xd_3 <= v_xd;
+                                        pq_a_pw_all_3 <= v_pw_all;
                                         pq_n3 <= to_unsigned(2, 3);
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(2, 3);
@@ -4239,6 +4709,8 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(k_user) and (not bool(v_us))) then
                                             walker_guest0_fault_k <= to_unsigned(3, 8);
                                             walker_guest0_flevel <= to_unsigned(2, 3);
@@ -4300,12 +4772,15 @@ begin
                                         walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                         walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                        walker_guest0_a_pw_all <= v_pw_all;
                                         pq_v2 <= '1';
                                         pq_t2 <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
                                         pq_w2 <= '1';
                                         pq_a_rw_2 <= v_rw;
                                         pq_a_us_2 <= v_us;
                                         pq_a_xd_2 <= v_xd;
+                                        pq_a_pw_all_2 <= v_pw_all;
                                         pq_n2 <= to_unsigned(1, 3);
                                         walker_guest0_st <= XWAIT;
                                         walker_guest0_lvl <= to_unsigned(1, 3);
@@ -4327,6 +4802,8 @@ begin
                                     walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(r_EFER(11))));
                                     walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(ha_pw));
+                                    walker_guest0_a_pw_all <= v_pw_all;
                                     if (bool(k_user) and (not bool(v_us))) then
                                         walker_guest0_fault_k <= to_unsigned(3, 8);
                                         walker_guest0_flevel <= to_unsigned(1, 3);
@@ -4408,7 +4885,7 @@ begin
                     o_n_qualification(12) <= '0';
                     o_n_qualification(13) <= '0';
                     o_n_qualification(14) <= '0';
-                    o_n_qualification(15) <= '0';
+                    o_n_qualification(15) <= h_r_qualification(15);
                     o_n_qualification(16) <= '0';
                     o_n_guest_physical_address <= h_r_gpa;
                     ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -4519,12 +4996,15 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                            walker_guest0_a_pw_all <= v_pw_all;
                             pq_v5 <= '1';
                             pq_t5 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
                             pq_w5 <= '1';
                             pq_a_rw_5 <= v_rw;
                             pq_a_us_5 <= v_us;
                             pq_a_xd_5 <= v_xd;
+                            pq_a_pw_all_5 <= v_pw_all;
                             pq_n5 <= to_unsigned(4, 3);
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(4, 3);
@@ -4545,12 +5025,15 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                            walker_guest0_a_pw_all <= v_pw_all;
                             pq_v4 <= '1';
                             pq_t4 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
                             pq_w4 <= '1';
                             pq_a_rw_4 <= v_rw;
                             pq_a_us_4 <= v_us;
                             pq_a_xd_4 <= v_xd;
+                            pq_a_pw_all_4 <= v_pw_all;
                             pq_n4 <= to_unsigned(3, 3);
                             walker_guest0_st <= XWAIT;
                             walker_guest0_lvl <= to_unsigned(3, 3);
@@ -4572,6 +5055,8 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
                                     walker_guest0_flevel <= to_unsigned(3, 3);
@@ -4633,12 +5118,15 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 pq_v3 <= '1';
                                 pq_t3 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
                                 pq_w3 <= '1';
                                 pq_a_rw_3 <= v_rw;
                                 pq_a_us_3 <= v_us;
                                 pq_a_xd_3 <= v_xd;
+                                pq_a_pw_all_3 <= v_pw_all;
                                 pq_n3 <= to_unsigned(2, 3);
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(2, 3);
@@ -4661,6 +5149,8 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(k_user) and (not bool(v_us))) then
                                     walker_guest0_fault_k <= to_unsigned(3, 8);
                                     walker_guest0_flevel <= to_unsigned(2, 3);
@@ -4722,12 +5212,15 @@ begin
                                 walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                                 walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                                walker_guest0_a_pw_all <= v_pw_all;
                                 pq_v2 <= '1';
                                 pq_t2 <= unsigned'(to_unsigned(0, 16) & le(48-1 downto 12) & to_unsigned(0, 12));
                                 pq_w2 <= '1';
                                 pq_a_rw_2 <= v_rw;
                                 pq_a_us_2 <= v_us;
                                 pq_a_xd_2 <= v_xd;
+                                pq_a_pw_all_2 <= v_pw_all;
                                 pq_n2 <= to_unsigned(1, 3);
                                 walker_guest0_st <= XWAIT;
                                 walker_guest0_lvl <= to_unsigned(1, 3);
@@ -4749,6 +5242,8 @@ begin
                             walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(walker_guest0_a_xd) or (bool(le(63)) and bool(r_EFER(11))));
                             walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(walker_guest0_a_pw_all) and bool(walker_guest0_hl_pw));
+                            walker_guest0_a_pw_all <= v_pw_all;
                             if (bool(k_user) and (not bool(v_us))) then
                                 walker_guest0_fault_k <= to_unsigned(3, 8);
                                 walker_guest0_flevel <= to_unsigned(1, 3);
@@ -6874,7 +7369,7 @@ begin
     wc_busy <= stdl(bool(cache_psc0_q5) or bool(cache_psc0_q4) or bool(cache_psc0_q3) or bool(cache_psc0_q2) or (bool(w_done) and (w_status = 0) and (w_level /= 7) and (bool(pq_v5) or bool(pq_v4) or bool(pq_v3) or bool(pq_v2))));
 end process cache_psc0_request;
 
-cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_ca_rw_2, cache_psc0_ca_rw_3, cache_psc0_ca_us_0, cache_psc0_ca_us_1, cache_psc0_ca_us_2, cache_psc0_ca_us_3, cache_psc0_ca_xd_0, cache_psc0_ca_xd_1, cache_psc0_ca_xd_2, cache_psc0_ca_xd_3, cache_psc0_cb0, cache_psc0_cb1, cache_psc0_cb2, cache_psc0_cb3, cache_psc0_ch0, cache_psc0_ch1, cache_psc0_ch2, cache_psc0_ch3, cache_psc0_ck0, cache_psc0_ck1, cache_psc0_ck2, cache_psc0_ck3, cache_psc0_cl0, cache_psc0_cl1, cache_psc0_cl2, cache_psc0_cl3, cache_psc0_cn0, cache_psc0_cn1, cache_psc0_cn2, cache_psc0_cn3, cache_psc0_ct_ept_0, cache_psc0_ct_ept_1, cache_psc0_ct_ept_2, cache_psc0_ct_ept_3, cache_psc0_ct_eptrta_0, cache_psc0_ct_eptrta_1, cache_psc0_ct_eptrta_2, cache_psc0_ct_eptrta_3, cache_psc0_ct_pcid_0, cache_psc0_ct_pcid_1, cache_psc0_ct_pcid_2, cache_psc0_ct_pcid_3, cache_psc0_ct_vpid_0, cache_psc0_ct_vpid_1, cache_psc0_ct_vpid_2, cache_psc0_ct_vpid_3, cache_psc0_cv0, cache_psc0_cv1, cache_psc0_cv2, cache_psc0_cv3, i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) is
+cache_psc0_lookup: process (cache_psc0_ca_pw_all_0, cache_psc0_ca_pw_all_1, cache_psc0_ca_pw_all_2, cache_psc0_ca_pw_all_3, cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_ca_rw_2, cache_psc0_ca_rw_3, cache_psc0_ca_us_0, cache_psc0_ca_us_1, cache_psc0_ca_us_2, cache_psc0_ca_us_3, cache_psc0_ca_xd_0, cache_psc0_ca_xd_1, cache_psc0_ca_xd_2, cache_psc0_ca_xd_3, cache_psc0_cb0, cache_psc0_cb1, cache_psc0_cb2, cache_psc0_cb3, cache_psc0_ch0, cache_psc0_ch1, cache_psc0_ch2, cache_psc0_ch3, cache_psc0_ck0, cache_psc0_ck1, cache_psc0_ck2, cache_psc0_ck3, cache_psc0_cl0, cache_psc0_cl1, cache_psc0_cl2, cache_psc0_cl3, cache_psc0_cn0, cache_psc0_cn1, cache_psc0_cn2, cache_psc0_cn3, cache_psc0_ct_ept_0, cache_psc0_ct_ept_1, cache_psc0_ct_ept_2, cache_psc0_ct_ept_3, cache_psc0_ct_eptrta_0, cache_psc0_ct_eptrta_1, cache_psc0_ct_eptrta_2, cache_psc0_ct_eptrta_3, cache_psc0_ct_pcid_0, cache_psc0_ct_pcid_1, cache_psc0_ct_pcid_2, cache_psc0_ct_pcid_3, cache_psc0_ct_vpid_0, cache_psc0_ct_vpid_1, cache_psc0_ct_vpid_2, cache_psc0_ct_vpid_3, cache_psc0_cv0, cache_psc0_cv1, cache_psc0_cv2, cache_psc0_cv3, cache_psc0_cx_pw_0, cache_psc0_cx_pw_1, cache_psc0_cx_pw_2, cache_psc0_cx_pw_3, cache_psc0_cx_r_0, cache_psc0_cx_r_1, cache_psc0_cx_r_2, cache_psc0_cx_r_3, cache_psc0_cx_w_0, cache_psc0_cx_w_1, cache_psc0_cx_w_2, cache_psc0_cx_w_3, cache_psc0_cx_x_0, cache_psc0_cx_x_1, cache_psc0_cx_x_2, cache_psc0_cx_x_3, cache_psc0_cx_xu_0, cache_psc0_cx_xu_1, cache_psc0_cx_xu_2, cache_psc0_cx_xu_3, i_addr, cache_psc0_ls2, cache_psc0_ls3, cache_psc0_ls4, cache_psc0_ls5, cache_psc0_t_ept, cache_psc0_t_eptrta, cache_psc0_t_pcid, cache_psc0_t_vpid) is
     variable found: std_logic;
     variable way: unsigned(1 downto 0);
     variable hs: unsigned(1 downto 0);
@@ -6884,6 +7379,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable h_a_rw: std_logic;
     variable h_a_us: std_logic;
     variable h_a_xd: std_logic;
+    variable h_a_pw_all: std_logic;
+    variable h_x_r: std_logic;
+    variable h_x_w: std_logic;
+    variable h_x_x: std_logic;
+    variable h_x_xu: std_logic;
+    variable h_x_pw: std_logic;
     variable x5_3_cv: unsigned(0 downto 0);
     variable x5_3_ck: unsigned(42 downto 0);
     variable x5_3_cl: unsigned(2 downto 0);
@@ -6897,6 +7398,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x5_3_ca_rw: unsigned(0 downto 0);
     variable x5_3_ca_us: unsigned(0 downto 0);
     variable x5_3_ca_xd: unsigned(0 downto 0);
+    variable x5_3_ca_pw_all: unsigned(0 downto 0);
+    variable x5_3_cx_r: unsigned(0 downto 0);
+    variable x5_3_cx_w: unsigned(0 downto 0);
+    variable x5_3_cx_x: unsigned(0 downto 0);
+    variable x5_3_cx_xu: unsigned(0 downto 0);
+    variable x5_3_cx_pw: unsigned(0 downto 0);
     variable x5_2_cv: unsigned(0 downto 0);
     variable x5_2_ck: unsigned(42 downto 0);
     variable x5_2_cl: unsigned(2 downto 0);
@@ -6910,6 +7417,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x5_2_ca_rw: unsigned(0 downto 0);
     variable x5_2_ca_us: unsigned(0 downto 0);
     variable x5_2_ca_xd: unsigned(0 downto 0);
+    variable x5_2_ca_pw_all: unsigned(0 downto 0);
+    variable x5_2_cx_r: unsigned(0 downto 0);
+    variable x5_2_cx_w: unsigned(0 downto 0);
+    variable x5_2_cx_x: unsigned(0 downto 0);
+    variable x5_2_cx_xu: unsigned(0 downto 0);
+    variable x5_2_cx_pw: unsigned(0 downto 0);
     variable x5_1_cv: unsigned(0 downto 0);
     variable x5_1_ck: unsigned(42 downto 0);
     variable x5_1_cl: unsigned(2 downto 0);
@@ -6923,6 +7436,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x5_1_ca_rw: unsigned(0 downto 0);
     variable x5_1_ca_us: unsigned(0 downto 0);
     variable x5_1_ca_xd: unsigned(0 downto 0);
+    variable x5_1_ca_pw_all: unsigned(0 downto 0);
+    variable x5_1_cx_r: unsigned(0 downto 0);
+    variable x5_1_cx_w: unsigned(0 downto 0);
+    variable x5_1_cx_x: unsigned(0 downto 0);
+    variable x5_1_cx_xu: unsigned(0 downto 0);
+    variable x5_1_cx_pw: unsigned(0 downto 0);
     variable x5_0_cv: unsigned(0 downto 0);
     variable x5_0_ck: unsigned(42 downto 0);
     variable x5_0_cl: unsigned(2 downto 0);
@@ -6936,6 +7455,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x5_0_ca_rw: unsigned(0 downto 0);
     variable x5_0_ca_us: unsigned(0 downto 0);
     variable x5_0_ca_xd: unsigned(0 downto 0);
+    variable x5_0_ca_pw_all: unsigned(0 downto 0);
+    variable x5_0_cx_r: unsigned(0 downto 0);
+    variable x5_0_cx_w: unsigned(0 downto 0);
+    variable x5_0_cx_x: unsigned(0 downto 0);
+    variable x5_0_cx_xu: unsigned(0 downto 0);
+    variable x5_0_cx_pw: unsigned(0 downto 0);
     variable x4_3_cv: unsigned(0 downto 0);
     variable x4_3_ck: unsigned(42 downto 0);
     variable x4_3_cl: unsigned(2 downto 0);
@@ -6949,6 +7474,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x4_3_ca_rw: unsigned(0 downto 0);
     variable x4_3_ca_us: unsigned(0 downto 0);
     variable x4_3_ca_xd: unsigned(0 downto 0);
+    variable x4_3_ca_pw_all: unsigned(0 downto 0);
+    variable x4_3_cx_r: unsigned(0 downto 0);
+    variable x4_3_cx_w: unsigned(0 downto 0);
+    variable x4_3_cx_x: unsigned(0 downto 0);
+    variable x4_3_cx_xu: unsigned(0 downto 0);
+    variable x4_3_cx_pw: unsigned(0 downto 0);
     variable x4_2_cv: unsigned(0 downto 0);
     variable x4_2_ck: unsigned(42 downto 0);
     variable x4_2_cl: unsigned(2 downto 0);
@@ -6962,6 +7493,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x4_2_ca_rw: unsigned(0 downto 0);
     variable x4_2_ca_us: unsigned(0 downto 0);
     variable x4_2_ca_xd: unsigned(0 downto 0);
+    variable x4_2_ca_pw_all: unsigned(0 downto 0);
+    variable x4_2_cx_r: unsigned(0 downto 0);
+    variable x4_2_cx_w: unsigned(0 downto 0);
+    variable x4_2_cx_x: unsigned(0 downto 0);
+    variable x4_2_cx_xu: unsigned(0 downto 0);
+    variable x4_2_cx_pw: unsigned(0 downto 0);
     variable x4_1_cv: unsigned(0 downto 0);
     variable x4_1_ck: unsigned(42 downto 0);
     variable x4_1_cl: unsigned(2 downto 0);
@@ -6975,6 +7512,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x4_1_ca_rw: unsigned(0 downto 0);
     variable x4_1_ca_us: unsigned(0 downto 0);
     variable x4_1_ca_xd: unsigned(0 downto 0);
+    variable x4_1_ca_pw_all: unsigned(0 downto 0);
+    variable x4_1_cx_r: unsigned(0 downto 0);
+    variable x4_1_cx_w: unsigned(0 downto 0);
+    variable x4_1_cx_x: unsigned(0 downto 0);
+    variable x4_1_cx_xu: unsigned(0 downto 0);
+    variable x4_1_cx_pw: unsigned(0 downto 0);
     variable x4_0_cv: unsigned(0 downto 0);
     variable x4_0_ck: unsigned(42 downto 0);
     variable x4_0_cl: unsigned(2 downto 0);
@@ -6988,6 +7531,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x4_0_ca_rw: unsigned(0 downto 0);
     variable x4_0_ca_us: unsigned(0 downto 0);
     variable x4_0_ca_xd: unsigned(0 downto 0);
+    variable x4_0_ca_pw_all: unsigned(0 downto 0);
+    variable x4_0_cx_r: unsigned(0 downto 0);
+    variable x4_0_cx_w: unsigned(0 downto 0);
+    variable x4_0_cx_x: unsigned(0 downto 0);
+    variable x4_0_cx_xu: unsigned(0 downto 0);
+    variable x4_0_cx_pw: unsigned(0 downto 0);
     variable x3_3_cv: unsigned(0 downto 0);
     variable x3_3_ck: unsigned(42 downto 0);
     variable x3_3_cl: unsigned(2 downto 0);
@@ -7001,6 +7550,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x3_3_ca_rw: unsigned(0 downto 0);
     variable x3_3_ca_us: unsigned(0 downto 0);
     variable x3_3_ca_xd: unsigned(0 downto 0);
+    variable x3_3_ca_pw_all: unsigned(0 downto 0);
+    variable x3_3_cx_r: unsigned(0 downto 0);
+    variable x3_3_cx_w: unsigned(0 downto 0);
+    variable x3_3_cx_x: unsigned(0 downto 0);
+    variable x3_3_cx_xu: unsigned(0 downto 0);
+    variable x3_3_cx_pw: unsigned(0 downto 0);
     variable x3_2_cv: unsigned(0 downto 0);
     variable x3_2_ck: unsigned(42 downto 0);
     variable x3_2_cl: unsigned(2 downto 0);
@@ -7014,6 +7569,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x3_2_ca_rw: unsigned(0 downto 0);
     variable x3_2_ca_us: unsigned(0 downto 0);
     variable x3_2_ca_xd: unsigned(0 downto 0);
+    variable x3_2_ca_pw_all: unsigned(0 downto 0);
+    variable x3_2_cx_r: unsigned(0 downto 0);
+    variable x3_2_cx_w: unsigned(0 downto 0);
+    variable x3_2_cx_x: unsigned(0 downto 0);
+    variable x3_2_cx_xu: unsigned(0 downto 0);
+    variable x3_2_cx_pw: unsigned(0 downto 0);
     variable x3_1_cv: unsigned(0 downto 0);
     variable x3_1_ck: unsigned(42 downto 0);
     variable x3_1_cl: unsigned(2 downto 0);
@@ -7027,6 +7588,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x3_1_ca_rw: unsigned(0 downto 0);
     variable x3_1_ca_us: unsigned(0 downto 0);
     variable x3_1_ca_xd: unsigned(0 downto 0);
+    variable x3_1_ca_pw_all: unsigned(0 downto 0);
+    variable x3_1_cx_r: unsigned(0 downto 0);
+    variable x3_1_cx_w: unsigned(0 downto 0);
+    variable x3_1_cx_x: unsigned(0 downto 0);
+    variable x3_1_cx_xu: unsigned(0 downto 0);
+    variable x3_1_cx_pw: unsigned(0 downto 0);
     variable x3_0_cv: unsigned(0 downto 0);
     variable x3_0_ck: unsigned(42 downto 0);
     variable x3_0_cl: unsigned(2 downto 0);
@@ -7040,6 +7607,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x3_0_ca_rw: unsigned(0 downto 0);
     variable x3_0_ca_us: unsigned(0 downto 0);
     variable x3_0_ca_xd: unsigned(0 downto 0);
+    variable x3_0_ca_pw_all: unsigned(0 downto 0);
+    variable x3_0_cx_r: unsigned(0 downto 0);
+    variable x3_0_cx_w: unsigned(0 downto 0);
+    variable x3_0_cx_x: unsigned(0 downto 0);
+    variable x3_0_cx_xu: unsigned(0 downto 0);
+    variable x3_0_cx_pw: unsigned(0 downto 0);
     variable x2_3_cv: unsigned(0 downto 0);
     variable x2_3_ck: unsigned(42 downto 0);
     variable x2_3_cl: unsigned(2 downto 0);
@@ -7053,6 +7626,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x2_3_ca_rw: unsigned(0 downto 0);
     variable x2_3_ca_us: unsigned(0 downto 0);
     variable x2_3_ca_xd: unsigned(0 downto 0);
+    variable x2_3_ca_pw_all: unsigned(0 downto 0);
+    variable x2_3_cx_r: unsigned(0 downto 0);
+    variable x2_3_cx_w: unsigned(0 downto 0);
+    variable x2_3_cx_x: unsigned(0 downto 0);
+    variable x2_3_cx_xu: unsigned(0 downto 0);
+    variable x2_3_cx_pw: unsigned(0 downto 0);
     variable x2_2_cv: unsigned(0 downto 0);
     variable x2_2_ck: unsigned(42 downto 0);
     variable x2_2_cl: unsigned(2 downto 0);
@@ -7066,6 +7645,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x2_2_ca_rw: unsigned(0 downto 0);
     variable x2_2_ca_us: unsigned(0 downto 0);
     variable x2_2_ca_xd: unsigned(0 downto 0);
+    variable x2_2_ca_pw_all: unsigned(0 downto 0);
+    variable x2_2_cx_r: unsigned(0 downto 0);
+    variable x2_2_cx_w: unsigned(0 downto 0);
+    variable x2_2_cx_x: unsigned(0 downto 0);
+    variable x2_2_cx_xu: unsigned(0 downto 0);
+    variable x2_2_cx_pw: unsigned(0 downto 0);
     variable x2_1_cv: unsigned(0 downto 0);
     variable x2_1_ck: unsigned(42 downto 0);
     variable x2_1_cl: unsigned(2 downto 0);
@@ -7079,6 +7664,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x2_1_ca_rw: unsigned(0 downto 0);
     variable x2_1_ca_us: unsigned(0 downto 0);
     variable x2_1_ca_xd: unsigned(0 downto 0);
+    variable x2_1_ca_pw_all: unsigned(0 downto 0);
+    variable x2_1_cx_r: unsigned(0 downto 0);
+    variable x2_1_cx_w: unsigned(0 downto 0);
+    variable x2_1_cx_x: unsigned(0 downto 0);
+    variable x2_1_cx_xu: unsigned(0 downto 0);
+    variable x2_1_cx_pw: unsigned(0 downto 0);
     variable x2_0_cv: unsigned(0 downto 0);
     variable x2_0_ck: unsigned(42 downto 0);
     variable x2_0_cl: unsigned(2 downto 0);
@@ -7092,6 +7683,12 @@ cache_psc0_lookup: process (cache_psc0_ca_rw_0, cache_psc0_ca_rw_1, cache_psc0_c
     variable x2_0_ca_rw: unsigned(0 downto 0);
     variable x2_0_ca_us: unsigned(0 downto 0);
     variable x2_0_ca_xd: unsigned(0 downto 0);
+    variable x2_0_ca_pw_all: unsigned(0 downto 0);
+    variable x2_0_cx_r: unsigned(0 downto 0);
+    variable x2_0_cx_w: unsigned(0 downto 0);
+    variable x2_0_cx_x: unsigned(0 downto 0);
+    variable x2_0_cx_xu: unsigned(0 downto 0);
+    variable x2_0_cx_pw: unsigned(0 downto 0);
 begin
     found := '0';
     way := to_unsigned(0, 2);
@@ -7102,6 +7699,12 @@ begin
     h_a_rw := '0';
     h_a_us := '0';
     h_a_xd := '0';
+    h_a_pw_all := '0';
+    h_x_r := '0';
+    h_x_w := '0';
+    h_x_x := '0';
+    h_x_xu := '0';
+    h_x_pw := '0';
     x5_3_cv := to_unsigned(0, 1);
     x5_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls5));
     x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
@@ -7128,6 +7731,18 @@ begin
     x5_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls5));
     x5_3_ca_xd := to_unsigned(0, 1);
     x5_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls5));
+    x5_3_ca_pw_all := to_unsigned(0, 1);
+    x5_3_ca_pw_all(0) := cache_psc0_ca_pw_all_3(to_integer(cache_psc0_ls5));
+    x5_3_cx_r := to_unsigned(0, 1);
+    x5_3_cx_r(0) := cache_psc0_cx_r_3(to_integer(cache_psc0_ls5));
+    x5_3_cx_w := to_unsigned(0, 1);
+    x5_3_cx_w(0) := cache_psc0_cx_w_3(to_integer(cache_psc0_ls5));
+    x5_3_cx_x := to_unsigned(0, 1);
+    x5_3_cx_x(0) := cache_psc0_cx_x_3(to_integer(cache_psc0_ls5));
+    x5_3_cx_xu := to_unsigned(0, 1);
+    x5_3_cx_xu(0) := cache_psc0_cx_xu_3(to_integer(cache_psc0_ls5));
+    x5_3_cx_pw := to_unsigned(0, 1);
+    x5_3_cx_pw(0) := cache_psc0_cx_pw_3(to_integer(cache_psc0_ls5));
     if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_3_ct_vpid = cache_psc0_t_vpid) and (x5_3_ct_ept = cache_psc0_t_ept) and (x5_3_ct_eptrta = cache_psc0_t_eptrta) and (x5_3_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -7138,6 +7753,12 @@ begin
         h_a_rw := x5_3_ca_rw(0);
         h_a_us := x5_3_ca_us(0);
         h_a_xd := x5_3_ca_xd(0);
+        h_a_pw_all := x5_3_ca_pw_all(0);
+        h_x_r := x5_3_cx_r(0);
+        h_x_w := x5_3_cx_w(0);
+        h_x_x := x5_3_cx_x(0);
+        h_x_xu := x5_3_cx_xu(0);
+        h_x_pw := x5_3_cx_pw(0);
     end if;
     x5_2_cv := to_unsigned(0, 1);
     x5_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls5));
@@ -7165,6 +7786,18 @@ begin
     x5_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls5));
     x5_2_ca_xd := to_unsigned(0, 1);
     x5_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls5));
+    x5_2_ca_pw_all := to_unsigned(0, 1);
+    x5_2_ca_pw_all(0) := cache_psc0_ca_pw_all_2(to_integer(cache_psc0_ls5));
+    x5_2_cx_r := to_unsigned(0, 1);
+    x5_2_cx_r(0) := cache_psc0_cx_r_2(to_integer(cache_psc0_ls5));
+    x5_2_cx_w := to_unsigned(0, 1);
+    x5_2_cx_w(0) := cache_psc0_cx_w_2(to_integer(cache_psc0_ls5));
+    x5_2_cx_x := to_unsigned(0, 1);
+    x5_2_cx_x(0) := cache_psc0_cx_x_2(to_integer(cache_psc0_ls5));
+    x5_2_cx_xu := to_unsigned(0, 1);
+    x5_2_cx_xu(0) := cache_psc0_cx_xu_2(to_integer(cache_psc0_ls5));
+    x5_2_cx_pw := to_unsigned(0, 1);
+    x5_2_cx_pw(0) := cache_psc0_cx_pw_2(to_integer(cache_psc0_ls5));
     if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_2_ct_vpid = cache_psc0_t_vpid) and (x5_2_ct_ept = cache_psc0_t_ept) and (x5_2_ct_eptrta = cache_psc0_t_eptrta) and (x5_2_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -7175,6 +7808,12 @@ begin
         h_a_rw := x5_2_ca_rw(0);
         h_a_us := x5_2_ca_us(0);
         h_a_xd := x5_2_ca_xd(0);
+        h_a_pw_all := x5_2_ca_pw_all(0);
+        h_x_r := x5_2_cx_r(0);
+        h_x_w := x5_2_cx_w(0);
+        h_x_x := x5_2_cx_x(0);
+        h_x_xu := x5_2_cx_xu(0);
+        h_x_pw := x5_2_cx_pw(0);
     end if;
     x5_1_cv := to_unsigned(0, 1);
     x5_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls5));
@@ -7202,6 +7841,18 @@ begin
     x5_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls5));
     x5_1_ca_xd := to_unsigned(0, 1);
     x5_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls5));
+    x5_1_ca_pw_all := to_unsigned(0, 1);
+    x5_1_ca_pw_all(0) := cache_psc0_ca_pw_all_1(to_integer(cache_psc0_ls5));
+    x5_1_cx_r := to_unsigned(0, 1);
+    x5_1_cx_r(0) := cache_psc0_cx_r_1(to_integer(cache_psc0_ls5));
+    x5_1_cx_w := to_unsigned(0, 1);
+    x5_1_cx_w(0) := cache_psc0_cx_w_1(to_integer(cache_psc0_ls5));
+    x5_1_cx_x := to_unsigned(0, 1);
+    x5_1_cx_x(0) := cache_psc0_cx_x_1(to_integer(cache_psc0_ls5));
+    x5_1_cx_xu := to_unsigned(0, 1);
+    x5_1_cx_xu(0) := cache_psc0_cx_xu_1(to_integer(cache_psc0_ls5));
+    x5_1_cx_pw := to_unsigned(0, 1);
+    x5_1_cx_pw(0) := cache_psc0_cx_pw_1(to_integer(cache_psc0_ls5));
     if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_1_ct_vpid = cache_psc0_t_vpid) and (x5_1_ct_ept = cache_psc0_t_ept) and (x5_1_ct_eptrta = cache_psc0_t_eptrta) and (x5_1_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -7212,6 +7863,12 @@ begin
         h_a_rw := x5_1_ca_rw(0);
         h_a_us := x5_1_ca_us(0);
         h_a_xd := x5_1_ca_xd(0);
+        h_a_pw_all := x5_1_ca_pw_all(0);
+        h_x_r := x5_1_cx_r(0);
+        h_x_w := x5_1_cx_w(0);
+        h_x_x := x5_1_cx_x(0);
+        h_x_xu := x5_1_cx_xu(0);
+        h_x_pw := x5_1_cx_pw(0);
     end if;
     x5_0_cv := to_unsigned(0, 1);
     x5_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls5));
@@ -7239,6 +7896,18 @@ begin
     x5_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls5));
     x5_0_ca_xd := to_unsigned(0, 1);
     x5_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls5));
+    x5_0_ca_pw_all := to_unsigned(0, 1);
+    x5_0_ca_pw_all(0) := cache_psc0_ca_pw_all_0(to_integer(cache_psc0_ls5));
+    x5_0_cx_r := to_unsigned(0, 1);
+    x5_0_cx_r(0) := cache_psc0_cx_r_0(to_integer(cache_psc0_ls5));
+    x5_0_cx_w := to_unsigned(0, 1);
+    x5_0_cx_w(0) := cache_psc0_cx_w_0(to_integer(cache_psc0_ls5));
+    x5_0_cx_x := to_unsigned(0, 1);
+    x5_0_cx_x(0) := cache_psc0_cx_x_0(to_integer(cache_psc0_ls5));
+    x5_0_cx_xu := to_unsigned(0, 1);
+    x5_0_cx_xu(0) := cache_psc0_cx_xu_0(to_integer(cache_psc0_ls5));
+    x5_0_cx_pw := to_unsigned(0, 1);
+    x5_0_cx_pw(0) := cache_psc0_cx_pw_0(to_integer(cache_psc0_ls5));
     if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = i_addr(64-1 downto 48)) and (x5_0_ct_vpid = cache_psc0_t_vpid) and (x5_0_ct_ept = cache_psc0_t_ept) and (x5_0_ct_eptrta = cache_psc0_t_eptrta) and (x5_0_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -7249,6 +7918,12 @@ begin
         h_a_rw := x5_0_ca_rw(0);
         h_a_us := x5_0_ca_us(0);
         h_a_xd := x5_0_ca_xd(0);
+        h_a_pw_all := x5_0_ca_pw_all(0);
+        h_x_r := x5_0_cx_r(0);
+        h_x_w := x5_0_cx_w(0);
+        h_x_x := x5_0_cx_x(0);
+        h_x_xu := x5_0_cx_xu(0);
+        h_x_pw := x5_0_cx_pw(0);
     end if;
     x4_3_cv := to_unsigned(0, 1);
     x4_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls4));
@@ -7276,6 +7951,18 @@ begin
     x4_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls4));
     x4_3_ca_xd := to_unsigned(0, 1);
     x4_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls4));
+    x4_3_ca_pw_all := to_unsigned(0, 1);
+    x4_3_ca_pw_all(0) := cache_psc0_ca_pw_all_3(to_integer(cache_psc0_ls4));
+    x4_3_cx_r := to_unsigned(0, 1);
+    x4_3_cx_r(0) := cache_psc0_cx_r_3(to_integer(cache_psc0_ls4));
+    x4_3_cx_w := to_unsigned(0, 1);
+    x4_3_cx_w(0) := cache_psc0_cx_w_3(to_integer(cache_psc0_ls4));
+    x4_3_cx_x := to_unsigned(0, 1);
+    x4_3_cx_x(0) := cache_psc0_cx_x_3(to_integer(cache_psc0_ls4));
+    x4_3_cx_xu := to_unsigned(0, 1);
+    x4_3_cx_xu(0) := cache_psc0_cx_xu_3(to_integer(cache_psc0_ls4));
+    x4_3_cx_pw := to_unsigned(0, 1);
+    x4_3_cx_pw(0) := cache_psc0_cx_pw_3(to_integer(cache_psc0_ls4));
     if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_3_ct_vpid = cache_psc0_t_vpid) and (x4_3_ct_ept = cache_psc0_t_ept) and (x4_3_ct_eptrta = cache_psc0_t_eptrta) and (x4_3_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -7286,6 +7973,12 @@ begin
         h_a_rw := x4_3_ca_rw(0);
         h_a_us := x4_3_ca_us(0);
         h_a_xd := x4_3_ca_xd(0);
+        h_a_pw_all := x4_3_ca_pw_all(0);
+        h_x_r := x4_3_cx_r(0);
+        h_x_w := x4_3_cx_w(0);
+        h_x_x := x4_3_cx_x(0);
+        h_x_xu := x4_3_cx_xu(0);
+        h_x_pw := x4_3_cx_pw(0);
     end if;
     x4_2_cv := to_unsigned(0, 1);
     x4_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls4));
@@ -7313,6 +8006,18 @@ begin
     x4_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls4));
     x4_2_ca_xd := to_unsigned(0, 1);
     x4_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls4));
+    x4_2_ca_pw_all := to_unsigned(0, 1);
+    x4_2_ca_pw_all(0) := cache_psc0_ca_pw_all_2(to_integer(cache_psc0_ls4));
+    x4_2_cx_r := to_unsigned(0, 1);
+    x4_2_cx_r(0) := cache_psc0_cx_r_2(to_integer(cache_psc0_ls4));
+    x4_2_cx_w := to_unsigned(0, 1);
+    x4_2_cx_w(0) := cache_psc0_cx_w_2(to_integer(cache_psc0_ls4));
+    x4_2_cx_x := to_unsigned(0, 1);
+    x4_2_cx_x(0) := cache_psc0_cx_x_2(to_integer(cache_psc0_ls4));
+    x4_2_cx_xu := to_unsigned(0, 1);
+    x4_2_cx_xu(0) := cache_psc0_cx_xu_2(to_integer(cache_psc0_ls4));
+    x4_2_cx_pw := to_unsigned(0, 1);
+    x4_2_cx_pw(0) := cache_psc0_cx_pw_2(to_integer(cache_psc0_ls4));
     if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_2_ct_vpid = cache_psc0_t_vpid) and (x4_2_ct_ept = cache_psc0_t_ept) and (x4_2_ct_eptrta = cache_psc0_t_eptrta) and (x4_2_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -7323,6 +8028,12 @@ begin
         h_a_rw := x4_2_ca_rw(0);
         h_a_us := x4_2_ca_us(0);
         h_a_xd := x4_2_ca_xd(0);
+        h_a_pw_all := x4_2_ca_pw_all(0);
+        h_x_r := x4_2_cx_r(0);
+        h_x_w := x4_2_cx_w(0);
+        h_x_x := x4_2_cx_x(0);
+        h_x_xu := x4_2_cx_xu(0);
+        h_x_pw := x4_2_cx_pw(0);
     end if;
     x4_1_cv := to_unsigned(0, 1);
     x4_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls4));
@@ -7350,6 +8061,18 @@ begin
     x4_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls4));
     x4_1_ca_xd := to_unsigned(0, 1);
     x4_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls4));
+    x4_1_ca_pw_all := to_unsigned(0, 1);
+    x4_1_ca_pw_all(0) := cache_psc0_ca_pw_all_1(to_integer(cache_psc0_ls4));
+    x4_1_cx_r := to_unsigned(0, 1);
+    x4_1_cx_r(0) := cache_psc0_cx_r_1(to_integer(cache_psc0_ls4));
+    x4_1_cx_w := to_unsigned(0, 1);
+    x4_1_cx_w(0) := cache_psc0_cx_w_1(to_integer(cache_psc0_ls4));
+    x4_1_cx_x := to_unsigned(0, 1);
+    x4_1_cx_x(0) := cache_psc0_cx_x_1(to_integer(cache_psc0_ls4));
+    x4_1_cx_xu := to_unsigned(0, 1);
+    x4_1_cx_xu(0) := cache_psc0_cx_xu_1(to_integer(cache_psc0_ls4));
+    x4_1_cx_pw := to_unsigned(0, 1);
+    x4_1_cx_pw(0) := cache_psc0_cx_pw_1(to_integer(cache_psc0_ls4));
     if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_1_ct_vpid = cache_psc0_t_vpid) and (x4_1_ct_ept = cache_psc0_t_ept) and (x4_1_ct_eptrta = cache_psc0_t_eptrta) and (x4_1_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -7360,6 +8083,12 @@ begin
         h_a_rw := x4_1_ca_rw(0);
         h_a_us := x4_1_ca_us(0);
         h_a_xd := x4_1_ca_xd(0);
+        h_a_pw_all := x4_1_ca_pw_all(0);
+        h_x_r := x4_1_cx_r(0);
+        h_x_w := x4_1_cx_w(0);
+        h_x_x := x4_1_cx_x(0);
+        h_x_xu := x4_1_cx_xu(0);
+        h_x_pw := x4_1_cx_pw(0);
     end if;
     x4_0_cv := to_unsigned(0, 1);
     x4_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls4));
@@ -7387,6 +8116,18 @@ begin
     x4_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls4));
     x4_0_ca_xd := to_unsigned(0, 1);
     x4_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls4));
+    x4_0_ca_pw_all := to_unsigned(0, 1);
+    x4_0_ca_pw_all(0) := cache_psc0_ca_pw_all_0(to_integer(cache_psc0_ls4));
+    x4_0_cx_r := to_unsigned(0, 1);
+    x4_0_cx_r(0) := cache_psc0_cx_r_0(to_integer(cache_psc0_ls4));
+    x4_0_cx_w := to_unsigned(0, 1);
+    x4_0_cx_w(0) := cache_psc0_cx_w_0(to_integer(cache_psc0_ls4));
+    x4_0_cx_x := to_unsigned(0, 1);
+    x4_0_cx_x(0) := cache_psc0_cx_x_0(to_integer(cache_psc0_ls4));
+    x4_0_cx_xu := to_unsigned(0, 1);
+    x4_0_cx_xu(0) := cache_psc0_cx_xu_0(to_integer(cache_psc0_ls4));
+    x4_0_cx_pw := to_unsigned(0, 1);
+    x4_0_cx_pw(0) := cache_psc0_cx_pw_0(to_integer(cache_psc0_ls4));
     if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = i_addr(64-1 downto 39)) and (x4_0_ct_vpid = cache_psc0_t_vpid) and (x4_0_ct_ept = cache_psc0_t_ept) and (x4_0_ct_eptrta = cache_psc0_t_eptrta) and (x4_0_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -7397,6 +8138,12 @@ begin
         h_a_rw := x4_0_ca_rw(0);
         h_a_us := x4_0_ca_us(0);
         h_a_xd := x4_0_ca_xd(0);
+        h_a_pw_all := x4_0_ca_pw_all(0);
+        h_x_r := x4_0_cx_r(0);
+        h_x_w := x4_0_cx_w(0);
+        h_x_x := x4_0_cx_x(0);
+        h_x_xu := x4_0_cx_xu(0);
+        h_x_pw := x4_0_cx_pw(0);
     end if;
     x3_3_cv := to_unsigned(0, 1);
     x3_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls3));
@@ -7424,6 +8171,18 @@ begin
     x3_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls3));
     x3_3_ca_xd := to_unsigned(0, 1);
     x3_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls3));
+    x3_3_ca_pw_all := to_unsigned(0, 1);
+    x3_3_ca_pw_all(0) := cache_psc0_ca_pw_all_3(to_integer(cache_psc0_ls3));
+    x3_3_cx_r := to_unsigned(0, 1);
+    x3_3_cx_r(0) := cache_psc0_cx_r_3(to_integer(cache_psc0_ls3));
+    x3_3_cx_w := to_unsigned(0, 1);
+    x3_3_cx_w(0) := cache_psc0_cx_w_3(to_integer(cache_psc0_ls3));
+    x3_3_cx_x := to_unsigned(0, 1);
+    x3_3_cx_x(0) := cache_psc0_cx_x_3(to_integer(cache_psc0_ls3));
+    x3_3_cx_xu := to_unsigned(0, 1);
+    x3_3_cx_xu(0) := cache_psc0_cx_xu_3(to_integer(cache_psc0_ls3));
+    x3_3_cx_pw := to_unsigned(0, 1);
+    x3_3_cx_pw(0) := cache_psc0_cx_pw_3(to_integer(cache_psc0_ls3));
     if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_3_ct_vpid = cache_psc0_t_vpid) and (x3_3_ct_ept = cache_psc0_t_ept) and (x3_3_ct_eptrta = cache_psc0_t_eptrta) and (x3_3_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -7434,6 +8193,12 @@ begin
         h_a_rw := x3_3_ca_rw(0);
         h_a_us := x3_3_ca_us(0);
         h_a_xd := x3_3_ca_xd(0);
+        h_a_pw_all := x3_3_ca_pw_all(0);
+        h_x_r := x3_3_cx_r(0);
+        h_x_w := x3_3_cx_w(0);
+        h_x_x := x3_3_cx_x(0);
+        h_x_xu := x3_3_cx_xu(0);
+        h_x_pw := x3_3_cx_pw(0);
     end if;
     x3_2_cv := to_unsigned(0, 1);
     x3_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls3));
@@ -7461,6 +8226,18 @@ begin
     x3_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls3));
     x3_2_ca_xd := to_unsigned(0, 1);
     x3_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls3));
+    x3_2_ca_pw_all := to_unsigned(0, 1);
+    x3_2_ca_pw_all(0) := cache_psc0_ca_pw_all_2(to_integer(cache_psc0_ls3));
+    x3_2_cx_r := to_unsigned(0, 1);
+    x3_2_cx_r(0) := cache_psc0_cx_r_2(to_integer(cache_psc0_ls3));
+    x3_2_cx_w := to_unsigned(0, 1);
+    x3_2_cx_w(0) := cache_psc0_cx_w_2(to_integer(cache_psc0_ls3));
+    x3_2_cx_x := to_unsigned(0, 1);
+    x3_2_cx_x(0) := cache_psc0_cx_x_2(to_integer(cache_psc0_ls3));
+    x3_2_cx_xu := to_unsigned(0, 1);
+    x3_2_cx_xu(0) := cache_psc0_cx_xu_2(to_integer(cache_psc0_ls3));
+    x3_2_cx_pw := to_unsigned(0, 1);
+    x3_2_cx_pw(0) := cache_psc0_cx_pw_2(to_integer(cache_psc0_ls3));
     if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_2_ct_vpid = cache_psc0_t_vpid) and (x3_2_ct_ept = cache_psc0_t_ept) and (x3_2_ct_eptrta = cache_psc0_t_eptrta) and (x3_2_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -7471,6 +8248,12 @@ begin
         h_a_rw := x3_2_ca_rw(0);
         h_a_us := x3_2_ca_us(0);
         h_a_xd := x3_2_ca_xd(0);
+        h_a_pw_all := x3_2_ca_pw_all(0);
+        h_x_r := x3_2_cx_r(0);
+        h_x_w := x3_2_cx_w(0);
+        h_x_x := x3_2_cx_x(0);
+        h_x_xu := x3_2_cx_xu(0);
+        h_x_pw := x3_2_cx_pw(0);
     end if;
     x3_1_cv := to_unsigned(0, 1);
     x3_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls3));
@@ -7498,6 +8281,18 @@ begin
     x3_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls3));
     x3_1_ca_xd := to_unsigned(0, 1);
     x3_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls3));
+    x3_1_ca_pw_all := to_unsigned(0, 1);
+    x3_1_ca_pw_all(0) := cache_psc0_ca_pw_all_1(to_integer(cache_psc0_ls3));
+    x3_1_cx_r := to_unsigned(0, 1);
+    x3_1_cx_r(0) := cache_psc0_cx_r_1(to_integer(cache_psc0_ls3));
+    x3_1_cx_w := to_unsigned(0, 1);
+    x3_1_cx_w(0) := cache_psc0_cx_w_1(to_integer(cache_psc0_ls3));
+    x3_1_cx_x := to_unsigned(0, 1);
+    x3_1_cx_x(0) := cache_psc0_cx_x_1(to_integer(cache_psc0_ls3));
+    x3_1_cx_xu := to_unsigned(0, 1);
+    x3_1_cx_xu(0) := cache_psc0_cx_xu_1(to_integer(cache_psc0_ls3));
+    x3_1_cx_pw := to_unsigned(0, 1);
+    x3_1_cx_pw(0) := cache_psc0_cx_pw_1(to_integer(cache_psc0_ls3));
     if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_1_ct_vpid = cache_psc0_t_vpid) and (x3_1_ct_ept = cache_psc0_t_ept) and (x3_1_ct_eptrta = cache_psc0_t_eptrta) and (x3_1_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -7508,6 +8303,12 @@ begin
         h_a_rw := x3_1_ca_rw(0);
         h_a_us := x3_1_ca_us(0);
         h_a_xd := x3_1_ca_xd(0);
+        h_a_pw_all := x3_1_ca_pw_all(0);
+        h_x_r := x3_1_cx_r(0);
+        h_x_w := x3_1_cx_w(0);
+        h_x_x := x3_1_cx_x(0);
+        h_x_xu := x3_1_cx_xu(0);
+        h_x_pw := x3_1_cx_pw(0);
     end if;
     x3_0_cv := to_unsigned(0, 1);
     x3_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls3));
@@ -7535,6 +8336,18 @@ begin
     x3_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls3));
     x3_0_ca_xd := to_unsigned(0, 1);
     x3_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls3));
+    x3_0_ca_pw_all := to_unsigned(0, 1);
+    x3_0_ca_pw_all(0) := cache_psc0_ca_pw_all_0(to_integer(cache_psc0_ls3));
+    x3_0_cx_r := to_unsigned(0, 1);
+    x3_0_cx_r(0) := cache_psc0_cx_r_0(to_integer(cache_psc0_ls3));
+    x3_0_cx_w := to_unsigned(0, 1);
+    x3_0_cx_w(0) := cache_psc0_cx_w_0(to_integer(cache_psc0_ls3));
+    x3_0_cx_x := to_unsigned(0, 1);
+    x3_0_cx_x(0) := cache_psc0_cx_x_0(to_integer(cache_psc0_ls3));
+    x3_0_cx_xu := to_unsigned(0, 1);
+    x3_0_cx_xu(0) := cache_psc0_cx_xu_0(to_integer(cache_psc0_ls3));
+    x3_0_cx_pw := to_unsigned(0, 1);
+    x3_0_cx_pw(0) := cache_psc0_cx_pw_0(to_integer(cache_psc0_ls3));
     if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = i_addr(64-1 downto 30)) and (x3_0_ct_vpid = cache_psc0_t_vpid) and (x3_0_ct_ept = cache_psc0_t_ept) and (x3_0_ct_eptrta = cache_psc0_t_eptrta) and (x3_0_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -7545,6 +8358,12 @@ begin
         h_a_rw := x3_0_ca_rw(0);
         h_a_us := x3_0_ca_us(0);
         h_a_xd := x3_0_ca_xd(0);
+        h_a_pw_all := x3_0_ca_pw_all(0);
+        h_x_r := x3_0_cx_r(0);
+        h_x_w := x3_0_cx_w(0);
+        h_x_x := x3_0_cx_x(0);
+        h_x_xu := x3_0_cx_xu(0);
+        h_x_pw := x3_0_cx_pw(0);
     end if;
     x2_3_cv := to_unsigned(0, 1);
     x2_3_cv(0) := cache_psc0_cv3(to_integer(cache_psc0_ls2));
@@ -7572,6 +8391,18 @@ begin
     x2_3_ca_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_ls2));
     x2_3_ca_xd := to_unsigned(0, 1);
     x2_3_ca_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_ls2));
+    x2_3_ca_pw_all := to_unsigned(0, 1);
+    x2_3_ca_pw_all(0) := cache_psc0_ca_pw_all_3(to_integer(cache_psc0_ls2));
+    x2_3_cx_r := to_unsigned(0, 1);
+    x2_3_cx_r(0) := cache_psc0_cx_r_3(to_integer(cache_psc0_ls2));
+    x2_3_cx_w := to_unsigned(0, 1);
+    x2_3_cx_w(0) := cache_psc0_cx_w_3(to_integer(cache_psc0_ls2));
+    x2_3_cx_x := to_unsigned(0, 1);
+    x2_3_cx_x(0) := cache_psc0_cx_x_3(to_integer(cache_psc0_ls2));
+    x2_3_cx_xu := to_unsigned(0, 1);
+    x2_3_cx_xu(0) := cache_psc0_cx_xu_3(to_integer(cache_psc0_ls2));
+    x2_3_cx_pw := to_unsigned(0, 1);
+    x2_3_cx_pw(0) := cache_psc0_cx_pw_3(to_integer(cache_psc0_ls2));
     if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = i_addr(64-1 downto 21)) and (x2_3_ct_vpid = cache_psc0_t_vpid) and (x2_3_ct_ept = cache_psc0_t_ept) and (x2_3_ct_eptrta = cache_psc0_t_eptrta) and (x2_3_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -7582,6 +8413,12 @@ begin
         h_a_rw := x2_3_ca_rw(0);
         h_a_us := x2_3_ca_us(0);
         h_a_xd := x2_3_ca_xd(0);
+        h_a_pw_all := x2_3_ca_pw_all(0);
+        h_x_r := x2_3_cx_r(0);
+        h_x_w := x2_3_cx_w(0);
+        h_x_x := x2_3_cx_x(0);
+        h_x_xu := x2_3_cx_xu(0);
+        h_x_pw := x2_3_cx_pw(0);
     end if;
     x2_2_cv := to_unsigned(0, 1);
     x2_2_cv(0) := cache_psc0_cv2(to_integer(cache_psc0_ls2));
@@ -7609,6 +8446,18 @@ begin
     x2_2_ca_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_ls2));
     x2_2_ca_xd := to_unsigned(0, 1);
     x2_2_ca_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_ls2));
+    x2_2_ca_pw_all := to_unsigned(0, 1);
+    x2_2_ca_pw_all(0) := cache_psc0_ca_pw_all_2(to_integer(cache_psc0_ls2));
+    x2_2_cx_r := to_unsigned(0, 1);
+    x2_2_cx_r(0) := cache_psc0_cx_r_2(to_integer(cache_psc0_ls2));
+    x2_2_cx_w := to_unsigned(0, 1);
+    x2_2_cx_w(0) := cache_psc0_cx_w_2(to_integer(cache_psc0_ls2));
+    x2_2_cx_x := to_unsigned(0, 1);
+    x2_2_cx_x(0) := cache_psc0_cx_x_2(to_integer(cache_psc0_ls2));
+    x2_2_cx_xu := to_unsigned(0, 1);
+    x2_2_cx_xu(0) := cache_psc0_cx_xu_2(to_integer(cache_psc0_ls2));
+    x2_2_cx_pw := to_unsigned(0, 1);
+    x2_2_cx_pw(0) := cache_psc0_cx_pw_2(to_integer(cache_psc0_ls2));
     if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = i_addr(64-1 downto 21)) and (x2_2_ct_vpid = cache_psc0_t_vpid) and (x2_2_ct_ept = cache_psc0_t_ept) and (x2_2_ct_eptrta = cache_psc0_t_eptrta) and (x2_2_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -7619,6 +8468,12 @@ begin
         h_a_rw := x2_2_ca_rw(0);
         h_a_us := x2_2_ca_us(0);
         h_a_xd := x2_2_ca_xd(0);
+        h_a_pw_all := x2_2_ca_pw_all(0);
+        h_x_r := x2_2_cx_r(0);
+        h_x_w := x2_2_cx_w(0);
+        h_x_x := x2_2_cx_x(0);
+        h_x_xu := x2_2_cx_xu(0);
+        h_x_pw := x2_2_cx_pw(0);
     end if;
     x2_1_cv := to_unsigned(0, 1);
     x2_1_cv(0) := cache_psc0_cv1(to_integer(cache_psc0_ls2));
@@ -7646,6 +8501,18 @@ begin
     x2_1_ca_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_ls2));
     x2_1_ca_xd := to_unsigned(0, 1);
     x2_1_ca_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_ls2));
+    x2_1_ca_pw_all := to_unsigned(0, 1);
+    x2_1_ca_pw_all(0) := cache_psc0_ca_pw_all_1(to_integer(cache_psc0_ls2));
+    x2_1_cx_r := to_unsigned(0, 1);
+    x2_1_cx_r(0) := cache_psc0_cx_r_1(to_integer(cache_psc0_ls2));
+    x2_1_cx_w := to_unsigned(0, 1);
+    x2_1_cx_w(0) := cache_psc0_cx_w_1(to_integer(cache_psc0_ls2));
+    x2_1_cx_x := to_unsigned(0, 1);
+    x2_1_cx_x(0) := cache_psc0_cx_x_1(to_integer(cache_psc0_ls2));
+    x2_1_cx_xu := to_unsigned(0, 1);
+    x2_1_cx_xu(0) := cache_psc0_cx_xu_1(to_integer(cache_psc0_ls2));
+    x2_1_cx_pw := to_unsigned(0, 1);
+    x2_1_cx_pw(0) := cache_psc0_cx_pw_1(to_integer(cache_psc0_ls2));
     if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = i_addr(64-1 downto 21)) and (x2_1_ct_vpid = cache_psc0_t_vpid) and (x2_1_ct_ept = cache_psc0_t_ept) and (x2_1_ct_eptrta = cache_psc0_t_eptrta) and (x2_1_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -7656,6 +8523,12 @@ begin
         h_a_rw := x2_1_ca_rw(0);
         h_a_us := x2_1_ca_us(0);
         h_a_xd := x2_1_ca_xd(0);
+        h_a_pw_all := x2_1_ca_pw_all(0);
+        h_x_r := x2_1_cx_r(0);
+        h_x_w := x2_1_cx_w(0);
+        h_x_x := x2_1_cx_x(0);
+        h_x_xu := x2_1_cx_xu(0);
+        h_x_pw := x2_1_cx_pw(0);
     end if;
     x2_0_cv := to_unsigned(0, 1);
     x2_0_cv(0) := cache_psc0_cv0(to_integer(cache_psc0_ls2));
@@ -7683,6 +8556,18 @@ begin
     x2_0_ca_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_ls2));
     x2_0_ca_xd := to_unsigned(0, 1);
     x2_0_ca_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_ls2));
+    x2_0_ca_pw_all := to_unsigned(0, 1);
+    x2_0_ca_pw_all(0) := cache_psc0_ca_pw_all_0(to_integer(cache_psc0_ls2));
+    x2_0_cx_r := to_unsigned(0, 1);
+    x2_0_cx_r(0) := cache_psc0_cx_r_0(to_integer(cache_psc0_ls2));
+    x2_0_cx_w := to_unsigned(0, 1);
+    x2_0_cx_w(0) := cache_psc0_cx_w_0(to_integer(cache_psc0_ls2));
+    x2_0_cx_x := to_unsigned(0, 1);
+    x2_0_cx_x(0) := cache_psc0_cx_x_0(to_integer(cache_psc0_ls2));
+    x2_0_cx_xu := to_unsigned(0, 1);
+    x2_0_cx_xu(0) := cache_psc0_cx_xu_0(to_integer(cache_psc0_ls2));
+    x2_0_cx_pw := to_unsigned(0, 1);
+    x2_0_cx_pw(0) := cache_psc0_cx_pw_0(to_integer(cache_psc0_ls2));
     if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = i_addr(64-1 downto 21)) and (x2_0_ct_vpid = cache_psc0_t_vpid) and (x2_0_ct_ept = cache_psc0_t_ept) and (x2_0_ct_eptrta = cache_psc0_t_eptrta) and (x2_0_ct_pcid = cache_psc0_t_pcid)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -7693,6 +8578,12 @@ begin
         h_a_rw := x2_0_ca_rw(0);
         h_a_us := x2_0_ca_us(0);
         h_a_xd := x2_0_ca_xd(0);
+        h_a_pw_all := x2_0_ca_pw_all(0);
+        h_x_r := x2_0_cx_r(0);
+        h_x_w := x2_0_cx_w(0);
+        h_x_x := x2_0_cx_x(0);
+        h_x_xu := x2_0_cx_xu(0);
+        h_x_pw := x2_0_cx_pw(0);
     end if;
     pc_hit <= found;
     cache_psc0_l_hit <= found;
@@ -7704,6 +8595,12 @@ begin
     pc_a_rw <= h_a_rw;
     pc_a_us <= h_a_us;
     pc_a_xd <= h_a_xd;
+    pc_a_pw_all <= h_a_pw_all;
+    pc_x_r <= h_x_r;
+    pc_x_w <= h_x_w;
+    pc_x_x <= h_x_x;
+    pc_x_xu <= h_x_xu;
+    pc_x_pw <= h_x_pw;
 end process cache_psc0_lookup;
 
 cache_psc0_fsm: process (clk) is
@@ -7729,6 +8626,12 @@ cache_psc0_fsm: process (clk) is
     variable e0_a_rw: unsigned(0 downto 0);
     variable e0_a_us: unsigned(0 downto 0);
     variable e0_a_xd: unsigned(0 downto 0);
+    variable e0_a_pw_all: unsigned(0 downto 0);
+    variable e0_x_r: unsigned(0 downto 0);
+    variable e0_x_w: unsigned(0 downto 0);
+    variable e0_x_x: unsigned(0 downto 0);
+    variable e0_x_xu: unsigned(0 downto 0);
+    variable e0_x_pw: unsigned(0 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(42 downto 0);
     variable e1_l: unsigned(2 downto 0);
@@ -7742,6 +8645,12 @@ cache_psc0_fsm: process (clk) is
     variable e1_a_rw: unsigned(0 downto 0);
     variable e1_a_us: unsigned(0 downto 0);
     variable e1_a_xd: unsigned(0 downto 0);
+    variable e1_a_pw_all: unsigned(0 downto 0);
+    variable e1_x_r: unsigned(0 downto 0);
+    variable e1_x_w: unsigned(0 downto 0);
+    variable e1_x_x: unsigned(0 downto 0);
+    variable e1_x_xu: unsigned(0 downto 0);
+    variable e1_x_pw: unsigned(0 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(42 downto 0);
     variable e2_l: unsigned(2 downto 0);
@@ -7755,6 +8664,12 @@ cache_psc0_fsm: process (clk) is
     variable e2_a_rw: unsigned(0 downto 0);
     variable e2_a_us: unsigned(0 downto 0);
     variable e2_a_xd: unsigned(0 downto 0);
+    variable e2_a_pw_all: unsigned(0 downto 0);
+    variable e2_x_r: unsigned(0 downto 0);
+    variable e2_x_w: unsigned(0 downto 0);
+    variable e2_x_x: unsigned(0 downto 0);
+    variable e2_x_xu: unsigned(0 downto 0);
+    variable e2_x_pw: unsigned(0 downto 0);
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(42 downto 0);
     variable e3_l: unsigned(2 downto 0);
@@ -7768,6 +8683,12 @@ cache_psc0_fsm: process (clk) is
     variable e3_a_rw: unsigned(0 downto 0);
     variable e3_a_us: unsigned(0 downto 0);
     variable e3_a_xd: unsigned(0 downto 0);
+    variable e3_a_pw_all: unsigned(0 downto 0);
+    variable e3_x_r: unsigned(0 downto 0);
+    variable e3_x_w: unsigned(0 downto 0);
+    variable e3_x_x: unsigned(0 downto 0);
+    variable e3_x_xu: unsigned(0 downto 0);
+    variable e3_x_pw: unsigned(0 downto 0);
     variable d1w0_0: unsigned(63 downto 0);
     variable d1w1_0: unsigned(63 downto 0);
     variable d1w2_0: unsigned(63 downto 0);
@@ -7787,6 +8708,22 @@ cache_psc0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            cache_psc0_ca_pw_all_0(0) <= '0';
+            cache_psc0_ca_pw_all_0(1) <= '0';
+            cache_psc0_ca_pw_all_0(2) <= '0';
+            cache_psc0_ca_pw_all_0(3) <= '0';
+            cache_psc0_ca_pw_all_1(0) <= '0';
+            cache_psc0_ca_pw_all_1(1) <= '0';
+            cache_psc0_ca_pw_all_1(2) <= '0';
+            cache_psc0_ca_pw_all_1(3) <= '0';
+            cache_psc0_ca_pw_all_2(0) <= '0';
+            cache_psc0_ca_pw_all_2(1) <= '0';
+            cache_psc0_ca_pw_all_2(2) <= '0';
+            cache_psc0_ca_pw_all_2(3) <= '0';
+            cache_psc0_ca_pw_all_3(0) <= '0';
+            cache_psc0_ca_pw_all_3(1) <= '0';
+            cache_psc0_ca_pw_all_3(2) <= '0';
+            cache_psc0_ca_pw_all_3(3) <= '0';
             cache_psc0_ca_rw_0(0) <= '0';
             cache_psc0_ca_rw_0(1) <= '0';
             cache_psc0_ca_rw_0(2) <= '0';
@@ -8011,6 +8948,86 @@ begin
             cache_psc0_cv3(1) <= '0';
             cache_psc0_cv3(2) <= '0';
             cache_psc0_cv3(3) <= '0';
+            cache_psc0_cx_pw_0(0) <= '0';
+            cache_psc0_cx_pw_0(1) <= '0';
+            cache_psc0_cx_pw_0(2) <= '0';
+            cache_psc0_cx_pw_0(3) <= '0';
+            cache_psc0_cx_pw_1(0) <= '0';
+            cache_psc0_cx_pw_1(1) <= '0';
+            cache_psc0_cx_pw_1(2) <= '0';
+            cache_psc0_cx_pw_1(3) <= '0';
+            cache_psc0_cx_pw_2(0) <= '0';
+            cache_psc0_cx_pw_2(1) <= '0';
+            cache_psc0_cx_pw_2(2) <= '0';
+            cache_psc0_cx_pw_2(3) <= '0';
+            cache_psc0_cx_pw_3(0) <= '0';
+            cache_psc0_cx_pw_3(1) <= '0';
+            cache_psc0_cx_pw_3(2) <= '0';
+            cache_psc0_cx_pw_3(3) <= '0';
+            cache_psc0_cx_r_0(0) <= '0';
+            cache_psc0_cx_r_0(1) <= '0';
+            cache_psc0_cx_r_0(2) <= '0';
+            cache_psc0_cx_r_0(3) <= '0';
+            cache_psc0_cx_r_1(0) <= '0';
+            cache_psc0_cx_r_1(1) <= '0';
+            cache_psc0_cx_r_1(2) <= '0';
+            cache_psc0_cx_r_1(3) <= '0';
+            cache_psc0_cx_r_2(0) <= '0';
+            cache_psc0_cx_r_2(1) <= '0';
+            cache_psc0_cx_r_2(2) <= '0';
+            cache_psc0_cx_r_2(3) <= '0';
+            cache_psc0_cx_r_3(0) <= '0';
+            cache_psc0_cx_r_3(1) <= '0';
+            cache_psc0_cx_r_3(2) <= '0';
+            cache_psc0_cx_r_3(3) <= '0';
+            cache_psc0_cx_w_0(0) <= '0';
+            cache_psc0_cx_w_0(1) <= '0';
+            cache_psc0_cx_w_0(2) <= '0';
+            cache_psc0_cx_w_0(3) <= '0';
+            cache_psc0_cx_w_1(0) <= '0';
+            cache_psc0_cx_w_1(1) <= '0';
+            cache_psc0_cx_w_1(2) <= '0';
+            cache_psc0_cx_w_1(3) <= '0';
+            cache_psc0_cx_w_2(0) <= '0';
+            cache_psc0_cx_w_2(1) <= '0';
+            cache_psc0_cx_w_2(2) <= '0';
+            cache_psc0_cx_w_2(3) <= '0';
+            cache_psc0_cx_w_3(0) <= '0';
+            cache_psc0_cx_w_3(1) <= '0';
+            cache_psc0_cx_w_3(2) <= '0';
+            cache_psc0_cx_w_3(3) <= '0';
+            cache_psc0_cx_x_0(0) <= '0';
+            cache_psc0_cx_x_0(1) <= '0';
+            cache_psc0_cx_x_0(2) <= '0';
+            cache_psc0_cx_x_0(3) <= '0';
+            cache_psc0_cx_x_1(0) <= '0';
+            cache_psc0_cx_x_1(1) <= '0';
+            cache_psc0_cx_x_1(2) <= '0';
+            cache_psc0_cx_x_1(3) <= '0';
+            cache_psc0_cx_x_2(0) <= '0';
+            cache_psc0_cx_x_2(1) <= '0';
+            cache_psc0_cx_x_2(2) <= '0';
+            cache_psc0_cx_x_2(3) <= '0';
+            cache_psc0_cx_x_3(0) <= '0';
+            cache_psc0_cx_x_3(1) <= '0';
+            cache_psc0_cx_x_3(2) <= '0';
+            cache_psc0_cx_x_3(3) <= '0';
+            cache_psc0_cx_xu_0(0) <= '0';
+            cache_psc0_cx_xu_0(1) <= '0';
+            cache_psc0_cx_xu_0(2) <= '0';
+            cache_psc0_cx_xu_0(3) <= '0';
+            cache_psc0_cx_xu_1(0) <= '0';
+            cache_psc0_cx_xu_1(1) <= '0';
+            cache_psc0_cx_xu_1(2) <= '0';
+            cache_psc0_cx_xu_1(3) <= '0';
+            cache_psc0_cx_xu_2(0) <= '0';
+            cache_psc0_cx_xu_2(1) <= '0';
+            cache_psc0_cx_xu_2(2) <= '0';
+            cache_psc0_cx_xu_2(3) <= '0';
+            cache_psc0_cx_xu_3(0) <= '0';
+            cache_psc0_cx_xu_3(1) <= '0';
+            cache_psc0_cx_xu_3(2) <= '0';
+            cache_psc0_cx_xu_3(3) <= '0';
             cache_psc0_f_addr <= to_unsigned(0, 64);
             cache_psc0_f_t_ept <= to_unsigned(0, 1);
             cache_psc0_f_t_eptrta <= to_unsigned(0, 40);
@@ -8150,6 +9167,12 @@ begin
                             cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_5;
                             cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_5;
                             cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_0(to_integer(fs)) <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_0(to_integer(fs)) <= pq_x_r_5;
+                            cache_psc0_cx_w_0(to_integer(fs)) <= pq_x_w_5;
+                            cache_psc0_cx_x_0(to_integer(fs)) <= pq_x_x_5;
+                            cache_psc0_cx_xu_0(to_integer(fs)) <= pq_x_xu_5;
+                            cache_psc0_cx_pw_0(to_integer(fs)) <= pq_x_pw_5;
                         when "01" =>
                             cache_psc0_cv1(to_integer(fs)) <= '1';
                             cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
@@ -8164,6 +9187,12 @@ begin
                             cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_5;
                             cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_5;
                             cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_1(to_integer(fs)) <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_1(to_integer(fs)) <= pq_x_r_5;
+                            cache_psc0_cx_w_1(to_integer(fs)) <= pq_x_w_5;
+                            cache_psc0_cx_x_1(to_integer(fs)) <= pq_x_x_5;
+                            cache_psc0_cx_xu_1(to_integer(fs)) <= pq_x_xu_5;
+                            cache_psc0_cx_pw_1(to_integer(fs)) <= pq_x_pw_5;
                         when "10" =>
                             cache_psc0_cv2(to_integer(fs)) <= '1';
                             cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
@@ -8178,6 +9207,12 @@ begin
                             cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_5;
                             cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_5;
                             cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_2(to_integer(fs)) <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_2(to_integer(fs)) <= pq_x_r_5;
+                            cache_psc0_cx_w_2(to_integer(fs)) <= pq_x_w_5;
+                            cache_psc0_cx_x_2(to_integer(fs)) <= pq_x_x_5;
+                            cache_psc0_cx_xu_2(to_integer(fs)) <= pq_x_xu_5;
+                            cache_psc0_cx_pw_2(to_integer(fs)) <= pq_x_pw_5;
                         when others => -- "11"
                             cache_psc0_cv3(to_integer(fs)) <= '1';
                             cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 27) & cache_psc0_f_addr(64-1 downto 48));
@@ -8192,6 +9227,12 @@ begin
                             cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_5;
                             cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_5;
                             cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_5;
+                            cache_psc0_ca_pw_all_3(to_integer(fs)) <= pq_a_pw_all_5;
+                            cache_psc0_cx_r_3(to_integer(fs)) <= pq_x_r_5;
+                            cache_psc0_cx_w_3(to_integer(fs)) <= pq_x_w_5;
+                            cache_psc0_cx_x_3(to_integer(fs)) <= pq_x_x_5;
+                            cache_psc0_cx_xu_3(to_integer(fs)) <= pq_x_xu_5;
+                            cache_psc0_cx_pw_3(to_integer(fs)) <= pq_x_pw_5;
                     end case;
                 elsif (sel = 1) then
                     case fway is
@@ -8209,6 +9250,12 @@ begin
                             cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_4;
                             cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_4;
                             cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_0(to_integer(fs)) <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_0(to_integer(fs)) <= pq_x_r_4;
+                            cache_psc0_cx_w_0(to_integer(fs)) <= pq_x_w_4;
+                            cache_psc0_cx_x_0(to_integer(fs)) <= pq_x_x_4;
+                            cache_psc0_cx_xu_0(to_integer(fs)) <= pq_x_xu_4;
+                            cache_psc0_cx_pw_0(to_integer(fs)) <= pq_x_pw_4;
                         when "01" =>
                             cache_psc0_cv1(to_integer(fs)) <= '1';
                             cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
@@ -8223,6 +9270,12 @@ begin
                             cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_4;
                             cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_4;
                             cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_1(to_integer(fs)) <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_1(to_integer(fs)) <= pq_x_r_4;
+                            cache_psc0_cx_w_1(to_integer(fs)) <= pq_x_w_4;
+                            cache_psc0_cx_x_1(to_integer(fs)) <= pq_x_x_4;
+                            cache_psc0_cx_xu_1(to_integer(fs)) <= pq_x_xu_4;
+                            cache_psc0_cx_pw_1(to_integer(fs)) <= pq_x_pw_4;
                         when "10" =>
                             cache_psc0_cv2(to_integer(fs)) <= '1';
                             cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
@@ -8237,6 +9290,12 @@ begin
                             cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_4;
                             cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_4;
                             cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_2(to_integer(fs)) <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_2(to_integer(fs)) <= pq_x_r_4;
+                            cache_psc0_cx_w_2(to_integer(fs)) <= pq_x_w_4;
+                            cache_psc0_cx_x_2(to_integer(fs)) <= pq_x_x_4;
+                            cache_psc0_cx_xu_2(to_integer(fs)) <= pq_x_xu_4;
+                            cache_psc0_cx_pw_2(to_integer(fs)) <= pq_x_pw_4;
                         when others => -- "11"
                             cache_psc0_cv3(to_integer(fs)) <= '1';
                             cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 18) & cache_psc0_f_addr(64-1 downto 39));
@@ -8251,6 +9310,12 @@ begin
                             cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_4;
                             cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_4;
                             cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_4;
+                            cache_psc0_ca_pw_all_3(to_integer(fs)) <= pq_a_pw_all_4;
+                            cache_psc0_cx_r_3(to_integer(fs)) <= pq_x_r_4;
+                            cache_psc0_cx_w_3(to_integer(fs)) <= pq_x_w_4;
+                            cache_psc0_cx_x_3(to_integer(fs)) <= pq_x_x_4;
+                            cache_psc0_cx_xu_3(to_integer(fs)) <= pq_x_xu_4;
+                            cache_psc0_cx_pw_3(to_integer(fs)) <= pq_x_pw_4;
                     end case;
                 elsif (sel = 2) then
                     case fway is
@@ -8268,6 +9333,12 @@ begin
                             cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_3;
                             cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_3;
                             cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_0(to_integer(fs)) <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_0(to_integer(fs)) <= pq_x_r_3;
+                            cache_psc0_cx_w_0(to_integer(fs)) <= pq_x_w_3;
+                            cache_psc0_cx_x_0(to_integer(fs)) <= pq_x_x_3;
+                            cache_psc0_cx_xu_0(to_integer(fs)) <= pq_x_xu_3;
+                            cache_psc0_cx_pw_0(to_integer(fs)) <= pq_x_pw_3;
                         when "01" =>
                             cache_psc0_cv1(to_integer(fs)) <= '1';
                             cache_psc0_ck1(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
@@ -8282,6 +9353,12 @@ begin
                             cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_3;
                             cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_3;
                             cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_1(to_integer(fs)) <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_1(to_integer(fs)) <= pq_x_r_3;
+                            cache_psc0_cx_w_1(to_integer(fs)) <= pq_x_w_3;
+                            cache_psc0_cx_x_1(to_integer(fs)) <= pq_x_x_3;
+                            cache_psc0_cx_xu_1(to_integer(fs)) <= pq_x_xu_3;
+                            cache_psc0_cx_pw_1(to_integer(fs)) <= pq_x_pw_3;
                         when "10" =>
                             cache_psc0_cv2(to_integer(fs)) <= '1';
                             cache_psc0_ck2(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
@@ -8296,6 +9373,12 @@ begin
                             cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_3;
                             cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_3;
                             cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_2(to_integer(fs)) <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_2(to_integer(fs)) <= pq_x_r_3;
+                            cache_psc0_cx_w_2(to_integer(fs)) <= pq_x_w_3;
+                            cache_psc0_cx_x_2(to_integer(fs)) <= pq_x_x_3;
+                            cache_psc0_cx_xu_2(to_integer(fs)) <= pq_x_xu_3;
+                            cache_psc0_cx_pw_2(to_integer(fs)) <= pq_x_pw_3;
                         when others => -- "11"
                             cache_psc0_cv3(to_integer(fs)) <= '1';
                             cache_psc0_ck3(to_integer(fs)) <= unsigned'(to_unsigned(0, 9) & cache_psc0_f_addr(64-1 downto 30));
@@ -8310,6 +9393,12 @@ begin
                             cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_3;
                             cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_3;
                             cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_3;
+                            cache_psc0_ca_pw_all_3(to_integer(fs)) <= pq_a_pw_all_3;
+                            cache_psc0_cx_r_3(to_integer(fs)) <= pq_x_r_3;
+                            cache_psc0_cx_w_3(to_integer(fs)) <= pq_x_w_3;
+                            cache_psc0_cx_x_3(to_integer(fs)) <= pq_x_x_3;
+                            cache_psc0_cx_xu_3(to_integer(fs)) <= pq_x_xu_3;
+                            cache_psc0_cx_pw_3(to_integer(fs)) <= pq_x_pw_3;
                     end case;
                 elsif (sel = 3) then
                     case fway is
@@ -8327,6 +9416,12 @@ begin
                             cache_psc0_ca_rw_0(to_integer(fs)) <= pq_a_rw_2;
                             cache_psc0_ca_us_0(to_integer(fs)) <= pq_a_us_2;
                             cache_psc0_ca_xd_0(to_integer(fs)) <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_0(to_integer(fs)) <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_0(to_integer(fs)) <= pq_x_r_2;
+                            cache_psc0_cx_w_0(to_integer(fs)) <= pq_x_w_2;
+                            cache_psc0_cx_x_0(to_integer(fs)) <= pq_x_x_2;
+                            cache_psc0_cx_xu_0(to_integer(fs)) <= pq_x_xu_2;
+                            cache_psc0_cx_pw_0(to_integer(fs)) <= pq_x_pw_2;
                         when "01" =>
                             cache_psc0_cv1(to_integer(fs)) <= '1';
                             cache_psc0_ck1(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
@@ -8341,6 +9436,12 @@ begin
                             cache_psc0_ca_rw_1(to_integer(fs)) <= pq_a_rw_2;
                             cache_psc0_ca_us_1(to_integer(fs)) <= pq_a_us_2;
                             cache_psc0_ca_xd_1(to_integer(fs)) <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_1(to_integer(fs)) <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_1(to_integer(fs)) <= pq_x_r_2;
+                            cache_psc0_cx_w_1(to_integer(fs)) <= pq_x_w_2;
+                            cache_psc0_cx_x_1(to_integer(fs)) <= pq_x_x_2;
+                            cache_psc0_cx_xu_1(to_integer(fs)) <= pq_x_xu_2;
+                            cache_psc0_cx_pw_1(to_integer(fs)) <= pq_x_pw_2;
                         when "10" =>
                             cache_psc0_cv2(to_integer(fs)) <= '1';
                             cache_psc0_ck2(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
@@ -8355,6 +9456,12 @@ begin
                             cache_psc0_ca_rw_2(to_integer(fs)) <= pq_a_rw_2;
                             cache_psc0_ca_us_2(to_integer(fs)) <= pq_a_us_2;
                             cache_psc0_ca_xd_2(to_integer(fs)) <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_2(to_integer(fs)) <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_2(to_integer(fs)) <= pq_x_r_2;
+                            cache_psc0_cx_w_2(to_integer(fs)) <= pq_x_w_2;
+                            cache_psc0_cx_x_2(to_integer(fs)) <= pq_x_x_2;
+                            cache_psc0_cx_xu_2(to_integer(fs)) <= pq_x_xu_2;
+                            cache_psc0_cx_pw_2(to_integer(fs)) <= pq_x_pw_2;
                         when others => -- "11"
                             cache_psc0_cv3(to_integer(fs)) <= '1';
                             cache_psc0_ck3(to_integer(fs)) <= cache_psc0_f_addr(64-1 downto 21);
@@ -8369,6 +9476,12 @@ begin
                             cache_psc0_ca_rw_3(to_integer(fs)) <= pq_a_rw_2;
                             cache_psc0_ca_us_3(to_integer(fs)) <= pq_a_us_2;
                             cache_psc0_ca_xd_3(to_integer(fs)) <= pq_a_xd_2;
+                            cache_psc0_ca_pw_all_3(to_integer(fs)) <= pq_a_pw_all_2;
+                            cache_psc0_cx_r_3(to_integer(fs)) <= pq_x_r_2;
+                            cache_psc0_cx_w_3(to_integer(fs)) <= pq_x_w_2;
+                            cache_psc0_cx_x_3(to_integer(fs)) <= pq_x_x_2;
+                            cache_psc0_cx_xu_3(to_integer(fs)) <= pq_x_xu_2;
+                            cache_psc0_cx_pw_3(to_integer(fs)) <= pq_x_pw_2;
                     end case;
                 end if;
                 rv0 := cache_psc0_cr0(to_integer(fs));
@@ -8441,6 +9554,18 @@ begin
                 e0_a_us(0) := cache_psc0_ca_us_0(to_integer(cache_psc0_vset));
                 e0_a_xd := to_unsigned(0, 1);
                 e0_a_xd(0) := cache_psc0_ca_xd_0(to_integer(cache_psc0_vset));
+                e0_a_pw_all := to_unsigned(0, 1);
+                e0_a_pw_all(0) := cache_psc0_ca_pw_all_0(to_integer(cache_psc0_vset));
+                e0_x_r := to_unsigned(0, 1);
+                e0_x_r(0) := cache_psc0_cx_r_0(to_integer(cache_psc0_vset));
+                e0_x_w := to_unsigned(0, 1);
+                e0_x_w(0) := cache_psc0_cx_w_0(to_integer(cache_psc0_vset));
+                e0_x_x := to_unsigned(0, 1);
+                e0_x_x(0) := cache_psc0_cx_x_0(to_integer(cache_psc0_vset));
+                e0_x_xu := to_unsigned(0, 1);
+                e0_x_xu(0) := cache_psc0_cx_xu_0(to_integer(cache_psc0_vset));
+                e0_x_pw := to_unsigned(0, 1);
+                e0_x_pw(0) := cache_psc0_cx_pw_0(to_integer(cache_psc0_vset));
                 e1_v := to_unsigned(0, 1);
                 e1_v(0) := cache_psc0_cv1(to_integer(cache_psc0_vset));
                 e1_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -8467,6 +9592,18 @@ begin
                 e1_a_us(0) := cache_psc0_ca_us_1(to_integer(cache_psc0_vset));
                 e1_a_xd := to_unsigned(0, 1);
                 e1_a_xd(0) := cache_psc0_ca_xd_1(to_integer(cache_psc0_vset));
+                e1_a_pw_all := to_unsigned(0, 1);
+                e1_a_pw_all(0) := cache_psc0_ca_pw_all_1(to_integer(cache_psc0_vset));
+                e1_x_r := to_unsigned(0, 1);
+                e1_x_r(0) := cache_psc0_cx_r_1(to_integer(cache_psc0_vset));
+                e1_x_w := to_unsigned(0, 1);
+                e1_x_w(0) := cache_psc0_cx_w_1(to_integer(cache_psc0_vset));
+                e1_x_x := to_unsigned(0, 1);
+                e1_x_x(0) := cache_psc0_cx_x_1(to_integer(cache_psc0_vset));
+                e1_x_xu := to_unsigned(0, 1);
+                e1_x_xu(0) := cache_psc0_cx_xu_1(to_integer(cache_psc0_vset));
+                e1_x_pw := to_unsigned(0, 1);
+                e1_x_pw(0) := cache_psc0_cx_pw_1(to_integer(cache_psc0_vset));
                 e2_v := to_unsigned(0, 1);
                 e2_v(0) := cache_psc0_cv2(to_integer(cache_psc0_vset));
                 e2_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -8493,6 +9630,18 @@ begin
                 e2_a_us(0) := cache_psc0_ca_us_2(to_integer(cache_psc0_vset));
                 e2_a_xd := to_unsigned(0, 1);
                 e2_a_xd(0) := cache_psc0_ca_xd_2(to_integer(cache_psc0_vset));
+                e2_a_pw_all := to_unsigned(0, 1);
+                e2_a_pw_all(0) := cache_psc0_ca_pw_all_2(to_integer(cache_psc0_vset));
+                e2_x_r := to_unsigned(0, 1);
+                e2_x_r(0) := cache_psc0_cx_r_2(to_integer(cache_psc0_vset));
+                e2_x_w := to_unsigned(0, 1);
+                e2_x_w(0) := cache_psc0_cx_w_2(to_integer(cache_psc0_vset));
+                e2_x_x := to_unsigned(0, 1);
+                e2_x_x(0) := cache_psc0_cx_x_2(to_integer(cache_psc0_vset));
+                e2_x_xu := to_unsigned(0, 1);
+                e2_x_xu(0) := cache_psc0_cx_xu_2(to_integer(cache_psc0_vset));
+                e2_x_pw := to_unsigned(0, 1);
+                e2_x_pw(0) := cache_psc0_cx_pw_2(to_integer(cache_psc0_vset));
                 e3_v := to_unsigned(0, 1);
                 e3_v(0) := cache_psc0_cv3(to_integer(cache_psc0_vset));
                 e3_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -8519,6 +9668,18 @@ begin
                 e3_a_us(0) := cache_psc0_ca_us_3(to_integer(cache_psc0_vset));
                 e3_a_xd := to_unsigned(0, 1);
                 e3_a_xd(0) := cache_psc0_ca_xd_3(to_integer(cache_psc0_vset));
+                e3_a_pw_all := to_unsigned(0, 1);
+                e3_a_pw_all(0) := cache_psc0_ca_pw_all_3(to_integer(cache_psc0_vset));
+                e3_x_r := to_unsigned(0, 1);
+                e3_x_r(0) := cache_psc0_cx_r_3(to_integer(cache_psc0_vset));
+                e3_x_w := to_unsigned(0, 1);
+                e3_x_w(0) := cache_psc0_cx_w_3(to_integer(cache_psc0_vset));
+                e3_x_x := to_unsigned(0, 1);
+                e3_x_x(0) := cache_psc0_cx_x_3(to_integer(cache_psc0_vset));
+                e3_x_xu := to_unsigned(0, 1);
+                e3_x_xu(0) := cache_psc0_cx_xu_3(to_integer(cache_psc0_vset));
+                e3_x_pw := to_unsigned(0, 1);
+                e3_x_pw(0) := cache_psc0_cx_pw_3(to_integer(cache_psc0_vset));
                 if (i_op = 1) then
                     d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     d1w0_0 := i_invept_single_context_eptp;
@@ -8668,8 +9829,8 @@ end process cache_psc0_fsm;
 cache_gpm0_c_set <= x_addr(14-1 downto 12);
 cache_gpm0_f_set <= x_addr(14-1 downto 12);
 cache_gpm0_vset <= sw_set(2-1 downto 0);
-cache_gpm0_c_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging);
-cache_gpm0_f_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging);
+cache_gpm0_c_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging & hk_unverified);
+cache_gpm0_f_acc <= unsigned'(hk_read & hk_write & hk_fetch & hk_user & hk_paging & hk_unverified);
 cache_gpm0_f_key <= x_addr(64-1 downto 12);
 cache_gpm0_t_eptrta <= r_EPTP(52-1 downto 12);
 cache_gpm0_f_t_eptrta <= cache_gpm0_t_eptrta;
@@ -8714,45 +9875,75 @@ begin
     cache_gpm0_p_evict <= stdl((not bool(free)));
 end process cache_gpm0_fill_way;
 
-cache_gpm0_lookup: process (cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0, cache_gpm0_ca1, cache_gpm0_ca2, cache_gpm0_ca3, cache_gpm0_ck0, cache_gpm0_ck1, cache_gpm0_ck2, cache_gpm0_ck3, cache_gpm0_cl0, cache_gpm0_cl1, cache_gpm0_cl2, cache_gpm0_cl3, cache_gpm0_cp0, cache_gpm0_cp1, cache_gpm0_cp2, cache_gpm0_cp3, cache_gpm0_ct_eptrta_0, cache_gpm0_ct_eptrta_1, cache_gpm0_ct_eptrta_2, cache_gpm0_ct_eptrta_3, cache_gpm0_cv0, cache_gpm0_cv1, cache_gpm0_cv2, cache_gpm0_cv3, x_addr, cache_gpm0_t_eptrta, x_off) is
+cache_gpm0_lookup: process (cache_gpm0_c_acc, cache_gpm0_c_set, cache_gpm0_ca0, cache_gpm0_ca1, cache_gpm0_ca2, cache_gpm0_ca3, cache_gpm0_ck0, cache_gpm0_ck1, cache_gpm0_ck2, cache_gpm0_ck3, cache_gpm0_cl0, cache_gpm0_cl1, cache_gpm0_cl2, cache_gpm0_cl3, cache_gpm0_cp0, cache_gpm0_cp1, cache_gpm0_cp2, cache_gpm0_cp3, cache_gpm0_ct_eptrta_0, cache_gpm0_ct_eptrta_1, cache_gpm0_ct_eptrta_2, cache_gpm0_ct_eptrta_3, cache_gpm0_cv0, cache_gpm0_cv1, cache_gpm0_cv2, cache_gpm0_cv3, cache_gpm0_cx_pw_0, cache_gpm0_cx_pw_1, cache_gpm0_cx_pw_2, cache_gpm0_cx_pw_3, cache_gpm0_cx_r_0, cache_gpm0_cx_r_1, cache_gpm0_cx_r_2, cache_gpm0_cx_r_3, cache_gpm0_cx_w_0, cache_gpm0_cx_w_1, cache_gpm0_cx_w_2, cache_gpm0_cx_w_3, cache_gpm0_cx_x_0, cache_gpm0_cx_x_1, cache_gpm0_cx_x_2, cache_gpm0_cx_x_3, cache_gpm0_cx_xu_0, cache_gpm0_cx_xu_1, cache_gpm0_cx_xu_2, cache_gpm0_cx_xu_3, x_addr, cache_gpm0_t_eptrta, x_off) is
     variable found: std_logic;
     variable way: unsigned(1 downto 0);
     variable pa: unsigned(63 downto 0);
     variable lv: unsigned(2 downto 0);
+    variable hx_r: std_logic;
+    variable hx_w: std_logic;
+    variable hx_x: std_logic;
+    variable hx_xu: std_logic;
+    variable hx_pw: std_logic;
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(51 downto 0);
-    variable e3_a: unsigned(4 downto 0);
+    variable e3_a: unsigned(5 downto 0);
     variable e3_t_eptrta: unsigned(39 downto 0);
     variable e3_l: unsigned(2 downto 0);
     variable e3_p: unsigned(51 downto 0);
+    variable e3_x_r: unsigned(0 downto 0);
+    variable e3_x_w: unsigned(0 downto 0);
+    variable e3_x_x: unsigned(0 downto 0);
+    variable e3_x_xu: unsigned(0 downto 0);
+    variable e3_x_pw: unsigned(0 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(51 downto 0);
-    variable e2_a: unsigned(4 downto 0);
+    variable e2_a: unsigned(5 downto 0);
     variable e2_t_eptrta: unsigned(39 downto 0);
     variable e2_l: unsigned(2 downto 0);
     variable e2_p: unsigned(51 downto 0);
+    variable e2_x_r: unsigned(0 downto 0);
+    variable e2_x_w: unsigned(0 downto 0);
+    variable e2_x_x: unsigned(0 downto 0);
+    variable e2_x_xu: unsigned(0 downto 0);
+    variable e2_x_pw: unsigned(0 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(51 downto 0);
-    variable e1_a: unsigned(4 downto 0);
+    variable e1_a: unsigned(5 downto 0);
     variable e1_t_eptrta: unsigned(39 downto 0);
     variable e1_l: unsigned(2 downto 0);
     variable e1_p: unsigned(51 downto 0);
+    variable e1_x_r: unsigned(0 downto 0);
+    variable e1_x_w: unsigned(0 downto 0);
+    variable e1_x_x: unsigned(0 downto 0);
+    variable e1_x_xu: unsigned(0 downto 0);
+    variable e1_x_pw: unsigned(0 downto 0);
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
-    variable e0_a: unsigned(4 downto 0);
+    variable e0_a: unsigned(5 downto 0);
     variable e0_t_eptrta: unsigned(39 downto 0);
     variable e0_l: unsigned(2 downto 0);
     variable e0_p: unsigned(51 downto 0);
+    variable e0_x_r: unsigned(0 downto 0);
+    variable e0_x_w: unsigned(0 downto 0);
+    variable e0_x_x: unsigned(0 downto 0);
+    variable e0_x_xu: unsigned(0 downto 0);
+    variable e0_x_pw: unsigned(0 downto 0);
 begin
     found := '0';
     way := to_unsigned(0, 2);
     pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     lv := to_unsigned(0, 3);
+    hx_r := '0';
+    hx_w := '0';
+    hx_x := '0';
+    hx_xu := '0';
+    hx_pw := '0';
     e3_v := to_unsigned(0, 1);
     e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_c_set));
     e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_c_set));
-    e3_a := to_unsigned(0, 5);
+    e3_a := to_unsigned(0, 6);
     e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_c_set));
     e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_c_set));
@@ -8760,17 +9951,32 @@ begin
     e3_l := cache_gpm0_cl3(to_integer(cache_gpm0_c_set));
     e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e3_p := cache_gpm0_cp3(to_integer(cache_gpm0_c_set));
+    e3_x_r := to_unsigned(0, 1);
+    e3_x_r(0) := cache_gpm0_cx_r_3(to_integer(cache_gpm0_c_set));
+    e3_x_w := to_unsigned(0, 1);
+    e3_x_w(0) := cache_gpm0_cx_w_3(to_integer(cache_gpm0_c_set));
+    e3_x_x := to_unsigned(0, 1);
+    e3_x_x(0) := cache_gpm0_cx_x_3(to_integer(cache_gpm0_c_set));
+    e3_x_xu := to_unsigned(0, 1);
+    e3_x_xu(0) := cache_gpm0_cx_xu_3(to_integer(cache_gpm0_c_set));
+    e3_x_pw := to_unsigned(0, 1);
+    e3_x_pw(0) := cache_gpm0_cx_pw_3(to_integer(cache_gpm0_c_set));
     if (bool(e3_v(0)) and (e3_a = cache_gpm0_c_acc) and (e3_t_eptrta = cache_gpm0_t_eptrta) and (e3_k = x_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(3, 2);
         pa := unsigned'(e3_p & x_addr(12-1 downto 0));
         lv := e3_l;
+        hx_r := e3_x_r(0);
+        hx_w := e3_x_w(0);
+        hx_x := e3_x_x(0);
+        hx_xu := e3_x_xu(0);
+        hx_pw := e3_x_pw(0);
     end if;
     e2_v := to_unsigned(0, 1);
     e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_c_set));
     e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_c_set));
-    e2_a := to_unsigned(0, 5);
+    e2_a := to_unsigned(0, 6);
     e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_c_set));
     e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_c_set));
@@ -8778,17 +9984,32 @@ begin
     e2_l := cache_gpm0_cl2(to_integer(cache_gpm0_c_set));
     e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e2_p := cache_gpm0_cp2(to_integer(cache_gpm0_c_set));
+    e2_x_r := to_unsigned(0, 1);
+    e2_x_r(0) := cache_gpm0_cx_r_2(to_integer(cache_gpm0_c_set));
+    e2_x_w := to_unsigned(0, 1);
+    e2_x_w(0) := cache_gpm0_cx_w_2(to_integer(cache_gpm0_c_set));
+    e2_x_x := to_unsigned(0, 1);
+    e2_x_x(0) := cache_gpm0_cx_x_2(to_integer(cache_gpm0_c_set));
+    e2_x_xu := to_unsigned(0, 1);
+    e2_x_xu(0) := cache_gpm0_cx_xu_2(to_integer(cache_gpm0_c_set));
+    e2_x_pw := to_unsigned(0, 1);
+    e2_x_pw(0) := cache_gpm0_cx_pw_2(to_integer(cache_gpm0_c_set));
     if (bool(e2_v(0)) and (e2_a = cache_gpm0_c_acc) and (e2_t_eptrta = cache_gpm0_t_eptrta) and (e2_k = x_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(2, 2);
         pa := unsigned'(e2_p & x_addr(12-1 downto 0));
         lv := e2_l;
+        hx_r := e2_x_r(0);
+        hx_w := e2_x_w(0);
+        hx_x := e2_x_x(0);
+        hx_xu := e2_x_xu(0);
+        hx_pw := e2_x_pw(0);
     end if;
     e1_v := to_unsigned(0, 1);
     e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_c_set));
     e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_c_set));
-    e1_a := to_unsigned(0, 5);
+    e1_a := to_unsigned(0, 6);
     e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_c_set));
     e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_c_set));
@@ -8796,17 +10017,32 @@ begin
     e1_l := cache_gpm0_cl1(to_integer(cache_gpm0_c_set));
     e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e1_p := cache_gpm0_cp1(to_integer(cache_gpm0_c_set));
+    e1_x_r := to_unsigned(0, 1);
+    e1_x_r(0) := cache_gpm0_cx_r_1(to_integer(cache_gpm0_c_set));
+    e1_x_w := to_unsigned(0, 1);
+    e1_x_w(0) := cache_gpm0_cx_w_1(to_integer(cache_gpm0_c_set));
+    e1_x_x := to_unsigned(0, 1);
+    e1_x_x(0) := cache_gpm0_cx_x_1(to_integer(cache_gpm0_c_set));
+    e1_x_xu := to_unsigned(0, 1);
+    e1_x_xu(0) := cache_gpm0_cx_xu_1(to_integer(cache_gpm0_c_set));
+    e1_x_pw := to_unsigned(0, 1);
+    e1_x_pw(0) := cache_gpm0_cx_pw_1(to_integer(cache_gpm0_c_set));
     if (bool(e1_v(0)) and (e1_a = cache_gpm0_c_acc) and (e1_t_eptrta = cache_gpm0_t_eptrta) and (e1_k = x_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(1, 2);
         pa := unsigned'(e1_p & x_addr(12-1 downto 0));
         lv := e1_l;
+        hx_r := e1_x_r(0);
+        hx_w := e1_x_w(0);
+        hx_x := e1_x_x(0);
+        hx_xu := e1_x_xu(0);
+        hx_pw := e1_x_pw(0);
     end if;
     e0_v := to_unsigned(0, 1);
     e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_c_set));
     e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_c_set));
-    e0_a := to_unsigned(0, 5);
+    e0_a := to_unsigned(0, 6);
     e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_c_set));
     e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
     e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_c_set));
@@ -8814,17 +10050,37 @@ begin
     e0_l := cache_gpm0_cl0(to_integer(cache_gpm0_c_set));
     e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
     e0_p := cache_gpm0_cp0(to_integer(cache_gpm0_c_set));
+    e0_x_r := to_unsigned(0, 1);
+    e0_x_r(0) := cache_gpm0_cx_r_0(to_integer(cache_gpm0_c_set));
+    e0_x_w := to_unsigned(0, 1);
+    e0_x_w(0) := cache_gpm0_cx_w_0(to_integer(cache_gpm0_c_set));
+    e0_x_x := to_unsigned(0, 1);
+    e0_x_x(0) := cache_gpm0_cx_x_0(to_integer(cache_gpm0_c_set));
+    e0_x_xu := to_unsigned(0, 1);
+    e0_x_xu(0) := cache_gpm0_cx_xu_0(to_integer(cache_gpm0_c_set));
+    e0_x_pw := to_unsigned(0, 1);
+    e0_x_pw(0) := cache_gpm0_cx_pw_0(to_integer(cache_gpm0_c_set));
     if (bool(e0_v(0)) and (e0_a = cache_gpm0_c_acc) and (e0_t_eptrta = cache_gpm0_t_eptrta) and (e0_k = x_addr(64-1 downto 12))) then
         found := '1';
         way := to_unsigned(0, 2);
         pa := unsigned'(e0_p & x_addr(12-1 downto 0));
         lv := e0_l;
+        hx_r := e0_x_r(0);
+        hx_w := e0_x_w(0);
+        hx_x := e0_x_x(0);
+        hx_xu := e0_x_xu(0);
+        hx_pw := e0_x_pw(0);
     end if;
     cache_gpm0_l_hit <= found;
     cache_gpm0_l_way <= way;
     n_hit <= stdl(bool(found) and (not bool(x_off)));
     n_hpa <= pa;
     n_hlv <= lv;
+    n_ha_r <= hx_r;
+    n_ha_w <= hx_w;
+    n_ha_x <= hx_x;
+    n_ha_xu <= hx_xu;
+    n_ha_pw <= hx_pw;
 end process cache_gpm0_lookup;
 
 cache_gpm0_fsm: process (clk) is
@@ -8835,28 +10091,48 @@ cache_gpm0_fsm: process (clk) is
     variable rv3: unsigned(1 downto 0);
     variable e0_v: unsigned(0 downto 0);
     variable e0_k: unsigned(51 downto 0);
-    variable e0_a: unsigned(4 downto 0);
+    variable e0_a: unsigned(5 downto 0);
     variable e0_t_eptrta: unsigned(39 downto 0);
     variable e0_l: unsigned(2 downto 0);
     variable e0_p: unsigned(51 downto 0);
+    variable e0_x_r: unsigned(0 downto 0);
+    variable e0_x_w: unsigned(0 downto 0);
+    variable e0_x_x: unsigned(0 downto 0);
+    variable e0_x_xu: unsigned(0 downto 0);
+    variable e0_x_pw: unsigned(0 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(51 downto 0);
-    variable e1_a: unsigned(4 downto 0);
+    variable e1_a: unsigned(5 downto 0);
     variable e1_t_eptrta: unsigned(39 downto 0);
     variable e1_l: unsigned(2 downto 0);
     variable e1_p: unsigned(51 downto 0);
+    variable e1_x_r: unsigned(0 downto 0);
+    variable e1_x_w: unsigned(0 downto 0);
+    variable e1_x_x: unsigned(0 downto 0);
+    variable e1_x_xu: unsigned(0 downto 0);
+    variable e1_x_pw: unsigned(0 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(51 downto 0);
-    variable e2_a: unsigned(4 downto 0);
+    variable e2_a: unsigned(5 downto 0);
     variable e2_t_eptrta: unsigned(39 downto 0);
     variable e2_l: unsigned(2 downto 0);
     variable e2_p: unsigned(51 downto 0);
+    variable e2_x_r: unsigned(0 downto 0);
+    variable e2_x_w: unsigned(0 downto 0);
+    variable e2_x_x: unsigned(0 downto 0);
+    variable e2_x_xu: unsigned(0 downto 0);
+    variable e2_x_pw: unsigned(0 downto 0);
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(51 downto 0);
-    variable e3_a: unsigned(4 downto 0);
+    variable e3_a: unsigned(5 downto 0);
     variable e3_t_eptrta: unsigned(39 downto 0);
     variable e3_l: unsigned(2 downto 0);
     variable e3_p: unsigned(51 downto 0);
+    variable e3_x_r: unsigned(0 downto 0);
+    variable e3_x_w: unsigned(0 downto 0);
+    variable e3_x_x: unsigned(0 downto 0);
+    variable e3_x_xu: unsigned(0 downto 0);
+    variable e3_x_pw: unsigned(0 downto 0);
     variable d1w0_0: unsigned(63 downto 0);
     variable d1w1_0: unsigned(63 downto 0);
     variable d1w2_0: unsigned(63 downto 0);
@@ -8864,22 +10140,22 @@ cache_gpm0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            cache_gpm0_ca0(0) <= to_unsigned(0, 5);
-            cache_gpm0_ca0(1) <= to_unsigned(0, 5);
-            cache_gpm0_ca0(2) <= to_unsigned(0, 5);
-            cache_gpm0_ca0(3) <= to_unsigned(0, 5);
-            cache_gpm0_ca1(0) <= to_unsigned(0, 5);
-            cache_gpm0_ca1(1) <= to_unsigned(0, 5);
-            cache_gpm0_ca1(2) <= to_unsigned(0, 5);
-            cache_gpm0_ca1(3) <= to_unsigned(0, 5);
-            cache_gpm0_ca2(0) <= to_unsigned(0, 5);
-            cache_gpm0_ca2(1) <= to_unsigned(0, 5);
-            cache_gpm0_ca2(2) <= to_unsigned(0, 5);
-            cache_gpm0_ca2(3) <= to_unsigned(0, 5);
-            cache_gpm0_ca3(0) <= to_unsigned(0, 5);
-            cache_gpm0_ca3(1) <= to_unsigned(0, 5);
-            cache_gpm0_ca3(2) <= to_unsigned(0, 5);
-            cache_gpm0_ca3(3) <= to_unsigned(0, 5);
+            cache_gpm0_ca0(0) <= to_unsigned(0, 6);
+            cache_gpm0_ca0(1) <= to_unsigned(0, 6);
+            cache_gpm0_ca0(2) <= to_unsigned(0, 6);
+            cache_gpm0_ca0(3) <= to_unsigned(0, 6);
+            cache_gpm0_ca1(0) <= to_unsigned(0, 6);
+            cache_gpm0_ca1(1) <= to_unsigned(0, 6);
+            cache_gpm0_ca1(2) <= to_unsigned(0, 6);
+            cache_gpm0_ca1(3) <= to_unsigned(0, 6);
+            cache_gpm0_ca2(0) <= to_unsigned(0, 6);
+            cache_gpm0_ca2(1) <= to_unsigned(0, 6);
+            cache_gpm0_ca2(2) <= to_unsigned(0, 6);
+            cache_gpm0_ca2(3) <= to_unsigned(0, 6);
+            cache_gpm0_ca3(0) <= to_unsigned(0, 6);
+            cache_gpm0_ca3(1) <= to_unsigned(0, 6);
+            cache_gpm0_ca3(2) <= to_unsigned(0, 6);
+            cache_gpm0_ca3(3) <= to_unsigned(0, 6);
             cache_gpm0_ck0(0) <= to_unsigned(0, 52);
             cache_gpm0_ck0(1) <= to_unsigned(0, 52);
             cache_gpm0_ck0(2) <= to_unsigned(0, 52);
@@ -8976,6 +10252,86 @@ begin
             cache_gpm0_cv3(1) <= '0';
             cache_gpm0_cv3(2) <= '0';
             cache_gpm0_cv3(3) <= '0';
+            cache_gpm0_cx_pw_0(0) <= '0';
+            cache_gpm0_cx_pw_0(1) <= '0';
+            cache_gpm0_cx_pw_0(2) <= '0';
+            cache_gpm0_cx_pw_0(3) <= '0';
+            cache_gpm0_cx_pw_1(0) <= '0';
+            cache_gpm0_cx_pw_1(1) <= '0';
+            cache_gpm0_cx_pw_1(2) <= '0';
+            cache_gpm0_cx_pw_1(3) <= '0';
+            cache_gpm0_cx_pw_2(0) <= '0';
+            cache_gpm0_cx_pw_2(1) <= '0';
+            cache_gpm0_cx_pw_2(2) <= '0';
+            cache_gpm0_cx_pw_2(3) <= '0';
+            cache_gpm0_cx_pw_3(0) <= '0';
+            cache_gpm0_cx_pw_3(1) <= '0';
+            cache_gpm0_cx_pw_3(2) <= '0';
+            cache_gpm0_cx_pw_3(3) <= '0';
+            cache_gpm0_cx_r_0(0) <= '0';
+            cache_gpm0_cx_r_0(1) <= '0';
+            cache_gpm0_cx_r_0(2) <= '0';
+            cache_gpm0_cx_r_0(3) <= '0';
+            cache_gpm0_cx_r_1(0) <= '0';
+            cache_gpm0_cx_r_1(1) <= '0';
+            cache_gpm0_cx_r_1(2) <= '0';
+            cache_gpm0_cx_r_1(3) <= '0';
+            cache_gpm0_cx_r_2(0) <= '0';
+            cache_gpm0_cx_r_2(1) <= '0';
+            cache_gpm0_cx_r_2(2) <= '0';
+            cache_gpm0_cx_r_2(3) <= '0';
+            cache_gpm0_cx_r_3(0) <= '0';
+            cache_gpm0_cx_r_3(1) <= '0';
+            cache_gpm0_cx_r_3(2) <= '0';
+            cache_gpm0_cx_r_3(3) <= '0';
+            cache_gpm0_cx_w_0(0) <= '0';
+            cache_gpm0_cx_w_0(1) <= '0';
+            cache_gpm0_cx_w_0(2) <= '0';
+            cache_gpm0_cx_w_0(3) <= '0';
+            cache_gpm0_cx_w_1(0) <= '0';
+            cache_gpm0_cx_w_1(1) <= '0';
+            cache_gpm0_cx_w_1(2) <= '0';
+            cache_gpm0_cx_w_1(3) <= '0';
+            cache_gpm0_cx_w_2(0) <= '0';
+            cache_gpm0_cx_w_2(1) <= '0';
+            cache_gpm0_cx_w_2(2) <= '0';
+            cache_gpm0_cx_w_2(3) <= '0';
+            cache_gpm0_cx_w_3(0) <= '0';
+            cache_gpm0_cx_w_3(1) <= '0';
+            cache_gpm0_cx_w_3(2) <= '0';
+            cache_gpm0_cx_w_3(3) <= '0';
+            cache_gpm0_cx_x_0(0) <= '0';
+            cache_gpm0_cx_x_0(1) <= '0';
+            cache_gpm0_cx_x_0(2) <= '0';
+            cache_gpm0_cx_x_0(3) <= '0';
+            cache_gpm0_cx_x_1(0) <= '0';
+            cache_gpm0_cx_x_1(1) <= '0';
+            cache_gpm0_cx_x_1(2) <= '0';
+            cache_gpm0_cx_x_1(3) <= '0';
+            cache_gpm0_cx_x_2(0) <= '0';
+            cache_gpm0_cx_x_2(1) <= '0';
+            cache_gpm0_cx_x_2(2) <= '0';
+            cache_gpm0_cx_x_2(3) <= '0';
+            cache_gpm0_cx_x_3(0) <= '0';
+            cache_gpm0_cx_x_3(1) <= '0';
+            cache_gpm0_cx_x_3(2) <= '0';
+            cache_gpm0_cx_x_3(3) <= '0';
+            cache_gpm0_cx_xu_0(0) <= '0';
+            cache_gpm0_cx_xu_0(1) <= '0';
+            cache_gpm0_cx_xu_0(2) <= '0';
+            cache_gpm0_cx_xu_0(3) <= '0';
+            cache_gpm0_cx_xu_1(0) <= '0';
+            cache_gpm0_cx_xu_1(1) <= '0';
+            cache_gpm0_cx_xu_1(2) <= '0';
+            cache_gpm0_cx_xu_1(3) <= '0';
+            cache_gpm0_cx_xu_2(0) <= '0';
+            cache_gpm0_cx_xu_2(1) <= '0';
+            cache_gpm0_cx_xu_2(2) <= '0';
+            cache_gpm0_cx_xu_2(3) <= '0';
+            cache_gpm0_cx_xu_3(0) <= '0';
+            cache_gpm0_cx_xu_3(1) <= '0';
+            cache_gpm0_cx_xu_3(2) <= '0';
+            cache_gpm0_cx_xu_3(3) <= '0';
         else
             rk := to_unsigned(0, 2);
             rv0 := to_unsigned(0, 2);
@@ -9035,6 +10391,11 @@ begin
                         cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
                         cache_gpm0_cl0(to_integer(cache_gpm0_c_set)) <= n_flv;
                         cache_gpm0_cp0(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                        cache_gpm0_cx_r_0(to_integer(cache_gpm0_c_set)) <= n_fa_r;
+                        cache_gpm0_cx_w_0(to_integer(cache_gpm0_c_set)) <= n_fa_w;
+                        cache_gpm0_cx_x_0(to_integer(cache_gpm0_c_set)) <= n_fa_x;
+                        cache_gpm0_cx_xu_0(to_integer(cache_gpm0_c_set)) <= n_fa_xu;
+                        cache_gpm0_cx_pw_0(to_integer(cache_gpm0_c_set)) <= n_fa_pw;
                     when "01" =>
                         cache_gpm0_cv1(to_integer(cache_gpm0_c_set)) <= '1';
                         cache_gpm0_ck1(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
@@ -9042,6 +10403,11 @@ begin
                         cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
                         cache_gpm0_cl1(to_integer(cache_gpm0_c_set)) <= n_flv;
                         cache_gpm0_cp1(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                        cache_gpm0_cx_r_1(to_integer(cache_gpm0_c_set)) <= n_fa_r;
+                        cache_gpm0_cx_w_1(to_integer(cache_gpm0_c_set)) <= n_fa_w;
+                        cache_gpm0_cx_x_1(to_integer(cache_gpm0_c_set)) <= n_fa_x;
+                        cache_gpm0_cx_xu_1(to_integer(cache_gpm0_c_set)) <= n_fa_xu;
+                        cache_gpm0_cx_pw_1(to_integer(cache_gpm0_c_set)) <= n_fa_pw;
                     when "10" =>
                         cache_gpm0_cv2(to_integer(cache_gpm0_c_set)) <= '1';
                         cache_gpm0_ck2(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
@@ -9049,6 +10415,11 @@ begin
                         cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
                         cache_gpm0_cl2(to_integer(cache_gpm0_c_set)) <= n_flv;
                         cache_gpm0_cp2(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                        cache_gpm0_cx_r_2(to_integer(cache_gpm0_c_set)) <= n_fa_r;
+                        cache_gpm0_cx_w_2(to_integer(cache_gpm0_c_set)) <= n_fa_w;
+                        cache_gpm0_cx_x_2(to_integer(cache_gpm0_c_set)) <= n_fa_x;
+                        cache_gpm0_cx_xu_2(to_integer(cache_gpm0_c_set)) <= n_fa_xu;
+                        cache_gpm0_cx_pw_2(to_integer(cache_gpm0_c_set)) <= n_fa_pw;
                     when others => -- "11"
                         cache_gpm0_cv3(to_integer(cache_gpm0_c_set)) <= '1';
                         cache_gpm0_ck3(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_key;
@@ -9056,6 +10427,11 @@ begin
                         cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_c_set)) <= cache_gpm0_f_t_eptrta;
                         cache_gpm0_cl3(to_integer(cache_gpm0_c_set)) <= n_flv;
                         cache_gpm0_cp3(to_integer(cache_gpm0_c_set)) <= n_fpa(64-1 downto 12);
+                        cache_gpm0_cx_r_3(to_integer(cache_gpm0_c_set)) <= n_fa_r;
+                        cache_gpm0_cx_w_3(to_integer(cache_gpm0_c_set)) <= n_fa_w;
+                        cache_gpm0_cx_x_3(to_integer(cache_gpm0_c_set)) <= n_fa_x;
+                        cache_gpm0_cx_xu_3(to_integer(cache_gpm0_c_set)) <= n_fa_xu;
+                        cache_gpm0_cx_pw_3(to_integer(cache_gpm0_c_set)) <= n_fa_pw;
                 end case;
                 rv0 := cache_gpm0_cr0(to_integer(cache_gpm0_c_set));
                 rv1 := cache_gpm0_cr1(to_integer(cache_gpm0_c_set));
@@ -9105,7 +10481,7 @@ begin
                 e0_v(0) := cache_gpm0_cv0(to_integer(cache_gpm0_vset));
                 e0_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e0_k := cache_gpm0_ck0(to_integer(cache_gpm0_vset));
-                e0_a := to_unsigned(0, 5);
+                e0_a := to_unsigned(0, 6);
                 e0_a := cache_gpm0_ca0(to_integer(cache_gpm0_vset));
                 e0_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e0_t_eptrta := cache_gpm0_ct_eptrta_0(to_integer(cache_gpm0_vset));
@@ -9113,11 +10489,21 @@ begin
                 e0_l := cache_gpm0_cl0(to_integer(cache_gpm0_vset));
                 e0_p := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e0_p := cache_gpm0_cp0(to_integer(cache_gpm0_vset));
+                e0_x_r := to_unsigned(0, 1);
+                e0_x_r(0) := cache_gpm0_cx_r_0(to_integer(cache_gpm0_vset));
+                e0_x_w := to_unsigned(0, 1);
+                e0_x_w(0) := cache_gpm0_cx_w_0(to_integer(cache_gpm0_vset));
+                e0_x_x := to_unsigned(0, 1);
+                e0_x_x(0) := cache_gpm0_cx_x_0(to_integer(cache_gpm0_vset));
+                e0_x_xu := to_unsigned(0, 1);
+                e0_x_xu(0) := cache_gpm0_cx_xu_0(to_integer(cache_gpm0_vset));
+                e0_x_pw := to_unsigned(0, 1);
+                e0_x_pw(0) := cache_gpm0_cx_pw_0(to_integer(cache_gpm0_vset));
                 e1_v := to_unsigned(0, 1);
                 e1_v(0) := cache_gpm0_cv1(to_integer(cache_gpm0_vset));
                 e1_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e1_k := cache_gpm0_ck1(to_integer(cache_gpm0_vset));
-                e1_a := to_unsigned(0, 5);
+                e1_a := to_unsigned(0, 6);
                 e1_a := cache_gpm0_ca1(to_integer(cache_gpm0_vset));
                 e1_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e1_t_eptrta := cache_gpm0_ct_eptrta_1(to_integer(cache_gpm0_vset));
@@ -9125,11 +10511,21 @@ begin
                 e1_l := cache_gpm0_cl1(to_integer(cache_gpm0_vset));
                 e1_p := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e1_p := cache_gpm0_cp1(to_integer(cache_gpm0_vset));
+                e1_x_r := to_unsigned(0, 1);
+                e1_x_r(0) := cache_gpm0_cx_r_1(to_integer(cache_gpm0_vset));
+                e1_x_w := to_unsigned(0, 1);
+                e1_x_w(0) := cache_gpm0_cx_w_1(to_integer(cache_gpm0_vset));
+                e1_x_x := to_unsigned(0, 1);
+                e1_x_x(0) := cache_gpm0_cx_x_1(to_integer(cache_gpm0_vset));
+                e1_x_xu := to_unsigned(0, 1);
+                e1_x_xu(0) := cache_gpm0_cx_xu_1(to_integer(cache_gpm0_vset));
+                e1_x_pw := to_unsigned(0, 1);
+                e1_x_pw(0) := cache_gpm0_cx_pw_1(to_integer(cache_gpm0_vset));
                 e2_v := to_unsigned(0, 1);
                 e2_v(0) := cache_gpm0_cv2(to_integer(cache_gpm0_vset));
                 e2_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e2_k := cache_gpm0_ck2(to_integer(cache_gpm0_vset));
-                e2_a := to_unsigned(0, 5);
+                e2_a := to_unsigned(0, 6);
                 e2_a := cache_gpm0_ca2(to_integer(cache_gpm0_vset));
                 e2_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e2_t_eptrta := cache_gpm0_ct_eptrta_2(to_integer(cache_gpm0_vset));
@@ -9137,11 +10533,21 @@ begin
                 e2_l := cache_gpm0_cl2(to_integer(cache_gpm0_vset));
                 e2_p := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e2_p := cache_gpm0_cp2(to_integer(cache_gpm0_vset));
+                e2_x_r := to_unsigned(0, 1);
+                e2_x_r(0) := cache_gpm0_cx_r_2(to_integer(cache_gpm0_vset));
+                e2_x_w := to_unsigned(0, 1);
+                e2_x_w(0) := cache_gpm0_cx_w_2(to_integer(cache_gpm0_vset));
+                e2_x_x := to_unsigned(0, 1);
+                e2_x_x(0) := cache_gpm0_cx_x_2(to_integer(cache_gpm0_vset));
+                e2_x_xu := to_unsigned(0, 1);
+                e2_x_xu(0) := cache_gpm0_cx_xu_2(to_integer(cache_gpm0_vset));
+                e2_x_pw := to_unsigned(0, 1);
+                e2_x_pw(0) := cache_gpm0_cx_pw_2(to_integer(cache_gpm0_vset));
                 e3_v := to_unsigned(0, 1);
                 e3_v(0) := cache_gpm0_cv3(to_integer(cache_gpm0_vset));
                 e3_k := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e3_k := cache_gpm0_ck3(to_integer(cache_gpm0_vset));
-                e3_a := to_unsigned(0, 5);
+                e3_a := to_unsigned(0, 6);
                 e3_a := cache_gpm0_ca3(to_integer(cache_gpm0_vset));
                 e3_t_eptrta := unsigned'("0000000000000000000000000000000000000000");
                 e3_t_eptrta := cache_gpm0_ct_eptrta_3(to_integer(cache_gpm0_vset));
@@ -9149,6 +10555,16 @@ begin
                 e3_l := cache_gpm0_cl3(to_integer(cache_gpm0_vset));
                 e3_p := unsigned'("0000000000000000000000000000000000000000000000000000");
                 e3_p := cache_gpm0_cp3(to_integer(cache_gpm0_vset));
+                e3_x_r := to_unsigned(0, 1);
+                e3_x_r(0) := cache_gpm0_cx_r_3(to_integer(cache_gpm0_vset));
+                e3_x_w := to_unsigned(0, 1);
+                e3_x_w(0) := cache_gpm0_cx_w_3(to_integer(cache_gpm0_vset));
+                e3_x_x := to_unsigned(0, 1);
+                e3_x_x(0) := cache_gpm0_cx_x_3(to_integer(cache_gpm0_vset));
+                e3_x_xu := to_unsigned(0, 1);
+                e3_x_xu(0) := cache_gpm0_cx_xu_3(to_integer(cache_gpm0_vset));
+                e3_x_pw := to_unsigned(0, 1);
+                e3_x_pw(0) := cache_gpm0_cx_pw_3(to_integer(cache_gpm0_vset));
                 if (i_op = 1) then
                     d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     d1w0_0 := i_invept_single_context_eptp;
@@ -9197,7 +10613,7 @@ cache_epsc0_ls4 <= x_addr(41-1 downto 39);
 cache_epsc0_ls5 <= x_addr(50-1 downto 48);
 cache_epsc0_vset <= sw_set(2-1 downto 0);
 
-cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0_ca_r_2, cache_epsc0_ca_r_3, cache_epsc0_ca_w_0, cache_epsc0_ca_w_1, cache_epsc0_ca_w_2, cache_epsc0_ca_w_3, cache_epsc0_ca_x_0, cache_epsc0_ca_x_1, cache_epsc0_ca_x_2, cache_epsc0_ca_x_3, cache_epsc0_ca_xu_0, cache_epsc0_ca_xu_1, cache_epsc0_ca_xu_2, cache_epsc0_ca_xu_3, cache_epsc0_cb0, cache_epsc0_cb1, cache_epsc0_cb2, cache_epsc0_cb3, cache_epsc0_ck0, cache_epsc0_ck1, cache_epsc0_ck2, cache_epsc0_ck3, cache_epsc0_cl0, cache_epsc0_cl1, cache_epsc0_cl2, cache_epsc0_cl3, cache_epsc0_cn0, cache_epsc0_cn1, cache_epsc0_cn2, cache_epsc0_cn3, cache_epsc0_ct_eptrta_0, cache_epsc0_ct_eptrta_1, cache_epsc0_ct_eptrta_2, cache_epsc0_ct_eptrta_3, cache_epsc0_cv0, cache_epsc0_cv1, cache_epsc0_cv2, cache_epsc0_cv3, x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) is
+cache_epsc0_lookup: process (cache_epsc0_ca_pw_0, cache_epsc0_ca_pw_1, cache_epsc0_ca_pw_2, cache_epsc0_ca_pw_3, cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0_ca_r_2, cache_epsc0_ca_r_3, cache_epsc0_ca_w_0, cache_epsc0_ca_w_1, cache_epsc0_ca_w_2, cache_epsc0_ca_w_3, cache_epsc0_ca_x_0, cache_epsc0_ca_x_1, cache_epsc0_ca_x_2, cache_epsc0_ca_x_3, cache_epsc0_ca_xu_0, cache_epsc0_ca_xu_1, cache_epsc0_ca_xu_2, cache_epsc0_ca_xu_3, cache_epsc0_cb0, cache_epsc0_cb1, cache_epsc0_cb2, cache_epsc0_cb3, cache_epsc0_ck0, cache_epsc0_ck1, cache_epsc0_ck2, cache_epsc0_ck3, cache_epsc0_cl0, cache_epsc0_cl1, cache_epsc0_cl2, cache_epsc0_cl3, cache_epsc0_cn0, cache_epsc0_cn1, cache_epsc0_cn2, cache_epsc0_cn3, cache_epsc0_ct_eptrta_0, cache_epsc0_ct_eptrta_1, cache_epsc0_ct_eptrta_2, cache_epsc0_ct_eptrta_3, cache_epsc0_cv0, cache_epsc0_cv1, cache_epsc0_cv2, cache_epsc0_cv3, x_addr, cache_epsc0_ls2, cache_epsc0_ls3, cache_epsc0_ls4, cache_epsc0_ls5, cache_epsc0_t_eptrta) is
     variable found: std_logic;
     variable way: unsigned(1 downto 0);
     variable hs: unsigned(1 downto 0);
@@ -9207,6 +10623,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable h_a_w: std_logic;
     variable h_a_x: std_logic;
     variable h_a_xu: std_logic;
+    variable h_a_pw: std_logic;
     variable x5_3_cv: unsigned(0 downto 0);
     variable x5_3_ck: unsigned(42 downto 0);
     variable x5_3_cl: unsigned(2 downto 0);
@@ -9217,6 +10634,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x5_3_ca_w: unsigned(0 downto 0);
     variable x5_3_ca_x: unsigned(0 downto 0);
     variable x5_3_ca_xu: unsigned(0 downto 0);
+    variable x5_3_ca_pw: unsigned(0 downto 0);
     variable x5_2_cv: unsigned(0 downto 0);
     variable x5_2_ck: unsigned(42 downto 0);
     variable x5_2_cl: unsigned(2 downto 0);
@@ -9227,6 +10645,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x5_2_ca_w: unsigned(0 downto 0);
     variable x5_2_ca_x: unsigned(0 downto 0);
     variable x5_2_ca_xu: unsigned(0 downto 0);
+    variable x5_2_ca_pw: unsigned(0 downto 0);
     variable x5_1_cv: unsigned(0 downto 0);
     variable x5_1_ck: unsigned(42 downto 0);
     variable x5_1_cl: unsigned(2 downto 0);
@@ -9237,6 +10656,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x5_1_ca_w: unsigned(0 downto 0);
     variable x5_1_ca_x: unsigned(0 downto 0);
     variable x5_1_ca_xu: unsigned(0 downto 0);
+    variable x5_1_ca_pw: unsigned(0 downto 0);
     variable x5_0_cv: unsigned(0 downto 0);
     variable x5_0_ck: unsigned(42 downto 0);
     variable x5_0_cl: unsigned(2 downto 0);
@@ -9247,6 +10667,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x5_0_ca_w: unsigned(0 downto 0);
     variable x5_0_ca_x: unsigned(0 downto 0);
     variable x5_0_ca_xu: unsigned(0 downto 0);
+    variable x5_0_ca_pw: unsigned(0 downto 0);
     variable x4_3_cv: unsigned(0 downto 0);
     variable x4_3_ck: unsigned(42 downto 0);
     variable x4_3_cl: unsigned(2 downto 0);
@@ -9257,6 +10678,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x4_3_ca_w: unsigned(0 downto 0);
     variable x4_3_ca_x: unsigned(0 downto 0);
     variable x4_3_ca_xu: unsigned(0 downto 0);
+    variable x4_3_ca_pw: unsigned(0 downto 0);
     variable x4_2_cv: unsigned(0 downto 0);
     variable x4_2_ck: unsigned(42 downto 0);
     variable x4_2_cl: unsigned(2 downto 0);
@@ -9267,6 +10689,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x4_2_ca_w: unsigned(0 downto 0);
     variable x4_2_ca_x: unsigned(0 downto 0);
     variable x4_2_ca_xu: unsigned(0 downto 0);
+    variable x4_2_ca_pw: unsigned(0 downto 0);
     variable x4_1_cv: unsigned(0 downto 0);
     variable x4_1_ck: unsigned(42 downto 0);
     variable x4_1_cl: unsigned(2 downto 0);
@@ -9277,6 +10700,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x4_1_ca_w: unsigned(0 downto 0);
     variable x4_1_ca_x: unsigned(0 downto 0);
     variable x4_1_ca_xu: unsigned(0 downto 0);
+    variable x4_1_ca_pw: unsigned(0 downto 0);
     variable x4_0_cv: unsigned(0 downto 0);
     variable x4_0_ck: unsigned(42 downto 0);
     variable x4_0_cl: unsigned(2 downto 0);
@@ -9287,6 +10711,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x4_0_ca_w: unsigned(0 downto 0);
     variable x4_0_ca_x: unsigned(0 downto 0);
     variable x4_0_ca_xu: unsigned(0 downto 0);
+    variable x4_0_ca_pw: unsigned(0 downto 0);
     variable x3_3_cv: unsigned(0 downto 0);
     variable x3_3_ck: unsigned(42 downto 0);
     variable x3_3_cl: unsigned(2 downto 0);
@@ -9297,6 +10722,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x3_3_ca_w: unsigned(0 downto 0);
     variable x3_3_ca_x: unsigned(0 downto 0);
     variable x3_3_ca_xu: unsigned(0 downto 0);
+    variable x3_3_ca_pw: unsigned(0 downto 0);
     variable x3_2_cv: unsigned(0 downto 0);
     variable x3_2_ck: unsigned(42 downto 0);
     variable x3_2_cl: unsigned(2 downto 0);
@@ -9307,6 +10733,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x3_2_ca_w: unsigned(0 downto 0);
     variable x3_2_ca_x: unsigned(0 downto 0);
     variable x3_2_ca_xu: unsigned(0 downto 0);
+    variable x3_2_ca_pw: unsigned(0 downto 0);
     variable x3_1_cv: unsigned(0 downto 0);
     variable x3_1_ck: unsigned(42 downto 0);
     variable x3_1_cl: unsigned(2 downto 0);
@@ -9317,6 +10744,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x3_1_ca_w: unsigned(0 downto 0);
     variable x3_1_ca_x: unsigned(0 downto 0);
     variable x3_1_ca_xu: unsigned(0 downto 0);
+    variable x3_1_ca_pw: unsigned(0 downto 0);
     variable x3_0_cv: unsigned(0 downto 0);
     variable x3_0_ck: unsigned(42 downto 0);
     variable x3_0_cl: unsigned(2 downto 0);
@@ -9327,6 +10755,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x3_0_ca_w: unsigned(0 downto 0);
     variable x3_0_ca_x: unsigned(0 downto 0);
     variable x3_0_ca_xu: unsigned(0 downto 0);
+    variable x3_0_ca_pw: unsigned(0 downto 0);
     variable x2_3_cv: unsigned(0 downto 0);
     variable x2_3_ck: unsigned(42 downto 0);
     variable x2_3_cl: unsigned(2 downto 0);
@@ -9337,6 +10766,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x2_3_ca_w: unsigned(0 downto 0);
     variable x2_3_ca_x: unsigned(0 downto 0);
     variable x2_3_ca_xu: unsigned(0 downto 0);
+    variable x2_3_ca_pw: unsigned(0 downto 0);
     variable x2_2_cv: unsigned(0 downto 0);
     variable x2_2_ck: unsigned(42 downto 0);
     variable x2_2_cl: unsigned(2 downto 0);
@@ -9347,6 +10777,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x2_2_ca_w: unsigned(0 downto 0);
     variable x2_2_ca_x: unsigned(0 downto 0);
     variable x2_2_ca_xu: unsigned(0 downto 0);
+    variable x2_2_ca_pw: unsigned(0 downto 0);
     variable x2_1_cv: unsigned(0 downto 0);
     variable x2_1_ck: unsigned(42 downto 0);
     variable x2_1_cl: unsigned(2 downto 0);
@@ -9357,6 +10788,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x2_1_ca_w: unsigned(0 downto 0);
     variable x2_1_ca_x: unsigned(0 downto 0);
     variable x2_1_ca_xu: unsigned(0 downto 0);
+    variable x2_1_ca_pw: unsigned(0 downto 0);
     variable x2_0_cv: unsigned(0 downto 0);
     variable x2_0_ck: unsigned(42 downto 0);
     variable x2_0_cl: unsigned(2 downto 0);
@@ -9367,6 +10799,7 @@ cache_epsc0_lookup: process (cache_epsc0_ca_r_0, cache_epsc0_ca_r_1, cache_epsc0
     variable x2_0_ca_w: unsigned(0 downto 0);
     variable x2_0_ca_x: unsigned(0 downto 0);
     variable x2_0_ca_xu: unsigned(0 downto 0);
+    variable x2_0_ca_pw: unsigned(0 downto 0);
 begin
     found := '0';
     way := to_unsigned(0, 2);
@@ -9377,6 +10810,7 @@ begin
     h_a_w := '0';
     h_a_x := '0';
     h_a_xu := '0';
+    h_a_pw := '0';
     x5_3_cv := to_unsigned(0, 1);
     x5_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls5));
     x5_3_ck := unsigned'("0000000000000000000000000000000000000000000");
@@ -9397,6 +10831,8 @@ begin
     x5_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls5));
     x5_3_ca_xu := to_unsigned(0, 1);
     x5_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls5));
+    x5_3_ca_pw := to_unsigned(0, 1);
+    x5_3_ca_pw(0) := cache_epsc0_ca_pw_3(to_integer(cache_epsc0_ls5));
     if (bool(x5_3_cv(0)) and (x5_3_cl = 5) and (x5_3_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_3_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -9407,6 +10843,7 @@ begin
         h_a_w := x5_3_ca_w(0);
         h_a_x := x5_3_ca_x(0);
         h_a_xu := x5_3_ca_xu(0);
+        h_a_pw := x5_3_ca_pw(0);
     end if;
     x5_2_cv := to_unsigned(0, 1);
     x5_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls5));
@@ -9428,6 +10865,8 @@ begin
     x5_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls5));
     x5_2_ca_xu := to_unsigned(0, 1);
     x5_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls5));
+    x5_2_ca_pw := to_unsigned(0, 1);
+    x5_2_ca_pw(0) := cache_epsc0_ca_pw_2(to_integer(cache_epsc0_ls5));
     if (bool(x5_2_cv(0)) and (x5_2_cl = 5) and (x5_2_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_2_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -9438,6 +10877,7 @@ begin
         h_a_w := x5_2_ca_w(0);
         h_a_x := x5_2_ca_x(0);
         h_a_xu := x5_2_ca_xu(0);
+        h_a_pw := x5_2_ca_pw(0);
     end if;
     x5_1_cv := to_unsigned(0, 1);
     x5_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls5));
@@ -9459,6 +10899,8 @@ begin
     x5_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls5));
     x5_1_ca_xu := to_unsigned(0, 1);
     x5_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls5));
+    x5_1_ca_pw := to_unsigned(0, 1);
+    x5_1_ca_pw(0) := cache_epsc0_ca_pw_1(to_integer(cache_epsc0_ls5));
     if (bool(x5_1_cv(0)) and (x5_1_cl = 5) and (x5_1_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_1_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -9469,6 +10911,7 @@ begin
         h_a_w := x5_1_ca_w(0);
         h_a_x := x5_1_ca_x(0);
         h_a_xu := x5_1_ca_xu(0);
+        h_a_pw := x5_1_ca_pw(0);
     end if;
     x5_0_cv := to_unsigned(0, 1);
     x5_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls5));
@@ -9490,6 +10933,8 @@ begin
     x5_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls5));
     x5_0_ca_xu := to_unsigned(0, 1);
     x5_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls5));
+    x5_0_ca_pw := to_unsigned(0, 1);
+    x5_0_ca_pw(0) := cache_epsc0_ca_pw_0(to_integer(cache_epsc0_ls5));
     if (bool(x5_0_cv(0)) and (x5_0_cl = 5) and (x5_0_ck(16-1 downto 0) = x_addr(64-1 downto 48)) and (x5_0_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -9500,6 +10945,7 @@ begin
         h_a_w := x5_0_ca_w(0);
         h_a_x := x5_0_ca_x(0);
         h_a_xu := x5_0_ca_xu(0);
+        h_a_pw := x5_0_ca_pw(0);
     end if;
     x4_3_cv := to_unsigned(0, 1);
     x4_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls4));
@@ -9521,6 +10967,8 @@ begin
     x4_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls4));
     x4_3_ca_xu := to_unsigned(0, 1);
     x4_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls4));
+    x4_3_ca_pw := to_unsigned(0, 1);
+    x4_3_ca_pw(0) := cache_epsc0_ca_pw_3(to_integer(cache_epsc0_ls4));
     if (bool(x4_3_cv(0)) and (x4_3_cl = 4) and (x4_3_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_3_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -9531,6 +10979,7 @@ begin
         h_a_w := x4_3_ca_w(0);
         h_a_x := x4_3_ca_x(0);
         h_a_xu := x4_3_ca_xu(0);
+        h_a_pw := x4_3_ca_pw(0);
     end if;
     x4_2_cv := to_unsigned(0, 1);
     x4_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls4));
@@ -9552,6 +11001,8 @@ begin
     x4_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls4));
     x4_2_ca_xu := to_unsigned(0, 1);
     x4_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls4));
+    x4_2_ca_pw := to_unsigned(0, 1);
+    x4_2_ca_pw(0) := cache_epsc0_ca_pw_2(to_integer(cache_epsc0_ls4));
     if (bool(x4_2_cv(0)) and (x4_2_cl = 4) and (x4_2_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_2_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -9562,6 +11013,7 @@ begin
         h_a_w := x4_2_ca_w(0);
         h_a_x := x4_2_ca_x(0);
         h_a_xu := x4_2_ca_xu(0);
+        h_a_pw := x4_2_ca_pw(0);
     end if;
     x4_1_cv := to_unsigned(0, 1);
     x4_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls4));
@@ -9583,6 +11035,8 @@ begin
     x4_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls4));
     x4_1_ca_xu := to_unsigned(0, 1);
     x4_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls4));
+    x4_1_ca_pw := to_unsigned(0, 1);
+    x4_1_ca_pw(0) := cache_epsc0_ca_pw_1(to_integer(cache_epsc0_ls4));
     if (bool(x4_1_cv(0)) and (x4_1_cl = 4) and (x4_1_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_1_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -9593,6 +11047,7 @@ begin
         h_a_w := x4_1_ca_w(0);
         h_a_x := x4_1_ca_x(0);
         h_a_xu := x4_1_ca_xu(0);
+        h_a_pw := x4_1_ca_pw(0);
     end if;
     x4_0_cv := to_unsigned(0, 1);
     x4_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls4));
@@ -9614,6 +11069,8 @@ begin
     x4_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls4));
     x4_0_ca_xu := to_unsigned(0, 1);
     x4_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls4));
+    x4_0_ca_pw := to_unsigned(0, 1);
+    x4_0_ca_pw(0) := cache_epsc0_ca_pw_0(to_integer(cache_epsc0_ls4));
     if (bool(x4_0_cv(0)) and (x4_0_cl = 4) and (x4_0_ck(25-1 downto 0) = x_addr(64-1 downto 39)) and (x4_0_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -9624,6 +11081,7 @@ begin
         h_a_w := x4_0_ca_w(0);
         h_a_x := x4_0_ca_x(0);
         h_a_xu := x4_0_ca_xu(0);
+        h_a_pw := x4_0_ca_pw(0);
     end if;
     x3_3_cv := to_unsigned(0, 1);
     x3_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls3));
@@ -9645,6 +11103,8 @@ begin
     x3_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls3));
     x3_3_ca_xu := to_unsigned(0, 1);
     x3_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls3));
+    x3_3_ca_pw := to_unsigned(0, 1);
+    x3_3_ca_pw(0) := cache_epsc0_ca_pw_3(to_integer(cache_epsc0_ls3));
     if (bool(x3_3_cv(0)) and (x3_3_cl = 3) and (x3_3_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_3_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -9655,6 +11115,7 @@ begin
         h_a_w := x3_3_ca_w(0);
         h_a_x := x3_3_ca_x(0);
         h_a_xu := x3_3_ca_xu(0);
+        h_a_pw := x3_3_ca_pw(0);
     end if;
     x3_2_cv := to_unsigned(0, 1);
     x3_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls3));
@@ -9676,6 +11137,8 @@ begin
     x3_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls3));
     x3_2_ca_xu := to_unsigned(0, 1);
     x3_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls3));
+    x3_2_ca_pw := to_unsigned(0, 1);
+    x3_2_ca_pw(0) := cache_epsc0_ca_pw_2(to_integer(cache_epsc0_ls3));
     if (bool(x3_2_cv(0)) and (x3_2_cl = 3) and (x3_2_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_2_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -9686,6 +11149,7 @@ begin
         h_a_w := x3_2_ca_w(0);
         h_a_x := x3_2_ca_x(0);
         h_a_xu := x3_2_ca_xu(0);
+        h_a_pw := x3_2_ca_pw(0);
     end if;
     x3_1_cv := to_unsigned(0, 1);
     x3_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls3));
@@ -9707,6 +11171,8 @@ begin
     x3_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls3));
     x3_1_ca_xu := to_unsigned(0, 1);
     x3_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls3));
+    x3_1_ca_pw := to_unsigned(0, 1);
+    x3_1_ca_pw(0) := cache_epsc0_ca_pw_1(to_integer(cache_epsc0_ls3));
     if (bool(x3_1_cv(0)) and (x3_1_cl = 3) and (x3_1_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_1_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -9717,6 +11183,7 @@ begin
         h_a_w := x3_1_ca_w(0);
         h_a_x := x3_1_ca_x(0);
         h_a_xu := x3_1_ca_xu(0);
+        h_a_pw := x3_1_ca_pw(0);
     end if;
     x3_0_cv := to_unsigned(0, 1);
     x3_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls3));
@@ -9738,6 +11205,8 @@ begin
     x3_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls3));
     x3_0_ca_xu := to_unsigned(0, 1);
     x3_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls3));
+    x3_0_ca_pw := to_unsigned(0, 1);
+    x3_0_ca_pw(0) := cache_epsc0_ca_pw_0(to_integer(cache_epsc0_ls3));
     if (bool(x3_0_cv(0)) and (x3_0_cl = 3) and (x3_0_ck(34-1 downto 0) = x_addr(64-1 downto 30)) and (x3_0_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -9748,6 +11217,7 @@ begin
         h_a_w := x3_0_ca_w(0);
         h_a_x := x3_0_ca_x(0);
         h_a_xu := x3_0_ca_xu(0);
+        h_a_pw := x3_0_ca_pw(0);
     end if;
     x2_3_cv := to_unsigned(0, 1);
     x2_3_cv(0) := cache_epsc0_cv3(to_integer(cache_epsc0_ls2));
@@ -9769,6 +11239,8 @@ begin
     x2_3_ca_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_ls2));
     x2_3_ca_xu := to_unsigned(0, 1);
     x2_3_ca_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_ls2));
+    x2_3_ca_pw := to_unsigned(0, 1);
+    x2_3_ca_pw(0) := cache_epsc0_ca_pw_3(to_integer(cache_epsc0_ls2));
     if (bool(x2_3_cv(0)) and (x2_3_cl = 2) and (x2_3_ck = x_addr(64-1 downto 21)) and (x2_3_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(3, 2);
@@ -9779,6 +11251,7 @@ begin
         h_a_w := x2_3_ca_w(0);
         h_a_x := x2_3_ca_x(0);
         h_a_xu := x2_3_ca_xu(0);
+        h_a_pw := x2_3_ca_pw(0);
     end if;
     x2_2_cv := to_unsigned(0, 1);
     x2_2_cv(0) := cache_epsc0_cv2(to_integer(cache_epsc0_ls2));
@@ -9800,6 +11273,8 @@ begin
     x2_2_ca_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_ls2));
     x2_2_ca_xu := to_unsigned(0, 1);
     x2_2_ca_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_ls2));
+    x2_2_ca_pw := to_unsigned(0, 1);
+    x2_2_ca_pw(0) := cache_epsc0_ca_pw_2(to_integer(cache_epsc0_ls2));
     if (bool(x2_2_cv(0)) and (x2_2_cl = 2) and (x2_2_ck = x_addr(64-1 downto 21)) and (x2_2_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(2, 2);
@@ -9810,6 +11285,7 @@ begin
         h_a_w := x2_2_ca_w(0);
         h_a_x := x2_2_ca_x(0);
         h_a_xu := x2_2_ca_xu(0);
+        h_a_pw := x2_2_ca_pw(0);
     end if;
     x2_1_cv := to_unsigned(0, 1);
     x2_1_cv(0) := cache_epsc0_cv1(to_integer(cache_epsc0_ls2));
@@ -9831,6 +11307,8 @@ begin
     x2_1_ca_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_ls2));
     x2_1_ca_xu := to_unsigned(0, 1);
     x2_1_ca_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_ls2));
+    x2_1_ca_pw := to_unsigned(0, 1);
+    x2_1_ca_pw(0) := cache_epsc0_ca_pw_1(to_integer(cache_epsc0_ls2));
     if (bool(x2_1_cv(0)) and (x2_1_cl = 2) and (x2_1_ck = x_addr(64-1 downto 21)) and (x2_1_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(1, 2);
@@ -9841,6 +11319,7 @@ begin
         h_a_w := x2_1_ca_w(0);
         h_a_x := x2_1_ca_x(0);
         h_a_xu := x2_1_ca_xu(0);
+        h_a_pw := x2_1_ca_pw(0);
     end if;
     x2_0_cv := to_unsigned(0, 1);
     x2_0_cv(0) := cache_epsc0_cv0(to_integer(cache_epsc0_ls2));
@@ -9862,6 +11341,8 @@ begin
     x2_0_ca_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_ls2));
     x2_0_ca_xu := to_unsigned(0, 1);
     x2_0_ca_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_ls2));
+    x2_0_ca_pw := to_unsigned(0, 1);
+    x2_0_ca_pw(0) := cache_epsc0_ca_pw_0(to_integer(cache_epsc0_ls2));
     if (bool(x2_0_cv(0)) and (x2_0_cl = 2) and (x2_0_ck = x_addr(64-1 downto 21)) and (x2_0_ct_eptrta = cache_epsc0_t_eptrta)) then
         found := '1';
         way := to_unsigned(0, 2);
@@ -9872,6 +11353,7 @@ begin
         h_a_w := x2_0_ca_w(0);
         h_a_x := x2_0_ca_x(0);
         h_a_xu := x2_0_ca_xu(0);
+        h_a_pw := x2_0_ca_pw(0);
     end if;
     hc_hit <= found;
     cache_epsc0_l_hit <= found;
@@ -9883,6 +11365,7 @@ begin
     hc_a_w <= h_a_w;
     hc_a_x <= h_a_x;
     hc_a_xu <= h_a_xu;
+    hc_a_pw <= h_a_pw;
 end process cache_epsc0_lookup;
 
 cache_epsc0_fsm: process (clk) is
@@ -9949,6 +11432,7 @@ cache_epsc0_fsm: process (clk) is
     variable e0_a_w: unsigned(0 downto 0);
     variable e0_a_x: unsigned(0 downto 0);
     variable e0_a_xu: unsigned(0 downto 0);
+    variable e0_a_pw: unsigned(0 downto 0);
     variable e1_v: unsigned(0 downto 0);
     variable e1_k: unsigned(42 downto 0);
     variable e1_l: unsigned(2 downto 0);
@@ -9959,6 +11443,7 @@ cache_epsc0_fsm: process (clk) is
     variable e1_a_w: unsigned(0 downto 0);
     variable e1_a_x: unsigned(0 downto 0);
     variable e1_a_xu: unsigned(0 downto 0);
+    variable e1_a_pw: unsigned(0 downto 0);
     variable e2_v: unsigned(0 downto 0);
     variable e2_k: unsigned(42 downto 0);
     variable e2_l: unsigned(2 downto 0);
@@ -9969,6 +11454,7 @@ cache_epsc0_fsm: process (clk) is
     variable e2_a_w: unsigned(0 downto 0);
     variable e2_a_x: unsigned(0 downto 0);
     variable e2_a_xu: unsigned(0 downto 0);
+    variable e2_a_pw: unsigned(0 downto 0);
     variable e3_v: unsigned(0 downto 0);
     variable e3_k: unsigned(42 downto 0);
     variable e3_l: unsigned(2 downto 0);
@@ -9979,6 +11465,7 @@ cache_epsc0_fsm: process (clk) is
     variable e3_a_w: unsigned(0 downto 0);
     variable e3_a_x: unsigned(0 downto 0);
     variable e3_a_xu: unsigned(0 downto 0);
+    variable e3_a_pw: unsigned(0 downto 0);
     variable d1w0_0: unsigned(63 downto 0);
     variable d1w1_0: unsigned(63 downto 0);
     variable d1w2_0: unsigned(63 downto 0);
@@ -9986,6 +11473,22 @@ cache_epsc0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            cache_epsc0_ca_pw_0(0) <= '0';
+            cache_epsc0_ca_pw_0(1) <= '0';
+            cache_epsc0_ca_pw_0(2) <= '0';
+            cache_epsc0_ca_pw_0(3) <= '0';
+            cache_epsc0_ca_pw_1(0) <= '0';
+            cache_epsc0_ca_pw_1(1) <= '0';
+            cache_epsc0_ca_pw_1(2) <= '0';
+            cache_epsc0_ca_pw_1(3) <= '0';
+            cache_epsc0_ca_pw_2(0) <= '0';
+            cache_epsc0_ca_pw_2(1) <= '0';
+            cache_epsc0_ca_pw_2(2) <= '0';
+            cache_epsc0_ca_pw_2(3) <= '0';
+            cache_epsc0_ca_pw_3(0) <= '0';
+            cache_epsc0_ca_pw_3(1) <= '0';
+            cache_epsc0_ca_pw_3(2) <= '0';
+            cache_epsc0_ca_pw_3(3) <= '0';
             cache_epsc0_ca_r_0(0) <= '0';
             cache_epsc0_ca_r_0(1) <= '0';
             cache_epsc0_ca_r_0(2) <= '0';
@@ -10321,6 +11824,7 @@ begin
                             cache_epsc0_ca_w_0(to_integer(s0)) <= hq_a_w_5;
                             cache_epsc0_ca_x_0(to_integer(s0)) <= hq_a_x_5;
                             cache_epsc0_ca_xu_0(to_integer(s0)) <= hq_a_xu_5;
+                            cache_epsc0_ca_pw_0(to_integer(s0)) <= hq_a_pw_5;
                         when "01" =>
                             fv0_1 := '1';
                             cache_epsc0_cv1(to_integer(s0)) <= '1';
@@ -10333,6 +11837,7 @@ begin
                             cache_epsc0_ca_w_1(to_integer(s0)) <= hq_a_w_5;
                             cache_epsc0_ca_x_1(to_integer(s0)) <= hq_a_x_5;
                             cache_epsc0_ca_xu_1(to_integer(s0)) <= hq_a_xu_5;
+                            cache_epsc0_ca_pw_1(to_integer(s0)) <= hq_a_pw_5;
                         when "10" =>
                             fv0_2 := '1';
                             cache_epsc0_cv2(to_integer(s0)) <= '1';
@@ -10345,6 +11850,7 @@ begin
                             cache_epsc0_ca_w_2(to_integer(s0)) <= hq_a_w_5;
                             cache_epsc0_ca_x_2(to_integer(s0)) <= hq_a_x_5;
                             cache_epsc0_ca_xu_2(to_integer(s0)) <= hq_a_xu_5;
+                            cache_epsc0_ca_pw_2(to_integer(s0)) <= hq_a_pw_5;
                         when others => -- "11"
                             fv0_3 := '1';
                             cache_epsc0_cv3(to_integer(s0)) <= '1';
@@ -10357,6 +11863,7 @@ begin
                             cache_epsc0_ca_w_3(to_integer(s0)) <= hq_a_w_5;
                             cache_epsc0_ca_x_3(to_integer(s0)) <= hq_a_x_5;
                             cache_epsc0_ca_xu_3(to_integer(s0)) <= hq_a_xu_5;
+                            cache_epsc0_ca_pw_3(to_integer(s0)) <= hq_a_pw_5;
                     end case;
                     case fw0 is
                         when "00" =>
@@ -10461,6 +11968,7 @@ begin
                             cache_epsc0_ca_w_0(to_integer(s1)) <= hq_a_w_4;
                             cache_epsc0_ca_x_0(to_integer(s1)) <= hq_a_x_4;
                             cache_epsc0_ca_xu_0(to_integer(s1)) <= hq_a_xu_4;
+                            cache_epsc0_ca_pw_0(to_integer(s1)) <= hq_a_pw_4;
                         when "01" =>
                             fv1_1 := '1';
                             cache_epsc0_cv1(to_integer(s1)) <= '1';
@@ -10473,6 +11981,7 @@ begin
                             cache_epsc0_ca_w_1(to_integer(s1)) <= hq_a_w_4;
                             cache_epsc0_ca_x_1(to_integer(s1)) <= hq_a_x_4;
                             cache_epsc0_ca_xu_1(to_integer(s1)) <= hq_a_xu_4;
+                            cache_epsc0_ca_pw_1(to_integer(s1)) <= hq_a_pw_4;
                         when "10" =>
                             fv1_2 := '1';
                             cache_epsc0_cv2(to_integer(s1)) <= '1';
@@ -10485,6 +11994,7 @@ begin
                             cache_epsc0_ca_w_2(to_integer(s1)) <= hq_a_w_4;
                             cache_epsc0_ca_x_2(to_integer(s1)) <= hq_a_x_4;
                             cache_epsc0_ca_xu_2(to_integer(s1)) <= hq_a_xu_4;
+                            cache_epsc0_ca_pw_2(to_integer(s1)) <= hq_a_pw_4;
                         when others => -- "11"
                             fv1_3 := '1';
                             cache_epsc0_cv3(to_integer(s1)) <= '1';
@@ -10497,6 +12007,7 @@ begin
                             cache_epsc0_ca_w_3(to_integer(s1)) <= hq_a_w_4;
                             cache_epsc0_ca_x_3(to_integer(s1)) <= hq_a_x_4;
                             cache_epsc0_ca_xu_3(to_integer(s1)) <= hq_a_xu_4;
+                            cache_epsc0_ca_pw_3(to_integer(s1)) <= hq_a_pw_4;
                     end case;
                     case fw1 is
                         when "00" =>
@@ -10611,6 +12122,7 @@ begin
                             cache_epsc0_ca_w_0(to_integer(s2)) <= hq_a_w_3;
                             cache_epsc0_ca_x_0(to_integer(s2)) <= hq_a_x_3;
                             cache_epsc0_ca_xu_0(to_integer(s2)) <= hq_a_xu_3;
+                            cache_epsc0_ca_pw_0(to_integer(s2)) <= hq_a_pw_3;
                         when "01" =>
                             fv2_1 := '1';
                             cache_epsc0_cv1(to_integer(s2)) <= '1';
@@ -10623,6 +12135,7 @@ begin
                             cache_epsc0_ca_w_1(to_integer(s2)) <= hq_a_w_3;
                             cache_epsc0_ca_x_1(to_integer(s2)) <= hq_a_x_3;
                             cache_epsc0_ca_xu_1(to_integer(s2)) <= hq_a_xu_3;
+                            cache_epsc0_ca_pw_1(to_integer(s2)) <= hq_a_pw_3;
                         when "10" =>
                             fv2_2 := '1';
                             cache_epsc0_cv2(to_integer(s2)) <= '1';
@@ -10635,6 +12148,7 @@ begin
                             cache_epsc0_ca_w_2(to_integer(s2)) <= hq_a_w_3;
                             cache_epsc0_ca_x_2(to_integer(s2)) <= hq_a_x_3;
                             cache_epsc0_ca_xu_2(to_integer(s2)) <= hq_a_xu_3;
+                            cache_epsc0_ca_pw_2(to_integer(s2)) <= hq_a_pw_3;
                         when others => -- "11"
                             fv2_3 := '1';
                             cache_epsc0_cv3(to_integer(s2)) <= '1';
@@ -10647,6 +12161,7 @@ begin
                             cache_epsc0_ca_w_3(to_integer(s2)) <= hq_a_w_3;
                             cache_epsc0_ca_x_3(to_integer(s2)) <= hq_a_x_3;
                             cache_epsc0_ca_xu_3(to_integer(s2)) <= hq_a_xu_3;
+                            cache_epsc0_ca_pw_3(to_integer(s2)) <= hq_a_pw_3;
                     end case;
                     case fw2 is
                         when "00" =>
@@ -10771,6 +12286,7 @@ begin
                             cache_epsc0_ca_w_0(to_integer(s3)) <= hq_a_w_2;
                             cache_epsc0_ca_x_0(to_integer(s3)) <= hq_a_x_2;
                             cache_epsc0_ca_xu_0(to_integer(s3)) <= hq_a_xu_2;
+                            cache_epsc0_ca_pw_0(to_integer(s3)) <= hq_a_pw_2;
                         when "01" =>
                             fv3_1 := '1';
                             cache_epsc0_cv1(to_integer(s3)) <= '1';
@@ -10783,6 +12299,7 @@ begin
                             cache_epsc0_ca_w_1(to_integer(s3)) <= hq_a_w_2;
                             cache_epsc0_ca_x_1(to_integer(s3)) <= hq_a_x_2;
                             cache_epsc0_ca_xu_1(to_integer(s3)) <= hq_a_xu_2;
+                            cache_epsc0_ca_pw_1(to_integer(s3)) <= hq_a_pw_2;
                         when "10" =>
                             fv3_2 := '1';
                             cache_epsc0_cv2(to_integer(s3)) <= '1';
@@ -10795,6 +12312,7 @@ begin
                             cache_epsc0_ca_w_2(to_integer(s3)) <= hq_a_w_2;
                             cache_epsc0_ca_x_2(to_integer(s3)) <= hq_a_x_2;
                             cache_epsc0_ca_xu_2(to_integer(s3)) <= hq_a_xu_2;
+                            cache_epsc0_ca_pw_2(to_integer(s3)) <= hq_a_pw_2;
                         when others => -- "11"
                             fv3_3 := '1';
                             cache_epsc0_cv3(to_integer(s3)) <= '1';
@@ -10807,6 +12325,7 @@ begin
                             cache_epsc0_ca_w_3(to_integer(s3)) <= hq_a_w_2;
                             cache_epsc0_ca_x_3(to_integer(s3)) <= hq_a_x_2;
                             cache_epsc0_ca_xu_3(to_integer(s3)) <= hq_a_xu_2;
+                            cache_epsc0_ca_pw_3(to_integer(s3)) <= hq_a_pw_2;
                     end case;
                     case fw3 is
                         when "00" =>
@@ -10869,6 +12388,8 @@ begin
                 e0_a_x(0) := cache_epsc0_ca_x_0(to_integer(cache_epsc0_vset));
                 e0_a_xu := to_unsigned(0, 1);
                 e0_a_xu(0) := cache_epsc0_ca_xu_0(to_integer(cache_epsc0_vset));
+                e0_a_pw := to_unsigned(0, 1);
+                e0_a_pw(0) := cache_epsc0_ca_pw_0(to_integer(cache_epsc0_vset));
                 e1_v := to_unsigned(0, 1);
                 e1_v(0) := cache_epsc0_cv1(to_integer(cache_epsc0_vset));
                 e1_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -10889,6 +12410,8 @@ begin
                 e1_a_x(0) := cache_epsc0_ca_x_1(to_integer(cache_epsc0_vset));
                 e1_a_xu := to_unsigned(0, 1);
                 e1_a_xu(0) := cache_epsc0_ca_xu_1(to_integer(cache_epsc0_vset));
+                e1_a_pw := to_unsigned(0, 1);
+                e1_a_pw(0) := cache_epsc0_ca_pw_1(to_integer(cache_epsc0_vset));
                 e2_v := to_unsigned(0, 1);
                 e2_v(0) := cache_epsc0_cv2(to_integer(cache_epsc0_vset));
                 e2_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -10909,6 +12432,8 @@ begin
                 e2_a_x(0) := cache_epsc0_ca_x_2(to_integer(cache_epsc0_vset));
                 e2_a_xu := to_unsigned(0, 1);
                 e2_a_xu(0) := cache_epsc0_ca_xu_2(to_integer(cache_epsc0_vset));
+                e2_a_pw := to_unsigned(0, 1);
+                e2_a_pw(0) := cache_epsc0_ca_pw_2(to_integer(cache_epsc0_vset));
                 e3_v := to_unsigned(0, 1);
                 e3_v(0) := cache_epsc0_cv3(to_integer(cache_epsc0_vset));
                 e3_k := unsigned'("0000000000000000000000000000000000000000000");
@@ -10929,6 +12454,8 @@ begin
                 e3_a_x(0) := cache_epsc0_ca_x_3(to_integer(cache_epsc0_vset));
                 e3_a_xu := to_unsigned(0, 1);
                 e3_a_xu(0) := cache_epsc0_ca_xu_3(to_integer(cache_epsc0_vset));
+                e3_a_pw := to_unsigned(0, 1);
+                e3_a_pw(0) := cache_epsc0_ca_pw_3(to_integer(cache_epsc0_vset));
                 if (i_op = 1) then
                     d1w0_0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     d1w0_0 := i_invept_single_context_eptp;

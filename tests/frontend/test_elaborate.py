@@ -859,3 +859,23 @@ def test_a_nested_record_field_may_name_an_enum(tmp_path):
                                         "record r { code : 8 enum s.reason = host.code; }")
     spec = compile_spec(write(tmp_path, text), DiagnosticBag())
     assert spec.nested[0].record.fields[0].enum == "reason"
+
+
+# ---- nested folds: `accumulate NAME = INIT then EXPR over table;`
+def with_fold(fold: str) -> str:
+    """WALK with a leaf accumulator `ok`, composed over itself, with `fold` in the composition."""
+    walk = with_rules("    accumulate ok = 0 then P at leaf;\n")
+    return walk + edit(NESTED, "    record r", fold + "\n    record r")
+
+
+def test_a_fold_reads_an_unknown_host_accumulator(tmp_path):
+    text = with_fold("    accumulate all = 1 then all && host.nope over table;")
+    d = only(compile_text(tmp_path, text), "E0301")
+    assert loc(d) == where(text, "host.nope")
+
+
+def test_a_fold_may_not_take_the_guests_accumulator_name_nor_skip_the_host(tmp_path):
+    text = with_fold("    accumulate ok = 1 then ok && host.ok over table;")
+    assert loc(only(compile_text(tmp_path, text), "E0344")) == where(text, "accumulate ok = 1")
+    text = with_fold("    accumulate all = 1 then all over table;")
+    assert loc(only(compile_text(tmp_path, text), "E0345")) == where(text, "accumulate all = 1")

@@ -873,3 +873,92 @@ def test_paging_write_does_not_allow_the_final_write(ept):
     for proc3 in (0, EPT_PW_CTRL, EPT_PW_CTRL | GPV_CTRL):
         r, _, _ = ept.walk(n, write=1, PROC3=proc3)
         assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))
+
+
+# ---- guest-paging verification: bit 57 of an EPT leaf (SDM 25.6.2 Table 25-8; 29.3.3.2) -----------
+# With the "guest-paging verification" control (tertiary control 3) = 1, an access using a
+# guest-linear address whose final guest-physical address is mapped by an EPT leaf with bit 57
+# (verify guest paging) = 1 causes an EPT violation unless every guest paging-structure entry
+# used to translate the linear address lay in a page whose EPT leaf has bit 58 (paging-write
+# access) = 1; the exit qualification's bit 15 says the violation came from the verification
+# (Table 28-7). The spec checks it after the read/write/fetch permissions.
+H_GPV = 73  # 65 + index of gpv_violation in HOST_FAULTS
+Q_GPV = 1 << 15
+
+
+def gpv_walk(guest_pw=(4, 3, 2, 1), vgp=True, final_size="4K", guest_tables_2m=False):
+    """TwoD with PW set in the EPT leaves that map the guest table pages of `guest_pw`
+    (levels; with guest_tables_2m one 2-MiB EPT page holds them all) and VGP in the EPT leaf
+    of the final page."""
+    n = TwoD(final_size=final_size, guest_tables_2m=guest_tables_2m)
+    for lv in guest_pw:
+        n.update(n.ept_entry(n.guest_entry[lv][0], 2 if guest_tables_2m else 1), lambda e: e | PW)
+    if vgp:
+        n.update(n.ept_entry(FINAL_GPA, SIZE_LEVEL[final_size]), lambda e: e | VGP)
+    return n
+
+
+def test_gpv_status_code(generated):
+    assert generated["intel_ept"][0].HOST_FAULTS.index("gpv_violation") + 65 == H_GPV
+
+
+@pytest.mark.parametrize("final_size", ["4K", "2M", "1G"])
+def test_gpv_every_guest_table_in_a_paging_write_page_translates(ept, final_size):
+    """Every guest paging-structure page (PML4, PDPT, PD, PT) is mapped by an EPT leaf with
+    PW = 1 and the final page's EPT leaf has VGP = 1: the verification passes and the walk
+    translates as without it: 20 references for the guest side (at each of the 4 guest levels
+    an EPT walk of 4 entries and the guest entry), then the EPT walk of the final address,
+    4, 3 or 2 entries for a 4-KiB, 2-MiB or 1-GiB EPT page."""
+    n = gpv_walk(final_size=final_size)
+    frame = {"4K": H_PAGE, "2M": H_2M, "1G": H_1G}[final_size]
+    off = FINAL_GPA & ((1 << (12 + 9 * (SIZE_LEVEL[final_size] - 1))) - 1)
+    for proc3 in (GPV_CTRL, GPV_CTRL | EPT_PW_CTRL):
+        r, trace, _ = ept.walk(n, PROC3=proc3)
+        assert r == (0, frame | off, 1, SIZE_LEVEL[final_size])
+        assert trace == n.expected_trace() and len(trace) == 20 + 4 - SIZE_LEVEL[final_size] + 1
+
+
+@pytest.mark.parametrize("guest_level", [4, 3, 2, 1])
+def test_gpv_one_guest_table_outside_a_paging_write_page_is_a_violation(ept, guest_level):
+    """The page of the guest table at `guest_level` has PW = 0 in EPT: the final access (a
+    read) is an EPT violation (exit 48) on the final address, found by the EPT walk of it
+    (host level 1, no guest level): bits 0 (read), 3-6 (the final EPT entries grant R, W, X
+    and XU), 7 and 8 (a linear address, the final access), 9 and 10 (guest paging gives a
+    user read/write page) and 15 (guest-paging verification). Every reference is a read:
+    the 24 of the walk, nothing written."""
+    n = gpv_walk(guest_pw=[lv for lv in (4, 3, 2, 1) if lv != guest_level])
+    r, trace, mem = ept.walk(n, PROC3=GPV_CTRL)
+    assert r == (H_GPV, 1, None, violation(Q_READ | Q_R | Q_W | Q_X | Q_XU | Q_FINAL | Q_GPV))
+    assert trace == n.expected_trace() and mem == n.mem
+
+
+def test_gpv_control_off_or_vgp_clear_translates(ept):
+    """The verification needs both the control and VGP: with no guest table page in a PW page,
+    the walk translates when the control is 0 (whatever the EPT paging-write control says), and
+    when the final page's EPT leaf has VGP = 0 with the control on."""
+    n = gpv_walk(guest_pw=())
+    for proc3 in (0, EPT_PW_CTRL):
+        assert ept.walk(n, PROC3=proc3)[0] == (0, H_PAGE | 0xABC, 1, 1)
+    n = gpv_walk(guest_pw=(), vgp=False)
+    assert ept.walk(n, PROC3=GPV_CTRL)[0] == (0, H_PAGE | 0xABC, 1, 1)
+
+
+def test_gpv_guest_tables_in_one_large_ept_page(ept):
+    """The guest tables' four pages lie in one 2-MiB EPT page: its leaf's PW decides for all
+    of them. PW = 1: translates; PW = 0 with a 2-MiB final EPT page with VGP: the violation is
+    reported at host level 2 (the level of the final EPT leaf)."""
+    n = gpv_walk(guest_tables_2m=True, final_size="2M")
+    assert ept.walk(n, PROC3=GPV_CTRL)[0] == (0, H_2M | (FINAL_GPA & 0x1FFFFF), 1, 2)
+    n.update(n.ept_entry(n.guest_entry[1][0], 2), lambda e: e & ~PW)
+    r, _, _ = ept.walk(n, PROC3=GPV_CTRL)
+    assert r == (H_GPV, 2, None, violation(Q_READ | Q_R | Q_W | Q_X | Q_XU | Q_FINAL | Q_GPV))
+
+
+def test_gpv_comes_after_the_permission_checks(ept):
+    """A write to a page whose EPT leaf has W = 0 and VGP = 1, guest tables not in PW pages:
+    the write violation is reported, bit 15 clear (the spec's order: SDM 29.3.3.2 lists both
+    and does not order them)."""
+    n = gpv_walk(guest_pw=())
+    n.update(n.ept_entry(FINAL_GPA, 1), lambda e: e & ~W)
+    r, _, _ = ept.walk(n, write=1, PROC3=GPV_CTRL)
+    assert r == (H_WRITE, 1, None, violation(Q_WRITE | Q_R | Q_X | Q_XU | Q_FINAL))

@@ -1634,9 +1634,12 @@ class Elaborator:
             return
         regs = {n: all_regs[n] for n in context}
         gscope = Scope(m, registers=regs, access=guest.access)
+        folds = self.nested_folds(m, d, guest, host, regs)
+        if folds is None:
+            return
+        guest_accs = {a.name: a.width for a in guest.accumulators + folds}
         # the final access may depend on what the guest walk found (e.g. a user page)
-        final_scope = Scope(m, registers=regs, access=guest.access,
-                            accumulators={a.name: a.width for a in guest.accumulators})
+        final_scope = Scope(m, registers=regs, access=guest.access, accumulators=guest_accs)
         maps = {}
         stages = [("table", d.table_access), ("final", d.final_access)]
         if d.update_access or d.update_when is not None:
@@ -1671,7 +1674,7 @@ class Elaborator:
         # fault (on the final address, the whole walk's rights: a fault report's linear-page rights)
         rec_scope = Scope(m, registers=regs, access=guest.access, host=host_fields, fault_kinds=host.fault_kinds,
                           input=(guest.input_name, guest.input_width),
-                          accumulators={a.name: a.width for a in guest.accumulators},
+                          accumulators=guest_accs,
                           builtins={"on_table": 1, "on_final": 1, "fault": max(1, len(host.fault_kinds).bit_length()),
                                     "level": level_width})
         if len(d.records) != 1:
@@ -1698,7 +1701,47 @@ class Elaborator:
                                      guest_bypass_cite=stage_off.get("guest", (None, ""))[1],
                                      host_bypass=stage_off.get("host", (None, ""))[0],
                                      host_bypass_cite=stage_off.get("host", (None, ""))[1],
-                                     context=tuple(context), cite=d.cite, doc=d.doc, span=d.span)
+                                     context=tuple(context), folds=folds, cite=d.cite, doc=d.doc, span=d.span)
+
+    def nested_folds(self, m, d, guest: ir.Regime, host: ir.Regime, regs: dict) -> tuple | None:
+        """The folds of nested `d` (`accumulate NAME = INIT then EXPR over table;`), or None
+        when one is wrong: INIT reads context registers and parameters, EXPR also the fold
+        itself, the other folds and `host.ACC` (an accumulator of the host regime)."""
+        if not d.folds:
+            return ()
+        out, ok = [], True
+        taken = {a.name: a.span for a in guest.accumulators}
+        widths = {}
+        init_scope = Scope(m, registers=regs)
+        for r in d.folds:
+            init = self.resolve(r.init, init_scope)
+            widths[r.name] = max(1, init.width if init is not None else 1)
+        host_accs = {a.name: a.width for a in host.accumulators}
+        scope = Scope(m, registers=regs, accumulators=widths, host_accs=host_accs)
+        for r in d.folds:
+            if r.name in taken:
+                self.bag.error("E0344", f"fold '{r.name}' of nested '{d.name}' has the name of "
+                               f"{'an accumulator of guest regime ' + repr(guest.name) if r.name in {a.name for a in guest.accumulators} else 'another fold'}: "
+                               "the composition's record and access maps read both by that name; rename the fold",
+                               r.span, ("first defined here", taken[r.name]))
+                ok = False
+                continue
+            taken[r.name] = r.span
+            init = self.resolve(r.init, init_scope)
+            then = self.resolve(r.value, scope)
+            if init is None or then is None:
+                ok = False
+                continue
+            if not any(x.kind == "hacc" for x in then.refs()):
+                self.bag.error("E0345", f"fold '{r.name}' of nested '{d.name}' reads no accumulator of the host "
+                               f"translation: a fold over table reads takes in `host.NAME` ({its_names('accumulators', tuple(host_accs))} "
+                               f"of host regime '{host.name}'); without one it folds nothing from the host: read `host.NAME`, "
+                               "or make it an accumulator of the guest regime", r.span)
+                ok = False
+                continue
+            out.append(ir.Accumulator(name=r.name, width=max(init.width, then.width, 1), init=init, then=then,
+                                      where="over table", cite=r.cite, doc=r.doc, span=r.span))
+        return tuple(out) if ok else None
 
 
 def _regime_exprs(r: ir.Regime) -> list[Expr]:

@@ -35,7 +35,8 @@ RUNTIME_KINDS = {"ctx": "a context register's value", "input": "the input addres
             "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
             "access": "an access kind", "event": "a field of the event", "operand": "an operand of the event",
             "tag": "a tag of the request", "entry": "a value a cache entry stored", "struct": "a structure field in memory",
-            "bitmap": "a bitmap lookup", "rerr": "a structure's read error", "walk": "a result of a walk", "call": "a result of a call", "host": "a field of the host's record"}
+            "bitmap": "a bitmap lookup", "rerr": "a structure's read error", "walk": "a result of a walk", "call": "a result of a call", "host": "a field of the host's record",
+            "hacc": "an accumulator of the host translation"}
 
 
 def suggest(name: str, candidates: list[str]) -> str | None:
@@ -124,6 +125,8 @@ class Scope:
         self.builtins: dict[str, int] = kw.get("builtins", {})
         self.fault_kinds: tuple[str, ...] = kw.get("fault_kinds", ())
         self.host: dict[str, int] = kw.get("host", {})
+        # a nested fold: `host.NAME` is accumulator NAME of the host translation just made
+        self.host_accs: dict[str, int] = kw.get("host_accs", {})
         self.lets: dict[str, Expr] = kw.get("lets", {})
         # decision units: event fields (name -> width), structures (name -> (Structure,
         # {field: format Layout or None})) and bitmaps (name -> width)
@@ -246,6 +249,8 @@ class Scope:
                                     "every leaf format, or rename it in the ones where it differs", found=True)
             if head == "host" and tail in self.host:
                 return Expr(op="ref", kind="host", name=tail, width=self.host[tail], span=span)
+            if head == "host" and tail in self.host_accs:
+                return Expr(op="ref", kind="hacc", name=tail, width=self.host_accs[tail], span=span)
             if head == "entry":
                 return self._entry_ref(tail, name, span)
         if len(parts) == 3 and head in m.imports:
@@ -309,7 +314,7 @@ class Scope:
 
     def _candidates(self) -> list[str]:
         names = list(self.module.params) + list(self.accumulators) + list(self.builtins) + list(self.registers)
-        names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host]
+        names += list(self.fault_kinds) + [f"access.{a}" for a in self.access] + [f"host.{h}" for h in self.host] + [f"host.{h}" for h in self.host_accs]
         names += list(self.lets) + [f"event.{e}" for e in self.event] + list(self.bitmaps)
         names += [f"{c}.{x}" for c, members in self.calls.items() for x in members]
         names += list(self.operands) + list(self.cache_tags) + [f"entry.{t}" for t in self.entry_tags or ()]

@@ -66,6 +66,10 @@ class CacheView:
     leaf_env: Env = field(default_factory=Env)
     register_widths: dict = field(default_factory=dict)
 
+    # (host accumulator, width) an entry keeps when the composition folds over its host
+    # translations: a nested TLB's of its translation, a paging-structure cache's of the
+    # host translation of the next table (the guest's read there makes none)
+    hx: tuple[tuple[str, int], ...] = ()
     # the sets an invalidation sweeps (the most of the model's caches: TranslationView sets it)
     sweep_sets: int = 0
 
@@ -146,7 +150,7 @@ class CacheView:
         if self.has_global:
             out.append(("cg", 0))
         out += [("cl", self.level_width)] + ([("ch", self.level_width)] if self.nested else []) + [("cp", self.pa_width)]
-        return out
+        return out + [(f"cx_{a}_", 0 if wd == 1 else wd) for a, wd in self.hx]
 
     # ---- the request's tag values and global bit (always_comb statements)
     def tag_lines(self) -> list[str]:
@@ -381,7 +385,7 @@ class CacheView:
         if self.nested:
             out.append(("ch", "w_aux"))
         out.append(("cp", f"w_pa[{ADDR_BITS}:{self.g}]"))
-        return out
+        return out + [(f"cx_{a}_", f"w_fa_{a}") for a, _ in self.hx]
 
     @property
     def fill_set(self) -> str:
@@ -591,7 +595,7 @@ class PscView(CacheView):
         if self.htable:
             out.append(("ch", ADDR_BITS))
         out += [(f"ca_{a}_", 0 if wd == 1 else wd) for a, wd in self.accs]
-        return out
+        return out + [(f"cx_{a}_", 0 if wd == 1 else wd) for a, wd in self.hx]
 
     @staticmethod
     def lvar(n: int, w: int, prefix: str) -> str:
@@ -622,7 +626,7 @@ class PscView(CacheView):
         hit_signals' order after pc_hit (signal pc_X is variable h_X)."""
         out = []
         for (name, width), prefix in zip(self.hit_signals()[1:], ["cn", "cb"] + (["ch"] if self.htable else [])
-                                          + [f"ca_{a}_" for a, _ in self.accs]):
+                                          + [f"ca_{a}_" for a, _ in self.accs] + [f"cx_{a}_" for a, _ in self.hx]):
             out.append((f"h_{name[3:]}", prefix, width))
         return out
 
@@ -642,7 +646,7 @@ class PscView(CacheView):
     def stage_names(self, n: int) -> list[str]:
         """The walker's staged fill of level n (pq_*: set as the walk passes the pointer)."""
         out = [f"pq_v{n}", f"pq_n{n}", f"pq_t{n}"] + ([f"pq_h{n}"] if self.htable else [])
-        return out + [f"pq_a_{a}_{n}" for a, _ in self.accs]
+        return out + [f"pq_a_{a}_{n}" for a, _ in self.accs] + [f"pq_x_{a}_{n}" for a, _ in self.hx]
 
     def stage_signals(self) -> list[tuple[str, int]]:
         """(signal, width; 0 = a bool) of every staged fill, level by level, root first."""
@@ -652,6 +656,7 @@ class PscView(CacheView):
             if self.htable:
                 out += [(f"pq_w{n}", 0), (f"pq_h{n}", ADDR_BITS)]
             out += [(f"pq_a_{a}_{n}", 0 if wd == 1 else wd) for a, wd in self.accs]
+            out += [(f"pq_x_{a}_{n}", 0 if wd == 1 else wd) for a, wd in self.hx]
         return out
 
     @property
@@ -665,7 +670,8 @@ class PscView(CacheView):
         out = [("pc_hit", 0), ("pc_nxt", self.level_width), ("pc_tbl", self.table_width)]
         if self.htable:
             out.append(("pc_htbl", ADDR_BITS))
-        return out + [(f"pc_a_{a}", 0 if wd == 1 else wd) for a, wd in self.accs]
+        return out + [(f"pc_a_{a}", 0 if wd == 1 else wd) for a, wd in self.accs] \
+            + [(f"pc_x_{a}", 0 if wd == 1 else wd) for a, wd in self.hx]
 
     def fill_values(self, n: int) -> list[tuple[str, str]]:
         """(memory prefix, value) of level n's fill: the request captured when the walk
@@ -681,7 +687,7 @@ class PscView(CacheView):
         if self.htable:
             out.append(("ch", f"pq_h{n}"))
         out += [(f"ca_{a}_", f"pq_a_{a}_{n}") for a, _ in self.accs]
-        return out
+        return out + [(f"cx_{a}_", f"pq_x_{a}_{n}") for a, _ in self.hx]
 
 
 def _no_global(e: Expr) -> Expr:
@@ -760,6 +766,7 @@ def walk_cache_views(t) -> tuple[PscView | None, CacheView | None, PscView | Non
     host_levels = _leaf_shifts(host) if host else None
     g = min(s for _, s in levels + (host_levels or ()))
     widths = {r: t.spec.layout(r).width for r in t.context}
+    hx = tuple((a.name, a.width) for a in host.accumulators) if host is not None and top.folds else ()
     pv = nv = None
     if psc is not None:
         ref = t.caches  # the reference's view: the same levels, order and keys
@@ -772,7 +779,7 @@ def walk_cache_views(t) -> tuple[PscView | None, CacheView | None, PscView | Non
             psc_levels=order, index_lo={n: ref.index_lo()[n] for n in order},
             next_levels=tuple(lv.number for lv in guest.levels if lv.number < max(order)),
             table_width=main.addr_width, htable=host is not None,
-            accs=tuple((a.name, a.width) for a in guest.accumulators))
+            accs=tuple((a.name, a.width) for a in guest.accumulators), hx=hx)
     hpsc = next((c for c in caches if c.holds == "tables" and c.stage == "host"), None)
     hv = None
     if hpsc is not None and host is not None:
@@ -792,7 +799,7 @@ def walk_cache_views(t) -> tuple[PscView | None, CacheView | None, PscView | Non
             name=ntlb.name, entries=ntlb.entries, ways=ntlb.ways, replace=ntlb.replace, pages=ntlb.pages, g=g,
             input_width=host.input_width, access=tuple(host.access), levels=host_levels,
             tags=tuple(Tag(tg.name, tg.value.width, tg.value) for tg in ntlb.tags), events=_events(top, ntlb),
-            level_width=t.level_width, env=main.hdl_env(), register_widths=widths)
+            level_width=t.level_width, env=main.hdl_env(), register_widths=widths, hx=hx)
     return pv, nv, hv
 
 

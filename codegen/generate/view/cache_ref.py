@@ -44,6 +44,12 @@ class CacheRefView:
         self.granule = min(list(self.shifts.values()) + list(self.host_shifts.values()))
 
     @property
+    def folds(self) -> bool:
+        """A composition that folds over its host translations: a host translation reports its
+        accumulators too (the result tuple's elements from 4), which a nested-TLB entry keeps."""
+        return isinstance(self.top, ir.Nested) and bool(self.top.folds)
+
+    @property
     def enabled(self) -> bool:
         return bool(self.caches)
 

@@ -303,6 +303,20 @@ class WalkerView:
         return f"concat(intbv(0)[{width - w}:], i_addr)" if width > w else "i_addr"
 
     @property
+    def folds(self) -> bool:
+        """The composition folds over its host translations (`accumulate ... over table`):
+        the host reports its accumulators with each translation, the guest takes them in."""
+        return self.nested is not None and bool(self.nested.folds)
+
+    def host_accs(self) -> list[str]:
+        """The host regime's accumulators, in order, when the composition folds (else none)."""
+        return [a.name for a in self.spec.regime(self.nested.host).accumulators] if self.folds else []
+
+    def host_acc_index(self, name: str) -> int:
+        """Where accumulator `name` sits in the host's reported tuple (the reference's `ht`)."""
+        return self.host_accs().index(name)
+
+    @property
     def context(self) -> tuple[str, ...]:
         """Context registers the walker takes: a guest takes the whole nested context."""
         return self.nested.context if self.role == "guest" else self.regime.context
@@ -352,6 +366,7 @@ class WalkerView:
             "acc": lambda e: f"a_{e.name}",
             "access": lambda e: f"k_{e.name}",
             "input": lambda e: "i_addr",
+            "hacc": lambda e: f"ht[{self.host_acc_index(e.name)}]",
         })
 
     def mbz_conditions(self) -> list[Expr]:
@@ -559,6 +574,9 @@ class WalkerView:
             "acc": lambda e: f"a_{e.name}",
             "access": lambda e: f"k_{e.name}",
             "input": lambda e: "i_addr",
+            # the host's accumulators: on its port as the entry read answers, latched (hl_*) for
+            # an entry processed after an as-used write (the host has translated that since)
+            "hacc": lambda e: f"{'hl' if getattr(self, '_entry', None) == 'le' else 'ha'}_{e.name}",
         }, signal={"field": field_signal, "leaf": field_signal,
                    "ctx": lambda e: (f"r_{e.name}", e.lo)})
 
@@ -673,8 +691,16 @@ class WalkerView:
         the FSM drives them in this cycle): a guest's x_phys (read the table at a host-
         physical address), a host's nested-TLB fill (n_fill, with the translation)."""
         out = ["x_phys"] if self.role == "guest" and self.psc is not None and self.psc.htable else []
+        out += [f"x_hx_{a}" for a in self.host_accs()] if out else []
         host_fill = self.role == "host" and (self.ntlb is not None or self.psc is not None)
-        return out + (["n_fill", "n_fpa", "n_flv"] if host_fill else [])
+        out += ["n_fill", "n_fpa", "n_flv"] if host_fill else []
+        return out + ([f"n_fa_{a}" for a in self.host_accs()] if self.role == "host" and self.ntlb is not None else [])
+
+    def bool_pulses(self) -> list[str]:
+        """The pulses that are one bit (reset to False, not 0)."""
+        host = self.spec.regime(self.nested.host) if self.nested is not None else None
+        ones = [a.name for a in host.accumulators if a.width == 1] if host is not None and self.folds else []
+        return ["x_phys", "n_fill"] + [f"x_hx_{a}" for a in ones] + [f"n_fa_{a}" for a in ones]
 
     def two_process(self, body: str, ports: list[str], pulses: tuple = ()) -> dict:
         """The FSM body written for one clocked process (`X.next = ...` takes effect at
@@ -862,7 +888,8 @@ def walkers(spec: ir.Spec) -> list[WalkerView]:
     """The walkers that implement the spec's top translation, host first."""
     top = spec.top
     if isinstance(top, ir.Nested):
-        out = [WalkerView(spec, spec.regime(top.host), "host", top), WalkerView(spec, spec.regime(top.guest), "guest", top)]
+        out = [WalkerView(spec, spec.regime(top.host), "host", top),
+               WalkerView(spec, top.guest_with_folds(spec.regime(top.guest)), "guest", top)]
     else:
         out = [WalkerView(spec, top, "top")]
     return widen(out)

@@ -723,6 +723,14 @@ class TableBuilder:
         self._masks = {}
         self._prep_legal = None
 
+    def unprefer(self, names: set[str]) -> None:
+        """Leave fields `names` out of the lean (drawn as if no check read them)."""
+        if names & set(self.preferred):
+            self.preferred = {k: v for k, v in self.preferred.items() if k not in names}
+            self._pref_key = tuple(sorted(self.preferred.items())) + (("unpreferred", tuple(sorted(names))),)
+            self._masks = {}
+            self._prep_legal = None
+
     def _masked_bits(self, w: int, wide: int, ones: int, pref_mask: int, pref_value: int) -> int:
         """random_entry on random.Random, all fields at once: `wide` bits uniform, `ones` bits
         set 13 times in 16, `pref_mask` bits at `pref_value` (flipped 1 time in 32 unless
@@ -1295,7 +1303,7 @@ class ScenarioFactory:
         self.spec = spec
         top = top or spec.top
         self.nested = top if isinstance(top, ir.Nested) else None
-        self.main = spec.regime(top.guest) if self.nested else top
+        self.main = top.guest_with_folds(spec.regime(top.guest)) if self.nested else top
         self.host = spec.regime(top.host) if self.nested else None
         self.context = top.context
         self._start_pairs: dict[tuple, list[tuple[int, int]]] = {}  # by context override
@@ -1492,6 +1500,12 @@ class ScenarioFactory:
                  "update": self.nested.update_access}[stage]
         accs = {a.name: guest_acc for a in self.main.accumulators}
         return {b.name: ctx_fn(b.value)(ctx, access, accs) for b in binds}
+
+    def _fold_fields(self) -> set[str]:
+        """The host entry fields that the composition's folds read (through `host.ACC`)."""
+        accs = {r.name for f in self.nested.folds for r in f.then.refs() if r.kind == "hacc"}
+        return {r.name for a in self.host.accumulators if a.name in accs for r in a.then.refs()
+                if r.kind in ("field", "leaf")}
 
     def _host_ctx(self, ctx: dict, only: list | None = None) -> dict:
         """The host stage's context registers from the guest's context (`only`: just those
@@ -1906,6 +1920,9 @@ class ScenarioFactory:
             if legal:
                 stages = ["table", "final"] + (["update"] if self.nested.update_access else [])
                 hbuilder.prefer(self._host_accesses(stages, ctx, access))
+                # the fields a fold reads through the host's accumulators decide the composition's
+                # final access: the lean would give them one value everywhere, so they stay random
+                hbuilder.unprefer(self._fold_fields())
             gwidth = main_width
             if self.host.input_faults and not draw.chance(INPUT_FAULT_PERCENT):
                 # most guest tables and frames lie where the host's tables index (a host

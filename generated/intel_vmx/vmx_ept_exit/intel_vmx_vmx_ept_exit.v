@@ -150,6 +150,7 @@ reg [63:0] wk_t_guest_pa;
 reg [63:0] wk_t_guest_physical_address;
 reg [7:0] wk_t_host_fault;
 reg [0:0] wk_t_host_fetch_violation;
+reg [0:0] wk_t_host_gpv_violation;
 reg [2:0] wk_t_host_level;
 reg [0:0] wk_t_host_misconfig_exec_only;
 reg [0:0] wk_t_host_misconfig_memtype;
@@ -236,6 +237,12 @@ reg nested_t0_hk_write;
 reg nested_t0_hk_fetch;
 reg nested_t0_hk_user;
 reg nested_t0_hk_paging;
+reg nested_t0_hk_unverified;
+reg nested_t0_ha_r;
+reg nested_t0_ha_w;
+reg nested_t0_ha_x;
+reg nested_t0_ha_xu;
+reg nested_t0_ha_pw;
 wire [63:0] nested_t0_hb_EPTP;
 wire [63:0] nested_t0_hb_PROC3;
 wire nested_t0_x_off;
@@ -243,10 +250,6 @@ reg nested_t0_x_on_table;
 reg nested_t0_x_pwrite;
 wire nested_t0_x_table;
 reg nested_t0_x_update;
-reg nested_t0_walker_host0_a_r;
-reg nested_t0_walker_host0_a_w;
-reg nested_t0_walker_host0_a_x;
-reg nested_t0_walker_host0_a_xu;
 reg [63:0] nested_t0_walker_host0_ea;
 reg [7:0] nested_t0_walker_host0_fault_k;
 reg [2:0] nested_t0_walker_host0_flevel;
@@ -273,6 +276,7 @@ reg [63:0] nested_t0_walker_host0_se_3;
 wire [63:0] nested_t0_walker_host0_se_4;
 wire [63:0] nested_t0_walker_host0_se_5;
 reg [3:0] nested_t0_walker_host0_st;
+reg nested_t0_walker_guest0_a_pw_all;
 reg nested_t0_walker_guest0_a_rw;
 reg nested_t0_walker_guest0_a_us;
 reg nested_t0_walker_guest0_a_xd;
@@ -281,8 +285,14 @@ reg [2:0] nested_t0_walker_guest0_flevel;
 reg nested_t0_walker_guest0_hk_fetch_h;
 reg nested_t0_walker_guest0_hk_paging_h;
 reg nested_t0_walker_guest0_hk_read_h;
+reg nested_t0_walker_guest0_hk_unverified_h;
 reg nested_t0_walker_guest0_hk_user_h;
 reg nested_t0_walker_guest0_hk_write_h;
+reg nested_t0_walker_guest0_hl_pw;
+reg nested_t0_walker_guest0_hl_r;
+reg nested_t0_walker_guest0_hl_w;
+reg nested_t0_walker_guest0_hl_x;
+reg nested_t0_walker_guest0_hl_xu;
 reg [63:0] nested_t0_walker_guest0_le;
 reg [2:0] nested_t0_walker_guest0_lvl;
 reg nested_t0_walker_guest0_pend_1;
@@ -496,6 +506,7 @@ always @(posedge clk) begin: fsm
         wk_t_guest_physical_address <= 0;
         wk_t_host_fault <= 0;
         wk_t_host_fetch_violation <= 0;
+        wk_t_host_gpv_violation <= 0;
         wk_t_host_level <= 0;
         wk_t_host_misconfig_exec_only <= 0;
         wk_t_host_misconfig_memtype <= 0;
@@ -721,6 +732,7 @@ always @(posedge clk) begin: fsm
                 wk_t_host_read_violation <= 0;
                 wk_t_host_write_violation <= 0;
                 wk_t_host_fetch_violation <= 0;
+                wk_t_host_gpv_violation <= 0;
                 wk_t_vector <= 0;
                 wk_t_error_code <= 0;
                 wk_t_cr2 <= 0;
@@ -814,6 +826,9 @@ always @(posedge clk) begin: fsm
                         end
                         if ((wn_t_o_status == (64 + 8))) begin
                             wk_t_host_fetch_violation <= 1;
+                        end
+                        if ((wn_t_o_status == (64 + 9))) begin
+                            wk_t_host_gpv_violation <= 1;
                         end
                         wk_t_exit_reason <= wn_t_o_n_exit_reason;
                         wk_t_qualification <= wn_t_o_n_qualification;
@@ -1900,7 +1915,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, wn_t_m_addr, wn_t_m_size, wn_t_
     end
 end
 
-always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walker_host0_a_x, nested_t0_walker_host0_a_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) begin: nested_t0_walker_host0_logic
+always @(nested_t0_ha_pw, nested_t0_ha_r, nested_t0_ha_w, nested_t0_ha_x, nested_t0_ha_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_unverified, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) begin: nested_t0_walker_host0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -1909,6 +1924,7 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     wn_t_m_valid = nested_t0_walker_host0_m_valid_h;
     wn_t_m_we = nested_t0_walker_host0_m_we_h;
@@ -1923,6 +1939,7 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
     v_w = (0 != 0);
     v_x = (0 != 0);
     v_xu = (0 != 0);
+    v_pw = (0 != 0);
     if (nested_t0_x_done) begin
     end
     if (((nested_t0_walker_host0_st == 4'b0000) || ((nested_t0_walker_host0_st == 4'b0111) && m_rvalid))) begin
@@ -2097,10 +2114,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = (nested_t0_ha_pw != 0);
                             wn_t_m_valid = 1'b1;
                             wn_t_m_we = 1'b0;
                             wn_t_m_size = 3;
@@ -2117,10 +2135,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if (((m_rdata & 64'hf0000000000f8) != 0)) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = (nested_t0_ha_pw != 0);
                             wn_t_m_valid = 1'b1;
                             wn_t_m_we = 1'b0;
                             wn_t_m_size = 3;
@@ -2140,15 +2159,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                 end
                                 else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2193,10 +2215,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata & 64'hf000000000078) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = (nested_t0_ha_pw != 0);
                                 wn_t_m_valid = 1'b1;
                                 wn_t_m_we = 1'b0;
                                 wn_t_m_size = 3;
@@ -2217,15 +2240,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = m_rdata[58];
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                 end
                                 else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                                 end
                                 else begin
                                     uw = m_rdata;
@@ -2270,10 +2296,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                             else if (((m_rdata & 64'hf000000000078) != 0)) begin
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                v_pw = (nested_t0_ha_pw != 0);
                                 wn_t_m_valid = 1'b1;
                                 wn_t_m_we = 1'b0;
                                 wn_t_m_size = 3;
@@ -2293,15 +2320,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                         else if ((((m_rdata[6-1:3] == 2) || (m_rdata[6-1:3] == 3)) || (m_rdata[6-1:3] == 7))) begin
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                            v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                            v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                            v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
+                            v_r = (nested_t0_ha_r && m_rdata[0]);
+                            v_w = (nested_t0_ha_w && m_rdata[1]);
+                            v_x = (nested_t0_ha_x && m_rdata[2]);
+                            v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                            v_pw = m_rdata[58];
                             if ((nested_t0_hk_read && (!v_r))) begin
                             end
                             else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && m_rdata[58])))) begin
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
                             end
                             else begin
                                 uw = m_rdata;
@@ -2425,10 +2455,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if (((nested_t0_walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = (nested_t0_ha_pw != 0);
                     wn_t_m_valid = 1'b1;
                     wn_t_m_we = 1'b0;
                     wn_t_m_size = 3;
@@ -2445,10 +2476,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if (((nested_t0_walker_host0_le & 64'hf0000000000f8) != 0)) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = (nested_t0_ha_pw != 0);
                     wn_t_m_valid = 1'b1;
                     wn_t_m_we = 1'b0;
                     wn_t_m_size = 3;
@@ -2468,15 +2500,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = nested_t0_walker_host0_le[58];
                         if ((nested_t0_hk_read && (!v_r))) begin
                         end
                         else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                         end
                         else begin
                             uw = nested_t0_walker_host0_le;
@@ -2521,10 +2556,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le & 64'hf000000000078) != 0) || (1'b0 && ((nested_t0_walker_host0_le & 128) != 0)))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = (nested_t0_ha_pw != 0);
                         wn_t_m_valid = 1'b1;
                         wn_t_m_we = 1'b0;
                         wn_t_m_size = 3;
@@ -2545,15 +2581,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = nested_t0_walker_host0_le[58];
                         if ((nested_t0_hk_read && (!v_r))) begin
                         end
                         else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                         end
                         else begin
                             uw = nested_t0_walker_host0_le;
@@ -2598,10 +2637,11 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                     else if (((nested_t0_walker_host0_le & 64'hf000000000078) != 0)) begin
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        v_pw = (nested_t0_ha_pw != 0);
                         wn_t_m_valid = 1'b1;
                         wn_t_m_we = 1'b0;
                         wn_t_m_size = 3;
@@ -2621,15 +2661,18 @@ always @(nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walke
                 else if ((((nested_t0_walker_host0_le[6-1:3] == 2) || (nested_t0_walker_host0_le[6-1:3] == 3)) || (nested_t0_walker_host0_le[6-1:3] == 7))) begin
                 end
                 else begin
-                    v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                    v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                    v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                    v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
+                    v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                    v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                    v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                    v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                    v_pw = nested_t0_walker_host0_le[58];
                     if ((nested_t0_hk_read && (!v_r))) begin
                     end
                     else if (((nested_t0_hk_write && (!v_w)) && (!(((1'b1 && nested_t0_hb_PROC3[2]) && nested_t0_hk_paging) && nested_t0_walker_host0_le[58])))) begin
                     end
                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
+                    end
+                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
                     end
                     else begin
                         uw = nested_t0_walker_host0_le;
@@ -2686,12 +2729,14 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
     reg v_w;
     reg v_x;
     reg v_xu;
+    reg v_pw;
     reg [6-1:0] rs0;
     if (rst == 1) begin
-        nested_t0_walker_host0_a_r <= 0;
-        nested_t0_walker_host0_a_w <= 0;
-        nested_t0_walker_host0_a_x <= 0;
-        nested_t0_walker_host0_a_xu <= 0;
+        nested_t0_ha_pw <= 0;
+        nested_t0_ha_r <= 0;
+        nested_t0_ha_w <= 0;
+        nested_t0_ha_x <= 0;
+        nested_t0_ha_xu <= 0;
         nested_t0_x_done <= 0;
         nested_t0_walker_host0_ea <= 0;
         nested_t0_walker_host0_fault_k <= 0;
@@ -2737,6 +2782,7 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
         v_w = (0 != 0);
         v_x = (0 != 0);
         v_xu = (0 != 0);
+        v_pw = (0 != 0);
         if (nested_t0_x_done) begin
             nested_t0_x_done <= 1'b0;
         end
@@ -2752,6 +2798,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                 else begin
                     if (nested_t0_x_off) begin
                         nested_t0_x_level <= 7;
+                        nested_t0_ha_r <= 1'b1;
+                        nested_t0_ha_w <= 1'b1;
+                        nested_t0_ha_x <= 1'b1;
+                        nested_t0_ha_xu <= 1'b1;
+                        nested_t0_ha_pw <= 1'b0;
                         nested_t0_x_aux <= 0;
                         nested_t0_x_pa <= nested_t0_x_addr;
                         if (nested_t0_x_table) begin
@@ -2767,10 +2818,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         end
                     end
                     else begin
-                        nested_t0_walker_host0_a_r <= 1'b1;
-                        nested_t0_walker_host0_a_w <= 1'b1;
-                        nested_t0_walker_host0_a_x <= 1'b1;
-                        nested_t0_walker_host0_a_xu <= 1'b1;
+                        nested_t0_ha_r <= 1'b1;
+                        nested_t0_ha_w <= 1'b1;
+                        nested_t0_ha_x <= 1'b1;
+                        nested_t0_ha_xu <= 1'b1;
+                        nested_t0_ha_pw <= 1'b0;
                         nested_t0_walker_host0_pend_5 <= 1'b0;
                         nested_t0_walker_host0_pend_4 <= 1'b0;
                         nested_t0_walker_host0_pend_3 <= 1'b0;
@@ -2926,14 +2978,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = (nested_t0_ha_pw != 0);
                                 nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[48-1:39], 3'h0});
                                 nested_t0_walker_host0_st <= 4'b0001;
                                 nested_t0_walker_host0_lvl <= 4;
@@ -2961,14 +3014,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = (nested_t0_ha_pw != 0);
                                 nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[39-1:30], 3'h0});
                                 nested_t0_walker_host0_st <= 4'b0001;
                                 nested_t0_walker_host0_lvl <= 3;
@@ -3002,14 +3056,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    nested_t0_ha_pw <= v_pw;
                                     if ((nested_t0_hk_read && (!v_r))) begin
                                         nested_t0_walker_host0_fault_k <= 6;
                                         nested_t0_walker_host0_flevel <= 3;
@@ -3022,6 +3078,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     end
                                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                         nested_t0_walker_host0_fault_k <= 8;
+                                        nested_t0_walker_host0_flevel <= 3;
+                                        nested_t0_walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                        nested_t0_walker_host0_fault_k <= 9;
                                         nested_t0_walker_host0_flevel <= 3;
                                         nested_t0_walker_host0_st <= 4'b0010;
                                     end
@@ -3083,14 +3144,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = (nested_t0_ha_pw != 0);
                                     nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[30-1:21], 3'h0});
                                     nested_t0_walker_host0_st <= 4'b0001;
                                     nested_t0_walker_host0_lvl <= 2;
@@ -3125,14 +3187,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = m_rdata[58];
+                                    nested_t0_ha_pw <= v_pw;
                                     if ((nested_t0_hk_read && (!v_r))) begin
                                         nested_t0_walker_host0_fault_k <= 6;
                                         nested_t0_walker_host0_flevel <= 2;
@@ -3145,6 +3209,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     end
                                     else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                         nested_t0_walker_host0_fault_k <= 8;
+                                        nested_t0_walker_host0_flevel <= 2;
+                                        nested_t0_walker_host0_st <= 4'b0010;
+                                    end
+                                    else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                        nested_t0_walker_host0_fault_k <= 9;
                                         nested_t0_walker_host0_flevel <= 2;
                                         nested_t0_walker_host0_st <= 4'b0010;
                                     end
@@ -3206,14 +3275,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
                                 else begin
-                                    v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r = (nested_t0_ha_r && m_rdata[0]);
+                                    nested_t0_ha_r <= v_r;
+                                    v_w = (nested_t0_ha_w && m_rdata[1]);
+                                    nested_t0_ha_w <= v_w;
+                                    v_x = (nested_t0_ha_x && m_rdata[2]);
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw = (nested_t0_ha_pw != 0);
                                     nested_t0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[21-1:12], 3'h0});
                                     nested_t0_walker_host0_st <= 4'b0001;
                                     nested_t0_walker_host0_lvl <= 1;
@@ -3247,14 +3317,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
                             else begin
-                                v_r = (nested_t0_walker_host0_a_r && m_rdata[0]);
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w = (nested_t0_walker_host0_a_w && m_rdata[1]);
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x = (nested_t0_walker_host0_a_x && m_rdata[2]);
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu = (nested_t0_walker_host0_a_xu && m_rdata[10]);
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r = (nested_t0_ha_r && m_rdata[0]);
+                                nested_t0_ha_r <= v_r;
+                                v_w = (nested_t0_ha_w && m_rdata[1]);
+                                nested_t0_ha_w <= v_w;
+                                v_x = (nested_t0_ha_x && m_rdata[2]);
+                                nested_t0_ha_x <= v_x;
+                                v_xu = (nested_t0_ha_xu && m_rdata[10]);
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw = m_rdata[58];
+                                nested_t0_ha_pw <= v_pw;
                                 if ((nested_t0_hk_read && (!v_r))) begin
                                     nested_t0_walker_host0_fault_k <= 6;
                                     nested_t0_walker_host0_flevel <= 1;
@@ -3267,6 +3339,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                                 end
                                 else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                     nested_t0_walker_host0_fault_k <= 8;
+                                    nested_t0_walker_host0_flevel <= 1;
+                                    nested_t0_walker_host0_st <= 4'b0010;
+                                end
+                                else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && m_rdata[57])) begin
+                                    nested_t0_walker_host0_fault_k <= 9;
                                     nested_t0_walker_host0_flevel <= 1;
                                     nested_t0_walker_host0_st <= 4'b0010;
                                 end
@@ -3326,10 +3403,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
             nested_t0_h_r_qualification[0] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_read);
             nested_t0_h_r_qualification[1] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_write);
             nested_t0_h_r_qualification[2] <= ((!((((nested_t0_walker_host0_fault_k[4-1:0] == 2) || (nested_t0_walker_host0_fault_k[4-1:0] == 3)) || (nested_t0_walker_host0_fault_k[4-1:0] == 4)) || (nested_t0_walker_host0_fault_k[4-1:0] == 5))) && nested_t0_hk_fetch);
-            nested_t0_h_r_qualification[3] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_r);
-            nested_t0_h_r_qualification[4] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_w);
-            nested_t0_h_r_qualification[5] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_walker_host0_a_x);
-            nested_t0_h_r_qualification[6] <= (((nested_t0_walker_host0_fault_k > 5) && 1'b1) && nested_t0_walker_host0_a_xu);
+            nested_t0_h_r_qualification[3] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_r);
+            nested_t0_h_r_qualification[4] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_w);
+            nested_t0_h_r_qualification[5] <= ((nested_t0_walker_host0_fault_k > 5) && nested_t0_ha_x);
+            nested_t0_h_r_qualification[6] <= (((nested_t0_walker_host0_fault_k > 5) && 1'b1) && nested_t0_ha_xu);
+            nested_t0_h_r_qualification[15] <= (nested_t0_walker_host0_fault_k[4-1:0] == 9);
             nested_t0_h_r_gpa <= nested_t0_x_addr;
             nested_t0_x_done <= 1'b1;
             nested_t0_walker_host0_st <= 4'b0000;
@@ -3404,14 +3482,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = (nested_t0_ha_pw != 0);
                         nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[48-1:39], 3'h0});
                         nested_t0_walker_host0_st <= 4'b0001;
                         nested_t0_walker_host0_lvl <= 4;
@@ -3439,14 +3518,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = (nested_t0_ha_pw != 0);
                         nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[39-1:30], 3'h0});
                         nested_t0_walker_host0_st <= 4'b0001;
                         nested_t0_walker_host0_lvl <= 3;
@@ -3480,14 +3560,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = nested_t0_walker_host0_le[58];
+                            nested_t0_ha_pw <= v_pw;
                             if ((nested_t0_hk_read && (!v_r))) begin
                                 nested_t0_walker_host0_fault_k <= 6;
                                 nested_t0_walker_host0_flevel <= 3;
@@ -3500,6 +3582,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                 nested_t0_walker_host0_fault_k <= 8;
+                                nested_t0_walker_host0_flevel <= 3;
+                                nested_t0_walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                                nested_t0_walker_host0_fault_k <= 9;
                                 nested_t0_walker_host0_flevel <= 3;
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
@@ -3561,14 +3648,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = (nested_t0_ha_pw != 0);
                             nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[30-1:21], 3'h0});
                             nested_t0_walker_host0_st <= 4'b0001;
                             nested_t0_walker_host0_lvl <= 2;
@@ -3603,14 +3691,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = nested_t0_walker_host0_le[58];
+                            nested_t0_ha_pw <= v_pw;
                             if ((nested_t0_hk_read && (!v_r))) begin
                                 nested_t0_walker_host0_fault_k <= 6;
                                 nested_t0_walker_host0_flevel <= 2;
@@ -3623,6 +3713,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             end
                             else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                                 nested_t0_walker_host0_fault_k <= 8;
+                                nested_t0_walker_host0_flevel <= 2;
+                                nested_t0_walker_host0_st <= 4'b0010;
+                            end
+                            else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                                nested_t0_walker_host0_fault_k <= 9;
                                 nested_t0_walker_host0_flevel <= 2;
                                 nested_t0_walker_host0_st <= 4'b0010;
                             end
@@ -3684,14 +3779,15 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
                         else begin
-                            v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                            nested_t0_ha_r <= v_r;
+                            v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                            nested_t0_ha_w <= v_w;
+                            v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                            nested_t0_ha_x <= v_x;
+                            v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw = (nested_t0_ha_pw != 0);
                             nested_t0_walker_host0_ea <= ({16'h0, nested_t0_walker_host0_le[48-1:12], 12'h0} + {52'h0, nested_t0_x_addr[21-1:12], 3'h0});
                             nested_t0_walker_host0_st <= 4'b0001;
                             nested_t0_walker_host0_lvl <= 1;
@@ -3725,14 +3821,16 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         nested_t0_walker_host0_st <= 4'b0010;
                     end
                     else begin
-                        v_r = (nested_t0_walker_host0_a_r && nested_t0_walker_host0_le[0]);
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w = (nested_t0_walker_host0_a_w && nested_t0_walker_host0_le[1]);
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x = (nested_t0_walker_host0_a_x && nested_t0_walker_host0_le[2]);
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu = (nested_t0_walker_host0_a_xu && nested_t0_walker_host0_le[10]);
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r = (nested_t0_ha_r && nested_t0_walker_host0_le[0]);
+                        nested_t0_ha_r <= v_r;
+                        v_w = (nested_t0_ha_w && nested_t0_walker_host0_le[1]);
+                        nested_t0_ha_w <= v_w;
+                        v_x = (nested_t0_ha_x && nested_t0_walker_host0_le[2]);
+                        nested_t0_ha_x <= v_x;
+                        v_xu = (nested_t0_ha_xu && nested_t0_walker_host0_le[10]);
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw = nested_t0_walker_host0_le[58];
+                        nested_t0_ha_pw <= v_pw;
                         if ((nested_t0_hk_read && (!v_r))) begin
                             nested_t0_walker_host0_fault_k <= 6;
                             nested_t0_walker_host0_flevel <= 1;
@@ -3745,6 +3843,11 @@ always @(posedge clk) begin: nested_t0_walker_host0_fsm
                         end
                         else if ((nested_t0_hk_fetch && (((1'b1 && nested_t0_hk_user) && (!v_xu)) || ((!(1'b1 && nested_t0_hk_user)) && (!v_x))))) begin
                             nested_t0_walker_host0_fault_k <= 8;
+                            nested_t0_walker_host0_flevel <= 1;
+                            nested_t0_walker_host0_st <= 4'b0010;
+                        end
+                        else if ((((1'b1 && nested_t0_hb_PROC3[3]) && nested_t0_hk_unverified) && nested_t0_walker_host0_le[57])) begin
+                            nested_t0_walker_host0_fault_k <= 9;
                             nested_t0_walker_host0_flevel <= 1;
                             nested_t0_walker_host0_st <= 4'b0010;
                         end
@@ -3803,7 +3906,7 @@ end
 
 assign nested_t0_x_rnow = ((nested_t0_walker_host0_st == 4'b0111) && m_rvalid);
 
-always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) begin: nested_t0_walker_guest0_logic
+always @(nested_t0_walker_guest0_a_pw_all, nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_ha_pw, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_unverified_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, nested_t0_walker_guest0_hl_pw, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) begin: nested_t0_walker_guest0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -3811,6 +3914,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -3835,6 +3939,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     nested_t0_hk_fetch = nested_t0_walker_guest0_hk_fetch_h;
     nested_t0_hk_user = nested_t0_walker_guest0_hk_user_h;
     nested_t0_hk_paging = nested_t0_walker_guest0_hk_paging_h;
+    nested_t0_hk_unverified = nested_t0_walker_guest0_hk_unverified_h;
     pending = 1'b0;
     uw = 64'h0;
     used = 1'b0;
@@ -3842,6 +3947,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    v_pw_all = (0 != 0);
     in0 = 64'h0;
     in1 = 64'h0;
     in2 = 64'h0;
@@ -3898,6 +4004,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                     else begin
                         nested_t0_x_valid = 1'b1;
@@ -3910,6 +4017,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
             end
@@ -4001,6 +4109,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                     else begin
                         nested_t0_x_pwrite = 1'b1;
@@ -4018,6 +4127,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 nested_t0_x_valid = 1'b1;
                                 nested_t0_x_pwrite = 1'b0;
                                 nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[48-1:39], 3'h0});
@@ -4028,6 +4138,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = 1'b0;
                                 nested_t0_hk_user = 1'b0;
                                 nested_t0_hk_paging = 1'b1;
+                                nested_t0_hk_unverified = 1'b0;
                             end
                         end
                         'h4: begin
@@ -4039,6 +4150,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 nested_t0_x_valid = 1'b1;
                                 nested_t0_x_pwrite = 1'b0;
                                 nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[39-1:30], 3'h0});
@@ -4049,6 +4161,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = 1'b0;
                                 nested_t0_hk_user = 1'b0;
                                 nested_t0_hk_paging = 1'b1;
+                                nested_t0_hk_unverified = 1'b0;
                             end
                         end
                         'h3: begin
@@ -4061,6 +4174,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     if ((wn_t_k_user && (!v_us))) begin
                                     end
                                     else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4094,6 +4208,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                         nested_t0_hk_fetch = wn_t_k_fetch;
                                         nested_t0_hk_user = v_us;
                                         nested_t0_hk_paging = 1'b0;
+                                        nested_t0_hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -4106,6 +4221,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     nested_t0_x_valid = 1'b1;
                                     nested_t0_x_pwrite = 1'b0;
                                     nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[30-1:21], 3'h0});
@@ -4116,6 +4232,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = 1'b0;
                                     nested_t0_hk_user = 1'b0;
                                     nested_t0_hk_paging = 1'b1;
+                                    nested_t0_hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -4129,6 +4246,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     if ((wn_t_k_user && (!v_us))) begin
                                     end
                                     else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4162,6 +4280,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                         nested_t0_hk_fetch = wn_t_k_fetch;
                                         nested_t0_hk_user = v_us;
                                         nested_t0_hk_paging = 1'b0;
+                                        nested_t0_hk_unverified = (!v_pw_all);
                                     end
                                 end
                             end
@@ -4174,6 +4293,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                     v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                     nested_t0_x_valid = 1'b1;
                                     nested_t0_x_pwrite = 1'b0;
                                     nested_t0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[21-1:12], 3'h0});
@@ -4184,6 +4304,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = 1'b0;
                                     nested_t0_hk_user = 1'b0;
                                     nested_t0_hk_paging = 1'b1;
+                                    nested_t0_hk_unverified = 1'b0;
                                 end
                             end
                         end
@@ -4196,6 +4317,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 v_rw = (nested_t0_walker_guest0_a_rw && m_rdata[1]);
                                 v_us = (nested_t0_walker_guest0_a_us && m_rdata[2]);
                                 v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
                                 if ((wn_t_k_user && (!v_us))) begin
                                 end
                                 else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4229,6 +4351,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                     nested_t0_hk_fetch = wn_t_k_fetch;
                                     nested_t0_hk_user = v_us;
                                     nested_t0_hk_paging = 1'b0;
+                                    nested_t0_hk_unverified = (!v_pw_all);
                                 end
                             end
                         end
@@ -4275,6 +4398,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4294,6 +4418,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4313,6 +4438,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4332,6 +4458,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4351,6 +4478,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                     nested_t0_hk_fetch = 1'b0;
                     nested_t0_hk_user = 1'b0;
                     nested_t0_hk_paging = 1'b1;
+                    nested_t0_hk_unverified = 1'b0;
                 end
                 else begin
                     nested_t0_x_pwrite = 1'b1;
@@ -4387,6 +4515,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         nested_t0_x_valid = 1'b1;
                         nested_t0_x_pwrite = 1'b0;
                         nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[48-1:39], 3'h0});
@@ -4397,6 +4526,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
                 'h4: begin
@@ -4408,6 +4538,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         nested_t0_x_valid = 1'b1;
                         nested_t0_x_pwrite = 1'b0;
                         nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[39-1:30], 3'h0});
@@ -4418,6 +4549,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         nested_t0_hk_fetch = 1'b0;
                         nested_t0_hk_user = 1'b0;
                         nested_t0_hk_paging = 1'b1;
+                        nested_t0_hk_unverified = 1'b0;
                     end
                 end
                 'h3: begin
@@ -4430,6 +4562,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             if ((wn_t_k_user && (!v_us))) begin
                             end
                             else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4463,6 +4596,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = wn_t_k_fetch;
                                 nested_t0_hk_user = v_us;
                                 nested_t0_hk_paging = 1'b0;
+                                nested_t0_hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -4475,6 +4609,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             nested_t0_x_valid = 1'b1;
                             nested_t0_x_pwrite = 1'b0;
                             nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[30-1:21], 3'h0});
@@ -4485,6 +4620,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = 1'b0;
                             nested_t0_hk_user = 1'b0;
                             nested_t0_hk_paging = 1'b1;
+                            nested_t0_hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -4498,6 +4634,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             if ((wn_t_k_user && (!v_us))) begin
                             end
                             else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4531,6 +4668,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                                 nested_t0_hk_fetch = wn_t_k_fetch;
                                 nested_t0_hk_user = v_us;
                                 nested_t0_hk_paging = 1'b0;
+                                nested_t0_hk_unverified = (!v_pw_all);
                             end
                         end
                     end
@@ -4543,6 +4681,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                             v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                             nested_t0_x_valid = 1'b1;
                             nested_t0_x_pwrite = 1'b0;
                             nested_t0_x_addr = ({16'h0, nested_t0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_t_i_addr[21-1:12], 3'h0});
@@ -4553,6 +4692,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = 1'b0;
                             nested_t0_hk_user = 1'b0;
                             nested_t0_hk_paging = 1'b1;
+                            nested_t0_hk_unverified = 1'b0;
                         end
                     end
                 end
@@ -4565,6 +4705,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                         v_rw = (nested_t0_walker_guest0_a_rw && nested_t0_walker_guest0_le[1]);
                         v_us = (nested_t0_walker_guest0_a_us && nested_t0_walker_guest0_le[2]);
                         v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
+                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
                         if ((wn_t_k_user && (!v_us))) begin
                         end
                         else if (((wn_t_k_user && wn_t_k_write) && (!v_rw))) begin
@@ -4598,6 +4739,7 @@ always @(nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_w
                             nested_t0_hk_fetch = wn_t_k_fetch;
                             nested_t0_hk_user = v_us;
                             nested_t0_hk_paging = 1'b0;
+                            nested_t0_hk_unverified = (!v_pw_all);
                         end
                     end
                 end
@@ -4616,6 +4758,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
     reg v_rw;
     reg v_us;
     reg v_xd;
+    reg v_pw_all;
     reg [64-1:0] in0;
     reg [64-1:0] in1;
     reg [64-1:0] in2;
@@ -4629,6 +4772,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
     reg [48-1:0] in10;
     reg [64-1:0] ns0;
     if (rst == 1) begin
+        nested_t0_walker_guest0_a_pw_all <= 0;
         nested_t0_walker_guest0_a_rw <= 0;
         nested_t0_walker_guest0_a_us <= 0;
         nested_t0_walker_guest0_a_xd <= 0;
@@ -4638,8 +4782,14 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         nested_t0_walker_guest0_hk_fetch_h <= 0;
         nested_t0_walker_guest0_hk_paging_h <= 0;
         nested_t0_walker_guest0_hk_read_h <= 0;
+        nested_t0_walker_guest0_hk_unverified_h <= 0;
         nested_t0_walker_guest0_hk_user_h <= 0;
         nested_t0_walker_guest0_hk_write_h <= 0;
+        nested_t0_walker_guest0_hl_pw <= 0;
+        nested_t0_walker_guest0_hl_r <= 0;
+        nested_t0_walker_guest0_hl_w <= 0;
+        nested_t0_walker_guest0_hl_x <= 0;
+        nested_t0_walker_guest0_hl_xu <= 0;
         nested_t0_walker_guest0_le <= 0;
         nested_t0_walker_guest0_lvl <= 0;
         wn_t_o_aux <= 0;
@@ -4690,6 +4840,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         nested_t0_walker_guest0_hk_fetch_h <= nested_t0_hk_fetch;
         nested_t0_walker_guest0_hk_user_h <= nested_t0_hk_user;
         nested_t0_walker_guest0_hk_paging_h <= nested_t0_hk_paging;
+        nested_t0_walker_guest0_hk_unverified_h <= nested_t0_hk_unverified;
         pending = 1'b0;
         uw = 64'h0;
         used = 1'b0;
@@ -4697,6 +4848,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        v_pw_all = (0 != 0);
         in0 = 64'h0;
         in1 = 64'h0;
         in2 = 64'h0;
@@ -4717,6 +4869,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                     nested_t0_walker_guest0_a_rw <= 1'b1;
                     nested_t0_walker_guest0_a_us <= 1'b1;
                     nested_t0_walker_guest0_a_xd <= 1'b0;
+                    nested_t0_walker_guest0_a_pw_all <= 1'b1;
                     nested_t0_walker_guest0_pend_5 <= 1'b0;
                     nested_t0_walker_guest0_pend_4 <= 1'b0;
                     nested_t0_walker_guest0_pend_3 <= 1'b0;
@@ -4768,6 +4921,11 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
             end
             3'b001: begin
                 if (nested_t0_x_rnow) begin
+                    nested_t0_walker_guest0_hl_r <= nested_t0_ha_r;
+                    nested_t0_walker_guest0_hl_w <= nested_t0_ha_w;
+                    nested_t0_walker_guest0_hl_x <= nested_t0_ha_x;
+                    nested_t0_walker_guest0_hl_xu <= nested_t0_ha_xu;
+                    nested_t0_walker_guest0_hl_pw <= nested_t0_ha_pw;
                     used = 1'b0;
                     if ((nested_t0_walker_guest0_lvl == 5)) begin
                         uok = 1'b1;
@@ -4870,6 +5028,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= 3'b001;
                                     nested_t0_walker_guest0_lvl <= 4;
                                 end
@@ -4892,6 +5052,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= 3'b001;
                                     nested_t0_walker_guest0_lvl <= 3;
                                 end
@@ -4915,6 +5077,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if ((wn_t_k_user && (!v_us))) begin
                                             nested_t0_walker_guest0_fault_k <= 3;
                                             nested_t0_walker_guest0_flevel <= 3;
@@ -4987,6 +5151,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= 3'b001;
                                         nested_t0_walker_guest0_lvl <= 2;
                                     end
@@ -5011,6 +5177,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if ((wn_t_k_user && (!v_us))) begin
                                             nested_t0_walker_guest0_fault_k <= 3;
                                             nested_t0_walker_guest0_flevel <= 2;
@@ -5083,6 +5251,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= 3'b001;
                                         nested_t0_walker_guest0_lvl <= 1;
                                     end
@@ -5106,6 +5276,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd = (nested_t0_walker_guest0_a_xd || (m_rdata[63] && wn_t_r_EFER[11]));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_ha_pw);
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     if ((wn_t_k_user && (!v_us))) begin
                                         nested_t0_walker_guest0_fault_k <= 3;
                                         nested_t0_walker_guest0_flevel <= 1;
@@ -5201,7 +5373,7 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                 wn_t_o_n_qualification[12] <= 1'b0;
                 wn_t_o_n_qualification[13] <= 1'b0;
                 wn_t_o_n_qualification[14] <= 1'b0;
-                wn_t_o_n_qualification[15] <= 1'b0;
+                wn_t_o_n_qualification[15] <= nested_t0_h_r_qualification[15];
                 wn_t_o_n_qualification[16] <= 1'b0;
                 wn_t_o_n_guest_physical_address <= nested_t0_h_r_gpa;
                 ns0 = 64'h0;
@@ -5328,6 +5500,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= 3'b001;
                             nested_t0_walker_guest0_lvl <= 4;
                         end
@@ -5350,6 +5524,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= 3'b001;
                             nested_t0_walker_guest0_lvl <= 3;
                         end
@@ -5373,6 +5549,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if ((wn_t_k_user && (!v_us))) begin
                                     nested_t0_walker_guest0_fault_k <= 3;
                                     nested_t0_walker_guest0_flevel <= 3;
@@ -5445,6 +5623,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= 3'b001;
                                 nested_t0_walker_guest0_lvl <= 2;
                             end
@@ -5469,6 +5649,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if ((wn_t_k_user && (!v_us))) begin
                                     nested_t0_walker_guest0_fault_k <= 3;
                                     nested_t0_walker_guest0_flevel <= 2;
@@ -5541,6 +5723,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= 3'b001;
                                 nested_t0_walker_guest0_lvl <= 1;
                             end
@@ -5564,6 +5748,8 @@ always @(posedge clk) begin: nested_t0_walker_guest0_fsm
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd = (nested_t0_walker_guest0_a_xd || (nested_t0_walker_guest0_le[63] && wn_t_r_EFER[11]));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all = (nested_t0_walker_guest0_a_pw_all && nested_t0_walker_guest0_hl_pw);
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             if ((wn_t_k_user && (!v_us))) begin
                                 nested_t0_walker_guest0_fault_k <= 3;
                                 nested_t0_walker_guest0_flevel <= 1;

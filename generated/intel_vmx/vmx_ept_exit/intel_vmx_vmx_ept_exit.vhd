@@ -135,6 +135,7 @@ signal wk_t_guest_pa: unsigned(63 downto 0);
 signal wk_t_guest_physical_address: unsigned(63 downto 0);
 signal wk_t_host_fault: unsigned(7 downto 0);
 signal wk_t_host_fetch_violation: unsigned(0 downto 0);
+signal wk_t_host_gpv_violation: unsigned(0 downto 0);
 signal wk_t_host_level: unsigned(2 downto 0);
 signal wk_t_host_misconfig_exec_only: unsigned(0 downto 0);
 signal wk_t_host_misconfig_memtype: unsigned(0 downto 0);
@@ -221,6 +222,12 @@ signal nested_t0_hk_write: std_logic;
 signal nested_t0_hk_fetch: std_logic;
 signal nested_t0_hk_user: std_logic;
 signal nested_t0_hk_paging: std_logic;
+signal nested_t0_hk_unverified: std_logic;
+signal nested_t0_ha_r: std_logic;
+signal nested_t0_ha_w: std_logic;
+signal nested_t0_ha_x: std_logic;
+signal nested_t0_ha_xu: std_logic;
+signal nested_t0_ha_pw: std_logic;
 signal nested_t0_hb_EPTP: unsigned(63 downto 0);
 signal nested_t0_hb_PROC3: unsigned(63 downto 0);
 signal nested_t0_x_off: std_logic;
@@ -228,10 +235,6 @@ signal nested_t0_x_on_table: std_logic;
 signal nested_t0_x_pwrite: std_logic;
 signal nested_t0_x_table: std_logic;
 signal nested_t0_x_update: std_logic;
-signal nested_t0_walker_host0_a_r: std_logic;
-signal nested_t0_walker_host0_a_w: std_logic;
-signal nested_t0_walker_host0_a_x: std_logic;
-signal nested_t0_walker_host0_a_xu: std_logic;
 signal nested_t0_walker_host0_ea: unsigned(63 downto 0);
 signal nested_t0_walker_host0_fault_k: unsigned(7 downto 0);
 signal nested_t0_walker_host0_flevel: unsigned(2 downto 0);
@@ -258,6 +261,7 @@ signal nested_t0_walker_host0_se_3: unsigned(63 downto 0);
 signal nested_t0_walker_host0_se_4: unsigned(63 downto 0);
 signal nested_t0_walker_host0_se_5: unsigned(63 downto 0);
 signal nested_t0_walker_host0_st: t_enum_S_2;
+signal nested_t0_walker_guest0_a_pw_all: std_logic;
 signal nested_t0_walker_guest0_a_rw: std_logic;
 signal nested_t0_walker_guest0_a_us: std_logic;
 signal nested_t0_walker_guest0_a_xd: std_logic;
@@ -266,8 +270,14 @@ signal nested_t0_walker_guest0_flevel: unsigned(2 downto 0);
 signal nested_t0_walker_guest0_hk_fetch_h: std_logic;
 signal nested_t0_walker_guest0_hk_paging_h: std_logic;
 signal nested_t0_walker_guest0_hk_read_h: std_logic;
+signal nested_t0_walker_guest0_hk_unverified_h: std_logic;
 signal nested_t0_walker_guest0_hk_user_h: std_logic;
 signal nested_t0_walker_guest0_hk_write_h: std_logic;
+signal nested_t0_walker_guest0_hl_pw: std_logic;
+signal nested_t0_walker_guest0_hl_r: std_logic;
+signal nested_t0_walker_guest0_hl_w: std_logic;
+signal nested_t0_walker_guest0_hl_x: std_logic;
+signal nested_t0_walker_guest0_hl_xu: std_logic;
 signal nested_t0_walker_guest0_le: unsigned(63 downto 0);
 signal nested_t0_walker_guest0_lvl: unsigned(2 downto 0);
 signal nested_t0_walker_guest0_pend_1: std_logic;
@@ -485,6 +495,7 @@ begin
             wk_t_guest_physical_address <= to_unsigned(0, 64);
             wk_t_host_fault <= to_unsigned(0, 8);
             wk_t_host_fetch_violation <= to_unsigned(0, 1);
+            wk_t_host_gpv_violation <= to_unsigned(0, 1);
             wk_t_host_level <= to_unsigned(0, 3);
             wk_t_host_misconfig_exec_only <= to_unsigned(0, 1);
             wk_t_host_misconfig_memtype <= to_unsigned(0, 1);
@@ -694,6 +705,7 @@ begin
                     wk_t_host_read_violation <= to_unsigned(0, 1);
                     wk_t_host_write_violation <= to_unsigned(0, 1);
                     wk_t_host_fetch_violation <= to_unsigned(0, 1);
+                    wk_t_host_gpv_violation <= to_unsigned(0, 1);
                     wk_t_vector <= to_unsigned(0, 8);
                     wk_t_error_code <= to_unsigned(0, 32);
                     wk_t_cr2 <= to_unsigned(0, 64);
@@ -781,6 +793,9 @@ begin
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 8)) then
                                 wk_t_host_fetch_violation <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_t_o_status, 9)) = (64 + 9)) then
+                                wk_t_host_gpv_violation <= to_unsigned(1, 1);
                             end if;
                             wk_t_exit_reason <= wn_t_o_n_exit_reason;
                             wk_t_qualification <= wn_t_o_n_qualification;
@@ -1767,7 +1782,7 @@ begin
     end if;
 end process port_mux;
 
-nested_t0_walker_host0_logic: process (nested_t0_walker_host0_a_r, nested_t0_walker_host0_a_w, nested_t0_walker_host0_a_x, nested_t0_walker_host0_a_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host0_logic: process (nested_t0_ha_pw, nested_t0_ha_r, nested_t0_ha_w, nested_t0_ha_x, nested_t0_ha_xu, nested_t0_x_done, nested_t0_walker_host0_ea, nested_t0_walker_host0_fault_k, nested_t0_x_addr, nested_t0_hk_fetch, nested_t0_hk_paging, nested_t0_hk_read, nested_t0_hk_unverified, nested_t0_hk_user, nested_t0_hk_write, nested_t0_walker_host0_le, nested_t0_walker_host0_lvl, nested_t0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host0_m_size_h, nested_t0_walker_host0_m_valid_h, nested_t0_walker_host0_m_wdata_h, nested_t0_walker_host0_m_we_h, nested_t0_x_pa, nested_t0_walker_host0_pend_1, nested_t0_walker_host0_pend_2, nested_t0_walker_host0_pend_3, nested_t0_walker_host0_pend_4, nested_t0_walker_host0_pend_5, nested_t0_hb_EPTP, nested_t0_hb_PROC3, nested_t0_walker_host0_sa_1, nested_t0_walker_host0_sa_2, nested_t0_walker_host0_sa_3, nested_t0_walker_host0_sa_4, nested_t0_walker_host0_sa_5, nested_t0_walker_host0_se_1, nested_t0_walker_host0_se_2, nested_t0_walker_host0_se_3, nested_t0_walker_host0_se_4, nested_t0_walker_host0_se_5, nested_t0_walker_host0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -1776,6 +1791,7 @@ nested_t0_walker_host0_logic: process (nested_t0_walker_host0_a_r, nested_t0_wal
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host0_m_valid_h;
@@ -1791,6 +1807,7 @@ begin
     v_w := '0';
     v_x := '0';
     v_xu := '0';
+    v_pw := '0';
     if bool(nested_t0_x_done) then
         null;
     end if;
@@ -1960,10 +1977,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := nested_t0_ha_pw;
                         wn_t_m_valid <= '1';
                         wn_t_m_we <= '0';
                         wn_t_m_size <= to_unsigned(3, 3);
@@ -1979,10 +1997,11 @@ begin
                     elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := nested_t0_ha_pw;
                         wn_t_m_valid <= '1';
                         wn_t_m_we <= '0';
                         wn_t_m_size <= to_unsigned(3, 3);
@@ -2001,15 +2020,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -2052,10 +2074,11 @@ begin
                         elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := nested_t0_ha_pw;
                             wn_t_m_valid <= '1';
                             wn_t_m_we <= '0';
                             wn_t_m_size <= to_unsigned(3, 3);
@@ -2075,15 +2098,18 @@ begin
                         elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := m_rdata(58);
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 null;
                             elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                                 null;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                                null;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                                 null;
                             else
                                 uw := m_rdata;
@@ -2126,10 +2152,11 @@ begin
                         elsif ((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                             null;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                            v_pw := nested_t0_ha_pw;
                             wn_t_m_valid <= '1';
                             wn_t_m_we <= '0';
                             wn_t_m_size <= to_unsigned(3, 3);
@@ -2148,15 +2175,18 @@ begin
                     elsif (((m_rdata(6-1 downto 3) = 2) or (m_rdata(6-1 downto 3) = 3)) or (m_rdata(6-1 downto 3) = 7)) then
                         null;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                        v_pw := m_rdata(58);
                         if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                             null;
                         elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(m_rdata(58))))) then
                             null;
                         elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                            null;
+                        elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
                             null;
                         else
                             uw := m_rdata;
@@ -2265,10 +2295,11 @@ begin
             elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_ha_pw;
                 wn_t_m_valid <= '1';
                 wn_t_m_we <= '0';
                 wn_t_m_size <= to_unsigned(3, 3);
@@ -2284,10 +2315,11 @@ begin
             elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000011111000")) /= 0) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_ha_pw;
                 wn_t_m_valid <= '1';
                 wn_t_m_we <= '0';
                 wn_t_m_size <= to_unsigned(3, 3);
@@ -2306,15 +2338,18 @@ begin
                 elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_walker_host0_le(58);
                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                         null;
                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                         null;
                     else
                         uw := nested_t0_walker_host0_le;
@@ -2357,10 +2392,11 @@ begin
                 elsif (((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) or (False and ((nested_t0_walker_host0_le and to_unsigned(128, 64)) /= 0))) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_ha_pw;
                     wn_t_m_valid <= '1';
                     wn_t_m_we <= '0';
                     wn_t_m_size <= to_unsigned(3, 3);
@@ -2380,15 +2416,18 @@ begin
                 elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_walker_host0_le(58);
                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                         null;
                     elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                         null;
                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                        null;
+                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                         null;
                     else
                         uw := nested_t0_walker_host0_le;
@@ -2431,10 +2470,11 @@ begin
                 elsif ((nested_t0_walker_host0_le and unsigned'("0000000000001111000000000000000000000000000000000000000001111000")) /= 0) then
                     null;
                 else
-                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                    v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                    v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                    v_pw := nested_t0_ha_pw;
                     wn_t_m_valid <= '1';
                     wn_t_m_we <= '0';
                     wn_t_m_size <= to_unsigned(3, 3);
@@ -2453,15 +2493,18 @@ begin
             elsif (((nested_t0_walker_host0_le(6-1 downto 3) = 2) or (nested_t0_walker_host0_le(6-1 downto 3) = 3)) or (nested_t0_walker_host0_le(6-1 downto 3) = 7)) then
                 null;
             else
-                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                v_pw := nested_t0_walker_host0_le(58);
                 if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                     null;
                 elsif ((bool(nested_t0_hk_write) and (not bool(v_w))) and (not (((True and bool(nested_t0_hb_PROC3(2))) and bool(nested_t0_hk_paging)) and bool(nested_t0_walker_host0_le(58))))) then
                     null;
                 elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
+                    null;
+                elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
                     null;
                 else
                     uw := nested_t0_walker_host0_le;
@@ -2515,14 +2558,16 @@ nested_t0_walker_host0_fsm: process (clk) is
     variable v_w: std_logic;
     variable v_x: std_logic;
     variable v_xu: std_logic;
+    variable v_pw: std_logic;
     variable rs0: unsigned(5 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
-            nested_t0_walker_host0_a_r <= '0';
-            nested_t0_walker_host0_a_w <= '0';
-            nested_t0_walker_host0_a_x <= '0';
-            nested_t0_walker_host0_a_xu <= '0';
+            nested_t0_ha_pw <= '0';
+            nested_t0_ha_r <= '0';
+            nested_t0_ha_w <= '0';
+            nested_t0_ha_x <= '0';
+            nested_t0_ha_xu <= '0';
             nested_t0_x_done <= '0';
             nested_t0_walker_host0_ea <= to_unsigned(0, 64);
             nested_t0_walker_host0_fault_k <= to_unsigned(0, 8);
@@ -2567,6 +2612,7 @@ begin
             v_w := '0';
             v_x := '0';
             v_xu := '0';
+            v_pw := '0';
             if bool(nested_t0_x_done) then
                 nested_t0_x_done <= '0';
             end if;
@@ -2581,6 +2627,11 @@ begin
                     else
                         if bool(nested_t0_x_off) then
                             nested_t0_x_level <= to_unsigned(7, 3);
+                            nested_t0_ha_r <= '1';
+                            nested_t0_ha_w <= '1';
+                            nested_t0_ha_x <= '1';
+                            nested_t0_ha_xu <= '1';
+                            nested_t0_ha_pw <= '0';
                             nested_t0_x_aux <= to_unsigned(0, 3);
                             nested_t0_x_pa <= nested_t0_x_addr;
                             if bool(nested_t0_x_table) then
@@ -2593,10 +2644,11 @@ begin
                                 nested_t0_walker_host0_st <= IDLE;
                             end if;
                         else
-                            nested_t0_walker_host0_a_r <= '1';
-                            nested_t0_walker_host0_a_w <= '1';
-                            nested_t0_walker_host0_a_x <= '1';
-                            nested_t0_walker_host0_a_xu <= '1';
+                            nested_t0_ha_r <= '1';
+                            nested_t0_ha_w <= '1';
+                            nested_t0_ha_x <= '1';
+                            nested_t0_ha_xu <= '1';
+                            nested_t0_ha_pw <= '0';
                             nested_t0_walker_host0_pend_5 <= '0';
                             nested_t0_walker_host0_pend_4 <= '0';
                             nested_t0_walker_host0_pend_3 <= '0';
@@ -2744,14 +2796,15 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := nested_t0_ha_pw;
                                 nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                 nested_t0_walker_host0_st <= MWAIT;
                                 nested_t0_walker_host0_lvl <= to_unsigned(4, 3);
@@ -2774,14 +2827,15 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := nested_t0_ha_pw;
                                 nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                 nested_t0_walker_host0_st <= MWAIT;
                                 nested_t0_walker_host0_lvl <= to_unsigned(3, 3);
@@ -2809,14 +2863,16 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    nested_t0_ha_pw <= v_pw;
                                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
@@ -2827,6 +2883,10 @@ begin
                                         nested_t0_walker_host0_st <= FAULT;
                                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                        nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
+                                        nested_t0_walker_host0_st <= FAULT;
+                                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                        nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                         nested_t0_walker_host0_st <= FAULT;
                                     else
@@ -2879,14 +2939,15 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := nested_t0_ha_pw;
                                     nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                     nested_t0_walker_host0_st <= MWAIT;
                                     nested_t0_walker_host0_lvl <= to_unsigned(2, 3);
@@ -2915,14 +2976,16 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := m_rdata(58);
+                                    nested_t0_ha_pw <= v_pw;
                                     if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
@@ -2933,6 +2996,10 @@ begin
                                         nested_t0_walker_host0_st <= FAULT;
                                     elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                         nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                        nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
+                                        nested_t0_walker_host0_st <= FAULT;
+                                    elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                        nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                         nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                         nested_t0_walker_host0_st <= FAULT;
                                     else
@@ -2985,14 +3052,15 @@ begin
                                     nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
-                                    v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                    nested_t0_walker_host0_a_r <= v_r;
-                                    v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                    nested_t0_walker_host0_a_w <= v_w;
-                                    v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                    nested_t0_walker_host0_a_x <= v_x;
-                                    v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                    nested_t0_walker_host0_a_xu <= v_xu;
+                                    v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                    nested_t0_ha_r <= v_r;
+                                    v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                    nested_t0_ha_w <= v_w;
+                                    v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                    nested_t0_ha_x <= v_x;
+                                    v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                    nested_t0_ha_xu <= v_xu;
+                                    v_pw := nested_t0_ha_pw;
                                     nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                     nested_t0_walker_host0_st <= MWAIT;
                                     nested_t0_walker_host0_lvl <= to_unsigned(1, 3);
@@ -3020,14 +3088,16 @@ begin
                                 nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
-                                v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(m_rdata(0)));
-                                nested_t0_walker_host0_a_r <= v_r;
-                                v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(m_rdata(1)));
-                                nested_t0_walker_host0_a_w <= v_w;
-                                v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(m_rdata(2)));
-                                nested_t0_walker_host0_a_x <= v_x;
-                                v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(m_rdata(10)));
-                                nested_t0_walker_host0_a_xu <= v_xu;
+                                v_r := stdl(bool(nested_t0_ha_r) and bool(m_rdata(0)));
+                                nested_t0_ha_r <= v_r;
+                                v_w := stdl(bool(nested_t0_ha_w) and bool(m_rdata(1)));
+                                nested_t0_ha_w <= v_w;
+                                v_x := stdl(bool(nested_t0_ha_x) and bool(m_rdata(2)));
+                                nested_t0_ha_x <= v_x;
+                                v_xu := stdl(bool(nested_t0_ha_xu) and bool(m_rdata(10)));
+                                nested_t0_ha_xu <= v_xu;
+                                v_pw := m_rdata(58);
+                                nested_t0_ha_pw <= v_pw;
                                 if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                     nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                     nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
@@ -3038,6 +3108,10 @@ begin
                                     nested_t0_walker_host0_st <= FAULT;
                                 elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                     nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                    nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
+                                    nested_t0_walker_host0_st <= FAULT;
+                                elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(m_rdata(57))) then
+                                    nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                     nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                                     nested_t0_walker_host0_st <= FAULT;
                                 else
@@ -3090,10 +3164,11 @@ begin
                 nested_t0_h_r_qualification(0) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_read));
                 nested_t0_h_r_qualification(1) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_write));
                 nested_t0_h_r_qualification(2) <= stdl((not ((((nested_t0_walker_host0_fault_k(4-1 downto 0) = 2) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 3)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 4)) or (nested_t0_walker_host0_fault_k(4-1 downto 0) = 5))) and bool(nested_t0_hk_fetch));
-                nested_t0_h_r_qualification(3) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_r));
-                nested_t0_h_r_qualification(4) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_w));
-                nested_t0_h_r_qualification(5) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_walker_host0_a_x));
-                nested_t0_h_r_qualification(6) <= stdl(((nested_t0_walker_host0_fault_k > 5) and True) and bool(nested_t0_walker_host0_a_xu));
+                nested_t0_h_r_qualification(3) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_r));
+                nested_t0_h_r_qualification(4) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_w));
+                nested_t0_h_r_qualification(5) <= stdl((nested_t0_walker_host0_fault_k > 5) and bool(nested_t0_ha_x));
+                nested_t0_h_r_qualification(6) <= stdl(((nested_t0_walker_host0_fault_k > 5) and True) and bool(nested_t0_ha_xu));
+                nested_t0_h_r_qualification(15) <= stdl(nested_t0_walker_host0_fault_k(4-1 downto 0) = 9);
                 nested_t0_h_r_gpa <= nested_t0_x_addr;
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host0_st <= IDLE;
@@ -3152,14 +3227,15 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(5, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_ha_pw;
                         nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
                         nested_t0_walker_host0_st <= MWAIT;
                         nested_t0_walker_host0_lvl <= to_unsigned(4, 3);
@@ -3182,14 +3258,15 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(4, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_ha_pw;
                         nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
                         nested_t0_walker_host0_st <= MWAIT;
                         nested_t0_walker_host0_lvl <= to_unsigned(3, 3);
@@ -3217,14 +3294,16 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_walker_host0_le(58);
+                            nested_t0_ha_pw <= v_pw;
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
@@ -3235,6 +3314,10 @@ begin
                                 nested_t0_walker_host0_st <= FAULT;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host0_st <= FAULT;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                                nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
@@ -3287,14 +3370,15 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(3, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_ha_pw;
                             nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
                             nested_t0_walker_host0_st <= MWAIT;
                             nested_t0_walker_host0_lvl <= to_unsigned(2, 3);
@@ -3323,14 +3407,16 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_walker_host0_le(58);
+                            nested_t0_ha_pw <= v_pw;
                             if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
@@ -3341,6 +3427,10 @@ begin
                                 nested_t0_walker_host0_st <= FAULT;
                             elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                                 nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                                nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host0_st <= FAULT;
+                            elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                                nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                                 nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host0_st <= FAULT;
                             else
@@ -3393,14 +3483,15 @@ begin
                             nested_t0_walker_host0_flevel <= to_unsigned(2, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
-                            v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                            nested_t0_walker_host0_a_r <= v_r;
-                            v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                            nested_t0_walker_host0_a_w <= v_w;
-                            v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                            nested_t0_walker_host0_a_x <= v_x;
-                            v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                            nested_t0_walker_host0_a_xu <= v_xu;
+                            v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                            nested_t0_ha_r <= v_r;
+                            v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                            nested_t0_ha_w <= v_w;
+                            v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                            nested_t0_ha_x <= v_x;
+                            v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                            nested_t0_ha_xu <= v_xu;
+                            v_pw := nested_t0_ha_pw;
                             nested_t0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_t0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
                             nested_t0_walker_host0_st <= MWAIT;
                             nested_t0_walker_host0_lvl <= to_unsigned(1, 3);
@@ -3428,14 +3519,16 @@ begin
                         nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                         nested_t0_walker_host0_st <= FAULT;
                     else
-                        v_r := stdl(bool(nested_t0_walker_host0_a_r) and bool(nested_t0_walker_host0_le(0)));
-                        nested_t0_walker_host0_a_r <= v_r;
-                        v_w := stdl(bool(nested_t0_walker_host0_a_w) and bool(nested_t0_walker_host0_le(1)));
-                        nested_t0_walker_host0_a_w <= v_w;
-                        v_x := stdl(bool(nested_t0_walker_host0_a_x) and bool(nested_t0_walker_host0_le(2)));
-                        nested_t0_walker_host0_a_x <= v_x;
-                        v_xu := stdl(bool(nested_t0_walker_host0_a_xu) and bool(nested_t0_walker_host0_le(10)));
-                        nested_t0_walker_host0_a_xu <= v_xu;
+                        v_r := stdl(bool(nested_t0_ha_r) and bool(nested_t0_walker_host0_le(0)));
+                        nested_t0_ha_r <= v_r;
+                        v_w := stdl(bool(nested_t0_ha_w) and bool(nested_t0_walker_host0_le(1)));
+                        nested_t0_ha_w <= v_w;
+                        v_x := stdl(bool(nested_t0_ha_x) and bool(nested_t0_walker_host0_le(2)));
+                        nested_t0_ha_x <= v_x;
+                        v_xu := stdl(bool(nested_t0_ha_xu) and bool(nested_t0_walker_host0_le(10)));
+                        nested_t0_ha_xu <= v_xu;
+                        v_pw := nested_t0_walker_host0_le(58);
+                        nested_t0_ha_pw <= v_pw;
                         if (bool(nested_t0_hk_read) and (not bool(v_r))) then
                             nested_t0_walker_host0_fault_k <= to_unsigned(6, 8);
                             nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
@@ -3446,6 +3539,10 @@ begin
                             nested_t0_walker_host0_st <= FAULT;
                         elsif (bool(nested_t0_hk_fetch) and (((True and bool(nested_t0_hk_user)) and (not bool(v_xu))) or ((not (True and bool(nested_t0_hk_user))) and (not bool(v_x))))) then
                             nested_t0_walker_host0_fault_k <= to_unsigned(8, 8);
+                            nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
+                            nested_t0_walker_host0_st <= FAULT;
+                        elsif (((True and bool(nested_t0_hb_PROC3(3))) and bool(nested_t0_hk_unverified)) and bool(nested_t0_walker_host0_le(57))) then
+                            nested_t0_walker_host0_fault_k <= to_unsigned(9, 8);
                             nested_t0_walker_host0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host0_st <= FAULT;
                         else
@@ -3498,7 +3595,7 @@ end process nested_t0_walker_host0_fsm;
 
 nested_t0_x_rnow <= stdl((nested_t0_walker_host0_st = PREAD) and bool(m_rvalid));
 
-nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) is
+nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_pw_all, nested_t0_walker_guest0_a_rw, nested_t0_walker_guest0_a_us, nested_t0_walker_guest0_a_xd, wn_t_done, nested_t0_h_r_exit_reason, nested_t0_ha_pw, nested_t0_walker_guest0_hk_fetch_h, nested_t0_walker_guest0_hk_paging_h, nested_t0_walker_guest0_hk_read_h, nested_t0_walker_guest0_hk_unverified_h, nested_t0_walker_guest0_hk_user_h, nested_t0_walker_guest0_hk_write_h, nested_t0_walker_guest0_hl_pw, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest0_le, nested_t0_walker_guest0_lvl, nested_t0_walker_guest0_pend_1, nested_t0_walker_guest0_pend_2, nested_t0_walker_guest0_pend_3, nested_t0_walker_guest0_pend_4, nested_t0_walker_guest0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_EPTP, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest0_sa_1, nested_t0_walker_guest0_sa_2, nested_t0_walker_guest0_sa_3, nested_t0_walker_guest0_sa_4, nested_t0_walker_guest0_sa_5, nested_t0_walker_guest0_se_1, nested_t0_walker_guest0_se_2, nested_t0_walker_guest0_se_3, nested_t0_walker_guest0_se_4, nested_t0_walker_guest0_se_5, nested_t0_walker_guest0_sg_1, nested_t0_walker_guest0_sg_2, nested_t0_walker_guest0_sg_3, nested_t0_walker_guest0_sg_4, nested_t0_walker_guest0_sg_5, nested_t0_walker_guest0_st, wn_t_start, nested_t0_walker_guest0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest0_x_update_h, nested_t0_walker_guest0_x_waddr_h, nested_t0_walker_guest0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -3506,6 +3603,7 @@ nested_t0_walker_guest0_logic: process (nested_t0_walker_guest0_a_rw, nested_t0_
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -3531,6 +3629,7 @@ begin
     nested_t0_hk_fetch <= nested_t0_walker_guest0_hk_fetch_h;
     nested_t0_hk_user <= nested_t0_walker_guest0_hk_user_h;
     nested_t0_hk_paging <= nested_t0_walker_guest0_hk_paging_h;
+    nested_t0_hk_unverified <= nested_t0_walker_guest0_hk_unverified_h;
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -3538,6 +3637,7 @@ begin
     v_rw := '0';
     v_us := '0';
     v_xd := '0';
+    v_pw_all := '0';
     in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -3592,6 +3692,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     else
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
@@ -3603,6 +3704,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             end if;
@@ -3693,6 +3795,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     else
                         nested_t0_x_pwrite <= '1';
                         nested_t0_x_waddr <= nested_t0_x_pa;
@@ -3707,6 +3810,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -3717,6 +3821,7 @@ begin
                             nested_t0_hk_fetch <= '0';
                             nested_t0_hk_user <= '0';
                             nested_t0_hk_paging <= '1';
+                            nested_t0_hk_unverified <= '0';
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
@@ -3727,6 +3832,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             nested_t0_x_valid <= '1';
                             nested_t0_x_pwrite <= '0';
                             nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -3737,6 +3843,7 @@ begin
                             nested_t0_hk_fetch <= '0';
                             nested_t0_hk_user <= '0';
                             nested_t0_hk_paging <= '1';
+                            nested_t0_hk_unverified <= '0';
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
@@ -3748,6 +3855,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3781,6 +3889,7 @@ begin
                                     nested_t0_hk_fetch <= wn_t_k_fetch;
                                     nested_t0_hk_user <= v_us;
                                     nested_t0_hk_paging <= '0';
+                                    nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3792,6 +3901,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -3802,6 +3912,7 @@ begin
                                 nested_t0_hk_fetch <= '0';
                                 nested_t0_hk_user <= '0';
                                 nested_t0_hk_paging <= '1';
+                                nested_t0_hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 2) then
@@ -3814,6 +3925,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     null;
                                 elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3847,6 +3959,7 @@ begin
                                     nested_t0_hk_fetch <= wn_t_k_fetch;
                                     nested_t0_hk_user <= v_us;
                                     nested_t0_hk_paging <= '0';
+                                    nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                                 end if;
                             end if;
                         else
@@ -3858,6 +3971,7 @@ begin
                                 v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                                 v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                                 nested_t0_x_valid <= '1';
                                 nested_t0_x_pwrite <= '0';
                                 nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -3868,6 +3982,7 @@ begin
                                 nested_t0_hk_fetch <= '0';
                                 nested_t0_hk_user <= '0';
                                 nested_t0_hk_paging <= '1';
+                                nested_t0_hk_unverified <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest0_lvl = 1) then
@@ -3879,6 +3994,7 @@ begin
                             v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(m_rdata(1)));
                             v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(m_rdata(2)));
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 null;
                             elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -3912,6 +4028,7 @@ begin
                                 nested_t0_hk_fetch <= wn_t_k_fetch;
                                 nested_t0_hk_user <= v_us;
                                 nested_t0_hk_paging <= '0';
+                                nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                             end if;
                         end if;
                     end if;
@@ -3955,6 +4072,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_5;
@@ -3972,6 +4090,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_4;
@@ -3989,6 +4108,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_3;
@@ -4006,6 +4126,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_2;
@@ -4023,6 +4144,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest0_sa_1;
@@ -4056,6 +4178,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
@@ -4066,6 +4189,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 4) then
                 if (not bool(nested_t0_walker_guest0_le(0))) then
@@ -4076,6 +4200,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     nested_t0_x_valid <= '1';
                     nested_t0_x_pwrite <= '0';
                     nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
@@ -4086,6 +4211,7 @@ begin
                     nested_t0_hk_fetch <= '0';
                     nested_t0_hk_user <= '0';
                     nested_t0_hk_paging <= '1';
+                    nested_t0_hk_unverified <= '0';
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 3) then
                 if (bool(nested_t0_walker_guest0_le(7)) and True) then
@@ -4097,6 +4223,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -4130,6 +4257,7 @@ begin
                             nested_t0_hk_fetch <= wn_t_k_fetch;
                             nested_t0_hk_user <= v_us;
                             nested_t0_hk_paging <= '0';
+                            nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -4141,6 +4269,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -4151,6 +4280,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 2) then
@@ -4163,6 +4293,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                             null;
                         elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -4196,6 +4327,7 @@ begin
                             nested_t0_hk_fetch <= wn_t_k_fetch;
                             nested_t0_hk_user <= v_us;
                             nested_t0_hk_paging <= '0';
+                            nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                         end if;
                     end if;
                 else
@@ -4207,6 +4339,7 @@ begin
                         v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                         v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
                         nested_t0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_t0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_t_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -4217,6 +4350,7 @@ begin
                         nested_t0_hk_fetch <= '0';
                         nested_t0_hk_user <= '0';
                         nested_t0_hk_paging <= '1';
+                        nested_t0_hk_unverified <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest0_lvl = 1) then
@@ -4228,6 +4362,7 @@ begin
                     v_rw := stdl(bool(nested_t0_walker_guest0_a_rw) and bool(nested_t0_walker_guest0_le(1)));
                     v_us := stdl(bool(nested_t0_walker_guest0_a_us) and bool(nested_t0_walker_guest0_le(2)));
                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
+                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                         null;
                     elsif ((bool(wn_t_k_user) and bool(wn_t_k_write)) and (not bool(v_rw))) then
@@ -4261,6 +4396,7 @@ begin
                         nested_t0_hk_fetch <= wn_t_k_fetch;
                         nested_t0_hk_user <= v_us;
                         nested_t0_hk_paging <= '0';
+                        nested_t0_hk_unverified <= stdl((not bool(v_pw_all)));
                     end if;
                 end if;
             end if;
@@ -4277,6 +4413,7 @@ nested_t0_walker_guest0_fsm: process (clk) is
     variable v_rw: std_logic;
     variable v_us: std_logic;
     variable v_xd: std_logic;
+    variable v_pw_all: std_logic;
     variable in0: unsigned(63 downto 0);
     variable in1: unsigned(63 downto 0);
     variable in2: unsigned(63 downto 0);
@@ -4292,6 +4429,7 @@ nested_t0_walker_guest0_fsm: process (clk) is
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            nested_t0_walker_guest0_a_pw_all <= '0';
             nested_t0_walker_guest0_a_rw <= '0';
             nested_t0_walker_guest0_a_us <= '0';
             nested_t0_walker_guest0_a_xd <= '0';
@@ -4301,8 +4439,14 @@ begin
             nested_t0_walker_guest0_hk_fetch_h <= '0';
             nested_t0_walker_guest0_hk_paging_h <= '0';
             nested_t0_walker_guest0_hk_read_h <= '0';
+            nested_t0_walker_guest0_hk_unverified_h <= '0';
             nested_t0_walker_guest0_hk_user_h <= '0';
             nested_t0_walker_guest0_hk_write_h <= '0';
+            nested_t0_walker_guest0_hl_pw <= '0';
+            nested_t0_walker_guest0_hl_r <= '0';
+            nested_t0_walker_guest0_hl_w <= '0';
+            nested_t0_walker_guest0_hl_x <= '0';
+            nested_t0_walker_guest0_hl_xu <= '0';
             nested_t0_walker_guest0_le <= to_unsigned(0, 64);
             nested_t0_walker_guest0_lvl <= to_unsigned(0, 3);
             wn_t_o_aux <= to_unsigned(0, 3);
@@ -4352,6 +4496,7 @@ begin
             nested_t0_walker_guest0_hk_fetch_h <= nested_t0_hk_fetch;
             nested_t0_walker_guest0_hk_user_h <= nested_t0_hk_user;
             nested_t0_walker_guest0_hk_paging_h <= nested_t0_hk_paging;
+            nested_t0_walker_guest0_hk_unverified_h <= nested_t0_hk_unverified;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -4359,6 +4504,7 @@ begin
             v_rw := '0';
             v_us := '0';
             v_xd := '0';
+            v_pw_all := '0';
             in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -4379,6 +4525,7 @@ begin
                         nested_t0_walker_guest0_a_rw <= '1';
                         nested_t0_walker_guest0_a_us <= '1';
                         nested_t0_walker_guest0_a_xd <= '0';
+                        nested_t0_walker_guest0_a_pw_all <= '1';
                         nested_t0_walker_guest0_pend_5 <= '0';
                         nested_t0_walker_guest0_pend_4 <= '0';
                         nested_t0_walker_guest0_pend_3 <= '0';
@@ -4424,6 +4571,11 @@ begin
                     end if;
                 when XWAIT =>
                     if bool(nested_t0_x_rnow) then
+                        nested_t0_walker_guest0_hl_r <= nested_t0_ha_r;
+                        nested_t0_walker_guest0_hl_w <= nested_t0_ha_w;
+                        nested_t0_walker_guest0_hl_x <= nested_t0_ha_x;
+                        nested_t0_walker_guest0_hl_xu <= nested_t0_ha_xu;
+                        nested_t0_walker_guest0_hl_pw <= nested_t0_ha_pw;
                         used := '0';
                         if (nested_t0_walker_guest0_lvl = 5) then
                             uok := '1';
@@ -4523,6 +4675,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= XWAIT;
                                     nested_t0_walker_guest0_lvl <= to_unsigned(4, 3);
                                 end if;
@@ -4542,6 +4696,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     nested_t0_walker_guest0_st <= XWAIT;
                                     nested_t0_walker_guest0_lvl <= to_unsigned(3, 3);
                                 end if;
@@ -4562,6 +4718,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                             nested_t0_walker_guest0_flevel <= to_unsigned(3, 3);
@@ -4624,6 +4782,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= XWAIT;
                                         nested_t0_walker_guest0_lvl <= to_unsigned(2, 3);
                                     end if;
@@ -4645,6 +4805,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         if (bool(wn_t_k_user) and (not bool(v_us))) then
                                             nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                             nested_t0_walker_guest0_flevel <= to_unsigned(2, 3);
@@ -4707,6 +4869,8 @@ begin
                                         nested_t0_walker_guest0_a_us <= v_us;
                                         v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                         nested_t0_walker_guest0_a_xd <= v_xd;
+                                        v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                        nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                         nested_t0_walker_guest0_st <= XWAIT;
                                         nested_t0_walker_guest0_lvl <= to_unsigned(1, 3);
                                     end if;
@@ -4727,6 +4891,8 @@ begin
                                     nested_t0_walker_guest0_a_us <= v_us;
                                     v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(m_rdata(63)) and bool(wn_t_r_EFER(11))));
                                     nested_t0_walker_guest0_a_xd <= v_xd;
+                                    v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_ha_pw));
+                                    nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                     if (bool(wn_t_k_user) and (not bool(v_us))) then
                                         nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                         nested_t0_walker_guest0_flevel <= to_unsigned(1, 3);
@@ -4809,7 +4975,7 @@ begin
                     wn_t_o_n_qualification(12) <= '0';
                     wn_t_o_n_qualification(13) <= '0';
                     wn_t_o_n_qualification(14) <= '0';
-                    wn_t_o_n_qualification(15) <= '0';
+                    wn_t_o_n_qualification(15) <= nested_t0_h_r_qualification(15);
                     wn_t_o_n_qualification(16) <= '0';
                     wn_t_o_n_guest_physical_address <= nested_t0_h_r_gpa;
                     ns0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -4920,6 +5086,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= XWAIT;
                             nested_t0_walker_guest0_lvl <= to_unsigned(4, 3);
                         end if;
@@ -4939,6 +5107,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             nested_t0_walker_guest0_st <= XWAIT;
                             nested_t0_walker_guest0_lvl <= to_unsigned(3, 3);
                         end if;
@@ -4959,6 +5129,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(3, 3);
@@ -5021,6 +5193,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= XWAIT;
                                 nested_t0_walker_guest0_lvl <= to_unsigned(2, 3);
                             end if;
@@ -5042,6 +5216,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 if (bool(wn_t_k_user) and (not bool(v_us))) then
                                     nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                     nested_t0_walker_guest0_flevel <= to_unsigned(2, 3);
@@ -5104,6 +5280,8 @@ begin
                                 nested_t0_walker_guest0_a_us <= v_us;
                                 v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                                 nested_t0_walker_guest0_a_xd <= v_xd;
+                                v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                                nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                                 nested_t0_walker_guest0_st <= XWAIT;
                                 nested_t0_walker_guest0_lvl <= to_unsigned(1, 3);
                             end if;
@@ -5124,6 +5302,8 @@ begin
                             nested_t0_walker_guest0_a_us <= v_us;
                             v_xd := stdl(bool(nested_t0_walker_guest0_a_xd) or (bool(nested_t0_walker_guest0_le(63)) and bool(wn_t_r_EFER(11))));
                             nested_t0_walker_guest0_a_xd <= v_xd;
+                            v_pw_all := stdl(bool(nested_t0_walker_guest0_a_pw_all) and bool(nested_t0_walker_guest0_hl_pw));
+                            nested_t0_walker_guest0_a_pw_all <= v_pw_all;
                             if (bool(wn_t_k_user) and (not bool(v_us))) then
                                 nested_t0_walker_guest0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_guest0_flevel <= to_unsigned(1, 3);
