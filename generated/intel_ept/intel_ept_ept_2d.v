@@ -12786,4 +12786,4 @@ always @(posedge clk) begin: cache_epsc0_fsm
 end
 
 endmodule
-// virtspec conversion ba36f041d332c8a077333d43 of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 f158320b9553e6d18352f46b2386e5ec1687c6f44e680247fae1f81b285e1db0
+// virtspec conversion 9a527170d2cdd5b042f2b31f of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 6bb4ed1f1b37c8a5fd099ada400e1d69bb1e2975319c7524a0ddb5aeccdb5f35

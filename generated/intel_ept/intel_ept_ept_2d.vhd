@@ -12498,4 +12498,4 @@ begin
 end process cache_epsc0_fsm;
 
 end architecture MyHDL;
--- virtspec conversion ba36f041d332c8a077333d43 of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 a38782eb62701fe782d568171776c822431822d11c488c685cab1cfbfabf11f8
+-- virtspec conversion 9a527170d2cdd5b042f2b31f of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 2c21d85d3dc2728951d247749376b9f42a934b67b8eaf36a2090cb3204503dce

@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion ba36f041d332c8a077333d43 of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 9a527170d2cdd5b042f2b31f of intel_ept_ept_2d.v intel_ept_ept_2d.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

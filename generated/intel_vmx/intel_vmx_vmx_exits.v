@@ -3273,4 +3273,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion 4de90532c623b9b4185b207b of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 b6d7ae464617075a311f2d3b152891e1984e849b32d5326a4940bf33f799bba9
+// virtspec conversion e655b1f1b1edf03d8ec6dd9f of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 b6d7ae464617075a311f2d3b152891e1984e849b32d5326a4940bf33f799bba9

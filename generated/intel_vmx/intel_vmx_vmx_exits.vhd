@@ -3011,4 +3011,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion 4de90532c623b9b4185b207b of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 cfc5b2fc7916293a11efdf58b6a3df1649e475c68c055061a8c1f4e75eec2486
+-- virtspec conversion e655b1f1b1edf03d8ec6dd9f of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 cfc5b2fc7916293a11efdf58b6a3df1649e475c68c055061a8c1f4e75eec2486

@@ -5819,4 +5819,4 @@ assign nested_t0_hb_EPTP = wn_t_r_EPTP;
 assign nested_t0_hb_PROC3 = wn_t_r_PROC3;
 
 endmodule
-// virtspec conversion 55c1e08934ccf3162a321ade of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 fdd97e45497293cc924039db64fb1b6b7c85547f9a8380f4fb4aab26fd6bdd84
+// virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 2503d77a445b077f1069bdeb4f156d5dc7add27c35cfa3e03b327ddc145da3dc

@@ -5364,4 +5364,4 @@ nested_t0_hb_EPTP <= wn_t_r_EPTP;
 nested_t0_hb_PROC3 <= wn_t_r_PROC3;
 
 end architecture MyHDL;
--- virtspec conversion 55c1e08934ccf3162a321ade of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 03f86dc992d3217e92ad3a19ce5078dc4ace2be67c0b4db4342a9f498f8aa804
+-- virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 70a86fa3bd108d0e0889f27f70cdf6934a1710823831053758efd8fcee9aca25
