@@ -15,12 +15,15 @@ drawn event and control block, so every bitmap read finds drawn data.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from codegen import ir
 from codegen.frontend.elaborate.unit import _folded_on_bindings, walk_always_checks
 from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
     Draw,
+    Plan,
     Scenario,
     ScenarioFactory,
     StimulusError,
@@ -273,9 +276,13 @@ class UnitScenarioFactory:
             return value
         return draw.bits(width)
 
-    def _guards(self) -> list[Expr]:
-        """The `when` of each structure, bitmap and walk, in step order."""
-        nodes = [self.unit.step_node(kind, name) for kind, name in self.unit.steps]
+    def _guards(self, upto: str | None = None) -> list[Expr]:
+        """The `when` of each structure, bitmap and walk, in step order (with `upto`, those
+        of the steps up to and including that walk)."""
+        steps = list(self.unit.steps)
+        if upto is not None:
+            steps = steps[:steps.index(("walk", upto)) + 1]
+        nodes = [self.unit.step_node(kind, name) for kind, name in steps]
         return [n.when for n in nodes if n.when is not None]
 
     def field_of(self, ref_name: str) -> ir.StructField:
@@ -316,9 +323,14 @@ class UnitScenarioFactory:
             out[i], out[j] = out[j], out[i]
         return out
 
-    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None) -> Scenario:
-        """One scenario; `force` fixes event fields (e.g. the kind)."""
+    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None,
+             target: Target | None = None) -> Scenario:
+        """One scenario; `force` fixes event fields (e.g. the kind); `target` aims it at a
+        coverage point (`target_of`): the guards up to the walk it names are steered every
+        time and the walk is built with its fault at its level, or its exit rule is steered
+        every time."""
         u = self.unit
+        aim_walk = target.walk if target is not None else None
         pool: list[tuple[int, int]] = []
         # the callee rules decided on the values drawn so far, by call: forgotten whenever
         # a value changes (the dicts below tell it, in a unit with calls)
@@ -383,7 +395,9 @@ class UnitScenarioFactory:
         keep: list[Expr] = []  # conditions a redraw must leave holding (a unit with calls)
 
         def steerable(r: Expr) -> bool:
-            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name)
+            # (the event's kind too when the scenario is aimed: the point may need another kind)
+            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name
+                                                                          or target is not None)
                                                   and not (force and r.name in force))
 
         def blocked(cond: Expr) -> bool:
@@ -444,8 +458,9 @@ class UnitScenarioFactory:
         # the guard of each step, most of the time, so that deep steps (a walk behind valid
         # entries and enables) are reached; then, half of the time, one exit rule the event
         # can still take, so that rare exits (an intercept bit chosen by a vector) happen
-        for guard in self._guards():
-            if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
+        guards = self._guards(aim_walk)
+        for guard in guards:
+            if not evaluate(guard, lookup) and (aim_walk is not None or draw.chance(75)) and not blocked(guard):
                 steer(guard)
                 # in a unit with calls, a walk steered to run stays run while the later
                 # guards and the rules are steered: a callee's walk is reached about as often
@@ -453,14 +468,22 @@ class UnitScenarioFactory:
                 # caller pick the callee's early refusals as often as its walk otherwise)
                 if any(guard is g for g in self.walk_guards) and evaluate(guard, lookup):
                     keep.append(guard)
-        if self.call_rules and draw.chance(50):
+        if aim_walk is not None and guards and not evaluate(guards[-1], lookup) and not blocked(guards[-1]):
+            steer(guards[-1])  # the aimed walk's own guard last: the others may have moved it
+        if target is not None and target.rule is not None:
+            rule = next(f for x, f in zip(u.exits, self.fires) if x.name == target.rule)
+            if not blocked(rule) and not evaluate(rule, lookup):
+                steer(rule)
+        elif aim_walk is not None:
+            pass  # nothing more is steered: a rule steered now could undo the walk's guard
+        elif self.call_rules and draw.chance(50):
             # a rule of a callee, through its call: so that every rule of the callee is reached
             open_calls = [c for c in self.call_rules if not blocked(c)]
             if open_calls:
                 rule = draw.choice(open_calls)
                 if not evaluate(rule, lookup):
                     steer(rule)
-        if draw.chance(50):
+        if target is None and draw.chance(50):
             # a rule fires only when no rule before it does: steer toward the rule and
             # away from every earlier one (a late rule behind several refusals happens)
             open_rules = [fires for x, fires in zip(u.exits, self.fires) if not blocked(x.when)]
@@ -497,9 +520,11 @@ class UnitScenarioFactory:
             elif kind == "walk":
                 walk = u.step_node(kind, name)
                 if walk.nested:
-                    got = self._build_nested(draw, walk, lookup, memory, request, shared, values, place)
+                    got = self._build_nested(draw, walk, lookup, memory, request, shared, values, place,
+                                             aimed=target is not None and target.walk == name)
                 else:
-                    got = self._build_walk(draw, walk, lookup, memory, request)
+                    got = self._build_walk(draw, walk, lookup, memory, request,
+                                           target if target is not None and target.walk == name else None)
                 walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
                 if got and (self.walk_equalities or self.after_walk):
                     # what a later step compares with the walk's result: equal most of the time
@@ -541,17 +566,21 @@ class UnitScenarioFactory:
         """Whether some read of the unit may answer with an error: the spec says what it means."""
         return bool(self.erring or self.error_faults)
 
-    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT) -> Scenario:
+    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT,
+                   target: Target | None = None) -> Scenario:
         """`sc`, `percent` of the time, with one word the reference reads answering with an
         error: a word whose error the spec handles (a structure whose `S.error` a rule
         reads, an entry of a walk whose regime has a fault on `error`). Each word read is
         tried on the reference; the handled ones are grouped by what handled them (the
         structure, or the walk and the level of its fault) and a group is drawn, then a
         word of it, so that each structure and each level of a walk gets its share (a
-        structure of four words is not four times as likely as one table entry). A word
+        structure of four words is not four times as likely as one table entry). With a
+        `target` whose walk fault reads `error`, every time, a group of its walk (and
+        level) if there is one. A word
         whose error nothing handles is never drawn (a CPU walk that gets an error takes a
         machine check, which no spec here describes)."""
-        if not self.handles_errors() or not draw.chance(percent):
+        aimed = target is not None and target.fault in self.error_faults.get(target.walk, ())
+        if not self.handles_errors() or not aimed and not draw.chance(percent):
             return sc
         trace: list = []
         ref.decide(dict(sc.memory), dict(sc.request), trace)
@@ -562,6 +591,9 @@ class UnitScenarioFactory:
             key = self.error_handled(detail)
             if key:
                 groups.setdefault(key, []).append(addr)
+        if aimed:
+            groups = {k: v for k, v in groups.items()
+                      if any(part[:1] == (target.walk,) and target.level in (None, part[1]) for part in k)} or groups
         if not groups:
             return sc
         words = groups[draw.choice(list(groups))]
@@ -625,9 +657,11 @@ class UnitScenarioFactory:
         window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
         lookups[b.name] = (window >> (first & 63)) & mask(span)
 
-    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> None:
+    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
+                    target: Target | None = None) -> None:
         """The tables of the walk, at the root its bindings give, with the regime's own
-        table builder: a legal walk to a random leaf level, or one with a fault injected."""
+        table builder: a legal walk to a random leaf level, or one with a fault injected
+        (with `target`, its fault at its level when the walk's start level allows)."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return
         factory = self.walk_factories[walk.name]
@@ -644,11 +678,12 @@ class UnitScenarioFactory:
         used = {a >> 12 for a in memory} | pages
         alloc = Allocator(draw, factory._addr_width(self.table_spec, regime), used)
         builder = TableBuilder(self.table_spec, regime, draw, ctx, memory.__setitem__, alloc)
-        builder.legal = draw.chance(70)
+        plan = self._target_plan(draw, factory, regime, start, ctx, target) if target is not None else None
+        builder.legal = plan is not None or draw.chance(70)
         if builder.legal:
             builder.prefer([access])
         try:
-            plan = factory._choose_plan(draw, regime, start, 30)
+            plan = plan or factory._choose_plan(draw, regime, start, 30)
             factory._build(builder, regime, root, addr, start, plan, lambda a: a, draw.chance(50))
         except StimulusError:
             return
@@ -658,8 +693,27 @@ class UnitScenarioFactory:
             return {"walked": 1, "ok": 1, "pa": builder.final}
         return None
 
+    @staticmethod
+    def _target_plan(draw: Draw, factory: ScenarioFactory, regime: ir.Regime, start: int, ctx: dict,
+                     target: Target) -> Plan | None:
+        """A plan of a walk aimed at `target`'s fault and level; None when it names none
+        or the walk starts below that level. A fault on `error` (left out of the tables'
+        regime) gets a walk that reads the level's entry; with_error marks it."""
+        if target.fault is None or target.level is not None and target.level > start:
+            return None
+        rule = next((r for r in regime.faults if r.name == target.fault), None)
+        if rule is None:
+            if target.level is None:
+                return factory._choose_plan(draw, regime, start, 0, ctx)
+            leafs = [lv.number for lv in regime.leaf_levels if lv.number <= target.level]
+            return Plan(draw.choice(factory.leaf_ok(regime, leafs, start))) if leafs else None
+        if target.level is None:
+            return factory._fault_plan(draw, factory._choose_plan(draw, regime, start, 0, ctx).leaf_level,
+                                       start, rule, regime)
+        return factory.plan_at(draw, regime, rule, target.level)
+
     def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
-                      shared: dict, values: dict | None = None, place=None) -> dict | None:
+                      shared: dict, values: dict | None = None, place=None, aimed: bool = False) -> dict | None:
         """The guest and host tables of a walk of a composition, drawn by the composition's
         own scenario factory (a legal 2D walk most of the time, else faults injected), its
         context, input and access kinds written back to the event and context registers the
@@ -668,7 +722,7 @@ class UnitScenarioFactory:
         composition in this event drew (`shared`, with that walk's input): a unit that walks
         two addresses under one context reads one set of tables. Returns what the walk gives
         when it translates (the guest-physical and host-physical addresses), for the steps
-        after it."""
+        after it. `aimed` (a scenario aimed at a rule on the walk's faults): faults injected."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
@@ -684,7 +738,7 @@ class UnitScenarioFactory:
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
-        legal = draw.chance(70)
+        legal = not aimed and draw.chance(70)
         # an input computed from the event (a PASID shifted into place) is the walk's input:
         # the tables are built for it, not for a drawn one
         fixed = None if _plain(walk.input) else evaluate(walk.input, lookup) & mask(factory.main.input_width)
@@ -732,6 +786,38 @@ class UnitScenarioFactory:
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A coverage point a scenario is aimed at: a walk's fault (at a level), or an exit rule."""
+
+    walk: str | None = None
+    fault: str | None = None
+    level: int | None = None
+    rule: str | None = None
+
+
+def target_of(point: str, unit: ir.Unit) -> Target | None:
+    """What a coverage point of `unit` aims a scenario at (coverage_keys' names): "walk W
+    fault F [at level L]" of a walk of one regime, "exit R"; None for the others."""
+    words = point.split()
+    if words[0] == "exit" and len(words) == 2:
+        rule = next((x for x in unit.exits if x.name == words[1]), None)
+        if rule is None:
+            return None
+        # a rule on what a composition's walk gave (a host fault on its output) is reached
+        # through that walk built with faults injected
+        nested = {w.name for w in unit.walks if w.nested}
+        walk = next((r.name.split(".")[0] for r in rule.when.refs()
+                     if r.kind == "walk" and r.name.split(".")[0] in nested), None)
+        return Target(rule=rule.name, walk=walk)
+    if len(words) in (4, 7) and words[0] == "walk" and words[2] == "fault" and words[4:6] in ([], ["at", "level"]):
+        walk = next((w for w in unit.walks if w.name == words[1]), None)
+        if walk is None or walk.nested:
+            return None
+        return Target(walk=walk.name, fault=words[3], level=int(words[6]) if len(words) == 7 else None)
+    return None
 
 
 class _Watched(dict):
