@@ -38,6 +38,9 @@ MASK64 = mask(64)
 # a unit scenario's chance (percent) of one word that answers a read with an error, where the
 # spec handles it
 ERROR_PERCENT = 10
+# draws of a composition's walk whose context is written back into structure fields, while
+# those fields switch the walk off
+BACK_TRIES = 8
 
 
 def _contains(e: Expr, key: tuple[str, str]) -> bool:
@@ -722,34 +725,62 @@ class UnitScenarioFactory:
         composition in this event drew (`shared`, with that walk's input): a unit that walks
         two addresses under one context reads one set of tables. Returns what the walk gives
         when it translates (the guest-physical and host-physical addresses), for the steps
-        after it. `aimed` (a scenario aimed at a rule on the walk's faults): faults injected."""
+        after it. `aimed` (a scenario aimed at a rule on the walk's results): half of the time
+        faults injected, else a legal walk whose output's host entries are drawn freely."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
-        # a binding that ORs whole structure fields (shifted) is drawn by the factory and
+        # a binding that ORs structure fields or slices of them (shifted) is drawn by the factory and
         # written back into those fields (the bits of the register's own fields only), unless
         # an earlier walk wrote one of them: a register held in memory (a root pointer,
         # permissions) then gets the values a legal walk needs, as a plain binding does
-        back = {} if values is None else {b.name: t for b in walk.context if not _plain(b.value)
-                                          and (t := _struct_terms(b.value)) is not None
-                                          and all(r.lo == self.field_of(r.name).lo
-                                                  and r.width == self.field_of(r.name).width
-                                                  and "struct " + r.name not in shared for r, _k in t)}
+        # (a binding that ORs such fields with other terms, `ROOT << 12 | (ats << 5)`: the
+        # other terms' bits are fixed to their value, the fields' drawn and written back)
+        back, bits = {}, {}
+        for b in walk.context:
+            if values is None or _plain(b.value):
+                continue
+            t, others = _split_terms(b.value)
+            if t and all("struct " + r.name not in shared for r, _k in t):
+                back[b.name] = t
+                if others:
+                    fields = 0
+                    for f in self.spec.layout(b.name).fields:
+                        fields |= f.mask
+                    m = fields & ~sum(mask(r.width) << k for r, k in t)
+                    bits[b.name] = (m, evaluate(b.value, lookup) & m)
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
-        legal = not aimed and draw.chance(70)
+        legal = draw.chance(50 if aimed else 70)
         # an input computed from the event (a PASID shifted into place) is the walk's input:
         # the tables are built for it, not for a drawn one
         fixed = None if _plain(walk.input) else evaluate(walk.input, lookup) & mask(factory.main.input_width)
         # host tables an earlier walk of this event built (by their root): followed, not drawn over
         tables = shared.setdefault("host tables", {})
-        try:
-            sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
-                              exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
-                              host_tables=tables)
-        except StimulusError:
-            return None
+        fields = {name: sum(f.mask for f in self.spec.layout(name).fields) for name in back}
+        saved = dict(values or {})
+        for attempt in range(BACK_TRIES):
+            try:
+                # aimed and legal: the tables' host entries lean to what the walk needs, the
+                # output's are drawn without that lean (a rule on a host check of the output)
+                sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal,
+                                  final_random=aimed and legal, ctx_override=override or None,
+                                  exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
+                                  host_tables=tables, ctx_bits=bits or None)
+            except StimulusError:
+                return None
+            for name, terms in back.items():
+                value = sc.request[name] & fields[name]
+                for r, k in terms:
+                    keep = (fields[name] >> k) & mask(r.width)
+                    sub = r.lo - self.field_of(r.name).lo  # (a slice of a field: its bits in place)
+                    values[r.name] = (values.get(r.name, 0) & ~(keep << sub)) | (((value >> k) & keep) << sub)
+            # the fields written back are read by the walk's own guard too (a root pointer's
+            # width beside it, checked by the unit): drawn again while they switch the walk off
+            if not back or walk.when is None or evaluate(walk.when, lookup) or attempt == BACK_TRIES - 1:
+                break
+            values.clear(), values.update(saved)
         for b in walk.context:
             if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
@@ -757,17 +788,8 @@ class UnitScenarioFactory:
         built = sc.intent.get("host_tables")
         if built is not None:
             tables.setdefault(built["root"], built)
-        placed = set()
-        for name, terms in back.items():
-            fields = 0
-            for f in self.spec.layout(name).fields:
-                fields |= f.mask
-            value = sc.request[name] & fields
-            for r, k in terms:
-                keep = (fields >> k) & mask(r.width)
-                values[r.name] = (values.get(r.name, 0) & ~keep) | ((value >> k) & keep)
-                shared["struct " + r.name] = 1
-                placed.add(r.name.split(".")[0])
+        placed = {r.name.split(".")[0] for terms in back.values() for r, _k in terms}
+        shared.update({"struct " + r.name: 1 for terms in back.values() for r, _k in terms})
         for st in sorted(placed):
             place(self.unit.structure(st))
         for b in walk.access:
@@ -892,6 +914,16 @@ def _struct_terms(e: Expr) -> list[tuple[Expr, int]] | None:
     if e.op == "ref" and e.kind == "struct":
         return [(e, 0)]
     return None
+
+
+def _split_terms(e: Expr) -> tuple[list[tuple[Expr, int]], list[Expr]]:
+    """The operands of an OR (`a | b << 8 | c`): (the structure-field terms, as
+    _struct_terms gives them, the other operands)."""
+    if e.op == "|":
+        a, b = _split_terms(e.args[0]), _split_terms(e.args[1])
+        return a[0] + b[0], a[1] + b[1]
+    t = _struct_terms(e)
+    return (t, []) if t is not None else ([], [e])
 
 
 def _write_back(request: dict, e: Expr, value: int) -> None:
