@@ -736,19 +736,23 @@ class UnitScenarioFactory:
         # permissions) then gets the values a legal walk needs, as a plain binding does
         # (a binding that ORs such fields with other terms, `ROOT << 12 | (ats << 5)`: the
         # other terms' bits are fixed to their value, the fields' drawn and written back)
+        # The bits of those fields the walk's own guard reads (a mode the unit supports, bits
+        # above a width that must be 0: steered already) are fixed too, not drawn.
         back, bits = {}, {}
+        guard_bits = _struct_bits(walk.when, self.field_of) if walk.when is not None else {}
         for b in walk.context:
             if values is None or _plain(b.value):
                 continue
             t, others = _split_terms(b.value)
             if t and all("struct " + r.name not in shared for r, _k in t):
                 back[b.name] = t
-                if others:
-                    fields = 0
-                    for f in self.spec.layout(b.name).fields:
-                        fields |= f.mask
-                    m = fields & ~sum(mask(r.width) << k for r, k in t)
-                    bits[b.name] = (m, evaluate(b.value, lookup) & m)
+                fields = sum(f.mask for f in self.spec.layout(b.name).fields)
+                m = fields & ~sum(mask(r.width) << k for r, k in t) if others else 0
+                for r, k in t:
+                    sub = r.lo - self.field_of(r.name).lo
+                    m |= ((guard_bits.get(r.name, 0) >> sub) & mask(r.width)) << k
+                if m & fields:
+                    bits[b.name] = (m & fields, evaluate(b.value, lookup) & m & fields)
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
@@ -914,6 +918,15 @@ def _struct_terms(e: Expr) -> list[tuple[Expr, int]] | None:
     if e.op == "ref" and e.kind == "struct":
         return [(e, 0)]
     return None
+
+
+def _struct_bits(e: Expr, field_of) -> dict[str, int]:
+    """The bits of each structure field `e` reads ({field reference: mask in the field})."""
+    out: dict[str, int] = {}
+    for r in e.refs():
+        if r.kind == "struct":
+            out[r.name] = out.get(r.name, 0) | (mask(r.width) << (r.lo - field_of(r.name).lo))
+    return out
 
 
 def _split_terms(e: Expr) -> tuple[list[tuple[Expr, int]], list[Expr]]:
