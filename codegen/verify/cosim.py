@@ -27,7 +27,7 @@ from codegen.verify.stimulus.translation import (
     reachable_checks,
     reachable_input_faults,
 )
-from codegen.verify.stimulus.unit import UnitScenarioFactory
+from codegen.verify.stimulus.unit import Target, UnitScenarioFactory, target_of
 from codegen.verify.stimulus.unit import coverage_keys as unit_coverage_keys
 from codegen.verify.stimulus.unit import coverage_points as unit_coverage_points
 from codegen.verify.stimulus.unit import needs_state
@@ -330,11 +330,11 @@ class Stimulus:
     def _draw(self, tag) -> Draw:
         return Draw(random.Random(f"{self.seed}:{tag}"))
 
-    def _make(self, draw: Draw, index: int) -> Scenario:
+    def _make(self, draw: Draw, index: int, target: Target | None = None) -> Scenario:
         if self.unit:
             force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
-            sc = self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
-            return self.factory.with_error(sc, self.ref, draw)
+            sc = self.factory.complete(self.factory.make(draw, force=force, target=target), self.ref, draw)
+            return self.factory.with_error(sc, self.ref, draw, target=target)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:
@@ -383,8 +383,13 @@ class Stimulus:
     def _directed_unit(self, draw: Draw, first: int, missing: list[str], size: int,
                        budget: int) -> tuple[list[Scenario], int]:
         """Candidates drawn until the missing exits and record encodings are hit, the
-        batch is full or the budget of reference runs is spent."""
+        batch is full or the budget of reference runs is spent. Three candidates in four
+        are aimed at a missing point that names a walk fault or an exit (`target_of`),
+        taken in turn: the walk's guards steered and its fault injected at its level, or
+        the exit's rule steered, rather than waiting for a random draw to get there."""
         wanted, found = set(missing), []
+        aims = {k: t for k in missing if (t := target_of(k, self.spec.top)) is not None}
+        turn = 0
         for _ in range(min(200_000, 50_000 * len(wanted))):
             if not wanted or len(found) >= size:
                 break
@@ -392,7 +397,12 @@ class Stimulus:
                 self.not_attempted |= wanted
                 break
             budget -= 1
-            sc = self._make(draw, first + len(found))
+            open_aims = [k for k in missing if k in wanted and k in aims]
+            target = None
+            if open_aims and draw.chance(75):
+                target = aims[open_aims[turn % len(open_aims)]]
+                turn += 1
+            sc = self._make(draw, first + len(found), target)
             run = harness.run_reference(self.ref, sc)
             hits = wanted.intersection(unit_coverage_keys(self.spec.top, self.enums, run.outcome, run.detail))
             if hits:

@@ -165,7 +165,6 @@ reg [63:0] o_r_pd_control;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
-reg [2:0] unit_smsl_o_aux;
 reg [1:0] hits;
 reg [2:0] iset;
 reg pend;
@@ -182,6 +181,85 @@ reg [2:0] u_size;
 reg u_valid;
 reg [63:0] u_wdata;
 reg u_we;
+reg [63:0] w_ctx_0;
+reg [63:0] w_ctx_8;
+reg [63:0] w_irte_0;
+reg [63:0] w_irte_8;
+reg [63:0] w_pd_0;
+reg [63:0] w_pd_pir_0;
+reg [63:0] w_pdir_0;
+reg [63:0] w_pe_0;
+reg [63:0] w_pe_10;
+reg [63:0] w_pe_8;
+reg [63:0] w_root_0;
+reg [63:0] w_root_8;
+reg [63:0] w_smctx_0;
+reg [63:0] w_smctx_10;
+reg [63:0] w_smctx_18;
+reg [63:0] w_smctx_8;
+reg [0:0] wk_flnest_R;
+reg [0:0] wk_flnest_U;
+reg [0:0] wk_flnest_W;
+reg [7:0] wk_flnest_fault;
+reg [0:0] wk_flnest_final;
+reg [63:0] wk_flnest_frame;
+reg [63:0] wk_flnest_guest_pa;
+reg [5:0] wk_flnest_guest_shift;
+reg [0:0] wk_flnest_host_beyond;
+reg [7:0] wk_flnest_host_fault;
+reg [2:0] wk_flnest_host_level;
+reg [0:0] wk_flnest_host_not_present;
+reg [0:0] wk_flnest_host_read_denied;
+reg [0:0] wk_flnest_host_reserved;
+reg [0:0] wk_flnest_host_reserved_1g;
+reg [0:0] wk_flnest_host_reserved_2m;
+reg [0:0] wk_flnest_host_translation;
+reg [0:0] wk_flnest_host_write_denied;
+reg [2:0] wk_flnest_level;
+reg [0:0] wk_flnest_non_canonical;
+reg [0:0] wk_flnest_not_present;
+reg [0:0] wk_flnest_ok;
+reg [63:0] wk_flnest_pa;
+reg [0:0] wk_flnest_privilege;
+reg [7:0] wk_flnest_reason;
+reg [0:0] wk_flnest_reserved;
+reg [0:0] wk_flnest_reserved_1g;
+reg [0:0] wk_flnest_reserved_2m;
+reg [5:0] wk_flnest_shift;
+reg [0:0] wk_flnest_translation;
+reg [0:0] wk_flnest_walked;
+reg [0:0] wk_flnest_write_denied;
+reg wn_flnest_done;
+reg [63:0] wn_flnest_i_addr;
+reg wn_flnest_k_read;
+reg wn_flnest_k_tr;
+reg wn_flnest_k_write;
+reg [63:0] wn_flnest_m_addr;
+reg [2:0] wn_flnest_m_size;
+reg wn_flnest_m_valid;
+reg [63:0] wn_flnest_m_wdata;
+reg wn_flnest_m_we;
+reg [2:0] wn_flnest_o_aux;
+reg [63:0] wn_flnest_o_gpa;
+reg [2:0] wn_flnest_o_level;
+reg [0:0] wn_flnest_o_n_R;
+reg [0:0] wn_flnest_o_n_U;
+reg [0:0] wn_flnest_o_n_W;
+reg [0:0] wn_flnest_o_n_final;
+reg [63:0] wn_flnest_o_n_frame;
+reg [5:0] wn_flnest_o_n_guest_shift;
+reg [5:0] wn_flnest_o_n_shift;
+reg [63:0] wn_flnest_o_pa;
+reg [0:0] wn_flnest_o_r_R;
+reg [0:0] wn_flnest_o_r_W;
+reg [63:0] wn_flnest_o_r_frame;
+reg [7:0] wn_flnest_o_r_reason;
+reg [5:0] wn_flnest_o_r_shift;
+reg [7:0] wn_flnest_o_status;
+reg [63:0] wn_flnest_r_FL_WALK;
+reg [63:0] wn_flnest_r_SL_WALK;
+reg wn_flnest_start;
+reg [2:0] unit_smsl_o_aux;
 reg unit_smsl_done;
 reg [63:0] unit_smsl_i_addr;
 reg unit_smsl_k_read;
@@ -202,22 +280,6 @@ reg [5:0] unit_smsl_o_r_shift;
 reg [7:0] unit_smsl_o_status;
 reg [63:0] unit_smsl_r_SL_WALK;
 reg unit_smsl_start;
-reg [63:0] w_ctx_0;
-reg [63:0] w_ctx_8;
-reg [63:0] w_irte_0;
-reg [63:0] w_irte_8;
-reg [63:0] w_pd_0;
-reg [63:0] w_pd_pir_0;
-reg [63:0] w_pdir_0;
-reg [63:0] w_pe_0;
-reg [63:0] w_pe_10;
-reg [63:0] w_pe_8;
-reg [63:0] w_root_0;
-reg [63:0] w_root_8;
-reg [63:0] w_smctx_0;
-reg [63:0] w_smctx_10;
-reg [63:0] w_smctx_18;
-reg [63:0] w_smctx_8;
 reg [0:0] wk_smsl_R;
 reg [0:0] wk_smsl_U;
 reg [0:0] wk_smsl_W;
@@ -240,6 +302,7 @@ reg [2:0] unit_smfl_o_aux;
 reg unit_smfl_done;
 reg [63:0] unit_smfl_i_addr;
 reg unit_smfl_k_read;
+reg unit_smfl_k_tr;
 reg unit_smfl_k_write;
 reg [63:0] unit_smfl_m_addr;
 reg [2:0] unit_smfl_m_size;
@@ -401,6 +464,95 @@ wire [63:0] walker_unit_smfl0_se_3;
 wire [63:0] walker_unit_smfl0_se_4;
 wire [63:0] walker_unit_smfl0_se_5;
 reg [2:0] walker_unit_smfl0_st;
+reg nested_flnest0_x_valid;
+reg [63:0] nested_flnest0_x_addr;
+reg [63:0] nested_flnest0_x_waddr;
+reg [63:0] nested_flnest0_x_wdata;
+wire nested_flnest0_x_rnow;
+reg nested_flnest0_x_done;
+reg [7:0] nested_flnest0_x_status;
+reg [2:0] nested_flnest0_x_level;
+reg [2:0] nested_flnest0_x_aux;
+reg [63:0] nested_flnest0_x_pa;
+reg [0:0] nested_flnest0_h_r_R;
+reg [0:0] nested_flnest0_h_r_W;
+reg [0:0] nested_flnest0_h_r_U;
+reg [5:0] nested_flnest0_h_r_shift;
+reg [63:0] nested_flnest0_h_r_frame;
+reg nested_flnest0_hk_read;
+reg nested_flnest0_hk_write;
+reg nested_flnest0_hk_tr;
+wire [63:0] nested_flnest0_hb_SL_WALK;
+reg nested_flnest0_x_on_table;
+reg nested_flnest0_x_pwrite;
+wire nested_flnest0_x_table;
+reg nested_flnest0_x_update;
+reg nested_flnest0_walker_host0_a_r;
+reg nested_flnest0_walker_host0_a_w;
+reg [63:0] nested_flnest0_walker_host0_ea;
+reg [7:0] nested_flnest0_walker_host0_fault_k;
+reg [2:0] nested_flnest0_walker_host0_flevel;
+reg [63:0] nested_flnest0_walker_host0_le;
+reg [2:0] nested_flnest0_walker_host0_lvl;
+reg [63:0] nested_flnest0_walker_host0_m_addr_h;
+reg [2:0] nested_flnest0_walker_host0_m_size_h;
+reg nested_flnest0_walker_host0_m_valid_h;
+reg [63:0] nested_flnest0_walker_host0_m_wdata_h;
+reg nested_flnest0_walker_host0_m_we_h;
+reg nested_flnest0_walker_host0_pend_1;
+reg nested_flnest0_walker_host0_pend_2;
+reg nested_flnest0_walker_host0_pend_3;
+reg nested_flnest0_walker_host0_pend_4;
+reg nested_flnest0_walker_host0_pend_5;
+wire [63:0] nested_flnest0_walker_host0_sa_1;
+wire [63:0] nested_flnest0_walker_host0_sa_2;
+wire [63:0] nested_flnest0_walker_host0_sa_3;
+wire [63:0] nested_flnest0_walker_host0_sa_4;
+wire [63:0] nested_flnest0_walker_host0_sa_5;
+wire [63:0] nested_flnest0_walker_host0_se_1;
+wire [63:0] nested_flnest0_walker_host0_se_2;
+wire [63:0] nested_flnest0_walker_host0_se_3;
+wire [63:0] nested_flnest0_walker_host0_se_4;
+wire [63:0] nested_flnest0_walker_host0_se_5;
+reg [2:0] nested_flnest0_walker_host0_st;
+reg nested_flnest0_walker_guest0_a_below2;
+reg nested_flnest0_walker_guest0_a_below3;
+reg nested_flnest0_walker_guest0_a_rw;
+reg nested_flnest0_walker_guest0_a_us;
+reg [7:0] nested_flnest0_walker_guest0_fault_k;
+reg [2:0] nested_flnest0_walker_guest0_flevel;
+reg nested_flnest0_walker_guest0_hk_read_h;
+reg nested_flnest0_walker_guest0_hk_tr_h;
+reg nested_flnest0_walker_guest0_hk_write_h;
+reg [63:0] nested_flnest0_walker_guest0_le;
+reg [2:0] nested_flnest0_walker_guest0_lvl;
+reg nested_flnest0_walker_guest0_pend_1;
+reg nested_flnest0_walker_guest0_pend_2;
+reg nested_flnest0_walker_guest0_pend_3;
+reg nested_flnest0_walker_guest0_pend_4;
+reg nested_flnest0_walker_guest0_pend_5;
+wire [63:0] nested_flnest0_walker_guest0_sa_1;
+wire [63:0] nested_flnest0_walker_guest0_sa_2;
+wire [63:0] nested_flnest0_walker_guest0_sa_3;
+wire [63:0] nested_flnest0_walker_guest0_sa_4;
+wire [63:0] nested_flnest0_walker_guest0_sa_5;
+wire [63:0] nested_flnest0_walker_guest0_se_1;
+wire [63:0] nested_flnest0_walker_guest0_se_2;
+wire [63:0] nested_flnest0_walker_guest0_se_3;
+wire [63:0] nested_flnest0_walker_guest0_se_4;
+wire [63:0] nested_flnest0_walker_guest0_se_5;
+wire [63:0] nested_flnest0_walker_guest0_sg_1;
+wire [63:0] nested_flnest0_walker_guest0_sg_2;
+wire [63:0] nested_flnest0_walker_guest0_sg_3;
+wire [63:0] nested_flnest0_walker_guest0_sg_4;
+wire [63:0] nested_flnest0_walker_guest0_sg_5;
+reg [2:0] nested_flnest0_walker_guest0_st;
+reg [63:0] nested_flnest0_walker_guest0_x_addr_h;
+reg nested_flnest0_walker_guest0_x_on_table_h;
+reg nested_flnest0_walker_guest0_x_pwrite_h;
+reg nested_flnest0_walker_guest0_x_update_h;
+reg [63:0] nested_flnest0_walker_guest0_x_waddr_h;
+reg [63:0] nested_flnest0_walker_guest0_x_wdata_h;
 reg walker_unit_sl0_a_r;
 reg walker_unit_sl0_a_w;
 reg [63:0] walker_unit_sl0_ea;
@@ -506,6 +658,31 @@ assign walker_unit_smfl0_se_2 = 64'd0;
 assign walker_unit_smfl0_se_3 = 64'd0;
 assign walker_unit_smfl0_se_4 = 64'd0;
 assign walker_unit_smfl0_se_5 = 64'd0;
+assign nested_flnest0_walker_host0_sa_1 = 64'd0;
+assign nested_flnest0_walker_host0_sa_2 = 64'd0;
+assign nested_flnest0_walker_host0_sa_3 = 64'd0;
+assign nested_flnest0_walker_host0_sa_4 = 64'd0;
+assign nested_flnest0_walker_host0_sa_5 = 64'd0;
+assign nested_flnest0_walker_host0_se_1 = 64'd0;
+assign nested_flnest0_walker_host0_se_2 = 64'd0;
+assign nested_flnest0_walker_host0_se_3 = 64'd0;
+assign nested_flnest0_walker_host0_se_4 = 64'd0;
+assign nested_flnest0_walker_host0_se_5 = 64'd0;
+assign nested_flnest0_walker_guest0_sa_1 = 64'd0;
+assign nested_flnest0_walker_guest0_sa_2 = 64'd0;
+assign nested_flnest0_walker_guest0_sa_3 = 64'd0;
+assign nested_flnest0_walker_guest0_sa_4 = 64'd0;
+assign nested_flnest0_walker_guest0_sa_5 = 64'd0;
+assign nested_flnest0_walker_guest0_se_1 = 64'd0;
+assign nested_flnest0_walker_guest0_se_2 = 64'd0;
+assign nested_flnest0_walker_guest0_se_3 = 64'd0;
+assign nested_flnest0_walker_guest0_se_4 = 64'd0;
+assign nested_flnest0_walker_guest0_se_5 = 64'd0;
+assign nested_flnest0_walker_guest0_sg_1 = 64'd0;
+assign nested_flnest0_walker_guest0_sg_2 = 64'd0;
+assign nested_flnest0_walker_guest0_sg_3 = 64'd0;
+assign nested_flnest0_walker_guest0_sg_4 = 64'd0;
+assign nested_flnest0_walker_guest0_sg_5 = 64'd0;
 assign walker_unit_sl0_sa_1 = 64'd0;
 assign walker_unit_sl0_sa_2 = 64'd0;
 assign walker_unit_sl0_sa_3 = 64'd0;
@@ -519,7 +696,7 @@ assign walker_unit_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
-    reg [127-1:0] v_wide;
+    reg [190-1:0] v_wide;
     reg [16-1:0] h0;
     reg [13-1:0] h1;
     reg [65-1:0] h2;
@@ -649,9 +826,51 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] h126;
     reg [48-1:0] h127;
     reg [48-1:0] h128;
-    reg [16-1:0] h129;
-    reg [13-1:0] h130;
-    reg [49-1:0] h131;
+    reg [1-1:0] h129;
+    reg [1-1:0] h130;
+    reg [1-1:0] h131;
+    reg [1-1:0] h132;
+    reg [1-1:0] h133;
+    reg [64-1:0] h134;
+    reg [64-1:0] h135;
+    reg [1-1:0] h136;
+    reg [20-1:0] h137;
+    reg [20-1:0] h138;
+    reg [16-1:0] h139;
+    reg [4-1:0] h140;
+    reg [4-1:0] h141;
+    reg [16-1:0] h142;
+    reg [1-1:0] h143;
+    reg [1-1:0] h144;
+    reg [1-1:0] h145;
+    reg [1-1:0] h146;
+    reg [1-1:0] h147;
+    reg [64-1:0] h148;
+    reg [64-1:0] h149;
+    reg [1-1:0] h150;
+    reg [20-1:0] h151;
+    reg [20-1:0] h152;
+    reg [16-1:0] h153;
+    reg [4-1:0] h154;
+    reg [4-1:0] h155;
+    reg [16-1:0] h156;
+    reg [1-1:0] h157;
+    reg [48-1:0] h158;
+    reg [1-1:0] h159;
+    reg [48-1:0] h160;
+    reg [1-1:0] h161;
+    reg [48-1:0] h162;
+    reg [1-1:0] h163;
+    reg [48-1:0] h164;
+    reg [1-1:0] h165;
+    reg [48-1:0] h166;
+    reg [1-1:0] h167;
+    reg [48-1:0] h168;
+    reg [48-1:0] h169;
+    reg [48-1:0] h170;
+    reg [16-1:0] h171;
+    reg [13-1:0] h172;
+    reg [49-1:0] h173;
     reg [61-1:0] u0_key;
     reg [2-1:0] u0_set;
     reg u0_hit;
@@ -663,28 +882,28 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] u0_tg1;
     reg [2-1:0] u0_wv;
     reg u0_free;
-    reg [1-1:0] h132;
-    reg [1-1:0] h133;
-    reg [1-1:0] h134;
-    reg [64-1:0] h135;
-    reg [1-1:0] h136;
-    reg [64-1:0] h137;
-    reg [1-1:0] h138;
-    reg [1-1:0] h139;
-    reg [1-1:0] h140;
-    reg [64-1:0] h141;
-    reg [1-1:0] h142;
-    reg [64-1:0] h143;
-    reg [1-1:0] h144;
-    reg [1-1:0] h145;
-    reg [64-1:0] h146;
-    reg [1-1:0] h147;
-    reg [64-1:0] h148;
-    reg [1-1:0] h149;
-    reg [48-1:0] h150;
-    reg [1-1:0] h151;
-    reg [48-1:0] h152;
-    reg [48-1:0] h153;
+    reg [1-1:0] h174;
+    reg [1-1:0] h175;
+    reg [1-1:0] h176;
+    reg [64-1:0] h177;
+    reg [1-1:0] h178;
+    reg [64-1:0] h179;
+    reg [1-1:0] h180;
+    reg [1-1:0] h181;
+    reg [1-1:0] h182;
+    reg [64-1:0] h183;
+    reg [1-1:0] h184;
+    reg [64-1:0] h185;
+    reg [1-1:0] h186;
+    reg [1-1:0] h187;
+    reg [64-1:0] h188;
+    reg [1-1:0] h189;
+    reg [64-1:0] h190;
+    reg [1-1:0] h191;
+    reg [48-1:0] h192;
+    reg [1-1:0] h193;
+    reg [48-1:0] h194;
+    reg [48-1:0] h195;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -696,93 +915,49 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [32-1:0] h166;
-    reg [17-1:0] h167;
-    reg [1-1:0] h168;
-    reg [32-1:0] h169;
-    reg [16-1:0] h170;
-    reg [32-1:0] h171;
-    reg [17-1:0] h172;
-    reg [1-1:0] h173;
-    reg [32-1:0] h174;
-    reg [16-1:0] h175;
-    reg [16-1:0] h176;
-    reg [17-1:0] h177;
-    reg [4-1:0] h178;
-    reg [17-1:0] h179;
-    reg [17-1:0] h154;
-    reg [1-1:0] h155;
-    reg [32-1:0] h156;
-    reg [16-1:0] h157;
-    reg [32-1:0] h158;
-    reg [17-1:0] h159;
-    reg [1-1:0] h160;
-    reg [32-1:0] h161;
-    reg [16-1:0] h162;
-    reg [16-1:0] h163;
-    reg [21-1:0] h164;
-    reg [65-1:0] h165;
-    reg [32-1:0] h186;
-    reg [17-1:0] h187;
-    reg [1-1:0] h188;
-    reg [32-1:0] h189;
-    reg [16-1:0] h190;
-    reg [32-1:0] h191;
-    reg [17-1:0] h192;
-    reg [1-1:0] h193;
-    reg [32-1:0] h194;
-    reg [16-1:0] h195;
-    reg [16-1:0] h196;
-    reg [17-1:0] h197;
-    reg [4-1:0] h198;
-    reg [17-1:0] h199;
-    reg [1-1:0] h200;
-    reg [1-1:0] h201;
-    reg [64-1:0] h202;
-    reg [64-1:0] h203;
-    reg [64-1:0] h204;
-    reg [64-1:0] h205;
-    reg [64-1:0] h206;
-    reg [64-1:0] h207;
-    reg [64-1:0] h208;
-    reg [64-1:0] h209;
+    reg [32-1:0] h208;
+    reg [17-1:0] h209;
     reg [1-1:0] h210;
     reg [32-1:0] h211;
-    reg [32-1:0] h212;
-    reg [16-1:0] h213;
-    reg [16-1:0] h214;
-    reg [16-1:0] h215;
-    reg [16-1:0] h216;
+    reg [16-1:0] h212;
+    reg [32-1:0] h213;
+    reg [17-1:0] h214;
+    reg [1-1:0] h215;
+    reg [32-1:0] h216;
     reg [16-1:0] h217;
     reg [16-1:0] h218;
-    reg [16-1:0] h219;
-    reg [16-1:0] h220;
-    reg [16-1:0] h221;
-    reg [16-1:0] h222;
-    reg [16-1:0] h223;
-    reg [16-1:0] h224;
-    reg [64-1:0] h180;
-    reg [64-1:0] h181;
-    reg [64-1:0] h182;
-    reg [8-1:0] h183;
-    reg [12-1:0] h184;
-    reg [65-1:0] h185;
-    reg [32-1:0] h229;
-    reg [17-1:0] h230;
-    reg [1-1:0] h231;
-    reg [32-1:0] h232;
-    reg [16-1:0] h233;
-    reg [32-1:0] h234;
-    reg [17-1:0] h235;
-    reg [1-1:0] h236;
-    reg [32-1:0] h237;
+    reg [17-1:0] h219;
+    reg [4-1:0] h220;
+    reg [17-1:0] h221;
+    reg [17-1:0] h196;
+    reg [1-1:0] h197;
+    reg [32-1:0] h198;
+    reg [16-1:0] h199;
+    reg [32-1:0] h200;
+    reg [17-1:0] h201;
+    reg [1-1:0] h202;
+    reg [32-1:0] h203;
+    reg [16-1:0] h204;
+    reg [16-1:0] h205;
+    reg [21-1:0] h206;
+    reg [65-1:0] h207;
+    reg [32-1:0] h228;
+    reg [17-1:0] h229;
+    reg [1-1:0] h230;
+    reg [32-1:0] h231;
+    reg [16-1:0] h232;
+    reg [32-1:0] h233;
+    reg [17-1:0] h234;
+    reg [1-1:0] h235;
+    reg [32-1:0] h236;
+    reg [16-1:0] h237;
     reg [16-1:0] h238;
-    reg [16-1:0] h239;
-    reg [17-1:0] h240;
-    reg [4-1:0] h241;
-    reg [17-1:0] h242;
+    reg [17-1:0] h239;
+    reg [4-1:0] h240;
+    reg [17-1:0] h241;
+    reg [1-1:0] h242;
     reg [1-1:0] h243;
-    reg [1-1:0] h244;
+    reg [64-1:0] h244;
     reg [64-1:0] h245;
     reg [64-1:0] h246;
     reg [64-1:0] h247;
@@ -790,10 +965,10 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h249;
     reg [64-1:0] h250;
     reg [64-1:0] h251;
-    reg [64-1:0] h252;
-    reg [1-1:0] h253;
+    reg [1-1:0] h252;
+    reg [32-1:0] h253;
     reg [32-1:0] h254;
-    reg [32-1:0] h255;
+    reg [16-1:0] h255;
     reg [16-1:0] h256;
     reg [16-1:0] h257;
     reg [16-1:0] h258;
@@ -805,53 +980,81 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h264;
     reg [16-1:0] h265;
     reg [16-1:0] h266;
-    reg [16-1:0] h267;
-    reg [64-1:0] h225;
-    reg [64-1:0] h226;
-    reg [64-1:0] h227;
-    reg [65-1:0] h228;
-    reg [32-1:0] h268;
-    reg [48-1:0] h269;
-    reg [1-1:0] h310;
-    reg [1-1:0] h311;
-    reg [1-1:0] h312;
-    reg [1-1:0] h325;
-    reg [1-1:0] h326;
-    reg [64-1:0] h327;
-    reg [64-1:0] h328;
-    reg [1-1:0] h329;
-    reg [1-1:0] h342;
-    reg [1-1:0] h343;
-    reg [1-1:0] h344;
-    reg [1-1:0] h345;
-    reg [1-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
-    reg [1-1:0] h349;
-    reg [1-1:0] h363;
-    reg [1-1:0] h364;
-    reg [1-1:0] h365;
-    reg [1-1:0] h366;
+    reg [64-1:0] h222;
+    reg [64-1:0] h223;
+    reg [64-1:0] h224;
+    reg [8-1:0] h225;
+    reg [12-1:0] h226;
+    reg [65-1:0] h227;
+    reg [32-1:0] h271;
+    reg [17-1:0] h272;
+    reg [1-1:0] h273;
+    reg [32-1:0] h274;
+    reg [16-1:0] h275;
+    reg [32-1:0] h276;
+    reg [17-1:0] h277;
+    reg [1-1:0] h278;
+    reg [32-1:0] h279;
+    reg [16-1:0] h280;
+    reg [16-1:0] h281;
+    reg [17-1:0] h282;
+    reg [4-1:0] h283;
+    reg [17-1:0] h284;
+    reg [1-1:0] h285;
+    reg [1-1:0] h286;
+    reg [64-1:0] h287;
+    reg [64-1:0] h288;
+    reg [64-1:0] h289;
+    reg [64-1:0] h290;
+    reg [64-1:0] h291;
+    reg [64-1:0] h292;
+    reg [64-1:0] h293;
+    reg [64-1:0] h294;
+    reg [1-1:0] h295;
+    reg [32-1:0] h296;
+    reg [32-1:0] h297;
+    reg [16-1:0] h298;
+    reg [16-1:0] h299;
+    reg [16-1:0] h300;
+    reg [16-1:0] h301;
+    reg [16-1:0] h302;
+    reg [16-1:0] h303;
+    reg [16-1:0] h304;
+    reg [16-1:0] h305;
+    reg [16-1:0] h306;
+    reg [16-1:0] h307;
+    reg [16-1:0] h308;
+    reg [16-1:0] h309;
+    reg [64-1:0] h267;
+    reg [64-1:0] h268;
+    reg [64-1:0] h269;
+    reg [65-1:0] h270;
+    reg [32-1:0] h310;
+    reg [48-1:0] h311;
+    reg [1-1:0] h352;
+    reg [1-1:0] h353;
+    reg [1-1:0] h354;
     reg [1-1:0] h367;
-    reg [64-1:0] h368;
+    reg [1-1:0] h368;
     reg [64-1:0] h369;
-    reg [1-1:0] h370;
-    reg [1-1:0] h383;
+    reg [64-1:0] h370;
+    reg [1-1:0] h371;
     reg [1-1:0] h384;
     reg [1-1:0] h385;
     reg [1-1:0] h386;
     reg [1-1:0] h387;
-    reg [64-1:0] h388;
+    reg [1-1:0] h388;
     reg [64-1:0] h389;
-    reg [1-1:0] h390;
-    reg [1-1:0] h404;
+    reg [64-1:0] h390;
+    reg [1-1:0] h391;
     reg [1-1:0] h405;
     reg [1-1:0] h406;
     reg [1-1:0] h407;
     reg [1-1:0] h408;
-    reg [64-1:0] h409;
+    reg [1-1:0] h409;
     reg [64-1:0] h410;
-    reg [1-1:0] h411;
+    reg [64-1:0] h411;
+    reg [1-1:0] h412;
     reg [1-1:0] h425;
     reg [1-1:0] h426;
     reg [1-1:0] h427;
@@ -860,444 +1063,346 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h430;
     reg [64-1:0] h431;
     reg [1-1:0] h432;
-    reg [32-1:0] h433;
-    reg [48-1:0] h434;
-    reg [1-1:0] h435;
-    reg [1-1:0] h436;
-    reg [1-1:0] h437;
-    reg [1-1:0] h438;
-    reg [1-1:0] h439;
-    reg [64-1:0] h440;
-    reg [64-1:0] h441;
-    reg [1-1:0] h442;
-    reg [1-1:0] h443;
-    reg [1-1:0] h444;
-    reg [1-1:0] h445;
     reg [1-1:0] h446;
     reg [1-1:0] h447;
-    reg [64-1:0] h448;
-    reg [64-1:0] h449;
+    reg [1-1:0] h448;
+    reg [1-1:0] h449;
     reg [1-1:0] h450;
-    reg [1-1:0] h464;
-    reg [1-1:0] h465;
-    reg [1-1:0] h466;
+    reg [64-1:0] h451;
+    reg [64-1:0] h452;
+    reg [1-1:0] h453;
     reg [1-1:0] h467;
     reg [1-1:0] h468;
-    reg [64-1:0] h469;
-    reg [64-1:0] h470;
+    reg [1-1:0] h469;
+    reg [1-1:0] h470;
     reg [1-1:0] h471;
-    reg [20-1:0] h472;
-    reg [20-1:0] h473;
-    reg [16-1:0] h474;
-    reg [4-1:0] h475;
-    reg [4-1:0] h476;
-    reg [16-1:0] h477;
-    reg [1-1:0] h490;
-    reg [1-1:0] h491;
+    reg [64-1:0] h472;
+    reg [64-1:0] h473;
+    reg [1-1:0] h474;
+    reg [32-1:0] h475;
+    reg [48-1:0] h476;
+    reg [1-1:0] h477;
+    reg [1-1:0] h478;
+    reg [1-1:0] h479;
+    reg [1-1:0] h480;
+    reg [1-1:0] h481;
+    reg [64-1:0] h482;
+    reg [64-1:0] h483;
+    reg [1-1:0] h484;
+    reg [1-1:0] h485;
+    reg [1-1:0] h486;
+    reg [1-1:0] h487;
+    reg [1-1:0] h488;
+    reg [1-1:0] h489;
+    reg [64-1:0] h490;
+    reg [64-1:0] h491;
     reg [1-1:0] h492;
-    reg [1-1:0] h493;
-    reg [1-1:0] h494;
-    reg [64-1:0] h495;
-    reg [64-1:0] h496;
-    reg [1-1:0] h497;
-    reg [20-1:0] h498;
-    reg [20-1:0] h499;
-    reg [16-1:0] h500;
-    reg [4-1:0] h501;
-    reg [4-1:0] h502;
-    reg [16-1:0] h503;
-    reg [1-1:0] h517;
-    reg [1-1:0] h518;
-    reg [1-1:0] h519;
-    reg [1-1:0] h520;
-    reg [1-1:0] h521;
-    reg [64-1:0] h522;
-    reg [64-1:0] h523;
-    reg [1-1:0] h524;
-    reg [20-1:0] h525;
-    reg [20-1:0] h526;
-    reg [16-1:0] h527;
-    reg [4-1:0] h528;
-    reg [4-1:0] h529;
-    reg [16-1:0] h530;
-    reg [1-1:0] h543;
-    reg [1-1:0] h544;
-    reg [1-1:0] h545;
-    reg [1-1:0] h546;
-    reg [1-1:0] h547;
-    reg [64-1:0] h548;
-    reg [64-1:0] h549;
-    reg [1-1:0] h550;
-    reg [20-1:0] h551;
-    reg [20-1:0] h552;
-    reg [16-1:0] h553;
-    reg [4-1:0] h554;
-    reg [4-1:0] h555;
-    reg [16-1:0] h556;
-    reg [1-1:0] h569;
-    reg [1-1:0] h570;
-    reg [1-1:0] h571;
-    reg [1-1:0] h572;
-    reg [1-1:0] h573;
-    reg [64-1:0] h574;
-    reg [64-1:0] h575;
-    reg [1-1:0] h576;
-    reg [20-1:0] h577;
-    reg [20-1:0] h578;
-    reg [16-1:0] h579;
-    reg [4-1:0] h580;
-    reg [4-1:0] h581;
-    reg [16-1:0] h582;
-    reg [1-1:0] h596;
-    reg [1-1:0] h597;
-    reg [1-1:0] h598;
-    reg [1-1:0] h599;
-    reg [1-1:0] h600;
-    reg [64-1:0] h601;
-    reg [64-1:0] h602;
-    reg [1-1:0] h603;
-    reg [20-1:0] h604;
-    reg [20-1:0] h605;
-    reg [16-1:0] h606;
-    reg [4-1:0] h607;
-    reg [4-1:0] h608;
-    reg [16-1:0] h609;
-    reg [1-1:0] h622;
-    reg [1-1:0] h623;
-    reg [1-1:0] h624;
-    reg [1-1:0] h625;
-    reg [1-1:0] h626;
-    reg [64-1:0] h627;
-    reg [64-1:0] h628;
-    reg [1-1:0] h629;
-    reg [20-1:0] h630;
-    reg [20-1:0] h631;
-    reg [16-1:0] h632;
-    reg [4-1:0] h633;
-    reg [4-1:0] h634;
-    reg [16-1:0] h635;
-    reg [1-1:0] h649;
-    reg [1-1:0] h650;
-    reg [1-1:0] h651;
-    reg [1-1:0] h652;
-    reg [1-1:0] h653;
-    reg [64-1:0] h654;
-    reg [64-1:0] h655;
-    reg [1-1:0] h656;
-    reg [20-1:0] h657;
-    reg [20-1:0] h658;
-    reg [16-1:0] h659;
-    reg [4-1:0] h660;
-    reg [4-1:0] h661;
-    reg [16-1:0] h662;
-    reg [32-1:0] h663;
-    reg [48-1:0] h664;
+    reg [1-1:0] h506;
+    reg [1-1:0] h507;
+    reg [1-1:0] h508;
+    reg [1-1:0] h509;
+    reg [1-1:0] h510;
+    reg [64-1:0] h511;
+    reg [64-1:0] h512;
+    reg [1-1:0] h513;
+    reg [20-1:0] h514;
+    reg [20-1:0] h515;
+    reg [16-1:0] h516;
+    reg [4-1:0] h517;
+    reg [4-1:0] h518;
+    reg [16-1:0] h519;
+    reg [1-1:0] h532;
+    reg [1-1:0] h533;
+    reg [1-1:0] h534;
+    reg [1-1:0] h535;
+    reg [1-1:0] h536;
+    reg [64-1:0] h537;
+    reg [64-1:0] h538;
+    reg [1-1:0] h539;
+    reg [20-1:0] h540;
+    reg [20-1:0] h541;
+    reg [16-1:0] h542;
+    reg [4-1:0] h543;
+    reg [4-1:0] h544;
+    reg [16-1:0] h545;
+    reg [1-1:0] h559;
+    reg [1-1:0] h560;
+    reg [1-1:0] h561;
+    reg [1-1:0] h562;
+    reg [1-1:0] h563;
+    reg [64-1:0] h564;
+    reg [64-1:0] h565;
+    reg [1-1:0] h566;
+    reg [20-1:0] h567;
+    reg [20-1:0] h568;
+    reg [16-1:0] h569;
+    reg [4-1:0] h570;
+    reg [4-1:0] h571;
+    reg [16-1:0] h572;
+    reg [1-1:0] h585;
+    reg [1-1:0] h586;
+    reg [1-1:0] h587;
+    reg [1-1:0] h588;
+    reg [1-1:0] h589;
+    reg [64-1:0] h590;
+    reg [64-1:0] h591;
+    reg [1-1:0] h592;
+    reg [20-1:0] h593;
+    reg [20-1:0] h594;
+    reg [16-1:0] h595;
+    reg [4-1:0] h596;
+    reg [4-1:0] h597;
+    reg [16-1:0] h598;
+    reg [1-1:0] h611;
+    reg [1-1:0] h612;
+    reg [1-1:0] h613;
+    reg [1-1:0] h614;
+    reg [1-1:0] h615;
+    reg [64-1:0] h616;
+    reg [64-1:0] h617;
+    reg [1-1:0] h618;
+    reg [20-1:0] h619;
+    reg [20-1:0] h620;
+    reg [16-1:0] h621;
+    reg [4-1:0] h622;
+    reg [4-1:0] h623;
+    reg [16-1:0] h624;
+    reg [1-1:0] h638;
+    reg [1-1:0] h639;
+    reg [1-1:0] h640;
+    reg [1-1:0] h641;
+    reg [1-1:0] h642;
+    reg [64-1:0] h643;
+    reg [64-1:0] h644;
+    reg [1-1:0] h645;
+    reg [20-1:0] h646;
+    reg [20-1:0] h647;
+    reg [16-1:0] h648;
+    reg [4-1:0] h649;
+    reg [4-1:0] h650;
+    reg [16-1:0] h651;
+    reg [1-1:0] h664;
     reg [1-1:0] h665;
     reg [1-1:0] h666;
     reg [1-1:0] h667;
     reg [1-1:0] h668;
-    reg [1-1:0] h669;
+    reg [64-1:0] h669;
     reg [64-1:0] h670;
-    reg [64-1:0] h671;
-    reg [1-1:0] h672;
+    reg [1-1:0] h671;
+    reg [20-1:0] h672;
     reg [20-1:0] h673;
-    reg [20-1:0] h674;
-    reg [16-1:0] h675;
+    reg [16-1:0] h674;
+    reg [4-1:0] h675;
     reg [4-1:0] h676;
-    reg [4-1:0] h677;
-    reg [16-1:0] h678;
-    reg [1-1:0] h681;
-    reg [1-1:0] h682;
-    reg [1-1:0] h683;
-    reg [1-1:0] h684;
-    reg [1-1:0] h685;
-    reg [64-1:0] h686;
-    reg [64-1:0] h687;
-    reg [1-1:0] h688;
-    reg [20-1:0] h689;
-    reg [20-1:0] h690;
-    reg [16-1:0] h691;
-    reg [4-1:0] h692;
-    reg [4-1:0] h693;
-    reg [16-1:0] h694;
+    reg [16-1:0] h677;
+    reg [1-1:0] h691;
+    reg [1-1:0] h692;
+    reg [1-1:0] h693;
+    reg [1-1:0] h694;
     reg [1-1:0] h695;
-    reg [1-1:0] h696;
-    reg [1-1:0] h697;
+    reg [64-1:0] h696;
+    reg [64-1:0] h697;
     reg [1-1:0] h698;
-    reg [1-1:0] h699;
-    reg [64-1:0] h700;
-    reg [64-1:0] h701;
-    reg [1-1:0] h702;
-    reg [20-1:0] h703;
-    reg [20-1:0] h704;
-    reg [16-1:0] h705;
-    reg [4-1:0] h706;
-    reg [4-1:0] h707;
-    reg [16-1:0] h708;
-    reg [1-1:0] h722;
+    reg [20-1:0] h699;
+    reg [20-1:0] h700;
+    reg [16-1:0] h701;
+    reg [4-1:0] h702;
+    reg [4-1:0] h703;
+    reg [16-1:0] h704;
+    reg [32-1:0] h705;
+    reg [48-1:0] h706;
+    reg [1-1:0] h707;
+    reg [1-1:0] h708;
+    reg [1-1:0] h709;
+    reg [1-1:0] h710;
+    reg [1-1:0] h711;
+    reg [64-1:0] h712;
+    reg [64-1:0] h713;
+    reg [1-1:0] h714;
+    reg [20-1:0] h715;
+    reg [20-1:0] h716;
+    reg [16-1:0] h717;
+    reg [4-1:0] h718;
+    reg [4-1:0] h719;
+    reg [16-1:0] h720;
     reg [1-1:0] h723;
     reg [1-1:0] h724;
     reg [1-1:0] h725;
     reg [1-1:0] h726;
-    reg [64-1:0] h727;
+    reg [1-1:0] h727;
     reg [64-1:0] h728;
-    reg [1-1:0] h729;
-    reg [20-1:0] h730;
+    reg [64-1:0] h729;
+    reg [1-1:0] h730;
     reg [20-1:0] h731;
-    reg [16-1:0] h732;
-    reg [4-1:0] h733;
+    reg [20-1:0] h732;
+    reg [16-1:0] h733;
     reg [4-1:0] h734;
-    reg [16-1:0] h735;
-    reg [32-1:0] h747;
-    reg [48-1:0] h748;
-    reg [1-1:0] h824;
-    reg [1-1:0] h825;
-    reg [1-1:0] h826;
-    reg [1-1:0] h827;
-    reg [1-1:0] h828;
-    reg [64-1:0] h829;
-    reg [64-1:0] h830;
-    reg [1-1:0] h831;
-    reg [20-1:0] h832;
-    reg [20-1:0] h833;
-    reg [16-1:0] h834;
-    reg [4-1:0] h835;
-    reg [4-1:0] h836;
-    reg [16-1:0] h837;
-    reg [1-1:0] h838;
-    reg [1-1:0] h839;
-    reg [1-1:0] h840;
-    reg [64-1:0] h841;
-    reg [1-1:0] h842;
-    reg [64-1:0] h843;
-    reg [1-1:0] h844;
-    reg [1-1:0] h845;
-    reg [1-1:0] h846;
-    reg [64-1:0] h847;
-    reg [1-1:0] h848;
-    reg [64-1:0] h849;
-    reg [1-1:0] h850;
-    reg [1-1:0] h851;
-    reg [64-1:0] h852;
-    reg [1-1:0] h853;
-    reg [64-1:0] h854;
-    reg [1-1:0] h866;
-    reg [1-1:0] h867;
-    reg [1-1:0] h868;
-    reg [1-1:0] h869;
-    reg [1-1:0] h870;
-    reg [64-1:0] h871;
-    reg [64-1:0] h872;
-    reg [1-1:0] h873;
-    reg [20-1:0] h874;
-    reg [20-1:0] h875;
-    reg [16-1:0] h876;
-    reg [4-1:0] h877;
-    reg [4-1:0] h878;
-    reg [16-1:0] h879;
-    reg [1-1:0] h880;
-    reg [1-1:0] h881;
-    reg [1-1:0] h882;
-    reg [64-1:0] h883;
-    reg [1-1:0] h884;
-    reg [64-1:0] h885;
-    reg [1-1:0] h886;
-    reg [1-1:0] h887;
-    reg [1-1:0] h888;
-    reg [64-1:0] h889;
-    reg [1-1:0] h890;
-    reg [64-1:0] h891;
-    reg [1-1:0] h892;
-    reg [1-1:0] h893;
-    reg [64-1:0] h894;
-    reg [1-1:0] h895;
-    reg [64-1:0] h896;
-    reg [32-1:0] h897;
-    reg [48-1:0] h898;
-    reg [32-1:0] h998;
-    reg [48-1:0] h999;
-    reg [1-1:0] h1000;
+    reg [4-1:0] h735;
+    reg [16-1:0] h736;
+    reg [1-1:0] h737;
+    reg [1-1:0] h738;
+    reg [1-1:0] h739;
+    reg [1-1:0] h740;
+    reg [1-1:0] h741;
+    reg [64-1:0] h742;
+    reg [64-1:0] h743;
+    reg [1-1:0] h744;
+    reg [20-1:0] h745;
+    reg [20-1:0] h746;
+    reg [16-1:0] h747;
+    reg [4-1:0] h748;
+    reg [4-1:0] h749;
+    reg [16-1:0] h750;
+    reg [1-1:0] h764;
+    reg [1-1:0] h765;
+    reg [1-1:0] h766;
+    reg [1-1:0] h767;
+    reg [1-1:0] h768;
+    reg [64-1:0] h769;
+    reg [64-1:0] h770;
+    reg [1-1:0] h771;
+    reg [20-1:0] h772;
+    reg [20-1:0] h773;
+    reg [16-1:0] h774;
+    reg [4-1:0] h775;
+    reg [4-1:0] h776;
+    reg [16-1:0] h777;
+    reg [32-1:0] h789;
+    reg [48-1:0] h790;
+    reg [32-1:0] h791;
+    reg [48-1:0] h792;
+    reg [1-1:0] h987;
+    reg [1-1:0] h988;
+    reg [1-1:0] h989;
+    reg [1-1:0] h990;
+    reg [1-1:0] h991;
+    reg [64-1:0] h992;
+    reg [64-1:0] h993;
+    reg [1-1:0] h994;
+    reg [20-1:0] h995;
+    reg [20-1:0] h996;
+    reg [16-1:0] h997;
+    reg [4-1:0] h998;
+    reg [4-1:0] h999;
+    reg [16-1:0] h1000;
     reg [1-1:0] h1001;
     reg [1-1:0] h1002;
-    reg [64-1:0] h1003;
-    reg [1-1:0] h1004;
-    reg [64-1:0] h1005;
-    reg [1-1:0] h1006;
+    reg [1-1:0] h1003;
+    reg [64-1:0] h1004;
+    reg [1-1:0] h1005;
+    reg [64-1:0] h1006;
     reg [1-1:0] h1007;
     reg [1-1:0] h1008;
-    reg [64-1:0] h1009;
-    reg [1-1:0] h1010;
-    reg [64-1:0] h1011;
-    reg [1-1:0] h1012;
+    reg [1-1:0] h1009;
+    reg [64-1:0] h1010;
+    reg [1-1:0] h1011;
+    reg [64-1:0] h1012;
     reg [1-1:0] h1013;
-    reg [64-1:0] h1014;
-    reg [1-1:0] h1015;
-    reg [64-1:0] h1016;
-    reg [1-1:0] h1020;
-    reg [1-1:0] h1021;
-    reg [1-1:0] h1022;
-    reg [64-1:0] h1023;
-    reg [1-1:0] h1024;
-    reg [64-1:0] h1025;
-    reg [1-1:0] h1026;
-    reg [1-1:0] h1027;
-    reg [1-1:0] h1028;
-    reg [64-1:0] h1029;
+    reg [1-1:0] h1014;
+    reg [64-1:0] h1015;
+    reg [1-1:0] h1016;
+    reg [64-1:0] h1017;
+    reg [1-1:0] h1029;
     reg [1-1:0] h1030;
-    reg [64-1:0] h1031;
+    reg [1-1:0] h1031;
     reg [1-1:0] h1032;
     reg [1-1:0] h1033;
     reg [64-1:0] h1034;
-    reg [1-1:0] h1035;
-    reg [64-1:0] h1036;
-    reg [32-1:0] h1037;
-    reg [48-1:0] h1038;
-    reg [32-1:0] h1078;
-    reg [17-1:0] h1089;
-    reg [1-1:0] h1090;
-    reg [32-1:0] h1091;
-    reg [16-1:0] h1092;
-    reg [32-1:0] h1093;
-    reg [17-1:0] h1094;
-    reg [1-1:0] h1095;
-    reg [32-1:0] h1096;
-    reg [16-1:0] h1097;
-    reg [16-1:0] h1098;
-    reg [17-1:0] h1099;
-    reg [4-1:0] h1100;
-    reg [17-1:0] h1101;
-    reg [1-1:0] h1134;
-    reg [1-1:0] h1135;
-    reg [64-1:0] h1136;
-    reg [64-1:0] h1137;
-    reg [64-1:0] h1138;
-    reg [64-1:0] h1139;
-    reg [64-1:0] h1140;
-    reg [64-1:0] h1141;
-    reg [64-1:0] h1142;
-    reg [64-1:0] h1143;
-    reg [1-1:0] h1144;
-    reg [32-1:0] h1145;
-    reg [32-1:0] h1146;
-    reg [16-1:0] h1158;
-    reg [16-1:0] h1159;
-    reg [16-1:0] h1160;
-    reg [16-1:0] h1161;
-    reg [16-1:0] h1162;
-    reg [16-1:0] h1163;
-    reg [16-1:0] h1164;
-    reg [16-1:0] h1165;
-    reg [16-1:0] h1166;
-    reg [16-1:0] h1167;
-    reg [16-1:0] h1168;
-    reg [16-1:0] h1169;
-    reg [32-1:0] h1181;
-    reg [17-1:0] h1182;
+    reg [64-1:0] h1035;
+    reg [1-1:0] h1036;
+    reg [20-1:0] h1037;
+    reg [20-1:0] h1038;
+    reg [16-1:0] h1039;
+    reg [4-1:0] h1040;
+    reg [4-1:0] h1041;
+    reg [16-1:0] h1042;
+    reg [1-1:0] h1043;
+    reg [1-1:0] h1044;
+    reg [1-1:0] h1045;
+    reg [64-1:0] h1046;
+    reg [1-1:0] h1047;
+    reg [64-1:0] h1048;
+    reg [1-1:0] h1049;
+    reg [1-1:0] h1050;
+    reg [1-1:0] h1051;
+    reg [64-1:0] h1052;
+    reg [1-1:0] h1053;
+    reg [64-1:0] h1054;
+    reg [1-1:0] h1055;
+    reg [1-1:0] h1056;
+    reg [64-1:0] h1057;
+    reg [1-1:0] h1058;
+    reg [64-1:0] h1059;
+    reg [32-1:0] h1060;
+    reg [48-1:0] h1061;
+    reg [32-1:0] h1161;
+    reg [48-1:0] h1162;
+    reg [1-1:0] h1163;
+    reg [1-1:0] h1164;
+    reg [1-1:0] h1165;
+    reg [64-1:0] h1166;
+    reg [1-1:0] h1167;
+    reg [64-1:0] h1168;
+    reg [1-1:0] h1169;
+    reg [1-1:0] h1170;
+    reg [1-1:0] h1171;
+    reg [64-1:0] h1172;
+    reg [1-1:0] h1173;
+    reg [64-1:0] h1174;
+    reg [1-1:0] h1175;
+    reg [1-1:0] h1176;
+    reg [64-1:0] h1177;
+    reg [1-1:0] h1178;
+    reg [64-1:0] h1179;
     reg [1-1:0] h1183;
-    reg [32-1:0] h1184;
-    reg [16-1:0] h1185;
-    reg [32-1:0] h1186;
-    reg [17-1:0] h1187;
-    reg [1-1:0] h1188;
-    reg [32-1:0] h1189;
-    reg [16-1:0] h1190;
-    reg [16-1:0] h1191;
-    reg [17-1:0] h1192;
-    reg [4-1:0] h1193;
-    reg [17-1:0] h1194;
+    reg [1-1:0] h1184;
+    reg [1-1:0] h1185;
+    reg [64-1:0] h1186;
+    reg [1-1:0] h1187;
+    reg [64-1:0] h1188;
+    reg [1-1:0] h1189;
+    reg [1-1:0] h1190;
+    reg [1-1:0] h1191;
+    reg [64-1:0] h1192;
+    reg [1-1:0] h1193;
+    reg [64-1:0] h1194;
     reg [1-1:0] h1195;
     reg [1-1:0] h1196;
     reg [64-1:0] h1197;
-    reg [64-1:0] h1198;
+    reg [1-1:0] h1198;
     reg [64-1:0] h1199;
-    reg [64-1:0] h1200;
-    reg [64-1:0] h1201;
-    reg [64-1:0] h1202;
-    reg [64-1:0] h1203;
-    reg [64-1:0] h1204;
-    reg [1-1:0] h1205;
-    reg [32-1:0] h1206;
-    reg [32-1:0] h1207;
-    reg [16-1:0] h1208;
-    reg [16-1:0] h1209;
-    reg [16-1:0] h1210;
-    reg [16-1:0] h1211;
-    reg [16-1:0] h1212;
-    reg [16-1:0] h1213;
-    reg [16-1:0] h1214;
-    reg [16-1:0] h1215;
-    reg [16-1:0] h1216;
-    reg [16-1:0] h1217;
-    reg [16-1:0] h1218;
-    reg [16-1:0] h1219;
-    reg [32-1:0] h1231;
-    reg [17-1:0] h1232;
-    reg [1-1:0] h1233;
-    reg [32-1:0] h1234;
-    reg [16-1:0] h1235;
-    reg [32-1:0] h1236;
-    reg [17-1:0] h1237;
-    reg [1-1:0] h1238;
-    reg [32-1:0] h1239;
-    reg [16-1:0] h1240;
-    reg [16-1:0] h1241;
-    reg [17-1:0] h1242;
-    reg [4-1:0] h1243;
-    reg [17-1:0] h1244;
-    reg [1-1:0] h1245;
-    reg [1-1:0] h1246;
-    reg [64-1:0] h1247;
-    reg [64-1:0] h1248;
-    reg [64-1:0] h1249;
-    reg [64-1:0] h1250;
-    reg [64-1:0] h1251;
-    reg [64-1:0] h1252;
-    reg [64-1:0] h1253;
-    reg [64-1:0] h1254;
-    reg [1-1:0] h1255;
+    reg [32-1:0] h1200;
+    reg [48-1:0] h1201;
+    reg [32-1:0] h1241;
+    reg [17-1:0] h1252;
+    reg [1-1:0] h1253;
+    reg [32-1:0] h1254;
+    reg [16-1:0] h1255;
     reg [32-1:0] h1256;
-    reg [32-1:0] h1257;
-    reg [16-1:0] h1258;
-    reg [16-1:0] h1259;
+    reg [17-1:0] h1257;
+    reg [1-1:0] h1258;
+    reg [32-1:0] h1259;
     reg [16-1:0] h1260;
     reg [16-1:0] h1261;
-    reg [16-1:0] h1262;
-    reg [16-1:0] h1263;
-    reg [16-1:0] h1264;
-    reg [16-1:0] h1265;
-    reg [16-1:0] h1266;
-    reg [16-1:0] h1267;
-    reg [16-1:0] h1268;
-    reg [16-1:0] h1269;
-    reg [32-1:0] h1270;
-    reg [32-1:0] h1271;
-    reg [32-1:0] h1297;
-    reg [17-1:0] h1298;
-    reg [1-1:0] h1299;
-    reg [32-1:0] h1300;
-    reg [16-1:0] h1301;
-    reg [32-1:0] h1302;
-    reg [17-1:0] h1303;
-    reg [1-1:0] h1304;
-    reg [32-1:0] h1305;
-    reg [16-1:0] h1306;
-    reg [16-1:0] h1307;
-    reg [17-1:0] h1308;
-    reg [4-1:0] h1309;
-    reg [17-1:0] h1310;
-    reg [1-1:0] h1311;
-    reg [1-1:0] h1312;
-    reg [64-1:0] h1313;
-    reg [64-1:0] h1314;
-    reg [64-1:0] h1315;
-    reg [64-1:0] h1316;
-    reg [64-1:0] h1317;
-    reg [64-1:0] h1318;
-    reg [64-1:0] h1319;
-    reg [64-1:0] h1320;
-    reg [1-1:0] h1321;
-    reg [32-1:0] h1322;
-    reg [32-1:0] h1323;
+    reg [17-1:0] h1262;
+    reg [4-1:0] h1263;
+    reg [17-1:0] h1264;
+    reg [1-1:0] h1297;
+    reg [1-1:0] h1298;
+    reg [64-1:0] h1299;
+    reg [64-1:0] h1300;
+    reg [64-1:0] h1301;
+    reg [64-1:0] h1302;
+    reg [64-1:0] h1303;
+    reg [64-1:0] h1304;
+    reg [64-1:0] h1305;
+    reg [64-1:0] h1306;
+    reg [1-1:0] h1307;
+    reg [32-1:0] h1308;
+    reg [32-1:0] h1309;
+    reg [16-1:0] h1321;
+    reg [16-1:0] h1322;
+    reg [16-1:0] h1323;
     reg [16-1:0] h1324;
     reg [16-1:0] h1325;
     reg [16-1:0] h1326;
@@ -1307,113 +1412,203 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h1330;
     reg [16-1:0] h1331;
     reg [16-1:0] h1332;
-    reg [16-1:0] h1333;
-    reg [16-1:0] h1334;
-    reg [16-1:0] h1335;
-    reg [3-1:0] h270;
-    reg [64-1:0] h271;
-    reg [1-1:0] h272;
-    reg [3-1:0] h273;
-    reg [3-1:0] h274;
-    reg [64-1:0] h275;
-    reg [76-1:0] h276;
-    reg [62-1:0] h277;
-    reg [1-1:0] h278;
-    reg [63-1:0] h279;
-    reg [64-1:0] h280;
-    reg [64-1:0] h281;
-    reg [20-1:0] h282;
-    reg [64-1:0] h283;
-    reg [64-1:0] h284;
-    reg [1-1:0] h285;
-    reg [3-1:0] h286;
-    reg [64-1:0] h287;
-    reg [76-1:0] h288;
-    reg [62-1:0] h289;
-    reg [1-1:0] h290;
-    reg [63-1:0] h291;
-    reg [64-1:0] h292;
-    reg [64-1:0] h293;
-    reg [20-1:0] h294;
-    reg [64-1:0] h295;
-    reg [64-1:0] h296;
-    reg [3-1:0] h297;
-    reg [3-1:0] h298;
-    reg [64-1:0] h299;
-    reg [76-1:0] h300;
-    reg [62-1:0] h301;
-    reg [1-1:0] h302;
-    reg [63-1:0] h303;
-    reg [64-1:0] h304;
-    reg [64-1:0] h305;
-    reg [20-1:0] h306;
-    reg [64-1:0] h307;
-    reg [64-1:0] h308;
-    reg [1-1:0] h309;
-    reg [3-1:0] h313;
-    reg [64-1:0] h314;
-    reg [76-1:0] h315;
-    reg [62-1:0] h316;
-    reg [1-1:0] h317;
-    reg [63-1:0] h318;
-    reg [64-1:0] h319;
-    reg [64-1:0] h320;
-    reg [20-1:0] h321;
+    reg [32-1:0] h1344;
+    reg [17-1:0] h1345;
+    reg [1-1:0] h1346;
+    reg [32-1:0] h1347;
+    reg [16-1:0] h1348;
+    reg [32-1:0] h1349;
+    reg [17-1:0] h1350;
+    reg [1-1:0] h1351;
+    reg [32-1:0] h1352;
+    reg [16-1:0] h1353;
+    reg [16-1:0] h1354;
+    reg [17-1:0] h1355;
+    reg [4-1:0] h1356;
+    reg [17-1:0] h1357;
+    reg [1-1:0] h1358;
+    reg [1-1:0] h1359;
+    reg [64-1:0] h1360;
+    reg [64-1:0] h1361;
+    reg [64-1:0] h1362;
+    reg [64-1:0] h1363;
+    reg [64-1:0] h1364;
+    reg [64-1:0] h1365;
+    reg [64-1:0] h1366;
+    reg [64-1:0] h1367;
+    reg [1-1:0] h1368;
+    reg [32-1:0] h1369;
+    reg [32-1:0] h1370;
+    reg [16-1:0] h1371;
+    reg [16-1:0] h1372;
+    reg [16-1:0] h1373;
+    reg [16-1:0] h1374;
+    reg [16-1:0] h1375;
+    reg [16-1:0] h1376;
+    reg [16-1:0] h1377;
+    reg [16-1:0] h1378;
+    reg [16-1:0] h1379;
+    reg [16-1:0] h1380;
+    reg [16-1:0] h1381;
+    reg [16-1:0] h1382;
+    reg [32-1:0] h1394;
+    reg [17-1:0] h1395;
+    reg [1-1:0] h1396;
+    reg [32-1:0] h1397;
+    reg [16-1:0] h1398;
+    reg [32-1:0] h1399;
+    reg [17-1:0] h1400;
+    reg [1-1:0] h1401;
+    reg [32-1:0] h1402;
+    reg [16-1:0] h1403;
+    reg [16-1:0] h1404;
+    reg [17-1:0] h1405;
+    reg [4-1:0] h1406;
+    reg [17-1:0] h1407;
+    reg [1-1:0] h1408;
+    reg [1-1:0] h1409;
+    reg [64-1:0] h1410;
+    reg [64-1:0] h1411;
+    reg [64-1:0] h1412;
+    reg [64-1:0] h1413;
+    reg [64-1:0] h1414;
+    reg [64-1:0] h1415;
+    reg [64-1:0] h1416;
+    reg [64-1:0] h1417;
+    reg [1-1:0] h1418;
+    reg [32-1:0] h1419;
+    reg [32-1:0] h1420;
+    reg [16-1:0] h1421;
+    reg [16-1:0] h1422;
+    reg [16-1:0] h1423;
+    reg [16-1:0] h1424;
+    reg [16-1:0] h1425;
+    reg [16-1:0] h1426;
+    reg [16-1:0] h1427;
+    reg [16-1:0] h1428;
+    reg [16-1:0] h1429;
+    reg [16-1:0] h1430;
+    reg [16-1:0] h1431;
+    reg [16-1:0] h1432;
+    reg [32-1:0] h1433;
+    reg [32-1:0] h1434;
+    reg [32-1:0] h1460;
+    reg [17-1:0] h1461;
+    reg [1-1:0] h1462;
+    reg [32-1:0] h1463;
+    reg [16-1:0] h1464;
+    reg [32-1:0] h1465;
+    reg [17-1:0] h1466;
+    reg [1-1:0] h1467;
+    reg [32-1:0] h1468;
+    reg [16-1:0] h1469;
+    reg [16-1:0] h1470;
+    reg [17-1:0] h1471;
+    reg [4-1:0] h1472;
+    reg [17-1:0] h1473;
+    reg [1-1:0] h1474;
+    reg [1-1:0] h1475;
+    reg [64-1:0] h1476;
+    reg [64-1:0] h1477;
+    reg [64-1:0] h1478;
+    reg [64-1:0] h1479;
+    reg [64-1:0] h1480;
+    reg [64-1:0] h1481;
+    reg [64-1:0] h1482;
+    reg [64-1:0] h1483;
+    reg [1-1:0] h1484;
+    reg [32-1:0] h1485;
+    reg [32-1:0] h1486;
+    reg [16-1:0] h1487;
+    reg [16-1:0] h1488;
+    reg [16-1:0] h1489;
+    reg [16-1:0] h1490;
+    reg [16-1:0] h1491;
+    reg [16-1:0] h1492;
+    reg [16-1:0] h1493;
+    reg [16-1:0] h1494;
+    reg [16-1:0] h1495;
+    reg [16-1:0] h1496;
+    reg [16-1:0] h1497;
+    reg [16-1:0] h1498;
+    reg [3-1:0] h312;
+    reg [64-1:0] h313;
+    reg [1-1:0] h314;
+    reg [3-1:0] h315;
+    reg [3-1:0] h316;
+    reg [64-1:0] h317;
+    reg [76-1:0] h318;
+    reg [62-1:0] h319;
+    reg [1-1:0] h320;
+    reg [63-1:0] h321;
     reg [64-1:0] h322;
     reg [64-1:0] h323;
-    reg [3-1:0] h324;
-    reg [3-1:0] h330;
-    reg [64-1:0] h331;
-    reg [76-1:0] h332;
-    reg [62-1:0] h333;
-    reg [1-1:0] h334;
-    reg [63-1:0] h335;
-    reg [64-1:0] h336;
+    reg [20-1:0] h324;
+    reg [64-1:0] h325;
+    reg [64-1:0] h326;
+    reg [1-1:0] h327;
+    reg [3-1:0] h328;
+    reg [64-1:0] h329;
+    reg [76-1:0] h330;
+    reg [62-1:0] h331;
+    reg [1-1:0] h332;
+    reg [63-1:0] h333;
+    reg [64-1:0] h334;
+    reg [64-1:0] h335;
+    reg [20-1:0] h336;
     reg [64-1:0] h337;
-    reg [20-1:0] h338;
-    reg [64-1:0] h339;
-    reg [64-1:0] h340;
-    reg [3-1:0] h341;
-    reg [3-1:0] h350;
+    reg [64-1:0] h338;
+    reg [3-1:0] h339;
+    reg [3-1:0] h340;
+    reg [64-1:0] h341;
+    reg [76-1:0] h342;
+    reg [62-1:0] h343;
+    reg [1-1:0] h344;
+    reg [63-1:0] h345;
+    reg [64-1:0] h346;
+    reg [64-1:0] h347;
+    reg [20-1:0] h348;
+    reg [64-1:0] h349;
+    reg [64-1:0] h350;
     reg [1-1:0] h351;
-    reg [64-1:0] h352;
-    reg [76-1:0] h353;
-    reg [62-1:0] h354;
-    reg [1-1:0] h355;
-    reg [63-1:0] h356;
-    reg [64-1:0] h357;
-    reg [64-1:0] h358;
-    reg [20-1:0] h359;
-    reg [64-1:0] h360;
+    reg [3-1:0] h355;
+    reg [64-1:0] h356;
+    reg [76-1:0] h357;
+    reg [62-1:0] h358;
+    reg [1-1:0] h359;
+    reg [63-1:0] h360;
     reg [64-1:0] h361;
-    reg [1-1:0] h362;
-    reg [3-1:0] h371;
-    reg [64-1:0] h372;
-    reg [76-1:0] h373;
-    reg [62-1:0] h374;
-    reg [1-1:0] h375;
-    reg [63-1:0] h376;
-    reg [64-1:0] h377;
+    reg [64-1:0] h362;
+    reg [20-1:0] h363;
+    reg [64-1:0] h364;
+    reg [64-1:0] h365;
+    reg [3-1:0] h366;
+    reg [3-1:0] h372;
+    reg [64-1:0] h373;
+    reg [76-1:0] h374;
+    reg [62-1:0] h375;
+    reg [1-1:0] h376;
+    reg [63-1:0] h377;
     reg [64-1:0] h378;
-    reg [20-1:0] h379;
-    reg [64-1:0] h380;
+    reg [64-1:0] h379;
+    reg [20-1:0] h380;
     reg [64-1:0] h381;
-    reg [3-1:0] h382;
-    reg [3-1:0] h391;
-    reg [1-1:0] h392;
-    reg [64-1:0] h393;
-    reg [76-1:0] h394;
-    reg [62-1:0] h395;
-    reg [1-1:0] h396;
-    reg [63-1:0] h397;
-    reg [64-1:0] h398;
+    reg [64-1:0] h382;
+    reg [3-1:0] h383;
+    reg [3-1:0] h392;
+    reg [1-1:0] h393;
+    reg [64-1:0] h394;
+    reg [76-1:0] h395;
+    reg [62-1:0] h396;
+    reg [1-1:0] h397;
+    reg [63-1:0] h398;
     reg [64-1:0] h399;
-    reg [20-1:0] h400;
-    reg [64-1:0] h401;
+    reg [64-1:0] h400;
+    reg [20-1:0] h401;
     reg [64-1:0] h402;
-    reg [1-1:0] h403;
-    reg [3-1:0] h412;
-    reg [1-1:0] h413;
+    reg [64-1:0] h403;
+    reg [1-1:0] h404;
+    reg [3-1:0] h413;
     reg [64-1:0] h414;
     reg [76-1:0] h415;
     reg [62-1:0] h416;
@@ -1424,162 +1619,148 @@ always @(posedge clk) begin: fsm
     reg [20-1:0] h421;
     reg [64-1:0] h422;
     reg [64-1:0] h423;
-    reg [1-1:0] h424;
-    reg [3-1:0] h451;
-    reg [1-1:0] h452;
-    reg [64-1:0] h453;
-    reg [76-1:0] h454;
-    reg [62-1:0] h455;
-    reg [1-1:0] h456;
-    reg [63-1:0] h457;
-    reg [64-1:0] h458;
-    reg [64-1:0] h459;
-    reg [20-1:0] h460;
+    reg [3-1:0] h424;
+    reg [3-1:0] h433;
+    reg [1-1:0] h434;
+    reg [64-1:0] h435;
+    reg [76-1:0] h436;
+    reg [62-1:0] h437;
+    reg [1-1:0] h438;
+    reg [63-1:0] h439;
+    reg [64-1:0] h440;
+    reg [64-1:0] h441;
+    reg [20-1:0] h442;
+    reg [64-1:0] h443;
+    reg [64-1:0] h444;
+    reg [1-1:0] h445;
+    reg [3-1:0] h454;
+    reg [1-1:0] h455;
+    reg [64-1:0] h456;
+    reg [76-1:0] h457;
+    reg [62-1:0] h458;
+    reg [1-1:0] h459;
+    reg [63-1:0] h460;
     reg [64-1:0] h461;
     reg [64-1:0] h462;
-    reg [1-1:0] h463;
-    reg [3-1:0] h478;
-    reg [64-1:0] h479;
-    reg [76-1:0] h480;
-    reg [62-1:0] h481;
-    reg [1-1:0] h482;
-    reg [63-1:0] h483;
-    reg [64-1:0] h484;
-    reg [64-1:0] h485;
-    reg [20-1:0] h486;
-    reg [64-1:0] h487;
-    reg [64-1:0] h488;
-    reg [3-1:0] h489;
-    reg [3-1:0] h504;
+    reg [20-1:0] h463;
+    reg [64-1:0] h464;
+    reg [64-1:0] h465;
+    reg [1-1:0] h466;
+    reg [3-1:0] h493;
+    reg [1-1:0] h494;
+    reg [64-1:0] h495;
+    reg [76-1:0] h496;
+    reg [62-1:0] h497;
+    reg [1-1:0] h498;
+    reg [63-1:0] h499;
+    reg [64-1:0] h500;
+    reg [64-1:0] h501;
+    reg [20-1:0] h502;
+    reg [64-1:0] h503;
+    reg [64-1:0] h504;
     reg [1-1:0] h505;
-    reg [64-1:0] h506;
-    reg [76-1:0] h507;
-    reg [62-1:0] h508;
-    reg [1-1:0] h509;
-    reg [63-1:0] h510;
-    reg [64-1:0] h511;
-    reg [64-1:0] h512;
-    reg [20-1:0] h513;
-    reg [64-1:0] h514;
-    reg [64-1:0] h515;
-    reg [1-1:0] h516;
+    reg [3-1:0] h520;
+    reg [64-1:0] h521;
+    reg [76-1:0] h522;
+    reg [62-1:0] h523;
+    reg [1-1:0] h524;
+    reg [63-1:0] h525;
+    reg [64-1:0] h526;
+    reg [64-1:0] h527;
+    reg [20-1:0] h528;
+    reg [64-1:0] h529;
+    reg [64-1:0] h530;
     reg [3-1:0] h531;
-    reg [64-1:0] h532;
-    reg [76-1:0] h533;
-    reg [62-1:0] h534;
-    reg [1-1:0] h535;
-    reg [63-1:0] h536;
-    reg [64-1:0] h537;
-    reg [64-1:0] h538;
-    reg [20-1:0] h539;
-    reg [64-1:0] h540;
-    reg [64-1:0] h541;
-    reg [3-1:0] h542;
-    reg [3-1:0] h557;
-    reg [64-1:0] h558;
-    reg [76-1:0] h559;
-    reg [62-1:0] h560;
-    reg [1-1:0] h561;
-    reg [63-1:0] h562;
-    reg [64-1:0] h563;
-    reg [64-1:0] h564;
-    reg [20-1:0] h565;
-    reg [64-1:0] h566;
-    reg [64-1:0] h567;
-    reg [3-1:0] h568;
-    reg [3-1:0] h583;
-    reg [1-1:0] h584;
-    reg [64-1:0] h585;
-    reg [76-1:0] h586;
-    reg [62-1:0] h587;
-    reg [1-1:0] h588;
-    reg [63-1:0] h589;
-    reg [64-1:0] h590;
-    reg [64-1:0] h591;
-    reg [20-1:0] h592;
-    reg [64-1:0] h593;
-    reg [64-1:0] h594;
-    reg [1-1:0] h595;
+    reg [3-1:0] h546;
+    reg [1-1:0] h547;
+    reg [64-1:0] h548;
+    reg [76-1:0] h549;
+    reg [62-1:0] h550;
+    reg [1-1:0] h551;
+    reg [63-1:0] h552;
+    reg [64-1:0] h553;
+    reg [64-1:0] h554;
+    reg [20-1:0] h555;
+    reg [64-1:0] h556;
+    reg [64-1:0] h557;
+    reg [1-1:0] h558;
+    reg [3-1:0] h573;
+    reg [64-1:0] h574;
+    reg [76-1:0] h575;
+    reg [62-1:0] h576;
+    reg [1-1:0] h577;
+    reg [63-1:0] h578;
+    reg [64-1:0] h579;
+    reg [64-1:0] h580;
+    reg [20-1:0] h581;
+    reg [64-1:0] h582;
+    reg [64-1:0] h583;
+    reg [3-1:0] h584;
+    reg [3-1:0] h599;
+    reg [64-1:0] h600;
+    reg [76-1:0] h601;
+    reg [62-1:0] h602;
+    reg [1-1:0] h603;
+    reg [63-1:0] h604;
+    reg [64-1:0] h605;
+    reg [64-1:0] h606;
+    reg [20-1:0] h607;
+    reg [64-1:0] h608;
+    reg [64-1:0] h609;
     reg [3-1:0] h610;
-    reg [64-1:0] h611;
-    reg [76-1:0] h612;
-    reg [62-1:0] h613;
-    reg [1-1:0] h614;
-    reg [63-1:0] h615;
-    reg [64-1:0] h616;
-    reg [64-1:0] h617;
-    reg [20-1:0] h618;
-    reg [64-1:0] h619;
-    reg [64-1:0] h620;
-    reg [3-1:0] h621;
-    reg [3-1:0] h636;
+    reg [3-1:0] h625;
+    reg [1-1:0] h626;
+    reg [64-1:0] h627;
+    reg [76-1:0] h628;
+    reg [62-1:0] h629;
+    reg [1-1:0] h630;
+    reg [63-1:0] h631;
+    reg [64-1:0] h632;
+    reg [64-1:0] h633;
+    reg [20-1:0] h634;
+    reg [64-1:0] h635;
+    reg [64-1:0] h636;
     reg [1-1:0] h637;
-    reg [64-1:0] h638;
-    reg [76-1:0] h639;
-    reg [62-1:0] h640;
-    reg [1-1:0] h641;
-    reg [63-1:0] h642;
-    reg [64-1:0] h643;
-    reg [64-1:0] h644;
-    reg [20-1:0] h645;
-    reg [64-1:0] h646;
-    reg [64-1:0] h647;
-    reg [3-1:0] h648;
+    reg [3-1:0] h652;
+    reg [64-1:0] h653;
+    reg [76-1:0] h654;
+    reg [62-1:0] h655;
+    reg [1-1:0] h656;
+    reg [63-1:0] h657;
+    reg [64-1:0] h658;
+    reg [64-1:0] h659;
+    reg [20-1:0] h660;
+    reg [64-1:0] h661;
+    reg [64-1:0] h662;
+    reg [3-1:0] h663;
+    reg [3-1:0] h678;
     reg [1-1:0] h679;
     reg [64-1:0] h680;
-    reg [3-1:0] h709;
-    reg [1-1:0] h710;
-    reg [64-1:0] h711;
-    reg [76-1:0] h712;
-    reg [62-1:0] h713;
-    reg [1-1:0] h714;
-    reg [63-1:0] h715;
-    reg [64-1:0] h716;
-    reg [64-1:0] h717;
-    reg [20-1:0] h718;
-    reg [64-1:0] h719;
-    reg [64-1:0] h720;
-    reg [3-1:0] h721;
-    reg [1-1:0] h736;
-    reg [64-1:0] h737;
-    reg [76-1:0] h738;
-    reg [62-1:0] h739;
-    reg [1-1:0] h740;
-    reg [63-1:0] h741;
-    reg [64-1:0] h742;
-    reg [64-1:0] h743;
-    reg [20-1:0] h744;
-    reg [64-1:0] h745;
-    reg [64-1:0] h746;
-    reg [1-1:0] h749;
-    reg [1-1:0] h750;
-    reg [6-1:0] h751;
-    reg [64-1:0] h752;
-    reg [127-1:0] h753;
-    reg [6-1:0] h754;
-    reg [127-1:0] h755;
-    reg [64-1:0] h756;
-    reg [6-1:0] h757;
-    reg [7-1:0] h758;
+    reg [76-1:0] h681;
+    reg [62-1:0] h682;
+    reg [1-1:0] h683;
+    reg [63-1:0] h684;
+    reg [64-1:0] h685;
+    reg [64-1:0] h686;
+    reg [20-1:0] h687;
+    reg [64-1:0] h688;
+    reg [64-1:0] h689;
+    reg [3-1:0] h690;
+    reg [1-1:0] h721;
+    reg [64-1:0] h722;
+    reg [3-1:0] h751;
+    reg [1-1:0] h752;
+    reg [64-1:0] h753;
+    reg [76-1:0] h754;
+    reg [62-1:0] h755;
+    reg [1-1:0] h756;
+    reg [63-1:0] h757;
+    reg [64-1:0] h758;
     reg [64-1:0] h759;
-    reg [65-1:0] h760;
+    reg [20-1:0] h760;
     reg [64-1:0] h761;
-    reg [127-1:0] h762;
-    reg [127-1:0] h763;
-    reg [3-1:0] h764;
-    reg [7-1:0] h765;
-    reg [1-1:0] h766;
-    reg [64-1:0] h767;
-    reg [76-1:0] h768;
-    reg [62-1:0] h769;
-    reg [1-1:0] h770;
-    reg [63-1:0] h771;
-    reg [64-1:0] h772;
-    reg [64-1:0] h773;
-    reg [20-1:0] h774;
-    reg [64-1:0] h775;
-    reg [64-1:0] h776;
-    reg [3-1:0] h777;
+    reg [64-1:0] h762;
+    reg [3-1:0] h763;
     reg [1-1:0] h778;
     reg [64-1:0] h779;
     reg [76-1:0] h780;
@@ -1591,91 +1772,151 @@ always @(posedge clk) begin: fsm
     reg [20-1:0] h786;
     reg [64-1:0] h787;
     reg [64-1:0] h788;
-    reg [1-1:0] h789;
-    reg [64-1:0] h790;
-    reg [76-1:0] h791;
-    reg [62-1:0] h792;
     reg [1-1:0] h793;
-    reg [63-1:0] h794;
-    reg [64-1:0] h795;
+    reg [1-1:0] h794;
+    reg [6-1:0] h795;
     reg [64-1:0] h796;
-    reg [20-1:0] h797;
-    reg [64-1:0] h798;
-    reg [64-1:0] h799;
-    reg [1-1:0] h800;
-    reg [64-1:0] h801;
-    reg [76-1:0] h802;
-    reg [62-1:0] h803;
-    reg [1-1:0] h804;
-    reg [63-1:0] h805;
-    reg [64-1:0] h806;
-    reg [64-1:0] h807;
-    reg [20-1:0] h808;
-    reg [64-1:0] h809;
-    reg [64-1:0] h810;
-    reg [3-1:0] h811;
-    reg [1-1:0] h812;
-    reg [64-1:0] h813;
-    reg [76-1:0] h814;
-    reg [62-1:0] h815;
-    reg [1-1:0] h816;
-    reg [63-1:0] h817;
+    reg [127-1:0] h797;
+    reg [6-1:0] h798;
+    reg [127-1:0] h799;
+    reg [64-1:0] h800;
+    reg [6-1:0] h801;
+    reg [7-1:0] h802;
+    reg [64-1:0] h803;
+    reg [65-1:0] h804;
+    reg [64-1:0] h805;
+    reg [127-1:0] h806;
+    reg [127-1:0] h807;
+    reg [1-1:0] h808;
+    reg [1-1:0] h809;
+    reg [6-1:0] h810;
+    reg [6-1:0] h811;
+    reg [64-1:0] h812;
+    reg [127-1:0] h813;
+    reg [6-1:0] h814;
+    reg [127-1:0] h815;
+    reg [64-1:0] h816;
+    reg [6-1:0] h817;
     reg [64-1:0] h818;
-    reg [64-1:0] h819;
-    reg [20-1:0] h820;
-    reg [64-1:0] h821;
-    reg [64-1:0] h822;
-    reg [3-1:0] h823;
-    reg [1-1:0] h855;
-    reg [64-1:0] h856;
-    reg [76-1:0] h857;
-    reg [62-1:0] h858;
-    reg [1-1:0] h859;
-    reg [63-1:0] h860;
+    reg [65-1:0] h819;
+    reg [64-1:0] h820;
+    reg [127-1:0] h821;
+    reg [6-1:0] h822;
+    reg [6-1:0] h823;
+    reg [127-1:0] h824;
+    reg [190-1:0] h825;
+    reg [6-1:0] h826;
+    reg [6-1:0] h827;
+    reg [190-1:0] h828;
+    reg [64-1:0] h829;
+    reg [6-1:0] h830;
+    reg [6-1:0] h831;
+    reg [7-1:0] h832;
+    reg [64-1:0] h833;
+    reg [65-1:0] h834;
+    reg [64-1:0] h835;
+    reg [190-1:0] h836;
+    reg [190-1:0] h837;
+    reg [3-1:0] h838;
+    reg [7-1:0] h839;
+    reg [1-1:0] h840;
+    reg [64-1:0] h841;
+    reg [76-1:0] h842;
+    reg [62-1:0] h843;
+    reg [1-1:0] h844;
+    reg [63-1:0] h845;
+    reg [64-1:0] h846;
+    reg [64-1:0] h847;
+    reg [20-1:0] h848;
+    reg [64-1:0] h849;
+    reg [64-1:0] h850;
+    reg [3-1:0] h851;
+    reg [1-1:0] h852;
+    reg [64-1:0] h853;
+    reg [76-1:0] h854;
+    reg [62-1:0] h855;
+    reg [1-1:0] h856;
+    reg [63-1:0] h857;
+    reg [64-1:0] h858;
+    reg [64-1:0] h859;
+    reg [20-1:0] h860;
     reg [64-1:0] h861;
     reg [64-1:0] h862;
-    reg [20-1:0] h863;
+    reg [1-1:0] h863;
     reg [64-1:0] h864;
-    reg [64-1:0] h865;
+    reg [76-1:0] h865;
+    reg [62-1:0] h866;
+    reg [1-1:0] h867;
+    reg [63-1:0] h868;
+    reg [64-1:0] h869;
+    reg [64-1:0] h870;
+    reg [20-1:0] h871;
+    reg [64-1:0] h872;
+    reg [64-1:0] h873;
+    reg [1-1:0] h874;
+    reg [64-1:0] h875;
+    reg [76-1:0] h876;
+    reg [62-1:0] h877;
+    reg [1-1:0] h878;
+    reg [63-1:0] h879;
+    reg [64-1:0] h880;
+    reg [64-1:0] h881;
+    reg [20-1:0] h882;
+    reg [64-1:0] h883;
+    reg [64-1:0] h884;
+    reg [3-1:0] h885;
+    reg [1-1:0] h886;
+    reg [64-1:0] h887;
+    reg [76-1:0] h888;
+    reg [62-1:0] h889;
+    reg [1-1:0] h890;
+    reg [63-1:0] h891;
+    reg [64-1:0] h892;
+    reg [64-1:0] h893;
+    reg [20-1:0] h894;
+    reg [64-1:0] h895;
+    reg [64-1:0] h896;
+    reg [3-1:0] h897;
+    reg [3-1:0] h898;
     reg [1-1:0] h899;
-    reg [1-1:0] h900;
-    reg [6-1:0] h901;
-    reg [64-1:0] h902;
-    reg [127-1:0] h903;
-    reg [6-1:0] h904;
-    reg [127-1:0] h905;
+    reg [64-1:0] h900;
+    reg [76-1:0] h901;
+    reg [62-1:0] h902;
+    reg [1-1:0] h903;
+    reg [63-1:0] h904;
+    reg [64-1:0] h905;
     reg [64-1:0] h906;
-    reg [6-1:0] h907;
-    reg [7-1:0] h908;
+    reg [20-1:0] h907;
+    reg [64-1:0] h908;
     reg [64-1:0] h909;
-    reg [65-1:0] h910;
-    reg [64-1:0] h911;
-    reg [127-1:0] h912;
-    reg [127-1:0] h913;
-    reg [3-1:0] h914;
+    reg [3-1:0] h910;
+    reg [1-1:0] h911;
+    reg [64-1:0] h912;
+    reg [76-1:0] h913;
+    reg [62-1:0] h914;
     reg [1-1:0] h915;
-    reg [64-1:0] h916;
-    reg [76-1:0] h917;
-    reg [62-1:0] h918;
-    reg [1-1:0] h919;
-    reg [63-1:0] h920;
+    reg [63-1:0] h916;
+    reg [64-1:0] h917;
+    reg [64-1:0] h918;
+    reg [20-1:0] h919;
+    reg [64-1:0] h920;
     reg [64-1:0] h921;
-    reg [64-1:0] h922;
-    reg [20-1:0] h923;
+    reg [3-1:0] h922;
+    reg [1-1:0] h923;
     reg [64-1:0] h924;
-    reg [64-1:0] h925;
-    reg [3-1:0] h926;
+    reg [76-1:0] h925;
+    reg [62-1:0] h926;
     reg [1-1:0] h927;
-    reg [64-1:0] h928;
-    reg [76-1:0] h929;
-    reg [62-1:0] h930;
-    reg [1-1:0] h931;
-    reg [63-1:0] h932;
+    reg [63-1:0] h928;
+    reg [64-1:0] h929;
+    reg [64-1:0] h930;
+    reg [20-1:0] h931;
+    reg [64-1:0] h932;
     reg [64-1:0] h933;
-    reg [64-1:0] h934;
-    reg [20-1:0] h935;
-    reg [64-1:0] h936;
-    reg [64-1:0] h937;
+    reg [3-1:0] h934;
+    reg [3-1:0] h935;
+    reg [7-1:0] h936;
+    reg [3-1:0] h937;
     reg [1-1:0] h938;
     reg [64-1:0] h939;
     reg [76-1:0] h940;
@@ -1686,305 +1927,404 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h945;
     reg [20-1:0] h946;
     reg [64-1:0] h947;
-    reg [64-1:0] h948;
+    reg [7-1:0] h948;
     reg [3-1:0] h949;
-    reg [1-1:0] h950;
-    reg [64-1:0] h951;
-    reg [76-1:0] h952;
-    reg [62-1:0] h953;
-    reg [1-1:0] h954;
-    reg [63-1:0] h955;
-    reg [64-1:0] h956;
-    reg [64-1:0] h957;
-    reg [20-1:0] h958;
+    reg [64-1:0] h950;
+    reg [3-1:0] h951;
+    reg [3-1:0] h952;
+    reg [1-1:0] h953;
+    reg [64-1:0] h954;
+    reg [76-1:0] h955;
+    reg [62-1:0] h956;
+    reg [1-1:0] h957;
+    reg [63-1:0] h958;
     reg [64-1:0] h959;
     reg [64-1:0] h960;
-    reg [3-1:0] h961;
-    reg [3-1:0] h962;
+    reg [20-1:0] h961;
+    reg [64-1:0] h962;
     reg [64-1:0] h963;
-    reg [1-1:0] h964;
+    reg [3-1:0] h964;
     reg [1-1:0] h965;
-    reg [3-1:0] h966;
-    reg [64-1:0] h967;
-    reg [1-1:0] h968;
-    reg [3-1:0] h969;
-    reg [3-1:0] h970;
+    reg [64-1:0] h966;
+    reg [76-1:0] h967;
+    reg [62-1:0] h968;
+    reg [1-1:0] h969;
+    reg [63-1:0] h970;
     reg [64-1:0] h971;
-    reg [1-1:0] h972;
-    reg [3-1:0] h973;
-    reg [3-1:0] h974;
-    reg [1-1:0] h975;
-    reg [64-1:0] h976;
-    reg [1-1:0] h977;
-    reg [1-1:0] h978;
-    reg [3-1:0] h979;
-    reg [64-1:0] h980;
-    reg [1-1:0] h981;
-    reg [3-1:0] h982;
-    reg [3-1:0] h983;
-    reg [1-1:0] h984;
+    reg [64-1:0] h972;
+    reg [20-1:0] h973;
+    reg [64-1:0] h974;
+    reg [64-1:0] h975;
+    reg [1-1:0] h976;
+    reg [64-1:0] h977;
+    reg [76-1:0] h978;
+    reg [62-1:0] h979;
+    reg [1-1:0] h980;
+    reg [63-1:0] h981;
+    reg [64-1:0] h982;
+    reg [64-1:0] h983;
+    reg [20-1:0] h984;
     reg [64-1:0] h985;
-    reg [1-1:0] h986;
-    reg [3-1:0] h987;
-    reg [3-1:0] h988;
-    reg [1-1:0] h989;
-    reg [64-1:0] h990;
-    reg [1-1:0] h991;
-    reg [1-1:0] h992;
-    reg [3-1:0] h993;
-    reg [1-1:0] h994;
-    reg [64-1:0] h995;
-    reg [1-1:0] h996;
-    reg [3-1:0] h997;
-    reg [1-1:0] h1017;
-    reg [64-1:0] h1018;
-    reg [1-1:0] h1019;
-    reg [1-1:0] h1039;
-    reg [1-1:0] h1040;
-    reg [6-1:0] h1041;
-    reg [64-1:0] h1042;
-    reg [127-1:0] h1043;
-    reg [6-1:0] h1044;
-    reg [127-1:0] h1045;
-    reg [64-1:0] h1046;
-    reg [6-1:0] h1047;
-    reg [7-1:0] h1048;
-    reg [64-1:0] h1049;
-    reg [65-1:0] h1050;
-    reg [64-1:0] h1051;
-    reg [127-1:0] h1052;
-    reg [127-1:0] h1053;
-    reg [3-1:0] h1054;
-    reg [1-1:0] h1055;
-    reg [64-1:0] h1056;
-    reg [1-1:0] h1057;
-    reg [3-1:0] h1058;
-    reg [1-1:0] h1059;
-    reg [64-1:0] h1060;
-    reg [1-1:0] h1061;
-    reg [64-1:0] h1062;
-    reg [3-1:0] h1063;
-    reg [1-1:0] h1064;
+    reg [64-1:0] h986;
+    reg [1-1:0] h1018;
+    reg [64-1:0] h1019;
+    reg [76-1:0] h1020;
+    reg [62-1:0] h1021;
+    reg [1-1:0] h1022;
+    reg [63-1:0] h1023;
+    reg [64-1:0] h1024;
+    reg [64-1:0] h1025;
+    reg [20-1:0] h1026;
+    reg [64-1:0] h1027;
+    reg [64-1:0] h1028;
+    reg [1-1:0] h1062;
+    reg [1-1:0] h1063;
+    reg [6-1:0] h1064;
     reg [64-1:0] h1065;
-    reg [1-1:0] h1066;
-    reg [3-1:0] h1067;
-    reg [17-1:0] h1068;
-    reg [1-1:0] h1069;
-    reg [32-1:0] h1070;
-    reg [16-1:0] h1071;
-    reg [32-1:0] h1072;
-    reg [17-1:0] h1073;
-    reg [1-1:0] h1074;
-    reg [32-1:0] h1075;
-    reg [16-1:0] h1076;
-    reg [16-1:0] h1077;
-    reg [17-1:0] h1079;
-    reg [1-1:0] h1080;
-    reg [32-1:0] h1081;
-    reg [16-1:0] h1082;
-    reg [32-1:0] h1083;
-    reg [17-1:0] h1084;
-    reg [1-1:0] h1085;
-    reg [32-1:0] h1086;
-    reg [16-1:0] h1087;
-    reg [16-1:0] h1088;
-    reg [17-1:0] h1102;
-    reg [1-1:0] h1103;
-    reg [32-1:0] h1104;
-    reg [16-1:0] h1105;
-    reg [32-1:0] h1106;
-    reg [17-1:0] h1107;
-    reg [1-1:0] h1108;
-    reg [32-1:0] h1109;
-    reg [16-1:0] h1110;
-    reg [16-1:0] h1111;
-    reg [1-1:0] h1112;
-    reg [17-1:0] h1113;
-    reg [1-1:0] h1114;
-    reg [32-1:0] h1115;
-    reg [16-1:0] h1116;
-    reg [32-1:0] h1117;
-    reg [17-1:0] h1118;
-    reg [1-1:0] h1119;
-    reg [32-1:0] h1120;
-    reg [16-1:0] h1121;
-    reg [16-1:0] h1122;
-    reg [1-1:0] h1123;
-    reg [17-1:0] h1124;
-    reg [1-1:0] h1125;
-    reg [32-1:0] h1126;
-    reg [16-1:0] h1127;
-    reg [32-1:0] h1128;
-    reg [17-1:0] h1129;
-    reg [1-1:0] h1130;
-    reg [32-1:0] h1131;
-    reg [16-1:0] h1132;
-    reg [16-1:0] h1133;
+    reg [127-1:0] h1066;
+    reg [6-1:0] h1067;
+    reg [127-1:0] h1068;
+    reg [64-1:0] h1069;
+    reg [6-1:0] h1070;
+    reg [7-1:0] h1071;
+    reg [64-1:0] h1072;
+    reg [65-1:0] h1073;
+    reg [64-1:0] h1074;
+    reg [127-1:0] h1075;
+    reg [127-1:0] h1076;
+    reg [3-1:0] h1077;
+    reg [1-1:0] h1078;
+    reg [64-1:0] h1079;
+    reg [76-1:0] h1080;
+    reg [62-1:0] h1081;
+    reg [1-1:0] h1082;
+    reg [63-1:0] h1083;
+    reg [64-1:0] h1084;
+    reg [64-1:0] h1085;
+    reg [20-1:0] h1086;
+    reg [64-1:0] h1087;
+    reg [64-1:0] h1088;
+    reg [3-1:0] h1089;
+    reg [1-1:0] h1090;
+    reg [64-1:0] h1091;
+    reg [76-1:0] h1092;
+    reg [62-1:0] h1093;
+    reg [1-1:0] h1094;
+    reg [63-1:0] h1095;
+    reg [64-1:0] h1096;
+    reg [64-1:0] h1097;
+    reg [20-1:0] h1098;
+    reg [64-1:0] h1099;
+    reg [64-1:0] h1100;
+    reg [1-1:0] h1101;
+    reg [64-1:0] h1102;
+    reg [76-1:0] h1103;
+    reg [62-1:0] h1104;
+    reg [1-1:0] h1105;
+    reg [63-1:0] h1106;
+    reg [64-1:0] h1107;
+    reg [64-1:0] h1108;
+    reg [20-1:0] h1109;
+    reg [64-1:0] h1110;
+    reg [64-1:0] h1111;
+    reg [3-1:0] h1112;
+    reg [1-1:0] h1113;
+    reg [64-1:0] h1114;
+    reg [76-1:0] h1115;
+    reg [62-1:0] h1116;
+    reg [1-1:0] h1117;
+    reg [63-1:0] h1118;
+    reg [64-1:0] h1119;
+    reg [64-1:0] h1120;
+    reg [20-1:0] h1121;
+    reg [64-1:0] h1122;
+    reg [64-1:0] h1123;
+    reg [3-1:0] h1124;
+    reg [3-1:0] h1125;
+    reg [64-1:0] h1126;
+    reg [1-1:0] h1127;
+    reg [1-1:0] h1128;
+    reg [3-1:0] h1129;
+    reg [64-1:0] h1130;
+    reg [1-1:0] h1131;
+    reg [3-1:0] h1132;
+    reg [3-1:0] h1133;
+    reg [64-1:0] h1134;
+    reg [1-1:0] h1135;
+    reg [3-1:0] h1136;
+    reg [3-1:0] h1137;
+    reg [1-1:0] h1138;
+    reg [64-1:0] h1139;
+    reg [1-1:0] h1140;
+    reg [1-1:0] h1141;
+    reg [3-1:0] h1142;
+    reg [64-1:0] h1143;
+    reg [1-1:0] h1144;
+    reg [3-1:0] h1145;
+    reg [3-1:0] h1146;
     reg [1-1:0] h1147;
-    reg [17-1:0] h1148;
+    reg [64-1:0] h1148;
     reg [1-1:0] h1149;
-    reg [32-1:0] h1150;
-    reg [16-1:0] h1151;
-    reg [32-1:0] h1152;
-    reg [17-1:0] h1153;
+    reg [3-1:0] h1150;
+    reg [3-1:0] h1151;
+    reg [1-1:0] h1152;
+    reg [64-1:0] h1153;
     reg [1-1:0] h1154;
-    reg [32-1:0] h1155;
-    reg [16-1:0] h1156;
-    reg [16-1:0] h1157;
-    reg [1-1:0] h1170;
-    reg [17-1:0] h1171;
-    reg [1-1:0] h1172;
-    reg [32-1:0] h1173;
-    reg [16-1:0] h1174;
-    reg [32-1:0] h1175;
-    reg [17-1:0] h1176;
-    reg [1-1:0] h1177;
-    reg [32-1:0] h1178;
-    reg [16-1:0] h1179;
-    reg [16-1:0] h1180;
+    reg [1-1:0] h1155;
+    reg [3-1:0] h1156;
+    reg [1-1:0] h1157;
+    reg [64-1:0] h1158;
+    reg [1-1:0] h1159;
+    reg [3-1:0] h1160;
+    reg [1-1:0] h1180;
+    reg [64-1:0] h1181;
+    reg [1-1:0] h1182;
+    reg [1-1:0] h1202;
+    reg [1-1:0] h1203;
+    reg [6-1:0] h1204;
+    reg [64-1:0] h1205;
+    reg [127-1:0] h1206;
+    reg [6-1:0] h1207;
+    reg [127-1:0] h1208;
+    reg [64-1:0] h1209;
+    reg [6-1:0] h1210;
+    reg [7-1:0] h1211;
+    reg [64-1:0] h1212;
+    reg [65-1:0] h1213;
+    reg [64-1:0] h1214;
+    reg [127-1:0] h1215;
+    reg [127-1:0] h1216;
+    reg [3-1:0] h1217;
+    reg [1-1:0] h1218;
+    reg [64-1:0] h1219;
     reg [1-1:0] h1220;
-    reg [17-1:0] h1221;
+    reg [3-1:0] h1221;
     reg [1-1:0] h1222;
-    reg [32-1:0] h1223;
-    reg [16-1:0] h1224;
-    reg [32-1:0] h1225;
-    reg [17-1:0] h1226;
+    reg [64-1:0] h1223;
+    reg [1-1:0] h1224;
+    reg [64-1:0] h1225;
+    reg [3-1:0] h1226;
     reg [1-1:0] h1227;
-    reg [32-1:0] h1228;
-    reg [16-1:0] h1229;
-    reg [16-1:0] h1230;
-    reg [17-1:0] h1272;
-    reg [1-1:0] h1273;
-    reg [32-1:0] h1274;
-    reg [16-1:0] h1275;
-    reg [32-1:0] h1276;
-    reg [17-1:0] h1277;
-    reg [1-1:0] h1278;
-    reg [32-1:0] h1279;
-    reg [16-1:0] h1280;
-    reg [16-1:0] h1281;
+    reg [64-1:0] h1228;
+    reg [1-1:0] h1229;
+    reg [3-1:0] h1230;
+    reg [17-1:0] h1231;
+    reg [1-1:0] h1232;
+    reg [32-1:0] h1233;
+    reg [16-1:0] h1234;
+    reg [32-1:0] h1235;
+    reg [17-1:0] h1236;
+    reg [1-1:0] h1237;
+    reg [32-1:0] h1238;
+    reg [16-1:0] h1239;
+    reg [16-1:0] h1240;
+    reg [17-1:0] h1242;
+    reg [1-1:0] h1243;
+    reg [32-1:0] h1244;
+    reg [16-1:0] h1245;
+    reg [32-1:0] h1246;
+    reg [17-1:0] h1247;
+    reg [1-1:0] h1248;
+    reg [32-1:0] h1249;
+    reg [16-1:0] h1250;
+    reg [16-1:0] h1251;
+    reg [17-1:0] h1265;
+    reg [1-1:0] h1266;
+    reg [32-1:0] h1267;
+    reg [16-1:0] h1268;
+    reg [32-1:0] h1269;
+    reg [17-1:0] h1270;
+    reg [1-1:0] h1271;
+    reg [32-1:0] h1272;
+    reg [16-1:0] h1273;
+    reg [16-1:0] h1274;
+    reg [1-1:0] h1275;
+    reg [17-1:0] h1276;
+    reg [1-1:0] h1277;
+    reg [32-1:0] h1278;
+    reg [16-1:0] h1279;
+    reg [32-1:0] h1280;
+    reg [17-1:0] h1281;
     reg [1-1:0] h1282;
-    reg [64-1:0] h1283;
-    reg [64-1:0] h1284;
-    reg [64-1:0] h1285;
+    reg [32-1:0] h1283;
+    reg [16-1:0] h1284;
+    reg [16-1:0] h1285;
     reg [1-1:0] h1286;
-    reg [8-1:0] h1287;
-    reg [32-1:0] h1288;
+    reg [17-1:0] h1287;
+    reg [1-1:0] h1288;
     reg [32-1:0] h1289;
-    reg [32-1:0] h1290;
-    reg [64-1:0] h1291;
-    reg [6-1:0] h1292;
-    reg [8-1:0] h1293;
-    reg [64-1:0] h1294;
-    reg [64-1:0] h1295;
-    reg [64-1:0] h1296;
-    reg [17-1:0] h1336;
-    reg [1-1:0] h1337;
+    reg [16-1:0] h1290;
+    reg [32-1:0] h1291;
+    reg [17-1:0] h1292;
+    reg [1-1:0] h1293;
+    reg [32-1:0] h1294;
+    reg [16-1:0] h1295;
+    reg [16-1:0] h1296;
+    reg [1-1:0] h1310;
+    reg [17-1:0] h1311;
+    reg [1-1:0] h1312;
+    reg [32-1:0] h1313;
+    reg [16-1:0] h1314;
+    reg [32-1:0] h1315;
+    reg [17-1:0] h1316;
+    reg [1-1:0] h1317;
+    reg [32-1:0] h1318;
+    reg [16-1:0] h1319;
+    reg [16-1:0] h1320;
+    reg [1-1:0] h1333;
+    reg [17-1:0] h1334;
+    reg [1-1:0] h1335;
+    reg [32-1:0] h1336;
+    reg [16-1:0] h1337;
     reg [32-1:0] h1338;
-    reg [16-1:0] h1339;
-    reg [32-1:0] h1340;
-    reg [17-1:0] h1341;
-    reg [1-1:0] h1342;
-    reg [32-1:0] h1343;
-    reg [16-1:0] h1344;
-    reg [16-1:0] h1345;
-    reg [32-1:0] h1346;
-    reg [32-1:0] h1347;
-    reg [1-1:0] h1348;
-    reg [1-1:0] h1349;
-    reg [1-1:0] h1350;
-    reg [32-1:0] h1357;
-    reg [17-1:0] h1358;
-    reg [1-1:0] h1359;
-    reg [32-1:0] h1360;
-    reg [16-1:0] h1361;
-    reg [32-1:0] h1362;
-    reg [17-1:0] h1363;
-    reg [1-1:0] h1364;
-    reg [32-1:0] h1365;
-    reg [16-1:0] h1366;
-    reg [16-1:0] h1367;
-    reg [17-1:0] h1368;
-    reg [4-1:0] h1369;
-    reg [17-1:0] h1370;
-    reg [1-1:0] h1371;
-    reg [1-1:0] h1372;
-    reg [64-1:0] h1373;
-    reg [64-1:0] h1374;
-    reg [64-1:0] h1375;
-    reg [64-1:0] h1376;
-    reg [64-1:0] h1377;
-    reg [64-1:0] h1378;
-    reg [64-1:0] h1379;
-    reg [64-1:0] h1380;
-    reg [1-1:0] h1381;
-    reg [32-1:0] h1382;
-    reg [32-1:0] h1383;
-    reg [16-1:0] h1384;
-    reg [16-1:0] h1385;
-    reg [16-1:0] h1386;
+    reg [17-1:0] h1339;
+    reg [1-1:0] h1340;
+    reg [32-1:0] h1341;
+    reg [16-1:0] h1342;
+    reg [16-1:0] h1343;
+    reg [1-1:0] h1383;
+    reg [17-1:0] h1384;
+    reg [1-1:0] h1385;
+    reg [32-1:0] h1386;
     reg [16-1:0] h1387;
-    reg [16-1:0] h1388;
-    reg [16-1:0] h1389;
-    reg [16-1:0] h1390;
-    reg [16-1:0] h1391;
+    reg [32-1:0] h1388;
+    reg [17-1:0] h1389;
+    reg [1-1:0] h1390;
+    reg [32-1:0] h1391;
     reg [16-1:0] h1392;
     reg [16-1:0] h1393;
-    reg [16-1:0] h1394;
-    reg [16-1:0] h1395;
-    reg [32-1:0] h1396;
-    reg [32-1:0] h1397;
-    reg [64-1:0] h1351;
-    reg [64-1:0] h1352;
-    reg [64-1:0] h1353;
-    reg [8-1:0] h1354;
-    reg [12-1:0] h1355;
-    reg [65-1:0] h1356;
-    reg [32-1:0] h1402;
-    reg [17-1:0] h1403;
-    reg [1-1:0] h1404;
-    reg [32-1:0] h1405;
-    reg [16-1:0] h1406;
-    reg [32-1:0] h1407;
-    reg [17-1:0] h1408;
-    reg [1-1:0] h1409;
-    reg [32-1:0] h1410;
-    reg [16-1:0] h1411;
-    reg [16-1:0] h1412;
-    reg [17-1:0] h1413;
-    reg [4-1:0] h1414;
-    reg [17-1:0] h1415;
-    reg [1-1:0] h1416;
-    reg [1-1:0] h1417;
-    reg [64-1:0] h1418;
-    reg [64-1:0] h1419;
-    reg [64-1:0] h1420;
-    reg [64-1:0] h1421;
-    reg [64-1:0] h1422;
-    reg [64-1:0] h1423;
-    reg [64-1:0] h1424;
-    reg [64-1:0] h1425;
-    reg [1-1:0] h1426;
-    reg [32-1:0] h1427;
-    reg [32-1:0] h1428;
-    reg [16-1:0] h1429;
-    reg [16-1:0] h1430;
-    reg [16-1:0] h1431;
-    reg [16-1:0] h1432;
-    reg [16-1:0] h1433;
-    reg [16-1:0] h1434;
-    reg [16-1:0] h1435;
-    reg [16-1:0] h1436;
-    reg [16-1:0] h1437;
+    reg [17-1:0] h1435;
+    reg [1-1:0] h1436;
+    reg [32-1:0] h1437;
     reg [16-1:0] h1438;
-    reg [16-1:0] h1439;
-    reg [16-1:0] h1440;
-    reg [32-1:0] h1441;
+    reg [32-1:0] h1439;
+    reg [17-1:0] h1440;
+    reg [1-1:0] h1441;
     reg [32-1:0] h1442;
-    reg [64-1:0] h1398;
-    reg [64-1:0] h1399;
-    reg [64-1:0] h1400;
-    reg [65-1:0] h1401;
+    reg [16-1:0] h1443;
+    reg [16-1:0] h1444;
+    reg [1-1:0] h1445;
+    reg [64-1:0] h1446;
+    reg [64-1:0] h1447;
+    reg [64-1:0] h1448;
+    reg [1-1:0] h1449;
+    reg [8-1:0] h1450;
+    reg [32-1:0] h1451;
+    reg [32-1:0] h1452;
+    reg [32-1:0] h1453;
+    reg [64-1:0] h1454;
+    reg [6-1:0] h1455;
+    reg [8-1:0] h1456;
+    reg [64-1:0] h1457;
+    reg [64-1:0] h1458;
+    reg [64-1:0] h1459;
+    reg [17-1:0] h1499;
+    reg [1-1:0] h1500;
+    reg [32-1:0] h1501;
+    reg [16-1:0] h1502;
+    reg [32-1:0] h1503;
+    reg [17-1:0] h1504;
+    reg [1-1:0] h1505;
+    reg [32-1:0] h1506;
+    reg [16-1:0] h1507;
+    reg [16-1:0] h1508;
+    reg [32-1:0] h1509;
+    reg [32-1:0] h1510;
+    reg [1-1:0] h1511;
+    reg [1-1:0] h1512;
+    reg [1-1:0] h1513;
+    reg [32-1:0] h1520;
+    reg [17-1:0] h1521;
+    reg [1-1:0] h1522;
+    reg [32-1:0] h1523;
+    reg [16-1:0] h1524;
+    reg [32-1:0] h1525;
+    reg [17-1:0] h1526;
+    reg [1-1:0] h1527;
+    reg [32-1:0] h1528;
+    reg [16-1:0] h1529;
+    reg [16-1:0] h1530;
+    reg [17-1:0] h1531;
+    reg [4-1:0] h1532;
+    reg [17-1:0] h1533;
+    reg [1-1:0] h1534;
+    reg [1-1:0] h1535;
+    reg [64-1:0] h1536;
+    reg [64-1:0] h1537;
+    reg [64-1:0] h1538;
+    reg [64-1:0] h1539;
+    reg [64-1:0] h1540;
+    reg [64-1:0] h1541;
+    reg [64-1:0] h1542;
+    reg [64-1:0] h1543;
+    reg [1-1:0] h1544;
+    reg [32-1:0] h1545;
+    reg [32-1:0] h1546;
+    reg [16-1:0] h1547;
+    reg [16-1:0] h1548;
+    reg [16-1:0] h1549;
+    reg [16-1:0] h1550;
+    reg [16-1:0] h1551;
+    reg [16-1:0] h1552;
+    reg [16-1:0] h1553;
+    reg [16-1:0] h1554;
+    reg [16-1:0] h1555;
+    reg [16-1:0] h1556;
+    reg [16-1:0] h1557;
+    reg [16-1:0] h1558;
+    reg [32-1:0] h1559;
+    reg [32-1:0] h1560;
+    reg [64-1:0] h1514;
+    reg [64-1:0] h1515;
+    reg [64-1:0] h1516;
+    reg [8-1:0] h1517;
+    reg [12-1:0] h1518;
+    reg [65-1:0] h1519;
+    reg [32-1:0] h1565;
+    reg [17-1:0] h1566;
+    reg [1-1:0] h1567;
+    reg [32-1:0] h1568;
+    reg [16-1:0] h1569;
+    reg [32-1:0] h1570;
+    reg [17-1:0] h1571;
+    reg [1-1:0] h1572;
+    reg [32-1:0] h1573;
+    reg [16-1:0] h1574;
+    reg [16-1:0] h1575;
+    reg [17-1:0] h1576;
+    reg [4-1:0] h1577;
+    reg [17-1:0] h1578;
+    reg [1-1:0] h1579;
+    reg [1-1:0] h1580;
+    reg [64-1:0] h1581;
+    reg [64-1:0] h1582;
+    reg [64-1:0] h1583;
+    reg [64-1:0] h1584;
+    reg [64-1:0] h1585;
+    reg [64-1:0] h1586;
+    reg [64-1:0] h1587;
+    reg [64-1:0] h1588;
+    reg [1-1:0] h1589;
+    reg [32-1:0] h1590;
+    reg [32-1:0] h1591;
+    reg [16-1:0] h1592;
+    reg [16-1:0] h1593;
+    reg [16-1:0] h1594;
+    reg [16-1:0] h1595;
+    reg [16-1:0] h1596;
+    reg [16-1:0] h1597;
+    reg [16-1:0] h1598;
+    reg [16-1:0] h1599;
+    reg [16-1:0] h1600;
+    reg [16-1:0] h1601;
+    reg [16-1:0] h1602;
+    reg [16-1:0] h1603;
+    reg [32-1:0] h1604;
+    reg [32-1:0] h1605;
+    reg [64-1:0] h1561;
+    reg [64-1:0] h1562;
+    reg [64-1:0] h1563;
+    reg [65-1:0] h1564;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -2484,6 +2824,7 @@ always @(posedge clk) begin: fsm
         unit_sl_start <= 0;
         unit_smfl_i_addr <= 0;
         unit_smfl_k_read <= 0;
+        unit_smfl_k_tr <= 0;
         unit_smfl_k_write <= 0;
         unit_smfl_r_FL_WALK <= 0;
         unit_smfl_start <= 0;
@@ -2508,6 +2849,38 @@ always @(posedge clk) begin: fsm
         w_smctx_10 <= 0;
         w_smctx_18 <= 0;
         w_smctx_8 <= 0;
+        wk_flnest_R <= 0;
+        wk_flnest_U <= 0;
+        wk_flnest_W <= 0;
+        wk_flnest_fault <= 0;
+        wk_flnest_final <= 0;
+        wk_flnest_frame <= 0;
+        wk_flnest_guest_pa <= 0;
+        wk_flnest_guest_shift <= 0;
+        wk_flnest_host_beyond <= 0;
+        wk_flnest_host_fault <= 0;
+        wk_flnest_host_level <= 0;
+        wk_flnest_host_not_present <= 0;
+        wk_flnest_host_read_denied <= 0;
+        wk_flnest_host_reserved <= 0;
+        wk_flnest_host_reserved_1g <= 0;
+        wk_flnest_host_reserved_2m <= 0;
+        wk_flnest_host_translation <= 0;
+        wk_flnest_host_write_denied <= 0;
+        wk_flnest_level <= 0;
+        wk_flnest_non_canonical <= 0;
+        wk_flnest_not_present <= 0;
+        wk_flnest_ok <= 0;
+        wk_flnest_pa <= 0;
+        wk_flnest_privilege <= 0;
+        wk_flnest_reason <= 0;
+        wk_flnest_reserved <= 0;
+        wk_flnest_reserved_1g <= 0;
+        wk_flnest_reserved_2m <= 0;
+        wk_flnest_shift <= 0;
+        wk_flnest_translation <= 0;
+        wk_flnest_walked <= 0;
+        wk_flnest_write_denied <= 0;
         wk_sl_R <= 0;
         wk_sl_U <= 0;
         wk_sl_W <= 0;
@@ -2563,10 +2936,17 @@ always @(posedge clk) begin: fsm
         wk_smsl_shift <= 0;
         wk_smsl_translation <= 0;
         wk_smsl_walked <= 0;
+        wn_flnest_i_addr <= 0;
+        wn_flnest_k_read <= 0;
+        wn_flnest_k_tr <= 0;
+        wn_flnest_k_write <= 0;
+        wn_flnest_r_FL_WALK <= 0;
+        wn_flnest_r_SL_WALK <= 0;
+        wn_flnest_start <= 0;
     end
     else begin
         v_addr = 65'h0;
-        v_wide = 127'h0;
+        v_wide = 190'h0;
         if (done) begin
             done <= 1'b0;
         end
@@ -2587,7 +2967,7 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         iset <= 0;
-                        st <= 5'b11011;
+                        st <= 5'b11101;
                     end
                 end
             end
@@ -2605,7 +2985,7 @@ always @(posedge clk) begin: fsm
                         h1 = ({5'h0, h0[16-1:8]} * 16);
                         h2 = 65'h0;
                         h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                        v_wide = {62'h0, h2};
+                        v_wide = {125'h0, h2};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2636,7 +3016,7 @@ always @(posedge clk) begin: fsm
                     h1 = ({5'h0, h0[16-1:8]} * 16);
                     h2 = 65'h0;
                     h2 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h1});
-                    v_wide = {62'h0, h2};
+                    v_wide = {125'h0, h2};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2721,7 +3101,7 @@ always @(posedge clk) begin: fsm
                         h6 = ({6'h0, h5[7-1:0]} * 32);
                         h7 = 49'h0;
                         h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
-                        v_wide = {78'h0, h7};
+                        v_wide = {141'h0, h7};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2761,7 +3141,7 @@ always @(posedge clk) begin: fsm
                     h6 = ({6'h0, h5[7-1:0]} * 32);
                     h7 = 49'h0;
                     h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
-                    v_wide = {78'h0, h7};
+                    v_wide = {141'h0, h7};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2800,7 +3180,7 @@ always @(posedge clk) begin: fsm
                     h6 = ({6'h0, h5[7-1:0]} * 32);
                     h7 = 49'h0;
                     h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
-                    v_wide = {78'h0, h7};
+                    v_wide = {141'h0, h7};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2839,7 +3219,7 @@ always @(posedge clk) begin: fsm
                     h6 = ({6'h0, h5[7-1:0]} * 32);
                     h7 = 49'h0;
                     h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
-                    v_wide = {78'h0, h7};
+                    v_wide = {141'h0, h7};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2936,7 +3316,7 @@ always @(posedge clk) begin: fsm
                         h18 = ({4'h0, h16[20-1:6]} * 8);
                         h19 = 49'h0;
                         h19 = ({1'h0, w_smctx_0[48-1:12], 12'h0} + {31'h0, h18});
-                        v_wide = {78'h0, h19};
+                        v_wide = {141'h0, h19};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3036,7 +3416,7 @@ always @(posedge clk) begin: fsm
                         h36 = ({7'h0, h34[6-1:0]} * 64);
                         h37 = 49'h0;
                         h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
-                        v_wide = {78'h0, h37};
+                        v_wide = {141'h0, h37};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3074,7 +3454,7 @@ always @(posedge clk) begin: fsm
                     h36 = ({7'h0, h34[6-1:0]} * 64);
                     h37 = 49'h0;
                     h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
-                    v_wide = {78'h0, h37};
+                    v_wide = {141'h0, h37};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3111,7 +3491,7 @@ always @(posedge clk) begin: fsm
                     h36 = ({7'h0, h34[6-1:0]} * 64);
                     h37 = 49'h0;
                     h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
-                    v_wide = {78'h0, h37};
+                    v_wide = {141'h0, h37};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3284,8 +3664,8 @@ always @(posedge clk) begin: fsm
                 else begin
                     h66 = h72;
                 end
-                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
-                    v_wide = {63'h0, e_addr};
+                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
+                    v_wide = {126'h0, e_addr};
                     unit_smsl_i_addr <= v_wide[64-1:0];
                     unit_smsl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_smsl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
@@ -3305,7 +3685,7 @@ always @(posedge clk) begin: fsm
                     h86 = (h84 | {44'h0, h85, 3'h0});
                     h87 = 48'h0;
                     h87 = (h86 | {45'h0, w_pe_0[5-1:2]});
-                    v_wide = {79'h0, h87};
+                    v_wide = {142'h0, h87};
                     unit_smsl_r_SL_WALK <= v_wide[64-1:0];
                     unit_smsl_start <= 1'b1;
                     st <= 5'b01100;
@@ -3487,11 +3867,12 @@ always @(posedge clk) begin: fsm
                 h113 = h114;
                 h115 = 16'h0;
                 h115 = (h112 << h113);
-                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h88 != 0)) && (!(h91 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h96[20-1:6]} < h101)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 1)) && (!((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h102 != 0)) && (!(h105 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h110[20-1:6]} < h115)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 1)) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))))) begin
-                    v_wide = {63'h0, e_addr};
+                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h88 != 0)) && (!(h91 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h96[20-1:6]} < h101)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 1)) && (!((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h102 != 0)) && (!(h105 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h110[20-1:6]} < h115)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && ((w_pe_0[9-1:6] == 1) || (w_pe_0[9-1:6] == 3))) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))))) begin
+                    v_wide = {126'h0, e_addr};
                     unit_smfl_i_addr <= v_wide[64-1:0];
                     unit_smfl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_smfl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_smfl_k_tr <= (((e_kind == 1) || (e_kind == 2)) && (e_at == 1));
                     h116 = 1'h0;
                     h116 = 0;
                     if (w_pe_10[5]) begin
@@ -3536,7 +3917,7 @@ always @(posedge clk) begin: fsm
                     h127 = (h125 | {45'h0, h126, 2'h0});
                     h128 = 48'h0;
                     h128 = (h127 | {46'h0, w_pe_10[4-1:2]});
-                    v_wide = {79'h0, h128};
+                    v_wide = {142'h0, h128};
                     unit_smfl_r_FL_WALK <= v_wide[64-1:0];
                     unit_smfl_start <= 1'b1;
                     st <= 5'b01110;
@@ -3594,20 +3975,324 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b01111: begin
+                wk_flnest_walked <= 0;
+                wk_flnest_ok <= 0;
+                wk_flnest_pa <= 0;
+                wk_flnest_guest_pa <= 0;
+                wk_flnest_level <= 0;
+                wk_flnest_host_level <= 0;
+                wk_flnest_fault <= 0;
+                wk_flnest_host_fault <= 0;
+                wk_flnest_not_present <= 0;
+                wk_flnest_privilege <= 0;
+                wk_flnest_write_denied <= 0;
+                wk_flnest_reserved <= 0;
+                wk_flnest_reserved_2m <= 0;
+                wk_flnest_reserved_1g <= 0;
+                wk_flnest_translation <= 0;
+                wk_flnest_non_canonical <= 0;
+                wk_flnest_host_not_present <= 0;
+                wk_flnest_host_reserved <= 0;
+                wk_flnest_host_reserved_2m <= 0;
+                wk_flnest_host_reserved_1g <= 0;
+                wk_flnest_host_translation <= 0;
+                wk_flnest_host_read_denied <= 0;
+                wk_flnest_host_write_denied <= 0;
+                wk_flnest_host_beyond <= 0;
+                wk_flnest_reason <= 0;
+                wk_flnest_R <= 0;
+                wk_flnest_W <= 0;
+                wk_flnest_shift <= 0;
+                wk_flnest_frame <= 0;
+                wk_flnest_final <= 0;
+                wk_flnest_U <= 0;
+                wk_flnest_guest_shift <= 0;
+                h129 = 1'h0;
+                h130 = 1'h0;
+                h130 = 0;
+                if (w_root_8[0]) begin
+                    h130 = 1;
+                end
+                h131 = 1'h0;
+                h131 = 0;
+                if (w_root_0[0]) begin
+                    h131 = 1;
+                end
+                if (e_sid[7]) begin
+                    h129 = h130;
+                end
+                else begin
+                    h129 = h131;
+                end
+                h132 = 1'h0;
+                h133 = 1'h0;
+                h134 = 64'h0;
+                h134 = w_root_8;
+                h135 = 64'h0;
+                h135 = w_root_8;
+                h133 = 0;
+                if (((h134[12-1:1] != 0) || (h135[64-1:48] != 0))) begin
+                    h133 = 1;
+                end
+                h136 = 1'h0;
+                h136 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h136 = 1;
+                end
+                if (e_sid[7]) begin
+                    h132 = h133;
+                end
+                else begin
+                    h132 = h136;
+                end
+                h137 = 20'h0;
+                h138 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h138 = e_pasid;
+                end
+                else begin
+                    h138 = w_smctx_8[20-1:0];
+                end
+                h137 = h138;
+                h139 = 16'h0;
+                h139 = 1;
+                h140 = 4'h0;
+                h141 = 4'h0;
+                h141 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h140 = h141;
+                h142 = 16'h0;
+                h142 = (h139 << h140);
+                h143 = 1'h0;
+                h144 = 1'h0;
+                h144 = 0;
+                if (w_root_8[0]) begin
+                    h144 = 1;
+                end
+                h145 = 1'h0;
+                h145 = 0;
+                if (w_root_0[0]) begin
+                    h145 = 1;
+                end
+                if (e_sid[7]) begin
+                    h143 = h144;
+                end
+                else begin
+                    h143 = h145;
+                end
+                h146 = 1'h0;
+                h147 = 1'h0;
+                h148 = 64'h0;
+                h148 = w_root_8;
+                h149 = 64'h0;
+                h149 = w_root_8;
+                h147 = 0;
+                if (((h148[12-1:1] != 0) || (h149[64-1:48] != 0))) begin
+                    h147 = 1;
+                end
+                h150 = 1'h0;
+                h150 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h150 = 1;
+                end
+                if (e_sid[7]) begin
+                    h146 = h147;
+                end
+                else begin
+                    h146 = h150;
+                end
+                h151 = 20'h0;
+                h152 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h152 = e_pasid;
+                end
+                else begin
+                    h152 = w_smctx_8[20-1:0];
+                end
+                h151 = h152;
+                h153 = 16'h0;
+                h153 = 1;
+                h154 = 4'h0;
+                h155 = 4'h0;
+                h155 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h154 = h155;
+                h156 = 16'h0;
+                h156 = (h153 << h154);
+                if ((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h129 != 0)) && (!(h132 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h137[20-1:6]} < h142)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 3)) && (!((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h143 != 0)) && (!(h146 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h151[20-1:6]} < h156)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && ((w_pe_0[9-1:6] == 1) || (w_pe_0[9-1:6] == 3))) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))))) begin
+                    v_wide = {126'h0, e_addr};
+                    wn_flnest_i_addr <= v_wide[64-1:0];
+                    wn_flnest_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    wn_flnest_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    wn_flnest_k_tr <= 1'b0;
+                    h157 = 1'h0;
+                    h157 = 0;
+                    if (w_pe_10[5]) begin
+                        h157 = 1;
+                    end
+                    h158 = 48'h0;
+                    h158 = ({w_pe_10[48-1:12], 12'h0} | {40'h0, h157, 7'h0});
+                    h159 = 1'h0;
+                    h159 = 0;
+                    if (w_pe_10[7]) begin
+                        h159 = 1;
+                    end
+                    h160 = 48'h0;
+                    h160 = (h158 | {41'h0, h159, 6'h0});
+                    h161 = 1'h0;
+                    h161 = 0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h161 = 1;
+                    end
+                    h162 = 48'h0;
+                    h162 = (h160 | {42'h0, h161, 5'h0});
+                    h163 = 1'h0;
+                    h163 = 0;
+                    if (w_pe_10[4]) begin
+                        h163 = 1;
+                    end
+                    h164 = 48'h0;
+                    h164 = (h162 | {43'h0, h163, 4'h0});
+                    h165 = 1'h0;
+                    h165 = 0;
+                    if (((!(e_pv != 0)) && w_smctx_8[20])) begin
+                        h165 = 1;
+                    end
+                    h166 = 48'h0;
+                    h166 = (h164 | {44'h0, h165, 3'h0});
+                    h167 = 1'h0;
+                    h167 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h167 = 1;
+                    end
+                    h168 = 48'h0;
+                    h168 = (h166 | {45'h0, h167, 2'h0});
+                    h169 = 48'h0;
+                    h169 = (h168 | {46'h0, w_pe_10[4-1:2]});
+                    v_wide = {142'h0, h169};
+                    wn_flnest_r_FL_WALK <= v_wide[64-1:0];
+                    h170 = 48'h0;
+                    h170 = ({w_pe_0[48-1:12], 12'h0} | {45'h0, w_pe_0[5-1:2]});
+                    v_wide = {142'h0, h170};
+                    wn_flnest_r_SL_WALK <= v_wide[64-1:0];
+                    wn_flnest_start <= 1'b1;
+                    st <= 5'b10000;
+                end
+                else begin
+                    st <= 5'b10001;
+                end
+            end
+            5'b10000: begin
+                wn_flnest_start <= 1'b0;
+                if (wn_flnest_done) begin
+                    wk_flnest_walked <= 1;
+                    if ((wn_flnest_o_status == 0)) begin
+                        wk_flnest_ok <= 1;
+                        wk_flnest_pa <= wn_flnest_o_pa;
+                        wk_flnest_guest_pa <= wn_flnest_o_gpa;
+                        if ((wn_flnest_o_level == 7)) begin
+                            wk_flnest_level <= 7;
+                        end
+                        else begin
+                            wk_flnest_level <= wn_flnest_o_level;
+                        end
+                        if ((wn_flnest_o_aux == 7)) begin
+                            wk_flnest_host_level <= 7;
+                        end
+                        else begin
+                            wk_flnest_host_level <= wn_flnest_o_aux;
+                        end
+                    end
+                    else if ((wn_flnest_o_status > 64)) begin
+                        wk_flnest_host_fault <= (wn_flnest_o_status - 64);
+                        wk_flnest_host_level <= wn_flnest_o_level;
+                        if ((wn_flnest_o_aux == 7)) begin
+                            wk_flnest_level <= 7;
+                        end
+                        else begin
+                            wk_flnest_level <= wn_flnest_o_aux;
+                        end
+                        if ((wn_flnest_o_status == (64 + 1))) begin
+                            wk_flnest_host_not_present <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 2))) begin
+                            wk_flnest_host_reserved <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 3))) begin
+                            wk_flnest_host_reserved_2m <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 4))) begin
+                            wk_flnest_host_reserved_1g <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 5))) begin
+                            wk_flnest_host_translation <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 6))) begin
+                            wk_flnest_host_read_denied <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 7))) begin
+                            wk_flnest_host_write_denied <= 1;
+                        end
+                        if ((wn_flnest_o_status == (64 + 8))) begin
+                            wk_flnest_host_beyond <= 1;
+                        end
+                        wk_flnest_final <= wn_flnest_o_n_final;
+                        wk_flnest_R <= wn_flnest_o_n_R;
+                        wk_flnest_W <= wn_flnest_o_n_W;
+                        wk_flnest_U <= wn_flnest_o_n_U;
+                        wk_flnest_shift <= wn_flnest_o_n_shift;
+                        wk_flnest_guest_shift <= wn_flnest_o_n_guest_shift;
+                        wk_flnest_frame <= wn_flnest_o_n_frame;
+                    end
+                    else begin
+                        wk_flnest_fault <= wn_flnest_o_status;
+                        wk_flnest_level <= wn_flnest_o_level;
+                        if ((wn_flnest_o_status == 1)) begin
+                            wk_flnest_not_present <= 1;
+                        end
+                        if ((wn_flnest_o_status == 2)) begin
+                            wk_flnest_privilege <= 1;
+                        end
+                        if ((wn_flnest_o_status == 3)) begin
+                            wk_flnest_write_denied <= 1;
+                        end
+                        if ((wn_flnest_o_status == 4)) begin
+                            wk_flnest_reserved <= 1;
+                        end
+                        if ((wn_flnest_o_status == 5)) begin
+                            wk_flnest_reserved_2m <= 1;
+                        end
+                        if ((wn_flnest_o_status == 6)) begin
+                            wk_flnest_reserved_1g <= 1;
+                        end
+                        if ((wn_flnest_o_status == 7)) begin
+                            wk_flnest_translation <= 1;
+                        end
+                        if ((wn_flnest_o_status == 8)) begin
+                            wk_flnest_non_canonical <= 1;
+                        end
+                        wk_flnest_reason <= wn_flnest_o_r_reason;
+                        wk_flnest_R <= wn_flnest_o_r_R;
+                        wk_flnest_W <= wn_flnest_o_r_W;
+                        wk_flnest_shift <= wn_flnest_o_r_shift;
+                        wk_flnest_frame <= wn_flnest_o_r_frame;
+                    end
+                    st <= 5'b10001;
+                end
+            end
+            5'b10001: begin
                 if ((!pend)) begin
                     if ((!(((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
                         w_ctx_0 <= 0;
                         w_ctx_8 <= 0;
-                        st <= 5'b10010;
+                        st <= 5'b10100;
                     end
                     else begin
-                        h129 = 16'h0;
-                        h129 = e_sid;
-                        h130 = 13'h0;
-                        h130 = ({5'h0, h129[8-1:0]} * 16);
-                        h131 = 49'h0;
-                        h131 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h130});
-                        v_wide = {78'h0, h131};
+                        h171 = 16'h0;
+                        h171 = e_sid;
+                        h172 = 13'h0;
+                        h172 = ({5'h0, h171[8-1:0]} * 16);
+                        h173 = 49'h0;
+                        h173 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h172});
+                        v_wide = {141'h0, h173};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -3697,7 +4382,7 @@ always @(posedge clk) begin: fsm
                             if ((u0_way == 3)) begin
                                 u0_r3[u0_set] <= 0;
                             end
-                            st <= 5'b10010;
+                            st <= 5'b10100;
                         end
                         else begin
                             u0_fk <= u0_key;
@@ -3721,19 +4406,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_ctx <= 1'b1;
                         end
-                        st <= 5'b10000;
+                        st <= 5'b10010;
                     end
                 end
             end
-            5'b10000: begin
+            5'b10010: begin
                 if ((!pend)) begin
-                    h129 = 16'h0;
-                    h129 = e_sid;
-                    h130 = 13'h0;
-                    h130 = ({5'h0, h129[8-1:0]} * 16);
-                    h131 = 49'h0;
-                    h131 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h130});
-                    v_wide = {78'h0, h131};
+                    h171 = 16'h0;
+                    h171 = e_sid;
+                    h172 = 13'h0;
+                    h172 = ({5'h0, h171[8-1:0]} * 16);
+                    h173 = 49'h0;
+                    h173 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h172});
+                    v_wide = {141'h0, h173};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3752,15 +4437,15 @@ always @(posedge clk) begin: fsm
                             er_ctx <= 1'b1;
                         end
                         if ((m_rerr || er_ctx)) begin
-                            st <= 5'b10010;
+                            st <= 5'b10100;
                         end
                         else begin
-                            st <= 5'b10001;
+                            st <= 5'b10011;
                         end
                     end
                 end
             end
-            5'b10001: begin
+            5'b10011: begin
                 u0_tg0 = 16'h0;
                 u0_tg0 = e_sid;
                 u0_tg1 = 16'h0;
@@ -3866,9 +4551,9 @@ always @(posedge clk) begin: fsm
                 if ((u0_wv == 3)) begin
                     u0_r3[u0_fs] <= 0;
                 end
-                st <= 5'b10010;
+                st <= 5'b10100;
             end
-            5'b10010: begin
+            5'b10100: begin
                 wk_sl_walked <= 0;
                 wk_sl_ok <= 0;
                 wk_sl_pa <= 0;
@@ -3887,105 +4572,105 @@ always @(posedge clk) begin: fsm
                 wk_sl_U <= 0;
                 wk_sl_shift <= 0;
                 wk_sl_frame <= 0;
-                h132 = 1'h0;
-                h133 = 1'h0;
-                h134 = 1'h0;
-                h135 = 64'h0;
-                h135 = e_addr;
-                h134 = 0;
-                if ((h135[64-1:57] != 0)) begin
-                    h134 = 1;
+                h174 = 1'h0;
+                h175 = 1'h0;
+                h176 = 1'h0;
+                h177 = 64'h0;
+                h177 = e_addr;
+                h176 = 0;
+                if ((h177[64-1:57] != 0)) begin
+                    h176 = 1;
                 end
-                h136 = 1'h0;
-                h137 = 64'h0;
-                h137 = e_addr;
-                h136 = 0;
-                if ((h137[64-1:39] != 0)) begin
-                    h136 = 1;
-                end
-                if (1'b0) begin
-                    h133 = h134;
-                end
-                else begin
-                    h133 = h136;
-                end
-                h138 = 1'h0;
-                h139 = 1'h0;
-                h140 = 1'h0;
-                h141 = 64'h0;
-                h141 = e_addr;
-                h140 = 0;
-                if ((h141[64-1:57] != 0)) begin
-                    h140 = 1;
-                end
-                h142 = 1'h0;
-                h143 = 64'h0;
-                h143 = e_addr;
-                h142 = 0;
-                if ((h143[64-1:48] != 0)) begin
-                    h142 = 1;
+                h178 = 1'h0;
+                h179 = 64'h0;
+                h179 = e_addr;
+                h178 = 0;
+                if ((h179[64-1:39] != 0)) begin
+                    h178 = 1;
                 end
                 if (1'b0) begin
-                    h139 = h140;
+                    h175 = h176;
                 end
                 else begin
-                    h139 = h142;
+                    h175 = h178;
                 end
-                h144 = 1'h0;
-                h145 = 1'h0;
-                h146 = 64'h0;
-                h146 = e_addr;
-                h145 = 0;
-                if ((h146[64-1:57] != 0)) begin
-                    h145 = 1;
+                h180 = 1'h0;
+                h181 = 1'h0;
+                h182 = 1'h0;
+                h183 = 64'h0;
+                h183 = e_addr;
+                h182 = 0;
+                if ((h183[64-1:57] != 0)) begin
+                    h182 = 1;
                 end
-                h147 = 1'h0;
-                h148 = 64'h0;
-                h148 = e_addr;
-                h147 = 0;
-                if ((h148[64-1:57] != 0)) begin
-                    h147 = 1;
+                h184 = 1'h0;
+                h185 = 64'h0;
+                h185 = e_addr;
+                h184 = 0;
+                if ((h185[64-1:48] != 0)) begin
+                    h184 = 1;
                 end
                 if (1'b0) begin
-                    h144 = h145;
+                    h181 = h182;
                 end
                 else begin
-                    h144 = h147;
+                    h181 = h184;
+                end
+                h186 = 1'h0;
+                h187 = 1'h0;
+                h188 = 64'h0;
+                h188 = e_addr;
+                h187 = 0;
+                if ((h188[64-1:57] != 0)) begin
+                    h187 = 1;
+                end
+                h189 = 1'h0;
+                h190 = 64'h0;
+                h190 = e_addr;
+                h189 = 0;
+                if ((h190[64-1:57] != 0)) begin
+                    h189 = 1;
+                end
+                if (1'b0) begin
+                    h186 = h187;
+                end
+                else begin
+                    h186 = h189;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h138 = h139;
+                    h180 = h181;
                 end
                 else begin
-                    h138 = h144;
+                    h180 = h186;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h132 = h133;
+                    h174 = h175;
                 end
                 else begin
-                    h132 = h138;
+                    h174 = h180;
                 end
-                if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h132 != 0)))) begin
-                    v_wide = {63'h0, e_addr};
+                if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h174 != 0)))) begin
+                    v_wide = {126'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    h149 = 1'h0;
-                    h149 = 0;
+                    h191 = 1'h0;
+                    h191 = 0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h149 = 1;
+                        h191 = 1;
                     end
-                    h150 = 48'h0;
-                    h150 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h149, 4'h0});
-                    h151 = 1'h0;
-                    h151 = 0;
+                    h192 = 48'h0;
+                    h192 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h191, 4'h0});
+                    h193 = 1'h0;
+                    h193 = 0;
                     if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
-                        h151 = 1;
+                        h193 = 1;
                     end
-                    h152 = 48'h0;
-                    h152 = (h150 | {44'h0, h151, 3'h0});
-                    h153 = 48'h0;
-                    h153 = (h152 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h153};
+                    h194 = 48'h0;
+                    h194 = (h192 | {44'h0, h193, 3'h0});
+                    h195 = 48'h0;
+                    h195 = (h194 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {142'h0, h195};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
@@ -4087,7 +4772,7 @@ always @(posedge clk) begin: fsm
                         if ((u1_way == 3)) begin
                             u1_r3[u1_set] <= 0;
                         end
-                        st <= 5'b10100;
+                        st <= 5'b10110;
                     end
                     else begin
                         u1_fk <= u1_in[64-1:12];
@@ -4095,14 +4780,14 @@ always @(posedge clk) begin: fsm
                         u1_ft0 <= u1_tg0;
                         u1_fa <= u1_acc;
                         unit_sl_start <= 1'b1;
-                        st <= 5'b10011;
+                        st <= 5'b10101;
                     end
                 end
                 else begin
-                    st <= 5'b10100;
+                    st <= 5'b10110;
                 end
             end
-            5'b10011: begin
+            5'b10101: begin
                 unit_sl_start <= 1'b0;
                 if (unit_sl_done) begin
                     wk_sl_walked <= 1;
@@ -4243,92 +4928,92 @@ always @(posedge clk) begin: fsm
                         wk_sl_shift <= unit_sl_o_r_shift;
                         wk_sl_frame <= unit_sl_o_r_frame;
                     end
-                    st <= 5'b10100;
+                    st <= 5'b10110;
                 end
             end
-            5'b10100: begin
+            5'b10110: begin
                 if ((!pend)) begin
-                    h166 = 32'h0;
-                    h166 = e_msi_data;
-                    h167 = 17'h0;
-                    h168 = 1'h0;
-                    h168 = 0;
+                    h208 = 32'h0;
+                    h208 = e_msi_data;
+                    h209 = 17'h0;
+                    h210 = 1'h0;
+                    h210 = 0;
                     if (e_msi_addr[2]) begin
-                        h168 = 1;
+                        h210 = 1;
                     end
-                    h169 = 32'h0;
-                    h169 = e_msi_addr;
-                    h170 = 16'h0;
-                    h170 = ({h168, 15'h0} | {1'h0, h169[20-1:5]});
-                    h171 = 32'h0;
-                    h171 = e_msi_data;
-                    h172 = 17'h0;
-                    h172 = ({1'h0, h170} + {1'h0, h171[16-1:0]});
-                    h173 = 1'h0;
-                    h173 = 0;
+                    h211 = 32'h0;
+                    h211 = e_msi_addr;
+                    h212 = 16'h0;
+                    h212 = ({h210, 15'h0} | {1'h0, h211[20-1:5]});
+                    h213 = 32'h0;
+                    h213 = e_msi_data;
+                    h214 = 17'h0;
+                    h214 = ({1'h0, h212} + {1'h0, h213[16-1:0]});
+                    h215 = 1'h0;
+                    h215 = 0;
                     if (e_msi_addr[2]) begin
-                        h173 = 1;
+                        h215 = 1;
                     end
-                    h174 = 32'h0;
-                    h174 = e_msi_addr;
-                    h175 = 16'h0;
-                    h175 = ({h173, 15'h0} | {1'h0, h174[20-1:5]});
+                    h216 = 32'h0;
+                    h216 = e_msi_addr;
+                    h217 = 16'h0;
+                    h217 = ({h215, 15'h0} | {1'h0, h216[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h167 = h172;
+                        h209 = h214;
                     end
                     else begin
-                        h167 = {1'h0, h175};
+                        h209 = {1'h0, h217};
                     end
-                    h176 = 16'h0;
-                    h176 = (h167[16-1:0] & 65535);
-                    h177 = 17'h0;
-                    h177 = 2;
-                    h178 = 4'h0;
-                    h178 = r_IRTA_REG[4-1:0];
-                    h179 = 17'h0;
-                    h179 = (h177 << h178);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h166[32-1:16] != 0))) && ({1'h0, h176} < h179)))) begin
+                    h218 = 16'h0;
+                    h218 = (h209[16-1:0] & 65535);
+                    h219 = 17'h0;
+                    h219 = 2;
+                    h220 = 4'h0;
+                    h220 = r_IRTA_REG[4-1:0];
+                    h221 = 17'h0;
+                    h221 = (h219 << h220);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h208[32-1:16] != 0))) && ({1'h0, h218} < h221)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
-                        st <= 5'b10110;
+                        st <= 5'b11000;
                     end
                     else begin
-                        h154 = 17'h0;
-                        h155 = 1'h0;
-                        h155 = 0;
+                        h196 = 17'h0;
+                        h197 = 1'h0;
+                        h197 = 0;
                         if (e_msi_addr[2]) begin
-                            h155 = 1;
+                            h197 = 1;
                         end
-                        h156 = 32'h0;
-                        h156 = e_msi_addr;
-                        h157 = 16'h0;
-                        h157 = ({h155, 15'h0} | {1'h0, h156[20-1:5]});
-                        h158 = 32'h0;
-                        h158 = e_msi_data;
-                        h159 = 17'h0;
-                        h159 = ({1'h0, h157} + {1'h0, h158[16-1:0]});
-                        h160 = 1'h0;
-                        h160 = 0;
+                        h198 = 32'h0;
+                        h198 = e_msi_addr;
+                        h199 = 16'h0;
+                        h199 = ({h197, 15'h0} | {1'h0, h198[20-1:5]});
+                        h200 = 32'h0;
+                        h200 = e_msi_data;
+                        h201 = 17'h0;
+                        h201 = ({1'h0, h199} + {1'h0, h200[16-1:0]});
+                        h202 = 1'h0;
+                        h202 = 0;
                         if (e_msi_addr[2]) begin
-                            h160 = 1;
+                            h202 = 1;
                         end
-                        h161 = 32'h0;
-                        h161 = e_msi_addr;
-                        h162 = 16'h0;
-                        h162 = ({h160, 15'h0} | {1'h0, h161[20-1:5]});
+                        h203 = 32'h0;
+                        h203 = e_msi_addr;
+                        h204 = 16'h0;
+                        h204 = ({h202, 15'h0} | {1'h0, h203[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h154 = h159;
+                            h196 = h201;
                         end
                         else begin
-                            h154 = {1'h0, h162};
+                            h196 = {1'h0, h204};
                         end
-                        h163 = 16'h0;
-                        h163 = (h154[16-1:0] & 65535);
-                        h164 = 21'h0;
-                        h164 = ({5'h0, h163} * 16);
-                        h165 = 65'h0;
-                        h165 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h164});
-                        v_wide = {62'h0, h165};
+                        h205 = 16'h0;
+                        h205 = (h196[16-1:0] & 65535);
+                        h206 = 21'h0;
+                        h206 = ({5'h0, h205} * 16);
+                        h207 = 65'h0;
+                        h207 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h206});
+                        v_wide = {125'h0, h207};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -4347,48 +5032,48 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 5'b10101;
+                        st <= 5'b10111;
                     end
                 end
             end
-            5'b10101: begin
+            5'b10111: begin
                 if ((!pend)) begin
-                    h154 = 17'h0;
-                    h155 = 1'h0;
-                    h155 = 0;
+                    h196 = 17'h0;
+                    h197 = 1'h0;
+                    h197 = 0;
                     if (e_msi_addr[2]) begin
-                        h155 = 1;
+                        h197 = 1;
                     end
-                    h156 = 32'h0;
-                    h156 = e_msi_addr;
-                    h157 = 16'h0;
-                    h157 = ({h155, 15'h0} | {1'h0, h156[20-1:5]});
-                    h158 = 32'h0;
-                    h158 = e_msi_data;
-                    h159 = 17'h0;
-                    h159 = ({1'h0, h157} + {1'h0, h158[16-1:0]});
-                    h160 = 1'h0;
-                    h160 = 0;
+                    h198 = 32'h0;
+                    h198 = e_msi_addr;
+                    h199 = 16'h0;
+                    h199 = ({h197, 15'h0} | {1'h0, h198[20-1:5]});
+                    h200 = 32'h0;
+                    h200 = e_msi_data;
+                    h201 = 17'h0;
+                    h201 = ({1'h0, h199} + {1'h0, h200[16-1:0]});
+                    h202 = 1'h0;
+                    h202 = 0;
                     if (e_msi_addr[2]) begin
-                        h160 = 1;
+                        h202 = 1;
                     end
-                    h161 = 32'h0;
-                    h161 = e_msi_addr;
-                    h162 = 16'h0;
-                    h162 = ({h160, 15'h0} | {1'h0, h161[20-1:5]});
+                    h203 = 32'h0;
+                    h203 = e_msi_addr;
+                    h204 = 16'h0;
+                    h204 = ({h202, 15'h0} | {1'h0, h203[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h154 = h159;
+                        h196 = h201;
                     end
                     else begin
-                        h154 = {1'h0, h162};
+                        h196 = {1'h0, h204};
                     end
-                    h163 = 16'h0;
-                    h163 = (h154[16-1:0] & 65535);
-                    h164 = 21'h0;
-                    h164 = ({5'h0, h163} * 16);
-                    h165 = 65'h0;
-                    h165 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h164});
-                    v_wide = {62'h0, h165};
+                    h205 = 16'h0;
+                    h205 = (h196[16-1:0] & 65535);
+                    h206 = 21'h0;
+                    h206 = ({5'h0, h205} * 16);
+                    h207 = 65'h0;
+                    h207 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h206});
+                    v_wide = {125'h0, h207};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -4406,160 +5091,160 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 5'b10110;
+                        st <= 5'b11000;
                     end
                 end
             end
-            5'b10110: begin
+            5'b11000: begin
                 if ((!pend)) begin
-                    h186 = 32'h0;
-                    h186 = e_msi_data;
-                    h187 = 17'h0;
-                    h188 = 1'h0;
-                    h188 = 0;
+                    h228 = 32'h0;
+                    h228 = e_msi_data;
+                    h229 = 17'h0;
+                    h230 = 1'h0;
+                    h230 = 0;
                     if (e_msi_addr[2]) begin
-                        h188 = 1;
+                        h230 = 1;
                     end
-                    h189 = 32'h0;
-                    h189 = e_msi_addr;
-                    h190 = 16'h0;
-                    h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
-                    h191 = 32'h0;
-                    h191 = e_msi_data;
-                    h192 = 17'h0;
-                    h192 = ({1'h0, h190} + {1'h0, h191[16-1:0]});
-                    h193 = 1'h0;
-                    h193 = 0;
+                    h231 = 32'h0;
+                    h231 = e_msi_addr;
+                    h232 = 16'h0;
+                    h232 = ({h230, 15'h0} | {1'h0, h231[20-1:5]});
+                    h233 = 32'h0;
+                    h233 = e_msi_data;
+                    h234 = 17'h0;
+                    h234 = ({1'h0, h232} + {1'h0, h233[16-1:0]});
+                    h235 = 1'h0;
+                    h235 = 0;
                     if (e_msi_addr[2]) begin
-                        h193 = 1;
+                        h235 = 1;
                     end
-                    h194 = 32'h0;
-                    h194 = e_msi_addr;
-                    h195 = 16'h0;
-                    h195 = ({h193, 15'h0} | {1'h0, h194[20-1:5]});
+                    h236 = 32'h0;
+                    h236 = e_msi_addr;
+                    h237 = 16'h0;
+                    h237 = ({h235, 15'h0} | {1'h0, h236[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h187 = h192;
+                        h229 = h234;
                     end
                     else begin
-                        h187 = {1'h0, h195};
+                        h229 = {1'h0, h237};
                     end
-                    h196 = 16'h0;
-                    h196 = (h187[16-1:0] & 65535);
-                    h197 = 17'h0;
-                    h197 = 2;
-                    h198 = 4'h0;
-                    h198 = r_IRTA_REG[4-1:0];
-                    h199 = 17'h0;
-                    h199 = (h197 << h198);
-                    h200 = 1'h0;
-                    h201 = 1'h0;
-                    h202 = 64'h0;
-                    h202 = w_irte_0;
-                    h203 = 64'h0;
-                    h203 = w_irte_0;
-                    h204 = 64'h0;
-                    h204 = w_irte_0;
-                    h205 = 64'h0;
-                    h205 = w_irte_8;
-                    h206 = 64'h0;
-                    h207 = 64'h0;
-                    h207 = w_irte_8;
-                    h208 = 64'h0;
-                    h208 = w_irte_0;
-                    h209 = 64'h0;
-                    h209 = ({h207[64-1:32], 32'h0} | {32'h0, h208[64-1:38], 6'h0});
-                    h206 = h209;
-                    h201 = 0;
-                    if ((1'b0 || (((((h202[8-1:2] != 0) || (h203[14-1:12] != 0)) || (h204[38-1:24] != 0)) || (h205[32-1:20] != 0)) || (h206[64-1:48] != 0)))) begin
-                        h201 = 1;
+                    h238 = 16'h0;
+                    h238 = (h229[16-1:0] & 65535);
+                    h239 = 17'h0;
+                    h239 = 2;
+                    h240 = 4'h0;
+                    h240 = r_IRTA_REG[4-1:0];
+                    h241 = 17'h0;
+                    h241 = (h239 << h240);
+                    h242 = 1'h0;
+                    h243 = 1'h0;
+                    h244 = 64'h0;
+                    h244 = w_irte_0;
+                    h245 = 64'h0;
+                    h245 = w_irte_0;
+                    h246 = 64'h0;
+                    h246 = w_irte_0;
+                    h247 = 64'h0;
+                    h247 = w_irte_8;
+                    h248 = 64'h0;
+                    h249 = 64'h0;
+                    h249 = w_irte_8;
+                    h250 = 64'h0;
+                    h250 = w_irte_0;
+                    h251 = 64'h0;
+                    h251 = ({h249[64-1:32], 32'h0} | {32'h0, h250[64-1:38], 6'h0});
+                    h248 = h251;
+                    h243 = 0;
+                    if ((1'b0 || (((((h244[8-1:2] != 0) || (h245[14-1:12] != 0)) || (h246[38-1:24] != 0)) || (h247[32-1:20] != 0)) || (h248[64-1:48] != 0)))) begin
+                        h243 = 1;
                     end
-                    h210 = 1'h0;
-                    h211 = 32'h0;
-                    h211 = w_irte_0[64-1:32];
-                    h212 = 32'h0;
-                    h212 = w_irte_0[64-1:32];
-                    h210 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h211[8-1:0] != 0) || (h212[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h210 = 1;
+                    h252 = 1'h0;
+                    h253 = 32'h0;
+                    h253 = w_irte_0[64-1:32];
+                    h254 = 32'h0;
+                    h254 = w_irte_0[64-1:32];
+                    h252 = 0;
+                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h253[8-1:0] != 0) || (h254[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                        h252 = 1;
                     end
                     if (w_irte_0[15]) begin
-                        h200 = h201;
+                        h242 = h243;
                     end
                     else begin
-                        h200 = h210;
+                        h242 = h252;
                     end
-                    h213 = 16'h0;
-                    h214 = 16'h0;
-                    h215 = 16'h0;
+                    h255 = 16'h0;
+                    h256 = 16'h0;
+                    h257 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h215 = 65529;
+                        h257 = 65529;
                     end
                     else begin
-                        h215 = 65528;
+                        h257 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h214 = 65531;
+                        h256 = 65531;
                     end
                     else begin
-                        h214 = h215;
+                        h256 = h257;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h213 = 65535;
+                        h255 = 65535;
                     end
                     else begin
-                        h213 = h214;
+                        h255 = h256;
                     end
-                    h216 = 16'h0;
-                    h216 = (e_sid & h213);
-                    h217 = 16'h0;
-                    h218 = 16'h0;
-                    h219 = 16'h0;
+                    h258 = 16'h0;
+                    h258 = (e_sid & h255);
+                    h259 = 16'h0;
+                    h260 = 16'h0;
+                    h261 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h219 = 65529;
+                        h261 = 65529;
                     end
                     else begin
-                        h219 = 65528;
+                        h261 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h218 = 65531;
+                        h260 = 65531;
                     end
                     else begin
-                        h218 = h219;
+                        h260 = h261;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h217 = 65535;
+                        h259 = 65535;
                     end
                     else begin
-                        h217 = h218;
+                        h259 = h260;
                     end
-                    h220 = 16'h0;
-                    h220 = (w_irte_8[16-1:0] & h217);
-                    h221 = 16'h0;
-                    h221 = e_sid;
-                    h222 = 16'h0;
-                    h222 = w_irte_8[16-1:0];
-                    h223 = 16'h0;
-                    h223 = e_sid;
-                    h224 = 16'h0;
-                    h224 = w_irte_8[16-1:0];
-                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h186[32-1:16] != 0))) && ({1'h0, h196} < h199)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h200 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h216 == h220))) || (((w_irte_8[20-1:18] == 2) && (h221[16-1:8] >= h222[16-1:8])) && (h223[16-1:8] <= h224[8-1:0])))) && w_irte_0[15]))) begin
+                    h262 = 16'h0;
+                    h262 = (w_irte_8[16-1:0] & h259);
+                    h263 = 16'h0;
+                    h263 = e_sid;
+                    h264 = 16'h0;
+                    h264 = w_irte_8[16-1:0];
+                    h265 = 16'h0;
+                    h265 = e_sid;
+                    h266 = 16'h0;
+                    h266 = w_irte_8[16-1:0];
+                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h228[32-1:16] != 0))) && ({1'h0, h238} < h241)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h242 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h258 == h262))) || (((w_irte_8[20-1:18] == 2) && (h263[16-1:8] >= h264[16-1:8])) && (h265[16-1:8] <= h266[8-1:0])))) && w_irte_0[15]))) begin
                         w_pd_pir_0 <= 0;
-                        st <= 5'b10111;
+                        st <= 5'b11001;
                     end
                     else begin
-                        h180 = 64'h0;
-                        h180 = w_irte_8;
-                        h181 = 64'h0;
-                        h181 = w_irte_0;
-                        h182 = 64'h0;
-                        h182 = ({h180[64-1:32], 32'h0} | {32'h0, h181[64-1:38], 6'h0});
-                        h183 = 8'h0;
-                        h183 = (w_irte_0[24-1:16] >>> 6);
-                        h184 = 12'h0;
-                        h184 = ({4'h0, h183} * 8);
-                        h185 = 65'h0;
-                        h185 = ({1'h0, h182} + {53'h0, h184});
-                        v_wide = {62'h0, h185};
+                        h222 = 64'h0;
+                        h222 = w_irte_8;
+                        h223 = 64'h0;
+                        h223 = w_irte_0;
+                        h224 = 64'h0;
+                        h224 = ({h222[64-1:32], 32'h0} | {32'h0, h223[64-1:38], 6'h0});
+                        h225 = 8'h0;
+                        h225 = (w_irte_0[24-1:16] >>> 6);
+                        h226 = 12'h0;
+                        h226 = ({4'h0, h225} * 8);
+                        h227 = 65'h0;
+                        h227 = ({1'h0, h224} + {53'h0, h226});
+                        v_wide = {125'h0, h227};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -4578,156 +5263,156 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_pd_pir <= 1'b1;
                         end
-                        st <= 5'b10111;
+                        st <= 5'b11001;
                     end
                 end
             end
-            5'b10111: begin
+            5'b11001: begin
                 if ((!pend)) begin
-                    h229 = 32'h0;
-                    h229 = e_msi_data;
-                    h230 = 17'h0;
-                    h231 = 1'h0;
-                    h231 = 0;
+                    h271 = 32'h0;
+                    h271 = e_msi_data;
+                    h272 = 17'h0;
+                    h273 = 1'h0;
+                    h273 = 0;
                     if (e_msi_addr[2]) begin
-                        h231 = 1;
+                        h273 = 1;
                     end
-                    h232 = 32'h0;
-                    h232 = e_msi_addr;
-                    h233 = 16'h0;
-                    h233 = ({h231, 15'h0} | {1'h0, h232[20-1:5]});
-                    h234 = 32'h0;
-                    h234 = e_msi_data;
-                    h235 = 17'h0;
-                    h235 = ({1'h0, h233} + {1'h0, h234[16-1:0]});
-                    h236 = 1'h0;
-                    h236 = 0;
+                    h274 = 32'h0;
+                    h274 = e_msi_addr;
+                    h275 = 16'h0;
+                    h275 = ({h273, 15'h0} | {1'h0, h274[20-1:5]});
+                    h276 = 32'h0;
+                    h276 = e_msi_data;
+                    h277 = 17'h0;
+                    h277 = ({1'h0, h275} + {1'h0, h276[16-1:0]});
+                    h278 = 1'h0;
+                    h278 = 0;
                     if (e_msi_addr[2]) begin
-                        h236 = 1;
+                        h278 = 1;
                     end
-                    h237 = 32'h0;
-                    h237 = e_msi_addr;
-                    h238 = 16'h0;
-                    h238 = ({h236, 15'h0} | {1'h0, h237[20-1:5]});
+                    h279 = 32'h0;
+                    h279 = e_msi_addr;
+                    h280 = 16'h0;
+                    h280 = ({h278, 15'h0} | {1'h0, h279[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h230 = h235;
+                        h272 = h277;
                     end
                     else begin
-                        h230 = {1'h0, h238};
+                        h272 = {1'h0, h280};
                     end
-                    h239 = 16'h0;
-                    h239 = (h230[16-1:0] & 65535);
-                    h240 = 17'h0;
-                    h240 = 2;
-                    h241 = 4'h0;
-                    h241 = r_IRTA_REG[4-1:0];
-                    h242 = 17'h0;
-                    h242 = (h240 << h241);
-                    h243 = 1'h0;
-                    h244 = 1'h0;
-                    h245 = 64'h0;
-                    h245 = w_irte_0;
-                    h246 = 64'h0;
-                    h246 = w_irte_0;
-                    h247 = 64'h0;
-                    h247 = w_irte_0;
-                    h248 = 64'h0;
-                    h248 = w_irte_8;
-                    h249 = 64'h0;
-                    h250 = 64'h0;
-                    h250 = w_irte_8;
-                    h251 = 64'h0;
-                    h251 = w_irte_0;
-                    h252 = 64'h0;
-                    h252 = ({h250[64-1:32], 32'h0} | {32'h0, h251[64-1:38], 6'h0});
-                    h249 = h252;
-                    h244 = 0;
-                    if ((1'b0 || (((((h245[8-1:2] != 0) || (h246[14-1:12] != 0)) || (h247[38-1:24] != 0)) || (h248[32-1:20] != 0)) || (h249[64-1:48] != 0)))) begin
-                        h244 = 1;
+                    h281 = 16'h0;
+                    h281 = (h272[16-1:0] & 65535);
+                    h282 = 17'h0;
+                    h282 = 2;
+                    h283 = 4'h0;
+                    h283 = r_IRTA_REG[4-1:0];
+                    h284 = 17'h0;
+                    h284 = (h282 << h283);
+                    h285 = 1'h0;
+                    h286 = 1'h0;
+                    h287 = 64'h0;
+                    h287 = w_irte_0;
+                    h288 = 64'h0;
+                    h288 = w_irte_0;
+                    h289 = 64'h0;
+                    h289 = w_irte_0;
+                    h290 = 64'h0;
+                    h290 = w_irte_8;
+                    h291 = 64'h0;
+                    h292 = 64'h0;
+                    h292 = w_irte_8;
+                    h293 = 64'h0;
+                    h293 = w_irte_0;
+                    h294 = 64'h0;
+                    h294 = ({h292[64-1:32], 32'h0} | {32'h0, h293[64-1:38], 6'h0});
+                    h291 = h294;
+                    h286 = 0;
+                    if ((1'b0 || (((((h287[8-1:2] != 0) || (h288[14-1:12] != 0)) || (h289[38-1:24] != 0)) || (h290[32-1:20] != 0)) || (h291[64-1:48] != 0)))) begin
+                        h286 = 1;
                     end
-                    h253 = 1'h0;
-                    h254 = 32'h0;
-                    h254 = w_irte_0[64-1:32];
-                    h255 = 32'h0;
-                    h255 = w_irte_0[64-1:32];
-                    h253 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h254[8-1:0] != 0) || (h255[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h253 = 1;
+                    h295 = 1'h0;
+                    h296 = 32'h0;
+                    h296 = w_irte_0[64-1:32];
+                    h297 = 32'h0;
+                    h297 = w_irte_0[64-1:32];
+                    h295 = 0;
+                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h296[8-1:0] != 0) || (h297[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                        h295 = 1;
                     end
                     if (w_irte_0[15]) begin
-                        h243 = h244;
+                        h285 = h286;
                     end
                     else begin
-                        h243 = h253;
+                        h285 = h295;
                     end
-                    h256 = 16'h0;
-                    h257 = 16'h0;
-                    h258 = 16'h0;
+                    h298 = 16'h0;
+                    h299 = 16'h0;
+                    h300 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h258 = 65529;
+                        h300 = 65529;
                     end
                     else begin
-                        h258 = 65528;
+                        h300 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h257 = 65531;
+                        h299 = 65531;
                     end
                     else begin
-                        h257 = h258;
+                        h299 = h300;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h256 = 65535;
+                        h298 = 65535;
                     end
                     else begin
-                        h256 = h257;
+                        h298 = h299;
                     end
-                    h259 = 16'h0;
-                    h259 = (e_sid & h256);
-                    h260 = 16'h0;
-                    h261 = 16'h0;
-                    h262 = 16'h0;
+                    h301 = 16'h0;
+                    h301 = (e_sid & h298);
+                    h302 = 16'h0;
+                    h303 = 16'h0;
+                    h304 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h262 = 65529;
+                        h304 = 65529;
                     end
                     else begin
-                        h262 = 65528;
+                        h304 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h261 = 65531;
+                        h303 = 65531;
                     end
                     else begin
-                        h261 = h262;
+                        h303 = h304;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h260 = 65535;
+                        h302 = 65535;
                     end
                     else begin
-                        h260 = h261;
+                        h302 = h303;
                     end
-                    h263 = 16'h0;
-                    h263 = (w_irte_8[16-1:0] & h260);
-                    h264 = 16'h0;
-                    h264 = e_sid;
-                    h265 = 16'h0;
-                    h265 = w_irte_8[16-1:0];
-                    h266 = 16'h0;
-                    h266 = e_sid;
-                    h267 = 16'h0;
-                    h267 = w_irte_8[16-1:0];
-                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h229[32-1:16] != 0))) && ({1'h0, h239} < h242)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h243 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h259 == h263))) || (((w_irte_8[20-1:18] == 2) && (h264[16-1:8] >= h265[16-1:8])) && (h266[16-1:8] <= h267[8-1:0])))) && w_irte_0[15]))) begin
+                    h305 = 16'h0;
+                    h305 = (w_irte_8[16-1:0] & h302);
+                    h306 = 16'h0;
+                    h306 = e_sid;
+                    h307 = 16'h0;
+                    h307 = w_irte_8[16-1:0];
+                    h308 = 16'h0;
+                    h308 = e_sid;
+                    h309 = 16'h0;
+                    h309 = w_irte_8[16-1:0];
+                    if ((!((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h271[32-1:16] != 0))) && ({1'h0, h281} < h284)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h285 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h301 == h305))) || (((w_irte_8[20-1:18] == 2) && (h306[16-1:8] >= h307[16-1:8])) && (h308[16-1:8] <= h309[8-1:0])))) && w_irte_0[15]))) begin
                         w_pd_0 <= 0;
-                        st <= 5'b11000;
+                        st <= 5'b11010;
                     end
                     else begin
-                        h225 = 64'h0;
-                        h225 = w_irte_8;
-                        h226 = 64'h0;
-                        h226 = w_irte_0;
-                        h227 = 64'h0;
-                        h227 = ({h225[64-1:32], 32'h0} | {32'h0, h226[64-1:38], 6'h0});
-                        h228 = 65'h0;
-                        h228 = ({1'h0, h227} + 32);
-                        v_wide = {62'h0, h228};
+                        h267 = 64'h0;
+                        h267 = w_irte_8;
+                        h268 = 64'h0;
+                        h268 = w_irte_0;
+                        h269 = 64'h0;
+                        h269 = ({h267[64-1:32], 32'h0} | {32'h0, h268[64-1:38], 6'h0});
+                        h270 = 65'h0;
+                        h270 = ({1'h0, h269} + 32);
+                        v_wide = {125'h0, h270};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -4746,204 +5431,128 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_pd <= 1'b1;
                         end
-                        st <= 5'b11000;
+                        st <= 5'b11010;
                     end
                 end
             end
-            5'b11000: begin
-                h268 = 32'h0;
-                h268 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h269 = 48'h0;
-                h269 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h310 = 1'h0;
-                h311 = 1'h0;
-                h311 = 0;
+            5'b11010: begin
+                h310 = 32'h0;
+                h310 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h311 = 48'h0;
+                h311 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h352 = 1'h0;
+                h353 = 1'h0;
+                h353 = 0;
                 if (w_root_8[0]) begin
-                    h311 = 1;
+                    h353 = 1;
                 end
-                h312 = 1'h0;
-                h312 = 0;
+                h354 = 1'h0;
+                h354 = 0;
                 if (w_root_0[0]) begin
-                    h312 = 1;
+                    h354 = 1;
                 end
                 if (e_sid[7]) begin
-                    h310 = h311;
+                    h352 = h353;
                 end
                 else begin
-                    h310 = h312;
+                    h352 = h354;
                 end
-                h325 = 1'h0;
-                h326 = 1'h0;
-                h327 = 64'h0;
-                h327 = w_root_8;
-                h328 = 64'h0;
-                h328 = w_root_8;
-                h326 = 0;
-                if (((h327[12-1:1] != 0) || (h328[64-1:48] != 0))) begin
-                    h326 = 1;
-                end
-                h329 = 1'h0;
-                h329 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h329 = 1;
-                end
-                if (e_sid[7]) begin
-                    h325 = h326;
-                end
-                else begin
-                    h325 = h329;
-                end
-                h342 = 1'h0;
-                h343 = 1'h0;
-                h343 = 0;
-                if (w_root_8[0]) begin
-                    h343 = 1;
-                end
-                h344 = 1'h0;
-                h344 = 0;
-                if (w_root_0[0]) begin
-                    h344 = 1;
-                end
-                if (e_sid[7]) begin
-                    h342 = h343;
-                end
-                else begin
-                    h342 = h344;
-                end
-                h345 = 1'h0;
-                h346 = 1'h0;
-                h347 = 64'h0;
-                h347 = w_root_8;
-                h348 = 64'h0;
-                h348 = w_root_8;
-                h346 = 0;
-                if (((h347[12-1:1] != 0) || (h348[64-1:48] != 0))) begin
-                    h346 = 1;
-                end
-                h349 = 1'h0;
-                h349 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h349 = 1;
-                end
-                if (e_sid[7]) begin
-                    h345 = h346;
-                end
-                else begin
-                    h345 = h349;
-                end
-                h363 = 1'h0;
-                h364 = 1'h0;
-                h364 = 0;
-                if (w_root_8[0]) begin
-                    h364 = 1;
-                end
-                h365 = 1'h0;
-                h365 = 0;
-                if (w_root_0[0]) begin
-                    h365 = 1;
-                end
-                if (e_sid[7]) begin
-                    h363 = h364;
-                end
-                else begin
-                    h363 = h365;
-                end
-                h366 = 1'h0;
                 h367 = 1'h0;
-                h368 = 64'h0;
-                h368 = w_root_8;
+                h368 = 1'h0;
                 h369 = 64'h0;
                 h369 = w_root_8;
-                h367 = 0;
-                if (((h368[12-1:1] != 0) || (h369[64-1:48] != 0))) begin
-                    h367 = 1;
+                h370 = 64'h0;
+                h370 = w_root_8;
+                h368 = 0;
+                if (((h369[12-1:1] != 0) || (h370[64-1:48] != 0))) begin
+                    h368 = 1;
                 end
-                h370 = 1'h0;
-                h370 = 0;
+                h371 = 1'h0;
+                h371 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h370 = 1;
+                    h371 = 1;
                 end
                 if (e_sid[7]) begin
-                    h366 = h367;
+                    h367 = h368;
                 end
                 else begin
-                    h366 = h370;
+                    h367 = h371;
                 end
-                h383 = 1'h0;
                 h384 = 1'h0;
-                h384 = 0;
-                if (w_root_8[0]) begin
-                    h384 = 1;
-                end
                 h385 = 1'h0;
                 h385 = 0;
-                if (w_root_0[0]) begin
+                if (w_root_8[0]) begin
                     h385 = 1;
                 end
+                h386 = 1'h0;
+                h386 = 0;
+                if (w_root_0[0]) begin
+                    h386 = 1;
+                end
                 if (e_sid[7]) begin
-                    h383 = h384;
+                    h384 = h385;
                 end
                 else begin
-                    h383 = h385;
+                    h384 = h386;
                 end
-                h386 = 1'h0;
                 h387 = 1'h0;
-                h388 = 64'h0;
-                h388 = w_root_8;
+                h388 = 1'h0;
                 h389 = 64'h0;
                 h389 = w_root_8;
-                h387 = 0;
-                if (((h388[12-1:1] != 0) || (h389[64-1:48] != 0))) begin
-                    h387 = 1;
+                h390 = 64'h0;
+                h390 = w_root_8;
+                h388 = 0;
+                if (((h389[12-1:1] != 0) || (h390[64-1:48] != 0))) begin
+                    h388 = 1;
                 end
-                h390 = 1'h0;
-                h390 = 0;
+                h391 = 1'h0;
+                h391 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h390 = 1;
+                    h391 = 1;
                 end
                 if (e_sid[7]) begin
-                    h386 = h387;
+                    h387 = h388;
                 end
                 else begin
-                    h386 = h390;
+                    h387 = h391;
                 end
-                h404 = 1'h0;
                 h405 = 1'h0;
-                h405 = 0;
-                if (w_root_8[0]) begin
-                    h405 = 1;
-                end
                 h406 = 1'h0;
                 h406 = 0;
-                if (w_root_0[0]) begin
+                if (w_root_8[0]) begin
                     h406 = 1;
                 end
+                h407 = 1'h0;
+                h407 = 0;
+                if (w_root_0[0]) begin
+                    h407 = 1;
+                end
                 if (e_sid[7]) begin
-                    h404 = h405;
+                    h405 = h406;
                 end
                 else begin
-                    h404 = h406;
+                    h405 = h407;
                 end
-                h407 = 1'h0;
                 h408 = 1'h0;
-                h409 = 64'h0;
-                h409 = w_root_8;
+                h409 = 1'h0;
                 h410 = 64'h0;
                 h410 = w_root_8;
-                h408 = 0;
-                if (((h409[12-1:1] != 0) || (h410[64-1:48] != 0))) begin
-                    h408 = 1;
+                h411 = 64'h0;
+                h411 = w_root_8;
+                h409 = 0;
+                if (((h410[12-1:1] != 0) || (h411[64-1:48] != 0))) begin
+                    h409 = 1;
                 end
-                h411 = 1'h0;
-                h411 = 0;
+                h412 = 1'h0;
+                h412 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h411 = 1;
+                    h412 = 1;
                 end
                 if (e_sid[7]) begin
-                    h407 = h408;
+                    h408 = h409;
                 end
                 else begin
-                    h407 = h411;
+                    h408 = h412;
                 end
                 h425 = 1'h0;
                 h426 = 1'h0;
@@ -4983,1708 +5592,1788 @@ always @(posedge clk) begin: fsm
                 else begin
                     h428 = h432;
                 end
-                h433 = 32'h0;
-                h433 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h434 = 48'h0;
-                h434 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h435 = 1'h0;
-                h436 = 1'h0;
-                h436 = 0;
-                if (w_root_8[0]) begin
-                    h436 = 1;
-                end
-                h437 = 1'h0;
-                h437 = 0;
-                if (w_root_0[0]) begin
-                    h437 = 1;
-                end
-                if (e_sid[7]) begin
-                    h435 = h436;
-                end
-                else begin
-                    h435 = h437;
-                end
-                h438 = 1'h0;
-                h439 = 1'h0;
-                h440 = 64'h0;
-                h440 = w_root_8;
-                h441 = 64'h0;
-                h441 = w_root_8;
-                h439 = 0;
-                if (((h440[12-1:1] != 0) || (h441[64-1:48] != 0))) begin
-                    h439 = 1;
-                end
-                h442 = 1'h0;
-                h442 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h442 = 1;
-                end
-                if (e_sid[7]) begin
-                    h438 = h439;
-                end
-                else begin
-                    h438 = h442;
-                end
-                h443 = 1'h0;
-                h444 = 1'h0;
-                h444 = 0;
-                if (w_root_8[0]) begin
-                    h444 = 1;
-                end
-                h445 = 1'h0;
-                h445 = 0;
-                if (w_root_0[0]) begin
-                    h445 = 1;
-                end
-                if (e_sid[7]) begin
-                    h443 = h444;
-                end
-                else begin
-                    h443 = h445;
-                end
                 h446 = 1'h0;
                 h447 = 1'h0;
-                h448 = 64'h0;
-                h448 = w_root_8;
-                h449 = 64'h0;
-                h449 = w_root_8;
                 h447 = 0;
-                if (((h448[12-1:1] != 0) || (h449[64-1:48] != 0))) begin
+                if (w_root_8[0]) begin
                     h447 = 1;
                 end
-                h450 = 1'h0;
-                h450 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h450 = 1;
+                h448 = 1'h0;
+                h448 = 0;
+                if (w_root_0[0]) begin
+                    h448 = 1;
                 end
                 if (e_sid[7]) begin
                     h446 = h447;
                 end
                 else begin
-                    h446 = h450;
+                    h446 = h448;
                 end
-                h464 = 1'h0;
-                h465 = 1'h0;
-                h465 = 0;
-                if (w_root_8[0]) begin
-                    h465 = 1;
+                h449 = 1'h0;
+                h450 = 1'h0;
+                h451 = 64'h0;
+                h451 = w_root_8;
+                h452 = 64'h0;
+                h452 = w_root_8;
+                h450 = 0;
+                if (((h451[12-1:1] != 0) || (h452[64-1:48] != 0))) begin
+                    h450 = 1;
                 end
-                h466 = 1'h0;
-                h466 = 0;
-                if (w_root_0[0]) begin
-                    h466 = 1;
+                h453 = 1'h0;
+                h453 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h453 = 1;
                 end
                 if (e_sid[7]) begin
-                    h464 = h465;
+                    h449 = h450;
                 end
                 else begin
-                    h464 = h466;
+                    h449 = h453;
                 end
                 h467 = 1'h0;
                 h468 = 1'h0;
-                h469 = 64'h0;
-                h469 = w_root_8;
-                h470 = 64'h0;
-                h470 = w_root_8;
                 h468 = 0;
-                if (((h469[12-1:1] != 0) || (h470[64-1:48] != 0))) begin
+                if (w_root_8[0]) begin
                     h468 = 1;
                 end
-                h471 = 1'h0;
-                h471 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h471 = 1;
+                h469 = 1'h0;
+                h469 = 0;
+                if (w_root_0[0]) begin
+                    h469 = 1;
                 end
                 if (e_sid[7]) begin
                     h467 = h468;
                 end
                 else begin
-                    h467 = h471;
+                    h467 = h469;
                 end
-                h472 = 20'h0;
-                h473 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h473 = e_pasid;
+                h470 = 1'h0;
+                h471 = 1'h0;
+                h472 = 64'h0;
+                h472 = w_root_8;
+                h473 = 64'h0;
+                h473 = w_root_8;
+                h471 = 0;
+                if (((h472[12-1:1] != 0) || (h473[64-1:48] != 0))) begin
+                    h471 = 1;
+                end
+                h474 = 1'h0;
+                h474 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h474 = 1;
+                end
+                if (e_sid[7]) begin
+                    h470 = h471;
                 end
                 else begin
-                    h473 = w_smctx_8[20-1:0];
+                    h470 = h474;
                 end
-                h472 = h473;
-                h474 = 16'h0;
-                h474 = 1;
-                h475 = 4'h0;
-                h476 = 4'h0;
-                h476 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h475 = h476;
-                h477 = 16'h0;
-                h477 = (h474 << h475);
-                h490 = 1'h0;
-                h491 = 1'h0;
-                h491 = 0;
+                h475 = 32'h0;
+                h475 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h476 = 48'h0;
+                h476 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h477 = 1'h0;
+                h478 = 1'h0;
+                h478 = 0;
                 if (w_root_8[0]) begin
-                    h491 = 1;
+                    h478 = 1;
+                end
+                h479 = 1'h0;
+                h479 = 0;
+                if (w_root_0[0]) begin
+                    h479 = 1;
+                end
+                if (e_sid[7]) begin
+                    h477 = h478;
+                end
+                else begin
+                    h477 = h479;
+                end
+                h480 = 1'h0;
+                h481 = 1'h0;
+                h482 = 64'h0;
+                h482 = w_root_8;
+                h483 = 64'h0;
+                h483 = w_root_8;
+                h481 = 0;
+                if (((h482[12-1:1] != 0) || (h483[64-1:48] != 0))) begin
+                    h481 = 1;
+                end
+                h484 = 1'h0;
+                h484 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h484 = 1;
+                end
+                if (e_sid[7]) begin
+                    h480 = h481;
+                end
+                else begin
+                    h480 = h484;
+                end
+                h485 = 1'h0;
+                h486 = 1'h0;
+                h486 = 0;
+                if (w_root_8[0]) begin
+                    h486 = 1;
+                end
+                h487 = 1'h0;
+                h487 = 0;
+                if (w_root_0[0]) begin
+                    h487 = 1;
+                end
+                if (e_sid[7]) begin
+                    h485 = h486;
+                end
+                else begin
+                    h485 = h487;
+                end
+                h488 = 1'h0;
+                h489 = 1'h0;
+                h490 = 64'h0;
+                h490 = w_root_8;
+                h491 = 64'h0;
+                h491 = w_root_8;
+                h489 = 0;
+                if (((h490[12-1:1] != 0) || (h491[64-1:48] != 0))) begin
+                    h489 = 1;
                 end
                 h492 = 1'h0;
                 h492 = 0;
-                if (w_root_0[0]) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h492 = 1;
                 end
                 if (e_sid[7]) begin
-                    h490 = h491;
+                    h488 = h489;
                 end
                 else begin
-                    h490 = h492;
+                    h488 = h492;
                 end
-                h493 = 1'h0;
-                h494 = 1'h0;
-                h495 = 64'h0;
-                h495 = w_root_8;
-                h496 = 64'h0;
-                h496 = w_root_8;
-                h494 = 0;
-                if (((h495[12-1:1] != 0) || (h496[64-1:48] != 0))) begin
-                    h494 = 1;
-                end
-                h497 = 1'h0;
-                h497 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h497 = 1;
-                end
-                if (e_sid[7]) begin
-                    h493 = h494;
-                end
-                else begin
-                    h493 = h497;
-                end
-                h498 = 20'h0;
-                h499 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h499 = e_pasid;
-                end
-                else begin
-                    h499 = w_smctx_8[20-1:0];
-                end
-                h498 = h499;
-                h500 = 16'h0;
-                h500 = 1;
-                h501 = 4'h0;
-                h502 = 4'h0;
-                h502 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h501 = h502;
-                h503 = 16'h0;
-                h503 = (h500 << h501);
-                h517 = 1'h0;
-                h518 = 1'h0;
-                h518 = 0;
+                h506 = 1'h0;
+                h507 = 1'h0;
+                h507 = 0;
                 if (w_root_8[0]) begin
-                    h518 = 1;
+                    h507 = 1;
                 end
-                h519 = 1'h0;
-                h519 = 0;
+                h508 = 1'h0;
+                h508 = 0;
                 if (w_root_0[0]) begin
-                    h519 = 1;
+                    h508 = 1;
                 end
                 if (e_sid[7]) begin
-                    h517 = h518;
+                    h506 = h507;
                 end
                 else begin
-                    h517 = h519;
+                    h506 = h508;
                 end
-                h520 = 1'h0;
-                h521 = 1'h0;
-                h522 = 64'h0;
-                h522 = w_root_8;
-                h523 = 64'h0;
-                h523 = w_root_8;
-                h521 = 0;
-                if (((h522[12-1:1] != 0) || (h523[64-1:48] != 0))) begin
-                    h521 = 1;
+                h509 = 1'h0;
+                h510 = 1'h0;
+                h511 = 64'h0;
+                h511 = w_root_8;
+                h512 = 64'h0;
+                h512 = w_root_8;
+                h510 = 0;
+                if (((h511[12-1:1] != 0) || (h512[64-1:48] != 0))) begin
+                    h510 = 1;
                 end
-                h524 = 1'h0;
-                h524 = 0;
+                h513 = 1'h0;
+                h513 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h524 = 1;
+                    h513 = 1;
                 end
                 if (e_sid[7]) begin
-                    h520 = h521;
+                    h509 = h510;
                 end
                 else begin
-                    h520 = h524;
+                    h509 = h513;
                 end
-                h525 = 20'h0;
-                h526 = 20'h0;
+                h514 = 20'h0;
+                h515 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h526 = e_pasid;
+                    h515 = e_pasid;
                 end
                 else begin
-                    h526 = w_smctx_8[20-1:0];
+                    h515 = w_smctx_8[20-1:0];
                 end
-                h525 = h526;
-                h527 = 16'h0;
-                h527 = 1;
-                h528 = 4'h0;
-                h529 = 4'h0;
-                h529 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h528 = h529;
-                h530 = 16'h0;
-                h530 = (h527 << h528);
-                h543 = 1'h0;
-                h544 = 1'h0;
-                h544 = 0;
+                h514 = h515;
+                h516 = 16'h0;
+                h516 = 1;
+                h517 = 4'h0;
+                h518 = 4'h0;
+                h518 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h517 = h518;
+                h519 = 16'h0;
+                h519 = (h516 << h517);
+                h532 = 1'h0;
+                h533 = 1'h0;
+                h533 = 0;
                 if (w_root_8[0]) begin
-                    h544 = 1;
+                    h533 = 1;
                 end
-                h545 = 1'h0;
-                h545 = 0;
+                h534 = 1'h0;
+                h534 = 0;
                 if (w_root_0[0]) begin
-                    h545 = 1;
+                    h534 = 1;
                 end
                 if (e_sid[7]) begin
-                    h543 = h544;
+                    h532 = h533;
                 end
                 else begin
-                    h543 = h545;
+                    h532 = h534;
                 end
-                h546 = 1'h0;
-                h547 = 1'h0;
-                h548 = 64'h0;
-                h548 = w_root_8;
-                h549 = 64'h0;
-                h549 = w_root_8;
-                h547 = 0;
-                if (((h548[12-1:1] != 0) || (h549[64-1:48] != 0))) begin
-                    h547 = 1;
+                h535 = 1'h0;
+                h536 = 1'h0;
+                h537 = 64'h0;
+                h537 = w_root_8;
+                h538 = 64'h0;
+                h538 = w_root_8;
+                h536 = 0;
+                if (((h537[12-1:1] != 0) || (h538[64-1:48] != 0))) begin
+                    h536 = 1;
                 end
-                h550 = 1'h0;
-                h550 = 0;
+                h539 = 1'h0;
+                h539 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h550 = 1;
+                    h539 = 1;
                 end
                 if (e_sid[7]) begin
-                    h546 = h547;
+                    h535 = h536;
                 end
                 else begin
-                    h546 = h550;
+                    h535 = h539;
                 end
-                h551 = 20'h0;
-                h552 = 20'h0;
+                h540 = 20'h0;
+                h541 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h552 = e_pasid;
+                    h541 = e_pasid;
                 end
                 else begin
-                    h552 = w_smctx_8[20-1:0];
+                    h541 = w_smctx_8[20-1:0];
                 end
-                h551 = h552;
-                h553 = 16'h0;
-                h553 = 1;
-                h554 = 4'h0;
-                h555 = 4'h0;
-                h555 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h554 = h555;
-                h556 = 16'h0;
-                h556 = (h553 << h554);
-                h569 = 1'h0;
-                h570 = 1'h0;
-                h570 = 0;
+                h540 = h541;
+                h542 = 16'h0;
+                h542 = 1;
+                h543 = 4'h0;
+                h544 = 4'h0;
+                h544 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h543 = h544;
+                h545 = 16'h0;
+                h545 = (h542 << h543);
+                h559 = 1'h0;
+                h560 = 1'h0;
+                h560 = 0;
                 if (w_root_8[0]) begin
-                    h570 = 1;
+                    h560 = 1;
                 end
-                h571 = 1'h0;
-                h571 = 0;
+                h561 = 1'h0;
+                h561 = 0;
                 if (w_root_0[0]) begin
-                    h571 = 1;
+                    h561 = 1;
                 end
                 if (e_sid[7]) begin
-                    h569 = h570;
+                    h559 = h560;
                 end
                 else begin
-                    h569 = h571;
+                    h559 = h561;
                 end
-                h572 = 1'h0;
-                h573 = 1'h0;
-                h574 = 64'h0;
-                h574 = w_root_8;
-                h575 = 64'h0;
-                h575 = w_root_8;
-                h573 = 0;
-                if (((h574[12-1:1] != 0) || (h575[64-1:48] != 0))) begin
-                    h573 = 1;
+                h562 = 1'h0;
+                h563 = 1'h0;
+                h564 = 64'h0;
+                h564 = w_root_8;
+                h565 = 64'h0;
+                h565 = w_root_8;
+                h563 = 0;
+                if (((h564[12-1:1] != 0) || (h565[64-1:48] != 0))) begin
+                    h563 = 1;
                 end
-                h576 = 1'h0;
-                h576 = 0;
+                h566 = 1'h0;
+                h566 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h576 = 1;
+                    h566 = 1;
                 end
                 if (e_sid[7]) begin
-                    h572 = h573;
+                    h562 = h563;
                 end
                 else begin
-                    h572 = h576;
+                    h562 = h566;
                 end
-                h577 = 20'h0;
-                h578 = 20'h0;
+                h567 = 20'h0;
+                h568 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h578 = e_pasid;
+                    h568 = e_pasid;
                 end
                 else begin
-                    h578 = w_smctx_8[20-1:0];
+                    h568 = w_smctx_8[20-1:0];
                 end
-                h577 = h578;
-                h579 = 16'h0;
-                h579 = 1;
-                h580 = 4'h0;
-                h581 = 4'h0;
-                h581 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h580 = h581;
-                h582 = 16'h0;
-                h582 = (h579 << h580);
-                h596 = 1'h0;
-                h597 = 1'h0;
-                h597 = 0;
+                h567 = h568;
+                h569 = 16'h0;
+                h569 = 1;
+                h570 = 4'h0;
+                h571 = 4'h0;
+                h571 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h570 = h571;
+                h572 = 16'h0;
+                h572 = (h569 << h570);
+                h585 = 1'h0;
+                h586 = 1'h0;
+                h586 = 0;
                 if (w_root_8[0]) begin
-                    h597 = 1;
+                    h586 = 1;
                 end
-                h598 = 1'h0;
-                h598 = 0;
+                h587 = 1'h0;
+                h587 = 0;
                 if (w_root_0[0]) begin
-                    h598 = 1;
+                    h587 = 1;
                 end
                 if (e_sid[7]) begin
-                    h596 = h597;
+                    h585 = h586;
                 end
                 else begin
-                    h596 = h598;
+                    h585 = h587;
                 end
-                h599 = 1'h0;
-                h600 = 1'h0;
-                h601 = 64'h0;
-                h601 = w_root_8;
-                h602 = 64'h0;
-                h602 = w_root_8;
-                h600 = 0;
-                if (((h601[12-1:1] != 0) || (h602[64-1:48] != 0))) begin
-                    h600 = 1;
+                h588 = 1'h0;
+                h589 = 1'h0;
+                h590 = 64'h0;
+                h590 = w_root_8;
+                h591 = 64'h0;
+                h591 = w_root_8;
+                h589 = 0;
+                if (((h590[12-1:1] != 0) || (h591[64-1:48] != 0))) begin
+                    h589 = 1;
                 end
-                h603 = 1'h0;
-                h603 = 0;
+                h592 = 1'h0;
+                h592 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h603 = 1;
+                    h592 = 1;
                 end
                 if (e_sid[7]) begin
-                    h599 = h600;
+                    h588 = h589;
                 end
                 else begin
-                    h599 = h603;
+                    h588 = h592;
                 end
-                h604 = 20'h0;
-                h605 = 20'h0;
+                h593 = 20'h0;
+                h594 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h605 = e_pasid;
+                    h594 = e_pasid;
                 end
                 else begin
-                    h605 = w_smctx_8[20-1:0];
+                    h594 = w_smctx_8[20-1:0];
                 end
-                h604 = h605;
-                h606 = 16'h0;
-                h606 = 1;
-                h607 = 4'h0;
-                h608 = 4'h0;
-                h608 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h607 = h608;
-                h609 = 16'h0;
-                h609 = (h606 << h607);
-                h622 = 1'h0;
-                h623 = 1'h0;
-                h623 = 0;
+                h593 = h594;
+                h595 = 16'h0;
+                h595 = 1;
+                h596 = 4'h0;
+                h597 = 4'h0;
+                h597 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h596 = h597;
+                h598 = 16'h0;
+                h598 = (h595 << h596);
+                h611 = 1'h0;
+                h612 = 1'h0;
+                h612 = 0;
                 if (w_root_8[0]) begin
-                    h623 = 1;
+                    h612 = 1;
                 end
-                h624 = 1'h0;
-                h624 = 0;
+                h613 = 1'h0;
+                h613 = 0;
                 if (w_root_0[0]) begin
-                    h624 = 1;
+                    h613 = 1;
                 end
                 if (e_sid[7]) begin
-                    h622 = h623;
+                    h611 = h612;
                 end
                 else begin
-                    h622 = h624;
+                    h611 = h613;
                 end
-                h625 = 1'h0;
-                h626 = 1'h0;
-                h627 = 64'h0;
-                h627 = w_root_8;
-                h628 = 64'h0;
-                h628 = w_root_8;
-                h626 = 0;
-                if (((h627[12-1:1] != 0) || (h628[64-1:48] != 0))) begin
-                    h626 = 1;
+                h614 = 1'h0;
+                h615 = 1'h0;
+                h616 = 64'h0;
+                h616 = w_root_8;
+                h617 = 64'h0;
+                h617 = w_root_8;
+                h615 = 0;
+                if (((h616[12-1:1] != 0) || (h617[64-1:48] != 0))) begin
+                    h615 = 1;
                 end
-                h629 = 1'h0;
-                h629 = 0;
+                h618 = 1'h0;
+                h618 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h629 = 1;
+                    h618 = 1;
                 end
                 if (e_sid[7]) begin
-                    h625 = h626;
+                    h614 = h615;
                 end
                 else begin
-                    h625 = h629;
+                    h614 = h618;
                 end
-                h630 = 20'h0;
-                h631 = 20'h0;
+                h619 = 20'h0;
+                h620 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h631 = e_pasid;
+                    h620 = e_pasid;
                 end
                 else begin
-                    h631 = w_smctx_8[20-1:0];
+                    h620 = w_smctx_8[20-1:0];
                 end
-                h630 = h631;
-                h632 = 16'h0;
-                h632 = 1;
-                h633 = 4'h0;
-                h634 = 4'h0;
-                h634 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h633 = h634;
-                h635 = 16'h0;
-                h635 = (h632 << h633);
-                h649 = 1'h0;
-                h650 = 1'h0;
-                h650 = 0;
+                h619 = h620;
+                h621 = 16'h0;
+                h621 = 1;
+                h622 = 4'h0;
+                h623 = 4'h0;
+                h623 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h622 = h623;
+                h624 = 16'h0;
+                h624 = (h621 << h622);
+                h638 = 1'h0;
+                h639 = 1'h0;
+                h639 = 0;
                 if (w_root_8[0]) begin
-                    h650 = 1;
+                    h639 = 1;
                 end
-                h651 = 1'h0;
-                h651 = 0;
+                h640 = 1'h0;
+                h640 = 0;
                 if (w_root_0[0]) begin
-                    h651 = 1;
+                    h640 = 1;
                 end
                 if (e_sid[7]) begin
-                    h649 = h650;
+                    h638 = h639;
                 end
                 else begin
-                    h649 = h651;
+                    h638 = h640;
                 end
-                h652 = 1'h0;
-                h653 = 1'h0;
-                h654 = 64'h0;
-                h654 = w_root_8;
-                h655 = 64'h0;
-                h655 = w_root_8;
-                h653 = 0;
-                if (((h654[12-1:1] != 0) || (h655[64-1:48] != 0))) begin
-                    h653 = 1;
+                h641 = 1'h0;
+                h642 = 1'h0;
+                h643 = 64'h0;
+                h643 = w_root_8;
+                h644 = 64'h0;
+                h644 = w_root_8;
+                h642 = 0;
+                if (((h643[12-1:1] != 0) || (h644[64-1:48] != 0))) begin
+                    h642 = 1;
                 end
-                h656 = 1'h0;
-                h656 = 0;
+                h645 = 1'h0;
+                h645 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h656 = 1;
+                    h645 = 1;
                 end
                 if (e_sid[7]) begin
-                    h652 = h653;
+                    h641 = h642;
                 end
                 else begin
-                    h652 = h656;
+                    h641 = h645;
                 end
-                h657 = 20'h0;
-                h658 = 20'h0;
+                h646 = 20'h0;
+                h647 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h658 = e_pasid;
+                    h647 = e_pasid;
                 end
                 else begin
-                    h658 = w_smctx_8[20-1:0];
+                    h647 = w_smctx_8[20-1:0];
                 end
-                h657 = h658;
-                h659 = 16'h0;
-                h659 = 1;
-                h660 = 4'h0;
-                h661 = 4'h0;
-                h661 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h660 = h661;
-                h662 = 16'h0;
-                h662 = (h659 << h660);
-                h663 = 32'h0;
-                h663 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h664 = 48'h0;
-                h664 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h646 = h647;
+                h648 = 16'h0;
+                h648 = 1;
+                h649 = 4'h0;
+                h650 = 4'h0;
+                h650 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h649 = h650;
+                h651 = 16'h0;
+                h651 = (h648 << h649);
+                h664 = 1'h0;
                 h665 = 1'h0;
+                h665 = 0;
+                if (w_root_8[0]) begin
+                    h665 = 1;
+                end
                 h666 = 1'h0;
                 h666 = 0;
-                if (w_root_8[0]) begin
+                if (w_root_0[0]) begin
                     h666 = 1;
                 end
-                h667 = 1'h0;
-                h667 = 0;
-                if (w_root_0[0]) begin
-                    h667 = 1;
-                end
                 if (e_sid[7]) begin
-                    h665 = h666;
+                    h664 = h665;
                 end
                 else begin
-                    h665 = h667;
+                    h664 = h666;
                 end
+                h667 = 1'h0;
                 h668 = 1'h0;
-                h669 = 1'h0;
+                h669 = 64'h0;
+                h669 = w_root_8;
                 h670 = 64'h0;
                 h670 = w_root_8;
-                h671 = 64'h0;
-                h671 = w_root_8;
-                h669 = 0;
-                if (((h670[12-1:1] != 0) || (h671[64-1:48] != 0))) begin
-                    h669 = 1;
+                h668 = 0;
+                if (((h669[12-1:1] != 0) || (h670[64-1:48] != 0))) begin
+                    h668 = 1;
                 end
-                h672 = 1'h0;
-                h672 = 0;
+                h671 = 1'h0;
+                h671 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h672 = 1;
+                    h671 = 1;
                 end
                 if (e_sid[7]) begin
-                    h668 = h669;
+                    h667 = h668;
                 end
                 else begin
-                    h668 = h672;
+                    h667 = h671;
                 end
+                h672 = 20'h0;
                 h673 = 20'h0;
-                h674 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h674 = e_pasid;
+                    h673 = e_pasid;
                 end
                 else begin
-                    h674 = w_smctx_8[20-1:0];
+                    h673 = w_smctx_8[20-1:0];
                 end
-                h673 = h674;
-                h675 = 16'h0;
-                h675 = 1;
+                h672 = h673;
+                h674 = 16'h0;
+                h674 = 1;
+                h675 = 4'h0;
                 h676 = 4'h0;
-                h677 = 4'h0;
-                h677 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h676 = h677;
-                h678 = 16'h0;
-                h678 = (h675 << h676);
-                h681 = 1'h0;
-                h682 = 1'h0;
-                h682 = 0;
+                h676 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h675 = h676;
+                h677 = 16'h0;
+                h677 = (h674 << h675);
+                h691 = 1'h0;
+                h692 = 1'h0;
+                h692 = 0;
                 if (w_root_8[0]) begin
-                    h682 = 1;
+                    h692 = 1;
                 end
-                h683 = 1'h0;
-                h683 = 0;
+                h693 = 1'h0;
+                h693 = 0;
                 if (w_root_0[0]) begin
-                    h683 = 1;
+                    h693 = 1;
                 end
                 if (e_sid[7]) begin
-                    h681 = h682;
+                    h691 = h692;
                 end
                 else begin
-                    h681 = h683;
+                    h691 = h693;
                 end
-                h684 = 1'h0;
-                h685 = 1'h0;
-                h686 = 64'h0;
-                h686 = w_root_8;
-                h687 = 64'h0;
-                h687 = w_root_8;
-                h685 = 0;
-                if (((h686[12-1:1] != 0) || (h687[64-1:48] != 0))) begin
-                    h685 = 1;
-                end
-                h688 = 1'h0;
-                h688 = 0;
-                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h688 = 1;
-                end
-                if (e_sid[7]) begin
-                    h684 = h685;
-                end
-                else begin
-                    h684 = h688;
-                end
-                h689 = 20'h0;
-                h690 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h690 = e_pasid;
-                end
-                else begin
-                    h690 = w_smctx_8[20-1:0];
-                end
-                h689 = h690;
-                h691 = 16'h0;
-                h691 = 1;
-                h692 = 4'h0;
-                h693 = 4'h0;
-                h693 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h692 = h693;
-                h694 = 16'h0;
-                h694 = (h691 << h692);
+                h694 = 1'h0;
                 h695 = 1'h0;
-                h696 = 1'h0;
-                h696 = 0;
-                if (w_root_8[0]) begin
-                    h696 = 1;
-                end
-                h697 = 1'h0;
-                h697 = 0;
-                if (w_root_0[0]) begin
-                    h697 = 1;
-                end
-                if (e_sid[7]) begin
-                    h695 = h696;
-                end
-                else begin
-                    h695 = h697;
+                h696 = 64'h0;
+                h696 = w_root_8;
+                h697 = 64'h0;
+                h697 = w_root_8;
+                h695 = 0;
+                if (((h696[12-1:1] != 0) || (h697[64-1:48] != 0))) begin
+                    h695 = 1;
                 end
                 h698 = 1'h0;
-                h699 = 1'h0;
-                h700 = 64'h0;
-                h700 = w_root_8;
-                h701 = 64'h0;
-                h701 = w_root_8;
-                h699 = 0;
-                if (((h700[12-1:1] != 0) || (h701[64-1:48] != 0))) begin
-                    h699 = 1;
-                end
-                h702 = 1'h0;
-                h702 = 0;
+                h698 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h702 = 1;
+                    h698 = 1;
                 end
                 if (e_sid[7]) begin
-                    h698 = h699;
+                    h694 = h695;
                 end
                 else begin
-                    h698 = h702;
+                    h694 = h698;
                 end
-                h703 = 20'h0;
-                h704 = 20'h0;
+                h699 = 20'h0;
+                h700 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h704 = e_pasid;
+                    h700 = e_pasid;
                 end
                 else begin
-                    h704 = w_smctx_8[20-1:0];
+                    h700 = w_smctx_8[20-1:0];
                 end
-                h703 = h704;
-                h705 = 16'h0;
-                h705 = 1;
-                h706 = 4'h0;
-                h707 = 4'h0;
-                h707 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h706 = h707;
-                h708 = 16'h0;
-                h708 = (h705 << h706);
-                h722 = 1'h0;
-                h723 = 1'h0;
-                h723 = 0;
+                h699 = h700;
+                h701 = 16'h0;
+                h701 = 1;
+                h702 = 4'h0;
+                h703 = 4'h0;
+                h703 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h702 = h703;
+                h704 = 16'h0;
+                h704 = (h701 << h702);
+                h705 = 32'h0;
+                h705 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h706 = 48'h0;
+                h706 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h707 = 1'h0;
+                h708 = 1'h0;
+                h708 = 0;
                 if (w_root_8[0]) begin
-                    h723 = 1;
+                    h708 = 1;
                 end
+                h709 = 1'h0;
+                h709 = 0;
+                if (w_root_0[0]) begin
+                    h709 = 1;
+                end
+                if (e_sid[7]) begin
+                    h707 = h708;
+                end
+                else begin
+                    h707 = h709;
+                end
+                h710 = 1'h0;
+                h711 = 1'h0;
+                h712 = 64'h0;
+                h712 = w_root_8;
+                h713 = 64'h0;
+                h713 = w_root_8;
+                h711 = 0;
+                if (((h712[12-1:1] != 0) || (h713[64-1:48] != 0))) begin
+                    h711 = 1;
+                end
+                h714 = 1'h0;
+                h714 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h714 = 1;
+                end
+                if (e_sid[7]) begin
+                    h710 = h711;
+                end
+                else begin
+                    h710 = h714;
+                end
+                h715 = 20'h0;
+                h716 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h716 = e_pasid;
+                end
+                else begin
+                    h716 = w_smctx_8[20-1:0];
+                end
+                h715 = h716;
+                h717 = 16'h0;
+                h717 = 1;
+                h718 = 4'h0;
+                h719 = 4'h0;
+                h719 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h718 = h719;
+                h720 = 16'h0;
+                h720 = (h717 << h718);
+                h723 = 1'h0;
                 h724 = 1'h0;
                 h724 = 0;
-                if (w_root_0[0]) begin
+                if (w_root_8[0]) begin
                     h724 = 1;
                 end
+                h725 = 1'h0;
+                h725 = 0;
+                if (w_root_0[0]) begin
+                    h725 = 1;
+                end
                 if (e_sid[7]) begin
-                    h722 = h723;
+                    h723 = h724;
                 end
                 else begin
-                    h722 = h724;
+                    h723 = h725;
                 end
-                h725 = 1'h0;
                 h726 = 1'h0;
-                h727 = 64'h0;
-                h727 = w_root_8;
+                h727 = 1'h0;
                 h728 = 64'h0;
                 h728 = w_root_8;
-                h726 = 0;
-                if (((h727[12-1:1] != 0) || (h728[64-1:48] != 0))) begin
-                    h726 = 1;
+                h729 = 64'h0;
+                h729 = w_root_8;
+                h727 = 0;
+                if (((h728[12-1:1] != 0) || (h729[64-1:48] != 0))) begin
+                    h727 = 1;
                 end
-                h729 = 1'h0;
-                h729 = 0;
+                h730 = 1'h0;
+                h730 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h729 = 1;
+                    h730 = 1;
                 end
                 if (e_sid[7]) begin
-                    h725 = h726;
+                    h726 = h727;
                 end
                 else begin
-                    h725 = h729;
+                    h726 = h730;
                 end
-                h730 = 20'h0;
                 h731 = 20'h0;
+                h732 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h731 = e_pasid;
+                    h732 = e_pasid;
                 end
                 else begin
-                    h731 = w_smctx_8[20-1:0];
+                    h732 = w_smctx_8[20-1:0];
                 end
-                h730 = h731;
-                h732 = 16'h0;
-                h732 = 1;
-                h733 = 4'h0;
+                h731 = h732;
+                h733 = 16'h0;
+                h733 = 1;
                 h734 = 4'h0;
-                h734 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h733 = h734;
-                h735 = 16'h0;
-                h735 = (h732 << h733);
-                h747 = 32'h0;
-                h747 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h748 = 48'h0;
-                h748 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h824 = 1'h0;
-                h825 = 1'h0;
-                h825 = 0;
+                h735 = 4'h0;
+                h735 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h734 = h735;
+                h736 = 16'h0;
+                h736 = (h733 << h734);
+                h737 = 1'h0;
+                h738 = 1'h0;
+                h738 = 0;
                 if (w_root_8[0]) begin
-                    h825 = 1;
+                    h738 = 1;
                 end
-                h826 = 1'h0;
-                h826 = 0;
+                h739 = 1'h0;
+                h739 = 0;
                 if (w_root_0[0]) begin
-                    h826 = 1;
+                    h739 = 1;
                 end
                 if (e_sid[7]) begin
-                    h824 = h825;
+                    h737 = h738;
                 end
                 else begin
-                    h824 = h826;
+                    h737 = h739;
                 end
-                h827 = 1'h0;
-                h828 = 1'h0;
-                h829 = 64'h0;
-                h829 = w_root_8;
-                h830 = 64'h0;
-                h830 = w_root_8;
-                h828 = 0;
-                if (((h829[12-1:1] != 0) || (h830[64-1:48] != 0))) begin
-                    h828 = 1;
+                h740 = 1'h0;
+                h741 = 1'h0;
+                h742 = 64'h0;
+                h742 = w_root_8;
+                h743 = 64'h0;
+                h743 = w_root_8;
+                h741 = 0;
+                if (((h742[12-1:1] != 0) || (h743[64-1:48] != 0))) begin
+                    h741 = 1;
                 end
-                h831 = 1'h0;
-                h831 = 0;
+                h744 = 1'h0;
+                h744 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h831 = 1;
+                    h744 = 1;
                 end
                 if (e_sid[7]) begin
-                    h827 = h828;
+                    h740 = h741;
                 end
                 else begin
-                    h827 = h831;
+                    h740 = h744;
                 end
-                h832 = 20'h0;
-                h833 = 20'h0;
+                h745 = 20'h0;
+                h746 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h833 = e_pasid;
+                    h746 = e_pasid;
                 end
                 else begin
-                    h833 = w_smctx_8[20-1:0];
+                    h746 = w_smctx_8[20-1:0];
                 end
-                h832 = h833;
-                h834 = 16'h0;
-                h834 = 1;
-                h835 = 4'h0;
-                h836 = 4'h0;
-                h836 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h835 = h836;
-                h837 = 16'h0;
-                h837 = (h834 << h835);
-                h838 = 1'h0;
-                h839 = 1'h0;
-                h840 = 1'h0;
-                h841 = 64'h0;
-                h841 = e_addr;
-                h840 = 0;
-                if ((h841[64-1:57] != 0)) begin
-                    h840 = 1;
-                end
-                h842 = 1'h0;
-                h843 = 64'h0;
-                h843 = e_addr;
-                h842 = 0;
-                if ((h843[64-1:39] != 0)) begin
-                    h842 = 1;
-                end
-                if (1'b0) begin
-                    h839 = h840;
-                end
-                else begin
-                    h839 = h842;
-                end
-                h844 = 1'h0;
-                h845 = 1'h0;
-                h846 = 1'h0;
-                h847 = 64'h0;
-                h847 = e_addr;
-                h846 = 0;
-                if ((h847[64-1:57] != 0)) begin
-                    h846 = 1;
-                end
-                h848 = 1'h0;
-                h849 = 64'h0;
-                h849 = e_addr;
-                h848 = 0;
-                if ((h849[64-1:48] != 0)) begin
-                    h848 = 1;
-                end
-                if (1'b0) begin
-                    h845 = h846;
-                end
-                else begin
-                    h845 = h848;
-                end
-                h850 = 1'h0;
-                h851 = 1'h0;
-                h852 = 64'h0;
-                h852 = e_addr;
-                h851 = 0;
-                if ((h852[64-1:57] != 0)) begin
-                    h851 = 1;
-                end
-                h853 = 1'h0;
-                h854 = 64'h0;
-                h854 = e_addr;
-                h853 = 0;
-                if ((h854[64-1:57] != 0)) begin
-                    h853 = 1;
-                end
-                if (1'b0) begin
-                    h850 = h851;
-                end
-                else begin
-                    h850 = h853;
-                end
-                if ((w_pe_0[5-1:2] == 2)) begin
-                    h844 = h845;
-                end
-                else begin
-                    h844 = h850;
-                end
-                if ((w_pe_0[5-1:2] == 1)) begin
-                    h838 = h839;
-                end
-                else begin
-                    h838 = h844;
-                end
-                h866 = 1'h0;
-                h867 = 1'h0;
-                h867 = 0;
+                h745 = h746;
+                h747 = 16'h0;
+                h747 = 1;
+                h748 = 4'h0;
+                h749 = 4'h0;
+                h749 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h748 = h749;
+                h750 = 16'h0;
+                h750 = (h747 << h748);
+                h764 = 1'h0;
+                h765 = 1'h0;
+                h765 = 0;
                 if (w_root_8[0]) begin
-                    h867 = 1;
+                    h765 = 1;
                 end
-                h868 = 1'h0;
-                h868 = 0;
+                h766 = 1'h0;
+                h766 = 0;
                 if (w_root_0[0]) begin
-                    h868 = 1;
+                    h766 = 1;
                 end
                 if (e_sid[7]) begin
-                    h866 = h867;
+                    h764 = h765;
                 end
                 else begin
-                    h866 = h868;
+                    h764 = h766;
                 end
-                h869 = 1'h0;
-                h870 = 1'h0;
-                h871 = 64'h0;
-                h871 = w_root_8;
-                h872 = 64'h0;
-                h872 = w_root_8;
-                h870 = 0;
-                if (((h871[12-1:1] != 0) || (h872[64-1:48] != 0))) begin
-                    h870 = 1;
+                h767 = 1'h0;
+                h768 = 1'h0;
+                h769 = 64'h0;
+                h769 = w_root_8;
+                h770 = 64'h0;
+                h770 = w_root_8;
+                h768 = 0;
+                if (((h769[12-1:1] != 0) || (h770[64-1:48] != 0))) begin
+                    h768 = 1;
                 end
-                h873 = 1'h0;
-                h873 = 0;
+                h771 = 1'h0;
+                h771 = 0;
                 if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
-                    h873 = 1;
+                    h771 = 1;
                 end
                 if (e_sid[7]) begin
-                    h869 = h870;
+                    h767 = h768;
                 end
                 else begin
-                    h869 = h873;
+                    h767 = h771;
                 end
-                h874 = 20'h0;
-                h875 = 20'h0;
+                h772 = 20'h0;
+                h773 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h875 = e_pasid;
+                    h773 = e_pasid;
                 end
                 else begin
-                    h875 = w_smctx_8[20-1:0];
+                    h773 = w_smctx_8[20-1:0];
                 end
-                h874 = h875;
-                h876 = 16'h0;
-                h876 = 1;
-                h877 = 4'h0;
-                h878 = 4'h0;
-                h878 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h877 = h878;
-                h879 = 16'h0;
-                h879 = (h876 << h877);
-                h880 = 1'h0;
-                h881 = 1'h0;
-                h882 = 1'h0;
-                h883 = 64'h0;
-                h883 = e_addr;
-                h882 = 0;
-                if ((h883[64-1:57] != 0)) begin
-                    h882 = 1;
+                h772 = h773;
+                h774 = 16'h0;
+                h774 = 1;
+                h775 = 4'h0;
+                h776 = 4'h0;
+                h776 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h775 = h776;
+                h777 = 16'h0;
+                h777 = (h774 << h775);
+                h789 = 32'h0;
+                h789 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h790 = 48'h0;
+                h790 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h791 = 32'h0;
+                h791 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h792 = 48'h0;
+                h792 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h987 = 1'h0;
+                h988 = 1'h0;
+                h988 = 0;
+                if (w_root_8[0]) begin
+                    h988 = 1;
                 end
-                h884 = 1'h0;
-                h885 = 64'h0;
-                h885 = e_addr;
-                h884 = 0;
-                if ((h885[64-1:39] != 0)) begin
-                    h884 = 1;
+                h989 = 1'h0;
+                h989 = 0;
+                if (w_root_0[0]) begin
+                    h989 = 1;
                 end
-                if (1'b0) begin
-                    h881 = h882;
-                end
-                else begin
-                    h881 = h884;
-                end
-                h886 = 1'h0;
-                h887 = 1'h0;
-                h888 = 1'h0;
-                h889 = 64'h0;
-                h889 = e_addr;
-                h888 = 0;
-                if ((h889[64-1:57] != 0)) begin
-                    h888 = 1;
-                end
-                h890 = 1'h0;
-                h891 = 64'h0;
-                h891 = e_addr;
-                h890 = 0;
-                if ((h891[64-1:48] != 0)) begin
-                    h890 = 1;
-                end
-                if (1'b0) begin
-                    h887 = h888;
+                if (e_sid[7]) begin
+                    h987 = h988;
                 end
                 else begin
-                    h887 = h890;
+                    h987 = h989;
                 end
-                h892 = 1'h0;
-                h893 = 1'h0;
-                h894 = 64'h0;
-                h894 = e_addr;
-                h893 = 0;
-                if ((h894[64-1:57] != 0)) begin
-                    h893 = 1;
+                h990 = 1'h0;
+                h991 = 1'h0;
+                h992 = 64'h0;
+                h992 = w_root_8;
+                h993 = 64'h0;
+                h993 = w_root_8;
+                h991 = 0;
+                if (((h992[12-1:1] != 0) || (h993[64-1:48] != 0))) begin
+                    h991 = 1;
                 end
-                h895 = 1'h0;
-                h896 = 64'h0;
-                h896 = e_addr;
-                h895 = 0;
-                if ((h896[64-1:57] != 0)) begin
-                    h895 = 1;
+                h994 = 1'h0;
+                h994 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h994 = 1;
                 end
-                if (1'b0) begin
-                    h892 = h893;
-                end
-                else begin
-                    h892 = h895;
-                end
-                if ((w_pe_0[5-1:2] == 2)) begin
-                    h886 = h887;
+                if (e_sid[7]) begin
+                    h990 = h991;
                 end
                 else begin
-                    h886 = h892;
+                    h990 = h994;
                 end
-                if ((w_pe_0[5-1:2] == 1)) begin
-                    h880 = h881;
+                h995 = 20'h0;
+                h996 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h996 = e_pasid;
                 end
                 else begin
-                    h880 = h886;
+                    h996 = w_smctx_8[20-1:0];
                 end
-                h897 = 32'h0;
-                h897 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h898 = 48'h0;
-                h898 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h998 = 32'h0;
-                h998 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h999 = 48'h0;
-                h999 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h1000 = 1'h0;
+                h995 = h996;
+                h997 = 16'h0;
+                h997 = 1;
+                h998 = 4'h0;
+                h999 = 4'h0;
+                h999 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h998 = h999;
+                h1000 = 16'h0;
+                h1000 = (h997 << h998);
                 h1001 = 1'h0;
                 h1002 = 1'h0;
-                h1003 = 64'h0;
-                h1003 = e_addr;
-                h1002 = 0;
-                if ((h1003[64-1:57] != 0)) begin
-                    h1002 = 1;
+                h1003 = 1'h0;
+                h1004 = 64'h0;
+                h1004 = e_addr;
+                h1003 = 0;
+                if ((h1004[64-1:57] != 0)) begin
+                    h1003 = 1;
                 end
-                h1004 = 1'h0;
-                h1005 = 64'h0;
-                h1005 = e_addr;
-                h1004 = 0;
-                if ((h1005[64-1:39] != 0)) begin
-                    h1004 = 1;
+                h1005 = 1'h0;
+                h1006 = 64'h0;
+                h1006 = e_addr;
+                h1005 = 0;
+                if ((h1006[64-1:39] != 0)) begin
+                    h1005 = 1;
                 end
                 if (1'b0) begin
-                    h1001 = h1002;
+                    h1002 = h1003;
                 end
                 else begin
-                    h1001 = h1004;
+                    h1002 = h1005;
                 end
-                h1006 = 1'h0;
                 h1007 = 1'h0;
                 h1008 = 1'h0;
-                h1009 = 64'h0;
-                h1009 = e_addr;
-                h1008 = 0;
-                if ((h1009[64-1:57] != 0)) begin
-                    h1008 = 1;
+                h1009 = 1'h0;
+                h1010 = 64'h0;
+                h1010 = e_addr;
+                h1009 = 0;
+                if ((h1010[64-1:57] != 0)) begin
+                    h1009 = 1;
                 end
-                h1010 = 1'h0;
-                h1011 = 64'h0;
-                h1011 = e_addr;
-                h1010 = 0;
-                if ((h1011[64-1:48] != 0)) begin
-                    h1010 = 1;
+                h1011 = 1'h0;
+                h1012 = 64'h0;
+                h1012 = e_addr;
+                h1011 = 0;
+                if ((h1012[64-1:48] != 0)) begin
+                    h1011 = 1;
                 end
                 if (1'b0) begin
+                    h1008 = h1009;
+                end
+                else begin
+                    h1008 = h1011;
+                end
+                h1013 = 1'h0;
+                h1014 = 1'h0;
+                h1015 = 64'h0;
+                h1015 = e_addr;
+                h1014 = 0;
+                if ((h1015[64-1:57] != 0)) begin
+                    h1014 = 1;
+                end
+                h1016 = 1'h0;
+                h1017 = 64'h0;
+                h1017 = e_addr;
+                h1016 = 0;
+                if ((h1017[64-1:57] != 0)) begin
+                    h1016 = 1;
+                end
+                if (1'b0) begin
+                    h1013 = h1014;
+                end
+                else begin
+                    h1013 = h1016;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
                     h1007 = h1008;
                 end
                 else begin
-                    h1007 = h1010;
+                    h1007 = h1013;
                 end
-                h1012 = 1'h0;
-                h1013 = 1'h0;
-                h1014 = 64'h0;
-                h1014 = e_addr;
-                h1013 = 0;
-                if ((h1014[64-1:57] != 0)) begin
-                    h1013 = 1;
-                end
-                h1015 = 1'h0;
-                h1016 = 64'h0;
-                h1016 = e_addr;
-                h1015 = 0;
-                if ((h1016[64-1:57] != 0)) begin
-                    h1015 = 1;
-                end
-                if (1'b0) begin
-                    h1012 = h1013;
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h1001 = h1002;
                 end
                 else begin
-                    h1012 = h1015;
+                    h1001 = h1007;
                 end
-                if ((w_ctx_8[3-1:0] == 2)) begin
-                    h1006 = h1007;
-                end
-                else begin
-                    h1006 = h1012;
-                end
-                if ((w_ctx_8[3-1:0] == 1)) begin
-                    h1000 = h1001;
-                end
-                else begin
-                    h1000 = h1006;
-                end
-                h1020 = 1'h0;
-                h1021 = 1'h0;
-                h1022 = 1'h0;
-                h1023 = 64'h0;
-                h1023 = e_addr;
-                h1022 = 0;
-                if ((h1023[64-1:57] != 0)) begin
-                    h1022 = 1;
-                end
-                h1024 = 1'h0;
-                h1025 = 64'h0;
-                h1025 = e_addr;
-                h1024 = 0;
-                if ((h1025[64-1:39] != 0)) begin
-                    h1024 = 1;
-                end
-                if (1'b0) begin
-                    h1021 = h1022;
-                end
-                else begin
-                    h1021 = h1024;
-                end
-                h1026 = 1'h0;
-                h1027 = 1'h0;
-                h1028 = 1'h0;
-                h1029 = 64'h0;
-                h1029 = e_addr;
-                h1028 = 0;
-                if ((h1029[64-1:57] != 0)) begin
-                    h1028 = 1;
-                end
+                h1029 = 1'h0;
                 h1030 = 1'h0;
-                h1031 = 64'h0;
-                h1031 = e_addr;
                 h1030 = 0;
-                if ((h1031[64-1:48] != 0)) begin
+                if (w_root_8[0]) begin
                     h1030 = 1;
                 end
-                if (1'b0) begin
-                    h1027 = h1028;
+                h1031 = 1'h0;
+                h1031 = 0;
+                if (w_root_0[0]) begin
+                    h1031 = 1;
+                end
+                if (e_sid[7]) begin
+                    h1029 = h1030;
                 end
                 else begin
-                    h1027 = h1030;
+                    h1029 = h1031;
                 end
                 h1032 = 1'h0;
                 h1033 = 1'h0;
                 h1034 = 64'h0;
-                h1034 = e_addr;
+                h1034 = w_root_8;
+                h1035 = 64'h0;
+                h1035 = w_root_8;
                 h1033 = 0;
-                if ((h1034[64-1:57] != 0)) begin
+                if (((h1034[12-1:1] != 0) || (h1035[64-1:48] != 0))) begin
                     h1033 = 1;
                 end
-                h1035 = 1'h0;
-                h1036 = 64'h0;
-                h1036 = e_addr;
-                h1035 = 0;
-                if ((h1036[64-1:57] != 0)) begin
-                    h1035 = 1;
+                h1036 = 1'h0;
+                h1036 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h1036 = 1;
                 end
-                if (1'b0) begin
+                if (e_sid[7]) begin
                     h1032 = h1033;
                 end
                 else begin
-                    h1032 = h1035;
+                    h1032 = h1036;
+                end
+                h1037 = 20'h0;
+                h1038 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h1038 = e_pasid;
+                end
+                else begin
+                    h1038 = w_smctx_8[20-1:0];
+                end
+                h1037 = h1038;
+                h1039 = 16'h0;
+                h1039 = 1;
+                h1040 = 4'h0;
+                h1041 = 4'h0;
+                h1041 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h1040 = h1041;
+                h1042 = 16'h0;
+                h1042 = (h1039 << h1040);
+                h1043 = 1'h0;
+                h1044 = 1'h0;
+                h1045 = 1'h0;
+                h1046 = 64'h0;
+                h1046 = e_addr;
+                h1045 = 0;
+                if ((h1046[64-1:57] != 0)) begin
+                    h1045 = 1;
+                end
+                h1047 = 1'h0;
+                h1048 = 64'h0;
+                h1048 = e_addr;
+                h1047 = 0;
+                if ((h1048[64-1:39] != 0)) begin
+                    h1047 = 1;
+                end
+                if (1'b0) begin
+                    h1044 = h1045;
+                end
+                else begin
+                    h1044 = h1047;
+                end
+                h1049 = 1'h0;
+                h1050 = 1'h0;
+                h1051 = 1'h0;
+                h1052 = 64'h0;
+                h1052 = e_addr;
+                h1051 = 0;
+                if ((h1052[64-1:57] != 0)) begin
+                    h1051 = 1;
+                end
+                h1053 = 1'h0;
+                h1054 = 64'h0;
+                h1054 = e_addr;
+                h1053 = 0;
+                if ((h1054[64-1:48] != 0)) begin
+                    h1053 = 1;
+                end
+                if (1'b0) begin
+                    h1050 = h1051;
+                end
+                else begin
+                    h1050 = h1053;
+                end
+                h1055 = 1'h0;
+                h1056 = 1'h0;
+                h1057 = 64'h0;
+                h1057 = e_addr;
+                h1056 = 0;
+                if ((h1057[64-1:57] != 0)) begin
+                    h1056 = 1;
+                end
+                h1058 = 1'h0;
+                h1059 = 64'h0;
+                h1059 = e_addr;
+                h1058 = 0;
+                if ((h1059[64-1:57] != 0)) begin
+                    h1058 = 1;
+                end
+                if (1'b0) begin
+                    h1055 = h1056;
+                end
+                else begin
+                    h1055 = h1058;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h1049 = h1050;
+                end
+                else begin
+                    h1049 = h1055;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h1043 = h1044;
+                end
+                else begin
+                    h1043 = h1049;
+                end
+                h1060 = 32'h0;
+                h1060 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h1061 = 48'h0;
+                h1061 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h1161 = 32'h0;
+                h1161 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h1162 = 48'h0;
+                h1162 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h1163 = 1'h0;
+                h1164 = 1'h0;
+                h1165 = 1'h0;
+                h1166 = 64'h0;
+                h1166 = e_addr;
+                h1165 = 0;
+                if ((h1166[64-1:57] != 0)) begin
+                    h1165 = 1;
+                end
+                h1167 = 1'h0;
+                h1168 = 64'h0;
+                h1168 = e_addr;
+                h1167 = 0;
+                if ((h1168[64-1:39] != 0)) begin
+                    h1167 = 1;
+                end
+                if (1'b0) begin
+                    h1164 = h1165;
+                end
+                else begin
+                    h1164 = h1167;
+                end
+                h1169 = 1'h0;
+                h1170 = 1'h0;
+                h1171 = 1'h0;
+                h1172 = 64'h0;
+                h1172 = e_addr;
+                h1171 = 0;
+                if ((h1172[64-1:57] != 0)) begin
+                    h1171 = 1;
+                end
+                h1173 = 1'h0;
+                h1174 = 64'h0;
+                h1174 = e_addr;
+                h1173 = 0;
+                if ((h1174[64-1:48] != 0)) begin
+                    h1173 = 1;
+                end
+                if (1'b0) begin
+                    h1170 = h1171;
+                end
+                else begin
+                    h1170 = h1173;
+                end
+                h1175 = 1'h0;
+                h1176 = 1'h0;
+                h1177 = 64'h0;
+                h1177 = e_addr;
+                h1176 = 0;
+                if ((h1177[64-1:57] != 0)) begin
+                    h1176 = 1;
+                end
+                h1178 = 1'h0;
+                h1179 = 64'h0;
+                h1179 = e_addr;
+                h1178 = 0;
+                if ((h1179[64-1:57] != 0)) begin
+                    h1178 = 1;
+                end
+                if (1'b0) begin
+                    h1175 = h1176;
+                end
+                else begin
+                    h1175 = h1178;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h1026 = h1027;
+                    h1169 = h1170;
                 end
                 else begin
-                    h1026 = h1032;
+                    h1169 = h1175;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h1020 = h1021;
-                end
-                else begin
-                    h1020 = h1026;
-                end
-                h1037 = 32'h0;
-                h1037 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h1038 = 48'h0;
-                h1038 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h1078 = 32'h0;
-                h1078 = e_msi_data;
-                h1089 = 17'h0;
-                h1090 = 1'h0;
-                h1090 = 0;
-                if (e_msi_addr[2]) begin
-                    h1090 = 1;
-                end
-                h1091 = 32'h0;
-                h1091 = e_msi_addr;
-                h1092 = 16'h0;
-                h1092 = ({h1090, 15'h0} | {1'h0, h1091[20-1:5]});
-                h1093 = 32'h0;
-                h1093 = e_msi_data;
-                h1094 = 17'h0;
-                h1094 = ({1'h0, h1092} + {1'h0, h1093[16-1:0]});
-                h1095 = 1'h0;
-                h1095 = 0;
-                if (e_msi_addr[2]) begin
-                    h1095 = 1;
-                end
-                h1096 = 32'h0;
-                h1096 = e_msi_addr;
-                h1097 = 16'h0;
-                h1097 = ({h1095, 15'h0} | {1'h0, h1096[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1089 = h1094;
-                end
-                else begin
-                    h1089 = {1'h0, h1097};
-                end
-                h1098 = 16'h0;
-                h1098 = (h1089[16-1:0] & 65535);
-                h1099 = 17'h0;
-                h1099 = 2;
-                h1100 = 4'h0;
-                h1100 = r_IRTA_REG[4-1:0];
-                h1101 = 17'h0;
-                h1101 = (h1099 << h1100);
-                h1134 = 1'h0;
-                h1135 = 1'h0;
-                h1136 = 64'h0;
-                h1136 = w_irte_0;
-                h1137 = 64'h0;
-                h1137 = w_irte_0;
-                h1138 = 64'h0;
-                h1138 = w_irte_0;
-                h1139 = 64'h0;
-                h1139 = w_irte_8;
-                h1140 = 64'h0;
-                h1141 = 64'h0;
-                h1141 = w_irte_8;
-                h1142 = 64'h0;
-                h1142 = w_irte_0;
-                h1143 = 64'h0;
-                h1143 = ({h1141[64-1:32], 32'h0} | {32'h0, h1142[64-1:38], 6'h0});
-                h1140 = h1143;
-                h1135 = 0;
-                if ((1'b0 || (((((h1136[8-1:2] != 0) || (h1137[14-1:12] != 0)) || (h1138[38-1:24] != 0)) || (h1139[32-1:20] != 0)) || (h1140[64-1:48] != 0)))) begin
-                    h1135 = 1;
-                end
-                h1144 = 1'h0;
-                h1145 = 32'h0;
-                h1145 = w_irte_0[64-1:32];
-                h1146 = 32'h0;
-                h1146 = w_irte_0[64-1:32];
-                h1144 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1145[8-1:0] != 0) || (h1146[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1144 = 1;
-                end
-                if (w_irte_0[15]) begin
-                    h1134 = h1135;
-                end
-                else begin
-                    h1134 = h1144;
-                end
-                h1158 = 16'h0;
-                h1159 = 16'h0;
-                h1160 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1160 = 65529;
-                end
-                else begin
-                    h1160 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1159 = 65531;
-                end
-                else begin
-                    h1159 = h1160;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1158 = 65535;
-                end
-                else begin
-                    h1158 = h1159;
-                end
-                h1161 = 16'h0;
-                h1161 = (e_sid & h1158);
-                h1162 = 16'h0;
-                h1163 = 16'h0;
-                h1164 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1164 = 65529;
-                end
-                else begin
-                    h1164 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1163 = 65531;
-                end
-                else begin
                     h1163 = h1164;
                 end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1162 = 65535;
-                end
                 else begin
-                    h1162 = h1163;
+                    h1163 = h1169;
                 end
-                h1165 = 16'h0;
-                h1165 = (w_irte_8[16-1:0] & h1162);
-                h1166 = 16'h0;
-                h1166 = e_sid;
-                h1167 = 16'h0;
-                h1167 = w_irte_8[16-1:0];
-                h1168 = 16'h0;
-                h1168 = e_sid;
-                h1169 = 16'h0;
-                h1169 = w_irte_8[16-1:0];
-                h1181 = 32'h0;
-                h1181 = e_msi_data;
-                h1182 = 17'h0;
                 h1183 = 1'h0;
-                h1183 = 0;
-                if (e_msi_addr[2]) begin
-                    h1183 = 1;
+                h1184 = 1'h0;
+                h1185 = 1'h0;
+                h1186 = 64'h0;
+                h1186 = e_addr;
+                h1185 = 0;
+                if ((h1186[64-1:57] != 0)) begin
+                    h1185 = 1;
                 end
-                h1184 = 32'h0;
-                h1184 = e_msi_addr;
-                h1185 = 16'h0;
-                h1185 = ({h1183, 15'h0} | {1'h0, h1184[20-1:5]});
-                h1186 = 32'h0;
-                h1186 = e_msi_data;
-                h1187 = 17'h0;
-                h1187 = ({1'h0, h1185} + {1'h0, h1186[16-1:0]});
-                h1188 = 1'h0;
-                h1188 = 0;
-                if (e_msi_addr[2]) begin
-                    h1188 = 1;
+                h1187 = 1'h0;
+                h1188 = 64'h0;
+                h1188 = e_addr;
+                h1187 = 0;
+                if ((h1188[64-1:39] != 0)) begin
+                    h1187 = 1;
                 end
-                h1189 = 32'h0;
-                h1189 = e_msi_addr;
-                h1190 = 16'h0;
-                h1190 = ({h1188, 15'h0} | {1'h0, h1189[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1182 = h1187;
+                if (1'b0) begin
+                    h1184 = h1185;
                 end
                 else begin
-                    h1182 = {1'h0, h1190};
+                    h1184 = h1187;
                 end
-                h1191 = 16'h0;
-                h1191 = (h1182[16-1:0] & 65535);
-                h1192 = 17'h0;
-                h1192 = 2;
-                h1193 = 4'h0;
-                h1193 = r_IRTA_REG[4-1:0];
-                h1194 = 17'h0;
-                h1194 = (h1192 << h1193);
+                h1189 = 1'h0;
+                h1190 = 1'h0;
+                h1191 = 1'h0;
+                h1192 = 64'h0;
+                h1192 = e_addr;
+                h1191 = 0;
+                if ((h1192[64-1:57] != 0)) begin
+                    h1191 = 1;
+                end
+                h1193 = 1'h0;
+                h1194 = 64'h0;
+                h1194 = e_addr;
+                h1193 = 0;
+                if ((h1194[64-1:48] != 0)) begin
+                    h1193 = 1;
+                end
+                if (1'b0) begin
+                    h1190 = h1191;
+                end
+                else begin
+                    h1190 = h1193;
+                end
                 h1195 = 1'h0;
                 h1196 = 1'h0;
                 h1197 = 64'h0;
-                h1197 = w_irte_0;
-                h1198 = 64'h0;
-                h1198 = w_irte_0;
-                h1199 = 64'h0;
-                h1199 = w_irte_0;
-                h1200 = 64'h0;
-                h1200 = w_irte_8;
-                h1201 = 64'h0;
-                h1202 = 64'h0;
-                h1202 = w_irte_8;
-                h1203 = 64'h0;
-                h1203 = w_irte_0;
-                h1204 = 64'h0;
-                h1204 = ({h1202[64-1:32], 32'h0} | {32'h0, h1203[64-1:38], 6'h0});
-                h1201 = h1204;
+                h1197 = e_addr;
                 h1196 = 0;
-                if ((1'b0 || (((((h1197[8-1:2] != 0) || (h1198[14-1:12] != 0)) || (h1199[38-1:24] != 0)) || (h1200[32-1:20] != 0)) || (h1201[64-1:48] != 0)))) begin
+                if ((h1197[64-1:57] != 0)) begin
                     h1196 = 1;
                 end
-                h1205 = 1'h0;
-                h1206 = 32'h0;
-                h1206 = w_irte_0[64-1:32];
-                h1207 = 32'h0;
-                h1207 = w_irte_0[64-1:32];
-                h1205 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1206[8-1:0] != 0) || (h1207[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1205 = 1;
+                h1198 = 1'h0;
+                h1199 = 64'h0;
+                h1199 = e_addr;
+                h1198 = 0;
+                if ((h1199[64-1:57] != 0)) begin
+                    h1198 = 1;
                 end
-                if (w_irte_0[15]) begin
+                if (1'b0) begin
                     h1195 = h1196;
                 end
                 else begin
-                    h1195 = h1205;
+                    h1195 = h1198;
                 end
-                h1208 = 16'h0;
-                h1209 = 16'h0;
-                h1210 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1210 = 65529;
+                if ((w_ctx_8[3-1:0] == 2)) begin
+                    h1189 = h1190;
                 end
                 else begin
-                    h1210 = 65528;
+                    h1189 = h1195;
                 end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1209 = 65531;
-                end
-                else begin
-                    h1209 = h1210;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1208 = 65535;
+                if ((w_ctx_8[3-1:0] == 1)) begin
+                    h1183 = h1184;
                 end
                 else begin
-                    h1208 = h1209;
+                    h1183 = h1189;
                 end
-                h1211 = 16'h0;
-                h1211 = (e_sid & h1208);
-                h1212 = 16'h0;
-                h1213 = 16'h0;
-                h1214 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1214 = 65529;
-                end
-                else begin
-                    h1214 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1213 = 65531;
-                end
-                else begin
-                    h1213 = h1214;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1212 = 65535;
-                end
-                else begin
-                    h1212 = h1213;
-                end
-                h1215 = 16'h0;
-                h1215 = (w_irte_8[16-1:0] & h1212);
-                h1216 = 16'h0;
-                h1216 = e_sid;
-                h1217 = 16'h0;
-                h1217 = w_irte_8[16-1:0];
-                h1218 = 16'h0;
-                h1218 = e_sid;
-                h1219 = 16'h0;
-                h1219 = w_irte_8[16-1:0];
-                h1231 = 32'h0;
-                h1231 = e_msi_data;
-                h1232 = 17'h0;
-                h1233 = 1'h0;
-                h1233 = 0;
+                h1200 = 32'h0;
+                h1200 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h1201 = 48'h0;
+                h1201 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h1241 = 32'h0;
+                h1241 = e_msi_data;
+                h1252 = 17'h0;
+                h1253 = 1'h0;
+                h1253 = 0;
                 if (e_msi_addr[2]) begin
-                    h1233 = 1;
+                    h1253 = 1;
                 end
-                h1234 = 32'h0;
-                h1234 = e_msi_addr;
-                h1235 = 16'h0;
-                h1235 = ({h1233, 15'h0} | {1'h0, h1234[20-1:5]});
-                h1236 = 32'h0;
-                h1236 = e_msi_data;
-                h1237 = 17'h0;
-                h1237 = ({1'h0, h1235} + {1'h0, h1236[16-1:0]});
-                h1238 = 1'h0;
-                h1238 = 0;
-                if (e_msi_addr[2]) begin
-                    h1238 = 1;
-                end
-                h1239 = 32'h0;
-                h1239 = e_msi_addr;
-                h1240 = 16'h0;
-                h1240 = ({h1238, 15'h0} | {1'h0, h1239[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1232 = h1237;
-                end
-                else begin
-                    h1232 = {1'h0, h1240};
-                end
-                h1241 = 16'h0;
-                h1241 = (h1232[16-1:0] & 65535);
-                h1242 = 17'h0;
-                h1242 = 2;
-                h1243 = 4'h0;
-                h1243 = r_IRTA_REG[4-1:0];
-                h1244 = 17'h0;
-                h1244 = (h1242 << h1243);
-                h1245 = 1'h0;
-                h1246 = 1'h0;
-                h1247 = 64'h0;
-                h1247 = w_irte_0;
-                h1248 = 64'h0;
-                h1248 = w_irte_0;
-                h1249 = 64'h0;
-                h1249 = w_irte_0;
-                h1250 = 64'h0;
-                h1250 = w_irte_8;
-                h1251 = 64'h0;
-                h1252 = 64'h0;
-                h1252 = w_irte_8;
-                h1253 = 64'h0;
-                h1253 = w_irte_0;
-                h1254 = 64'h0;
-                h1254 = ({h1252[64-1:32], 32'h0} | {32'h0, h1253[64-1:38], 6'h0});
-                h1251 = h1254;
-                h1246 = 0;
-                if ((1'b0 || (((((h1247[8-1:2] != 0) || (h1248[14-1:12] != 0)) || (h1249[38-1:24] != 0)) || (h1250[32-1:20] != 0)) || (h1251[64-1:48] != 0)))) begin
-                    h1246 = 1;
-                end
-                h1255 = 1'h0;
+                h1254 = 32'h0;
+                h1254 = e_msi_addr;
+                h1255 = 16'h0;
+                h1255 = ({h1253, 15'h0} | {1'h0, h1254[20-1:5]});
                 h1256 = 32'h0;
-                h1256 = w_irte_0[64-1:32];
-                h1257 = 32'h0;
-                h1257 = w_irte_0[64-1:32];
-                h1255 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1256[8-1:0] != 0) || (h1257[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1255 = 1;
+                h1256 = e_msi_data;
+                h1257 = 17'h0;
+                h1257 = ({1'h0, h1255} + {1'h0, h1256[16-1:0]});
+                h1258 = 1'h0;
+                h1258 = 0;
+                if (e_msi_addr[2]) begin
+                    h1258 = 1;
                 end
-                if (w_irte_0[15]) begin
-                    h1245 = h1246;
-                end
-                else begin
-                    h1245 = h1255;
-                end
-                h1258 = 16'h0;
-                h1259 = 16'h0;
+                h1259 = 32'h0;
+                h1259 = e_msi_addr;
                 h1260 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1260 = 65529;
+                h1260 = ({h1258, 15'h0} | {1'h0, h1259[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h1252 = h1257;
                 end
                 else begin
-                    h1260 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1259 = 65531;
-                end
-                else begin
-                    h1259 = h1260;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1258 = 65535;
-                end
-                else begin
-                    h1258 = h1259;
+                    h1252 = {1'h0, h1260};
                 end
                 h1261 = 16'h0;
-                h1261 = (e_sid & h1258);
-                h1262 = 16'h0;
-                h1263 = 16'h0;
-                h1264 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1264 = 65529;
+                h1261 = (h1252[16-1:0] & 65535);
+                h1262 = 17'h0;
+                h1262 = 2;
+                h1263 = 4'h0;
+                h1263 = r_IRTA_REG[4-1:0];
+                h1264 = 17'h0;
+                h1264 = (h1262 << h1263);
+                h1297 = 1'h0;
+                h1298 = 1'h0;
+                h1299 = 64'h0;
+                h1299 = w_irte_0;
+                h1300 = 64'h0;
+                h1300 = w_irte_0;
+                h1301 = 64'h0;
+                h1301 = w_irte_0;
+                h1302 = 64'h0;
+                h1302 = w_irte_8;
+                h1303 = 64'h0;
+                h1304 = 64'h0;
+                h1304 = w_irte_8;
+                h1305 = 64'h0;
+                h1305 = w_irte_0;
+                h1306 = 64'h0;
+                h1306 = ({h1304[64-1:32], 32'h0} | {32'h0, h1305[64-1:38], 6'h0});
+                h1303 = h1306;
+                h1298 = 0;
+                if ((1'b0 || (((((h1299[8-1:2] != 0) || (h1300[14-1:12] != 0)) || (h1301[38-1:24] != 0)) || (h1302[32-1:20] != 0)) || (h1303[64-1:48] != 0)))) begin
+                    h1298 = 1;
                 end
-                else begin
-                    h1264 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h1263 = 65531;
-                end
-                else begin
-                    h1263 = h1264;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1262 = 65535;
-                end
-                else begin
-                    h1262 = h1263;
-                end
-                h1265 = 16'h0;
-                h1265 = (w_irte_8[16-1:0] & h1262);
-                h1266 = 16'h0;
-                h1266 = e_sid;
-                h1267 = 16'h0;
-                h1267 = w_irte_8[16-1:0];
-                h1268 = 16'h0;
-                h1268 = e_sid;
-                h1269 = 16'h0;
-                h1269 = w_irte_8[16-1:0];
-                h1270 = 32'h0;
-                h1270 = w_pd_0[64-1:32];
-                h1271 = 32'h0;
-                h1271 = w_pd_0[64-1:32];
-                h1297 = 32'h0;
-                h1297 = e_msi_data;
-                h1298 = 17'h0;
-                h1299 = 1'h0;
-                h1299 = 0;
-                if (e_msi_addr[2]) begin
-                    h1299 = 1;
-                end
-                h1300 = 32'h0;
-                h1300 = e_msi_addr;
-                h1301 = 16'h0;
-                h1301 = ({h1299, 15'h0} | {1'h0, h1300[20-1:5]});
-                h1302 = 32'h0;
-                h1302 = e_msi_data;
-                h1303 = 17'h0;
-                h1303 = ({1'h0, h1301} + {1'h0, h1302[16-1:0]});
-                h1304 = 1'h0;
-                h1304 = 0;
-                if (e_msi_addr[2]) begin
-                    h1304 = 1;
-                end
-                h1305 = 32'h0;
-                h1305 = e_msi_addr;
-                h1306 = 16'h0;
-                h1306 = ({h1304, 15'h0} | {1'h0, h1305[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h1298 = h1303;
-                end
-                else begin
-                    h1298 = {1'h0, h1306};
-                end
-                h1307 = 16'h0;
-                h1307 = (h1298[16-1:0] & 65535);
-                h1308 = 17'h0;
-                h1308 = 2;
-                h1309 = 4'h0;
-                h1309 = r_IRTA_REG[4-1:0];
-                h1310 = 17'h0;
-                h1310 = (h1308 << h1309);
-                h1311 = 1'h0;
-                h1312 = 1'h0;
-                h1313 = 64'h0;
-                h1313 = w_irte_0;
-                h1314 = 64'h0;
-                h1314 = w_irte_0;
-                h1315 = 64'h0;
-                h1315 = w_irte_0;
-                h1316 = 64'h0;
-                h1316 = w_irte_8;
-                h1317 = 64'h0;
-                h1318 = 64'h0;
-                h1318 = w_irte_8;
-                h1319 = 64'h0;
-                h1319 = w_irte_0;
-                h1320 = 64'h0;
-                h1320 = ({h1318[64-1:32], 32'h0} | {32'h0, h1319[64-1:38], 6'h0});
-                h1317 = h1320;
-                h1312 = 0;
-                if ((1'b0 || (((((h1313[8-1:2] != 0) || (h1314[14-1:12] != 0)) || (h1315[38-1:24] != 0)) || (h1316[32-1:20] != 0)) || (h1317[64-1:48] != 0)))) begin
-                    h1312 = 1;
-                end
-                h1321 = 1'h0;
-                h1322 = 32'h0;
-                h1322 = w_irte_0[64-1:32];
-                h1323 = 32'h0;
-                h1323 = w_irte_0[64-1:32];
-                h1321 = 0;
-                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1322[8-1:0] != 0) || (h1323[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                    h1321 = 1;
+                h1307 = 1'h0;
+                h1308 = 32'h0;
+                h1308 = w_irte_0[64-1:32];
+                h1309 = 32'h0;
+                h1309 = w_irte_0[64-1:32];
+                h1307 = 0;
+                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1308[8-1:0] != 0) || (h1309[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                    h1307 = 1;
                 end
                 if (w_irte_0[15]) begin
-                    h1311 = h1312;
+                    h1297 = h1298;
                 end
                 else begin
-                    h1311 = h1321;
+                    h1297 = h1307;
                 end
-                h1324 = 16'h0;
-                h1325 = 16'h0;
-                h1326 = 16'h0;
+                h1321 = 16'h0;
+                h1322 = 16'h0;
+                h1323 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h1326 = 65529;
+                    h1323 = 65529;
                 end
                 else begin
-                    h1326 = 65528;
+                    h1323 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h1325 = 65531;
+                    h1322 = 65531;
+                end
+                else begin
+                    h1322 = h1323;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1321 = 65535;
+                end
+                else begin
+                    h1321 = h1322;
+                end
+                h1324 = 16'h0;
+                h1324 = (e_sid & h1321);
+                h1325 = 16'h0;
+                h1326 = 16'h0;
+                h1327 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1327 = 65529;
+                end
+                else begin
+                    h1327 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1326 = 65531;
+                end
+                else begin
+                    h1326 = h1327;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1325 = 65535;
                 end
                 else begin
                     h1325 = h1326;
                 end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h1324 = 65535;
-                end
-                else begin
-                    h1324 = h1325;
-                end
-                h1327 = 16'h0;
-                h1327 = (e_sid & h1324);
                 h1328 = 16'h0;
+                h1328 = (w_irte_8[16-1:0] & h1325);
                 h1329 = 16'h0;
+                h1329 = e_sid;
                 h1330 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h1330 = 65529;
+                h1330 = w_irte_8[16-1:0];
+                h1331 = 16'h0;
+                h1331 = e_sid;
+                h1332 = 16'h0;
+                h1332 = w_irte_8[16-1:0];
+                h1344 = 32'h0;
+                h1344 = e_msi_data;
+                h1345 = 17'h0;
+                h1346 = 1'h0;
+                h1346 = 0;
+                if (e_msi_addr[2]) begin
+                    h1346 = 1;
+                end
+                h1347 = 32'h0;
+                h1347 = e_msi_addr;
+                h1348 = 16'h0;
+                h1348 = ({h1346, 15'h0} | {1'h0, h1347[20-1:5]});
+                h1349 = 32'h0;
+                h1349 = e_msi_data;
+                h1350 = 17'h0;
+                h1350 = ({1'h0, h1348} + {1'h0, h1349[16-1:0]});
+                h1351 = 1'h0;
+                h1351 = 0;
+                if (e_msi_addr[2]) begin
+                    h1351 = 1;
+                end
+                h1352 = 32'h0;
+                h1352 = e_msi_addr;
+                h1353 = 16'h0;
+                h1353 = ({h1351, 15'h0} | {1'h0, h1352[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h1345 = h1350;
                 end
                 else begin
-                    h1330 = 65528;
+                    h1345 = {1'h0, h1353};
+                end
+                h1354 = 16'h0;
+                h1354 = (h1345[16-1:0] & 65535);
+                h1355 = 17'h0;
+                h1355 = 2;
+                h1356 = 4'h0;
+                h1356 = r_IRTA_REG[4-1:0];
+                h1357 = 17'h0;
+                h1357 = (h1355 << h1356);
+                h1358 = 1'h0;
+                h1359 = 1'h0;
+                h1360 = 64'h0;
+                h1360 = w_irte_0;
+                h1361 = 64'h0;
+                h1361 = w_irte_0;
+                h1362 = 64'h0;
+                h1362 = w_irte_0;
+                h1363 = 64'h0;
+                h1363 = w_irte_8;
+                h1364 = 64'h0;
+                h1365 = 64'h0;
+                h1365 = w_irte_8;
+                h1366 = 64'h0;
+                h1366 = w_irte_0;
+                h1367 = 64'h0;
+                h1367 = ({h1365[64-1:32], 32'h0} | {32'h0, h1366[64-1:38], 6'h0});
+                h1364 = h1367;
+                h1359 = 0;
+                if ((1'b0 || (((((h1360[8-1:2] != 0) || (h1361[14-1:12] != 0)) || (h1362[38-1:24] != 0)) || (h1363[32-1:20] != 0)) || (h1364[64-1:48] != 0)))) begin
+                    h1359 = 1;
+                end
+                h1368 = 1'h0;
+                h1369 = 32'h0;
+                h1369 = w_irte_0[64-1:32];
+                h1370 = 32'h0;
+                h1370 = w_irte_0[64-1:32];
+                h1368 = 0;
+                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1369[8-1:0] != 0) || (h1370[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                    h1368 = 1;
+                end
+                if (w_irte_0[15]) begin
+                    h1358 = h1359;
+                end
+                else begin
+                    h1358 = h1368;
+                end
+                h1371 = 16'h0;
+                h1372 = 16'h0;
+                h1373 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1373 = 65529;
+                end
+                else begin
+                    h1373 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h1329 = 65531;
+                    h1372 = 65531;
                 end
                 else begin
-                    h1329 = h1330;
+                    h1372 = h1373;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h1328 = 65535;
+                    h1371 = 65535;
                 end
                 else begin
-                    h1328 = h1329;
+                    h1371 = h1372;
                 end
-                h1331 = 16'h0;
-                h1331 = (w_irte_8[16-1:0] & h1328);
-                h1332 = 16'h0;
-                h1332 = e_sid;
-                h1333 = 16'h0;
-                h1333 = w_irte_8[16-1:0];
-                h1334 = 16'h0;
-                h1334 = e_sid;
-                h1335 = 16'h0;
-                h1335 = w_irte_8[16-1:0];
+                h1374 = 16'h0;
+                h1374 = (e_sid & h1371);
+                h1375 = 16'h0;
+                h1376 = 16'h0;
+                h1377 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1377 = 65529;
+                end
+                else begin
+                    h1377 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1376 = 65531;
+                end
+                else begin
+                    h1376 = h1377;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1375 = 65535;
+                end
+                else begin
+                    h1375 = h1376;
+                end
+                h1378 = 16'h0;
+                h1378 = (w_irte_8[16-1:0] & h1375);
+                h1379 = 16'h0;
+                h1379 = e_sid;
+                h1380 = 16'h0;
+                h1380 = w_irte_8[16-1:0];
+                h1381 = 16'h0;
+                h1381 = e_sid;
+                h1382 = 16'h0;
+                h1382 = w_irte_8[16-1:0];
+                h1394 = 32'h0;
+                h1394 = e_msi_data;
+                h1395 = 17'h0;
+                h1396 = 1'h0;
+                h1396 = 0;
+                if (e_msi_addr[2]) begin
+                    h1396 = 1;
+                end
+                h1397 = 32'h0;
+                h1397 = e_msi_addr;
+                h1398 = 16'h0;
+                h1398 = ({h1396, 15'h0} | {1'h0, h1397[20-1:5]});
+                h1399 = 32'h0;
+                h1399 = e_msi_data;
+                h1400 = 17'h0;
+                h1400 = ({1'h0, h1398} + {1'h0, h1399[16-1:0]});
+                h1401 = 1'h0;
+                h1401 = 0;
+                if (e_msi_addr[2]) begin
+                    h1401 = 1;
+                end
+                h1402 = 32'h0;
+                h1402 = e_msi_addr;
+                h1403 = 16'h0;
+                h1403 = ({h1401, 15'h0} | {1'h0, h1402[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h1395 = h1400;
+                end
+                else begin
+                    h1395 = {1'h0, h1403};
+                end
+                h1404 = 16'h0;
+                h1404 = (h1395[16-1:0] & 65535);
+                h1405 = 17'h0;
+                h1405 = 2;
+                h1406 = 4'h0;
+                h1406 = r_IRTA_REG[4-1:0];
+                h1407 = 17'h0;
+                h1407 = (h1405 << h1406);
+                h1408 = 1'h0;
+                h1409 = 1'h0;
+                h1410 = 64'h0;
+                h1410 = w_irte_0;
+                h1411 = 64'h0;
+                h1411 = w_irte_0;
+                h1412 = 64'h0;
+                h1412 = w_irte_0;
+                h1413 = 64'h0;
+                h1413 = w_irte_8;
+                h1414 = 64'h0;
+                h1415 = 64'h0;
+                h1415 = w_irte_8;
+                h1416 = 64'h0;
+                h1416 = w_irte_0;
+                h1417 = 64'h0;
+                h1417 = ({h1415[64-1:32], 32'h0} | {32'h0, h1416[64-1:38], 6'h0});
+                h1414 = h1417;
+                h1409 = 0;
+                if ((1'b0 || (((((h1410[8-1:2] != 0) || (h1411[14-1:12] != 0)) || (h1412[38-1:24] != 0)) || (h1413[32-1:20] != 0)) || (h1414[64-1:48] != 0)))) begin
+                    h1409 = 1;
+                end
+                h1418 = 1'h0;
+                h1419 = 32'h0;
+                h1419 = w_irte_0[64-1:32];
+                h1420 = 32'h0;
+                h1420 = w_irte_0[64-1:32];
+                h1418 = 0;
+                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1419[8-1:0] != 0) || (h1420[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                    h1418 = 1;
+                end
+                if (w_irte_0[15]) begin
+                    h1408 = h1409;
+                end
+                else begin
+                    h1408 = h1418;
+                end
+                h1421 = 16'h0;
+                h1422 = 16'h0;
+                h1423 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1423 = 65529;
+                end
+                else begin
+                    h1423 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1422 = 65531;
+                end
+                else begin
+                    h1422 = h1423;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1421 = 65535;
+                end
+                else begin
+                    h1421 = h1422;
+                end
+                h1424 = 16'h0;
+                h1424 = (e_sid & h1421);
+                h1425 = 16'h0;
+                h1426 = 16'h0;
+                h1427 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1427 = 65529;
+                end
+                else begin
+                    h1427 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1426 = 65531;
+                end
+                else begin
+                    h1426 = h1427;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1425 = 65535;
+                end
+                else begin
+                    h1425 = h1426;
+                end
+                h1428 = 16'h0;
+                h1428 = (w_irte_8[16-1:0] & h1425);
+                h1429 = 16'h0;
+                h1429 = e_sid;
+                h1430 = 16'h0;
+                h1430 = w_irte_8[16-1:0];
+                h1431 = 16'h0;
+                h1431 = e_sid;
+                h1432 = 16'h0;
+                h1432 = w_irte_8[16-1:0];
+                h1433 = 32'h0;
+                h1433 = w_pd_0[64-1:32];
+                h1434 = 32'h0;
+                h1434 = w_pd_0[64-1:32];
+                h1460 = 32'h0;
+                h1460 = e_msi_data;
+                h1461 = 17'h0;
+                h1462 = 1'h0;
+                h1462 = 0;
+                if (e_msi_addr[2]) begin
+                    h1462 = 1;
+                end
+                h1463 = 32'h0;
+                h1463 = e_msi_addr;
+                h1464 = 16'h0;
+                h1464 = ({h1462, 15'h0} | {1'h0, h1463[20-1:5]});
+                h1465 = 32'h0;
+                h1465 = e_msi_data;
+                h1466 = 17'h0;
+                h1466 = ({1'h0, h1464} + {1'h0, h1465[16-1:0]});
+                h1467 = 1'h0;
+                h1467 = 0;
+                if (e_msi_addr[2]) begin
+                    h1467 = 1;
+                end
+                h1468 = 32'h0;
+                h1468 = e_msi_addr;
+                h1469 = 16'h0;
+                h1469 = ({h1467, 15'h0} | {1'h0, h1468[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h1461 = h1466;
+                end
+                else begin
+                    h1461 = {1'h0, h1469};
+                end
+                h1470 = 16'h0;
+                h1470 = (h1461[16-1:0] & 65535);
+                h1471 = 17'h0;
+                h1471 = 2;
+                h1472 = 4'h0;
+                h1472 = r_IRTA_REG[4-1:0];
+                h1473 = 17'h0;
+                h1473 = (h1471 << h1472);
+                h1474 = 1'h0;
+                h1475 = 1'h0;
+                h1476 = 64'h0;
+                h1476 = w_irte_0;
+                h1477 = 64'h0;
+                h1477 = w_irte_0;
+                h1478 = 64'h0;
+                h1478 = w_irte_0;
+                h1479 = 64'h0;
+                h1479 = w_irte_8;
+                h1480 = 64'h0;
+                h1481 = 64'h0;
+                h1481 = w_irte_8;
+                h1482 = 64'h0;
+                h1482 = w_irte_0;
+                h1483 = 64'h0;
+                h1483 = ({h1481[64-1:32], 32'h0} | {32'h0, h1482[64-1:38], 6'h0});
+                h1480 = h1483;
+                h1475 = 0;
+                if ((1'b0 || (((((h1476[8-1:2] != 0) || (h1477[14-1:12] != 0)) || (h1478[38-1:24] != 0)) || (h1479[32-1:20] != 0)) || (h1480[64-1:48] != 0)))) begin
+                    h1475 = 1;
+                end
+                h1484 = 1'h0;
+                h1485 = 32'h0;
+                h1485 = w_irte_0[64-1:32];
+                h1486 = 32'h0;
+                h1486 = w_irte_0[64-1:32];
+                h1484 = 0;
+                if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1485[8-1:0] != 0) || (h1486[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                    h1484 = 1;
+                end
+                if (w_irte_0[15]) begin
+                    h1474 = h1475;
+                end
+                else begin
+                    h1474 = h1484;
+                end
+                h1487 = 16'h0;
+                h1488 = 16'h0;
+                h1489 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1489 = 65529;
+                end
+                else begin
+                    h1489 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1488 = 65531;
+                end
+                else begin
+                    h1488 = h1489;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1487 = 65535;
+                end
+                else begin
+                    h1487 = h1488;
+                end
+                h1490 = 16'h0;
+                h1490 = (e_sid & h1487);
+                h1491 = 16'h0;
+                h1492 = 16'h0;
+                h1493 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h1493 = 65529;
+                end
+                else begin
+                    h1493 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h1492 = 65531;
+                end
+                else begin
+                    h1492 = h1493;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h1491 = 65535;
+                end
+                else begin
+                    h1491 = h1492;
+                end
+                h1494 = 16'h0;
+                h1494 = (w_irte_8[16-1:0] & h1491);
+                h1495 = 16'h0;
+                h1495 = e_sid;
+                h1496 = 16'h0;
+                h1496 = w_irte_8[16-1:0];
+                h1497 = 16'h0;
+                h1497 = e_sid;
+                h1498 = 16'h0;
+                h1498 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -6710,9 +7399,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h268})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h269})))) && (!r_GSTS_REG[31]))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h310})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h311})))) && (!r_GSTS_REG[31]))) begin
                     status <= 2;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6737,7 +7426,7 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
                     status <= 3;
@@ -6764,37 +7453,37 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (er_root != 0))) begin
                     status <= 4;
-                    h270 = 3'h0;
+                    h312 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h270 = 7;
+                        h312 = 7;
                     end
                     else begin
-                        h270 = 4;
+                        h312 = 4;
                     end
-                    rec_outcome <= {1'h0, h270};
+                    rec_outcome <= {1'h0, h312};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 8;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h271 = 64'h0;
-                    h271 = e_addr;
-                    v_wide[64-1:12] = h271[64-1:12];
+                    h313 = 64'h0;
+                    h313 = e_addr;
+                    v_wide[64-1:12] = h313[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 8;
                     v_wide[62-1:60] = e_at;
-                    h272 = 1'h0;
-                    h272 = 0;
+                    h314 = 1'h0;
+                    h314 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h272 = 1;
+                        h314 = 1;
                     end
-                    v_wide[63-1:62] = h272;
+                    v_wide[63-1:62] = h314;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6804,14 +7493,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h273 = 3'h0;
+                    h315 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h273 = 4;
+                        h315 = 4;
                     end
                     else begin
-                        h273 = 0;
+                        h315 = 0;
                     end
-                    rec_cpl_status <= h273;
+                    rec_cpl_status <= h315;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -6820,274 +7509,67 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (e_pv != 0))) begin
                     status <= 5;
-                    h274 = 3'h0;
+                    h316 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h274 = 7;
+                        h316 = 7;
                     end
                     else begin
-                        h274 = 4;
+                        h316 = 4;
                     end
-                    rec_outcome <= {1'h0, h274};
+                    rec_outcome <= {1'h0, h316};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 49;
                     rec_recorded <= 1;
-                    h275 = 64'h0;
-                    h275 = (e_addr >>> 12);
-                    h276 = 76'h0;
-                    h276 = {h275, 12'h0};
-                    rec_frcd_lo <= h276[64-1:0];
-                    h277 = 62'h0;
-                    h277 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h278 = 1'h0;
-                    h278 = 0;
+                    h317 = 64'h0;
+                    h317 = (e_addr >>> 12);
+                    h318 = 76'h0;
+                    h318 = {h317, 12'h0};
+                    rec_frcd_lo <= h318[64-1:0];
+                    h319 = 62'h0;
+                    h319 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h320 = 1'h0;
+                    h320 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h278 = 1;
+                        h320 = 1;
                     end
-                    h279 = 63'h0;
-                    h279 = ({1'h0, h277} | {h278, 62'h0});
-                    h280 = 64'h0;
-                    h280 = ({1'h0, h279} | 64'h8000000000000000);
-                    h281 = 64'h0;
-                    h281 = (h280 | {32'h0, e_pv, 31'h0});
-                    h282 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h282 = e_pasid;
-                    end
-                    else begin
-                        h282 = 0;
-                    end
-                    h283 = 64'h0;
-                    h283 = (h281 | {4'h0, h282, 40'h0});
-                    h284 = 64'h0;
-                    h284 = (h283 | 64'h3100000000);
-                    rec_frcd_hi <= h284;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h285 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h285 = 1;
-                    end
-                    else begin
-                        h285 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h285};
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (er_root != 0))) begin
-                    status <= 6;
-                    h286 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h286 = 7;
-                    end
-                    else begin
-                        h286 = 4;
-                    end
-                    rec_outcome <= {1'h0, h286};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 56;
-                    rec_recorded <= 1;
-                    h287 = 64'h0;
-                    h287 = (e_addr >>> 12);
-                    h288 = 76'h0;
-                    h288 = {h287, 12'h0};
-                    rec_frcd_lo <= h288[64-1:0];
-                    h289 = 62'h0;
-                    h289 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h290 = 1'h0;
-                    h290 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h290 = 1;
-                    end
-                    h291 = 63'h0;
-                    h291 = ({1'h0, h289} | {h290, 62'h0});
-                    h292 = 64'h0;
-                    h292 = ({1'h0, h291} | 64'h8000000000000000);
-                    h293 = 64'h0;
-                    h293 = (h292 | {32'h0, e_pv, 31'h0});
-                    h294 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h294 = e_pasid;
-                    end
-                    else begin
-                        h294 = 0;
-                    end
-                    h295 = 64'h0;
-                    h295 = (h293 | {4'h0, h294, 40'h0});
-                    h296 = 64'h0;
-                    h296 = (h295 | 64'h3800000000);
-                    rec_frcd_hi <= h296;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h297 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h297 = 4;
-                    end
-                    else begin
-                        h297 = 0;
-                    end
-                    rec_cpl_status <= h297;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h310 != 0)))) begin
-                    status <= 7;
-                    h298 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h298 = 7;
-                    end
-                    else begin
-                        h298 = 4;
-                    end
-                    rec_outcome <= {1'h0, h298};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 57;
-                    rec_recorded <= 1;
-                    h299 = 64'h0;
-                    h299 = (e_addr >>> 12);
-                    h300 = 76'h0;
-                    h300 = {h299, 12'h0};
-                    rec_frcd_lo <= h300[64-1:0];
-                    h301 = 62'h0;
-                    h301 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h302 = 1'h0;
-                    h302 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h302 = 1;
-                    end
-                    h303 = 63'h0;
-                    h303 = ({1'h0, h301} | {h302, 62'h0});
-                    h304 = 64'h0;
-                    h304 = ({1'h0, h303} | 64'h8000000000000000);
-                    h305 = 64'h0;
-                    h305 = (h304 | {32'h0, e_pv, 31'h0});
-                    h306 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h306 = e_pasid;
-                    end
-                    else begin
-                        h306 = 0;
-                    end
-                    h307 = 64'h0;
-                    h307 = (h305 | {4'h0, h306, 40'h0});
-                    h308 = 64'h0;
-                    h308 = (h307 | 64'h3900000000);
-                    rec_frcd_hi <= h308;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h309 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h309 = 1;
-                    end
-                    else begin
-                        h309 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h309};
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h325 != 0))) begin
-                    status <= 8;
-                    h313 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h313 = 7;
-                    end
-                    else begin
-                        h313 = 4;
-                    end
-                    rec_outcome <= {1'h0, h313};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 58;
-                    rec_recorded <= 1;
-                    h314 = 64'h0;
-                    h314 = (e_addr >>> 12);
-                    h315 = 76'h0;
-                    h315 = {h314, 12'h0};
-                    rec_frcd_lo <= h315[64-1:0];
-                    h316 = 62'h0;
-                    h316 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h317 = 1'h0;
-                    h317 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h317 = 1;
-                    end
-                    h318 = 63'h0;
-                    h318 = ({1'h0, h316} | {h317, 62'h0});
-                    h319 = 64'h0;
-                    h319 = ({1'h0, h318} | 64'h8000000000000000);
-                    h320 = 64'h0;
-                    h320 = (h319 | {32'h0, e_pv, 31'h0});
-                    h321 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h321 = e_pasid;
-                    end
-                    else begin
-                        h321 = 0;
-                    end
+                    h321 = 63'h0;
+                    h321 = ({1'h0, h319} | {h320, 62'h0});
                     h322 = 64'h0;
-                    h322 = (h320 | {4'h0, h321, 40'h0});
+                    h322 = ({1'h0, h321} | 64'h8000000000000000);
                     h323 = 64'h0;
-                    h323 = (h322 | 64'h3a00000000);
-                    rec_frcd_hi <= h323;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h324 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h324 = 4;
+                    h323 = (h322 | {32'h0, e_pv, 31'h0});
+                    h324 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h324 = e_pasid;
                     end
                     else begin
                         h324 = 0;
                     end
-                    rec_cpl_status <= h324;
+                    h325 = 64'h0;
+                    h325 = (h323 | {4'h0, h324, 40'h0});
+                    h326 = 64'h0;
+                    h326 = (h325 | 64'h3100000000);
+                    rec_frcd_hi <= h326;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h327 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h327 = 1;
+                    end
+                    else begin
+                        h327 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h327};
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7096,52 +7578,259 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h342 != 0)) && (!(h345 != 0))) && (!(er_root != 0))) && (er_smctx != 0))) begin
-                    status <= 9;
-                    h330 = 3'h0;
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (er_root != 0))) begin
+                    status <= 6;
+                    h328 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h330 = 7;
+                        h328 = 7;
                     end
                     else begin
-                        h330 = 4;
+                        h328 = 4;
                     end
-                    rec_outcome <= {1'h0, h330};
+                    rec_outcome <= {1'h0, h328};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 56;
+                    rec_recorded <= 1;
+                    h329 = 64'h0;
+                    h329 = (e_addr >>> 12);
+                    h330 = 76'h0;
+                    h330 = {h329, 12'h0};
+                    rec_frcd_lo <= h330[64-1:0];
+                    h331 = 62'h0;
+                    h331 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h332 = 1'h0;
+                    h332 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h332 = 1;
+                    end
+                    h333 = 63'h0;
+                    h333 = ({1'h0, h331} | {h332, 62'h0});
+                    h334 = 64'h0;
+                    h334 = ({1'h0, h333} | 64'h8000000000000000);
+                    h335 = 64'h0;
+                    h335 = (h334 | {32'h0, e_pv, 31'h0});
+                    h336 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h336 = e_pasid;
+                    end
+                    else begin
+                        h336 = 0;
+                    end
+                    h337 = 64'h0;
+                    h337 = (h335 | {4'h0, h336, 40'h0});
+                    h338 = 64'h0;
+                    h338 = (h337 | 64'h3800000000);
+                    rec_frcd_hi <= h338;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h339 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h339 = 4;
+                    end
+                    else begin
+                        h339 = 0;
+                    end
+                    rec_cpl_status <= h339;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h352 != 0)))) begin
+                    status <= 7;
+                    h340 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h340 = 7;
+                    end
+                    else begin
+                        h340 = 4;
+                    end
+                    rec_outcome <= {1'h0, h340};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 57;
+                    rec_recorded <= 1;
+                    h341 = 64'h0;
+                    h341 = (e_addr >>> 12);
+                    h342 = 76'h0;
+                    h342 = {h341, 12'h0};
+                    rec_frcd_lo <= h342[64-1:0];
+                    h343 = 62'h0;
+                    h343 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h344 = 1'h0;
+                    h344 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h344 = 1;
+                    end
+                    h345 = 63'h0;
+                    h345 = ({1'h0, h343} | {h344, 62'h0});
+                    h346 = 64'h0;
+                    h346 = ({1'h0, h345} | 64'h8000000000000000);
+                    h347 = 64'h0;
+                    h347 = (h346 | {32'h0, e_pv, 31'h0});
+                    h348 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h348 = e_pasid;
+                    end
+                    else begin
+                        h348 = 0;
+                    end
+                    h349 = 64'h0;
+                    h349 = (h347 | {4'h0, h348, 40'h0});
+                    h350 = 64'h0;
+                    h350 = (h349 | 64'h3900000000);
+                    rec_frcd_hi <= h350;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h351 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h351 = 1;
+                    end
+                    else begin
+                        h351 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h351};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h367 != 0))) begin
+                    status <= 8;
+                    h355 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h355 = 7;
+                    end
+                    else begin
+                        h355 = 4;
+                    end
+                    rec_outcome <= {1'h0, h355};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 58;
+                    rec_recorded <= 1;
+                    h356 = 64'h0;
+                    h356 = (e_addr >>> 12);
+                    h357 = 76'h0;
+                    h357 = {h356, 12'h0};
+                    rec_frcd_lo <= h357[64-1:0];
+                    h358 = 62'h0;
+                    h358 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h359 = 1'h0;
+                    h359 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h359 = 1;
+                    end
+                    h360 = 63'h0;
+                    h360 = ({1'h0, h358} | {h359, 62'h0});
+                    h361 = 64'h0;
+                    h361 = ({1'h0, h360} | 64'h8000000000000000);
+                    h362 = 64'h0;
+                    h362 = (h361 | {32'h0, e_pv, 31'h0});
+                    h363 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h363 = e_pasid;
+                    end
+                    else begin
+                        h363 = 0;
+                    end
+                    h364 = 64'h0;
+                    h364 = (h362 | {4'h0, h363, 40'h0});
+                    h365 = 64'h0;
+                    h365 = (h364 | 64'h3a00000000);
+                    rec_frcd_hi <= h365;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h366 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h366 = 4;
+                    end
+                    else begin
+                        h366 = 0;
+                    end
+                    rec_cpl_status <= h366;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h384 != 0)) && (!(h387 != 0))) && (!(er_root != 0))) && (er_smctx != 0))) begin
+                    status <= 9;
+                    h372 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h372 = 7;
+                    end
+                    else begin
+                        h372 = 4;
+                    end
+                    rec_outcome <= {1'h0, h372};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 64;
                     rec_recorded <= 1;
-                    h331 = 64'h0;
-                    h331 = (e_addr >>> 12);
-                    h332 = 76'h0;
-                    h332 = {h331, 12'h0};
-                    rec_frcd_lo <= h332[64-1:0];
-                    h333 = 62'h0;
-                    h333 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h334 = 1'h0;
-                    h334 = 0;
+                    h373 = 64'h0;
+                    h373 = (e_addr >>> 12);
+                    h374 = 76'h0;
+                    h374 = {h373, 12'h0};
+                    rec_frcd_lo <= h374[64-1:0];
+                    h375 = 62'h0;
+                    h375 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h376 = 1'h0;
+                    h376 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h334 = 1;
+                        h376 = 1;
                     end
-                    h335 = 63'h0;
-                    h335 = ({1'h0, h333} | {h334, 62'h0});
-                    h336 = 64'h0;
-                    h336 = ({1'h0, h335} | 64'h8000000000000000);
-                    h337 = 64'h0;
-                    h337 = (h336 | {32'h0, e_pv, 31'h0});
-                    h338 = 20'h0;
+                    h377 = 63'h0;
+                    h377 = ({1'h0, h375} | {h376, 62'h0});
+                    h378 = 64'h0;
+                    h378 = ({1'h0, h377} | 64'h8000000000000000);
+                    h379 = 64'h0;
+                    h379 = (h378 | {32'h0, e_pv, 31'h0});
+                    h380 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h338 = e_pasid;
+                        h380 = e_pasid;
                     end
                     else begin
-                        h338 = 0;
+                        h380 = 0;
                     end
-                    h339 = 64'h0;
-                    h339 = (h337 | {4'h0, h338, 40'h0});
-                    h340 = 64'h0;
-                    h340 = (h339 | 64'h4000000000);
-                    rec_frcd_hi <= h340;
+                    h381 = 64'h0;
+                    h381 = (h379 | {4'h0, h380, 40'h0});
+                    h382 = 64'h0;
+                    h382 = (h381 | 64'h4000000000);
+                    rec_frcd_hi <= h382;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7149,14 +7838,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h341 = 3'h0;
+                    h383 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h341 = 4;
+                        h383 = 4;
                     end
                     else begin
-                        h341 = 0;
+                        h383 = 0;
                     end
-                    rec_cpl_status <= h341;
+                    rec_cpl_status <= h383;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7165,57 +7854,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h363 != 0)) && (!(h366 != 0))) && (!(er_root != 0))) && (!w_smctx_0[0]))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h405 != 0)) && (!(h408 != 0))) && (!(er_root != 0))) && (!w_smctx_0[0]))) begin
                     status <= 10;
-                    h350 = 3'h0;
+                    h392 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h350 = 7;
+                        h392 = 7;
                     end
                     else begin
-                        h350 = 4;
+                        h392 = 4;
                     end
-                    rec_outcome <= {1'h0, h350};
+                    rec_outcome <= {1'h0, h392};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 65;
-                    h351 = 1'h0;
-                    h351 = 0;
+                    h393 = 1'h0;
+                    h393 = 0;
                     if ((!w_smctx_0[1])) begin
-                        h351 = 1;
+                        h393 = 1;
                     end
-                    rec_recorded <= h351;
-                    h352 = 64'h0;
-                    h352 = (e_addr >>> 12);
-                    h353 = 76'h0;
-                    h353 = {h352, 12'h0};
-                    rec_frcd_lo <= h353[64-1:0];
-                    h354 = 62'h0;
-                    h354 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h355 = 1'h0;
-                    h355 = 0;
+                    rec_recorded <= h393;
+                    h394 = 64'h0;
+                    h394 = (e_addr >>> 12);
+                    h395 = 76'h0;
+                    h395 = {h394, 12'h0};
+                    rec_frcd_lo <= h395[64-1:0];
+                    h396 = 62'h0;
+                    h396 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h397 = 1'h0;
+                    h397 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h355 = 1;
+                        h397 = 1;
                     end
-                    h356 = 63'h0;
-                    h356 = ({1'h0, h354} | {h355, 62'h0});
-                    h357 = 64'h0;
-                    h357 = ({1'h0, h356} | 64'h8000000000000000);
-                    h358 = 64'h0;
-                    h358 = (h357 | {32'h0, e_pv, 31'h0});
-                    h359 = 20'h0;
+                    h398 = 63'h0;
+                    h398 = ({1'h0, h396} | {h397, 62'h0});
+                    h399 = 64'h0;
+                    h399 = ({1'h0, h398} | 64'h8000000000000000);
+                    h400 = 64'h0;
+                    h400 = (h399 | {32'h0, e_pv, 31'h0});
+                    h401 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h359 = e_pasid;
+                        h401 = e_pasid;
                     end
                     else begin
-                        h359 = 0;
+                        h401 = 0;
                     end
-                    h360 = 64'h0;
-                    h360 = (h358 | {4'h0, h359, 40'h0});
-                    h361 = 64'h0;
-                    h361 = (h360 | 64'h4100000000);
-                    rec_frcd_hi <= h361;
+                    h402 = 64'h0;
+                    h402 = (h400 | {4'h0, h401, 40'h0});
+                    h403 = 64'h0;
+                    h403 = (h402 | 64'h4100000000);
+                    rec_frcd_hi <= h403;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7223,14 +7912,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h362 = 1'h0;
+                    h404 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h362 = 1;
+                        h404 = 1;
                     end
                     else begin
-                        h362 = 0;
+                        h404 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h362};
+                    rec_cpl_status <= {2'h0, h404};
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7239,170 +7928,22 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h383 != 0)) && (!(h386 != 0))) && (!(er_root != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h425 != 0)) && (!(h428 != 0))) && (!(er_root != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
                     status <= 11;
-                    h371 = 3'h0;
+                    h413 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h371 = 7;
+                        h413 = 7;
                     end
                     else begin
-                        h371 = 4;
+                        h413 = 4;
                     end
-                    rec_outcome <= {1'h0, h371};
+                    rec_outcome <= {1'h0, h413};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 66;
                     rec_recorded <= 1;
-                    h372 = 64'h0;
-                    h372 = (e_addr >>> 12);
-                    h373 = 76'h0;
-                    h373 = {h372, 12'h0};
-                    rec_frcd_lo <= h373[64-1:0];
-                    h374 = 62'h0;
-                    h374 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h375 = 1'h0;
-                    h375 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h375 = 1;
-                    end
-                    h376 = 63'h0;
-                    h376 = ({1'h0, h374} | {h375, 62'h0});
-                    h377 = 64'h0;
-                    h377 = ({1'h0, h376} | 64'h8000000000000000);
-                    h378 = 64'h0;
-                    h378 = (h377 | {32'h0, e_pv, 31'h0});
-                    h379 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h379 = e_pasid;
-                    end
-                    else begin
-                        h379 = 0;
-                    end
-                    h380 = 64'h0;
-                    h380 = (h378 | {4'h0, h379, 40'h0});
-                    h381 = 64'h0;
-                    h381 = (h380 | 64'h4200000000);
-                    rec_frcd_hi <= h381;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h382 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h382 = 4;
-                    end
-                    else begin
-                        h382 = 0;
-                    end
-                    rec_cpl_status <= h382;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h404 != 0)) && (!(h407 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
-                    status <= 12;
-                    h391 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h391 = 7;
-                    end
-                    else begin
-                        h391 = 4;
-                    end
-                    rec_outcome <= {1'h0, h391};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 68;
-                    h392 = 1'h0;
-                    h392 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h392 = 1;
-                    end
-                    rec_recorded <= h392;
-                    h393 = 64'h0;
-                    h393 = (e_addr >>> 12);
-                    h394 = 76'h0;
-                    h394 = {h393, 12'h0};
-                    rec_frcd_lo <= h394[64-1:0];
-                    h395 = 62'h0;
-                    h395 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h396 = 1'h0;
-                    h396 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h396 = 1;
-                    end
-                    h397 = 63'h0;
-                    h397 = ({1'h0, h395} | {h396, 62'h0});
-                    h398 = 64'h0;
-                    h398 = ({1'h0, h397} | 64'h8000000000000000);
-                    h399 = 64'h0;
-                    h399 = (h398 | {32'h0, e_pv, 31'h0});
-                    h400 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h400 = e_pasid;
-                    end
-                    else begin
-                        h400 = 0;
-                    end
-                    h401 = 64'h0;
-                    h401 = (h399 | {4'h0, h400, 40'h0});
-                    h402 = 64'h0;
-                    h402 = (h401 | 64'h4400000000);
-                    rec_frcd_hi <= h402;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h403 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h403 = 1;
-                    end
-                    else begin
-                        h403 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h403};
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h425 != 0)) && (!(h428 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
-                    status <= 13;
-                    h412 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h412 = 7;
-                    end
-                    else begin
-                        h412 = 4;
-                    end
-                    rec_outcome <= {1'h0, h412};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 69;
-                    h413 = 1'h0;
-                    h413 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h413 = 1;
-                    end
-                    rec_recorded <= h413;
                     h414 = 64'h0;
                     h414 = (e_addr >>> 12);
                     h415 = 76'h0;
@@ -7431,7 +7972,7 @@ always @(posedge clk) begin: fsm
                     h422 = 64'h0;
                     h422 = (h420 | {4'h0, h421, 40'h0});
                     h423 = 64'h0;
-                    h423 = (h422 | 64'h4500000000);
+                    h423 = (h422 | 64'h4200000000);
                     rec_frcd_hi <= h423;
                     rec_int_index <= 0;
                     rec_vector <= 0;
@@ -7440,14 +7981,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h424 = 1'h0;
+                    h424 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h424 = 1;
+                        h424 = 4;
                     end
                     else begin
                         h424 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h424};
+                    rec_cpl_status <= h424;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7456,9 +7997,157 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h433})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h434})))) && ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h435 != 0)) && (!(h438 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h446 != 0)) && (!(h449 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
+                    status <= 12;
+                    h433 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h433 = 7;
+                    end
+                    else begin
+                        h433 = 4;
+                    end
+                    rec_outcome <= {1'h0, h433};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 68;
+                    h434 = 1'h0;
+                    h434 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h434 = 1;
+                    end
+                    rec_recorded <= h434;
+                    h435 = 64'h0;
+                    h435 = (e_addr >>> 12);
+                    h436 = 76'h0;
+                    h436 = {h435, 12'h0};
+                    rec_frcd_lo <= h436[64-1:0];
+                    h437 = 62'h0;
+                    h437 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h438 = 1'h0;
+                    h438 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h438 = 1;
+                    end
+                    h439 = 63'h0;
+                    h439 = ({1'h0, h437} | {h438, 62'h0});
+                    h440 = 64'h0;
+                    h440 = ({1'h0, h439} | 64'h8000000000000000);
+                    h441 = 64'h0;
+                    h441 = (h440 | {32'h0, e_pv, 31'h0});
+                    h442 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h442 = e_pasid;
+                    end
+                    else begin
+                        h442 = 0;
+                    end
+                    h443 = 64'h0;
+                    h443 = (h441 | {4'h0, h442, 40'h0});
+                    h444 = 64'h0;
+                    h444 = (h443 | 64'h4400000000);
+                    rec_frcd_hi <= h444;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h445 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h445 = 1;
+                    end
+                    else begin
+                        h445 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h445};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h467 != 0)) && (!(h470 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
+                    status <= 13;
+                    h454 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h454 = 7;
+                    end
+                    else begin
+                        h454 = 4;
+                    end
+                    rec_outcome <= {1'h0, h454};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 69;
+                    h455 = 1'h0;
+                    h455 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h455 = 1;
+                    end
+                    rec_recorded <= h455;
+                    h456 = 64'h0;
+                    h456 = (e_addr >>> 12);
+                    h457 = 76'h0;
+                    h457 = {h456, 12'h0};
+                    rec_frcd_lo <= h457[64-1:0];
+                    h458 = 62'h0;
+                    h458 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h459 = 1'h0;
+                    h459 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h459 = 1;
+                    end
+                    h460 = 63'h0;
+                    h460 = ({1'h0, h458} | {h459, 62'h0});
+                    h461 = 64'h0;
+                    h461 = ({1'h0, h460} | 64'h8000000000000000);
+                    h462 = 64'h0;
+                    h462 = (h461 | {32'h0, e_pv, 31'h0});
+                    h463 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h463 = e_pasid;
+                    end
+                    else begin
+                        h463 = 0;
+                    end
+                    h464 = 64'h0;
+                    h464 = (h462 | {4'h0, h463, 40'h0});
+                    h465 = 64'h0;
+                    h465 = (h464 | 64'h4500000000);
+                    rec_frcd_hi <= h465;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h466 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h466 = 1;
+                    end
+                    else begin
+                        h466 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h466};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h475})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h476})))) && ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h477 != 0)) && (!(h480 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
                     status <= 14;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -7483,9 +8172,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h443 != 0)) && (!(h446 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
+                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h485 != 0)) && (!(h488 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
                     status <= 15;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -7510,57 +8199,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h464 != 0)) && (!(h467 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h472[20-1:6]} < h477)))) begin
+                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h506 != 0)) && (!(h509 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h514[20-1:6]} < h519)))) begin
                     status <= 16;
-                    h451 = 3'h0;
+                    h493 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h451 = 7;
+                        h493 = 7;
                     end
                     else begin
-                        h451 = 4;
+                        h493 = 4;
                     end
-                    rec_outcome <= {1'h0, h451};
+                    rec_outcome <= {1'h0, h493};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 70;
-                    h452 = 1'h0;
-                    h452 = 0;
+                    h494 = 1'h0;
+                    h494 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h452 = 1;
+                        h494 = 1;
                     end
-                    rec_recorded <= h452;
-                    h453 = 64'h0;
-                    h453 = (e_addr >>> 12);
-                    h454 = 76'h0;
-                    h454 = {h453, 12'h0};
-                    rec_frcd_lo <= h454[64-1:0];
-                    h455 = 62'h0;
-                    h455 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h456 = 1'h0;
-                    h456 = 0;
+                    rec_recorded <= h494;
+                    h495 = 64'h0;
+                    h495 = (e_addr >>> 12);
+                    h496 = 76'h0;
+                    h496 = {h495, 12'h0};
+                    rec_frcd_lo <= h496[64-1:0];
+                    h497 = 62'h0;
+                    h497 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h498 = 1'h0;
+                    h498 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h456 = 1;
+                        h498 = 1;
                     end
-                    h457 = 63'h0;
-                    h457 = ({1'h0, h455} | {h456, 62'h0});
-                    h458 = 64'h0;
-                    h458 = ({1'h0, h457} | 64'h8000000000000000);
-                    h459 = 64'h0;
-                    h459 = (h458 | {32'h0, e_pv, 31'h0});
-                    h460 = 20'h0;
+                    h499 = 63'h0;
+                    h499 = ({1'h0, h497} | {h498, 62'h0});
+                    h500 = 64'h0;
+                    h500 = ({1'h0, h499} | 64'h8000000000000000);
+                    h501 = 64'h0;
+                    h501 = (h500 | {32'h0, e_pv, 31'h0});
+                    h502 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h460 = e_pasid;
+                        h502 = e_pasid;
                     end
                     else begin
-                        h460 = 0;
+                        h502 = 0;
                     end
-                    h461 = 64'h0;
-                    h461 = (h459 | {4'h0, h460, 40'h0});
-                    h462 = 64'h0;
-                    h462 = (h461 | 64'h4600000000);
-                    rec_frcd_hi <= h462;
+                    h503 = 64'h0;
+                    h503 = (h501 | {4'h0, h502, 40'h0});
+                    h504 = 64'h0;
+                    h504 = (h503 | 64'h4600000000);
+                    rec_frcd_hi <= h504;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7568,14 +8257,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h463 = 1'h0;
+                    h505 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h463 = 1;
+                        h505 = 1;
                     end
                     else begin
-                        h463 = 0;
+                        h505 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h463};
+                    rec_cpl_status <= {2'h0, h505};
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7584,52 +8273,52 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h490 != 0)) && (!(h493 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h498[20-1:6]} < h503)) && (er_pdir != 0))) begin
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h532 != 0)) && (!(h535 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h540[20-1:6]} < h545)) && (er_pdir != 0))) begin
                     status <= 17;
-                    h478 = 3'h0;
+                    h520 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h478 = 7;
+                        h520 = 7;
                     end
                     else begin
-                        h478 = 4;
+                        h520 = 4;
                     end
-                    rec_outcome <= {1'h0, h478};
+                    rec_outcome <= {1'h0, h520};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 80;
                     rec_recorded <= 1;
-                    h479 = 64'h0;
-                    h479 = (e_addr >>> 12);
-                    h480 = 76'h0;
-                    h480 = {h479, 12'h0};
-                    rec_frcd_lo <= h480[64-1:0];
-                    h481 = 62'h0;
-                    h481 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h482 = 1'h0;
-                    h482 = 0;
+                    h521 = 64'h0;
+                    h521 = (e_addr >>> 12);
+                    h522 = 76'h0;
+                    h522 = {h521, 12'h0};
+                    rec_frcd_lo <= h522[64-1:0];
+                    h523 = 62'h0;
+                    h523 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h524 = 1'h0;
+                    h524 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h482 = 1;
+                        h524 = 1;
                     end
-                    h483 = 63'h0;
-                    h483 = ({1'h0, h481} | {h482, 62'h0});
-                    h484 = 64'h0;
-                    h484 = ({1'h0, h483} | 64'h8000000000000000);
-                    h485 = 64'h0;
-                    h485 = (h484 | {32'h0, e_pv, 31'h0});
-                    h486 = 20'h0;
+                    h525 = 63'h0;
+                    h525 = ({1'h0, h523} | {h524, 62'h0});
+                    h526 = 64'h0;
+                    h526 = ({1'h0, h525} | 64'h8000000000000000);
+                    h527 = 64'h0;
+                    h527 = (h526 | {32'h0, e_pv, 31'h0});
+                    h528 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h486 = e_pasid;
+                        h528 = e_pasid;
                     end
                     else begin
-                        h486 = 0;
+                        h528 = 0;
                     end
-                    h487 = 64'h0;
-                    h487 = (h485 | {4'h0, h486, 40'h0});
-                    h488 = 64'h0;
-                    h488 = (h487 | 64'h5000000000);
-                    rec_frcd_hi <= h488;
+                    h529 = 64'h0;
+                    h529 = (h527 | {4'h0, h528, 40'h0});
+                    h530 = 64'h0;
+                    h530 = (h529 | 64'h5000000000);
+                    rec_frcd_hi <= h530;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7637,14 +8326,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h489 = 3'h0;
+                    h531 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h489 = 4;
+                        h531 = 4;
                     end
                     else begin
-                        h489 = 0;
+                        h531 = 0;
                     end
-                    rec_cpl_status <= h489;
+                    rec_cpl_status <= h531;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7653,57 +8342,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h517 != 0)) && (!(h520 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h525[20-1:6]} < h530)) && (!w_pdir_0[0]))) begin
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h559 != 0)) && (!(h562 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h567[20-1:6]} < h572)) && (!w_pdir_0[0]))) begin
                     status <= 18;
-                    h504 = 3'h0;
+                    h546 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h504 = 7;
+                        h546 = 7;
                     end
                     else begin
-                        h504 = 4;
+                        h546 = 4;
                     end
-                    rec_outcome <= {1'h0, h504};
+                    rec_outcome <= {1'h0, h546};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 81;
-                    h505 = 1'h0;
-                    h505 = 0;
+                    h547 = 1'h0;
+                    h547 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h505 = 1;
+                        h547 = 1;
                     end
-                    rec_recorded <= h505;
-                    h506 = 64'h0;
-                    h506 = (e_addr >>> 12);
-                    h507 = 76'h0;
-                    h507 = {h506, 12'h0};
-                    rec_frcd_lo <= h507[64-1:0];
-                    h508 = 62'h0;
-                    h508 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h509 = 1'h0;
-                    h509 = 0;
+                    rec_recorded <= h547;
+                    h548 = 64'h0;
+                    h548 = (e_addr >>> 12);
+                    h549 = 76'h0;
+                    h549 = {h548, 12'h0};
+                    rec_frcd_lo <= h549[64-1:0];
+                    h550 = 62'h0;
+                    h550 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h551 = 1'h0;
+                    h551 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h509 = 1;
+                        h551 = 1;
                     end
-                    h510 = 63'h0;
-                    h510 = ({1'h0, h508} | {h509, 62'h0});
-                    h511 = 64'h0;
-                    h511 = ({1'h0, h510} | 64'h8000000000000000);
-                    h512 = 64'h0;
-                    h512 = (h511 | {32'h0, e_pv, 31'h0});
-                    h513 = 20'h0;
+                    h552 = 63'h0;
+                    h552 = ({1'h0, h550} | {h551, 62'h0});
+                    h553 = 64'h0;
+                    h553 = ({1'h0, h552} | 64'h8000000000000000);
+                    h554 = 64'h0;
+                    h554 = (h553 | {32'h0, e_pv, 31'h0});
+                    h555 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h513 = e_pasid;
+                        h555 = e_pasid;
                     end
                     else begin
-                        h513 = 0;
+                        h555 = 0;
                     end
-                    h514 = 64'h0;
-                    h514 = (h512 | {4'h0, h513, 40'h0});
-                    h515 = 64'h0;
-                    h515 = (h514 | 64'h5100000000);
-                    rec_frcd_hi <= h515;
+                    h556 = 64'h0;
+                    h556 = (h554 | {4'h0, h555, 40'h0});
+                    h557 = 64'h0;
+                    h557 = (h556 | 64'h5100000000);
+                    rec_frcd_hi <= h557;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7711,14 +8400,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h516 = 1'h0;
+                    h558 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h516 = 1;
+                        h558 = 1;
                     end
                     else begin
-                        h516 = 0;
+                        h558 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h516};
+                    rec_cpl_status <= {2'h0, h558};
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7727,52 +8416,52 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h543 != 0)) && (!(h546 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h551[20-1:6]} < h556)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h585 != 0)) && (!(h588 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h593[20-1:6]} < h598)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
                     status <= 19;
-                    h531 = 3'h0;
+                    h573 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h531 = 7;
+                        h573 = 7;
                     end
                     else begin
-                        h531 = 4;
+                        h573 = 4;
                     end
-                    rec_outcome <= {1'h0, h531};
+                    rec_outcome <= {1'h0, h573};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 82;
                     rec_recorded <= 1;
-                    h532 = 64'h0;
-                    h532 = (e_addr >>> 12);
-                    h533 = 76'h0;
-                    h533 = {h532, 12'h0};
-                    rec_frcd_lo <= h533[64-1:0];
-                    h534 = 62'h0;
-                    h534 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h535 = 1'h0;
-                    h535 = 0;
+                    h574 = 64'h0;
+                    h574 = (e_addr >>> 12);
+                    h575 = 76'h0;
+                    h575 = {h574, 12'h0};
+                    rec_frcd_lo <= h575[64-1:0];
+                    h576 = 62'h0;
+                    h576 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h577 = 1'h0;
+                    h577 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h535 = 1;
+                        h577 = 1;
                     end
-                    h536 = 63'h0;
-                    h536 = ({1'h0, h534} | {h535, 62'h0});
-                    h537 = 64'h0;
-                    h537 = ({1'h0, h536} | 64'h8000000000000000);
-                    h538 = 64'h0;
-                    h538 = (h537 | {32'h0, e_pv, 31'h0});
-                    h539 = 20'h0;
+                    h578 = 63'h0;
+                    h578 = ({1'h0, h576} | {h577, 62'h0});
+                    h579 = 64'h0;
+                    h579 = ({1'h0, h578} | 64'h8000000000000000);
+                    h580 = 64'h0;
+                    h580 = (h579 | {32'h0, e_pv, 31'h0});
+                    h581 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h539 = e_pasid;
+                        h581 = e_pasid;
                     end
                     else begin
-                        h539 = 0;
+                        h581 = 0;
                     end
-                    h540 = 64'h0;
-                    h540 = (h538 | {4'h0, h539, 40'h0});
-                    h541 = 64'h0;
-                    h541 = (h540 | 64'h5200000000);
-                    rec_frcd_hi <= h541;
+                    h582 = 64'h0;
+                    h582 = (h580 | {4'h0, h581, 40'h0});
+                    h583 = 64'h0;
+                    h583 = (h582 | 64'h5200000000);
+                    rec_frcd_hi <= h583;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7780,14 +8469,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h542 = 3'h0;
+                    h584 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h542 = 4;
+                        h584 = 4;
                     end
                     else begin
-                        h542 = 0;
+                        h584 = 0;
                     end
-                    rec_cpl_status <= h542;
+                    rec_cpl_status <= h584;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7796,52 +8485,52 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h569 != 0)) && (!(h572 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h577[20-1:6]} < h582)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (er_pe != 0))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h611 != 0)) && (!(h614 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h619[20-1:6]} < h624)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (er_pe != 0))) begin
                     status <= 20;
-                    h557 = 3'h0;
+                    h599 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h557 = 7;
+                        h599 = 7;
                     end
                     else begin
-                        h557 = 4;
+                        h599 = 4;
                     end
-                    rec_outcome <= {1'h0, h557};
+                    rec_outcome <= {1'h0, h599};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 88;
                     rec_recorded <= 1;
-                    h558 = 64'h0;
-                    h558 = (e_addr >>> 12);
-                    h559 = 76'h0;
-                    h559 = {h558, 12'h0};
-                    rec_frcd_lo <= h559[64-1:0];
-                    h560 = 62'h0;
-                    h560 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h561 = 1'h0;
-                    h561 = 0;
+                    h600 = 64'h0;
+                    h600 = (e_addr >>> 12);
+                    h601 = 76'h0;
+                    h601 = {h600, 12'h0};
+                    rec_frcd_lo <= h601[64-1:0];
+                    h602 = 62'h0;
+                    h602 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h603 = 1'h0;
+                    h603 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h561 = 1;
+                        h603 = 1;
                     end
-                    h562 = 63'h0;
-                    h562 = ({1'h0, h560} | {h561, 62'h0});
-                    h563 = 64'h0;
-                    h563 = ({1'h0, h562} | 64'h8000000000000000);
-                    h564 = 64'h0;
-                    h564 = (h563 | {32'h0, e_pv, 31'h0});
-                    h565 = 20'h0;
+                    h604 = 63'h0;
+                    h604 = ({1'h0, h602} | {h603, 62'h0});
+                    h605 = 64'h0;
+                    h605 = ({1'h0, h604} | 64'h8000000000000000);
+                    h606 = 64'h0;
+                    h606 = (h605 | {32'h0, e_pv, 31'h0});
+                    h607 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h565 = e_pasid;
+                        h607 = e_pasid;
                     end
                     else begin
-                        h565 = 0;
+                        h607 = 0;
                     end
-                    h566 = 64'h0;
-                    h566 = (h564 | {4'h0, h565, 40'h0});
-                    h567 = 64'h0;
-                    h567 = (h566 | 64'h5800000000);
-                    rec_frcd_hi <= h567;
+                    h608 = 64'h0;
+                    h608 = (h606 | {4'h0, h607, 40'h0});
+                    h609 = 64'h0;
+                    h609 = (h608 | 64'h5800000000);
+                    rec_frcd_hi <= h609;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7849,14 +8538,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h568 = 3'h0;
+                    h610 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h568 = 4;
+                        h610 = 4;
                     end
                     else begin
-                        h568 = 0;
+                        h610 = 0;
                     end
-                    rec_cpl_status <= h568;
+                    rec_cpl_status <= h610;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7865,57 +8554,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h596 != 0)) && (!(h599 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h604[20-1:6]} < h609)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!w_pe_0[0]))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h638 != 0)) && (!(h641 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h646[20-1:6]} < h651)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!w_pe_0[0]))) begin
                     status <= 21;
-                    h583 = 3'h0;
+                    h625 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h583 = 7;
+                        h625 = 7;
                     end
                     else begin
-                        h583 = 4;
+                        h625 = 4;
                     end
-                    rec_outcome <= {1'h0, h583};
+                    rec_outcome <= {1'h0, h625};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 89;
-                    h584 = 1'h0;
-                    h584 = 0;
+                    h626 = 1'h0;
+                    h626 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h584 = 1;
+                        h626 = 1;
                     end
-                    rec_recorded <= h584;
-                    h585 = 64'h0;
-                    h585 = (e_addr >>> 12);
-                    h586 = 76'h0;
-                    h586 = {h585, 12'h0};
-                    rec_frcd_lo <= h586[64-1:0];
-                    h587 = 62'h0;
-                    h587 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h588 = 1'h0;
-                    h588 = 0;
+                    rec_recorded <= h626;
+                    h627 = 64'h0;
+                    h627 = (e_addr >>> 12);
+                    h628 = 76'h0;
+                    h628 = {h627, 12'h0};
+                    rec_frcd_lo <= h628[64-1:0];
+                    h629 = 62'h0;
+                    h629 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h630 = 1'h0;
+                    h630 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h588 = 1;
+                        h630 = 1;
                     end
-                    h589 = 63'h0;
-                    h589 = ({1'h0, h587} | {h588, 62'h0});
-                    h590 = 64'h0;
-                    h590 = ({1'h0, h589} | 64'h8000000000000000);
-                    h591 = 64'h0;
-                    h591 = (h590 | {32'h0, e_pv, 31'h0});
-                    h592 = 20'h0;
+                    h631 = 63'h0;
+                    h631 = ({1'h0, h629} | {h630, 62'h0});
+                    h632 = 64'h0;
+                    h632 = ({1'h0, h631} | 64'h8000000000000000);
+                    h633 = 64'h0;
+                    h633 = (h632 | {32'h0, e_pv, 31'h0});
+                    h634 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h592 = e_pasid;
+                        h634 = e_pasid;
                     end
                     else begin
-                        h592 = 0;
+                        h634 = 0;
                     end
-                    h593 = 64'h0;
-                    h593 = (h591 | {4'h0, h592, 40'h0});
-                    h594 = 64'h0;
-                    h594 = (h593 | 64'h5900000000);
-                    rec_frcd_hi <= h594;
+                    h635 = 64'h0;
+                    h635 = (h633 | {4'h0, h634, 40'h0});
+                    h636 = 64'h0;
+                    h636 = (h635 | 64'h5900000000);
+                    rec_frcd_hi <= h636;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7923,14 +8612,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h595 = 1'h0;
+                    h637 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h595 = 1;
+                        h637 = 1;
                     end
                     else begin
-                        h595 = 0;
+                        h637 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h595};
+                    rec_cpl_status <= {2'h0, h637};
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -7939,52 +8628,52 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h622 != 0)) && (!(h625 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h630[20-1:6]} < h635)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h664 != 0)) && (!(h667 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h672[20-1:6]} < h677)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
                     status <= 22;
-                    h610 = 3'h0;
+                    h652 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h610 = 7;
+                        h652 = 7;
                     end
                     else begin
-                        h610 = 4;
+                        h652 = 4;
                     end
-                    rec_outcome <= {1'h0, h610};
+                    rec_outcome <= {1'h0, h652};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 90;
                     rec_recorded <= 1;
-                    h611 = 64'h0;
-                    h611 = (e_addr >>> 12);
-                    h612 = 76'h0;
-                    h612 = {h611, 12'h0};
-                    rec_frcd_lo <= h612[64-1:0];
-                    h613 = 62'h0;
-                    h613 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h614 = 1'h0;
-                    h614 = 0;
+                    h653 = 64'h0;
+                    h653 = (e_addr >>> 12);
+                    h654 = 76'h0;
+                    h654 = {h653, 12'h0};
+                    rec_frcd_lo <= h654[64-1:0];
+                    h655 = 62'h0;
+                    h655 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h656 = 1'h0;
+                    h656 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h614 = 1;
+                        h656 = 1;
                     end
-                    h615 = 63'h0;
-                    h615 = ({1'h0, h613} | {h614, 62'h0});
-                    h616 = 64'h0;
-                    h616 = ({1'h0, h615} | 64'h8000000000000000);
-                    h617 = 64'h0;
-                    h617 = (h616 | {32'h0, e_pv, 31'h0});
-                    h618 = 20'h0;
+                    h657 = 63'h0;
+                    h657 = ({1'h0, h655} | {h656, 62'h0});
+                    h658 = 64'h0;
+                    h658 = ({1'h0, h657} | 64'h8000000000000000);
+                    h659 = 64'h0;
+                    h659 = (h658 | {32'h0, e_pv, 31'h0});
+                    h660 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h618 = e_pasid;
+                        h660 = e_pasid;
                     end
                     else begin
-                        h618 = 0;
+                        h660 = 0;
                     end
-                    h619 = 64'h0;
-                    h619 = (h617 | {4'h0, h618, 40'h0});
-                    h620 = 64'h0;
-                    h620 = (h619 | 64'h5a00000000);
-                    rec_frcd_hi <= h620;
+                    h661 = 64'h0;
+                    h661 = (h659 | {4'h0, h660, 40'h0});
+                    h662 = 64'h0;
+                    h662 = (h661 | 64'h5a00000000);
+                    rec_frcd_hi <= h662;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -7992,14 +8681,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h621 = 3'h0;
+                    h663 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h621 = 4;
+                        h663 = 4;
                     end
                     else begin
-                        h621 = 0;
+                        h663 = 0;
                     end
-                    rec_cpl_status <= h621;
+                    rec_cpl_status <= h663;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -8008,57 +8697,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h649 != 0)) && (!(h652 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h657[20-1:6]} < h662)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h691 != 0)) && (!(h694 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h699[20-1:6]} < h704)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && (!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) begin
                     status <= 23;
-                    h636 = 3'h0;
+                    h678 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h636 = 7;
+                        h678 = 7;
                     end
                     else begin
-                        h636 = 4;
+                        h678 = 4;
                     end
-                    rec_outcome <= {1'h0, h636};
+                    rec_outcome <= {1'h0, h678};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 91;
-                    h637 = 1'h0;
-                    h637 = 0;
+                    h679 = 1'h0;
+                    h679 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h637 = 1;
+                        h679 = 1;
                     end
-                    rec_recorded <= h637;
-                    h638 = 64'h0;
-                    h638 = (e_addr >>> 12);
-                    h639 = 76'h0;
-                    h639 = {h638, 12'h0};
-                    rec_frcd_lo <= h639[64-1:0];
-                    h640 = 62'h0;
-                    h640 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h641 = 1'h0;
-                    h641 = 0;
+                    rec_recorded <= h679;
+                    h680 = 64'h0;
+                    h680 = (e_addr >>> 12);
+                    h681 = 76'h0;
+                    h681 = {h680, 12'h0};
+                    rec_frcd_lo <= h681[64-1:0];
+                    h682 = 62'h0;
+                    h682 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h683 = 1'h0;
+                    h683 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h641 = 1;
+                        h683 = 1;
                     end
-                    h642 = 63'h0;
-                    h642 = ({1'h0, h640} | {h641, 62'h0});
-                    h643 = 64'h0;
-                    h643 = ({1'h0, h642} | 64'h8000000000000000);
-                    h644 = 64'h0;
-                    h644 = (h643 | {32'h0, e_pv, 31'h0});
-                    h645 = 20'h0;
+                    h684 = 63'h0;
+                    h684 = ({1'h0, h682} | {h683, 62'h0});
+                    h685 = 64'h0;
+                    h685 = ({1'h0, h684} | 64'h8000000000000000);
+                    h686 = 64'h0;
+                    h686 = (h685 | {32'h0, e_pv, 31'h0});
+                    h687 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h645 = e_pasid;
+                        h687 = e_pasid;
                     end
                     else begin
-                        h645 = 0;
+                        h687 = 0;
                     end
-                    h646 = 64'h0;
-                    h646 = (h644 | {4'h0, h645, 40'h0});
-                    h647 = 64'h0;
-                    h647 = (h646 | 64'h5b00000000);
-                    rec_frcd_hi <= h647;
+                    h688 = 64'h0;
+                    h688 = (h686 | {4'h0, h687, 40'h0});
+                    h689 = 64'h0;
+                    h689 = (h688 | 64'h5b00000000);
+                    rec_frcd_hi <= h689;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -8066,14 +8755,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h648 = 3'h0;
+                    h690 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h648 = 4;
+                        h690 = 4;
                     end
                     else begin
-                        h648 = 0;
+                        h690 = 0;
                     end
-                    rec_cpl_status <= h648;
+                    rec_cpl_status <= h690;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -8082,9 +8771,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h663})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h664})))) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h665 != 0)) && (!(h668 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h673[20-1:6]} < h678)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h705})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h706})))) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h707 != 0)) && (!(h710 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h715[20-1:6]} < h720)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -8109,9 +8798,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h681 != 0)) && (!(h684 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h689[20-1:6]} < h694)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h723 != 0)) && (!(h726 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h731[20-1:6]} < h736)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0)))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 25;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -8130,15 +8819,15 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = 1;
-                    h679 = 1'h0;
-                    h679 = 0;
+                    h721 = 1'h0;
+                    h721 = 0;
                     if ((!(1'b1 && (e_nw != 0)))) begin
-                        h679 = 1;
+                        h721 = 1;
                     end
-                    v_wide[2-1:1] = h679;
-                    h680 = 64'h0;
-                    h680 = (e_addr >>> 12);
-                    v_wide[64-1:12] = h680[52-1:0];
+                    v_wide[2-1:1] = h721;
+                    h722 = 64'h0;
+                    h722 = (e_addr >>> 12);
+                    v_wide[64-1:12] = h722[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -8147,9 +8836,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h695 != 0)) && (!(h698 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h703[20-1:6]} < h708)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 4))) begin
+                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h737 != 0)) && (!(h740 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h745[20-1:6]} < h750)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 26;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -8174,57 +8863,57 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h722 != 0)) && (!(h725 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h730[20-1:6]} < h735)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (w_pe_0[9-1:6] == 1)) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))) begin
+                else if (((((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h764 != 0)) && (!(h767 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h772[20-1:6]} < h777)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && ((w_pe_0[9-1:6] == 1) || (w_pe_0[9-1:6] == 3))) && ((!(e_pv != 0)) && w_smctx_8[20])) && (!w_pe_10[0]))) begin
                     status <= 27;
-                    h709 = 3'h0;
+                    h751 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h709 = 7;
+                        h751 = 7;
                     end
                     else begin
-                        h709 = 4;
+                        h751 = 4;
                     end
-                    rec_outcome <= {1'h0, h709};
+                    rec_outcome <= {1'h0, h751};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 93;
-                    h710 = 1'h0;
-                    h710 = 0;
+                    h752 = 1'h0;
+                    h752 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h710 = 1;
+                        h752 = 1;
                     end
-                    rec_recorded <= h710;
-                    h711 = 64'h0;
-                    h711 = (e_addr >>> 12);
-                    h712 = 76'h0;
-                    h712 = {h711, 12'h0};
-                    rec_frcd_lo <= h712[64-1:0];
-                    h713 = 62'h0;
-                    h713 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h714 = 1'h0;
-                    h714 = 0;
+                    rec_recorded <= h752;
+                    h753 = 64'h0;
+                    h753 = (e_addr >>> 12);
+                    h754 = 76'h0;
+                    h754 = {h753, 12'h0};
+                    rec_frcd_lo <= h754[64-1:0];
+                    h755 = 62'h0;
+                    h755 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h756 = 1'h0;
+                    h756 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h714 = 1;
+                        h756 = 1;
                     end
-                    h715 = 63'h0;
-                    h715 = ({1'h0, h713} | {h714, 62'h0});
-                    h716 = 64'h0;
-                    h716 = ({1'h0, h715} | 64'h8000000000000000);
-                    h717 = 64'h0;
-                    h717 = (h716 | {32'h0, e_pv, 31'h0});
-                    h718 = 20'h0;
+                    h757 = 63'h0;
+                    h757 = ({1'h0, h755} | {h756, 62'h0});
+                    h758 = 64'h0;
+                    h758 = ({1'h0, h757} | 64'h8000000000000000);
+                    h759 = 64'h0;
+                    h759 = (h758 | {32'h0, e_pv, 31'h0});
+                    h760 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h718 = e_pasid;
+                        h760 = e_pasid;
                     end
                     else begin
-                        h718 = 0;
+                        h760 = 0;
                     end
-                    h719 = 64'h0;
-                    h719 = (h717 | {4'h0, h718, 40'h0});
-                    h720 = 64'h0;
-                    h720 = (h719 | 64'h5d00000000);
-                    rec_frcd_hi <= h720;
+                    h761 = 64'h0;
+                    h761 = (h759 | {4'h0, h760, 40'h0});
+                    h762 = 64'h0;
+                    h762 = (h761 | 64'h5d00000000);
+                    rec_frcd_hi <= h762;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -8232,14 +8921,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h721 = 3'h0;
+                    h763 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h721 = 4;
+                        h763 = 4;
                     end
                     else begin
-                        h721 = 0;
+                        h763 = 0;
                     end
-                    rec_cpl_status <= h721;
+                    rec_cpl_status <= h763;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -8248,9 +8937,9 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smfl_non_canonical != 0))) begin
+                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((wk_smfl_non_canonical != 0) || (wk_flnest_non_canonical != 0)))) begin
                     status <= 28;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -8275,304 +8964,14 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((wk_smfl_non_canonical != 0)) begin
+                else if (((wk_smfl_non_canonical != 0) || (wk_flnest_non_canonical != 0))) begin
                     status <= 29;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 128;
-                    h736 = 1'h0;
-                    h736 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h736 = 1;
-                    end
-                    rec_recorded <= h736;
-                    h737 = 64'h0;
-                    h737 = (e_addr >>> 12);
-                    h738 = 76'h0;
-                    h738 = {h737, 12'h0};
-                    rec_frcd_lo <= h738[64-1:0];
-                    h739 = 62'h0;
-                    h739 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h740 = 1'h0;
-                    h740 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h740 = 1;
-                    end
-                    h741 = 63'h0;
-                    h741 = ({1'h0, h739} | {h740, 62'h0});
-                    h742 = 64'h0;
-                    h742 = ({1'h0, h741} | 64'h8000000000000000);
-                    h743 = 64'h0;
-                    h743 = (h742 | {32'h0, e_pv, 31'h0});
-                    h744 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h744 = e_pasid;
-                    end
-                    else begin
-                        h744 = 0;
-                    end
-                    h745 = 64'h0;
-                    h745 = (h743 | {4'h0, h744, 40'h0});
-                    h746 = 64'h0;
-                    h746 = (h745 | 64'h8000000000);
-                    rec_frcd_hi <= h746;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((wk_smfl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smfl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smfl_pa <= {32'h0, h747})) || ((1'b1 && (wk_smfl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smfl_pa <= {16'h0, h748})))))) begin
-                    status <= 30;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((wk_smfl_ok != 0)) begin
-                    status <= 31;
-                    rec_outcome <= 1;
-                    rec_address <= wk_smfl_pa;
-                    rec_domain <= w_pe_8[16-1:0];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((wk_smfl_translation != 0)) begin
-                    status <= 32;
-                    rec_outcome <= 7;
-                    rec_address <= 0;
-                    rec_domain <= w_pe_8[16-1:0];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    v_wide = 0;
-                    v_wide[1-1:0] = wk_smfl_R;
-                    h749 = 1'h0;
-                    h749 = 0;
-                    if (((wk_smfl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h749 = 1;
-                    end
-                    v_wide[2-1:1] = h749;
-                    h750 = 1'h0;
-                    h750 = 0;
-                    if ((wk_smfl_shift > 12)) begin
-                        h750 = 1;
-                    end
-                    v_wide[12-1:11] = h750;
-                    h751 = 6'h0;
-                    h751 = wk_smfl_shift;
-                    h752 = 64'h0;
-                    h752 = (wk_smfl_frame >>> h751);
-                    h753 = 127'h0;
-                    h753 = {63'h0, h752};
-                    h754 = 6'h0;
-                    h754 = wk_smfl_shift;
-                    h755 = 127'h0;
-                    h755 = (h753 << h754);
-                    h756 = 64'h0;
-                    h756 = 1;
-                    h757 = 6'h0;
-                    h758 = 7'h0;
-                    h758 = (({1'h0, wk_smfl_shift} + 64) - 1);
-                    h757 = h758[6-1:0];
-                    h759 = 64'h0;
-                    h759 = (h756 << h757);
-                    h760 = 65'h0;
-                    h760 = (({1'h0, h759} + 65'h10000000000000000) - 1);
-                    h761 = 64'h0;
-                    h761 = (h760[64-1:0] >>> 12);
-                    h762 = 127'h0;
-                    h762 = (h755 | {51'h0, h761, 12'h0});
-                    h763 = 127'h0;
-                    h763 = (h762 >>> 12);
-                    v_wide[64-1:12] = h763[52-1:0];
-                    rec_cpl <= v_wide[64-1:0];
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((wk_smfl_access_error != 0)) begin
-                    status <= 33;
-                    h764 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h764 = 7;
-                    end
-                    else begin
-                        h764 = 4;
-                    end
-                    rec_outcome <= {1'h0, h764};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    h765 = 7'h0;
-                    if ((wk_smfl_reason == 115)) begin
-                        h765 = 115;
-                    end
-                    else begin
-                        h765 = 112;
-                    end
-                    rec_fault_reason <= {1'h0, h765};
-                    h766 = 1'h0;
-                    h766 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h766 = 1;
-                    end
-                    rec_recorded <= h766;
-                    h767 = 64'h0;
-                    h767 = (e_addr >>> 12);
-                    h768 = 76'h0;
-                    h768 = {h767, 12'h0};
-                    rec_frcd_lo <= h768[64-1:0];
-                    h769 = 62'h0;
-                    h769 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h770 = 1'h0;
-                    h770 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h770 = 1;
-                    end
-                    h771 = 63'h0;
-                    h771 = ({1'h0, h769} | {h770, 62'h0});
-                    h772 = 64'h0;
-                    h772 = ({1'h0, h771} | 64'h8000000000000000);
-                    h773 = 64'h0;
-                    h773 = (h772 | {32'h0, e_pv, 31'h0});
-                    h774 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h774 = e_pasid;
-                    end
-                    else begin
-                        h774 = 0;
-                    end
-                    h775 = 64'h0;
-                    h775 = (h773 | {4'h0, h774, 40'h0});
-                    h776 = 64'h0;
-                    h776 = (h775 | {24'h0, wk_smfl_reason, 32'h0});
-                    rec_frcd_hi <= h776;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h777 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h777 = 4;
-                    end
-                    else begin
-                        h777 = 0;
-                    end
-                    rec_cpl_status <= h777;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smfl_not_present != 0))) begin
-                    status <= 34;
-                    rec_outcome <= 7;
-                    rec_address <= 0;
-                    rec_domain <= w_pe_8[16-1:0];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((wk_smfl_not_present != 0)) begin
-                    status <= 35;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 113;
                     h778 = 1'h0;
                     h778 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
@@ -8607,7 +9006,7 @@ always @(posedge clk) begin: fsm
                     h787 = 64'h0;
                     h787 = (h785 | {4'h0, h786, 40'h0});
                     h788 = 64'h0;
-                    h788 = (h787 | 64'h7100000000);
+                    h788 = (h787 | 64'h8000000000);
                     rec_frcd_hi <= h788;
                     rec_int_index <= 0;
                     rec_vector <= 0;
@@ -8625,291 +9024,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((wk_smfl_privilege != 0)) begin
-                    status <= 36;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 129;
-                    h789 = 1'h0;
-                    h789 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h789 = 1;
-                    end
-                    rec_recorded <= h789;
-                    h790 = 64'h0;
-                    h790 = (e_addr >>> 12);
-                    h791 = 76'h0;
-                    h791 = {h790, 12'h0};
-                    rec_frcd_lo <= h791[64-1:0];
-                    h792 = 62'h0;
-                    h792 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h793 = 1'h0;
-                    h793 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h793 = 1;
-                    end
-                    h794 = 63'h0;
-                    h794 = ({1'h0, h792} | {h793, 62'h0});
-                    h795 = 64'h0;
-                    h795 = ({1'h0, h794} | 64'h8000000000000000);
-                    h796 = 64'h0;
-                    h796 = (h795 | {32'h0, e_pv, 31'h0});
-                    h797 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h797 = e_pasid;
-                    end
-                    else begin
-                        h797 = 0;
-                    end
-                    h798 = 64'h0;
-                    h798 = (h796 | {4'h0, h797, 40'h0});
-                    h799 = 64'h0;
-                    h799 = (h798 | 64'h8100000000);
-                    rec_frcd_hi <= h799;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((wk_smfl_write_denied != 0)) begin
-                    status <= 37;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 133;
-                    h800 = 1'h0;
-                    h800 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h800 = 1;
-                    end
-                    rec_recorded <= h800;
-                    h801 = 64'h0;
-                    h801 = (e_addr >>> 12);
-                    h802 = 76'h0;
-                    h802 = {h801, 12'h0};
-                    rec_frcd_lo <= h802[64-1:0];
-                    h803 = 62'h0;
-                    h803 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h804 = 1'h0;
-                    h804 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h804 = 1;
-                    end
-                    h805 = 63'h0;
-                    h805 = ({1'h0, h803} | {h804, 62'h0});
-                    h806 = 64'h0;
-                    h806 = ({1'h0, h805} | 64'h8000000000000000);
-                    h807 = 64'h0;
-                    h807 = (h806 | {32'h0, e_pv, 31'h0});
-                    h808 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h808 = e_pasid;
-                    end
-                    else begin
-                        h808 = 0;
-                    end
-                    h809 = 64'h0;
-                    h809 = (h807 | {4'h0, h808, 40'h0});
-                    h810 = 64'h0;
-                    h810 = (h809 | 64'h8500000000);
-                    rec_frcd_hi <= h810;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((wk_smfl_reserved != 0) || (wk_smfl_reserved_2m != 0)) || (wk_smfl_reserved_1g != 0))) begin
-                    status <= 38;
-                    h811 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h811 = 7;
-                    end
-                    else begin
-                        h811 = 4;
-                    end
-                    rec_outcome <= {1'h0, h811};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 114;
-                    h812 = 1'h0;
-                    h812 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h812 = 1;
-                    end
-                    rec_recorded <= h812;
-                    h813 = 64'h0;
-                    h813 = (e_addr >>> 12);
-                    h814 = 76'h0;
-                    h814 = {h813, 12'h0};
-                    rec_frcd_lo <= h814[64-1:0];
-                    h815 = 62'h0;
-                    h815 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h816 = 1'h0;
-                    h816 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h816 = 1;
-                    end
-                    h817 = 63'h0;
-                    h817 = ({1'h0, h815} | {h816, 62'h0});
-                    h818 = 64'h0;
-                    h818 = ({1'h0, h817} | 64'h8000000000000000);
-                    h819 = 64'h0;
-                    h819 = (h818 | {32'h0, e_pv, 31'h0});
-                    h820 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h820 = e_pasid;
-                    end
-                    else begin
-                        h820 = 0;
-                    end
-                    h821 = 64'h0;
-                    h821 = (h819 | {4'h0, h820, 40'h0});
-                    h822 = 64'h0;
-                    h822 = (h821 | 64'h7200000000);
-                    rec_frcd_hi <= h822;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h823 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h823 = 4;
-                    end
-                    else begin
-                        h823 = 0;
-                    end
-                    rec_cpl_status <= h823;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h824 != 0)) && (!(h827 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h832[20-1:6]} < h837)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0)))) && (h838 != 0))) begin
-                    status <= 39;
-                    rec_outcome <= 7;
-                    rec_address <= 0;
-                    rec_domain <= w_pe_8[16-1:0];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h866 != 0)) && (!(h869 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h874[20-1:6]} < h879)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!(((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))))))) && (!(er_pe != 0))) && (h880 != 0))) begin
-                    status <= 40;
-                    rec_outcome <= 4;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 131;
-                    h855 = 1'h0;
-                    h855 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h855 = 1;
-                    end
-                    rec_recorded <= h855;
-                    h856 = 64'h0;
-                    h856 = (e_addr >>> 12);
-                    h857 = 76'h0;
-                    h857 = {h856, 12'h0};
-                    rec_frcd_lo <= h857[64-1:0];
-                    h858 = 62'h0;
-                    h858 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h859 = 1'h0;
-                    h859 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h859 = 1;
-                    end
-                    h860 = 63'h0;
-                    h860 = ({1'h0, h858} | {h859, 62'h0});
-                    h861 = 64'h0;
-                    h861 = ({1'h0, h860} | 64'h8000000000000000);
-                    h862 = 64'h0;
-                    h862 = (h861 | {32'h0, e_pv, 31'h0});
-                    h863 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h863 = e_pasid;
-                    end
-                    else begin
-                        h863 = 0;
-                    end
-                    h864 = 64'h0;
-                    h864 = (h862 | {4'h0, h863, 40'h0});
-                    h865 = 64'h0;
-                    h865 = (h864 | 64'h8300000000);
-                    rec_frcd_hi <= h865;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h897})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h898})))))) begin
-                    status <= 41;
+                else if ((((wk_smfl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smfl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smfl_pa <= {32'h0, h789})) || ((1'b1 && (wk_smfl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smfl_pa <= {16'h0, h790}))))) || ((wk_flnest_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_flnest_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_flnest_pa <= {32'h0, h791})) || ((1'b1 && (wk_flnest_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_flnest_pa <= {16'h0, h792}))))))) begin
+                    status <= 30;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -8933,12 +9051,12 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((wk_smsl_ok != 0)) begin
-                    status <= 42;
+                else if ((wk_smfl_ok != 0)) begin
+                    status <= 31;
                     rec_outcome <= 1;
-                    rec_address <= wk_smsl_pa;
+                    rec_address <= wk_smfl_pa;
                     rec_domain <= w_pe_8[16-1:0];
                     rec_fault_reason <= 0;
                     rec_recorded <= 0;
@@ -8960,10 +9078,37 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((wk_smsl_translation != 0)) begin
-                    status <= 43;
+                else if ((wk_flnest_ok != 0)) begin
+                    status <= 32;
+                    rec_outcome <= 1;
+                    rec_address <= wk_flnest_pa;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((wk_smfl_translation != 0)) begin
+                    status <= 33;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -8980,47 +9125,46 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     v_wide = 0;
-                    v_wide[1-1:0] = wk_smsl_R;
-                    h899 = 1'h0;
-                    h899 = 0;
-                    if (((wk_smsl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h899 = 1;
+                    v_wide[1-1:0] = wk_smfl_R;
+                    h793 = 1'h0;
+                    h793 = 0;
+                    if (((wk_smfl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h793 = 1;
                     end
-                    v_wide[2-1:1] = h899;
-                    v_wide[3-1:2] = wk_smsl_U;
-                    h900 = 1'h0;
-                    h900 = 0;
-                    if ((wk_smsl_shift > 12)) begin
-                        h900 = 1;
+                    v_wide[2-1:1] = h793;
+                    h794 = 1'h0;
+                    h794 = 0;
+                    if ((wk_smfl_shift > 12)) begin
+                        h794 = 1;
                     end
-                    v_wide[12-1:11] = h900;
-                    h901 = 6'h0;
-                    h901 = wk_smsl_shift;
-                    h902 = 64'h0;
-                    h902 = (wk_smsl_frame >>> h901);
-                    h903 = 127'h0;
-                    h903 = {63'h0, h902};
-                    h904 = 6'h0;
-                    h904 = wk_smsl_shift;
-                    h905 = 127'h0;
-                    h905 = (h903 << h904);
-                    h906 = 64'h0;
-                    h906 = 1;
-                    h907 = 6'h0;
-                    h908 = 7'h0;
-                    h908 = (({1'h0, wk_smsl_shift} + 64) - 1);
-                    h907 = h908[6-1:0];
-                    h909 = 64'h0;
-                    h909 = (h906 << h907);
-                    h910 = 65'h0;
-                    h910 = (({1'h0, h909} + 65'h10000000000000000) - 1);
-                    h911 = 64'h0;
-                    h911 = (h910[64-1:0] >>> 12);
-                    h912 = 127'h0;
-                    h912 = (h905 | {51'h0, h911, 12'h0});
-                    h913 = 127'h0;
-                    h913 = (h912 >>> 12);
-                    v_wide[64-1:12] = h913[52-1:0];
+                    v_wide[12-1:11] = h794;
+                    h795 = 6'h0;
+                    h795 = wk_smfl_shift;
+                    h796 = 64'h0;
+                    h796 = (wk_smfl_frame >>> h795);
+                    h797 = 127'h0;
+                    h797 = {63'h0, h796};
+                    h798 = 6'h0;
+                    h798 = wk_smfl_shift;
+                    h799 = 127'h0;
+                    h799 = (h797 << h798);
+                    h800 = 64'h0;
+                    h800 = 1;
+                    h801 = 6'h0;
+                    h802 = 7'h0;
+                    h802 = (({1'h0, wk_smfl_shift} + 64) - 1);
+                    h801 = h802[6-1:0];
+                    h803 = 64'h0;
+                    h803 = (h800 << h801);
+                    h804 = 65'h0;
+                    h804 = (({1'h0, h803} + 65'h10000000000000000) - 1);
+                    h805 = 64'h0;
+                    h805 = (h804[64-1:0] >>> 12);
+                    h806 = 127'h0;
+                    h806 = (h799 | {51'h0, h805, 12'h0});
+                    h807 = 127'h0;
+                    h807 = (h806 >>> 12);
+                    v_wide[64-1:12] = h807[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -9029,57 +9173,17 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((wk_smsl_walked != 0) && (wk_smsl_access_error != 0))) begin
-                    status <= 44;
-                    h914 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h914 = 7;
-                    end
-                    else begin
-                        h914 = 4;
-                    end
-                    rec_outcome <= {1'h0, h914};
+                else if ((wk_flnest_host_translation != 0)) begin
+                    status <= 34;
+                    rec_outcome <= 7;
                     rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 120;
-                    h915 = 1'h0;
-                    h915 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h915 = 1;
-                    end
-                    rec_recorded <= h915;
-                    h916 = 64'h0;
-                    h916 = (e_addr >>> 12);
-                    h917 = 76'h0;
-                    h917 = {h916, 12'h0};
-                    rec_frcd_lo <= h917[64-1:0];
-                    h918 = 62'h0;
-                    h918 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h919 = 1'h0;
-                    h919 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h919 = 1;
-                    end
-                    h920 = 63'h0;
-                    h920 = ({1'h0, h918} | {h919, 62'h0});
-                    h921 = 64'h0;
-                    h921 = ({1'h0, h920} | 64'h8000000000000000);
-                    h922 = 64'h0;
-                    h922 = (h921 | {32'h0, e_pv, 31'h0});
-                    h923 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h923 = e_pasid;
-                    end
-                    else begin
-                        h923 = 0;
-                    end
-                    h924 = 64'h0;
-                    h924 = (h922 | {4'h0, h923, 40'h0});
-                    h925 = 64'h0;
-                    h925 = (h924 | 64'h7800000000);
-                    rec_frcd_hi <= h925;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -9087,14 +9191,180 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h926 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h926 = 4;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_flnest_R;
+                    h808 = 1'h0;
+                    h808 = 0;
+                    if (((wk_flnest_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h808 = 1;
+                    end
+                    v_wide[2-1:1] = h808;
+                    v_wide[3-1:2] = wk_flnest_U;
+                    h809 = 1'h0;
+                    h810 = 6'h0;
+                    if ((wk_flnest_guest_shift < wk_flnest_shift)) begin
+                        h810 = wk_flnest_guest_shift;
                     end
                     else begin
-                        h926 = 0;
+                        h810 = wk_flnest_shift;
                     end
-                    rec_cpl_status <= h926;
+                    h809 = 0;
+                    if ((h810 > 12)) begin
+                        h809 = 1;
+                    end
+                    v_wide[12-1:11] = h809;
+                    h811 = 6'h0;
+                    h811 = wk_flnest_shift;
+                    h812 = 64'h0;
+                    h812 = (wk_flnest_frame >>> h811);
+                    h813 = 127'h0;
+                    h813 = {63'h0, h812};
+                    h814 = 6'h0;
+                    h814 = wk_flnest_shift;
+                    h815 = 127'h0;
+                    h815 = (h813 << h814);
+                    h816 = 64'h0;
+                    h816 = 1;
+                    h817 = 6'h0;
+                    h817 = wk_flnest_shift;
+                    h818 = 64'h0;
+                    h818 = (h816 << h817);
+                    h819 = 65'h0;
+                    h819 = (({1'h0, h818} + 65'h10000000000000000) - 1);
+                    h820 = 64'h0;
+                    h820 = (wk_flnest_guest_pa & h819[64-1:0]);
+                    h821 = 127'h0;
+                    h821 = (h815 | {63'h0, h820});
+                    h822 = 6'h0;
+                    h823 = 6'h0;
+                    if ((wk_flnest_guest_shift < wk_flnest_shift)) begin
+                        h823 = wk_flnest_guest_shift;
+                    end
+                    else begin
+                        h823 = wk_flnest_shift;
+                    end
+                    h822 = h823;
+                    h824 = 127'h0;
+                    h824 = (h821 >>> h822);
+                    h825 = 190'h0;
+                    h825 = {63'h0, h824};
+                    h826 = 6'h0;
+                    h827 = 6'h0;
+                    if ((wk_flnest_guest_shift < wk_flnest_shift)) begin
+                        h827 = wk_flnest_guest_shift;
+                    end
+                    else begin
+                        h827 = wk_flnest_shift;
+                    end
+                    h826 = h827;
+                    h828 = 190'h0;
+                    h828 = (h825 << h826);
+                    h829 = 64'h0;
+                    h829 = 1;
+                    h830 = 6'h0;
+                    h831 = 6'h0;
+                    if ((wk_flnest_guest_shift < wk_flnest_shift)) begin
+                        h831 = wk_flnest_guest_shift;
+                    end
+                    else begin
+                        h831 = wk_flnest_shift;
+                    end
+                    h832 = 7'h0;
+                    h832 = (({1'h0, h831} + 64) - 1);
+                    h830 = h832[6-1:0];
+                    h833 = 64'h0;
+                    h833 = (h829 << h830);
+                    h834 = 65'h0;
+                    h834 = (({1'h0, h833} + 65'h10000000000000000) - 1);
+                    h835 = 64'h0;
+                    h835 = (h834[64-1:0] >>> 12);
+                    h836 = 190'h0;
+                    h836 = (h828 | {114'h0, h835, 12'h0});
+                    h837 = 190'h0;
+                    h837 = (h836 >>> 12);
+                    v_wide[64-1:12] = h837[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((wk_smfl_access_error != 0)) begin
+                    status <= 35;
+                    h838 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h838 = 7;
+                    end
+                    else begin
+                        h838 = 4;
+                    end
+                    rec_outcome <= {1'h0, h838};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    h839 = 7'h0;
+                    if ((wk_smfl_reason == 115)) begin
+                        h839 = 115;
+                    end
+                    else begin
+                        h839 = 112;
+                    end
+                    rec_fault_reason <= {1'h0, h839};
+                    h840 = 1'h0;
+                    h840 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h840 = 1;
+                    end
+                    rec_recorded <= h840;
+                    h841 = 64'h0;
+                    h841 = (e_addr >>> 12);
+                    h842 = 76'h0;
+                    h842 = {h841, 12'h0};
+                    rec_frcd_lo <= h842[64-1:0];
+                    h843 = 62'h0;
+                    h843 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h844 = 1'h0;
+                    h844 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h844 = 1;
+                    end
+                    h845 = 63'h0;
+                    h845 = ({1'h0, h843} | {h844, 62'h0});
+                    h846 = 64'h0;
+                    h846 = ({1'h0, h845} | 64'h8000000000000000);
+                    h847 = 64'h0;
+                    h847 = (h846 | {32'h0, e_pv, 31'h0});
+                    h848 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h848 = e_pasid;
+                    end
+                    else begin
+                        h848 = 0;
+                    end
+                    h849 = 64'h0;
+                    h849 = (h847 | {4'h0, h848, 40'h0});
+                    h850 = 64'h0;
+                    h850 = (h849 | {24'h0, wk_smfl_reason, 32'h0});
+                    rec_frcd_hi <= h850;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h851 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h851 = 4;
+                    end
+                    else begin
+                        h851 = 0;
+                    end
+                    rec_cpl_status <= h851;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -9103,10 +9373,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smsl_walked != 0)) && (wk_smsl_not_present != 0))) begin
-                    status <= 45;
+                else if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((wk_smfl_not_present != 0) || (wk_flnest_not_present != 0)))) begin
+                    status <= 36;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_pe_8[16-1:0];
@@ -9130,50 +9400,50 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 5))) begin
-                    status <= 46;
+                else if (((wk_smfl_not_present != 0) || (wk_flnest_not_present != 0))) begin
+                    status <= 37;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 133;
-                    h927 = 1'h0;
-                    h927 = 0;
+                    rec_fault_reason <= 113;
+                    h852 = 1'h0;
+                    h852 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h927 = 1;
+                        h852 = 1;
                     end
-                    rec_recorded <= h927;
-                    h928 = 64'h0;
-                    h928 = (e_addr >>> 12);
-                    h929 = 76'h0;
-                    h929 = {h928, 12'h0};
-                    rec_frcd_lo <= h929[64-1:0];
-                    h930 = 62'h0;
-                    h930 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h931 = 1'h0;
-                    h931 = 0;
+                    rec_recorded <= h852;
+                    h853 = 64'h0;
+                    h853 = (e_addr >>> 12);
+                    h854 = 76'h0;
+                    h854 = {h853, 12'h0};
+                    rec_frcd_lo <= h854[64-1:0];
+                    h855 = 62'h0;
+                    h855 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h856 = 1'h0;
+                    h856 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h931 = 1;
+                        h856 = 1;
                     end
-                    h932 = 63'h0;
-                    h932 = ({1'h0, h930} | {h931, 62'h0});
-                    h933 = 64'h0;
-                    h933 = ({1'h0, h932} | 64'h8000000000000000);
-                    h934 = 64'h0;
-                    h934 = (h933 | {32'h0, e_pv, 31'h0});
-                    h935 = 20'h0;
+                    h857 = 63'h0;
+                    h857 = ({1'h0, h855} | {h856, 62'h0});
+                    h858 = 64'h0;
+                    h858 = ({1'h0, h857} | 64'h8000000000000000);
+                    h859 = 64'h0;
+                    h859 = (h858 | {32'h0, e_pv, 31'h0});
+                    h860 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h935 = e_pasid;
+                        h860 = e_pasid;
                     end
                     else begin
-                        h935 = 0;
+                        h860 = 0;
                     end
-                    h936 = 64'h0;
-                    h936 = (h934 | {4'h0, h935, 40'h0});
-                    h937 = 64'h0;
-                    h937 = (h936 | 64'h8500000000);
-                    rec_frcd_hi <= h937;
+                    h861 = 64'h0;
+                    h861 = (h859 | {4'h0, h860, 40'h0});
+                    h862 = 64'h0;
+                    h862 = (h861 | 64'h7100000000);
+                    rec_frcd_hi <= h862;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -9190,14 +9460,464 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 6))) begin
-                    status <= 47;
+                else if (((wk_smfl_privilege != 0) || (wk_flnest_privilege != 0))) begin
+                    status <= 38;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 134;
+                    rec_fault_reason <= 129;
+                    h863 = 1'h0;
+                    h863 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h863 = 1;
+                    end
+                    rec_recorded <= h863;
+                    h864 = 64'h0;
+                    h864 = (e_addr >>> 12);
+                    h865 = 76'h0;
+                    h865 = {h864, 12'h0};
+                    rec_frcd_lo <= h865[64-1:0];
+                    h866 = 62'h0;
+                    h866 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h867 = 1'h0;
+                    h867 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h867 = 1;
+                    end
+                    h868 = 63'h0;
+                    h868 = ({1'h0, h866} | {h867, 62'h0});
+                    h869 = 64'h0;
+                    h869 = ({1'h0, h868} | 64'h8000000000000000);
+                    h870 = 64'h0;
+                    h870 = (h869 | {32'h0, e_pv, 31'h0});
+                    h871 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h871 = e_pasid;
+                    end
+                    else begin
+                        h871 = 0;
+                    end
+                    h872 = 64'h0;
+                    h872 = (h870 | {4'h0, h871, 40'h0});
+                    h873 = 64'h0;
+                    h873 = (h872 | 64'h8100000000);
+                    rec_frcd_hi <= h873;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_smfl_write_denied != 0) || (wk_flnest_write_denied != 0))) begin
+                    status <= 39;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 133;
+                    h874 = 1'h0;
+                    h874 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h874 = 1;
+                    end
+                    rec_recorded <= h874;
+                    h875 = 64'h0;
+                    h875 = (e_addr >>> 12);
+                    h876 = 76'h0;
+                    h876 = {h875, 12'h0};
+                    rec_frcd_lo <= h876[64-1:0];
+                    h877 = 62'h0;
+                    h877 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h878 = 1'h0;
+                    h878 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h878 = 1;
+                    end
+                    h879 = 63'h0;
+                    h879 = ({1'h0, h877} | {h878, 62'h0});
+                    h880 = 64'h0;
+                    h880 = ({1'h0, h879} | 64'h8000000000000000);
+                    h881 = 64'h0;
+                    h881 = (h880 | {32'h0, e_pv, 31'h0});
+                    h882 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h882 = e_pasid;
+                    end
+                    else begin
+                        h882 = 0;
+                    end
+                    h883 = 64'h0;
+                    h883 = (h881 | {4'h0, h882, 40'h0});
+                    h884 = 64'h0;
+                    h884 = (h883 | 64'h8500000000);
+                    rec_frcd_hi <= h884;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((wk_smfl_reserved != 0) || (wk_smfl_reserved_2m != 0)) || (wk_smfl_reserved_1g != 0)) || (wk_flnest_reserved != 0)) || (wk_flnest_reserved_2m != 0)) || (wk_flnest_reserved_1g != 0))) begin
+                    status <= 40;
+                    h885 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h885 = 7;
+                    end
+                    else begin
+                        h885 = 4;
+                    end
+                    rec_outcome <= {1'h0, h885};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 114;
+                    h886 = 1'h0;
+                    h886 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h886 = 1;
+                    end
+                    rec_recorded <= h886;
+                    h887 = 64'h0;
+                    h887 = (e_addr >>> 12);
+                    h888 = 76'h0;
+                    h888 = {h887, 12'h0};
+                    rec_frcd_lo <= h888[64-1:0];
+                    h889 = 62'h0;
+                    h889 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h890 = 1'h0;
+                    h890 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h890 = 1;
+                    end
+                    h891 = 63'h0;
+                    h891 = ({1'h0, h889} | {h890, 62'h0});
+                    h892 = 64'h0;
+                    h892 = ({1'h0, h891} | 64'h8000000000000000);
+                    h893 = 64'h0;
+                    h893 = (h892 | {32'h0, e_pv, 31'h0});
+                    h894 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h894 = e_pasid;
+                    end
+                    else begin
+                        h894 = 0;
+                    end
+                    h895 = 64'h0;
+                    h895 = (h893 | {4'h0, h894, 40'h0});
+                    h896 = 64'h0;
+                    h896 = (h895 | 64'h7200000000);
+                    rec_frcd_hi <= h896;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h897 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h897 = 4;
+                    end
+                    else begin
+                        h897 = 0;
+                    end
+                    rec_cpl_status <= h897;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_flnest_final != 0)) && ((wk_flnest_host_not_present != 0) || (wk_flnest_host_beyond != 0)))) begin
+                    status <= 41;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_flnest_host_beyond != 0) && (!(wk_flnest_final != 0)))) begin
+                    status <= 42;
+                    h898 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h898 = 7;
+                    end
+                    else begin
+                        h898 = 4;
+                    end
+                    rec_outcome <= {1'h0, h898};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 116;
+                    h899 = 1'h0;
+                    h899 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h899 = 1;
+                    end
+                    rec_recorded <= h899;
+                    h900 = 64'h0;
+                    h900 = (e_addr >>> 12);
+                    h901 = 76'h0;
+                    h901 = {h900, 12'h0};
+                    rec_frcd_lo <= h901[64-1:0];
+                    h902 = 62'h0;
+                    h902 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h903 = 1'h0;
+                    h903 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h903 = 1;
+                    end
+                    h904 = 63'h0;
+                    h904 = ({1'h0, h902} | {h903, 62'h0});
+                    h905 = 64'h0;
+                    h905 = ({1'h0, h904} | 64'h8000000000000000);
+                    h906 = 64'h0;
+                    h906 = (h905 | {32'h0, e_pv, 31'h0});
+                    h907 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h907 = e_pasid;
+                    end
+                    else begin
+                        h907 = 0;
+                    end
+                    h908 = 64'h0;
+                    h908 = (h906 | {4'h0, h907, 40'h0});
+                    h909 = 64'h0;
+                    h909 = (h908 | 64'h7400000000);
+                    rec_frcd_hi <= h909;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h910 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h910 = 4;
+                    end
+                    else begin
+                        h910 = 0;
+                    end
+                    rec_cpl_status <= h910;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((wk_flnest_host_beyond != 0)) begin
+                    status <= 43;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 131;
+                    h911 = 1'h0;
+                    h911 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h911 = 1;
+                    end
+                    rec_recorded <= h911;
+                    h912 = 64'h0;
+                    h912 = (e_addr >>> 12);
+                    h913 = 76'h0;
+                    h913 = {h912, 12'h0};
+                    rec_frcd_lo <= h913[64-1:0];
+                    h914 = 62'h0;
+                    h914 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h915 = 1'h0;
+                    h915 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h915 = 1;
+                    end
+                    h916 = 63'h0;
+                    h916 = ({1'h0, h914} | {h915, 62'h0});
+                    h917 = 64'h0;
+                    h917 = ({1'h0, h916} | 64'h8000000000000000);
+                    h918 = 64'h0;
+                    h918 = (h917 | {32'h0, e_pv, 31'h0});
+                    h919 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h919 = e_pasid;
+                    end
+                    else begin
+                        h919 = 0;
+                    end
+                    h920 = 64'h0;
+                    h920 = (h918 | {4'h0, h919, 40'h0});
+                    h921 = 64'h0;
+                    h921 = (h920 | 64'h8300000000);
+                    rec_frcd_hi <= h921;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((wk_flnest_host_reserved != 0) || (wk_flnest_host_reserved_2m != 0)) || (wk_flnest_host_reserved_1g != 0))) begin
+                    status <= 44;
+                    h922 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h922 = 7;
+                    end
+                    else begin
+                        h922 = 4;
+                    end
+                    rec_outcome <= {1'h0, h922};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 122;
+                    h923 = 1'h0;
+                    h923 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h923 = 1;
+                    end
+                    rec_recorded <= h923;
+                    h924 = 64'h0;
+                    h924 = (e_addr >>> 12);
+                    h925 = 76'h0;
+                    h925 = {h924, 12'h0};
+                    rec_frcd_lo <= h925[64-1:0];
+                    h926 = 62'h0;
+                    h926 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h927 = 1'h0;
+                    h927 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h927 = 1;
+                    end
+                    h928 = 63'h0;
+                    h928 = ({1'h0, h926} | {h927, 62'h0});
+                    h929 = 64'h0;
+                    h929 = ({1'h0, h928} | 64'h8000000000000000);
+                    h930 = 64'h0;
+                    h930 = (h929 | {32'h0, e_pv, 31'h0});
+                    h931 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h931 = e_pasid;
+                    end
+                    else begin
+                        h931 = 0;
+                    end
+                    h932 = 64'h0;
+                    h932 = (h930 | {4'h0, h931, 40'h0});
+                    h933 = 64'h0;
+                    h933 = (h932 | 64'h7a00000000);
+                    rec_frcd_hi <= h933;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h934 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h934 = 4;
+                    end
+                    else begin
+                        h934 = 0;
+                    end
+                    rec_cpl_status <= h934;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((!(wk_flnest_final != 0)) && ((wk_flnest_host_not_present != 0) || (wk_flnest_host_read_denied != 0)))) begin
+                    status <= 45;
+                    h935 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h935 = 7;
+                    end
+                    else begin
+                        h935 = 4;
+                    end
+                    rec_outcome <= {1'h0, h935};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    h936 = 7'h0;
+                    h937 = 3'h0;
+                    if ((w_pe_10[4-1:2] == 1)) begin
+                        h937 = 5;
+                    end
+                    else begin
+                        h937 = 4;
+                    end
+                    if ((wk_flnest_level == h937)) begin
+                        h936 = 117;
+                    end
+                    else begin
+                        h936 = 118;
+                    end
+                    rec_fault_reason <= {1'h0, h936};
                     h938 = 1'h0;
                     h938 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
@@ -9231,9 +9951,164 @@ always @(posedge clk) begin: fsm
                     end
                     h947 = 64'h0;
                     h947 = (h945 | {4'h0, h946, 40'h0});
-                    h948 = 64'h0;
-                    h948 = (h947 | 64'h8600000000);
-                    rec_frcd_hi <= h948;
+                    h948 = 7'h0;
+                    h949 = 3'h0;
+                    if ((w_pe_10[4-1:2] == 1)) begin
+                        h949 = 5;
+                    end
+                    else begin
+                        h949 = 4;
+                    end
+                    if ((wk_flnest_level == h949)) begin
+                        h948 = 117;
+                    end
+                    else begin
+                        h948 = 118;
+                    end
+                    h950 = 64'h0;
+                    h950 = (h947 | {25'h0, h948, 32'h0});
+                    rec_frcd_hi <= h950;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h951 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h951 = 4;
+                    end
+                    else begin
+                        h951 = 0;
+                    end
+                    rec_cpl_status <= h951;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((!(wk_flnest_final != 0)) && (wk_flnest_host_write_denied != 0))) begin
+                    status <= 46;
+                    h952 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h952 = 7;
+                    end
+                    else begin
+                        h952 = 4;
+                    end
+                    rec_outcome <= {1'h0, h952};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 119;
+                    h953 = 1'h0;
+                    h953 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h953 = 1;
+                    end
+                    rec_recorded <= h953;
+                    h954 = 64'h0;
+                    h954 = (e_addr >>> 12);
+                    h955 = 76'h0;
+                    h955 = {h954, 12'h0};
+                    rec_frcd_lo <= h955[64-1:0];
+                    h956 = 62'h0;
+                    h956 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h957 = 1'h0;
+                    h957 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h957 = 1;
+                    end
+                    h958 = 63'h0;
+                    h958 = ({1'h0, h956} | {h957, 62'h0});
+                    h959 = 64'h0;
+                    h959 = ({1'h0, h958} | 64'h8000000000000000);
+                    h960 = 64'h0;
+                    h960 = (h959 | {32'h0, e_pv, 31'h0});
+                    h961 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h961 = e_pasid;
+                    end
+                    else begin
+                        h961 = 0;
+                    end
+                    h962 = 64'h0;
+                    h962 = (h960 | {4'h0, h961, 40'h0});
+                    h963 = 64'h0;
+                    h963 = (h962 | 64'h7700000000);
+                    rec_frcd_hi <= h963;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h964 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h964 = 4;
+                    end
+                    else begin
+                        h964 = 0;
+                    end
+                    rec_cpl_status <= h964;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((wk_flnest_final != 0) && ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && ((wk_flnest_host_not_present != 0) || (wk_flnest_host_write_denied != 0)))) begin
+                    status <= 47;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 133;
+                    h965 = 1'h0;
+                    h965 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h965 = 1;
+                    end
+                    rec_recorded <= h965;
+                    h966 = 64'h0;
+                    h966 = (e_addr >>> 12);
+                    h967 = 76'h0;
+                    h967 = {h966, 12'h0};
+                    rec_frcd_lo <= h967[64-1:0];
+                    h968 = 62'h0;
+                    h968 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h969 = 1'h0;
+                    h969 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h969 = 1;
+                    end
+                    h970 = 63'h0;
+                    h970 = ({1'h0, h968} | {h969, 62'h0});
+                    h971 = 64'h0;
+                    h971 = ({1'h0, h970} | 64'h8000000000000000);
+                    h972 = 64'h0;
+                    h972 = (h971 | {32'h0, e_pv, 31'h0});
+                    h973 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h973 = e_pasid;
+                    end
+                    else begin
+                        h973 = 0;
+                    end
+                    h974 = 64'h0;
+                    h974 = (h972 | {4'h0, h973, 40'h0});
+                    h975 = 64'h0;
+                    h975 = (h974 | 64'h8500000000);
+                    rec_frcd_hi <= h975;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -9250,403 +10125,50 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((wk_smsl_walked != 0) && (((wk_smsl_reserved != 0) || (wk_smsl_reserved_2m != 0)) || (wk_smsl_reserved_1g != 0)))) begin
+                else if (((wk_flnest_final != 0) && ((wk_flnest_host_not_present != 0) || (wk_flnest_host_read_denied != 0)))) begin
                     status <= 48;
-                    h949 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h949 = 7;
-                    end
-                    else begin
-                        h949 = 4;
-                    end
-                    rec_outcome <= {1'h0, h949};
+                    rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 122;
-                    h950 = 1'h0;
-                    h950 = 0;
+                    rec_fault_reason <= 134;
+                    h976 = 1'h0;
+                    h976 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h950 = 1;
+                        h976 = 1;
                     end
-                    rec_recorded <= h950;
-                    h951 = 64'h0;
-                    h951 = (e_addr >>> 12);
-                    h952 = 76'h0;
-                    h952 = {h951, 12'h0};
-                    rec_frcd_lo <= h952[64-1:0];
-                    h953 = 62'h0;
-                    h953 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h954 = 1'h0;
-                    h954 = 0;
+                    rec_recorded <= h976;
+                    h977 = 64'h0;
+                    h977 = (e_addr >>> 12);
+                    h978 = 76'h0;
+                    h978 = {h977, 12'h0};
+                    rec_frcd_lo <= h978[64-1:0];
+                    h979 = 62'h0;
+                    h979 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h980 = 1'h0;
+                    h980 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h954 = 1;
+                        h980 = 1;
                     end
-                    h955 = 63'h0;
-                    h955 = ({1'h0, h953} | {h954, 62'h0});
-                    h956 = 64'h0;
-                    h956 = ({1'h0, h955} | 64'h8000000000000000);
-                    h957 = 64'h0;
-                    h957 = (h956 | {32'h0, e_pv, 31'h0});
-                    h958 = 20'h0;
+                    h981 = 63'h0;
+                    h981 = ({1'h0, h979} | {h980, 62'h0});
+                    h982 = 64'h0;
+                    h982 = ({1'h0, h981} | 64'h8000000000000000);
+                    h983 = 64'h0;
+                    h983 = (h982 | {32'h0, e_pv, 31'h0});
+                    h984 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h958 = e_pasid;
+                        h984 = e_pasid;
                     end
                     else begin
-                        h958 = 0;
+                        h984 = 0;
                     end
-                    h959 = 64'h0;
-                    h959 = (h957 | {4'h0, h958, 40'h0});
-                    h960 = 64'h0;
-                    h960 = (h959 | 64'h7a00000000);
-                    rec_frcd_hi <= h960;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h961 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h961 = 4;
-                    end
-                    else begin
-                        h961 = 0;
-                    end
-                    rec_cpl_status <= h961;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
-                    status <= 49;
-                    h962 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h962 = 7;
-                    end
-                    else begin
-                        h962 = 4;
-                    end
-                    rec_outcome <= {1'h0, h962};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 1;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h963 = 64'h0;
-                    h963 = e_addr;
-                    v_wide[64-1:12] = h963[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 1;
-                    v_wide[62-1:60] = e_at;
-                    h964 = 1'h0;
-                    h964 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h964 = 1;
-                    end
-                    v_wide[63-1:62] = h964;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h965 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h965 = 1;
-                    end
-                    else begin
-                        h965 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h965};
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
-                    status <= 50;
-                    h966 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h966 = 7;
-                    end
-                    else begin
-                        h966 = 4;
-                    end
-                    rec_outcome <= {1'h0, h966};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 10;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h967 = 64'h0;
-                    h967 = e_addr;
-                    v_wide[64-1:12] = h967[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
-                    v_wide[62-1:60] = e_at;
-                    h968 = 1'h0;
-                    h968 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h968 = 1;
-                    end
-                    v_wide[63-1:62] = h968;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h969 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h969 = 4;
-                    end
-                    else begin
-                        h969 = 0;
-                    end
-                    rec_cpl_status <= h969;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
-                    status <= 51;
-                    h970 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h970 = 7;
-                    end
-                    else begin
-                        h970 = 4;
-                    end
-                    rec_outcome <= {1'h0, h970};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 9;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h971 = 64'h0;
-                    h971 = e_addr;
-                    v_wide[64-1:12] = h971[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 9;
-                    v_wide[62-1:60] = e_at;
-                    h972 = 1'h0;
-                    h972 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h972 = 1;
-                    end
-                    v_wide[63-1:62] = h972;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h973 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h973 = 4;
-                    end
-                    else begin
-                        h973 = 0;
-                    end
-                    rec_cpl_status <= h973;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
-                    status <= 52;
-                    h974 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h974 = 7;
-                    end
-                    else begin
-                        h974 = 4;
-                    end
-                    rec_outcome <= {1'h0, h974};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h975 = 1'h0;
-                    h975 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h975 = 1;
-                    end
-                    rec_recorded <= h975;
-                    v_wide = 0;
-                    h976 = 64'h0;
-                    h976 = e_addr;
-                    v_wide[64-1:12] = h976[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
-                    v_wide[62-1:60] = e_at;
-                    h977 = 1'h0;
-                    h977 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h977 = 1;
-                    end
-                    v_wide[63-1:62] = h977;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h978 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h978 = 1;
-                    end
-                    else begin
-                        h978 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h978};
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 53;
-                    h979 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h979 = 7;
-                    end
-                    else begin
-                        h979 = 4;
-                    end
-                    rec_outcome <= {1'h0, h979};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 11;
-                    rec_recorded <= 1;
-                    v_wide = 0;
-                    h980 = 64'h0;
-                    h980 = e_addr;
-                    v_wide[64-1:12] = h980[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
-                    v_wide[62-1:60] = e_at;
-                    h981 = 1'h0;
-                    h981 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h981 = 1;
-                    end
-                    v_wide[63-1:62] = h981;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h982 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h982 = 4;
-                    end
-                    else begin
-                        h982 = 0;
-                    end
-                    rec_cpl_status <= h982;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
-                    status <= 54;
-                    h983 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h983 = 7;
-                    end
-                    else begin
-                        h983 = 4;
-                    end
-                    rec_outcome <= {1'h0, h983};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h984 = 1'h0;
-                    h984 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h984 = 1;
-                    end
-                    rec_recorded <= h984;
-                    v_wide = 0;
                     h985 = 64'h0;
-                    h985 = e_addr;
-                    v_wide[64-1:12] = h985[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
-                    h986 = 1'h0;
-                    h986 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h986 = 1;
-                    end
-                    v_wide[63-1:62] = h986;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h985 = (h983 | {4'h0, h984, 40'h0});
+                    h986 = 64'h0;
+                    h986 = (h985 | 64'h8600000000);
+                    rec_frcd_hi <= h986;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -9654,14 +10176,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h987 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h987 = 4;
-                    end
-                    else begin
-                        h987 = 0;
-                    end
-                    rec_cpl_status <= h987;
+                    rec_cpl_status <= 0;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -9670,44 +10185,77 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 55;
-                    h988 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h988 = 7;
-                    end
-                    else begin
-                        h988 = 4;
-                    end
-                    rec_outcome <= {1'h0, h988};
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h987 != 0)) && (!(h990 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h995[20-1:6]} < h1000)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0)))) && (h1001 != 0))) begin
+                    status <= 49;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h1029 != 0)) && (!(h1032 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(er_smctx != 0))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h1037[20-1:6]} < h1042)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!(er_pdir != 0))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)) || (((w_pe_0[9-1:6] == 1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1)))) || ((((((w_pe_0[9-1:6] == 3) && 1'b1) && 1'b1) && 1'b1) && ((w_pe_10[4-1:2] == 0) || ((w_pe_10[4-1:2] == 1) && 1'b1))) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))))))) && (!(er_pe != 0))) && (h1043 != 0))) begin
+                    status <= 50;
+                    rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 13;
-                    h989 = 1'h0;
-                    h989 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h989 = 1;
+                    rec_fault_reason <= 131;
+                    h1018 = 1'h0;
+                    h1018 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h1018 = 1;
                     end
-                    rec_recorded <= h989;
-                    v_wide = 0;
-                    h990 = 64'h0;
-                    h990 = e_addr;
-                    v_wide[64-1:12] = h990[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 13;
-                    v_wide[62-1:60] = e_at;
-                    h991 = 1'h0;
-                    h991 = 0;
+                    rec_recorded <= h1018;
+                    h1019 = 64'h0;
+                    h1019 = (e_addr >>> 12);
+                    h1020 = 76'h0;
+                    h1020 = {h1019, 12'h0};
+                    rec_frcd_lo <= h1020[64-1:0];
+                    h1021 = 62'h0;
+                    h1021 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h1022 = 1'h0;
+                    h1022 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h991 = 1;
+                        h1022 = 1;
                     end
-                    v_wide[63-1:62] = h991;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h1023 = 63'h0;
+                    h1023 = ({1'h0, h1021} | {h1022, 62'h0});
+                    h1024 = 64'h0;
+                    h1024 = ({1'h0, h1023} | 64'h8000000000000000);
+                    h1025 = 64'h0;
+                    h1025 = (h1024 | {32'h0, e_pv, 31'h0});
+                    h1026 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h1026 = e_pasid;
+                    end
+                    else begin
+                        h1026 = 0;
+                    end
+                    h1027 = 64'h0;
+                    h1027 = (h1025 | {4'h0, h1026, 40'h0});
+                    h1028 = 64'h0;
+                    h1028 = (h1027 | 64'h8300000000);
+                    rec_frcd_hi <= h1028;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -9715,14 +10263,7 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h992 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h992 = 1;
-                    end
-                    else begin
-                        h992 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h992};
+                    rec_cpl_status <= 0;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -9731,71 +10272,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 56;
-                    h993 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h993 = 7;
-                    end
-                    else begin
-                        h993 = 4;
-                    end
-                    rec_outcome <= {1'h0, h993};
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h994 = 1'h0;
-                    h994 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h994 = 1;
-                    end
-                    rec_recorded <= h994;
-                    v_wide = 0;
-                    h995 = 64'h0;
-                    h995 = e_addr;
-                    v_wide[64-1:12] = h995[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
-                    h996 = 1'h0;
-                    h996 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h996 = 1;
-                    end
-                    v_wide[63-1:62] = h996;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h997 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h997 = 4;
-                    end
-                    else begin
-                        h997 = 0;
-                    end
-                    rec_cpl_status <= h997;
-                    rec_cpl <= 0;
-                    rec_urgent <= 0;
-                    rec_pda <= 0;
-                    rec_notify <= 0;
-                    rec_notify_vector <= 0;
-                    rec_notify_dest <= 0;
-                    rec_pir <= 0;
-                    rec_pd_control <= 0;
-                    st <= 5'b11001;
-                end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h998})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h999})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
-                    status <= 57;
+                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h1060})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h1061})))))) begin
+                    status <= 51;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9819,10 +10299,896 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
+                end
+                else if ((wk_smsl_ok != 0)) begin
+                    status <= 52;
+                    rec_outcome <= 1;
+                    rec_address <= wk_smsl_pa;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((wk_smsl_translation != 0)) begin
+                    status <= 53;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_smsl_R;
+                    h1062 = 1'h0;
+                    h1062 = 0;
+                    if (((wk_smsl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h1062 = 1;
+                    end
+                    v_wide[2-1:1] = h1062;
+                    v_wide[3-1:2] = wk_smsl_U;
+                    h1063 = 1'h0;
+                    h1063 = 0;
+                    if ((wk_smsl_shift > 12)) begin
+                        h1063 = 1;
+                    end
+                    v_wide[12-1:11] = h1063;
+                    h1064 = 6'h0;
+                    h1064 = wk_smsl_shift;
+                    h1065 = 64'h0;
+                    h1065 = (wk_smsl_frame >>> h1064);
+                    h1066 = 127'h0;
+                    h1066 = {63'h0, h1065};
+                    h1067 = 6'h0;
+                    h1067 = wk_smsl_shift;
+                    h1068 = 127'h0;
+                    h1068 = (h1066 << h1067);
+                    h1069 = 64'h0;
+                    h1069 = 1;
+                    h1070 = 6'h0;
+                    h1071 = 7'h0;
+                    h1071 = (({1'h0, wk_smsl_shift} + 64) - 1);
+                    h1070 = h1071[6-1:0];
+                    h1072 = 64'h0;
+                    h1072 = (h1069 << h1070);
+                    h1073 = 65'h0;
+                    h1073 = (({1'h0, h1072} + 65'h10000000000000000) - 1);
+                    h1074 = 64'h0;
+                    h1074 = (h1073[64-1:0] >>> 12);
+                    h1075 = 127'h0;
+                    h1075 = (h1068 | {51'h0, h1074, 12'h0});
+                    h1076 = 127'h0;
+                    h1076 = (h1075 >>> 12);
+                    v_wide[64-1:12] = h1076[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_access_error != 0))) begin
+                    status <= 54;
+                    h1077 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1077 = 7;
+                    end
+                    else begin
+                        h1077 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1077};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 120;
+                    h1078 = 1'h0;
+                    h1078 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h1078 = 1;
+                    end
+                    rec_recorded <= h1078;
+                    h1079 = 64'h0;
+                    h1079 = (e_addr >>> 12);
+                    h1080 = 76'h0;
+                    h1080 = {h1079, 12'h0};
+                    rec_frcd_lo <= h1080[64-1:0];
+                    h1081 = 62'h0;
+                    h1081 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h1082 = 1'h0;
+                    h1082 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1082 = 1;
+                    end
+                    h1083 = 63'h0;
+                    h1083 = ({1'h0, h1081} | {h1082, 62'h0});
+                    h1084 = 64'h0;
+                    h1084 = ({1'h0, h1083} | 64'h8000000000000000);
+                    h1085 = 64'h0;
+                    h1085 = (h1084 | {32'h0, e_pv, 31'h0});
+                    h1086 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h1086 = e_pasid;
+                    end
+                    else begin
+                        h1086 = 0;
+                    end
+                    h1087 = 64'h0;
+                    h1087 = (h1085 | {4'h0, h1086, 40'h0});
+                    h1088 = 64'h0;
+                    h1088 = (h1087 | 64'h7800000000);
+                    rec_frcd_hi <= h1088;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1089 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1089 = 4;
+                    end
+                    else begin
+                        h1089 = 0;
+                    end
+                    rec_cpl_status <= h1089;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smsl_walked != 0)) && (wk_smsl_not_present != 0))) begin
+                    status <= 55;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 5))) begin
+                    status <= 56;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 133;
+                    h1090 = 1'h0;
+                    h1090 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h1090 = 1;
+                    end
+                    rec_recorded <= h1090;
+                    h1091 = 64'h0;
+                    h1091 = (e_addr >>> 12);
+                    h1092 = 76'h0;
+                    h1092 = {h1091, 12'h0};
+                    rec_frcd_lo <= h1092[64-1:0];
+                    h1093 = 62'h0;
+                    h1093 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h1094 = 1'h0;
+                    h1094 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1094 = 1;
+                    end
+                    h1095 = 63'h0;
+                    h1095 = ({1'h0, h1093} | {h1094, 62'h0});
+                    h1096 = 64'h0;
+                    h1096 = ({1'h0, h1095} | 64'h8000000000000000);
+                    h1097 = 64'h0;
+                    h1097 = (h1096 | {32'h0, e_pv, 31'h0});
+                    h1098 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h1098 = e_pasid;
+                    end
+                    else begin
+                        h1098 = 0;
+                    end
+                    h1099 = 64'h0;
+                    h1099 = (h1097 | {4'h0, h1098, 40'h0});
+                    h1100 = 64'h0;
+                    h1100 = (h1099 | 64'h8500000000);
+                    rec_frcd_hi <= h1100;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 6))) begin
+                    status <= 57;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 134;
+                    h1101 = 1'h0;
+                    h1101 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h1101 = 1;
+                    end
+                    rec_recorded <= h1101;
+                    h1102 = 64'h0;
+                    h1102 = (e_addr >>> 12);
+                    h1103 = 76'h0;
+                    h1103 = {h1102, 12'h0};
+                    rec_frcd_lo <= h1103[64-1:0];
+                    h1104 = 62'h0;
+                    h1104 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h1105 = 1'h0;
+                    h1105 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1105 = 1;
+                    end
+                    h1106 = 63'h0;
+                    h1106 = ({1'h0, h1104} | {h1105, 62'h0});
+                    h1107 = 64'h0;
+                    h1107 = ({1'h0, h1106} | 64'h8000000000000000);
+                    h1108 = 64'h0;
+                    h1108 = (h1107 | {32'h0, e_pv, 31'h0});
+                    h1109 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h1109 = e_pasid;
+                    end
+                    else begin
+                        h1109 = 0;
+                    end
+                    h1110 = 64'h0;
+                    h1110 = (h1108 | {4'h0, h1109, 40'h0});
+                    h1111 = 64'h0;
+                    h1111 = (h1110 | 64'h8600000000);
+                    rec_frcd_hi <= h1111;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((wk_smsl_walked != 0) && (((wk_smsl_reserved != 0) || (wk_smsl_reserved_2m != 0)) || (wk_smsl_reserved_1g != 0)))) begin
+                    status <= 58;
+                    h1112 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1112 = 7;
+                    end
+                    else begin
+                        h1112 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1112};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 122;
+                    h1113 = 1'h0;
+                    h1113 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h1113 = 1;
+                    end
+                    rec_recorded <= h1113;
+                    h1114 = 64'h0;
+                    h1114 = (e_addr >>> 12);
+                    h1115 = 76'h0;
+                    h1115 = {h1114, 12'h0};
+                    rec_frcd_lo <= h1115[64-1:0];
+                    h1116 = 62'h0;
+                    h1116 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h1117 = 1'h0;
+                    h1117 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1117 = 1;
+                    end
+                    h1118 = 63'h0;
+                    h1118 = ({1'h0, h1116} | {h1117, 62'h0});
+                    h1119 = 64'h0;
+                    h1119 = ({1'h0, h1118} | 64'h8000000000000000);
+                    h1120 = 64'h0;
+                    h1120 = (h1119 | {32'h0, e_pv, 31'h0});
+                    h1121 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h1121 = e_pasid;
+                    end
+                    else begin
+                        h1121 = 0;
+                    end
+                    h1122 = 64'h0;
+                    h1122 = (h1120 | {4'h0, h1121, 40'h0});
+                    h1123 = 64'h0;
+                    h1123 = (h1122 | 64'h7a00000000);
+                    rec_frcd_hi <= h1123;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1124 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1124 = 4;
+                    end
+                    else begin
+                        h1124 = 0;
+                    end
+                    rec_cpl_status <= h1124;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
+                    status <= 59;
+                    h1125 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1125 = 7;
+                    end
+                    else begin
+                        h1125 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1125};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 1;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h1126 = 64'h0;
+                    h1126 = e_addr;
+                    v_wide[64-1:12] = h1126[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 1;
+                    v_wide[62-1:60] = e_at;
+                    h1127 = 1'h0;
+                    h1127 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1127 = 1;
+                    end
+                    v_wide[63-1:62] = h1127;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1128 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1128 = 1;
+                    end
+                    else begin
+                        h1128 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h1128};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                    status <= 60;
+                    h1129 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1129 = 7;
+                    end
+                    else begin
+                        h1129 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1129};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 10;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h1130 = 64'h0;
+                    h1130 = e_addr;
+                    v_wide[64-1:12] = h1130[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 10;
+                    v_wide[62-1:60] = e_at;
+                    h1131 = 1'h0;
+                    h1131 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1131 = 1;
+                    end
+                    v_wide[63-1:62] = h1131;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1132 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1132 = 4;
+                    end
+                    else begin
+                        h1132 = 0;
+                    end
+                    rec_cpl_status <= h1132;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
+                    status <= 61;
+                    h1133 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1133 = 7;
+                    end
+                    else begin
+                        h1133 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1133};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 9;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h1134 = 64'h0;
+                    h1134 = e_addr;
+                    v_wide[64-1:12] = h1134[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 9;
+                    v_wide[62-1:60] = e_at;
+                    h1135 = 1'h0;
+                    h1135 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1135 = 1;
+                    end
+                    v_wide[63-1:62] = h1135;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1136 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1136 = 4;
+                    end
+                    else begin
+                        h1136 = 0;
+                    end
+                    rec_cpl_status <= h1136;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
+                    status <= 62;
+                    h1137 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1137 = 7;
+                    end
+                    else begin
+                        h1137 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1137};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 2;
+                    h1138 = 1'h0;
+                    h1138 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h1138 = 1;
+                    end
+                    rec_recorded <= h1138;
+                    v_wide = 0;
+                    h1139 = 64'h0;
+                    h1139 = e_addr;
+                    v_wide[64-1:12] = h1139[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 2;
+                    v_wide[62-1:60] = e_at;
+                    h1140 = 1'h0;
+                    h1140 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1140 = 1;
+                    end
+                    v_wide[63-1:62] = h1140;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1141 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1141 = 1;
+                    end
+                    else begin
+                        h1141 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h1141};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 63;
+                    h1142 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1142 = 7;
+                    end
+                    else begin
+                        h1142 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1142};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h1143 = 64'h0;
+                    h1143 = e_addr;
+                    v_wide[64-1:12] = h1143[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 11;
+                    v_wide[62-1:60] = e_at;
+                    h1144 = 1'h0;
+                    h1144 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1144 = 1;
+                    end
+                    v_wide[63-1:62] = h1144;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1145 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1145 = 4;
+                    end
+                    else begin
+                        h1145 = 0;
+                    end
+                    rec_cpl_status <= h1145;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 64;
+                    h1146 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1146 = 7;
+                    end
+                    else begin
+                        h1146 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1146};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h1147 = 1'h0;
+                    h1147 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h1147 = 1;
+                    end
+                    rec_recorded <= h1147;
+                    v_wide = 0;
+                    h1148 = 64'h0;
+                    h1148 = e_addr;
+                    v_wide[64-1:12] = h1148[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h1149 = 1'h0;
+                    h1149 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1149 = 1;
+                    end
+                    v_wide[63-1:62] = h1149;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1150 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1150 = 4;
+                    end
+                    else begin
+                        h1150 = 0;
+                    end
+                    rec_cpl_status <= h1150;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                    status <= 65;
+                    h1151 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1151 = 7;
+                    end
+                    else begin
+                        h1151 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1151};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 13;
+                    h1152 = 1'h0;
+                    h1152 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h1152 = 1;
+                    end
+                    rec_recorded <= h1152;
+                    v_wide = 0;
+                    h1153 = 64'h0;
+                    h1153 = e_addr;
+                    v_wide[64-1:12] = h1153[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 13;
+                    v_wide[62-1:60] = e_at;
+                    h1154 = 1'h0;
+                    h1154 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1154 = 1;
+                    end
+                    v_wide[63-1:62] = h1154;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1155 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1155 = 1;
+                    end
+                    else begin
+                        h1155 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h1155};
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    status <= 66;
+                    h1156 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1156 = 7;
+                    end
+                    else begin
+                        h1156 = 4;
+                    end
+                    rec_outcome <= {1'h0, h1156};
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h1157 = 1'h0;
+                    h1157 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h1157 = 1;
+                    end
+                    rec_recorded <= h1157;
+                    v_wide = 0;
+                    h1158 = 64'h0;
+                    h1158 = e_addr;
+                    v_wide[64-1:12] = h1158[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h1159 = 1'h0;
+                    h1159 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h1159 = 1;
+                    end
+                    v_wide[63-1:62] = h1159;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h1160 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h1160 = 4;
+                    end
+                    else begin
+                        h1160 = 0;
+                    end
+                    rec_cpl_status <= h1160;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h1161})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h1162})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 67;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    rec_urgent <= 0;
+                    rec_pda <= 0;
+                    rec_notify <= 0;
+                    rec_notify_vector <= 0;
+                    rec_notify_dest <= 0;
+                    rec_pir <= 0;
+                    rec_pd_control <= 0;
+                    st <= 5'b11011;
                 end
                 else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
-                    status <= 58;
+                    status <= 68;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -9846,10 +11212,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
-                    status <= 59;
+                    status <= 69;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -9873,10 +11239,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h1000 != 0))) begin
-                    status <= 60;
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h1163 != 0))) begin
+                    status <= 70;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -9900,35 +11266,35 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h1020 != 0))) begin
-                    status <= 61;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h1183 != 0))) begin
+                    status <= 71;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h1017 = 1'h0;
-                    h1017 = 0;
+                    h1180 = 1'h0;
+                    h1180 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h1017 = 1;
+                        h1180 = 1;
                     end
-                    rec_recorded <= h1017;
+                    rec_recorded <= h1180;
                     v_wide = 0;
-                    h1018 = 64'h0;
-                    h1018 = e_addr;
-                    v_wide[64-1:12] = h1018[64-1:12];
+                    h1181 = 64'h0;
+                    h1181 = e_addr;
+                    v_wide[64-1:12] = h1181[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h1019 = 1'h0;
-                    h1019 = 0;
+                    h1182 = 1'h0;
+                    h1182 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h1019 = 1;
+                        h1182 = 1;
                     end
-                    v_wide[63-1:62] = h1019;
+                    v_wide[63-1:62] = h1182;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -9947,10 +11313,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h1037})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h1038})))))) begin
-                    status <= 62;
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h1200})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h1201})))))) begin
+                    status <= 72;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -9974,10 +11340,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 63;
+                    status <= 73;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -10001,10 +11367,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((wk_sl_translation != 0)) begin
-                    status <= 64;
+                    status <= 74;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -10022,46 +11388,46 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h1039 = 1'h0;
-                    h1039 = 0;
+                    h1202 = 1'h0;
+                    h1202 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h1039 = 1;
+                        h1202 = 1;
                     end
-                    v_wide[2-1:1] = h1039;
+                    v_wide[2-1:1] = h1202;
                     v_wide[3-1:2] = wk_sl_U;
-                    h1040 = 1'h0;
-                    h1040 = 0;
+                    h1203 = 1'h0;
+                    h1203 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h1040 = 1;
+                        h1203 = 1;
                     end
-                    v_wide[12-1:11] = h1040;
-                    h1041 = 6'h0;
-                    h1041 = wk_sl_shift;
-                    h1042 = 64'h0;
-                    h1042 = (wk_sl_frame >>> h1041);
-                    h1043 = 127'h0;
-                    h1043 = {63'h0, h1042};
-                    h1044 = 6'h0;
-                    h1044 = wk_sl_shift;
-                    h1045 = 127'h0;
-                    h1045 = (h1043 << h1044);
-                    h1046 = 64'h0;
-                    h1046 = 1;
-                    h1047 = 6'h0;
-                    h1048 = 7'h0;
-                    h1048 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h1047 = h1048[6-1:0];
-                    h1049 = 64'h0;
-                    h1049 = (h1046 << h1047);
-                    h1050 = 65'h0;
-                    h1050 = (({1'h0, h1049} + 65'h10000000000000000) - 1);
-                    h1051 = 64'h0;
-                    h1051 = (h1050[64-1:0] >>> 12);
-                    h1052 = 127'h0;
-                    h1052 = (h1045 | {51'h0, h1051, 12'h0});
-                    h1053 = 127'h0;
-                    h1053 = (h1052 >>> 12);
-                    v_wide[64-1:12] = h1053[52-1:0];
+                    v_wide[12-1:11] = h1203;
+                    h1204 = 6'h0;
+                    h1204 = wk_sl_shift;
+                    h1205 = 64'h0;
+                    h1205 = (wk_sl_frame >>> h1204);
+                    h1206 = 127'h0;
+                    h1206 = {63'h0, h1205};
+                    h1207 = 6'h0;
+                    h1207 = wk_sl_shift;
+                    h1208 = 127'h0;
+                    h1208 = (h1206 << h1207);
+                    h1209 = 64'h0;
+                    h1209 = 1;
+                    h1210 = 6'h0;
+                    h1211 = 7'h0;
+                    h1211 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h1210 = h1211[6-1:0];
+                    h1212 = 64'h0;
+                    h1212 = (h1209 << h1210);
+                    h1213 = 65'h0;
+                    h1213 = (({1'h0, h1212} + 65'h10000000000000000) - 1);
+                    h1214 = 64'h0;
+                    h1214 = (h1213[64-1:0] >>> 12);
+                    h1215 = 127'h0;
+                    h1215 = (h1208 | {51'h0, h1214, 12'h0});
+                    h1216 = 127'h0;
+                    h1216 = (h1215 >>> 12);
+                    v_wide[64-1:12] = h1216[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -10070,42 +11436,42 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_access_error != 0))) begin
-                    status <= 65;
-                    h1054 = 3'h0;
+                    status <= 75;
+                    h1217 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h1054 = 7;
+                        h1217 = 7;
                     end
                     else begin
-                        h1054 = 4;
+                        h1217 = 4;
                     end
-                    rec_outcome <= {1'h0, h1054};
+                    rec_outcome <= {1'h0, h1217};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= wk_sl_reason;
-                    h1055 = 1'h0;
-                    h1055 = 0;
+                    h1218 = 1'h0;
+                    h1218 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h1055 = 1;
+                        h1218 = 1;
                     end
-                    rec_recorded <= h1055;
+                    rec_recorded <= h1218;
                     v_wide = 0;
-                    h1056 = 64'h0;
-                    h1056 = e_addr;
-                    v_wide[64-1:12] = h1056[64-1:12];
+                    h1219 = 64'h0;
+                    h1219 = e_addr;
+                    v_wide[64-1:12] = h1219[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = wk_sl_reason;
                     v_wide[62-1:60] = e_at;
-                    h1057 = 1'h0;
-                    h1057 = 0;
+                    h1220 = 1'h0;
+                    h1220 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h1057 = 1;
+                        h1220 = 1;
                     end
-                    v_wide[63-1:62] = h1057;
+                    v_wide[63-1:62] = h1220;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -10115,14 +11481,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h1058 = 3'h0;
+                    h1221 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h1058 = 4;
+                        h1221 = 4;
                     end
                     else begin
-                        h1058 = 0;
+                        h1221 = 0;
                     end
-                    rec_cpl_status <= h1058;
+                    rec_cpl_status <= h1221;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -10131,10 +11497,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
-                    status <= 66;
+                    status <= 76;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -10158,24 +11524,24 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 67;
+                    status <= 77;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h1059 = 1'h0;
-                    h1059 = 0;
+                    h1222 = 1'h0;
+                    h1222 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h1059 = 1;
+                        h1222 = 1;
                     end
-                    rec_recorded <= h1059;
+                    rec_recorded <= h1222;
                     v_wide = 0;
-                    h1060 = 64'h0;
-                    h1060 = e_addr;
-                    v_wide[64-1:12] = h1060[64-1:12];
+                    h1223 = 64'h0;
+                    h1223 = e_addr;
+                    v_wide[64-1:12] = h1223[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10200,24 +11566,24 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 68;
+                    status <= 78;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h1061 = 1'h0;
-                    h1061 = 0;
+                    h1224 = 1'h0;
+                    h1224 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h1061 = 1;
+                        h1224 = 1;
                     end
-                    rec_recorded <= h1061;
+                    rec_recorded <= h1224;
                     v_wide = 0;
-                    h1062 = 64'h0;
-                    h1062 = e_addr;
-                    v_wide[64-1:12] = h1062[64-1:12];
+                    h1225 = 64'h0;
+                    h1225 = e_addr;
+                    v_wide[64-1:12] = h1225[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10242,42 +11608,42 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
-                    status <= 69;
-                    h1063 = 3'h0;
+                    status <= 79;
+                    h1226 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h1063 = 7;
+                        h1226 = 7;
                     end
                     else begin
-                        h1063 = 4;
+                        h1226 = 4;
                     end
-                    rec_outcome <= {1'h0, h1063};
+                    rec_outcome <= {1'h0, h1226};
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h1064 = 1'h0;
-                    h1064 = 0;
+                    h1227 = 1'h0;
+                    h1227 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h1064 = 1;
+                        h1227 = 1;
                     end
-                    rec_recorded <= h1064;
+                    rec_recorded <= h1227;
                     v_wide = 0;
-                    h1065 = 64'h0;
-                    h1065 = e_addr;
-                    v_wide[64-1:12] = h1065[64-1:12];
+                    h1228 = 64'h0;
+                    h1228 = e_addr;
+                    v_wide[64-1:12] = h1228[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h1066 = 1'h0;
-                    h1066 = 0;
+                    h1229 = 1'h0;
+                    h1229 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h1066 = 1;
+                        h1229 = 1;
                     end
-                    v_wide[63-1:62] = h1066;
+                    v_wide[63-1:62] = h1229;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -10287,14 +11653,14 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h1067 = 3'h0;
+                    h1230 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h1067 = 4;
+                        h1230 = 4;
                     end
                     else begin
-                        h1067 = 0;
+                        h1230 = 0;
                     end
-                    rec_cpl_status <= h1067;
+                    rec_cpl_status <= h1230;
                     rec_cpl <= 0;
                     rec_urgent <= 0;
                     rec_pda <= 0;
@@ -10303,10 +11669,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 70;
+                    status <= 80;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -10330,10 +11696,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 71;
+                    status <= 81;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -10361,10 +11727,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 72;
+                    status <= 82;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -10388,48 +11754,48 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h1078[32-1:16] != 0))) begin
-                    status <= 73;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h1241[32-1:16] != 0))) begin
+                    status <= 83;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h1068 = 17'h0;
-                    h1069 = 1'h0;
-                    h1069 = 0;
+                    h1231 = 17'h0;
+                    h1232 = 1'h0;
+                    h1232 = 0;
                     if (e_msi_addr[2]) begin
-                        h1069 = 1;
+                        h1232 = 1;
                     end
-                    h1070 = 32'h0;
-                    h1070 = e_msi_addr;
-                    h1071 = 16'h0;
-                    h1071 = ({h1069, 15'h0} | {1'h0, h1070[20-1:5]});
-                    h1072 = 32'h0;
-                    h1072 = e_msi_data;
-                    h1073 = 17'h0;
-                    h1073 = ({1'h0, h1071} + {1'h0, h1072[16-1:0]});
-                    h1074 = 1'h0;
-                    h1074 = 0;
+                    h1233 = 32'h0;
+                    h1233 = e_msi_addr;
+                    h1234 = 16'h0;
+                    h1234 = ({h1232, 15'h0} | {1'h0, h1233[20-1:5]});
+                    h1235 = 32'h0;
+                    h1235 = e_msi_data;
+                    h1236 = 17'h0;
+                    h1236 = ({1'h0, h1234} + {1'h0, h1235[16-1:0]});
+                    h1237 = 1'h0;
+                    h1237 = 0;
                     if (e_msi_addr[2]) begin
-                        h1074 = 1;
+                        h1237 = 1;
                     end
-                    h1075 = 32'h0;
-                    h1075 = e_msi_addr;
-                    h1076 = 16'h0;
-                    h1076 = ({h1074, 15'h0} | {1'h0, h1075[20-1:5]});
+                    h1238 = 32'h0;
+                    h1238 = e_msi_addr;
+                    h1239 = 16'h0;
+                    h1239 = ({h1237, 15'h0} | {1'h0, h1238[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1068 = h1073;
+                        h1231 = h1236;
                     end
                     else begin
-                        h1068 = {1'h0, h1076};
+                        h1231 = {1'h0, h1239};
                     end
-                    h1077 = 16'h0;
-                    h1077 = (h1068[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1077;
+                    h1240 = 16'h0;
+                    h1240 = (h1231[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1240;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10452,48 +11818,48 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h1098} < h1101)))) begin
-                    status <= 74;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h1261} < h1264)))) begin
+                    status <= 84;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h1079 = 17'h0;
-                    h1080 = 1'h0;
-                    h1080 = 0;
+                    h1242 = 17'h0;
+                    h1243 = 1'h0;
+                    h1243 = 0;
                     if (e_msi_addr[2]) begin
-                        h1080 = 1;
+                        h1243 = 1;
                     end
-                    h1081 = 32'h0;
-                    h1081 = e_msi_addr;
-                    h1082 = 16'h0;
-                    h1082 = ({h1080, 15'h0} | {1'h0, h1081[20-1:5]});
-                    h1083 = 32'h0;
-                    h1083 = e_msi_data;
-                    h1084 = 17'h0;
-                    h1084 = ({1'h0, h1082} + {1'h0, h1083[16-1:0]});
-                    h1085 = 1'h0;
-                    h1085 = 0;
+                    h1244 = 32'h0;
+                    h1244 = e_msi_addr;
+                    h1245 = 16'h0;
+                    h1245 = ({h1243, 15'h0} | {1'h0, h1244[20-1:5]});
+                    h1246 = 32'h0;
+                    h1246 = e_msi_data;
+                    h1247 = 17'h0;
+                    h1247 = ({1'h0, h1245} + {1'h0, h1246[16-1:0]});
+                    h1248 = 1'h0;
+                    h1248 = 0;
                     if (e_msi_addr[2]) begin
-                        h1085 = 1;
+                        h1248 = 1;
                     end
-                    h1086 = 32'h0;
-                    h1086 = e_msi_addr;
-                    h1087 = 16'h0;
-                    h1087 = ({h1085, 15'h0} | {1'h0, h1086[20-1:5]});
+                    h1249 = 32'h0;
+                    h1249 = e_msi_addr;
+                    h1250 = 16'h0;
+                    h1250 = ({h1248, 15'h0} | {1'h0, h1249[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1079 = h1084;
+                        h1242 = h1247;
                     end
                     else begin
-                        h1079 = {1'h0, h1087};
+                        h1242 = {1'h0, h1250};
                     end
-                    h1088 = 16'h0;
-                    h1088 = (h1079[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1088;
+                    h1251 = 16'h0;
+                    h1251 = (h1242[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1251;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10516,48 +11882,48 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (er_irte != 0))) begin
-                    status <= 75;
+                    status <= 85;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 35;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h1102 = 17'h0;
-                    h1103 = 1'h0;
-                    h1103 = 0;
+                    h1265 = 17'h0;
+                    h1266 = 1'h0;
+                    h1266 = 0;
                     if (e_msi_addr[2]) begin
-                        h1103 = 1;
+                        h1266 = 1;
                     end
-                    h1104 = 32'h0;
-                    h1104 = e_msi_addr;
-                    h1105 = 16'h0;
-                    h1105 = ({h1103, 15'h0} | {1'h0, h1104[20-1:5]});
-                    h1106 = 32'h0;
-                    h1106 = e_msi_data;
-                    h1107 = 17'h0;
-                    h1107 = ({1'h0, h1105} + {1'h0, h1106[16-1:0]});
-                    h1108 = 1'h0;
-                    h1108 = 0;
+                    h1267 = 32'h0;
+                    h1267 = e_msi_addr;
+                    h1268 = 16'h0;
+                    h1268 = ({h1266, 15'h0} | {1'h0, h1267[20-1:5]});
+                    h1269 = 32'h0;
+                    h1269 = e_msi_data;
+                    h1270 = 17'h0;
+                    h1270 = ({1'h0, h1268} + {1'h0, h1269[16-1:0]});
+                    h1271 = 1'h0;
+                    h1271 = 0;
                     if (e_msi_addr[2]) begin
-                        h1108 = 1;
+                        h1271 = 1;
                     end
-                    h1109 = 32'h0;
-                    h1109 = e_msi_addr;
-                    h1110 = 16'h0;
-                    h1110 = ({h1108, 15'h0} | {1'h0, h1109[20-1:5]});
+                    h1272 = 32'h0;
+                    h1272 = e_msi_addr;
+                    h1273 = 16'h0;
+                    h1273 = ({h1271, 15'h0} | {1'h0, h1272[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1102 = h1107;
+                        h1265 = h1270;
                     end
                     else begin
-                        h1102 = {1'h0, h1110};
+                        h1265 = {1'h0, h1273};
                     end
-                    h1111 = 16'h0;
-                    h1111 = (h1102[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1111;
+                    h1274 = 16'h0;
+                    h1274 = (h1265[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1274;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10580,53 +11946,53 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 76;
+                    status <= 86;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h1112 = 1'h0;
-                    h1112 = 0;
+                    h1275 = 1'h0;
+                    h1275 = 0;
                     if ((!w_irte_0[1])) begin
-                        h1112 = 1;
+                        h1275 = 1;
                     end
-                    rec_recorded <= h1112;
+                    rec_recorded <= h1275;
                     v_wide = 0;
-                    h1113 = 17'h0;
-                    h1114 = 1'h0;
-                    h1114 = 0;
+                    h1276 = 17'h0;
+                    h1277 = 1'h0;
+                    h1277 = 0;
                     if (e_msi_addr[2]) begin
-                        h1114 = 1;
+                        h1277 = 1;
                     end
-                    h1115 = 32'h0;
-                    h1115 = e_msi_addr;
-                    h1116 = 16'h0;
-                    h1116 = ({h1114, 15'h0} | {1'h0, h1115[20-1:5]});
-                    h1117 = 32'h0;
-                    h1117 = e_msi_data;
-                    h1118 = 17'h0;
-                    h1118 = ({1'h0, h1116} + {1'h0, h1117[16-1:0]});
-                    h1119 = 1'h0;
-                    h1119 = 0;
+                    h1278 = 32'h0;
+                    h1278 = e_msi_addr;
+                    h1279 = 16'h0;
+                    h1279 = ({h1277, 15'h0} | {1'h0, h1278[20-1:5]});
+                    h1280 = 32'h0;
+                    h1280 = e_msi_data;
+                    h1281 = 17'h0;
+                    h1281 = ({1'h0, h1279} + {1'h0, h1280[16-1:0]});
+                    h1282 = 1'h0;
+                    h1282 = 0;
                     if (e_msi_addr[2]) begin
-                        h1119 = 1;
+                        h1282 = 1;
                     end
-                    h1120 = 32'h0;
-                    h1120 = e_msi_addr;
-                    h1121 = 16'h0;
-                    h1121 = ({h1119, 15'h0} | {1'h0, h1120[20-1:5]});
+                    h1283 = 32'h0;
+                    h1283 = e_msi_addr;
+                    h1284 = 16'h0;
+                    h1284 = ({h1282, 15'h0} | {1'h0, h1283[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1113 = h1118;
+                        h1276 = h1281;
                     end
                     else begin
-                        h1113 = {1'h0, h1121};
+                        h1276 = {1'h0, h1284};
                     end
-                    h1122 = 16'h0;
-                    h1122 = (h1113[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1122;
+                    h1285 = 16'h0;
+                    h1285 = (h1276[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1285;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10649,53 +12015,53 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h1134 != 0))) begin
-                    status <= 77;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h1297 != 0))) begin
+                    status <= 87;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h1123 = 1'h0;
-                    h1123 = 0;
+                    h1286 = 1'h0;
+                    h1286 = 0;
                     if ((!w_irte_0[1])) begin
-                        h1123 = 1;
+                        h1286 = 1;
                     end
-                    rec_recorded <= h1123;
+                    rec_recorded <= h1286;
                     v_wide = 0;
-                    h1124 = 17'h0;
-                    h1125 = 1'h0;
-                    h1125 = 0;
+                    h1287 = 17'h0;
+                    h1288 = 1'h0;
+                    h1288 = 0;
                     if (e_msi_addr[2]) begin
-                        h1125 = 1;
+                        h1288 = 1;
                     end
-                    h1126 = 32'h0;
-                    h1126 = e_msi_addr;
-                    h1127 = 16'h0;
-                    h1127 = ({h1125, 15'h0} | {1'h0, h1126[20-1:5]});
-                    h1128 = 32'h0;
-                    h1128 = e_msi_data;
-                    h1129 = 17'h0;
-                    h1129 = ({1'h0, h1127} + {1'h0, h1128[16-1:0]});
-                    h1130 = 1'h0;
-                    h1130 = 0;
+                    h1289 = 32'h0;
+                    h1289 = e_msi_addr;
+                    h1290 = 16'h0;
+                    h1290 = ({h1288, 15'h0} | {1'h0, h1289[20-1:5]});
+                    h1291 = 32'h0;
+                    h1291 = e_msi_data;
+                    h1292 = 17'h0;
+                    h1292 = ({1'h0, h1290} + {1'h0, h1291[16-1:0]});
+                    h1293 = 1'h0;
+                    h1293 = 0;
                     if (e_msi_addr[2]) begin
-                        h1130 = 1;
+                        h1293 = 1;
                     end
-                    h1131 = 32'h0;
-                    h1131 = e_msi_addr;
-                    h1132 = 16'h0;
-                    h1132 = ({h1130, 15'h0} | {1'h0, h1131[20-1:5]});
+                    h1294 = 32'h0;
+                    h1294 = e_msi_addr;
+                    h1295 = 16'h0;
+                    h1295 = ({h1293, 15'h0} | {1'h0, h1294[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1124 = h1129;
+                        h1287 = h1292;
                     end
                     else begin
-                        h1124 = {1'h0, h1132};
+                        h1287 = {1'h0, h1295};
                     end
-                    h1133 = 16'h0;
-                    h1133 = (h1124[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1133;
+                    h1296 = 16'h0;
+                    h1296 = (h1287[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1296;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10718,53 +12084,53 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1161 == h1165))) || (((w_irte_8[20-1:18] == 2) && (h1166[16-1:8] >= h1167[16-1:8])) && (h1168[16-1:8] <= h1169[8-1:0])))))) begin
-                    status <= 78;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1324 == h1328))) || (((w_irte_8[20-1:18] == 2) && (h1329[16-1:8] >= h1330[16-1:8])) && (h1331[16-1:8] <= h1332[8-1:0])))))) begin
+                    status <= 88;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h1147 = 1'h0;
-                    h1147 = 0;
+                    h1310 = 1'h0;
+                    h1310 = 0;
                     if ((!w_irte_0[1])) begin
-                        h1147 = 1;
+                        h1310 = 1;
                     end
-                    rec_recorded <= h1147;
+                    rec_recorded <= h1310;
                     v_wide = 0;
-                    h1148 = 17'h0;
-                    h1149 = 1'h0;
-                    h1149 = 0;
+                    h1311 = 17'h0;
+                    h1312 = 1'h0;
+                    h1312 = 0;
                     if (e_msi_addr[2]) begin
-                        h1149 = 1;
+                        h1312 = 1;
                     end
-                    h1150 = 32'h0;
-                    h1150 = e_msi_addr;
-                    h1151 = 16'h0;
-                    h1151 = ({h1149, 15'h0} | {1'h0, h1150[20-1:5]});
-                    h1152 = 32'h0;
-                    h1152 = e_msi_data;
-                    h1153 = 17'h0;
-                    h1153 = ({1'h0, h1151} + {1'h0, h1152[16-1:0]});
-                    h1154 = 1'h0;
-                    h1154 = 0;
+                    h1313 = 32'h0;
+                    h1313 = e_msi_addr;
+                    h1314 = 16'h0;
+                    h1314 = ({h1312, 15'h0} | {1'h0, h1313[20-1:5]});
+                    h1315 = 32'h0;
+                    h1315 = e_msi_data;
+                    h1316 = 17'h0;
+                    h1316 = ({1'h0, h1314} + {1'h0, h1315[16-1:0]});
+                    h1317 = 1'h0;
+                    h1317 = 0;
                     if (e_msi_addr[2]) begin
-                        h1154 = 1;
+                        h1317 = 1;
                     end
-                    h1155 = 32'h0;
-                    h1155 = e_msi_addr;
-                    h1156 = 16'h0;
-                    h1156 = ({h1154, 15'h0} | {1'h0, h1155[20-1:5]});
+                    h1318 = 32'h0;
+                    h1318 = e_msi_addr;
+                    h1319 = 16'h0;
+                    h1319 = ({h1317, 15'h0} | {1'h0, h1318[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1148 = h1153;
+                        h1311 = h1316;
                     end
                     else begin
-                        h1148 = {1'h0, h1156};
+                        h1311 = {1'h0, h1319};
                     end
-                    h1157 = 16'h0;
-                    h1157 = (h1148[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1157;
+                    h1320 = 16'h0;
+                    h1320 = (h1311[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1320;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10787,53 +12153,53 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1181[32-1:16] != 0))) && ({1'h0, h1191} < h1194)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1195 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1211 == h1215))) || (((w_irte_8[20-1:18] == 2) && (h1216[16-1:8] >= h1217[16-1:8])) && (h1218[16-1:8] <= h1219[8-1:0])))) && w_irte_0[15]) && ((er_pd_pir != 0) || (er_pd != 0)))) begin
-                    status <= 79;
+                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1344[32-1:16] != 0))) && ({1'h0, h1354} < h1357)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1358 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1374 == h1378))) || (((w_irte_8[20-1:18] == 2) && (h1379[16-1:8] >= h1380[16-1:8])) && (h1381[16-1:8] <= h1382[8-1:0])))) && w_irte_0[15]) && ((er_pd_pir != 0) || (er_pd != 0)))) begin
+                    status <= 89;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 39;
-                    h1170 = 1'h0;
-                    h1170 = 0;
+                    h1333 = 1'h0;
+                    h1333 = 0;
                     if ((!w_irte_0[1])) begin
-                        h1170 = 1;
+                        h1333 = 1;
                     end
-                    rec_recorded <= h1170;
+                    rec_recorded <= h1333;
                     v_wide = 0;
-                    h1171 = 17'h0;
-                    h1172 = 1'h0;
-                    h1172 = 0;
+                    h1334 = 17'h0;
+                    h1335 = 1'h0;
+                    h1335 = 0;
                     if (e_msi_addr[2]) begin
-                        h1172 = 1;
+                        h1335 = 1;
                     end
-                    h1173 = 32'h0;
-                    h1173 = e_msi_addr;
-                    h1174 = 16'h0;
-                    h1174 = ({h1172, 15'h0} | {1'h0, h1173[20-1:5]});
-                    h1175 = 32'h0;
-                    h1175 = e_msi_data;
-                    h1176 = 17'h0;
-                    h1176 = ({1'h0, h1174} + {1'h0, h1175[16-1:0]});
-                    h1177 = 1'h0;
-                    h1177 = 0;
+                    h1336 = 32'h0;
+                    h1336 = e_msi_addr;
+                    h1337 = 16'h0;
+                    h1337 = ({h1335, 15'h0} | {1'h0, h1336[20-1:5]});
+                    h1338 = 32'h0;
+                    h1338 = e_msi_data;
+                    h1339 = 17'h0;
+                    h1339 = ({1'h0, h1337} + {1'h0, h1338[16-1:0]});
+                    h1340 = 1'h0;
+                    h1340 = 0;
                     if (e_msi_addr[2]) begin
-                        h1177 = 1;
+                        h1340 = 1;
                     end
-                    h1178 = 32'h0;
-                    h1178 = e_msi_addr;
-                    h1179 = 16'h0;
-                    h1179 = ({h1177, 15'h0} | {1'h0, h1178[20-1:5]});
+                    h1341 = 32'h0;
+                    h1341 = e_msi_addr;
+                    h1342 = 16'h0;
+                    h1342 = ({h1340, 15'h0} | {1'h0, h1341[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1171 = h1176;
+                        h1334 = h1339;
                     end
                     else begin
-                        h1171 = {1'h0, h1179};
+                        h1334 = {1'h0, h1342};
                     end
-                    h1180 = 16'h0;
-                    h1180 = (h1171[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1180;
+                    h1343 = 16'h0;
+                    h1343 = (h1334[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1343;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10856,53 +12222,53 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1231[32-1:16] != 0))) && ({1'h0, h1241} < h1244)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1245 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1261 == h1265))) || (((w_irte_8[20-1:18] == 2) && (h1266[16-1:8] >= h1267[16-1:8])) && (h1268[16-1:8] <= h1269[8-1:0])))) && w_irte_0[15]) && (((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1270[8-1:0] != 0) || (h1271[32-1:16] != 0)))))) begin
-                    status <= 80;
+                else if ((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1394[32-1:16] != 0))) && ({1'h0, h1404} < h1407)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1408 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1424 == h1428))) || (((w_irte_8[20-1:18] == 2) && (h1429[16-1:8] >= h1430[16-1:8])) && (h1431[16-1:8] <= h1432[8-1:0])))) && w_irte_0[15]) && (((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1433[8-1:0] != 0) || (h1434[32-1:16] != 0)))))) begin
+                    status <= 90;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 40;
-                    h1220 = 1'h0;
-                    h1220 = 0;
+                    h1383 = 1'h0;
+                    h1383 = 0;
                     if ((!w_irte_0[1])) begin
-                        h1220 = 1;
+                        h1383 = 1;
                     end
-                    rec_recorded <= h1220;
+                    rec_recorded <= h1383;
                     v_wide = 0;
-                    h1221 = 17'h0;
-                    h1222 = 1'h0;
-                    h1222 = 0;
+                    h1384 = 17'h0;
+                    h1385 = 1'h0;
+                    h1385 = 0;
                     if (e_msi_addr[2]) begin
-                        h1222 = 1;
+                        h1385 = 1;
                     end
-                    h1223 = 32'h0;
-                    h1223 = e_msi_addr;
-                    h1224 = 16'h0;
-                    h1224 = ({h1222, 15'h0} | {1'h0, h1223[20-1:5]});
-                    h1225 = 32'h0;
-                    h1225 = e_msi_data;
-                    h1226 = 17'h0;
-                    h1226 = ({1'h0, h1224} + {1'h0, h1225[16-1:0]});
-                    h1227 = 1'h0;
-                    h1227 = 0;
+                    h1386 = 32'h0;
+                    h1386 = e_msi_addr;
+                    h1387 = 16'h0;
+                    h1387 = ({h1385, 15'h0} | {1'h0, h1386[20-1:5]});
+                    h1388 = 32'h0;
+                    h1388 = e_msi_data;
+                    h1389 = 17'h0;
+                    h1389 = ({1'h0, h1387} + {1'h0, h1388[16-1:0]});
+                    h1390 = 1'h0;
+                    h1390 = 0;
                     if (e_msi_addr[2]) begin
-                        h1227 = 1;
+                        h1390 = 1;
                     end
-                    h1228 = 32'h0;
-                    h1228 = e_msi_addr;
-                    h1229 = 16'h0;
-                    h1229 = ({h1227, 15'h0} | {1'h0, h1228[20-1:5]});
+                    h1391 = 32'h0;
+                    h1391 = e_msi_addr;
+                    h1392 = 16'h0;
+                    h1392 = ({h1390, 15'h0} | {1'h0, h1391[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1221 = h1226;
+                        h1384 = h1389;
                     end
                     else begin
-                        h1221 = {1'h0, h1229};
+                        h1384 = {1'h0, h1392};
                     end
-                    h1230 = 16'h0;
-                    h1230 = (h1221[16-1:0] & 65535);
-                    v_wide[64-1:48] = h1230;
+                    h1393 = 16'h0;
+                    h1393 = (h1384[16-1:0] & 65535);
+                    v_wide[64-1:48] = h1393;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -10925,10 +12291,10 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
-                else if (((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1297[32-1:16] != 0))) && ({1'h0, h1307} < h1310)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1311 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1327 == h1331))) || (((w_irte_8[20-1:18] == 2) && (h1332[16-1:8] >= h1333[16-1:8])) && (h1334[16-1:8] <= h1335[8-1:0])))) && w_irte_0[15])) begin
-                    status <= 81;
+                else if (((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1460[32-1:16] != 0))) && ({1'h0, h1470} < h1473)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1474 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1490 == h1494))) || (((w_irte_8[20-1:18] == 2) && (h1495[16-1:8] >= h1496[16-1:8])) && (h1497[16-1:8] <= h1498[8-1:0])))) && w_irte_0[15])) begin
+                    status <= 91;
                     rec_outcome <= 8;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -10936,38 +12302,38 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h1272 = 17'h0;
-                    h1273 = 1'h0;
-                    h1273 = 0;
+                    h1435 = 17'h0;
+                    h1436 = 1'h0;
+                    h1436 = 0;
                     if (e_msi_addr[2]) begin
-                        h1273 = 1;
+                        h1436 = 1;
                     end
-                    h1274 = 32'h0;
-                    h1274 = e_msi_addr;
-                    h1275 = 16'h0;
-                    h1275 = ({h1273, 15'h0} | {1'h0, h1274[20-1:5]});
-                    h1276 = 32'h0;
-                    h1276 = e_msi_data;
-                    h1277 = 17'h0;
-                    h1277 = ({1'h0, h1275} + {1'h0, h1276[16-1:0]});
-                    h1278 = 1'h0;
-                    h1278 = 0;
+                    h1437 = 32'h0;
+                    h1437 = e_msi_addr;
+                    h1438 = 16'h0;
+                    h1438 = ({h1436, 15'h0} | {1'h0, h1437[20-1:5]});
+                    h1439 = 32'h0;
+                    h1439 = e_msi_data;
+                    h1440 = 17'h0;
+                    h1440 = ({1'h0, h1438} + {1'h0, h1439[16-1:0]});
+                    h1441 = 1'h0;
+                    h1441 = 0;
                     if (e_msi_addr[2]) begin
-                        h1278 = 1;
+                        h1441 = 1;
                     end
-                    h1279 = 32'h0;
-                    h1279 = e_msi_addr;
-                    h1280 = 16'h0;
-                    h1280 = ({h1278, 15'h0} | {1'h0, h1279[20-1:5]});
+                    h1442 = 32'h0;
+                    h1442 = e_msi_addr;
+                    h1443 = 16'h0;
+                    h1443 = ({h1441, 15'h0} | {1'h0, h1442[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1272 = h1277;
+                        h1435 = h1440;
                     end
                     else begin
-                        h1272 = {1'h0, h1280};
+                        h1435 = {1'h0, h1443};
                     end
-                    h1281 = 16'h0;
-                    h1281 = (h1272[16-1:0] & 65535);
-                    rec_int_index <= h1281;
+                    h1444 = 16'h0;
+                    h1444 = (h1435[16-1:0] & 65535);
+                    rec_int_index <= h1444;
                     rec_vector <= w_irte_0[24-1:16];
                     rec_destination <= 0;
                     rec_dest_mode <= 0;
@@ -10976,68 +12342,68 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    h1282 = 1'h0;
-                    h1282 = 0;
+                    h1445 = 1'h0;
+                    h1445 = 0;
                     if (w_irte_0[14]) begin
-                        h1282 = 1;
+                        h1445 = 1;
                     end
-                    rec_urgent <= h1282;
-                    h1283 = 64'h0;
-                    h1283 = w_irte_8;
-                    h1284 = 64'h0;
-                    h1284 = w_irte_0;
-                    h1285 = 64'h0;
-                    h1285 = ({h1283[64-1:32], 32'h0} | {32'h0, h1284[64-1:38], 6'h0});
-                    rec_pda <= h1285;
-                    h1286 = 1'h0;
-                    h1286 = 0;
+                    rec_urgent <= h1445;
+                    h1446 = 64'h0;
+                    h1446 = w_irte_8;
+                    h1447 = 64'h0;
+                    h1447 = w_irte_0;
+                    h1448 = 64'h0;
+                    h1448 = ({h1446[64-1:32], 32'h0} | {32'h0, h1447[64-1:38], 6'h0});
+                    rec_pda <= h1448;
+                    h1449 = 1'h0;
+                    h1449 = 0;
                     if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1286 = 1;
+                        h1449 = 1;
                     end
-                    rec_notify <= h1286;
-                    h1287 = 8'h0;
+                    rec_notify <= h1449;
+                    h1450 = 8'h0;
                     if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1287 = w_pd_0[24-1:16];
+                        h1450 = w_pd_0[24-1:16];
                     end
                     else begin
-                        h1287 = 0;
+                        h1450 = 0;
                     end
-                    rec_notify_vector <= h1287;
-                    h1288 = 32'h0;
-                    h1289 = 32'h0;
-                    h1290 = 32'h0;
-                    h1290 = w_pd_0[64-1:32];
+                    rec_notify_vector <= h1450;
+                    h1451 = 32'h0;
+                    h1452 = 32'h0;
+                    h1453 = 32'h0;
+                    h1453 = w_pd_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h1289 = w_pd_0[64-1:32];
+                        h1452 = w_pd_0[64-1:32];
                     end
                     else begin
-                        h1289 = {24'h0, h1290[16-1:8]};
+                        h1452 = {24'h0, h1453[16-1:8]};
                     end
                     if (((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1])))) begin
-                        h1288 = h1289;
+                        h1451 = h1452;
                     end
                     else begin
-                        h1288 = 0;
+                        h1451 = 0;
                     end
-                    rec_notify_dest <= h1288;
-                    h1291 = 64'h0;
-                    h1291 = 1;
-                    h1292 = 6'h0;
-                    h1293 = 8'h0;
-                    h1293 = w_irte_0[24-1:16];
-                    h1292 = h1293[6-1:0];
-                    h1294 = 64'h0;
-                    h1294 = (h1291 << h1292);
-                    h1295 = 64'h0;
-                    h1295 = (w_pd_pir_0 | h1294);
-                    rec_pir <= h1295;
-                    h1296 = 64'h0;
-                    h1296 = (w_pd_0 | 1);
-                    rec_pd_control <= h1296;
-                    st <= 5'b11001;
+                    rec_notify_dest <= h1451;
+                    h1454 = 64'h0;
+                    h1454 = 1;
+                    h1455 = 6'h0;
+                    h1456 = 8'h0;
+                    h1456 = w_irte_0[24-1:16];
+                    h1455 = h1456[6-1:0];
+                    h1457 = 64'h0;
+                    h1457 = (h1454 << h1455);
+                    h1458 = 64'h0;
+                    h1458 = (w_pd_pir_0 | h1457);
+                    rec_pir <= h1458;
+                    h1459 = 64'h0;
+                    h1459 = (w_pd_0 | 1);
+                    rec_pd_control <= h1459;
+                    st <= 5'b11011;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 82;
+                    status <= 92;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -11045,67 +12411,67 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h1336 = 17'h0;
-                    h1337 = 1'h0;
-                    h1337 = 0;
+                    h1499 = 17'h0;
+                    h1500 = 1'h0;
+                    h1500 = 0;
                     if (e_msi_addr[2]) begin
-                        h1337 = 1;
+                        h1500 = 1;
                     end
-                    h1338 = 32'h0;
-                    h1338 = e_msi_addr;
-                    h1339 = 16'h0;
-                    h1339 = ({h1337, 15'h0} | {1'h0, h1338[20-1:5]});
-                    h1340 = 32'h0;
-                    h1340 = e_msi_data;
-                    h1341 = 17'h0;
-                    h1341 = ({1'h0, h1339} + {1'h0, h1340[16-1:0]});
-                    h1342 = 1'h0;
-                    h1342 = 0;
+                    h1501 = 32'h0;
+                    h1501 = e_msi_addr;
+                    h1502 = 16'h0;
+                    h1502 = ({h1500, 15'h0} | {1'h0, h1501[20-1:5]});
+                    h1503 = 32'h0;
+                    h1503 = e_msi_data;
+                    h1504 = 17'h0;
+                    h1504 = ({1'h0, h1502} + {1'h0, h1503[16-1:0]});
+                    h1505 = 1'h0;
+                    h1505 = 0;
                     if (e_msi_addr[2]) begin
-                        h1342 = 1;
+                        h1505 = 1;
                     end
-                    h1343 = 32'h0;
-                    h1343 = e_msi_addr;
-                    h1344 = 16'h0;
-                    h1344 = ({h1342, 15'h0} | {1'h0, h1343[20-1:5]});
+                    h1506 = 32'h0;
+                    h1506 = e_msi_addr;
+                    h1507 = 16'h0;
+                    h1507 = ({h1505, 15'h0} | {1'h0, h1506[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1336 = h1341;
+                        h1499 = h1504;
                     end
                     else begin
-                        h1336 = {1'h0, h1344};
+                        h1499 = {1'h0, h1507};
                     end
-                    h1345 = 16'h0;
-                    h1345 = (h1336[16-1:0] & 65535);
-                    rec_int_index <= h1345;
+                    h1508 = 16'h0;
+                    h1508 = (h1499[16-1:0] & 65535);
+                    rec_int_index <= h1508;
                     rec_vector <= w_irte_0[24-1:16];
-                    h1346 = 32'h0;
-                    h1347 = 32'h0;
-                    h1347 = w_irte_0[64-1:32];
+                    h1509 = 32'h0;
+                    h1510 = 32'h0;
+                    h1510 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h1346 = w_irte_0[64-1:32];
+                        h1509 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h1346 = {24'h0, h1347[16-1:8]};
+                        h1509 = {24'h0, h1510[16-1:8]};
                     end
-                    rec_destination <= h1346;
-                    h1348 = 1'h0;
-                    h1348 = 0;
+                    rec_destination <= h1509;
+                    h1511 = 1'h0;
+                    h1511 = 0;
                     if (w_irte_0[2]) begin
-                        h1348 = 1;
+                        h1511 = 1;
                     end
-                    rec_dest_mode <= h1348;
-                    h1349 = 1'h0;
-                    h1349 = 0;
+                    rec_dest_mode <= h1511;
+                    h1512 = 1'h0;
+                    h1512 = 0;
                     if (w_irte_0[3]) begin
-                        h1349 = 1;
+                        h1512 = 1;
                     end
-                    rec_redir_hint <= h1349;
-                    h1350 = 1'h0;
-                    h1350 = 0;
+                    rec_redir_hint <= h1512;
+                    h1513 = 1'h0;
+                    h1513 = 0;
                     if (w_irte_0[4]) begin
-                        h1350 = 1;
+                        h1513 = 1;
                     end
-                    rec_trigger_mode <= h1350;
+                    rec_trigger_mode <= h1513;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
@@ -11116,7 +12482,7 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11001;
+                    st <= 5'b11011;
                 end
                 else begin
                     status <= 0;
@@ -11143,159 +12509,159 @@ always @(posedge clk) begin: fsm
                     rec_notify_dest <= 0;
                     rec_pir <= 0;
                     rec_pd_control <= 0;
-                    st <= 5'b11100;
+                    st <= 5'b11110;
                 end
             end
-            5'b11001: begin
+            5'b11011: begin
                 if ((!pend)) begin
-                    h1357 = 32'h0;
-                    h1357 = e_msi_data;
-                    h1358 = 17'h0;
-                    h1359 = 1'h0;
-                    h1359 = 0;
+                    h1520 = 32'h0;
+                    h1520 = e_msi_data;
+                    h1521 = 17'h0;
+                    h1522 = 1'h0;
+                    h1522 = 0;
                     if (e_msi_addr[2]) begin
-                        h1359 = 1;
+                        h1522 = 1;
                     end
-                    h1360 = 32'h0;
-                    h1360 = e_msi_addr;
-                    h1361 = 16'h0;
-                    h1361 = ({h1359, 15'h0} | {1'h0, h1360[20-1:5]});
-                    h1362 = 32'h0;
-                    h1362 = e_msi_data;
-                    h1363 = 17'h0;
-                    h1363 = ({1'h0, h1361} + {1'h0, h1362[16-1:0]});
-                    h1364 = 1'h0;
-                    h1364 = 0;
+                    h1523 = 32'h0;
+                    h1523 = e_msi_addr;
+                    h1524 = 16'h0;
+                    h1524 = ({h1522, 15'h0} | {1'h0, h1523[20-1:5]});
+                    h1525 = 32'h0;
+                    h1525 = e_msi_data;
+                    h1526 = 17'h0;
+                    h1526 = ({1'h0, h1524} + {1'h0, h1525[16-1:0]});
+                    h1527 = 1'h0;
+                    h1527 = 0;
                     if (e_msi_addr[2]) begin
-                        h1364 = 1;
+                        h1527 = 1;
                     end
-                    h1365 = 32'h0;
-                    h1365 = e_msi_addr;
-                    h1366 = 16'h0;
-                    h1366 = ({h1364, 15'h0} | {1'h0, h1365[20-1:5]});
+                    h1528 = 32'h0;
+                    h1528 = e_msi_addr;
+                    h1529 = 16'h0;
+                    h1529 = ({h1527, 15'h0} | {1'h0, h1528[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1358 = h1363;
+                        h1521 = h1526;
                     end
                     else begin
-                        h1358 = {1'h0, h1366};
+                        h1521 = {1'h0, h1529};
                     end
-                    h1367 = 16'h0;
-                    h1367 = (h1358[16-1:0] & 65535);
-                    h1368 = 17'h0;
-                    h1368 = 2;
-                    h1369 = 4'h0;
-                    h1369 = r_IRTA_REG[4-1:0];
-                    h1370 = 17'h0;
-                    h1370 = (h1368 << h1369);
-                    h1371 = 1'h0;
-                    h1372 = 1'h0;
-                    h1373 = 64'h0;
-                    h1373 = w_irte_0;
-                    h1374 = 64'h0;
-                    h1374 = w_irte_0;
-                    h1375 = 64'h0;
-                    h1375 = w_irte_0;
-                    h1376 = 64'h0;
-                    h1376 = w_irte_8;
-                    h1377 = 64'h0;
-                    h1378 = 64'h0;
-                    h1378 = w_irte_8;
-                    h1379 = 64'h0;
-                    h1379 = w_irte_0;
-                    h1380 = 64'h0;
-                    h1380 = ({h1378[64-1:32], 32'h0} | {32'h0, h1379[64-1:38], 6'h0});
-                    h1377 = h1380;
-                    h1372 = 0;
-                    if ((1'b0 || (((((h1373[8-1:2] != 0) || (h1374[14-1:12] != 0)) || (h1375[38-1:24] != 0)) || (h1376[32-1:20] != 0)) || (h1377[64-1:48] != 0)))) begin
-                        h1372 = 1;
+                    h1530 = 16'h0;
+                    h1530 = (h1521[16-1:0] & 65535);
+                    h1531 = 17'h0;
+                    h1531 = 2;
+                    h1532 = 4'h0;
+                    h1532 = r_IRTA_REG[4-1:0];
+                    h1533 = 17'h0;
+                    h1533 = (h1531 << h1532);
+                    h1534 = 1'h0;
+                    h1535 = 1'h0;
+                    h1536 = 64'h0;
+                    h1536 = w_irte_0;
+                    h1537 = 64'h0;
+                    h1537 = w_irte_0;
+                    h1538 = 64'h0;
+                    h1538 = w_irte_0;
+                    h1539 = 64'h0;
+                    h1539 = w_irte_8;
+                    h1540 = 64'h0;
+                    h1541 = 64'h0;
+                    h1541 = w_irte_8;
+                    h1542 = 64'h0;
+                    h1542 = w_irte_0;
+                    h1543 = 64'h0;
+                    h1543 = ({h1541[64-1:32], 32'h0} | {32'h0, h1542[64-1:38], 6'h0});
+                    h1540 = h1543;
+                    h1535 = 0;
+                    if ((1'b0 || (((((h1536[8-1:2] != 0) || (h1537[14-1:12] != 0)) || (h1538[38-1:24] != 0)) || (h1539[32-1:20] != 0)) || (h1540[64-1:48] != 0)))) begin
+                        h1535 = 1;
                     end
-                    h1381 = 1'h0;
-                    h1382 = 32'h0;
-                    h1382 = w_irte_0[64-1:32];
-                    h1383 = 32'h0;
-                    h1383 = w_irte_0[64-1:32];
-                    h1381 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1382[8-1:0] != 0) || (h1383[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h1381 = 1;
+                    h1544 = 1'h0;
+                    h1545 = 32'h0;
+                    h1545 = w_irte_0[64-1:32];
+                    h1546 = 32'h0;
+                    h1546 = w_irte_0[64-1:32];
+                    h1544 = 0;
+                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1545[8-1:0] != 0) || (h1546[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                        h1544 = 1;
                     end
                     if (w_irte_0[15]) begin
-                        h1371 = h1372;
+                        h1534 = h1535;
                     end
                     else begin
-                        h1371 = h1381;
+                        h1534 = h1544;
                     end
-                    h1384 = 16'h0;
-                    h1385 = 16'h0;
-                    h1386 = 16'h0;
+                    h1547 = 16'h0;
+                    h1548 = 16'h0;
+                    h1549 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h1386 = 65529;
+                        h1549 = 65529;
                     end
                     else begin
-                        h1386 = 65528;
+                        h1549 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h1385 = 65531;
+                        h1548 = 65531;
                     end
                     else begin
-                        h1385 = h1386;
+                        h1548 = h1549;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h1384 = 65535;
+                        h1547 = 65535;
                     end
                     else begin
-                        h1384 = h1385;
+                        h1547 = h1548;
                     end
-                    h1387 = 16'h0;
-                    h1387 = (e_sid & h1384);
-                    h1388 = 16'h0;
-                    h1389 = 16'h0;
-                    h1390 = 16'h0;
+                    h1550 = 16'h0;
+                    h1550 = (e_sid & h1547);
+                    h1551 = 16'h0;
+                    h1552 = 16'h0;
+                    h1553 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h1390 = 65529;
+                        h1553 = 65529;
                     end
                     else begin
-                        h1390 = 65528;
+                        h1553 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h1389 = 65531;
+                        h1552 = 65531;
                     end
                     else begin
-                        h1389 = h1390;
+                        h1552 = h1553;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h1388 = 65535;
+                        h1551 = 65535;
                     end
                     else begin
-                        h1388 = h1389;
+                        h1551 = h1552;
                     end
-                    h1391 = 16'h0;
-                    h1391 = (w_irte_8[16-1:0] & h1388);
-                    h1392 = 16'h0;
-                    h1392 = e_sid;
-                    h1393 = 16'h0;
-                    h1393 = w_irte_8[16-1:0];
-                    h1394 = 16'h0;
-                    h1394 = e_sid;
-                    h1395 = 16'h0;
-                    h1395 = w_irte_8[16-1:0];
-                    h1396 = 32'h0;
-                    h1396 = w_pd_0[64-1:32];
-                    h1397 = 32'h0;
-                    h1397 = w_pd_0[64-1:32];
-                    if ((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1357[32-1:16] != 0))) && ({1'h0, h1367} < h1370)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1371 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1387 == h1391))) || (((w_irte_8[20-1:18] == 2) && (h1392[16-1:8] >= h1393[16-1:8])) && (h1394[16-1:8] <= h1395[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1396[8-1:0] != 0) || (h1397[32-1:16] != 0))))))) begin
-                        h1351 = 64'h0;
-                        h1351 = w_irte_8;
-                        h1352 = 64'h0;
-                        h1352 = w_irte_0;
-                        h1353 = 64'h0;
-                        h1353 = ({h1351[64-1:32], 32'h0} | {32'h0, h1352[64-1:38], 6'h0});
-                        h1354 = 8'h0;
-                        h1354 = (w_irte_0[24-1:16] >>> 6);
-                        h1355 = 12'h0;
-                        h1355 = ({4'h0, h1354} * 8);
-                        h1356 = 65'h0;
-                        h1356 = ({1'h0, h1353} + {53'h0, h1355});
-                        v_wide = {62'h0, h1356};
+                    h1554 = 16'h0;
+                    h1554 = (w_irte_8[16-1:0] & h1551);
+                    h1555 = 16'h0;
+                    h1555 = e_sid;
+                    h1556 = 16'h0;
+                    h1556 = w_irte_8[16-1:0];
+                    h1557 = 16'h0;
+                    h1557 = e_sid;
+                    h1558 = 16'h0;
+                    h1558 = w_irte_8[16-1:0];
+                    h1559 = 32'h0;
+                    h1559 = w_pd_0[64-1:32];
+                    h1560 = 32'h0;
+                    h1560 = w_pd_0[64-1:32];
+                    if ((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1520[32-1:16] != 0))) && ({1'h0, h1530} < h1533)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1534 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1550 == h1554))) || (((w_irte_8[20-1:18] == 2) && (h1555[16-1:8] >= h1556[16-1:8])) && (h1557[16-1:8] <= h1558[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1559[8-1:0] != 0) || (h1560[32-1:16] != 0))))))) begin
+                        h1514 = 64'h0;
+                        h1514 = w_irte_8;
+                        h1515 = 64'h0;
+                        h1515 = w_irte_0;
+                        h1516 = 64'h0;
+                        h1516 = ({h1514[64-1:32], 32'h0} | {32'h0, h1515[64-1:38], 6'h0});
+                        h1517 = 8'h0;
+                        h1517 = (w_irte_0[24-1:16] >>> 6);
+                        h1518 = 12'h0;
+                        h1518 = ({4'h0, h1517} * 8);
+                        h1519 = 65'h0;
+                        h1519 = ({1'h0, h1516} + {53'h0, h1518});
+                        v_wide = {125'h0, h1519};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -11305,7 +12671,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b11010;
+                        st <= 5'b11100;
                     end
                 end
                 else begin
@@ -11315,156 +12681,156 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b11010;
+                        st <= 5'b11100;
                     end
                 end
             end
-            5'b11010: begin
+            5'b11100: begin
                 if ((!pend)) begin
-                    h1402 = 32'h0;
-                    h1402 = e_msi_data;
-                    h1403 = 17'h0;
-                    h1404 = 1'h0;
-                    h1404 = 0;
+                    h1565 = 32'h0;
+                    h1565 = e_msi_data;
+                    h1566 = 17'h0;
+                    h1567 = 1'h0;
+                    h1567 = 0;
                     if (e_msi_addr[2]) begin
-                        h1404 = 1;
+                        h1567 = 1;
                     end
-                    h1405 = 32'h0;
-                    h1405 = e_msi_addr;
-                    h1406 = 16'h0;
-                    h1406 = ({h1404, 15'h0} | {1'h0, h1405[20-1:5]});
-                    h1407 = 32'h0;
-                    h1407 = e_msi_data;
-                    h1408 = 17'h0;
-                    h1408 = ({1'h0, h1406} + {1'h0, h1407[16-1:0]});
-                    h1409 = 1'h0;
-                    h1409 = 0;
+                    h1568 = 32'h0;
+                    h1568 = e_msi_addr;
+                    h1569 = 16'h0;
+                    h1569 = ({h1567, 15'h0} | {1'h0, h1568[20-1:5]});
+                    h1570 = 32'h0;
+                    h1570 = e_msi_data;
+                    h1571 = 17'h0;
+                    h1571 = ({1'h0, h1569} + {1'h0, h1570[16-1:0]});
+                    h1572 = 1'h0;
+                    h1572 = 0;
                     if (e_msi_addr[2]) begin
-                        h1409 = 1;
+                        h1572 = 1;
                     end
-                    h1410 = 32'h0;
-                    h1410 = e_msi_addr;
-                    h1411 = 16'h0;
-                    h1411 = ({h1409, 15'h0} | {1'h0, h1410[20-1:5]});
+                    h1573 = 32'h0;
+                    h1573 = e_msi_addr;
+                    h1574 = 16'h0;
+                    h1574 = ({h1572, 15'h0} | {1'h0, h1573[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h1403 = h1408;
+                        h1566 = h1571;
                     end
                     else begin
-                        h1403 = {1'h0, h1411};
+                        h1566 = {1'h0, h1574};
                     end
-                    h1412 = 16'h0;
-                    h1412 = (h1403[16-1:0] & 65535);
-                    h1413 = 17'h0;
-                    h1413 = 2;
-                    h1414 = 4'h0;
-                    h1414 = r_IRTA_REG[4-1:0];
-                    h1415 = 17'h0;
-                    h1415 = (h1413 << h1414);
-                    h1416 = 1'h0;
-                    h1417 = 1'h0;
-                    h1418 = 64'h0;
-                    h1418 = w_irte_0;
-                    h1419 = 64'h0;
-                    h1419 = w_irte_0;
-                    h1420 = 64'h0;
-                    h1420 = w_irte_0;
-                    h1421 = 64'h0;
-                    h1421 = w_irte_8;
-                    h1422 = 64'h0;
-                    h1423 = 64'h0;
-                    h1423 = w_irte_8;
-                    h1424 = 64'h0;
-                    h1424 = w_irte_0;
-                    h1425 = 64'h0;
-                    h1425 = ({h1423[64-1:32], 32'h0} | {32'h0, h1424[64-1:38], 6'h0});
-                    h1422 = h1425;
-                    h1417 = 0;
-                    if ((1'b0 || (((((h1418[8-1:2] != 0) || (h1419[14-1:12] != 0)) || (h1420[38-1:24] != 0)) || (h1421[32-1:20] != 0)) || (h1422[64-1:48] != 0)))) begin
-                        h1417 = 1;
+                    h1575 = 16'h0;
+                    h1575 = (h1566[16-1:0] & 65535);
+                    h1576 = 17'h0;
+                    h1576 = 2;
+                    h1577 = 4'h0;
+                    h1577 = r_IRTA_REG[4-1:0];
+                    h1578 = 17'h0;
+                    h1578 = (h1576 << h1577);
+                    h1579 = 1'h0;
+                    h1580 = 1'h0;
+                    h1581 = 64'h0;
+                    h1581 = w_irte_0;
+                    h1582 = 64'h0;
+                    h1582 = w_irte_0;
+                    h1583 = 64'h0;
+                    h1583 = w_irte_0;
+                    h1584 = 64'h0;
+                    h1584 = w_irte_8;
+                    h1585 = 64'h0;
+                    h1586 = 64'h0;
+                    h1586 = w_irte_8;
+                    h1587 = 64'h0;
+                    h1587 = w_irte_0;
+                    h1588 = 64'h0;
+                    h1588 = ({h1586[64-1:32], 32'h0} | {32'h0, h1587[64-1:38], 6'h0});
+                    h1585 = h1588;
+                    h1580 = 0;
+                    if ((1'b0 || (((((h1581[8-1:2] != 0) || (h1582[14-1:12] != 0)) || (h1583[38-1:24] != 0)) || (h1584[32-1:20] != 0)) || (h1585[64-1:48] != 0)))) begin
+                        h1580 = 1;
                     end
-                    h1426 = 1'h0;
-                    h1427 = 32'h0;
-                    h1427 = w_irte_0[64-1:32];
-                    h1428 = 32'h0;
-                    h1428 = w_irte_0[64-1:32];
-                    h1426 = 0;
-                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1427[8-1:0] != 0) || (h1428[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
-                        h1426 = 1;
+                    h1589 = 1'h0;
+                    h1590 = 32'h0;
+                    h1590 = w_irte_0[64-1:32];
+                    h1591 = 32'h0;
+                    h1591 = w_irte_0[64-1:32];
+                    h1589 = 0;
+                    if (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1590[8-1:0] != 0) || (h1591[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0))) begin
+                        h1589 = 1;
                     end
                     if (w_irte_0[15]) begin
-                        h1416 = h1417;
+                        h1579 = h1580;
                     end
                     else begin
-                        h1416 = h1426;
+                        h1579 = h1589;
                     end
-                    h1429 = 16'h0;
-                    h1430 = 16'h0;
-                    h1431 = 16'h0;
+                    h1592 = 16'h0;
+                    h1593 = 16'h0;
+                    h1594 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h1431 = 65529;
+                        h1594 = 65529;
                     end
                     else begin
-                        h1431 = 65528;
+                        h1594 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h1430 = 65531;
+                        h1593 = 65531;
                     end
                     else begin
-                        h1430 = h1431;
+                        h1593 = h1594;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h1429 = 65535;
+                        h1592 = 65535;
                     end
                     else begin
-                        h1429 = h1430;
+                        h1592 = h1593;
                     end
-                    h1432 = 16'h0;
-                    h1432 = (e_sid & h1429);
-                    h1433 = 16'h0;
-                    h1434 = 16'h0;
-                    h1435 = 16'h0;
+                    h1595 = 16'h0;
+                    h1595 = (e_sid & h1592);
+                    h1596 = 16'h0;
+                    h1597 = 16'h0;
+                    h1598 = 16'h0;
                     if ((w_irte_8[18-1:16] == 2)) begin
-                        h1435 = 65529;
+                        h1598 = 65529;
                     end
                     else begin
-                        h1435 = 65528;
+                        h1598 = 65528;
                     end
                     if ((w_irte_8[18-1:16] == 1)) begin
-                        h1434 = 65531;
+                        h1597 = 65531;
                     end
                     else begin
-                        h1434 = h1435;
+                        h1597 = h1598;
                     end
                     if ((w_irte_8[18-1:16] == 0)) begin
-                        h1433 = 65535;
+                        h1596 = 65535;
                     end
                     else begin
-                        h1433 = h1434;
+                        h1596 = h1597;
                     end
-                    h1436 = 16'h0;
-                    h1436 = (w_irte_8[16-1:0] & h1433);
-                    h1437 = 16'h0;
-                    h1437 = e_sid;
-                    h1438 = 16'h0;
-                    h1438 = w_irte_8[16-1:0];
-                    h1439 = 16'h0;
-                    h1439 = e_sid;
-                    h1440 = 16'h0;
-                    h1440 = w_irte_8[16-1:0];
-                    h1441 = 32'h0;
-                    h1441 = w_pd_0[64-1:32];
-                    h1442 = 32'h0;
-                    h1442 = w_pd_0[64-1:32];
-                    if (((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1402[32-1:16] != 0))) && ({1'h0, h1412} < h1415)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1416 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1432 == h1436))) || (((w_irte_8[20-1:18] == 2) && (h1437[16-1:8] >= h1438[16-1:8])) && (h1439[16-1:8] <= h1440[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1441[8-1:0] != 0) || (h1442[32-1:16] != 0)))))) && ((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1]))))) begin
-                        h1398 = 64'h0;
-                        h1398 = w_irte_8;
-                        h1399 = 64'h0;
-                        h1399 = w_irte_0;
-                        h1400 = 64'h0;
-                        h1400 = ({h1398[64-1:32], 32'h0} | {32'h0, h1399[64-1:38], 6'h0});
-                        h1401 = 65'h0;
-                        h1401 = ({1'h0, h1400} + 32);
-                        v_wide = {62'h0, h1401};
+                    h1599 = 16'h0;
+                    h1599 = (w_irte_8[16-1:0] & h1596);
+                    h1600 = 16'h0;
+                    h1600 = e_sid;
+                    h1601 = 16'h0;
+                    h1601 = w_irte_8[16-1:0];
+                    h1602 = 16'h0;
+                    h1602 = e_sid;
+                    h1603 = 16'h0;
+                    h1603 = w_irte_8[16-1:0];
+                    h1604 = 32'h0;
+                    h1604 = w_pd_0[64-1:32];
+                    h1605 = 32'h0;
+                    h1605 = w_pd_0[64-1:32];
+                    if (((((((((((((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h1565[32-1:16] != 0))) && ({1'h0, h1575} < h1578)) && (!(er_irte != 0))) && w_irte_0[0]) && (!(h1579 != 0))) && (((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h1595 == h1599))) || (((w_irte_8[20-1:18] == 2) && (h1600[16-1:8] >= h1601[16-1:8])) && (h1602[16-1:8] <= h1603[8-1:0])))) && w_irte_0[15]) && (!(er_pd_pir != 0))) && (!(er_pd != 0))) && (!(((w_pd_0[16-1:2] != 0) || (w_pd_0[32-1:24] != 0)) || ((!r_IRTA_REG[11]) && ((h1604[8-1:0] != 0) || (h1605[32-1:16] != 0)))))) && ((!w_pd_0[0]) && (w_irte_0[14] || (!w_pd_0[1]))))) begin
+                        h1561 = 64'h0;
+                        h1561 = w_irte_8;
+                        h1562 = 64'h0;
+                        h1562 = w_irte_0;
+                        h1563 = 64'h0;
+                        h1563 = ({h1561[64-1:32], 32'h0} | {32'h0, h1562[64-1:38], 6'h0});
+                        h1564 = 65'h0;
+                        h1564 = ({1'h0, h1563} + 32);
+                        v_wide = {125'h0, h1564};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -11474,7 +12840,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b11100;
+                        st <= 5'b11110;
                     end
                 end
                 else begin
@@ -11484,11 +12850,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b11100;
+                        st <= 5'b11110;
                     end
                 end
             end
-            5'b11011: begin
+            5'b11101: begin
                 if ((iset < 4)) begin
                     u0_iset = 2'h0;
                     u0_iset = iset[2-1:0];
@@ -11776,7 +13142,7 @@ always @(posedge clk) begin: fsm
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smfl_m_addr, unit_smfl_m_size, unit_smfl_m_valid, unit_smfl_m_wdata, unit_smfl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) begin: port_mux
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smfl_m_addr, unit_smfl_m_size, unit_smfl_m_valid, unit_smfl_m_wdata, unit_smfl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we, wn_flnest_m_addr, wn_flnest_m_size, wn_flnest_m_valid, wn_flnest_m_wdata, wn_flnest_m_we) begin: port_mux
     if (unit_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_smsl_m_we;
@@ -11790,6 +13156,13 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
         m_size = unit_smfl_m_size;
         m_addr = unit_smfl_m_addr;
         m_wdata = unit_smfl_m_wdata;
+    end
+    else if (wn_flnest_m_valid) begin
+        m_valid = 1'b1;
+        m_we = wn_flnest_m_we;
+        m_size = wn_flnest_m_size;
+        m_addr = wn_flnest_m_addr;
+        m_wdata = wn_flnest_m_wdata;
     end
     else if (unit_sl_m_valid) begin
         m_valid = 1'b1;
@@ -12838,7 +14211,7 @@ always @(posedge clk) begin: walker_unit_smsl0_fsm
     end
 end
 
-always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_unit_smfl0_ea, walker_unit_smfl0_fault_k, walker_unit_smfl0_flevel, unit_smfl_i_addr, walker_unit_smfl0_le, walker_unit_smfl0_lvl, walker_unit_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smfl0_m_size_h, walker_unit_smfl0_m_valid_h, walker_unit_smfl0_m_wdata_h, walker_unit_smfl0_m_we_h, walker_unit_smfl0_pend_1, walker_unit_smfl0_pend_2, walker_unit_smfl0_pend_3, walker_unit_smfl0_pend_4, walker_unit_smfl0_pend_5, unit_smfl_r_FL_WALK, walker_unit_smfl0_sa_1, walker_unit_smfl0_sa_2, walker_unit_smfl0_sa_3, walker_unit_smfl0_sa_4, walker_unit_smfl0_sa_5, walker_unit_smfl0_se_1, walker_unit_smfl0_se_2, walker_unit_smfl0_se_3, walker_unit_smfl0_se_4, walker_unit_smfl0_se_5, walker_unit_smfl0_st, unit_smfl_start) begin: walker_unit_smfl0_logic
+always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_unit_smfl0_ea, walker_unit_smfl0_fault_k, walker_unit_smfl0_flevel, unit_smfl_i_addr, unit_smfl_k_tr, walker_unit_smfl0_le, walker_unit_smfl0_lvl, walker_unit_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smfl0_m_size_h, walker_unit_smfl0_m_valid_h, walker_unit_smfl0_m_wdata_h, walker_unit_smfl0_m_we_h, walker_unit_smfl0_pend_1, walker_unit_smfl0_pend_2, walker_unit_smfl0_pend_3, walker_unit_smfl0_pend_4, walker_unit_smfl0_pend_5, unit_smfl_r_FL_WALK, walker_unit_smfl0_sa_1, walker_unit_smfl0_sa_2, walker_unit_smfl0_sa_3, walker_unit_smfl0_sa_4, walker_unit_smfl0_sa_5, walker_unit_smfl0_se_1, walker_unit_smfl0_se_2, walker_unit_smfl0_se_3, walker_unit_smfl0_se_4, walker_unit_smfl0_se_5, walker_unit_smfl0_st, unit_smfl_start) begin: walker_unit_smfl0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -13238,7 +14611,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                                 else begin
                                     v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
                                     v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
-                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                    if (unit_smfl_k_tr) begin
                                     end
                                     else begin
                                         leaf_pa = 64'h0;
@@ -13350,7 +14723,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                                 else begin
                                     v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
                                     v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
-                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                    if (unit_smfl_k_tr) begin
                                     end
                                     else begin
                                         leaf_pa = 64'h0;
@@ -13459,7 +14832,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                             else begin
                                 v_us = (walker_unit_smfl0_a_us && m_rdata[2]);
                                 v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
-                                if (unit_smfl_r_FL_WALK[5]) begin
+                                if (unit_smfl_k_tr) begin
                                 end
                                 else begin
                                     if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
@@ -13653,7 +15026,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                         else begin
                             v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
                             v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
-                            if (unit_smfl_r_FL_WALK[5]) begin
+                            if (unit_smfl_k_tr) begin
                             end
                             else begin
                                 leaf_pa = 64'h0;
@@ -13765,7 +15138,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                         else begin
                             v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
                             v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
-                            if (unit_smfl_r_FL_WALK[5]) begin
+                            if (unit_smfl_k_tr) begin
                             end
                             else begin
                                 leaf_pa = 64'h0;
@@ -13874,7 +15247,7 @@ always @(walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_
                     else begin
                         v_us = (walker_unit_smfl0_a_us && walker_unit_smfl0_le[2]);
                         v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
-                        if (unit_smfl_r_FL_WALK[5]) begin
+                        if (unit_smfl_k_tr) begin
                         end
                         else begin
                             if ((pending || walker_unit_smfl0_pend_5 || walker_unit_smfl0_pend_4 || walker_unit_smfl0_pend_3 || walker_unit_smfl0_pend_2 || walker_unit_smfl0_pend_1)) begin
@@ -14382,7 +15755,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                                         walker_unit_smfl0_a_us <= v_us;
                                         v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
                                         walker_unit_smfl0_a_rw <= v_rw;
-                                        if (unit_smfl_r_FL_WALK[5]) begin
+                                        if (unit_smfl_k_tr) begin
                                             walker_unit_smfl0_fault_k <= 8;
                                             walker_unit_smfl0_flevel <= 3;
                                             walker_unit_smfl0_st <= 3'b010;
@@ -14540,7 +15913,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                                         walker_unit_smfl0_a_us <= v_us;
                                         v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
                                         walker_unit_smfl0_a_rw <= v_rw;
-                                        if (unit_smfl_r_FL_WALK[5]) begin
+                                        if (unit_smfl_k_tr) begin
                                             walker_unit_smfl0_fault_k <= 8;
                                             walker_unit_smfl0_flevel <= 2;
                                             walker_unit_smfl0_st <= 3'b010;
@@ -14692,7 +16065,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                                     walker_unit_smfl0_a_us <= v_us;
                                     v_rw = (walker_unit_smfl0_a_rw && m_rdata[1]);
                                     walker_unit_smfl0_a_rw <= v_rw;
-                                    if (unit_smfl_r_FL_WALK[5]) begin
+                                    if (unit_smfl_k_tr) begin
                                         walker_unit_smfl0_fault_k <= 8;
                                         walker_unit_smfl0_flevel <= 1;
                                         walker_unit_smfl0_st <= 3'b010;
@@ -14947,7 +16320,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                                 walker_unit_smfl0_a_us <= v_us;
                                 v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
                                 walker_unit_smfl0_a_rw <= v_rw;
-                                if (unit_smfl_r_FL_WALK[5]) begin
+                                if (unit_smfl_k_tr) begin
                                     walker_unit_smfl0_fault_k <= 8;
                                     walker_unit_smfl0_flevel <= 3;
                                     walker_unit_smfl0_st <= 3'b010;
@@ -15105,7 +16478,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                                 walker_unit_smfl0_a_us <= v_us;
                                 v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
                                 walker_unit_smfl0_a_rw <= v_rw;
-                                if (unit_smfl_r_FL_WALK[5]) begin
+                                if (unit_smfl_k_tr) begin
                                     walker_unit_smfl0_fault_k <= 8;
                                     walker_unit_smfl0_flevel <= 2;
                                     walker_unit_smfl0_st <= 3'b010;
@@ -15257,7 +16630,7 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
                             walker_unit_smfl0_a_us <= v_us;
                             v_rw = (walker_unit_smfl0_a_rw && walker_unit_smfl0_le[1]);
                             walker_unit_smfl0_a_rw <= v_rw;
-                            if (unit_smfl_r_FL_WALK[5]) begin
+                            if (unit_smfl_k_tr) begin
                                 walker_unit_smfl0_fault_k <= 8;
                                 walker_unit_smfl0_flevel <= 1;
                                 walker_unit_smfl0_st <= 3'b010;
@@ -15285,6 +16658,3676 @@ always @(posedge clk) begin: walker_unit_smfl0_fsm
         endcase
     end
 end
+
+always @(nested_flnest0_walker_host0_a_r, nested_flnest0_walker_host0_a_w, nested_flnest0_x_done, nested_flnest0_walker_host0_flevel, nested_flnest0_x_addr, nested_flnest0_hk_read, nested_flnest0_hk_tr, nested_flnest0_hk_write, nested_flnest0_walker_host0_lvl, nested_flnest0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_flnest0_walker_host0_m_size_h, nested_flnest0_walker_host0_m_valid_h, nested_flnest0_walker_host0_m_wdata_h, nested_flnest0_walker_host0_m_we_h, nested_flnest0_x_pa, nested_flnest0_walker_host0_pend_1, nested_flnest0_walker_host0_pend_2, nested_flnest0_walker_host0_pend_3, nested_flnest0_walker_host0_pend_4, nested_flnest0_walker_host0_pend_5, nested_flnest0_hb_SL_WALK, nested_flnest0_walker_host0_sa_1, nested_flnest0_walker_host0_sa_2, nested_flnest0_walker_host0_sa_3, nested_flnest0_walker_host0_sa_4, nested_flnest0_walker_host0_sa_5, nested_flnest0_walker_host0_se_1, nested_flnest0_walker_host0_se_2, nested_flnest0_walker_host0_se_3, nested_flnest0_walker_host0_se_4, nested_flnest0_walker_host0_se_5, nested_flnest0_walker_host0_st, nested_flnest0_x_valid, nested_flnest0_x_pwrite, nested_flnest0_x_table, nested_flnest0_x_update, nested_flnest0_x_waddr, nested_flnest0_x_wdata) begin: nested_flnest0_walker_host0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [1-1:0] in0;
+    reg [1-1:0] in1;
+    reg [64-1:0] in2;
+    reg [1-1:0] in3;
+    reg [1-1:0] in4;
+    reg [64-1:0] in5;
+    reg [1-1:0] in6;
+    reg [64-1:0] in7;
+    reg [64-1:0] leaf_pa;
+    reg [7-1:0] rs0;
+    reg [8-1:0] rs1;
+    wn_flnest_m_valid = nested_flnest0_walker_host0_m_valid_h;
+    wn_flnest_m_we = nested_flnest0_walker_host0_m_we_h;
+    wn_flnest_m_size = nested_flnest0_walker_host0_m_size_h;
+    wn_flnest_m_addr = nested_flnest0_walker_host0_m_addr_h;
+    wn_flnest_m_wdata = nested_flnest0_walker_host0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    in0 = 1'h0;
+    in1 = 1'h0;
+    in2 = 64'h0;
+    in3 = 1'h0;
+    in4 = 1'h0;
+    in5 = 64'h0;
+    in6 = 1'h0;
+    in7 = 64'h0;
+    if (nested_flnest0_x_done) begin
+    end
+    if (((nested_flnest0_walker_host0_st == 3'b000) || ((nested_flnest0_walker_host0_st == 3'b101) && m_rvalid))) begin
+        if ((nested_flnest0_walker_host0_st == 3'b101)) begin
+        end
+        if (nested_flnest0_x_valid) begin
+            if (nested_flnest0_x_pwrite) begin
+                wn_flnest_m_valid = 1'b1;
+                wn_flnest_m_we = 1'b1;
+                wn_flnest_m_size = 3;
+                wn_flnest_m_addr = nested_flnest0_x_waddr;
+                wn_flnest_m_wdata = nested_flnest0_x_wdata;
+            end
+            else begin
+                in2 = nested_flnest0_x_addr;
+                in1 = 0;
+                if ((in2[64-1:39] != 0)) begin
+                    in1 = 1;
+                end
+                in5 = nested_flnest0_x_addr;
+                in4 = 0;
+                if ((in5[64-1:48] != 0)) begin
+                    in4 = 1;
+                end
+                in7 = nested_flnest0_x_addr;
+                in6 = 0;
+                if ((in7[64-1:57] != 0)) begin
+                    in6 = 1;
+                end
+                if ((nested_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                    in3 = in4;
+                end
+                else begin
+                    in3 = in6;
+                end
+                if ((nested_flnest0_hb_SL_WALK[3-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in3;
+                end
+                if ((in0 != 0)) begin
+                end
+                else begin
+                    if ((nested_flnest0_hb_SL_WALK[3-1:0] == 3)) begin
+                        wn_flnest_m_valid = 1'b1;
+                        wn_flnest_m_we = 1'b0;
+                        wn_flnest_m_size = 3;
+                        wn_flnest_m_addr = ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[57-1:48], 3'h0});
+                    end
+                    else if ((nested_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                        wn_flnest_m_valid = 1'b1;
+                        wn_flnest_m_we = 1'b0;
+                        wn_flnest_m_size = 3;
+                        wn_flnest_m_addr = ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[48-1:39], 3'h0});
+                    end
+                    else begin
+                        wn_flnest_m_valid = 1'b1;
+                        wn_flnest_m_we = 1'b0;
+                        wn_flnest_m_size = 3;
+                        wn_flnest_m_addr = ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[39-1:30], 3'h0});
+                    end
+                end
+            end
+        end
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b001)) begin
+        if (m_rvalid) begin
+            case (nested_flnest0_walker_host0_lvl)
+                'h5: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                    end
+                    else begin
+                        v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                        wn_flnest_m_valid = 1'b1;
+                        wn_flnest_m_we = 1'b0;
+                        wn_flnest_m_size = 3;
+                        wn_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[48-1:39], 3'h0});
+                    end
+                end
+                'h4: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                    end
+                    else begin
+                        v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                        wn_flnest_m_valid = 1'b1;
+                        wn_flnest_m_we = 1'b0;
+                        wn_flnest_m_size = 3;
+                        wn_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[39-1:30], 3'h0});
+                    end
+                end
+                'h3: begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            if (nested_flnest0_hk_tr) begin
+                            end
+                            else if ((nested_flnest0_hk_read && (!v_r))) begin
+                            end
+                            else if ((nested_flnest0_hk_write && (!v_w))) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:13], nested_flnest0_x_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:14], nested_flnest0_x_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:15], nested_flnest0_x_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:16], nested_flnest0_x_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:17], nested_flnest0_x_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:18], nested_flnest0_x_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:19], nested_flnest0_x_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:20], nested_flnest0_x_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:21], nested_flnest0_x_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:22], nested_flnest0_x_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:23], nested_flnest0_x_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:24], nested_flnest0_x_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:25], nested_flnest0_x_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:26], nested_flnest0_x_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:27], nested_flnest0_x_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:28], nested_flnest0_x_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:29], nested_flnest0_x_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:30], nested_flnest0_x_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:31], nested_flnest0_x_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                end
+                                if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (nested_flnest0_x_table) begin
+                                        wn_flnest_m_valid = 1'b1;
+                                        wn_flnest_m_we = 1'b0;
+                                        wn_flnest_m_size = 3;
+                                        wn_flnest_m_addr = leaf_pa;
+                                    end
+                                    else if (nested_flnest0_x_update) begin
+                                        wn_flnest_m_valid = 1'b1;
+                                        wn_flnest_m_we = 1'b1;
+                                        wn_flnest_m_size = 3;
+                                        wn_flnest_m_addr = leaf_pa;
+                                        wn_flnest_m_wdata = nested_flnest0_x_wdata;
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            wn_flnest_m_valid = 1'b1;
+                            wn_flnest_m_we = 1'b0;
+                            wn_flnest_m_size = 3;
+                            wn_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[30-1:21], 3'h0});
+                        end
+                    end
+                end
+                'h2: begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            if (nested_flnest0_hk_tr) begin
+                            end
+                            else if ((nested_flnest0_hk_read && (!v_r))) begin
+                            end
+                            else if ((nested_flnest0_hk_write && (!v_w))) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:13], nested_flnest0_x_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:14], nested_flnest0_x_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:15], nested_flnest0_x_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:16], nested_flnest0_x_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:17], nested_flnest0_x_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:18], nested_flnest0_x_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:19], nested_flnest0_x_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:20], nested_flnest0_x_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:21], nested_flnest0_x_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:22], nested_flnest0_x_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:23], nested_flnest0_x_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:24], nested_flnest0_x_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:25], nested_flnest0_x_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:26], nested_flnest0_x_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:27], nested_flnest0_x_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:28], nested_flnest0_x_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:29], nested_flnest0_x_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:30], nested_flnest0_x_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:31], nested_flnest0_x_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                end
+                                if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (nested_flnest0_x_table) begin
+                                        wn_flnest_m_valid = 1'b1;
+                                        wn_flnest_m_we = 1'b0;
+                                        wn_flnest_m_size = 3;
+                                        wn_flnest_m_addr = leaf_pa;
+                                    end
+                                    else if (nested_flnest0_x_update) begin
+                                        wn_flnest_m_valid = 1'b1;
+                                        wn_flnest_m_we = 1'b1;
+                                        wn_flnest_m_size = 3;
+                                        wn_flnest_m_addr = leaf_pa;
+                                        wn_flnest_m_wdata = nested_flnest0_x_wdata;
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            wn_flnest_m_valid = 1'b1;
+                            wn_flnest_m_we = 1'b0;
+                            wn_flnest_m_size = 3;
+                            wn_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[21-1:12], 3'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                        if (nested_flnest0_hk_tr) begin
+                        end
+                        else if ((nested_flnest0_hk_read && (!v_r))) begin
+                        end
+                        else if ((nested_flnest0_hk_write && (!v_w))) begin
+                        end
+                        else begin
+                            if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (nested_flnest0_x_table) begin
+                                    wn_flnest_m_valid = 1'b1;
+                                    wn_flnest_m_we = 1'b0;
+                                    wn_flnest_m_size = 3;
+                                    wn_flnest_m_addr = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                end
+                                else if (nested_flnest0_x_update) begin
+                                    wn_flnest_m_valid = 1'b1;
+                                    wn_flnest_m_we = 1'b1;
+                                    wn_flnest_m_size = 3;
+                                    wn_flnest_m_addr = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                    wn_flnest_m_wdata = nested_flnest0_x_wdata;
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b010)) begin
+        rs0 = 7'h0;
+        rs0 = (9 * {4'h0, nested_flnest0_walker_host0_flevel});
+        rs1 = 8'h0;
+        rs1 = (3 + {1'h0, rs0});
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b011)) begin
+        if (nested_flnest0_walker_host0_pend_5) begin
+            wn_flnest_m_valid = 1'b1;
+            wn_flnest_m_we = 1'b1;
+            wn_flnest_m_size = 3;
+            wn_flnest_m_addr = nested_flnest0_walker_host0_sa_5;
+            wn_flnest_m_wdata = nested_flnest0_walker_host0_se_5;
+        end
+        else if (nested_flnest0_walker_host0_pend_4) begin
+            wn_flnest_m_valid = 1'b1;
+            wn_flnest_m_we = 1'b1;
+            wn_flnest_m_size = 3;
+            wn_flnest_m_addr = nested_flnest0_walker_host0_sa_4;
+            wn_flnest_m_wdata = nested_flnest0_walker_host0_se_4;
+        end
+        else if (nested_flnest0_walker_host0_pend_3) begin
+            wn_flnest_m_valid = 1'b1;
+            wn_flnest_m_we = 1'b1;
+            wn_flnest_m_size = 3;
+            wn_flnest_m_addr = nested_flnest0_walker_host0_sa_3;
+            wn_flnest_m_wdata = nested_flnest0_walker_host0_se_3;
+        end
+        else if (nested_flnest0_walker_host0_pend_2) begin
+            wn_flnest_m_valid = 1'b1;
+            wn_flnest_m_we = 1'b1;
+            wn_flnest_m_size = 3;
+            wn_flnest_m_addr = nested_flnest0_walker_host0_sa_2;
+            wn_flnest_m_wdata = nested_flnest0_walker_host0_se_2;
+        end
+        else if (nested_flnest0_walker_host0_pend_1) begin
+            wn_flnest_m_valid = 1'b1;
+            wn_flnest_m_we = 1'b1;
+            wn_flnest_m_size = 3;
+            wn_flnest_m_addr = nested_flnest0_walker_host0_sa_1;
+            wn_flnest_m_wdata = nested_flnest0_walker_host0_se_1;
+        end
+        else begin
+            if (nested_flnest0_x_table) begin
+                wn_flnest_m_valid = 1'b1;
+                wn_flnest_m_we = 1'b0;
+                wn_flnest_m_size = 3;
+                wn_flnest_m_addr = nested_flnest0_x_pa;
+            end
+            else if (nested_flnest0_x_update) begin
+                wn_flnest_m_valid = 1'b1;
+                wn_flnest_m_we = 1'b1;
+                wn_flnest_m_size = 3;
+                wn_flnest_m_addr = nested_flnest0_x_pa;
+                wn_flnest_m_wdata = nested_flnest0_x_wdata;
+            end
+            else begin
+            end
+        end
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b100)) begin
+        if (m_rvalid) begin
+            wn_flnest_m_we = 1'b0;
+        end
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b101)) begin
+    end
+    else if ((nested_flnest0_walker_host0_st == 3'b110)) begin
+        if (m_rvalid) begin
+            wn_flnest_m_we = 1'b0;
+        end
+    end
+    else begin
+    end
+end
+
+always @(posedge clk) begin: nested_flnest0_walker_host0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [1-1:0] in0;
+    reg [1-1:0] in1;
+    reg [64-1:0] in2;
+    reg [1-1:0] in3;
+    reg [1-1:0] in4;
+    reg [64-1:0] in5;
+    reg [1-1:0] in6;
+    reg [64-1:0] in7;
+    reg [64-1:0] leaf_pa;
+    reg [7-1:0] rs0;
+    reg [8-1:0] rs1;
+    if (rst == 1) begin
+        nested_flnest0_walker_host0_a_r <= 0;
+        nested_flnest0_walker_host0_a_w <= 0;
+        nested_flnest0_x_done <= 0;
+        nested_flnest0_walker_host0_ea <= 0;
+        nested_flnest0_walker_host0_fault_k <= 0;
+        nested_flnest0_walker_host0_flevel <= 0;
+        nested_flnest0_walker_host0_le <= 0;
+        nested_flnest0_walker_host0_lvl <= 0;
+        nested_flnest0_walker_host0_m_addr_h <= 0;
+        nested_flnest0_walker_host0_m_size_h <= 0;
+        nested_flnest0_walker_host0_m_valid_h <= 0;
+        nested_flnest0_walker_host0_m_wdata_h <= 0;
+        nested_flnest0_walker_host0_m_we_h <= 0;
+        nested_flnest0_x_aux <= 0;
+        nested_flnest0_x_level <= 0;
+        nested_flnest0_x_pa <= 0;
+        nested_flnest0_h_r_R <= 0;
+        nested_flnest0_h_r_U <= 0;
+        nested_flnest0_h_r_W <= 0;
+        nested_flnest0_h_r_frame <= 0;
+        nested_flnest0_h_r_shift <= 0;
+        nested_flnest0_x_status <= 0;
+        nested_flnest0_walker_host0_pend_1 <= 0;
+        nested_flnest0_walker_host0_pend_2 <= 0;
+        nested_flnest0_walker_host0_pend_3 <= 0;
+        nested_flnest0_walker_host0_pend_4 <= 0;
+        nested_flnest0_walker_host0_pend_5 <= 0;
+        nested_flnest0_walker_host0_st <= 3'b000;
+    end
+    else begin
+        nested_flnest0_walker_host0_m_valid_h <= (wn_flnest_m_valid && (!m_ready));
+        nested_flnest0_walker_host0_m_we_h <= wn_flnest_m_we;
+        nested_flnest0_walker_host0_m_size_h <= wn_flnest_m_size;
+        nested_flnest0_walker_host0_m_addr_h <= wn_flnest_m_addr;
+        nested_flnest0_walker_host0_m_wdata_h <= wn_flnest_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        in0 = 1'h0;
+        in1 = 1'h0;
+        in2 = 64'h0;
+        in3 = 1'h0;
+        in4 = 1'h0;
+        in5 = 64'h0;
+        in6 = 1'h0;
+        in7 = 64'h0;
+        if (nested_flnest0_x_done) begin
+            nested_flnest0_x_done <= 1'b0;
+        end
+        if (((nested_flnest0_walker_host0_st == 3'b000) || ((nested_flnest0_walker_host0_st == 3'b101) && m_rvalid))) begin
+            if ((nested_flnest0_walker_host0_st == 3'b101)) begin
+                nested_flnest0_x_status <= 0;
+                nested_flnest0_walker_host0_st <= 3'b000;
+            end
+            if (nested_flnest0_x_valid) begin
+                if (nested_flnest0_x_pwrite) begin
+                    nested_flnest0_walker_host0_st <= 3'b110;
+                end
+                else begin
+                    nested_flnest0_walker_host0_a_r <= 1'b1;
+                    nested_flnest0_walker_host0_a_w <= 1'b1;
+                    nested_flnest0_walker_host0_pend_5 <= 1'b0;
+                    nested_flnest0_walker_host0_pend_4 <= 1'b0;
+                    nested_flnest0_walker_host0_pend_3 <= 1'b0;
+                    nested_flnest0_walker_host0_pend_2 <= 1'b0;
+                    nested_flnest0_walker_host0_pend_1 <= 1'b0;
+                    nested_flnest0_walker_host0_le <= 0;
+                    in2 = nested_flnest0_x_addr;
+                    in1 = 0;
+                    if ((in2[64-1:39] != 0)) begin
+                        in1 = 1;
+                    end
+                    in5 = nested_flnest0_x_addr;
+                    in4 = 0;
+                    if ((in5[64-1:48] != 0)) begin
+                        in4 = 1;
+                    end
+                    in7 = nested_flnest0_x_addr;
+                    in6 = 0;
+                    if ((in7[64-1:57] != 0)) begin
+                        in6 = 1;
+                    end
+                    if ((nested_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                        in3 = in4;
+                    end
+                    else begin
+                        in3 = in6;
+                    end
+                    if ((nested_flnest0_hb_SL_WALK[3-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in3;
+                    end
+                    if ((in0 != 0)) begin
+                        nested_flnest0_walker_host0_fault_k <= 8;
+                        nested_flnest0_walker_host0_flevel <= 0;
+                        nested_flnest0_walker_host0_st <= 3'b010;
+                    end
+                    else begin
+                        if ((nested_flnest0_hb_SL_WALK[3-1:0] == 3)) begin
+                            nested_flnest0_walker_host0_ea <= ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[57-1:48], 3'h0});
+                            nested_flnest0_walker_host0_st <= 3'b001;
+                            nested_flnest0_walker_host0_lvl <= 5;
+                        end
+                        else if ((nested_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                            nested_flnest0_walker_host0_ea <= ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[48-1:39], 3'h0});
+                            nested_flnest0_walker_host0_st <= 3'b001;
+                            nested_flnest0_walker_host0_lvl <= 4;
+                        end
+                        else begin
+                            nested_flnest0_walker_host0_ea <= ({nested_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[39-1:30], 3'h0});
+                            nested_flnest0_walker_host0_st <= 3'b001;
+                            nested_flnest0_walker_host0_lvl <= 3;
+                        end
+                    end
+                end
+            end
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b001)) begin
+            if (m_rvalid) begin
+                nested_flnest0_walker_host0_le <= m_rdata;
+                case (nested_flnest0_walker_host0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_flnest0_walker_host0_fault_k <= 1;
+                            nested_flnest0_walker_host0_flevel <= 5;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            nested_flnest0_walker_host0_fault_k <= 2;
+                            nested_flnest0_walker_host0_flevel <= 5;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_flnest0_walker_host0_a_w <= v_w;
+                            nested_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[48-1:39], 3'h0});
+                            nested_flnest0_walker_host0_st <= 3'b001;
+                            nested_flnest0_walker_host0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_flnest0_walker_host0_fault_k <= 1;
+                            nested_flnest0_walker_host0_flevel <= 4;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            nested_flnest0_walker_host0_fault_k <= 2;
+                            nested_flnest0_walker_host0_flevel <= 4;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_flnest0_walker_host0_a_w <= v_w;
+                            nested_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[39-1:30], 3'h0});
+                            nested_flnest0_walker_host0_st <= 3'b001;
+                            nested_flnest0_walker_host0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_flnest0_walker_host0_fault_k <= 1;
+                                nested_flnest0_walker_host0_flevel <= 3;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                nested_flnest0_walker_host0_fault_k <= 2;
+                                nested_flnest0_walker_host0_flevel <= 3;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                nested_flnest0_walker_host0_fault_k <= 4;
+                                nested_flnest0_walker_host0_flevel <= 3;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_flnest0_walker_host0_a_w <= v_w;
+                                if (nested_flnest0_hk_tr) begin
+                                    nested_flnest0_walker_host0_fault_k <= 5;
+                                    nested_flnest0_walker_host0_flevel <= 3;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_flnest0_hk_read && (!v_r))) begin
+                                    nested_flnest0_walker_host0_fault_k <= 6;
+                                    nested_flnest0_walker_host0_flevel <= 3;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_flnest0_hk_write && (!v_w))) begin
+                                    nested_flnest0_walker_host0_fault_k <= 7;
+                                    nested_flnest0_walker_host0_flevel <= 3;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else begin
+                                    nested_flnest0_x_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], nested_flnest0_x_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], nested_flnest0_x_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], nested_flnest0_x_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], nested_flnest0_x_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], nested_flnest0_x_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], nested_flnest0_x_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], nested_flnest0_x_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], nested_flnest0_x_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], nested_flnest0_x_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], nested_flnest0_x_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], nested_flnest0_x_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], nested_flnest0_x_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], nested_flnest0_x_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], nested_flnest0_x_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], nested_flnest0_x_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], nested_flnest0_x_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], nested_flnest0_x_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], nested_flnest0_x_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], nested_flnest0_x_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    nested_flnest0_x_pa <= leaf_pa;
+                                    nested_flnest0_x_aux <= 0;
+                                    if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                                        nested_flnest0_walker_host0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        if (nested_flnest0_x_table) begin
+                                            nested_flnest0_walker_host0_st <= 3'b101;
+                                        end
+                                        else if (nested_flnest0_x_update) begin
+                                            nested_flnest0_walker_host0_st <= 3'b110;
+                                        end
+                                        else begin
+                                            nested_flnest0_x_status <= 0;
+                                            nested_flnest0_x_done <= 1'b1;
+                                            nested_flnest0_walker_host0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_flnest0_walker_host0_fault_k <= 1;
+                                nested_flnest0_walker_host0_flevel <= 3;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                nested_flnest0_walker_host0_fault_k <= 2;
+                                nested_flnest0_walker_host0_flevel <= 3;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_flnest0_walker_host0_a_w <= v_w;
+                                nested_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[30-1:21], 3'h0});
+                                nested_flnest0_walker_host0_st <= 3'b001;
+                                nested_flnest0_walker_host0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_flnest0_walker_host0_fault_k <= 1;
+                                nested_flnest0_walker_host0_flevel <= 2;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                nested_flnest0_walker_host0_fault_k <= 2;
+                                nested_flnest0_walker_host0_flevel <= 2;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                nested_flnest0_walker_host0_fault_k <= 3;
+                                nested_flnest0_walker_host0_flevel <= 2;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_flnest0_walker_host0_a_w <= v_w;
+                                if (nested_flnest0_hk_tr) begin
+                                    nested_flnest0_walker_host0_fault_k <= 5;
+                                    nested_flnest0_walker_host0_flevel <= 2;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_flnest0_hk_read && (!v_r))) begin
+                                    nested_flnest0_walker_host0_fault_k <= 6;
+                                    nested_flnest0_walker_host0_flevel <= 2;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_flnest0_hk_write && (!v_w))) begin
+                                    nested_flnest0_walker_host0_fault_k <= 7;
+                                    nested_flnest0_walker_host0_flevel <= 2;
+                                    nested_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else begin
+                                    nested_flnest0_x_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], nested_flnest0_x_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], nested_flnest0_x_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], nested_flnest0_x_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], nested_flnest0_x_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], nested_flnest0_x_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], nested_flnest0_x_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], nested_flnest0_x_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], nested_flnest0_x_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], nested_flnest0_x_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], nested_flnest0_x_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], nested_flnest0_x_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], nested_flnest0_x_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], nested_flnest0_x_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], nested_flnest0_x_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], nested_flnest0_x_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], nested_flnest0_x_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], nested_flnest0_x_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], nested_flnest0_x_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], nested_flnest0_x_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    nested_flnest0_x_pa <= leaf_pa;
+                                    nested_flnest0_x_aux <= 0;
+                                    if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                                        nested_flnest0_walker_host0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        if (nested_flnest0_x_table) begin
+                                            nested_flnest0_walker_host0_st <= 3'b101;
+                                        end
+                                        else if (nested_flnest0_x_update) begin
+                                            nested_flnest0_walker_host0_st <= 3'b110;
+                                        end
+                                        else begin
+                                            nested_flnest0_x_status <= 0;
+                                            nested_flnest0_x_done <= 1'b1;
+                                            nested_flnest0_walker_host0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_flnest0_walker_host0_fault_k <= 1;
+                                nested_flnest0_walker_host0_flevel <= 2;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                nested_flnest0_walker_host0_fault_k <= 2;
+                                nested_flnest0_walker_host0_flevel <= 2;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_flnest0_walker_host0_a_w <= v_w;
+                                nested_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_flnest0_x_addr[21-1:12], 3'h0});
+                                nested_flnest0_walker_host0_st <= 3'b001;
+                                nested_flnest0_walker_host0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_flnest0_walker_host0_fault_k <= 1;
+                            nested_flnest0_walker_host0_flevel <= 1;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            nested_flnest0_walker_host0_fault_k <= 2;
+                            nested_flnest0_walker_host0_flevel <= 1;
+                            nested_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_flnest0_walker_host0_a_w <= v_w;
+                            if (nested_flnest0_hk_tr) begin
+                                nested_flnest0_walker_host0_fault_k <= 5;
+                                nested_flnest0_walker_host0_flevel <= 1;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((nested_flnest0_hk_read && (!v_r))) begin
+                                nested_flnest0_walker_host0_fault_k <= 6;
+                                nested_flnest0_walker_host0_flevel <= 1;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((nested_flnest0_hk_write && (!v_w))) begin
+                                nested_flnest0_walker_host0_fault_k <= 7;
+                                nested_flnest0_walker_host0_flevel <= 1;
+                                nested_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                nested_flnest0_x_level <= 1;
+                                nested_flnest0_x_pa <= {16'h0, m_rdata[48-1:12], nested_flnest0_x_addr[12-1:0]};
+                                nested_flnest0_x_aux <= 0;
+                                if ((pending || nested_flnest0_walker_host0_pend_5 || nested_flnest0_walker_host0_pend_4 || nested_flnest0_walker_host0_pend_3 || nested_flnest0_walker_host0_pend_2 || nested_flnest0_walker_host0_pend_1)) begin
+                                    nested_flnest0_walker_host0_st <= 3'b011;
+                                end
+                                else begin
+                                    if (nested_flnest0_x_table) begin
+                                        nested_flnest0_walker_host0_st <= 3'b101;
+                                    end
+                                    else if (nested_flnest0_x_update) begin
+                                        nested_flnest0_walker_host0_st <= 3'b110;
+                                    end
+                                    else begin
+                                        nested_flnest0_x_status <= 0;
+                                        nested_flnest0_x_done <= 1'b1;
+                                        nested_flnest0_walker_host0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b010)) begin
+            nested_flnest0_x_status <= nested_flnest0_walker_host0_fault_k;
+            nested_flnest0_x_level <= nested_flnest0_walker_host0_flevel;
+            nested_flnest0_x_aux <= 0;
+            nested_flnest0_h_r_R <= nested_flnest0_walker_host0_a_r;
+            nested_flnest0_h_r_W <= nested_flnest0_walker_host0_a_w;
+            nested_flnest0_h_r_U <= nested_flnest0_walker_host0_le[62];
+            rs0 = 7'h0;
+            rs0 = (9 * {4'h0, nested_flnest0_walker_host0_flevel});
+            rs1 = 8'h0;
+            rs1 = (3 + {1'h0, rs0});
+            nested_flnest0_h_r_shift <= rs1[6-1:0];
+            nested_flnest0_h_r_frame <= {16'h0, nested_flnest0_walker_host0_le[48-1:12], 12'h0};
+            nested_flnest0_x_done <= 1'b1;
+            nested_flnest0_walker_host0_st <= 3'b000;
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b011)) begin
+            if (nested_flnest0_walker_host0_pend_5) begin
+                nested_flnest0_walker_host0_pend_5 <= 1'b0;
+                nested_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_flnest0_walker_host0_pend_4) begin
+                nested_flnest0_walker_host0_pend_4 <= 1'b0;
+                nested_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_flnest0_walker_host0_pend_3) begin
+                nested_flnest0_walker_host0_pend_3 <= 1'b0;
+                nested_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_flnest0_walker_host0_pend_2) begin
+                nested_flnest0_walker_host0_pend_2 <= 1'b0;
+                nested_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_flnest0_walker_host0_pend_1) begin
+                nested_flnest0_walker_host0_pend_1 <= 1'b0;
+                nested_flnest0_walker_host0_st <= 3'b100;
+            end
+            else begin
+                if (nested_flnest0_x_table) begin
+                    nested_flnest0_walker_host0_st <= 3'b101;
+                end
+                else if (nested_flnest0_x_update) begin
+                    nested_flnest0_walker_host0_st <= 3'b110;
+                end
+                else begin
+                    nested_flnest0_x_status <= 0;
+                    nested_flnest0_x_done <= 1'b1;
+                    nested_flnest0_walker_host0_st <= 3'b000;
+                end
+            end
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b100)) begin
+            if (m_rvalid) begin
+                nested_flnest0_walker_host0_st <= 3'b011;
+            end
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b101)) begin
+        end
+        else if ((nested_flnest0_walker_host0_st == 3'b110)) begin
+            if (m_rvalid) begin
+                nested_flnest0_x_status <= 0;
+                nested_flnest0_x_done <= 1'b1;
+                nested_flnest0_walker_host0_st <= 3'b000;
+            end
+        end
+        else begin
+            nested_flnest0_walker_host0_st <= 3'b000;
+        end
+    end
+end
+
+assign nested_flnest0_x_rnow = ((nested_flnest0_walker_host0_st == 3'b101) && m_rvalid);
+
+always @(nested_flnest0_walker_guest0_a_below2, nested_flnest0_walker_guest0_a_below3, nested_flnest0_walker_guest0_a_rw, nested_flnest0_walker_guest0_a_us, wn_flnest_done, nested_flnest0_walker_guest0_fault_k, nested_flnest0_walker_guest0_flevel, nested_flnest0_h_r_R, nested_flnest0_h_r_W, nested_flnest0_walker_guest0_hk_read_h, nested_flnest0_walker_guest0_hk_tr_h, nested_flnest0_walker_guest0_hk_write_h, wn_flnest_i_addr, wn_flnest_k_read, wn_flnest_k_tr, wn_flnest_k_write, nested_flnest0_walker_guest0_le, nested_flnest0_walker_guest0_lvl, nested_flnest0_walker_guest0_pend_1, nested_flnest0_walker_guest0_pend_2, nested_flnest0_walker_guest0_pend_3, nested_flnest0_walker_guest0_pend_4, nested_flnest0_walker_guest0_pend_5, wn_flnest_r_FL_WALK, nested_flnest0_walker_guest0_sa_1, nested_flnest0_walker_guest0_sa_2, nested_flnest0_walker_guest0_sa_3, nested_flnest0_walker_guest0_sa_4, nested_flnest0_walker_guest0_sa_5, nested_flnest0_walker_guest0_se_1, nested_flnest0_walker_guest0_se_2, nested_flnest0_walker_guest0_se_3, nested_flnest0_walker_guest0_se_4, nested_flnest0_walker_guest0_se_5, nested_flnest0_walker_guest0_sg_1, nested_flnest0_walker_guest0_sg_2, nested_flnest0_walker_guest0_sg_3, nested_flnest0_walker_guest0_sg_4, nested_flnest0_walker_guest0_sg_5, nested_flnest0_walker_guest0_st, wn_flnest_start, nested_flnest0_walker_guest0_x_addr_h, nested_flnest0_x_done, nested_flnest0_walker_guest0_x_on_table_h, nested_flnest0_x_pa, nested_flnest0_walker_guest0_x_pwrite_h, m_rdata, nested_flnest0_x_rnow, nested_flnest0_x_status, nested_flnest0_walker_guest0_x_update_h, nested_flnest0_walker_guest0_x_waddr_h, nested_flnest0_walker_guest0_x_wdata_h) begin: nested_flnest0_walker_guest0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg v_below3;
+    reg v_below2;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [1-1:0] ns0;
+    reg [1-1:0] ns1;
+    reg [5-1:0] ns2;
+    reg [5-1:0] ns3;
+    reg [8-1:0] rs0;
+    reg [8-1:0] rs1;
+    reg [8-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [1-1:0] rs5;
+    reg [1-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    nested_flnest0_x_valid = 1'b0;
+    nested_flnest0_x_pwrite = nested_flnest0_walker_guest0_x_pwrite_h;
+    nested_flnest0_x_addr = nested_flnest0_walker_guest0_x_addr_h;
+    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_x_waddr_h;
+    nested_flnest0_x_wdata = nested_flnest0_walker_guest0_x_wdata_h;
+    nested_flnest0_x_on_table = nested_flnest0_walker_guest0_x_on_table_h;
+    nested_flnest0_x_update = nested_flnest0_walker_guest0_x_update_h;
+    nested_flnest0_hk_read = nested_flnest0_walker_guest0_hk_read_h;
+    nested_flnest0_hk_write = nested_flnest0_walker_guest0_hk_write_h;
+    nested_flnest0_hk_tr = nested_flnest0_walker_guest0_hk_tr_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_us = (0 != 0);
+    v_rw = (0 != 0);
+    v_below3 = (0 != 0);
+    v_below2 = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
+    if (wn_flnest_done) begin
+    end
+    case (nested_flnest0_walker_guest0_st)
+        3'b000: begin
+            if (wn_flnest_start) begin
+                in2 = wn_flnest_i_addr;
+                in3 = (wn_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = (wn_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in7 = wn_flnest_i_addr;
+                in8 = (wn_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = (wn_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if ((wn_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((wn_flnest_i_addr != in0)) begin
+                end
+                else begin
+                    if ((wn_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                        nested_flnest0_x_valid = 1'b1;
+                        nested_flnest0_x_pwrite = 1'b0;
+                        nested_flnest0_x_addr = ({wn_flnest_r_FL_WALK[64-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[57-1:48], 3'h0});
+                        nested_flnest0_x_on_table = 1'b1;
+                        nested_flnest0_x_update = 1'b0;
+                        nested_flnest0_hk_read = 1'b1;
+                        nested_flnest0_hk_write = 1'b0;
+                        nested_flnest0_hk_tr = 1'b0;
+                    end
+                    else begin
+                        nested_flnest0_x_valid = 1'b1;
+                        nested_flnest0_x_pwrite = 1'b0;
+                        nested_flnest0_x_addr = ({wn_flnest_r_FL_WALK[64-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[48-1:39], 3'h0});
+                        nested_flnest0_x_on_table = 1'b1;
+                        nested_flnest0_x_update = 1'b0;
+                        nested_flnest0_hk_read = 1'b1;
+                        nested_flnest0_hk_write = 1'b0;
+                        nested_flnest0_hk_tr = 1'b0;
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (nested_flnest0_x_rnow) begin
+                used = 1'b0;
+                if ((nested_flnest0_walker_guest0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((nested_flnest0_walker_guest0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((nested_flnest0_walker_guest0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((nested_flnest0_walker_guest0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 510) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((nested_flnest0_walker_guest0_lvl == 1)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                            uw[6] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if (used) begin
+                    nested_flnest0_x_valid = 1'b1;
+                    nested_flnest0_x_wdata = uw;
+                    if (1'b1) begin
+                        nested_flnest0_x_pwrite = 1'b0;
+                        nested_flnest0_x_update = 1'b1;
+                        nested_flnest0_x_on_table = 1'b1;
+                        nested_flnest0_hk_read = 1'b0;
+                        nested_flnest0_hk_write = 1'b1;
+                        nested_flnest0_hk_tr = 1'b0;
+                    end
+                    else begin
+                        nested_flnest0_x_pwrite = 1'b1;
+                        nested_flnest0_x_waddr = nested_flnest0_x_pa;
+                    end
+                end
+                else begin
+                    case (nested_flnest0_walker_guest0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 || (5 == 3));
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 || (5 == 2));
+                                nested_flnest0_x_valid = 1'b1;
+                                nested_flnest0_x_pwrite = 1'b0;
+                                nested_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[48-1:39], 3'h0});
+                                nested_flnest0_x_on_table = 1'b1;
+                                nested_flnest0_x_update = 1'b0;
+                                nested_flnest0_hk_read = 1'b1;
+                                nested_flnest0_hk_write = 1'b0;
+                                nested_flnest0_hk_tr = 1'b0;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 || (4 == 3));
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 || (4 == 2));
+                                nested_flnest0_x_valid = 1'b1;
+                                nested_flnest0_x_pwrite = 1'b0;
+                                nested_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[39-1:30], 3'h0});
+                                nested_flnest0_x_on_table = 1'b1;
+                                nested_flnest0_x_update = 1'b0;
+                                nested_flnest0_hk_read = 1'b1;
+                                nested_flnest0_hk_write = 1'b0;
+                                nested_flnest0_hk_tr = 1'b0;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_flnest_k_tr) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        nested_flnest0_x_valid = 1'b1;
+                                        nested_flnest0_x_pwrite = 1'b0;
+                                        nested_flnest0_x_addr = leaf_pa;
+                                        nested_flnest0_x_on_table = 1'b0;
+                                        nested_flnest0_x_update = 1'b0;
+                                        nested_flnest0_hk_read = wn_flnest_k_read;
+                                        nested_flnest0_hk_write = wn_flnest_k_write;
+                                        nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                    nested_flnest0_x_valid = 1'b1;
+                                    nested_flnest0_x_pwrite = 1'b0;
+                                    nested_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[30-1:21], 3'h0});
+                                    nested_flnest0_x_on_table = 1'b1;
+                                    nested_flnest0_x_update = 1'b0;
+                                    nested_flnest0_hk_read = 1'b1;
+                                    nested_flnest0_hk_write = 1'b0;
+                                    nested_flnest0_hk_tr = 1'b0;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_flnest_k_tr) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        nested_flnest0_x_valid = 1'b1;
+                                        nested_flnest0_x_pwrite = 1'b0;
+                                        nested_flnest0_x_addr = leaf_pa;
+                                        nested_flnest0_x_on_table = 1'b0;
+                                        nested_flnest0_x_update = 1'b0;
+                                        nested_flnest0_hk_read = wn_flnest_k_read;
+                                        nested_flnest0_hk_write = wn_flnest_k_write;
+                                        nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                    nested_flnest0_x_valid = 1'b1;
+                                    nested_flnest0_x_pwrite = 1'b0;
+                                    nested_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[21-1:12], 3'h0});
+                                    nested_flnest0_x_on_table = 1'b1;
+                                    nested_flnest0_x_update = 1'b0;
+                                    nested_flnest0_hk_read = 1'b1;
+                                    nested_flnest0_hk_write = 1'b0;
+                                    nested_flnest0_hk_tr = 1'b0;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_flnest_k_tr) begin
+                                end
+                                else begin
+                                    nested_flnest0_x_valid = 1'b1;
+                                    nested_flnest0_x_pwrite = 1'b0;
+                                    nested_flnest0_x_addr = {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                    nested_flnest0_x_on_table = 1'b0;
+                                    nested_flnest0_x_update = 1'b0;
+                                    nested_flnest0_hk_read = wn_flnest_k_read;
+                                    nested_flnest0_hk_write = wn_flnest_k_write;
+                                    nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            else if (nested_flnest0_x_done) begin
+                if ((nested_flnest0_x_status != 0)) begin
+                end
+                else begin
+                    if ((1'b0 || nested_flnest0_walker_guest0_pend_5 || nested_flnest0_walker_guest0_pend_4 || nested_flnest0_walker_guest0_pend_3 || nested_flnest0_walker_guest0_pend_2 || nested_flnest0_walker_guest0_pend_1)) begin
+                    end
+                    else begin
+                    end
+                end
+            end
+        end
+        3'b010: begin
+            if (nested_flnest0_walker_guest0_x_on_table_h) begin
+            end
+            else begin
+            end
+            ns0 = 1'h0;
+            ns0 = 0;
+            if (((nested_flnest0_h_r_R != 0) && (wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0)))) begin
+                ns0 = 1;
+            end
+            ns1 = 1'h0;
+            ns1 = 0;
+            if ((((nested_flnest0_h_r_W != 0) && (wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0))) && ((nested_flnest0_walker_guest0_a_rw != 0) || (wn_flnest_r_FL_WALK[3] && (!wn_flnest_r_FL_WALK[4]))))) begin
+                ns1 = 1;
+            end
+            ns2 = 5'h0;
+            ns3 = 5'h0;
+            if ((nested_flnest0_walker_guest0_a_below3 != 0)) begin
+                ns3 = 21;
+            end
+            else begin
+                ns3 = 30;
+            end
+            if ((nested_flnest0_walker_guest0_a_below2 != 0)) begin
+                ns2 = 12;
+            end
+            else begin
+                ns2 = ns3;
+            end
+        end
+        3'b011: begin
+            rs0 = 8'h0;
+            rs1 = 8'h0;
+            rs2 = 8'h0;
+            rs3 = 8'h0;
+            rs4 = 8'h0;
+            if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 8)) begin
+                rs4 = 128;
+            end
+            else begin
+                rs4 = 0;
+            end
+            if ((((nested_flnest0_walker_guest0_fault_k[4-1:0] == 4) || (nested_flnest0_walker_guest0_fault_k[4-1:0] == 5)) || (nested_flnest0_walker_guest0_fault_k[4-1:0] == 6))) begin
+                rs3 = 114;
+            end
+            else begin
+                rs3 = rs4;
+            end
+            if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 3)) begin
+                rs2 = 133;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 2)) begin
+                rs1 = 129;
+            end
+            else begin
+                rs1 = rs2;
+            end
+            if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 1)) begin
+                rs0 = 113;
+            end
+            else begin
+                rs0 = rs1;
+            end
+            rs5 = 1'h0;
+            rs5 = 0;
+            if ((wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0))) begin
+                rs5 = 1;
+            end
+            rs6 = 1'h0;
+            rs6 = 0;
+            if (((wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0)) && ((nested_flnest0_walker_guest0_a_rw != 0) || (wn_flnest_r_FL_WALK[3] && (!wn_flnest_r_FL_WALK[4]))))) begin
+                rs6 = 1;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, nested_flnest0_walker_guest0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b100: begin
+            if (nested_flnest0_walker_guest0_pend_5) begin
+                nested_flnest0_x_valid = 1'b1;
+                nested_flnest0_x_wdata = nested_flnest0_walker_guest0_se_5;
+                if (1'b1) begin
+                    nested_flnest0_x_pwrite = 1'b0;
+                    nested_flnest0_x_update = 1'b1;
+                    nested_flnest0_x_addr = nested_flnest0_walker_guest0_sg_5;
+                    nested_flnest0_x_on_table = 1'b1;
+                    nested_flnest0_hk_read = 1'b0;
+                    nested_flnest0_hk_write = 1'b1;
+                    nested_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_flnest0_x_pwrite = 1'b1;
+                    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_sa_5;
+                end
+            end
+            else if (nested_flnest0_walker_guest0_pend_4) begin
+                nested_flnest0_x_valid = 1'b1;
+                nested_flnest0_x_wdata = nested_flnest0_walker_guest0_se_4;
+                if (1'b1) begin
+                    nested_flnest0_x_pwrite = 1'b0;
+                    nested_flnest0_x_update = 1'b1;
+                    nested_flnest0_x_addr = nested_flnest0_walker_guest0_sg_4;
+                    nested_flnest0_x_on_table = 1'b1;
+                    nested_flnest0_hk_read = 1'b0;
+                    nested_flnest0_hk_write = 1'b1;
+                    nested_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_flnest0_x_pwrite = 1'b1;
+                    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_sa_4;
+                end
+            end
+            else if (nested_flnest0_walker_guest0_pend_3) begin
+                nested_flnest0_x_valid = 1'b1;
+                nested_flnest0_x_wdata = nested_flnest0_walker_guest0_se_3;
+                if (1'b1) begin
+                    nested_flnest0_x_pwrite = 1'b0;
+                    nested_flnest0_x_update = 1'b1;
+                    nested_flnest0_x_addr = nested_flnest0_walker_guest0_sg_3;
+                    nested_flnest0_x_on_table = 1'b1;
+                    nested_flnest0_hk_read = 1'b0;
+                    nested_flnest0_hk_write = 1'b1;
+                    nested_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_flnest0_x_pwrite = 1'b1;
+                    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_sa_3;
+                end
+            end
+            else if (nested_flnest0_walker_guest0_pend_2) begin
+                nested_flnest0_x_valid = 1'b1;
+                nested_flnest0_x_wdata = nested_flnest0_walker_guest0_se_2;
+                if (1'b1) begin
+                    nested_flnest0_x_pwrite = 1'b0;
+                    nested_flnest0_x_update = 1'b1;
+                    nested_flnest0_x_addr = nested_flnest0_walker_guest0_sg_2;
+                    nested_flnest0_x_on_table = 1'b1;
+                    nested_flnest0_hk_read = 1'b0;
+                    nested_flnest0_hk_write = 1'b1;
+                    nested_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_flnest0_x_pwrite = 1'b1;
+                    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_sa_2;
+                end
+            end
+            else if (nested_flnest0_walker_guest0_pend_1) begin
+                nested_flnest0_x_valid = 1'b1;
+                nested_flnest0_x_wdata = nested_flnest0_walker_guest0_se_1;
+                if (1'b1) begin
+                    nested_flnest0_x_pwrite = 1'b0;
+                    nested_flnest0_x_update = 1'b1;
+                    nested_flnest0_x_addr = nested_flnest0_walker_guest0_sg_1;
+                    nested_flnest0_x_on_table = 1'b1;
+                    nested_flnest0_hk_read = 1'b0;
+                    nested_flnest0_hk_write = 1'b1;
+                    nested_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_flnest0_x_pwrite = 1'b1;
+                    nested_flnest0_x_waddr = nested_flnest0_walker_guest0_sa_1;
+                end
+            end
+            else begin
+            end
+        end
+        3'b101: begin
+            if (nested_flnest0_x_done) begin
+                if ((nested_flnest0_x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b110: begin
+            if (nested_flnest0_x_done) begin
+                if ((nested_flnest0_x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b111: begin
+            case (nested_flnest0_walker_guest0_lvl)
+                'h5: begin
+                    if ((!nested_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_flnest0_walker_guest0_a_below3 || (5 == 3));
+                        v_below2 = (nested_flnest0_walker_guest0_a_below2 || (5 == 2));
+                        nested_flnest0_x_valid = 1'b1;
+                        nested_flnest0_x_pwrite = 1'b0;
+                        nested_flnest0_x_addr = ({16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[48-1:39], 3'h0});
+                        nested_flnest0_x_on_table = 1'b1;
+                        nested_flnest0_x_update = 1'b0;
+                        nested_flnest0_hk_read = 1'b1;
+                        nested_flnest0_hk_write = 1'b0;
+                        nested_flnest0_hk_tr = 1'b0;
+                    end
+                end
+                'h4: begin
+                    if ((!nested_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_flnest0_walker_guest0_a_below3 || (4 == 3));
+                        v_below2 = (nested_flnest0_walker_guest0_a_below2 || (4 == 2));
+                        nested_flnest0_x_valid = 1'b1;
+                        nested_flnest0_x_pwrite = 1'b0;
+                        nested_flnest0_x_addr = ({16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[39-1:30], 3'h0});
+                        nested_flnest0_x_on_table = 1'b1;
+                        nested_flnest0_x_update = 1'b0;
+                        nested_flnest0_hk_read = 1'b1;
+                        nested_flnest0_hk_write = 1'b0;
+                        nested_flnest0_hk_tr = 1'b0;
+                    end
+                end
+                'h3: begin
+                    if ((nested_flnest0_walker_guest0_le[7] && 1'b1)) begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((nested_flnest0_walker_guest0_le[48-1:12] & 262142) != 0)) begin
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_flnest_k_tr) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                end
+                                nested_flnest0_x_valid = 1'b1;
+                                nested_flnest0_x_pwrite = 1'b0;
+                                nested_flnest0_x_addr = leaf_pa;
+                                nested_flnest0_x_on_table = 1'b0;
+                                nested_flnest0_x_update = 1'b0;
+                                nested_flnest0_hk_read = wn_flnest_k_read;
+                                nested_flnest0_hk_write = wn_flnest_k_write;
+                                nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_flnest0_walker_guest0_le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 || (3 == 3));
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 || (3 == 2));
+                            nested_flnest0_x_valid = 1'b1;
+                            nested_flnest0_x_pwrite = 1'b0;
+                            nested_flnest0_x_addr = ({16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[30-1:21], 3'h0});
+                            nested_flnest0_x_on_table = 1'b1;
+                            nested_flnest0_x_update = 1'b0;
+                            nested_flnest0_hk_read = 1'b1;
+                            nested_flnest0_hk_write = 1'b0;
+                            nested_flnest0_hk_tr = 1'b0;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (nested_flnest0_walker_guest0_le[7]) begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((nested_flnest0_walker_guest0_le[48-1:12] & 510) != 0)) begin
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_flnest_k_tr) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                end
+                                nested_flnest0_x_valid = 1'b1;
+                                nested_flnest0_x_pwrite = 1'b0;
+                                nested_flnest0_x_addr = leaf_pa;
+                                nested_flnest0_x_on_table = 1'b0;
+                                nested_flnest0_x_update = 1'b0;
+                                nested_flnest0_hk_read = wn_flnest_k_read;
+                                nested_flnest0_hk_write = wn_flnest_k_write;
+                                nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 || (2 == 3));
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 || (2 == 2));
+                            nested_flnest0_x_valid = 1'b1;
+                            nested_flnest0_x_pwrite = 1'b0;
+                            nested_flnest0_x_addr = ({16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_flnest_i_addr[21-1:12], 3'h0});
+                            nested_flnest0_x_on_table = 1'b1;
+                            nested_flnest0_x_update = 1'b0;
+                            nested_flnest0_hk_read = 1'b1;
+                            nested_flnest0_hk_write = 1'b0;
+                            nested_flnest0_hk_tr = 1'b0;
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!nested_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                        v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                        if (wn_flnest_k_tr) begin
+                        end
+                        else begin
+                            nested_flnest0_x_valid = 1'b1;
+                            nested_flnest0_x_pwrite = 1'b0;
+                            nested_flnest0_x_addr = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                            nested_flnest0_x_on_table = 1'b0;
+                            nested_flnest0_x_update = 1'b0;
+                            nested_flnest0_hk_read = wn_flnest_k_read;
+                            nested_flnest0_hk_write = wn_flnest_k_write;
+                            nested_flnest0_hk_tr = wn_flnest_r_FL_WALK[5];
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: nested_flnest0_walker_guest0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg v_below3;
+    reg v_below2;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [1-1:0] ns0;
+    reg [1-1:0] ns1;
+    reg [5-1:0] ns2;
+    reg [5-1:0] ns3;
+    reg [8-1:0] rs0;
+    reg [8-1:0] rs1;
+    reg [8-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [1-1:0] rs5;
+    reg [1-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        nested_flnest0_walker_guest0_a_below2 <= 0;
+        nested_flnest0_walker_guest0_a_below3 <= 0;
+        nested_flnest0_walker_guest0_a_rw <= 0;
+        nested_flnest0_walker_guest0_a_us <= 0;
+        wn_flnest_done <= 0;
+        nested_flnest0_walker_guest0_fault_k <= 0;
+        nested_flnest0_walker_guest0_flevel <= 0;
+        nested_flnest0_walker_guest0_hk_read_h <= 0;
+        nested_flnest0_walker_guest0_hk_tr_h <= 0;
+        nested_flnest0_walker_guest0_hk_write_h <= 0;
+        nested_flnest0_walker_guest0_le <= 0;
+        nested_flnest0_walker_guest0_lvl <= 0;
+        wn_flnest_o_aux <= 0;
+        wn_flnest_o_gpa <= 0;
+        wn_flnest_o_level <= 0;
+        wn_flnest_o_n_R <= 0;
+        wn_flnest_o_n_U <= 0;
+        wn_flnest_o_n_W <= 0;
+        wn_flnest_o_n_final <= 0;
+        wn_flnest_o_n_frame <= 0;
+        wn_flnest_o_n_guest_shift <= 0;
+        wn_flnest_o_n_shift <= 0;
+        wn_flnest_o_pa <= 0;
+        wn_flnest_o_r_R <= 0;
+        wn_flnest_o_r_W <= 0;
+        wn_flnest_o_r_frame <= 0;
+        wn_flnest_o_r_reason <= 0;
+        wn_flnest_o_r_shift <= 0;
+        wn_flnest_o_status <= 0;
+        nested_flnest0_walker_guest0_pend_1 <= 0;
+        nested_flnest0_walker_guest0_pend_2 <= 0;
+        nested_flnest0_walker_guest0_pend_3 <= 0;
+        nested_flnest0_walker_guest0_pend_4 <= 0;
+        nested_flnest0_walker_guest0_pend_5 <= 0;
+        nested_flnest0_walker_guest0_st <= 3'b000;
+        nested_flnest0_walker_guest0_x_addr_h <= 0;
+        nested_flnest0_walker_guest0_x_on_table_h <= 0;
+        nested_flnest0_walker_guest0_x_pwrite_h <= 0;
+        nested_flnest0_walker_guest0_x_update_h <= 0;
+        nested_flnest0_walker_guest0_x_waddr_h <= 0;
+        nested_flnest0_walker_guest0_x_wdata_h <= 0;
+    end
+    else begin
+        nested_flnest0_walker_guest0_x_pwrite_h <= nested_flnest0_x_pwrite;
+        nested_flnest0_walker_guest0_x_addr_h <= nested_flnest0_x_addr;
+        nested_flnest0_walker_guest0_x_waddr_h <= nested_flnest0_x_waddr;
+        nested_flnest0_walker_guest0_x_wdata_h <= nested_flnest0_x_wdata;
+        nested_flnest0_walker_guest0_x_on_table_h <= nested_flnest0_x_on_table;
+        nested_flnest0_walker_guest0_x_update_h <= nested_flnest0_x_update;
+        nested_flnest0_walker_guest0_hk_read_h <= nested_flnest0_hk_read;
+        nested_flnest0_walker_guest0_hk_write_h <= nested_flnest0_hk_write;
+        nested_flnest0_walker_guest0_hk_tr_h <= nested_flnest0_hk_tr;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_us = (0 != 0);
+        v_rw = (0 != 0);
+        v_below3 = (0 != 0);
+        v_below2 = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
+        if (wn_flnest_done) begin
+            wn_flnest_done <= 1'b0;
+        end
+        case (nested_flnest0_walker_guest0_st)
+            3'b000: begin
+                if (wn_flnest_start) begin
+                    nested_flnest0_walker_guest0_a_us <= 1'b1;
+                    nested_flnest0_walker_guest0_a_rw <= 1'b1;
+                    nested_flnest0_walker_guest0_a_below3 <= 1'b0;
+                    nested_flnest0_walker_guest0_a_below2 <= 1'b0;
+                    nested_flnest0_walker_guest0_pend_5 <= 1'b0;
+                    nested_flnest0_walker_guest0_pend_4 <= 1'b0;
+                    nested_flnest0_walker_guest0_pend_3 <= 1'b0;
+                    nested_flnest0_walker_guest0_pend_2 <= 1'b0;
+                    nested_flnest0_walker_guest0_pend_1 <= 1'b0;
+                    nested_flnest0_walker_guest0_le <= 0;
+                    in2 = wn_flnest_i_addr;
+                    in3 = (wn_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = (wn_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in7 = wn_flnest_i_addr;
+                    in8 = (wn_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = (wn_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if ((wn_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((wn_flnest_i_addr != in0)) begin
+                        nested_flnest0_walker_guest0_fault_k <= 8;
+                        nested_flnest0_walker_guest0_flevel <= 0;
+                        nested_flnest0_walker_guest0_st <= 3'b011;
+                    end
+                    else begin
+                        if ((wn_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                            nested_flnest0_walker_guest0_st <= 3'b001;
+                            nested_flnest0_walker_guest0_lvl <= 5;
+                        end
+                        else begin
+                            nested_flnest0_walker_guest0_st <= 3'b001;
+                            nested_flnest0_walker_guest0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (nested_flnest0_x_rnow) begin
+                    used = 1'b0;
+                    if ((nested_flnest0_walker_guest0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((nested_flnest0_walker_guest0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((nested_flnest0_walker_guest0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((nested_flnest0_walker_guest0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((nested_flnest0_walker_guest0_lvl == 1)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[6] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_flnest_r_FL_WALK[2] && (!wn_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if (used) begin
+                        nested_flnest0_walker_guest0_le <= uw;
+                        if (1'b1) begin
+                        end
+                        else begin
+                        end
+                        nested_flnest0_walker_guest0_st <= 3'b110;
+                    end
+                    else begin
+                        nested_flnest0_walker_guest0_le <= m_rdata;
+                        case (nested_flnest0_walker_guest0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_flnest0_walker_guest0_flevel <= 5;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_flnest0_walker_guest0_flevel <= 5;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_flnest0_walker_guest0_flevel <= 5;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_flnest0_walker_guest0_flevel <= 5;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 || (5 == 3));
+                                    nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 || (5 == 2));
+                                    nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_flnest0_walker_guest0_st <= 3'b001;
+                                    nested_flnest0_walker_guest0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_flnest0_walker_guest0_flevel <= 4;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_flnest0_walker_guest0_flevel <= 4;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_flnest0_walker_guest0_flevel <= 4;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_flnest0_walker_guest0_flevel <= 4;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 || (4 == 3));
+                                    nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 || (4 == 2));
+                                    nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_flnest0_walker_guest0_st <= 3'b001;
+                                    nested_flnest0_walker_guest0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 6;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                        v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                        if (wn_flnest_k_tr) begin
+                                            nested_flnest0_walker_guest0_fault_k <= 7;
+                                            nested_flnest0_walker_guest0_flevel <= 3;
+                                            nested_flnest0_walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            wn_flnest_o_level <= 3;
+                                            leaf_pa = 64'h0;
+                                            if ((30 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                            end
+                                            else if ((30 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                            end
+                                            else if ((30 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                            end
+                                            else if ((30 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                            end
+                                            else if ((30 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                            end
+                                            else if ((30 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                            end
+                                            else if ((30 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                            end
+                                            else if ((30 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                            end
+                                            else if ((30 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                            end
+                                            else if ((30 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                            end
+                                            else if ((30 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                            end
+                                            else if ((30 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                            end
+                                            else if ((30 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                            end
+                                            else if ((30 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                            end
+                                            else if ((30 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                            end
+                                            else if ((30 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                            end
+                                            else if ((30 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                            end
+                                            else if ((30 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                            end
+                                            else if ((30 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                            end
+                                            else if ((30 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            wn_flnest_o_gpa <= leaf_pa;
+                                            nested_flnest0_walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_flnest0_walker_guest0_flevel <= 3;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                        nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 = (nested_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                        nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_flnest0_walker_guest0_st <= 3'b001;
+                                        nested_flnest0_walker_guest0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 5;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                        v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                        if (wn_flnest_k_tr) begin
+                                            nested_flnest0_walker_guest0_fault_k <= 7;
+                                            nested_flnest0_walker_guest0_flevel <= 2;
+                                            nested_flnest0_walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            wn_flnest_o_level <= 2;
+                                            leaf_pa = 64'h0;
+                                            if ((21 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                            end
+                                            else if ((21 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                            end
+                                            else if ((21 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                            end
+                                            else if ((21 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                            end
+                                            else if ((21 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                            end
+                                            else if ((21 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                            end
+                                            else if ((21 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                            end
+                                            else if ((21 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                            end
+                                            else if ((21 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                            end
+                                            else if ((21 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                            end
+                                            else if ((21 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                            end
+                                            else if ((21 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                            end
+                                            else if ((21 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                            end
+                                            else if ((21 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                            end
+                                            else if ((21 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                            end
+                                            else if ((21 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                            end
+                                            else if ((21 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                            end
+                                            else if ((21 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                            end
+                                            else if ((21 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                            end
+                                            else if ((21 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            wn_flnest_o_gpa <= leaf_pa;
+                                            nested_flnest0_walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_flnest0_walker_guest0_flevel <= 2;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                        nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 = (nested_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                        nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_flnest0_walker_guest0_st <= 3'b001;
+                                        nested_flnest0_walker_guest0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_flnest0_walker_guest0_flevel <= 1;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_flnest0_walker_guest0_flevel <= 1;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_flnest0_walker_guest0_flevel <= 1;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_flnest0_walker_guest0_flevel <= 1;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_flnest_k_tr) begin
+                                        nested_flnest0_walker_guest0_fault_k <= 7;
+                                        nested_flnest0_walker_guest0_flevel <= 1;
+                                        nested_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        wn_flnest_o_level <= 1;
+                                        wn_flnest_o_gpa <= {16'h0, m_rdata[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                        nested_flnest0_walker_guest0_st <= 3'b001;
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+                else if (nested_flnest0_x_done) begin
+                    if ((nested_flnest0_x_status != 0)) begin
+                        nested_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        wn_flnest_o_pa <= nested_flnest0_x_pa;
+                        wn_flnest_o_aux <= nested_flnest0_x_level;
+                        if ((1'b0 || nested_flnest0_walker_guest0_pend_5 || nested_flnest0_walker_guest0_pend_4 || nested_flnest0_walker_guest0_pend_3 || nested_flnest0_walker_guest0_pend_2 || nested_flnest0_walker_guest0_pend_1)) begin
+                            nested_flnest0_walker_guest0_st <= 3'b100;
+                        end
+                        else begin
+                            wn_flnest_o_status <= 0;
+                            wn_flnest_done <= 1'b1;
+                            nested_flnest0_walker_guest0_st <= 3'b000;
+                        end
+                    end
+                end
+            end
+            3'b010: begin
+                wn_flnest_o_status <= (64 + nested_flnest0_x_status);
+                wn_flnest_o_level <= nested_flnest0_x_level;
+                if (nested_flnest0_walker_guest0_x_on_table_h) begin
+                    wn_flnest_o_aux <= nested_flnest0_walker_guest0_lvl;
+                end
+                else begin
+                    wn_flnest_o_aux <= 7;
+                end
+                wn_flnest_o_n_final <= (!nested_flnest0_walker_guest0_x_on_table_h);
+                ns0 = 1'h0;
+                ns0 = 0;
+                if (((nested_flnest0_h_r_R != 0) && (wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0)))) begin
+                    ns0 = 1;
+                end
+                wn_flnest_o_n_R <= ns0;
+                ns1 = 1'h0;
+                ns1 = 0;
+                if ((((nested_flnest0_h_r_W != 0) && (wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0))) && ((nested_flnest0_walker_guest0_a_rw != 0) || (wn_flnest_r_FL_WALK[3] && (!wn_flnest_r_FL_WALK[4]))))) begin
+                    ns1 = 1;
+                end
+                wn_flnest_o_n_W <= ns1;
+                wn_flnest_o_n_U <= nested_flnest0_h_r_U;
+                wn_flnest_o_n_shift <= nested_flnest0_h_r_shift;
+                ns2 = 5'h0;
+                ns3 = 5'h0;
+                if ((nested_flnest0_walker_guest0_a_below3 != 0)) begin
+                    ns3 = 21;
+                end
+                else begin
+                    ns3 = 30;
+                end
+                if ((nested_flnest0_walker_guest0_a_below2 != 0)) begin
+                    ns2 = 12;
+                end
+                else begin
+                    ns2 = ns3;
+                end
+                wn_flnest_o_n_guest_shift <= {1'h0, ns2};
+                wn_flnest_o_n_frame <= nested_flnest0_h_r_frame;
+                wn_flnest_done <= 1'b1;
+                nested_flnest0_walker_guest0_st <= 3'b000;
+            end
+            3'b011: begin
+                wn_flnest_o_status <= nested_flnest0_walker_guest0_fault_k;
+                wn_flnest_o_level <= nested_flnest0_walker_guest0_flevel;
+                wn_flnest_o_aux <= 0;
+                rs0 = 8'h0;
+                rs1 = 8'h0;
+                rs2 = 8'h0;
+                rs3 = 8'h0;
+                rs4 = 8'h0;
+                if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 8)) begin
+                    rs4 = 128;
+                end
+                else begin
+                    rs4 = 0;
+                end
+                if ((((nested_flnest0_walker_guest0_fault_k[4-1:0] == 4) || (nested_flnest0_walker_guest0_fault_k[4-1:0] == 5)) || (nested_flnest0_walker_guest0_fault_k[4-1:0] == 6))) begin
+                    rs3 = 114;
+                end
+                else begin
+                    rs3 = rs4;
+                end
+                if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 3)) begin
+                    rs2 = 133;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 2)) begin
+                    rs1 = 129;
+                end
+                else begin
+                    rs1 = rs2;
+                end
+                if ((nested_flnest0_walker_guest0_fault_k[4-1:0] == 1)) begin
+                    rs0 = 113;
+                end
+                else begin
+                    rs0 = rs1;
+                end
+                wn_flnest_o_r_reason <= rs0;
+                rs5 = 1'h0;
+                rs5 = 0;
+                if ((wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0))) begin
+                    rs5 = 1;
+                end
+                wn_flnest_o_r_R <= rs5;
+                rs6 = 1'h0;
+                rs6 = 0;
+                if (((wn_flnest_r_FL_WALK[3] || (nested_flnest0_walker_guest0_a_us != 0)) && ((nested_flnest0_walker_guest0_a_rw != 0) || (wn_flnest_r_FL_WALK[3] && (!wn_flnest_r_FL_WALK[4]))))) begin
+                    rs6 = 1;
+                end
+                wn_flnest_o_r_W <= rs6;
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, nested_flnest0_walker_guest0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                wn_flnest_o_r_shift <= rs8[6-1:0];
+                wn_flnest_o_r_frame <= {16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                wn_flnest_done <= 1'b1;
+                nested_flnest0_walker_guest0_st <= 3'b000;
+            end
+            3'b100: begin
+                if (nested_flnest0_walker_guest0_pend_5) begin
+                    nested_flnest0_walker_guest0_pend_5 <= 1'b0;
+                    if (1'b1) begin
+                        nested_flnest0_walker_guest0_lvl <= 5;
+                    end
+                    else begin
+                    end
+                    nested_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_flnest0_walker_guest0_pend_4) begin
+                    nested_flnest0_walker_guest0_pend_4 <= 1'b0;
+                    if (1'b1) begin
+                        nested_flnest0_walker_guest0_lvl <= 4;
+                    end
+                    else begin
+                    end
+                    nested_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_flnest0_walker_guest0_pend_3) begin
+                    nested_flnest0_walker_guest0_pend_3 <= 1'b0;
+                    if (1'b1) begin
+                        nested_flnest0_walker_guest0_lvl <= 3;
+                    end
+                    else begin
+                    end
+                    nested_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_flnest0_walker_guest0_pend_2) begin
+                    nested_flnest0_walker_guest0_pend_2 <= 1'b0;
+                    if (1'b1) begin
+                        nested_flnest0_walker_guest0_lvl <= 2;
+                    end
+                    else begin
+                    end
+                    nested_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_flnest0_walker_guest0_pend_1) begin
+                    nested_flnest0_walker_guest0_pend_1 <= 1'b0;
+                    if (1'b1) begin
+                        nested_flnest0_walker_guest0_lvl <= 1;
+                    end
+                    else begin
+                    end
+                    nested_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else begin
+                    wn_flnest_o_status <= 0;
+                    wn_flnest_done <= 1'b1;
+                    nested_flnest0_walker_guest0_st <= 3'b000;
+                end
+            end
+            3'b101: begin
+                if (nested_flnest0_x_done) begin
+                    if ((nested_flnest0_x_status != 0)) begin
+                        nested_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        nested_flnest0_walker_guest0_st <= 3'b100;
+                    end
+                end
+            end
+            3'b110: begin
+                if (nested_flnest0_x_done) begin
+                    if ((nested_flnest0_x_status != 0)) begin
+                        nested_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        nested_flnest0_walker_guest0_st <= 3'b111;
+                    end
+                end
+            end
+            3'b111: begin
+                nested_flnest0_walker_guest0_le <= nested_flnest0_walker_guest0_le;
+                case (nested_flnest0_walker_guest0_lvl)
+                    'h5: begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                            nested_flnest0_walker_guest0_fault_k <= 1;
+                            nested_flnest0_walker_guest0_flevel <= 5;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 2;
+                            nested_flnest0_walker_guest0_flevel <= 5;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 3;
+                            nested_flnest0_walker_guest0_flevel <= 5;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 4;
+                            nested_flnest0_walker_guest0_flevel <= 5;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            nested_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            nested_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 || (5 == 3));
+                            nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 || (5 == 2));
+                            nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_flnest0_walker_guest0_st <= 3'b001;
+                            nested_flnest0_walker_guest0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                            nested_flnest0_walker_guest0_fault_k <= 1;
+                            nested_flnest0_walker_guest0_flevel <= 4;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 2;
+                            nested_flnest0_walker_guest0_flevel <= 4;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 3;
+                            nested_flnest0_walker_guest0_flevel <= 4;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 4;
+                            nested_flnest0_walker_guest0_flevel <= 4;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            nested_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            nested_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 || (4 == 3));
+                            nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 || (4 == 2));
+                            nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_flnest0_walker_guest0_st <= 3'b001;
+                            nested_flnest0_walker_guest0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((nested_flnest0_walker_guest0_le[7] && 1'b1)) begin
+                            if ((!nested_flnest0_walker_guest0_le[0])) begin
+                                nested_flnest0_walker_guest0_fault_k <= 1;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 2;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 3;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 4;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((nested_flnest0_walker_guest0_le[48-1:12] & 262142) != 0)) begin
+                                nested_flnest0_walker_guest0_fault_k <= 6;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                                nested_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                                nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_flnest_k_tr) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 7;
+                                    nested_flnest0_walker_guest0_flevel <= 3;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    wn_flnest_o_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                    end
+                                    wn_flnest_o_gpa <= leaf_pa;
+                                    nested_flnest0_walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!nested_flnest0_walker_guest0_le[0])) begin
+                                nested_flnest0_walker_guest0_fault_k <= 1;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 2;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 3;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_flnest0_walker_guest0_le & 128) != 0)))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 4;
+                                nested_flnest0_walker_guest0_flevel <= 3;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                                nested_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                                nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_flnest0_walker_guest0_st <= 3'b001;
+                                nested_flnest0_walker_guest0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (nested_flnest0_walker_guest0_le[7]) begin
+                            if ((!nested_flnest0_walker_guest0_le[0])) begin
+                                nested_flnest0_walker_guest0_fault_k <= 1;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 2;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 3;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 4;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((nested_flnest0_walker_guest0_le[48-1:12] & 510) != 0)) begin
+                                nested_flnest0_walker_guest0_fault_k <= 5;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                                nested_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                                nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_flnest_k_tr) begin
+                                    nested_flnest0_walker_guest0_fault_k <= 7;
+                                    nested_flnest0_walker_guest0_flevel <= 2;
+                                    nested_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    wn_flnest_o_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:13], wn_flnest_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:14], wn_flnest_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:15], wn_flnest_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:16], wn_flnest_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:17], wn_flnest_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:18], wn_flnest_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:19], wn_flnest_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:20], wn_flnest_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:21], wn_flnest_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:22], wn_flnest_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:23], wn_flnest_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:24], wn_flnest_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:25], wn_flnest_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:26], wn_flnest_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:27], wn_flnest_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:28], wn_flnest_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:29], wn_flnest_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:30], wn_flnest_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:31], wn_flnest_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, nested_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                    end
+                                    wn_flnest_o_gpa <= leaf_pa;
+                                    nested_flnest0_walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!nested_flnest0_walker_guest0_le[0])) begin
+                                nested_flnest0_walker_guest0_fault_k <= 1;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 2;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 3;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_flnest0_walker_guest0_fault_k <= 4;
+                                nested_flnest0_walker_guest0_flevel <= 2;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                                nested_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                                nested_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                nested_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 = (nested_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                nested_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_flnest0_walker_guest0_st <= 3'b001;
+                                nested_flnest0_walker_guest0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!nested_flnest0_walker_guest0_le[0])) begin
+                            nested_flnest0_walker_guest0_fault_k <= 1;
+                            nested_flnest0_walker_guest0_flevel <= 1;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_flnest_r_FL_WALK[5]) && (!wn_flnest_r_FL_WALK[3])) && (!nested_flnest0_walker_guest0_le[2]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 2;
+                            nested_flnest0_walker_guest0_flevel <= 1;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_flnest_r_FL_WALK[5]) && wn_flnest_r_FL_WALK[2]) && (!nested_flnest0_walker_guest0_le[1])) && ((!wn_flnest_r_FL_WALK[3]) || wn_flnest_r_FL_WALK[4]))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 3;
+                            nested_flnest0_walker_guest0_flevel <= 1;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_flnest_r_FL_WALK[7]) && ((nested_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_flnest0_walker_guest0_fault_k <= 4;
+                            nested_flnest0_walker_guest0_flevel <= 1;
+                            nested_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_flnest0_walker_guest0_a_us && nested_flnest0_walker_guest0_le[2]);
+                            nested_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_flnest0_walker_guest0_a_rw && nested_flnest0_walker_guest0_le[1]);
+                            nested_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_flnest_k_tr) begin
+                                nested_flnest0_walker_guest0_fault_k <= 7;
+                                nested_flnest0_walker_guest0_flevel <= 1;
+                                nested_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                wn_flnest_o_level <= 1;
+                                wn_flnest_o_gpa <= {16'h0, nested_flnest0_walker_guest0_le[48-1:12], wn_flnest_i_addr[12-1:0]};
+                                nested_flnest0_walker_guest0_st <= 3'b001;
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                nested_flnest0_walker_guest0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+assign nested_flnest0_x_table = (nested_flnest0_x_on_table && (!nested_flnest0_x_pwrite) && (!nested_flnest0_x_update));
+assign nested_flnest0_hb_SL_WALK = wn_flnest_r_SL_WALK;
 
 always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
     reg pending;
@@ -16318,4 +21361,4 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
 end
 
 endmodule
-// virtspec conversion 2449338422835315b91c7008 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 606abfa3f29ec2fb0911a82128104ddc40955bb274afe4b0739c2bfe2087311a
+// virtspec conversion 4746c20c97ec8ae131d06d09 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 e90676084b728192c0d63a66fb17b7234299cfddca7f98008e4be77df1e6f5d4

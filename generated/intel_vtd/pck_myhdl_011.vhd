@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 2449338422835315b91c7008 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 4746c20c97ec8ae131d06d09 of intel_vtd_vtd_remap.v intel_vtd_vtd_remap.vhd pck_myhdl_011.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

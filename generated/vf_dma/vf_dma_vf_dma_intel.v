@@ -84,7 +84,6 @@ reg [2:0] o_r_iommu;
 output [7:0] o_r_fault_reason;
 reg [7:0] o_r_fault_reason;
 
-reg [2:0] unit_io_smsl_o_aux;
 reg al_vf_sriov;
 reg pend;
 reg [5:0] st;
@@ -94,26 +93,6 @@ reg [2:0] u_size;
 reg u_valid;
 reg [63:0] u_wdata;
 reg u_we;
-reg unit_io_smsl_done;
-reg [63:0] unit_io_smsl_i_addr;
-reg unit_io_smsl_k_read;
-reg unit_io_smsl_k_write;
-reg [63:0] unit_io_smsl_m_addr;
-reg [2:0] unit_io_smsl_m_size;
-reg unit_io_smsl_m_valid;
-reg [63:0] unit_io_smsl_m_wdata;
-reg unit_io_smsl_m_we;
-reg [2:0] unit_io_smsl_o_level;
-reg [63:0] unit_io_smsl_o_pa;
-reg [0:0] unit_io_smsl_o_r_R;
-reg [0:0] unit_io_smsl_o_r_U;
-reg [0:0] unit_io_smsl_o_r_W;
-reg [63:0] unit_io_smsl_o_r_frame;
-reg [7:0] unit_io_smsl_o_r_reason;
-reg [5:0] unit_io_smsl_o_r_shift;
-reg [7:0] unit_io_smsl_o_status;
-reg [63:0] unit_io_smsl_r_SL_WALK;
-reg unit_io_smsl_start;
 reg [63:0] w_io_ctx_0;
 reg [63:0] w_io_ctx_8;
 reg [63:0] w_io_irte_0;
@@ -134,6 +113,89 @@ reg [63:0] w_vf_sriov_20;
 reg [63:0] w_vf_sriov_28;
 reg [63:0] w_vf_sriov_8;
 reg [63:0] w_vf_vf_config_0;
+reg [0:0] wk_io_flnest_R;
+reg [0:0] wk_io_flnest_U;
+reg [0:0] wk_io_flnest_W;
+reg [7:0] wk_io_flnest_fault;
+reg [0:0] wk_io_flnest_final;
+reg [63:0] wk_io_flnest_frame;
+reg [63:0] wk_io_flnest_guest_pa;
+reg [5:0] wk_io_flnest_guest_shift;
+reg [0:0] wk_io_flnest_host_beyond;
+reg [7:0] wk_io_flnest_host_fault;
+reg [2:0] wk_io_flnest_host_level;
+reg [0:0] wk_io_flnest_host_not_present;
+reg [0:0] wk_io_flnest_host_read_denied;
+reg [0:0] wk_io_flnest_host_reserved;
+reg [0:0] wk_io_flnest_host_reserved_1g;
+reg [0:0] wk_io_flnest_host_reserved_2m;
+reg [0:0] wk_io_flnest_host_translation;
+reg [0:0] wk_io_flnest_host_write_denied;
+reg [2:0] wk_io_flnest_level;
+reg [0:0] wk_io_flnest_non_canonical;
+reg [0:0] wk_io_flnest_not_present;
+reg [0:0] wk_io_flnest_ok;
+reg [63:0] wk_io_flnest_pa;
+reg [0:0] wk_io_flnest_privilege;
+reg [7:0] wk_io_flnest_reason;
+reg [0:0] wk_io_flnest_reserved;
+reg [0:0] wk_io_flnest_reserved_1g;
+reg [0:0] wk_io_flnest_reserved_2m;
+reg [5:0] wk_io_flnest_shift;
+reg [0:0] wk_io_flnest_translation;
+reg [0:0] wk_io_flnest_walked;
+reg [0:0] wk_io_flnest_write_denied;
+reg wn_io_flnest_done;
+reg [63:0] wn_io_flnest_i_addr;
+reg wn_io_flnest_k_read;
+reg wn_io_flnest_k_tr;
+reg wn_io_flnest_k_write;
+reg [63:0] wn_io_flnest_m_addr;
+reg [2:0] wn_io_flnest_m_size;
+reg wn_io_flnest_m_valid;
+reg [63:0] wn_io_flnest_m_wdata;
+reg wn_io_flnest_m_we;
+reg [2:0] wn_io_flnest_o_aux;
+reg [63:0] wn_io_flnest_o_gpa;
+reg [2:0] wn_io_flnest_o_level;
+reg [0:0] wn_io_flnest_o_n_R;
+reg [0:0] wn_io_flnest_o_n_U;
+reg [0:0] wn_io_flnest_o_n_W;
+reg [0:0] wn_io_flnest_o_n_final;
+reg [63:0] wn_io_flnest_o_n_frame;
+reg [5:0] wn_io_flnest_o_n_guest_shift;
+reg [5:0] wn_io_flnest_o_n_shift;
+reg [63:0] wn_io_flnest_o_pa;
+reg [0:0] wn_io_flnest_o_r_R;
+reg [0:0] wn_io_flnest_o_r_W;
+reg [63:0] wn_io_flnest_o_r_frame;
+reg [7:0] wn_io_flnest_o_r_reason;
+reg [5:0] wn_io_flnest_o_r_shift;
+reg [7:0] wn_io_flnest_o_status;
+reg [63:0] wn_io_flnest_r_FL_WALK;
+reg [63:0] wn_io_flnest_r_SL_WALK;
+reg wn_io_flnest_start;
+reg [2:0] unit_io_smsl_o_aux;
+reg unit_io_smsl_done;
+reg [63:0] unit_io_smsl_i_addr;
+reg unit_io_smsl_k_read;
+reg unit_io_smsl_k_write;
+reg [63:0] unit_io_smsl_m_addr;
+reg [2:0] unit_io_smsl_m_size;
+reg unit_io_smsl_m_valid;
+reg [63:0] unit_io_smsl_m_wdata;
+reg unit_io_smsl_m_we;
+reg [2:0] unit_io_smsl_o_level;
+reg [63:0] unit_io_smsl_o_pa;
+reg [0:0] unit_io_smsl_o_r_R;
+reg [0:0] unit_io_smsl_o_r_U;
+reg [0:0] unit_io_smsl_o_r_W;
+reg [63:0] unit_io_smsl_o_r_frame;
+reg [7:0] unit_io_smsl_o_r_reason;
+reg [5:0] unit_io_smsl_o_r_shift;
+reg [7:0] unit_io_smsl_o_status;
+reg [63:0] unit_io_smsl_r_SL_WALK;
+reg unit_io_smsl_start;
 reg [0:0] wk_io_smsl_R;
 reg [0:0] wk_io_smsl_U;
 reg [0:0] wk_io_smsl_W;
@@ -156,6 +218,7 @@ reg [2:0] unit_io_smfl_o_aux;
 reg unit_io_smfl_done;
 reg [63:0] unit_io_smfl_i_addr;
 reg unit_io_smfl_k_read;
+reg unit_io_smfl_k_tr;
 reg unit_io_smfl_k_write;
 reg [63:0] unit_io_smfl_m_addr;
 reg [2:0] unit_io_smfl_m_size;
@@ -307,6 +370,16 @@ reg [0:0] cl_io_sm_fl_reserved;
 reg [0:0] cl_io_sm_fl_sre_clear;
 reg [0:0] cl_io_sm_fl_translated;
 reg [0:0] cl_io_sm_fl_write_denied;
+reg [0:0] cl_io_sm_nested_ats_not_present;
+reg [0:0] cl_io_sm_nested_ats_translation;
+reg [0:0] cl_io_sm_nested_beyond_width;
+reg [0:0] cl_io_sm_nested_read_denied;
+reg [0:0] cl_io_sm_nested_reserved;
+reg [0:0] cl_io_sm_nested_table_beyond_width;
+reg [0:0] cl_io_sm_nested_table_read_denied;
+reg [0:0] cl_io_sm_nested_translated;
+reg [0:0] cl_io_sm_nested_update_denied;
+reg [0:0] cl_io_sm_nested_write_denied;
 reg [0:0] cl_io_sm_paging_access_error;
 reg [0:0] cl_io_sm_paging_reserved;
 reg [0:0] cl_io_sm_pasid_beyond_table;
@@ -417,6 +490,95 @@ wire [63:0] walker_unit_io_smfl0_se_3;
 wire [63:0] walker_unit_io_smfl0_se_4;
 wire [63:0] walker_unit_io_smfl0_se_5;
 reg [2:0] walker_unit_io_smfl0_st;
+reg nested_io_flnest0_x_valid;
+reg [63:0] nested_io_flnest0_x_addr;
+reg [63:0] nested_io_flnest0_x_waddr;
+reg [63:0] nested_io_flnest0_x_wdata;
+wire nested_io_flnest0_x_rnow;
+reg nested_io_flnest0_x_done;
+reg [7:0] nested_io_flnest0_x_status;
+reg [2:0] nested_io_flnest0_x_level;
+reg [2:0] nested_io_flnest0_x_aux;
+reg [63:0] nested_io_flnest0_x_pa;
+reg [0:0] nested_io_flnest0_h_r_R;
+reg [0:0] nested_io_flnest0_h_r_W;
+reg [0:0] nested_io_flnest0_h_r_U;
+reg [5:0] nested_io_flnest0_h_r_shift;
+reg [63:0] nested_io_flnest0_h_r_frame;
+reg nested_io_flnest0_hk_read;
+reg nested_io_flnest0_hk_write;
+reg nested_io_flnest0_hk_tr;
+wire [63:0] nested_io_flnest0_hb_SL_WALK;
+reg nested_io_flnest0_x_on_table;
+reg nested_io_flnest0_x_pwrite;
+wire nested_io_flnest0_x_table;
+reg nested_io_flnest0_x_update;
+reg nested_io_flnest0_walker_host0_a_r;
+reg nested_io_flnest0_walker_host0_a_w;
+reg [63:0] nested_io_flnest0_walker_host0_ea;
+reg [7:0] nested_io_flnest0_walker_host0_fault_k;
+reg [2:0] nested_io_flnest0_walker_host0_flevel;
+reg [63:0] nested_io_flnest0_walker_host0_le;
+reg [2:0] nested_io_flnest0_walker_host0_lvl;
+reg [63:0] nested_io_flnest0_walker_host0_m_addr_h;
+reg [2:0] nested_io_flnest0_walker_host0_m_size_h;
+reg nested_io_flnest0_walker_host0_m_valid_h;
+reg [63:0] nested_io_flnest0_walker_host0_m_wdata_h;
+reg nested_io_flnest0_walker_host0_m_we_h;
+reg nested_io_flnest0_walker_host0_pend_1;
+reg nested_io_flnest0_walker_host0_pend_2;
+reg nested_io_flnest0_walker_host0_pend_3;
+reg nested_io_flnest0_walker_host0_pend_4;
+reg nested_io_flnest0_walker_host0_pend_5;
+wire [63:0] nested_io_flnest0_walker_host0_sa_1;
+wire [63:0] nested_io_flnest0_walker_host0_sa_2;
+wire [63:0] nested_io_flnest0_walker_host0_sa_3;
+wire [63:0] nested_io_flnest0_walker_host0_sa_4;
+wire [63:0] nested_io_flnest0_walker_host0_sa_5;
+wire [63:0] nested_io_flnest0_walker_host0_se_1;
+wire [63:0] nested_io_flnest0_walker_host0_se_2;
+wire [63:0] nested_io_flnest0_walker_host0_se_3;
+wire [63:0] nested_io_flnest0_walker_host0_se_4;
+wire [63:0] nested_io_flnest0_walker_host0_se_5;
+reg [2:0] nested_io_flnest0_walker_host0_st;
+reg nested_io_flnest0_walker_guest0_a_below2;
+reg nested_io_flnest0_walker_guest0_a_below3;
+reg nested_io_flnest0_walker_guest0_a_rw;
+reg nested_io_flnest0_walker_guest0_a_us;
+reg [7:0] nested_io_flnest0_walker_guest0_fault_k;
+reg [2:0] nested_io_flnest0_walker_guest0_flevel;
+reg nested_io_flnest0_walker_guest0_hk_read_h;
+reg nested_io_flnest0_walker_guest0_hk_tr_h;
+reg nested_io_flnest0_walker_guest0_hk_write_h;
+reg [63:0] nested_io_flnest0_walker_guest0_le;
+reg [2:0] nested_io_flnest0_walker_guest0_lvl;
+reg nested_io_flnest0_walker_guest0_pend_1;
+reg nested_io_flnest0_walker_guest0_pend_2;
+reg nested_io_flnest0_walker_guest0_pend_3;
+reg nested_io_flnest0_walker_guest0_pend_4;
+reg nested_io_flnest0_walker_guest0_pend_5;
+wire [63:0] nested_io_flnest0_walker_guest0_sa_1;
+wire [63:0] nested_io_flnest0_walker_guest0_sa_2;
+wire [63:0] nested_io_flnest0_walker_guest0_sa_3;
+wire [63:0] nested_io_flnest0_walker_guest0_sa_4;
+wire [63:0] nested_io_flnest0_walker_guest0_sa_5;
+wire [63:0] nested_io_flnest0_walker_guest0_se_1;
+wire [63:0] nested_io_flnest0_walker_guest0_se_2;
+wire [63:0] nested_io_flnest0_walker_guest0_se_3;
+wire [63:0] nested_io_flnest0_walker_guest0_se_4;
+wire [63:0] nested_io_flnest0_walker_guest0_se_5;
+wire [63:0] nested_io_flnest0_walker_guest0_sg_1;
+wire [63:0] nested_io_flnest0_walker_guest0_sg_2;
+wire [63:0] nested_io_flnest0_walker_guest0_sg_3;
+wire [63:0] nested_io_flnest0_walker_guest0_sg_4;
+wire [63:0] nested_io_flnest0_walker_guest0_sg_5;
+reg [2:0] nested_io_flnest0_walker_guest0_st;
+reg [63:0] nested_io_flnest0_walker_guest0_x_addr_h;
+reg nested_io_flnest0_walker_guest0_x_on_table_h;
+reg nested_io_flnest0_walker_guest0_x_pwrite_h;
+reg nested_io_flnest0_walker_guest0_x_update_h;
+reg [63:0] nested_io_flnest0_walker_guest0_x_waddr_h;
+reg [63:0] nested_io_flnest0_walker_guest0_x_wdata_h;
 reg walker_unit_io_sl0_a_r;
 reg walker_unit_io_sl0_a_w;
 reg [63:0] walker_unit_io_sl0_ea;
@@ -466,6 +628,31 @@ assign walker_unit_io_smfl0_se_2 = 64'd0;
 assign walker_unit_io_smfl0_se_3 = 64'd0;
 assign walker_unit_io_smfl0_se_4 = 64'd0;
 assign walker_unit_io_smfl0_se_5 = 64'd0;
+assign nested_io_flnest0_walker_host0_sa_1 = 64'd0;
+assign nested_io_flnest0_walker_host0_sa_2 = 64'd0;
+assign nested_io_flnest0_walker_host0_sa_3 = 64'd0;
+assign nested_io_flnest0_walker_host0_sa_4 = 64'd0;
+assign nested_io_flnest0_walker_host0_sa_5 = 64'd0;
+assign nested_io_flnest0_walker_host0_se_1 = 64'd0;
+assign nested_io_flnest0_walker_host0_se_2 = 64'd0;
+assign nested_io_flnest0_walker_host0_se_3 = 64'd0;
+assign nested_io_flnest0_walker_host0_se_4 = 64'd0;
+assign nested_io_flnest0_walker_host0_se_5 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sa_1 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sa_2 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sa_3 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sa_4 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sa_5 = 64'd0;
+assign nested_io_flnest0_walker_guest0_se_1 = 64'd0;
+assign nested_io_flnest0_walker_guest0_se_2 = 64'd0;
+assign nested_io_flnest0_walker_guest0_se_3 = 64'd0;
+assign nested_io_flnest0_walker_guest0_se_4 = 64'd0;
+assign nested_io_flnest0_walker_guest0_se_5 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sg_1 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sg_2 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sg_3 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sg_4 = 64'd0;
+assign nested_io_flnest0_walker_guest0_sg_5 = 64'd0;
 assign walker_unit_io_sl0_sa_1 = 64'd0;
 assign walker_unit_io_sl0_sa_2 = 64'd0;
 assign walker_unit_io_sl0_sa_3 = 64'd0;
@@ -729,554 +916,647 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] h246;
     reg [48-1:0] h247;
     reg [48-1:0] h248;
-    reg [2-1:0] h252;
-    reg [2-1:0] h253;
-    reg [32-1:0] h254;
-    reg [1-1:0] h255;
-    reg [16-1:0] h249;
-    reg [13-1:0] h250;
-    reg [49-1:0] h251;
-    reg [2-1:0] h256;
-    reg [2-1:0] h257;
-    reg [32-1:0] h258;
-    reg [1-1:0] h259;
+    reg [2-1:0] h249;
+    reg [2-1:0] h250;
+    reg [1-1:0] h251;
+    reg [48-1:0] h252;
+    reg [1-1:0] h253;
+    reg [48-1:0] h254;
+    reg [48-1:0] h255;
+    reg [1-1:0] h256;
+    reg [48-1:0] h257;
+    reg [1-1:0] h258;
+    reg [48-1:0] h259;
     reg [1-1:0] h260;
-    reg [1-1:0] h261;
-    reg [64-1:0] h262;
-    reg [1-1:0] h263;
-    reg [1-1:0] h264;
-    reg [64-1:0] h265;
-    reg [1-1:0] h266;
-    reg [64-1:0] h267;
+    reg [2-1:0] h261;
+    reg [48-1:0] h262;
+    reg [48-1:0] h263;
+    reg [48-1:0] h264;
     reg [2-1:0] h268;
     reg [2-1:0] h269;
-    reg [48-1:0] h270;
+    reg [32-1:0] h270;
     reg [1-1:0] h271;
+    reg [16-1:0] h265;
+    reg [13-1:0] h266;
+    reg [49-1:0] h267;
     reg [2-1:0] h272;
-    reg [48-1:0] h273;
-    reg [48-1:0] h274;
-    reg [64-1:0] h275;
-    reg [52-1:0] h276;
-    reg [65-1:0] h277;
+    reg [2-1:0] h273;
+    reg [32-1:0] h274;
+    reg [1-1:0] h275;
+    reg [1-1:0] h276;
+    reg [1-1:0] h277;
     reg [64-1:0] h278;
-    reg [64-1:0] h279;
-    reg [64-1:0] h280;
-    reg [8-1:0] h281;
-    reg [12-1:0] h282;
-    reg [65-1:0] h283;
-    reg [64-1:0] h284;
-    reg [64-1:0] h285;
-    reg [64-1:0] h286;
-    reg [65-1:0] h287;
+    reg [1-1:0] h279;
+    reg [1-1:0] h280;
+    reg [64-1:0] h281;
+    reg [1-1:0] h282;
+    reg [64-1:0] h283;
+    reg [2-1:0] h284;
+    reg [2-1:0] h285;
+    reg [48-1:0] h286;
+    reg [1-1:0] h287;
     reg [2-1:0] h288;
-    reg [2-1:0] h289;
-    reg [32-1:0] h290;
-    reg [1-1:0] h291;
-    reg [32-1:0] h292;
-    reg [12-1:0] h293;
-    reg [32-1:0] h294;
-    reg [12-1:0] h295;
-    reg [32-1:0] h296;
-    reg [64-1:0] h297;
-    reg [28-1:0] h298;
-    reg [64-1:0] h299;
-    reg [28-1:0] h300;
-    reg [48-1:0] h301;
-    reg [32-1:0] h302;
-    reg [1-1:0] h303;
+    reg [48-1:0] h289;
+    reg [48-1:0] h290;
+    reg [64-1:0] h291;
+    reg [52-1:0] h292;
+    reg [65-1:0] h293;
+    reg [64-1:0] h294;
+    reg [64-1:0] h295;
+    reg [64-1:0] h296;
+    reg [8-1:0] h297;
+    reg [12-1:0] h298;
+    reg [65-1:0] h299;
+    reg [64-1:0] h300;
+    reg [64-1:0] h301;
+    reg [64-1:0] h302;
+    reg [65-1:0] h303;
     reg [2-1:0] h304;
     reg [2-1:0] h305;
     reg [32-1:0] h306;
     reg [1-1:0] h307;
-    reg [2-1:0] h311;
-    reg [2-1:0] h312;
-    reg [32-1:0] h313;
-    reg [1-1:0] h314;
-    reg [2-1:0] h628;
-    reg [2-1:0] h629;
-    reg [32-1:0] h630;
-    reg [1-1:0] h631;
-    reg [2-1:0] h635;
-    reg [2-1:0] h636;
-    reg [32-1:0] h637;
-    reg [1-1:0] h638;
-    reg [2-1:0] h642;
-    reg [2-1:0] h643;
-    reg [32-1:0] h644;
-    reg [1-1:0] h645;
-    reg [2-1:0] h650;
-    reg [2-1:0] h651;
-    reg [32-1:0] h652;
-    reg [1-1:0] h653;
-    reg [2-1:0] h657;
-    reg [2-1:0] h658;
-    reg [32-1:0] h659;
-    reg [1-1:0] h660;
-    reg [2-1:0] h665;
-    reg [2-1:0] h666;
-    reg [32-1:0] h667;
-    reg [1-1:0] h668;
-    reg [2-1:0] h677;
-    reg [2-1:0] h678;
-    reg [32-1:0] h679;
-    reg [1-1:0] h680;
-    reg [2-1:0] h681;
-    reg [2-1:0] h682;
-    reg [32-1:0] h683;
-    reg [1-1:0] h684;
-    reg [32-1:0] h685;
-    reg [12-1:0] h686;
-    reg [32-1:0] h687;
-    reg [12-1:0] h688;
-    reg [32-1:0] h689;
-    reg [64-1:0] h690;
-    reg [28-1:0] h691;
-    reg [64-1:0] h692;
-    reg [28-1:0] h693;
-    reg [48-1:0] h694;
-    reg [2-1:0] h695;
-    reg [2-1:0] h696;
-    reg [32-1:0] h697;
-    reg [1-1:0] h698;
-    reg [2-1:0] h699;
-    reg [2-1:0] h700;
-    reg [32-1:0] h701;
-    reg [1-1:0] h702;
-    reg [2-1:0] h707;
-    reg [2-1:0] h708;
-    reg [32-1:0] h709;
-    reg [1-1:0] h710;
-    reg [1-1:0] h711;
-    reg [1-1:0] h712;
-    reg [64-1:0] h713;
-    reg [1-1:0] h714;
-    reg [1-1:0] h715;
-    reg [64-1:0] h716;
-    reg [1-1:0] h717;
-    reg [64-1:0] h718;
-    reg [32-1:0] h719;
-    reg [1-1:0] h720;
-    reg [32-1:0] h721;
-    reg [12-1:0] h722;
-    reg [32-1:0] h723;
-    reg [12-1:0] h724;
-    reg [32-1:0] h725;
-    reg [64-1:0] h726;
-    reg [28-1:0] h727;
-    reg [64-1:0] h728;
-    reg [28-1:0] h729;
-    reg [48-1:0] h730;
-    reg [64-1:0] h308;
-    reg [1-1:0] h309;
-    reg [2-1:0] h310;
+    reg [32-1:0] h308;
+    reg [12-1:0] h309;
+    reg [32-1:0] h310;
+    reg [12-1:0] h311;
+    reg [32-1:0] h312;
+    reg [64-1:0] h313;
+    reg [28-1:0] h314;
     reg [64-1:0] h315;
-    reg [76-1:0] h316;
-    reg [62-1:0] h317;
-    reg [1-1:0] h318;
-    reg [2-1:0] h319;
-    reg [63-1:0] h320;
-    reg [64-1:0] h321;
-    reg [64-1:0] h322;
-    reg [64-1:0] h323;
+    reg [28-1:0] h316;
+    reg [48-1:0] h317;
+    reg [32-1:0] h318;
+    reg [1-1:0] h319;
+    reg [2-1:0] h320;
+    reg [2-1:0] h321;
+    reg [32-1:0] h322;
+    reg [1-1:0] h323;
+    reg [2-1:0] h327;
+    reg [2-1:0] h328;
+    reg [32-1:0] h329;
+    reg [1-1:0] h330;
+    reg [2-1:0] h721;
+    reg [2-1:0] h722;
+    reg [32-1:0] h723;
+    reg [1-1:0] h724;
+    reg [2-1:0] h728;
+    reg [2-1:0] h729;
+    reg [32-1:0] h730;
+    reg [1-1:0] h731;
+    reg [2-1:0] h735;
+    reg [2-1:0] h736;
+    reg [32-1:0] h737;
+    reg [1-1:0] h738;
+    reg [2-1:0] h743;
+    reg [2-1:0] h744;
+    reg [32-1:0] h745;
+    reg [1-1:0] h746;
+    reg [2-1:0] h750;
+    reg [2-1:0] h751;
+    reg [32-1:0] h752;
+    reg [1-1:0] h753;
+    reg [2-1:0] h758;
+    reg [2-1:0] h759;
+    reg [32-1:0] h760;
+    reg [1-1:0] h761;
+    reg [2-1:0] h770;
+    reg [2-1:0] h771;
+    reg [32-1:0] h772;
+    reg [1-1:0] h773;
+    reg [2-1:0] h774;
+    reg [2-1:0] h775;
+    reg [32-1:0] h776;
+    reg [1-1:0] h777;
+    reg [32-1:0] h778;
+    reg [12-1:0] h779;
+    reg [32-1:0] h780;
+    reg [12-1:0] h781;
+    reg [32-1:0] h782;
+    reg [64-1:0] h783;
+    reg [28-1:0] h784;
+    reg [64-1:0] h785;
+    reg [28-1:0] h786;
+    reg [48-1:0] h787;
+    reg [2-1:0] h788;
+    reg [2-1:0] h789;
+    reg [32-1:0] h790;
+    reg [1-1:0] h791;
+    reg [2-1:0] h792;
+    reg [2-1:0] h793;
+    reg [32-1:0] h794;
+    reg [1-1:0] h795;
+    reg [2-1:0] h800;
+    reg [2-1:0] h801;
+    reg [32-1:0] h802;
+    reg [1-1:0] h803;
+    reg [1-1:0] h804;
+    reg [1-1:0] h805;
+    reg [64-1:0] h806;
+    reg [1-1:0] h807;
+    reg [1-1:0] h808;
+    reg [64-1:0] h809;
+    reg [1-1:0] h810;
+    reg [64-1:0] h811;
+    reg [32-1:0] h812;
+    reg [1-1:0] h813;
+    reg [32-1:0] h814;
+    reg [12-1:0] h815;
+    reg [32-1:0] h816;
+    reg [12-1:0] h817;
+    reg [32-1:0] h818;
+    reg [64-1:0] h819;
+    reg [28-1:0] h820;
+    reg [64-1:0] h821;
+    reg [28-1:0] h822;
+    reg [48-1:0] h823;
     reg [64-1:0] h324;
-    reg [64-1:0] h325;
-    reg [76-1:0] h326;
-    reg [62-1:0] h327;
-    reg [1-1:0] h328;
-    reg [2-1:0] h329;
-    reg [63-1:0] h330;
+    reg [1-1:0] h325;
+    reg [2-1:0] h326;
     reg [64-1:0] h331;
-    reg [64-1:0] h332;
-    reg [64-1:0] h333;
-    reg [64-1:0] h334;
-    reg [64-1:0] h335;
-    reg [76-1:0] h336;
-    reg [62-1:0] h337;
-    reg [1-1:0] h338;
-    reg [2-1:0] h339;
-    reg [63-1:0] h340;
+    reg [76-1:0] h332;
+    reg [62-1:0] h333;
+    reg [1-1:0] h334;
+    reg [2-1:0] h335;
+    reg [63-1:0] h336;
+    reg [64-1:0] h337;
+    reg [64-1:0] h338;
+    reg [64-1:0] h339;
+    reg [64-1:0] h340;
     reg [64-1:0] h341;
-    reg [64-1:0] h342;
-    reg [64-1:0] h343;
-    reg [64-1:0] h344;
-    reg [64-1:0] h345;
-    reg [76-1:0] h346;
-    reg [62-1:0] h347;
-    reg [1-1:0] h348;
-    reg [2-1:0] h349;
-    reg [63-1:0] h350;
+    reg [76-1:0] h342;
+    reg [62-1:0] h343;
+    reg [1-1:0] h344;
+    reg [2-1:0] h345;
+    reg [63-1:0] h346;
+    reg [64-1:0] h347;
+    reg [64-1:0] h348;
+    reg [64-1:0] h349;
+    reg [64-1:0] h350;
     reg [64-1:0] h351;
-    reg [64-1:0] h352;
-    reg [64-1:0] h353;
-    reg [64-1:0] h354;
-    reg [64-1:0] h355;
-    reg [76-1:0] h356;
-    reg [62-1:0] h357;
-    reg [1-1:0] h358;
-    reg [2-1:0] h359;
-    reg [63-1:0] h360;
+    reg [76-1:0] h352;
+    reg [62-1:0] h353;
+    reg [1-1:0] h354;
+    reg [2-1:0] h355;
+    reg [63-1:0] h356;
+    reg [64-1:0] h357;
+    reg [64-1:0] h358;
+    reg [64-1:0] h359;
+    reg [64-1:0] h360;
     reg [64-1:0] h361;
-    reg [64-1:0] h362;
-    reg [64-1:0] h363;
-    reg [64-1:0] h364;
-    reg [1-1:0] h365;
-    reg [64-1:0] h366;
-    reg [76-1:0] h367;
-    reg [62-1:0] h368;
-    reg [1-1:0] h369;
-    reg [2-1:0] h370;
-    reg [63-1:0] h371;
-    reg [64-1:0] h372;
-    reg [64-1:0] h373;
-    reg [64-1:0] h374;
-    reg [64-1:0] h375;
-    reg [64-1:0] h376;
-    reg [76-1:0] h377;
-    reg [62-1:0] h378;
-    reg [1-1:0] h379;
-    reg [2-1:0] h380;
-    reg [63-1:0] h381;
+    reg [76-1:0] h362;
+    reg [62-1:0] h363;
+    reg [1-1:0] h364;
+    reg [2-1:0] h365;
+    reg [63-1:0] h366;
+    reg [64-1:0] h367;
+    reg [64-1:0] h368;
+    reg [64-1:0] h369;
+    reg [64-1:0] h370;
+    reg [64-1:0] h371;
+    reg [76-1:0] h372;
+    reg [62-1:0] h373;
+    reg [1-1:0] h374;
+    reg [2-1:0] h375;
+    reg [63-1:0] h376;
+    reg [64-1:0] h377;
+    reg [64-1:0] h378;
+    reg [64-1:0] h379;
+    reg [64-1:0] h380;
+    reg [1-1:0] h381;
     reg [64-1:0] h382;
-    reg [64-1:0] h383;
-    reg [64-1:0] h384;
-    reg [64-1:0] h385;
-    reg [1-1:0] h386;
-    reg [64-1:0] h387;
-    reg [76-1:0] h388;
-    reg [62-1:0] h389;
-    reg [1-1:0] h390;
-    reg [2-1:0] h391;
-    reg [63-1:0] h392;
-    reg [64-1:0] h393;
-    reg [64-1:0] h394;
-    reg [64-1:0] h395;
-    reg [64-1:0] h396;
-    reg [1-1:0] h397;
+    reg [76-1:0] h383;
+    reg [62-1:0] h384;
+    reg [1-1:0] h385;
+    reg [2-1:0] h386;
+    reg [63-1:0] h387;
+    reg [64-1:0] h388;
+    reg [64-1:0] h389;
+    reg [64-1:0] h390;
+    reg [64-1:0] h391;
+    reg [64-1:0] h392;
+    reg [76-1:0] h393;
+    reg [62-1:0] h394;
+    reg [1-1:0] h395;
+    reg [2-1:0] h396;
+    reg [63-1:0] h397;
     reg [64-1:0] h398;
-    reg [76-1:0] h399;
-    reg [62-1:0] h400;
-    reg [1-1:0] h401;
-    reg [2-1:0] h402;
-    reg [63-1:0] h403;
-    reg [64-1:0] h404;
-    reg [64-1:0] h405;
-    reg [64-1:0] h406;
-    reg [64-1:0] h407;
-    reg [1-1:0] h408;
+    reg [64-1:0] h399;
+    reg [64-1:0] h400;
+    reg [64-1:0] h401;
+    reg [1-1:0] h402;
+    reg [64-1:0] h403;
+    reg [76-1:0] h404;
+    reg [62-1:0] h405;
+    reg [1-1:0] h406;
+    reg [2-1:0] h407;
+    reg [63-1:0] h408;
     reg [64-1:0] h409;
-    reg [76-1:0] h410;
-    reg [62-1:0] h411;
-    reg [1-1:0] h412;
-    reg [2-1:0] h413;
-    reg [63-1:0] h414;
-    reg [64-1:0] h415;
-    reg [64-1:0] h416;
-    reg [64-1:0] h417;
-    reg [64-1:0] h418;
-    reg [64-1:0] h419;
-    reg [76-1:0] h420;
-    reg [62-1:0] h421;
-    reg [1-1:0] h422;
-    reg [2-1:0] h423;
-    reg [63-1:0] h424;
+    reg [64-1:0] h410;
+    reg [64-1:0] h411;
+    reg [64-1:0] h412;
+    reg [1-1:0] h413;
+    reg [64-1:0] h414;
+    reg [76-1:0] h415;
+    reg [62-1:0] h416;
+    reg [1-1:0] h417;
+    reg [2-1:0] h418;
+    reg [63-1:0] h419;
+    reg [64-1:0] h420;
+    reg [64-1:0] h421;
+    reg [64-1:0] h422;
+    reg [64-1:0] h423;
+    reg [1-1:0] h424;
     reg [64-1:0] h425;
-    reg [64-1:0] h426;
-    reg [64-1:0] h427;
-    reg [64-1:0] h428;
-    reg [1-1:0] h429;
-    reg [64-1:0] h430;
-    reg [76-1:0] h431;
-    reg [62-1:0] h432;
-    reg [1-1:0] h433;
-    reg [2-1:0] h434;
-    reg [63-1:0] h435;
-    reg [64-1:0] h436;
-    reg [64-1:0] h437;
-    reg [64-1:0] h438;
-    reg [64-1:0] h439;
-    reg [64-1:0] h440;
-    reg [76-1:0] h441;
-    reg [62-1:0] h442;
-    reg [1-1:0] h443;
-    reg [2-1:0] h444;
-    reg [63-1:0] h445;
+    reg [76-1:0] h426;
+    reg [62-1:0] h427;
+    reg [1-1:0] h428;
+    reg [2-1:0] h429;
+    reg [63-1:0] h430;
+    reg [64-1:0] h431;
+    reg [64-1:0] h432;
+    reg [64-1:0] h433;
+    reg [64-1:0] h434;
+    reg [64-1:0] h435;
+    reg [76-1:0] h436;
+    reg [62-1:0] h437;
+    reg [1-1:0] h438;
+    reg [2-1:0] h439;
+    reg [63-1:0] h440;
+    reg [64-1:0] h441;
+    reg [64-1:0] h442;
+    reg [64-1:0] h443;
+    reg [64-1:0] h444;
+    reg [1-1:0] h445;
     reg [64-1:0] h446;
-    reg [64-1:0] h447;
-    reg [64-1:0] h448;
-    reg [64-1:0] h449;
-    reg [64-1:0] h450;
-    reg [76-1:0] h451;
-    reg [62-1:0] h452;
-    reg [1-1:0] h453;
-    reg [2-1:0] h454;
-    reg [63-1:0] h455;
+    reg [76-1:0] h447;
+    reg [62-1:0] h448;
+    reg [1-1:0] h449;
+    reg [2-1:0] h450;
+    reg [63-1:0] h451;
+    reg [64-1:0] h452;
+    reg [64-1:0] h453;
+    reg [64-1:0] h454;
+    reg [64-1:0] h455;
     reg [64-1:0] h456;
-    reg [64-1:0] h457;
-    reg [64-1:0] h458;
-    reg [64-1:0] h459;
-    reg [1-1:0] h460;
-    reg [64-1:0] h461;
-    reg [76-1:0] h462;
-    reg [62-1:0] h463;
-    reg [1-1:0] h464;
-    reg [2-1:0] h465;
-    reg [63-1:0] h466;
-    reg [64-1:0] h467;
-    reg [64-1:0] h468;
-    reg [64-1:0] h469;
-    reg [64-1:0] h470;
-    reg [64-1:0] h471;
-    reg [76-1:0] h472;
-    reg [62-1:0] h473;
-    reg [1-1:0] h474;
-    reg [2-1:0] h475;
-    reg [63-1:0] h476;
+    reg [76-1:0] h457;
+    reg [62-1:0] h458;
+    reg [1-1:0] h459;
+    reg [2-1:0] h460;
+    reg [63-1:0] h461;
+    reg [64-1:0] h462;
+    reg [64-1:0] h463;
+    reg [64-1:0] h464;
+    reg [64-1:0] h465;
+    reg [64-1:0] h466;
+    reg [76-1:0] h467;
+    reg [62-1:0] h468;
+    reg [1-1:0] h469;
+    reg [2-1:0] h470;
+    reg [63-1:0] h471;
+    reg [64-1:0] h472;
+    reg [64-1:0] h473;
+    reg [64-1:0] h474;
+    reg [64-1:0] h475;
+    reg [1-1:0] h476;
     reg [64-1:0] h477;
-    reg [64-1:0] h478;
-    reg [64-1:0] h479;
-    reg [64-1:0] h480;
-    reg [1-1:0] h481;
-    reg [64-1:0] h482;
-    reg [76-1:0] h483;
-    reg [62-1:0] h484;
-    reg [1-1:0] h485;
-    reg [2-1:0] h486;
-    reg [63-1:0] h487;
-    reg [64-1:0] h488;
-    reg [64-1:0] h489;
-    reg [64-1:0] h490;
-    reg [64-1:0] h491;
-    reg [64-1:0] h492;
-    reg [1-1:0] h493;
+    reg [76-1:0] h478;
+    reg [62-1:0] h479;
+    reg [1-1:0] h480;
+    reg [2-1:0] h481;
+    reg [63-1:0] h482;
+    reg [64-1:0] h483;
+    reg [64-1:0] h484;
+    reg [64-1:0] h485;
+    reg [64-1:0] h486;
+    reg [64-1:0] h487;
+    reg [76-1:0] h488;
+    reg [62-1:0] h489;
+    reg [1-1:0] h490;
+    reg [2-1:0] h491;
+    reg [63-1:0] h492;
+    reg [64-1:0] h493;
     reg [64-1:0] h494;
-    reg [76-1:0] h495;
-    reg [62-1:0] h496;
+    reg [64-1:0] h495;
+    reg [64-1:0] h496;
     reg [1-1:0] h497;
-    reg [2-1:0] h498;
-    reg [63-1:0] h499;
-    reg [64-1:0] h500;
-    reg [64-1:0] h501;
-    reg [64-1:0] h502;
-    reg [64-1:0] h503;
-    reg [1-1:0] h504;
+    reg [64-1:0] h498;
+    reg [76-1:0] h499;
+    reg [62-1:0] h500;
+    reg [1-1:0] h501;
+    reg [2-1:0] h502;
+    reg [63-1:0] h503;
+    reg [64-1:0] h504;
     reg [64-1:0] h505;
-    reg [76-1:0] h506;
-    reg [62-1:0] h507;
-    reg [1-1:0] h508;
-    reg [2-1:0] h509;
-    reg [63-1:0] h510;
-    reg [64-1:0] h511;
-    reg [64-1:0] h512;
-    reg [64-1:0] h513;
-    reg [64-1:0] h514;
-    reg [1-1:0] h515;
+    reg [64-1:0] h506;
+    reg [64-1:0] h507;
+    reg [64-1:0] h508;
+    reg [1-1:0] h509;
+    reg [64-1:0] h510;
+    reg [76-1:0] h511;
+    reg [62-1:0] h512;
+    reg [1-1:0] h513;
+    reg [2-1:0] h514;
+    reg [63-1:0] h515;
     reg [64-1:0] h516;
-    reg [76-1:0] h517;
-    reg [62-1:0] h518;
-    reg [1-1:0] h519;
-    reg [2-1:0] h520;
-    reg [63-1:0] h521;
-    reg [64-1:0] h522;
-    reg [64-1:0] h523;
-    reg [64-1:0] h524;
-    reg [64-1:0] h525;
-    reg [1-1:0] h526;
+    reg [64-1:0] h517;
+    reg [64-1:0] h518;
+    reg [64-1:0] h519;
+    reg [1-1:0] h520;
+    reg [64-1:0] h521;
+    reg [76-1:0] h522;
+    reg [62-1:0] h523;
+    reg [1-1:0] h524;
+    reg [2-1:0] h525;
+    reg [63-1:0] h526;
     reg [64-1:0] h527;
-    reg [76-1:0] h528;
-    reg [62-1:0] h529;
-    reg [1-1:0] h530;
-    reg [2-1:0] h531;
-    reg [63-1:0] h532;
-    reg [64-1:0] h533;
-    reg [64-1:0] h534;
-    reg [64-1:0] h535;
-    reg [64-1:0] h536;
-    reg [1-1:0] h537;
+    reg [64-1:0] h528;
+    reg [64-1:0] h529;
+    reg [64-1:0] h530;
+    reg [1-1:0] h531;
+    reg [64-1:0] h532;
+    reg [76-1:0] h533;
+    reg [62-1:0] h534;
+    reg [1-1:0] h535;
+    reg [2-1:0] h536;
+    reg [63-1:0] h537;
     reg [64-1:0] h538;
-    reg [76-1:0] h539;
-    reg [62-1:0] h540;
-    reg [1-1:0] h541;
-    reg [2-1:0] h542;
-    reg [63-1:0] h543;
-    reg [64-1:0] h544;
-    reg [64-1:0] h545;
-    reg [64-1:0] h546;
-    reg [64-1:0] h547;
-    reg [1-1:0] h548;
+    reg [64-1:0] h539;
+    reg [64-1:0] h540;
+    reg [64-1:0] h541;
+    reg [1-1:0] h542;
+    reg [64-1:0] h543;
+    reg [76-1:0] h544;
+    reg [62-1:0] h545;
+    reg [1-1:0] h546;
+    reg [2-1:0] h547;
+    reg [63-1:0] h548;
     reg [64-1:0] h549;
-    reg [76-1:0] h550;
-    reg [62-1:0] h551;
-    reg [1-1:0] h552;
-    reg [2-1:0] h553;
-    reg [63-1:0] h554;
-    reg [64-1:0] h555;
-    reg [64-1:0] h556;
-    reg [64-1:0] h557;
-    reg [64-1:0] h558;
-    reg [1-1:0] h559;
+    reg [64-1:0] h550;
+    reg [64-1:0] h551;
+    reg [64-1:0] h552;
+    reg [1-1:0] h553;
+    reg [64-1:0] h554;
+    reg [76-1:0] h555;
+    reg [62-1:0] h556;
+    reg [1-1:0] h557;
+    reg [2-1:0] h558;
+    reg [63-1:0] h559;
     reg [64-1:0] h560;
-    reg [76-1:0] h561;
-    reg [62-1:0] h562;
-    reg [1-1:0] h563;
-    reg [2-1:0] h564;
-    reg [63-1:0] h565;
-    reg [64-1:0] h566;
-    reg [64-1:0] h567;
-    reg [64-1:0] h568;
-    reg [64-1:0] h569;
-    reg [1-1:0] h570;
+    reg [64-1:0] h561;
+    reg [64-1:0] h562;
+    reg [64-1:0] h563;
+    reg [1-1:0] h564;
+    reg [64-1:0] h565;
+    reg [76-1:0] h566;
+    reg [62-1:0] h567;
+    reg [1-1:0] h568;
+    reg [2-1:0] h569;
+    reg [63-1:0] h570;
     reg [64-1:0] h571;
-    reg [76-1:0] h572;
-    reg [62-1:0] h573;
-    reg [1-1:0] h574;
-    reg [2-1:0] h575;
-    reg [63-1:0] h576;
-    reg [64-1:0] h577;
-    reg [64-1:0] h578;
-    reg [64-1:0] h579;
-    reg [64-1:0] h580;
-    reg [1-1:0] h581;
+    reg [64-1:0] h572;
+    reg [64-1:0] h573;
+    reg [64-1:0] h574;
+    reg [1-1:0] h575;
+    reg [64-1:0] h576;
+    reg [76-1:0] h577;
+    reg [62-1:0] h578;
+    reg [1-1:0] h579;
+    reg [2-1:0] h580;
+    reg [63-1:0] h581;
     reg [64-1:0] h582;
-    reg [76-1:0] h583;
-    reg [62-1:0] h584;
-    reg [1-1:0] h585;
-    reg [2-1:0] h586;
-    reg [63-1:0] h587;
-    reg [64-1:0] h588;
-    reg [64-1:0] h589;
-    reg [64-1:0] h590;
-    reg [64-1:0] h591;
-    reg [1-1:0] h592;
+    reg [64-1:0] h583;
+    reg [64-1:0] h584;
+    reg [64-1:0] h585;
+    reg [1-1:0] h586;
+    reg [64-1:0] h587;
+    reg [76-1:0] h588;
+    reg [62-1:0] h589;
+    reg [1-1:0] h590;
+    reg [2-1:0] h591;
+    reg [63-1:0] h592;
     reg [64-1:0] h593;
-    reg [76-1:0] h594;
-    reg [62-1:0] h595;
-    reg [1-1:0] h596;
-    reg [2-1:0] h597;
-    reg [63-1:0] h598;
-    reg [64-1:0] h599;
-    reg [64-1:0] h600;
-    reg [64-1:0] h601;
-    reg [64-1:0] h602;
-    reg [1-1:0] h603;
+    reg [64-1:0] h594;
+    reg [64-1:0] h595;
+    reg [64-1:0] h596;
+    reg [1-1:0] h597;
+    reg [64-1:0] h598;
+    reg [76-1:0] h599;
+    reg [62-1:0] h600;
+    reg [1-1:0] h601;
+    reg [2-1:0] h602;
+    reg [63-1:0] h603;
     reg [64-1:0] h604;
-    reg [76-1:0] h605;
-    reg [62-1:0] h606;
-    reg [1-1:0] h607;
-    reg [2-1:0] h608;
-    reg [63-1:0] h609;
-    reg [64-1:0] h610;
-    reg [64-1:0] h611;
-    reg [64-1:0] h612;
-    reg [64-1:0] h613;
-    reg [1-1:0] h614;
+    reg [64-1:0] h605;
+    reg [64-1:0] h606;
+    reg [64-1:0] h607;
+    reg [1-1:0] h608;
+    reg [64-1:0] h609;
+    reg [76-1:0] h610;
+    reg [62-1:0] h611;
+    reg [1-1:0] h612;
+    reg [2-1:0] h613;
+    reg [63-1:0] h614;
     reg [64-1:0] h615;
-    reg [76-1:0] h616;
-    reg [62-1:0] h617;
-    reg [1-1:0] h618;
-    reg [2-1:0] h619;
-    reg [63-1:0] h620;
-    reg [64-1:0] h621;
-    reg [64-1:0] h622;
-    reg [64-1:0] h623;
-    reg [64-1:0] h624;
-    reg [64-1:0] h625;
-    reg [1-1:0] h626;
-    reg [2-1:0] h627;
-    reg [64-1:0] h632;
-    reg [1-1:0] h633;
-    reg [2-1:0] h634;
+    reg [64-1:0] h616;
+    reg [64-1:0] h617;
+    reg [64-1:0] h618;
+    reg [1-1:0] h619;
+    reg [64-1:0] h620;
+    reg [76-1:0] h621;
+    reg [62-1:0] h622;
+    reg [1-1:0] h623;
+    reg [2-1:0] h624;
+    reg [63-1:0] h625;
+    reg [64-1:0] h626;
+    reg [64-1:0] h627;
+    reg [64-1:0] h628;
+    reg [64-1:0] h629;
+    reg [1-1:0] h630;
+    reg [64-1:0] h631;
+    reg [76-1:0] h632;
+    reg [62-1:0] h633;
+    reg [1-1:0] h634;
+    reg [2-1:0] h635;
+    reg [63-1:0] h636;
+    reg [64-1:0] h637;
+    reg [64-1:0] h638;
     reg [64-1:0] h639;
-    reg [1-1:0] h640;
-    reg [2-1:0] h641;
-    reg [1-1:0] h646;
-    reg [64-1:0] h647;
-    reg [1-1:0] h648;
-    reg [2-1:0] h649;
-    reg [64-1:0] h654;
-    reg [1-1:0] h655;
-    reg [2-1:0] h656;
-    reg [1-1:0] h661;
+    reg [64-1:0] h640;
+    reg [1-1:0] h641;
+    reg [64-1:0] h642;
+    reg [76-1:0] h643;
+    reg [62-1:0] h644;
+    reg [1-1:0] h645;
+    reg [2-1:0] h646;
+    reg [63-1:0] h647;
+    reg [64-1:0] h648;
+    reg [64-1:0] h649;
+    reg [64-1:0] h650;
+    reg [64-1:0] h651;
+    reg [1-1:0] h652;
+    reg [64-1:0] h653;
+    reg [76-1:0] h654;
+    reg [62-1:0] h655;
+    reg [1-1:0] h656;
+    reg [2-1:0] h657;
+    reg [63-1:0] h658;
+    reg [64-1:0] h659;
+    reg [64-1:0] h660;
+    reg [64-1:0] h661;
     reg [64-1:0] h662;
     reg [1-1:0] h663;
-    reg [2-1:0] h664;
-    reg [1-1:0] h669;
+    reg [64-1:0] h664;
+    reg [76-1:0] h665;
+    reg [62-1:0] h666;
+    reg [1-1:0] h667;
+    reg [2-1:0] h668;
+    reg [63-1:0] h669;
     reg [64-1:0] h670;
-    reg [1-1:0] h671;
-    reg [2-1:0] h672;
-    reg [1-1:0] h673;
-    reg [64-1:0] h674;
-    reg [1-1:0] h675;
-    reg [2-1:0] h676;
-    reg [1-1:0] h703;
+    reg [64-1:0] h671;
+    reg [64-1:0] h672;
+    reg [64-1:0] h673;
+    reg [1-1:0] h674;
+    reg [64-1:0] h675;
+    reg [76-1:0] h676;
+    reg [62-1:0] h677;
+    reg [1-1:0] h678;
+    reg [2-1:0] h679;
+    reg [63-1:0] h680;
+    reg [64-1:0] h681;
+    reg [64-1:0] h682;
+    reg [64-1:0] h683;
+    reg [64-1:0] h684;
+    reg [1-1:0] h685;
+    reg [64-1:0] h686;
+    reg [76-1:0] h687;
+    reg [62-1:0] h688;
+    reg [1-1:0] h689;
+    reg [2-1:0] h690;
+    reg [63-1:0] h691;
+    reg [64-1:0] h692;
+    reg [64-1:0] h693;
+    reg [64-1:0] h694;
+    reg [64-1:0] h695;
+    reg [1-1:0] h696;
+    reg [64-1:0] h697;
+    reg [76-1:0] h698;
+    reg [62-1:0] h699;
+    reg [1-1:0] h700;
+    reg [2-1:0] h701;
+    reg [63-1:0] h702;
+    reg [64-1:0] h703;
     reg [64-1:0] h704;
-    reg [1-1:0] h705;
-    reg [2-1:0] h706;
-    reg [1-1:0] h731;
-    reg [1-1:0] h732;
-    reg [6-1:0] h733;
-    reg [64-1:0] h734;
-    reg [127-1:0] h735;
-    reg [6-1:0] h736;
-    reg [127-1:0] h737;
-    reg [64-1:0] h738;
-    reg [6-1:0] h739;
-    reg [7-1:0] h740;
-    reg [64-1:0] h741;
-    reg [65-1:0] h742;
-    reg [64-1:0] h743;
-    reg [127-1:0] h744;
-    reg [127-1:0] h745;
-    reg [1-1:0] h746;
+    reg [64-1:0] h705;
+    reg [64-1:0] h706;
+    reg [1-1:0] h707;
+    reg [64-1:0] h708;
+    reg [76-1:0] h709;
+    reg [62-1:0] h710;
+    reg [1-1:0] h711;
+    reg [2-1:0] h712;
+    reg [63-1:0] h713;
+    reg [64-1:0] h714;
+    reg [64-1:0] h715;
+    reg [64-1:0] h716;
+    reg [64-1:0] h717;
+    reg [64-1:0] h718;
+    reg [1-1:0] h719;
+    reg [2-1:0] h720;
+    reg [64-1:0] h725;
+    reg [1-1:0] h726;
+    reg [2-1:0] h727;
+    reg [64-1:0] h732;
+    reg [1-1:0] h733;
+    reg [2-1:0] h734;
+    reg [1-1:0] h739;
+    reg [64-1:0] h740;
+    reg [1-1:0] h741;
+    reg [2-1:0] h742;
     reg [64-1:0] h747;
     reg [1-1:0] h748;
     reg [2-1:0] h749;
-    reg [1-1:0] h750;
-    reg [64-1:0] h751;
-    reg [1-1:0] h752;
-    reg [64-1:0] h753;
     reg [1-1:0] h754;
     reg [64-1:0] h755;
     reg [1-1:0] h756;
     reg [2-1:0] h757;
-    reg [1-1:0] h758;
-    reg [1-1:0] h759;
-    reg [1-1:0] h760;
-    reg [1-1:0] h761;
     reg [1-1:0] h762;
-    reg [1-1:0] h763;
-    reg [64-1:0] h764;
-    reg [64-1:0] h765;
-    reg [64-1:0] h766;
-    reg [1-1:0] h767;
-    reg [8-1:0] h768;
-    reg [32-1:0] h769;
-    reg [32-1:0] h770;
-    reg [64-1:0] h771;
-    reg [1-1:0] h772;
-    reg [32-1:0] h773;
-    reg [64-1:0] h774;
-    reg [6-1:0] h775;
-    reg [8-1:0] h776;
-    reg [64-1:0] h777;
-    reg [64-1:0] h778;
-    reg [64-1:0] h779;
-    reg [32-1:0] h780;
-    reg [64-1:0] h781;
-    reg [1-1:0] h782;
-    reg [32-1:0] h783;
-    reg [1-1:0] h784;
-    reg [1-1:0] h785;
-    reg [1-1:0] h786;
-    reg [64-1:0] h787;
-    reg [64-1:0] h788;
-    reg [64-1:0] h789;
-    reg [8-1:0] h790;
-    reg [12-1:0] h791;
-    reg [65-1:0] h792;
-    reg [64-1:0] h793;
-    reg [64-1:0] h794;
-    reg [64-1:0] h795;
-    reg [65-1:0] h796;
+    reg [64-1:0] h763;
+    reg [1-1:0] h764;
+    reg [2-1:0] h765;
+    reg [1-1:0] h766;
+    reg [64-1:0] h767;
+    reg [1-1:0] h768;
+    reg [2-1:0] h769;
+    reg [1-1:0] h796;
+    reg [64-1:0] h797;
+    reg [1-1:0] h798;
+    reg [2-1:0] h799;
+    reg [1-1:0] h824;
+    reg [1-1:0] h825;
+    reg [6-1:0] h826;
+    reg [64-1:0] h827;
+    reg [127-1:0] h828;
+    reg [6-1:0] h829;
+    reg [127-1:0] h830;
+    reg [64-1:0] h831;
+    reg [6-1:0] h832;
+    reg [7-1:0] h833;
+    reg [64-1:0] h834;
+    reg [65-1:0] h835;
+    reg [64-1:0] h836;
+    reg [127-1:0] h837;
+    reg [127-1:0] h838;
+    reg [1-1:0] h839;
+    reg [64-1:0] h840;
+    reg [1-1:0] h841;
+    reg [2-1:0] h842;
+    reg [1-1:0] h843;
+    reg [64-1:0] h844;
+    reg [1-1:0] h845;
+    reg [64-1:0] h846;
+    reg [1-1:0] h847;
+    reg [64-1:0] h848;
+    reg [1-1:0] h849;
+    reg [2-1:0] h850;
+    reg [1-1:0] h851;
+    reg [1-1:0] h852;
+    reg [1-1:0] h853;
+    reg [1-1:0] h854;
+    reg [1-1:0] h855;
+    reg [1-1:0] h856;
+    reg [64-1:0] h857;
+    reg [64-1:0] h858;
+    reg [64-1:0] h859;
+    reg [1-1:0] h860;
+    reg [8-1:0] h861;
+    reg [32-1:0] h862;
+    reg [32-1:0] h863;
+    reg [64-1:0] h864;
+    reg [1-1:0] h865;
+    reg [32-1:0] h866;
+    reg [64-1:0] h867;
+    reg [6-1:0] h868;
+    reg [8-1:0] h869;
+    reg [64-1:0] h870;
+    reg [64-1:0] h871;
+    reg [64-1:0] h872;
+    reg [32-1:0] h873;
+    reg [64-1:0] h874;
+    reg [1-1:0] h875;
+    reg [32-1:0] h876;
+    reg [1-1:0] h877;
+    reg [1-1:0] h878;
+    reg [1-1:0] h879;
+    reg [64-1:0] h880;
+    reg [64-1:0] h881;
+    reg [64-1:0] h882;
+    reg [8-1:0] h883;
+    reg [12-1:0] h884;
+    reg [65-1:0] h885;
+    reg [64-1:0] h886;
+    reg [64-1:0] h887;
+    reg [64-1:0] h888;
+    reg [65-1:0] h889;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -1356,6 +1636,16 @@ always @(posedge clk) begin: fsm
         cl_io_sm_fl_sre_clear <= 0;
         cl_io_sm_fl_translated <= 0;
         cl_io_sm_fl_write_denied <= 0;
+        cl_io_sm_nested_ats_not_present <= 0;
+        cl_io_sm_nested_ats_translation <= 0;
+        cl_io_sm_nested_beyond_width <= 0;
+        cl_io_sm_nested_read_denied <= 0;
+        cl_io_sm_nested_reserved <= 0;
+        cl_io_sm_nested_table_beyond_width <= 0;
+        cl_io_sm_nested_table_read_denied <= 0;
+        cl_io_sm_nested_translated <= 0;
+        cl_io_sm_nested_update_denied <= 0;
+        cl_io_sm_nested_write_denied <= 0;
         cl_io_sm_paging_access_error <= 0;
         cl_io_sm_paging_reserved <= 0;
         cl_io_sm_pasid_beyond_table <= 0;
@@ -1432,6 +1722,7 @@ always @(posedge clk) begin: fsm
         unit_io_sl_start <= 0;
         unit_io_smfl_i_addr <= 0;
         unit_io_smfl_k_read <= 0;
+        unit_io_smfl_k_tr <= 0;
         unit_io_smfl_k_write <= 0;
         unit_io_smfl_r_FL_WALK <= 0;
         unit_io_smfl_start <= 0;
@@ -1460,6 +1751,38 @@ always @(posedge clk) begin: fsm
         w_vf_sriov_28 <= 0;
         w_vf_sriov_8 <= 0;
         w_vf_vf_config_0 <= 0;
+        wk_io_flnest_R <= 0;
+        wk_io_flnest_U <= 0;
+        wk_io_flnest_W <= 0;
+        wk_io_flnest_fault <= 0;
+        wk_io_flnest_final <= 0;
+        wk_io_flnest_frame <= 0;
+        wk_io_flnest_guest_pa <= 0;
+        wk_io_flnest_guest_shift <= 0;
+        wk_io_flnest_host_beyond <= 0;
+        wk_io_flnest_host_fault <= 0;
+        wk_io_flnest_host_level <= 0;
+        wk_io_flnest_host_not_present <= 0;
+        wk_io_flnest_host_read_denied <= 0;
+        wk_io_flnest_host_reserved <= 0;
+        wk_io_flnest_host_reserved_1g <= 0;
+        wk_io_flnest_host_reserved_2m <= 0;
+        wk_io_flnest_host_translation <= 0;
+        wk_io_flnest_host_write_denied <= 0;
+        wk_io_flnest_level <= 0;
+        wk_io_flnest_non_canonical <= 0;
+        wk_io_flnest_not_present <= 0;
+        wk_io_flnest_ok <= 0;
+        wk_io_flnest_pa <= 0;
+        wk_io_flnest_privilege <= 0;
+        wk_io_flnest_reason <= 0;
+        wk_io_flnest_reserved <= 0;
+        wk_io_flnest_reserved_1g <= 0;
+        wk_io_flnest_reserved_2m <= 0;
+        wk_io_flnest_shift <= 0;
+        wk_io_flnest_translation <= 0;
+        wk_io_flnest_walked <= 0;
+        wk_io_flnest_write_denied <= 0;
         wk_io_sl_R <= 0;
         wk_io_sl_U <= 0;
         wk_io_sl_W <= 0;
@@ -1515,6 +1838,13 @@ always @(posedge clk) begin: fsm
         wk_io_smsl_shift <= 0;
         wk_io_smsl_translation <= 0;
         wk_io_smsl_walked <= 0;
+        wn_io_flnest_i_addr <= 0;
+        wn_io_flnest_k_read <= 0;
+        wn_io_flnest_k_tr <= 0;
+        wn_io_flnest_k_write <= 0;
+        wn_io_flnest_r_FL_WALK <= 0;
+        wn_io_flnest_r_SL_WALK <= 0;
+        wn_io_flnest_start <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -3151,6 +3481,7 @@ always @(posedge clk) begin: fsm
                         h235 = 1;
                     end
                     unit_io_smfl_k_write <= ((h235 == 2) && 1'b1);
+                    unit_io_smfl_k_tr <= 1'b0;
                     h236 = 1'h0;
                     h236 = 0;
                     if (w_io_pe_10[5]) begin
@@ -3255,38 +3586,248 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b010110: begin
-                if ((!pend)) begin
-                    h252 = 2'h0;
+                wk_io_flnest_walked <= 0;
+                wk_io_flnest_ok <= 0;
+                wk_io_flnest_pa <= 0;
+                wk_io_flnest_guest_pa <= 0;
+                wk_io_flnest_level <= 0;
+                wk_io_flnest_host_level <= 0;
+                wk_io_flnest_fault <= 0;
+                wk_io_flnest_host_fault <= 0;
+                wk_io_flnest_not_present <= 0;
+                wk_io_flnest_privilege <= 0;
+                wk_io_flnest_write_denied <= 0;
+                wk_io_flnest_reserved <= 0;
+                wk_io_flnest_reserved_2m <= 0;
+                wk_io_flnest_reserved_1g <= 0;
+                wk_io_flnest_translation <= 0;
+                wk_io_flnest_non_canonical <= 0;
+                wk_io_flnest_host_not_present <= 0;
+                wk_io_flnest_host_reserved <= 0;
+                wk_io_flnest_host_reserved_2m <= 0;
+                wk_io_flnest_host_reserved_1g <= 0;
+                wk_io_flnest_host_translation <= 0;
+                wk_io_flnest_host_read_denied <= 0;
+                wk_io_flnest_host_write_denied <= 0;
+                wk_io_flnest_host_beyond <= 0;
+                wk_io_flnest_reason <= 0;
+                wk_io_flnest_R <= 0;
+                wk_io_flnest_W <= 0;
+                wk_io_flnest_shift <= 0;
+                wk_io_flnest_frame <= 0;
+                wk_io_flnest_final <= 0;
+                wk_io_flnest_U <= 0;
+                wk_io_flnest_guest_shift <= 0;
+                if (1'b0) begin
+                    v_wide = {63'h0, e_addr};
+                    wn_io_flnest_i_addr <= v_wide[64-1:0];
+                    h249 = 2'h0;
                     if ((e_write != 0)) begin
-                        h252 = 2;
+                        h249 = 2;
                     end
                     else begin
-                        h252 = 1;
+                        h249 = 1;
                     end
-                    h253 = 2'h0;
+                    wn_io_flnest_k_read <= ((!((h249 == 2) && 1'b1)) && 1'b1);
+                    h250 = 2'h0;
                     if ((e_write != 0)) begin
-                        h253 = 2;
+                        h250 = 2;
                     end
                     else begin
+                        h250 = 1;
+                    end
+                    wn_io_flnest_k_write <= ((h250 == 2) && 1'b1);
+                    wn_io_flnest_k_tr <= 1'b0;
+                    h251 = 1'h0;
+                    h251 = 0;
+                    if (w_io_pe_10[5]) begin
+                        h251 = 1;
+                    end
+                    h252 = 48'h0;
+                    h252 = ({w_io_pe_10[48-1:12], 12'h0} | {40'h0, h251, 7'h0});
+                    h253 = 1'h0;
+                    h253 = 0;
+                    if (w_io_pe_10[7]) begin
                         h253 = 1;
                     end
-                    h254 = 32'h0;
-                    h254 = (r_GSTS_REG >>> 31);
-                    h255 = 1'h0;
-                    h255 = (h254[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((((((h252 == 1) || (h253 == 2)) && (h255 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
-                        w_io_ctx_0 <= 0;
-                        w_io_ctx_8 <= 0;
-                        st <= 6'b011000;
+                    h254 = 48'h0;
+                    h254 = (h252 | {41'h0, h253, 6'h0});
+                    h255 = 48'h0;
+                    h255 = (h254 | 0);
+                    h256 = 1'h0;
+                    h256 = 0;
+                    if (w_io_pe_10[4]) begin
+                        h256 = 1;
+                    end
+                    h257 = 48'h0;
+                    h257 = (h255 | {43'h0, h256, 4'h0});
+                    h258 = 1'h0;
+                    h258 = 0;
+                    if ((1'b1 && w_io_smctx_8[20])) begin
+                        h258 = 1;
+                    end
+                    h259 = 48'h0;
+                    h259 = (h257 | {44'h0, h258, 3'h0});
+                    h260 = 1'h0;
+                    h261 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h261 = 2;
                     end
                     else begin
-                        h249 = 16'h0;
-                        h249 = cl_vf_rid;
-                        h250 = 13'h0;
-                        h250 = ({5'h0, h249[8-1:0]} * 16);
-                        h251 = 49'h0;
-                        h251 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h250});
-                        v_wide = {78'h0, h251};
+                        h261 = 1;
+                    end
+                    h260 = 0;
+                    if (((h261 == 2) && 1'b1)) begin
+                        h260 = 1;
+                    end
+                    h262 = 48'h0;
+                    h262 = (h259 | {45'h0, h260, 2'h0});
+                    h263 = 48'h0;
+                    h263 = (h262 | {46'h0, w_io_pe_10[4-1:2]});
+                    v_wide = {79'h0, h263};
+                    wn_io_flnest_r_FL_WALK <= v_wide[64-1:0];
+                    h264 = 48'h0;
+                    h264 = ({w_io_pe_0[48-1:12], 12'h0} | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h264};
+                    wn_io_flnest_r_SL_WALK <= v_wide[64-1:0];
+                    wn_io_flnest_start <= 1'b1;
+                    st <= 6'b010111;
+                end
+                else begin
+                    st <= 6'b011000;
+                end
+            end
+            6'b010111: begin
+                wn_io_flnest_start <= 1'b0;
+                if (wn_io_flnest_done) begin
+                    wk_io_flnest_walked <= 1;
+                    if ((wn_io_flnest_o_status == 0)) begin
+                        wk_io_flnest_ok <= 1;
+                        wk_io_flnest_pa <= wn_io_flnest_o_pa;
+                        wk_io_flnest_guest_pa <= wn_io_flnest_o_gpa;
+                        if ((wn_io_flnest_o_level == 7)) begin
+                            wk_io_flnest_level <= 7;
+                        end
+                        else begin
+                            wk_io_flnest_level <= wn_io_flnest_o_level;
+                        end
+                        if ((wn_io_flnest_o_aux == 7)) begin
+                            wk_io_flnest_host_level <= 7;
+                        end
+                        else begin
+                            wk_io_flnest_host_level <= wn_io_flnest_o_aux;
+                        end
+                    end
+                    else if ((wn_io_flnest_o_status > 64)) begin
+                        wk_io_flnest_host_fault <= (wn_io_flnest_o_status - 64);
+                        wk_io_flnest_host_level <= wn_io_flnest_o_level;
+                        if ((wn_io_flnest_o_aux == 7)) begin
+                            wk_io_flnest_level <= 7;
+                        end
+                        else begin
+                            wk_io_flnest_level <= wn_io_flnest_o_aux;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 1))) begin
+                            wk_io_flnest_host_not_present <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 2))) begin
+                            wk_io_flnest_host_reserved <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 3))) begin
+                            wk_io_flnest_host_reserved_2m <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 4))) begin
+                            wk_io_flnest_host_reserved_1g <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 5))) begin
+                            wk_io_flnest_host_translation <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 6))) begin
+                            wk_io_flnest_host_read_denied <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 7))) begin
+                            wk_io_flnest_host_write_denied <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == (64 + 8))) begin
+                            wk_io_flnest_host_beyond <= 1;
+                        end
+                        wk_io_flnest_final <= wn_io_flnest_o_n_final;
+                        wk_io_flnest_R <= wn_io_flnest_o_n_R;
+                        wk_io_flnest_W <= wn_io_flnest_o_n_W;
+                        wk_io_flnest_U <= wn_io_flnest_o_n_U;
+                        wk_io_flnest_shift <= wn_io_flnest_o_n_shift;
+                        wk_io_flnest_guest_shift <= wn_io_flnest_o_n_guest_shift;
+                        wk_io_flnest_frame <= wn_io_flnest_o_n_frame;
+                    end
+                    else begin
+                        wk_io_flnest_fault <= wn_io_flnest_o_status;
+                        wk_io_flnest_level <= wn_io_flnest_o_level;
+                        if ((wn_io_flnest_o_status == 1)) begin
+                            wk_io_flnest_not_present <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 2)) begin
+                            wk_io_flnest_privilege <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 3)) begin
+                            wk_io_flnest_write_denied <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 4)) begin
+                            wk_io_flnest_reserved <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 5)) begin
+                            wk_io_flnest_reserved_2m <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 6)) begin
+                            wk_io_flnest_reserved_1g <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 7)) begin
+                            wk_io_flnest_translation <= 1;
+                        end
+                        if ((wn_io_flnest_o_status == 8)) begin
+                            wk_io_flnest_non_canonical <= 1;
+                        end
+                        wk_io_flnest_reason <= wn_io_flnest_o_r_reason;
+                        wk_io_flnest_R <= wn_io_flnest_o_r_R;
+                        wk_io_flnest_W <= wn_io_flnest_o_r_W;
+                        wk_io_flnest_shift <= wn_io_flnest_o_r_shift;
+                        wk_io_flnest_frame <= wn_io_flnest_o_r_frame;
+                    end
+                    st <= 6'b011000;
+                end
+            end
+            6'b011000: begin
+                if ((!pend)) begin
+                    h268 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h268 = 2;
+                    end
+                    else begin
+                        h268 = 1;
+                    end
+                    h269 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h269 = 2;
+                    end
+                    else begin
+                        h269 = 1;
+                    end
+                    h270 = 32'h0;
+                    h270 = (r_GSTS_REG >>> 31);
+                    h271 = 1'h0;
+                    h271 = (h270[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && (((((((h268 == 1) || (h269 == 2)) && (h271 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
+                        w_io_ctx_0 <= 0;
+                        w_io_ctx_8 <= 0;
+                        st <= 6'b011010;
+                    end
+                    else begin
+                        h265 = 16'h0;
+                        h265 = cl_vf_rid;
+                        h266 = 13'h0;
+                        h266 = ({5'h0, h265[8-1:0]} * 16);
+                        h267 = 49'h0;
+                        h267 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h266});
+                        v_wide = {78'h0, h267};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3305,19 +3846,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 6'b010111;
+                        st <= 6'b011001;
                     end
                 end
             end
-            6'b010111: begin
+            6'b011001: begin
                 if ((!pend)) begin
-                    h249 = 16'h0;
-                    h249 = cl_vf_rid;
-                    h250 = 13'h0;
-                    h250 = ({5'h0, h249[8-1:0]} * 16);
-                    h251 = 49'h0;
-                    h251 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h250});
-                    v_wide = {78'h0, h251};
+                    h265 = 16'h0;
+                    h265 = cl_vf_rid;
+                    h266 = 13'h0;
+                    h266 = ({5'h0, h265[8-1:0]} * 16);
+                    h267 = 49'h0;
+                    h267 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h266});
+                    v_wide = {78'h0, h267};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3335,11 +3876,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 6'b011000;
+                        st <= 6'b011010;
                     end
                 end
             end
-            6'b011000: begin
+            6'b011010: begin
                 wk_io_sl_walked <= 0;
                 wk_io_sl_ok <= 0;
                 wk_io_sl_pa <= 0;
@@ -3358,106 +3899,106 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_U <= 0;
                 wk_io_sl_shift <= 0;
                 wk_io_sl_frame <= 0;
-                h256 = 2'h0;
+                h272 = 2'h0;
                 if ((e_write != 0)) begin
-                    h256 = 2;
+                    h272 = 2;
                 end
                 else begin
-                    h256 = 1;
+                    h272 = 1;
                 end
-                h257 = 2'h0;
+                h273 = 2'h0;
                 if ((e_write != 0)) begin
-                    h257 = 2;
+                    h273 = 2;
                 end
                 else begin
-                    h257 = 1;
+                    h273 = 1;
                 end
-                h258 = 32'h0;
-                h258 = (r_GSTS_REG >>> 31);
-                h259 = 1'h0;
-                h259 = (h258[1-1:0] & 1);
-                h260 = 1'h0;
-                h261 = 1'h0;
-                h262 = 64'h0;
-                h262 = e_addr;
-                h261 = 0;
-                if ((h262[64-1:39] != 0)) begin
-                    h261 = 1;
+                h274 = 32'h0;
+                h274 = (r_GSTS_REG >>> 31);
+                h275 = 1'h0;
+                h275 = (h274[1-1:0] & 1);
+                h276 = 1'h0;
+                h277 = 1'h0;
+                h278 = 64'h0;
+                h278 = e_addr;
+                h277 = 0;
+                if ((h278[64-1:39] != 0)) begin
+                    h277 = 1;
                 end
-                h263 = 1'h0;
-                h264 = 1'h0;
-                h265 = 64'h0;
-                h265 = e_addr;
-                h264 = 0;
-                if ((h265[64-1:48] != 0)) begin
-                    h264 = 1;
+                h279 = 1'h0;
+                h280 = 1'h0;
+                h281 = 64'h0;
+                h281 = e_addr;
+                h280 = 0;
+                if ((h281[64-1:48] != 0)) begin
+                    h280 = 1;
                 end
-                h266 = 1'h0;
-                h267 = 64'h0;
-                h267 = e_addr;
-                h266 = 0;
-                if ((h267[64-1:57] != 0)) begin
-                    h266 = 1;
+                h282 = 1'h0;
+                h283 = 64'h0;
+                h283 = e_addr;
+                h282 = 0;
+                if ((h283[64-1:57] != 0)) begin
+                    h282 = 1;
                 end
                 if ((w_io_ctx_8[3-1:0] == 2)) begin
-                    h263 = h264;
+                    h279 = h280;
                 end
                 else begin
-                    h263 = h266;
+                    h279 = h282;
                 end
                 if ((w_io_ctx_8[3-1:0] == 1)) begin
-                    h260 = h261;
+                    h276 = h277;
                 end
                 else begin
-                    h260 = h263;
+                    h276 = h279;
                 end
-                if (((cl_vf_dma != 0) && ((((((((((((((((h256 == 1) || (h257 == 2)) && (h259 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h260 != 0))))) begin
+                if (((cl_vf_dma != 0) && ((((((((((((((((h272 == 1) || (h273 == 2)) && (h275 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h276 != 0))))) begin
                     v_wide = {63'h0, e_addr};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h268 = 2'h0;
+                    h284 = 2'h0;
                     if ((e_write != 0)) begin
-                        h268 = 2;
+                        h284 = 2;
                     end
                     else begin
-                        h268 = 1;
+                        h284 = 1;
                     end
-                    unit_io_sl_k_read <= ((!((h268 == 2) && 1'b1)) && 1'b1);
-                    h269 = 2'h0;
+                    unit_io_sl_k_read <= ((!((h284 == 2) && 1'b1)) && 1'b1);
+                    h285 = 2'h0;
                     if ((e_write != 0)) begin
-                        h269 = 2;
+                        h285 = 2;
                     end
                     else begin
-                        h269 = 1;
+                        h285 = 1;
                     end
-                    unit_io_sl_k_write <= ((h269 == 2) && 1'b1);
-                    h270 = 48'h0;
-                    h270 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h271 = 1'h0;
-                    h272 = 2'h0;
+                    unit_io_sl_k_write <= ((h285 == 2) && 1'b1);
+                    h286 = 48'h0;
+                    h286 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h287 = 1'h0;
+                    h288 = 2'h0;
                     if ((e_write != 0)) begin
-                        h272 = 2;
+                        h288 = 2;
                     end
                     else begin
-                        h272 = 1;
+                        h288 = 1;
                     end
-                    h271 = 0;
-                    if (((h272 == 2) && 1'b1)) begin
-                        h271 = 1;
+                    h287 = 0;
+                    if (((h288 == 2) && 1'b1)) begin
+                        h287 = 1;
                     end
-                    h273 = 48'h0;
-                    h273 = (h270 | {44'h0, h271, 3'h0});
-                    h274 = 48'h0;
-                    h274 = (h273 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h274};
+                    h289 = 48'h0;
+                    h289 = (h286 | {44'h0, h287, 3'h0});
+                    h290 = 48'h0;
+                    h290 = (h289 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h290};
                     unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_sl_start <= 1'b1;
-                    st <= 6'b011001;
+                    st <= 6'b011011;
                 end
                 else begin
-                    st <= 6'b011010;
+                    st <= 6'b011100;
                 end
             end
-            6'b011001: begin
+            6'b011011: begin
                 unit_io_sl_start <= 1'b0;
                 if (unit_io_sl_done) begin
                     wk_io_sl_walked <= 1;
@@ -3497,24 +4038,24 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_shift <= unit_io_sl_o_r_shift;
                         wk_io_sl_frame <= unit_io_sl_o_r_frame;
                     end
-                    st <= 6'b011010;
+                    st <= 6'b011100;
                 end
             end
-            6'b011010: begin
+            6'b011100: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
                         w_io_irte_8 <= 0;
-                        st <= 6'b011100;
+                        st <= 6'b011110;
                     end
                     else begin
-                        h275 = 64'h0;
-                        h275 = (r_IRTA_REG >>> 12);
-                        h276 = 52'h0;
-                        h276 = (h275[52-1:0] & 52'hfffffffffffff);
-                        h277 = 65'h0;
-                        h277 = ({1'h0, h276, 12'h0} + 0);
-                        v_wide = {62'h0, h277};
+                        h291 = 64'h0;
+                        h291 = (r_IRTA_REG >>> 12);
+                        h292 = 52'h0;
+                        h292 = (h291[52-1:0] & 52'hfffffffffffff);
+                        h293 = 65'h0;
+                        h293 = ({1'h0, h292, 12'h0} + 0);
+                        v_wide = {62'h0, h293};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3530,19 +4071,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011011;
+                        st <= 6'b011101;
                     end
                 end
             end
-            6'b011011: begin
+            6'b011101: begin
                 if ((!pend)) begin
-                    h275 = 64'h0;
-                    h275 = (r_IRTA_REG >>> 12);
-                    h276 = 52'h0;
-                    h276 = (h275[52-1:0] & 52'hfffffffffffff);
-                    h277 = 65'h0;
-                    h277 = ({1'h0, h276, 12'h0} + 0);
-                    v_wide = {62'h0, h277};
+                    h291 = 64'h0;
+                    h291 = (r_IRTA_REG >>> 12);
+                    h292 = 52'h0;
+                    h292 = (h291[52-1:0] & 52'hfffffffffffff);
+                    h293 = 65'h0;
+                    h293 = ({1'h0, h292, 12'h0} + 0);
+                    v_wide = {62'h0, h293};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3557,30 +4098,30 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011100;
+                        st <= 6'b011110;
                     end
                 end
             end
-            6'b011100: begin
+            6'b011110: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pd_pir_0 <= 0;
-                        st <= 6'b011101;
+                        st <= 6'b011111;
                     end
                     else begin
-                        h278 = 64'h0;
-                        h278 = w_io_irte_8;
-                        h279 = 64'h0;
-                        h279 = w_io_irte_0;
-                        h280 = 64'h0;
-                        h280 = ({h278[64-1:32], 32'h0} | {32'h0, h279[64-1:38], 6'h0});
-                        h281 = 8'h0;
-                        h281 = (w_io_irte_0[24-1:16] >>> 6);
-                        h282 = 12'h0;
-                        h282 = ({4'h0, h281} * 8);
-                        h283 = 65'h0;
-                        h283 = ({1'h0, h280} + {53'h0, h282});
-                        v_wide = {62'h0, h283};
+                        h294 = 64'h0;
+                        h294 = w_io_irte_8;
+                        h295 = 64'h0;
+                        h295 = w_io_irte_0;
+                        h296 = 64'h0;
+                        h296 = ({h294[64-1:32], 32'h0} | {32'h0, h295[64-1:38], 6'h0});
+                        h297 = 8'h0;
+                        h297 = (w_io_irte_0[24-1:16] >>> 6);
+                        h298 = 12'h0;
+                        h298 = ({4'h0, h297} * 8);
+                        h299 = 65'h0;
+                        h299 = ({1'h0, h296} + {53'h0, h298});
+                        v_wide = {62'h0, h299};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3596,26 +4137,26 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pd_pir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011101;
+                        st <= 6'b011111;
                     end
                 end
             end
-            6'b011101: begin
+            6'b011111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pd_0 <= 0;
-                        st <= 6'b011110;
+                        st <= 6'b100000;
                     end
                     else begin
-                        h284 = 64'h0;
-                        h284 = w_io_irte_8;
-                        h285 = 64'h0;
-                        h285 = w_io_irte_0;
-                        h286 = 64'h0;
-                        h286 = ({h284[64-1:32], 32'h0} | {32'h0, h285[64-1:38], 6'h0});
-                        h287 = 65'h0;
-                        h287 = ({1'h0, h286} + 32);
-                        v_wide = {62'h0, h287};
+                        h300 = 64'h0;
+                        h300 = w_io_irte_8;
+                        h301 = 64'h0;
+                        h301 = w_io_irte_0;
+                        h302 = 64'h0;
+                        h302 = ({h300[64-1:32], 32'h0} | {32'h0, h301[64-1:38], 6'h0});
+                        h303 = 65'h0;
+                        h303 = ({1'h0, h302} + 32);
+                        v_wide = {62'h0, h303};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3631,11 +4172,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pd_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011110;
+                        st <= 6'b100000;
                     end
                 end
             end
-            6'b011110: begin
+            6'b100000: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
@@ -3669,13 +4210,23 @@ always @(posedge clk) begin: fsm
                 cl_io_sm_fl_non_canonical <= 0;
                 cl_io_sm_fl_protected_memory_remapped <= 0;
                 cl_io_sm_fl_translated <= 0;
+                cl_io_sm_nested_translated <= 0;
                 cl_io_sm_fl_ats_translation <= 0;
+                cl_io_sm_nested_ats_translation <= 0;
                 cl_io_sm_fl_access_error <= 0;
                 cl_io_sm_fl_ats_not_present <= 0;
                 cl_io_sm_fl_not_present <= 0;
                 cl_io_sm_fl_privilege <= 0;
                 cl_io_sm_fl_write_denied <= 0;
                 cl_io_sm_fl_reserved <= 0;
+                cl_io_sm_nested_ats_not_present <= 0;
+                cl_io_sm_nested_table_beyond_width <= 0;
+                cl_io_sm_nested_beyond_width <= 0;
+                cl_io_sm_nested_reserved <= 0;
+                cl_io_sm_nested_table_read_denied <= 0;
+                cl_io_sm_nested_update_denied <= 0;
+                cl_io_sm_nested_write_denied <= 0;
+                cl_io_sm_nested_read_denied <= 0;
                 cl_io_sm_ats_beyond_width <= 0;
                 cl_io_sm_address_beyond_width <= 0;
                 cl_io_sm_protected_memory_remapped <= 0;
@@ -3745,48 +4296,6 @@ always @(posedge clk) begin: fsm
                 cl_io_pd_control <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_io_called <= 1;
-                    h288 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h288 = 2;
-                    end
-                    else begin
-                        h288 = 1;
-                    end
-                    h289 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h289 = 2;
-                    end
-                    else begin
-                        h289 = 1;
-                    end
-                    h290 = 32'h0;
-                    h290 = (r_PMEN_REG >>> 31);
-                    h291 = 1'h0;
-                    h291 = (h290[1-1:0] & 1);
-                    h292 = 32'h0;
-                    h292 = (r_PLMBASE_REG >>> 20);
-                    h293 = 12'h0;
-                    h293 = (h292[12-1:0] & 4095);
-                    h294 = 32'h0;
-                    h294 = (r_PLMLIMIT_REG >>> 20);
-                    h295 = 12'h0;
-                    h295 = (h294[12-1:0] & 4095);
-                    h296 = 32'h0;
-                    h296 = ({h295, 20'h0} | 1048575);
-                    h297 = 64'h0;
-                    h297 = (r_PHMBASE_REG >>> 20);
-                    h298 = 28'h0;
-                    h298 = (h297[28-1:0] & 268435455);
-                    h299 = 64'h0;
-                    h299 = (r_PHMLIMIT_REG >>> 20);
-                    h300 = 28'h0;
-                    h300 = (h299[28-1:0] & 268435455);
-                    h301 = 48'h0;
-                    h301 = ({h300, 20'h0} | 1048575);
-                    h302 = 32'h0;
-                    h302 = (r_GSTS_REG >>> 31);
-                    h303 = 1'h0;
-                    h303 = (h302[1-1:0] & 1);
                     h304 = 2'h0;
                     if ((e_write != 0)) begin
                         h304 = 2;
@@ -3802,304 +4311,346 @@ always @(posedge clk) begin: fsm
                         h305 = 1;
                     end
                     h306 = 32'h0;
-                    h306 = (r_GSTS_REG >>> 31);
+                    h306 = (r_PMEN_REG >>> 31);
                     h307 = 1'h0;
                     h307 = (h306[1-1:0] & 1);
-                    h311 = 2'h0;
+                    h308 = 32'h0;
+                    h308 = (r_PLMBASE_REG >>> 20);
+                    h309 = 12'h0;
+                    h309 = (h308[12-1:0] & 4095);
+                    h310 = 32'h0;
+                    h310 = (r_PLMLIMIT_REG >>> 20);
+                    h311 = 12'h0;
+                    h311 = (h310[12-1:0] & 4095);
+                    h312 = 32'h0;
+                    h312 = ({h311, 20'h0} | 1048575);
+                    h313 = 64'h0;
+                    h313 = (r_PHMBASE_REG >>> 20);
+                    h314 = 28'h0;
+                    h314 = (h313[28-1:0] & 268435455);
+                    h315 = 64'h0;
+                    h315 = (r_PHMLIMIT_REG >>> 20);
+                    h316 = 28'h0;
+                    h316 = (h315[28-1:0] & 268435455);
+                    h317 = 48'h0;
+                    h317 = ({h316, 20'h0} | 1048575);
+                    h318 = 32'h0;
+                    h318 = (r_GSTS_REG >>> 31);
+                    h319 = 1'h0;
+                    h319 = (h318[1-1:0] & 1);
+                    h320 = 2'h0;
                     if ((e_write != 0)) begin
-                        h311 = 2;
+                        h320 = 2;
                     end
                     else begin
-                        h311 = 1;
+                        h320 = 1;
                     end
-                    h312 = 2'h0;
+                    h321 = 2'h0;
                     if ((e_write != 0)) begin
-                        h312 = 2;
+                        h321 = 2;
                     end
                     else begin
-                        h312 = 1;
+                        h321 = 1;
                     end
-                    h313 = 32'h0;
-                    h313 = (r_GSTS_REG >>> 31);
-                    h314 = 1'h0;
-                    h314 = (h313[1-1:0] & 1);
-                    h628 = 2'h0;
+                    h322 = 32'h0;
+                    h322 = (r_GSTS_REG >>> 31);
+                    h323 = 1'h0;
+                    h323 = (h322[1-1:0] & 1);
+                    h327 = 2'h0;
                     if ((e_write != 0)) begin
-                        h628 = 2;
+                        h327 = 2;
                     end
                     else begin
-                        h628 = 1;
+                        h327 = 1;
                     end
-                    h629 = 2'h0;
+                    h328 = 2'h0;
                     if ((e_write != 0)) begin
-                        h629 = 2;
+                        h328 = 2;
                     end
                     else begin
-                        h629 = 1;
+                        h328 = 1;
                     end
-                    h630 = 32'h0;
-                    h630 = (r_GSTS_REG >>> 31);
-                    h631 = 1'h0;
-                    h631 = (h630[1-1:0] & 1);
-                    h635 = 2'h0;
+                    h329 = 32'h0;
+                    h329 = (r_GSTS_REG >>> 31);
+                    h330 = 1'h0;
+                    h330 = (h329[1-1:0] & 1);
+                    h721 = 2'h0;
                     if ((e_write != 0)) begin
-                        h635 = 2;
+                        h721 = 2;
                     end
                     else begin
-                        h635 = 1;
+                        h721 = 1;
                     end
-                    h636 = 2'h0;
+                    h722 = 2'h0;
                     if ((e_write != 0)) begin
-                        h636 = 2;
+                        h722 = 2;
                     end
                     else begin
-                        h636 = 1;
+                        h722 = 1;
                     end
-                    h637 = 32'h0;
-                    h637 = (r_GSTS_REG >>> 31);
-                    h638 = 1'h0;
-                    h638 = (h637[1-1:0] & 1);
-                    h642 = 2'h0;
+                    h723 = 32'h0;
+                    h723 = (r_GSTS_REG >>> 31);
+                    h724 = 1'h0;
+                    h724 = (h723[1-1:0] & 1);
+                    h728 = 2'h0;
                     if ((e_write != 0)) begin
-                        h642 = 2;
+                        h728 = 2;
                     end
                     else begin
-                        h642 = 1;
+                        h728 = 1;
                     end
-                    h643 = 2'h0;
+                    h729 = 2'h0;
                     if ((e_write != 0)) begin
-                        h643 = 2;
+                        h729 = 2;
                     end
                     else begin
-                        h643 = 1;
+                        h729 = 1;
                     end
-                    h644 = 32'h0;
-                    h644 = (r_GSTS_REG >>> 31);
-                    h645 = 1'h0;
-                    h645 = (h644[1-1:0] & 1);
-                    h650 = 2'h0;
+                    h730 = 32'h0;
+                    h730 = (r_GSTS_REG >>> 31);
+                    h731 = 1'h0;
+                    h731 = (h730[1-1:0] & 1);
+                    h735 = 2'h0;
                     if ((e_write != 0)) begin
-                        h650 = 2;
+                        h735 = 2;
                     end
                     else begin
-                        h650 = 1;
+                        h735 = 1;
                     end
-                    h651 = 2'h0;
+                    h736 = 2'h0;
                     if ((e_write != 0)) begin
-                        h651 = 2;
+                        h736 = 2;
                     end
                     else begin
-                        h651 = 1;
+                        h736 = 1;
                     end
-                    h652 = 32'h0;
-                    h652 = (r_GSTS_REG >>> 31);
-                    h653 = 1'h0;
-                    h653 = (h652[1-1:0] & 1);
-                    h657 = 2'h0;
+                    h737 = 32'h0;
+                    h737 = (r_GSTS_REG >>> 31);
+                    h738 = 1'h0;
+                    h738 = (h737[1-1:0] & 1);
+                    h743 = 2'h0;
                     if ((e_write != 0)) begin
-                        h657 = 2;
+                        h743 = 2;
                     end
                     else begin
-                        h657 = 1;
+                        h743 = 1;
                     end
-                    h658 = 2'h0;
+                    h744 = 2'h0;
                     if ((e_write != 0)) begin
-                        h658 = 2;
+                        h744 = 2;
                     end
                     else begin
-                        h658 = 1;
+                        h744 = 1;
                     end
-                    h659 = 32'h0;
-                    h659 = (r_GSTS_REG >>> 31);
-                    h660 = 1'h0;
-                    h660 = (h659[1-1:0] & 1);
-                    h665 = 2'h0;
+                    h745 = 32'h0;
+                    h745 = (r_GSTS_REG >>> 31);
+                    h746 = 1'h0;
+                    h746 = (h745[1-1:0] & 1);
+                    h750 = 2'h0;
                     if ((e_write != 0)) begin
-                        h665 = 2;
+                        h750 = 2;
                     end
                     else begin
-                        h665 = 1;
+                        h750 = 1;
                     end
-                    h666 = 2'h0;
+                    h751 = 2'h0;
                     if ((e_write != 0)) begin
-                        h666 = 2;
+                        h751 = 2;
                     end
                     else begin
-                        h666 = 1;
+                        h751 = 1;
                     end
-                    h667 = 32'h0;
-                    h667 = (r_GSTS_REG >>> 31);
-                    h668 = 1'h0;
-                    h668 = (h667[1-1:0] & 1);
-                    h677 = 2'h0;
+                    h752 = 32'h0;
+                    h752 = (r_GSTS_REG >>> 31);
+                    h753 = 1'h0;
+                    h753 = (h752[1-1:0] & 1);
+                    h758 = 2'h0;
                     if ((e_write != 0)) begin
-                        h677 = 2;
+                        h758 = 2;
                     end
                     else begin
-                        h677 = 1;
+                        h758 = 1;
                     end
-                    h678 = 2'h0;
+                    h759 = 2'h0;
                     if ((e_write != 0)) begin
-                        h678 = 2;
+                        h759 = 2;
                     end
                     else begin
-                        h678 = 1;
+                        h759 = 1;
                     end
-                    h679 = 32'h0;
-                    h679 = (r_GSTS_REG >>> 31);
-                    h680 = 1'h0;
-                    h680 = (h679[1-1:0] & 1);
-                    h681 = 2'h0;
+                    h760 = 32'h0;
+                    h760 = (r_GSTS_REG >>> 31);
+                    h761 = 1'h0;
+                    h761 = (h760[1-1:0] & 1);
+                    h770 = 2'h0;
                     if ((e_write != 0)) begin
-                        h681 = 2;
+                        h770 = 2;
                     end
                     else begin
-                        h681 = 1;
+                        h770 = 1;
                     end
-                    h682 = 2'h0;
+                    h771 = 2'h0;
                     if ((e_write != 0)) begin
-                        h682 = 2;
+                        h771 = 2;
                     end
                     else begin
-                        h682 = 1;
+                        h771 = 1;
                     end
-                    h683 = 32'h0;
-                    h683 = (r_PMEN_REG >>> 31);
-                    h684 = 1'h0;
-                    h684 = (h683[1-1:0] & 1);
-                    h685 = 32'h0;
-                    h685 = (r_PLMBASE_REG >>> 20);
-                    h686 = 12'h0;
-                    h686 = (h685[12-1:0] & 4095);
-                    h687 = 32'h0;
-                    h687 = (r_PLMLIMIT_REG >>> 20);
-                    h688 = 12'h0;
-                    h688 = (h687[12-1:0] & 4095);
-                    h689 = 32'h0;
-                    h689 = ({h688, 20'h0} | 1048575);
-                    h690 = 64'h0;
-                    h690 = (r_PHMBASE_REG >>> 20);
-                    h691 = 28'h0;
-                    h691 = (h690[28-1:0] & 268435455);
-                    h692 = 64'h0;
-                    h692 = (r_PHMLIMIT_REG >>> 20);
-                    h693 = 28'h0;
-                    h693 = (h692[28-1:0] & 268435455);
-                    h694 = 48'h0;
-                    h694 = ({h693, 20'h0} | 1048575);
-                    h695 = 2'h0;
+                    h772 = 32'h0;
+                    h772 = (r_GSTS_REG >>> 31);
+                    h773 = 1'h0;
+                    h773 = (h772[1-1:0] & 1);
+                    h774 = 2'h0;
                     if ((e_write != 0)) begin
-                        h695 = 2;
+                        h774 = 2;
                     end
                     else begin
-                        h695 = 1;
+                        h774 = 1;
                     end
-                    h696 = 2'h0;
+                    h775 = 2'h0;
                     if ((e_write != 0)) begin
-                        h696 = 2;
+                        h775 = 2;
                     end
                     else begin
-                        h696 = 1;
+                        h775 = 1;
                     end
-                    h697 = 32'h0;
-                    h697 = (r_GSTS_REG >>> 31);
-                    h698 = 1'h0;
-                    h698 = (h697[1-1:0] & 1);
-                    h699 = 2'h0;
+                    h776 = 32'h0;
+                    h776 = (r_PMEN_REG >>> 31);
+                    h777 = 1'h0;
+                    h777 = (h776[1-1:0] & 1);
+                    h778 = 32'h0;
+                    h778 = (r_PLMBASE_REG >>> 20);
+                    h779 = 12'h0;
+                    h779 = (h778[12-1:0] & 4095);
+                    h780 = 32'h0;
+                    h780 = (r_PLMLIMIT_REG >>> 20);
+                    h781 = 12'h0;
+                    h781 = (h780[12-1:0] & 4095);
+                    h782 = 32'h0;
+                    h782 = ({h781, 20'h0} | 1048575);
+                    h783 = 64'h0;
+                    h783 = (r_PHMBASE_REG >>> 20);
+                    h784 = 28'h0;
+                    h784 = (h783[28-1:0] & 268435455);
+                    h785 = 64'h0;
+                    h785 = (r_PHMLIMIT_REG >>> 20);
+                    h786 = 28'h0;
+                    h786 = (h785[28-1:0] & 268435455);
+                    h787 = 48'h0;
+                    h787 = ({h786, 20'h0} | 1048575);
+                    h788 = 2'h0;
                     if ((e_write != 0)) begin
-                        h699 = 2;
+                        h788 = 2;
                     end
                     else begin
-                        h699 = 1;
+                        h788 = 1;
                     end
-                    h700 = 2'h0;
+                    h789 = 2'h0;
                     if ((e_write != 0)) begin
-                        h700 = 2;
+                        h789 = 2;
                     end
                     else begin
-                        h700 = 1;
+                        h789 = 1;
                     end
-                    h701 = 32'h0;
-                    h701 = (r_GSTS_REG >>> 31);
-                    h702 = 1'h0;
-                    h702 = (h701[1-1:0] & 1);
-                    h707 = 2'h0;
+                    h790 = 32'h0;
+                    h790 = (r_GSTS_REG >>> 31);
+                    h791 = 1'h0;
+                    h791 = (h790[1-1:0] & 1);
+                    h792 = 2'h0;
                     if ((e_write != 0)) begin
-                        h707 = 2;
+                        h792 = 2;
                     end
                     else begin
-                        h707 = 1;
+                        h792 = 1;
                     end
-                    h708 = 2'h0;
+                    h793 = 2'h0;
                     if ((e_write != 0)) begin
-                        h708 = 2;
+                        h793 = 2;
                     end
                     else begin
-                        h708 = 1;
+                        h793 = 1;
                     end
-                    h709 = 32'h0;
-                    h709 = (r_GSTS_REG >>> 31);
-                    h710 = 1'h0;
-                    h710 = (h709[1-1:0] & 1);
-                    h711 = 1'h0;
-                    h712 = 1'h0;
-                    h713 = 64'h0;
-                    h713 = e_addr;
-                    h712 = 0;
-                    if ((h713[64-1:39] != 0)) begin
-                        h712 = 1;
+                    h794 = 32'h0;
+                    h794 = (r_GSTS_REG >>> 31);
+                    h795 = 1'h0;
+                    h795 = (h794[1-1:0] & 1);
+                    h800 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h800 = 2;
                     end
-                    h714 = 1'h0;
-                    h715 = 1'h0;
-                    h716 = 64'h0;
-                    h716 = e_addr;
-                    h715 = 0;
-                    if ((h716[64-1:48] != 0)) begin
-                        h715 = 1;
+                    else begin
+                        h800 = 1;
                     end
-                    h717 = 1'h0;
-                    h718 = 64'h0;
-                    h718 = e_addr;
-                    h717 = 0;
-                    if ((h718[64-1:57] != 0)) begin
-                        h717 = 1;
+                    h801 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h801 = 2;
+                    end
+                    else begin
+                        h801 = 1;
+                    end
+                    h802 = 32'h0;
+                    h802 = (r_GSTS_REG >>> 31);
+                    h803 = 1'h0;
+                    h803 = (h802[1-1:0] & 1);
+                    h804 = 1'h0;
+                    h805 = 1'h0;
+                    h806 = 64'h0;
+                    h806 = e_addr;
+                    h805 = 0;
+                    if ((h806[64-1:39] != 0)) begin
+                        h805 = 1;
+                    end
+                    h807 = 1'h0;
+                    h808 = 1'h0;
+                    h809 = 64'h0;
+                    h809 = e_addr;
+                    h808 = 0;
+                    if ((h809[64-1:48] != 0)) begin
+                        h808 = 1;
+                    end
+                    h810 = 1'h0;
+                    h811 = 64'h0;
+                    h811 = e_addr;
+                    h810 = 0;
+                    if ((h811[64-1:57] != 0)) begin
+                        h810 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h714 = h715;
+                        h807 = h808;
                     end
                     else begin
-                        h714 = h717;
+                        h807 = h810;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h711 = h712;
+                        h804 = h805;
                     end
                     else begin
-                        h711 = h714;
+                        h804 = h807;
                     end
-                    h719 = 32'h0;
-                    h719 = (r_PMEN_REG >>> 31);
-                    h720 = 1'h0;
-                    h720 = (h719[1-1:0] & 1);
-                    h721 = 32'h0;
-                    h721 = (r_PLMBASE_REG >>> 20);
-                    h722 = 12'h0;
-                    h722 = (h721[12-1:0] & 4095);
-                    h723 = 32'h0;
-                    h723 = (r_PLMLIMIT_REG >>> 20);
-                    h724 = 12'h0;
-                    h724 = (h723[12-1:0] & 4095);
-                    h725 = 32'h0;
-                    h725 = ({h724, 20'h0} | 1048575);
-                    h726 = 64'h0;
-                    h726 = (r_PHMBASE_REG >>> 20);
-                    h727 = 28'h0;
-                    h727 = (h726[28-1:0] & 268435455);
-                    h728 = 64'h0;
-                    h728 = (r_PHMLIMIT_REG >>> 20);
-                    h729 = 28'h0;
-                    h729 = (h728[28-1:0] & 268435455);
-                    h730 = 48'h0;
-                    h730 = ({h729, 20'h0} | 1048575);
+                    h812 = 32'h0;
+                    h812 = (r_PMEN_REG >>> 31);
+                    h813 = 1'h0;
+                    h813 = (h812[1-1:0] & 1);
+                    h814 = 32'h0;
+                    h814 = (r_PLMBASE_REG >>> 20);
+                    h815 = 12'h0;
+                    h815 = (h814[12-1:0] & 4095);
+                    h816 = 32'h0;
+                    h816 = (r_PLMLIMIT_REG >>> 20);
+                    h817 = 12'h0;
+                    h817 = (h816[12-1:0] & 4095);
+                    h818 = 32'h0;
+                    h818 = ({h817, 20'h0} | 1048575);
+                    h819 = 64'h0;
+                    h819 = (r_PHMBASE_REG >>> 20);
+                    h820 = 28'h0;
+                    h820 = (h819[28-1:0] & 268435455);
+                    h821 = 64'h0;
+                    h821 = (r_PHMLIMIT_REG >>> 20);
+                    h822 = 28'h0;
+                    h822 = (h821[28-1:0] & 268435455);
+                    h823 = 48'h0;
+                    h823 = ({h822, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -4127,7 +4678,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((h288 == 1) || (h289 == 2)) && 1'b1) && (h291 != 0)) && (((1'b1 && (e_addr >= {32'h0, h293, 20'h0})) && (e_addr <= {32'h0, h296})) || ((1'b1 && (e_addr >= {16'h0, h298, 20'h0})) && (e_addr <= {16'h0, h301})))) && (!(h303 != 0)))) begin
+                    else if (((((((h304 == 1) || (h305 == 2)) && 1'b1) && (h307 != 0)) && (((1'b1 && (e_addr >= {32'h0, h309, 20'h0})) && (e_addr <= {32'h0, h312})) || ((1'b1 && (e_addr >= {16'h0, h314, 20'h0})) && (e_addr <= {16'h0, h317})))) && (!(h319 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -4154,7 +4705,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((h304 == 1) || (h305 == 2)) && (!(h307 != 0)))) begin
+                    else if ((((h320 == 1) || (h321 == 2)) && (!(h323 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
@@ -4181,7 +4732,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h311 == 1) || (h312 == 2)) && (h314 != 0)) && 1'b1) && (er_io_root != 0))) begin
+                    else if ((((((h327 == 1) || (h328 == 2)) && (h330 != 0)) && 1'b1) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -4190,27 +4741,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h308 = 64'h0;
-                        h308 = e_addr;
-                        v_wide[64-1:12] = h308[64-1:12];
+                        h324 = 64'h0;
+                        h324 = e_addr;
+                        v_wide[64-1:12] = h324[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 0;
-                        h309 = 1'h0;
-                        h310 = 2'h0;
+                        h325 = 1'h0;
+                        h326 = 2'h0;
                         if ((e_write != 0)) begin
-                            h310 = 2;
+                            h326 = 2;
                         end
                         else begin
-                            h310 = 1;
+                            h326 = 1;
                         end
-                        h309 = 0;
-                        if ((!((h310 == 2) && 1'b1))) begin
-                            h309 = 1;
+                        h325 = 0;
+                        if ((!((h326 == 2) && 1'b1))) begin
+                            h325 = 1;
                         end
-                        v_wide[63-1:62] = h309;
+                        v_wide[63-1:62] = h325;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4238,36 +4789,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 49;
                         cl_io_recorded <= 1;
-                        h315 = 64'h0;
-                        h315 = (e_addr >>> 12);
-                        h316 = 76'h0;
-                        h316 = {h315, 12'h0};
-                        cl_io_frcd_lo <= h316[64-1:0];
-                        h317 = 62'h0;
-                        h317 = ({46'h0, cl_vf_rid} | 0);
-                        h318 = 1'h0;
-                        h319 = 2'h0;
+                        h331 = 64'h0;
+                        h331 = (e_addr >>> 12);
+                        h332 = 76'h0;
+                        h332 = {h331, 12'h0};
+                        cl_io_frcd_lo <= h332[64-1:0];
+                        h333 = 62'h0;
+                        h333 = ({46'h0, cl_vf_rid} | 0);
+                        h334 = 1'h0;
+                        h335 = 2'h0;
                         if ((e_write != 0)) begin
-                            h319 = 2;
+                            h335 = 2;
                         end
                         else begin
-                            h319 = 1;
+                            h335 = 1;
                         end
-                        h318 = 0;
-                        if ((!((h319 == 2) && 1'b1))) begin
-                            h318 = 1;
+                        h334 = 0;
+                        if ((!((h335 == 2) && 1'b1))) begin
+                            h334 = 1;
                         end
-                        h320 = 63'h0;
-                        h320 = ({1'h0, h317} | {h318, 62'h0});
-                        h321 = 64'h0;
-                        h321 = ({1'h0, h320} | 64'h8000000000000000);
-                        h322 = 64'h0;
-                        h322 = (h321 | 0);
-                        h323 = 64'h0;
-                        h323 = (h322 | 0);
-                        h324 = 64'h0;
-                        h324 = (h323 | 64'h3100000000);
-                        cl_io_frcd_hi <= h324;
+                        h336 = 63'h0;
+                        h336 = ({1'h0, h333} | {h334, 62'h0});
+                        h337 = 64'h0;
+                        h337 = ({1'h0, h336} | 64'h8000000000000000);
+                        h338 = 64'h0;
+                        h338 = (h337 | 0);
+                        h339 = 64'h0;
+                        h339 = (h338 | 0);
+                        h340 = 64'h0;
+                        h340 = (h339 | 64'h3100000000);
+                        cl_io_frcd_hi <= h340;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4293,36 +4844,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 56;
                         cl_io_recorded <= 1;
-                        h325 = 64'h0;
-                        h325 = (e_addr >>> 12);
-                        h326 = 76'h0;
-                        h326 = {h325, 12'h0};
-                        cl_io_frcd_lo <= h326[64-1:0];
-                        h327 = 62'h0;
-                        h327 = ({46'h0, cl_vf_rid} | 0);
-                        h328 = 1'h0;
-                        h329 = 2'h0;
+                        h341 = 64'h0;
+                        h341 = (e_addr >>> 12);
+                        h342 = 76'h0;
+                        h342 = {h341, 12'h0};
+                        cl_io_frcd_lo <= h342[64-1:0];
+                        h343 = 62'h0;
+                        h343 = ({46'h0, cl_vf_rid} | 0);
+                        h344 = 1'h0;
+                        h345 = 2'h0;
                         if ((e_write != 0)) begin
-                            h329 = 2;
+                            h345 = 2;
                         end
                         else begin
-                            h329 = 1;
+                            h345 = 1;
                         end
-                        h328 = 0;
-                        if ((!((h329 == 2) && 1'b1))) begin
-                            h328 = 1;
+                        h344 = 0;
+                        if ((!((h345 == 2) && 1'b1))) begin
+                            h344 = 1;
                         end
-                        h330 = 63'h0;
-                        h330 = ({1'h0, h327} | {h328, 62'h0});
-                        h331 = 64'h0;
-                        h331 = ({1'h0, h330} | 64'h8000000000000000);
-                        h332 = 64'h0;
-                        h332 = (h331 | 0);
-                        h333 = 64'h0;
-                        h333 = (h332 | 0);
-                        h334 = 64'h0;
-                        h334 = (h333 | 64'h3800000000);
-                        cl_io_frcd_hi <= h334;
+                        h346 = 63'h0;
+                        h346 = ({1'h0, h343} | {h344, 62'h0});
+                        h347 = 64'h0;
+                        h347 = ({1'h0, h346} | 64'h8000000000000000);
+                        h348 = 64'h0;
+                        h348 = (h347 | 0);
+                        h349 = 64'h0;
+                        h349 = (h348 | 0);
+                        h350 = 64'h0;
+                        h350 = (h349 | 64'h3800000000);
+                        cl_io_frcd_hi <= h350;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4348,36 +4899,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 57;
                         cl_io_recorded <= 1;
-                        h335 = 64'h0;
-                        h335 = (e_addr >>> 12);
-                        h336 = 76'h0;
-                        h336 = {h335, 12'h0};
-                        cl_io_frcd_lo <= h336[64-1:0];
-                        h337 = 62'h0;
-                        h337 = ({46'h0, cl_vf_rid} | 0);
-                        h338 = 1'h0;
-                        h339 = 2'h0;
+                        h351 = 64'h0;
+                        h351 = (e_addr >>> 12);
+                        h352 = 76'h0;
+                        h352 = {h351, 12'h0};
+                        cl_io_frcd_lo <= h352[64-1:0];
+                        h353 = 62'h0;
+                        h353 = ({46'h0, cl_vf_rid} | 0);
+                        h354 = 1'h0;
+                        h355 = 2'h0;
                         if ((e_write != 0)) begin
-                            h339 = 2;
+                            h355 = 2;
                         end
                         else begin
-                            h339 = 1;
+                            h355 = 1;
                         end
-                        h338 = 0;
-                        if ((!((h339 == 2) && 1'b1))) begin
-                            h338 = 1;
+                        h354 = 0;
+                        if ((!((h355 == 2) && 1'b1))) begin
+                            h354 = 1;
                         end
-                        h340 = 63'h0;
-                        h340 = ({1'h0, h337} | {h338, 62'h0});
-                        h341 = 64'h0;
-                        h341 = ({1'h0, h340} | 64'h8000000000000000);
-                        h342 = 64'h0;
-                        h342 = (h341 | 0);
-                        h343 = 64'h0;
-                        h343 = (h342 | 0);
-                        h344 = 64'h0;
-                        h344 = (h343 | 64'h3900000000);
-                        cl_io_frcd_hi <= h344;
+                        h356 = 63'h0;
+                        h356 = ({1'h0, h353} | {h354, 62'h0});
+                        h357 = 64'h0;
+                        h357 = ({1'h0, h356} | 64'h8000000000000000);
+                        h358 = 64'h0;
+                        h358 = (h357 | 0);
+                        h359 = 64'h0;
+                        h359 = (h358 | 0);
+                        h360 = 64'h0;
+                        h360 = (h359 | 64'h3900000000);
+                        cl_io_frcd_hi <= h360;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4403,36 +4954,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 58;
                         cl_io_recorded <= 1;
-                        h345 = 64'h0;
-                        h345 = (e_addr >>> 12);
-                        h346 = 76'h0;
-                        h346 = {h345, 12'h0};
-                        cl_io_frcd_lo <= h346[64-1:0];
-                        h347 = 62'h0;
-                        h347 = ({46'h0, cl_vf_rid} | 0);
-                        h348 = 1'h0;
-                        h349 = 2'h0;
+                        h361 = 64'h0;
+                        h361 = (e_addr >>> 12);
+                        h362 = 76'h0;
+                        h362 = {h361, 12'h0};
+                        cl_io_frcd_lo <= h362[64-1:0];
+                        h363 = 62'h0;
+                        h363 = ({46'h0, cl_vf_rid} | 0);
+                        h364 = 1'h0;
+                        h365 = 2'h0;
                         if ((e_write != 0)) begin
-                            h349 = 2;
+                            h365 = 2;
                         end
                         else begin
-                            h349 = 1;
+                            h365 = 1;
                         end
-                        h348 = 0;
-                        if ((!((h349 == 2) && 1'b1))) begin
-                            h348 = 1;
+                        h364 = 0;
+                        if ((!((h365 == 2) && 1'b1))) begin
+                            h364 = 1;
                         end
-                        h350 = 63'h0;
-                        h350 = ({1'h0, h347} | {h348, 62'h0});
-                        h351 = 64'h0;
-                        h351 = ({1'h0, h350} | 64'h8000000000000000);
-                        h352 = 64'h0;
-                        h352 = (h351 | 0);
-                        h353 = 64'h0;
-                        h353 = (h352 | 0);
-                        h354 = 64'h0;
-                        h354 = (h353 | 64'h3a00000000);
-                        cl_io_frcd_hi <= h354;
+                        h366 = 63'h0;
+                        h366 = ({1'h0, h363} | {h364, 62'h0});
+                        h367 = 64'h0;
+                        h367 = ({1'h0, h366} | 64'h8000000000000000);
+                        h368 = 64'h0;
+                        h368 = (h367 | 0);
+                        h369 = 64'h0;
+                        h369 = (h368 | 0);
+                        h370 = 64'h0;
+                        h370 = (h369 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h370;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4458,36 +5009,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 64;
                         cl_io_recorded <= 1;
-                        h355 = 64'h0;
-                        h355 = (e_addr >>> 12);
-                        h356 = 76'h0;
-                        h356 = {h355, 12'h0};
-                        cl_io_frcd_lo <= h356[64-1:0];
-                        h357 = 62'h0;
-                        h357 = ({46'h0, cl_vf_rid} | 0);
-                        h358 = 1'h0;
-                        h359 = 2'h0;
+                        h371 = 64'h0;
+                        h371 = (e_addr >>> 12);
+                        h372 = 76'h0;
+                        h372 = {h371, 12'h0};
+                        cl_io_frcd_lo <= h372[64-1:0];
+                        h373 = 62'h0;
+                        h373 = ({46'h0, cl_vf_rid} | 0);
+                        h374 = 1'h0;
+                        h375 = 2'h0;
                         if ((e_write != 0)) begin
-                            h359 = 2;
+                            h375 = 2;
                         end
                         else begin
-                            h359 = 1;
+                            h375 = 1;
                         end
-                        h358 = 0;
-                        if ((!((h359 == 2) && 1'b1))) begin
-                            h358 = 1;
+                        h374 = 0;
+                        if ((!((h375 == 2) && 1'b1))) begin
+                            h374 = 1;
                         end
-                        h360 = 63'h0;
-                        h360 = ({1'h0, h357} | {h358, 62'h0});
-                        h361 = 64'h0;
-                        h361 = ({1'h0, h360} | 64'h8000000000000000);
-                        h362 = 64'h0;
-                        h362 = (h361 | 0);
-                        h363 = 64'h0;
-                        h363 = (h362 | 0);
-                        h364 = 64'h0;
-                        h364 = (h363 | 64'h4000000000);
-                        cl_io_frcd_hi <= h364;
+                        h376 = 63'h0;
+                        h376 = ({1'h0, h373} | {h374, 62'h0});
+                        h377 = 64'h0;
+                        h377 = ({1'h0, h376} | 64'h8000000000000000);
+                        h378 = 64'h0;
+                        h378 = (h377 | 0);
+                        h379 = 64'h0;
+                        h379 = (h378 | 0);
+                        h380 = 64'h0;
+                        h380 = (h379 | 64'h4000000000);
+                        cl_io_frcd_hi <= h380;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4512,42 +5063,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 65;
-                        h365 = 1'h0;
-                        h365 = 0;
+                        h381 = 1'h0;
+                        h381 = 0;
                         if ((!w_io_smctx_0[1])) begin
-                            h365 = 1;
+                            h381 = 1;
                         end
-                        cl_io_recorded <= h365;
-                        h366 = 64'h0;
-                        h366 = (e_addr >>> 12);
-                        h367 = 76'h0;
-                        h367 = {h366, 12'h0};
-                        cl_io_frcd_lo <= h367[64-1:0];
-                        h368 = 62'h0;
-                        h368 = ({46'h0, cl_vf_rid} | 0);
-                        h369 = 1'h0;
-                        h370 = 2'h0;
+                        cl_io_recorded <= h381;
+                        h382 = 64'h0;
+                        h382 = (e_addr >>> 12);
+                        h383 = 76'h0;
+                        h383 = {h382, 12'h0};
+                        cl_io_frcd_lo <= h383[64-1:0];
+                        h384 = 62'h0;
+                        h384 = ({46'h0, cl_vf_rid} | 0);
+                        h385 = 1'h0;
+                        h386 = 2'h0;
                         if ((e_write != 0)) begin
-                            h370 = 2;
+                            h386 = 2;
                         end
                         else begin
-                            h370 = 1;
+                            h386 = 1;
                         end
-                        h369 = 0;
-                        if ((!((h370 == 2) && 1'b1))) begin
-                            h369 = 1;
+                        h385 = 0;
+                        if ((!((h386 == 2) && 1'b1))) begin
+                            h385 = 1;
                         end
-                        h371 = 63'h0;
-                        h371 = ({1'h0, h368} | {h369, 62'h0});
-                        h372 = 64'h0;
-                        h372 = ({1'h0, h371} | 64'h8000000000000000);
-                        h373 = 64'h0;
-                        h373 = (h372 | 0);
-                        h374 = 64'h0;
-                        h374 = (h373 | 0);
-                        h375 = 64'h0;
-                        h375 = (h374 | 64'h4100000000);
-                        cl_io_frcd_hi <= h375;
+                        h387 = 63'h0;
+                        h387 = ({1'h0, h384} | {h385, 62'h0});
+                        h388 = 64'h0;
+                        h388 = ({1'h0, h387} | 64'h8000000000000000);
+                        h389 = 64'h0;
+                        h389 = (h388 | 0);
+                        h390 = 64'h0;
+                        h390 = (h389 | 0);
+                        h391 = 64'h0;
+                        h391 = (h390 | 64'h4100000000);
+                        cl_io_frcd_hi <= h391;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4573,36 +5124,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 66;
                         cl_io_recorded <= 1;
-                        h376 = 64'h0;
-                        h376 = (e_addr >>> 12);
-                        h377 = 76'h0;
-                        h377 = {h376, 12'h0};
-                        cl_io_frcd_lo <= h377[64-1:0];
-                        h378 = 62'h0;
-                        h378 = ({46'h0, cl_vf_rid} | 0);
-                        h379 = 1'h0;
-                        h380 = 2'h0;
+                        h392 = 64'h0;
+                        h392 = (e_addr >>> 12);
+                        h393 = 76'h0;
+                        h393 = {h392, 12'h0};
+                        cl_io_frcd_lo <= h393[64-1:0];
+                        h394 = 62'h0;
+                        h394 = ({46'h0, cl_vf_rid} | 0);
+                        h395 = 1'h0;
+                        h396 = 2'h0;
                         if ((e_write != 0)) begin
-                            h380 = 2;
+                            h396 = 2;
                         end
                         else begin
-                            h380 = 1;
+                            h396 = 1;
                         end
-                        h379 = 0;
-                        if ((!((h380 == 2) && 1'b1))) begin
-                            h379 = 1;
+                        h395 = 0;
+                        if ((!((h396 == 2) && 1'b1))) begin
+                            h395 = 1;
                         end
-                        h381 = 63'h0;
-                        h381 = ({1'h0, h378} | {h379, 62'h0});
-                        h382 = 64'h0;
-                        h382 = ({1'h0, h381} | 64'h8000000000000000);
-                        h383 = 64'h0;
-                        h383 = (h382 | 0);
-                        h384 = 64'h0;
-                        h384 = (h383 | 0);
-                        h385 = 64'h0;
-                        h385 = (h384 | 64'h4200000000);
-                        cl_io_frcd_hi <= h385;
+                        h397 = 63'h0;
+                        h397 = ({1'h0, h394} | {h395, 62'h0});
+                        h398 = 64'h0;
+                        h398 = ({1'h0, h397} | 64'h8000000000000000);
+                        h399 = 64'h0;
+                        h399 = (h398 | 0);
+                        h400 = 64'h0;
+                        h400 = (h399 | 0);
+                        h401 = 64'h0;
+                        h401 = (h400 | 64'h4200000000);
+                        cl_io_frcd_hi <= h401;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4627,42 +5178,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 68;
-                        h386 = 1'h0;
-                        h386 = 0;
+                        h402 = 1'h0;
+                        h402 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h386 = 1;
+                            h402 = 1;
                         end
-                        cl_io_recorded <= h386;
-                        h387 = 64'h0;
-                        h387 = (e_addr >>> 12);
-                        h388 = 76'h0;
-                        h388 = {h387, 12'h0};
-                        cl_io_frcd_lo <= h388[64-1:0];
-                        h389 = 62'h0;
-                        h389 = ({46'h0, cl_vf_rid} | 0);
-                        h390 = 1'h0;
-                        h391 = 2'h0;
+                        cl_io_recorded <= h402;
+                        h403 = 64'h0;
+                        h403 = (e_addr >>> 12);
+                        h404 = 76'h0;
+                        h404 = {h403, 12'h0};
+                        cl_io_frcd_lo <= h404[64-1:0];
+                        h405 = 62'h0;
+                        h405 = ({46'h0, cl_vf_rid} | 0);
+                        h406 = 1'h0;
+                        h407 = 2'h0;
                         if ((e_write != 0)) begin
-                            h391 = 2;
+                            h407 = 2;
                         end
                         else begin
-                            h391 = 1;
+                            h407 = 1;
                         end
-                        h390 = 0;
-                        if ((!((h391 == 2) && 1'b1))) begin
-                            h390 = 1;
+                        h406 = 0;
+                        if ((!((h407 == 2) && 1'b1))) begin
+                            h406 = 1;
                         end
-                        h392 = 63'h0;
-                        h392 = ({1'h0, h389} | {h390, 62'h0});
-                        h393 = 64'h0;
-                        h393 = ({1'h0, h392} | 64'h8000000000000000);
-                        h394 = 64'h0;
-                        h394 = (h393 | 0);
-                        h395 = 64'h0;
-                        h395 = (h394 | 0);
-                        h396 = 64'h0;
-                        h396 = (h395 | 64'h4400000000);
-                        cl_io_frcd_hi <= h396;
+                        h408 = 63'h0;
+                        h408 = ({1'h0, h405} | {h406, 62'h0});
+                        h409 = 64'h0;
+                        h409 = ({1'h0, h408} | 64'h8000000000000000);
+                        h410 = 64'h0;
+                        h410 = (h409 | 0);
+                        h411 = 64'h0;
+                        h411 = (h410 | 0);
+                        h412 = 64'h0;
+                        h412 = (h411 | 64'h4400000000);
+                        cl_io_frcd_hi <= h412;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4687,42 +5238,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 69;
-                        h397 = 1'h0;
-                        h397 = 0;
+                        h413 = 1'h0;
+                        h413 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h397 = 1;
+                            h413 = 1;
                         end
-                        cl_io_recorded <= h397;
-                        h398 = 64'h0;
-                        h398 = (e_addr >>> 12);
-                        h399 = 76'h0;
-                        h399 = {h398, 12'h0};
-                        cl_io_frcd_lo <= h399[64-1:0];
-                        h400 = 62'h0;
-                        h400 = ({46'h0, cl_vf_rid} | 0);
-                        h401 = 1'h0;
-                        h402 = 2'h0;
+                        cl_io_recorded <= h413;
+                        h414 = 64'h0;
+                        h414 = (e_addr >>> 12);
+                        h415 = 76'h0;
+                        h415 = {h414, 12'h0};
+                        cl_io_frcd_lo <= h415[64-1:0];
+                        h416 = 62'h0;
+                        h416 = ({46'h0, cl_vf_rid} | 0);
+                        h417 = 1'h0;
+                        h418 = 2'h0;
                         if ((e_write != 0)) begin
-                            h402 = 2;
+                            h418 = 2;
                         end
                         else begin
-                            h402 = 1;
+                            h418 = 1;
                         end
-                        h401 = 0;
-                        if ((!((h402 == 2) && 1'b1))) begin
-                            h401 = 1;
+                        h417 = 0;
+                        if ((!((h418 == 2) && 1'b1))) begin
+                            h417 = 1;
                         end
-                        h403 = 63'h0;
-                        h403 = ({1'h0, h400} | {h401, 62'h0});
-                        h404 = 64'h0;
-                        h404 = ({1'h0, h403} | 64'h8000000000000000);
-                        h405 = 64'h0;
-                        h405 = (h404 | 0);
-                        h406 = 64'h0;
-                        h406 = (h405 | 0);
-                        h407 = 64'h0;
-                        h407 = (h406 | 64'h4500000000);
-                        cl_io_frcd_hi <= h407;
+                        h419 = 63'h0;
+                        h419 = ({1'h0, h416} | {h417, 62'h0});
+                        h420 = 64'h0;
+                        h420 = ({1'h0, h419} | 64'h8000000000000000);
+                        h421 = 64'h0;
+                        h421 = (h420 | 0);
+                        h422 = 64'h0;
+                        h422 = (h421 | 0);
+                        h423 = 64'h0;
+                        h423 = (h422 | 64'h4500000000);
+                        cl_io_frcd_hi <= h423;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4801,42 +5352,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 70;
-                        h408 = 1'h0;
-                        h408 = 0;
+                        h424 = 1'h0;
+                        h424 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h408 = 1;
+                            h424 = 1;
                         end
-                        cl_io_recorded <= h408;
-                        h409 = 64'h0;
-                        h409 = (e_addr >>> 12);
-                        h410 = 76'h0;
-                        h410 = {h409, 12'h0};
-                        cl_io_frcd_lo <= h410[64-1:0];
-                        h411 = 62'h0;
-                        h411 = ({46'h0, cl_vf_rid} | 0);
-                        h412 = 1'h0;
-                        h413 = 2'h0;
+                        cl_io_recorded <= h424;
+                        h425 = 64'h0;
+                        h425 = (e_addr >>> 12);
+                        h426 = 76'h0;
+                        h426 = {h425, 12'h0};
+                        cl_io_frcd_lo <= h426[64-1:0];
+                        h427 = 62'h0;
+                        h427 = ({46'h0, cl_vf_rid} | 0);
+                        h428 = 1'h0;
+                        h429 = 2'h0;
                         if ((e_write != 0)) begin
-                            h413 = 2;
+                            h429 = 2;
                         end
                         else begin
-                            h413 = 1;
+                            h429 = 1;
                         end
-                        h412 = 0;
-                        if ((!((h413 == 2) && 1'b1))) begin
-                            h412 = 1;
+                        h428 = 0;
+                        if ((!((h429 == 2) && 1'b1))) begin
+                            h428 = 1;
                         end
-                        h414 = 63'h0;
-                        h414 = ({1'h0, h411} | {h412, 62'h0});
-                        h415 = 64'h0;
-                        h415 = ({1'h0, h414} | 64'h8000000000000000);
-                        h416 = 64'h0;
-                        h416 = (h415 | 0);
-                        h417 = 64'h0;
-                        h417 = (h416 | 0);
-                        h418 = 64'h0;
-                        h418 = (h417 | 64'h4600000000);
-                        cl_io_frcd_hi <= h418;
+                        h430 = 63'h0;
+                        h430 = ({1'h0, h427} | {h428, 62'h0});
+                        h431 = 64'h0;
+                        h431 = ({1'h0, h430} | 64'h8000000000000000);
+                        h432 = 64'h0;
+                        h432 = (h431 | 0);
+                        h433 = 64'h0;
+                        h433 = (h432 | 0);
+                        h434 = 64'h0;
+                        h434 = (h433 | 64'h4600000000);
+                        cl_io_frcd_hi <= h434;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4862,36 +5413,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 80;
                         cl_io_recorded <= 1;
-                        h419 = 64'h0;
-                        h419 = (e_addr >>> 12);
-                        h420 = 76'h0;
-                        h420 = {h419, 12'h0};
-                        cl_io_frcd_lo <= h420[64-1:0];
-                        h421 = 62'h0;
-                        h421 = ({46'h0, cl_vf_rid} | 0);
-                        h422 = 1'h0;
-                        h423 = 2'h0;
+                        h435 = 64'h0;
+                        h435 = (e_addr >>> 12);
+                        h436 = 76'h0;
+                        h436 = {h435, 12'h0};
+                        cl_io_frcd_lo <= h436[64-1:0];
+                        h437 = 62'h0;
+                        h437 = ({46'h0, cl_vf_rid} | 0);
+                        h438 = 1'h0;
+                        h439 = 2'h0;
                         if ((e_write != 0)) begin
-                            h423 = 2;
+                            h439 = 2;
                         end
                         else begin
-                            h423 = 1;
+                            h439 = 1;
                         end
-                        h422 = 0;
-                        if ((!((h423 == 2) && 1'b1))) begin
-                            h422 = 1;
+                        h438 = 0;
+                        if ((!((h439 == 2) && 1'b1))) begin
+                            h438 = 1;
                         end
-                        h424 = 63'h0;
-                        h424 = ({1'h0, h421} | {h422, 62'h0});
-                        h425 = 64'h0;
-                        h425 = ({1'h0, h424} | 64'h8000000000000000);
-                        h426 = 64'h0;
-                        h426 = (h425 | 0);
-                        h427 = 64'h0;
-                        h427 = (h426 | 0);
-                        h428 = 64'h0;
-                        h428 = (h427 | 64'h5000000000);
-                        cl_io_frcd_hi <= h428;
+                        h440 = 63'h0;
+                        h440 = ({1'h0, h437} | {h438, 62'h0});
+                        h441 = 64'h0;
+                        h441 = ({1'h0, h440} | 64'h8000000000000000);
+                        h442 = 64'h0;
+                        h442 = (h441 | 0);
+                        h443 = 64'h0;
+                        h443 = (h442 | 0);
+                        h444 = 64'h0;
+                        h444 = (h443 | 64'h5000000000);
+                        cl_io_frcd_hi <= h444;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4916,42 +5467,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 81;
-                        h429 = 1'h0;
-                        h429 = 0;
+                        h445 = 1'h0;
+                        h445 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h429 = 1;
+                            h445 = 1;
                         end
-                        cl_io_recorded <= h429;
-                        h430 = 64'h0;
-                        h430 = (e_addr >>> 12);
-                        h431 = 76'h0;
-                        h431 = {h430, 12'h0};
-                        cl_io_frcd_lo <= h431[64-1:0];
-                        h432 = 62'h0;
-                        h432 = ({46'h0, cl_vf_rid} | 0);
-                        h433 = 1'h0;
-                        h434 = 2'h0;
+                        cl_io_recorded <= h445;
+                        h446 = 64'h0;
+                        h446 = (e_addr >>> 12);
+                        h447 = 76'h0;
+                        h447 = {h446, 12'h0};
+                        cl_io_frcd_lo <= h447[64-1:0];
+                        h448 = 62'h0;
+                        h448 = ({46'h0, cl_vf_rid} | 0);
+                        h449 = 1'h0;
+                        h450 = 2'h0;
                         if ((e_write != 0)) begin
-                            h434 = 2;
+                            h450 = 2;
                         end
                         else begin
-                            h434 = 1;
+                            h450 = 1;
                         end
-                        h433 = 0;
-                        if ((!((h434 == 2) && 1'b1))) begin
-                            h433 = 1;
+                        h449 = 0;
+                        if ((!((h450 == 2) && 1'b1))) begin
+                            h449 = 1;
                         end
-                        h435 = 63'h0;
-                        h435 = ({1'h0, h432} | {h433, 62'h0});
-                        h436 = 64'h0;
-                        h436 = ({1'h0, h435} | 64'h8000000000000000);
-                        h437 = 64'h0;
-                        h437 = (h436 | 0);
-                        h438 = 64'h0;
-                        h438 = (h437 | 0);
-                        h439 = 64'h0;
-                        h439 = (h438 | 64'h5100000000);
-                        cl_io_frcd_hi <= h439;
+                        h451 = 63'h0;
+                        h451 = ({1'h0, h448} | {h449, 62'h0});
+                        h452 = 64'h0;
+                        h452 = ({1'h0, h451} | 64'h8000000000000000);
+                        h453 = 64'h0;
+                        h453 = (h452 | 0);
+                        h454 = 64'h0;
+                        h454 = (h453 | 0);
+                        h455 = 64'h0;
+                        h455 = (h454 | 64'h5100000000);
+                        cl_io_frcd_hi <= h455;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4977,36 +5528,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 82;
                         cl_io_recorded <= 1;
-                        h440 = 64'h0;
-                        h440 = (e_addr >>> 12);
-                        h441 = 76'h0;
-                        h441 = {h440, 12'h0};
-                        cl_io_frcd_lo <= h441[64-1:0];
-                        h442 = 62'h0;
-                        h442 = ({46'h0, cl_vf_rid} | 0);
-                        h443 = 1'h0;
-                        h444 = 2'h0;
+                        h456 = 64'h0;
+                        h456 = (e_addr >>> 12);
+                        h457 = 76'h0;
+                        h457 = {h456, 12'h0};
+                        cl_io_frcd_lo <= h457[64-1:0];
+                        h458 = 62'h0;
+                        h458 = ({46'h0, cl_vf_rid} | 0);
+                        h459 = 1'h0;
+                        h460 = 2'h0;
                         if ((e_write != 0)) begin
-                            h444 = 2;
+                            h460 = 2;
                         end
                         else begin
-                            h444 = 1;
+                            h460 = 1;
                         end
-                        h443 = 0;
-                        if ((!((h444 == 2) && 1'b1))) begin
-                            h443 = 1;
+                        h459 = 0;
+                        if ((!((h460 == 2) && 1'b1))) begin
+                            h459 = 1;
                         end
-                        h445 = 63'h0;
-                        h445 = ({1'h0, h442} | {h443, 62'h0});
-                        h446 = 64'h0;
-                        h446 = ({1'h0, h445} | 64'h8000000000000000);
-                        h447 = 64'h0;
-                        h447 = (h446 | 0);
-                        h448 = 64'h0;
-                        h448 = (h447 | 0);
-                        h449 = 64'h0;
-                        h449 = (h448 | 64'h5200000000);
-                        cl_io_frcd_hi <= h449;
+                        h461 = 63'h0;
+                        h461 = ({1'h0, h458} | {h459, 62'h0});
+                        h462 = 64'h0;
+                        h462 = ({1'h0, h461} | 64'h8000000000000000);
+                        h463 = 64'h0;
+                        h463 = (h462 | 0);
+                        h464 = 64'h0;
+                        h464 = (h463 | 0);
+                        h465 = 64'h0;
+                        h465 = (h464 | 64'h5200000000);
+                        cl_io_frcd_hi <= h465;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5032,36 +5583,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 88;
                         cl_io_recorded <= 1;
-                        h450 = 64'h0;
-                        h450 = (e_addr >>> 12);
-                        h451 = 76'h0;
-                        h451 = {h450, 12'h0};
-                        cl_io_frcd_lo <= h451[64-1:0];
-                        h452 = 62'h0;
-                        h452 = ({46'h0, cl_vf_rid} | 0);
-                        h453 = 1'h0;
-                        h454 = 2'h0;
+                        h466 = 64'h0;
+                        h466 = (e_addr >>> 12);
+                        h467 = 76'h0;
+                        h467 = {h466, 12'h0};
+                        cl_io_frcd_lo <= h467[64-1:0];
+                        h468 = 62'h0;
+                        h468 = ({46'h0, cl_vf_rid} | 0);
+                        h469 = 1'h0;
+                        h470 = 2'h0;
                         if ((e_write != 0)) begin
-                            h454 = 2;
+                            h470 = 2;
                         end
                         else begin
-                            h454 = 1;
+                            h470 = 1;
                         end
-                        h453 = 0;
-                        if ((!((h454 == 2) && 1'b1))) begin
-                            h453 = 1;
+                        h469 = 0;
+                        if ((!((h470 == 2) && 1'b1))) begin
+                            h469 = 1;
                         end
-                        h455 = 63'h0;
-                        h455 = ({1'h0, h452} | {h453, 62'h0});
-                        h456 = 64'h0;
-                        h456 = ({1'h0, h455} | 64'h8000000000000000);
-                        h457 = 64'h0;
-                        h457 = (h456 | 0);
-                        h458 = 64'h0;
-                        h458 = (h457 | 0);
-                        h459 = 64'h0;
-                        h459 = (h458 | 64'h5800000000);
-                        cl_io_frcd_hi <= h459;
+                        h471 = 63'h0;
+                        h471 = ({1'h0, h468} | {h469, 62'h0});
+                        h472 = 64'h0;
+                        h472 = ({1'h0, h471} | 64'h8000000000000000);
+                        h473 = 64'h0;
+                        h473 = (h472 | 0);
+                        h474 = 64'h0;
+                        h474 = (h473 | 0);
+                        h475 = 64'h0;
+                        h475 = (h474 | 64'h5800000000);
+                        cl_io_frcd_hi <= h475;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5086,42 +5637,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 89;
-                        h460 = 1'h0;
-                        h460 = 0;
+                        h476 = 1'h0;
+                        h476 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h460 = 1;
+                            h476 = 1;
                         end
-                        cl_io_recorded <= h460;
-                        h461 = 64'h0;
-                        h461 = (e_addr >>> 12);
-                        h462 = 76'h0;
-                        h462 = {h461, 12'h0};
-                        cl_io_frcd_lo <= h462[64-1:0];
-                        h463 = 62'h0;
-                        h463 = ({46'h0, cl_vf_rid} | 0);
-                        h464 = 1'h0;
-                        h465 = 2'h0;
+                        cl_io_recorded <= h476;
+                        h477 = 64'h0;
+                        h477 = (e_addr >>> 12);
+                        h478 = 76'h0;
+                        h478 = {h477, 12'h0};
+                        cl_io_frcd_lo <= h478[64-1:0];
+                        h479 = 62'h0;
+                        h479 = ({46'h0, cl_vf_rid} | 0);
+                        h480 = 1'h0;
+                        h481 = 2'h0;
                         if ((e_write != 0)) begin
-                            h465 = 2;
+                            h481 = 2;
                         end
                         else begin
-                            h465 = 1;
+                            h481 = 1;
                         end
-                        h464 = 0;
-                        if ((!((h465 == 2) && 1'b1))) begin
-                            h464 = 1;
+                        h480 = 0;
+                        if ((!((h481 == 2) && 1'b1))) begin
+                            h480 = 1;
                         end
-                        h466 = 63'h0;
-                        h466 = ({1'h0, h463} | {h464, 62'h0});
-                        h467 = 64'h0;
-                        h467 = ({1'h0, h466} | 64'h8000000000000000);
-                        h468 = 64'h0;
-                        h468 = (h467 | 0);
-                        h469 = 64'h0;
-                        h469 = (h468 | 0);
-                        h470 = 64'h0;
-                        h470 = (h469 | 64'h5900000000);
-                        cl_io_frcd_hi <= h470;
+                        h482 = 63'h0;
+                        h482 = ({1'h0, h479} | {h480, 62'h0});
+                        h483 = 64'h0;
+                        h483 = ({1'h0, h482} | 64'h8000000000000000);
+                        h484 = 64'h0;
+                        h484 = (h483 | 0);
+                        h485 = 64'h0;
+                        h485 = (h484 | 0);
+                        h486 = 64'h0;
+                        h486 = (h485 | 64'h5900000000);
+                        cl_io_frcd_hi <= h486;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5147,36 +5698,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 90;
                         cl_io_recorded <= 1;
-                        h471 = 64'h0;
-                        h471 = (e_addr >>> 12);
-                        h472 = 76'h0;
-                        h472 = {h471, 12'h0};
-                        cl_io_frcd_lo <= h472[64-1:0];
-                        h473 = 62'h0;
-                        h473 = ({46'h0, cl_vf_rid} | 0);
-                        h474 = 1'h0;
-                        h475 = 2'h0;
+                        h487 = 64'h0;
+                        h487 = (e_addr >>> 12);
+                        h488 = 76'h0;
+                        h488 = {h487, 12'h0};
+                        cl_io_frcd_lo <= h488[64-1:0];
+                        h489 = 62'h0;
+                        h489 = ({46'h0, cl_vf_rid} | 0);
+                        h490 = 1'h0;
+                        h491 = 2'h0;
                         if ((e_write != 0)) begin
-                            h475 = 2;
+                            h491 = 2;
                         end
                         else begin
-                            h475 = 1;
+                            h491 = 1;
                         end
-                        h474 = 0;
-                        if ((!((h475 == 2) && 1'b1))) begin
-                            h474 = 1;
+                        h490 = 0;
+                        if ((!((h491 == 2) && 1'b1))) begin
+                            h490 = 1;
                         end
-                        h476 = 63'h0;
-                        h476 = ({1'h0, h473} | {h474, 62'h0});
-                        h477 = 64'h0;
-                        h477 = ({1'h0, h476} | 64'h8000000000000000);
-                        h478 = 64'h0;
-                        h478 = (h477 | 0);
-                        h479 = 64'h0;
-                        h479 = (h478 | 0);
-                        h480 = 64'h0;
-                        h480 = (h479 | 64'h5a00000000);
-                        cl_io_frcd_hi <= h480;
+                        h492 = 63'h0;
+                        h492 = ({1'h0, h489} | {h490, 62'h0});
+                        h493 = 64'h0;
+                        h493 = ({1'h0, h492} | 64'h8000000000000000);
+                        h494 = 64'h0;
+                        h494 = (h493 | 0);
+                        h495 = 64'h0;
+                        h495 = (h494 | 0);
+                        h496 = 64'h0;
+                        h496 = (h495 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h496;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5201,42 +5752,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 91;
-                        h481 = 1'h0;
-                        h481 = 0;
+                        h497 = 1'h0;
+                        h497 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h481 = 1;
+                            h497 = 1;
                         end
-                        cl_io_recorded <= h481;
-                        h482 = 64'h0;
-                        h482 = (e_addr >>> 12);
-                        h483 = 76'h0;
-                        h483 = {h482, 12'h0};
-                        cl_io_frcd_lo <= h483[64-1:0];
-                        h484 = 62'h0;
-                        h484 = ({46'h0, cl_vf_rid} | 0);
-                        h485 = 1'h0;
-                        h486 = 2'h0;
+                        cl_io_recorded <= h497;
+                        h498 = 64'h0;
+                        h498 = (e_addr >>> 12);
+                        h499 = 76'h0;
+                        h499 = {h498, 12'h0};
+                        cl_io_frcd_lo <= h499[64-1:0];
+                        h500 = 62'h0;
+                        h500 = ({46'h0, cl_vf_rid} | 0);
+                        h501 = 1'h0;
+                        h502 = 2'h0;
                         if ((e_write != 0)) begin
-                            h486 = 2;
+                            h502 = 2;
                         end
                         else begin
-                            h486 = 1;
+                            h502 = 1;
                         end
-                        h485 = 0;
-                        if ((!((h486 == 2) && 1'b1))) begin
-                            h485 = 1;
+                        h501 = 0;
+                        if ((!((h502 == 2) && 1'b1))) begin
+                            h501 = 1;
                         end
-                        h487 = 63'h0;
-                        h487 = ({1'h0, h484} | {h485, 62'h0});
-                        h488 = 64'h0;
-                        h488 = ({1'h0, h487} | 64'h8000000000000000);
-                        h489 = 64'h0;
-                        h489 = (h488 | 0);
-                        h490 = 64'h0;
-                        h490 = (h489 | 0);
-                        h491 = 64'h0;
-                        h491 = (h490 | 64'h5b00000000);
-                        cl_io_frcd_hi <= h491;
+                        h503 = 63'h0;
+                        h503 = ({1'h0, h500} | {h501, 62'h0});
+                        h504 = 64'h0;
+                        h504 = ({1'h0, h503} | 64'h8000000000000000);
+                        h505 = 64'h0;
+                        h505 = (h504 | 0);
+                        h506 = 64'h0;
+                        h506 = (h505 | 0);
+                        h507 = 64'h0;
+                        h507 = (h506 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h507;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5302,9 +5853,9 @@ always @(posedge clk) begin: fsm
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
                         v_wide[2-1:1] = 1;
-                        h492 = 64'h0;
-                        h492 = (e_addr >>> 12);
-                        v_wide[64-1:12] = h492[52-1:0];
+                        h508 = 64'h0;
+                        h508 = (e_addr >>> 12);
+                        v_wide[64-1:12] = h508[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                         cl_io_urgent <= 0;
                         cl_io_pda <= 0;
@@ -5348,42 +5899,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 93;
-                        h493 = 1'h0;
-                        h493 = 0;
+                        h509 = 1'h0;
+                        h509 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h493 = 1;
+                            h509 = 1;
                         end
-                        cl_io_recorded <= h493;
-                        h494 = 64'h0;
-                        h494 = (e_addr >>> 12);
-                        h495 = 76'h0;
-                        h495 = {h494, 12'h0};
-                        cl_io_frcd_lo <= h495[64-1:0];
-                        h496 = 62'h0;
-                        h496 = ({46'h0, cl_vf_rid} | 0);
-                        h497 = 1'h0;
-                        h498 = 2'h0;
+                        cl_io_recorded <= h509;
+                        h510 = 64'h0;
+                        h510 = (e_addr >>> 12);
+                        h511 = 76'h0;
+                        h511 = {h510, 12'h0};
+                        cl_io_frcd_lo <= h511[64-1:0];
+                        h512 = 62'h0;
+                        h512 = ({46'h0, cl_vf_rid} | 0);
+                        h513 = 1'h0;
+                        h514 = 2'h0;
                         if ((e_write != 0)) begin
-                            h498 = 2;
+                            h514 = 2;
                         end
                         else begin
-                            h498 = 1;
+                            h514 = 1;
                         end
-                        h497 = 0;
-                        if ((!((h498 == 2) && 1'b1))) begin
-                            h497 = 1;
+                        h513 = 0;
+                        if ((!((h514 == 2) && 1'b1))) begin
+                            h513 = 1;
                         end
-                        h499 = 63'h0;
-                        h499 = ({1'h0, h496} | {h497, 62'h0});
-                        h500 = 64'h0;
-                        h500 = ({1'h0, h499} | 64'h8000000000000000);
-                        h501 = 64'h0;
-                        h501 = (h500 | 0);
-                        h502 = 64'h0;
-                        h502 = (h501 | 0);
-                        h503 = 64'h0;
-                        h503 = (h502 | 64'h5d00000000);
-                        cl_io_frcd_hi <= h503;
+                        h515 = 63'h0;
+                        h515 = ({1'h0, h512} | {h513, 62'h0});
+                        h516 = 64'h0;
+                        h516 = ({1'h0, h515} | 64'h8000000000000000);
+                        h517 = 64'h0;
+                        h517 = (h516 | 0);
+                        h518 = 64'h0;
+                        h518 = (h517 | 0);
+                        h519 = 64'h0;
+                        h519 = (h518 | 64'h5d00000000);
+                        cl_io_frcd_hi <= h519;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5435,42 +5986,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 128;
-                        h504 = 1'h0;
-                        h504 = 0;
+                        h520 = 1'h0;
+                        h520 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h504 = 1;
+                            h520 = 1;
                         end
-                        cl_io_recorded <= h504;
-                        h505 = 64'h0;
-                        h505 = (e_addr >>> 12);
-                        h506 = 76'h0;
-                        h506 = {h505, 12'h0};
-                        cl_io_frcd_lo <= h506[64-1:0];
-                        h507 = 62'h0;
-                        h507 = ({46'h0, cl_vf_rid} | 0);
-                        h508 = 1'h0;
-                        h509 = 2'h0;
+                        cl_io_recorded <= h520;
+                        h521 = 64'h0;
+                        h521 = (e_addr >>> 12);
+                        h522 = 76'h0;
+                        h522 = {h521, 12'h0};
+                        cl_io_frcd_lo <= h522[64-1:0];
+                        h523 = 62'h0;
+                        h523 = ({46'h0, cl_vf_rid} | 0);
+                        h524 = 1'h0;
+                        h525 = 2'h0;
                         if ((e_write != 0)) begin
-                            h509 = 2;
+                            h525 = 2;
                         end
                         else begin
-                            h509 = 1;
+                            h525 = 1;
                         end
-                        h508 = 0;
-                        if ((!((h509 == 2) && 1'b1))) begin
-                            h508 = 1;
+                        h524 = 0;
+                        if ((!((h525 == 2) && 1'b1))) begin
+                            h524 = 1;
                         end
-                        h510 = 63'h0;
-                        h510 = ({1'h0, h507} | {h508, 62'h0});
-                        h511 = 64'h0;
-                        h511 = ({1'h0, h510} | 64'h8000000000000000);
-                        h512 = 64'h0;
-                        h512 = (h511 | 0);
-                        h513 = 64'h0;
-                        h513 = (h512 | 0);
-                        h514 = 64'h0;
-                        h514 = (h513 | 64'h8000000000);
-                        cl_io_frcd_hi <= h514;
+                        h526 = 63'h0;
+                        h526 = ({1'h0, h523} | {h524, 62'h0});
+                        h527 = 64'h0;
+                        h527 = ({1'h0, h526} | 64'h8000000000000000);
+                        h528 = 64'h0;
+                        h528 = (h527 | 0);
+                        h529 = 64'h0;
+                        h529 = (h528 | 0);
+                        h530 = 64'h0;
+                        h530 = (h529 | 64'h8000000000);
+                        cl_io_frcd_hi <= h530;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5544,6 +6095,33 @@ always @(posedge clk) begin: fsm
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
+                        cl_io_sm_nested_translated <= 1;
+                        cl_io_outcome <= 1;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
                         cl_io_sm_fl_ats_translation <= 1;
                         cl_io_outcome <= 7;
                         cl_io_address <= 0;
@@ -5576,47 +6154,80 @@ always @(posedge clk) begin: fsm
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
+                        cl_io_sm_nested_ats_translation <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_io_cpl <= v_wide[64-1:0];
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
                         cl_io_sm_fl_access_error <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 112;
-                        h515 = 1'h0;
-                        h515 = 0;
+                        h531 = 1'h0;
+                        h531 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h515 = 1;
+                            h531 = 1;
                         end
-                        cl_io_recorded <= h515;
-                        h516 = 64'h0;
-                        h516 = (e_addr >>> 12);
-                        h517 = 76'h0;
-                        h517 = {h516, 12'h0};
-                        cl_io_frcd_lo <= h517[64-1:0];
-                        h518 = 62'h0;
-                        h518 = ({46'h0, cl_vf_rid} | 0);
-                        h519 = 1'h0;
-                        h520 = 2'h0;
+                        cl_io_recorded <= h531;
+                        h532 = 64'h0;
+                        h532 = (e_addr >>> 12);
+                        h533 = 76'h0;
+                        h533 = {h532, 12'h0};
+                        cl_io_frcd_lo <= h533[64-1:0];
+                        h534 = 62'h0;
+                        h534 = ({46'h0, cl_vf_rid} | 0);
+                        h535 = 1'h0;
+                        h536 = 2'h0;
                         if ((e_write != 0)) begin
-                            h520 = 2;
+                            h536 = 2;
                         end
                         else begin
-                            h520 = 1;
+                            h536 = 1;
                         end
-                        h519 = 0;
-                        if ((!((h520 == 2) && 1'b1))) begin
-                            h519 = 1;
+                        h535 = 0;
+                        if ((!((h536 == 2) && 1'b1))) begin
+                            h535 = 1;
                         end
-                        h521 = 63'h0;
-                        h521 = ({1'h0, h518} | {h519, 62'h0});
-                        h522 = 64'h0;
-                        h522 = ({1'h0, h521} | 64'h8000000000000000);
-                        h523 = 64'h0;
-                        h523 = (h522 | 0);
-                        h524 = 64'h0;
-                        h524 = (h523 | 0);
-                        h525 = 64'h0;
-                        h525 = (h524 | 0);
-                        cl_io_frcd_hi <= h525;
+                        h537 = 63'h0;
+                        h537 = ({1'h0, h534} | {h535, 62'h0});
+                        h538 = 64'h0;
+                        h538 = ({1'h0, h537} | 64'h8000000000000000);
+                        h539 = 64'h0;
+                        h539 = (h538 | 0);
+                        h540 = 64'h0;
+                        h540 = (h539 | 0);
+                        h541 = 64'h0;
+                        h541 = (h540 | 0);
+                        cl_io_frcd_hi <= h541;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5668,42 +6279,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 113;
-                        h526 = 1'h0;
-                        h526 = 0;
+                        h542 = 1'h0;
+                        h542 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h526 = 1;
+                            h542 = 1;
                         end
-                        cl_io_recorded <= h526;
-                        h527 = 64'h0;
-                        h527 = (e_addr >>> 12);
-                        h528 = 76'h0;
-                        h528 = {h527, 12'h0};
-                        cl_io_frcd_lo <= h528[64-1:0];
-                        h529 = 62'h0;
-                        h529 = ({46'h0, cl_vf_rid} | 0);
-                        h530 = 1'h0;
-                        h531 = 2'h0;
+                        cl_io_recorded <= h542;
+                        h543 = 64'h0;
+                        h543 = (e_addr >>> 12);
+                        h544 = 76'h0;
+                        h544 = {h543, 12'h0};
+                        cl_io_frcd_lo <= h544[64-1:0];
+                        h545 = 62'h0;
+                        h545 = ({46'h0, cl_vf_rid} | 0);
+                        h546 = 1'h0;
+                        h547 = 2'h0;
                         if ((e_write != 0)) begin
-                            h531 = 2;
+                            h547 = 2;
                         end
                         else begin
-                            h531 = 1;
+                            h547 = 1;
                         end
-                        h530 = 0;
-                        if ((!((h531 == 2) && 1'b1))) begin
-                            h530 = 1;
+                        h546 = 0;
+                        if ((!((h547 == 2) && 1'b1))) begin
+                            h546 = 1;
                         end
-                        h532 = 63'h0;
-                        h532 = ({1'h0, h529} | {h530, 62'h0});
-                        h533 = 64'h0;
-                        h533 = ({1'h0, h532} | 64'h8000000000000000);
-                        h534 = 64'h0;
-                        h534 = (h533 | 0);
-                        h535 = 64'h0;
-                        h535 = (h534 | 0);
-                        h536 = 64'h0;
-                        h536 = (h535 | 64'h7100000000);
-                        cl_io_frcd_hi <= h536;
+                        h548 = 63'h0;
+                        h548 = ({1'h0, h545} | {h546, 62'h0});
+                        h549 = 64'h0;
+                        h549 = ({1'h0, h548} | 64'h8000000000000000);
+                        h550 = 64'h0;
+                        h550 = (h549 | 0);
+                        h551 = 64'h0;
+                        h551 = (h550 | 0);
+                        h552 = 64'h0;
+                        h552 = (h551 | 64'h7100000000);
+                        cl_io_frcd_hi <= h552;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5728,42 +6339,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 129;
-                        h537 = 1'h0;
-                        h537 = 0;
+                        h553 = 1'h0;
+                        h553 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h537 = 1;
+                            h553 = 1;
                         end
-                        cl_io_recorded <= h537;
-                        h538 = 64'h0;
-                        h538 = (e_addr >>> 12);
-                        h539 = 76'h0;
-                        h539 = {h538, 12'h0};
-                        cl_io_frcd_lo <= h539[64-1:0];
-                        h540 = 62'h0;
-                        h540 = ({46'h0, cl_vf_rid} | 0);
-                        h541 = 1'h0;
-                        h542 = 2'h0;
+                        cl_io_recorded <= h553;
+                        h554 = 64'h0;
+                        h554 = (e_addr >>> 12);
+                        h555 = 76'h0;
+                        h555 = {h554, 12'h0};
+                        cl_io_frcd_lo <= h555[64-1:0];
+                        h556 = 62'h0;
+                        h556 = ({46'h0, cl_vf_rid} | 0);
+                        h557 = 1'h0;
+                        h558 = 2'h0;
                         if ((e_write != 0)) begin
-                            h542 = 2;
+                            h558 = 2;
                         end
                         else begin
-                            h542 = 1;
+                            h558 = 1;
                         end
-                        h541 = 0;
-                        if ((!((h542 == 2) && 1'b1))) begin
-                            h541 = 1;
+                        h557 = 0;
+                        if ((!((h558 == 2) && 1'b1))) begin
+                            h557 = 1;
                         end
-                        h543 = 63'h0;
-                        h543 = ({1'h0, h540} | {h541, 62'h0});
-                        h544 = 64'h0;
-                        h544 = ({1'h0, h543} | 64'h8000000000000000);
-                        h545 = 64'h0;
-                        h545 = (h544 | 0);
-                        h546 = 64'h0;
-                        h546 = (h545 | 0);
-                        h547 = 64'h0;
-                        h547 = (h546 | 64'h8100000000);
-                        cl_io_frcd_hi <= h547;
+                        h559 = 63'h0;
+                        h559 = ({1'h0, h556} | {h557, 62'h0});
+                        h560 = 64'h0;
+                        h560 = ({1'h0, h559} | 64'h8000000000000000);
+                        h561 = 64'h0;
+                        h561 = (h560 | 0);
+                        h562 = 64'h0;
+                        h562 = (h561 | 0);
+                        h563 = 64'h0;
+                        h563 = (h562 | 64'h8100000000);
+                        cl_io_frcd_hi <= h563;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5788,42 +6399,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h548 = 1'h0;
-                        h548 = 0;
+                        h564 = 1'h0;
+                        h564 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h548 = 1;
+                            h564 = 1;
                         end
-                        cl_io_recorded <= h548;
-                        h549 = 64'h0;
-                        h549 = (e_addr >>> 12);
-                        h550 = 76'h0;
-                        h550 = {h549, 12'h0};
-                        cl_io_frcd_lo <= h550[64-1:0];
-                        h551 = 62'h0;
-                        h551 = ({46'h0, cl_vf_rid} | 0);
-                        h552 = 1'h0;
-                        h553 = 2'h0;
+                        cl_io_recorded <= h564;
+                        h565 = 64'h0;
+                        h565 = (e_addr >>> 12);
+                        h566 = 76'h0;
+                        h566 = {h565, 12'h0};
+                        cl_io_frcd_lo <= h566[64-1:0];
+                        h567 = 62'h0;
+                        h567 = ({46'h0, cl_vf_rid} | 0);
+                        h568 = 1'h0;
+                        h569 = 2'h0;
                         if ((e_write != 0)) begin
-                            h553 = 2;
+                            h569 = 2;
                         end
                         else begin
-                            h553 = 1;
+                            h569 = 1;
                         end
-                        h552 = 0;
-                        if ((!((h553 == 2) && 1'b1))) begin
-                            h552 = 1;
+                        h568 = 0;
+                        if ((!((h569 == 2) && 1'b1))) begin
+                            h568 = 1;
                         end
-                        h554 = 63'h0;
-                        h554 = ({1'h0, h551} | {h552, 62'h0});
-                        h555 = 64'h0;
-                        h555 = ({1'h0, h554} | 64'h8000000000000000);
-                        h556 = 64'h0;
-                        h556 = (h555 | 0);
-                        h557 = 64'h0;
-                        h557 = (h556 | 0);
-                        h558 = 64'h0;
-                        h558 = (h557 | 64'h8500000000);
-                        cl_io_frcd_hi <= h558;
+                        h570 = 63'h0;
+                        h570 = ({1'h0, h567} | {h568, 62'h0});
+                        h571 = 64'h0;
+                        h571 = ({1'h0, h570} | 64'h8000000000000000);
+                        h572 = 64'h0;
+                        h572 = (h571 | 0);
+                        h573 = 64'h0;
+                        h573 = (h572 | 0);
+                        h574 = 64'h0;
+                        h574 = (h573 | 64'h8500000000);
+                        cl_io_frcd_hi <= h574;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5848,42 +6459,489 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 114;
-                        h559 = 1'h0;
-                        h559 = 0;
+                        h575 = 1'h0;
+                        h575 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h559 = 1;
+                            h575 = 1;
                         end
-                        cl_io_recorded <= h559;
-                        h560 = 64'h0;
-                        h560 = (e_addr >>> 12);
-                        h561 = 76'h0;
-                        h561 = {h560, 12'h0};
-                        cl_io_frcd_lo <= h561[64-1:0];
-                        h562 = 62'h0;
-                        h562 = ({46'h0, cl_vf_rid} | 0);
-                        h563 = 1'h0;
-                        h564 = 2'h0;
+                        cl_io_recorded <= h575;
+                        h576 = 64'h0;
+                        h576 = (e_addr >>> 12);
+                        h577 = 76'h0;
+                        h577 = {h576, 12'h0};
+                        cl_io_frcd_lo <= h577[64-1:0];
+                        h578 = 62'h0;
+                        h578 = ({46'h0, cl_vf_rid} | 0);
+                        h579 = 1'h0;
+                        h580 = 2'h0;
                         if ((e_write != 0)) begin
-                            h564 = 2;
+                            h580 = 2;
                         end
                         else begin
-                            h564 = 1;
+                            h580 = 1;
                         end
-                        h563 = 0;
-                        if ((!((h564 == 2) && 1'b1))) begin
-                            h563 = 1;
+                        h579 = 0;
+                        if ((!((h580 == 2) && 1'b1))) begin
+                            h579 = 1;
                         end
-                        h565 = 63'h0;
-                        h565 = ({1'h0, h562} | {h563, 62'h0});
-                        h566 = 64'h0;
-                        h566 = ({1'h0, h565} | 64'h8000000000000000);
-                        h567 = 64'h0;
-                        h567 = (h566 | 0);
-                        h568 = 64'h0;
-                        h568 = (h567 | 0);
-                        h569 = 64'h0;
-                        h569 = (h568 | 64'h7200000000);
-                        cl_io_frcd_hi <= h569;
+                        h581 = 63'h0;
+                        h581 = ({1'h0, h578} | {h579, 62'h0});
+                        h582 = 64'h0;
+                        h582 = ({1'h0, h581} | 64'h8000000000000000);
+                        h583 = 64'h0;
+                        h583 = (h582 | 0);
+                        h584 = 64'h0;
+                        h584 = (h583 | 0);
+                        h585 = 64'h0;
+                        h585 = (h584 | 64'h7200000000);
+                        cl_io_frcd_hi <= h585;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_ats_not_present <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_table_beyond_width <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 116;
+                        h586 = 1'h0;
+                        h586 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h586 = 1;
+                        end
+                        cl_io_recorded <= h586;
+                        h587 = 64'h0;
+                        h587 = (e_addr >>> 12);
+                        h588 = 76'h0;
+                        h588 = {h587, 12'h0};
+                        cl_io_frcd_lo <= h588[64-1:0];
+                        h589 = 62'h0;
+                        h589 = ({46'h0, cl_vf_rid} | 0);
+                        h590 = 1'h0;
+                        h591 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h591 = 2;
+                        end
+                        else begin
+                            h591 = 1;
+                        end
+                        h590 = 0;
+                        if ((!((h591 == 2) && 1'b1))) begin
+                            h590 = 1;
+                        end
+                        h592 = 63'h0;
+                        h592 = ({1'h0, h589} | {h590, 62'h0});
+                        h593 = 64'h0;
+                        h593 = ({1'h0, h592} | 64'h8000000000000000);
+                        h594 = 64'h0;
+                        h594 = (h593 | 0);
+                        h595 = 64'h0;
+                        h595 = (h594 | 0);
+                        h596 = 64'h0;
+                        h596 = (h595 | 64'h7400000000);
+                        cl_io_frcd_hi <= h596;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_beyond_width <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 131;
+                        h597 = 1'h0;
+                        h597 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h597 = 1;
+                        end
+                        cl_io_recorded <= h597;
+                        h598 = 64'h0;
+                        h598 = (e_addr >>> 12);
+                        h599 = 76'h0;
+                        h599 = {h598, 12'h0};
+                        cl_io_frcd_lo <= h599[64-1:0];
+                        h600 = 62'h0;
+                        h600 = ({46'h0, cl_vf_rid} | 0);
+                        h601 = 1'h0;
+                        h602 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h602 = 2;
+                        end
+                        else begin
+                            h602 = 1;
+                        end
+                        h601 = 0;
+                        if ((!((h602 == 2) && 1'b1))) begin
+                            h601 = 1;
+                        end
+                        h603 = 63'h0;
+                        h603 = ({1'h0, h600} | {h601, 62'h0});
+                        h604 = 64'h0;
+                        h604 = ({1'h0, h603} | 64'h8000000000000000);
+                        h605 = 64'h0;
+                        h605 = (h604 | 0);
+                        h606 = 64'h0;
+                        h606 = (h605 | 0);
+                        h607 = 64'h0;
+                        h607 = (h606 | 64'h8300000000);
+                        cl_io_frcd_hi <= h607;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 122;
+                        h608 = 1'h0;
+                        h608 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h608 = 1;
+                        end
+                        cl_io_recorded <= h608;
+                        h609 = 64'h0;
+                        h609 = (e_addr >>> 12);
+                        h610 = 76'h0;
+                        h610 = {h609, 12'h0};
+                        cl_io_frcd_lo <= h610[64-1:0];
+                        h611 = 62'h0;
+                        h611 = ({46'h0, cl_vf_rid} | 0);
+                        h612 = 1'h0;
+                        h613 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h613 = 2;
+                        end
+                        else begin
+                            h613 = 1;
+                        end
+                        h612 = 0;
+                        if ((!((h613 == 2) && 1'b1))) begin
+                            h612 = 1;
+                        end
+                        h614 = 63'h0;
+                        h614 = ({1'h0, h611} | {h612, 62'h0});
+                        h615 = 64'h0;
+                        h615 = ({1'h0, h614} | 64'h8000000000000000);
+                        h616 = 64'h0;
+                        h616 = (h615 | 0);
+                        h617 = 64'h0;
+                        h617 = (h616 | 0);
+                        h618 = 64'h0;
+                        h618 = (h617 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h618;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_table_read_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 118;
+                        h619 = 1'h0;
+                        h619 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h619 = 1;
+                        end
+                        cl_io_recorded <= h619;
+                        h620 = 64'h0;
+                        h620 = (e_addr >>> 12);
+                        h621 = 76'h0;
+                        h621 = {h620, 12'h0};
+                        cl_io_frcd_lo <= h621[64-1:0];
+                        h622 = 62'h0;
+                        h622 = ({46'h0, cl_vf_rid} | 0);
+                        h623 = 1'h0;
+                        h624 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h624 = 2;
+                        end
+                        else begin
+                            h624 = 1;
+                        end
+                        h623 = 0;
+                        if ((!((h624 == 2) && 1'b1))) begin
+                            h623 = 1;
+                        end
+                        h625 = 63'h0;
+                        h625 = ({1'h0, h622} | {h623, 62'h0});
+                        h626 = 64'h0;
+                        h626 = ({1'h0, h625} | 64'h8000000000000000);
+                        h627 = 64'h0;
+                        h627 = (h626 | 0);
+                        h628 = 64'h0;
+                        h628 = (h627 | 0);
+                        h629 = 64'h0;
+                        h629 = (h628 | 64'h7600000000);
+                        cl_io_frcd_hi <= h629;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_update_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 119;
+                        h630 = 1'h0;
+                        h630 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h630 = 1;
+                        end
+                        cl_io_recorded <= h630;
+                        h631 = 64'h0;
+                        h631 = (e_addr >>> 12);
+                        h632 = 76'h0;
+                        h632 = {h631, 12'h0};
+                        cl_io_frcd_lo <= h632[64-1:0];
+                        h633 = 62'h0;
+                        h633 = ({46'h0, cl_vf_rid} | 0);
+                        h634 = 1'h0;
+                        h635 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h635 = 2;
+                        end
+                        else begin
+                            h635 = 1;
+                        end
+                        h634 = 0;
+                        if ((!((h635 == 2) && 1'b1))) begin
+                            h634 = 1;
+                        end
+                        h636 = 63'h0;
+                        h636 = ({1'h0, h633} | {h634, 62'h0});
+                        h637 = 64'h0;
+                        h637 = ({1'h0, h636} | 64'h8000000000000000);
+                        h638 = 64'h0;
+                        h638 = (h637 | 0);
+                        h639 = 64'h0;
+                        h639 = (h638 | 0);
+                        h640 = 64'h0;
+                        h640 = (h639 | 64'h7700000000);
+                        cl_io_frcd_hi <= h640;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_write_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 133;
+                        h641 = 1'h0;
+                        h641 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h641 = 1;
+                        end
+                        cl_io_recorded <= h641;
+                        h642 = 64'h0;
+                        h642 = (e_addr >>> 12);
+                        h643 = 76'h0;
+                        h643 = {h642, 12'h0};
+                        cl_io_frcd_lo <= h643[64-1:0];
+                        h644 = 62'h0;
+                        h644 = ({46'h0, cl_vf_rid} | 0);
+                        h645 = 1'h0;
+                        h646 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h646 = 2;
+                        end
+                        else begin
+                            h646 = 1;
+                        end
+                        h645 = 0;
+                        if ((!((h646 == 2) && 1'b1))) begin
+                            h645 = 1;
+                        end
+                        h647 = 63'h0;
+                        h647 = ({1'h0, h644} | {h645, 62'h0});
+                        h648 = 64'h0;
+                        h648 = ({1'h0, h647} | 64'h8000000000000000);
+                        h649 = 64'h0;
+                        h649 = (h648 | 0);
+                        h650 = 64'h0;
+                        h650 = (h649 | 0);
+                        h651 = 64'h0;
+                        h651 = (h650 | 64'h8500000000);
+                        cl_io_frcd_hi <= h651;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_nested_read_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 134;
+                        h652 = 1'h0;
+                        h652 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h652 = 1;
+                        end
+                        cl_io_recorded <= h652;
+                        h653 = 64'h0;
+                        h653 = (e_addr >>> 12);
+                        h654 = 76'h0;
+                        h654 = {h653, 12'h0};
+                        cl_io_frcd_lo <= h654[64-1:0];
+                        h655 = 62'h0;
+                        h655 = ({46'h0, cl_vf_rid} | 0);
+                        h656 = 1'h0;
+                        h657 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h657 = 2;
+                        end
+                        else begin
+                            h657 = 1;
+                        end
+                        h656 = 0;
+                        if ((!((h657 == 2) && 1'b1))) begin
+                            h656 = 1;
+                        end
+                        h658 = 63'h0;
+                        h658 = ({1'h0, h655} | {h656, 62'h0});
+                        h659 = 64'h0;
+                        h659 = ({1'h0, h658} | 64'h8000000000000000);
+                        h660 = 64'h0;
+                        h660 = (h659 | 0);
+                        h661 = 64'h0;
+                        h661 = (h660 | 0);
+                        h662 = 64'h0;
+                        h662 = (h661 | 64'h8600000000);
+                        cl_io_frcd_hi <= h662;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -5935,42 +6993,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 131;
-                        h570 = 1'h0;
-                        h570 = 0;
+                        h663 = 1'h0;
+                        h663 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h570 = 1;
+                            h663 = 1;
                         end
-                        cl_io_recorded <= h570;
-                        h571 = 64'h0;
-                        h571 = (e_addr >>> 12);
-                        h572 = 76'h0;
-                        h572 = {h571, 12'h0};
-                        cl_io_frcd_lo <= h572[64-1:0];
-                        h573 = 62'h0;
-                        h573 = ({46'h0, cl_vf_rid} | 0);
-                        h574 = 1'h0;
-                        h575 = 2'h0;
+                        cl_io_recorded <= h663;
+                        h664 = 64'h0;
+                        h664 = (e_addr >>> 12);
+                        h665 = 76'h0;
+                        h665 = {h664, 12'h0};
+                        cl_io_frcd_lo <= h665[64-1:0];
+                        h666 = 62'h0;
+                        h666 = ({46'h0, cl_vf_rid} | 0);
+                        h667 = 1'h0;
+                        h668 = 2'h0;
                         if ((e_write != 0)) begin
-                            h575 = 2;
+                            h668 = 2;
                         end
                         else begin
-                            h575 = 1;
+                            h668 = 1;
                         end
-                        h574 = 0;
-                        if ((!((h575 == 2) && 1'b1))) begin
-                            h574 = 1;
+                        h667 = 0;
+                        if ((!((h668 == 2) && 1'b1))) begin
+                            h667 = 1;
                         end
-                        h576 = 63'h0;
-                        h576 = ({1'h0, h573} | {h574, 62'h0});
-                        h577 = 64'h0;
-                        h577 = ({1'h0, h576} | 64'h8000000000000000);
-                        h578 = 64'h0;
-                        h578 = (h577 | 0);
-                        h579 = 64'h0;
-                        h579 = (h578 | 0);
-                        h580 = 64'h0;
-                        h580 = (h579 | 64'h8300000000);
-                        cl_io_frcd_hi <= h580;
+                        h669 = 63'h0;
+                        h669 = ({1'h0, h666} | {h667, 62'h0});
+                        h670 = 64'h0;
+                        h670 = ({1'h0, h669} | 64'h8000000000000000);
+                        h671 = 64'h0;
+                        h671 = (h670 | 0);
+                        h672 = 64'h0;
+                        h672 = (h671 | 0);
+                        h673 = 64'h0;
+                        h673 = (h672 | 64'h8300000000);
+                        cl_io_frcd_hi <= h673;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -6082,42 +7140,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 120;
-                        h581 = 1'h0;
-                        h581 = 0;
+                        h674 = 1'h0;
+                        h674 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h581 = 1;
+                            h674 = 1;
                         end
-                        cl_io_recorded <= h581;
-                        h582 = 64'h0;
-                        h582 = (e_addr >>> 12);
-                        h583 = 76'h0;
-                        h583 = {h582, 12'h0};
-                        cl_io_frcd_lo <= h583[64-1:0];
-                        h584 = 62'h0;
-                        h584 = ({46'h0, cl_vf_rid} | 0);
-                        h585 = 1'h0;
-                        h586 = 2'h0;
+                        cl_io_recorded <= h674;
+                        h675 = 64'h0;
+                        h675 = (e_addr >>> 12);
+                        h676 = 76'h0;
+                        h676 = {h675, 12'h0};
+                        cl_io_frcd_lo <= h676[64-1:0];
+                        h677 = 62'h0;
+                        h677 = ({46'h0, cl_vf_rid} | 0);
+                        h678 = 1'h0;
+                        h679 = 2'h0;
                         if ((e_write != 0)) begin
-                            h586 = 2;
+                            h679 = 2;
                         end
                         else begin
-                            h586 = 1;
+                            h679 = 1;
                         end
-                        h585 = 0;
-                        if ((!((h586 == 2) && 1'b1))) begin
-                            h585 = 1;
+                        h678 = 0;
+                        if ((!((h679 == 2) && 1'b1))) begin
+                            h678 = 1;
                         end
-                        h587 = 63'h0;
-                        h587 = ({1'h0, h584} | {h585, 62'h0});
-                        h588 = 64'h0;
-                        h588 = ({1'h0, h587} | 64'h8000000000000000);
-                        h589 = 64'h0;
-                        h589 = (h588 | 0);
-                        h590 = 64'h0;
-                        h590 = (h589 | 0);
-                        h591 = 64'h0;
-                        h591 = (h590 | 64'h7800000000);
-                        cl_io_frcd_hi <= h591;
+                        h680 = 63'h0;
+                        h680 = ({1'h0, h677} | {h678, 62'h0});
+                        h681 = 64'h0;
+                        h681 = ({1'h0, h680} | 64'h8000000000000000);
+                        h682 = 64'h0;
+                        h682 = (h681 | 0);
+                        h683 = 64'h0;
+                        h683 = (h682 | 0);
+                        h684 = 64'h0;
+                        h684 = (h683 | 64'h7800000000);
+                        cl_io_frcd_hi <= h684;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -6169,42 +7227,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h592 = 1'h0;
-                        h592 = 0;
+                        h685 = 1'h0;
+                        h685 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h592 = 1;
+                            h685 = 1;
                         end
-                        cl_io_recorded <= h592;
-                        h593 = 64'h0;
-                        h593 = (e_addr >>> 12);
-                        h594 = 76'h0;
-                        h594 = {h593, 12'h0};
-                        cl_io_frcd_lo <= h594[64-1:0];
-                        h595 = 62'h0;
-                        h595 = ({46'h0, cl_vf_rid} | 0);
-                        h596 = 1'h0;
-                        h597 = 2'h0;
+                        cl_io_recorded <= h685;
+                        h686 = 64'h0;
+                        h686 = (e_addr >>> 12);
+                        h687 = 76'h0;
+                        h687 = {h686, 12'h0};
+                        cl_io_frcd_lo <= h687[64-1:0];
+                        h688 = 62'h0;
+                        h688 = ({46'h0, cl_vf_rid} | 0);
+                        h689 = 1'h0;
+                        h690 = 2'h0;
                         if ((e_write != 0)) begin
-                            h597 = 2;
+                            h690 = 2;
                         end
                         else begin
-                            h597 = 1;
+                            h690 = 1;
                         end
-                        h596 = 0;
-                        if ((!((h597 == 2) && 1'b1))) begin
-                            h596 = 1;
+                        h689 = 0;
+                        if ((!((h690 == 2) && 1'b1))) begin
+                            h689 = 1;
                         end
-                        h598 = 63'h0;
-                        h598 = ({1'h0, h595} | {h596, 62'h0});
-                        h599 = 64'h0;
-                        h599 = ({1'h0, h598} | 64'h8000000000000000);
-                        h600 = 64'h0;
-                        h600 = (h599 | 0);
-                        h601 = 64'h0;
-                        h601 = (h600 | 0);
-                        h602 = 64'h0;
-                        h602 = (h601 | 64'h8500000000);
-                        cl_io_frcd_hi <= h602;
+                        h691 = 63'h0;
+                        h691 = ({1'h0, h688} | {h689, 62'h0});
+                        h692 = 64'h0;
+                        h692 = ({1'h0, h691} | 64'h8000000000000000);
+                        h693 = 64'h0;
+                        h693 = (h692 | 0);
+                        h694 = 64'h0;
+                        h694 = (h693 | 0);
+                        h695 = 64'h0;
+                        h695 = (h694 | 64'h8500000000);
+                        cl_io_frcd_hi <= h695;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -6229,42 +7287,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 134;
-                        h603 = 1'h0;
-                        h603 = 0;
+                        h696 = 1'h0;
+                        h696 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h603 = 1;
+                            h696 = 1;
                         end
-                        cl_io_recorded <= h603;
-                        h604 = 64'h0;
-                        h604 = (e_addr >>> 12);
-                        h605 = 76'h0;
-                        h605 = {h604, 12'h0};
-                        cl_io_frcd_lo <= h605[64-1:0];
-                        h606 = 62'h0;
-                        h606 = ({46'h0, cl_vf_rid} | 0);
-                        h607 = 1'h0;
-                        h608 = 2'h0;
+                        cl_io_recorded <= h696;
+                        h697 = 64'h0;
+                        h697 = (e_addr >>> 12);
+                        h698 = 76'h0;
+                        h698 = {h697, 12'h0};
+                        cl_io_frcd_lo <= h698[64-1:0];
+                        h699 = 62'h0;
+                        h699 = ({46'h0, cl_vf_rid} | 0);
+                        h700 = 1'h0;
+                        h701 = 2'h0;
                         if ((e_write != 0)) begin
-                            h608 = 2;
+                            h701 = 2;
                         end
                         else begin
-                            h608 = 1;
+                            h701 = 1;
                         end
-                        h607 = 0;
-                        if ((!((h608 == 2) && 1'b1))) begin
-                            h607 = 1;
+                        h700 = 0;
+                        if ((!((h701 == 2) && 1'b1))) begin
+                            h700 = 1;
                         end
-                        h609 = 63'h0;
-                        h609 = ({1'h0, h606} | {h607, 62'h0});
-                        h610 = 64'h0;
-                        h610 = ({1'h0, h609} | 64'h8000000000000000);
-                        h611 = 64'h0;
-                        h611 = (h610 | 0);
-                        h612 = 64'h0;
-                        h612 = (h611 | 0);
-                        h613 = 64'h0;
-                        h613 = (h612 | 64'h8600000000);
-                        cl_io_frcd_hi <= h613;
+                        h702 = 63'h0;
+                        h702 = ({1'h0, h699} | {h700, 62'h0});
+                        h703 = 64'h0;
+                        h703 = ({1'h0, h702} | 64'h8000000000000000);
+                        h704 = 64'h0;
+                        h704 = (h703 | 0);
+                        h705 = 64'h0;
+                        h705 = (h704 | 0);
+                        h706 = 64'h0;
+                        h706 = (h705 | 64'h8600000000);
+                        cl_io_frcd_hi <= h706;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -6289,42 +7347,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 122;
-                        h614 = 1'h0;
-                        h614 = 0;
+                        h707 = 1'h0;
+                        h707 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h614 = 1;
+                            h707 = 1;
                         end
-                        cl_io_recorded <= h614;
-                        h615 = 64'h0;
-                        h615 = (e_addr >>> 12);
-                        h616 = 76'h0;
-                        h616 = {h615, 12'h0};
-                        cl_io_frcd_lo <= h616[64-1:0];
-                        h617 = 62'h0;
-                        h617 = ({46'h0, cl_vf_rid} | 0);
-                        h618 = 1'h0;
-                        h619 = 2'h0;
+                        cl_io_recorded <= h707;
+                        h708 = 64'h0;
+                        h708 = (e_addr >>> 12);
+                        h709 = 76'h0;
+                        h709 = {h708, 12'h0};
+                        cl_io_frcd_lo <= h709[64-1:0];
+                        h710 = 62'h0;
+                        h710 = ({46'h0, cl_vf_rid} | 0);
+                        h711 = 1'h0;
+                        h712 = 2'h0;
                         if ((e_write != 0)) begin
-                            h619 = 2;
+                            h712 = 2;
                         end
                         else begin
-                            h619 = 1;
+                            h712 = 1;
                         end
-                        h618 = 0;
-                        if ((!((h619 == 2) && 1'b1))) begin
-                            h618 = 1;
+                        h711 = 0;
+                        if ((!((h712 == 2) && 1'b1))) begin
+                            h711 = 1;
                         end
-                        h620 = 63'h0;
-                        h620 = ({1'h0, h617} | {h618, 62'h0});
-                        h621 = 64'h0;
-                        h621 = ({1'h0, h620} | 64'h8000000000000000);
-                        h622 = 64'h0;
-                        h622 = (h621 | 0);
-                        h623 = 64'h0;
-                        h623 = (h622 | 0);
-                        h624 = 64'h0;
-                        h624 = (h623 | 64'h7a00000000);
-                        cl_io_frcd_hi <= h624;
+                        h713 = 63'h0;
+                        h713 = ({1'h0, h710} | {h711, 62'h0});
+                        h714 = 64'h0;
+                        h714 = ({1'h0, h713} | 64'h8000000000000000);
+                        h715 = 64'h0;
+                        h715 = (h714 | 0);
+                        h716 = 64'h0;
+                        h716 = (h715 | 0);
+                        h717 = 64'h0;
+                        h717 = (h716 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h717;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -6342,7 +7400,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h628 == 1) || (h629 == 2)) && (h631 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
+                    else if ((((((h721 == 1) || (h722 == 2)) && (h724 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -6351,27 +7409,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h625 = 64'h0;
-                        h625 = e_addr;
-                        v_wide[64-1:12] = h625[64-1:12];
+                        h718 = 64'h0;
+                        h718 = e_addr;
+                        v_wide[64-1:12] = h718[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
-                        h626 = 1'h0;
-                        h627 = 2'h0;
+                        h719 = 1'h0;
+                        h720 = 2'h0;
                         if ((e_write != 0)) begin
-                            h627 = 2;
+                            h720 = 2;
                         end
                         else begin
-                            h627 = 1;
+                            h720 = 1;
                         end
-                        h626 = 0;
-                        if ((!((h627 == 2) && 1'b1))) begin
-                            h626 = 1;
+                        h719 = 0;
+                        if ((!((h720 == 2) && 1'b1))) begin
+                            h719 = 1;
                         end
-                        v_wide[63-1:62] = h626;
+                        v_wide[63-1:62] = h719;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6391,7 +7449,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((h635 == 1) || (h636 == 2)) && (h638 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h728 == 1) || (h729 == 2)) && (h731 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -6400,27 +7458,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h632 = 64'h0;
-                        h632 = e_addr;
-                        v_wide[64-1:12] = h632[64-1:12];
+                        h725 = 64'h0;
+                        h725 = e_addr;
+                        v_wide[64-1:12] = h725[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h633 = 1'h0;
-                        h634 = 2'h0;
+                        h726 = 1'h0;
+                        h727 = 2'h0;
                         if ((e_write != 0)) begin
-                            h634 = 2;
+                            h727 = 2;
                         end
                         else begin
-                            h634 = 1;
+                            h727 = 1;
                         end
-                        h633 = 0;
-                        if ((!((h634 == 2) && 1'b1))) begin
-                            h633 = 1;
+                        h726 = 0;
+                        if ((!((h727 == 2) && 1'b1))) begin
+                            h726 = 1;
                         end
-                        v_wide[63-1:62] = h633;
+                        v_wide[63-1:62] = h726;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6440,7 +7498,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h642 == 1) || (h643 == 2)) && (h645 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                    else if (((((((((h735 == 1) || (h736 == 2)) && (h738 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -6449,27 +7507,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 9;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h639 = 64'h0;
-                        h639 = e_addr;
-                        v_wide[64-1:12] = h639[64-1:12];
+                        h732 = 64'h0;
+                        h732 = e_addr;
+                        v_wide[64-1:12] = h732[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 9;
                         v_wide[62-1:60] = 0;
-                        h640 = 1'h0;
-                        h641 = 2'h0;
+                        h733 = 1'h0;
+                        h734 = 2'h0;
                         if ((e_write != 0)) begin
-                            h641 = 2;
+                            h734 = 2;
                         end
                         else begin
-                            h641 = 1;
+                            h734 = 1;
                         end
-                        h640 = 0;
-                        if ((!((h641 == 2) && 1'b1))) begin
-                            h640 = 1;
+                        h733 = 0;
+                        if ((!((h734 == 2) && 1'b1))) begin
+                            h733 = 1;
                         end
-                        v_wide[63-1:62] = h640;
+                        v_wide[63-1:62] = h733;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6489,41 +7547,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h650 == 1) || (h651 == 2)) && (h653 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((((h743 == 1) || (h744 == 2)) && (h746 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h646 = 1'h0;
-                        h646 = 0;
+                        h739 = 1'h0;
+                        h739 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h646 = 1;
+                            h739 = 1;
                         end
-                        cl_io_recorded <= h646;
+                        cl_io_recorded <= h739;
                         v_wide = 0;
-                        h647 = 64'h0;
-                        h647 = e_addr;
-                        v_wide[64-1:12] = h647[64-1:12];
+                        h740 = 64'h0;
+                        h740 = e_addr;
+                        v_wide[64-1:12] = h740[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 0;
-                        h648 = 1'h0;
-                        h649 = 2'h0;
+                        h741 = 1'h0;
+                        h742 = 2'h0;
                         if ((e_write != 0)) begin
-                            h649 = 2;
+                            h742 = 2;
                         end
                         else begin
-                            h649 = 1;
+                            h742 = 1;
                         end
-                        h648 = 0;
-                        if ((!((h649 == 2) && 1'b1))) begin
-                            h648 = 1;
+                        h741 = 0;
+                        if ((!((h742 == 2) && 1'b1))) begin
+                            h741 = 1;
                         end
-                        v_wide[63-1:62] = h648;
+                        v_wide[63-1:62] = h741;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6543,7 +7601,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h657 == 1) || (h658 == 2)) && (h660 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((((h750 == 1) || (h751 == 2)) && (h753 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -6552,27 +7610,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h654 = 64'h0;
-                        h654 = e_addr;
-                        v_wide[64-1:12] = h654[64-1:12];
+                        h747 = 64'h0;
+                        h747 = e_addr;
+                        v_wide[64-1:12] = h747[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h655 = 1'h0;
-                        h656 = 2'h0;
+                        h748 = 1'h0;
+                        h749 = 2'h0;
                         if ((e_write != 0)) begin
-                            h656 = 2;
+                            h749 = 2;
                         end
                         else begin
-                            h656 = 1;
+                            h749 = 1;
                         end
-                        h655 = 0;
-                        if ((!((h656 == 2) && 1'b1))) begin
-                            h655 = 1;
+                        h748 = 0;
+                        if ((!((h749 == 2) && 1'b1))) begin
+                            h748 = 1;
                         end
-                        v_wide[63-1:62] = h655;
+                        v_wide[63-1:62] = h748;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6592,41 +7650,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h665 == 1) || (h666 == 2)) && (h668 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((((h758 == 1) || (h759 == 2)) && (h761 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h661 = 1'h0;
-                        h661 = 0;
+                        h754 = 1'h0;
+                        h754 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h661 = 1;
+                            h754 = 1;
                         end
-                        cl_io_recorded <= h661;
+                        cl_io_recorded <= h754;
                         v_wide = 0;
-                        h662 = 64'h0;
-                        h662 = e_addr;
-                        v_wide[64-1:12] = h662[64-1:12];
+                        h755 = 64'h0;
+                        h755 = e_addr;
+                        v_wide[64-1:12] = h755[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h663 = 1'h0;
-                        h664 = 2'h0;
+                        h756 = 1'h0;
+                        h757 = 2'h0;
                         if ((e_write != 0)) begin
-                            h664 = 2;
+                            h757 = 2;
                         end
                         else begin
-                            h664 = 1;
+                            h757 = 1;
                         end
-                        h663 = 0;
-                        if ((!((h664 == 2) && 1'b1))) begin
-                            h663 = 1;
+                        h756 = 0;
+                        if ((!((h757 == 2) && 1'b1))) begin
+                            h756 = 1;
                         end
-                        v_wide[63-1:62] = h663;
+                        v_wide[63-1:62] = h756;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6653,34 +7711,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h669 = 1'h0;
-                        h669 = 0;
+                        h762 = 1'h0;
+                        h762 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h669 = 1;
+                            h762 = 1;
                         end
-                        cl_io_recorded <= h669;
+                        cl_io_recorded <= h762;
                         v_wide = 0;
-                        h670 = 64'h0;
-                        h670 = e_addr;
-                        v_wide[64-1:12] = h670[64-1:12];
+                        h763 = 64'h0;
+                        h763 = e_addr;
+                        v_wide[64-1:12] = h763[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 0;
-                        h671 = 1'h0;
-                        h672 = 2'h0;
+                        h764 = 1'h0;
+                        h765 = 2'h0;
                         if ((e_write != 0)) begin
-                            h672 = 2;
+                            h765 = 2;
                         end
                         else begin
-                            h672 = 1;
+                            h765 = 1;
                         end
-                        h671 = 0;
-                        if ((!((h672 == 2) && 1'b1))) begin
-                            h671 = 1;
+                        h764 = 0;
+                        if ((!((h765 == 2) && 1'b1))) begin
+                            h764 = 1;
                         end
-                        v_wide[63-1:62] = h671;
+                        v_wide[63-1:62] = h764;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6700,41 +7758,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h677 == 1) || (h678 == 2)) && (h680 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((((h770 == 1) || (h771 == 2)) && (h773 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h673 = 1'h0;
-                        h673 = 0;
+                        h766 = 1'h0;
+                        h766 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h673 = 1;
+                            h766 = 1;
                         end
-                        cl_io_recorded <= h673;
+                        cl_io_recorded <= h766;
                         v_wide = 0;
-                        h674 = 64'h0;
-                        h674 = e_addr;
-                        v_wide[64-1:12] = h674[64-1:12];
+                        h767 = 64'h0;
+                        h767 = e_addr;
+                        v_wide[64-1:12] = h767[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h675 = 1'h0;
-                        h676 = 2'h0;
+                        h768 = 1'h0;
+                        h769 = 2'h0;
                         if ((e_write != 0)) begin
-                            h676 = 2;
+                            h769 = 2;
                         end
                         else begin
-                            h676 = 1;
+                            h769 = 1;
                         end
-                        h675 = 0;
-                        if ((!((h676 == 2) && 1'b1))) begin
-                            h675 = 1;
+                        h768 = 0;
+                        if ((!((h769 == 2) && 1'b1))) begin
+                            h768 = 1;
                         end
-                        v_wide[63-1:62] = h675;
+                        v_wide[63-1:62] = h768;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6754,7 +7812,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((h681 == 1) || (h682 == 2)) && 1'b1) && (h684 != 0)) && (((1'b1 && (e_addr >= {32'h0, h686, 20'h0})) && (e_addr <= {32'h0, h689})) || ((1'b1 && (e_addr >= {16'h0, h691, 20'h0})) && (e_addr <= {16'h0, h694})))) && ((((((((((h695 == 1) || (h696 == 2)) && (h698 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h774 == 1) || (h775 == 2)) && 1'b1) && (h777 != 0)) && (((1'b1 && (e_addr >= {32'h0, h779, 20'h0})) && (e_addr <= {32'h0, h782})) || ((1'b1 && (e_addr >= {16'h0, h784, 20'h0})) && (e_addr <= {16'h0, h787})))) && ((((((((((h788 == 1) || (h789 == 2)) && (h791 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -6808,7 +7866,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h699 == 1) || (h700 == 2)) && (h702 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((((h792 == 1) || (h793 == 2)) && (h795 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -6862,41 +7920,41 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h707 == 1) || (h708 == 2)) && (h710 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h711 != 0))) begin
+                    else if ((((((((((((h800 == 1) || (h801 == 2)) && (h803 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h804 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h703 = 1'h0;
-                        h703 = 0;
+                        h796 = 1'h0;
+                        h796 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h703 = 1;
+                            h796 = 1;
                         end
-                        cl_io_recorded <= h703;
+                        cl_io_recorded <= h796;
                         v_wide = 0;
-                        h704 = 64'h0;
-                        h704 = e_addr;
-                        v_wide[64-1:12] = h704[64-1:12];
+                        h797 = 64'h0;
+                        h797 = e_addr;
+                        v_wide[64-1:12] = h797[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h705 = 1'h0;
-                        h706 = 2'h0;
+                        h798 = 1'h0;
+                        h799 = 2'h0;
                         if ((e_write != 0)) begin
-                            h706 = 2;
+                            h799 = 2;
                         end
                         else begin
-                            h706 = 1;
+                            h799 = 1;
                         end
-                        h705 = 0;
-                        if ((!((h706 == 2) && 1'b1))) begin
-                            h705 = 1;
+                        h798 = 0;
+                        if ((!((h799 == 2) && 1'b1))) begin
+                            h798 = 1;
                         end
-                        v_wide[63-1:62] = h705;
+                        v_wide[63-1:62] = h798;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -6916,7 +7974,7 @@ always @(posedge clk) begin: fsm
                         cl_io_pir <= 0;
                         cl_io_pd_control <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h720 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h722, 20'h0})) && (wk_io_sl_pa <= {32'h0, h725})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h727, 20'h0})) && (wk_io_sl_pa <= {16'h0, h730})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h813 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h815, 20'h0})) && (wk_io_sl_pa <= {32'h0, h818})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h820, 20'h0})) && (wk_io_sl_pa <= {16'h0, h823})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -6990,46 +8048,46 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h731 = 1'h0;
-                        h731 = 0;
+                        h824 = 1'h0;
+                        h824 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h731 = 1;
+                            h824 = 1;
                         end
-                        v_wide[2-1:1] = h731;
+                        v_wide[2-1:1] = h824;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h732 = 1'h0;
-                        h732 = 0;
+                        h825 = 1'h0;
+                        h825 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h732 = 1;
+                            h825 = 1;
                         end
-                        v_wide[12-1:11] = h732;
-                        h733 = 6'h0;
-                        h733 = wk_io_sl_shift;
-                        h734 = 64'h0;
-                        h734 = (wk_io_sl_frame >>> h733);
-                        h735 = 127'h0;
-                        h735 = {63'h0, h734};
-                        h736 = 6'h0;
-                        h736 = wk_io_sl_shift;
-                        h737 = 127'h0;
-                        h737 = (h735 << h736);
-                        h738 = 64'h0;
-                        h738 = 1;
-                        h739 = 6'h0;
-                        h740 = 7'h0;
-                        h740 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h739 = h740[6-1:0];
-                        h741 = 64'h0;
-                        h741 = (h738 << h739);
-                        h742 = 65'h0;
-                        h742 = (({1'h0, h741} + 65'h10000000000000000) - 1);
-                        h743 = 64'h0;
-                        h743 = (h742[64-1:0] >>> 12);
-                        h744 = 127'h0;
-                        h744 = (h737 | {51'h0, h743, 12'h0});
-                        h745 = 127'h0;
-                        h745 = (h744 >>> 12);
-                        v_wide[64-1:12] = h745[52-1:0];
+                        v_wide[12-1:11] = h825;
+                        h826 = 6'h0;
+                        h826 = wk_io_sl_shift;
+                        h827 = 64'h0;
+                        h827 = (wk_io_sl_frame >>> h826);
+                        h828 = 127'h0;
+                        h828 = {63'h0, h827};
+                        h829 = 6'h0;
+                        h829 = wk_io_sl_shift;
+                        h830 = 127'h0;
+                        h830 = (h828 << h829);
+                        h831 = 64'h0;
+                        h831 = 1;
+                        h832 = 6'h0;
+                        h833 = 7'h0;
+                        h833 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h832 = h833[6-1:0];
+                        h834 = 64'h0;
+                        h834 = (h831 << h832);
+                        h835 = 65'h0;
+                        h835 = (({1'h0, h834} + 65'h10000000000000000) - 1);
+                        h836 = 64'h0;
+                        h836 = (h835[64-1:0] >>> 12);
+                        h837 = 127'h0;
+                        h837 = (h830 | {51'h0, h836, 12'h0});
+                        h838 = 127'h0;
+                        h838 = (h837 >>> 12);
+                        v_wide[64-1:12] = h838[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                         cl_io_urgent <= 0;
                         cl_io_pda <= 0;
@@ -7046,34 +8104,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= wk_io_sl_reason;
-                        h746 = 1'h0;
-                        h746 = 0;
+                        h839 = 1'h0;
+                        h839 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h746 = 1;
+                            h839 = 1;
                         end
-                        cl_io_recorded <= h746;
+                        cl_io_recorded <= h839;
                         v_wide = 0;
-                        h747 = 64'h0;
-                        h747 = e_addr;
-                        v_wide[64-1:12] = h747[64-1:12];
+                        h840 = 64'h0;
+                        h840 = e_addr;
+                        v_wide[64-1:12] = h840[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = wk_io_sl_reason;
                         v_wide[62-1:60] = 0;
-                        h748 = 1'h0;
-                        h749 = 2'h0;
+                        h841 = 1'h0;
+                        h842 = 2'h0;
                         if ((e_write != 0)) begin
-                            h749 = 2;
+                            h842 = 2;
                         end
                         else begin
-                            h749 = 1;
+                            h842 = 1;
                         end
-                        h748 = 0;
-                        if ((!((h749 == 2) && 1'b1))) begin
-                            h748 = 1;
+                        h841 = 0;
+                        if ((!((h842 == 2) && 1'b1))) begin
+                            h841 = 1;
                         end
-                        v_wide[63-1:62] = h748;
+                        v_wide[63-1:62] = h841;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -7127,16 +8185,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h750 = 1'h0;
-                        h750 = 0;
+                        h843 = 1'h0;
+                        h843 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h750 = 1;
+                            h843 = 1;
                         end
-                        cl_io_recorded <= h750;
+                        cl_io_recorded <= h843;
                         v_wide = 0;
-                        h751 = 64'h0;
-                        h751 = e_addr;
-                        v_wide[64-1:12] = h751[64-1:12];
+                        h844 = 64'h0;
+                        h844 = e_addr;
+                        v_wide[64-1:12] = h844[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -7169,16 +8227,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h752 = 1'h0;
-                        h752 = 0;
+                        h845 = 1'h0;
+                        h845 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h752 = 1;
+                            h845 = 1;
                         end
-                        cl_io_recorded <= h752;
+                        cl_io_recorded <= h845;
                         v_wide = 0;
-                        h753 = 64'h0;
-                        h753 = e_addr;
-                        v_wide[64-1:12] = h753[64-1:12];
+                        h846 = 64'h0;
+                        h846 = e_addr;
+                        v_wide[64-1:12] = h846[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -7211,34 +8269,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h754 = 1'h0;
-                        h754 = 0;
+                        h847 = 1'h0;
+                        h847 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h754 = 1;
+                            h847 = 1;
                         end
-                        cl_io_recorded <= h754;
+                        cl_io_recorded <= h847;
                         v_wide = 0;
-                        h755 = 64'h0;
-                        h755 = e_addr;
-                        v_wide[64-1:12] = h755[64-1:12];
+                        h848 = 64'h0;
+                        h848 = e_addr;
+                        v_wide[64-1:12] = h848[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h756 = 1'h0;
-                        h757 = 2'h0;
+                        h849 = 1'h0;
+                        h850 = 2'h0;
                         if ((e_write != 0)) begin
-                            h757 = 2;
+                            h850 = 2;
                         end
                         else begin
-                            h757 = 1;
+                            h850 = 1;
                         end
-                        h756 = 0;
-                        if ((!((h757 == 2) && 1'b1))) begin
-                            h756 = 1;
+                        h849 = 0;
+                        if ((!((h850 == 2) && 1'b1))) begin
+                            h849 = 1;
                         end
-                        v_wide[63-1:62] = h756;
+                        v_wide[63-1:62] = h849;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -7449,12 +8507,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h758 = 1'h0;
-                        h758 = 0;
+                        h851 = 1'h0;
+                        h851 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h758 = 1;
+                            h851 = 1;
                         end
-                        cl_io_recorded <= h758;
+                        cl_io_recorded <= h851;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -7487,12 +8545,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h759 = 1'h0;
-                        h759 = 0;
+                        h852 = 1'h0;
+                        h852 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h759 = 1;
+                            h852 = 1;
                         end
-                        cl_io_recorded <= h759;
+                        cl_io_recorded <= h852;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -7525,12 +8583,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h760 = 1'h0;
-                        h760 = 0;
+                        h853 = 1'h0;
+                        h853 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h760 = 1;
+                            h853 = 1;
                         end
-                        cl_io_recorded <= h760;
+                        cl_io_recorded <= h853;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -7563,12 +8621,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 39;
-                        h761 = 1'h0;
-                        h761 = 0;
+                        h854 = 1'h0;
+                        h854 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h761 = 1;
+                            h854 = 1;
                         end
-                        cl_io_recorded <= h761;
+                        cl_io_recorded <= h854;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -7601,12 +8659,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 40;
-                        h762 = 1'h0;
-                        h762 = 0;
+                        h855 = 1'h0;
+                        h855 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h762 = 1;
+                            h855 = 1;
                         end
-                        cl_io_recorded <= h762;
+                        cl_io_recorded <= h855;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -7651,68 +8709,68 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
-                        h763 = 1'h0;
-                        h763 = 0;
+                        h856 = 1'h0;
+                        h856 = 0;
                         if (w_io_irte_0[14]) begin
-                            h763 = 1;
+                            h856 = 1;
                         end
-                        cl_io_urgent <= h763;
-                        h764 = 64'h0;
-                        h764 = w_io_irte_8;
-                        h765 = 64'h0;
-                        h765 = w_io_irte_0;
-                        h766 = 64'h0;
-                        h766 = ({h764[64-1:32], 32'h0} | {32'h0, h765[64-1:38], 6'h0});
-                        cl_io_pda <= h766;
-                        h767 = 1'h0;
-                        h767 = 0;
+                        cl_io_urgent <= h856;
+                        h857 = 64'h0;
+                        h857 = w_io_irte_8;
+                        h858 = 64'h0;
+                        h858 = w_io_irte_0;
+                        h859 = 64'h0;
+                        h859 = ({h857[64-1:32], 32'h0} | {32'h0, h858[64-1:38], 6'h0});
+                        cl_io_pda <= h859;
+                        h860 = 1'h0;
+                        h860 = 0;
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h767 = 1;
+                            h860 = 1;
                         end
-                        cl_io_notify <= h767;
-                        h768 = 8'h0;
+                        cl_io_notify <= h860;
+                        h861 = 8'h0;
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h768 = w_io_pd_0[24-1:16];
+                            h861 = w_io_pd_0[24-1:16];
                         end
                         else begin
-                            h768 = 0;
+                            h861 = 0;
                         end
-                        cl_io_notify_vector <= h768;
-                        h769 = 32'h0;
-                        h770 = 32'h0;
-                        h771 = 64'h0;
-                        h771 = (r_IRTA_REG >>> 11);
-                        h772 = 1'h0;
-                        h772 = (h771[1-1:0] & 1);
-                        h773 = 32'h0;
-                        h773 = w_io_pd_0[64-1:32];
-                        if ((h772 != 0)) begin
-                            h770 = w_io_pd_0[64-1:32];
+                        cl_io_notify_vector <= h861;
+                        h862 = 32'h0;
+                        h863 = 32'h0;
+                        h864 = 64'h0;
+                        h864 = (r_IRTA_REG >>> 11);
+                        h865 = 1'h0;
+                        h865 = (h864[1-1:0] & 1);
+                        h866 = 32'h0;
+                        h866 = w_io_pd_0[64-1:32];
+                        if ((h865 != 0)) begin
+                            h863 = w_io_pd_0[64-1:32];
                         end
                         else begin
-                            h770 = {24'h0, h773[16-1:8]};
+                            h863 = {24'h0, h866[16-1:8]};
                         end
                         if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
-                            h769 = h770;
+                            h862 = h863;
                         end
                         else begin
-                            h769 = 0;
+                            h862 = 0;
                         end
-                        cl_io_notify_dest <= h769;
-                        h774 = 64'h0;
-                        h774 = 1;
-                        h775 = 6'h0;
-                        h776 = 8'h0;
-                        h776 = w_io_irte_0[24-1:16];
-                        h775 = h776[6-1:0];
-                        h777 = 64'h0;
-                        h777 = (h774 << h775);
-                        h778 = 64'h0;
-                        h778 = (w_io_pd_pir_0 | h777);
-                        cl_io_pir <= h778;
-                        h779 = 64'h0;
-                        h779 = (w_io_pd_0 | 1);
-                        cl_io_pd_control <= h779;
+                        cl_io_notify_dest <= h862;
+                        h867 = 64'h0;
+                        h867 = 1;
+                        h868 = 6'h0;
+                        h869 = 8'h0;
+                        h869 = w_io_irte_0[24-1:16];
+                        h868 = h869[6-1:0];
+                        h870 = 64'h0;
+                        h870 = (h867 << h868);
+                        h871 = 64'h0;
+                        h871 = (w_io_pd_pir_0 | h870);
+                        cl_io_pir <= h871;
+                        h872 = 64'h0;
+                        h872 = (w_io_pd_0 | 1);
+                        cl_io_pd_control <= h872;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -7726,38 +8784,38 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h780 = 32'h0;
-                        h781 = 64'h0;
-                        h781 = (r_IRTA_REG >>> 11);
-                        h782 = 1'h0;
-                        h782 = (h781[1-1:0] & 1);
-                        h783 = 32'h0;
-                        h783 = w_io_irte_0[64-1:32];
-                        if ((h782 != 0)) begin
-                            h780 = w_io_irte_0[64-1:32];
+                        h873 = 32'h0;
+                        h874 = 64'h0;
+                        h874 = (r_IRTA_REG >>> 11);
+                        h875 = 1'h0;
+                        h875 = (h874[1-1:0] & 1);
+                        h876 = 32'h0;
+                        h876 = w_io_irte_0[64-1:32];
+                        if ((h875 != 0)) begin
+                            h873 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h780 = {24'h0, h783[16-1:8]};
+                            h873 = {24'h0, h876[16-1:8]};
                         end
-                        cl_io_destination <= h780;
-                        h784 = 1'h0;
-                        h784 = 0;
+                        cl_io_destination <= h873;
+                        h877 = 1'h0;
+                        h877 = 0;
                         if (w_io_irte_0[2]) begin
-                            h784 = 1;
+                            h877 = 1;
                         end
-                        cl_io_dest_mode <= h784;
-                        h785 = 1'h0;
-                        h785 = 0;
+                        cl_io_dest_mode <= h877;
+                        h878 = 1'h0;
+                        h878 = 0;
                         if (w_io_irte_0[3]) begin
-                            h785 = 1;
+                            h878 = 1;
                         end
-                        cl_io_redir_hint <= h785;
-                        h786 = 1'h0;
-                        h786 = 0;
+                        cl_io_redir_hint <= h878;
+                        h879 = 1'h0;
+                        h879 = 0;
                         if (w_io_irte_0[4]) begin
-                            h786 = 1;
+                            h879 = 1;
                         end
-                        cl_io_trigger_mode <= h786;
+                        cl_io_trigger_mode <= h879;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
@@ -7770,24 +8828,24 @@ always @(posedge clk) begin: fsm
                         cl_io_pd_control <= 0;
                     end
                 end
-                st <= 6'b011111;
+                st <= 6'b100001;
             end
-            6'b011111: begin
+            6'b100001: begin
                 if ((!pend)) begin
                     if (((cl_io_exit != 0) && 1'b0)) begin
-                        h787 = 64'h0;
-                        h787 = w_io_irte_8;
-                        h788 = 64'h0;
-                        h788 = w_io_irte_0;
-                        h789 = 64'h0;
-                        h789 = ({h787[64-1:32], 32'h0} | {32'h0, h788[64-1:38], 6'h0});
-                        h790 = 8'h0;
-                        h790 = (w_io_irte_0[24-1:16] >>> 6);
-                        h791 = 12'h0;
-                        h791 = ({4'h0, h790} * 8);
-                        h792 = 65'h0;
-                        h792 = ({1'h0, h789} + {53'h0, h791});
-                        v_wide = {62'h0, h792};
+                        h880 = 64'h0;
+                        h880 = w_io_irte_8;
+                        h881 = 64'h0;
+                        h881 = w_io_irte_0;
+                        h882 = 64'h0;
+                        h882 = ({h880[64-1:32], 32'h0} | {32'h0, h881[64-1:38], 6'h0});
+                        h883 = 8'h0;
+                        h883 = (w_io_irte_0[24-1:16] >>> 6);
+                        h884 = 12'h0;
+                        h884 = ({4'h0, h883} * 8);
+                        h885 = 65'h0;
+                        h885 = ({1'h0, h882} + {53'h0, h884});
+                        v_wide = {62'h0, h885};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -7797,7 +8855,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b100000;
+                        st <= 6'b100010;
                     end
                 end
                 else begin
@@ -7807,22 +8865,22 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b100000;
+                        st <= 6'b100010;
                     end
                 end
             end
-            6'b100000: begin
+            6'b100010: begin
                 if ((!pend)) begin
                     if (((cl_io_exit != 0) && 1'b0)) begin
-                        h793 = 64'h0;
-                        h793 = w_io_irte_8;
-                        h794 = 64'h0;
-                        h794 = w_io_irte_0;
-                        h795 = 64'h0;
-                        h795 = ({h793[64-1:32], 32'h0} | {32'h0, h794[64-1:38], 6'h0});
-                        h796 = 65'h0;
-                        h796 = ({1'h0, h795} + 32);
-                        v_wide = {62'h0, h796};
+                        h886 = 64'h0;
+                        h886 = w_io_irte_8;
+                        h887 = 64'h0;
+                        h887 = w_io_irte_0;
+                        h888 = 64'h0;
+                        h888 = ({h886[64-1:32], 32'h0} | {32'h0, h887[64-1:38], 6'h0});
+                        h889 = 65'h0;
+                        h889 = ({1'h0, h888} + 32);
+                        v_wide = {62'h0, h889};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
@@ -7832,7 +8890,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 6'b100001;
+                        st <= 6'b100011;
                     end
                 end
                 else begin
@@ -7842,11 +8900,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 6'b100001;
+                        st <= 6'b100011;
                     end
                 end
             end
-            6'b100001: begin
+            6'b100011: begin
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -7854,7 +8912,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b100010;
+                    st <= 6'b100100;
                 end
                 else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
@@ -7863,7 +8921,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= e_addr;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b100010;
+                    st <= 6'b100100;
                 end
                 else if ((!((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3))))) begin
                     status <= 3;
@@ -7872,7 +8930,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= cl_io_outcome[3-1:0];
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 6'b100010;
+                    st <= 6'b100100;
                 end
                 else if (((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3)))) begin
                     status <= 4;
@@ -7881,7 +8939,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= cl_io_address;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b100010;
+                    st <= 6'b100100;
                 end
                 else begin
                     status <= 0;
@@ -7890,7 +8948,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b100010;
+                    st <= 6'b100100;
                 end
             end
             default: begin
@@ -7907,7 +8965,7 @@ always @(posedge clk) begin: fsm
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) begin: port_mux
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we, wn_io_flnest_m_addr, wn_io_flnest_m_size, wn_io_flnest_m_valid, wn_io_flnest_m_wdata, wn_io_flnest_m_we) begin: port_mux
     if (unit_io_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_io_smsl_m_we;
@@ -7921,6 +8979,13 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_size = unit_io_smfl_m_size;
         m_addr = unit_io_smfl_m_addr;
         m_wdata = unit_io_smfl_m_wdata;
+    end
+    else if (wn_io_flnest_m_valid) begin
+        m_valid = 1'b1;
+        m_we = wn_io_flnest_m_we;
+        m_size = wn_io_flnest_m_size;
+        m_addr = wn_io_flnest_m_addr;
+        m_wdata = wn_io_flnest_m_wdata;
     end
     else if (unit_io_sl_m_valid) begin
         m_valid = 1'b1;
@@ -8969,7 +10034,7 @@ always @(posedge clk) begin: walker_unit_io_smsl0_fsm
     end
 end
 
-always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) begin: walker_unit_io_smfl0_logic
+always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, unit_io_smfl_k_tr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) begin: walker_unit_io_smfl0_logic
     reg pending;
     reg [64-1:0] uw;
     reg used;
@@ -9369,7 +10434,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                                 else begin
                                     v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
                                     v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
-                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    if (unit_io_smfl_k_tr) begin
                                     end
                                     else begin
                                         leaf_pa = 64'h0;
@@ -9481,7 +10546,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                                 else begin
                                     v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
                                     v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
-                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    if (unit_io_smfl_k_tr) begin
                                     end
                                     else begin
                                         leaf_pa = 64'h0;
@@ -9590,7 +10655,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                             else begin
                                 v_us = (walker_unit_io_smfl0_a_us && m_rdata[2]);
                                 v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
-                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                if (unit_io_smfl_k_tr) begin
                                 end
                                 else begin
                                     if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
@@ -9784,7 +10849,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                         else begin
                             v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
                             v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
-                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                            if (unit_io_smfl_k_tr) begin
                             end
                             else begin
                                 leaf_pa = 64'h0;
@@ -9896,7 +10961,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                         else begin
                             v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
                             v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
-                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                            if (unit_io_smfl_k_tr) begin
                             end
                             else begin
                                 leaf_pa = 64'h0;
@@ -10005,7 +11070,7 @@ always @(walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done
                     else begin
                         v_us = (walker_unit_io_smfl0_a_us && walker_unit_io_smfl0_le[2]);
                         v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
-                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                        if (unit_io_smfl_k_tr) begin
                         end
                         else begin
                             if ((pending || walker_unit_io_smfl0_pend_5 || walker_unit_io_smfl0_pend_4 || walker_unit_io_smfl0_pend_3 || walker_unit_io_smfl0_pend_2 || walker_unit_io_smfl0_pend_1)) begin
@@ -10513,7 +11578,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                                         walker_unit_io_smfl0_a_us <= v_us;
                                         v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
                                         walker_unit_io_smfl0_a_rw <= v_rw;
-                                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                                        if (unit_io_smfl_k_tr) begin
                                             walker_unit_io_smfl0_fault_k <= 8;
                                             walker_unit_io_smfl0_flevel <= 3;
                                             walker_unit_io_smfl0_st <= 3'b010;
@@ -10671,7 +11736,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                                         walker_unit_io_smfl0_a_us <= v_us;
                                         v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
                                         walker_unit_io_smfl0_a_rw <= v_rw;
-                                        if (unit_io_smfl_r_FL_WALK[5]) begin
+                                        if (unit_io_smfl_k_tr) begin
                                             walker_unit_io_smfl0_fault_k <= 8;
                                             walker_unit_io_smfl0_flevel <= 2;
                                             walker_unit_io_smfl0_st <= 3'b010;
@@ -10823,7 +11888,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                                     walker_unit_io_smfl0_a_us <= v_us;
                                     v_rw = (walker_unit_io_smfl0_a_rw && m_rdata[1]);
                                     walker_unit_io_smfl0_a_rw <= v_rw;
-                                    if (unit_io_smfl_r_FL_WALK[5]) begin
+                                    if (unit_io_smfl_k_tr) begin
                                         walker_unit_io_smfl0_fault_k <= 8;
                                         walker_unit_io_smfl0_flevel <= 1;
                                         walker_unit_io_smfl0_st <= 3'b010;
@@ -11078,7 +12143,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                                 walker_unit_io_smfl0_a_us <= v_us;
                                 v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
                                 walker_unit_io_smfl0_a_rw <= v_rw;
-                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                if (unit_io_smfl_k_tr) begin
                                     walker_unit_io_smfl0_fault_k <= 8;
                                     walker_unit_io_smfl0_flevel <= 3;
                                     walker_unit_io_smfl0_st <= 3'b010;
@@ -11236,7 +12301,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                                 walker_unit_io_smfl0_a_us <= v_us;
                                 v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
                                 walker_unit_io_smfl0_a_rw <= v_rw;
-                                if (unit_io_smfl_r_FL_WALK[5]) begin
+                                if (unit_io_smfl_k_tr) begin
                                     walker_unit_io_smfl0_fault_k <= 8;
                                     walker_unit_io_smfl0_flevel <= 2;
                                     walker_unit_io_smfl0_st <= 3'b010;
@@ -11388,7 +12453,7 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
                             walker_unit_io_smfl0_a_us <= v_us;
                             v_rw = (walker_unit_io_smfl0_a_rw && walker_unit_io_smfl0_le[1]);
                             walker_unit_io_smfl0_a_rw <= v_rw;
-                            if (unit_io_smfl_r_FL_WALK[5]) begin
+                            if (unit_io_smfl_k_tr) begin
                                 walker_unit_io_smfl0_fault_k <= 8;
                                 walker_unit_io_smfl0_flevel <= 1;
                                 walker_unit_io_smfl0_st <= 3'b010;
@@ -11416,6 +12481,3676 @@ always @(posedge clk) begin: walker_unit_io_smfl0_fsm
         endcase
     end
 end
+
+always @(nested_io_flnest0_walker_host0_a_r, nested_io_flnest0_walker_host0_a_w, nested_io_flnest0_x_done, nested_io_flnest0_walker_host0_flevel, nested_io_flnest0_x_addr, nested_io_flnest0_hk_read, nested_io_flnest0_hk_tr, nested_io_flnest0_hk_write, nested_io_flnest0_walker_host0_lvl, nested_io_flnest0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_io_flnest0_walker_host0_m_size_h, nested_io_flnest0_walker_host0_m_valid_h, nested_io_flnest0_walker_host0_m_wdata_h, nested_io_flnest0_walker_host0_m_we_h, nested_io_flnest0_x_pa, nested_io_flnest0_walker_host0_pend_1, nested_io_flnest0_walker_host0_pend_2, nested_io_flnest0_walker_host0_pend_3, nested_io_flnest0_walker_host0_pend_4, nested_io_flnest0_walker_host0_pend_5, nested_io_flnest0_hb_SL_WALK, nested_io_flnest0_walker_host0_sa_1, nested_io_flnest0_walker_host0_sa_2, nested_io_flnest0_walker_host0_sa_3, nested_io_flnest0_walker_host0_sa_4, nested_io_flnest0_walker_host0_sa_5, nested_io_flnest0_walker_host0_se_1, nested_io_flnest0_walker_host0_se_2, nested_io_flnest0_walker_host0_se_3, nested_io_flnest0_walker_host0_se_4, nested_io_flnest0_walker_host0_se_5, nested_io_flnest0_walker_host0_st, nested_io_flnest0_x_valid, nested_io_flnest0_x_pwrite, nested_io_flnest0_x_table, nested_io_flnest0_x_update, nested_io_flnest0_x_waddr, nested_io_flnest0_x_wdata) begin: nested_io_flnest0_walker_host0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [1-1:0] in0;
+    reg [1-1:0] in1;
+    reg [64-1:0] in2;
+    reg [1-1:0] in3;
+    reg [1-1:0] in4;
+    reg [64-1:0] in5;
+    reg [1-1:0] in6;
+    reg [64-1:0] in7;
+    reg [64-1:0] leaf_pa;
+    reg [7-1:0] rs0;
+    reg [8-1:0] rs1;
+    wn_io_flnest_m_valid = nested_io_flnest0_walker_host0_m_valid_h;
+    wn_io_flnest_m_we = nested_io_flnest0_walker_host0_m_we_h;
+    wn_io_flnest_m_size = nested_io_flnest0_walker_host0_m_size_h;
+    wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_m_addr_h;
+    wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    in0 = 1'h0;
+    in1 = 1'h0;
+    in2 = 64'h0;
+    in3 = 1'h0;
+    in4 = 1'h0;
+    in5 = 64'h0;
+    in6 = 1'h0;
+    in7 = 64'h0;
+    if (nested_io_flnest0_x_done) begin
+    end
+    if (((nested_io_flnest0_walker_host0_st == 3'b000) || ((nested_io_flnest0_walker_host0_st == 3'b101) && m_rvalid))) begin
+        if ((nested_io_flnest0_walker_host0_st == 3'b101)) begin
+        end
+        if (nested_io_flnest0_x_valid) begin
+            if (nested_io_flnest0_x_pwrite) begin
+                wn_io_flnest_m_valid = 1'b1;
+                wn_io_flnest_m_we = 1'b1;
+                wn_io_flnest_m_size = 3;
+                wn_io_flnest_m_addr = nested_io_flnest0_x_waddr;
+                wn_io_flnest_m_wdata = nested_io_flnest0_x_wdata;
+            end
+            else begin
+                in2 = nested_io_flnest0_x_addr;
+                in1 = 0;
+                if ((in2[64-1:39] != 0)) begin
+                    in1 = 1;
+                end
+                in5 = nested_io_flnest0_x_addr;
+                in4 = 0;
+                if ((in5[64-1:48] != 0)) begin
+                    in4 = 1;
+                end
+                in7 = nested_io_flnest0_x_addr;
+                in6 = 0;
+                if ((in7[64-1:57] != 0)) begin
+                    in6 = 1;
+                end
+                if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                    in3 = in4;
+                end
+                else begin
+                    in3 = in6;
+                end
+                if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in3;
+                end
+                if ((in0 != 0)) begin
+                end
+                else begin
+                    if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 3)) begin
+                        wn_io_flnest_m_valid = 1'b1;
+                        wn_io_flnest_m_we = 1'b0;
+                        wn_io_flnest_m_size = 3;
+                        wn_io_flnest_m_addr = ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[57-1:48], 3'h0});
+                    end
+                    else if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                        wn_io_flnest_m_valid = 1'b1;
+                        wn_io_flnest_m_we = 1'b0;
+                        wn_io_flnest_m_size = 3;
+                        wn_io_flnest_m_addr = ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[48-1:39], 3'h0});
+                    end
+                    else begin
+                        wn_io_flnest_m_valid = 1'b1;
+                        wn_io_flnest_m_we = 1'b0;
+                        wn_io_flnest_m_size = 3;
+                        wn_io_flnest_m_addr = ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[39-1:30], 3'h0});
+                    end
+                end
+            end
+        end
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b001)) begin
+        if (m_rvalid) begin
+            case (nested_io_flnest0_walker_host0_lvl)
+                'h5: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                    end
+                    else begin
+                        v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                        wn_io_flnest_m_valid = 1'b1;
+                        wn_io_flnest_m_we = 1'b0;
+                        wn_io_flnest_m_size = 3;
+                        wn_io_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[48-1:39], 3'h0});
+                    end
+                end
+                'h4: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                    end
+                    else begin
+                        v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                        wn_io_flnest_m_valid = 1'b1;
+                        wn_io_flnest_m_we = 1'b0;
+                        wn_io_flnest_m_size = 3;
+                        wn_io_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[39-1:30], 3'h0});
+                    end
+                end
+                'h3: begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            if (nested_io_flnest0_hk_tr) begin
+                            end
+                            else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                            end
+                            else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:13], nested_io_flnest0_x_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:14], nested_io_flnest0_x_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:15], nested_io_flnest0_x_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:16], nested_io_flnest0_x_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:17], nested_io_flnest0_x_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:18], nested_io_flnest0_x_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:19], nested_io_flnest0_x_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:20], nested_io_flnest0_x_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:21], nested_io_flnest0_x_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:22], nested_io_flnest0_x_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:23], nested_io_flnest0_x_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:24], nested_io_flnest0_x_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:25], nested_io_flnest0_x_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:26], nested_io_flnest0_x_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:27], nested_io_flnest0_x_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:28], nested_io_flnest0_x_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:29], nested_io_flnest0_x_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:30], nested_io_flnest0_x_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:31], nested_io_flnest0_x_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                end
+                                if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (nested_io_flnest0_x_table) begin
+                                        wn_io_flnest_m_valid = 1'b1;
+                                        wn_io_flnest_m_we = 1'b0;
+                                        wn_io_flnest_m_size = 3;
+                                        wn_io_flnest_m_addr = leaf_pa;
+                                    end
+                                    else if (nested_io_flnest0_x_update) begin
+                                        wn_io_flnest_m_valid = 1'b1;
+                                        wn_io_flnest_m_we = 1'b1;
+                                        wn_io_flnest_m_size = 3;
+                                        wn_io_flnest_m_addr = leaf_pa;
+                                        wn_io_flnest_m_wdata = nested_io_flnest0_x_wdata;
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            wn_io_flnest_m_valid = 1'b1;
+                            wn_io_flnest_m_we = 1'b0;
+                            wn_io_flnest_m_size = 3;
+                            wn_io_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[30-1:21], 3'h0});
+                        end
+                    end
+                end
+                'h2: begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            if (nested_io_flnest0_hk_tr) begin
+                            end
+                            else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                            end
+                            else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:13], nested_io_flnest0_x_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:14], nested_io_flnest0_x_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:15], nested_io_flnest0_x_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:16], nested_io_flnest0_x_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:17], nested_io_flnest0_x_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:18], nested_io_flnest0_x_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:19], nested_io_flnest0_x_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:20], nested_io_flnest0_x_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:21], nested_io_flnest0_x_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:22], nested_io_flnest0_x_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:23], nested_io_flnest0_x_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:24], nested_io_flnest0_x_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:25], nested_io_flnest0_x_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:26], nested_io_flnest0_x_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:27], nested_io_flnest0_x_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:28], nested_io_flnest0_x_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:29], nested_io_flnest0_x_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:30], nested_io_flnest0_x_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:31], nested_io_flnest0_x_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                end
+                                if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                                end
+                                else begin
+                                    if (nested_io_flnest0_x_table) begin
+                                        wn_io_flnest_m_valid = 1'b1;
+                                        wn_io_flnest_m_we = 1'b0;
+                                        wn_io_flnest_m_size = 3;
+                                        wn_io_flnest_m_addr = leaf_pa;
+                                    end
+                                    else if (nested_io_flnest0_x_update) begin
+                                        wn_io_flnest_m_valid = 1'b1;
+                                        wn_io_flnest_m_we = 1'b1;
+                                        wn_io_flnest_m_size = 3;
+                                        wn_io_flnest_m_addr = leaf_pa;
+                                        wn_io_flnest_m_wdata = nested_io_flnest0_x_wdata;
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                    end
+                    else begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            wn_io_flnest_m_valid = 1'b1;
+                            wn_io_flnest_m_we = 1'b0;
+                            wn_io_flnest_m_size = 3;
+                            wn_io_flnest_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[21-1:12], 3'h0});
+                        end
+                    end
+                end
+                'h1: begin
+                    if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                    end
+                    else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                        v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                        if (nested_io_flnest0_hk_tr) begin
+                        end
+                        else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                        end
+                        else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                        end
+                        else begin
+                            if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                            end
+                            else begin
+                                if (nested_io_flnest0_x_table) begin
+                                    wn_io_flnest_m_valid = 1'b1;
+                                    wn_io_flnest_m_we = 1'b0;
+                                    wn_io_flnest_m_size = 3;
+                                    wn_io_flnest_m_addr = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                end
+                                else if (nested_io_flnest0_x_update) begin
+                                    wn_io_flnest_m_valid = 1'b1;
+                                    wn_io_flnest_m_we = 1'b1;
+                                    wn_io_flnest_m_size = 3;
+                                    wn_io_flnest_m_addr = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                    wn_io_flnest_m_wdata = nested_io_flnest0_x_wdata;
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                end
+            endcase
+        end
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b010)) begin
+        rs0 = 7'h0;
+        rs0 = (9 * {4'h0, nested_io_flnest0_walker_host0_flevel});
+        rs1 = 8'h0;
+        rs1 = (3 + {1'h0, rs0});
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b011)) begin
+        if (nested_io_flnest0_walker_host0_pend_5) begin
+            wn_io_flnest_m_valid = 1'b1;
+            wn_io_flnest_m_we = 1'b1;
+            wn_io_flnest_m_size = 3;
+            wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_sa_5;
+            wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_se_5;
+        end
+        else if (nested_io_flnest0_walker_host0_pend_4) begin
+            wn_io_flnest_m_valid = 1'b1;
+            wn_io_flnest_m_we = 1'b1;
+            wn_io_flnest_m_size = 3;
+            wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_sa_4;
+            wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_se_4;
+        end
+        else if (nested_io_flnest0_walker_host0_pend_3) begin
+            wn_io_flnest_m_valid = 1'b1;
+            wn_io_flnest_m_we = 1'b1;
+            wn_io_flnest_m_size = 3;
+            wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_sa_3;
+            wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_se_3;
+        end
+        else if (nested_io_flnest0_walker_host0_pend_2) begin
+            wn_io_flnest_m_valid = 1'b1;
+            wn_io_flnest_m_we = 1'b1;
+            wn_io_flnest_m_size = 3;
+            wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_sa_2;
+            wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_se_2;
+        end
+        else if (nested_io_flnest0_walker_host0_pend_1) begin
+            wn_io_flnest_m_valid = 1'b1;
+            wn_io_flnest_m_we = 1'b1;
+            wn_io_flnest_m_size = 3;
+            wn_io_flnest_m_addr = nested_io_flnest0_walker_host0_sa_1;
+            wn_io_flnest_m_wdata = nested_io_flnest0_walker_host0_se_1;
+        end
+        else begin
+            if (nested_io_flnest0_x_table) begin
+                wn_io_flnest_m_valid = 1'b1;
+                wn_io_flnest_m_we = 1'b0;
+                wn_io_flnest_m_size = 3;
+                wn_io_flnest_m_addr = nested_io_flnest0_x_pa;
+            end
+            else if (nested_io_flnest0_x_update) begin
+                wn_io_flnest_m_valid = 1'b1;
+                wn_io_flnest_m_we = 1'b1;
+                wn_io_flnest_m_size = 3;
+                wn_io_flnest_m_addr = nested_io_flnest0_x_pa;
+                wn_io_flnest_m_wdata = nested_io_flnest0_x_wdata;
+            end
+            else begin
+            end
+        end
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b100)) begin
+        if (m_rvalid) begin
+            wn_io_flnest_m_we = 1'b0;
+        end
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b101)) begin
+    end
+    else if ((nested_io_flnest0_walker_host0_st == 3'b110)) begin
+        if (m_rvalid) begin
+            wn_io_flnest_m_we = 1'b0;
+        end
+    end
+    else begin
+    end
+end
+
+always @(posedge clk) begin: nested_io_flnest0_walker_host0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [1-1:0] in0;
+    reg [1-1:0] in1;
+    reg [64-1:0] in2;
+    reg [1-1:0] in3;
+    reg [1-1:0] in4;
+    reg [64-1:0] in5;
+    reg [1-1:0] in6;
+    reg [64-1:0] in7;
+    reg [64-1:0] leaf_pa;
+    reg [7-1:0] rs0;
+    reg [8-1:0] rs1;
+    if (rst == 1) begin
+        nested_io_flnest0_walker_host0_a_r <= 0;
+        nested_io_flnest0_walker_host0_a_w <= 0;
+        nested_io_flnest0_x_done <= 0;
+        nested_io_flnest0_walker_host0_ea <= 0;
+        nested_io_flnest0_walker_host0_fault_k <= 0;
+        nested_io_flnest0_walker_host0_flevel <= 0;
+        nested_io_flnest0_walker_host0_le <= 0;
+        nested_io_flnest0_walker_host0_lvl <= 0;
+        nested_io_flnest0_walker_host0_m_addr_h <= 0;
+        nested_io_flnest0_walker_host0_m_size_h <= 0;
+        nested_io_flnest0_walker_host0_m_valid_h <= 0;
+        nested_io_flnest0_walker_host0_m_wdata_h <= 0;
+        nested_io_flnest0_walker_host0_m_we_h <= 0;
+        nested_io_flnest0_x_aux <= 0;
+        nested_io_flnest0_x_level <= 0;
+        nested_io_flnest0_x_pa <= 0;
+        nested_io_flnest0_h_r_R <= 0;
+        nested_io_flnest0_h_r_U <= 0;
+        nested_io_flnest0_h_r_W <= 0;
+        nested_io_flnest0_h_r_frame <= 0;
+        nested_io_flnest0_h_r_shift <= 0;
+        nested_io_flnest0_x_status <= 0;
+        nested_io_flnest0_walker_host0_pend_1 <= 0;
+        nested_io_flnest0_walker_host0_pend_2 <= 0;
+        nested_io_flnest0_walker_host0_pend_3 <= 0;
+        nested_io_flnest0_walker_host0_pend_4 <= 0;
+        nested_io_flnest0_walker_host0_pend_5 <= 0;
+        nested_io_flnest0_walker_host0_st <= 3'b000;
+    end
+    else begin
+        nested_io_flnest0_walker_host0_m_valid_h <= (wn_io_flnest_m_valid && (!m_ready));
+        nested_io_flnest0_walker_host0_m_we_h <= wn_io_flnest_m_we;
+        nested_io_flnest0_walker_host0_m_size_h <= wn_io_flnest_m_size;
+        nested_io_flnest0_walker_host0_m_addr_h <= wn_io_flnest_m_addr;
+        nested_io_flnest0_walker_host0_m_wdata_h <= wn_io_flnest_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        in0 = 1'h0;
+        in1 = 1'h0;
+        in2 = 64'h0;
+        in3 = 1'h0;
+        in4 = 1'h0;
+        in5 = 64'h0;
+        in6 = 1'h0;
+        in7 = 64'h0;
+        if (nested_io_flnest0_x_done) begin
+            nested_io_flnest0_x_done <= 1'b0;
+        end
+        if (((nested_io_flnest0_walker_host0_st == 3'b000) || ((nested_io_flnest0_walker_host0_st == 3'b101) && m_rvalid))) begin
+            if ((nested_io_flnest0_walker_host0_st == 3'b101)) begin
+                nested_io_flnest0_x_status <= 0;
+                nested_io_flnest0_walker_host0_st <= 3'b000;
+            end
+            if (nested_io_flnest0_x_valid) begin
+                if (nested_io_flnest0_x_pwrite) begin
+                    nested_io_flnest0_walker_host0_st <= 3'b110;
+                end
+                else begin
+                    nested_io_flnest0_walker_host0_a_r <= 1'b1;
+                    nested_io_flnest0_walker_host0_a_w <= 1'b1;
+                    nested_io_flnest0_walker_host0_pend_5 <= 1'b0;
+                    nested_io_flnest0_walker_host0_pend_4 <= 1'b0;
+                    nested_io_flnest0_walker_host0_pend_3 <= 1'b0;
+                    nested_io_flnest0_walker_host0_pend_2 <= 1'b0;
+                    nested_io_flnest0_walker_host0_pend_1 <= 1'b0;
+                    nested_io_flnest0_walker_host0_le <= 0;
+                    in2 = nested_io_flnest0_x_addr;
+                    in1 = 0;
+                    if ((in2[64-1:39] != 0)) begin
+                        in1 = 1;
+                    end
+                    in5 = nested_io_flnest0_x_addr;
+                    in4 = 0;
+                    if ((in5[64-1:48] != 0)) begin
+                        in4 = 1;
+                    end
+                    in7 = nested_io_flnest0_x_addr;
+                    in6 = 0;
+                    if ((in7[64-1:57] != 0)) begin
+                        in6 = 1;
+                    end
+                    if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                        in3 = in4;
+                    end
+                    else begin
+                        in3 = in6;
+                    end
+                    if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in3;
+                    end
+                    if ((in0 != 0)) begin
+                        nested_io_flnest0_walker_host0_fault_k <= 8;
+                        nested_io_flnest0_walker_host0_flevel <= 0;
+                        nested_io_flnest0_walker_host0_st <= 3'b010;
+                    end
+                    else begin
+                        if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 3)) begin
+                            nested_io_flnest0_walker_host0_ea <= ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[57-1:48], 3'h0});
+                            nested_io_flnest0_walker_host0_st <= 3'b001;
+                            nested_io_flnest0_walker_host0_lvl <= 5;
+                        end
+                        else if ((nested_io_flnest0_hb_SL_WALK[3-1:0] == 2)) begin
+                            nested_io_flnest0_walker_host0_ea <= ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[48-1:39], 3'h0});
+                            nested_io_flnest0_walker_host0_st <= 3'b001;
+                            nested_io_flnest0_walker_host0_lvl <= 4;
+                        end
+                        else begin
+                            nested_io_flnest0_walker_host0_ea <= ({nested_io_flnest0_hb_SL_WALK[64-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[39-1:30], 3'h0});
+                            nested_io_flnest0_walker_host0_st <= 3'b001;
+                            nested_io_flnest0_walker_host0_lvl <= 3;
+                        end
+                    end
+                end
+            end
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b001)) begin
+            if (m_rvalid) begin
+                nested_io_flnest0_walker_host0_le <= m_rdata;
+                case (nested_io_flnest0_walker_host0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 1;
+                            nested_io_flnest0_walker_host0_flevel <= 5;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 2;
+                            nested_io_flnest0_walker_host0_flevel <= 5;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            nested_io_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[48-1:39], 3'h0});
+                            nested_io_flnest0_walker_host0_st <= 3'b001;
+                            nested_io_flnest0_walker_host0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 1;
+                            nested_io_flnest0_walker_host0_flevel <= 4;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 2;
+                            nested_io_flnest0_walker_host0_flevel <= 4;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            nested_io_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[39-1:30], 3'h0});
+                            nested_io_flnest0_walker_host0_st <= 3'b001;
+                            nested_io_flnest0_walker_host0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 1;
+                                nested_io_flnest0_walker_host0_flevel <= 3;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 2;
+                                nested_io_flnest0_walker_host0_flevel <= 3;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 4;
+                                nested_io_flnest0_walker_host0_flevel <= 3;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                if (nested_io_flnest0_hk_tr) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 5;
+                                    nested_io_flnest0_walker_host0_flevel <= 3;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 6;
+                                    nested_io_flnest0_walker_host0_flevel <= 3;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 7;
+                                    nested_io_flnest0_walker_host0_flevel <= 3;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else begin
+                                    nested_io_flnest0_x_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], nested_io_flnest0_x_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], nested_io_flnest0_x_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], nested_io_flnest0_x_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], nested_io_flnest0_x_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], nested_io_flnest0_x_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], nested_io_flnest0_x_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], nested_io_flnest0_x_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], nested_io_flnest0_x_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], nested_io_flnest0_x_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], nested_io_flnest0_x_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], nested_io_flnest0_x_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], nested_io_flnest0_x_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], nested_io_flnest0_x_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], nested_io_flnest0_x_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], nested_io_flnest0_x_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], nested_io_flnest0_x_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], nested_io_flnest0_x_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], nested_io_flnest0_x_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], nested_io_flnest0_x_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    nested_io_flnest0_x_pa <= leaf_pa;
+                                    nested_io_flnest0_x_aux <= 0;
+                                    if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                                        nested_io_flnest0_walker_host0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        if (nested_io_flnest0_x_table) begin
+                                            nested_io_flnest0_walker_host0_st <= 3'b101;
+                                        end
+                                        else if (nested_io_flnest0_x_update) begin
+                                            nested_io_flnest0_walker_host0_st <= 3'b110;
+                                        end
+                                        else begin
+                                            nested_io_flnest0_x_status <= 0;
+                                            nested_io_flnest0_x_done <= 1'b1;
+                                            nested_io_flnest0_walker_host0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 1;
+                                nested_io_flnest0_walker_host0_flevel <= 3;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 2;
+                                nested_io_flnest0_walker_host0_flevel <= 3;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                nested_io_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[30-1:21], 3'h0});
+                                nested_io_flnest0_walker_host0_st <= 3'b001;
+                                nested_io_flnest0_walker_host0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 1;
+                                nested_io_flnest0_walker_host0_flevel <= 2;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 2;
+                                nested_io_flnest0_walker_host0_flevel <= 2;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 3;
+                                nested_io_flnest0_walker_host0_flevel <= 2;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                if (nested_io_flnest0_hk_tr) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 5;
+                                    nested_io_flnest0_walker_host0_flevel <= 2;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 6;
+                                    nested_io_flnest0_walker_host0_flevel <= 2;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                                    nested_io_flnest0_walker_host0_fault_k <= 7;
+                                    nested_io_flnest0_walker_host0_flevel <= 2;
+                                    nested_io_flnest0_walker_host0_st <= 3'b010;
+                                end
+                                else begin
+                                    nested_io_flnest0_x_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], nested_io_flnest0_x_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], nested_io_flnest0_x_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], nested_io_flnest0_x_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], nested_io_flnest0_x_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], nested_io_flnest0_x_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], nested_io_flnest0_x_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], nested_io_flnest0_x_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], nested_io_flnest0_x_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], nested_io_flnest0_x_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], nested_io_flnest0_x_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], nested_io_flnest0_x_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], nested_io_flnest0_x_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], nested_io_flnest0_x_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], nested_io_flnest0_x_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], nested_io_flnest0_x_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], nested_io_flnest0_x_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], nested_io_flnest0_x_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], nested_io_flnest0_x_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], nested_io_flnest0_x_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    nested_io_flnest0_x_pa <= leaf_pa;
+                                    nested_io_flnest0_x_aux <= 0;
+                                    if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                                        nested_io_flnest0_walker_host0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        if (nested_io_flnest0_x_table) begin
+                                            nested_io_flnest0_walker_host0_st <= 3'b101;
+                                        end
+                                        else if (nested_io_flnest0_x_update) begin
+                                            nested_io_flnest0_walker_host0_st <= 3'b110;
+                                        end
+                                        else begin
+                                            nested_io_flnest0_x_status <= 0;
+                                            nested_io_flnest0_x_done <= 1'b1;
+                                            nested_io_flnest0_walker_host0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 1;
+                                nested_io_flnest0_walker_host0_flevel <= 2;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 2;
+                                nested_io_flnest0_walker_host0_flevel <= 2;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                nested_io_flnest0_walker_host0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, nested_io_flnest0_x_addr[21-1:12], 3'h0});
+                                nested_io_flnest0_walker_host0_st <= 3'b001;
+                                nested_io_flnest0_walker_host0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 1;
+                            nested_io_flnest0_walker_host0_flevel <= 1;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            nested_io_flnest0_walker_host0_fault_k <= 2;
+                            nested_io_flnest0_walker_host0_flevel <= 1;
+                            nested_io_flnest0_walker_host0_st <= 3'b010;
+                        end
+                        else begin
+                            v_r = (nested_io_flnest0_walker_host0_a_r && m_rdata[0]);
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w = (nested_io_flnest0_walker_host0_a_w && m_rdata[1]);
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            if (nested_io_flnest0_hk_tr) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 5;
+                                nested_io_flnest0_walker_host0_flevel <= 1;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((nested_io_flnest0_hk_read && (!v_r))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 6;
+                                nested_io_flnest0_walker_host0_flevel <= 1;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else if ((nested_io_flnest0_hk_write && (!v_w))) begin
+                                nested_io_flnest0_walker_host0_fault_k <= 7;
+                                nested_io_flnest0_walker_host0_flevel <= 1;
+                                nested_io_flnest0_walker_host0_st <= 3'b010;
+                            end
+                            else begin
+                                nested_io_flnest0_x_level <= 1;
+                                nested_io_flnest0_x_pa <= {16'h0, m_rdata[48-1:12], nested_io_flnest0_x_addr[12-1:0]};
+                                nested_io_flnest0_x_aux <= 0;
+                                if ((pending || nested_io_flnest0_walker_host0_pend_5 || nested_io_flnest0_walker_host0_pend_4 || nested_io_flnest0_walker_host0_pend_3 || nested_io_flnest0_walker_host0_pend_2 || nested_io_flnest0_walker_host0_pend_1)) begin
+                                    nested_io_flnest0_walker_host0_st <= 3'b011;
+                                end
+                                else begin
+                                    if (nested_io_flnest0_x_table) begin
+                                        nested_io_flnest0_walker_host0_st <= 3'b101;
+                                    end
+                                    else if (nested_io_flnest0_x_update) begin
+                                        nested_io_flnest0_walker_host0_st <= 3'b110;
+                                    end
+                                    else begin
+                                        nested_io_flnest0_x_status <= 0;
+                                        nested_io_flnest0_x_done <= 1'b1;
+                                        nested_io_flnest0_walker_host0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b010)) begin
+            nested_io_flnest0_x_status <= nested_io_flnest0_walker_host0_fault_k;
+            nested_io_flnest0_x_level <= nested_io_flnest0_walker_host0_flevel;
+            nested_io_flnest0_x_aux <= 0;
+            nested_io_flnest0_h_r_R <= nested_io_flnest0_walker_host0_a_r;
+            nested_io_flnest0_h_r_W <= nested_io_flnest0_walker_host0_a_w;
+            nested_io_flnest0_h_r_U <= nested_io_flnest0_walker_host0_le[62];
+            rs0 = 7'h0;
+            rs0 = (9 * {4'h0, nested_io_flnest0_walker_host0_flevel});
+            rs1 = 8'h0;
+            rs1 = (3 + {1'h0, rs0});
+            nested_io_flnest0_h_r_shift <= rs1[6-1:0];
+            nested_io_flnest0_h_r_frame <= {16'h0, nested_io_flnest0_walker_host0_le[48-1:12], 12'h0};
+            nested_io_flnest0_x_done <= 1'b1;
+            nested_io_flnest0_walker_host0_st <= 3'b000;
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b011)) begin
+            if (nested_io_flnest0_walker_host0_pend_5) begin
+                nested_io_flnest0_walker_host0_pend_5 <= 1'b0;
+                nested_io_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_io_flnest0_walker_host0_pend_4) begin
+                nested_io_flnest0_walker_host0_pend_4 <= 1'b0;
+                nested_io_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_io_flnest0_walker_host0_pend_3) begin
+                nested_io_flnest0_walker_host0_pend_3 <= 1'b0;
+                nested_io_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_io_flnest0_walker_host0_pend_2) begin
+                nested_io_flnest0_walker_host0_pend_2 <= 1'b0;
+                nested_io_flnest0_walker_host0_st <= 3'b100;
+            end
+            else if (nested_io_flnest0_walker_host0_pend_1) begin
+                nested_io_flnest0_walker_host0_pend_1 <= 1'b0;
+                nested_io_flnest0_walker_host0_st <= 3'b100;
+            end
+            else begin
+                if (nested_io_flnest0_x_table) begin
+                    nested_io_flnest0_walker_host0_st <= 3'b101;
+                end
+                else if (nested_io_flnest0_x_update) begin
+                    nested_io_flnest0_walker_host0_st <= 3'b110;
+                end
+                else begin
+                    nested_io_flnest0_x_status <= 0;
+                    nested_io_flnest0_x_done <= 1'b1;
+                    nested_io_flnest0_walker_host0_st <= 3'b000;
+                end
+            end
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b100)) begin
+            if (m_rvalid) begin
+                nested_io_flnest0_walker_host0_st <= 3'b011;
+            end
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b101)) begin
+        end
+        else if ((nested_io_flnest0_walker_host0_st == 3'b110)) begin
+            if (m_rvalid) begin
+                nested_io_flnest0_x_status <= 0;
+                nested_io_flnest0_x_done <= 1'b1;
+                nested_io_flnest0_walker_host0_st <= 3'b000;
+            end
+        end
+        else begin
+            nested_io_flnest0_walker_host0_st <= 3'b000;
+        end
+    end
+end
+
+assign nested_io_flnest0_x_rnow = ((nested_io_flnest0_walker_host0_st == 3'b101) && m_rvalid);
+
+always @(nested_io_flnest0_walker_guest0_a_below2, nested_io_flnest0_walker_guest0_a_below3, nested_io_flnest0_walker_guest0_a_rw, nested_io_flnest0_walker_guest0_a_us, wn_io_flnest_done, nested_io_flnest0_walker_guest0_fault_k, nested_io_flnest0_walker_guest0_flevel, nested_io_flnest0_h_r_R, nested_io_flnest0_h_r_W, nested_io_flnest0_walker_guest0_hk_read_h, nested_io_flnest0_walker_guest0_hk_tr_h, nested_io_flnest0_walker_guest0_hk_write_h, wn_io_flnest_i_addr, wn_io_flnest_k_read, wn_io_flnest_k_tr, wn_io_flnest_k_write, nested_io_flnest0_walker_guest0_le, nested_io_flnest0_walker_guest0_lvl, nested_io_flnest0_walker_guest0_pend_1, nested_io_flnest0_walker_guest0_pend_2, nested_io_flnest0_walker_guest0_pend_3, nested_io_flnest0_walker_guest0_pend_4, nested_io_flnest0_walker_guest0_pend_5, wn_io_flnest_r_FL_WALK, nested_io_flnest0_walker_guest0_sa_1, nested_io_flnest0_walker_guest0_sa_2, nested_io_flnest0_walker_guest0_sa_3, nested_io_flnest0_walker_guest0_sa_4, nested_io_flnest0_walker_guest0_sa_5, nested_io_flnest0_walker_guest0_se_1, nested_io_flnest0_walker_guest0_se_2, nested_io_flnest0_walker_guest0_se_3, nested_io_flnest0_walker_guest0_se_4, nested_io_flnest0_walker_guest0_se_5, nested_io_flnest0_walker_guest0_sg_1, nested_io_flnest0_walker_guest0_sg_2, nested_io_flnest0_walker_guest0_sg_3, nested_io_flnest0_walker_guest0_sg_4, nested_io_flnest0_walker_guest0_sg_5, nested_io_flnest0_walker_guest0_st, wn_io_flnest_start, nested_io_flnest0_walker_guest0_x_addr_h, nested_io_flnest0_x_done, nested_io_flnest0_walker_guest0_x_on_table_h, nested_io_flnest0_x_pa, nested_io_flnest0_walker_guest0_x_pwrite_h, m_rdata, nested_io_flnest0_x_rnow, nested_io_flnest0_x_status, nested_io_flnest0_walker_guest0_x_update_h, nested_io_flnest0_walker_guest0_x_waddr_h, nested_io_flnest0_walker_guest0_x_wdata_h) begin: nested_io_flnest0_walker_guest0_logic
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg v_below3;
+    reg v_below2;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [1-1:0] ns0;
+    reg [1-1:0] ns1;
+    reg [5-1:0] ns2;
+    reg [5-1:0] ns3;
+    reg [8-1:0] rs0;
+    reg [8-1:0] rs1;
+    reg [8-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [1-1:0] rs5;
+    reg [1-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    nested_io_flnest0_x_valid = 1'b0;
+    nested_io_flnest0_x_pwrite = nested_io_flnest0_walker_guest0_x_pwrite_h;
+    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_x_addr_h;
+    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_x_waddr_h;
+    nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_x_wdata_h;
+    nested_io_flnest0_x_on_table = nested_io_flnest0_walker_guest0_x_on_table_h;
+    nested_io_flnest0_x_update = nested_io_flnest0_walker_guest0_x_update_h;
+    nested_io_flnest0_hk_read = nested_io_flnest0_walker_guest0_hk_read_h;
+    nested_io_flnest0_hk_write = nested_io_flnest0_walker_guest0_hk_write_h;
+    nested_io_flnest0_hk_tr = nested_io_flnest0_walker_guest0_hk_tr_h;
+    pending = 1'b0;
+    uw = 64'h0;
+    used = 1'b0;
+    uok = 1'b0;
+    v_us = (0 != 0);
+    v_rw = (0 != 0);
+    v_below3 = (0 != 0);
+    v_below2 = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
+    if (wn_io_flnest_done) begin
+    end
+    case (nested_io_flnest0_walker_guest0_st)
+        3'b000: begin
+            if (wn_io_flnest_start) begin
+                in2 = wn_io_flnest_i_addr;
+                in3 = (wn_io_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                in5 = (wn_io_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                if ((((in2 >>> 56) & 1) == 1)) begin
+                    in1 = in4;
+                end
+                else begin
+                    in1 = {7'h0, in5};
+                end
+                in7 = wn_io_flnest_i_addr;
+                in8 = (wn_io_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                in9 = ({16'h0, in8} | 64'hffff000000000000);
+                in10 = (wn_io_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                if ((((in7 >>> 47) & 1) == 1)) begin
+                    in6 = in9;
+                end
+                else begin
+                    in6 = {16'h0, in10};
+                end
+                if ((wn_io_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                    in0 = in1;
+                end
+                else begin
+                    in0 = in6;
+                end
+                if ((wn_io_flnest_i_addr != in0)) begin
+                end
+                else begin
+                    if ((wn_io_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                        nested_io_flnest0_x_valid = 1'b1;
+                        nested_io_flnest0_x_pwrite = 1'b0;
+                        nested_io_flnest0_x_addr = ({wn_io_flnest_r_FL_WALK[64-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[57-1:48], 3'h0});
+                        nested_io_flnest0_x_on_table = 1'b1;
+                        nested_io_flnest0_x_update = 1'b0;
+                        nested_io_flnest0_hk_read = 1'b1;
+                        nested_io_flnest0_hk_write = 1'b0;
+                        nested_io_flnest0_hk_tr = 1'b0;
+                    end
+                    else begin
+                        nested_io_flnest0_x_valid = 1'b1;
+                        nested_io_flnest0_x_pwrite = 1'b0;
+                        nested_io_flnest0_x_addr = ({wn_io_flnest_r_FL_WALK[64-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[48-1:39], 3'h0});
+                        nested_io_flnest0_x_on_table = 1'b1;
+                        nested_io_flnest0_x_update = 1'b0;
+                        nested_io_flnest0_hk_read = 1'b1;
+                        nested_io_flnest0_hk_write = 1'b0;
+                        nested_io_flnest0_hk_tr = 1'b0;
+                    end
+                end
+            end
+        end
+        3'b001: begin
+            if (nested_io_flnest0_x_rnow) begin
+                used = 1'b0;
+                if ((nested_io_flnest0_walker_guest0_lvl == 5)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((nested_io_flnest0_walker_guest0_lvl == 4)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if ((nested_io_flnest0_walker_guest0_lvl == 3)) begin
+                    if ((m_rdata[7] && 1'b1)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((nested_io_flnest0_walker_guest0_lvl == 2)) begin
+                    if (m_rdata[7]) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (((m_rdata[48-1:12] & 510) != 0)) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    else begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                end
+                if ((nested_io_flnest0_walker_guest0_lvl == 1)) begin
+                    uok = 1'b1;
+                    if ((!m_rdata[0])) begin
+                        uok = 1'b0;
+                    end
+                    if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                        uok = 1'b0;
+                    end
+                    if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        uok = 1'b0;
+                    end
+                    if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                        uok = 1'b0;
+                    end
+                    if (uok) begin
+                        uw = m_rdata;
+                        if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                            uw[5] = 1'b1;
+                        end
+                        if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                            uw[10] = 1'b1;
+                        end
+                        if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                            uw[6] = 1'b1;
+                        end
+                        if ((uw != m_rdata)) begin
+                            used = 1'b1;
+                        end
+                    end
+                end
+                if (used) begin
+                    nested_io_flnest0_x_valid = 1'b1;
+                    nested_io_flnest0_x_wdata = uw;
+                    if (1'b1) begin
+                        nested_io_flnest0_x_pwrite = 1'b0;
+                        nested_io_flnest0_x_update = 1'b1;
+                        nested_io_flnest0_x_on_table = 1'b1;
+                        nested_io_flnest0_hk_read = 1'b0;
+                        nested_io_flnest0_hk_write = 1'b1;
+                        nested_io_flnest0_hk_tr = 1'b0;
+                    end
+                    else begin
+                        nested_io_flnest0_x_pwrite = 1'b1;
+                        nested_io_flnest0_x_waddr = nested_io_flnest0_x_pa;
+                    end
+                end
+                else begin
+                    case (nested_io_flnest0_walker_guest0_lvl)
+                        'h5: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (5 == 3));
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (5 == 2));
+                                nested_io_flnest0_x_valid = 1'b1;
+                                nested_io_flnest0_x_pwrite = 1'b0;
+                                nested_io_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[48-1:39], 3'h0});
+                                nested_io_flnest0_x_on_table = 1'b1;
+                                nested_io_flnest0_x_update = 1'b0;
+                                nested_io_flnest0_hk_read = 1'b1;
+                                nested_io_flnest0_hk_write = 1'b0;
+                                nested_io_flnest0_hk_tr = 1'b0;
+                            end
+                        end
+                        'h4: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (4 == 3));
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (4 == 2));
+                                nested_io_flnest0_x_valid = 1'b1;
+                                nested_io_flnest0_x_pwrite = 1'b0;
+                                nested_io_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[39-1:30], 3'h0});
+                                nested_io_flnest0_x_on_table = 1'b1;
+                                nested_io_flnest0_x_update = 1'b0;
+                                nested_io_flnest0_hk_read = 1'b1;
+                                nested_io_flnest0_hk_write = 1'b0;
+                                nested_io_flnest0_hk_tr = 1'b0;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_io_flnest_k_tr) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        nested_io_flnest0_x_valid = 1'b1;
+                                        nested_io_flnest0_x_pwrite = 1'b0;
+                                        nested_io_flnest0_x_addr = leaf_pa;
+                                        nested_io_flnest0_x_on_table = 1'b0;
+                                        nested_io_flnest0_x_update = 1'b0;
+                                        nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                                        nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                                        nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                    nested_io_flnest0_x_valid = 1'b1;
+                                    nested_io_flnest0_x_pwrite = 1'b0;
+                                    nested_io_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[30-1:21], 3'h0});
+                                    nested_io_flnest0_x_on_table = 1'b1;
+                                    nested_io_flnest0_x_update = 1'b0;
+                                    nested_io_flnest0_hk_read = 1'b1;
+                                    nested_io_flnest0_hk_write = 1'b0;
+                                    nested_io_flnest0_hk_tr = 1'b0;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if (m_rdata[7]) begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_io_flnest_k_tr) begin
+                                    end
+                                    else begin
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        nested_io_flnest0_x_valid = 1'b1;
+                                        nested_io_flnest0_x_pwrite = 1'b0;
+                                        nested_io_flnest0_x_addr = leaf_pa;
+                                        nested_io_flnest0_x_on_table = 1'b0;
+                                        nested_io_flnest0_x_update = 1'b0;
+                                        nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                                        nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                                        nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                                    end
+                                end
+                            end
+                            else begin
+                                if ((!m_rdata[0])) begin
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                    nested_io_flnest0_x_valid = 1'b1;
+                                    nested_io_flnest0_x_pwrite = 1'b0;
+                                    nested_io_flnest0_x_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[21-1:12], 3'h0});
+                                    nested_io_flnest0_x_on_table = 1'b1;
+                                    nested_io_flnest0_x_update = 1'b0;
+                                    nested_io_flnest0_hk_read = 1'b1;
+                                    nested_io_flnest0_hk_write = 1'b0;
+                                    nested_io_flnest0_hk_tr = 1'b0;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if ((!m_rdata[0])) begin
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_io_flnest_k_tr) begin
+                                end
+                                else begin
+                                    nested_io_flnest0_x_valid = 1'b1;
+                                    nested_io_flnest0_x_pwrite = 1'b0;
+                                    nested_io_flnest0_x_addr = {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                    nested_io_flnest0_x_on_table = 1'b0;
+                                    nested_io_flnest0_x_update = 1'b0;
+                                    nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                                    nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                                    nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            else if (nested_io_flnest0_x_done) begin
+                if ((nested_io_flnest0_x_status != 0)) begin
+                end
+                else begin
+                    if ((1'b0 || nested_io_flnest0_walker_guest0_pend_5 || nested_io_flnest0_walker_guest0_pend_4 || nested_io_flnest0_walker_guest0_pend_3 || nested_io_flnest0_walker_guest0_pend_2 || nested_io_flnest0_walker_guest0_pend_1)) begin
+                    end
+                    else begin
+                    end
+                end
+            end
+        end
+        3'b010: begin
+            if (nested_io_flnest0_walker_guest0_x_on_table_h) begin
+            end
+            else begin
+            end
+            ns0 = 1'h0;
+            ns0 = 0;
+            if (((nested_io_flnest0_h_r_R != 0) && (wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0)))) begin
+                ns0 = 1;
+            end
+            ns1 = 1'h0;
+            ns1 = 0;
+            if ((((nested_io_flnest0_h_r_W != 0) && (wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0))) && ((nested_io_flnest0_walker_guest0_a_rw != 0) || (wn_io_flnest_r_FL_WALK[3] && (!wn_io_flnest_r_FL_WALK[4]))))) begin
+                ns1 = 1;
+            end
+            ns2 = 5'h0;
+            ns3 = 5'h0;
+            if ((nested_io_flnest0_walker_guest0_a_below3 != 0)) begin
+                ns3 = 21;
+            end
+            else begin
+                ns3 = 30;
+            end
+            if ((nested_io_flnest0_walker_guest0_a_below2 != 0)) begin
+                ns2 = 12;
+            end
+            else begin
+                ns2 = ns3;
+            end
+        end
+        3'b011: begin
+            rs0 = 8'h0;
+            rs1 = 8'h0;
+            rs2 = 8'h0;
+            rs3 = 8'h0;
+            rs4 = 8'h0;
+            if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 8)) begin
+                rs4 = 128;
+            end
+            else begin
+                rs4 = 0;
+            end
+            if ((((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 4) || (nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 5)) || (nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 6))) begin
+                rs3 = 114;
+            end
+            else begin
+                rs3 = rs4;
+            end
+            if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 3)) begin
+                rs2 = 133;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 2)) begin
+                rs1 = 129;
+            end
+            else begin
+                rs1 = rs2;
+            end
+            if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 1)) begin
+                rs0 = 113;
+            end
+            else begin
+                rs0 = rs1;
+            end
+            rs5 = 1'h0;
+            rs5 = 0;
+            if ((wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0))) begin
+                rs5 = 1;
+            end
+            rs6 = 1'h0;
+            rs6 = 0;
+            if (((wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0)) && ((nested_io_flnest0_walker_guest0_a_rw != 0) || (wn_io_flnest_r_FL_WALK[3] && (!wn_io_flnest_r_FL_WALK[4]))))) begin
+                rs6 = 1;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, nested_io_flnest0_walker_guest0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b100: begin
+            if (nested_io_flnest0_walker_guest0_pend_5) begin
+                nested_io_flnest0_x_valid = 1'b1;
+                nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_se_5;
+                if (1'b1) begin
+                    nested_io_flnest0_x_pwrite = 1'b0;
+                    nested_io_flnest0_x_update = 1'b1;
+                    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_sg_5;
+                    nested_io_flnest0_x_on_table = 1'b1;
+                    nested_io_flnest0_hk_read = 1'b0;
+                    nested_io_flnest0_hk_write = 1'b1;
+                    nested_io_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_io_flnest0_x_pwrite = 1'b1;
+                    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_sa_5;
+                end
+            end
+            else if (nested_io_flnest0_walker_guest0_pend_4) begin
+                nested_io_flnest0_x_valid = 1'b1;
+                nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_se_4;
+                if (1'b1) begin
+                    nested_io_flnest0_x_pwrite = 1'b0;
+                    nested_io_flnest0_x_update = 1'b1;
+                    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_sg_4;
+                    nested_io_flnest0_x_on_table = 1'b1;
+                    nested_io_flnest0_hk_read = 1'b0;
+                    nested_io_flnest0_hk_write = 1'b1;
+                    nested_io_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_io_flnest0_x_pwrite = 1'b1;
+                    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_sa_4;
+                end
+            end
+            else if (nested_io_flnest0_walker_guest0_pend_3) begin
+                nested_io_flnest0_x_valid = 1'b1;
+                nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_se_3;
+                if (1'b1) begin
+                    nested_io_flnest0_x_pwrite = 1'b0;
+                    nested_io_flnest0_x_update = 1'b1;
+                    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_sg_3;
+                    nested_io_flnest0_x_on_table = 1'b1;
+                    nested_io_flnest0_hk_read = 1'b0;
+                    nested_io_flnest0_hk_write = 1'b1;
+                    nested_io_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_io_flnest0_x_pwrite = 1'b1;
+                    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_sa_3;
+                end
+            end
+            else if (nested_io_flnest0_walker_guest0_pend_2) begin
+                nested_io_flnest0_x_valid = 1'b1;
+                nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_se_2;
+                if (1'b1) begin
+                    nested_io_flnest0_x_pwrite = 1'b0;
+                    nested_io_flnest0_x_update = 1'b1;
+                    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_sg_2;
+                    nested_io_flnest0_x_on_table = 1'b1;
+                    nested_io_flnest0_hk_read = 1'b0;
+                    nested_io_flnest0_hk_write = 1'b1;
+                    nested_io_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_io_flnest0_x_pwrite = 1'b1;
+                    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_sa_2;
+                end
+            end
+            else if (nested_io_flnest0_walker_guest0_pend_1) begin
+                nested_io_flnest0_x_valid = 1'b1;
+                nested_io_flnest0_x_wdata = nested_io_flnest0_walker_guest0_se_1;
+                if (1'b1) begin
+                    nested_io_flnest0_x_pwrite = 1'b0;
+                    nested_io_flnest0_x_update = 1'b1;
+                    nested_io_flnest0_x_addr = nested_io_flnest0_walker_guest0_sg_1;
+                    nested_io_flnest0_x_on_table = 1'b1;
+                    nested_io_flnest0_hk_read = 1'b0;
+                    nested_io_flnest0_hk_write = 1'b1;
+                    nested_io_flnest0_hk_tr = 1'b0;
+                end
+                else begin
+                    nested_io_flnest0_x_pwrite = 1'b1;
+                    nested_io_flnest0_x_waddr = nested_io_flnest0_walker_guest0_sa_1;
+                end
+            end
+            else begin
+            end
+        end
+        3'b101: begin
+            if (nested_io_flnest0_x_done) begin
+                if ((nested_io_flnest0_x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b110: begin
+            if (nested_io_flnest0_x_done) begin
+                if ((nested_io_flnest0_x_status != 0)) begin
+                end
+                else begin
+                end
+            end
+        end
+        3'b111: begin
+            case (nested_io_flnest0_walker_guest0_lvl)
+                'h5: begin
+                    if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (5 == 3));
+                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (5 == 2));
+                        nested_io_flnest0_x_valid = 1'b1;
+                        nested_io_flnest0_x_pwrite = 1'b0;
+                        nested_io_flnest0_x_addr = ({16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[48-1:39], 3'h0});
+                        nested_io_flnest0_x_on_table = 1'b1;
+                        nested_io_flnest0_x_update = 1'b0;
+                        nested_io_flnest0_hk_read = 1'b1;
+                        nested_io_flnest0_hk_write = 1'b0;
+                        nested_io_flnest0_hk_tr = 1'b0;
+                    end
+                end
+                'h4: begin
+                    if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (4 == 3));
+                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (4 == 2));
+                        nested_io_flnest0_x_valid = 1'b1;
+                        nested_io_flnest0_x_pwrite = 1'b0;
+                        nested_io_flnest0_x_addr = ({16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[39-1:30], 3'h0});
+                        nested_io_flnest0_x_on_table = 1'b1;
+                        nested_io_flnest0_x_update = 1'b0;
+                        nested_io_flnest0_hk_read = 1'b1;
+                        nested_io_flnest0_hk_write = 1'b0;
+                        nested_io_flnest0_hk_tr = 1'b0;
+                    end
+                end
+                'h3: begin
+                    if ((nested_io_flnest0_walker_guest0_le[7] && 1'b1)) begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((nested_io_flnest0_walker_guest0_le[48-1:12] & 262142) != 0)) begin
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_io_flnest_k_tr) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((30 == 12)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                end
+                                else if ((30 == 13)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                end
+                                else if ((30 == 14)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                end
+                                else if ((30 == 15)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                end
+                                else if ((30 == 16)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                end
+                                else if ((30 == 17)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                end
+                                else if ((30 == 18)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                end
+                                else if ((30 == 19)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                end
+                                else if ((30 == 20)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                end
+                                else if ((30 == 21)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                end
+                                else if ((30 == 22)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                end
+                                else if ((30 == 23)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                end
+                                else if ((30 == 24)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                end
+                                else if ((30 == 25)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                end
+                                else if ((30 == 26)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                end
+                                else if ((30 == 27)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                end
+                                else if ((30 == 28)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                end
+                                else if ((30 == 29)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                end
+                                else if ((30 == 30)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                end
+                                else if ((30 == 31)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                end
+                                nested_io_flnest0_x_valid = 1'b1;
+                                nested_io_flnest0_x_pwrite = 1'b0;
+                                nested_io_flnest0_x_addr = leaf_pa;
+                                nested_io_flnest0_x_on_table = 1'b0;
+                                nested_io_flnest0_x_update = 1'b0;
+                                nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                                nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                                nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_flnest0_walker_guest0_le & 128) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (3 == 3));
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (3 == 2));
+                            nested_io_flnest0_x_valid = 1'b1;
+                            nested_io_flnest0_x_pwrite = 1'b0;
+                            nested_io_flnest0_x_addr = ({16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[30-1:21], 3'h0});
+                            nested_io_flnest0_x_on_table = 1'b1;
+                            nested_io_flnest0_x_update = 1'b0;
+                            nested_io_flnest0_hk_read = 1'b1;
+                            nested_io_flnest0_hk_write = 1'b0;
+                            nested_io_flnest0_hk_tr = 1'b0;
+                        end
+                    end
+                end
+                'h2: begin
+                    if (nested_io_flnest0_walker_guest0_le[7]) begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else if (((nested_io_flnest0_walker_guest0_le[48-1:12] & 510) != 0)) begin
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_io_flnest_k_tr) begin
+                            end
+                            else begin
+                                leaf_pa = 64'h0;
+                                if ((21 == 12)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                end
+                                else if ((21 == 13)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                end
+                                else if ((21 == 14)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                end
+                                else if ((21 == 15)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                end
+                                else if ((21 == 16)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                end
+                                else if ((21 == 17)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                end
+                                else if ((21 == 18)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                end
+                                else if ((21 == 19)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                end
+                                else if ((21 == 20)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                end
+                                else if ((21 == 21)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                end
+                                else if ((21 == 22)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                end
+                                else if ((21 == 23)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                end
+                                else if ((21 == 24)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                end
+                                else if ((21 == 25)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                end
+                                else if ((21 == 26)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                end
+                                else if ((21 == 27)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                end
+                                else if ((21 == 28)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                end
+                                else if ((21 == 29)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                end
+                                else if ((21 == 30)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                end
+                                else if ((21 == 31)) begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                end
+                                else begin
+                                    leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                end
+                                nested_io_flnest0_x_valid = 1'b1;
+                                nested_io_flnest0_x_pwrite = 1'b0;
+                                nested_io_flnest0_x_addr = leaf_pa;
+                                nested_io_flnest0_x_on_table = 1'b0;
+                                nested_io_flnest0_x_update = 1'b0;
+                                nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                                nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                                nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                            end
+                        end
+                    end
+                    else begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (2 == 3));
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (2 == 2));
+                            nested_io_flnest0_x_valid = 1'b1;
+                            nested_io_flnest0_x_pwrite = 1'b0;
+                            nested_io_flnest0_x_addr = ({16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0} + {52'h0, wn_io_flnest_i_addr[21-1:12], 3'h0});
+                            nested_io_flnest0_x_on_table = 1'b1;
+                            nested_io_flnest0_x_update = 1'b0;
+                            nested_io_flnest0_hk_read = 1'b1;
+                            nested_io_flnest0_hk_write = 1'b0;
+                            nested_io_flnest0_hk_tr = 1'b0;
+                        end
+                    end
+                end
+                'h1: begin
+                    if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                    end
+                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                    end
+                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                    end
+                    else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                    end
+                    else begin
+                        v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                        if (wn_io_flnest_k_tr) begin
+                        end
+                        else begin
+                            nested_io_flnest0_x_valid = 1'b1;
+                            nested_io_flnest0_x_pwrite = 1'b0;
+                            nested_io_flnest0_x_addr = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                            nested_io_flnest0_x_on_table = 1'b0;
+                            nested_io_flnest0_x_update = 1'b0;
+                            nested_io_flnest0_hk_read = wn_io_flnest_k_read;
+                            nested_io_flnest0_hk_write = wn_io_flnest_k_write;
+                            nested_io_flnest0_hk_tr = wn_io_flnest_r_FL_WALK[5];
+                        end
+                    end
+                end
+            endcase
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: nested_io_flnest0_walker_guest0_fsm
+    reg pending;
+    reg [64-1:0] uw;
+    reg used;
+    reg uok;
+    reg v_us;
+    reg v_rw;
+    reg v_below3;
+    reg v_below2;
+    reg [64-1:0] in0;
+    reg [64-1:0] in1;
+    reg [64-1:0] in2;
+    reg [57-1:0] in3;
+    reg [64-1:0] in4;
+    reg [57-1:0] in5;
+    reg [64-1:0] in6;
+    reg [64-1:0] in7;
+    reg [48-1:0] in8;
+    reg [64-1:0] in9;
+    reg [48-1:0] in10;
+    reg [64-1:0] leaf_pa;
+    reg [1-1:0] ns0;
+    reg [1-1:0] ns1;
+    reg [5-1:0] ns2;
+    reg [5-1:0] ns3;
+    reg [8-1:0] rs0;
+    reg [8-1:0] rs1;
+    reg [8-1:0] rs2;
+    reg [8-1:0] rs3;
+    reg [8-1:0] rs4;
+    reg [1-1:0] rs5;
+    reg [1-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        nested_io_flnest0_walker_guest0_a_below2 <= 0;
+        nested_io_flnest0_walker_guest0_a_below3 <= 0;
+        nested_io_flnest0_walker_guest0_a_rw <= 0;
+        nested_io_flnest0_walker_guest0_a_us <= 0;
+        wn_io_flnest_done <= 0;
+        nested_io_flnest0_walker_guest0_fault_k <= 0;
+        nested_io_flnest0_walker_guest0_flevel <= 0;
+        nested_io_flnest0_walker_guest0_hk_read_h <= 0;
+        nested_io_flnest0_walker_guest0_hk_tr_h <= 0;
+        nested_io_flnest0_walker_guest0_hk_write_h <= 0;
+        nested_io_flnest0_walker_guest0_le <= 0;
+        nested_io_flnest0_walker_guest0_lvl <= 0;
+        wn_io_flnest_o_aux <= 0;
+        wn_io_flnest_o_gpa <= 0;
+        wn_io_flnest_o_level <= 0;
+        wn_io_flnest_o_n_R <= 0;
+        wn_io_flnest_o_n_U <= 0;
+        wn_io_flnest_o_n_W <= 0;
+        wn_io_flnest_o_n_final <= 0;
+        wn_io_flnest_o_n_frame <= 0;
+        wn_io_flnest_o_n_guest_shift <= 0;
+        wn_io_flnest_o_n_shift <= 0;
+        wn_io_flnest_o_pa <= 0;
+        wn_io_flnest_o_r_R <= 0;
+        wn_io_flnest_o_r_W <= 0;
+        wn_io_flnest_o_r_frame <= 0;
+        wn_io_flnest_o_r_reason <= 0;
+        wn_io_flnest_o_r_shift <= 0;
+        wn_io_flnest_o_status <= 0;
+        nested_io_flnest0_walker_guest0_pend_1 <= 0;
+        nested_io_flnest0_walker_guest0_pend_2 <= 0;
+        nested_io_flnest0_walker_guest0_pend_3 <= 0;
+        nested_io_flnest0_walker_guest0_pend_4 <= 0;
+        nested_io_flnest0_walker_guest0_pend_5 <= 0;
+        nested_io_flnest0_walker_guest0_st <= 3'b000;
+        nested_io_flnest0_walker_guest0_x_addr_h <= 0;
+        nested_io_flnest0_walker_guest0_x_on_table_h <= 0;
+        nested_io_flnest0_walker_guest0_x_pwrite_h <= 0;
+        nested_io_flnest0_walker_guest0_x_update_h <= 0;
+        nested_io_flnest0_walker_guest0_x_waddr_h <= 0;
+        nested_io_flnest0_walker_guest0_x_wdata_h <= 0;
+    end
+    else begin
+        nested_io_flnest0_walker_guest0_x_pwrite_h <= nested_io_flnest0_x_pwrite;
+        nested_io_flnest0_walker_guest0_x_addr_h <= nested_io_flnest0_x_addr;
+        nested_io_flnest0_walker_guest0_x_waddr_h <= nested_io_flnest0_x_waddr;
+        nested_io_flnest0_walker_guest0_x_wdata_h <= nested_io_flnest0_x_wdata;
+        nested_io_flnest0_walker_guest0_x_on_table_h <= nested_io_flnest0_x_on_table;
+        nested_io_flnest0_walker_guest0_x_update_h <= nested_io_flnest0_x_update;
+        nested_io_flnest0_walker_guest0_hk_read_h <= nested_io_flnest0_hk_read;
+        nested_io_flnest0_walker_guest0_hk_write_h <= nested_io_flnest0_hk_write;
+        nested_io_flnest0_walker_guest0_hk_tr_h <= nested_io_flnest0_hk_tr;
+        pending = 1'b0;
+        uw = 64'h0;
+        used = 1'b0;
+        uok = 1'b0;
+        v_us = (0 != 0);
+        v_rw = (0 != 0);
+        v_below3 = (0 != 0);
+        v_below2 = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
+        if (wn_io_flnest_done) begin
+            wn_io_flnest_done <= 1'b0;
+        end
+        case (nested_io_flnest0_walker_guest0_st)
+            3'b000: begin
+                if (wn_io_flnest_start) begin
+                    nested_io_flnest0_walker_guest0_a_us <= 1'b1;
+                    nested_io_flnest0_walker_guest0_a_rw <= 1'b1;
+                    nested_io_flnest0_walker_guest0_a_below3 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_a_below2 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_pend_5 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_pend_4 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_pend_3 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_pend_2 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_pend_1 <= 1'b0;
+                    nested_io_flnest0_walker_guest0_le <= 0;
+                    in2 = wn_io_flnest_i_addr;
+                    in3 = (wn_io_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    in4 = ({7'h0, in3} | 64'hfe00000000000000);
+                    in5 = (wn_io_flnest_i_addr[57-1:0] & 57'h1ffffffffffffff);
+                    if ((((in2 >>> 56) & 1) == 1)) begin
+                        in1 = in4;
+                    end
+                    else begin
+                        in1 = {7'h0, in5};
+                    end
+                    in7 = wn_io_flnest_i_addr;
+                    in8 = (wn_io_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                    in9 = ({16'h0, in8} | 64'hffff000000000000);
+                    in10 = (wn_io_flnest_i_addr[48-1:0] & 48'hffffffffffff);
+                    if ((((in7 >>> 47) & 1) == 1)) begin
+                        in6 = in9;
+                    end
+                    else begin
+                        in6 = {16'h0, in10};
+                    end
+                    if ((wn_io_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                        in0 = in1;
+                    end
+                    else begin
+                        in0 = in6;
+                    end
+                    if ((wn_io_flnest_i_addr != in0)) begin
+                        nested_io_flnest0_walker_guest0_fault_k <= 8;
+                        nested_io_flnest0_walker_guest0_flevel <= 0;
+                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                    end
+                    else begin
+                        if ((wn_io_flnest_r_FL_WALK[2-1:0] == 1)) begin
+                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                            nested_io_flnest0_walker_guest0_lvl <= 5;
+                        end
+                        else begin
+                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                            nested_io_flnest0_walker_guest0_lvl <= 4;
+                        end
+                    end
+                end
+            end
+            3'b001: begin
+                if (nested_io_flnest0_x_rnow) begin
+                    used = 1'b0;
+                    if ((nested_io_flnest0_walker_guest0_lvl == 5)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((nested_io_flnest0_walker_guest0_lvl == 4)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if ((nested_io_flnest0_walker_guest0_lvl == 3)) begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((nested_io_flnest0_walker_guest0_lvl == 2)) begin
+                        if (m_rdata[7]) begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                        else begin
+                            uok = 1'b1;
+                            if ((!m_rdata[0])) begin
+                                uok = 1'b0;
+                            end
+                            if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                uok = 1'b0;
+                            end
+                            if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                uok = 1'b0;
+                            end
+                            if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                uok = 1'b0;
+                            end
+                            if (uok) begin
+                                uw = m_rdata;
+                                if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                    uw[10] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    used = 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if ((nested_io_flnest0_walker_guest0_lvl == 1)) begin
+                        uok = 1'b1;
+                        if ((!m_rdata[0])) begin
+                            uok = 1'b0;
+                        end
+                        if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                            uok = 1'b0;
+                        end
+                        if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            uok = 1'b0;
+                        end
+                        if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                            uok = 1'b0;
+                        end
+                        if (uok) begin
+                            uw = m_rdata;
+                            if ((!wn_io_flnest_r_FL_WALK[5])) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[6] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[10] = 1'b1;
+                            end
+                            if ((wn_io_flnest_r_FL_WALK[2] && (!wn_io_flnest_r_FL_WALK[5]))) begin
+                                uw[6] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                used = 1'b1;
+                            end
+                        end
+                    end
+                    if (used) begin
+                        nested_io_flnest0_walker_guest0_le <= uw;
+                        if (1'b1) begin
+                        end
+                        else begin
+                        end
+                        nested_io_flnest0_walker_guest0_st <= 3'b110;
+                    end
+                    else begin
+                        nested_io_flnest0_walker_guest0_le <= m_rdata;
+                        case (nested_io_flnest0_walker_guest0_lvl)
+                            'h5: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_io_flnest0_walker_guest0_flevel <= 5;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_io_flnest0_walker_guest0_flevel <= 5;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_io_flnest0_walker_guest0_flevel <= 5;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_io_flnest0_walker_guest0_flevel <= 5;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (5 == 3));
+                                    nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (5 == 2));
+                                    nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                    nested_io_flnest0_walker_guest0_lvl <= 4;
+                                end
+                            end
+                            'h4: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_io_flnest0_walker_guest0_flevel <= 4;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_io_flnest0_walker_guest0_flevel <= 4;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_io_flnest0_walker_guest0_flevel <= 4;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_io_flnest0_walker_guest0_flevel <= 4;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (4 == 3));
+                                    nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (4 == 2));
+                                    nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                    nested_io_flnest0_walker_guest0_lvl <= 3;
+                                end
+                            end
+                            'h3: begin
+                                if ((m_rdata[7] && 1'b1)) begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 262142) != 0)) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 6;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                        if (wn_io_flnest_k_tr) begin
+                                            nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                            nested_io_flnest0_walker_guest0_flevel <= 3;
+                                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            wn_io_flnest_o_level <= 3;
+                                            leaf_pa = 64'h0;
+                                            if ((30 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                            end
+                                            else if ((30 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                            end
+                                            else if ((30 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                            end
+                                            else if ((30 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                            end
+                                            else if ((30 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                            end
+                                            else if ((30 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                            end
+                                            else if ((30 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                            end
+                                            else if ((30 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                            end
+                                            else if ((30 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                            end
+                                            else if ((30 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                            end
+                                            else if ((30 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                            end
+                                            else if ((30 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                            end
+                                            else if ((30 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                            end
+                                            else if ((30 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                            end
+                                            else if ((30 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                            end
+                                            else if ((30 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                            end
+                                            else if ((30 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                            end
+                                            else if ((30 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                            end
+                                            else if ((30 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                            end
+                                            else if ((30 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            wn_io_flnest_o_gpa <= leaf_pa;
+                                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_io_flnest0_walker_guest0_flevel <= 3;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                        nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                        nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                        nested_io_flnest0_walker_guest0_lvl <= 2;
+                                    end
+                                end
+                            end
+                            'h2: begin
+                                if (m_rdata[7]) begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((m_rdata[48-1:12] & 510) != 0)) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 5;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                        if (wn_io_flnest_k_tr) begin
+                                            nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                            nested_io_flnest0_walker_guest0_flevel <= 2;
+                                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            wn_io_flnest_o_level <= 2;
+                                            leaf_pa = 64'h0;
+                                            if ((21 == 12)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                            end
+                                            else if ((21 == 13)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                            end
+                                            else if ((21 == 14)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                            end
+                                            else if ((21 == 15)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                            end
+                                            else if ((21 == 16)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                            end
+                                            else if ((21 == 17)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                            end
+                                            else if ((21 == 18)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                            end
+                                            else if ((21 == 19)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                            end
+                                            else if ((21 == 20)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                            end
+                                            else if ((21 == 21)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                            end
+                                            else if ((21 == 22)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                            end
+                                            else if ((21 == 23)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                            end
+                                            else if ((21 == 24)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                            end
+                                            else if ((21 == 25)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                            end
+                                            else if ((21 == 26)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                            end
+                                            else if ((21 == 27)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                            end
+                                            else if ((21 == 28)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                            end
+                                            else if ((21 == 29)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                            end
+                                            else if ((21 == 30)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                            end
+                                            else if ((21 == 31)) begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                            end
+                                            else begin
+                                                leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                            end
+                                            wn_io_flnest_o_gpa <= leaf_pa;
+                                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                        end
+                                    end
+                                end
+                                else begin
+                                    if ((!m_rdata[0])) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                        nested_io_flnest0_walker_guest0_flevel <= 2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                        nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                        nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                        nested_io_flnest0_walker_guest0_lvl <= 1;
+                                    end
+                                end
+                            end
+                            'h1: begin
+                                if ((!m_rdata[0])) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                    nested_io_flnest0_walker_guest0_flevel <= 1;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!m_rdata[2]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                    nested_io_flnest0_walker_guest0_flevel <= 1;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!m_rdata[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                    nested_io_flnest0_walker_guest0_flevel <= 1;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((m_rdata & 64'h8000000000000000) != 0)))) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                    nested_io_flnest0_walker_guest0_flevel <= 1;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    v_us = (nested_io_flnest0_walker_guest0_a_us && m_rdata[2]);
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw = (nested_io_flnest0_walker_guest0_a_rw && m_rdata[1]);
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                    v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                    if (wn_io_flnest_k_tr) begin
+                                        nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                        nested_io_flnest0_walker_guest0_flevel <= 1;
+                                        nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        wn_io_flnest_o_level <= 1;
+                                        wn_io_flnest_o_gpa <= {16'h0, m_rdata[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                        nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                    end
+                                end
+                            end
+                        endcase
+                    end
+                end
+                else if (nested_io_flnest0_x_done) begin
+                    if ((nested_io_flnest0_x_status != 0)) begin
+                        nested_io_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        wn_io_flnest_o_pa <= nested_io_flnest0_x_pa;
+                        wn_io_flnest_o_aux <= nested_io_flnest0_x_level;
+                        if ((1'b0 || nested_io_flnest0_walker_guest0_pend_5 || nested_io_flnest0_walker_guest0_pend_4 || nested_io_flnest0_walker_guest0_pend_3 || nested_io_flnest0_walker_guest0_pend_2 || nested_io_flnest0_walker_guest0_pend_1)) begin
+                            nested_io_flnest0_walker_guest0_st <= 3'b100;
+                        end
+                        else begin
+                            wn_io_flnest_o_status <= 0;
+                            wn_io_flnest_done <= 1'b1;
+                            nested_io_flnest0_walker_guest0_st <= 3'b000;
+                        end
+                    end
+                end
+            end
+            3'b010: begin
+                wn_io_flnest_o_status <= (64 + nested_io_flnest0_x_status);
+                wn_io_flnest_o_level <= nested_io_flnest0_x_level;
+                if (nested_io_flnest0_walker_guest0_x_on_table_h) begin
+                    wn_io_flnest_o_aux <= nested_io_flnest0_walker_guest0_lvl;
+                end
+                else begin
+                    wn_io_flnest_o_aux <= 7;
+                end
+                wn_io_flnest_o_n_final <= (!nested_io_flnest0_walker_guest0_x_on_table_h);
+                ns0 = 1'h0;
+                ns0 = 0;
+                if (((nested_io_flnest0_h_r_R != 0) && (wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0)))) begin
+                    ns0 = 1;
+                end
+                wn_io_flnest_o_n_R <= ns0;
+                ns1 = 1'h0;
+                ns1 = 0;
+                if ((((nested_io_flnest0_h_r_W != 0) && (wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0))) && ((nested_io_flnest0_walker_guest0_a_rw != 0) || (wn_io_flnest_r_FL_WALK[3] && (!wn_io_flnest_r_FL_WALK[4]))))) begin
+                    ns1 = 1;
+                end
+                wn_io_flnest_o_n_W <= ns1;
+                wn_io_flnest_o_n_U <= nested_io_flnest0_h_r_U;
+                wn_io_flnest_o_n_shift <= nested_io_flnest0_h_r_shift;
+                ns2 = 5'h0;
+                ns3 = 5'h0;
+                if ((nested_io_flnest0_walker_guest0_a_below3 != 0)) begin
+                    ns3 = 21;
+                end
+                else begin
+                    ns3 = 30;
+                end
+                if ((nested_io_flnest0_walker_guest0_a_below2 != 0)) begin
+                    ns2 = 12;
+                end
+                else begin
+                    ns2 = ns3;
+                end
+                wn_io_flnest_o_n_guest_shift <= {1'h0, ns2};
+                wn_io_flnest_o_n_frame <= nested_io_flnest0_h_r_frame;
+                wn_io_flnest_done <= 1'b1;
+                nested_io_flnest0_walker_guest0_st <= 3'b000;
+            end
+            3'b011: begin
+                wn_io_flnest_o_status <= nested_io_flnest0_walker_guest0_fault_k;
+                wn_io_flnest_o_level <= nested_io_flnest0_walker_guest0_flevel;
+                wn_io_flnest_o_aux <= 0;
+                rs0 = 8'h0;
+                rs1 = 8'h0;
+                rs2 = 8'h0;
+                rs3 = 8'h0;
+                rs4 = 8'h0;
+                if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 8)) begin
+                    rs4 = 128;
+                end
+                else begin
+                    rs4 = 0;
+                end
+                if ((((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 4) || (nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 5)) || (nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 6))) begin
+                    rs3 = 114;
+                end
+                else begin
+                    rs3 = rs4;
+                end
+                if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 3)) begin
+                    rs2 = 133;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 2)) begin
+                    rs1 = 129;
+                end
+                else begin
+                    rs1 = rs2;
+                end
+                if ((nested_io_flnest0_walker_guest0_fault_k[4-1:0] == 1)) begin
+                    rs0 = 113;
+                end
+                else begin
+                    rs0 = rs1;
+                end
+                wn_io_flnest_o_r_reason <= rs0;
+                rs5 = 1'h0;
+                rs5 = 0;
+                if ((wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0))) begin
+                    rs5 = 1;
+                end
+                wn_io_flnest_o_r_R <= rs5;
+                rs6 = 1'h0;
+                rs6 = 0;
+                if (((wn_io_flnest_r_FL_WALK[3] || (nested_io_flnest0_walker_guest0_a_us != 0)) && ((nested_io_flnest0_walker_guest0_a_rw != 0) || (wn_io_flnest_r_FL_WALK[3] && (!wn_io_flnest_r_FL_WALK[4]))))) begin
+                    rs6 = 1;
+                end
+                wn_io_flnest_o_r_W <= rs6;
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, nested_io_flnest0_walker_guest0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                wn_io_flnest_o_r_shift <= rs8[6-1:0];
+                wn_io_flnest_o_r_frame <= {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                wn_io_flnest_done <= 1'b1;
+                nested_io_flnest0_walker_guest0_st <= 3'b000;
+            end
+            3'b100: begin
+                if (nested_io_flnest0_walker_guest0_pend_5) begin
+                    nested_io_flnest0_walker_guest0_pend_5 <= 1'b0;
+                    if (1'b1) begin
+                        nested_io_flnest0_walker_guest0_lvl <= 5;
+                    end
+                    else begin
+                    end
+                    nested_io_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_io_flnest0_walker_guest0_pend_4) begin
+                    nested_io_flnest0_walker_guest0_pend_4 <= 1'b0;
+                    if (1'b1) begin
+                        nested_io_flnest0_walker_guest0_lvl <= 4;
+                    end
+                    else begin
+                    end
+                    nested_io_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_io_flnest0_walker_guest0_pend_3) begin
+                    nested_io_flnest0_walker_guest0_pend_3 <= 1'b0;
+                    if (1'b1) begin
+                        nested_io_flnest0_walker_guest0_lvl <= 3;
+                    end
+                    else begin
+                    end
+                    nested_io_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_io_flnest0_walker_guest0_pend_2) begin
+                    nested_io_flnest0_walker_guest0_pend_2 <= 1'b0;
+                    if (1'b1) begin
+                        nested_io_flnest0_walker_guest0_lvl <= 2;
+                    end
+                    else begin
+                    end
+                    nested_io_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else if (nested_io_flnest0_walker_guest0_pend_1) begin
+                    nested_io_flnest0_walker_guest0_pend_1 <= 1'b0;
+                    if (1'b1) begin
+                        nested_io_flnest0_walker_guest0_lvl <= 1;
+                    end
+                    else begin
+                    end
+                    nested_io_flnest0_walker_guest0_st <= 3'b101;
+                end
+                else begin
+                    wn_io_flnest_o_status <= 0;
+                    wn_io_flnest_done <= 1'b1;
+                    nested_io_flnest0_walker_guest0_st <= 3'b000;
+                end
+            end
+            3'b101: begin
+                if (nested_io_flnest0_x_done) begin
+                    if ((nested_io_flnest0_x_status != 0)) begin
+                        nested_io_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        nested_io_flnest0_walker_guest0_st <= 3'b100;
+                    end
+                end
+            end
+            3'b110: begin
+                if (nested_io_flnest0_x_done) begin
+                    if ((nested_io_flnest0_x_status != 0)) begin
+                        nested_io_flnest0_walker_guest0_st <= 3'b010;
+                    end
+                    else begin
+                        nested_io_flnest0_walker_guest0_st <= 3'b111;
+                    end
+                end
+            end
+            3'b111: begin
+                nested_io_flnest0_walker_guest0_le <= nested_io_flnest0_walker_guest0_le;
+                case (nested_io_flnest0_walker_guest0_lvl)
+                    'h5: begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 1;
+                            nested_io_flnest0_walker_guest0_flevel <= 5;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 2;
+                            nested_io_flnest0_walker_guest0_flevel <= 5;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 3;
+                            nested_io_flnest0_walker_guest0_flevel <= 5;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 4;
+                            nested_io_flnest0_walker_guest0_flevel <= 5;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (5 == 3));
+                            nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (5 == 2));
+                            nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                            nested_io_flnest0_walker_guest0_lvl <= 4;
+                        end
+                    end
+                    'h4: begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 1;
+                            nested_io_flnest0_walker_guest0_flevel <= 4;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 2;
+                            nested_io_flnest0_walker_guest0_flevel <= 4;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 3;
+                            nested_io_flnest0_walker_guest0_flevel <= 4;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000080) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 4;
+                            nested_io_flnest0_walker_guest0_flevel <= 4;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (4 == 3));
+                            nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (4 == 2));
+                            nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_io_flnest0_walker_guest0_st <= 3'b001;
+                            nested_io_flnest0_walker_guest0_lvl <= 3;
+                        end
+                    end
+                    'h3: begin
+                        if ((nested_io_flnest0_walker_guest0_le[7] && 1'b1)) begin
+                            if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((nested_io_flnest0_walker_guest0_le[48-1:12] & 262142) != 0)) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 6;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_io_flnest_k_tr) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                    nested_io_flnest0_walker_guest0_flevel <= 3;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    wn_io_flnest_o_level <= 3;
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                    end
+                                    wn_io_flnest_o_gpa <= leaf_pa;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)) || (1'b0 && ((nested_io_flnest0_walker_guest0_le & 128) != 0)))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                nested_io_flnest0_walker_guest0_flevel <= 3;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (3 == 3));
+                                nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (3 == 2));
+                                nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                nested_io_flnest0_walker_guest0_lvl <= 2;
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if (nested_io_flnest0_walker_guest0_le[7]) begin
+                            if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((nested_io_flnest0_walker_guest0_le[48-1:12] & 510) != 0)) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 5;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                                if (wn_io_flnest_k_tr) begin
+                                    nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                    nested_io_flnest0_walker_guest0_flevel <= 2;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b011;
+                                end
+                                else begin
+                                    wn_io_flnest_o_level <= 2;
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:13], wn_io_flnest_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:14], wn_io_flnest_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:15], wn_io_flnest_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:16], wn_io_flnest_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:17], wn_io_flnest_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:18], wn_io_flnest_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:19], wn_io_flnest_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:20], wn_io_flnest_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:21], wn_io_flnest_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:22], wn_io_flnest_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:23], wn_io_flnest_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:24], wn_io_flnest_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:25], wn_io_flnest_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:26], wn_io_flnest_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:27], wn_io_flnest_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:28], wn_io_flnest_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:29], wn_io_flnest_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:30], wn_io_flnest_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:31], wn_io_flnest_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], 12'h0};
+                                    end
+                                    wn_io_flnest_o_gpa <= leaf_pa;
+                                    nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                end
+                            end
+                        end
+                        else begin
+                            if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 1;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 2;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 3;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 4;
+                                nested_io_flnest0_walker_guest0_flevel <= 2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 = (nested_io_flnest0_walker_guest0_a_below3 || (2 == 3));
+                                nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 = (nested_io_flnest0_walker_guest0_a_below2 || (2 == 2));
+                                nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_io_flnest0_walker_guest0_st <= 3'b001;
+                                nested_io_flnest0_walker_guest0_lvl <= 1;
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if ((!nested_io_flnest0_walker_guest0_le[0])) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 1;
+                            nested_io_flnest0_walker_guest0_flevel <= 1;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((!wn_io_flnest_r_FL_WALK[5]) && (!wn_io_flnest_r_FL_WALK[3])) && (!nested_io_flnest0_walker_guest0_le[2]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 2;
+                            nested_io_flnest0_walker_guest0_flevel <= 1;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if (((((!wn_io_flnest_r_FL_WALK[5]) && wn_io_flnest_r_FL_WALK[2]) && (!nested_io_flnest0_walker_guest0_le[1])) && ((!wn_io_flnest_r_FL_WALK[3]) || wn_io_flnest_r_FL_WALK[4]))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 3;
+                            nested_io_flnest0_walker_guest0_flevel <= 1;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else if ((((nested_io_flnest0_walker_guest0_le & 64'hf000000000000) != 0) || ((!wn_io_flnest_r_FL_WALK[7]) && ((nested_io_flnest0_walker_guest0_le & 64'h8000000000000000) != 0)))) begin
+                            nested_io_flnest0_walker_guest0_fault_k <= 4;
+                            nested_io_flnest0_walker_guest0_flevel <= 1;
+                            nested_io_flnest0_walker_guest0_st <= 3'b011;
+                        end
+                        else begin
+                            v_us = (nested_io_flnest0_walker_guest0_a_us && nested_io_flnest0_walker_guest0_le[2]);
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw = (nested_io_flnest0_walker_guest0_a_rw && nested_io_flnest0_walker_guest0_le[1]);
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 = (nested_io_flnest0_walker_guest0_a_below3 != 0);
+                            v_below2 = (nested_io_flnest0_walker_guest0_a_below2 != 0);
+                            if (wn_io_flnest_k_tr) begin
+                                nested_io_flnest0_walker_guest0_fault_k <= 7;
+                                nested_io_flnest0_walker_guest0_flevel <= 1;
+                                nested_io_flnest0_walker_guest0_st <= 3'b011;
+                            end
+                            else begin
+                                wn_io_flnest_o_level <= 1;
+                                wn_io_flnest_o_gpa <= {16'h0, nested_io_flnest0_walker_guest0_le[48-1:12], wn_io_flnest_i_addr[12-1:0]};
+                                nested_io_flnest0_walker_guest0_st <= 3'b001;
+                            end
+                        end
+                    end
+                endcase
+            end
+            default: begin
+                nested_io_flnest0_walker_guest0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+assign nested_io_flnest0_x_table = (nested_io_flnest0_x_on_table && (!nested_io_flnest0_x_pwrite) && (!nested_io_flnest0_x_update));
+assign nested_io_flnest0_hb_SL_WALK = wn_io_flnest_r_SL_WALK;
 
 always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
     reg pending;
@@ -12449,4 +17184,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
-// virtspec conversion 9e55cd3cdd51509f6854084b of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 15e22b3e07a49cddc1b374fd6feae0c5a715ca472d1e8b46c0b77bafc4dd572a
+// virtspec conversion 1e9da8259266fb1790593168 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 ee97810f2cb4c27d406c0ad4c83a06e4df8417fe75f6da9667db3e72a77862cc

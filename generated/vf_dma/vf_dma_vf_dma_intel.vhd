@@ -70,17 +70,19 @@ type t_enum_S_1 is (
 	S7R,
 	S8G,
 	S8R,
-	S9W0,
-	S9W1,
-	S10G,
-	S10R,
-	S11W0,
-	S11W1,
+	S9G,
+	S9R,
+	S10W0,
+	S10W1,
+	S11G,
+	S11R,
 	S12W0,
+	S12W1,
 	S13W0,
-	S14D,
-	S14T0,
-	S14T1,
+	S14W0,
+	S15D,
+	S15T0,
+	S15T1,
 	DECIDE,
 	FINISH
 	);
@@ -105,10 +107,28 @@ type t_enum_S_4 is (
 	MWAIT,
 	FAULT,
 	ADREQ,
+	ADWAIT,
+	PREAD,
+	PWRITE
+	);
+type t_enum_S_5 is (
+	IDLE,
+	XWAIT,
+	NFAULT,
+	FAULT,
+	ADREQ,
+	ADWAIT,
+	UWAIT,
+	PROC
+	);
+type t_enum_S_6 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
 	ADWAIT
 	);
 
-signal unit_io_smsl_o_aux: unsigned(2 downto 0);
 signal al_vf_sriov: std_logic;
 signal pend: std_logic;
 signal st: t_enum_S_1;
@@ -118,26 +138,6 @@ signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
 signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
-signal unit_io_smsl_done: std_logic;
-signal unit_io_smsl_i_addr: unsigned(63 downto 0);
-signal unit_io_smsl_k_read: std_logic;
-signal unit_io_smsl_k_write: std_logic;
-signal unit_io_smsl_m_addr: unsigned(63 downto 0);
-signal unit_io_smsl_m_size: unsigned(2 downto 0);
-signal unit_io_smsl_m_valid: std_logic;
-signal unit_io_smsl_m_wdata: unsigned(63 downto 0);
-signal unit_io_smsl_m_we: std_logic;
-signal unit_io_smsl_o_level: unsigned(2 downto 0);
-signal unit_io_smsl_o_pa: unsigned(63 downto 0);
-signal unit_io_smsl_o_r_R: unsigned(0 downto 0);
-signal unit_io_smsl_o_r_U: unsigned(0 downto 0);
-signal unit_io_smsl_o_r_W: unsigned(0 downto 0);
-signal unit_io_smsl_o_r_frame: unsigned(63 downto 0);
-signal unit_io_smsl_o_r_reason: unsigned(7 downto 0);
-signal unit_io_smsl_o_r_shift: unsigned(5 downto 0);
-signal unit_io_smsl_o_status: unsigned(7 downto 0);
-signal unit_io_smsl_r_SL_WALK: unsigned(63 downto 0);
-signal unit_io_smsl_start: std_logic;
 signal w_io_ctx_0: unsigned(63 downto 0);
 signal w_io_ctx_8: unsigned(63 downto 0);
 signal w_io_irte_0: unsigned(63 downto 0);
@@ -158,6 +158,89 @@ signal w_vf_sriov_20: unsigned(63 downto 0);
 signal w_vf_sriov_28: unsigned(63 downto 0);
 signal w_vf_sriov_8: unsigned(63 downto 0);
 signal w_vf_vf_config_0: unsigned(63 downto 0);
+signal wk_io_flnest_R: unsigned(0 downto 0);
+signal wk_io_flnest_U: unsigned(0 downto 0);
+signal wk_io_flnest_W: unsigned(0 downto 0);
+signal wk_io_flnest_fault: unsigned(7 downto 0);
+signal wk_io_flnest_final: unsigned(0 downto 0);
+signal wk_io_flnest_frame: unsigned(63 downto 0);
+signal wk_io_flnest_guest_pa: unsigned(63 downto 0);
+signal wk_io_flnest_guest_shift: unsigned(5 downto 0);
+signal wk_io_flnest_host_beyond: unsigned(0 downto 0);
+signal wk_io_flnest_host_fault: unsigned(7 downto 0);
+signal wk_io_flnest_host_level: unsigned(2 downto 0);
+signal wk_io_flnest_host_not_present: unsigned(0 downto 0);
+signal wk_io_flnest_host_read_denied: unsigned(0 downto 0);
+signal wk_io_flnest_host_reserved: unsigned(0 downto 0);
+signal wk_io_flnest_host_reserved_1g: unsigned(0 downto 0);
+signal wk_io_flnest_host_reserved_2m: unsigned(0 downto 0);
+signal wk_io_flnest_host_translation: unsigned(0 downto 0);
+signal wk_io_flnest_host_write_denied: unsigned(0 downto 0);
+signal wk_io_flnest_level: unsigned(2 downto 0);
+signal wk_io_flnest_non_canonical: unsigned(0 downto 0);
+signal wk_io_flnest_not_present: unsigned(0 downto 0);
+signal wk_io_flnest_ok: unsigned(0 downto 0);
+signal wk_io_flnest_pa: unsigned(63 downto 0);
+signal wk_io_flnest_privilege: unsigned(0 downto 0);
+signal wk_io_flnest_reason: unsigned(7 downto 0);
+signal wk_io_flnest_reserved: unsigned(0 downto 0);
+signal wk_io_flnest_reserved_1g: unsigned(0 downto 0);
+signal wk_io_flnest_reserved_2m: unsigned(0 downto 0);
+signal wk_io_flnest_shift: unsigned(5 downto 0);
+signal wk_io_flnest_translation: unsigned(0 downto 0);
+signal wk_io_flnest_walked: unsigned(0 downto 0);
+signal wk_io_flnest_write_denied: unsigned(0 downto 0);
+signal wn_io_flnest_done: std_logic;
+signal wn_io_flnest_i_addr: unsigned(63 downto 0);
+signal wn_io_flnest_k_read: std_logic;
+signal wn_io_flnest_k_tr: std_logic;
+signal wn_io_flnest_k_write: std_logic;
+signal wn_io_flnest_m_addr: unsigned(63 downto 0);
+signal wn_io_flnest_m_size: unsigned(2 downto 0);
+signal wn_io_flnest_m_valid: std_logic;
+signal wn_io_flnest_m_wdata: unsigned(63 downto 0);
+signal wn_io_flnest_m_we: std_logic;
+signal wn_io_flnest_o_aux: unsigned(2 downto 0);
+signal wn_io_flnest_o_gpa: unsigned(63 downto 0);
+signal wn_io_flnest_o_level: unsigned(2 downto 0);
+signal wn_io_flnest_o_n_R: unsigned(0 downto 0);
+signal wn_io_flnest_o_n_U: unsigned(0 downto 0);
+signal wn_io_flnest_o_n_W: unsigned(0 downto 0);
+signal wn_io_flnest_o_n_final: unsigned(0 downto 0);
+signal wn_io_flnest_o_n_frame: unsigned(63 downto 0);
+signal wn_io_flnest_o_n_guest_shift: unsigned(5 downto 0);
+signal wn_io_flnest_o_n_shift: unsigned(5 downto 0);
+signal wn_io_flnest_o_pa: unsigned(63 downto 0);
+signal wn_io_flnest_o_r_R: unsigned(0 downto 0);
+signal wn_io_flnest_o_r_W: unsigned(0 downto 0);
+signal wn_io_flnest_o_r_frame: unsigned(63 downto 0);
+signal wn_io_flnest_o_r_reason: unsigned(7 downto 0);
+signal wn_io_flnest_o_r_shift: unsigned(5 downto 0);
+signal wn_io_flnest_o_status: unsigned(7 downto 0);
+signal wn_io_flnest_r_FL_WALK: unsigned(63 downto 0);
+signal wn_io_flnest_r_SL_WALK: unsigned(63 downto 0);
+signal wn_io_flnest_start: std_logic;
+signal unit_io_smsl_o_aux: unsigned(2 downto 0);
+signal unit_io_smsl_done: std_logic;
+signal unit_io_smsl_i_addr: unsigned(63 downto 0);
+signal unit_io_smsl_k_read: std_logic;
+signal unit_io_smsl_k_write: std_logic;
+signal unit_io_smsl_m_addr: unsigned(63 downto 0);
+signal unit_io_smsl_m_size: unsigned(2 downto 0);
+signal unit_io_smsl_m_valid: std_logic;
+signal unit_io_smsl_m_wdata: unsigned(63 downto 0);
+signal unit_io_smsl_m_we: std_logic;
+signal unit_io_smsl_o_level: unsigned(2 downto 0);
+signal unit_io_smsl_o_pa: unsigned(63 downto 0);
+signal unit_io_smsl_o_r_R: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_U: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_W: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_frame: unsigned(63 downto 0);
+signal unit_io_smsl_o_r_reason: unsigned(7 downto 0);
+signal unit_io_smsl_o_r_shift: unsigned(5 downto 0);
+signal unit_io_smsl_o_status: unsigned(7 downto 0);
+signal unit_io_smsl_r_SL_WALK: unsigned(63 downto 0);
+signal unit_io_smsl_start: std_logic;
 signal wk_io_smsl_R: unsigned(0 downto 0);
 signal wk_io_smsl_U: unsigned(0 downto 0);
 signal wk_io_smsl_W: unsigned(0 downto 0);
@@ -180,6 +263,7 @@ signal unit_io_smfl_o_aux: unsigned(2 downto 0);
 signal unit_io_smfl_done: std_logic;
 signal unit_io_smfl_i_addr: unsigned(63 downto 0);
 signal unit_io_smfl_k_read: std_logic;
+signal unit_io_smfl_k_tr: std_logic;
 signal unit_io_smfl_k_write: std_logic;
 signal unit_io_smfl_m_addr: unsigned(63 downto 0);
 signal unit_io_smfl_m_size: unsigned(2 downto 0);
@@ -331,6 +415,16 @@ signal cl_io_sm_fl_reserved: unsigned(0 downto 0);
 signal cl_io_sm_fl_sre_clear: unsigned(0 downto 0);
 signal cl_io_sm_fl_translated: unsigned(0 downto 0);
 signal cl_io_sm_fl_write_denied: unsigned(0 downto 0);
+signal cl_io_sm_nested_ats_not_present: unsigned(0 downto 0);
+signal cl_io_sm_nested_ats_translation: unsigned(0 downto 0);
+signal cl_io_sm_nested_beyond_width: unsigned(0 downto 0);
+signal cl_io_sm_nested_read_denied: unsigned(0 downto 0);
+signal cl_io_sm_nested_reserved: unsigned(0 downto 0);
+signal cl_io_sm_nested_table_beyond_width: unsigned(0 downto 0);
+signal cl_io_sm_nested_table_read_denied: unsigned(0 downto 0);
+signal cl_io_sm_nested_translated: unsigned(0 downto 0);
+signal cl_io_sm_nested_update_denied: unsigned(0 downto 0);
+signal cl_io_sm_nested_write_denied: unsigned(0 downto 0);
 signal cl_io_sm_paging_access_error: unsigned(0 downto 0);
 signal cl_io_sm_paging_reserved: unsigned(0 downto 0);
 signal cl_io_sm_pasid_beyond_table: unsigned(0 downto 0);
@@ -441,6 +535,95 @@ signal walker_unit_io_smfl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_smfl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_smfl0_se_5: unsigned(63 downto 0);
 signal walker_unit_io_smfl0_st: t_enum_S_3;
+signal nested_io_flnest0_x_valid: std_logic;
+signal nested_io_flnest0_x_addr: unsigned(63 downto 0);
+signal nested_io_flnest0_x_waddr: unsigned(63 downto 0);
+signal nested_io_flnest0_x_wdata: unsigned(63 downto 0);
+signal nested_io_flnest0_x_rnow: std_logic;
+signal nested_io_flnest0_x_done: std_logic;
+signal nested_io_flnest0_x_status: unsigned(7 downto 0);
+signal nested_io_flnest0_x_level: unsigned(2 downto 0);
+signal nested_io_flnest0_x_aux: unsigned(2 downto 0);
+signal nested_io_flnest0_x_pa: unsigned(63 downto 0);
+signal nested_io_flnest0_h_r_R: unsigned(0 downto 0);
+signal nested_io_flnest0_h_r_W: unsigned(0 downto 0);
+signal nested_io_flnest0_h_r_U: unsigned(0 downto 0);
+signal nested_io_flnest0_h_r_shift: unsigned(5 downto 0);
+signal nested_io_flnest0_h_r_frame: unsigned(63 downto 0);
+signal nested_io_flnest0_hk_read: std_logic;
+signal nested_io_flnest0_hk_write: std_logic;
+signal nested_io_flnest0_hk_tr: std_logic;
+signal nested_io_flnest0_hb_SL_WALK: unsigned(63 downto 0);
+signal nested_io_flnest0_x_on_table: std_logic;
+signal nested_io_flnest0_x_pwrite: std_logic;
+signal nested_io_flnest0_x_table: std_logic;
+signal nested_io_flnest0_x_update: std_logic;
+signal nested_io_flnest0_walker_host0_a_r: std_logic;
+signal nested_io_flnest0_walker_host0_a_w: std_logic;
+signal nested_io_flnest0_walker_host0_ea: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_fault_k: unsigned(7 downto 0);
+signal nested_io_flnest0_walker_host0_flevel: unsigned(2 downto 0);
+signal nested_io_flnest0_walker_host0_le: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_lvl: unsigned(2 downto 0);
+signal nested_io_flnest0_walker_host0_m_addr_h: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_m_size_h: unsigned(2 downto 0);
+signal nested_io_flnest0_walker_host0_m_valid_h: std_logic;
+signal nested_io_flnest0_walker_host0_m_wdata_h: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_m_we_h: std_logic;
+signal nested_io_flnest0_walker_host0_pend_1: std_logic;
+signal nested_io_flnest0_walker_host0_pend_2: std_logic;
+signal nested_io_flnest0_walker_host0_pend_3: std_logic;
+signal nested_io_flnest0_walker_host0_pend_4: std_logic;
+signal nested_io_flnest0_walker_host0_pend_5: std_logic;
+signal nested_io_flnest0_walker_host0_sa_1: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_sa_2: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_sa_3: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_sa_4: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_sa_5: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_se_1: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_se_2: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_se_3: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_se_4: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_se_5: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_host0_st: t_enum_S_4;
+signal nested_io_flnest0_walker_guest0_a_below2: std_logic;
+signal nested_io_flnest0_walker_guest0_a_below3: std_logic;
+signal nested_io_flnest0_walker_guest0_a_rw: std_logic;
+signal nested_io_flnest0_walker_guest0_a_us: std_logic;
+signal nested_io_flnest0_walker_guest0_fault_k: unsigned(7 downto 0);
+signal nested_io_flnest0_walker_guest0_flevel: unsigned(2 downto 0);
+signal nested_io_flnest0_walker_guest0_hk_read_h: std_logic;
+signal nested_io_flnest0_walker_guest0_hk_tr_h: std_logic;
+signal nested_io_flnest0_walker_guest0_hk_write_h: std_logic;
+signal nested_io_flnest0_walker_guest0_le: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_lvl: unsigned(2 downto 0);
+signal nested_io_flnest0_walker_guest0_pend_1: std_logic;
+signal nested_io_flnest0_walker_guest0_pend_2: std_logic;
+signal nested_io_flnest0_walker_guest0_pend_3: std_logic;
+signal nested_io_flnest0_walker_guest0_pend_4: std_logic;
+signal nested_io_flnest0_walker_guest0_pend_5: std_logic;
+signal nested_io_flnest0_walker_guest0_sa_1: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sa_2: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sa_3: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sa_4: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sa_5: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_se_1: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_se_2: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_se_3: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_se_4: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_se_5: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sg_1: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sg_2: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sg_3: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sg_4: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_sg_5: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_st: t_enum_S_5;
+signal nested_io_flnest0_walker_guest0_x_addr_h: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_x_on_table_h: std_logic;
+signal nested_io_flnest0_walker_guest0_x_pwrite_h: std_logic;
+signal nested_io_flnest0_walker_guest0_x_update_h: std_logic;
+signal nested_io_flnest0_walker_guest0_x_waddr_h: unsigned(63 downto 0);
+signal nested_io_flnest0_walker_guest0_x_wdata_h: unsigned(63 downto 0);
 signal walker_unit_io_sl0_a_r: std_logic;
 signal walker_unit_io_sl0_a_w: std_logic;
 signal walker_unit_io_sl0_ea: unsigned(63 downto 0);
@@ -468,7 +651,7 @@ signal walker_unit_io_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_io_sl0_st: t_enum_S_4;
+signal walker_unit_io_sl0_st: t_enum_S_6;
 
 begin
 
@@ -492,6 +675,31 @@ walker_unit_io_smfl0_se_2 <= unsigned'("0000000000000000000000000000000000000000
 walker_unit_io_smfl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smfl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smfl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_host0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sg_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sg_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sg_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sg_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+nested_io_flnest0_walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -755,554 +963,647 @@ fsm: process (clk) is
     variable h246: unsigned(1 downto 0);
     variable h247: unsigned(47 downto 0);
     variable h248: unsigned(47 downto 0);
-    variable h252: unsigned(1 downto 0);
-    variable h253: unsigned(1 downto 0);
-    variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h249: unsigned(15 downto 0);
-    variable h250: unsigned(12 downto 0);
-    variable h251: unsigned(48 downto 0);
-    variable h256: unsigned(1 downto 0);
-    variable h257: unsigned(1 downto 0);
-    variable h258: unsigned(31 downto 0);
-    variable h259: unsigned(0 downto 0);
+    variable h249: unsigned(1 downto 0);
+    variable h250: unsigned(1 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(47 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(47 downto 0);
+    variable h255: unsigned(47 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(47 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(47 downto 0);
     variable h260: unsigned(0 downto 0);
-    variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(63 downto 0);
-    variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(63 downto 0);
-    variable h266: unsigned(0 downto 0);
-    variable h267: unsigned(63 downto 0);
+    variable h261: unsigned(1 downto 0);
+    variable h262: unsigned(47 downto 0);
+    variable h263: unsigned(47 downto 0);
+    variable h264: unsigned(47 downto 0);
     variable h268: unsigned(1 downto 0);
     variable h269: unsigned(1 downto 0);
-    variable h270: unsigned(47 downto 0);
+    variable h270: unsigned(31 downto 0);
     variable h271: unsigned(0 downto 0);
+    variable h265: unsigned(15 downto 0);
+    variable h266: unsigned(12 downto 0);
+    variable h267: unsigned(48 downto 0);
     variable h272: unsigned(1 downto 0);
-    variable h273: unsigned(47 downto 0);
-    variable h274: unsigned(47 downto 0);
-    variable h275: unsigned(63 downto 0);
-    variable h276: unsigned(51 downto 0);
-    variable h277: unsigned(64 downto 0);
+    variable h273: unsigned(1 downto 0);
+    variable h274: unsigned(31 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
     variable h278: unsigned(63 downto 0);
-    variable h279: unsigned(63 downto 0);
-    variable h280: unsigned(63 downto 0);
-    variable h281: unsigned(7 downto 0);
-    variable h282: unsigned(11 downto 0);
-    variable h283: unsigned(64 downto 0);
-    variable h284: unsigned(63 downto 0);
-    variable h285: unsigned(63 downto 0);
-    variable h286: unsigned(63 downto 0);
-    variable h287: unsigned(64 downto 0);
+    variable h279: unsigned(0 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(63 downto 0);
+    variable h282: unsigned(0 downto 0);
+    variable h283: unsigned(63 downto 0);
+    variable h284: unsigned(1 downto 0);
+    variable h285: unsigned(1 downto 0);
+    variable h286: unsigned(47 downto 0);
+    variable h287: unsigned(0 downto 0);
     variable h288: unsigned(1 downto 0);
-    variable h289: unsigned(1 downto 0);
-    variable h290: unsigned(31 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(11 downto 0);
-    variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(11 downto 0);
-    variable h296: unsigned(31 downto 0);
-    variable h297: unsigned(63 downto 0);
-    variable h298: unsigned(27 downto 0);
-    variable h299: unsigned(63 downto 0);
-    variable h300: unsigned(27 downto 0);
-    variable h301: unsigned(47 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(0 downto 0);
+    variable h289: unsigned(47 downto 0);
+    variable h290: unsigned(47 downto 0);
+    variable h291: unsigned(63 downto 0);
+    variable h292: unsigned(51 downto 0);
+    variable h293: unsigned(64 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h295: unsigned(63 downto 0);
+    variable h296: unsigned(63 downto 0);
+    variable h297: unsigned(7 downto 0);
+    variable h298: unsigned(11 downto 0);
+    variable h299: unsigned(64 downto 0);
+    variable h300: unsigned(63 downto 0);
+    variable h301: unsigned(63 downto 0);
+    variable h302: unsigned(63 downto 0);
+    variable h303: unsigned(64 downto 0);
     variable h304: unsigned(1 downto 0);
     variable h305: unsigned(1 downto 0);
     variable h306: unsigned(31 downto 0);
     variable h307: unsigned(0 downto 0);
-    variable h311: unsigned(1 downto 0);
-    variable h312: unsigned(1 downto 0);
-    variable h313: unsigned(31 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h628: unsigned(1 downto 0);
-    variable h629: unsigned(1 downto 0);
-    variable h630: unsigned(31 downto 0);
-    variable h631: unsigned(0 downto 0);
-    variable h635: unsigned(1 downto 0);
-    variable h636: unsigned(1 downto 0);
-    variable h637: unsigned(31 downto 0);
-    variable h638: unsigned(0 downto 0);
-    variable h642: unsigned(1 downto 0);
-    variable h643: unsigned(1 downto 0);
-    variable h644: unsigned(31 downto 0);
-    variable h645: unsigned(0 downto 0);
-    variable h650: unsigned(1 downto 0);
-    variable h651: unsigned(1 downto 0);
-    variable h652: unsigned(31 downto 0);
-    variable h653: unsigned(0 downto 0);
-    variable h657: unsigned(1 downto 0);
-    variable h658: unsigned(1 downto 0);
-    variable h659: unsigned(31 downto 0);
-    variable h660: unsigned(0 downto 0);
-    variable h665: unsigned(1 downto 0);
-    variable h666: unsigned(1 downto 0);
-    variable h667: unsigned(31 downto 0);
-    variable h668: unsigned(0 downto 0);
-    variable h677: unsigned(1 downto 0);
-    variable h678: unsigned(1 downto 0);
-    variable h679: unsigned(31 downto 0);
-    variable h680: unsigned(0 downto 0);
-    variable h681: unsigned(1 downto 0);
-    variable h682: unsigned(1 downto 0);
-    variable h683: unsigned(31 downto 0);
-    variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(31 downto 0);
-    variable h686: unsigned(11 downto 0);
-    variable h687: unsigned(31 downto 0);
-    variable h688: unsigned(11 downto 0);
-    variable h689: unsigned(31 downto 0);
-    variable h690: unsigned(63 downto 0);
-    variable h691: unsigned(27 downto 0);
-    variable h692: unsigned(63 downto 0);
-    variable h693: unsigned(27 downto 0);
-    variable h694: unsigned(47 downto 0);
-    variable h695: unsigned(1 downto 0);
-    variable h696: unsigned(1 downto 0);
-    variable h697: unsigned(31 downto 0);
-    variable h698: unsigned(0 downto 0);
-    variable h699: unsigned(1 downto 0);
-    variable h700: unsigned(1 downto 0);
-    variable h701: unsigned(31 downto 0);
-    variable h702: unsigned(0 downto 0);
-    variable h707: unsigned(1 downto 0);
-    variable h708: unsigned(1 downto 0);
-    variable h709: unsigned(31 downto 0);
-    variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(0 downto 0);
-    variable h712: unsigned(0 downto 0);
-    variable h713: unsigned(63 downto 0);
-    variable h714: unsigned(0 downto 0);
-    variable h715: unsigned(0 downto 0);
-    variable h716: unsigned(63 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(63 downto 0);
-    variable h719: unsigned(31 downto 0);
-    variable h720: unsigned(0 downto 0);
-    variable h721: unsigned(31 downto 0);
-    variable h722: unsigned(11 downto 0);
-    variable h723: unsigned(31 downto 0);
-    variable h724: unsigned(11 downto 0);
-    variable h725: unsigned(31 downto 0);
-    variable h726: unsigned(63 downto 0);
-    variable h727: unsigned(27 downto 0);
-    variable h728: unsigned(63 downto 0);
-    variable h729: unsigned(27 downto 0);
-    variable h730: unsigned(47 downto 0);
-    variable h308: unsigned(63 downto 0);
-    variable h309: unsigned(0 downto 0);
-    variable h310: unsigned(1 downto 0);
+    variable h308: unsigned(31 downto 0);
+    variable h309: unsigned(11 downto 0);
+    variable h310: unsigned(31 downto 0);
+    variable h311: unsigned(11 downto 0);
+    variable h312: unsigned(31 downto 0);
+    variable h313: unsigned(63 downto 0);
+    variable h314: unsigned(27 downto 0);
     variable h315: unsigned(63 downto 0);
-    variable h316: unsigned(75 downto 0);
-    variable h317: unsigned(61 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(1 downto 0);
-    variable h320: unsigned(62 downto 0);
-    variable h321: unsigned(63 downto 0);
-    variable h322: unsigned(63 downto 0);
-    variable h323: unsigned(63 downto 0);
+    variable h316: unsigned(27 downto 0);
+    variable h317: unsigned(47 downto 0);
+    variable h318: unsigned(31 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(1 downto 0);
+    variable h321: unsigned(1 downto 0);
+    variable h322: unsigned(31 downto 0);
+    variable h323: unsigned(0 downto 0);
+    variable h327: unsigned(1 downto 0);
+    variable h328: unsigned(1 downto 0);
+    variable h329: unsigned(31 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h721: unsigned(1 downto 0);
+    variable h722: unsigned(1 downto 0);
+    variable h723: unsigned(31 downto 0);
+    variable h724: unsigned(0 downto 0);
+    variable h728: unsigned(1 downto 0);
+    variable h729: unsigned(1 downto 0);
+    variable h730: unsigned(31 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h735: unsigned(1 downto 0);
+    variable h736: unsigned(1 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(0 downto 0);
+    variable h743: unsigned(1 downto 0);
+    variable h744: unsigned(1 downto 0);
+    variable h745: unsigned(31 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h750: unsigned(1 downto 0);
+    variable h751: unsigned(1 downto 0);
+    variable h752: unsigned(31 downto 0);
+    variable h753: unsigned(0 downto 0);
+    variable h758: unsigned(1 downto 0);
+    variable h759: unsigned(1 downto 0);
+    variable h760: unsigned(31 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h770: unsigned(1 downto 0);
+    variable h771: unsigned(1 downto 0);
+    variable h772: unsigned(31 downto 0);
+    variable h773: unsigned(0 downto 0);
+    variable h774: unsigned(1 downto 0);
+    variable h775: unsigned(1 downto 0);
+    variable h776: unsigned(31 downto 0);
+    variable h777: unsigned(0 downto 0);
+    variable h778: unsigned(31 downto 0);
+    variable h779: unsigned(11 downto 0);
+    variable h780: unsigned(31 downto 0);
+    variable h781: unsigned(11 downto 0);
+    variable h782: unsigned(31 downto 0);
+    variable h783: unsigned(63 downto 0);
+    variable h784: unsigned(27 downto 0);
+    variable h785: unsigned(63 downto 0);
+    variable h786: unsigned(27 downto 0);
+    variable h787: unsigned(47 downto 0);
+    variable h788: unsigned(1 downto 0);
+    variable h789: unsigned(1 downto 0);
+    variable h790: unsigned(31 downto 0);
+    variable h791: unsigned(0 downto 0);
+    variable h792: unsigned(1 downto 0);
+    variable h793: unsigned(1 downto 0);
+    variable h794: unsigned(31 downto 0);
+    variable h795: unsigned(0 downto 0);
+    variable h800: unsigned(1 downto 0);
+    variable h801: unsigned(1 downto 0);
+    variable h802: unsigned(31 downto 0);
+    variable h803: unsigned(0 downto 0);
+    variable h804: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
+    variable h806: unsigned(63 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(63 downto 0);
+    variable h810: unsigned(0 downto 0);
+    variable h811: unsigned(63 downto 0);
+    variable h812: unsigned(31 downto 0);
+    variable h813: unsigned(0 downto 0);
+    variable h814: unsigned(31 downto 0);
+    variable h815: unsigned(11 downto 0);
+    variable h816: unsigned(31 downto 0);
+    variable h817: unsigned(11 downto 0);
+    variable h818: unsigned(31 downto 0);
+    variable h819: unsigned(63 downto 0);
+    variable h820: unsigned(27 downto 0);
+    variable h821: unsigned(63 downto 0);
+    variable h822: unsigned(27 downto 0);
+    variable h823: unsigned(47 downto 0);
     variable h324: unsigned(63 downto 0);
-    variable h325: unsigned(63 downto 0);
-    variable h326: unsigned(75 downto 0);
-    variable h327: unsigned(61 downto 0);
-    variable h328: unsigned(0 downto 0);
-    variable h329: unsigned(1 downto 0);
-    variable h330: unsigned(62 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h326: unsigned(1 downto 0);
     variable h331: unsigned(63 downto 0);
-    variable h332: unsigned(63 downto 0);
-    variable h333: unsigned(63 downto 0);
-    variable h334: unsigned(63 downto 0);
-    variable h335: unsigned(63 downto 0);
-    variable h336: unsigned(75 downto 0);
-    variable h337: unsigned(61 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(1 downto 0);
-    variable h340: unsigned(62 downto 0);
+    variable h332: unsigned(75 downto 0);
+    variable h333: unsigned(61 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(1 downto 0);
+    variable h336: unsigned(62 downto 0);
+    variable h337: unsigned(63 downto 0);
+    variable h338: unsigned(63 downto 0);
+    variable h339: unsigned(63 downto 0);
+    variable h340: unsigned(63 downto 0);
     variable h341: unsigned(63 downto 0);
-    variable h342: unsigned(63 downto 0);
-    variable h343: unsigned(63 downto 0);
-    variable h344: unsigned(63 downto 0);
-    variable h345: unsigned(63 downto 0);
-    variable h346: unsigned(75 downto 0);
-    variable h347: unsigned(61 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(1 downto 0);
-    variable h350: unsigned(62 downto 0);
+    variable h342: unsigned(75 downto 0);
+    variable h343: unsigned(61 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(1 downto 0);
+    variable h346: unsigned(62 downto 0);
+    variable h347: unsigned(63 downto 0);
+    variable h348: unsigned(63 downto 0);
+    variable h349: unsigned(63 downto 0);
+    variable h350: unsigned(63 downto 0);
     variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(63 downto 0);
-    variable h353: unsigned(63 downto 0);
-    variable h354: unsigned(63 downto 0);
-    variable h355: unsigned(63 downto 0);
-    variable h356: unsigned(75 downto 0);
-    variable h357: unsigned(61 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(1 downto 0);
-    variable h360: unsigned(62 downto 0);
+    variable h352: unsigned(75 downto 0);
+    variable h353: unsigned(61 downto 0);
+    variable h354: unsigned(0 downto 0);
+    variable h355: unsigned(1 downto 0);
+    variable h356: unsigned(62 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(63 downto 0);
+    variable h359: unsigned(63 downto 0);
+    variable h360: unsigned(63 downto 0);
     variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(63 downto 0);
-    variable h363: unsigned(63 downto 0);
-    variable h364: unsigned(63 downto 0);
-    variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(63 downto 0);
-    variable h367: unsigned(75 downto 0);
-    variable h368: unsigned(61 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(1 downto 0);
-    variable h371: unsigned(62 downto 0);
-    variable h372: unsigned(63 downto 0);
-    variable h373: unsigned(63 downto 0);
-    variable h374: unsigned(63 downto 0);
-    variable h375: unsigned(63 downto 0);
-    variable h376: unsigned(63 downto 0);
-    variable h377: unsigned(75 downto 0);
-    variable h378: unsigned(61 downto 0);
-    variable h379: unsigned(0 downto 0);
-    variable h380: unsigned(1 downto 0);
-    variable h381: unsigned(62 downto 0);
+    variable h362: unsigned(75 downto 0);
+    variable h363: unsigned(61 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(1 downto 0);
+    variable h366: unsigned(62 downto 0);
+    variable h367: unsigned(63 downto 0);
+    variable h368: unsigned(63 downto 0);
+    variable h369: unsigned(63 downto 0);
+    variable h370: unsigned(63 downto 0);
+    variable h371: unsigned(63 downto 0);
+    variable h372: unsigned(75 downto 0);
+    variable h373: unsigned(61 downto 0);
+    variable h374: unsigned(0 downto 0);
+    variable h375: unsigned(1 downto 0);
+    variable h376: unsigned(62 downto 0);
+    variable h377: unsigned(63 downto 0);
+    variable h378: unsigned(63 downto 0);
+    variable h379: unsigned(63 downto 0);
+    variable h380: unsigned(63 downto 0);
+    variable h381: unsigned(0 downto 0);
     variable h382: unsigned(63 downto 0);
-    variable h383: unsigned(63 downto 0);
-    variable h384: unsigned(63 downto 0);
-    variable h385: unsigned(63 downto 0);
-    variable h386: unsigned(0 downto 0);
-    variable h387: unsigned(63 downto 0);
-    variable h388: unsigned(75 downto 0);
-    variable h389: unsigned(61 downto 0);
-    variable h390: unsigned(0 downto 0);
-    variable h391: unsigned(1 downto 0);
-    variable h392: unsigned(62 downto 0);
-    variable h393: unsigned(63 downto 0);
-    variable h394: unsigned(63 downto 0);
-    variable h395: unsigned(63 downto 0);
-    variable h396: unsigned(63 downto 0);
-    variable h397: unsigned(0 downto 0);
+    variable h383: unsigned(75 downto 0);
+    variable h384: unsigned(61 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(1 downto 0);
+    variable h387: unsigned(62 downto 0);
+    variable h388: unsigned(63 downto 0);
+    variable h389: unsigned(63 downto 0);
+    variable h390: unsigned(63 downto 0);
+    variable h391: unsigned(63 downto 0);
+    variable h392: unsigned(63 downto 0);
+    variable h393: unsigned(75 downto 0);
+    variable h394: unsigned(61 downto 0);
+    variable h395: unsigned(0 downto 0);
+    variable h396: unsigned(1 downto 0);
+    variable h397: unsigned(62 downto 0);
     variable h398: unsigned(63 downto 0);
-    variable h399: unsigned(75 downto 0);
-    variable h400: unsigned(61 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(1 downto 0);
-    variable h403: unsigned(62 downto 0);
-    variable h404: unsigned(63 downto 0);
-    variable h405: unsigned(63 downto 0);
-    variable h406: unsigned(63 downto 0);
-    variable h407: unsigned(63 downto 0);
-    variable h408: unsigned(0 downto 0);
+    variable h399: unsigned(63 downto 0);
+    variable h400: unsigned(63 downto 0);
+    variable h401: unsigned(63 downto 0);
+    variable h402: unsigned(0 downto 0);
+    variable h403: unsigned(63 downto 0);
+    variable h404: unsigned(75 downto 0);
+    variable h405: unsigned(61 downto 0);
+    variable h406: unsigned(0 downto 0);
+    variable h407: unsigned(1 downto 0);
+    variable h408: unsigned(62 downto 0);
     variable h409: unsigned(63 downto 0);
-    variable h410: unsigned(75 downto 0);
-    variable h411: unsigned(61 downto 0);
-    variable h412: unsigned(0 downto 0);
-    variable h413: unsigned(1 downto 0);
-    variable h414: unsigned(62 downto 0);
-    variable h415: unsigned(63 downto 0);
-    variable h416: unsigned(63 downto 0);
-    variable h417: unsigned(63 downto 0);
-    variable h418: unsigned(63 downto 0);
-    variable h419: unsigned(63 downto 0);
-    variable h420: unsigned(75 downto 0);
-    variable h421: unsigned(61 downto 0);
-    variable h422: unsigned(0 downto 0);
-    variable h423: unsigned(1 downto 0);
-    variable h424: unsigned(62 downto 0);
+    variable h410: unsigned(63 downto 0);
+    variable h411: unsigned(63 downto 0);
+    variable h412: unsigned(63 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(63 downto 0);
+    variable h415: unsigned(75 downto 0);
+    variable h416: unsigned(61 downto 0);
+    variable h417: unsigned(0 downto 0);
+    variable h418: unsigned(1 downto 0);
+    variable h419: unsigned(62 downto 0);
+    variable h420: unsigned(63 downto 0);
+    variable h421: unsigned(63 downto 0);
+    variable h422: unsigned(63 downto 0);
+    variable h423: unsigned(63 downto 0);
+    variable h424: unsigned(0 downto 0);
     variable h425: unsigned(63 downto 0);
-    variable h426: unsigned(63 downto 0);
-    variable h427: unsigned(63 downto 0);
-    variable h428: unsigned(63 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(63 downto 0);
-    variable h431: unsigned(75 downto 0);
-    variable h432: unsigned(61 downto 0);
-    variable h433: unsigned(0 downto 0);
-    variable h434: unsigned(1 downto 0);
-    variable h435: unsigned(62 downto 0);
-    variable h436: unsigned(63 downto 0);
-    variable h437: unsigned(63 downto 0);
-    variable h438: unsigned(63 downto 0);
-    variable h439: unsigned(63 downto 0);
-    variable h440: unsigned(63 downto 0);
-    variable h441: unsigned(75 downto 0);
-    variable h442: unsigned(61 downto 0);
-    variable h443: unsigned(0 downto 0);
-    variable h444: unsigned(1 downto 0);
-    variable h445: unsigned(62 downto 0);
+    variable h426: unsigned(75 downto 0);
+    variable h427: unsigned(61 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(1 downto 0);
+    variable h430: unsigned(62 downto 0);
+    variable h431: unsigned(63 downto 0);
+    variable h432: unsigned(63 downto 0);
+    variable h433: unsigned(63 downto 0);
+    variable h434: unsigned(63 downto 0);
+    variable h435: unsigned(63 downto 0);
+    variable h436: unsigned(75 downto 0);
+    variable h437: unsigned(61 downto 0);
+    variable h438: unsigned(0 downto 0);
+    variable h439: unsigned(1 downto 0);
+    variable h440: unsigned(62 downto 0);
+    variable h441: unsigned(63 downto 0);
+    variable h442: unsigned(63 downto 0);
+    variable h443: unsigned(63 downto 0);
+    variable h444: unsigned(63 downto 0);
+    variable h445: unsigned(0 downto 0);
     variable h446: unsigned(63 downto 0);
-    variable h447: unsigned(63 downto 0);
-    variable h448: unsigned(63 downto 0);
-    variable h449: unsigned(63 downto 0);
-    variable h450: unsigned(63 downto 0);
-    variable h451: unsigned(75 downto 0);
-    variable h452: unsigned(61 downto 0);
-    variable h453: unsigned(0 downto 0);
-    variable h454: unsigned(1 downto 0);
-    variable h455: unsigned(62 downto 0);
+    variable h447: unsigned(75 downto 0);
+    variable h448: unsigned(61 downto 0);
+    variable h449: unsigned(0 downto 0);
+    variable h450: unsigned(1 downto 0);
+    variable h451: unsigned(62 downto 0);
+    variable h452: unsigned(63 downto 0);
+    variable h453: unsigned(63 downto 0);
+    variable h454: unsigned(63 downto 0);
+    variable h455: unsigned(63 downto 0);
     variable h456: unsigned(63 downto 0);
-    variable h457: unsigned(63 downto 0);
-    variable h458: unsigned(63 downto 0);
-    variable h459: unsigned(63 downto 0);
-    variable h460: unsigned(0 downto 0);
-    variable h461: unsigned(63 downto 0);
-    variable h462: unsigned(75 downto 0);
-    variable h463: unsigned(61 downto 0);
-    variable h464: unsigned(0 downto 0);
-    variable h465: unsigned(1 downto 0);
-    variable h466: unsigned(62 downto 0);
-    variable h467: unsigned(63 downto 0);
-    variable h468: unsigned(63 downto 0);
-    variable h469: unsigned(63 downto 0);
-    variable h470: unsigned(63 downto 0);
-    variable h471: unsigned(63 downto 0);
-    variable h472: unsigned(75 downto 0);
-    variable h473: unsigned(61 downto 0);
-    variable h474: unsigned(0 downto 0);
-    variable h475: unsigned(1 downto 0);
-    variable h476: unsigned(62 downto 0);
+    variable h457: unsigned(75 downto 0);
+    variable h458: unsigned(61 downto 0);
+    variable h459: unsigned(0 downto 0);
+    variable h460: unsigned(1 downto 0);
+    variable h461: unsigned(62 downto 0);
+    variable h462: unsigned(63 downto 0);
+    variable h463: unsigned(63 downto 0);
+    variable h464: unsigned(63 downto 0);
+    variable h465: unsigned(63 downto 0);
+    variable h466: unsigned(63 downto 0);
+    variable h467: unsigned(75 downto 0);
+    variable h468: unsigned(61 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(1 downto 0);
+    variable h471: unsigned(62 downto 0);
+    variable h472: unsigned(63 downto 0);
+    variable h473: unsigned(63 downto 0);
+    variable h474: unsigned(63 downto 0);
+    variable h475: unsigned(63 downto 0);
+    variable h476: unsigned(0 downto 0);
     variable h477: unsigned(63 downto 0);
-    variable h478: unsigned(63 downto 0);
-    variable h479: unsigned(63 downto 0);
-    variable h480: unsigned(63 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(63 downto 0);
-    variable h483: unsigned(75 downto 0);
-    variable h484: unsigned(61 downto 0);
-    variable h485: unsigned(0 downto 0);
-    variable h486: unsigned(1 downto 0);
-    variable h487: unsigned(62 downto 0);
-    variable h488: unsigned(63 downto 0);
-    variable h489: unsigned(63 downto 0);
-    variable h490: unsigned(63 downto 0);
-    variable h491: unsigned(63 downto 0);
-    variable h492: unsigned(63 downto 0);
-    variable h493: unsigned(0 downto 0);
+    variable h478: unsigned(75 downto 0);
+    variable h479: unsigned(61 downto 0);
+    variable h480: unsigned(0 downto 0);
+    variable h481: unsigned(1 downto 0);
+    variable h482: unsigned(62 downto 0);
+    variable h483: unsigned(63 downto 0);
+    variable h484: unsigned(63 downto 0);
+    variable h485: unsigned(63 downto 0);
+    variable h486: unsigned(63 downto 0);
+    variable h487: unsigned(63 downto 0);
+    variable h488: unsigned(75 downto 0);
+    variable h489: unsigned(61 downto 0);
+    variable h490: unsigned(0 downto 0);
+    variable h491: unsigned(1 downto 0);
+    variable h492: unsigned(62 downto 0);
+    variable h493: unsigned(63 downto 0);
     variable h494: unsigned(63 downto 0);
-    variable h495: unsigned(75 downto 0);
-    variable h496: unsigned(61 downto 0);
+    variable h495: unsigned(63 downto 0);
+    variable h496: unsigned(63 downto 0);
     variable h497: unsigned(0 downto 0);
-    variable h498: unsigned(1 downto 0);
-    variable h499: unsigned(62 downto 0);
-    variable h500: unsigned(63 downto 0);
-    variable h501: unsigned(63 downto 0);
-    variable h502: unsigned(63 downto 0);
-    variable h503: unsigned(63 downto 0);
-    variable h504: unsigned(0 downto 0);
+    variable h498: unsigned(63 downto 0);
+    variable h499: unsigned(75 downto 0);
+    variable h500: unsigned(61 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(1 downto 0);
+    variable h503: unsigned(62 downto 0);
+    variable h504: unsigned(63 downto 0);
     variable h505: unsigned(63 downto 0);
-    variable h506: unsigned(75 downto 0);
-    variable h507: unsigned(61 downto 0);
-    variable h508: unsigned(0 downto 0);
-    variable h509: unsigned(1 downto 0);
-    variable h510: unsigned(62 downto 0);
-    variable h511: unsigned(63 downto 0);
-    variable h512: unsigned(63 downto 0);
-    variable h513: unsigned(63 downto 0);
-    variable h514: unsigned(63 downto 0);
-    variable h515: unsigned(0 downto 0);
+    variable h506: unsigned(63 downto 0);
+    variable h507: unsigned(63 downto 0);
+    variable h508: unsigned(63 downto 0);
+    variable h509: unsigned(0 downto 0);
+    variable h510: unsigned(63 downto 0);
+    variable h511: unsigned(75 downto 0);
+    variable h512: unsigned(61 downto 0);
+    variable h513: unsigned(0 downto 0);
+    variable h514: unsigned(1 downto 0);
+    variable h515: unsigned(62 downto 0);
     variable h516: unsigned(63 downto 0);
-    variable h517: unsigned(75 downto 0);
-    variable h518: unsigned(61 downto 0);
-    variable h519: unsigned(0 downto 0);
-    variable h520: unsigned(1 downto 0);
-    variable h521: unsigned(62 downto 0);
-    variable h522: unsigned(63 downto 0);
-    variable h523: unsigned(63 downto 0);
-    variable h524: unsigned(63 downto 0);
-    variable h525: unsigned(63 downto 0);
-    variable h526: unsigned(0 downto 0);
+    variable h517: unsigned(63 downto 0);
+    variable h518: unsigned(63 downto 0);
+    variable h519: unsigned(63 downto 0);
+    variable h520: unsigned(0 downto 0);
+    variable h521: unsigned(63 downto 0);
+    variable h522: unsigned(75 downto 0);
+    variable h523: unsigned(61 downto 0);
+    variable h524: unsigned(0 downto 0);
+    variable h525: unsigned(1 downto 0);
+    variable h526: unsigned(62 downto 0);
     variable h527: unsigned(63 downto 0);
-    variable h528: unsigned(75 downto 0);
-    variable h529: unsigned(61 downto 0);
-    variable h530: unsigned(0 downto 0);
-    variable h531: unsigned(1 downto 0);
-    variable h532: unsigned(62 downto 0);
-    variable h533: unsigned(63 downto 0);
-    variable h534: unsigned(63 downto 0);
-    variable h535: unsigned(63 downto 0);
-    variable h536: unsigned(63 downto 0);
-    variable h537: unsigned(0 downto 0);
+    variable h528: unsigned(63 downto 0);
+    variable h529: unsigned(63 downto 0);
+    variable h530: unsigned(63 downto 0);
+    variable h531: unsigned(0 downto 0);
+    variable h532: unsigned(63 downto 0);
+    variable h533: unsigned(75 downto 0);
+    variable h534: unsigned(61 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(1 downto 0);
+    variable h537: unsigned(62 downto 0);
     variable h538: unsigned(63 downto 0);
-    variable h539: unsigned(75 downto 0);
-    variable h540: unsigned(61 downto 0);
-    variable h541: unsigned(0 downto 0);
-    variable h542: unsigned(1 downto 0);
-    variable h543: unsigned(62 downto 0);
-    variable h544: unsigned(63 downto 0);
-    variable h545: unsigned(63 downto 0);
-    variable h546: unsigned(63 downto 0);
-    variable h547: unsigned(63 downto 0);
-    variable h548: unsigned(0 downto 0);
+    variable h539: unsigned(63 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(63 downto 0);
+    variable h542: unsigned(0 downto 0);
+    variable h543: unsigned(63 downto 0);
+    variable h544: unsigned(75 downto 0);
+    variable h545: unsigned(61 downto 0);
+    variable h546: unsigned(0 downto 0);
+    variable h547: unsigned(1 downto 0);
+    variable h548: unsigned(62 downto 0);
     variable h549: unsigned(63 downto 0);
-    variable h550: unsigned(75 downto 0);
-    variable h551: unsigned(61 downto 0);
-    variable h552: unsigned(0 downto 0);
-    variable h553: unsigned(1 downto 0);
-    variable h554: unsigned(62 downto 0);
-    variable h555: unsigned(63 downto 0);
-    variable h556: unsigned(63 downto 0);
-    variable h557: unsigned(63 downto 0);
-    variable h558: unsigned(63 downto 0);
-    variable h559: unsigned(0 downto 0);
+    variable h550: unsigned(63 downto 0);
+    variable h551: unsigned(63 downto 0);
+    variable h552: unsigned(63 downto 0);
+    variable h553: unsigned(0 downto 0);
+    variable h554: unsigned(63 downto 0);
+    variable h555: unsigned(75 downto 0);
+    variable h556: unsigned(61 downto 0);
+    variable h557: unsigned(0 downto 0);
+    variable h558: unsigned(1 downto 0);
+    variable h559: unsigned(62 downto 0);
     variable h560: unsigned(63 downto 0);
-    variable h561: unsigned(75 downto 0);
-    variable h562: unsigned(61 downto 0);
-    variable h563: unsigned(0 downto 0);
-    variable h564: unsigned(1 downto 0);
-    variable h565: unsigned(62 downto 0);
-    variable h566: unsigned(63 downto 0);
-    variable h567: unsigned(63 downto 0);
-    variable h568: unsigned(63 downto 0);
-    variable h569: unsigned(63 downto 0);
-    variable h570: unsigned(0 downto 0);
+    variable h561: unsigned(63 downto 0);
+    variable h562: unsigned(63 downto 0);
+    variable h563: unsigned(63 downto 0);
+    variable h564: unsigned(0 downto 0);
+    variable h565: unsigned(63 downto 0);
+    variable h566: unsigned(75 downto 0);
+    variable h567: unsigned(61 downto 0);
+    variable h568: unsigned(0 downto 0);
+    variable h569: unsigned(1 downto 0);
+    variable h570: unsigned(62 downto 0);
     variable h571: unsigned(63 downto 0);
-    variable h572: unsigned(75 downto 0);
-    variable h573: unsigned(61 downto 0);
-    variable h574: unsigned(0 downto 0);
-    variable h575: unsigned(1 downto 0);
-    variable h576: unsigned(62 downto 0);
-    variable h577: unsigned(63 downto 0);
-    variable h578: unsigned(63 downto 0);
-    variable h579: unsigned(63 downto 0);
-    variable h580: unsigned(63 downto 0);
-    variable h581: unsigned(0 downto 0);
+    variable h572: unsigned(63 downto 0);
+    variable h573: unsigned(63 downto 0);
+    variable h574: unsigned(63 downto 0);
+    variable h575: unsigned(0 downto 0);
+    variable h576: unsigned(63 downto 0);
+    variable h577: unsigned(75 downto 0);
+    variable h578: unsigned(61 downto 0);
+    variable h579: unsigned(0 downto 0);
+    variable h580: unsigned(1 downto 0);
+    variable h581: unsigned(62 downto 0);
     variable h582: unsigned(63 downto 0);
-    variable h583: unsigned(75 downto 0);
-    variable h584: unsigned(61 downto 0);
-    variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(1 downto 0);
-    variable h587: unsigned(62 downto 0);
-    variable h588: unsigned(63 downto 0);
-    variable h589: unsigned(63 downto 0);
-    variable h590: unsigned(63 downto 0);
-    variable h591: unsigned(63 downto 0);
-    variable h592: unsigned(0 downto 0);
+    variable h583: unsigned(63 downto 0);
+    variable h584: unsigned(63 downto 0);
+    variable h585: unsigned(63 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(63 downto 0);
+    variable h588: unsigned(75 downto 0);
+    variable h589: unsigned(61 downto 0);
+    variable h590: unsigned(0 downto 0);
+    variable h591: unsigned(1 downto 0);
+    variable h592: unsigned(62 downto 0);
     variable h593: unsigned(63 downto 0);
-    variable h594: unsigned(75 downto 0);
-    variable h595: unsigned(61 downto 0);
-    variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(1 downto 0);
-    variable h598: unsigned(62 downto 0);
-    variable h599: unsigned(63 downto 0);
-    variable h600: unsigned(63 downto 0);
-    variable h601: unsigned(63 downto 0);
-    variable h602: unsigned(63 downto 0);
-    variable h603: unsigned(0 downto 0);
+    variable h594: unsigned(63 downto 0);
+    variable h595: unsigned(63 downto 0);
+    variable h596: unsigned(63 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(63 downto 0);
+    variable h599: unsigned(75 downto 0);
+    variable h600: unsigned(61 downto 0);
+    variable h601: unsigned(0 downto 0);
+    variable h602: unsigned(1 downto 0);
+    variable h603: unsigned(62 downto 0);
     variable h604: unsigned(63 downto 0);
-    variable h605: unsigned(75 downto 0);
-    variable h606: unsigned(61 downto 0);
-    variable h607: unsigned(0 downto 0);
-    variable h608: unsigned(1 downto 0);
-    variable h609: unsigned(62 downto 0);
-    variable h610: unsigned(63 downto 0);
-    variable h611: unsigned(63 downto 0);
-    variable h612: unsigned(63 downto 0);
-    variable h613: unsigned(63 downto 0);
-    variable h614: unsigned(0 downto 0);
+    variable h605: unsigned(63 downto 0);
+    variable h606: unsigned(63 downto 0);
+    variable h607: unsigned(63 downto 0);
+    variable h608: unsigned(0 downto 0);
+    variable h609: unsigned(63 downto 0);
+    variable h610: unsigned(75 downto 0);
+    variable h611: unsigned(61 downto 0);
+    variable h612: unsigned(0 downto 0);
+    variable h613: unsigned(1 downto 0);
+    variable h614: unsigned(62 downto 0);
     variable h615: unsigned(63 downto 0);
-    variable h616: unsigned(75 downto 0);
-    variable h617: unsigned(61 downto 0);
-    variable h618: unsigned(0 downto 0);
-    variable h619: unsigned(1 downto 0);
-    variable h620: unsigned(62 downto 0);
-    variable h621: unsigned(63 downto 0);
-    variable h622: unsigned(63 downto 0);
-    variable h623: unsigned(63 downto 0);
-    variable h624: unsigned(63 downto 0);
-    variable h625: unsigned(63 downto 0);
-    variable h626: unsigned(0 downto 0);
-    variable h627: unsigned(1 downto 0);
-    variable h632: unsigned(63 downto 0);
-    variable h633: unsigned(0 downto 0);
-    variable h634: unsigned(1 downto 0);
+    variable h616: unsigned(63 downto 0);
+    variable h617: unsigned(63 downto 0);
+    variable h618: unsigned(63 downto 0);
+    variable h619: unsigned(0 downto 0);
+    variable h620: unsigned(63 downto 0);
+    variable h621: unsigned(75 downto 0);
+    variable h622: unsigned(61 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(1 downto 0);
+    variable h625: unsigned(62 downto 0);
+    variable h626: unsigned(63 downto 0);
+    variable h627: unsigned(63 downto 0);
+    variable h628: unsigned(63 downto 0);
+    variable h629: unsigned(63 downto 0);
+    variable h630: unsigned(0 downto 0);
+    variable h631: unsigned(63 downto 0);
+    variable h632: unsigned(75 downto 0);
+    variable h633: unsigned(61 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(1 downto 0);
+    variable h636: unsigned(62 downto 0);
+    variable h637: unsigned(63 downto 0);
+    variable h638: unsigned(63 downto 0);
     variable h639: unsigned(63 downto 0);
-    variable h640: unsigned(0 downto 0);
-    variable h641: unsigned(1 downto 0);
-    variable h646: unsigned(0 downto 0);
-    variable h647: unsigned(63 downto 0);
-    variable h648: unsigned(0 downto 0);
-    variable h649: unsigned(1 downto 0);
-    variable h654: unsigned(63 downto 0);
-    variable h655: unsigned(0 downto 0);
-    variable h656: unsigned(1 downto 0);
-    variable h661: unsigned(0 downto 0);
+    variable h640: unsigned(63 downto 0);
+    variable h641: unsigned(0 downto 0);
+    variable h642: unsigned(63 downto 0);
+    variable h643: unsigned(75 downto 0);
+    variable h644: unsigned(61 downto 0);
+    variable h645: unsigned(0 downto 0);
+    variable h646: unsigned(1 downto 0);
+    variable h647: unsigned(62 downto 0);
+    variable h648: unsigned(63 downto 0);
+    variable h649: unsigned(63 downto 0);
+    variable h650: unsigned(63 downto 0);
+    variable h651: unsigned(63 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(63 downto 0);
+    variable h654: unsigned(75 downto 0);
+    variable h655: unsigned(61 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(1 downto 0);
+    variable h658: unsigned(62 downto 0);
+    variable h659: unsigned(63 downto 0);
+    variable h660: unsigned(63 downto 0);
+    variable h661: unsigned(63 downto 0);
     variable h662: unsigned(63 downto 0);
     variable h663: unsigned(0 downto 0);
-    variable h664: unsigned(1 downto 0);
-    variable h669: unsigned(0 downto 0);
+    variable h664: unsigned(63 downto 0);
+    variable h665: unsigned(75 downto 0);
+    variable h666: unsigned(61 downto 0);
+    variable h667: unsigned(0 downto 0);
+    variable h668: unsigned(1 downto 0);
+    variable h669: unsigned(62 downto 0);
     variable h670: unsigned(63 downto 0);
-    variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(1 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(63 downto 0);
-    variable h675: unsigned(0 downto 0);
-    variable h676: unsigned(1 downto 0);
-    variable h703: unsigned(0 downto 0);
+    variable h671: unsigned(63 downto 0);
+    variable h672: unsigned(63 downto 0);
+    variable h673: unsigned(63 downto 0);
+    variable h674: unsigned(0 downto 0);
+    variable h675: unsigned(63 downto 0);
+    variable h676: unsigned(75 downto 0);
+    variable h677: unsigned(61 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(1 downto 0);
+    variable h680: unsigned(62 downto 0);
+    variable h681: unsigned(63 downto 0);
+    variable h682: unsigned(63 downto 0);
+    variable h683: unsigned(63 downto 0);
+    variable h684: unsigned(63 downto 0);
+    variable h685: unsigned(0 downto 0);
+    variable h686: unsigned(63 downto 0);
+    variable h687: unsigned(75 downto 0);
+    variable h688: unsigned(61 downto 0);
+    variable h689: unsigned(0 downto 0);
+    variable h690: unsigned(1 downto 0);
+    variable h691: unsigned(62 downto 0);
+    variable h692: unsigned(63 downto 0);
+    variable h693: unsigned(63 downto 0);
+    variable h694: unsigned(63 downto 0);
+    variable h695: unsigned(63 downto 0);
+    variable h696: unsigned(0 downto 0);
+    variable h697: unsigned(63 downto 0);
+    variable h698: unsigned(75 downto 0);
+    variable h699: unsigned(61 downto 0);
+    variable h700: unsigned(0 downto 0);
+    variable h701: unsigned(1 downto 0);
+    variable h702: unsigned(62 downto 0);
+    variable h703: unsigned(63 downto 0);
     variable h704: unsigned(63 downto 0);
-    variable h705: unsigned(0 downto 0);
-    variable h706: unsigned(1 downto 0);
-    variable h731: unsigned(0 downto 0);
-    variable h732: unsigned(0 downto 0);
-    variable h733: unsigned(5 downto 0);
-    variable h734: unsigned(63 downto 0);
-    variable h735: unsigned(126 downto 0);
-    variable h736: unsigned(5 downto 0);
-    variable h737: unsigned(126 downto 0);
-    variable h738: unsigned(63 downto 0);
-    variable h739: unsigned(5 downto 0);
-    variable h740: unsigned(6 downto 0);
-    variable h741: unsigned(63 downto 0);
-    variable h742: unsigned(64 downto 0);
-    variable h743: unsigned(63 downto 0);
-    variable h744: unsigned(126 downto 0);
-    variable h745: unsigned(126 downto 0);
-    variable h746: unsigned(0 downto 0);
+    variable h705: unsigned(63 downto 0);
+    variable h706: unsigned(63 downto 0);
+    variable h707: unsigned(0 downto 0);
+    variable h708: unsigned(63 downto 0);
+    variable h709: unsigned(75 downto 0);
+    variable h710: unsigned(61 downto 0);
+    variable h711: unsigned(0 downto 0);
+    variable h712: unsigned(1 downto 0);
+    variable h713: unsigned(62 downto 0);
+    variable h714: unsigned(63 downto 0);
+    variable h715: unsigned(63 downto 0);
+    variable h716: unsigned(63 downto 0);
+    variable h717: unsigned(63 downto 0);
+    variable h718: unsigned(63 downto 0);
+    variable h719: unsigned(0 downto 0);
+    variable h720: unsigned(1 downto 0);
+    variable h725: unsigned(63 downto 0);
+    variable h726: unsigned(0 downto 0);
+    variable h727: unsigned(1 downto 0);
+    variable h732: unsigned(63 downto 0);
+    variable h733: unsigned(0 downto 0);
+    variable h734: unsigned(1 downto 0);
+    variable h739: unsigned(0 downto 0);
+    variable h740: unsigned(63 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(1 downto 0);
     variable h747: unsigned(63 downto 0);
     variable h748: unsigned(0 downto 0);
     variable h749: unsigned(1 downto 0);
-    variable h750: unsigned(0 downto 0);
-    variable h751: unsigned(63 downto 0);
-    variable h752: unsigned(0 downto 0);
-    variable h753: unsigned(63 downto 0);
     variable h754: unsigned(0 downto 0);
     variable h755: unsigned(63 downto 0);
     variable h756: unsigned(0 downto 0);
     variable h757: unsigned(1 downto 0);
-    variable h758: unsigned(0 downto 0);
-    variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(0 downto 0);
-    variable h761: unsigned(0 downto 0);
     variable h762: unsigned(0 downto 0);
-    variable h763: unsigned(0 downto 0);
-    variable h764: unsigned(63 downto 0);
-    variable h765: unsigned(63 downto 0);
-    variable h766: unsigned(63 downto 0);
-    variable h767: unsigned(0 downto 0);
-    variable h768: unsigned(7 downto 0);
-    variable h769: unsigned(31 downto 0);
-    variable h770: unsigned(31 downto 0);
-    variable h771: unsigned(63 downto 0);
-    variable h772: unsigned(0 downto 0);
-    variable h773: unsigned(31 downto 0);
-    variable h774: unsigned(63 downto 0);
-    variable h775: unsigned(5 downto 0);
-    variable h776: unsigned(7 downto 0);
-    variable h777: unsigned(63 downto 0);
-    variable h778: unsigned(63 downto 0);
-    variable h779: unsigned(63 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(63 downto 0);
-    variable h782: unsigned(0 downto 0);
-    variable h783: unsigned(31 downto 0);
-    variable h784: unsigned(0 downto 0);
-    variable h785: unsigned(0 downto 0);
-    variable h786: unsigned(0 downto 0);
-    variable h787: unsigned(63 downto 0);
-    variable h788: unsigned(63 downto 0);
-    variable h789: unsigned(63 downto 0);
-    variable h790: unsigned(7 downto 0);
-    variable h791: unsigned(11 downto 0);
-    variable h792: unsigned(64 downto 0);
-    variable h793: unsigned(63 downto 0);
-    variable h794: unsigned(63 downto 0);
-    variable h795: unsigned(63 downto 0);
-    variable h796: unsigned(64 downto 0);
+    variable h763: unsigned(63 downto 0);
+    variable h764: unsigned(0 downto 0);
+    variable h765: unsigned(1 downto 0);
+    variable h766: unsigned(0 downto 0);
+    variable h767: unsigned(63 downto 0);
+    variable h768: unsigned(0 downto 0);
+    variable h769: unsigned(1 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(63 downto 0);
+    variable h798: unsigned(0 downto 0);
+    variable h799: unsigned(1 downto 0);
+    variable h824: unsigned(0 downto 0);
+    variable h825: unsigned(0 downto 0);
+    variable h826: unsigned(5 downto 0);
+    variable h827: unsigned(63 downto 0);
+    variable h828: unsigned(126 downto 0);
+    variable h829: unsigned(5 downto 0);
+    variable h830: unsigned(126 downto 0);
+    variable h831: unsigned(63 downto 0);
+    variable h832: unsigned(5 downto 0);
+    variable h833: unsigned(6 downto 0);
+    variable h834: unsigned(63 downto 0);
+    variable h835: unsigned(64 downto 0);
+    variable h836: unsigned(63 downto 0);
+    variable h837: unsigned(126 downto 0);
+    variable h838: unsigned(126 downto 0);
+    variable h839: unsigned(0 downto 0);
+    variable h840: unsigned(63 downto 0);
+    variable h841: unsigned(0 downto 0);
+    variable h842: unsigned(1 downto 0);
+    variable h843: unsigned(0 downto 0);
+    variable h844: unsigned(63 downto 0);
+    variable h845: unsigned(0 downto 0);
+    variable h846: unsigned(63 downto 0);
+    variable h847: unsigned(0 downto 0);
+    variable h848: unsigned(63 downto 0);
+    variable h849: unsigned(0 downto 0);
+    variable h850: unsigned(1 downto 0);
+    variable h851: unsigned(0 downto 0);
+    variable h852: unsigned(0 downto 0);
+    variable h853: unsigned(0 downto 0);
+    variable h854: unsigned(0 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(0 downto 0);
+    variable h857: unsigned(63 downto 0);
+    variable h858: unsigned(63 downto 0);
+    variable h859: unsigned(63 downto 0);
+    variable h860: unsigned(0 downto 0);
+    variable h861: unsigned(7 downto 0);
+    variable h862: unsigned(31 downto 0);
+    variable h863: unsigned(31 downto 0);
+    variable h864: unsigned(63 downto 0);
+    variable h865: unsigned(0 downto 0);
+    variable h866: unsigned(31 downto 0);
+    variable h867: unsigned(63 downto 0);
+    variable h868: unsigned(5 downto 0);
+    variable h869: unsigned(7 downto 0);
+    variable h870: unsigned(63 downto 0);
+    variable h871: unsigned(63 downto 0);
+    variable h872: unsigned(63 downto 0);
+    variable h873: unsigned(31 downto 0);
+    variable h874: unsigned(63 downto 0);
+    variable h875: unsigned(0 downto 0);
+    variable h876: unsigned(31 downto 0);
+    variable h877: unsigned(0 downto 0);
+    variable h878: unsigned(0 downto 0);
+    variable h879: unsigned(0 downto 0);
+    variable h880: unsigned(63 downto 0);
+    variable h881: unsigned(63 downto 0);
+    variable h882: unsigned(63 downto 0);
+    variable h883: unsigned(7 downto 0);
+    variable h884: unsigned(11 downto 0);
+    variable h885: unsigned(64 downto 0);
+    variable h886: unsigned(63 downto 0);
+    variable h887: unsigned(63 downto 0);
+    variable h888: unsigned(63 downto 0);
+    variable h889: unsigned(64 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -1384,6 +1685,16 @@ begin
             cl_io_sm_fl_sre_clear <= to_unsigned(0, 1);
             cl_io_sm_fl_translated <= to_unsigned(0, 1);
             cl_io_sm_fl_write_denied <= to_unsigned(0, 1);
+            cl_io_sm_nested_ats_not_present <= to_unsigned(0, 1);
+            cl_io_sm_nested_ats_translation <= to_unsigned(0, 1);
+            cl_io_sm_nested_beyond_width <= to_unsigned(0, 1);
+            cl_io_sm_nested_read_denied <= to_unsigned(0, 1);
+            cl_io_sm_nested_reserved <= to_unsigned(0, 1);
+            cl_io_sm_nested_table_beyond_width <= to_unsigned(0, 1);
+            cl_io_sm_nested_table_read_denied <= to_unsigned(0, 1);
+            cl_io_sm_nested_translated <= to_unsigned(0, 1);
+            cl_io_sm_nested_update_denied <= to_unsigned(0, 1);
+            cl_io_sm_nested_write_denied <= to_unsigned(0, 1);
             cl_io_sm_paging_access_error <= to_unsigned(0, 1);
             cl_io_sm_paging_reserved <= to_unsigned(0, 1);
             cl_io_sm_pasid_beyond_table <= to_unsigned(0, 1);
@@ -1460,6 +1771,7 @@ begin
             unit_io_sl_start <= '0';
             unit_io_smfl_i_addr <= to_unsigned(0, 64);
             unit_io_smfl_k_read <= '0';
+            unit_io_smfl_k_tr <= '0';
             unit_io_smfl_k_write <= '0';
             unit_io_smfl_r_FL_WALK <= to_unsigned(0, 64);
             unit_io_smfl_start <= '0';
@@ -1488,6 +1800,38 @@ begin
             w_vf_sriov_28 <= to_unsigned(0, 64);
             w_vf_sriov_8 <= to_unsigned(0, 64);
             w_vf_vf_config_0 <= to_unsigned(0, 64);
+            wk_io_flnest_R <= to_unsigned(0, 1);
+            wk_io_flnest_U <= to_unsigned(0, 1);
+            wk_io_flnest_W <= to_unsigned(0, 1);
+            wk_io_flnest_fault <= to_unsigned(0, 8);
+            wk_io_flnest_final <= to_unsigned(0, 1);
+            wk_io_flnest_frame <= to_unsigned(0, 64);
+            wk_io_flnest_guest_pa <= to_unsigned(0, 64);
+            wk_io_flnest_guest_shift <= to_unsigned(0, 6);
+            wk_io_flnest_host_beyond <= to_unsigned(0, 1);
+            wk_io_flnest_host_fault <= to_unsigned(0, 8);
+            wk_io_flnest_host_level <= to_unsigned(0, 3);
+            wk_io_flnest_host_not_present <= to_unsigned(0, 1);
+            wk_io_flnest_host_read_denied <= to_unsigned(0, 1);
+            wk_io_flnest_host_reserved <= to_unsigned(0, 1);
+            wk_io_flnest_host_reserved_1g <= to_unsigned(0, 1);
+            wk_io_flnest_host_reserved_2m <= to_unsigned(0, 1);
+            wk_io_flnest_host_translation <= to_unsigned(0, 1);
+            wk_io_flnest_host_write_denied <= to_unsigned(0, 1);
+            wk_io_flnest_level <= to_unsigned(0, 3);
+            wk_io_flnest_non_canonical <= to_unsigned(0, 1);
+            wk_io_flnest_not_present <= to_unsigned(0, 1);
+            wk_io_flnest_ok <= to_unsigned(0, 1);
+            wk_io_flnest_pa <= to_unsigned(0, 64);
+            wk_io_flnest_privilege <= to_unsigned(0, 1);
+            wk_io_flnest_reason <= to_unsigned(0, 8);
+            wk_io_flnest_reserved <= to_unsigned(0, 1);
+            wk_io_flnest_reserved_1g <= to_unsigned(0, 1);
+            wk_io_flnest_reserved_2m <= to_unsigned(0, 1);
+            wk_io_flnest_shift <= to_unsigned(0, 6);
+            wk_io_flnest_translation <= to_unsigned(0, 1);
+            wk_io_flnest_walked <= to_unsigned(0, 1);
+            wk_io_flnest_write_denied <= to_unsigned(0, 1);
             wk_io_sl_R <= to_unsigned(0, 1);
             wk_io_sl_U <= to_unsigned(0, 1);
             wk_io_sl_W <= to_unsigned(0, 1);
@@ -1543,6 +1887,13 @@ begin
             wk_io_smsl_shift <= to_unsigned(0, 6);
             wk_io_smsl_translation <= to_unsigned(0, 1);
             wk_io_smsl_walked <= to_unsigned(0, 1);
+            wn_io_flnest_i_addr <= to_unsigned(0, 64);
+            wn_io_flnest_k_read <= '0';
+            wn_io_flnest_k_tr <= '0';
+            wn_io_flnest_k_write <= '0';
+            wn_io_flnest_r_FL_WALK <= to_unsigned(0, 64);
+            wn_io_flnest_r_SL_WALK <= to_unsigned(0, 64);
+            wn_io_flnest_start <= '0';
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -3042,6 +3393,7 @@ begin
                             h235 := to_unsigned(1, 2);
                         end if;
                         unit_io_smfl_k_write <= stdl((h235 = 2) and True);
+                        unit_io_smfl_k_tr <= '0';
                         h236 := to_unsigned(0, 1);
                         h236 := to_unsigned(0, 1);
                         if bool(w_io_pe_10(5)) then
@@ -3092,7 +3444,7 @@ begin
                         unit_io_smfl_start <= '1';
                         st <= S8R;
                     else
-                        st <= S9W0;
+                        st <= S9G;
                     end if;
                 when S8R =>
                     unit_io_smfl_start <= '0';
@@ -3138,38 +3490,237 @@ begin
                             wk_io_smfl_shift <= unit_io_smfl_o_r_shift;
                             wk_io_smfl_frame <= unit_io_smfl_o_r_frame;
                         end if;
-                        st <= S9W0;
+                        st <= S9G;
                     end if;
-                when S9W0 =>
+                when S9G =>
+                    wk_io_flnest_walked <= to_unsigned(0, 1);
+                    wk_io_flnest_ok <= to_unsigned(0, 1);
+                    wk_io_flnest_pa <= to_unsigned(0, 64);
+                    wk_io_flnest_guest_pa <= to_unsigned(0, 64);
+                    wk_io_flnest_level <= to_unsigned(0, 3);
+                    wk_io_flnest_host_level <= to_unsigned(0, 3);
+                    wk_io_flnest_fault <= to_unsigned(0, 8);
+                    wk_io_flnest_host_fault <= to_unsigned(0, 8);
+                    wk_io_flnest_not_present <= to_unsigned(0, 1);
+                    wk_io_flnest_privilege <= to_unsigned(0, 1);
+                    wk_io_flnest_write_denied <= to_unsigned(0, 1);
+                    wk_io_flnest_reserved <= to_unsigned(0, 1);
+                    wk_io_flnest_reserved_2m <= to_unsigned(0, 1);
+                    wk_io_flnest_reserved_1g <= to_unsigned(0, 1);
+                    wk_io_flnest_translation <= to_unsigned(0, 1);
+                    wk_io_flnest_non_canonical <= to_unsigned(0, 1);
+                    wk_io_flnest_host_not_present <= to_unsigned(0, 1);
+                    wk_io_flnest_host_reserved <= to_unsigned(0, 1);
+                    wk_io_flnest_host_reserved_2m <= to_unsigned(0, 1);
+                    wk_io_flnest_host_reserved_1g <= to_unsigned(0, 1);
+                    wk_io_flnest_host_translation <= to_unsigned(0, 1);
+                    wk_io_flnest_host_read_denied <= to_unsigned(0, 1);
+                    wk_io_flnest_host_write_denied <= to_unsigned(0, 1);
+                    wk_io_flnest_host_beyond <= to_unsigned(0, 1);
+                    wk_io_flnest_reason <= to_unsigned(0, 8);
+                    wk_io_flnest_R <= to_unsigned(0, 1);
+                    wk_io_flnest_W <= to_unsigned(0, 1);
+                    wk_io_flnest_shift <= to_unsigned(0, 6);
+                    wk_io_flnest_frame <= to_unsigned(0, 64);
+                    wk_io_flnest_final <= to_unsigned(0, 1);
+                    wk_io_flnest_U <= to_unsigned(0, 1);
+                    wk_io_flnest_guest_shift <= to_unsigned(0, 6);
+                    if False then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        wn_io_flnest_i_addr <= v_wide(64-1 downto 0);
+                        h249 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h249 := to_unsigned(2, 2);
+                        else
+                            h249 := to_unsigned(1, 2);
+                        end if;
+                        wn_io_flnest_k_read <= stdl((not ((h249 = 2) and True)) and True);
+                        h250 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h250 := to_unsigned(2, 2);
+                        else
+                            h250 := to_unsigned(1, 2);
+                        end if;
+                        wn_io_flnest_k_write <= stdl((h250 = 2) and True);
+                        wn_io_flnest_k_tr <= '0';
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(5)) then
+                            h251 := to_unsigned(1, 1);
+                        end if;
+                        h252 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h252 := (unsigned'(w_io_pe_10(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000") & h251 & to_unsigned(0, 7)));
+                        h253 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(7)) then
+                            h253 := to_unsigned(1, 1);
+                        end if;
+                        h254 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h254 := (h252 or unsigned'(unsigned'("00000000000000000000000000000000000000000") & h253 & to_unsigned(0, 6)));
+                        h255 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h255 := (h254 or to_unsigned(0, 48));
+                        h256 := to_unsigned(0, 1);
+                        h256 := to_unsigned(0, 1);
+                        if bool(w_io_pe_10(4)) then
+                            h256 := to_unsigned(1, 1);
+                        end if;
+                        h257 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h257 := (h255 or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h256 & to_unsigned(0, 4)));
+                        h258 := to_unsigned(0, 1);
+                        h258 := to_unsigned(0, 1);
+                        if (True and bool(w_io_smctx_8(20))) then
+                            h258 := to_unsigned(1, 1);
+                        end if;
+                        h259 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h259 := (h257 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h258 & to_unsigned(0, 3)));
+                        h260 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h261 := to_unsigned(2, 2);
+                        else
+                            h261 := to_unsigned(1, 2);
+                        end if;
+                        h260 := to_unsigned(0, 1);
+                        if ((h261 = 2) and True) then
+                            h260 := to_unsigned(1, 1);
+                        end if;
+                        h262 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h262 := (h259 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h260 & to_unsigned(0, 2)));
+                        h263 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h263 := (h262 or unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & w_io_pe_10(4-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h263);
+                        wn_io_flnest_r_FL_WALK <= v_wide(64-1 downto 0);
+                        h264 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h264 := (unsigned'(w_io_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_pe_0(5-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h264);
+                        wn_io_flnest_r_SL_WALK <= v_wide(64-1 downto 0);
+                        wn_io_flnest_start <= '1';
+                        st <= S9R;
+                    else
+                        st <= S10W0;
+                    end if;
+                when S9R =>
+                    wn_io_flnest_start <= '0';
+                    if bool(wn_io_flnest_done) then
+                        wk_io_flnest_walked <= to_unsigned(1, 1);
+                        if (wn_io_flnest_o_status = 0) then
+                            wk_io_flnest_ok <= to_unsigned(1, 1);
+                            wk_io_flnest_pa <= wn_io_flnest_o_pa;
+                            wk_io_flnest_guest_pa <= wn_io_flnest_o_gpa;
+                            if (wn_io_flnest_o_level = 7) then
+                                wk_io_flnest_level <= to_unsigned(7, 3);
+                            else
+                                wk_io_flnest_level <= wn_io_flnest_o_level;
+                            end if;
+                            if (wn_io_flnest_o_aux = 7) then
+                                wk_io_flnest_host_level <= to_unsigned(7, 3);
+                            else
+                                wk_io_flnest_host_level <= wn_io_flnest_o_aux;
+                            end if;
+                        elsif (wn_io_flnest_o_status > 64) then
+                            wk_io_flnest_host_fault <= (wn_io_flnest_o_status - 64);
+                            wk_io_flnest_host_level <= wn_io_flnest_o_level;
+                            if (wn_io_flnest_o_aux = 7) then
+                                wk_io_flnest_level <= to_unsigned(7, 3);
+                            else
+                                wk_io_flnest_level <= wn_io_flnest_o_aux;
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 1)) then
+                                wk_io_flnest_host_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 2)) then
+                                wk_io_flnest_host_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 3)) then
+                                wk_io_flnest_host_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 4)) then
+                                wk_io_flnest_host_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 5)) then
+                                wk_io_flnest_host_translation <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 6)) then
+                                wk_io_flnest_host_read_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 7)) then
+                                wk_io_flnest_host_write_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_io_flnest_o_status, 9)) = (64 + 8)) then
+                                wk_io_flnest_host_beyond <= to_unsigned(1, 1);
+                            end if;
+                            wk_io_flnest_final <= wn_io_flnest_o_n_final;
+                            wk_io_flnest_R <= wn_io_flnest_o_n_R;
+                            wk_io_flnest_W <= wn_io_flnest_o_n_W;
+                            wk_io_flnest_U <= wn_io_flnest_o_n_U;
+                            wk_io_flnest_shift <= wn_io_flnest_o_n_shift;
+                            wk_io_flnest_guest_shift <= wn_io_flnest_o_n_guest_shift;
+                            wk_io_flnest_frame <= wn_io_flnest_o_n_frame;
+                        else
+                            wk_io_flnest_fault <= wn_io_flnest_o_status;
+                            wk_io_flnest_level <= wn_io_flnest_o_level;
+                            if (wn_io_flnest_o_status = 1) then
+                                wk_io_flnest_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 2) then
+                                wk_io_flnest_privilege <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 3) then
+                                wk_io_flnest_write_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 4) then
+                                wk_io_flnest_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 5) then
+                                wk_io_flnest_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 6) then
+                                wk_io_flnest_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 7) then
+                                wk_io_flnest_translation <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_io_flnest_o_status = 8) then
+                                wk_io_flnest_non_canonical <= to_unsigned(1, 1);
+                            end if;
+                            wk_io_flnest_reason <= wn_io_flnest_o_r_reason;
+                            wk_io_flnest_R <= wn_io_flnest_o_r_R;
+                            wk_io_flnest_W <= wn_io_flnest_o_r_W;
+                            wk_io_flnest_shift <= wn_io_flnest_o_r_shift;
+                            wk_io_flnest_frame <= wn_io_flnest_o_r_frame;
+                        end if;
+                        st <= S10W0;
+                    end if;
+                when S10W0 =>
                     if (not bool(pend)) then
-                        h252 := to_unsigned(0, 2);
+                        h268 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h252 := to_unsigned(2, 2);
+                            h268 := to_unsigned(2, 2);
                         else
-                            h252 := to_unsigned(1, 2);
+                            h268 := to_unsigned(1, 2);
                         end if;
-                        h253 := to_unsigned(0, 2);
+                        h269 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h253 := to_unsigned(2, 2);
+                            h269 := to_unsigned(2, 2);
                         else
-                            h253 := to_unsigned(1, 2);
+                            h269 := to_unsigned(1, 2);
                         end if;
-                        h254 := unsigned'("00000000000000000000000000000000");
-                        h254 := shift_right(r_GSTS_REG, 31);
-                        h255 := to_unsigned(0, 1);
-                        h255 := (h254(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((((h252 = 1) or (h253 = 2)) and (h255 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := shift_right(r_GSTS_REG, 31);
+                        h271 := to_unsigned(0, 1);
+                        h271 := (h270(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and (((((((h268 = 1) or (h269 = 2)) and (h271 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
                             w_io_ctx_0 <= to_unsigned(0, 64);
                             w_io_ctx_8 <= to_unsigned(0, 64);
-                            st <= S10G;
+                            st <= S11G;
                         else
-                            h249 := to_unsigned(0, 16);
-                            h249 := cl_vf_rid;
-                            h250 := to_unsigned(0, 13);
-                            h250 := resize(unsigned'(to_unsigned(0, 5) & h249(8-1 downto 0)) * 16, 13);
-                            h251 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h251 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h250));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h251);
+                            h265 := to_unsigned(0, 16);
+                            h265 := cl_vf_rid;
+                            h266 := to_unsigned(0, 13);
+                            h266 := resize(unsigned'(to_unsigned(0, 5) & h265(8-1 downto 0)) * 16, 13);
+                            h267 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h267 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h266));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h267);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3187,18 +3738,18 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S9W1;
+                            st <= S10W1;
                         end if;
                     end if;
-                when S9W1 =>
+                when S10W1 =>
                     if (not bool(pend)) then
-                        h249 := to_unsigned(0, 16);
-                        h249 := cl_vf_rid;
-                        h250 := to_unsigned(0, 13);
-                        h250 := resize(unsigned'(to_unsigned(0, 5) & h249(8-1 downto 0)) * 16, 13);
-                        h251 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h251 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h250));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h251);
+                        h265 := to_unsigned(0, 16);
+                        h265 := cl_vf_rid;
+                        h266 := to_unsigned(0, 13);
+                        h266 := resize(unsigned'(to_unsigned(0, 5) & h265(8-1 downto 0)) * 16, 13);
+                        h267 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h267 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h266));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h267);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3215,10 +3766,10 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S10G;
+                            st <= S11G;
                         end if;
                     end if;
-                when S10G =>
+                when S11G =>
                     wk_io_sl_walked <= to_unsigned(0, 1);
                     wk_io_sl_ok <= to_unsigned(0, 1);
                     wk_io_sl_pa <= to_unsigned(0, 64);
@@ -3237,97 +3788,97 @@ begin
                     wk_io_sl_U <= to_unsigned(0, 1);
                     wk_io_sl_shift <= to_unsigned(0, 6);
                     wk_io_sl_frame <= to_unsigned(0, 64);
-                    h256 := to_unsigned(0, 2);
+                    h272 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h256 := to_unsigned(2, 2);
+                        h272 := to_unsigned(2, 2);
                     else
-                        h256 := to_unsigned(1, 2);
+                        h272 := to_unsigned(1, 2);
                     end if;
-                    h257 := to_unsigned(0, 2);
+                    h273 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h257 := to_unsigned(2, 2);
+                        h273 := to_unsigned(2, 2);
                     else
-                        h257 := to_unsigned(1, 2);
+                        h273 := to_unsigned(1, 2);
                     end if;
-                    h258 := unsigned'("00000000000000000000000000000000");
-                    h258 := shift_right(r_GSTS_REG, 31);
-                    h259 := to_unsigned(0, 1);
-                    h259 := (h258(1-1 downto 0) and to_unsigned(1, 1));
-                    h260 := to_unsigned(0, 1);
-                    h261 := to_unsigned(0, 1);
-                    h262 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h262 := e_addr;
-                    h261 := to_unsigned(0, 1);
-                    if (h262(64-1 downto 39) /= 0) then
-                        h261 := to_unsigned(1, 1);
+                    h274 := unsigned'("00000000000000000000000000000000");
+                    h274 := shift_right(r_GSTS_REG, 31);
+                    h275 := to_unsigned(0, 1);
+                    h275 := (h274(1-1 downto 0) and to_unsigned(1, 1));
+                    h276 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    h278 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h278 := e_addr;
+                    h277 := to_unsigned(0, 1);
+                    if (h278(64-1 downto 39) /= 0) then
+                        h277 := to_unsigned(1, 1);
                     end if;
-                    h263 := to_unsigned(0, 1);
-                    h264 := to_unsigned(0, 1);
-                    h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h265 := e_addr;
-                    h264 := to_unsigned(0, 1);
-                    if (h265(64-1 downto 48) /= 0) then
-                        h264 := to_unsigned(1, 1);
+                    h279 := to_unsigned(0, 1);
+                    h280 := to_unsigned(0, 1);
+                    h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h281 := e_addr;
+                    h280 := to_unsigned(0, 1);
+                    if (h281(64-1 downto 48) /= 0) then
+                        h280 := to_unsigned(1, 1);
                     end if;
-                    h266 := to_unsigned(0, 1);
-                    h267 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h267 := e_addr;
-                    h266 := to_unsigned(0, 1);
-                    if (h267(64-1 downto 57) /= 0) then
-                        h266 := to_unsigned(1, 1);
+                    h282 := to_unsigned(0, 1);
+                    h283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h283 := e_addr;
+                    h282 := to_unsigned(0, 1);
+                    if (h283(64-1 downto 57) /= 0) then
+                        h282 := to_unsigned(1, 1);
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 2) then
-                        h263 := h264;
+                        h279 := h280;
                     else
-                        h263 := h266;
+                        h279 := h282;
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 1) then
-                        h260 := h261;
+                        h276 := h277;
                     else
-                        h260 := h263;
+                        h276 := h279;
                     end if;
-                    if ((cl_vf_dma /= 0) and ((((((((((((((((h256 = 1) or (h257 = 2)) and (h259 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h260 /= 0)))) then
+                    if ((cl_vf_dma /= 0) and ((((((((((((((((h272 = 1) or (h273 = 2)) and (h275 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h276 /= 0)))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_sl_i_addr <= v_wide(64-1 downto 0);
-                        h268 := to_unsigned(0, 2);
+                        h284 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h268 := to_unsigned(2, 2);
+                            h284 := to_unsigned(2, 2);
                         else
-                            h268 := to_unsigned(1, 2);
+                            h284 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_read <= stdl((not ((h268 = 2) and True)) and True);
-                        h269 := to_unsigned(0, 2);
+                        unit_io_sl_k_read <= stdl((not ((h284 = 2) and True)) and True);
+                        h285 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h269 := to_unsigned(2, 2);
+                            h285 := to_unsigned(2, 2);
                         else
-                            h269 := to_unsigned(1, 2);
+                            h285 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_write <= stdl((h269 = 2) and True);
-                        h270 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h270 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h271 := to_unsigned(0, 1);
-                        h272 := to_unsigned(0, 2);
+                        unit_io_sl_k_write <= stdl((h285 = 2) and True);
+                        h286 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h286 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h287 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h272 := to_unsigned(2, 2);
+                            h288 := to_unsigned(2, 2);
                         else
-                            h272 := to_unsigned(1, 2);
+                            h288 := to_unsigned(1, 2);
                         end if;
-                        h271 := to_unsigned(0, 1);
-                        if ((h272 = 2) and True) then
-                            h271 := to_unsigned(1, 1);
+                        h287 := to_unsigned(0, 1);
+                        if ((h288 = 2) and True) then
+                            h287 := to_unsigned(1, 1);
                         end if;
-                        h273 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h273 := (h270 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h271 & to_unsigned(0, 3)));
-                        h274 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h274 := (h273 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h274);
+                        h289 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h289 := (h286 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h287 & to_unsigned(0, 3)));
+                        h290 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h290 := (h289 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h290);
                         unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         unit_io_sl_start <= '1';
-                        st <= S10R;
+                        st <= S11R;
                     else
-                        st <= S11W0;
+                        st <= S12W0;
                     end if;
-                when S10R =>
+                when S11R =>
                     unit_io_sl_start <= '0';
                     if bool(unit_io_sl_done) then
                         wk_io_sl_walked <= to_unsigned(1, 1);
@@ -3366,22 +3917,22 @@ begin
                             wk_io_sl_shift <= unit_io_sl_o_r_shift;
                             wk_io_sl_frame <= unit_io_sl_o_r_frame;
                         end if;
-                        st <= S11W0;
+                        st <= S12W0;
                     end if;
-                when S11W0 =>
+                when S12W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_irte_0 <= to_unsigned(0, 64);
                             w_io_irte_8 <= to_unsigned(0, 64);
-                            st <= S12W0;
+                            st <= S13W0;
                         else
-                            h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h275 := shift_right(r_IRTA_REG, 12);
-                            h276 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h276 := (h275(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h277 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h277 := (unsigned'(to_unsigned(0, 1) & h276 & to_unsigned(0, 12)) + 0);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h277);
+                            h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h291 := shift_right(r_IRTA_REG, 12);
+                            h292 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h292 := (h291(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h293 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h293 := (unsigned'(to_unsigned(0, 1) & h292 & to_unsigned(0, 12)) + 0);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h293);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3396,18 +3947,18 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_0 <= m_rdata;
                             pend <= '0';
-                            st <= S11W1;
+                            st <= S12W1;
                         end if;
                     end if;
-                when S11W1 =>
+                when S12W1 =>
                     if (not bool(pend)) then
-                        h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h275 := shift_right(r_IRTA_REG, 12);
-                        h276 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h276 := (h275(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                        h277 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h277 := (unsigned'(to_unsigned(0, 1) & h276 & to_unsigned(0, 12)) + 0);
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h277);
+                        h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h291 := shift_right(r_IRTA_REG, 12);
+                        h292 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                        h292 := (h291(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                        h293 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h293 := (unsigned'(to_unsigned(0, 1) & h292 & to_unsigned(0, 12)) + 0);
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h293);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3421,28 +3972,28 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_8 <= m_rdata;
                             pend <= '0';
-                            st <= S12W0;
+                            st <= S13W0;
                         end if;
                     end if;
-                when S12W0 =>
+                when S13W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pd_pir_0 <= to_unsigned(0, 64);
-                            st <= S13W0;
+                            st <= S14W0;
                         else
-                            h278 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h278 := w_io_irte_8;
-                            h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h279 := w_io_irte_0;
-                            h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h280 := (unsigned'(h278(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h279(64-1 downto 38) & to_unsigned(0, 6)));
-                            h281 := to_unsigned(0, 8);
-                            h281 := shift_right(w_io_irte_0(24-1 downto 16), 6);
-                            h282 := to_unsigned(0, 12);
-                            h282 := resize(unsigned'(to_unsigned(0, 4) & h281) * 8, 12);
-                            h283 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h283 := (unsigned'(to_unsigned(0, 1) & h280) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h282));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h283);
+                            h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h294 := w_io_irte_8;
+                            h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h295 := w_io_irte_0;
+                            h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h296 := (unsigned'(h294(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h295(64-1 downto 38) & to_unsigned(0, 6)));
+                            h297 := to_unsigned(0, 8);
+                            h297 := shift_right(w_io_irte_0(24-1 downto 16), 6);
+                            h298 := to_unsigned(0, 12);
+                            h298 := resize(unsigned'(to_unsigned(0, 4) & h297) * 8, 12);
+                            h299 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h299 := (unsigned'(to_unsigned(0, 1) & h296) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h298));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h299);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3457,24 +4008,24 @@ begin
                         if bool(m_rvalid) then
                             w_io_pd_pir_0 <= m_rdata;
                             pend <= '0';
-                            st <= S13W0;
+                            st <= S14W0;
                         end if;
                     end if;
-                when S13W0 =>
+                when S14W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pd_0 <= to_unsigned(0, 64);
-                            st <= S14D;
+                            st <= S15D;
                         else
-                            h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h284 := w_io_irte_8;
-                            h285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h285 := w_io_irte_0;
-                            h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h286 := (unsigned'(h284(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h285(64-1 downto 38) & to_unsigned(0, 6)));
-                            h287 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h287 := (unsigned'(to_unsigned(0, 1) & h286) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h287);
+                            h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h300 := w_io_irte_8;
+                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h301 := w_io_irte_0;
+                            h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h302 := (unsigned'(h300(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h301(64-1 downto 38) & to_unsigned(0, 6)));
+                            h303 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h303 := (unsigned'(to_unsigned(0, 1) & h302) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h303);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3489,10 +4040,10 @@ begin
                         if bool(m_rvalid) then
                             w_io_pd_0 <= m_rdata;
                             pend <= '0';
-                            st <= S14D;
+                            st <= S15D;
                         end if;
                     end if;
-                when S14D =>
+                when S15D =>
                     cl_io_called <= to_unsigned(0, 1);
                     cl_io_exit <= to_unsigned(0, 1);
                     cl_io_ats_not_remapped <= to_unsigned(0, 1);
@@ -3526,13 +4077,23 @@ begin
                     cl_io_sm_fl_non_canonical <= to_unsigned(0, 1);
                     cl_io_sm_fl_protected_memory_remapped <= to_unsigned(0, 1);
                     cl_io_sm_fl_translated <= to_unsigned(0, 1);
+                    cl_io_sm_nested_translated <= to_unsigned(0, 1);
                     cl_io_sm_fl_ats_translation <= to_unsigned(0, 1);
+                    cl_io_sm_nested_ats_translation <= to_unsigned(0, 1);
                     cl_io_sm_fl_access_error <= to_unsigned(0, 1);
                     cl_io_sm_fl_ats_not_present <= to_unsigned(0, 1);
                     cl_io_sm_fl_not_present <= to_unsigned(0, 1);
                     cl_io_sm_fl_privilege <= to_unsigned(0, 1);
                     cl_io_sm_fl_write_denied <= to_unsigned(0, 1);
                     cl_io_sm_fl_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_nested_ats_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_nested_table_beyond_width <= to_unsigned(0, 1);
+                    cl_io_sm_nested_beyond_width <= to_unsigned(0, 1);
+                    cl_io_sm_nested_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_nested_table_read_denied <= to_unsigned(0, 1);
+                    cl_io_sm_nested_update_denied <= to_unsigned(0, 1);
+                    cl_io_sm_nested_write_denied <= to_unsigned(0, 1);
+                    cl_io_sm_nested_read_denied <= to_unsigned(0, 1);
                     cl_io_sm_ats_beyond_width <= to_unsigned(0, 1);
                     cl_io_sm_address_beyond_width <= to_unsigned(0, 1);
                     cl_io_sm_protected_memory_remapped <= to_unsigned(0, 1);
@@ -3602,46 +4163,6 @@ begin
                     cl_io_pd_control <= to_unsigned(0, 64);
                     if (cl_vf_dma /= 0) then
                         cl_io_called <= to_unsigned(1, 1);
-                        h288 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h288 := to_unsigned(2, 2);
-                        else
-                            h288 := to_unsigned(1, 2);
-                        end if;
-                        h289 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h289 := to_unsigned(2, 2);
-                        else
-                            h289 := to_unsigned(1, 2);
-                        end if;
-                        h290 := unsigned'("00000000000000000000000000000000");
-                        h290 := shift_right(r_PMEN_REG, 31);
-                        h291 := to_unsigned(0, 1);
-                        h291 := (h290(1-1 downto 0) and to_unsigned(1, 1));
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := shift_right(r_PLMBASE_REG, 20);
-                        h293 := to_unsigned(0, 12);
-                        h293 := (h292(12-1 downto 0) and to_unsigned(4095, 12));
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := shift_right(r_PLMLIMIT_REG, 20);
-                        h295 := to_unsigned(0, 12);
-                        h295 := (h294(12-1 downto 0) and to_unsigned(4095, 12));
-                        h296 := unsigned'("00000000000000000000000000000000");
-                        h296 := (unsigned'(h295 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h297 := shift_right(r_PHMBASE_REG, 20);
-                        h298 := to_unsigned(0, 28);
-                        h298 := (h297(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h299 := shift_right(r_PHMLIMIT_REG, 20);
-                        h300 := to_unsigned(0, 28);
-                        h300 := (h299(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h301 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h301 := (unsigned'(h300 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h302 := unsigned'("00000000000000000000000000000000");
-                        h302 := shift_right(r_GSTS_REG, 31);
-                        h303 := to_unsigned(0, 1);
-                        h303 := (h302(1-1 downto 0) and to_unsigned(1, 1));
                         h304 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h304 := to_unsigned(2, 2);
@@ -3655,278 +4176,318 @@ begin
                             h305 := to_unsigned(1, 2);
                         end if;
                         h306 := unsigned'("00000000000000000000000000000000");
-                        h306 := shift_right(r_GSTS_REG, 31);
+                        h306 := shift_right(r_PMEN_REG, 31);
                         h307 := to_unsigned(0, 1);
                         h307 := (h306(1-1 downto 0) and to_unsigned(1, 1));
-                        h311 := to_unsigned(0, 2);
+                        h308 := unsigned'("00000000000000000000000000000000");
+                        h308 := shift_right(r_PLMBASE_REG, 20);
+                        h309 := to_unsigned(0, 12);
+                        h309 := (h308(12-1 downto 0) and to_unsigned(4095, 12));
+                        h310 := unsigned'("00000000000000000000000000000000");
+                        h310 := shift_right(r_PLMLIMIT_REG, 20);
+                        h311 := to_unsigned(0, 12);
+                        h311 := (h310(12-1 downto 0) and to_unsigned(4095, 12));
+                        h312 := unsigned'("00000000000000000000000000000000");
+                        h312 := (unsigned'(h311 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h313 := shift_right(r_PHMBASE_REG, 20);
+                        h314 := to_unsigned(0, 28);
+                        h314 := (h313(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h315 := shift_right(r_PHMLIMIT_REG, 20);
+                        h316 := to_unsigned(0, 28);
+                        h316 := (h315(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h317 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h317 := (unsigned'(h316 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h318 := unsigned'("00000000000000000000000000000000");
+                        h318 := shift_right(r_GSTS_REG, 31);
+                        h319 := to_unsigned(0, 1);
+                        h319 := (h318(1-1 downto 0) and to_unsigned(1, 1));
+                        h320 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h311 := to_unsigned(2, 2);
+                            h320 := to_unsigned(2, 2);
                         else
-                            h311 := to_unsigned(1, 2);
+                            h320 := to_unsigned(1, 2);
                         end if;
-                        h312 := to_unsigned(0, 2);
+                        h321 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h312 := to_unsigned(2, 2);
+                            h321 := to_unsigned(2, 2);
                         else
-                            h312 := to_unsigned(1, 2);
+                            h321 := to_unsigned(1, 2);
                         end if;
-                        h313 := unsigned'("00000000000000000000000000000000");
-                        h313 := shift_right(r_GSTS_REG, 31);
-                        h314 := to_unsigned(0, 1);
-                        h314 := (h313(1-1 downto 0) and to_unsigned(1, 1));
-                        h628 := to_unsigned(0, 2);
+                        h322 := unsigned'("00000000000000000000000000000000");
+                        h322 := shift_right(r_GSTS_REG, 31);
+                        h323 := to_unsigned(0, 1);
+                        h323 := (h322(1-1 downto 0) and to_unsigned(1, 1));
+                        h327 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h628 := to_unsigned(2, 2);
+                            h327 := to_unsigned(2, 2);
                         else
-                            h628 := to_unsigned(1, 2);
+                            h327 := to_unsigned(1, 2);
                         end if;
-                        h629 := to_unsigned(0, 2);
+                        h328 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h629 := to_unsigned(2, 2);
+                            h328 := to_unsigned(2, 2);
                         else
-                            h629 := to_unsigned(1, 2);
+                            h328 := to_unsigned(1, 2);
                         end if;
-                        h630 := unsigned'("00000000000000000000000000000000");
-                        h630 := shift_right(r_GSTS_REG, 31);
-                        h631 := to_unsigned(0, 1);
-                        h631 := (h630(1-1 downto 0) and to_unsigned(1, 1));
-                        h635 := to_unsigned(0, 2);
+                        h329 := unsigned'("00000000000000000000000000000000");
+                        h329 := shift_right(r_GSTS_REG, 31);
+                        h330 := to_unsigned(0, 1);
+                        h330 := (h329(1-1 downto 0) and to_unsigned(1, 1));
+                        h721 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h635 := to_unsigned(2, 2);
+                            h721 := to_unsigned(2, 2);
                         else
-                            h635 := to_unsigned(1, 2);
+                            h721 := to_unsigned(1, 2);
                         end if;
-                        h636 := to_unsigned(0, 2);
+                        h722 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h636 := to_unsigned(2, 2);
+                            h722 := to_unsigned(2, 2);
                         else
-                            h636 := to_unsigned(1, 2);
+                            h722 := to_unsigned(1, 2);
                         end if;
-                        h637 := unsigned'("00000000000000000000000000000000");
-                        h637 := shift_right(r_GSTS_REG, 31);
-                        h638 := to_unsigned(0, 1);
-                        h638 := (h637(1-1 downto 0) and to_unsigned(1, 1));
-                        h642 := to_unsigned(0, 2);
+                        h723 := unsigned'("00000000000000000000000000000000");
+                        h723 := shift_right(r_GSTS_REG, 31);
+                        h724 := to_unsigned(0, 1);
+                        h724 := (h723(1-1 downto 0) and to_unsigned(1, 1));
+                        h728 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h642 := to_unsigned(2, 2);
+                            h728 := to_unsigned(2, 2);
                         else
-                            h642 := to_unsigned(1, 2);
+                            h728 := to_unsigned(1, 2);
                         end if;
-                        h643 := to_unsigned(0, 2);
+                        h729 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h643 := to_unsigned(2, 2);
+                            h729 := to_unsigned(2, 2);
                         else
-                            h643 := to_unsigned(1, 2);
+                            h729 := to_unsigned(1, 2);
                         end if;
-                        h644 := unsigned'("00000000000000000000000000000000");
-                        h644 := shift_right(r_GSTS_REG, 31);
-                        h645 := to_unsigned(0, 1);
-                        h645 := (h644(1-1 downto 0) and to_unsigned(1, 1));
-                        h650 := to_unsigned(0, 2);
+                        h730 := unsigned'("00000000000000000000000000000000");
+                        h730 := shift_right(r_GSTS_REG, 31);
+                        h731 := to_unsigned(0, 1);
+                        h731 := (h730(1-1 downto 0) and to_unsigned(1, 1));
+                        h735 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h650 := to_unsigned(2, 2);
+                            h735 := to_unsigned(2, 2);
                         else
-                            h650 := to_unsigned(1, 2);
+                            h735 := to_unsigned(1, 2);
                         end if;
-                        h651 := to_unsigned(0, 2);
+                        h736 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h651 := to_unsigned(2, 2);
+                            h736 := to_unsigned(2, 2);
                         else
-                            h651 := to_unsigned(1, 2);
+                            h736 := to_unsigned(1, 2);
                         end if;
-                        h652 := unsigned'("00000000000000000000000000000000");
-                        h652 := shift_right(r_GSTS_REG, 31);
-                        h653 := to_unsigned(0, 1);
-                        h653 := (h652(1-1 downto 0) and to_unsigned(1, 1));
-                        h657 := to_unsigned(0, 2);
+                        h737 := unsigned'("00000000000000000000000000000000");
+                        h737 := shift_right(r_GSTS_REG, 31);
+                        h738 := to_unsigned(0, 1);
+                        h738 := (h737(1-1 downto 0) and to_unsigned(1, 1));
+                        h743 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h657 := to_unsigned(2, 2);
+                            h743 := to_unsigned(2, 2);
                         else
-                            h657 := to_unsigned(1, 2);
+                            h743 := to_unsigned(1, 2);
                         end if;
-                        h658 := to_unsigned(0, 2);
+                        h744 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h658 := to_unsigned(2, 2);
+                            h744 := to_unsigned(2, 2);
                         else
-                            h658 := to_unsigned(1, 2);
+                            h744 := to_unsigned(1, 2);
                         end if;
-                        h659 := unsigned'("00000000000000000000000000000000");
-                        h659 := shift_right(r_GSTS_REG, 31);
-                        h660 := to_unsigned(0, 1);
-                        h660 := (h659(1-1 downto 0) and to_unsigned(1, 1));
-                        h665 := to_unsigned(0, 2);
+                        h745 := unsigned'("00000000000000000000000000000000");
+                        h745 := shift_right(r_GSTS_REG, 31);
+                        h746 := to_unsigned(0, 1);
+                        h746 := (h745(1-1 downto 0) and to_unsigned(1, 1));
+                        h750 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h665 := to_unsigned(2, 2);
+                            h750 := to_unsigned(2, 2);
                         else
-                            h665 := to_unsigned(1, 2);
+                            h750 := to_unsigned(1, 2);
                         end if;
-                        h666 := to_unsigned(0, 2);
+                        h751 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h666 := to_unsigned(2, 2);
+                            h751 := to_unsigned(2, 2);
                         else
-                            h666 := to_unsigned(1, 2);
+                            h751 := to_unsigned(1, 2);
                         end if;
-                        h667 := unsigned'("00000000000000000000000000000000");
-                        h667 := shift_right(r_GSTS_REG, 31);
-                        h668 := to_unsigned(0, 1);
-                        h668 := (h667(1-1 downto 0) and to_unsigned(1, 1));
-                        h677 := to_unsigned(0, 2);
+                        h752 := unsigned'("00000000000000000000000000000000");
+                        h752 := shift_right(r_GSTS_REG, 31);
+                        h753 := to_unsigned(0, 1);
+                        h753 := (h752(1-1 downto 0) and to_unsigned(1, 1));
+                        h758 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h677 := to_unsigned(2, 2);
+                            h758 := to_unsigned(2, 2);
                         else
-                            h677 := to_unsigned(1, 2);
+                            h758 := to_unsigned(1, 2);
                         end if;
-                        h678 := to_unsigned(0, 2);
+                        h759 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h678 := to_unsigned(2, 2);
+                            h759 := to_unsigned(2, 2);
                         else
-                            h678 := to_unsigned(1, 2);
+                            h759 := to_unsigned(1, 2);
                         end if;
-                        h679 := unsigned'("00000000000000000000000000000000");
-                        h679 := shift_right(r_GSTS_REG, 31);
-                        h680 := to_unsigned(0, 1);
-                        h680 := (h679(1-1 downto 0) and to_unsigned(1, 1));
-                        h681 := to_unsigned(0, 2);
+                        h760 := unsigned'("00000000000000000000000000000000");
+                        h760 := shift_right(r_GSTS_REG, 31);
+                        h761 := to_unsigned(0, 1);
+                        h761 := (h760(1-1 downto 0) and to_unsigned(1, 1));
+                        h770 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h681 := to_unsigned(2, 2);
+                            h770 := to_unsigned(2, 2);
                         else
-                            h681 := to_unsigned(1, 2);
+                            h770 := to_unsigned(1, 2);
                         end if;
-                        h682 := to_unsigned(0, 2);
+                        h771 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h682 := to_unsigned(2, 2);
+                            h771 := to_unsigned(2, 2);
                         else
-                            h682 := to_unsigned(1, 2);
+                            h771 := to_unsigned(1, 2);
                         end if;
-                        h683 := unsigned'("00000000000000000000000000000000");
-                        h683 := shift_right(r_PMEN_REG, 31);
-                        h684 := to_unsigned(0, 1);
-                        h684 := (h683(1-1 downto 0) and to_unsigned(1, 1));
-                        h685 := unsigned'("00000000000000000000000000000000");
-                        h685 := shift_right(r_PLMBASE_REG, 20);
-                        h686 := to_unsigned(0, 12);
-                        h686 := (h685(12-1 downto 0) and to_unsigned(4095, 12));
-                        h687 := unsigned'("00000000000000000000000000000000");
-                        h687 := shift_right(r_PLMLIMIT_REG, 20);
-                        h688 := to_unsigned(0, 12);
-                        h688 := (h687(12-1 downto 0) and to_unsigned(4095, 12));
-                        h689 := unsigned'("00000000000000000000000000000000");
-                        h689 := (unsigned'(h688 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h690 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h690 := shift_right(r_PHMBASE_REG, 20);
-                        h691 := to_unsigned(0, 28);
-                        h691 := (h690(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h692 := shift_right(r_PHMLIMIT_REG, 20);
-                        h693 := to_unsigned(0, 28);
-                        h693 := (h692(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h694 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h694 := (unsigned'(h693 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h695 := to_unsigned(0, 2);
+                        h772 := unsigned'("00000000000000000000000000000000");
+                        h772 := shift_right(r_GSTS_REG, 31);
+                        h773 := to_unsigned(0, 1);
+                        h773 := (h772(1-1 downto 0) and to_unsigned(1, 1));
+                        h774 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h695 := to_unsigned(2, 2);
+                            h774 := to_unsigned(2, 2);
                         else
-                            h695 := to_unsigned(1, 2);
+                            h774 := to_unsigned(1, 2);
                         end if;
-                        h696 := to_unsigned(0, 2);
+                        h775 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h696 := to_unsigned(2, 2);
+                            h775 := to_unsigned(2, 2);
                         else
-                            h696 := to_unsigned(1, 2);
+                            h775 := to_unsigned(1, 2);
                         end if;
-                        h697 := unsigned'("00000000000000000000000000000000");
-                        h697 := shift_right(r_GSTS_REG, 31);
-                        h698 := to_unsigned(0, 1);
-                        h698 := (h697(1-1 downto 0) and to_unsigned(1, 1));
-                        h699 := to_unsigned(0, 2);
+                        h776 := unsigned'("00000000000000000000000000000000");
+                        h776 := shift_right(r_PMEN_REG, 31);
+                        h777 := to_unsigned(0, 1);
+                        h777 := (h776(1-1 downto 0) and to_unsigned(1, 1));
+                        h778 := unsigned'("00000000000000000000000000000000");
+                        h778 := shift_right(r_PLMBASE_REG, 20);
+                        h779 := to_unsigned(0, 12);
+                        h779 := (h778(12-1 downto 0) and to_unsigned(4095, 12));
+                        h780 := unsigned'("00000000000000000000000000000000");
+                        h780 := shift_right(r_PLMLIMIT_REG, 20);
+                        h781 := to_unsigned(0, 12);
+                        h781 := (h780(12-1 downto 0) and to_unsigned(4095, 12));
+                        h782 := unsigned'("00000000000000000000000000000000");
+                        h782 := (unsigned'(h781 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h783 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h783 := shift_right(r_PHMBASE_REG, 20);
+                        h784 := to_unsigned(0, 28);
+                        h784 := (h783(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h785 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h785 := shift_right(r_PHMLIMIT_REG, 20);
+                        h786 := to_unsigned(0, 28);
+                        h786 := (h785(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h787 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h787 := (unsigned'(h786 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h788 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h699 := to_unsigned(2, 2);
+                            h788 := to_unsigned(2, 2);
                         else
-                            h699 := to_unsigned(1, 2);
+                            h788 := to_unsigned(1, 2);
                         end if;
-                        h700 := to_unsigned(0, 2);
+                        h789 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h700 := to_unsigned(2, 2);
+                            h789 := to_unsigned(2, 2);
                         else
-                            h700 := to_unsigned(1, 2);
+                            h789 := to_unsigned(1, 2);
                         end if;
-                        h701 := unsigned'("00000000000000000000000000000000");
-                        h701 := shift_right(r_GSTS_REG, 31);
-                        h702 := to_unsigned(0, 1);
-                        h702 := (h701(1-1 downto 0) and to_unsigned(1, 1));
-                        h707 := to_unsigned(0, 2);
+                        h790 := unsigned'("00000000000000000000000000000000");
+                        h790 := shift_right(r_GSTS_REG, 31);
+                        h791 := to_unsigned(0, 1);
+                        h791 := (h790(1-1 downto 0) and to_unsigned(1, 1));
+                        h792 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h707 := to_unsigned(2, 2);
+                            h792 := to_unsigned(2, 2);
                         else
-                            h707 := to_unsigned(1, 2);
+                            h792 := to_unsigned(1, 2);
                         end if;
-                        h708 := to_unsigned(0, 2);
+                        h793 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h708 := to_unsigned(2, 2);
+                            h793 := to_unsigned(2, 2);
                         else
-                            h708 := to_unsigned(1, 2);
+                            h793 := to_unsigned(1, 2);
                         end if;
-                        h709 := unsigned'("00000000000000000000000000000000");
-                        h709 := shift_right(r_GSTS_REG, 31);
-                        h710 := to_unsigned(0, 1);
-                        h710 := (h709(1-1 downto 0) and to_unsigned(1, 1));
-                        h711 := to_unsigned(0, 1);
-                        h712 := to_unsigned(0, 1);
-                        h713 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h713 := e_addr;
-                        h712 := to_unsigned(0, 1);
-                        if (h713(64-1 downto 39) /= 0) then
-                            h712 := to_unsigned(1, 1);
+                        h794 := unsigned'("00000000000000000000000000000000");
+                        h794 := shift_right(r_GSTS_REG, 31);
+                        h795 := to_unsigned(0, 1);
+                        h795 := (h794(1-1 downto 0) and to_unsigned(1, 1));
+                        h800 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h800 := to_unsigned(2, 2);
+                        else
+                            h800 := to_unsigned(1, 2);
                         end if;
-                        h714 := to_unsigned(0, 1);
-                        h715 := to_unsigned(0, 1);
-                        h716 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h716 := e_addr;
-                        h715 := to_unsigned(0, 1);
-                        if (h716(64-1 downto 48) /= 0) then
-                            h715 := to_unsigned(1, 1);
+                        h801 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h801 := to_unsigned(2, 2);
+                        else
+                            h801 := to_unsigned(1, 2);
                         end if;
-                        h717 := to_unsigned(0, 1);
-                        h718 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h718 := e_addr;
-                        h717 := to_unsigned(0, 1);
-                        if (h718(64-1 downto 57) /= 0) then
-                            h717 := to_unsigned(1, 1);
+                        h802 := unsigned'("00000000000000000000000000000000");
+                        h802 := shift_right(r_GSTS_REG, 31);
+                        h803 := to_unsigned(0, 1);
+                        h803 := (h802(1-1 downto 0) and to_unsigned(1, 1));
+                        h804 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
+                        h806 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h806 := e_addr;
+                        h805 := to_unsigned(0, 1);
+                        if (h806(64-1 downto 39) /= 0) then
+                            h805 := to_unsigned(1, 1);
+                        end if;
+                        h807 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
+                        h809 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h809 := e_addr;
+                        h808 := to_unsigned(0, 1);
+                        if (h809(64-1 downto 48) /= 0) then
+                            h808 := to_unsigned(1, 1);
+                        end if;
+                        h810 := to_unsigned(0, 1);
+                        h811 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h811 := e_addr;
+                        h810 := to_unsigned(0, 1);
+                        if (h811(64-1 downto 57) /= 0) then
+                            h810 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h714 := h715;
+                            h807 := h808;
                         else
-                            h714 := h717;
+                            h807 := h810;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h711 := h712;
+                            h804 := h805;
                         else
-                            h711 := h714;
+                            h804 := h807;
                         end if;
-                        h719 := unsigned'("00000000000000000000000000000000");
-                        h719 := shift_right(r_PMEN_REG, 31);
-                        h720 := to_unsigned(0, 1);
-                        h720 := (h719(1-1 downto 0) and to_unsigned(1, 1));
-                        h721 := unsigned'("00000000000000000000000000000000");
-                        h721 := shift_right(r_PLMBASE_REG, 20);
-                        h722 := to_unsigned(0, 12);
-                        h722 := (h721(12-1 downto 0) and to_unsigned(4095, 12));
-                        h723 := unsigned'("00000000000000000000000000000000");
-                        h723 := shift_right(r_PLMLIMIT_REG, 20);
-                        h724 := to_unsigned(0, 12);
-                        h724 := (h723(12-1 downto 0) and to_unsigned(4095, 12));
-                        h725 := unsigned'("00000000000000000000000000000000");
-                        h725 := (unsigned'(h724 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h726 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h726 := shift_right(r_PHMBASE_REG, 20);
-                        h727 := to_unsigned(0, 28);
-                        h727 := (h726(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h728 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h728 := shift_right(r_PHMLIMIT_REG, 20);
-                        h729 := to_unsigned(0, 28);
-                        h729 := (h728(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h730 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h730 := (unsigned'(h729 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h812 := unsigned'("00000000000000000000000000000000");
+                        h812 := shift_right(r_PMEN_REG, 31);
+                        h813 := to_unsigned(0, 1);
+                        h813 := (h812(1-1 downto 0) and to_unsigned(1, 1));
+                        h814 := unsigned'("00000000000000000000000000000000");
+                        h814 := shift_right(r_PLMBASE_REG, 20);
+                        h815 := to_unsigned(0, 12);
+                        h815 := (h814(12-1 downto 0) and to_unsigned(4095, 12));
+                        h816 := unsigned'("00000000000000000000000000000000");
+                        h816 := shift_right(r_PLMLIMIT_REG, 20);
+                        h817 := to_unsigned(0, 12);
+                        h817 := (h816(12-1 downto 0) and to_unsigned(4095, 12));
+                        h818 := unsigned'("00000000000000000000000000000000");
+                        h818 := (unsigned'(h817 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h819 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h819 := shift_right(r_PHMBASE_REG, 20);
+                        h820 := to_unsigned(0, 28);
+                        h820 := (h819(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h821 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h821 := shift_right(r_PHMLIMIT_REG, 20);
+                        h822 := to_unsigned(0, 28);
+                        h822 := (h821(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h823 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h823 := (unsigned'(h822 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -3953,7 +4514,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((h288 = 1) or (h289 = 2)) and True) and (h291 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h293 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h296))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h298 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h301))))) and (not (h303 /= 0))) then
+                        elsif ((((((h304 = 1) or (h305 = 2)) and True) and (h307 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h309 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h312))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h314 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h317))))) and (not (h319 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_unremapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -3979,7 +4540,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((h304 = 1) or (h305 = 2)) and (not (h307 /= 0))) then
+                        elsif (((h320 = 1) or (h321 = 2)) and (not (h323 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_not_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 4);
@@ -4005,7 +4566,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h311 = 1) or (h312 = 2)) and (h314 /= 0)) and True) and (er_io_root /= '0')) then
+                        elsif (((((h327 = 1) or (h328 = 2)) and (h330 /= 0)) and True) and (er_io_root /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -4014,26 +4575,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(8, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h308 := e_addr;
-                            v_wide(64-1 downto 12) := h308(64-1 downto 12);
+                            h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h324 := e_addr;
+                            v_wide(64-1 downto 12) := h324(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(8, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h309 := to_unsigned(0, 1);
-                            h310 := to_unsigned(0, 2);
+                            h325 := to_unsigned(0, 1);
+                            h326 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h310 := to_unsigned(2, 2);
+                                h326 := to_unsigned(2, 2);
                             else
-                                h310 := to_unsigned(1, 2);
+                                h326 := to_unsigned(1, 2);
                             end if;
-                            h309 := to_unsigned(0, 1);
-                            if (not ((h310 = 2) and True)) then
-                                h309 := to_unsigned(1, 1);
+                            h325 := to_unsigned(0, 1);
+                            if (not ((h326 = 2) and True)) then
+                                h325 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h309;
+                            v_wide(63-1 downto 62) := h325;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4060,35 +4621,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(49, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h315 := shift_right(e_addr, 12);
-                            h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h316 := unsigned'(h315 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h316(64-1 downto 0);
-                            h317 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h317 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h318 := to_unsigned(0, 1);
-                            h319 := to_unsigned(0, 2);
+                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h331 := shift_right(e_addr, 12);
+                            h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h332 := unsigned'(h331 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h332(64-1 downto 0);
+                            h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h334 := to_unsigned(0, 1);
+                            h335 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h319 := to_unsigned(2, 2);
+                                h335 := to_unsigned(2, 2);
                             else
-                                h319 := to_unsigned(1, 2);
+                                h335 := to_unsigned(1, 2);
                             end if;
-                            h318 := to_unsigned(0, 1);
-                            if (not ((h319 = 2) and True)) then
-                                h318 := to_unsigned(1, 1);
+                            h334 := to_unsigned(0, 1);
+                            if (not ((h335 = 2) and True)) then
+                                h334 := to_unsigned(1, 1);
                             end if;
-                            h320 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h320 := (unsigned'(to_unsigned(0, 1) & h317) or unsigned'(h318 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h321 := (unsigned'(to_unsigned(0, 1) & h320) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h322 := (h321 or to_unsigned(0, 64));
-                            h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h323 := (h322 or to_unsigned(0, 64));
-                            h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h324 := (h323 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h324;
+                            h336 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h336 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h337 := (unsigned'(to_unsigned(0, 1) & h336) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h338 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h338 := (h337 or to_unsigned(0, 64));
+                            h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h339 := (h338 or to_unsigned(0, 64));
+                            h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h340 := (h339 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h340;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4113,35 +4674,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(56, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h325 := shift_right(e_addr, 12);
-                            h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h326 := unsigned'(h325 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h326(64-1 downto 0);
-                            h327 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h327 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h328 := to_unsigned(0, 1);
-                            h329 := to_unsigned(0, 2);
+                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h341 := shift_right(e_addr, 12);
+                            h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h342 := unsigned'(h341 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h342(64-1 downto 0);
+                            h343 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h343 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h344 := to_unsigned(0, 1);
+                            h345 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h329 := to_unsigned(2, 2);
+                                h345 := to_unsigned(2, 2);
                             else
-                                h329 := to_unsigned(1, 2);
+                                h345 := to_unsigned(1, 2);
                             end if;
-                            h328 := to_unsigned(0, 1);
-                            if (not ((h329 = 2) and True)) then
-                                h328 := to_unsigned(1, 1);
+                            h344 := to_unsigned(0, 1);
+                            if (not ((h345 = 2) and True)) then
+                                h344 := to_unsigned(1, 1);
                             end if;
-                            h330 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h330 := (unsigned'(to_unsigned(0, 1) & h327) or unsigned'(h328 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h331 := (unsigned'(to_unsigned(0, 1) & h330) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h332 := (h331 or to_unsigned(0, 64));
-                            h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h333 := (h332 or to_unsigned(0, 64));
-                            h334 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h334 := (h333 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h334;
+                            h346 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h346 := (unsigned'(to_unsigned(0, 1) & h343) or unsigned'(h344 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h347 := (unsigned'(to_unsigned(0, 1) & h346) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h348 := (h347 or to_unsigned(0, 64));
+                            h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h349 := (h348 or to_unsigned(0, 64));
+                            h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h350 := (h349 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h350;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4166,35 +4727,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(57, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h335 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h335 := shift_right(e_addr, 12);
-                            h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h336 := unsigned'(h335 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h336(64-1 downto 0);
-                            h337 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h337 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h338 := to_unsigned(0, 1);
-                            h339 := to_unsigned(0, 2);
+                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h351 := shift_right(e_addr, 12);
+                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h352 := unsigned'(h351 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h352(64-1 downto 0);
+                            h353 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h353 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h354 := to_unsigned(0, 1);
+                            h355 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h339 := to_unsigned(2, 2);
+                                h355 := to_unsigned(2, 2);
                             else
-                                h339 := to_unsigned(1, 2);
+                                h355 := to_unsigned(1, 2);
                             end if;
-                            h338 := to_unsigned(0, 1);
-                            if (not ((h339 = 2) and True)) then
-                                h338 := to_unsigned(1, 1);
+                            h354 := to_unsigned(0, 1);
+                            if (not ((h355 = 2) and True)) then
+                                h354 := to_unsigned(1, 1);
                             end if;
-                            h340 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h340 := (unsigned'(to_unsigned(0, 1) & h337) or unsigned'(h338 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h341 := (unsigned'(to_unsigned(0, 1) & h340) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h342 := (h341 or to_unsigned(0, 64));
-                            h343 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h343 := (h342 or to_unsigned(0, 64));
-                            h344 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h344 := (h343 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h344;
+                            h356 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h356 := (unsigned'(to_unsigned(0, 1) & h353) or unsigned'(h354 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h357 := (unsigned'(to_unsigned(0, 1) & h356) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h358 := (h357 or to_unsigned(0, 64));
+                            h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h359 := (h358 or to_unsigned(0, 64));
+                            h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h360 := (h359 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h360;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4219,35 +4780,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(58, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h345 := shift_right(e_addr, 12);
-                            h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h346 := unsigned'(h345 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h346(64-1 downto 0);
-                            h347 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h347 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h348 := to_unsigned(0, 1);
-                            h349 := to_unsigned(0, 2);
+                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h361 := shift_right(e_addr, 12);
+                            h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h362 := unsigned'(h361 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h362(64-1 downto 0);
+                            h363 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h363 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h364 := to_unsigned(0, 1);
+                            h365 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h349 := to_unsigned(2, 2);
+                                h365 := to_unsigned(2, 2);
                             else
-                                h349 := to_unsigned(1, 2);
+                                h365 := to_unsigned(1, 2);
                             end if;
-                            h348 := to_unsigned(0, 1);
-                            if (not ((h349 = 2) and True)) then
-                                h348 := to_unsigned(1, 1);
+                            h364 := to_unsigned(0, 1);
+                            if (not ((h365 = 2) and True)) then
+                                h364 := to_unsigned(1, 1);
                             end if;
-                            h350 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h350 := (unsigned'(to_unsigned(0, 1) & h347) or unsigned'(h348 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h351 := (unsigned'(to_unsigned(0, 1) & h350) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h352 := (h351 or to_unsigned(0, 64));
-                            h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h353 := (h352 or to_unsigned(0, 64));
-                            h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h354 := (h353 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h354;
+                            h366 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h366 := (unsigned'(to_unsigned(0, 1) & h363) or unsigned'(h364 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h367 := (unsigned'(to_unsigned(0, 1) & h366) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h368 := (h367 or to_unsigned(0, 64));
+                            h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h369 := (h368 or to_unsigned(0, 64));
+                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h370 := (h369 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h370;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4272,35 +4833,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(64, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h355 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h355 := shift_right(e_addr, 12);
-                            h356 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h356 := unsigned'(h355 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h356(64-1 downto 0);
-                            h357 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h357 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h358 := to_unsigned(0, 1);
-                            h359 := to_unsigned(0, 2);
+                            h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h371 := shift_right(e_addr, 12);
+                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h372 := unsigned'(h371 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h372(64-1 downto 0);
+                            h373 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h373 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h374 := to_unsigned(0, 1);
+                            h375 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h359 := to_unsigned(2, 2);
+                                h375 := to_unsigned(2, 2);
                             else
-                                h359 := to_unsigned(1, 2);
+                                h375 := to_unsigned(1, 2);
                             end if;
-                            h358 := to_unsigned(0, 1);
-                            if (not ((h359 = 2) and True)) then
-                                h358 := to_unsigned(1, 1);
+                            h374 := to_unsigned(0, 1);
+                            if (not ((h375 = 2) and True)) then
+                                h374 := to_unsigned(1, 1);
                             end if;
-                            h360 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h360 := (unsigned'(to_unsigned(0, 1) & h357) or unsigned'(h358 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h361 := (unsigned'(to_unsigned(0, 1) & h360) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h362 := (h361 or to_unsigned(0, 64));
-                            h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h363 := (h362 or to_unsigned(0, 64));
-                            h364 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h364 := (h363 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h364;
+                            h376 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h376 := (unsigned'(to_unsigned(0, 1) & h373) or unsigned'(h374 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h377 := (unsigned'(to_unsigned(0, 1) & h376) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h378 := (h377 or to_unsigned(0, 64));
+                            h379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h379 := (h378 or to_unsigned(0, 64));
+                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h380 := (h379 or unsigned'("0000000000000000000000000100000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h380;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4324,41 +4885,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(65, 8);
-                            h365 := to_unsigned(0, 1);
-                            h365 := to_unsigned(0, 1);
+                            h381 := to_unsigned(0, 1);
+                            h381 := to_unsigned(0, 1);
                             if (not bool(w_io_smctx_0(1))) then
-                                h365 := to_unsigned(1, 1);
+                                h381 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h365;
-                            h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h366 := shift_right(e_addr, 12);
-                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h367 := unsigned'(h366 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h367(64-1 downto 0);
-                            h368 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h368 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h369 := to_unsigned(0, 1);
-                            h370 := to_unsigned(0, 2);
+                            cl_io_recorded <= h381;
+                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h382 := shift_right(e_addr, 12);
+                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h383 := unsigned'(h382 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h383(64-1 downto 0);
+                            h384 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h384 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h385 := to_unsigned(0, 1);
+                            h386 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h370 := to_unsigned(2, 2);
+                                h386 := to_unsigned(2, 2);
                             else
-                                h370 := to_unsigned(1, 2);
+                                h386 := to_unsigned(1, 2);
                             end if;
-                            h369 := to_unsigned(0, 1);
-                            if (not ((h370 = 2) and True)) then
-                                h369 := to_unsigned(1, 1);
+                            h385 := to_unsigned(0, 1);
+                            if (not ((h386 = 2) and True)) then
+                                h385 := to_unsigned(1, 1);
                             end if;
-                            h371 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h371 := (unsigned'(to_unsigned(0, 1) & h368) or unsigned'(h369 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h372 := (unsigned'(to_unsigned(0, 1) & h371) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h373 := (h372 or to_unsigned(0, 64));
-                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h374 := (h373 or to_unsigned(0, 64));
-                            h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h375 := (h374 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h375;
+                            h387 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h387 := (unsigned'(to_unsigned(0, 1) & h384) or unsigned'(h385 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h388 := (unsigned'(to_unsigned(0, 1) & h387) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h389 := (h388 or to_unsigned(0, 64));
+                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h390 := (h389 or to_unsigned(0, 64));
+                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h391 := (h390 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h391;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4383,35 +4944,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(66, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h376 := shift_right(e_addr, 12);
-                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h377 := unsigned'(h376 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h377(64-1 downto 0);
-                            h378 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h378 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h379 := to_unsigned(0, 1);
-                            h380 := to_unsigned(0, 2);
+                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h392 := shift_right(e_addr, 12);
+                            h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h393 := unsigned'(h392 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h393(64-1 downto 0);
+                            h394 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h394 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h395 := to_unsigned(0, 1);
+                            h396 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h380 := to_unsigned(2, 2);
+                                h396 := to_unsigned(2, 2);
                             else
-                                h380 := to_unsigned(1, 2);
+                                h396 := to_unsigned(1, 2);
                             end if;
-                            h379 := to_unsigned(0, 1);
-                            if (not ((h380 = 2) and True)) then
-                                h379 := to_unsigned(1, 1);
+                            h395 := to_unsigned(0, 1);
+                            if (not ((h396 = 2) and True)) then
+                                h395 := to_unsigned(1, 1);
                             end if;
-                            h381 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h381 := (unsigned'(to_unsigned(0, 1) & h378) or unsigned'(h379 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h382 := (unsigned'(to_unsigned(0, 1) & h381) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h383 := (h382 or to_unsigned(0, 64));
-                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h384 := (h383 or to_unsigned(0, 64));
-                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h385 := (h384 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h385;
+                            h397 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h397 := (unsigned'(to_unsigned(0, 1) & h394) or unsigned'(h395 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h398 := (unsigned'(to_unsigned(0, 1) & h397) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h399 := (h398 or to_unsigned(0, 64));
+                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h400 := (h399 or to_unsigned(0, 64));
+                            h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h401 := (h400 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h401;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4435,41 +4996,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(68, 8);
-                            h386 := to_unsigned(0, 1);
-                            h386 := to_unsigned(0, 1);
+                            h402 := to_unsigned(0, 1);
+                            h402 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h386 := to_unsigned(1, 1);
+                                h402 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h386;
-                            h387 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h387 := shift_right(e_addr, 12);
-                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h388 := unsigned'(h387 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h388(64-1 downto 0);
-                            h389 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h389 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h390 := to_unsigned(0, 1);
-                            h391 := to_unsigned(0, 2);
+                            cl_io_recorded <= h402;
+                            h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h403 := shift_right(e_addr, 12);
+                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h404 := unsigned'(h403 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h404(64-1 downto 0);
+                            h405 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h405 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h406 := to_unsigned(0, 1);
+                            h407 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h391 := to_unsigned(2, 2);
+                                h407 := to_unsigned(2, 2);
                             else
-                                h391 := to_unsigned(1, 2);
+                                h407 := to_unsigned(1, 2);
                             end if;
-                            h390 := to_unsigned(0, 1);
-                            if (not ((h391 = 2) and True)) then
-                                h390 := to_unsigned(1, 1);
+                            h406 := to_unsigned(0, 1);
+                            if (not ((h407 = 2) and True)) then
+                                h406 := to_unsigned(1, 1);
                             end if;
-                            h392 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h392 := (unsigned'(to_unsigned(0, 1) & h389) or unsigned'(h390 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h393 := (unsigned'(to_unsigned(0, 1) & h392) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h394 := (h393 or to_unsigned(0, 64));
-                            h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h395 := (h394 or to_unsigned(0, 64));
-                            h396 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h396 := (h395 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h396;
+                            h408 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h408 := (unsigned'(to_unsigned(0, 1) & h405) or unsigned'(h406 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h409 := (unsigned'(to_unsigned(0, 1) & h408) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h410 := (h409 or to_unsigned(0, 64));
+                            h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h411 := (h410 or to_unsigned(0, 64));
+                            h412 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h412 := (h411 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h412;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4493,41 +5054,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(69, 8);
-                            h397 := to_unsigned(0, 1);
-                            h397 := to_unsigned(0, 1);
+                            h413 := to_unsigned(0, 1);
+                            h413 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h397 := to_unsigned(1, 1);
+                                h413 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h397;
-                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h398 := shift_right(e_addr, 12);
-                            h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h399 := unsigned'(h398 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h399(64-1 downto 0);
-                            h400 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h400 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h401 := to_unsigned(0, 1);
-                            h402 := to_unsigned(0, 2);
+                            cl_io_recorded <= h413;
+                            h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h414 := shift_right(e_addr, 12);
+                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h415 := unsigned'(h414 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h415(64-1 downto 0);
+                            h416 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h416 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h417 := to_unsigned(0, 1);
+                            h418 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h402 := to_unsigned(2, 2);
+                                h418 := to_unsigned(2, 2);
                             else
-                                h402 := to_unsigned(1, 2);
+                                h418 := to_unsigned(1, 2);
                             end if;
-                            h401 := to_unsigned(0, 1);
-                            if (not ((h402 = 2) and True)) then
-                                h401 := to_unsigned(1, 1);
+                            h417 := to_unsigned(0, 1);
+                            if (not ((h418 = 2) and True)) then
+                                h417 := to_unsigned(1, 1);
                             end if;
-                            h403 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h403 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'(h401 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h404 := (unsigned'(to_unsigned(0, 1) & h403) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h405 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h405 := (h404 or to_unsigned(0, 64));
-                            h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h406 := (h405 or to_unsigned(0, 64));
-                            h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h407 := (h406 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h407;
+                            h419 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h419 := (unsigned'(to_unsigned(0, 1) & h416) or unsigned'(h417 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h420 := (unsigned'(to_unsigned(0, 1) & h419) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h421 := (h420 or to_unsigned(0, 64));
+                            h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h422 := (h421 or to_unsigned(0, 64));
+                            h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h423 := (h422 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h423;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4603,41 +5164,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(70, 8);
-                            h408 := to_unsigned(0, 1);
-                            h408 := to_unsigned(0, 1);
+                            h424 := to_unsigned(0, 1);
+                            h424 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h408 := to_unsigned(1, 1);
+                                h424 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h408;
-                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h409 := shift_right(e_addr, 12);
-                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h410 := unsigned'(h409 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h410(64-1 downto 0);
-                            h411 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h411 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h412 := to_unsigned(0, 1);
-                            h413 := to_unsigned(0, 2);
+                            cl_io_recorded <= h424;
+                            h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h425 := shift_right(e_addr, 12);
+                            h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h426 := unsigned'(h425 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h426(64-1 downto 0);
+                            h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h427 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h428 := to_unsigned(0, 1);
+                            h429 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h413 := to_unsigned(2, 2);
+                                h429 := to_unsigned(2, 2);
                             else
-                                h413 := to_unsigned(1, 2);
+                                h429 := to_unsigned(1, 2);
                             end if;
-                            h412 := to_unsigned(0, 1);
-                            if (not ((h413 = 2) and True)) then
-                                h412 := to_unsigned(1, 1);
+                            h428 := to_unsigned(0, 1);
+                            if (not ((h429 = 2) and True)) then
+                                h428 := to_unsigned(1, 1);
                             end if;
-                            h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h414 := (unsigned'(to_unsigned(0, 1) & h411) or unsigned'(h412 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h415 := (unsigned'(to_unsigned(0, 1) & h414) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h416 := (h415 or to_unsigned(0, 64));
-                            h417 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h417 := (h416 or to_unsigned(0, 64));
-                            h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h418 := (h417 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h418;
+                            h430 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h430 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'(h428 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h431 := (unsigned'(to_unsigned(0, 1) & h430) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h432 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h432 := (h431 or to_unsigned(0, 64));
+                            h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h433 := (h432 or to_unsigned(0, 64));
+                            h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h434 := (h433 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h434;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4662,35 +5223,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(80, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h419 := shift_right(e_addr, 12);
-                            h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h420 := unsigned'(h419 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h420(64-1 downto 0);
-                            h421 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h421 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h422 := to_unsigned(0, 1);
-                            h423 := to_unsigned(0, 2);
+                            h435 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h435 := shift_right(e_addr, 12);
+                            h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h436 := unsigned'(h435 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h436(64-1 downto 0);
+                            h437 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h437 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h438 := to_unsigned(0, 1);
+                            h439 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h423 := to_unsigned(2, 2);
+                                h439 := to_unsigned(2, 2);
                             else
-                                h423 := to_unsigned(1, 2);
+                                h439 := to_unsigned(1, 2);
                             end if;
-                            h422 := to_unsigned(0, 1);
-                            if (not ((h423 = 2) and True)) then
-                                h422 := to_unsigned(1, 1);
+                            h438 := to_unsigned(0, 1);
+                            if (not ((h439 = 2) and True)) then
+                                h438 := to_unsigned(1, 1);
                             end if;
-                            h424 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h424 := (unsigned'(to_unsigned(0, 1) & h421) or unsigned'(h422 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h425 := (unsigned'(to_unsigned(0, 1) & h424) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h426 := (h425 or to_unsigned(0, 64));
-                            h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h427 := (h426 or to_unsigned(0, 64));
-                            h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h428 := (h427 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h428;
+                            h440 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h440 := (unsigned'(to_unsigned(0, 1) & h437) or unsigned'(h438 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h441 := (unsigned'(to_unsigned(0, 1) & h440) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h442 := (h441 or to_unsigned(0, 64));
+                            h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h443 := (h442 or to_unsigned(0, 64));
+                            h444 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h444 := (h443 or unsigned'("0000000000000000000000000101000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h444;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4714,41 +5275,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(81, 8);
-                            h429 := to_unsigned(0, 1);
-                            h429 := to_unsigned(0, 1);
+                            h445 := to_unsigned(0, 1);
+                            h445 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h429 := to_unsigned(1, 1);
+                                h445 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h429;
-                            h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h430 := shift_right(e_addr, 12);
-                            h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h431 := unsigned'(h430 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h431(64-1 downto 0);
-                            h432 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h432 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h433 := to_unsigned(0, 1);
-                            h434 := to_unsigned(0, 2);
+                            cl_io_recorded <= h445;
+                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h446 := shift_right(e_addr, 12);
+                            h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h447 := unsigned'(h446 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h447(64-1 downto 0);
+                            h448 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h448 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h449 := to_unsigned(0, 1);
+                            h450 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h434 := to_unsigned(2, 2);
+                                h450 := to_unsigned(2, 2);
                             else
-                                h434 := to_unsigned(1, 2);
+                                h450 := to_unsigned(1, 2);
                             end if;
-                            h433 := to_unsigned(0, 1);
-                            if (not ((h434 = 2) and True)) then
-                                h433 := to_unsigned(1, 1);
+                            h449 := to_unsigned(0, 1);
+                            if (not ((h450 = 2) and True)) then
+                                h449 := to_unsigned(1, 1);
                             end if;
-                            h435 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h435 := (unsigned'(to_unsigned(0, 1) & h432) or unsigned'(h433 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h436 := (unsigned'(to_unsigned(0, 1) & h435) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h437 := (h436 or to_unsigned(0, 64));
-                            h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h438 := (h437 or to_unsigned(0, 64));
-                            h439 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h439 := (h438 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h439;
+                            h451 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h451 := (unsigned'(to_unsigned(0, 1) & h448) or unsigned'(h449 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h452 := (unsigned'(to_unsigned(0, 1) & h451) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h453 := (h452 or to_unsigned(0, 64));
+                            h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h454 := (h453 or to_unsigned(0, 64));
+                            h455 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h455 := (h454 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h455;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4773,35 +5334,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(82, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h440 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h440 := shift_right(e_addr, 12);
-                            h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h441 := unsigned'(h440 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h441(64-1 downto 0);
-                            h442 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h442 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h443 := to_unsigned(0, 1);
-                            h444 := to_unsigned(0, 2);
+                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h456 := shift_right(e_addr, 12);
+                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h457 := unsigned'(h456 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h457(64-1 downto 0);
+                            h458 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h458 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h459 := to_unsigned(0, 1);
+                            h460 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h444 := to_unsigned(2, 2);
+                                h460 := to_unsigned(2, 2);
                             else
-                                h444 := to_unsigned(1, 2);
+                                h460 := to_unsigned(1, 2);
                             end if;
-                            h443 := to_unsigned(0, 1);
-                            if (not ((h444 = 2) and True)) then
-                                h443 := to_unsigned(1, 1);
+                            h459 := to_unsigned(0, 1);
+                            if (not ((h460 = 2) and True)) then
+                                h459 := to_unsigned(1, 1);
                             end if;
-                            h445 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h445 := (unsigned'(to_unsigned(0, 1) & h442) or unsigned'(h443 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h446 := (unsigned'(to_unsigned(0, 1) & h445) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h447 := (h446 or to_unsigned(0, 64));
-                            h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h448 := (h447 or to_unsigned(0, 64));
-                            h449 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h449 := (h448 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h449;
+                            h461 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h461 := (unsigned'(to_unsigned(0, 1) & h458) or unsigned'(h459 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h462 := (unsigned'(to_unsigned(0, 1) & h461) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h463 := (h462 or to_unsigned(0, 64));
+                            h464 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h464 := (h463 or to_unsigned(0, 64));
+                            h465 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h465 := (h464 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h465;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4826,35 +5387,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(88, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h450 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h450 := shift_right(e_addr, 12);
-                            h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h451 := unsigned'(h450 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h451(64-1 downto 0);
-                            h452 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h452 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h453 := to_unsigned(0, 1);
-                            h454 := to_unsigned(0, 2);
+                            h466 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h466 := shift_right(e_addr, 12);
+                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h467 := unsigned'(h466 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h467(64-1 downto 0);
+                            h468 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h468 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h469 := to_unsigned(0, 1);
+                            h470 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h454 := to_unsigned(2, 2);
+                                h470 := to_unsigned(2, 2);
                             else
-                                h454 := to_unsigned(1, 2);
+                                h470 := to_unsigned(1, 2);
                             end if;
-                            h453 := to_unsigned(0, 1);
-                            if (not ((h454 = 2) and True)) then
-                                h453 := to_unsigned(1, 1);
+                            h469 := to_unsigned(0, 1);
+                            if (not ((h470 = 2) and True)) then
+                                h469 := to_unsigned(1, 1);
                             end if;
-                            h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h455 := (unsigned'(to_unsigned(0, 1) & h452) or unsigned'(h453 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h457 := (h456 or to_unsigned(0, 64));
-                            h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h458 := (h457 or to_unsigned(0, 64));
-                            h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h459 := (h458 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h459;
+                            h471 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h471 := (unsigned'(to_unsigned(0, 1) & h468) or unsigned'(h469 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h472 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h472 := (unsigned'(to_unsigned(0, 1) & h471) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h473 := (h472 or to_unsigned(0, 64));
+                            h474 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h474 := (h473 or to_unsigned(0, 64));
+                            h475 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h475 := (h474 or unsigned'("0000000000000000000000000101100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h475;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4878,41 +5439,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(89, 8);
-                            h460 := to_unsigned(0, 1);
-                            h460 := to_unsigned(0, 1);
+                            h476 := to_unsigned(0, 1);
+                            h476 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h460 := to_unsigned(1, 1);
+                                h476 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h460;
-                            h461 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h461 := shift_right(e_addr, 12);
-                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h462 := unsigned'(h461 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h462(64-1 downto 0);
-                            h463 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h463 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h464 := to_unsigned(0, 1);
-                            h465 := to_unsigned(0, 2);
+                            cl_io_recorded <= h476;
+                            h477 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h477 := shift_right(e_addr, 12);
+                            h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h478 := unsigned'(h477 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h478(64-1 downto 0);
+                            h479 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h479 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h480 := to_unsigned(0, 1);
+                            h481 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h465 := to_unsigned(2, 2);
+                                h481 := to_unsigned(2, 2);
                             else
-                                h465 := to_unsigned(1, 2);
+                                h481 := to_unsigned(1, 2);
                             end if;
-                            h464 := to_unsigned(0, 1);
-                            if (not ((h465 = 2) and True)) then
-                                h464 := to_unsigned(1, 1);
+                            h480 := to_unsigned(0, 1);
+                            if (not ((h481 = 2) and True)) then
+                                h480 := to_unsigned(1, 1);
                             end if;
-                            h466 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h466 := (unsigned'(to_unsigned(0, 1) & h463) or unsigned'(h464 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h467 := (unsigned'(to_unsigned(0, 1) & h466) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h468 := (h467 or to_unsigned(0, 64));
-                            h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h469 := (h468 or to_unsigned(0, 64));
-                            h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h470 := (h469 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h470;
+                            h482 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h482 := (unsigned'(to_unsigned(0, 1) & h479) or unsigned'(h480 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h483 := (unsigned'(to_unsigned(0, 1) & h482) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h484 := (h483 or to_unsigned(0, 64));
+                            h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h485 := (h484 or to_unsigned(0, 64));
+                            h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h486 := (h485 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h486;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4937,35 +5498,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(90, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h471 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h471 := shift_right(e_addr, 12);
-                            h472 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h472 := unsigned'(h471 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h472(64-1 downto 0);
-                            h473 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h473 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h474 := to_unsigned(0, 1);
-                            h475 := to_unsigned(0, 2);
+                            h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h487 := shift_right(e_addr, 12);
+                            h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h488 := unsigned'(h487 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h488(64-1 downto 0);
+                            h489 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h489 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h490 := to_unsigned(0, 1);
+                            h491 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h475 := to_unsigned(2, 2);
+                                h491 := to_unsigned(2, 2);
                             else
-                                h475 := to_unsigned(1, 2);
+                                h491 := to_unsigned(1, 2);
                             end if;
-                            h474 := to_unsigned(0, 1);
-                            if (not ((h475 = 2) and True)) then
-                                h474 := to_unsigned(1, 1);
+                            h490 := to_unsigned(0, 1);
+                            if (not ((h491 = 2) and True)) then
+                                h490 := to_unsigned(1, 1);
                             end if;
-                            h476 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h476 := (unsigned'(to_unsigned(0, 1) & h473) or unsigned'(h474 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h477 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h477 := (unsigned'(to_unsigned(0, 1) & h476) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h478 := (h477 or to_unsigned(0, 64));
-                            h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h479 := (h478 or to_unsigned(0, 64));
-                            h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h480 := (h479 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h480;
+                            h492 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h492 := (unsigned'(to_unsigned(0, 1) & h489) or unsigned'(h490 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h493 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h493 := (unsigned'(to_unsigned(0, 1) & h492) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h494 := (h493 or to_unsigned(0, 64));
+                            h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h495 := (h494 or to_unsigned(0, 64));
+                            h496 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h496 := (h495 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h496;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4989,41 +5550,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(91, 8);
-                            h481 := to_unsigned(0, 1);
-                            h481 := to_unsigned(0, 1);
+                            h497 := to_unsigned(0, 1);
+                            h497 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h481 := to_unsigned(1, 1);
+                                h497 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h481;
-                            h482 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h482 := shift_right(e_addr, 12);
-                            h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h483 := unsigned'(h482 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h483(64-1 downto 0);
-                            h484 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h484 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h485 := to_unsigned(0, 1);
-                            h486 := to_unsigned(0, 2);
+                            cl_io_recorded <= h497;
+                            h498 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h498 := shift_right(e_addr, 12);
+                            h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h499 := unsigned'(h498 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h499(64-1 downto 0);
+                            h500 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h500 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h501 := to_unsigned(0, 1);
+                            h502 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h486 := to_unsigned(2, 2);
+                                h502 := to_unsigned(2, 2);
                             else
-                                h486 := to_unsigned(1, 2);
+                                h502 := to_unsigned(1, 2);
                             end if;
-                            h485 := to_unsigned(0, 1);
-                            if (not ((h486 = 2) and True)) then
-                                h485 := to_unsigned(1, 1);
+                            h501 := to_unsigned(0, 1);
+                            if (not ((h502 = 2) and True)) then
+                                h501 := to_unsigned(1, 1);
                             end if;
-                            h487 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h487 := (unsigned'(to_unsigned(0, 1) & h484) or unsigned'(h485 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h488 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h488 := (unsigned'(to_unsigned(0, 1) & h487) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h489 := (h488 or to_unsigned(0, 64));
-                            h490 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h490 := (h489 or to_unsigned(0, 64));
-                            h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h491 := (h490 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h491;
+                            h503 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h503 := (unsigned'(to_unsigned(0, 1) & h500) or unsigned'(h501 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h504 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h504 := (unsigned'(to_unsigned(0, 1) & h503) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h505 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h505 := (h504 or to_unsigned(0, 64));
+                            h506 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h506 := (h505 or to_unsigned(0, 64));
+                            h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h507 := (h506 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h507;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5087,9 +5648,9 @@ begin
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := to_unsigned(1, 1);
                             v_wide(2-1 downto 1) := to_unsigned(1, 1);
-                            h492 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h492 := shift_right(e_addr, 12);
-                            v_wide(64-1 downto 12) := h492(52-1 downto 0);
+                            h508 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h508 := shift_right(e_addr, 12);
+                            v_wide(64-1 downto 12) := h508(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                             cl_io_urgent <= to_unsigned(0, 1);
                             cl_io_pda <= to_unsigned(0, 64);
@@ -5131,41 +5692,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(93, 8);
-                            h493 := to_unsigned(0, 1);
-                            h493 := to_unsigned(0, 1);
+                            h509 := to_unsigned(0, 1);
+                            h509 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h493 := to_unsigned(1, 1);
+                                h509 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h493;
-                            h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h494 := shift_right(e_addr, 12);
-                            h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h495 := unsigned'(h494 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h495(64-1 downto 0);
-                            h496 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h496 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h497 := to_unsigned(0, 1);
-                            h498 := to_unsigned(0, 2);
+                            cl_io_recorded <= h509;
+                            h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h510 := shift_right(e_addr, 12);
+                            h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h511 := unsigned'(h510 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h511(64-1 downto 0);
+                            h512 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h512 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h513 := to_unsigned(0, 1);
+                            h514 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h498 := to_unsigned(2, 2);
+                                h514 := to_unsigned(2, 2);
                             else
-                                h498 := to_unsigned(1, 2);
+                                h514 := to_unsigned(1, 2);
                             end if;
-                            h497 := to_unsigned(0, 1);
-                            if (not ((h498 = 2) and True)) then
-                                h497 := to_unsigned(1, 1);
+                            h513 := to_unsigned(0, 1);
+                            if (not ((h514 = 2) and True)) then
+                                h513 := to_unsigned(1, 1);
                             end if;
-                            h499 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h499 := (unsigned'(to_unsigned(0, 1) & h496) or unsigned'(h497 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h500 := (unsigned'(to_unsigned(0, 1) & h499) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h501 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h501 := (h500 or to_unsigned(0, 64));
-                            h502 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h502 := (h501 or to_unsigned(0, 64));
-                            h503 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h503 := (h502 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h503;
+                            h515 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h515 := (unsigned'(to_unsigned(0, 1) & h512) or unsigned'(h513 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h516 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h516 := (unsigned'(to_unsigned(0, 1) & h515) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h517 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h517 := (h516 or to_unsigned(0, 64));
+                            h518 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h518 := (h517 or to_unsigned(0, 64));
+                            h519 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h519 := (h518 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h519;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5215,41 +5776,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(128, 8);
-                            h504 := to_unsigned(0, 1);
-                            h504 := to_unsigned(0, 1);
+                            h520 := to_unsigned(0, 1);
+                            h520 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h504 := to_unsigned(1, 1);
+                                h520 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h504;
-                            h505 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h505 := shift_right(e_addr, 12);
-                            h506 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h506 := unsigned'(h505 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h506(64-1 downto 0);
-                            h507 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h507 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h508 := to_unsigned(0, 1);
-                            h509 := to_unsigned(0, 2);
+                            cl_io_recorded <= h520;
+                            h521 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h521 := shift_right(e_addr, 12);
+                            h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h522 := unsigned'(h521 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h522(64-1 downto 0);
+                            h523 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h523 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h524 := to_unsigned(0, 1);
+                            h525 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h509 := to_unsigned(2, 2);
+                                h525 := to_unsigned(2, 2);
                             else
-                                h509 := to_unsigned(1, 2);
+                                h525 := to_unsigned(1, 2);
                             end if;
-                            h508 := to_unsigned(0, 1);
-                            if (not ((h509 = 2) and True)) then
-                                h508 := to_unsigned(1, 1);
+                            h524 := to_unsigned(0, 1);
+                            if (not ((h525 = 2) and True)) then
+                                h524 := to_unsigned(1, 1);
                             end if;
-                            h510 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h510 := (unsigned'(to_unsigned(0, 1) & h507) or unsigned'(h508 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h511 := (unsigned'(to_unsigned(0, 1) & h510) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h512 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h512 := (h511 or to_unsigned(0, 64));
-                            h513 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h513 := (h512 or to_unsigned(0, 64));
-                            h514 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h514 := (h513 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h514;
+                            h526 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h526 := (unsigned'(to_unsigned(0, 1) & h523) or unsigned'(h524 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h527 := (unsigned'(to_unsigned(0, 1) & h526) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h528 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h528 := (h527 or to_unsigned(0, 64));
+                            h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h529 := (h528 or to_unsigned(0, 64));
+                            h530 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h530 := (h529 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h530;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5320,6 +5881,32 @@ begin
                             cl_io_pd_control <= to_unsigned(0, 64);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_translated <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(1, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
                             cl_io_sm_fl_ats_translation <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(7, 4);
                             cl_io_address <= to_unsigned(0, 64);
@@ -5351,46 +5938,78 @@ begin
                             cl_io_pd_control <= to_unsigned(0, 64);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_ats_translation <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(1-1 downto 0) := to_unsigned(0, 1);
+                            v_wide(2-1 downto 1) := to_unsigned(0, 1);
+                            v_wide(3-1 downto 2) := to_unsigned(0, 1);
+                            v_wide(12-1 downto 11) := to_unsigned(0, 1);
+                            v_wide(64-1 downto 12) := unsigned'("0111111111111111111111111111111111111111111111111111");
+                            cl_io_cpl <= v_wide(64-1 downto 0);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
                             cl_io_sm_fl_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(112, 8);
-                            h515 := to_unsigned(0, 1);
-                            h515 := to_unsigned(0, 1);
+                            h531 := to_unsigned(0, 1);
+                            h531 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h515 := to_unsigned(1, 1);
+                                h531 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h515;
-                            h516 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h516 := shift_right(e_addr, 12);
-                            h517 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h517 := unsigned'(h516 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h517(64-1 downto 0);
-                            h518 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h518 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h519 := to_unsigned(0, 1);
-                            h520 := to_unsigned(0, 2);
+                            cl_io_recorded <= h531;
+                            h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h532 := shift_right(e_addr, 12);
+                            h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h533 := unsigned'(h532 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h533(64-1 downto 0);
+                            h534 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h534 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h535 := to_unsigned(0, 1);
+                            h536 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h520 := to_unsigned(2, 2);
+                                h536 := to_unsigned(2, 2);
                             else
-                                h520 := to_unsigned(1, 2);
+                                h536 := to_unsigned(1, 2);
                             end if;
-                            h519 := to_unsigned(0, 1);
-                            if (not ((h520 = 2) and True)) then
-                                h519 := to_unsigned(1, 1);
+                            h535 := to_unsigned(0, 1);
+                            if (not ((h536 = 2) and True)) then
+                                h535 := to_unsigned(1, 1);
                             end if;
-                            h521 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h521 := (unsigned'(to_unsigned(0, 1) & h518) or unsigned'(h519 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h522 := (unsigned'(to_unsigned(0, 1) & h521) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h523 := (h522 or to_unsigned(0, 64));
-                            h524 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h524 := (h523 or to_unsigned(0, 64));
-                            h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h525 := (h524 or to_unsigned(0, 64));
-                            cl_io_frcd_hi <= h525;
+                            h537 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h537 := (unsigned'(to_unsigned(0, 1) & h534) or unsigned'(h535 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h538 := (unsigned'(to_unsigned(0, 1) & h537) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h539 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h539 := (h538 or to_unsigned(0, 64));
+                            h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h540 := (h539 or to_unsigned(0, 64));
+                            h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h541 := (h540 or to_unsigned(0, 64));
+                            cl_io_frcd_hi <= h541;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5440,41 +6059,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(113, 8);
-                            h526 := to_unsigned(0, 1);
-                            h526 := to_unsigned(0, 1);
+                            h542 := to_unsigned(0, 1);
+                            h542 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h526 := to_unsigned(1, 1);
+                                h542 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h526;
-                            h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h527 := shift_right(e_addr, 12);
-                            h528 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h528 := unsigned'(h527 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h528(64-1 downto 0);
-                            h529 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h529 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h530 := to_unsigned(0, 1);
-                            h531 := to_unsigned(0, 2);
+                            cl_io_recorded <= h542;
+                            h543 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h543 := shift_right(e_addr, 12);
+                            h544 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h544 := unsigned'(h543 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h544(64-1 downto 0);
+                            h545 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h545 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h546 := to_unsigned(0, 1);
+                            h547 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h531 := to_unsigned(2, 2);
+                                h547 := to_unsigned(2, 2);
                             else
-                                h531 := to_unsigned(1, 2);
+                                h547 := to_unsigned(1, 2);
                             end if;
-                            h530 := to_unsigned(0, 1);
-                            if (not ((h531 = 2) and True)) then
-                                h530 := to_unsigned(1, 1);
+                            h546 := to_unsigned(0, 1);
+                            if (not ((h547 = 2) and True)) then
+                                h546 := to_unsigned(1, 1);
                             end if;
-                            h532 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h532 := (unsigned'(to_unsigned(0, 1) & h529) or unsigned'(h530 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h533 := (unsigned'(to_unsigned(0, 1) & h532) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h534 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h534 := (h533 or to_unsigned(0, 64));
-                            h535 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h535 := (h534 or to_unsigned(0, 64));
-                            h536 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h536 := (h535 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h536;
+                            h548 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h548 := (unsigned'(to_unsigned(0, 1) & h545) or unsigned'(h546 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h549 := (unsigned'(to_unsigned(0, 1) & h548) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h550 := (h549 or to_unsigned(0, 64));
+                            h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h551 := (h550 or to_unsigned(0, 64));
+                            h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h552 := (h551 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h552;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5498,41 +6117,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(129, 8);
-                            h537 := to_unsigned(0, 1);
-                            h537 := to_unsigned(0, 1);
+                            h553 := to_unsigned(0, 1);
+                            h553 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h537 := to_unsigned(1, 1);
+                                h553 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h537;
-                            h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h538 := shift_right(e_addr, 12);
-                            h539 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h539 := unsigned'(h538 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h539(64-1 downto 0);
-                            h540 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h540 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h541 := to_unsigned(0, 1);
-                            h542 := to_unsigned(0, 2);
+                            cl_io_recorded <= h553;
+                            h554 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h554 := shift_right(e_addr, 12);
+                            h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h555 := unsigned'(h554 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h555(64-1 downto 0);
+                            h556 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h556 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h557 := to_unsigned(0, 1);
+                            h558 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h542 := to_unsigned(2, 2);
+                                h558 := to_unsigned(2, 2);
                             else
-                                h542 := to_unsigned(1, 2);
+                                h558 := to_unsigned(1, 2);
                             end if;
-                            h541 := to_unsigned(0, 1);
-                            if (not ((h542 = 2) and True)) then
-                                h541 := to_unsigned(1, 1);
+                            h557 := to_unsigned(0, 1);
+                            if (not ((h558 = 2) and True)) then
+                                h557 := to_unsigned(1, 1);
                             end if;
-                            h543 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h543 := (unsigned'(to_unsigned(0, 1) & h540) or unsigned'(h541 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h544 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h544 := (unsigned'(to_unsigned(0, 1) & h543) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h545 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h545 := (h544 or to_unsigned(0, 64));
-                            h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h546 := (h545 or to_unsigned(0, 64));
-                            h547 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h547 := (h546 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h547;
+                            h559 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h559 := (unsigned'(to_unsigned(0, 1) & h556) or unsigned'(h557 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h560 := (unsigned'(to_unsigned(0, 1) & h559) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h561 := (h560 or to_unsigned(0, 64));
+                            h562 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h562 := (h561 or to_unsigned(0, 64));
+                            h563 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h563 := (h562 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h563;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5556,41 +6175,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(133, 8);
-                            h548 := to_unsigned(0, 1);
-                            h548 := to_unsigned(0, 1);
+                            h564 := to_unsigned(0, 1);
+                            h564 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h548 := to_unsigned(1, 1);
+                                h564 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h548;
-                            h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h549 := shift_right(e_addr, 12);
-                            h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h550 := unsigned'(h549 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h550(64-1 downto 0);
-                            h551 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h551 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h552 := to_unsigned(0, 1);
-                            h553 := to_unsigned(0, 2);
+                            cl_io_recorded <= h564;
+                            h565 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h565 := shift_right(e_addr, 12);
+                            h566 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h566 := unsigned'(h565 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h566(64-1 downto 0);
+                            h567 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h567 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h568 := to_unsigned(0, 1);
+                            h569 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h553 := to_unsigned(2, 2);
+                                h569 := to_unsigned(2, 2);
                             else
-                                h553 := to_unsigned(1, 2);
+                                h569 := to_unsigned(1, 2);
                             end if;
-                            h552 := to_unsigned(0, 1);
-                            if (not ((h553 = 2) and True)) then
-                                h552 := to_unsigned(1, 1);
+                            h568 := to_unsigned(0, 1);
+                            if (not ((h569 = 2) and True)) then
+                                h568 := to_unsigned(1, 1);
                             end if;
-                            h554 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h554 := (unsigned'(to_unsigned(0, 1) & h551) or unsigned'(h552 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h555 := (unsigned'(to_unsigned(0, 1) & h554) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h556 := (h555 or to_unsigned(0, 64));
-                            h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h557 := (h556 or to_unsigned(0, 64));
-                            h558 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h558 := (h557 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h558;
+                            h570 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h570 := (unsigned'(to_unsigned(0, 1) & h567) or unsigned'(h568 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h571 := (unsigned'(to_unsigned(0, 1) & h570) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h572 := (h571 or to_unsigned(0, 64));
+                            h573 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h573 := (h572 or to_unsigned(0, 64));
+                            h574 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h574 := (h573 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h574;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5614,41 +6233,473 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(114, 8);
-                            h559 := to_unsigned(0, 1);
-                            h559 := to_unsigned(0, 1);
+                            h575 := to_unsigned(0, 1);
+                            h575 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h559 := to_unsigned(1, 1);
+                                h575 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h559;
-                            h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h560 := shift_right(e_addr, 12);
-                            h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h561 := unsigned'(h560 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h561(64-1 downto 0);
-                            h562 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h562 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h563 := to_unsigned(0, 1);
-                            h564 := to_unsigned(0, 2);
+                            cl_io_recorded <= h575;
+                            h576 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h576 := shift_right(e_addr, 12);
+                            h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h577 := unsigned'(h576 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h577(64-1 downto 0);
+                            h578 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h578 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h579 := to_unsigned(0, 1);
+                            h580 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h564 := to_unsigned(2, 2);
+                                h580 := to_unsigned(2, 2);
                             else
-                                h564 := to_unsigned(1, 2);
+                                h580 := to_unsigned(1, 2);
                             end if;
-                            h563 := to_unsigned(0, 1);
-                            if (not ((h564 = 2) and True)) then
-                                h563 := to_unsigned(1, 1);
+                            h579 := to_unsigned(0, 1);
+                            if (not ((h580 = 2) and True)) then
+                                h579 := to_unsigned(1, 1);
                             end if;
-                            h565 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h565 := (unsigned'(to_unsigned(0, 1) & h562) or unsigned'(h563 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h566 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h566 := (unsigned'(to_unsigned(0, 1) & h565) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h567 := (h566 or to_unsigned(0, 64));
-                            h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h568 := (h567 or to_unsigned(0, 64));
-                            h569 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h569 := (h568 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h569;
+                            h581 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h581 := (unsigned'(to_unsigned(0, 1) & h578) or unsigned'(h579 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h582 := (unsigned'(to_unsigned(0, 1) & h581) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h583 := (h582 or to_unsigned(0, 64));
+                            h584 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h584 := (h583 or to_unsigned(0, 64));
+                            h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h585 := (h584 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h585;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_ats_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_table_beyond_width <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(116, 8);
+                            h586 := to_unsigned(0, 1);
+                            h586 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h586 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h586;
+                            h587 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h587 := shift_right(e_addr, 12);
+                            h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h588 := unsigned'(h587 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h588(64-1 downto 0);
+                            h589 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h589 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h590 := to_unsigned(0, 1);
+                            h591 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h591 := to_unsigned(2, 2);
+                            else
+                                h591 := to_unsigned(1, 2);
+                            end if;
+                            h590 := to_unsigned(0, 1);
+                            if (not ((h591 = 2) and True)) then
+                                h590 := to_unsigned(1, 1);
+                            end if;
+                            h592 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h592 := (unsigned'(to_unsigned(0, 1) & h589) or unsigned'(h590 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h593 := (unsigned'(to_unsigned(0, 1) & h592) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h594 := (h593 or to_unsigned(0, 64));
+                            h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h595 := (h594 or to_unsigned(0, 64));
+                            h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h596 := (h595 or unsigned'("0000000000000000000000000111010000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h596;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_beyond_width <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(131, 8);
+                            h597 := to_unsigned(0, 1);
+                            h597 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h597 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h597;
+                            h598 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h598 := shift_right(e_addr, 12);
+                            h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h599 := unsigned'(h598 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h599(64-1 downto 0);
+                            h600 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h600 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h601 := to_unsigned(0, 1);
+                            h602 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h602 := to_unsigned(2, 2);
+                            else
+                                h602 := to_unsigned(1, 2);
+                            end if;
+                            h601 := to_unsigned(0, 1);
+                            if (not ((h602 = 2) and True)) then
+                                h601 := to_unsigned(1, 1);
+                            end if;
+                            h603 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h603 := (unsigned'(to_unsigned(0, 1) & h600) or unsigned'(h601 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h604 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h604 := (unsigned'(to_unsigned(0, 1) & h603) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h605 := (h604 or to_unsigned(0, 64));
+                            h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h606 := (h605 or to_unsigned(0, 64));
+                            h607 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h607 := (h606 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h607;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(122, 8);
+                            h608 := to_unsigned(0, 1);
+                            h608 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h608 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h608;
+                            h609 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h609 := shift_right(e_addr, 12);
+                            h610 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h610 := unsigned'(h609 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h610(64-1 downto 0);
+                            h611 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h611 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h612 := to_unsigned(0, 1);
+                            h613 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h613 := to_unsigned(2, 2);
+                            else
+                                h613 := to_unsigned(1, 2);
+                            end if;
+                            h612 := to_unsigned(0, 1);
+                            if (not ((h613 = 2) and True)) then
+                                h612 := to_unsigned(1, 1);
+                            end if;
+                            h614 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h614 := (unsigned'(to_unsigned(0, 1) & h611) or unsigned'(h612 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h615 := (unsigned'(to_unsigned(0, 1) & h614) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h616 := (h615 or to_unsigned(0, 64));
+                            h617 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h617 := (h616 or to_unsigned(0, 64));
+                            h618 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h618 := (h617 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h618;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_table_read_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(118, 8);
+                            h619 := to_unsigned(0, 1);
+                            h619 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h619 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h619;
+                            h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h620 := shift_right(e_addr, 12);
+                            h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h621 := unsigned'(h620 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h621(64-1 downto 0);
+                            h622 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h622 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h623 := to_unsigned(0, 1);
+                            h624 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h624 := to_unsigned(2, 2);
+                            else
+                                h624 := to_unsigned(1, 2);
+                            end if;
+                            h623 := to_unsigned(0, 1);
+                            if (not ((h624 = 2) and True)) then
+                                h623 := to_unsigned(1, 1);
+                            end if;
+                            h625 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h625 := (unsigned'(to_unsigned(0, 1) & h622) or unsigned'(h623 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h626 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h626 := (unsigned'(to_unsigned(0, 1) & h625) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h627 := (h626 or to_unsigned(0, 64));
+                            h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h628 := (h627 or to_unsigned(0, 64));
+                            h629 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h629 := (h628 or unsigned'("0000000000000000000000000111011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h629;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_update_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(119, 8);
+                            h630 := to_unsigned(0, 1);
+                            h630 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h630 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h630;
+                            h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h631 := shift_right(e_addr, 12);
+                            h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h632 := unsigned'(h631 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h632(64-1 downto 0);
+                            h633 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h633 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h634 := to_unsigned(0, 1);
+                            h635 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h635 := to_unsigned(2, 2);
+                            else
+                                h635 := to_unsigned(1, 2);
+                            end if;
+                            h634 := to_unsigned(0, 1);
+                            if (not ((h635 = 2) and True)) then
+                                h634 := to_unsigned(1, 1);
+                            end if;
+                            h636 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h636 := (unsigned'(to_unsigned(0, 1) & h633) or unsigned'(h634 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h637 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h637 := (unsigned'(to_unsigned(0, 1) & h636) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h638 := (h637 or to_unsigned(0, 64));
+                            h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h639 := (h638 or to_unsigned(0, 64));
+                            h640 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h640 := (h639 or unsigned'("0000000000000000000000000111011100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h640;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_write_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(133, 8);
+                            h641 := to_unsigned(0, 1);
+                            h641 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h641 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h641;
+                            h642 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h642 := shift_right(e_addr, 12);
+                            h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h643 := unsigned'(h642 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h643(64-1 downto 0);
+                            h644 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h644 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h645 := to_unsigned(0, 1);
+                            h646 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h646 := to_unsigned(2, 2);
+                            else
+                                h646 := to_unsigned(1, 2);
+                            end if;
+                            h645 := to_unsigned(0, 1);
+                            if (not ((h646 = 2) and True)) then
+                                h645 := to_unsigned(1, 1);
+                            end if;
+                            h647 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h647 := (unsigned'(to_unsigned(0, 1) & h644) or unsigned'(h645 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h648 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h648 := (unsigned'(to_unsigned(0, 1) & h647) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h649 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h649 := (h648 or to_unsigned(0, 64));
+                            h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h650 := (h649 or to_unsigned(0, 64));
+                            h651 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h651 := (h650 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h651;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                            cl_io_urgent <= to_unsigned(0, 1);
+                            cl_io_pda <= to_unsigned(0, 64);
+                            cl_io_notify <= to_unsigned(0, 1);
+                            cl_io_notify_vector <= to_unsigned(0, 8);
+                            cl_io_notify_dest <= to_unsigned(0, 32);
+                            cl_io_pir <= to_unsigned(0, 64);
+                            cl_io_pd_control <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_nested_read_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 4);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(134, 8);
+                            h652 := to_unsigned(0, 1);
+                            h652 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h652 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h652;
+                            h653 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h653 := shift_right(e_addr, 12);
+                            h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h654 := unsigned'(h653 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h654(64-1 downto 0);
+                            h655 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h655 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h656 := to_unsigned(0, 1);
+                            h657 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h657 := to_unsigned(2, 2);
+                            else
+                                h657 := to_unsigned(1, 2);
+                            end if;
+                            h656 := to_unsigned(0, 1);
+                            if (not ((h657 = 2) and True)) then
+                                h656 := to_unsigned(1, 1);
+                            end if;
+                            h658 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h658 := (unsigned'(to_unsigned(0, 1) & h655) or unsigned'(h656 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h659 := (unsigned'(to_unsigned(0, 1) & h658) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h660 := (h659 or to_unsigned(0, 64));
+                            h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h661 := (h660 or to_unsigned(0, 64));
+                            h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h662 := (h661 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h662;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5698,41 +6749,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(131, 8);
-                            h570 := to_unsigned(0, 1);
-                            h570 := to_unsigned(0, 1);
+                            h663 := to_unsigned(0, 1);
+                            h663 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h570 := to_unsigned(1, 1);
+                                h663 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h570;
-                            h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h571 := shift_right(e_addr, 12);
-                            h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h572 := unsigned'(h571 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h572(64-1 downto 0);
-                            h573 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h573 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h574 := to_unsigned(0, 1);
-                            h575 := to_unsigned(0, 2);
+                            cl_io_recorded <= h663;
+                            h664 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h664 := shift_right(e_addr, 12);
+                            h665 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h665 := unsigned'(h664 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h665(64-1 downto 0);
+                            h666 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h666 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h667 := to_unsigned(0, 1);
+                            h668 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h575 := to_unsigned(2, 2);
+                                h668 := to_unsigned(2, 2);
                             else
-                                h575 := to_unsigned(1, 2);
+                                h668 := to_unsigned(1, 2);
                             end if;
-                            h574 := to_unsigned(0, 1);
-                            if (not ((h575 = 2) and True)) then
-                                h574 := to_unsigned(1, 1);
+                            h667 := to_unsigned(0, 1);
+                            if (not ((h668 = 2) and True)) then
+                                h667 := to_unsigned(1, 1);
                             end if;
-                            h576 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h576 := (unsigned'(to_unsigned(0, 1) & h573) or unsigned'(h574 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h577 := (unsigned'(to_unsigned(0, 1) & h576) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h578 := (h577 or to_unsigned(0, 64));
-                            h579 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h579 := (h578 or to_unsigned(0, 64));
-                            h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h580 := (h579 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h580;
+                            h669 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h669 := (unsigned'(to_unsigned(0, 1) & h666) or unsigned'(h667 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h670 := (unsigned'(to_unsigned(0, 1) & h669) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h671 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h671 := (h670 or to_unsigned(0, 64));
+                            h672 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h672 := (h671 or to_unsigned(0, 64));
+                            h673 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h673 := (h672 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h673;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5840,41 +6891,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(120, 8);
-                            h581 := to_unsigned(0, 1);
-                            h581 := to_unsigned(0, 1);
+                            h674 := to_unsigned(0, 1);
+                            h674 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h581 := to_unsigned(1, 1);
+                                h674 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h581;
-                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h582 := shift_right(e_addr, 12);
-                            h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h583 := unsigned'(h582 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h583(64-1 downto 0);
-                            h584 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h584 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h585 := to_unsigned(0, 1);
-                            h586 := to_unsigned(0, 2);
+                            cl_io_recorded <= h674;
+                            h675 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h675 := shift_right(e_addr, 12);
+                            h676 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h676 := unsigned'(h675 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h676(64-1 downto 0);
+                            h677 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h677 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h678 := to_unsigned(0, 1);
+                            h679 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h586 := to_unsigned(2, 2);
+                                h679 := to_unsigned(2, 2);
                             else
-                                h586 := to_unsigned(1, 2);
+                                h679 := to_unsigned(1, 2);
                             end if;
-                            h585 := to_unsigned(0, 1);
-                            if (not ((h586 = 2) and True)) then
-                                h585 := to_unsigned(1, 1);
+                            h678 := to_unsigned(0, 1);
+                            if (not ((h679 = 2) and True)) then
+                                h678 := to_unsigned(1, 1);
                             end if;
-                            h587 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h587 := (unsigned'(to_unsigned(0, 1) & h584) or unsigned'(h585 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h588 := (unsigned'(to_unsigned(0, 1) & h587) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h589 := (h588 or to_unsigned(0, 64));
-                            h590 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h590 := (h589 or to_unsigned(0, 64));
-                            h591 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h591 := (h590 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h591;
+                            h680 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h680 := (unsigned'(to_unsigned(0, 1) & h677) or unsigned'(h678 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h681 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h681 := (unsigned'(to_unsigned(0, 1) & h680) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h682 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h682 := (h681 or to_unsigned(0, 64));
+                            h683 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h683 := (h682 or to_unsigned(0, 64));
+                            h684 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h684 := (h683 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h684;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5924,41 +6975,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(133, 8);
-                            h592 := to_unsigned(0, 1);
-                            h592 := to_unsigned(0, 1);
+                            h685 := to_unsigned(0, 1);
+                            h685 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h592 := to_unsigned(1, 1);
+                                h685 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h592;
-                            h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h593 := shift_right(e_addr, 12);
-                            h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h594 := unsigned'(h593 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h594(64-1 downto 0);
-                            h595 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h595 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h596 := to_unsigned(0, 1);
-                            h597 := to_unsigned(0, 2);
+                            cl_io_recorded <= h685;
+                            h686 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h686 := shift_right(e_addr, 12);
+                            h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h687 := unsigned'(h686 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h687(64-1 downto 0);
+                            h688 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h688 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h689 := to_unsigned(0, 1);
+                            h690 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h597 := to_unsigned(2, 2);
+                                h690 := to_unsigned(2, 2);
                             else
-                                h597 := to_unsigned(1, 2);
+                                h690 := to_unsigned(1, 2);
                             end if;
-                            h596 := to_unsigned(0, 1);
-                            if (not ((h597 = 2) and True)) then
-                                h596 := to_unsigned(1, 1);
+                            h689 := to_unsigned(0, 1);
+                            if (not ((h690 = 2) and True)) then
+                                h689 := to_unsigned(1, 1);
                             end if;
-                            h598 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h598 := (unsigned'(to_unsigned(0, 1) & h595) or unsigned'(h596 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h599 := (unsigned'(to_unsigned(0, 1) & h598) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h600 := (h599 or to_unsigned(0, 64));
-                            h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h601 := (h600 or to_unsigned(0, 64));
-                            h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h602 := (h601 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h602;
+                            h691 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h691 := (unsigned'(to_unsigned(0, 1) & h688) or unsigned'(h689 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h692 := (unsigned'(to_unsigned(0, 1) & h691) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h693 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h693 := (h692 or to_unsigned(0, 64));
+                            h694 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h694 := (h693 or to_unsigned(0, 64));
+                            h695 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h695 := (h694 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h695;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -5982,41 +7033,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(134, 8);
-                            h603 := to_unsigned(0, 1);
-                            h603 := to_unsigned(0, 1);
+                            h696 := to_unsigned(0, 1);
+                            h696 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h603 := to_unsigned(1, 1);
+                                h696 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h603;
-                            h604 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h604 := shift_right(e_addr, 12);
-                            h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h605 := unsigned'(h604 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h605(64-1 downto 0);
-                            h606 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h606 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h607 := to_unsigned(0, 1);
-                            h608 := to_unsigned(0, 2);
+                            cl_io_recorded <= h696;
+                            h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h697 := shift_right(e_addr, 12);
+                            h698 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h698 := unsigned'(h697 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h698(64-1 downto 0);
+                            h699 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h699 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h700 := to_unsigned(0, 1);
+                            h701 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h608 := to_unsigned(2, 2);
+                                h701 := to_unsigned(2, 2);
                             else
-                                h608 := to_unsigned(1, 2);
+                                h701 := to_unsigned(1, 2);
                             end if;
-                            h607 := to_unsigned(0, 1);
-                            if (not ((h608 = 2) and True)) then
-                                h607 := to_unsigned(1, 1);
+                            h700 := to_unsigned(0, 1);
+                            if (not ((h701 = 2) and True)) then
+                                h700 := to_unsigned(1, 1);
                             end if;
-                            h609 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h609 := (unsigned'(to_unsigned(0, 1) & h606) or unsigned'(h607 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h610 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h610 := (unsigned'(to_unsigned(0, 1) & h609) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h611 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h611 := (h610 or to_unsigned(0, 64));
-                            h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h612 := (h611 or to_unsigned(0, 64));
-                            h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h613 := (h612 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h613;
+                            h702 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h702 := (unsigned'(to_unsigned(0, 1) & h699) or unsigned'(h700 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h703 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h703 := (unsigned'(to_unsigned(0, 1) & h702) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h704 := (h703 or to_unsigned(0, 64));
+                            h705 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h705 := (h704 or to_unsigned(0, 64));
+                            h706 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h706 := (h705 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h706;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -6040,41 +7091,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(122, 8);
-                            h614 := to_unsigned(0, 1);
-                            h614 := to_unsigned(0, 1);
+                            h707 := to_unsigned(0, 1);
+                            h707 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
-                                h614 := to_unsigned(1, 1);
+                                h707 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h614;
-                            h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h615 := shift_right(e_addr, 12);
-                            h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h616 := unsigned'(h615 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h616(64-1 downto 0);
-                            h617 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h617 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h618 := to_unsigned(0, 1);
-                            h619 := to_unsigned(0, 2);
+                            cl_io_recorded <= h707;
+                            h708 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h708 := shift_right(e_addr, 12);
+                            h709 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h709 := unsigned'(h708 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h709(64-1 downto 0);
+                            h710 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h710 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h711 := to_unsigned(0, 1);
+                            h712 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h619 := to_unsigned(2, 2);
+                                h712 := to_unsigned(2, 2);
                             else
-                                h619 := to_unsigned(1, 2);
+                                h712 := to_unsigned(1, 2);
                             end if;
-                            h618 := to_unsigned(0, 1);
-                            if (not ((h619 = 2) and True)) then
-                                h618 := to_unsigned(1, 1);
+                            h711 := to_unsigned(0, 1);
+                            if (not ((h712 = 2) and True)) then
+                                h711 := to_unsigned(1, 1);
                             end if;
-                            h620 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h620 := (unsigned'(to_unsigned(0, 1) & h617) or unsigned'(h618 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h621 := (unsigned'(to_unsigned(0, 1) & h620) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h622 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h622 := (h621 or to_unsigned(0, 64));
-                            h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h623 := (h622 or to_unsigned(0, 64));
-                            h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h624 := (h623 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h624;
+                            h713 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h713 := (unsigned'(to_unsigned(0, 1) & h710) or unsigned'(h711 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h714 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h714 := (unsigned'(to_unsigned(0, 1) & h713) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h715 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h715 := (h714 or to_unsigned(0, 64));
+                            h716 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h716 := (h715 or to_unsigned(0, 64));
+                            h717 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h717 := (h716 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h717;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -6091,7 +7142,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h628 = 1) or (h629 = 2)) and (h631 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
+                        elsif (((((h721 = 1) or (h722 = 2)) and (h724 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6100,26 +7151,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h625 := e_addr;
-                            v_wide(64-1 downto 12) := h625(64-1 downto 12);
+                            h718 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h718 := e_addr;
+                            v_wide(64-1 downto 12) := h718(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h626 := to_unsigned(0, 1);
-                            h627 := to_unsigned(0, 2);
+                            h719 := to_unsigned(0, 1);
+                            h720 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h627 := to_unsigned(2, 2);
+                                h720 := to_unsigned(2, 2);
                             else
-                                h627 := to_unsigned(1, 2);
+                                h720 := to_unsigned(1, 2);
                             end if;
-                            h626 := to_unsigned(0, 1);
-                            if (not ((h627 = 2) and True)) then
-                                h626 := to_unsigned(1, 1);
+                            h719 := to_unsigned(0, 1);
+                            if (not ((h720 = 2) and True)) then
+                                h719 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h626;
+                            v_wide(63-1 downto 62) := h719;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6138,7 +7189,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((h635 = 1) or (h636 = 2)) and (h638 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif (((((h728 = 1) or (h729 = 2)) and (h731 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6147,26 +7198,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(10, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h632 := e_addr;
-                            v_wide(64-1 downto 12) := h632(64-1 downto 12);
+                            h725 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h725 := e_addr;
+                            v_wide(64-1 downto 12) := h725(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h633 := to_unsigned(0, 1);
-                            h634 := to_unsigned(0, 2);
+                            h726 := to_unsigned(0, 1);
+                            h727 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h634 := to_unsigned(2, 2);
+                                h727 := to_unsigned(2, 2);
                             else
-                                h634 := to_unsigned(1, 2);
+                                h727 := to_unsigned(1, 2);
                             end if;
-                            h633 := to_unsigned(0, 1);
-                            if (not ((h634 = 2) and True)) then
-                                h633 := to_unsigned(1, 1);
+                            h726 := to_unsigned(0, 1);
+                            if (not ((h727 = 2) and True)) then
+                                h726 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h633;
+                            v_wide(63-1 downto 62) := h726;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6185,7 +7236,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h642 = 1) or (h643 = 2)) and (h645 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
+                        elsif ((((((((h735 = 1) or (h736 = 2)) and (h738 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6194,26 +7245,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(9, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h639 := e_addr;
-                            v_wide(64-1 downto 12) := h639(64-1 downto 12);
+                            h732 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h732 := e_addr;
+                            v_wide(64-1 downto 12) := h732(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(9, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h640 := to_unsigned(0, 1);
-                            h641 := to_unsigned(0, 2);
+                            h733 := to_unsigned(0, 1);
+                            h734 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h641 := to_unsigned(2, 2);
+                                h734 := to_unsigned(2, 2);
                             else
-                                h641 := to_unsigned(1, 2);
+                                h734 := to_unsigned(1, 2);
                             end if;
-                            h640 := to_unsigned(0, 1);
-                            if (not ((h641 = 2) and True)) then
-                                h640 := to_unsigned(1, 1);
+                            h733 := to_unsigned(0, 1);
+                            if (not ((h734 = 2) and True)) then
+                                h733 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h640;
+                            v_wide(63-1 downto 62) := h733;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6232,40 +7283,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h650 = 1) or (h651 = 2)) and (h653 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif ((((((((h743 = 1) or (h744 = 2)) and (h746 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(2, 8);
-                            h646 := to_unsigned(0, 1);
-                            h646 := to_unsigned(0, 1);
+                            h739 := to_unsigned(0, 1);
+                            h739 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h646 := to_unsigned(1, 1);
+                                h739 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h646;
+                            cl_io_recorded <= h739;
                             v_wide := to_unsigned(0, 127);
-                            h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h647 := e_addr;
-                            v_wide(64-1 downto 12) := h647(64-1 downto 12);
+                            h740 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h740 := e_addr;
+                            v_wide(64-1 downto 12) := h740(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(2, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h648 := to_unsigned(0, 1);
-                            h649 := to_unsigned(0, 2);
+                            h741 := to_unsigned(0, 1);
+                            h742 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h649 := to_unsigned(2, 2);
+                                h742 := to_unsigned(2, 2);
                             else
-                                h649 := to_unsigned(1, 2);
+                                h742 := to_unsigned(1, 2);
                             end if;
-                            h648 := to_unsigned(0, 1);
-                            if (not ((h649 = 2) and True)) then
-                                h648 := to_unsigned(1, 1);
+                            h741 := to_unsigned(0, 1);
+                            if (not ((h742 = 2) and True)) then
+                                h741 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h648;
+                            v_wide(63-1 downto 62) := h741;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6284,7 +7335,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((((((((h657 = 1) or (h658 = 2)) and (h660 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif ((((((((h750 = 1) or (h751 = 2)) and (h753 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6293,26 +7344,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h654 := e_addr;
-                            v_wide(64-1 downto 12) := h654(64-1 downto 12);
+                            h747 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h747 := e_addr;
+                            v_wide(64-1 downto 12) := h747(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h655 := to_unsigned(0, 1);
-                            h656 := to_unsigned(0, 2);
+                            h748 := to_unsigned(0, 1);
+                            h749 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h656 := to_unsigned(2, 2);
+                                h749 := to_unsigned(2, 2);
                             else
-                                h656 := to_unsigned(1, 2);
+                                h749 := to_unsigned(1, 2);
                             end if;
-                            h655 := to_unsigned(0, 1);
-                            if (not ((h656 = 2) and True)) then
-                                h655 := to_unsigned(1, 1);
+                            h748 := to_unsigned(0, 1);
+                            if (not ((h749 = 2) and True)) then
+                                h748 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h655;
+                            v_wide(63-1 downto 62) := h748;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6331,40 +7382,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h665 = 1) or (h666 = 2)) and (h668 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif (((((((((((h758 = 1) or (h759 = 2)) and (h761 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h661 := to_unsigned(0, 1);
-                            h661 := to_unsigned(0, 1);
+                            h754 := to_unsigned(0, 1);
+                            h754 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h661 := to_unsigned(1, 1);
+                                h754 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h661;
+                            cl_io_recorded <= h754;
                             v_wide := to_unsigned(0, 127);
-                            h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h662 := e_addr;
-                            v_wide(64-1 downto 12) := h662(64-1 downto 12);
+                            h755 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h755 := e_addr;
+                            v_wide(64-1 downto 12) := h755(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h663 := to_unsigned(0, 1);
-                            h664 := to_unsigned(0, 2);
+                            h756 := to_unsigned(0, 1);
+                            h757 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h664 := to_unsigned(2, 2);
+                                h757 := to_unsigned(2, 2);
                             else
-                                h664 := to_unsigned(1, 2);
+                                h757 := to_unsigned(1, 2);
                             end if;
-                            h663 := to_unsigned(0, 1);
-                            if (not ((h664 = 2) and True)) then
-                                h663 := to_unsigned(1, 1);
+                            h756 := to_unsigned(0, 1);
+                            if (not ((h757 = 2) and True)) then
+                                h756 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h663;
+                            v_wide(63-1 downto 62) := h756;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6390,33 +7441,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
-                            h669 := to_unsigned(0, 1);
-                            h669 := to_unsigned(0, 1);
+                            h762 := to_unsigned(0, 1);
+                            h762 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h669 := to_unsigned(1, 1);
+                                h762 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h669;
+                            cl_io_recorded <= h762;
                             v_wide := to_unsigned(0, 127);
-                            h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h670 := e_addr;
-                            v_wide(64-1 downto 12) := h670(64-1 downto 12);
+                            h763 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h763 := e_addr;
+                            v_wide(64-1 downto 12) := h763(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(13, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h671 := to_unsigned(0, 1);
-                            h672 := to_unsigned(0, 2);
+                            h764 := to_unsigned(0, 1);
+                            h765 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h672 := to_unsigned(2, 2);
+                                h765 := to_unsigned(2, 2);
                             else
-                                h672 := to_unsigned(1, 2);
+                                h765 := to_unsigned(1, 2);
                             end if;
-                            h671 := to_unsigned(0, 1);
-                            if (not ((h672 = 2) and True)) then
-                                h671 := to_unsigned(1, 1);
+                            h764 := to_unsigned(0, 1);
+                            if (not ((h765 = 2) and True)) then
+                                h764 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h671;
+                            v_wide(63-1 downto 62) := h764;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6435,40 +7486,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h677 = 1) or (h678 = 2)) and (h680 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        elsif (((((((((((h770 = 1) or (h771 = 2)) and (h773 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_aw_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h673 := to_unsigned(0, 1);
-                            h673 := to_unsigned(0, 1);
+                            h766 := to_unsigned(0, 1);
+                            h766 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h673 := to_unsigned(1, 1);
+                                h766 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h673;
+                            cl_io_recorded <= h766;
                             v_wide := to_unsigned(0, 127);
-                            h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h674 := e_addr;
-                            v_wide(64-1 downto 12) := h674(64-1 downto 12);
+                            h767 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h767 := e_addr;
+                            v_wide(64-1 downto 12) := h767(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h675 := to_unsigned(0, 1);
-                            h676 := to_unsigned(0, 2);
+                            h768 := to_unsigned(0, 1);
+                            h769 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h676 := to_unsigned(2, 2);
+                                h769 := to_unsigned(2, 2);
                             else
-                                h676 := to_unsigned(1, 2);
+                                h769 := to_unsigned(1, 2);
                             end if;
-                            h675 := to_unsigned(0, 1);
-                            if (not ((h676 = 2) and True)) then
-                                h675 := to_unsigned(1, 1);
+                            h768 := to_unsigned(0, 1);
+                            if (not ((h769 = 2) and True)) then
+                                h768 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h675;
+                            v_wide(63-1 downto 62) := h768;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6487,7 +7538,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((h681 = 1) or (h682 = 2)) and True) and (h684 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h686 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h689))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h691 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h694))))) and ((((((((((h695 = 1) or (h696 = 2)) and (h698 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h774 = 1) or (h775 = 2)) and True) and (h777 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h779 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h782))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h784 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h787))))) and ((((((((((h788 = 1) or (h789 = 2)) and (h791 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6539,7 +7590,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h699 = 1) or (h700 = 2)) and (h702 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif (((((((((((h792 = 1) or (h793 = 2)) and (h795 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 4);
@@ -6591,40 +7642,40 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif (((((((((((h707 = 1) or (h708 = 2)) and (h710 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h711 /= 0)) then
+                        elsif (((((((((((h800 = 1) or (h801 = 2)) and (h803 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h804 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h703 := to_unsigned(0, 1);
-                            h703 := to_unsigned(0, 1);
+                            h796 := to_unsigned(0, 1);
+                            h796 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h703 := to_unsigned(1, 1);
+                                h796 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h703;
+                            cl_io_recorded <= h796;
                             v_wide := to_unsigned(0, 127);
-                            h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h704 := e_addr;
-                            v_wide(64-1 downto 12) := h704(64-1 downto 12);
+                            h797 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h797 := e_addr;
+                            v_wide(64-1 downto 12) := h797(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h705 := to_unsigned(0, 1);
-                            h706 := to_unsigned(0, 2);
+                            h798 := to_unsigned(0, 1);
+                            h799 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h706 := to_unsigned(2, 2);
+                                h799 := to_unsigned(2, 2);
                             else
-                                h706 := to_unsigned(1, 2);
+                                h799 := to_unsigned(1, 2);
                             end if;
-                            h705 := to_unsigned(0, 1);
-                            if (not ((h706 = 2) and True)) then
-                                h705 := to_unsigned(1, 1);
+                            h798 := to_unsigned(0, 1);
+                            if (not ((h799 = 2) and True)) then
+                                h798 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h705;
+                            v_wide(63-1 downto 62) := h798;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6643,7 +7694,7 @@ begin
                             cl_io_notify_dest <= to_unsigned(0, 32);
                             cl_io_pir <= to_unsigned(0, 64);
                             cl_io_pd_control <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h720 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h722 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h725))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h727 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h730)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h813 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h815 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h818))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h820 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h823)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 4);
@@ -6715,46 +7766,46 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h731 := to_unsigned(0, 1);
-                            h731 := to_unsigned(0, 1);
+                            h824 := to_unsigned(0, 1);
+                            h824 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h731 := to_unsigned(1, 1);
+                                h824 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h731;
+                            v_wide(2-1 downto 1) := h824;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h732 := to_unsigned(0, 1);
-                            h732 := to_unsigned(0, 1);
+                            h825 := to_unsigned(0, 1);
+                            h825 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h732 := to_unsigned(1, 1);
+                                h825 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h732;
-                            h733 := to_unsigned(0, 6);
-                            h733 := wk_io_sl_shift;
-                            h734 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h734 := shift_right(wk_io_sl_frame, to_integer(h733));
-                            h735 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h735 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h734);
-                            h736 := to_unsigned(0, 6);
-                            h736 := wk_io_sl_shift;
-                            h737 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h737 := shift_left(h735, to_integer(h736));
-                            h738 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h738 := to_unsigned(1, 64);
-                            h739 := to_unsigned(0, 6);
-                            h740 := to_unsigned(0, 7);
-                            h740 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h739 := h740(6-1 downto 0);
-                            h741 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h741 := shift_left(h738, to_integer(h739));
-                            h742 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h742 := ((unsigned'(to_unsigned(0, 1) & h741) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h743 := shift_right(h742(64-1 downto 0), 12);
-                            h744 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h744 := (h737 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h743 & to_unsigned(0, 12)));
-                            h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h745 := shift_right(h744, 12);
-                            v_wide(64-1 downto 12) := h745(52-1 downto 0);
+                            v_wide(12-1 downto 11) := h825;
+                            h826 := to_unsigned(0, 6);
+                            h826 := wk_io_sl_shift;
+                            h827 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h827 := shift_right(wk_io_sl_frame, to_integer(h826));
+                            h828 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h828 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h827);
+                            h829 := to_unsigned(0, 6);
+                            h829 := wk_io_sl_shift;
+                            h830 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h830 := shift_left(h828, to_integer(h829));
+                            h831 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h831 := to_unsigned(1, 64);
+                            h832 := to_unsigned(0, 6);
+                            h833 := to_unsigned(0, 7);
+                            h833 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h832 := h833(6-1 downto 0);
+                            h834 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h834 := shift_left(h831, to_integer(h832));
+                            h835 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h835 := ((unsigned'(to_unsigned(0, 1) & h834) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h836 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h836 := shift_right(h835(64-1 downto 0), 12);
+                            h837 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h837 := (h830 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h836 & to_unsigned(0, 12)));
+                            h838 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h838 := shift_right(h837, 12);
+                            v_wide(64-1 downto 12) := h838(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                             cl_io_urgent <= to_unsigned(0, 1);
                             cl_io_pda <= to_unsigned(0, 64);
@@ -6770,33 +7821,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= wk_io_sl_reason;
-                            h746 := to_unsigned(0, 1);
-                            h746 := to_unsigned(0, 1);
+                            h839 := to_unsigned(0, 1);
+                            h839 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h746 := to_unsigned(1, 1);
+                                h839 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h746;
+                            cl_io_recorded <= h839;
                             v_wide := to_unsigned(0, 127);
-                            h747 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h747 := e_addr;
-                            v_wide(64-1 downto 12) := h747(64-1 downto 12);
+                            h840 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h840 := e_addr;
+                            v_wide(64-1 downto 12) := h840(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := wk_io_sl_reason;
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h748 := to_unsigned(0, 1);
-                            h749 := to_unsigned(0, 2);
+                            h841 := to_unsigned(0, 1);
+                            h842 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h749 := to_unsigned(2, 2);
+                                h842 := to_unsigned(2, 2);
                             else
-                                h749 := to_unsigned(1, 2);
+                                h842 := to_unsigned(1, 2);
                             end if;
-                            h748 := to_unsigned(0, 1);
-                            if (not ((h749 = 2) and True)) then
-                                h748 := to_unsigned(1, 1);
+                            h841 := to_unsigned(0, 1);
+                            if (not ((h842 = 2) and True)) then
+                                h841 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h748;
+                            v_wide(63-1 downto 62) := h841;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -6848,16 +7899,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h750 := to_unsigned(0, 1);
-                            h750 := to_unsigned(0, 1);
+                            h843 := to_unsigned(0, 1);
+                            h843 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h750 := to_unsigned(1, 1);
+                                h843 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h750;
+                            cl_io_recorded <= h843;
                             v_wide := to_unsigned(0, 127);
-                            h751 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h751 := e_addr;
-                            v_wide(64-1 downto 12) := h751(64-1 downto 12);
+                            h844 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h844 := e_addr;
+                            v_wide(64-1 downto 12) := h844(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -6889,16 +7940,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h752 := to_unsigned(0, 1);
-                            h752 := to_unsigned(0, 1);
+                            h845 := to_unsigned(0, 1);
+                            h845 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h752 := to_unsigned(1, 1);
+                                h845 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h752;
+                            cl_io_recorded <= h845;
                             v_wide := to_unsigned(0, 127);
-                            h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h753 := e_addr;
-                            v_wide(64-1 downto 12) := h753(64-1 downto 12);
+                            h846 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h846 := e_addr;
+                            v_wide(64-1 downto 12) := h846(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -6930,33 +7981,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h754 := to_unsigned(0, 1);
-                            h754 := to_unsigned(0, 1);
+                            h847 := to_unsigned(0, 1);
+                            h847 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h754 := to_unsigned(1, 1);
+                                h847 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h754;
+                            cl_io_recorded <= h847;
                             v_wide := to_unsigned(0, 127);
-                            h755 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h755 := e_addr;
-                            v_wide(64-1 downto 12) := h755(64-1 downto 12);
+                            h848 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h848 := e_addr;
+                            v_wide(64-1 downto 12) := h848(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h756 := to_unsigned(0, 1);
-                            h757 := to_unsigned(0, 2);
+                            h849 := to_unsigned(0, 1);
+                            h850 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h757 := to_unsigned(2, 2);
+                                h850 := to_unsigned(2, 2);
                             else
-                                h757 := to_unsigned(1, 2);
+                                h850 := to_unsigned(1, 2);
                             end if;
-                            h756 := to_unsigned(0, 1);
-                            if (not ((h757 = 2) and True)) then
-                                h756 := to_unsigned(1, 1);
+                            h849 := to_unsigned(0, 1);
+                            if (not ((h850 = 2) and True)) then
+                                h849 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h756;
+                            v_wide(63-1 downto 62) := h849;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -7160,12 +8211,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h758 := to_unsigned(0, 1);
-                            h758 := to_unsigned(0, 1);
+                            h851 := to_unsigned(0, 1);
+                            h851 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h758 := to_unsigned(1, 1);
+                                h851 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h758;
+                            cl_io_recorded <= h851;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -7197,12 +8248,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h759 := to_unsigned(0, 1);
-                            h759 := to_unsigned(0, 1);
+                            h852 := to_unsigned(0, 1);
+                            h852 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h759 := to_unsigned(1, 1);
+                                h852 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h759;
+                            cl_io_recorded <= h852;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -7234,12 +8285,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h760 := to_unsigned(0, 1);
-                            h760 := to_unsigned(0, 1);
+                            h853 := to_unsigned(0, 1);
+                            h853 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h760 := to_unsigned(1, 1);
+                                h853 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h760;
+                            cl_io_recorded <= h853;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -7271,12 +8322,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(39, 8);
-                            h761 := to_unsigned(0, 1);
-                            h761 := to_unsigned(0, 1);
+                            h854 := to_unsigned(0, 1);
+                            h854 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h761 := to_unsigned(1, 1);
+                                h854 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h761;
+                            cl_io_recorded <= h854;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -7308,12 +8359,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(40, 8);
-                            h762 := to_unsigned(0, 1);
-                            h762 := to_unsigned(0, 1);
+                            h855 := to_unsigned(0, 1);
+                            h855 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h762 := to_unsigned(1, 1);
+                                h855 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h762;
+                            cl_io_recorded <= h855;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -7357,65 +8408,65 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                            h763 := to_unsigned(0, 1);
-                            h763 := to_unsigned(0, 1);
+                            h856 := to_unsigned(0, 1);
+                            h856 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(14)) then
-                                h763 := to_unsigned(1, 1);
+                                h856 := to_unsigned(1, 1);
                             end if;
-                            cl_io_urgent <= h763;
-                            h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h764 := w_io_irte_8;
-                            h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h765 := w_io_irte_0;
-                            h766 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h766 := (unsigned'(h764(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h765(64-1 downto 38) & to_unsigned(0, 6)));
-                            cl_io_pda <= h766;
-                            h767 := to_unsigned(0, 1);
-                            h767 := to_unsigned(0, 1);
+                            cl_io_urgent <= h856;
+                            h857 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h857 := w_io_irte_8;
+                            h858 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h858 := w_io_irte_0;
+                            h859 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h859 := (unsigned'(h857(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h858(64-1 downto 38) & to_unsigned(0, 6)));
+                            cl_io_pda <= h859;
+                            h860 := to_unsigned(0, 1);
+                            h860 := to_unsigned(0, 1);
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h767 := to_unsigned(1, 1);
+                                h860 := to_unsigned(1, 1);
                             end if;
-                            cl_io_notify <= h767;
-                            h768 := to_unsigned(0, 8);
+                            cl_io_notify <= h860;
+                            h861 := to_unsigned(0, 8);
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h768 := w_io_pd_0(24-1 downto 16);
+                                h861 := w_io_pd_0(24-1 downto 16);
                             else
-                                h768 := to_unsigned(0, 8);
+                                h861 := to_unsigned(0, 8);
                             end if;
-                            cl_io_notify_vector <= h768;
-                            h769 := unsigned'("00000000000000000000000000000000");
-                            h770 := unsigned'("00000000000000000000000000000000");
-                            h771 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h771 := shift_right(r_IRTA_REG, 11);
-                            h772 := to_unsigned(0, 1);
-                            h772 := (h771(1-1 downto 0) and to_unsigned(1, 1));
-                            h773 := unsigned'("00000000000000000000000000000000");
-                            h773 := w_io_pd_0(64-1 downto 32);
-                            if (h772 /= 0) then
-                                h770 := w_io_pd_0(64-1 downto 32);
+                            cl_io_notify_vector <= h861;
+                            h862 := unsigned'("00000000000000000000000000000000");
+                            h863 := unsigned'("00000000000000000000000000000000");
+                            h864 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h864 := shift_right(r_IRTA_REG, 11);
+                            h865 := to_unsigned(0, 1);
+                            h865 := (h864(1-1 downto 0) and to_unsigned(1, 1));
+                            h866 := unsigned'("00000000000000000000000000000000");
+                            h866 := w_io_pd_0(64-1 downto 32);
+                            if (h865 /= 0) then
+                                h863 := w_io_pd_0(64-1 downto 32);
                             else
-                                h770 := unsigned'(to_unsigned(0, 24) & h773(16-1 downto 8));
+                                h863 := unsigned'(to_unsigned(0, 24) & h866(16-1 downto 8));
                             end if;
                             if ((not bool(w_io_pd_0(0))) and (bool(w_io_irte_0(14)) or (not bool(w_io_pd_0(1))))) then
-                                h769 := h770;
+                                h862 := h863;
                             else
-                                h769 := to_unsigned(0, 32);
+                                h862 := to_unsigned(0, 32);
                             end if;
-                            cl_io_notify_dest <= h769;
-                            h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h774 := to_unsigned(1, 64);
-                            h775 := to_unsigned(0, 6);
-                            h776 := to_unsigned(0, 8);
-                            h776 := w_io_irte_0(24-1 downto 16);
-                            h775 := h776(6-1 downto 0);
-                            h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h777 := shift_left(h774, to_integer(h775));
-                            h778 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h778 := (w_io_pd_pir_0 or h777);
-                            cl_io_pir <= h778;
-                            h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h779 := (w_io_pd_0 or to_unsigned(1, 64));
-                            cl_io_pd_control <= h779;
+                            cl_io_notify_dest <= h862;
+                            h867 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h867 := to_unsigned(1, 64);
+                            h868 := to_unsigned(0, 6);
+                            h869 := to_unsigned(0, 8);
+                            h869 := w_io_irte_0(24-1 downto 16);
+                            h868 := h869(6-1 downto 0);
+                            h870 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h870 := shift_left(h867, to_integer(h868));
+                            h871 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h871 := (w_io_pd_pir_0 or h870);
+                            cl_io_pir <= h871;
+                            h872 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h872 := (w_io_pd_0 or to_unsigned(1, 64));
+                            cl_io_pd_control <= h872;
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_interrupt_remapped <= to_unsigned(1, 1);
@@ -7428,37 +8479,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h780 := unsigned'("00000000000000000000000000000000");
-                            h781 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h781 := shift_right(r_IRTA_REG, 11);
-                            h782 := to_unsigned(0, 1);
-                            h782 := (h781(1-1 downto 0) and to_unsigned(1, 1));
-                            h783 := unsigned'("00000000000000000000000000000000");
-                            h783 := w_io_irte_0(64-1 downto 32);
-                            if (h782 /= 0) then
-                                h780 := w_io_irte_0(64-1 downto 32);
+                            h873 := unsigned'("00000000000000000000000000000000");
+                            h874 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h874 := shift_right(r_IRTA_REG, 11);
+                            h875 := to_unsigned(0, 1);
+                            h875 := (h874(1-1 downto 0) and to_unsigned(1, 1));
+                            h876 := unsigned'("00000000000000000000000000000000");
+                            h876 := w_io_irte_0(64-1 downto 32);
+                            if (h875 /= 0) then
+                                h873 := w_io_irte_0(64-1 downto 32);
                             else
-                                h780 := unsigned'(to_unsigned(0, 24) & h783(16-1 downto 8));
+                                h873 := unsigned'(to_unsigned(0, 24) & h876(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h780;
-                            h784 := to_unsigned(0, 1);
-                            h784 := to_unsigned(0, 1);
+                            cl_io_destination <= h873;
+                            h877 := to_unsigned(0, 1);
+                            h877 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h784 := to_unsigned(1, 1);
+                                h877 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h784;
-                            h785 := to_unsigned(0, 1);
-                            h785 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h877;
+                            h878 := to_unsigned(0, 1);
+                            h878 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h785 := to_unsigned(1, 1);
+                                h878 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h785;
-                            h786 := to_unsigned(0, 1);
-                            h786 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h878;
+                            h879 := to_unsigned(0, 1);
+                            h879 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h786 := to_unsigned(1, 1);
+                                h879 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h786;
+                            cl_io_trigger_mode <= h879;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
@@ -7471,23 +8522,23 @@ begin
                             cl_io_pd_control <= to_unsigned(0, 64);
                         end if;
                     end if;
-                    st <= S14T0;
-                when S14T0 =>
+                    st <= S15T0;
+                when S15T0 =>
                     if (not bool(pend)) then
                         if ((cl_io_exit /= 0) and False) then
-                            h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h787 := w_io_irte_8;
-                            h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h788 := w_io_irte_0;
-                            h789 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h789 := (unsigned'(h787(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h788(64-1 downto 38) & to_unsigned(0, 6)));
-                            h790 := to_unsigned(0, 8);
-                            h790 := shift_right(w_io_irte_0(24-1 downto 16), 6);
-                            h791 := to_unsigned(0, 12);
-                            h791 := resize(unsigned'(to_unsigned(0, 4) & h790) * 8, 12);
-                            h792 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h792 := (unsigned'(to_unsigned(0, 1) & h789) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h791));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h792);
+                            h880 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h880 := w_io_irte_8;
+                            h881 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h881 := w_io_irte_0;
+                            h882 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h882 := (unsigned'(h880(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h881(64-1 downto 38) & to_unsigned(0, 6)));
+                            h883 := to_unsigned(0, 8);
+                            h883 := shift_right(w_io_irte_0(24-1 downto 16), 6);
+                            h884 := to_unsigned(0, 12);
+                            h884 := resize(unsigned'(to_unsigned(0, 4) & h883) * 8, 12);
+                            h885 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h885 := (unsigned'(to_unsigned(0, 1) & h882) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000") & h884));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h885);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -7496,7 +8547,7 @@ begin
                             u_wdata <= cl_io_pir;
                             pend <= '1';
                         else
-                            st <= S14T1;
+                            st <= S15T1;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -7505,21 +8556,21 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= S14T1;
+                            st <= S15T1;
                         end if;
                     end if;
-                when S14T1 =>
+                when S15T1 =>
                     if (not bool(pend)) then
                         if ((cl_io_exit /= 0) and False) then
-                            h793 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h793 := w_io_irte_8;
-                            h794 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h794 := w_io_irte_0;
-                            h795 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h795 := (unsigned'(h793(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h794(64-1 downto 38) & to_unsigned(0, 6)));
-                            h796 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h796 := (unsigned'(to_unsigned(0, 1) & h795) + 32);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h796);
+                            h886 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h886 := w_io_irte_8;
+                            h887 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h887 := w_io_irte_0;
+                            h888 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h888 := (unsigned'(h886(64-1 downto 32) & unsigned'("00000000000000000000000000000000")) or unsigned'(unsigned'("00000000000000000000000000000000") & h887(64-1 downto 38) & to_unsigned(0, 6)));
+                            h889 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h889 := (unsigned'(to_unsigned(0, 1) & h888) + 32);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h889);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -7596,7 +8647,7 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smfl_m_addr, unit_io_smfl_m_size, unit_io_smfl_m_valid, unit_io_smfl_m_wdata, unit_io_smfl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we, wn_io_flnest_m_addr, wn_io_flnest_m_size, wn_io_flnest_m_valid, wn_io_flnest_m_wdata, wn_io_flnest_m_we) is
 begin
     if bool(unit_io_smsl_m_valid) then
         m_valid <= '1';
@@ -7610,6 +8661,12 @@ begin
         m_size <= unit_io_smfl_m_size;
         m_addr <= unit_io_smfl_m_addr;
         m_wdata <= unit_io_smfl_m_wdata;
+    elsif bool(wn_io_flnest_m_valid) then
+        m_valid <= '1';
+        m_we <= wn_io_flnest_m_we;
+        m_size <= wn_io_flnest_m_size;
+        m_addr <= wn_io_flnest_m_addr;
+        m_wdata <= wn_io_flnest_m_wdata;
     elsif bool(unit_io_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_io_sl_m_we;
@@ -8493,7 +9550,7 @@ begin
     end if;
 end process walker_unit_io_smsl0_fsm;
 
-walker_unit_io_smfl0_logic: process (walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) is
+walker_unit_io_smfl0_logic: process (walker_unit_io_smfl0_a_rw, walker_unit_io_smfl0_a_us, unit_io_smfl_done, walker_unit_io_smfl0_ea, walker_unit_io_smfl0_fault_k, walker_unit_io_smfl0_flevel, unit_io_smfl_i_addr, unit_io_smfl_k_tr, walker_unit_io_smfl0_le, walker_unit_io_smfl0_lvl, walker_unit_io_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smfl0_m_size_h, walker_unit_io_smfl0_m_valid_h, walker_unit_io_smfl0_m_wdata_h, walker_unit_io_smfl0_m_we_h, walker_unit_io_smfl0_pend_1, walker_unit_io_smfl0_pend_2, walker_unit_io_smfl0_pend_3, walker_unit_io_smfl0_pend_4, walker_unit_io_smfl0_pend_5, unit_io_smfl_r_FL_WALK, walker_unit_io_smfl0_sa_1, walker_unit_io_smfl0_sa_2, walker_unit_io_smfl0_sa_3, walker_unit_io_smfl0_sa_4, walker_unit_io_smfl0_sa_5, walker_unit_io_smfl0_se_1, walker_unit_io_smfl0_se_2, walker_unit_io_smfl0_se_3, walker_unit_io_smfl0_se_4, walker_unit_io_smfl0_se_5, walker_unit_io_smfl0_st, unit_io_smfl_start) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -8884,7 +9941,7 @@ begin
                             else
                                 v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
                                 v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
-                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                if bool(unit_io_smfl_k_tr) then
                                     null;
                                 else
                                     leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -8975,7 +10032,7 @@ begin
                             else
                                 v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
                                 v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
-                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                if bool(unit_io_smfl_k_tr) then
                                     null;
                                 else
                                     leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -9063,7 +10120,7 @@ begin
                         else
                             v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(m_rdata(2)));
                             v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
-                            if bool(unit_io_smfl_r_FL_WALK(5)) then
+                            if bool(unit_io_smfl_k_tr) then
                                 null;
                             else
                                 if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
@@ -9237,7 +10294,7 @@ begin
                     else
                         v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
                         v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
-                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                        if bool(unit_io_smfl_k_tr) then
                             null;
                         else
                             leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -9328,7 +10385,7 @@ begin
                     else
                         v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
                         v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
-                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                        if bool(unit_io_smfl_k_tr) then
                             null;
                         else
                             leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -9416,7 +10473,7 @@ begin
                 else
                     v_us := stdl(bool(walker_unit_io_smfl0_a_us) and bool(walker_unit_io_smfl0_le(2)));
                     v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
-                    if bool(unit_io_smfl_r_FL_WALK(5)) then
+                    if bool(unit_io_smfl_k_tr) then
                         null;
                     else
                         if (bool(pending) or bool(walker_unit_io_smfl0_pend_5) or bool(walker_unit_io_smfl0_pend_4) or bool(walker_unit_io_smfl0_pend_3) or bool(walker_unit_io_smfl0_pend_2) or bool(walker_unit_io_smfl0_pend_1)) then
@@ -9896,7 +10953,7 @@ begin
                                         walker_unit_io_smfl0_a_us <= v_us;
                                         v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
                                         walker_unit_io_smfl0_a_rw <= v_rw;
-                                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                        if bool(unit_io_smfl_k_tr) then
                                             walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                             walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
                                             walker_unit_io_smfl0_st <= FAULT;
@@ -10019,7 +11076,7 @@ begin
                                         walker_unit_io_smfl0_a_us <= v_us;
                                         v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
                                         walker_unit_io_smfl0_a_rw <= v_rw;
-                                        if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                        if bool(unit_io_smfl_k_tr) then
                                             walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                             walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
                                             walker_unit_io_smfl0_st <= FAULT;
@@ -10137,7 +11194,7 @@ begin
                                     walker_unit_io_smfl0_a_us <= v_us;
                                     v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(m_rdata(1)));
                                     walker_unit_io_smfl0_a_rw <= v_rw;
-                                    if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                    if bool(unit_io_smfl_k_tr) then
                                         walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
                                         walker_unit_io_smfl0_st <= FAULT;
@@ -10352,7 +11409,7 @@ begin
                                 walker_unit_io_smfl0_a_us <= v_us;
                                 v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
                                 walker_unit_io_smfl0_a_rw <= v_rw;
-                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                if bool(unit_io_smfl_k_tr) then
                                     walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                     walker_unit_io_smfl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_smfl0_st <= FAULT;
@@ -10475,7 +11532,7 @@ begin
                                 walker_unit_io_smfl0_a_us <= v_us;
                                 v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
                                 walker_unit_io_smfl0_a_rw <= v_rw;
-                                if bool(unit_io_smfl_r_FL_WALK(5)) then
+                                if bool(unit_io_smfl_k_tr) then
                                     walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                     walker_unit_io_smfl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_smfl0_st <= FAULT;
@@ -10593,7 +11650,7 @@ begin
                             walker_unit_io_smfl0_a_us <= v_us;
                             v_rw := stdl(bool(walker_unit_io_smfl0_a_rw) and bool(walker_unit_io_smfl0_le(1)));
                             walker_unit_io_smfl0_a_rw <= v_rw;
-                            if bool(unit_io_smfl_r_FL_WALK(5)) then
+                            if bool(unit_io_smfl_k_tr) then
                                 walker_unit_io_smfl0_fault_k <= to_unsigned(8, 8);
                                 walker_unit_io_smfl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io_smfl0_st <= FAULT;
@@ -10617,6 +11674,3196 @@ begin
         end if;
     end if;
 end process walker_unit_io_smfl0_fsm;
+
+nested_io_flnest0_walker_host0_logic: process (nested_io_flnest0_walker_host0_a_r, nested_io_flnest0_walker_host0_a_w, nested_io_flnest0_x_done, nested_io_flnest0_walker_host0_flevel, nested_io_flnest0_x_addr, nested_io_flnest0_hk_read, nested_io_flnest0_hk_tr, nested_io_flnest0_hk_write, nested_io_flnest0_walker_host0_lvl, nested_io_flnest0_walker_host0_m_addr_h, m_rdata, m_rvalid, nested_io_flnest0_walker_host0_m_size_h, nested_io_flnest0_walker_host0_m_valid_h, nested_io_flnest0_walker_host0_m_wdata_h, nested_io_flnest0_walker_host0_m_we_h, nested_io_flnest0_x_pa, nested_io_flnest0_walker_host0_pend_1, nested_io_flnest0_walker_host0_pend_2, nested_io_flnest0_walker_host0_pend_3, nested_io_flnest0_walker_host0_pend_4, nested_io_flnest0_walker_host0_pend_5, nested_io_flnest0_hb_SL_WALK, nested_io_flnest0_walker_host0_sa_1, nested_io_flnest0_walker_host0_sa_2, nested_io_flnest0_walker_host0_sa_3, nested_io_flnest0_walker_host0_sa_4, nested_io_flnest0_walker_host0_sa_5, nested_io_flnest0_walker_host0_se_1, nested_io_flnest0_walker_host0_se_2, nested_io_flnest0_walker_host0_se_3, nested_io_flnest0_walker_host0_se_4, nested_io_flnest0_walker_host0_se_5, nested_io_flnest0_walker_host0_st, nested_io_flnest0_x_valid, nested_io_flnest0_x_pwrite, nested_io_flnest0_x_table, nested_io_flnest0_x_update, nested_io_flnest0_x_waddr, nested_io_flnest0_x_wdata) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable in0: unsigned(0 downto 0);
+    variable in1: unsigned(0 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(0 downto 0);
+    variable in4: unsigned(0 downto 0);
+    variable in5: unsigned(63 downto 0);
+    variable in6: unsigned(0 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(6 downto 0);
+    variable rs1: unsigned(7 downto 0);
+begin
+    wn_io_flnest_m_valid <= nested_io_flnest0_walker_host0_m_valid_h;
+    wn_io_flnest_m_we <= nested_io_flnest0_walker_host0_m_we_h;
+    wn_io_flnest_m_size <= nested_io_flnest0_walker_host0_m_size_h;
+    wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_m_addr_h;
+    wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    in0 := to_unsigned(0, 1);
+    in1 := to_unsigned(0, 1);
+    in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in3 := to_unsigned(0, 1);
+    in4 := to_unsigned(0, 1);
+    in5 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in6 := to_unsigned(0, 1);
+    in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    if bool(nested_io_flnest0_x_done) then
+        null;
+    end if;
+    if ((nested_io_flnest0_walker_host0_st = IDLE) or ((nested_io_flnest0_walker_host0_st = PREAD) and bool(m_rvalid))) then
+        if (nested_io_flnest0_walker_host0_st = PREAD) then
+            null;
+        end if;
+        if bool(nested_io_flnest0_x_valid) then
+            if bool(nested_io_flnest0_x_pwrite) then
+                wn_io_flnest_m_valid <= '1';
+                wn_io_flnest_m_we <= '1';
+                wn_io_flnest_m_size <= to_unsigned(3, 3);
+                wn_io_flnest_m_addr <= nested_io_flnest0_x_waddr;
+                wn_io_flnest_m_wdata <= nested_io_flnest0_x_wdata;
+            else
+                in2 := nested_io_flnest0_x_addr;
+                in1 := to_unsigned(0, 1);
+                if (in2(64-1 downto 39) /= 0) then
+                    in1 := to_unsigned(1, 1);
+                end if;
+                in5 := nested_io_flnest0_x_addr;
+                in4 := to_unsigned(0, 1);
+                if (in5(64-1 downto 48) /= 0) then
+                    in4 := to_unsigned(1, 1);
+                end if;
+                in7 := nested_io_flnest0_x_addr;
+                in6 := to_unsigned(0, 1);
+                if (in7(64-1 downto 57) /= 0) then
+                    in6 := to_unsigned(1, 1);
+                end if;
+                if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 2) then
+                    in3 := in4;
+                else
+                    in3 := in6;
+                end if;
+                if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 1) then
+                    in0 := in1;
+                else
+                    in0 := in3;
+                end if;
+                if (in0 /= 0) then
+                    null;
+                else
+                    if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 3) then
+                        wn_io_flnest_m_valid <= '1';
+                        wn_io_flnest_m_we <= '0';
+                        wn_io_flnest_m_size <= to_unsigned(3, 3);
+                        wn_io_flnest_m_addr <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    elsif (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 2) then
+                        wn_io_flnest_m_valid <= '1';
+                        wn_io_flnest_m_we <= '0';
+                        wn_io_flnest_m_size <= to_unsigned(3, 3);
+                        wn_io_flnest_m_addr <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    else
+                        wn_io_flnest_m_valid <= '1';
+                        wn_io_flnest_m_we <= '0';
+                        wn_io_flnest_m_size <= to_unsigned(3, 3);
+                        wn_io_flnest_m_addr <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        end if;
+    elsif (nested_io_flnest0_walker_host0_st = MWAIT) then
+        if bool(m_rvalid) then
+            if (nested_io_flnest0_walker_host0_lvl = 5) then
+                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    null;
+                elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                    null;
+                else
+                    v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                    v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                    wn_io_flnest_m_valid <= '1';
+                    wn_io_flnest_m_we <= '0';
+                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                    wn_io_flnest_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                end if;
+            elsif (nested_io_flnest0_walker_host0_lvl = 4) then
+                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    null;
+                elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                    null;
+                else
+                    v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                    v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                    wn_io_flnest_m_valid <= '1';
+                    wn_io_flnest_m_we <= '0';
+                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                    wn_io_flnest_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            elsif (nested_io_flnest0_walker_host0_lvl = 3) then
+                if (bool(m_rdata(7)) and True) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                        if bool(nested_io_flnest0_hk_tr) then
+                            null;
+                        elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                            null;
+                        elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (30 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                            elsif (30 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & nested_io_flnest0_x_addr(13-1 downto 0));
+                            elsif (30 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & nested_io_flnest0_x_addr(14-1 downto 0));
+                            elsif (30 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & nested_io_flnest0_x_addr(15-1 downto 0));
+                            elsif (30 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & nested_io_flnest0_x_addr(16-1 downto 0));
+                            elsif (30 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & nested_io_flnest0_x_addr(17-1 downto 0));
+                            elsif (30 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & nested_io_flnest0_x_addr(18-1 downto 0));
+                            elsif (30 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & nested_io_flnest0_x_addr(19-1 downto 0));
+                            elsif (30 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & nested_io_flnest0_x_addr(20-1 downto 0));
+                            elsif (30 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & nested_io_flnest0_x_addr(21-1 downto 0));
+                            elsif (30 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & nested_io_flnest0_x_addr(22-1 downto 0));
+                            elsif (30 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & nested_io_flnest0_x_addr(23-1 downto 0));
+                            elsif (30 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & nested_io_flnest0_x_addr(24-1 downto 0));
+                            elsif (30 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & nested_io_flnest0_x_addr(25-1 downto 0));
+                            elsif (30 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & nested_io_flnest0_x_addr(26-1 downto 0));
+                            elsif (30 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & nested_io_flnest0_x_addr(27-1 downto 0));
+                            elsif (30 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & nested_io_flnest0_x_addr(28-1 downto 0));
+                            elsif (30 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & nested_io_flnest0_x_addr(29-1 downto 0));
+                            elsif (30 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & nested_io_flnest0_x_addr(30-1 downto 0));
+                            elsif (30 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & nested_io_flnest0_x_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                                null;
+                            else
+                                if bool(nested_io_flnest0_x_table) then
+                                    wn_io_flnest_m_valid <= '1';
+                                    wn_io_flnest_m_we <= '0';
+                                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                    wn_io_flnest_m_addr <= leaf_pa;
+                                elsif bool(nested_io_flnest0_x_update) then
+                                    wn_io_flnest_m_valid <= '1';
+                                    wn_io_flnest_m_we <= '1';
+                                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                    wn_io_flnest_m_addr <= leaf_pa;
+                                    wn_io_flnest_m_wdata <= nested_io_flnest0_x_wdata;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                        wn_io_flnest_m_valid <= '1';
+                        wn_io_flnest_m_we <= '0';
+                        wn_io_flnest_m_size <= to_unsigned(3, 3);
+                        wn_io_flnest_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_lvl = 2) then
+                if (bool(m_rdata(7)) and True) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                        if bool(nested_io_flnest0_hk_tr) then
+                            null;
+                        elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                            null;
+                        elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (21 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                            elsif (21 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & nested_io_flnest0_x_addr(13-1 downto 0));
+                            elsif (21 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & nested_io_flnest0_x_addr(14-1 downto 0));
+                            elsif (21 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & nested_io_flnest0_x_addr(15-1 downto 0));
+                            elsif (21 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & nested_io_flnest0_x_addr(16-1 downto 0));
+                            elsif (21 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & nested_io_flnest0_x_addr(17-1 downto 0));
+                            elsif (21 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & nested_io_flnest0_x_addr(18-1 downto 0));
+                            elsif (21 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & nested_io_flnest0_x_addr(19-1 downto 0));
+                            elsif (21 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & nested_io_flnest0_x_addr(20-1 downto 0));
+                            elsif (21 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & nested_io_flnest0_x_addr(21-1 downto 0));
+                            elsif (21 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & nested_io_flnest0_x_addr(22-1 downto 0));
+                            elsif (21 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & nested_io_flnest0_x_addr(23-1 downto 0));
+                            elsif (21 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & nested_io_flnest0_x_addr(24-1 downto 0));
+                            elsif (21 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & nested_io_flnest0_x_addr(25-1 downto 0));
+                            elsif (21 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & nested_io_flnest0_x_addr(26-1 downto 0));
+                            elsif (21 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & nested_io_flnest0_x_addr(27-1 downto 0));
+                            elsif (21 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & nested_io_flnest0_x_addr(28-1 downto 0));
+                            elsif (21 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & nested_io_flnest0_x_addr(29-1 downto 0));
+                            elsif (21 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & nested_io_flnest0_x_addr(30-1 downto 0));
+                            elsif (21 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & nested_io_flnest0_x_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                                null;
+                            else
+                                if bool(nested_io_flnest0_x_table) then
+                                    wn_io_flnest_m_valid <= '1';
+                                    wn_io_flnest_m_we <= '0';
+                                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                    wn_io_flnest_m_addr <= leaf_pa;
+                                elsif bool(nested_io_flnest0_x_update) then
+                                    wn_io_flnest_m_valid <= '1';
+                                    wn_io_flnest_m_we <= '1';
+                                    wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                    wn_io_flnest_m_addr <= leaf_pa;
+                                    wn_io_flnest_m_wdata <= nested_io_flnest0_x_wdata;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                        wn_io_flnest_m_valid <= '1';
+                        wn_io_flnest_m_we <= '0';
+                        wn_io_flnest_m_size <= to_unsigned(3, 3);
+                        wn_io_flnest_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_lvl = 1) then
+                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    null;
+                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                    v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                    if bool(nested_io_flnest0_hk_tr) then
+                        null;
+                    elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                        null;
+                    elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                        null;
+                    else
+                        if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                            null;
+                        else
+                            if bool(nested_io_flnest0_x_table) then
+                                wn_io_flnest_m_valid <= '1';
+                                wn_io_flnest_m_we <= '0';
+                                wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                wn_io_flnest_m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                            elsif bool(nested_io_flnest0_x_update) then
+                                wn_io_flnest_m_valid <= '1';
+                                wn_io_flnest_m_we <= '1';
+                                wn_io_flnest_m_size <= to_unsigned(3, 3);
+                                wn_io_flnest_m_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                                wn_io_flnest_m_wdata <= nested_io_flnest0_x_wdata;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        end if;
+    elsif (nested_io_flnest0_walker_host0_st = FAULT) then
+        rs0 := to_unsigned(0, 7);
+        rs0 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_io_flnest0_walker_host0_flevel), 7);
+        rs1 := to_unsigned(0, 8);
+        rs1 := (3 + unsigned'(to_unsigned(0, 1) & rs0));
+    elsif (nested_io_flnest0_walker_host0_st = ADREQ) then
+        if bool(nested_io_flnest0_walker_host0_pend_5) then
+            wn_io_flnest_m_valid <= '1';
+            wn_io_flnest_m_we <= '1';
+            wn_io_flnest_m_size <= to_unsigned(3, 3);
+            wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_sa_5;
+            wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_se_5;
+        elsif bool(nested_io_flnest0_walker_host0_pend_4) then
+            wn_io_flnest_m_valid <= '1';
+            wn_io_flnest_m_we <= '1';
+            wn_io_flnest_m_size <= to_unsigned(3, 3);
+            wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_sa_4;
+            wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_se_4;
+        elsif bool(nested_io_flnest0_walker_host0_pend_3) then
+            wn_io_flnest_m_valid <= '1';
+            wn_io_flnest_m_we <= '1';
+            wn_io_flnest_m_size <= to_unsigned(3, 3);
+            wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_sa_3;
+            wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_se_3;
+        elsif bool(nested_io_flnest0_walker_host0_pend_2) then
+            wn_io_flnest_m_valid <= '1';
+            wn_io_flnest_m_we <= '1';
+            wn_io_flnest_m_size <= to_unsigned(3, 3);
+            wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_sa_2;
+            wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_se_2;
+        elsif bool(nested_io_flnest0_walker_host0_pend_1) then
+            wn_io_flnest_m_valid <= '1';
+            wn_io_flnest_m_we <= '1';
+            wn_io_flnest_m_size <= to_unsigned(3, 3);
+            wn_io_flnest_m_addr <= nested_io_flnest0_walker_host0_sa_1;
+            wn_io_flnest_m_wdata <= nested_io_flnest0_walker_host0_se_1;
+        else
+            if bool(nested_io_flnest0_x_table) then
+                wn_io_flnest_m_valid <= '1';
+                wn_io_flnest_m_we <= '0';
+                wn_io_flnest_m_size <= to_unsigned(3, 3);
+                wn_io_flnest_m_addr <= nested_io_flnest0_x_pa;
+            elsif bool(nested_io_flnest0_x_update) then
+                wn_io_flnest_m_valid <= '1';
+                wn_io_flnest_m_we <= '1';
+                wn_io_flnest_m_size <= to_unsigned(3, 3);
+                wn_io_flnest_m_addr <= nested_io_flnest0_x_pa;
+                wn_io_flnest_m_wdata <= nested_io_flnest0_x_wdata;
+            else
+                null;
+            end if;
+        end if;
+    elsif (nested_io_flnest0_walker_host0_st = ADWAIT) then
+        if bool(m_rvalid) then
+            wn_io_flnest_m_we <= '0';
+        end if;
+    elsif (nested_io_flnest0_walker_host0_st = PREAD) then
+        null;
+    elsif (nested_io_flnest0_walker_host0_st = PWRITE) then
+        if bool(m_rvalid) then
+            wn_io_flnest_m_we <= '0';
+        end if;
+    else
+        null;
+    end if;
+end process nested_io_flnest0_walker_host0_logic;
+
+nested_io_flnest0_walker_host0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable in0: unsigned(0 downto 0);
+    variable in1: unsigned(0 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(0 downto 0);
+    variable in4: unsigned(0 downto 0);
+    variable in5: unsigned(63 downto 0);
+    variable in6: unsigned(0 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(6 downto 0);
+    variable rs1: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            nested_io_flnest0_walker_host0_a_r <= '0';
+            nested_io_flnest0_walker_host0_a_w <= '0';
+            nested_io_flnest0_x_done <= '0';
+            nested_io_flnest0_walker_host0_ea <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(0, 8);
+            nested_io_flnest0_walker_host0_flevel <= to_unsigned(0, 3);
+            nested_io_flnest0_walker_host0_le <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_host0_lvl <= to_unsigned(0, 3);
+            nested_io_flnest0_walker_host0_m_addr_h <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_host0_m_size_h <= to_unsigned(0, 3);
+            nested_io_flnest0_walker_host0_m_valid_h <= '0';
+            nested_io_flnest0_walker_host0_m_wdata_h <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_host0_m_we_h <= '0';
+            nested_io_flnest0_x_aux <= to_unsigned(0, 3);
+            nested_io_flnest0_x_level <= to_unsigned(0, 3);
+            nested_io_flnest0_x_pa <= to_unsigned(0, 64);
+            nested_io_flnest0_h_r_R <= to_unsigned(0, 1);
+            nested_io_flnest0_h_r_U <= to_unsigned(0, 1);
+            nested_io_flnest0_h_r_W <= to_unsigned(0, 1);
+            nested_io_flnest0_h_r_frame <= to_unsigned(0, 64);
+            nested_io_flnest0_h_r_shift <= to_unsigned(0, 6);
+            nested_io_flnest0_x_status <= to_unsigned(0, 8);
+            nested_io_flnest0_walker_host0_pend_1 <= '0';
+            nested_io_flnest0_walker_host0_pend_2 <= '0';
+            nested_io_flnest0_walker_host0_pend_3 <= '0';
+            nested_io_flnest0_walker_host0_pend_4 <= '0';
+            nested_io_flnest0_walker_host0_pend_5 <= '0';
+            nested_io_flnest0_walker_host0_st <= IDLE;
+        else
+            nested_io_flnest0_walker_host0_m_valid_h <= stdl(bool(wn_io_flnest_m_valid) and (not bool(m_ready)));
+            nested_io_flnest0_walker_host0_m_we_h <= wn_io_flnest_m_we;
+            nested_io_flnest0_walker_host0_m_size_h <= wn_io_flnest_m_size;
+            nested_io_flnest0_walker_host0_m_addr_h <= wn_io_flnest_m_addr;
+            nested_io_flnest0_walker_host0_m_wdata_h <= wn_io_flnest_m_wdata;
+            pending := '0';
+            v_r := '0';
+            v_w := '0';
+            in0 := to_unsigned(0, 1);
+            in1 := to_unsigned(0, 1);
+            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in3 := to_unsigned(0, 1);
+            in4 := to_unsigned(0, 1);
+            in5 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in6 := to_unsigned(0, 1);
+            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            if bool(nested_io_flnest0_x_done) then
+                nested_io_flnest0_x_done <= '0';
+            end if;
+            if ((nested_io_flnest0_walker_host0_st = IDLE) or ((nested_io_flnest0_walker_host0_st = PREAD) and bool(m_rvalid))) then
+                if (nested_io_flnest0_walker_host0_st = PREAD) then
+                    nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                    nested_io_flnest0_walker_host0_st <= IDLE;
+                end if;
+                if bool(nested_io_flnest0_x_valid) then
+                    if bool(nested_io_flnest0_x_pwrite) then
+                        nested_io_flnest0_walker_host0_st <= PWRITE;
+                    else
+                        nested_io_flnest0_walker_host0_a_r <= '1';
+                        nested_io_flnest0_walker_host0_a_w <= '1';
+                        nested_io_flnest0_walker_host0_pend_5 <= '0';
+                        nested_io_flnest0_walker_host0_pend_4 <= '0';
+                        nested_io_flnest0_walker_host0_pend_3 <= '0';
+                        nested_io_flnest0_walker_host0_pend_2 <= '0';
+                        nested_io_flnest0_walker_host0_pend_1 <= '0';
+                        nested_io_flnest0_walker_host0_le <= to_unsigned(0, 64);
+                        in2 := nested_io_flnest0_x_addr;
+                        in1 := to_unsigned(0, 1);
+                        if (in2(64-1 downto 39) /= 0) then
+                            in1 := to_unsigned(1, 1);
+                        end if;
+                        in5 := nested_io_flnest0_x_addr;
+                        in4 := to_unsigned(0, 1);
+                        if (in5(64-1 downto 48) /= 0) then
+                            in4 := to_unsigned(1, 1);
+                        end if;
+                        in7 := nested_io_flnest0_x_addr;
+                        in6 := to_unsigned(0, 1);
+                        if (in7(64-1 downto 57) /= 0) then
+                            in6 := to_unsigned(1, 1);
+                        end if;
+                        if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 2) then
+                            in3 := in4;
+                        else
+                            in3 := in6;
+                        end if;
+                        if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 1) then
+                            in0 := in1;
+                        else
+                            in0 := in3;
+                        end if;
+                        if (in0 /= 0) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(8, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(0, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        else
+                            if (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 3) then
+                                nested_io_flnest0_walker_host0_ea <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                nested_io_flnest0_walker_host0_st <= MWAIT;
+                                nested_io_flnest0_walker_host0_lvl <= to_unsigned(5, 3);
+                            elsif (nested_io_flnest0_hb_SL_WALK(3-1 downto 0) = 2) then
+                                nested_io_flnest0_walker_host0_ea <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                nested_io_flnest0_walker_host0_st <= MWAIT;
+                                nested_io_flnest0_walker_host0_lvl <= to_unsigned(4, 3);
+                            else
+                                nested_io_flnest0_walker_host0_ea <= (unsigned'(nested_io_flnest0_hb_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                nested_io_flnest0_walker_host0_st <= MWAIT;
+                                nested_io_flnest0_walker_host0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_st = MWAIT) then
+                if bool(m_rvalid) then
+                    nested_io_flnest0_walker_host0_le <= m_rdata;
+                    if (nested_io_flnest0_walker_host0_lvl = 5) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            nested_io_flnest0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            nested_io_flnest0_walker_host0_st <= MWAIT;
+                            nested_io_flnest0_walker_host0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (nested_io_flnest0_walker_host0_lvl = 4) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            nested_io_flnest0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            nested_io_flnest0_walker_host0_st <= MWAIT;
+                            nested_io_flnest0_walker_host0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (nested_io_flnest0_walker_host0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(4, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                if bool(nested_io_flnest0_hk_tr) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(5, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(6, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(7, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                else
+                                    nested_io_flnest0_x_level <= to_unsigned(3, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & nested_io_flnest0_x_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & nested_io_flnest0_x_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & nested_io_flnest0_x_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & nested_io_flnest0_x_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & nested_io_flnest0_x_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & nested_io_flnest0_x_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & nested_io_flnest0_x_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & nested_io_flnest0_x_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & nested_io_flnest0_x_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & nested_io_flnest0_x_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & nested_io_flnest0_x_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & nested_io_flnest0_x_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & nested_io_flnest0_x_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & nested_io_flnest0_x_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & nested_io_flnest0_x_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & nested_io_flnest0_x_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & nested_io_flnest0_x_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & nested_io_flnest0_x_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & nested_io_flnest0_x_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    nested_io_flnest0_x_pa <= leaf_pa;
+                                    nested_io_flnest0_x_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                                        nested_io_flnest0_walker_host0_st <= ADREQ;
+                                    else
+                                        if bool(nested_io_flnest0_x_table) then
+                                            nested_io_flnest0_walker_host0_st <= PREAD;
+                                        elsif bool(nested_io_flnest0_x_update) then
+                                            nested_io_flnest0_walker_host0_st <= PWRITE;
+                                        else
+                                            nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                                            nested_io_flnest0_x_done <= '1';
+                                            nested_io_flnest0_walker_host0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                nested_io_flnest0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                nested_io_flnest0_walker_host0_st <= MWAIT;
+                                nested_io_flnest0_walker_host0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_host0_lvl = 2) then
+                        if (bool(m_rdata(7)) and True) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(3, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                if bool(nested_io_flnest0_hk_tr) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(5, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(6, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                                    nested_io_flnest0_walker_host0_fault_k <= to_unsigned(7, 8);
+                                    nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                    nested_io_flnest0_walker_host0_st <= FAULT;
+                                else
+                                    nested_io_flnest0_x_level <= to_unsigned(2, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & nested_io_flnest0_x_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & nested_io_flnest0_x_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & nested_io_flnest0_x_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & nested_io_flnest0_x_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & nested_io_flnest0_x_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & nested_io_flnest0_x_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & nested_io_flnest0_x_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & nested_io_flnest0_x_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & nested_io_flnest0_x_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & nested_io_flnest0_x_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & nested_io_flnest0_x_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & nested_io_flnest0_x_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & nested_io_flnest0_x_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & nested_io_flnest0_x_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & nested_io_flnest0_x_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & nested_io_flnest0_x_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & nested_io_flnest0_x_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & nested_io_flnest0_x_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & nested_io_flnest0_x_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    nested_io_flnest0_x_pa <= leaf_pa;
+                                    nested_io_flnest0_x_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                                        nested_io_flnest0_walker_host0_st <= ADREQ;
+                                    else
+                                        if bool(nested_io_flnest0_x_table) then
+                                            nested_io_flnest0_walker_host0_st <= PREAD;
+                                        elsif bool(nested_io_flnest0_x_update) then
+                                            nested_io_flnest0_walker_host0_st <= PWRITE;
+                                        else
+                                            nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                                            nested_io_flnest0_x_done <= '1';
+                                            nested_io_flnest0_walker_host0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                                nested_io_flnest0_walker_host0_a_r <= v_r;
+                                v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                                nested_io_flnest0_walker_host0_a_w <= v_w;
+                                nested_io_flnest0_walker_host0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & nested_io_flnest0_x_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                nested_io_flnest0_walker_host0_st <= MWAIT;
+                                nested_io_flnest0_walker_host0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_host0_lvl = 1) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_flnest0_walker_host0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_host0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_host0_st <= FAULT;
+                        else
+                            v_r := stdl(bool(nested_io_flnest0_walker_host0_a_r) and bool(m_rdata(0)));
+                            nested_io_flnest0_walker_host0_a_r <= v_r;
+                            v_w := stdl(bool(nested_io_flnest0_walker_host0_a_w) and bool(m_rdata(1)));
+                            nested_io_flnest0_walker_host0_a_w <= v_w;
+                            if bool(nested_io_flnest0_hk_tr) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(5, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(1, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (bool(nested_io_flnest0_hk_read) and (not bool(v_r))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(6, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(1, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            elsif (bool(nested_io_flnest0_hk_write) and (not bool(v_w))) then
+                                nested_io_flnest0_walker_host0_fault_k <= to_unsigned(7, 8);
+                                nested_io_flnest0_walker_host0_flevel <= to_unsigned(1, 3);
+                                nested_io_flnest0_walker_host0_st <= FAULT;
+                            else
+                                nested_io_flnest0_x_level <= to_unsigned(1, 3);
+                                nested_io_flnest0_x_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & nested_io_flnest0_x_addr(12-1 downto 0));
+                                nested_io_flnest0_x_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(nested_io_flnest0_walker_host0_pend_5) or bool(nested_io_flnest0_walker_host0_pend_4) or bool(nested_io_flnest0_walker_host0_pend_3) or bool(nested_io_flnest0_walker_host0_pend_2) or bool(nested_io_flnest0_walker_host0_pend_1)) then
+                                    nested_io_flnest0_walker_host0_st <= ADREQ;
+                                else
+                                    if bool(nested_io_flnest0_x_table) then
+                                        nested_io_flnest0_walker_host0_st <= PREAD;
+                                    elsif bool(nested_io_flnest0_x_update) then
+                                        nested_io_flnest0_walker_host0_st <= PWRITE;
+                                    else
+                                        nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                                        nested_io_flnest0_x_done <= '1';
+                                        nested_io_flnest0_walker_host0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_st = FAULT) then
+                nested_io_flnest0_x_status <= nested_io_flnest0_walker_host0_fault_k;
+                nested_io_flnest0_x_level <= nested_io_flnest0_walker_host0_flevel;
+                nested_io_flnest0_x_aux <= to_unsigned(0, 3);
+                nested_io_flnest0_h_r_R <= to_unsigned(nested_io_flnest0_walker_host0_a_r, 1);
+                nested_io_flnest0_h_r_W <= to_unsigned(nested_io_flnest0_walker_host0_a_w, 1);
+                nested_io_flnest0_h_r_U <= to_unsigned(nested_io_flnest0_walker_host0_le(62), 1);
+                rs0 := to_unsigned(0, 7);
+                rs0 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_io_flnest0_walker_host0_flevel), 7);
+                rs1 := to_unsigned(0, 8);
+                rs1 := (3 + unsigned'(to_unsigned(0, 1) & rs0));
+                nested_io_flnest0_h_r_shift <= rs1(6-1 downto 0);
+                nested_io_flnest0_h_r_frame <= unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_host0_le(48-1 downto 12) & to_unsigned(0, 12));
+                nested_io_flnest0_x_done <= '1';
+                nested_io_flnest0_walker_host0_st <= IDLE;
+            elsif (nested_io_flnest0_walker_host0_st = ADREQ) then
+                if bool(nested_io_flnest0_walker_host0_pend_5) then
+                    nested_io_flnest0_walker_host0_pend_5 <= '0';
+                    nested_io_flnest0_walker_host0_st <= ADWAIT;
+                elsif bool(nested_io_flnest0_walker_host0_pend_4) then
+                    nested_io_flnest0_walker_host0_pend_4 <= '0';
+                    nested_io_flnest0_walker_host0_st <= ADWAIT;
+                elsif bool(nested_io_flnest0_walker_host0_pend_3) then
+                    nested_io_flnest0_walker_host0_pend_3 <= '0';
+                    nested_io_flnest0_walker_host0_st <= ADWAIT;
+                elsif bool(nested_io_flnest0_walker_host0_pend_2) then
+                    nested_io_flnest0_walker_host0_pend_2 <= '0';
+                    nested_io_flnest0_walker_host0_st <= ADWAIT;
+                elsif bool(nested_io_flnest0_walker_host0_pend_1) then
+                    nested_io_flnest0_walker_host0_pend_1 <= '0';
+                    nested_io_flnest0_walker_host0_st <= ADWAIT;
+                else
+                    if bool(nested_io_flnest0_x_table) then
+                        nested_io_flnest0_walker_host0_st <= PREAD;
+                    elsif bool(nested_io_flnest0_x_update) then
+                        nested_io_flnest0_walker_host0_st <= PWRITE;
+                    else
+                        nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                        nested_io_flnest0_x_done <= '1';
+                        nested_io_flnest0_walker_host0_st <= IDLE;
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_st = ADWAIT) then
+                if bool(m_rvalid) then
+                    nested_io_flnest0_walker_host0_st <= ADREQ;
+                end if;
+            elsif (nested_io_flnest0_walker_host0_st = PREAD) then
+                null;
+            elsif (nested_io_flnest0_walker_host0_st = PWRITE) then
+                if bool(m_rvalid) then
+                    nested_io_flnest0_x_status <= to_unsigned(0, 8);
+                    nested_io_flnest0_x_done <= '1';
+                    nested_io_flnest0_walker_host0_st <= IDLE;
+                end if;
+            else
+                nested_io_flnest0_walker_host0_st <= IDLE;
+            end if;
+        end if;
+    end if;
+end process nested_io_flnest0_walker_host0_fsm;
+
+nested_io_flnest0_x_rnow <= stdl((nested_io_flnest0_walker_host0_st = PREAD) and bool(m_rvalid));
+
+nested_io_flnest0_walker_guest0_logic: process (nested_io_flnest0_walker_guest0_a_below2, nested_io_flnest0_walker_guest0_a_below3, nested_io_flnest0_walker_guest0_a_rw, nested_io_flnest0_walker_guest0_a_us, wn_io_flnest_done, nested_io_flnest0_walker_guest0_fault_k, nested_io_flnest0_walker_guest0_flevel, nested_io_flnest0_h_r_R, nested_io_flnest0_h_r_W, nested_io_flnest0_walker_guest0_hk_read_h, nested_io_flnest0_walker_guest0_hk_tr_h, nested_io_flnest0_walker_guest0_hk_write_h, wn_io_flnest_i_addr, wn_io_flnest_k_read, wn_io_flnest_k_tr, wn_io_flnest_k_write, nested_io_flnest0_walker_guest0_le, nested_io_flnest0_walker_guest0_lvl, nested_io_flnest0_walker_guest0_pend_1, nested_io_flnest0_walker_guest0_pend_2, nested_io_flnest0_walker_guest0_pend_3, nested_io_flnest0_walker_guest0_pend_4, nested_io_flnest0_walker_guest0_pend_5, wn_io_flnest_r_FL_WALK, nested_io_flnest0_walker_guest0_sa_1, nested_io_flnest0_walker_guest0_sa_2, nested_io_flnest0_walker_guest0_sa_3, nested_io_flnest0_walker_guest0_sa_4, nested_io_flnest0_walker_guest0_sa_5, nested_io_flnest0_walker_guest0_se_1, nested_io_flnest0_walker_guest0_se_2, nested_io_flnest0_walker_guest0_se_3, nested_io_flnest0_walker_guest0_se_4, nested_io_flnest0_walker_guest0_se_5, nested_io_flnest0_walker_guest0_sg_1, nested_io_flnest0_walker_guest0_sg_2, nested_io_flnest0_walker_guest0_sg_3, nested_io_flnest0_walker_guest0_sg_4, nested_io_flnest0_walker_guest0_sg_5, nested_io_flnest0_walker_guest0_st, wn_io_flnest_start, nested_io_flnest0_walker_guest0_x_addr_h, nested_io_flnest0_x_done, nested_io_flnest0_walker_guest0_x_on_table_h, nested_io_flnest0_x_pa, nested_io_flnest0_walker_guest0_x_pwrite_h, m_rdata, nested_io_flnest0_x_rnow, nested_io_flnest0_x_status, nested_io_flnest0_walker_guest0_x_update_h, nested_io_flnest0_walker_guest0_x_waddr_h, nested_io_flnest0_walker_guest0_x_wdata_h) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable v_below3: std_logic;
+    variable v_below2: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable ns0: unsigned(0 downto 0);
+    variable ns1: unsigned(0 downto 0);
+    variable ns2: unsigned(4 downto 0);
+    variable ns3: unsigned(4 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(7 downto 0);
+    variable rs2: unsigned(7 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(0 downto 0);
+    variable rs6: unsigned(0 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    nested_io_flnest0_x_valid <= '0';
+    nested_io_flnest0_x_pwrite <= nested_io_flnest0_walker_guest0_x_pwrite_h;
+    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_x_addr_h;
+    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_x_waddr_h;
+    nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_x_wdata_h;
+    nested_io_flnest0_x_on_table <= nested_io_flnest0_walker_guest0_x_on_table_h;
+    nested_io_flnest0_x_update <= nested_io_flnest0_walker_guest0_x_update_h;
+    nested_io_flnest0_hk_read <= nested_io_flnest0_walker_guest0_hk_read_h;
+    nested_io_flnest0_hk_write <= nested_io_flnest0_walker_guest0_hk_write_h;
+    nested_io_flnest0_hk_tr <= nested_io_flnest0_walker_guest0_hk_tr_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_us := '0';
+    v_rw := '0';
+    v_below3 := '0';
+    v_below2 := '0';
+    in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+    in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in8 := unsigned'("000000000000000000000000000000000000000000000000");
+    in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    in10 := unsigned'("000000000000000000000000000000000000000000000000");
+    if bool(wn_io_flnest_done) then
+        null;
+    end if;
+    case nested_io_flnest0_walker_guest0_st is
+        when IDLE =>
+            if bool(wn_io_flnest_start) then
+                in2 := wn_io_flnest_i_addr;
+                in3 := (wn_io_flnest_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := (wn_io_flnest_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in7 := wn_io_flnest_i_addr;
+                in8 := (wn_io_flnest_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := (wn_io_flnest_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if (wn_io_flnest_r_FL_WALK(2-1 downto 0) = 1) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (wn_io_flnest_i_addr /= in0) then
+                    null;
+                else
+                    if (wn_io_flnest_r_FL_WALK(2-1 downto 0) = 1) then
+                        nested_io_flnest0_x_valid <= '1';
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_addr <= (unsigned'(wn_io_flnest_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                        nested_io_flnest0_x_on_table <= '1';
+                        nested_io_flnest0_x_update <= '0';
+                        nested_io_flnest0_hk_read <= '1';
+                        nested_io_flnest0_hk_write <= '0';
+                        nested_io_flnest0_hk_tr <= '0';
+                    else
+                        nested_io_flnest0_x_valid <= '1';
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_addr <= (unsigned'(wn_io_flnest_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        nested_io_flnest0_x_on_table <= '1';
+                        nested_io_flnest0_x_update <= '0';
+                        nested_io_flnest0_hk_read <= '1';
+                        nested_io_flnest0_hk_write <= '0';
+                        nested_io_flnest0_hk_tr <= '0';
+                    end if;
+                end if;
+            end if;
+        when XWAIT =>
+            if bool(nested_io_flnest0_x_rnow) then
+                used := '0';
+                if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (nested_io_flnest0_walker_guest0_lvl = 4) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (nested_io_flnest0_walker_guest0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (nested_io_flnest0_walker_guest0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (nested_io_flnest0_walker_guest0_lvl = 1) then
+                    uok := '1';
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    nested_io_flnest0_x_valid <= '1';
+                    nested_io_flnest0_x_wdata <= uw;
+                    if True then
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_update <= '1';
+                        nested_io_flnest0_x_on_table <= '1';
+                        nested_io_flnest0_hk_read <= '0';
+                        nested_io_flnest0_hk_write <= '1';
+                        nested_io_flnest0_hk_tr <= '0';
+                    else
+                        nested_io_flnest0_x_pwrite <= '1';
+                        nested_io_flnest0_x_waddr <= nested_io_flnest0_x_pa;
+                    end if;
+                else
+                    if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (5 = 3));
+                            v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (5 = 2));
+                            nested_io_flnest0_x_valid <= '1';
+                            nested_io_flnest0_x_pwrite <= '0';
+                            nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            nested_io_flnest0_x_on_table <= '1';
+                            nested_io_flnest0_x_update <= '0';
+                            nested_io_flnest0_hk_read <= '1';
+                            nested_io_flnest0_hk_write <= '0';
+                            nested_io_flnest0_hk_tr <= '0';
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 4) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (4 = 3));
+                            v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (4 = 2));
+                            nested_io_flnest0_x_valid <= '1';
+                            nested_io_flnest0_x_pwrite <= '0';
+                            nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            nested_io_flnest0_x_on_table <= '1';
+                            nested_io_flnest0_x_update <= '0';
+                            nested_io_flnest0_hk_read <= '1';
+                            nested_io_flnest0_hk_write <= '0';
+                            nested_io_flnest0_hk_tr <= '0';
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                if bool(wn_io_flnest_k_tr) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    nested_io_flnest0_x_valid <= '1';
+                                    nested_io_flnest0_x_pwrite <= '0';
+                                    nested_io_flnest0_x_addr <= leaf_pa;
+                                    nested_io_flnest0_x_on_table <= '0';
+                                    nested_io_flnest0_x_update <= '0';
+                                    nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                                    nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                                    nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (3 = 3));
+                                v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (3 = 2));
+                                nested_io_flnest0_x_valid <= '1';
+                                nested_io_flnest0_x_pwrite <= '0';
+                                nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                nested_io_flnest0_x_on_table <= '1';
+                                nested_io_flnest0_x_update <= '0';
+                                nested_io_flnest0_hk_read <= '1';
+                                nested_io_flnest0_hk_write <= '0';
+                                nested_io_flnest0_hk_tr <= '0';
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                if bool(wn_io_flnest_k_tr) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    nested_io_flnest0_x_valid <= '1';
+                                    nested_io_flnest0_x_pwrite <= '0';
+                                    nested_io_flnest0_x_addr <= leaf_pa;
+                                    nested_io_flnest0_x_on_table <= '0';
+                                    nested_io_flnest0_x_update <= '0';
+                                    nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                                    nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                                    nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                                end if;
+                            end if;
+                        else
+                            if (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (2 = 3));
+                                v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (2 = 2));
+                                nested_io_flnest0_x_valid <= '1';
+                                nested_io_flnest0_x_pwrite <= '0';
+                                nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                nested_io_flnest0_x_on_table <= '1';
+                                nested_io_flnest0_x_update <= '0';
+                                nested_io_flnest0_hk_read <= '1';
+                                nested_io_flnest0_hk_write <= '0';
+                                nested_io_flnest0_hk_tr <= '0';
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 1) then
+                        if (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                            v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                            v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                            if bool(wn_io_flnest_k_tr) then
+                                null;
+                            else
+                                nested_io_flnest0_x_valid <= '1';
+                                nested_io_flnest0_x_pwrite <= '0';
+                                nested_io_flnest0_x_addr <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                nested_io_flnest0_x_on_table <= '0';
+                                nested_io_flnest0_x_update <= '0';
+                                nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                                nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                                nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            elsif bool(nested_io_flnest0_x_done) then
+                if (nested_io_flnest0_x_status /= 0) then
+                    null;
+                else
+                    if (False or bool(nested_io_flnest0_walker_guest0_pend_5) or bool(nested_io_flnest0_walker_guest0_pend_4) or bool(nested_io_flnest0_walker_guest0_pend_3) or bool(nested_io_flnest0_walker_guest0_pend_2) or bool(nested_io_flnest0_walker_guest0_pend_1)) then
+                        null;
+                    else
+                        null;
+                    end if;
+                end if;
+            end if;
+        when NFAULT =>
+            if bool(nested_io_flnest0_walker_guest0_x_on_table_h) then
+                null;
+            else
+                null;
+            end if;
+            ns0 := to_unsigned(0, 1);
+            ns0 := to_unsigned(0, 1);
+            if ((nested_io_flnest0_h_r_R /= 0) and (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0'))) then
+                ns0 := to_unsigned(1, 1);
+            end if;
+            ns1 := to_unsigned(0, 1);
+            ns1 := to_unsigned(0, 1);
+            if (((nested_io_flnest0_h_r_W /= 0) and (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0'))) and ((nested_io_flnest0_walker_guest0_a_rw /= '0') or (bool(wn_io_flnest_r_FL_WALK(3)) and (not bool(wn_io_flnest_r_FL_WALK(4)))))) then
+                ns1 := to_unsigned(1, 1);
+            end if;
+            ns2 := to_unsigned(0, 5);
+            ns3 := to_unsigned(0, 5);
+            if (nested_io_flnest0_walker_guest0_a_below3 /= '0') then
+                ns3 := to_unsigned(21, 5);
+            else
+                ns3 := to_unsigned(30, 5);
+            end if;
+            if (nested_io_flnest0_walker_guest0_a_below2 /= '0') then
+                ns2 := to_unsigned(12, 5);
+            else
+                ns2 := ns3;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 8);
+            rs1 := to_unsigned(0, 8);
+            rs2 := to_unsigned(0, 8);
+            rs3 := to_unsigned(0, 8);
+            rs4 := to_unsigned(0, 8);
+            if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 8) then
+                rs4 := to_unsigned(128, 8);
+            else
+                rs4 := to_unsigned(0, 8);
+            end if;
+            if (((nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 4) or (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 5)) or (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 6)) then
+                rs3 := to_unsigned(114, 8);
+            else
+                rs3 := rs4;
+            end if;
+            if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 3) then
+                rs2 := to_unsigned(133, 8);
+            else
+                rs2 := rs3;
+            end if;
+            if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 2) then
+                rs1 := to_unsigned(129, 8);
+            else
+                rs1 := rs2;
+            end if;
+            if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 1) then
+                rs0 := to_unsigned(113, 8);
+            else
+                rs0 := rs1;
+            end if;
+            rs5 := to_unsigned(0, 1);
+            rs5 := to_unsigned(0, 1);
+            if (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0')) then
+                rs5 := to_unsigned(1, 1);
+            end if;
+            rs6 := to_unsigned(0, 1);
+            rs6 := to_unsigned(0, 1);
+            if ((bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0')) and ((nested_io_flnest0_walker_guest0_a_rw /= '0') or (bool(wn_io_flnest_r_FL_WALK(3)) and (not bool(wn_io_flnest_r_FL_WALK(4)))))) then
+                rs6 := to_unsigned(1, 1);
+            end if;
+            rs7 := to_unsigned(0, 7);
+            rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_io_flnest0_walker_guest0_flevel), 7);
+            rs8 := to_unsigned(0, 8);
+            rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+        when ADREQ =>
+            if bool(nested_io_flnest0_walker_guest0_pend_5) then
+                nested_io_flnest0_x_valid <= '1';
+                nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_se_5;
+                if True then
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_update <= '1';
+                    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_sg_5;
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_hk_read <= '0';
+                    nested_io_flnest0_hk_write <= '1';
+                    nested_io_flnest0_hk_tr <= '0';
+                else
+                    nested_io_flnest0_x_pwrite <= '1';
+                    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_sa_5;
+                end if;
+            elsif bool(nested_io_flnest0_walker_guest0_pend_4) then
+                nested_io_flnest0_x_valid <= '1';
+                nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_se_4;
+                if True then
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_update <= '1';
+                    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_sg_4;
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_hk_read <= '0';
+                    nested_io_flnest0_hk_write <= '1';
+                    nested_io_flnest0_hk_tr <= '0';
+                else
+                    nested_io_flnest0_x_pwrite <= '1';
+                    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_sa_4;
+                end if;
+            elsif bool(nested_io_flnest0_walker_guest0_pend_3) then
+                nested_io_flnest0_x_valid <= '1';
+                nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_se_3;
+                if True then
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_update <= '1';
+                    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_sg_3;
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_hk_read <= '0';
+                    nested_io_flnest0_hk_write <= '1';
+                    nested_io_flnest0_hk_tr <= '0';
+                else
+                    nested_io_flnest0_x_pwrite <= '1';
+                    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_sa_3;
+                end if;
+            elsif bool(nested_io_flnest0_walker_guest0_pend_2) then
+                nested_io_flnest0_x_valid <= '1';
+                nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_se_2;
+                if True then
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_update <= '1';
+                    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_sg_2;
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_hk_read <= '0';
+                    nested_io_flnest0_hk_write <= '1';
+                    nested_io_flnest0_hk_tr <= '0';
+                else
+                    nested_io_flnest0_x_pwrite <= '1';
+                    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_sa_2;
+                end if;
+            elsif bool(nested_io_flnest0_walker_guest0_pend_1) then
+                nested_io_flnest0_x_valid <= '1';
+                nested_io_flnest0_x_wdata <= nested_io_flnest0_walker_guest0_se_1;
+                if True then
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_update <= '1';
+                    nested_io_flnest0_x_addr <= nested_io_flnest0_walker_guest0_sg_1;
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_hk_read <= '0';
+                    nested_io_flnest0_hk_write <= '1';
+                    nested_io_flnest0_hk_tr <= '0';
+                else
+                    nested_io_flnest0_x_pwrite <= '1';
+                    nested_io_flnest0_x_waddr <= nested_io_flnest0_walker_guest0_sa_1;
+                end if;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(nested_io_flnest0_x_done) then
+                if (nested_io_flnest0_x_status /= 0) then
+                    null;
+                else
+                    null;
+                end if;
+            end if;
+        when UWAIT =>
+            if bool(nested_io_flnest0_x_done) then
+                if (nested_io_flnest0_x_status /= 0) then
+                    null;
+                else
+                    null;
+                end if;
+            end if;
+        when PROC =>
+            if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                    null;
+                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                    null;
+                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                    null;
+                elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                    v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (5 = 3));
+                    v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (5 = 2));
+                    nested_io_flnest0_x_valid <= '1';
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_x_update <= '0';
+                    nested_io_flnest0_hk_read <= '1';
+                    nested_io_flnest0_hk_write <= '0';
+                    nested_io_flnest0_hk_tr <= '0';
+                end if;
+            elsif (nested_io_flnest0_walker_guest0_lvl = 4) then
+                if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                    null;
+                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                    null;
+                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                    null;
+                elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                    v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (4 = 3));
+                    v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (4 = 2));
+                    nested_io_flnest0_x_valid <= '1';
+                    nested_io_flnest0_x_pwrite <= '0';
+                    nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    nested_io_flnest0_x_on_table <= '1';
+                    nested_io_flnest0_x_update <= '0';
+                    nested_io_flnest0_hk_read <= '1';
+                    nested_io_flnest0_hk_write <= '0';
+                    nested_io_flnest0_hk_tr <= '0';
+                end if;
+            elsif (nested_io_flnest0_walker_guest0_lvl = 3) then
+                if (bool(nested_io_flnest0_walker_guest0_le(7)) and True) then
+                    if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                        null;
+                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                        null;
+                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((nested_io_flnest0_walker_guest0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                        v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                        v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                        if bool(wn_io_flnest_k_tr) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (30 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                            elsif (30 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                            elsif (30 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                            elsif (30 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                            elsif (30 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                            elsif (30 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                            elsif (30 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                            elsif (30 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                            elsif (30 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                            elsif (30 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                            elsif (30 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                            elsif (30 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                            elsif (30 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                            elsif (30 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                            elsif (30 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                            elsif (30 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                            elsif (30 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                            elsif (30 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                            elsif (30 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                            elsif (30 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            nested_io_flnest0_x_valid <= '1';
+                            nested_io_flnest0_x_pwrite <= '0';
+                            nested_io_flnest0_x_addr <= leaf_pa;
+                            nested_io_flnest0_x_on_table <= '0';
+                            nested_io_flnest0_x_update <= '0';
+                            nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                            nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                            nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                        end if;
+                    end if;
+                else
+                    if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                        null;
+                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                        null;
+                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_io_flnest0_walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                        v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (3 = 3));
+                        v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (3 = 2));
+                        nested_io_flnest0_x_valid <= '1';
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        nested_io_flnest0_x_on_table <= '1';
+                        nested_io_flnest0_x_update <= '0';
+                        nested_io_flnest0_hk_read <= '1';
+                        nested_io_flnest0_hk_write <= '0';
+                        nested_io_flnest0_hk_tr <= '0';
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_guest0_lvl = 2) then
+                if bool(nested_io_flnest0_walker_guest0_le(7)) then
+                    if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                        null;
+                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                        null;
+                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((nested_io_flnest0_walker_guest0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                        v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                        v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                        if bool(wn_io_flnest_k_tr) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (21 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                            elsif (21 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                            elsif (21 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                            elsif (21 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                            elsif (21 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                            elsif (21 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                            elsif (21 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                            elsif (21 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                            elsif (21 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                            elsif (21 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                            elsif (21 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                            elsif (21 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                            elsif (21 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                            elsif (21 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                            elsif (21 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                            elsif (21 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                            elsif (21 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                            elsif (21 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                            elsif (21 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                            elsif (21 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            nested_io_flnest0_x_valid <= '1';
+                            nested_io_flnest0_x_pwrite <= '0';
+                            nested_io_flnest0_x_addr <= leaf_pa;
+                            nested_io_flnest0_x_on_table <= '0';
+                            nested_io_flnest0_x_update <= '0';
+                            nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                            nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                            nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                        end if;
+                    end if;
+                else
+                    if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                        null;
+                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                        null;
+                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                        v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (2 = 3));
+                        v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (2 = 2));
+                        nested_io_flnest0_x_valid <= '1';
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_addr <= (unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_io_flnest_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        nested_io_flnest0_x_on_table <= '1';
+                        nested_io_flnest0_x_update <= '0';
+                        nested_io_flnest0_hk_read <= '1';
+                        nested_io_flnest0_hk_write <= '0';
+                        nested_io_flnest0_hk_tr <= '0';
+                    end if;
+                end if;
+            elsif (nested_io_flnest0_walker_guest0_lvl = 1) then
+                if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                    null;
+                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                    null;
+                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                    null;
+                elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                    v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                    v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                    if bool(wn_io_flnest_k_tr) then
+                        null;
+                    else
+                        nested_io_flnest0_x_valid <= '1';
+                        nested_io_flnest0_x_pwrite <= '0';
+                        nested_io_flnest0_x_addr <= unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                        nested_io_flnest0_x_on_table <= '0';
+                        nested_io_flnest0_x_update <= '0';
+                        nested_io_flnest0_hk_read <= wn_io_flnest_k_read;
+                        nested_io_flnest0_hk_write <= wn_io_flnest_k_write;
+                        nested_io_flnest0_hk_tr <= wn_io_flnest_r_FL_WALK(5);
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process nested_io_flnest0_walker_guest0_logic;
+
+nested_io_flnest0_walker_guest0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable v_below3: std_logic;
+    variable v_below2: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable ns0: unsigned(0 downto 0);
+    variable ns1: unsigned(0 downto 0);
+    variable ns2: unsigned(4 downto 0);
+    variable ns3: unsigned(4 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(7 downto 0);
+    variable rs2: unsigned(7 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(0 downto 0);
+    variable rs6: unsigned(0 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            nested_io_flnest0_walker_guest0_a_below2 <= '0';
+            nested_io_flnest0_walker_guest0_a_below3 <= '0';
+            nested_io_flnest0_walker_guest0_a_rw <= '0';
+            nested_io_flnest0_walker_guest0_a_us <= '0';
+            wn_io_flnest_done <= '0';
+            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(0, 8);
+            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(0, 3);
+            nested_io_flnest0_walker_guest0_hk_read_h <= '0';
+            nested_io_flnest0_walker_guest0_hk_tr_h <= '0';
+            nested_io_flnest0_walker_guest0_hk_write_h <= '0';
+            nested_io_flnest0_walker_guest0_le <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(0, 3);
+            wn_io_flnest_o_aux <= to_unsigned(0, 3);
+            wn_io_flnest_o_gpa <= to_unsigned(0, 64);
+            wn_io_flnest_o_level <= to_unsigned(0, 3);
+            wn_io_flnest_o_n_R <= to_unsigned(0, 1);
+            wn_io_flnest_o_n_U <= to_unsigned(0, 1);
+            wn_io_flnest_o_n_W <= to_unsigned(0, 1);
+            wn_io_flnest_o_n_final <= to_unsigned(0, 1);
+            wn_io_flnest_o_n_frame <= to_unsigned(0, 64);
+            wn_io_flnest_o_n_guest_shift <= to_unsigned(0, 6);
+            wn_io_flnest_o_n_shift <= to_unsigned(0, 6);
+            wn_io_flnest_o_pa <= to_unsigned(0, 64);
+            wn_io_flnest_o_r_R <= to_unsigned(0, 1);
+            wn_io_flnest_o_r_W <= to_unsigned(0, 1);
+            wn_io_flnest_o_r_frame <= to_unsigned(0, 64);
+            wn_io_flnest_o_r_reason <= to_unsigned(0, 8);
+            wn_io_flnest_o_r_shift <= to_unsigned(0, 6);
+            wn_io_flnest_o_status <= to_unsigned(0, 8);
+            nested_io_flnest0_walker_guest0_pend_1 <= '0';
+            nested_io_flnest0_walker_guest0_pend_2 <= '0';
+            nested_io_flnest0_walker_guest0_pend_3 <= '0';
+            nested_io_flnest0_walker_guest0_pend_4 <= '0';
+            nested_io_flnest0_walker_guest0_pend_5 <= '0';
+            nested_io_flnest0_walker_guest0_st <= IDLE;
+            nested_io_flnest0_walker_guest0_x_addr_h <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_guest0_x_on_table_h <= '0';
+            nested_io_flnest0_walker_guest0_x_pwrite_h <= '0';
+            nested_io_flnest0_walker_guest0_x_update_h <= '0';
+            nested_io_flnest0_walker_guest0_x_waddr_h <= to_unsigned(0, 64);
+            nested_io_flnest0_walker_guest0_x_wdata_h <= to_unsigned(0, 64);
+        else
+            nested_io_flnest0_walker_guest0_x_pwrite_h <= nested_io_flnest0_x_pwrite;
+            nested_io_flnest0_walker_guest0_x_addr_h <= nested_io_flnest0_x_addr;
+            nested_io_flnest0_walker_guest0_x_waddr_h <= nested_io_flnest0_x_waddr;
+            nested_io_flnest0_walker_guest0_x_wdata_h <= nested_io_flnest0_x_wdata;
+            nested_io_flnest0_walker_guest0_x_on_table_h <= nested_io_flnest0_x_on_table;
+            nested_io_flnest0_walker_guest0_x_update_h <= nested_io_flnest0_x_update;
+            nested_io_flnest0_walker_guest0_hk_read_h <= nested_io_flnest0_hk_read;
+            nested_io_flnest0_walker_guest0_hk_write_h <= nested_io_flnest0_hk_write;
+            nested_io_flnest0_walker_guest0_hk_tr_h <= nested_io_flnest0_hk_tr;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_us := '0';
+            v_rw := '0';
+            v_below3 := '0';
+            v_below2 := '0';
+            in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+            in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in8 := unsigned'("000000000000000000000000000000000000000000000000");
+            in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            in10 := unsigned'("000000000000000000000000000000000000000000000000");
+            if bool(wn_io_flnest_done) then
+                wn_io_flnest_done <= '0';
+            end if;
+            case nested_io_flnest0_walker_guest0_st is
+                when IDLE =>
+                    if bool(wn_io_flnest_start) then
+                        nested_io_flnest0_walker_guest0_a_us <= '1';
+                        nested_io_flnest0_walker_guest0_a_rw <= '1';
+                        nested_io_flnest0_walker_guest0_a_below3 <= '0';
+                        nested_io_flnest0_walker_guest0_a_below2 <= '0';
+                        nested_io_flnest0_walker_guest0_pend_5 <= '0';
+                        nested_io_flnest0_walker_guest0_pend_4 <= '0';
+                        nested_io_flnest0_walker_guest0_pend_3 <= '0';
+                        nested_io_flnest0_walker_guest0_pend_2 <= '0';
+                        nested_io_flnest0_walker_guest0_pend_1 <= '0';
+                        nested_io_flnest0_walker_guest0_le <= to_unsigned(0, 64);
+                        in2 := wn_io_flnest_i_addr;
+                        in3 := (wn_io_flnest_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := (wn_io_flnest_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in7 := wn_io_flnest_i_addr;
+                        in8 := (wn_io_flnest_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := (wn_io_flnest_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if (wn_io_flnest_r_FL_WALK(2-1 downto 0) = 1) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (wn_io_flnest_i_addr /= in0) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(8, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(0, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        else
+                            if (wn_io_flnest_r_FL_WALK(2-1 downto 0) = 1) then
+                                nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                nested_io_flnest0_walker_guest0_lvl <= to_unsigned(5, 3);
+                            else
+                                nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                nested_io_flnest0_walker_guest0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when XWAIT =>
+                    if bool(nested_io_flnest0_x_rnow) then
+                        used := '0';
+                        if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (nested_io_flnest0_walker_guest0_lvl = 4) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (nested_io_flnest0_walker_guest0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (nested_io_flnest0_walker_guest0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (nested_io_flnest0_walker_guest0_lvl = 1) then
+                            uok := '1';
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(wn_io_flnest_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(wn_io_flnest_r_FL_WALK(6)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (bool(wn_io_flnest_r_FL_WALK(2)) and (not bool(wn_io_flnest_r_FL_WALK(5)))) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            nested_io_flnest0_walker_guest0_le <= uw;
+                            if True then
+                                null;
+                            else
+                                null;
+                            end if;
+                            nested_io_flnest0_walker_guest0_st <= UWAIT;
+                        else
+                            nested_io_flnest0_walker_guest0_le <= m_rdata;
+                            if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                                if (not bool(m_rdata(0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (5 = 3));
+                                    nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (5 = 2));
+                                    nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                    nested_io_flnest0_walker_guest0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (nested_io_flnest0_walker_guest0_lvl = 4) then
+                                if (not bool(m_rdata(0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (4 = 3));
+                                    nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                    v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (4 = 2));
+                                    nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                    nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                    nested_io_flnest0_walker_guest0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (nested_io_flnest0_walker_guest0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if (not bool(m_rdata(0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(6, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                        v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                        if bool(wn_io_flnest_k_tr) then
+                                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                                        else
+                                            wn_io_flnest_o_level <= to_unsigned(3, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (30 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                            elsif (30 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                            elsif (30 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                            elsif (30 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                            elsif (30 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                            elsif (30 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                            elsif (30 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                            elsif (30 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                            elsif (30 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                            elsif (30 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                            elsif (30 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                            elsif (30 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                            elsif (30 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                            elsif (30 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                            elsif (30 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                            elsif (30 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                            elsif (30 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                            elsif (30 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                            elsif (30 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                            elsif (30 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            wn_io_flnest_o_gpa <= leaf_pa;
+                                            nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (3 = 3));
+                                        nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (3 = 2));
+                                        nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                        nested_io_flnest0_walker_guest0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (nested_io_flnest0_walker_guest0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if (not bool(m_rdata(0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(5, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                        v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                        if bool(wn_io_flnest_k_tr) then
+                                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                                        else
+                                            wn_io_flnest_o_level <= to_unsigned(2, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (21 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                            elsif (21 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                            elsif (21 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                            elsif (21 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                            elsif (21 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                            elsif (21 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                            elsif (21 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                            elsif (21 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                            elsif (21 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                            elsif (21 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                            elsif (21 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                            elsif (21 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                            elsif (21 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                            elsif (21 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                            elsif (21 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                            elsif (21 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                            elsif (21 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                            elsif (21 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                            elsif (21 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                            elsif (21 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            wn_io_flnest_o_gpa <= leaf_pa;
+                                            nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                        end if;
+                                    end if;
+                                else
+                                    if (not bool(m_rdata(0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                        nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                        v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                        nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                        v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (2 = 3));
+                                        nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                        v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (2 = 2));
+                                        nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                        nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                        nested_io_flnest0_walker_guest0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (nested_io_flnest0_walker_guest0_lvl = 1) then
+                                if (not bool(m_rdata(0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(m_rdata(2)));
+                                    nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                    v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(m_rdata(1)));
+                                    nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                    v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                    v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                    if bool(wn_io_flnest_k_tr) then
+                                        nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                        nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                        nested_io_flnest0_walker_guest0_st <= FAULT;
+                                    else
+                                        wn_io_flnest_o_level <= to_unsigned(1, 3);
+                                        wn_io_flnest_o_gpa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                        nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    elsif bool(nested_io_flnest0_x_done) then
+                        if (nested_io_flnest0_x_status /= 0) then
+                            nested_io_flnest0_walker_guest0_st <= NFAULT;
+                        else
+                            wn_io_flnest_o_pa <= nested_io_flnest0_x_pa;
+                            wn_io_flnest_o_aux <= nested_io_flnest0_x_level;
+                            if (False or bool(nested_io_flnest0_walker_guest0_pend_5) or bool(nested_io_flnest0_walker_guest0_pend_4) or bool(nested_io_flnest0_walker_guest0_pend_3) or bool(nested_io_flnest0_walker_guest0_pend_2) or bool(nested_io_flnest0_walker_guest0_pend_1)) then
+                                nested_io_flnest0_walker_guest0_st <= ADREQ;
+                            else
+                                wn_io_flnest_o_status <= to_unsigned(0, 8);
+                                wn_io_flnest_done <= '1';
+                                nested_io_flnest0_walker_guest0_st <= IDLE;
+                            end if;
+                        end if;
+                    end if;
+                when NFAULT =>
+                    wn_io_flnest_o_status <= (64 + nested_io_flnest0_x_status);
+                    wn_io_flnest_o_level <= nested_io_flnest0_x_level;
+                    if bool(nested_io_flnest0_walker_guest0_x_on_table_h) then
+                        wn_io_flnest_o_aux <= nested_io_flnest0_walker_guest0_lvl;
+                    else
+                        wn_io_flnest_o_aux <= to_unsigned(7, 3);
+                    end if;
+                    wn_io_flnest_o_n_final <= to_unsigned((not bool(nested_io_flnest0_walker_guest0_x_on_table_h)), 1);
+                    ns0 := to_unsigned(0, 1);
+                    ns0 := to_unsigned(0, 1);
+                    if ((nested_io_flnest0_h_r_R /= 0) and (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0'))) then
+                        ns0 := to_unsigned(1, 1);
+                    end if;
+                    wn_io_flnest_o_n_R <= ns0;
+                    ns1 := to_unsigned(0, 1);
+                    ns1 := to_unsigned(0, 1);
+                    if (((nested_io_flnest0_h_r_W /= 0) and (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0'))) and ((nested_io_flnest0_walker_guest0_a_rw /= '0') or (bool(wn_io_flnest_r_FL_WALK(3)) and (not bool(wn_io_flnest_r_FL_WALK(4)))))) then
+                        ns1 := to_unsigned(1, 1);
+                    end if;
+                    wn_io_flnest_o_n_W <= ns1;
+                    wn_io_flnest_o_n_U <= nested_io_flnest0_h_r_U;
+                    wn_io_flnest_o_n_shift <= nested_io_flnest0_h_r_shift;
+                    ns2 := to_unsigned(0, 5);
+                    ns3 := to_unsigned(0, 5);
+                    if (nested_io_flnest0_walker_guest0_a_below3 /= '0') then
+                        ns3 := to_unsigned(21, 5);
+                    else
+                        ns3 := to_unsigned(30, 5);
+                    end if;
+                    if (nested_io_flnest0_walker_guest0_a_below2 /= '0') then
+                        ns2 := to_unsigned(12, 5);
+                    else
+                        ns2 := ns3;
+                    end if;
+                    wn_io_flnest_o_n_guest_shift <= unsigned'(to_unsigned(0, 1) & ns2);
+                    wn_io_flnest_o_n_frame <= nested_io_flnest0_h_r_frame;
+                    wn_io_flnest_done <= '1';
+                    nested_io_flnest0_walker_guest0_st <= IDLE;
+                when FAULT =>
+                    wn_io_flnest_o_status <= nested_io_flnest0_walker_guest0_fault_k;
+                    wn_io_flnest_o_level <= nested_io_flnest0_walker_guest0_flevel;
+                    wn_io_flnest_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 8);
+                    rs1 := to_unsigned(0, 8);
+                    rs2 := to_unsigned(0, 8);
+                    rs3 := to_unsigned(0, 8);
+                    rs4 := to_unsigned(0, 8);
+                    if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 8) then
+                        rs4 := to_unsigned(128, 8);
+                    else
+                        rs4 := to_unsigned(0, 8);
+                    end if;
+                    if (((nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 4) or (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 5)) or (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 6)) then
+                        rs3 := to_unsigned(114, 8);
+                    else
+                        rs3 := rs4;
+                    end if;
+                    if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 3) then
+                        rs2 := to_unsigned(133, 8);
+                    else
+                        rs2 := rs3;
+                    end if;
+                    if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 2) then
+                        rs1 := to_unsigned(129, 8);
+                    else
+                        rs1 := rs2;
+                    end if;
+                    if (nested_io_flnest0_walker_guest0_fault_k(4-1 downto 0) = 1) then
+                        rs0 := to_unsigned(113, 8);
+                    else
+                        rs0 := rs1;
+                    end if;
+                    wn_io_flnest_o_r_reason <= rs0;
+                    rs5 := to_unsigned(0, 1);
+                    rs5 := to_unsigned(0, 1);
+                    if (bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0')) then
+                        rs5 := to_unsigned(1, 1);
+                    end if;
+                    wn_io_flnest_o_r_R <= rs5;
+                    rs6 := to_unsigned(0, 1);
+                    rs6 := to_unsigned(0, 1);
+                    if ((bool(wn_io_flnest_r_FL_WALK(3)) or (nested_io_flnest0_walker_guest0_a_us /= '0')) and ((nested_io_flnest0_walker_guest0_a_rw /= '0') or (bool(wn_io_flnest_r_FL_WALK(3)) and (not bool(wn_io_flnest_r_FL_WALK(4)))))) then
+                        rs6 := to_unsigned(1, 1);
+                    end if;
+                    wn_io_flnest_o_r_W <= rs6;
+                    rs7 := to_unsigned(0, 7);
+                    rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_io_flnest0_walker_guest0_flevel), 7);
+                    rs8 := to_unsigned(0, 8);
+                    rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+                    wn_io_flnest_o_r_shift <= rs8(6-1 downto 0);
+                    wn_io_flnest_o_r_frame <= unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    wn_io_flnest_done <= '1';
+                    nested_io_flnest0_walker_guest0_st <= IDLE;
+                when ADREQ =>
+                    if bool(nested_io_flnest0_walker_guest0_pend_5) then
+                        nested_io_flnest0_walker_guest0_pend_5 <= '0';
+                        if True then
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(5, 3);
+                        else
+                            null;
+                        end if;
+                        nested_io_flnest0_walker_guest0_st <= ADWAIT;
+                    elsif bool(nested_io_flnest0_walker_guest0_pend_4) then
+                        nested_io_flnest0_walker_guest0_pend_4 <= '0';
+                        if True then
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(4, 3);
+                        else
+                            null;
+                        end if;
+                        nested_io_flnest0_walker_guest0_st <= ADWAIT;
+                    elsif bool(nested_io_flnest0_walker_guest0_pend_3) then
+                        nested_io_flnest0_walker_guest0_pend_3 <= '0';
+                        if True then
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(3, 3);
+                        else
+                            null;
+                        end if;
+                        nested_io_flnest0_walker_guest0_st <= ADWAIT;
+                    elsif bool(nested_io_flnest0_walker_guest0_pend_2) then
+                        nested_io_flnest0_walker_guest0_pend_2 <= '0';
+                        if True then
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(2, 3);
+                        else
+                            null;
+                        end if;
+                        nested_io_flnest0_walker_guest0_st <= ADWAIT;
+                    elsif bool(nested_io_flnest0_walker_guest0_pend_1) then
+                        nested_io_flnest0_walker_guest0_pend_1 <= '0';
+                        if True then
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(1, 3);
+                        else
+                            null;
+                        end if;
+                        nested_io_flnest0_walker_guest0_st <= ADWAIT;
+                    else
+                        wn_io_flnest_o_status <= to_unsigned(0, 8);
+                        wn_io_flnest_done <= '1';
+                        nested_io_flnest0_walker_guest0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(nested_io_flnest0_x_done) then
+                        if (nested_io_flnest0_x_status /= 0) then
+                            nested_io_flnest0_walker_guest0_st <= NFAULT;
+                        else
+                            nested_io_flnest0_walker_guest0_st <= ADREQ;
+                        end if;
+                    end if;
+                when UWAIT =>
+                    if bool(nested_io_flnest0_x_done) then
+                        if (nested_io_flnest0_x_status /= 0) then
+                            nested_io_flnest0_walker_guest0_st <= NFAULT;
+                        else
+                            nested_io_flnest0_walker_guest0_st <= PROC;
+                        end if;
+                    end if;
+                when PROC =>
+                    nested_io_flnest0_walker_guest0_le <= nested_io_flnest0_walker_guest0_le;
+                    if (nested_io_flnest0_walker_guest0_lvl = 5) then
+                        if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(5, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (5 = 3));
+                            nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (5 = 2));
+                            nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_io_flnest0_walker_guest0_st <= XWAIT;
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 4) then
+                        if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(4, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (4 = 3));
+                            nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                            v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (4 = 2));
+                            nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                            nested_io_flnest0_walker_guest0_st <= XWAIT;
+                            nested_io_flnest0_walker_guest0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 3) then
+                        if (bool(nested_io_flnest0_walker_guest0_le(7)) and True) then
+                            if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((nested_io_flnest0_walker_guest0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(6, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                if bool(wn_io_flnest_k_tr) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                else
+                                    wn_io_flnest_o_level <= to_unsigned(3, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    wn_io_flnest_o_gpa <= leaf_pa;
+                                    nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((nested_io_flnest0_walker_guest0_le and to_unsigned(128, 64)) /= 0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(3, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (3 = 3));
+                                nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (3 = 2));
+                                nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                nested_io_flnest0_walker_guest0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 2) then
+                        if bool(nested_io_flnest0_walker_guest0_le(7)) then
+                            if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((nested_io_flnest0_walker_guest0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(5, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                                v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                                if bool(wn_io_flnest_k_tr) then
+                                    nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                    nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                    nested_io_flnest0_walker_guest0_st <= FAULT;
+                                else
+                                    wn_io_flnest_o_level <= to_unsigned(2, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 13) & wn_io_flnest_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 14) & wn_io_flnest_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 15) & wn_io_flnest_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 16) & wn_io_flnest_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 17) & wn_io_flnest_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 18) & wn_io_flnest_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 19) & wn_io_flnest_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 20) & wn_io_flnest_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 21) & wn_io_flnest_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 22) & wn_io_flnest_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 23) & wn_io_flnest_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 24) & wn_io_flnest_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 25) & wn_io_flnest_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 26) & wn_io_flnest_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 27) & wn_io_flnest_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 28) & wn_io_flnest_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 29) & wn_io_flnest_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 30) & wn_io_flnest_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 31) & wn_io_flnest_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    wn_io_flnest_o_gpa <= leaf_pa;
+                                    nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                end if;
+                            end if;
+                        else
+                            if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(2, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                                nested_io_flnest0_walker_guest0_a_us <= v_us;
+                                v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                                nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                                v_below3 := stdl(bool(nested_io_flnest0_walker_guest0_a_below3) or (2 = 3));
+                                nested_io_flnest0_walker_guest0_a_below3 <= v_below3;
+                                v_below2 := stdl(bool(nested_io_flnest0_walker_guest0_a_below2) or (2 = 2));
+                                nested_io_flnest0_walker_guest0_a_below2 <= v_below2;
+                                nested_io_flnest0_walker_guest0_st <= XWAIT;
+                                nested_io_flnest0_walker_guest0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (nested_io_flnest0_walker_guest0_lvl = 1) then
+                        if (not bool(nested_io_flnest0_walker_guest0_le(0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(1, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((not bool(wn_io_flnest_r_FL_WALK(5))) and (not bool(wn_io_flnest_r_FL_WALK(3)))) and (not bool(nested_io_flnest0_walker_guest0_le(2)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(2, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif ((((not bool(wn_io_flnest_r_FL_WALK(5))) and bool(wn_io_flnest_r_FL_WALK(2))) and (not bool(nested_io_flnest0_walker_guest0_le(1)))) and ((not bool(wn_io_flnest_r_FL_WALK(3))) or bool(wn_io_flnest_r_FL_WALK(4)))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(3, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        elsif (((nested_io_flnest0_walker_guest0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(wn_io_flnest_r_FL_WALK(7))) and ((nested_io_flnest0_walker_guest0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(4, 8);
+                            nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                            nested_io_flnest0_walker_guest0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(nested_io_flnest0_walker_guest0_a_us) and bool(nested_io_flnest0_walker_guest0_le(2)));
+                            nested_io_flnest0_walker_guest0_a_us <= v_us;
+                            v_rw := stdl(bool(nested_io_flnest0_walker_guest0_a_rw) and bool(nested_io_flnest0_walker_guest0_le(1)));
+                            nested_io_flnest0_walker_guest0_a_rw <= v_rw;
+                            v_below3 := nested_io_flnest0_walker_guest0_a_below3;
+                            v_below2 := nested_io_flnest0_walker_guest0_a_below2;
+                            if bool(wn_io_flnest_k_tr) then
+                                nested_io_flnest0_walker_guest0_fault_k <= to_unsigned(7, 8);
+                                nested_io_flnest0_walker_guest0_flevel <= to_unsigned(1, 3);
+                                nested_io_flnest0_walker_guest0_st <= FAULT;
+                            else
+                                wn_io_flnest_o_level <= to_unsigned(1, 3);
+                                wn_io_flnest_o_gpa <= unsigned'(to_unsigned(0, 16) & nested_io_flnest0_walker_guest0_le(48-1 downto 12) & wn_io_flnest_i_addr(12-1 downto 0));
+                                nested_io_flnest0_walker_guest0_st <= XWAIT;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    nested_io_flnest0_walker_guest0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process nested_io_flnest0_walker_guest0_fsm;
+
+nested_io_flnest0_x_table <= stdl(bool(nested_io_flnest0_x_on_table) and (not bool(nested_io_flnest0_x_pwrite)) and (not bool(nested_io_flnest0_x_update)));
+nested_io_flnest0_hb_SL_WALK <= wn_io_flnest_r_SL_WALK;
 
 walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
     variable pending: std_logic;
@@ -11487,4 +15734,4 @@ begin
 end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;
--- virtspec conversion 9e55cd3cdd51509f6854084b of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 2a5d5ef08b6005e2c07d65ef5f8cfc848a7a462f2f34341282b19465b1db202b
+-- virtspec conversion 1e9da8259266fb1790593168 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b

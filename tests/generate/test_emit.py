@@ -18,8 +18,8 @@ def test_rendering_is_deterministic(specs):
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_checked_in_files_are_fresh(specs, name):
-    """Every model's files, its converted Verilog and VHDL included; one test a spec, so that
-    the parallel workers split the conversions (all of them in one test were the suite's longest)."""
+    """Every model's files, its converted Verilog and VHDL included (taken as converted when
+    their conversion lines name the current key, converted again otherwise); one test a spec."""
     for _, directory, files in emit.render_models(specs[name], ROOT / "generated"):
         assert emit.stale(files, directory) == []
 

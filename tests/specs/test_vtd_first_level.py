@@ -17,6 +17,13 @@ the layouts it gives (notes/iommu-facts.md section 22):
   (0 write, 1 read), F 127.
 The walk writes the A flag (and EA with EAFE = 1, D at the leaf of a write) into each entry
 once it passed its checks (QEMU vtd_iova_to_flpte), before the next entry is read.
+
+Nested translation (PGTT = 011b, VT-d 3.8): every first-level table address, every A/D
+update's address and the output are guest-physical, translated by the second-level tables
+of the PASID entry (SLPTPTR 63:12, AW 4:2; 9.8 entries: R 0, W 1, PS 7, ADDR 47:12) first:
+a table read needs R (75h for the top first-level entry, 76h below), an A/D update W (77h),
+the output the request's (85h write, 86h read); 74h / 83h a table address / the output
+beyond the second-level width, 7Ah second-level reserved bits.
 """
 import pytest
 
@@ -247,3 +254,133 @@ def test_model_agrees_with_reference_on_golden_images(generated):
     for sc, model_run in zip(scenarios, run_model(model, ref, scenarios)):
         trace, mem = [], dict(sc.memory)
         assert compare(Run(ref.decide(mem, sc.request, trace), trace, mem), model_run) == [], sc.request
+
+
+# ---- nested translation -------------------------------------------------------------------
+# Second level (AW = 010b, 4 levels): SL-PML4E at 500000h -> SL-PDPT 580000h, SL-PDPE 0 ->
+# SL-PD 590000h, whose entries k = 3..7 map 2-MByte pages: guest-physical k * 2M to host
+# physical HB + k * 2M. Each second-level walk of a guest-physical address below 1 GiB reads
+# 500000h, 580000h and 590000h + 8k. The first-level tables are at guest-physical 600000h
+# (k = 3, the FL-PML4 table FLPTPTR gives), 800000h (4), A00000h (5), C00000h (6), and the
+# 4-KByte page at E00000h (7): ADDR = 40_0020_3ABCh reads FL entries at guest-physical
+# 600000h, 800800h, A00008h, C00018h, at host physical HB plus those.
+NESTED, HB = 3, 0x1_0000_0000
+SL_RW = 3
+
+
+def nested_tables(perms=None, sl_pde_extra=0, guest=None):
+    perms = perms or {}
+    mem = {0x50_0000: 0x58_0000 | SL_RW, 0x58_0000: 0x59_0000 | SL_RW}
+    for k in range(3, 8):
+        mem[0x59_0000 + 8 * k] = (HB + k * 0x20_0000) | PS | perms.get(k, SL_RW) | (sl_pde_extra if k == 7 else 0)
+    guest = guest or {0x60_0000: 0x80_0000 | FLAGS, 0x80_0800: 0xA0_0000 | FLAGS,
+                      0xA0_0008: 0xC0_0000 | FLAGS, 0xC0_0018: 0xE0_0000 | FLAGS}
+    mem.update({HB + a: v for a, v in guest.items()})
+    return mem
+
+
+def nested_structures(aw=2, slptptr=0x50_0000, **kw):
+    mem = structures(pgtt=NESTED, **kw)
+    mem[PE_E] |= slptptr | aw << 2
+    mem[PE_E + 16] = mem[PE_E + 16] & 0xFFF | 0x60_0000
+    return mem
+
+
+def sl_walk(k):
+    return [0x50_0000, 0x58_0000, 0x59_0000 + 8 * k]
+
+
+def test_nested_translation_of_a_read(ref):
+    out, trace, mem = decide(ref, {**nested_structures(), **nested_tables()}, request(DMA_READ, addr=ADDR))
+    assert out["rule"] == "sm_nested_translated", out
+    f = out["fields"]
+    # the output: guest-physical E00ABCh, host physical HB + E00ABCh
+    assert (f["outcome"], f["address"], f["domain"]) == (TRANSLATED_OUT, HB + 0xE0_0ABC, DID)
+    # per first-level entry: the second-level walk of its address, its read, the
+    # second-level walk of the A update (write access), the write; then the output's walk
+    expected = []
+    for k, gpa in zip((3, 4, 5, 6), (0x60_0000, 0x80_0800, 0xA0_0008, 0xC0_0018)):
+        expected += [(0, a) for a in sl_walk(k)] + [(0, HB + gpa)] + [(0, a) for a in sl_walk(k)] + [(1, HB + gpa)]
+    expected += [(0, a) for a in sl_walk(7)]
+    assert [(op, a) for op, a, _v in trace[len(UP_TO_PE):]] == expected
+    assert mem[HB + 0xC0_0018] == 0xE0_0000 | FLAGS | A
+
+
+@pytest.mark.parametrize("perms, kind, rule, fr, t", [
+    # the top first-level table's 2-MByte region write-only: reading the FL-PML4E, 75h
+    ({3: 2}, DMA_READ, "sm_nested_table_read_denied", 0x75, 1),
+    # the FL-PDPT's region not present (R = W = 0): 76h
+    ({4: 0}, DMA_READ, "sm_nested_table_read_denied", 0x76, 1),
+    # the FL-PD's region read-only: its A update is denied, 77h
+    ({5: 1}, DMA_READ, "sm_nested_update_denied", 0x77, 1),
+    # the page's region read-only, a write: 85h, T = 0
+    ({7: 1}, DMA_WRITE, "sm_nested_write_denied", 0x85, 0),
+    # the page's region write-only, a read: 86h
+    ({7: 2}, DMA_READ, "sm_nested_read_denied", 0x86, 1),
+])
+def test_nested_second_level_permission_faults(ref, perms, kind, rule, fr, t):
+    out, _, _ = decide(ref, {**nested_structures(), **nested_tables(perms)}, request(kind, addr=ADDR))
+    blocked(out, rule, fr, t)
+    out, _, _ = decide(ref, {**nested_structures(pe_fpd=1), **nested_tables(perms)}, request(kind, addr=ADDR))
+    assert out["rule"] == rule and out["fields"]["recorded"] == 0
+
+
+def test_nested_second_level_reserved_bits_are_7ah(ref):
+    # bit 51 of the page's SL-PDE (above HAW = 48): 7Ah, met by the output's walk
+    out, _, _ = decide(ref, {**nested_structures(), **nested_tables(sl_pde_extra=1 << 51)}, request(DMA_READ, addr=ADDR))
+    blocked(out, "sm_nested_reserved", 0x7A, 1)
+
+
+def test_nested_addresses_beyond_the_second_level_width(ref):
+    # AW = 001b (3 levels, 39 bits), SLPTPTR = the SL-PDPT at 580000h: the same mappings,
+    # walked from 580000h. An FL-PML4E pointing at guest-physical 80_0000_0000h (bit 39):
+    # 74h; a 4-KByte page at 80_0000_0000h: the output beyond the width, 83h.
+    far = 0x80_0000_0000
+    guest = {0x60_0000: far | FLAGS}
+    out, _, _ = decide(ref, {**nested_structures(aw=1, slptptr=0x58_0000), **nested_tables(guest=guest)},
+                       request(DMA_READ, addr=ADDR))
+    blocked(out, "sm_nested_table_beyond_width", 0x74, 1)
+    guest = {0x60_0000: 0x80_0000 | FLAGS, 0x80_0800: 0xA0_0000 | FLAGS, 0xA0_0008: 0xC0_0000 | FLAGS,
+             0xC0_0018: far | FLAGS}
+    out, _, _ = decide(ref, {**nested_structures(aw=1, slptptr=0x58_0000), **nested_tables(guest=guest)},
+                       request(DMA_READ, addr=ADDR))
+    blocked(out, "sm_nested_beyond_width", 0x83, 1)
+
+
+def test_nested_first_level_fault(ref):
+    # the FL-PTE not present: 71h, as in first-level translation
+    guest = {0x60_0000: 0x80_0000 | FLAGS, 0x80_0800: 0xA0_0000 | FLAGS, 0xA0_0008: 0xC0_0000 | FLAGS,
+             0xC0_0018: 0xE0_0000 | RW | US}
+    out, _, _ = decide(ref, {**nested_structures(), **nested_tables(guest=guest)}, request(DMA_READ, addr=ADDR))
+    blocked(out, "sm_fl_not_present", 0x71, 1)
+
+
+def test_nested_translation_request(ref):
+    # a 2-MByte first-level page (FL-PDE PS = 1 at guest-physical E00000h) over the 2-MByte
+    # second-level page k = 7: one 2-MByte translation at HB + E00000h, S = 1 and bits 19:12
+    # set: 1_00EF_F000h; R = W = 1; no flag written
+    guest = {0x60_0000: 0x80_0000 | FLAGS, 0x80_0800: 0xA0_0000 | FLAGS, 0xA0_0008: 0xE0_0000 | FLAGS | PS}
+    mem = {**nested_structures(dte=1), **nested_tables(guest=guest)}
+    out, trace, _ = decide(ref, mem, request(DMA_READ, addr=ADDR & ~0xFFF, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_nested_ats_translation", out
+    f = out["fields"]
+    assert (f["outcome"], f["cpl_status"], f["domain"]) == (COMPLETED, 0, DID)
+    assert f["cpl"] == (HB + 0xE0_0000) | 0xF_F000 | 1 << 11 | 2 | 1
+    assert all(op == 0 for op, _a, _v in trace)
+    # the 4-KByte first-level page inside it: a 4-KByte translation of HB + E00000h; the
+    # second level read-only: W = 0
+    mem = {**nested_structures(dte=1), **nested_tables({7: 1})}
+    out, _, _ = decide(ref, mem, request(DMA_READ, addr=ADDR & ~0xFFF, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_nested_ats_translation" and out["fields"]["cpl"] == (HB + 0xE0_0000) | 1
+    # the output's second-level entry not present: a completion granting nothing
+    mem = {**nested_structures(dte=1), **nested_tables({7: 0})}
+    out, _, _ = decide(ref, mem, request(DMA_READ, addr=ADDR & ~0xFFF, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_nested_ats_not_present" and out["fields"]["cpl"] == 0
+
+
+def test_model_agrees_with_reference_on_a_nested_image(generated):
+    ref, model = generated["intel_vtd"]
+    sc = Scenario(request(DMA_WRITE, addr=ADDR), {**nested_structures(), **nested_tables()}, latency_seed=3)
+    (model_run,) = run_model(model, ref, [sc])
+    trace, mem = [], dict(sc.memory)
+    assert compare(Run(ref.decide(mem, sc.request, trace), trace, mem), model_run) == []

@@ -11,7 +11,7 @@ out by hand from the VT-d specification (D51397) and the layouts it gives:
 - 3.4.3 / 9.5: the PASID's bits 19:6 index the PASID directory (8-byte entries: P 0,
   FPD 1, 11:2 reserved, SMPTBLPTR 63:12), bits 5:0 the PASID table (64-byte entries);
 - 9.6: the PASID table entry: P 0, FPD 1, AW 4:2, PGTT 8:6 (010b second-level, 100b
-  pass-through; 011b invalid without ECAP_REG.NEST), bits 11:10 reserved,
+  pass-through; 101b reserved), bits 11:10 reserved,
   SLPTPTR 63:12; DID 79:64, bits 86:80 reserved; bits 139:136 reserved;
 - 3.7 / 9.8: the second-level tables, as in legacy mode;
 - 9.9: FRCD_REG: FI 63:12, SID 79:64, PP 95, FR 103:96, PV 123:104, AT 125:124, T 126
@@ -46,7 +46,7 @@ RID_PASID = 0x41                     # directory index 1, table index 1
 PDIR_E = PDIR + 1 * 8                # 0x300008
 PE_E = PTBL + 1 * 64                 # 0x400040
 R, W = 1, 2
-SL, PT_GTT, NESTED = 2, 4, 3         # PGTT (first-level: tests/specs/test_vtd_first_level.py)
+SL, PT_GTT, PGTT_RSVD = 2, 4, 5      # PGTT (101b reserved; first-level and nested: tests/specs/test_vtd_first_level.py)
 
 
 def request(kind=DMA_READ, addr=0, at=UNTRANSLATED, sid=SID, pv=0, pasid=0, rtaddr=SM_RTADDR):
@@ -172,7 +172,7 @@ def test_legacy_mode_request_with_pasid(ref):
     ({**root(), **context(), PDIR_E: PTBL | 3}, "sm_pasid_entry_not_present", 0x59, 0),  # directory FPD
     ({**structures(), PE_E: SLPT | SL << 6 | 2 << 2 | 1 | 1 << 10}, "sm_pasid_entry_reserved", 0x5A, 1),
     ({**structures(), PE_E + 8: DID | 1 << 16}, "sm_pasid_entry_reserved", 0x5A, 1),
-    ({**structures(), PE_E: SLPT | NESTED << 6 | 2 << 2 | 1}, "sm_pasid_entry_invalid", 0x5B, 1),
+    ({**structures(), PE_E: SLPT | PGTT_RSVD << 6 | 2 << 2 | 1}, "sm_pasid_entry_invalid", 0x5B, 1),
     ({**structures(), PE_E: SLPT | SL << 6 | 0 << 2 | 1}, "sm_pasid_entry_invalid", 0x5B, 1),
     ({**structures(), PE_E: SLPT | 7 << 6 | 2 << 2 | 1 | 2}, "sm_pasid_entry_invalid", 0x5B, 0),
 ])
@@ -263,7 +263,7 @@ def test_model_agrees_with_reference_on_golden_images(generated):
               ({**structures(), **sl_tables(pte=0x9000_0000 | R)}, request(DMA_WRITE, addr=ADDR)),
               ({**root(), **context()}, request(DMA_READ, addr=ADDR, pv=1, pasid=0x12345)),
               ({**root(hi=UCT)}, request(DMA_READ, addr=0x5000, sid=SID_UP)),
-              ({**structures(), PE_E: SLPT | NESTED << 6 | 2 << 2 | 1}, request(DMA_READ, addr=ADDR)),
+              ({**structures(), PE_E: SLPT | PGTT_RSVD << 6 | 2 << 2 | 1}, request(DMA_READ, addr=ADDR)),
               ({**structures(dte=1), **sl_tables()}, request(DMA_READ, addr=ADDR & ~0xFFF, at=1))]
     scenarios = [Scenario(req, mem, latency_seed=i) for i, (mem, req) in enumerate(images)]
     for sc, model_run in zip(scenarios, run_model(model, ref, scenarios)):

@@ -153,3 +153,28 @@ def test_two_nested_walks_convert_and_compile(toy_twice, tmp_path):
     if shutil.which("iverilog"):
         ok, messages = hdl.compile_verilog(files)
         assert ok, messages
+
+
+def test_a_walk_whose_roots_are_slices_of_a_structure_word_is_built_where_they_point(tmp_path):
+    """tests/data/toy_nested_bound.vspec binds both roots of a composition's walk to SLICES
+    of a directory entry's words (page number and mode side by side, a request bit ORed in
+    beside them), and the walk's guard reads the mode bits. The stimulus draws the root
+    registers with the composition's factory and writes the page numbers back into the
+    entry (the tables lie where the entry points), keeping the mode bits the guard was
+    steered to. Measured at seed 1, 200 scenarios: 33 walks translate (exit `done`); before,
+    such a binding was fixed to whatever the entry held (roots the tables were not built
+    at) and 8 did."""
+    import random
+    from collections import Counter
+
+    from codegen.verify.stimulus.translation import Draw
+    from codegen.verify.stimulus.unit import UnitScenarioFactory
+    spec = compile_spec(DATA / "toy_nested_bound.vspec")
+    out = tmp_path / "toy_nested_bound"
+    emit.write(emit.render(spec), out)
+    ref, _ = harness.load_generated(out)
+    factory, draw = UnitScenarioFactory(spec), Draw(random.Random(1))
+    rules = Counter(ref.decide(dict(sc.memory), dict(sc.request), []).get("rule")
+                    for sc in (factory.make(draw) for _ in range(200)))
+    assert rules["done"] >= 20, rules
+    assert rules["guest_fault"] and rules["host_fault"] and rules["invalid"], rules

@@ -1840,7 +1840,7 @@ class ScenarioFactory:
              legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
              host_fault_at: tuple[str, int] | None = None, exact: bool = False,
              access_override: dict | None = None, input_override: int | None = None,
-             host_tables: dict | None = None) -> Scenario:
+             host_tables: dict | None = None, ctx_bits: dict | None = None) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
         (`guest_legal` overrides it for the guest stage, the only stage of a one-dimensional
         walk), and `exact` makes them take those values every time; a plan fixes the
@@ -1851,8 +1851,10 @@ class ScenarioFactory:
         `input_override` the input (a unit's walk whose input is computed, not drawn);
         `host_tables` maps a host root to the intent["host_tables"] of an earlier scenario
         that built under it (a unit's second walk through the same host tables): this one
-        follows and extends those host entries instead of drawing others over them."""
-        ctx = self._draw_ctx(draw, ctx_override or {})
+        follows and extends those host entries instead of drawing others over them;
+        `ctx_bits` maps a context register to (mask, value): bits fixed in a register drawn
+        otherwise (a unit's binding of a register to structure fields and other bits)."""
+        ctx = self._fixed_bits(self._draw_ctx(draw, ctx_override or {}), ctx_bits)
         if self._off_conditions("guest") or self._off_conditions("host"):
             self._steer_off(draw, ctx, ctx_override or {})
         memory: dict[int, int] = {}
@@ -1864,7 +1866,7 @@ class ScenarioFactory:
             for _ in range(8):
                 if not self._ctx_denies(ctx, access):
                     break
-                ctx = self._draw_ctx(draw, ctx_override)
+                ctx = self._fixed_bits(self._draw_ctx(draw, ctx_override), ctx_bits)
                 if self._off_conditions("guest") or self._off_conditions("host"):
                     self._steer_off(draw, ctx, ctx_override)
         preset = draw.chance(50) if preset_updates is None else preset_updates
@@ -1987,6 +1989,12 @@ class ScenarioFactory:
             intent["host_fault"] = host_fault and (host_fault[0], host_fault[1].name)
         request = {self.main.input_name: addr, **access, **ctx}
         return Scenario(request, memory, draw.int(0, 2**31), intent)
+
+    @staticmethod
+    def _fixed_bits(ctx: dict, bits: dict | None) -> dict:
+        for name, (m, value) in (bits or {}).items():
+            ctx[name] = (ctx[name] & ~m) | (value & m)
+        return ctx
 
     def _input_faults(self, draw: Draw, ctx: dict, access: dict, addr: int, override: dict
                       ) -> tuple[dict, int, str | None]:

@@ -15,12 +15,15 @@ drawn event and control block, so every bitmap read finds drawn data.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from codegen import ir
 from codegen.frontend.elaborate.unit import _folded_on_bindings, walk_always_checks
 from codegen.ir.expr import COMPARE, Expr, mask
 from codegen.verify.stimulus.translation import (
     Allocator,
     Draw,
+    Plan,
     Scenario,
     ScenarioFactory,
     StimulusError,
@@ -35,6 +38,9 @@ MASK64 = mask(64)
 # a unit scenario's chance (percent) of one word that answers a read with an error, where the
 # spec handles it
 ERROR_PERCENT = 10
+# draws of a composition's walk whose context is written back into structure fields, while
+# those fields switch the walk off
+BACK_TRIES = 8
 
 
 def _contains(e: Expr, key: tuple[str, str]) -> bool:
@@ -273,9 +279,13 @@ class UnitScenarioFactory:
             return value
         return draw.bits(width)
 
-    def _guards(self) -> list[Expr]:
-        """The `when` of each structure, bitmap and walk, in step order."""
-        nodes = [self.unit.step_node(kind, name) for kind, name in self.unit.steps]
+    def _guards(self, upto: str | None = None) -> list[Expr]:
+        """The `when` of each structure, bitmap and walk, in step order (with `upto`, those
+        of the steps up to and including that walk)."""
+        steps = list(self.unit.steps)
+        if upto is not None:
+            steps = steps[:steps.index(("walk", upto)) + 1]
+        nodes = [self.unit.step_node(kind, name) for kind, name in steps]
         return [n.when for n in nodes if n.when is not None]
 
     def field_of(self, ref_name: str) -> ir.StructField:
@@ -316,9 +326,14 @@ class UnitScenarioFactory:
             out[i], out[j] = out[j], out[i]
         return out
 
-    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None) -> Scenario:
-        """One scenario; `force` fixes event fields (e.g. the kind)."""
+    def make(self, draw: Draw, latency_seed: int | None = None, force: dict[str, int] | None = None,
+             target: Target | None = None) -> Scenario:
+        """One scenario; `force` fixes event fields (e.g. the kind); `target` aims it at a
+        coverage point (`target_of`): the guards up to the walk it names are steered every
+        time and the walk is built with its fault at its level, or its exit rule is steered
+        every time."""
         u = self.unit
+        aim_walk = target.walk if target is not None else None
         pool: list[tuple[int, int]] = []
         # the callee rules decided on the values drawn so far, by call: forgotten whenever
         # a value changes (the dicts below tell it, in a unit with calls)
@@ -383,7 +398,9 @@ class UnitScenarioFactory:
         keep: list[Expr] = []  # conditions a redraw must leave holding (a unit with calls)
 
         def steerable(r: Expr) -> bool:
-            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name)
+            # (the event's kind too when the scenario is aimed: the point may need another kind)
+            return r.kind in ("struct", "ctx") or (r.kind == "event" and (kind is None or r.name != kind.name
+                                                                          or target is not None)
                                                   and not (force and r.name in force))
 
         def blocked(cond: Expr) -> bool:
@@ -444,8 +461,9 @@ class UnitScenarioFactory:
         # the guard of each step, most of the time, so that deep steps (a walk behind valid
         # entries and enables) are reached; then, half of the time, one exit rule the event
         # can still take, so that rare exits (an intercept bit chosen by a vector) happen
-        for guard in self._guards():
-            if not evaluate(guard, lookup) and draw.chance(75) and not blocked(guard):
+        guards = self._guards(aim_walk)
+        for guard in guards:
+            if not evaluate(guard, lookup) and (aim_walk is not None or draw.chance(75)) and not blocked(guard):
                 steer(guard)
                 # in a unit with calls, a walk steered to run stays run while the later
                 # guards and the rules are steered: a callee's walk is reached about as often
@@ -453,14 +471,22 @@ class UnitScenarioFactory:
                 # caller pick the callee's early refusals as often as its walk otherwise)
                 if any(guard is g for g in self.walk_guards) and evaluate(guard, lookup):
                     keep.append(guard)
-        if self.call_rules and draw.chance(50):
+        if aim_walk is not None and guards and not evaluate(guards[-1], lookup) and not blocked(guards[-1]):
+            steer(guards[-1])  # the aimed walk's own guard last: the others may have moved it
+        if target is not None and target.rule is not None:
+            rule = next(f for x, f in zip(u.exits, self.fires) if x.name == target.rule)
+            if not blocked(rule) and not evaluate(rule, lookup):
+                steer(rule)
+        elif aim_walk is not None:
+            pass  # nothing more is steered: a rule steered now could undo the walk's guard
+        elif self.call_rules and draw.chance(50):
             # a rule of a callee, through its call: so that every rule of the callee is reached
             open_calls = [c for c in self.call_rules if not blocked(c)]
             if open_calls:
                 rule = draw.choice(open_calls)
                 if not evaluate(rule, lookup):
                     steer(rule)
-        if draw.chance(50):
+        if target is None and draw.chance(50):
             # a rule fires only when no rule before it does: steer toward the rule and
             # away from every earlier one (a late rule behind several refusals happens)
             open_rules = [fires for x, fires in zip(u.exits, self.fires) if not blocked(x.when)]
@@ -497,9 +523,11 @@ class UnitScenarioFactory:
             elif kind == "walk":
                 walk = u.step_node(kind, name)
                 if walk.nested:
-                    got = self._build_nested(draw, walk, lookup, memory, request, shared, values, place)
+                    got = self._build_nested(draw, walk, lookup, memory, request, shared, values, place,
+                                             aimed=target is not None and target.walk == name)
                 else:
-                    got = self._build_walk(draw, walk, lookup, memory, request)
+                    got = self._build_walk(draw, walk, lookup, memory, request,
+                                           target if target is not None and target.walk == name else None)
                 walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
                 if got and (self.walk_equalities or self.after_walk):
                     # what a later step compares with the walk's result: equal most of the time
@@ -541,17 +569,21 @@ class UnitScenarioFactory:
         """Whether some read of the unit may answer with an error: the spec says what it means."""
         return bool(self.erring or self.error_faults)
 
-    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT) -> Scenario:
+    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT,
+                   target: Target | None = None) -> Scenario:
         """`sc`, `percent` of the time, with one word the reference reads answering with an
         error: a word whose error the spec handles (a structure whose `S.error` a rule
         reads, an entry of a walk whose regime has a fault on `error`). Each word read is
         tried on the reference; the handled ones are grouped by what handled them (the
         structure, or the walk and the level of its fault) and a group is drawn, then a
         word of it, so that each structure and each level of a walk gets its share (a
-        structure of four words is not four times as likely as one table entry). A word
+        structure of four words is not four times as likely as one table entry). With a
+        `target` whose walk fault reads `error`, every time, a group of its walk (and
+        level) if there is one. A word
         whose error nothing handles is never drawn (a CPU walk that gets an error takes a
         machine check, which no spec here describes)."""
-        if not self.handles_errors() or not draw.chance(percent):
+        aimed = target is not None and target.fault in self.error_faults.get(target.walk, ())
+        if not self.handles_errors() or not aimed and not draw.chance(percent):
             return sc
         trace: list = []
         ref.decide(dict(sc.memory), dict(sc.request), trace)
@@ -562,6 +594,9 @@ class UnitScenarioFactory:
             key = self.error_handled(detail)
             if key:
                 groups.setdefault(key, []).append(addr)
+        if aimed:
+            groups = {k: v for k, v in groups.items()
+                      if any(part[:1] == (target.walk,) and target.level in (None, part[1]) for part in k)} or groups
         if not groups:
             return sc
         words = groups[draw.choice(list(groups))]
@@ -625,9 +660,11 @@ class UnitScenarioFactory:
         window = memory[((first >> 6) << 3) & MASK64] | (memory[(((first + span - 1) >> 6) << 3) & MASK64] << 64)
         lookups[b.name] = (window >> (first & 63)) & mask(span)
 
-    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> None:
+    def _build_walk(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
+                    target: Target | None = None) -> None:
         """The tables of the walk, at the root its bindings give, with the regime's own
-        table builder: a legal walk to a random leaf level, or one with a fault injected."""
+        table builder: a legal walk to a random leaf level, or one with a fault injected
+        (with `target`, its fault at its level when the walk's start level allows)."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return
         factory = self.walk_factories[walk.name]
@@ -644,11 +681,12 @@ class UnitScenarioFactory:
         used = {a >> 12 for a in memory} | pages
         alloc = Allocator(draw, factory._addr_width(self.table_spec, regime), used)
         builder = TableBuilder(self.table_spec, regime, draw, ctx, memory.__setitem__, alloc)
-        builder.legal = draw.chance(70)
+        plan = self._target_plan(draw, factory, regime, start, ctx, target) if target is not None else None
+        builder.legal = plan is not None or draw.chance(70)
         if builder.legal:
             builder.prefer([access])
         try:
-            plan = factory._choose_plan(draw, regime, start, 30)
+            plan = plan or factory._choose_plan(draw, regime, start, 30)
             factory._build(builder, regime, root, addr, start, plan, lambda a: a, draw.chance(50))
         except StimulusError:
             return
@@ -658,8 +696,27 @@ class UnitScenarioFactory:
             return {"walked": 1, "ok": 1, "pa": builder.final}
         return None
 
+    @staticmethod
+    def _target_plan(draw: Draw, factory: ScenarioFactory, regime: ir.Regime, start: int, ctx: dict,
+                     target: Target) -> Plan | None:
+        """A plan of a walk aimed at `target`'s fault and level; None when it names none
+        or the walk starts below that level. A fault on `error` (left out of the tables'
+        regime) gets a walk that reads the level's entry; with_error marks it."""
+        if target.fault is None or target.level is not None and target.level > start:
+            return None
+        rule = next((r for r in regime.faults if r.name == target.fault), None)
+        if rule is None:
+            if target.level is None:
+                return factory._choose_plan(draw, regime, start, 0, ctx)
+            leafs = [lv.number for lv in regime.leaf_levels if lv.number <= target.level]
+            return Plan(draw.choice(factory.leaf_ok(regime, leafs, start))) if leafs else None
+        if target.level is None:
+            return factory._fault_plan(draw, factory._choose_plan(draw, regime, start, 0, ctx).leaf_level,
+                                       start, rule, regime)
+        return factory.plan_at(draw, regime, rule, target.level)
+
     def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
-                      shared: dict, values: dict | None = None, place=None) -> dict | None:
+                      shared: dict, values: dict | None = None, place=None, aimed: bool = False) -> dict | None:
         """The guest and host tables of a walk of a composition, drawn by the composition's
         own scenario factory (a legal 2D walk most of the time, else faults injected), its
         context, input and access kinds written back to the event and context registers the
@@ -668,34 +725,66 @@ class UnitScenarioFactory:
         composition in this event drew (`shared`, with that walk's input): a unit that walks
         two addresses under one context reads one set of tables. Returns what the walk gives
         when it translates (the guest-physical and host-physical addresses), for the steps
-        after it."""
+        after it. `aimed` (a scenario aimed at a rule on the walk's results): half of the time
+        faults injected, else a legal walk whose output's host entries are drawn freely."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
-        # a binding that ORs whole structure fields (shifted) is drawn by the factory and
+        # a binding that ORs structure fields or slices of them (shifted) is drawn by the factory and
         # written back into those fields (the bits of the register's own fields only), unless
         # an earlier walk wrote one of them: a register held in memory (a root pointer,
         # permissions) then gets the values a legal walk needs, as a plain binding does
-        back = {} if values is None else {b.name: t for b in walk.context if not _plain(b.value)
-                                          and (t := _struct_terms(b.value)) is not None
-                                          and all(r.lo == self.field_of(r.name).lo
-                                                  and r.width == self.field_of(r.name).width
-                                                  and "struct " + r.name not in shared for r, _k in t)}
+        # (a binding that ORs such fields with other terms, `ROOT << 12 | (ats << 5)`: the
+        # other terms' bits are fixed to their value, the fields' drawn and written back)
+        # The bits of those fields the walk's own guard reads (a mode the unit supports, bits
+        # above a width that must be 0: steered already) are fixed too, not drawn.
+        back, bits = {}, {}
+        guard_bits = _struct_bits(walk.when, self.field_of) if walk.when is not None else {}
+        for b in walk.context:
+            if values is None or _plain(b.value):
+                continue
+            t, others = _split_terms(b.value)
+            if t and all("struct " + r.name not in shared for r, _k in t):
+                back[b.name] = t
+                fields = sum(f.mask for f in self.spec.layout(b.name).fields)
+                m = fields & ~sum(mask(r.width) << k for r, k in t) if others else 0
+                for r, k in t:
+                    sub = r.lo - self.field_of(r.name).lo
+                    m |= ((guard_bits.get(r.name, 0) >> sub) & mask(r.width)) << k
+                if m & fields:
+                    bits[b.name] = (m & fields, evaluate(b.value, lookup) & m & fields)
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
-        legal = draw.chance(70)
+        legal = draw.chance(50 if aimed else 70)
         # an input computed from the event (a PASID shifted into place) is the walk's input:
         # the tables are built for it, not for a drawn one
         fixed = None if _plain(walk.input) else evaluate(walk.input, lookup) & mask(factory.main.input_width)
         # host tables an earlier walk of this event built (by their root): followed, not drawn over
         tables = shared.setdefault("host tables", {})
-        try:
-            sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
-                              exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
-                              host_tables=tables)
-        except StimulusError:
-            return None
+        fields = {name: sum(f.mask for f in self.spec.layout(name).fields) for name in back}
+        saved = dict(values or {})
+        for attempt in range(BACK_TRIES):
+            try:
+                # aimed and legal: the tables' host entries lean to what the walk needs, the
+                # output's are drawn without that lean (a rule on a host check of the output)
+                sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal,
+                                  final_random=aimed and legal, ctx_override=override or None,
+                                  exact=legal and draw.chance(50), access_override=kinds, input_override=fixed,
+                                  host_tables=tables, ctx_bits=bits or None)
+            except StimulusError:
+                return None
+            for name, terms in back.items():
+                value = sc.request[name] & fields[name]
+                for r, k in terms:
+                    keep = (fields[name] >> k) & mask(r.width)
+                    sub = r.lo - self.field_of(r.name).lo  # (a slice of a field: its bits in place)
+                    values[r.name] = (values.get(r.name, 0) & ~(keep << sub)) | (((value >> k) & keep) << sub)
+            # the fields written back are read by the walk's own guard too (a root pointer's
+            # width beside it, checked by the unit): drawn again while they switch the walk off
+            if not back or walk.when is None or evaluate(walk.when, lookup) or attempt == BACK_TRIES - 1:
+                break
+            values.clear(), values.update(saved)
         for b in walk.context:
             if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
@@ -703,17 +792,8 @@ class UnitScenarioFactory:
         built = sc.intent.get("host_tables")
         if built is not None:
             tables.setdefault(built["root"], built)
-        placed = set()
-        for name, terms in back.items():
-            fields = 0
-            for f in self.spec.layout(name).fields:
-                fields |= f.mask
-            value = sc.request[name] & fields
-            for r, k in terms:
-                keep = (fields >> k) & mask(r.width)
-                values[r.name] = (values.get(r.name, 0) & ~keep) | ((value >> k) & keep)
-                shared["struct " + r.name] = 1
-                placed.add(r.name.split(".")[0])
+        placed = {r.name.split(".")[0] for terms in back.values() for r, _k in terms}
+        shared.update({"struct " + r.name: 1 for terms in back.values() for r, _k in terms})
         for st in sorted(placed):
             place(self.unit.structure(st))
         for b in walk.access:
@@ -732,6 +812,38 @@ class UnitScenarioFactory:
     def _item_name(self, field_name: str, value: int) -> str:
         f = next(x for x in self.unit.event if x.name == field_name)
         return next((i.name for i in self.enums[f.enum].items if i.value == value), str(value))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A coverage point a scenario is aimed at: a walk's fault (at a level), or an exit rule."""
+
+    walk: str | None = None
+    fault: str | None = None
+    level: int | None = None
+    rule: str | None = None
+
+
+def target_of(point: str, unit: ir.Unit) -> Target | None:
+    """What a coverage point of `unit` aims a scenario at (coverage_keys' names): "walk W
+    fault F [at level L]" of a walk of one regime, "exit R"; None for the others."""
+    words = point.split()
+    if words[0] == "exit" and len(words) == 2:
+        rule = next((x for x in unit.exits if x.name == words[1]), None)
+        if rule is None:
+            return None
+        # a rule on what a composition's walk gave (a host fault on its output) is reached
+        # through that walk built with faults injected
+        nested = {w.name for w in unit.walks if w.nested}
+        walk = next((r.name.split(".")[0] for r in rule.when.refs()
+                     if r.kind == "walk" and r.name.split(".")[0] in nested), None)
+        return Target(rule=rule.name, walk=walk)
+    if len(words) in (4, 7) and words[0] == "walk" and words[2] == "fault" and words[4:6] in ([], ["at", "level"]):
+        walk = next((w for w in unit.walks if w.name == words[1]), None)
+        if walk is None or walk.nested:
+            return None
+        return Target(walk=walk.name, fault=words[3], level=int(words[6]) if len(words) == 7 else None)
+    return None
 
 
 class _Watched(dict):
@@ -806,6 +918,25 @@ def _struct_terms(e: Expr) -> list[tuple[Expr, int]] | None:
     if e.op == "ref" and e.kind == "struct":
         return [(e, 0)]
     return None
+
+
+def _struct_bits(e: Expr, field_of) -> dict[str, int]:
+    """The bits of each structure field `e` reads ({field reference: mask in the field})."""
+    out: dict[str, int] = {}
+    for r in e.refs():
+        if r.kind == "struct":
+            out[r.name] = out.get(r.name, 0) | (mask(r.width) << (r.lo - field_of(r.name).lo))
+    return out
+
+
+def _split_terms(e: Expr) -> tuple[list[tuple[Expr, int]], list[Expr]]:
+    """The operands of an OR (`a | b << 8 | c`): (the structure-field terms, as
+    _struct_terms gives them, the other operands)."""
+    if e.op == "|":
+        a, b = _split_terms(e.args[0]), _split_terms(e.args[1])
+        return a[0] + b[0], a[1] + b[1]
+    t = _struct_terms(e)
+    return (t, []) if t is not None else ([], [e])
 
 
 def _write_back(request: dict, e: Expr, value: int) -> None:

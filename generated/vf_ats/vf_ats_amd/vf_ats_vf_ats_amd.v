@@ -66763,4 +66763,4 @@ assign nested_io_t0_x_off = (wn_io_t_r_HPT[12-1:9] == 0);
 assign nested_io_t0_hb_HPT = wn_io_t_r_HPT;
 
 endmodule
-// virtspec conversion c185e1cfb4d44f1844b72130 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 71560f664499b43d9a9a87482041f539c2955fd6c4e0329cab2957514daf6143
+// virtspec conversion 9a4e49012a362368320b0c75 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 71560f664499b43d9a9a87482041f539c2955fd6c4e0329cab2957514daf6143

@@ -35865,4 +35865,4 @@ assign nested_io_t0_x_off = (wn_io_t_r_HPT[12-1:9] == 0);
 assign nested_io_t0_hb_HPT = wn_io_t_r_HPT;
 
 endmodule
-// virtspec conversion 8949400f35a9482f30dc6ee3 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 9eafa40fc41dbbd93d16cf4b40e50afdbbac4b574beff122f39baff34d107120
+// virtspec conversion 1ccc332781ed61c2af8172ae of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 9eafa40fc41dbbd93d16cf4b40e50afdbbac4b574beff122f39baff34d107120

@@ -31877,4 +31877,4 @@ nested_io_t0_x_off <= stdl(wn_io_t_r_HPT(12-1 downto 9) = 0);
 nested_io_t0_hb_HPT <= wn_io_t_r_HPT;
 
 end architecture MyHDL;
--- virtspec conversion 8949400f35a9482f30dc6ee3 of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 be7287bed3b00b21e2d69ec13f73c36c4244fca8853b5bc5f2bab7199359e2df
+-- virtspec conversion 1ccc332781ed61c2af8172ae of pck_myhdl_011.vhd vf_dma_vf_dma_amd.v vf_dma_vf_dma_amd.vhd: sha256 be7287bed3b00b21e2d69ec13f73c36c4244fca8853b5bc5f2bab7199359e2df
