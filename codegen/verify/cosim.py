@@ -292,6 +292,7 @@ class Stimulus:
         self.spec, self.ref, self.seed = spec, ref, seed
         self.unit = isinstance(spec.top, ir.Unit)
         self.kinds = None  # a unit's forced event kind of each event, in order (--mix)
+        self._mix_kinds = None  # as drawn; the directed search reorders `kinds` within a batch
         if self.unit:
             self.factory = UnitScenarioFactory(spec)
             self.enums = {e.name: e for e in spec.enums}
@@ -299,7 +300,8 @@ class Stimulus:
             self.unreachable, self.why = list(why), why
             self.needs_state = needs_state(spec)
             if mix:
-                self.kinds = self.factory.mix(mix, Draw(random.Random(f"{seed}:mix")))
+                self._mix_kinds = self.factory.mix(mix, Draw(random.Random(f"{seed}:mix")))
+                self.kinds = list(self._mix_kinds)
                 count = len(self.kinds)
         else:
             self.factory = ScenarioFactory(spec)
@@ -365,6 +367,8 @@ class Stimulus:
         done = lo
         budget = max(5_000 if self.unit else 1_000, 2 * (directed_from - lo))
         self.not_reached, self.not_attempted = set(), set()
+        if self._mix_kinds is not None:  # every replay of the run reorders from the same start
+            self.kinds[lo:hi] = self._mix_kinds[lo:hi]
         while done < hi:
             size = min(self.batch, hi - done,
                        max(1, directed_from - done) if done < directed_from else self.batch)
@@ -386,7 +390,11 @@ class Stimulus:
         batch is full or the budget of reference runs is spent. Three candidates in four
         are aimed at a missing point that names a walk fault or an exit (`target_of`),
         taken in turn: the walk's guards steered and its fault injected at its level, or
-        the exit's rule steered, rather than waiting for a random draw to get there."""
+        the exit's rule steered, rather than waiting for a random draw to get there.
+        With --mix, a candidate takes the kind of any event of the batch not yet filled,
+        and a hit swaps that kind into its place: the counts per kind stay exact, and a
+        batch whose next event is of a kind that cannot reach a missing point (an
+        interrupt, for a DMA walk's fault) no longer spends the budget on it."""
         wanted, found = set(missing), []
         aims = {k: t for k in missing if (t := target_of(k, self.spec.top)) is not None}
         turn = 0
@@ -402,10 +410,14 @@ class Stimulus:
             if open_aims and draw.chance(75):
                 target = aims[open_aims[turn % len(open_aims)]]
                 turn += 1
-            sc = self._make(draw, first + len(found), target)
+            place = first + len(found)
+            kind_of = place if self.kinds is None else place + draw.int(0, size - len(found) - 1)
+            sc = self._make(draw, kind_of, target)
             run = harness.run_reference(self.ref, sc)
             hits = wanted.intersection(unit_coverage_keys(self.spec.top, self.enums, run.outcome, run.detail))
             if hits:
+                if kind_of != place:
+                    self.kinds[place], self.kinds[kind_of] = self.kinds[kind_of], self.kinds[place]
                 found.append(sc)
                 wanted -= hits
         return found, budget
