@@ -746,13 +746,13 @@ class UnitScenarioFactory:
             t, others = _split_terms(b.value)
             if t and all("struct " + r.name not in shared for r, _k in t):
                 back[b.name] = t
-                fields = sum(f.mask for f in self.spec.layout(b.name).fields)
-                m = fields & ~sum(mask(r.width) << k for r, k in t) if others else 0
+                own = sum(f.mask for f in self.spec.layout(b.name).fields)  # the register's field bits
+                m = own & ~sum(mask(r.width) << k for r, k in t) if others else 0
                 for r, k in t:
                     sub = r.lo - self.field_of(r.name).lo
                     m |= ((guard_bits.get(r.name, 0) >> sub) & mask(r.width)) << k
-                if m & fields:
-                    bits[b.name] = (m & fields, evaluate(b.value, lookup) & m & fields)
+                if m & own:
+                    bits[b.name] = (m & own, evaluate(b.value, lookup) & m & own)
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if b.name not in back and (not _plain(b.value) or b.value.name in shared)}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
@@ -784,7 +784,8 @@ class UnitScenarioFactory:
             # width beside it, checked by the unit): drawn again while they switch the walk off
             if not back or walk.when is None or evaluate(walk.when, lookup) or attempt == BACK_TRIES - 1:
                 break
-            values.clear(), values.update(saved)
+            values.clear()
+            values.update(saved)
         for b in walk.context:
             if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
