@@ -173,6 +173,7 @@ signal wk_g_host_page_size: unsigned(0 downto 0);
 signal wk_g_host_permission: unsigned(0 downto 0);
 signal wk_g_host_reserved: unsigned(0 downto 0);
 signal wk_g_host_skipped_bits: unsigned(0 downto 0);
+signal wk_g_host_translation: unsigned(0 downto 0);
 signal wk_g_level: unsigned(2 downto 0);
 signal wk_g_not_valid: unsigned(0 downto 0);
 signal wk_g_ok: unsigned(0 downto 0);
@@ -199,16 +200,23 @@ signal wn_g_o_r_RZ: unsigned(0 downto 0);
 signal wn_g_o_status: unsigned(7 downto 0);
 signal wn_g_r_GCR3_TRP: unsigned(63 downto 0);
 signal wn_g_r_HPT: unsigned(63 downto 0);
+signal wn_g_r_TRQ: unsigned(7 downto 0);
 signal wn_g_start: std_logic;
 signal wn_t_o_r1_vector: unsigned(7 downto 0);
 signal wn_t_o_r1_error_code: unsigned(31 downto 0);
 signal wk_t_PE: unsigned(0 downto 0);
 signal wk_t_PR: unsigned(0 downto 0);
+signal wk_t_R: unsigned(0 downto 0);
 signal wk_t_RZ: unsigned(0 downto 0);
+signal wk_t_U: unsigned(0 downto 0);
+signal wk_t_W: unsigned(0 downto 0);
 signal wk_t_cr2: unsigned(63 downto 0);
 signal wk_t_error_code: unsigned(31 downto 0);
 signal wk_t_execute_disable: unsigned(0 downto 0);
 signal wk_t_fault: unsigned(7 downto 0);
+signal wk_t_g_rw: unsigned(0 downto 0);
+signal wk_t_g_us: unsigned(0 downto 0);
+signal wk_t_g_xd: unsigned(0 downto 0);
 signal wk_t_guest_pa: unsigned(63 downto 0);
 signal wk_t_host_bad_level: unsigned(0 downto 0);
 signal wk_t_host_fault: unsigned(7 downto 0);
@@ -218,6 +226,7 @@ signal wk_t_host_page_size: unsigned(0 downto 0);
 signal wk_t_host_permission: unsigned(0 downto 0);
 signal wk_t_host_reserved: unsigned(0 downto 0);
 signal wk_t_host_skipped_bits: unsigned(0 downto 0);
+signal wk_t_host_translation: unsigned(0 downto 0);
 signal wk_t_level: unsigned(2 downto 0);
 signal wk_t_non_canonical: unsigned(0 downto 0);
 signal wk_t_not_present: unsigned(0 downto 0);
@@ -227,6 +236,7 @@ signal wk_t_protection_key: unsigned(0 downto 0);
 signal wk_t_reserved: unsigned(0 downto 0);
 signal wk_t_smap: unsigned(0 downto 0);
 signal wk_t_smep: unsigned(0 downto 0);
+signal wk_t_spa: unsigned(63 downto 0);
 signal wk_t_supervisor_write: unsigned(0 downto 0);
 signal wk_t_user_supervisor: unsigned(0 downto 0);
 signal wk_t_user_write: unsigned(0 downto 0);
@@ -247,7 +257,14 @@ signal wn_t_o_gpa: unsigned(63 downto 0);
 signal wn_t_o_level: unsigned(2 downto 0);
 signal wn_t_o_n_PE: unsigned(0 downto 0);
 signal wn_t_o_n_PR: unsigned(0 downto 0);
+signal wn_t_o_n_R: unsigned(0 downto 0);
 signal wn_t_o_n_RZ: unsigned(0 downto 0);
+signal wn_t_o_n_U: unsigned(0 downto 0);
+signal wn_t_o_n_W: unsigned(0 downto 0);
+signal wn_t_o_n_g_rw: unsigned(0 downto 0);
+signal wn_t_o_n_g_us: unsigned(0 downto 0);
+signal wn_t_o_n_g_xd: unsigned(0 downto 0);
+signal wn_t_o_n_spa: unsigned(63 downto 0);
 signal wn_t_o_pa: unsigned(63 downto 0);
 signal wn_t_o_r_cr2: unsigned(63 downto 0);
 signal wn_t_o_r_error_code: unsigned(31 downto 0);
@@ -260,6 +277,7 @@ signal wn_t_r_EFER: unsigned(63 downto 0);
 signal wn_t_r_HPT: unsigned(63 downto 0);
 signal wn_t_r_PKRU: unsigned(31 downto 0);
 signal wn_t_r_RFLAGS: unsigned(63 downto 0);
+signal wn_t_r_TRQ: unsigned(7 downto 0);
 signal wn_t_start: std_logic;
 signal unit_io_o_aux: unsigned(2 downto 0);
 signal unit_io_done: std_logic;
@@ -375,8 +393,15 @@ signal nested_g0_x_pa: unsigned(63 downto 0);
 signal nested_g0_h_r_PR: unsigned(0 downto 0);
 signal nested_g0_h_r_RZ: unsigned(0 downto 0);
 signal nested_g0_h_r_PE: unsigned(0 downto 0);
+signal nested_g0_h_r_R: unsigned(0 downto 0);
+signal nested_g0_h_r_W: unsigned(0 downto 0);
+signal nested_g0_h_r_U: unsigned(0 downto 0);
+signal nested_g0_h_r_shift: unsigned(5 downto 0);
+signal nested_g0_h_r_frame: unsigned(63 downto 0);
 signal nested_g0_hk_write: std_logic;
+signal nested_g0_hk_translate: std_logic;
 signal nested_g0_hb_HPT: unsigned(63 downto 0);
+signal nested_g0_hb_TRQ: unsigned(7 downto 0);
 signal nested_g0_x_off: std_logic;
 signal nested_g0_x_on_table: std_logic;
 signal nested_g0_x_pwrite: std_logic;
@@ -414,6 +439,7 @@ signal nested_g0_walker_host_gcr3_walk0_se_6: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_st: t_enum_S_3;
 signal nested_g0_walker_guest_gcr3_walk0_fault_k: unsigned(7 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_flevel: unsigned(2 downto 0);
+signal nested_g0_walker_guest_gcr3_walk0_hk_translate_h: std_logic;
 signal nested_g0_walker_guest_gcr3_walk0_hk_write_h: std_logic;
 signal nested_g0_walker_guest_gcr3_walk0_le: unsigned(63 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_lvl: unsigned(2 downto 0);
@@ -445,8 +471,15 @@ signal nested_t0_x_pa: unsigned(63 downto 0);
 signal nested_t0_h_r_PR: unsigned(0 downto 0);
 signal nested_t0_h_r_RZ: unsigned(0 downto 0);
 signal nested_t0_h_r_PE: unsigned(0 downto 0);
+signal nested_t0_h_r_R: unsigned(0 downto 0);
+signal nested_t0_h_r_W: unsigned(0 downto 0);
+signal nested_t0_h_r_U: unsigned(0 downto 0);
+signal nested_t0_h_r_shift: unsigned(5 downto 0);
+signal nested_t0_h_r_frame: unsigned(63 downto 0);
 signal nested_t0_hk_write: std_logic;
+signal nested_t0_hk_translate: std_logic;
 signal nested_t0_hb_HPT: unsigned(63 downto 0);
+signal nested_t0_hb_TRQ: unsigned(7 downto 0);
 signal nested_t0_x_off: std_logic;
 signal nested_t0_x_on_table: std_logic;
 signal nested_t0_x_pwrite: std_logic;
@@ -488,6 +521,7 @@ signal nested_t0_walker_guest_guest_io0_a_us: std_logic;
 signal nested_t0_walker_guest_guest_io0_a_xd: std_logic;
 signal nested_t0_walker_guest_guest_io0_fault_k: unsigned(7 downto 0);
 signal nested_t0_walker_guest_guest_io0_flevel: unsigned(2 downto 0);
+signal nested_t0_walker_guest_guest_io0_hk_translate_h: std_logic;
 signal nested_t0_walker_guest_guest_io0_hk_write_h: std_logic;
 signal nested_t0_walker_guest_guest_io0_le: unsigned(63 downto 0);
 signal nested_t0_walker_guest_guest_io0_lvl: unsigned(2 downto 0);
@@ -693,321 +727,321 @@ fsm: process (clk) is
     variable h13: unsigned(15 downto 0);
     variable h14: unsigned(55 downto 0);
     variable h15: unsigned(63 downto 0);
-    variable h21: unsigned(31 downto 0);
+    variable h16: unsigned(0 downto 0);
     variable h22: unsigned(31 downto 0);
     variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(15 downto 0);
-    variable h25: unsigned(3 downto 0);
-    variable h26: unsigned(15 downto 0);
-    variable h16: unsigned(41 downto 0);
-    variable h17: unsigned(45 downto 0);
-    variable h18: unsigned(31 downto 0);
-    variable h19: unsigned(13 downto 0);
-    variable h20: unsigned(52 downto 0);
-    variable h32: unsigned(31 downto 0);
+    variable h24: unsigned(31 downto 0);
+    variable h25: unsigned(15 downto 0);
+    variable h26: unsigned(3 downto 0);
+    variable h27: unsigned(15 downto 0);
+    variable h17: unsigned(41 downto 0);
+    variable h18: unsigned(45 downto 0);
+    variable h19: unsigned(31 downto 0);
+    variable h20: unsigned(13 downto 0);
+    variable h21: unsigned(52 downto 0);
     variable h33: unsigned(31 downto 0);
     variable h34: unsigned(31 downto 0);
-    variable h35: unsigned(15 downto 0);
-    variable h36: unsigned(3 downto 0);
-    variable h37: unsigned(15 downto 0);
-    variable h27: unsigned(41 downto 0);
-    variable h28: unsigned(45 downto 0);
-    variable h29: unsigned(31 downto 0);
-    variable h30: unsigned(15 downto 0);
-    variable h31: unsigned(52 downto 0);
-    variable h46: unsigned(31 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(15 downto 0);
+    variable h37: unsigned(3 downto 0);
+    variable h38: unsigned(15 downto 0);
+    variable h28: unsigned(41 downto 0);
+    variable h29: unsigned(45 downto 0);
+    variable h30: unsigned(31 downto 0);
+    variable h31: unsigned(15 downto 0);
+    variable h32: unsigned(52 downto 0);
     variable h47: unsigned(31 downto 0);
     variable h48: unsigned(31 downto 0);
-    variable h49: unsigned(15 downto 0);
-    variable h50: unsigned(3 downto 0);
-    variable h51: unsigned(15 downto 0);
-    variable h52: unsigned(0 downto 0);
+    variable h49: unsigned(31 downto 0);
+    variable h50: unsigned(15 downto 0);
+    variable h51: unsigned(3 downto 0);
+    variable h52: unsigned(15 downto 0);
     variable h53: unsigned(0 downto 0);
     variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(10 downto 0);
-    variable h56: unsigned(31 downto 0);
-    variable h57: unsigned(0 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(10 downto 0);
+    variable h57: unsigned(31 downto 0);
     variable h58: unsigned(0 downto 0);
     variable h59: unsigned(0 downto 0);
     variable h60: unsigned(0 downto 0);
     variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(10 downto 0);
-    variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(0 downto 0);
+    variable h62: unsigned(0 downto 0);
+    variable h63: unsigned(10 downto 0);
+    variable h64: unsigned(31 downto 0);
     variable h65: unsigned(0 downto 0);
-    variable h38: unsigned(52 downto 0);
-    variable h39: unsigned(7 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h39: unsigned(52 downto 0);
     variable h40: unsigned(7 downto 0);
-    variable h41: unsigned(10 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(7 downto 0);
-    variable h44: unsigned(12 downto 0);
-    variable h45: unsigned(53 downto 0);
-    variable h301: unsigned(31 downto 0);
+    variable h41: unsigned(7 downto 0);
+    variable h42: unsigned(10 downto 0);
+    variable h43: unsigned(31 downto 0);
+    variable h44: unsigned(7 downto 0);
+    variable h45: unsigned(12 downto 0);
+    variable h46: unsigned(53 downto 0);
     variable h302: unsigned(31 downto 0);
-    variable h415: unsigned(0 downto 0);
+    variable h303: unsigned(31 downto 0);
     variable h416: unsigned(0 downto 0);
     variable h417: unsigned(0 downto 0);
-    variable h890: unsigned(0 downto 0);
-    variable h891: unsigned(0 downto 0);
-    variable h892: unsigned(0 downto 0);
-    variable h901: unsigned(0 downto 0);
-    variable h902: unsigned(31 downto 0);
-    variable h903: unsigned(31 downto 0);
-    variable h904: unsigned(0 downto 0);
-    variable h905: unsigned(0 downto 0);
-    variable h906: unsigned(31 downto 0);
-    variable h907: unsigned(31 downto 0);
-    variable h908: unsigned(31 downto 0);
-    variable h909: unsigned(31 downto 0);
-    variable h1051: unsigned(31 downto 0);
-    variable h1052: unsigned(31 downto 0);
-    variable h1053: unsigned(31 downto 0);
-    variable h1054: unsigned(15 downto 0);
-    variable h1055: unsigned(3 downto 0);
-    variable h1056: unsigned(15 downto 0);
-    variable h1057: unsigned(0 downto 0);
-    variable h1058: unsigned(0 downto 0);
-    variable h1059: unsigned(0 downto 0);
-    variable h1060: unsigned(10 downto 0);
+    variable h418: unsigned(0 downto 0);
+    variable h898: unsigned(0 downto 0);
+    variable h899: unsigned(0 downto 0);
+    variable h900: unsigned(0 downto 0);
+    variable h909: unsigned(0 downto 0);
+    variable h910: unsigned(31 downto 0);
+    variable h911: unsigned(31 downto 0);
+    variable h912: unsigned(0 downto 0);
+    variable h913: unsigned(0 downto 0);
+    variable h914: unsigned(31 downto 0);
+    variable h915: unsigned(31 downto 0);
+    variable h916: unsigned(31 downto 0);
+    variable h917: unsigned(31 downto 0);
+    variable h1059: unsigned(31 downto 0);
+    variable h1060: unsigned(31 downto 0);
     variable h1061: unsigned(31 downto 0);
-    variable h1062: unsigned(0 downto 0);
-    variable h1063: unsigned(0 downto 0);
-    variable h1064: unsigned(0 downto 0);
+    variable h1062: unsigned(15 downto 0);
+    variable h1063: unsigned(3 downto 0);
+    variable h1064: unsigned(15 downto 0);
     variable h1065: unsigned(0 downto 0);
     variable h1066: unsigned(0 downto 0);
-    variable h1067: unsigned(10 downto 0);
-    variable h1068: unsigned(31 downto 0);
-    variable h1069: unsigned(0 downto 0);
+    variable h1067: unsigned(0 downto 0);
+    variable h1068: unsigned(10 downto 0);
+    variable h1069: unsigned(31 downto 0);
     variable h1070: unsigned(0 downto 0);
-    variable h1071: unsigned(2 downto 0);
-    variable h1072: unsigned(2 downto 0);
-    variable h1073: unsigned(10 downto 0);
-    variable h1074: unsigned(31 downto 0);
-    variable h1095: unsigned(31 downto 0);
-    variable h1096: unsigned(31 downto 0);
-    variable h1097: unsigned(31 downto 0);
-    variable h1098: unsigned(15 downto 0);
-    variable h1099: unsigned(3 downto 0);
-    variable h1100: unsigned(15 downto 0);
-    variable h1101: unsigned(0 downto 0);
-    variable h1102: unsigned(0 downto 0);
-    variable h1103: unsigned(0 downto 0);
-    variable h1104: unsigned(10 downto 0);
+    variable h1071: unsigned(0 downto 0);
+    variable h1072: unsigned(0 downto 0);
+    variable h1073: unsigned(0 downto 0);
+    variable h1074: unsigned(0 downto 0);
+    variable h1075: unsigned(10 downto 0);
+    variable h1076: unsigned(31 downto 0);
+    variable h1077: unsigned(0 downto 0);
+    variable h1078: unsigned(0 downto 0);
+    variable h1079: unsigned(2 downto 0);
+    variable h1080: unsigned(2 downto 0);
+    variable h1081: unsigned(10 downto 0);
+    variable h1082: unsigned(31 downto 0);
+    variable h1103: unsigned(31 downto 0);
+    variable h1104: unsigned(31 downto 0);
     variable h1105: unsigned(31 downto 0);
-    variable h1106: unsigned(0 downto 0);
-    variable h1107: unsigned(0 downto 0);
-    variable h1108: unsigned(0 downto 0);
+    variable h1106: unsigned(15 downto 0);
+    variable h1107: unsigned(3 downto 0);
+    variable h1108: unsigned(15 downto 0);
     variable h1109: unsigned(0 downto 0);
     variable h1110: unsigned(0 downto 0);
-    variable h1111: unsigned(10 downto 0);
-    variable h1112: unsigned(31 downto 0);
-    variable h1113: unsigned(0 downto 0);
+    variable h1111: unsigned(0 downto 0);
+    variable h1112: unsigned(10 downto 0);
+    variable h1113: unsigned(31 downto 0);
     variable h1114: unsigned(0 downto 0);
-    variable h1247: unsigned(31 downto 0);
-    variable h1248: unsigned(31 downto 0);
-    variable h1249: unsigned(31 downto 0);
-    variable h1250: unsigned(15 downto 0);
-    variable h1251: unsigned(3 downto 0);
-    variable h1252: unsigned(15 downto 0);
-    variable h1253: unsigned(0 downto 0);
-    variable h1254: unsigned(0 downto 0);
-    variable h1255: unsigned(0 downto 0);
-    variable h1256: unsigned(10 downto 0);
+    variable h1115: unsigned(0 downto 0);
+    variable h1116: unsigned(0 downto 0);
+    variable h1117: unsigned(0 downto 0);
+    variable h1118: unsigned(0 downto 0);
+    variable h1119: unsigned(10 downto 0);
+    variable h1120: unsigned(31 downto 0);
+    variable h1121: unsigned(0 downto 0);
+    variable h1122: unsigned(0 downto 0);
+    variable h1255: unsigned(31 downto 0);
+    variable h1256: unsigned(31 downto 0);
     variable h1257: unsigned(31 downto 0);
-    variable h1258: unsigned(0 downto 0);
-    variable h1259: unsigned(0 downto 0);
-    variable h1260: unsigned(0 downto 0);
+    variable h1258: unsigned(15 downto 0);
+    variable h1259: unsigned(3 downto 0);
+    variable h1260: unsigned(15 downto 0);
     variable h1261: unsigned(0 downto 0);
     variable h1262: unsigned(0 downto 0);
-    variable h1263: unsigned(10 downto 0);
-    variable h1264: unsigned(31 downto 0);
-    variable h1265: unsigned(0 downto 0);
+    variable h1263: unsigned(0 downto 0);
+    variable h1264: unsigned(10 downto 0);
+    variable h1265: unsigned(31 downto 0);
     variable h1266: unsigned(0 downto 0);
-    variable h1267: unsigned(2 downto 0);
-    variable h1268: unsigned(2 downto 0);
-    variable h1269: unsigned(10 downto 0);
-    variable h1270: unsigned(31 downto 0);
-    variable h1271: unsigned(0 downto 0);
-    variable h1272: unsigned(0 downto 0);
+    variable h1267: unsigned(0 downto 0);
+    variable h1268: unsigned(0 downto 0);
+    variable h1269: unsigned(0 downto 0);
+    variable h1270: unsigned(0 downto 0);
+    variable h1271: unsigned(10 downto 0);
+    variable h1272: unsigned(31 downto 0);
     variable h1273: unsigned(0 downto 0);
-    variable h1274: unsigned(10 downto 0);
-    variable h1275: unsigned(31 downto 0);
-    variable h1276: unsigned(0 downto 0);
-    variable h1277: unsigned(0 downto 0);
-    variable h1278: unsigned(0 downto 0);
+    variable h1274: unsigned(0 downto 0);
+    variable h1275: unsigned(2 downto 0);
+    variable h1276: unsigned(2 downto 0);
+    variable h1277: unsigned(10 downto 0);
+    variable h1278: unsigned(31 downto 0);
     variable h1279: unsigned(0 downto 0);
     variable h1280: unsigned(0 downto 0);
-    variable h1281: unsigned(10 downto 0);
-    variable h1282: unsigned(31 downto 0);
-    variable h1283: unsigned(0 downto 0);
+    variable h1281: unsigned(0 downto 0);
+    variable h1282: unsigned(10 downto 0);
+    variable h1283: unsigned(31 downto 0);
     variable h1284: unsigned(0 downto 0);
-    variable h68: unsigned(2 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(31 downto 0);
+    variable h1285: unsigned(0 downto 0);
+    variable h1286: unsigned(0 downto 0);
+    variable h1287: unsigned(0 downto 0);
+    variable h1288: unsigned(0 downto 0);
+    variable h1289: unsigned(10 downto 0);
+    variable h1290: unsigned(31 downto 0);
+    variable h1291: unsigned(0 downto 0);
+    variable h1292: unsigned(0 downto 0);
+    variable h69: unsigned(2 downto 0);
+    variable h70: unsigned(0 downto 0);
     variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
+    variable h72: unsigned(31 downto 0);
     variable h73: unsigned(0 downto 0);
     variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
     variable h76: unsigned(31 downto 0);
     variable h77: unsigned(31 downto 0);
-    variable h78: unsigned(15 downto 0);
-    variable h79: unsigned(3 downto 0);
-    variable h80: unsigned(15 downto 0);
-    variable h81: unsigned(0 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(15 downto 0);
+    variable h80: unsigned(3 downto 0);
+    variable h81: unsigned(15 downto 0);
     variable h82: unsigned(0 downto 0);
     variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(10 downto 0);
-    variable h85: unsigned(31 downto 0);
-    variable h86: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
+    variable h85: unsigned(10 downto 0);
+    variable h86: unsigned(31 downto 0);
     variable h87: unsigned(0 downto 0);
     variable h88: unsigned(0 downto 0);
     variable h89: unsigned(0 downto 0);
     variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(10 downto 0);
-    variable h92: unsigned(31 downto 0);
-    variable h93: unsigned(0 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(10 downto 0);
+    variable h93: unsigned(31 downto 0);
     variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(2 downto 0);
+    variable h95: unsigned(0 downto 0);
     variable h96: unsigned(2 downto 0);
-    variable h97: unsigned(10 downto 0);
-    variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(0 downto 0);
+    variable h97: unsigned(2 downto 0);
+    variable h98: unsigned(10 downto 0);
+    variable h99: unsigned(31 downto 0);
     variable h100: unsigned(0 downto 0);
     variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(10 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(0 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(10 downto 0);
+    variable h104: unsigned(31 downto 0);
     variable h105: unsigned(0 downto 0);
     variable h106: unsigned(0 downto 0);
     variable h107: unsigned(0 downto 0);
     variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(10 downto 0);
-    variable h110: unsigned(31 downto 0);
-    variable h111: unsigned(0 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(10 downto 0);
+    variable h111: unsigned(31 downto 0);
     variable h112: unsigned(0 downto 0);
     variable h113: unsigned(0 downto 0);
     variable h114: unsigned(0 downto 0);
     variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(10 downto 0);
-    variable h117: unsigned(31 downto 0);
-    variable h118: unsigned(0 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(10 downto 0);
+    variable h118: unsigned(31 downto 0);
     variable h119: unsigned(0 downto 0);
     variable h120: unsigned(0 downto 0);
     variable h121: unsigned(0 downto 0);
     variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(21 downto 0);
-    variable h124: unsigned(52 downto 0);
-    variable h125: unsigned(15 downto 0);
-    variable h126: unsigned(31 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(21 downto 0);
+    variable h125: unsigned(52 downto 0);
+    variable h126: unsigned(15 downto 0);
     variable h127: unsigned(31 downto 0);
-    variable h128: unsigned(0 downto 0);
+    variable h128: unsigned(31 downto 0);
     variable h129: unsigned(0 downto 0);
     variable h130: unsigned(0 downto 0);
-    variable h131: unsigned(31 downto 0);
+    variable h131: unsigned(0 downto 0);
     variable h132: unsigned(31 downto 0);
     variable h133: unsigned(31 downto 0);
-    variable h134: unsigned(15 downto 0);
-    variable h135: unsigned(3 downto 0);
-    variable h136: unsigned(15 downto 0);
-    variable h137: unsigned(0 downto 0);
+    variable h134: unsigned(31 downto 0);
+    variable h135: unsigned(15 downto 0);
+    variable h136: unsigned(3 downto 0);
+    variable h137: unsigned(15 downto 0);
     variable h138: unsigned(0 downto 0);
     variable h139: unsigned(0 downto 0);
-    variable h140: unsigned(10 downto 0);
-    variable h141: unsigned(31 downto 0);
-    variable h142: unsigned(0 downto 0);
+    variable h140: unsigned(0 downto 0);
+    variable h141: unsigned(10 downto 0);
+    variable h142: unsigned(31 downto 0);
     variable h143: unsigned(0 downto 0);
     variable h144: unsigned(0 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(10 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h149: unsigned(0 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(10 downto 0);
+    variable h149: unsigned(31 downto 0);
     variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(2 downto 0);
+    variable h151: unsigned(0 downto 0);
     variable h152: unsigned(2 downto 0);
-    variable h153: unsigned(10 downto 0);
-    variable h154: unsigned(31 downto 0);
-    variable h155: unsigned(0 downto 0);
+    variable h153: unsigned(2 downto 0);
+    variable h154: unsigned(10 downto 0);
+    variable h155: unsigned(31 downto 0);
     variable h156: unsigned(0 downto 0);
     variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(10 downto 0);
-    variable h159: unsigned(31 downto 0);
-    variable h160: unsigned(0 downto 0);
+    variable h158: unsigned(0 downto 0);
+    variable h159: unsigned(10 downto 0);
+    variable h160: unsigned(31 downto 0);
     variable h161: unsigned(0 downto 0);
     variable h162: unsigned(0 downto 0);
     variable h163: unsigned(0 downto 0);
     variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(10 downto 0);
-    variable h166: unsigned(31 downto 0);
-    variable h167: unsigned(0 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(10 downto 0);
+    variable h167: unsigned(31 downto 0);
     variable h168: unsigned(0 downto 0);
     variable h169: unsigned(0 downto 0);
     variable h170: unsigned(0 downto 0);
     variable h171: unsigned(0 downto 0);
-    variable h172: unsigned(10 downto 0);
-    variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(0 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(10 downto 0);
+    variable h174: unsigned(31 downto 0);
     variable h175: unsigned(0 downto 0);
-    variable h176: unsigned(15 downto 0);
+    variable h176: unsigned(0 downto 0);
     variable h177: unsigned(15 downto 0);
-    variable h178: unsigned(3 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(16 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(2 downto 0);
+    variable h178: unsigned(15 downto 0);
+    variable h179: unsigned(3 downto 0);
+    variable h180: unsigned(15 downto 0);
+    variable h181: unsigned(16 downto 0);
+    variable h182: unsigned(15 downto 0);
     variable h183: unsigned(2 downto 0);
-    variable h184: unsigned(0 downto 0);
-    variable h185: unsigned(31 downto 0);
+    variable h184: unsigned(2 downto 0);
+    variable h185: unsigned(0 downto 0);
     variable h186: unsigned(31 downto 0);
-    variable h187: unsigned(0 downto 0);
+    variable h187: unsigned(31 downto 0);
     variable h188: unsigned(0 downto 0);
     variable h189: unsigned(0 downto 0);
-    variable h190: unsigned(31 downto 0);
+    variable h190: unsigned(0 downto 0);
     variable h191: unsigned(31 downto 0);
     variable h192: unsigned(31 downto 0);
-    variable h193: unsigned(15 downto 0);
-    variable h194: unsigned(3 downto 0);
-    variable h195: unsigned(15 downto 0);
-    variable h196: unsigned(0 downto 0);
+    variable h193: unsigned(31 downto 0);
+    variable h194: unsigned(15 downto 0);
+    variable h195: unsigned(3 downto 0);
+    variable h196: unsigned(15 downto 0);
     variable h197: unsigned(0 downto 0);
     variable h198: unsigned(0 downto 0);
-    variable h199: unsigned(10 downto 0);
-    variable h200: unsigned(31 downto 0);
-    variable h201: unsigned(0 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(10 downto 0);
+    variable h201: unsigned(31 downto 0);
     variable h202: unsigned(0 downto 0);
     variable h203: unsigned(0 downto 0);
     variable h204: unsigned(0 downto 0);
     variable h205: unsigned(0 downto 0);
-    variable h206: unsigned(10 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h208: unsigned(0 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h207: unsigned(10 downto 0);
+    variable h208: unsigned(31 downto 0);
     variable h209: unsigned(0 downto 0);
-    variable h210: unsigned(2 downto 0);
+    variable h210: unsigned(0 downto 0);
     variable h211: unsigned(2 downto 0);
-    variable h212: unsigned(10 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(0 downto 0);
+    variable h212: unsigned(2 downto 0);
+    variable h213: unsigned(10 downto 0);
+    variable h214: unsigned(31 downto 0);
     variable h215: unsigned(0 downto 0);
     variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(10 downto 0);
-    variable h218: unsigned(31 downto 0);
-    variable h219: unsigned(0 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(10 downto 0);
+    variable h219: unsigned(31 downto 0);
     variable h220: unsigned(0 downto 0);
     variable h221: unsigned(0 downto 0);
     variable h222: unsigned(0 downto 0);
     variable h223: unsigned(0 downto 0);
-    variable h224: unsigned(10 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h225: unsigned(10 downto 0);
+    variable h226: unsigned(31 downto 0);
     variable h227: unsigned(0 downto 0);
     variable h228: unsigned(0 downto 0);
     variable h229: unsigned(0 downto 0);
     variable h230: unsigned(0 downto 0);
-    variable h231: unsigned(10 downto 0);
-    variable h232: unsigned(31 downto 0);
-    variable h233: unsigned(0 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(10 downto 0);
+    variable h233: unsigned(31 downto 0);
     variable h234: unsigned(0 downto 0);
     variable h235: unsigned(0 downto 0);
     variable h236: unsigned(0 downto 0);
@@ -1015,312 +1049,312 @@ fsm: process (clk) is
     variable h238: unsigned(0 downto 0);
     variable h239: unsigned(0 downto 0);
     variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(63 downto 0);
-    variable h242: unsigned(65 downto 0);
-    variable h243: unsigned(15 downto 0);
-    variable h244: unsigned(31 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(63 downto 0);
+    variable h243: unsigned(65 downto 0);
+    variable h244: unsigned(15 downto 0);
     variable h245: unsigned(31 downto 0);
-    variable h246: unsigned(0 downto 0);
+    variable h246: unsigned(31 downto 0);
     variable h247: unsigned(0 downto 0);
     variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(31 downto 0);
+    variable h249: unsigned(0 downto 0);
     variable h250: unsigned(31 downto 0);
     variable h251: unsigned(31 downto 0);
-    variable h252: unsigned(15 downto 0);
-    variable h253: unsigned(3 downto 0);
-    variable h254: unsigned(15 downto 0);
-    variable h255: unsigned(0 downto 0);
+    variable h252: unsigned(31 downto 0);
+    variable h253: unsigned(15 downto 0);
+    variable h254: unsigned(3 downto 0);
+    variable h255: unsigned(15 downto 0);
     variable h256: unsigned(0 downto 0);
     variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(10 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(0 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(10 downto 0);
+    variable h260: unsigned(31 downto 0);
     variable h261: unsigned(0 downto 0);
     variable h262: unsigned(0 downto 0);
     variable h263: unsigned(0 downto 0);
     variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(10 downto 0);
-    variable h266: unsigned(31 downto 0);
-    variable h267: unsigned(0 downto 0);
+    variable h265: unsigned(0 downto 0);
+    variable h266: unsigned(10 downto 0);
+    variable h267: unsigned(31 downto 0);
     variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(2 downto 0);
+    variable h269: unsigned(0 downto 0);
     variable h270: unsigned(2 downto 0);
-    variable h271: unsigned(10 downto 0);
-    variable h272: unsigned(31 downto 0);
-    variable h273: unsigned(0 downto 0);
+    variable h271: unsigned(2 downto 0);
+    variable h272: unsigned(10 downto 0);
+    variable h273: unsigned(31 downto 0);
     variable h274: unsigned(0 downto 0);
     variable h275: unsigned(0 downto 0);
-    variable h276: unsigned(10 downto 0);
-    variable h277: unsigned(31 downto 0);
-    variable h278: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(10 downto 0);
+    variable h278: unsigned(31 downto 0);
     variable h279: unsigned(0 downto 0);
     variable h280: unsigned(0 downto 0);
     variable h281: unsigned(0 downto 0);
     variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(10 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(0 downto 0);
+    variable h283: unsigned(0 downto 0);
+    variable h284: unsigned(10 downto 0);
+    variable h285: unsigned(31 downto 0);
     variable h286: unsigned(0 downto 0);
     variable h287: unsigned(0 downto 0);
     variable h288: unsigned(0 downto 0);
     variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(10 downto 0);
-    variable h291: unsigned(31 downto 0);
-    variable h292: unsigned(0 downto 0);
+    variable h290: unsigned(0 downto 0);
+    variable h291: unsigned(10 downto 0);
+    variable h292: unsigned(31 downto 0);
     variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(15 downto 0);
+    variable h294: unsigned(0 downto 0);
     variable h295: unsigned(15 downto 0);
-    variable h296: unsigned(3 downto 0);
-    variable h297: unsigned(15 downto 0);
-    variable h298: unsigned(16 downto 0);
-    variable h299: unsigned(15 downto 0);
-    variable h300: unsigned(2 downto 0);
-    variable h303: unsigned(2 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(31 downto 0);
+    variable h296: unsigned(15 downto 0);
+    variable h297: unsigned(3 downto 0);
+    variable h298: unsigned(15 downto 0);
+    variable h299: unsigned(16 downto 0);
+    variable h300: unsigned(15 downto 0);
+    variable h301: unsigned(2 downto 0);
+    variable h304: unsigned(2 downto 0);
+    variable h305: unsigned(0 downto 0);
     variable h306: unsigned(31 downto 0);
-    variable h307: unsigned(0 downto 0);
+    variable h307: unsigned(31 downto 0);
     variable h308: unsigned(0 downto 0);
     variable h309: unsigned(0 downto 0);
-    variable h310: unsigned(31 downto 0);
+    variable h310: unsigned(0 downto 0);
     variable h311: unsigned(31 downto 0);
     variable h312: unsigned(31 downto 0);
-    variable h313: unsigned(15 downto 0);
-    variable h314: unsigned(3 downto 0);
-    variable h315: unsigned(15 downto 0);
-    variable h316: unsigned(0 downto 0);
+    variable h313: unsigned(31 downto 0);
+    variable h314: unsigned(15 downto 0);
+    variable h315: unsigned(3 downto 0);
+    variable h316: unsigned(15 downto 0);
     variable h317: unsigned(0 downto 0);
     variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(10 downto 0);
-    variable h320: unsigned(31 downto 0);
-    variable h321: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(10 downto 0);
+    variable h321: unsigned(31 downto 0);
     variable h322: unsigned(0 downto 0);
     variable h323: unsigned(0 downto 0);
     variable h324: unsigned(0 downto 0);
     variable h325: unsigned(0 downto 0);
-    variable h326: unsigned(10 downto 0);
-    variable h327: unsigned(31 downto 0);
-    variable h328: unsigned(0 downto 0);
+    variable h326: unsigned(0 downto 0);
+    variable h327: unsigned(10 downto 0);
+    variable h328: unsigned(31 downto 0);
     variable h329: unsigned(0 downto 0);
-    variable h330: unsigned(2 downto 0);
+    variable h330: unsigned(0 downto 0);
     variable h331: unsigned(2 downto 0);
-    variable h332: unsigned(10 downto 0);
-    variable h333: unsigned(31 downto 0);
-    variable h334: unsigned(0 downto 0);
+    variable h332: unsigned(2 downto 0);
+    variable h333: unsigned(10 downto 0);
+    variable h334: unsigned(31 downto 0);
     variable h335: unsigned(0 downto 0);
     variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(10 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(10 downto 0);
+    variable h339: unsigned(31 downto 0);
     variable h340: unsigned(0 downto 0);
     variable h341: unsigned(0 downto 0);
     variable h342: unsigned(0 downto 0);
     variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(10 downto 0);
-    variable h345: unsigned(31 downto 0);
-    variable h346: unsigned(0 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(10 downto 0);
+    variable h346: unsigned(31 downto 0);
     variable h347: unsigned(0 downto 0);
     variable h348: unsigned(0 downto 0);
     variable h349: unsigned(0 downto 0);
     variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(10 downto 0);
-    variable h352: unsigned(31 downto 0);
-    variable h353: unsigned(0 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h352: unsigned(10 downto 0);
+    variable h353: unsigned(31 downto 0);
     variable h354: unsigned(0 downto 0);
     variable h355: unsigned(0 downto 0);
     variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(15 downto 0);
-    variable h358: unsigned(31 downto 0);
+    variable h357: unsigned(0 downto 0);
+    variable h358: unsigned(15 downto 0);
     variable h359: unsigned(31 downto 0);
-    variable h360: unsigned(0 downto 0);
+    variable h360: unsigned(31 downto 0);
     variable h361: unsigned(0 downto 0);
     variable h362: unsigned(0 downto 0);
-    variable h363: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
     variable h364: unsigned(31 downto 0);
     variable h365: unsigned(31 downto 0);
-    variable h366: unsigned(15 downto 0);
-    variable h367: unsigned(3 downto 0);
-    variable h368: unsigned(15 downto 0);
-    variable h369: unsigned(0 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(15 downto 0);
+    variable h368: unsigned(3 downto 0);
+    variable h369: unsigned(15 downto 0);
     variable h370: unsigned(0 downto 0);
     variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(10 downto 0);
-    variable h373: unsigned(31 downto 0);
-    variable h374: unsigned(0 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
     variable h375: unsigned(0 downto 0);
     variable h376: unsigned(0 downto 0);
     variable h377: unsigned(0 downto 0);
     variable h378: unsigned(0 downto 0);
-    variable h379: unsigned(10 downto 0);
-    variable h380: unsigned(31 downto 0);
-    variable h381: unsigned(0 downto 0);
+    variable h379: unsigned(0 downto 0);
+    variable h380: unsigned(10 downto 0);
+    variable h381: unsigned(31 downto 0);
     variable h382: unsigned(0 downto 0);
-    variable h383: unsigned(2 downto 0);
+    variable h383: unsigned(0 downto 0);
     variable h384: unsigned(2 downto 0);
-    variable h385: unsigned(10 downto 0);
-    variable h386: unsigned(31 downto 0);
-    variable h387: unsigned(0 downto 0);
+    variable h385: unsigned(2 downto 0);
+    variable h386: unsigned(10 downto 0);
+    variable h387: unsigned(31 downto 0);
     variable h388: unsigned(0 downto 0);
     variable h389: unsigned(0 downto 0);
-    variable h390: unsigned(10 downto 0);
-    variable h391: unsigned(31 downto 0);
-    variable h392: unsigned(0 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(10 downto 0);
+    variable h392: unsigned(31 downto 0);
     variable h393: unsigned(0 downto 0);
     variable h394: unsigned(0 downto 0);
     variable h395: unsigned(0 downto 0);
     variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(10 downto 0);
-    variable h398: unsigned(31 downto 0);
-    variable h399: unsigned(0 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(10 downto 0);
+    variable h399: unsigned(31 downto 0);
     variable h400: unsigned(0 downto 0);
     variable h401: unsigned(0 downto 0);
     variable h402: unsigned(0 downto 0);
     variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(10 downto 0);
-    variable h405: unsigned(31 downto 0);
-    variable h406: unsigned(0 downto 0);
+    variable h404: unsigned(0 downto 0);
+    variable h405: unsigned(10 downto 0);
+    variable h406: unsigned(31 downto 0);
     variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(15 downto 0);
+    variable h408: unsigned(0 downto 0);
     variable h409: unsigned(15 downto 0);
-    variable h410: unsigned(3 downto 0);
-    variable h411: unsigned(15 downto 0);
-    variable h412: unsigned(16 downto 0);
-    variable h413: unsigned(15 downto 0);
-    variable h414: unsigned(0 downto 0);
-    variable h418: unsigned(0 downto 0);
+    variable h410: unsigned(15 downto 0);
+    variable h411: unsigned(3 downto 0);
+    variable h412: unsigned(15 downto 0);
+    variable h413: unsigned(16 downto 0);
+    variable h414: unsigned(15 downto 0);
+    variable h415: unsigned(0 downto 0);
     variable h419: unsigned(0 downto 0);
-    variable h420: unsigned(63 downto 0);
-    variable h421: unsigned(2 downto 0);
-    variable h422: unsigned(0 downto 0);
-    variable h423: unsigned(31 downto 0);
+    variable h420: unsigned(0 downto 0);
+    variable h421: unsigned(63 downto 0);
+    variable h422: unsigned(2 downto 0);
+    variable h423: unsigned(0 downto 0);
     variable h424: unsigned(31 downto 0);
-    variable h425: unsigned(0 downto 0);
+    variable h425: unsigned(31 downto 0);
     variable h426: unsigned(0 downto 0);
     variable h427: unsigned(0 downto 0);
-    variable h428: unsigned(31 downto 0);
+    variable h428: unsigned(0 downto 0);
     variable h429: unsigned(31 downto 0);
     variable h430: unsigned(31 downto 0);
-    variable h431: unsigned(15 downto 0);
-    variable h432: unsigned(3 downto 0);
-    variable h433: unsigned(15 downto 0);
-    variable h434: unsigned(0 downto 0);
+    variable h431: unsigned(31 downto 0);
+    variable h432: unsigned(15 downto 0);
+    variable h433: unsigned(3 downto 0);
+    variable h434: unsigned(15 downto 0);
     variable h435: unsigned(0 downto 0);
     variable h436: unsigned(0 downto 0);
-    variable h437: unsigned(10 downto 0);
-    variable h438: unsigned(31 downto 0);
-    variable h439: unsigned(0 downto 0);
+    variable h437: unsigned(0 downto 0);
+    variable h438: unsigned(10 downto 0);
+    variable h439: unsigned(31 downto 0);
     variable h440: unsigned(0 downto 0);
     variable h441: unsigned(0 downto 0);
     variable h442: unsigned(0 downto 0);
     variable h443: unsigned(0 downto 0);
-    variable h444: unsigned(10 downto 0);
-    variable h445: unsigned(31 downto 0);
-    variable h446: unsigned(0 downto 0);
+    variable h444: unsigned(0 downto 0);
+    variable h445: unsigned(10 downto 0);
+    variable h446: unsigned(31 downto 0);
     variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(2 downto 0);
+    variable h448: unsigned(0 downto 0);
     variable h449: unsigned(2 downto 0);
-    variable h450: unsigned(10 downto 0);
-    variable h451: unsigned(31 downto 0);
-    variable h452: unsigned(0 downto 0);
+    variable h450: unsigned(2 downto 0);
+    variable h451: unsigned(10 downto 0);
+    variable h452: unsigned(31 downto 0);
     variable h453: unsigned(0 downto 0);
     variable h454: unsigned(0 downto 0);
-    variable h455: unsigned(10 downto 0);
-    variable h456: unsigned(31 downto 0);
-    variable h457: unsigned(0 downto 0);
+    variable h455: unsigned(0 downto 0);
+    variable h456: unsigned(10 downto 0);
+    variable h457: unsigned(31 downto 0);
     variable h458: unsigned(0 downto 0);
     variable h459: unsigned(0 downto 0);
     variable h460: unsigned(0 downto 0);
     variable h461: unsigned(0 downto 0);
-    variable h462: unsigned(10 downto 0);
-    variable h463: unsigned(31 downto 0);
-    variable h464: unsigned(0 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(10 downto 0);
+    variable h464: unsigned(31 downto 0);
     variable h465: unsigned(0 downto 0);
     variable h466: unsigned(0 downto 0);
     variable h467: unsigned(0 downto 0);
     variable h468: unsigned(0 downto 0);
-    variable h469: unsigned(10 downto 0);
-    variable h470: unsigned(31 downto 0);
-    variable h471: unsigned(0 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(10 downto 0);
+    variable h471: unsigned(31 downto 0);
     variable h472: unsigned(0 downto 0);
     variable h473: unsigned(0 downto 0);
     variable h474: unsigned(0 downto 0);
-    variable h475: unsigned(15 downto 0);
-    variable h476: unsigned(31 downto 0);
+    variable h475: unsigned(0 downto 0);
+    variable h476: unsigned(15 downto 0);
     variable h477: unsigned(31 downto 0);
-    variable h478: unsigned(0 downto 0);
+    variable h478: unsigned(31 downto 0);
     variable h479: unsigned(0 downto 0);
     variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(31 downto 0);
+    variable h481: unsigned(0 downto 0);
     variable h482: unsigned(31 downto 0);
     variable h483: unsigned(31 downto 0);
-    variable h484: unsigned(15 downto 0);
-    variable h485: unsigned(3 downto 0);
-    variable h486: unsigned(15 downto 0);
-    variable h487: unsigned(0 downto 0);
+    variable h484: unsigned(31 downto 0);
+    variable h485: unsigned(15 downto 0);
+    variable h486: unsigned(3 downto 0);
+    variable h487: unsigned(15 downto 0);
     variable h488: unsigned(0 downto 0);
     variable h489: unsigned(0 downto 0);
-    variable h490: unsigned(10 downto 0);
-    variable h491: unsigned(31 downto 0);
-    variable h492: unsigned(0 downto 0);
+    variable h490: unsigned(0 downto 0);
+    variable h491: unsigned(10 downto 0);
+    variable h492: unsigned(31 downto 0);
     variable h493: unsigned(0 downto 0);
     variable h494: unsigned(0 downto 0);
     variable h495: unsigned(0 downto 0);
     variable h496: unsigned(0 downto 0);
-    variable h497: unsigned(10 downto 0);
-    variable h498: unsigned(31 downto 0);
-    variable h499: unsigned(0 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(10 downto 0);
+    variable h499: unsigned(31 downto 0);
     variable h500: unsigned(0 downto 0);
-    variable h501: unsigned(2 downto 0);
+    variable h501: unsigned(0 downto 0);
     variable h502: unsigned(2 downto 0);
-    variable h503: unsigned(10 downto 0);
-    variable h504: unsigned(31 downto 0);
-    variable h505: unsigned(0 downto 0);
+    variable h503: unsigned(2 downto 0);
+    variable h504: unsigned(10 downto 0);
+    variable h505: unsigned(31 downto 0);
     variable h506: unsigned(0 downto 0);
     variable h507: unsigned(0 downto 0);
-    variable h508: unsigned(10 downto 0);
-    variable h509: unsigned(31 downto 0);
-    variable h510: unsigned(0 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(10 downto 0);
+    variable h510: unsigned(31 downto 0);
     variable h511: unsigned(0 downto 0);
     variable h512: unsigned(0 downto 0);
     variable h513: unsigned(0 downto 0);
     variable h514: unsigned(0 downto 0);
-    variable h515: unsigned(10 downto 0);
-    variable h516: unsigned(31 downto 0);
-    variable h517: unsigned(0 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h516: unsigned(10 downto 0);
+    variable h517: unsigned(31 downto 0);
     variable h518: unsigned(0 downto 0);
     variable h519: unsigned(0 downto 0);
     variable h520: unsigned(0 downto 0);
     variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(10 downto 0);
-    variable h523: unsigned(31 downto 0);
-    variable h524: unsigned(0 downto 0);
+    variable h522: unsigned(0 downto 0);
+    variable h523: unsigned(10 downto 0);
+    variable h524: unsigned(31 downto 0);
     variable h525: unsigned(0 downto 0);
-    variable h526: unsigned(15 downto 0);
+    variable h526: unsigned(0 downto 0);
     variable h527: unsigned(15 downto 0);
-    variable h528: unsigned(3 downto 0);
-    variable h529: unsigned(15 downto 0);
-    variable h530: unsigned(16 downto 0);
-    variable h531: unsigned(15 downto 0);
-    variable h532: unsigned(2 downto 0);
-    variable h533: unsigned(0 downto 0);
-    variable h534: unsigned(31 downto 0);
-    variable h535: unsigned(31 downto 0);
+    variable h528: unsigned(15 downto 0);
+    variable h529: unsigned(3 downto 0);
+    variable h530: unsigned(15 downto 0);
+    variable h531: unsigned(16 downto 0);
+    variable h532: unsigned(15 downto 0);
+    variable h533: unsigned(2 downto 0);
+    variable h534: unsigned(0 downto 0);
+    variable h535: unsigned(0 downto 0);
     variable h536: unsigned(0 downto 0);
     variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(31 downto 0);
-    variable h540: unsigned(31 downto 0);
+    variable h538: unsigned(63 downto 0);
+    variable h539: unsigned(2 downto 0);
+    variable h540: unsigned(0 downto 0);
     variable h541: unsigned(31 downto 0);
-    variable h542: unsigned(15 downto 0);
-    variable h543: unsigned(3 downto 0);
-    variable h544: unsigned(15 downto 0);
+    variable h542: unsigned(31 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(0 downto 0);
     variable h545: unsigned(0 downto 0);
-    variable h546: unsigned(0 downto 0);
-    variable h547: unsigned(0 downto 0);
-    variable h548: unsigned(10 downto 0);
-    variable h549: unsigned(31 downto 0);
-    variable h550: unsigned(0 downto 0);
-    variable h551: unsigned(0 downto 0);
+    variable h546: unsigned(31 downto 0);
+    variable h547: unsigned(31 downto 0);
+    variable h548: unsigned(31 downto 0);
+    variable h549: unsigned(15 downto 0);
+    variable h550: unsigned(3 downto 0);
+    variable h551: unsigned(15 downto 0);
     variable h552: unsigned(0 downto 0);
     variable h553: unsigned(0 downto 0);
     variable h554: unsigned(0 downto 0);
@@ -1328,17 +1362,17 @@ fsm: process (clk) is
     variable h556: unsigned(31 downto 0);
     variable h557: unsigned(0 downto 0);
     variable h558: unsigned(0 downto 0);
-    variable h559: unsigned(2 downto 0);
-    variable h560: unsigned(2 downto 0);
-    variable h561: unsigned(10 downto 0);
-    variable h562: unsigned(31 downto 0);
-    variable h563: unsigned(0 downto 0);
+    variable h559: unsigned(0 downto 0);
+    variable h560: unsigned(0 downto 0);
+    variable h561: unsigned(0 downto 0);
+    variable h562: unsigned(10 downto 0);
+    variable h563: unsigned(31 downto 0);
     variable h564: unsigned(0 downto 0);
     variable h565: unsigned(0 downto 0);
-    variable h566: unsigned(10 downto 0);
-    variable h567: unsigned(31 downto 0);
-    variable h568: unsigned(0 downto 0);
-    variable h569: unsigned(0 downto 0);
+    variable h566: unsigned(2 downto 0);
+    variable h567: unsigned(2 downto 0);
+    variable h568: unsigned(10 downto 0);
+    variable h569: unsigned(31 downto 0);
     variable h570: unsigned(0 downto 0);
     variable h571: unsigned(0 downto 0);
     variable h572: unsigned(0 downto 0);
@@ -1353,745 +1387,753 @@ fsm: process (clk) is
     variable h581: unsigned(31 downto 0);
     variable h582: unsigned(0 downto 0);
     variable h583: unsigned(0 downto 0);
-    variable h584: unsigned(19 downto 0);
-    variable h585: unsigned(19 downto 0);
-    variable h586: unsigned(19 downto 0);
-    variable h587: unsigned(19 downto 0);
-    variable h588: unsigned(0 downto 0);
+    variable h584: unsigned(0 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(10 downto 0);
+    variable h588: unsigned(31 downto 0);
     variable h589: unsigned(0 downto 0);
     variable h590: unsigned(0 downto 0);
-    variable h591: unsigned(0 downto 0);
-    variable h592: unsigned(0 downto 0);
-    variable h593: unsigned(0 downto 0);
-    variable h594: unsigned(0 downto 0);
+    variable h591: unsigned(19 downto 0);
+    variable h592: unsigned(19 downto 0);
+    variable h593: unsigned(19 downto 0);
+    variable h594: unsigned(19 downto 0);
     variable h595: unsigned(0 downto 0);
     variable h596: unsigned(0 downto 0);
     variable h597: unsigned(0 downto 0);
     variable h598: unsigned(0 downto 0);
-    variable h599: unsigned(15 downto 0);
-    variable h600: unsigned(31 downto 0);
-    variable h601: unsigned(31 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(0 downto 0);
+    variable h601: unsigned(0 downto 0);
     variable h602: unsigned(0 downto 0);
     variable h603: unsigned(0 downto 0);
     variable h604: unsigned(0 downto 0);
-    variable h605: unsigned(31 downto 0);
-    variable h606: unsigned(31 downto 0);
-    variable h607: unsigned(31 downto 0);
-    variable h608: unsigned(15 downto 0);
-    variable h609: unsigned(3 downto 0);
-    variable h610: unsigned(15 downto 0);
+    variable h605: unsigned(0 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(15 downto 0);
+    variable h608: unsigned(31 downto 0);
+    variable h609: unsigned(31 downto 0);
+    variable h610: unsigned(0 downto 0);
     variable h611: unsigned(0 downto 0);
     variable h612: unsigned(0 downto 0);
-    variable h613: unsigned(0 downto 0);
-    variable h614: unsigned(10 downto 0);
+    variable h613: unsigned(31 downto 0);
+    variable h614: unsigned(31 downto 0);
     variable h615: unsigned(31 downto 0);
-    variable h616: unsigned(0 downto 0);
-    variable h617: unsigned(0 downto 0);
-    variable h618: unsigned(0 downto 0);
+    variable h616: unsigned(15 downto 0);
+    variable h617: unsigned(3 downto 0);
+    variable h618: unsigned(15 downto 0);
     variable h619: unsigned(0 downto 0);
     variable h620: unsigned(0 downto 0);
-    variable h621: unsigned(10 downto 0);
-    variable h622: unsigned(31 downto 0);
-    variable h623: unsigned(0 downto 0);
+    variable h621: unsigned(0 downto 0);
+    variable h622: unsigned(10 downto 0);
+    variable h623: unsigned(31 downto 0);
     variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(2 downto 0);
-    variable h626: unsigned(2 downto 0);
-    variable h627: unsigned(10 downto 0);
-    variable h628: unsigned(31 downto 0);
-    variable h629: unsigned(0 downto 0);
-    variable h630: unsigned(0 downto 0);
+    variable h625: unsigned(0 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(0 downto 0);
+    variable h629: unsigned(10 downto 0);
+    variable h630: unsigned(31 downto 0);
     variable h631: unsigned(0 downto 0);
-    variable h632: unsigned(10 downto 0);
-    variable h633: unsigned(31 downto 0);
-    variable h634: unsigned(0 downto 0);
-    variable h635: unsigned(0 downto 0);
-    variable h636: unsigned(0 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(2 downto 0);
+    variable h634: unsigned(2 downto 0);
+    variable h635: unsigned(10 downto 0);
+    variable h636: unsigned(31 downto 0);
     variable h637: unsigned(0 downto 0);
     variable h638: unsigned(0 downto 0);
-    variable h639: unsigned(10 downto 0);
-    variable h640: unsigned(31 downto 0);
-    variable h641: unsigned(0 downto 0);
+    variable h639: unsigned(0 downto 0);
+    variable h640: unsigned(10 downto 0);
+    variable h641: unsigned(31 downto 0);
     variable h642: unsigned(0 downto 0);
     variable h643: unsigned(0 downto 0);
     variable h644: unsigned(0 downto 0);
     variable h645: unsigned(0 downto 0);
-    variable h646: unsigned(10 downto 0);
-    variable h647: unsigned(31 downto 0);
-    variable h648: unsigned(0 downto 0);
+    variable h646: unsigned(0 downto 0);
+    variable h647: unsigned(10 downto 0);
+    variable h648: unsigned(31 downto 0);
     variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(15 downto 0);
-    variable h651: unsigned(15 downto 0);
-    variable h652: unsigned(3 downto 0);
-    variable h653: unsigned(15 downto 0);
-    variable h654: unsigned(16 downto 0);
-    variable h655: unsigned(15 downto 0);
+    variable h650: unsigned(0 downto 0);
+    variable h651: unsigned(0 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h654: unsigned(10 downto 0);
+    variable h655: unsigned(31 downto 0);
     variable h656: unsigned(0 downto 0);
     variable h657: unsigned(0 downto 0);
-    variable h658: unsigned(5 downto 0);
-    variable h659: unsigned(63 downto 0);
-    variable h660: unsigned(126 downto 0);
-    variable h661: unsigned(5 downto 0);
-    variable h662: unsigned(126 downto 0);
-    variable h663: unsigned(63 downto 0);
-    variable h664: unsigned(5 downto 0);
-    variable h665: unsigned(6 downto 0);
-    variable h666: unsigned(63 downto 0);
-    variable h667: unsigned(64 downto 0);
-    variable h668: unsigned(63 downto 0);
-    variable h669: unsigned(126 downto 0);
+    variable h658: unsigned(15 downto 0);
+    variable h659: unsigned(15 downto 0);
+    variable h660: unsigned(3 downto 0);
+    variable h661: unsigned(15 downto 0);
+    variable h662: unsigned(16 downto 0);
+    variable h663: unsigned(15 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(5 downto 0);
+    variable h667: unsigned(63 downto 0);
+    variable h668: unsigned(126 downto 0);
+    variable h669: unsigned(5 downto 0);
     variable h670: unsigned(126 downto 0);
-    variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(31 downto 0);
-    variable h673: unsigned(31 downto 0);
-    variable h674: unsigned(0 downto 0);
-    variable h675: unsigned(0 downto 0);
-    variable h676: unsigned(0 downto 0);
-    variable h677: unsigned(31 downto 0);
-    variable h678: unsigned(31 downto 0);
-    variable h679: unsigned(31 downto 0);
-    variable h680: unsigned(15 downto 0);
-    variable h681: unsigned(3 downto 0);
-    variable h682: unsigned(15 downto 0);
+    variable h671: unsigned(63 downto 0);
+    variable h672: unsigned(5 downto 0);
+    variable h673: unsigned(6 downto 0);
+    variable h674: unsigned(63 downto 0);
+    variable h675: unsigned(64 downto 0);
+    variable h676: unsigned(63 downto 0);
+    variable h677: unsigned(126 downto 0);
+    variable h678: unsigned(126 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(31 downto 0);
+    variable h681: unsigned(31 downto 0);
+    variable h682: unsigned(0 downto 0);
     variable h683: unsigned(0 downto 0);
     variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(0 downto 0);
-    variable h686: unsigned(10 downto 0);
+    variable h685: unsigned(31 downto 0);
+    variable h686: unsigned(31 downto 0);
     variable h687: unsigned(31 downto 0);
-    variable h688: unsigned(0 downto 0);
-    variable h689: unsigned(0 downto 0);
-    variable h690: unsigned(0 downto 0);
+    variable h688: unsigned(15 downto 0);
+    variable h689: unsigned(3 downto 0);
+    variable h690: unsigned(15 downto 0);
     variable h691: unsigned(0 downto 0);
     variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(10 downto 0);
-    variable h694: unsigned(31 downto 0);
-    variable h695: unsigned(0 downto 0);
+    variable h693: unsigned(0 downto 0);
+    variable h694: unsigned(10 downto 0);
+    variable h695: unsigned(31 downto 0);
     variable h696: unsigned(0 downto 0);
-    variable h697: unsigned(2 downto 0);
-    variable h698: unsigned(2 downto 0);
-    variable h699: unsigned(10 downto 0);
-    variable h700: unsigned(31 downto 0);
-    variable h701: unsigned(0 downto 0);
-    variable h702: unsigned(0 downto 0);
+    variable h697: unsigned(0 downto 0);
+    variable h698: unsigned(0 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(0 downto 0);
+    variable h701: unsigned(10 downto 0);
+    variable h702: unsigned(31 downto 0);
     variable h703: unsigned(0 downto 0);
-    variable h704: unsigned(10 downto 0);
-    variable h705: unsigned(31 downto 0);
-    variable h706: unsigned(0 downto 0);
-    variable h707: unsigned(0 downto 0);
-    variable h708: unsigned(0 downto 0);
+    variable h704: unsigned(0 downto 0);
+    variable h705: unsigned(2 downto 0);
+    variable h706: unsigned(2 downto 0);
+    variable h707: unsigned(10 downto 0);
+    variable h708: unsigned(31 downto 0);
     variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(10 downto 0);
-    variable h712: unsigned(31 downto 0);
-    variable h713: unsigned(0 downto 0);
+    variable h711: unsigned(0 downto 0);
+    variable h712: unsigned(10 downto 0);
+    variable h713: unsigned(31 downto 0);
     variable h714: unsigned(0 downto 0);
     variable h715: unsigned(0 downto 0);
     variable h716: unsigned(0 downto 0);
     variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(10 downto 0);
-    variable h719: unsigned(31 downto 0);
-    variable h720: unsigned(0 downto 0);
+    variable h718: unsigned(0 downto 0);
+    variable h719: unsigned(10 downto 0);
+    variable h720: unsigned(31 downto 0);
     variable h721: unsigned(0 downto 0);
-    variable h722: unsigned(15 downto 0);
-    variable h723: unsigned(31 downto 0);
-    variable h724: unsigned(31 downto 0);
+    variable h722: unsigned(0 downto 0);
+    variable h723: unsigned(0 downto 0);
+    variable h724: unsigned(0 downto 0);
     variable h725: unsigned(0 downto 0);
-    variable h726: unsigned(0 downto 0);
-    variable h727: unsigned(0 downto 0);
-    variable h728: unsigned(31 downto 0);
-    variable h729: unsigned(31 downto 0);
-    variable h730: unsigned(31 downto 0);
-    variable h731: unsigned(15 downto 0);
-    variable h732: unsigned(3 downto 0);
-    variable h733: unsigned(15 downto 0);
+    variable h726: unsigned(10 downto 0);
+    variable h727: unsigned(31 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h730: unsigned(15 downto 0);
+    variable h731: unsigned(31 downto 0);
+    variable h732: unsigned(31 downto 0);
+    variable h733: unsigned(0 downto 0);
     variable h734: unsigned(0 downto 0);
     variable h735: unsigned(0 downto 0);
-    variable h736: unsigned(0 downto 0);
-    variable h737: unsigned(10 downto 0);
+    variable h736: unsigned(31 downto 0);
+    variable h737: unsigned(31 downto 0);
     variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(0 downto 0);
-    variable h740: unsigned(0 downto 0);
-    variable h741: unsigned(0 downto 0);
+    variable h739: unsigned(15 downto 0);
+    variable h740: unsigned(3 downto 0);
+    variable h741: unsigned(15 downto 0);
     variable h742: unsigned(0 downto 0);
     variable h743: unsigned(0 downto 0);
-    variable h744: unsigned(10 downto 0);
-    variable h745: unsigned(31 downto 0);
-    variable h746: unsigned(0 downto 0);
+    variable h744: unsigned(0 downto 0);
+    variable h745: unsigned(10 downto 0);
+    variable h746: unsigned(31 downto 0);
     variable h747: unsigned(0 downto 0);
-    variable h748: unsigned(2 downto 0);
-    variable h749: unsigned(2 downto 0);
-    variable h750: unsigned(10 downto 0);
-    variable h751: unsigned(31 downto 0);
-    variable h752: unsigned(0 downto 0);
-    variable h753: unsigned(0 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(0 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(0 downto 0);
+    variable h752: unsigned(10 downto 0);
+    variable h753: unsigned(31 downto 0);
     variable h754: unsigned(0 downto 0);
-    variable h755: unsigned(10 downto 0);
-    variable h756: unsigned(31 downto 0);
-    variable h757: unsigned(0 downto 0);
-    variable h758: unsigned(0 downto 0);
-    variable h759: unsigned(0 downto 0);
+    variable h755: unsigned(0 downto 0);
+    variable h756: unsigned(2 downto 0);
+    variable h757: unsigned(2 downto 0);
+    variable h758: unsigned(10 downto 0);
+    variable h759: unsigned(31 downto 0);
     variable h760: unsigned(0 downto 0);
     variable h761: unsigned(0 downto 0);
-    variable h762: unsigned(10 downto 0);
-    variable h763: unsigned(31 downto 0);
-    variable h764: unsigned(0 downto 0);
+    variable h762: unsigned(0 downto 0);
+    variable h763: unsigned(10 downto 0);
+    variable h764: unsigned(31 downto 0);
     variable h765: unsigned(0 downto 0);
     variable h766: unsigned(0 downto 0);
     variable h767: unsigned(0 downto 0);
     variable h768: unsigned(0 downto 0);
-    variable h769: unsigned(10 downto 0);
-    variable h770: unsigned(31 downto 0);
-    variable h771: unsigned(0 downto 0);
+    variable h769: unsigned(0 downto 0);
+    variable h770: unsigned(10 downto 0);
+    variable h771: unsigned(31 downto 0);
     variable h772: unsigned(0 downto 0);
-    variable h773: unsigned(15 downto 0);
-    variable h774: unsigned(15 downto 0);
-    variable h775: unsigned(3 downto 0);
-    variable h776: unsigned(15 downto 0);
-    variable h777: unsigned(16 downto 0);
-    variable h778: unsigned(15 downto 0);
+    variable h773: unsigned(0 downto 0);
+    variable h774: unsigned(0 downto 0);
+    variable h775: unsigned(0 downto 0);
+    variable h776: unsigned(0 downto 0);
+    variable h777: unsigned(10 downto 0);
+    variable h778: unsigned(31 downto 0);
     variable h779: unsigned(0 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(31 downto 0);
-    variable h782: unsigned(0 downto 0);
-    variable h783: unsigned(0 downto 0);
-    variable h784: unsigned(0 downto 0);
-    variable h785: unsigned(31 downto 0);
-    variable h786: unsigned(31 downto 0);
-    variable h787: unsigned(31 downto 0);
-    variable h788: unsigned(15 downto 0);
-    variable h789: unsigned(3 downto 0);
-    variable h790: unsigned(15 downto 0);
+    variable h780: unsigned(0 downto 0);
+    variable h781: unsigned(15 downto 0);
+    variable h782: unsigned(15 downto 0);
+    variable h783: unsigned(3 downto 0);
+    variable h784: unsigned(15 downto 0);
+    variable h785: unsigned(16 downto 0);
+    variable h786: unsigned(15 downto 0);
+    variable h787: unsigned(0 downto 0);
+    variable h788: unsigned(31 downto 0);
+    variable h789: unsigned(31 downto 0);
+    variable h790: unsigned(0 downto 0);
     variable h791: unsigned(0 downto 0);
     variable h792: unsigned(0 downto 0);
-    variable h793: unsigned(0 downto 0);
-    variable h794: unsigned(10 downto 0);
+    variable h793: unsigned(31 downto 0);
+    variable h794: unsigned(31 downto 0);
     variable h795: unsigned(31 downto 0);
-    variable h796: unsigned(0 downto 0);
-    variable h797: unsigned(0 downto 0);
-    variable h798: unsigned(0 downto 0);
+    variable h796: unsigned(15 downto 0);
+    variable h797: unsigned(3 downto 0);
+    variable h798: unsigned(15 downto 0);
     variable h799: unsigned(0 downto 0);
     variable h800: unsigned(0 downto 0);
-    variable h801: unsigned(10 downto 0);
-    variable h802: unsigned(31 downto 0);
-    variable h803: unsigned(0 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(10 downto 0);
+    variable h803: unsigned(31 downto 0);
     variable h804: unsigned(0 downto 0);
-    variable h805: unsigned(2 downto 0);
-    variable h806: unsigned(2 downto 0);
-    variable h807: unsigned(10 downto 0);
-    variable h808: unsigned(31 downto 0);
-    variable h809: unsigned(0 downto 0);
-    variable h810: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
+    variable h806: unsigned(0 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(10 downto 0);
+    variable h810: unsigned(31 downto 0);
     variable h811: unsigned(0 downto 0);
-    variable h812: unsigned(10 downto 0);
-    variable h813: unsigned(31 downto 0);
-    variable h814: unsigned(0 downto 0);
-    variable h815: unsigned(0 downto 0);
-    variable h816: unsigned(0 downto 0);
+    variable h812: unsigned(0 downto 0);
+    variable h813: unsigned(2 downto 0);
+    variable h814: unsigned(2 downto 0);
+    variable h815: unsigned(10 downto 0);
+    variable h816: unsigned(31 downto 0);
     variable h817: unsigned(0 downto 0);
     variable h818: unsigned(0 downto 0);
-    variable h819: unsigned(10 downto 0);
-    variable h820: unsigned(31 downto 0);
-    variable h821: unsigned(0 downto 0);
+    variable h819: unsigned(0 downto 0);
+    variable h820: unsigned(10 downto 0);
+    variable h821: unsigned(31 downto 0);
     variable h822: unsigned(0 downto 0);
     variable h823: unsigned(0 downto 0);
     variable h824: unsigned(0 downto 0);
     variable h825: unsigned(0 downto 0);
-    variable h826: unsigned(10 downto 0);
-    variable h827: unsigned(31 downto 0);
-    variable h828: unsigned(0 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(10 downto 0);
+    variable h828: unsigned(31 downto 0);
     variable h829: unsigned(0 downto 0);
     variable h830: unsigned(0 downto 0);
     variable h831: unsigned(0 downto 0);
     variable h832: unsigned(0 downto 0);
-    variable h833: unsigned(15 downto 0);
-    variable h834: unsigned(31 downto 0);
+    variable h833: unsigned(0 downto 0);
+    variable h834: unsigned(10 downto 0);
     variable h835: unsigned(31 downto 0);
     variable h836: unsigned(0 downto 0);
     variable h837: unsigned(0 downto 0);
     variable h838: unsigned(0 downto 0);
-    variable h839: unsigned(31 downto 0);
-    variable h840: unsigned(31 downto 0);
-    variable h841: unsigned(31 downto 0);
-    variable h842: unsigned(15 downto 0);
-    variable h843: unsigned(3 downto 0);
-    variable h844: unsigned(15 downto 0);
+    variable h839: unsigned(0 downto 0);
+    variable h840: unsigned(0 downto 0);
+    variable h841: unsigned(15 downto 0);
+    variable h842: unsigned(31 downto 0);
+    variable h843: unsigned(31 downto 0);
+    variable h844: unsigned(0 downto 0);
     variable h845: unsigned(0 downto 0);
     variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(0 downto 0);
-    variable h848: unsigned(10 downto 0);
+    variable h847: unsigned(31 downto 0);
+    variable h848: unsigned(31 downto 0);
     variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(0 downto 0);
-    variable h851: unsigned(0 downto 0);
-    variable h852: unsigned(0 downto 0);
+    variable h850: unsigned(15 downto 0);
+    variable h851: unsigned(3 downto 0);
+    variable h852: unsigned(15 downto 0);
     variable h853: unsigned(0 downto 0);
     variable h854: unsigned(0 downto 0);
-    variable h855: unsigned(10 downto 0);
-    variable h856: unsigned(31 downto 0);
-    variable h857: unsigned(0 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(10 downto 0);
+    variable h857: unsigned(31 downto 0);
     variable h858: unsigned(0 downto 0);
-    variable h859: unsigned(2 downto 0);
-    variable h860: unsigned(2 downto 0);
-    variable h861: unsigned(10 downto 0);
-    variable h862: unsigned(31 downto 0);
-    variable h863: unsigned(0 downto 0);
-    variable h864: unsigned(0 downto 0);
+    variable h859: unsigned(0 downto 0);
+    variable h860: unsigned(0 downto 0);
+    variable h861: unsigned(0 downto 0);
+    variable h862: unsigned(0 downto 0);
+    variable h863: unsigned(10 downto 0);
+    variable h864: unsigned(31 downto 0);
     variable h865: unsigned(0 downto 0);
-    variable h866: unsigned(10 downto 0);
-    variable h867: unsigned(31 downto 0);
-    variable h868: unsigned(0 downto 0);
-    variable h869: unsigned(0 downto 0);
-    variable h870: unsigned(0 downto 0);
+    variable h866: unsigned(0 downto 0);
+    variable h867: unsigned(2 downto 0);
+    variable h868: unsigned(2 downto 0);
+    variable h869: unsigned(10 downto 0);
+    variable h870: unsigned(31 downto 0);
     variable h871: unsigned(0 downto 0);
     variable h872: unsigned(0 downto 0);
-    variable h873: unsigned(10 downto 0);
-    variable h874: unsigned(31 downto 0);
-    variable h875: unsigned(0 downto 0);
+    variable h873: unsigned(0 downto 0);
+    variable h874: unsigned(10 downto 0);
+    variable h875: unsigned(31 downto 0);
     variable h876: unsigned(0 downto 0);
     variable h877: unsigned(0 downto 0);
     variable h878: unsigned(0 downto 0);
     variable h879: unsigned(0 downto 0);
-    variable h880: unsigned(10 downto 0);
-    variable h881: unsigned(31 downto 0);
-    variable h882: unsigned(0 downto 0);
+    variable h880: unsigned(0 downto 0);
+    variable h881: unsigned(10 downto 0);
+    variable h882: unsigned(31 downto 0);
     variable h883: unsigned(0 downto 0);
-    variable h884: unsigned(15 downto 0);
-    variable h885: unsigned(15 downto 0);
-    variable h886: unsigned(3 downto 0);
-    variable h887: unsigned(15 downto 0);
-    variable h888: unsigned(16 downto 0);
-    variable h889: unsigned(15 downto 0);
-    variable h893: unsigned(31 downto 0);
-    variable h894: unsigned(63 downto 0);
-    variable h895: unsigned(0 downto 0);
-    variable h896: unsigned(31 downto 0);
-    variable h897: unsigned(31 downto 0);
-    variable h898: unsigned(63 downto 0);
-    variable h899: unsigned(0 downto 0);
-    variable h900: unsigned(31 downto 0);
-    variable h910: unsigned(0 downto 0);
-    variable h911: unsigned(31 downto 0);
-    variable h912: unsigned(31 downto 0);
-    variable h913: unsigned(0 downto 0);
-    variable h914: unsigned(0 downto 0);
-    variable h915: unsigned(0 downto 0);
-    variable h916: unsigned(31 downto 0);
-    variable h917: unsigned(31 downto 0);
-    variable h918: unsigned(31 downto 0);
-    variable h919: unsigned(15 downto 0);
-    variable h920: unsigned(3 downto 0);
-    variable h921: unsigned(15 downto 0);
+    variable h884: unsigned(0 downto 0);
+    variable h885: unsigned(0 downto 0);
+    variable h886: unsigned(0 downto 0);
+    variable h887: unsigned(0 downto 0);
+    variable h888: unsigned(10 downto 0);
+    variable h889: unsigned(31 downto 0);
+    variable h890: unsigned(0 downto 0);
+    variable h891: unsigned(0 downto 0);
+    variable h892: unsigned(15 downto 0);
+    variable h893: unsigned(15 downto 0);
+    variable h894: unsigned(3 downto 0);
+    variable h895: unsigned(15 downto 0);
+    variable h896: unsigned(16 downto 0);
+    variable h897: unsigned(15 downto 0);
+    variable h901: unsigned(31 downto 0);
+    variable h902: unsigned(63 downto 0);
+    variable h903: unsigned(0 downto 0);
+    variable h904: unsigned(31 downto 0);
+    variable h905: unsigned(31 downto 0);
+    variable h906: unsigned(63 downto 0);
+    variable h907: unsigned(0 downto 0);
+    variable h908: unsigned(31 downto 0);
+    variable h918: unsigned(0 downto 0);
+    variable h919: unsigned(31 downto 0);
+    variable h920: unsigned(31 downto 0);
+    variable h921: unsigned(0 downto 0);
     variable h922: unsigned(0 downto 0);
     variable h923: unsigned(0 downto 0);
-    variable h924: unsigned(0 downto 0);
-    variable h925: unsigned(10 downto 0);
+    variable h924: unsigned(31 downto 0);
+    variable h925: unsigned(31 downto 0);
     variable h926: unsigned(31 downto 0);
-    variable h927: unsigned(0 downto 0);
-    variable h928: unsigned(0 downto 0);
-    variable h929: unsigned(0 downto 0);
+    variable h927: unsigned(15 downto 0);
+    variable h928: unsigned(3 downto 0);
+    variable h929: unsigned(15 downto 0);
     variable h930: unsigned(0 downto 0);
     variable h931: unsigned(0 downto 0);
-    variable h932: unsigned(10 downto 0);
-    variable h933: unsigned(31 downto 0);
-    variable h934: unsigned(0 downto 0);
+    variable h932: unsigned(0 downto 0);
+    variable h933: unsigned(10 downto 0);
+    variable h934: unsigned(31 downto 0);
     variable h935: unsigned(0 downto 0);
-    variable h936: unsigned(2 downto 0);
-    variable h937: unsigned(2 downto 0);
-    variable h938: unsigned(10 downto 0);
-    variable h939: unsigned(31 downto 0);
-    variable h940: unsigned(0 downto 0);
-    variable h941: unsigned(0 downto 0);
+    variable h936: unsigned(0 downto 0);
+    variable h937: unsigned(0 downto 0);
+    variable h938: unsigned(0 downto 0);
+    variable h939: unsigned(0 downto 0);
+    variable h940: unsigned(10 downto 0);
+    variable h941: unsigned(31 downto 0);
     variable h942: unsigned(0 downto 0);
-    variable h943: unsigned(10 downto 0);
-    variable h944: unsigned(31 downto 0);
-    variable h945: unsigned(0 downto 0);
-    variable h946: unsigned(0 downto 0);
-    variable h947: unsigned(0 downto 0);
+    variable h943: unsigned(0 downto 0);
+    variable h944: unsigned(2 downto 0);
+    variable h945: unsigned(2 downto 0);
+    variable h946: unsigned(10 downto 0);
+    variable h947: unsigned(31 downto 0);
     variable h948: unsigned(0 downto 0);
     variable h949: unsigned(0 downto 0);
-    variable h950: unsigned(10 downto 0);
-    variable h951: unsigned(31 downto 0);
-    variable h952: unsigned(0 downto 0);
+    variable h950: unsigned(0 downto 0);
+    variable h951: unsigned(10 downto 0);
+    variable h952: unsigned(31 downto 0);
     variable h953: unsigned(0 downto 0);
     variable h954: unsigned(0 downto 0);
     variable h955: unsigned(0 downto 0);
     variable h956: unsigned(0 downto 0);
-    variable h957: unsigned(10 downto 0);
-    variable h958: unsigned(31 downto 0);
-    variable h959: unsigned(0 downto 0);
+    variable h957: unsigned(0 downto 0);
+    variable h958: unsigned(10 downto 0);
+    variable h959: unsigned(31 downto 0);
     variable h960: unsigned(0 downto 0);
-    variable h961: unsigned(41 downto 0);
-    variable h962: unsigned(45 downto 0);
-    variable h963: unsigned(31 downto 0);
-    variable h964: unsigned(4 downto 0);
-    variable h965: unsigned(15 downto 0);
-    variable h966: unsigned(52 downto 0);
-    variable h967: unsigned(15 downto 0);
-    variable h968: unsigned(31 downto 0);
-    variable h969: unsigned(31 downto 0);
-    variable h970: unsigned(0 downto 0);
-    variable h971: unsigned(0 downto 0);
-    variable h972: unsigned(0 downto 0);
-    variable h973: unsigned(31 downto 0);
-    variable h974: unsigned(31 downto 0);
-    variable h975: unsigned(31 downto 0);
-    variable h976: unsigned(15 downto 0);
-    variable h977: unsigned(3 downto 0);
-    variable h978: unsigned(15 downto 0);
+    variable h961: unsigned(0 downto 0);
+    variable h962: unsigned(0 downto 0);
+    variable h963: unsigned(0 downto 0);
+    variable h964: unsigned(0 downto 0);
+    variable h965: unsigned(10 downto 0);
+    variable h966: unsigned(31 downto 0);
+    variable h967: unsigned(0 downto 0);
+    variable h968: unsigned(0 downto 0);
+    variable h969: unsigned(41 downto 0);
+    variable h970: unsigned(45 downto 0);
+    variable h971: unsigned(31 downto 0);
+    variable h972: unsigned(4 downto 0);
+    variable h973: unsigned(15 downto 0);
+    variable h974: unsigned(52 downto 0);
+    variable h975: unsigned(15 downto 0);
+    variable h976: unsigned(31 downto 0);
+    variable h977: unsigned(31 downto 0);
+    variable h978: unsigned(0 downto 0);
     variable h979: unsigned(0 downto 0);
     variable h980: unsigned(0 downto 0);
-    variable h981: unsigned(0 downto 0);
-    variable h982: unsigned(10 downto 0);
+    variable h981: unsigned(31 downto 0);
+    variable h982: unsigned(31 downto 0);
     variable h983: unsigned(31 downto 0);
-    variable h984: unsigned(0 downto 0);
-    variable h985: unsigned(0 downto 0);
-    variable h986: unsigned(0 downto 0);
+    variable h984: unsigned(15 downto 0);
+    variable h985: unsigned(3 downto 0);
+    variable h986: unsigned(15 downto 0);
     variable h987: unsigned(0 downto 0);
     variable h988: unsigned(0 downto 0);
-    variable h989: unsigned(10 downto 0);
-    variable h990: unsigned(31 downto 0);
-    variable h991: unsigned(0 downto 0);
+    variable h989: unsigned(0 downto 0);
+    variable h990: unsigned(10 downto 0);
+    variable h991: unsigned(31 downto 0);
     variable h992: unsigned(0 downto 0);
-    variable h993: unsigned(2 downto 0);
-    variable h994: unsigned(2 downto 0);
-    variable h995: unsigned(10 downto 0);
-    variable h996: unsigned(31 downto 0);
-    variable h997: unsigned(0 downto 0);
-    variable h998: unsigned(0 downto 0);
+    variable h993: unsigned(0 downto 0);
+    variable h994: unsigned(0 downto 0);
+    variable h995: unsigned(0 downto 0);
+    variable h996: unsigned(0 downto 0);
+    variable h997: unsigned(10 downto 0);
+    variable h998: unsigned(31 downto 0);
     variable h999: unsigned(0 downto 0);
-    variable h1000: unsigned(10 downto 0);
-    variable h1001: unsigned(31 downto 0);
-    variable h1002: unsigned(0 downto 0);
-    variable h1003: unsigned(0 downto 0);
-    variable h1004: unsigned(0 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(2 downto 0);
+    variable h1002: unsigned(2 downto 0);
+    variable h1003: unsigned(10 downto 0);
+    variable h1004: unsigned(31 downto 0);
     variable h1005: unsigned(0 downto 0);
     variable h1006: unsigned(0 downto 0);
-    variable h1007: unsigned(10 downto 0);
-    variable h1008: unsigned(31 downto 0);
-    variable h1009: unsigned(0 downto 0);
+    variable h1007: unsigned(0 downto 0);
+    variable h1008: unsigned(10 downto 0);
+    variable h1009: unsigned(31 downto 0);
     variable h1010: unsigned(0 downto 0);
     variable h1011: unsigned(0 downto 0);
     variable h1012: unsigned(0 downto 0);
     variable h1013: unsigned(0 downto 0);
-    variable h1014: unsigned(10 downto 0);
-    variable h1015: unsigned(31 downto 0);
-    variable h1016: unsigned(0 downto 0);
+    variable h1014: unsigned(0 downto 0);
+    variable h1015: unsigned(10 downto 0);
+    variable h1016: unsigned(31 downto 0);
     variable h1017: unsigned(0 downto 0);
-    variable h1018: unsigned(15 downto 0);
-    variable h1019: unsigned(15 downto 0);
-    variable h1020: unsigned(3 downto 0);
-    variable h1021: unsigned(15 downto 0);
-    variable h1022: unsigned(16 downto 0);
-    variable h1023: unsigned(15 downto 0);
-    variable h1024: unsigned(7 downto 0);
-    variable h1025: unsigned(7 downto 0);
-    variable h1026: unsigned(10 downto 0);
-    variable h1027: unsigned(31 downto 0);
-    variable h1028: unsigned(31 downto 0);
-    variable h1029: unsigned(31 downto 0);
-    variable h1030: unsigned(7 downto 0);
-    variable h1031: unsigned(10 downto 0);
-    variable h1032: unsigned(31 downto 0);
-    variable h1033: unsigned(0 downto 0);
-    variable h1034: unsigned(0 downto 0);
-    variable h1035: unsigned(0 downto 0);
-    variable h1036: unsigned(10 downto 0);
+    variable h1018: unsigned(0 downto 0);
+    variable h1019: unsigned(0 downto 0);
+    variable h1020: unsigned(0 downto 0);
+    variable h1021: unsigned(0 downto 0);
+    variable h1022: unsigned(10 downto 0);
+    variable h1023: unsigned(31 downto 0);
+    variable h1024: unsigned(0 downto 0);
+    variable h1025: unsigned(0 downto 0);
+    variable h1026: unsigned(15 downto 0);
+    variable h1027: unsigned(15 downto 0);
+    variable h1028: unsigned(3 downto 0);
+    variable h1029: unsigned(15 downto 0);
+    variable h1030: unsigned(16 downto 0);
+    variable h1031: unsigned(15 downto 0);
+    variable h1032: unsigned(7 downto 0);
+    variable h1033: unsigned(7 downto 0);
+    variable h1034: unsigned(10 downto 0);
+    variable h1035: unsigned(31 downto 0);
+    variable h1036: unsigned(31 downto 0);
     variable h1037: unsigned(31 downto 0);
-    variable h1038: unsigned(0 downto 0);
-    variable h1039: unsigned(0 downto 0);
-    variable h1040: unsigned(2 downto 0);
-    variable h1041: unsigned(2 downto 0);
-    variable h1042: unsigned(10 downto 0);
-    variable h1043: unsigned(31 downto 0);
-    variable h1044: unsigned(0 downto 0);
-    variable h1045: unsigned(0 downto 0);
+    variable h1038: unsigned(7 downto 0);
+    variable h1039: unsigned(10 downto 0);
+    variable h1040: unsigned(31 downto 0);
+    variable h1041: unsigned(0 downto 0);
+    variable h1042: unsigned(0 downto 0);
+    variable h1043: unsigned(0 downto 0);
+    variable h1044: unsigned(10 downto 0);
+    variable h1045: unsigned(31 downto 0);
     variable h1046: unsigned(0 downto 0);
-    variable h1047: unsigned(10 downto 0);
-    variable h1048: unsigned(31 downto 0);
-    variable h1049: unsigned(0 downto 0);
-    variable h1050: unsigned(0 downto 0);
-    variable h1075: unsigned(7 downto 0);
-    variable h1076: unsigned(7 downto 0);
-    variable h1077: unsigned(10 downto 0);
-    variable h1078: unsigned(31 downto 0);
-    variable h1079: unsigned(31 downto 0);
-    variable h1080: unsigned(31 downto 0);
-    variable h1081: unsigned(7 downto 0);
-    variable h1082: unsigned(10 downto 0);
-    variable h1083: unsigned(31 downto 0);
-    variable h1084: unsigned(0 downto 0);
-    variable h1085: unsigned(0 downto 0);
+    variable h1047: unsigned(0 downto 0);
+    variable h1048: unsigned(2 downto 0);
+    variable h1049: unsigned(2 downto 0);
+    variable h1050: unsigned(10 downto 0);
+    variable h1051: unsigned(31 downto 0);
+    variable h1052: unsigned(0 downto 0);
+    variable h1053: unsigned(0 downto 0);
+    variable h1054: unsigned(0 downto 0);
+    variable h1055: unsigned(10 downto 0);
+    variable h1056: unsigned(31 downto 0);
+    variable h1057: unsigned(0 downto 0);
+    variable h1058: unsigned(0 downto 0);
+    variable h1083: unsigned(7 downto 0);
+    variable h1084: unsigned(7 downto 0);
+    variable h1085: unsigned(10 downto 0);
     variable h1086: unsigned(31 downto 0);
-    variable h1087: unsigned(4 downto 0);
-    variable h1088: unsigned(7 downto 0);
+    variable h1087: unsigned(31 downto 0);
+    variable h1088: unsigned(31 downto 0);
     variable h1089: unsigned(7 downto 0);
-    variable h1090: unsigned(7 downto 0);
-    variable h1091: unsigned(10 downto 0);
-    variable h1092: unsigned(31 downto 0);
-    variable h1093: unsigned(31 downto 0);
-    variable h1094: unsigned(63 downto 0);
-    variable h1115: unsigned(0 downto 0);
-    variable h1116: unsigned(31 downto 0);
-    variable h1117: unsigned(31 downto 0);
-    variable h1118: unsigned(0 downto 0);
-    variable h1119: unsigned(0 downto 0);
-    variable h1120: unsigned(0 downto 0);
-    variable h1121: unsigned(31 downto 0);
-    variable h1122: unsigned(31 downto 0);
-    variable h1123: unsigned(31 downto 0);
-    variable h1124: unsigned(15 downto 0);
-    variable h1125: unsigned(3 downto 0);
-    variable h1126: unsigned(15 downto 0);
+    variable h1090: unsigned(10 downto 0);
+    variable h1091: unsigned(31 downto 0);
+    variable h1092: unsigned(0 downto 0);
+    variable h1093: unsigned(0 downto 0);
+    variable h1094: unsigned(31 downto 0);
+    variable h1095: unsigned(4 downto 0);
+    variable h1096: unsigned(7 downto 0);
+    variable h1097: unsigned(7 downto 0);
+    variable h1098: unsigned(7 downto 0);
+    variable h1099: unsigned(10 downto 0);
+    variable h1100: unsigned(31 downto 0);
+    variable h1101: unsigned(31 downto 0);
+    variable h1102: unsigned(63 downto 0);
+    variable h1123: unsigned(0 downto 0);
+    variable h1124: unsigned(31 downto 0);
+    variable h1125: unsigned(31 downto 0);
+    variable h1126: unsigned(0 downto 0);
     variable h1127: unsigned(0 downto 0);
     variable h1128: unsigned(0 downto 0);
-    variable h1129: unsigned(0 downto 0);
-    variable h1130: unsigned(10 downto 0);
+    variable h1129: unsigned(31 downto 0);
+    variable h1130: unsigned(31 downto 0);
     variable h1131: unsigned(31 downto 0);
-    variable h1132: unsigned(0 downto 0);
-    variable h1133: unsigned(0 downto 0);
-    variable h1134: unsigned(0 downto 0);
+    variable h1132: unsigned(15 downto 0);
+    variable h1133: unsigned(3 downto 0);
+    variable h1134: unsigned(15 downto 0);
     variable h1135: unsigned(0 downto 0);
     variable h1136: unsigned(0 downto 0);
-    variable h1137: unsigned(10 downto 0);
-    variable h1138: unsigned(31 downto 0);
-    variable h1139: unsigned(0 downto 0);
+    variable h1137: unsigned(0 downto 0);
+    variable h1138: unsigned(10 downto 0);
+    variable h1139: unsigned(31 downto 0);
     variable h1140: unsigned(0 downto 0);
-    variable h1141: unsigned(2 downto 0);
-    variable h1142: unsigned(2 downto 0);
-    variable h1143: unsigned(10 downto 0);
-    variable h1144: unsigned(31 downto 0);
-    variable h1145: unsigned(0 downto 0);
-    variable h1146: unsigned(0 downto 0);
+    variable h1141: unsigned(0 downto 0);
+    variable h1142: unsigned(0 downto 0);
+    variable h1143: unsigned(0 downto 0);
+    variable h1144: unsigned(0 downto 0);
+    variable h1145: unsigned(10 downto 0);
+    variable h1146: unsigned(31 downto 0);
     variable h1147: unsigned(0 downto 0);
-    variable h1148: unsigned(10 downto 0);
-    variable h1149: unsigned(31 downto 0);
-    variable h1150: unsigned(0 downto 0);
-    variable h1151: unsigned(0 downto 0);
-    variable h1152: unsigned(0 downto 0);
+    variable h1148: unsigned(0 downto 0);
+    variable h1149: unsigned(2 downto 0);
+    variable h1150: unsigned(2 downto 0);
+    variable h1151: unsigned(10 downto 0);
+    variable h1152: unsigned(31 downto 0);
     variable h1153: unsigned(0 downto 0);
     variable h1154: unsigned(0 downto 0);
-    variable h1155: unsigned(10 downto 0);
-    variable h1156: unsigned(31 downto 0);
-    variable h1157: unsigned(0 downto 0);
+    variable h1155: unsigned(0 downto 0);
+    variable h1156: unsigned(10 downto 0);
+    variable h1157: unsigned(31 downto 0);
     variable h1158: unsigned(0 downto 0);
     variable h1159: unsigned(0 downto 0);
     variable h1160: unsigned(0 downto 0);
     variable h1161: unsigned(0 downto 0);
-    variable h1162: unsigned(10 downto 0);
-    variable h1163: unsigned(31 downto 0);
-    variable h1164: unsigned(0 downto 0);
+    variable h1162: unsigned(0 downto 0);
+    variable h1163: unsigned(10 downto 0);
+    variable h1164: unsigned(31 downto 0);
     variable h1165: unsigned(0 downto 0);
     variable h1166: unsigned(0 downto 0);
-    variable h1167: unsigned(31 downto 0);
-    variable h1168: unsigned(15 downto 0);
-    variable h1169: unsigned(3 downto 0);
-    variable h1170: unsigned(15 downto 0);
-    variable h1171: unsigned(0 downto 0);
+    variable h1167: unsigned(0 downto 0);
+    variable h1168: unsigned(0 downto 0);
+    variable h1169: unsigned(0 downto 0);
+    variable h1170: unsigned(10 downto 0);
+    variable h1171: unsigned(31 downto 0);
     variable h1172: unsigned(0 downto 0);
     variable h1173: unsigned(0 downto 0);
-    variable h1174: unsigned(10 downto 0);
+    variable h1174: unsigned(0 downto 0);
     variable h1175: unsigned(31 downto 0);
-    variable h1176: unsigned(0 downto 0);
-    variable h1177: unsigned(0 downto 0);
-    variable h1178: unsigned(0 downto 0);
-    variable h1179: unsigned(31 downto 0);
-    variable h1180: unsigned(15 downto 0);
-    variable h1181: unsigned(3 downto 0);
-    variable h1182: unsigned(15 downto 0);
-    variable h1183: unsigned(0 downto 0);
+    variable h1176: unsigned(15 downto 0);
+    variable h1177: unsigned(3 downto 0);
+    variable h1178: unsigned(15 downto 0);
+    variable h1179: unsigned(0 downto 0);
+    variable h1180: unsigned(0 downto 0);
+    variable h1181: unsigned(0 downto 0);
+    variable h1182: unsigned(10 downto 0);
+    variable h1183: unsigned(31 downto 0);
     variable h1184: unsigned(0 downto 0);
     variable h1185: unsigned(0 downto 0);
-    variable h1186: unsigned(10 downto 0);
+    variable h1186: unsigned(0 downto 0);
     variable h1187: unsigned(31 downto 0);
-    variable h1188: unsigned(0 downto 0);
-    variable h1189: unsigned(0 downto 0);
+    variable h1188: unsigned(15 downto 0);
+    variable h1189: unsigned(3 downto 0);
     variable h1190: unsigned(15 downto 0);
-    variable h1191: unsigned(31 downto 0);
-    variable h1192: unsigned(31 downto 0);
+    variable h1191: unsigned(0 downto 0);
+    variable h1192: unsigned(0 downto 0);
     variable h1193: unsigned(0 downto 0);
-    variable h1194: unsigned(0 downto 0);
-    variable h1195: unsigned(0 downto 0);
-    variable h1196: unsigned(31 downto 0);
-    variable h1197: unsigned(31 downto 0);
-    variable h1198: unsigned(31 downto 0);
-    variable h1199: unsigned(15 downto 0);
-    variable h1200: unsigned(3 downto 0);
-    variable h1201: unsigned(15 downto 0);
+    variable h1194: unsigned(10 downto 0);
+    variable h1195: unsigned(31 downto 0);
+    variable h1196: unsigned(0 downto 0);
+    variable h1197: unsigned(0 downto 0);
+    variable h1198: unsigned(15 downto 0);
+    variable h1199: unsigned(31 downto 0);
+    variable h1200: unsigned(31 downto 0);
+    variable h1201: unsigned(0 downto 0);
     variable h1202: unsigned(0 downto 0);
     variable h1203: unsigned(0 downto 0);
-    variable h1204: unsigned(0 downto 0);
-    variable h1205: unsigned(10 downto 0);
+    variable h1204: unsigned(31 downto 0);
+    variable h1205: unsigned(31 downto 0);
     variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(0 downto 0);
-    variable h1208: unsigned(0 downto 0);
-    variable h1209: unsigned(0 downto 0);
+    variable h1207: unsigned(15 downto 0);
+    variable h1208: unsigned(3 downto 0);
+    variable h1209: unsigned(15 downto 0);
     variable h1210: unsigned(0 downto 0);
     variable h1211: unsigned(0 downto 0);
-    variable h1212: unsigned(10 downto 0);
-    variable h1213: unsigned(31 downto 0);
-    variable h1214: unsigned(0 downto 0);
+    variable h1212: unsigned(0 downto 0);
+    variable h1213: unsigned(10 downto 0);
+    variable h1214: unsigned(31 downto 0);
     variable h1215: unsigned(0 downto 0);
-    variable h1216: unsigned(2 downto 0);
-    variable h1217: unsigned(2 downto 0);
-    variable h1218: unsigned(10 downto 0);
-    variable h1219: unsigned(31 downto 0);
-    variable h1220: unsigned(0 downto 0);
-    variable h1221: unsigned(0 downto 0);
+    variable h1216: unsigned(0 downto 0);
+    variable h1217: unsigned(0 downto 0);
+    variable h1218: unsigned(0 downto 0);
+    variable h1219: unsigned(0 downto 0);
+    variable h1220: unsigned(10 downto 0);
+    variable h1221: unsigned(31 downto 0);
     variable h1222: unsigned(0 downto 0);
-    variable h1223: unsigned(10 downto 0);
-    variable h1224: unsigned(31 downto 0);
-    variable h1225: unsigned(0 downto 0);
-    variable h1226: unsigned(0 downto 0);
-    variable h1227: unsigned(0 downto 0);
+    variable h1223: unsigned(0 downto 0);
+    variable h1224: unsigned(2 downto 0);
+    variable h1225: unsigned(2 downto 0);
+    variable h1226: unsigned(10 downto 0);
+    variable h1227: unsigned(31 downto 0);
     variable h1228: unsigned(0 downto 0);
     variable h1229: unsigned(0 downto 0);
-    variable h1230: unsigned(10 downto 0);
-    variable h1231: unsigned(31 downto 0);
-    variable h1232: unsigned(0 downto 0);
+    variable h1230: unsigned(0 downto 0);
+    variable h1231: unsigned(10 downto 0);
+    variable h1232: unsigned(31 downto 0);
     variable h1233: unsigned(0 downto 0);
     variable h1234: unsigned(0 downto 0);
     variable h1235: unsigned(0 downto 0);
     variable h1236: unsigned(0 downto 0);
-    variable h1237: unsigned(10 downto 0);
-    variable h1238: unsigned(31 downto 0);
-    variable h1239: unsigned(0 downto 0);
+    variable h1237: unsigned(0 downto 0);
+    variable h1238: unsigned(10 downto 0);
+    variable h1239: unsigned(31 downto 0);
     variable h1240: unsigned(0 downto 0);
-    variable h1241: unsigned(15 downto 0);
-    variable h1242: unsigned(15 downto 0);
-    variable h1243: unsigned(3 downto 0);
-    variable h1244: unsigned(15 downto 0);
-    variable h1245: unsigned(16 downto 0);
-    variable h1246: unsigned(15 downto 0);
-    variable h1293: unsigned(31 downto 0);
-    variable h1294: unsigned(31 downto 0);
-    variable h1295: unsigned(31 downto 0);
-    variable h1296: unsigned(15 downto 0);
-    variable h1297: unsigned(3 downto 0);
-    variable h1298: unsigned(15 downto 0);
-    variable h1299: unsigned(0 downto 0);
-    variable h1300: unsigned(0 downto 0);
-    variable h1301: unsigned(0 downto 0);
-    variable h1302: unsigned(10 downto 0);
+    variable h1241: unsigned(0 downto 0);
+    variable h1242: unsigned(0 downto 0);
+    variable h1243: unsigned(0 downto 0);
+    variable h1244: unsigned(0 downto 0);
+    variable h1245: unsigned(10 downto 0);
+    variable h1246: unsigned(31 downto 0);
+    variable h1247: unsigned(0 downto 0);
+    variable h1248: unsigned(0 downto 0);
+    variable h1249: unsigned(15 downto 0);
+    variable h1250: unsigned(15 downto 0);
+    variable h1251: unsigned(3 downto 0);
+    variable h1252: unsigned(15 downto 0);
+    variable h1253: unsigned(16 downto 0);
+    variable h1254: unsigned(15 downto 0);
+    variable h1301: unsigned(31 downto 0);
+    variable h1302: unsigned(31 downto 0);
     variable h1303: unsigned(31 downto 0);
-    variable h1304: unsigned(0 downto 0);
-    variable h1305: unsigned(0 downto 0);
-    variable h1306: unsigned(0 downto 0);
+    variable h1304: unsigned(15 downto 0);
+    variable h1305: unsigned(3 downto 0);
+    variable h1306: unsigned(15 downto 0);
     variable h1307: unsigned(0 downto 0);
     variable h1308: unsigned(0 downto 0);
-    variable h1309: unsigned(10 downto 0);
-    variable h1310: unsigned(31 downto 0);
-    variable h1311: unsigned(0 downto 0);
+    variable h1309: unsigned(0 downto 0);
+    variable h1310: unsigned(10 downto 0);
+    variable h1311: unsigned(31 downto 0);
     variable h1312: unsigned(0 downto 0);
-    variable h1285: unsigned(52 downto 0);
-    variable h1286: unsigned(7 downto 0);
-    variable h1287: unsigned(7 downto 0);
-    variable h1288: unsigned(10 downto 0);
-    variable h1289: unsigned(31 downto 0);
-    variable h1290: unsigned(7 downto 0);
-    variable h1291: unsigned(12 downto 0);
-    variable h1292: unsigned(53 downto 0);
-    variable h1315: unsigned(31 downto 0);
-    variable h1316: unsigned(31 downto 0);
-    variable h1317: unsigned(0 downto 0);
-    variable h1318: unsigned(0 downto 0);
+    variable h1313: unsigned(0 downto 0);
+    variable h1314: unsigned(0 downto 0);
+    variable h1315: unsigned(0 downto 0);
+    variable h1316: unsigned(0 downto 0);
+    variable h1317: unsigned(10 downto 0);
+    variable h1318: unsigned(31 downto 0);
     variable h1319: unsigned(0 downto 0);
-    variable h1320: unsigned(31 downto 0);
-    variable h1321: unsigned(31 downto 0);
-    variable h1322: unsigned(31 downto 0);
-    variable h1323: unsigned(15 downto 0);
-    variable h1324: unsigned(3 downto 0);
-    variable h1325: unsigned(15 downto 0);
+    variable h1320: unsigned(0 downto 0);
+    variable h1293: unsigned(52 downto 0);
+    variable h1294: unsigned(7 downto 0);
+    variable h1295: unsigned(7 downto 0);
+    variable h1296: unsigned(10 downto 0);
+    variable h1297: unsigned(31 downto 0);
+    variable h1298: unsigned(7 downto 0);
+    variable h1299: unsigned(12 downto 0);
+    variable h1300: unsigned(53 downto 0);
+    variable h1323: unsigned(31 downto 0);
+    variable h1324: unsigned(31 downto 0);
+    variable h1325: unsigned(0 downto 0);
     variable h1326: unsigned(0 downto 0);
     variable h1327: unsigned(0 downto 0);
-    variable h1328: unsigned(0 downto 0);
-    variable h1329: unsigned(10 downto 0);
+    variable h1328: unsigned(31 downto 0);
+    variable h1329: unsigned(31 downto 0);
     variable h1330: unsigned(31 downto 0);
-    variable h1331: unsigned(0 downto 0);
-    variable h1332: unsigned(0 downto 0);
-    variable h1333: unsigned(0 downto 0);
+    variable h1331: unsigned(15 downto 0);
+    variable h1332: unsigned(3 downto 0);
+    variable h1333: unsigned(15 downto 0);
     variable h1334: unsigned(0 downto 0);
     variable h1335: unsigned(0 downto 0);
-    variable h1336: unsigned(10 downto 0);
-    variable h1337: unsigned(31 downto 0);
-    variable h1338: unsigned(0 downto 0);
+    variable h1336: unsigned(0 downto 0);
+    variable h1337: unsigned(10 downto 0);
+    variable h1338: unsigned(31 downto 0);
     variable h1339: unsigned(0 downto 0);
-    variable h1340: unsigned(2 downto 0);
-    variable h1341: unsigned(2 downto 0);
-    variable h1342: unsigned(10 downto 0);
-    variable h1343: unsigned(31 downto 0);
-    variable h1344: unsigned(0 downto 0);
-    variable h1345: unsigned(0 downto 0);
+    variable h1340: unsigned(0 downto 0);
+    variable h1341: unsigned(0 downto 0);
+    variable h1342: unsigned(0 downto 0);
+    variable h1343: unsigned(0 downto 0);
+    variable h1344: unsigned(10 downto 0);
+    variable h1345: unsigned(31 downto 0);
     variable h1346: unsigned(0 downto 0);
-    variable h1347: unsigned(10 downto 0);
-    variable h1348: unsigned(31 downto 0);
-    variable h1349: unsigned(0 downto 0);
-    variable h1350: unsigned(0 downto 0);
-    variable h1351: unsigned(0 downto 0);
+    variable h1347: unsigned(0 downto 0);
+    variable h1348: unsigned(2 downto 0);
+    variable h1349: unsigned(2 downto 0);
+    variable h1350: unsigned(10 downto 0);
+    variable h1351: unsigned(31 downto 0);
     variable h1352: unsigned(0 downto 0);
     variable h1353: unsigned(0 downto 0);
-    variable h1354: unsigned(10 downto 0);
-    variable h1355: unsigned(31 downto 0);
-    variable h1356: unsigned(0 downto 0);
+    variable h1354: unsigned(0 downto 0);
+    variable h1355: unsigned(10 downto 0);
+    variable h1356: unsigned(31 downto 0);
     variable h1357: unsigned(0 downto 0);
     variable h1358: unsigned(0 downto 0);
     variable h1359: unsigned(0 downto 0);
     variable h1360: unsigned(0 downto 0);
-    variable h1361: unsigned(10 downto 0);
-    variable h1362: unsigned(31 downto 0);
-    variable h1363: unsigned(0 downto 0);
+    variable h1361: unsigned(0 downto 0);
+    variable h1362: unsigned(10 downto 0);
+    variable h1363: unsigned(31 downto 0);
     variable h1364: unsigned(0 downto 0);
-    variable h1313: unsigned(19 downto 0);
-    variable h1314: unsigned(52 downto 0);
-    variable h1367: unsigned(31 downto 0);
-    variable h1368: unsigned(31 downto 0);
-    variable h1369: unsigned(0 downto 0);
-    variable h1370: unsigned(0 downto 0);
+    variable h1365: unsigned(0 downto 0);
+    variable h1366: unsigned(0 downto 0);
+    variable h1367: unsigned(0 downto 0);
+    variable h1368: unsigned(0 downto 0);
+    variable h1369: unsigned(10 downto 0);
+    variable h1370: unsigned(31 downto 0);
     variable h1371: unsigned(0 downto 0);
-    variable h1372: unsigned(31 downto 0);
-    variable h1373: unsigned(31 downto 0);
-    variable h1374: unsigned(31 downto 0);
-    variable h1375: unsigned(15 downto 0);
-    variable h1376: unsigned(3 downto 0);
-    variable h1377: unsigned(15 downto 0);
+    variable h1372: unsigned(0 downto 0);
+    variable h1321: unsigned(19 downto 0);
+    variable h1322: unsigned(52 downto 0);
+    variable h1375: unsigned(31 downto 0);
+    variable h1376: unsigned(31 downto 0);
+    variable h1377: unsigned(0 downto 0);
     variable h1378: unsigned(0 downto 0);
     variable h1379: unsigned(0 downto 0);
-    variable h1380: unsigned(0 downto 0);
-    variable h1381: unsigned(10 downto 0);
+    variable h1380: unsigned(31 downto 0);
+    variable h1381: unsigned(31 downto 0);
     variable h1382: unsigned(31 downto 0);
-    variable h1383: unsigned(0 downto 0);
-    variable h1384: unsigned(0 downto 0);
-    variable h1385: unsigned(0 downto 0);
+    variable h1383: unsigned(15 downto 0);
+    variable h1384: unsigned(3 downto 0);
+    variable h1385: unsigned(15 downto 0);
     variable h1386: unsigned(0 downto 0);
     variable h1387: unsigned(0 downto 0);
-    variable h1388: unsigned(10 downto 0);
-    variable h1389: unsigned(31 downto 0);
-    variable h1390: unsigned(0 downto 0);
+    variable h1388: unsigned(0 downto 0);
+    variable h1389: unsigned(10 downto 0);
+    variable h1390: unsigned(31 downto 0);
     variable h1391: unsigned(0 downto 0);
-    variable h1392: unsigned(2 downto 0);
-    variable h1393: unsigned(2 downto 0);
-    variable h1394: unsigned(10 downto 0);
-    variable h1395: unsigned(31 downto 0);
-    variable h1396: unsigned(0 downto 0);
-    variable h1397: unsigned(0 downto 0);
+    variable h1392: unsigned(0 downto 0);
+    variable h1393: unsigned(0 downto 0);
+    variable h1394: unsigned(0 downto 0);
+    variable h1395: unsigned(0 downto 0);
+    variable h1396: unsigned(10 downto 0);
+    variable h1397: unsigned(31 downto 0);
     variable h1398: unsigned(0 downto 0);
-    variable h1399: unsigned(10 downto 0);
-    variable h1400: unsigned(31 downto 0);
-    variable h1401: unsigned(0 downto 0);
-    variable h1402: unsigned(0 downto 0);
-    variable h1403: unsigned(0 downto 0);
+    variable h1399: unsigned(0 downto 0);
+    variable h1400: unsigned(2 downto 0);
+    variable h1401: unsigned(2 downto 0);
+    variable h1402: unsigned(10 downto 0);
+    variable h1403: unsigned(31 downto 0);
     variable h1404: unsigned(0 downto 0);
     variable h1405: unsigned(0 downto 0);
-    variable h1406: unsigned(10 downto 0);
-    variable h1407: unsigned(31 downto 0);
-    variable h1408: unsigned(0 downto 0);
+    variable h1406: unsigned(0 downto 0);
+    variable h1407: unsigned(10 downto 0);
+    variable h1408: unsigned(31 downto 0);
     variable h1409: unsigned(0 downto 0);
     variable h1410: unsigned(0 downto 0);
     variable h1411: unsigned(0 downto 0);
     variable h1412: unsigned(0 downto 0);
-    variable h1413: unsigned(10 downto 0);
-    variable h1414: unsigned(31 downto 0);
-    variable h1415: unsigned(0 downto 0);
+    variable h1413: unsigned(0 downto 0);
+    variable h1414: unsigned(10 downto 0);
+    variable h1415: unsigned(31 downto 0);
     variable h1416: unsigned(0 downto 0);
-    variable h1365: unsigned(19 downto 0);
-    variable h1366: unsigned(52 downto 0);
+    variable h1417: unsigned(0 downto 0);
+    variable h1418: unsigned(0 downto 0);
+    variable h1419: unsigned(0 downto 0);
+    variable h1420: unsigned(0 downto 0);
+    variable h1421: unsigned(10 downto 0);
+    variable h1422: unsigned(31 downto 0);
+    variable h1423: unsigned(0 downto 0);
+    variable h1424: unsigned(0 downto 0);
+    variable h1373: unsigned(19 downto 0);
+    variable h1374: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -3197,6 +3239,7 @@ begin
             wk_g_host_permission <= to_unsigned(0, 1);
             wk_g_host_reserved <= to_unsigned(0, 1);
             wk_g_host_skipped_bits <= to_unsigned(0, 1);
+            wk_g_host_translation <= to_unsigned(0, 1);
             wk_g_level <= to_unsigned(0, 3);
             wk_g_not_valid <= to_unsigned(0, 1);
             wk_g_ok <= to_unsigned(0, 1);
@@ -3226,11 +3269,17 @@ begin
             wk_io_walked <= to_unsigned(0, 1);
             wk_t_PE <= to_unsigned(0, 1);
             wk_t_PR <= to_unsigned(0, 1);
+            wk_t_R <= to_unsigned(0, 1);
             wk_t_RZ <= to_unsigned(0, 1);
+            wk_t_U <= to_unsigned(0, 1);
+            wk_t_W <= to_unsigned(0, 1);
             wk_t_cr2 <= to_unsigned(0, 64);
             wk_t_error_code <= to_unsigned(0, 32);
             wk_t_execute_disable <= to_unsigned(0, 1);
             wk_t_fault <= to_unsigned(0, 8);
+            wk_t_g_rw <= to_unsigned(0, 1);
+            wk_t_g_us <= to_unsigned(0, 1);
+            wk_t_g_xd <= to_unsigned(0, 1);
             wk_t_guest_pa <= to_unsigned(0, 64);
             wk_t_host_bad_level <= to_unsigned(0, 1);
             wk_t_host_fault <= to_unsigned(0, 8);
@@ -3240,6 +3289,7 @@ begin
             wk_t_host_permission <= to_unsigned(0, 1);
             wk_t_host_reserved <= to_unsigned(0, 1);
             wk_t_host_skipped_bits <= to_unsigned(0, 1);
+            wk_t_host_translation <= to_unsigned(0, 1);
             wk_t_level <= to_unsigned(0, 3);
             wk_t_non_canonical <= to_unsigned(0, 1);
             wk_t_not_present <= to_unsigned(0, 1);
@@ -3249,6 +3299,7 @@ begin
             wk_t_reserved <= to_unsigned(0, 1);
             wk_t_smap <= to_unsigned(0, 1);
             wk_t_smep <= to_unsigned(0, 1);
+            wk_t_spa <= to_unsigned(0, 64);
             wk_t_supervisor_write <= to_unsigned(0, 1);
             wk_t_user_supervisor <= to_unsigned(0, 1);
             wk_t_user_write <= to_unsigned(0, 1);
@@ -3258,6 +3309,7 @@ begin
             wn_g_k_write <= '0';
             wn_g_r_GCR3_TRP <= to_unsigned(0, 64);
             wn_g_r_HPT <= to_unsigned(0, 64);
+            wn_g_r_TRQ <= to_unsigned(0, 8);
             wn_g_start <= '0';
             wn_t_i_addr <= to_unsigned(0, 64);
             wn_t_k_fetch <= '0';
@@ -3270,6 +3322,7 @@ begin
             wn_t_r_HPT <= to_unsigned(0, 64);
             wn_t_r_PKRU <= to_unsigned(0, 32);
             wn_t_r_RFLAGS <= to_unsigned(0, 64);
+            wn_t_r_TRQ <= to_unsigned(0, 8);
             wn_t_start <= '0';
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
@@ -3653,7 +3706,7 @@ begin
                     wk_io_shift <= to_unsigned(0, 6);
                     wk_io_frame <= to_unsigned(0, 64);
                     wk_io_entry <= to_unsigned(0, 64);
-                    if ((((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
+                    if ((((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
@@ -3900,10 +3953,11 @@ begin
                     wk_g_host_bad_level <= to_unsigned(0, 1);
                     wk_g_host_skipped_bits <= to_unsigned(0, 1);
                     wk_g_host_permission <= to_unsigned(0, 1);
+                    wk_g_host_translation <= to_unsigned(0, 1);
                     wk_g_PR <= to_unsigned(0, 1);
                     wk_g_RZ <= to_unsigned(0, 1);
                     wk_g_PE <= to_unsigned(0, 1);
-                    if ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
+                    if (((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
                         h5 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
                             h5 := e_pasid;
@@ -3929,6 +3983,8 @@ begin
                         h11 := (unsigned'(to_unsigned(0, 8) & h10) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h11);
                         wn_g_r_HPT <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        wn_g_r_TRQ <= v_wide(8-1 downto 0);
                         wn_g_start <= '1';
                         st <= S2R;
                     else
@@ -3978,6 +4034,9 @@ begin
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 6)) then
                                 wk_g_host_permission <= to_unsigned(1, 1);
                             end if;
+                            if (signed(resize(wn_g_o_status, 9)) = (64 + 7)) then
+                                wk_g_host_translation <= to_unsigned(1, 1);
+                            end if;
                             wk_g_PR <= wn_g_o_n_PR;
                             wk_g_RZ <= wn_g_o_n_RZ;
                             wk_g_PE <= wn_g_o_n_PE;
@@ -4018,18 +4077,26 @@ begin
                     wk_t_host_bad_level <= to_unsigned(0, 1);
                     wk_t_host_skipped_bits <= to_unsigned(0, 1);
                     wk_t_host_permission <= to_unsigned(0, 1);
+                    wk_t_host_translation <= to_unsigned(0, 1);
                     wk_t_vector <= to_unsigned(0, 8);
                     wk_t_error_code <= to_unsigned(0, 32);
                     wk_t_cr2 <= to_unsigned(0, 64);
                     wk_t_PR <= to_unsigned(0, 1);
                     wk_t_RZ <= to_unsigned(0, 1);
                     wk_t_PE <= to_unsigned(0, 1);
+                    wk_t_R <= to_unsigned(0, 1);
+                    wk_t_W <= to_unsigned(0, 1);
+                    wk_t_U <= to_unsigned(0, 1);
+                    wk_t_spa <= to_unsigned(0, 64);
+                    wk_t_g_rw <= to_unsigned(0, 1);
+                    wk_t_g_us <= to_unsigned(0, 1);
+                    wk_t_g_xd <= to_unsigned(0, 1);
                     if (wk_g_ok /= 0) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         wn_t_i_addr <= v_wide(64-1 downto 0);
                         wn_t_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
-                        wn_t_k_user <= stdl((not (e_pmr /= 0)));
-                        wn_t_k_fetch <= stdl((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))))));
+                        wn_t_k_user <= stdl((not (e_pmr /= 0)) and (not ((e_kind /= 2) and (e_at = 1))));
+                        wn_t_k_fetch <= stdl(((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) and (not ((e_kind /= 2) and (e_at = 1))));
                         v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000010000000000000010000000000000000");
                         wn_t_r_CR0 <= v_wide(64-1 downto 0);
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & wk_g_guest_pa);
@@ -4052,6 +4119,13 @@ begin
                         h15 := (unsigned'(to_unsigned(0, 8) & h14) or unsigned'(w_dte_0(64-1 downto 56) & unsigned'("00000000000000000000000000000000000000000000000000000000")));
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h15);
                         wn_t_r_HPT <= v_wide(64-1 downto 0);
+                        h16 := to_unsigned(0, 1);
+                        h16 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h16 := to_unsigned(1, 1);
+                        end if;
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000") & h16);
+                        wn_t_r_TRQ <= v_wide(8-1 downto 0);
                         wn_t_start <= '1';
                         st <= S3R;
                     else
@@ -4101,9 +4175,19 @@ begin
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 6)) then
                                 wk_t_host_permission <= to_unsigned(1, 1);
                             end if;
+                            if (signed(resize(wn_t_o_status, 9)) = (64 + 7)) then
+                                wk_t_host_translation <= to_unsigned(1, 1);
+                            end if;
                             wk_t_PR <= wn_t_o_n_PR;
                             wk_t_RZ <= wn_t_o_n_RZ;
                             wk_t_PE <= wn_t_o_n_PE;
+                            wk_t_R <= wn_t_o_n_R;
+                            wk_t_W <= wn_t_o_n_W;
+                            wk_t_U <= wn_t_o_n_U;
+                            wk_t_spa <= wn_t_o_n_spa;
+                            wk_t_g_rw <= wn_t_o_n_g_rw;
+                            wk_t_g_us <= wn_t_o_n_g_us;
+                            wk_t_g_xd <= wn_t_o_n_g_xd;
                         else
                             wk_t_fault <= wn_t_o_status;
                             wk_t_level <= wn_t_o_level;
@@ -4179,33 +4263,33 @@ begin
                     end if;
                 when S4W0 =>
                     if (not bool(pend)) then
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := e_data;
                         h22 := unsigned'("00000000000000000000000000000000");
                         h22 := e_data;
                         h23 := unsigned'("00000000000000000000000000000000");
                         h23 := e_data;
-                        h24 := to_unsigned(0, 16);
-                        h24 := to_unsigned(1, 16);
-                        h25 := to_unsigned(0, 4);
-                        h25 := w_dte_10(5-1 downto 1);
-                        h26 := to_unsigned(0, 16);
-                        h26 := shift_left(h24, to_integer(h25));
-                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h21(11-1 downto 8) = 0) or (h22(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h23(11-1 downto 0)) < h26)) and (not bool(r_CONTROL(17)))) and (not (er_dte /= '0')))) then
+                        h24 := unsigned'("00000000000000000000000000000000");
+                        h24 := e_data;
+                        h25 := to_unsigned(0, 16);
+                        h25 := to_unsigned(1, 16);
+                        h26 := to_unsigned(0, 4);
+                        h26 := w_dte_10(5-1 downto 1);
+                        h27 := to_unsigned(0, 16);
+                        h27 := shift_left(h25, to_integer(h26));
+                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h22(11-1 downto 8) = 0) or (h23(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h24(11-1 downto 0)) < h27)) and (not bool(r_CONTROL(17)))) and (not (er_dte /= '0')))) then
                             w_irt_0 <= to_unsigned(0, 64);
                             st <= S5W0;
                         else
-                            h16 := unsigned'("000000000000000000000000000000000000000000");
-                            h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                            h17 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h17 := (unsigned'(to_unsigned(0, 4) & h16) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                            h18 := unsigned'("00000000000000000000000000000000");
-                            h18 := e_data;
-                            h19 := to_unsigned(0, 14);
-                            h19 := resize(unsigned'(to_unsigned(0, 3) & h18(11-1 downto 0)) * 4, 14);
-                            h20 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h20 := (unsigned'(to_unsigned(0, 1) & h17 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h19));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h20);
+                            h17 := unsigned'("000000000000000000000000000000000000000000");
+                            h17 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h18 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h18 := (unsigned'(to_unsigned(0, 4) & h17) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h19 := unsigned'("00000000000000000000000000000000");
+                            h19 := e_data;
+                            h20 := to_unsigned(0, 14);
+                            h20 := resize(unsigned'(to_unsigned(0, 3) & h19(11-1 downto 0)) * 4, 14);
+                            h21 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h21 := (unsigned'(to_unsigned(0, 1) & h18 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h20));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h21);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -4228,34 +4312,34 @@ begin
                     end if;
                 when S5W0 =>
                     if (not bool(pend)) then
-                        h32 := unsigned'("00000000000000000000000000000000");
-                        h32 := e_data;
                         h33 := unsigned'("00000000000000000000000000000000");
                         h33 := e_data;
                         h34 := unsigned'("00000000000000000000000000000000");
                         h34 := e_data;
-                        h35 := to_unsigned(0, 16);
-                        h35 := to_unsigned(1, 16);
-                        h36 := to_unsigned(0, 4);
-                        h36 := w_dte_10(5-1 downto 1);
-                        h37 := to_unsigned(0, 16);
-                        h37 := shift_left(h35, to_integer(h36));
-                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h32(11-1 downto 8) = 0) or (h33(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h34(11-1 downto 0)) < h37)) and bool(r_CONTROL(17))) and (not (er_dte /= '0')))) then
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_data;
+                        h36 := to_unsigned(0, 16);
+                        h36 := to_unsigned(1, 16);
+                        h37 := to_unsigned(0, 4);
+                        h37 := w_dte_10(5-1 downto 1);
+                        h38 := to_unsigned(0, 16);
+                        h38 := shift_left(h36, to_integer(h37));
+                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h33(11-1 downto 8) = 0) or (h34(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h35(11-1 downto 0)) < h38)) and bool(r_CONTROL(17))) and (not (er_dte /= '0')))) then
                             w_irt_ga_0 <= to_unsigned(0, 64);
                             w_irt_ga_8 <= to_unsigned(0, 64);
                             st <= S6W0;
                         else
-                            h27 := unsigned'("000000000000000000000000000000000000000000");
-                            h27 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                            h28 := unsigned'("0000000000000000000000000000000000000000000000");
-                            h28 := (unsigned'(to_unsigned(0, 4) & h27) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                            h29 := unsigned'("00000000000000000000000000000000");
-                            h29 := e_data;
-                            h30 := to_unsigned(0, 16);
-                            h30 := resize(unsigned'(to_unsigned(0, 5) & h29(11-1 downto 0)) * 16, 16);
-                            h31 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h31 := (unsigned'(to_unsigned(0, 1) & h28 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h30));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h31);
+                            h28 := unsigned'("000000000000000000000000000000000000000000");
+                            h28 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h29 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h29 := (unsigned'(to_unsigned(0, 4) & h28) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h30 := unsigned'("00000000000000000000000000000000");
+                            h30 := e_data;
+                            h31 := to_unsigned(0, 16);
+                            h31 := resize(unsigned'(to_unsigned(0, 5) & h30(11-1 downto 0)) * 16, 16);
+                            h32 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h32 := (unsigned'(to_unsigned(0, 1) & h29 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h31));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h32);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -4278,17 +4362,17 @@ begin
                     end if;
                 when S5W1 =>
                     if (not bool(pend)) then
-                        h27 := unsigned'("000000000000000000000000000000000000000000");
-                        h27 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h28 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h28 := (unsigned'(to_unsigned(0, 4) & h27) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h29 := unsigned'("00000000000000000000000000000000");
-                        h29 := e_data;
-                        h30 := to_unsigned(0, 16);
-                        h30 := resize(unsigned'(to_unsigned(0, 5) & h29(11-1 downto 0)) * 16, 16);
-                        h31 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h31 := (unsigned'(to_unsigned(0, 1) & h28 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h30));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h31);
+                        h28 := unsigned'("000000000000000000000000000000000000000000");
+                        h28 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h29 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h29 := (unsigned'(to_unsigned(0, 4) & h28) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h30 := unsigned'("00000000000000000000000000000000");
+                        h30 := e_data;
+                        h31 := to_unsigned(0, 16);
+                        h31 := resize(unsigned'(to_unsigned(0, 5) & h30(11-1 downto 0)) * 16, 16);
+                        h32 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h32 := (unsigned'(to_unsigned(0, 1) & h29 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h31));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h32);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -4310,109 +4394,109 @@ begin
                     end if;
                 when S6W0 =>
                     if (not bool(pend)) then
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
                         h47 := unsigned'("00000000000000000000000000000000");
                         h47 := e_data;
                         h48 := unsigned'("00000000000000000000000000000000");
                         h48 := e_data;
-                        h49 := to_unsigned(0, 16);
-                        h49 := to_unsigned(1, 16);
-                        h50 := to_unsigned(0, 4);
-                        h50 := w_dte_10(5-1 downto 1);
-                        h51 := to_unsigned(0, 16);
-                        h51 := shift_left(h49, to_integer(h50));
-                        h52 := to_unsigned(0, 1);
+                        h49 := unsigned'("00000000000000000000000000000000");
+                        h49 := e_data;
+                        h50 := to_unsigned(0, 16);
+                        h50 := to_unsigned(1, 16);
+                        h51 := to_unsigned(0, 4);
+                        h51 := w_dte_10(5-1 downto 1);
+                        h52 := to_unsigned(0, 16);
+                        h52 := shift_left(h50, to_integer(h51));
                         h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h53 := to_unsigned(1, 1);
-                        end if;
                         h54 := to_unsigned(0, 1);
-                        h55 := to_unsigned(0, 11);
-                        h56 := unsigned'("00000000000000000000000000000000");
-                        h56 := e_data;
-                        h55 := h56(11-1 downto 0);
-                        h57 := to_unsigned(0, 1);
-                        h57 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h57 := to_unsigned(1, 1);
+                        h54 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h54 := to_unsigned(1, 1);
                         end if;
+                        h55 := to_unsigned(0, 1);
+                        h56 := to_unsigned(0, 11);
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        h57 := e_data;
+                        h56 := h57(11-1 downto 0);
                         h58 := to_unsigned(0, 1);
                         h58 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h58 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h55, 0) and to_unsigned(1, 11)) = 1) then
-                            h54 := h57;
+                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h59 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h56, 0) and to_unsigned(1, 11)) = 1) then
+                            h55 := h58;
                         else
-                            h54 := h58;
+                            h55 := h59;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h52 := h53;
+                            h53 := h54;
                         else
-                            h52 := h54;
+                            h53 := h55;
                         end if;
-                        h59 := to_unsigned(0, 1);
                         h60 := to_unsigned(0, 1);
-                        h60 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h60 := to_unsigned(1, 1);
-                        end if;
                         h61 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 11);
-                        h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := e_data;
-                        h62 := h63(11-1 downto 0);
-                        h64 := to_unsigned(0, 1);
-                        h64 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h64 := to_unsigned(1, 1);
+                        h61 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h61 := to_unsigned(1, 1);
                         end if;
+                        h62 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 11);
+                        h64 := unsigned'("00000000000000000000000000000000");
+                        h64 := e_data;
+                        h63 := h64(11-1 downto 0);
                         h65 := to_unsigned(0, 1);
                         h65 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h65 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h62, 0) and to_unsigned(1, 11)) = 1) then
-                            h61 := h64;
+                        h66 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h66 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h63, 0) and to_unsigned(1, 11)) = 1) then
+                            h62 := h65;
                         else
-                            h61 := h65;
+                            h62 := h66;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h59 := h60;
+                            h60 := h61;
                         else
-                            h59 := h61;
+                            h60 := h62;
                         end if;
-                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h46(11-1 downto 8) = 0) or (h47(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h48(11-1 downto 0)) < h51)) and ((bool(r_CONTROL(17)) and (h52 /= 0)) and (h59 /= 0)))) then
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h47(11-1 downto 8) = 0) or (h48(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h49(11-1 downto 0)) < h52)) and ((bool(r_CONTROL(17)) and (h53 /= 0)) and (h60 /= 0)))) then
                             w_vapic_irr_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h38 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h38 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
-                            h39 := to_unsigned(0, 8);
+                            h39 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h39 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
                             h40 := to_unsigned(0, 8);
-                            h41 := to_unsigned(0, 11);
-                            h42 := unsigned'("00000000000000000000000000000000");
-                            h42 := e_data;
-                            h41 := h42(11-1 downto 0);
-                            if ((shift_right(h41, 0) and to_unsigned(1, 11)) = 1) then
-                                h40 := w_irt_0(56-1 downto 48);
+                            h41 := to_unsigned(0, 8);
+                            h42 := to_unsigned(0, 11);
+                            h43 := unsigned'("00000000000000000000000000000000");
+                            h43 := e_data;
+                            h42 := h43(11-1 downto 0);
+                            if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
+                                h41 := w_irt_0(56-1 downto 48);
                             else
-                                h40 := w_irt_0(24-1 downto 16);
+                                h41 := w_irt_0(24-1 downto 16);
                             end if;
                             if bool(r_CONTROL(17)) then
-                                h39 := w_irt_ga_8(8-1 downto 0);
+                                h40 := w_irt_ga_8(8-1 downto 0);
                             else
-                                h39 := h40;
+                                h40 := h41;
                             end if;
-                            h43 := to_unsigned(0, 8);
-                            h43 := shift_right(h39, 5);
-                            h44 := to_unsigned(0, 13);
-                            h44 := resize(unsigned'(to_unsigned(0, 5) & h43) * 16, 13);
-                            h45 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h45 := (unsigned'(to_unsigned(0, 1) & h38) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h44));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h45);
+                            h44 := to_unsigned(0, 8);
+                            h44 := shift_right(h40, 5);
+                            h45 := to_unsigned(0, 13);
+                            h45 := resize(unsigned'(to_unsigned(0, 5) & h44) * 16, 13);
+                            h46 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h46 := (unsigned'(to_unsigned(0, 1) & h39) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h45));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h46);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -4431,395 +4515,395 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h301 := unsigned'("00000000000000000000000000000000");
-                    h301 := e_data;
                     h302 := unsigned'("00000000000000000000000000000000");
                     h302 := e_data;
-                    h415 := to_unsigned(0, 1);
+                    h303 := unsigned'("00000000000000000000000000000000");
+                    h303 := e_data;
                     h416 := to_unsigned(0, 1);
-                    h416 := to_unsigned(0, 1);
+                    h417 := to_unsigned(0, 1);
+                    h417 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h416 := to_unsigned(1, 1);
-                    end if;
-                    h417 := to_unsigned(0, 1);
-                    h417 := to_unsigned(0, 1);
-                    if bool(w_dte_0(61)) then
                         h417 := to_unsigned(1, 1);
                     end if;
-                    if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h415 := h416;
-                    else
-                        h415 := h417;
-                    end if;
-                    h890 := to_unsigned(0, 1);
-                    h891 := to_unsigned(0, 1);
-                    h891 := to_unsigned(0, 1);
-                    if bool(w_dte_0(62)) then
-                        h891 := to_unsigned(1, 1);
-                    end if;
-                    h892 := to_unsigned(0, 1);
-                    h892 := to_unsigned(0, 1);
+                    h418 := to_unsigned(0, 1);
+                    h418 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h892 := to_unsigned(1, 1);
+                        h418 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h890 := h891;
+                        h416 := h417;
                     else
-                        h890 := h892;
+                        h416 := h418;
                     end if;
-                    h901 := to_unsigned(0, 1);
-                    h902 := unsigned'("00000000000000000000000000000000");
-                    h902 := e_data;
-                    h903 := unsigned'("00000000000000000000000000000000");
-                    h903 := e_data;
-                    h904 := to_unsigned(0, 1);
-                    h904 := to_unsigned(0, 1);
+                    h898 := to_unsigned(0, 1);
+                    h899 := to_unsigned(0, 1);
+                    h899 := to_unsigned(0, 1);
+                    if bool(w_dte_0(62)) then
+                        h899 := to_unsigned(1, 1);
+                    end if;
+                    h900 := to_unsigned(0, 1);
+                    h900 := to_unsigned(0, 1);
+                    if bool(w_dte_0(61)) then
+                        h900 := to_unsigned(1, 1);
+                    end if;
+                    if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        h898 := h899;
+                    else
+                        h898 := h900;
+                    end if;
+                    h909 := to_unsigned(0, 1);
+                    h910 := unsigned'("00000000000000000000000000000000");
+                    h910 := e_data;
+                    h911 := unsigned'("00000000000000000000000000000000");
+                    h911 := e_data;
+                    h912 := to_unsigned(0, 1);
+                    h912 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h904 := to_unsigned(1, 1);
+                        h912 := to_unsigned(1, 1);
                     end if;
-                    h905 := to_unsigned(0, 1);
-                    h906 := unsigned'("00000000000000000000000000000000");
-                    h906 := e_data;
-                    h907 := unsigned'("00000000000000000000000000000000");
-                    h907 := e_data;
-                    h908 := unsigned'("00000000000000000000000000000000");
-                    h908 := e_data;
-                    h909 := unsigned'("00000000000000000000000000000000");
-                    h909 := e_data;
-                    h905 := to_unsigned(0, 1);
-                    if (((((h906(11-1 downto 8) = 2) or ((h907(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h908(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h909(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h905 := to_unsigned(1, 1);
+                    h913 := to_unsigned(0, 1);
+                    h914 := unsigned'("00000000000000000000000000000000");
+                    h914 := e_data;
+                    h915 := unsigned'("00000000000000000000000000000000");
+                    h915 := e_data;
+                    h916 := unsigned'("00000000000000000000000000000000");
+                    h916 := e_data;
+                    h917 := unsigned'("00000000000000000000000000000000");
+                    h917 := e_data;
+                    h913 := to_unsigned(0, 1);
+                    if (((((h914(11-1 downto 8) = 2) or ((h915(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h916(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h917(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h913 := to_unsigned(1, 1);
                     end if;
-                    if ((h902(11-1 downto 8) = 0) or (h903(11-1 downto 8) = 1)) then
-                        h901 := h904;
+                    if ((h910(11-1 downto 8) = 0) or (h911(11-1 downto 8) = 1)) then
+                        h909 := h912;
                     else
-                        h901 := h905;
+                        h909 := h913;
                     end if;
-                    h1051 := unsigned'("00000000000000000000000000000000");
-                    h1051 := e_data;
-                    h1052 := unsigned'("00000000000000000000000000000000");
-                    h1052 := e_data;
-                    h1053 := unsigned'("00000000000000000000000000000000");
-                    h1053 := e_data;
-                    h1054 := to_unsigned(0, 16);
-                    h1054 := to_unsigned(1, 16);
-                    h1055 := to_unsigned(0, 4);
-                    h1055 := w_dte_10(5-1 downto 1);
-                    h1056 := to_unsigned(0, 16);
-                    h1056 := shift_left(h1054, to_integer(h1055));
-                    h1057 := to_unsigned(0, 1);
-                    h1058 := to_unsigned(0, 1);
-                    h1058 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
-                        h1058 := to_unsigned(1, 1);
-                    end if;
-                    h1059 := to_unsigned(0, 1);
-                    h1060 := to_unsigned(0, 11);
+                    h1059 := unsigned'("00000000000000000000000000000000");
+                    h1059 := e_data;
+                    h1060 := unsigned'("00000000000000000000000000000000");
+                    h1060 := e_data;
                     h1061 := unsigned'("00000000000000000000000000000000");
                     h1061 := e_data;
-                    h1060 := h1061(11-1 downto 0);
-                    h1062 := to_unsigned(0, 1);
-                    h1062 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1062 := to_unsigned(1, 1);
-                    end if;
-                    h1063 := to_unsigned(0, 1);
-                    h1063 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h1063 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h1060, 0) and to_unsigned(1, 11)) = 1) then
-                        h1059 := h1062;
-                    else
-                        h1059 := h1063;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1057 := h1058;
-                    else
-                        h1057 := h1059;
-                    end if;
-                    h1064 := to_unsigned(0, 1);
+                    h1062 := to_unsigned(0, 16);
+                    h1062 := to_unsigned(1, 16);
+                    h1063 := to_unsigned(0, 4);
+                    h1063 := w_dte_10(5-1 downto 1);
+                    h1064 := to_unsigned(0, 16);
+                    h1064 := shift_left(h1062, to_integer(h1063));
                     h1065 := to_unsigned(0, 1);
-                    h1065 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(7)) then
-                        h1065 := to_unsigned(1, 1);
-                    end if;
                     h1066 := to_unsigned(0, 1);
-                    h1067 := to_unsigned(0, 11);
-                    h1068 := unsigned'("00000000000000000000000000000000");
-                    h1068 := e_data;
-                    h1067 := h1068(11-1 downto 0);
-                    h1069 := to_unsigned(0, 1);
-                    h1069 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1069 := to_unsigned(1, 1);
+                    h1066 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1066 := to_unsigned(1, 1);
                     end if;
+                    h1067 := to_unsigned(0, 1);
+                    h1068 := to_unsigned(0, 11);
+                    h1069 := unsigned'("00000000000000000000000000000000");
+                    h1069 := e_data;
+                    h1068 := h1069(11-1 downto 0);
                     h1070 := to_unsigned(0, 1);
                     h1070 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
+                    if bool(w_irt_0(32)) then
                         h1070 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1067, 0) and to_unsigned(1, 11)) = 1) then
-                        h1066 := h1069;
+                    h1071 := to_unsigned(0, 1);
+                    h1071 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1071 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1068, 0) and to_unsigned(1, 11)) = 1) then
+                        h1067 := h1070;
                     else
-                        h1066 := h1070;
+                        h1067 := h1071;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1064 := h1065;
+                        h1065 := h1066;
                     else
-                        h1064 := h1066;
+                        h1065 := h1067;
                     end if;
-                    h1071 := to_unsigned(0, 3);
-                    h1072 := to_unsigned(0, 3);
-                    h1073 := to_unsigned(0, 11);
-                    h1074 := unsigned'("00000000000000000000000000000000");
-                    h1074 := e_data;
-                    h1073 := h1074(11-1 downto 0);
-                    if ((shift_right(h1073, 0) and to_unsigned(1, 11)) = 1) then
-                        h1072 := w_irt_0(37-1 downto 34);
+                    h1072 := to_unsigned(0, 1);
+                    h1073 := to_unsigned(0, 1);
+                    h1073 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h1073 := to_unsigned(1, 1);
+                    end if;
+                    h1074 := to_unsigned(0, 1);
+                    h1075 := to_unsigned(0, 11);
+                    h1076 := unsigned'("00000000000000000000000000000000");
+                    h1076 := e_data;
+                    h1075 := h1076(11-1 downto 0);
+                    h1077 := to_unsigned(0, 1);
+                    h1077 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1077 := to_unsigned(1, 1);
+                    end if;
+                    h1078 := to_unsigned(0, 1);
+                    h1078 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1078 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1075, 0) and to_unsigned(1, 11)) = 1) then
+                        h1074 := h1077;
                     else
-                        h1072 := w_irt_0(5-1 downto 2);
+                        h1074 := h1078;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1071 := w_irt_ga_0(5-1 downto 2);
+                        h1072 := h1073;
                     else
-                        h1071 := h1072;
+                        h1072 := h1074;
                     end if;
-                    h1095 := unsigned'("00000000000000000000000000000000");
-                    h1095 := e_data;
-                    h1096 := unsigned'("00000000000000000000000000000000");
-                    h1096 := e_data;
-                    h1097 := unsigned'("00000000000000000000000000000000");
-                    h1097 := e_data;
-                    h1098 := to_unsigned(0, 16);
-                    h1098 := to_unsigned(1, 16);
-                    h1099 := to_unsigned(0, 4);
-                    h1099 := w_dte_10(5-1 downto 1);
-                    h1100 := to_unsigned(0, 16);
-                    h1100 := shift_left(h1098, to_integer(h1099));
-                    h1101 := to_unsigned(0, 1);
-                    h1102 := to_unsigned(0, 1);
-                    h1102 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
-                        h1102 := to_unsigned(1, 1);
+                    h1079 := to_unsigned(0, 3);
+                    h1080 := to_unsigned(0, 3);
+                    h1081 := to_unsigned(0, 11);
+                    h1082 := unsigned'("00000000000000000000000000000000");
+                    h1082 := e_data;
+                    h1081 := h1082(11-1 downto 0);
+                    if ((shift_right(h1081, 0) and to_unsigned(1, 11)) = 1) then
+                        h1080 := w_irt_0(37-1 downto 34);
+                    else
+                        h1080 := w_irt_0(5-1 downto 2);
                     end if;
-                    h1103 := to_unsigned(0, 1);
-                    h1104 := to_unsigned(0, 11);
+                    if bool(r_CONTROL(17)) then
+                        h1079 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h1079 := h1080;
+                    end if;
+                    h1103 := unsigned'("00000000000000000000000000000000");
+                    h1103 := e_data;
+                    h1104 := unsigned'("00000000000000000000000000000000");
+                    h1104 := e_data;
                     h1105 := unsigned'("00000000000000000000000000000000");
                     h1105 := e_data;
-                    h1104 := h1105(11-1 downto 0);
-                    h1106 := to_unsigned(0, 1);
-                    h1106 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1106 := to_unsigned(1, 1);
-                    end if;
-                    h1107 := to_unsigned(0, 1);
-                    h1107 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h1107 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h1104, 0) and to_unsigned(1, 11)) = 1) then
-                        h1103 := h1106;
-                    else
-                        h1103 := h1107;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1101 := h1102;
-                    else
-                        h1101 := h1103;
-                    end if;
-                    h1108 := to_unsigned(0, 1);
+                    h1106 := to_unsigned(0, 16);
+                    h1106 := to_unsigned(1, 16);
+                    h1107 := to_unsigned(0, 4);
+                    h1107 := w_dte_10(5-1 downto 1);
+                    h1108 := to_unsigned(0, 16);
+                    h1108 := shift_left(h1106, to_integer(h1107));
                     h1109 := to_unsigned(0, 1);
-                    h1109 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(7)) then
-                        h1109 := to_unsigned(1, 1);
-                    end if;
                     h1110 := to_unsigned(0, 1);
-                    h1111 := to_unsigned(0, 11);
-                    h1112 := unsigned'("00000000000000000000000000000000");
-                    h1112 := e_data;
-                    h1111 := h1112(11-1 downto 0);
-                    h1113 := to_unsigned(0, 1);
-                    h1113 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1113 := to_unsigned(1, 1);
+                    h1110 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1110 := to_unsigned(1, 1);
                     end if;
+                    h1111 := to_unsigned(0, 1);
+                    h1112 := to_unsigned(0, 11);
+                    h1113 := unsigned'("00000000000000000000000000000000");
+                    h1113 := e_data;
+                    h1112 := h1113(11-1 downto 0);
                     h1114 := to_unsigned(0, 1);
                     h1114 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
+                    if bool(w_irt_0(32)) then
                         h1114 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1111, 0) and to_unsigned(1, 11)) = 1) then
-                        h1110 := h1113;
+                    h1115 := to_unsigned(0, 1);
+                    h1115 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1115 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1112, 0) and to_unsigned(1, 11)) = 1) then
+                        h1111 := h1114;
                     else
-                        h1110 := h1114;
+                        h1111 := h1115;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1108 := h1109;
+                        h1109 := h1110;
                     else
-                        h1108 := h1110;
+                        h1109 := h1111;
                     end if;
-                    h1247 := unsigned'("00000000000000000000000000000000");
-                    h1247 := e_data;
-                    h1248 := unsigned'("00000000000000000000000000000000");
-                    h1248 := e_data;
-                    h1249 := unsigned'("00000000000000000000000000000000");
-                    h1249 := e_data;
-                    h1250 := to_unsigned(0, 16);
-                    h1250 := to_unsigned(1, 16);
-                    h1251 := to_unsigned(0, 4);
-                    h1251 := w_dte_10(5-1 downto 1);
-                    h1252 := to_unsigned(0, 16);
-                    h1252 := shift_left(h1250, to_integer(h1251));
-                    h1253 := to_unsigned(0, 1);
-                    h1254 := to_unsigned(0, 1);
-                    h1254 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
-                        h1254 := to_unsigned(1, 1);
+                    h1116 := to_unsigned(0, 1);
+                    h1117 := to_unsigned(0, 1);
+                    h1117 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h1117 := to_unsigned(1, 1);
                     end if;
-                    h1255 := to_unsigned(0, 1);
-                    h1256 := to_unsigned(0, 11);
+                    h1118 := to_unsigned(0, 1);
+                    h1119 := to_unsigned(0, 11);
+                    h1120 := unsigned'("00000000000000000000000000000000");
+                    h1120 := e_data;
+                    h1119 := h1120(11-1 downto 0);
+                    h1121 := to_unsigned(0, 1);
+                    h1121 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1121 := to_unsigned(1, 1);
+                    end if;
+                    h1122 := to_unsigned(0, 1);
+                    h1122 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1122 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1119, 0) and to_unsigned(1, 11)) = 1) then
+                        h1118 := h1121;
+                    else
+                        h1118 := h1122;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1116 := h1117;
+                    else
+                        h1116 := h1118;
+                    end if;
+                    h1255 := unsigned'("00000000000000000000000000000000");
+                    h1255 := e_data;
+                    h1256 := unsigned'("00000000000000000000000000000000");
+                    h1256 := e_data;
                     h1257 := unsigned'("00000000000000000000000000000000");
                     h1257 := e_data;
-                    h1256 := h1257(11-1 downto 0);
-                    h1258 := to_unsigned(0, 1);
-                    h1258 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1258 := to_unsigned(1, 1);
-                    end if;
-                    h1259 := to_unsigned(0, 1);
-                    h1259 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h1259 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h1256, 0) and to_unsigned(1, 11)) = 1) then
-                        h1255 := h1258;
-                    else
-                        h1255 := h1259;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1253 := h1254;
-                    else
-                        h1253 := h1255;
-                    end if;
-                    h1260 := to_unsigned(0, 1);
+                    h1258 := to_unsigned(0, 16);
+                    h1258 := to_unsigned(1, 16);
+                    h1259 := to_unsigned(0, 4);
+                    h1259 := w_dte_10(5-1 downto 1);
+                    h1260 := to_unsigned(0, 16);
+                    h1260 := shift_left(h1258, to_integer(h1259));
                     h1261 := to_unsigned(0, 1);
-                    h1261 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(7)) then
-                        h1261 := to_unsigned(1, 1);
-                    end if;
                     h1262 := to_unsigned(0, 1);
-                    h1263 := to_unsigned(0, 11);
-                    h1264 := unsigned'("00000000000000000000000000000000");
-                    h1264 := e_data;
-                    h1263 := h1264(11-1 downto 0);
-                    h1265 := to_unsigned(0, 1);
-                    h1265 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h1265 := to_unsigned(1, 1);
+                    h1262 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1262 := to_unsigned(1, 1);
                     end if;
+                    h1263 := to_unsigned(0, 1);
+                    h1264 := to_unsigned(0, 11);
+                    h1265 := unsigned'("00000000000000000000000000000000");
+                    h1265 := e_data;
+                    h1264 := h1265(11-1 downto 0);
                     h1266 := to_unsigned(0, 1);
                     h1266 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
+                    if bool(w_irt_0(32)) then
                         h1266 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1263, 0) and to_unsigned(1, 11)) = 1) then
-                        h1262 := h1265;
-                    else
-                        h1262 := h1266;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1260 := h1261;
-                    else
-                        h1260 := h1262;
-                    end if;
-                    h1267 := to_unsigned(0, 3);
-                    h1268 := to_unsigned(0, 3);
-                    h1269 := to_unsigned(0, 11);
-                    h1270 := unsigned'("00000000000000000000000000000000");
-                    h1270 := e_data;
-                    h1269 := h1270(11-1 downto 0);
-                    if ((shift_right(h1269, 0) and to_unsigned(1, 11)) = 1) then
-                        h1268 := w_irt_0(37-1 downto 34);
-                    else
-                        h1268 := w_irt_0(5-1 downto 2);
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h1267 := w_irt_ga_0(5-1 downto 2);
-                    else
-                        h1267 := h1268;
-                    end if;
-                    h1271 := to_unsigned(0, 1);
-                    h1272 := to_unsigned(0, 1);
-                    h1272 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
-                        h1272 := to_unsigned(1, 1);
-                    end if;
-                    h1273 := to_unsigned(0, 1);
-                    h1274 := to_unsigned(0, 11);
-                    h1275 := unsigned'("00000000000000000000000000000000");
-                    h1275 := e_data;
-                    h1274 := h1275(11-1 downto 0);
-                    h1276 := to_unsigned(0, 1);
-                    h1276 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h1276 := to_unsigned(1, 1);
-                    end if;
-                    h1277 := to_unsigned(0, 1);
-                    h1277 := to_unsigned(0, 1);
+                    h1267 := to_unsigned(0, 1);
+                    h1267 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1277 := to_unsigned(1, 1);
+                        h1267 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1274, 0) and to_unsigned(1, 11)) = 1) then
-                        h1273 := h1276;
+                    if ((shift_right(h1264, 0) and to_unsigned(1, 11)) = 1) then
+                        h1263 := h1266;
                     else
-                        h1273 := h1277;
+                        h1263 := h1267;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1271 := h1272;
+                        h1261 := h1262;
                     else
-                        h1271 := h1273;
+                        h1261 := h1263;
                     end if;
-                    h1278 := to_unsigned(0, 1);
-                    h1279 := to_unsigned(0, 1);
-                    h1279 := to_unsigned(0, 1);
+                    h1268 := to_unsigned(0, 1);
+                    h1269 := to_unsigned(0, 1);
+                    h1269 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1279 := to_unsigned(1, 1);
+                        h1269 := to_unsigned(1, 1);
                     end if;
-                    h1280 := to_unsigned(0, 1);
-                    h1281 := to_unsigned(0, 11);
-                    h1282 := unsigned'("00000000000000000000000000000000");
-                    h1282 := e_data;
-                    h1281 := h1282(11-1 downto 0);
-                    h1283 := to_unsigned(0, 1);
-                    h1283 := to_unsigned(0, 1);
+                    h1270 := to_unsigned(0, 1);
+                    h1271 := to_unsigned(0, 11);
+                    h1272 := unsigned'("00000000000000000000000000000000");
+                    h1272 := e_data;
+                    h1271 := h1272(11-1 downto 0);
+                    h1273 := to_unsigned(0, 1);
+                    h1273 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1283 := to_unsigned(1, 1);
+                        h1273 := to_unsigned(1, 1);
                     end if;
-                    h1284 := to_unsigned(0, 1);
-                    h1284 := to_unsigned(0, 1);
+                    h1274 := to_unsigned(0, 1);
+                    h1274 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
+                        h1274 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1271, 0) and to_unsigned(1, 11)) = 1) then
+                        h1270 := h1273;
+                    else
+                        h1270 := h1274;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1268 := h1269;
+                    else
+                        h1268 := h1270;
+                    end if;
+                    h1275 := to_unsigned(0, 3);
+                    h1276 := to_unsigned(0, 3);
+                    h1277 := to_unsigned(0, 11);
+                    h1278 := unsigned'("00000000000000000000000000000000");
+                    h1278 := e_data;
+                    h1277 := h1278(11-1 downto 0);
+                    if ((shift_right(h1277, 0) and to_unsigned(1, 11)) = 1) then
+                        h1276 := w_irt_0(37-1 downto 34);
+                    else
+                        h1276 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1275 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h1275 := h1276;
+                    end if;
+                    h1279 := to_unsigned(0, 1);
+                    h1280 := to_unsigned(0, 1);
+                    h1280 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1280 := to_unsigned(1, 1);
+                    end if;
+                    h1281 := to_unsigned(0, 1);
+                    h1282 := to_unsigned(0, 11);
+                    h1283 := unsigned'("00000000000000000000000000000000");
+                    h1283 := e_data;
+                    h1282 := h1283(11-1 downto 0);
+                    h1284 := to_unsigned(0, 1);
+                    h1284 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
                         h1284 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1281, 0) and to_unsigned(1, 11)) = 1) then
-                        h1280 := h1283;
+                    h1285 := to_unsigned(0, 1);
+                    h1285 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1285 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1282, 0) and to_unsigned(1, 11)) = 1) then
+                        h1281 := h1284;
                     else
-                        h1280 := h1284;
+                        h1281 := h1285;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1278 := h1279;
+                        h1279 := h1280;
                     else
-                        h1278 := h1280;
+                        h1279 := h1281;
+                    end if;
+                    h1286 := to_unsigned(0, 1);
+                    h1287 := to_unsigned(0, 1);
+                    h1287 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h1287 := to_unsigned(1, 1);
+                    end if;
+                    h1288 := to_unsigned(0, 1);
+                    h1289 := to_unsigned(0, 11);
+                    h1290 := unsigned'("00000000000000000000000000000000");
+                    h1290 := e_data;
+                    h1289 := h1290(11-1 downto 0);
+                    h1291 := to_unsigned(0, 1);
+                    h1291 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1291 := to_unsigned(1, 1);
+                    end if;
+                    h1292 := to_unsigned(0, 1);
+                    h1292 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1292 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1289, 0) and to_unsigned(1, 11)) = 1) then
+                        h1288 := h1291;
+                    else
+                        h1288 := h1292;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1286 := h1287;
+                    else
+                        h1286 := h1288;
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
-                        h68 := to_unsigned(0, 3);
+                        h69 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h68 := to_unsigned(4, 3);
+                            h69 := to_unsigned(4, 3);
                         else
-                            h68 := to_unsigned(3, 3);
+                            h69 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h68;
+                        rec_outcome <= h69;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -4828,472 +4912,472 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(3, 4);
-                        h69 := to_unsigned(0, 1);
-                        h70 := unsigned'("00000000000000000000000000000000");
-                        h70 := e_data;
+                        h70 := to_unsigned(0, 1);
                         h71 := unsigned'("00000000000000000000000000000000");
                         h71 := e_data;
-                        h72 := to_unsigned(0, 1);
+                        h72 := unsigned'("00000000000000000000000000000000");
+                        h72 := e_data;
                         h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h73 := to_unsigned(1, 1);
-                        end if;
-                        h74 := to_unsigned(0, 1);
-                        h74 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h74 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h72 := h73;
-                        else
-                            h72 := h74;
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        h75 := unsigned'("00000000000000000000000000000000");
-                        h75 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h73 := h74;
+                        else
+                            h73 := h75;
+                        end if;
                         h76 := unsigned'("00000000000000000000000000000000");
                         h76 := e_data;
                         h77 := unsigned'("00000000000000000000000000000000");
                         h77 := e_data;
-                        h78 := to_unsigned(0, 16);
-                        h78 := to_unsigned(1, 16);
-                        h79 := to_unsigned(0, 4);
-                        h79 := w_dte_10(5-1 downto 1);
-                        h80 := to_unsigned(0, 16);
-                        h80 := shift_left(h78, to_integer(h79));
-                        h81 := to_unsigned(0, 1);
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := e_data;
+                        h79 := to_unsigned(0, 16);
+                        h79 := to_unsigned(1, 16);
+                        h80 := to_unsigned(0, 4);
+                        h80 := w_dte_10(5-1 downto 1);
+                        h81 := to_unsigned(0, 16);
+                        h81 := shift_left(h79, to_integer(h80));
                         h82 := to_unsigned(0, 1);
-                        h82 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h82 := to_unsigned(1, 1);
-                        end if;
                         h83 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 11);
-                        h85 := unsigned'("00000000000000000000000000000000");
-                        h85 := e_data;
-                        h84 := h85(11-1 downto 0);
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h86 := to_unsigned(1, 1);
+                        h83 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h83 := to_unsigned(1, 1);
                         end if;
+                        h84 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 11);
+                        h86 := unsigned'("00000000000000000000000000000000");
+                        h86 := e_data;
+                        h85 := h86(11-1 downto 0);
                         h87 := to_unsigned(0, 1);
                         h87 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h87 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h84, 0) and to_unsigned(1, 11)) = 1) then
-                            h83 := h86;
+                        h88 := to_unsigned(0, 1);
+                        h88 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h88 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h85, 0) and to_unsigned(1, 11)) = 1) then
+                            h84 := h87;
                         else
-                            h83 := h87;
+                            h84 := h88;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h81 := h82;
+                            h82 := h83;
                         else
-                            h81 := h83;
+                            h82 := h84;
                         end if;
-                        h88 := to_unsigned(0, 1);
                         h89 := to_unsigned(0, 1);
-                        h89 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h89 := to_unsigned(1, 1);
-                        end if;
                         h90 := to_unsigned(0, 1);
-                        h91 := to_unsigned(0, 11);
-                        h92 := unsigned'("00000000000000000000000000000000");
-                        h92 := e_data;
-                        h91 := h92(11-1 downto 0);
-                        h93 := to_unsigned(0, 1);
-                        h93 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h93 := to_unsigned(1, 1);
+                        h90 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h90 := to_unsigned(1, 1);
                         end if;
+                        h91 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 11);
+                        h93 := unsigned'("00000000000000000000000000000000");
+                        h93 := e_data;
+                        h92 := h93(11-1 downto 0);
                         h94 := to_unsigned(0, 1);
                         h94 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h94 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h91, 0) and to_unsigned(1, 11)) = 1) then
-                            h90 := h93;
+                        h95 := to_unsigned(0, 1);
+                        h95 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h95 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h92, 0) and to_unsigned(1, 11)) = 1) then
+                            h91 := h94;
                         else
-                            h90 := h94;
+                            h91 := h95;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h88 := h89;
+                            h89 := h90;
                         else
-                            h88 := h90;
+                            h89 := h91;
                         end if;
-                        h95 := to_unsigned(0, 3);
                         h96 := to_unsigned(0, 3);
-                        h97 := to_unsigned(0, 11);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h97 := h98(11-1 downto 0);
-                        if ((shift_right(h97, 0) and to_unsigned(1, 11)) = 1) then
-                            h96 := w_irt_0(37-1 downto 34);
+                        h97 := to_unsigned(0, 3);
+                        h98 := to_unsigned(0, 11);
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h98 := h99(11-1 downto 0);
+                        if ((shift_right(h98, 0) and to_unsigned(1, 11)) = 1) then
+                            h97 := w_irt_0(37-1 downto 34);
                         else
-                            h96 := w_irt_0(5-1 downto 2);
+                            h97 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h95 := w_irt_ga_0(5-1 downto 2);
+                            h96 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h95 := h96;
+                            h96 := h97;
                         end if;
-                        h99 := to_unsigned(0, 1);
                         h100 := to_unsigned(0, 1);
-                        h100 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h100 := to_unsigned(1, 1);
-                        end if;
                         h101 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 11);
-                        h103 := unsigned'("00000000000000000000000000000000");
-                        h103 := e_data;
-                        h102 := h103(11-1 downto 0);
-                        h104 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h104 := to_unsigned(1, 1);
+                        h101 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h101 := to_unsigned(1, 1);
                         end if;
+                        h102 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 11);
+                        h104 := unsigned'("00000000000000000000000000000000");
+                        h104 := e_data;
+                        h103 := h104(11-1 downto 0);
                         h105 := to_unsigned(0, 1);
                         h105 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h105 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h102, 0) and to_unsigned(1, 11)) = 1) then
-                            h101 := h104;
+                        h106 := to_unsigned(0, 1);
+                        h106 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h106 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h103, 0) and to_unsigned(1, 11)) = 1) then
+                            h102 := h105;
                         else
-                            h101 := h105;
+                            h102 := h106;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h99 := h100;
+                            h100 := h101;
                         else
-                            h99 := h101;
+                            h100 := h102;
                         end if;
-                        h106 := to_unsigned(0, 1);
                         h107 := to_unsigned(0, 1);
-                        h107 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h107 := to_unsigned(1, 1);
-                        end if;
                         h108 := to_unsigned(0, 1);
-                        h109 := to_unsigned(0, 11);
-                        h110 := unsigned'("00000000000000000000000000000000");
-                        h110 := e_data;
-                        h109 := h110(11-1 downto 0);
-                        h111 := to_unsigned(0, 1);
-                        h111 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h111 := to_unsigned(1, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h108 := to_unsigned(1, 1);
                         end if;
+                        h109 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 11);
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h111 := e_data;
+                        h110 := h111(11-1 downto 0);
                         h112 := to_unsigned(0, 1);
                         h112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h112 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h109, 0) and to_unsigned(1, 11)) = 1) then
-                            h108 := h111;
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h113 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
+                            h109 := h112;
                         else
-                            h108 := h112;
+                            h109 := h113;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h106 := h107;
+                            h107 := h108;
                         else
-                            h106 := h108;
+                            h107 := h109;
                         end if;
-                        h113 := to_unsigned(0, 1);
                         h114 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h114 := to_unsigned(1, 1);
-                        end if;
                         h115 := to_unsigned(0, 1);
-                        h116 := to_unsigned(0, 11);
-                        h117 := unsigned'("00000000000000000000000000000000");
-                        h117 := e_data;
-                        h116 := h117(11-1 downto 0);
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h118 := to_unsigned(1, 1);
+                        h115 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h115 := to_unsigned(1, 1);
                         end if;
+                        h116 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 11);
+                        h118 := unsigned'("00000000000000000000000000000000");
+                        h118 := e_data;
+                        h117 := h118(11-1 downto 0);
                         h119 := to_unsigned(0, 1);
                         h119 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h119 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h116, 0) and to_unsigned(1, 11)) = 1) then
-                            h115 := h118;
-                        else
-                            h115 := h119;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h113 := h114;
-                        else
-                            h113 := h115;
-                        end if;
-                        h69 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h70(11-1 downto 8) = 0) or (h71(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h72 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h75(11-1 downto 8) = 0) or (h76(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h77(11-1 downto 0)) < h80)) or ((not (((h81 /= 0) and (not (h88 /= 0))) and (h95 <= 1))) and (not ((bool(r_CONTROL(17)) and (h99 /= 0)) and (h106 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h113 /= 0))))) then
-                            h69 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h69;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
                         h120 := to_unsigned(0, 1);
                         h120 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
+                        if bool(w_irt_0(1)) then
                             h120 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h120;
+                        if ((shift_right(h117, 0) and to_unsigned(1, 11)) = 1) then
+                            h116 := h119;
+                        else
+                            h116 := h120;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h114 := h115;
+                        else
+                            h114 := h116;
+                        end if;
+                        h70 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h71(11-1 downto 8) = 0) or (h72(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h73 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h78(11-1 downto 0)) < h81)) or ((not (((h82 /= 0) and (not (h89 /= 0))) and (h96 <= 1))) and (not ((bool(r_CONTROL(17)) and (h100 /= 0)) and (h107 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h114 /= 0))))) then
+                            h70 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h70;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
                         h121 := to_unsigned(0, 1);
                         h121 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if (e_kind = 2) then
                             h121 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h121;
+                        v_wide(52-1 downto 51) := h121;
                         h122 := to_unsigned(0, 1);
                         h122 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
                             h122 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h122;
+                        v_wide(54-1 downto 53) := h122;
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h123;
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(3, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h123 := to_unsigned(0, 22);
-                        h123 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
-                        h124 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h124 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h123));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h124);
-                        h125 := to_unsigned(0, 16);
-                        h126 := unsigned'("00000000000000000000000000000000");
-                        h126 := e_data;
+                        h124 := to_unsigned(0, 22);
+                        h124 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
+                        h125 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h125 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h124));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h125);
+                        h126 := to_unsigned(0, 16);
                         h127 := unsigned'("00000000000000000000000000000000");
                         h127 := e_data;
-                        h128 := to_unsigned(0, 1);
+                        h128 := unsigned'("00000000000000000000000000000000");
+                        h128 := e_data;
                         h129 := to_unsigned(0, 1);
-                        h129 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h129 := to_unsigned(1, 1);
-                        end if;
-                        h130 := to_unsigned(0, 1);
-                        h130 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h130 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h128 := h129;
-                        else
-                            h128 := h130;
+                        h131 := to_unsigned(0, 1);
+                        h131 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h131 := to_unsigned(1, 1);
                         end if;
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h129 := h130;
+                        else
+                            h129 := h131;
+                        end if;
                         h132 := unsigned'("00000000000000000000000000000000");
                         h132 := e_data;
                         h133 := unsigned'("00000000000000000000000000000000");
                         h133 := e_data;
-                        h134 := to_unsigned(0, 16);
-                        h134 := to_unsigned(1, 16);
-                        h135 := to_unsigned(0, 4);
-                        h135 := w_dte_10(5-1 downto 1);
-                        h136 := to_unsigned(0, 16);
-                        h136 := shift_left(h134, to_integer(h135));
-                        h137 := to_unsigned(0, 1);
+                        h134 := unsigned'("00000000000000000000000000000000");
+                        h134 := e_data;
+                        h135 := to_unsigned(0, 16);
+                        h135 := to_unsigned(1, 16);
+                        h136 := to_unsigned(0, 4);
+                        h136 := w_dte_10(5-1 downto 1);
+                        h137 := to_unsigned(0, 16);
+                        h137 := shift_left(h135, to_integer(h136));
                         h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h138 := to_unsigned(1, 1);
-                        end if;
                         h139 := to_unsigned(0, 1);
-                        h140 := to_unsigned(0, 11);
-                        h141 := unsigned'("00000000000000000000000000000000");
-                        h141 := e_data;
-                        h140 := h141(11-1 downto 0);
-                        h142 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h142 := to_unsigned(1, 1);
+                        h139 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h139 := to_unsigned(1, 1);
                         end if;
+                        h140 := to_unsigned(0, 1);
+                        h141 := to_unsigned(0, 11);
+                        h142 := unsigned'("00000000000000000000000000000000");
+                        h142 := e_data;
+                        h141 := h142(11-1 downto 0);
                         h143 := to_unsigned(0, 1);
                         h143 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h143 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h140, 0) and to_unsigned(1, 11)) = 1) then
-                            h139 := h142;
+                        h144 := to_unsigned(0, 1);
+                        h144 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h144 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h141, 0) and to_unsigned(1, 11)) = 1) then
+                            h140 := h143;
                         else
-                            h139 := h143;
+                            h140 := h144;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h137 := h138;
+                            h138 := h139;
                         else
-                            h137 := h139;
+                            h138 := h140;
                         end if;
-                        h144 := to_unsigned(0, 1);
                         h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h145 := to_unsigned(1, 1);
-                        end if;
                         h146 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 11);
-                        h148 := unsigned'("00000000000000000000000000000000");
-                        h148 := e_data;
-                        h147 := h148(11-1 downto 0);
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h149 := to_unsigned(1, 1);
+                        h146 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h146 := to_unsigned(1, 1);
                         end if;
+                        h147 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 11);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_data;
+                        h148 := h149(11-1 downto 0);
                         h150 := to_unsigned(0, 1);
                         h150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h150 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
-                            h146 := h149;
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h151 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
+                            h147 := h150;
                         else
-                            h146 := h150;
+                            h147 := h151;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h144 := h145;
+                            h145 := h146;
                         else
-                            h144 := h146;
+                            h145 := h147;
                         end if;
-                        h151 := to_unsigned(0, 3);
                         h152 := to_unsigned(0, 3);
-                        h153 := to_unsigned(0, 11);
-                        h154 := unsigned'("00000000000000000000000000000000");
-                        h154 := e_data;
-                        h153 := h154(11-1 downto 0);
-                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
-                            h152 := w_irt_0(37-1 downto 34);
+                        h153 := to_unsigned(0, 3);
+                        h154 := to_unsigned(0, 11);
+                        h155 := unsigned'("00000000000000000000000000000000");
+                        h155 := e_data;
+                        h154 := h155(11-1 downto 0);
+                        if ((shift_right(h154, 0) and to_unsigned(1, 11)) = 1) then
+                            h153 := w_irt_0(37-1 downto 34);
                         else
-                            h152 := w_irt_0(5-1 downto 2);
+                            h153 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h151 := w_irt_ga_0(5-1 downto 2);
+                            h152 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h151 := h152;
+                            h152 := h153;
                         end if;
-                        h155 := to_unsigned(0, 1);
                         h156 := to_unsigned(0, 1);
-                        h156 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h156 := to_unsigned(1, 1);
-                        end if;
                         h157 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 11);
-                        h159 := unsigned'("00000000000000000000000000000000");
-                        h159 := e_data;
-                        h158 := h159(11-1 downto 0);
-                        h160 := to_unsigned(0, 1);
-                        h160 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h160 := to_unsigned(1, 1);
+                        h157 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h157 := to_unsigned(1, 1);
                         end if;
+                        h158 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 11);
+                        h160 := unsigned'("00000000000000000000000000000000");
+                        h160 := e_data;
+                        h159 := h160(11-1 downto 0);
                         h161 := to_unsigned(0, 1);
                         h161 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h161 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h158, 0) and to_unsigned(1, 11)) = 1) then
-                            h157 := h160;
+                        h162 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h162 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h159, 0) and to_unsigned(1, 11)) = 1) then
+                            h158 := h161;
                         else
-                            h157 := h161;
+                            h158 := h162;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h155 := h156;
+                            h156 := h157;
                         else
-                            h155 := h157;
+                            h156 := h158;
                         end if;
-                        h162 := to_unsigned(0, 1);
                         h163 := to_unsigned(0, 1);
-                        h163 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h163 := to_unsigned(1, 1);
-                        end if;
                         h164 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 11);
-                        h166 := unsigned'("00000000000000000000000000000000");
-                        h166 := e_data;
-                        h165 := h166(11-1 downto 0);
-                        h167 := to_unsigned(0, 1);
-                        h167 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h167 := to_unsigned(1, 1);
+                        h164 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h164 := to_unsigned(1, 1);
                         end if;
+                        h165 := to_unsigned(0, 1);
+                        h166 := to_unsigned(0, 11);
+                        h167 := unsigned'("00000000000000000000000000000000");
+                        h167 := e_data;
+                        h166 := h167(11-1 downto 0);
                         h168 := to_unsigned(0, 1);
                         h168 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h168 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h165, 0) and to_unsigned(1, 11)) = 1) then
-                            h164 := h167;
+                        h169 := to_unsigned(0, 1);
+                        h169 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h169 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h166, 0) and to_unsigned(1, 11)) = 1) then
+                            h165 := h168;
                         else
-                            h164 := h168;
+                            h165 := h169;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h162 := h163;
+                            h163 := h164;
                         else
-                            h162 := h164;
+                            h163 := h165;
                         end if;
-                        h169 := to_unsigned(0, 1);
                         h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
                         h171 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 11);
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_data;
-                        h172 := h173(11-1 downto 0);
-                        h174 := to_unsigned(0, 1);
-                        h174 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h174 := to_unsigned(1, 1);
+                        h171 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h171 := to_unsigned(1, 1);
                         end if;
+                        h172 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 11);
+                        h174 := unsigned'("00000000000000000000000000000000");
+                        h174 := e_data;
+                        h173 := h174(11-1 downto 0);
                         h175 := to_unsigned(0, 1);
                         h175 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h175 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h172, 0) and to_unsigned(1, 11)) = 1) then
-                            h171 := h174;
+                        h176 := to_unsigned(0, 1);
+                        h176 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h176 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h173, 0) and to_unsigned(1, 11)) = 1) then
+                            h172 := h175;
                         else
-                            h171 := h175;
+                            h172 := h176;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h169 := h170;
+                            h170 := h171;
                         else
-                            h169 := h171;
+                            h170 := h172;
                         end if;
-                        h176 := to_unsigned(0, 16);
-                        h176 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h177 := to_unsigned(0, 16);
-                        h177 := to_unsigned(1, 16);
-                        h178 := to_unsigned(0, 4);
-                        h178 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h179 := to_unsigned(0, 16);
-                        h179 := shift_left(h177, to_integer(h178));
-                        h180 := to_unsigned(0, 17);
-                        h180 := ((unsigned'(to_unsigned(0, 1) & h179) + 65536) - 1);
-                        h181 := to_unsigned(0, 16);
-                        h181 := (h176 and h180(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h126(11-1 downto 8) = 0) or (h127(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h128 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h133(11-1 downto 0)) < h136)) or ((not (((h137 /= 0) and (not (h144 /= 0))) and (h151 <= 1))) and (not ((bool(r_CONTROL(17)) and (h155 /= 0)) and (h162 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h169 /= 0))))) then
-                            h125 := h181;
+                        h177 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h178 := to_unsigned(0, 16);
+                        h178 := to_unsigned(1, 16);
+                        h179 := to_unsigned(0, 4);
+                        h179 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h180 := to_unsigned(0, 16);
+                        h180 := shift_left(h178, to_integer(h179));
+                        h181 := to_unsigned(0, 17);
+                        h181 := ((unsigned'(to_unsigned(0, 1) & h180) + 65536) - 1);
+                        h182 := to_unsigned(0, 16);
+                        h182 := (h177 and h181(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h127(11-1 downto 8) = 0) or (h128(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h129 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h132(11-1 downto 8) = 0) or (h133(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h134(11-1 downto 0)) < h137)) or ((not (((h138 /= 0) and (not (h145 /= 0))) and (h152 <= 1))) and (not ((bool(r_CONTROL(17)) and (h156 /= 0)) and (h163 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h170 /= 0))))) then
+                            h126 := h182;
                         else
-                            h125 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h126 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h125 & to_unsigned(0, 4));
-                        h182 := to_unsigned(0, 3);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h126 & to_unsigned(0, 4));
+                        h183 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h182 := to_unsigned(4, 3);
+                            h183 := to_unsigned(4, 3);
                         else
-                            h182 := to_unsigned(0, 3);
+                            h183 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h182;
+                        rec_cpl_status <= h183;
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -5324,15 +5408,15 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h301(11-1 downto 8) = 0) or (h302(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif (((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h302(11-1 downto 8) = 0) or (h303(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(3, 8);
-                        h183 := to_unsigned(0, 3);
+                        h184 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h183 := to_unsigned(4, 3);
+                            h184 := to_unsigned(4, 3);
                         else
-                            h183 := to_unsigned(3, 3);
+                            h184 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h183;
+                        rec_outcome <= h184;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -5341,488 +5425,488 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h184 := to_unsigned(0, 1);
-                        h185 := unsigned'("00000000000000000000000000000000");
-                        h185 := e_data;
+                        h185 := to_unsigned(0, 1);
                         h186 := unsigned'("00000000000000000000000000000000");
                         h186 := e_data;
-                        h187 := to_unsigned(0, 1);
+                        h187 := unsigned'("00000000000000000000000000000000");
+                        h187 := e_data;
                         h188 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
+                        h189 := to_unsigned(0, 1);
+                        h189 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h188 := to_unsigned(1, 1);
-                        end if;
-                        h189 := to_unsigned(0, 1);
-                        h189 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h189 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h187 := h188;
-                        else
-                            h187 := h189;
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h190 := to_unsigned(1, 1);
                         end if;
-                        h190 := unsigned'("00000000000000000000000000000000");
-                        h190 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h188 := h189;
+                        else
+                            h188 := h190;
+                        end if;
                         h191 := unsigned'("00000000000000000000000000000000");
                         h191 := e_data;
                         h192 := unsigned'("00000000000000000000000000000000");
                         h192 := e_data;
-                        h193 := to_unsigned(0, 16);
-                        h193 := to_unsigned(1, 16);
-                        h194 := to_unsigned(0, 4);
-                        h194 := w_dte_10(5-1 downto 1);
-                        h195 := to_unsigned(0, 16);
-                        h195 := shift_left(h193, to_integer(h194));
-                        h196 := to_unsigned(0, 1);
+                        h193 := unsigned'("00000000000000000000000000000000");
+                        h193 := e_data;
+                        h194 := to_unsigned(0, 16);
+                        h194 := to_unsigned(1, 16);
+                        h195 := to_unsigned(0, 4);
+                        h195 := w_dte_10(5-1 downto 1);
+                        h196 := to_unsigned(0, 16);
+                        h196 := shift_left(h194, to_integer(h195));
                         h197 := to_unsigned(0, 1);
-                        h197 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h197 := to_unsigned(1, 1);
-                        end if;
                         h198 := to_unsigned(0, 1);
-                        h199 := to_unsigned(0, 11);
-                        h200 := unsigned'("00000000000000000000000000000000");
-                        h200 := e_data;
-                        h199 := h200(11-1 downto 0);
-                        h201 := to_unsigned(0, 1);
-                        h201 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h201 := to_unsigned(1, 1);
+                        h198 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h198 := to_unsigned(1, 1);
                         end if;
+                        h199 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 11);
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_data;
+                        h200 := h201(11-1 downto 0);
                         h202 := to_unsigned(0, 1);
                         h202 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h202 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h199, 0) and to_unsigned(1, 11)) = 1) then
-                            h198 := h201;
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h203 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
+                            h199 := h202;
                         else
-                            h198 := h202;
+                            h199 := h203;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h196 := h197;
+                            h197 := h198;
                         else
-                            h196 := h198;
+                            h197 := h199;
                         end if;
-                        h203 := to_unsigned(0, 1);
                         h204 := to_unsigned(0, 1);
-                        h204 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h204 := to_unsigned(1, 1);
-                        end if;
                         h205 := to_unsigned(0, 1);
-                        h206 := to_unsigned(0, 11);
-                        h207 := unsigned'("00000000000000000000000000000000");
-                        h207 := e_data;
-                        h206 := h207(11-1 downto 0);
-                        h208 := to_unsigned(0, 1);
-                        h208 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h208 := to_unsigned(1, 1);
+                        h205 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h205 := to_unsigned(1, 1);
                         end if;
+                        h206 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 11);
+                        h208 := unsigned'("00000000000000000000000000000000");
+                        h208 := e_data;
+                        h207 := h208(11-1 downto 0);
                         h209 := to_unsigned(0, 1);
                         h209 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h209 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h206, 0) and to_unsigned(1, 11)) = 1) then
-                            h205 := h208;
+                        h210 := to_unsigned(0, 1);
+                        h210 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h210 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h207, 0) and to_unsigned(1, 11)) = 1) then
+                            h206 := h209;
                         else
-                            h205 := h209;
+                            h206 := h210;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h203 := h204;
+                            h204 := h205;
                         else
-                            h203 := h205;
+                            h204 := h206;
                         end if;
-                        h210 := to_unsigned(0, 3);
                         h211 := to_unsigned(0, 3);
-                        h212 := to_unsigned(0, 11);
-                        h213 := unsigned'("00000000000000000000000000000000");
-                        h213 := e_data;
-                        h212 := h213(11-1 downto 0);
-                        if ((shift_right(h212, 0) and to_unsigned(1, 11)) = 1) then
-                            h211 := w_irt_0(37-1 downto 34);
+                        h212 := to_unsigned(0, 3);
+                        h213 := to_unsigned(0, 11);
+                        h214 := unsigned'("00000000000000000000000000000000");
+                        h214 := e_data;
+                        h213 := h214(11-1 downto 0);
+                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
+                            h212 := w_irt_0(37-1 downto 34);
                         else
-                            h211 := w_irt_0(5-1 downto 2);
+                            h212 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h210 := w_irt_ga_0(5-1 downto 2);
+                            h211 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h210 := h211;
+                            h211 := h212;
                         end if;
-                        h214 := to_unsigned(0, 1);
                         h215 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h215 := to_unsigned(1, 1);
-                        end if;
                         h216 := to_unsigned(0, 1);
-                        h217 := to_unsigned(0, 11);
-                        h218 := unsigned'("00000000000000000000000000000000");
-                        h218 := e_data;
-                        h217 := h218(11-1 downto 0);
-                        h219 := to_unsigned(0, 1);
-                        h219 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h219 := to_unsigned(1, 1);
+                        h216 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h216 := to_unsigned(1, 1);
                         end if;
+                        h217 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 11);
+                        h219 := unsigned'("00000000000000000000000000000000");
+                        h219 := e_data;
+                        h218 := h219(11-1 downto 0);
                         h220 := to_unsigned(0, 1);
                         h220 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h220 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h217, 0) and to_unsigned(1, 11)) = 1) then
-                            h216 := h219;
+                        h221 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h221 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h218, 0) and to_unsigned(1, 11)) = 1) then
+                            h217 := h220;
                         else
-                            h216 := h220;
+                            h217 := h221;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h214 := h215;
+                            h215 := h216;
                         else
-                            h214 := h216;
+                            h215 := h217;
                         end if;
-                        h221 := to_unsigned(0, 1);
                         h222 := to_unsigned(0, 1);
-                        h222 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h222 := to_unsigned(1, 1);
-                        end if;
                         h223 := to_unsigned(0, 1);
-                        h224 := to_unsigned(0, 11);
-                        h225 := unsigned'("00000000000000000000000000000000");
-                        h225 := e_data;
-                        h224 := h225(11-1 downto 0);
-                        h226 := to_unsigned(0, 1);
-                        h226 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h226 := to_unsigned(1, 1);
+                        h223 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h223 := to_unsigned(1, 1);
                         end if;
+                        h224 := to_unsigned(0, 1);
+                        h225 := to_unsigned(0, 11);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_data;
+                        h225 := h226(11-1 downto 0);
                         h227 := to_unsigned(0, 1);
                         h227 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h227 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h224, 0) and to_unsigned(1, 11)) = 1) then
-                            h223 := h226;
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h228 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
+                            h224 := h227;
                         else
-                            h223 := h227;
+                            h224 := h228;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h221 := h222;
+                            h222 := h223;
                         else
-                            h221 := h223;
+                            h222 := h224;
                         end if;
-                        h228 := to_unsigned(0, 1);
                         h229 := to_unsigned(0, 1);
-                        h229 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h229 := to_unsigned(1, 1);
-                        end if;
                         h230 := to_unsigned(0, 1);
-                        h231 := to_unsigned(0, 11);
-                        h232 := unsigned'("00000000000000000000000000000000");
-                        h232 := e_data;
-                        h231 := h232(11-1 downto 0);
-                        h233 := to_unsigned(0, 1);
-                        h233 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h233 := to_unsigned(1, 1);
+                        h230 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h230 := to_unsigned(1, 1);
                         end if;
+                        h231 := to_unsigned(0, 1);
+                        h232 := to_unsigned(0, 11);
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := e_data;
+                        h232 := h233(11-1 downto 0);
                         h234 := to_unsigned(0, 1);
                         h234 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h234 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h231, 0) and to_unsigned(1, 11)) = 1) then
-                            h230 := h233;
-                        else
-                            h230 := h234;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h228 := h229;
-                        else
-                            h228 := h230;
-                        end if;
-                        h184 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h185(11-1 downto 8) = 0) or (h186(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h187 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h190(11-1 downto 8) = 0) or (h191(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h192(11-1 downto 0)) < h195)) or ((not (((h196 /= 0) and (not (h203 /= 0))) and (h210 <= 1))) and (not ((bool(r_CONTROL(17)) and (h214 /= 0)) and (h221 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h228 /= 0))))) then
-                            h184 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h184;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
                         h235 := to_unsigned(0, 1);
                         h235 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
+                        if bool(w_irt_0(1)) then
                             h235 := to_unsigned(1, 1);
                         end if;
-                        v_wide(52-1 downto 51) := h235;
+                        if ((shift_right(h232, 0) and to_unsigned(1, 11)) = 1) then
+                            h231 := h234;
+                        else
+                            h231 := h235;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h229 := h230;
+                        else
+                            h229 := h231;
+                        end if;
+                        h185 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h186(11-1 downto 8) = 0) or (h187(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h188 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h191(11-1 downto 8) = 0) or (h192(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h193(11-1 downto 0)) < h196)) or ((not (((h197 /= 0) and (not (h204 /= 0))) and (h211 <= 1))) and (not ((bool(r_CONTROL(17)) and (h215 /= 0)) and (h222 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h229 /= 0))))) then
+                            h185 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h185;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
                         h236 := to_unsigned(0, 1);
                         h236 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if (e_kind = 2) then
                             h236 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h236;
+                        v_wide(52-1 downto 51) := h236;
                         h237 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h238 := to_unsigned(1, 1);
+                        h237 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h237 := to_unsigned(1, 1);
                         end if;
+                        v_wide(54-1 downto 53) := h237;
+                        h238 := to_unsigned(0, 1);
                         h239 := to_unsigned(0, 1);
                         h239 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
                             h239 := to_unsigned(1, 1);
                         end if;
-                        if (e_kind /= 2) then
-                            h237 := h238;
-                        else
-                            h237 := h239;
-                        end if;
-                        v_wide(56-1 downto 55) := h237;
                         h240 := to_unsigned(0, 1);
                         h240 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
                             h240 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h240;
+                        if (e_kind /= 2) then
+                            h238 := h239;
+                        else
+                            h238 := h240;
+                        end if;
+                        v_wide(56-1 downto 55) := h238;
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h241 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h241;
                         v_wide(64-1 downto 60) := to_unsigned(1, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h241 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h241 := shift_right(e_address, 2);
-                        h242 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h242 := unsigned'(h241 & to_unsigned(0, 2));
-                        rec_entry_hi <= h242(64-1 downto 0);
-                        h243 := to_unsigned(0, 16);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
+                        h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h242 := shift_right(e_address, 2);
+                        h243 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h243 := unsigned'(h242 & to_unsigned(0, 2));
+                        rec_entry_hi <= h243(64-1 downto 0);
+                        h244 := to_unsigned(0, 16);
                         h245 := unsigned'("00000000000000000000000000000000");
                         h245 := e_data;
-                        h246 := to_unsigned(0, 1);
+                        h246 := unsigned'("00000000000000000000000000000000");
+                        h246 := e_data;
                         h247 := to_unsigned(0, 1);
-                        h247 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h247 := to_unsigned(1, 1);
-                        end if;
-                        h248 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h248 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h246 := h247;
-                        else
-                            h246 := h248;
+                        h249 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h249 := to_unsigned(1, 1);
                         end if;
-                        h249 := unsigned'("00000000000000000000000000000000");
-                        h249 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h247 := h248;
+                        else
+                            h247 := h249;
+                        end if;
                         h250 := unsigned'("00000000000000000000000000000000");
                         h250 := e_data;
                         h251 := unsigned'("00000000000000000000000000000000");
                         h251 := e_data;
-                        h252 := to_unsigned(0, 16);
-                        h252 := to_unsigned(1, 16);
-                        h253 := to_unsigned(0, 4);
-                        h253 := w_dte_10(5-1 downto 1);
-                        h254 := to_unsigned(0, 16);
-                        h254 := shift_left(h252, to_integer(h253));
-                        h255 := to_unsigned(0, 1);
+                        h252 := unsigned'("00000000000000000000000000000000");
+                        h252 := e_data;
+                        h253 := to_unsigned(0, 16);
+                        h253 := to_unsigned(1, 16);
+                        h254 := to_unsigned(0, 4);
+                        h254 := w_dte_10(5-1 downto 1);
+                        h255 := to_unsigned(0, 16);
+                        h255 := shift_left(h253, to_integer(h254));
                         h256 := to_unsigned(0, 1);
-                        h256 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h256 := to_unsigned(1, 1);
-                        end if;
                         h257 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 11);
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := e_data;
-                        h258 := h259(11-1 downto 0);
-                        h260 := to_unsigned(0, 1);
-                        h260 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h260 := to_unsigned(1, 1);
+                        h257 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h257 := to_unsigned(1, 1);
                         end if;
+                        h258 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
                         h261 := to_unsigned(0, 1);
                         h261 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h261 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h258, 0) and to_unsigned(1, 11)) = 1) then
-                            h257 := h260;
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := h261;
                         else
-                            h257 := h261;
+                            h258 := h262;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h255 := h256;
+                            h256 := h257;
                         else
-                            h255 := h257;
+                            h256 := h258;
                         end if;
-                        h262 := to_unsigned(0, 1);
                         h263 := to_unsigned(0, 1);
-                        h263 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h263 := to_unsigned(1, 1);
-                        end if;
                         h264 := to_unsigned(0, 1);
-                        h265 := to_unsigned(0, 11);
-                        h266 := unsigned'("00000000000000000000000000000000");
-                        h266 := e_data;
-                        h265 := h266(11-1 downto 0);
-                        h267 := to_unsigned(0, 1);
-                        h267 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h267 := to_unsigned(1, 1);
+                        h264 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h264 := to_unsigned(1, 1);
                         end if;
+                        h265 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 11);
+                        h267 := unsigned'("00000000000000000000000000000000");
+                        h267 := e_data;
+                        h266 := h267(11-1 downto 0);
                         h268 := to_unsigned(0, 1);
                         h268 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h268 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h265, 0) and to_unsigned(1, 11)) = 1) then
-                            h264 := h267;
+                        h269 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h269 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h266, 0) and to_unsigned(1, 11)) = 1) then
+                            h265 := h268;
                         else
-                            h264 := h268;
+                            h265 := h269;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h262 := h263;
+                            h263 := h264;
                         else
-                            h262 := h264;
+                            h263 := h265;
                         end if;
-                        h269 := to_unsigned(0, 3);
                         h270 := to_unsigned(0, 3);
-                        h271 := to_unsigned(0, 11);
-                        h272 := unsigned'("00000000000000000000000000000000");
-                        h272 := e_data;
-                        h271 := h272(11-1 downto 0);
-                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
-                            h270 := w_irt_0(37-1 downto 34);
+                        h271 := to_unsigned(0, 3);
+                        h272 := to_unsigned(0, 11);
+                        h273 := unsigned'("00000000000000000000000000000000");
+                        h273 := e_data;
+                        h272 := h273(11-1 downto 0);
+                        if ((shift_right(h272, 0) and to_unsigned(1, 11)) = 1) then
+                            h271 := w_irt_0(37-1 downto 34);
                         else
-                            h270 := w_irt_0(5-1 downto 2);
+                            h271 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h269 := w_irt_ga_0(5-1 downto 2);
+                            h270 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h269 := h270;
+                            h270 := h271;
                         end if;
-                        h273 := to_unsigned(0, 1);
                         h274 := to_unsigned(0, 1);
-                        h274 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h274 := to_unsigned(1, 1);
-                        end if;
                         h275 := to_unsigned(0, 1);
-                        h276 := to_unsigned(0, 11);
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := e_data;
-                        h276 := h277(11-1 downto 0);
-                        h278 := to_unsigned(0, 1);
-                        h278 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h278 := to_unsigned(1, 1);
+                        h275 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h275 := to_unsigned(1, 1);
                         end if;
+                        h276 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 11);
+                        h278 := unsigned'("00000000000000000000000000000000");
+                        h278 := e_data;
+                        h277 := h278(11-1 downto 0);
                         h279 := to_unsigned(0, 1);
                         h279 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h279 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h276, 0) and to_unsigned(1, 11)) = 1) then
-                            h275 := h278;
+                        h280 := to_unsigned(0, 1);
+                        h280 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h280 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h277, 0) and to_unsigned(1, 11)) = 1) then
+                            h276 := h279;
                         else
-                            h275 := h279;
+                            h276 := h280;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h273 := h274;
+                            h274 := h275;
                         else
-                            h273 := h275;
+                            h274 := h276;
                         end if;
-                        h280 := to_unsigned(0, 1);
                         h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h281 := to_unsigned(1, 1);
-                        end if;
                         h282 := to_unsigned(0, 1);
-                        h283 := to_unsigned(0, 11);
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := e_data;
-                        h283 := h284(11-1 downto 0);
-                        h285 := to_unsigned(0, 1);
-                        h285 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h285 := to_unsigned(1, 1);
+                        h282 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h282 := to_unsigned(1, 1);
                         end if;
+                        h283 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 11);
+                        h285 := unsigned'("00000000000000000000000000000000");
+                        h285 := e_data;
+                        h284 := h285(11-1 downto 0);
                         h286 := to_unsigned(0, 1);
                         h286 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h286 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h283, 0) and to_unsigned(1, 11)) = 1) then
-                            h282 := h285;
+                        h287 := to_unsigned(0, 1);
+                        h287 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h287 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h284, 0) and to_unsigned(1, 11)) = 1) then
+                            h283 := h286;
                         else
-                            h282 := h286;
+                            h283 := h287;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h280 := h281;
+                            h281 := h282;
                         else
-                            h280 := h282;
+                            h281 := h283;
                         end if;
-                        h287 := to_unsigned(0, 1);
                         h288 := to_unsigned(0, 1);
-                        h288 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h288 := to_unsigned(1, 1);
-                        end if;
                         h289 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 11);
-                        h291 := unsigned'("00000000000000000000000000000000");
-                        h291 := e_data;
-                        h290 := h291(11-1 downto 0);
-                        h292 := to_unsigned(0, 1);
-                        h292 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h292 := to_unsigned(1, 1);
+                        h289 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h289 := to_unsigned(1, 1);
                         end if;
+                        h290 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 11);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := e_data;
+                        h291 := h292(11-1 downto 0);
                         h293 := to_unsigned(0, 1);
                         h293 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h293 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h290, 0) and to_unsigned(1, 11)) = 1) then
-                            h289 := h292;
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h294 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
+                            h290 := h293;
                         else
-                            h289 := h293;
+                            h290 := h294;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h287 := h288;
+                            h288 := h289;
                         else
-                            h287 := h289;
+                            h288 := h290;
                         end if;
-                        h294 := to_unsigned(0, 16);
-                        h294 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h295 := to_unsigned(0, 16);
-                        h295 := to_unsigned(1, 16);
-                        h296 := to_unsigned(0, 4);
-                        h296 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h297 := to_unsigned(0, 16);
-                        h297 := shift_left(h295, to_integer(h296));
-                        h298 := to_unsigned(0, 17);
-                        h298 := ((unsigned'(to_unsigned(0, 1) & h297) + 65536) - 1);
-                        h299 := to_unsigned(0, 16);
-                        h299 := (h294 and h298(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h244(11-1 downto 8) = 0) or (h245(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h246 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h249(11-1 downto 8) = 0) or (h250(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h251(11-1 downto 0)) < h254)) or ((not (((h255 /= 0) and (not (h262 /= 0))) and (h269 <= 1))) and (not ((bool(r_CONTROL(17)) and (h273 /= 0)) and (h280 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h287 /= 0))))) then
-                            h243 := h299;
+                        h295 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h296 := to_unsigned(0, 16);
+                        h296 := to_unsigned(1, 16);
+                        h297 := to_unsigned(0, 4);
+                        h297 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h298 := to_unsigned(0, 16);
+                        h298 := shift_left(h296, to_integer(h297));
+                        h299 := to_unsigned(0, 17);
+                        h299 := ((unsigned'(to_unsigned(0, 1) & h298) + 65536) - 1);
+                        h300 := to_unsigned(0, 16);
+                        h300 := (h295 and h299(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or ((not (((h256 /= 0) and (not (h263 /= 0))) and (h270 <= 1))) and (not ((bool(r_CONTROL(17)) and (h274 /= 0)) and (h281 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h288 /= 0))))) then
+                            h244 := h300;
                         else
-                            h243 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h244 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h243 & to_unsigned(0, 4));
-                        h300 := to_unsigned(0, 3);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h244 & to_unsigned(0, 4));
+                        h301 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h300 := to_unsigned(4, 3);
+                            h301 := to_unsigned(4, 3);
                         else
-                            h300 := to_unsigned(0, 3);
+                            h301 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h300;
+                        rec_cpl_status <= h301;
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -5830,15 +5914,15 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(4, 8);
-                        h303 := to_unsigned(0, 3);
+                        h304 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h303 := to_unsigned(4, 3);
+                            h304 := to_unsigned(4, 3);
                         else
-                            h303 := to_unsigned(3, 3);
+                            h304 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h303;
+                        rec_outcome <= h304;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -5847,462 +5931,462 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(8, 4);
-                        h304 := to_unsigned(0, 1);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
+                        h305 := to_unsigned(0, 1);
                         h306 := unsigned'("00000000000000000000000000000000");
                         h306 := e_data;
-                        h307 := to_unsigned(0, 1);
+                        h307 := unsigned'("00000000000000000000000000000000");
+                        h307 := e_data;
                         h308 := to_unsigned(0, 1);
-                        h308 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h308 := to_unsigned(1, 1);
-                        end if;
-                        h309 := to_unsigned(0, 1);
-                        h309 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h309 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h307 := h308;
-                        else
-                            h307 := h309;
+                        h310 := to_unsigned(0, 1);
+                        h310 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h310 := to_unsigned(1, 1);
                         end if;
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h308 := h309;
+                        else
+                            h308 := h310;
+                        end if;
                         h311 := unsigned'("00000000000000000000000000000000");
                         h311 := e_data;
                         h312 := unsigned'("00000000000000000000000000000000");
                         h312 := e_data;
-                        h313 := to_unsigned(0, 16);
-                        h313 := to_unsigned(1, 16);
-                        h314 := to_unsigned(0, 4);
-                        h314 := w_dte_10(5-1 downto 1);
-                        h315 := to_unsigned(0, 16);
-                        h315 := shift_left(h313, to_integer(h314));
-                        h316 := to_unsigned(0, 1);
+                        h313 := unsigned'("00000000000000000000000000000000");
+                        h313 := e_data;
+                        h314 := to_unsigned(0, 16);
+                        h314 := to_unsigned(1, 16);
+                        h315 := to_unsigned(0, 4);
+                        h315 := w_dte_10(5-1 downto 1);
+                        h316 := to_unsigned(0, 16);
+                        h316 := shift_left(h314, to_integer(h315));
                         h317 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h317 := to_unsigned(1, 1);
-                        end if;
                         h318 := to_unsigned(0, 1);
-                        h319 := to_unsigned(0, 11);
-                        h320 := unsigned'("00000000000000000000000000000000");
-                        h320 := e_data;
-                        h319 := h320(11-1 downto 0);
-                        h321 := to_unsigned(0, 1);
-                        h321 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h321 := to_unsigned(1, 1);
+                        h318 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h318 := to_unsigned(1, 1);
                         end if;
+                        h319 := to_unsigned(0, 1);
+                        h320 := to_unsigned(0, 11);
+                        h321 := unsigned'("00000000000000000000000000000000");
+                        h321 := e_data;
+                        h320 := h321(11-1 downto 0);
                         h322 := to_unsigned(0, 1);
                         h322 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h322 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h319, 0) and to_unsigned(1, 11)) = 1) then
-                            h318 := h321;
+                        h323 := to_unsigned(0, 1);
+                        h323 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h323 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h320, 0) and to_unsigned(1, 11)) = 1) then
+                            h319 := h322;
                         else
-                            h318 := h322;
+                            h319 := h323;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h316 := h317;
+                            h317 := h318;
                         else
-                            h316 := h318;
+                            h317 := h319;
                         end if;
-                        h323 := to_unsigned(0, 1);
                         h324 := to_unsigned(0, 1);
-                        h324 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h324 := to_unsigned(1, 1);
-                        end if;
                         h325 := to_unsigned(0, 1);
-                        h326 := to_unsigned(0, 11);
-                        h327 := unsigned'("00000000000000000000000000000000");
-                        h327 := e_data;
-                        h326 := h327(11-1 downto 0);
-                        h328 := to_unsigned(0, 1);
-                        h328 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h328 := to_unsigned(1, 1);
+                        h325 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h325 := to_unsigned(1, 1);
                         end if;
+                        h326 := to_unsigned(0, 1);
+                        h327 := to_unsigned(0, 11);
+                        h328 := unsigned'("00000000000000000000000000000000");
+                        h328 := e_data;
+                        h327 := h328(11-1 downto 0);
                         h329 := to_unsigned(0, 1);
                         h329 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h329 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
-                            h325 := h328;
+                        h330 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h330 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h327, 0) and to_unsigned(1, 11)) = 1) then
+                            h326 := h329;
                         else
-                            h325 := h329;
+                            h326 := h330;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h323 := h324;
+                            h324 := h325;
                         else
-                            h323 := h325;
+                            h324 := h326;
                         end if;
-                        h330 := to_unsigned(0, 3);
                         h331 := to_unsigned(0, 3);
-                        h332 := to_unsigned(0, 11);
-                        h333 := unsigned'("00000000000000000000000000000000");
-                        h333 := e_data;
-                        h332 := h333(11-1 downto 0);
-                        if ((shift_right(h332, 0) and to_unsigned(1, 11)) = 1) then
-                            h331 := w_irt_0(37-1 downto 34);
+                        h332 := to_unsigned(0, 3);
+                        h333 := to_unsigned(0, 11);
+                        h334 := unsigned'("00000000000000000000000000000000");
+                        h334 := e_data;
+                        h333 := h334(11-1 downto 0);
+                        if ((shift_right(h333, 0) and to_unsigned(1, 11)) = 1) then
+                            h332 := w_irt_0(37-1 downto 34);
                         else
-                            h331 := w_irt_0(5-1 downto 2);
+                            h332 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h330 := w_irt_ga_0(5-1 downto 2);
+                            h331 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h330 := h331;
+                            h331 := h332;
                         end if;
-                        h334 := to_unsigned(0, 1);
                         h335 := to_unsigned(0, 1);
-                        h335 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h335 := to_unsigned(1, 1);
-                        end if;
                         h336 := to_unsigned(0, 1);
-                        h337 := to_unsigned(0, 11);
-                        h338 := unsigned'("00000000000000000000000000000000");
-                        h338 := e_data;
-                        h337 := h338(11-1 downto 0);
-                        h339 := to_unsigned(0, 1);
-                        h339 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h339 := to_unsigned(1, 1);
+                        h336 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h336 := to_unsigned(1, 1);
                         end if;
+                        h337 := to_unsigned(0, 1);
+                        h338 := to_unsigned(0, 11);
+                        h339 := unsigned'("00000000000000000000000000000000");
+                        h339 := e_data;
+                        h338 := h339(11-1 downto 0);
                         h340 := to_unsigned(0, 1);
                         h340 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h340 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h337, 0) and to_unsigned(1, 11)) = 1) then
-                            h336 := h339;
+                        h341 := to_unsigned(0, 1);
+                        h341 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h341 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h338, 0) and to_unsigned(1, 11)) = 1) then
+                            h337 := h340;
                         else
-                            h336 := h340;
+                            h337 := h341;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h334 := h335;
+                            h335 := h336;
                         else
-                            h334 := h336;
+                            h335 := h337;
                         end if;
-                        h341 := to_unsigned(0, 1);
                         h342 := to_unsigned(0, 1);
-                        h342 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h342 := to_unsigned(1, 1);
-                        end if;
                         h343 := to_unsigned(0, 1);
-                        h344 := to_unsigned(0, 11);
-                        h345 := unsigned'("00000000000000000000000000000000");
-                        h345 := e_data;
-                        h344 := h345(11-1 downto 0);
-                        h346 := to_unsigned(0, 1);
-                        h346 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h346 := to_unsigned(1, 1);
+                        h343 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h343 := to_unsigned(1, 1);
                         end if;
+                        h344 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 11);
+                        h346 := unsigned'("00000000000000000000000000000000");
+                        h346 := e_data;
+                        h345 := h346(11-1 downto 0);
                         h347 := to_unsigned(0, 1);
                         h347 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h347 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h344, 0) and to_unsigned(1, 11)) = 1) then
-                            h343 := h346;
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h348 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h345, 0) and to_unsigned(1, 11)) = 1) then
+                            h344 := h347;
                         else
-                            h343 := h347;
+                            h344 := h348;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h341 := h342;
+                            h342 := h343;
                         else
-                            h341 := h343;
+                            h342 := h344;
                         end if;
-                        h348 := to_unsigned(0, 1);
                         h349 := to_unsigned(0, 1);
-                        h349 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h349 := to_unsigned(1, 1);
-                        end if;
                         h350 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 11);
-                        h352 := unsigned'("00000000000000000000000000000000");
-                        h352 := e_data;
-                        h351 := h352(11-1 downto 0);
-                        h353 := to_unsigned(0, 1);
-                        h353 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h353 := to_unsigned(1, 1);
+                        h350 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h350 := to_unsigned(1, 1);
                         end if;
+                        h351 := to_unsigned(0, 1);
+                        h352 := to_unsigned(0, 11);
+                        h353 := unsigned'("00000000000000000000000000000000");
+                        h353 := e_data;
+                        h352 := h353(11-1 downto 0);
                         h354 := to_unsigned(0, 1);
                         h354 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h354 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h351, 0) and to_unsigned(1, 11)) = 1) then
-                            h350 := h353;
-                        else
-                            h350 := h354;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h348 := h349;
-                        else
-                            h348 := h350;
-                        end if;
-                        h304 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h305(11-1 downto 8) = 0) or (h306(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h307 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h310(11-1 downto 8) = 0) or (h311(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h312(11-1 downto 0)) < h315)) or ((not (((h316 /= 0) and (not (h323 /= 0))) and (h330 <= 1))) and (not ((bool(r_CONTROL(17)) and (h334 /= 0)) and (h341 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h348 /= 0))))) then
-                            h304 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h304;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
                         h355 := to_unsigned(0, 1);
                         h355 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if bool(w_irt_0(1)) then
                             h355 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h355;
+                        if ((shift_right(h352, 0) and to_unsigned(1, 11)) = 1) then
+                            h351 := h354;
+                        else
+                            h351 := h355;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h349 := h350;
+                        else
+                            h349 := h351;
+                        end if;
+                        h305 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h306(11-1 downto 8) = 0) or (h307(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h308 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h313(11-1 downto 0)) < h316)) or ((not (((h317 /= 0) and (not (h324 /= 0))) and (h331 <= 1))) and (not ((bool(r_CONTROL(17)) and (h335 /= 0)) and (h342 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h349 /= 0))))) then
+                            h305 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h305;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h356 := to_unsigned(0, 1);
                         h356 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h356 := to_unsigned(0, 1);
-                        else
                             h356 := to_unsigned(1, 1);
                         end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h356);
+                        v_wide(57-1 downto 56) := h356;
+                        h357 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h357 := to_unsigned(0, 1);
+                        else
+                            h357 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h357);
                         v_wide(64-1 downto 60) := to_unsigned(8, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h357 := to_unsigned(0, 16);
-                        h358 := unsigned'("00000000000000000000000000000000");
-                        h358 := e_data;
+                        h358 := to_unsigned(0, 16);
                         h359 := unsigned'("00000000000000000000000000000000");
                         h359 := e_data;
-                        h360 := to_unsigned(0, 1);
+                        h360 := unsigned'("00000000000000000000000000000000");
+                        h360 := e_data;
                         h361 := to_unsigned(0, 1);
-                        h361 := to_unsigned(0, 1);
+                        h362 := to_unsigned(0, 1);
+                        h362 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h361 := to_unsigned(1, 1);
-                        end if;
-                        h362 := to_unsigned(0, 1);
-                        h362 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h362 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h360 := h361;
-                        else
-                            h360 := h362;
+                        h363 := to_unsigned(0, 1);
+                        h363 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h363 := to_unsigned(1, 1);
                         end if;
-                        h363 := unsigned'("00000000000000000000000000000000");
-                        h363 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h361 := h362;
+                        else
+                            h361 := h363;
+                        end if;
                         h364 := unsigned'("00000000000000000000000000000000");
                         h364 := e_data;
                         h365 := unsigned'("00000000000000000000000000000000");
                         h365 := e_data;
-                        h366 := to_unsigned(0, 16);
-                        h366 := to_unsigned(1, 16);
-                        h367 := to_unsigned(0, 4);
-                        h367 := w_dte_10(5-1 downto 1);
-                        h368 := to_unsigned(0, 16);
-                        h368 := shift_left(h366, to_integer(h367));
-                        h369 := to_unsigned(0, 1);
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := e_data;
+                        h367 := to_unsigned(0, 16);
+                        h367 := to_unsigned(1, 16);
+                        h368 := to_unsigned(0, 4);
+                        h368 := w_dte_10(5-1 downto 1);
+                        h369 := to_unsigned(0, 16);
+                        h369 := shift_left(h367, to_integer(h368));
                         h370 := to_unsigned(0, 1);
-                        h370 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h370 := to_unsigned(1, 1);
-                        end if;
                         h371 := to_unsigned(0, 1);
-                        h372 := to_unsigned(0, 11);
-                        h373 := unsigned'("00000000000000000000000000000000");
-                        h373 := e_data;
-                        h372 := h373(11-1 downto 0);
-                        h374 := to_unsigned(0, 1);
-                        h374 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h374 := to_unsigned(1, 1);
+                        h371 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h371 := to_unsigned(1, 1);
                         end if;
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
                         h375 := to_unsigned(0, 1);
                         h375 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h375 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h372, 0) and to_unsigned(1, 11)) = 1) then
-                            h371 := h374;
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h376 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
                         else
-                            h371 := h375;
+                            h372 := h376;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h369 := h370;
+                            h370 := h371;
                         else
-                            h369 := h371;
+                            h370 := h372;
                         end if;
-                        h376 := to_unsigned(0, 1);
                         h377 := to_unsigned(0, 1);
-                        h377 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h377 := to_unsigned(1, 1);
-                        end if;
                         h378 := to_unsigned(0, 1);
-                        h379 := to_unsigned(0, 11);
-                        h380 := unsigned'("00000000000000000000000000000000");
-                        h380 := e_data;
-                        h379 := h380(11-1 downto 0);
-                        h381 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h381 := to_unsigned(1, 1);
+                        h378 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h378 := to_unsigned(1, 1);
                         end if;
+                        h379 := to_unsigned(0, 1);
+                        h380 := to_unsigned(0, 11);
+                        h381 := unsigned'("00000000000000000000000000000000");
+                        h381 := e_data;
+                        h380 := h381(11-1 downto 0);
                         h382 := to_unsigned(0, 1);
                         h382 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h382 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h379, 0) and to_unsigned(1, 11)) = 1) then
-                            h378 := h381;
+                        h383 := to_unsigned(0, 1);
+                        h383 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h383 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h380, 0) and to_unsigned(1, 11)) = 1) then
+                            h379 := h382;
                         else
-                            h378 := h382;
+                            h379 := h383;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h376 := h377;
+                            h377 := h378;
                         else
-                            h376 := h378;
+                            h377 := h379;
                         end if;
-                        h383 := to_unsigned(0, 3);
                         h384 := to_unsigned(0, 3);
-                        h385 := to_unsigned(0, 11);
-                        h386 := unsigned'("00000000000000000000000000000000");
-                        h386 := e_data;
-                        h385 := h386(11-1 downto 0);
-                        if ((shift_right(h385, 0) and to_unsigned(1, 11)) = 1) then
-                            h384 := w_irt_0(37-1 downto 34);
+                        h385 := to_unsigned(0, 3);
+                        h386 := to_unsigned(0, 11);
+                        h387 := unsigned'("00000000000000000000000000000000");
+                        h387 := e_data;
+                        h386 := h387(11-1 downto 0);
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := w_irt_0(37-1 downto 34);
                         else
-                            h384 := w_irt_0(5-1 downto 2);
+                            h385 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h383 := w_irt_ga_0(5-1 downto 2);
+                            h384 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h383 := h384;
+                            h384 := h385;
                         end if;
-                        h387 := to_unsigned(0, 1);
                         h388 := to_unsigned(0, 1);
-                        h388 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h388 := to_unsigned(1, 1);
-                        end if;
                         h389 := to_unsigned(0, 1);
-                        h390 := to_unsigned(0, 11);
-                        h391 := unsigned'("00000000000000000000000000000000");
-                        h391 := e_data;
-                        h390 := h391(11-1 downto 0);
-                        h392 := to_unsigned(0, 1);
-                        h392 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h392 := to_unsigned(1, 1);
+                        h389 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h389 := to_unsigned(1, 1);
                         end if;
+                        h390 := to_unsigned(0, 1);
+                        h391 := to_unsigned(0, 11);
+                        h392 := unsigned'("00000000000000000000000000000000");
+                        h392 := e_data;
+                        h391 := h392(11-1 downto 0);
                         h393 := to_unsigned(0, 1);
                         h393 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h393 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h390, 0) and to_unsigned(1, 11)) = 1) then
-                            h389 := h392;
+                        h394 := to_unsigned(0, 1);
+                        h394 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h394 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h391, 0) and to_unsigned(1, 11)) = 1) then
+                            h390 := h393;
                         else
-                            h389 := h393;
+                            h390 := h394;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h387 := h388;
+                            h388 := h389;
                         else
-                            h387 := h389;
+                            h388 := h390;
                         end if;
-                        h394 := to_unsigned(0, 1);
                         h395 := to_unsigned(0, 1);
-                        h395 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h395 := to_unsigned(1, 1);
-                        end if;
                         h396 := to_unsigned(0, 1);
-                        h397 := to_unsigned(0, 11);
-                        h398 := unsigned'("00000000000000000000000000000000");
-                        h398 := e_data;
-                        h397 := h398(11-1 downto 0);
-                        h399 := to_unsigned(0, 1);
-                        h399 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h399 := to_unsigned(1, 1);
+                        h396 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h396 := to_unsigned(1, 1);
                         end if;
+                        h397 := to_unsigned(0, 1);
+                        h398 := to_unsigned(0, 11);
+                        h399 := unsigned'("00000000000000000000000000000000");
+                        h399 := e_data;
+                        h398 := h399(11-1 downto 0);
                         h400 := to_unsigned(0, 1);
                         h400 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h400 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h397, 0) and to_unsigned(1, 11)) = 1) then
-                            h396 := h399;
+                        h401 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h401 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h398, 0) and to_unsigned(1, 11)) = 1) then
+                            h397 := h400;
                         else
-                            h396 := h400;
+                            h397 := h401;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h394 := h395;
+                            h395 := h396;
                         else
-                            h394 := h396;
+                            h395 := h397;
                         end if;
-                        h401 := to_unsigned(0, 1);
                         h402 := to_unsigned(0, 1);
-                        h402 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h402 := to_unsigned(1, 1);
-                        end if;
                         h403 := to_unsigned(0, 1);
-                        h404 := to_unsigned(0, 11);
-                        h405 := unsigned'("00000000000000000000000000000000");
-                        h405 := e_data;
-                        h404 := h405(11-1 downto 0);
-                        h406 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h406 := to_unsigned(1, 1);
+                        h403 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h403 := to_unsigned(1, 1);
                         end if;
+                        h404 := to_unsigned(0, 1);
+                        h405 := to_unsigned(0, 11);
+                        h406 := unsigned'("00000000000000000000000000000000");
+                        h406 := e_data;
+                        h405 := h406(11-1 downto 0);
                         h407 := to_unsigned(0, 1);
                         h407 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h407 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h404, 0) and to_unsigned(1, 11)) = 1) then
-                            h403 := h406;
+                        h408 := to_unsigned(0, 1);
+                        h408 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h408 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h405, 0) and to_unsigned(1, 11)) = 1) then
+                            h404 := h407;
                         else
-                            h403 := h407;
+                            h404 := h408;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h401 := h402;
+                            h402 := h403;
                         else
-                            h401 := h403;
+                            h402 := h404;
                         end if;
-                        h408 := to_unsigned(0, 16);
-                        h408 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h409 := to_unsigned(0, 16);
-                        h409 := to_unsigned(1, 16);
-                        h410 := to_unsigned(0, 4);
-                        h410 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h411 := to_unsigned(0, 16);
-                        h411 := shift_left(h409, to_integer(h410));
-                        h412 := to_unsigned(0, 17);
-                        h412 := ((unsigned'(to_unsigned(0, 1) & h411) + 65536) - 1);
-                        h413 := to_unsigned(0, 16);
-                        h413 := (h408 and h412(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h358(11-1 downto 8) = 0) or (h359(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h360 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h363(11-1 downto 8) = 0) or (h364(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h365(11-1 downto 0)) < h368)) or ((not (((h369 /= 0) and (not (h376 /= 0))) and (h383 <= 1))) and (not ((bool(r_CONTROL(17)) and (h387 /= 0)) and (h394 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h401 /= 0))))) then
-                            h357 := h413;
+                        h409 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h410 := to_unsigned(0, 16);
+                        h410 := to_unsigned(1, 16);
+                        h411 := to_unsigned(0, 4);
+                        h411 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h412 := to_unsigned(0, 16);
+                        h412 := shift_left(h410, to_integer(h411));
+                        h413 := to_unsigned(0, 17);
+                        h413 := ((unsigned'(to_unsigned(0, 1) & h412) + 65536) - 1);
+                        h414 := to_unsigned(0, 16);
+                        h414 := (h409 and h413(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h361 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h366(11-1 downto 0)) < h369)) or ((not (((h370 /= 0) and (not (h377 /= 0))) and (h384 <= 1))) and (not ((bool(r_CONTROL(17)) and (h388 /= 0)) and (h395 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h402 /= 0))))) then
+                            h358 := h414;
                         else
-                            h357 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h358 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h357 & to_unsigned(0, 4));
-                        h414 := to_unsigned(0, 1);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h358 & to_unsigned(0, 4));
+                        h415 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h414 := to_unsigned(1, 1);
+                            h415 := to_unsigned(1, 1);
                         else
-                            h414 := to_unsigned(0, 1);
+                            h415 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h414);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h415);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -6333,7 +6417,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) and (h415 /= 0)) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) and (h416 /= 0)) then
                         status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -6356,7 +6440,7 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) then
+                    elsif (((e_kind /= 2) and (e_at = 1)) and ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54))))))) then
                         status <= to_unsigned(7, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6373,21 +6457,21 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h418 := to_unsigned(0, 1);
-                        h418 := to_unsigned(0, 1);
+                        h419 := to_unsigned(0, 1);
+                        h419 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h418 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(1-1 downto 0) := h418;
-                        h419 := to_unsigned(0, 1);
-                        h419 := to_unsigned(0, 1);
-                        if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
                             h419 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h419;
-                        h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h420 := e_address;
-                        v_wide(64-1 downto 12) := h420(64-1 downto 12);
+                        v_wide(1-1 downto 0) := h419;
+                        h420 := to_unsigned(0, 1);
+                        h420 := to_unsigned(0, 1);
+                        if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
+                            h420 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h420;
+                        h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h421 := e_address;
+                        v_wide(64-1 downto 12) := h421(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -6397,13 +6481,13 @@ begin
                         st <= ST0;
                     elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h421 := to_unsigned(0, 3);
+                        h422 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h421 := to_unsigned(4, 3);
+                            h422 := to_unsigned(4, 3);
                         else
-                            h421 := to_unsigned(3, 3);
+                            h422 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h421;
+                        rec_outcome <= h422;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -6412,463 +6496,463 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h422 := to_unsigned(0, 1);
-                        h423 := unsigned'("00000000000000000000000000000000");
-                        h423 := e_data;
+                        h423 := to_unsigned(0, 1);
                         h424 := unsigned'("00000000000000000000000000000000");
                         h424 := e_data;
-                        h425 := to_unsigned(0, 1);
+                        h425 := unsigned'("00000000000000000000000000000000");
+                        h425 := e_data;
                         h426 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 1);
+                        h427 := to_unsigned(0, 1);
+                        h427 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h426 := to_unsigned(1, 1);
-                        end if;
-                        h427 := to_unsigned(0, 1);
-                        h427 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h427 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h425 := h426;
-                        else
-                            h425 := h427;
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h428 := to_unsigned(1, 1);
                         end if;
-                        h428 := unsigned'("00000000000000000000000000000000");
-                        h428 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h426 := h427;
+                        else
+                            h426 := h428;
+                        end if;
                         h429 := unsigned'("00000000000000000000000000000000");
                         h429 := e_data;
                         h430 := unsigned'("00000000000000000000000000000000");
                         h430 := e_data;
-                        h431 := to_unsigned(0, 16);
-                        h431 := to_unsigned(1, 16);
-                        h432 := to_unsigned(0, 4);
-                        h432 := w_dte_10(5-1 downto 1);
-                        h433 := to_unsigned(0, 16);
-                        h433 := shift_left(h431, to_integer(h432));
-                        h434 := to_unsigned(0, 1);
+                        h431 := unsigned'("00000000000000000000000000000000");
+                        h431 := e_data;
+                        h432 := to_unsigned(0, 16);
+                        h432 := to_unsigned(1, 16);
+                        h433 := to_unsigned(0, 4);
+                        h433 := w_dte_10(5-1 downto 1);
+                        h434 := to_unsigned(0, 16);
+                        h434 := shift_left(h432, to_integer(h433));
                         h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h435 := to_unsigned(1, 1);
-                        end if;
                         h436 := to_unsigned(0, 1);
-                        h437 := to_unsigned(0, 11);
-                        h438 := unsigned'("00000000000000000000000000000000");
-                        h438 := e_data;
-                        h437 := h438(11-1 downto 0);
-                        h439 := to_unsigned(0, 1);
-                        h439 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h439 := to_unsigned(1, 1);
+                        h436 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h436 := to_unsigned(1, 1);
                         end if;
+                        h437 := to_unsigned(0, 1);
+                        h438 := to_unsigned(0, 11);
+                        h439 := unsigned'("00000000000000000000000000000000");
+                        h439 := e_data;
+                        h438 := h439(11-1 downto 0);
                         h440 := to_unsigned(0, 1);
                         h440 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h440 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h437, 0) and to_unsigned(1, 11)) = 1) then
-                            h436 := h439;
+                        h441 := to_unsigned(0, 1);
+                        h441 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h441 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h438, 0) and to_unsigned(1, 11)) = 1) then
+                            h437 := h440;
                         else
-                            h436 := h440;
+                            h437 := h441;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h434 := h435;
+                            h435 := h436;
                         else
-                            h434 := h436;
+                            h435 := h437;
                         end if;
-                        h441 := to_unsigned(0, 1);
                         h442 := to_unsigned(0, 1);
-                        h442 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h442 := to_unsigned(1, 1);
-                        end if;
                         h443 := to_unsigned(0, 1);
-                        h444 := to_unsigned(0, 11);
-                        h445 := unsigned'("00000000000000000000000000000000");
-                        h445 := e_data;
-                        h444 := h445(11-1 downto 0);
-                        h446 := to_unsigned(0, 1);
-                        h446 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h446 := to_unsigned(1, 1);
+                        h443 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h443 := to_unsigned(1, 1);
                         end if;
+                        h444 := to_unsigned(0, 1);
+                        h445 := to_unsigned(0, 11);
+                        h446 := unsigned'("00000000000000000000000000000000");
+                        h446 := e_data;
+                        h445 := h446(11-1 downto 0);
                         h447 := to_unsigned(0, 1);
                         h447 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h447 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h444, 0) and to_unsigned(1, 11)) = 1) then
-                            h443 := h446;
+                        h448 := to_unsigned(0, 1);
+                        h448 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h448 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h445, 0) and to_unsigned(1, 11)) = 1) then
+                            h444 := h447;
                         else
-                            h443 := h447;
+                            h444 := h448;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h441 := h442;
+                            h442 := h443;
                         else
-                            h441 := h443;
+                            h442 := h444;
                         end if;
-                        h448 := to_unsigned(0, 3);
                         h449 := to_unsigned(0, 3);
-                        h450 := to_unsigned(0, 11);
-                        h451 := unsigned'("00000000000000000000000000000000");
-                        h451 := e_data;
-                        h450 := h451(11-1 downto 0);
-                        if ((shift_right(h450, 0) and to_unsigned(1, 11)) = 1) then
-                            h449 := w_irt_0(37-1 downto 34);
+                        h450 := to_unsigned(0, 3);
+                        h451 := to_unsigned(0, 11);
+                        h452 := unsigned'("00000000000000000000000000000000");
+                        h452 := e_data;
+                        h451 := h452(11-1 downto 0);
+                        if ((shift_right(h451, 0) and to_unsigned(1, 11)) = 1) then
+                            h450 := w_irt_0(37-1 downto 34);
                         else
-                            h449 := w_irt_0(5-1 downto 2);
+                            h450 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h448 := w_irt_ga_0(5-1 downto 2);
+                            h449 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h448 := h449;
+                            h449 := h450;
                         end if;
-                        h452 := to_unsigned(0, 1);
                         h453 := to_unsigned(0, 1);
-                        h453 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h453 := to_unsigned(1, 1);
-                        end if;
                         h454 := to_unsigned(0, 1);
-                        h455 := to_unsigned(0, 11);
-                        h456 := unsigned'("00000000000000000000000000000000");
-                        h456 := e_data;
-                        h455 := h456(11-1 downto 0);
-                        h457 := to_unsigned(0, 1);
-                        h457 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h457 := to_unsigned(1, 1);
+                        h454 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h454 := to_unsigned(1, 1);
                         end if;
+                        h455 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 11);
+                        h457 := unsigned'("00000000000000000000000000000000");
+                        h457 := e_data;
+                        h456 := h457(11-1 downto 0);
                         h458 := to_unsigned(0, 1);
                         h458 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h458 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h455, 0) and to_unsigned(1, 11)) = 1) then
-                            h454 := h457;
+                        h459 := to_unsigned(0, 1);
+                        h459 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h459 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
+                            h455 := h458;
                         else
-                            h454 := h458;
+                            h455 := h459;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h452 := h453;
+                            h453 := h454;
                         else
-                            h452 := h454;
+                            h453 := h455;
                         end if;
-                        h459 := to_unsigned(0, 1);
                         h460 := to_unsigned(0, 1);
-                        h460 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h460 := to_unsigned(1, 1);
-                        end if;
                         h461 := to_unsigned(0, 1);
-                        h462 := to_unsigned(0, 11);
-                        h463 := unsigned'("00000000000000000000000000000000");
-                        h463 := e_data;
-                        h462 := h463(11-1 downto 0);
-                        h464 := to_unsigned(0, 1);
-                        h464 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h464 := to_unsigned(1, 1);
+                        h461 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h461 := to_unsigned(1, 1);
                         end if;
+                        h462 := to_unsigned(0, 1);
+                        h463 := to_unsigned(0, 11);
+                        h464 := unsigned'("00000000000000000000000000000000");
+                        h464 := e_data;
+                        h463 := h464(11-1 downto 0);
                         h465 := to_unsigned(0, 1);
                         h465 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h465 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h462, 0) and to_unsigned(1, 11)) = 1) then
-                            h461 := h464;
+                        h466 := to_unsigned(0, 1);
+                        h466 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h466 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h463, 0) and to_unsigned(1, 11)) = 1) then
+                            h462 := h465;
                         else
-                            h461 := h465;
+                            h462 := h466;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h459 := h460;
+                            h460 := h461;
                         else
-                            h459 := h461;
+                            h460 := h462;
                         end if;
-                        h466 := to_unsigned(0, 1);
                         h467 := to_unsigned(0, 1);
-                        h467 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h467 := to_unsigned(1, 1);
-                        end if;
                         h468 := to_unsigned(0, 1);
-                        h469 := to_unsigned(0, 11);
-                        h470 := unsigned'("00000000000000000000000000000000");
-                        h470 := e_data;
-                        h469 := h470(11-1 downto 0);
-                        h471 := to_unsigned(0, 1);
-                        h471 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h471 := to_unsigned(1, 1);
+                        h468 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h468 := to_unsigned(1, 1);
                         end if;
+                        h469 := to_unsigned(0, 1);
+                        h470 := to_unsigned(0, 11);
+                        h471 := unsigned'("00000000000000000000000000000000");
+                        h471 := e_data;
+                        h470 := h471(11-1 downto 0);
                         h472 := to_unsigned(0, 1);
                         h472 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h472 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h469, 0) and to_unsigned(1, 11)) = 1) then
-                            h468 := h471;
+                        h473 := to_unsigned(0, 1);
+                        h473 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h473 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h470, 0) and to_unsigned(1, 11)) = 1) then
+                            h469 := h472;
                         else
-                            h468 := h472;
+                            h469 := h473;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h466 := h467;
+                            h467 := h468;
                         else
-                            h466 := h468;
+                            h467 := h469;
                         end if;
-                        h422 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h423(11-1 downto 8) = 0) or (h424(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h425 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h428(11-1 downto 8) = 0) or (h429(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h430(11-1 downto 0)) < h433)) or ((not (((h434 /= 0) and (not (h441 /= 0))) and (h448 <= 1))) and (not ((bool(r_CONTROL(17)) and (h452 /= 0)) and (h459 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h466 /= 0))))) then
-                            h422 := to_unsigned(1, 1);
+                        h423 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h426 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h429(11-1 downto 8) = 0) or (h430(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h431(11-1 downto 0)) < h434)) or ((not (((h435 /= 0) and (not (h442 /= 0))) and (h449 <= 1))) and (not ((bool(r_CONTROL(17)) and (h453 /= 0)) and (h460 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h467 /= 0))))) then
+                            h423 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h422;
+                        rec_logged <= h423;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h473 := to_unsigned(0, 1);
-                        h473 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h473 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h473;
-                        h474 := to_unsigned(0, 1);
-                        h474 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
                             h474 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h474;
+                        v_wide(54-1 downto 53) := h474;
+                        h475 := to_unsigned(0, 1);
+                        h475 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h475 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h475;
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= wk_io_entry;
-                        h475 := to_unsigned(0, 16);
-                        h476 := unsigned'("00000000000000000000000000000000");
-                        h476 := e_data;
+                        h476 := to_unsigned(0, 16);
                         h477 := unsigned'("00000000000000000000000000000000");
                         h477 := e_data;
-                        h478 := to_unsigned(0, 1);
+                        h478 := unsigned'("00000000000000000000000000000000");
+                        h478 := e_data;
                         h479 := to_unsigned(0, 1);
-                        h479 := to_unsigned(0, 1);
+                        h480 := to_unsigned(0, 1);
+                        h480 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h479 := to_unsigned(1, 1);
-                        end if;
-                        h480 := to_unsigned(0, 1);
-                        h480 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
                             h480 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h478 := h479;
-                        else
-                            h478 := h480;
+                        h481 := to_unsigned(0, 1);
+                        h481 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h481 := to_unsigned(1, 1);
                         end if;
-                        h481 := unsigned'("00000000000000000000000000000000");
-                        h481 := e_data;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h479 := h480;
+                        else
+                            h479 := h481;
+                        end if;
                         h482 := unsigned'("00000000000000000000000000000000");
                         h482 := e_data;
                         h483 := unsigned'("00000000000000000000000000000000");
                         h483 := e_data;
-                        h484 := to_unsigned(0, 16);
-                        h484 := to_unsigned(1, 16);
-                        h485 := to_unsigned(0, 4);
-                        h485 := w_dte_10(5-1 downto 1);
-                        h486 := to_unsigned(0, 16);
-                        h486 := shift_left(h484, to_integer(h485));
-                        h487 := to_unsigned(0, 1);
+                        h484 := unsigned'("00000000000000000000000000000000");
+                        h484 := e_data;
+                        h485 := to_unsigned(0, 16);
+                        h485 := to_unsigned(1, 16);
+                        h486 := to_unsigned(0, 4);
+                        h486 := w_dte_10(5-1 downto 1);
+                        h487 := to_unsigned(0, 16);
+                        h487 := shift_left(h485, to_integer(h486));
                         h488 := to_unsigned(0, 1);
-                        h488 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h488 := to_unsigned(1, 1);
-                        end if;
                         h489 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 11);
-                        h491 := unsigned'("00000000000000000000000000000000");
-                        h491 := e_data;
-                        h490 := h491(11-1 downto 0);
-                        h492 := to_unsigned(0, 1);
-                        h492 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h492 := to_unsigned(1, 1);
+                        h489 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h489 := to_unsigned(1, 1);
                         end if;
+                        h490 := to_unsigned(0, 1);
+                        h491 := to_unsigned(0, 11);
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := e_data;
+                        h491 := h492(11-1 downto 0);
                         h493 := to_unsigned(0, 1);
                         h493 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h493 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h490, 0) and to_unsigned(1, 11)) = 1) then
-                            h489 := h492;
+                        h494 := to_unsigned(0, 1);
+                        h494 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h494 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h491, 0) and to_unsigned(1, 11)) = 1) then
+                            h490 := h493;
                         else
-                            h489 := h493;
+                            h490 := h494;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h487 := h488;
+                            h488 := h489;
                         else
-                            h487 := h489;
+                            h488 := h490;
                         end if;
-                        h494 := to_unsigned(0, 1);
                         h495 := to_unsigned(0, 1);
-                        h495 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h495 := to_unsigned(1, 1);
-                        end if;
                         h496 := to_unsigned(0, 1);
-                        h497 := to_unsigned(0, 11);
-                        h498 := unsigned'("00000000000000000000000000000000");
-                        h498 := e_data;
-                        h497 := h498(11-1 downto 0);
-                        h499 := to_unsigned(0, 1);
-                        h499 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h499 := to_unsigned(1, 1);
+                        h496 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h496 := to_unsigned(1, 1);
                         end if;
+                        h497 := to_unsigned(0, 1);
+                        h498 := to_unsigned(0, 11);
+                        h499 := unsigned'("00000000000000000000000000000000");
+                        h499 := e_data;
+                        h498 := h499(11-1 downto 0);
                         h500 := to_unsigned(0, 1);
                         h500 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h500 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h497, 0) and to_unsigned(1, 11)) = 1) then
-                            h496 := h499;
+                        h501 := to_unsigned(0, 1);
+                        h501 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h501 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h498, 0) and to_unsigned(1, 11)) = 1) then
+                            h497 := h500;
                         else
-                            h496 := h500;
+                            h497 := h501;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h494 := h495;
+                            h495 := h496;
                         else
-                            h494 := h496;
+                            h495 := h497;
                         end if;
-                        h501 := to_unsigned(0, 3);
                         h502 := to_unsigned(0, 3);
-                        h503 := to_unsigned(0, 11);
-                        h504 := unsigned'("00000000000000000000000000000000");
-                        h504 := e_data;
-                        h503 := h504(11-1 downto 0);
-                        if ((shift_right(h503, 0) and to_unsigned(1, 11)) = 1) then
-                            h502 := w_irt_0(37-1 downto 34);
+                        h503 := to_unsigned(0, 3);
+                        h504 := to_unsigned(0, 11);
+                        h505 := unsigned'("00000000000000000000000000000000");
+                        h505 := e_data;
+                        h504 := h505(11-1 downto 0);
+                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
+                            h503 := w_irt_0(37-1 downto 34);
                         else
-                            h502 := w_irt_0(5-1 downto 2);
+                            h503 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h501 := w_irt_ga_0(5-1 downto 2);
+                            h502 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h501 := h502;
+                            h502 := h503;
                         end if;
-                        h505 := to_unsigned(0, 1);
                         h506 := to_unsigned(0, 1);
-                        h506 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h506 := to_unsigned(1, 1);
-                        end if;
                         h507 := to_unsigned(0, 1);
-                        h508 := to_unsigned(0, 11);
-                        h509 := unsigned'("00000000000000000000000000000000");
-                        h509 := e_data;
-                        h508 := h509(11-1 downto 0);
-                        h510 := to_unsigned(0, 1);
-                        h510 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h510 := to_unsigned(1, 1);
+                        h507 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h507 := to_unsigned(1, 1);
                         end if;
+                        h508 := to_unsigned(0, 1);
+                        h509 := to_unsigned(0, 11);
+                        h510 := unsigned'("00000000000000000000000000000000");
+                        h510 := e_data;
+                        h509 := h510(11-1 downto 0);
                         h511 := to_unsigned(0, 1);
                         h511 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(32)) then
                             h511 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h508, 0) and to_unsigned(1, 11)) = 1) then
-                            h507 := h510;
+                        h512 := to_unsigned(0, 1);
+                        h512 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h512 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h509, 0) and to_unsigned(1, 11)) = 1) then
+                            h508 := h511;
                         else
-                            h507 := h511;
+                            h508 := h512;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h505 := h506;
+                            h506 := h507;
                         else
-                            h505 := h507;
+                            h506 := h508;
                         end if;
-                        h512 := to_unsigned(0, 1);
                         h513 := to_unsigned(0, 1);
-                        h513 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h513 := to_unsigned(1, 1);
-                        end if;
                         h514 := to_unsigned(0, 1);
-                        h515 := to_unsigned(0, 11);
-                        h516 := unsigned'("00000000000000000000000000000000");
-                        h516 := e_data;
-                        h515 := h516(11-1 downto 0);
-                        h517 := to_unsigned(0, 1);
-                        h517 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h517 := to_unsigned(1, 1);
+                        h514 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h514 := to_unsigned(1, 1);
                         end if;
+                        h515 := to_unsigned(0, 1);
+                        h516 := to_unsigned(0, 11);
+                        h517 := unsigned'("00000000000000000000000000000000");
+                        h517 := e_data;
+                        h516 := h517(11-1 downto 0);
                         h518 := to_unsigned(0, 1);
                         h518 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h518 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h515, 0) and to_unsigned(1, 11)) = 1) then
-                            h514 := h517;
+                        h519 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h519 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h516, 0) and to_unsigned(1, 11)) = 1) then
+                            h515 := h518;
                         else
-                            h514 := h518;
+                            h515 := h519;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h512 := h513;
+                            h513 := h514;
                         else
-                            h512 := h514;
+                            h513 := h515;
                         end if;
-                        h519 := to_unsigned(0, 1);
                         h520 := to_unsigned(0, 1);
-                        h520 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h520 := to_unsigned(1, 1);
-                        end if;
                         h521 := to_unsigned(0, 1);
-                        h522 := to_unsigned(0, 11);
-                        h523 := unsigned'("00000000000000000000000000000000");
-                        h523 := e_data;
-                        h522 := h523(11-1 downto 0);
-                        h524 := to_unsigned(0, 1);
-                        h524 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h524 := to_unsigned(1, 1);
+                        h521 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h521 := to_unsigned(1, 1);
                         end if;
+                        h522 := to_unsigned(0, 1);
+                        h523 := to_unsigned(0, 11);
+                        h524 := unsigned'("00000000000000000000000000000000");
+                        h524 := e_data;
+                        h523 := h524(11-1 downto 0);
                         h525 := to_unsigned(0, 1);
                         h525 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(33)) then
                             h525 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h522, 0) and to_unsigned(1, 11)) = 1) then
-                            h521 := h524;
+                        h526 := to_unsigned(0, 1);
+                        h526 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h526 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h523, 0) and to_unsigned(1, 11)) = 1) then
+                            h522 := h525;
                         else
-                            h521 := h525;
+                            h522 := h526;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h519 := h520;
+                            h520 := h521;
                         else
-                            h519 := h521;
+                            h520 := h522;
                         end if;
-                        h526 := to_unsigned(0, 16);
-                        h526 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h527 := to_unsigned(0, 16);
-                        h527 := to_unsigned(1, 16);
-                        h528 := to_unsigned(0, 4);
-                        h528 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h529 := to_unsigned(0, 16);
-                        h529 := shift_left(h527, to_integer(h528));
-                        h530 := to_unsigned(0, 17);
-                        h530 := ((unsigned'(to_unsigned(0, 1) & h529) + 65536) - 1);
-                        h531 := to_unsigned(0, 16);
-                        h531 := (h526 and h530(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h476(11-1 downto 8) = 0) or (h477(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h478 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h481(11-1 downto 8) = 0) or (h482(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h483(11-1 downto 0)) < h486)) or ((not (((h487 /= 0) and (not (h494 /= 0))) and (h501 <= 1))) and (not ((bool(r_CONTROL(17)) and (h505 /= 0)) and (h512 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h519 /= 0))))) then
-                            h475 := h531;
+                        h527 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h528 := to_unsigned(0, 16);
+                        h528 := to_unsigned(1, 16);
+                        h529 := to_unsigned(0, 4);
+                        h529 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h530 := to_unsigned(0, 16);
+                        h530 := shift_left(h528, to_integer(h529));
+                        h531 := to_unsigned(0, 17);
+                        h531 := ((unsigned'(to_unsigned(0, 1) & h530) + 65536) - 1);
+                        h532 := to_unsigned(0, 16);
+                        h532 := (h527 and h531(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h479 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h482(11-1 downto 8) = 0) or (h483(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h484(11-1 downto 0)) < h487)) or ((not (((h488 /= 0) and (not (h495 /= 0))) and (h502 <= 1))) and (not ((bool(r_CONTROL(17)) and (h506 /= 0)) and (h513 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h520 /= 0))))) then
+                            h476 := h532;
                         else
-                            h475 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h476 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h475 & to_unsigned(0, 4));
-                        h532 := to_unsigned(0, 3);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h476 & to_unsigned(0, 4));
+                        h533 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h532 := to_unsigned(4, 3);
+                            h533 := to_unsigned(4, 3);
                         else
-                            h532 := to_unsigned(0, 3);
+                            h533 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h532;
+                        rec_cpl_status <= h533;
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -6922,9 +7006,67 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0)))) then
+                    elsif (wk_t_host_translation /= 0) then
                         status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(3, 3);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        h534 := to_unsigned(0, 1);
+                        h534 := to_unsigned(0, 1);
+                        if ((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) then
+                            h534 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(1-1 downto 0) := h534;
+                        h535 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 1);
+                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (wk_t_W /= 0)) and (wk_t_g_rw /= 0)) and (not (e_nw /= 0))) then
+                            h535 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h535;
+                        v_wide(3-1 downto 2) := wk_t_U;
+                        h536 := to_unsigned(0, 1);
+                        h536 := to_unsigned(0, 1);
+                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (e_pv /= 0)) and (e_er /= 0)) and (not (wk_t_g_xd /= 0))) then
+                            h536 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(4-1 downto 3) := h536;
+                        h537 := to_unsigned(0, 1);
+                        h537 := to_unsigned(0, 1);
+                        if ((e_pv /= 0) and (e_pmr /= 0)) then
+                            h537 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(5-1 downto 4) := h537;
+                        h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h538 := wk_t_spa;
+                        v_wide(64-1 downto 12) := h538(64-1 downto 12);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))) then
+                        status <= to_unsigned(12, 8);
+                        h539 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h539 := to_unsigned(4, 3);
+                        else
+                            h539 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h539;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -6933,74 +7075,43 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h533 := to_unsigned(0, 1);
-                        h534 := unsigned'("00000000000000000000000000000000");
-                        h534 := e_data;
-                        h535 := unsigned'("00000000000000000000000000000000");
-                        h535 := e_data;
-                        h536 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h537 := to_unsigned(1, 1);
-                        end if;
-                        h538 := to_unsigned(0, 1);
-                        h538 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h538 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h536 := h537;
-                        else
-                            h536 := h538;
-                        end if;
-                        h539 := unsigned'("00000000000000000000000000000000");
-                        h539 := e_data;
-                        h540 := unsigned'("00000000000000000000000000000000");
-                        h540 := e_data;
+                        h540 := to_unsigned(0, 1);
                         h541 := unsigned'("00000000000000000000000000000000");
                         h541 := e_data;
-                        h542 := to_unsigned(0, 16);
-                        h542 := to_unsigned(1, 16);
-                        h543 := to_unsigned(0, 4);
-                        h543 := w_dte_10(5-1 downto 1);
-                        h544 := to_unsigned(0, 16);
-                        h544 := shift_left(h542, to_integer(h543));
+                        h542 := unsigned'("00000000000000000000000000000000");
+                        h542 := e_data;
+                        h543 := to_unsigned(0, 1);
+                        h544 := to_unsigned(0, 1);
+                        h544 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h544 := to_unsigned(1, 1);
+                        end if;
                         h545 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h546 := to_unsigned(1, 1);
+                        h545 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h545 := to_unsigned(1, 1);
                         end if;
-                        h547 := to_unsigned(0, 1);
-                        h548 := to_unsigned(0, 11);
-                        h549 := unsigned'("00000000000000000000000000000000");
-                        h549 := e_data;
-                        h548 := h549(11-1 downto 0);
-                        h550 := to_unsigned(0, 1);
-                        h550 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h550 := to_unsigned(1, 1);
-                        end if;
-                        h551 := to_unsigned(0, 1);
-                        h551 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h551 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h548, 0) and to_unsigned(1, 11)) = 1) then
-                            h547 := h550;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h543 := h544;
                         else
-                            h547 := h551;
+                            h543 := h545;
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h545 := h546;
-                        else
-                            h545 := h547;
-                        end if;
+                        h546 := unsigned'("00000000000000000000000000000000");
+                        h546 := e_data;
+                        h547 := unsigned'("00000000000000000000000000000000");
+                        h547 := e_data;
+                        h548 := unsigned'("00000000000000000000000000000000");
+                        h548 := e_data;
+                        h549 := to_unsigned(0, 16);
+                        h549 := to_unsigned(1, 16);
+                        h550 := to_unsigned(0, 4);
+                        h550 := w_dte_10(5-1 downto 1);
+                        h551 := to_unsigned(0, 16);
+                        h551 := shift_left(h549, to_integer(h550));
                         h552 := to_unsigned(0, 1);
                         h553 := to_unsigned(0, 1);
                         h553 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if bool(w_irt_ga_0(0)) then
                             h553 := to_unsigned(1, 1);
                         end if;
                         h554 := to_unsigned(0, 1);
@@ -7010,12 +7121,12 @@ begin
                         h555 := h556(11-1 downto 0);
                         h557 := to_unsigned(0, 1);
                         h557 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(32)) then
                             h557 := to_unsigned(1, 1);
                         end if;
                         h558 := to_unsigned(0, 1);
                         h558 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(0)) then
                             h558 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h555, 0) and to_unsigned(1, 11)) = 1) then
@@ -7028,57 +7139,57 @@ begin
                         else
                             h552 := h554;
                         end if;
-                        h559 := to_unsigned(0, 3);
-                        h560 := to_unsigned(0, 3);
-                        h561 := to_unsigned(0, 11);
-                        h562 := unsigned'("00000000000000000000000000000000");
-                        h562 := e_data;
-                        h561 := h562(11-1 downto 0);
-                        if ((shift_right(h561, 0) and to_unsigned(1, 11)) = 1) then
-                            h560 := w_irt_0(37-1 downto 34);
-                        else
-                            h560 := w_irt_0(5-1 downto 2);
+                        h559 := to_unsigned(0, 1);
+                        h560 := to_unsigned(0, 1);
+                        h560 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h560 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h559 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h559 := h560;
-                        end if;
-                        h563 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 1);
+                        h562 := to_unsigned(0, 11);
+                        h563 := unsigned'("00000000000000000000000000000000");
+                        h563 := e_data;
+                        h562 := h563(11-1 downto 0);
                         h564 := to_unsigned(0, 1);
                         h564 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_0(39)) then
                             h564 := to_unsigned(1, 1);
                         end if;
                         h565 := to_unsigned(0, 1);
-                        h566 := to_unsigned(0, 11);
-                        h567 := unsigned'("00000000000000000000000000000000");
-                        h567 := e_data;
-                        h566 := h567(11-1 downto 0);
-                        h568 := to_unsigned(0, 1);
-                        h568 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h568 := to_unsigned(1, 1);
+                        h565 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h565 := to_unsigned(1, 1);
                         end if;
-                        h569 := to_unsigned(0, 1);
-                        h569 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h569 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h566, 0) and to_unsigned(1, 11)) = 1) then
-                            h565 := h568;
+                        if ((shift_right(h562, 0) and to_unsigned(1, 11)) = 1) then
+                            h561 := h564;
                         else
-                            h565 := h569;
+                            h561 := h565;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h563 := h564;
+                            h559 := h560;
                         else
-                            h563 := h565;
+                            h559 := h561;
+                        end if;
+                        h566 := to_unsigned(0, 3);
+                        h567 := to_unsigned(0, 3);
+                        h568 := to_unsigned(0, 11);
+                        h569 := unsigned'("00000000000000000000000000000000");
+                        h569 := e_data;
+                        h568 := h569(11-1 downto 0);
+                        if ((shift_right(h568, 0) and to_unsigned(1, 11)) = 1) then
+                            h567 := w_irt_0(37-1 downto 34);
+                        else
+                            h567 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h566 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h566 := h567;
                         end if;
                         h570 := to_unsigned(0, 1);
                         h571 := to_unsigned(0, 1);
                         h571 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if bool(w_irt_ga_0(0)) then
                             h571 := to_unsigned(1, 1);
                         end if;
                         h572 := to_unsigned(0, 1);
@@ -7088,12 +7199,12 @@ begin
                         h573 := h574(11-1 downto 0);
                         h575 := to_unsigned(0, 1);
                         h575 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(32)) then
                             h575 := to_unsigned(1, 1);
                         end if;
                         h576 := to_unsigned(0, 1);
                         h576 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(0)) then
                             h576 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h573, 0) and to_unsigned(1, 11)) = 1) then
@@ -7109,7 +7220,7 @@ begin
                         h577 := to_unsigned(0, 1);
                         h578 := to_unsigned(0, 1);
                         h578 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
+                        if bool(w_irt_ga_0(7)) then
                             h578 := to_unsigned(1, 1);
                         end if;
                         h579 := to_unsigned(0, 1);
@@ -7119,12 +7230,12 @@ begin
                         h580 := h581(11-1 downto 0);
                         h582 := to_unsigned(0, 1);
                         h582 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(39)) then
                             h582 := to_unsigned(1, 1);
                         end if;
                         h583 := to_unsigned(0, 1);
                         h583 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(7)) then
                             h583 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h580, 0) and to_unsigned(1, 11)) = 1) then
@@ -7137,324 +7248,361 @@ begin
                         else
                             h577 := h579;
                         end if;
-                        h533 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h534(11-1 downto 8) = 0) or (h535(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h536 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h539(11-1 downto 8) = 0) or (h540(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h541(11-1 downto 0)) < h544)) or ((not (((h545 /= 0) and (not (h552 /= 0))) and (h559 <= 1))) and (not ((bool(r_CONTROL(17)) and (h563 /= 0)) and (h570 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h577 /= 0))))) then
-                            h533 := to_unsigned(1, 1);
+                        h584 := to_unsigned(0, 1);
+                        h585 := to_unsigned(0, 1);
+                        h585 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h585 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h533;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h584 := to_unsigned(0, 20);
-                        h585 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h585 := e_pasid;
-                        else
-                            h585 := to_unsigned(0, 20);
-                        end if;
-                        h584 := h585;
-                        v_wide(20-1 downto 16) := h584(20-1 downto 16);
-                        h586 := to_unsigned(0, 20);
-                        h587 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h587 := e_pasid;
-                        else
-                            h587 := to_unsigned(0, 20);
-                        end if;
-                        h586 := h587;
-                        v_wide(48-1 downto 32) := h586(16-1 downto 0);
-                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
-                        h588 := to_unsigned(0, 1);
-                        h588 := to_unsigned(0, 1);
-                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
-                            h588 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(50-1 downto 49) := h588;
+                        h586 := to_unsigned(0, 1);
+                        h587 := to_unsigned(0, 11);
+                        h588 := unsigned'("00000000000000000000000000000000");
+                        h588 := e_data;
+                        h587 := h588(11-1 downto 0);
                         h589 := to_unsigned(0, 1);
                         h589 := to_unsigned(0, 1);
-                        if (not (e_pmr /= 0)) then
+                        if bool(w_irt_0(33)) then
                             h589 := to_unsigned(1, 1);
                         end if;
-                        v_wide(51-1 downto 50) := h589;
                         h590 := to_unsigned(0, 1);
-                        h591 := to_unsigned(0, 1);
-                        h592 := to_unsigned(0, 1);
-                        h592 := to_unsigned(0, 1);
-                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
-                            h592 := to_unsigned(1, 1);
+                        h590 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h590 := to_unsigned(1, 1);
                         end if;
-                        if (wk_t_host_fault /= 0) then
-                            h591 := wk_t_PR;
+                        if ((shift_right(h587, 0) and to_unsigned(1, 11)) = 1) then
+                            h586 := h589;
                         else
-                            h591 := h592;
+                            h586 := h590;
                         end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h590 := wk_g_PR;
+                        if bool(r_CONTROL(17)) then
+                            h584 := h585;
                         else
-                            h590 := h591;
+                            h584 := h586;
                         end if;
-                        v_wide(53-1 downto 52) := h590;
-                        h593 := to_unsigned(0, 1);
-                        h593 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h593 := to_unsigned(1, 1);
+                        h540 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h541(11-1 downto 8) = 0) or (h542(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h543 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h546(11-1 downto 8) = 0) or (h547(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h548(11-1 downto 0)) < h551)) or ((not (((h552 /= 0) and (not (h559 /= 0))) and (h566 <= 1))) and (not ((bool(r_CONTROL(17)) and (h570 /= 0)) and (h577 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h584 /= 0))))) then
+                            h540 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h593;
-                        h594 := to_unsigned(0, 1);
+                        rec_logged <= h540;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h591 := to_unsigned(0, 20);
+                        h592 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h592 := e_pasid;
+                        else
+                            h592 := to_unsigned(0, 20);
+                        end if;
+                        h591 := h592;
+                        v_wide(20-1 downto 16) := h591(20-1 downto 16);
+                        h593 := to_unsigned(0, 20);
+                        h594 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h594 := e_pasid;
+                        else
+                            h594 := to_unsigned(0, 20);
+                        end if;
+                        h593 := h594;
+                        v_wide(48-1 downto 32) := h593(16-1 downto 0);
+                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
                         h595 := to_unsigned(0, 1);
+                        h595 := to_unsigned(0, 1);
+                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
+                            h595 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(50-1 downto 49) := h595;
                         h596 := to_unsigned(0, 1);
                         h596 := to_unsigned(0, 1);
-                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
+                        if (not (e_pmr /= 0)) then
                             h596 := to_unsigned(1, 1);
                         end if;
-                        if (wk_t_host_fault /= 0) then
-                            h595 := wk_t_PE;
-                        else
-                            h595 := h596;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h594 := wk_g_PE;
-                        else
-                            h594 := h595;
-                        end if;
-                        v_wide(55-1 downto 54) := h594;
+                        v_wide(51-1 downto 50) := h596;
                         h597 := to_unsigned(0, 1);
                         h598 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
+                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
+                            h599 := to_unsigned(1, 1);
+                        end if;
                         if (wk_t_host_fault /= 0) then
-                            h598 := wk_t_RZ;
+                            h598 := wk_t_PR;
                         else
-                            h598 := wk_t_reserved;
+                            h598 := h599;
                         end if;
                         if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h597 := wk_g_RZ;
+                            h597 := wk_g_PR;
                         else
                             h597 := h598;
                         end if;
-                        v_wide(56-1 downto 55) := h597;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h599 := to_unsigned(0, 16);
-                        h600 := unsigned'("00000000000000000000000000000000");
-                        h600 := e_data;
-                        h601 := unsigned'("00000000000000000000000000000000");
-                        h601 := e_data;
+                        v_wide(53-1 downto 52) := h597;
+                        h600 := to_unsigned(0, 1);
+                        h600 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h600 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h600;
+                        h601 := to_unsigned(0, 1);
                         h602 := to_unsigned(0, 1);
                         h603 := to_unsigned(0, 1);
                         h603 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
                             h603 := to_unsigned(1, 1);
                         end if;
-                        h604 := to_unsigned(0, 1);
-                        h604 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h604 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h602 := h603;
+                        if (wk_t_host_fault /= 0) then
+                            h602 := wk_t_PE;
                         else
-                            h602 := h604;
+                            h602 := h603;
                         end if;
-                        h605 := unsigned'("00000000000000000000000000000000");
-                        h605 := e_data;
-                        h606 := unsigned'("00000000000000000000000000000000");
-                        h606 := e_data;
-                        h607 := unsigned'("00000000000000000000000000000000");
-                        h607 := e_data;
-                        h608 := to_unsigned(0, 16);
-                        h608 := to_unsigned(1, 16);
-                        h609 := to_unsigned(0, 4);
-                        h609 := w_dte_10(5-1 downto 1);
-                        h610 := to_unsigned(0, 16);
-                        h610 := shift_left(h608, to_integer(h609));
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h601 := wk_g_PE;
+                        else
+                            h601 := h602;
+                        end if;
+                        v_wide(55-1 downto 54) := h601;
+                        h604 := to_unsigned(0, 1);
+                        h605 := to_unsigned(0, 1);
+                        if (wk_t_host_fault /= 0) then
+                            h605 := wk_t_RZ;
+                        else
+                            h605 := wk_t_reserved;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h604 := wk_g_RZ;
+                        else
+                            h604 := h605;
+                        end if;
+                        v_wide(56-1 downto 55) := h604;
+                        h606 := to_unsigned(0, 1);
+                        h606 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h606 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h606;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h607 := to_unsigned(0, 16);
+                        h608 := unsigned'("00000000000000000000000000000000");
+                        h608 := e_data;
+                        h609 := unsigned'("00000000000000000000000000000000");
+                        h609 := e_data;
+                        h610 := to_unsigned(0, 1);
                         h611 := to_unsigned(0, 1);
+                        h611 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h611 := to_unsigned(1, 1);
+                        end if;
                         h612 := to_unsigned(0, 1);
                         h612 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h612 := to_unsigned(1, 1);
                         end if;
-                        h613 := to_unsigned(0, 1);
-                        h614 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h610 := h611;
+                        else
+                            h610 := h612;
+                        end if;
+                        h613 := unsigned'("00000000000000000000000000000000");
+                        h613 := e_data;
+                        h614 := unsigned'("00000000000000000000000000000000");
+                        h614 := e_data;
                         h615 := unsigned'("00000000000000000000000000000000");
                         h615 := e_data;
-                        h614 := h615(11-1 downto 0);
-                        h616 := to_unsigned(0, 1);
-                        h616 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h616 := to_unsigned(1, 1);
-                        end if;
-                        h617 := to_unsigned(0, 1);
-                        h617 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h617 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h614, 0) and to_unsigned(1, 11)) = 1) then
-                            h613 := h616;
-                        else
-                            h613 := h617;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h611 := h612;
-                        else
-                            h611 := h613;
-                        end if;
-                        h618 := to_unsigned(0, 1);
+                        h616 := to_unsigned(0, 16);
+                        h616 := to_unsigned(1, 16);
+                        h617 := to_unsigned(0, 4);
+                        h617 := w_dte_10(5-1 downto 1);
+                        h618 := to_unsigned(0, 16);
+                        h618 := shift_left(h616, to_integer(h617));
                         h619 := to_unsigned(0, 1);
-                        h619 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h619 := to_unsigned(1, 1);
-                        end if;
                         h620 := to_unsigned(0, 1);
-                        h621 := to_unsigned(0, 11);
-                        h622 := unsigned'("00000000000000000000000000000000");
-                        h622 := e_data;
-                        h621 := h622(11-1 downto 0);
-                        h623 := to_unsigned(0, 1);
-                        h623 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h623 := to_unsigned(1, 1);
+                        h620 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h620 := to_unsigned(1, 1);
                         end if;
+                        h621 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 11);
+                        h623 := unsigned'("00000000000000000000000000000000");
+                        h623 := e_data;
+                        h622 := h623(11-1 downto 0);
                         h624 := to_unsigned(0, 1);
                         h624 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h624 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h621, 0) and to_unsigned(1, 11)) = 1) then
-                            h620 := h623;
-                        else
-                            h620 := h624;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h618 := h619;
-                        else
-                            h618 := h620;
-                        end if;
-                        h625 := to_unsigned(0, 3);
-                        h626 := to_unsigned(0, 3);
-                        h627 := to_unsigned(0, 11);
-                        h628 := unsigned'("00000000000000000000000000000000");
-                        h628 := e_data;
-                        h627 := h628(11-1 downto 0);
-                        if ((shift_right(h627, 0) and to_unsigned(1, 11)) = 1) then
-                            h626 := w_irt_0(37-1 downto 34);
-                        else
-                            h626 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h625 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h625 := h626;
-                        end if;
-                        h629 := to_unsigned(0, 1);
-                        h630 := to_unsigned(0, 1);
-                        h630 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h630 := to_unsigned(1, 1);
-                        end if;
-                        h631 := to_unsigned(0, 1);
-                        h632 := to_unsigned(0, 11);
-                        h633 := unsigned'("00000000000000000000000000000000");
-                        h633 := e_data;
-                        h632 := h633(11-1 downto 0);
-                        h634 := to_unsigned(0, 1);
-                        h634 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h634 := to_unsigned(1, 1);
-                        end if;
-                        h635 := to_unsigned(0, 1);
-                        h635 := to_unsigned(0, 1);
+                        h625 := to_unsigned(0, 1);
+                        h625 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h635 := to_unsigned(1, 1);
+                            h625 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h632, 0) and to_unsigned(1, 11)) = 1) then
-                            h631 := h634;
+                        if ((shift_right(h622, 0) and to_unsigned(1, 11)) = 1) then
+                            h621 := h624;
                         else
-                            h631 := h635;
+                            h621 := h625;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h629 := h630;
+                            h619 := h620;
                         else
-                            h629 := h631;
+                            h619 := h621;
                         end if;
-                        h636 := to_unsigned(0, 1);
-                        h637 := to_unsigned(0, 1);
-                        h637 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        h627 := to_unsigned(0, 1);
+                        h627 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h637 := to_unsigned(1, 1);
+                            h627 := to_unsigned(1, 1);
                         end if;
-                        h638 := to_unsigned(0, 1);
-                        h639 := to_unsigned(0, 11);
-                        h640 := unsigned'("00000000000000000000000000000000");
-                        h640 := e_data;
-                        h639 := h640(11-1 downto 0);
-                        h641 := to_unsigned(0, 1);
-                        h641 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 1);
+                        h629 := to_unsigned(0, 11);
+                        h630 := unsigned'("00000000000000000000000000000000");
+                        h630 := e_data;
+                        h629 := h630(11-1 downto 0);
+                        h631 := to_unsigned(0, 1);
+                        h631 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h641 := to_unsigned(1, 1);
+                            h631 := to_unsigned(1, 1);
                         end if;
-                        h642 := to_unsigned(0, 1);
-                        h642 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h632 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h629, 0) and to_unsigned(1, 11)) = 1) then
+                            h628 := h631;
+                        else
+                            h628 := h632;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h626 := h627;
+                        else
+                            h626 := h628;
+                        end if;
+                        h633 := to_unsigned(0, 3);
+                        h634 := to_unsigned(0, 3);
+                        h635 := to_unsigned(0, 11);
+                        h636 := unsigned'("00000000000000000000000000000000");
+                        h636 := e_data;
+                        h635 := h636(11-1 downto 0);
+                        if ((shift_right(h635, 0) and to_unsigned(1, 11)) = 1) then
+                            h634 := w_irt_0(37-1 downto 34);
+                        else
+                            h634 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h633 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h633 := h634;
+                        end if;
+                        h637 := to_unsigned(0, 1);
+                        h638 := to_unsigned(0, 1);
+                        h638 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h638 := to_unsigned(1, 1);
+                        end if;
+                        h639 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 11);
+                        h641 := unsigned'("00000000000000000000000000000000");
+                        h641 := e_data;
+                        h640 := h641(11-1 downto 0);
+                        h642 := to_unsigned(0, 1);
+                        h642 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h642 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h639, 0) and to_unsigned(1, 11)) = 1) then
-                            h638 := h641;
+                        h643 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h643 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h640, 0) and to_unsigned(1, 11)) = 1) then
+                            h639 := h642;
                         else
-                            h638 := h642;
+                            h639 := h643;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h636 := h637;
+                            h637 := h638;
                         else
-                            h636 := h638;
+                            h637 := h639;
                         end if;
-                        h643 := to_unsigned(0, 1);
                         h644 := to_unsigned(0, 1);
-                        h644 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h644 := to_unsigned(1, 1);
-                        end if;
                         h645 := to_unsigned(0, 1);
-                        h646 := to_unsigned(0, 11);
-                        h647 := unsigned'("00000000000000000000000000000000");
-                        h647 := e_data;
-                        h646 := h647(11-1 downto 0);
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h648 := to_unsigned(1, 1);
+                        h645 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h645 := to_unsigned(1, 1);
                         end if;
+                        h646 := to_unsigned(0, 1);
+                        h647 := to_unsigned(0, 11);
+                        h648 := unsigned'("00000000000000000000000000000000");
+                        h648 := e_data;
+                        h647 := h648(11-1 downto 0);
                         h649 := to_unsigned(0, 1);
                         h649 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h649 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h646, 0) and to_unsigned(1, 11)) = 1) then
-                            h645 := h648;
+                        h650 := to_unsigned(0, 1);
+                        h650 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h650 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h647, 0) and to_unsigned(1, 11)) = 1) then
+                            h646 := h649;
                         else
-                            h645 := h649;
+                            h646 := h650;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h643 := h644;
+                            h644 := h645;
                         else
-                            h643 := h645;
+                            h644 := h646;
                         end if;
-                        h650 := to_unsigned(0, 16);
-                        h650 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h651 := to_unsigned(0, 16);
-                        h651 := to_unsigned(1, 16);
-                        h652 := to_unsigned(0, 4);
-                        h652 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h653 := to_unsigned(0, 16);
-                        h653 := shift_left(h651, to_integer(h652));
-                        h654 := to_unsigned(0, 17);
-                        h654 := ((unsigned'(to_unsigned(0, 1) & h653) + 65536) - 1);
-                        h655 := to_unsigned(0, 16);
-                        h655 := (h650 and h654(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h600(11-1 downto 8) = 0) or (h601(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h602 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h605(11-1 downto 8) = 0) or (h606(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h607(11-1 downto 0)) < h610)) or ((not (((h611 /= 0) and (not (h618 /= 0))) and (h625 <= 1))) and (not ((bool(r_CONTROL(17)) and (h629 /= 0)) and (h636 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h643 /= 0))))) then
-                            h599 := h655;
+                        h651 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        h653 := to_unsigned(0, 1);
+                        h654 := to_unsigned(0, 11);
+                        h655 := unsigned'("00000000000000000000000000000000");
+                        h655 := e_data;
+                        h654 := h655(11-1 downto 0);
+                        h656 := to_unsigned(0, 1);
+                        h656 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h656 := to_unsigned(1, 1);
+                        end if;
+                        h657 := to_unsigned(0, 1);
+                        h657 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h657 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h654, 0) and to_unsigned(1, 11)) = 1) then
+                            h653 := h656;
                         else
-                            h599 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h653 := h657;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h599 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h651 := h652;
+                        else
+                            h651 := h653;
+                        end if;
+                        h658 := to_unsigned(0, 16);
+                        h658 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h659 := to_unsigned(0, 16);
+                        h659 := to_unsigned(1, 16);
+                        h660 := to_unsigned(0, 4);
+                        h660 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h661 := to_unsigned(0, 16);
+                        h661 := shift_left(h659, to_integer(h660));
+                        h662 := to_unsigned(0, 17);
+                        h662 := ((unsigned'(to_unsigned(0, 1) & h661) + 65536) - 1);
+                        h663 := to_unsigned(0, 16);
+                        h663 := (h658 and h662(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h608(11-1 downto 8) = 0) or (h609(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h610 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h613(11-1 downto 8) = 0) or (h614(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h615(11-1 downto 0)) < h618)) or ((not (((h619 /= 0) and (not (h626 /= 0))) and (h633 <= 1))) and (not ((bool(r_CONTROL(17)) and (h637 /= 0)) and (h644 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h651 /= 0))))) then
+                            h607 := h663;
+                        else
+                            h607 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h607 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -7464,7 +7612,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7481,46 +7629,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h656 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
+                        h664 := to_unsigned(0, 1);
+                        h664 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h656 := to_unsigned(1, 1);
+                            h664 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h656;
+                        v_wide(2-1 downto 1) := h664;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h657 := to_unsigned(0, 1);
-                        h657 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h657 := to_unsigned(1, 1);
+                            h665 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h657;
-                        h658 := to_unsigned(0, 6);
-                        h658 := wk_io_shift;
-                        h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h659 := shift_right(wk_io_frame, to_integer(h658));
-                        h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h660 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h659);
-                        h661 := to_unsigned(0, 6);
-                        h661 := wk_io_shift;
-                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h662 := shift_left(h660, to_integer(h661));
-                        h663 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h663 := to_unsigned(1, 64);
-                        h664 := to_unsigned(0, 6);
-                        h665 := to_unsigned(0, 7);
-                        h665 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h664 := h665(6-1 downto 0);
-                        h666 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h666 := shift_left(h663, to_integer(h664));
-                        h667 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h667 := ((unsigned'(to_unsigned(0, 1) & h666) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h668 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h668 := shift_right(h667(64-1 downto 0), 12);
-                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h669 := (h662 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h668 & to_unsigned(0, 12)));
+                        v_wide(12-1 downto 11) := h665;
+                        h666 := to_unsigned(0, 6);
+                        h666 := wk_io_shift;
+                        h667 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h667 := shift_right(wk_io_frame, to_integer(h666));
+                        h668 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h668 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h667);
+                        h669 := to_unsigned(0, 6);
+                        h669 := wk_io_shift;
                         h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h670 := shift_right(h669, 12);
-                        v_wide(64-1 downto 12) := h670(52-1 downto 0);
+                        h670 := shift_left(h668, to_integer(h669));
+                        h671 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h671 := to_unsigned(1, 64);
+                        h672 := to_unsigned(0, 6);
+                        h673 := to_unsigned(0, 7);
+                        h673 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h672 := h673(6-1 downto 0);
+                        h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h674 := shift_left(h671, to_integer(h672));
+                        h675 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h675 := ((unsigned'(to_unsigned(0, 1) & h674) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h676 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h676 := shift_right(h675(64-1 downto 0), 12);
+                        h677 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h677 := (h670 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h676 & to_unsigned(0, 12)));
+                        h678 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h678 := shift_right(h677, 12);
+                        v_wide(64-1 downto 12) := h678(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -7528,8 +7676,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
-                        status <= to_unsigned(13, 8);
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
+                        status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7539,215 +7687,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h671 := to_unsigned(0, 1);
-                        h672 := unsigned'("00000000000000000000000000000000");
-                        h672 := e_data;
-                        h673 := unsigned'("00000000000000000000000000000000");
-                        h673 := e_data;
-                        h674 := to_unsigned(0, 1);
-                        h675 := to_unsigned(0, 1);
-                        h675 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h675 := to_unsigned(1, 1);
-                        end if;
-                        h676 := to_unsigned(0, 1);
-                        h676 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h676 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h674 := h675;
-                        else
-                            h674 := h676;
-                        end if;
-                        h677 := unsigned'("00000000000000000000000000000000");
-                        h677 := e_data;
-                        h678 := unsigned'("00000000000000000000000000000000");
-                        h678 := e_data;
-                        h679 := unsigned'("00000000000000000000000000000000");
-                        h679 := e_data;
-                        h680 := to_unsigned(0, 16);
-                        h680 := to_unsigned(1, 16);
-                        h681 := to_unsigned(0, 4);
-                        h681 := w_dte_10(5-1 downto 1);
-                        h682 := to_unsigned(0, 16);
-                        h682 := shift_left(h680, to_integer(h681));
+                        h679 := to_unsigned(0, 1);
+                        h680 := unsigned'("00000000000000000000000000000000");
+                        h680 := e_data;
+                        h681 := unsigned'("00000000000000000000000000000000");
+                        h681 := e_data;
+                        h682 := to_unsigned(0, 1);
                         h683 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h683 := to_unsigned(1, 1);
+                        end if;
                         h684 := to_unsigned(0, 1);
                         h684 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h684 := to_unsigned(1, 1);
                         end if;
-                        h685 := to_unsigned(0, 1);
-                        h686 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h682 := h683;
+                        else
+                            h682 := h684;
+                        end if;
+                        h685 := unsigned'("00000000000000000000000000000000");
+                        h685 := e_data;
+                        h686 := unsigned'("00000000000000000000000000000000");
+                        h686 := e_data;
                         h687 := unsigned'("00000000000000000000000000000000");
                         h687 := e_data;
-                        h686 := h687(11-1 downto 0);
-                        h688 := to_unsigned(0, 1);
-                        h688 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h688 := to_unsigned(1, 1);
-                        end if;
-                        h689 := to_unsigned(0, 1);
-                        h689 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h689 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h686, 0) and to_unsigned(1, 11)) = 1) then
-                            h685 := h688;
-                        else
-                            h685 := h689;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h683 := h684;
-                        else
-                            h683 := h685;
-                        end if;
-                        h690 := to_unsigned(0, 1);
+                        h688 := to_unsigned(0, 16);
+                        h688 := to_unsigned(1, 16);
+                        h689 := to_unsigned(0, 4);
+                        h689 := w_dte_10(5-1 downto 1);
+                        h690 := to_unsigned(0, 16);
+                        h690 := shift_left(h688, to_integer(h689));
                         h691 := to_unsigned(0, 1);
-                        h691 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h691 := to_unsigned(1, 1);
-                        end if;
                         h692 := to_unsigned(0, 1);
-                        h693 := to_unsigned(0, 11);
-                        h694 := unsigned'("00000000000000000000000000000000");
-                        h694 := e_data;
-                        h693 := h694(11-1 downto 0);
-                        h695 := to_unsigned(0, 1);
-                        h695 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h695 := to_unsigned(1, 1);
+                        h692 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h692 := to_unsigned(1, 1);
                         end if;
+                        h693 := to_unsigned(0, 1);
+                        h694 := to_unsigned(0, 11);
+                        h695 := unsigned'("00000000000000000000000000000000");
+                        h695 := e_data;
+                        h694 := h695(11-1 downto 0);
                         h696 := to_unsigned(0, 1);
                         h696 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h696 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h693, 0) and to_unsigned(1, 11)) = 1) then
-                            h692 := h695;
-                        else
-                            h692 := h696;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h690 := h691;
-                        else
-                            h690 := h692;
-                        end if;
-                        h697 := to_unsigned(0, 3);
-                        h698 := to_unsigned(0, 3);
-                        h699 := to_unsigned(0, 11);
-                        h700 := unsigned'("00000000000000000000000000000000");
-                        h700 := e_data;
-                        h699 := h700(11-1 downto 0);
-                        if ((shift_right(h699, 0) and to_unsigned(1, 11)) = 1) then
-                            h698 := w_irt_0(37-1 downto 34);
-                        else
-                            h698 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h697 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h697 := h698;
-                        end if;
-                        h701 := to_unsigned(0, 1);
-                        h702 := to_unsigned(0, 1);
-                        h702 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h702 := to_unsigned(1, 1);
-                        end if;
-                        h703 := to_unsigned(0, 1);
-                        h704 := to_unsigned(0, 11);
-                        h705 := unsigned'("00000000000000000000000000000000");
-                        h705 := e_data;
-                        h704 := h705(11-1 downto 0);
-                        h706 := to_unsigned(0, 1);
-                        h706 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h706 := to_unsigned(1, 1);
-                        end if;
-                        h707 := to_unsigned(0, 1);
-                        h707 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h707 := to_unsigned(1, 1);
+                            h697 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h704, 0) and to_unsigned(1, 11)) = 1) then
-                            h703 := h706;
+                        if ((shift_right(h694, 0) and to_unsigned(1, 11)) = 1) then
+                            h693 := h696;
                         else
-                            h703 := h707;
+                            h693 := h697;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h701 := h702;
+                            h691 := h692;
                         else
-                            h701 := h703;
+                            h691 := h693;
                         end if;
-                        h708 := to_unsigned(0, 1);
-                        h709 := to_unsigned(0, 1);
-                        h709 := to_unsigned(0, 1);
+                        h698 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h709 := to_unsigned(1, 1);
+                            h699 := to_unsigned(1, 1);
                         end if;
-                        h710 := to_unsigned(0, 1);
-                        h711 := to_unsigned(0, 11);
-                        h712 := unsigned'("00000000000000000000000000000000");
-                        h712 := e_data;
-                        h711 := h712(11-1 downto 0);
-                        h713 := to_unsigned(0, 1);
-                        h713 := to_unsigned(0, 1);
+                        h700 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 11);
+                        h702 := unsigned'("00000000000000000000000000000000");
+                        h702 := e_data;
+                        h701 := h702(11-1 downto 0);
+                        h703 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h713 := to_unsigned(1, 1);
+                            h703 := to_unsigned(1, 1);
                         end if;
-                        h714 := to_unsigned(0, 1);
-                        h714 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h704 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h701, 0) and to_unsigned(1, 11)) = 1) then
+                            h700 := h703;
+                        else
+                            h700 := h704;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h698 := h699;
+                        else
+                            h698 := h700;
+                        end if;
+                        h705 := to_unsigned(0, 3);
+                        h706 := to_unsigned(0, 3);
+                        h707 := to_unsigned(0, 11);
+                        h708 := unsigned'("00000000000000000000000000000000");
+                        h708 := e_data;
+                        h707 := h708(11-1 downto 0);
+                        if ((shift_right(h707, 0) and to_unsigned(1, 11)) = 1) then
+                            h706 := w_irt_0(37-1 downto 34);
+                        else
+                            h706 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h705 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h705 := h706;
+                        end if;
+                        h709 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h710 := to_unsigned(1, 1);
+                        end if;
+                        h711 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 11);
+                        h713 := unsigned'("00000000000000000000000000000000");
+                        h713 := e_data;
+                        h712 := h713(11-1 downto 0);
+                        h714 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h714 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h711, 0) and to_unsigned(1, 11)) = 1) then
-                            h710 := h713;
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h715 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h712, 0) and to_unsigned(1, 11)) = 1) then
+                            h711 := h714;
                         else
-                            h710 := h714;
+                            h711 := h715;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h708 := h709;
+                            h709 := h710;
                         else
-                            h708 := h710;
+                            h709 := h711;
                         end if;
-                        h715 := to_unsigned(0, 1);
                         h716 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h716 := to_unsigned(1, 1);
-                        end if;
                         h717 := to_unsigned(0, 1);
-                        h718 := to_unsigned(0, 11);
-                        h719 := unsigned'("00000000000000000000000000000000");
-                        h719 := e_data;
-                        h718 := h719(11-1 downto 0);
-                        h720 := to_unsigned(0, 1);
-                        h720 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h720 := to_unsigned(1, 1);
+                        h717 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h717 := to_unsigned(1, 1);
                         end if;
+                        h718 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 11);
+                        h720 := unsigned'("00000000000000000000000000000000");
+                        h720 := e_data;
+                        h719 := h720(11-1 downto 0);
                         h721 := to_unsigned(0, 1);
                         h721 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h721 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
-                            h717 := h720;
+                        h722 := to_unsigned(0, 1);
+                        h722 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h722 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h719, 0) and to_unsigned(1, 11)) = 1) then
+                            h718 := h721;
                         else
-                            h717 := h721;
+                            h718 := h722;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h715 := h716;
+                            h716 := h717;
                         else
-                            h715 := h717;
+                            h716 := h718;
                         end if;
-                        h671 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h672(11-1 downto 8) = 0) or (h673(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h674 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h677(11-1 downto 8) = 0) or (h678(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h679(11-1 downto 0)) < h682)) or ((not (((h683 /= 0) and (not (h690 /= 0))) and (h697 <= 1))) and (not ((bool(r_CONTROL(17)) and (h701 /= 0)) and (h708 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h715 /= 0))))) then
-                            h671 := to_unsigned(1, 1);
+                        h723 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h724 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h671;
+                        h725 := to_unsigned(0, 1);
+                        h726 := to_unsigned(0, 11);
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_data;
+                        h726 := h727(11-1 downto 0);
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h728 := to_unsigned(1, 1);
+                        end if;
+                        h729 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h729 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
+                            h725 := h728;
+                        else
+                            h725 := h729;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h723 := h724;
+                        else
+                            h723 := h725;
+                        end if;
+                        h679 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h680(11-1 downto 8) = 0) or (h681(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h682 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h685(11-1 downto 8) = 0) or (h686(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h687(11-1 downto 0)) < h690)) or ((not (((h691 /= 0) and (not (h698 /= 0))) and (h705 <= 1))) and (not ((bool(r_CONTROL(17)) and (h709 /= 0)) and (h716 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h723 /= 0))))) then
+                            h679 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h679;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -7757,228 +7905,228 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h722 := to_unsigned(0, 16);
-                        h723 := unsigned'("00000000000000000000000000000000");
-                        h723 := e_data;
-                        h724 := unsigned'("00000000000000000000000000000000");
-                        h724 := e_data;
-                        h725 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h726 := to_unsigned(1, 1);
-                        end if;
-                        h727 := to_unsigned(0, 1);
-                        h727 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h727 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h725 := h726;
-                        else
-                            h725 := h727;
-                        end if;
-                        h728 := unsigned'("00000000000000000000000000000000");
-                        h728 := e_data;
-                        h729 := unsigned'("00000000000000000000000000000000");
-                        h729 := e_data;
-                        h730 := unsigned'("00000000000000000000000000000000");
-                        h730 := e_data;
-                        h731 := to_unsigned(0, 16);
-                        h731 := to_unsigned(1, 16);
-                        h732 := to_unsigned(0, 4);
-                        h732 := w_dte_10(5-1 downto 1);
-                        h733 := to_unsigned(0, 16);
-                        h733 := shift_left(h731, to_integer(h732));
+                        h730 := to_unsigned(0, 16);
+                        h731 := unsigned'("00000000000000000000000000000000");
+                        h731 := e_data;
+                        h732 := unsigned'("00000000000000000000000000000000");
+                        h732 := e_data;
+                        h733 := to_unsigned(0, 1);
                         h734 := to_unsigned(0, 1);
+                        h734 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h734 := to_unsigned(1, 1);
+                        end if;
                         h735 := to_unsigned(0, 1);
                         h735 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h735 := to_unsigned(1, 1);
                         end if;
-                        h736 := to_unsigned(0, 1);
-                        h737 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h733 := h734;
+                        else
+                            h733 := h735;
+                        end if;
+                        h736 := unsigned'("00000000000000000000000000000000");
+                        h736 := e_data;
+                        h737 := unsigned'("00000000000000000000000000000000");
+                        h737 := e_data;
                         h738 := unsigned'("00000000000000000000000000000000");
                         h738 := e_data;
-                        h737 := h738(11-1 downto 0);
-                        h739 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h739 := to_unsigned(1, 1);
-                        end if;
-                        h740 := to_unsigned(0, 1);
-                        h740 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h740 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h737, 0) and to_unsigned(1, 11)) = 1) then
-                            h736 := h739;
-                        else
-                            h736 := h740;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h734 := h735;
-                        else
-                            h734 := h736;
-                        end if;
-                        h741 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 16);
+                        h739 := to_unsigned(1, 16);
+                        h740 := to_unsigned(0, 4);
+                        h740 := w_dte_10(5-1 downto 1);
+                        h741 := to_unsigned(0, 16);
+                        h741 := shift_left(h739, to_integer(h740));
                         h742 := to_unsigned(0, 1);
-                        h742 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h742 := to_unsigned(1, 1);
-                        end if;
                         h743 := to_unsigned(0, 1);
-                        h744 := to_unsigned(0, 11);
-                        h745 := unsigned'("00000000000000000000000000000000");
-                        h745 := e_data;
-                        h744 := h745(11-1 downto 0);
-                        h746 := to_unsigned(0, 1);
-                        h746 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h746 := to_unsigned(1, 1);
+                        h743 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h743 := to_unsigned(1, 1);
                         end if;
+                        h744 := to_unsigned(0, 1);
+                        h745 := to_unsigned(0, 11);
+                        h746 := unsigned'("00000000000000000000000000000000");
+                        h746 := e_data;
+                        h745 := h746(11-1 downto 0);
                         h747 := to_unsigned(0, 1);
                         h747 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h747 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
-                            h743 := h746;
-                        else
-                            h743 := h747;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h741 := h742;
-                        else
-                            h741 := h743;
-                        end if;
-                        h748 := to_unsigned(0, 3);
-                        h749 := to_unsigned(0, 3);
-                        h750 := to_unsigned(0, 11);
-                        h751 := unsigned'("00000000000000000000000000000000");
-                        h751 := e_data;
-                        h750 := h751(11-1 downto 0);
-                        if ((shift_right(h750, 0) and to_unsigned(1, 11)) = 1) then
-                            h749 := w_irt_0(37-1 downto 34);
-                        else
-                            h749 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h748 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h748 := h749;
-                        end if;
-                        h752 := to_unsigned(0, 1);
-                        h753 := to_unsigned(0, 1);
-                        h753 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h753 := to_unsigned(1, 1);
-                        end if;
-                        h754 := to_unsigned(0, 1);
-                        h755 := to_unsigned(0, 11);
-                        h756 := unsigned'("00000000000000000000000000000000");
-                        h756 := e_data;
-                        h755 := h756(11-1 downto 0);
-                        h757 := to_unsigned(0, 1);
-                        h757 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h757 := to_unsigned(1, 1);
-                        end if;
-                        h758 := to_unsigned(0, 1);
-                        h758 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h758 := to_unsigned(1, 1);
+                            h748 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h755, 0) and to_unsigned(1, 11)) = 1) then
-                            h754 := h757;
+                        if ((shift_right(h745, 0) and to_unsigned(1, 11)) = 1) then
+                            h744 := h747;
                         else
-                            h754 := h758;
+                            h744 := h748;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h752 := h753;
+                            h742 := h743;
                         else
-                            h752 := h754;
+                            h742 := h744;
                         end if;
-                        h759 := to_unsigned(0, 1);
-                        h760 := to_unsigned(0, 1);
-                        h760 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h760 := to_unsigned(1, 1);
+                            h750 := to_unsigned(1, 1);
                         end if;
-                        h761 := to_unsigned(0, 1);
-                        h762 := to_unsigned(0, 11);
-                        h763 := unsigned'("00000000000000000000000000000000");
-                        h763 := e_data;
-                        h762 := h763(11-1 downto 0);
-                        h764 := to_unsigned(0, 1);
-                        h764 := to_unsigned(0, 1);
+                        h751 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 11);
+                        h753 := unsigned'("00000000000000000000000000000000");
+                        h753 := e_data;
+                        h752 := h753(11-1 downto 0);
+                        h754 := to_unsigned(0, 1);
+                        h754 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h764 := to_unsigned(1, 1);
+                            h754 := to_unsigned(1, 1);
                         end if;
-                        h765 := to_unsigned(0, 1);
-                        h765 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h755 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h752, 0) and to_unsigned(1, 11)) = 1) then
+                            h751 := h754;
+                        else
+                            h751 := h755;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h749 := h750;
+                        else
+                            h749 := h751;
+                        end if;
+                        h756 := to_unsigned(0, 3);
+                        h757 := to_unsigned(0, 3);
+                        h758 := to_unsigned(0, 11);
+                        h759 := unsigned'("00000000000000000000000000000000");
+                        h759 := e_data;
+                        h758 := h759(11-1 downto 0);
+                        if ((shift_right(h758, 0) and to_unsigned(1, 11)) = 1) then
+                            h757 := w_irt_0(37-1 downto 34);
+                        else
+                            h757 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h756 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h756 := h757;
+                        end if;
+                        h760 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h761 := to_unsigned(1, 1);
+                        end if;
+                        h762 := to_unsigned(0, 1);
+                        h763 := to_unsigned(0, 11);
+                        h764 := unsigned'("00000000000000000000000000000000");
+                        h764 := e_data;
+                        h763 := h764(11-1 downto 0);
+                        h765 := to_unsigned(0, 1);
+                        h765 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h765 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h762, 0) and to_unsigned(1, 11)) = 1) then
-                            h761 := h764;
+                        h766 := to_unsigned(0, 1);
+                        h766 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h766 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h763, 0) and to_unsigned(1, 11)) = 1) then
+                            h762 := h765;
                         else
-                            h761 := h765;
+                            h762 := h766;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h759 := h760;
+                            h760 := h761;
                         else
-                            h759 := h761;
+                            h760 := h762;
                         end if;
-                        h766 := to_unsigned(0, 1);
                         h767 := to_unsigned(0, 1);
-                        h767 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h767 := to_unsigned(1, 1);
-                        end if;
                         h768 := to_unsigned(0, 1);
-                        h769 := to_unsigned(0, 11);
-                        h770 := unsigned'("00000000000000000000000000000000");
-                        h770 := e_data;
-                        h769 := h770(11-1 downto 0);
-                        h771 := to_unsigned(0, 1);
-                        h771 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h771 := to_unsigned(1, 1);
+                        h768 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h768 := to_unsigned(1, 1);
                         end if;
+                        h769 := to_unsigned(0, 1);
+                        h770 := to_unsigned(0, 11);
+                        h771 := unsigned'("00000000000000000000000000000000");
+                        h771 := e_data;
+                        h770 := h771(11-1 downto 0);
                         h772 := to_unsigned(0, 1);
                         h772 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h772 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h769, 0) and to_unsigned(1, 11)) = 1) then
-                            h768 := h771;
+                        h773 := to_unsigned(0, 1);
+                        h773 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h773 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h770, 0) and to_unsigned(1, 11)) = 1) then
+                            h769 := h772;
                         else
-                            h768 := h772;
+                            h769 := h773;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h766 := h767;
+                            h767 := h768;
                         else
-                            h766 := h768;
+                            h767 := h769;
                         end if;
-                        h773 := to_unsigned(0, 16);
-                        h773 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h774 := to_unsigned(0, 16);
-                        h774 := to_unsigned(1, 16);
-                        h775 := to_unsigned(0, 4);
-                        h775 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h776 := to_unsigned(0, 16);
-                        h776 := shift_left(h774, to_integer(h775));
-                        h777 := to_unsigned(0, 17);
-                        h777 := ((unsigned'(to_unsigned(0, 1) & h776) + 65536) - 1);
-                        h778 := to_unsigned(0, 16);
-                        h778 := (h773 and h777(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h723(11-1 downto 8) = 0) or (h724(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h725 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h728(11-1 downto 8) = 0) or (h729(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h730(11-1 downto 0)) < h733)) or ((not (((h734 /= 0) and (not (h741 /= 0))) and (h748 <= 1))) and (not ((bool(r_CONTROL(17)) and (h752 /= 0)) and (h759 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h766 /= 0))))) then
-                            h722 := h778;
+                        h774 := to_unsigned(0, 1);
+                        h775 := to_unsigned(0, 1);
+                        h775 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h775 := to_unsigned(1, 1);
+                        end if;
+                        h776 := to_unsigned(0, 1);
+                        h777 := to_unsigned(0, 11);
+                        h778 := unsigned'("00000000000000000000000000000000");
+                        h778 := e_data;
+                        h777 := h778(11-1 downto 0);
+                        h779 := to_unsigned(0, 1);
+                        h779 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h779 := to_unsigned(1, 1);
+                        end if;
+                        h780 := to_unsigned(0, 1);
+                        h780 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h780 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h777, 0) and to_unsigned(1, 11)) = 1) then
+                            h776 := h779;
                         else
-                            h722 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h776 := h780;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h722 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h774 := h775;
+                        else
+                            h774 := h776;
+                        end if;
+                        h781 := to_unsigned(0, 16);
+                        h781 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h782 := to_unsigned(0, 16);
+                        h782 := to_unsigned(1, 16);
+                        h783 := to_unsigned(0, 4);
+                        h783 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h784 := to_unsigned(0, 16);
+                        h784 := shift_left(h782, to_integer(h783));
+                        h785 := to_unsigned(0, 17);
+                        h785 := ((unsigned'(to_unsigned(0, 1) & h784) + 65536) - 1);
+                        h786 := to_unsigned(0, 16);
+                        h786 := (h781 and h785(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h731(11-1 downto 8) = 0) or (h732(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h733 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h736(11-1 downto 8) = 0) or (h737(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h738(11-1 downto 0)) < h741)) or ((not (((h742 /= 0) and (not (h749 /= 0))) and (h756 <= 1))) and (not ((bool(r_CONTROL(17)) and (h760 /= 0)) and (h767 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h774 /= 0))))) then
+                            h730 := h786;
+                        else
+                            h730 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h730 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -7987,8 +8135,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h890 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) then
-                        status <= to_unsigned(14, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h898 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7998,462 +8146,462 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h779 := to_unsigned(0, 1);
-                        h780 := unsigned'("00000000000000000000000000000000");
-                        h780 := e_data;
-                        h781 := unsigned'("00000000000000000000000000000000");
-                        h781 := e_data;
-                        h782 := to_unsigned(0, 1);
-                        h783 := to_unsigned(0, 1);
-                        h783 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h783 := to_unsigned(1, 1);
-                        end if;
-                        h784 := to_unsigned(0, 1);
-                        h784 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h784 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h782 := h783;
-                        else
-                            h782 := h784;
-                        end if;
-                        h785 := unsigned'("00000000000000000000000000000000");
-                        h785 := e_data;
-                        h786 := unsigned'("00000000000000000000000000000000");
-                        h786 := e_data;
-                        h787 := unsigned'("00000000000000000000000000000000");
-                        h787 := e_data;
-                        h788 := to_unsigned(0, 16);
-                        h788 := to_unsigned(1, 16);
-                        h789 := to_unsigned(0, 4);
-                        h789 := w_dte_10(5-1 downto 1);
-                        h790 := to_unsigned(0, 16);
-                        h790 := shift_left(h788, to_integer(h789));
+                        h787 := to_unsigned(0, 1);
+                        h788 := unsigned'("00000000000000000000000000000000");
+                        h788 := e_data;
+                        h789 := unsigned'("00000000000000000000000000000000");
+                        h789 := e_data;
+                        h790 := to_unsigned(0, 1);
                         h791 := to_unsigned(0, 1);
+                        h791 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h791 := to_unsigned(1, 1);
+                        end if;
                         h792 := to_unsigned(0, 1);
                         h792 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h792 := to_unsigned(1, 1);
                         end if;
-                        h793 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h790 := h791;
+                        else
+                            h790 := h792;
+                        end if;
+                        h793 := unsigned'("00000000000000000000000000000000");
+                        h793 := e_data;
+                        h794 := unsigned'("00000000000000000000000000000000");
+                        h794 := e_data;
                         h795 := unsigned'("00000000000000000000000000000000");
                         h795 := e_data;
-                        h794 := h795(11-1 downto 0);
-                        h796 := to_unsigned(0, 1);
-                        h796 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h796 := to_unsigned(1, 1);
-                        end if;
-                        h797 := to_unsigned(0, 1);
-                        h797 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h797 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h794, 0) and to_unsigned(1, 11)) = 1) then
-                            h793 := h796;
-                        else
-                            h793 := h797;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h791 := h792;
-                        else
-                            h791 := h793;
-                        end if;
-                        h798 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 16);
+                        h796 := to_unsigned(1, 16);
+                        h797 := to_unsigned(0, 4);
+                        h797 := w_dte_10(5-1 downto 1);
+                        h798 := to_unsigned(0, 16);
+                        h798 := shift_left(h796, to_integer(h797));
                         h799 := to_unsigned(0, 1);
-                        h799 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h799 := to_unsigned(1, 1);
-                        end if;
                         h800 := to_unsigned(0, 1);
-                        h801 := to_unsigned(0, 11);
-                        h802 := unsigned'("00000000000000000000000000000000");
-                        h802 := e_data;
-                        h801 := h802(11-1 downto 0);
-                        h803 := to_unsigned(0, 1);
-                        h803 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h803 := to_unsigned(1, 1);
+                        h800 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h800 := to_unsigned(1, 1);
                         end if;
+                        h801 := to_unsigned(0, 1);
+                        h802 := to_unsigned(0, 11);
+                        h803 := unsigned'("00000000000000000000000000000000");
+                        h803 := e_data;
+                        h802 := h803(11-1 downto 0);
                         h804 := to_unsigned(0, 1);
                         h804 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h804 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h801, 0) and to_unsigned(1, 11)) = 1) then
-                            h800 := h803;
-                        else
-                            h800 := h804;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h798 := h799;
-                        else
-                            h798 := h800;
-                        end if;
-                        h805 := to_unsigned(0, 3);
-                        h806 := to_unsigned(0, 3);
-                        h807 := to_unsigned(0, 11);
-                        h808 := unsigned'("00000000000000000000000000000000");
-                        h808 := e_data;
-                        h807 := h808(11-1 downto 0);
-                        if ((shift_right(h807, 0) and to_unsigned(1, 11)) = 1) then
-                            h806 := w_irt_0(37-1 downto 34);
-                        else
-                            h806 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h805 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h805 := h806;
-                        end if;
-                        h809 := to_unsigned(0, 1);
-                        h810 := to_unsigned(0, 1);
-                        h810 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h810 := to_unsigned(1, 1);
-                        end if;
-                        h811 := to_unsigned(0, 1);
-                        h812 := to_unsigned(0, 11);
-                        h813 := unsigned'("00000000000000000000000000000000");
-                        h813 := e_data;
-                        h812 := h813(11-1 downto 0);
-                        h814 := to_unsigned(0, 1);
-                        h814 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h814 := to_unsigned(1, 1);
-                        end if;
-                        h815 := to_unsigned(0, 1);
-                        h815 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h815 := to_unsigned(1, 1);
+                            h805 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h812, 0) and to_unsigned(1, 11)) = 1) then
-                            h811 := h814;
+                        if ((shift_right(h802, 0) and to_unsigned(1, 11)) = 1) then
+                            h801 := h804;
                         else
-                            h811 := h815;
+                            h801 := h805;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h809 := h810;
+                            h799 := h800;
                         else
-                            h809 := h811;
+                            h799 := h801;
                         end if;
-                        h816 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
+                        h806 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h817 := to_unsigned(1, 1);
+                            h807 := to_unsigned(1, 1);
                         end if;
-                        h818 := to_unsigned(0, 1);
-                        h819 := to_unsigned(0, 11);
-                        h820 := unsigned'("00000000000000000000000000000000");
-                        h820 := e_data;
-                        h819 := h820(11-1 downto 0);
-                        h821 := to_unsigned(0, 1);
-                        h821 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 11);
+                        h810 := unsigned'("00000000000000000000000000000000");
+                        h810 := e_data;
+                        h809 := h810(11-1 downto 0);
+                        h811 := to_unsigned(0, 1);
+                        h811 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h821 := to_unsigned(1, 1);
+                            h811 := to_unsigned(1, 1);
                         end if;
-                        h822 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h812 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h809, 0) and to_unsigned(1, 11)) = 1) then
+                            h808 := h811;
+                        else
+                            h808 := h812;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h806 := h807;
+                        else
+                            h806 := h808;
+                        end if;
+                        h813 := to_unsigned(0, 3);
+                        h814 := to_unsigned(0, 3);
+                        h815 := to_unsigned(0, 11);
+                        h816 := unsigned'("00000000000000000000000000000000");
+                        h816 := e_data;
+                        h815 := h816(11-1 downto 0);
+                        if ((shift_right(h815, 0) and to_unsigned(1, 11)) = 1) then
+                            h814 := w_irt_0(37-1 downto 34);
+                        else
+                            h814 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h813 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h813 := h814;
+                        end if;
+                        h817 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h818 := to_unsigned(1, 1);
+                        end if;
+                        h819 := to_unsigned(0, 1);
+                        h820 := to_unsigned(0, 11);
+                        h821 := unsigned'("00000000000000000000000000000000");
+                        h821 := e_data;
+                        h820 := h821(11-1 downto 0);
+                        h822 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h822 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h819, 0) and to_unsigned(1, 11)) = 1) then
-                            h818 := h821;
+                        h823 := to_unsigned(0, 1);
+                        h823 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h823 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h820, 0) and to_unsigned(1, 11)) = 1) then
+                            h819 := h822;
                         else
-                            h818 := h822;
+                            h819 := h823;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h816 := h817;
+                            h817 := h818;
                         else
-                            h816 := h818;
+                            h817 := h819;
                         end if;
-                        h823 := to_unsigned(0, 1);
                         h824 := to_unsigned(0, 1);
-                        h824 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h824 := to_unsigned(1, 1);
-                        end if;
                         h825 := to_unsigned(0, 1);
-                        h826 := to_unsigned(0, 11);
-                        h827 := unsigned'("00000000000000000000000000000000");
-                        h827 := e_data;
-                        h826 := h827(11-1 downto 0);
-                        h828 := to_unsigned(0, 1);
-                        h828 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h828 := to_unsigned(1, 1);
+                        h825 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h825 := to_unsigned(1, 1);
                         end if;
+                        h826 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 11);
+                        h828 := unsigned'("00000000000000000000000000000000");
+                        h828 := e_data;
+                        h827 := h828(11-1 downto 0);
                         h829 := to_unsigned(0, 1);
                         h829 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h829 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h826, 0) and to_unsigned(1, 11)) = 1) then
-                            h825 := h828;
+                        h830 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h830 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h827, 0) and to_unsigned(1, 11)) = 1) then
+                            h826 := h829;
                         else
-                            h825 := h829;
+                            h826 := h830;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h823 := h824;
+                            h824 := h825;
                         else
-                            h823 := h825;
+                            h824 := h826;
                         end if;
-                        h779 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h780(11-1 downto 8) = 0) or (h781(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h782 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h785(11-1 downto 8) = 0) or (h786(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h787(11-1 downto 0)) < h790)) or ((not (((h791 /= 0) and (not (h798 /= 0))) and (h805 <= 1))) and (not ((bool(r_CONTROL(17)) and (h809 /= 0)) and (h816 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h823 /= 0))))) then
-                            h779 := to_unsigned(1, 1);
+                        h831 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h832 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h779;
+                        h833 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 11);
+                        h835 := unsigned'("00000000000000000000000000000000");
+                        h835 := e_data;
+                        h834 := h835(11-1 downto 0);
+                        h836 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h836 := to_unsigned(1, 1);
+                        end if;
+                        h837 := to_unsigned(0, 1);
+                        h837 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h837 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h834, 0) and to_unsigned(1, 11)) = 1) then
+                            h833 := h836;
+                        else
+                            h833 := h837;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h831 := h832;
+                        else
+                            h831 := h833;
+                        end if;
+                        h787 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h788(11-1 downto 8) = 0) or (h789(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h790 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h793(11-1 downto 8) = 0) or (h794(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h795(11-1 downto 0)) < h798)) or ((not (((h799 /= 0) and (not (h806 /= 0))) and (h813 <= 1))) and (not ((bool(r_CONTROL(17)) and (h817 /= 0)) and (h824 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h831 /= 0))))) then
+                            h787 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h787;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h830 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
-                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
-                            h830 := to_unsigned(1, 1);
+                        h838 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 1);
+                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
+                            h838 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h830;
-                        h831 := to_unsigned(0, 1);
-                        h831 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h838;
+                        h839 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h831 := to_unsigned(1, 1);
+                            h839 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h831;
-                        h832 := to_unsigned(0, 1);
-                        h832 := to_unsigned(0, 1);
-                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
-                            h832 := to_unsigned(1, 1);
+                        v_wide(54-1 downto 53) := h839;
+                        h840 := to_unsigned(0, 1);
+                        h840 := to_unsigned(0, 1);
+                        if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
+                            h840 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h832;
+                        v_wide(55-1 downto 54) := h840;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h833 := to_unsigned(0, 16);
-                        h834 := unsigned'("00000000000000000000000000000000");
-                        h834 := e_data;
-                        h835 := unsigned'("00000000000000000000000000000000");
-                        h835 := e_data;
-                        h836 := to_unsigned(0, 1);
-                        h837 := to_unsigned(0, 1);
-                        h837 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h837 := to_unsigned(1, 1);
-                        end if;
-                        h838 := to_unsigned(0, 1);
-                        h838 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h838 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h836 := h837;
-                        else
-                            h836 := h838;
-                        end if;
-                        h839 := unsigned'("00000000000000000000000000000000");
-                        h839 := e_data;
-                        h840 := unsigned'("00000000000000000000000000000000");
-                        h840 := e_data;
-                        h841 := unsigned'("00000000000000000000000000000000");
-                        h841 := e_data;
-                        h842 := to_unsigned(0, 16);
-                        h842 := to_unsigned(1, 16);
-                        h843 := to_unsigned(0, 4);
-                        h843 := w_dte_10(5-1 downto 1);
-                        h844 := to_unsigned(0, 16);
-                        h844 := shift_left(h842, to_integer(h843));
+                        h841 := to_unsigned(0, 16);
+                        h842 := unsigned'("00000000000000000000000000000000");
+                        h842 := e_data;
+                        h843 := unsigned'("00000000000000000000000000000000");
+                        h843 := e_data;
+                        h844 := to_unsigned(0, 1);
                         h845 := to_unsigned(0, 1);
+                        h845 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h845 := to_unsigned(1, 1);
+                        end if;
                         h846 := to_unsigned(0, 1);
                         h846 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h846 := to_unsigned(1, 1);
                         end if;
-                        h847 := to_unsigned(0, 1);
-                        h848 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h844 := h845;
+                        else
+                            h844 := h846;
+                        end if;
+                        h847 := unsigned'("00000000000000000000000000000000");
+                        h847 := e_data;
+                        h848 := unsigned'("00000000000000000000000000000000");
+                        h848 := e_data;
                         h849 := unsigned'("00000000000000000000000000000000");
                         h849 := e_data;
-                        h848 := h849(11-1 downto 0);
-                        h850 := to_unsigned(0, 1);
-                        h850 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h850 := to_unsigned(1, 1);
-                        end if;
-                        h851 := to_unsigned(0, 1);
-                        h851 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h851 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h848, 0) and to_unsigned(1, 11)) = 1) then
-                            h847 := h850;
-                        else
-                            h847 := h851;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h845 := h846;
-                        else
-                            h845 := h847;
-                        end if;
-                        h852 := to_unsigned(0, 1);
+                        h850 := to_unsigned(0, 16);
+                        h850 := to_unsigned(1, 16);
+                        h851 := to_unsigned(0, 4);
+                        h851 := w_dte_10(5-1 downto 1);
+                        h852 := to_unsigned(0, 16);
+                        h852 := shift_left(h850, to_integer(h851));
                         h853 := to_unsigned(0, 1);
-                        h853 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h853 := to_unsigned(1, 1);
-                        end if;
                         h854 := to_unsigned(0, 1);
-                        h855 := to_unsigned(0, 11);
-                        h856 := unsigned'("00000000000000000000000000000000");
-                        h856 := e_data;
-                        h855 := h856(11-1 downto 0);
-                        h857 := to_unsigned(0, 1);
-                        h857 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h857 := to_unsigned(1, 1);
+                        h854 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h854 := to_unsigned(1, 1);
                         end if;
+                        h855 := to_unsigned(0, 1);
+                        h856 := to_unsigned(0, 11);
+                        h857 := unsigned'("00000000000000000000000000000000");
+                        h857 := e_data;
+                        h856 := h857(11-1 downto 0);
                         h858 := to_unsigned(0, 1);
                         h858 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h858 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h855, 0) and to_unsigned(1, 11)) = 1) then
-                            h854 := h857;
-                        else
-                            h854 := h858;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h852 := h853;
-                        else
-                            h852 := h854;
-                        end if;
-                        h859 := to_unsigned(0, 3);
-                        h860 := to_unsigned(0, 3);
-                        h861 := to_unsigned(0, 11);
-                        h862 := unsigned'("00000000000000000000000000000000");
-                        h862 := e_data;
-                        h861 := h862(11-1 downto 0);
-                        if ((shift_right(h861, 0) and to_unsigned(1, 11)) = 1) then
-                            h860 := w_irt_0(37-1 downto 34);
-                        else
-                            h860 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h859 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h859 := h860;
-                        end if;
-                        h863 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h864 := to_unsigned(1, 1);
-                        end if;
-                        h865 := to_unsigned(0, 1);
-                        h866 := to_unsigned(0, 11);
-                        h867 := unsigned'("00000000000000000000000000000000");
-                        h867 := e_data;
-                        h866 := h867(11-1 downto 0);
-                        h868 := to_unsigned(0, 1);
-                        h868 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h868 := to_unsigned(1, 1);
-                        end if;
-                        h869 := to_unsigned(0, 1);
-                        h869 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h869 := to_unsigned(1, 1);
+                            h859 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h866, 0) and to_unsigned(1, 11)) = 1) then
-                            h865 := h868;
+                        if ((shift_right(h856, 0) and to_unsigned(1, 11)) = 1) then
+                            h855 := h858;
                         else
-                            h865 := h869;
+                            h855 := h859;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h863 := h864;
+                            h853 := h854;
                         else
-                            h863 := h865;
+                            h853 := h855;
                         end if;
-                        h870 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
+                        h860 := to_unsigned(0, 1);
+                        h861 := to_unsigned(0, 1);
+                        h861 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h871 := to_unsigned(1, 1);
+                            h861 := to_unsigned(1, 1);
                         end if;
-                        h872 := to_unsigned(0, 1);
-                        h873 := to_unsigned(0, 11);
-                        h874 := unsigned'("00000000000000000000000000000000");
-                        h874 := e_data;
-                        h873 := h874(11-1 downto 0);
-                        h875 := to_unsigned(0, 1);
-                        h875 := to_unsigned(0, 1);
+                        h862 := to_unsigned(0, 1);
+                        h863 := to_unsigned(0, 11);
+                        h864 := unsigned'("00000000000000000000000000000000");
+                        h864 := e_data;
+                        h863 := h864(11-1 downto 0);
+                        h865 := to_unsigned(0, 1);
+                        h865 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h875 := to_unsigned(1, 1);
+                            h865 := to_unsigned(1, 1);
                         end if;
-                        h876 := to_unsigned(0, 1);
-                        h876 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h866 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h863, 0) and to_unsigned(1, 11)) = 1) then
+                            h862 := h865;
+                        else
+                            h862 := h866;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h860 := h861;
+                        else
+                            h860 := h862;
+                        end if;
+                        h867 := to_unsigned(0, 3);
+                        h868 := to_unsigned(0, 3);
+                        h869 := to_unsigned(0, 11);
+                        h870 := unsigned'("00000000000000000000000000000000");
+                        h870 := e_data;
+                        h869 := h870(11-1 downto 0);
+                        if ((shift_right(h869, 0) and to_unsigned(1, 11)) = 1) then
+                            h868 := w_irt_0(37-1 downto 34);
+                        else
+                            h868 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h867 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h867 := h868;
+                        end if;
+                        h871 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h872 := to_unsigned(1, 1);
+                        end if;
+                        h873 := to_unsigned(0, 1);
+                        h874 := to_unsigned(0, 11);
+                        h875 := unsigned'("00000000000000000000000000000000");
+                        h875 := e_data;
+                        h874 := h875(11-1 downto 0);
+                        h876 := to_unsigned(0, 1);
+                        h876 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h876 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h873, 0) and to_unsigned(1, 11)) = 1) then
-                            h872 := h875;
+                        h877 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h877 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h874, 0) and to_unsigned(1, 11)) = 1) then
+                            h873 := h876;
                         else
-                            h872 := h876;
+                            h873 := h877;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h870 := h871;
+                            h871 := h872;
                         else
-                            h870 := h872;
+                            h871 := h873;
                         end if;
-                        h877 := to_unsigned(0, 1);
                         h878 := to_unsigned(0, 1);
-                        h878 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h878 := to_unsigned(1, 1);
-                        end if;
                         h879 := to_unsigned(0, 1);
-                        h880 := to_unsigned(0, 11);
-                        h881 := unsigned'("00000000000000000000000000000000");
-                        h881 := e_data;
-                        h880 := h881(11-1 downto 0);
-                        h882 := to_unsigned(0, 1);
-                        h882 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h882 := to_unsigned(1, 1);
+                        h879 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h879 := to_unsigned(1, 1);
                         end if;
+                        h880 := to_unsigned(0, 1);
+                        h881 := to_unsigned(0, 11);
+                        h882 := unsigned'("00000000000000000000000000000000");
+                        h882 := e_data;
+                        h881 := h882(11-1 downto 0);
                         h883 := to_unsigned(0, 1);
                         h883 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h883 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h880, 0) and to_unsigned(1, 11)) = 1) then
-                            h879 := h882;
+                        h884 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h884 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h881, 0) and to_unsigned(1, 11)) = 1) then
+                            h880 := h883;
                         else
-                            h879 := h883;
+                            h880 := h884;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h877 := h878;
+                            h878 := h879;
                         else
-                            h877 := h879;
+                            h878 := h880;
                         end if;
-                        h884 := to_unsigned(0, 16);
-                        h884 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h885 := to_unsigned(0, 16);
-                        h885 := to_unsigned(1, 16);
-                        h886 := to_unsigned(0, 4);
-                        h886 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h887 := to_unsigned(0, 16);
-                        h887 := shift_left(h885, to_integer(h886));
-                        h888 := to_unsigned(0, 17);
-                        h888 := ((unsigned'(to_unsigned(0, 1) & h887) + 65536) - 1);
-                        h889 := to_unsigned(0, 16);
-                        h889 := (h884 and h888(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h834(11-1 downto 8) = 0) or (h835(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h836 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h839(11-1 downto 8) = 0) or (h840(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h841(11-1 downto 0)) < h844)) or ((not (((h845 /= 0) and (not (h852 /= 0))) and (h859 <= 1))) and (not ((bool(r_CONTROL(17)) and (h863 /= 0)) and (h870 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h877 /= 0))))) then
-                            h833 := h889;
+                        h885 := to_unsigned(0, 1);
+                        h886 := to_unsigned(0, 1);
+                        h886 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h886 := to_unsigned(1, 1);
+                        end if;
+                        h887 := to_unsigned(0, 1);
+                        h888 := to_unsigned(0, 11);
+                        h889 := unsigned'("00000000000000000000000000000000");
+                        h889 := e_data;
+                        h888 := h889(11-1 downto 0);
+                        h890 := to_unsigned(0, 1);
+                        h890 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h890 := to_unsigned(1, 1);
+                        end if;
+                        h891 := to_unsigned(0, 1);
+                        h891 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h891 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h888, 0) and to_unsigned(1, 11)) = 1) then
+                            h887 := h890;
                         else
-                            h833 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h887 := h891;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h833 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h885 := h886;
+                        else
+                            h885 := h887;
+                        end if;
+                        h892 := to_unsigned(0, 16);
+                        h892 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h893 := to_unsigned(0, 16);
+                        h893 := to_unsigned(1, 16);
+                        h894 := to_unsigned(0, 4);
+                        h894 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h895 := to_unsigned(0, 16);
+                        h895 := shift_left(h893, to_integer(h894));
+                        h896 := to_unsigned(0, 17);
+                        h896 := ((unsigned'(to_unsigned(0, 1) & h895) + 65536) - 1);
+                        h897 := to_unsigned(0, 16);
+                        h897 := (h892 and h896(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h842(11-1 downto 8) = 0) or (h843(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h844 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h847(11-1 downto 8) = 0) or (h848(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h849(11-1 downto 0)) < h852)) or ((not (((h853 /= 0) and (not (h860 /= 0))) and (h867 <= 1))) and (not ((bool(r_CONTROL(17)) and (h871 /= 0)) and (h878 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h885 /= 0))))) then
+                            h841 := h897;
+                        else
+                            h841 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h841 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8463,25 +8611,25 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h893 := unsigned'("00000000000000000000000000000000");
-                        h893 := e_data;
-                        rec_vector <= h893(8-1 downto 0);
-                        h894 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h894 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h894(20-1 downto 12));
-                        h895 := to_unsigned(0, 1);
-                        h895 := to_unsigned(0, 1);
+                        h901 := unsigned'("00000000000000000000000000000000");
+                        h901 := e_data;
+                        rec_vector <= h901(8-1 downto 0);
+                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h902 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h902(20-1 downto 12));
+                        h903 := to_unsigned(0, 1);
+                        h903 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h895 := to_unsigned(1, 1);
+                            h903 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h895;
-                        h896 := unsigned'("00000000000000000000000000000000");
-                        h896 := e_data;
-                        rec_int_type <= h896(11-1 downto 8);
+                        rec_dest_mode <= h903;
+                        h904 := unsigned'("00000000000000000000000000000000");
+                        h904 := e_data;
+                        rec_int_type <= h904(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8496,26 +8644,26 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h901 /= 0)) then
-                        status <= to_unsigned(16, 8);
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h909 /= 0)) then
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h897 := unsigned'("00000000000000000000000000000000");
-                        h897 := e_data;
-                        rec_vector <= h897(8-1 downto 0);
-                        h898 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h898 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h898(20-1 downto 12));
-                        h899 := to_unsigned(0, 1);
-                        h899 := to_unsigned(0, 1);
+                        h905 := unsigned'("00000000000000000000000000000000");
+                        h905 := e_data;
+                        rec_vector <= h905(8-1 downto 0);
+                        h906 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h906 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h906(20-1 downto 12));
+                        h907 := to_unsigned(0, 1);
+                        h907 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h899 := to_unsigned(1, 1);
+                            h907 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h899;
-                        h900 := unsigned'("00000000000000000000000000000000");
-                        h900 := e_data;
-                        rec_int_type <= h900(11-1 downto 8);
+                        rec_dest_mode <= h907;
+                        h908 := unsigned'("00000000000000000000000000000000");
+                        h908 := e_data;
+                        rec_int_type <= h908(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8531,7 +8679,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((er_irt /= '0') or (er_irt_ga /= '0')) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8541,215 +8689,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h910 := to_unsigned(0, 1);
-                        h911 := unsigned'("00000000000000000000000000000000");
-                        h911 := e_data;
-                        h912 := unsigned'("00000000000000000000000000000000");
-                        h912 := e_data;
-                        h913 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h914 := to_unsigned(1, 1);
-                        end if;
-                        h915 := to_unsigned(0, 1);
-                        h915 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h915 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h913 := h914;
-                        else
-                            h913 := h915;
-                        end if;
-                        h916 := unsigned'("00000000000000000000000000000000");
-                        h916 := e_data;
-                        h917 := unsigned'("00000000000000000000000000000000");
-                        h917 := e_data;
-                        h918 := unsigned'("00000000000000000000000000000000");
-                        h918 := e_data;
-                        h919 := to_unsigned(0, 16);
-                        h919 := to_unsigned(1, 16);
-                        h920 := to_unsigned(0, 4);
-                        h920 := w_dte_10(5-1 downto 1);
-                        h921 := to_unsigned(0, 16);
-                        h921 := shift_left(h919, to_integer(h920));
+                        h918 := to_unsigned(0, 1);
+                        h919 := unsigned'("00000000000000000000000000000000");
+                        h919 := e_data;
+                        h920 := unsigned'("00000000000000000000000000000000");
+                        h920 := e_data;
+                        h921 := to_unsigned(0, 1);
                         h922 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h922 := to_unsigned(1, 1);
+                        end if;
                         h923 := to_unsigned(0, 1);
                         h923 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h923 := to_unsigned(1, 1);
                         end if;
-                        h924 := to_unsigned(0, 1);
-                        h925 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h921 := h922;
+                        else
+                            h921 := h923;
+                        end if;
+                        h924 := unsigned'("00000000000000000000000000000000");
+                        h924 := e_data;
+                        h925 := unsigned'("00000000000000000000000000000000");
+                        h925 := e_data;
                         h926 := unsigned'("00000000000000000000000000000000");
                         h926 := e_data;
-                        h925 := h926(11-1 downto 0);
-                        h927 := to_unsigned(0, 1);
-                        h927 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h927 := to_unsigned(1, 1);
-                        end if;
-                        h928 := to_unsigned(0, 1);
-                        h928 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h928 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h925, 0) and to_unsigned(1, 11)) = 1) then
-                            h924 := h927;
-                        else
-                            h924 := h928;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h922 := h923;
-                        else
-                            h922 := h924;
-                        end if;
-                        h929 := to_unsigned(0, 1);
+                        h927 := to_unsigned(0, 16);
+                        h927 := to_unsigned(1, 16);
+                        h928 := to_unsigned(0, 4);
+                        h928 := w_dte_10(5-1 downto 1);
+                        h929 := to_unsigned(0, 16);
+                        h929 := shift_left(h927, to_integer(h928));
                         h930 := to_unsigned(0, 1);
-                        h930 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h930 := to_unsigned(1, 1);
-                        end if;
                         h931 := to_unsigned(0, 1);
-                        h932 := to_unsigned(0, 11);
-                        h933 := unsigned'("00000000000000000000000000000000");
-                        h933 := e_data;
-                        h932 := h933(11-1 downto 0);
-                        h934 := to_unsigned(0, 1);
-                        h934 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h934 := to_unsigned(1, 1);
+                        h931 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h931 := to_unsigned(1, 1);
                         end if;
+                        h932 := to_unsigned(0, 1);
+                        h933 := to_unsigned(0, 11);
+                        h934 := unsigned'("00000000000000000000000000000000");
+                        h934 := e_data;
+                        h933 := h934(11-1 downto 0);
                         h935 := to_unsigned(0, 1);
                         h935 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h935 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h932, 0) and to_unsigned(1, 11)) = 1) then
-                            h931 := h934;
-                        else
-                            h931 := h935;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h929 := h930;
-                        else
-                            h929 := h931;
-                        end if;
-                        h936 := to_unsigned(0, 3);
-                        h937 := to_unsigned(0, 3);
-                        h938 := to_unsigned(0, 11);
-                        h939 := unsigned'("00000000000000000000000000000000");
-                        h939 := e_data;
-                        h938 := h939(11-1 downto 0);
-                        if ((shift_right(h938, 0) and to_unsigned(1, 11)) = 1) then
-                            h937 := w_irt_0(37-1 downto 34);
-                        else
-                            h937 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h936 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h936 := h937;
-                        end if;
-                        h940 := to_unsigned(0, 1);
-                        h941 := to_unsigned(0, 1);
-                        h941 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h941 := to_unsigned(1, 1);
-                        end if;
-                        h942 := to_unsigned(0, 1);
-                        h943 := to_unsigned(0, 11);
-                        h944 := unsigned'("00000000000000000000000000000000");
-                        h944 := e_data;
-                        h943 := h944(11-1 downto 0);
-                        h945 := to_unsigned(0, 1);
-                        h945 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h945 := to_unsigned(1, 1);
-                        end if;
-                        h946 := to_unsigned(0, 1);
-                        h946 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h946 := to_unsigned(1, 1);
+                            h936 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h943, 0) and to_unsigned(1, 11)) = 1) then
-                            h942 := h945;
+                        if ((shift_right(h933, 0) and to_unsigned(1, 11)) = 1) then
+                            h932 := h935;
                         else
-                            h942 := h946;
+                            h932 := h936;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h940 := h941;
+                            h930 := h931;
                         else
-                            h940 := h942;
+                            h930 := h932;
                         end if;
-                        h947 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
+                        h937 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h948 := to_unsigned(1, 1);
+                            h938 := to_unsigned(1, 1);
                         end if;
-                        h949 := to_unsigned(0, 1);
-                        h950 := to_unsigned(0, 11);
-                        h951 := unsigned'("00000000000000000000000000000000");
-                        h951 := e_data;
-                        h950 := h951(11-1 downto 0);
-                        h952 := to_unsigned(0, 1);
-                        h952 := to_unsigned(0, 1);
+                        h939 := to_unsigned(0, 1);
+                        h940 := to_unsigned(0, 11);
+                        h941 := unsigned'("00000000000000000000000000000000");
+                        h941 := e_data;
+                        h940 := h941(11-1 downto 0);
+                        h942 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h952 := to_unsigned(1, 1);
+                            h942 := to_unsigned(1, 1);
                         end if;
-                        h953 := to_unsigned(0, 1);
-                        h953 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h943 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h940, 0) and to_unsigned(1, 11)) = 1) then
+                            h939 := h942;
+                        else
+                            h939 := h943;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h937 := h938;
+                        else
+                            h937 := h939;
+                        end if;
+                        h944 := to_unsigned(0, 3);
+                        h945 := to_unsigned(0, 3);
+                        h946 := to_unsigned(0, 11);
+                        h947 := unsigned'("00000000000000000000000000000000");
+                        h947 := e_data;
+                        h946 := h947(11-1 downto 0);
+                        if ((shift_right(h946, 0) and to_unsigned(1, 11)) = 1) then
+                            h945 := w_irt_0(37-1 downto 34);
+                        else
+                            h945 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h944 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h944 := h945;
+                        end if;
+                        h948 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h949 := to_unsigned(1, 1);
+                        end if;
+                        h950 := to_unsigned(0, 1);
+                        h951 := to_unsigned(0, 11);
+                        h952 := unsigned'("00000000000000000000000000000000");
+                        h952 := e_data;
+                        h951 := h952(11-1 downto 0);
+                        h953 := to_unsigned(0, 1);
+                        h953 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h953 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h950, 0) and to_unsigned(1, 11)) = 1) then
-                            h949 := h952;
+                        h954 := to_unsigned(0, 1);
+                        h954 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h954 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h951, 0) and to_unsigned(1, 11)) = 1) then
+                            h950 := h953;
                         else
-                            h949 := h953;
+                            h950 := h954;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h947 := h948;
+                            h948 := h949;
                         else
-                            h947 := h949;
+                            h948 := h950;
                         end if;
-                        h954 := to_unsigned(0, 1);
                         h955 := to_unsigned(0, 1);
-                        h955 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h955 := to_unsigned(1, 1);
-                        end if;
                         h956 := to_unsigned(0, 1);
-                        h957 := to_unsigned(0, 11);
-                        h958 := unsigned'("00000000000000000000000000000000");
-                        h958 := e_data;
-                        h957 := h958(11-1 downto 0);
-                        h959 := to_unsigned(0, 1);
-                        h959 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h959 := to_unsigned(1, 1);
+                        h956 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h956 := to_unsigned(1, 1);
                         end if;
+                        h957 := to_unsigned(0, 1);
+                        h958 := to_unsigned(0, 11);
+                        h959 := unsigned'("00000000000000000000000000000000");
+                        h959 := e_data;
+                        h958 := h959(11-1 downto 0);
                         h960 := to_unsigned(0, 1);
                         h960 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h960 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h957, 0) and to_unsigned(1, 11)) = 1) then
-                            h956 := h959;
+                        h961 := to_unsigned(0, 1);
+                        h961 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h961 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h958, 0) and to_unsigned(1, 11)) = 1) then
+                            h957 := h960;
                         else
-                            h956 := h960;
+                            h957 := h961;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h954 := h955;
+                            h955 := h956;
                         else
-                            h954 := h956;
+                            h955 := h957;
                         end if;
-                        h910 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h911(11-1 downto 8) = 0) or (h912(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h913 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h916(11-1 downto 8) = 0) or (h917(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h918(11-1 downto 0)) < h921)) or ((not (((h922 /= 0) and (not (h929 /= 0))) and (h936 <= 1))) and (not ((bool(r_CONTROL(17)) and (h940 /= 0)) and (h947 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h954 /= 0))))) then
-                            h910 := to_unsigned(1, 1);
+                        h962 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h963 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h910;
+                        h964 := to_unsigned(0, 1);
+                        h965 := to_unsigned(0, 11);
+                        h966 := unsigned'("00000000000000000000000000000000");
+                        h966 := e_data;
+                        h965 := h966(11-1 downto 0);
+                        h967 := to_unsigned(0, 1);
+                        h967 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h967 := to_unsigned(1, 1);
+                        end if;
+                        h968 := to_unsigned(0, 1);
+                        h968 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h968 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h965, 0) and to_unsigned(1, 11)) = 1) then
+                            h964 := h967;
+                        else
+                            h964 := h968;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h962 := h963;
+                        else
+                            h962 := h964;
+                        end if;
+                        h918 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h919(11-1 downto 8) = 0) or (h920(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h921 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h924(11-1 downto 8) = 0) or (h925(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h926(11-1 downto 0)) < h929)) or ((not (((h930 /= 0) and (not (h937 /= 0))) and (h944 <= 1))) and (not ((bool(r_CONTROL(17)) and (h948 /= 0)) and (h955 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h962 /= 0))))) then
+                            h918 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h918;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -8757,245 +8905,245 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h961 := unsigned'("000000000000000000000000000000000000000000");
-                        h961 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h962 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h962 := (unsigned'(to_unsigned(0, 4) & h961) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h963 := unsigned'("00000000000000000000000000000000");
-                        h963 := e_data;
-                        h964 := to_unsigned(0, 5);
+                        h969 := unsigned'("000000000000000000000000000000000000000000");
+                        h969 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h970 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h970 := (unsigned'(to_unsigned(0, 4) & h969) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h971 := unsigned'("00000000000000000000000000000000");
+                        h971 := e_data;
+                        h972 := to_unsigned(0, 5);
                         if bool(r_CONTROL(17)) then
-                            h964 := to_unsigned(16, 5);
+                            h972 := to_unsigned(16, 5);
                         else
-                            h964 := to_unsigned(4, 5);
+                            h972 := to_unsigned(4, 5);
                         end if;
-                        h965 := to_unsigned(0, 16);
-                        h965 := resize(unsigned'(to_unsigned(0, 5) & h963(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h964), 16);
-                        h966 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h966 := (unsigned'(to_unsigned(0, 1) & h962 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h965));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h966);
-                        h967 := to_unsigned(0, 16);
-                        h968 := unsigned'("00000000000000000000000000000000");
-                        h968 := e_data;
-                        h969 := unsigned'("00000000000000000000000000000000");
-                        h969 := e_data;
-                        h970 := to_unsigned(0, 1);
-                        h971 := to_unsigned(0, 1);
-                        h971 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h971 := to_unsigned(1, 1);
-                        end if;
-                        h972 := to_unsigned(0, 1);
-                        h972 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h972 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h970 := h971;
-                        else
-                            h970 := h972;
-                        end if;
-                        h973 := unsigned'("00000000000000000000000000000000");
-                        h973 := e_data;
-                        h974 := unsigned'("00000000000000000000000000000000");
-                        h974 := e_data;
-                        h975 := unsigned'("00000000000000000000000000000000");
-                        h975 := e_data;
-                        h976 := to_unsigned(0, 16);
-                        h976 := to_unsigned(1, 16);
-                        h977 := to_unsigned(0, 4);
-                        h977 := w_dte_10(5-1 downto 1);
-                        h978 := to_unsigned(0, 16);
-                        h978 := shift_left(h976, to_integer(h977));
+                        h973 := to_unsigned(0, 16);
+                        h973 := resize(unsigned'(to_unsigned(0, 5) & h971(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h972), 16);
+                        h974 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h974 := (unsigned'(to_unsigned(0, 1) & h970 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h973));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h974);
+                        h975 := to_unsigned(0, 16);
+                        h976 := unsigned'("00000000000000000000000000000000");
+                        h976 := e_data;
+                        h977 := unsigned'("00000000000000000000000000000000");
+                        h977 := e_data;
+                        h978 := to_unsigned(0, 1);
                         h979 := to_unsigned(0, 1);
+                        h979 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h979 := to_unsigned(1, 1);
+                        end if;
                         h980 := to_unsigned(0, 1);
                         h980 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h980 := to_unsigned(1, 1);
                         end if;
-                        h981 := to_unsigned(0, 1);
-                        h982 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h978 := h979;
+                        else
+                            h978 := h980;
+                        end if;
+                        h981 := unsigned'("00000000000000000000000000000000");
+                        h981 := e_data;
+                        h982 := unsigned'("00000000000000000000000000000000");
+                        h982 := e_data;
                         h983 := unsigned'("00000000000000000000000000000000");
                         h983 := e_data;
-                        h982 := h983(11-1 downto 0);
-                        h984 := to_unsigned(0, 1);
-                        h984 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h984 := to_unsigned(1, 1);
-                        end if;
-                        h985 := to_unsigned(0, 1);
-                        h985 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h985 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h982, 0) and to_unsigned(1, 11)) = 1) then
-                            h981 := h984;
-                        else
-                            h981 := h985;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h979 := h980;
-                        else
-                            h979 := h981;
-                        end if;
-                        h986 := to_unsigned(0, 1);
+                        h984 := to_unsigned(0, 16);
+                        h984 := to_unsigned(1, 16);
+                        h985 := to_unsigned(0, 4);
+                        h985 := w_dte_10(5-1 downto 1);
+                        h986 := to_unsigned(0, 16);
+                        h986 := shift_left(h984, to_integer(h985));
                         h987 := to_unsigned(0, 1);
-                        h987 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h987 := to_unsigned(1, 1);
-                        end if;
                         h988 := to_unsigned(0, 1);
-                        h989 := to_unsigned(0, 11);
-                        h990 := unsigned'("00000000000000000000000000000000");
-                        h990 := e_data;
-                        h989 := h990(11-1 downto 0);
-                        h991 := to_unsigned(0, 1);
-                        h991 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h991 := to_unsigned(1, 1);
+                        h988 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h988 := to_unsigned(1, 1);
                         end if;
+                        h989 := to_unsigned(0, 1);
+                        h990 := to_unsigned(0, 11);
+                        h991 := unsigned'("00000000000000000000000000000000");
+                        h991 := e_data;
+                        h990 := h991(11-1 downto 0);
                         h992 := to_unsigned(0, 1);
                         h992 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h992 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h989, 0) and to_unsigned(1, 11)) = 1) then
-                            h988 := h991;
-                        else
-                            h988 := h992;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h986 := h987;
-                        else
-                            h986 := h988;
-                        end if;
-                        h993 := to_unsigned(0, 3);
-                        h994 := to_unsigned(0, 3);
-                        h995 := to_unsigned(0, 11);
-                        h996 := unsigned'("00000000000000000000000000000000");
-                        h996 := e_data;
-                        h995 := h996(11-1 downto 0);
-                        if ((shift_right(h995, 0) and to_unsigned(1, 11)) = 1) then
-                            h994 := w_irt_0(37-1 downto 34);
-                        else
-                            h994 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h993 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h993 := h994;
-                        end if;
-                        h997 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h998 := to_unsigned(1, 1);
-                        end if;
-                        h999 := to_unsigned(0, 1);
-                        h1000 := to_unsigned(0, 11);
-                        h1001 := unsigned'("00000000000000000000000000000000");
-                        h1001 := e_data;
-                        h1000 := h1001(11-1 downto 0);
-                        h1002 := to_unsigned(0, 1);
-                        h1002 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1002 := to_unsigned(1, 1);
-                        end if;
-                        h1003 := to_unsigned(0, 1);
-                        h1003 := to_unsigned(0, 1);
+                        h993 := to_unsigned(0, 1);
+                        h993 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1003 := to_unsigned(1, 1);
+                            h993 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1000, 0) and to_unsigned(1, 11)) = 1) then
-                            h999 := h1002;
+                        if ((shift_right(h990, 0) and to_unsigned(1, 11)) = 1) then
+                            h989 := h992;
                         else
-                            h999 := h1003;
+                            h989 := h993;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h997 := h998;
+                            h987 := h988;
                         else
-                            h997 := h999;
+                            h987 := h989;
                         end if;
-                        h1004 := to_unsigned(0, 1);
-                        h1005 := to_unsigned(0, 1);
-                        h1005 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1005 := to_unsigned(1, 1);
+                            h995 := to_unsigned(1, 1);
                         end if;
-                        h1006 := to_unsigned(0, 1);
-                        h1007 := to_unsigned(0, 11);
-                        h1008 := unsigned'("00000000000000000000000000000000");
-                        h1008 := e_data;
-                        h1007 := h1008(11-1 downto 0);
-                        h1009 := to_unsigned(0, 1);
-                        h1009 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
+                        h997 := to_unsigned(0, 11);
+                        h998 := unsigned'("00000000000000000000000000000000");
+                        h998 := e_data;
+                        h997 := h998(11-1 downto 0);
+                        h999 := to_unsigned(0, 1);
+                        h999 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1009 := to_unsigned(1, 1);
+                            h999 := to_unsigned(1, 1);
                         end if;
-                        h1010 := to_unsigned(0, 1);
-                        h1010 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h1000 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h997, 0) and to_unsigned(1, 11)) = 1) then
+                            h996 := h999;
+                        else
+                            h996 := h1000;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h994 := h995;
+                        else
+                            h994 := h996;
+                        end if;
+                        h1001 := to_unsigned(0, 3);
+                        h1002 := to_unsigned(0, 3);
+                        h1003 := to_unsigned(0, 11);
+                        h1004 := unsigned'("00000000000000000000000000000000");
+                        h1004 := e_data;
+                        h1003 := h1004(11-1 downto 0);
+                        if ((shift_right(h1003, 0) and to_unsigned(1, 11)) = 1) then
+                            h1002 := w_irt_0(37-1 downto 34);
+                        else
+                            h1002 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1001 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1001 := h1002;
+                        end if;
+                        h1005 := to_unsigned(0, 1);
+                        h1006 := to_unsigned(0, 1);
+                        h1006 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1006 := to_unsigned(1, 1);
+                        end if;
+                        h1007 := to_unsigned(0, 1);
+                        h1008 := to_unsigned(0, 11);
+                        h1009 := unsigned'("00000000000000000000000000000000");
+                        h1009 := e_data;
+                        h1008 := h1009(11-1 downto 0);
+                        h1010 := to_unsigned(0, 1);
+                        h1010 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1010 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1007, 0) and to_unsigned(1, 11)) = 1) then
-                            h1006 := h1009;
+                        h1011 := to_unsigned(0, 1);
+                        h1011 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1011 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1008, 0) and to_unsigned(1, 11)) = 1) then
+                            h1007 := h1010;
                         else
-                            h1006 := h1010;
+                            h1007 := h1011;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1004 := h1005;
+                            h1005 := h1006;
                         else
-                            h1004 := h1006;
+                            h1005 := h1007;
                         end if;
-                        h1011 := to_unsigned(0, 1);
                         h1012 := to_unsigned(0, 1);
-                        h1012 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1012 := to_unsigned(1, 1);
-                        end if;
                         h1013 := to_unsigned(0, 1);
-                        h1014 := to_unsigned(0, 11);
-                        h1015 := unsigned'("00000000000000000000000000000000");
-                        h1015 := e_data;
-                        h1014 := h1015(11-1 downto 0);
-                        h1016 := to_unsigned(0, 1);
-                        h1016 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1016 := to_unsigned(1, 1);
+                        h1013 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1013 := to_unsigned(1, 1);
                         end if;
+                        h1014 := to_unsigned(0, 1);
+                        h1015 := to_unsigned(0, 11);
+                        h1016 := unsigned'("00000000000000000000000000000000");
+                        h1016 := e_data;
+                        h1015 := h1016(11-1 downto 0);
                         h1017 := to_unsigned(0, 1);
                         h1017 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h1017 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1014, 0) and to_unsigned(1, 11)) = 1) then
-                            h1013 := h1016;
+                        h1018 := to_unsigned(0, 1);
+                        h1018 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1018 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1015, 0) and to_unsigned(1, 11)) = 1) then
+                            h1014 := h1017;
                         else
-                            h1013 := h1017;
+                            h1014 := h1018;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1011 := h1012;
+                            h1012 := h1013;
                         else
-                            h1011 := h1013;
+                            h1012 := h1014;
                         end if;
-                        h1018 := to_unsigned(0, 16);
-                        h1018 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1019 := to_unsigned(0, 16);
-                        h1019 := to_unsigned(1, 16);
-                        h1020 := to_unsigned(0, 4);
-                        h1020 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1021 := to_unsigned(0, 16);
-                        h1021 := shift_left(h1019, to_integer(h1020));
-                        h1022 := to_unsigned(0, 17);
-                        h1022 := ((unsigned'(to_unsigned(0, 1) & h1021) + 65536) - 1);
-                        h1023 := to_unsigned(0, 16);
-                        h1023 := (h1018 and h1022(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h968(11-1 downto 8) = 0) or (h969(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h970 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h973(11-1 downto 8) = 0) or (h974(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h975(11-1 downto 0)) < h978)) or ((not (((h979 /= 0) and (not (h986 /= 0))) and (h993 <= 1))) and (not ((bool(r_CONTROL(17)) and (h997 /= 0)) and (h1004 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1011 /= 0))))) then
-                            h967 := h1023;
+                        h1019 := to_unsigned(0, 1);
+                        h1020 := to_unsigned(0, 1);
+                        h1020 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1020 := to_unsigned(1, 1);
+                        end if;
+                        h1021 := to_unsigned(0, 1);
+                        h1022 := to_unsigned(0, 11);
+                        h1023 := unsigned'("00000000000000000000000000000000");
+                        h1023 := e_data;
+                        h1022 := h1023(11-1 downto 0);
+                        h1024 := to_unsigned(0, 1);
+                        h1024 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1024 := to_unsigned(1, 1);
+                        end if;
+                        h1025 := to_unsigned(0, 1);
+                        h1025 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1025 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1022, 0) and to_unsigned(1, 11)) = 1) then
+                            h1021 := h1024;
                         else
-                            h967 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1021 := h1025;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h967 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h1019 := h1020;
+                        else
+                            h1019 := h1021;
+                        end if;
+                        h1026 := to_unsigned(0, 16);
+                        h1026 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1027 := to_unsigned(0, 16);
+                        h1027 := to_unsigned(1, 16);
+                        h1028 := to_unsigned(0, 4);
+                        h1028 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1029 := to_unsigned(0, 16);
+                        h1029 := shift_left(h1027, to_integer(h1028));
+                        h1030 := to_unsigned(0, 17);
+                        h1030 := ((unsigned'(to_unsigned(0, 1) & h1029) + 65536) - 1);
+                        h1031 := to_unsigned(0, 16);
+                        h1031 := (h1026 and h1030(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h976(11-1 downto 8) = 0) or (h977(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h978 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h981(11-1 downto 8) = 0) or (h982(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h983(11-1 downto 0)) < h986)) or ((not (((h987 /= 0) and (not (h994 /= 0))) and (h1001 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1005 /= 0)) and (h1012 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1019 /= 0))))) then
+                            h975 := h1031;
+                        else
+                            h975 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h975 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9004,128 +9152,128 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1051(11-1 downto 8) = 0) or (h1052(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1053(11-1 downto 0)) < h1056)) and (((h1057 /= 0) and (not (h1064 /= 0))) and (h1071 <= 1))) then
-                        status <= to_unsigned(18, 8);
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1059(11-1 downto 8) = 0) or (h1060(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1061(11-1 downto 0)) < h1064)) and (((h1065 /= 0) and (not (h1072 /= 0))) and (h1079 <= 1))) then
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h1024 := to_unsigned(0, 8);
-                        h1025 := to_unsigned(0, 8);
-                        h1026 := to_unsigned(0, 11);
-                        h1027 := unsigned'("00000000000000000000000000000000");
-                        h1027 := e_data;
-                        h1026 := h1027(11-1 downto 0);
-                        if ((shift_right(h1026, 0) and to_unsigned(1, 11)) = 1) then
-                            h1025 := w_irt_0(56-1 downto 48);
+                        h1032 := to_unsigned(0, 8);
+                        h1033 := to_unsigned(0, 8);
+                        h1034 := to_unsigned(0, 11);
+                        h1035 := unsigned'("00000000000000000000000000000000");
+                        h1035 := e_data;
+                        h1034 := h1035(11-1 downto 0);
+                        if ((shift_right(h1034, 0) and to_unsigned(1, 11)) = 1) then
+                            h1033 := w_irt_0(56-1 downto 48);
                         else
-                            h1025 := w_irt_0(24-1 downto 16);
+                            h1033 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1024 := w_irt_ga_8(8-1 downto 0);
+                            h1032 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1024 := h1025;
+                            h1032 := h1033;
                         end if;
-                        rec_vector <= h1024;
-                        h1028 := unsigned'("00000000000000000000000000000000");
-                        h1029 := unsigned'("00000000000000000000000000000000");
-                        h1029 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1030 := to_unsigned(0, 8);
-                        h1031 := to_unsigned(0, 11);
-                        h1032 := unsigned'("00000000000000000000000000000000");
-                        h1032 := e_data;
-                        h1031 := h1032(11-1 downto 0);
-                        if ((shift_right(h1031, 0) and to_unsigned(1, 11)) = 1) then
-                            h1030 := w_irt_0(48-1 downto 40);
-                        else
-                            h1030 := w_irt_0(16-1 downto 8);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1028 := h1029;
-                        else
-                            h1028 := unsigned'(to_unsigned(0, 24) & h1030);
-                        end if;
-                        rec_destination <= h1028;
-                        h1033 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
-                            h1034 := to_unsigned(1, 1);
-                        end if;
-                        h1035 := to_unsigned(0, 1);
-                        h1036 := to_unsigned(0, 11);
+                        rec_vector <= h1032;
+                        h1036 := unsigned'("00000000000000000000000000000000");
                         h1037 := unsigned'("00000000000000000000000000000000");
-                        h1037 := e_data;
-                        h1036 := h1037(11-1 downto 0);
-                        h1038 := to_unsigned(0, 1);
-                        h1038 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h1038 := to_unsigned(1, 1);
-                        end if;
-                        h1039 := to_unsigned(0, 1);
-                        h1039 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h1039 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1036, 0) and to_unsigned(1, 11)) = 1) then
-                            h1035 := h1038;
+                        h1037 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1038 := to_unsigned(0, 8);
+                        h1039 := to_unsigned(0, 11);
+                        h1040 := unsigned'("00000000000000000000000000000000");
+                        h1040 := e_data;
+                        h1039 := h1040(11-1 downto 0);
+                        if ((shift_right(h1039, 0) and to_unsigned(1, 11)) = 1) then
+                            h1038 := w_irt_0(48-1 downto 40);
                         else
-                            h1035 := h1039;
+                            h1038 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1033 := h1034;
+                            h1036 := h1037;
                         else
-                            h1033 := h1035;
+                            h1036 := unsigned'(to_unsigned(0, 24) & h1038);
                         end if;
-                        rec_dest_mode <= h1033;
-                        h1040 := to_unsigned(0, 3);
-                        h1041 := to_unsigned(0, 3);
-                        h1042 := to_unsigned(0, 11);
-                        h1043 := unsigned'("00000000000000000000000000000000");
-                        h1043 := e_data;
-                        h1042 := h1043(11-1 downto 0);
-                        if ((shift_right(h1042, 0) and to_unsigned(1, 11)) = 1) then
-                            h1041 := w_irt_0(37-1 downto 34);
-                        else
-                            h1041 := w_irt_0(5-1 downto 2);
+                        rec_destination <= h1036;
+                        h1041 := to_unsigned(0, 1);
+                        h1042 := to_unsigned(0, 1);
+                        h1042 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h1042 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h1040 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1040 := h1041;
-                        end if;
-                        rec_int_type <= h1040;
-                        h1044 := to_unsigned(0, 1);
-                        h1045 := to_unsigned(0, 1);
-                        h1045 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(5)) then
-                            h1045 := to_unsigned(1, 1);
-                        end if;
+                        h1043 := to_unsigned(0, 1);
+                        h1044 := to_unsigned(0, 11);
+                        h1045 := unsigned'("00000000000000000000000000000000");
+                        h1045 := e_data;
+                        h1044 := h1045(11-1 downto 0);
                         h1046 := to_unsigned(0, 1);
-                        h1047 := to_unsigned(0, 11);
-                        h1048 := unsigned'("00000000000000000000000000000000");
-                        h1048 := e_data;
-                        h1047 := h1048(11-1 downto 0);
-                        h1049 := to_unsigned(0, 1);
-                        h1049 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h1049 := to_unsigned(1, 1);
+                        h1046 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h1046 := to_unsigned(1, 1);
                         end if;
-                        h1050 := to_unsigned(0, 1);
-                        h1050 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h1050 := to_unsigned(1, 1);
+                        h1047 := to_unsigned(0, 1);
+                        h1047 := to_unsigned(0, 1);
+                        if bool(w_irt_0(6)) then
+                            h1047 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1047, 0) and to_unsigned(1, 11)) = 1) then
-                            h1046 := h1049;
+                        if ((shift_right(h1044, 0) and to_unsigned(1, 11)) = 1) then
+                            h1043 := h1046;
                         else
-                            h1046 := h1050;
+                            h1043 := h1047;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1044 := h1045;
+                            h1041 := h1042;
                         else
-                            h1044 := h1046;
+                            h1041 := h1043;
                         end if;
-                        rec_rq_eoi <= h1044;
+                        rec_dest_mode <= h1041;
+                        h1048 := to_unsigned(0, 3);
+                        h1049 := to_unsigned(0, 3);
+                        h1050 := to_unsigned(0, 11);
+                        h1051 := unsigned'("00000000000000000000000000000000");
+                        h1051 := e_data;
+                        h1050 := h1051(11-1 downto 0);
+                        if ((shift_right(h1050, 0) and to_unsigned(1, 11)) = 1) then
+                            h1049 := w_irt_0(37-1 downto 34);
+                        else
+                            h1049 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1048 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1048 := h1049;
+                        end if;
+                        rec_int_type <= h1048;
+                        h1052 := to_unsigned(0, 1);
+                        h1053 := to_unsigned(0, 1);
+                        h1053 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(5)) then
+                            h1053 := to_unsigned(1, 1);
+                        end if;
+                        h1054 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 11);
+                        h1056 := unsigned'("00000000000000000000000000000000");
+                        h1056 := e_data;
+                        h1055 := h1056(11-1 downto 0);
+                        h1057 := to_unsigned(0, 1);
+                        h1057 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h1057 := to_unsigned(1, 1);
+                        end if;
+                        h1058 := to_unsigned(0, 1);
+                        h1058 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h1058 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1055, 0) and to_unsigned(1, 11)) = 1) then
+                            h1054 := h1057;
+                        else
+                            h1054 := h1058;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1052 := h1053;
+                        else
+                            h1052 := h1054;
+                        end if;
+                        rec_rq_eoi <= h1052;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -9139,47 +9287,47 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1095(11-1 downto 8) = 0) or (h1096(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1097(11-1 downto 0)) < h1100)) and ((bool(r_CONTROL(17)) and (h1101 /= 0)) and (h1108 /= 0))) then
-                        status <= to_unsigned(19, 8);
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1103(11-1 downto 8) = 0) or (h1104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1105(11-1 downto 0)) < h1108)) and ((bool(r_CONTROL(17)) and (h1109 /= 0)) and (h1116 /= 0))) then
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h1075 := to_unsigned(0, 8);
-                        h1076 := to_unsigned(0, 8);
-                        h1077 := to_unsigned(0, 11);
-                        h1078 := unsigned'("00000000000000000000000000000000");
-                        h1078 := e_data;
-                        h1077 := h1078(11-1 downto 0);
-                        if ((shift_right(h1077, 0) and to_unsigned(1, 11)) = 1) then
-                            h1076 := w_irt_0(56-1 downto 48);
+                        h1083 := to_unsigned(0, 8);
+                        h1084 := to_unsigned(0, 8);
+                        h1085 := to_unsigned(0, 11);
+                        h1086 := unsigned'("00000000000000000000000000000000");
+                        h1086 := e_data;
+                        h1085 := h1086(11-1 downto 0);
+                        if ((shift_right(h1085, 0) and to_unsigned(1, 11)) = 1) then
+                            h1084 := w_irt_0(56-1 downto 48);
                         else
-                            h1076 := w_irt_0(24-1 downto 16);
+                            h1084 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1075 := w_irt_ga_8(8-1 downto 0);
+                            h1083 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1075 := h1076;
+                            h1083 := h1084;
                         end if;
-                        rec_vector <= h1075;
-                        h1079 := unsigned'("00000000000000000000000000000000");
-                        h1080 := unsigned'("00000000000000000000000000000000");
-                        h1080 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1081 := to_unsigned(0, 8);
-                        h1082 := to_unsigned(0, 11);
-                        h1083 := unsigned'("00000000000000000000000000000000");
-                        h1083 := e_data;
-                        h1082 := h1083(11-1 downto 0);
-                        if ((shift_right(h1082, 0) and to_unsigned(1, 11)) = 1) then
-                            h1081 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h1083;
+                        h1087 := unsigned'("00000000000000000000000000000000");
+                        h1088 := unsigned'("00000000000000000000000000000000");
+                        h1088 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1089 := to_unsigned(0, 8);
+                        h1090 := to_unsigned(0, 11);
+                        h1091 := unsigned'("00000000000000000000000000000000");
+                        h1091 := e_data;
+                        h1090 := h1091(11-1 downto 0);
+                        if ((shift_right(h1090, 0) and to_unsigned(1, 11)) = 1) then
+                            h1089 := w_irt_0(48-1 downto 40);
                         else
-                            h1081 := w_irt_0(16-1 downto 8);
+                            h1089 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1079 := h1080;
+                            h1087 := h1088;
                         else
-                            h1079 := unsigned'(to_unsigned(0, 24) & h1081);
+                            h1087 := unsigned'(to_unsigned(0, 24) & h1089);
                         end if;
-                        rec_destination <= h1079;
+                        rec_destination <= h1087;
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -9192,48 +9340,48 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
                         rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
-                        h1084 := to_unsigned(0, 1);
-                        h1084 := to_unsigned(0, 1);
+                        h1092 := to_unsigned(0, 1);
+                        h1092 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(6)) then
-                            h1084 := to_unsigned(1, 1);
+                            h1092 := to_unsigned(1, 1);
                         end if;
-                        rec_is_run <= h1084;
-                        h1085 := to_unsigned(0, 1);
-                        h1085 := to_unsigned(0, 1);
+                        rec_is_run <= h1092;
+                        h1093 := to_unsigned(0, 1);
+                        h1093 := to_unsigned(0, 1);
                         if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
-                            h1085 := to_unsigned(1, 1);
+                            h1093 := to_unsigned(1, 1);
                         end if;
-                        rec_ga_log <= h1085;
-                        h1086 := unsigned'("00000000000000000000000000000000");
-                        h1086 := to_unsigned(1, 32);
-                        h1087 := to_unsigned(0, 5);
-                        h1088 := to_unsigned(0, 8);
-                        h1089 := to_unsigned(0, 8);
-                        h1090 := to_unsigned(0, 8);
-                        h1091 := to_unsigned(0, 11);
-                        h1092 := unsigned'("00000000000000000000000000000000");
-                        h1092 := e_data;
-                        h1091 := h1092(11-1 downto 0);
-                        if ((shift_right(h1091, 0) and to_unsigned(1, 11)) = 1) then
-                            h1090 := w_irt_0(56-1 downto 48);
+                        rec_ga_log <= h1093;
+                        h1094 := unsigned'("00000000000000000000000000000000");
+                        h1094 := to_unsigned(1, 32);
+                        h1095 := to_unsigned(0, 5);
+                        h1096 := to_unsigned(0, 8);
+                        h1097 := to_unsigned(0, 8);
+                        h1098 := to_unsigned(0, 8);
+                        h1099 := to_unsigned(0, 11);
+                        h1100 := unsigned'("00000000000000000000000000000000");
+                        h1100 := e_data;
+                        h1099 := h1100(11-1 downto 0);
+                        if ((shift_right(h1099, 0) and to_unsigned(1, 11)) = 1) then
+                            h1098 := w_irt_0(56-1 downto 48);
                         else
-                            h1090 := w_irt_0(24-1 downto 16);
+                            h1098 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1089 := w_irt_ga_8(8-1 downto 0);
+                            h1097 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1089 := h1090;
+                            h1097 := h1098;
                         end if;
-                        h1088 := h1089;
-                        h1087 := h1088(5-1 downto 0);
-                        h1093 := unsigned'("00000000000000000000000000000000");
-                        h1093 := shift_left(h1086, to_integer(h1087));
-                        h1094 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1094 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1093));
-                        rec_irr <= h1094;
+                        h1096 := h1097;
+                        h1095 := h1096(5-1 downto 0);
+                        h1101 := unsigned'("00000000000000000000000000000000");
+                        h1101 := shift_left(h1094, to_integer(h1095));
+                        h1102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1102 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1101));
+                        rec_irr <= h1102;
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1247(11-1 downto 8) = 0) or (h1248(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1249(11-1 downto 0)) < h1252)) or ((not (((h1253 /= 0) and (not (h1260 /= 0))) and (h1267 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1271 /= 0)) and (h1278 /= 0)))))) then
-                        status <= to_unsigned(20, 8);
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1255(11-1 downto 8) = 0) or (h1256(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1257(11-1 downto 0)) < h1260)) or ((not (((h1261 /= 0) and (not (h1268 /= 0))) and (h1275 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1279 /= 0)) and (h1286 /= 0)))))) then
+                        status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -9243,534 +9391,534 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h1115 := to_unsigned(0, 1);
-                        h1116 := unsigned'("00000000000000000000000000000000");
-                        h1116 := e_data;
-                        h1117 := unsigned'("00000000000000000000000000000000");
-                        h1117 := e_data;
-                        h1118 := to_unsigned(0, 1);
-                        h1119 := to_unsigned(0, 1);
-                        h1119 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1119 := to_unsigned(1, 1);
-                        end if;
-                        h1120 := to_unsigned(0, 1);
-                        h1120 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1120 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1118 := h1119;
-                        else
-                            h1118 := h1120;
-                        end if;
-                        h1121 := unsigned'("00000000000000000000000000000000");
-                        h1121 := e_data;
-                        h1122 := unsigned'("00000000000000000000000000000000");
-                        h1122 := e_data;
-                        h1123 := unsigned'("00000000000000000000000000000000");
-                        h1123 := e_data;
-                        h1124 := to_unsigned(0, 16);
-                        h1124 := to_unsigned(1, 16);
-                        h1125 := to_unsigned(0, 4);
-                        h1125 := w_dte_10(5-1 downto 1);
-                        h1126 := to_unsigned(0, 16);
-                        h1126 := shift_left(h1124, to_integer(h1125));
+                        h1123 := to_unsigned(0, 1);
+                        h1124 := unsigned'("00000000000000000000000000000000");
+                        h1124 := e_data;
+                        h1125 := unsigned'("00000000000000000000000000000000");
+                        h1125 := e_data;
+                        h1126 := to_unsigned(0, 1);
                         h1127 := to_unsigned(0, 1);
+                        h1127 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1127 := to_unsigned(1, 1);
+                        end if;
                         h1128 := to_unsigned(0, 1);
                         h1128 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h1128 := to_unsigned(1, 1);
                         end if;
-                        h1129 := to_unsigned(0, 1);
-                        h1130 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1126 := h1127;
+                        else
+                            h1126 := h1128;
+                        end if;
+                        h1129 := unsigned'("00000000000000000000000000000000");
+                        h1129 := e_data;
+                        h1130 := unsigned'("00000000000000000000000000000000");
+                        h1130 := e_data;
                         h1131 := unsigned'("00000000000000000000000000000000");
                         h1131 := e_data;
-                        h1130 := h1131(11-1 downto 0);
-                        h1132 := to_unsigned(0, 1);
-                        h1132 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1132 := to_unsigned(1, 1);
-                        end if;
-                        h1133 := to_unsigned(0, 1);
-                        h1133 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1133 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1130, 0) and to_unsigned(1, 11)) = 1) then
-                            h1129 := h1132;
-                        else
-                            h1129 := h1133;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1127 := h1128;
-                        else
-                            h1127 := h1129;
-                        end if;
-                        h1134 := to_unsigned(0, 1);
+                        h1132 := to_unsigned(0, 16);
+                        h1132 := to_unsigned(1, 16);
+                        h1133 := to_unsigned(0, 4);
+                        h1133 := w_dte_10(5-1 downto 1);
+                        h1134 := to_unsigned(0, 16);
+                        h1134 := shift_left(h1132, to_integer(h1133));
                         h1135 := to_unsigned(0, 1);
-                        h1135 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1135 := to_unsigned(1, 1);
-                        end if;
                         h1136 := to_unsigned(0, 1);
-                        h1137 := to_unsigned(0, 11);
-                        h1138 := unsigned'("00000000000000000000000000000000");
-                        h1138 := e_data;
-                        h1137 := h1138(11-1 downto 0);
-                        h1139 := to_unsigned(0, 1);
-                        h1139 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1139 := to_unsigned(1, 1);
+                        h1136 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1136 := to_unsigned(1, 1);
                         end if;
+                        h1137 := to_unsigned(0, 1);
+                        h1138 := to_unsigned(0, 11);
+                        h1139 := unsigned'("00000000000000000000000000000000");
+                        h1139 := e_data;
+                        h1138 := h1139(11-1 downto 0);
                         h1140 := to_unsigned(0, 1);
                         h1140 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h1140 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1137, 0) and to_unsigned(1, 11)) = 1) then
-                            h1136 := h1139;
-                        else
-                            h1136 := h1140;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1134 := h1135;
-                        else
-                            h1134 := h1136;
-                        end if;
-                        h1141 := to_unsigned(0, 3);
-                        h1142 := to_unsigned(0, 3);
-                        h1143 := to_unsigned(0, 11);
-                        h1144 := unsigned'("00000000000000000000000000000000");
-                        h1144 := e_data;
-                        h1143 := h1144(11-1 downto 0);
-                        if ((shift_right(h1143, 0) and to_unsigned(1, 11)) = 1) then
-                            h1142 := w_irt_0(37-1 downto 34);
-                        else
-                            h1142 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1141 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1141 := h1142;
-                        end if;
-                        h1145 := to_unsigned(0, 1);
-                        h1146 := to_unsigned(0, 1);
-                        h1146 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1146 := to_unsigned(1, 1);
-                        end if;
-                        h1147 := to_unsigned(0, 1);
-                        h1148 := to_unsigned(0, 11);
-                        h1149 := unsigned'("00000000000000000000000000000000");
-                        h1149 := e_data;
-                        h1148 := h1149(11-1 downto 0);
-                        h1150 := to_unsigned(0, 1);
-                        h1150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1150 := to_unsigned(1, 1);
-                        end if;
-                        h1151 := to_unsigned(0, 1);
-                        h1151 := to_unsigned(0, 1);
+                        h1141 := to_unsigned(0, 1);
+                        h1141 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1151 := to_unsigned(1, 1);
+                            h1141 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1148, 0) and to_unsigned(1, 11)) = 1) then
-                            h1147 := h1150;
+                        if ((shift_right(h1138, 0) and to_unsigned(1, 11)) = 1) then
+                            h1137 := h1140;
                         else
-                            h1147 := h1151;
+                            h1137 := h1141;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1145 := h1146;
+                            h1135 := h1136;
                         else
-                            h1145 := h1147;
+                            h1135 := h1137;
                         end if;
-                        h1152 := to_unsigned(0, 1);
-                        h1153 := to_unsigned(0, 1);
-                        h1153 := to_unsigned(0, 1);
+                        h1142 := to_unsigned(0, 1);
+                        h1143 := to_unsigned(0, 1);
+                        h1143 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1153 := to_unsigned(1, 1);
+                            h1143 := to_unsigned(1, 1);
                         end if;
-                        h1154 := to_unsigned(0, 1);
-                        h1155 := to_unsigned(0, 11);
-                        h1156 := unsigned'("00000000000000000000000000000000");
-                        h1156 := e_data;
-                        h1155 := h1156(11-1 downto 0);
-                        h1157 := to_unsigned(0, 1);
-                        h1157 := to_unsigned(0, 1);
+                        h1144 := to_unsigned(0, 1);
+                        h1145 := to_unsigned(0, 11);
+                        h1146 := unsigned'("00000000000000000000000000000000");
+                        h1146 := e_data;
+                        h1145 := h1146(11-1 downto 0);
+                        h1147 := to_unsigned(0, 1);
+                        h1147 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1157 := to_unsigned(1, 1);
+                            h1147 := to_unsigned(1, 1);
                         end if;
-                        h1158 := to_unsigned(0, 1);
-                        h1158 := to_unsigned(0, 1);
+                        h1148 := to_unsigned(0, 1);
+                        h1148 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h1148 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1145, 0) and to_unsigned(1, 11)) = 1) then
+                            h1144 := h1147;
+                        else
+                            h1144 := h1148;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1142 := h1143;
+                        else
+                            h1142 := h1144;
+                        end if;
+                        h1149 := to_unsigned(0, 3);
+                        h1150 := to_unsigned(0, 3);
+                        h1151 := to_unsigned(0, 11);
+                        h1152 := unsigned'("00000000000000000000000000000000");
+                        h1152 := e_data;
+                        h1151 := h1152(11-1 downto 0);
+                        if ((shift_right(h1151, 0) and to_unsigned(1, 11)) = 1) then
+                            h1150 := w_irt_0(37-1 downto 34);
+                        else
+                            h1150 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1149 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1149 := h1150;
+                        end if;
+                        h1153 := to_unsigned(0, 1);
+                        h1154 := to_unsigned(0, 1);
+                        h1154 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1154 := to_unsigned(1, 1);
+                        end if;
+                        h1155 := to_unsigned(0, 1);
+                        h1156 := to_unsigned(0, 11);
+                        h1157 := unsigned'("00000000000000000000000000000000");
+                        h1157 := e_data;
+                        h1156 := h1157(11-1 downto 0);
+                        h1158 := to_unsigned(0, 1);
+                        h1158 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1158 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1155, 0) and to_unsigned(1, 11)) = 1) then
-                            h1154 := h1157;
+                        h1159 := to_unsigned(0, 1);
+                        h1159 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1159 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1156, 0) and to_unsigned(1, 11)) = 1) then
+                            h1155 := h1158;
                         else
-                            h1154 := h1158;
+                            h1155 := h1159;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1152 := h1153;
+                            h1153 := h1154;
                         else
-                            h1152 := h1154;
+                            h1153 := h1155;
                         end if;
-                        h1159 := to_unsigned(0, 1);
                         h1160 := to_unsigned(0, 1);
-                        h1160 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1160 := to_unsigned(1, 1);
-                        end if;
                         h1161 := to_unsigned(0, 1);
-                        h1162 := to_unsigned(0, 11);
-                        h1163 := unsigned'("00000000000000000000000000000000");
-                        h1163 := e_data;
-                        h1162 := h1163(11-1 downto 0);
-                        h1164 := to_unsigned(0, 1);
-                        h1164 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1164 := to_unsigned(1, 1);
+                        h1161 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1161 := to_unsigned(1, 1);
                         end if;
+                        h1162 := to_unsigned(0, 1);
+                        h1163 := to_unsigned(0, 11);
+                        h1164 := unsigned'("00000000000000000000000000000000");
+                        h1164 := e_data;
+                        h1163 := h1164(11-1 downto 0);
                         h1165 := to_unsigned(0, 1);
                         h1165 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h1165 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1162, 0) and to_unsigned(1, 11)) = 1) then
-                            h1161 := h1164;
+                        h1166 := to_unsigned(0, 1);
+                        h1166 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1166 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1163, 0) and to_unsigned(1, 11)) = 1) then
+                            h1162 := h1165;
                         else
-                            h1161 := h1165;
+                            h1162 := h1166;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1159 := h1160;
+                            h1160 := h1161;
                         else
-                            h1159 := h1161;
+                            h1160 := h1162;
                         end if;
-                        h1115 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1116(11-1 downto 8) = 0) or (h1117(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1118 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1121(11-1 downto 8) = 0) or (h1122(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1123(11-1 downto 0)) < h1126)) or ((not (((h1127 /= 0) and (not (h1134 /= 0))) and (h1141 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1145 /= 0)) and (h1152 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1159 /= 0))))) then
-                            h1115 := to_unsigned(1, 1);
+                        h1167 := to_unsigned(0, 1);
+                        h1168 := to_unsigned(0, 1);
+                        h1168 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1168 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h1115;
+                        h1169 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 11);
+                        h1171 := unsigned'("00000000000000000000000000000000");
+                        h1171 := e_data;
+                        h1170 := h1171(11-1 downto 0);
+                        h1172 := to_unsigned(0, 1);
+                        h1172 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1172 := to_unsigned(1, 1);
+                        end if;
+                        h1173 := to_unsigned(0, 1);
+                        h1173 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1173 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1170, 0) and to_unsigned(1, 11)) = 1) then
+                            h1169 := h1172;
+                        else
+                            h1169 := h1173;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1167 := h1168;
+                        else
+                            h1167 := h1169;
+                        end if;
+                        h1123 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1124(11-1 downto 8) = 0) or (h1125(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1126 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1129(11-1 downto 8) = 0) or (h1130(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1131(11-1 downto 0)) < h1134)) or ((not (((h1135 /= 0) and (not (h1142 /= 0))) and (h1149 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1153 /= 0)) and (h1160 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1167 /= 0))))) then
+                            h1123 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h1123;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h1166 := to_unsigned(0, 1);
-                        h1167 := unsigned'("00000000000000000000000000000000");
-                        h1167 := e_data;
-                        h1168 := to_unsigned(0, 16);
-                        h1168 := to_unsigned(1, 16);
-                        h1169 := to_unsigned(0, 4);
-                        h1169 := w_dte_10(5-1 downto 1);
-                        h1170 := to_unsigned(0, 16);
-                        h1170 := shift_left(h1168, to_integer(h1169));
-                        h1171 := to_unsigned(0, 1);
-                        h1172 := to_unsigned(0, 1);
-                        h1172 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1172 := to_unsigned(1, 1);
-                        end if;
-                        h1173 := to_unsigned(0, 1);
-                        h1174 := to_unsigned(0, 11);
+                        h1174 := to_unsigned(0, 1);
                         h1175 := unsigned'("00000000000000000000000000000000");
                         h1175 := e_data;
-                        h1174 := h1175(11-1 downto 0);
-                        h1176 := to_unsigned(0, 1);
-                        h1176 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1176 := to_unsigned(1, 1);
-                        end if;
-                        h1177 := to_unsigned(0, 1);
-                        h1177 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1177 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1174, 0) and to_unsigned(1, 11)) = 1) then
-                            h1173 := h1176;
-                        else
-                            h1173 := h1177;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1171 := h1172;
-                        else
-                            h1171 := h1173;
-                        end if;
-                        h1166 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1167(11-1 downto 0)) < h1170) and (h1171 /= 0)) then
-                            h1166 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h1166;
-                        h1178 := to_unsigned(0, 1);
-                        h1179 := unsigned'("00000000000000000000000000000000");
-                        h1179 := e_data;
-                        h1180 := to_unsigned(0, 16);
-                        h1180 := to_unsigned(1, 16);
-                        h1181 := to_unsigned(0, 4);
-                        h1181 := w_dte_10(5-1 downto 1);
-                        h1182 := to_unsigned(0, 16);
-                        h1182 := shift_left(h1180, to_integer(h1181));
-                        h1183 := to_unsigned(0, 1);
-                        h1184 := to_unsigned(0, 1);
-                        h1184 := to_unsigned(0, 1);
+                        h1176 := to_unsigned(0, 16);
+                        h1176 := to_unsigned(1, 16);
+                        h1177 := to_unsigned(0, 4);
+                        h1177 := w_dte_10(5-1 downto 1);
+                        h1178 := to_unsigned(0, 16);
+                        h1178 := shift_left(h1176, to_integer(h1177));
+                        h1179 := to_unsigned(0, 1);
+                        h1180 := to_unsigned(0, 1);
+                        h1180 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
+                            h1180 := to_unsigned(1, 1);
+                        end if;
+                        h1181 := to_unsigned(0, 1);
+                        h1182 := to_unsigned(0, 11);
+                        h1183 := unsigned'("00000000000000000000000000000000");
+                        h1183 := e_data;
+                        h1182 := h1183(11-1 downto 0);
+                        h1184 := to_unsigned(0, 1);
+                        h1184 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1184 := to_unsigned(1, 1);
                         end if;
                         h1185 := to_unsigned(0, 1);
-                        h1186 := to_unsigned(0, 11);
-                        h1187 := unsigned'("00000000000000000000000000000000");
-                        h1187 := e_data;
-                        h1186 := h1187(11-1 downto 0);
-                        h1188 := to_unsigned(0, 1);
-                        h1188 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1188 := to_unsigned(1, 1);
-                        end if;
-                        h1189 := to_unsigned(0, 1);
-                        h1189 := to_unsigned(0, 1);
+                        h1185 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1189 := to_unsigned(1, 1);
+                            h1185 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1186, 0) and to_unsigned(1, 11)) = 1) then
-                            h1185 := h1188;
+                        if ((shift_right(h1182, 0) and to_unsigned(1, 11)) = 1) then
+                            h1181 := h1184;
                         else
-                            h1185 := h1189;
+                            h1181 := h1185;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1183 := h1184;
+                            h1179 := h1180;
                         else
-                            h1183 := h1185;
+                            h1179 := h1181;
                         end if;
-                        h1178 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1179(11-1 downto 0)) < h1182) and (h1183 /= 0)) then
-                            h1178 := to_unsigned(1, 1);
+                        h1174 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1175(11-1 downto 0)) < h1178) and (h1179 /= 0)) then
+                            h1174 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h1178;
+                        v_wide(53-1 downto 52) := h1174;
+                        h1186 := to_unsigned(0, 1);
+                        h1187 := unsigned'("00000000000000000000000000000000");
+                        h1187 := e_data;
+                        h1188 := to_unsigned(0, 16);
+                        h1188 := to_unsigned(1, 16);
+                        h1189 := to_unsigned(0, 4);
+                        h1189 := w_dte_10(5-1 downto 1);
+                        h1190 := to_unsigned(0, 16);
+                        h1190 := shift_left(h1188, to_integer(h1189));
+                        h1191 := to_unsigned(0, 1);
+                        h1192 := to_unsigned(0, 1);
+                        h1192 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1192 := to_unsigned(1, 1);
+                        end if;
+                        h1193 := to_unsigned(0, 1);
+                        h1194 := to_unsigned(0, 11);
+                        h1195 := unsigned'("00000000000000000000000000000000");
+                        h1195 := e_data;
+                        h1194 := h1195(11-1 downto 0);
+                        h1196 := to_unsigned(0, 1);
+                        h1196 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1196 := to_unsigned(1, 1);
+                        end if;
+                        h1197 := to_unsigned(0, 1);
+                        h1197 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1197 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1194, 0) and to_unsigned(1, 11)) = 1) then
+                            h1193 := h1196;
+                        else
+                            h1193 := h1197;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1191 := h1192;
+                        else
+                            h1191 := h1193;
+                        end if;
+                        h1186 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1187(11-1 downto 0)) < h1190) and (h1191 /= 0)) then
+                            h1186 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h1186;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h1190 := to_unsigned(0, 16);
-                        h1191 := unsigned'("00000000000000000000000000000000");
-                        h1191 := e_data;
-                        h1192 := unsigned'("00000000000000000000000000000000");
-                        h1192 := e_data;
-                        h1193 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1194 := to_unsigned(1, 1);
-                        end if;
-                        h1195 := to_unsigned(0, 1);
-                        h1195 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1195 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1193 := h1194;
-                        else
-                            h1193 := h1195;
-                        end if;
-                        h1196 := unsigned'("00000000000000000000000000000000");
-                        h1196 := e_data;
-                        h1197 := unsigned'("00000000000000000000000000000000");
-                        h1197 := e_data;
-                        h1198 := unsigned'("00000000000000000000000000000000");
-                        h1198 := e_data;
-                        h1199 := to_unsigned(0, 16);
-                        h1199 := to_unsigned(1, 16);
-                        h1200 := to_unsigned(0, 4);
-                        h1200 := w_dte_10(5-1 downto 1);
-                        h1201 := to_unsigned(0, 16);
-                        h1201 := shift_left(h1199, to_integer(h1200));
+                        h1198 := to_unsigned(0, 16);
+                        h1199 := unsigned'("00000000000000000000000000000000");
+                        h1199 := e_data;
+                        h1200 := unsigned'("00000000000000000000000000000000");
+                        h1200 := e_data;
+                        h1201 := to_unsigned(0, 1);
                         h1202 := to_unsigned(0, 1);
+                        h1202 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1202 := to_unsigned(1, 1);
+                        end if;
                         h1203 := to_unsigned(0, 1);
                         h1203 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h1203 := to_unsigned(1, 1);
                         end if;
-                        h1204 := to_unsigned(0, 1);
-                        h1205 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1201 := h1202;
+                        else
+                            h1201 := h1203;
+                        end if;
+                        h1204 := unsigned'("00000000000000000000000000000000");
+                        h1204 := e_data;
+                        h1205 := unsigned'("00000000000000000000000000000000");
+                        h1205 := e_data;
                         h1206 := unsigned'("00000000000000000000000000000000");
                         h1206 := e_data;
-                        h1205 := h1206(11-1 downto 0);
-                        h1207 := to_unsigned(0, 1);
-                        h1207 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1207 := to_unsigned(1, 1);
-                        end if;
-                        h1208 := to_unsigned(0, 1);
-                        h1208 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1208 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1205, 0) and to_unsigned(1, 11)) = 1) then
-                            h1204 := h1207;
-                        else
-                            h1204 := h1208;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1202 := h1203;
-                        else
-                            h1202 := h1204;
-                        end if;
-                        h1209 := to_unsigned(0, 1);
+                        h1207 := to_unsigned(0, 16);
+                        h1207 := to_unsigned(1, 16);
+                        h1208 := to_unsigned(0, 4);
+                        h1208 := w_dte_10(5-1 downto 1);
+                        h1209 := to_unsigned(0, 16);
+                        h1209 := shift_left(h1207, to_integer(h1208));
                         h1210 := to_unsigned(0, 1);
-                        h1210 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1210 := to_unsigned(1, 1);
-                        end if;
                         h1211 := to_unsigned(0, 1);
-                        h1212 := to_unsigned(0, 11);
-                        h1213 := unsigned'("00000000000000000000000000000000");
-                        h1213 := e_data;
-                        h1212 := h1213(11-1 downto 0);
-                        h1214 := to_unsigned(0, 1);
-                        h1214 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1214 := to_unsigned(1, 1);
+                        h1211 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1211 := to_unsigned(1, 1);
                         end if;
+                        h1212 := to_unsigned(0, 1);
+                        h1213 := to_unsigned(0, 11);
+                        h1214 := unsigned'("00000000000000000000000000000000");
+                        h1214 := e_data;
+                        h1213 := h1214(11-1 downto 0);
                         h1215 := to_unsigned(0, 1);
                         h1215 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h1215 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1212, 0) and to_unsigned(1, 11)) = 1) then
-                            h1211 := h1214;
-                        else
-                            h1211 := h1215;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1209 := h1210;
-                        else
-                            h1209 := h1211;
-                        end if;
-                        h1216 := to_unsigned(0, 3);
-                        h1217 := to_unsigned(0, 3);
-                        h1218 := to_unsigned(0, 11);
-                        h1219 := unsigned'("00000000000000000000000000000000");
-                        h1219 := e_data;
-                        h1218 := h1219(11-1 downto 0);
-                        if ((shift_right(h1218, 0) and to_unsigned(1, 11)) = 1) then
-                            h1217 := w_irt_0(37-1 downto 34);
-                        else
-                            h1217 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1216 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1216 := h1217;
-                        end if;
-                        h1220 := to_unsigned(0, 1);
-                        h1221 := to_unsigned(0, 1);
-                        h1221 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1221 := to_unsigned(1, 1);
-                        end if;
-                        h1222 := to_unsigned(0, 1);
-                        h1223 := to_unsigned(0, 11);
-                        h1224 := unsigned'("00000000000000000000000000000000");
-                        h1224 := e_data;
-                        h1223 := h1224(11-1 downto 0);
-                        h1225 := to_unsigned(0, 1);
-                        h1225 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1225 := to_unsigned(1, 1);
-                        end if;
-                        h1226 := to_unsigned(0, 1);
-                        h1226 := to_unsigned(0, 1);
+                        h1216 := to_unsigned(0, 1);
+                        h1216 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1226 := to_unsigned(1, 1);
+                            h1216 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1223, 0) and to_unsigned(1, 11)) = 1) then
-                            h1222 := h1225;
+                        if ((shift_right(h1213, 0) and to_unsigned(1, 11)) = 1) then
+                            h1212 := h1215;
                         else
-                            h1222 := h1226;
+                            h1212 := h1216;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1220 := h1221;
+                            h1210 := h1211;
                         else
-                            h1220 := h1222;
+                            h1210 := h1212;
                         end if;
-                        h1227 := to_unsigned(0, 1);
-                        h1228 := to_unsigned(0, 1);
-                        h1228 := to_unsigned(0, 1);
+                        h1217 := to_unsigned(0, 1);
+                        h1218 := to_unsigned(0, 1);
+                        h1218 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1228 := to_unsigned(1, 1);
+                            h1218 := to_unsigned(1, 1);
                         end if;
-                        h1229 := to_unsigned(0, 1);
-                        h1230 := to_unsigned(0, 11);
-                        h1231 := unsigned'("00000000000000000000000000000000");
-                        h1231 := e_data;
-                        h1230 := h1231(11-1 downto 0);
-                        h1232 := to_unsigned(0, 1);
-                        h1232 := to_unsigned(0, 1);
+                        h1219 := to_unsigned(0, 1);
+                        h1220 := to_unsigned(0, 11);
+                        h1221 := unsigned'("00000000000000000000000000000000");
+                        h1221 := e_data;
+                        h1220 := h1221(11-1 downto 0);
+                        h1222 := to_unsigned(0, 1);
+                        h1222 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1232 := to_unsigned(1, 1);
+                            h1222 := to_unsigned(1, 1);
                         end if;
-                        h1233 := to_unsigned(0, 1);
-                        h1233 := to_unsigned(0, 1);
+                        h1223 := to_unsigned(0, 1);
+                        h1223 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h1223 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1220, 0) and to_unsigned(1, 11)) = 1) then
+                            h1219 := h1222;
+                        else
+                            h1219 := h1223;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1217 := h1218;
+                        else
+                            h1217 := h1219;
+                        end if;
+                        h1224 := to_unsigned(0, 3);
+                        h1225 := to_unsigned(0, 3);
+                        h1226 := to_unsigned(0, 11);
+                        h1227 := unsigned'("00000000000000000000000000000000");
+                        h1227 := e_data;
+                        h1226 := h1227(11-1 downto 0);
+                        if ((shift_right(h1226, 0) and to_unsigned(1, 11)) = 1) then
+                            h1225 := w_irt_0(37-1 downto 34);
+                        else
+                            h1225 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1224 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1224 := h1225;
+                        end if;
+                        h1228 := to_unsigned(0, 1);
+                        h1229 := to_unsigned(0, 1);
+                        h1229 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1229 := to_unsigned(1, 1);
+                        end if;
+                        h1230 := to_unsigned(0, 1);
+                        h1231 := to_unsigned(0, 11);
+                        h1232 := unsigned'("00000000000000000000000000000000");
+                        h1232 := e_data;
+                        h1231 := h1232(11-1 downto 0);
+                        h1233 := to_unsigned(0, 1);
+                        h1233 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1233 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1230, 0) and to_unsigned(1, 11)) = 1) then
-                            h1229 := h1232;
+                        h1234 := to_unsigned(0, 1);
+                        h1234 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1234 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1231, 0) and to_unsigned(1, 11)) = 1) then
+                            h1230 := h1233;
                         else
-                            h1229 := h1233;
+                            h1230 := h1234;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1227 := h1228;
+                            h1228 := h1229;
                         else
-                            h1227 := h1229;
+                            h1228 := h1230;
                         end if;
-                        h1234 := to_unsigned(0, 1);
                         h1235 := to_unsigned(0, 1);
-                        h1235 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1235 := to_unsigned(1, 1);
-                        end if;
                         h1236 := to_unsigned(0, 1);
-                        h1237 := to_unsigned(0, 11);
-                        h1238 := unsigned'("00000000000000000000000000000000");
-                        h1238 := e_data;
-                        h1237 := h1238(11-1 downto 0);
-                        h1239 := to_unsigned(0, 1);
-                        h1239 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1239 := to_unsigned(1, 1);
+                        h1236 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1236 := to_unsigned(1, 1);
                         end if;
+                        h1237 := to_unsigned(0, 1);
+                        h1238 := to_unsigned(0, 11);
+                        h1239 := unsigned'("00000000000000000000000000000000");
+                        h1239 := e_data;
+                        h1238 := h1239(11-1 downto 0);
                         h1240 := to_unsigned(0, 1);
                         h1240 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h1240 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1237, 0) and to_unsigned(1, 11)) = 1) then
-                            h1236 := h1239;
+                        h1241 := to_unsigned(0, 1);
+                        h1241 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1241 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1238, 0) and to_unsigned(1, 11)) = 1) then
+                            h1237 := h1240;
                         else
-                            h1236 := h1240;
+                            h1237 := h1241;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1234 := h1235;
+                            h1235 := h1236;
                         else
-                            h1234 := h1236;
+                            h1235 := h1237;
                         end if;
-                        h1241 := to_unsigned(0, 16);
-                        h1241 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1242 := to_unsigned(0, 16);
-                        h1242 := to_unsigned(1, 16);
-                        h1243 := to_unsigned(0, 4);
-                        h1243 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1244 := to_unsigned(0, 16);
-                        h1244 := shift_left(h1242, to_integer(h1243));
-                        h1245 := to_unsigned(0, 17);
-                        h1245 := ((unsigned'(to_unsigned(0, 1) & h1244) + 65536) - 1);
-                        h1246 := to_unsigned(0, 16);
-                        h1246 := (h1241 and h1245(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1191(11-1 downto 8) = 0) or (h1192(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1193 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1196(11-1 downto 8) = 0) or (h1197(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1198(11-1 downto 0)) < h1201)) or ((not (((h1202 /= 0) and (not (h1209 /= 0))) and (h1216 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1220 /= 0)) and (h1227 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1234 /= 0))))) then
-                            h1190 := h1246;
+                        h1242 := to_unsigned(0, 1);
+                        h1243 := to_unsigned(0, 1);
+                        h1243 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1243 := to_unsigned(1, 1);
+                        end if;
+                        h1244 := to_unsigned(0, 1);
+                        h1245 := to_unsigned(0, 11);
+                        h1246 := unsigned'("00000000000000000000000000000000");
+                        h1246 := e_data;
+                        h1245 := h1246(11-1 downto 0);
+                        h1247 := to_unsigned(0, 1);
+                        h1247 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1247 := to_unsigned(1, 1);
+                        end if;
+                        h1248 := to_unsigned(0, 1);
+                        h1248 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1248 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1245, 0) and to_unsigned(1, 11)) = 1) then
+                            h1244 := h1247;
                         else
-                            h1190 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1244 := h1248;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1190 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h1242 := h1243;
+                        else
+                            h1242 := h1244;
+                        end if;
+                        h1249 := to_unsigned(0, 16);
+                        h1249 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1250 := to_unsigned(0, 16);
+                        h1250 := to_unsigned(1, 16);
+                        h1251 := to_unsigned(0, 4);
+                        h1251 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1252 := to_unsigned(0, 16);
+                        h1252 := shift_left(h1250, to_integer(h1251));
+                        h1253 := to_unsigned(0, 17);
+                        h1253 := ((unsigned'(to_unsigned(0, 1) & h1252) + 65536) - 1);
+                        h1254 := to_unsigned(0, 16);
+                        h1254 := (h1249 and h1253(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1199(11-1 downto 8) = 0) or (h1200(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1201 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1204(11-1 downto 8) = 0) or (h1205(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1206(11-1 downto 0)) < h1209)) or ((not (((h1210 /= 0) and (not (h1217 /= 0))) and (h1224 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1228 /= 0)) and (h1235 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1242 /= 0))))) then
+                            h1198 := h1254;
+                        else
+                            h1198 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1198 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9780,7 +9928,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(21, 8);
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -9828,106 +9976,106 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h1293 := unsigned'("00000000000000000000000000000000");
-                        h1293 := e_data;
-                        h1294 := unsigned'("00000000000000000000000000000000");
-                        h1294 := e_data;
-                        h1295 := unsigned'("00000000000000000000000000000000");
-                        h1295 := e_data;
-                        h1296 := to_unsigned(0, 16);
-                        h1296 := to_unsigned(1, 16);
-                        h1297 := to_unsigned(0, 4);
-                        h1297 := w_dte_10(5-1 downto 1);
-                        h1298 := to_unsigned(0, 16);
-                        h1298 := shift_left(h1296, to_integer(h1297));
-                        h1299 := to_unsigned(0, 1);
-                        h1300 := to_unsigned(0, 1);
-                        h1300 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1300 := to_unsigned(1, 1);
-                        end if;
-                        h1301 := to_unsigned(0, 1);
-                        h1302 := to_unsigned(0, 11);
+                        h1301 := unsigned'("00000000000000000000000000000000");
+                        h1301 := e_data;
+                        h1302 := unsigned'("00000000000000000000000000000000");
+                        h1302 := e_data;
                         h1303 := unsigned'("00000000000000000000000000000000");
                         h1303 := e_data;
-                        h1302 := h1303(11-1 downto 0);
-                        h1304 := to_unsigned(0, 1);
-                        h1304 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1304 := to_unsigned(1, 1);
-                        end if;
-                        h1305 := to_unsigned(0, 1);
-                        h1305 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1305 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1302, 0) and to_unsigned(1, 11)) = 1) then
-                            h1301 := h1304;
-                        else
-                            h1301 := h1305;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1299 := h1300;
-                        else
-                            h1299 := h1301;
-                        end if;
-                        h1306 := to_unsigned(0, 1);
+                        h1304 := to_unsigned(0, 16);
+                        h1304 := to_unsigned(1, 16);
+                        h1305 := to_unsigned(0, 4);
+                        h1305 := w_dte_10(5-1 downto 1);
+                        h1306 := to_unsigned(0, 16);
+                        h1306 := shift_left(h1304, to_integer(h1305));
                         h1307 := to_unsigned(0, 1);
-                        h1307 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1307 := to_unsigned(1, 1);
-                        end if;
                         h1308 := to_unsigned(0, 1);
-                        h1309 := to_unsigned(0, 11);
-                        h1310 := unsigned'("00000000000000000000000000000000");
-                        h1310 := e_data;
-                        h1309 := h1310(11-1 downto 0);
-                        h1311 := to_unsigned(0, 1);
-                        h1311 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1311 := to_unsigned(1, 1);
+                        h1308 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1308 := to_unsigned(1, 1);
                         end if;
+                        h1309 := to_unsigned(0, 1);
+                        h1310 := to_unsigned(0, 11);
+                        h1311 := unsigned'("00000000000000000000000000000000");
+                        h1311 := e_data;
+                        h1310 := h1311(11-1 downto 0);
                         h1312 := to_unsigned(0, 1);
                         h1312 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h1312 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1309, 0) and to_unsigned(1, 11)) = 1) then
-                            h1308 := h1311;
+                        h1313 := to_unsigned(0, 1);
+                        h1313 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1313 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1310, 0) and to_unsigned(1, 11)) = 1) then
+                            h1309 := h1312;
                         else
-                            h1308 := h1312;
+                            h1309 := h1313;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1306 := h1307;
+                            h1307 := h1308;
                         else
-                            h1306 := h1308;
+                            h1307 := h1309;
                         end if;
-                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1293(11-1 downto 8) = 0) or (h1294(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1295(11-1 downto 0)) < h1298)) and ((bool(r_CONTROL(17)) and (h1299 /= 0)) and (h1306 /= 0))) then
-                            h1285 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1285 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
-                            h1286 := to_unsigned(0, 8);
-                            h1287 := to_unsigned(0, 8);
-                            h1288 := to_unsigned(0, 11);
-                            h1289 := unsigned'("00000000000000000000000000000000");
-                            h1289 := e_data;
-                            h1288 := h1289(11-1 downto 0);
-                            if ((shift_right(h1288, 0) and to_unsigned(1, 11)) = 1) then
-                                h1287 := w_irt_0(56-1 downto 48);
+                        h1314 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1315 := to_unsigned(1, 1);
+                        end if;
+                        h1316 := to_unsigned(0, 1);
+                        h1317 := to_unsigned(0, 11);
+                        h1318 := unsigned'("00000000000000000000000000000000");
+                        h1318 := e_data;
+                        h1317 := h1318(11-1 downto 0);
+                        h1319 := to_unsigned(0, 1);
+                        h1319 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1319 := to_unsigned(1, 1);
+                        end if;
+                        h1320 := to_unsigned(0, 1);
+                        h1320 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1320 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1317, 0) and to_unsigned(1, 11)) = 1) then
+                            h1316 := h1319;
+                        else
+                            h1316 := h1320;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1314 := h1315;
+                        else
+                            h1314 := h1316;
+                        end if;
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1301(11-1 downto 8) = 0) or (h1302(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1303(11-1 downto 0)) < h1306)) and ((bool(r_CONTROL(17)) and (h1307 /= 0)) and (h1314 /= 0))) then
+                            h1293 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1293 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h1294 := to_unsigned(0, 8);
+                            h1295 := to_unsigned(0, 8);
+                            h1296 := to_unsigned(0, 11);
+                            h1297 := unsigned'("00000000000000000000000000000000");
+                            h1297 := e_data;
+                            h1296 := h1297(11-1 downto 0);
+                            if ((shift_right(h1296, 0) and to_unsigned(1, 11)) = 1) then
+                                h1295 := w_irt_0(56-1 downto 48);
                             else
-                                h1287 := w_irt_0(24-1 downto 16);
+                                h1295 := w_irt_0(24-1 downto 16);
                             end if;
                             if bool(r_CONTROL(17)) then
-                                h1286 := w_irt_ga_8(8-1 downto 0);
+                                h1294 := w_irt_ga_8(8-1 downto 0);
                             else
-                                h1286 := h1287;
+                                h1294 := h1295;
                             end if;
-                            h1290 := to_unsigned(0, 8);
-                            h1290 := shift_right(h1286, 5);
-                            h1291 := to_unsigned(0, 13);
-                            h1291 := resize(unsigned'(to_unsigned(0, 5) & h1290) * 16, 13);
-                            h1292 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h1292 := (unsigned'(to_unsigned(0, 1) & h1285) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1291));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1292);
+                            h1298 := to_unsigned(0, 8);
+                            h1298 := shift_right(h1294, 5);
+                            h1299 := to_unsigned(0, 13);
+                            h1299 := resize(unsigned'(to_unsigned(0, 5) & h1298) * 16, 13);
+                            h1300 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h1300 := (unsigned'(to_unsigned(0, 1) & h1293) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1299));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1300);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -9950,215 +10098,215 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h1315 := unsigned'("00000000000000000000000000000000");
-                        h1315 := e_data;
-                        h1316 := unsigned'("00000000000000000000000000000000");
-                        h1316 := e_data;
-                        h1317 := to_unsigned(0, 1);
-                        h1318 := to_unsigned(0, 1);
-                        h1318 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1318 := to_unsigned(1, 1);
-                        end if;
-                        h1319 := to_unsigned(0, 1);
-                        h1319 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1319 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1317 := h1318;
-                        else
-                            h1317 := h1319;
-                        end if;
-                        h1320 := unsigned'("00000000000000000000000000000000");
-                        h1320 := e_data;
-                        h1321 := unsigned'("00000000000000000000000000000000");
-                        h1321 := e_data;
-                        h1322 := unsigned'("00000000000000000000000000000000");
-                        h1322 := e_data;
-                        h1323 := to_unsigned(0, 16);
-                        h1323 := to_unsigned(1, 16);
-                        h1324 := to_unsigned(0, 4);
-                        h1324 := w_dte_10(5-1 downto 1);
-                        h1325 := to_unsigned(0, 16);
-                        h1325 := shift_left(h1323, to_integer(h1324));
+                        h1323 := unsigned'("00000000000000000000000000000000");
+                        h1323 := e_data;
+                        h1324 := unsigned'("00000000000000000000000000000000");
+                        h1324 := e_data;
+                        h1325 := to_unsigned(0, 1);
                         h1326 := to_unsigned(0, 1);
+                        h1326 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1326 := to_unsigned(1, 1);
+                        end if;
                         h1327 := to_unsigned(0, 1);
                         h1327 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h1327 := to_unsigned(1, 1);
                         end if;
-                        h1328 := to_unsigned(0, 1);
-                        h1329 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1325 := h1326;
+                        else
+                            h1325 := h1327;
+                        end if;
+                        h1328 := unsigned'("00000000000000000000000000000000");
+                        h1328 := e_data;
+                        h1329 := unsigned'("00000000000000000000000000000000");
+                        h1329 := e_data;
                         h1330 := unsigned'("00000000000000000000000000000000");
                         h1330 := e_data;
-                        h1329 := h1330(11-1 downto 0);
-                        h1331 := to_unsigned(0, 1);
-                        h1331 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1331 := to_unsigned(1, 1);
-                        end if;
-                        h1332 := to_unsigned(0, 1);
-                        h1332 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1332 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1329, 0) and to_unsigned(1, 11)) = 1) then
-                            h1328 := h1331;
-                        else
-                            h1328 := h1332;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1326 := h1327;
-                        else
-                            h1326 := h1328;
-                        end if;
-                        h1333 := to_unsigned(0, 1);
+                        h1331 := to_unsigned(0, 16);
+                        h1331 := to_unsigned(1, 16);
+                        h1332 := to_unsigned(0, 4);
+                        h1332 := w_dte_10(5-1 downto 1);
+                        h1333 := to_unsigned(0, 16);
+                        h1333 := shift_left(h1331, to_integer(h1332));
                         h1334 := to_unsigned(0, 1);
-                        h1334 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1334 := to_unsigned(1, 1);
-                        end if;
                         h1335 := to_unsigned(0, 1);
-                        h1336 := to_unsigned(0, 11);
-                        h1337 := unsigned'("00000000000000000000000000000000");
-                        h1337 := e_data;
-                        h1336 := h1337(11-1 downto 0);
-                        h1338 := to_unsigned(0, 1);
-                        h1338 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1338 := to_unsigned(1, 1);
+                        h1335 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1335 := to_unsigned(1, 1);
                         end if;
+                        h1336 := to_unsigned(0, 1);
+                        h1337 := to_unsigned(0, 11);
+                        h1338 := unsigned'("00000000000000000000000000000000");
+                        h1338 := e_data;
+                        h1337 := h1338(11-1 downto 0);
                         h1339 := to_unsigned(0, 1);
                         h1339 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h1339 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1336, 0) and to_unsigned(1, 11)) = 1) then
-                            h1335 := h1338;
-                        else
-                            h1335 := h1339;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1333 := h1334;
-                        else
-                            h1333 := h1335;
-                        end if;
-                        h1340 := to_unsigned(0, 3);
-                        h1341 := to_unsigned(0, 3);
-                        h1342 := to_unsigned(0, 11);
-                        h1343 := unsigned'("00000000000000000000000000000000");
-                        h1343 := e_data;
-                        h1342 := h1343(11-1 downto 0);
-                        if ((shift_right(h1342, 0) and to_unsigned(1, 11)) = 1) then
-                            h1341 := w_irt_0(37-1 downto 34);
-                        else
-                            h1341 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1340 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1340 := h1341;
-                        end if;
-                        h1344 := to_unsigned(0, 1);
-                        h1345 := to_unsigned(0, 1);
-                        h1345 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1345 := to_unsigned(1, 1);
-                        end if;
-                        h1346 := to_unsigned(0, 1);
-                        h1347 := to_unsigned(0, 11);
-                        h1348 := unsigned'("00000000000000000000000000000000");
-                        h1348 := e_data;
-                        h1347 := h1348(11-1 downto 0);
-                        h1349 := to_unsigned(0, 1);
-                        h1349 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1349 := to_unsigned(1, 1);
-                        end if;
-                        h1350 := to_unsigned(0, 1);
-                        h1350 := to_unsigned(0, 1);
+                        h1340 := to_unsigned(0, 1);
+                        h1340 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1350 := to_unsigned(1, 1);
+                            h1340 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1347, 0) and to_unsigned(1, 11)) = 1) then
-                            h1346 := h1349;
+                        if ((shift_right(h1337, 0) and to_unsigned(1, 11)) = 1) then
+                            h1336 := h1339;
                         else
-                            h1346 := h1350;
+                            h1336 := h1340;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1344 := h1345;
+                            h1334 := h1335;
                         else
-                            h1344 := h1346;
+                            h1334 := h1336;
                         end if;
-                        h1351 := to_unsigned(0, 1);
-                        h1352 := to_unsigned(0, 1);
-                        h1352 := to_unsigned(0, 1);
+                        h1341 := to_unsigned(0, 1);
+                        h1342 := to_unsigned(0, 1);
+                        h1342 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1352 := to_unsigned(1, 1);
+                            h1342 := to_unsigned(1, 1);
                         end if;
-                        h1353 := to_unsigned(0, 1);
-                        h1354 := to_unsigned(0, 11);
-                        h1355 := unsigned'("00000000000000000000000000000000");
-                        h1355 := e_data;
-                        h1354 := h1355(11-1 downto 0);
-                        h1356 := to_unsigned(0, 1);
-                        h1356 := to_unsigned(0, 1);
+                        h1343 := to_unsigned(0, 1);
+                        h1344 := to_unsigned(0, 11);
+                        h1345 := unsigned'("00000000000000000000000000000000");
+                        h1345 := e_data;
+                        h1344 := h1345(11-1 downto 0);
+                        h1346 := to_unsigned(0, 1);
+                        h1346 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1356 := to_unsigned(1, 1);
+                            h1346 := to_unsigned(1, 1);
                         end if;
-                        h1357 := to_unsigned(0, 1);
-                        h1357 := to_unsigned(0, 1);
+                        h1347 := to_unsigned(0, 1);
+                        h1347 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h1347 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1344, 0) and to_unsigned(1, 11)) = 1) then
+                            h1343 := h1346;
+                        else
+                            h1343 := h1347;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1341 := h1342;
+                        else
+                            h1341 := h1343;
+                        end if;
+                        h1348 := to_unsigned(0, 3);
+                        h1349 := to_unsigned(0, 3);
+                        h1350 := to_unsigned(0, 11);
+                        h1351 := unsigned'("00000000000000000000000000000000");
+                        h1351 := e_data;
+                        h1350 := h1351(11-1 downto 0);
+                        if ((shift_right(h1350, 0) and to_unsigned(1, 11)) = 1) then
+                            h1349 := w_irt_0(37-1 downto 34);
+                        else
+                            h1349 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1348 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1348 := h1349;
+                        end if;
+                        h1352 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1353 := to_unsigned(1, 1);
+                        end if;
+                        h1354 := to_unsigned(0, 1);
+                        h1355 := to_unsigned(0, 11);
+                        h1356 := unsigned'("00000000000000000000000000000000");
+                        h1356 := e_data;
+                        h1355 := h1356(11-1 downto 0);
+                        h1357 := to_unsigned(0, 1);
+                        h1357 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1357 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1354, 0) and to_unsigned(1, 11)) = 1) then
-                            h1353 := h1356;
+                        h1358 := to_unsigned(0, 1);
+                        h1358 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1358 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1355, 0) and to_unsigned(1, 11)) = 1) then
+                            h1354 := h1357;
                         else
-                            h1353 := h1357;
+                            h1354 := h1358;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1351 := h1352;
+                            h1352 := h1353;
                         else
-                            h1351 := h1353;
+                            h1352 := h1354;
                         end if;
-                        h1358 := to_unsigned(0, 1);
                         h1359 := to_unsigned(0, 1);
-                        h1359 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1359 := to_unsigned(1, 1);
-                        end if;
                         h1360 := to_unsigned(0, 1);
-                        h1361 := to_unsigned(0, 11);
-                        h1362 := unsigned'("00000000000000000000000000000000");
-                        h1362 := e_data;
-                        h1361 := h1362(11-1 downto 0);
-                        h1363 := to_unsigned(0, 1);
-                        h1363 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1363 := to_unsigned(1, 1);
+                        h1360 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1360 := to_unsigned(1, 1);
                         end if;
+                        h1361 := to_unsigned(0, 1);
+                        h1362 := to_unsigned(0, 11);
+                        h1363 := unsigned'("00000000000000000000000000000000");
+                        h1363 := e_data;
+                        h1362 := h1363(11-1 downto 0);
                         h1364 := to_unsigned(0, 1);
                         h1364 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h1364 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1361, 0) and to_unsigned(1, 11)) = 1) then
-                            h1360 := h1363;
+                        h1365 := to_unsigned(0, 1);
+                        h1365 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1365 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1362, 0) and to_unsigned(1, 11)) = 1) then
+                            h1361 := h1364;
                         else
-                            h1360 := h1364;
+                            h1361 := h1365;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1358 := h1359;
+                            h1359 := h1360;
                         else
-                            h1358 := h1360;
+                            h1359 := h1361;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1315(11-1 downto 8) = 0) or (h1316(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1317 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1320(11-1 downto 8) = 0) or (h1321(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1322(11-1 downto 0)) < h1325)) or ((not (((h1326 /= 0) and (not (h1333 /= 0))) and (h1340 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1344 /= 0)) and (h1351 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1358 /= 0))))) then
-                            h1313 := to_unsigned(0, 20);
-                            h1313 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1314 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1314 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1313));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1314);
+                        h1366 := to_unsigned(0, 1);
+                        h1367 := to_unsigned(0, 1);
+                        h1367 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1367 := to_unsigned(1, 1);
+                        end if;
+                        h1368 := to_unsigned(0, 1);
+                        h1369 := to_unsigned(0, 11);
+                        h1370 := unsigned'("00000000000000000000000000000000");
+                        h1370 := e_data;
+                        h1369 := h1370(11-1 downto 0);
+                        h1371 := to_unsigned(0, 1);
+                        h1371 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1371 := to_unsigned(1, 1);
+                        end if;
+                        h1372 := to_unsigned(0, 1);
+                        h1372 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1372 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1369, 0) and to_unsigned(1, 11)) = 1) then
+                            h1368 := h1371;
+                        else
+                            h1368 := h1372;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1366 := h1367;
+                        else
+                            h1366 := h1368;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1323(11-1 downto 8) = 0) or (h1324(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1325 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1328(11-1 downto 8) = 0) or (h1329(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1330(11-1 downto 0)) < h1333)) or ((not (((h1334 /= 0) and (not (h1341 /= 0))) and (h1348 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1352 /= 0)) and (h1359 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1366 /= 0))))) then
+                            h1321 := to_unsigned(0, 20);
+                            h1321 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1322 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1322 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1321));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1322);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10181,215 +10329,215 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h1367 := unsigned'("00000000000000000000000000000000");
-                        h1367 := e_data;
-                        h1368 := unsigned'("00000000000000000000000000000000");
-                        h1368 := e_data;
-                        h1369 := to_unsigned(0, 1);
-                        h1370 := to_unsigned(0, 1);
-                        h1370 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1370 := to_unsigned(1, 1);
-                        end if;
-                        h1371 := to_unsigned(0, 1);
-                        h1371 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1371 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1369 := h1370;
-                        else
-                            h1369 := h1371;
-                        end if;
-                        h1372 := unsigned'("00000000000000000000000000000000");
-                        h1372 := e_data;
-                        h1373 := unsigned'("00000000000000000000000000000000");
-                        h1373 := e_data;
-                        h1374 := unsigned'("00000000000000000000000000000000");
-                        h1374 := e_data;
-                        h1375 := to_unsigned(0, 16);
-                        h1375 := to_unsigned(1, 16);
-                        h1376 := to_unsigned(0, 4);
-                        h1376 := w_dte_10(5-1 downto 1);
-                        h1377 := to_unsigned(0, 16);
-                        h1377 := shift_left(h1375, to_integer(h1376));
+                        h1375 := unsigned'("00000000000000000000000000000000");
+                        h1375 := e_data;
+                        h1376 := unsigned'("00000000000000000000000000000000");
+                        h1376 := e_data;
+                        h1377 := to_unsigned(0, 1);
                         h1378 := to_unsigned(0, 1);
+                        h1378 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1378 := to_unsigned(1, 1);
+                        end if;
                         h1379 := to_unsigned(0, 1);
                         h1379 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h1379 := to_unsigned(1, 1);
                         end if;
-                        h1380 := to_unsigned(0, 1);
-                        h1381 := to_unsigned(0, 11);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1377 := h1378;
+                        else
+                            h1377 := h1379;
+                        end if;
+                        h1380 := unsigned'("00000000000000000000000000000000");
+                        h1380 := e_data;
+                        h1381 := unsigned'("00000000000000000000000000000000");
+                        h1381 := e_data;
                         h1382 := unsigned'("00000000000000000000000000000000");
                         h1382 := e_data;
-                        h1381 := h1382(11-1 downto 0);
-                        h1383 := to_unsigned(0, 1);
-                        h1383 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1383 := to_unsigned(1, 1);
-                        end if;
-                        h1384 := to_unsigned(0, 1);
-                        h1384 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1384 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1381, 0) and to_unsigned(1, 11)) = 1) then
-                            h1380 := h1383;
-                        else
-                            h1380 := h1384;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1378 := h1379;
-                        else
-                            h1378 := h1380;
-                        end if;
-                        h1385 := to_unsigned(0, 1);
+                        h1383 := to_unsigned(0, 16);
+                        h1383 := to_unsigned(1, 16);
+                        h1384 := to_unsigned(0, 4);
+                        h1384 := w_dte_10(5-1 downto 1);
+                        h1385 := to_unsigned(0, 16);
+                        h1385 := shift_left(h1383, to_integer(h1384));
                         h1386 := to_unsigned(0, 1);
-                        h1386 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1386 := to_unsigned(1, 1);
-                        end if;
                         h1387 := to_unsigned(0, 1);
-                        h1388 := to_unsigned(0, 11);
-                        h1389 := unsigned'("00000000000000000000000000000000");
-                        h1389 := e_data;
-                        h1388 := h1389(11-1 downto 0);
-                        h1390 := to_unsigned(0, 1);
-                        h1390 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1390 := to_unsigned(1, 1);
+                        h1387 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1387 := to_unsigned(1, 1);
                         end if;
+                        h1388 := to_unsigned(0, 1);
+                        h1389 := to_unsigned(0, 11);
+                        h1390 := unsigned'("00000000000000000000000000000000");
+                        h1390 := e_data;
+                        h1389 := h1390(11-1 downto 0);
                         h1391 := to_unsigned(0, 1);
                         h1391 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h1391 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1388, 0) and to_unsigned(1, 11)) = 1) then
-                            h1387 := h1390;
-                        else
-                            h1387 := h1391;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1385 := h1386;
-                        else
-                            h1385 := h1387;
-                        end if;
-                        h1392 := to_unsigned(0, 3);
-                        h1393 := to_unsigned(0, 3);
-                        h1394 := to_unsigned(0, 11);
-                        h1395 := unsigned'("00000000000000000000000000000000");
-                        h1395 := e_data;
-                        h1394 := h1395(11-1 downto 0);
-                        if ((shift_right(h1394, 0) and to_unsigned(1, 11)) = 1) then
-                            h1393 := w_irt_0(37-1 downto 34);
-                        else
-                            h1393 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1392 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1392 := h1393;
-                        end if;
-                        h1396 := to_unsigned(0, 1);
-                        h1397 := to_unsigned(0, 1);
-                        h1397 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1397 := to_unsigned(1, 1);
-                        end if;
-                        h1398 := to_unsigned(0, 1);
-                        h1399 := to_unsigned(0, 11);
-                        h1400 := unsigned'("00000000000000000000000000000000");
-                        h1400 := e_data;
-                        h1399 := h1400(11-1 downto 0);
-                        h1401 := to_unsigned(0, 1);
-                        h1401 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1401 := to_unsigned(1, 1);
-                        end if;
-                        h1402 := to_unsigned(0, 1);
-                        h1402 := to_unsigned(0, 1);
+                        h1392 := to_unsigned(0, 1);
+                        h1392 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1402 := to_unsigned(1, 1);
+                            h1392 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1399, 0) and to_unsigned(1, 11)) = 1) then
-                            h1398 := h1401;
+                        if ((shift_right(h1389, 0) and to_unsigned(1, 11)) = 1) then
+                            h1388 := h1391;
                         else
-                            h1398 := h1402;
+                            h1388 := h1392;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1396 := h1397;
+                            h1386 := h1387;
                         else
-                            h1396 := h1398;
+                            h1386 := h1388;
                         end if;
-                        h1403 := to_unsigned(0, 1);
-                        h1404 := to_unsigned(0, 1);
-                        h1404 := to_unsigned(0, 1);
+                        h1393 := to_unsigned(0, 1);
+                        h1394 := to_unsigned(0, 1);
+                        h1394 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1404 := to_unsigned(1, 1);
+                            h1394 := to_unsigned(1, 1);
                         end if;
-                        h1405 := to_unsigned(0, 1);
-                        h1406 := to_unsigned(0, 11);
-                        h1407 := unsigned'("00000000000000000000000000000000");
-                        h1407 := e_data;
-                        h1406 := h1407(11-1 downto 0);
-                        h1408 := to_unsigned(0, 1);
-                        h1408 := to_unsigned(0, 1);
+                        h1395 := to_unsigned(0, 1);
+                        h1396 := to_unsigned(0, 11);
+                        h1397 := unsigned'("00000000000000000000000000000000");
+                        h1397 := e_data;
+                        h1396 := h1397(11-1 downto 0);
+                        h1398 := to_unsigned(0, 1);
+                        h1398 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1408 := to_unsigned(1, 1);
+                            h1398 := to_unsigned(1, 1);
                         end if;
-                        h1409 := to_unsigned(0, 1);
-                        h1409 := to_unsigned(0, 1);
+                        h1399 := to_unsigned(0, 1);
+                        h1399 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h1399 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1396, 0) and to_unsigned(1, 11)) = 1) then
+                            h1395 := h1398;
+                        else
+                            h1395 := h1399;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1393 := h1394;
+                        else
+                            h1393 := h1395;
+                        end if;
+                        h1400 := to_unsigned(0, 3);
+                        h1401 := to_unsigned(0, 3);
+                        h1402 := to_unsigned(0, 11);
+                        h1403 := unsigned'("00000000000000000000000000000000");
+                        h1403 := e_data;
+                        h1402 := h1403(11-1 downto 0);
+                        if ((shift_right(h1402, 0) and to_unsigned(1, 11)) = 1) then
+                            h1401 := w_irt_0(37-1 downto 34);
+                        else
+                            h1401 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1400 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1400 := h1401;
+                        end if;
+                        h1404 := to_unsigned(0, 1);
+                        h1405 := to_unsigned(0, 1);
+                        h1405 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1405 := to_unsigned(1, 1);
+                        end if;
+                        h1406 := to_unsigned(0, 1);
+                        h1407 := to_unsigned(0, 11);
+                        h1408 := unsigned'("00000000000000000000000000000000");
+                        h1408 := e_data;
+                        h1407 := h1408(11-1 downto 0);
+                        h1409 := to_unsigned(0, 1);
+                        h1409 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h1409 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1406, 0) and to_unsigned(1, 11)) = 1) then
-                            h1405 := h1408;
+                        h1410 := to_unsigned(0, 1);
+                        h1410 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1410 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1407, 0) and to_unsigned(1, 11)) = 1) then
+                            h1406 := h1409;
                         else
-                            h1405 := h1409;
+                            h1406 := h1410;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1403 := h1404;
+                            h1404 := h1405;
                         else
-                            h1403 := h1405;
+                            h1404 := h1406;
                         end if;
-                        h1410 := to_unsigned(0, 1);
                         h1411 := to_unsigned(0, 1);
-                        h1411 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1411 := to_unsigned(1, 1);
-                        end if;
                         h1412 := to_unsigned(0, 1);
-                        h1413 := to_unsigned(0, 11);
-                        h1414 := unsigned'("00000000000000000000000000000000");
-                        h1414 := e_data;
-                        h1413 := h1414(11-1 downto 0);
-                        h1415 := to_unsigned(0, 1);
-                        h1415 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1415 := to_unsigned(1, 1);
+                        h1412 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1412 := to_unsigned(1, 1);
                         end if;
+                        h1413 := to_unsigned(0, 1);
+                        h1414 := to_unsigned(0, 11);
+                        h1415 := unsigned'("00000000000000000000000000000000");
+                        h1415 := e_data;
+                        h1414 := h1415(11-1 downto 0);
                         h1416 := to_unsigned(0, 1);
                         h1416 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(39)) then
                             h1416 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1413, 0) and to_unsigned(1, 11)) = 1) then
-                            h1412 := h1415;
+                        h1417 := to_unsigned(0, 1);
+                        h1417 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1417 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1414, 0) and to_unsigned(1, 11)) = 1) then
+                            h1413 := h1416;
                         else
-                            h1412 := h1416;
+                            h1413 := h1417;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1410 := h1411;
+                            h1411 := h1412;
                         else
-                            h1410 := h1412;
+                            h1411 := h1413;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1367(11-1 downto 8) = 0) or (h1368(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1369 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1372(11-1 downto 8) = 0) or (h1373(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1374(11-1 downto 0)) < h1377)) or ((not (((h1378 /= 0) and (not (h1385 /= 0))) and (h1392 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1396 /= 0)) and (h1403 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1410 /= 0))))) then
-                            h1365 := to_unsigned(0, 20);
-                            h1365 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1366 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1366 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1365));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1366);
+                        h1418 := to_unsigned(0, 1);
+                        h1419 := to_unsigned(0, 1);
+                        h1419 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1419 := to_unsigned(1, 1);
+                        end if;
+                        h1420 := to_unsigned(0, 1);
+                        h1421 := to_unsigned(0, 11);
+                        h1422 := unsigned'("00000000000000000000000000000000");
+                        h1422 := e_data;
+                        h1421 := h1422(11-1 downto 0);
+                        h1423 := to_unsigned(0, 1);
+                        h1423 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1423 := to_unsigned(1, 1);
+                        end if;
+                        h1424 := to_unsigned(0, 1);
+                        h1424 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1424 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1421, 0) and to_unsigned(1, 11)) = 1) then
+                            h1420 := h1423;
+                        else
+                            h1420 := h1424;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1418 := h1419;
+                        else
+                            h1418 := h1420;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1375(11-1 downto 8) = 0) or (h1376(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1377 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1380(11-1 downto 8) = 0) or (h1381(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1382(11-1 downto 0)) < h1385)) or ((not (((h1386 /= 0) and (not (h1393 /= 0))) and (h1400 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1404 /= 0)) and (h1411 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1418 /= 0))))) then
+                            h1373 := to_unsigned(0, 20);
+                            h1373 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1374 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1374 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1373));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1374);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -18816,7 +18964,7 @@ begin
     end if;
 end process walker_unit_io0_fsm;
 
-nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_x_addr, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
+nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_walker_host_gcr3_walk0_flevel, nested_g0_x_addr, nested_g0_hk_translate, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_le, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
@@ -19035,6 +19183,50 @@ nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
 begin
     wn_g_m_valid <= nested_g0_walker_host_gcr3_walk0_m_valid_h;
     wn_g_m_we <= nested_g0_walker_host_gcr3_walk0_m_we_h;
@@ -19170,7 +19362,9 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_g0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -19616,7 +19810,9 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_g0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -20057,7 +20253,9 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_g0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -20493,7 +20691,9 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_g0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -20923,7 +21123,9 @@ begin
                 else
                     v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
-                    if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                    if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
+                        null;
+                    elsif bool(nested_g0_hk_translate) then
                         null;
                     else
                         uw := m_rdata;
@@ -21327,6 +21529,258 @@ begin
         if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
             rs2 := to_unsigned(1, 1);
         end if;
+        rs3 := to_unsigned(0, 8);
+        rs4 := to_unsigned(0, 6);
+        rs5 := to_unsigned(0, 6);
+        rs6 := to_unsigned(0, 6);
+        rs7 := to_unsigned(0, 6);
+        rs8 := to_unsigned(0, 6);
+        rs9 := to_unsigned(0, 6);
+        rs10 := to_unsigned(0, 6);
+        rs11 := to_unsigned(0, 6);
+        rs12 := to_unsigned(0, 6);
+        rs13 := to_unsigned(0, 6);
+        rs14 := to_unsigned(0, 6);
+        rs15 := to_unsigned(0, 6);
+        rs16 := to_unsigned(0, 6);
+        rs17 := to_unsigned(0, 6);
+        rs18 := to_unsigned(0, 6);
+        rs19 := to_unsigned(0, 6);
+        rs20 := to_unsigned(0, 6);
+        rs21 := to_unsigned(0, 6);
+        rs22 := to_unsigned(0, 6);
+        rs23 := to_unsigned(0, 6);
+        rs24 := to_unsigned(0, 6);
+        rs25 := to_unsigned(0, 6);
+        rs26 := to_unsigned(0, 6);
+        rs27 := to_unsigned(0, 6);
+        rs28 := to_unsigned(0, 6);
+        rs29 := to_unsigned(0, 6);
+        rs30 := to_unsigned(0, 6);
+        rs31 := to_unsigned(0, 6);
+        rs32 := to_unsigned(0, 6);
+        rs33 := to_unsigned(0, 6);
+        rs34 := to_unsigned(0, 6);
+        rs35 := to_unsigned(0, 6);
+        rs36 := to_unsigned(0, 6);
+        rs37 := to_unsigned(0, 6);
+        rs38 := to_unsigned(0, 6);
+        rs39 := to_unsigned(0, 6);
+        rs40 := to_unsigned(0, 6);
+        rs41 := to_unsigned(0, 6);
+        rs42 := to_unsigned(0, 6);
+        rs43 := to_unsigned(0, 6);
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(51))) then
+            rs43 := to_unsigned(39, 6);
+        else
+            rs43 := to_unsigned(40, 6);
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(50))) then
+            rs42 := to_unsigned(38, 6);
+        else
+            rs42 := rs43;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(49))) then
+            rs41 := to_unsigned(37, 6);
+        else
+            rs41 := rs42;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(48))) then
+            rs40 := to_unsigned(36, 6);
+        else
+            rs40 := rs41;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(47))) then
+            rs39 := to_unsigned(35, 6);
+        else
+            rs39 := rs40;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(46))) then
+            rs38 := to_unsigned(34, 6);
+        else
+            rs38 := rs39;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(45))) then
+            rs37 := to_unsigned(33, 6);
+        else
+            rs37 := rs38;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(44))) then
+            rs36 := to_unsigned(32, 6);
+        else
+            rs36 := rs37;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(43))) then
+            rs35 := to_unsigned(31, 6);
+        else
+            rs35 := rs36;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(42))) then
+            rs34 := to_unsigned(30, 6);
+        else
+            rs34 := rs35;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(41))) then
+            rs33 := to_unsigned(29, 6);
+        else
+            rs33 := rs34;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(40))) then
+            rs32 := to_unsigned(28, 6);
+        else
+            rs32 := rs33;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(39))) then
+            rs31 := to_unsigned(27, 6);
+        else
+            rs31 := rs32;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(38))) then
+            rs30 := to_unsigned(26, 6);
+        else
+            rs30 := rs31;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(37))) then
+            rs29 := to_unsigned(25, 6);
+        else
+            rs29 := rs30;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(36))) then
+            rs28 := to_unsigned(24, 6);
+        else
+            rs28 := rs29;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(35))) then
+            rs27 := to_unsigned(23, 6);
+        else
+            rs27 := rs28;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(34))) then
+            rs26 := to_unsigned(22, 6);
+        else
+            rs26 := rs27;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(33))) then
+            rs25 := to_unsigned(21, 6);
+        else
+            rs25 := rs26;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(32))) then
+            rs24 := to_unsigned(20, 6);
+        else
+            rs24 := rs25;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(31))) then
+            rs23 := to_unsigned(19, 6);
+        else
+            rs23 := rs24;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(30))) then
+            rs22 := to_unsigned(18, 6);
+        else
+            rs22 := rs23;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(29))) then
+            rs21 := to_unsigned(17, 6);
+        else
+            rs21 := rs22;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(28))) then
+            rs20 := to_unsigned(16, 6);
+        else
+            rs20 := rs21;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(27))) then
+            rs19 := to_unsigned(15, 6);
+        else
+            rs19 := rs20;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(26))) then
+            rs18 := to_unsigned(14, 6);
+        else
+            rs18 := rs19;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(25))) then
+            rs17 := to_unsigned(13, 6);
+        else
+            rs17 := rs18;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(24))) then
+            rs16 := to_unsigned(12, 6);
+        else
+            rs16 := rs17;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(23))) then
+            rs15 := to_unsigned(11, 6);
+        else
+            rs15 := rs16;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(22))) then
+            rs14 := to_unsigned(10, 6);
+        else
+            rs14 := rs15;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(21))) then
+            rs13 := to_unsigned(9, 6);
+        else
+            rs13 := rs14;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(20))) then
+            rs12 := to_unsigned(8, 6);
+        else
+            rs12 := rs13;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(19))) then
+            rs11 := to_unsigned(7, 6);
+        else
+            rs11 := rs12;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(18))) then
+            rs10 := to_unsigned(6, 6);
+        else
+            rs10 := rs11;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(17))) then
+            rs9 := to_unsigned(5, 6);
+        else
+            rs9 := rs10;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(16))) then
+            rs8 := to_unsigned(4, 6);
+        else
+            rs8 := rs9;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(15))) then
+            rs7 := to_unsigned(3, 6);
+        else
+            rs7 := rs8;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(14))) then
+            rs6 := to_unsigned(2, 6);
+        else
+            rs6 := rs7;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(13))) then
+            rs5 := to_unsigned(1, 6);
+        else
+            rs5 := rs6;
+        end if;
+        if (not bool(nested_g0_walker_host_gcr3_walk0_le(12))) then
+            rs4 := to_unsigned(0, 6);
+        else
+            rs4 := rs5;
+        end if;
+        rs44 := to_unsigned(0, 7);
+        rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+        rs45 := to_unsigned(0, 7);
+        rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_g0_walker_host_gcr3_walk0_flevel), 7);
+        rs46 := to_unsigned(0, 8);
+        rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
+        if (nested_g0_walker_host_gcr3_walk0_le(12-1 downto 9) = 7) then
+            rs3 := unsigned'(to_unsigned(0, 1) & rs44);
+        else
+            rs3 := rs46;
+        end if;
     elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
         if bool(nested_g0_walker_host_gcr3_walk0_pend_6) then
             wn_g_m_valid <= '1';
@@ -21608,6 +22062,50 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -21629,7 +22127,12 @@ begin
             nested_g0_x_pa <= to_unsigned(0, 64);
             nested_g0_h_r_PE <= to_unsigned(0, 1);
             nested_g0_h_r_PR <= to_unsigned(0, 1);
+            nested_g0_h_r_R <= to_unsigned(0, 1);
             nested_g0_h_r_RZ <= to_unsigned(0, 1);
+            nested_g0_h_r_U <= to_unsigned(0, 1);
+            nested_g0_h_r_W <= to_unsigned(0, 1);
+            nested_g0_h_r_frame <= to_unsigned(0, 64);
+            nested_g0_h_r_shift <= to_unsigned(0, 6);
             nested_g0_x_status <= to_unsigned(0, 8);
             nested_g0_walker_host_gcr3_walk0_pend_1 <= '0';
             nested_g0_walker_host_gcr3_walk0_pend_2 <= '0';
@@ -21804,8 +22307,12 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
-                                if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                                     nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
+                                    nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                                elsif bool(nested_g0_hk_translate) then
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -22275,8 +22782,12 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
-                                if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                                     nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
+                                    nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                                elsif bool(nested_g0_hk_translate) then
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -22742,8 +23253,12 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
-                                if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                                     nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
+                                    nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                                elsif bool(nested_g0_hk_translate) then
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23205,8 +23720,12 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
-                                if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                                     nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                    nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                                elsif bool(nested_g0_hk_translate) then
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23663,8 +24182,12 @@ begin
                             nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                             v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                             nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
-                            if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
+                            if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif bool(nested_g0_hk_translate) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -24080,6 +24603,263 @@ begin
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_PE <= rs2;
+                nested_g0_h_r_R <= to_unsigned(nested_g0_walker_host_gcr3_walk0_a_r, 1);
+                nested_g0_h_r_W <= to_unsigned(nested_g0_walker_host_gcr3_walk0_a_w, 1);
+                nested_g0_h_r_U <= to_unsigned(nested_g0_walker_host_gcr3_walk0_le(59), 1);
+                rs3 := to_unsigned(0, 8);
+                rs4 := to_unsigned(0, 6);
+                rs5 := to_unsigned(0, 6);
+                rs6 := to_unsigned(0, 6);
+                rs7 := to_unsigned(0, 6);
+                rs8 := to_unsigned(0, 6);
+                rs9 := to_unsigned(0, 6);
+                rs10 := to_unsigned(0, 6);
+                rs11 := to_unsigned(0, 6);
+                rs12 := to_unsigned(0, 6);
+                rs13 := to_unsigned(0, 6);
+                rs14 := to_unsigned(0, 6);
+                rs15 := to_unsigned(0, 6);
+                rs16 := to_unsigned(0, 6);
+                rs17 := to_unsigned(0, 6);
+                rs18 := to_unsigned(0, 6);
+                rs19 := to_unsigned(0, 6);
+                rs20 := to_unsigned(0, 6);
+                rs21 := to_unsigned(0, 6);
+                rs22 := to_unsigned(0, 6);
+                rs23 := to_unsigned(0, 6);
+                rs24 := to_unsigned(0, 6);
+                rs25 := to_unsigned(0, 6);
+                rs26 := to_unsigned(0, 6);
+                rs27 := to_unsigned(0, 6);
+                rs28 := to_unsigned(0, 6);
+                rs29 := to_unsigned(0, 6);
+                rs30 := to_unsigned(0, 6);
+                rs31 := to_unsigned(0, 6);
+                rs32 := to_unsigned(0, 6);
+                rs33 := to_unsigned(0, 6);
+                rs34 := to_unsigned(0, 6);
+                rs35 := to_unsigned(0, 6);
+                rs36 := to_unsigned(0, 6);
+                rs37 := to_unsigned(0, 6);
+                rs38 := to_unsigned(0, 6);
+                rs39 := to_unsigned(0, 6);
+                rs40 := to_unsigned(0, 6);
+                rs41 := to_unsigned(0, 6);
+                rs42 := to_unsigned(0, 6);
+                rs43 := to_unsigned(0, 6);
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(51))) then
+                    rs43 := to_unsigned(39, 6);
+                else
+                    rs43 := to_unsigned(40, 6);
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(50))) then
+                    rs42 := to_unsigned(38, 6);
+                else
+                    rs42 := rs43;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(49))) then
+                    rs41 := to_unsigned(37, 6);
+                else
+                    rs41 := rs42;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(48))) then
+                    rs40 := to_unsigned(36, 6);
+                else
+                    rs40 := rs41;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(47))) then
+                    rs39 := to_unsigned(35, 6);
+                else
+                    rs39 := rs40;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(46))) then
+                    rs38 := to_unsigned(34, 6);
+                else
+                    rs38 := rs39;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(45))) then
+                    rs37 := to_unsigned(33, 6);
+                else
+                    rs37 := rs38;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(44))) then
+                    rs36 := to_unsigned(32, 6);
+                else
+                    rs36 := rs37;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(43))) then
+                    rs35 := to_unsigned(31, 6);
+                else
+                    rs35 := rs36;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(42))) then
+                    rs34 := to_unsigned(30, 6);
+                else
+                    rs34 := rs35;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(41))) then
+                    rs33 := to_unsigned(29, 6);
+                else
+                    rs33 := rs34;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(40))) then
+                    rs32 := to_unsigned(28, 6);
+                else
+                    rs32 := rs33;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(39))) then
+                    rs31 := to_unsigned(27, 6);
+                else
+                    rs31 := rs32;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(38))) then
+                    rs30 := to_unsigned(26, 6);
+                else
+                    rs30 := rs31;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(37))) then
+                    rs29 := to_unsigned(25, 6);
+                else
+                    rs29 := rs30;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(36))) then
+                    rs28 := to_unsigned(24, 6);
+                else
+                    rs28 := rs29;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(35))) then
+                    rs27 := to_unsigned(23, 6);
+                else
+                    rs27 := rs28;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(34))) then
+                    rs26 := to_unsigned(22, 6);
+                else
+                    rs26 := rs27;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(33))) then
+                    rs25 := to_unsigned(21, 6);
+                else
+                    rs25 := rs26;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(32))) then
+                    rs24 := to_unsigned(20, 6);
+                else
+                    rs24 := rs25;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(31))) then
+                    rs23 := to_unsigned(19, 6);
+                else
+                    rs23 := rs24;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(30))) then
+                    rs22 := to_unsigned(18, 6);
+                else
+                    rs22 := rs23;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(29))) then
+                    rs21 := to_unsigned(17, 6);
+                else
+                    rs21 := rs22;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(28))) then
+                    rs20 := to_unsigned(16, 6);
+                else
+                    rs20 := rs21;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(27))) then
+                    rs19 := to_unsigned(15, 6);
+                else
+                    rs19 := rs20;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(26))) then
+                    rs18 := to_unsigned(14, 6);
+                else
+                    rs18 := rs19;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(25))) then
+                    rs17 := to_unsigned(13, 6);
+                else
+                    rs17 := rs18;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(24))) then
+                    rs16 := to_unsigned(12, 6);
+                else
+                    rs16 := rs17;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(23))) then
+                    rs15 := to_unsigned(11, 6);
+                else
+                    rs15 := rs16;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(22))) then
+                    rs14 := to_unsigned(10, 6);
+                else
+                    rs14 := rs15;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(21))) then
+                    rs13 := to_unsigned(9, 6);
+                else
+                    rs13 := rs14;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(20))) then
+                    rs12 := to_unsigned(8, 6);
+                else
+                    rs12 := rs13;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(19))) then
+                    rs11 := to_unsigned(7, 6);
+                else
+                    rs11 := rs12;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(18))) then
+                    rs10 := to_unsigned(6, 6);
+                else
+                    rs10 := rs11;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(17))) then
+                    rs9 := to_unsigned(5, 6);
+                else
+                    rs9 := rs10;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(16))) then
+                    rs8 := to_unsigned(4, 6);
+                else
+                    rs8 := rs9;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(15))) then
+                    rs7 := to_unsigned(3, 6);
+                else
+                    rs7 := rs8;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(14))) then
+                    rs6 := to_unsigned(2, 6);
+                else
+                    rs6 := rs7;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(13))) then
+                    rs5 := to_unsigned(1, 6);
+                else
+                    rs5 := rs6;
+                end if;
+                if (not bool(nested_g0_walker_host_gcr3_walk0_le(12))) then
+                    rs4 := to_unsigned(0, 6);
+                else
+                    rs4 := rs5;
+                end if;
+                rs44 := to_unsigned(0, 7);
+                rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+                rs45 := to_unsigned(0, 7);
+                rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_g0_walker_host_gcr3_walk0_flevel), 7);
+                rs46 := to_unsigned(0, 8);
+                rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
+                if (nested_g0_walker_host_gcr3_walk0_le(12-1 downto 9) = 7) then
+                    rs3 := unsigned'(to_unsigned(0, 1) & rs44);
+                else
+                    rs3 := rs46;
+                end if;
+                nested_g0_h_r_shift <= rs3(6-1 downto 0);
+                nested_g0_h_r_frame <= unsigned'(to_unsigned(0, 12) & nested_g0_walker_host_gcr3_walk0_le(52-1 downto 12) & to_unsigned(0, 12));
                 nested_g0_x_done <= '1';
                 nested_g0_walker_host_gcr3_walk0_st <= IDLE;
             elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
@@ -24131,7 +24911,7 @@ end process nested_g0_walker_host_gcr3_walk0_fsm;
 
 nested_g0_x_rnow <= stdl((nested_g0_walker_host_gcr3_walk0_st = PREAD) and bool(m_rvalid));
 
-nested_g0_walker_guest_gcr3_walk0_logic: process (wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
+nested_g0_walker_guest_gcr3_walk0_logic: process (wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
     variable pending: std_logic;
 begin
     nested_g0_x_valid <= '0';
@@ -24141,6 +24921,7 @@ begin
     nested_g0_x_wdata <= nested_g0_walker_guest_gcr3_walk0_x_wdata_h;
     nested_g0_x_on_table <= nested_g0_walker_guest_gcr3_walk0_x_on_table_h;
     nested_g0_hk_write <= nested_g0_walker_guest_gcr3_walk0_hk_write_h;
+    nested_g0_hk_translate <= nested_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending := '0';
     if bool(wn_g_done) then
         null;
@@ -24154,18 +24935,21 @@ begin
                     nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000") & wn_g_i_addr(32-1 downto 30) & to_unsigned(0, 3)));
                     nested_g0_x_on_table <= '1';
                     nested_g0_hk_write <= '0';
+                    nested_g0_hk_translate <= '0';
                 elsif (wn_g_r_GCR3_TRP(2-1 downto 0) = 1) then
                     nested_g0_x_valid <= '1';
                     nested_g0_x_pwrite <= '0';
                     nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                     nested_g0_x_on_table <= '1';
                     nested_g0_hk_write <= '0';
+                    nested_g0_hk_translate <= '0';
                 else
                     nested_g0_x_valid <= '1';
                     nested_g0_x_pwrite <= '0';
                     nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                     nested_g0_x_on_table <= '1';
                     nested_g0_hk_write <= '0';
+                    nested_g0_hk_translate <= '0';
                 end if;
             end if;
         when XWAIT =>
@@ -24179,6 +24963,7 @@ begin
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                         nested_g0_x_on_table <= '1';
                         nested_g0_hk_write <= '0';
+                        nested_g0_hk_translate <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 2) then
                     if (not bool(m_rdata(0))) then
@@ -24189,6 +24974,7 @@ begin
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                         nested_g0_x_on_table <= '1';
                         nested_g0_hk_write <= '0';
+                        nested_g0_hk_translate <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 1) then
                     if (not bool(m_rdata(0))) then
@@ -24200,6 +24986,7 @@ begin
                             nested_g0_x_addr <= unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & wn_g_i_addr(12-1 downto 0));
                             nested_g0_x_on_table <= '0';
                             nested_g0_hk_write <= '0';
+                            nested_g0_hk_translate <= '0';
                         end if;
                     end if;
                 end if;
@@ -24268,6 +25055,7 @@ begin
             wn_g_done <= '0';
             nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
+            nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= '0';
             nested_g0_walker_guest_gcr3_walk0_hk_write_h <= '0';
             nested_g0_walker_guest_gcr3_walk0_le <= to_unsigned(0, 64);
             nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(0, 3);
@@ -24298,6 +25086,7 @@ begin
             nested_g0_walker_guest_gcr3_walk0_x_wdata_h <= nested_g0_x_wdata;
             nested_g0_walker_guest_gcr3_walk0_x_on_table_h <= nested_g0_x_on_table;
             nested_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_g0_hk_write;
+            nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_g0_hk_translate;
             pending := '0';
             if bool(wn_g_done) then
                 wn_g_done <= '0';
@@ -24429,8 +25218,9 @@ end process nested_g0_walker_guest_gcr3_walk0_fsm;
 nested_g0_x_table <= stdl(bool(nested_g0_x_on_table) and (not bool(nested_g0_x_pwrite)));
 nested_g0_x_off <= stdl(wn_g_r_HPT(12-1 downto 9) = 0);
 nested_g0_hb_HPT <= wn_g_r_HPT;
+nested_g0_hb_TRQ <= wn_g_r_TRQ;
 
-nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_x_addr, nested_t0_hk_write, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_walker_host_guest_io0_flevel, nested_t0_x_addr, nested_t0_hk_translate, nested_t0_hk_write, nested_t0_walker_host_guest_io0_le, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
@@ -24649,6 +25439,50 @@ nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host_guest_io0_m_valid_h;
     wn_t_m_we <= nested_t0_walker_host_guest_io0_m_we_h;
@@ -24790,7 +25624,9 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_t0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -25242,7 +26078,9 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_t0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -25689,7 +26527,9 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_t0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -26131,7 +26971,9 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
-                        if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                        if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
+                            null;
+                        elsif bool(nested_t0_hk_translate) then
                             null;
                         else
                             uw := m_rdata;
@@ -26567,7 +27409,9 @@ begin
                 else
                     v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
-                    if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                    if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
+                        null;
+                    elsif bool(nested_t0_hk_translate) then
                         null;
                     else
                         uw := m_rdata;
@@ -26977,6 +27821,258 @@ begin
         if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
             rs2 := to_unsigned(1, 1);
         end if;
+        rs3 := to_unsigned(0, 8);
+        rs4 := to_unsigned(0, 6);
+        rs5 := to_unsigned(0, 6);
+        rs6 := to_unsigned(0, 6);
+        rs7 := to_unsigned(0, 6);
+        rs8 := to_unsigned(0, 6);
+        rs9 := to_unsigned(0, 6);
+        rs10 := to_unsigned(0, 6);
+        rs11 := to_unsigned(0, 6);
+        rs12 := to_unsigned(0, 6);
+        rs13 := to_unsigned(0, 6);
+        rs14 := to_unsigned(0, 6);
+        rs15 := to_unsigned(0, 6);
+        rs16 := to_unsigned(0, 6);
+        rs17 := to_unsigned(0, 6);
+        rs18 := to_unsigned(0, 6);
+        rs19 := to_unsigned(0, 6);
+        rs20 := to_unsigned(0, 6);
+        rs21 := to_unsigned(0, 6);
+        rs22 := to_unsigned(0, 6);
+        rs23 := to_unsigned(0, 6);
+        rs24 := to_unsigned(0, 6);
+        rs25 := to_unsigned(0, 6);
+        rs26 := to_unsigned(0, 6);
+        rs27 := to_unsigned(0, 6);
+        rs28 := to_unsigned(0, 6);
+        rs29 := to_unsigned(0, 6);
+        rs30 := to_unsigned(0, 6);
+        rs31 := to_unsigned(0, 6);
+        rs32 := to_unsigned(0, 6);
+        rs33 := to_unsigned(0, 6);
+        rs34 := to_unsigned(0, 6);
+        rs35 := to_unsigned(0, 6);
+        rs36 := to_unsigned(0, 6);
+        rs37 := to_unsigned(0, 6);
+        rs38 := to_unsigned(0, 6);
+        rs39 := to_unsigned(0, 6);
+        rs40 := to_unsigned(0, 6);
+        rs41 := to_unsigned(0, 6);
+        rs42 := to_unsigned(0, 6);
+        rs43 := to_unsigned(0, 6);
+        if (not bool(nested_t0_walker_host_guest_io0_le(51))) then
+            rs43 := to_unsigned(39, 6);
+        else
+            rs43 := to_unsigned(40, 6);
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(50))) then
+            rs42 := to_unsigned(38, 6);
+        else
+            rs42 := rs43;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(49))) then
+            rs41 := to_unsigned(37, 6);
+        else
+            rs41 := rs42;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(48))) then
+            rs40 := to_unsigned(36, 6);
+        else
+            rs40 := rs41;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(47))) then
+            rs39 := to_unsigned(35, 6);
+        else
+            rs39 := rs40;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(46))) then
+            rs38 := to_unsigned(34, 6);
+        else
+            rs38 := rs39;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(45))) then
+            rs37 := to_unsigned(33, 6);
+        else
+            rs37 := rs38;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(44))) then
+            rs36 := to_unsigned(32, 6);
+        else
+            rs36 := rs37;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(43))) then
+            rs35 := to_unsigned(31, 6);
+        else
+            rs35 := rs36;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(42))) then
+            rs34 := to_unsigned(30, 6);
+        else
+            rs34 := rs35;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(41))) then
+            rs33 := to_unsigned(29, 6);
+        else
+            rs33 := rs34;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(40))) then
+            rs32 := to_unsigned(28, 6);
+        else
+            rs32 := rs33;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(39))) then
+            rs31 := to_unsigned(27, 6);
+        else
+            rs31 := rs32;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(38))) then
+            rs30 := to_unsigned(26, 6);
+        else
+            rs30 := rs31;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(37))) then
+            rs29 := to_unsigned(25, 6);
+        else
+            rs29 := rs30;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(36))) then
+            rs28 := to_unsigned(24, 6);
+        else
+            rs28 := rs29;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(35))) then
+            rs27 := to_unsigned(23, 6);
+        else
+            rs27 := rs28;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(34))) then
+            rs26 := to_unsigned(22, 6);
+        else
+            rs26 := rs27;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(33))) then
+            rs25 := to_unsigned(21, 6);
+        else
+            rs25 := rs26;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(32))) then
+            rs24 := to_unsigned(20, 6);
+        else
+            rs24 := rs25;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(31))) then
+            rs23 := to_unsigned(19, 6);
+        else
+            rs23 := rs24;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(30))) then
+            rs22 := to_unsigned(18, 6);
+        else
+            rs22 := rs23;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(29))) then
+            rs21 := to_unsigned(17, 6);
+        else
+            rs21 := rs22;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(28))) then
+            rs20 := to_unsigned(16, 6);
+        else
+            rs20 := rs21;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(27))) then
+            rs19 := to_unsigned(15, 6);
+        else
+            rs19 := rs20;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(26))) then
+            rs18 := to_unsigned(14, 6);
+        else
+            rs18 := rs19;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(25))) then
+            rs17 := to_unsigned(13, 6);
+        else
+            rs17 := rs18;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(24))) then
+            rs16 := to_unsigned(12, 6);
+        else
+            rs16 := rs17;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(23))) then
+            rs15 := to_unsigned(11, 6);
+        else
+            rs15 := rs16;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(22))) then
+            rs14 := to_unsigned(10, 6);
+        else
+            rs14 := rs15;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(21))) then
+            rs13 := to_unsigned(9, 6);
+        else
+            rs13 := rs14;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(20))) then
+            rs12 := to_unsigned(8, 6);
+        else
+            rs12 := rs13;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(19))) then
+            rs11 := to_unsigned(7, 6);
+        else
+            rs11 := rs12;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(18))) then
+            rs10 := to_unsigned(6, 6);
+        else
+            rs10 := rs11;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(17))) then
+            rs9 := to_unsigned(5, 6);
+        else
+            rs9 := rs10;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(16))) then
+            rs8 := to_unsigned(4, 6);
+        else
+            rs8 := rs9;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(15))) then
+            rs7 := to_unsigned(3, 6);
+        else
+            rs7 := rs8;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(14))) then
+            rs6 := to_unsigned(2, 6);
+        else
+            rs6 := rs7;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(13))) then
+            rs5 := to_unsigned(1, 6);
+        else
+            rs5 := rs6;
+        end if;
+        if (not bool(nested_t0_walker_host_guest_io0_le(12))) then
+            rs4 := to_unsigned(0, 6);
+        else
+            rs4 := rs5;
+        end if;
+        rs44 := to_unsigned(0, 7);
+        rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+        rs45 := to_unsigned(0, 7);
+        rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_t0_walker_host_guest_io0_flevel), 7);
+        rs46 := to_unsigned(0, 8);
+        rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
+        if (nested_t0_walker_host_guest_io0_le(12-1 downto 9) = 7) then
+            rs3 := unsigned'(to_unsigned(0, 1) & rs44);
+        else
+            rs3 := rs46;
+        end if;
     elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
         if bool(nested_t0_walker_host_guest_io0_pend_6) then
             wn_t_m_valid <= '1';
@@ -27264,6 +28360,50 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(5 downto 0);
+    variable rs5: unsigned(5 downto 0);
+    variable rs6: unsigned(5 downto 0);
+    variable rs7: unsigned(5 downto 0);
+    variable rs8: unsigned(5 downto 0);
+    variable rs9: unsigned(5 downto 0);
+    variable rs10: unsigned(5 downto 0);
+    variable rs11: unsigned(5 downto 0);
+    variable rs12: unsigned(5 downto 0);
+    variable rs13: unsigned(5 downto 0);
+    variable rs14: unsigned(5 downto 0);
+    variable rs15: unsigned(5 downto 0);
+    variable rs16: unsigned(5 downto 0);
+    variable rs17: unsigned(5 downto 0);
+    variable rs18: unsigned(5 downto 0);
+    variable rs19: unsigned(5 downto 0);
+    variable rs20: unsigned(5 downto 0);
+    variable rs21: unsigned(5 downto 0);
+    variable rs22: unsigned(5 downto 0);
+    variable rs23: unsigned(5 downto 0);
+    variable rs24: unsigned(5 downto 0);
+    variable rs25: unsigned(5 downto 0);
+    variable rs26: unsigned(5 downto 0);
+    variable rs27: unsigned(5 downto 0);
+    variable rs28: unsigned(5 downto 0);
+    variable rs29: unsigned(5 downto 0);
+    variable rs30: unsigned(5 downto 0);
+    variable rs31: unsigned(5 downto 0);
+    variable rs32: unsigned(5 downto 0);
+    variable rs33: unsigned(5 downto 0);
+    variable rs34: unsigned(5 downto 0);
+    variable rs35: unsigned(5 downto 0);
+    variable rs36: unsigned(5 downto 0);
+    variable rs37: unsigned(5 downto 0);
+    variable rs38: unsigned(5 downto 0);
+    variable rs39: unsigned(5 downto 0);
+    variable rs40: unsigned(5 downto 0);
+    variable rs41: unsigned(5 downto 0);
+    variable rs42: unsigned(5 downto 0);
+    variable rs43: unsigned(5 downto 0);
+    variable rs44: unsigned(6 downto 0);
+    variable rs45: unsigned(6 downto 0);
+    variable rs46: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -27285,7 +28425,12 @@ begin
             nested_t0_x_pa <= to_unsigned(0, 64);
             nested_t0_h_r_PE <= to_unsigned(0, 1);
             nested_t0_h_r_PR <= to_unsigned(0, 1);
+            nested_t0_h_r_R <= to_unsigned(0, 1);
             nested_t0_h_r_RZ <= to_unsigned(0, 1);
+            nested_t0_h_r_U <= to_unsigned(0, 1);
+            nested_t0_h_r_W <= to_unsigned(0, 1);
+            nested_t0_h_r_frame <= to_unsigned(0, 64);
+            nested_t0_h_r_shift <= to_unsigned(0, 6);
             nested_t0_x_status <= to_unsigned(0, 8);
             nested_t0_walker_host_guest_io0_pend_1 <= '0';
             nested_t0_walker_host_guest_io0_pend_2 <= '0';
@@ -27462,8 +28607,12 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
-                                if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                                     nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
+                                    nested_t0_walker_host_guest_io0_st <= FAULT;
+                                elsif bool(nested_t0_hk_translate) then
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -27935,8 +29084,12 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
-                                if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                                     nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
+                                    nested_t0_walker_host_guest_io0_st <= FAULT;
+                                elsif bool(nested_t0_hk_translate) then
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -28404,8 +29557,12 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
-                                if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                                     nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
+                                    nested_t0_walker_host_guest_io0_st <= FAULT;
+                                elsif bool(nested_t0_hk_translate) then
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -28869,8 +30026,12 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
-                                if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                                if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                                     nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
+                                    nested_t0_walker_host_guest_io0_st <= FAULT;
+                                elsif bool(nested_t0_hk_translate) then
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -29329,8 +30490,12 @@ begin
                             nested_t0_walker_host_guest_io0_a_r <= v_r;
                             v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                             nested_t0_walker_host_guest_io0_a_w <= v_w;
-                            if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
+                            if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif bool(nested_t0_hk_translate) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29748,6 +30913,263 @@ begin
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_PE <= rs2;
+                nested_t0_h_r_R <= to_unsigned(nested_t0_walker_host_guest_io0_a_r, 1);
+                nested_t0_h_r_W <= to_unsigned(nested_t0_walker_host_guest_io0_a_w, 1);
+                nested_t0_h_r_U <= to_unsigned(nested_t0_walker_host_guest_io0_le(59), 1);
+                rs3 := to_unsigned(0, 8);
+                rs4 := to_unsigned(0, 6);
+                rs5 := to_unsigned(0, 6);
+                rs6 := to_unsigned(0, 6);
+                rs7 := to_unsigned(0, 6);
+                rs8 := to_unsigned(0, 6);
+                rs9 := to_unsigned(0, 6);
+                rs10 := to_unsigned(0, 6);
+                rs11 := to_unsigned(0, 6);
+                rs12 := to_unsigned(0, 6);
+                rs13 := to_unsigned(0, 6);
+                rs14 := to_unsigned(0, 6);
+                rs15 := to_unsigned(0, 6);
+                rs16 := to_unsigned(0, 6);
+                rs17 := to_unsigned(0, 6);
+                rs18 := to_unsigned(0, 6);
+                rs19 := to_unsigned(0, 6);
+                rs20 := to_unsigned(0, 6);
+                rs21 := to_unsigned(0, 6);
+                rs22 := to_unsigned(0, 6);
+                rs23 := to_unsigned(0, 6);
+                rs24 := to_unsigned(0, 6);
+                rs25 := to_unsigned(0, 6);
+                rs26 := to_unsigned(0, 6);
+                rs27 := to_unsigned(0, 6);
+                rs28 := to_unsigned(0, 6);
+                rs29 := to_unsigned(0, 6);
+                rs30 := to_unsigned(0, 6);
+                rs31 := to_unsigned(0, 6);
+                rs32 := to_unsigned(0, 6);
+                rs33 := to_unsigned(0, 6);
+                rs34 := to_unsigned(0, 6);
+                rs35 := to_unsigned(0, 6);
+                rs36 := to_unsigned(0, 6);
+                rs37 := to_unsigned(0, 6);
+                rs38 := to_unsigned(0, 6);
+                rs39 := to_unsigned(0, 6);
+                rs40 := to_unsigned(0, 6);
+                rs41 := to_unsigned(0, 6);
+                rs42 := to_unsigned(0, 6);
+                rs43 := to_unsigned(0, 6);
+                if (not bool(nested_t0_walker_host_guest_io0_le(51))) then
+                    rs43 := to_unsigned(39, 6);
+                else
+                    rs43 := to_unsigned(40, 6);
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(50))) then
+                    rs42 := to_unsigned(38, 6);
+                else
+                    rs42 := rs43;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(49))) then
+                    rs41 := to_unsigned(37, 6);
+                else
+                    rs41 := rs42;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(48))) then
+                    rs40 := to_unsigned(36, 6);
+                else
+                    rs40 := rs41;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(47))) then
+                    rs39 := to_unsigned(35, 6);
+                else
+                    rs39 := rs40;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(46))) then
+                    rs38 := to_unsigned(34, 6);
+                else
+                    rs38 := rs39;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(45))) then
+                    rs37 := to_unsigned(33, 6);
+                else
+                    rs37 := rs38;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(44))) then
+                    rs36 := to_unsigned(32, 6);
+                else
+                    rs36 := rs37;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(43))) then
+                    rs35 := to_unsigned(31, 6);
+                else
+                    rs35 := rs36;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(42))) then
+                    rs34 := to_unsigned(30, 6);
+                else
+                    rs34 := rs35;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(41))) then
+                    rs33 := to_unsigned(29, 6);
+                else
+                    rs33 := rs34;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(40))) then
+                    rs32 := to_unsigned(28, 6);
+                else
+                    rs32 := rs33;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(39))) then
+                    rs31 := to_unsigned(27, 6);
+                else
+                    rs31 := rs32;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(38))) then
+                    rs30 := to_unsigned(26, 6);
+                else
+                    rs30 := rs31;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(37))) then
+                    rs29 := to_unsigned(25, 6);
+                else
+                    rs29 := rs30;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(36))) then
+                    rs28 := to_unsigned(24, 6);
+                else
+                    rs28 := rs29;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(35))) then
+                    rs27 := to_unsigned(23, 6);
+                else
+                    rs27 := rs28;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(34))) then
+                    rs26 := to_unsigned(22, 6);
+                else
+                    rs26 := rs27;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(33))) then
+                    rs25 := to_unsigned(21, 6);
+                else
+                    rs25 := rs26;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(32))) then
+                    rs24 := to_unsigned(20, 6);
+                else
+                    rs24 := rs25;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(31))) then
+                    rs23 := to_unsigned(19, 6);
+                else
+                    rs23 := rs24;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(30))) then
+                    rs22 := to_unsigned(18, 6);
+                else
+                    rs22 := rs23;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(29))) then
+                    rs21 := to_unsigned(17, 6);
+                else
+                    rs21 := rs22;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(28))) then
+                    rs20 := to_unsigned(16, 6);
+                else
+                    rs20 := rs21;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(27))) then
+                    rs19 := to_unsigned(15, 6);
+                else
+                    rs19 := rs20;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(26))) then
+                    rs18 := to_unsigned(14, 6);
+                else
+                    rs18 := rs19;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(25))) then
+                    rs17 := to_unsigned(13, 6);
+                else
+                    rs17 := rs18;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(24))) then
+                    rs16 := to_unsigned(12, 6);
+                else
+                    rs16 := rs17;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(23))) then
+                    rs15 := to_unsigned(11, 6);
+                else
+                    rs15 := rs16;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(22))) then
+                    rs14 := to_unsigned(10, 6);
+                else
+                    rs14 := rs15;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(21))) then
+                    rs13 := to_unsigned(9, 6);
+                else
+                    rs13 := rs14;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(20))) then
+                    rs12 := to_unsigned(8, 6);
+                else
+                    rs12 := rs13;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(19))) then
+                    rs11 := to_unsigned(7, 6);
+                else
+                    rs11 := rs12;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(18))) then
+                    rs10 := to_unsigned(6, 6);
+                else
+                    rs10 := rs11;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(17))) then
+                    rs9 := to_unsigned(5, 6);
+                else
+                    rs9 := rs10;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(16))) then
+                    rs8 := to_unsigned(4, 6);
+                else
+                    rs8 := rs9;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(15))) then
+                    rs7 := to_unsigned(3, 6);
+                else
+                    rs7 := rs8;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(14))) then
+                    rs6 := to_unsigned(2, 6);
+                else
+                    rs6 := rs7;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(13))) then
+                    rs5 := to_unsigned(1, 6);
+                else
+                    rs5 := rs6;
+                end if;
+                if (not bool(nested_t0_walker_host_guest_io0_le(12))) then
+                    rs4 := to_unsigned(0, 6);
+                else
+                    rs4 := rs5;
+                end if;
+                rs44 := to_unsigned(0, 7);
+                rs44 := (13 + unsigned'(to_unsigned(0, 1) & rs4));
+                rs45 := to_unsigned(0, 7);
+                rs45 := resize(9 * unsigned'(to_unsigned(0, 4) & nested_t0_walker_host_guest_io0_flevel), 7);
+                rs46 := to_unsigned(0, 8);
+                rs46 := (3 + unsigned'(to_unsigned(0, 1) & rs45));
+                if (nested_t0_walker_host_guest_io0_le(12-1 downto 9) = 7) then
+                    rs3 := unsigned'(to_unsigned(0, 1) & rs44);
+                else
+                    rs3 := rs46;
+                end if;
+                nested_t0_h_r_shift <= rs3(6-1 downto 0);
+                nested_t0_h_r_frame <= unsigned'(to_unsigned(0, 12) & nested_t0_walker_host_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12));
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host_guest_io0_st <= IDLE;
             elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
@@ -29801,7 +31223,7 @@ end process nested_t0_walker_host_guest_io0_fsm;
 
 nested_t0_x_rnow <= stdl((nested_t0_walker_host_guest_io0_st = PREAD) and bool(m_rvalid));
 
-nested_t0_walker_guest_guest_io0_logic: process (nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0_a_us, nested_t0_walker_guest_guest_io0_a_xd, wn_t_done, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) is
+nested_t0_walker_guest_guest_io0_logic: process (nested_t0_walker_guest_guest_io0_a_rw, nested_t0_walker_guest_guest_io0_a_us, nested_t0_walker_guest_guest_io0_a_xd, wn_t_done, nested_t0_h_r_frame, nested_t0_h_r_shift, nested_t0_walker_guest_guest_io0_hk_translate_h, nested_t0_walker_guest_guest_io0_hk_write_h, wn_t_i_addr, wn_t_k_fetch, wn_t_k_user, wn_t_k_write, nested_t0_walker_guest_guest_io0_le, nested_t0_walker_guest_guest_io0_lvl, nested_t0_walker_guest_guest_io0_pend_1, nested_t0_walker_guest_guest_io0_pend_2, nested_t0_walker_guest_guest_io0_pend_3, nested_t0_walker_guest_guest_io0_pend_4, nested_t0_walker_guest_guest_io0_pend_5, wn_t_r_CR0, wn_t_r_CR3, wn_t_r_CR4, wn_t_r_EFER, wn_t_r_PKRU, wn_t_r_RFLAGS, wn_t_r_TRQ, nested_t0_walker_guest_guest_io0_sa_1, nested_t0_walker_guest_guest_io0_sa_2, nested_t0_walker_guest_guest_io0_sa_3, nested_t0_walker_guest_guest_io0_sa_4, nested_t0_walker_guest_guest_io0_sa_5, nested_t0_walker_guest_guest_io0_se_1, nested_t0_walker_guest_guest_io0_se_2, nested_t0_walker_guest_guest_io0_se_3, nested_t0_walker_guest_guest_io0_se_4, nested_t0_walker_guest_guest_io0_se_5, nested_t0_walker_guest_guest_io0_sg_1, nested_t0_walker_guest_guest_io0_sg_2, nested_t0_walker_guest_guest_io0_sg_3, nested_t0_walker_guest_guest_io0_sg_4, nested_t0_walker_guest_guest_io0_sg_5, nested_t0_walker_guest_guest_io0_st, wn_t_start, nested_t0_walker_guest_guest_io0_x_addr_h, nested_t0_x_done, nested_t0_walker_guest_guest_io0_x_on_table_h, nested_t0_x_pa, nested_t0_walker_guest_guest_io0_x_pwrite_h, m_rdata, nested_t0_x_rnow, nested_t0_x_status, nested_t0_walker_guest_guest_io0_x_update_h, nested_t0_walker_guest_guest_io0_x_waddr_h, nested_t0_walker_guest_guest_io0_x_wdata_h) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable used: std_logic;
@@ -29820,6 +31242,17 @@ nested_t0_walker_guest_guest_io0_logic: process (nested_t0_walker_guest_guest_io
     variable in8: unsigned(47 downto 0);
     variable in9: unsigned(63 downto 0);
     variable in10: unsigned(47 downto 0);
+    variable ns0: unsigned(5 downto 0);
+    variable ns1: unsigned(63 downto 0);
+    variable ns2: unsigned(126 downto 0);
+    variable ns3: unsigned(5 downto 0);
+    variable ns4: unsigned(126 downto 0);
+    variable ns5: unsigned(63 downto 0);
+    variable ns6: unsigned(5 downto 0);
+    variable ns7: unsigned(63 downto 0);
+    variable ns8: unsigned(64 downto 0);
+    variable ns9: unsigned(63 downto 0);
+    variable ns10: unsigned(126 downto 0);
 begin
     nested_t0_x_valid <= '0';
     nested_t0_x_pwrite <= nested_t0_walker_guest_guest_io0_x_pwrite_h;
@@ -29829,6 +31262,7 @@ begin
     nested_t0_x_on_table <= nested_t0_walker_guest_guest_io0_x_on_table_h;
     nested_t0_x_update <= nested_t0_walker_guest_guest_io0_x_update_h;
     nested_t0_hk_write <= nested_t0_walker_guest_guest_io0_hk_write_h;
+    nested_t0_hk_translate <= nested_t0_walker_guest_guest_io0_hk_translate_h;
     pending := '0';
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     used := '0';
@@ -29886,6 +31320,7 @@ begin
                         nested_t0_x_on_table <= '1';
                         nested_t0_x_update <= '0';
                         nested_t0_hk_write <= '0';
+                        nested_t0_hk_translate <= '0';
                     else
                         nested_t0_x_valid <= '1';
                         nested_t0_x_pwrite <= '0';
@@ -29893,6 +31328,7 @@ begin
                         nested_t0_x_on_table <= '1';
                         nested_t0_x_update <= '0';
                         nested_t0_hk_write <= '0';
+                        nested_t0_hk_translate <= '0';
                     end if;
                 end if;
             end if;
@@ -29979,6 +31415,7 @@ begin
                         nested_t0_x_update <= '1';
                         nested_t0_x_on_table <= '1';
                         nested_t0_hk_write <= '1';
+                        nested_t0_hk_translate <= '0';
                     else
                         nested_t0_x_pwrite <= '1';
                         nested_t0_x_waddr <= nested_t0_x_pa;
@@ -29999,6 +31436,7 @@ begin
                             nested_t0_x_on_table <= '1';
                             nested_t0_x_update <= '0';
                             nested_t0_hk_write <= '0';
+                            nested_t0_hk_translate <= '0';
                         end if;
                     elsif (nested_t0_walker_guest_guest_io0_lvl = 4) then
                         if (not bool(m_rdata(0))) then
@@ -30015,6 +31453,7 @@ begin
                             nested_t0_x_on_table <= '1';
                             nested_t0_x_update <= '0';
                             nested_t0_hk_write <= '0';
+                            nested_t0_hk_translate <= '0';
                         end if;
                     elsif (nested_t0_walker_guest_guest_io0_lvl = 3) then
                         if (bool(m_rdata(7)) and True) then
@@ -30055,6 +31494,7 @@ begin
                                     nested_t0_x_on_table <= '0';
                                     nested_t0_x_update <= '0';
                                     nested_t0_hk_write <= wn_t_k_write;
+                                    nested_t0_hk_translate <= wn_t_r_TRQ(0);
                                 end if;
                             end if;
                         else
@@ -30072,6 +31512,7 @@ begin
                                 nested_t0_x_on_table <= '1';
                                 nested_t0_x_update <= '0';
                                 nested_t0_hk_write <= '0';
+                                nested_t0_hk_translate <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest_guest_io0_lvl = 2) then
@@ -30113,6 +31554,7 @@ begin
                                     nested_t0_x_on_table <= '0';
                                     nested_t0_x_update <= '0';
                                     nested_t0_hk_write <= wn_t_k_write;
+                                    nested_t0_hk_translate <= wn_t_r_TRQ(0);
                                 end if;
                             end if;
                         else
@@ -30130,6 +31572,7 @@ begin
                                 nested_t0_x_on_table <= '1';
                                 nested_t0_x_update <= '0';
                                 nested_t0_hk_write <= '0';
+                                nested_t0_hk_translate <= '0';
                             end if;
                         end if;
                     elsif (nested_t0_walker_guest_guest_io0_lvl = 1) then
@@ -30170,6 +31613,7 @@ begin
                                 nested_t0_x_on_table <= '0';
                                 nested_t0_x_update <= '0';
                                 nested_t0_hk_write <= wn_t_k_write;
+                                nested_t0_hk_translate <= wn_t_r_TRQ(0);
                             end if;
                         end if;
                     end if;
@@ -30191,6 +31635,28 @@ begin
             else
                 null;
             end if;
+            ns0 := to_unsigned(0, 6);
+            ns0 := nested_t0_h_r_shift;
+            ns1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            ns1 := shift_right(nested_t0_h_r_frame, to_integer(ns0));
+            ns2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+            ns2 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & ns1);
+            ns3 := to_unsigned(0, 6);
+            ns3 := nested_t0_h_r_shift;
+            ns4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+            ns4 := shift_left(ns2, to_integer(ns3));
+            ns5 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            ns5 := to_unsigned(1, 64);
+            ns6 := to_unsigned(0, 6);
+            ns6 := nested_t0_h_r_shift;
+            ns7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            ns7 := shift_left(ns5, to_integer(ns6));
+            ns8 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+            ns8 := ((unsigned'(to_unsigned(0, 1) & ns7) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+            ns9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            ns9 := (nested_t0_walker_guest_guest_io0_x_addr_h and ns8(64-1 downto 0));
+            ns10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+            ns10 := (ns4 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & ns9));
         when FAULT =>
             null;
         when ADREQ =>
@@ -30203,6 +31669,7 @@ begin
                     nested_t0_x_addr <= nested_t0_walker_guest_guest_io0_sg_5;
                     nested_t0_x_on_table <= '1';
                     nested_t0_hk_write <= '1';
+                    nested_t0_hk_translate <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest_guest_io0_sa_5;
@@ -30216,6 +31683,7 @@ begin
                     nested_t0_x_addr <= nested_t0_walker_guest_guest_io0_sg_4;
                     nested_t0_x_on_table <= '1';
                     nested_t0_hk_write <= '1';
+                    nested_t0_hk_translate <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest_guest_io0_sa_4;
@@ -30229,6 +31697,7 @@ begin
                     nested_t0_x_addr <= nested_t0_walker_guest_guest_io0_sg_3;
                     nested_t0_x_on_table <= '1';
                     nested_t0_hk_write <= '1';
+                    nested_t0_hk_translate <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest_guest_io0_sa_3;
@@ -30242,6 +31711,7 @@ begin
                     nested_t0_x_addr <= nested_t0_walker_guest_guest_io0_sg_2;
                     nested_t0_x_on_table <= '1';
                     nested_t0_hk_write <= '1';
+                    nested_t0_hk_translate <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest_guest_io0_sa_2;
@@ -30255,6 +31725,7 @@ begin
                     nested_t0_x_addr <= nested_t0_walker_guest_guest_io0_sg_1;
                     nested_t0_x_on_table <= '1';
                     nested_t0_hk_write <= '1';
+                    nested_t0_hk_translate <= '0';
                 else
                     nested_t0_x_pwrite <= '1';
                     nested_t0_x_waddr <= nested_t0_walker_guest_guest_io0_sa_1;
@@ -30294,6 +31765,7 @@ begin
                     nested_t0_x_on_table <= '1';
                     nested_t0_x_update <= '0';
                     nested_t0_hk_write <= '0';
+                    nested_t0_hk_translate <= '0';
                 end if;
             elsif (nested_t0_walker_guest_guest_io0_lvl = 4) then
                 if (not bool(nested_t0_walker_guest_guest_io0_le(0))) then
@@ -30310,6 +31782,7 @@ begin
                     nested_t0_x_on_table <= '1';
                     nested_t0_x_update <= '0';
                     nested_t0_hk_write <= '0';
+                    nested_t0_hk_translate <= '0';
                 end if;
             elsif (nested_t0_walker_guest_guest_io0_lvl = 3) then
                 if (bool(nested_t0_walker_guest_guest_io0_le(7)) and True) then
@@ -30350,6 +31823,7 @@ begin
                             nested_t0_x_on_table <= '0';
                             nested_t0_x_update <= '0';
                             nested_t0_hk_write <= wn_t_k_write;
+                            nested_t0_hk_translate <= wn_t_r_TRQ(0);
                         end if;
                     end if;
                 else
@@ -30367,6 +31841,7 @@ begin
                         nested_t0_x_on_table <= '1';
                         nested_t0_x_update <= '0';
                         nested_t0_hk_write <= '0';
+                        nested_t0_hk_translate <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest_guest_io0_lvl = 2) then
@@ -30408,6 +31883,7 @@ begin
                             nested_t0_x_on_table <= '0';
                             nested_t0_x_update <= '0';
                             nested_t0_hk_write <= wn_t_k_write;
+                            nested_t0_hk_translate <= wn_t_r_TRQ(0);
                         end if;
                     end if;
                 else
@@ -30425,6 +31901,7 @@ begin
                         nested_t0_x_on_table <= '1';
                         nested_t0_x_update <= '0';
                         nested_t0_hk_write <= '0';
+                        nested_t0_hk_translate <= '0';
                     end if;
                 end if;
             elsif (nested_t0_walker_guest_guest_io0_lvl = 1) then
@@ -30465,6 +31942,7 @@ begin
                         nested_t0_x_on_table <= '0';
                         nested_t0_x_update <= '0';
                         nested_t0_hk_write <= wn_t_k_write;
+                        nested_t0_hk_translate <= wn_t_r_TRQ(0);
                     end if;
                 end if;
             end if;
@@ -30492,6 +31970,17 @@ nested_t0_walker_guest_guest_io0_fsm: process (clk) is
     variable in8: unsigned(47 downto 0);
     variable in9: unsigned(63 downto 0);
     variable in10: unsigned(47 downto 0);
+    variable ns0: unsigned(5 downto 0);
+    variable ns1: unsigned(63 downto 0);
+    variable ns2: unsigned(126 downto 0);
+    variable ns3: unsigned(5 downto 0);
+    variable ns4: unsigned(126 downto 0);
+    variable ns5: unsigned(63 downto 0);
+    variable ns6: unsigned(5 downto 0);
+    variable ns7: unsigned(63 downto 0);
+    variable ns8: unsigned(64 downto 0);
+    variable ns9: unsigned(63 downto 0);
+    variable ns10: unsigned(126 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -30501,6 +31990,7 @@ begin
             wn_t_done <= '0';
             nested_t0_walker_guest_guest_io0_fault_k <= to_unsigned(0, 8);
             nested_t0_walker_guest_guest_io0_flevel <= to_unsigned(0, 3);
+            nested_t0_walker_guest_guest_io0_hk_translate_h <= '0';
             nested_t0_walker_guest_guest_io0_hk_write_h <= '0';
             nested_t0_walker_guest_guest_io0_le <= to_unsigned(0, 64);
             nested_t0_walker_guest_guest_io0_lvl <= to_unsigned(0, 3);
@@ -30509,7 +31999,14 @@ begin
             wn_t_o_level <= to_unsigned(0, 3);
             wn_t_o_n_PE <= to_unsigned(0, 1);
             wn_t_o_n_PR <= to_unsigned(0, 1);
+            wn_t_o_n_R <= to_unsigned(0, 1);
             wn_t_o_n_RZ <= to_unsigned(0, 1);
+            wn_t_o_n_U <= to_unsigned(0, 1);
+            wn_t_o_n_W <= to_unsigned(0, 1);
+            wn_t_o_n_g_rw <= to_unsigned(0, 1);
+            wn_t_o_n_g_us <= to_unsigned(0, 1);
+            wn_t_o_n_g_xd <= to_unsigned(0, 1);
+            wn_t_o_n_spa <= to_unsigned(0, 64);
             wn_t_o_pa <= to_unsigned(0, 64);
             wn_t_o_r1_error_code <= to_unsigned(0, 32);
             wn_t_o_r1_vector <= to_unsigned(0, 8);
@@ -30546,6 +32043,7 @@ begin
             nested_t0_walker_guest_guest_io0_x_on_table_h <= nested_t0_x_on_table;
             nested_t0_walker_guest_guest_io0_x_update_h <= nested_t0_x_update;
             nested_t0_walker_guest_guest_io0_hk_write_h <= nested_t0_hk_write;
+            nested_t0_walker_guest_guest_io0_hk_translate_h <= nested_t0_hk_translate;
             pending := '0';
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             used := '0';
@@ -30995,6 +32493,35 @@ begin
                     wn_t_o_n_PR <= nested_t0_h_r_PR;
                     wn_t_o_n_RZ <= nested_t0_h_r_RZ;
                     wn_t_o_n_PE <= nested_t0_h_r_PE;
+                    wn_t_o_n_R <= nested_t0_h_r_R;
+                    wn_t_o_n_W <= nested_t0_h_r_W;
+                    wn_t_o_n_U <= nested_t0_h_r_U;
+                    ns0 := to_unsigned(0, 6);
+                    ns0 := nested_t0_h_r_shift;
+                    ns1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    ns1 := shift_right(nested_t0_h_r_frame, to_integer(ns0));
+                    ns2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    ns2 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & ns1);
+                    ns3 := to_unsigned(0, 6);
+                    ns3 := nested_t0_h_r_shift;
+                    ns4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    ns4 := shift_left(ns2, to_integer(ns3));
+                    ns5 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    ns5 := to_unsigned(1, 64);
+                    ns6 := to_unsigned(0, 6);
+                    ns6 := nested_t0_h_r_shift;
+                    ns7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    ns7 := shift_left(ns5, to_integer(ns6));
+                    ns8 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                    ns8 := ((unsigned'(to_unsigned(0, 1) & ns7) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                    ns9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    ns9 := (nested_t0_walker_guest_guest_io0_x_addr_h and ns8(64-1 downto 0));
+                    ns10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                    ns10 := (ns4 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & ns9));
+                    wn_t_o_n_spa <= ns10(64-1 downto 0);
+                    wn_t_o_n_g_rw <= to_unsigned(nested_t0_walker_guest_guest_io0_a_rw, 1);
+                    wn_t_o_n_g_us <= to_unsigned(nested_t0_walker_guest_guest_io0_a_us, 1);
+                    wn_t_o_n_g_xd <= to_unsigned(nested_t0_walker_guest_guest_io0_a_xd, 1);
                     wn_t_done <= '1';
                     nested_t0_walker_guest_guest_io0_st <= IDLE;
                 when FAULT =>
@@ -31357,6 +32884,7 @@ end process nested_t0_walker_guest_guest_io0_fsm;
 nested_t0_x_table <= stdl(bool(nested_t0_x_on_table) and (not bool(nested_t0_x_pwrite)) and (not bool(nested_t0_x_update)));
 nested_t0_x_off <= stdl(wn_t_r_HPT(12-1 downto 9) = 0);
 nested_t0_hb_HPT <= wn_t_r_HPT;
+nested_t0_hb_TRQ <= wn_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion ab4433646eb406b9b7dca8cd of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 60c5ee0e5f47599c9b9586183d24accbb8d432be70098eeb012171486d702440
+-- virtspec conversion c17470a418ea768b571758a8 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 539d406cbf548c3547b07d3ef7f2079a38df01b3beec01f22e0ce17b4e5949c0
