@@ -178,3 +178,16 @@ def test_a_walk_whose_roots_are_slices_of_a_structure_word_is_built_where_they_p
                     for sc in (factory.make(draw) for _ in range(200)))
     assert rules["done"] >= 20, rules
     assert rules["guest_fault"] and rules["host_fault"] and rules["invalid"], rules
+
+
+# A composition whose host stage answers the final address with its rights
+# (tests/data/toy_nested_answer.vspec: walk a always, walk b when the event asks): both
+# models agree, and every point the coverage keeps is hit.
+@pytest.mark.slow
+def test_a_composition_whose_host_answers_cosimulates_with_full_coverage(tmp_path):
+    spec = compile_spec(DATA / "toy_nested_answer.vspec")
+    out = tmp_path / "gen"
+    emit.write(emit.render(spec), out)
+    report = cosim.run(spec, out, 300, seed=1)
+    assert report.mismatches == 0 and report.missing == []
+    assert report.coverage["walk a host fault answered"] > 0 and report.coverage["exit b_answered"] > 0

@@ -1078,6 +1078,10 @@ class _WalkOutcomes:
     def __init__(self, spec: ir.Spec, unit: ir.Unit):
         self.walks: dict[str, dict[str, dict[str, int | None]]] = {}  # walk -> outcome -> member -> value
         for w in unit.walks:
+            if w.nested and nested_final_always_checks(spec, w):
+                # never `ok`: not walked, or ended by a fault or a host check (unknown which)
+                self.walks[w.name] = {"": {"walked": 0, "ok": 0}, "ended": {"walked": 1, "ok": 0}}
+                continue
             if w.nested or w.regime not in {r.name for r in spec.regimes}:
                 continue
             regime = spec.regime(w.regime)
@@ -1131,6 +1135,27 @@ class _WalkOutcomes:
 class _When:
     def __init__(self, when: Expr):
         self.when = when
+
+
+def nested_final_always_checks(spec: ir.Spec, w: ir.Walk) -> tuple[str, ...]:
+    """The host checks that end every host translation of a composition walk's final
+    address on `w`'s constant bindings (the `final access` map's kinds and the host's
+    checks folded on them), when the host stage cannot be switched off (the composition's
+    `host bypass` and the host regime's own fold to 0, or there are none; a guest stage
+    switched off still hands its input to the host with the final access): such a walk
+    never succeeds (its host walk of the final address always ends at the leaf in one of
+    these checks, the pattern of an ATS Translation Request answered with its rights).
+    Empty when the folding does not show it."""
+    nest = next(n for n in spec.nested if n.name == w.regime)
+    host = spec.regime(nest.host)
+    offs = [nest.host_bypass, host.bypass]
+    folded = _folded_on_bindings(w, [_When(c) for c in offs if c is not None])
+    if any(not (f.op == "num" and f.value == 0) for f in folded):
+        return ()
+    kinds = _folded_on_bindings(w, [_When(b.value) for b in nest.final_access])
+    access = tuple(ir.Binding(name=b.name, value=k, span=b.span)
+                   for b, k in zip(nest.final_access, kinds) if k.op == "num")
+    return walk_always_checks(host, w.model_copy(update={"access": access}))
 
 
 def _put_fault(e: Expr, number: int) -> Expr:
@@ -1238,10 +1263,18 @@ def coverage_points(spec: ir.Spec) -> tuple[list[str], dict[str, str]]:
             points = [f"walk {w.name} page level {lv.shown}" for lv in guest.leaf_levels]
             points += [f"walk {w.name} host page level {lv.shown}" for lv in host.leaf_levels]
             points += [f"walk {w.name} guest fault", f"walk {w.name} host fault"]
+            always = nested_final_always_checks(spec, w)
             if w.when is not None and w.when.op == "num" and not w.when.value:
                 # a called unit's walk its call's constant bindings rule out (a walk that needs
                 # an event kind the call never binds)
                 gone.update({p: f"walk {w.name} never runs (its `when` folds to 0 on the bindings)" for p in points})
+            elif always:
+                # the page levels are counted on a success, which the host check rules out
+                for p in points[:-2]:
+                    gone[p] = (f"host check {always[0]}'s condition folds to 1 on the final access walk {w.name} "
+                               f"binds, and the host stage is never switched off: every final address ends in it "
+                               f"(composition {nest.name})")
+                out += points[-2:]
             else:
                 out += points
             continue

@@ -5,6 +5,7 @@ reference; before the fixes, the layout not read overwrote the one read (the uns
 layout never got past `absent`) and steering toward `taken` ignored the rules before it
 (5 of 400)."""
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -236,3 +237,40 @@ def test_a_scenario_aimed_at_a_walk_fault_at_a_level_reaches_it(generated):
                 walk = detail.get(point.split()[1], {})
                 hits[aimed] += f"fault {walk.get('fault')} at level {walk.get('level')}" in point and out["exit"]
         assert hits[True] >= 2 and hits[False] == 0, (point, hits)
+
+
+# ---- a composition whose host stage answers the final address (nested_final_always_checks)
+def test_a_composition_walk_whose_final_address_always_answers_never_succeeds():
+    """tests/data/toy_nested_answer.vspec: walk a binds Q = 1, so the `final access` map gives
+    the host `answer = 1` and the host check `answered` ends every final address; the
+    composition has no host bypass and host_ans none of its own. Its page levels (counted on
+    a success) and the rule on `a.ok` are unreachable, its guest and host faults are not;
+    walk b binds Q to an event field and keeps every point. The amd_iommu form of it: a
+    caller that binds AT = 01b makes the guest ATS walk answer (vf_ats's `tr_t`)."""
+    from codegen.verify.stimulus.unit import coverage_points, nested_final_always_checks
+    spec = compile_spec(DATA / "toy_nested_answer.vspec")
+    a, b = spec.top.walks
+    assert nested_final_always_checks(spec, a) == ("answered",) and nested_final_always_checks(spec, b) == ()
+    points, gone = coverage_points(spec)
+    levels = ["walk a page level 3", "walk a page level 2", "walk a page level 1", "walk a page level 0",
+              "walk a host page level 0"]
+    assert all("host check answered's condition folds to 1" in gone[p] for p in levels)
+    assert "no outcome of the walk gives" in gone["exit a_translated"]
+    assert {"walk a guest fault", "walk a host fault", "exit a_answered", "exit b_translated",
+            "walk b page level 0", "walk b host page level 0"} <= set(points)
+    assert not set(levels) & set(points)
+
+
+def test_a_host_bypass_that_may_hold_keeps_the_success_points(tmp_path):
+    """The same toy with a host bypass the walk does not fold to 0: a switched-off host stage
+    lets the final address through untranslated, so walk a may succeed."""
+    from codegen.verify.stimulus.unit import coverage_points, nested_final_always_checks
+    text = (DATA / "toy_nested_answer.vspec").read_text().replace(
+        "    host host_ans;\n", "    host host_ans;\n    host bypass when HROOT.PPN == 0 cite \"toy manual 9.7\";\n")
+    path = tmp_path / "toy_nested_answer.vspec"
+    path.write_text(text)
+    shutil.copy(DATA / "toy_two_stage.vspec", tmp_path / "toy_two_stage.vspec")
+    spec = compile_spec(path)
+    assert nested_final_always_checks(spec, spec.top.walks[0]) == ()
+    points, gone = coverage_points(spec)
+    assert "walk a page level 0" in points and "exit a_translated" in points
