@@ -37209,9 +37209,9 @@ always @(posedge clk) begin: nested_t0_walker_guest_guest_io0_fsm
 end
 
 assign nested_t0_x_table = (nested_t0_x_on_table && (!nested_t0_x_pwrite) && (!nested_t0_x_update));
-assign nested_t0_x_off = (wn_t_r_HPT[12-1:9] == 0);
+assign nested_t0_x_off = ((wn_t_r_HPT[12-1:9] == 0) && (!wn_t_r_TRQ[0]));
 assign nested_t0_hb_HPT = wn_t_r_HPT;
 assign nested_t0_hb_TRQ = wn_t_r_TRQ;
 
 endmodule
-// virtspec conversion c17470a418ea768b571758a8 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 1b790b809b7b27f0d22d85e3113e19f346eef6ed08153904f4e3aedacb24b6b3
+// virtspec conversion 15ac3bb40a4b64e2799e2cb0 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 f4bb9120b5341e5e89d7e3d3285a17bca9d5e183743f8caab88b82907603d6b2

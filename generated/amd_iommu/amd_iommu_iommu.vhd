@@ -32882,9 +32882,9 @@ begin
 end process nested_t0_walker_guest_guest_io0_fsm;
 
 nested_t0_x_table <= stdl(bool(nested_t0_x_on_table) and (not bool(nested_t0_x_pwrite)) and (not bool(nested_t0_x_update)));
-nested_t0_x_off <= stdl(wn_t_r_HPT(12-1 downto 9) = 0);
+nested_t0_x_off <= stdl((wn_t_r_HPT(12-1 downto 9) = 0) and (not bool(wn_t_r_TRQ(0))));
 nested_t0_hb_HPT <= wn_t_r_HPT;
 nested_t0_hb_TRQ <= wn_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion c17470a418ea768b571758a8 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 539d406cbf548c3547b07d3ef7f2079a38df01b3beec01f22e0ce17b4e5949c0
+-- virtspec conversion 15ac3bb40a4b64e2799e2cb0 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 c363e5993db158b1d6819dca4cb959da5c54d9a605e05f02eaebb9561ab41374

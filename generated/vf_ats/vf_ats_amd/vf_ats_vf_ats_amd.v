@@ -46811,7 +46811,7 @@ always @(posedge clk) begin: nested_tr_t0_walker_guest_guest_io0_fsm
 end
 
 assign nested_tr_t0_x_table = (nested_tr_t0_x_on_table && (!nested_tr_t0_x_pwrite) && (!nested_tr_t0_x_update));
-assign nested_tr_t0_x_off = (wn_tr_t_r_HPT[12-1:9] == 0);
+assign nested_tr_t0_x_off = ((wn_tr_t_r_HPT[12-1:9] == 0) && (!wn_tr_t_r_TRQ[0]));
 assign nested_tr_t0_hb_HPT = wn_tr_t_r_HPT;
 assign nested_tr_t0_hb_TRQ = wn_tr_t_r_TRQ;
 
@@ -70498,9 +70498,9 @@ always @(posedge clk) begin: nested_io_t0_walker_guest_guest_io1_fsm
 end
 
 assign nested_io_t0_x_table = (nested_io_t0_x_on_table && (!nested_io_t0_x_pwrite) && (!nested_io_t0_x_update));
-assign nested_io_t0_x_off = (wn_io_t_r_HPT[12-1:9] == 0);
+assign nested_io_t0_x_off = ((wn_io_t_r_HPT[12-1:9] == 0) && (!wn_io_t_r_TRQ[0]));
 assign nested_io_t0_hb_HPT = wn_io_t_r_HPT;
 assign nested_io_t0_hb_TRQ = wn_io_t_r_TRQ;
 
 endmodule
-// virtspec conversion 445f881797aa9da26b0b7959 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 0e24a00a4506b943392698b44d231e75c43549e9445dc81d5f8adb118f89c8fa
+// virtspec conversion dabf1874349bc0c60a0ae201 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 7610eac97e15f00c836e9fd757af175d33f961a519018e1247843d1f0255866c

@@ -44686,4 +44686,4 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
 end
 
 endmodule
-// virtspec conversion fcfd9a05fa9c60f4f1e505a3 of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 b2853359c0fed240f56ad466380c4f13963a8977bb95d1833776f8021a907228
+// virtspec conversion cb6d7467ca27eb72b12d689e of pck_myhdl_011.vhd vf_ats_vf_ats_intel.v vf_ats_vf_ats_intel.vhd: sha256 b2853359c0fed240f56ad466380c4f13963a8977bb95d1833776f8021a907228
