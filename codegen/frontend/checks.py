@@ -72,7 +72,8 @@ def _error_faults(spec: ir.Spec, bag: DiagnosticBag) -> None:
             fault = error_fault(reg)
             bag.error("E0335", f"expected regime '{reg.name}', whose fault '{fault.name}' reads `error`, to be walked "
                       "by a unit, not a translation model of its own: a read that answers with an error is "
-                      "supported in the walks of a unit", fault.span, (f"regime '{reg.name}' is declared here", reg.span))
+                      "supported in the walks of a unit", fault.span,
+                      (f"regime '{reg.name}' is declared here", reg.span))
     for nest in spec.nested:
         if nest.span.path != spec.span.path or nest.name not in models:
             continue

@@ -163,16 +163,19 @@ signal w_vapic_irr_0: unsigned(63 downto 0);
 signal wk_g_PE: unsigned(0 downto 0);
 signal wk_g_PR: unsigned(0 downto 0);
 signal wk_g_RZ: unsigned(0 downto 0);
+signal wk_g_entry: unsigned(63 downto 0);
 signal wk_g_fault: unsigned(7 downto 0);
 signal wk_g_guest_pa: unsigned(63 downto 0);
 signal wk_g_host_bad_level: unsigned(0 downto 0);
 signal wk_g_host_fault: unsigned(7 downto 0);
+signal wk_g_host_hw_error: unsigned(0 downto 0);
 signal wk_g_host_level: unsigned(2 downto 0);
 signal wk_g_host_not_present: unsigned(0 downto 0);
 signal wk_g_host_page_size: unsigned(0 downto 0);
 signal wk_g_host_permission: unsigned(0 downto 0);
 signal wk_g_host_reserved: unsigned(0 downto 0);
 signal wk_g_host_skipped_bits: unsigned(0 downto 0);
+signal wk_g_hw_error: unsigned(0 downto 0);
 signal wk_g_level: unsigned(2 downto 0);
 signal wk_g_not_valid: unsigned(0 downto 0);
 signal wk_g_ok: unsigned(0 downto 0);
@@ -192,10 +195,12 @@ signal wn_g_o_level: unsigned(2 downto 0);
 signal wn_g_o_n_PE: unsigned(0 downto 0);
 signal wn_g_o_n_PR: unsigned(0 downto 0);
 signal wn_g_o_n_RZ: unsigned(0 downto 0);
+signal wn_g_o_n_entry: unsigned(63 downto 0);
 signal wn_g_o_pa: unsigned(63 downto 0);
 signal wn_g_o_r_PE: unsigned(0 downto 0);
 signal wn_g_o_r_PR: unsigned(0 downto 0);
 signal wn_g_o_r_RZ: unsigned(0 downto 0);
+signal wn_g_o_r_entry: unsigned(63 downto 0);
 signal wn_g_o_status: unsigned(7 downto 0);
 signal wn_g_r_GCR3_TRP: unsigned(63 downto 0);
 signal wn_g_r_HPT: unsigned(63 downto 0);
@@ -206,12 +211,14 @@ signal wk_t_PE: unsigned(0 downto 0);
 signal wk_t_PR: unsigned(0 downto 0);
 signal wk_t_RZ: unsigned(0 downto 0);
 signal wk_t_cr2: unsigned(63 downto 0);
+signal wk_t_entry: unsigned(63 downto 0);
 signal wk_t_error_code: unsigned(31 downto 0);
 signal wk_t_execute_disable: unsigned(0 downto 0);
 signal wk_t_fault: unsigned(7 downto 0);
 signal wk_t_guest_pa: unsigned(63 downto 0);
 signal wk_t_host_bad_level: unsigned(0 downto 0);
 signal wk_t_host_fault: unsigned(7 downto 0);
+signal wk_t_host_hw_error: unsigned(0 downto 0);
 signal wk_t_host_level: unsigned(2 downto 0);
 signal wk_t_host_not_present: unsigned(0 downto 0);
 signal wk_t_host_page_size: unsigned(0 downto 0);
@@ -248,6 +255,7 @@ signal wn_t_o_level: unsigned(2 downto 0);
 signal wn_t_o_n_PE: unsigned(0 downto 0);
 signal wn_t_o_n_PR: unsigned(0 downto 0);
 signal wn_t_o_n_RZ: unsigned(0 downto 0);
+signal wn_t_o_n_entry: unsigned(63 downto 0);
 signal wn_t_o_pa: unsigned(63 downto 0);
 signal wn_t_o_r_cr2: unsigned(63 downto 0);
 signal wn_t_o_r_error_code: unsigned(31 downto 0);
@@ -375,6 +383,7 @@ signal nested_g0_x_pa: unsigned(63 downto 0);
 signal nested_g0_h_r_PR: unsigned(0 downto 0);
 signal nested_g0_h_r_RZ: unsigned(0 downto 0);
 signal nested_g0_h_r_PE: unsigned(0 downto 0);
+signal nested_g0_h_r_entry: unsigned(63 downto 0);
 signal nested_g0_hk_write: std_logic;
 signal nested_g0_hb_HPT: unsigned(63 downto 0);
 signal nested_g0_x_off: std_logic;
@@ -382,6 +391,7 @@ signal nested_g0_x_on_table: std_logic;
 signal nested_g0_x_pwrite: std_logic;
 signal nested_g0_x_table: std_logic;
 signal nested_g0_walker_host_gcr3_walk0_a_r: std_logic;
+signal nested_g0_walker_host_gcr3_walk0_a_tbl: unsigned(51 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_a_w: std_logic;
 signal nested_g0_walker_host_gcr3_walk0_ea: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_fault_k: unsigned(7 downto 0);
@@ -412,6 +422,7 @@ signal nested_g0_walker_host_gcr3_walk0_se_4: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_5: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_6: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_st: t_enum_S_3;
+signal nested_g0_walker_guest_gcr3_walk0_a_tbl: unsigned(51 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_fault_k: unsigned(7 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_flevel: unsigned(2 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_hk_write_h: std_logic;
@@ -445,6 +456,7 @@ signal nested_t0_x_pa: unsigned(63 downto 0);
 signal nested_t0_h_r_PR: unsigned(0 downto 0);
 signal nested_t0_h_r_RZ: unsigned(0 downto 0);
 signal nested_t0_h_r_PE: unsigned(0 downto 0);
+signal nested_t0_h_r_entry: unsigned(63 downto 0);
 signal nested_t0_hk_write: std_logic;
 signal nested_t0_hb_HPT: unsigned(63 downto 0);
 signal nested_t0_x_off: std_logic;
@@ -453,6 +465,7 @@ signal nested_t0_x_pwrite: std_logic;
 signal nested_t0_x_table: std_logic;
 signal nested_t0_x_update: std_logic;
 signal nested_t0_walker_host_guest_io0_a_r: std_logic;
+signal nested_t0_walker_host_guest_io0_a_tbl: unsigned(51 downto 0);
 signal nested_t0_walker_host_guest_io0_a_w: std_logic;
 signal nested_t0_walker_host_guest_io0_ea: unsigned(63 downto 0);
 signal nested_t0_walker_host_guest_io0_fault_k: unsigned(7 downto 0);
@@ -748,100 +761,100 @@ fsm: process (clk) is
     variable h415: unsigned(0 downto 0);
     variable h416: unsigned(0 downto 0);
     variable h417: unsigned(0 downto 0);
-    variable h890: unsigned(0 downto 0);
-    variable h891: unsigned(0 downto 0);
-    variable h892: unsigned(0 downto 0);
-    variable h901: unsigned(0 downto 0);
-    variable h902: unsigned(31 downto 0);
-    variable h903: unsigned(31 downto 0);
-    variable h904: unsigned(0 downto 0);
-    variable h905: unsigned(0 downto 0);
-    variable h906: unsigned(31 downto 0);
-    variable h907: unsigned(31 downto 0);
-    variable h908: unsigned(31 downto 0);
-    variable h909: unsigned(31 downto 0);
-    variable h1051: unsigned(31 downto 0);
-    variable h1052: unsigned(31 downto 0);
-    variable h1053: unsigned(31 downto 0);
-    variable h1054: unsigned(15 downto 0);
-    variable h1055: unsigned(3 downto 0);
-    variable h1056: unsigned(15 downto 0);
-    variable h1057: unsigned(0 downto 0);
-    variable h1058: unsigned(0 downto 0);
-    variable h1059: unsigned(0 downto 0);
-    variable h1060: unsigned(10 downto 0);
-    variable h1061: unsigned(31 downto 0);
-    variable h1062: unsigned(0 downto 0);
-    variable h1063: unsigned(0 downto 0);
-    variable h1064: unsigned(0 downto 0);
-    variable h1065: unsigned(0 downto 0);
-    variable h1066: unsigned(0 downto 0);
-    variable h1067: unsigned(10 downto 0);
-    variable h1068: unsigned(31 downto 0);
-    variable h1069: unsigned(0 downto 0);
-    variable h1070: unsigned(0 downto 0);
-    variable h1071: unsigned(2 downto 0);
-    variable h1072: unsigned(2 downto 0);
-    variable h1073: unsigned(10 downto 0);
-    variable h1074: unsigned(31 downto 0);
-    variable h1095: unsigned(31 downto 0);
-    variable h1096: unsigned(31 downto 0);
-    variable h1097: unsigned(31 downto 0);
-    variable h1098: unsigned(15 downto 0);
-    variable h1099: unsigned(3 downto 0);
-    variable h1100: unsigned(15 downto 0);
-    variable h1101: unsigned(0 downto 0);
-    variable h1102: unsigned(0 downto 0);
-    variable h1103: unsigned(0 downto 0);
-    variable h1104: unsigned(10 downto 0);
-    variable h1105: unsigned(31 downto 0);
-    variable h1106: unsigned(0 downto 0);
-    variable h1107: unsigned(0 downto 0);
-    variable h1108: unsigned(0 downto 0);
-    variable h1109: unsigned(0 downto 0);
-    variable h1110: unsigned(0 downto 0);
-    variable h1111: unsigned(10 downto 0);
-    variable h1112: unsigned(31 downto 0);
-    variable h1113: unsigned(0 downto 0);
-    variable h1114: unsigned(0 downto 0);
-    variable h1247: unsigned(31 downto 0);
-    variable h1248: unsigned(31 downto 0);
-    variable h1249: unsigned(31 downto 0);
-    variable h1250: unsigned(15 downto 0);
-    variable h1251: unsigned(3 downto 0);
-    variable h1252: unsigned(15 downto 0);
-    variable h1253: unsigned(0 downto 0);
-    variable h1254: unsigned(0 downto 0);
-    variable h1255: unsigned(0 downto 0);
-    variable h1256: unsigned(10 downto 0);
-    variable h1257: unsigned(31 downto 0);
-    variable h1258: unsigned(0 downto 0);
-    variable h1259: unsigned(0 downto 0);
-    variable h1260: unsigned(0 downto 0);
-    variable h1261: unsigned(0 downto 0);
-    variable h1262: unsigned(0 downto 0);
-    variable h1263: unsigned(10 downto 0);
-    variable h1264: unsigned(31 downto 0);
-    variable h1265: unsigned(0 downto 0);
-    variable h1266: unsigned(0 downto 0);
-    variable h1267: unsigned(2 downto 0);
-    variable h1268: unsigned(2 downto 0);
-    variable h1269: unsigned(10 downto 0);
-    variable h1270: unsigned(31 downto 0);
-    variable h1271: unsigned(0 downto 0);
-    variable h1272: unsigned(0 downto 0);
-    variable h1273: unsigned(0 downto 0);
-    variable h1274: unsigned(10 downto 0);
-    variable h1275: unsigned(31 downto 0);
-    variable h1276: unsigned(0 downto 0);
-    variable h1277: unsigned(0 downto 0);
-    variable h1278: unsigned(0 downto 0);
-    variable h1279: unsigned(0 downto 0);
-    variable h1280: unsigned(0 downto 0);
-    variable h1281: unsigned(10 downto 0);
-    variable h1282: unsigned(31 downto 0);
-    variable h1283: unsigned(0 downto 0);
-    variable h1284: unsigned(0 downto 0);
+    variable h1002: unsigned(0 downto 0);
+    variable h1003: unsigned(0 downto 0);
+    variable h1004: unsigned(0 downto 0);
+    variable h1013: unsigned(0 downto 0);
+    variable h1014: unsigned(31 downto 0);
+    variable h1015: unsigned(31 downto 0);
+    variable h1016: unsigned(0 downto 0);
+    variable h1017: unsigned(0 downto 0);
+    variable h1018: unsigned(31 downto 0);
+    variable h1019: unsigned(31 downto 0);
+    variable h1020: unsigned(31 downto 0);
+    variable h1021: unsigned(31 downto 0);
+    variable h1163: unsigned(31 downto 0);
+    variable h1164: unsigned(31 downto 0);
+    variable h1165: unsigned(31 downto 0);
+    variable h1166: unsigned(15 downto 0);
+    variable h1167: unsigned(3 downto 0);
+    variable h1168: unsigned(15 downto 0);
+    variable h1169: unsigned(0 downto 0);
+    variable h1170: unsigned(0 downto 0);
+    variable h1171: unsigned(0 downto 0);
+    variable h1172: unsigned(10 downto 0);
+    variable h1173: unsigned(31 downto 0);
+    variable h1174: unsigned(0 downto 0);
+    variable h1175: unsigned(0 downto 0);
+    variable h1176: unsigned(0 downto 0);
+    variable h1177: unsigned(0 downto 0);
+    variable h1178: unsigned(0 downto 0);
+    variable h1179: unsigned(10 downto 0);
+    variable h1180: unsigned(31 downto 0);
+    variable h1181: unsigned(0 downto 0);
+    variable h1182: unsigned(0 downto 0);
+    variable h1183: unsigned(2 downto 0);
+    variable h1184: unsigned(2 downto 0);
+    variable h1185: unsigned(10 downto 0);
+    variable h1186: unsigned(31 downto 0);
+    variable h1207: unsigned(31 downto 0);
+    variable h1208: unsigned(31 downto 0);
+    variable h1209: unsigned(31 downto 0);
+    variable h1210: unsigned(15 downto 0);
+    variable h1211: unsigned(3 downto 0);
+    variable h1212: unsigned(15 downto 0);
+    variable h1213: unsigned(0 downto 0);
+    variable h1214: unsigned(0 downto 0);
+    variable h1215: unsigned(0 downto 0);
+    variable h1216: unsigned(10 downto 0);
+    variable h1217: unsigned(31 downto 0);
+    variable h1218: unsigned(0 downto 0);
+    variable h1219: unsigned(0 downto 0);
+    variable h1220: unsigned(0 downto 0);
+    variable h1221: unsigned(0 downto 0);
+    variable h1222: unsigned(0 downto 0);
+    variable h1223: unsigned(10 downto 0);
+    variable h1224: unsigned(31 downto 0);
+    variable h1225: unsigned(0 downto 0);
+    variable h1226: unsigned(0 downto 0);
+    variable h1359: unsigned(31 downto 0);
+    variable h1360: unsigned(31 downto 0);
+    variable h1361: unsigned(31 downto 0);
+    variable h1362: unsigned(15 downto 0);
+    variable h1363: unsigned(3 downto 0);
+    variable h1364: unsigned(15 downto 0);
+    variable h1365: unsigned(0 downto 0);
+    variable h1366: unsigned(0 downto 0);
+    variable h1367: unsigned(0 downto 0);
+    variable h1368: unsigned(10 downto 0);
+    variable h1369: unsigned(31 downto 0);
+    variable h1370: unsigned(0 downto 0);
+    variable h1371: unsigned(0 downto 0);
+    variable h1372: unsigned(0 downto 0);
+    variable h1373: unsigned(0 downto 0);
+    variable h1374: unsigned(0 downto 0);
+    variable h1375: unsigned(10 downto 0);
+    variable h1376: unsigned(31 downto 0);
+    variable h1377: unsigned(0 downto 0);
+    variable h1378: unsigned(0 downto 0);
+    variable h1379: unsigned(2 downto 0);
+    variable h1380: unsigned(2 downto 0);
+    variable h1381: unsigned(10 downto 0);
+    variable h1382: unsigned(31 downto 0);
+    variable h1383: unsigned(0 downto 0);
+    variable h1384: unsigned(0 downto 0);
+    variable h1385: unsigned(0 downto 0);
+    variable h1386: unsigned(10 downto 0);
+    variable h1387: unsigned(31 downto 0);
+    variable h1388: unsigned(0 downto 0);
+    variable h1389: unsigned(0 downto 0);
+    variable h1390: unsigned(0 downto 0);
+    variable h1391: unsigned(0 downto 0);
+    variable h1392: unsigned(0 downto 0);
+    variable h1393: unsigned(10 downto 0);
+    variable h1394: unsigned(31 downto 0);
+    variable h1395: unsigned(0 downto 0);
+    variable h1396: unsigned(0 downto 0);
     variable h68: unsigned(2 downto 0);
     variable h69: unsigned(0 downto 0);
     variable h70: unsigned(31 downto 0);
@@ -1355,38 +1368,38 @@ fsm: process (clk) is
     variable h583: unsigned(0 downto 0);
     variable h584: unsigned(19 downto 0);
     variable h585: unsigned(19 downto 0);
-    variable h586: unsigned(19 downto 0);
-    variable h587: unsigned(19 downto 0);
-    variable h588: unsigned(0 downto 0);
-    variable h589: unsigned(0 downto 0);
-    variable h590: unsigned(0 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(63 downto 0);
+    variable h588: unsigned(15 downto 0);
+    variable h589: unsigned(31 downto 0);
+    variable h590: unsigned(31 downto 0);
     variable h591: unsigned(0 downto 0);
     variable h592: unsigned(0 downto 0);
     variable h593: unsigned(0 downto 0);
-    variable h594: unsigned(0 downto 0);
-    variable h595: unsigned(0 downto 0);
-    variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(0 downto 0);
-    variable h598: unsigned(0 downto 0);
+    variable h594: unsigned(31 downto 0);
+    variable h595: unsigned(31 downto 0);
+    variable h596: unsigned(31 downto 0);
+    variable h597: unsigned(15 downto 0);
+    variable h598: unsigned(3 downto 0);
     variable h599: unsigned(15 downto 0);
-    variable h600: unsigned(31 downto 0);
-    variable h601: unsigned(31 downto 0);
+    variable h600: unsigned(0 downto 0);
+    variable h601: unsigned(0 downto 0);
     variable h602: unsigned(0 downto 0);
-    variable h603: unsigned(0 downto 0);
-    variable h604: unsigned(0 downto 0);
-    variable h605: unsigned(31 downto 0);
-    variable h606: unsigned(31 downto 0);
-    variable h607: unsigned(31 downto 0);
-    variable h608: unsigned(15 downto 0);
-    variable h609: unsigned(3 downto 0);
-    variable h610: unsigned(15 downto 0);
-    variable h611: unsigned(0 downto 0);
+    variable h603: unsigned(10 downto 0);
+    variable h604: unsigned(31 downto 0);
+    variable h605: unsigned(0 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(0 downto 0);
+    variable h608: unsigned(0 downto 0);
+    variable h609: unsigned(0 downto 0);
+    variable h610: unsigned(10 downto 0);
+    variable h611: unsigned(31 downto 0);
     variable h612: unsigned(0 downto 0);
     variable h613: unsigned(0 downto 0);
-    variable h614: unsigned(10 downto 0);
-    variable h615: unsigned(31 downto 0);
-    variable h616: unsigned(0 downto 0);
-    variable h617: unsigned(0 downto 0);
+    variable h614: unsigned(2 downto 0);
+    variable h615: unsigned(2 downto 0);
+    variable h616: unsigned(10 downto 0);
+    variable h617: unsigned(31 downto 0);
     variable h618: unsigned(0 downto 0);
     variable h619: unsigned(0 downto 0);
     variable h620: unsigned(0 downto 0);
@@ -1394,122 +1407,122 @@ fsm: process (clk) is
     variable h622: unsigned(31 downto 0);
     variable h623: unsigned(0 downto 0);
     variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(2 downto 0);
-    variable h626: unsigned(2 downto 0);
-    variable h627: unsigned(10 downto 0);
-    variable h628: unsigned(31 downto 0);
-    variable h629: unsigned(0 downto 0);
+    variable h625: unsigned(0 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(10 downto 0);
+    variable h629: unsigned(31 downto 0);
     variable h630: unsigned(0 downto 0);
     variable h631: unsigned(0 downto 0);
-    variable h632: unsigned(10 downto 0);
-    variable h633: unsigned(31 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(0 downto 0);
     variable h634: unsigned(0 downto 0);
-    variable h635: unsigned(0 downto 0);
-    variable h636: unsigned(0 downto 0);
+    variable h635: unsigned(10 downto 0);
+    variable h636: unsigned(31 downto 0);
     variable h637: unsigned(0 downto 0);
     variable h638: unsigned(0 downto 0);
-    variable h639: unsigned(10 downto 0);
-    variable h640: unsigned(31 downto 0);
-    variable h641: unsigned(0 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(0 downto 0);
-    variable h644: unsigned(0 downto 0);
+    variable h639: unsigned(15 downto 0);
+    variable h640: unsigned(15 downto 0);
+    variable h641: unsigned(3 downto 0);
+    variable h642: unsigned(15 downto 0);
+    variable h643: unsigned(16 downto 0);
+    variable h644: unsigned(15 downto 0);
     variable h645: unsigned(0 downto 0);
-    variable h646: unsigned(10 downto 0);
+    variable h646: unsigned(31 downto 0);
     variable h647: unsigned(31 downto 0);
     variable h648: unsigned(0 downto 0);
     variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(15 downto 0);
-    variable h651: unsigned(15 downto 0);
-    variable h652: unsigned(3 downto 0);
-    variable h653: unsigned(15 downto 0);
-    variable h654: unsigned(16 downto 0);
-    variable h655: unsigned(15 downto 0);
-    variable h656: unsigned(0 downto 0);
+    variable h650: unsigned(0 downto 0);
+    variable h651: unsigned(31 downto 0);
+    variable h652: unsigned(31 downto 0);
+    variable h653: unsigned(31 downto 0);
+    variable h654: unsigned(15 downto 0);
+    variable h655: unsigned(3 downto 0);
+    variable h656: unsigned(15 downto 0);
     variable h657: unsigned(0 downto 0);
-    variable h658: unsigned(5 downto 0);
-    variable h659: unsigned(63 downto 0);
-    variable h660: unsigned(126 downto 0);
-    variable h661: unsigned(5 downto 0);
-    variable h662: unsigned(126 downto 0);
-    variable h663: unsigned(63 downto 0);
-    variable h664: unsigned(5 downto 0);
-    variable h665: unsigned(6 downto 0);
-    variable h666: unsigned(63 downto 0);
-    variable h667: unsigned(64 downto 0);
-    variable h668: unsigned(63 downto 0);
-    variable h669: unsigned(126 downto 0);
-    variable h670: unsigned(126 downto 0);
-    variable h671: unsigned(0 downto 0);
-    variable h672: unsigned(31 downto 0);
-    variable h673: unsigned(31 downto 0);
-    variable h674: unsigned(0 downto 0);
+    variable h658: unsigned(0 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(10 downto 0);
+    variable h661: unsigned(31 downto 0);
+    variable h662: unsigned(0 downto 0);
+    variable h663: unsigned(0 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(10 downto 0);
+    variable h668: unsigned(31 downto 0);
+    variable h669: unsigned(0 downto 0);
+    variable h670: unsigned(0 downto 0);
+    variable h671: unsigned(2 downto 0);
+    variable h672: unsigned(2 downto 0);
+    variable h673: unsigned(10 downto 0);
+    variable h674: unsigned(31 downto 0);
     variable h675: unsigned(0 downto 0);
     variable h676: unsigned(0 downto 0);
-    variable h677: unsigned(31 downto 0);
-    variable h678: unsigned(31 downto 0);
+    variable h677: unsigned(0 downto 0);
+    variable h678: unsigned(10 downto 0);
     variable h679: unsigned(31 downto 0);
-    variable h680: unsigned(15 downto 0);
-    variable h681: unsigned(3 downto 0);
-    variable h682: unsigned(15 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(0 downto 0);
+    variable h682: unsigned(0 downto 0);
     variable h683: unsigned(0 downto 0);
     variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(0 downto 0);
-    variable h686: unsigned(10 downto 0);
-    variable h687: unsigned(31 downto 0);
+    variable h685: unsigned(10 downto 0);
+    variable h686: unsigned(31 downto 0);
+    variable h687: unsigned(0 downto 0);
     variable h688: unsigned(0 downto 0);
     variable h689: unsigned(0 downto 0);
     variable h690: unsigned(0 downto 0);
     variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(10 downto 0);
-    variable h694: unsigned(31 downto 0);
+    variable h692: unsigned(10 downto 0);
+    variable h693: unsigned(31 downto 0);
+    variable h694: unsigned(0 downto 0);
     variable h695: unsigned(0 downto 0);
-    variable h696: unsigned(0 downto 0);
-    variable h697: unsigned(2 downto 0);
-    variable h698: unsigned(2 downto 0);
-    variable h699: unsigned(10 downto 0);
-    variable h700: unsigned(31 downto 0);
+    variable h696: unsigned(19 downto 0);
+    variable h697: unsigned(19 downto 0);
+    variable h698: unsigned(19 downto 0);
+    variable h699: unsigned(19 downto 0);
+    variable h700: unsigned(0 downto 0);
     variable h701: unsigned(0 downto 0);
     variable h702: unsigned(0 downto 0);
     variable h703: unsigned(0 downto 0);
-    variable h704: unsigned(10 downto 0);
-    variable h705: unsigned(31 downto 0);
+    variable h704: unsigned(0 downto 0);
+    variable h705: unsigned(0 downto 0);
     variable h706: unsigned(0 downto 0);
     variable h707: unsigned(0 downto 0);
     variable h708: unsigned(0 downto 0);
     variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(10 downto 0);
+    variable h711: unsigned(15 downto 0);
     variable h712: unsigned(31 downto 0);
-    variable h713: unsigned(0 downto 0);
+    variable h713: unsigned(31 downto 0);
     variable h714: unsigned(0 downto 0);
     variable h715: unsigned(0 downto 0);
     variable h716: unsigned(0 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(10 downto 0);
+    variable h717: unsigned(31 downto 0);
+    variable h718: unsigned(31 downto 0);
     variable h719: unsigned(31 downto 0);
-    variable h720: unsigned(0 downto 0);
-    variable h721: unsigned(0 downto 0);
+    variable h720: unsigned(15 downto 0);
+    variable h721: unsigned(3 downto 0);
     variable h722: unsigned(15 downto 0);
-    variable h723: unsigned(31 downto 0);
-    variable h724: unsigned(31 downto 0);
+    variable h723: unsigned(0 downto 0);
+    variable h724: unsigned(0 downto 0);
     variable h725: unsigned(0 downto 0);
-    variable h726: unsigned(0 downto 0);
-    variable h727: unsigned(0 downto 0);
-    variable h728: unsigned(31 downto 0);
-    variable h729: unsigned(31 downto 0);
-    variable h730: unsigned(31 downto 0);
-    variable h731: unsigned(15 downto 0);
-    variable h732: unsigned(3 downto 0);
-    variable h733: unsigned(15 downto 0);
-    variable h734: unsigned(0 downto 0);
+    variable h726: unsigned(10 downto 0);
+    variable h727: unsigned(31 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h730: unsigned(0 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h732: unsigned(0 downto 0);
+    variable h733: unsigned(10 downto 0);
+    variable h734: unsigned(31 downto 0);
     variable h735: unsigned(0 downto 0);
     variable h736: unsigned(0 downto 0);
-    variable h737: unsigned(10 downto 0);
-    variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(0 downto 0);
-    variable h740: unsigned(0 downto 0);
+    variable h737: unsigned(2 downto 0);
+    variable h738: unsigned(2 downto 0);
+    variable h739: unsigned(10 downto 0);
+    variable h740: unsigned(31 downto 0);
     variable h741: unsigned(0 downto 0);
     variable h742: unsigned(0 downto 0);
     variable h743: unsigned(0 downto 0);
@@ -1517,345 +1530,389 @@ fsm: process (clk) is
     variable h745: unsigned(31 downto 0);
     variable h746: unsigned(0 downto 0);
     variable h747: unsigned(0 downto 0);
-    variable h748: unsigned(2 downto 0);
-    variable h749: unsigned(2 downto 0);
-    variable h750: unsigned(10 downto 0);
-    variable h751: unsigned(31 downto 0);
-    variable h752: unsigned(0 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(0 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(10 downto 0);
+    variable h752: unsigned(31 downto 0);
     variable h753: unsigned(0 downto 0);
     variable h754: unsigned(0 downto 0);
-    variable h755: unsigned(10 downto 0);
-    variable h756: unsigned(31 downto 0);
+    variable h755: unsigned(0 downto 0);
+    variable h756: unsigned(0 downto 0);
     variable h757: unsigned(0 downto 0);
-    variable h758: unsigned(0 downto 0);
-    variable h759: unsigned(0 downto 0);
+    variable h758: unsigned(10 downto 0);
+    variable h759: unsigned(31 downto 0);
     variable h760: unsigned(0 downto 0);
     variable h761: unsigned(0 downto 0);
-    variable h762: unsigned(10 downto 0);
-    variable h763: unsigned(31 downto 0);
-    variable h764: unsigned(0 downto 0);
-    variable h765: unsigned(0 downto 0);
-    variable h766: unsigned(0 downto 0);
-    variable h767: unsigned(0 downto 0);
+    variable h762: unsigned(15 downto 0);
+    variable h763: unsigned(15 downto 0);
+    variable h764: unsigned(3 downto 0);
+    variable h765: unsigned(15 downto 0);
+    variable h766: unsigned(16 downto 0);
+    variable h767: unsigned(15 downto 0);
     variable h768: unsigned(0 downto 0);
-    variable h769: unsigned(10 downto 0);
-    variable h770: unsigned(31 downto 0);
-    variable h771: unsigned(0 downto 0);
-    variable h772: unsigned(0 downto 0);
-    variable h773: unsigned(15 downto 0);
-    variable h774: unsigned(15 downto 0);
-    variable h775: unsigned(3 downto 0);
-    variable h776: unsigned(15 downto 0);
-    variable h777: unsigned(16 downto 0);
-    variable h778: unsigned(15 downto 0);
-    variable h779: unsigned(0 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(31 downto 0);
-    variable h782: unsigned(0 downto 0);
+    variable h769: unsigned(0 downto 0);
+    variable h770: unsigned(5 downto 0);
+    variable h771: unsigned(63 downto 0);
+    variable h772: unsigned(126 downto 0);
+    variable h773: unsigned(5 downto 0);
+    variable h774: unsigned(126 downto 0);
+    variable h775: unsigned(63 downto 0);
+    variable h776: unsigned(5 downto 0);
+    variable h777: unsigned(6 downto 0);
+    variable h778: unsigned(63 downto 0);
+    variable h779: unsigned(64 downto 0);
+    variable h780: unsigned(63 downto 0);
+    variable h781: unsigned(126 downto 0);
+    variable h782: unsigned(126 downto 0);
     variable h783: unsigned(0 downto 0);
-    variable h784: unsigned(0 downto 0);
+    variable h784: unsigned(31 downto 0);
     variable h785: unsigned(31 downto 0);
-    variable h786: unsigned(31 downto 0);
-    variable h787: unsigned(31 downto 0);
-    variable h788: unsigned(15 downto 0);
-    variable h789: unsigned(3 downto 0);
-    variable h790: unsigned(15 downto 0);
-    variable h791: unsigned(0 downto 0);
-    variable h792: unsigned(0 downto 0);
-    variable h793: unsigned(0 downto 0);
-    variable h794: unsigned(10 downto 0);
-    variable h795: unsigned(31 downto 0);
+    variable h786: unsigned(0 downto 0);
+    variable h787: unsigned(0 downto 0);
+    variable h788: unsigned(0 downto 0);
+    variable h789: unsigned(31 downto 0);
+    variable h790: unsigned(31 downto 0);
+    variable h791: unsigned(31 downto 0);
+    variable h792: unsigned(15 downto 0);
+    variable h793: unsigned(3 downto 0);
+    variable h794: unsigned(15 downto 0);
+    variable h795: unsigned(0 downto 0);
     variable h796: unsigned(0 downto 0);
     variable h797: unsigned(0 downto 0);
-    variable h798: unsigned(0 downto 0);
-    variable h799: unsigned(0 downto 0);
+    variable h798: unsigned(10 downto 0);
+    variable h799: unsigned(31 downto 0);
     variable h800: unsigned(0 downto 0);
-    variable h801: unsigned(10 downto 0);
-    variable h802: unsigned(31 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(0 downto 0);
     variable h803: unsigned(0 downto 0);
     variable h804: unsigned(0 downto 0);
-    variable h805: unsigned(2 downto 0);
-    variable h806: unsigned(2 downto 0);
-    variable h807: unsigned(10 downto 0);
-    variable h808: unsigned(31 downto 0);
-    variable h809: unsigned(0 downto 0);
-    variable h810: unsigned(0 downto 0);
-    variable h811: unsigned(0 downto 0);
-    variable h812: unsigned(10 downto 0);
-    variable h813: unsigned(31 downto 0);
+    variable h805: unsigned(10 downto 0);
+    variable h806: unsigned(31 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(2 downto 0);
+    variable h810: unsigned(2 downto 0);
+    variable h811: unsigned(10 downto 0);
+    variable h812: unsigned(31 downto 0);
+    variable h813: unsigned(0 downto 0);
     variable h814: unsigned(0 downto 0);
     variable h815: unsigned(0 downto 0);
-    variable h816: unsigned(0 downto 0);
-    variable h817: unsigned(0 downto 0);
+    variable h816: unsigned(10 downto 0);
+    variable h817: unsigned(31 downto 0);
     variable h818: unsigned(0 downto 0);
-    variable h819: unsigned(10 downto 0);
-    variable h820: unsigned(31 downto 0);
+    variable h819: unsigned(0 downto 0);
+    variable h820: unsigned(0 downto 0);
     variable h821: unsigned(0 downto 0);
     variable h822: unsigned(0 downto 0);
-    variable h823: unsigned(0 downto 0);
-    variable h824: unsigned(0 downto 0);
+    variable h823: unsigned(10 downto 0);
+    variable h824: unsigned(31 downto 0);
     variable h825: unsigned(0 downto 0);
-    variable h826: unsigned(10 downto 0);
-    variable h827: unsigned(31 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(0 downto 0);
     variable h828: unsigned(0 downto 0);
     variable h829: unsigned(0 downto 0);
-    variable h830: unsigned(0 downto 0);
-    variable h831: unsigned(0 downto 0);
+    variable h830: unsigned(10 downto 0);
+    variable h831: unsigned(31 downto 0);
     variable h832: unsigned(0 downto 0);
-    variable h833: unsigned(15 downto 0);
-    variable h834: unsigned(31 downto 0);
+    variable h833: unsigned(0 downto 0);
+    variable h834: unsigned(15 downto 0);
     variable h835: unsigned(31 downto 0);
-    variable h836: unsigned(0 downto 0);
+    variable h836: unsigned(31 downto 0);
     variable h837: unsigned(0 downto 0);
     variable h838: unsigned(0 downto 0);
-    variable h839: unsigned(31 downto 0);
+    variable h839: unsigned(0 downto 0);
     variable h840: unsigned(31 downto 0);
     variable h841: unsigned(31 downto 0);
-    variable h842: unsigned(15 downto 0);
-    variable h843: unsigned(3 downto 0);
-    variable h844: unsigned(15 downto 0);
-    variable h845: unsigned(0 downto 0);
+    variable h842: unsigned(31 downto 0);
+    variable h843: unsigned(15 downto 0);
+    variable h844: unsigned(3 downto 0);
+    variable h845: unsigned(15 downto 0);
     variable h846: unsigned(0 downto 0);
     variable h847: unsigned(0 downto 0);
-    variable h848: unsigned(10 downto 0);
-    variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(0 downto 0);
+    variable h848: unsigned(0 downto 0);
+    variable h849: unsigned(10 downto 0);
+    variable h850: unsigned(31 downto 0);
     variable h851: unsigned(0 downto 0);
     variable h852: unsigned(0 downto 0);
     variable h853: unsigned(0 downto 0);
     variable h854: unsigned(0 downto 0);
-    variable h855: unsigned(10 downto 0);
-    variable h856: unsigned(31 downto 0);
-    variable h857: unsigned(0 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(10 downto 0);
+    variable h857: unsigned(31 downto 0);
     variable h858: unsigned(0 downto 0);
-    variable h859: unsigned(2 downto 0);
+    variable h859: unsigned(0 downto 0);
     variable h860: unsigned(2 downto 0);
-    variable h861: unsigned(10 downto 0);
-    variable h862: unsigned(31 downto 0);
-    variable h863: unsigned(0 downto 0);
+    variable h861: unsigned(2 downto 0);
+    variable h862: unsigned(10 downto 0);
+    variable h863: unsigned(31 downto 0);
     variable h864: unsigned(0 downto 0);
     variable h865: unsigned(0 downto 0);
-    variable h866: unsigned(10 downto 0);
-    variable h867: unsigned(31 downto 0);
-    variable h868: unsigned(0 downto 0);
+    variable h866: unsigned(0 downto 0);
+    variable h867: unsigned(10 downto 0);
+    variable h868: unsigned(31 downto 0);
     variable h869: unsigned(0 downto 0);
     variable h870: unsigned(0 downto 0);
     variable h871: unsigned(0 downto 0);
     variable h872: unsigned(0 downto 0);
-    variable h873: unsigned(10 downto 0);
-    variable h874: unsigned(31 downto 0);
-    variable h875: unsigned(0 downto 0);
+    variable h873: unsigned(0 downto 0);
+    variable h874: unsigned(10 downto 0);
+    variable h875: unsigned(31 downto 0);
     variable h876: unsigned(0 downto 0);
     variable h877: unsigned(0 downto 0);
     variable h878: unsigned(0 downto 0);
     variable h879: unsigned(0 downto 0);
-    variable h880: unsigned(10 downto 0);
-    variable h881: unsigned(31 downto 0);
-    variable h882: unsigned(0 downto 0);
+    variable h880: unsigned(0 downto 0);
+    variable h881: unsigned(10 downto 0);
+    variable h882: unsigned(31 downto 0);
     variable h883: unsigned(0 downto 0);
-    variable h884: unsigned(15 downto 0);
+    variable h884: unsigned(0 downto 0);
     variable h885: unsigned(15 downto 0);
-    variable h886: unsigned(3 downto 0);
-    variable h887: unsigned(15 downto 0);
-    variable h888: unsigned(16 downto 0);
-    variable h889: unsigned(15 downto 0);
+    variable h886: unsigned(15 downto 0);
+    variable h887: unsigned(3 downto 0);
+    variable h888: unsigned(15 downto 0);
+    variable h889: unsigned(16 downto 0);
+    variable h890: unsigned(15 downto 0);
+    variable h891: unsigned(0 downto 0);
+    variable h892: unsigned(31 downto 0);
     variable h893: unsigned(31 downto 0);
-    variable h894: unsigned(63 downto 0);
+    variable h894: unsigned(0 downto 0);
     variable h895: unsigned(0 downto 0);
-    variable h896: unsigned(31 downto 0);
+    variable h896: unsigned(0 downto 0);
     variable h897: unsigned(31 downto 0);
-    variable h898: unsigned(63 downto 0);
-    variable h899: unsigned(0 downto 0);
-    variable h900: unsigned(31 downto 0);
+    variable h898: unsigned(31 downto 0);
+    variable h899: unsigned(31 downto 0);
+    variable h900: unsigned(15 downto 0);
+    variable h901: unsigned(3 downto 0);
+    variable h902: unsigned(15 downto 0);
+    variable h903: unsigned(0 downto 0);
+    variable h904: unsigned(0 downto 0);
+    variable h905: unsigned(0 downto 0);
+    variable h906: unsigned(10 downto 0);
+    variable h907: unsigned(31 downto 0);
+    variable h908: unsigned(0 downto 0);
+    variable h909: unsigned(0 downto 0);
     variable h910: unsigned(0 downto 0);
-    variable h911: unsigned(31 downto 0);
-    variable h912: unsigned(31 downto 0);
-    variable h913: unsigned(0 downto 0);
-    variable h914: unsigned(0 downto 0);
+    variable h911: unsigned(0 downto 0);
+    variable h912: unsigned(0 downto 0);
+    variable h913: unsigned(10 downto 0);
+    variable h914: unsigned(31 downto 0);
     variable h915: unsigned(0 downto 0);
-    variable h916: unsigned(31 downto 0);
-    variable h917: unsigned(31 downto 0);
-    variable h918: unsigned(31 downto 0);
-    variable h919: unsigned(15 downto 0);
-    variable h920: unsigned(3 downto 0);
-    variable h921: unsigned(15 downto 0);
+    variable h916: unsigned(0 downto 0);
+    variable h917: unsigned(2 downto 0);
+    variable h918: unsigned(2 downto 0);
+    variable h919: unsigned(10 downto 0);
+    variable h920: unsigned(31 downto 0);
+    variable h921: unsigned(0 downto 0);
     variable h922: unsigned(0 downto 0);
     variable h923: unsigned(0 downto 0);
-    variable h924: unsigned(0 downto 0);
-    variable h925: unsigned(10 downto 0);
-    variable h926: unsigned(31 downto 0);
+    variable h924: unsigned(10 downto 0);
+    variable h925: unsigned(31 downto 0);
+    variable h926: unsigned(0 downto 0);
     variable h927: unsigned(0 downto 0);
     variable h928: unsigned(0 downto 0);
     variable h929: unsigned(0 downto 0);
     variable h930: unsigned(0 downto 0);
-    variable h931: unsigned(0 downto 0);
-    variable h932: unsigned(10 downto 0);
-    variable h933: unsigned(31 downto 0);
+    variable h931: unsigned(10 downto 0);
+    variable h932: unsigned(31 downto 0);
+    variable h933: unsigned(0 downto 0);
     variable h934: unsigned(0 downto 0);
     variable h935: unsigned(0 downto 0);
-    variable h936: unsigned(2 downto 0);
-    variable h937: unsigned(2 downto 0);
+    variable h936: unsigned(0 downto 0);
+    variable h937: unsigned(0 downto 0);
     variable h938: unsigned(10 downto 0);
     variable h939: unsigned(31 downto 0);
     variable h940: unsigned(0 downto 0);
     variable h941: unsigned(0 downto 0);
     variable h942: unsigned(0 downto 0);
-    variable h943: unsigned(10 downto 0);
-    variable h944: unsigned(31 downto 0);
-    variable h945: unsigned(0 downto 0);
-    variable h946: unsigned(0 downto 0);
-    variable h947: unsigned(0 downto 0);
+    variable h943: unsigned(0 downto 0);
+    variable h944: unsigned(0 downto 0);
+    variable h945: unsigned(15 downto 0);
+    variable h946: unsigned(31 downto 0);
+    variable h947: unsigned(31 downto 0);
     variable h948: unsigned(0 downto 0);
     variable h949: unsigned(0 downto 0);
-    variable h950: unsigned(10 downto 0);
+    variable h950: unsigned(0 downto 0);
     variable h951: unsigned(31 downto 0);
-    variable h952: unsigned(0 downto 0);
-    variable h953: unsigned(0 downto 0);
-    variable h954: unsigned(0 downto 0);
-    variable h955: unsigned(0 downto 0);
-    variable h956: unsigned(0 downto 0);
-    variable h957: unsigned(10 downto 0);
-    variable h958: unsigned(31 downto 0);
+    variable h952: unsigned(31 downto 0);
+    variable h953: unsigned(31 downto 0);
+    variable h954: unsigned(15 downto 0);
+    variable h955: unsigned(3 downto 0);
+    variable h956: unsigned(15 downto 0);
+    variable h957: unsigned(0 downto 0);
+    variable h958: unsigned(0 downto 0);
     variable h959: unsigned(0 downto 0);
-    variable h960: unsigned(0 downto 0);
-    variable h961: unsigned(41 downto 0);
-    variable h962: unsigned(45 downto 0);
-    variable h963: unsigned(31 downto 0);
-    variable h964: unsigned(4 downto 0);
-    variable h965: unsigned(15 downto 0);
-    variable h966: unsigned(52 downto 0);
-    variable h967: unsigned(15 downto 0);
+    variable h960: unsigned(10 downto 0);
+    variable h961: unsigned(31 downto 0);
+    variable h962: unsigned(0 downto 0);
+    variable h963: unsigned(0 downto 0);
+    variable h964: unsigned(0 downto 0);
+    variable h965: unsigned(0 downto 0);
+    variable h966: unsigned(0 downto 0);
+    variable h967: unsigned(10 downto 0);
     variable h968: unsigned(31 downto 0);
-    variable h969: unsigned(31 downto 0);
+    variable h969: unsigned(0 downto 0);
     variable h970: unsigned(0 downto 0);
-    variable h971: unsigned(0 downto 0);
-    variable h972: unsigned(0 downto 0);
-    variable h973: unsigned(31 downto 0);
+    variable h971: unsigned(2 downto 0);
+    variable h972: unsigned(2 downto 0);
+    variable h973: unsigned(10 downto 0);
     variable h974: unsigned(31 downto 0);
-    variable h975: unsigned(31 downto 0);
-    variable h976: unsigned(15 downto 0);
-    variable h977: unsigned(3 downto 0);
-    variable h978: unsigned(15 downto 0);
-    variable h979: unsigned(0 downto 0);
+    variable h975: unsigned(0 downto 0);
+    variable h976: unsigned(0 downto 0);
+    variable h977: unsigned(0 downto 0);
+    variable h978: unsigned(10 downto 0);
+    variable h979: unsigned(31 downto 0);
     variable h980: unsigned(0 downto 0);
     variable h981: unsigned(0 downto 0);
-    variable h982: unsigned(10 downto 0);
-    variable h983: unsigned(31 downto 0);
+    variable h982: unsigned(0 downto 0);
+    variable h983: unsigned(0 downto 0);
     variable h984: unsigned(0 downto 0);
-    variable h985: unsigned(0 downto 0);
-    variable h986: unsigned(0 downto 0);
+    variable h985: unsigned(10 downto 0);
+    variable h986: unsigned(31 downto 0);
     variable h987: unsigned(0 downto 0);
     variable h988: unsigned(0 downto 0);
-    variable h989: unsigned(10 downto 0);
-    variable h990: unsigned(31 downto 0);
+    variable h989: unsigned(0 downto 0);
+    variable h990: unsigned(0 downto 0);
     variable h991: unsigned(0 downto 0);
-    variable h992: unsigned(0 downto 0);
-    variable h993: unsigned(2 downto 0);
-    variable h994: unsigned(2 downto 0);
-    variable h995: unsigned(10 downto 0);
-    variable h996: unsigned(31 downto 0);
-    variable h997: unsigned(0 downto 0);
-    variable h998: unsigned(0 downto 0);
-    variable h999: unsigned(0 downto 0);
-    variable h1000: unsigned(10 downto 0);
-    variable h1001: unsigned(31 downto 0);
-    variable h1002: unsigned(0 downto 0);
-    variable h1003: unsigned(0 downto 0);
-    variable h1004: unsigned(0 downto 0);
-    variable h1005: unsigned(0 downto 0);
-    variable h1006: unsigned(0 downto 0);
-    variable h1007: unsigned(10 downto 0);
+    variable h992: unsigned(10 downto 0);
+    variable h993: unsigned(31 downto 0);
+    variable h994: unsigned(0 downto 0);
+    variable h995: unsigned(0 downto 0);
+    variable h996: unsigned(15 downto 0);
+    variable h997: unsigned(15 downto 0);
+    variable h998: unsigned(3 downto 0);
+    variable h999: unsigned(15 downto 0);
+    variable h1000: unsigned(16 downto 0);
+    variable h1001: unsigned(15 downto 0);
+    variable h1005: unsigned(31 downto 0);
+    variable h1006: unsigned(63 downto 0);
+    variable h1007: unsigned(0 downto 0);
     variable h1008: unsigned(31 downto 0);
-    variable h1009: unsigned(0 downto 0);
-    variable h1010: unsigned(0 downto 0);
+    variable h1009: unsigned(31 downto 0);
+    variable h1010: unsigned(63 downto 0);
     variable h1011: unsigned(0 downto 0);
-    variable h1012: unsigned(0 downto 0);
-    variable h1013: unsigned(0 downto 0);
-    variable h1014: unsigned(10 downto 0);
-    variable h1015: unsigned(31 downto 0);
-    variable h1016: unsigned(0 downto 0);
-    variable h1017: unsigned(0 downto 0);
-    variable h1018: unsigned(15 downto 0);
-    variable h1019: unsigned(15 downto 0);
-    variable h1020: unsigned(3 downto 0);
-    variable h1021: unsigned(15 downto 0);
-    variable h1022: unsigned(16 downto 0);
-    variable h1023: unsigned(15 downto 0);
-    variable h1024: unsigned(7 downto 0);
-    variable h1025: unsigned(7 downto 0);
-    variable h1026: unsigned(10 downto 0);
-    variable h1027: unsigned(31 downto 0);
+    variable h1012: unsigned(31 downto 0);
+    variable h1022: unsigned(0 downto 0);
+    variable h1023: unsigned(31 downto 0);
+    variable h1024: unsigned(31 downto 0);
+    variable h1025: unsigned(0 downto 0);
+    variable h1026: unsigned(0 downto 0);
+    variable h1027: unsigned(0 downto 0);
     variable h1028: unsigned(31 downto 0);
     variable h1029: unsigned(31 downto 0);
-    variable h1030: unsigned(7 downto 0);
-    variable h1031: unsigned(10 downto 0);
-    variable h1032: unsigned(31 downto 0);
-    variable h1033: unsigned(0 downto 0);
+    variable h1030: unsigned(31 downto 0);
+    variable h1031: unsigned(15 downto 0);
+    variable h1032: unsigned(3 downto 0);
+    variable h1033: unsigned(15 downto 0);
     variable h1034: unsigned(0 downto 0);
     variable h1035: unsigned(0 downto 0);
-    variable h1036: unsigned(10 downto 0);
-    variable h1037: unsigned(31 downto 0);
-    variable h1038: unsigned(0 downto 0);
+    variable h1036: unsigned(0 downto 0);
+    variable h1037: unsigned(10 downto 0);
+    variable h1038: unsigned(31 downto 0);
     variable h1039: unsigned(0 downto 0);
-    variable h1040: unsigned(2 downto 0);
-    variable h1041: unsigned(2 downto 0);
-    variable h1042: unsigned(10 downto 0);
-    variable h1043: unsigned(31 downto 0);
-    variable h1044: unsigned(0 downto 0);
-    variable h1045: unsigned(0 downto 0);
+    variable h1040: unsigned(0 downto 0);
+    variable h1041: unsigned(0 downto 0);
+    variable h1042: unsigned(0 downto 0);
+    variable h1043: unsigned(0 downto 0);
+    variable h1044: unsigned(10 downto 0);
+    variable h1045: unsigned(31 downto 0);
     variable h1046: unsigned(0 downto 0);
-    variable h1047: unsigned(10 downto 0);
-    variable h1048: unsigned(31 downto 0);
-    variable h1049: unsigned(0 downto 0);
-    variable h1050: unsigned(0 downto 0);
-    variable h1075: unsigned(7 downto 0);
-    variable h1076: unsigned(7 downto 0);
-    variable h1077: unsigned(10 downto 0);
-    variable h1078: unsigned(31 downto 0);
-    variable h1079: unsigned(31 downto 0);
+    variable h1047: unsigned(0 downto 0);
+    variable h1048: unsigned(2 downto 0);
+    variable h1049: unsigned(2 downto 0);
+    variable h1050: unsigned(10 downto 0);
+    variable h1051: unsigned(31 downto 0);
+    variable h1052: unsigned(0 downto 0);
+    variable h1053: unsigned(0 downto 0);
+    variable h1054: unsigned(0 downto 0);
+    variable h1055: unsigned(10 downto 0);
+    variable h1056: unsigned(31 downto 0);
+    variable h1057: unsigned(0 downto 0);
+    variable h1058: unsigned(0 downto 0);
+    variable h1059: unsigned(0 downto 0);
+    variable h1060: unsigned(0 downto 0);
+    variable h1061: unsigned(0 downto 0);
+    variable h1062: unsigned(10 downto 0);
+    variable h1063: unsigned(31 downto 0);
+    variable h1064: unsigned(0 downto 0);
+    variable h1065: unsigned(0 downto 0);
+    variable h1066: unsigned(0 downto 0);
+    variable h1067: unsigned(0 downto 0);
+    variable h1068: unsigned(0 downto 0);
+    variable h1069: unsigned(10 downto 0);
+    variable h1070: unsigned(31 downto 0);
+    variable h1071: unsigned(0 downto 0);
+    variable h1072: unsigned(0 downto 0);
+    variable h1073: unsigned(41 downto 0);
+    variable h1074: unsigned(45 downto 0);
+    variable h1075: unsigned(31 downto 0);
+    variable h1076: unsigned(4 downto 0);
+    variable h1077: unsigned(15 downto 0);
+    variable h1078: unsigned(52 downto 0);
+    variable h1079: unsigned(15 downto 0);
     variable h1080: unsigned(31 downto 0);
-    variable h1081: unsigned(7 downto 0);
-    variable h1082: unsigned(10 downto 0);
-    variable h1083: unsigned(31 downto 0);
+    variable h1081: unsigned(31 downto 0);
+    variable h1082: unsigned(0 downto 0);
+    variable h1083: unsigned(0 downto 0);
     variable h1084: unsigned(0 downto 0);
-    variable h1085: unsigned(0 downto 0);
+    variable h1085: unsigned(31 downto 0);
     variable h1086: unsigned(31 downto 0);
-    variable h1087: unsigned(4 downto 0);
-    variable h1088: unsigned(7 downto 0);
-    variable h1089: unsigned(7 downto 0);
-    variable h1090: unsigned(7 downto 0);
-    variable h1091: unsigned(10 downto 0);
-    variable h1092: unsigned(31 downto 0);
-    variable h1093: unsigned(31 downto 0);
-    variable h1094: unsigned(63 downto 0);
+    variable h1087: unsigned(31 downto 0);
+    variable h1088: unsigned(15 downto 0);
+    variable h1089: unsigned(3 downto 0);
+    variable h1090: unsigned(15 downto 0);
+    variable h1091: unsigned(0 downto 0);
+    variable h1092: unsigned(0 downto 0);
+    variable h1093: unsigned(0 downto 0);
+    variable h1094: unsigned(10 downto 0);
+    variable h1095: unsigned(31 downto 0);
+    variable h1096: unsigned(0 downto 0);
+    variable h1097: unsigned(0 downto 0);
+    variable h1098: unsigned(0 downto 0);
+    variable h1099: unsigned(0 downto 0);
+    variable h1100: unsigned(0 downto 0);
+    variable h1101: unsigned(10 downto 0);
+    variable h1102: unsigned(31 downto 0);
+    variable h1103: unsigned(0 downto 0);
+    variable h1104: unsigned(0 downto 0);
+    variable h1105: unsigned(2 downto 0);
+    variable h1106: unsigned(2 downto 0);
+    variable h1107: unsigned(10 downto 0);
+    variable h1108: unsigned(31 downto 0);
+    variable h1109: unsigned(0 downto 0);
+    variable h1110: unsigned(0 downto 0);
+    variable h1111: unsigned(0 downto 0);
+    variable h1112: unsigned(10 downto 0);
+    variable h1113: unsigned(31 downto 0);
+    variable h1114: unsigned(0 downto 0);
     variable h1115: unsigned(0 downto 0);
-    variable h1116: unsigned(31 downto 0);
-    variable h1117: unsigned(31 downto 0);
+    variable h1116: unsigned(0 downto 0);
+    variable h1117: unsigned(0 downto 0);
     variable h1118: unsigned(0 downto 0);
-    variable h1119: unsigned(0 downto 0);
-    variable h1120: unsigned(0 downto 0);
-    variable h1121: unsigned(31 downto 0);
-    variable h1122: unsigned(31 downto 0);
-    variable h1123: unsigned(31 downto 0);
-    variable h1124: unsigned(15 downto 0);
-    variable h1125: unsigned(3 downto 0);
-    variable h1126: unsigned(15 downto 0);
-    variable h1127: unsigned(0 downto 0);
+    variable h1119: unsigned(10 downto 0);
+    variable h1120: unsigned(31 downto 0);
+    variable h1121: unsigned(0 downto 0);
+    variable h1122: unsigned(0 downto 0);
+    variable h1123: unsigned(0 downto 0);
+    variable h1124: unsigned(0 downto 0);
+    variable h1125: unsigned(0 downto 0);
+    variable h1126: unsigned(10 downto 0);
+    variable h1127: unsigned(31 downto 0);
     variable h1128: unsigned(0 downto 0);
     variable h1129: unsigned(0 downto 0);
-    variable h1130: unsigned(10 downto 0);
-    variable h1131: unsigned(31 downto 0);
-    variable h1132: unsigned(0 downto 0);
-    variable h1133: unsigned(0 downto 0);
-    variable h1134: unsigned(0 downto 0);
-    variable h1135: unsigned(0 downto 0);
-    variable h1136: unsigned(0 downto 0);
-    variable h1137: unsigned(10 downto 0);
-    variable h1138: unsigned(31 downto 0);
-    variable h1139: unsigned(0 downto 0);
-    variable h1140: unsigned(0 downto 0);
-    variable h1141: unsigned(2 downto 0);
-    variable h1142: unsigned(2 downto 0);
+    variable h1130: unsigned(15 downto 0);
+    variable h1131: unsigned(15 downto 0);
+    variable h1132: unsigned(3 downto 0);
+    variable h1133: unsigned(15 downto 0);
+    variable h1134: unsigned(16 downto 0);
+    variable h1135: unsigned(15 downto 0);
+    variable h1136: unsigned(7 downto 0);
+    variable h1137: unsigned(7 downto 0);
+    variable h1138: unsigned(10 downto 0);
+    variable h1139: unsigned(31 downto 0);
+    variable h1140: unsigned(31 downto 0);
+    variable h1141: unsigned(31 downto 0);
+    variable h1142: unsigned(7 downto 0);
     variable h1143: unsigned(10 downto 0);
     variable h1144: unsigned(31 downto 0);
     variable h1145: unsigned(0 downto 0);
@@ -1865,233 +1922,301 @@ fsm: process (clk) is
     variable h1149: unsigned(31 downto 0);
     variable h1150: unsigned(0 downto 0);
     variable h1151: unsigned(0 downto 0);
-    variable h1152: unsigned(0 downto 0);
-    variable h1153: unsigned(0 downto 0);
-    variable h1154: unsigned(0 downto 0);
-    variable h1155: unsigned(10 downto 0);
-    variable h1156: unsigned(31 downto 0);
+    variable h1152: unsigned(2 downto 0);
+    variable h1153: unsigned(2 downto 0);
+    variable h1154: unsigned(10 downto 0);
+    variable h1155: unsigned(31 downto 0);
+    variable h1156: unsigned(0 downto 0);
     variable h1157: unsigned(0 downto 0);
     variable h1158: unsigned(0 downto 0);
-    variable h1159: unsigned(0 downto 0);
-    variable h1160: unsigned(0 downto 0);
+    variable h1159: unsigned(10 downto 0);
+    variable h1160: unsigned(31 downto 0);
     variable h1161: unsigned(0 downto 0);
-    variable h1162: unsigned(10 downto 0);
-    variable h1163: unsigned(31 downto 0);
-    variable h1164: unsigned(0 downto 0);
-    variable h1165: unsigned(0 downto 0);
-    variable h1166: unsigned(0 downto 0);
-    variable h1167: unsigned(31 downto 0);
-    variable h1168: unsigned(15 downto 0);
-    variable h1169: unsigned(3 downto 0);
-    variable h1170: unsigned(15 downto 0);
-    variable h1171: unsigned(0 downto 0);
-    variable h1172: unsigned(0 downto 0);
-    variable h1173: unsigned(0 downto 0);
-    variable h1174: unsigned(10 downto 0);
-    variable h1175: unsigned(31 downto 0);
-    variable h1176: unsigned(0 downto 0);
-    variable h1177: unsigned(0 downto 0);
-    variable h1178: unsigned(0 downto 0);
-    variable h1179: unsigned(31 downto 0);
-    variable h1180: unsigned(15 downto 0);
-    variable h1181: unsigned(3 downto 0);
-    variable h1182: unsigned(15 downto 0);
-    variable h1183: unsigned(0 downto 0);
-    variable h1184: unsigned(0 downto 0);
-    variable h1185: unsigned(0 downto 0);
-    variable h1186: unsigned(10 downto 0);
-    variable h1187: unsigned(31 downto 0);
-    variable h1188: unsigned(0 downto 0);
-    variable h1189: unsigned(0 downto 0);
-    variable h1190: unsigned(15 downto 0);
+    variable h1162: unsigned(0 downto 0);
+    variable h1187: unsigned(7 downto 0);
+    variable h1188: unsigned(7 downto 0);
+    variable h1189: unsigned(10 downto 0);
+    variable h1190: unsigned(31 downto 0);
     variable h1191: unsigned(31 downto 0);
     variable h1192: unsigned(31 downto 0);
-    variable h1193: unsigned(0 downto 0);
-    variable h1194: unsigned(0 downto 0);
-    variable h1195: unsigned(0 downto 0);
-    variable h1196: unsigned(31 downto 0);
-    variable h1197: unsigned(31 downto 0);
+    variable h1193: unsigned(7 downto 0);
+    variable h1194: unsigned(10 downto 0);
+    variable h1195: unsigned(31 downto 0);
+    variable h1196: unsigned(0 downto 0);
+    variable h1197: unsigned(0 downto 0);
     variable h1198: unsigned(31 downto 0);
-    variable h1199: unsigned(15 downto 0);
-    variable h1200: unsigned(3 downto 0);
-    variable h1201: unsigned(15 downto 0);
-    variable h1202: unsigned(0 downto 0);
-    variable h1203: unsigned(0 downto 0);
-    variable h1204: unsigned(0 downto 0);
-    variable h1205: unsigned(10 downto 0);
-    variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(0 downto 0);
-    variable h1208: unsigned(0 downto 0);
-    variable h1209: unsigned(0 downto 0);
-    variable h1210: unsigned(0 downto 0);
-    variable h1211: unsigned(0 downto 0);
-    variable h1212: unsigned(10 downto 0);
-    variable h1213: unsigned(31 downto 0);
-    variable h1214: unsigned(0 downto 0);
-    variable h1215: unsigned(0 downto 0);
-    variable h1216: unsigned(2 downto 0);
-    variable h1217: unsigned(2 downto 0);
-    variable h1218: unsigned(10 downto 0);
-    variable h1219: unsigned(31 downto 0);
-    variable h1220: unsigned(0 downto 0);
-    variable h1221: unsigned(0 downto 0);
-    variable h1222: unsigned(0 downto 0);
-    variable h1223: unsigned(10 downto 0);
-    variable h1224: unsigned(31 downto 0);
-    variable h1225: unsigned(0 downto 0);
-    variable h1226: unsigned(0 downto 0);
+    variable h1199: unsigned(4 downto 0);
+    variable h1200: unsigned(7 downto 0);
+    variable h1201: unsigned(7 downto 0);
+    variable h1202: unsigned(7 downto 0);
+    variable h1203: unsigned(10 downto 0);
+    variable h1204: unsigned(31 downto 0);
+    variable h1205: unsigned(31 downto 0);
+    variable h1206: unsigned(63 downto 0);
     variable h1227: unsigned(0 downto 0);
-    variable h1228: unsigned(0 downto 0);
-    variable h1229: unsigned(0 downto 0);
-    variable h1230: unsigned(10 downto 0);
-    variable h1231: unsigned(31 downto 0);
+    variable h1228: unsigned(31 downto 0);
+    variable h1229: unsigned(31 downto 0);
+    variable h1230: unsigned(0 downto 0);
+    variable h1231: unsigned(0 downto 0);
     variable h1232: unsigned(0 downto 0);
-    variable h1233: unsigned(0 downto 0);
-    variable h1234: unsigned(0 downto 0);
-    variable h1235: unsigned(0 downto 0);
-    variable h1236: unsigned(0 downto 0);
-    variable h1237: unsigned(10 downto 0);
-    variable h1238: unsigned(31 downto 0);
+    variable h1233: unsigned(31 downto 0);
+    variable h1234: unsigned(31 downto 0);
+    variable h1235: unsigned(31 downto 0);
+    variable h1236: unsigned(15 downto 0);
+    variable h1237: unsigned(3 downto 0);
+    variable h1238: unsigned(15 downto 0);
     variable h1239: unsigned(0 downto 0);
     variable h1240: unsigned(0 downto 0);
-    variable h1241: unsigned(15 downto 0);
-    variable h1242: unsigned(15 downto 0);
-    variable h1243: unsigned(3 downto 0);
-    variable h1244: unsigned(15 downto 0);
-    variable h1245: unsigned(16 downto 0);
-    variable h1246: unsigned(15 downto 0);
-    variable h1293: unsigned(31 downto 0);
-    variable h1294: unsigned(31 downto 0);
-    variable h1295: unsigned(31 downto 0);
-    variable h1296: unsigned(15 downto 0);
-    variable h1297: unsigned(3 downto 0);
-    variable h1298: unsigned(15 downto 0);
-    variable h1299: unsigned(0 downto 0);
+    variable h1241: unsigned(0 downto 0);
+    variable h1242: unsigned(10 downto 0);
+    variable h1243: unsigned(31 downto 0);
+    variable h1244: unsigned(0 downto 0);
+    variable h1245: unsigned(0 downto 0);
+    variable h1246: unsigned(0 downto 0);
+    variable h1247: unsigned(0 downto 0);
+    variable h1248: unsigned(0 downto 0);
+    variable h1249: unsigned(10 downto 0);
+    variable h1250: unsigned(31 downto 0);
+    variable h1251: unsigned(0 downto 0);
+    variable h1252: unsigned(0 downto 0);
+    variable h1253: unsigned(2 downto 0);
+    variable h1254: unsigned(2 downto 0);
+    variable h1255: unsigned(10 downto 0);
+    variable h1256: unsigned(31 downto 0);
+    variable h1257: unsigned(0 downto 0);
+    variable h1258: unsigned(0 downto 0);
+    variable h1259: unsigned(0 downto 0);
+    variable h1260: unsigned(10 downto 0);
+    variable h1261: unsigned(31 downto 0);
+    variable h1262: unsigned(0 downto 0);
+    variable h1263: unsigned(0 downto 0);
+    variable h1264: unsigned(0 downto 0);
+    variable h1265: unsigned(0 downto 0);
+    variable h1266: unsigned(0 downto 0);
+    variable h1267: unsigned(10 downto 0);
+    variable h1268: unsigned(31 downto 0);
+    variable h1269: unsigned(0 downto 0);
+    variable h1270: unsigned(0 downto 0);
+    variable h1271: unsigned(0 downto 0);
+    variable h1272: unsigned(0 downto 0);
+    variable h1273: unsigned(0 downto 0);
+    variable h1274: unsigned(10 downto 0);
+    variable h1275: unsigned(31 downto 0);
+    variable h1276: unsigned(0 downto 0);
+    variable h1277: unsigned(0 downto 0);
+    variable h1278: unsigned(0 downto 0);
+    variable h1279: unsigned(31 downto 0);
+    variable h1280: unsigned(15 downto 0);
+    variable h1281: unsigned(3 downto 0);
+    variable h1282: unsigned(15 downto 0);
+    variable h1283: unsigned(0 downto 0);
+    variable h1284: unsigned(0 downto 0);
+    variable h1285: unsigned(0 downto 0);
+    variable h1286: unsigned(10 downto 0);
+    variable h1287: unsigned(31 downto 0);
+    variable h1288: unsigned(0 downto 0);
+    variable h1289: unsigned(0 downto 0);
+    variable h1290: unsigned(0 downto 0);
+    variable h1291: unsigned(31 downto 0);
+    variable h1292: unsigned(15 downto 0);
+    variable h1293: unsigned(3 downto 0);
+    variable h1294: unsigned(15 downto 0);
+    variable h1295: unsigned(0 downto 0);
+    variable h1296: unsigned(0 downto 0);
+    variable h1297: unsigned(0 downto 0);
+    variable h1298: unsigned(10 downto 0);
+    variable h1299: unsigned(31 downto 0);
     variable h1300: unsigned(0 downto 0);
     variable h1301: unsigned(0 downto 0);
-    variable h1302: unsigned(10 downto 0);
+    variable h1302: unsigned(15 downto 0);
     variable h1303: unsigned(31 downto 0);
-    variable h1304: unsigned(0 downto 0);
+    variable h1304: unsigned(31 downto 0);
     variable h1305: unsigned(0 downto 0);
     variable h1306: unsigned(0 downto 0);
     variable h1307: unsigned(0 downto 0);
-    variable h1308: unsigned(0 downto 0);
-    variable h1309: unsigned(10 downto 0);
+    variable h1308: unsigned(31 downto 0);
+    variable h1309: unsigned(31 downto 0);
     variable h1310: unsigned(31 downto 0);
-    variable h1311: unsigned(0 downto 0);
-    variable h1312: unsigned(0 downto 0);
-    variable h1285: unsigned(52 downto 0);
-    variable h1286: unsigned(7 downto 0);
-    variable h1287: unsigned(7 downto 0);
-    variable h1288: unsigned(10 downto 0);
-    variable h1289: unsigned(31 downto 0);
-    variable h1290: unsigned(7 downto 0);
-    variable h1291: unsigned(12 downto 0);
-    variable h1292: unsigned(53 downto 0);
-    variable h1315: unsigned(31 downto 0);
-    variable h1316: unsigned(31 downto 0);
-    variable h1317: unsigned(0 downto 0);
-    variable h1318: unsigned(0 downto 0);
+    variable h1311: unsigned(15 downto 0);
+    variable h1312: unsigned(3 downto 0);
+    variable h1313: unsigned(15 downto 0);
+    variable h1314: unsigned(0 downto 0);
+    variable h1315: unsigned(0 downto 0);
+    variable h1316: unsigned(0 downto 0);
+    variable h1317: unsigned(10 downto 0);
+    variable h1318: unsigned(31 downto 0);
     variable h1319: unsigned(0 downto 0);
-    variable h1320: unsigned(31 downto 0);
-    variable h1321: unsigned(31 downto 0);
-    variable h1322: unsigned(31 downto 0);
-    variable h1323: unsigned(15 downto 0);
-    variable h1324: unsigned(3 downto 0);
-    variable h1325: unsigned(15 downto 0);
+    variable h1320: unsigned(0 downto 0);
+    variable h1321: unsigned(0 downto 0);
+    variable h1322: unsigned(0 downto 0);
+    variable h1323: unsigned(0 downto 0);
+    variable h1324: unsigned(10 downto 0);
+    variable h1325: unsigned(31 downto 0);
     variable h1326: unsigned(0 downto 0);
     variable h1327: unsigned(0 downto 0);
-    variable h1328: unsigned(0 downto 0);
-    variable h1329: unsigned(10 downto 0);
-    variable h1330: unsigned(31 downto 0);
-    variable h1331: unsigned(0 downto 0);
+    variable h1328: unsigned(2 downto 0);
+    variable h1329: unsigned(2 downto 0);
+    variable h1330: unsigned(10 downto 0);
+    variable h1331: unsigned(31 downto 0);
     variable h1332: unsigned(0 downto 0);
     variable h1333: unsigned(0 downto 0);
     variable h1334: unsigned(0 downto 0);
-    variable h1335: unsigned(0 downto 0);
-    variable h1336: unsigned(10 downto 0);
-    variable h1337: unsigned(31 downto 0);
+    variable h1335: unsigned(10 downto 0);
+    variable h1336: unsigned(31 downto 0);
+    variable h1337: unsigned(0 downto 0);
     variable h1338: unsigned(0 downto 0);
     variable h1339: unsigned(0 downto 0);
-    variable h1340: unsigned(2 downto 0);
-    variable h1341: unsigned(2 downto 0);
+    variable h1340: unsigned(0 downto 0);
+    variable h1341: unsigned(0 downto 0);
     variable h1342: unsigned(10 downto 0);
     variable h1343: unsigned(31 downto 0);
     variable h1344: unsigned(0 downto 0);
     variable h1345: unsigned(0 downto 0);
     variable h1346: unsigned(0 downto 0);
-    variable h1347: unsigned(10 downto 0);
-    variable h1348: unsigned(31 downto 0);
-    variable h1349: unsigned(0 downto 0);
-    variable h1350: unsigned(0 downto 0);
+    variable h1347: unsigned(0 downto 0);
+    variable h1348: unsigned(0 downto 0);
+    variable h1349: unsigned(10 downto 0);
+    variable h1350: unsigned(31 downto 0);
     variable h1351: unsigned(0 downto 0);
     variable h1352: unsigned(0 downto 0);
-    variable h1353: unsigned(0 downto 0);
-    variable h1354: unsigned(10 downto 0);
-    variable h1355: unsigned(31 downto 0);
-    variable h1356: unsigned(0 downto 0);
-    variable h1357: unsigned(0 downto 0);
-    variable h1358: unsigned(0 downto 0);
-    variable h1359: unsigned(0 downto 0);
-    variable h1360: unsigned(0 downto 0);
-    variable h1361: unsigned(10 downto 0);
-    variable h1362: unsigned(31 downto 0);
-    variable h1363: unsigned(0 downto 0);
-    variable h1364: unsigned(0 downto 0);
-    variable h1313: unsigned(19 downto 0);
-    variable h1314: unsigned(52 downto 0);
-    variable h1367: unsigned(31 downto 0);
-    variable h1368: unsigned(31 downto 0);
-    variable h1369: unsigned(0 downto 0);
-    variable h1370: unsigned(0 downto 0);
-    variable h1371: unsigned(0 downto 0);
-    variable h1372: unsigned(31 downto 0);
-    variable h1373: unsigned(31 downto 0);
-    variable h1374: unsigned(31 downto 0);
-    variable h1375: unsigned(15 downto 0);
-    variable h1376: unsigned(3 downto 0);
-    variable h1377: unsigned(15 downto 0);
-    variable h1378: unsigned(0 downto 0);
-    variable h1379: unsigned(0 downto 0);
-    variable h1380: unsigned(0 downto 0);
-    variable h1381: unsigned(10 downto 0);
-    variable h1382: unsigned(31 downto 0);
-    variable h1383: unsigned(0 downto 0);
-    variable h1384: unsigned(0 downto 0);
-    variable h1385: unsigned(0 downto 0);
-    variable h1386: unsigned(0 downto 0);
-    variable h1387: unsigned(0 downto 0);
-    variable h1388: unsigned(10 downto 0);
-    variable h1389: unsigned(31 downto 0);
-    variable h1390: unsigned(0 downto 0);
-    variable h1391: unsigned(0 downto 0);
-    variable h1392: unsigned(2 downto 0);
-    variable h1393: unsigned(2 downto 0);
-    variable h1394: unsigned(10 downto 0);
-    variable h1395: unsigned(31 downto 0);
-    variable h1396: unsigned(0 downto 0);
-    variable h1397: unsigned(0 downto 0);
-    variable h1398: unsigned(0 downto 0);
-    variable h1399: unsigned(10 downto 0);
-    variable h1400: unsigned(31 downto 0);
-    variable h1401: unsigned(0 downto 0);
-    variable h1402: unsigned(0 downto 0);
-    variable h1403: unsigned(0 downto 0);
-    variable h1404: unsigned(0 downto 0);
-    variable h1405: unsigned(0 downto 0);
-    variable h1406: unsigned(10 downto 0);
+    variable h1353: unsigned(15 downto 0);
+    variable h1354: unsigned(15 downto 0);
+    variable h1355: unsigned(3 downto 0);
+    variable h1356: unsigned(15 downto 0);
+    variable h1357: unsigned(16 downto 0);
+    variable h1358: unsigned(15 downto 0);
+    variable h1405: unsigned(31 downto 0);
+    variable h1406: unsigned(31 downto 0);
     variable h1407: unsigned(31 downto 0);
-    variable h1408: unsigned(0 downto 0);
-    variable h1409: unsigned(0 downto 0);
-    variable h1410: unsigned(0 downto 0);
+    variable h1408: unsigned(15 downto 0);
+    variable h1409: unsigned(3 downto 0);
+    variable h1410: unsigned(15 downto 0);
     variable h1411: unsigned(0 downto 0);
     variable h1412: unsigned(0 downto 0);
-    variable h1413: unsigned(10 downto 0);
-    variable h1414: unsigned(31 downto 0);
-    variable h1415: unsigned(0 downto 0);
+    variable h1413: unsigned(0 downto 0);
+    variable h1414: unsigned(10 downto 0);
+    variable h1415: unsigned(31 downto 0);
     variable h1416: unsigned(0 downto 0);
-    variable h1365: unsigned(19 downto 0);
-    variable h1366: unsigned(52 downto 0);
+    variable h1417: unsigned(0 downto 0);
+    variable h1418: unsigned(0 downto 0);
+    variable h1419: unsigned(0 downto 0);
+    variable h1420: unsigned(0 downto 0);
+    variable h1421: unsigned(10 downto 0);
+    variable h1422: unsigned(31 downto 0);
+    variable h1423: unsigned(0 downto 0);
+    variable h1424: unsigned(0 downto 0);
+    variable h1397: unsigned(52 downto 0);
+    variable h1398: unsigned(7 downto 0);
+    variable h1399: unsigned(7 downto 0);
+    variable h1400: unsigned(10 downto 0);
+    variable h1401: unsigned(31 downto 0);
+    variable h1402: unsigned(7 downto 0);
+    variable h1403: unsigned(12 downto 0);
+    variable h1404: unsigned(53 downto 0);
+    variable h1427: unsigned(31 downto 0);
+    variable h1428: unsigned(31 downto 0);
+    variable h1429: unsigned(0 downto 0);
+    variable h1430: unsigned(0 downto 0);
+    variable h1431: unsigned(0 downto 0);
+    variable h1432: unsigned(31 downto 0);
+    variable h1433: unsigned(31 downto 0);
+    variable h1434: unsigned(31 downto 0);
+    variable h1435: unsigned(15 downto 0);
+    variable h1436: unsigned(3 downto 0);
+    variable h1437: unsigned(15 downto 0);
+    variable h1438: unsigned(0 downto 0);
+    variable h1439: unsigned(0 downto 0);
+    variable h1440: unsigned(0 downto 0);
+    variable h1441: unsigned(10 downto 0);
+    variable h1442: unsigned(31 downto 0);
+    variable h1443: unsigned(0 downto 0);
+    variable h1444: unsigned(0 downto 0);
+    variable h1445: unsigned(0 downto 0);
+    variable h1446: unsigned(0 downto 0);
+    variable h1447: unsigned(0 downto 0);
+    variable h1448: unsigned(10 downto 0);
+    variable h1449: unsigned(31 downto 0);
+    variable h1450: unsigned(0 downto 0);
+    variable h1451: unsigned(0 downto 0);
+    variable h1452: unsigned(2 downto 0);
+    variable h1453: unsigned(2 downto 0);
+    variable h1454: unsigned(10 downto 0);
+    variable h1455: unsigned(31 downto 0);
+    variable h1456: unsigned(0 downto 0);
+    variable h1457: unsigned(0 downto 0);
+    variable h1458: unsigned(0 downto 0);
+    variable h1459: unsigned(10 downto 0);
+    variable h1460: unsigned(31 downto 0);
+    variable h1461: unsigned(0 downto 0);
+    variable h1462: unsigned(0 downto 0);
+    variable h1463: unsigned(0 downto 0);
+    variable h1464: unsigned(0 downto 0);
+    variable h1465: unsigned(0 downto 0);
+    variable h1466: unsigned(10 downto 0);
+    variable h1467: unsigned(31 downto 0);
+    variable h1468: unsigned(0 downto 0);
+    variable h1469: unsigned(0 downto 0);
+    variable h1470: unsigned(0 downto 0);
+    variable h1471: unsigned(0 downto 0);
+    variable h1472: unsigned(0 downto 0);
+    variable h1473: unsigned(10 downto 0);
+    variable h1474: unsigned(31 downto 0);
+    variable h1475: unsigned(0 downto 0);
+    variable h1476: unsigned(0 downto 0);
+    variable h1425: unsigned(19 downto 0);
+    variable h1426: unsigned(52 downto 0);
+    variable h1479: unsigned(31 downto 0);
+    variable h1480: unsigned(31 downto 0);
+    variable h1481: unsigned(0 downto 0);
+    variable h1482: unsigned(0 downto 0);
+    variable h1483: unsigned(0 downto 0);
+    variable h1484: unsigned(31 downto 0);
+    variable h1485: unsigned(31 downto 0);
+    variable h1486: unsigned(31 downto 0);
+    variable h1487: unsigned(15 downto 0);
+    variable h1488: unsigned(3 downto 0);
+    variable h1489: unsigned(15 downto 0);
+    variable h1490: unsigned(0 downto 0);
+    variable h1491: unsigned(0 downto 0);
+    variable h1492: unsigned(0 downto 0);
+    variable h1493: unsigned(10 downto 0);
+    variable h1494: unsigned(31 downto 0);
+    variable h1495: unsigned(0 downto 0);
+    variable h1496: unsigned(0 downto 0);
+    variable h1497: unsigned(0 downto 0);
+    variable h1498: unsigned(0 downto 0);
+    variable h1499: unsigned(0 downto 0);
+    variable h1500: unsigned(10 downto 0);
+    variable h1501: unsigned(31 downto 0);
+    variable h1502: unsigned(0 downto 0);
+    variable h1503: unsigned(0 downto 0);
+    variable h1504: unsigned(2 downto 0);
+    variable h1505: unsigned(2 downto 0);
+    variable h1506: unsigned(10 downto 0);
+    variable h1507: unsigned(31 downto 0);
+    variable h1508: unsigned(0 downto 0);
+    variable h1509: unsigned(0 downto 0);
+    variable h1510: unsigned(0 downto 0);
+    variable h1511: unsigned(10 downto 0);
+    variable h1512: unsigned(31 downto 0);
+    variable h1513: unsigned(0 downto 0);
+    variable h1514: unsigned(0 downto 0);
+    variable h1515: unsigned(0 downto 0);
+    variable h1516: unsigned(0 downto 0);
+    variable h1517: unsigned(0 downto 0);
+    variable h1518: unsigned(10 downto 0);
+    variable h1519: unsigned(31 downto 0);
+    variable h1520: unsigned(0 downto 0);
+    variable h1521: unsigned(0 downto 0);
+    variable h1522: unsigned(0 downto 0);
+    variable h1523: unsigned(0 downto 0);
+    variable h1524: unsigned(0 downto 0);
+    variable h1525: unsigned(10 downto 0);
+    variable h1526: unsigned(31 downto 0);
+    variable h1527: unsigned(0 downto 0);
+    variable h1528: unsigned(0 downto 0);
+    variable h1477: unsigned(19 downto 0);
+    variable h1478: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -3187,16 +3312,19 @@ begin
             wk_g_PE <= to_unsigned(0, 1);
             wk_g_PR <= to_unsigned(0, 1);
             wk_g_RZ <= to_unsigned(0, 1);
+            wk_g_entry <= to_unsigned(0, 64);
             wk_g_fault <= to_unsigned(0, 8);
             wk_g_guest_pa <= to_unsigned(0, 64);
             wk_g_host_bad_level <= to_unsigned(0, 1);
             wk_g_host_fault <= to_unsigned(0, 8);
+            wk_g_host_hw_error <= to_unsigned(0, 1);
             wk_g_host_level <= to_unsigned(0, 3);
             wk_g_host_not_present <= to_unsigned(0, 1);
             wk_g_host_page_size <= to_unsigned(0, 1);
             wk_g_host_permission <= to_unsigned(0, 1);
             wk_g_host_reserved <= to_unsigned(0, 1);
             wk_g_host_skipped_bits <= to_unsigned(0, 1);
+            wk_g_hw_error <= to_unsigned(0, 1);
             wk_g_level <= to_unsigned(0, 3);
             wk_g_not_valid <= to_unsigned(0, 1);
             wk_g_ok <= to_unsigned(0, 1);
@@ -3228,12 +3356,14 @@ begin
             wk_t_PR <= to_unsigned(0, 1);
             wk_t_RZ <= to_unsigned(0, 1);
             wk_t_cr2 <= to_unsigned(0, 64);
+            wk_t_entry <= to_unsigned(0, 64);
             wk_t_error_code <= to_unsigned(0, 32);
             wk_t_execute_disable <= to_unsigned(0, 1);
             wk_t_fault <= to_unsigned(0, 8);
             wk_t_guest_pa <= to_unsigned(0, 64);
             wk_t_host_bad_level <= to_unsigned(0, 1);
             wk_t_host_fault <= to_unsigned(0, 8);
+            wk_t_host_hw_error <= to_unsigned(0, 1);
             wk_t_host_level <= to_unsigned(0, 3);
             wk_t_host_not_present <= to_unsigned(0, 1);
             wk_t_host_page_size <= to_unsigned(0, 1);
@@ -3893,7 +4023,9 @@ begin
                     wk_g_host_level <= to_unsigned(0, 3);
                     wk_g_fault <= to_unsigned(0, 8);
                     wk_g_host_fault <= to_unsigned(0, 8);
+                    wk_g_hw_error <= to_unsigned(0, 1);
                     wk_g_not_valid <= to_unsigned(0, 1);
+                    wk_g_host_hw_error <= to_unsigned(0, 1);
                     wk_g_host_not_present <= to_unsigned(0, 1);
                     wk_g_host_reserved <= to_unsigned(0, 1);
                     wk_g_host_page_size <= to_unsigned(0, 1);
@@ -3903,6 +4035,7 @@ begin
                     wk_g_PR <= to_unsigned(0, 1);
                     wk_g_RZ <= to_unsigned(0, 1);
                     wk_g_PE <= to_unsigned(0, 1);
+                    wk_g_entry <= to_unsigned(0, 64);
                     if ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
                         h5 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
@@ -3961,35 +4094,43 @@ begin
                                 wk_g_level <= wn_g_o_aux;
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 1)) then
-                                wk_g_host_not_present <= to_unsigned(1, 1);
+                                wk_g_host_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 2)) then
-                                wk_g_host_reserved <= to_unsigned(1, 1);
+                                wk_g_host_not_present <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 3)) then
-                                wk_g_host_page_size <= to_unsigned(1, 1);
+                                wk_g_host_reserved <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 4)) then
-                                wk_g_host_bad_level <= to_unsigned(1, 1);
+                                wk_g_host_page_size <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 5)) then
-                                wk_g_host_skipped_bits <= to_unsigned(1, 1);
+                                wk_g_host_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 6)) then
+                                wk_g_host_skipped_bits <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_g_o_status, 9)) = (64 + 7)) then
                                 wk_g_host_permission <= to_unsigned(1, 1);
                             end if;
                             wk_g_PR <= wn_g_o_n_PR;
                             wk_g_RZ <= wn_g_o_n_RZ;
                             wk_g_PE <= wn_g_o_n_PE;
+                            wk_g_entry <= wn_g_o_n_entry;
                         else
                             wk_g_fault <= wn_g_o_status;
                             wk_g_level <= wn_g_o_level;
                             if (wn_g_o_status = 1) then
+                                wk_g_hw_error <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_g_o_status = 2) then
                                 wk_g_not_valid <= to_unsigned(1, 1);
                             end if;
                             wk_g_PR <= wn_g_o_r_PR;
                             wk_g_RZ <= wn_g_o_r_RZ;
                             wk_g_PE <= wn_g_o_r_PE;
+                            wk_g_entry <= wn_g_o_r_entry;
                         end if;
                         st <= S3G;
                     end if;
@@ -4012,6 +4153,7 @@ begin
                     wk_t_smep <= to_unsigned(0, 1);
                     wk_t_protection_key <= to_unsigned(0, 1);
                     wk_t_non_canonical <= to_unsigned(0, 1);
+                    wk_t_host_hw_error <= to_unsigned(0, 1);
                     wk_t_host_not_present <= to_unsigned(0, 1);
                     wk_t_host_reserved <= to_unsigned(0, 1);
                     wk_t_host_page_size <= to_unsigned(0, 1);
@@ -4024,6 +4166,7 @@ begin
                     wk_t_PR <= to_unsigned(0, 1);
                     wk_t_RZ <= to_unsigned(0, 1);
                     wk_t_PE <= to_unsigned(0, 1);
+                    wk_t_entry <= to_unsigned(0, 64);
                     if (wk_g_ok /= 0) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         wn_t_i_addr <= v_wide(64-1 downto 0);
@@ -4084,26 +4227,30 @@ begin
                                 wk_t_level <= wn_t_o_aux;
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 1)) then
-                                wk_t_host_not_present <= to_unsigned(1, 1);
+                                wk_t_host_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 2)) then
-                                wk_t_host_reserved <= to_unsigned(1, 1);
+                                wk_t_host_not_present <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 3)) then
-                                wk_t_host_page_size <= to_unsigned(1, 1);
+                                wk_t_host_reserved <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 4)) then
-                                wk_t_host_bad_level <= to_unsigned(1, 1);
+                                wk_t_host_page_size <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 5)) then
-                                wk_t_host_skipped_bits <= to_unsigned(1, 1);
+                                wk_t_host_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 6)) then
+                                wk_t_host_skipped_bits <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_t_o_status, 9)) = (64 + 7)) then
                                 wk_t_host_permission <= to_unsigned(1, 1);
                             end if;
                             wk_t_PR <= wn_t_o_n_PR;
                             wk_t_RZ <= wn_t_o_n_RZ;
                             wk_t_PE <= wn_t_o_n_PE;
+                            wk_t_entry <= wn_t_o_n_entry;
                         else
                             wk_t_fault <= wn_t_o_status;
                             wk_t_level <= wn_t_o_level;
@@ -4451,365 +4598,365 @@ begin
                     else
                         h415 := h417;
                     end if;
-                    h890 := to_unsigned(0, 1);
-                    h891 := to_unsigned(0, 1);
-                    h891 := to_unsigned(0, 1);
+                    h1002 := to_unsigned(0, 1);
+                    h1003 := to_unsigned(0, 1);
+                    h1003 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h891 := to_unsigned(1, 1);
+                        h1003 := to_unsigned(1, 1);
                     end if;
-                    h892 := to_unsigned(0, 1);
-                    h892 := to_unsigned(0, 1);
+                    h1004 := to_unsigned(0, 1);
+                    h1004 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h892 := to_unsigned(1, 1);
+                        h1004 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h890 := h891;
+                        h1002 := h1003;
                     else
-                        h890 := h892;
+                        h1002 := h1004;
                     end if;
-                    h901 := to_unsigned(0, 1);
-                    h902 := unsigned'("00000000000000000000000000000000");
-                    h902 := e_data;
-                    h903 := unsigned'("00000000000000000000000000000000");
-                    h903 := e_data;
-                    h904 := to_unsigned(0, 1);
-                    h904 := to_unsigned(0, 1);
+                    h1013 := to_unsigned(0, 1);
+                    h1014 := unsigned'("00000000000000000000000000000000");
+                    h1014 := e_data;
+                    h1015 := unsigned'("00000000000000000000000000000000");
+                    h1015 := e_data;
+                    h1016 := to_unsigned(0, 1);
+                    h1016 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h904 := to_unsigned(1, 1);
+                        h1016 := to_unsigned(1, 1);
                     end if;
-                    h905 := to_unsigned(0, 1);
-                    h906 := unsigned'("00000000000000000000000000000000");
-                    h906 := e_data;
-                    h907 := unsigned'("00000000000000000000000000000000");
-                    h907 := e_data;
-                    h908 := unsigned'("00000000000000000000000000000000");
-                    h908 := e_data;
-                    h909 := unsigned'("00000000000000000000000000000000");
-                    h909 := e_data;
-                    h905 := to_unsigned(0, 1);
-                    if (((((h906(11-1 downto 8) = 2) or ((h907(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h908(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h909(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h905 := to_unsigned(1, 1);
+                    h1017 := to_unsigned(0, 1);
+                    h1018 := unsigned'("00000000000000000000000000000000");
+                    h1018 := e_data;
+                    h1019 := unsigned'("00000000000000000000000000000000");
+                    h1019 := e_data;
+                    h1020 := unsigned'("00000000000000000000000000000000");
+                    h1020 := e_data;
+                    h1021 := unsigned'("00000000000000000000000000000000");
+                    h1021 := e_data;
+                    h1017 := to_unsigned(0, 1);
+                    if (((((h1018(11-1 downto 8) = 2) or ((h1019(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h1020(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h1021(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h1017 := to_unsigned(1, 1);
                     end if;
-                    if ((h902(11-1 downto 8) = 0) or (h903(11-1 downto 8) = 1)) then
-                        h901 := h904;
+                    if ((h1014(11-1 downto 8) = 0) or (h1015(11-1 downto 8) = 1)) then
+                        h1013 := h1016;
                     else
-                        h901 := h905;
+                        h1013 := h1017;
                     end if;
-                    h1051 := unsigned'("00000000000000000000000000000000");
-                    h1051 := e_data;
-                    h1052 := unsigned'("00000000000000000000000000000000");
-                    h1052 := e_data;
-                    h1053 := unsigned'("00000000000000000000000000000000");
-                    h1053 := e_data;
-                    h1054 := to_unsigned(0, 16);
-                    h1054 := to_unsigned(1, 16);
-                    h1055 := to_unsigned(0, 4);
-                    h1055 := w_dte_10(5-1 downto 1);
-                    h1056 := to_unsigned(0, 16);
-                    h1056 := shift_left(h1054, to_integer(h1055));
-                    h1057 := to_unsigned(0, 1);
-                    h1058 := to_unsigned(0, 1);
-                    h1058 := to_unsigned(0, 1);
+                    h1163 := unsigned'("00000000000000000000000000000000");
+                    h1163 := e_data;
+                    h1164 := unsigned'("00000000000000000000000000000000");
+                    h1164 := e_data;
+                    h1165 := unsigned'("00000000000000000000000000000000");
+                    h1165 := e_data;
+                    h1166 := to_unsigned(0, 16);
+                    h1166 := to_unsigned(1, 16);
+                    h1167 := to_unsigned(0, 4);
+                    h1167 := w_dte_10(5-1 downto 1);
+                    h1168 := to_unsigned(0, 16);
+                    h1168 := shift_left(h1166, to_integer(h1167));
+                    h1169 := to_unsigned(0, 1);
+                    h1170 := to_unsigned(0, 1);
+                    h1170 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1058 := to_unsigned(1, 1);
+                        h1170 := to_unsigned(1, 1);
                     end if;
-                    h1059 := to_unsigned(0, 1);
-                    h1060 := to_unsigned(0, 11);
-                    h1061 := unsigned'("00000000000000000000000000000000");
-                    h1061 := e_data;
-                    h1060 := h1061(11-1 downto 0);
-                    h1062 := to_unsigned(0, 1);
-                    h1062 := to_unsigned(0, 1);
+                    h1171 := to_unsigned(0, 1);
+                    h1172 := to_unsigned(0, 11);
+                    h1173 := unsigned'("00000000000000000000000000000000");
+                    h1173 := e_data;
+                    h1172 := h1173(11-1 downto 0);
+                    h1174 := to_unsigned(0, 1);
+                    h1174 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1062 := to_unsigned(1, 1);
+                        h1174 := to_unsigned(1, 1);
                     end if;
-                    h1063 := to_unsigned(0, 1);
-                    h1063 := to_unsigned(0, 1);
+                    h1175 := to_unsigned(0, 1);
+                    h1175 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1063 := to_unsigned(1, 1);
+                        h1175 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1060, 0) and to_unsigned(1, 11)) = 1) then
-                        h1059 := h1062;
+                    if ((shift_right(h1172, 0) and to_unsigned(1, 11)) = 1) then
+                        h1171 := h1174;
                     else
-                        h1059 := h1063;
+                        h1171 := h1175;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1057 := h1058;
+                        h1169 := h1170;
                     else
-                        h1057 := h1059;
+                        h1169 := h1171;
                     end if;
-                    h1064 := to_unsigned(0, 1);
-                    h1065 := to_unsigned(0, 1);
-                    h1065 := to_unsigned(0, 1);
+                    h1176 := to_unsigned(0, 1);
+                    h1177 := to_unsigned(0, 1);
+                    h1177 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1065 := to_unsigned(1, 1);
+                        h1177 := to_unsigned(1, 1);
                     end if;
-                    h1066 := to_unsigned(0, 1);
-                    h1067 := to_unsigned(0, 11);
-                    h1068 := unsigned'("00000000000000000000000000000000");
-                    h1068 := e_data;
-                    h1067 := h1068(11-1 downto 0);
-                    h1069 := to_unsigned(0, 1);
-                    h1069 := to_unsigned(0, 1);
+                    h1178 := to_unsigned(0, 1);
+                    h1179 := to_unsigned(0, 11);
+                    h1180 := unsigned'("00000000000000000000000000000000");
+                    h1180 := e_data;
+                    h1179 := h1180(11-1 downto 0);
+                    h1181 := to_unsigned(0, 1);
+                    h1181 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1069 := to_unsigned(1, 1);
+                        h1181 := to_unsigned(1, 1);
                     end if;
-                    h1070 := to_unsigned(0, 1);
-                    h1070 := to_unsigned(0, 1);
+                    h1182 := to_unsigned(0, 1);
+                    h1182 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1070 := to_unsigned(1, 1);
+                        h1182 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1067, 0) and to_unsigned(1, 11)) = 1) then
-                        h1066 := h1069;
+                    if ((shift_right(h1179, 0) and to_unsigned(1, 11)) = 1) then
+                        h1178 := h1181;
                     else
-                        h1066 := h1070;
+                        h1178 := h1182;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1064 := h1065;
+                        h1176 := h1177;
                     else
-                        h1064 := h1066;
+                        h1176 := h1178;
                     end if;
-                    h1071 := to_unsigned(0, 3);
-                    h1072 := to_unsigned(0, 3);
-                    h1073 := to_unsigned(0, 11);
-                    h1074 := unsigned'("00000000000000000000000000000000");
-                    h1074 := e_data;
-                    h1073 := h1074(11-1 downto 0);
-                    if ((shift_right(h1073, 0) and to_unsigned(1, 11)) = 1) then
-                        h1072 := w_irt_0(37-1 downto 34);
+                    h1183 := to_unsigned(0, 3);
+                    h1184 := to_unsigned(0, 3);
+                    h1185 := to_unsigned(0, 11);
+                    h1186 := unsigned'("00000000000000000000000000000000");
+                    h1186 := e_data;
+                    h1185 := h1186(11-1 downto 0);
+                    if ((shift_right(h1185, 0) and to_unsigned(1, 11)) = 1) then
+                        h1184 := w_irt_0(37-1 downto 34);
                     else
-                        h1072 := w_irt_0(5-1 downto 2);
+                        h1184 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1071 := w_irt_ga_0(5-1 downto 2);
+                        h1183 := w_irt_ga_0(5-1 downto 2);
                     else
-                        h1071 := h1072;
+                        h1183 := h1184;
                     end if;
-                    h1095 := unsigned'("00000000000000000000000000000000");
-                    h1095 := e_data;
-                    h1096 := unsigned'("00000000000000000000000000000000");
-                    h1096 := e_data;
-                    h1097 := unsigned'("00000000000000000000000000000000");
-                    h1097 := e_data;
-                    h1098 := to_unsigned(0, 16);
-                    h1098 := to_unsigned(1, 16);
-                    h1099 := to_unsigned(0, 4);
-                    h1099 := w_dte_10(5-1 downto 1);
-                    h1100 := to_unsigned(0, 16);
-                    h1100 := shift_left(h1098, to_integer(h1099));
-                    h1101 := to_unsigned(0, 1);
-                    h1102 := to_unsigned(0, 1);
-                    h1102 := to_unsigned(0, 1);
+                    h1207 := unsigned'("00000000000000000000000000000000");
+                    h1207 := e_data;
+                    h1208 := unsigned'("00000000000000000000000000000000");
+                    h1208 := e_data;
+                    h1209 := unsigned'("00000000000000000000000000000000");
+                    h1209 := e_data;
+                    h1210 := to_unsigned(0, 16);
+                    h1210 := to_unsigned(1, 16);
+                    h1211 := to_unsigned(0, 4);
+                    h1211 := w_dte_10(5-1 downto 1);
+                    h1212 := to_unsigned(0, 16);
+                    h1212 := shift_left(h1210, to_integer(h1211));
+                    h1213 := to_unsigned(0, 1);
+                    h1214 := to_unsigned(0, 1);
+                    h1214 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1102 := to_unsigned(1, 1);
+                        h1214 := to_unsigned(1, 1);
                     end if;
-                    h1103 := to_unsigned(0, 1);
-                    h1104 := to_unsigned(0, 11);
-                    h1105 := unsigned'("00000000000000000000000000000000");
-                    h1105 := e_data;
-                    h1104 := h1105(11-1 downto 0);
-                    h1106 := to_unsigned(0, 1);
-                    h1106 := to_unsigned(0, 1);
+                    h1215 := to_unsigned(0, 1);
+                    h1216 := to_unsigned(0, 11);
+                    h1217 := unsigned'("00000000000000000000000000000000");
+                    h1217 := e_data;
+                    h1216 := h1217(11-1 downto 0);
+                    h1218 := to_unsigned(0, 1);
+                    h1218 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1106 := to_unsigned(1, 1);
+                        h1218 := to_unsigned(1, 1);
                     end if;
-                    h1107 := to_unsigned(0, 1);
-                    h1107 := to_unsigned(0, 1);
+                    h1219 := to_unsigned(0, 1);
+                    h1219 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1107 := to_unsigned(1, 1);
+                        h1219 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1104, 0) and to_unsigned(1, 11)) = 1) then
-                        h1103 := h1106;
+                    if ((shift_right(h1216, 0) and to_unsigned(1, 11)) = 1) then
+                        h1215 := h1218;
                     else
-                        h1103 := h1107;
+                        h1215 := h1219;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1101 := h1102;
+                        h1213 := h1214;
                     else
-                        h1101 := h1103;
+                        h1213 := h1215;
                     end if;
-                    h1108 := to_unsigned(0, 1);
-                    h1109 := to_unsigned(0, 1);
-                    h1109 := to_unsigned(0, 1);
+                    h1220 := to_unsigned(0, 1);
+                    h1221 := to_unsigned(0, 1);
+                    h1221 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1109 := to_unsigned(1, 1);
+                        h1221 := to_unsigned(1, 1);
                     end if;
-                    h1110 := to_unsigned(0, 1);
-                    h1111 := to_unsigned(0, 11);
-                    h1112 := unsigned'("00000000000000000000000000000000");
-                    h1112 := e_data;
-                    h1111 := h1112(11-1 downto 0);
-                    h1113 := to_unsigned(0, 1);
-                    h1113 := to_unsigned(0, 1);
+                    h1222 := to_unsigned(0, 1);
+                    h1223 := to_unsigned(0, 11);
+                    h1224 := unsigned'("00000000000000000000000000000000");
+                    h1224 := e_data;
+                    h1223 := h1224(11-1 downto 0);
+                    h1225 := to_unsigned(0, 1);
+                    h1225 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1113 := to_unsigned(1, 1);
+                        h1225 := to_unsigned(1, 1);
                     end if;
-                    h1114 := to_unsigned(0, 1);
-                    h1114 := to_unsigned(0, 1);
+                    h1226 := to_unsigned(0, 1);
+                    h1226 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1114 := to_unsigned(1, 1);
+                        h1226 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1111, 0) and to_unsigned(1, 11)) = 1) then
-                        h1110 := h1113;
+                    if ((shift_right(h1223, 0) and to_unsigned(1, 11)) = 1) then
+                        h1222 := h1225;
                     else
-                        h1110 := h1114;
+                        h1222 := h1226;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1108 := h1109;
+                        h1220 := h1221;
                     else
-                        h1108 := h1110;
+                        h1220 := h1222;
                     end if;
-                    h1247 := unsigned'("00000000000000000000000000000000");
-                    h1247 := e_data;
-                    h1248 := unsigned'("00000000000000000000000000000000");
-                    h1248 := e_data;
-                    h1249 := unsigned'("00000000000000000000000000000000");
-                    h1249 := e_data;
-                    h1250 := to_unsigned(0, 16);
-                    h1250 := to_unsigned(1, 16);
-                    h1251 := to_unsigned(0, 4);
-                    h1251 := w_dte_10(5-1 downto 1);
-                    h1252 := to_unsigned(0, 16);
-                    h1252 := shift_left(h1250, to_integer(h1251));
-                    h1253 := to_unsigned(0, 1);
-                    h1254 := to_unsigned(0, 1);
-                    h1254 := to_unsigned(0, 1);
+                    h1359 := unsigned'("00000000000000000000000000000000");
+                    h1359 := e_data;
+                    h1360 := unsigned'("00000000000000000000000000000000");
+                    h1360 := e_data;
+                    h1361 := unsigned'("00000000000000000000000000000000");
+                    h1361 := e_data;
+                    h1362 := to_unsigned(0, 16);
+                    h1362 := to_unsigned(1, 16);
+                    h1363 := to_unsigned(0, 4);
+                    h1363 := w_dte_10(5-1 downto 1);
+                    h1364 := to_unsigned(0, 16);
+                    h1364 := shift_left(h1362, to_integer(h1363));
+                    h1365 := to_unsigned(0, 1);
+                    h1366 := to_unsigned(0, 1);
+                    h1366 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1254 := to_unsigned(1, 1);
+                        h1366 := to_unsigned(1, 1);
                     end if;
-                    h1255 := to_unsigned(0, 1);
-                    h1256 := to_unsigned(0, 11);
-                    h1257 := unsigned'("00000000000000000000000000000000");
-                    h1257 := e_data;
-                    h1256 := h1257(11-1 downto 0);
-                    h1258 := to_unsigned(0, 1);
-                    h1258 := to_unsigned(0, 1);
+                    h1367 := to_unsigned(0, 1);
+                    h1368 := to_unsigned(0, 11);
+                    h1369 := unsigned'("00000000000000000000000000000000");
+                    h1369 := e_data;
+                    h1368 := h1369(11-1 downto 0);
+                    h1370 := to_unsigned(0, 1);
+                    h1370 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1258 := to_unsigned(1, 1);
+                        h1370 := to_unsigned(1, 1);
                     end if;
-                    h1259 := to_unsigned(0, 1);
-                    h1259 := to_unsigned(0, 1);
+                    h1371 := to_unsigned(0, 1);
+                    h1371 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1259 := to_unsigned(1, 1);
+                        h1371 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1256, 0) and to_unsigned(1, 11)) = 1) then
-                        h1255 := h1258;
+                    if ((shift_right(h1368, 0) and to_unsigned(1, 11)) = 1) then
+                        h1367 := h1370;
                     else
-                        h1255 := h1259;
+                        h1367 := h1371;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1253 := h1254;
+                        h1365 := h1366;
                     else
-                        h1253 := h1255;
+                        h1365 := h1367;
                     end if;
-                    h1260 := to_unsigned(0, 1);
-                    h1261 := to_unsigned(0, 1);
-                    h1261 := to_unsigned(0, 1);
+                    h1372 := to_unsigned(0, 1);
+                    h1373 := to_unsigned(0, 1);
+                    h1373 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1261 := to_unsigned(1, 1);
+                        h1373 := to_unsigned(1, 1);
                     end if;
-                    h1262 := to_unsigned(0, 1);
-                    h1263 := to_unsigned(0, 11);
-                    h1264 := unsigned'("00000000000000000000000000000000");
-                    h1264 := e_data;
-                    h1263 := h1264(11-1 downto 0);
-                    h1265 := to_unsigned(0, 1);
-                    h1265 := to_unsigned(0, 1);
+                    h1374 := to_unsigned(0, 1);
+                    h1375 := to_unsigned(0, 11);
+                    h1376 := unsigned'("00000000000000000000000000000000");
+                    h1376 := e_data;
+                    h1375 := h1376(11-1 downto 0);
+                    h1377 := to_unsigned(0, 1);
+                    h1377 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1265 := to_unsigned(1, 1);
+                        h1377 := to_unsigned(1, 1);
                     end if;
-                    h1266 := to_unsigned(0, 1);
-                    h1266 := to_unsigned(0, 1);
+                    h1378 := to_unsigned(0, 1);
+                    h1378 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1266 := to_unsigned(1, 1);
+                        h1378 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1263, 0) and to_unsigned(1, 11)) = 1) then
-                        h1262 := h1265;
+                    if ((shift_right(h1375, 0) and to_unsigned(1, 11)) = 1) then
+                        h1374 := h1377;
                     else
-                        h1262 := h1266;
+                        h1374 := h1378;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1260 := h1261;
+                        h1372 := h1373;
                     else
-                        h1260 := h1262;
+                        h1372 := h1374;
                     end if;
-                    h1267 := to_unsigned(0, 3);
-                    h1268 := to_unsigned(0, 3);
-                    h1269 := to_unsigned(0, 11);
-                    h1270 := unsigned'("00000000000000000000000000000000");
-                    h1270 := e_data;
-                    h1269 := h1270(11-1 downto 0);
-                    if ((shift_right(h1269, 0) and to_unsigned(1, 11)) = 1) then
-                        h1268 := w_irt_0(37-1 downto 34);
+                    h1379 := to_unsigned(0, 3);
+                    h1380 := to_unsigned(0, 3);
+                    h1381 := to_unsigned(0, 11);
+                    h1382 := unsigned'("00000000000000000000000000000000");
+                    h1382 := e_data;
+                    h1381 := h1382(11-1 downto 0);
+                    if ((shift_right(h1381, 0) and to_unsigned(1, 11)) = 1) then
+                        h1380 := w_irt_0(37-1 downto 34);
                     else
-                        h1268 := w_irt_0(5-1 downto 2);
+                        h1380 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1267 := w_irt_ga_0(5-1 downto 2);
+                        h1379 := w_irt_ga_0(5-1 downto 2);
                     else
-                        h1267 := h1268;
+                        h1379 := h1380;
                     end if;
-                    h1271 := to_unsigned(0, 1);
-                    h1272 := to_unsigned(0, 1);
-                    h1272 := to_unsigned(0, 1);
+                    h1383 := to_unsigned(0, 1);
+                    h1384 := to_unsigned(0, 1);
+                    h1384 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1272 := to_unsigned(1, 1);
+                        h1384 := to_unsigned(1, 1);
                     end if;
-                    h1273 := to_unsigned(0, 1);
-                    h1274 := to_unsigned(0, 11);
-                    h1275 := unsigned'("00000000000000000000000000000000");
-                    h1275 := e_data;
-                    h1274 := h1275(11-1 downto 0);
-                    h1276 := to_unsigned(0, 1);
-                    h1276 := to_unsigned(0, 1);
+                    h1385 := to_unsigned(0, 1);
+                    h1386 := to_unsigned(0, 11);
+                    h1387 := unsigned'("00000000000000000000000000000000");
+                    h1387 := e_data;
+                    h1386 := h1387(11-1 downto 0);
+                    h1388 := to_unsigned(0, 1);
+                    h1388 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1276 := to_unsigned(1, 1);
+                        h1388 := to_unsigned(1, 1);
                     end if;
-                    h1277 := to_unsigned(0, 1);
-                    h1277 := to_unsigned(0, 1);
+                    h1389 := to_unsigned(0, 1);
+                    h1389 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1277 := to_unsigned(1, 1);
+                        h1389 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1274, 0) and to_unsigned(1, 11)) = 1) then
-                        h1273 := h1276;
+                    if ((shift_right(h1386, 0) and to_unsigned(1, 11)) = 1) then
+                        h1385 := h1388;
                     else
-                        h1273 := h1277;
+                        h1385 := h1389;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1271 := h1272;
+                        h1383 := h1384;
                     else
-                        h1271 := h1273;
+                        h1383 := h1385;
                     end if;
-                    h1278 := to_unsigned(0, 1);
-                    h1279 := to_unsigned(0, 1);
-                    h1279 := to_unsigned(0, 1);
+                    h1390 := to_unsigned(0, 1);
+                    h1391 := to_unsigned(0, 1);
+                    h1391 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1279 := to_unsigned(1, 1);
+                        h1391 := to_unsigned(1, 1);
                     end if;
-                    h1280 := to_unsigned(0, 1);
-                    h1281 := to_unsigned(0, 11);
-                    h1282 := unsigned'("00000000000000000000000000000000");
-                    h1282 := e_data;
-                    h1281 := h1282(11-1 downto 0);
-                    h1283 := to_unsigned(0, 1);
-                    h1283 := to_unsigned(0, 1);
+                    h1392 := to_unsigned(0, 1);
+                    h1393 := to_unsigned(0, 11);
+                    h1394 := unsigned'("00000000000000000000000000000000");
+                    h1394 := e_data;
+                    h1393 := h1394(11-1 downto 0);
+                    h1395 := to_unsigned(0, 1);
+                    h1395 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1283 := to_unsigned(1, 1);
+                        h1395 := to_unsigned(1, 1);
                     end if;
-                    h1284 := to_unsigned(0, 1);
-                    h1284 := to_unsigned(0, 1);
+                    h1396 := to_unsigned(0, 1);
+                    h1396 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1284 := to_unsigned(1, 1);
+                        h1396 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1281, 0) and to_unsigned(1, 11)) = 1) then
-                        h1280 := h1283;
+                    if ((shift_right(h1393, 0) and to_unsigned(1, 11)) = 1) then
+                        h1392 := h1395;
                     else
-                        h1280 := h1284;
+                        h1392 := h1396;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1278 := h1279;
+                        h1390 := h1391;
                     else
-                        h1278 := h1280;
+                        h1390 := h1392;
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
@@ -5033,7 +5180,7 @@ begin
                             h113 := h115;
                         end if;
                         h69 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h70(11-1 downto 8) = 0) or (h71(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h72 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h75(11-1 downto 8) = 0) or (h76(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h77(11-1 downto 0)) < h80)) or ((not (((h81 /= 0) and (not (h88 /= 0))) and (h95 <= 1))) and (not ((bool(r_CONTROL(17)) and (h99 /= 0)) and (h106 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h113 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h70(11-1 downto 8) = 0) or (h71(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h72 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h75(11-1 downto 8) = 0) or (h76(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h77(11-1 downto 0)) < h80)) or ((not (((h81 /= 0) and (not (h88 /= 0))) and (h95 <= 1))) and (not ((bool(r_CONTROL(17)) and (h99 /= 0)) and (h106 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h113 /= 0))))) then
                             h69 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h69;
@@ -5281,7 +5428,7 @@ begin
                         h180 := ((unsigned'(to_unsigned(0, 1) & h179) + 65536) - 1);
                         h181 := to_unsigned(0, 16);
                         h181 := (h176 and h180(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h126(11-1 downto 8) = 0) or (h127(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h128 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h133(11-1 downto 0)) < h136)) or ((not (((h137 /= 0) and (not (h144 /= 0))) and (h151 <= 1))) and (not ((bool(r_CONTROL(17)) and (h155 /= 0)) and (h162 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h169 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h126(11-1 downto 8) = 0) or (h127(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h128 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h133(11-1 downto 0)) < h136)) or ((not (((h137 /= 0) and (not (h144 /= 0))) and (h151 <= 1))) and (not ((bool(r_CONTROL(17)) and (h155 /= 0)) and (h162 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h169 /= 0))))) then
                             h125 := h181;
                         else
                             h125 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -5546,7 +5693,7 @@ begin
                             h228 := h230;
                         end if;
                         h184 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h185(11-1 downto 8) = 0) or (h186(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h187 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h190(11-1 downto 8) = 0) or (h191(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h192(11-1 downto 0)) < h195)) or ((not (((h196 /= 0) and (not (h203 /= 0))) and (h210 <= 1))) and (not ((bool(r_CONTROL(17)) and (h214 /= 0)) and (h221 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h228 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h185(11-1 downto 8) = 0) or (h186(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h187 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h190(11-1 downto 8) = 0) or (h191(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h192(11-1 downto 0)) < h195)) or ((not (((h196 /= 0) and (not (h203 /= 0))) and (h210 <= 1))) and (not ((bool(r_CONTROL(17)) and (h214 /= 0)) and (h221 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h228 /= 0))))) then
                             h184 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h184;
@@ -5810,7 +5957,7 @@ begin
                         h298 := ((unsigned'(to_unsigned(0, 1) & h297) + 65536) - 1);
                         h299 := to_unsigned(0, 16);
                         h299 := (h294 and h298(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h244(11-1 downto 8) = 0) or (h245(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h246 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h249(11-1 downto 8) = 0) or (h250(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h251(11-1 downto 0)) < h254)) or ((not (((h255 /= 0) and (not (h262 /= 0))) and (h269 <= 1))) and (not ((bool(r_CONTROL(17)) and (h273 /= 0)) and (h280 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h287 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h244(11-1 downto 8) = 0) or (h245(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h246 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h249(11-1 downto 8) = 0) or (h250(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h251(11-1 downto 0)) < h254)) or ((not (((h255 /= 0) and (not (h262 /= 0))) and (h269 <= 1))) and (not ((bool(r_CONTROL(17)) and (h273 /= 0)) and (h280 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h287 /= 0))))) then
                             h243 := h299;
                         else
                             h243 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6052,7 +6199,7 @@ begin
                             h348 := h350;
                         end if;
                         h304 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h305(11-1 downto 8) = 0) or (h306(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h307 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h310(11-1 downto 8) = 0) or (h311(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h312(11-1 downto 0)) < h315)) or ((not (((h316 /= 0) and (not (h323 /= 0))) and (h330 <= 1))) and (not ((bool(r_CONTROL(17)) and (h334 /= 0)) and (h341 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h348 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h305(11-1 downto 8) = 0) or (h306(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h307 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h310(11-1 downto 8) = 0) or (h311(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h312(11-1 downto 0)) < h315)) or ((not (((h316 /= 0) and (not (h323 /= 0))) and (h330 <= 1))) and (not ((bool(r_CONTROL(17)) and (h334 /= 0)) and (h341 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h348 /= 0))))) then
                             h304 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h304;
@@ -6290,7 +6437,7 @@ begin
                         h412 := ((unsigned'(to_unsigned(0, 1) & h411) + 65536) - 1);
                         h413 := to_unsigned(0, 16);
                         h413 := (h408 and h412(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h358(11-1 downto 8) = 0) or (h359(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h360 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h363(11-1 downto 8) = 0) or (h364(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h365(11-1 downto 0)) < h368)) or ((not (((h369 /= 0) and (not (h376 /= 0))) and (h383 <= 1))) and (not ((bool(r_CONTROL(17)) and (h387 /= 0)) and (h394 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h401 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h358(11-1 downto 8) = 0) or (h359(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h360 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h363(11-1 downto 8) = 0) or (h364(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h365(11-1 downto 0)) < h368)) or ((not (((h369 /= 0) and (not (h376 /= 0))) and (h383 <= 1))) and (not ((bool(r_CONTROL(17)) and (h387 /= 0)) and (h394 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h401 /= 0))))) then
                             h357 := h413;
                         else
                             h357 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6617,7 +6764,7 @@ begin
                             h466 := h468;
                         end if;
                         h422 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h423(11-1 downto 8) = 0) or (h424(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h425 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h428(11-1 downto 8) = 0) or (h429(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h430(11-1 downto 0)) < h433)) or ((not (((h434 /= 0) and (not (h441 /= 0))) and (h448 <= 1))) and (not ((bool(r_CONTROL(17)) and (h452 /= 0)) and (h459 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h466 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h423(11-1 downto 8) = 0) or (h424(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h425 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h428(11-1 downto 8) = 0) or (h429(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h430(11-1 downto 0)) < h433)) or ((not (((h434 /= 0) and (not (h441 /= 0))) and (h448 <= 1))) and (not ((bool(r_CONTROL(17)) and (h452 /= 0)) and (h459 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h466 /= 0))))) then
                             h422 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h422;
@@ -6856,7 +7003,7 @@ begin
                         h530 := ((unsigned'(to_unsigned(0, 1) & h529) + 65536) - 1);
                         h531 := to_unsigned(0, 16);
                         h531 := (h526 and h530(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h476(11-1 downto 8) = 0) or (h477(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h478 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h481(11-1 downto 8) = 0) or (h482(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h483(11-1 downto 0)) < h486)) or ((not (((h487 /= 0) and (not (h494 /= 0))) and (h501 <= 1))) and (not ((bool(r_CONTROL(17)) and (h505 /= 0)) and (h512 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h519 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h476(11-1 downto 8) = 0) or (h477(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h478 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h481(11-1 downto 8) = 0) or (h482(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h483(11-1 downto 0)) < h486)) or ((not (((h487 /= 0) and (not (h494 /= 0))) and (h501 <= 1))) and (not ((bool(r_CONTROL(17)) and (h505 /= 0)) and (h512 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h519 /= 0))))) then
                             h475 := h531;
                         else
                             h475 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6876,54 +7023,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (wk_io_ok /= 0) then
+                    elsif (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))) then
                         status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_io_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_t_ok /= 0) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_t_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0)))) then
-                        status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -6932,7 +7033,7 @@ begin
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
+                        rec_code <= to_unsigned(4, 4);
                         h533 := to_unsigned(0, 1);
                         h534 := unsigned'("00000000000000000000000000000000");
                         h534 := e_data;
@@ -7138,7 +7239,7 @@ begin
                             h577 := h579;
                         end if;
                         h533 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h534(11-1 downto 8) = 0) or (h535(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h536 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h539(11-1 downto 8) = 0) or (h540(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h541(11-1 downto 0)) < h544)) or ((not (((h545 /= 0) and (not (h552 /= 0))) and (h559 <= 1))) and (not ((bool(r_CONTROL(17)) and (h563 /= 0)) and (h570 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h577 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h534(11-1 downto 8) = 0) or (h535(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h536 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h539(11-1 downto 8) = 0) or (h540(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h541(11-1 downto 0)) < h544)) or ((not (((h545 /= 0) and (not (h552 /= 0))) and (h559 <= 1))) and (not ((bool(r_CONTROL(17)) and (h563 /= 0)) and (h570 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h577 /= 0))))) then
                             h533 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h533;
@@ -7152,155 +7253,139 @@ begin
                             h585 := to_unsigned(0, 20);
                         end if;
                         h584 := h585;
-                        v_wide(20-1 downto 16) := h584(20-1 downto 16);
-                        h586 := to_unsigned(0, 20);
-                        h587 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h587 := e_pasid;
-                        else
-                            h587 := to_unsigned(0, 20);
-                        end if;
-                        h586 := h587;
-                        v_wide(48-1 downto 32) := h586(16-1 downto 0);
+                        v_wide(48-1 downto 32) := h584(16-1 downto 0);
                         v_wide(49-1 downto 48) := to_unsigned(1, 1);
-                        h588 := to_unsigned(0, 1);
-                        h588 := to_unsigned(0, 1);
-                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
-                            h588 := to_unsigned(1, 1);
+                        h586 := to_unsigned(0, 1);
+                        h586 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h586 := to_unsigned(1, 1);
                         end if;
-                        v_wide(50-1 downto 49) := h588;
-                        h589 := to_unsigned(0, 1);
-                        h589 := to_unsigned(0, 1);
-                        if (not (e_pmr /= 0)) then
-                            h589 := to_unsigned(1, 1);
+                        v_wide(54-1 downto 53) := h586;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h587 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h587 := wk_g_entry;
+                        else
+                            h587 := wk_t_entry;
                         end if;
-                        v_wide(51-1 downto 50) := h589;
-                        h590 := to_unsigned(0, 1);
+                        rec_entry_hi <= h587;
+                        h588 := to_unsigned(0, 16);
+                        h589 := unsigned'("00000000000000000000000000000000");
+                        h589 := e_data;
+                        h590 := unsigned'("00000000000000000000000000000000");
+                        h590 := e_data;
                         h591 := to_unsigned(0, 1);
                         h592 := to_unsigned(0, 1);
                         h592 := to_unsigned(0, 1);
-                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
+                        if bool(w_dte_0(62)) then
                             h592 := to_unsigned(1, 1);
                         end if;
-                        if (wk_t_host_fault /= 0) then
-                            h591 := wk_t_PR;
-                        else
-                            h591 := h592;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h590 := wk_g_PR;
-                        else
-                            h590 := h591;
-                        end if;
-                        v_wide(53-1 downto 52) := h590;
                         h593 := to_unsigned(0, 1);
                         h593 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if bool(w_dte_0(61)) then
                             h593 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h593;
-                        h594 := to_unsigned(0, 1);
-                        h595 := to_unsigned(0, 1);
-                        h596 := to_unsigned(0, 1);
-                        h596 := to_unsigned(0, 1);
-                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
-                            h596 := to_unsigned(1, 1);
-                        end if;
-                        if (wk_t_host_fault /= 0) then
-                            h595 := wk_t_PE;
-                        else
-                            h595 := h596;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h594 := wk_g_PE;
-                        else
-                            h594 := h595;
-                        end if;
-                        v_wide(55-1 downto 54) := h594;
-                        h597 := to_unsigned(0, 1);
-                        h598 := to_unsigned(0, 1);
-                        if (wk_t_host_fault /= 0) then
-                            h598 := wk_t_RZ;
-                        else
-                            h598 := wk_t_reserved;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h597 := wk_g_RZ;
-                        else
-                            h597 := h598;
-                        end if;
-                        v_wide(56-1 downto 55) := h597;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h599 := to_unsigned(0, 16);
-                        h600 := unsigned'("00000000000000000000000000000000");
-                        h600 := e_data;
-                        h601 := unsigned'("00000000000000000000000000000000");
-                        h601 := e_data;
-                        h602 := to_unsigned(0, 1);
-                        h603 := to_unsigned(0, 1);
-                        h603 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h603 := to_unsigned(1, 1);
-                        end if;
-                        h604 := to_unsigned(0, 1);
-                        h604 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h604 := to_unsigned(1, 1);
-                        end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h602 := h603;
+                            h591 := h592;
                         else
-                            h602 := h604;
+                            h591 := h593;
                         end if;
-                        h605 := unsigned'("00000000000000000000000000000000");
-                        h605 := e_data;
-                        h606 := unsigned'("00000000000000000000000000000000");
-                        h606 := e_data;
-                        h607 := unsigned'("00000000000000000000000000000000");
-                        h607 := e_data;
-                        h608 := to_unsigned(0, 16);
-                        h608 := to_unsigned(1, 16);
-                        h609 := to_unsigned(0, 4);
-                        h609 := w_dte_10(5-1 downto 1);
-                        h610 := to_unsigned(0, 16);
-                        h610 := shift_left(h608, to_integer(h609));
-                        h611 := to_unsigned(0, 1);
-                        h612 := to_unsigned(0, 1);
-                        h612 := to_unsigned(0, 1);
+                        h594 := unsigned'("00000000000000000000000000000000");
+                        h594 := e_data;
+                        h595 := unsigned'("00000000000000000000000000000000");
+                        h595 := e_data;
+                        h596 := unsigned'("00000000000000000000000000000000");
+                        h596 := e_data;
+                        h597 := to_unsigned(0, 16);
+                        h597 := to_unsigned(1, 16);
+                        h598 := to_unsigned(0, 4);
+                        h598 := w_dte_10(5-1 downto 1);
+                        h599 := to_unsigned(0, 16);
+                        h599 := shift_left(h597, to_integer(h598));
+                        h600 := to_unsigned(0, 1);
+                        h601 := to_unsigned(0, 1);
+                        h601 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
+                            h601 := to_unsigned(1, 1);
+                        end if;
+                        h602 := to_unsigned(0, 1);
+                        h603 := to_unsigned(0, 11);
+                        h604 := unsigned'("00000000000000000000000000000000");
+                        h604 := e_data;
+                        h603 := h604(11-1 downto 0);
+                        h605 := to_unsigned(0, 1);
+                        h605 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h605 := to_unsigned(1, 1);
+                        end if;
+                        h606 := to_unsigned(0, 1);
+                        h606 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h606 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h603, 0) and to_unsigned(1, 11)) = 1) then
+                            h602 := h605;
+                        else
+                            h602 := h606;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h600 := h601;
+                        else
+                            h600 := h602;
+                        end if;
+                        h607 := to_unsigned(0, 1);
+                        h608 := to_unsigned(0, 1);
+                        h608 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h608 := to_unsigned(1, 1);
+                        end if;
+                        h609 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 11);
+                        h611 := unsigned'("00000000000000000000000000000000");
+                        h611 := e_data;
+                        h610 := h611(11-1 downto 0);
+                        h612 := to_unsigned(0, 1);
+                        h612 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
                             h612 := to_unsigned(1, 1);
                         end if;
                         h613 := to_unsigned(0, 1);
-                        h614 := to_unsigned(0, 11);
-                        h615 := unsigned'("00000000000000000000000000000000");
-                        h615 := e_data;
-                        h614 := h615(11-1 downto 0);
-                        h616 := to_unsigned(0, 1);
-                        h616 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h616 := to_unsigned(1, 1);
+                        h613 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h613 := to_unsigned(1, 1);
                         end if;
-                        h617 := to_unsigned(0, 1);
-                        h617 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h617 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h614, 0) and to_unsigned(1, 11)) = 1) then
-                            h613 := h616;
+                        if ((shift_right(h610, 0) and to_unsigned(1, 11)) = 1) then
+                            h609 := h612;
                         else
-                            h613 := h617;
+                            h609 := h613;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h611 := h612;
+                            h607 := h608;
                         else
-                            h611 := h613;
+                            h607 := h609;
+                        end if;
+                        h614 := to_unsigned(0, 3);
+                        h615 := to_unsigned(0, 3);
+                        h616 := to_unsigned(0, 11);
+                        h617 := unsigned'("00000000000000000000000000000000");
+                        h617 := e_data;
+                        h616 := h617(11-1 downto 0);
+                        if ((shift_right(h616, 0) and to_unsigned(1, 11)) = 1) then
+                            h615 := w_irt_0(37-1 downto 34);
+                        else
+                            h615 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h614 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h614 := h615;
                         end if;
                         h618 := to_unsigned(0, 1);
                         h619 := to_unsigned(0, 1);
                         h619 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if bool(w_irt_ga_0(0)) then
                             h619 := to_unsigned(1, 1);
                         end if;
                         h620 := to_unsigned(0, 1);
@@ -7310,12 +7395,12 @@ begin
                         h621 := h622(11-1 downto 0);
                         h623 := to_unsigned(0, 1);
                         h623 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(32)) then
                             h623 := to_unsigned(1, 1);
                         end if;
                         h624 := to_unsigned(0, 1);
                         h624 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(0)) then
                             h624 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h621, 0) and to_unsigned(1, 11)) = 1) then
@@ -7328,133 +7413,673 @@ begin
                         else
                             h618 := h620;
                         end if;
-                        h625 := to_unsigned(0, 3);
-                        h626 := to_unsigned(0, 3);
-                        h627 := to_unsigned(0, 11);
-                        h628 := unsigned'("00000000000000000000000000000000");
-                        h628 := e_data;
-                        h627 := h628(11-1 downto 0);
-                        if ((shift_right(h627, 0) and to_unsigned(1, 11)) = 1) then
-                            h626 := w_irt_0(37-1 downto 34);
-                        else
-                            h626 := w_irt_0(5-1 downto 2);
+                        h625 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h626 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h625 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h625 := h626;
-                        end if;
-                        h629 := to_unsigned(0, 1);
+                        h627 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 11);
+                        h629 := unsigned'("00000000000000000000000000000000");
+                        h629 := e_data;
+                        h628 := h629(11-1 downto 0);
                         h630 := to_unsigned(0, 1);
                         h630 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_0(39)) then
                             h630 := to_unsigned(1, 1);
                         end if;
                         h631 := to_unsigned(0, 1);
-                        h632 := to_unsigned(0, 11);
-                        h633 := unsigned'("00000000000000000000000000000000");
-                        h633 := e_data;
-                        h632 := h633(11-1 downto 0);
-                        h634 := to_unsigned(0, 1);
-                        h634 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h634 := to_unsigned(1, 1);
+                        h631 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h631 := to_unsigned(1, 1);
                         end if;
-                        h635 := to_unsigned(0, 1);
-                        h635 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h635 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h632, 0) and to_unsigned(1, 11)) = 1) then
-                            h631 := h634;
+                        if ((shift_right(h628, 0) and to_unsigned(1, 11)) = 1) then
+                            h627 := h630;
                         else
-                            h631 := h635;
+                            h627 := h631;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h629 := h630;
+                            h625 := h626;
                         else
-                            h629 := h631;
+                            h625 := h627;
                         end if;
-                        h636 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h633 := to_unsigned(1, 1);
+                        end if;
+                        h634 := to_unsigned(0, 1);
+                        h635 := to_unsigned(0, 11);
+                        h636 := unsigned'("00000000000000000000000000000000");
+                        h636 := e_data;
+                        h635 := h636(11-1 downto 0);
                         h637 := to_unsigned(0, 1);
                         h637 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if bool(w_irt_0(33)) then
                             h637 := to_unsigned(1, 1);
                         end if;
                         h638 := to_unsigned(0, 1);
-                        h639 := to_unsigned(0, 11);
-                        h640 := unsigned'("00000000000000000000000000000000");
-                        h640 := e_data;
-                        h639 := h640(11-1 downto 0);
-                        h641 := to_unsigned(0, 1);
-                        h641 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h641 := to_unsigned(1, 1);
+                        h638 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h638 := to_unsigned(1, 1);
                         end if;
-                        h642 := to_unsigned(0, 1);
-                        h642 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h642 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h639, 0) and to_unsigned(1, 11)) = 1) then
-                            h638 := h641;
+                        if ((shift_right(h635, 0) and to_unsigned(1, 11)) = 1) then
+                            h634 := h637;
                         else
-                            h638 := h642;
+                            h634 := h638;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h636 := h637;
+                            h632 := h633;
                         else
-                            h636 := h638;
+                            h632 := h634;
                         end if;
-                        h643 := to_unsigned(0, 1);
-                        h644 := to_unsigned(0, 1);
-                        h644 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h644 := to_unsigned(1, 1);
+                        h639 := to_unsigned(0, 16);
+                        h639 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h640 := to_unsigned(0, 16);
+                        h640 := to_unsigned(1, 16);
+                        h641 := to_unsigned(0, 4);
+                        h641 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h642 := to_unsigned(0, 16);
+                        h642 := shift_left(h640, to_integer(h641));
+                        h643 := to_unsigned(0, 17);
+                        h643 := ((unsigned'(to_unsigned(0, 1) & h642) + 65536) - 1);
+                        h644 := to_unsigned(0, 16);
+                        h644 := (h639 and h643(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h589(11-1 downto 8) = 0) or (h590(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h591 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h594(11-1 downto 8) = 0) or (h595(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h596(11-1 downto 0)) < h599)) or ((not (((h600 /= 0) and (not (h607 /= 0))) and (h614 <= 1))) and (not ((bool(r_CONTROL(17)) and (h618 /= 0)) and (h625 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h632 /= 0))))) then
+                            h588 := h644;
+                        else
+                            h588 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h588 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_io_ok /= 0) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_t_ok /= 0) then
+                        status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_t_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0)))) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
                         h645 := to_unsigned(0, 1);
-                        h646 := to_unsigned(0, 11);
+                        h646 := unsigned'("00000000000000000000000000000000");
+                        h646 := e_data;
                         h647 := unsigned'("00000000000000000000000000000000");
                         h647 := e_data;
-                        h646 := h647(11-1 downto 0);
                         h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h648 := to_unsigned(1, 1);
-                        end if;
                         h649 := to_unsigned(0, 1);
                         h649 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_dte_0(62)) then
                             h649 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h646, 0) and to_unsigned(1, 11)) = 1) then
-                            h645 := h648;
+                        h650 := to_unsigned(0, 1);
+                        h650 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h650 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h648 := h649;
                         else
-                            h645 := h649;
+                            h648 := h650;
+                        end if;
+                        h651 := unsigned'("00000000000000000000000000000000");
+                        h651 := e_data;
+                        h652 := unsigned'("00000000000000000000000000000000");
+                        h652 := e_data;
+                        h653 := unsigned'("00000000000000000000000000000000");
+                        h653 := e_data;
+                        h654 := to_unsigned(0, 16);
+                        h654 := to_unsigned(1, 16);
+                        h655 := to_unsigned(0, 4);
+                        h655 := w_dte_10(5-1 downto 1);
+                        h656 := to_unsigned(0, 16);
+                        h656 := shift_left(h654, to_integer(h655));
+                        h657 := to_unsigned(0, 1);
+                        h658 := to_unsigned(0, 1);
+                        h658 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h658 := to_unsigned(1, 1);
+                        end if;
+                        h659 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 11);
+                        h661 := unsigned'("00000000000000000000000000000000");
+                        h661 := e_data;
+                        h660 := h661(11-1 downto 0);
+                        h662 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h662 := to_unsigned(1, 1);
+                        end if;
+                        h663 := to_unsigned(0, 1);
+                        h663 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h663 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h660, 0) and to_unsigned(1, 11)) = 1) then
+                            h659 := h662;
+                        else
+                            h659 := h663;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h643 := h644;
+                            h657 := h658;
                         else
-                            h643 := h645;
+                            h657 := h659;
                         end if;
-                        h650 := to_unsigned(0, 16);
-                        h650 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h651 := to_unsigned(0, 16);
-                        h651 := to_unsigned(1, 16);
-                        h652 := to_unsigned(0, 4);
-                        h652 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h653 := to_unsigned(0, 16);
-                        h653 := shift_left(h651, to_integer(h652));
-                        h654 := to_unsigned(0, 17);
-                        h654 := ((unsigned'(to_unsigned(0, 1) & h653) + 65536) - 1);
-                        h655 := to_unsigned(0, 16);
-                        h655 := (h650 and h654(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h600(11-1 downto 8) = 0) or (h601(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h602 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h605(11-1 downto 8) = 0) or (h606(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h607(11-1 downto 0)) < h610)) or ((not (((h611 /= 0) and (not (h618 /= 0))) and (h625 <= 1))) and (not ((bool(r_CONTROL(17)) and (h629 /= 0)) and (h636 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h643 /= 0))))) then
-                            h599 := h655;
+                        h664 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        h666 := to_unsigned(0, 1);
+                        h667 := to_unsigned(0, 11);
+                        h668 := unsigned'("00000000000000000000000000000000");
+                        h668 := e_data;
+                        h667 := h668(11-1 downto 0);
+                        h669 := to_unsigned(0, 1);
+                        h669 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h669 := to_unsigned(1, 1);
+                        end if;
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h670 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
+                            h666 := h669;
                         else
-                            h599 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h666 := h670;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h599 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h664 := h665;
+                        else
+                            h664 := h666;
+                        end if;
+                        h671 := to_unsigned(0, 3);
+                        h672 := to_unsigned(0, 3);
+                        h673 := to_unsigned(0, 11);
+                        h674 := unsigned'("00000000000000000000000000000000");
+                        h674 := e_data;
+                        h673 := h674(11-1 downto 0);
+                        if ((shift_right(h673, 0) and to_unsigned(1, 11)) = 1) then
+                            h672 := w_irt_0(37-1 downto 34);
+                        else
+                            h672 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h671 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h671 := h672;
+                        end if;
+                        h675 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h676 := to_unsigned(1, 1);
+                        end if;
+                        h677 := to_unsigned(0, 1);
+                        h678 := to_unsigned(0, 11);
+                        h679 := unsigned'("00000000000000000000000000000000");
+                        h679 := e_data;
+                        h678 := h679(11-1 downto 0);
+                        h680 := to_unsigned(0, 1);
+                        h680 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h680 := to_unsigned(1, 1);
+                        end if;
+                        h681 := to_unsigned(0, 1);
+                        h681 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h681 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h678, 0) and to_unsigned(1, 11)) = 1) then
+                            h677 := h680;
+                        else
+                            h677 := h681;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h675 := h676;
+                        else
+                            h675 := h677;
+                        end if;
+                        h682 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h683 := to_unsigned(1, 1);
+                        end if;
+                        h684 := to_unsigned(0, 1);
+                        h685 := to_unsigned(0, 11);
+                        h686 := unsigned'("00000000000000000000000000000000");
+                        h686 := e_data;
+                        h685 := h686(11-1 downto 0);
+                        h687 := to_unsigned(0, 1);
+                        h687 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h687 := to_unsigned(1, 1);
+                        end if;
+                        h688 := to_unsigned(0, 1);
+                        h688 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h688 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h685, 0) and to_unsigned(1, 11)) = 1) then
+                            h684 := h687;
+                        else
+                            h684 := h688;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h682 := h683;
+                        else
+                            h682 := h684;
+                        end if;
+                        h689 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h690 := to_unsigned(1, 1);
+                        end if;
+                        h691 := to_unsigned(0, 1);
+                        h692 := to_unsigned(0, 11);
+                        h693 := unsigned'("00000000000000000000000000000000");
+                        h693 := e_data;
+                        h692 := h693(11-1 downto 0);
+                        h694 := to_unsigned(0, 1);
+                        h694 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h694 := to_unsigned(1, 1);
+                        end if;
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
+                            h691 := h694;
+                        else
+                            h691 := h695;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h689 := h690;
+                        else
+                            h689 := h691;
+                        end if;
+                        h645 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h646(11-1 downto 8) = 0) or (h647(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h648 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h651(11-1 downto 8) = 0) or (h652(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h653(11-1 downto 0)) < h656)) or ((not (((h657 /= 0) and (not (h664 /= 0))) and (h671 <= 1))) and (not ((bool(r_CONTROL(17)) and (h675 /= 0)) and (h682 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h689 /= 0))))) then
+                            h645 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h645;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h696 := to_unsigned(0, 20);
+                        h697 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h697 := e_pasid;
+                        else
+                            h697 := to_unsigned(0, 20);
+                        end if;
+                        h696 := h697;
+                        v_wide(20-1 downto 16) := h696(20-1 downto 16);
+                        h698 := to_unsigned(0, 20);
+                        h699 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h699 := e_pasid;
+                        else
+                            h699 := to_unsigned(0, 20);
+                        end if;
+                        h698 := h699;
+                        v_wide(48-1 downto 32) := h698(16-1 downto 0);
+                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
+                        h700 := to_unsigned(0, 1);
+                        h700 := to_unsigned(0, 1);
+                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
+                            h700 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(50-1 downto 49) := h700;
+                        h701 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
+                        if (not (e_pmr /= 0)) then
+                            h701 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(51-1 downto 50) := h701;
+                        h702 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
+                            h704 := to_unsigned(1, 1);
+                        end if;
+                        if (wk_t_host_fault /= 0) then
+                            h703 := wk_t_PR;
+                        else
+                            h703 := h704;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h702 := wk_g_PR;
+                        else
+                            h702 := h703;
+                        end if;
+                        v_wide(53-1 downto 52) := h702;
+                        h705 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h705 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h705;
+                        h706 := to_unsigned(0, 1);
+                        h707 := to_unsigned(0, 1);
+                        h708 := to_unsigned(0, 1);
+                        h708 := to_unsigned(0, 1);
+                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
+                            h708 := to_unsigned(1, 1);
+                        end if;
+                        if (wk_t_host_fault /= 0) then
+                            h707 := wk_t_PE;
+                        else
+                            h707 := h708;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h706 := wk_g_PE;
+                        else
+                            h706 := h707;
+                        end if;
+                        v_wide(55-1 downto 54) := h706;
+                        h709 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        if (wk_t_host_fault /= 0) then
+                            h710 := wk_t_RZ;
+                        else
+                            h710 := wk_t_reserved;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h709 := wk_g_RZ;
+                        else
+                            h709 := h710;
+                        end if;
+                        v_wide(56-1 downto 55) := h709;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h711 := to_unsigned(0, 16);
+                        h712 := unsigned'("00000000000000000000000000000000");
+                        h712 := e_data;
+                        h713 := unsigned'("00000000000000000000000000000000");
+                        h713 := e_data;
+                        h714 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h715 := to_unsigned(1, 1);
+                        end if;
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h716 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h714 := h715;
+                        else
+                            h714 := h716;
+                        end if;
+                        h717 := unsigned'("00000000000000000000000000000000");
+                        h717 := e_data;
+                        h718 := unsigned'("00000000000000000000000000000000");
+                        h718 := e_data;
+                        h719 := unsigned'("00000000000000000000000000000000");
+                        h719 := e_data;
+                        h720 := to_unsigned(0, 16);
+                        h720 := to_unsigned(1, 16);
+                        h721 := to_unsigned(0, 4);
+                        h721 := w_dte_10(5-1 downto 1);
+                        h722 := to_unsigned(0, 16);
+                        h722 := shift_left(h720, to_integer(h721));
+                        h723 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h724 := to_unsigned(1, 1);
+                        end if;
+                        h725 := to_unsigned(0, 1);
+                        h726 := to_unsigned(0, 11);
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_data;
+                        h726 := h727(11-1 downto 0);
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h728 := to_unsigned(1, 1);
+                        end if;
+                        h729 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h729 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
+                            h725 := h728;
+                        else
+                            h725 := h729;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h723 := h724;
+                        else
+                            h723 := h725;
+                        end if;
+                        h730 := to_unsigned(0, 1);
+                        h731 := to_unsigned(0, 1);
+                        h731 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h731 := to_unsigned(1, 1);
+                        end if;
+                        h732 := to_unsigned(0, 1);
+                        h733 := to_unsigned(0, 11);
+                        h734 := unsigned'("00000000000000000000000000000000");
+                        h734 := e_data;
+                        h733 := h734(11-1 downto 0);
+                        h735 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h735 := to_unsigned(1, 1);
+                        end if;
+                        h736 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h736 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h733, 0) and to_unsigned(1, 11)) = 1) then
+                            h732 := h735;
+                        else
+                            h732 := h736;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h730 := h731;
+                        else
+                            h730 := h732;
+                        end if;
+                        h737 := to_unsigned(0, 3);
+                        h738 := to_unsigned(0, 3);
+                        h739 := to_unsigned(0, 11);
+                        h740 := unsigned'("00000000000000000000000000000000");
+                        h740 := e_data;
+                        h739 := h740(11-1 downto 0);
+                        if ((shift_right(h739, 0) and to_unsigned(1, 11)) = 1) then
+                            h738 := w_irt_0(37-1 downto 34);
+                        else
+                            h738 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h737 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h737 := h738;
+                        end if;
+                        h741 := to_unsigned(0, 1);
+                        h742 := to_unsigned(0, 1);
+                        h742 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h742 := to_unsigned(1, 1);
+                        end if;
+                        h743 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 11);
+                        h745 := unsigned'("00000000000000000000000000000000");
+                        h745 := e_data;
+                        h744 := h745(11-1 downto 0);
+                        h746 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h746 := to_unsigned(1, 1);
+                        end if;
+                        h747 := to_unsigned(0, 1);
+                        h747 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h747 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
+                            h743 := h746;
+                        else
+                            h743 := h747;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h741 := h742;
+                        else
+                            h741 := h743;
+                        end if;
+                        h748 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h749 := to_unsigned(1, 1);
+                        end if;
+                        h750 := to_unsigned(0, 1);
+                        h751 := to_unsigned(0, 11);
+                        h752 := unsigned'("00000000000000000000000000000000");
+                        h752 := e_data;
+                        h751 := h752(11-1 downto 0);
+                        h753 := to_unsigned(0, 1);
+                        h753 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h753 := to_unsigned(1, 1);
+                        end if;
+                        h754 := to_unsigned(0, 1);
+                        h754 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h754 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h751, 0) and to_unsigned(1, 11)) = 1) then
+                            h750 := h753;
+                        else
+                            h750 := h754;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h748 := h749;
+                        else
+                            h748 := h750;
+                        end if;
+                        h755 := to_unsigned(0, 1);
+                        h756 := to_unsigned(0, 1);
+                        h756 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h756 := to_unsigned(1, 1);
+                        end if;
+                        h757 := to_unsigned(0, 1);
+                        h758 := to_unsigned(0, 11);
+                        h759 := unsigned'("00000000000000000000000000000000");
+                        h759 := e_data;
+                        h758 := h759(11-1 downto 0);
+                        h760 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h760 := to_unsigned(1, 1);
+                        end if;
+                        h761 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h761 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h758, 0) and to_unsigned(1, 11)) = 1) then
+                            h757 := h760;
+                        else
+                            h757 := h761;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h755 := h756;
+                        else
+                            h755 := h757;
+                        end if;
+                        h762 := to_unsigned(0, 16);
+                        h762 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h763 := to_unsigned(0, 16);
+                        h763 := to_unsigned(1, 16);
+                        h764 := to_unsigned(0, 4);
+                        h764 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h765 := to_unsigned(0, 16);
+                        h765 := shift_left(h763, to_integer(h764));
+                        h766 := to_unsigned(0, 17);
+                        h766 := ((unsigned'(to_unsigned(0, 1) & h765) + 65536) - 1);
+                        h767 := to_unsigned(0, 16);
+                        h767 := (h762 and h766(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h712(11-1 downto 8) = 0) or (h713(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h714 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h717(11-1 downto 8) = 0) or (h718(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h719(11-1 downto 0)) < h722)) or ((not (((h723 /= 0) and (not (h730 /= 0))) and (h737 <= 1))) and (not ((bool(r_CONTROL(17)) and (h741 /= 0)) and (h748 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h755 /= 0))))) then
+                            h711 := h767;
+                        else
+                            h711 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h711 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -7464,7 +8089,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(12, 8);
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7481,46 +8106,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h656 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
+                        h768 := to_unsigned(0, 1);
+                        h768 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h656 := to_unsigned(1, 1);
+                            h768 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h656;
+                        v_wide(2-1 downto 1) := h768;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h657 := to_unsigned(0, 1);
-                        h657 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h657 := to_unsigned(1, 1);
+                            h769 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h657;
-                        h658 := to_unsigned(0, 6);
-                        h658 := wk_io_shift;
-                        h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h659 := shift_right(wk_io_frame, to_integer(h658));
-                        h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h660 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h659);
-                        h661 := to_unsigned(0, 6);
-                        h661 := wk_io_shift;
-                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h662 := shift_left(h660, to_integer(h661));
-                        h663 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h663 := to_unsigned(1, 64);
-                        h664 := to_unsigned(0, 6);
-                        h665 := to_unsigned(0, 7);
-                        h665 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h664 := h665(6-1 downto 0);
-                        h666 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h666 := shift_left(h663, to_integer(h664));
-                        h667 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h667 := ((unsigned'(to_unsigned(0, 1) & h666) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h668 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h668 := shift_right(h667(64-1 downto 0), 12);
-                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h669 := (h662 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h668 & to_unsigned(0, 12)));
-                        h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h670 := shift_right(h669, 12);
-                        v_wide(64-1 downto 12) := h670(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h769;
+                        h770 := to_unsigned(0, 6);
+                        h770 := wk_io_shift;
+                        h771 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h771 := shift_right(wk_io_frame, to_integer(h770));
+                        h772 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h772 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h771);
+                        h773 := to_unsigned(0, 6);
+                        h773 := wk_io_shift;
+                        h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h774 := shift_left(h772, to_integer(h773));
+                        h775 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h775 := to_unsigned(1, 64);
+                        h776 := to_unsigned(0, 6);
+                        h777 := to_unsigned(0, 7);
+                        h777 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h776 := h777(6-1 downto 0);
+                        h778 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h778 := shift_left(h775, to_integer(h776));
+                        h779 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h779 := ((unsigned'(to_unsigned(0, 1) & h778) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h780 := shift_right(h779(64-1 downto 0), 12);
+                        h781 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h781 := (h774 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h780 & to_unsigned(0, 12)));
+                        h782 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h782 := shift_right(h781, 12);
+                        v_wide(64-1 downto 12) := h782(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -7529,7 +8154,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
-                        status <= to_unsigned(13, 8);
+                        status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7539,215 +8164,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h671 := to_unsigned(0, 1);
-                        h672 := unsigned'("00000000000000000000000000000000");
-                        h672 := e_data;
-                        h673 := unsigned'("00000000000000000000000000000000");
-                        h673 := e_data;
-                        h674 := to_unsigned(0, 1);
-                        h675 := to_unsigned(0, 1);
-                        h675 := to_unsigned(0, 1);
+                        h783 := to_unsigned(0, 1);
+                        h784 := unsigned'("00000000000000000000000000000000");
+                        h784 := e_data;
+                        h785 := unsigned'("00000000000000000000000000000000");
+                        h785 := e_data;
+                        h786 := to_unsigned(0, 1);
+                        h787 := to_unsigned(0, 1);
+                        h787 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h675 := to_unsigned(1, 1);
+                            h787 := to_unsigned(1, 1);
                         end if;
-                        h676 := to_unsigned(0, 1);
-                        h676 := to_unsigned(0, 1);
+                        h788 := to_unsigned(0, 1);
+                        h788 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h676 := to_unsigned(1, 1);
+                            h788 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h674 := h675;
+                            h786 := h787;
                         else
-                            h674 := h676;
+                            h786 := h788;
                         end if;
-                        h677 := unsigned'("00000000000000000000000000000000");
-                        h677 := e_data;
-                        h678 := unsigned'("00000000000000000000000000000000");
-                        h678 := e_data;
-                        h679 := unsigned'("00000000000000000000000000000000");
-                        h679 := e_data;
-                        h680 := to_unsigned(0, 16);
-                        h680 := to_unsigned(1, 16);
-                        h681 := to_unsigned(0, 4);
-                        h681 := w_dte_10(5-1 downto 1);
-                        h682 := to_unsigned(0, 16);
-                        h682 := shift_left(h680, to_integer(h681));
-                        h683 := to_unsigned(0, 1);
-                        h684 := to_unsigned(0, 1);
-                        h684 := to_unsigned(0, 1);
+                        h789 := unsigned'("00000000000000000000000000000000");
+                        h789 := e_data;
+                        h790 := unsigned'("00000000000000000000000000000000");
+                        h790 := e_data;
+                        h791 := unsigned'("00000000000000000000000000000000");
+                        h791 := e_data;
+                        h792 := to_unsigned(0, 16);
+                        h792 := to_unsigned(1, 16);
+                        h793 := to_unsigned(0, 4);
+                        h793 := w_dte_10(5-1 downto 1);
+                        h794 := to_unsigned(0, 16);
+                        h794 := shift_left(h792, to_integer(h793));
+                        h795 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h684 := to_unsigned(1, 1);
+                            h796 := to_unsigned(1, 1);
                         end if;
-                        h685 := to_unsigned(0, 1);
-                        h686 := to_unsigned(0, 11);
-                        h687 := unsigned'("00000000000000000000000000000000");
-                        h687 := e_data;
-                        h686 := h687(11-1 downto 0);
-                        h688 := to_unsigned(0, 1);
-                        h688 := to_unsigned(0, 1);
+                        h797 := to_unsigned(0, 1);
+                        h798 := to_unsigned(0, 11);
+                        h799 := unsigned'("00000000000000000000000000000000");
+                        h799 := e_data;
+                        h798 := h799(11-1 downto 0);
+                        h800 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h688 := to_unsigned(1, 1);
+                            h800 := to_unsigned(1, 1);
                         end if;
-                        h689 := to_unsigned(0, 1);
-                        h689 := to_unsigned(0, 1);
+                        h801 := to_unsigned(0, 1);
+                        h801 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h689 := to_unsigned(1, 1);
+                            h801 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h686, 0) and to_unsigned(1, 11)) = 1) then
-                            h685 := h688;
+                        if ((shift_right(h798, 0) and to_unsigned(1, 11)) = 1) then
+                            h797 := h800;
                         else
-                            h685 := h689;
+                            h797 := h801;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h683 := h684;
+                            h795 := h796;
                         else
-                            h683 := h685;
+                            h795 := h797;
                         end if;
-                        h690 := to_unsigned(0, 1);
-                        h691 := to_unsigned(0, 1);
-                        h691 := to_unsigned(0, 1);
+                        h802 := to_unsigned(0, 1);
+                        h803 := to_unsigned(0, 1);
+                        h803 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h691 := to_unsigned(1, 1);
+                            h803 := to_unsigned(1, 1);
                         end if;
-                        h692 := to_unsigned(0, 1);
-                        h693 := to_unsigned(0, 11);
-                        h694 := unsigned'("00000000000000000000000000000000");
-                        h694 := e_data;
-                        h693 := h694(11-1 downto 0);
-                        h695 := to_unsigned(0, 1);
-                        h695 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 11);
+                        h806 := unsigned'("00000000000000000000000000000000");
+                        h806 := e_data;
+                        h805 := h806(11-1 downto 0);
+                        h807 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h695 := to_unsigned(1, 1);
+                            h807 := to_unsigned(1, 1);
                         end if;
-                        h696 := to_unsigned(0, 1);
-                        h696 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h696 := to_unsigned(1, 1);
+                            h808 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h693, 0) and to_unsigned(1, 11)) = 1) then
-                            h692 := h695;
+                        if ((shift_right(h805, 0) and to_unsigned(1, 11)) = 1) then
+                            h804 := h807;
                         else
-                            h692 := h696;
+                            h804 := h808;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h690 := h691;
+                            h802 := h803;
                         else
-                            h690 := h692;
+                            h802 := h804;
                         end if;
-                        h697 := to_unsigned(0, 3);
-                        h698 := to_unsigned(0, 3);
-                        h699 := to_unsigned(0, 11);
-                        h700 := unsigned'("00000000000000000000000000000000");
-                        h700 := e_data;
-                        h699 := h700(11-1 downto 0);
-                        if ((shift_right(h699, 0) and to_unsigned(1, 11)) = 1) then
-                            h698 := w_irt_0(37-1 downto 34);
+                        h809 := to_unsigned(0, 3);
+                        h810 := to_unsigned(0, 3);
+                        h811 := to_unsigned(0, 11);
+                        h812 := unsigned'("00000000000000000000000000000000");
+                        h812 := e_data;
+                        h811 := h812(11-1 downto 0);
+                        if ((shift_right(h811, 0) and to_unsigned(1, 11)) = 1) then
+                            h810 := w_irt_0(37-1 downto 34);
                         else
-                            h698 := w_irt_0(5-1 downto 2);
+                            h810 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h697 := w_irt_ga_0(5-1 downto 2);
+                            h809 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h697 := h698;
+                            h809 := h810;
                         end if;
-                        h701 := to_unsigned(0, 1);
-                        h702 := to_unsigned(0, 1);
-                        h702 := to_unsigned(0, 1);
+                        h813 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h702 := to_unsigned(1, 1);
+                            h814 := to_unsigned(1, 1);
                         end if;
-                        h703 := to_unsigned(0, 1);
-                        h704 := to_unsigned(0, 11);
-                        h705 := unsigned'("00000000000000000000000000000000");
-                        h705 := e_data;
-                        h704 := h705(11-1 downto 0);
-                        h706 := to_unsigned(0, 1);
-                        h706 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 11);
+                        h817 := unsigned'("00000000000000000000000000000000");
+                        h817 := e_data;
+                        h816 := h817(11-1 downto 0);
+                        h818 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h706 := to_unsigned(1, 1);
+                            h818 := to_unsigned(1, 1);
                         end if;
-                        h707 := to_unsigned(0, 1);
-                        h707 := to_unsigned(0, 1);
+                        h819 := to_unsigned(0, 1);
+                        h819 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h707 := to_unsigned(1, 1);
+                            h819 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h704, 0) and to_unsigned(1, 11)) = 1) then
-                            h703 := h706;
+                        if ((shift_right(h816, 0) and to_unsigned(1, 11)) = 1) then
+                            h815 := h818;
                         else
-                            h703 := h707;
+                            h815 := h819;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h701 := h702;
+                            h813 := h814;
                         else
-                            h701 := h703;
+                            h813 := h815;
                         end if;
-                        h708 := to_unsigned(0, 1);
-                        h709 := to_unsigned(0, 1);
-                        h709 := to_unsigned(0, 1);
+                        h820 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h709 := to_unsigned(1, 1);
+                            h821 := to_unsigned(1, 1);
                         end if;
-                        h710 := to_unsigned(0, 1);
-                        h711 := to_unsigned(0, 11);
-                        h712 := unsigned'("00000000000000000000000000000000");
-                        h712 := e_data;
-                        h711 := h712(11-1 downto 0);
-                        h713 := to_unsigned(0, 1);
-                        h713 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 1);
+                        h823 := to_unsigned(0, 11);
+                        h824 := unsigned'("00000000000000000000000000000000");
+                        h824 := e_data;
+                        h823 := h824(11-1 downto 0);
+                        h825 := to_unsigned(0, 1);
+                        h825 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h713 := to_unsigned(1, 1);
+                            h825 := to_unsigned(1, 1);
                         end if;
-                        h714 := to_unsigned(0, 1);
-                        h714 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h714 := to_unsigned(1, 1);
+                            h826 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h711, 0) and to_unsigned(1, 11)) = 1) then
-                            h710 := h713;
+                        if ((shift_right(h823, 0) and to_unsigned(1, 11)) = 1) then
+                            h822 := h825;
                         else
-                            h710 := h714;
+                            h822 := h826;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h708 := h709;
+                            h820 := h821;
                         else
-                            h708 := h710;
+                            h820 := h822;
                         end if;
-                        h715 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 1);
+                        h828 := to_unsigned(0, 1);
+                        h828 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h716 := to_unsigned(1, 1);
+                            h828 := to_unsigned(1, 1);
                         end if;
-                        h717 := to_unsigned(0, 1);
-                        h718 := to_unsigned(0, 11);
-                        h719 := unsigned'("00000000000000000000000000000000");
-                        h719 := e_data;
-                        h718 := h719(11-1 downto 0);
-                        h720 := to_unsigned(0, 1);
-                        h720 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 11);
+                        h831 := unsigned'("00000000000000000000000000000000");
+                        h831 := e_data;
+                        h830 := h831(11-1 downto 0);
+                        h832 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h720 := to_unsigned(1, 1);
+                            h832 := to_unsigned(1, 1);
                         end if;
-                        h721 := to_unsigned(0, 1);
-                        h721 := to_unsigned(0, 1);
+                        h833 := to_unsigned(0, 1);
+                        h833 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h721 := to_unsigned(1, 1);
+                            h833 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
-                            h717 := h720;
+                        if ((shift_right(h830, 0) and to_unsigned(1, 11)) = 1) then
+                            h829 := h832;
                         else
-                            h717 := h721;
+                            h829 := h833;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h715 := h716;
+                            h827 := h828;
                         else
-                            h715 := h717;
+                            h827 := h829;
                         end if;
-                        h671 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h672(11-1 downto 8) = 0) or (h673(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h674 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h677(11-1 downto 8) = 0) or (h678(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h679(11-1 downto 0)) < h682)) or ((not (((h683 /= 0) and (not (h690 /= 0))) and (h697 <= 1))) and (not ((bool(r_CONTROL(17)) and (h701 /= 0)) and (h708 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h715 /= 0))))) then
-                            h671 := to_unsigned(1, 1);
+                        h783 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h784(11-1 downto 8) = 0) or (h785(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h786 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h789(11-1 downto 8) = 0) or (h790(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h791(11-1 downto 0)) < h794)) or ((not (((h795 /= 0) and (not (h802 /= 0))) and (h809 <= 1))) and (not ((bool(r_CONTROL(17)) and (h813 /= 0)) and (h820 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h827 /= 0))))) then
+                            h783 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h671;
+                        rec_logged <= h783;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -7757,228 +8382,228 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h722 := to_unsigned(0, 16);
-                        h723 := unsigned'("00000000000000000000000000000000");
-                        h723 := e_data;
-                        h724 := unsigned'("00000000000000000000000000000000");
-                        h724 := e_data;
-                        h725 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 16);
+                        h835 := unsigned'("00000000000000000000000000000000");
+                        h835 := e_data;
+                        h836 := unsigned'("00000000000000000000000000000000");
+                        h836 := e_data;
+                        h837 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h726 := to_unsigned(1, 1);
+                            h838 := to_unsigned(1, 1);
                         end if;
-                        h727 := to_unsigned(0, 1);
-                        h727 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h727 := to_unsigned(1, 1);
+                            h839 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h725 := h726;
+                            h837 := h838;
                         else
-                            h725 := h727;
+                            h837 := h839;
                         end if;
-                        h728 := unsigned'("00000000000000000000000000000000");
-                        h728 := e_data;
-                        h729 := unsigned'("00000000000000000000000000000000");
-                        h729 := e_data;
-                        h730 := unsigned'("00000000000000000000000000000000");
-                        h730 := e_data;
-                        h731 := to_unsigned(0, 16);
-                        h731 := to_unsigned(1, 16);
-                        h732 := to_unsigned(0, 4);
-                        h732 := w_dte_10(5-1 downto 1);
-                        h733 := to_unsigned(0, 16);
-                        h733 := shift_left(h731, to_integer(h732));
-                        h734 := to_unsigned(0, 1);
-                        h735 := to_unsigned(0, 1);
-                        h735 := to_unsigned(0, 1);
+                        h840 := unsigned'("00000000000000000000000000000000");
+                        h840 := e_data;
+                        h841 := unsigned'("00000000000000000000000000000000");
+                        h841 := e_data;
+                        h842 := unsigned'("00000000000000000000000000000000");
+                        h842 := e_data;
+                        h843 := to_unsigned(0, 16);
+                        h843 := to_unsigned(1, 16);
+                        h844 := to_unsigned(0, 4);
+                        h844 := w_dte_10(5-1 downto 1);
+                        h845 := to_unsigned(0, 16);
+                        h845 := shift_left(h843, to_integer(h844));
+                        h846 := to_unsigned(0, 1);
+                        h847 := to_unsigned(0, 1);
+                        h847 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h735 := to_unsigned(1, 1);
+                            h847 := to_unsigned(1, 1);
                         end if;
-                        h736 := to_unsigned(0, 1);
-                        h737 := to_unsigned(0, 11);
-                        h738 := unsigned'("00000000000000000000000000000000");
-                        h738 := e_data;
-                        h737 := h738(11-1 downto 0);
-                        h739 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
+                        h848 := to_unsigned(0, 1);
+                        h849 := to_unsigned(0, 11);
+                        h850 := unsigned'("00000000000000000000000000000000");
+                        h850 := e_data;
+                        h849 := h850(11-1 downto 0);
+                        h851 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h739 := to_unsigned(1, 1);
+                            h851 := to_unsigned(1, 1);
                         end if;
-                        h740 := to_unsigned(0, 1);
-                        h740 := to_unsigned(0, 1);
+                        h852 := to_unsigned(0, 1);
+                        h852 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h740 := to_unsigned(1, 1);
+                            h852 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h737, 0) and to_unsigned(1, 11)) = 1) then
-                            h736 := h739;
+                        if ((shift_right(h849, 0) and to_unsigned(1, 11)) = 1) then
+                            h848 := h851;
                         else
-                            h736 := h740;
+                            h848 := h852;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h734 := h735;
+                            h846 := h847;
                         else
-                            h734 := h736;
+                            h846 := h848;
                         end if;
-                        h741 := to_unsigned(0, 1);
-                        h742 := to_unsigned(0, 1);
-                        h742 := to_unsigned(0, 1);
+                        h853 := to_unsigned(0, 1);
+                        h854 := to_unsigned(0, 1);
+                        h854 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h742 := to_unsigned(1, 1);
+                            h854 := to_unsigned(1, 1);
                         end if;
-                        h743 := to_unsigned(0, 1);
-                        h744 := to_unsigned(0, 11);
-                        h745 := unsigned'("00000000000000000000000000000000");
-                        h745 := e_data;
-                        h744 := h745(11-1 downto 0);
-                        h746 := to_unsigned(0, 1);
-                        h746 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 1);
+                        h856 := to_unsigned(0, 11);
+                        h857 := unsigned'("00000000000000000000000000000000");
+                        h857 := e_data;
+                        h856 := h857(11-1 downto 0);
+                        h858 := to_unsigned(0, 1);
+                        h858 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h746 := to_unsigned(1, 1);
+                            h858 := to_unsigned(1, 1);
                         end if;
-                        h747 := to_unsigned(0, 1);
-                        h747 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h747 := to_unsigned(1, 1);
+                            h859 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
-                            h743 := h746;
+                        if ((shift_right(h856, 0) and to_unsigned(1, 11)) = 1) then
+                            h855 := h858;
                         else
-                            h743 := h747;
+                            h855 := h859;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h741 := h742;
+                            h853 := h854;
                         else
-                            h741 := h743;
+                            h853 := h855;
                         end if;
-                        h748 := to_unsigned(0, 3);
-                        h749 := to_unsigned(0, 3);
-                        h750 := to_unsigned(0, 11);
-                        h751 := unsigned'("00000000000000000000000000000000");
-                        h751 := e_data;
-                        h750 := h751(11-1 downto 0);
-                        if ((shift_right(h750, 0) and to_unsigned(1, 11)) = 1) then
-                            h749 := w_irt_0(37-1 downto 34);
+                        h860 := to_unsigned(0, 3);
+                        h861 := to_unsigned(0, 3);
+                        h862 := to_unsigned(0, 11);
+                        h863 := unsigned'("00000000000000000000000000000000");
+                        h863 := e_data;
+                        h862 := h863(11-1 downto 0);
+                        if ((shift_right(h862, 0) and to_unsigned(1, 11)) = 1) then
+                            h861 := w_irt_0(37-1 downto 34);
                         else
-                            h749 := w_irt_0(5-1 downto 2);
+                            h861 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h748 := w_irt_ga_0(5-1 downto 2);
+                            h860 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h748 := h749;
+                            h860 := h861;
                         end if;
-                        h752 := to_unsigned(0, 1);
-                        h753 := to_unsigned(0, 1);
-                        h753 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        h865 := to_unsigned(0, 1);
+                        h865 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h753 := to_unsigned(1, 1);
+                            h865 := to_unsigned(1, 1);
                         end if;
-                        h754 := to_unsigned(0, 1);
-                        h755 := to_unsigned(0, 11);
-                        h756 := unsigned'("00000000000000000000000000000000");
-                        h756 := e_data;
-                        h755 := h756(11-1 downto 0);
-                        h757 := to_unsigned(0, 1);
-                        h757 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 1);
+                        h867 := to_unsigned(0, 11);
+                        h868 := unsigned'("00000000000000000000000000000000");
+                        h868 := e_data;
+                        h867 := h868(11-1 downto 0);
+                        h869 := to_unsigned(0, 1);
+                        h869 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h757 := to_unsigned(1, 1);
+                            h869 := to_unsigned(1, 1);
                         end if;
-                        h758 := to_unsigned(0, 1);
-                        h758 := to_unsigned(0, 1);
+                        h870 := to_unsigned(0, 1);
+                        h870 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h758 := to_unsigned(1, 1);
+                            h870 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h755, 0) and to_unsigned(1, 11)) = 1) then
-                            h754 := h757;
+                        if ((shift_right(h867, 0) and to_unsigned(1, 11)) = 1) then
+                            h866 := h869;
                         else
-                            h754 := h758;
+                            h866 := h870;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h752 := h753;
+                            h864 := h865;
                         else
-                            h752 := h754;
+                            h864 := h866;
                         end if;
-                        h759 := to_unsigned(0, 1);
-                        h760 := to_unsigned(0, 1);
-                        h760 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h760 := to_unsigned(1, 1);
+                            h872 := to_unsigned(1, 1);
                         end if;
-                        h761 := to_unsigned(0, 1);
-                        h762 := to_unsigned(0, 11);
-                        h763 := unsigned'("00000000000000000000000000000000");
-                        h763 := e_data;
-                        h762 := h763(11-1 downto 0);
-                        h764 := to_unsigned(0, 1);
-                        h764 := to_unsigned(0, 1);
+                        h873 := to_unsigned(0, 1);
+                        h874 := to_unsigned(0, 11);
+                        h875 := unsigned'("00000000000000000000000000000000");
+                        h875 := e_data;
+                        h874 := h875(11-1 downto 0);
+                        h876 := to_unsigned(0, 1);
+                        h876 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h764 := to_unsigned(1, 1);
+                            h876 := to_unsigned(1, 1);
                         end if;
-                        h765 := to_unsigned(0, 1);
-                        h765 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h765 := to_unsigned(1, 1);
+                            h877 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h762, 0) and to_unsigned(1, 11)) = 1) then
-                            h761 := h764;
+                        if ((shift_right(h874, 0) and to_unsigned(1, 11)) = 1) then
+                            h873 := h876;
                         else
-                            h761 := h765;
+                            h873 := h877;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h759 := h760;
+                            h871 := h872;
                         else
-                            h759 := h761;
+                            h871 := h873;
                         end if;
-                        h766 := to_unsigned(0, 1);
-                        h767 := to_unsigned(0, 1);
-                        h767 := to_unsigned(0, 1);
+                        h878 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h767 := to_unsigned(1, 1);
+                            h879 := to_unsigned(1, 1);
                         end if;
-                        h768 := to_unsigned(0, 1);
-                        h769 := to_unsigned(0, 11);
-                        h770 := unsigned'("00000000000000000000000000000000");
-                        h770 := e_data;
-                        h769 := h770(11-1 downto 0);
-                        h771 := to_unsigned(0, 1);
-                        h771 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
+                        h881 := to_unsigned(0, 11);
+                        h882 := unsigned'("00000000000000000000000000000000");
+                        h882 := e_data;
+                        h881 := h882(11-1 downto 0);
+                        h883 := to_unsigned(0, 1);
+                        h883 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h771 := to_unsigned(1, 1);
+                            h883 := to_unsigned(1, 1);
                         end if;
-                        h772 := to_unsigned(0, 1);
-                        h772 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h772 := to_unsigned(1, 1);
+                            h884 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h769, 0) and to_unsigned(1, 11)) = 1) then
-                            h768 := h771;
+                        if ((shift_right(h881, 0) and to_unsigned(1, 11)) = 1) then
+                            h880 := h883;
                         else
-                            h768 := h772;
+                            h880 := h884;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h766 := h767;
+                            h878 := h879;
                         else
-                            h766 := h768;
+                            h878 := h880;
                         end if;
-                        h773 := to_unsigned(0, 16);
-                        h773 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h774 := to_unsigned(0, 16);
-                        h774 := to_unsigned(1, 16);
-                        h775 := to_unsigned(0, 4);
-                        h775 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h776 := to_unsigned(0, 16);
-                        h776 := shift_left(h774, to_integer(h775));
-                        h777 := to_unsigned(0, 17);
-                        h777 := ((unsigned'(to_unsigned(0, 1) & h776) + 65536) - 1);
-                        h778 := to_unsigned(0, 16);
-                        h778 := (h773 and h777(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h723(11-1 downto 8) = 0) or (h724(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h725 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h728(11-1 downto 8) = 0) or (h729(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h730(11-1 downto 0)) < h733)) or ((not (((h734 /= 0) and (not (h741 /= 0))) and (h748 <= 1))) and (not ((bool(r_CONTROL(17)) and (h752 /= 0)) and (h759 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h766 /= 0))))) then
-                            h722 := h778;
+                        h885 := to_unsigned(0, 16);
+                        h885 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h886 := to_unsigned(0, 16);
+                        h886 := to_unsigned(1, 16);
+                        h887 := to_unsigned(0, 4);
+                        h887 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h888 := to_unsigned(0, 16);
+                        h888 := shift_left(h886, to_integer(h887));
+                        h889 := to_unsigned(0, 17);
+                        h889 := ((unsigned'(to_unsigned(0, 1) & h888) + 65536) - 1);
+                        h890 := to_unsigned(0, 16);
+                        h890 := (h885 and h889(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h835(11-1 downto 8) = 0) or (h836(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h837 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h840(11-1 downto 8) = 0) or (h841(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h842(11-1 downto 0)) < h845)) or ((not (((h846 /= 0) and (not (h853 /= 0))) and (h860 <= 1))) and (not ((bool(r_CONTROL(17)) and (h864 /= 0)) and (h871 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h878 /= 0))))) then
+                            h834 := h890;
                         else
-                            h722 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h834 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h722 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h834 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -7987,8 +8612,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h890 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) then
-                        status <= to_unsigned(14, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1002 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) then
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7998,462 +8623,462 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h779 := to_unsigned(0, 1);
-                        h780 := unsigned'("00000000000000000000000000000000");
-                        h780 := e_data;
-                        h781 := unsigned'("00000000000000000000000000000000");
-                        h781 := e_data;
-                        h782 := to_unsigned(0, 1);
-                        h783 := to_unsigned(0, 1);
-                        h783 := to_unsigned(0, 1);
+                        h891 := to_unsigned(0, 1);
+                        h892 := unsigned'("00000000000000000000000000000000");
+                        h892 := e_data;
+                        h893 := unsigned'("00000000000000000000000000000000");
+                        h893 := e_data;
+                        h894 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h783 := to_unsigned(1, 1);
+                            h895 := to_unsigned(1, 1);
                         end if;
-                        h784 := to_unsigned(0, 1);
-                        h784 := to_unsigned(0, 1);
+                        h896 := to_unsigned(0, 1);
+                        h896 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h784 := to_unsigned(1, 1);
+                            h896 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h782 := h783;
+                            h894 := h895;
                         else
-                            h782 := h784;
+                            h894 := h896;
                         end if;
-                        h785 := unsigned'("00000000000000000000000000000000");
-                        h785 := e_data;
-                        h786 := unsigned'("00000000000000000000000000000000");
-                        h786 := e_data;
-                        h787 := unsigned'("00000000000000000000000000000000");
-                        h787 := e_data;
-                        h788 := to_unsigned(0, 16);
-                        h788 := to_unsigned(1, 16);
-                        h789 := to_unsigned(0, 4);
-                        h789 := w_dte_10(5-1 downto 1);
-                        h790 := to_unsigned(0, 16);
-                        h790 := shift_left(h788, to_integer(h789));
-                        h791 := to_unsigned(0, 1);
-                        h792 := to_unsigned(0, 1);
-                        h792 := to_unsigned(0, 1);
+                        h897 := unsigned'("00000000000000000000000000000000");
+                        h897 := e_data;
+                        h898 := unsigned'("00000000000000000000000000000000");
+                        h898 := e_data;
+                        h899 := unsigned'("00000000000000000000000000000000");
+                        h899 := e_data;
+                        h900 := to_unsigned(0, 16);
+                        h900 := to_unsigned(1, 16);
+                        h901 := to_unsigned(0, 4);
+                        h901 := w_dte_10(5-1 downto 1);
+                        h902 := to_unsigned(0, 16);
+                        h902 := shift_left(h900, to_integer(h901));
+                        h903 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h792 := to_unsigned(1, 1);
+                            h904 := to_unsigned(1, 1);
                         end if;
-                        h793 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 11);
-                        h795 := unsigned'("00000000000000000000000000000000");
-                        h795 := e_data;
-                        h794 := h795(11-1 downto 0);
-                        h796 := to_unsigned(0, 1);
-                        h796 := to_unsigned(0, 1);
+                        h905 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 11);
+                        h907 := unsigned'("00000000000000000000000000000000");
+                        h907 := e_data;
+                        h906 := h907(11-1 downto 0);
+                        h908 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h796 := to_unsigned(1, 1);
+                            h908 := to_unsigned(1, 1);
                         end if;
-                        h797 := to_unsigned(0, 1);
-                        h797 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h797 := to_unsigned(1, 1);
+                            h909 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h794, 0) and to_unsigned(1, 11)) = 1) then
-                            h793 := h796;
+                        if ((shift_right(h906, 0) and to_unsigned(1, 11)) = 1) then
+                            h905 := h908;
                         else
-                            h793 := h797;
+                            h905 := h909;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h791 := h792;
+                            h903 := h904;
                         else
-                            h791 := h793;
+                            h903 := h905;
                         end if;
-                        h798 := to_unsigned(0, 1);
-                        h799 := to_unsigned(0, 1);
-                        h799 := to_unsigned(0, 1);
+                        h910 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h799 := to_unsigned(1, 1);
+                            h911 := to_unsigned(1, 1);
                         end if;
-                        h800 := to_unsigned(0, 1);
-                        h801 := to_unsigned(0, 11);
-                        h802 := unsigned'("00000000000000000000000000000000");
-                        h802 := e_data;
-                        h801 := h802(11-1 downto 0);
-                        h803 := to_unsigned(0, 1);
-                        h803 := to_unsigned(0, 1);
+                        h912 := to_unsigned(0, 1);
+                        h913 := to_unsigned(0, 11);
+                        h914 := unsigned'("00000000000000000000000000000000");
+                        h914 := e_data;
+                        h913 := h914(11-1 downto 0);
+                        h915 := to_unsigned(0, 1);
+                        h915 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h803 := to_unsigned(1, 1);
+                            h915 := to_unsigned(1, 1);
                         end if;
-                        h804 := to_unsigned(0, 1);
-                        h804 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h804 := to_unsigned(1, 1);
+                            h916 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h801, 0) and to_unsigned(1, 11)) = 1) then
-                            h800 := h803;
+                        if ((shift_right(h913, 0) and to_unsigned(1, 11)) = 1) then
+                            h912 := h915;
                         else
-                            h800 := h804;
+                            h912 := h916;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h798 := h799;
+                            h910 := h911;
                         else
-                            h798 := h800;
+                            h910 := h912;
                         end if;
-                        h805 := to_unsigned(0, 3);
-                        h806 := to_unsigned(0, 3);
-                        h807 := to_unsigned(0, 11);
-                        h808 := unsigned'("00000000000000000000000000000000");
-                        h808 := e_data;
-                        h807 := h808(11-1 downto 0);
-                        if ((shift_right(h807, 0) and to_unsigned(1, 11)) = 1) then
-                            h806 := w_irt_0(37-1 downto 34);
+                        h917 := to_unsigned(0, 3);
+                        h918 := to_unsigned(0, 3);
+                        h919 := to_unsigned(0, 11);
+                        h920 := unsigned'("00000000000000000000000000000000");
+                        h920 := e_data;
+                        h919 := h920(11-1 downto 0);
+                        if ((shift_right(h919, 0) and to_unsigned(1, 11)) = 1) then
+                            h918 := w_irt_0(37-1 downto 34);
                         else
-                            h806 := w_irt_0(5-1 downto 2);
+                            h918 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h805 := w_irt_ga_0(5-1 downto 2);
+                            h917 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h805 := h806;
+                            h917 := h918;
                         end if;
-                        h809 := to_unsigned(0, 1);
-                        h810 := to_unsigned(0, 1);
-                        h810 := to_unsigned(0, 1);
+                        h921 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h810 := to_unsigned(1, 1);
+                            h922 := to_unsigned(1, 1);
                         end if;
-                        h811 := to_unsigned(0, 1);
-                        h812 := to_unsigned(0, 11);
-                        h813 := unsigned'("00000000000000000000000000000000");
-                        h813 := e_data;
-                        h812 := h813(11-1 downto 0);
-                        h814 := to_unsigned(0, 1);
-                        h814 := to_unsigned(0, 1);
+                        h923 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 11);
+                        h925 := unsigned'("00000000000000000000000000000000");
+                        h925 := e_data;
+                        h924 := h925(11-1 downto 0);
+                        h926 := to_unsigned(0, 1);
+                        h926 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h814 := to_unsigned(1, 1);
+                            h926 := to_unsigned(1, 1);
                         end if;
-                        h815 := to_unsigned(0, 1);
-                        h815 := to_unsigned(0, 1);
+                        h927 := to_unsigned(0, 1);
+                        h927 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h815 := to_unsigned(1, 1);
+                            h927 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h812, 0) and to_unsigned(1, 11)) = 1) then
-                            h811 := h814;
+                        if ((shift_right(h924, 0) and to_unsigned(1, 11)) = 1) then
+                            h923 := h926;
                         else
-                            h811 := h815;
+                            h923 := h927;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h809 := h810;
+                            h921 := h922;
                         else
-                            h809 := h811;
+                            h921 := h923;
                         end if;
-                        h816 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
+                        h928 := to_unsigned(0, 1);
+                        h929 := to_unsigned(0, 1);
+                        h929 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h817 := to_unsigned(1, 1);
+                            h929 := to_unsigned(1, 1);
                         end if;
-                        h818 := to_unsigned(0, 1);
-                        h819 := to_unsigned(0, 11);
-                        h820 := unsigned'("00000000000000000000000000000000");
-                        h820 := e_data;
-                        h819 := h820(11-1 downto 0);
-                        h821 := to_unsigned(0, 1);
-                        h821 := to_unsigned(0, 1);
+                        h930 := to_unsigned(0, 1);
+                        h931 := to_unsigned(0, 11);
+                        h932 := unsigned'("00000000000000000000000000000000");
+                        h932 := e_data;
+                        h931 := h932(11-1 downto 0);
+                        h933 := to_unsigned(0, 1);
+                        h933 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h821 := to_unsigned(1, 1);
+                            h933 := to_unsigned(1, 1);
                         end if;
-                        h822 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
+                        h934 := to_unsigned(0, 1);
+                        h934 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h822 := to_unsigned(1, 1);
+                            h934 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h819, 0) and to_unsigned(1, 11)) = 1) then
-                            h818 := h821;
+                        if ((shift_right(h931, 0) and to_unsigned(1, 11)) = 1) then
+                            h930 := h933;
                         else
-                            h818 := h822;
+                            h930 := h934;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h816 := h817;
+                            h928 := h929;
                         else
-                            h816 := h818;
+                            h928 := h930;
                         end if;
-                        h823 := to_unsigned(0, 1);
-                        h824 := to_unsigned(0, 1);
-                        h824 := to_unsigned(0, 1);
+                        h935 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h824 := to_unsigned(1, 1);
+                            h936 := to_unsigned(1, 1);
                         end if;
-                        h825 := to_unsigned(0, 1);
-                        h826 := to_unsigned(0, 11);
-                        h827 := unsigned'("00000000000000000000000000000000");
-                        h827 := e_data;
-                        h826 := h827(11-1 downto 0);
-                        h828 := to_unsigned(0, 1);
-                        h828 := to_unsigned(0, 1);
+                        h937 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 11);
+                        h939 := unsigned'("00000000000000000000000000000000");
+                        h939 := e_data;
+                        h938 := h939(11-1 downto 0);
+                        h940 := to_unsigned(0, 1);
+                        h940 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h828 := to_unsigned(1, 1);
+                            h940 := to_unsigned(1, 1);
                         end if;
-                        h829 := to_unsigned(0, 1);
-                        h829 := to_unsigned(0, 1);
+                        h941 := to_unsigned(0, 1);
+                        h941 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h829 := to_unsigned(1, 1);
+                            h941 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h826, 0) and to_unsigned(1, 11)) = 1) then
-                            h825 := h828;
+                        if ((shift_right(h938, 0) and to_unsigned(1, 11)) = 1) then
+                            h937 := h940;
                         else
-                            h825 := h829;
+                            h937 := h941;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h823 := h824;
+                            h935 := h936;
                         else
-                            h823 := h825;
+                            h935 := h937;
                         end if;
-                        h779 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h780(11-1 downto 8) = 0) or (h781(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h782 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h785(11-1 downto 8) = 0) or (h786(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h787(11-1 downto 0)) < h790)) or ((not (((h791 /= 0) and (not (h798 /= 0))) and (h805 <= 1))) and (not ((bool(r_CONTROL(17)) and (h809 /= 0)) and (h816 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h823 /= 0))))) then
-                            h779 := to_unsigned(1, 1);
+                        h891 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h892(11-1 downto 8) = 0) or (h893(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h894 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h897(11-1 downto 8) = 0) or (h898(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h899(11-1 downto 0)) < h902)) or ((not (((h903 /= 0) and (not (h910 /= 0))) and (h917 <= 1))) and (not ((bool(r_CONTROL(17)) and (h921 /= 0)) and (h928 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h935 /= 0))))) then
+                            h891 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h779;
+                        rec_logged <= h891;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h830 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
                         if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
-                            h830 := to_unsigned(1, 1);
+                            h942 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h830;
-                        h831 := to_unsigned(0, 1);
-                        h831 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h942;
+                        h943 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h831 := to_unsigned(1, 1);
+                            h943 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h831;
-                        h832 := to_unsigned(0, 1);
-                        h832 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h943;
+                        h944 := to_unsigned(0, 1);
+                        h944 := to_unsigned(0, 1);
                         if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
-                            h832 := to_unsigned(1, 1);
+                            h944 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h832;
+                        v_wide(55-1 downto 54) := h944;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h833 := to_unsigned(0, 16);
-                        h834 := unsigned'("00000000000000000000000000000000");
-                        h834 := e_data;
-                        h835 := unsigned'("00000000000000000000000000000000");
-                        h835 := e_data;
-                        h836 := to_unsigned(0, 1);
-                        h837 := to_unsigned(0, 1);
-                        h837 := to_unsigned(0, 1);
+                        h945 := to_unsigned(0, 16);
+                        h946 := unsigned'("00000000000000000000000000000000");
+                        h946 := e_data;
+                        h947 := unsigned'("00000000000000000000000000000000");
+                        h947 := e_data;
+                        h948 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h837 := to_unsigned(1, 1);
+                            h949 := to_unsigned(1, 1);
                         end if;
-                        h838 := to_unsigned(0, 1);
-                        h838 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h838 := to_unsigned(1, 1);
+                            h950 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h836 := h837;
+                            h948 := h949;
                         else
-                            h836 := h838;
+                            h948 := h950;
                         end if;
-                        h839 := unsigned'("00000000000000000000000000000000");
-                        h839 := e_data;
-                        h840 := unsigned'("00000000000000000000000000000000");
-                        h840 := e_data;
-                        h841 := unsigned'("00000000000000000000000000000000");
-                        h841 := e_data;
-                        h842 := to_unsigned(0, 16);
-                        h842 := to_unsigned(1, 16);
-                        h843 := to_unsigned(0, 4);
-                        h843 := w_dte_10(5-1 downto 1);
-                        h844 := to_unsigned(0, 16);
-                        h844 := shift_left(h842, to_integer(h843));
-                        h845 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
+                        h951 := unsigned'("00000000000000000000000000000000");
+                        h951 := e_data;
+                        h952 := unsigned'("00000000000000000000000000000000");
+                        h952 := e_data;
+                        h953 := unsigned'("00000000000000000000000000000000");
+                        h953 := e_data;
+                        h954 := to_unsigned(0, 16);
+                        h954 := to_unsigned(1, 16);
+                        h955 := to_unsigned(0, 4);
+                        h955 := w_dte_10(5-1 downto 1);
+                        h956 := to_unsigned(0, 16);
+                        h956 := shift_left(h954, to_integer(h955));
+                        h957 := to_unsigned(0, 1);
+                        h958 := to_unsigned(0, 1);
+                        h958 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h846 := to_unsigned(1, 1);
+                            h958 := to_unsigned(1, 1);
                         end if;
-                        h847 := to_unsigned(0, 1);
-                        h848 := to_unsigned(0, 11);
-                        h849 := unsigned'("00000000000000000000000000000000");
-                        h849 := e_data;
-                        h848 := h849(11-1 downto 0);
-                        h850 := to_unsigned(0, 1);
-                        h850 := to_unsigned(0, 1);
+                        h959 := to_unsigned(0, 1);
+                        h960 := to_unsigned(0, 11);
+                        h961 := unsigned'("00000000000000000000000000000000");
+                        h961 := e_data;
+                        h960 := h961(11-1 downto 0);
+                        h962 := to_unsigned(0, 1);
+                        h962 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h850 := to_unsigned(1, 1);
+                            h962 := to_unsigned(1, 1);
                         end if;
-                        h851 := to_unsigned(0, 1);
-                        h851 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h851 := to_unsigned(1, 1);
+                            h963 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h848, 0) and to_unsigned(1, 11)) = 1) then
-                            h847 := h850;
+                        if ((shift_right(h960, 0) and to_unsigned(1, 11)) = 1) then
+                            h959 := h962;
                         else
-                            h847 := h851;
+                            h959 := h963;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h845 := h846;
+                            h957 := h958;
                         else
-                            h845 := h847;
+                            h957 := h959;
                         end if;
-                        h852 := to_unsigned(0, 1);
-                        h853 := to_unsigned(0, 1);
-                        h853 := to_unsigned(0, 1);
+                        h964 := to_unsigned(0, 1);
+                        h965 := to_unsigned(0, 1);
+                        h965 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h853 := to_unsigned(1, 1);
+                            h965 := to_unsigned(1, 1);
                         end if;
-                        h854 := to_unsigned(0, 1);
-                        h855 := to_unsigned(0, 11);
-                        h856 := unsigned'("00000000000000000000000000000000");
-                        h856 := e_data;
-                        h855 := h856(11-1 downto 0);
-                        h857 := to_unsigned(0, 1);
-                        h857 := to_unsigned(0, 1);
+                        h966 := to_unsigned(0, 1);
+                        h967 := to_unsigned(0, 11);
+                        h968 := unsigned'("00000000000000000000000000000000");
+                        h968 := e_data;
+                        h967 := h968(11-1 downto 0);
+                        h969 := to_unsigned(0, 1);
+                        h969 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h857 := to_unsigned(1, 1);
+                            h969 := to_unsigned(1, 1);
                         end if;
-                        h858 := to_unsigned(0, 1);
-                        h858 := to_unsigned(0, 1);
+                        h970 := to_unsigned(0, 1);
+                        h970 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h858 := to_unsigned(1, 1);
+                            h970 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h855, 0) and to_unsigned(1, 11)) = 1) then
-                            h854 := h857;
+                        if ((shift_right(h967, 0) and to_unsigned(1, 11)) = 1) then
+                            h966 := h969;
                         else
-                            h854 := h858;
+                            h966 := h970;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h852 := h853;
+                            h964 := h965;
                         else
-                            h852 := h854;
+                            h964 := h966;
                         end if;
-                        h859 := to_unsigned(0, 3);
-                        h860 := to_unsigned(0, 3);
-                        h861 := to_unsigned(0, 11);
-                        h862 := unsigned'("00000000000000000000000000000000");
-                        h862 := e_data;
-                        h861 := h862(11-1 downto 0);
-                        if ((shift_right(h861, 0) and to_unsigned(1, 11)) = 1) then
-                            h860 := w_irt_0(37-1 downto 34);
+                        h971 := to_unsigned(0, 3);
+                        h972 := to_unsigned(0, 3);
+                        h973 := to_unsigned(0, 11);
+                        h974 := unsigned'("00000000000000000000000000000000");
+                        h974 := e_data;
+                        h973 := h974(11-1 downto 0);
+                        if ((shift_right(h973, 0) and to_unsigned(1, 11)) = 1) then
+                            h972 := w_irt_0(37-1 downto 34);
                         else
-                            h860 := w_irt_0(5-1 downto 2);
+                            h972 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h859 := w_irt_ga_0(5-1 downto 2);
+                            h971 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h859 := h860;
+                            h971 := h972;
                         end if;
-                        h863 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
+                        h975 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h864 := to_unsigned(1, 1);
+                            h976 := to_unsigned(1, 1);
                         end if;
-                        h865 := to_unsigned(0, 1);
-                        h866 := to_unsigned(0, 11);
-                        h867 := unsigned'("00000000000000000000000000000000");
-                        h867 := e_data;
-                        h866 := h867(11-1 downto 0);
-                        h868 := to_unsigned(0, 1);
-                        h868 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 11);
+                        h979 := unsigned'("00000000000000000000000000000000");
+                        h979 := e_data;
+                        h978 := h979(11-1 downto 0);
+                        h980 := to_unsigned(0, 1);
+                        h980 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h868 := to_unsigned(1, 1);
+                            h980 := to_unsigned(1, 1);
                         end if;
-                        h869 := to_unsigned(0, 1);
-                        h869 := to_unsigned(0, 1);
+                        h981 := to_unsigned(0, 1);
+                        h981 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h869 := to_unsigned(1, 1);
+                            h981 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h866, 0) and to_unsigned(1, 11)) = 1) then
-                            h865 := h868;
+                        if ((shift_right(h978, 0) and to_unsigned(1, 11)) = 1) then
+                            h977 := h980;
                         else
-                            h865 := h869;
+                            h977 := h981;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h863 := h864;
+                            h975 := h976;
                         else
-                            h863 := h865;
+                            h975 := h977;
                         end if;
-                        h870 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
+                        h982 := to_unsigned(0, 1);
+                        h983 := to_unsigned(0, 1);
+                        h983 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h871 := to_unsigned(1, 1);
+                            h983 := to_unsigned(1, 1);
                         end if;
-                        h872 := to_unsigned(0, 1);
-                        h873 := to_unsigned(0, 11);
-                        h874 := unsigned'("00000000000000000000000000000000");
-                        h874 := e_data;
-                        h873 := h874(11-1 downto 0);
-                        h875 := to_unsigned(0, 1);
-                        h875 := to_unsigned(0, 1);
+                        h984 := to_unsigned(0, 1);
+                        h985 := to_unsigned(0, 11);
+                        h986 := unsigned'("00000000000000000000000000000000");
+                        h986 := e_data;
+                        h985 := h986(11-1 downto 0);
+                        h987 := to_unsigned(0, 1);
+                        h987 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h875 := to_unsigned(1, 1);
+                            h987 := to_unsigned(1, 1);
                         end if;
-                        h876 := to_unsigned(0, 1);
-                        h876 := to_unsigned(0, 1);
+                        h988 := to_unsigned(0, 1);
+                        h988 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h876 := to_unsigned(1, 1);
+                            h988 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h873, 0) and to_unsigned(1, 11)) = 1) then
-                            h872 := h875;
+                        if ((shift_right(h985, 0) and to_unsigned(1, 11)) = 1) then
+                            h984 := h987;
                         else
-                            h872 := h876;
+                            h984 := h988;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h870 := h871;
+                            h982 := h983;
                         else
-                            h870 := h872;
+                            h982 := h984;
                         end if;
-                        h877 := to_unsigned(0, 1);
-                        h878 := to_unsigned(0, 1);
-                        h878 := to_unsigned(0, 1);
+                        h989 := to_unsigned(0, 1);
+                        h990 := to_unsigned(0, 1);
+                        h990 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h878 := to_unsigned(1, 1);
+                            h990 := to_unsigned(1, 1);
                         end if;
-                        h879 := to_unsigned(0, 1);
-                        h880 := to_unsigned(0, 11);
-                        h881 := unsigned'("00000000000000000000000000000000");
-                        h881 := e_data;
-                        h880 := h881(11-1 downto 0);
-                        h882 := to_unsigned(0, 1);
-                        h882 := to_unsigned(0, 1);
+                        h991 := to_unsigned(0, 1);
+                        h992 := to_unsigned(0, 11);
+                        h993 := unsigned'("00000000000000000000000000000000");
+                        h993 := e_data;
+                        h992 := h993(11-1 downto 0);
+                        h994 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h882 := to_unsigned(1, 1);
+                            h994 := to_unsigned(1, 1);
                         end if;
-                        h883 := to_unsigned(0, 1);
-                        h883 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h883 := to_unsigned(1, 1);
+                            h995 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h880, 0) and to_unsigned(1, 11)) = 1) then
-                            h879 := h882;
+                        if ((shift_right(h992, 0) and to_unsigned(1, 11)) = 1) then
+                            h991 := h994;
                         else
-                            h879 := h883;
+                            h991 := h995;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h877 := h878;
+                            h989 := h990;
                         else
-                            h877 := h879;
+                            h989 := h991;
                         end if;
-                        h884 := to_unsigned(0, 16);
-                        h884 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h885 := to_unsigned(0, 16);
-                        h885 := to_unsigned(1, 16);
-                        h886 := to_unsigned(0, 4);
-                        h886 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h887 := to_unsigned(0, 16);
-                        h887 := shift_left(h885, to_integer(h886));
-                        h888 := to_unsigned(0, 17);
-                        h888 := ((unsigned'(to_unsigned(0, 1) & h887) + 65536) - 1);
-                        h889 := to_unsigned(0, 16);
-                        h889 := (h884 and h888(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h834(11-1 downto 8) = 0) or (h835(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h836 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h839(11-1 downto 8) = 0) or (h840(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h841(11-1 downto 0)) < h844)) or ((not (((h845 /= 0) and (not (h852 /= 0))) and (h859 <= 1))) and (not ((bool(r_CONTROL(17)) and (h863 /= 0)) and (h870 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h877 /= 0))))) then
-                            h833 := h889;
+                        h996 := to_unsigned(0, 16);
+                        h996 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h997 := to_unsigned(0, 16);
+                        h997 := to_unsigned(1, 16);
+                        h998 := to_unsigned(0, 4);
+                        h998 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h999 := to_unsigned(0, 16);
+                        h999 := shift_left(h997, to_integer(h998));
+                        h1000 := to_unsigned(0, 17);
+                        h1000 := ((unsigned'(to_unsigned(0, 1) & h999) + 65536) - 1);
+                        h1001 := to_unsigned(0, 16);
+                        h1001 := (h996 and h1000(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h946(11-1 downto 8) = 0) or (h947(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h948 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h951(11-1 downto 8) = 0) or (h952(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h953(11-1 downto 0)) < h956)) or ((not (((h957 /= 0) and (not (h964 /= 0))) and (h971 <= 1))) and (not ((bool(r_CONTROL(17)) and (h975 /= 0)) and (h982 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h989 /= 0))))) then
+                            h945 := h1001;
                         else
-                            h833 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h945 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h833 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h945 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8463,25 +9088,25 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h893 := unsigned'("00000000000000000000000000000000");
-                        h893 := e_data;
-                        rec_vector <= h893(8-1 downto 0);
-                        h894 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h894 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h894(20-1 downto 12));
-                        h895 := to_unsigned(0, 1);
-                        h895 := to_unsigned(0, 1);
+                        h1005 := unsigned'("00000000000000000000000000000000");
+                        h1005 := e_data;
+                        rec_vector <= h1005(8-1 downto 0);
+                        h1006 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1006 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1006(20-1 downto 12));
+                        h1007 := to_unsigned(0, 1);
+                        h1007 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h895 := to_unsigned(1, 1);
+                            h1007 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h895;
-                        h896 := unsigned'("00000000000000000000000000000000");
-                        h896 := e_data;
-                        rec_int_type <= h896(11-1 downto 8);
+                        rec_dest_mode <= h1007;
+                        h1008 := unsigned'("00000000000000000000000000000000");
+                        h1008 := e_data;
+                        rec_int_type <= h1008(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8496,26 +9121,26 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h901 /= 0)) then
-                        status <= to_unsigned(16, 8);
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h1013 /= 0)) then
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h897 := unsigned'("00000000000000000000000000000000");
-                        h897 := e_data;
-                        rec_vector <= h897(8-1 downto 0);
-                        h898 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h898 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h898(20-1 downto 12));
-                        h899 := to_unsigned(0, 1);
-                        h899 := to_unsigned(0, 1);
+                        h1009 := unsigned'("00000000000000000000000000000000");
+                        h1009 := e_data;
+                        rec_vector <= h1009(8-1 downto 0);
+                        h1010 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1010 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1010(20-1 downto 12));
+                        h1011 := to_unsigned(0, 1);
+                        h1011 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h899 := to_unsigned(1, 1);
+                            h1011 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h899;
-                        h900 := unsigned'("00000000000000000000000000000000");
-                        h900 := e_data;
-                        rec_int_type <= h900(11-1 downto 8);
+                        rec_dest_mode <= h1011;
+                        h1012 := unsigned'("00000000000000000000000000000000");
+                        h1012 := e_data;
+                        rec_int_type <= h1012(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8531,7 +9156,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((er_irt /= '0') or (er_irt_ga /= '0')) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8541,215 +9166,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h910 := to_unsigned(0, 1);
-                        h911 := unsigned'("00000000000000000000000000000000");
-                        h911 := e_data;
-                        h912 := unsigned'("00000000000000000000000000000000");
-                        h912 := e_data;
-                        h913 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 1);
-                        h914 := to_unsigned(0, 1);
+                        h1022 := to_unsigned(0, 1);
+                        h1023 := unsigned'("00000000000000000000000000000000");
+                        h1023 := e_data;
+                        h1024 := unsigned'("00000000000000000000000000000000");
+                        h1024 := e_data;
+                        h1025 := to_unsigned(0, 1);
+                        h1026 := to_unsigned(0, 1);
+                        h1026 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h914 := to_unsigned(1, 1);
+                            h1026 := to_unsigned(1, 1);
                         end if;
-                        h915 := to_unsigned(0, 1);
-                        h915 := to_unsigned(0, 1);
+                        h1027 := to_unsigned(0, 1);
+                        h1027 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h915 := to_unsigned(1, 1);
+                            h1027 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h913 := h914;
+                            h1025 := h1026;
                         else
-                            h913 := h915;
+                            h1025 := h1027;
                         end if;
-                        h916 := unsigned'("00000000000000000000000000000000");
-                        h916 := e_data;
-                        h917 := unsigned'("00000000000000000000000000000000");
-                        h917 := e_data;
-                        h918 := unsigned'("00000000000000000000000000000000");
-                        h918 := e_data;
-                        h919 := to_unsigned(0, 16);
-                        h919 := to_unsigned(1, 16);
-                        h920 := to_unsigned(0, 4);
-                        h920 := w_dte_10(5-1 downto 1);
-                        h921 := to_unsigned(0, 16);
-                        h921 := shift_left(h919, to_integer(h920));
-                        h922 := to_unsigned(0, 1);
-                        h923 := to_unsigned(0, 1);
-                        h923 := to_unsigned(0, 1);
+                        h1028 := unsigned'("00000000000000000000000000000000");
+                        h1028 := e_data;
+                        h1029 := unsigned'("00000000000000000000000000000000");
+                        h1029 := e_data;
+                        h1030 := unsigned'("00000000000000000000000000000000");
+                        h1030 := e_data;
+                        h1031 := to_unsigned(0, 16);
+                        h1031 := to_unsigned(1, 16);
+                        h1032 := to_unsigned(0, 4);
+                        h1032 := w_dte_10(5-1 downto 1);
+                        h1033 := to_unsigned(0, 16);
+                        h1033 := shift_left(h1031, to_integer(h1032));
+                        h1034 := to_unsigned(0, 1);
+                        h1035 := to_unsigned(0, 1);
+                        h1035 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h923 := to_unsigned(1, 1);
+                            h1035 := to_unsigned(1, 1);
                         end if;
-                        h924 := to_unsigned(0, 1);
-                        h925 := to_unsigned(0, 11);
-                        h926 := unsigned'("00000000000000000000000000000000");
-                        h926 := e_data;
-                        h925 := h926(11-1 downto 0);
-                        h927 := to_unsigned(0, 1);
-                        h927 := to_unsigned(0, 1);
+                        h1036 := to_unsigned(0, 1);
+                        h1037 := to_unsigned(0, 11);
+                        h1038 := unsigned'("00000000000000000000000000000000");
+                        h1038 := e_data;
+                        h1037 := h1038(11-1 downto 0);
+                        h1039 := to_unsigned(0, 1);
+                        h1039 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h927 := to_unsigned(1, 1);
+                            h1039 := to_unsigned(1, 1);
                         end if;
-                        h928 := to_unsigned(0, 1);
-                        h928 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h928 := to_unsigned(1, 1);
+                            h1040 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h925, 0) and to_unsigned(1, 11)) = 1) then
-                            h924 := h927;
+                        if ((shift_right(h1037, 0) and to_unsigned(1, 11)) = 1) then
+                            h1036 := h1039;
                         else
-                            h924 := h928;
+                            h1036 := h1040;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h922 := h923;
+                            h1034 := h1035;
                         else
-                            h922 := h924;
+                            h1034 := h1036;
                         end if;
-                        h929 := to_unsigned(0, 1);
-                        h930 := to_unsigned(0, 1);
-                        h930 := to_unsigned(0, 1);
+                        h1041 := to_unsigned(0, 1);
+                        h1042 := to_unsigned(0, 1);
+                        h1042 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h930 := to_unsigned(1, 1);
+                            h1042 := to_unsigned(1, 1);
                         end if;
-                        h931 := to_unsigned(0, 1);
-                        h932 := to_unsigned(0, 11);
-                        h933 := unsigned'("00000000000000000000000000000000");
-                        h933 := e_data;
-                        h932 := h933(11-1 downto 0);
-                        h934 := to_unsigned(0, 1);
-                        h934 := to_unsigned(0, 1);
+                        h1043 := to_unsigned(0, 1);
+                        h1044 := to_unsigned(0, 11);
+                        h1045 := unsigned'("00000000000000000000000000000000");
+                        h1045 := e_data;
+                        h1044 := h1045(11-1 downto 0);
+                        h1046 := to_unsigned(0, 1);
+                        h1046 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h934 := to_unsigned(1, 1);
+                            h1046 := to_unsigned(1, 1);
                         end if;
-                        h935 := to_unsigned(0, 1);
-                        h935 := to_unsigned(0, 1);
+                        h1047 := to_unsigned(0, 1);
+                        h1047 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h935 := to_unsigned(1, 1);
+                            h1047 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h932, 0) and to_unsigned(1, 11)) = 1) then
-                            h931 := h934;
+                        if ((shift_right(h1044, 0) and to_unsigned(1, 11)) = 1) then
+                            h1043 := h1046;
                         else
-                            h931 := h935;
+                            h1043 := h1047;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h929 := h930;
+                            h1041 := h1042;
                         else
-                            h929 := h931;
+                            h1041 := h1043;
                         end if;
-                        h936 := to_unsigned(0, 3);
-                        h937 := to_unsigned(0, 3);
-                        h938 := to_unsigned(0, 11);
-                        h939 := unsigned'("00000000000000000000000000000000");
-                        h939 := e_data;
-                        h938 := h939(11-1 downto 0);
-                        if ((shift_right(h938, 0) and to_unsigned(1, 11)) = 1) then
-                            h937 := w_irt_0(37-1 downto 34);
+                        h1048 := to_unsigned(0, 3);
+                        h1049 := to_unsigned(0, 3);
+                        h1050 := to_unsigned(0, 11);
+                        h1051 := unsigned'("00000000000000000000000000000000");
+                        h1051 := e_data;
+                        h1050 := h1051(11-1 downto 0);
+                        if ((shift_right(h1050, 0) and to_unsigned(1, 11)) = 1) then
+                            h1049 := w_irt_0(37-1 downto 34);
                         else
-                            h937 := w_irt_0(5-1 downto 2);
+                            h1049 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h936 := w_irt_ga_0(5-1 downto 2);
+                            h1048 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h936 := h937;
+                            h1048 := h1049;
                         end if;
-                        h940 := to_unsigned(0, 1);
-                        h941 := to_unsigned(0, 1);
-                        h941 := to_unsigned(0, 1);
+                        h1052 := to_unsigned(0, 1);
+                        h1053 := to_unsigned(0, 1);
+                        h1053 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h941 := to_unsigned(1, 1);
+                            h1053 := to_unsigned(1, 1);
                         end if;
-                        h942 := to_unsigned(0, 1);
-                        h943 := to_unsigned(0, 11);
-                        h944 := unsigned'("00000000000000000000000000000000");
-                        h944 := e_data;
-                        h943 := h944(11-1 downto 0);
-                        h945 := to_unsigned(0, 1);
-                        h945 := to_unsigned(0, 1);
+                        h1054 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 11);
+                        h1056 := unsigned'("00000000000000000000000000000000");
+                        h1056 := e_data;
+                        h1055 := h1056(11-1 downto 0);
+                        h1057 := to_unsigned(0, 1);
+                        h1057 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h945 := to_unsigned(1, 1);
+                            h1057 := to_unsigned(1, 1);
                         end if;
-                        h946 := to_unsigned(0, 1);
-                        h946 := to_unsigned(0, 1);
+                        h1058 := to_unsigned(0, 1);
+                        h1058 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h946 := to_unsigned(1, 1);
+                            h1058 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h943, 0) and to_unsigned(1, 11)) = 1) then
-                            h942 := h945;
+                        if ((shift_right(h1055, 0) and to_unsigned(1, 11)) = 1) then
+                            h1054 := h1057;
                         else
-                            h942 := h946;
+                            h1054 := h1058;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h940 := h941;
+                            h1052 := h1053;
                         else
-                            h940 := h942;
+                            h1052 := h1054;
                         end if;
-                        h947 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
-                        h948 := to_unsigned(0, 1);
+                        h1059 := to_unsigned(0, 1);
+                        h1060 := to_unsigned(0, 1);
+                        h1060 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h948 := to_unsigned(1, 1);
+                            h1060 := to_unsigned(1, 1);
                         end if;
-                        h949 := to_unsigned(0, 1);
-                        h950 := to_unsigned(0, 11);
-                        h951 := unsigned'("00000000000000000000000000000000");
-                        h951 := e_data;
-                        h950 := h951(11-1 downto 0);
-                        h952 := to_unsigned(0, 1);
-                        h952 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
+                        h1062 := to_unsigned(0, 11);
+                        h1063 := unsigned'("00000000000000000000000000000000");
+                        h1063 := e_data;
+                        h1062 := h1063(11-1 downto 0);
+                        h1064 := to_unsigned(0, 1);
+                        h1064 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h952 := to_unsigned(1, 1);
+                            h1064 := to_unsigned(1, 1);
                         end if;
-                        h953 := to_unsigned(0, 1);
-                        h953 := to_unsigned(0, 1);
+                        h1065 := to_unsigned(0, 1);
+                        h1065 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h953 := to_unsigned(1, 1);
+                            h1065 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h950, 0) and to_unsigned(1, 11)) = 1) then
-                            h949 := h952;
+                        if ((shift_right(h1062, 0) and to_unsigned(1, 11)) = 1) then
+                            h1061 := h1064;
                         else
-                            h949 := h953;
+                            h1061 := h1065;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h947 := h948;
+                            h1059 := h1060;
                         else
-                            h947 := h949;
+                            h1059 := h1061;
                         end if;
-                        h954 := to_unsigned(0, 1);
-                        h955 := to_unsigned(0, 1);
-                        h955 := to_unsigned(0, 1);
+                        h1066 := to_unsigned(0, 1);
+                        h1067 := to_unsigned(0, 1);
+                        h1067 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h955 := to_unsigned(1, 1);
+                            h1067 := to_unsigned(1, 1);
                         end if;
-                        h956 := to_unsigned(0, 1);
-                        h957 := to_unsigned(0, 11);
-                        h958 := unsigned'("00000000000000000000000000000000");
-                        h958 := e_data;
-                        h957 := h958(11-1 downto 0);
-                        h959 := to_unsigned(0, 1);
-                        h959 := to_unsigned(0, 1);
+                        h1068 := to_unsigned(0, 1);
+                        h1069 := to_unsigned(0, 11);
+                        h1070 := unsigned'("00000000000000000000000000000000");
+                        h1070 := e_data;
+                        h1069 := h1070(11-1 downto 0);
+                        h1071 := to_unsigned(0, 1);
+                        h1071 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h959 := to_unsigned(1, 1);
+                            h1071 := to_unsigned(1, 1);
                         end if;
-                        h960 := to_unsigned(0, 1);
-                        h960 := to_unsigned(0, 1);
+                        h1072 := to_unsigned(0, 1);
+                        h1072 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h960 := to_unsigned(1, 1);
+                            h1072 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h957, 0) and to_unsigned(1, 11)) = 1) then
-                            h956 := h959;
+                        if ((shift_right(h1069, 0) and to_unsigned(1, 11)) = 1) then
+                            h1068 := h1071;
                         else
-                            h956 := h960;
+                            h1068 := h1072;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h954 := h955;
+                            h1066 := h1067;
                         else
-                            h954 := h956;
+                            h1066 := h1068;
                         end if;
-                        h910 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h911(11-1 downto 8) = 0) or (h912(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h913 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h916(11-1 downto 8) = 0) or (h917(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h918(11-1 downto 0)) < h921)) or ((not (((h922 /= 0) and (not (h929 /= 0))) and (h936 <= 1))) and (not ((bool(r_CONTROL(17)) and (h940 /= 0)) and (h947 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h954 /= 0))))) then
-                            h910 := to_unsigned(1, 1);
+                        h1022 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1023(11-1 downto 8) = 0) or (h1024(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1025 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1028(11-1 downto 8) = 0) or (h1029(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1030(11-1 downto 0)) < h1033)) or ((not (((h1034 /= 0) and (not (h1041 /= 0))) and (h1048 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1052 /= 0)) and (h1059 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1066 /= 0))))) then
+                            h1022 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h910;
+                        rec_logged <= h1022;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -8757,607 +9382,298 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h961 := unsigned'("000000000000000000000000000000000000000000");
-                        h961 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h962 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h962 := (unsigned'(to_unsigned(0, 4) & h961) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h963 := unsigned'("00000000000000000000000000000000");
-                        h963 := e_data;
-                        h964 := to_unsigned(0, 5);
+                        h1073 := unsigned'("000000000000000000000000000000000000000000");
+                        h1073 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h1074 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h1074 := (unsigned'(to_unsigned(0, 4) & h1073) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h1075 := unsigned'("00000000000000000000000000000000");
+                        h1075 := e_data;
+                        h1076 := to_unsigned(0, 5);
                         if bool(r_CONTROL(17)) then
-                            h964 := to_unsigned(16, 5);
+                            h1076 := to_unsigned(16, 5);
                         else
-                            h964 := to_unsigned(4, 5);
+                            h1076 := to_unsigned(4, 5);
                         end if;
-                        h965 := to_unsigned(0, 16);
-                        h965 := resize(unsigned'(to_unsigned(0, 5) & h963(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h964), 16);
-                        h966 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h966 := (unsigned'(to_unsigned(0, 1) & h962 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h965));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h966);
-                        h967 := to_unsigned(0, 16);
-                        h968 := unsigned'("00000000000000000000000000000000");
-                        h968 := e_data;
-                        h969 := unsigned'("00000000000000000000000000000000");
-                        h969 := e_data;
-                        h970 := to_unsigned(0, 1);
-                        h971 := to_unsigned(0, 1);
-                        h971 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h971 := to_unsigned(1, 1);
-                        end if;
-                        h972 := to_unsigned(0, 1);
-                        h972 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h972 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h970 := h971;
-                        else
-                            h970 := h972;
-                        end if;
-                        h973 := unsigned'("00000000000000000000000000000000");
-                        h973 := e_data;
-                        h974 := unsigned'("00000000000000000000000000000000");
-                        h974 := e_data;
-                        h975 := unsigned'("00000000000000000000000000000000");
-                        h975 := e_data;
-                        h976 := to_unsigned(0, 16);
-                        h976 := to_unsigned(1, 16);
-                        h977 := to_unsigned(0, 4);
-                        h977 := w_dte_10(5-1 downto 1);
-                        h978 := to_unsigned(0, 16);
-                        h978 := shift_left(h976, to_integer(h977));
-                        h979 := to_unsigned(0, 1);
-                        h980 := to_unsigned(0, 1);
-                        h980 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h980 := to_unsigned(1, 1);
-                        end if;
-                        h981 := to_unsigned(0, 1);
-                        h982 := to_unsigned(0, 11);
-                        h983 := unsigned'("00000000000000000000000000000000");
-                        h983 := e_data;
-                        h982 := h983(11-1 downto 0);
-                        h984 := to_unsigned(0, 1);
-                        h984 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h984 := to_unsigned(1, 1);
-                        end if;
-                        h985 := to_unsigned(0, 1);
-                        h985 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h985 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h982, 0) and to_unsigned(1, 11)) = 1) then
-                            h981 := h984;
-                        else
-                            h981 := h985;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h979 := h980;
-                        else
-                            h979 := h981;
-                        end if;
-                        h986 := to_unsigned(0, 1);
-                        h987 := to_unsigned(0, 1);
-                        h987 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h987 := to_unsigned(1, 1);
-                        end if;
-                        h988 := to_unsigned(0, 1);
-                        h989 := to_unsigned(0, 11);
-                        h990 := unsigned'("00000000000000000000000000000000");
-                        h990 := e_data;
-                        h989 := h990(11-1 downto 0);
-                        h991 := to_unsigned(0, 1);
-                        h991 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h991 := to_unsigned(1, 1);
-                        end if;
-                        h992 := to_unsigned(0, 1);
-                        h992 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h992 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h989, 0) and to_unsigned(1, 11)) = 1) then
-                            h988 := h991;
-                        else
-                            h988 := h992;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h986 := h987;
-                        else
-                            h986 := h988;
-                        end if;
-                        h993 := to_unsigned(0, 3);
-                        h994 := to_unsigned(0, 3);
-                        h995 := to_unsigned(0, 11);
-                        h996 := unsigned'("00000000000000000000000000000000");
-                        h996 := e_data;
-                        h995 := h996(11-1 downto 0);
-                        if ((shift_right(h995, 0) and to_unsigned(1, 11)) = 1) then
-                            h994 := w_irt_0(37-1 downto 34);
-                        else
-                            h994 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h993 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h993 := h994;
-                        end if;
-                        h997 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
-                        h998 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h998 := to_unsigned(1, 1);
-                        end if;
-                        h999 := to_unsigned(0, 1);
-                        h1000 := to_unsigned(0, 11);
-                        h1001 := unsigned'("00000000000000000000000000000000");
-                        h1001 := e_data;
-                        h1000 := h1001(11-1 downto 0);
-                        h1002 := to_unsigned(0, 1);
-                        h1002 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1002 := to_unsigned(1, 1);
-                        end if;
-                        h1003 := to_unsigned(0, 1);
-                        h1003 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1003 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1000, 0) and to_unsigned(1, 11)) = 1) then
-                            h999 := h1002;
-                        else
-                            h999 := h1003;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h997 := h998;
-                        else
-                            h997 := h999;
-                        end if;
-                        h1004 := to_unsigned(0, 1);
-                        h1005 := to_unsigned(0, 1);
-                        h1005 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1005 := to_unsigned(1, 1);
-                        end if;
-                        h1006 := to_unsigned(0, 1);
-                        h1007 := to_unsigned(0, 11);
-                        h1008 := unsigned'("00000000000000000000000000000000");
-                        h1008 := e_data;
-                        h1007 := h1008(11-1 downto 0);
-                        h1009 := to_unsigned(0, 1);
-                        h1009 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1009 := to_unsigned(1, 1);
-                        end if;
-                        h1010 := to_unsigned(0, 1);
-                        h1010 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1010 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1007, 0) and to_unsigned(1, 11)) = 1) then
-                            h1006 := h1009;
-                        else
-                            h1006 := h1010;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1004 := h1005;
-                        else
-                            h1004 := h1006;
-                        end if;
-                        h1011 := to_unsigned(0, 1);
-                        h1012 := to_unsigned(0, 1);
-                        h1012 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1012 := to_unsigned(1, 1);
-                        end if;
-                        h1013 := to_unsigned(0, 1);
-                        h1014 := to_unsigned(0, 11);
-                        h1015 := unsigned'("00000000000000000000000000000000");
-                        h1015 := e_data;
-                        h1014 := h1015(11-1 downto 0);
-                        h1016 := to_unsigned(0, 1);
-                        h1016 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1016 := to_unsigned(1, 1);
-                        end if;
-                        h1017 := to_unsigned(0, 1);
-                        h1017 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h1017 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1014, 0) and to_unsigned(1, 11)) = 1) then
-                            h1013 := h1016;
-                        else
-                            h1013 := h1017;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1011 := h1012;
-                        else
-                            h1011 := h1013;
-                        end if;
-                        h1018 := to_unsigned(0, 16);
-                        h1018 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1019 := to_unsigned(0, 16);
-                        h1019 := to_unsigned(1, 16);
-                        h1020 := to_unsigned(0, 4);
-                        h1020 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1021 := to_unsigned(0, 16);
-                        h1021 := shift_left(h1019, to_integer(h1020));
-                        h1022 := to_unsigned(0, 17);
-                        h1022 := ((unsigned'(to_unsigned(0, 1) & h1021) + 65536) - 1);
-                        h1023 := to_unsigned(0, 16);
-                        h1023 := (h1018 and h1022(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h968(11-1 downto 8) = 0) or (h969(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h970 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h973(11-1 downto 8) = 0) or (h974(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h975(11-1 downto 0)) < h978)) or ((not (((h979 /= 0) and (not (h986 /= 0))) and (h993 <= 1))) and (not ((bool(r_CONTROL(17)) and (h997 /= 0)) and (h1004 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1011 /= 0))))) then
-                            h967 := h1023;
-                        else
-                            h967 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h967 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1051(11-1 downto 8) = 0) or (h1052(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1053(11-1 downto 0)) < h1056)) and (((h1057 /= 0) and (not (h1064 /= 0))) and (h1071 <= 1))) then
-                        status <= to_unsigned(18, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        h1024 := to_unsigned(0, 8);
-                        h1025 := to_unsigned(0, 8);
-                        h1026 := to_unsigned(0, 11);
-                        h1027 := unsigned'("00000000000000000000000000000000");
-                        h1027 := e_data;
-                        h1026 := h1027(11-1 downto 0);
-                        if ((shift_right(h1026, 0) and to_unsigned(1, 11)) = 1) then
-                            h1025 := w_irt_0(56-1 downto 48);
-                        else
-                            h1025 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1024 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1024 := h1025;
-                        end if;
-                        rec_vector <= h1024;
-                        h1028 := unsigned'("00000000000000000000000000000000");
-                        h1029 := unsigned'("00000000000000000000000000000000");
-                        h1029 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1030 := to_unsigned(0, 8);
-                        h1031 := to_unsigned(0, 11);
-                        h1032 := unsigned'("00000000000000000000000000000000");
-                        h1032 := e_data;
-                        h1031 := h1032(11-1 downto 0);
-                        if ((shift_right(h1031, 0) and to_unsigned(1, 11)) = 1) then
-                            h1030 := w_irt_0(48-1 downto 40);
-                        else
-                            h1030 := w_irt_0(16-1 downto 8);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1028 := h1029;
-                        else
-                            h1028 := unsigned'(to_unsigned(0, 24) & h1030);
-                        end if;
-                        rec_destination <= h1028;
-                        h1033 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        h1034 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
-                            h1034 := to_unsigned(1, 1);
-                        end if;
-                        h1035 := to_unsigned(0, 1);
-                        h1036 := to_unsigned(0, 11);
-                        h1037 := unsigned'("00000000000000000000000000000000");
-                        h1037 := e_data;
-                        h1036 := h1037(11-1 downto 0);
-                        h1038 := to_unsigned(0, 1);
-                        h1038 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h1038 := to_unsigned(1, 1);
-                        end if;
-                        h1039 := to_unsigned(0, 1);
-                        h1039 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h1039 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1036, 0) and to_unsigned(1, 11)) = 1) then
-                            h1035 := h1038;
-                        else
-                            h1035 := h1039;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1033 := h1034;
-                        else
-                            h1033 := h1035;
-                        end if;
-                        rec_dest_mode <= h1033;
-                        h1040 := to_unsigned(0, 3);
-                        h1041 := to_unsigned(0, 3);
-                        h1042 := to_unsigned(0, 11);
-                        h1043 := unsigned'("00000000000000000000000000000000");
-                        h1043 := e_data;
-                        h1042 := h1043(11-1 downto 0);
-                        if ((shift_right(h1042, 0) and to_unsigned(1, 11)) = 1) then
-                            h1041 := w_irt_0(37-1 downto 34);
-                        else
-                            h1041 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1040 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1040 := h1041;
-                        end if;
-                        rec_int_type <= h1040;
-                        h1044 := to_unsigned(0, 1);
-                        h1045 := to_unsigned(0, 1);
-                        h1045 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(5)) then
-                            h1045 := to_unsigned(1, 1);
-                        end if;
-                        h1046 := to_unsigned(0, 1);
-                        h1047 := to_unsigned(0, 11);
-                        h1048 := unsigned'("00000000000000000000000000000000");
-                        h1048 := e_data;
-                        h1047 := h1048(11-1 downto 0);
-                        h1049 := to_unsigned(0, 1);
-                        h1049 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h1049 := to_unsigned(1, 1);
-                        end if;
-                        h1050 := to_unsigned(0, 1);
-                        h1050 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h1050 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1047, 0) and to_unsigned(1, 11)) = 1) then
-                            h1046 := h1049;
-                        else
-                            h1046 := h1050;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1044 := h1045;
-                        else
-                            h1044 := h1046;
-                        end if;
-                        rec_rq_eoi <= h1044;
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1095(11-1 downto 8) = 0) or (h1096(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1097(11-1 downto 0)) < h1100)) and ((bool(r_CONTROL(17)) and (h1101 /= 0)) and (h1108 /= 0))) then
-                        status <= to_unsigned(19, 8);
-                        rec_outcome <= to_unsigned(5, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        h1075 := to_unsigned(0, 8);
-                        h1076 := to_unsigned(0, 8);
-                        h1077 := to_unsigned(0, 11);
-                        h1078 := unsigned'("00000000000000000000000000000000");
-                        h1078 := e_data;
-                        h1077 := h1078(11-1 downto 0);
-                        if ((shift_right(h1077, 0) and to_unsigned(1, 11)) = 1) then
-                            h1076 := w_irt_0(56-1 downto 48);
-                        else
-                            h1076 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1075 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1075 := h1076;
-                        end if;
-                        rec_vector <= h1075;
-                        h1079 := unsigned'("00000000000000000000000000000000");
+                        h1077 := to_unsigned(0, 16);
+                        h1077 := resize(unsigned'(to_unsigned(0, 5) & h1075(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h1076), 16);
+                        h1078 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h1078 := (unsigned'(to_unsigned(0, 1) & h1074 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h1077));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h1078);
+                        h1079 := to_unsigned(0, 16);
                         h1080 := unsigned'("00000000000000000000000000000000");
-                        h1080 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1081 := to_unsigned(0, 8);
-                        h1082 := to_unsigned(0, 11);
-                        h1083 := unsigned'("00000000000000000000000000000000");
-                        h1083 := e_data;
-                        h1082 := h1083(11-1 downto 0);
-                        if ((shift_right(h1082, 0) and to_unsigned(1, 11)) = 1) then
-                            h1081 := w_irt_0(48-1 downto 40);
-                        else
-                            h1081 := w_irt_0(16-1 downto 8);
+                        h1080 := e_data;
+                        h1081 := unsigned'("00000000000000000000000000000000");
+                        h1081 := e_data;
+                        h1082 := to_unsigned(0, 1);
+                        h1083 := to_unsigned(0, 1);
+                        h1083 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1083 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h1079 := h1080;
-                        else
-                            h1079 := unsigned'(to_unsigned(0, 24) & h1081);
-                        end if;
-                        rec_destination <= h1079;
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
-                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
                         h1084 := to_unsigned(0, 1);
                         h1084 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
+                        if bool(w_dte_0(61)) then
                             h1084 := to_unsigned(1, 1);
                         end if;
-                        rec_is_run <= h1084;
-                        h1085 := to_unsigned(0, 1);
-                        h1085 := to_unsigned(0, 1);
-                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
-                            h1085 := to_unsigned(1, 1);
-                        end if;
-                        rec_ga_log <= h1085;
-                        h1086 := unsigned'("00000000000000000000000000000000");
-                        h1086 := to_unsigned(1, 32);
-                        h1087 := to_unsigned(0, 5);
-                        h1088 := to_unsigned(0, 8);
-                        h1089 := to_unsigned(0, 8);
-                        h1090 := to_unsigned(0, 8);
-                        h1091 := to_unsigned(0, 11);
-                        h1092 := unsigned'("00000000000000000000000000000000");
-                        h1092 := e_data;
-                        h1091 := h1092(11-1 downto 0);
-                        if ((shift_right(h1091, 0) and to_unsigned(1, 11)) = 1) then
-                            h1090 := w_irt_0(56-1 downto 48);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1082 := h1083;
                         else
-                            h1090 := w_irt_0(24-1 downto 16);
+                            h1082 := h1084;
+                        end if;
+                        h1085 := unsigned'("00000000000000000000000000000000");
+                        h1085 := e_data;
+                        h1086 := unsigned'("00000000000000000000000000000000");
+                        h1086 := e_data;
+                        h1087 := unsigned'("00000000000000000000000000000000");
+                        h1087 := e_data;
+                        h1088 := to_unsigned(0, 16);
+                        h1088 := to_unsigned(1, 16);
+                        h1089 := to_unsigned(0, 4);
+                        h1089 := w_dte_10(5-1 downto 1);
+                        h1090 := to_unsigned(0, 16);
+                        h1090 := shift_left(h1088, to_integer(h1089));
+                        h1091 := to_unsigned(0, 1);
+                        h1092 := to_unsigned(0, 1);
+                        h1092 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1092 := to_unsigned(1, 1);
+                        end if;
+                        h1093 := to_unsigned(0, 1);
+                        h1094 := to_unsigned(0, 11);
+                        h1095 := unsigned'("00000000000000000000000000000000");
+                        h1095 := e_data;
+                        h1094 := h1095(11-1 downto 0);
+                        h1096 := to_unsigned(0, 1);
+                        h1096 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1096 := to_unsigned(1, 1);
+                        end if;
+                        h1097 := to_unsigned(0, 1);
+                        h1097 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1097 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1094, 0) and to_unsigned(1, 11)) = 1) then
+                            h1093 := h1096;
+                        else
+                            h1093 := h1097;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1089 := w_irt_ga_8(8-1 downto 0);
+                            h1091 := h1092;
                         else
-                            h1089 := h1090;
+                            h1091 := h1093;
                         end if;
-                        h1088 := h1089;
-                        h1087 := h1088(5-1 downto 0);
-                        h1093 := unsigned'("00000000000000000000000000000000");
-                        h1093 := shift_left(h1086, to_integer(h1087));
-                        h1094 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1094 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1093));
-                        rec_irr <= h1094;
-                        st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1247(11-1 downto 8) = 0) or (h1248(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1249(11-1 downto 0)) < h1252)) or ((not (((h1253 /= 0) and (not (h1260 /= 0))) and (h1267 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1271 /= 0)) and (h1278 /= 0)))))) then
-                        status <= to_unsigned(20, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h1115 := to_unsigned(0, 1);
-                        h1116 := unsigned'("00000000000000000000000000000000");
-                        h1116 := e_data;
-                        h1117 := unsigned'("00000000000000000000000000000000");
-                        h1117 := e_data;
-                        h1118 := to_unsigned(0, 1);
-                        h1119 := to_unsigned(0, 1);
-                        h1119 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1119 := to_unsigned(1, 1);
+                        h1098 := to_unsigned(0, 1);
+                        h1099 := to_unsigned(0, 1);
+                        h1099 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1099 := to_unsigned(1, 1);
                         end if;
-                        h1120 := to_unsigned(0, 1);
-                        h1120 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1120 := to_unsigned(1, 1);
+                        h1100 := to_unsigned(0, 1);
+                        h1101 := to_unsigned(0, 11);
+                        h1102 := unsigned'("00000000000000000000000000000000");
+                        h1102 := e_data;
+                        h1101 := h1102(11-1 downto 0);
+                        h1103 := to_unsigned(0, 1);
+                        h1103 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1103 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1118 := h1119;
+                        h1104 := to_unsigned(0, 1);
+                        h1104 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1104 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1101, 0) and to_unsigned(1, 11)) = 1) then
+                            h1100 := h1103;
                         else
-                            h1118 := h1120;
+                            h1100 := h1104;
                         end if;
-                        h1121 := unsigned'("00000000000000000000000000000000");
-                        h1121 := e_data;
-                        h1122 := unsigned'("00000000000000000000000000000000");
-                        h1122 := e_data;
-                        h1123 := unsigned'("00000000000000000000000000000000");
-                        h1123 := e_data;
-                        h1124 := to_unsigned(0, 16);
-                        h1124 := to_unsigned(1, 16);
-                        h1125 := to_unsigned(0, 4);
-                        h1125 := w_dte_10(5-1 downto 1);
-                        h1126 := to_unsigned(0, 16);
-                        h1126 := shift_left(h1124, to_integer(h1125));
-                        h1127 := to_unsigned(0, 1);
-                        h1128 := to_unsigned(0, 1);
-                        h1128 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h1098 := h1099;
+                        else
+                            h1098 := h1100;
+                        end if;
+                        h1105 := to_unsigned(0, 3);
+                        h1106 := to_unsigned(0, 3);
+                        h1107 := to_unsigned(0, 11);
+                        h1108 := unsigned'("00000000000000000000000000000000");
+                        h1108 := e_data;
+                        h1107 := h1108(11-1 downto 0);
+                        if ((shift_right(h1107, 0) and to_unsigned(1, 11)) = 1) then
+                            h1106 := w_irt_0(37-1 downto 34);
+                        else
+                            h1106 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1105 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1105 := h1106;
+                        end if;
+                        h1109 := to_unsigned(0, 1);
+                        h1110 := to_unsigned(0, 1);
+                        h1110 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
+                            h1110 := to_unsigned(1, 1);
+                        end if;
+                        h1111 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 11);
+                        h1113 := unsigned'("00000000000000000000000000000000");
+                        h1113 := e_data;
+                        h1112 := h1113(11-1 downto 0);
+                        h1114 := to_unsigned(0, 1);
+                        h1114 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1114 := to_unsigned(1, 1);
+                        end if;
+                        h1115 := to_unsigned(0, 1);
+                        h1115 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1115 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1112, 0) and to_unsigned(1, 11)) = 1) then
+                            h1111 := h1114;
+                        else
+                            h1111 := h1115;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1109 := h1110;
+                        else
+                            h1109 := h1111;
+                        end if;
+                        h1116 := to_unsigned(0, 1);
+                        h1117 := to_unsigned(0, 1);
+                        h1117 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1117 := to_unsigned(1, 1);
+                        end if;
+                        h1118 := to_unsigned(0, 1);
+                        h1119 := to_unsigned(0, 11);
+                        h1120 := unsigned'("00000000000000000000000000000000");
+                        h1120 := e_data;
+                        h1119 := h1120(11-1 downto 0);
+                        h1121 := to_unsigned(0, 1);
+                        h1121 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1121 := to_unsigned(1, 1);
+                        end if;
+                        h1122 := to_unsigned(0, 1);
+                        h1122 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1122 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1119, 0) and to_unsigned(1, 11)) = 1) then
+                            h1118 := h1121;
+                        else
+                            h1118 := h1122;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1116 := h1117;
+                        else
+                            h1116 := h1118;
+                        end if;
+                        h1123 := to_unsigned(0, 1);
+                        h1124 := to_unsigned(0, 1);
+                        h1124 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1124 := to_unsigned(1, 1);
+                        end if;
+                        h1125 := to_unsigned(0, 1);
+                        h1126 := to_unsigned(0, 11);
+                        h1127 := unsigned'("00000000000000000000000000000000");
+                        h1127 := e_data;
+                        h1126 := h1127(11-1 downto 0);
+                        h1128 := to_unsigned(0, 1);
+                        h1128 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
                             h1128 := to_unsigned(1, 1);
                         end if;
                         h1129 := to_unsigned(0, 1);
-                        h1130 := to_unsigned(0, 11);
-                        h1131 := unsigned'("00000000000000000000000000000000");
-                        h1131 := e_data;
-                        h1130 := h1131(11-1 downto 0);
-                        h1132 := to_unsigned(0, 1);
-                        h1132 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1132 := to_unsigned(1, 1);
+                        h1129 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1129 := to_unsigned(1, 1);
                         end if;
-                        h1133 := to_unsigned(0, 1);
-                        h1133 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1133 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1130, 0) and to_unsigned(1, 11)) = 1) then
-                            h1129 := h1132;
+                        if ((shift_right(h1126, 0) and to_unsigned(1, 11)) = 1) then
+                            h1125 := h1128;
                         else
-                            h1129 := h1133;
+                            h1125 := h1129;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1127 := h1128;
+                            h1123 := h1124;
                         else
-                            h1127 := h1129;
+                            h1123 := h1125;
                         end if;
-                        h1134 := to_unsigned(0, 1);
-                        h1135 := to_unsigned(0, 1);
-                        h1135 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1135 := to_unsigned(1, 1);
-                        end if;
-                        h1136 := to_unsigned(0, 1);
-                        h1137 := to_unsigned(0, 11);
-                        h1138 := unsigned'("00000000000000000000000000000000");
-                        h1138 := e_data;
-                        h1137 := h1138(11-1 downto 0);
-                        h1139 := to_unsigned(0, 1);
-                        h1139 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1139 := to_unsigned(1, 1);
-                        end if;
-                        h1140 := to_unsigned(0, 1);
-                        h1140 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1140 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1137, 0) and to_unsigned(1, 11)) = 1) then
-                            h1136 := h1139;
+                        h1130 := to_unsigned(0, 16);
+                        h1130 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1131 := to_unsigned(0, 16);
+                        h1131 := to_unsigned(1, 16);
+                        h1132 := to_unsigned(0, 4);
+                        h1132 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1133 := to_unsigned(0, 16);
+                        h1133 := shift_left(h1131, to_integer(h1132));
+                        h1134 := to_unsigned(0, 17);
+                        h1134 := ((unsigned'(to_unsigned(0, 1) & h1133) + 65536) - 1);
+                        h1135 := to_unsigned(0, 16);
+                        h1135 := (h1130 and h1134(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1080(11-1 downto 8) = 0) or (h1081(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1082 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1085(11-1 downto 8) = 0) or (h1086(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1087(11-1 downto 0)) < h1090)) or ((not (((h1091 /= 0) and (not (h1098 /= 0))) and (h1105 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1109 /= 0)) and (h1116 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1123 /= 0))))) then
+                            h1079 := h1135;
                         else
-                            h1136 := h1140;
+                            h1079 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1079 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1163(11-1 downto 8) = 0) or (h1164(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1165(11-1 downto 0)) < h1168)) and (((h1169 /= 0) and (not (h1176 /= 0))) and (h1183 <= 1))) then
+                        status <= to_unsigned(19, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h1136 := to_unsigned(0, 8);
+                        h1137 := to_unsigned(0, 8);
+                        h1138 := to_unsigned(0, 11);
+                        h1139 := unsigned'("00000000000000000000000000000000");
+                        h1139 := e_data;
+                        h1138 := h1139(11-1 downto 0);
+                        if ((shift_right(h1138, 0) and to_unsigned(1, 11)) = 1) then
+                            h1137 := w_irt_0(56-1 downto 48);
+                        else
+                            h1137 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1134 := h1135;
+                            h1136 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1134 := h1136;
+                            h1136 := h1137;
                         end if;
-                        h1141 := to_unsigned(0, 3);
-                        h1142 := to_unsigned(0, 3);
+                        rec_vector <= h1136;
+                        h1140 := unsigned'("00000000000000000000000000000000");
+                        h1141 := unsigned'("00000000000000000000000000000000");
+                        h1141 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1142 := to_unsigned(0, 8);
                         h1143 := to_unsigned(0, 11);
                         h1144 := unsigned'("00000000000000000000000000000000");
                         h1144 := e_data;
                         h1143 := h1144(11-1 downto 0);
                         if ((shift_right(h1143, 0) and to_unsigned(1, 11)) = 1) then
-                            h1142 := w_irt_0(37-1 downto 34);
+                            h1142 := w_irt_0(48-1 downto 40);
                         else
-                            h1142 := w_irt_0(5-1 downto 2);
+                            h1142 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1141 := w_irt_ga_0(5-1 downto 2);
+                            h1140 := h1141;
                         else
-                            h1141 := h1142;
+                            h1140 := unsigned'(to_unsigned(0, 24) & h1142);
                         end if;
+                        rec_destination <= h1140;
                         h1145 := to_unsigned(0, 1);
                         h1146 := to_unsigned(0, 1);
                         h1146 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_ga_0(6)) then
                             h1146 := to_unsigned(1, 1);
                         end if;
                         h1147 := to_unsigned(0, 1);
@@ -9367,12 +9683,12 @@ begin
                         h1148 := h1149(11-1 downto 0);
                         h1150 := to_unsigned(0, 1);
                         h1150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if bool(w_irt_0(38)) then
                             h1150 := to_unsigned(1, 1);
                         end if;
                         h1151 := to_unsigned(0, 1);
                         h1151 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(6)) then
                             h1151 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h1148, 0) and to_unsigned(1, 11)) = 1) then
@@ -9385,392 +9701,701 @@ begin
                         else
                             h1145 := h1147;
                         end if;
-                        h1152 := to_unsigned(0, 1);
-                        h1153 := to_unsigned(0, 1);
-                        h1153 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1153 := to_unsigned(1, 1);
+                        rec_dest_mode <= h1145;
+                        h1152 := to_unsigned(0, 3);
+                        h1153 := to_unsigned(0, 3);
+                        h1154 := to_unsigned(0, 11);
+                        h1155 := unsigned'("00000000000000000000000000000000");
+                        h1155 := e_data;
+                        h1154 := h1155(11-1 downto 0);
+                        if ((shift_right(h1154, 0) and to_unsigned(1, 11)) = 1) then
+                            h1153 := w_irt_0(37-1 downto 34);
+                        else
+                            h1153 := w_irt_0(5-1 downto 2);
                         end if;
-                        h1154 := to_unsigned(0, 1);
-                        h1155 := to_unsigned(0, 11);
-                        h1156 := unsigned'("00000000000000000000000000000000");
-                        h1156 := e_data;
-                        h1155 := h1156(11-1 downto 0);
+                        if bool(r_CONTROL(17)) then
+                            h1152 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1152 := h1153;
+                        end if;
+                        rec_int_type <= h1152;
+                        h1156 := to_unsigned(0, 1);
                         h1157 := to_unsigned(0, 1);
                         h1157 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_ga_0(5)) then
                             h1157 := to_unsigned(1, 1);
                         end if;
                         h1158 := to_unsigned(0, 1);
-                        h1158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1158 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1155, 0) and to_unsigned(1, 11)) = 1) then
-                            h1154 := h1157;
-                        else
-                            h1154 := h1158;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1152 := h1153;
-                        else
-                            h1152 := h1154;
-                        end if;
-                        h1159 := to_unsigned(0, 1);
-                        h1160 := to_unsigned(0, 1);
-                        h1160 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1160 := to_unsigned(1, 1);
-                        end if;
+                        h1159 := to_unsigned(0, 11);
+                        h1160 := unsigned'("00000000000000000000000000000000");
+                        h1160 := e_data;
+                        h1159 := h1160(11-1 downto 0);
                         h1161 := to_unsigned(0, 1);
-                        h1162 := to_unsigned(0, 11);
-                        h1163 := unsigned'("00000000000000000000000000000000");
-                        h1163 := e_data;
-                        h1162 := h1163(11-1 downto 0);
-                        h1164 := to_unsigned(0, 1);
-                        h1164 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1164 := to_unsigned(1, 1);
+                        h1161 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h1161 := to_unsigned(1, 1);
                         end if;
-                        h1165 := to_unsigned(0, 1);
-                        h1165 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h1165 := to_unsigned(1, 1);
+                        h1162 := to_unsigned(0, 1);
+                        h1162 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h1162 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1162, 0) and to_unsigned(1, 11)) = 1) then
-                            h1161 := h1164;
+                        if ((shift_right(h1159, 0) and to_unsigned(1, 11)) = 1) then
+                            h1158 := h1161;
                         else
-                            h1161 := h1165;
+                            h1158 := h1162;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1159 := h1160;
+                            h1156 := h1157;
                         else
-                            h1159 := h1161;
+                            h1156 := h1158;
                         end if;
-                        h1115 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1116(11-1 downto 8) = 0) or (h1117(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1118 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1121(11-1 downto 8) = 0) or (h1122(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1123(11-1 downto 0)) < h1126)) or ((not (((h1127 /= 0) and (not (h1134 /= 0))) and (h1141 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1145 /= 0)) and (h1152 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1159 /= 0))))) then
-                            h1115 := to_unsigned(1, 1);
+                        rec_rq_eoi <= h1156;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1207(11-1 downto 8) = 0) or (h1208(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1209(11-1 downto 0)) < h1212)) and ((bool(r_CONTROL(17)) and (h1213 /= 0)) and (h1220 /= 0))) then
+                        status <= to_unsigned(20, 8);
+                        rec_outcome <= to_unsigned(5, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h1187 := to_unsigned(0, 8);
+                        h1188 := to_unsigned(0, 8);
+                        h1189 := to_unsigned(0, 11);
+                        h1190 := unsigned'("00000000000000000000000000000000");
+                        h1190 := e_data;
+                        h1189 := h1190(11-1 downto 0);
+                        if ((shift_right(h1189, 0) and to_unsigned(1, 11)) = 1) then
+                            h1188 := w_irt_0(56-1 downto 48);
+                        else
+                            h1188 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_logged <= h1115;
+                        if bool(r_CONTROL(17)) then
+                            h1187 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h1187 := h1188;
+                        end if;
+                        rec_vector <= h1187;
+                        h1191 := unsigned'("00000000000000000000000000000000");
+                        h1192 := unsigned'("00000000000000000000000000000000");
+                        h1192 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1193 := to_unsigned(0, 8);
+                        h1194 := to_unsigned(0, 11);
+                        h1195 := unsigned'("00000000000000000000000000000000");
+                        h1195 := e_data;
+                        h1194 := h1195(11-1 downto 0);
+                        if ((shift_right(h1194, 0) and to_unsigned(1, 11)) = 1) then
+                            h1193 := w_irt_0(48-1 downto 40);
+                        else
+                            h1193 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1191 := h1192;
+                        else
+                            h1191 := unsigned'(to_unsigned(0, 24) & h1193);
+                        end if;
+                        rec_destination <= h1191;
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
+                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
+                        h1196 := to_unsigned(0, 1);
+                        h1196 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h1196 := to_unsigned(1, 1);
+                        end if;
+                        rec_is_run <= h1196;
+                        h1197 := to_unsigned(0, 1);
+                        h1197 := to_unsigned(0, 1);
+                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
+                            h1197 := to_unsigned(1, 1);
+                        end if;
+                        rec_ga_log <= h1197;
+                        h1198 := unsigned'("00000000000000000000000000000000");
+                        h1198 := to_unsigned(1, 32);
+                        h1199 := to_unsigned(0, 5);
+                        h1200 := to_unsigned(0, 8);
+                        h1201 := to_unsigned(0, 8);
+                        h1202 := to_unsigned(0, 8);
+                        h1203 := to_unsigned(0, 11);
+                        h1204 := unsigned'("00000000000000000000000000000000");
+                        h1204 := e_data;
+                        h1203 := h1204(11-1 downto 0);
+                        if ((shift_right(h1203, 0) and to_unsigned(1, 11)) = 1) then
+                            h1202 := w_irt_0(56-1 downto 48);
+                        else
+                            h1202 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1201 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h1201 := h1202;
+                        end if;
+                        h1200 := h1201;
+                        h1199 := h1200(5-1 downto 0);
+                        h1205 := unsigned'("00000000000000000000000000000000");
+                        h1205 := shift_left(h1198, to_integer(h1199));
+                        h1206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1206 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1205));
+                        rec_irr <= h1206;
+                        st <= ST0;
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1359(11-1 downto 8) = 0) or (h1360(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1361(11-1 downto 0)) < h1364)) or ((not (((h1365 /= 0) and (not (h1372 /= 0))) and (h1379 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1383 /= 0)) and (h1390 /= 0)))))) then
+                        status <= to_unsigned(21, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h1227 := to_unsigned(0, 1);
+                        h1228 := unsigned'("00000000000000000000000000000000");
+                        h1228 := e_data;
+                        h1229 := unsigned'("00000000000000000000000000000000");
+                        h1229 := e_data;
+                        h1230 := to_unsigned(0, 1);
+                        h1231 := to_unsigned(0, 1);
+                        h1231 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1231 := to_unsigned(1, 1);
+                        end if;
+                        h1232 := to_unsigned(0, 1);
+                        h1232 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1232 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1230 := h1231;
+                        else
+                            h1230 := h1232;
+                        end if;
+                        h1233 := unsigned'("00000000000000000000000000000000");
+                        h1233 := e_data;
+                        h1234 := unsigned'("00000000000000000000000000000000");
+                        h1234 := e_data;
+                        h1235 := unsigned'("00000000000000000000000000000000");
+                        h1235 := e_data;
+                        h1236 := to_unsigned(0, 16);
+                        h1236 := to_unsigned(1, 16);
+                        h1237 := to_unsigned(0, 4);
+                        h1237 := w_dte_10(5-1 downto 1);
+                        h1238 := to_unsigned(0, 16);
+                        h1238 := shift_left(h1236, to_integer(h1237));
+                        h1239 := to_unsigned(0, 1);
+                        h1240 := to_unsigned(0, 1);
+                        h1240 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1240 := to_unsigned(1, 1);
+                        end if;
+                        h1241 := to_unsigned(0, 1);
+                        h1242 := to_unsigned(0, 11);
+                        h1243 := unsigned'("00000000000000000000000000000000");
+                        h1243 := e_data;
+                        h1242 := h1243(11-1 downto 0);
+                        h1244 := to_unsigned(0, 1);
+                        h1244 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1244 := to_unsigned(1, 1);
+                        end if;
+                        h1245 := to_unsigned(0, 1);
+                        h1245 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1245 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1242, 0) and to_unsigned(1, 11)) = 1) then
+                            h1241 := h1244;
+                        else
+                            h1241 := h1245;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1239 := h1240;
+                        else
+                            h1239 := h1241;
+                        end if;
+                        h1246 := to_unsigned(0, 1);
+                        h1247 := to_unsigned(0, 1);
+                        h1247 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1247 := to_unsigned(1, 1);
+                        end if;
+                        h1248 := to_unsigned(0, 1);
+                        h1249 := to_unsigned(0, 11);
+                        h1250 := unsigned'("00000000000000000000000000000000");
+                        h1250 := e_data;
+                        h1249 := h1250(11-1 downto 0);
+                        h1251 := to_unsigned(0, 1);
+                        h1251 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1251 := to_unsigned(1, 1);
+                        end if;
+                        h1252 := to_unsigned(0, 1);
+                        h1252 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1252 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1249, 0) and to_unsigned(1, 11)) = 1) then
+                            h1248 := h1251;
+                        else
+                            h1248 := h1252;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1246 := h1247;
+                        else
+                            h1246 := h1248;
+                        end if;
+                        h1253 := to_unsigned(0, 3);
+                        h1254 := to_unsigned(0, 3);
+                        h1255 := to_unsigned(0, 11);
+                        h1256 := unsigned'("00000000000000000000000000000000");
+                        h1256 := e_data;
+                        h1255 := h1256(11-1 downto 0);
+                        if ((shift_right(h1255, 0) and to_unsigned(1, 11)) = 1) then
+                            h1254 := w_irt_0(37-1 downto 34);
+                        else
+                            h1254 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1253 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1253 := h1254;
+                        end if;
+                        h1257 := to_unsigned(0, 1);
+                        h1258 := to_unsigned(0, 1);
+                        h1258 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1258 := to_unsigned(1, 1);
+                        end if;
+                        h1259 := to_unsigned(0, 1);
+                        h1260 := to_unsigned(0, 11);
+                        h1261 := unsigned'("00000000000000000000000000000000");
+                        h1261 := e_data;
+                        h1260 := h1261(11-1 downto 0);
+                        h1262 := to_unsigned(0, 1);
+                        h1262 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1262 := to_unsigned(1, 1);
+                        end if;
+                        h1263 := to_unsigned(0, 1);
+                        h1263 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1263 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1260, 0) and to_unsigned(1, 11)) = 1) then
+                            h1259 := h1262;
+                        else
+                            h1259 := h1263;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1257 := h1258;
+                        else
+                            h1257 := h1259;
+                        end if;
+                        h1264 := to_unsigned(0, 1);
+                        h1265 := to_unsigned(0, 1);
+                        h1265 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1265 := to_unsigned(1, 1);
+                        end if;
+                        h1266 := to_unsigned(0, 1);
+                        h1267 := to_unsigned(0, 11);
+                        h1268 := unsigned'("00000000000000000000000000000000");
+                        h1268 := e_data;
+                        h1267 := h1268(11-1 downto 0);
+                        h1269 := to_unsigned(0, 1);
+                        h1269 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1269 := to_unsigned(1, 1);
+                        end if;
+                        h1270 := to_unsigned(0, 1);
+                        h1270 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1270 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1267, 0) and to_unsigned(1, 11)) = 1) then
+                            h1266 := h1269;
+                        else
+                            h1266 := h1270;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1264 := h1265;
+                        else
+                            h1264 := h1266;
+                        end if;
+                        h1271 := to_unsigned(0, 1);
+                        h1272 := to_unsigned(0, 1);
+                        h1272 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1272 := to_unsigned(1, 1);
+                        end if;
+                        h1273 := to_unsigned(0, 1);
+                        h1274 := to_unsigned(0, 11);
+                        h1275 := unsigned'("00000000000000000000000000000000");
+                        h1275 := e_data;
+                        h1274 := h1275(11-1 downto 0);
+                        h1276 := to_unsigned(0, 1);
+                        h1276 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1276 := to_unsigned(1, 1);
+                        end if;
+                        h1277 := to_unsigned(0, 1);
+                        h1277 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1277 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1274, 0) and to_unsigned(1, 11)) = 1) then
+                            h1273 := h1276;
+                        else
+                            h1273 := h1277;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1271 := h1272;
+                        else
+                            h1271 := h1273;
+                        end if;
+                        h1227 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1228(11-1 downto 8) = 0) or (h1229(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1230 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1233(11-1 downto 8) = 0) or (h1234(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1235(11-1 downto 0)) < h1238)) or ((not (((h1239 /= 0) and (not (h1246 /= 0))) and (h1253 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1257 /= 0)) and (h1264 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1271 /= 0))))) then
+                            h1227 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h1227;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h1166 := to_unsigned(0, 1);
-                        h1167 := unsigned'("00000000000000000000000000000000");
-                        h1167 := e_data;
-                        h1168 := to_unsigned(0, 16);
-                        h1168 := to_unsigned(1, 16);
-                        h1169 := to_unsigned(0, 4);
-                        h1169 := w_dte_10(5-1 downto 1);
-                        h1170 := to_unsigned(0, 16);
-                        h1170 := shift_left(h1168, to_integer(h1169));
-                        h1171 := to_unsigned(0, 1);
-                        h1172 := to_unsigned(0, 1);
-                        h1172 := to_unsigned(0, 1);
+                        h1278 := to_unsigned(0, 1);
+                        h1279 := unsigned'("00000000000000000000000000000000");
+                        h1279 := e_data;
+                        h1280 := to_unsigned(0, 16);
+                        h1280 := to_unsigned(1, 16);
+                        h1281 := to_unsigned(0, 4);
+                        h1281 := w_dte_10(5-1 downto 1);
+                        h1282 := to_unsigned(0, 16);
+                        h1282 := shift_left(h1280, to_integer(h1281));
+                        h1283 := to_unsigned(0, 1);
+                        h1284 := to_unsigned(0, 1);
+                        h1284 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1172 := to_unsigned(1, 1);
+                            h1284 := to_unsigned(1, 1);
                         end if;
-                        h1173 := to_unsigned(0, 1);
-                        h1174 := to_unsigned(0, 11);
-                        h1175 := unsigned'("00000000000000000000000000000000");
-                        h1175 := e_data;
-                        h1174 := h1175(11-1 downto 0);
-                        h1176 := to_unsigned(0, 1);
-                        h1176 := to_unsigned(0, 1);
+                        h1285 := to_unsigned(0, 1);
+                        h1286 := to_unsigned(0, 11);
+                        h1287 := unsigned'("00000000000000000000000000000000");
+                        h1287 := e_data;
+                        h1286 := h1287(11-1 downto 0);
+                        h1288 := to_unsigned(0, 1);
+                        h1288 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1176 := to_unsigned(1, 1);
+                            h1288 := to_unsigned(1, 1);
                         end if;
-                        h1177 := to_unsigned(0, 1);
-                        h1177 := to_unsigned(0, 1);
+                        h1289 := to_unsigned(0, 1);
+                        h1289 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1177 := to_unsigned(1, 1);
+                            h1289 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1174, 0) and to_unsigned(1, 11)) = 1) then
-                            h1173 := h1176;
+                        if ((shift_right(h1286, 0) and to_unsigned(1, 11)) = 1) then
+                            h1285 := h1288;
                         else
-                            h1173 := h1177;
+                            h1285 := h1289;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1171 := h1172;
+                            h1283 := h1284;
                         else
-                            h1171 := h1173;
+                            h1283 := h1285;
                         end if;
-                        h1166 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1167(11-1 downto 0)) < h1170) and (h1171 /= 0)) then
-                            h1166 := to_unsigned(1, 1);
+                        h1278 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1279(11-1 downto 0)) < h1282) and (h1283 /= 0)) then
+                            h1278 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h1166;
-                        h1178 := to_unsigned(0, 1);
-                        h1179 := unsigned'("00000000000000000000000000000000");
-                        h1179 := e_data;
-                        h1180 := to_unsigned(0, 16);
-                        h1180 := to_unsigned(1, 16);
-                        h1181 := to_unsigned(0, 4);
-                        h1181 := w_dte_10(5-1 downto 1);
-                        h1182 := to_unsigned(0, 16);
-                        h1182 := shift_left(h1180, to_integer(h1181));
-                        h1183 := to_unsigned(0, 1);
-                        h1184 := to_unsigned(0, 1);
-                        h1184 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h1278;
+                        h1290 := to_unsigned(0, 1);
+                        h1291 := unsigned'("00000000000000000000000000000000");
+                        h1291 := e_data;
+                        h1292 := to_unsigned(0, 16);
+                        h1292 := to_unsigned(1, 16);
+                        h1293 := to_unsigned(0, 4);
+                        h1293 := w_dte_10(5-1 downto 1);
+                        h1294 := to_unsigned(0, 16);
+                        h1294 := shift_left(h1292, to_integer(h1293));
+                        h1295 := to_unsigned(0, 1);
+                        h1296 := to_unsigned(0, 1);
+                        h1296 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1184 := to_unsigned(1, 1);
+                            h1296 := to_unsigned(1, 1);
                         end if;
-                        h1185 := to_unsigned(0, 1);
-                        h1186 := to_unsigned(0, 11);
-                        h1187 := unsigned'("00000000000000000000000000000000");
-                        h1187 := e_data;
-                        h1186 := h1187(11-1 downto 0);
-                        h1188 := to_unsigned(0, 1);
-                        h1188 := to_unsigned(0, 1);
+                        h1297 := to_unsigned(0, 1);
+                        h1298 := to_unsigned(0, 11);
+                        h1299 := unsigned'("00000000000000000000000000000000");
+                        h1299 := e_data;
+                        h1298 := h1299(11-1 downto 0);
+                        h1300 := to_unsigned(0, 1);
+                        h1300 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1188 := to_unsigned(1, 1);
+                            h1300 := to_unsigned(1, 1);
                         end if;
-                        h1189 := to_unsigned(0, 1);
-                        h1189 := to_unsigned(0, 1);
+                        h1301 := to_unsigned(0, 1);
+                        h1301 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1189 := to_unsigned(1, 1);
+                            h1301 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1186, 0) and to_unsigned(1, 11)) = 1) then
-                            h1185 := h1188;
+                        if ((shift_right(h1298, 0) and to_unsigned(1, 11)) = 1) then
+                            h1297 := h1300;
                         else
-                            h1185 := h1189;
+                            h1297 := h1301;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1183 := h1184;
+                            h1295 := h1296;
                         else
-                            h1183 := h1185;
+                            h1295 := h1297;
                         end if;
-                        h1178 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1179(11-1 downto 0)) < h1182) and (h1183 /= 0)) then
-                            h1178 := to_unsigned(1, 1);
+                        h1290 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1291(11-1 downto 0)) < h1294) and (h1295 /= 0)) then
+                            h1290 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h1178;
+                        v_wide(56-1 downto 55) := h1290;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h1190 := to_unsigned(0, 16);
-                        h1191 := unsigned'("00000000000000000000000000000000");
-                        h1191 := e_data;
-                        h1192 := unsigned'("00000000000000000000000000000000");
-                        h1192 := e_data;
-                        h1193 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 1);
+                        h1302 := to_unsigned(0, 16);
+                        h1303 := unsigned'("00000000000000000000000000000000");
+                        h1303 := e_data;
+                        h1304 := unsigned'("00000000000000000000000000000000");
+                        h1304 := e_data;
+                        h1305 := to_unsigned(0, 1);
+                        h1306 := to_unsigned(0, 1);
+                        h1306 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1194 := to_unsigned(1, 1);
+                            h1306 := to_unsigned(1, 1);
                         end if;
-                        h1195 := to_unsigned(0, 1);
-                        h1195 := to_unsigned(0, 1);
+                        h1307 := to_unsigned(0, 1);
+                        h1307 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1195 := to_unsigned(1, 1);
+                            h1307 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1193 := h1194;
+                            h1305 := h1306;
                         else
-                            h1193 := h1195;
+                            h1305 := h1307;
                         end if;
-                        h1196 := unsigned'("00000000000000000000000000000000");
-                        h1196 := e_data;
-                        h1197 := unsigned'("00000000000000000000000000000000");
-                        h1197 := e_data;
-                        h1198 := unsigned'("00000000000000000000000000000000");
-                        h1198 := e_data;
-                        h1199 := to_unsigned(0, 16);
-                        h1199 := to_unsigned(1, 16);
-                        h1200 := to_unsigned(0, 4);
-                        h1200 := w_dte_10(5-1 downto 1);
-                        h1201 := to_unsigned(0, 16);
-                        h1201 := shift_left(h1199, to_integer(h1200));
-                        h1202 := to_unsigned(0, 1);
-                        h1203 := to_unsigned(0, 1);
-                        h1203 := to_unsigned(0, 1);
+                        h1308 := unsigned'("00000000000000000000000000000000");
+                        h1308 := e_data;
+                        h1309 := unsigned'("00000000000000000000000000000000");
+                        h1309 := e_data;
+                        h1310 := unsigned'("00000000000000000000000000000000");
+                        h1310 := e_data;
+                        h1311 := to_unsigned(0, 16);
+                        h1311 := to_unsigned(1, 16);
+                        h1312 := to_unsigned(0, 4);
+                        h1312 := w_dte_10(5-1 downto 1);
+                        h1313 := to_unsigned(0, 16);
+                        h1313 := shift_left(h1311, to_integer(h1312));
+                        h1314 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1203 := to_unsigned(1, 1);
+                            h1315 := to_unsigned(1, 1);
                         end if;
-                        h1204 := to_unsigned(0, 1);
-                        h1205 := to_unsigned(0, 11);
-                        h1206 := unsigned'("00000000000000000000000000000000");
-                        h1206 := e_data;
-                        h1205 := h1206(11-1 downto 0);
-                        h1207 := to_unsigned(0, 1);
-                        h1207 := to_unsigned(0, 1);
+                        h1316 := to_unsigned(0, 1);
+                        h1317 := to_unsigned(0, 11);
+                        h1318 := unsigned'("00000000000000000000000000000000");
+                        h1318 := e_data;
+                        h1317 := h1318(11-1 downto 0);
+                        h1319 := to_unsigned(0, 1);
+                        h1319 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1207 := to_unsigned(1, 1);
+                            h1319 := to_unsigned(1, 1);
                         end if;
-                        h1208 := to_unsigned(0, 1);
-                        h1208 := to_unsigned(0, 1);
+                        h1320 := to_unsigned(0, 1);
+                        h1320 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1208 := to_unsigned(1, 1);
+                            h1320 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1205, 0) and to_unsigned(1, 11)) = 1) then
-                            h1204 := h1207;
+                        if ((shift_right(h1317, 0) and to_unsigned(1, 11)) = 1) then
+                            h1316 := h1319;
                         else
-                            h1204 := h1208;
+                            h1316 := h1320;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1202 := h1203;
+                            h1314 := h1315;
                         else
-                            h1202 := h1204;
+                            h1314 := h1316;
                         end if;
-                        h1209 := to_unsigned(0, 1);
-                        h1210 := to_unsigned(0, 1);
-                        h1210 := to_unsigned(0, 1);
+                        h1321 := to_unsigned(0, 1);
+                        h1322 := to_unsigned(0, 1);
+                        h1322 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1210 := to_unsigned(1, 1);
+                            h1322 := to_unsigned(1, 1);
                         end if;
-                        h1211 := to_unsigned(0, 1);
-                        h1212 := to_unsigned(0, 11);
-                        h1213 := unsigned'("00000000000000000000000000000000");
-                        h1213 := e_data;
-                        h1212 := h1213(11-1 downto 0);
-                        h1214 := to_unsigned(0, 1);
-                        h1214 := to_unsigned(0, 1);
+                        h1323 := to_unsigned(0, 1);
+                        h1324 := to_unsigned(0, 11);
+                        h1325 := unsigned'("00000000000000000000000000000000");
+                        h1325 := e_data;
+                        h1324 := h1325(11-1 downto 0);
+                        h1326 := to_unsigned(0, 1);
+                        h1326 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1214 := to_unsigned(1, 1);
+                            h1326 := to_unsigned(1, 1);
                         end if;
-                        h1215 := to_unsigned(0, 1);
-                        h1215 := to_unsigned(0, 1);
+                        h1327 := to_unsigned(0, 1);
+                        h1327 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1215 := to_unsigned(1, 1);
+                            h1327 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1212, 0) and to_unsigned(1, 11)) = 1) then
-                            h1211 := h1214;
+                        if ((shift_right(h1324, 0) and to_unsigned(1, 11)) = 1) then
+                            h1323 := h1326;
                         else
-                            h1211 := h1215;
+                            h1323 := h1327;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1209 := h1210;
+                            h1321 := h1322;
                         else
-                            h1209 := h1211;
+                            h1321 := h1323;
                         end if;
-                        h1216 := to_unsigned(0, 3);
-                        h1217 := to_unsigned(0, 3);
-                        h1218 := to_unsigned(0, 11);
-                        h1219 := unsigned'("00000000000000000000000000000000");
-                        h1219 := e_data;
-                        h1218 := h1219(11-1 downto 0);
-                        if ((shift_right(h1218, 0) and to_unsigned(1, 11)) = 1) then
-                            h1217 := w_irt_0(37-1 downto 34);
+                        h1328 := to_unsigned(0, 3);
+                        h1329 := to_unsigned(0, 3);
+                        h1330 := to_unsigned(0, 11);
+                        h1331 := unsigned'("00000000000000000000000000000000");
+                        h1331 := e_data;
+                        h1330 := h1331(11-1 downto 0);
+                        if ((shift_right(h1330, 0) and to_unsigned(1, 11)) = 1) then
+                            h1329 := w_irt_0(37-1 downto 34);
                         else
-                            h1217 := w_irt_0(5-1 downto 2);
+                            h1329 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1216 := w_irt_ga_0(5-1 downto 2);
+                            h1328 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1216 := h1217;
+                            h1328 := h1329;
                         end if;
-                        h1220 := to_unsigned(0, 1);
-                        h1221 := to_unsigned(0, 1);
-                        h1221 := to_unsigned(0, 1);
+                        h1332 := to_unsigned(0, 1);
+                        h1333 := to_unsigned(0, 1);
+                        h1333 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1221 := to_unsigned(1, 1);
+                            h1333 := to_unsigned(1, 1);
                         end if;
-                        h1222 := to_unsigned(0, 1);
-                        h1223 := to_unsigned(0, 11);
-                        h1224 := unsigned'("00000000000000000000000000000000");
-                        h1224 := e_data;
-                        h1223 := h1224(11-1 downto 0);
-                        h1225 := to_unsigned(0, 1);
-                        h1225 := to_unsigned(0, 1);
+                        h1334 := to_unsigned(0, 1);
+                        h1335 := to_unsigned(0, 11);
+                        h1336 := unsigned'("00000000000000000000000000000000");
+                        h1336 := e_data;
+                        h1335 := h1336(11-1 downto 0);
+                        h1337 := to_unsigned(0, 1);
+                        h1337 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1225 := to_unsigned(1, 1);
+                            h1337 := to_unsigned(1, 1);
                         end if;
-                        h1226 := to_unsigned(0, 1);
-                        h1226 := to_unsigned(0, 1);
+                        h1338 := to_unsigned(0, 1);
+                        h1338 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1226 := to_unsigned(1, 1);
+                            h1338 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1223, 0) and to_unsigned(1, 11)) = 1) then
-                            h1222 := h1225;
+                        if ((shift_right(h1335, 0) and to_unsigned(1, 11)) = 1) then
+                            h1334 := h1337;
                         else
-                            h1222 := h1226;
+                            h1334 := h1338;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1220 := h1221;
+                            h1332 := h1333;
                         else
-                            h1220 := h1222;
+                            h1332 := h1334;
                         end if;
-                        h1227 := to_unsigned(0, 1);
-                        h1228 := to_unsigned(0, 1);
-                        h1228 := to_unsigned(0, 1);
+                        h1339 := to_unsigned(0, 1);
+                        h1340 := to_unsigned(0, 1);
+                        h1340 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1228 := to_unsigned(1, 1);
+                            h1340 := to_unsigned(1, 1);
                         end if;
-                        h1229 := to_unsigned(0, 1);
-                        h1230 := to_unsigned(0, 11);
-                        h1231 := unsigned'("00000000000000000000000000000000");
-                        h1231 := e_data;
-                        h1230 := h1231(11-1 downto 0);
-                        h1232 := to_unsigned(0, 1);
-                        h1232 := to_unsigned(0, 1);
+                        h1341 := to_unsigned(0, 1);
+                        h1342 := to_unsigned(0, 11);
+                        h1343 := unsigned'("00000000000000000000000000000000");
+                        h1343 := e_data;
+                        h1342 := h1343(11-1 downto 0);
+                        h1344 := to_unsigned(0, 1);
+                        h1344 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1232 := to_unsigned(1, 1);
+                            h1344 := to_unsigned(1, 1);
                         end if;
-                        h1233 := to_unsigned(0, 1);
-                        h1233 := to_unsigned(0, 1);
+                        h1345 := to_unsigned(0, 1);
+                        h1345 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1233 := to_unsigned(1, 1);
+                            h1345 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1230, 0) and to_unsigned(1, 11)) = 1) then
-                            h1229 := h1232;
+                        if ((shift_right(h1342, 0) and to_unsigned(1, 11)) = 1) then
+                            h1341 := h1344;
                         else
-                            h1229 := h1233;
+                            h1341 := h1345;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1227 := h1228;
+                            h1339 := h1340;
                         else
-                            h1227 := h1229;
+                            h1339 := h1341;
                         end if;
-                        h1234 := to_unsigned(0, 1);
-                        h1235 := to_unsigned(0, 1);
-                        h1235 := to_unsigned(0, 1);
+                        h1346 := to_unsigned(0, 1);
+                        h1347 := to_unsigned(0, 1);
+                        h1347 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1235 := to_unsigned(1, 1);
+                            h1347 := to_unsigned(1, 1);
                         end if;
-                        h1236 := to_unsigned(0, 1);
-                        h1237 := to_unsigned(0, 11);
-                        h1238 := unsigned'("00000000000000000000000000000000");
-                        h1238 := e_data;
-                        h1237 := h1238(11-1 downto 0);
-                        h1239 := to_unsigned(0, 1);
-                        h1239 := to_unsigned(0, 1);
+                        h1348 := to_unsigned(0, 1);
+                        h1349 := to_unsigned(0, 11);
+                        h1350 := unsigned'("00000000000000000000000000000000");
+                        h1350 := e_data;
+                        h1349 := h1350(11-1 downto 0);
+                        h1351 := to_unsigned(0, 1);
+                        h1351 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1239 := to_unsigned(1, 1);
+                            h1351 := to_unsigned(1, 1);
                         end if;
-                        h1240 := to_unsigned(0, 1);
-                        h1240 := to_unsigned(0, 1);
+                        h1352 := to_unsigned(0, 1);
+                        h1352 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1240 := to_unsigned(1, 1);
+                            h1352 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1237, 0) and to_unsigned(1, 11)) = 1) then
-                            h1236 := h1239;
+                        if ((shift_right(h1349, 0) and to_unsigned(1, 11)) = 1) then
+                            h1348 := h1351;
                         else
-                            h1236 := h1240;
+                            h1348 := h1352;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1234 := h1235;
+                            h1346 := h1347;
                         else
-                            h1234 := h1236;
+                            h1346 := h1348;
                         end if;
-                        h1241 := to_unsigned(0, 16);
-                        h1241 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1242 := to_unsigned(0, 16);
-                        h1242 := to_unsigned(1, 16);
-                        h1243 := to_unsigned(0, 4);
-                        h1243 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1244 := to_unsigned(0, 16);
-                        h1244 := shift_left(h1242, to_integer(h1243));
-                        h1245 := to_unsigned(0, 17);
-                        h1245 := ((unsigned'(to_unsigned(0, 1) & h1244) + 65536) - 1);
-                        h1246 := to_unsigned(0, 16);
-                        h1246 := (h1241 and h1245(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1191(11-1 downto 8) = 0) or (h1192(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1193 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1196(11-1 downto 8) = 0) or (h1197(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1198(11-1 downto 0)) < h1201)) or ((not (((h1202 /= 0) and (not (h1209 /= 0))) and (h1216 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1220 /= 0)) and (h1227 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1234 /= 0))))) then
-                            h1190 := h1246;
+                        h1353 := to_unsigned(0, 16);
+                        h1353 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1354 := to_unsigned(0, 16);
+                        h1354 := to_unsigned(1, 16);
+                        h1355 := to_unsigned(0, 4);
+                        h1355 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1356 := to_unsigned(0, 16);
+                        h1356 := shift_left(h1354, to_integer(h1355));
+                        h1357 := to_unsigned(0, 17);
+                        h1357 := ((unsigned'(to_unsigned(0, 1) & h1356) + 65536) - 1);
+                        h1358 := to_unsigned(0, 16);
+                        h1358 := (h1353 and h1357(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1303(11-1 downto 8) = 0) or (h1304(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1305 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1308(11-1 downto 8) = 0) or (h1309(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1310(11-1 downto 0)) < h1313)) or ((not (((h1314 /= 0) and (not (h1321 /= 0))) and (h1328 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1332 /= 0)) and (h1339 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1346 /= 0))))) then
+                            h1302 := h1358;
                         else
-                            h1190 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1302 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1190 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1302 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9780,7 +10405,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(21, 8);
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -9828,106 +10453,106 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h1293 := unsigned'("00000000000000000000000000000000");
-                        h1293 := e_data;
-                        h1294 := unsigned'("00000000000000000000000000000000");
-                        h1294 := e_data;
-                        h1295 := unsigned'("00000000000000000000000000000000");
-                        h1295 := e_data;
-                        h1296 := to_unsigned(0, 16);
-                        h1296 := to_unsigned(1, 16);
-                        h1297 := to_unsigned(0, 4);
-                        h1297 := w_dte_10(5-1 downto 1);
-                        h1298 := to_unsigned(0, 16);
-                        h1298 := shift_left(h1296, to_integer(h1297));
-                        h1299 := to_unsigned(0, 1);
-                        h1300 := to_unsigned(0, 1);
-                        h1300 := to_unsigned(0, 1);
+                        h1405 := unsigned'("00000000000000000000000000000000");
+                        h1405 := e_data;
+                        h1406 := unsigned'("00000000000000000000000000000000");
+                        h1406 := e_data;
+                        h1407 := unsigned'("00000000000000000000000000000000");
+                        h1407 := e_data;
+                        h1408 := to_unsigned(0, 16);
+                        h1408 := to_unsigned(1, 16);
+                        h1409 := to_unsigned(0, 4);
+                        h1409 := w_dte_10(5-1 downto 1);
+                        h1410 := to_unsigned(0, 16);
+                        h1410 := shift_left(h1408, to_integer(h1409));
+                        h1411 := to_unsigned(0, 1);
+                        h1412 := to_unsigned(0, 1);
+                        h1412 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1300 := to_unsigned(1, 1);
+                            h1412 := to_unsigned(1, 1);
                         end if;
-                        h1301 := to_unsigned(0, 1);
-                        h1302 := to_unsigned(0, 11);
-                        h1303 := unsigned'("00000000000000000000000000000000");
-                        h1303 := e_data;
-                        h1302 := h1303(11-1 downto 0);
-                        h1304 := to_unsigned(0, 1);
-                        h1304 := to_unsigned(0, 1);
+                        h1413 := to_unsigned(0, 1);
+                        h1414 := to_unsigned(0, 11);
+                        h1415 := unsigned'("00000000000000000000000000000000");
+                        h1415 := e_data;
+                        h1414 := h1415(11-1 downto 0);
+                        h1416 := to_unsigned(0, 1);
+                        h1416 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1304 := to_unsigned(1, 1);
+                            h1416 := to_unsigned(1, 1);
                         end if;
-                        h1305 := to_unsigned(0, 1);
-                        h1305 := to_unsigned(0, 1);
+                        h1417 := to_unsigned(0, 1);
+                        h1417 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1305 := to_unsigned(1, 1);
+                            h1417 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1302, 0) and to_unsigned(1, 11)) = 1) then
-                            h1301 := h1304;
+                        if ((shift_right(h1414, 0) and to_unsigned(1, 11)) = 1) then
+                            h1413 := h1416;
                         else
-                            h1301 := h1305;
+                            h1413 := h1417;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1299 := h1300;
+                            h1411 := h1412;
                         else
-                            h1299 := h1301;
+                            h1411 := h1413;
                         end if;
-                        h1306 := to_unsigned(0, 1);
-                        h1307 := to_unsigned(0, 1);
-                        h1307 := to_unsigned(0, 1);
+                        h1418 := to_unsigned(0, 1);
+                        h1419 := to_unsigned(0, 1);
+                        h1419 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1307 := to_unsigned(1, 1);
+                            h1419 := to_unsigned(1, 1);
                         end if;
-                        h1308 := to_unsigned(0, 1);
-                        h1309 := to_unsigned(0, 11);
-                        h1310 := unsigned'("00000000000000000000000000000000");
-                        h1310 := e_data;
-                        h1309 := h1310(11-1 downto 0);
-                        h1311 := to_unsigned(0, 1);
-                        h1311 := to_unsigned(0, 1);
+                        h1420 := to_unsigned(0, 1);
+                        h1421 := to_unsigned(0, 11);
+                        h1422 := unsigned'("00000000000000000000000000000000");
+                        h1422 := e_data;
+                        h1421 := h1422(11-1 downto 0);
+                        h1423 := to_unsigned(0, 1);
+                        h1423 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1311 := to_unsigned(1, 1);
+                            h1423 := to_unsigned(1, 1);
                         end if;
-                        h1312 := to_unsigned(0, 1);
-                        h1312 := to_unsigned(0, 1);
+                        h1424 := to_unsigned(0, 1);
+                        h1424 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1312 := to_unsigned(1, 1);
+                            h1424 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1309, 0) and to_unsigned(1, 11)) = 1) then
-                            h1308 := h1311;
+                        if ((shift_right(h1421, 0) and to_unsigned(1, 11)) = 1) then
+                            h1420 := h1423;
                         else
-                            h1308 := h1312;
+                            h1420 := h1424;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1306 := h1307;
+                            h1418 := h1419;
                         else
-                            h1306 := h1308;
+                            h1418 := h1420;
                         end if;
-                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1293(11-1 downto 8) = 0) or (h1294(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1295(11-1 downto 0)) < h1298)) and ((bool(r_CONTROL(17)) and (h1299 /= 0)) and (h1306 /= 0))) then
-                            h1285 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1285 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
-                            h1286 := to_unsigned(0, 8);
-                            h1287 := to_unsigned(0, 8);
-                            h1288 := to_unsigned(0, 11);
-                            h1289 := unsigned'("00000000000000000000000000000000");
-                            h1289 := e_data;
-                            h1288 := h1289(11-1 downto 0);
-                            if ((shift_right(h1288, 0) and to_unsigned(1, 11)) = 1) then
-                                h1287 := w_irt_0(56-1 downto 48);
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1405(11-1 downto 8) = 0) or (h1406(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1407(11-1 downto 0)) < h1410)) and ((bool(r_CONTROL(17)) and (h1411 /= 0)) and (h1418 /= 0))) then
+                            h1397 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1397 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h1398 := to_unsigned(0, 8);
+                            h1399 := to_unsigned(0, 8);
+                            h1400 := to_unsigned(0, 11);
+                            h1401 := unsigned'("00000000000000000000000000000000");
+                            h1401 := e_data;
+                            h1400 := h1401(11-1 downto 0);
+                            if ((shift_right(h1400, 0) and to_unsigned(1, 11)) = 1) then
+                                h1399 := w_irt_0(56-1 downto 48);
                             else
-                                h1287 := w_irt_0(24-1 downto 16);
+                                h1399 := w_irt_0(24-1 downto 16);
                             end if;
                             if bool(r_CONTROL(17)) then
-                                h1286 := w_irt_ga_8(8-1 downto 0);
+                                h1398 := w_irt_ga_8(8-1 downto 0);
                             else
-                                h1286 := h1287;
+                                h1398 := h1399;
                             end if;
-                            h1290 := to_unsigned(0, 8);
-                            h1290 := shift_right(h1286, 5);
-                            h1291 := to_unsigned(0, 13);
-                            h1291 := resize(unsigned'(to_unsigned(0, 5) & h1290) * 16, 13);
-                            h1292 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h1292 := (unsigned'(to_unsigned(0, 1) & h1285) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1291));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1292);
+                            h1402 := to_unsigned(0, 8);
+                            h1402 := shift_right(h1398, 5);
+                            h1403 := to_unsigned(0, 13);
+                            h1403 := resize(unsigned'(to_unsigned(0, 5) & h1402) * 16, 13);
+                            h1404 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h1404 := (unsigned'(to_unsigned(0, 1) & h1397) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1403));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1404);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -9950,215 +10575,215 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h1315 := unsigned'("00000000000000000000000000000000");
-                        h1315 := e_data;
-                        h1316 := unsigned'("00000000000000000000000000000000");
-                        h1316 := e_data;
-                        h1317 := to_unsigned(0, 1);
-                        h1318 := to_unsigned(0, 1);
-                        h1318 := to_unsigned(0, 1);
+                        h1427 := unsigned'("00000000000000000000000000000000");
+                        h1427 := e_data;
+                        h1428 := unsigned'("00000000000000000000000000000000");
+                        h1428 := e_data;
+                        h1429 := to_unsigned(0, 1);
+                        h1430 := to_unsigned(0, 1);
+                        h1430 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1318 := to_unsigned(1, 1);
+                            h1430 := to_unsigned(1, 1);
                         end if;
-                        h1319 := to_unsigned(0, 1);
-                        h1319 := to_unsigned(0, 1);
+                        h1431 := to_unsigned(0, 1);
+                        h1431 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1319 := to_unsigned(1, 1);
+                            h1431 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1317 := h1318;
+                            h1429 := h1430;
                         else
-                            h1317 := h1319;
+                            h1429 := h1431;
                         end if;
-                        h1320 := unsigned'("00000000000000000000000000000000");
-                        h1320 := e_data;
-                        h1321 := unsigned'("00000000000000000000000000000000");
-                        h1321 := e_data;
-                        h1322 := unsigned'("00000000000000000000000000000000");
-                        h1322 := e_data;
-                        h1323 := to_unsigned(0, 16);
-                        h1323 := to_unsigned(1, 16);
-                        h1324 := to_unsigned(0, 4);
-                        h1324 := w_dte_10(5-1 downto 1);
-                        h1325 := to_unsigned(0, 16);
-                        h1325 := shift_left(h1323, to_integer(h1324));
-                        h1326 := to_unsigned(0, 1);
-                        h1327 := to_unsigned(0, 1);
-                        h1327 := to_unsigned(0, 1);
+                        h1432 := unsigned'("00000000000000000000000000000000");
+                        h1432 := e_data;
+                        h1433 := unsigned'("00000000000000000000000000000000");
+                        h1433 := e_data;
+                        h1434 := unsigned'("00000000000000000000000000000000");
+                        h1434 := e_data;
+                        h1435 := to_unsigned(0, 16);
+                        h1435 := to_unsigned(1, 16);
+                        h1436 := to_unsigned(0, 4);
+                        h1436 := w_dte_10(5-1 downto 1);
+                        h1437 := to_unsigned(0, 16);
+                        h1437 := shift_left(h1435, to_integer(h1436));
+                        h1438 := to_unsigned(0, 1);
+                        h1439 := to_unsigned(0, 1);
+                        h1439 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1327 := to_unsigned(1, 1);
+                            h1439 := to_unsigned(1, 1);
                         end if;
-                        h1328 := to_unsigned(0, 1);
-                        h1329 := to_unsigned(0, 11);
-                        h1330 := unsigned'("00000000000000000000000000000000");
-                        h1330 := e_data;
-                        h1329 := h1330(11-1 downto 0);
-                        h1331 := to_unsigned(0, 1);
-                        h1331 := to_unsigned(0, 1);
+                        h1440 := to_unsigned(0, 1);
+                        h1441 := to_unsigned(0, 11);
+                        h1442 := unsigned'("00000000000000000000000000000000");
+                        h1442 := e_data;
+                        h1441 := h1442(11-1 downto 0);
+                        h1443 := to_unsigned(0, 1);
+                        h1443 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1331 := to_unsigned(1, 1);
+                            h1443 := to_unsigned(1, 1);
                         end if;
-                        h1332 := to_unsigned(0, 1);
-                        h1332 := to_unsigned(0, 1);
+                        h1444 := to_unsigned(0, 1);
+                        h1444 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1332 := to_unsigned(1, 1);
+                            h1444 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1329, 0) and to_unsigned(1, 11)) = 1) then
-                            h1328 := h1331;
+                        if ((shift_right(h1441, 0) and to_unsigned(1, 11)) = 1) then
+                            h1440 := h1443;
                         else
-                            h1328 := h1332;
+                            h1440 := h1444;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1326 := h1327;
+                            h1438 := h1439;
                         else
-                            h1326 := h1328;
+                            h1438 := h1440;
                         end if;
-                        h1333 := to_unsigned(0, 1);
-                        h1334 := to_unsigned(0, 1);
-                        h1334 := to_unsigned(0, 1);
+                        h1445 := to_unsigned(0, 1);
+                        h1446 := to_unsigned(0, 1);
+                        h1446 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1334 := to_unsigned(1, 1);
+                            h1446 := to_unsigned(1, 1);
                         end if;
-                        h1335 := to_unsigned(0, 1);
-                        h1336 := to_unsigned(0, 11);
-                        h1337 := unsigned'("00000000000000000000000000000000");
-                        h1337 := e_data;
-                        h1336 := h1337(11-1 downto 0);
-                        h1338 := to_unsigned(0, 1);
-                        h1338 := to_unsigned(0, 1);
+                        h1447 := to_unsigned(0, 1);
+                        h1448 := to_unsigned(0, 11);
+                        h1449 := unsigned'("00000000000000000000000000000000");
+                        h1449 := e_data;
+                        h1448 := h1449(11-1 downto 0);
+                        h1450 := to_unsigned(0, 1);
+                        h1450 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1338 := to_unsigned(1, 1);
+                            h1450 := to_unsigned(1, 1);
                         end if;
-                        h1339 := to_unsigned(0, 1);
-                        h1339 := to_unsigned(0, 1);
+                        h1451 := to_unsigned(0, 1);
+                        h1451 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1339 := to_unsigned(1, 1);
+                            h1451 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1336, 0) and to_unsigned(1, 11)) = 1) then
-                            h1335 := h1338;
+                        if ((shift_right(h1448, 0) and to_unsigned(1, 11)) = 1) then
+                            h1447 := h1450;
                         else
-                            h1335 := h1339;
+                            h1447 := h1451;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1333 := h1334;
+                            h1445 := h1446;
                         else
-                            h1333 := h1335;
+                            h1445 := h1447;
                         end if;
-                        h1340 := to_unsigned(0, 3);
-                        h1341 := to_unsigned(0, 3);
-                        h1342 := to_unsigned(0, 11);
-                        h1343 := unsigned'("00000000000000000000000000000000");
-                        h1343 := e_data;
-                        h1342 := h1343(11-1 downto 0);
-                        if ((shift_right(h1342, 0) and to_unsigned(1, 11)) = 1) then
-                            h1341 := w_irt_0(37-1 downto 34);
+                        h1452 := to_unsigned(0, 3);
+                        h1453 := to_unsigned(0, 3);
+                        h1454 := to_unsigned(0, 11);
+                        h1455 := unsigned'("00000000000000000000000000000000");
+                        h1455 := e_data;
+                        h1454 := h1455(11-1 downto 0);
+                        if ((shift_right(h1454, 0) and to_unsigned(1, 11)) = 1) then
+                            h1453 := w_irt_0(37-1 downto 34);
                         else
-                            h1341 := w_irt_0(5-1 downto 2);
+                            h1453 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1340 := w_irt_ga_0(5-1 downto 2);
+                            h1452 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1340 := h1341;
+                            h1452 := h1453;
                         end if;
-                        h1344 := to_unsigned(0, 1);
-                        h1345 := to_unsigned(0, 1);
-                        h1345 := to_unsigned(0, 1);
+                        h1456 := to_unsigned(0, 1);
+                        h1457 := to_unsigned(0, 1);
+                        h1457 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1345 := to_unsigned(1, 1);
+                            h1457 := to_unsigned(1, 1);
                         end if;
-                        h1346 := to_unsigned(0, 1);
-                        h1347 := to_unsigned(0, 11);
-                        h1348 := unsigned'("00000000000000000000000000000000");
-                        h1348 := e_data;
-                        h1347 := h1348(11-1 downto 0);
-                        h1349 := to_unsigned(0, 1);
-                        h1349 := to_unsigned(0, 1);
+                        h1458 := to_unsigned(0, 1);
+                        h1459 := to_unsigned(0, 11);
+                        h1460 := unsigned'("00000000000000000000000000000000");
+                        h1460 := e_data;
+                        h1459 := h1460(11-1 downto 0);
+                        h1461 := to_unsigned(0, 1);
+                        h1461 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1349 := to_unsigned(1, 1);
+                            h1461 := to_unsigned(1, 1);
                         end if;
-                        h1350 := to_unsigned(0, 1);
-                        h1350 := to_unsigned(0, 1);
+                        h1462 := to_unsigned(0, 1);
+                        h1462 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1350 := to_unsigned(1, 1);
+                            h1462 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1347, 0) and to_unsigned(1, 11)) = 1) then
-                            h1346 := h1349;
+                        if ((shift_right(h1459, 0) and to_unsigned(1, 11)) = 1) then
+                            h1458 := h1461;
                         else
-                            h1346 := h1350;
+                            h1458 := h1462;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1344 := h1345;
+                            h1456 := h1457;
                         else
-                            h1344 := h1346;
+                            h1456 := h1458;
                         end if;
-                        h1351 := to_unsigned(0, 1);
-                        h1352 := to_unsigned(0, 1);
-                        h1352 := to_unsigned(0, 1);
+                        h1463 := to_unsigned(0, 1);
+                        h1464 := to_unsigned(0, 1);
+                        h1464 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1352 := to_unsigned(1, 1);
+                            h1464 := to_unsigned(1, 1);
                         end if;
-                        h1353 := to_unsigned(0, 1);
-                        h1354 := to_unsigned(0, 11);
-                        h1355 := unsigned'("00000000000000000000000000000000");
-                        h1355 := e_data;
-                        h1354 := h1355(11-1 downto 0);
-                        h1356 := to_unsigned(0, 1);
-                        h1356 := to_unsigned(0, 1);
+                        h1465 := to_unsigned(0, 1);
+                        h1466 := to_unsigned(0, 11);
+                        h1467 := unsigned'("00000000000000000000000000000000");
+                        h1467 := e_data;
+                        h1466 := h1467(11-1 downto 0);
+                        h1468 := to_unsigned(0, 1);
+                        h1468 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1356 := to_unsigned(1, 1);
+                            h1468 := to_unsigned(1, 1);
                         end if;
-                        h1357 := to_unsigned(0, 1);
-                        h1357 := to_unsigned(0, 1);
+                        h1469 := to_unsigned(0, 1);
+                        h1469 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1357 := to_unsigned(1, 1);
+                            h1469 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1354, 0) and to_unsigned(1, 11)) = 1) then
-                            h1353 := h1356;
+                        if ((shift_right(h1466, 0) and to_unsigned(1, 11)) = 1) then
+                            h1465 := h1468;
                         else
-                            h1353 := h1357;
+                            h1465 := h1469;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1351 := h1352;
+                            h1463 := h1464;
                         else
-                            h1351 := h1353;
+                            h1463 := h1465;
                         end if;
-                        h1358 := to_unsigned(0, 1);
-                        h1359 := to_unsigned(0, 1);
-                        h1359 := to_unsigned(0, 1);
+                        h1470 := to_unsigned(0, 1);
+                        h1471 := to_unsigned(0, 1);
+                        h1471 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1359 := to_unsigned(1, 1);
+                            h1471 := to_unsigned(1, 1);
                         end if;
-                        h1360 := to_unsigned(0, 1);
-                        h1361 := to_unsigned(0, 11);
-                        h1362 := unsigned'("00000000000000000000000000000000");
-                        h1362 := e_data;
-                        h1361 := h1362(11-1 downto 0);
-                        h1363 := to_unsigned(0, 1);
-                        h1363 := to_unsigned(0, 1);
+                        h1472 := to_unsigned(0, 1);
+                        h1473 := to_unsigned(0, 11);
+                        h1474 := unsigned'("00000000000000000000000000000000");
+                        h1474 := e_data;
+                        h1473 := h1474(11-1 downto 0);
+                        h1475 := to_unsigned(0, 1);
+                        h1475 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1363 := to_unsigned(1, 1);
+                            h1475 := to_unsigned(1, 1);
                         end if;
-                        h1364 := to_unsigned(0, 1);
-                        h1364 := to_unsigned(0, 1);
+                        h1476 := to_unsigned(0, 1);
+                        h1476 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1364 := to_unsigned(1, 1);
+                            h1476 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1361, 0) and to_unsigned(1, 11)) = 1) then
-                            h1360 := h1363;
+                        if ((shift_right(h1473, 0) and to_unsigned(1, 11)) = 1) then
+                            h1472 := h1475;
                         else
-                            h1360 := h1364;
+                            h1472 := h1476;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1358 := h1359;
+                            h1470 := h1471;
                         else
-                            h1358 := h1360;
+                            h1470 := h1472;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1315(11-1 downto 8) = 0) or (h1316(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1317 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1320(11-1 downto 8) = 0) or (h1321(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1322(11-1 downto 0)) < h1325)) or ((not (((h1326 /= 0) and (not (h1333 /= 0))) and (h1340 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1344 /= 0)) and (h1351 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1358 /= 0))))) then
-                            h1313 := to_unsigned(0, 20);
-                            h1313 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1314 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1314 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1313));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1314);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1427(11-1 downto 8) = 0) or (h1428(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1429 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1432(11-1 downto 8) = 0) or (h1433(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1434(11-1 downto 0)) < h1437)) or ((not (((h1438 /= 0) and (not (h1445 /= 0))) and (h1452 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1456 /= 0)) and (h1463 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1470 /= 0))))) then
+                            h1425 := to_unsigned(0, 20);
+                            h1425 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1426 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1426 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1425));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1426);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10181,215 +10806,215 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h1367 := unsigned'("00000000000000000000000000000000");
-                        h1367 := e_data;
-                        h1368 := unsigned'("00000000000000000000000000000000");
-                        h1368 := e_data;
-                        h1369 := to_unsigned(0, 1);
-                        h1370 := to_unsigned(0, 1);
-                        h1370 := to_unsigned(0, 1);
+                        h1479 := unsigned'("00000000000000000000000000000000");
+                        h1479 := e_data;
+                        h1480 := unsigned'("00000000000000000000000000000000");
+                        h1480 := e_data;
+                        h1481 := to_unsigned(0, 1);
+                        h1482 := to_unsigned(0, 1);
+                        h1482 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1370 := to_unsigned(1, 1);
+                            h1482 := to_unsigned(1, 1);
                         end if;
-                        h1371 := to_unsigned(0, 1);
-                        h1371 := to_unsigned(0, 1);
+                        h1483 := to_unsigned(0, 1);
+                        h1483 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1371 := to_unsigned(1, 1);
+                            h1483 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1369 := h1370;
+                            h1481 := h1482;
                         else
-                            h1369 := h1371;
+                            h1481 := h1483;
                         end if;
-                        h1372 := unsigned'("00000000000000000000000000000000");
-                        h1372 := e_data;
-                        h1373 := unsigned'("00000000000000000000000000000000");
-                        h1373 := e_data;
-                        h1374 := unsigned'("00000000000000000000000000000000");
-                        h1374 := e_data;
-                        h1375 := to_unsigned(0, 16);
-                        h1375 := to_unsigned(1, 16);
-                        h1376 := to_unsigned(0, 4);
-                        h1376 := w_dte_10(5-1 downto 1);
-                        h1377 := to_unsigned(0, 16);
-                        h1377 := shift_left(h1375, to_integer(h1376));
-                        h1378 := to_unsigned(0, 1);
-                        h1379 := to_unsigned(0, 1);
-                        h1379 := to_unsigned(0, 1);
+                        h1484 := unsigned'("00000000000000000000000000000000");
+                        h1484 := e_data;
+                        h1485 := unsigned'("00000000000000000000000000000000");
+                        h1485 := e_data;
+                        h1486 := unsigned'("00000000000000000000000000000000");
+                        h1486 := e_data;
+                        h1487 := to_unsigned(0, 16);
+                        h1487 := to_unsigned(1, 16);
+                        h1488 := to_unsigned(0, 4);
+                        h1488 := w_dte_10(5-1 downto 1);
+                        h1489 := to_unsigned(0, 16);
+                        h1489 := shift_left(h1487, to_integer(h1488));
+                        h1490 := to_unsigned(0, 1);
+                        h1491 := to_unsigned(0, 1);
+                        h1491 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1379 := to_unsigned(1, 1);
+                            h1491 := to_unsigned(1, 1);
                         end if;
-                        h1380 := to_unsigned(0, 1);
-                        h1381 := to_unsigned(0, 11);
-                        h1382 := unsigned'("00000000000000000000000000000000");
-                        h1382 := e_data;
-                        h1381 := h1382(11-1 downto 0);
-                        h1383 := to_unsigned(0, 1);
-                        h1383 := to_unsigned(0, 1);
+                        h1492 := to_unsigned(0, 1);
+                        h1493 := to_unsigned(0, 11);
+                        h1494 := unsigned'("00000000000000000000000000000000");
+                        h1494 := e_data;
+                        h1493 := h1494(11-1 downto 0);
+                        h1495 := to_unsigned(0, 1);
+                        h1495 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1383 := to_unsigned(1, 1);
+                            h1495 := to_unsigned(1, 1);
                         end if;
-                        h1384 := to_unsigned(0, 1);
-                        h1384 := to_unsigned(0, 1);
+                        h1496 := to_unsigned(0, 1);
+                        h1496 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1384 := to_unsigned(1, 1);
+                            h1496 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1381, 0) and to_unsigned(1, 11)) = 1) then
-                            h1380 := h1383;
+                        if ((shift_right(h1493, 0) and to_unsigned(1, 11)) = 1) then
+                            h1492 := h1495;
                         else
-                            h1380 := h1384;
+                            h1492 := h1496;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1378 := h1379;
+                            h1490 := h1491;
                         else
-                            h1378 := h1380;
+                            h1490 := h1492;
                         end if;
-                        h1385 := to_unsigned(0, 1);
-                        h1386 := to_unsigned(0, 1);
-                        h1386 := to_unsigned(0, 1);
+                        h1497 := to_unsigned(0, 1);
+                        h1498 := to_unsigned(0, 1);
+                        h1498 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1386 := to_unsigned(1, 1);
+                            h1498 := to_unsigned(1, 1);
                         end if;
-                        h1387 := to_unsigned(0, 1);
-                        h1388 := to_unsigned(0, 11);
-                        h1389 := unsigned'("00000000000000000000000000000000");
-                        h1389 := e_data;
-                        h1388 := h1389(11-1 downto 0);
-                        h1390 := to_unsigned(0, 1);
-                        h1390 := to_unsigned(0, 1);
+                        h1499 := to_unsigned(0, 1);
+                        h1500 := to_unsigned(0, 11);
+                        h1501 := unsigned'("00000000000000000000000000000000");
+                        h1501 := e_data;
+                        h1500 := h1501(11-1 downto 0);
+                        h1502 := to_unsigned(0, 1);
+                        h1502 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1390 := to_unsigned(1, 1);
+                            h1502 := to_unsigned(1, 1);
                         end if;
-                        h1391 := to_unsigned(0, 1);
-                        h1391 := to_unsigned(0, 1);
+                        h1503 := to_unsigned(0, 1);
+                        h1503 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1391 := to_unsigned(1, 1);
+                            h1503 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1388, 0) and to_unsigned(1, 11)) = 1) then
-                            h1387 := h1390;
+                        if ((shift_right(h1500, 0) and to_unsigned(1, 11)) = 1) then
+                            h1499 := h1502;
                         else
-                            h1387 := h1391;
+                            h1499 := h1503;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1385 := h1386;
+                            h1497 := h1498;
                         else
-                            h1385 := h1387;
+                            h1497 := h1499;
                         end if;
-                        h1392 := to_unsigned(0, 3);
-                        h1393 := to_unsigned(0, 3);
-                        h1394 := to_unsigned(0, 11);
-                        h1395 := unsigned'("00000000000000000000000000000000");
-                        h1395 := e_data;
-                        h1394 := h1395(11-1 downto 0);
-                        if ((shift_right(h1394, 0) and to_unsigned(1, 11)) = 1) then
-                            h1393 := w_irt_0(37-1 downto 34);
+                        h1504 := to_unsigned(0, 3);
+                        h1505 := to_unsigned(0, 3);
+                        h1506 := to_unsigned(0, 11);
+                        h1507 := unsigned'("00000000000000000000000000000000");
+                        h1507 := e_data;
+                        h1506 := h1507(11-1 downto 0);
+                        if ((shift_right(h1506, 0) and to_unsigned(1, 11)) = 1) then
+                            h1505 := w_irt_0(37-1 downto 34);
                         else
-                            h1393 := w_irt_0(5-1 downto 2);
+                            h1505 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1392 := w_irt_ga_0(5-1 downto 2);
+                            h1504 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1392 := h1393;
+                            h1504 := h1505;
                         end if;
-                        h1396 := to_unsigned(0, 1);
-                        h1397 := to_unsigned(0, 1);
-                        h1397 := to_unsigned(0, 1);
+                        h1508 := to_unsigned(0, 1);
+                        h1509 := to_unsigned(0, 1);
+                        h1509 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1397 := to_unsigned(1, 1);
+                            h1509 := to_unsigned(1, 1);
                         end if;
-                        h1398 := to_unsigned(0, 1);
-                        h1399 := to_unsigned(0, 11);
-                        h1400 := unsigned'("00000000000000000000000000000000");
-                        h1400 := e_data;
-                        h1399 := h1400(11-1 downto 0);
-                        h1401 := to_unsigned(0, 1);
-                        h1401 := to_unsigned(0, 1);
+                        h1510 := to_unsigned(0, 1);
+                        h1511 := to_unsigned(0, 11);
+                        h1512 := unsigned'("00000000000000000000000000000000");
+                        h1512 := e_data;
+                        h1511 := h1512(11-1 downto 0);
+                        h1513 := to_unsigned(0, 1);
+                        h1513 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1401 := to_unsigned(1, 1);
+                            h1513 := to_unsigned(1, 1);
                         end if;
-                        h1402 := to_unsigned(0, 1);
-                        h1402 := to_unsigned(0, 1);
+                        h1514 := to_unsigned(0, 1);
+                        h1514 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1402 := to_unsigned(1, 1);
+                            h1514 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1399, 0) and to_unsigned(1, 11)) = 1) then
-                            h1398 := h1401;
+                        if ((shift_right(h1511, 0) and to_unsigned(1, 11)) = 1) then
+                            h1510 := h1513;
                         else
-                            h1398 := h1402;
+                            h1510 := h1514;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1396 := h1397;
+                            h1508 := h1509;
                         else
-                            h1396 := h1398;
+                            h1508 := h1510;
                         end if;
-                        h1403 := to_unsigned(0, 1);
-                        h1404 := to_unsigned(0, 1);
-                        h1404 := to_unsigned(0, 1);
+                        h1515 := to_unsigned(0, 1);
+                        h1516 := to_unsigned(0, 1);
+                        h1516 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1404 := to_unsigned(1, 1);
+                            h1516 := to_unsigned(1, 1);
                         end if;
-                        h1405 := to_unsigned(0, 1);
-                        h1406 := to_unsigned(0, 11);
-                        h1407 := unsigned'("00000000000000000000000000000000");
-                        h1407 := e_data;
-                        h1406 := h1407(11-1 downto 0);
-                        h1408 := to_unsigned(0, 1);
-                        h1408 := to_unsigned(0, 1);
+                        h1517 := to_unsigned(0, 1);
+                        h1518 := to_unsigned(0, 11);
+                        h1519 := unsigned'("00000000000000000000000000000000");
+                        h1519 := e_data;
+                        h1518 := h1519(11-1 downto 0);
+                        h1520 := to_unsigned(0, 1);
+                        h1520 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1408 := to_unsigned(1, 1);
+                            h1520 := to_unsigned(1, 1);
                         end if;
-                        h1409 := to_unsigned(0, 1);
-                        h1409 := to_unsigned(0, 1);
+                        h1521 := to_unsigned(0, 1);
+                        h1521 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1409 := to_unsigned(1, 1);
+                            h1521 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1406, 0) and to_unsigned(1, 11)) = 1) then
-                            h1405 := h1408;
+                        if ((shift_right(h1518, 0) and to_unsigned(1, 11)) = 1) then
+                            h1517 := h1520;
                         else
-                            h1405 := h1409;
+                            h1517 := h1521;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1403 := h1404;
+                            h1515 := h1516;
                         else
-                            h1403 := h1405;
+                            h1515 := h1517;
                         end if;
-                        h1410 := to_unsigned(0, 1);
-                        h1411 := to_unsigned(0, 1);
-                        h1411 := to_unsigned(0, 1);
+                        h1522 := to_unsigned(0, 1);
+                        h1523 := to_unsigned(0, 1);
+                        h1523 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1411 := to_unsigned(1, 1);
+                            h1523 := to_unsigned(1, 1);
                         end if;
-                        h1412 := to_unsigned(0, 1);
-                        h1413 := to_unsigned(0, 11);
-                        h1414 := unsigned'("00000000000000000000000000000000");
-                        h1414 := e_data;
-                        h1413 := h1414(11-1 downto 0);
-                        h1415 := to_unsigned(0, 1);
-                        h1415 := to_unsigned(0, 1);
+                        h1524 := to_unsigned(0, 1);
+                        h1525 := to_unsigned(0, 11);
+                        h1526 := unsigned'("00000000000000000000000000000000");
+                        h1526 := e_data;
+                        h1525 := h1526(11-1 downto 0);
+                        h1527 := to_unsigned(0, 1);
+                        h1527 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1415 := to_unsigned(1, 1);
+                            h1527 := to_unsigned(1, 1);
                         end if;
-                        h1416 := to_unsigned(0, 1);
-                        h1416 := to_unsigned(0, 1);
+                        h1528 := to_unsigned(0, 1);
+                        h1528 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1416 := to_unsigned(1, 1);
+                            h1528 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1413, 0) and to_unsigned(1, 11)) = 1) then
-                            h1412 := h1415;
+                        if ((shift_right(h1525, 0) and to_unsigned(1, 11)) = 1) then
+                            h1524 := h1527;
                         else
-                            h1412 := h1416;
+                            h1524 := h1528;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1410 := h1411;
+                            h1522 := h1523;
                         else
-                            h1410 := h1412;
+                            h1522 := h1524;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1367(11-1 downto 8) = 0) or (h1368(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1369 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1372(11-1 downto 8) = 0) or (h1373(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1374(11-1 downto 0)) < h1377)) or ((not (((h1378 /= 0) and (not (h1385 /= 0))) and (h1392 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1396 /= 0)) and (h1403 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1410 /= 0))))) then
-                            h1365 := to_unsigned(0, 20);
-                            h1365 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1366 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1366 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1365));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1366);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1479(11-1 downto 8) = 0) or (h1480(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1481 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or ((wk_t_walked /= 0) and (not (wk_t_ok /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1484(11-1 downto 8) = 0) or (h1485(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1486(11-1 downto 0)) < h1489)) or ((not (((h1490 /= 0) and (not (h1497 /= 0))) and (h1504 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1508 /= 0)) and (h1515 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1522 /= 0))))) then
+                            h1477 := to_unsigned(0, 20);
+                            h1477 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1478 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1478 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1477));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1478);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -18816,11 +19441,12 @@ begin
     end if;
 end process walker_unit_io0_fsm;
 
-nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_x_addr, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
+nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_tbl, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_walker_host_gcr3_walk0_flevel, nested_g0_x_addr, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rerr, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -19035,6 +19661,18 @@ nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(8 downto 0);
+    variable rs4: unsigned(63 downto 0);
+    variable rs5: unsigned(8 downto 0);
+    variable rs6: unsigned(63 downto 0);
+    variable rs7: unsigned(8 downto 0);
+    variable rs8: unsigned(63 downto 0);
+    variable rs9: unsigned(8 downto 0);
+    variable rs10: unsigned(63 downto 0);
+    variable rs11: unsigned(8 downto 0);
+    variable rs12: unsigned(63 downto 0);
+    variable rs13: unsigned(63 downto 0);
+    variable rs14: unsigned(52 downto 0);
 begin
     wn_g_m_valid <= nested_g0_walker_host_gcr3_walk0_m_valid_h;
     wn_g_m_we <= nested_g0_walker_host_gcr3_walk0_m_we_h;
@@ -19045,6 +19683,7 @@ begin
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(nested_g0_x_done) then
         null;
     end if;
@@ -19107,7 +19746,9 @@ begin
     elsif (nested_g0_walker_host_gcr3_walk0_st = MWAIT) then
         if bool(m_rvalid) then
             if (nested_g0_walker_host_gcr3_walk0_lvl = 6) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -19118,6 +19759,7 @@ begin
                 else
                     v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     uw := m_rdata;
                     if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                         uw(5) := '1';
@@ -19159,7 +19801,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 5) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19170,6 +19814,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -19557,7 +20202,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19568,6 +20215,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -19605,7 +20253,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 4) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19616,6 +20266,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -20003,7 +20654,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20014,6 +20667,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -20046,7 +20700,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 3) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20057,6 +20713,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -20444,7 +21101,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20455,6 +21114,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -20482,7 +21142,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 2) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20493,6 +21155,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -20880,7 +21543,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20891,6 +21556,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -20912,7 +21578,9 @@ begin
                     end if;
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 1) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -20923,6 +21591,7 @@ begin
                 else
                     v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
                         null;
                     else
@@ -21314,19 +21983,63 @@ begin
     elsif (nested_g0_walker_host_gcr3_walk0_st = FAULT) then
         rs0 := to_unsigned(0, 1);
         rs0 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 2) then
             rs0 := to_unsigned(1, 1);
         end if;
         rs1 := to_unsigned(0, 1);
         rs1 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 3) then
             rs1 := to_unsigned(1, 1);
         end if;
         rs2 := to_unsigned(0, 1);
         rs2 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 7) then
             rs2 := to_unsigned(1, 1);
         end if;
+        rs3 := to_unsigned(0, 9);
+        rs4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs4 := nested_g0_x_addr;
+        rs5 := to_unsigned(0, 9);
+        rs6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs6 := nested_g0_x_addr;
+        rs7 := to_unsigned(0, 9);
+        rs8 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs8 := nested_g0_x_addr;
+        rs9 := to_unsigned(0, 9);
+        rs10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs10 := nested_g0_x_addr;
+        rs11 := to_unsigned(0, 9);
+        rs12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs12 := nested_g0_x_addr;
+        rs13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs13 := nested_g0_x_addr;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 2) then
+            rs11 := rs12(30-1 downto 21);
+        else
+            rs11 := rs13(21-1 downto 12);
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 3) then
+            rs9 := rs10(39-1 downto 30);
+        else
+            rs9 := rs11;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 4) then
+            rs7 := rs8(48-1 downto 39);
+        else
+            rs7 := rs9;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 5) then
+            rs5 := rs6(57-1 downto 48);
+        else
+            rs5 := rs7;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 6) then
+            rs3 := unsigned'(to_unsigned(0, 2) & rs4(64-1 downto 57));
+        else
+            rs3 := rs5;
+        end if;
+        rs14 := unsigned'("00000000000000000000000000000000000000000000000000000");
+        rs14 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_host_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs3 & to_unsigned(0, 3)));
     elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
         if bool(nested_g0_walker_host_gcr3_walk0_pend_6) then
             wn_g_m_valid <= '1';
@@ -21394,6 +22107,7 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -21608,10 +22322,23 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(8 downto 0);
+    variable rs4: unsigned(63 downto 0);
+    variable rs5: unsigned(8 downto 0);
+    variable rs6: unsigned(63 downto 0);
+    variable rs7: unsigned(8 downto 0);
+    variable rs8: unsigned(63 downto 0);
+    variable rs9: unsigned(8 downto 0);
+    variable rs10: unsigned(63 downto 0);
+    variable rs11: unsigned(8 downto 0);
+    variable rs12: unsigned(63 downto 0);
+    variable rs13: unsigned(63 downto 0);
+    variable rs14: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             nested_g0_walker_host_gcr3_walk0_a_r <= '0';
+            nested_g0_walker_host_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             nested_g0_walker_host_gcr3_walk0_a_w <= '0';
             nested_g0_x_done <= '0';
             nested_g0_walker_host_gcr3_walk0_ea <= to_unsigned(0, 64);
@@ -21630,6 +22357,7 @@ begin
             nested_g0_h_r_PE <= to_unsigned(0, 1);
             nested_g0_h_r_PR <= to_unsigned(0, 1);
             nested_g0_h_r_RZ <= to_unsigned(0, 1);
+            nested_g0_h_r_entry <= to_unsigned(0, 64);
             nested_g0_x_status <= to_unsigned(0, 8);
             nested_g0_walker_host_gcr3_walk0_pend_1 <= '0';
             nested_g0_walker_host_gcr3_walk0_pend_2 <= '0';
@@ -21660,6 +22388,7 @@ begin
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(nested_g0_x_done) then
                 nested_g0_x_done <= '0';
             end if;
@@ -21686,6 +22415,7 @@ begin
                         else
                             nested_g0_walker_host_gcr3_walk0_a_r <= nested_g0_hb_HPT(61);
                             nested_g0_walker_host_gcr3_walk0_a_w <= nested_g0_hb_HPT(62);
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= unsigned'(nested_g0_hb_HPT(52-1 downto 12) & to_unsigned(0, 12));
                             nested_g0_walker_host_gcr3_walk0_pend_6 <= '0';
                             nested_g0_walker_host_gcr3_walk0_pend_5 <= '0';
                             nested_g0_walker_host_gcr3_walk0_pend_4 <= '0';
@@ -21724,20 +22454,24 @@ begin
                 if bool(m_rvalid) then
                     nested_g0_walker_host_gcr3_walk0_le <= m_rdata;
                     if (nested_g0_walker_host_gcr3_walk0_lvl = 6) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                            nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
+                            nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_g0_x_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (nested_g0_x_addr(57-1 downto 48) /= 0))) then
-                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         else
@@ -21745,6 +22479,8 @@ begin
                             nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                             v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                             nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                             uw := m_rdata;
                             if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                 uw(5) := '1';
@@ -21783,20 +22519,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 5) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -21804,8 +22544,10 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -22198,20 +22940,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_g0_x_addr(48-1 downto 39) /= 0))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22219,6 +22965,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -22254,20 +23002,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 4) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22275,8 +23027,10 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -22669,20 +23423,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(39-1 downto 30) /= 0))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22690,6 +23448,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -22721,20 +23481,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 3) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22742,8 +23506,10 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23136,20 +23902,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(30-1 downto 21) /= 0)) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23157,6 +23927,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -23184,20 +23956,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 2) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23205,8 +23981,10 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23599,20 +24377,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif False then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23620,6 +24402,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -23642,20 +24426,24 @@ begin
                             end if;
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 1) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                            nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
+                            nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         else
@@ -23663,8 +24451,10 @@ begin
                             nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                             v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                             nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                             if ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r)))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -24064,22 +24854,67 @@ begin
                 nested_g0_x_aux <= to_unsigned(0, 3);
                 rs0 := to_unsigned(0, 1);
                 rs0 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 2) then
                     rs0 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_PR <= rs0;
                 rs1 := to_unsigned(0, 1);
                 rs1 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 3) then
                     rs1 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_RZ <= rs1;
                 rs2 := to_unsigned(0, 1);
                 rs2 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 7) then
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_PE <= rs2;
+                rs3 := to_unsigned(0, 9);
+                rs4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs4 := nested_g0_x_addr;
+                rs5 := to_unsigned(0, 9);
+                rs6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs6 := nested_g0_x_addr;
+                rs7 := to_unsigned(0, 9);
+                rs8 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs8 := nested_g0_x_addr;
+                rs9 := to_unsigned(0, 9);
+                rs10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs10 := nested_g0_x_addr;
+                rs11 := to_unsigned(0, 9);
+                rs12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs12 := nested_g0_x_addr;
+                rs13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs13 := nested_g0_x_addr;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 2) then
+                    rs11 := rs12(30-1 downto 21);
+                else
+                    rs11 := rs13(21-1 downto 12);
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 3) then
+                    rs9 := rs10(39-1 downto 30);
+                else
+                    rs9 := rs11;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 4) then
+                    rs7 := rs8(48-1 downto 39);
+                else
+                    rs7 := rs9;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 5) then
+                    rs5 := rs6(57-1 downto 48);
+                else
+                    rs5 := rs7;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 6) then
+                    rs3 := unsigned'(to_unsigned(0, 2) & rs4(64-1 downto 57));
+                else
+                    rs3 := rs5;
+                end if;
+                rs14 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                rs14 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_host_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs3 & to_unsigned(0, 3)));
+                nested_g0_h_r_entry <= unsigned'(to_unsigned(0, 11) & rs14);
                 nested_g0_x_done <= '1';
                 nested_g0_walker_host_gcr3_walk0_st <= IDLE;
             elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
@@ -24131,8 +24966,15 @@ end process nested_g0_walker_host_gcr3_walk0_fsm;
 
 nested_g0_x_rnow <= stdl((nested_g0_walker_host_gcr3_walk0_st = PREAD) and bool(m_rvalid));
 
-nested_g0_walker_guest_gcr3_walk0_logic: process (wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
+nested_g0_walker_guest_gcr3_walk0_logic: process (nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_guest_gcr3_walk0_flevel, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
     variable pending: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
+    variable rs0: unsigned(8 downto 0);
+    variable rs1: unsigned(31 downto 0);
+    variable rs2: unsigned(8 downto 0);
+    variable rs3: unsigned(31 downto 0);
+    variable rs4: unsigned(31 downto 0);
+    variable rs5: unsigned(52 downto 0);
 begin
     nested_g0_x_valid <= '0';
     nested_g0_x_pwrite <= nested_g0_walker_guest_gcr3_walk0_x_pwrite_h;
@@ -24142,6 +24984,7 @@ begin
     nested_g0_x_on_table <= nested_g0_walker_guest_gcr3_walk0_x_on_table_h;
     nested_g0_hk_write <= nested_g0_walker_guest_gcr3_walk0_hk_write_h;
     pending := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(wn_g_done) then
         null;
     end if;
@@ -24171,9 +25014,12 @@ begin
         when XWAIT =>
             if bool(nested_g0_x_rnow) then
                 if (nested_g0_walker_guest_gcr3_walk0_lvl = 3) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -24181,9 +25027,12 @@ begin
                         nested_g0_hk_write <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 2) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -24191,9 +25040,12 @@ begin
                         nested_g0_hk_write <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 1) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if True then
                             nested_g0_x_valid <= '1';
                             nested_g0_x_pwrite <= '0';
@@ -24227,7 +25079,26 @@ begin
                 null;
             end if;
         when FAULT =>
-            null;
+            rs0 := to_unsigned(0, 9);
+            rs1 := unsigned'("00000000000000000000000000000000");
+            rs1 := wn_g_i_addr;
+            rs2 := to_unsigned(0, 9);
+            rs3 := unsigned'("00000000000000000000000000000000");
+            rs3 := wn_g_i_addr;
+            rs4 := unsigned'("00000000000000000000000000000000");
+            rs4 := wn_g_i_addr;
+            if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
+                rs2 := rs3(30-1 downto 21);
+            else
+                rs2 := rs4(21-1 downto 12);
+            end if;
+            if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
+                rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
+            else
+                rs0 := rs2;
+            end if;
+            rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
+            rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
         when ADREQ =>
             if bool(nested_g0_walker_guest_gcr3_walk0_pend_3) then
                 nested_g0_x_valid <= '1';
@@ -24262,9 +25133,17 @@ end process nested_g0_walker_guest_gcr3_walk0_logic;
 
 nested_g0_walker_guest_gcr3_walk0_fsm: process (clk) is
     variable pending: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
+    variable rs0: unsigned(8 downto 0);
+    variable rs1: unsigned(31 downto 0);
+    variable rs2: unsigned(8 downto 0);
+    variable rs3: unsigned(31 downto 0);
+    variable rs4: unsigned(31 downto 0);
+    variable rs5: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            nested_g0_walker_guest_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             wn_g_done <= '0';
             nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
@@ -24277,10 +25156,12 @@ begin
             wn_g_o_n_PE <= to_unsigned(0, 1);
             wn_g_o_n_PR <= to_unsigned(0, 1);
             wn_g_o_n_RZ <= to_unsigned(0, 1);
+            wn_g_o_n_entry <= to_unsigned(0, 64);
             wn_g_o_pa <= to_unsigned(0, 64);
             wn_g_o_r_PE <= to_unsigned(0, 1);
             wn_g_o_r_PR <= to_unsigned(0, 1);
             wn_g_o_r_RZ <= to_unsigned(0, 1);
+            wn_g_o_r_entry <= to_unsigned(0, 64);
             wn_g_o_status <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
             nested_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
@@ -24299,12 +25180,14 @@ begin
             nested_g0_walker_guest_gcr3_walk0_x_on_table_h <= nested_g0_x_on_table;
             nested_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_g0_hk_write;
             pending := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(wn_g_done) then
                 wn_g_done <= '0';
             end if;
             case nested_g0_walker_guest_gcr3_walk0_st is
                 when IDLE =>
                     if bool(wn_g_start) then
+                        nested_g0_walker_guest_gcr3_walk0_a_tbl <= unsigned'(wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_walker_guest_gcr3_walk0_pend_3 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
@@ -24323,29 +25206,47 @@ begin
                     if bool(nested_g0_x_rnow) then
                         nested_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                         if (nested_g0_walker_guest_gcr3_walk0_lvl = 3) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(2, 3);
                             end if;
                         elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 2) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(1, 3);
                             end if;
                         elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if True then
                                     wn_g_o_level <= to_unsigned(0, 3);
                                     wn_g_o_gpa <= unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & wn_g_i_addr(12-1 downto 0));
@@ -24385,6 +25286,7 @@ begin
                     wn_g_o_n_PR <= nested_g0_h_r_PR;
                     wn_g_o_n_RZ <= nested_g0_h_r_RZ;
                     wn_g_o_n_PE <= nested_g0_h_r_PE;
+                    wn_g_o_n_entry <= nested_g0_h_r_entry;
                     wn_g_done <= '1';
                     nested_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when FAULT =>
@@ -24394,6 +25296,27 @@ begin
                     wn_g_o_r_PR <= to_unsigned(0, 1);
                     wn_g_o_r_RZ <= to_unsigned(0, 1);
                     wn_g_o_r_PE <= to_unsigned(0, 1);
+                    rs0 := to_unsigned(0, 9);
+                    rs1 := unsigned'("00000000000000000000000000000000");
+                    rs1 := wn_g_i_addr;
+                    rs2 := to_unsigned(0, 9);
+                    rs3 := unsigned'("00000000000000000000000000000000");
+                    rs3 := wn_g_i_addr;
+                    rs4 := unsigned'("00000000000000000000000000000000");
+                    rs4 := wn_g_i_addr;
+                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
+                        rs2 := rs3(30-1 downto 21);
+                    else
+                        rs2 := rs4(21-1 downto 12);
+                    end if;
+                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
+                        rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
+                    else
+                        rs0 := rs2;
+                    end if;
+                    rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                    rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
+                    wn_g_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs5);
                     wn_g_done <= '1';
                     nested_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when ADREQ =>
@@ -24430,11 +25353,12 @@ nested_g0_x_table <= stdl(bool(nested_g0_x_on_table) and (not bool(nested_g0_x_p
 nested_g0_x_off <= stdl(wn_g_r_HPT(12-1 downto 9) = 0);
 nested_g0_hb_HPT <= wn_g_r_HPT;
 
-nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_x_addr, nested_t0_hk_write, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_tbl, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_walker_host_guest_io0_flevel, nested_t0_x_addr, nested_t0_hk_write, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -24649,6 +25573,18 @@ nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(8 downto 0);
+    variable rs4: unsigned(63 downto 0);
+    variable rs5: unsigned(8 downto 0);
+    variable rs6: unsigned(63 downto 0);
+    variable rs7: unsigned(8 downto 0);
+    variable rs8: unsigned(63 downto 0);
+    variable rs9: unsigned(8 downto 0);
+    variable rs10: unsigned(63 downto 0);
+    variable rs11: unsigned(8 downto 0);
+    variable rs12: unsigned(63 downto 0);
+    variable rs13: unsigned(63 downto 0);
+    variable rs14: unsigned(52 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host_guest_io0_m_valid_h;
     wn_t_m_we <= nested_t0_walker_host_guest_io0_m_we_h;
@@ -24659,6 +25595,7 @@ begin
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(nested_t0_x_done) then
         null;
     end if;
@@ -24727,7 +25664,9 @@ begin
     elsif (nested_t0_walker_host_guest_io0_st = MWAIT) then
         if bool(m_rvalid) then
             if (nested_t0_walker_host_guest_io0_lvl = 6) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -24738,6 +25677,7 @@ begin
                 else
                     v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     uw := m_rdata;
                     if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                         uw(5) := '1';
@@ -24779,7 +25719,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 5) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -24790,6 +25732,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -25183,7 +26126,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -25194,6 +26139,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -25231,7 +26177,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 4) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -25242,6 +26190,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -25635,7 +26584,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -25646,6 +26597,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -25678,7 +26630,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 3) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -25689,6 +26643,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -26082,7 +27037,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26093,6 +27050,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -26120,7 +27078,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 2) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26131,6 +27091,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
                             null;
                         else
@@ -26524,7 +27485,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26535,6 +27498,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -26556,7 +27520,9 @@ begin
                     end if;
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 1) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -26567,6 +27533,7 @@ begin
                 else
                     v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
                         null;
                     else
@@ -26964,19 +27931,63 @@ begin
     elsif (nested_t0_walker_host_guest_io0_st = FAULT) then
         rs0 := to_unsigned(0, 1);
         rs0 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 2) then
             rs0 := to_unsigned(1, 1);
         end if;
         rs1 := to_unsigned(0, 1);
         rs1 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 3) then
             rs1 := to_unsigned(1, 1);
         end if;
         rs2 := to_unsigned(0, 1);
         rs2 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 7) then
             rs2 := to_unsigned(1, 1);
         end if;
+        rs3 := to_unsigned(0, 9);
+        rs4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs4 := nested_t0_x_addr;
+        rs5 := to_unsigned(0, 9);
+        rs6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs6 := nested_t0_x_addr;
+        rs7 := to_unsigned(0, 9);
+        rs8 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs8 := nested_t0_x_addr;
+        rs9 := to_unsigned(0, 9);
+        rs10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs10 := nested_t0_x_addr;
+        rs11 := to_unsigned(0, 9);
+        rs12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs12 := nested_t0_x_addr;
+        rs13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs13 := nested_t0_x_addr;
+        if (nested_t0_walker_host_guest_io0_flevel = 2) then
+            rs11 := rs12(30-1 downto 21);
+        else
+            rs11 := rs13(21-1 downto 12);
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 3) then
+            rs9 := rs10(39-1 downto 30);
+        else
+            rs9 := rs11;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 4) then
+            rs7 := rs8(48-1 downto 39);
+        else
+            rs7 := rs9;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 5) then
+            rs5 := rs6(57-1 downto 48);
+        else
+            rs5 := rs7;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 6) then
+            rs3 := unsigned'(to_unsigned(0, 2) & rs4(64-1 downto 57));
+        else
+            rs3 := rs5;
+        end if;
+        rs14 := unsigned'("00000000000000000000000000000000000000000000000000000");
+        rs14 := (unsigned'(to_unsigned(0, 1) & nested_t0_walker_host_guest_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs3 & to_unsigned(0, 3)));
     elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
         if bool(nested_t0_walker_host_guest_io0_pend_6) then
             wn_t_m_valid <= '1';
@@ -27050,6 +28061,7 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -27264,10 +28276,23 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable rs0: unsigned(0 downto 0);
     variable rs1: unsigned(0 downto 0);
     variable rs2: unsigned(0 downto 0);
+    variable rs3: unsigned(8 downto 0);
+    variable rs4: unsigned(63 downto 0);
+    variable rs5: unsigned(8 downto 0);
+    variable rs6: unsigned(63 downto 0);
+    variable rs7: unsigned(8 downto 0);
+    variable rs8: unsigned(63 downto 0);
+    variable rs9: unsigned(8 downto 0);
+    variable rs10: unsigned(63 downto 0);
+    variable rs11: unsigned(8 downto 0);
+    variable rs12: unsigned(63 downto 0);
+    variable rs13: unsigned(63 downto 0);
+    variable rs14: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             nested_t0_walker_host_guest_io0_a_r <= '0';
+            nested_t0_walker_host_guest_io0_a_tbl <= to_unsigned(0, 52);
             nested_t0_walker_host_guest_io0_a_w <= '0';
             nested_t0_x_done <= '0';
             nested_t0_walker_host_guest_io0_ea <= to_unsigned(0, 64);
@@ -27286,6 +28311,7 @@ begin
             nested_t0_h_r_PE <= to_unsigned(0, 1);
             nested_t0_h_r_PR <= to_unsigned(0, 1);
             nested_t0_h_r_RZ <= to_unsigned(0, 1);
+            nested_t0_h_r_entry <= to_unsigned(0, 64);
             nested_t0_x_status <= to_unsigned(0, 8);
             nested_t0_walker_host_guest_io0_pend_1 <= '0';
             nested_t0_walker_host_guest_io0_pend_2 <= '0';
@@ -27316,6 +28342,7 @@ begin
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(nested_t0_x_done) then
                 nested_t0_x_done <= '0';
             end if;
@@ -27344,6 +28371,7 @@ begin
                         else
                             nested_t0_walker_host_guest_io0_a_r <= nested_t0_hb_HPT(61);
                             nested_t0_walker_host_guest_io0_a_w <= nested_t0_hb_HPT(62);
+                            nested_t0_walker_host_guest_io0_a_tbl <= unsigned'(nested_t0_hb_HPT(52-1 downto 12) & to_unsigned(0, 12));
                             nested_t0_walker_host_guest_io0_pend_6 <= '0';
                             nested_t0_walker_host_guest_io0_pend_5 <= '0';
                             nested_t0_walker_host_guest_io0_pend_4 <= '0';
@@ -27382,20 +28410,24 @@ begin
                 if bool(m_rvalid) then
                     nested_t0_walker_host_guest_io0_le <= m_rdata;
                     if (nested_t0_walker_host_guest_io0_lvl = 6) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                            nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
+                            nested_t0_walker_host_guest_io0_st <= FAULT;
                         elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_t0_x_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (nested_t0_x_addr(57-1 downto 48) /= 0))) then
-                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         else
@@ -27403,6 +28435,8 @@ begin
                             nested_t0_walker_host_guest_io0_a_r <= v_r;
                             v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                             nested_t0_walker_host_guest_io0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                             uw := m_rdata;
                             if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                 uw(5) := '1';
@@ -27441,20 +28475,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 5) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -27462,8 +28500,10 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -27858,20 +28898,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_t0_x_addr(48-1 downto 39) /= 0))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -27879,6 +28923,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -27914,20 +28960,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 4) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -27935,8 +28985,10 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -28331,20 +29383,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(39-1 downto 30) /= 0))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -28352,6 +29408,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -28383,20 +29441,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 3) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -28404,8 +29466,10 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -28800,20 +29864,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(30-1 downto 21) /= 0)) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -28821,6 +29889,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -28848,20 +29918,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 2) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -28869,8 +29943,10 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -29265,20 +30341,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif False then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29286,6 +30366,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -29308,20 +30390,24 @@ begin
                             end if;
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 1) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                            nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
+                            nested_t0_walker_host_guest_io0_st <= FAULT;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         else
@@ -29329,8 +30415,10 @@ begin
                             nested_t0_walker_host_guest_io0_a_r <= v_r;
                             v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                             nested_t0_walker_host_guest_io0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                             if ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r)))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29732,22 +30820,67 @@ begin
                 nested_t0_x_aux <= to_unsigned(0, 3);
                 rs0 := to_unsigned(0, 1);
                 rs0 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 2) then
                     rs0 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_PR <= rs0;
                 rs1 := to_unsigned(0, 1);
                 rs1 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 3) then
                     rs1 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_RZ <= rs1;
                 rs2 := to_unsigned(0, 1);
                 rs2 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 7) then
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_PE <= rs2;
+                rs3 := to_unsigned(0, 9);
+                rs4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs4 := nested_t0_x_addr;
+                rs5 := to_unsigned(0, 9);
+                rs6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs6 := nested_t0_x_addr;
+                rs7 := to_unsigned(0, 9);
+                rs8 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs8 := nested_t0_x_addr;
+                rs9 := to_unsigned(0, 9);
+                rs10 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs10 := nested_t0_x_addr;
+                rs11 := to_unsigned(0, 9);
+                rs12 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs12 := nested_t0_x_addr;
+                rs13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs13 := nested_t0_x_addr;
+                if (nested_t0_walker_host_guest_io0_flevel = 2) then
+                    rs11 := rs12(30-1 downto 21);
+                else
+                    rs11 := rs13(21-1 downto 12);
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 3) then
+                    rs9 := rs10(39-1 downto 30);
+                else
+                    rs9 := rs11;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 4) then
+                    rs7 := rs8(48-1 downto 39);
+                else
+                    rs7 := rs9;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 5) then
+                    rs5 := rs6(57-1 downto 48);
+                else
+                    rs5 := rs7;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 6) then
+                    rs3 := unsigned'(to_unsigned(0, 2) & rs4(64-1 downto 57));
+                else
+                    rs3 := rs5;
+                end if;
+                rs14 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                rs14 := (unsigned'(to_unsigned(0, 1) & nested_t0_walker_host_guest_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs3 & to_unsigned(0, 3)));
+                nested_t0_h_r_entry <= unsigned'(to_unsigned(0, 11) & rs14);
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host_guest_io0_st <= IDLE;
             elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
@@ -30510,6 +31643,7 @@ begin
             wn_t_o_n_PE <= to_unsigned(0, 1);
             wn_t_o_n_PR <= to_unsigned(0, 1);
             wn_t_o_n_RZ <= to_unsigned(0, 1);
+            wn_t_o_n_entry <= to_unsigned(0, 64);
             wn_t_o_pa <= to_unsigned(0, 64);
             wn_t_o_r1_error_code <= to_unsigned(0, 32);
             wn_t_o_r1_vector <= to_unsigned(0, 8);
@@ -30995,6 +32129,7 @@ begin
                     wn_t_o_n_PR <= nested_t0_h_r_PR;
                     wn_t_o_n_RZ <= nested_t0_h_r_RZ;
                     wn_t_o_n_PE <= nested_t0_h_r_PE;
+                    wn_t_o_n_entry <= nested_t0_h_r_entry;
                     wn_t_done <= '1';
                     nested_t0_walker_guest_guest_io0_st <= IDLE;
                 when FAULT =>
@@ -31359,4 +32494,4 @@ nested_t0_x_off <= stdl(wn_t_r_HPT(12-1 downto 9) = 0);
 nested_t0_hb_HPT <= wn_t_r_HPT;
 
 end architecture MyHDL;
--- virtspec conversion ab4433646eb406b9b7dca8cd of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 60c5ee0e5f47599c9b9586183d24accbb8d432be70098eeb012171486d702440
+-- virtspec conversion bb9b6e753ee529ce8459cb78 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 cce4ec4836db6867fb7b123336cd1a7e90f5c0d58a14eb6f19c2f59aa34cd082

@@ -15734,4 +15734,4 @@ begin
 end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;
--- virtspec conversion 1e9da8259266fb1790593168 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b
+-- virtspec conversion 878881565b570e2fe4da3528 of pck_myhdl_011.vhd vf_dma_vf_dma_intel.v vf_dma_vf_dma_intel.vhd: sha256 dd7c327d439a1aad686dc8254ccb2012b8e4f6b46189fdbd0181e27dc08f1f1b

@@ -2,9 +2,8 @@
 (tests/data/toy_nested_error.vspec, docs/language.md section 10): the guest's fault on
 `error` at the guest level whose entry read failed, the host's on a host table read
 (while translating a guest table or the final address) with the composition's record,
-by hand from the toy manual; the stimulus draws such errors (and only for a spec that
-handles them); both models co-simulated."""
-import random
+by hand from the toy manual; both models co-simulated (the stimulus's draws of such
+errors: tests/verify/stimulus/test_unit.py)."""
 import shutil
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import pytest
 from codegen.frontend.pipeline import compile_spec
 from codegen.generate import emit, hdl
 from codegen.verify import cosim, harness
-from codegen.verify.stimulus.translation import Draw
-from codegen.verify.stimulus.unit import UnitScenarioFactory
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 V, W, A = 1, 2, 0x20
@@ -105,29 +102,6 @@ def test_a_host_entry_whose_read_fails_is_a_host_fault_with_the_compositions_rec
 def test_an_error_at_a_word_no_walk_reads_changes_nothing(toy):
     _, _, (ref, _) = toy
     assert decide(ref, {0x9000})[:2] == decide(ref)[:2]
-
-
-def test_the_stimulus_draws_errors_on_both_stages_of_the_composition(toy):
-    """Every scenario offered an error (percent = 100): the words drawn are handled by the
-    guest's fault at each level and by the host's, on a guest table and on the final address."""
-    spec, _, (ref, _) = toy
-    factory, draw = UnitScenarioFactory(spec), Draw(random.Random(3))
-    assert factory.error_faults == {"tr": {"read_error", "host_hw_error"}}
-    seen = set()
-    for _ in range(80):
-        sc = factory.with_error(factory.make(draw), ref, draw, percent=100)
-        if sc.errors:
-            detail: dict = {}
-            ref.decide(dict(sc.memory), dict(sc.request), [], detail, errors=sc.errors)
-            d = detail["tr"]
-            seen.add(("guest", d["level"]) if d["fault"] else ("host", d["level"] is None))
-    assert seen == {("guest", 2), ("guest", 1), ("host", False), ("host", True)}
-
-
-def test_no_error_is_drawn_for_a_composition_whose_stages_handle_none():
-    """tests/data/toy_nested_unit.vspec walks a composition with no fault on `error`."""
-    factory = UnitScenarioFactory(compile_spec(DATA / "toy_nested_unit.vspec"))
-    assert not factory.handles_errors() and factory.error_faults == {}
 
 
 def test_nested_error_unit_cosimulates_with_full_coverage(toy):

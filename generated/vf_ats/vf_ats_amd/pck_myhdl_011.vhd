@@ -166,4 +166,4 @@ package body pck_myhdl_011 is
 
 end pck_myhdl_011;
 
--- virtspec conversion 9a4e49012a362368320b0c75 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a
+-- virtspec conversion 9d1f9d26af6ea9c4018efc79 of pck_myhdl_011.vhd vf_ats_vf_ats_amd.v vf_ats_vf_ats_amd.vhd: sha256 3b551338910bbf4e6e2d26bd0f15e5414aa829057b737f769dd429f40cf4fc9a

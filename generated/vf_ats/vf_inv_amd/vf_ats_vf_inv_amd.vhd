@@ -354,4 +354,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion dc0585e6e46355b14eab69e9 of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18
+-- virtspec conversion d9f339fb31e66443900a11ff of pck_myhdl_011.vhd vf_ats_vf_inv_amd.v vf_ats_vf_inv_amd.vhd: sha256 55d758365852295913778949ca059cb1db0736893b6230d0a209208494aa4f18
