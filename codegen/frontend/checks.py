@@ -58,24 +58,33 @@ def reads_error(reg: ir.Regime) -> bool:
 
 
 def _error_faults(spec: ir.Spec, bag: DiagnosticBag) -> None:
-    """E0335: a read that answers with an error is modelled in a unit's own walks only: a
-    regime whose fault reads `error` is neither a stage of a nested composition (the host
-    walk of a guest entry carries no error to the guest) nor a translation model of its own."""
+    """E0335: a read that answers with an error is modelled where a unit walks: a unit's
+    walk of the regime, or a stage of a composition a unit walks (the unit's model takes
+    the error, m_rerr). A regime whose fault reads `error` is refused as a translation
+    model of its own, and as a stage of a composition that is one (no unit walks it)."""
     models = set(spec.models)
+
+    def error_fault(reg: ir.Regime) -> ir.Rule:
+        return next(r for r in reg.faults if any(x.kind == "builtin" and x.name == "error" for x in r.when.refs()))
+
     for reg in spec.regimes:
-        if reg.span.path != spec.span.path or not reads_error(reg):
+        if reg.span.path == spec.span.path and reads_error(reg) and reg.name in models:
+            fault = error_fault(reg)
+            bag.error("E0335", f"expected regime '{reg.name}', whose fault '{fault.name}' reads `error`, to be walked "
+                      "by a unit, not a translation model of its own: a read that answers with an error is "
+                      "supported in the walks of a unit", fault.span,
+                      (f"regime '{reg.name}' is declared here", reg.span))
+    for nest in spec.nested:
+        if nest.span.path != spec.span.path or nest.name not in models:
             continue
-        fault = next(r for r in reg.faults if any(x.kind == "builtin" and x.name == "error" for x in r.when.refs()))
-        users = [n for n in spec.nested if reg.name in (n.guest, n.host)]
-        if users:
-            why = f"a stage of nested composition '{users[0].name}'"
-        elif reg.name in models:
-            why = "a translation model of its own (no unit walks it)"
-        else:
-            continue
-        bag.error("E0335", f"expected regime '{reg.name}', whose fault '{fault.name}' reads `error`, to be walked by a "
-                  f"unit's `walk` only, not {why}: a read that answers with an error is supported in the walks of "
-                  "a unit", fault.span, (f"regime '{reg.name}' is declared here", reg.span))
+        for role, name in (("guest", nest.guest), ("host", nest.host)):
+            reg = spec.regime(name)
+            if reads_error(reg):
+                fault = error_fault(reg)
+                bag.error("E0335", f"expected nested composition '{nest.name}', whose {role} regime '{name}' has "
+                          f"fault '{fault.name}' on `error`, to be walked by a unit, not a translation model of "
+                          "its own: a read that answers with an error is supported in the walks of a unit",
+                          nest.span, (f"fault '{fault.name}' reads `error` here", fault.span))
 
 
 def _enum_fields(spec: ir.Spec, bag: DiagnosticBag) -> None:

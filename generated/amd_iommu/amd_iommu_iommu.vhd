@@ -163,10 +163,12 @@ signal w_vapic_irr_0: unsigned(63 downto 0);
 signal wk_g_PE: unsigned(0 downto 0);
 signal wk_g_PR: unsigned(0 downto 0);
 signal wk_g_RZ: unsigned(0 downto 0);
+signal wk_g_entry: unsigned(63 downto 0);
 signal wk_g_fault: unsigned(7 downto 0);
 signal wk_g_guest_pa: unsigned(63 downto 0);
 signal wk_g_host_bad_level: unsigned(0 downto 0);
 signal wk_g_host_fault: unsigned(7 downto 0);
+signal wk_g_host_hw_error: unsigned(0 downto 0);
 signal wk_g_host_level: unsigned(2 downto 0);
 signal wk_g_host_not_present: unsigned(0 downto 0);
 signal wk_g_host_page_size: unsigned(0 downto 0);
@@ -174,6 +176,7 @@ signal wk_g_host_permission: unsigned(0 downto 0);
 signal wk_g_host_reserved: unsigned(0 downto 0);
 signal wk_g_host_skipped_bits: unsigned(0 downto 0);
 signal wk_g_host_translation: unsigned(0 downto 0);
+signal wk_g_hw_error: unsigned(0 downto 0);
 signal wk_g_level: unsigned(2 downto 0);
 signal wk_g_not_valid: unsigned(0 downto 0);
 signal wk_g_ok: unsigned(0 downto 0);
@@ -193,10 +196,12 @@ signal wn_g_o_level: unsigned(2 downto 0);
 signal wn_g_o_n_PE: unsigned(0 downto 0);
 signal wn_g_o_n_PR: unsigned(0 downto 0);
 signal wn_g_o_n_RZ: unsigned(0 downto 0);
+signal wn_g_o_n_entry: unsigned(63 downto 0);
 signal wn_g_o_pa: unsigned(63 downto 0);
 signal wn_g_o_r_PE: unsigned(0 downto 0);
 signal wn_g_o_r_PR: unsigned(0 downto 0);
 signal wn_g_o_r_RZ: unsigned(0 downto 0);
+signal wn_g_o_r_entry: unsigned(63 downto 0);
 signal wn_g_o_status: unsigned(7 downto 0);
 signal wn_g_r_GCR3_TRP: unsigned(63 downto 0);
 signal wn_g_r_HPT: unsigned(63 downto 0);
@@ -211,6 +216,7 @@ signal wk_t_RZ: unsigned(0 downto 0);
 signal wk_t_U: unsigned(0 downto 0);
 signal wk_t_W: unsigned(0 downto 0);
 signal wk_t_cr2: unsigned(63 downto 0);
+signal wk_t_entry: unsigned(63 downto 0);
 signal wk_t_error_code: unsigned(31 downto 0);
 signal wk_t_execute_disable: unsigned(0 downto 0);
 signal wk_t_fault: unsigned(7 downto 0);
@@ -220,6 +226,7 @@ signal wk_t_g_xd: unsigned(0 downto 0);
 signal wk_t_guest_pa: unsigned(63 downto 0);
 signal wk_t_host_bad_level: unsigned(0 downto 0);
 signal wk_t_host_fault: unsigned(7 downto 0);
+signal wk_t_host_hw_error: unsigned(0 downto 0);
 signal wk_t_host_level: unsigned(2 downto 0);
 signal wk_t_host_not_present: unsigned(0 downto 0);
 signal wk_t_host_page_size: unsigned(0 downto 0);
@@ -261,6 +268,7 @@ signal wn_t_o_n_R: unsigned(0 downto 0);
 signal wn_t_o_n_RZ: unsigned(0 downto 0);
 signal wn_t_o_n_U: unsigned(0 downto 0);
 signal wn_t_o_n_W: unsigned(0 downto 0);
+signal wn_t_o_n_entry: unsigned(63 downto 0);
 signal wn_t_o_n_g_rw: unsigned(0 downto 0);
 signal wn_t_o_n_g_us: unsigned(0 downto 0);
 signal wn_t_o_n_g_xd: unsigned(0 downto 0);
@@ -398,6 +406,7 @@ signal nested_g0_h_r_W: unsigned(0 downto 0);
 signal nested_g0_h_r_U: unsigned(0 downto 0);
 signal nested_g0_h_r_shift: unsigned(5 downto 0);
 signal nested_g0_h_r_frame: unsigned(63 downto 0);
+signal nested_g0_h_r_entry: unsigned(63 downto 0);
 signal nested_g0_hk_write: std_logic;
 signal nested_g0_hk_translate: std_logic;
 signal nested_g0_hb_HPT: unsigned(63 downto 0);
@@ -407,6 +416,7 @@ signal nested_g0_x_on_table: std_logic;
 signal nested_g0_x_pwrite: std_logic;
 signal nested_g0_x_table: std_logic;
 signal nested_g0_walker_host_gcr3_walk0_a_r: std_logic;
+signal nested_g0_walker_host_gcr3_walk0_a_tbl: unsigned(51 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_a_w: std_logic;
 signal nested_g0_walker_host_gcr3_walk0_ea: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_fault_k: unsigned(7 downto 0);
@@ -437,6 +447,7 @@ signal nested_g0_walker_host_gcr3_walk0_se_4: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_5: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_se_6: unsigned(63 downto 0);
 signal nested_g0_walker_host_gcr3_walk0_st: t_enum_S_3;
+signal nested_g0_walker_guest_gcr3_walk0_a_tbl: unsigned(51 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_fault_k: unsigned(7 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_flevel: unsigned(2 downto 0);
 signal nested_g0_walker_guest_gcr3_walk0_hk_translate_h: std_logic;
@@ -476,6 +487,7 @@ signal nested_t0_h_r_W: unsigned(0 downto 0);
 signal nested_t0_h_r_U: unsigned(0 downto 0);
 signal nested_t0_h_r_shift: unsigned(5 downto 0);
 signal nested_t0_h_r_frame: unsigned(63 downto 0);
+signal nested_t0_h_r_entry: unsigned(63 downto 0);
 signal nested_t0_hk_write: std_logic;
 signal nested_t0_hk_translate: std_logic;
 signal nested_t0_hb_HPT: unsigned(63 downto 0);
@@ -486,6 +498,7 @@ signal nested_t0_x_pwrite: std_logic;
 signal nested_t0_x_table: std_logic;
 signal nested_t0_x_update: std_logic;
 signal nested_t0_walker_host_guest_io0_a_r: std_logic;
+signal nested_t0_walker_host_guest_io0_a_tbl: unsigned(51 downto 0);
 signal nested_t0_walker_host_guest_io0_a_w: std_logic;
 signal nested_t0_walker_host_guest_io0_ea: unsigned(63 downto 0);
 signal nested_t0_walker_host_guest_io0_fault_k: unsigned(7 downto 0);
@@ -783,100 +796,100 @@ fsm: process (clk) is
     variable h416: unsigned(0 downto 0);
     variable h417: unsigned(0 downto 0);
     variable h418: unsigned(0 downto 0);
-    variable h898: unsigned(0 downto 0);
-    variable h899: unsigned(0 downto 0);
-    variable h900: unsigned(0 downto 0);
-    variable h909: unsigned(0 downto 0);
-    variable h910: unsigned(31 downto 0);
-    variable h911: unsigned(31 downto 0);
-    variable h912: unsigned(0 downto 0);
-    variable h913: unsigned(0 downto 0);
-    variable h914: unsigned(31 downto 0);
-    variable h915: unsigned(31 downto 0);
-    variable h916: unsigned(31 downto 0);
-    variable h917: unsigned(31 downto 0);
-    variable h1059: unsigned(31 downto 0);
-    variable h1060: unsigned(31 downto 0);
-    variable h1061: unsigned(31 downto 0);
-    variable h1062: unsigned(15 downto 0);
-    variable h1063: unsigned(3 downto 0);
-    variable h1064: unsigned(15 downto 0);
-    variable h1065: unsigned(0 downto 0);
-    variable h1066: unsigned(0 downto 0);
-    variable h1067: unsigned(0 downto 0);
-    variable h1068: unsigned(10 downto 0);
-    variable h1069: unsigned(31 downto 0);
-    variable h1070: unsigned(0 downto 0);
-    variable h1071: unsigned(0 downto 0);
-    variable h1072: unsigned(0 downto 0);
-    variable h1073: unsigned(0 downto 0);
-    variable h1074: unsigned(0 downto 0);
-    variable h1075: unsigned(10 downto 0);
-    variable h1076: unsigned(31 downto 0);
-    variable h1077: unsigned(0 downto 0);
-    variable h1078: unsigned(0 downto 0);
-    variable h1079: unsigned(2 downto 0);
-    variable h1080: unsigned(2 downto 0);
-    variable h1081: unsigned(10 downto 0);
-    variable h1082: unsigned(31 downto 0);
-    variable h1103: unsigned(31 downto 0);
-    variable h1104: unsigned(31 downto 0);
-    variable h1105: unsigned(31 downto 0);
-    variable h1106: unsigned(15 downto 0);
-    variable h1107: unsigned(3 downto 0);
-    variable h1108: unsigned(15 downto 0);
-    variable h1109: unsigned(0 downto 0);
-    variable h1110: unsigned(0 downto 0);
-    variable h1111: unsigned(0 downto 0);
-    variable h1112: unsigned(10 downto 0);
-    variable h1113: unsigned(31 downto 0);
-    variable h1114: unsigned(0 downto 0);
-    variable h1115: unsigned(0 downto 0);
-    variable h1116: unsigned(0 downto 0);
-    variable h1117: unsigned(0 downto 0);
-    variable h1118: unsigned(0 downto 0);
-    variable h1119: unsigned(10 downto 0);
-    variable h1120: unsigned(31 downto 0);
-    variable h1121: unsigned(0 downto 0);
-    variable h1122: unsigned(0 downto 0);
-    variable h1255: unsigned(31 downto 0);
-    variable h1256: unsigned(31 downto 0);
-    variable h1257: unsigned(31 downto 0);
-    variable h1258: unsigned(15 downto 0);
-    variable h1259: unsigned(3 downto 0);
-    variable h1260: unsigned(15 downto 0);
-    variable h1261: unsigned(0 downto 0);
-    variable h1262: unsigned(0 downto 0);
-    variable h1263: unsigned(0 downto 0);
-    variable h1264: unsigned(10 downto 0);
-    variable h1265: unsigned(31 downto 0);
-    variable h1266: unsigned(0 downto 0);
-    variable h1267: unsigned(0 downto 0);
-    variable h1268: unsigned(0 downto 0);
-    variable h1269: unsigned(0 downto 0);
-    variable h1270: unsigned(0 downto 0);
-    variable h1271: unsigned(10 downto 0);
-    variable h1272: unsigned(31 downto 0);
-    variable h1273: unsigned(0 downto 0);
-    variable h1274: unsigned(0 downto 0);
-    variable h1275: unsigned(2 downto 0);
-    variable h1276: unsigned(2 downto 0);
-    variable h1277: unsigned(10 downto 0);
-    variable h1278: unsigned(31 downto 0);
-    variable h1279: unsigned(0 downto 0);
-    variable h1280: unsigned(0 downto 0);
-    variable h1281: unsigned(0 downto 0);
-    variable h1282: unsigned(10 downto 0);
-    variable h1283: unsigned(31 downto 0);
-    variable h1284: unsigned(0 downto 0);
-    variable h1285: unsigned(0 downto 0);
-    variable h1286: unsigned(0 downto 0);
-    variable h1287: unsigned(0 downto 0);
-    variable h1288: unsigned(0 downto 0);
-    variable h1289: unsigned(10 downto 0);
-    variable h1290: unsigned(31 downto 0);
-    variable h1291: unsigned(0 downto 0);
-    variable h1292: unsigned(0 downto 0);
+    variable h1010: unsigned(0 downto 0);
+    variable h1011: unsigned(0 downto 0);
+    variable h1012: unsigned(0 downto 0);
+    variable h1021: unsigned(0 downto 0);
+    variable h1022: unsigned(31 downto 0);
+    variable h1023: unsigned(31 downto 0);
+    variable h1024: unsigned(0 downto 0);
+    variable h1025: unsigned(0 downto 0);
+    variable h1026: unsigned(31 downto 0);
+    variable h1027: unsigned(31 downto 0);
+    variable h1028: unsigned(31 downto 0);
+    variable h1029: unsigned(31 downto 0);
+    variable h1171: unsigned(31 downto 0);
+    variable h1172: unsigned(31 downto 0);
+    variable h1173: unsigned(31 downto 0);
+    variable h1174: unsigned(15 downto 0);
+    variable h1175: unsigned(3 downto 0);
+    variable h1176: unsigned(15 downto 0);
+    variable h1177: unsigned(0 downto 0);
+    variable h1178: unsigned(0 downto 0);
+    variable h1179: unsigned(0 downto 0);
+    variable h1180: unsigned(10 downto 0);
+    variable h1181: unsigned(31 downto 0);
+    variable h1182: unsigned(0 downto 0);
+    variable h1183: unsigned(0 downto 0);
+    variable h1184: unsigned(0 downto 0);
+    variable h1185: unsigned(0 downto 0);
+    variable h1186: unsigned(0 downto 0);
+    variable h1187: unsigned(10 downto 0);
+    variable h1188: unsigned(31 downto 0);
+    variable h1189: unsigned(0 downto 0);
+    variable h1190: unsigned(0 downto 0);
+    variable h1191: unsigned(2 downto 0);
+    variable h1192: unsigned(2 downto 0);
+    variable h1193: unsigned(10 downto 0);
+    variable h1194: unsigned(31 downto 0);
+    variable h1215: unsigned(31 downto 0);
+    variable h1216: unsigned(31 downto 0);
+    variable h1217: unsigned(31 downto 0);
+    variable h1218: unsigned(15 downto 0);
+    variable h1219: unsigned(3 downto 0);
+    variable h1220: unsigned(15 downto 0);
+    variable h1221: unsigned(0 downto 0);
+    variable h1222: unsigned(0 downto 0);
+    variable h1223: unsigned(0 downto 0);
+    variable h1224: unsigned(10 downto 0);
+    variable h1225: unsigned(31 downto 0);
+    variable h1226: unsigned(0 downto 0);
+    variable h1227: unsigned(0 downto 0);
+    variable h1228: unsigned(0 downto 0);
+    variable h1229: unsigned(0 downto 0);
+    variable h1230: unsigned(0 downto 0);
+    variable h1231: unsigned(10 downto 0);
+    variable h1232: unsigned(31 downto 0);
+    variable h1233: unsigned(0 downto 0);
+    variable h1234: unsigned(0 downto 0);
+    variable h1367: unsigned(31 downto 0);
+    variable h1368: unsigned(31 downto 0);
+    variable h1369: unsigned(31 downto 0);
+    variable h1370: unsigned(15 downto 0);
+    variable h1371: unsigned(3 downto 0);
+    variable h1372: unsigned(15 downto 0);
+    variable h1373: unsigned(0 downto 0);
+    variable h1374: unsigned(0 downto 0);
+    variable h1375: unsigned(0 downto 0);
+    variable h1376: unsigned(10 downto 0);
+    variable h1377: unsigned(31 downto 0);
+    variable h1378: unsigned(0 downto 0);
+    variable h1379: unsigned(0 downto 0);
+    variable h1380: unsigned(0 downto 0);
+    variable h1381: unsigned(0 downto 0);
+    variable h1382: unsigned(0 downto 0);
+    variable h1383: unsigned(10 downto 0);
+    variable h1384: unsigned(31 downto 0);
+    variable h1385: unsigned(0 downto 0);
+    variable h1386: unsigned(0 downto 0);
+    variable h1387: unsigned(2 downto 0);
+    variable h1388: unsigned(2 downto 0);
+    variable h1389: unsigned(10 downto 0);
+    variable h1390: unsigned(31 downto 0);
+    variable h1391: unsigned(0 downto 0);
+    variable h1392: unsigned(0 downto 0);
+    variable h1393: unsigned(0 downto 0);
+    variable h1394: unsigned(10 downto 0);
+    variable h1395: unsigned(31 downto 0);
+    variable h1396: unsigned(0 downto 0);
+    variable h1397: unsigned(0 downto 0);
+    variable h1398: unsigned(0 downto 0);
+    variable h1399: unsigned(0 downto 0);
+    variable h1400: unsigned(0 downto 0);
+    variable h1401: unsigned(10 downto 0);
+    variable h1402: unsigned(31 downto 0);
+    variable h1403: unsigned(0 downto 0);
+    variable h1404: unsigned(0 downto 0);
     variable h69: unsigned(2 downto 0);
     variable h70: unsigned(0 downto 0);
     variable h71: unsigned(31 downto 0);
@@ -1338,90 +1351,90 @@ fsm: process (clk) is
     variable h532: unsigned(15 downto 0);
     variable h533: unsigned(2 downto 0);
     variable h534: unsigned(0 downto 0);
-    variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(0 downto 0);
+    variable h535: unsigned(31 downto 0);
+    variable h536: unsigned(31 downto 0);
     variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(63 downto 0);
-    variable h539: unsigned(2 downto 0);
-    variable h540: unsigned(0 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(0 downto 0);
+    variable h540: unsigned(31 downto 0);
     variable h541: unsigned(31 downto 0);
     variable h542: unsigned(31 downto 0);
-    variable h543: unsigned(0 downto 0);
-    variable h544: unsigned(0 downto 0);
-    variable h545: unsigned(0 downto 0);
-    variable h546: unsigned(31 downto 0);
-    variable h547: unsigned(31 downto 0);
-    variable h548: unsigned(31 downto 0);
-    variable h549: unsigned(15 downto 0);
-    variable h550: unsigned(3 downto 0);
-    variable h551: unsigned(15 downto 0);
+    variable h543: unsigned(15 downto 0);
+    variable h544: unsigned(3 downto 0);
+    variable h545: unsigned(15 downto 0);
+    variable h546: unsigned(0 downto 0);
+    variable h547: unsigned(0 downto 0);
+    variable h548: unsigned(0 downto 0);
+    variable h549: unsigned(10 downto 0);
+    variable h550: unsigned(31 downto 0);
+    variable h551: unsigned(0 downto 0);
     variable h552: unsigned(0 downto 0);
     variable h553: unsigned(0 downto 0);
     variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(10 downto 0);
-    variable h556: unsigned(31 downto 0);
-    variable h557: unsigned(0 downto 0);
+    variable h555: unsigned(0 downto 0);
+    variable h556: unsigned(10 downto 0);
+    variable h557: unsigned(31 downto 0);
     variable h558: unsigned(0 downto 0);
     variable h559: unsigned(0 downto 0);
-    variable h560: unsigned(0 downto 0);
-    variable h561: unsigned(0 downto 0);
+    variable h560: unsigned(2 downto 0);
+    variable h561: unsigned(2 downto 0);
     variable h562: unsigned(10 downto 0);
     variable h563: unsigned(31 downto 0);
     variable h564: unsigned(0 downto 0);
     variable h565: unsigned(0 downto 0);
-    variable h566: unsigned(2 downto 0);
-    variable h567: unsigned(2 downto 0);
-    variable h568: unsigned(10 downto 0);
-    variable h569: unsigned(31 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(10 downto 0);
+    variable h568: unsigned(31 downto 0);
+    variable h569: unsigned(0 downto 0);
     variable h570: unsigned(0 downto 0);
     variable h571: unsigned(0 downto 0);
     variable h572: unsigned(0 downto 0);
-    variable h573: unsigned(10 downto 0);
-    variable h574: unsigned(31 downto 0);
-    variable h575: unsigned(0 downto 0);
+    variable h573: unsigned(0 downto 0);
+    variable h574: unsigned(10 downto 0);
+    variable h575: unsigned(31 downto 0);
     variable h576: unsigned(0 downto 0);
     variable h577: unsigned(0 downto 0);
     variable h578: unsigned(0 downto 0);
     variable h579: unsigned(0 downto 0);
-    variable h580: unsigned(10 downto 0);
-    variable h581: unsigned(31 downto 0);
-    variable h582: unsigned(0 downto 0);
+    variable h580: unsigned(0 downto 0);
+    variable h581: unsigned(10 downto 0);
+    variable h582: unsigned(31 downto 0);
     variable h583: unsigned(0 downto 0);
     variable h584: unsigned(0 downto 0);
-    variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(0 downto 0);
-    variable h587: unsigned(10 downto 0);
-    variable h588: unsigned(31 downto 0);
-    variable h589: unsigned(0 downto 0);
-    variable h590: unsigned(0 downto 0);
-    variable h591: unsigned(19 downto 0);
-    variable h592: unsigned(19 downto 0);
-    variable h593: unsigned(19 downto 0);
-    variable h594: unsigned(19 downto 0);
-    variable h595: unsigned(0 downto 0);
-    variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(0 downto 0);
-    variable h598: unsigned(0 downto 0);
-    variable h599: unsigned(0 downto 0);
-    variable h600: unsigned(0 downto 0);
+    variable h585: unsigned(19 downto 0);
+    variable h586: unsigned(19 downto 0);
+    variable h587: unsigned(0 downto 0);
+    variable h588: unsigned(63 downto 0);
+    variable h589: unsigned(15 downto 0);
+    variable h590: unsigned(31 downto 0);
+    variable h591: unsigned(31 downto 0);
+    variable h592: unsigned(0 downto 0);
+    variable h593: unsigned(0 downto 0);
+    variable h594: unsigned(0 downto 0);
+    variable h595: unsigned(31 downto 0);
+    variable h596: unsigned(31 downto 0);
+    variable h597: unsigned(31 downto 0);
+    variable h598: unsigned(15 downto 0);
+    variable h599: unsigned(3 downto 0);
+    variable h600: unsigned(15 downto 0);
     variable h601: unsigned(0 downto 0);
     variable h602: unsigned(0 downto 0);
     variable h603: unsigned(0 downto 0);
-    variable h604: unsigned(0 downto 0);
-    variable h605: unsigned(0 downto 0);
+    variable h604: unsigned(10 downto 0);
+    variable h605: unsigned(31 downto 0);
     variable h606: unsigned(0 downto 0);
-    variable h607: unsigned(15 downto 0);
-    variable h608: unsigned(31 downto 0);
-    variable h609: unsigned(31 downto 0);
+    variable h607: unsigned(0 downto 0);
+    variable h608: unsigned(0 downto 0);
+    variable h609: unsigned(0 downto 0);
     variable h610: unsigned(0 downto 0);
-    variable h611: unsigned(0 downto 0);
-    variable h612: unsigned(0 downto 0);
-    variable h613: unsigned(31 downto 0);
-    variable h614: unsigned(31 downto 0);
-    variable h615: unsigned(31 downto 0);
-    variable h616: unsigned(15 downto 0);
-    variable h617: unsigned(3 downto 0);
-    variable h618: unsigned(15 downto 0);
+    variable h611: unsigned(10 downto 0);
+    variable h612: unsigned(31 downto 0);
+    variable h613: unsigned(0 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(2 downto 0);
+    variable h616: unsigned(2 downto 0);
+    variable h617: unsigned(10 downto 0);
+    variable h618: unsigned(31 downto 0);
     variable h619: unsigned(0 downto 0);
     variable h620: unsigned(0 downto 0);
     variable h621: unsigned(0 downto 0);
@@ -1436,122 +1449,122 @@ fsm: process (clk) is
     variable h630: unsigned(31 downto 0);
     variable h631: unsigned(0 downto 0);
     variable h632: unsigned(0 downto 0);
-    variable h633: unsigned(2 downto 0);
-    variable h634: unsigned(2 downto 0);
-    variable h635: unsigned(10 downto 0);
-    variable h636: unsigned(31 downto 0);
-    variable h637: unsigned(0 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(0 downto 0);
+    variable h636: unsigned(10 downto 0);
+    variable h637: unsigned(31 downto 0);
     variable h638: unsigned(0 downto 0);
     variable h639: unsigned(0 downto 0);
-    variable h640: unsigned(10 downto 0);
-    variable h641: unsigned(31 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(0 downto 0);
-    variable h644: unsigned(0 downto 0);
-    variable h645: unsigned(0 downto 0);
+    variable h640: unsigned(15 downto 0);
+    variable h641: unsigned(15 downto 0);
+    variable h642: unsigned(3 downto 0);
+    variable h643: unsigned(15 downto 0);
+    variable h644: unsigned(16 downto 0);
+    variable h645: unsigned(15 downto 0);
     variable h646: unsigned(0 downto 0);
-    variable h647: unsigned(10 downto 0);
-    variable h648: unsigned(31 downto 0);
+    variable h647: unsigned(0 downto 0);
+    variable h648: unsigned(0 downto 0);
     variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(0 downto 0);
-    variable h651: unsigned(0 downto 0);
+    variable h650: unsigned(63 downto 0);
+    variable h651: unsigned(2 downto 0);
     variable h652: unsigned(0 downto 0);
-    variable h653: unsigned(0 downto 0);
-    variable h654: unsigned(10 downto 0);
-    variable h655: unsigned(31 downto 0);
+    variable h653: unsigned(31 downto 0);
+    variable h654: unsigned(31 downto 0);
+    variable h655: unsigned(0 downto 0);
     variable h656: unsigned(0 downto 0);
     variable h657: unsigned(0 downto 0);
-    variable h658: unsigned(15 downto 0);
-    variable h659: unsigned(15 downto 0);
-    variable h660: unsigned(3 downto 0);
+    variable h658: unsigned(31 downto 0);
+    variable h659: unsigned(31 downto 0);
+    variable h660: unsigned(31 downto 0);
     variable h661: unsigned(15 downto 0);
-    variable h662: unsigned(16 downto 0);
+    variable h662: unsigned(3 downto 0);
     variable h663: unsigned(15 downto 0);
     variable h664: unsigned(0 downto 0);
     variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(5 downto 0);
-    variable h667: unsigned(63 downto 0);
-    variable h668: unsigned(126 downto 0);
-    variable h669: unsigned(5 downto 0);
-    variable h670: unsigned(126 downto 0);
-    variable h671: unsigned(63 downto 0);
-    variable h672: unsigned(5 downto 0);
-    variable h673: unsigned(6 downto 0);
-    variable h674: unsigned(63 downto 0);
-    variable h675: unsigned(64 downto 0);
-    variable h676: unsigned(63 downto 0);
-    variable h677: unsigned(126 downto 0);
-    variable h678: unsigned(126 downto 0);
-    variable h679: unsigned(0 downto 0);
-    variable h680: unsigned(31 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(10 downto 0);
+    variable h668: unsigned(31 downto 0);
+    variable h669: unsigned(0 downto 0);
+    variable h670: unsigned(0 downto 0);
+    variable h671: unsigned(0 downto 0);
+    variable h672: unsigned(0 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(10 downto 0);
+    variable h675: unsigned(31 downto 0);
+    variable h676: unsigned(0 downto 0);
+    variable h677: unsigned(0 downto 0);
+    variable h678: unsigned(2 downto 0);
+    variable h679: unsigned(2 downto 0);
+    variable h680: unsigned(10 downto 0);
     variable h681: unsigned(31 downto 0);
     variable h682: unsigned(0 downto 0);
     variable h683: unsigned(0 downto 0);
     variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(31 downto 0);
+    variable h685: unsigned(10 downto 0);
     variable h686: unsigned(31 downto 0);
-    variable h687: unsigned(31 downto 0);
-    variable h688: unsigned(15 downto 0);
-    variable h689: unsigned(3 downto 0);
-    variable h690: unsigned(15 downto 0);
+    variable h687: unsigned(0 downto 0);
+    variable h688: unsigned(0 downto 0);
+    variable h689: unsigned(0 downto 0);
+    variable h690: unsigned(0 downto 0);
     variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(0 downto 0);
-    variable h694: unsigned(10 downto 0);
-    variable h695: unsigned(31 downto 0);
+    variable h692: unsigned(10 downto 0);
+    variable h693: unsigned(31 downto 0);
+    variable h694: unsigned(0 downto 0);
+    variable h695: unsigned(0 downto 0);
     variable h696: unsigned(0 downto 0);
     variable h697: unsigned(0 downto 0);
     variable h698: unsigned(0 downto 0);
-    variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(0 downto 0);
-    variable h701: unsigned(10 downto 0);
-    variable h702: unsigned(31 downto 0);
-    variable h703: unsigned(0 downto 0);
-    variable h704: unsigned(0 downto 0);
-    variable h705: unsigned(2 downto 0);
-    variable h706: unsigned(2 downto 0);
-    variable h707: unsigned(10 downto 0);
-    variable h708: unsigned(31 downto 0);
+    variable h699: unsigned(10 downto 0);
+    variable h700: unsigned(31 downto 0);
+    variable h701: unsigned(0 downto 0);
+    variable h702: unsigned(0 downto 0);
+    variable h703: unsigned(19 downto 0);
+    variable h704: unsigned(19 downto 0);
+    variable h705: unsigned(19 downto 0);
+    variable h706: unsigned(19 downto 0);
+    variable h707: unsigned(0 downto 0);
+    variable h708: unsigned(0 downto 0);
     variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
     variable h711: unsigned(0 downto 0);
-    variable h712: unsigned(10 downto 0);
-    variable h713: unsigned(31 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(0 downto 0);
     variable h714: unsigned(0 downto 0);
     variable h715: unsigned(0 downto 0);
     variable h716: unsigned(0 downto 0);
     variable h717: unsigned(0 downto 0);
     variable h718: unsigned(0 downto 0);
-    variable h719: unsigned(10 downto 0);
+    variable h719: unsigned(15 downto 0);
     variable h720: unsigned(31 downto 0);
-    variable h721: unsigned(0 downto 0);
+    variable h721: unsigned(31 downto 0);
     variable h722: unsigned(0 downto 0);
     variable h723: unsigned(0 downto 0);
     variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(0 downto 0);
-    variable h726: unsigned(10 downto 0);
+    variable h725: unsigned(31 downto 0);
+    variable h726: unsigned(31 downto 0);
     variable h727: unsigned(31 downto 0);
-    variable h728: unsigned(0 downto 0);
-    variable h729: unsigned(0 downto 0);
+    variable h728: unsigned(15 downto 0);
+    variable h729: unsigned(3 downto 0);
     variable h730: unsigned(15 downto 0);
-    variable h731: unsigned(31 downto 0);
-    variable h732: unsigned(31 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h732: unsigned(0 downto 0);
     variable h733: unsigned(0 downto 0);
-    variable h734: unsigned(0 downto 0);
-    variable h735: unsigned(0 downto 0);
-    variable h736: unsigned(31 downto 0);
-    variable h737: unsigned(31 downto 0);
-    variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(15 downto 0);
-    variable h740: unsigned(3 downto 0);
-    variable h741: unsigned(15 downto 0);
-    variable h742: unsigned(0 downto 0);
+    variable h734: unsigned(10 downto 0);
+    variable h735: unsigned(31 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(0 downto 0);
+    variable h738: unsigned(0 downto 0);
+    variable h739: unsigned(0 downto 0);
+    variable h740: unsigned(0 downto 0);
+    variable h741: unsigned(10 downto 0);
+    variable h742: unsigned(31 downto 0);
     variable h743: unsigned(0 downto 0);
     variable h744: unsigned(0 downto 0);
-    variable h745: unsigned(10 downto 0);
-    variable h746: unsigned(31 downto 0);
-    variable h747: unsigned(0 downto 0);
-    variable h748: unsigned(0 downto 0);
+    variable h745: unsigned(2 downto 0);
+    variable h746: unsigned(2 downto 0);
+    variable h747: unsigned(10 downto 0);
+    variable h748: unsigned(31 downto 0);
     variable h749: unsigned(0 downto 0);
     variable h750: unsigned(0 downto 0);
     variable h751: unsigned(0 downto 0);
@@ -1559,345 +1572,389 @@ fsm: process (clk) is
     variable h753: unsigned(31 downto 0);
     variable h754: unsigned(0 downto 0);
     variable h755: unsigned(0 downto 0);
-    variable h756: unsigned(2 downto 0);
-    variable h757: unsigned(2 downto 0);
-    variable h758: unsigned(10 downto 0);
-    variable h759: unsigned(31 downto 0);
-    variable h760: unsigned(0 downto 0);
+    variable h756: unsigned(0 downto 0);
+    variable h757: unsigned(0 downto 0);
+    variable h758: unsigned(0 downto 0);
+    variable h759: unsigned(10 downto 0);
+    variable h760: unsigned(31 downto 0);
     variable h761: unsigned(0 downto 0);
     variable h762: unsigned(0 downto 0);
-    variable h763: unsigned(10 downto 0);
-    variable h764: unsigned(31 downto 0);
+    variable h763: unsigned(0 downto 0);
+    variable h764: unsigned(0 downto 0);
     variable h765: unsigned(0 downto 0);
-    variable h766: unsigned(0 downto 0);
-    variable h767: unsigned(0 downto 0);
+    variable h766: unsigned(10 downto 0);
+    variable h767: unsigned(31 downto 0);
     variable h768: unsigned(0 downto 0);
     variable h769: unsigned(0 downto 0);
-    variable h770: unsigned(10 downto 0);
-    variable h771: unsigned(31 downto 0);
-    variable h772: unsigned(0 downto 0);
-    variable h773: unsigned(0 downto 0);
-    variable h774: unsigned(0 downto 0);
-    variable h775: unsigned(0 downto 0);
+    variable h770: unsigned(15 downto 0);
+    variable h771: unsigned(15 downto 0);
+    variable h772: unsigned(3 downto 0);
+    variable h773: unsigned(15 downto 0);
+    variable h774: unsigned(16 downto 0);
+    variable h775: unsigned(15 downto 0);
     variable h776: unsigned(0 downto 0);
-    variable h777: unsigned(10 downto 0);
-    variable h778: unsigned(31 downto 0);
-    variable h779: unsigned(0 downto 0);
-    variable h780: unsigned(0 downto 0);
-    variable h781: unsigned(15 downto 0);
-    variable h782: unsigned(15 downto 0);
-    variable h783: unsigned(3 downto 0);
-    variable h784: unsigned(15 downto 0);
-    variable h785: unsigned(16 downto 0);
-    variable h786: unsigned(15 downto 0);
-    variable h787: unsigned(0 downto 0);
-    variable h788: unsigned(31 downto 0);
-    variable h789: unsigned(31 downto 0);
-    variable h790: unsigned(0 downto 0);
+    variable h777: unsigned(0 downto 0);
+    variable h778: unsigned(5 downto 0);
+    variable h779: unsigned(63 downto 0);
+    variable h780: unsigned(126 downto 0);
+    variable h781: unsigned(5 downto 0);
+    variable h782: unsigned(126 downto 0);
+    variable h783: unsigned(63 downto 0);
+    variable h784: unsigned(5 downto 0);
+    variable h785: unsigned(6 downto 0);
+    variable h786: unsigned(63 downto 0);
+    variable h787: unsigned(64 downto 0);
+    variable h788: unsigned(63 downto 0);
+    variable h789: unsigned(126 downto 0);
+    variable h790: unsigned(126 downto 0);
     variable h791: unsigned(0 downto 0);
-    variable h792: unsigned(0 downto 0);
+    variable h792: unsigned(31 downto 0);
     variable h793: unsigned(31 downto 0);
-    variable h794: unsigned(31 downto 0);
-    variable h795: unsigned(31 downto 0);
-    variable h796: unsigned(15 downto 0);
-    variable h797: unsigned(3 downto 0);
-    variable h798: unsigned(15 downto 0);
-    variable h799: unsigned(0 downto 0);
-    variable h800: unsigned(0 downto 0);
-    variable h801: unsigned(0 downto 0);
-    variable h802: unsigned(10 downto 0);
-    variable h803: unsigned(31 downto 0);
+    variable h794: unsigned(0 downto 0);
+    variable h795: unsigned(0 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(31 downto 0);
+    variable h798: unsigned(31 downto 0);
+    variable h799: unsigned(31 downto 0);
+    variable h800: unsigned(15 downto 0);
+    variable h801: unsigned(3 downto 0);
+    variable h802: unsigned(15 downto 0);
+    variable h803: unsigned(0 downto 0);
     variable h804: unsigned(0 downto 0);
     variable h805: unsigned(0 downto 0);
-    variable h806: unsigned(0 downto 0);
-    variable h807: unsigned(0 downto 0);
+    variable h806: unsigned(10 downto 0);
+    variable h807: unsigned(31 downto 0);
     variable h808: unsigned(0 downto 0);
-    variable h809: unsigned(10 downto 0);
-    variable h810: unsigned(31 downto 0);
+    variable h809: unsigned(0 downto 0);
+    variable h810: unsigned(0 downto 0);
     variable h811: unsigned(0 downto 0);
     variable h812: unsigned(0 downto 0);
-    variable h813: unsigned(2 downto 0);
-    variable h814: unsigned(2 downto 0);
-    variable h815: unsigned(10 downto 0);
-    variable h816: unsigned(31 downto 0);
-    variable h817: unsigned(0 downto 0);
-    variable h818: unsigned(0 downto 0);
-    variable h819: unsigned(0 downto 0);
-    variable h820: unsigned(10 downto 0);
-    variable h821: unsigned(31 downto 0);
+    variable h813: unsigned(10 downto 0);
+    variable h814: unsigned(31 downto 0);
+    variable h815: unsigned(0 downto 0);
+    variable h816: unsigned(0 downto 0);
+    variable h817: unsigned(2 downto 0);
+    variable h818: unsigned(2 downto 0);
+    variable h819: unsigned(10 downto 0);
+    variable h820: unsigned(31 downto 0);
+    variable h821: unsigned(0 downto 0);
     variable h822: unsigned(0 downto 0);
     variable h823: unsigned(0 downto 0);
-    variable h824: unsigned(0 downto 0);
-    variable h825: unsigned(0 downto 0);
+    variable h824: unsigned(10 downto 0);
+    variable h825: unsigned(31 downto 0);
     variable h826: unsigned(0 downto 0);
-    variable h827: unsigned(10 downto 0);
-    variable h828: unsigned(31 downto 0);
+    variable h827: unsigned(0 downto 0);
+    variable h828: unsigned(0 downto 0);
     variable h829: unsigned(0 downto 0);
     variable h830: unsigned(0 downto 0);
-    variable h831: unsigned(0 downto 0);
-    variable h832: unsigned(0 downto 0);
+    variable h831: unsigned(10 downto 0);
+    variable h832: unsigned(31 downto 0);
     variable h833: unsigned(0 downto 0);
-    variable h834: unsigned(10 downto 0);
-    variable h835: unsigned(31 downto 0);
+    variable h834: unsigned(0 downto 0);
+    variable h835: unsigned(0 downto 0);
     variable h836: unsigned(0 downto 0);
     variable h837: unsigned(0 downto 0);
-    variable h838: unsigned(0 downto 0);
-    variable h839: unsigned(0 downto 0);
+    variable h838: unsigned(10 downto 0);
+    variable h839: unsigned(31 downto 0);
     variable h840: unsigned(0 downto 0);
-    variable h841: unsigned(15 downto 0);
-    variable h842: unsigned(31 downto 0);
+    variable h841: unsigned(0 downto 0);
+    variable h842: unsigned(15 downto 0);
     variable h843: unsigned(31 downto 0);
-    variable h844: unsigned(0 downto 0);
+    variable h844: unsigned(31 downto 0);
     variable h845: unsigned(0 downto 0);
     variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(31 downto 0);
+    variable h847: unsigned(0 downto 0);
     variable h848: unsigned(31 downto 0);
     variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(15 downto 0);
-    variable h851: unsigned(3 downto 0);
-    variable h852: unsigned(15 downto 0);
-    variable h853: unsigned(0 downto 0);
+    variable h850: unsigned(31 downto 0);
+    variable h851: unsigned(15 downto 0);
+    variable h852: unsigned(3 downto 0);
+    variable h853: unsigned(15 downto 0);
     variable h854: unsigned(0 downto 0);
     variable h855: unsigned(0 downto 0);
-    variable h856: unsigned(10 downto 0);
-    variable h857: unsigned(31 downto 0);
-    variable h858: unsigned(0 downto 0);
+    variable h856: unsigned(0 downto 0);
+    variable h857: unsigned(10 downto 0);
+    variable h858: unsigned(31 downto 0);
     variable h859: unsigned(0 downto 0);
     variable h860: unsigned(0 downto 0);
     variable h861: unsigned(0 downto 0);
     variable h862: unsigned(0 downto 0);
-    variable h863: unsigned(10 downto 0);
-    variable h864: unsigned(31 downto 0);
-    variable h865: unsigned(0 downto 0);
+    variable h863: unsigned(0 downto 0);
+    variable h864: unsigned(10 downto 0);
+    variable h865: unsigned(31 downto 0);
     variable h866: unsigned(0 downto 0);
-    variable h867: unsigned(2 downto 0);
+    variable h867: unsigned(0 downto 0);
     variable h868: unsigned(2 downto 0);
-    variable h869: unsigned(10 downto 0);
-    variable h870: unsigned(31 downto 0);
-    variable h871: unsigned(0 downto 0);
+    variable h869: unsigned(2 downto 0);
+    variable h870: unsigned(10 downto 0);
+    variable h871: unsigned(31 downto 0);
     variable h872: unsigned(0 downto 0);
     variable h873: unsigned(0 downto 0);
-    variable h874: unsigned(10 downto 0);
-    variable h875: unsigned(31 downto 0);
-    variable h876: unsigned(0 downto 0);
+    variable h874: unsigned(0 downto 0);
+    variable h875: unsigned(10 downto 0);
+    variable h876: unsigned(31 downto 0);
     variable h877: unsigned(0 downto 0);
     variable h878: unsigned(0 downto 0);
     variable h879: unsigned(0 downto 0);
     variable h880: unsigned(0 downto 0);
-    variable h881: unsigned(10 downto 0);
-    variable h882: unsigned(31 downto 0);
-    variable h883: unsigned(0 downto 0);
+    variable h881: unsigned(0 downto 0);
+    variable h882: unsigned(10 downto 0);
+    variable h883: unsigned(31 downto 0);
     variable h884: unsigned(0 downto 0);
     variable h885: unsigned(0 downto 0);
     variable h886: unsigned(0 downto 0);
     variable h887: unsigned(0 downto 0);
-    variable h888: unsigned(10 downto 0);
-    variable h889: unsigned(31 downto 0);
-    variable h890: unsigned(0 downto 0);
+    variable h888: unsigned(0 downto 0);
+    variable h889: unsigned(10 downto 0);
+    variable h890: unsigned(31 downto 0);
     variable h891: unsigned(0 downto 0);
-    variable h892: unsigned(15 downto 0);
+    variable h892: unsigned(0 downto 0);
     variable h893: unsigned(15 downto 0);
-    variable h894: unsigned(3 downto 0);
-    variable h895: unsigned(15 downto 0);
-    variable h896: unsigned(16 downto 0);
-    variable h897: unsigned(15 downto 0);
+    variable h894: unsigned(15 downto 0);
+    variable h895: unsigned(3 downto 0);
+    variable h896: unsigned(15 downto 0);
+    variable h897: unsigned(16 downto 0);
+    variable h898: unsigned(15 downto 0);
+    variable h899: unsigned(0 downto 0);
+    variable h900: unsigned(31 downto 0);
     variable h901: unsigned(31 downto 0);
-    variable h902: unsigned(63 downto 0);
+    variable h902: unsigned(0 downto 0);
     variable h903: unsigned(0 downto 0);
-    variable h904: unsigned(31 downto 0);
+    variable h904: unsigned(0 downto 0);
     variable h905: unsigned(31 downto 0);
-    variable h906: unsigned(63 downto 0);
-    variable h907: unsigned(0 downto 0);
-    variable h908: unsigned(31 downto 0);
+    variable h906: unsigned(31 downto 0);
+    variable h907: unsigned(31 downto 0);
+    variable h908: unsigned(15 downto 0);
+    variable h909: unsigned(3 downto 0);
+    variable h910: unsigned(15 downto 0);
+    variable h911: unsigned(0 downto 0);
+    variable h912: unsigned(0 downto 0);
+    variable h913: unsigned(0 downto 0);
+    variable h914: unsigned(10 downto 0);
+    variable h915: unsigned(31 downto 0);
+    variable h916: unsigned(0 downto 0);
+    variable h917: unsigned(0 downto 0);
     variable h918: unsigned(0 downto 0);
-    variable h919: unsigned(31 downto 0);
-    variable h920: unsigned(31 downto 0);
-    variable h921: unsigned(0 downto 0);
-    variable h922: unsigned(0 downto 0);
+    variable h919: unsigned(0 downto 0);
+    variable h920: unsigned(0 downto 0);
+    variable h921: unsigned(10 downto 0);
+    variable h922: unsigned(31 downto 0);
     variable h923: unsigned(0 downto 0);
-    variable h924: unsigned(31 downto 0);
-    variable h925: unsigned(31 downto 0);
-    variable h926: unsigned(31 downto 0);
-    variable h927: unsigned(15 downto 0);
-    variable h928: unsigned(3 downto 0);
-    variable h929: unsigned(15 downto 0);
+    variable h924: unsigned(0 downto 0);
+    variable h925: unsigned(2 downto 0);
+    variable h926: unsigned(2 downto 0);
+    variable h927: unsigned(10 downto 0);
+    variable h928: unsigned(31 downto 0);
+    variable h929: unsigned(0 downto 0);
     variable h930: unsigned(0 downto 0);
     variable h931: unsigned(0 downto 0);
-    variable h932: unsigned(0 downto 0);
-    variable h933: unsigned(10 downto 0);
-    variable h934: unsigned(31 downto 0);
+    variable h932: unsigned(10 downto 0);
+    variable h933: unsigned(31 downto 0);
+    variable h934: unsigned(0 downto 0);
     variable h935: unsigned(0 downto 0);
     variable h936: unsigned(0 downto 0);
     variable h937: unsigned(0 downto 0);
     variable h938: unsigned(0 downto 0);
-    variable h939: unsigned(0 downto 0);
-    variable h940: unsigned(10 downto 0);
-    variable h941: unsigned(31 downto 0);
+    variable h939: unsigned(10 downto 0);
+    variable h940: unsigned(31 downto 0);
+    variable h941: unsigned(0 downto 0);
     variable h942: unsigned(0 downto 0);
     variable h943: unsigned(0 downto 0);
-    variable h944: unsigned(2 downto 0);
-    variable h945: unsigned(2 downto 0);
+    variable h944: unsigned(0 downto 0);
+    variable h945: unsigned(0 downto 0);
     variable h946: unsigned(10 downto 0);
     variable h947: unsigned(31 downto 0);
     variable h948: unsigned(0 downto 0);
     variable h949: unsigned(0 downto 0);
     variable h950: unsigned(0 downto 0);
-    variable h951: unsigned(10 downto 0);
-    variable h952: unsigned(31 downto 0);
-    variable h953: unsigned(0 downto 0);
-    variable h954: unsigned(0 downto 0);
-    variable h955: unsigned(0 downto 0);
+    variable h951: unsigned(0 downto 0);
+    variable h952: unsigned(0 downto 0);
+    variable h953: unsigned(15 downto 0);
+    variable h954: unsigned(31 downto 0);
+    variable h955: unsigned(31 downto 0);
     variable h956: unsigned(0 downto 0);
     variable h957: unsigned(0 downto 0);
-    variable h958: unsigned(10 downto 0);
+    variable h958: unsigned(0 downto 0);
     variable h959: unsigned(31 downto 0);
-    variable h960: unsigned(0 downto 0);
-    variable h961: unsigned(0 downto 0);
-    variable h962: unsigned(0 downto 0);
-    variable h963: unsigned(0 downto 0);
-    variable h964: unsigned(0 downto 0);
-    variable h965: unsigned(10 downto 0);
-    variable h966: unsigned(31 downto 0);
+    variable h960: unsigned(31 downto 0);
+    variable h961: unsigned(31 downto 0);
+    variable h962: unsigned(15 downto 0);
+    variable h963: unsigned(3 downto 0);
+    variable h964: unsigned(15 downto 0);
+    variable h965: unsigned(0 downto 0);
+    variable h966: unsigned(0 downto 0);
     variable h967: unsigned(0 downto 0);
-    variable h968: unsigned(0 downto 0);
-    variable h969: unsigned(41 downto 0);
-    variable h970: unsigned(45 downto 0);
-    variable h971: unsigned(31 downto 0);
-    variable h972: unsigned(4 downto 0);
-    variable h973: unsigned(15 downto 0);
-    variable h974: unsigned(52 downto 0);
-    variable h975: unsigned(15 downto 0);
+    variable h968: unsigned(10 downto 0);
+    variable h969: unsigned(31 downto 0);
+    variable h970: unsigned(0 downto 0);
+    variable h971: unsigned(0 downto 0);
+    variable h972: unsigned(0 downto 0);
+    variable h973: unsigned(0 downto 0);
+    variable h974: unsigned(0 downto 0);
+    variable h975: unsigned(10 downto 0);
     variable h976: unsigned(31 downto 0);
-    variable h977: unsigned(31 downto 0);
+    variable h977: unsigned(0 downto 0);
     variable h978: unsigned(0 downto 0);
-    variable h979: unsigned(0 downto 0);
-    variable h980: unsigned(0 downto 0);
-    variable h981: unsigned(31 downto 0);
+    variable h979: unsigned(2 downto 0);
+    variable h980: unsigned(2 downto 0);
+    variable h981: unsigned(10 downto 0);
     variable h982: unsigned(31 downto 0);
-    variable h983: unsigned(31 downto 0);
-    variable h984: unsigned(15 downto 0);
-    variable h985: unsigned(3 downto 0);
-    variable h986: unsigned(15 downto 0);
-    variable h987: unsigned(0 downto 0);
+    variable h983: unsigned(0 downto 0);
+    variable h984: unsigned(0 downto 0);
+    variable h985: unsigned(0 downto 0);
+    variable h986: unsigned(10 downto 0);
+    variable h987: unsigned(31 downto 0);
     variable h988: unsigned(0 downto 0);
     variable h989: unsigned(0 downto 0);
-    variable h990: unsigned(10 downto 0);
-    variable h991: unsigned(31 downto 0);
+    variable h990: unsigned(0 downto 0);
+    variable h991: unsigned(0 downto 0);
     variable h992: unsigned(0 downto 0);
-    variable h993: unsigned(0 downto 0);
-    variable h994: unsigned(0 downto 0);
+    variable h993: unsigned(10 downto 0);
+    variable h994: unsigned(31 downto 0);
     variable h995: unsigned(0 downto 0);
     variable h996: unsigned(0 downto 0);
-    variable h997: unsigned(10 downto 0);
-    variable h998: unsigned(31 downto 0);
+    variable h997: unsigned(0 downto 0);
+    variable h998: unsigned(0 downto 0);
     variable h999: unsigned(0 downto 0);
-    variable h1000: unsigned(0 downto 0);
-    variable h1001: unsigned(2 downto 0);
-    variable h1002: unsigned(2 downto 0);
-    variable h1003: unsigned(10 downto 0);
-    variable h1004: unsigned(31 downto 0);
-    variable h1005: unsigned(0 downto 0);
-    variable h1006: unsigned(0 downto 0);
-    variable h1007: unsigned(0 downto 0);
-    variable h1008: unsigned(10 downto 0);
-    variable h1009: unsigned(31 downto 0);
-    variable h1010: unsigned(0 downto 0);
-    variable h1011: unsigned(0 downto 0);
-    variable h1012: unsigned(0 downto 0);
-    variable h1013: unsigned(0 downto 0);
-    variable h1014: unsigned(0 downto 0);
-    variable h1015: unsigned(10 downto 0);
+    variable h1000: unsigned(10 downto 0);
+    variable h1001: unsigned(31 downto 0);
+    variable h1002: unsigned(0 downto 0);
+    variable h1003: unsigned(0 downto 0);
+    variable h1004: unsigned(15 downto 0);
+    variable h1005: unsigned(15 downto 0);
+    variable h1006: unsigned(3 downto 0);
+    variable h1007: unsigned(15 downto 0);
+    variable h1008: unsigned(16 downto 0);
+    variable h1009: unsigned(15 downto 0);
+    variable h1013: unsigned(31 downto 0);
+    variable h1014: unsigned(63 downto 0);
+    variable h1015: unsigned(0 downto 0);
     variable h1016: unsigned(31 downto 0);
-    variable h1017: unsigned(0 downto 0);
-    variable h1018: unsigned(0 downto 0);
+    variable h1017: unsigned(31 downto 0);
+    variable h1018: unsigned(63 downto 0);
     variable h1019: unsigned(0 downto 0);
-    variable h1020: unsigned(0 downto 0);
-    variable h1021: unsigned(0 downto 0);
-    variable h1022: unsigned(10 downto 0);
-    variable h1023: unsigned(31 downto 0);
-    variable h1024: unsigned(0 downto 0);
-    variable h1025: unsigned(0 downto 0);
-    variable h1026: unsigned(15 downto 0);
-    variable h1027: unsigned(15 downto 0);
-    variable h1028: unsigned(3 downto 0);
-    variable h1029: unsigned(15 downto 0);
-    variable h1030: unsigned(16 downto 0);
-    variable h1031: unsigned(15 downto 0);
-    variable h1032: unsigned(7 downto 0);
-    variable h1033: unsigned(7 downto 0);
-    variable h1034: unsigned(10 downto 0);
-    variable h1035: unsigned(31 downto 0);
+    variable h1020: unsigned(31 downto 0);
+    variable h1030: unsigned(0 downto 0);
+    variable h1031: unsigned(31 downto 0);
+    variable h1032: unsigned(31 downto 0);
+    variable h1033: unsigned(0 downto 0);
+    variable h1034: unsigned(0 downto 0);
+    variable h1035: unsigned(0 downto 0);
     variable h1036: unsigned(31 downto 0);
     variable h1037: unsigned(31 downto 0);
-    variable h1038: unsigned(7 downto 0);
-    variable h1039: unsigned(10 downto 0);
-    variable h1040: unsigned(31 downto 0);
-    variable h1041: unsigned(0 downto 0);
+    variable h1038: unsigned(31 downto 0);
+    variable h1039: unsigned(15 downto 0);
+    variable h1040: unsigned(3 downto 0);
+    variable h1041: unsigned(15 downto 0);
     variable h1042: unsigned(0 downto 0);
     variable h1043: unsigned(0 downto 0);
-    variable h1044: unsigned(10 downto 0);
-    variable h1045: unsigned(31 downto 0);
-    variable h1046: unsigned(0 downto 0);
+    variable h1044: unsigned(0 downto 0);
+    variable h1045: unsigned(10 downto 0);
+    variable h1046: unsigned(31 downto 0);
     variable h1047: unsigned(0 downto 0);
-    variable h1048: unsigned(2 downto 0);
-    variable h1049: unsigned(2 downto 0);
-    variable h1050: unsigned(10 downto 0);
-    variable h1051: unsigned(31 downto 0);
-    variable h1052: unsigned(0 downto 0);
-    variable h1053: unsigned(0 downto 0);
+    variable h1048: unsigned(0 downto 0);
+    variable h1049: unsigned(0 downto 0);
+    variable h1050: unsigned(0 downto 0);
+    variable h1051: unsigned(0 downto 0);
+    variable h1052: unsigned(10 downto 0);
+    variable h1053: unsigned(31 downto 0);
     variable h1054: unsigned(0 downto 0);
-    variable h1055: unsigned(10 downto 0);
-    variable h1056: unsigned(31 downto 0);
-    variable h1057: unsigned(0 downto 0);
-    variable h1058: unsigned(0 downto 0);
-    variable h1083: unsigned(7 downto 0);
-    variable h1084: unsigned(7 downto 0);
-    variable h1085: unsigned(10 downto 0);
-    variable h1086: unsigned(31 downto 0);
-    variable h1087: unsigned(31 downto 0);
+    variable h1055: unsigned(0 downto 0);
+    variable h1056: unsigned(2 downto 0);
+    variable h1057: unsigned(2 downto 0);
+    variable h1058: unsigned(10 downto 0);
+    variable h1059: unsigned(31 downto 0);
+    variable h1060: unsigned(0 downto 0);
+    variable h1061: unsigned(0 downto 0);
+    variable h1062: unsigned(0 downto 0);
+    variable h1063: unsigned(10 downto 0);
+    variable h1064: unsigned(31 downto 0);
+    variable h1065: unsigned(0 downto 0);
+    variable h1066: unsigned(0 downto 0);
+    variable h1067: unsigned(0 downto 0);
+    variable h1068: unsigned(0 downto 0);
+    variable h1069: unsigned(0 downto 0);
+    variable h1070: unsigned(10 downto 0);
+    variable h1071: unsigned(31 downto 0);
+    variable h1072: unsigned(0 downto 0);
+    variable h1073: unsigned(0 downto 0);
+    variable h1074: unsigned(0 downto 0);
+    variable h1075: unsigned(0 downto 0);
+    variable h1076: unsigned(0 downto 0);
+    variable h1077: unsigned(10 downto 0);
+    variable h1078: unsigned(31 downto 0);
+    variable h1079: unsigned(0 downto 0);
+    variable h1080: unsigned(0 downto 0);
+    variable h1081: unsigned(41 downto 0);
+    variable h1082: unsigned(45 downto 0);
+    variable h1083: unsigned(31 downto 0);
+    variable h1084: unsigned(4 downto 0);
+    variable h1085: unsigned(15 downto 0);
+    variable h1086: unsigned(52 downto 0);
+    variable h1087: unsigned(15 downto 0);
     variable h1088: unsigned(31 downto 0);
-    variable h1089: unsigned(7 downto 0);
-    variable h1090: unsigned(10 downto 0);
-    variable h1091: unsigned(31 downto 0);
+    variable h1089: unsigned(31 downto 0);
+    variable h1090: unsigned(0 downto 0);
+    variable h1091: unsigned(0 downto 0);
     variable h1092: unsigned(0 downto 0);
-    variable h1093: unsigned(0 downto 0);
+    variable h1093: unsigned(31 downto 0);
     variable h1094: unsigned(31 downto 0);
-    variable h1095: unsigned(4 downto 0);
-    variable h1096: unsigned(7 downto 0);
-    variable h1097: unsigned(7 downto 0);
-    variable h1098: unsigned(7 downto 0);
-    variable h1099: unsigned(10 downto 0);
-    variable h1100: unsigned(31 downto 0);
-    variable h1101: unsigned(31 downto 0);
-    variable h1102: unsigned(63 downto 0);
+    variable h1095: unsigned(31 downto 0);
+    variable h1096: unsigned(15 downto 0);
+    variable h1097: unsigned(3 downto 0);
+    variable h1098: unsigned(15 downto 0);
+    variable h1099: unsigned(0 downto 0);
+    variable h1100: unsigned(0 downto 0);
+    variable h1101: unsigned(0 downto 0);
+    variable h1102: unsigned(10 downto 0);
+    variable h1103: unsigned(31 downto 0);
+    variable h1104: unsigned(0 downto 0);
+    variable h1105: unsigned(0 downto 0);
+    variable h1106: unsigned(0 downto 0);
+    variable h1107: unsigned(0 downto 0);
+    variable h1108: unsigned(0 downto 0);
+    variable h1109: unsigned(10 downto 0);
+    variable h1110: unsigned(31 downto 0);
+    variable h1111: unsigned(0 downto 0);
+    variable h1112: unsigned(0 downto 0);
+    variable h1113: unsigned(2 downto 0);
+    variable h1114: unsigned(2 downto 0);
+    variable h1115: unsigned(10 downto 0);
+    variable h1116: unsigned(31 downto 0);
+    variable h1117: unsigned(0 downto 0);
+    variable h1118: unsigned(0 downto 0);
+    variable h1119: unsigned(0 downto 0);
+    variable h1120: unsigned(10 downto 0);
+    variable h1121: unsigned(31 downto 0);
+    variable h1122: unsigned(0 downto 0);
     variable h1123: unsigned(0 downto 0);
-    variable h1124: unsigned(31 downto 0);
-    variable h1125: unsigned(31 downto 0);
+    variable h1124: unsigned(0 downto 0);
+    variable h1125: unsigned(0 downto 0);
     variable h1126: unsigned(0 downto 0);
-    variable h1127: unsigned(0 downto 0);
-    variable h1128: unsigned(0 downto 0);
-    variable h1129: unsigned(31 downto 0);
-    variable h1130: unsigned(31 downto 0);
-    variable h1131: unsigned(31 downto 0);
-    variable h1132: unsigned(15 downto 0);
-    variable h1133: unsigned(3 downto 0);
-    variable h1134: unsigned(15 downto 0);
-    variable h1135: unsigned(0 downto 0);
+    variable h1127: unsigned(10 downto 0);
+    variable h1128: unsigned(31 downto 0);
+    variable h1129: unsigned(0 downto 0);
+    variable h1130: unsigned(0 downto 0);
+    variable h1131: unsigned(0 downto 0);
+    variable h1132: unsigned(0 downto 0);
+    variable h1133: unsigned(0 downto 0);
+    variable h1134: unsigned(10 downto 0);
+    variable h1135: unsigned(31 downto 0);
     variable h1136: unsigned(0 downto 0);
     variable h1137: unsigned(0 downto 0);
-    variable h1138: unsigned(10 downto 0);
-    variable h1139: unsigned(31 downto 0);
-    variable h1140: unsigned(0 downto 0);
-    variable h1141: unsigned(0 downto 0);
-    variable h1142: unsigned(0 downto 0);
-    variable h1143: unsigned(0 downto 0);
-    variable h1144: unsigned(0 downto 0);
-    variable h1145: unsigned(10 downto 0);
-    variable h1146: unsigned(31 downto 0);
-    variable h1147: unsigned(0 downto 0);
-    variable h1148: unsigned(0 downto 0);
-    variable h1149: unsigned(2 downto 0);
-    variable h1150: unsigned(2 downto 0);
+    variable h1138: unsigned(15 downto 0);
+    variable h1139: unsigned(15 downto 0);
+    variable h1140: unsigned(3 downto 0);
+    variable h1141: unsigned(15 downto 0);
+    variable h1142: unsigned(16 downto 0);
+    variable h1143: unsigned(15 downto 0);
+    variable h1144: unsigned(7 downto 0);
+    variable h1145: unsigned(7 downto 0);
+    variable h1146: unsigned(10 downto 0);
+    variable h1147: unsigned(31 downto 0);
+    variable h1148: unsigned(31 downto 0);
+    variable h1149: unsigned(31 downto 0);
+    variable h1150: unsigned(7 downto 0);
     variable h1151: unsigned(10 downto 0);
     variable h1152: unsigned(31 downto 0);
     variable h1153: unsigned(0 downto 0);
@@ -1907,233 +1964,301 @@ fsm: process (clk) is
     variable h1157: unsigned(31 downto 0);
     variable h1158: unsigned(0 downto 0);
     variable h1159: unsigned(0 downto 0);
-    variable h1160: unsigned(0 downto 0);
-    variable h1161: unsigned(0 downto 0);
-    variable h1162: unsigned(0 downto 0);
-    variable h1163: unsigned(10 downto 0);
-    variable h1164: unsigned(31 downto 0);
+    variable h1160: unsigned(2 downto 0);
+    variable h1161: unsigned(2 downto 0);
+    variable h1162: unsigned(10 downto 0);
+    variable h1163: unsigned(31 downto 0);
+    variable h1164: unsigned(0 downto 0);
     variable h1165: unsigned(0 downto 0);
     variable h1166: unsigned(0 downto 0);
-    variable h1167: unsigned(0 downto 0);
-    variable h1168: unsigned(0 downto 0);
+    variable h1167: unsigned(10 downto 0);
+    variable h1168: unsigned(31 downto 0);
     variable h1169: unsigned(0 downto 0);
-    variable h1170: unsigned(10 downto 0);
-    variable h1171: unsigned(31 downto 0);
-    variable h1172: unsigned(0 downto 0);
-    variable h1173: unsigned(0 downto 0);
-    variable h1174: unsigned(0 downto 0);
-    variable h1175: unsigned(31 downto 0);
-    variable h1176: unsigned(15 downto 0);
-    variable h1177: unsigned(3 downto 0);
-    variable h1178: unsigned(15 downto 0);
-    variable h1179: unsigned(0 downto 0);
-    variable h1180: unsigned(0 downto 0);
-    variable h1181: unsigned(0 downto 0);
-    variable h1182: unsigned(10 downto 0);
-    variable h1183: unsigned(31 downto 0);
-    variable h1184: unsigned(0 downto 0);
-    variable h1185: unsigned(0 downto 0);
-    variable h1186: unsigned(0 downto 0);
-    variable h1187: unsigned(31 downto 0);
-    variable h1188: unsigned(15 downto 0);
-    variable h1189: unsigned(3 downto 0);
-    variable h1190: unsigned(15 downto 0);
-    variable h1191: unsigned(0 downto 0);
-    variable h1192: unsigned(0 downto 0);
-    variable h1193: unsigned(0 downto 0);
-    variable h1194: unsigned(10 downto 0);
-    variable h1195: unsigned(31 downto 0);
-    variable h1196: unsigned(0 downto 0);
-    variable h1197: unsigned(0 downto 0);
-    variable h1198: unsigned(15 downto 0);
+    variable h1170: unsigned(0 downto 0);
+    variable h1195: unsigned(7 downto 0);
+    variable h1196: unsigned(7 downto 0);
+    variable h1197: unsigned(10 downto 0);
+    variable h1198: unsigned(31 downto 0);
     variable h1199: unsigned(31 downto 0);
     variable h1200: unsigned(31 downto 0);
-    variable h1201: unsigned(0 downto 0);
-    variable h1202: unsigned(0 downto 0);
-    variable h1203: unsigned(0 downto 0);
-    variable h1204: unsigned(31 downto 0);
-    variable h1205: unsigned(31 downto 0);
+    variable h1201: unsigned(7 downto 0);
+    variable h1202: unsigned(10 downto 0);
+    variable h1203: unsigned(31 downto 0);
+    variable h1204: unsigned(0 downto 0);
+    variable h1205: unsigned(0 downto 0);
     variable h1206: unsigned(31 downto 0);
-    variable h1207: unsigned(15 downto 0);
-    variable h1208: unsigned(3 downto 0);
-    variable h1209: unsigned(15 downto 0);
-    variable h1210: unsigned(0 downto 0);
-    variable h1211: unsigned(0 downto 0);
-    variable h1212: unsigned(0 downto 0);
-    variable h1213: unsigned(10 downto 0);
-    variable h1214: unsigned(31 downto 0);
-    variable h1215: unsigned(0 downto 0);
-    variable h1216: unsigned(0 downto 0);
-    variable h1217: unsigned(0 downto 0);
-    variable h1218: unsigned(0 downto 0);
-    variable h1219: unsigned(0 downto 0);
-    variable h1220: unsigned(10 downto 0);
-    variable h1221: unsigned(31 downto 0);
-    variable h1222: unsigned(0 downto 0);
-    variable h1223: unsigned(0 downto 0);
-    variable h1224: unsigned(2 downto 0);
-    variable h1225: unsigned(2 downto 0);
-    variable h1226: unsigned(10 downto 0);
-    variable h1227: unsigned(31 downto 0);
-    variable h1228: unsigned(0 downto 0);
-    variable h1229: unsigned(0 downto 0);
-    variable h1230: unsigned(0 downto 0);
-    variable h1231: unsigned(10 downto 0);
-    variable h1232: unsigned(31 downto 0);
-    variable h1233: unsigned(0 downto 0);
-    variable h1234: unsigned(0 downto 0);
+    variable h1207: unsigned(4 downto 0);
+    variable h1208: unsigned(7 downto 0);
+    variable h1209: unsigned(7 downto 0);
+    variable h1210: unsigned(7 downto 0);
+    variable h1211: unsigned(10 downto 0);
+    variable h1212: unsigned(31 downto 0);
+    variable h1213: unsigned(31 downto 0);
+    variable h1214: unsigned(63 downto 0);
     variable h1235: unsigned(0 downto 0);
-    variable h1236: unsigned(0 downto 0);
-    variable h1237: unsigned(0 downto 0);
-    variable h1238: unsigned(10 downto 0);
-    variable h1239: unsigned(31 downto 0);
+    variable h1236: unsigned(31 downto 0);
+    variable h1237: unsigned(31 downto 0);
+    variable h1238: unsigned(0 downto 0);
+    variable h1239: unsigned(0 downto 0);
     variable h1240: unsigned(0 downto 0);
-    variable h1241: unsigned(0 downto 0);
-    variable h1242: unsigned(0 downto 0);
-    variable h1243: unsigned(0 downto 0);
-    variable h1244: unsigned(0 downto 0);
-    variable h1245: unsigned(10 downto 0);
-    variable h1246: unsigned(31 downto 0);
+    variable h1241: unsigned(31 downto 0);
+    variable h1242: unsigned(31 downto 0);
+    variable h1243: unsigned(31 downto 0);
+    variable h1244: unsigned(15 downto 0);
+    variable h1245: unsigned(3 downto 0);
+    variable h1246: unsigned(15 downto 0);
     variable h1247: unsigned(0 downto 0);
     variable h1248: unsigned(0 downto 0);
-    variable h1249: unsigned(15 downto 0);
-    variable h1250: unsigned(15 downto 0);
-    variable h1251: unsigned(3 downto 0);
-    variable h1252: unsigned(15 downto 0);
-    variable h1253: unsigned(16 downto 0);
-    variable h1254: unsigned(15 downto 0);
-    variable h1301: unsigned(31 downto 0);
-    variable h1302: unsigned(31 downto 0);
-    variable h1303: unsigned(31 downto 0);
-    variable h1304: unsigned(15 downto 0);
-    variable h1305: unsigned(3 downto 0);
-    variable h1306: unsigned(15 downto 0);
-    variable h1307: unsigned(0 downto 0);
+    variable h1249: unsigned(0 downto 0);
+    variable h1250: unsigned(10 downto 0);
+    variable h1251: unsigned(31 downto 0);
+    variable h1252: unsigned(0 downto 0);
+    variable h1253: unsigned(0 downto 0);
+    variable h1254: unsigned(0 downto 0);
+    variable h1255: unsigned(0 downto 0);
+    variable h1256: unsigned(0 downto 0);
+    variable h1257: unsigned(10 downto 0);
+    variable h1258: unsigned(31 downto 0);
+    variable h1259: unsigned(0 downto 0);
+    variable h1260: unsigned(0 downto 0);
+    variable h1261: unsigned(2 downto 0);
+    variable h1262: unsigned(2 downto 0);
+    variable h1263: unsigned(10 downto 0);
+    variable h1264: unsigned(31 downto 0);
+    variable h1265: unsigned(0 downto 0);
+    variable h1266: unsigned(0 downto 0);
+    variable h1267: unsigned(0 downto 0);
+    variable h1268: unsigned(10 downto 0);
+    variable h1269: unsigned(31 downto 0);
+    variable h1270: unsigned(0 downto 0);
+    variable h1271: unsigned(0 downto 0);
+    variable h1272: unsigned(0 downto 0);
+    variable h1273: unsigned(0 downto 0);
+    variable h1274: unsigned(0 downto 0);
+    variable h1275: unsigned(10 downto 0);
+    variable h1276: unsigned(31 downto 0);
+    variable h1277: unsigned(0 downto 0);
+    variable h1278: unsigned(0 downto 0);
+    variable h1279: unsigned(0 downto 0);
+    variable h1280: unsigned(0 downto 0);
+    variable h1281: unsigned(0 downto 0);
+    variable h1282: unsigned(10 downto 0);
+    variable h1283: unsigned(31 downto 0);
+    variable h1284: unsigned(0 downto 0);
+    variable h1285: unsigned(0 downto 0);
+    variable h1286: unsigned(0 downto 0);
+    variable h1287: unsigned(31 downto 0);
+    variable h1288: unsigned(15 downto 0);
+    variable h1289: unsigned(3 downto 0);
+    variable h1290: unsigned(15 downto 0);
+    variable h1291: unsigned(0 downto 0);
+    variable h1292: unsigned(0 downto 0);
+    variable h1293: unsigned(0 downto 0);
+    variable h1294: unsigned(10 downto 0);
+    variable h1295: unsigned(31 downto 0);
+    variable h1296: unsigned(0 downto 0);
+    variable h1297: unsigned(0 downto 0);
+    variable h1298: unsigned(0 downto 0);
+    variable h1299: unsigned(31 downto 0);
+    variable h1300: unsigned(15 downto 0);
+    variable h1301: unsigned(3 downto 0);
+    variable h1302: unsigned(15 downto 0);
+    variable h1303: unsigned(0 downto 0);
+    variable h1304: unsigned(0 downto 0);
+    variable h1305: unsigned(0 downto 0);
+    variable h1306: unsigned(10 downto 0);
+    variable h1307: unsigned(31 downto 0);
     variable h1308: unsigned(0 downto 0);
     variable h1309: unsigned(0 downto 0);
-    variable h1310: unsigned(10 downto 0);
+    variable h1310: unsigned(15 downto 0);
     variable h1311: unsigned(31 downto 0);
-    variable h1312: unsigned(0 downto 0);
+    variable h1312: unsigned(31 downto 0);
     variable h1313: unsigned(0 downto 0);
     variable h1314: unsigned(0 downto 0);
     variable h1315: unsigned(0 downto 0);
-    variable h1316: unsigned(0 downto 0);
-    variable h1317: unsigned(10 downto 0);
+    variable h1316: unsigned(31 downto 0);
+    variable h1317: unsigned(31 downto 0);
     variable h1318: unsigned(31 downto 0);
-    variable h1319: unsigned(0 downto 0);
-    variable h1320: unsigned(0 downto 0);
-    variable h1293: unsigned(52 downto 0);
-    variable h1294: unsigned(7 downto 0);
-    variable h1295: unsigned(7 downto 0);
-    variable h1296: unsigned(10 downto 0);
-    variable h1297: unsigned(31 downto 0);
-    variable h1298: unsigned(7 downto 0);
-    variable h1299: unsigned(12 downto 0);
-    variable h1300: unsigned(53 downto 0);
-    variable h1323: unsigned(31 downto 0);
-    variable h1324: unsigned(31 downto 0);
-    variable h1325: unsigned(0 downto 0);
-    variable h1326: unsigned(0 downto 0);
+    variable h1319: unsigned(15 downto 0);
+    variable h1320: unsigned(3 downto 0);
+    variable h1321: unsigned(15 downto 0);
+    variable h1322: unsigned(0 downto 0);
+    variable h1323: unsigned(0 downto 0);
+    variable h1324: unsigned(0 downto 0);
+    variable h1325: unsigned(10 downto 0);
+    variable h1326: unsigned(31 downto 0);
     variable h1327: unsigned(0 downto 0);
-    variable h1328: unsigned(31 downto 0);
-    variable h1329: unsigned(31 downto 0);
-    variable h1330: unsigned(31 downto 0);
-    variable h1331: unsigned(15 downto 0);
-    variable h1332: unsigned(3 downto 0);
-    variable h1333: unsigned(15 downto 0);
+    variable h1328: unsigned(0 downto 0);
+    variable h1329: unsigned(0 downto 0);
+    variable h1330: unsigned(0 downto 0);
+    variable h1331: unsigned(0 downto 0);
+    variable h1332: unsigned(10 downto 0);
+    variable h1333: unsigned(31 downto 0);
     variable h1334: unsigned(0 downto 0);
     variable h1335: unsigned(0 downto 0);
-    variable h1336: unsigned(0 downto 0);
-    variable h1337: unsigned(10 downto 0);
-    variable h1338: unsigned(31 downto 0);
-    variable h1339: unsigned(0 downto 0);
+    variable h1336: unsigned(2 downto 0);
+    variable h1337: unsigned(2 downto 0);
+    variable h1338: unsigned(10 downto 0);
+    variable h1339: unsigned(31 downto 0);
     variable h1340: unsigned(0 downto 0);
     variable h1341: unsigned(0 downto 0);
     variable h1342: unsigned(0 downto 0);
-    variable h1343: unsigned(0 downto 0);
-    variable h1344: unsigned(10 downto 0);
-    variable h1345: unsigned(31 downto 0);
+    variable h1343: unsigned(10 downto 0);
+    variable h1344: unsigned(31 downto 0);
+    variable h1345: unsigned(0 downto 0);
     variable h1346: unsigned(0 downto 0);
     variable h1347: unsigned(0 downto 0);
-    variable h1348: unsigned(2 downto 0);
-    variable h1349: unsigned(2 downto 0);
+    variable h1348: unsigned(0 downto 0);
+    variable h1349: unsigned(0 downto 0);
     variable h1350: unsigned(10 downto 0);
     variable h1351: unsigned(31 downto 0);
     variable h1352: unsigned(0 downto 0);
     variable h1353: unsigned(0 downto 0);
     variable h1354: unsigned(0 downto 0);
-    variable h1355: unsigned(10 downto 0);
-    variable h1356: unsigned(31 downto 0);
-    variable h1357: unsigned(0 downto 0);
-    variable h1358: unsigned(0 downto 0);
+    variable h1355: unsigned(0 downto 0);
+    variable h1356: unsigned(0 downto 0);
+    variable h1357: unsigned(10 downto 0);
+    variable h1358: unsigned(31 downto 0);
     variable h1359: unsigned(0 downto 0);
     variable h1360: unsigned(0 downto 0);
-    variable h1361: unsigned(0 downto 0);
-    variable h1362: unsigned(10 downto 0);
-    variable h1363: unsigned(31 downto 0);
-    variable h1364: unsigned(0 downto 0);
-    variable h1365: unsigned(0 downto 0);
-    variable h1366: unsigned(0 downto 0);
-    variable h1367: unsigned(0 downto 0);
-    variable h1368: unsigned(0 downto 0);
-    variable h1369: unsigned(10 downto 0);
-    variable h1370: unsigned(31 downto 0);
-    variable h1371: unsigned(0 downto 0);
-    variable h1372: unsigned(0 downto 0);
-    variable h1321: unsigned(19 downto 0);
-    variable h1322: unsigned(52 downto 0);
-    variable h1375: unsigned(31 downto 0);
-    variable h1376: unsigned(31 downto 0);
-    variable h1377: unsigned(0 downto 0);
-    variable h1378: unsigned(0 downto 0);
-    variable h1379: unsigned(0 downto 0);
-    variable h1380: unsigned(31 downto 0);
-    variable h1381: unsigned(31 downto 0);
-    variable h1382: unsigned(31 downto 0);
-    variable h1383: unsigned(15 downto 0);
-    variable h1384: unsigned(3 downto 0);
-    variable h1385: unsigned(15 downto 0);
-    variable h1386: unsigned(0 downto 0);
-    variable h1387: unsigned(0 downto 0);
-    variable h1388: unsigned(0 downto 0);
-    variable h1389: unsigned(10 downto 0);
-    variable h1390: unsigned(31 downto 0);
-    variable h1391: unsigned(0 downto 0);
-    variable h1392: unsigned(0 downto 0);
-    variable h1393: unsigned(0 downto 0);
-    variable h1394: unsigned(0 downto 0);
-    variable h1395: unsigned(0 downto 0);
-    variable h1396: unsigned(10 downto 0);
-    variable h1397: unsigned(31 downto 0);
-    variable h1398: unsigned(0 downto 0);
-    variable h1399: unsigned(0 downto 0);
-    variable h1400: unsigned(2 downto 0);
-    variable h1401: unsigned(2 downto 0);
-    variable h1402: unsigned(10 downto 0);
-    variable h1403: unsigned(31 downto 0);
-    variable h1404: unsigned(0 downto 0);
-    variable h1405: unsigned(0 downto 0);
-    variable h1406: unsigned(0 downto 0);
-    variable h1407: unsigned(10 downto 0);
-    variable h1408: unsigned(31 downto 0);
-    variable h1409: unsigned(0 downto 0);
-    variable h1410: unsigned(0 downto 0);
-    variable h1411: unsigned(0 downto 0);
-    variable h1412: unsigned(0 downto 0);
-    variable h1413: unsigned(0 downto 0);
-    variable h1414: unsigned(10 downto 0);
+    variable h1361: unsigned(15 downto 0);
+    variable h1362: unsigned(15 downto 0);
+    variable h1363: unsigned(3 downto 0);
+    variable h1364: unsigned(15 downto 0);
+    variable h1365: unsigned(16 downto 0);
+    variable h1366: unsigned(15 downto 0);
+    variable h1413: unsigned(31 downto 0);
+    variable h1414: unsigned(31 downto 0);
     variable h1415: unsigned(31 downto 0);
-    variable h1416: unsigned(0 downto 0);
-    variable h1417: unsigned(0 downto 0);
-    variable h1418: unsigned(0 downto 0);
+    variable h1416: unsigned(15 downto 0);
+    variable h1417: unsigned(3 downto 0);
+    variable h1418: unsigned(15 downto 0);
     variable h1419: unsigned(0 downto 0);
     variable h1420: unsigned(0 downto 0);
-    variable h1421: unsigned(10 downto 0);
-    variable h1422: unsigned(31 downto 0);
-    variable h1423: unsigned(0 downto 0);
+    variable h1421: unsigned(0 downto 0);
+    variable h1422: unsigned(10 downto 0);
+    variable h1423: unsigned(31 downto 0);
     variable h1424: unsigned(0 downto 0);
-    variable h1373: unsigned(19 downto 0);
-    variable h1374: unsigned(52 downto 0);
+    variable h1425: unsigned(0 downto 0);
+    variable h1426: unsigned(0 downto 0);
+    variable h1427: unsigned(0 downto 0);
+    variable h1428: unsigned(0 downto 0);
+    variable h1429: unsigned(10 downto 0);
+    variable h1430: unsigned(31 downto 0);
+    variable h1431: unsigned(0 downto 0);
+    variable h1432: unsigned(0 downto 0);
+    variable h1405: unsigned(52 downto 0);
+    variable h1406: unsigned(7 downto 0);
+    variable h1407: unsigned(7 downto 0);
+    variable h1408: unsigned(10 downto 0);
+    variable h1409: unsigned(31 downto 0);
+    variable h1410: unsigned(7 downto 0);
+    variable h1411: unsigned(12 downto 0);
+    variable h1412: unsigned(53 downto 0);
+    variable h1435: unsigned(31 downto 0);
+    variable h1436: unsigned(31 downto 0);
+    variable h1437: unsigned(0 downto 0);
+    variable h1438: unsigned(0 downto 0);
+    variable h1439: unsigned(0 downto 0);
+    variable h1440: unsigned(31 downto 0);
+    variable h1441: unsigned(31 downto 0);
+    variable h1442: unsigned(31 downto 0);
+    variable h1443: unsigned(15 downto 0);
+    variable h1444: unsigned(3 downto 0);
+    variable h1445: unsigned(15 downto 0);
+    variable h1446: unsigned(0 downto 0);
+    variable h1447: unsigned(0 downto 0);
+    variable h1448: unsigned(0 downto 0);
+    variable h1449: unsigned(10 downto 0);
+    variable h1450: unsigned(31 downto 0);
+    variable h1451: unsigned(0 downto 0);
+    variable h1452: unsigned(0 downto 0);
+    variable h1453: unsigned(0 downto 0);
+    variable h1454: unsigned(0 downto 0);
+    variable h1455: unsigned(0 downto 0);
+    variable h1456: unsigned(10 downto 0);
+    variable h1457: unsigned(31 downto 0);
+    variable h1458: unsigned(0 downto 0);
+    variable h1459: unsigned(0 downto 0);
+    variable h1460: unsigned(2 downto 0);
+    variable h1461: unsigned(2 downto 0);
+    variable h1462: unsigned(10 downto 0);
+    variable h1463: unsigned(31 downto 0);
+    variable h1464: unsigned(0 downto 0);
+    variable h1465: unsigned(0 downto 0);
+    variable h1466: unsigned(0 downto 0);
+    variable h1467: unsigned(10 downto 0);
+    variable h1468: unsigned(31 downto 0);
+    variable h1469: unsigned(0 downto 0);
+    variable h1470: unsigned(0 downto 0);
+    variable h1471: unsigned(0 downto 0);
+    variable h1472: unsigned(0 downto 0);
+    variable h1473: unsigned(0 downto 0);
+    variable h1474: unsigned(10 downto 0);
+    variable h1475: unsigned(31 downto 0);
+    variable h1476: unsigned(0 downto 0);
+    variable h1477: unsigned(0 downto 0);
+    variable h1478: unsigned(0 downto 0);
+    variable h1479: unsigned(0 downto 0);
+    variable h1480: unsigned(0 downto 0);
+    variable h1481: unsigned(10 downto 0);
+    variable h1482: unsigned(31 downto 0);
+    variable h1483: unsigned(0 downto 0);
+    variable h1484: unsigned(0 downto 0);
+    variable h1433: unsigned(19 downto 0);
+    variable h1434: unsigned(52 downto 0);
+    variable h1487: unsigned(31 downto 0);
+    variable h1488: unsigned(31 downto 0);
+    variable h1489: unsigned(0 downto 0);
+    variable h1490: unsigned(0 downto 0);
+    variable h1491: unsigned(0 downto 0);
+    variable h1492: unsigned(31 downto 0);
+    variable h1493: unsigned(31 downto 0);
+    variable h1494: unsigned(31 downto 0);
+    variable h1495: unsigned(15 downto 0);
+    variable h1496: unsigned(3 downto 0);
+    variable h1497: unsigned(15 downto 0);
+    variable h1498: unsigned(0 downto 0);
+    variable h1499: unsigned(0 downto 0);
+    variable h1500: unsigned(0 downto 0);
+    variable h1501: unsigned(10 downto 0);
+    variable h1502: unsigned(31 downto 0);
+    variable h1503: unsigned(0 downto 0);
+    variable h1504: unsigned(0 downto 0);
+    variable h1505: unsigned(0 downto 0);
+    variable h1506: unsigned(0 downto 0);
+    variable h1507: unsigned(0 downto 0);
+    variable h1508: unsigned(10 downto 0);
+    variable h1509: unsigned(31 downto 0);
+    variable h1510: unsigned(0 downto 0);
+    variable h1511: unsigned(0 downto 0);
+    variable h1512: unsigned(2 downto 0);
+    variable h1513: unsigned(2 downto 0);
+    variable h1514: unsigned(10 downto 0);
+    variable h1515: unsigned(31 downto 0);
+    variable h1516: unsigned(0 downto 0);
+    variable h1517: unsigned(0 downto 0);
+    variable h1518: unsigned(0 downto 0);
+    variable h1519: unsigned(10 downto 0);
+    variable h1520: unsigned(31 downto 0);
+    variable h1521: unsigned(0 downto 0);
+    variable h1522: unsigned(0 downto 0);
+    variable h1523: unsigned(0 downto 0);
+    variable h1524: unsigned(0 downto 0);
+    variable h1525: unsigned(0 downto 0);
+    variable h1526: unsigned(10 downto 0);
+    variable h1527: unsigned(31 downto 0);
+    variable h1528: unsigned(0 downto 0);
+    variable h1529: unsigned(0 downto 0);
+    variable h1530: unsigned(0 downto 0);
+    variable h1531: unsigned(0 downto 0);
+    variable h1532: unsigned(0 downto 0);
+    variable h1533: unsigned(10 downto 0);
+    variable h1534: unsigned(31 downto 0);
+    variable h1535: unsigned(0 downto 0);
+    variable h1536: unsigned(0 downto 0);
+    variable h1485: unsigned(19 downto 0);
+    variable h1486: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -3229,10 +3354,12 @@ begin
             wk_g_PE <= to_unsigned(0, 1);
             wk_g_PR <= to_unsigned(0, 1);
             wk_g_RZ <= to_unsigned(0, 1);
+            wk_g_entry <= to_unsigned(0, 64);
             wk_g_fault <= to_unsigned(0, 8);
             wk_g_guest_pa <= to_unsigned(0, 64);
             wk_g_host_bad_level <= to_unsigned(0, 1);
             wk_g_host_fault <= to_unsigned(0, 8);
+            wk_g_host_hw_error <= to_unsigned(0, 1);
             wk_g_host_level <= to_unsigned(0, 3);
             wk_g_host_not_present <= to_unsigned(0, 1);
             wk_g_host_page_size <= to_unsigned(0, 1);
@@ -3240,6 +3367,7 @@ begin
             wk_g_host_reserved <= to_unsigned(0, 1);
             wk_g_host_skipped_bits <= to_unsigned(0, 1);
             wk_g_host_translation <= to_unsigned(0, 1);
+            wk_g_hw_error <= to_unsigned(0, 1);
             wk_g_level <= to_unsigned(0, 3);
             wk_g_not_valid <= to_unsigned(0, 1);
             wk_g_ok <= to_unsigned(0, 1);
@@ -3274,6 +3402,7 @@ begin
             wk_t_U <= to_unsigned(0, 1);
             wk_t_W <= to_unsigned(0, 1);
             wk_t_cr2 <= to_unsigned(0, 64);
+            wk_t_entry <= to_unsigned(0, 64);
             wk_t_error_code <= to_unsigned(0, 32);
             wk_t_execute_disable <= to_unsigned(0, 1);
             wk_t_fault <= to_unsigned(0, 8);
@@ -3283,6 +3412,7 @@ begin
             wk_t_guest_pa <= to_unsigned(0, 64);
             wk_t_host_bad_level <= to_unsigned(0, 1);
             wk_t_host_fault <= to_unsigned(0, 8);
+            wk_t_host_hw_error <= to_unsigned(0, 1);
             wk_t_host_level <= to_unsigned(0, 3);
             wk_t_host_not_present <= to_unsigned(0, 1);
             wk_t_host_page_size <= to_unsigned(0, 1);
@@ -3946,7 +4076,9 @@ begin
                     wk_g_host_level <= to_unsigned(0, 3);
                     wk_g_fault <= to_unsigned(0, 8);
                     wk_g_host_fault <= to_unsigned(0, 8);
+                    wk_g_hw_error <= to_unsigned(0, 1);
                     wk_g_not_valid <= to_unsigned(0, 1);
+                    wk_g_host_hw_error <= to_unsigned(0, 1);
                     wk_g_host_not_present <= to_unsigned(0, 1);
                     wk_g_host_reserved <= to_unsigned(0, 1);
                     wk_g_host_page_size <= to_unsigned(0, 1);
@@ -3957,6 +4089,7 @@ begin
                     wk_g_PR <= to_unsigned(0, 1);
                     wk_g_RZ <= to_unsigned(0, 1);
                     wk_g_PE <= to_unsigned(0, 1);
+                    wk_g_entry <= to_unsigned(0, 64);
                     if (((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and (not ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2))))) and (not (er_dte /= '0'))) then
                         h5 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
@@ -4017,38 +4150,46 @@ begin
                                 wk_g_level <= wn_g_o_aux;
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 1)) then
-                                wk_g_host_not_present <= to_unsigned(1, 1);
+                                wk_g_host_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 2)) then
-                                wk_g_host_reserved <= to_unsigned(1, 1);
+                                wk_g_host_not_present <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 3)) then
-                                wk_g_host_page_size <= to_unsigned(1, 1);
+                                wk_g_host_reserved <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 4)) then
-                                wk_g_host_bad_level <= to_unsigned(1, 1);
+                                wk_g_host_page_size <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 5)) then
-                                wk_g_host_skipped_bits <= to_unsigned(1, 1);
+                                wk_g_host_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 6)) then
-                                wk_g_host_permission <= to_unsigned(1, 1);
+                                wk_g_host_skipped_bits <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_g_o_status, 9)) = (64 + 7)) then
+                                wk_g_host_permission <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_g_o_status, 9)) = (64 + 8)) then
                                 wk_g_host_translation <= to_unsigned(1, 1);
                             end if;
                             wk_g_PR <= wn_g_o_n_PR;
                             wk_g_RZ <= wn_g_o_n_RZ;
                             wk_g_PE <= wn_g_o_n_PE;
+                            wk_g_entry <= wn_g_o_n_entry;
                         else
                             wk_g_fault <= wn_g_o_status;
                             wk_g_level <= wn_g_o_level;
                             if (wn_g_o_status = 1) then
+                                wk_g_hw_error <= to_unsigned(1, 1);
+                            end if;
+                            if (wn_g_o_status = 2) then
                                 wk_g_not_valid <= to_unsigned(1, 1);
                             end if;
                             wk_g_PR <= wn_g_o_r_PR;
                             wk_g_RZ <= wn_g_o_r_RZ;
                             wk_g_PE <= wn_g_o_r_PE;
+                            wk_g_entry <= wn_g_o_r_entry;
                         end if;
                         st <= S3G;
                     end if;
@@ -4071,6 +4212,7 @@ begin
                     wk_t_smep <= to_unsigned(0, 1);
                     wk_t_protection_key <= to_unsigned(0, 1);
                     wk_t_non_canonical <= to_unsigned(0, 1);
+                    wk_t_host_hw_error <= to_unsigned(0, 1);
                     wk_t_host_not_present <= to_unsigned(0, 1);
                     wk_t_host_reserved <= to_unsigned(0, 1);
                     wk_t_host_page_size <= to_unsigned(0, 1);
@@ -4091,6 +4233,7 @@ begin
                     wk_t_g_rw <= to_unsigned(0, 1);
                     wk_t_g_us <= to_unsigned(0, 1);
                     wk_t_g_xd <= to_unsigned(0, 1);
+                    wk_t_entry <= to_unsigned(0, 64);
                     if (wk_g_ok /= 0) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         wn_t_i_addr <= v_wide(64-1 downto 0);
@@ -4158,24 +4301,27 @@ begin
                                 wk_t_level <= wn_t_o_aux;
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 1)) then
-                                wk_t_host_not_present <= to_unsigned(1, 1);
+                                wk_t_host_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 2)) then
-                                wk_t_host_reserved <= to_unsigned(1, 1);
+                                wk_t_host_not_present <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 3)) then
-                                wk_t_host_page_size <= to_unsigned(1, 1);
+                                wk_t_host_reserved <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 4)) then
-                                wk_t_host_bad_level <= to_unsigned(1, 1);
+                                wk_t_host_page_size <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 5)) then
-                                wk_t_host_skipped_bits <= to_unsigned(1, 1);
+                                wk_t_host_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 6)) then
-                                wk_t_host_permission <= to_unsigned(1, 1);
+                                wk_t_host_skipped_bits <= to_unsigned(1, 1);
                             end if;
                             if (signed(resize(wn_t_o_status, 9)) = (64 + 7)) then
+                                wk_t_host_permission <= to_unsigned(1, 1);
+                            end if;
+                            if (signed(resize(wn_t_o_status, 9)) = (64 + 8)) then
                                 wk_t_host_translation <= to_unsigned(1, 1);
                             end if;
                             wk_t_PR <= wn_t_o_n_PR;
@@ -4188,6 +4334,7 @@ begin
                             wk_t_g_rw <= wn_t_o_n_g_rw;
                             wk_t_g_us <= wn_t_o_n_g_us;
                             wk_t_g_xd <= wn_t_o_n_g_xd;
+                            wk_t_entry <= wn_t_o_n_entry;
                         else
                             wk_t_fault <= wn_t_o_status;
                             wk_t_level <= wn_t_o_level;
@@ -4535,365 +4682,365 @@ begin
                     else
                         h416 := h418;
                     end if;
-                    h898 := to_unsigned(0, 1);
-                    h899 := to_unsigned(0, 1);
-                    h899 := to_unsigned(0, 1);
+                    h1010 := to_unsigned(0, 1);
+                    h1011 := to_unsigned(0, 1);
+                    h1011 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h899 := to_unsigned(1, 1);
+                        h1011 := to_unsigned(1, 1);
                     end if;
-                    h900 := to_unsigned(0, 1);
-                    h900 := to_unsigned(0, 1);
+                    h1012 := to_unsigned(0, 1);
+                    h1012 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h900 := to_unsigned(1, 1);
+                        h1012 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h898 := h899;
+                        h1010 := h1011;
                     else
-                        h898 := h900;
+                        h1010 := h1012;
                     end if;
-                    h909 := to_unsigned(0, 1);
-                    h910 := unsigned'("00000000000000000000000000000000");
-                    h910 := e_data;
-                    h911 := unsigned'("00000000000000000000000000000000");
-                    h911 := e_data;
-                    h912 := to_unsigned(0, 1);
-                    h912 := to_unsigned(0, 1);
+                    h1021 := to_unsigned(0, 1);
+                    h1022 := unsigned'("00000000000000000000000000000000");
+                    h1022 := e_data;
+                    h1023 := unsigned'("00000000000000000000000000000000");
+                    h1023 := e_data;
+                    h1024 := to_unsigned(0, 1);
+                    h1024 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h912 := to_unsigned(1, 1);
+                        h1024 := to_unsigned(1, 1);
                     end if;
-                    h913 := to_unsigned(0, 1);
-                    h914 := unsigned'("00000000000000000000000000000000");
-                    h914 := e_data;
-                    h915 := unsigned'("00000000000000000000000000000000");
-                    h915 := e_data;
-                    h916 := unsigned'("00000000000000000000000000000000");
-                    h916 := e_data;
-                    h917 := unsigned'("00000000000000000000000000000000");
-                    h917 := e_data;
-                    h913 := to_unsigned(0, 1);
-                    if (((((h914(11-1 downto 8) = 2) or ((h915(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h916(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h917(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h913 := to_unsigned(1, 1);
+                    h1025 := to_unsigned(0, 1);
+                    h1026 := unsigned'("00000000000000000000000000000000");
+                    h1026 := e_data;
+                    h1027 := unsigned'("00000000000000000000000000000000");
+                    h1027 := e_data;
+                    h1028 := unsigned'("00000000000000000000000000000000");
+                    h1028 := e_data;
+                    h1029 := unsigned'("00000000000000000000000000000000");
+                    h1029 := e_data;
+                    h1025 := to_unsigned(0, 1);
+                    if (((((h1026(11-1 downto 8) = 2) or ((h1027(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h1028(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h1029(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h1025 := to_unsigned(1, 1);
                     end if;
-                    if ((h910(11-1 downto 8) = 0) or (h911(11-1 downto 8) = 1)) then
-                        h909 := h912;
+                    if ((h1022(11-1 downto 8) = 0) or (h1023(11-1 downto 8) = 1)) then
+                        h1021 := h1024;
                     else
-                        h909 := h913;
+                        h1021 := h1025;
                     end if;
-                    h1059 := unsigned'("00000000000000000000000000000000");
-                    h1059 := e_data;
-                    h1060 := unsigned'("00000000000000000000000000000000");
-                    h1060 := e_data;
-                    h1061 := unsigned'("00000000000000000000000000000000");
-                    h1061 := e_data;
-                    h1062 := to_unsigned(0, 16);
-                    h1062 := to_unsigned(1, 16);
-                    h1063 := to_unsigned(0, 4);
-                    h1063 := w_dte_10(5-1 downto 1);
-                    h1064 := to_unsigned(0, 16);
-                    h1064 := shift_left(h1062, to_integer(h1063));
-                    h1065 := to_unsigned(0, 1);
-                    h1066 := to_unsigned(0, 1);
-                    h1066 := to_unsigned(0, 1);
+                    h1171 := unsigned'("00000000000000000000000000000000");
+                    h1171 := e_data;
+                    h1172 := unsigned'("00000000000000000000000000000000");
+                    h1172 := e_data;
+                    h1173 := unsigned'("00000000000000000000000000000000");
+                    h1173 := e_data;
+                    h1174 := to_unsigned(0, 16);
+                    h1174 := to_unsigned(1, 16);
+                    h1175 := to_unsigned(0, 4);
+                    h1175 := w_dte_10(5-1 downto 1);
+                    h1176 := to_unsigned(0, 16);
+                    h1176 := shift_left(h1174, to_integer(h1175));
+                    h1177 := to_unsigned(0, 1);
+                    h1178 := to_unsigned(0, 1);
+                    h1178 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1066 := to_unsigned(1, 1);
+                        h1178 := to_unsigned(1, 1);
                     end if;
-                    h1067 := to_unsigned(0, 1);
-                    h1068 := to_unsigned(0, 11);
-                    h1069 := unsigned'("00000000000000000000000000000000");
-                    h1069 := e_data;
-                    h1068 := h1069(11-1 downto 0);
-                    h1070 := to_unsigned(0, 1);
-                    h1070 := to_unsigned(0, 1);
+                    h1179 := to_unsigned(0, 1);
+                    h1180 := to_unsigned(0, 11);
+                    h1181 := unsigned'("00000000000000000000000000000000");
+                    h1181 := e_data;
+                    h1180 := h1181(11-1 downto 0);
+                    h1182 := to_unsigned(0, 1);
+                    h1182 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1070 := to_unsigned(1, 1);
+                        h1182 := to_unsigned(1, 1);
                     end if;
-                    h1071 := to_unsigned(0, 1);
-                    h1071 := to_unsigned(0, 1);
+                    h1183 := to_unsigned(0, 1);
+                    h1183 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1071 := to_unsigned(1, 1);
+                        h1183 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1068, 0) and to_unsigned(1, 11)) = 1) then
-                        h1067 := h1070;
+                    if ((shift_right(h1180, 0) and to_unsigned(1, 11)) = 1) then
+                        h1179 := h1182;
                     else
-                        h1067 := h1071;
+                        h1179 := h1183;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1065 := h1066;
+                        h1177 := h1178;
                     else
-                        h1065 := h1067;
+                        h1177 := h1179;
                     end if;
-                    h1072 := to_unsigned(0, 1);
-                    h1073 := to_unsigned(0, 1);
-                    h1073 := to_unsigned(0, 1);
+                    h1184 := to_unsigned(0, 1);
+                    h1185 := to_unsigned(0, 1);
+                    h1185 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1073 := to_unsigned(1, 1);
+                        h1185 := to_unsigned(1, 1);
                     end if;
-                    h1074 := to_unsigned(0, 1);
-                    h1075 := to_unsigned(0, 11);
-                    h1076 := unsigned'("00000000000000000000000000000000");
-                    h1076 := e_data;
-                    h1075 := h1076(11-1 downto 0);
-                    h1077 := to_unsigned(0, 1);
-                    h1077 := to_unsigned(0, 1);
+                    h1186 := to_unsigned(0, 1);
+                    h1187 := to_unsigned(0, 11);
+                    h1188 := unsigned'("00000000000000000000000000000000");
+                    h1188 := e_data;
+                    h1187 := h1188(11-1 downto 0);
+                    h1189 := to_unsigned(0, 1);
+                    h1189 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1077 := to_unsigned(1, 1);
+                        h1189 := to_unsigned(1, 1);
                     end if;
-                    h1078 := to_unsigned(0, 1);
-                    h1078 := to_unsigned(0, 1);
+                    h1190 := to_unsigned(0, 1);
+                    h1190 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1078 := to_unsigned(1, 1);
+                        h1190 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1075, 0) and to_unsigned(1, 11)) = 1) then
-                        h1074 := h1077;
+                    if ((shift_right(h1187, 0) and to_unsigned(1, 11)) = 1) then
+                        h1186 := h1189;
                     else
-                        h1074 := h1078;
+                        h1186 := h1190;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1072 := h1073;
+                        h1184 := h1185;
                     else
-                        h1072 := h1074;
+                        h1184 := h1186;
                     end if;
-                    h1079 := to_unsigned(0, 3);
-                    h1080 := to_unsigned(0, 3);
-                    h1081 := to_unsigned(0, 11);
-                    h1082 := unsigned'("00000000000000000000000000000000");
-                    h1082 := e_data;
-                    h1081 := h1082(11-1 downto 0);
-                    if ((shift_right(h1081, 0) and to_unsigned(1, 11)) = 1) then
-                        h1080 := w_irt_0(37-1 downto 34);
+                    h1191 := to_unsigned(0, 3);
+                    h1192 := to_unsigned(0, 3);
+                    h1193 := to_unsigned(0, 11);
+                    h1194 := unsigned'("00000000000000000000000000000000");
+                    h1194 := e_data;
+                    h1193 := h1194(11-1 downto 0);
+                    if ((shift_right(h1193, 0) and to_unsigned(1, 11)) = 1) then
+                        h1192 := w_irt_0(37-1 downto 34);
                     else
-                        h1080 := w_irt_0(5-1 downto 2);
+                        h1192 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1079 := w_irt_ga_0(5-1 downto 2);
+                        h1191 := w_irt_ga_0(5-1 downto 2);
                     else
-                        h1079 := h1080;
+                        h1191 := h1192;
                     end if;
-                    h1103 := unsigned'("00000000000000000000000000000000");
-                    h1103 := e_data;
-                    h1104 := unsigned'("00000000000000000000000000000000");
-                    h1104 := e_data;
-                    h1105 := unsigned'("00000000000000000000000000000000");
-                    h1105 := e_data;
-                    h1106 := to_unsigned(0, 16);
-                    h1106 := to_unsigned(1, 16);
-                    h1107 := to_unsigned(0, 4);
-                    h1107 := w_dte_10(5-1 downto 1);
-                    h1108 := to_unsigned(0, 16);
-                    h1108 := shift_left(h1106, to_integer(h1107));
-                    h1109 := to_unsigned(0, 1);
-                    h1110 := to_unsigned(0, 1);
-                    h1110 := to_unsigned(0, 1);
+                    h1215 := unsigned'("00000000000000000000000000000000");
+                    h1215 := e_data;
+                    h1216 := unsigned'("00000000000000000000000000000000");
+                    h1216 := e_data;
+                    h1217 := unsigned'("00000000000000000000000000000000");
+                    h1217 := e_data;
+                    h1218 := to_unsigned(0, 16);
+                    h1218 := to_unsigned(1, 16);
+                    h1219 := to_unsigned(0, 4);
+                    h1219 := w_dte_10(5-1 downto 1);
+                    h1220 := to_unsigned(0, 16);
+                    h1220 := shift_left(h1218, to_integer(h1219));
+                    h1221 := to_unsigned(0, 1);
+                    h1222 := to_unsigned(0, 1);
+                    h1222 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1110 := to_unsigned(1, 1);
+                        h1222 := to_unsigned(1, 1);
                     end if;
-                    h1111 := to_unsigned(0, 1);
-                    h1112 := to_unsigned(0, 11);
-                    h1113 := unsigned'("00000000000000000000000000000000");
-                    h1113 := e_data;
-                    h1112 := h1113(11-1 downto 0);
-                    h1114 := to_unsigned(0, 1);
-                    h1114 := to_unsigned(0, 1);
+                    h1223 := to_unsigned(0, 1);
+                    h1224 := to_unsigned(0, 11);
+                    h1225 := unsigned'("00000000000000000000000000000000");
+                    h1225 := e_data;
+                    h1224 := h1225(11-1 downto 0);
+                    h1226 := to_unsigned(0, 1);
+                    h1226 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1114 := to_unsigned(1, 1);
+                        h1226 := to_unsigned(1, 1);
                     end if;
-                    h1115 := to_unsigned(0, 1);
-                    h1115 := to_unsigned(0, 1);
+                    h1227 := to_unsigned(0, 1);
+                    h1227 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1115 := to_unsigned(1, 1);
+                        h1227 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1112, 0) and to_unsigned(1, 11)) = 1) then
-                        h1111 := h1114;
+                    if ((shift_right(h1224, 0) and to_unsigned(1, 11)) = 1) then
+                        h1223 := h1226;
                     else
-                        h1111 := h1115;
+                        h1223 := h1227;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1109 := h1110;
+                        h1221 := h1222;
                     else
-                        h1109 := h1111;
+                        h1221 := h1223;
                     end if;
-                    h1116 := to_unsigned(0, 1);
-                    h1117 := to_unsigned(0, 1);
-                    h1117 := to_unsigned(0, 1);
+                    h1228 := to_unsigned(0, 1);
+                    h1229 := to_unsigned(0, 1);
+                    h1229 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1117 := to_unsigned(1, 1);
+                        h1229 := to_unsigned(1, 1);
                     end if;
-                    h1118 := to_unsigned(0, 1);
-                    h1119 := to_unsigned(0, 11);
-                    h1120 := unsigned'("00000000000000000000000000000000");
-                    h1120 := e_data;
-                    h1119 := h1120(11-1 downto 0);
-                    h1121 := to_unsigned(0, 1);
-                    h1121 := to_unsigned(0, 1);
+                    h1230 := to_unsigned(0, 1);
+                    h1231 := to_unsigned(0, 11);
+                    h1232 := unsigned'("00000000000000000000000000000000");
+                    h1232 := e_data;
+                    h1231 := h1232(11-1 downto 0);
+                    h1233 := to_unsigned(0, 1);
+                    h1233 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1121 := to_unsigned(1, 1);
+                        h1233 := to_unsigned(1, 1);
                     end if;
-                    h1122 := to_unsigned(0, 1);
-                    h1122 := to_unsigned(0, 1);
+                    h1234 := to_unsigned(0, 1);
+                    h1234 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1122 := to_unsigned(1, 1);
+                        h1234 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1119, 0) and to_unsigned(1, 11)) = 1) then
-                        h1118 := h1121;
+                    if ((shift_right(h1231, 0) and to_unsigned(1, 11)) = 1) then
+                        h1230 := h1233;
                     else
-                        h1118 := h1122;
+                        h1230 := h1234;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1116 := h1117;
+                        h1228 := h1229;
                     else
-                        h1116 := h1118;
+                        h1228 := h1230;
                     end if;
-                    h1255 := unsigned'("00000000000000000000000000000000");
-                    h1255 := e_data;
-                    h1256 := unsigned'("00000000000000000000000000000000");
-                    h1256 := e_data;
-                    h1257 := unsigned'("00000000000000000000000000000000");
-                    h1257 := e_data;
-                    h1258 := to_unsigned(0, 16);
-                    h1258 := to_unsigned(1, 16);
-                    h1259 := to_unsigned(0, 4);
-                    h1259 := w_dte_10(5-1 downto 1);
-                    h1260 := to_unsigned(0, 16);
-                    h1260 := shift_left(h1258, to_integer(h1259));
-                    h1261 := to_unsigned(0, 1);
-                    h1262 := to_unsigned(0, 1);
-                    h1262 := to_unsigned(0, 1);
+                    h1367 := unsigned'("00000000000000000000000000000000");
+                    h1367 := e_data;
+                    h1368 := unsigned'("00000000000000000000000000000000");
+                    h1368 := e_data;
+                    h1369 := unsigned'("00000000000000000000000000000000");
+                    h1369 := e_data;
+                    h1370 := to_unsigned(0, 16);
+                    h1370 := to_unsigned(1, 16);
+                    h1371 := to_unsigned(0, 4);
+                    h1371 := w_dte_10(5-1 downto 1);
+                    h1372 := to_unsigned(0, 16);
+                    h1372 := shift_left(h1370, to_integer(h1371));
+                    h1373 := to_unsigned(0, 1);
+                    h1374 := to_unsigned(0, 1);
+                    h1374 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1262 := to_unsigned(1, 1);
+                        h1374 := to_unsigned(1, 1);
                     end if;
-                    h1263 := to_unsigned(0, 1);
-                    h1264 := to_unsigned(0, 11);
-                    h1265 := unsigned'("00000000000000000000000000000000");
-                    h1265 := e_data;
-                    h1264 := h1265(11-1 downto 0);
-                    h1266 := to_unsigned(0, 1);
-                    h1266 := to_unsigned(0, 1);
+                    h1375 := to_unsigned(0, 1);
+                    h1376 := to_unsigned(0, 11);
+                    h1377 := unsigned'("00000000000000000000000000000000");
+                    h1377 := e_data;
+                    h1376 := h1377(11-1 downto 0);
+                    h1378 := to_unsigned(0, 1);
+                    h1378 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1266 := to_unsigned(1, 1);
+                        h1378 := to_unsigned(1, 1);
                     end if;
-                    h1267 := to_unsigned(0, 1);
-                    h1267 := to_unsigned(0, 1);
+                    h1379 := to_unsigned(0, 1);
+                    h1379 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1267 := to_unsigned(1, 1);
+                        h1379 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1264, 0) and to_unsigned(1, 11)) = 1) then
-                        h1263 := h1266;
+                    if ((shift_right(h1376, 0) and to_unsigned(1, 11)) = 1) then
+                        h1375 := h1378;
                     else
-                        h1263 := h1267;
+                        h1375 := h1379;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1261 := h1262;
+                        h1373 := h1374;
                     else
-                        h1261 := h1263;
+                        h1373 := h1375;
                     end if;
-                    h1268 := to_unsigned(0, 1);
-                    h1269 := to_unsigned(0, 1);
-                    h1269 := to_unsigned(0, 1);
+                    h1380 := to_unsigned(0, 1);
+                    h1381 := to_unsigned(0, 1);
+                    h1381 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1269 := to_unsigned(1, 1);
+                        h1381 := to_unsigned(1, 1);
                     end if;
-                    h1270 := to_unsigned(0, 1);
-                    h1271 := to_unsigned(0, 11);
-                    h1272 := unsigned'("00000000000000000000000000000000");
-                    h1272 := e_data;
-                    h1271 := h1272(11-1 downto 0);
-                    h1273 := to_unsigned(0, 1);
-                    h1273 := to_unsigned(0, 1);
+                    h1382 := to_unsigned(0, 1);
+                    h1383 := to_unsigned(0, 11);
+                    h1384 := unsigned'("00000000000000000000000000000000");
+                    h1384 := e_data;
+                    h1383 := h1384(11-1 downto 0);
+                    h1385 := to_unsigned(0, 1);
+                    h1385 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1273 := to_unsigned(1, 1);
+                        h1385 := to_unsigned(1, 1);
                     end if;
-                    h1274 := to_unsigned(0, 1);
-                    h1274 := to_unsigned(0, 1);
+                    h1386 := to_unsigned(0, 1);
+                    h1386 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1274 := to_unsigned(1, 1);
+                        h1386 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1271, 0) and to_unsigned(1, 11)) = 1) then
-                        h1270 := h1273;
+                    if ((shift_right(h1383, 0) and to_unsigned(1, 11)) = 1) then
+                        h1382 := h1385;
                     else
-                        h1270 := h1274;
+                        h1382 := h1386;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1268 := h1269;
+                        h1380 := h1381;
                     else
-                        h1268 := h1270;
+                        h1380 := h1382;
                     end if;
-                    h1275 := to_unsigned(0, 3);
-                    h1276 := to_unsigned(0, 3);
-                    h1277 := to_unsigned(0, 11);
-                    h1278 := unsigned'("00000000000000000000000000000000");
-                    h1278 := e_data;
-                    h1277 := h1278(11-1 downto 0);
-                    if ((shift_right(h1277, 0) and to_unsigned(1, 11)) = 1) then
-                        h1276 := w_irt_0(37-1 downto 34);
+                    h1387 := to_unsigned(0, 3);
+                    h1388 := to_unsigned(0, 3);
+                    h1389 := to_unsigned(0, 11);
+                    h1390 := unsigned'("00000000000000000000000000000000");
+                    h1390 := e_data;
+                    h1389 := h1390(11-1 downto 0);
+                    if ((shift_right(h1389, 0) and to_unsigned(1, 11)) = 1) then
+                        h1388 := w_irt_0(37-1 downto 34);
                     else
-                        h1276 := w_irt_0(5-1 downto 2);
+                        h1388 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1275 := w_irt_ga_0(5-1 downto 2);
+                        h1387 := w_irt_ga_0(5-1 downto 2);
                     else
-                        h1275 := h1276;
+                        h1387 := h1388;
                     end if;
-                    h1279 := to_unsigned(0, 1);
-                    h1280 := to_unsigned(0, 1);
-                    h1280 := to_unsigned(0, 1);
+                    h1391 := to_unsigned(0, 1);
+                    h1392 := to_unsigned(0, 1);
+                    h1392 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h1280 := to_unsigned(1, 1);
+                        h1392 := to_unsigned(1, 1);
                     end if;
-                    h1281 := to_unsigned(0, 1);
-                    h1282 := to_unsigned(0, 11);
-                    h1283 := unsigned'("00000000000000000000000000000000");
-                    h1283 := e_data;
-                    h1282 := h1283(11-1 downto 0);
-                    h1284 := to_unsigned(0, 1);
-                    h1284 := to_unsigned(0, 1);
+                    h1393 := to_unsigned(0, 1);
+                    h1394 := to_unsigned(0, 11);
+                    h1395 := unsigned'("00000000000000000000000000000000");
+                    h1395 := e_data;
+                    h1394 := h1395(11-1 downto 0);
+                    h1396 := to_unsigned(0, 1);
+                    h1396 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h1284 := to_unsigned(1, 1);
+                        h1396 := to_unsigned(1, 1);
                     end if;
-                    h1285 := to_unsigned(0, 1);
-                    h1285 := to_unsigned(0, 1);
+                    h1397 := to_unsigned(0, 1);
+                    h1397 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h1285 := to_unsigned(1, 1);
+                        h1397 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1282, 0) and to_unsigned(1, 11)) = 1) then
-                        h1281 := h1284;
+                    if ((shift_right(h1394, 0) and to_unsigned(1, 11)) = 1) then
+                        h1393 := h1396;
                     else
-                        h1281 := h1285;
+                        h1393 := h1397;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1279 := h1280;
+                        h1391 := h1392;
                     else
-                        h1279 := h1281;
+                        h1391 := h1393;
                     end if;
-                    h1286 := to_unsigned(0, 1);
-                    h1287 := to_unsigned(0, 1);
-                    h1287 := to_unsigned(0, 1);
+                    h1398 := to_unsigned(0, 1);
+                    h1399 := to_unsigned(0, 1);
+                    h1399 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h1287 := to_unsigned(1, 1);
+                        h1399 := to_unsigned(1, 1);
                     end if;
-                    h1288 := to_unsigned(0, 1);
-                    h1289 := to_unsigned(0, 11);
-                    h1290 := unsigned'("00000000000000000000000000000000");
-                    h1290 := e_data;
-                    h1289 := h1290(11-1 downto 0);
-                    h1291 := to_unsigned(0, 1);
-                    h1291 := to_unsigned(0, 1);
+                    h1400 := to_unsigned(0, 1);
+                    h1401 := to_unsigned(0, 11);
+                    h1402 := unsigned'("00000000000000000000000000000000");
+                    h1402 := e_data;
+                    h1401 := h1402(11-1 downto 0);
+                    h1403 := to_unsigned(0, 1);
+                    h1403 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h1291 := to_unsigned(1, 1);
+                        h1403 := to_unsigned(1, 1);
                     end if;
-                    h1292 := to_unsigned(0, 1);
-                    h1292 := to_unsigned(0, 1);
+                    h1404 := to_unsigned(0, 1);
+                    h1404 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h1292 := to_unsigned(1, 1);
+                        h1404 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h1289, 0) and to_unsigned(1, 11)) = 1) then
-                        h1288 := h1291;
+                    if ((shift_right(h1401, 0) and to_unsigned(1, 11)) = 1) then
+                        h1400 := h1403;
                     else
-                        h1288 := h1292;
+                        h1400 := h1404;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h1286 := h1287;
+                        h1398 := h1399;
                     else
-                        h1286 := h1288;
+                        h1398 := h1400;
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
@@ -5117,7 +5264,7 @@ begin
                             h114 := h116;
                         end if;
                         h70 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h71(11-1 downto 8) = 0) or (h72(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h73 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h78(11-1 downto 0)) < h81)) or ((not (((h82 /= 0) and (not (h89 /= 0))) and (h96 <= 1))) and (not ((bool(r_CONTROL(17)) and (h100 /= 0)) and (h107 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h114 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h71(11-1 downto 8) = 0) or (h72(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h73 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h76(11-1 downto 8) = 0) or (h77(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h78(11-1 downto 0)) < h81)) or ((not (((h82 /= 0) and (not (h89 /= 0))) and (h96 <= 1))) and (not ((bool(r_CONTROL(17)) and (h100 /= 0)) and (h107 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h114 /= 0))))) then
                             h70 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h70;
@@ -5365,7 +5512,7 @@ begin
                         h181 := ((unsigned'(to_unsigned(0, 1) & h180) + 65536) - 1);
                         h182 := to_unsigned(0, 16);
                         h182 := (h177 and h181(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h127(11-1 downto 8) = 0) or (h128(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h129 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h132(11-1 downto 8) = 0) or (h133(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h134(11-1 downto 0)) < h137)) or ((not (((h138 /= 0) and (not (h145 /= 0))) and (h152 <= 1))) and (not ((bool(r_CONTROL(17)) and (h156 /= 0)) and (h163 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h170 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h127(11-1 downto 8) = 0) or (h128(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h129 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h132(11-1 downto 8) = 0) or (h133(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h134(11-1 downto 0)) < h137)) or ((not (((h138 /= 0) and (not (h145 /= 0))) and (h152 <= 1))) and (not ((bool(r_CONTROL(17)) and (h156 /= 0)) and (h163 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h170 /= 0))))) then
                             h126 := h182;
                         else
                             h126 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -5630,7 +5777,7 @@ begin
                             h229 := h231;
                         end if;
                         h185 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h186(11-1 downto 8) = 0) or (h187(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h188 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h191(11-1 downto 8) = 0) or (h192(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h193(11-1 downto 0)) < h196)) or ((not (((h197 /= 0) and (not (h204 /= 0))) and (h211 <= 1))) and (not ((bool(r_CONTROL(17)) and (h215 /= 0)) and (h222 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h229 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h186(11-1 downto 8) = 0) or (h187(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h188 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h191(11-1 downto 8) = 0) or (h192(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h193(11-1 downto 0)) < h196)) or ((not (((h197 /= 0) and (not (h204 /= 0))) and (h211 <= 1))) and (not ((bool(r_CONTROL(17)) and (h215 /= 0)) and (h222 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h229 /= 0))))) then
                             h185 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h185;
@@ -5894,7 +6041,7 @@ begin
                         h299 := ((unsigned'(to_unsigned(0, 1) & h298) + 65536) - 1);
                         h300 := to_unsigned(0, 16);
                         h300 := (h295 and h299(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or ((not (((h256 /= 0) and (not (h263 /= 0))) and (h270 <= 1))) and (not ((bool(r_CONTROL(17)) and (h274 /= 0)) and (h281 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h288 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h245(11-1 downto 8) = 0) or (h246(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h247 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h250(11-1 downto 8) = 0) or (h251(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h252(11-1 downto 0)) < h255)) or ((not (((h256 /= 0) and (not (h263 /= 0))) and (h270 <= 1))) and (not ((bool(r_CONTROL(17)) and (h274 /= 0)) and (h281 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h288 /= 0))))) then
                             h244 := h300;
                         else
                             h244 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6136,7 +6283,7 @@ begin
                             h349 := h351;
                         end if;
                         h305 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h306(11-1 downto 8) = 0) or (h307(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h308 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h313(11-1 downto 0)) < h316)) or ((not (((h317 /= 0) and (not (h324 /= 0))) and (h331 <= 1))) and (not ((bool(r_CONTROL(17)) and (h335 /= 0)) and (h342 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h349 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h306(11-1 downto 8) = 0) or (h307(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h308 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h313(11-1 downto 0)) < h316)) or ((not (((h317 /= 0) and (not (h324 /= 0))) and (h331 <= 1))) and (not ((bool(r_CONTROL(17)) and (h335 /= 0)) and (h342 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h349 /= 0))))) then
                             h305 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h305;
@@ -6374,7 +6521,7 @@ begin
                         h413 := ((unsigned'(to_unsigned(0, 1) & h412) + 65536) - 1);
                         h414 := to_unsigned(0, 16);
                         h414 := (h409 and h413(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h361 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h366(11-1 downto 0)) < h369)) or ((not (((h370 /= 0) and (not (h377 /= 0))) and (h384 <= 1))) and (not ((bool(r_CONTROL(17)) and (h388 /= 0)) and (h395 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h402 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h359(11-1 downto 8) = 0) or (h360(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h361 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h364(11-1 downto 8) = 0) or (h365(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h366(11-1 downto 0)) < h369)) or ((not (((h370 /= 0) and (not (h377 /= 0))) and (h384 <= 1))) and (not ((bool(r_CONTROL(17)) and (h388 /= 0)) and (h395 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h402 /= 0))))) then
                             h358 := h414;
                         else
                             h358 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6701,7 +6848,7 @@ begin
                             h467 := h469;
                         end if;
                         h423 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h426 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h429(11-1 downto 8) = 0) or (h430(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h431(11-1 downto 0)) < h434)) or ((not (((h435 /= 0) and (not (h442 /= 0))) and (h449 <= 1))) and (not ((bool(r_CONTROL(17)) and (h453 /= 0)) and (h460 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h467 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h426 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h429(11-1 downto 8) = 0) or (h430(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h431(11-1 downto 0)) < h434)) or ((not (((h435 /= 0) and (not (h442 /= 0))) and (h449 <= 1))) and (not ((bool(r_CONTROL(17)) and (h453 /= 0)) and (h460 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h467 /= 0))))) then
                             h423 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h423;
@@ -6940,7 +7087,7 @@ begin
                         h531 := ((unsigned'(to_unsigned(0, 1) & h530) + 65536) - 1);
                         h532 := to_unsigned(0, 16);
                         h532 := (h527 and h531(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h479 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h482(11-1 downto 8) = 0) or (h483(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h484(11-1 downto 0)) < h487)) or ((not (((h488 /= 0) and (not (h495 /= 0))) and (h502 <= 1))) and (not ((bool(r_CONTROL(17)) and (h506 /= 0)) and (h513 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h520 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h479 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h482(11-1 downto 8) = 0) or (h483(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h484(11-1 downto 0)) < h487)) or ((not (((h488 /= 0) and (not (h495 /= 0))) and (h502 <= 1))) and (not ((bool(r_CONTROL(17)) and (h506 /= 0)) and (h513 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h520 /= 0))))) then
                             h476 := h532;
                         else
                             h476 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
@@ -6960,55 +7107,9 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (wk_io_ok /= 0) then
+                    elsif (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))) then
                         status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_io_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_t_ok /= 0) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_t_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_t_host_translation /= 0) then
-                        status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(4, 3);
+                        rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -7016,404 +7117,355 @@ begin
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        v_wide := to_unsigned(0, 127);
+                        rec_code <= to_unsigned(4, 4);
                         h534 := to_unsigned(0, 1);
-                        h534 := to_unsigned(0, 1);
-                        if ((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) then
-                            h534 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(1-1 downto 0) := h534;
-                        h535 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 1);
-                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (wk_t_W /= 0)) and (wk_t_g_rw /= 0)) and (not (e_nw /= 0))) then
-                            h535 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(2-1 downto 1) := h535;
-                        v_wide(3-1 downto 2) := wk_t_U;
-                        h536 := to_unsigned(0, 1);
-                        h536 := to_unsigned(0, 1);
-                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (e_pv /= 0)) and (e_er /= 0)) and (not (wk_t_g_xd /= 0))) then
-                            h536 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(4-1 downto 3) := h536;
+                        h535 := unsigned'("00000000000000000000000000000000");
+                        h535 := e_data;
+                        h536 := unsigned'("00000000000000000000000000000000");
+                        h536 := e_data;
                         h537 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
-                        if ((e_pv /= 0) and (e_pmr /= 0)) then
-                            h537 := to_unsigned(1, 1);
+                        h538 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h538 := to_unsigned(1, 1);
                         end if;
-                        v_wide(5-1 downto 4) := h537;
-                        h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h538 := wk_t_spa;
-                        v_wide(64-1 downto 12) := h538(64-1 downto 12);
-                        rec_cpl <= v_wide(64-1 downto 0);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))) then
-                        status <= to_unsigned(12, 8);
-                        h539 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h539 := to_unsigned(4, 3);
+                        h539 := to_unsigned(0, 1);
+                        h539 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h539 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h537 := h538;
                         else
-                            h539 := to_unsigned(3, 3);
+                            h537 := h539;
                         end if;
-                        rec_outcome <= h539;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h540 := to_unsigned(0, 1);
+                        h540 := unsigned'("00000000000000000000000000000000");
+                        h540 := e_data;
                         h541 := unsigned'("00000000000000000000000000000000");
                         h541 := e_data;
                         h542 := unsigned'("00000000000000000000000000000000");
                         h542 := e_data;
-                        h543 := to_unsigned(0, 1);
-                        h544 := to_unsigned(0, 1);
-                        h544 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h544 := to_unsigned(1, 1);
-                        end if;
-                        h545 := to_unsigned(0, 1);
-                        h545 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h545 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h543 := h544;
-                        else
-                            h543 := h545;
-                        end if;
-                        h546 := unsigned'("00000000000000000000000000000000");
-                        h546 := e_data;
-                        h547 := unsigned'("00000000000000000000000000000000");
-                        h547 := e_data;
-                        h548 := unsigned'("00000000000000000000000000000000");
-                        h548 := e_data;
-                        h549 := to_unsigned(0, 16);
-                        h549 := to_unsigned(1, 16);
-                        h550 := to_unsigned(0, 4);
-                        h550 := w_dte_10(5-1 downto 1);
-                        h551 := to_unsigned(0, 16);
-                        h551 := shift_left(h549, to_integer(h550));
-                        h552 := to_unsigned(0, 1);
-                        h553 := to_unsigned(0, 1);
-                        h553 := to_unsigned(0, 1);
+                        h543 := to_unsigned(0, 16);
+                        h543 := to_unsigned(1, 16);
+                        h544 := to_unsigned(0, 4);
+                        h544 := w_dte_10(5-1 downto 1);
+                        h545 := to_unsigned(0, 16);
+                        h545 := shift_left(h543, to_integer(h544));
+                        h546 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h553 := to_unsigned(1, 1);
+                            h547 := to_unsigned(1, 1);
                         end if;
-                        h554 := to_unsigned(0, 1);
-                        h555 := to_unsigned(0, 11);
-                        h556 := unsigned'("00000000000000000000000000000000");
-                        h556 := e_data;
-                        h555 := h556(11-1 downto 0);
-                        h557 := to_unsigned(0, 1);
-                        h557 := to_unsigned(0, 1);
+                        h548 := to_unsigned(0, 1);
+                        h549 := to_unsigned(0, 11);
+                        h550 := unsigned'("00000000000000000000000000000000");
+                        h550 := e_data;
+                        h549 := h550(11-1 downto 0);
+                        h551 := to_unsigned(0, 1);
+                        h551 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h557 := to_unsigned(1, 1);
+                            h551 := to_unsigned(1, 1);
                         end if;
-                        h558 := to_unsigned(0, 1);
-                        h558 := to_unsigned(0, 1);
+                        h552 := to_unsigned(0, 1);
+                        h552 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h558 := to_unsigned(1, 1);
+                            h552 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h555, 0) and to_unsigned(1, 11)) = 1) then
-                            h554 := h557;
+                        if ((shift_right(h549, 0) and to_unsigned(1, 11)) = 1) then
+                            h548 := h551;
                         else
-                            h554 := h558;
+                            h548 := h552;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h552 := h553;
+                            h546 := h547;
                         else
-                            h552 := h554;
+                            h546 := h548;
+                        end if;
+                        h553 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h554 := to_unsigned(1, 1);
+                        end if;
+                        h555 := to_unsigned(0, 1);
+                        h556 := to_unsigned(0, 11);
+                        h557 := unsigned'("00000000000000000000000000000000");
+                        h557 := e_data;
+                        h556 := h557(11-1 downto 0);
+                        h558 := to_unsigned(0, 1);
+                        h558 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h558 := to_unsigned(1, 1);
                         end if;
                         h559 := to_unsigned(0, 1);
-                        h560 := to_unsigned(0, 1);
-                        h560 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h560 := to_unsigned(1, 1);
+                        h559 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h559 := to_unsigned(1, 1);
                         end if;
-                        h561 := to_unsigned(0, 1);
+                        if ((shift_right(h556, 0) and to_unsigned(1, 11)) = 1) then
+                            h555 := h558;
+                        else
+                            h555 := h559;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h553 := h554;
+                        else
+                            h553 := h555;
+                        end if;
+                        h560 := to_unsigned(0, 3);
+                        h561 := to_unsigned(0, 3);
                         h562 := to_unsigned(0, 11);
                         h563 := unsigned'("00000000000000000000000000000000");
                         h563 := e_data;
                         h562 := h563(11-1 downto 0);
-                        h564 := to_unsigned(0, 1);
-                        h564 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h564 := to_unsigned(1, 1);
+                        if ((shift_right(h562, 0) and to_unsigned(1, 11)) = 1) then
+                            h561 := w_irt_0(37-1 downto 34);
+                        else
+                            h561 := w_irt_0(5-1 downto 2);
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h560 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h560 := h561;
+                        end if;
+                        h564 := to_unsigned(0, 1);
                         h565 := to_unsigned(0, 1);
                         h565 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_ga_0(0)) then
                             h565 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h562, 0) and to_unsigned(1, 11)) = 1) then
-                            h561 := h564;
-                        else
-                            h561 := h565;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h559 := h560;
-                        else
-                            h559 := h561;
-                        end if;
-                        h566 := to_unsigned(0, 3);
-                        h567 := to_unsigned(0, 3);
-                        h568 := to_unsigned(0, 11);
-                        h569 := unsigned'("00000000000000000000000000000000");
-                        h569 := e_data;
-                        h568 := h569(11-1 downto 0);
-                        if ((shift_right(h568, 0) and to_unsigned(1, 11)) = 1) then
-                            h567 := w_irt_0(37-1 downto 34);
-                        else
-                            h567 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h566 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h566 := h567;
+                        h566 := to_unsigned(0, 1);
+                        h567 := to_unsigned(0, 11);
+                        h568 := unsigned'("00000000000000000000000000000000");
+                        h568 := e_data;
+                        h567 := h568(11-1 downto 0);
+                        h569 := to_unsigned(0, 1);
+                        h569 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h569 := to_unsigned(1, 1);
                         end if;
                         h570 := to_unsigned(0, 1);
-                        h571 := to_unsigned(0, 1);
-                        h571 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h571 := to_unsigned(1, 1);
-                        end if;
-                        h572 := to_unsigned(0, 1);
-                        h573 := to_unsigned(0, 11);
-                        h574 := unsigned'("00000000000000000000000000000000");
-                        h574 := e_data;
-                        h573 := h574(11-1 downto 0);
-                        h575 := to_unsigned(0, 1);
-                        h575 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h575 := to_unsigned(1, 1);
-                        end if;
-                        h576 := to_unsigned(0, 1);
-                        h576 := to_unsigned(0, 1);
+                        h570 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
+                            h570 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h567, 0) and to_unsigned(1, 11)) = 1) then
+                            h566 := h569;
+                        else
+                            h566 := h570;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h564 := h565;
+                        else
+                            h564 := h566;
+                        end if;
+                        h571 := to_unsigned(0, 1);
+                        h572 := to_unsigned(0, 1);
+                        h572 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h572 := to_unsigned(1, 1);
+                        end if;
+                        h573 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 11);
+                        h575 := unsigned'("00000000000000000000000000000000");
+                        h575 := e_data;
+                        h574 := h575(11-1 downto 0);
+                        h576 := to_unsigned(0, 1);
+                        h576 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
                             h576 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h573, 0) and to_unsigned(1, 11)) = 1) then
-                            h572 := h575;
+                        h577 := to_unsigned(0, 1);
+                        h577 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h577 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h574, 0) and to_unsigned(1, 11)) = 1) then
+                            h573 := h576;
                         else
-                            h572 := h576;
+                            h573 := h577;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h570 := h571;
+                            h571 := h572;
                         else
-                            h570 := h572;
+                            h571 := h573;
                         end if;
-                        h577 := to_unsigned(0, 1);
                         h578 := to_unsigned(0, 1);
-                        h578 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h578 := to_unsigned(1, 1);
-                        end if;
                         h579 := to_unsigned(0, 1);
-                        h580 := to_unsigned(0, 11);
-                        h581 := unsigned'("00000000000000000000000000000000");
-                        h581 := e_data;
-                        h580 := h581(11-1 downto 0);
-                        h582 := to_unsigned(0, 1);
-                        h582 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h582 := to_unsigned(1, 1);
+                        h579 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h579 := to_unsigned(1, 1);
                         end if;
+                        h580 := to_unsigned(0, 1);
+                        h581 := to_unsigned(0, 11);
+                        h582 := unsigned'("00000000000000000000000000000000");
+                        h582 := e_data;
+                        h581 := h582(11-1 downto 0);
                         h583 := to_unsigned(0, 1);
                         h583 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(33)) then
                             h583 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h580, 0) and to_unsigned(1, 11)) = 1) then
-                            h579 := h582;
-                        else
-                            h579 := h583;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h577 := h578;
-                        else
-                            h577 := h579;
-                        end if;
                         h584 := to_unsigned(0, 1);
-                        h585 := to_unsigned(0, 1);
-                        h585 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h585 := to_unsigned(1, 1);
-                        end if;
-                        h586 := to_unsigned(0, 1);
-                        h587 := to_unsigned(0, 11);
-                        h588 := unsigned'("00000000000000000000000000000000");
-                        h588 := e_data;
-                        h587 := h588(11-1 downto 0);
-                        h589 := to_unsigned(0, 1);
-                        h589 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h589 := to_unsigned(1, 1);
-                        end if;
-                        h590 := to_unsigned(0, 1);
-                        h590 := to_unsigned(0, 1);
+                        h584 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h590 := to_unsigned(1, 1);
+                            h584 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h587, 0) and to_unsigned(1, 11)) = 1) then
-                            h586 := h589;
+                        if ((shift_right(h581, 0) and to_unsigned(1, 11)) = 1) then
+                            h580 := h583;
                         else
-                            h586 := h590;
+                            h580 := h584;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h584 := h585;
+                            h578 := h579;
                         else
-                            h584 := h586;
+                            h578 := h580;
                         end if;
-                        h540 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h541(11-1 downto 8) = 0) or (h542(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h543 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h546(11-1 downto 8) = 0) or (h547(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h548(11-1 downto 0)) < h551)) or ((not (((h552 /= 0) and (not (h559 /= 0))) and (h566 <= 1))) and (not ((bool(r_CONTROL(17)) and (h570 /= 0)) and (h577 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h584 /= 0))))) then
-                            h540 := to_unsigned(1, 1);
+                        h534 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h535(11-1 downto 8) = 0) or (h536(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h537 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h540(11-1 downto 8) = 0) or (h541(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h542(11-1 downto 0)) < h545)) or ((not (((h546 /= 0) and (not (h553 /= 0))) and (h560 <= 1))) and (not ((bool(r_CONTROL(17)) and (h564 /= 0)) and (h571 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h578 /= 0))))) then
+                            h534 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h540;
+                        rec_logged <= h534;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h591 := to_unsigned(0, 20);
-                        h592 := to_unsigned(0, 20);
+                        h585 := to_unsigned(0, 20);
+                        h586 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h592 := e_pasid;
+                            h586 := e_pasid;
                         else
-                            h592 := to_unsigned(0, 20);
+                            h586 := to_unsigned(0, 20);
                         end if;
-                        h591 := h592;
-                        v_wide(20-1 downto 16) := h591(20-1 downto 16);
-                        h593 := to_unsigned(0, 20);
-                        h594 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h594 := e_pasid;
-                        else
-                            h594 := to_unsigned(0, 20);
-                        end if;
-                        h593 := h594;
-                        v_wide(48-1 downto 32) := h593(16-1 downto 0);
+                        h585 := h586;
+                        v_wide(48-1 downto 32) := h585(16-1 downto 0);
                         v_wide(49-1 downto 48) := to_unsigned(1, 1);
-                        h595 := to_unsigned(0, 1);
-                        h595 := to_unsigned(0, 1);
-                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
-                            h595 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(50-1 downto 49) := h595;
-                        h596 := to_unsigned(0, 1);
-                        h596 := to_unsigned(0, 1);
-                        if (not (e_pmr /= 0)) then
-                            h596 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(51-1 downto 50) := h596;
-                        h597 := to_unsigned(0, 1);
-                        h598 := to_unsigned(0, 1);
-                        h599 := to_unsigned(0, 1);
-                        h599 := to_unsigned(0, 1);
-                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
-                            h599 := to_unsigned(1, 1);
-                        end if;
-                        if (wk_t_host_fault /= 0) then
-                            h598 := wk_t_PR;
-                        else
-                            h598 := h599;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h597 := wk_g_PR;
-                        else
-                            h597 := h598;
-                        end if;
-                        v_wide(53-1 downto 52) := h597;
-                        h600 := to_unsigned(0, 1);
-                        h600 := to_unsigned(0, 1);
+                        h587 := to_unsigned(0, 1);
+                        h587 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h600 := to_unsigned(1, 1);
+                            h587 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h600;
+                        v_wide(54-1 downto 53) := h587;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h588 := wk_g_entry;
+                        else
+                            h588 := wk_t_entry;
+                        end if;
+                        rec_entry_hi <= h588;
+                        h589 := to_unsigned(0, 16);
+                        h590 := unsigned'("00000000000000000000000000000000");
+                        h590 := e_data;
+                        h591 := unsigned'("00000000000000000000000000000000");
+                        h591 := e_data;
+                        h592 := to_unsigned(0, 1);
+                        h593 := to_unsigned(0, 1);
+                        h593 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h593 := to_unsigned(1, 1);
+                        end if;
+                        h594 := to_unsigned(0, 1);
+                        h594 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h594 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h592 := h593;
+                        else
+                            h592 := h594;
+                        end if;
+                        h595 := unsigned'("00000000000000000000000000000000");
+                        h595 := e_data;
+                        h596 := unsigned'("00000000000000000000000000000000");
+                        h596 := e_data;
+                        h597 := unsigned'("00000000000000000000000000000000");
+                        h597 := e_data;
+                        h598 := to_unsigned(0, 16);
+                        h598 := to_unsigned(1, 16);
+                        h599 := to_unsigned(0, 4);
+                        h599 := w_dte_10(5-1 downto 1);
+                        h600 := to_unsigned(0, 16);
+                        h600 := shift_left(h598, to_integer(h599));
                         h601 := to_unsigned(0, 1);
                         h602 := to_unsigned(0, 1);
+                        h602 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h602 := to_unsigned(1, 1);
+                        end if;
                         h603 := to_unsigned(0, 1);
-                        h603 := to_unsigned(0, 1);
-                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
-                            h603 := to_unsigned(1, 1);
-                        end if;
-                        if (wk_t_host_fault /= 0) then
-                            h602 := wk_t_PE;
-                        else
-                            h602 := h603;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h601 := wk_g_PE;
-                        else
-                            h601 := h602;
-                        end if;
-                        v_wide(55-1 downto 54) := h601;
-                        h604 := to_unsigned(0, 1);
-                        h605 := to_unsigned(0, 1);
-                        if (wk_t_host_fault /= 0) then
-                            h605 := wk_t_RZ;
-                        else
-                            h605 := wk_t_reserved;
-                        end if;
-                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
-                            h604 := wk_g_RZ;
-                        else
-                            h604 := h605;
-                        end if;
-                        v_wide(56-1 downto 55) := h604;
+                        h604 := to_unsigned(0, 11);
+                        h605 := unsigned'("00000000000000000000000000000000");
+                        h605 := e_data;
+                        h604 := h605(11-1 downto 0);
                         h606 := to_unsigned(0, 1);
                         h606 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if bool(w_irt_0(32)) then
                             h606 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h606;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h607 := to_unsigned(0, 16);
-                        h608 := unsigned'("00000000000000000000000000000000");
-                        h608 := e_data;
-                        h609 := unsigned'("00000000000000000000000000000000");
-                        h609 := e_data;
-                        h610 := to_unsigned(0, 1);
-                        h611 := to_unsigned(0, 1);
-                        h611 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h611 := to_unsigned(1, 1);
+                        h607 := to_unsigned(0, 1);
+                        h607 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h607 := to_unsigned(1, 1);
                         end if;
-                        h612 := to_unsigned(0, 1);
-                        h612 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h612 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h610 := h611;
+                        if ((shift_right(h604, 0) and to_unsigned(1, 11)) = 1) then
+                            h603 := h606;
                         else
-                            h610 := h612;
+                            h603 := h607;
                         end if;
-                        h613 := unsigned'("00000000000000000000000000000000");
-                        h613 := e_data;
-                        h614 := unsigned'("00000000000000000000000000000000");
-                        h614 := e_data;
-                        h615 := unsigned'("00000000000000000000000000000000");
-                        h615 := e_data;
-                        h616 := to_unsigned(0, 16);
-                        h616 := to_unsigned(1, 16);
-                        h617 := to_unsigned(0, 4);
-                        h617 := w_dte_10(5-1 downto 1);
-                        h618 := to_unsigned(0, 16);
-                        h618 := shift_left(h616, to_integer(h617));
+                        if bool(r_CONTROL(17)) then
+                            h601 := h602;
+                        else
+                            h601 := h603;
+                        end if;
+                        h608 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h609 := to_unsigned(1, 1);
+                        end if;
+                        h610 := to_unsigned(0, 1);
+                        h611 := to_unsigned(0, 11);
+                        h612 := unsigned'("00000000000000000000000000000000");
+                        h612 := e_data;
+                        h611 := h612(11-1 downto 0);
+                        h613 := to_unsigned(0, 1);
+                        h613 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h613 := to_unsigned(1, 1);
+                        end if;
+                        h614 := to_unsigned(0, 1);
+                        h614 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h614 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h611, 0) and to_unsigned(1, 11)) = 1) then
+                            h610 := h613;
+                        else
+                            h610 := h614;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h608 := h609;
+                        else
+                            h608 := h610;
+                        end if;
+                        h615 := to_unsigned(0, 3);
+                        h616 := to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 11);
+                        h618 := unsigned'("00000000000000000000000000000000");
+                        h618 := e_data;
+                        h617 := h618(11-1 downto 0);
+                        if ((shift_right(h617, 0) and to_unsigned(1, 11)) = 1) then
+                            h616 := w_irt_0(37-1 downto 34);
+                        else
+                            h616 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h615 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h615 := h616;
+                        end if;
                         h619 := to_unsigned(0, 1);
                         h620 := to_unsigned(0, 1);
                         h620 := to_unsigned(0, 1);
@@ -7476,133 +7528,706 @@ begin
                         else
                             h626 := h628;
                         end if;
-                        h633 := to_unsigned(0, 3);
-                        h634 := to_unsigned(0, 3);
-                        h635 := to_unsigned(0, 11);
-                        h636 := unsigned'("00000000000000000000000000000000");
-                        h636 := e_data;
-                        h635 := h636(11-1 downto 0);
-                        if ((shift_right(h635, 0) and to_unsigned(1, 11)) = 1) then
-                            h634 := w_irt_0(37-1 downto 34);
-                        else
-                            h634 := w_irt_0(5-1 downto 2);
+                        h633 := to_unsigned(0, 1);
+                        h634 := to_unsigned(0, 1);
+                        h634 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h634 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h633 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h633 := h634;
-                        end if;
-                        h637 := to_unsigned(0, 1);
+                        h635 := to_unsigned(0, 1);
+                        h636 := to_unsigned(0, 11);
+                        h637 := unsigned'("00000000000000000000000000000000");
+                        h637 := e_data;
+                        h636 := h637(11-1 downto 0);
                         h638 := to_unsigned(0, 1);
                         h638 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_0(33)) then
                             h638 := to_unsigned(1, 1);
                         end if;
                         h639 := to_unsigned(0, 1);
-                        h640 := to_unsigned(0, 11);
-                        h641 := unsigned'("00000000000000000000000000000000");
-                        h641 := e_data;
-                        h640 := h641(11-1 downto 0);
-                        h642 := to_unsigned(0, 1);
-                        h642 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h642 := to_unsigned(1, 1);
+                        h639 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h639 := to_unsigned(1, 1);
                         end if;
-                        h643 := to_unsigned(0, 1);
-                        h643 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h643 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h640, 0) and to_unsigned(1, 11)) = 1) then
-                            h639 := h642;
+                        if ((shift_right(h636, 0) and to_unsigned(1, 11)) = 1) then
+                            h635 := h638;
                         else
-                            h639 := h643;
+                            h635 := h639;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h637 := h638;
+                            h633 := h634;
                         else
-                            h637 := h639;
+                            h633 := h635;
                         end if;
-                        h644 := to_unsigned(0, 1);
-                        h645 := to_unsigned(0, 1);
-                        h645 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h645 := to_unsigned(1, 1);
+                        h640 := to_unsigned(0, 16);
+                        h640 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h641 := to_unsigned(0, 16);
+                        h641 := to_unsigned(1, 16);
+                        h642 := to_unsigned(0, 4);
+                        h642 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h643 := to_unsigned(0, 16);
+                        h643 := shift_left(h641, to_integer(h642));
+                        h644 := to_unsigned(0, 17);
+                        h644 := ((unsigned'(to_unsigned(0, 1) & h643) + 65536) - 1);
+                        h645 := to_unsigned(0, 16);
+                        h645 := (h640 and h644(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h590(11-1 downto 8) = 0) or (h591(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h592 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h597(11-1 downto 0)) < h600)) or ((not (((h601 /= 0) and (not (h608 /= 0))) and (h615 <= 1))) and (not ((bool(r_CONTROL(17)) and (h619 /= 0)) and (h626 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h633 /= 0))))) then
+                            h589 := h645;
+                        else
+                            h589 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h589 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_io_ok /= 0) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_t_ok /= 0) then
+                        status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_t_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_t_host_translation /= 0) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
                         h646 := to_unsigned(0, 1);
-                        h647 := to_unsigned(0, 11);
-                        h648 := unsigned'("00000000000000000000000000000000");
-                        h648 := e_data;
-                        h647 := h648(11-1 downto 0);
+                        h646 := to_unsigned(0, 1);
+                        if ((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) then
+                            h646 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(1-1 downto 0) := h646;
+                        h647 := to_unsigned(0, 1);
+                        h647 := to_unsigned(0, 1);
+                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (wk_t_W /= 0)) and (wk_t_g_rw /= 0)) and (not (e_nw /= 0))) then
+                            h647 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h647;
+                        v_wide(3-1 downto 2) := wk_t_U;
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        if (((((wk_t_R /= 0) and ((e_pmr /= 0) or (wk_t_g_us /= 0))) and (e_pv /= 0)) and (e_er /= 0)) and (not (wk_t_g_xd /= 0))) then
+                            h648 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(4-1 downto 3) := h648;
                         h649 := to_unsigned(0, 1);
                         h649 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if ((e_pv /= 0) and (e_pmr /= 0)) then
                             h649 := to_unsigned(1, 1);
                         end if;
-                        h650 := to_unsigned(0, 1);
-                        h650 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h650 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h647, 0) and to_unsigned(1, 11)) = 1) then
-                            h646 := h649;
+                        v_wide(5-1 downto 4) := h649;
+                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h650 := wk_t_spa;
+                        v_wide(64-1 downto 12) := h650(64-1 downto 12);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))) then
+                        status <= to_unsigned(13, 8);
+                        h651 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h651 := to_unsigned(4, 3);
                         else
-                            h646 := h650;
+                            h651 := to_unsigned(3, 3);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h644 := h645;
-                        else
-                            h644 := h646;
-                        end if;
-                        h651 := to_unsigned(0, 1);
+                        rec_outcome <= h651;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
                         h652 := to_unsigned(0, 1);
-                        h652 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h652 := to_unsigned(1, 1);
-                        end if;
-                        h653 := to_unsigned(0, 1);
-                        h654 := to_unsigned(0, 11);
-                        h655 := unsigned'("00000000000000000000000000000000");
-                        h655 := e_data;
-                        h654 := h655(11-1 downto 0);
+                        h653 := unsigned'("00000000000000000000000000000000");
+                        h653 := e_data;
+                        h654 := unsigned'("00000000000000000000000000000000");
+                        h654 := e_data;
+                        h655 := to_unsigned(0, 1);
                         h656 := to_unsigned(0, 1);
                         h656 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_dte_0(62)) then
                             h656 := to_unsigned(1, 1);
                         end if;
                         h657 := to_unsigned(0, 1);
                         h657 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_dte_0(61)) then
                             h657 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h654, 0) and to_unsigned(1, 11)) = 1) then
-                            h653 := h656;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h655 := h656;
                         else
-                            h653 := h657;
+                            h655 := h657;
+                        end if;
+                        h658 := unsigned'("00000000000000000000000000000000");
+                        h658 := e_data;
+                        h659 := unsigned'("00000000000000000000000000000000");
+                        h659 := e_data;
+                        h660 := unsigned'("00000000000000000000000000000000");
+                        h660 := e_data;
+                        h661 := to_unsigned(0, 16);
+                        h661 := to_unsigned(1, 16);
+                        h662 := to_unsigned(0, 4);
+                        h662 := w_dte_10(5-1 downto 1);
+                        h663 := to_unsigned(0, 16);
+                        h663 := shift_left(h661, to_integer(h662));
+                        h664 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        h666 := to_unsigned(0, 1);
+                        h667 := to_unsigned(0, 11);
+                        h668 := unsigned'("00000000000000000000000000000000");
+                        h668 := e_data;
+                        h667 := h668(11-1 downto 0);
+                        h669 := to_unsigned(0, 1);
+                        h669 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h669 := to_unsigned(1, 1);
+                        end if;
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h670 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
+                            h666 := h669;
+                        else
+                            h666 := h670;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h651 := h652;
+                            h664 := h665;
                         else
-                            h651 := h653;
+                            h664 := h666;
                         end if;
-                        h658 := to_unsigned(0, 16);
-                        h658 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h659 := to_unsigned(0, 16);
-                        h659 := to_unsigned(1, 16);
-                        h660 := to_unsigned(0, 4);
-                        h660 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h661 := to_unsigned(0, 16);
-                        h661 := shift_left(h659, to_integer(h660));
-                        h662 := to_unsigned(0, 17);
-                        h662 := ((unsigned'(to_unsigned(0, 1) & h661) + 65536) - 1);
-                        h663 := to_unsigned(0, 16);
-                        h663 := (h658 and h662(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h608(11-1 downto 8) = 0) or (h609(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h610 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h613(11-1 downto 8) = 0) or (h614(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h615(11-1 downto 0)) < h618)) or ((not (((h619 /= 0) and (not (h626 /= 0))) and (h633 <= 1))) and (not ((bool(r_CONTROL(17)) and (h637 /= 0)) and (h644 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h651 /= 0))))) then
-                            h607 := h663;
+                        h671 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h672 := to_unsigned(1, 1);
+                        end if;
+                        h673 := to_unsigned(0, 1);
+                        h674 := to_unsigned(0, 11);
+                        h675 := unsigned'("00000000000000000000000000000000");
+                        h675 := e_data;
+                        h674 := h675(11-1 downto 0);
+                        h676 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h676 := to_unsigned(1, 1);
+                        end if;
+                        h677 := to_unsigned(0, 1);
+                        h677 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h677 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h674, 0) and to_unsigned(1, 11)) = 1) then
+                            h673 := h676;
                         else
-                            h607 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h673 := h677;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h607 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h671 := h672;
+                        else
+                            h671 := h673;
+                        end if;
+                        h678 := to_unsigned(0, 3);
+                        h679 := to_unsigned(0, 3);
+                        h680 := to_unsigned(0, 11);
+                        h681 := unsigned'("00000000000000000000000000000000");
+                        h681 := e_data;
+                        h680 := h681(11-1 downto 0);
+                        if ((shift_right(h680, 0) and to_unsigned(1, 11)) = 1) then
+                            h679 := w_irt_0(37-1 downto 34);
+                        else
+                            h679 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h678 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h678 := h679;
+                        end if;
+                        h682 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h683 := to_unsigned(1, 1);
+                        end if;
+                        h684 := to_unsigned(0, 1);
+                        h685 := to_unsigned(0, 11);
+                        h686 := unsigned'("00000000000000000000000000000000");
+                        h686 := e_data;
+                        h685 := h686(11-1 downto 0);
+                        h687 := to_unsigned(0, 1);
+                        h687 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h687 := to_unsigned(1, 1);
+                        end if;
+                        h688 := to_unsigned(0, 1);
+                        h688 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h688 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h685, 0) and to_unsigned(1, 11)) = 1) then
+                            h684 := h687;
+                        else
+                            h684 := h688;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h682 := h683;
+                        else
+                            h682 := h684;
+                        end if;
+                        h689 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h690 := to_unsigned(1, 1);
+                        end if;
+                        h691 := to_unsigned(0, 1);
+                        h692 := to_unsigned(0, 11);
+                        h693 := unsigned'("00000000000000000000000000000000");
+                        h693 := e_data;
+                        h692 := h693(11-1 downto 0);
+                        h694 := to_unsigned(0, 1);
+                        h694 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h694 := to_unsigned(1, 1);
+                        end if;
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
+                            h691 := h694;
+                        else
+                            h691 := h695;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h689 := h690;
+                        else
+                            h689 := h691;
+                        end if;
+                        h696 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h697 := to_unsigned(1, 1);
+                        end if;
+                        h698 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 11);
+                        h700 := unsigned'("00000000000000000000000000000000");
+                        h700 := e_data;
+                        h699 := h700(11-1 downto 0);
+                        h701 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h701 := to_unsigned(1, 1);
+                        end if;
+                        h702 := to_unsigned(0, 1);
+                        h702 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h702 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h699, 0) and to_unsigned(1, 11)) = 1) then
+                            h698 := h701;
+                        else
+                            h698 := h702;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h696 := h697;
+                        else
+                            h696 := h698;
+                        end if;
+                        h652 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h653(11-1 downto 8) = 0) or (h654(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h655 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h658(11-1 downto 8) = 0) or (h659(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h660(11-1 downto 0)) < h663)) or ((not (((h664 /= 0) and (not (h671 /= 0))) and (h678 <= 1))) and (not ((bool(r_CONTROL(17)) and (h682 /= 0)) and (h689 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h696 /= 0))))) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h652;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h703 := to_unsigned(0, 20);
+                        h704 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h704 := e_pasid;
+                        else
+                            h704 := to_unsigned(0, 20);
+                        end if;
+                        h703 := h704;
+                        v_wide(20-1 downto 16) := h703(20-1 downto 16);
+                        h705 := to_unsigned(0, 20);
+                        h706 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h706 := e_pasid;
+                        else
+                            h706 := to_unsigned(0, 20);
+                        end if;
+                        h705 := h706;
+                        v_wide(48-1 downto 32) := h705(16-1 downto 0);
+                        v_wide(49-1 downto 48) := to_unsigned(1, 1);
+                        h707 := to_unsigned(0, 1);
+                        h707 := to_unsigned(0, 1);
+                        if ((e_er /= 0) and (not ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))))) then
+                            h707 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(50-1 downto 49) := h707;
+                        h708 := to_unsigned(0, 1);
+                        h708 := to_unsigned(0, 1);
+                        if (not (e_pmr /= 0)) then
+                            h708 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(51-1 downto 50) := h708;
+                        h709 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        h711 := to_unsigned(0, 1);
+                        h711 := to_unsigned(0, 1);
+                        if ((not (wk_t_not_present /= 0)) and (not (wk_t_non_canonical /= 0))) then
+                            h711 := to_unsigned(1, 1);
+                        end if;
+                        if (wk_t_host_fault /= 0) then
+                            h710 := wk_t_PR;
+                        else
+                            h710 := h711;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h709 := wk_g_PR;
+                        else
+                            h709 := h710;
+                        end if;
+                        v_wide(53-1 downto 52) := h709;
+                        h712 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h712 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h712;
+                        h713 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
+                        if ((((wk_t_user_supervisor /= 0) or (wk_t_user_write /= 0)) or (wk_t_supervisor_write /= 0)) or (wk_t_execute_disable /= 0)) then
+                            h715 := to_unsigned(1, 1);
+                        end if;
+                        if (wk_t_host_fault /= 0) then
+                            h714 := wk_t_PE;
+                        else
+                            h714 := h715;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h713 := wk_g_PE;
+                        else
+                            h713 := h714;
+                        end if;
+                        v_wide(55-1 downto 54) := h713;
+                        h716 := to_unsigned(0, 1);
+                        h717 := to_unsigned(0, 1);
+                        if (wk_t_host_fault /= 0) then
+                            h717 := wk_t_RZ;
+                        else
+                            h717 := wk_t_reserved;
+                        end if;
+                        if ((wk_g_walked /= 0) and (not (wk_g_ok /= 0))) then
+                            h716 := wk_g_RZ;
+                        else
+                            h716 := h717;
+                        end if;
+                        v_wide(56-1 downto 55) := h716;
+                        h718 := to_unsigned(0, 1);
+                        h718 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h718 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h718;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h719 := to_unsigned(0, 16);
+                        h720 := unsigned'("00000000000000000000000000000000");
+                        h720 := e_data;
+                        h721 := unsigned'("00000000000000000000000000000000");
+                        h721 := e_data;
+                        h722 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h723 := to_unsigned(1, 1);
+                        end if;
+                        h724 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h724 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h722 := h723;
+                        else
+                            h722 := h724;
+                        end if;
+                        h725 := unsigned'("00000000000000000000000000000000");
+                        h725 := e_data;
+                        h726 := unsigned'("00000000000000000000000000000000");
+                        h726 := e_data;
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_data;
+                        h728 := to_unsigned(0, 16);
+                        h728 := to_unsigned(1, 16);
+                        h729 := to_unsigned(0, 4);
+                        h729 := w_dte_10(5-1 downto 1);
+                        h730 := to_unsigned(0, 16);
+                        h730 := shift_left(h728, to_integer(h729));
+                        h731 := to_unsigned(0, 1);
+                        h732 := to_unsigned(0, 1);
+                        h732 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h732 := to_unsigned(1, 1);
+                        end if;
+                        h733 := to_unsigned(0, 1);
+                        h734 := to_unsigned(0, 11);
+                        h735 := unsigned'("00000000000000000000000000000000");
+                        h735 := e_data;
+                        h734 := h735(11-1 downto 0);
+                        h736 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h736 := to_unsigned(1, 1);
+                        end if;
+                        h737 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h737 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h734, 0) and to_unsigned(1, 11)) = 1) then
+                            h733 := h736;
+                        else
+                            h733 := h737;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h731 := h732;
+                        else
+                            h731 := h733;
+                        end if;
+                        h738 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h739 := to_unsigned(1, 1);
+                        end if;
+                        h740 := to_unsigned(0, 1);
+                        h741 := to_unsigned(0, 11);
+                        h742 := unsigned'("00000000000000000000000000000000");
+                        h742 := e_data;
+                        h741 := h742(11-1 downto 0);
+                        h743 := to_unsigned(0, 1);
+                        h743 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h743 := to_unsigned(1, 1);
+                        end if;
+                        h744 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h744 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h741, 0) and to_unsigned(1, 11)) = 1) then
+                            h740 := h743;
+                        else
+                            h740 := h744;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h738 := h739;
+                        else
+                            h738 := h740;
+                        end if;
+                        h745 := to_unsigned(0, 3);
+                        h746 := to_unsigned(0, 3);
+                        h747 := to_unsigned(0, 11);
+                        h748 := unsigned'("00000000000000000000000000000000");
+                        h748 := e_data;
+                        h747 := h748(11-1 downto 0);
+                        if ((shift_right(h747, 0) and to_unsigned(1, 11)) = 1) then
+                            h746 := w_irt_0(37-1 downto 34);
+                        else
+                            h746 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h745 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h745 := h746;
+                        end if;
+                        h749 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h750 := to_unsigned(1, 1);
+                        end if;
+                        h751 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 11);
+                        h753 := unsigned'("00000000000000000000000000000000");
+                        h753 := e_data;
+                        h752 := h753(11-1 downto 0);
+                        h754 := to_unsigned(0, 1);
+                        h754 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h754 := to_unsigned(1, 1);
+                        end if;
+                        h755 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h755 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h752, 0) and to_unsigned(1, 11)) = 1) then
+                            h751 := h754;
+                        else
+                            h751 := h755;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h749 := h750;
+                        else
+                            h749 := h751;
+                        end if;
+                        h756 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h757 := to_unsigned(1, 1);
+                        end if;
+                        h758 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 11);
+                        h760 := unsigned'("00000000000000000000000000000000");
+                        h760 := e_data;
+                        h759 := h760(11-1 downto 0);
+                        h761 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h761 := to_unsigned(1, 1);
+                        end if;
+                        h762 := to_unsigned(0, 1);
+                        h762 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h762 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h759, 0) and to_unsigned(1, 11)) = 1) then
+                            h758 := h761;
+                        else
+                            h758 := h762;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h756 := h757;
+                        else
+                            h756 := h758;
+                        end if;
+                        h763 := to_unsigned(0, 1);
+                        h764 := to_unsigned(0, 1);
+                        h764 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h764 := to_unsigned(1, 1);
+                        end if;
+                        h765 := to_unsigned(0, 1);
+                        h766 := to_unsigned(0, 11);
+                        h767 := unsigned'("00000000000000000000000000000000");
+                        h767 := e_data;
+                        h766 := h767(11-1 downto 0);
+                        h768 := to_unsigned(0, 1);
+                        h768 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h768 := to_unsigned(1, 1);
+                        end if;
+                        h769 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h769 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h766, 0) and to_unsigned(1, 11)) = 1) then
+                            h765 := h768;
+                        else
+                            h765 := h769;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h763 := h764;
+                        else
+                            h763 := h765;
+                        end if;
+                        h770 := to_unsigned(0, 16);
+                        h770 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h771 := to_unsigned(0, 16);
+                        h771 := to_unsigned(1, 16);
+                        h772 := to_unsigned(0, 4);
+                        h772 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h773 := to_unsigned(0, 16);
+                        h773 := shift_left(h771, to_integer(h772));
+                        h774 := to_unsigned(0, 17);
+                        h774 := ((unsigned'(to_unsigned(0, 1) & h773) + 65536) - 1);
+                        h775 := to_unsigned(0, 16);
+                        h775 := (h770 and h774(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h720(11-1 downto 8) = 0) or (h721(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h722 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h725(11-1 downto 8) = 0) or (h726(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h727(11-1 downto 0)) < h730)) or ((not (((h731 /= 0) and (not (h738 /= 0))) and (h745 <= 1))) and (not ((bool(r_CONTROL(17)) and (h749 /= 0)) and (h756 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h763 /= 0))))) then
+                            h719 := h775;
+                        else
+                            h719 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h719 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -7612,7 +8237,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(13, 8);
+                        status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7629,46 +8254,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h664 := to_unsigned(0, 1);
-                        h664 := to_unsigned(0, 1);
+                        h776 := to_unsigned(0, 1);
+                        h776 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h664 := to_unsigned(1, 1);
+                            h776 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h664;
+                        v_wide(2-1 downto 1) := h776;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h665 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
+                        h777 := to_unsigned(0, 1);
+                        h777 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h665 := to_unsigned(1, 1);
+                            h777 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h665;
-                        h666 := to_unsigned(0, 6);
-                        h666 := wk_io_shift;
-                        h667 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h667 := shift_right(wk_io_frame, to_integer(h666));
-                        h668 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h668 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h667);
-                        h669 := to_unsigned(0, 6);
-                        h669 := wk_io_shift;
-                        h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h670 := shift_left(h668, to_integer(h669));
-                        h671 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h671 := to_unsigned(1, 64);
-                        h672 := to_unsigned(0, 6);
-                        h673 := to_unsigned(0, 7);
-                        h673 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h672 := h673(6-1 downto 0);
-                        h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h674 := shift_left(h671, to_integer(h672));
-                        h675 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h675 := ((unsigned'(to_unsigned(0, 1) & h674) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h676 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h676 := shift_right(h675(64-1 downto 0), 12);
-                        h677 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h677 := (h670 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h676 & to_unsigned(0, 12)));
-                        h678 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h678 := shift_right(h677, 12);
-                        v_wide(64-1 downto 12) := h678(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h777;
+                        h778 := to_unsigned(0, 6);
+                        h778 := wk_io_shift;
+                        h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h779 := shift_right(wk_io_frame, to_integer(h778));
+                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h780 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h779);
+                        h781 := to_unsigned(0, 6);
+                        h781 := wk_io_shift;
+                        h782 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h782 := shift_left(h780, to_integer(h781));
+                        h783 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h783 := to_unsigned(1, 64);
+                        h784 := to_unsigned(0, 6);
+                        h785 := to_unsigned(0, 7);
+                        h785 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h784 := h785(6-1 downto 0);
+                        h786 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h786 := shift_left(h783, to_integer(h784));
+                        h787 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h787 := ((unsigned'(to_unsigned(0, 1) & h786) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h788 := shift_right(h787(64-1 downto 0), 12);
+                        h789 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h789 := (h782 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h788 & to_unsigned(0, 12)));
+                        h790 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h790 := shift_right(h789, 12);
+                        v_wide(64-1 downto 12) := h790(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
@@ -7677,7 +8302,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
-                        status <= to_unsigned(14, 8);
+                        status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -7687,215 +8312,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h679 := to_unsigned(0, 1);
-                        h680 := unsigned'("00000000000000000000000000000000");
-                        h680 := e_data;
-                        h681 := unsigned'("00000000000000000000000000000000");
-                        h681 := e_data;
-                        h682 := to_unsigned(0, 1);
-                        h683 := to_unsigned(0, 1);
-                        h683 := to_unsigned(0, 1);
+                        h791 := to_unsigned(0, 1);
+                        h792 := unsigned'("00000000000000000000000000000000");
+                        h792 := e_data;
+                        h793 := unsigned'("00000000000000000000000000000000");
+                        h793 := e_data;
+                        h794 := to_unsigned(0, 1);
+                        h795 := to_unsigned(0, 1);
+                        h795 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h683 := to_unsigned(1, 1);
+                            h795 := to_unsigned(1, 1);
                         end if;
-                        h684 := to_unsigned(0, 1);
-                        h684 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h684 := to_unsigned(1, 1);
+                            h796 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h682 := h683;
+                            h794 := h795;
                         else
-                            h682 := h684;
+                            h794 := h796;
                         end if;
-                        h685 := unsigned'("00000000000000000000000000000000");
-                        h685 := e_data;
-                        h686 := unsigned'("00000000000000000000000000000000");
-                        h686 := e_data;
-                        h687 := unsigned'("00000000000000000000000000000000");
-                        h687 := e_data;
-                        h688 := to_unsigned(0, 16);
-                        h688 := to_unsigned(1, 16);
-                        h689 := to_unsigned(0, 4);
-                        h689 := w_dte_10(5-1 downto 1);
-                        h690 := to_unsigned(0, 16);
-                        h690 := shift_left(h688, to_integer(h689));
-                        h691 := to_unsigned(0, 1);
-                        h692 := to_unsigned(0, 1);
-                        h692 := to_unsigned(0, 1);
+                        h797 := unsigned'("00000000000000000000000000000000");
+                        h797 := e_data;
+                        h798 := unsigned'("00000000000000000000000000000000");
+                        h798 := e_data;
+                        h799 := unsigned'("00000000000000000000000000000000");
+                        h799 := e_data;
+                        h800 := to_unsigned(0, 16);
+                        h800 := to_unsigned(1, 16);
+                        h801 := to_unsigned(0, 4);
+                        h801 := w_dte_10(5-1 downto 1);
+                        h802 := to_unsigned(0, 16);
+                        h802 := shift_left(h800, to_integer(h801));
+                        h803 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h692 := to_unsigned(1, 1);
+                            h804 := to_unsigned(1, 1);
                         end if;
-                        h693 := to_unsigned(0, 1);
-                        h694 := to_unsigned(0, 11);
-                        h695 := unsigned'("00000000000000000000000000000000");
-                        h695 := e_data;
-                        h694 := h695(11-1 downto 0);
-                        h696 := to_unsigned(0, 1);
-                        h696 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
+                        h806 := to_unsigned(0, 11);
+                        h807 := unsigned'("00000000000000000000000000000000");
+                        h807 := e_data;
+                        h806 := h807(11-1 downto 0);
+                        h808 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h696 := to_unsigned(1, 1);
+                            h808 := to_unsigned(1, 1);
                         end if;
-                        h697 := to_unsigned(0, 1);
-                        h697 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h697 := to_unsigned(1, 1);
+                            h809 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h694, 0) and to_unsigned(1, 11)) = 1) then
-                            h693 := h696;
+                        if ((shift_right(h806, 0) and to_unsigned(1, 11)) = 1) then
+                            h805 := h808;
                         else
-                            h693 := h697;
+                            h805 := h809;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h691 := h692;
+                            h803 := h804;
                         else
-                            h691 := h693;
+                            h803 := h805;
                         end if;
-                        h698 := to_unsigned(0, 1);
-                        h699 := to_unsigned(0, 1);
-                        h699 := to_unsigned(0, 1);
+                        h810 := to_unsigned(0, 1);
+                        h811 := to_unsigned(0, 1);
+                        h811 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h699 := to_unsigned(1, 1);
+                            h811 := to_unsigned(1, 1);
                         end if;
-                        h700 := to_unsigned(0, 1);
-                        h701 := to_unsigned(0, 11);
-                        h702 := unsigned'("00000000000000000000000000000000");
-                        h702 := e_data;
-                        h701 := h702(11-1 downto 0);
-                        h703 := to_unsigned(0, 1);
-                        h703 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        h813 := to_unsigned(0, 11);
+                        h814 := unsigned'("00000000000000000000000000000000");
+                        h814 := e_data;
+                        h813 := h814(11-1 downto 0);
+                        h815 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h703 := to_unsigned(1, 1);
+                            h815 := to_unsigned(1, 1);
                         end if;
-                        h704 := to_unsigned(0, 1);
-                        h704 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h704 := to_unsigned(1, 1);
+                            h816 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h701, 0) and to_unsigned(1, 11)) = 1) then
-                            h700 := h703;
+                        if ((shift_right(h813, 0) and to_unsigned(1, 11)) = 1) then
+                            h812 := h815;
                         else
-                            h700 := h704;
+                            h812 := h816;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h698 := h699;
+                            h810 := h811;
                         else
-                            h698 := h700;
+                            h810 := h812;
                         end if;
-                        h705 := to_unsigned(0, 3);
-                        h706 := to_unsigned(0, 3);
-                        h707 := to_unsigned(0, 11);
-                        h708 := unsigned'("00000000000000000000000000000000");
-                        h708 := e_data;
-                        h707 := h708(11-1 downto 0);
-                        if ((shift_right(h707, 0) and to_unsigned(1, 11)) = 1) then
-                            h706 := w_irt_0(37-1 downto 34);
+                        h817 := to_unsigned(0, 3);
+                        h818 := to_unsigned(0, 3);
+                        h819 := to_unsigned(0, 11);
+                        h820 := unsigned'("00000000000000000000000000000000");
+                        h820 := e_data;
+                        h819 := h820(11-1 downto 0);
+                        if ((shift_right(h819, 0) and to_unsigned(1, 11)) = 1) then
+                            h818 := w_irt_0(37-1 downto 34);
                         else
-                            h706 := w_irt_0(5-1 downto 2);
+                            h818 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h705 := w_irt_ga_0(5-1 downto 2);
+                            h817 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h705 := h706;
+                            h817 := h818;
                         end if;
-                        h709 := to_unsigned(0, 1);
-                        h710 := to_unsigned(0, 1);
-                        h710 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h710 := to_unsigned(1, 1);
+                            h822 := to_unsigned(1, 1);
                         end if;
-                        h711 := to_unsigned(0, 1);
-                        h712 := to_unsigned(0, 11);
-                        h713 := unsigned'("00000000000000000000000000000000");
-                        h713 := e_data;
-                        h712 := h713(11-1 downto 0);
-                        h714 := to_unsigned(0, 1);
-                        h714 := to_unsigned(0, 1);
+                        h823 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 11);
+                        h825 := unsigned'("00000000000000000000000000000000");
+                        h825 := e_data;
+                        h824 := h825(11-1 downto 0);
+                        h826 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h714 := to_unsigned(1, 1);
+                            h826 := to_unsigned(1, 1);
                         end if;
-                        h715 := to_unsigned(0, 1);
-                        h715 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h715 := to_unsigned(1, 1);
+                            h827 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h712, 0) and to_unsigned(1, 11)) = 1) then
-                            h711 := h714;
+                        if ((shift_right(h824, 0) and to_unsigned(1, 11)) = 1) then
+                            h823 := h826;
                         else
-                            h711 := h715;
+                            h823 := h827;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h709 := h710;
+                            h821 := h822;
                         else
-                            h709 := h711;
+                            h821 := h823;
                         end if;
-                        h716 := to_unsigned(0, 1);
-                        h717 := to_unsigned(0, 1);
-                        h717 := to_unsigned(0, 1);
+                        h828 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h717 := to_unsigned(1, 1);
+                            h829 := to_unsigned(1, 1);
                         end if;
-                        h718 := to_unsigned(0, 1);
-                        h719 := to_unsigned(0, 11);
-                        h720 := unsigned'("00000000000000000000000000000000");
-                        h720 := e_data;
-                        h719 := h720(11-1 downto 0);
-                        h721 := to_unsigned(0, 1);
-                        h721 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 11);
+                        h832 := unsigned'("00000000000000000000000000000000");
+                        h832 := e_data;
+                        h831 := h832(11-1 downto 0);
+                        h833 := to_unsigned(0, 1);
+                        h833 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h721 := to_unsigned(1, 1);
+                            h833 := to_unsigned(1, 1);
                         end if;
-                        h722 := to_unsigned(0, 1);
-                        h722 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h722 := to_unsigned(1, 1);
+                            h834 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h719, 0) and to_unsigned(1, 11)) = 1) then
-                            h718 := h721;
+                        if ((shift_right(h831, 0) and to_unsigned(1, 11)) = 1) then
+                            h830 := h833;
                         else
-                            h718 := h722;
+                            h830 := h834;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h716 := h717;
+                            h828 := h829;
                         else
-                            h716 := h718;
+                            h828 := h830;
                         end if;
-                        h723 := to_unsigned(0, 1);
-                        h724 := to_unsigned(0, 1);
-                        h724 := to_unsigned(0, 1);
+                        h835 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h724 := to_unsigned(1, 1);
+                            h836 := to_unsigned(1, 1);
                         end if;
-                        h725 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 11);
-                        h727 := unsigned'("00000000000000000000000000000000");
-                        h727 := e_data;
-                        h726 := h727(11-1 downto 0);
-                        h728 := to_unsigned(0, 1);
-                        h728 := to_unsigned(0, 1);
+                        h837 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 11);
+                        h839 := unsigned'("00000000000000000000000000000000");
+                        h839 := e_data;
+                        h838 := h839(11-1 downto 0);
+                        h840 := to_unsigned(0, 1);
+                        h840 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h728 := to_unsigned(1, 1);
+                            h840 := to_unsigned(1, 1);
                         end if;
-                        h729 := to_unsigned(0, 1);
-                        h729 := to_unsigned(0, 1);
+                        h841 := to_unsigned(0, 1);
+                        h841 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h729 := to_unsigned(1, 1);
+                            h841 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
-                            h725 := h728;
+                        if ((shift_right(h838, 0) and to_unsigned(1, 11)) = 1) then
+                            h837 := h840;
                         else
-                            h725 := h729;
+                            h837 := h841;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h723 := h724;
+                            h835 := h836;
                         else
-                            h723 := h725;
+                            h835 := h837;
                         end if;
-                        h679 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h680(11-1 downto 8) = 0) or (h681(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h682 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h685(11-1 downto 8) = 0) or (h686(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h687(11-1 downto 0)) < h690)) or ((not (((h691 /= 0) and (not (h698 /= 0))) and (h705 <= 1))) and (not ((bool(r_CONTROL(17)) and (h709 /= 0)) and (h716 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h723 /= 0))))) then
-                            h679 := to_unsigned(1, 1);
+                        h791 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h792(11-1 downto 8) = 0) or (h793(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h794 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h797(11-1 downto 8) = 0) or (h798(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h799(11-1 downto 0)) < h802)) or ((not (((h803 /= 0) and (not (h810 /= 0))) and (h817 <= 1))) and (not ((bool(r_CONTROL(17)) and (h821 /= 0)) and (h828 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h835 /= 0))))) then
+                            h791 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h679;
+                        rec_logged <= h791;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -7905,228 +8530,228 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h730 := to_unsigned(0, 16);
-                        h731 := unsigned'("00000000000000000000000000000000");
-                        h731 := e_data;
-                        h732 := unsigned'("00000000000000000000000000000000");
-                        h732 := e_data;
-                        h733 := to_unsigned(0, 1);
-                        h734 := to_unsigned(0, 1);
-                        h734 := to_unsigned(0, 1);
+                        h842 := to_unsigned(0, 16);
+                        h843 := unsigned'("00000000000000000000000000000000");
+                        h843 := e_data;
+                        h844 := unsigned'("00000000000000000000000000000000");
+                        h844 := e_data;
+                        h845 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h734 := to_unsigned(1, 1);
+                            h846 := to_unsigned(1, 1);
                         end if;
-                        h735 := to_unsigned(0, 1);
-                        h735 := to_unsigned(0, 1);
+                        h847 := to_unsigned(0, 1);
+                        h847 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h735 := to_unsigned(1, 1);
+                            h847 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h733 := h734;
+                            h845 := h846;
                         else
-                            h733 := h735;
+                            h845 := h847;
                         end if;
-                        h736 := unsigned'("00000000000000000000000000000000");
-                        h736 := e_data;
-                        h737 := unsigned'("00000000000000000000000000000000");
-                        h737 := e_data;
-                        h738 := unsigned'("00000000000000000000000000000000");
-                        h738 := e_data;
-                        h739 := to_unsigned(0, 16);
-                        h739 := to_unsigned(1, 16);
-                        h740 := to_unsigned(0, 4);
-                        h740 := w_dte_10(5-1 downto 1);
-                        h741 := to_unsigned(0, 16);
-                        h741 := shift_left(h739, to_integer(h740));
-                        h742 := to_unsigned(0, 1);
-                        h743 := to_unsigned(0, 1);
-                        h743 := to_unsigned(0, 1);
+                        h848 := unsigned'("00000000000000000000000000000000");
+                        h848 := e_data;
+                        h849 := unsigned'("00000000000000000000000000000000");
+                        h849 := e_data;
+                        h850 := unsigned'("00000000000000000000000000000000");
+                        h850 := e_data;
+                        h851 := to_unsigned(0, 16);
+                        h851 := to_unsigned(1, 16);
+                        h852 := to_unsigned(0, 4);
+                        h852 := w_dte_10(5-1 downto 1);
+                        h853 := to_unsigned(0, 16);
+                        h853 := shift_left(h851, to_integer(h852));
+                        h854 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h743 := to_unsigned(1, 1);
+                            h855 := to_unsigned(1, 1);
                         end if;
-                        h744 := to_unsigned(0, 1);
-                        h745 := to_unsigned(0, 11);
-                        h746 := unsigned'("00000000000000000000000000000000");
-                        h746 := e_data;
-                        h745 := h746(11-1 downto 0);
-                        h747 := to_unsigned(0, 1);
-                        h747 := to_unsigned(0, 1);
+                        h856 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 11);
+                        h858 := unsigned'("00000000000000000000000000000000");
+                        h858 := e_data;
+                        h857 := h858(11-1 downto 0);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h747 := to_unsigned(1, 1);
+                            h859 := to_unsigned(1, 1);
                         end if;
-                        h748 := to_unsigned(0, 1);
-                        h748 := to_unsigned(0, 1);
+                        h860 := to_unsigned(0, 1);
+                        h860 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h748 := to_unsigned(1, 1);
+                            h860 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h745, 0) and to_unsigned(1, 11)) = 1) then
-                            h744 := h747;
+                        if ((shift_right(h857, 0) and to_unsigned(1, 11)) = 1) then
+                            h856 := h859;
                         else
-                            h744 := h748;
+                            h856 := h860;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h742 := h743;
+                            h854 := h855;
                         else
-                            h742 := h744;
+                            h854 := h856;
                         end if;
-                        h749 := to_unsigned(0, 1);
-                        h750 := to_unsigned(0, 1);
-                        h750 := to_unsigned(0, 1);
+                        h861 := to_unsigned(0, 1);
+                        h862 := to_unsigned(0, 1);
+                        h862 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h750 := to_unsigned(1, 1);
+                            h862 := to_unsigned(1, 1);
                         end if;
-                        h751 := to_unsigned(0, 1);
-                        h752 := to_unsigned(0, 11);
-                        h753 := unsigned'("00000000000000000000000000000000");
-                        h753 := e_data;
-                        h752 := h753(11-1 downto 0);
-                        h754 := to_unsigned(0, 1);
-                        h754 := to_unsigned(0, 1);
+                        h863 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 11);
+                        h865 := unsigned'("00000000000000000000000000000000");
+                        h865 := e_data;
+                        h864 := h865(11-1 downto 0);
+                        h866 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h754 := to_unsigned(1, 1);
+                            h866 := to_unsigned(1, 1);
                         end if;
-                        h755 := to_unsigned(0, 1);
-                        h755 := to_unsigned(0, 1);
+                        h867 := to_unsigned(0, 1);
+                        h867 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h755 := to_unsigned(1, 1);
+                            h867 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h752, 0) and to_unsigned(1, 11)) = 1) then
-                            h751 := h754;
+                        if ((shift_right(h864, 0) and to_unsigned(1, 11)) = 1) then
+                            h863 := h866;
                         else
-                            h751 := h755;
+                            h863 := h867;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h749 := h750;
+                            h861 := h862;
                         else
-                            h749 := h751;
+                            h861 := h863;
                         end if;
-                        h756 := to_unsigned(0, 3);
-                        h757 := to_unsigned(0, 3);
-                        h758 := to_unsigned(0, 11);
-                        h759 := unsigned'("00000000000000000000000000000000");
-                        h759 := e_data;
-                        h758 := h759(11-1 downto 0);
-                        if ((shift_right(h758, 0) and to_unsigned(1, 11)) = 1) then
-                            h757 := w_irt_0(37-1 downto 34);
+                        h868 := to_unsigned(0, 3);
+                        h869 := to_unsigned(0, 3);
+                        h870 := to_unsigned(0, 11);
+                        h871 := unsigned'("00000000000000000000000000000000");
+                        h871 := e_data;
+                        h870 := h871(11-1 downto 0);
+                        if ((shift_right(h870, 0) and to_unsigned(1, 11)) = 1) then
+                            h869 := w_irt_0(37-1 downto 34);
                         else
-                            h757 := w_irt_0(5-1 downto 2);
+                            h869 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h756 := w_irt_ga_0(5-1 downto 2);
+                            h868 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h756 := h757;
+                            h868 := h869;
                         end if;
-                        h760 := to_unsigned(0, 1);
-                        h761 := to_unsigned(0, 1);
-                        h761 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 1);
+                        h873 := to_unsigned(0, 1);
+                        h873 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h761 := to_unsigned(1, 1);
+                            h873 := to_unsigned(1, 1);
                         end if;
-                        h762 := to_unsigned(0, 1);
-                        h763 := to_unsigned(0, 11);
-                        h764 := unsigned'("00000000000000000000000000000000");
-                        h764 := e_data;
-                        h763 := h764(11-1 downto 0);
-                        h765 := to_unsigned(0, 1);
-                        h765 := to_unsigned(0, 1);
+                        h874 := to_unsigned(0, 1);
+                        h875 := to_unsigned(0, 11);
+                        h876 := unsigned'("00000000000000000000000000000000");
+                        h876 := e_data;
+                        h875 := h876(11-1 downto 0);
+                        h877 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h765 := to_unsigned(1, 1);
+                            h877 := to_unsigned(1, 1);
                         end if;
-                        h766 := to_unsigned(0, 1);
-                        h766 := to_unsigned(0, 1);
+                        h878 := to_unsigned(0, 1);
+                        h878 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h766 := to_unsigned(1, 1);
+                            h878 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h763, 0) and to_unsigned(1, 11)) = 1) then
-                            h762 := h765;
+                        if ((shift_right(h875, 0) and to_unsigned(1, 11)) = 1) then
+                            h874 := h877;
                         else
-                            h762 := h766;
+                            h874 := h878;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h760 := h761;
+                            h872 := h873;
                         else
-                            h760 := h762;
+                            h872 := h874;
                         end if;
-                        h767 := to_unsigned(0, 1);
-                        h768 := to_unsigned(0, 1);
-                        h768 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h768 := to_unsigned(1, 1);
+                            h880 := to_unsigned(1, 1);
                         end if;
-                        h769 := to_unsigned(0, 1);
-                        h770 := to_unsigned(0, 11);
-                        h771 := unsigned'("00000000000000000000000000000000");
-                        h771 := e_data;
-                        h770 := h771(11-1 downto 0);
-                        h772 := to_unsigned(0, 1);
-                        h772 := to_unsigned(0, 1);
+                        h881 := to_unsigned(0, 1);
+                        h882 := to_unsigned(0, 11);
+                        h883 := unsigned'("00000000000000000000000000000000");
+                        h883 := e_data;
+                        h882 := h883(11-1 downto 0);
+                        h884 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h772 := to_unsigned(1, 1);
+                            h884 := to_unsigned(1, 1);
                         end if;
-                        h773 := to_unsigned(0, 1);
-                        h773 := to_unsigned(0, 1);
+                        h885 := to_unsigned(0, 1);
+                        h885 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h773 := to_unsigned(1, 1);
+                            h885 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h770, 0) and to_unsigned(1, 11)) = 1) then
-                            h769 := h772;
+                        if ((shift_right(h882, 0) and to_unsigned(1, 11)) = 1) then
+                            h881 := h884;
                         else
-                            h769 := h773;
+                            h881 := h885;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h767 := h768;
+                            h879 := h880;
                         else
-                            h767 := h769;
+                            h879 := h881;
                         end if;
-                        h774 := to_unsigned(0, 1);
-                        h775 := to_unsigned(0, 1);
-                        h775 := to_unsigned(0, 1);
+                        h886 := to_unsigned(0, 1);
+                        h887 := to_unsigned(0, 1);
+                        h887 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h775 := to_unsigned(1, 1);
+                            h887 := to_unsigned(1, 1);
                         end if;
-                        h776 := to_unsigned(0, 1);
-                        h777 := to_unsigned(0, 11);
-                        h778 := unsigned'("00000000000000000000000000000000");
-                        h778 := e_data;
-                        h777 := h778(11-1 downto 0);
-                        h779 := to_unsigned(0, 1);
-                        h779 := to_unsigned(0, 1);
+                        h888 := to_unsigned(0, 1);
+                        h889 := to_unsigned(0, 11);
+                        h890 := unsigned'("00000000000000000000000000000000");
+                        h890 := e_data;
+                        h889 := h890(11-1 downto 0);
+                        h891 := to_unsigned(0, 1);
+                        h891 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h779 := to_unsigned(1, 1);
+                            h891 := to_unsigned(1, 1);
                         end if;
-                        h780 := to_unsigned(0, 1);
-                        h780 := to_unsigned(0, 1);
+                        h892 := to_unsigned(0, 1);
+                        h892 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h780 := to_unsigned(1, 1);
+                            h892 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h777, 0) and to_unsigned(1, 11)) = 1) then
-                            h776 := h779;
+                        if ((shift_right(h889, 0) and to_unsigned(1, 11)) = 1) then
+                            h888 := h891;
                         else
-                            h776 := h780;
+                            h888 := h892;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h774 := h775;
+                            h886 := h887;
                         else
-                            h774 := h776;
+                            h886 := h888;
                         end if;
-                        h781 := to_unsigned(0, 16);
-                        h781 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h782 := to_unsigned(0, 16);
-                        h782 := to_unsigned(1, 16);
-                        h783 := to_unsigned(0, 4);
-                        h783 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h784 := to_unsigned(0, 16);
-                        h784 := shift_left(h782, to_integer(h783));
-                        h785 := to_unsigned(0, 17);
-                        h785 := ((unsigned'(to_unsigned(0, 1) & h784) + 65536) - 1);
-                        h786 := to_unsigned(0, 16);
-                        h786 := (h781 and h785(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h731(11-1 downto 8) = 0) or (h732(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h733 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h736(11-1 downto 8) = 0) or (h737(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h738(11-1 downto 0)) < h741)) or ((not (((h742 /= 0) and (not (h749 /= 0))) and (h756 <= 1))) and (not ((bool(r_CONTROL(17)) and (h760 /= 0)) and (h767 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h774 /= 0))))) then
-                            h730 := h786;
+                        h893 := to_unsigned(0, 16);
+                        h893 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h894 := to_unsigned(0, 16);
+                        h894 := to_unsigned(1, 16);
+                        h895 := to_unsigned(0, 4);
+                        h895 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h896 := to_unsigned(0, 16);
+                        h896 := shift_left(h894, to_integer(h895));
+                        h897 := to_unsigned(0, 17);
+                        h897 := ((unsigned'(to_unsigned(0, 1) & h896) + 65536) - 1);
+                        h898 := to_unsigned(0, 16);
+                        h898 := (h893 and h897(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h843(11-1 downto 8) = 0) or (h844(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h845 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h848(11-1 downto 8) = 0) or (h849(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h850(11-1 downto 0)) < h853)) or ((not (((h854 /= 0) and (not (h861 /= 0))) and (h868 <= 1))) and (not ((bool(r_CONTROL(17)) and (h872 /= 0)) and (h879 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h886 /= 0))))) then
+                            h842 := h898;
                         else
-                            h730 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h842 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h730 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h842 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8135,8 +8760,8 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h898 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
-                        status <= to_unsigned(15, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1010 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) then
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8146,462 +8771,462 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h787 := to_unsigned(0, 1);
-                        h788 := unsigned'("00000000000000000000000000000000");
-                        h788 := e_data;
-                        h789 := unsigned'("00000000000000000000000000000000");
-                        h789 := e_data;
-                        h790 := to_unsigned(0, 1);
-                        h791 := to_unsigned(0, 1);
-                        h791 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
+                        h900 := unsigned'("00000000000000000000000000000000");
+                        h900 := e_data;
+                        h901 := unsigned'("00000000000000000000000000000000");
+                        h901 := e_data;
+                        h902 := to_unsigned(0, 1);
+                        h903 := to_unsigned(0, 1);
+                        h903 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h791 := to_unsigned(1, 1);
+                            h903 := to_unsigned(1, 1);
                         end if;
-                        h792 := to_unsigned(0, 1);
-                        h792 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h792 := to_unsigned(1, 1);
+                            h904 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h790 := h791;
+                            h902 := h903;
                         else
-                            h790 := h792;
+                            h902 := h904;
                         end if;
-                        h793 := unsigned'("00000000000000000000000000000000");
-                        h793 := e_data;
-                        h794 := unsigned'("00000000000000000000000000000000");
-                        h794 := e_data;
-                        h795 := unsigned'("00000000000000000000000000000000");
-                        h795 := e_data;
-                        h796 := to_unsigned(0, 16);
-                        h796 := to_unsigned(1, 16);
-                        h797 := to_unsigned(0, 4);
-                        h797 := w_dte_10(5-1 downto 1);
-                        h798 := to_unsigned(0, 16);
-                        h798 := shift_left(h796, to_integer(h797));
-                        h799 := to_unsigned(0, 1);
-                        h800 := to_unsigned(0, 1);
-                        h800 := to_unsigned(0, 1);
+                        h905 := unsigned'("00000000000000000000000000000000");
+                        h905 := e_data;
+                        h906 := unsigned'("00000000000000000000000000000000");
+                        h906 := e_data;
+                        h907 := unsigned'("00000000000000000000000000000000");
+                        h907 := e_data;
+                        h908 := to_unsigned(0, 16);
+                        h908 := to_unsigned(1, 16);
+                        h909 := to_unsigned(0, 4);
+                        h909 := w_dte_10(5-1 downto 1);
+                        h910 := to_unsigned(0, 16);
+                        h910 := shift_left(h908, to_integer(h909));
+                        h911 := to_unsigned(0, 1);
+                        h912 := to_unsigned(0, 1);
+                        h912 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h800 := to_unsigned(1, 1);
+                            h912 := to_unsigned(1, 1);
                         end if;
-                        h801 := to_unsigned(0, 1);
-                        h802 := to_unsigned(0, 11);
-                        h803 := unsigned'("00000000000000000000000000000000");
-                        h803 := e_data;
-                        h802 := h803(11-1 downto 0);
-                        h804 := to_unsigned(0, 1);
-                        h804 := to_unsigned(0, 1);
+                        h913 := to_unsigned(0, 1);
+                        h914 := to_unsigned(0, 11);
+                        h915 := unsigned'("00000000000000000000000000000000");
+                        h915 := e_data;
+                        h914 := h915(11-1 downto 0);
+                        h916 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h804 := to_unsigned(1, 1);
+                            h916 := to_unsigned(1, 1);
                         end if;
-                        h805 := to_unsigned(0, 1);
-                        h805 := to_unsigned(0, 1);
+                        h917 := to_unsigned(0, 1);
+                        h917 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h805 := to_unsigned(1, 1);
+                            h917 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h802, 0) and to_unsigned(1, 11)) = 1) then
-                            h801 := h804;
+                        if ((shift_right(h914, 0) and to_unsigned(1, 11)) = 1) then
+                            h913 := h916;
                         else
-                            h801 := h805;
+                            h913 := h917;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h799 := h800;
+                            h911 := h912;
                         else
-                            h799 := h801;
+                            h911 := h913;
                         end if;
-                        h806 := to_unsigned(0, 1);
-                        h807 := to_unsigned(0, 1);
-                        h807 := to_unsigned(0, 1);
+                        h918 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h807 := to_unsigned(1, 1);
+                            h919 := to_unsigned(1, 1);
                         end if;
-                        h808 := to_unsigned(0, 1);
-                        h809 := to_unsigned(0, 11);
-                        h810 := unsigned'("00000000000000000000000000000000");
-                        h810 := e_data;
-                        h809 := h810(11-1 downto 0);
-                        h811 := to_unsigned(0, 1);
-                        h811 := to_unsigned(0, 1);
+                        h920 := to_unsigned(0, 1);
+                        h921 := to_unsigned(0, 11);
+                        h922 := unsigned'("00000000000000000000000000000000");
+                        h922 := e_data;
+                        h921 := h922(11-1 downto 0);
+                        h923 := to_unsigned(0, 1);
+                        h923 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h811 := to_unsigned(1, 1);
+                            h923 := to_unsigned(1, 1);
                         end if;
-                        h812 := to_unsigned(0, 1);
-                        h812 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h812 := to_unsigned(1, 1);
+                            h924 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h809, 0) and to_unsigned(1, 11)) = 1) then
-                            h808 := h811;
+                        if ((shift_right(h921, 0) and to_unsigned(1, 11)) = 1) then
+                            h920 := h923;
                         else
-                            h808 := h812;
+                            h920 := h924;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h806 := h807;
+                            h918 := h919;
                         else
-                            h806 := h808;
+                            h918 := h920;
                         end if;
-                        h813 := to_unsigned(0, 3);
-                        h814 := to_unsigned(0, 3);
-                        h815 := to_unsigned(0, 11);
-                        h816 := unsigned'("00000000000000000000000000000000");
-                        h816 := e_data;
-                        h815 := h816(11-1 downto 0);
-                        if ((shift_right(h815, 0) and to_unsigned(1, 11)) = 1) then
-                            h814 := w_irt_0(37-1 downto 34);
+                        h925 := to_unsigned(0, 3);
+                        h926 := to_unsigned(0, 3);
+                        h927 := to_unsigned(0, 11);
+                        h928 := unsigned'("00000000000000000000000000000000");
+                        h928 := e_data;
+                        h927 := h928(11-1 downto 0);
+                        if ((shift_right(h927, 0) and to_unsigned(1, 11)) = 1) then
+                            h926 := w_irt_0(37-1 downto 34);
                         else
-                            h814 := w_irt_0(5-1 downto 2);
+                            h926 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h813 := w_irt_ga_0(5-1 downto 2);
+                            h925 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h813 := h814;
+                            h925 := h926;
                         end if;
-                        h817 := to_unsigned(0, 1);
-                        h818 := to_unsigned(0, 1);
-                        h818 := to_unsigned(0, 1);
+                        h929 := to_unsigned(0, 1);
+                        h930 := to_unsigned(0, 1);
+                        h930 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h818 := to_unsigned(1, 1);
+                            h930 := to_unsigned(1, 1);
                         end if;
-                        h819 := to_unsigned(0, 1);
-                        h820 := to_unsigned(0, 11);
-                        h821 := unsigned'("00000000000000000000000000000000");
-                        h821 := e_data;
-                        h820 := h821(11-1 downto 0);
-                        h822 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
+                        h931 := to_unsigned(0, 1);
+                        h932 := to_unsigned(0, 11);
+                        h933 := unsigned'("00000000000000000000000000000000");
+                        h933 := e_data;
+                        h932 := h933(11-1 downto 0);
+                        h934 := to_unsigned(0, 1);
+                        h934 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h822 := to_unsigned(1, 1);
+                            h934 := to_unsigned(1, 1);
                         end if;
-                        h823 := to_unsigned(0, 1);
-                        h823 := to_unsigned(0, 1);
+                        h935 := to_unsigned(0, 1);
+                        h935 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h823 := to_unsigned(1, 1);
+                            h935 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h820, 0) and to_unsigned(1, 11)) = 1) then
-                            h819 := h822;
+                        if ((shift_right(h932, 0) and to_unsigned(1, 11)) = 1) then
+                            h931 := h934;
                         else
-                            h819 := h823;
+                            h931 := h935;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h817 := h818;
+                            h929 := h930;
                         else
-                            h817 := h819;
+                            h929 := h931;
                         end if;
-                        h824 := to_unsigned(0, 1);
-                        h825 := to_unsigned(0, 1);
-                        h825 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
+                        h937 := to_unsigned(0, 1);
+                        h937 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h825 := to_unsigned(1, 1);
+                            h937 := to_unsigned(1, 1);
                         end if;
-                        h826 := to_unsigned(0, 1);
-                        h827 := to_unsigned(0, 11);
-                        h828 := unsigned'("00000000000000000000000000000000");
-                        h828 := e_data;
-                        h827 := h828(11-1 downto 0);
-                        h829 := to_unsigned(0, 1);
-                        h829 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 1);
+                        h939 := to_unsigned(0, 11);
+                        h940 := unsigned'("00000000000000000000000000000000");
+                        h940 := e_data;
+                        h939 := h940(11-1 downto 0);
+                        h941 := to_unsigned(0, 1);
+                        h941 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h829 := to_unsigned(1, 1);
+                            h941 := to_unsigned(1, 1);
                         end if;
-                        h830 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h830 := to_unsigned(1, 1);
+                            h942 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h827, 0) and to_unsigned(1, 11)) = 1) then
-                            h826 := h829;
+                        if ((shift_right(h939, 0) and to_unsigned(1, 11)) = 1) then
+                            h938 := h941;
                         else
-                            h826 := h830;
+                            h938 := h942;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h824 := h825;
+                            h936 := h937;
                         else
-                            h824 := h826;
+                            h936 := h938;
                         end if;
-                        h831 := to_unsigned(0, 1);
-                        h832 := to_unsigned(0, 1);
-                        h832 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
+                        h944 := to_unsigned(0, 1);
+                        h944 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h832 := to_unsigned(1, 1);
+                            h944 := to_unsigned(1, 1);
                         end if;
-                        h833 := to_unsigned(0, 1);
-                        h834 := to_unsigned(0, 11);
-                        h835 := unsigned'("00000000000000000000000000000000");
-                        h835 := e_data;
-                        h834 := h835(11-1 downto 0);
-                        h836 := to_unsigned(0, 1);
-                        h836 := to_unsigned(0, 1);
+                        h945 := to_unsigned(0, 1);
+                        h946 := to_unsigned(0, 11);
+                        h947 := unsigned'("00000000000000000000000000000000");
+                        h947 := e_data;
+                        h946 := h947(11-1 downto 0);
+                        h948 := to_unsigned(0, 1);
+                        h948 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h836 := to_unsigned(1, 1);
+                            h948 := to_unsigned(1, 1);
                         end if;
-                        h837 := to_unsigned(0, 1);
-                        h837 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
+                        h949 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h837 := to_unsigned(1, 1);
+                            h949 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h834, 0) and to_unsigned(1, 11)) = 1) then
-                            h833 := h836;
+                        if ((shift_right(h946, 0) and to_unsigned(1, 11)) = 1) then
+                            h945 := h948;
                         else
-                            h833 := h837;
+                            h945 := h949;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h831 := h832;
+                            h943 := h944;
                         else
-                            h831 := h833;
+                            h943 := h945;
                         end if;
-                        h787 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h788(11-1 downto 8) = 0) or (h789(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h790 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h793(11-1 downto 8) = 0) or (h794(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h795(11-1 downto 0)) < h798)) or ((not (((h799 /= 0) and (not (h806 /= 0))) and (h813 <= 1))) and (not ((bool(r_CONTROL(17)) and (h817 /= 0)) and (h824 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h831 /= 0))))) then
-                            h787 := to_unsigned(1, 1);
+                        h899 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h900(11-1 downto 8) = 0) or (h901(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h902 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h905(11-1 downto 8) = 0) or (h906(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h907(11-1 downto 0)) < h910)) or ((not (((h911 /= 0) and (not (h918 /= 0))) and (h925 <= 1))) and (not ((bool(r_CONTROL(17)) and (h929 /= 0)) and (h936 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h943 /= 0))))) then
+                            h899 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h787;
+                        rec_logged <= h899;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h838 := to_unsigned(0, 1);
-                        h838 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
                         if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PR /= 0)) then
-                            h838 := to_unsigned(1, 1);
+                            h950 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h838;
-                        h839 := to_unsigned(0, 1);
-                        h839 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h950;
+                        h951 := to_unsigned(0, 1);
+                        h951 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h839 := to_unsigned(1, 1);
+                            h951 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h839;
-                        h840 := to_unsigned(0, 1);
-                        h840 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h951;
+                        h952 := to_unsigned(0, 1);
+                        h952 := to_unsigned(0, 1);
                         if (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) or (wk_io_PE /= 0)) then
-                            h840 := to_unsigned(1, 1);
+                            h952 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h840;
+                        v_wide(55-1 downto 54) := h952;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h841 := to_unsigned(0, 16);
-                        h842 := unsigned'("00000000000000000000000000000000");
-                        h842 := e_data;
-                        h843 := unsigned'("00000000000000000000000000000000");
-                        h843 := e_data;
-                        h844 := to_unsigned(0, 1);
-                        h845 := to_unsigned(0, 1);
-                        h845 := to_unsigned(0, 1);
+                        h953 := to_unsigned(0, 16);
+                        h954 := unsigned'("00000000000000000000000000000000");
+                        h954 := e_data;
+                        h955 := unsigned'("00000000000000000000000000000000");
+                        h955 := e_data;
+                        h956 := to_unsigned(0, 1);
+                        h957 := to_unsigned(0, 1);
+                        h957 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h845 := to_unsigned(1, 1);
+                            h957 := to_unsigned(1, 1);
                         end if;
-                        h846 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
+                        h958 := to_unsigned(0, 1);
+                        h958 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h846 := to_unsigned(1, 1);
+                            h958 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h844 := h845;
+                            h956 := h957;
                         else
-                            h844 := h846;
+                            h956 := h958;
                         end if;
-                        h847 := unsigned'("00000000000000000000000000000000");
-                        h847 := e_data;
-                        h848 := unsigned'("00000000000000000000000000000000");
-                        h848 := e_data;
-                        h849 := unsigned'("00000000000000000000000000000000");
-                        h849 := e_data;
-                        h850 := to_unsigned(0, 16);
-                        h850 := to_unsigned(1, 16);
-                        h851 := to_unsigned(0, 4);
-                        h851 := w_dte_10(5-1 downto 1);
-                        h852 := to_unsigned(0, 16);
-                        h852 := shift_left(h850, to_integer(h851));
-                        h853 := to_unsigned(0, 1);
-                        h854 := to_unsigned(0, 1);
-                        h854 := to_unsigned(0, 1);
+                        h959 := unsigned'("00000000000000000000000000000000");
+                        h959 := e_data;
+                        h960 := unsigned'("00000000000000000000000000000000");
+                        h960 := e_data;
+                        h961 := unsigned'("00000000000000000000000000000000");
+                        h961 := e_data;
+                        h962 := to_unsigned(0, 16);
+                        h962 := to_unsigned(1, 16);
+                        h963 := to_unsigned(0, 4);
+                        h963 := w_dte_10(5-1 downto 1);
+                        h964 := to_unsigned(0, 16);
+                        h964 := shift_left(h962, to_integer(h963));
+                        h965 := to_unsigned(0, 1);
+                        h966 := to_unsigned(0, 1);
+                        h966 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h854 := to_unsigned(1, 1);
+                            h966 := to_unsigned(1, 1);
                         end if;
-                        h855 := to_unsigned(0, 1);
-                        h856 := to_unsigned(0, 11);
-                        h857 := unsigned'("00000000000000000000000000000000");
-                        h857 := e_data;
-                        h856 := h857(11-1 downto 0);
-                        h858 := to_unsigned(0, 1);
-                        h858 := to_unsigned(0, 1);
+                        h967 := to_unsigned(0, 1);
+                        h968 := to_unsigned(0, 11);
+                        h969 := unsigned'("00000000000000000000000000000000");
+                        h969 := e_data;
+                        h968 := h969(11-1 downto 0);
+                        h970 := to_unsigned(0, 1);
+                        h970 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h858 := to_unsigned(1, 1);
+                            h970 := to_unsigned(1, 1);
                         end if;
-                        h859 := to_unsigned(0, 1);
-                        h859 := to_unsigned(0, 1);
+                        h971 := to_unsigned(0, 1);
+                        h971 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h859 := to_unsigned(1, 1);
+                            h971 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h856, 0) and to_unsigned(1, 11)) = 1) then
-                            h855 := h858;
+                        if ((shift_right(h968, 0) and to_unsigned(1, 11)) = 1) then
+                            h967 := h970;
                         else
-                            h855 := h859;
+                            h967 := h971;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h853 := h854;
+                            h965 := h966;
                         else
-                            h853 := h855;
+                            h965 := h967;
                         end if;
-                        h860 := to_unsigned(0, 1);
-                        h861 := to_unsigned(0, 1);
-                        h861 := to_unsigned(0, 1);
+                        h972 := to_unsigned(0, 1);
+                        h973 := to_unsigned(0, 1);
+                        h973 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h861 := to_unsigned(1, 1);
+                            h973 := to_unsigned(1, 1);
                         end if;
-                        h862 := to_unsigned(0, 1);
-                        h863 := to_unsigned(0, 11);
-                        h864 := unsigned'("00000000000000000000000000000000");
-                        h864 := e_data;
-                        h863 := h864(11-1 downto 0);
-                        h865 := to_unsigned(0, 1);
-                        h865 := to_unsigned(0, 1);
+                        h974 := to_unsigned(0, 1);
+                        h975 := to_unsigned(0, 11);
+                        h976 := unsigned'("00000000000000000000000000000000");
+                        h976 := e_data;
+                        h975 := h976(11-1 downto 0);
+                        h977 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h865 := to_unsigned(1, 1);
+                            h977 := to_unsigned(1, 1);
                         end if;
-                        h866 := to_unsigned(0, 1);
-                        h866 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h866 := to_unsigned(1, 1);
+                            h978 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h863, 0) and to_unsigned(1, 11)) = 1) then
-                            h862 := h865;
+                        if ((shift_right(h975, 0) and to_unsigned(1, 11)) = 1) then
+                            h974 := h977;
                         else
-                            h862 := h866;
+                            h974 := h978;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h860 := h861;
+                            h972 := h973;
                         else
-                            h860 := h862;
+                            h972 := h974;
                         end if;
-                        h867 := to_unsigned(0, 3);
-                        h868 := to_unsigned(0, 3);
-                        h869 := to_unsigned(0, 11);
-                        h870 := unsigned'("00000000000000000000000000000000");
-                        h870 := e_data;
-                        h869 := h870(11-1 downto 0);
-                        if ((shift_right(h869, 0) and to_unsigned(1, 11)) = 1) then
-                            h868 := w_irt_0(37-1 downto 34);
+                        h979 := to_unsigned(0, 3);
+                        h980 := to_unsigned(0, 3);
+                        h981 := to_unsigned(0, 11);
+                        h982 := unsigned'("00000000000000000000000000000000");
+                        h982 := e_data;
+                        h981 := h982(11-1 downto 0);
+                        if ((shift_right(h981, 0) and to_unsigned(1, 11)) = 1) then
+                            h980 := w_irt_0(37-1 downto 34);
                         else
-                            h868 := w_irt_0(5-1 downto 2);
+                            h980 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h867 := w_irt_ga_0(5-1 downto 2);
+                            h979 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h867 := h868;
+                            h979 := h980;
                         end if;
-                        h871 := to_unsigned(0, 1);
-                        h872 := to_unsigned(0, 1);
-                        h872 := to_unsigned(0, 1);
+                        h983 := to_unsigned(0, 1);
+                        h984 := to_unsigned(0, 1);
+                        h984 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h872 := to_unsigned(1, 1);
+                            h984 := to_unsigned(1, 1);
                         end if;
-                        h873 := to_unsigned(0, 1);
-                        h874 := to_unsigned(0, 11);
-                        h875 := unsigned'("00000000000000000000000000000000");
-                        h875 := e_data;
-                        h874 := h875(11-1 downto 0);
-                        h876 := to_unsigned(0, 1);
-                        h876 := to_unsigned(0, 1);
+                        h985 := to_unsigned(0, 1);
+                        h986 := to_unsigned(0, 11);
+                        h987 := unsigned'("00000000000000000000000000000000");
+                        h987 := e_data;
+                        h986 := h987(11-1 downto 0);
+                        h988 := to_unsigned(0, 1);
+                        h988 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h876 := to_unsigned(1, 1);
+                            h988 := to_unsigned(1, 1);
                         end if;
-                        h877 := to_unsigned(0, 1);
-                        h877 := to_unsigned(0, 1);
+                        h989 := to_unsigned(0, 1);
+                        h989 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h877 := to_unsigned(1, 1);
+                            h989 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h874, 0) and to_unsigned(1, 11)) = 1) then
-                            h873 := h876;
+                        if ((shift_right(h986, 0) and to_unsigned(1, 11)) = 1) then
+                            h985 := h988;
                         else
-                            h873 := h877;
+                            h985 := h989;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h871 := h872;
+                            h983 := h984;
                         else
-                            h871 := h873;
+                            h983 := h985;
                         end if;
-                        h878 := to_unsigned(0, 1);
-                        h879 := to_unsigned(0, 1);
-                        h879 := to_unsigned(0, 1);
+                        h990 := to_unsigned(0, 1);
+                        h991 := to_unsigned(0, 1);
+                        h991 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h879 := to_unsigned(1, 1);
+                            h991 := to_unsigned(1, 1);
                         end if;
-                        h880 := to_unsigned(0, 1);
-                        h881 := to_unsigned(0, 11);
-                        h882 := unsigned'("00000000000000000000000000000000");
-                        h882 := e_data;
-                        h881 := h882(11-1 downto 0);
-                        h883 := to_unsigned(0, 1);
-                        h883 := to_unsigned(0, 1);
+                        h992 := to_unsigned(0, 1);
+                        h993 := to_unsigned(0, 11);
+                        h994 := unsigned'("00000000000000000000000000000000");
+                        h994 := e_data;
+                        h993 := h994(11-1 downto 0);
+                        h995 := to_unsigned(0, 1);
+                        h995 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h883 := to_unsigned(1, 1);
+                            h995 := to_unsigned(1, 1);
                         end if;
-                        h884 := to_unsigned(0, 1);
-                        h884 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h884 := to_unsigned(1, 1);
+                            h996 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h881, 0) and to_unsigned(1, 11)) = 1) then
-                            h880 := h883;
+                        if ((shift_right(h993, 0) and to_unsigned(1, 11)) = 1) then
+                            h992 := h995;
                         else
-                            h880 := h884;
+                            h992 := h996;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h878 := h879;
+                            h990 := h991;
                         else
-                            h878 := h880;
+                            h990 := h992;
                         end if;
-                        h885 := to_unsigned(0, 1);
-                        h886 := to_unsigned(0, 1);
-                        h886 := to_unsigned(0, 1);
+                        h997 := to_unsigned(0, 1);
+                        h998 := to_unsigned(0, 1);
+                        h998 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h886 := to_unsigned(1, 1);
+                            h998 := to_unsigned(1, 1);
                         end if;
-                        h887 := to_unsigned(0, 1);
-                        h888 := to_unsigned(0, 11);
-                        h889 := unsigned'("00000000000000000000000000000000");
-                        h889 := e_data;
-                        h888 := h889(11-1 downto 0);
-                        h890 := to_unsigned(0, 1);
-                        h890 := to_unsigned(0, 1);
+                        h999 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 11);
+                        h1001 := unsigned'("00000000000000000000000000000000");
+                        h1001 := e_data;
+                        h1000 := h1001(11-1 downto 0);
+                        h1002 := to_unsigned(0, 1);
+                        h1002 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h890 := to_unsigned(1, 1);
+                            h1002 := to_unsigned(1, 1);
                         end if;
-                        h891 := to_unsigned(0, 1);
-                        h891 := to_unsigned(0, 1);
+                        h1003 := to_unsigned(0, 1);
+                        h1003 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h891 := to_unsigned(1, 1);
+                            h1003 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h888, 0) and to_unsigned(1, 11)) = 1) then
-                            h887 := h890;
+                        if ((shift_right(h1000, 0) and to_unsigned(1, 11)) = 1) then
+                            h999 := h1002;
                         else
-                            h887 := h891;
+                            h999 := h1003;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h885 := h886;
+                            h997 := h998;
                         else
-                            h885 := h887;
+                            h997 := h999;
                         end if;
-                        h892 := to_unsigned(0, 16);
-                        h892 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h893 := to_unsigned(0, 16);
-                        h893 := to_unsigned(1, 16);
-                        h894 := to_unsigned(0, 4);
-                        h894 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h895 := to_unsigned(0, 16);
-                        h895 := shift_left(h893, to_integer(h894));
-                        h896 := to_unsigned(0, 17);
-                        h896 := ((unsigned'(to_unsigned(0, 1) & h895) + 65536) - 1);
-                        h897 := to_unsigned(0, 16);
-                        h897 := (h892 and h896(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h842(11-1 downto 8) = 0) or (h843(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h844 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h847(11-1 downto 8) = 0) or (h848(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h849(11-1 downto 0)) < h852)) or ((not (((h853 /= 0) and (not (h860 /= 0))) and (h867 <= 1))) and (not ((bool(r_CONTROL(17)) and (h871 /= 0)) and (h878 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h885 /= 0))))) then
-                            h841 := h897;
+                        h1004 := to_unsigned(0, 16);
+                        h1004 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1005 := to_unsigned(0, 16);
+                        h1005 := to_unsigned(1, 16);
+                        h1006 := to_unsigned(0, 4);
+                        h1006 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1007 := to_unsigned(0, 16);
+                        h1007 := shift_left(h1005, to_integer(h1006));
+                        h1008 := to_unsigned(0, 17);
+                        h1008 := ((unsigned'(to_unsigned(0, 1) & h1007) + 65536) - 1);
+                        h1009 := to_unsigned(0, 16);
+                        h1009 := (h1004 and h1008(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h954(11-1 downto 8) = 0) or (h955(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h956 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h959(11-1 downto 8) = 0) or (h960(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h961(11-1 downto 0)) < h964)) or ((not (((h965 /= 0) and (not (h972 /= 0))) and (h979 <= 1))) and (not ((bool(r_CONTROL(17)) and (h983 /= 0)) and (h990 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h997 /= 0))))) then
+                            h953 := h1009;
                         else
-                            h841 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h953 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h841 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h953 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -8611,25 +9236,25 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(16, 8);
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h901 := unsigned'("00000000000000000000000000000000");
-                        h901 := e_data;
-                        rec_vector <= h901(8-1 downto 0);
-                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h902 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h902(20-1 downto 12));
-                        h903 := to_unsigned(0, 1);
-                        h903 := to_unsigned(0, 1);
+                        h1013 := unsigned'("00000000000000000000000000000000");
+                        h1013 := e_data;
+                        rec_vector <= h1013(8-1 downto 0);
+                        h1014 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1014 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1014(20-1 downto 12));
+                        h1015 := to_unsigned(0, 1);
+                        h1015 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h903 := to_unsigned(1, 1);
+                            h1015 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h903;
-                        h904 := unsigned'("00000000000000000000000000000000");
-                        h904 := e_data;
-                        rec_int_type <= h904(11-1 downto 8);
+                        rec_dest_mode <= h1015;
+                        h1016 := unsigned'("00000000000000000000000000000000");
+                        h1016 := e_data;
+                        rec_int_type <= h1016(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8644,26 +9269,26 @@ begin
                         rec_ga_log <= to_unsigned(0, 1);
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h909 /= 0)) then
-                        status <= to_unsigned(17, 8);
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h1021 /= 0)) then
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h905 := unsigned'("00000000000000000000000000000000");
-                        h905 := e_data;
-                        rec_vector <= h905(8-1 downto 0);
-                        h906 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h906 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h906(20-1 downto 12));
-                        h907 := to_unsigned(0, 1);
-                        h907 := to_unsigned(0, 1);
+                        h1017 := unsigned'("00000000000000000000000000000000");
+                        h1017 := e_data;
+                        rec_vector <= h1017(8-1 downto 0);
+                        h1018 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1018 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h1018(20-1 downto 12));
+                        h1019 := to_unsigned(0, 1);
+                        h1019 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h907 := to_unsigned(1, 1);
+                            h1019 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h907;
-                        h908 := unsigned'("00000000000000000000000000000000");
-                        h908 := e_data;
-                        rec_int_type <= h908(11-1 downto 8);
+                        rec_dest_mode <= h1019;
+                        h1020 := unsigned'("00000000000000000000000000000000");
+                        h1020 := e_data;
+                        rec_int_type <= h1020(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -8679,7 +9304,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((er_irt /= '0') or (er_irt_ga /= '0')) then
-                        status <= to_unsigned(18, 8);
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -8689,215 +9314,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h918 := to_unsigned(0, 1);
-                        h919 := unsigned'("00000000000000000000000000000000");
-                        h919 := e_data;
-                        h920 := unsigned'("00000000000000000000000000000000");
-                        h920 := e_data;
-                        h921 := to_unsigned(0, 1);
-                        h922 := to_unsigned(0, 1);
-                        h922 := to_unsigned(0, 1);
+                        h1030 := to_unsigned(0, 1);
+                        h1031 := unsigned'("00000000000000000000000000000000");
+                        h1031 := e_data;
+                        h1032 := unsigned'("00000000000000000000000000000000");
+                        h1032 := e_data;
+                        h1033 := to_unsigned(0, 1);
+                        h1034 := to_unsigned(0, 1);
+                        h1034 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h922 := to_unsigned(1, 1);
+                            h1034 := to_unsigned(1, 1);
                         end if;
-                        h923 := to_unsigned(0, 1);
-                        h923 := to_unsigned(0, 1);
+                        h1035 := to_unsigned(0, 1);
+                        h1035 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h923 := to_unsigned(1, 1);
+                            h1035 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h921 := h922;
+                            h1033 := h1034;
                         else
-                            h921 := h923;
+                            h1033 := h1035;
                         end if;
-                        h924 := unsigned'("00000000000000000000000000000000");
-                        h924 := e_data;
-                        h925 := unsigned'("00000000000000000000000000000000");
-                        h925 := e_data;
-                        h926 := unsigned'("00000000000000000000000000000000");
-                        h926 := e_data;
-                        h927 := to_unsigned(0, 16);
-                        h927 := to_unsigned(1, 16);
-                        h928 := to_unsigned(0, 4);
-                        h928 := w_dte_10(5-1 downto 1);
-                        h929 := to_unsigned(0, 16);
-                        h929 := shift_left(h927, to_integer(h928));
-                        h930 := to_unsigned(0, 1);
-                        h931 := to_unsigned(0, 1);
-                        h931 := to_unsigned(0, 1);
+                        h1036 := unsigned'("00000000000000000000000000000000");
+                        h1036 := e_data;
+                        h1037 := unsigned'("00000000000000000000000000000000");
+                        h1037 := e_data;
+                        h1038 := unsigned'("00000000000000000000000000000000");
+                        h1038 := e_data;
+                        h1039 := to_unsigned(0, 16);
+                        h1039 := to_unsigned(1, 16);
+                        h1040 := to_unsigned(0, 4);
+                        h1040 := w_dte_10(5-1 downto 1);
+                        h1041 := to_unsigned(0, 16);
+                        h1041 := shift_left(h1039, to_integer(h1040));
+                        h1042 := to_unsigned(0, 1);
+                        h1043 := to_unsigned(0, 1);
+                        h1043 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h931 := to_unsigned(1, 1);
+                            h1043 := to_unsigned(1, 1);
                         end if;
-                        h932 := to_unsigned(0, 1);
-                        h933 := to_unsigned(0, 11);
-                        h934 := unsigned'("00000000000000000000000000000000");
-                        h934 := e_data;
-                        h933 := h934(11-1 downto 0);
-                        h935 := to_unsigned(0, 1);
-                        h935 := to_unsigned(0, 1);
+                        h1044 := to_unsigned(0, 1);
+                        h1045 := to_unsigned(0, 11);
+                        h1046 := unsigned'("00000000000000000000000000000000");
+                        h1046 := e_data;
+                        h1045 := h1046(11-1 downto 0);
+                        h1047 := to_unsigned(0, 1);
+                        h1047 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h935 := to_unsigned(1, 1);
+                            h1047 := to_unsigned(1, 1);
                         end if;
-                        h936 := to_unsigned(0, 1);
-                        h936 := to_unsigned(0, 1);
+                        h1048 := to_unsigned(0, 1);
+                        h1048 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h936 := to_unsigned(1, 1);
+                            h1048 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h933, 0) and to_unsigned(1, 11)) = 1) then
-                            h932 := h935;
+                        if ((shift_right(h1045, 0) and to_unsigned(1, 11)) = 1) then
+                            h1044 := h1047;
                         else
-                            h932 := h936;
+                            h1044 := h1048;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h930 := h931;
+                            h1042 := h1043;
                         else
-                            h930 := h932;
+                            h1042 := h1044;
                         end if;
-                        h937 := to_unsigned(0, 1);
-                        h938 := to_unsigned(0, 1);
-                        h938 := to_unsigned(0, 1);
+                        h1049 := to_unsigned(0, 1);
+                        h1050 := to_unsigned(0, 1);
+                        h1050 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h938 := to_unsigned(1, 1);
+                            h1050 := to_unsigned(1, 1);
                         end if;
-                        h939 := to_unsigned(0, 1);
-                        h940 := to_unsigned(0, 11);
-                        h941 := unsigned'("00000000000000000000000000000000");
-                        h941 := e_data;
-                        h940 := h941(11-1 downto 0);
-                        h942 := to_unsigned(0, 1);
-                        h942 := to_unsigned(0, 1);
+                        h1051 := to_unsigned(0, 1);
+                        h1052 := to_unsigned(0, 11);
+                        h1053 := unsigned'("00000000000000000000000000000000");
+                        h1053 := e_data;
+                        h1052 := h1053(11-1 downto 0);
+                        h1054 := to_unsigned(0, 1);
+                        h1054 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h942 := to_unsigned(1, 1);
+                            h1054 := to_unsigned(1, 1);
                         end if;
-                        h943 := to_unsigned(0, 1);
-                        h943 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h943 := to_unsigned(1, 1);
+                            h1055 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h940, 0) and to_unsigned(1, 11)) = 1) then
-                            h939 := h942;
+                        if ((shift_right(h1052, 0) and to_unsigned(1, 11)) = 1) then
+                            h1051 := h1054;
                         else
-                            h939 := h943;
+                            h1051 := h1055;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h937 := h938;
+                            h1049 := h1050;
                         else
-                            h937 := h939;
+                            h1049 := h1051;
                         end if;
-                        h944 := to_unsigned(0, 3);
-                        h945 := to_unsigned(0, 3);
-                        h946 := to_unsigned(0, 11);
-                        h947 := unsigned'("00000000000000000000000000000000");
-                        h947 := e_data;
-                        h946 := h947(11-1 downto 0);
-                        if ((shift_right(h946, 0) and to_unsigned(1, 11)) = 1) then
-                            h945 := w_irt_0(37-1 downto 34);
+                        h1056 := to_unsigned(0, 3);
+                        h1057 := to_unsigned(0, 3);
+                        h1058 := to_unsigned(0, 11);
+                        h1059 := unsigned'("00000000000000000000000000000000");
+                        h1059 := e_data;
+                        h1058 := h1059(11-1 downto 0);
+                        if ((shift_right(h1058, 0) and to_unsigned(1, 11)) = 1) then
+                            h1057 := w_irt_0(37-1 downto 34);
                         else
-                            h945 := w_irt_0(5-1 downto 2);
+                            h1057 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h944 := w_irt_ga_0(5-1 downto 2);
+                            h1056 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h944 := h945;
+                            h1056 := h1057;
                         end if;
-                        h948 := to_unsigned(0, 1);
-                        h949 := to_unsigned(0, 1);
-                        h949 := to_unsigned(0, 1);
+                        h1060 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h949 := to_unsigned(1, 1);
+                            h1061 := to_unsigned(1, 1);
                         end if;
-                        h950 := to_unsigned(0, 1);
-                        h951 := to_unsigned(0, 11);
-                        h952 := unsigned'("00000000000000000000000000000000");
-                        h952 := e_data;
-                        h951 := h952(11-1 downto 0);
-                        h953 := to_unsigned(0, 1);
-                        h953 := to_unsigned(0, 1);
+                        h1062 := to_unsigned(0, 1);
+                        h1063 := to_unsigned(0, 11);
+                        h1064 := unsigned'("00000000000000000000000000000000");
+                        h1064 := e_data;
+                        h1063 := h1064(11-1 downto 0);
+                        h1065 := to_unsigned(0, 1);
+                        h1065 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h953 := to_unsigned(1, 1);
+                            h1065 := to_unsigned(1, 1);
                         end if;
-                        h954 := to_unsigned(0, 1);
-                        h954 := to_unsigned(0, 1);
+                        h1066 := to_unsigned(0, 1);
+                        h1066 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h954 := to_unsigned(1, 1);
+                            h1066 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h951, 0) and to_unsigned(1, 11)) = 1) then
-                            h950 := h953;
+                        if ((shift_right(h1063, 0) and to_unsigned(1, 11)) = 1) then
+                            h1062 := h1065;
                         else
-                            h950 := h954;
+                            h1062 := h1066;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h948 := h949;
+                            h1060 := h1061;
                         else
-                            h948 := h950;
+                            h1060 := h1062;
                         end if;
-                        h955 := to_unsigned(0, 1);
-                        h956 := to_unsigned(0, 1);
-                        h956 := to_unsigned(0, 1);
+                        h1067 := to_unsigned(0, 1);
+                        h1068 := to_unsigned(0, 1);
+                        h1068 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h956 := to_unsigned(1, 1);
+                            h1068 := to_unsigned(1, 1);
                         end if;
-                        h957 := to_unsigned(0, 1);
-                        h958 := to_unsigned(0, 11);
-                        h959 := unsigned'("00000000000000000000000000000000");
-                        h959 := e_data;
-                        h958 := h959(11-1 downto 0);
-                        h960 := to_unsigned(0, 1);
-                        h960 := to_unsigned(0, 1);
+                        h1069 := to_unsigned(0, 1);
+                        h1070 := to_unsigned(0, 11);
+                        h1071 := unsigned'("00000000000000000000000000000000");
+                        h1071 := e_data;
+                        h1070 := h1071(11-1 downto 0);
+                        h1072 := to_unsigned(0, 1);
+                        h1072 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h960 := to_unsigned(1, 1);
+                            h1072 := to_unsigned(1, 1);
                         end if;
-                        h961 := to_unsigned(0, 1);
-                        h961 := to_unsigned(0, 1);
+                        h1073 := to_unsigned(0, 1);
+                        h1073 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h961 := to_unsigned(1, 1);
+                            h1073 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h958, 0) and to_unsigned(1, 11)) = 1) then
-                            h957 := h960;
+                        if ((shift_right(h1070, 0) and to_unsigned(1, 11)) = 1) then
+                            h1069 := h1072;
                         else
-                            h957 := h961;
+                            h1069 := h1073;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h955 := h956;
+                            h1067 := h1068;
                         else
-                            h955 := h957;
+                            h1067 := h1069;
                         end if;
-                        h962 := to_unsigned(0, 1);
-                        h963 := to_unsigned(0, 1);
-                        h963 := to_unsigned(0, 1);
+                        h1074 := to_unsigned(0, 1);
+                        h1075 := to_unsigned(0, 1);
+                        h1075 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h963 := to_unsigned(1, 1);
+                            h1075 := to_unsigned(1, 1);
                         end if;
-                        h964 := to_unsigned(0, 1);
-                        h965 := to_unsigned(0, 11);
-                        h966 := unsigned'("00000000000000000000000000000000");
-                        h966 := e_data;
-                        h965 := h966(11-1 downto 0);
-                        h967 := to_unsigned(0, 1);
-                        h967 := to_unsigned(0, 1);
+                        h1076 := to_unsigned(0, 1);
+                        h1077 := to_unsigned(0, 11);
+                        h1078 := unsigned'("00000000000000000000000000000000");
+                        h1078 := e_data;
+                        h1077 := h1078(11-1 downto 0);
+                        h1079 := to_unsigned(0, 1);
+                        h1079 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h967 := to_unsigned(1, 1);
+                            h1079 := to_unsigned(1, 1);
                         end if;
-                        h968 := to_unsigned(0, 1);
-                        h968 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h968 := to_unsigned(1, 1);
+                            h1080 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h965, 0) and to_unsigned(1, 11)) = 1) then
-                            h964 := h967;
+                        if ((shift_right(h1077, 0) and to_unsigned(1, 11)) = 1) then
+                            h1076 := h1079;
                         else
-                            h964 := h968;
+                            h1076 := h1080;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h962 := h963;
+                            h1074 := h1075;
                         else
-                            h962 := h964;
+                            h1074 := h1076;
                         end if;
-                        h918 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h919(11-1 downto 8) = 0) or (h920(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h921 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h924(11-1 downto 8) = 0) or (h925(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h926(11-1 downto 0)) < h929)) or ((not (((h930 /= 0) and (not (h937 /= 0))) and (h944 <= 1))) and (not ((bool(r_CONTROL(17)) and (h948 /= 0)) and (h955 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h962 /= 0))))) then
-                            h918 := to_unsigned(1, 1);
+                        h1030 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1031(11-1 downto 8) = 0) or (h1032(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1033 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1036(11-1 downto 8) = 0) or (h1037(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1038(11-1 downto 0)) < h1041)) or ((not (((h1042 /= 0) and (not (h1049 /= 0))) and (h1056 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1060 /= 0)) and (h1067 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1074 /= 0))))) then
+                            h1030 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h918;
+                        rec_logged <= h1030;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -8905,607 +9530,298 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h969 := unsigned'("000000000000000000000000000000000000000000");
-                        h969 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h970 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h970 := (unsigned'(to_unsigned(0, 4) & h969) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h971 := unsigned'("00000000000000000000000000000000");
-                        h971 := e_data;
-                        h972 := to_unsigned(0, 5);
+                        h1081 := unsigned'("000000000000000000000000000000000000000000");
+                        h1081 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h1082 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h1082 := (unsigned'(to_unsigned(0, 4) & h1081) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h1083 := unsigned'("00000000000000000000000000000000");
+                        h1083 := e_data;
+                        h1084 := to_unsigned(0, 5);
                         if bool(r_CONTROL(17)) then
-                            h972 := to_unsigned(16, 5);
+                            h1084 := to_unsigned(16, 5);
                         else
-                            h972 := to_unsigned(4, 5);
+                            h1084 := to_unsigned(4, 5);
                         end if;
-                        h973 := to_unsigned(0, 16);
-                        h973 := resize(unsigned'(to_unsigned(0, 5) & h971(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h972), 16);
-                        h974 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h974 := (unsigned'(to_unsigned(0, 1) & h970 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h973));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h974);
-                        h975 := to_unsigned(0, 16);
-                        h976 := unsigned'("00000000000000000000000000000000");
-                        h976 := e_data;
-                        h977 := unsigned'("00000000000000000000000000000000");
-                        h977 := e_data;
-                        h978 := to_unsigned(0, 1);
-                        h979 := to_unsigned(0, 1);
-                        h979 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h979 := to_unsigned(1, 1);
-                        end if;
-                        h980 := to_unsigned(0, 1);
-                        h980 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h980 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h978 := h979;
-                        else
-                            h978 := h980;
-                        end if;
-                        h981 := unsigned'("00000000000000000000000000000000");
-                        h981 := e_data;
-                        h982 := unsigned'("00000000000000000000000000000000");
-                        h982 := e_data;
-                        h983 := unsigned'("00000000000000000000000000000000");
-                        h983 := e_data;
-                        h984 := to_unsigned(0, 16);
-                        h984 := to_unsigned(1, 16);
-                        h985 := to_unsigned(0, 4);
-                        h985 := w_dte_10(5-1 downto 1);
-                        h986 := to_unsigned(0, 16);
-                        h986 := shift_left(h984, to_integer(h985));
-                        h987 := to_unsigned(0, 1);
-                        h988 := to_unsigned(0, 1);
-                        h988 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h988 := to_unsigned(1, 1);
-                        end if;
-                        h989 := to_unsigned(0, 1);
-                        h990 := to_unsigned(0, 11);
-                        h991 := unsigned'("00000000000000000000000000000000");
-                        h991 := e_data;
-                        h990 := h991(11-1 downto 0);
-                        h992 := to_unsigned(0, 1);
-                        h992 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h992 := to_unsigned(1, 1);
-                        end if;
-                        h993 := to_unsigned(0, 1);
-                        h993 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h993 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h990, 0) and to_unsigned(1, 11)) = 1) then
-                            h989 := h992;
-                        else
-                            h989 := h993;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h987 := h988;
-                        else
-                            h987 := h989;
-                        end if;
-                        h994 := to_unsigned(0, 1);
-                        h995 := to_unsigned(0, 1);
-                        h995 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h995 := to_unsigned(1, 1);
-                        end if;
-                        h996 := to_unsigned(0, 1);
-                        h997 := to_unsigned(0, 11);
-                        h998 := unsigned'("00000000000000000000000000000000");
-                        h998 := e_data;
-                        h997 := h998(11-1 downto 0);
-                        h999 := to_unsigned(0, 1);
-                        h999 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h999 := to_unsigned(1, 1);
-                        end if;
-                        h1000 := to_unsigned(0, 1);
-                        h1000 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1000 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h997, 0) and to_unsigned(1, 11)) = 1) then
-                            h996 := h999;
-                        else
-                            h996 := h1000;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h994 := h995;
-                        else
-                            h994 := h996;
-                        end if;
-                        h1001 := to_unsigned(0, 3);
-                        h1002 := to_unsigned(0, 3);
-                        h1003 := to_unsigned(0, 11);
-                        h1004 := unsigned'("00000000000000000000000000000000");
-                        h1004 := e_data;
-                        h1003 := h1004(11-1 downto 0);
-                        if ((shift_right(h1003, 0) and to_unsigned(1, 11)) = 1) then
-                            h1002 := w_irt_0(37-1 downto 34);
-                        else
-                            h1002 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1001 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1001 := h1002;
-                        end if;
-                        h1005 := to_unsigned(0, 1);
-                        h1006 := to_unsigned(0, 1);
-                        h1006 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h1006 := to_unsigned(1, 1);
-                        end if;
-                        h1007 := to_unsigned(0, 1);
-                        h1008 := to_unsigned(0, 11);
-                        h1009 := unsigned'("00000000000000000000000000000000");
-                        h1009 := e_data;
-                        h1008 := h1009(11-1 downto 0);
-                        h1010 := to_unsigned(0, 1);
-                        h1010 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1010 := to_unsigned(1, 1);
-                        end if;
-                        h1011 := to_unsigned(0, 1);
-                        h1011 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1011 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1008, 0) and to_unsigned(1, 11)) = 1) then
-                            h1007 := h1010;
-                        else
-                            h1007 := h1011;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1005 := h1006;
-                        else
-                            h1005 := h1007;
-                        end if;
-                        h1012 := to_unsigned(0, 1);
-                        h1013 := to_unsigned(0, 1);
-                        h1013 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1013 := to_unsigned(1, 1);
-                        end if;
-                        h1014 := to_unsigned(0, 1);
-                        h1015 := to_unsigned(0, 11);
-                        h1016 := unsigned'("00000000000000000000000000000000");
-                        h1016 := e_data;
-                        h1015 := h1016(11-1 downto 0);
-                        h1017 := to_unsigned(0, 1);
-                        h1017 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1017 := to_unsigned(1, 1);
-                        end if;
-                        h1018 := to_unsigned(0, 1);
-                        h1018 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1018 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1015, 0) and to_unsigned(1, 11)) = 1) then
-                            h1014 := h1017;
-                        else
-                            h1014 := h1018;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1012 := h1013;
-                        else
-                            h1012 := h1014;
-                        end if;
-                        h1019 := to_unsigned(0, 1);
-                        h1020 := to_unsigned(0, 1);
-                        h1020 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1020 := to_unsigned(1, 1);
-                        end if;
-                        h1021 := to_unsigned(0, 1);
-                        h1022 := to_unsigned(0, 11);
-                        h1023 := unsigned'("00000000000000000000000000000000");
-                        h1023 := e_data;
-                        h1022 := h1023(11-1 downto 0);
-                        h1024 := to_unsigned(0, 1);
-                        h1024 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1024 := to_unsigned(1, 1);
-                        end if;
-                        h1025 := to_unsigned(0, 1);
-                        h1025 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h1025 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1022, 0) and to_unsigned(1, 11)) = 1) then
-                            h1021 := h1024;
-                        else
-                            h1021 := h1025;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1019 := h1020;
-                        else
-                            h1019 := h1021;
-                        end if;
-                        h1026 := to_unsigned(0, 16);
-                        h1026 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1027 := to_unsigned(0, 16);
-                        h1027 := to_unsigned(1, 16);
-                        h1028 := to_unsigned(0, 4);
-                        h1028 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1029 := to_unsigned(0, 16);
-                        h1029 := shift_left(h1027, to_integer(h1028));
-                        h1030 := to_unsigned(0, 17);
-                        h1030 := ((unsigned'(to_unsigned(0, 1) & h1029) + 65536) - 1);
-                        h1031 := to_unsigned(0, 16);
-                        h1031 := (h1026 and h1030(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h976(11-1 downto 8) = 0) or (h977(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h978 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h981(11-1 downto 8) = 0) or (h982(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h983(11-1 downto 0)) < h986)) or ((not (((h987 /= 0) and (not (h994 /= 0))) and (h1001 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1005 /= 0)) and (h1012 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1019 /= 0))))) then
-                            h975 := h1031;
-                        else
-                            h975 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h975 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1059(11-1 downto 8) = 0) or (h1060(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1061(11-1 downto 0)) < h1064)) and (((h1065 /= 0) and (not (h1072 /= 0))) and (h1079 <= 1))) then
-                        status <= to_unsigned(19, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        h1032 := to_unsigned(0, 8);
-                        h1033 := to_unsigned(0, 8);
-                        h1034 := to_unsigned(0, 11);
-                        h1035 := unsigned'("00000000000000000000000000000000");
-                        h1035 := e_data;
-                        h1034 := h1035(11-1 downto 0);
-                        if ((shift_right(h1034, 0) and to_unsigned(1, 11)) = 1) then
-                            h1033 := w_irt_0(56-1 downto 48);
-                        else
-                            h1033 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1032 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1032 := h1033;
-                        end if;
-                        rec_vector <= h1032;
-                        h1036 := unsigned'("00000000000000000000000000000000");
-                        h1037 := unsigned'("00000000000000000000000000000000");
-                        h1037 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1038 := to_unsigned(0, 8);
-                        h1039 := to_unsigned(0, 11);
-                        h1040 := unsigned'("00000000000000000000000000000000");
-                        h1040 := e_data;
-                        h1039 := h1040(11-1 downto 0);
-                        if ((shift_right(h1039, 0) and to_unsigned(1, 11)) = 1) then
-                            h1038 := w_irt_0(48-1 downto 40);
-                        else
-                            h1038 := w_irt_0(16-1 downto 8);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1036 := h1037;
-                        else
-                            h1036 := unsigned'(to_unsigned(0, 24) & h1038);
-                        end if;
-                        rec_destination <= h1036;
-                        h1041 := to_unsigned(0, 1);
-                        h1042 := to_unsigned(0, 1);
-                        h1042 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
-                            h1042 := to_unsigned(1, 1);
-                        end if;
-                        h1043 := to_unsigned(0, 1);
-                        h1044 := to_unsigned(0, 11);
-                        h1045 := unsigned'("00000000000000000000000000000000");
-                        h1045 := e_data;
-                        h1044 := h1045(11-1 downto 0);
-                        h1046 := to_unsigned(0, 1);
-                        h1046 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h1046 := to_unsigned(1, 1);
-                        end if;
-                        h1047 := to_unsigned(0, 1);
-                        h1047 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h1047 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1044, 0) and to_unsigned(1, 11)) = 1) then
-                            h1043 := h1046;
-                        else
-                            h1043 := h1047;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1041 := h1042;
-                        else
-                            h1041 := h1043;
-                        end if;
-                        rec_dest_mode <= h1041;
-                        h1048 := to_unsigned(0, 3);
-                        h1049 := to_unsigned(0, 3);
-                        h1050 := to_unsigned(0, 11);
-                        h1051 := unsigned'("00000000000000000000000000000000");
-                        h1051 := e_data;
-                        h1050 := h1051(11-1 downto 0);
-                        if ((shift_right(h1050, 0) and to_unsigned(1, 11)) = 1) then
-                            h1049 := w_irt_0(37-1 downto 34);
-                        else
-                            h1049 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1048 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h1048 := h1049;
-                        end if;
-                        rec_int_type <= h1048;
-                        h1052 := to_unsigned(0, 1);
-                        h1053 := to_unsigned(0, 1);
-                        h1053 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(5)) then
-                            h1053 := to_unsigned(1, 1);
-                        end if;
-                        h1054 := to_unsigned(0, 1);
-                        h1055 := to_unsigned(0, 11);
-                        h1056 := unsigned'("00000000000000000000000000000000");
-                        h1056 := e_data;
-                        h1055 := h1056(11-1 downto 0);
-                        h1057 := to_unsigned(0, 1);
-                        h1057 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h1057 := to_unsigned(1, 1);
-                        end if;
-                        h1058 := to_unsigned(0, 1);
-                        h1058 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h1058 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1055, 0) and to_unsigned(1, 11)) = 1) then
-                            h1054 := h1057;
-                        else
-                            h1054 := h1058;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1052 := h1053;
-                        else
-                            h1052 := h1054;
-                        end if;
-                        rec_rq_eoi <= h1052;
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= to_unsigned(0, 32);
-                        rec_ga_root <= to_unsigned(0, 64);
-                        rec_is_run <= to_unsigned(0, 1);
-                        rec_ga_log <= to_unsigned(0, 1);
-                        rec_irr <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1103(11-1 downto 8) = 0) or (h1104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1105(11-1 downto 0)) < h1108)) and ((bool(r_CONTROL(17)) and (h1109 /= 0)) and (h1116 /= 0))) then
-                        status <= to_unsigned(20, 8);
-                        rec_outcome <= to_unsigned(5, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        h1083 := to_unsigned(0, 8);
-                        h1084 := to_unsigned(0, 8);
-                        h1085 := to_unsigned(0, 11);
-                        h1086 := unsigned'("00000000000000000000000000000000");
-                        h1086 := e_data;
-                        h1085 := h1086(11-1 downto 0);
-                        if ((shift_right(h1085, 0) and to_unsigned(1, 11)) = 1) then
-                            h1084 := w_irt_0(56-1 downto 48);
-                        else
-                            h1084 := w_irt_0(24-1 downto 16);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1083 := w_irt_ga_8(8-1 downto 0);
-                        else
-                            h1083 := h1084;
-                        end if;
-                        rec_vector <= h1083;
-                        h1087 := unsigned'("00000000000000000000000000000000");
+                        h1085 := to_unsigned(0, 16);
+                        h1085 := resize(unsigned'(to_unsigned(0, 5) & h1083(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h1084), 16);
+                        h1086 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h1086 := (unsigned'(to_unsigned(0, 1) & h1082 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h1085));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h1086);
+                        h1087 := to_unsigned(0, 16);
                         h1088 := unsigned'("00000000000000000000000000000000");
-                        h1088 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h1089 := to_unsigned(0, 8);
-                        h1090 := to_unsigned(0, 11);
-                        h1091 := unsigned'("00000000000000000000000000000000");
-                        h1091 := e_data;
-                        h1090 := h1091(11-1 downto 0);
-                        if ((shift_right(h1090, 0) and to_unsigned(1, 11)) = 1) then
-                            h1089 := w_irt_0(48-1 downto 40);
-                        else
-                            h1089 := w_irt_0(16-1 downto 8);
+                        h1088 := e_data;
+                        h1089 := unsigned'("00000000000000000000000000000000");
+                        h1089 := e_data;
+                        h1090 := to_unsigned(0, 1);
+                        h1091 := to_unsigned(0, 1);
+                        h1091 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1091 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h1087 := h1088;
-                        else
-                            h1087 := unsigned'(to_unsigned(0, 24) & h1089);
-                        end if;
-                        rec_destination <= h1087;
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
-                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
                         h1092 := to_unsigned(0, 1);
                         h1092 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(6)) then
+                        if bool(w_dte_0(61)) then
                             h1092 := to_unsigned(1, 1);
                         end if;
-                        rec_is_run <= h1092;
-                        h1093 := to_unsigned(0, 1);
-                        h1093 := to_unsigned(0, 1);
-                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
-                            h1093 := to_unsigned(1, 1);
-                        end if;
-                        rec_ga_log <= h1093;
-                        h1094 := unsigned'("00000000000000000000000000000000");
-                        h1094 := to_unsigned(1, 32);
-                        h1095 := to_unsigned(0, 5);
-                        h1096 := to_unsigned(0, 8);
-                        h1097 := to_unsigned(0, 8);
-                        h1098 := to_unsigned(0, 8);
-                        h1099 := to_unsigned(0, 11);
-                        h1100 := unsigned'("00000000000000000000000000000000");
-                        h1100 := e_data;
-                        h1099 := h1100(11-1 downto 0);
-                        if ((shift_right(h1099, 0) and to_unsigned(1, 11)) = 1) then
-                            h1098 := w_irt_0(56-1 downto 48);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1090 := h1091;
                         else
-                            h1098 := w_irt_0(24-1 downto 16);
+                            h1090 := h1092;
+                        end if;
+                        h1093 := unsigned'("00000000000000000000000000000000");
+                        h1093 := e_data;
+                        h1094 := unsigned'("00000000000000000000000000000000");
+                        h1094 := e_data;
+                        h1095 := unsigned'("00000000000000000000000000000000");
+                        h1095 := e_data;
+                        h1096 := to_unsigned(0, 16);
+                        h1096 := to_unsigned(1, 16);
+                        h1097 := to_unsigned(0, 4);
+                        h1097 := w_dte_10(5-1 downto 1);
+                        h1098 := to_unsigned(0, 16);
+                        h1098 := shift_left(h1096, to_integer(h1097));
+                        h1099 := to_unsigned(0, 1);
+                        h1100 := to_unsigned(0, 1);
+                        h1100 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1100 := to_unsigned(1, 1);
+                        end if;
+                        h1101 := to_unsigned(0, 1);
+                        h1102 := to_unsigned(0, 11);
+                        h1103 := unsigned'("00000000000000000000000000000000");
+                        h1103 := e_data;
+                        h1102 := h1103(11-1 downto 0);
+                        h1104 := to_unsigned(0, 1);
+                        h1104 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1104 := to_unsigned(1, 1);
+                        end if;
+                        h1105 := to_unsigned(0, 1);
+                        h1105 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1105 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1102, 0) and to_unsigned(1, 11)) = 1) then
+                            h1101 := h1104;
+                        else
+                            h1101 := h1105;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1097 := w_irt_ga_8(8-1 downto 0);
+                            h1099 := h1100;
                         else
-                            h1097 := h1098;
+                            h1099 := h1101;
                         end if;
-                        h1096 := h1097;
-                        h1095 := h1096(5-1 downto 0);
-                        h1101 := unsigned'("00000000000000000000000000000000");
-                        h1101 := shift_left(h1094, to_integer(h1095));
-                        h1102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h1102 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1101));
-                        rec_irr <= h1102;
-                        st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1255(11-1 downto 8) = 0) or (h1256(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1257(11-1 downto 0)) < h1260)) or ((not (((h1261 /= 0) and (not (h1268 /= 0))) and (h1275 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1279 /= 0)) and (h1286 /= 0)))))) then
-                        status <= to_unsigned(21, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h1123 := to_unsigned(0, 1);
-                        h1124 := unsigned'("00000000000000000000000000000000");
-                        h1124 := e_data;
-                        h1125 := unsigned'("00000000000000000000000000000000");
-                        h1125 := e_data;
-                        h1126 := to_unsigned(0, 1);
-                        h1127 := to_unsigned(0, 1);
-                        h1127 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h1127 := to_unsigned(1, 1);
+                        h1106 := to_unsigned(0, 1);
+                        h1107 := to_unsigned(0, 1);
+                        h1107 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1107 := to_unsigned(1, 1);
                         end if;
-                        h1128 := to_unsigned(0, 1);
-                        h1128 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h1128 := to_unsigned(1, 1);
+                        h1108 := to_unsigned(0, 1);
+                        h1109 := to_unsigned(0, 11);
+                        h1110 := unsigned'("00000000000000000000000000000000");
+                        h1110 := e_data;
+                        h1109 := h1110(11-1 downto 0);
+                        h1111 := to_unsigned(0, 1);
+                        h1111 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1111 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1126 := h1127;
+                        h1112 := to_unsigned(0, 1);
+                        h1112 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1112 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1109, 0) and to_unsigned(1, 11)) = 1) then
+                            h1108 := h1111;
                         else
-                            h1126 := h1128;
+                            h1108 := h1112;
                         end if;
-                        h1129 := unsigned'("00000000000000000000000000000000");
-                        h1129 := e_data;
-                        h1130 := unsigned'("00000000000000000000000000000000");
-                        h1130 := e_data;
-                        h1131 := unsigned'("00000000000000000000000000000000");
-                        h1131 := e_data;
-                        h1132 := to_unsigned(0, 16);
-                        h1132 := to_unsigned(1, 16);
-                        h1133 := to_unsigned(0, 4);
-                        h1133 := w_dte_10(5-1 downto 1);
-                        h1134 := to_unsigned(0, 16);
-                        h1134 := shift_left(h1132, to_integer(h1133));
-                        h1135 := to_unsigned(0, 1);
-                        h1136 := to_unsigned(0, 1);
-                        h1136 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h1106 := h1107;
+                        else
+                            h1106 := h1108;
+                        end if;
+                        h1113 := to_unsigned(0, 3);
+                        h1114 := to_unsigned(0, 3);
+                        h1115 := to_unsigned(0, 11);
+                        h1116 := unsigned'("00000000000000000000000000000000");
+                        h1116 := e_data;
+                        h1115 := h1116(11-1 downto 0);
+                        if ((shift_right(h1115, 0) and to_unsigned(1, 11)) = 1) then
+                            h1114 := w_irt_0(37-1 downto 34);
+                        else
+                            h1114 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1113 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1113 := h1114;
+                        end if;
+                        h1117 := to_unsigned(0, 1);
+                        h1118 := to_unsigned(0, 1);
+                        h1118 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
+                            h1118 := to_unsigned(1, 1);
+                        end if;
+                        h1119 := to_unsigned(0, 1);
+                        h1120 := to_unsigned(0, 11);
+                        h1121 := unsigned'("00000000000000000000000000000000");
+                        h1121 := e_data;
+                        h1120 := h1121(11-1 downto 0);
+                        h1122 := to_unsigned(0, 1);
+                        h1122 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1122 := to_unsigned(1, 1);
+                        end if;
+                        h1123 := to_unsigned(0, 1);
+                        h1123 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1123 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1120, 0) and to_unsigned(1, 11)) = 1) then
+                            h1119 := h1122;
+                        else
+                            h1119 := h1123;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1117 := h1118;
+                        else
+                            h1117 := h1119;
+                        end if;
+                        h1124 := to_unsigned(0, 1);
+                        h1125 := to_unsigned(0, 1);
+                        h1125 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1125 := to_unsigned(1, 1);
+                        end if;
+                        h1126 := to_unsigned(0, 1);
+                        h1127 := to_unsigned(0, 11);
+                        h1128 := unsigned'("00000000000000000000000000000000");
+                        h1128 := e_data;
+                        h1127 := h1128(11-1 downto 0);
+                        h1129 := to_unsigned(0, 1);
+                        h1129 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1129 := to_unsigned(1, 1);
+                        end if;
+                        h1130 := to_unsigned(0, 1);
+                        h1130 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1130 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1127, 0) and to_unsigned(1, 11)) = 1) then
+                            h1126 := h1129;
+                        else
+                            h1126 := h1130;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1124 := h1125;
+                        else
+                            h1124 := h1126;
+                        end if;
+                        h1131 := to_unsigned(0, 1);
+                        h1132 := to_unsigned(0, 1);
+                        h1132 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1132 := to_unsigned(1, 1);
+                        end if;
+                        h1133 := to_unsigned(0, 1);
+                        h1134 := to_unsigned(0, 11);
+                        h1135 := unsigned'("00000000000000000000000000000000");
+                        h1135 := e_data;
+                        h1134 := h1135(11-1 downto 0);
+                        h1136 := to_unsigned(0, 1);
+                        h1136 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
                             h1136 := to_unsigned(1, 1);
                         end if;
                         h1137 := to_unsigned(0, 1);
-                        h1138 := to_unsigned(0, 11);
-                        h1139 := unsigned'("00000000000000000000000000000000");
-                        h1139 := e_data;
-                        h1138 := h1139(11-1 downto 0);
-                        h1140 := to_unsigned(0, 1);
-                        h1140 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h1140 := to_unsigned(1, 1);
+                        h1137 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1137 := to_unsigned(1, 1);
                         end if;
-                        h1141 := to_unsigned(0, 1);
-                        h1141 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h1141 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1138, 0) and to_unsigned(1, 11)) = 1) then
-                            h1137 := h1140;
+                        if ((shift_right(h1134, 0) and to_unsigned(1, 11)) = 1) then
+                            h1133 := h1136;
                         else
-                            h1137 := h1141;
+                            h1133 := h1137;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1135 := h1136;
+                            h1131 := h1132;
                         else
-                            h1135 := h1137;
+                            h1131 := h1133;
                         end if;
-                        h1142 := to_unsigned(0, 1);
-                        h1143 := to_unsigned(0, 1);
-                        h1143 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1143 := to_unsigned(1, 1);
-                        end if;
-                        h1144 := to_unsigned(0, 1);
-                        h1145 := to_unsigned(0, 11);
-                        h1146 := unsigned'("00000000000000000000000000000000");
-                        h1146 := e_data;
-                        h1145 := h1146(11-1 downto 0);
-                        h1147 := to_unsigned(0, 1);
-                        h1147 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h1147 := to_unsigned(1, 1);
-                        end if;
-                        h1148 := to_unsigned(0, 1);
-                        h1148 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1148 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1145, 0) and to_unsigned(1, 11)) = 1) then
-                            h1144 := h1147;
+                        h1138 := to_unsigned(0, 16);
+                        h1138 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1139 := to_unsigned(0, 16);
+                        h1139 := to_unsigned(1, 16);
+                        h1140 := to_unsigned(0, 4);
+                        h1140 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1141 := to_unsigned(0, 16);
+                        h1141 := shift_left(h1139, to_integer(h1140));
+                        h1142 := to_unsigned(0, 17);
+                        h1142 := ((unsigned'(to_unsigned(0, 1) & h1141) + 65536) - 1);
+                        h1143 := to_unsigned(0, 16);
+                        h1143 := (h1138 and h1142(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1088(11-1 downto 8) = 0) or (h1089(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1090 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1093(11-1 downto 8) = 0) or (h1094(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1095(11-1 downto 0)) < h1098)) or ((not (((h1099 /= 0) and (not (h1106 /= 0))) and (h1113 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1117 /= 0)) and (h1124 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1131 /= 0))))) then
+                            h1087 := h1143;
                         else
-                            h1144 := h1148;
+                            h1087 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1087 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1171(11-1 downto 8) = 0) or (h1172(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1173(11-1 downto 0)) < h1176)) and (((h1177 /= 0) and (not (h1184 /= 0))) and (h1191 <= 1))) then
+                        status <= to_unsigned(20, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h1144 := to_unsigned(0, 8);
+                        h1145 := to_unsigned(0, 8);
+                        h1146 := to_unsigned(0, 11);
+                        h1147 := unsigned'("00000000000000000000000000000000");
+                        h1147 := e_data;
+                        h1146 := h1147(11-1 downto 0);
+                        if ((shift_right(h1146, 0) and to_unsigned(1, 11)) = 1) then
+                            h1145 := w_irt_0(56-1 downto 48);
+                        else
+                            h1145 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1142 := h1143;
+                            h1144 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h1142 := h1144;
+                            h1144 := h1145;
                         end if;
-                        h1149 := to_unsigned(0, 3);
-                        h1150 := to_unsigned(0, 3);
+                        rec_vector <= h1144;
+                        h1148 := unsigned'("00000000000000000000000000000000");
+                        h1149 := unsigned'("00000000000000000000000000000000");
+                        h1149 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1150 := to_unsigned(0, 8);
                         h1151 := to_unsigned(0, 11);
                         h1152 := unsigned'("00000000000000000000000000000000");
                         h1152 := e_data;
                         h1151 := h1152(11-1 downto 0);
                         if ((shift_right(h1151, 0) and to_unsigned(1, 11)) = 1) then
-                            h1150 := w_irt_0(37-1 downto 34);
+                            h1150 := w_irt_0(48-1 downto 40);
                         else
-                            h1150 := w_irt_0(5-1 downto 2);
+                            h1150 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1149 := w_irt_ga_0(5-1 downto 2);
+                            h1148 := h1149;
                         else
-                            h1149 := h1150;
+                            h1148 := unsigned'(to_unsigned(0, 24) & h1150);
                         end if;
+                        rec_destination <= h1148;
                         h1153 := to_unsigned(0, 1);
                         h1154 := to_unsigned(0, 1);
                         h1154 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_ga_0(6)) then
                             h1154 := to_unsigned(1, 1);
                         end if;
                         h1155 := to_unsigned(0, 1);
@@ -9515,12 +9831,12 @@ begin
                         h1156 := h1157(11-1 downto 0);
                         h1158 := to_unsigned(0, 1);
                         h1158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if bool(w_irt_0(38)) then
                             h1158 := to_unsigned(1, 1);
                         end if;
                         h1159 := to_unsigned(0, 1);
                         h1159 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(6)) then
                             h1159 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h1156, 0) and to_unsigned(1, 11)) = 1) then
@@ -9533,392 +9849,701 @@ begin
                         else
                             h1153 := h1155;
                         end if;
-                        h1160 := to_unsigned(0, 1);
-                        h1161 := to_unsigned(0, 1);
-                        h1161 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h1161 := to_unsigned(1, 1);
+                        rec_dest_mode <= h1153;
+                        h1160 := to_unsigned(0, 3);
+                        h1161 := to_unsigned(0, 3);
+                        h1162 := to_unsigned(0, 11);
+                        h1163 := unsigned'("00000000000000000000000000000000");
+                        h1163 := e_data;
+                        h1162 := h1163(11-1 downto 0);
+                        if ((shift_right(h1162, 0) and to_unsigned(1, 11)) = 1) then
+                            h1161 := w_irt_0(37-1 downto 34);
+                        else
+                            h1161 := w_irt_0(5-1 downto 2);
                         end if;
-                        h1162 := to_unsigned(0, 1);
-                        h1163 := to_unsigned(0, 11);
-                        h1164 := unsigned'("00000000000000000000000000000000");
-                        h1164 := e_data;
-                        h1163 := h1164(11-1 downto 0);
+                        if bool(r_CONTROL(17)) then
+                            h1160 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1160 := h1161;
+                        end if;
+                        rec_int_type <= h1160;
+                        h1164 := to_unsigned(0, 1);
                         h1165 := to_unsigned(0, 1);
                         h1165 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_ga_0(5)) then
                             h1165 := to_unsigned(1, 1);
                         end if;
                         h1166 := to_unsigned(0, 1);
-                        h1166 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h1166 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h1163, 0) and to_unsigned(1, 11)) = 1) then
-                            h1162 := h1165;
-                        else
-                            h1162 := h1166;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h1160 := h1161;
-                        else
-                            h1160 := h1162;
-                        end if;
-                        h1167 := to_unsigned(0, 1);
-                        h1168 := to_unsigned(0, 1);
-                        h1168 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h1168 := to_unsigned(1, 1);
-                        end if;
+                        h1167 := to_unsigned(0, 11);
+                        h1168 := unsigned'("00000000000000000000000000000000");
+                        h1168 := e_data;
+                        h1167 := h1168(11-1 downto 0);
                         h1169 := to_unsigned(0, 1);
-                        h1170 := to_unsigned(0, 11);
-                        h1171 := unsigned'("00000000000000000000000000000000");
-                        h1171 := e_data;
-                        h1170 := h1171(11-1 downto 0);
-                        h1172 := to_unsigned(0, 1);
-                        h1172 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h1172 := to_unsigned(1, 1);
+                        h1169 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h1169 := to_unsigned(1, 1);
                         end if;
-                        h1173 := to_unsigned(0, 1);
-                        h1173 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h1173 := to_unsigned(1, 1);
+                        h1170 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h1170 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1170, 0) and to_unsigned(1, 11)) = 1) then
-                            h1169 := h1172;
+                        if ((shift_right(h1167, 0) and to_unsigned(1, 11)) = 1) then
+                            h1166 := h1169;
                         else
-                            h1169 := h1173;
+                            h1166 := h1170;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1167 := h1168;
+                            h1164 := h1165;
                         else
-                            h1167 := h1169;
+                            h1164 := h1166;
                         end if;
-                        h1123 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1124(11-1 downto 8) = 0) or (h1125(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1126 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1129(11-1 downto 8) = 0) or (h1130(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1131(11-1 downto 0)) < h1134)) or ((not (((h1135 /= 0) and (not (h1142 /= 0))) and (h1149 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1153 /= 0)) and (h1160 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1167 /= 0))))) then
-                            h1123 := to_unsigned(1, 1);
+                        rec_rq_eoi <= h1164;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1215(11-1 downto 8) = 0) or (h1216(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1217(11-1 downto 0)) < h1220)) and ((bool(r_CONTROL(17)) and (h1221 /= 0)) and (h1228 /= 0))) then
+                        status <= to_unsigned(21, 8);
+                        rec_outcome <= to_unsigned(5, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h1195 := to_unsigned(0, 8);
+                        h1196 := to_unsigned(0, 8);
+                        h1197 := to_unsigned(0, 11);
+                        h1198 := unsigned'("00000000000000000000000000000000");
+                        h1198 := e_data;
+                        h1197 := h1198(11-1 downto 0);
+                        if ((shift_right(h1197, 0) and to_unsigned(1, 11)) = 1) then
+                            h1196 := w_irt_0(56-1 downto 48);
+                        else
+                            h1196 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_logged <= h1123;
+                        if bool(r_CONTROL(17)) then
+                            h1195 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h1195 := h1196;
+                        end if;
+                        rec_vector <= h1195;
+                        h1199 := unsigned'("00000000000000000000000000000000");
+                        h1200 := unsigned'("00000000000000000000000000000000");
+                        h1200 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h1201 := to_unsigned(0, 8);
+                        h1202 := to_unsigned(0, 11);
+                        h1203 := unsigned'("00000000000000000000000000000000");
+                        h1203 := e_data;
+                        h1202 := h1203(11-1 downto 0);
+                        if ((shift_right(h1202, 0) and to_unsigned(1, 11)) = 1) then
+                            h1201 := w_irt_0(48-1 downto 40);
+                        else
+                            h1201 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1199 := h1200;
+                        else
+                            h1199 := unsigned'(to_unsigned(0, 24) & h1201);
+                        end if;
+                        rec_destination <= h1199;
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
+                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
+                        h1204 := to_unsigned(0, 1);
+                        h1204 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h1204 := to_unsigned(1, 1);
+                        end if;
+                        rec_is_run <= h1204;
+                        h1205 := to_unsigned(0, 1);
+                        h1205 := to_unsigned(0, 1);
+                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
+                            h1205 := to_unsigned(1, 1);
+                        end if;
+                        rec_ga_log <= h1205;
+                        h1206 := unsigned'("00000000000000000000000000000000");
+                        h1206 := to_unsigned(1, 32);
+                        h1207 := to_unsigned(0, 5);
+                        h1208 := to_unsigned(0, 8);
+                        h1209 := to_unsigned(0, 8);
+                        h1210 := to_unsigned(0, 8);
+                        h1211 := to_unsigned(0, 11);
+                        h1212 := unsigned'("00000000000000000000000000000000");
+                        h1212 := e_data;
+                        h1211 := h1212(11-1 downto 0);
+                        if ((shift_right(h1211, 0) and to_unsigned(1, 11)) = 1) then
+                            h1210 := w_irt_0(56-1 downto 48);
+                        else
+                            h1210 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1209 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h1209 := h1210;
+                        end if;
+                        h1208 := h1209;
+                        h1207 := h1208(5-1 downto 0);
+                        h1213 := unsigned'("00000000000000000000000000000000");
+                        h1213 := shift_left(h1206, to_integer(h1207));
+                        h1214 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h1214 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h1213));
+                        rec_irr <= h1214;
+                        st <= ST0;
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1367(11-1 downto 8) = 0) or (h1368(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1369(11-1 downto 0)) < h1372)) or ((not (((h1373 /= 0) and (not (h1380 /= 0))) and (h1387 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1391 /= 0)) and (h1398 /= 0)))))) then
+                        status <= to_unsigned(22, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h1235 := to_unsigned(0, 1);
+                        h1236 := unsigned'("00000000000000000000000000000000");
+                        h1236 := e_data;
+                        h1237 := unsigned'("00000000000000000000000000000000");
+                        h1237 := e_data;
+                        h1238 := to_unsigned(0, 1);
+                        h1239 := to_unsigned(0, 1);
+                        h1239 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1239 := to_unsigned(1, 1);
+                        end if;
+                        h1240 := to_unsigned(0, 1);
+                        h1240 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1240 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1238 := h1239;
+                        else
+                            h1238 := h1240;
+                        end if;
+                        h1241 := unsigned'("00000000000000000000000000000000");
+                        h1241 := e_data;
+                        h1242 := unsigned'("00000000000000000000000000000000");
+                        h1242 := e_data;
+                        h1243 := unsigned'("00000000000000000000000000000000");
+                        h1243 := e_data;
+                        h1244 := to_unsigned(0, 16);
+                        h1244 := to_unsigned(1, 16);
+                        h1245 := to_unsigned(0, 4);
+                        h1245 := w_dte_10(5-1 downto 1);
+                        h1246 := to_unsigned(0, 16);
+                        h1246 := shift_left(h1244, to_integer(h1245));
+                        h1247 := to_unsigned(0, 1);
+                        h1248 := to_unsigned(0, 1);
+                        h1248 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1248 := to_unsigned(1, 1);
+                        end if;
+                        h1249 := to_unsigned(0, 1);
+                        h1250 := to_unsigned(0, 11);
+                        h1251 := unsigned'("00000000000000000000000000000000");
+                        h1251 := e_data;
+                        h1250 := h1251(11-1 downto 0);
+                        h1252 := to_unsigned(0, 1);
+                        h1252 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1252 := to_unsigned(1, 1);
+                        end if;
+                        h1253 := to_unsigned(0, 1);
+                        h1253 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1253 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1250, 0) and to_unsigned(1, 11)) = 1) then
+                            h1249 := h1252;
+                        else
+                            h1249 := h1253;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1247 := h1248;
+                        else
+                            h1247 := h1249;
+                        end if;
+                        h1254 := to_unsigned(0, 1);
+                        h1255 := to_unsigned(0, 1);
+                        h1255 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1255 := to_unsigned(1, 1);
+                        end if;
+                        h1256 := to_unsigned(0, 1);
+                        h1257 := to_unsigned(0, 11);
+                        h1258 := unsigned'("00000000000000000000000000000000");
+                        h1258 := e_data;
+                        h1257 := h1258(11-1 downto 0);
+                        h1259 := to_unsigned(0, 1);
+                        h1259 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1259 := to_unsigned(1, 1);
+                        end if;
+                        h1260 := to_unsigned(0, 1);
+                        h1260 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1260 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1257, 0) and to_unsigned(1, 11)) = 1) then
+                            h1256 := h1259;
+                        else
+                            h1256 := h1260;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1254 := h1255;
+                        else
+                            h1254 := h1256;
+                        end if;
+                        h1261 := to_unsigned(0, 3);
+                        h1262 := to_unsigned(0, 3);
+                        h1263 := to_unsigned(0, 11);
+                        h1264 := unsigned'("00000000000000000000000000000000");
+                        h1264 := e_data;
+                        h1263 := h1264(11-1 downto 0);
+                        if ((shift_right(h1263, 0) and to_unsigned(1, 11)) = 1) then
+                            h1262 := w_irt_0(37-1 downto 34);
+                        else
+                            h1262 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1261 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1261 := h1262;
+                        end if;
+                        h1265 := to_unsigned(0, 1);
+                        h1266 := to_unsigned(0, 1);
+                        h1266 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1266 := to_unsigned(1, 1);
+                        end if;
+                        h1267 := to_unsigned(0, 1);
+                        h1268 := to_unsigned(0, 11);
+                        h1269 := unsigned'("00000000000000000000000000000000");
+                        h1269 := e_data;
+                        h1268 := h1269(11-1 downto 0);
+                        h1270 := to_unsigned(0, 1);
+                        h1270 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1270 := to_unsigned(1, 1);
+                        end if;
+                        h1271 := to_unsigned(0, 1);
+                        h1271 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1271 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1268, 0) and to_unsigned(1, 11)) = 1) then
+                            h1267 := h1270;
+                        else
+                            h1267 := h1271;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1265 := h1266;
+                        else
+                            h1265 := h1267;
+                        end if;
+                        h1272 := to_unsigned(0, 1);
+                        h1273 := to_unsigned(0, 1);
+                        h1273 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1273 := to_unsigned(1, 1);
+                        end if;
+                        h1274 := to_unsigned(0, 1);
+                        h1275 := to_unsigned(0, 11);
+                        h1276 := unsigned'("00000000000000000000000000000000");
+                        h1276 := e_data;
+                        h1275 := h1276(11-1 downto 0);
+                        h1277 := to_unsigned(0, 1);
+                        h1277 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1277 := to_unsigned(1, 1);
+                        end if;
+                        h1278 := to_unsigned(0, 1);
+                        h1278 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1278 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1275, 0) and to_unsigned(1, 11)) = 1) then
+                            h1274 := h1277;
+                        else
+                            h1274 := h1278;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1272 := h1273;
+                        else
+                            h1272 := h1274;
+                        end if;
+                        h1279 := to_unsigned(0, 1);
+                        h1280 := to_unsigned(0, 1);
+                        h1280 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1280 := to_unsigned(1, 1);
+                        end if;
+                        h1281 := to_unsigned(0, 1);
+                        h1282 := to_unsigned(0, 11);
+                        h1283 := unsigned'("00000000000000000000000000000000");
+                        h1283 := e_data;
+                        h1282 := h1283(11-1 downto 0);
+                        h1284 := to_unsigned(0, 1);
+                        h1284 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1284 := to_unsigned(1, 1);
+                        end if;
+                        h1285 := to_unsigned(0, 1);
+                        h1285 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1285 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1282, 0) and to_unsigned(1, 11)) = 1) then
+                            h1281 := h1284;
+                        else
+                            h1281 := h1285;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1279 := h1280;
+                        else
+                            h1279 := h1281;
+                        end if;
+                        h1235 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1236(11-1 downto 8) = 0) or (h1237(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1238 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1241(11-1 downto 8) = 0) or (h1242(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1243(11-1 downto 0)) < h1246)) or ((not (((h1247 /= 0) and (not (h1254 /= 0))) and (h1261 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1265 /= 0)) and (h1272 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1279 /= 0))))) then
+                            h1235 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h1235;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h1174 := to_unsigned(0, 1);
-                        h1175 := unsigned'("00000000000000000000000000000000");
-                        h1175 := e_data;
-                        h1176 := to_unsigned(0, 16);
-                        h1176 := to_unsigned(1, 16);
-                        h1177 := to_unsigned(0, 4);
-                        h1177 := w_dte_10(5-1 downto 1);
-                        h1178 := to_unsigned(0, 16);
-                        h1178 := shift_left(h1176, to_integer(h1177));
-                        h1179 := to_unsigned(0, 1);
-                        h1180 := to_unsigned(0, 1);
-                        h1180 := to_unsigned(0, 1);
+                        h1286 := to_unsigned(0, 1);
+                        h1287 := unsigned'("00000000000000000000000000000000");
+                        h1287 := e_data;
+                        h1288 := to_unsigned(0, 16);
+                        h1288 := to_unsigned(1, 16);
+                        h1289 := to_unsigned(0, 4);
+                        h1289 := w_dte_10(5-1 downto 1);
+                        h1290 := to_unsigned(0, 16);
+                        h1290 := shift_left(h1288, to_integer(h1289));
+                        h1291 := to_unsigned(0, 1);
+                        h1292 := to_unsigned(0, 1);
+                        h1292 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1180 := to_unsigned(1, 1);
+                            h1292 := to_unsigned(1, 1);
                         end if;
-                        h1181 := to_unsigned(0, 1);
-                        h1182 := to_unsigned(0, 11);
-                        h1183 := unsigned'("00000000000000000000000000000000");
-                        h1183 := e_data;
-                        h1182 := h1183(11-1 downto 0);
-                        h1184 := to_unsigned(0, 1);
-                        h1184 := to_unsigned(0, 1);
+                        h1293 := to_unsigned(0, 1);
+                        h1294 := to_unsigned(0, 11);
+                        h1295 := unsigned'("00000000000000000000000000000000");
+                        h1295 := e_data;
+                        h1294 := h1295(11-1 downto 0);
+                        h1296 := to_unsigned(0, 1);
+                        h1296 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1184 := to_unsigned(1, 1);
+                            h1296 := to_unsigned(1, 1);
                         end if;
-                        h1185 := to_unsigned(0, 1);
-                        h1185 := to_unsigned(0, 1);
+                        h1297 := to_unsigned(0, 1);
+                        h1297 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1185 := to_unsigned(1, 1);
+                            h1297 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1182, 0) and to_unsigned(1, 11)) = 1) then
-                            h1181 := h1184;
+                        if ((shift_right(h1294, 0) and to_unsigned(1, 11)) = 1) then
+                            h1293 := h1296;
                         else
-                            h1181 := h1185;
+                            h1293 := h1297;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1179 := h1180;
+                            h1291 := h1292;
                         else
-                            h1179 := h1181;
+                            h1291 := h1293;
                         end if;
-                        h1174 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1175(11-1 downto 0)) < h1178) and (h1179 /= 0)) then
-                            h1174 := to_unsigned(1, 1);
+                        h1286 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1287(11-1 downto 0)) < h1290) and (h1291 /= 0)) then
+                            h1286 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h1174;
-                        h1186 := to_unsigned(0, 1);
-                        h1187 := unsigned'("00000000000000000000000000000000");
-                        h1187 := e_data;
-                        h1188 := to_unsigned(0, 16);
-                        h1188 := to_unsigned(1, 16);
-                        h1189 := to_unsigned(0, 4);
-                        h1189 := w_dte_10(5-1 downto 1);
-                        h1190 := to_unsigned(0, 16);
-                        h1190 := shift_left(h1188, to_integer(h1189));
-                        h1191 := to_unsigned(0, 1);
-                        h1192 := to_unsigned(0, 1);
-                        h1192 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h1286;
+                        h1298 := to_unsigned(0, 1);
+                        h1299 := unsigned'("00000000000000000000000000000000");
+                        h1299 := e_data;
+                        h1300 := to_unsigned(0, 16);
+                        h1300 := to_unsigned(1, 16);
+                        h1301 := to_unsigned(0, 4);
+                        h1301 := w_dte_10(5-1 downto 1);
+                        h1302 := to_unsigned(0, 16);
+                        h1302 := shift_left(h1300, to_integer(h1301));
+                        h1303 := to_unsigned(0, 1);
+                        h1304 := to_unsigned(0, 1);
+                        h1304 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1192 := to_unsigned(1, 1);
+                            h1304 := to_unsigned(1, 1);
                         end if;
-                        h1193 := to_unsigned(0, 1);
-                        h1194 := to_unsigned(0, 11);
-                        h1195 := unsigned'("00000000000000000000000000000000");
-                        h1195 := e_data;
-                        h1194 := h1195(11-1 downto 0);
-                        h1196 := to_unsigned(0, 1);
-                        h1196 := to_unsigned(0, 1);
+                        h1305 := to_unsigned(0, 1);
+                        h1306 := to_unsigned(0, 11);
+                        h1307 := unsigned'("00000000000000000000000000000000");
+                        h1307 := e_data;
+                        h1306 := h1307(11-1 downto 0);
+                        h1308 := to_unsigned(0, 1);
+                        h1308 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1196 := to_unsigned(1, 1);
+                            h1308 := to_unsigned(1, 1);
                         end if;
-                        h1197 := to_unsigned(0, 1);
-                        h1197 := to_unsigned(0, 1);
+                        h1309 := to_unsigned(0, 1);
+                        h1309 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1197 := to_unsigned(1, 1);
+                            h1309 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1194, 0) and to_unsigned(1, 11)) = 1) then
-                            h1193 := h1196;
+                        if ((shift_right(h1306, 0) and to_unsigned(1, 11)) = 1) then
+                            h1305 := h1308;
                         else
-                            h1193 := h1197;
+                            h1305 := h1309;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1191 := h1192;
+                            h1303 := h1304;
                         else
-                            h1191 := h1193;
+                            h1303 := h1305;
                         end if;
-                        h1186 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h1187(11-1 downto 0)) < h1190) and (h1191 /= 0)) then
-                            h1186 := to_unsigned(1, 1);
+                        h1298 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1299(11-1 downto 0)) < h1302) and (h1303 /= 0)) then
+                            h1298 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h1186;
+                        v_wide(56-1 downto 55) := h1298;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h1198 := to_unsigned(0, 16);
-                        h1199 := unsigned'("00000000000000000000000000000000");
-                        h1199 := e_data;
-                        h1200 := unsigned'("00000000000000000000000000000000");
-                        h1200 := e_data;
-                        h1201 := to_unsigned(0, 1);
-                        h1202 := to_unsigned(0, 1);
-                        h1202 := to_unsigned(0, 1);
+                        h1310 := to_unsigned(0, 16);
+                        h1311 := unsigned'("00000000000000000000000000000000");
+                        h1311 := e_data;
+                        h1312 := unsigned'("00000000000000000000000000000000");
+                        h1312 := e_data;
+                        h1313 := to_unsigned(0, 1);
+                        h1314 := to_unsigned(0, 1);
+                        h1314 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1202 := to_unsigned(1, 1);
+                            h1314 := to_unsigned(1, 1);
                         end if;
-                        h1203 := to_unsigned(0, 1);
-                        h1203 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
+                        h1315 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1203 := to_unsigned(1, 1);
+                            h1315 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1201 := h1202;
+                            h1313 := h1314;
                         else
-                            h1201 := h1203;
+                            h1313 := h1315;
                         end if;
-                        h1204 := unsigned'("00000000000000000000000000000000");
-                        h1204 := e_data;
-                        h1205 := unsigned'("00000000000000000000000000000000");
-                        h1205 := e_data;
-                        h1206 := unsigned'("00000000000000000000000000000000");
-                        h1206 := e_data;
-                        h1207 := to_unsigned(0, 16);
-                        h1207 := to_unsigned(1, 16);
-                        h1208 := to_unsigned(0, 4);
-                        h1208 := w_dte_10(5-1 downto 1);
-                        h1209 := to_unsigned(0, 16);
-                        h1209 := shift_left(h1207, to_integer(h1208));
-                        h1210 := to_unsigned(0, 1);
-                        h1211 := to_unsigned(0, 1);
-                        h1211 := to_unsigned(0, 1);
+                        h1316 := unsigned'("00000000000000000000000000000000");
+                        h1316 := e_data;
+                        h1317 := unsigned'("00000000000000000000000000000000");
+                        h1317 := e_data;
+                        h1318 := unsigned'("00000000000000000000000000000000");
+                        h1318 := e_data;
+                        h1319 := to_unsigned(0, 16);
+                        h1319 := to_unsigned(1, 16);
+                        h1320 := to_unsigned(0, 4);
+                        h1320 := w_dte_10(5-1 downto 1);
+                        h1321 := to_unsigned(0, 16);
+                        h1321 := shift_left(h1319, to_integer(h1320));
+                        h1322 := to_unsigned(0, 1);
+                        h1323 := to_unsigned(0, 1);
+                        h1323 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1211 := to_unsigned(1, 1);
+                            h1323 := to_unsigned(1, 1);
                         end if;
-                        h1212 := to_unsigned(0, 1);
-                        h1213 := to_unsigned(0, 11);
-                        h1214 := unsigned'("00000000000000000000000000000000");
-                        h1214 := e_data;
-                        h1213 := h1214(11-1 downto 0);
-                        h1215 := to_unsigned(0, 1);
-                        h1215 := to_unsigned(0, 1);
+                        h1324 := to_unsigned(0, 1);
+                        h1325 := to_unsigned(0, 11);
+                        h1326 := unsigned'("00000000000000000000000000000000");
+                        h1326 := e_data;
+                        h1325 := h1326(11-1 downto 0);
+                        h1327 := to_unsigned(0, 1);
+                        h1327 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1215 := to_unsigned(1, 1);
+                            h1327 := to_unsigned(1, 1);
                         end if;
-                        h1216 := to_unsigned(0, 1);
-                        h1216 := to_unsigned(0, 1);
+                        h1328 := to_unsigned(0, 1);
+                        h1328 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1216 := to_unsigned(1, 1);
+                            h1328 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1213, 0) and to_unsigned(1, 11)) = 1) then
-                            h1212 := h1215;
+                        if ((shift_right(h1325, 0) and to_unsigned(1, 11)) = 1) then
+                            h1324 := h1327;
                         else
-                            h1212 := h1216;
+                            h1324 := h1328;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1210 := h1211;
+                            h1322 := h1323;
                         else
-                            h1210 := h1212;
+                            h1322 := h1324;
                         end if;
-                        h1217 := to_unsigned(0, 1);
-                        h1218 := to_unsigned(0, 1);
-                        h1218 := to_unsigned(0, 1);
+                        h1329 := to_unsigned(0, 1);
+                        h1330 := to_unsigned(0, 1);
+                        h1330 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1218 := to_unsigned(1, 1);
+                            h1330 := to_unsigned(1, 1);
                         end if;
-                        h1219 := to_unsigned(0, 1);
-                        h1220 := to_unsigned(0, 11);
-                        h1221 := unsigned'("00000000000000000000000000000000");
-                        h1221 := e_data;
-                        h1220 := h1221(11-1 downto 0);
-                        h1222 := to_unsigned(0, 1);
-                        h1222 := to_unsigned(0, 1);
+                        h1331 := to_unsigned(0, 1);
+                        h1332 := to_unsigned(0, 11);
+                        h1333 := unsigned'("00000000000000000000000000000000");
+                        h1333 := e_data;
+                        h1332 := h1333(11-1 downto 0);
+                        h1334 := to_unsigned(0, 1);
+                        h1334 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1222 := to_unsigned(1, 1);
+                            h1334 := to_unsigned(1, 1);
                         end if;
-                        h1223 := to_unsigned(0, 1);
-                        h1223 := to_unsigned(0, 1);
+                        h1335 := to_unsigned(0, 1);
+                        h1335 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1223 := to_unsigned(1, 1);
+                            h1335 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1220, 0) and to_unsigned(1, 11)) = 1) then
-                            h1219 := h1222;
+                        if ((shift_right(h1332, 0) and to_unsigned(1, 11)) = 1) then
+                            h1331 := h1334;
                         else
-                            h1219 := h1223;
+                            h1331 := h1335;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1217 := h1218;
+                            h1329 := h1330;
                         else
-                            h1217 := h1219;
+                            h1329 := h1331;
                         end if;
-                        h1224 := to_unsigned(0, 3);
-                        h1225 := to_unsigned(0, 3);
-                        h1226 := to_unsigned(0, 11);
-                        h1227 := unsigned'("00000000000000000000000000000000");
-                        h1227 := e_data;
-                        h1226 := h1227(11-1 downto 0);
-                        if ((shift_right(h1226, 0) and to_unsigned(1, 11)) = 1) then
-                            h1225 := w_irt_0(37-1 downto 34);
+                        h1336 := to_unsigned(0, 3);
+                        h1337 := to_unsigned(0, 3);
+                        h1338 := to_unsigned(0, 11);
+                        h1339 := unsigned'("00000000000000000000000000000000");
+                        h1339 := e_data;
+                        h1338 := h1339(11-1 downto 0);
+                        if ((shift_right(h1338, 0) and to_unsigned(1, 11)) = 1) then
+                            h1337 := w_irt_0(37-1 downto 34);
                         else
-                            h1225 := w_irt_0(5-1 downto 2);
+                            h1337 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1224 := w_irt_ga_0(5-1 downto 2);
+                            h1336 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1224 := h1225;
+                            h1336 := h1337;
                         end if;
-                        h1228 := to_unsigned(0, 1);
-                        h1229 := to_unsigned(0, 1);
-                        h1229 := to_unsigned(0, 1);
+                        h1340 := to_unsigned(0, 1);
+                        h1341 := to_unsigned(0, 1);
+                        h1341 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1229 := to_unsigned(1, 1);
+                            h1341 := to_unsigned(1, 1);
                         end if;
-                        h1230 := to_unsigned(0, 1);
-                        h1231 := to_unsigned(0, 11);
-                        h1232 := unsigned'("00000000000000000000000000000000");
-                        h1232 := e_data;
-                        h1231 := h1232(11-1 downto 0);
-                        h1233 := to_unsigned(0, 1);
-                        h1233 := to_unsigned(0, 1);
+                        h1342 := to_unsigned(0, 1);
+                        h1343 := to_unsigned(0, 11);
+                        h1344 := unsigned'("00000000000000000000000000000000");
+                        h1344 := e_data;
+                        h1343 := h1344(11-1 downto 0);
+                        h1345 := to_unsigned(0, 1);
+                        h1345 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1233 := to_unsigned(1, 1);
+                            h1345 := to_unsigned(1, 1);
                         end if;
-                        h1234 := to_unsigned(0, 1);
-                        h1234 := to_unsigned(0, 1);
+                        h1346 := to_unsigned(0, 1);
+                        h1346 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1234 := to_unsigned(1, 1);
+                            h1346 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1231, 0) and to_unsigned(1, 11)) = 1) then
-                            h1230 := h1233;
+                        if ((shift_right(h1343, 0) and to_unsigned(1, 11)) = 1) then
+                            h1342 := h1345;
                         else
-                            h1230 := h1234;
+                            h1342 := h1346;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1228 := h1229;
+                            h1340 := h1341;
                         else
-                            h1228 := h1230;
+                            h1340 := h1342;
                         end if;
-                        h1235 := to_unsigned(0, 1);
-                        h1236 := to_unsigned(0, 1);
-                        h1236 := to_unsigned(0, 1);
+                        h1347 := to_unsigned(0, 1);
+                        h1348 := to_unsigned(0, 1);
+                        h1348 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1236 := to_unsigned(1, 1);
+                            h1348 := to_unsigned(1, 1);
                         end if;
-                        h1237 := to_unsigned(0, 1);
-                        h1238 := to_unsigned(0, 11);
-                        h1239 := unsigned'("00000000000000000000000000000000");
-                        h1239 := e_data;
-                        h1238 := h1239(11-1 downto 0);
-                        h1240 := to_unsigned(0, 1);
-                        h1240 := to_unsigned(0, 1);
+                        h1349 := to_unsigned(0, 1);
+                        h1350 := to_unsigned(0, 11);
+                        h1351 := unsigned'("00000000000000000000000000000000");
+                        h1351 := e_data;
+                        h1350 := h1351(11-1 downto 0);
+                        h1352 := to_unsigned(0, 1);
+                        h1352 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1240 := to_unsigned(1, 1);
+                            h1352 := to_unsigned(1, 1);
                         end if;
-                        h1241 := to_unsigned(0, 1);
-                        h1241 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
+                        h1353 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1241 := to_unsigned(1, 1);
+                            h1353 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1238, 0) and to_unsigned(1, 11)) = 1) then
-                            h1237 := h1240;
+                        if ((shift_right(h1350, 0) and to_unsigned(1, 11)) = 1) then
+                            h1349 := h1352;
                         else
-                            h1237 := h1241;
+                            h1349 := h1353;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1235 := h1236;
+                            h1347 := h1348;
                         else
-                            h1235 := h1237;
+                            h1347 := h1349;
                         end if;
-                        h1242 := to_unsigned(0, 1);
-                        h1243 := to_unsigned(0, 1);
-                        h1243 := to_unsigned(0, 1);
+                        h1354 := to_unsigned(0, 1);
+                        h1355 := to_unsigned(0, 1);
+                        h1355 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1243 := to_unsigned(1, 1);
+                            h1355 := to_unsigned(1, 1);
                         end if;
-                        h1244 := to_unsigned(0, 1);
-                        h1245 := to_unsigned(0, 11);
-                        h1246 := unsigned'("00000000000000000000000000000000");
-                        h1246 := e_data;
-                        h1245 := h1246(11-1 downto 0);
-                        h1247 := to_unsigned(0, 1);
-                        h1247 := to_unsigned(0, 1);
+                        h1356 := to_unsigned(0, 1);
+                        h1357 := to_unsigned(0, 11);
+                        h1358 := unsigned'("00000000000000000000000000000000");
+                        h1358 := e_data;
+                        h1357 := h1358(11-1 downto 0);
+                        h1359 := to_unsigned(0, 1);
+                        h1359 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1247 := to_unsigned(1, 1);
+                            h1359 := to_unsigned(1, 1);
                         end if;
-                        h1248 := to_unsigned(0, 1);
-                        h1248 := to_unsigned(0, 1);
+                        h1360 := to_unsigned(0, 1);
+                        h1360 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1248 := to_unsigned(1, 1);
+                            h1360 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1245, 0) and to_unsigned(1, 11)) = 1) then
-                            h1244 := h1247;
+                        if ((shift_right(h1357, 0) and to_unsigned(1, 11)) = 1) then
+                            h1356 := h1359;
                         else
-                            h1244 := h1248;
+                            h1356 := h1360;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1242 := h1243;
+                            h1354 := h1355;
                         else
-                            h1242 := h1244;
+                            h1354 := h1356;
                         end if;
-                        h1249 := to_unsigned(0, 16);
-                        h1249 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h1250 := to_unsigned(0, 16);
-                        h1250 := to_unsigned(1, 16);
-                        h1251 := to_unsigned(0, 4);
-                        h1251 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h1252 := to_unsigned(0, 16);
-                        h1252 := shift_left(h1250, to_integer(h1251));
-                        h1253 := to_unsigned(0, 17);
-                        h1253 := ((unsigned'(to_unsigned(0, 1) & h1252) + 65536) - 1);
-                        h1254 := to_unsigned(0, 16);
-                        h1254 := (h1249 and h1253(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1199(11-1 downto 8) = 0) or (h1200(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1201 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1204(11-1 downto 8) = 0) or (h1205(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1206(11-1 downto 0)) < h1209)) or ((not (((h1210 /= 0) and (not (h1217 /= 0))) and (h1224 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1228 /= 0)) and (h1235 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1242 /= 0))))) then
-                            h1198 := h1254;
+                        h1361 := to_unsigned(0, 16);
+                        h1361 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1362 := to_unsigned(0, 16);
+                        h1362 := to_unsigned(1, 16);
+                        h1363 := to_unsigned(0, 4);
+                        h1363 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1364 := to_unsigned(0, 16);
+                        h1364 := shift_left(h1362, to_integer(h1363));
+                        h1365 := to_unsigned(0, 17);
+                        h1365 := ((unsigned'(to_unsigned(0, 1) & h1364) + 65536) - 1);
+                        h1366 := to_unsigned(0, 16);
+                        h1366 := (h1361 and h1365(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1311(11-1 downto 8) = 0) or (h1312(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1313 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1316(11-1 downto 8) = 0) or (h1317(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1318(11-1 downto 0)) < h1321)) or ((not (((h1322 /= 0) and (not (h1329 /= 0))) and (h1336 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1340 /= 0)) and (h1347 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1354 /= 0))))) then
+                            h1310 := h1366;
                         else
-                            h1198 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h1310 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1198 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1310 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
@@ -9928,7 +10553,7 @@ begin
                         rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(22, 8);
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -9976,106 +10601,106 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h1301 := unsigned'("00000000000000000000000000000000");
-                        h1301 := e_data;
-                        h1302 := unsigned'("00000000000000000000000000000000");
-                        h1302 := e_data;
-                        h1303 := unsigned'("00000000000000000000000000000000");
-                        h1303 := e_data;
-                        h1304 := to_unsigned(0, 16);
-                        h1304 := to_unsigned(1, 16);
-                        h1305 := to_unsigned(0, 4);
-                        h1305 := w_dte_10(5-1 downto 1);
-                        h1306 := to_unsigned(0, 16);
-                        h1306 := shift_left(h1304, to_integer(h1305));
-                        h1307 := to_unsigned(0, 1);
-                        h1308 := to_unsigned(0, 1);
-                        h1308 := to_unsigned(0, 1);
+                        h1413 := unsigned'("00000000000000000000000000000000");
+                        h1413 := e_data;
+                        h1414 := unsigned'("00000000000000000000000000000000");
+                        h1414 := e_data;
+                        h1415 := unsigned'("00000000000000000000000000000000");
+                        h1415 := e_data;
+                        h1416 := to_unsigned(0, 16);
+                        h1416 := to_unsigned(1, 16);
+                        h1417 := to_unsigned(0, 4);
+                        h1417 := w_dte_10(5-1 downto 1);
+                        h1418 := to_unsigned(0, 16);
+                        h1418 := shift_left(h1416, to_integer(h1417));
+                        h1419 := to_unsigned(0, 1);
+                        h1420 := to_unsigned(0, 1);
+                        h1420 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1308 := to_unsigned(1, 1);
+                            h1420 := to_unsigned(1, 1);
                         end if;
-                        h1309 := to_unsigned(0, 1);
-                        h1310 := to_unsigned(0, 11);
-                        h1311 := unsigned'("00000000000000000000000000000000");
-                        h1311 := e_data;
-                        h1310 := h1311(11-1 downto 0);
-                        h1312 := to_unsigned(0, 1);
-                        h1312 := to_unsigned(0, 1);
+                        h1421 := to_unsigned(0, 1);
+                        h1422 := to_unsigned(0, 11);
+                        h1423 := unsigned'("00000000000000000000000000000000");
+                        h1423 := e_data;
+                        h1422 := h1423(11-1 downto 0);
+                        h1424 := to_unsigned(0, 1);
+                        h1424 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1312 := to_unsigned(1, 1);
+                            h1424 := to_unsigned(1, 1);
                         end if;
-                        h1313 := to_unsigned(0, 1);
-                        h1313 := to_unsigned(0, 1);
+                        h1425 := to_unsigned(0, 1);
+                        h1425 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1313 := to_unsigned(1, 1);
+                            h1425 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1310, 0) and to_unsigned(1, 11)) = 1) then
-                            h1309 := h1312;
+                        if ((shift_right(h1422, 0) and to_unsigned(1, 11)) = 1) then
+                            h1421 := h1424;
                         else
-                            h1309 := h1313;
+                            h1421 := h1425;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1307 := h1308;
+                            h1419 := h1420;
                         else
-                            h1307 := h1309;
+                            h1419 := h1421;
                         end if;
-                        h1314 := to_unsigned(0, 1);
-                        h1315 := to_unsigned(0, 1);
-                        h1315 := to_unsigned(0, 1);
+                        h1426 := to_unsigned(0, 1);
+                        h1427 := to_unsigned(0, 1);
+                        h1427 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1315 := to_unsigned(1, 1);
+                            h1427 := to_unsigned(1, 1);
                         end if;
-                        h1316 := to_unsigned(0, 1);
-                        h1317 := to_unsigned(0, 11);
-                        h1318 := unsigned'("00000000000000000000000000000000");
-                        h1318 := e_data;
-                        h1317 := h1318(11-1 downto 0);
-                        h1319 := to_unsigned(0, 1);
-                        h1319 := to_unsigned(0, 1);
+                        h1428 := to_unsigned(0, 1);
+                        h1429 := to_unsigned(0, 11);
+                        h1430 := unsigned'("00000000000000000000000000000000");
+                        h1430 := e_data;
+                        h1429 := h1430(11-1 downto 0);
+                        h1431 := to_unsigned(0, 1);
+                        h1431 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1319 := to_unsigned(1, 1);
+                            h1431 := to_unsigned(1, 1);
                         end if;
-                        h1320 := to_unsigned(0, 1);
-                        h1320 := to_unsigned(0, 1);
+                        h1432 := to_unsigned(0, 1);
+                        h1432 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1320 := to_unsigned(1, 1);
+                            h1432 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1317, 0) and to_unsigned(1, 11)) = 1) then
-                            h1316 := h1319;
+                        if ((shift_right(h1429, 0) and to_unsigned(1, 11)) = 1) then
+                            h1428 := h1431;
                         else
-                            h1316 := h1320;
+                            h1428 := h1432;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1314 := h1315;
+                            h1426 := h1427;
                         else
-                            h1314 := h1316;
+                            h1426 := h1428;
                         end if;
-                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1301(11-1 downto 8) = 0) or (h1302(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1303(11-1 downto 0)) < h1306)) and ((bool(r_CONTROL(17)) and (h1307 /= 0)) and (h1314 /= 0))) then
-                            h1293 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1293 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
-                            h1294 := to_unsigned(0, 8);
-                            h1295 := to_unsigned(0, 8);
-                            h1296 := to_unsigned(0, 11);
-                            h1297 := unsigned'("00000000000000000000000000000000");
-                            h1297 := e_data;
-                            h1296 := h1297(11-1 downto 0);
-                            if ((shift_right(h1296, 0) and to_unsigned(1, 11)) = 1) then
-                                h1295 := w_irt_0(56-1 downto 48);
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1413(11-1 downto 8) = 0) or (h1414(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1415(11-1 downto 0)) < h1418)) and ((bool(r_CONTROL(17)) and (h1419 /= 0)) and (h1426 /= 0))) then
+                            h1405 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1405 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h1406 := to_unsigned(0, 8);
+                            h1407 := to_unsigned(0, 8);
+                            h1408 := to_unsigned(0, 11);
+                            h1409 := unsigned'("00000000000000000000000000000000");
+                            h1409 := e_data;
+                            h1408 := h1409(11-1 downto 0);
+                            if ((shift_right(h1408, 0) and to_unsigned(1, 11)) = 1) then
+                                h1407 := w_irt_0(56-1 downto 48);
                             else
-                                h1295 := w_irt_0(24-1 downto 16);
+                                h1407 := w_irt_0(24-1 downto 16);
                             end if;
                             if bool(r_CONTROL(17)) then
-                                h1294 := w_irt_ga_8(8-1 downto 0);
+                                h1406 := w_irt_ga_8(8-1 downto 0);
                             else
-                                h1294 := h1295;
+                                h1406 := h1407;
                             end if;
-                            h1298 := to_unsigned(0, 8);
-                            h1298 := shift_right(h1294, 5);
-                            h1299 := to_unsigned(0, 13);
-                            h1299 := resize(unsigned'(to_unsigned(0, 5) & h1298) * 16, 13);
-                            h1300 := unsigned'("000000000000000000000000000000000000000000000000000000");
-                            h1300 := (unsigned'(to_unsigned(0, 1) & h1293) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1299));
-                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1300);
+                            h1410 := to_unsigned(0, 8);
+                            h1410 := shift_right(h1406, 5);
+                            h1411 := to_unsigned(0, 13);
+                            h1411 := resize(unsigned'(to_unsigned(0, 5) & h1410) * 16, 13);
+                            h1412 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h1412 := (unsigned'(to_unsigned(0, 1) & h1405) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1411));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1412);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10098,215 +10723,215 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h1323 := unsigned'("00000000000000000000000000000000");
-                        h1323 := e_data;
-                        h1324 := unsigned'("00000000000000000000000000000000");
-                        h1324 := e_data;
-                        h1325 := to_unsigned(0, 1);
-                        h1326 := to_unsigned(0, 1);
-                        h1326 := to_unsigned(0, 1);
+                        h1435 := unsigned'("00000000000000000000000000000000");
+                        h1435 := e_data;
+                        h1436 := unsigned'("00000000000000000000000000000000");
+                        h1436 := e_data;
+                        h1437 := to_unsigned(0, 1);
+                        h1438 := to_unsigned(0, 1);
+                        h1438 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1326 := to_unsigned(1, 1);
+                            h1438 := to_unsigned(1, 1);
                         end if;
-                        h1327 := to_unsigned(0, 1);
-                        h1327 := to_unsigned(0, 1);
+                        h1439 := to_unsigned(0, 1);
+                        h1439 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1327 := to_unsigned(1, 1);
+                            h1439 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1325 := h1326;
+                            h1437 := h1438;
                         else
-                            h1325 := h1327;
+                            h1437 := h1439;
                         end if;
-                        h1328 := unsigned'("00000000000000000000000000000000");
-                        h1328 := e_data;
-                        h1329 := unsigned'("00000000000000000000000000000000");
-                        h1329 := e_data;
-                        h1330 := unsigned'("00000000000000000000000000000000");
-                        h1330 := e_data;
-                        h1331 := to_unsigned(0, 16);
-                        h1331 := to_unsigned(1, 16);
-                        h1332 := to_unsigned(0, 4);
-                        h1332 := w_dte_10(5-1 downto 1);
-                        h1333 := to_unsigned(0, 16);
-                        h1333 := shift_left(h1331, to_integer(h1332));
-                        h1334 := to_unsigned(0, 1);
-                        h1335 := to_unsigned(0, 1);
-                        h1335 := to_unsigned(0, 1);
+                        h1440 := unsigned'("00000000000000000000000000000000");
+                        h1440 := e_data;
+                        h1441 := unsigned'("00000000000000000000000000000000");
+                        h1441 := e_data;
+                        h1442 := unsigned'("00000000000000000000000000000000");
+                        h1442 := e_data;
+                        h1443 := to_unsigned(0, 16);
+                        h1443 := to_unsigned(1, 16);
+                        h1444 := to_unsigned(0, 4);
+                        h1444 := w_dte_10(5-1 downto 1);
+                        h1445 := to_unsigned(0, 16);
+                        h1445 := shift_left(h1443, to_integer(h1444));
+                        h1446 := to_unsigned(0, 1);
+                        h1447 := to_unsigned(0, 1);
+                        h1447 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1335 := to_unsigned(1, 1);
+                            h1447 := to_unsigned(1, 1);
                         end if;
-                        h1336 := to_unsigned(0, 1);
-                        h1337 := to_unsigned(0, 11);
-                        h1338 := unsigned'("00000000000000000000000000000000");
-                        h1338 := e_data;
-                        h1337 := h1338(11-1 downto 0);
-                        h1339 := to_unsigned(0, 1);
-                        h1339 := to_unsigned(0, 1);
+                        h1448 := to_unsigned(0, 1);
+                        h1449 := to_unsigned(0, 11);
+                        h1450 := unsigned'("00000000000000000000000000000000");
+                        h1450 := e_data;
+                        h1449 := h1450(11-1 downto 0);
+                        h1451 := to_unsigned(0, 1);
+                        h1451 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1339 := to_unsigned(1, 1);
+                            h1451 := to_unsigned(1, 1);
                         end if;
-                        h1340 := to_unsigned(0, 1);
-                        h1340 := to_unsigned(0, 1);
+                        h1452 := to_unsigned(0, 1);
+                        h1452 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1340 := to_unsigned(1, 1);
+                            h1452 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1337, 0) and to_unsigned(1, 11)) = 1) then
-                            h1336 := h1339;
+                        if ((shift_right(h1449, 0) and to_unsigned(1, 11)) = 1) then
+                            h1448 := h1451;
                         else
-                            h1336 := h1340;
+                            h1448 := h1452;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1334 := h1335;
+                            h1446 := h1447;
                         else
-                            h1334 := h1336;
+                            h1446 := h1448;
                         end if;
-                        h1341 := to_unsigned(0, 1);
-                        h1342 := to_unsigned(0, 1);
-                        h1342 := to_unsigned(0, 1);
+                        h1453 := to_unsigned(0, 1);
+                        h1454 := to_unsigned(0, 1);
+                        h1454 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1342 := to_unsigned(1, 1);
+                            h1454 := to_unsigned(1, 1);
                         end if;
-                        h1343 := to_unsigned(0, 1);
-                        h1344 := to_unsigned(0, 11);
-                        h1345 := unsigned'("00000000000000000000000000000000");
-                        h1345 := e_data;
-                        h1344 := h1345(11-1 downto 0);
-                        h1346 := to_unsigned(0, 1);
-                        h1346 := to_unsigned(0, 1);
+                        h1455 := to_unsigned(0, 1);
+                        h1456 := to_unsigned(0, 11);
+                        h1457 := unsigned'("00000000000000000000000000000000");
+                        h1457 := e_data;
+                        h1456 := h1457(11-1 downto 0);
+                        h1458 := to_unsigned(0, 1);
+                        h1458 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1346 := to_unsigned(1, 1);
+                            h1458 := to_unsigned(1, 1);
                         end if;
-                        h1347 := to_unsigned(0, 1);
-                        h1347 := to_unsigned(0, 1);
+                        h1459 := to_unsigned(0, 1);
+                        h1459 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1347 := to_unsigned(1, 1);
+                            h1459 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1344, 0) and to_unsigned(1, 11)) = 1) then
-                            h1343 := h1346;
+                        if ((shift_right(h1456, 0) and to_unsigned(1, 11)) = 1) then
+                            h1455 := h1458;
                         else
-                            h1343 := h1347;
+                            h1455 := h1459;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1341 := h1342;
+                            h1453 := h1454;
                         else
-                            h1341 := h1343;
+                            h1453 := h1455;
                         end if;
-                        h1348 := to_unsigned(0, 3);
-                        h1349 := to_unsigned(0, 3);
-                        h1350 := to_unsigned(0, 11);
-                        h1351 := unsigned'("00000000000000000000000000000000");
-                        h1351 := e_data;
-                        h1350 := h1351(11-1 downto 0);
-                        if ((shift_right(h1350, 0) and to_unsigned(1, 11)) = 1) then
-                            h1349 := w_irt_0(37-1 downto 34);
+                        h1460 := to_unsigned(0, 3);
+                        h1461 := to_unsigned(0, 3);
+                        h1462 := to_unsigned(0, 11);
+                        h1463 := unsigned'("00000000000000000000000000000000");
+                        h1463 := e_data;
+                        h1462 := h1463(11-1 downto 0);
+                        if ((shift_right(h1462, 0) and to_unsigned(1, 11)) = 1) then
+                            h1461 := w_irt_0(37-1 downto 34);
                         else
-                            h1349 := w_irt_0(5-1 downto 2);
+                            h1461 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1348 := w_irt_ga_0(5-1 downto 2);
+                            h1460 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1348 := h1349;
+                            h1460 := h1461;
                         end if;
-                        h1352 := to_unsigned(0, 1);
-                        h1353 := to_unsigned(0, 1);
-                        h1353 := to_unsigned(0, 1);
+                        h1464 := to_unsigned(0, 1);
+                        h1465 := to_unsigned(0, 1);
+                        h1465 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1353 := to_unsigned(1, 1);
+                            h1465 := to_unsigned(1, 1);
                         end if;
-                        h1354 := to_unsigned(0, 1);
-                        h1355 := to_unsigned(0, 11);
-                        h1356 := unsigned'("00000000000000000000000000000000");
-                        h1356 := e_data;
-                        h1355 := h1356(11-1 downto 0);
-                        h1357 := to_unsigned(0, 1);
-                        h1357 := to_unsigned(0, 1);
+                        h1466 := to_unsigned(0, 1);
+                        h1467 := to_unsigned(0, 11);
+                        h1468 := unsigned'("00000000000000000000000000000000");
+                        h1468 := e_data;
+                        h1467 := h1468(11-1 downto 0);
+                        h1469 := to_unsigned(0, 1);
+                        h1469 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1357 := to_unsigned(1, 1);
+                            h1469 := to_unsigned(1, 1);
                         end if;
-                        h1358 := to_unsigned(0, 1);
-                        h1358 := to_unsigned(0, 1);
+                        h1470 := to_unsigned(0, 1);
+                        h1470 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1358 := to_unsigned(1, 1);
+                            h1470 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1355, 0) and to_unsigned(1, 11)) = 1) then
-                            h1354 := h1357;
+                        if ((shift_right(h1467, 0) and to_unsigned(1, 11)) = 1) then
+                            h1466 := h1469;
                         else
-                            h1354 := h1358;
+                            h1466 := h1470;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1352 := h1353;
+                            h1464 := h1465;
                         else
-                            h1352 := h1354;
+                            h1464 := h1466;
                         end if;
-                        h1359 := to_unsigned(0, 1);
-                        h1360 := to_unsigned(0, 1);
-                        h1360 := to_unsigned(0, 1);
+                        h1471 := to_unsigned(0, 1);
+                        h1472 := to_unsigned(0, 1);
+                        h1472 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1360 := to_unsigned(1, 1);
+                            h1472 := to_unsigned(1, 1);
                         end if;
-                        h1361 := to_unsigned(0, 1);
-                        h1362 := to_unsigned(0, 11);
-                        h1363 := unsigned'("00000000000000000000000000000000");
-                        h1363 := e_data;
-                        h1362 := h1363(11-1 downto 0);
-                        h1364 := to_unsigned(0, 1);
-                        h1364 := to_unsigned(0, 1);
+                        h1473 := to_unsigned(0, 1);
+                        h1474 := to_unsigned(0, 11);
+                        h1475 := unsigned'("00000000000000000000000000000000");
+                        h1475 := e_data;
+                        h1474 := h1475(11-1 downto 0);
+                        h1476 := to_unsigned(0, 1);
+                        h1476 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1364 := to_unsigned(1, 1);
+                            h1476 := to_unsigned(1, 1);
                         end if;
-                        h1365 := to_unsigned(0, 1);
-                        h1365 := to_unsigned(0, 1);
+                        h1477 := to_unsigned(0, 1);
+                        h1477 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1365 := to_unsigned(1, 1);
+                            h1477 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1362, 0) and to_unsigned(1, 11)) = 1) then
-                            h1361 := h1364;
+                        if ((shift_right(h1474, 0) and to_unsigned(1, 11)) = 1) then
+                            h1473 := h1476;
                         else
-                            h1361 := h1365;
+                            h1473 := h1477;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1359 := h1360;
+                            h1471 := h1472;
                         else
-                            h1359 := h1361;
+                            h1471 := h1473;
                         end if;
-                        h1366 := to_unsigned(0, 1);
-                        h1367 := to_unsigned(0, 1);
-                        h1367 := to_unsigned(0, 1);
+                        h1478 := to_unsigned(0, 1);
+                        h1479 := to_unsigned(0, 1);
+                        h1479 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1367 := to_unsigned(1, 1);
+                            h1479 := to_unsigned(1, 1);
                         end if;
-                        h1368 := to_unsigned(0, 1);
-                        h1369 := to_unsigned(0, 11);
-                        h1370 := unsigned'("00000000000000000000000000000000");
-                        h1370 := e_data;
-                        h1369 := h1370(11-1 downto 0);
-                        h1371 := to_unsigned(0, 1);
-                        h1371 := to_unsigned(0, 1);
+                        h1480 := to_unsigned(0, 1);
+                        h1481 := to_unsigned(0, 11);
+                        h1482 := unsigned'("00000000000000000000000000000000");
+                        h1482 := e_data;
+                        h1481 := h1482(11-1 downto 0);
+                        h1483 := to_unsigned(0, 1);
+                        h1483 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1371 := to_unsigned(1, 1);
+                            h1483 := to_unsigned(1, 1);
                         end if;
-                        h1372 := to_unsigned(0, 1);
-                        h1372 := to_unsigned(0, 1);
+                        h1484 := to_unsigned(0, 1);
+                        h1484 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1372 := to_unsigned(1, 1);
+                            h1484 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1369, 0) and to_unsigned(1, 11)) = 1) then
-                            h1368 := h1371;
+                        if ((shift_right(h1481, 0) and to_unsigned(1, 11)) = 1) then
+                            h1480 := h1483;
                         else
-                            h1368 := h1372;
+                            h1480 := h1484;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1366 := h1367;
+                            h1478 := h1479;
                         else
-                            h1366 := h1368;
+                            h1478 := h1480;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1323(11-1 downto 8) = 0) or (h1324(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1325 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1328(11-1 downto 8) = 0) or (h1329(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1330(11-1 downto 0)) < h1333)) or ((not (((h1334 /= 0) and (not (h1341 /= 0))) and (h1348 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1352 /= 0)) and (h1359 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1366 /= 0))))) then
-                            h1321 := to_unsigned(0, 20);
-                            h1321 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1322 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1322 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1321));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1322);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1435(11-1 downto 8) = 0) or (h1436(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1437 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1440(11-1 downto 8) = 0) or (h1441(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1442(11-1 downto 0)) < h1445)) or ((not (((h1446 /= 0) and (not (h1453 /= 0))) and (h1460 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1464 /= 0)) and (h1471 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1478 /= 0))))) then
+                            h1433 := to_unsigned(0, 20);
+                            h1433 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1434 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1434 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1433));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1434);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -10329,215 +10954,215 @@ begin
                     end if;
                 when ST2 =>
                     if (not bool(pend)) then
-                        h1375 := unsigned'("00000000000000000000000000000000");
-                        h1375 := e_data;
-                        h1376 := unsigned'("00000000000000000000000000000000");
-                        h1376 := e_data;
-                        h1377 := to_unsigned(0, 1);
-                        h1378 := to_unsigned(0, 1);
-                        h1378 := to_unsigned(0, 1);
+                        h1487 := unsigned'("00000000000000000000000000000000");
+                        h1487 := e_data;
+                        h1488 := unsigned'("00000000000000000000000000000000");
+                        h1488 := e_data;
+                        h1489 := to_unsigned(0, 1);
+                        h1490 := to_unsigned(0, 1);
+                        h1490 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h1378 := to_unsigned(1, 1);
+                            h1490 := to_unsigned(1, 1);
                         end if;
-                        h1379 := to_unsigned(0, 1);
-                        h1379 := to_unsigned(0, 1);
+                        h1491 := to_unsigned(0, 1);
+                        h1491 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h1379 := to_unsigned(1, 1);
+                            h1491 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h1377 := h1378;
+                            h1489 := h1490;
                         else
-                            h1377 := h1379;
+                            h1489 := h1491;
                         end if;
-                        h1380 := unsigned'("00000000000000000000000000000000");
-                        h1380 := e_data;
-                        h1381 := unsigned'("00000000000000000000000000000000");
-                        h1381 := e_data;
-                        h1382 := unsigned'("00000000000000000000000000000000");
-                        h1382 := e_data;
-                        h1383 := to_unsigned(0, 16);
-                        h1383 := to_unsigned(1, 16);
-                        h1384 := to_unsigned(0, 4);
-                        h1384 := w_dte_10(5-1 downto 1);
-                        h1385 := to_unsigned(0, 16);
-                        h1385 := shift_left(h1383, to_integer(h1384));
-                        h1386 := to_unsigned(0, 1);
-                        h1387 := to_unsigned(0, 1);
-                        h1387 := to_unsigned(0, 1);
+                        h1492 := unsigned'("00000000000000000000000000000000");
+                        h1492 := e_data;
+                        h1493 := unsigned'("00000000000000000000000000000000");
+                        h1493 := e_data;
+                        h1494 := unsigned'("00000000000000000000000000000000");
+                        h1494 := e_data;
+                        h1495 := to_unsigned(0, 16);
+                        h1495 := to_unsigned(1, 16);
+                        h1496 := to_unsigned(0, 4);
+                        h1496 := w_dte_10(5-1 downto 1);
+                        h1497 := to_unsigned(0, 16);
+                        h1497 := shift_left(h1495, to_integer(h1496));
+                        h1498 := to_unsigned(0, 1);
+                        h1499 := to_unsigned(0, 1);
+                        h1499 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1387 := to_unsigned(1, 1);
+                            h1499 := to_unsigned(1, 1);
                         end if;
-                        h1388 := to_unsigned(0, 1);
-                        h1389 := to_unsigned(0, 11);
-                        h1390 := unsigned'("00000000000000000000000000000000");
-                        h1390 := e_data;
-                        h1389 := h1390(11-1 downto 0);
-                        h1391 := to_unsigned(0, 1);
-                        h1391 := to_unsigned(0, 1);
+                        h1500 := to_unsigned(0, 1);
+                        h1501 := to_unsigned(0, 11);
+                        h1502 := unsigned'("00000000000000000000000000000000");
+                        h1502 := e_data;
+                        h1501 := h1502(11-1 downto 0);
+                        h1503 := to_unsigned(0, 1);
+                        h1503 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1391 := to_unsigned(1, 1);
+                            h1503 := to_unsigned(1, 1);
                         end if;
-                        h1392 := to_unsigned(0, 1);
-                        h1392 := to_unsigned(0, 1);
+                        h1504 := to_unsigned(0, 1);
+                        h1504 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1392 := to_unsigned(1, 1);
+                            h1504 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1389, 0) and to_unsigned(1, 11)) = 1) then
-                            h1388 := h1391;
+                        if ((shift_right(h1501, 0) and to_unsigned(1, 11)) = 1) then
+                            h1500 := h1503;
                         else
-                            h1388 := h1392;
+                            h1500 := h1504;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1386 := h1387;
+                            h1498 := h1499;
                         else
-                            h1386 := h1388;
+                            h1498 := h1500;
                         end if;
-                        h1393 := to_unsigned(0, 1);
-                        h1394 := to_unsigned(0, 1);
-                        h1394 := to_unsigned(0, 1);
+                        h1505 := to_unsigned(0, 1);
+                        h1506 := to_unsigned(0, 1);
+                        h1506 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1394 := to_unsigned(1, 1);
+                            h1506 := to_unsigned(1, 1);
                         end if;
-                        h1395 := to_unsigned(0, 1);
-                        h1396 := to_unsigned(0, 11);
-                        h1397 := unsigned'("00000000000000000000000000000000");
-                        h1397 := e_data;
-                        h1396 := h1397(11-1 downto 0);
-                        h1398 := to_unsigned(0, 1);
-                        h1398 := to_unsigned(0, 1);
+                        h1507 := to_unsigned(0, 1);
+                        h1508 := to_unsigned(0, 11);
+                        h1509 := unsigned'("00000000000000000000000000000000");
+                        h1509 := e_data;
+                        h1508 := h1509(11-1 downto 0);
+                        h1510 := to_unsigned(0, 1);
+                        h1510 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1398 := to_unsigned(1, 1);
+                            h1510 := to_unsigned(1, 1);
                         end if;
-                        h1399 := to_unsigned(0, 1);
-                        h1399 := to_unsigned(0, 1);
+                        h1511 := to_unsigned(0, 1);
+                        h1511 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1399 := to_unsigned(1, 1);
+                            h1511 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1396, 0) and to_unsigned(1, 11)) = 1) then
-                            h1395 := h1398;
+                        if ((shift_right(h1508, 0) and to_unsigned(1, 11)) = 1) then
+                            h1507 := h1510;
                         else
-                            h1395 := h1399;
+                            h1507 := h1511;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1393 := h1394;
+                            h1505 := h1506;
                         else
-                            h1393 := h1395;
+                            h1505 := h1507;
                         end if;
-                        h1400 := to_unsigned(0, 3);
-                        h1401 := to_unsigned(0, 3);
-                        h1402 := to_unsigned(0, 11);
-                        h1403 := unsigned'("00000000000000000000000000000000");
-                        h1403 := e_data;
-                        h1402 := h1403(11-1 downto 0);
-                        if ((shift_right(h1402, 0) and to_unsigned(1, 11)) = 1) then
-                            h1401 := w_irt_0(37-1 downto 34);
+                        h1512 := to_unsigned(0, 3);
+                        h1513 := to_unsigned(0, 3);
+                        h1514 := to_unsigned(0, 11);
+                        h1515 := unsigned'("00000000000000000000000000000000");
+                        h1515 := e_data;
+                        h1514 := h1515(11-1 downto 0);
+                        if ((shift_right(h1514, 0) and to_unsigned(1, 11)) = 1) then
+                            h1513 := w_irt_0(37-1 downto 34);
                         else
-                            h1401 := w_irt_0(5-1 downto 2);
+                            h1513 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1400 := w_irt_ga_0(5-1 downto 2);
+                            h1512 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h1400 := h1401;
+                            h1512 := h1513;
                         end if;
-                        h1404 := to_unsigned(0, 1);
-                        h1405 := to_unsigned(0, 1);
-                        h1405 := to_unsigned(0, 1);
+                        h1516 := to_unsigned(0, 1);
+                        h1517 := to_unsigned(0, 1);
+                        h1517 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(0)) then
-                            h1405 := to_unsigned(1, 1);
+                            h1517 := to_unsigned(1, 1);
                         end if;
-                        h1406 := to_unsigned(0, 1);
-                        h1407 := to_unsigned(0, 11);
-                        h1408 := unsigned'("00000000000000000000000000000000");
-                        h1408 := e_data;
-                        h1407 := h1408(11-1 downto 0);
-                        h1409 := to_unsigned(0, 1);
-                        h1409 := to_unsigned(0, 1);
+                        h1518 := to_unsigned(0, 1);
+                        h1519 := to_unsigned(0, 11);
+                        h1520 := unsigned'("00000000000000000000000000000000");
+                        h1520 := e_data;
+                        h1519 := h1520(11-1 downto 0);
+                        h1521 := to_unsigned(0, 1);
+                        h1521 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h1409 := to_unsigned(1, 1);
+                            h1521 := to_unsigned(1, 1);
                         end if;
-                        h1410 := to_unsigned(0, 1);
-                        h1410 := to_unsigned(0, 1);
+                        h1522 := to_unsigned(0, 1);
+                        h1522 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h1410 := to_unsigned(1, 1);
+                            h1522 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1407, 0) and to_unsigned(1, 11)) = 1) then
-                            h1406 := h1409;
+                        if ((shift_right(h1519, 0) and to_unsigned(1, 11)) = 1) then
+                            h1518 := h1521;
                         else
-                            h1406 := h1410;
+                            h1518 := h1522;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1404 := h1405;
+                            h1516 := h1517;
                         else
-                            h1404 := h1406;
+                            h1516 := h1518;
                         end if;
-                        h1411 := to_unsigned(0, 1);
-                        h1412 := to_unsigned(0, 1);
-                        h1412 := to_unsigned(0, 1);
+                        h1523 := to_unsigned(0, 1);
+                        h1524 := to_unsigned(0, 1);
+                        h1524 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
-                            h1412 := to_unsigned(1, 1);
+                            h1524 := to_unsigned(1, 1);
                         end if;
-                        h1413 := to_unsigned(0, 1);
-                        h1414 := to_unsigned(0, 11);
-                        h1415 := unsigned'("00000000000000000000000000000000");
-                        h1415 := e_data;
-                        h1414 := h1415(11-1 downto 0);
-                        h1416 := to_unsigned(0, 1);
-                        h1416 := to_unsigned(0, 1);
+                        h1525 := to_unsigned(0, 1);
+                        h1526 := to_unsigned(0, 11);
+                        h1527 := unsigned'("00000000000000000000000000000000");
+                        h1527 := e_data;
+                        h1526 := h1527(11-1 downto 0);
+                        h1528 := to_unsigned(0, 1);
+                        h1528 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h1416 := to_unsigned(1, 1);
+                            h1528 := to_unsigned(1, 1);
                         end if;
-                        h1417 := to_unsigned(0, 1);
-                        h1417 := to_unsigned(0, 1);
+                        h1529 := to_unsigned(0, 1);
+                        h1529 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h1417 := to_unsigned(1, 1);
+                            h1529 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1414, 0) and to_unsigned(1, 11)) = 1) then
-                            h1413 := h1416;
+                        if ((shift_right(h1526, 0) and to_unsigned(1, 11)) = 1) then
+                            h1525 := h1528;
                         else
-                            h1413 := h1417;
+                            h1525 := h1529;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1411 := h1412;
+                            h1523 := h1524;
                         else
-                            h1411 := h1413;
+                            h1523 := h1525;
                         end if;
-                        h1418 := to_unsigned(0, 1);
-                        h1419 := to_unsigned(0, 1);
-                        h1419 := to_unsigned(0, 1);
+                        h1530 := to_unsigned(0, 1);
+                        h1531 := to_unsigned(0, 1);
+                        h1531 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(1)) then
-                            h1419 := to_unsigned(1, 1);
+                            h1531 := to_unsigned(1, 1);
                         end if;
-                        h1420 := to_unsigned(0, 1);
-                        h1421 := to_unsigned(0, 11);
-                        h1422 := unsigned'("00000000000000000000000000000000");
-                        h1422 := e_data;
-                        h1421 := h1422(11-1 downto 0);
-                        h1423 := to_unsigned(0, 1);
-                        h1423 := to_unsigned(0, 1);
+                        h1532 := to_unsigned(0, 1);
+                        h1533 := to_unsigned(0, 11);
+                        h1534 := unsigned'("00000000000000000000000000000000");
+                        h1534 := e_data;
+                        h1533 := h1534(11-1 downto 0);
+                        h1535 := to_unsigned(0, 1);
+                        h1535 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h1423 := to_unsigned(1, 1);
+                            h1535 := to_unsigned(1, 1);
                         end if;
-                        h1424 := to_unsigned(0, 1);
-                        h1424 := to_unsigned(0, 1);
+                        h1536 := to_unsigned(0, 1);
+                        h1536 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h1424 := to_unsigned(1, 1);
+                            h1536 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h1421, 0) and to_unsigned(1, 11)) = 1) then
-                            h1420 := h1423;
+                        if ((shift_right(h1533, 0) and to_unsigned(1, 11)) = 1) then
+                            h1532 := h1535;
                         else
-                            h1420 := h1424;
+                            h1532 := h1536;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h1418 := h1419;
+                            h1530 := h1531;
                         else
-                            h1418 := h1420;
+                            h1530 := h1532;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1375(11-1 downto 8) = 0) or (h1376(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1377 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1380(11-1 downto 8) = 0) or (h1381(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1382(11-1 downto 0)) < h1385)) or ((not (((h1386 /= 0) and (not (h1393 /= 0))) and (h1400 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1404 /= 0)) and (h1411 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1418 /= 0))))) then
-                            h1373 := to_unsigned(0, 20);
-                            h1373 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h1374 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h1374 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1373));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1374);
+                        if (bool(r_CONTROL(2)) and (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1487(11-1 downto 8) = 0) or (h1488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or ((((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))) and ((w_dte_0(58-1 downto 56) = 3) or (w_dte_10(56-1 downto 54) >= 2)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0')) or (((wk_g_walked /= 0) and ((wk_g_hw_error /= 0) or (wk_g_host_hw_error /= 0))) or ((wk_t_walked /= 0) and (wk_t_host_hw_error /= 0))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or (((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (((((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) or ((((e_kind /= 2) and (e_at = 1)) and bool(w_dte_8(32))) and (w_dte_0(12-1 downto 9) /= 0))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 7)) and bool(r_CONTROL(16))) and bool(w_dte_0(55))) and ((e_pv /= 0) or bool(w_dte_0(54)))))) and (not (h1489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))) or ((wk_g_walked /= 0) and (not (wk_g_ok /= 0)))) or (((wk_t_walked /= 0) and (not (wk_t_ok /= 0))) and (not (wk_t_host_translation /= 0)))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1492(11-1 downto 8) = 0) or (h1493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1494(11-1 downto 0)) < h1497)) or ((not (((h1498 /= 0) and (not (h1505 /= 0))) and (h1512 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1516 /= 0)) and (h1523 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1530 /= 0))))) then
+                            h1485 := to_unsigned(0, 20);
+                            h1485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1486 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1485));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1486);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -18964,11 +19589,12 @@ begin
     end if;
 end process walker_unit_io0_fsm;
 
-nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_walker_host_gcr3_walk0_flevel, nested_g0_x_addr, nested_g0_hk_translate, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_le, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
+nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk0_a_r, nested_g0_walker_host_gcr3_walk0_a_tbl, nested_g0_walker_host_gcr3_walk0_a_w, nested_g0_x_done, nested_g0_walker_host_gcr3_walk0_fault_k, nested_g0_walker_host_gcr3_walk0_flevel, nested_g0_x_addr, nested_g0_hk_translate, nested_g0_hk_write, nested_g0_walker_host_gcr3_walk0_le, nested_g0_walker_host_gcr3_walk0_lvl, nested_g0_walker_host_gcr3_walk0_m_addr_h, m_rdata, m_rerr, m_rvalid, nested_g0_walker_host_gcr3_walk0_m_size_h, nested_g0_walker_host_gcr3_walk0_m_valid_h, nested_g0_walker_host_gcr3_walk0_m_wdata_h, nested_g0_walker_host_gcr3_walk0_m_we_h, nested_g0_x_pa, nested_g0_walker_host_gcr3_walk0_pend_1, nested_g0_walker_host_gcr3_walk0_pend_2, nested_g0_walker_host_gcr3_walk0_pend_3, nested_g0_walker_host_gcr3_walk0_pend_4, nested_g0_walker_host_gcr3_walk0_pend_5, nested_g0_walker_host_gcr3_walk0_pend_6, nested_g0_hb_HPT, nested_g0_walker_host_gcr3_walk0_sa_1, nested_g0_walker_host_gcr3_walk0_sa_2, nested_g0_walker_host_gcr3_walk0_sa_3, nested_g0_walker_host_gcr3_walk0_sa_4, nested_g0_walker_host_gcr3_walk0_sa_5, nested_g0_walker_host_gcr3_walk0_sa_6, nested_g0_walker_host_gcr3_walk0_se_1, nested_g0_walker_host_gcr3_walk0_se_2, nested_g0_walker_host_gcr3_walk0_se_3, nested_g0_walker_host_gcr3_walk0_se_4, nested_g0_walker_host_gcr3_walk0_se_5, nested_g0_walker_host_gcr3_walk0_se_6, nested_g0_walker_host_gcr3_walk0_st, nested_g0_x_valid, nested_g0_x_off, nested_g0_x_pwrite, nested_g0_x_table, nested_g0_x_waddr, nested_g0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -19227,6 +19853,18 @@ nested_g0_walker_host_gcr3_walk0_logic: process (nested_g0_walker_host_gcr3_walk
     variable rs44: unsigned(6 downto 0);
     variable rs45: unsigned(6 downto 0);
     variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     wn_g_m_valid <= nested_g0_walker_host_gcr3_walk0_m_valid_h;
     wn_g_m_we <= nested_g0_walker_host_gcr3_walk0_m_we_h;
@@ -19237,6 +19875,7 @@ begin
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(nested_g0_x_done) then
         null;
     end if;
@@ -19299,7 +19938,9 @@ begin
     elsif (nested_g0_walker_host_gcr3_walk0_st = MWAIT) then
         if bool(m_rvalid) then
             if (nested_g0_walker_host_gcr3_walk0_lvl = 6) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -19310,6 +19951,7 @@ begin
                 else
                     v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     uw := m_rdata;
                     if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                         uw(5) := '1';
@@ -19351,7 +19993,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 5) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19362,6 +20006,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_g0_hk_translate) then
@@ -19751,7 +20396,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19762,6 +20409,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -19799,7 +20447,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 4) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -19810,6 +20460,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_g0_hk_translate) then
@@ -20199,7 +20850,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20210,6 +20863,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -20242,7 +20896,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 3) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20253,6 +20909,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_g0_hk_translate) then
@@ -20642,7 +21299,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20653,6 +21312,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -20680,7 +21340,9 @@ begin
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 2) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -20691,6 +21353,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_g0_hk_translate) then
@@ -21080,7 +21743,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -21091,6 +21756,7 @@ begin
                     else
                         v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -21112,7 +21778,9 @@ begin
                     end if;
                 end if;
             elsif (nested_g0_walker_host_gcr3_walk0_lvl = 1) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -21123,6 +21791,7 @@ begin
                 else
                     v_r := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
                         null;
                     elsif bool(nested_g0_hk_translate) then
@@ -21516,17 +22185,17 @@ begin
     elsif (nested_g0_walker_host_gcr3_walk0_st = FAULT) then
         rs0 := to_unsigned(0, 1);
         rs0 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) /= 2) then
             rs0 := to_unsigned(1, 1);
         end if;
         rs1 := to_unsigned(0, 1);
         rs1 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) = 3) then
             rs1 := to_unsigned(1, 1);
         end if;
         rs2 := to_unsigned(0, 1);
         rs2 := to_unsigned(0, 1);
-        if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+        if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) = 7) then
             rs2 := to_unsigned(1, 1);
         end if;
         rs3 := to_unsigned(0, 8);
@@ -21781,6 +22450,50 @@ begin
         else
             rs3 := rs46;
         end if;
+        rs47 := to_unsigned(0, 9);
+        rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs48 := nested_g0_x_addr;
+        rs49 := to_unsigned(0, 9);
+        rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs50 := nested_g0_x_addr;
+        rs51 := to_unsigned(0, 9);
+        rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs52 := nested_g0_x_addr;
+        rs53 := to_unsigned(0, 9);
+        rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs54 := nested_g0_x_addr;
+        rs55 := to_unsigned(0, 9);
+        rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs56 := nested_g0_x_addr;
+        rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs57 := nested_g0_x_addr;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 2) then
+            rs55 := rs56(30-1 downto 21);
+        else
+            rs55 := rs57(21-1 downto 12);
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 3) then
+            rs53 := rs54(39-1 downto 30);
+        else
+            rs53 := rs55;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 4) then
+            rs51 := rs52(48-1 downto 39);
+        else
+            rs51 := rs53;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 5) then
+            rs49 := rs50(57-1 downto 48);
+        else
+            rs49 := rs51;
+        end if;
+        if (nested_g0_walker_host_gcr3_walk0_flevel = 6) then
+            rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
+        else
+            rs47 := rs49;
+        end if;
+        rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+        rs58 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_host_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
     elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
         if bool(nested_g0_walker_host_gcr3_walk0_pend_6) then
             wn_g_m_valid <= '1';
@@ -21848,6 +22561,7 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -22106,10 +22820,23 @@ nested_g0_walker_host_gcr3_walk0_fsm: process (clk) is
     variable rs44: unsigned(6 downto 0);
     variable rs45: unsigned(6 downto 0);
     variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             nested_g0_walker_host_gcr3_walk0_a_r <= '0';
+            nested_g0_walker_host_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             nested_g0_walker_host_gcr3_walk0_a_w <= '0';
             nested_g0_x_done <= '0';
             nested_g0_walker_host_gcr3_walk0_ea <= to_unsigned(0, 64);
@@ -22131,6 +22858,7 @@ begin
             nested_g0_h_r_RZ <= to_unsigned(0, 1);
             nested_g0_h_r_U <= to_unsigned(0, 1);
             nested_g0_h_r_W <= to_unsigned(0, 1);
+            nested_g0_h_r_entry <= to_unsigned(0, 64);
             nested_g0_h_r_frame <= to_unsigned(0, 64);
             nested_g0_h_r_shift <= to_unsigned(0, 6);
             nested_g0_x_status <= to_unsigned(0, 8);
@@ -22163,6 +22891,7 @@ begin
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(nested_g0_x_done) then
                 nested_g0_x_done <= '0';
             end if;
@@ -22189,6 +22918,7 @@ begin
                         else
                             nested_g0_walker_host_gcr3_walk0_a_r <= nested_g0_hb_HPT(61);
                             nested_g0_walker_host_gcr3_walk0_a_w <= nested_g0_hb_HPT(62);
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= unsigned'(nested_g0_hb_HPT(52-1 downto 12) & to_unsigned(0, 12));
                             nested_g0_walker_host_gcr3_walk0_pend_6 <= '0';
                             nested_g0_walker_host_gcr3_walk0_pend_5 <= '0';
                             nested_g0_walker_host_gcr3_walk0_pend_4 <= '0';
@@ -22227,20 +22957,24 @@ begin
                 if bool(m_rvalid) then
                     nested_g0_walker_host_gcr3_walk0_le <= m_rdata;
                     if (nested_g0_walker_host_gcr3_walk0_lvl = 6) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                            nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
+                            nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_g0_x_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (nested_g0_x_addr(57-1 downto 48) /= 0))) then
-                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(6, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         else
@@ -22248,6 +22982,8 @@ begin
                             nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                             v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                             nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                             uw := m_rdata;
                             if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                 uw(5) := '1';
@@ -22286,20 +23022,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 5) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22307,12 +23047,14 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 elsif bool(nested_g0_hk_translate) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(8, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -22705,20 +23447,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_g0_x_addr(48-1 downto 39) /= 0))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(5, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22726,6 +23472,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -22761,20 +23509,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 4) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -22782,12 +23534,14 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 elsif bool(nested_g0_hk_translate) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(8, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23180,20 +23934,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_g0_x_addr(39-1 downto 30) /= 0))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(4, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23201,6 +23959,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -23232,20 +23992,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 3) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23253,12 +24017,14 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 elsif bool(nested_g0_hk_translate) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(8, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -23651,20 +24417,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((m_rdata(12-1 downto 9) = 1) and (nested_g0_x_addr(30-1 downto 21) /= 0)) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(3, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23672,6 +24442,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -23699,20 +24471,24 @@ begin
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 2) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -23720,12 +24496,14 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 elsif bool(nested_g0_hk_translate) then
-                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
+                                    nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(8, 8);
                                     nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                     nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                                 else
@@ -24118,20 +24896,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
+                                nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif False then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -24139,6 +24921,8 @@ begin
                                 nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                                 v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                                 nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_g0_hb_HPT(9-1 downto 7) = 1) or (nested_g0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -24161,20 +24945,24 @@ begin
                             end if;
                         end if;
                     elsif (nested_g0_walker_host_gcr3_walk0_lvl = 1) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(2, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(3, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
-                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                             nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(4, 8);
+                            nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
+                            nested_g0_walker_host_gcr3_walk0_st <= FAULT;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(5, 8);
                             nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                             nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                         else
@@ -24182,12 +24970,14 @@ begin
                             nested_g0_walker_host_gcr3_walk0_a_r <= v_r;
                             v_w := stdl(bool(nested_g0_walker_host_gcr3_walk0_a_w) and bool(m_rdata(62)));
                             nested_g0_walker_host_gcr3_walk0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_g0_walker_host_gcr3_walk0_a_tbl <= v_tbl;
                             if ((not bool(nested_g0_hk_translate)) and ((bool(nested_g0_hk_write) and (not bool(v_w))) or ((not bool(nested_g0_hk_write)) and (not bool(v_r))))) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(6, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             elsif bool(nested_g0_hk_translate) then
-                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(7, 8);
+                                nested_g0_walker_host_gcr3_walk0_fault_k <= to_unsigned(8, 8);
                                 nested_g0_walker_host_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_host_gcr3_walk0_st <= FAULT;
                             else
@@ -24587,19 +25377,19 @@ begin
                 nested_g0_x_aux <= to_unsigned(0, 3);
                 rs0 := to_unsigned(0, 1);
                 rs0 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) /= 1) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) /= 2) then
                     rs0 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_PR <= rs0;
                 rs1 := to_unsigned(0, 1);
                 rs1 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 2) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) = 3) then
                     rs1 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_RZ <= rs1;
                 rs2 := to_unsigned(0, 1);
                 rs2 := to_unsigned(0, 1);
-                if (nested_g0_walker_host_gcr3_walk0_fault_k(3-1 downto 0) = 6) then
+                if (nested_g0_walker_host_gcr3_walk0_fault_k(4-1 downto 0) = 7) then
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_g0_h_r_PE <= rs2;
@@ -24860,6 +25650,51 @@ begin
                 end if;
                 nested_g0_h_r_shift <= rs3(6-1 downto 0);
                 nested_g0_h_r_frame <= unsigned'(to_unsigned(0, 12) & nested_g0_walker_host_gcr3_walk0_le(52-1 downto 12) & to_unsigned(0, 12));
+                rs47 := to_unsigned(0, 9);
+                rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs48 := nested_g0_x_addr;
+                rs49 := to_unsigned(0, 9);
+                rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs50 := nested_g0_x_addr;
+                rs51 := to_unsigned(0, 9);
+                rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs52 := nested_g0_x_addr;
+                rs53 := to_unsigned(0, 9);
+                rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs54 := nested_g0_x_addr;
+                rs55 := to_unsigned(0, 9);
+                rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs56 := nested_g0_x_addr;
+                rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs57 := nested_g0_x_addr;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 2) then
+                    rs55 := rs56(30-1 downto 21);
+                else
+                    rs55 := rs57(21-1 downto 12);
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 3) then
+                    rs53 := rs54(39-1 downto 30);
+                else
+                    rs53 := rs55;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 4) then
+                    rs51 := rs52(48-1 downto 39);
+                else
+                    rs51 := rs53;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 5) then
+                    rs49 := rs50(57-1 downto 48);
+                else
+                    rs49 := rs51;
+                end if;
+                if (nested_g0_walker_host_gcr3_walk0_flevel = 6) then
+                    rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
+                else
+                    rs47 := rs49;
+                end if;
+                rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                rs58 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_host_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
+                nested_g0_h_r_entry <= unsigned'(to_unsigned(0, 11) & rs58);
                 nested_g0_x_done <= '1';
                 nested_g0_walker_host_gcr3_walk0_st <= IDLE;
             elsif (nested_g0_walker_host_gcr3_walk0_st = ADREQ) then
@@ -24911,8 +25746,15 @@ end process nested_g0_walker_host_gcr3_walk0_fsm;
 
 nested_g0_x_rnow <= stdl((nested_g0_walker_host_gcr3_walk0_st = PREAD) and bool(m_rvalid));
 
-nested_g0_walker_guest_gcr3_walk0_logic: process (wn_g_done, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
+nested_g0_walker_guest_gcr3_walk0_logic: process (nested_g0_walker_guest_gcr3_walk0_a_tbl, wn_g_done, nested_g0_walker_guest_gcr3_walk0_flevel, nested_g0_walker_guest_gcr3_walk0_hk_translate_h, nested_g0_walker_guest_gcr3_walk0_hk_write_h, wn_g_i_addr, nested_g0_walker_guest_gcr3_walk0_lvl, nested_g0_walker_guest_gcr3_walk0_pend_1, nested_g0_walker_guest_gcr3_walk0_pend_2, nested_g0_walker_guest_gcr3_walk0_pend_3, wn_g_r_GCR3_TRP, nested_g0_walker_guest_gcr3_walk0_sa_1, nested_g0_walker_guest_gcr3_walk0_sa_2, nested_g0_walker_guest_gcr3_walk0_sa_3, nested_g0_walker_guest_gcr3_walk0_se_1, nested_g0_walker_guest_gcr3_walk0_se_2, nested_g0_walker_guest_gcr3_walk0_se_3, nested_g0_walker_guest_gcr3_walk0_st, wn_g_start, nested_g0_walker_guest_gcr3_walk0_x_addr_h, nested_g0_x_done, nested_g0_walker_guest_gcr3_walk0_x_on_table_h, nested_g0_walker_guest_gcr3_walk0_x_pwrite_h, m_rdata, m_rerr, nested_g0_x_rnow, nested_g0_x_status, nested_g0_walker_guest_gcr3_walk0_x_waddr_h, nested_g0_walker_guest_gcr3_walk0_x_wdata_h) is
     variable pending: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
+    variable rs0: unsigned(8 downto 0);
+    variable rs1: unsigned(31 downto 0);
+    variable rs2: unsigned(8 downto 0);
+    variable rs3: unsigned(31 downto 0);
+    variable rs4: unsigned(31 downto 0);
+    variable rs5: unsigned(52 downto 0);
 begin
     nested_g0_x_valid <= '0';
     nested_g0_x_pwrite <= nested_g0_walker_guest_gcr3_walk0_x_pwrite_h;
@@ -24923,6 +25765,7 @@ begin
     nested_g0_hk_write <= nested_g0_walker_guest_gcr3_walk0_hk_write_h;
     nested_g0_hk_translate <= nested_g0_walker_guest_gcr3_walk0_hk_translate_h;
     pending := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(wn_g_done) then
         null;
     end if;
@@ -24955,9 +25798,12 @@ begin
         when XWAIT =>
             if bool(nested_g0_x_rnow) then
                 if (nested_g0_walker_guest_gcr3_walk0_lvl = 3) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
@@ -24966,9 +25812,12 @@ begin
                         nested_g0_hk_translate <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 2) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_x_valid <= '1';
                         nested_g0_x_pwrite <= '0';
                         nested_g0_x_addr <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & wn_g_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
@@ -24977,9 +25826,12 @@ begin
                         nested_g0_hk_translate <= '0';
                     end if;
                 elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 1) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     else
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if True then
                             nested_g0_x_valid <= '1';
                             nested_g0_x_pwrite <= '0';
@@ -25014,7 +25866,26 @@ begin
                 null;
             end if;
         when FAULT =>
-            null;
+            rs0 := to_unsigned(0, 9);
+            rs1 := unsigned'("00000000000000000000000000000000");
+            rs1 := wn_g_i_addr;
+            rs2 := to_unsigned(0, 9);
+            rs3 := unsigned'("00000000000000000000000000000000");
+            rs3 := wn_g_i_addr;
+            rs4 := unsigned'("00000000000000000000000000000000");
+            rs4 := wn_g_i_addr;
+            if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
+                rs2 := rs3(30-1 downto 21);
+            else
+                rs2 := rs4(21-1 downto 12);
+            end if;
+            if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
+                rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
+            else
+                rs0 := rs2;
+            end if;
+            rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
+            rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
         when ADREQ =>
             if bool(nested_g0_walker_guest_gcr3_walk0_pend_3) then
                 nested_g0_x_valid <= '1';
@@ -25049,9 +25920,17 @@ end process nested_g0_walker_guest_gcr3_walk0_logic;
 
 nested_g0_walker_guest_gcr3_walk0_fsm: process (clk) is
     variable pending: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
+    variable rs0: unsigned(8 downto 0);
+    variable rs1: unsigned(31 downto 0);
+    variable rs2: unsigned(8 downto 0);
+    variable rs3: unsigned(31 downto 0);
+    variable rs4: unsigned(31 downto 0);
+    variable rs5: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
+            nested_g0_walker_guest_gcr3_walk0_a_tbl <= to_unsigned(0, 52);
             wn_g_done <= '0';
             nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
@@ -25065,10 +25944,12 @@ begin
             wn_g_o_n_PE <= to_unsigned(0, 1);
             wn_g_o_n_PR <= to_unsigned(0, 1);
             wn_g_o_n_RZ <= to_unsigned(0, 1);
+            wn_g_o_n_entry <= to_unsigned(0, 64);
             wn_g_o_pa <= to_unsigned(0, 64);
             wn_g_o_r_PE <= to_unsigned(0, 1);
             wn_g_o_r_PR <= to_unsigned(0, 1);
             wn_g_o_r_RZ <= to_unsigned(0, 1);
+            wn_g_o_r_entry <= to_unsigned(0, 64);
             wn_g_o_status <= to_unsigned(0, 8);
             nested_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
             nested_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
@@ -25088,12 +25969,14 @@ begin
             nested_g0_walker_guest_gcr3_walk0_hk_write_h <= nested_g0_hk_write;
             nested_g0_walker_guest_gcr3_walk0_hk_translate_h <= nested_g0_hk_translate;
             pending := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(wn_g_done) then
                 wn_g_done <= '0';
             end if;
             case nested_g0_walker_guest_gcr3_walk0_st is
                 when IDLE =>
                     if bool(wn_g_start) then
+                        nested_g0_walker_guest_gcr3_walk0_a_tbl <= unsigned'(wn_g_r_GCR3_TRP(52-1 downto 12) & to_unsigned(0, 12));
                         nested_g0_walker_guest_gcr3_walk0_pend_3 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_2 <= '0';
                         nested_g0_walker_guest_gcr3_walk0_pend_1 <= '0';
@@ -25112,29 +25995,47 @@ begin
                     if bool(nested_g0_x_rnow) then
                         nested_g0_walker_guest_gcr3_walk0_le <= m_rdata;
                         if (nested_g0_walker_guest_gcr3_walk0_lvl = 3) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(2, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(2, 3);
                             end if;
                         elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 2) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(1, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 nested_g0_walker_guest_gcr3_walk0_st <= XWAIT;
                                 nested_g0_walker_guest_gcr3_walk0_lvl <= to_unsigned(1, 3);
                             end if;
                         elsif (nested_g0_walker_guest_gcr3_walk0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(1, 8);
                                 nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
                                 nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
+                            elsif (not bool(m_rdata(0))) then
+                                nested_g0_walker_guest_gcr3_walk0_fault_k <= to_unsigned(2, 8);
+                                nested_g0_walker_guest_gcr3_walk0_flevel <= to_unsigned(0, 3);
+                                nested_g0_walker_guest_gcr3_walk0_st <= FAULT;
                             else
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_g0_walker_guest_gcr3_walk0_a_tbl <= v_tbl;
                                 if True then
                                     wn_g_o_level <= to_unsigned(0, 3);
                                     wn_g_o_gpa <= unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & wn_g_i_addr(12-1 downto 0));
@@ -25174,6 +26075,7 @@ begin
                     wn_g_o_n_PR <= nested_g0_h_r_PR;
                     wn_g_o_n_RZ <= nested_g0_h_r_RZ;
                     wn_g_o_n_PE <= nested_g0_h_r_PE;
+                    wn_g_o_n_entry <= nested_g0_h_r_entry;
                     wn_g_done <= '1';
                     nested_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when FAULT =>
@@ -25183,6 +26085,27 @@ begin
                     wn_g_o_r_PR <= to_unsigned(0, 1);
                     wn_g_o_r_RZ <= to_unsigned(0, 1);
                     wn_g_o_r_PE <= to_unsigned(0, 1);
+                    rs0 := to_unsigned(0, 9);
+                    rs1 := unsigned'("00000000000000000000000000000000");
+                    rs1 := wn_g_i_addr;
+                    rs2 := to_unsigned(0, 9);
+                    rs3 := unsigned'("00000000000000000000000000000000");
+                    rs3 := wn_g_i_addr;
+                    rs4 := unsigned'("00000000000000000000000000000000");
+                    rs4 := wn_g_i_addr;
+                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 1) then
+                        rs2 := rs3(30-1 downto 21);
+                    else
+                        rs2 := rs4(21-1 downto 12);
+                    end if;
+                    if (nested_g0_walker_guest_gcr3_walk0_flevel = 2) then
+                        rs0 := unsigned'(to_unsigned(0, 7) & rs1(32-1 downto 30));
+                    else
+                        rs0 := rs2;
+                    end if;
+                    rs5 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                    rs5 := (unsigned'(to_unsigned(0, 1) & nested_g0_walker_guest_gcr3_walk0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs0 & to_unsigned(0, 3)));
+                    wn_g_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs5);
                     wn_g_done <= '1';
                     nested_g0_walker_guest_gcr3_walk0_st <= IDLE;
                 when ADREQ =>
@@ -25220,11 +26143,12 @@ nested_g0_x_off <= stdl(wn_g_r_HPT(12-1 downto 9) = 0);
 nested_g0_hb_HPT <= wn_g_r_HPT;
 nested_g0_hb_TRQ <= wn_g_r_TRQ;
 
-nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_walker_host_guest_io0_flevel, nested_t0_x_addr, nested_t0_hk_translate, nested_t0_hk_write, nested_t0_walker_host_guest_io0_le, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
+nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_a_r, nested_t0_walker_host_guest_io0_a_tbl, nested_t0_walker_host_guest_io0_a_w, nested_t0_x_done, nested_t0_walker_host_guest_io0_fault_k, nested_t0_walker_host_guest_io0_flevel, nested_t0_x_addr, nested_t0_hk_translate, nested_t0_hk_write, nested_t0_walker_host_guest_io0_le, nested_t0_walker_host_guest_io0_lvl, nested_t0_walker_host_guest_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, nested_t0_walker_host_guest_io0_m_size_h, nested_t0_walker_host_guest_io0_m_valid_h, nested_t0_walker_host_guest_io0_m_wdata_h, nested_t0_walker_host_guest_io0_m_we_h, nested_t0_x_pa, nested_t0_walker_host_guest_io0_pend_1, nested_t0_walker_host_guest_io0_pend_2, nested_t0_walker_host_guest_io0_pend_3, nested_t0_walker_host_guest_io0_pend_4, nested_t0_walker_host_guest_io0_pend_5, nested_t0_walker_host_guest_io0_pend_6, nested_t0_hb_HPT, nested_t0_walker_host_guest_io0_sa_1, nested_t0_walker_host_guest_io0_sa_2, nested_t0_walker_host_guest_io0_sa_3, nested_t0_walker_host_guest_io0_sa_4, nested_t0_walker_host_guest_io0_sa_5, nested_t0_walker_host_guest_io0_sa_6, nested_t0_walker_host_guest_io0_se_1, nested_t0_walker_host_guest_io0_se_2, nested_t0_walker_host_guest_io0_se_3, nested_t0_walker_host_guest_io0_se_4, nested_t0_walker_host_guest_io0_se_5, nested_t0_walker_host_guest_io0_se_6, nested_t0_walker_host_guest_io0_st, nested_t0_x_valid, nested_t0_x_off, nested_t0_x_pwrite, nested_t0_x_table, nested_t0_x_update, nested_t0_x_waddr, nested_t0_x_wdata) is
     variable pending: std_logic;
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -25483,6 +26407,18 @@ nested_t0_walker_host_guest_io0_logic: process (nested_t0_walker_host_guest_io0_
     variable rs44: unsigned(6 downto 0);
     variable rs45: unsigned(6 downto 0);
     variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     wn_t_m_valid <= nested_t0_walker_host_guest_io0_m_valid_h;
     wn_t_m_we <= nested_t0_walker_host_guest_io0_m_we_h;
@@ -25493,6 +26429,7 @@ begin
     uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(nested_t0_x_done) then
         null;
     end if;
@@ -25561,7 +26498,9 @@ begin
     elsif (nested_t0_walker_host_guest_io0_st = MWAIT) then
         if bool(m_rvalid) then
             if (nested_t0_walker_host_guest_io0_lvl = 6) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -25572,6 +26511,7 @@ begin
                 else
                     v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     uw := m_rdata;
                     if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                         uw(5) := '1';
@@ -25613,7 +26553,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 5) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -25624,6 +26566,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_t0_hk_translate) then
@@ -26019,7 +26962,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26030,6 +26975,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -26067,7 +27013,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 4) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26078,6 +27026,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_t0_hk_translate) then
@@ -26473,7 +27422,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26484,6 +27435,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -26516,7 +27468,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 3) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26527,6 +27481,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_t0_hk_translate) then
@@ -26922,7 +27877,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26933,6 +27890,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -26960,7 +27918,9 @@ begin
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 2) then
                 if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -26971,6 +27931,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(nested_t0_hk_translate) then
@@ -27366,7 +28327,9 @@ begin
                         end if;
                     end if;
                 else
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -27377,6 +28340,7 @@ begin
                     else
                         v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         uw := m_rdata;
                         if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                             uw(5) := '1';
@@ -27398,7 +28362,9 @@ begin
                     end if;
                 end if;
             elsif (nested_t0_walker_host_guest_io0_lvl = 1) then
-                if (not bool(m_rdata(0))) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(m_rdata(0))) then
                     null;
                 elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                     null;
@@ -27409,6 +28375,7 @@ begin
                 else
                     v_r := stdl(bool(nested_t0_walker_host_guest_io0_a_r) and bool(m_rdata(61)));
                     v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
+                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                     if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
                         null;
                     elsif bool(nested_t0_hk_translate) then
@@ -27808,17 +28775,17 @@ begin
     elsif (nested_t0_walker_host_guest_io0_st = FAULT) then
         rs0 := to_unsigned(0, 1);
         rs0 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+        if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) /= 2) then
             rs0 := to_unsigned(1, 1);
         end if;
         rs1 := to_unsigned(0, 1);
         rs1 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+        if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) = 3) then
             rs1 := to_unsigned(1, 1);
         end if;
         rs2 := to_unsigned(0, 1);
         rs2 := to_unsigned(0, 1);
-        if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+        if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) = 7) then
             rs2 := to_unsigned(1, 1);
         end if;
         rs3 := to_unsigned(0, 8);
@@ -28073,6 +29040,50 @@ begin
         else
             rs3 := rs46;
         end if;
+        rs47 := to_unsigned(0, 9);
+        rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs48 := nested_t0_x_addr;
+        rs49 := to_unsigned(0, 9);
+        rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs50 := nested_t0_x_addr;
+        rs51 := to_unsigned(0, 9);
+        rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs52 := nested_t0_x_addr;
+        rs53 := to_unsigned(0, 9);
+        rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs54 := nested_t0_x_addr;
+        rs55 := to_unsigned(0, 9);
+        rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs56 := nested_t0_x_addr;
+        rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+        rs57 := nested_t0_x_addr;
+        if (nested_t0_walker_host_guest_io0_flevel = 2) then
+            rs55 := rs56(30-1 downto 21);
+        else
+            rs55 := rs57(21-1 downto 12);
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 3) then
+            rs53 := rs54(39-1 downto 30);
+        else
+            rs53 := rs55;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 4) then
+            rs51 := rs52(48-1 downto 39);
+        else
+            rs51 := rs53;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 5) then
+            rs49 := rs50(57-1 downto 48);
+        else
+            rs49 := rs51;
+        end if;
+        if (nested_t0_walker_host_guest_io0_flevel = 6) then
+            rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
+        else
+            rs47 := rs49;
+        end if;
+        rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+        rs58 := (unsigned'(to_unsigned(0, 1) & nested_t0_walker_host_guest_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
     elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
         if bool(nested_t0_walker_host_guest_io0_pend_6) then
             wn_t_m_valid <= '1';
@@ -28146,6 +29157,7 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -28404,10 +29416,23 @@ nested_t0_walker_host_guest_io0_fsm: process (clk) is
     variable rs44: unsigned(6 downto 0);
     variable rs45: unsigned(6 downto 0);
     variable rs46: unsigned(7 downto 0);
+    variable rs47: unsigned(8 downto 0);
+    variable rs48: unsigned(63 downto 0);
+    variable rs49: unsigned(8 downto 0);
+    variable rs50: unsigned(63 downto 0);
+    variable rs51: unsigned(8 downto 0);
+    variable rs52: unsigned(63 downto 0);
+    variable rs53: unsigned(8 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(8 downto 0);
+    variable rs56: unsigned(63 downto 0);
+    variable rs57: unsigned(63 downto 0);
+    variable rs58: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             nested_t0_walker_host_guest_io0_a_r <= '0';
+            nested_t0_walker_host_guest_io0_a_tbl <= to_unsigned(0, 52);
             nested_t0_walker_host_guest_io0_a_w <= '0';
             nested_t0_x_done <= '0';
             nested_t0_walker_host_guest_io0_ea <= to_unsigned(0, 64);
@@ -28429,6 +29454,7 @@ begin
             nested_t0_h_r_RZ <= to_unsigned(0, 1);
             nested_t0_h_r_U <= to_unsigned(0, 1);
             nested_t0_h_r_W <= to_unsigned(0, 1);
+            nested_t0_h_r_entry <= to_unsigned(0, 64);
             nested_t0_h_r_frame <= to_unsigned(0, 64);
             nested_t0_h_r_shift <= to_unsigned(0, 6);
             nested_t0_x_status <= to_unsigned(0, 8);
@@ -28461,6 +29487,7 @@ begin
             uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(nested_t0_x_done) then
                 nested_t0_x_done <= '0';
             end if;
@@ -28489,6 +29516,7 @@ begin
                         else
                             nested_t0_walker_host_guest_io0_a_r <= nested_t0_hb_HPT(61);
                             nested_t0_walker_host_guest_io0_a_w <= nested_t0_hb_HPT(62);
+                            nested_t0_walker_host_guest_io0_a_tbl <= unsigned'(nested_t0_hb_HPT(52-1 downto 12) & to_unsigned(0, 12));
                             nested_t0_walker_host_guest_io0_pend_6 <= '0';
                             nested_t0_walker_host_guest_io0_pend_5 <= '0';
                             nested_t0_walker_host_guest_io0_pend_4 <= '0';
@@ -28527,20 +29555,24 @@ begin
                 if bool(m_rvalid) then
                     nested_t0_walker_host_guest_io0_le <= m_rdata;
                     if (nested_t0_walker_host_guest_io0_lvl = 6) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
+                        elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                            nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
+                            nested_t0_walker_host_guest_io0_st <= FAULT;
                         elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_t0_x_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (nested_t0_x_addr(57-1 downto 48) /= 0))) then
-                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(6, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         else
@@ -28548,6 +29580,8 @@ begin
                             nested_t0_walker_host_guest_io0_a_r <= v_r;
                             v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                             nested_t0_walker_host_guest_io0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                             uw := m_rdata;
                             if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                 uw(5) := '1';
@@ -28586,20 +29620,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 5) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -28607,12 +29645,14 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 elsif bool(nested_t0_hk_translate) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -29007,20 +30047,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (nested_t0_x_addr(48-1 downto 39) /= 0))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(5, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29028,6 +30072,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -29063,20 +30109,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 4) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29084,12 +30134,14 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 elsif bool(nested_t0_hk_translate) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -29484,20 +30536,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (nested_t0_x_addr(39-1 downto 30) /= 0))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(4, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29505,6 +30561,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -29536,20 +30594,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 3) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29557,12 +30619,14 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 elsif bool(nested_t0_hk_translate) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -29957,20 +31021,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((m_rdata(12-1 downto 9) = 1) and (nested_t0_x_addr(30-1 downto 21) /= 0)) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(3, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -29978,6 +31046,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -30005,20 +31075,24 @@ begin
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 2) then
                         if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -30026,12 +31100,14 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 elsif bool(nested_t0_hk_translate) then
-                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
+                                    nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(8, 8);
                                     nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                     nested_t0_walker_host_guest_io0_st <= FAULT;
                                 else
@@ -30426,20 +31502,24 @@ begin
                                 end if;
                             end if;
                         else
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
+                                nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
+                                nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif False then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(2, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -30447,6 +31527,8 @@ begin
                                 nested_t0_walker_host_guest_io0_a_r <= v_r;
                                 v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                                 nested_t0_walker_host_guest_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                                 uw := m_rdata;
                                 if ((nested_t0_hb_HPT(9-1 downto 7) = 1) or (nested_t0_hb_HPT(9-1 downto 7) = 3)) then
                                     uw(5) := '1';
@@ -30469,20 +31551,24 @@ begin
                             end if;
                         end if;
                     elsif (nested_t0_walker_host_guest_io0_lvl = 1) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(1, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                        elsif (not bool(m_rdata(0))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(2, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                        elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(3, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
-                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                        elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                             nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(4, 8);
+                            nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
+                            nested_t0_walker_host_guest_io0_st <= FAULT;
+                        elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(5, 8);
                             nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                             nested_t0_walker_host_guest_io0_st <= FAULT;
                         else
@@ -30490,12 +31576,14 @@ begin
                             nested_t0_walker_host_guest_io0_a_r <= v_r;
                             v_w := stdl(bool(nested_t0_walker_host_guest_io0_a_w) and bool(m_rdata(62)));
                             nested_t0_walker_host_guest_io0_a_w <= v_w;
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            nested_t0_walker_host_guest_io0_a_tbl <= v_tbl;
                             if ((not bool(nested_t0_hk_translate)) and ((bool(nested_t0_hk_write) and (not bool(v_w))) or ((not bool(nested_t0_hk_write)) and (not bool(v_r))))) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(6, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             elsif bool(nested_t0_hk_translate) then
-                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(7, 8);
+                                nested_t0_walker_host_guest_io0_fault_k <= to_unsigned(8, 8);
                                 nested_t0_walker_host_guest_io0_flevel <= to_unsigned(1, 3);
                                 nested_t0_walker_host_guest_io0_st <= FAULT;
                             else
@@ -30897,19 +31985,19 @@ begin
                 nested_t0_x_aux <= to_unsigned(0, 3);
                 rs0 := to_unsigned(0, 1);
                 rs0 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) /= 1) then
+                if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) /= 2) then
                     rs0 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_PR <= rs0;
                 rs1 := to_unsigned(0, 1);
                 rs1 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 2) then
+                if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) = 3) then
                     rs1 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_RZ <= rs1;
                 rs2 := to_unsigned(0, 1);
                 rs2 := to_unsigned(0, 1);
-                if (nested_t0_walker_host_guest_io0_fault_k(3-1 downto 0) = 6) then
+                if (nested_t0_walker_host_guest_io0_fault_k(4-1 downto 0) = 7) then
                     rs2 := to_unsigned(1, 1);
                 end if;
                 nested_t0_h_r_PE <= rs2;
@@ -31170,6 +32258,51 @@ begin
                 end if;
                 nested_t0_h_r_shift <= rs3(6-1 downto 0);
                 nested_t0_h_r_frame <= unsigned'(to_unsigned(0, 12) & nested_t0_walker_host_guest_io0_le(52-1 downto 12) & to_unsigned(0, 12));
+                rs47 := to_unsigned(0, 9);
+                rs48 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs48 := nested_t0_x_addr;
+                rs49 := to_unsigned(0, 9);
+                rs50 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs50 := nested_t0_x_addr;
+                rs51 := to_unsigned(0, 9);
+                rs52 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs52 := nested_t0_x_addr;
+                rs53 := to_unsigned(0, 9);
+                rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs54 := nested_t0_x_addr;
+                rs55 := to_unsigned(0, 9);
+                rs56 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs56 := nested_t0_x_addr;
+                rs57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                rs57 := nested_t0_x_addr;
+                if (nested_t0_walker_host_guest_io0_flevel = 2) then
+                    rs55 := rs56(30-1 downto 21);
+                else
+                    rs55 := rs57(21-1 downto 12);
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 3) then
+                    rs53 := rs54(39-1 downto 30);
+                else
+                    rs53 := rs55;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 4) then
+                    rs51 := rs52(48-1 downto 39);
+                else
+                    rs51 := rs53;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 5) then
+                    rs49 := rs50(57-1 downto 48);
+                else
+                    rs49 := rs51;
+                end if;
+                if (nested_t0_walker_host_guest_io0_flevel = 6) then
+                    rs47 := unsigned'(to_unsigned(0, 2) & rs48(64-1 downto 57));
+                else
+                    rs47 := rs49;
+                end if;
+                rs58 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                rs58 := (unsigned'(to_unsigned(0, 1) & nested_t0_walker_host_guest_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs47 & to_unsigned(0, 3)));
+                nested_t0_h_r_entry <= unsigned'(to_unsigned(0, 11) & rs58);
                 nested_t0_x_done <= '1';
                 nested_t0_walker_host_guest_io0_st <= IDLE;
             elsif (nested_t0_walker_host_guest_io0_st = ADREQ) then
@@ -32003,6 +33136,7 @@ begin
             wn_t_o_n_RZ <= to_unsigned(0, 1);
             wn_t_o_n_U <= to_unsigned(0, 1);
             wn_t_o_n_W <= to_unsigned(0, 1);
+            wn_t_o_n_entry <= to_unsigned(0, 64);
             wn_t_o_n_g_rw <= to_unsigned(0, 1);
             wn_t_o_n_g_us <= to_unsigned(0, 1);
             wn_t_o_n_g_xd <= to_unsigned(0, 1);
@@ -32522,6 +33656,7 @@ begin
                     wn_t_o_n_g_rw <= to_unsigned(nested_t0_walker_guest_guest_io0_a_rw, 1);
                     wn_t_o_n_g_us <= to_unsigned(nested_t0_walker_guest_guest_io0_a_us, 1);
                     wn_t_o_n_g_xd <= to_unsigned(nested_t0_walker_guest_guest_io0_a_xd, 1);
+                    wn_t_o_n_entry <= nested_t0_h_r_entry;
                     wn_t_done <= '1';
                     nested_t0_walker_guest_guest_io0_st <= IDLE;
                 when FAULT =>
@@ -32887,4 +34022,4 @@ nested_t0_hb_HPT <= wn_t_r_HPT;
 nested_t0_hb_TRQ <= wn_t_r_TRQ;
 
 end architecture MyHDL;
--- virtspec conversion 15ac3bb40a4b64e2799e2cb0 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 c363e5993db158b1d6819dca4cb959da5c54d9a605e05f02eaebb9561ab41374
+-- virtspec conversion 26c5fad173a8fdd22c6f63e1 of amd_iommu_iommu.v amd_iommu_iommu.vhd pck_myhdl_011.vhd: sha256 3d43d4fa11a77fffb946e01c6d8c02176a9c5ef5591ead51ef359e2f0417521d

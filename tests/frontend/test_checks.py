@@ -455,3 +455,26 @@ def test_enum_items_fit_the_format_field(tmp_path, field, ok):
         d = only(compile_text(tmp_path, text), "E0462")
         assert loc(d) == where(text, field) and "BIG = 0x4 of enum 'kind' needs 3 bits" in d.message
         assert note_loc(d) == where(text, "BIG = 4")
+
+
+# ---- E0335 a regime whose fault reads `error` is walked by a unit (tests/data/toy_nested_error.vspec)
+def _nested_error_toy() -> str:
+    from pathlib import Path
+    return (Path(__file__).resolve().parents[1] / "data" / "toy_nested_error.vspec").read_text()
+
+
+def test_a_stage_that_handles_error_in_a_composition_a_unit_walks_is_accepted(tmp_path):
+    spec = compile_spec(write(tmp_path, _nested_error_toy(), "t.vspec"))
+    assert spec.models == ("toy_nested_err",)
+
+
+def test_a_composition_with_such_a_stage_as_a_model_of_its_own_is_refused_once_per_stage(tmp_path):
+    """Without the unit the composition is the spec's model: no unit takes the error (the
+    translation model has no read-error input), so each stage's fault on `error` is E0335,
+    at the composition, with a note at the fault."""
+    text = _nested_error_toy().split("unit toy_nested_err")[0]
+    bag = compile_text(tmp_path, text)
+    assert codes(bag) == ["E0335", "E0335"]
+    for d, fault in zip(bag.errors, ("fault read_error", "fault hw_error")):
+        assert loc(d) == where(text, "nested two") and note_loc(d) == where(text, fault)
+    assert "guest regime 'gst'" in bag.errors[0].message and "host regime 'hst'" in bag.errors[1].message

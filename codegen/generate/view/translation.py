@@ -43,6 +43,11 @@ class TranslationView:
             c.sweep_sets = self.sweep_sets
 
     @property
+    def reads_errors(self) -> bool:
+        """A walker of it takes the read-error input (a stage that handles `error`, in a unit)."""
+        return any(w.reads_error for w in self.walkers)
+
+    @property
     def hdl_walk_caches(self) -> list:
         """The model's paging-structure cache and nested TLB (WALK_CACHES), as built."""
         return [c for c in (self.hdl_psc, self.hdl_ntlb, self.hdl_hpsc) if c is not None]

@@ -81,6 +81,8 @@ def nested_translation(spec: ir.Spec, name: str):
     bare = [n.model_copy(update={"caches": (), "invalidations": ()}) if n.name == name else n for n in spec.nested]
     t = TranslationView(spec.model_copy(update={"nested": tuple(bare), "top_name": name, "units": ()}))
     t.main.gpa_port = True  # the unit reads the guest-physical address (`W.gpa`)
+    for w in t.walkers:  # the unit's memory may answer their reads with an error
+        w.unit_nest = True
     return t
 
 

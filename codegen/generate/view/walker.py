@@ -191,6 +191,9 @@ class WalkerView:
         self.psc = None
         self.ntlb = None
         self.phys = False
+        # a walker of a composition a unit walks (view/unit.py nested_translation): its
+        # reads, and its host's, may answer with an error when a stage handles `error`
+        self.unit_nest = False
 
     @property
     def size_code(self) -> int:
@@ -323,10 +326,25 @@ class WalkerView:
 
     @property
     def reads_error(self) -> bool:
-        """A unit's walk whose regime has a fault on `error` (the entry's read answered
-        with an error): the walker takes the read-error input (m_rerr in the model)."""
+        """A walker, in a unit, whose regime has a fault on `error` (the entry's read
+        answered with an error): a unit's walk of the regime, or a stage of a composition
+        the unit walks. It takes the read-error input (m_rerr in the model; a guest x_rerr,
+        valid with the entry its host read for it)."""
         from codegen.frontend.checks import reads_error
-        return self.in_unit and reads_error(self.regime)
+        return (self.in_unit or self.unit_nest) and reads_error(self.regime)
+
+    @property
+    def takes_errors(self) -> bool:
+        """The reference walker takes `errors` (the addresses whose read answers with an
+        error; the entry reads as 0): a unit's walk of a regime, and both walkers of a
+        composition the unit walks when a stage of it handles `error` (the guest hands
+        `errors` to each host walk)."""
+        if self.in_unit:
+            return True
+        if not self.unit_nest:
+            return False
+        from codegen.frontend.checks import reads_error
+        return any(reads_error(self.spec.regime(n)) for n in (self.nested.guest, self.nested.host))
 
     @property
     def in_unit(self) -> bool:
@@ -549,8 +567,8 @@ class WalkerView:
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
                 return self.hdl_rsvd(self.formats[fmt.name], entry)
-            if e.name == "error":  # valid with the entry, as m_rdata is
-                return "m_rerr"
+            if e.name == "error":  # valid with the entry, as m_rdata is (a guest's: x_rerr, with x_rdata)
+                return "x_rerr" if self.role == "guest" else "m_rerr"
             if e.name == "level":  # the spec's number: flevel holds it already
                 return str(self.regime.label(level)) if level is not None else resize("flevel", self.level_bits, e.width)
             if e.name == "fault":

@@ -101,6 +101,14 @@ class UnitScenarioFactory:
         self.erring = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "rerr"}
         self.error_faults = {w.name: {r.name for r in spec.regime(w.regime).faults if reads_error(r)}
                              for w in self.unit.walks if not w.nested}
+        # a walk of a composition: its guest's faults on `error`, and its host's as host_NAME
+        # (a host table read that fails, while translating a guest table or the final address)
+        for w in self.unit.walks:
+            if w.nested:
+                nest = next(n for n in spec.nested if n.name == w.regime)
+                self.error_faults[w.name] = (
+                    {r.name for r in spec.regime(nest.guest).faults if reads_error(r)}
+                    | {f"host_{r.name}" for r in spec.regime(nest.host).faults if reads_error(r)})
         self.error_faults = {k: v for k, v in self.error_faults.items() if v}
 
     def _truth(self, e: Expr) -> bool:
@@ -611,6 +619,9 @@ class UnitScenarioFactory:
             d = detail.get(w, {})
             if d.get("fault") in kinds:
                 key += ((w, d["level"]),)
+            elif d.get("host_fault") and f"host_{d['host_fault']}" in kinds:
+                # a composition's host stage: its level, and the guest level it translated for
+                key += ((w, ("host", d["host_level"], d["level"])),)
         return key
 
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:

@@ -274,3 +274,36 @@ def test_a_host_bypass_that_may_hold_keeps_the_success_points(tmp_path):
     assert nested_final_always_checks(spec, spec.top.walks[0]) == ()
     points, gone = coverage_points(spec)
     assert "walk a page level 0" in points and "exit a_translated" in points
+
+
+# ---- read errors on a composition's walk (tests/data/toy_nested_error.vspec: both stages
+# handle `error`; tests/verify/test_unit_nested_error.py has its decisions by hand)
+@pytest.fixture(scope="module")
+def nested_error(tmp_path_factory):
+    spec = compile_spec(DATA / "toy_nested_error.vspec")
+    out = tmp_path_factory.mktemp("nested_error")
+    emit.write(emit.render(spec), out)
+    return spec, load_generated(out)[0]
+
+
+def test_the_stimulus_draws_errors_on_both_stages_of_a_composition(nested_error):
+    """Every scenario offered an error (percent = 100): the words drawn are handled by the
+    guest's fault at each level and by the host's, on a guest table and on the final address."""
+    spec, ref = nested_error
+    factory, draw = UnitScenarioFactory(spec), Draw(random.Random(3))
+    assert factory.error_faults == {"tr": {"read_error", "host_hw_error"}}
+    seen = set()
+    for _ in range(80):
+        sc = factory.with_error(factory.make(draw), ref, draw, percent=100)
+        if sc.errors:
+            detail: dict = {}
+            ref.decide(dict(sc.memory), dict(sc.request), [], detail, errors=sc.errors)
+            d = detail["tr"]
+            seen.add(("guest", d["level"]) if d["fault"] else ("host", d["level"] is None))
+    assert seen == {("guest", 2), ("guest", 1), ("host", False), ("host", True)}
+
+
+def test_no_error_is_drawn_for_a_composition_whose_stages_handle_none():
+    """tests/data/toy_nested_unit.vspec walks a composition with no fault on `error`."""
+    factory = UnitScenarioFactory(compile_spec(DATA / "toy_nested_unit.vspec"))
+    assert not factory.handles_errors() and factory.error_faults == {}
