@@ -248,7 +248,7 @@ def test_guest_tables_stay_inside_the_host_width_the_context_chooses_and_some_le
     ref, _ = harness.load_generated(tmp_path / "toy")
     factory = T.ScenarioFactory(spec)
     ends = {"ok": 0, "table": 0, "final": 0}
-    for seed in range(200):
+    for seed in range(120):
         sc = factory.make(Draw(random.Random(seed)), fault_percent=0, legal=True, exact=True)
         out = harness.run_reference(ref, sc).outcome
         if out["ok"]:
@@ -256,5 +256,6 @@ def test_guest_tables_stay_inside_the_host_width_the_context_chooses_and_some_le
             continue
         assert (out["stage"], out["fault"]) == ("host", "beyond"), out  # exact legal entries: nothing else faults
         ends["final" if out["guest_level"] is None else "table"] += 1
-    # about 16 % final (80 % tables inside x 20 % leaf anywhere), 20 % tables anywhere
-    assert ends["final"] >= 15 and ends["table"] <= 70 and ends["ok"] >= 100, ends
+    # about 16 % final (80 % tables inside x 20 % leaf anywhere), 20 % tables anywhere:
+    # 20, 25 and 75 of these 120
+    assert ends["final"] >= 8 and ends["table"] <= 45 and ends["ok"] >= 55, ends
