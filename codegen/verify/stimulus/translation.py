@@ -1324,7 +1324,7 @@ class ScenarioFactory:
         self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
         self._input_widths: dict = {}  # _host_input_width by the host context bits it reads
-        self._input_bits: list | None = None  # _input_refs
+        self._input_bits: tuple | None = None  # _input_refs
 
     # ---- stages switched off (`bypass when`)
     def _off_conditions(self, stage: str) -> list:
@@ -1508,12 +1508,17 @@ class ScenarioFactory:
         """The lowest guest-physical address bit (from bit 12) at which one of the host's
         input faults fires in this host context (an address width the context chooses),
         when address 0 passes them all and the guest's largest frame fits below it; else 64."""
-        key = tuple((hctx[n] >> lo) & mask(w) for n, lo, w in self._input_refs())
+        refs, reads_access = self._input_refs()
+        try:
+            # the table reads' host access kinds, where the faults read access kinds (the key then holds them)
+            hacc = self._host_access("table", ctx, access) if reads_access else {}
+        except (StimulusError, KeyError):
+            return 64
+        key = (tuple((hctx[n] >> lo) & mask(w) for n, lo, w in refs), tuple(hacc.items()))
         hit = self._input_widths.get(key)
         if hit is None:
             hit = 64
             try:
-                hacc = self._host_access("table", ctx, access)
                 conds = [ctx_fn_input(r.when) for r in self.host.input_faults]
                 if not any(f(hctx, hacc, 0) for f in conds):
                     bit = next((b for b in range(12, 64) if any(f(hctx, hacc, 1 << b) for f in conds)), 64)
@@ -1524,10 +1529,13 @@ class ScenarioFactory:
             self._input_widths[key] = hit
         return hit
 
-    def _input_refs(self) -> list[tuple[str, int, int]]:
-        """The host context bits the host's input faults read (_host_input_width's key)."""
+    def _input_refs(self) -> tuple[list[tuple[str, int, int]], bool]:
+        """The host context bits the host's input faults read, and whether they read an
+        access kind (_host_input_width's key)."""
         if self._input_bits is None:
-            self._input_bits = sorted({b for r in self.host.input_faults for b in _ctx_bits(r.when)})
+            faults = self.host.input_faults
+            self._input_bits = (sorted({b for r in faults for b in _ctx_bits(r.when)}),
+                                any(x.kind == "access" for r in faults for x in r.when.refs()))
         return self._input_bits
 
     def _fold_fields(self) -> set[str]:
