@@ -92,12 +92,14 @@ def test_a_traceback_is_caught_and_counted(tmp_path, monkeypatch):
 def test_fuzz_back_end_stage_generates_cosimulates_and_converts(tmp_path):
     """A small run with the back end on: inputs that check ok are generated, co-simulated
     (5 walks) and converted to Verilog and VHDL, each stage counted; none may fail."""
-    # seed 7: one of its 12 mutations checks ok (seed 3 gave none once tests/data gained
-    # toy_nested_error.vspec: the seeds are specs/ and tests/data/, drawn by position; seed 7
-    # gave none once tests/data gained toy_call_nested_off.vspec, seed 3 none once intel_vtd
-    # and amd_iommu changed, seed 2 none once intel_vmx and intel_ept imported
-    # specs/shared/vmx_exit_reasons.vspec)
-    tally = fuzz.fuzz(12, seed=7, timeout=TIMEOUT, save=tmp_path, families=("mutations",), backend_timeout=120)
+    # Which of a seed's 12 mutations check ok depends on the seed files (specs/ and
+    # tests/data/, drawn by position), so a new toy or spec edit can leave a seed with none:
+    # the first seed of this list whose run gives one (or a failure) is the one judged.
+    for seed in (7, 3, 2, 11, 13, 17, 19, 23):
+        tally = fuzz.fuzz(12, seed=seed, timeout=TIMEOUT, save=tmp_path, families=("mutations",),
+                          backend_timeout=120)
+        if tally.failures or sum(tally.rendered.values()):
+            break
     details = "\n\n".join(f"#{i}: {problem[:3000]}" for _, i, problem, _ in tally.failures[:3])
     assert not tally.failures, f"{len(tally.failures)} failing inputs (saved in {tmp_path}):\n{details}"
     ran = {stage: sum(c.values()) for stage, c in tally.backend.items()}

@@ -621,6 +621,7 @@ class TableBuilder:
         self.entries: dict[int, tuple[str, int]] = {}  # entry address -> (kind, target), for sharing
         self.host_shifts: dict[int, int] = {}  # a host leaf's entry address -> log2 of the page it maps
         self.final: int | None = None  # the output address of the last leaf written
+        self.leaf_alloc: Allocator | None = None  # where leaf frames come from, when not `alloc`
         self.preferred: dict[str, int] = {}
         self._pref_key: tuple = ()
         self.legal = False
@@ -1322,6 +1323,8 @@ class ScenarioFactory:
         self._levels_of: dict = {}  # _walk_levels by regime
         self._plan_leafs: dict = {}  # by regime and start level: (leaf_ok levels, levels by number)  # _updates_preset by regime and layout  # _addr_width by regime
         self._leaf_ctx: dict = {}  # _leaf_possible by level and the context bits it reads
+        self._input_widths: dict = {}  # _host_input_width by the host context bits it reads
+        self._input_bits: tuple | None = None  # _input_refs
 
     # ---- stages switched off (`bypass when`)
     def _off_conditions(self, stage: str) -> list:
@@ -1500,6 +1503,40 @@ class ScenarioFactory:
                  "update": self.nested.update_access}[stage]
         accs = {a.name: guest_acc for a in self.main.accumulators}
         return {b.name: ctx_fn(b.value)(ctx, access, accs) for b in binds}
+
+    def _host_input_width(self, hctx: dict, ctx: dict, access: dict) -> int:
+        """The lowest guest-physical address bit (from bit 12) at which one of the host's
+        input faults fires in this host context (an address width the context chooses),
+        when address 0 passes them all and the guest's largest frame fits below it; else 64."""
+        refs, reads_access = self._input_refs()
+        try:
+            # the table reads' host access kinds, where the faults read access kinds (the key then holds them)
+            hacc = self._host_access("table", ctx, access) if reads_access else {}
+        except (StimulusError, KeyError):
+            return 64
+        key = (tuple((hctx[n] >> lo) & mask(w) for n, lo, w in refs), tuple(hacc.items()))
+        hit = self._input_widths.get(key)
+        if hit is None:
+            hit = 64
+            try:
+                conds = [ctx_fn_input(r.when) for r in self.host.input_faults]
+                if not any(f(hctx, hacc, 0) for f in conds):
+                    bit = next((b for b in range(12, 64) if any(f(hctx, hacc, 1 << b) for f in conds)), 64)
+                    biggest = max([leaf_shift(lv) for lv in self.main.levels if lv.leaf] + [table_shift(self.main)])
+                    hit = bit if bit > biggest else 64
+            except (StimulusError, KeyError):
+                pass
+            self._input_widths[key] = hit
+        return hit
+
+    def _input_refs(self) -> tuple[list[tuple[str, int, int]], bool]:
+        """The host context bits the host's input faults read, and whether they read an
+        access kind (_host_input_width's key)."""
+        if self._input_bits is None:
+            faults = self.host.input_faults
+            self._input_bits = (sorted({b for r in faults for b in _ctx_bits(r.when)}),
+                                any(x.kind == "access" for r in faults for x in r.when.refs()))
+        return self._input_bits
 
     def _fold_fields(self) -> set[str]:
         """The host entry fields that the composition's folds read (through `host.ACC`)."""
@@ -1735,7 +1772,7 @@ class ScenarioFactory:
         nl = regime.next_level
         nl_field = nl.name if nl is not None and nl.op == "ref" and nl.kind == "field" else None
         tshift, ebytes = table_shift(regime), regime.entry_bytes
-        frame = builder.alloc.frame
+        frame, leaf_frame = builder.alloc.frame, (builder.leaf_alloc or builder.alloc).frame
         for lv, index_lo, index_mask in self._walk_levels(regime):
             if lv.number > expect:
                 continue
@@ -1744,7 +1781,7 @@ class ScenarioFactory:
             fault = plan.fault if plan.fault and plan.fault_level == lv.number else None
             # a leaf that is to fault ends the walk: any frame will do, even one whose low
             # bits a fault reads (a large page's must-be-zero frame bits)
-            target = frame((lv.page_shift if fault else leaf_shift(lv)) if as_leaf else tshift)
+            target = leaf_frame(lv.page_shift if fault else leaf_shift(lv)) if as_leaf else frame(tshift)
             expect = lv.number - 1
             if nl_field and not as_leaf and fault is None:
                 below = [m.number for m in regime.levels if plan.leaf_level <= m.number < lv.number]
@@ -1925,11 +1962,17 @@ class ScenarioFactory:
                 # the fields a fold reads through the host's accumulators decide the composition's
                 # final access: the lean would give them one value everywhere, so they stay random
                 hbuilder.unprefer(self._fold_fields())
-            gwidth = main_width
+            gwidth, leaf_width = main_width, None
             if self.host.input_faults and not draw.chance(INPUT_FAULT_PERCENT):
-                # most guest tables and frames lie where the host's tables index (a host
-                # input fault such as "no bits above them" passes); the others anywhere
-                gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1)
+                # most guest tables and frames lie where the host's tables index and below
+                # the input bits its input faults (a width the host context chooses) let
+                # pass; the others anywhere
+                gwidth = min(main_width, max(lv.index_hi for lv in self.host.levels) + 1,
+                             self._host_input_width(hctx, ctx, access))
+                if gwidth < main_width and draw.chance(INPUT_FAULT_PERCENT):
+                    # the tables inside, the leaf's frame anywhere: the walk reaches its leaf
+                    # and the host's input fault is met on the final address only
+                    leaf_width = main_width
             galloc = Allocator(draw, gwidth, set())
             groot = _kept_root(galloc, self.main, ctx, ctx_override or {})
             if groot is None:
@@ -1969,6 +2012,8 @@ class ScenarioFactory:
                 return None if base is None else base | (gpa & 0xFFF)
 
             gbuilder = TableBuilder(self.spec, self.main, draw, ctx, memory.__setitem__, galloc)
+            if leaf_width is not None:
+                gbuilder.leaf_alloc = Allocator(draw, leaf_width, galloc.used)
             gbuilder.legal = legal if guest_legal is None else guest_legal
             gbuilder.exact = exact
             if gbuilder.legal:

@@ -1082,12 +1082,14 @@ class _WalkOutcomes:
     """What each walk of a unit can end in on its bindings: not walked, `ok` (unless a
     check always ends it), or one of the fault kinds it can report (Walk.never left out),
     with the value of each member of its result in each (the regime record's expressions
-    with `fault` and the context bits the walk binds to constants put in, folded; None
-    where that leaves it unknown). A condition on one member of one walk then holds in a
+    with `fault` and the context bits the walk binds to constants put in, folded: a
+    constant, or the set of constants of a choice between them, `c ? 3 : 7`; None where
+    that leaves it unknown). A condition on one member of one walk then holds in a
     set of those outcomes: possibly (unknown counts) and surely."""
 
     def __init__(self, spec: ir.Spec, unit: ir.Unit):
-        self.walks: dict[str, dict[str, dict[str, int | None]]] = {}  # walk -> outcome -> member -> value
+        # walk -> outcome -> member -> value (an int, a frozenset of the constants it may be, or None)
+        self.walks: dict[str, dict[str, dict[str, int | frozenset | None]]] = {}
         for w in unit.walks:
             if w.nested and nested_final_always_checks(spec, w):
                 # never `ok`: not walked, or ended by a fault or a host check (unknown which)
@@ -1102,11 +1104,14 @@ class _WalkOutcomes:
             table = {"": {m: 0 for m in ["walked", "ok", "fault", *kinds, *(f.name for f in regime.record.fields)]}
                      if regime.record else {m: 0 for m in ["walked", "ok", "fault", *kinds]}}
             for end, number in ends:
-                values: dict[str, int | None] = {"walked": 1, "ok": int(end == "ok"), "fault": number}
+                values: dict[str, int | frozenset | None] = {"walked": 1, "ok": int(end == "ok"), "fault": number}
                 values.update({k: int(k == end) for k in kinds})
                 for f in (regime.record.fields if regime.record else ()):
                     folded = None if f.value is None else _folded_on_bindings(w, [_When(_put_fault(f.value, number))])[0]
-                    values[f.name] = folded.value & mask(f.width) if folded is not None and folded.op == "num" else None
+                    # a constant, or a choice between constants (`level == top ? 0x03 : 0x07`):
+                    # the set of them
+                    found = None if folded is None else _constants(folded)
+                    values[f.name] = None if found is None else frozenset(v & mask(f.width) for v in found)
                 table[end] = values
             self.walks[w.name] = table
 
@@ -1136,10 +1141,12 @@ class _WalkOutcomes:
             if v is None:
                 may.add(end)
                 continue
-            hit = (v == want) if equal else (v != want) if want is not None else bool(v)
-            if hit:
+            hits = {(x == want) if equal else (x != want) if want is not None else bool(x)
+                    for x in (v if isinstance(v, frozenset) else (v,))}
+            if True in hits:
                 may.add(end)
-                sure.add(end)
+                if False not in hits:
+                    sure.add(end)
         return walk, frozenset(may), frozenset(sure)
 
 
