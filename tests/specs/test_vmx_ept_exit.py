@@ -56,8 +56,10 @@ VMCS = 0x0800_0000
 # VMCS slots (intel_vmx's model layout)
 PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN = 0x38, 0x48, 0x50, 0x58, 0x68, 0x70, 0x78
 READ_SLOTS = (PIN, EXC_BITMAP, PFEC_MASK, PFEC_MATCH, ENTRY_INFO, ENTRY_ERROR, ENTRY_LEN)
-# reason, IDT info, IDT error, length, qual, GLA, GPA, VM-exit interruption information, its error code
-STORE_SLOTS = (0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108, 0x110, 0x118)
+# VM-entry interruption information (4016h: a VM exit writes it back with bit 31 clear, SDM
+# 25.8.3), reason, IDT info, IDT error, length, qual, GLA, GPA, VM-exit interruption
+# information, its error code: the ten stores of an exit, in offset order
+STORE_SLOTS = (ENTRY_INFO, 0x88, 0x90, 0x98, 0xA0, 0xF0, 0xF8, 0x108, 0x110, 0x118)
 NMI_EXITING, VIRTUAL_NMIS = 1 << 3, 1 << 5
 EPT_VIOLATION, EPT_MISCONFIG, EXCEPTION_NMI = 48, 49, 0
 V = 1 << 31
@@ -145,16 +147,18 @@ def vmcs_reads(t):
     return [(0, VMCS + s, 8, t.mem[VMCS + s]) for s in READ_SLOTS]
 
 
-def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0):
-    values = (reason, idt_info, idt_error, instr_len, qual, gla, gpa, intr, intr_error)
+def stores(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0, entry=0):
+    """`entry`: 4016h after the exit, the VM-entry interruption information with bit 31 clear."""
+    values = (entry, reason, idt_info, idt_error, instr_len, qual, gla, gpa, intr, intr_error)
     return [(1, VMCS + s, 8, v) for s, v in zip(STORE_SLOTS, values)]
 
 
 def fields(reason=0, idt_info=0, idt_error=0, instr_len=0, qual=0, gla=0, gpa=0, intr=0, intr_error=0, vector=0,
-           error_code=0, cr2=0):
+           error_code=0, cr2=0, entry=0):
     return {"reason": reason, "idt_vectoring_info": idt_info, "idt_vectoring_error": idt_error, "instr_len": instr_len,
             "qualification": qual, "guest_linear": gla, "guest_physical": gpa, "exit_intr_info": intr,
-            "exit_intr_error": intr_error, "vector": vector, "error_code": error_code, "cr2": cr2}
+            "exit_intr_error": intr_error, "entry_intr_info": entry, "vector": vector, "error_code": error_code,
+            "cr2": cr2}
 
 
 # A supervisor write to the guest page whose EPT leaf lacks W: bit 1 (a write), bit 3 (R of
@@ -196,7 +200,7 @@ def test_an_ept_violation_on_the_final_address_records_the_event_being_delivered
     info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
     assert out == {"exit": True, "rule": "ept_violation",
                    "fields": fields(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)}
-    assert len(trace) == 7 + 24 + 9 and trace[-9:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
+    assert len(trace) == 7 + 24 + 10 and trace[-10:] == stores(EPT_VIOLATION, info, error, 0, WRITE_QUAL, VA, FINAL_GPA)
     assert mem[VMCS + 0x108] == FINAL_GPA
 
 
@@ -233,9 +237,14 @@ def test_an_ept_misconfiguration_on_a_guest_table_during_an_injected_event(ref, 
     pdpte = G_TABLES[3] + 8 * 0x1C3
     t.mem[t.ept_leaf[G_TABLES[3]]] = (G_TABLES[3] + GPA_TO_HPA) | W | MT_WB
     out, trace, mem = decide(ref, t, t.request(delivering=1, injected=1, ilen=5, dlv=PF_DELIVERY))
-    assert out == {"exit": True, "rule": "ept_misconfig", "fields": fields(EPT_MISCONFIG, info, 0, length, gpa=pdpte)}
+    # 4016h after the exit: the same bits, the valid bit cleared (SDM 25.8.3)
+    entry = entry_info & ~V
+    assert out == {"exit": True, "rule": "ept_misconfig",
+                   "fields": fields(EPT_MISCONFIG, info, 0, length, gpa=pdpte, entry=entry)}
     # 7 VMCS slots, guest level 4 (4 EPT + 1), the EPT walk of the PDPTE's page (4)
-    assert len(trace) == 7 + 5 + 4 + 9 and trace[-9:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte)
+    assert len(trace) == 7 + 5 + 4 + 10
+    assert trace[-10:] == stores(EPT_MISCONFIG, info, 0, length, gpa=pdpte, entry=entry)
+    assert mem[VMCS + ENTRY_INFO] == entry
 
 
 def test_a_violation_during_a_software_exception_takes_its_instruction_length(ref):
@@ -262,9 +271,12 @@ def test_a_guest_page_fault_during_an_injected_nmi(ref, bitmap, mask, match, rul
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, injected=1))
     assert out["rule"] == rule
     if rule == "pf_exception":
-        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
-        assert len(trace) == 7 + 20 + 9
-        assert trace[-9:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW)
+        # the injected NMI's 4016h (8000_0202h) is written back as 0202h
+        assert out["fields"] == fields(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW,
+                                       entry=0x202)
+        assert len(trace) == 7 + 20 + 10
+        assert trace[-10:] == stores(EXCEPTION_NMI, 0x8000_0202, 0, 0, VA, intr=0x8000_0B0E, intr_error=RW,
+                                     entry=0x202)
     else:
         assert out["fields"] == fields(vector=14, error_code=RW, cr2=VA)
         assert len(trace) == 7 + 20 and mem == t.mem
@@ -304,4 +316,4 @@ def test_a_page_fault_exit_on_iret_records_nmi_unblocking(ref, pin, delivering, 
     info, error = (PF_IDT_INFO, 2) if delivering else (0, 0)
     assert out == {"exit": True, "rule": "pf_exception",
                    "fields": fields(EXCEPTION_NMI, info, error, 0, VA, intr=intr, intr_error=0)}
-    assert trace[-9:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)
+    assert trace[-10:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)

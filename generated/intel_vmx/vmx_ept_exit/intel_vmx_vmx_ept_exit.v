@@ -49,6 +49,7 @@ module intel_vmx_vmx_ept_exit (
     o_r_guest_physical,
     o_r_exit_intr_info,
     o_r_exit_intr_error,
+    o_r_entry_intr_info,
     o_r_vector,
     o_r_error_code,
     o_r_cr2
@@ -116,6 +117,8 @@ output [31:0] o_r_exit_intr_info;
 reg [31:0] o_r_exit_intr_info;
 output [31:0] o_r_exit_intr_error;
 reg [31:0] o_r_exit_intr_error;
+output [31:0] o_r_entry_intr_info;
+reg [31:0] o_r_entry_intr_info;
 output [7:0] o_r_vector;
 reg [7:0] o_r_vector;
 output [31:0] o_r_error_code;
@@ -208,6 +211,7 @@ reg [63:0] wn_t_r_RFLAGS;
 reg [15:0] wn_t_r_VPID;
 reg wn_t_start;
 reg [63:0] rec_cr2;
+reg [31:0] rec_entry_intr_info;
 reg [31:0] rec_error_code;
 reg [31:0] rec_exit_intr_error;
 reg [31:0] rec_exit_intr_info;
@@ -337,10 +341,10 @@ assign nested_t0_walker_guest0_sg_5 = 64'd0;
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
     reg [72-1:0] v_wide;
-    reg [1-1:0] h77;
-    reg [32-1:0] h78;
-    reg [1-1:0] h79;
-    reg [1-1:0] h80;
+    reg [1-1:0] h81;
+    reg [32-1:0] h82;
+    reg [1-1:0] h83;
+    reg [1-1:0] h84;
     reg [32-1:0] h0;
     reg [8-1:0] h1;
     reg [32-1:0] h2;
@@ -360,68 +364,68 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h16;
     reg [1-1:0] h17;
     reg [64-1:0] h18;
-    reg [32-1:0] h19;
-    reg [8-1:0] h20;
-    reg [32-1:0] h21;
-    reg [3-1:0] h22;
-    reg [32-1:0] h23;
-    reg [1-1:0] h24;
+    reg [64-1:0] h19;
+    reg [32-1:0] h20;
+    reg [8-1:0] h21;
+    reg [32-1:0] h22;
+    reg [3-1:0] h23;
+    reg [32-1:0] h24;
     reg [1-1:0] h25;
-    reg [32-1:0] h26;
+    reg [1-1:0] h26;
     reg [32-1:0] h27;
-    reg [1-1:0] h28;
+    reg [32-1:0] h28;
     reg [1-1:0] h29;
-    reg [32-1:0] h30;
+    reg [1-1:0] h30;
     reg [32-1:0] h31;
-    reg [3-1:0] h32;
+    reg [32-1:0] h32;
     reg [3-1:0] h33;
-    reg [32-1:0] h34;
+    reg [3-1:0] h34;
     reg [32-1:0] h35;
-    reg [8-1:0] h36;
+    reg [64-1:0] h36;
     reg [32-1:0] h37;
-    reg [3-1:0] h38;
+    reg [8-1:0] h38;
     reg [32-1:0] h39;
-    reg [1-1:0] h40;
-    reg [1-1:0] h41;
-    reg [32-1:0] h42;
-    reg [32-1:0] h43;
-    reg [1-1:0] h44;
-    reg [1-1:0] h45;
-    reg [32-1:0] h46;
-    reg [32-1:0] h47;
-    reg [3-1:0] h48;
-    reg [3-1:0] h49;
-    reg [32-1:0] h50;
-    reg [1-1:0] h51;
+    reg [3-1:0] h40;
+    reg [32-1:0] h41;
+    reg [1-1:0] h42;
+    reg [1-1:0] h43;
+    reg [32-1:0] h44;
+    reg [32-1:0] h45;
+    reg [1-1:0] h46;
+    reg [1-1:0] h47;
+    reg [32-1:0] h48;
+    reg [32-1:0] h49;
+    reg [3-1:0] h50;
+    reg [3-1:0] h51;
     reg [32-1:0] h52;
-    reg [32-1:0] h53;
+    reg [1-1:0] h53;
     reg [32-1:0] h54;
     reg [32-1:0] h55;
     reg [32-1:0] h56;
-    reg [8-1:0] h57;
-    reg [32-1:0] h58;
-    reg [3-1:0] h59;
-    reg [32-1:0] h60;
-    reg [1-1:0] h61;
-    reg [1-1:0] h62;
+    reg [32-1:0] h57;
+    reg [64-1:0] h58;
+    reg [32-1:0] h59;
+    reg [8-1:0] h60;
+    reg [32-1:0] h61;
+    reg [3-1:0] h62;
     reg [32-1:0] h63;
-    reg [32-1:0] h64;
+    reg [1-1:0] h64;
     reg [1-1:0] h65;
-    reg [1-1:0] h66;
+    reg [32-1:0] h66;
     reg [32-1:0] h67;
-    reg [32-1:0] h68;
-    reg [3-1:0] h69;
-    reg [3-1:0] h70;
+    reg [1-1:0] h68;
+    reg [1-1:0] h69;
+    reg [32-1:0] h70;
     reg [32-1:0] h71;
-    reg [1-1:0] h72;
-    reg [32-1:0] h73;
+    reg [3-1:0] h72;
+    reg [3-1:0] h73;
     reg [32-1:0] h74;
-    reg [32-1:0] h75;
+    reg [1-1:0] h75;
     reg [32-1:0] h76;
-    reg [1-1:0] h81;
-    reg [32-1:0] h82;
-    reg [1-1:0] h83;
-    reg [1-1:0] h84;
+    reg [32-1:0] h77;
+    reg [32-1:0] h78;
+    reg [32-1:0] h79;
+    reg [64-1:0] h80;
     reg [1-1:0] h85;
     reg [32-1:0] h86;
     reg [1-1:0] h87;
@@ -454,9 +458,18 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h114;
     reg [1-1:0] h115;
     reg [1-1:0] h116;
+    reg [1-1:0] h117;
+    reg [32-1:0] h118;
+    reg [1-1:0] h119;
+    reg [1-1:0] h120;
+    reg [1-1:0] h121;
+    reg [32-1:0] h122;
+    reg [1-1:0] h123;
+    reg [1-1:0] h124;
     if (rst == 1) begin
         done <= 0;
         o_r_cr2 <= 0;
+        o_r_entry_intr_info <= 0;
         o_r_error_code <= 0;
         o_r_exit_intr_error <= 0;
         o_r_exit_intr_info <= 0;
@@ -471,6 +484,7 @@ always @(posedge clk) begin: fsm
         o_status <= 0;
         pend <= 0;
         rec_cr2 <= 0;
+        rec_entry_intr_info <= 0;
         rec_error_code <= 0;
         rec_exit_intr_error <= 0;
         rec_exit_intr_info <= 0;
@@ -920,24 +934,24 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b01010: begin
-                h77 = 1'h0;
-                h78 = 32'h0;
-                h78 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                h79 = 1'h0;
-                h79 = 0;
+                h81 = 1'h0;
+                h82 = 32'h0;
+                h82 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                h83 = 1'h0;
+                h83 = 0;
                 if (w_vmcs_48[14]) begin
-                    h79 = 1;
+                    h83 = 1;
                 end
-                h80 = 1'h0;
-                h80 = 0;
+                h84 = 1'h0;
+                h84 = 0;
                 if ((!w_vmcs_48[14])) begin
-                    h80 = 1;
+                    h84 = 1;
                 end
-                if ((h78 == w_vmcs_58[32-1:0])) begin
-                    h77 = h79;
+                if ((h82 == w_vmcs_58[32-1:0])) begin
+                    h81 = h83;
                 end
                 else begin
-                    h77 = h80;
+                    h81 = h84;
                 end
                 if (((wk_t_host_fault != 0) && (wk_t_exit_reason == 48))) begin
                     status <= 1;
@@ -1056,6 +1070,9 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= wk_t_guest_physical_address;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h19 = 64'h0;
+                    h19 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h19[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1064,81 +1081,74 @@ always @(posedge clk) begin: fsm
                 else if (((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) begin
                     status <= 2;
                     rec_reason <= 49;
-                    h19 = 32'h0;
-                    h20 = 8'h0;
+                    h20 = 32'h0;
+                    h21 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h20 = w_vmcs_68[8-1:0];
+                        h21 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h20 = e_dlv_vector;
+                        h21 = e_dlv_vector;
                     end
-                    h21 = 32'h0;
-                    h21 = (32'h80000000 | {24'h0, h20});
-                    h22 = 3'h0;
+                    h22 = 32'h0;
+                    h22 = (32'h80000000 | {24'h0, h21});
+                    h23 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h22 = w_vmcs_68[11-1:8];
+                        h23 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h22 = e_dlv_type;
+                        h23 = e_dlv_type;
                     end
-                    h23 = 32'h0;
-                    h23 = (h21 | {21'h0, h22, 8'h0});
-                    h24 = 1'h0;
+                    h24 = 32'h0;
+                    h24 = (h22 | {21'h0, h23, 8'h0});
                     h25 = 1'h0;
-                    h25 = 0;
+                    h26 = 1'h0;
+                    h26 = 0;
                     if (w_vmcs_68[11]) begin
-                        h25 = 1;
+                        h26 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h24 = h25;
+                        h25 = h26;
                     end
                     else begin
-                        h24 = e_dlv_ev;
+                        h25 = e_dlv_ev;
                     end
-                    h26 = 32'h0;
-                    h26 = (h23 | {20'h0, h24, 11'h0});
-                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h19 = h26;
-                    end
-                    else begin
-                        h19 = 0;
-                    end
-                    rec_idt_vectoring_info <= h19;
                     h27 = 32'h0;
-                    h28 = 1'h0;
+                    h27 = (h24 | {20'h0, h25, 11'h0});
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
+                        h20 = h27;
+                    end
+                    else begin
+                        h20 = 0;
+                    end
+                    rec_idt_vectoring_info <= h20;
+                    h28 = 32'h0;
                     h29 = 1'h0;
-                    h29 = 0;
+                    h30 = 1'h0;
+                    h30 = 0;
                     if (w_vmcs_68[11]) begin
-                        h29 = 1;
+                        h30 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h28 = h29;
+                        h29 = h30;
                     end
                     else begin
-                        h28 = e_dlv_ev;
+                        h29 = e_dlv_ev;
                     end
-                    h30 = 32'h0;
-                    if ((e_injected != 0)) begin
-                        h30 = w_vmcs_70[32-1:0];
-                    end
-                    else begin
-                        h30 = e_dlv_error_code;
-                    end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h28 != 0))) begin
-                        h27 = h30;
-                    end
-                    else begin
-                        h27 = 0;
-                    end
-                    rec_idt_vectoring_error <= h27;
                     h31 = 32'h0;
-                    h32 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h32 = w_vmcs_68[11-1:8];
+                        h31 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h32 = e_dlv_type;
+                        h31 = e_dlv_error_code;
                     end
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h29 != 0))) begin
+                        h28 = h31;
+                    end
+                    else begin
+                        h28 = 0;
+                    end
+                    rec_idt_vectoring_error <= h28;
+                    h32 = 32'h0;
                     h33 = 3'h0;
                     if ((e_injected != 0)) begin
                         h33 = w_vmcs_68[11-1:8];
@@ -1146,25 +1156,35 @@ always @(posedge clk) begin: fsm
                     else begin
                         h33 = e_dlv_type;
                     end
-                    h34 = 32'h0;
+                    h34 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h34 = w_vmcs_78[32-1:0];
+                        h34 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h34 = {28'h0, e_ilen};
+                        h34 = e_dlv_type;
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h32 >= 4)) && (h33 <= 6))) begin
-                        h31 = h34;
+                    h35 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h35 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h31 = 0;
+                        h35 = {28'h0, e_ilen};
                     end
-                    rec_instr_len <= h31[4-1:0];
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h33 >= 4)) && (h34 <= 6))) begin
+                        h32 = h35;
+                    end
+                    else begin
+                        h32 = 0;
+                    end
+                    rec_instr_len <= h32[4-1:0];
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= wk_t_guest_physical_address;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    h36 = 64'h0;
+                    h36 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h36[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1173,242 +1193,248 @@ always @(posedge clk) begin: fsm
                 else if (((wk_t_non_canonical != 0) && w_vmcs_48[13])) begin
                     status <= 3;
                     rec_reason <= 0;
-                    h35 = 32'h0;
-                    h36 = 8'h0;
-                    if ((e_injected != 0)) begin
-                        h36 = w_vmcs_68[8-1:0];
-                    end
-                    else begin
-                        h36 = e_dlv_vector;
-                    end
                     h37 = 32'h0;
-                    h37 = (32'h80000000 | {24'h0, h36});
-                    h38 = 3'h0;
+                    h38 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h38 = w_vmcs_68[11-1:8];
+                        h38 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h38 = e_dlv_type;
+                        h38 = e_dlv_vector;
                     end
                     h39 = 32'h0;
-                    h39 = (h37 | {21'h0, h38, 8'h0});
-                    h40 = 1'h0;
-                    h41 = 1'h0;
-                    h41 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h41 = 1;
-                    end
+                    h39 = (32'h80000000 | {24'h0, h38});
+                    h40 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h40 = h41;
+                        h40 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h40 = e_dlv_ev;
+                        h40 = e_dlv_type;
                     end
-                    h42 = 32'h0;
-                    h42 = (h39 | {20'h0, h40, 11'h0});
+                    h41 = 32'h0;
+                    h41 = (h39 | {21'h0, h40, 8'h0});
+                    h42 = 1'h0;
+                    h43 = 1'h0;
+                    h43 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h43 = 1;
+                    end
+                    if ((e_injected != 0)) begin
+                        h42 = h43;
+                    end
+                    else begin
+                        h42 = e_dlv_ev;
+                    end
+                    h44 = 32'h0;
+                    h44 = (h41 | {20'h0, h42, 11'h0});
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h35 = h42;
+                        h37 = h44;
                     end
                     else begin
-                        h35 = 0;
+                        h37 = 0;
                     end
-                    rec_idt_vectoring_info <= h35;
-                    h43 = 32'h0;
-                    h44 = 1'h0;
-                    h45 = 1'h0;
-                    h45 = 0;
+                    rec_idt_vectoring_info <= h37;
+                    h45 = 32'h0;
+                    h46 = 1'h0;
+                    h47 = 1'h0;
+                    h47 = 0;
                     if (w_vmcs_68[11]) begin
-                        h45 = 1;
+                        h47 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h44 = h45;
+                        h46 = h47;
                     end
                     else begin
-                        h44 = e_dlv_ev;
+                        h46 = e_dlv_ev;
                     end
-                    h46 = 32'h0;
+                    h48 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h46 = w_vmcs_70[32-1:0];
+                        h48 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h46 = e_dlv_error_code;
+                        h48 = e_dlv_error_code;
                     end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h44 != 0))) begin
-                        h43 = h46;
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h46 != 0))) begin
+                        h45 = h48;
                     end
                     else begin
-                        h43 = 0;
+                        h45 = 0;
                     end
-                    rec_idt_vectoring_error <= h43;
-                    h47 = 32'h0;
-                    h48 = 3'h0;
+                    rec_idt_vectoring_error <= h45;
+                    h49 = 32'h0;
+                    h50 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h48 = w_vmcs_68[11-1:8];
+                        h50 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h48 = e_dlv_type;
+                        h50 = e_dlv_type;
                     end
-                    h49 = 3'h0;
+                    h51 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h49 = w_vmcs_68[11-1:8];
+                        h51 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h49 = e_dlv_type;
+                        h51 = e_dlv_type;
                     end
-                    h50 = 32'h0;
+                    h52 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h50 = w_vmcs_78[32-1:0];
+                        h52 = w_vmcs_78[32-1:0];
                     end
                     else begin
-                        h50 = {28'h0, e_ilen};
+                        h52 = {28'h0, e_ilen};
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h48 >= 4)) && (h49 <= 6))) begin
-                        h47 = h50;
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h50 >= 4)) && (h51 <= 6))) begin
+                        h49 = h52;
                     end
                     else begin
-                        h47 = 0;
+                        h49 = 0;
                     end
-                    rec_instr_len <= h47[4-1:0];
+                    rec_instr_len <= h49[4-1:0];
                     rec_qualification <= 0;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
-                    h51 = 1'h0;
-                    h51 = 0;
+                    h53 = 1'h0;
+                    h53 = 0;
                     if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h51 = 1;
+                        h53 = 1;
                     end
-                    h52 = 32'h0;
-                    h52 = (32'h80000000 | {19'h0, h51, 12'h0});
-                    h53 = 32'h0;
-                    h53 = (h52 | 2048);
                     h54 = 32'h0;
-                    h54 = (h53 | 768);
+                    h54 = (32'h80000000 | {19'h0, h53, 12'h0});
                     h55 = 32'h0;
-                    h55 = (h54 | 13);
-                    rec_exit_intr_info <= h55;
+                    h55 = (h54 | 2048);
+                    h56 = 32'h0;
+                    h56 = (h55 | 768);
+                    h57 = 32'h0;
+                    h57 = (h56 | 13);
+                    rec_exit_intr_info <= h57;
                     rec_exit_intr_error <= 0;
+                    h58 = 64'h0;
+                    h58 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h58[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
                     st <= 5'b01011;
                 end
-                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h77 != 0))) begin
+                else if ((((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h81 != 0))) begin
                     status <= 4;
                     rec_reason <= 0;
-                    h56 = 32'h0;
-                    h57 = 8'h0;
+                    h59 = 32'h0;
+                    h60 = 8'h0;
                     if ((e_injected != 0)) begin
-                        h57 = w_vmcs_68[8-1:0];
+                        h60 = w_vmcs_68[8-1:0];
                     end
                     else begin
-                        h57 = e_dlv_vector;
+                        h60 = e_dlv_vector;
                     end
-                    h58 = 32'h0;
-                    h58 = (32'h80000000 | {24'h0, h57});
-                    h59 = 3'h0;
+                    h61 = 32'h0;
+                    h61 = (32'h80000000 | {24'h0, h60});
+                    h62 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h59 = w_vmcs_68[11-1:8];
+                        h62 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h59 = e_dlv_type;
-                    end
-                    h60 = 32'h0;
-                    h60 = (h58 | {21'h0, h59, 8'h0});
-                    h61 = 1'h0;
-                    h62 = 1'h0;
-                    h62 = 0;
-                    if (w_vmcs_68[11]) begin
-                        h62 = 1;
-                    end
-                    if ((e_injected != 0)) begin
-                        h61 = h62;
-                    end
-                    else begin
-                        h61 = e_dlv_ev;
+                        h62 = e_dlv_type;
                     end
                     h63 = 32'h0;
-                    h63 = (h60 | {20'h0, h61, 11'h0});
-                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
-                        h56 = h63;
-                    end
-                    else begin
-                        h56 = 0;
-                    end
-                    rec_idt_vectoring_info <= h56;
-                    h64 = 32'h0;
+                    h63 = (h61 | {21'h0, h62, 8'h0});
+                    h64 = 1'h0;
                     h65 = 1'h0;
-                    h66 = 1'h0;
-                    h66 = 0;
+                    h65 = 0;
                     if (w_vmcs_68[11]) begin
-                        h66 = 1;
+                        h65 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h65 = h66;
+                        h64 = h65;
                     end
                     else begin
-                        h65 = e_dlv_ev;
+                        h64 = e_dlv_ev;
                     end
+                    h66 = 32'h0;
+                    h66 = (h63 | {20'h0, h64, 11'h0});
+                    if (((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7))))) begin
+                        h59 = h66;
+                    end
+                    else begin
+                        h59 = 0;
+                    end
+                    rec_idt_vectoring_info <= h59;
                     h67 = 32'h0;
+                    h68 = 1'h0;
+                    h69 = 1'h0;
+                    h69 = 0;
+                    if (w_vmcs_68[11]) begin
+                        h69 = 1;
+                    end
                     if ((e_injected != 0)) begin
-                        h67 = w_vmcs_70[32-1:0];
+                        h68 = h69;
                     end
                     else begin
-                        h67 = e_dlv_error_code;
+                        h68 = e_dlv_ev;
                     end
-                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h65 != 0))) begin
-                        h64 = h67;
-                    end
-                    else begin
-                        h64 = 0;
-                    end
-                    rec_idt_vectoring_error <= h64;
-                    h68 = 32'h0;
-                    h69 = 3'h0;
+                    h70 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h69 = w_vmcs_68[11-1:8];
+                        h70 = w_vmcs_70[32-1:0];
                     end
                     else begin
-                        h69 = e_dlv_type;
+                        h70 = e_dlv_error_code;
                     end
-                    h70 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h70 = w_vmcs_68[11-1:8];
+                    if ((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h68 != 0))) begin
+                        h67 = h70;
                     end
                     else begin
-                        h70 = e_dlv_type;
+                        h67 = 0;
                     end
+                    rec_idt_vectoring_error <= h67;
                     h71 = 32'h0;
+                    h72 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h71 = w_vmcs_78[32-1:0];
+                        h72 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h71 = {28'h0, e_ilen};
+                        h72 = e_dlv_type;
                     end
-                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h69 >= 4)) && (h70 <= 6))) begin
-                        h68 = h71;
+                    h73 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h73 = w_vmcs_68[11-1:8];
                     end
                     else begin
-                        h68 = 0;
+                        h73 = e_dlv_type;
                     end
-                    rec_instr_len <= h68[4-1:0];
+                    h74 = 32'h0;
+                    if ((e_injected != 0)) begin
+                        h74 = w_vmcs_78[32-1:0];
+                    end
+                    else begin
+                        h74 = {28'h0, e_ilen};
+                    end
+                    if (((((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))) && (h72 >= 4)) && (h73 <= 6))) begin
+                        h71 = h74;
+                    end
+                    else begin
+                        h71 = 0;
+                    end
+                    rec_instr_len <= h71[4-1:0];
                     rec_qualification <= wk_t_cr2;
                     rec_guest_linear <= 0;
                     rec_guest_physical <= 0;
-                    h72 = 1'h0;
-                    h72 = 0;
+                    h75 = 1'h0;
+                    h75 = 0;
                     if (((((e_iret != 0) && (e_nmi_blocked != 0)) && (!((e_delivering != 0) && ((!(e_injected != 0)) || (w_vmcs_68[31] && (w_vmcs_68[11-1:8] != 7)))))) && ((!w_vmcs_38[3]) || w_vmcs_38[5]))) begin
-                        h72 = 1;
+                        h75 = 1;
                     end
-                    h73 = 32'h0;
-                    h73 = (32'h80000000 | {19'h0, h72, 12'h0});
-                    h74 = 32'h0;
-                    h74 = (h73 | 2048);
-                    h75 = 32'h0;
-                    h75 = (h74 | 768);
                     h76 = 32'h0;
-                    h76 = (h75 | 14);
-                    rec_exit_intr_info <= h76;
+                    h76 = (32'h80000000 | {19'h0, h75, 12'h0});
+                    h77 = 32'h0;
+                    h77 = (h76 | 2048);
+                    h78 = 32'h0;
+                    h78 = (h77 | 768);
+                    h79 = 32'h0;
+                    h79 = (h78 | 14);
+                    rec_exit_intr_info <= h79;
                     rec_exit_intr_error <= wk_t_error_code;
+                    h80 = 64'h0;
+                    h80 = (w_vmcs_68 & 64'hffffffff7fffffff);
+                    rec_entry_intr_info <= h80[32-1:0];
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1425,6 +1451,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
                     rec_vector <= 13;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -1441,6 +1468,7 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
                     rec_vector <= 14;
                     rec_error_code <= wk_t_error_code;
                     rec_cr2 <= wk_t_cr2;
@@ -1457,59 +1485,14 @@ always @(posedge clk) begin: fsm
                     rec_guest_physical <= 0;
                     rec_exit_intr_info <= 0;
                     rec_exit_intr_error <= 0;
+                    rec_entry_intr_info <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
-                    st <= 5'b10100;
+                    st <= 5'b10101;
                 end
             end
             5'b01011: begin
-                if ((!pend)) begin
-                    h81 = 1'h0;
-                    h82 = 32'h0;
-                    h82 = (wk_t_error_code & w_vmcs_50[32-1:0]);
-                    h83 = 1'h0;
-                    h83 = 0;
-                    if (w_vmcs_48[14]) begin
-                        h83 = 1;
-                    end
-                    h84 = 1'h0;
-                    h84 = 0;
-                    if ((!w_vmcs_48[14])) begin
-                        h84 = 1;
-                    end
-                    if ((h82 == w_vmcs_58[32-1:0])) begin
-                        h81 = h83;
-                    end
-                    else begin
-                        h81 = h84;
-                    end
-                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h81 != 0)))) begin
-                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b1;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        u_wdata <= {48'h0, rec_reason};
-                        pend <= 1'b1;
-                    end
-                    else begin
-                        st <= 5'b01100;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        u_we <= 1'b0;
-                        pend <= 1'b0;
-                        st <= 5'b01100;
-                    end
-                end
-            end
-            5'b01100: begin
                 if ((!pend)) begin
                     h85 = 1'h0;
                     h86 = 32'h0;
@@ -1532,16 +1515,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h85 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 104);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_idt_vectoring_info};
+                        u_wdata <= {32'h0, rec_entry_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01101;
+                        st <= 5'b01100;
                     end
                 end
                 else begin
@@ -1551,11 +1534,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b01101;
+                        st <= 5'b01100;
                     end
                 end
             end
-            5'b01101: begin
+            5'b01100: begin
                 if ((!pend)) begin
                     h89 = 1'h0;
                     h90 = 32'h0;
@@ -1578,16 +1561,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h89 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 136);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_idt_vectoring_error};
+                        u_wdata <= {48'h0, rec_reason};
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01110;
+                        st <= 5'b01101;
                     end
                 end
                 else begin
@@ -1597,11 +1580,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b01110;
+                        st <= 5'b01101;
                     end
                 end
             end
-            5'b01110: begin
+            5'b01101: begin
                 if ((!pend)) begin
                     h93 = 1'h0;
                     h94 = 32'h0;
@@ -1624,16 +1607,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h93 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 144);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {60'h0, rec_instr_len};
+                        u_wdata <= {32'h0, rec_idt_vectoring_info};
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01111;
+                        st <= 5'b01110;
                     end
                 end
                 else begin
@@ -1643,11 +1626,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b01111;
+                        st <= 5'b01110;
                     end
                 end
             end
-            5'b01111: begin
+            5'b01110: begin
                 if ((!pend)) begin
                     h97 = 1'h0;
                     h98 = 32'h0;
@@ -1670,16 +1653,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h97 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 152);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_qualification;
+                        u_wdata <= {32'h0, rec_idt_vectoring_error};
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10000;
+                        st <= 5'b01111;
                     end
                 end
                 else begin
@@ -1689,11 +1672,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10000;
+                        st <= 5'b01111;
                     end
                 end
             end
-            5'b10000: begin
+            5'b01111: begin
                 if ((!pend)) begin
                     h101 = 1'h0;
                     h102 = 32'h0;
@@ -1716,16 +1699,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h101 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 160);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_guest_linear;
+                        u_wdata <= {60'h0, rec_instr_len};
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10001;
+                        st <= 5'b10000;
                     end
                 end
                 else begin
@@ -1735,11 +1718,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10001;
+                        st <= 5'b10000;
                     end
                 end
             end
-            5'b10001: begin
+            5'b10000: begin
                 if ((!pend)) begin
                     h105 = 1'h0;
                     h106 = 32'h0;
@@ -1762,16 +1745,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h105 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 264);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 240);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= rec_guest_physical;
+                        u_wdata <= rec_qualification;
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10010;
+                        st <= 5'b10001;
                     end
                 end
                 else begin
@@ -1781,11 +1764,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10010;
+                        st <= 5'b10001;
                     end
                 end
             end
-            5'b10010: begin
+            5'b10001: begin
                 if ((!pend)) begin
                     h109 = 1'h0;
                     h110 = 32'h0;
@@ -1808,16 +1791,16 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h109 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 248);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_exit_intr_info};
+                        u_wdata <= rec_guest_linear;
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b10011;
+                        st <= 5'b10010;
                     end
                 end
                 else begin
@@ -1827,11 +1810,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         u_we <= 1'b0;
                         pend <= 1'b0;
-                        st <= 5'b10011;
+                        st <= 5'b10010;
                     end
                 end
             end
-            5'b10011: begin
+            5'b10010: begin
                 if ((!pend)) begin
                     h113 = 1'h0;
                     h114 = 32'h0;
@@ -1854,12 +1837,58 @@ always @(posedge clk) begin: fsm
                     end
                     if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h113 != 0)))) begin
                         v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 264);
                         u_valid <= 1'b1;
                         u_we <= 1'b1;
                         u_size <= 3;
                         u_addr <= v_addr[64-1:0];
-                        u_wdata <= {32'h0, rec_exit_intr_error};
+                        u_wdata <= rec_guest_physical;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10011;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10011;
+                    end
+                end
+            end
+            5'b10011: begin
+                if ((!pend)) begin
+                    h117 = 1'h0;
+                    h118 = 32'h0;
+                    h118 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h119 = 1'h0;
+                    h119 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h119 = 1;
+                    end
+                    h120 = 1'h0;
+                    h120 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h120 = 1;
+                    end
+                    if ((h118 == w_vmcs_58[32-1:0])) begin
+                        h117 = h119;
+                    end
+                    else begin
+                        h117 = h120;
+                    end
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h117 != 0)))) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 272);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= {32'h0, rec_exit_intr_info};
                         pend <= 1'b1;
                     end
                     else begin
@@ -1877,6 +1906,52 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            5'b10100: begin
+                if ((!pend)) begin
+                    h121 = 1'h0;
+                    h122 = 32'h0;
+                    h122 = (wk_t_error_code & w_vmcs_50[32-1:0]);
+                    h123 = 1'h0;
+                    h123 = 0;
+                    if (w_vmcs_48[14]) begin
+                        h123 = 1;
+                    end
+                    h124 = 1'h0;
+                    h124 = 0;
+                    if ((!w_vmcs_48[14])) begin
+                        h124 = 1;
+                    end
+                    if ((h122 == w_vmcs_58[32-1:0])) begin
+                        h121 = h123;
+                    end
+                    else begin
+                        h121 = h124;
+                    end
+                    if ((((((wk_t_host_fault != 0) && (wk_t_exit_reason == 48)) || ((wk_t_host_fault != 0) && (wk_t_exit_reason == 49))) || ((wk_t_non_canonical != 0) && w_vmcs_48[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && (h121 != 0)))) begin
+                        v_wide = {20'h0, r_VMCS_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 280);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= {32'h0, rec_exit_intr_error};
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b10101;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b10101;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_reason <= rec_reason;
@@ -1888,6 +1963,7 @@ always @(posedge clk) begin: fsm
                 o_r_guest_physical <= rec_guest_physical;
                 o_r_exit_intr_info <= rec_exit_intr_info;
                 o_r_exit_intr_error <= rec_exit_intr_error;
+                o_r_entry_intr_info <= rec_entry_intr_info;
                 o_r_vector <= rec_vector;
                 o_r_error_code <= rec_error_code;
                 o_r_cr2 <= rec_cr2;
@@ -5819,4 +5895,4 @@ assign nested_t0_hb_EPTP = wn_t_r_EPTP;
 assign nested_t0_hb_PROC3 = wn_t_r_PROC3;
 
 endmodule
-// virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 2503d77a445b077f1069bdeb4f156d5dc7add27c35cfa3e03b327ddc145da3dc
+// virtspec conversion 8256f81fa322b0ca60a4578c of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 2d2f997d80d16664caf1e5b464bd74403419cdd6c58e756825b12e8d00395c41

@@ -55,6 +55,7 @@ entity intel_vmx_vmx_ept_exit is
         o_r_guest_physical: out unsigned(63 downto 0);
         o_r_exit_intr_info: out unsigned(31 downto 0);
         o_r_exit_intr_error: out unsigned(31 downto 0);
+        o_r_entry_intr_info: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0)
@@ -84,6 +85,7 @@ type t_enum_S_1 is (
 	ST6,
 	ST7,
 	ST8,
+	ST9,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -193,6 +195,7 @@ signal wn_t_r_RFLAGS: unsigned(63 downto 0);
 signal wn_t_r_VPID: unsigned(15 downto 0);
 signal wn_t_start: std_logic;
 signal rec_cr2: unsigned(63 downto 0);
+signal rec_entry_intr_info: unsigned(31 downto 0);
 signal rec_error_code: unsigned(31 downto 0);
 signal rec_exit_intr_error: unsigned(31 downto 0);
 signal rec_exit_intr_info: unsigned(31 downto 0);
@@ -324,10 +327,10 @@ nested_t0_walker_guest0_sg_5 <= unsigned'("0000000000000000000000000000000000000
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(71 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(31 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(0 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(31 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
     variable h0: unsigned(31 downto 0);
     variable h1: unsigned(7 downto 0);
     variable h2: unsigned(31 downto 0);
@@ -347,68 +350,68 @@ fsm: process (clk) is
     variable h16: unsigned(63 downto 0);
     variable h17: unsigned(0 downto 0);
     variable h18: unsigned(63 downto 0);
-    variable h19: unsigned(31 downto 0);
-    variable h20: unsigned(7 downto 0);
-    variable h21: unsigned(31 downto 0);
-    variable h22: unsigned(2 downto 0);
-    variable h23: unsigned(31 downto 0);
-    variable h24: unsigned(0 downto 0);
+    variable h19: unsigned(63 downto 0);
+    variable h20: unsigned(31 downto 0);
+    variable h21: unsigned(7 downto 0);
+    variable h22: unsigned(31 downto 0);
+    variable h23: unsigned(2 downto 0);
+    variable h24: unsigned(31 downto 0);
     variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(31 downto 0);
+    variable h26: unsigned(0 downto 0);
     variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(0 downto 0);
+    variable h28: unsigned(31 downto 0);
     variable h29: unsigned(0 downto 0);
-    variable h30: unsigned(31 downto 0);
+    variable h30: unsigned(0 downto 0);
     variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(2 downto 0);
+    variable h32: unsigned(31 downto 0);
     variable h33: unsigned(2 downto 0);
-    variable h34: unsigned(31 downto 0);
+    variable h34: unsigned(2 downto 0);
     variable h35: unsigned(31 downto 0);
-    variable h36: unsigned(7 downto 0);
+    variable h36: unsigned(63 downto 0);
     variable h37: unsigned(31 downto 0);
-    variable h38: unsigned(2 downto 0);
+    variable h38: unsigned(7 downto 0);
     variable h39: unsigned(31 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(0 downto 0);
-    variable h42: unsigned(31 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(31 downto 0);
-    variable h48: unsigned(2 downto 0);
-    variable h49: unsigned(2 downto 0);
-    variable h50: unsigned(31 downto 0);
-    variable h51: unsigned(0 downto 0);
+    variable h40: unsigned(2 downto 0);
+    variable h41: unsigned(31 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(0 downto 0);
+    variable h44: unsigned(31 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(31 downto 0);
+    variable h49: unsigned(31 downto 0);
+    variable h50: unsigned(2 downto 0);
+    variable h51: unsigned(2 downto 0);
     variable h52: unsigned(31 downto 0);
-    variable h53: unsigned(31 downto 0);
+    variable h53: unsigned(0 downto 0);
     variable h54: unsigned(31 downto 0);
     variable h55: unsigned(31 downto 0);
     variable h56: unsigned(31 downto 0);
-    variable h57: unsigned(7 downto 0);
-    variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(2 downto 0);
-    variable h60: unsigned(31 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(0 downto 0);
+    variable h57: unsigned(31 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(31 downto 0);
+    variable h60: unsigned(7 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(2 downto 0);
     variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(31 downto 0);
+    variable h64: unsigned(0 downto 0);
     variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
+    variable h66: unsigned(31 downto 0);
     variable h67: unsigned(31 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(2 downto 0);
-    variable h70: unsigned(2 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(0 downto 0);
+    variable h70: unsigned(31 downto 0);
     variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(31 downto 0);
+    variable h72: unsigned(2 downto 0);
+    variable h73: unsigned(2 downto 0);
     variable h74: unsigned(31 downto 0);
-    variable h75: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
     variable h76: unsigned(31 downto 0);
-    variable h81: unsigned(0 downto 0);
-    variable h82: unsigned(31 downto 0);
-    variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(0 downto 0);
+    variable h77: unsigned(31 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(31 downto 0);
+    variable h80: unsigned(63 downto 0);
     variable h85: unsigned(0 downto 0);
     variable h86: unsigned(31 downto 0);
     variable h87: unsigned(0 downto 0);
@@ -441,11 +444,20 @@ fsm: process (clk) is
     variable h114: unsigned(31 downto 0);
     variable h115: unsigned(0 downto 0);
     variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(0 downto 0);
+    variable h118: unsigned(31 downto 0);
+    variable h119: unsigned(0 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_cr2 <= to_unsigned(0, 64);
+            o_r_entry_intr_info <= to_unsigned(0, 32);
             o_r_error_code <= to_unsigned(0, 32);
             o_r_exit_intr_error <= to_unsigned(0, 32);
             o_r_exit_intr_info <= to_unsigned(0, 32);
@@ -460,6 +472,7 @@ begin
             o_status <= to_unsigned(0, 8);
             pend <= '0';
             rec_cr2 <= to_unsigned(0, 64);
+            rec_entry_intr_info <= to_unsigned(0, 32);
             rec_error_code <= to_unsigned(0, 32);
             rec_exit_intr_error <= to_unsigned(0, 32);
             rec_exit_intr_info <= to_unsigned(0, 32);
@@ -875,23 +888,23 @@ begin
                         st <= DECIDE;
                     end if;
                 when DECIDE =>
-                    h77 := to_unsigned(0, 1);
-                    h78 := unsigned'("00000000000000000000000000000000");
-                    h78 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                    h79 := to_unsigned(0, 1);
-                    h79 := to_unsigned(0, 1);
+                    h81 := to_unsigned(0, 1);
+                    h82 := unsigned'("00000000000000000000000000000000");
+                    h82 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                    h83 := to_unsigned(0, 1);
+                    h83 := to_unsigned(0, 1);
                     if bool(w_vmcs_48(14)) then
-                        h79 := to_unsigned(1, 1);
+                        h83 := to_unsigned(1, 1);
                     end if;
-                    h80 := to_unsigned(0, 1);
-                    h80 := to_unsigned(0, 1);
+                    h84 := to_unsigned(0, 1);
+                    h84 := to_unsigned(0, 1);
                     if (not bool(w_vmcs_48(14))) then
-                        h80 := to_unsigned(1, 1);
+                        h84 := to_unsigned(1, 1);
                     end if;
-                    if (h78 = w_vmcs_58(32-1 downto 0)) then
-                        h77 := h79;
+                    if (h82 = w_vmcs_58(32-1 downto 0)) then
+                        h81 := h83;
                     else
-                        h77 := h80;
+                        h81 := h84;
                     end if;
                     if ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) then
                         status <= to_unsigned(1, 8);
@@ -999,6 +1012,9 @@ begin
                         rec_guest_physical <= wk_t_guest_physical_address;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h19 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h19 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h19(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1006,96 +1022,99 @@ begin
                     elsif ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49)) then
                         status <= to_unsigned(2, 8);
                         rec_reason <= to_unsigned(49, 16);
-                        h19 := unsigned'("00000000000000000000000000000000");
-                        h20 := to_unsigned(0, 8);
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h21 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h20 := w_vmcs_68(8-1 downto 0);
+                            h21 := w_vmcs_68(8-1 downto 0);
                         else
-                            h20 := e_dlv_vector;
+                            h21 := e_dlv_vector;
                         end if;
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h20));
-                        h22 := to_unsigned(0, 3);
+                        h22 := unsigned'("00000000000000000000000000000000");
+                        h22 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h21));
+                        h23 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h22 := w_vmcs_68(11-1 downto 8);
+                            h23 := w_vmcs_68(11-1 downto 8);
                         else
-                            h22 := e_dlv_type;
+                            h23 := e_dlv_type;
                         end if;
-                        h23 := unsigned'("00000000000000000000000000000000");
-                        h23 := (h21 or unsigned'(to_unsigned(0, 21) & h22 & to_unsigned(0, 8)));
-                        h24 := to_unsigned(0, 1);
+                        h24 := unsigned'("00000000000000000000000000000000");
+                        h24 := (h22 or unsigned'(to_unsigned(0, 21) & h23 & to_unsigned(0, 8)));
                         h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h25 := to_unsigned(1, 1);
+                            h26 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h24 := h25;
+                            h25 := h26;
                         else
-                            h24 := e_dlv_ev;
+                            h25 := e_dlv_ev;
                         end if;
-                        h26 := unsigned'("00000000000000000000000000000000");
-                        h26 := (h23 or unsigned'(to_unsigned(0, 20) & h24 & to_unsigned(0, 11)));
-                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h19 := h26;
-                        else
-                            h19 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h19;
                         h27 := unsigned'("00000000000000000000000000000000");
-                        h28 := to_unsigned(0, 1);
+                        h27 := (h24 or unsigned'(to_unsigned(0, 20) & h25 & to_unsigned(0, 11)));
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
+                            h20 := h27;
+                        else
+                            h20 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h20;
+                        h28 := unsigned'("00000000000000000000000000000000");
                         h29 := to_unsigned(0, 1);
-                        h29 := to_unsigned(0, 1);
+                        h30 := to_unsigned(0, 1);
+                        h30 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h29 := to_unsigned(1, 1);
+                            h30 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h28 := h29;
+                            h29 := h30;
                         else
-                            h28 := e_dlv_ev;
+                            h29 := e_dlv_ev;
                         end if;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        if (e_injected /= 0) then
-                            h30 := w_vmcs_70(32-1 downto 0);
-                        else
-                            h30 := e_dlv_error_code;
-                        end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h28 /= 0)) then
-                            h27 := h30;
-                        else
-                            h27 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h27;
                         h31 := unsigned'("00000000000000000000000000000000");
-                        h32 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h32 := w_vmcs_68(11-1 downto 8);
+                            h31 := w_vmcs_70(32-1 downto 0);
                         else
-                            h32 := e_dlv_type;
+                            h31 := e_dlv_error_code;
                         end if;
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h29 /= 0)) then
+                            h28 := h31;
+                        else
+                            h28 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_error <= h28;
+                        h32 := unsigned'("00000000000000000000000000000000");
                         h33 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
                             h33 := w_vmcs_68(11-1 downto 8);
                         else
                             h33 := e_dlv_type;
                         end if;
-                        h34 := unsigned'("00000000000000000000000000000000");
+                        h34 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h34 := w_vmcs_78(32-1 downto 0);
+                            h34 := w_vmcs_68(11-1 downto 8);
                         else
-                            h34 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h34 := e_dlv_type;
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h32 >= 4)) and (h33 <= 6)) then
-                            h31 := h34;
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h35 := w_vmcs_78(32-1 downto 0);
                         else
-                            h31 := to_unsigned(0, 32);
+                            h35 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        rec_instr_len <= h31(4-1 downto 0);
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h33 >= 4)) and (h34 <= 6)) then
+                            h32 := h35;
+                        else
+                            h32 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h32(4-1 downto 0);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= wk_t_guest_physical_address;
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h36 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h36 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h36(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1103,219 +1122,225 @@ begin
                     elsif ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13))) then
                         status <= to_unsigned(3, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h35 := unsigned'("00000000000000000000000000000000");
-                        h36 := to_unsigned(0, 8);
-                        if (e_injected /= 0) then
-                            h36 := w_vmcs_68(8-1 downto 0);
-                        else
-                            h36 := e_dlv_vector;
-                        end if;
                         h37 := unsigned'("00000000000000000000000000000000");
-                        h37 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h36));
-                        h38 := to_unsigned(0, 3);
+                        h38 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h38 := w_vmcs_68(11-1 downto 8);
+                            h38 := w_vmcs_68(8-1 downto 0);
                         else
-                            h38 := e_dlv_type;
+                            h38 := e_dlv_vector;
                         end if;
                         h39 := unsigned'("00000000000000000000000000000000");
-                        h39 := (h37 or unsigned'(to_unsigned(0, 21) & h38 & to_unsigned(0, 8)));
-                        h40 := to_unsigned(0, 1);
-                        h41 := to_unsigned(0, 1);
-                        h41 := to_unsigned(0, 1);
+                        h39 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h38));
+                        h40 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h40 := w_vmcs_68(11-1 downto 8);
+                        else
+                            h40 := e_dlv_type;
+                        end if;
+                        h41 := unsigned'("00000000000000000000000000000000");
+                        h41 := (h39 or unsigned'(to_unsigned(0, 21) & h40 & to_unsigned(0, 8)));
+                        h42 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h41 := to_unsigned(1, 1);
+                            h43 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h40 := h41;
+                            h42 := h43;
                         else
-                            h40 := e_dlv_ev;
+                            h42 := e_dlv_ev;
                         end if;
-                        h42 := unsigned'("00000000000000000000000000000000");
-                        h42 := (h39 or unsigned'(to_unsigned(0, 20) & h40 & to_unsigned(0, 11)));
+                        h44 := unsigned'("00000000000000000000000000000000");
+                        h44 := (h41 or unsigned'(to_unsigned(0, 20) & h42 & to_unsigned(0, 11)));
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h35 := h42;
+                            h37 := h44;
                         else
-                            h35 := to_unsigned(0, 32);
+                            h37 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_info <= h35;
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h44 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 1);
+                        rec_idt_vectoring_info <= h37;
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h46 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h45 := to_unsigned(1, 1);
+                            h47 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h44 := h45;
+                            h46 := h47;
                         else
-                            h44 := e_dlv_ev;
+                            h46 := e_dlv_ev;
                         end if;
-                        h46 := unsigned'("00000000000000000000000000000000");
+                        h48 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h46 := w_vmcs_70(32-1 downto 0);
+                            h48 := w_vmcs_70(32-1 downto 0);
                         else
-                            h46 := e_dlv_error_code;
+                            h48 := e_dlv_error_code;
                         end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h44 /= 0)) then
-                            h43 := h46;
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h46 /= 0)) then
+                            h45 := h48;
                         else
-                            h43 := to_unsigned(0, 32);
+                            h45 := to_unsigned(0, 32);
                         end if;
-                        rec_idt_vectoring_error <= h43;
-                        h47 := unsigned'("00000000000000000000000000000000");
-                        h48 := to_unsigned(0, 3);
+                        rec_idt_vectoring_error <= h45;
+                        h49 := unsigned'("00000000000000000000000000000000");
+                        h50 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h48 := w_vmcs_68(11-1 downto 8);
+                            h50 := w_vmcs_68(11-1 downto 8);
                         else
-                            h48 := e_dlv_type;
+                            h50 := e_dlv_type;
                         end if;
-                        h49 := to_unsigned(0, 3);
+                        h51 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h49 := w_vmcs_68(11-1 downto 8);
+                            h51 := w_vmcs_68(11-1 downto 8);
                         else
-                            h49 := e_dlv_type;
+                            h51 := e_dlv_type;
                         end if;
-                        h50 := unsigned'("00000000000000000000000000000000");
+                        h52 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h50 := w_vmcs_78(32-1 downto 0);
+                            h52 := w_vmcs_78(32-1 downto 0);
                         else
-                            h50 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h52 := unsigned'(to_unsigned(0, 28) & e_ilen);
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h48 >= 4)) and (h49 <= 6)) then
-                            h47 := h50;
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h50 >= 4)) and (h51 <= 6)) then
+                            h49 := h52;
                         else
-                            h47 := to_unsigned(0, 32);
+                            h49 := to_unsigned(0, 32);
                         end if;
-                        rec_instr_len <= h47(4-1 downto 0);
+                        rec_instr_len <= h49(4-1 downto 0);
                         rec_qualification <= to_unsigned(0, 64);
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
-                        h51 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
                         if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h51 := to_unsigned(1, 1);
+                            h53 := to_unsigned(1, 1);
                         end if;
-                        h52 := unsigned'("00000000000000000000000000000000");
-                        h52 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h51 & to_unsigned(0, 12)));
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := (h52 or to_unsigned(2048, 32));
                         h54 := unsigned'("00000000000000000000000000000000");
-                        h54 := (h53 or to_unsigned(768, 32));
+                        h54 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h53 & to_unsigned(0, 12)));
                         h55 := unsigned'("00000000000000000000000000000000");
-                        h55 := (h54 or to_unsigned(13, 32));
-                        rec_exit_intr_info <= h55;
+                        h55 := (h54 or to_unsigned(2048, 32));
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := (h55 or to_unsigned(768, 32));
+                        h57 := unsigned'("00000000000000000000000000000000");
+                        h57 := (h56 or to_unsigned(13, 32));
+                        rec_exit_intr_info <= h57;
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h58 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h58(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h77 /= 0)) then
+                    elsif (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h81 /= 0)) then
                         status <= to_unsigned(4, 8);
                         rec_reason <= to_unsigned(0, 16);
-                        h56 := unsigned'("00000000000000000000000000000000");
-                        h57 := to_unsigned(0, 8);
+                        h59 := unsigned'("00000000000000000000000000000000");
+                        h60 := to_unsigned(0, 8);
                         if (e_injected /= 0) then
-                            h57 := w_vmcs_68(8-1 downto 0);
+                            h60 := w_vmcs_68(8-1 downto 0);
                         else
-                            h57 := e_dlv_vector;
+                            h60 := e_dlv_vector;
                         end if;
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h57));
-                        h59 := to_unsigned(0, 3);
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h60));
+                        h62 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h59 := w_vmcs_68(11-1 downto 8);
+                            h62 := w_vmcs_68(11-1 downto 8);
                         else
-                            h59 := e_dlv_type;
-                        end if;
-                        h60 := unsigned'("00000000000000000000000000000000");
-                        h60 := (h58 or unsigned'(to_unsigned(0, 21) & h59 & to_unsigned(0, 8)));
-                        h61 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_vmcs_68(11)) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        if (e_injected /= 0) then
-                            h61 := h62;
-                        else
-                            h61 := e_dlv_ev;
+                            h62 := e_dlv_type;
                         end if;
                         h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := (h60 or unsigned'(to_unsigned(0, 20) & h61 & to_unsigned(0, 11)));
-                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
-                            h56 := h63;
-                        else
-                            h56 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_info <= h56;
-                        h64 := unsigned'("00000000000000000000000000000000");
+                        h63 := (h61 or unsigned'(to_unsigned(0, 21) & h62 & to_unsigned(0, 8)));
+                        h64 := to_unsigned(0, 1);
                         h65 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
                         if bool(w_vmcs_68(11)) then
-                            h66 := to_unsigned(1, 1);
+                            h65 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h65 := h66;
+                            h64 := h65;
                         else
-                            h65 := e_dlv_ev;
+                            h64 := e_dlv_ev;
                         end if;
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h66 := (h63 or unsigned'(to_unsigned(0, 20) & h64 & to_unsigned(0, 11)));
+                        if ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) then
+                            h59 := h66;
+                        else
+                            h59 := to_unsigned(0, 32);
+                        end if;
+                        rec_idt_vectoring_info <= h59;
                         h67 := unsigned'("00000000000000000000000000000000");
+                        h68 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
+                        if bool(w_vmcs_68(11)) then
+                            h69 := to_unsigned(1, 1);
+                        end if;
                         if (e_injected /= 0) then
-                            h67 := w_vmcs_70(32-1 downto 0);
+                            h68 := h69;
                         else
-                            h67 := e_dlv_error_code;
+                            h68 := e_dlv_ev;
                         end if;
-                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h65 /= 0)) then
-                            h64 := h67;
-                        else
-                            h64 := to_unsigned(0, 32);
-                        end if;
-                        rec_idt_vectoring_error <= h64;
-                        h68 := unsigned'("00000000000000000000000000000000");
-                        h69 := to_unsigned(0, 3);
+                        h70 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h69 := w_vmcs_68(11-1 downto 8);
+                            h70 := w_vmcs_70(32-1 downto 0);
                         else
-                            h69 := e_dlv_type;
+                            h70 := e_dlv_error_code;
                         end if;
-                        h70 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h70 := w_vmcs_68(11-1 downto 8);
+                        if (((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h68 /= 0)) then
+                            h67 := h70;
                         else
-                            h70 := e_dlv_type;
+                            h67 := to_unsigned(0, 32);
                         end if;
+                        rec_idt_vectoring_error <= h67;
                         h71 := unsigned'("00000000000000000000000000000000");
+                        h72 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h71 := w_vmcs_78(32-1 downto 0);
+                            h72 := w_vmcs_68(11-1 downto 8);
                         else
-                            h71 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                            h72 := e_dlv_type;
                         end if;
-                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h69 >= 4)) and (h70 <= 6)) then
-                            h68 := h71;
+                        h73 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h73 := w_vmcs_68(11-1 downto 8);
                         else
-                            h68 := to_unsigned(0, 32);
+                            h73 := e_dlv_type;
                         end if;
-                        rec_instr_len <= h68(4-1 downto 0);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        if (e_injected /= 0) then
+                            h74 := w_vmcs_78(32-1 downto 0);
+                        else
+                            h74 := unsigned'(to_unsigned(0, 28) & e_ilen);
+                        end if;
+                        if ((((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))) and (h72 >= 4)) and (h73 <= 6)) then
+                            h71 := h74;
+                        else
+                            h71 := to_unsigned(0, 32);
+                        end if;
+                        rec_instr_len <= h71(4-1 downto 0);
                         rec_qualification <= wk_t_cr2;
                         rec_guest_linear <= to_unsigned(0, 64);
                         rec_guest_physical <= to_unsigned(0, 64);
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
                         if ((((e_iret /= 0) and (e_nmi_blocked /= 0)) and (not ((e_delivering /= 0) and ((not (e_injected /= 0)) or (bool(w_vmcs_68(31)) and (w_vmcs_68(11-1 downto 8) /= 7)))))) and ((not bool(w_vmcs_38(3))) or bool(w_vmcs_38(5)))) then
-                            h72 := to_unsigned(1, 1);
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        h73 := unsigned'("00000000000000000000000000000000");
-                        h73 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h72 & to_unsigned(0, 12)));
-                        h74 := unsigned'("00000000000000000000000000000000");
-                        h74 := (h73 or to_unsigned(2048, 32));
-                        h75 := unsigned'("00000000000000000000000000000000");
-                        h75 := (h74 or to_unsigned(768, 32));
                         h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := (h75 or to_unsigned(14, 32));
-                        rec_exit_intr_info <= h76;
+                        h76 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 19) & h75 & to_unsigned(0, 12)));
+                        h77 := unsigned'("00000000000000000000000000000000");
+                        h77 := (h76 or to_unsigned(2048, 32));
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := (h77 or to_unsigned(768, 32));
+                        h79 := unsigned'("00000000000000000000000000000000");
+                        h79 := (h78 or to_unsigned(14, 32));
+                        rec_exit_intr_info <= h79;
                         rec_exit_intr_error <= wk_t_error_code;
+                        h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h80 := (w_vmcs_68 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_entry_intr_info <= h80(32-1 downto 0);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1331,6 +1356,7 @@ begin
                         rec_guest_physical <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(13, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -1346,6 +1372,7 @@ begin
                         rec_guest_physical <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(14, 8);
                         rec_error_code <= wk_t_error_code;
                         rec_cr2 <= wk_t_cr2;
@@ -1361,54 +1388,13 @@ begin
                         rec_guest_physical <= to_unsigned(0, 64);
                         rec_exit_intr_info <= to_unsigned(0, 32);
                         rec_exit_intr_error <= to_unsigned(0, 32);
+                        rec_entry_intr_info <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when ST0 =>
-                    if (not bool(pend)) then
-                        h81 := to_unsigned(0, 1);
-                        h82 := unsigned'("00000000000000000000000000000000");
-                        h82 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
-                        h83 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 1);
-                        if bool(w_vmcs_48(14)) then
-                            h83 := to_unsigned(1, 1);
-                        end if;
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
-                        if (not bool(w_vmcs_48(14))) then
-                            h84 := to_unsigned(1, 1);
-                        end if;
-                        if (h82 = w_vmcs_58(32-1 downto 0)) then
-                            h81 := h83;
-                        else
-                            h81 := h84;
-                        end if;
-                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h81 /= 0))) then
-                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
-                            u_valid <= '1';
-                            u_we <= '1';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
-                            pend <= '1';
-                        else
-                            st <= ST1;
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            u_we <= '0';
-                            pend <= '0';
-                            st <= ST1;
-                        end if;
-                    end if;
-                when ST1 =>
                     if (not bool(pend)) then
                         h85 := to_unsigned(0, 1);
                         h86 := unsigned'("00000000000000000000000000000000");
@@ -1430,15 +1416,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h85 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 104);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_entry_intr_info);
                             pend <= '1';
                         else
-                            st <= ST2;
+                            st <= ST1;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1447,10 +1433,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST2;
+                            st <= ST1;
                         end if;
                     end if;
-                when ST2 =>
+                when ST1 =>
                     if (not bool(pend)) then
                         h89 := to_unsigned(0, 1);
                         h90 := unsigned'("00000000000000000000000000000000");
@@ -1472,15 +1458,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h89 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 136);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
+                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000") & rec_reason);
                             pend <= '1';
                         else
-                            st <= ST3;
+                            st <= ST2;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1489,10 +1475,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST3;
+                            st <= ST2;
                         end if;
                     end if;
-                when ST3 =>
+                when ST2 =>
                     if (not bool(pend)) then
                         h93 := to_unsigned(0, 1);
                         h94 := unsigned'("00000000000000000000000000000000");
@@ -1514,15 +1500,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h93 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 144);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_info);
                             pend <= '1';
                         else
-                            st <= ST4;
+                            st <= ST3;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1531,10 +1517,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST4;
+                            st <= ST3;
                         end if;
                     end if;
-                when ST4 =>
+                when ST3 =>
                     if (not bool(pend)) then
                         h97 := to_unsigned(0, 1);
                         h98 := unsigned'("00000000000000000000000000000000");
@@ -1556,15 +1542,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h97 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 152);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_qualification;
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_idt_vectoring_error);
                             pend <= '1';
                         else
-                            st <= ST5;
+                            st <= ST4;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1573,10 +1559,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST5;
+                            st <= ST4;
                         end if;
                     end if;
-                when ST5 =>
+                when ST4 =>
                     if (not bool(pend)) then
                         h101 := to_unsigned(0, 1);
                         h102 := unsigned'("00000000000000000000000000000000");
@@ -1598,15 +1584,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h101 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 160);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_guest_linear;
+                            u_wdata <= unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000") & rec_instr_len);
                             pend <= '1';
                         else
-                            st <= ST6;
+                            st <= ST5;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1615,10 +1601,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST6;
+                            st <= ST5;
                         end if;
                     end if;
-                when ST6 =>
+                when ST5 =>
                     if (not bool(pend)) then
                         h105 := to_unsigned(0, 1);
                         h106 := unsigned'("00000000000000000000000000000000");
@@ -1640,15 +1626,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h105 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 264);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 240);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_guest_physical;
+                            u_wdata <= rec_qualification;
                             pend <= '1';
                         else
-                            st <= ST7;
+                            st <= ST6;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1657,10 +1643,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST7;
+                            st <= ST6;
                         end if;
                     end if;
-                when ST7 =>
+                when ST6 =>
                     if (not bool(pend)) then
                         h109 := to_unsigned(0, 1);
                         h110 := unsigned'("00000000000000000000000000000000");
@@ -1682,15 +1668,15 @@ begin
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h109 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 248);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            u_wdata <= rec_guest_linear;
                             pend <= '1';
                         else
-                            st <= ST8;
+                            st <= ST7;
                         end if;
                     else
                         if (bool(u_valid) and bool(m_ready)) then
@@ -1699,10 +1685,10 @@ begin
                         if bool(m_rvalid) then
                             u_we <= '0';
                             pend <= '0';
-                            st <= ST8;
+                            st <= ST7;
                         end if;
                     end if;
-                when ST8 =>
+                when ST7 =>
                     if (not bool(pend)) then
                         h113 := to_unsigned(0, 1);
                         h114 := unsigned'("00000000000000000000000000000000");
@@ -1723,6 +1709,90 @@ begin
                             h113 := h116;
                         end if;
                         if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h113 /= 0))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 264);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_guest_physical;
+                            pend <= '1';
+                        else
+                            st <= ST8;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST8;
+                        end if;
+                    end if;
+                when ST8 =>
+                    if (not bool(pend)) then
+                        h117 := to_unsigned(0, 1);
+                        h118 := unsigned'("00000000000000000000000000000000");
+                        h118 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h119 := to_unsigned(0, 1);
+                        h119 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h119 := to_unsigned(1, 1);
+                        end if;
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        if (h118 = w_vmcs_58(32-1 downto 0)) then
+                            h117 := h119;
+                        else
+                            h117 := h120;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h117 /= 0))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 272);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= unsigned'(unsigned'("00000000000000000000000000000000") & rec_exit_intr_info);
+                            pend <= '1';
+                        else
+                            st <= ST9;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST9;
+                        end if;
+                    end if;
+                when ST9 =>
+                    if (not bool(pend)) then
+                        h121 := to_unsigned(0, 1);
+                        h122 := unsigned'("00000000000000000000000000000000");
+                        h122 := (wk_t_error_code and w_vmcs_50(32-1 downto 0));
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if bool(w_vmcs_48(14)) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
+                        if (not bool(w_vmcs_48(14))) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        if (h122 = w_vmcs_58(32-1 downto 0)) then
+                            h121 := h123;
+                        else
+                            h121 := h124;
+                        end if;
+                        if (((((wk_t_host_fault /= 0) and (wk_t_exit_reason = 48)) or ((wk_t_host_fault /= 0) and (wk_t_exit_reason = 49))) or ((wk_t_non_canonical /= 0) and bool(w_vmcs_48(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and (h121 /= 0))) then
                             v_wide := unsigned'(to_unsigned(0, 20) & r_VMCS_PA(52-1 downto 12) & to_unsigned(0, 12));
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 280);
                             u_valid <= '1';
@@ -1755,6 +1825,7 @@ begin
                     o_r_guest_physical <= rec_guest_physical;
                     o_r_exit_intr_info <= rec_exit_intr_info;
                     o_r_exit_intr_error <= rec_exit_intr_error;
+                    o_r_entry_intr_info <= rec_entry_intr_info;
                     o_r_vector <= rec_vector;
                     o_r_error_code <= rec_error_code;
                     o_r_cr2 <= rec_cr2;
@@ -5364,4 +5435,4 @@ nested_t0_hb_EPTP <= wn_t_r_EPTP;
 nested_t0_hb_PROC3 <= wn_t_r_PROC3;
 
 end architecture MyHDL;
--- virtspec conversion 0725e4c0ba9789cf2ae6a6ee of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 70a86fa3bd108d0e0889f27f70cdf6934a1710823831053758efd8fcee9aca25
+-- virtspec conversion 8256f81fa322b0ca60a4578c of intel_vmx_vmx_ept_exit.v intel_vmx_vmx_ept_exit.vhd pck_myhdl_011.vhd: sha256 3edd8151e41ea2eec314ef9b49af4120a016138f28f9d6d27449fefc537b2527
