@@ -121,9 +121,11 @@ def vmcb_reads(t):
             (0, VMCB + EVENTINJ, 8, t.mem[VMCB + EVENTINJ])]
 
 
-def stores(exitcode, info1, info2, intinfo):
+def stores(exitcode, info1, info2, intinfo, eventinj=0):
+    """The #VMEXIT's five writes, ascending; `eventinj`: EVENTINJ written back with V
+    (bit 31) cleared (15.20)."""
     return [(1, VMCB + EXITCODE, 8, exitcode), (1, VMCB + EXITINFO1, 8, info1),
-            (1, VMCB + EXITINFO2, 8, info2), (1, VMCB + EXITINTINFO, 8, intinfo)]
+            (1, VMCB + EXITINFO2, 8, info2), (1, VMCB + EXITINTINFO, 8, intinfo), (1, VMCB + EVENTINJ, 8, eventinj)]
 
 
 def test_an_access_that_translates_does_not_exit(ref):
@@ -155,9 +157,9 @@ def test_a_nested_fault_on_the_final_address_is_npf_with_exitintinfo(ref, write,
     info1 = (US | (RW if write else 0)) | FINAL
     assert out == {"exit": True, "rule": "npf", "fields": {
         "exitcode": NPF, "exitinfo1": info1, "exitinfo2": G_PAGE | 0xABC, "exitintinfo": intinfo,
-        "vector": 0, "error_code": 0, "cr2": 0}}
+        "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
     # 2 VMCB words, 4 guest levels (4 nested + 1 guest read each), 4 nested reads of the final GPA
-    assert len(trace) == 2 + 20 + 4 + 4 and trace[-4:] == stores(NPF, info1, G_PAGE | 0xABC, intinfo)
+    assert len(trace) == 2 + 20 + 4 + 5 and trace[-5:] == stores(NPF, info1, G_PAGE | 0xABC, intinfo)
     assert mem[VMCB + EXITINTINFO] == intinfo and mem[VMCB + EXITCODE] == NPF
 
 
@@ -188,8 +190,10 @@ def test_a_nested_fault_on_a_guest_table_during_an_injected_event(ref, eventinj,
     assert out["rule"] == "npf" and out["fields"]["exitcode"] == NPF
     assert out["fields"]["exitinfo1"] == (RW | US) | TABLE and out["fields"]["exitinfo2"] == pde
     assert out["fields"]["exitintinfo"] == intinfo
+    # EVENTINJ is written back with V cleared, its other bits kept (15.20)
+    assert out["fields"]["eventinj"] == eventinj & ~V and mem[VMCB + EVENTINJ] == eventinj & ~V
     # 2 VMCB words, guest levels 4 and 3 (5 each), then the nested walk of the PDE's page
-    assert len(trace) == 2 + 10 + 4 + 4 and trace[-4:] == stores(NPF, RW | US | TABLE, pde, intinfo)
+    assert len(trace) == 2 + 10 + 4 + 5 and trace[-5:] == stores(NPF, RW | US | TABLE, pde, intinfo, eventinj & ~V)
 
 
 def test_an_intercepted_guest_page_fault_during_an_interrupt_delivery(ref):
@@ -202,9 +206,9 @@ def test_an_intercepted_guest_page_fault_during_an_interrupt_delivery(ref):
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=(INTR, 0x20, 0, 0)))
     assert out == {"exit": True, "rule": "pf_intercepted", "fields": {
         "exitcode": EXCP14, "exitinfo1": RW, "exitinfo2": VA, "exitintinfo": 0x8000_0020,
-        "vector": 0, "error_code": 0, "cr2": 0}}
+        "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
     # 2 VMCB words, 4 guest levels (5 each; the PTE is read and found not present)
-    assert len(trace) == 2 + 20 + 4 and trace[-4:] == stores(EXCP14, RW, VA, 0x8000_0020)
+    assert len(trace) == 2 + 20 + 5 and trace[-5:] == stores(EXCP14, RW, VA, 0x8000_0020)
 
 
 def test_a_guest_page_fault_that_is_not_intercepted_writes_nothing(ref):
@@ -214,7 +218,8 @@ def test_a_guest_page_fault_that_is_not_intercepted_writes_nothing(ref):
     t.mem[G_TABLES[1] + GPA_TO_SPA + 8 * idx(VA, 1)] = 0
     out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=(INTR, 0x20, 0, 0)))
     assert out == {"exit": True, "rule": "guest_page_fault", "fields": {
-        "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "vector": 14, "error_code": RW, "cr2": VA}}
+        "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 14,
+        "error_code": RW, "cr2": VA}}
     assert len(trace) == 22 and all(op == 0 for op, *_ in trace) and mem == t.mem
 
 
@@ -229,7 +234,7 @@ def test_a_non_canonical_address_is_gp_before_any_table_is_read(ref, intercepts)
     if intercepts:
         assert out == {"exit": True, "rule": "gp_intercepted", "fields": {
             "exitcode": EXCP13, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0x8000_0480,
-            "vector": 0, "error_code": 0, "cr2": 0}}
+            "eventinj": 0, "vector": 0, "error_code": 0, "cr2": 0}}
         assert trace == vmcb_reads(t) + stores(EXCP13, 0, 0, 0x8000_0480)
     else:
         assert out["rule"] == "guest_gp_fault" and out["fields"]["vector"] == 13 and out["fields"]["exitcode"] == 0

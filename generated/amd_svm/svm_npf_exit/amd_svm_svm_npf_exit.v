@@ -42,6 +42,7 @@ module amd_svm_svm_npf_exit (
     o_r_exitinfo1,
     o_r_exitinfo2,
     o_r_exitintinfo,
+    o_r_eventinj,
     o_r_vector,
     o_r_error_code,
     o_r_cr2
@@ -97,6 +98,8 @@ output [63:0] o_r_exitinfo2;
 reg [63:0] o_r_exitinfo2;
 output [63:0] o_r_exitintinfo;
 reg [63:0] o_r_exitintinfo;
+output [63:0] o_r_eventinj;
+reg [63:0] o_r_eventinj;
 output [7:0] o_r_vector;
 reg [7:0] o_r_vector;
 output [31:0] o_r_error_code;
@@ -185,6 +188,7 @@ reg [63:0] wn_t_r_nCR3;
 reg wn_t_start;
 reg [63:0] rec_cr2;
 reg [31:0] rec_error_code;
+reg [63:0] rec_eventinj;
 reg [63:0] rec_exitcode;
 reg [63:0] rec_exitinfo1;
 reg [63:0] rec_exitinfo2;
@@ -307,37 +311,41 @@ always @(posedge clk) begin: fsm
     reg [32-1:0] h12;
     reg [64-1:0] h13;
     reg [64-1:0] h14;
-    reg [8-1:0] h15;
+    reg [64-1:0] h15;
     reg [8-1:0] h16;
-    reg [32-1:0] h17;
-    reg [3-1:0] h18;
-    reg [32-1:0] h19;
-    reg [1-1:0] h20;
+    reg [8-1:0] h17;
+    reg [32-1:0] h18;
+    reg [3-1:0] h19;
+    reg [32-1:0] h20;
     reg [1-1:0] h21;
-    reg [32-1:0] h22;
-    reg [64-1:0] h23;
-    reg [1-1:0] h24;
+    reg [1-1:0] h22;
+    reg [32-1:0] h23;
+    reg [64-1:0] h24;
     reg [1-1:0] h25;
-    reg [32-1:0] h26;
-    reg [64-1:0] h27;
+    reg [1-1:0] h26;
+    reg [32-1:0] h27;
     reg [64-1:0] h28;
-    reg [8-1:0] h29;
-    reg [8-1:0] h30;
-    reg [32-1:0] h31;
-    reg [3-1:0] h32;
+    reg [64-1:0] h29;
+    reg [64-1:0] h30;
+    reg [8-1:0] h31;
+    reg [8-1:0] h32;
     reg [32-1:0] h33;
-    reg [1-1:0] h34;
-    reg [1-1:0] h35;
-    reg [32-1:0] h36;
-    reg [64-1:0] h37;
-    reg [1-1:0] h38;
-    reg [1-1:0] h39;
-    reg [32-1:0] h40;
-    reg [64-1:0] h41;
+    reg [3-1:0] h34;
+    reg [32-1:0] h35;
+    reg [1-1:0] h36;
+    reg [1-1:0] h37;
+    reg [32-1:0] h38;
+    reg [64-1:0] h39;
+    reg [1-1:0] h40;
+    reg [1-1:0] h41;
+    reg [32-1:0] h42;
+    reg [64-1:0] h43;
+    reg [64-1:0] h44;
     if (rst == 1) begin
         done <= 0;
         o_r_cr2 <= 0;
         o_r_error_code <= 0;
+        o_r_eventinj <= 0;
         o_r_exitcode <= 0;
         o_r_exitinfo1 <= 0;
         o_r_exitinfo2 <= 0;
@@ -347,6 +355,7 @@ always @(posedge clk) begin: fsm
         pend <= 0;
         rec_cr2 <= 0;
         rec_error_code <= 0;
+        rec_eventinj <= 0;
         rec_exitcode <= 0;
         rec_exitinfo1 <= 0;
         rec_exitinfo2 <= 0;
@@ -765,6 +774,9 @@ always @(posedge clk) begin: fsm
                         h0 = 0;
                     end
                     rec_exitintinfo <= h0;
+                    h14 = 64'h0;
+                    h14 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h14;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -775,81 +787,84 @@ always @(posedge clk) begin: fsm
                     rec_exitcode <= 77;
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
-                    h14 = 64'h0;
-                    h15 = 8'h0;
+                    h15 = 64'h0;
                     h16 = 8'h0;
+                    h17 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h16 = 2;
+                        h17 = 2;
                     end
                     else begin
-                        h16 = w_vmcb_a8[8-1:0];
+                        h17 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h15 = h16;
+                        h16 = h17;
                     end
                     else begin
-                        h15 = e_dlv_vector;
+                        h16 = e_dlv_vector;
                     end
-                    h17 = 32'h0;
-                    h17 = (32'h80000000 | {24'h0, h15});
-                    h18 = 3'h0;
+                    h18 = 32'h0;
+                    h18 = (32'h80000000 | {24'h0, h16});
+                    h19 = 3'h0;
                     if ((e_injected != 0)) begin
-                        h18 = w_vmcb_a8[11-1:8];
+                        h19 = w_vmcb_a8[11-1:8];
                     end
                     else begin
-                        h18 = e_dlv_type;
+                        h19 = e_dlv_type;
                     end
-                    h19 = 32'h0;
-                    h19 = (h17 | {21'h0, h18, 8'h0});
-                    h20 = 1'h0;
+                    h20 = 32'h0;
+                    h20 = (h18 | {21'h0, h19, 8'h0});
                     h21 = 1'h0;
-                    h21 = 0;
+                    h22 = 1'h0;
+                    h22 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h21 = 1;
+                        h22 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h20 = h21;
+                        h21 = h22;
                     end
                     else begin
-                        h20 = e_dlv_ev;
+                        h21 = e_dlv_ev;
                     end
-                    h22 = 32'h0;
-                    h22 = (h19 | {20'h0, h20, 11'h0});
-                    h23 = 64'h0;
-                    h24 = 1'h0;
+                    h23 = 32'h0;
+                    h23 = (h20 | {20'h0, h21, 11'h0});
+                    h24 = 64'h0;
                     h25 = 1'h0;
-                    h25 = 0;
+                    h26 = 1'h0;
+                    h26 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h25 = 1;
+                        h26 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h24 = h25;
+                        h25 = h26;
                     end
                     else begin
-                        h24 = e_dlv_ev;
+                        h25 = e_dlv_ev;
                     end
-                    h26 = 32'h0;
+                    h27 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h26 = w_vmcb_a8[64-1:32];
+                        h27 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h26 = e_dlv_error_code;
+                        h27 = e_dlv_error_code;
                     end
-                    if ((h24 != 0)) begin
-                        h23 = {h26, 32'h0};
+                    if ((h25 != 0)) begin
+                        h24 = {h27, 32'h0};
                     end
                     else begin
-                        h23 = 0;
+                        h24 = 0;
                     end
-                    h27 = 64'h0;
-                    h27 = ({32'h0, h22} | h23);
+                    h28 = 64'h0;
+                    h28 = ({32'h0, h23} | h24);
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h14 = h27;
+                        h15 = h28;
                     end
                     else begin
-                        h14 = 0;
+                        h15 = 0;
                     end
-                    rec_exitintinfo <= h14;
+                    rec_exitintinfo <= h15;
+                    h29 = 64'h0;
+                    h29 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h29;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -860,81 +875,84 @@ always @(posedge clk) begin: fsm
                     rec_exitcode <= 78;
                     rec_exitinfo1 <= {32'h0, wk_t_error_code};
                     rec_exitinfo2 <= wk_t_cr2;
-                    h28 = 64'h0;
-                    h29 = 8'h0;
-                    h30 = 8'h0;
+                    h30 = 64'h0;
+                    h31 = 8'h0;
+                    h32 = 8'h0;
                     if ((w_vmcb_a8[11-1:8] == 2)) begin
-                        h30 = 2;
+                        h32 = 2;
                     end
                     else begin
-                        h30 = w_vmcb_a8[8-1:0];
+                        h32 = w_vmcb_a8[8-1:0];
                     end
                     if ((e_injected != 0)) begin
-                        h29 = h30;
+                        h31 = h32;
                     end
                     else begin
-                        h29 = e_dlv_vector;
-                    end
-                    h31 = 32'h0;
-                    h31 = (32'h80000000 | {24'h0, h29});
-                    h32 = 3'h0;
-                    if ((e_injected != 0)) begin
-                        h32 = w_vmcb_a8[11-1:8];
-                    end
-                    else begin
-                        h32 = e_dlv_type;
+                        h31 = e_dlv_vector;
                     end
                     h33 = 32'h0;
-                    h33 = (h31 | {21'h0, h32, 8'h0});
-                    h34 = 1'h0;
-                    h35 = 1'h0;
-                    h35 = 0;
+                    h33 = (32'h80000000 | {24'h0, h31});
+                    h34 = 3'h0;
+                    if ((e_injected != 0)) begin
+                        h34 = w_vmcb_a8[11-1:8];
+                    end
+                    else begin
+                        h34 = e_dlv_type;
+                    end
+                    h35 = 32'h0;
+                    h35 = (h33 | {21'h0, h34, 8'h0});
+                    h36 = 1'h0;
+                    h37 = 1'h0;
+                    h37 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h35 = 1;
+                        h37 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h34 = h35;
+                        h36 = h37;
                     end
                     else begin
-                        h34 = e_dlv_ev;
+                        h36 = e_dlv_ev;
                     end
-                    h36 = 32'h0;
-                    h36 = (h33 | {20'h0, h34, 11'h0});
-                    h37 = 64'h0;
-                    h38 = 1'h0;
-                    h39 = 1'h0;
-                    h39 = 0;
+                    h38 = 32'h0;
+                    h38 = (h35 | {20'h0, h36, 11'h0});
+                    h39 = 64'h0;
+                    h40 = 1'h0;
+                    h41 = 1'h0;
+                    h41 = 0;
                     if (w_vmcb_a8[11]) begin
-                        h39 = 1;
+                        h41 = 1;
                     end
                     if ((e_injected != 0)) begin
-                        h38 = h39;
+                        h40 = h41;
                     end
                     else begin
-                        h38 = e_dlv_ev;
+                        h40 = e_dlv_ev;
                     end
-                    h40 = 32'h0;
+                    h42 = 32'h0;
                     if ((e_injected != 0)) begin
-                        h40 = w_vmcb_a8[64-1:32];
+                        h42 = w_vmcb_a8[64-1:32];
                     end
                     else begin
-                        h40 = e_dlv_error_code;
+                        h42 = e_dlv_error_code;
                     end
-                    if ((h38 != 0)) begin
-                        h37 = {h40, 32'h0};
+                    if ((h40 != 0)) begin
+                        h39 = {h42, 32'h0};
                     end
                     else begin
-                        h37 = 0;
+                        h39 = 0;
                     end
-                    h41 = 64'h0;
-                    h41 = ({32'h0, h36} | h37);
+                    h43 = 64'h0;
+                    h43 = ({32'h0, h38} | h39);
                     if (((e_delivering != 0) && ((!(e_injected != 0)) || w_vmcb_a8[31]))) begin
-                        h28 = h41;
+                        h30 = h43;
                     end
                     else begin
-                        h28 = 0;
+                        h30 = 0;
                     end
-                    rec_exitintinfo <= h28;
+                    rec_exitintinfo <= h30;
+                    h44 = 64'h0;
+                    h44 = (w_vmcb_a8 & 64'hffffffff7fffffff);
+                    rec_eventinj <= h44;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -946,6 +964,7 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 13;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
@@ -957,6 +976,7 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 14;
                     rec_error_code <= wk_t_error_code;
                     rec_cr2 <= wk_t_cr2;
@@ -968,10 +988,11 @@ always @(posedge clk) begin: fsm
                     rec_exitinfo1 <= 0;
                     rec_exitinfo2 <= 0;
                     rec_exitintinfo <= 0;
+                    rec_eventinj <= 0;
                     rec_vector <= 0;
                     rec_error_code <= 0;
                     rec_cr2 <= 0;
-                    st <= 4'b1010;
+                    st <= 4'b1011;
                 end
             end
             4'b0110: begin
@@ -1082,12 +1103,40 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
+            4'b1010: begin
+                if ((!pend)) begin
+                    if ((((wk_t_host_fault != 0) || ((wk_t_non_canonical != 0) && w_vmcb_8[13])) || (((wk_t_fault != 0) && (!(wk_t_non_canonical != 0))) && w_vmcb_8[14]))) begin
+                        v_wide = {20'h0, r_VMCB_PA[52-1:12], 12'h0};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 168);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= rec_eventinj;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 4'b1011;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 4'b1011;
+                    end
+                end
+            end
             default: begin
                 o_status <= status;
                 o_r_exitcode <= rec_exitcode;
                 o_r_exitinfo1 <= rec_exitinfo1;
                 o_r_exitinfo2 <= rec_exitinfo2;
                 o_r_exitintinfo <= rec_exitintinfo;
+                o_r_eventinj <= rec_eventinj;
                 o_r_vector <= rec_vector;
                 o_r_error_code <= rec_error_code;
                 o_r_cr2 <= rec_cr2;
@@ -4470,4 +4519,4 @@ assign nested_t0_hb_RFLAGS = 0;
 assign nested_t0_hb_PKRU = 0;
 
 endmodule
-// virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 131dbb7b156194f33c908b2261826a152506631df047e8f0f9d828d2df531c86
+// virtspec conversion befd381908ec430ebaa2a628 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 217df511880dc1555ce4b878572c50a5f38186fcd4e5bb68cf423f6bb629ccd0

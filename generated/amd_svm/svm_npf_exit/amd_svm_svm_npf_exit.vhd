@@ -48,6 +48,7 @@ entity amd_svm_svm_npf_exit is
         o_r_exitinfo1: out unsigned(63 downto 0);
         o_r_exitinfo2: out unsigned(63 downto 0);
         o_r_exitintinfo: out unsigned(63 downto 0);
+        o_r_eventinj: out unsigned(63 downto 0);
         o_r_vector: out unsigned(7 downto 0);
         o_r_error_code: out unsigned(31 downto 0);
         o_r_cr2: out unsigned(63 downto 0)
@@ -67,6 +68,7 @@ type t_enum_S_1 is (
 	ST1,
 	ST2,
 	ST3,
+	ST4,
 	FINISH
 	);
 type t_enum_S_2 is (
@@ -172,6 +174,7 @@ signal wn_t_r_nCR3: unsigned(63 downto 0);
 signal wn_t_start: std_logic;
 signal rec_cr2: unsigned(63 downto 0);
 signal rec_error_code: unsigned(31 downto 0);
+signal rec_eventinj: unsigned(63 downto 0);
 signal rec_exitcode: unsigned(63 downto 0);
 signal rec_exitinfo1: unsigned(63 downto 0);
 signal rec_exitinfo2: unsigned(63 downto 0);
@@ -296,39 +299,43 @@ fsm: process (clk) is
     variable h12: unsigned(31 downto 0);
     variable h13: unsigned(63 downto 0);
     variable h14: unsigned(63 downto 0);
-    variable h15: unsigned(7 downto 0);
+    variable h15: unsigned(63 downto 0);
     variable h16: unsigned(7 downto 0);
-    variable h17: unsigned(31 downto 0);
-    variable h18: unsigned(2 downto 0);
-    variable h19: unsigned(31 downto 0);
-    variable h20: unsigned(0 downto 0);
+    variable h17: unsigned(7 downto 0);
+    variable h18: unsigned(31 downto 0);
+    variable h19: unsigned(2 downto 0);
+    variable h20: unsigned(31 downto 0);
     variable h21: unsigned(0 downto 0);
-    variable h22: unsigned(31 downto 0);
-    variable h23: unsigned(63 downto 0);
-    variable h24: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(31 downto 0);
+    variable h24: unsigned(63 downto 0);
     variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(63 downto 0);
+    variable h26: unsigned(0 downto 0);
+    variable h27: unsigned(31 downto 0);
     variable h28: unsigned(63 downto 0);
-    variable h29: unsigned(7 downto 0);
-    variable h30: unsigned(7 downto 0);
-    variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(2 downto 0);
+    variable h29: unsigned(63 downto 0);
+    variable h30: unsigned(63 downto 0);
+    variable h31: unsigned(7 downto 0);
+    variable h32: unsigned(7 downto 0);
     variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(31 downto 0);
-    variable h37: unsigned(63 downto 0);
-    variable h38: unsigned(0 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(63 downto 0);
+    variable h34: unsigned(2 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(0 downto 0);
+    variable h37: unsigned(0 downto 0);
+    variable h38: unsigned(31 downto 0);
+    variable h39: unsigned(63 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(31 downto 0);
+    variable h43: unsigned(63 downto 0);
+    variable h44: unsigned(63 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
             o_r_cr2 <= to_unsigned(0, 64);
             o_r_error_code <= to_unsigned(0, 32);
+            o_r_eventinj <= to_unsigned(0, 64);
             o_r_exitcode <= to_unsigned(0, 64);
             o_r_exitinfo1 <= to_unsigned(0, 64);
             o_r_exitinfo2 <= to_unsigned(0, 64);
@@ -338,6 +345,7 @@ begin
             pend <= '0';
             rec_cr2 <= to_unsigned(0, 64);
             rec_error_code <= to_unsigned(0, 32);
+            rec_eventinj <= to_unsigned(0, 64);
             rec_exitcode <= to_unsigned(0, 64);
             rec_exitinfo1 <= to_unsigned(0, 64);
             rec_exitinfo2 <= to_unsigned(0, 64);
@@ -724,6 +732,9 @@ begin
                             h0 := to_unsigned(0, 64);
                         end if;
                         rec_exitintinfo <= h0;
+                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h14 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h14;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -733,73 +744,76 @@ begin
                         rec_exitcode <= to_unsigned(77, 64);
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
-                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h15 := to_unsigned(0, 8);
+                        h15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h16 := to_unsigned(0, 8);
+                        h17 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h16 := to_unsigned(2, 8);
+                            h17 := to_unsigned(2, 8);
                         else
-                            h16 := w_vmcb_a8(8-1 downto 0);
+                            h17 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h15 := h16;
+                            h16 := h17;
                         else
-                            h15 := e_dlv_vector;
+                            h16 := e_dlv_vector;
                         end if;
-                        h17 := unsigned'("00000000000000000000000000000000");
-                        h17 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h15));
-                        h18 := to_unsigned(0, 3);
+                        h18 := unsigned'("00000000000000000000000000000000");
+                        h18 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h16));
+                        h19 := to_unsigned(0, 3);
                         if (e_injected /= 0) then
-                            h18 := w_vmcb_a8(11-1 downto 8);
+                            h19 := w_vmcb_a8(11-1 downto 8);
                         else
-                            h18 := e_dlv_type;
+                            h19 := e_dlv_type;
                         end if;
-                        h19 := unsigned'("00000000000000000000000000000000");
-                        h19 := (h17 or unsigned'(to_unsigned(0, 21) & h18 & to_unsigned(0, 8)));
-                        h20 := to_unsigned(0, 1);
+                        h20 := unsigned'("00000000000000000000000000000000");
+                        h20 := (h18 or unsigned'(to_unsigned(0, 21) & h19 & to_unsigned(0, 8)));
                         h21 := to_unsigned(0, 1);
-                        h21 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h21 := to_unsigned(1, 1);
+                            h22 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h20 := h21;
+                            h21 := h22;
                         else
-                            h20 := e_dlv_ev;
+                            h21 := e_dlv_ev;
                         end if;
-                        h22 := unsigned'("00000000000000000000000000000000");
-                        h22 := (h19 or unsigned'(to_unsigned(0, 20) & h20 & to_unsigned(0, 11)));
-                        h23 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h24 := to_unsigned(0, 1);
+                        h23 := unsigned'("00000000000000000000000000000000");
+                        h23 := (h20 or unsigned'(to_unsigned(0, 20) & h21 & to_unsigned(0, 11)));
+                        h24 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
+                        h26 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h25 := to_unsigned(1, 1);
+                            h26 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h24 := h25;
+                            h25 := h26;
                         else
-                            h24 := e_dlv_ev;
+                            h25 := e_dlv_ev;
                         end if;
-                        h26 := unsigned'("00000000000000000000000000000000");
+                        h27 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h26 := w_vmcb_a8(64-1 downto 32);
+                            h27 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h26 := e_dlv_error_code;
+                            h27 := e_dlv_error_code;
                         end if;
-                        if (h24 /= 0) then
-                            h23 := unsigned'(h26 & unsigned'("00000000000000000000000000000000"));
+                        if (h25 /= 0) then
+                            h24 := unsigned'(h27 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h23 := to_unsigned(0, 64);
+                            h24 := to_unsigned(0, 64);
                         end if;
-                        h27 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h27 := (unsigned'(unsigned'("00000000000000000000000000000000") & h22) or h23);
+                        h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h28 := (unsigned'(unsigned'("00000000000000000000000000000000") & h23) or h24);
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h14 := h27;
+                            h15 := h28;
                         else
-                            h14 := to_unsigned(0, 64);
+                            h15 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h14;
+                        rec_exitintinfo <= h15;
+                        h29 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h29 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h29;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -809,73 +823,76 @@ begin
                         rec_exitcode <= to_unsigned(78, 64);
                         rec_exitinfo1 <= unsigned'(unsigned'("00000000000000000000000000000000") & wk_t_error_code);
                         rec_exitinfo2 <= wk_t_cr2;
-                        h28 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h29 := to_unsigned(0, 8);
-                        h30 := to_unsigned(0, 8);
+                        h30 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h31 := to_unsigned(0, 8);
+                        h32 := to_unsigned(0, 8);
                         if (w_vmcb_a8(11-1 downto 8) = 2) then
-                            h30 := to_unsigned(2, 8);
+                            h32 := to_unsigned(2, 8);
                         else
-                            h30 := w_vmcb_a8(8-1 downto 0);
+                            h32 := w_vmcb_a8(8-1 downto 0);
                         end if;
                         if (e_injected /= 0) then
-                            h29 := h30;
+                            h31 := h32;
                         else
-                            h29 := e_dlv_vector;
-                        end if;
-                        h31 := unsigned'("00000000000000000000000000000000");
-                        h31 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h29));
-                        h32 := to_unsigned(0, 3);
-                        if (e_injected /= 0) then
-                            h32 := w_vmcb_a8(11-1 downto 8);
-                        else
-                            h32 := e_dlv_type;
+                            h31 := e_dlv_vector;
                         end if;
                         h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := (h31 or unsigned'(to_unsigned(0, 21) & h32 & to_unsigned(0, 8)));
-                        h34 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
+                        h33 := (unsigned'("10000000000000000000000000000000") or unsigned'(to_unsigned(0, 24) & h31));
+                        h34 := to_unsigned(0, 3);
+                        if (e_injected /= 0) then
+                            h34 := w_vmcb_a8(11-1 downto 8);
+                        else
+                            h34 := e_dlv_type;
+                        end if;
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := (h33 or unsigned'(to_unsigned(0, 21) & h34 & to_unsigned(0, 8)));
+                        h36 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
+                        h37 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h35 := to_unsigned(1, 1);
+                            h37 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h34 := h35;
+                            h36 := h37;
                         else
-                            h34 := e_dlv_ev;
+                            h36 := e_dlv_ev;
                         end if;
-                        h36 := unsigned'("00000000000000000000000000000000");
-                        h36 := (h33 or unsigned'(to_unsigned(0, 20) & h34 & to_unsigned(0, 11)));
-                        h37 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h38 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
+                        h38 := unsigned'("00000000000000000000000000000000");
+                        h38 := (h35 or unsigned'(to_unsigned(0, 20) & h36 & to_unsigned(0, 11)));
+                        h39 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h40 := to_unsigned(0, 1);
+                        h41 := to_unsigned(0, 1);
+                        h41 := to_unsigned(0, 1);
                         if bool(w_vmcb_a8(11)) then
-                            h39 := to_unsigned(1, 1);
+                            h41 := to_unsigned(1, 1);
                         end if;
                         if (e_injected /= 0) then
-                            h38 := h39;
+                            h40 := h41;
                         else
-                            h38 := e_dlv_ev;
+                            h40 := e_dlv_ev;
                         end if;
-                        h40 := unsigned'("00000000000000000000000000000000");
+                        h42 := unsigned'("00000000000000000000000000000000");
                         if (e_injected /= 0) then
-                            h40 := w_vmcb_a8(64-1 downto 32);
+                            h42 := w_vmcb_a8(64-1 downto 32);
                         else
-                            h40 := e_dlv_error_code;
+                            h42 := e_dlv_error_code;
                         end if;
-                        if (h38 /= 0) then
-                            h37 := unsigned'(h40 & unsigned'("00000000000000000000000000000000"));
+                        if (h40 /= 0) then
+                            h39 := unsigned'(h42 & unsigned'("00000000000000000000000000000000"));
                         else
-                            h37 := to_unsigned(0, 64);
+                            h39 := to_unsigned(0, 64);
                         end if;
-                        h41 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h41 := (unsigned'(unsigned'("00000000000000000000000000000000") & h36) or h37);
+                        h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h43 := (unsigned'(unsigned'("00000000000000000000000000000000") & h38) or h39);
                         if ((e_delivering /= 0) and ((not (e_injected /= 0)) or bool(w_vmcb_a8(31)))) then
-                            h28 := h41;
+                            h30 := h43;
                         else
-                            h28 := to_unsigned(0, 64);
+                            h30 := to_unsigned(0, 64);
                         end if;
-                        rec_exitintinfo <= h28;
+                        rec_exitintinfo <= h30;
+                        h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h44 := (w_vmcb_a8 and unsigned'("1111111111111111111111111111111101111111111111111111111111111111"));
+                        rec_eventinj <= h44;
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -886,6 +903,7 @@ begin
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(13, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -896,6 +914,7 @@ begin
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(14, 8);
                         rec_error_code <= wk_t_error_code;
                         rec_cr2 <= wk_t_cr2;
@@ -906,6 +925,7 @@ begin
                         rec_exitinfo1 <= to_unsigned(0, 64);
                         rec_exitinfo2 <= to_unsigned(0, 64);
                         rec_exitintinfo <= to_unsigned(0, 64);
+                        rec_eventinj <= to_unsigned(0, 64);
                         rec_vector <= to_unsigned(0, 8);
                         rec_error_code <= to_unsigned(0, 32);
                         rec_cr2 <= to_unsigned(0, 64);
@@ -995,6 +1015,30 @@ begin
                             u_wdata <= rec_exitintinfo;
                             pend <= '1';
                         else
+                            st <= ST4;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST4;
+                        end if;
+                    end if;
+                when ST4 =>
+                    if (not bool(pend)) then
+                        if (((wk_t_host_fault /= 0) or ((wk_t_non_canonical /= 0) and bool(w_vmcb_8(13)))) or (((wk_t_fault /= 0) and (not (wk_t_non_canonical /= 0))) and bool(w_vmcb_8(14)))) then
+                            v_wide := unsigned'(to_unsigned(0, 20) & r_VMCB_PA(52-1 downto 12) & to_unsigned(0, 12));
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 168);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_eventinj;
+                            pend <= '1';
+                        else
                             st <= FINISH;
                         end if;
                     else
@@ -1013,6 +1057,7 @@ begin
                     o_r_exitinfo1 <= rec_exitinfo1;
                     o_r_exitinfo2 <= rec_exitinfo2;
                     o_r_exitintinfo <= rec_exitintinfo;
+                    o_r_eventinj <= rec_eventinj;
                     o_r_vector <= rec_vector;
                     o_r_error_code <= rec_error_code;
                     o_r_cr2 <= rec_cr2;
@@ -4108,4 +4153,4 @@ nested_t0_hb_RFLAGS <= to_unsigned(0, 64);
 nested_t0_hb_PKRU <= to_unsigned(0, 32);
 
 end architecture MyHDL;
--- virtspec conversion 72416ed8d3426a2deb2337c5 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 5943cd1a263fc4a28959fb533055b6d73664918a5b9f0e1d9681a7fc5b34d798
+-- virtspec conversion befd381908ec430ebaa2a628 of amd_svm_svm_npf_exit.v amd_svm_svm_npf_exit.vhd pck_myhdl_011.vhd: sha256 f94442df5b70471ebc5bbb6e94315142e2a56909f62ebed76285e56d83680990
