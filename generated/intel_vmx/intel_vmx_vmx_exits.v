@@ -3552,4 +3552,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion b051019232620d928082a6a9 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 651190a57ddeb9e8adc9a90e80077079baa34a0c55a3c31a08bfc436ecac6a85
+// virtspec conversion 4761209b32a6a5d8a678a705 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 651190a57ddeb9e8adc9a90e80077079baa34a0c55a3c31a08bfc436ecac6a85

@@ -3286,4 +3286,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion b051019232620d928082a6a9 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 7e0e63576bc287da688f9ed0e7643b0514858a3cf5d43f9f2580a59da6d7bb9b
+-- virtspec conversion 4761209b32a6a5d8a678a705 of intel_vmx_vmx_exits.v intel_vmx_vmx_exits.vhd pck_myhdl_011.vhd: sha256 7e0e63576bc287da688f9ed0e7643b0514858a3cf5d43f9f2580a59da6d7bb9b

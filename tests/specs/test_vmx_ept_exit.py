@@ -317,3 +317,70 @@ def test_a_page_fault_exit_on_iret_records_nmi_unblocking(ref, pin, delivering, 
     assert out == {"exit": True, "rule": "pf_exception",
                    "fields": fields(EXCEPTION_NMI, info, error, 0, VA, intr=intr, intr_error=0)}
     assert trace[-10:] == stores(EXCEPTION_NMI, info, error, 0, VA, intr=intr)
+
+
+# ---- a guest exception during the delivery of an exception: #DF and triple fault ------------
+# SDM Vol. 3A 6.15 Table 6-5: #GP (13) is contributory; contributory on contributory, or #GP
+# or #PF on #PF, gives #DF; #GP or #PF on #DF gives a triple fault; anything on a benign
+# event, and #PF on a contributory one, is handled serially. The exception bitmap is checked
+# for the new exception first (SDM 26.2): here bits 13 and 14 are clear (mask = match = 0:
+# bit 14 = 0 lets a #PF through).
+DF = 8
+DF_INTR = V | 1 << 11 | HW_EXCEPTION << 8 | DF  # the #DF in 4404h: vector 8, type 3, error code valid
+assert DF_INTR == 0x8000_0B08
+
+
+@pytest.mark.parametrize("bitmap", [1 << DF, 0])
+def test_a_page_fault_during_the_delivery_of_a_page_fault_is_a_double_fault(ref, bitmap):
+    """The guest PTE not present while the guest's own #PF (error code 2) is being delivered:
+    #PF on #PF is #DF. Bitmap bit 8: reason 0, the #DF in the VM-exit interruption information
+    (8000_0B08h, error code 0), no IDT-vectoring information (28.2.4: the original event
+    results in a #DF that causes the exit directly), no qualification (a #DF has none); else
+    the guest takes #DF (error code 0), nothing written."""
+    t = TwoD().vmcs(bitmap=bitmap)
+    t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
+    out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=PF_DELIVERY))
+    if bitmap:
+        assert out == {"exit": True, "rule": "double_fault_exception",
+                       "fields": fields(EXCEPTION_NMI, intr=DF_INTR, intr_error=0)}
+        assert len(trace) == 7 + 20 + 10 and trace[-10:] == stores(EXCEPTION_NMI, intr=DF_INTR)
+    else:
+        assert out == {"exit": True, "rule": "guest_double_fault", "fields": fields(vector=DF)}
+        assert len(trace) == 7 + 20 and mem == t.mem
+
+
+def test_a_general_protection_during_an_injected_double_fault_is_a_triple_fault(ref):
+    """VM entry injected a #DF (4016h = 8000_0B08h, error code 0); its delivery meets a
+    non-canonical address (#GP(0), bit 13 clear): #GP on #DF is a triple fault, which always
+    exits, reason 2, with no IDT-vectoring information (28.2.4) and no interruption
+    information; the exit writes 4016h back as 0B08h (valid bit cleared, 25.8.3). The walk
+    reads nothing (the address is not canonical)."""
+    t = TwoD().vmcs(entry_info=DF_INTR)
+    out, trace, mem = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, injected=1))
+    assert out == {"exit": True, "rule": "triple_fault", "fields": fields(2, entry=0x0B08)}
+    assert trace == vmcs_reads(t) + stores(2, entry=0x0B08)
+    assert mem[VMCS + ENTRY_INFO] == 0x0B08
+
+
+@pytest.mark.parametrize("dlv,rule,vector", [
+    ((HW_EXCEPTION, 13, 1, 0), "guest_double_fault", DF),   # #GP on #GP: contributory twice
+    ((HW_EXCEPTION, 11, 1, 0), "guest_double_fault", DF),   # #GP on #NP
+    ((HW_EXCEPTION, 6, 0, 0), "guest_gp_fault", 13),        # #GP on #UD (benign): serially
+    ((NMI, 2, 0, 0), "guest_gp_fault", 13),                 # an NMI is no exception: serially
+    ((SW_EXCEPTION, 13, 0, 0), "guest_gp_fault", 13),       # a software exception (type 6): not combined
+])
+def test_which_events_being_delivered_combine_with_a_general_protection(ref, dlv, rule, vector):
+    """A non-canonical address (#GP(0), bit 13 and bit 8 clear) during the delivery of the
+    guest's own event: Table 6-5 by the class of the event being delivered."""
+    t = TwoD().vmcs()
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=dlv))
+    assert out["rule"] == rule and out["fields"]["vector"] == vector
+
+
+def test_a_page_fault_during_the_delivery_of_a_contributory_exception_is_handled_serially(ref):
+    """Table 6-5: a #PF on a contributory exception (#GP being delivered) is not a #DF: the
+    guest takes the #PF."""
+    t = TwoD().vmcs()
+    t.mem[G_TABLES[1] + GPA_TO_HPA + 8 * idx(VA, 1)] = 0
+    out, _, _ = decide(ref, t, t.request(write=1, delivering=1, dlv=(HW_EXCEPTION, 13, 1, 0)))
+    assert out == {"exit": True, "rule": "guest_page_fault", "fields": fields(vector=14, error_code=RW, cr2=VA)}
