@@ -3463,4 +3463,4 @@ always @(posedge clk) begin: fsm
 end
 
 endmodule
-// virtspec conversion 5709a896e2fffe10fcf4bd1f of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 bfcf230006afec88d81c7f0c363902a81ecb7365d6d5969e9e03e5a7fcf3f7c4
+// virtspec conversion 4de9df4ce331afa988ce3f74 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 bfcf230006afec88d81c7f0c363902a81ecb7365d6d5969e9e03e5a7fcf3f7c4

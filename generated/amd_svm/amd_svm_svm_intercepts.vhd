@@ -3160,4 +3160,4 @@ begin
 end process fsm;
 
 end architecture MyHDL;
--- virtspec conversion 5709a896e2fffe10fcf4bd1f of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 47b7095b49bf70e273026ec207ecaa29880b3328188f0a015c600ab1d9d34ffa
+-- virtspec conversion 4de9df4ce331afa988ce3f74 of amd_svm_svm_intercepts.v amd_svm_svm_intercepts.vhd pck_myhdl_011.vhd: sha256 47b7095b49bf70e273026ec207ecaa29880b3328188f0a015c600ab1d9d34ffa

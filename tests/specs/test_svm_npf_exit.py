@@ -240,3 +240,77 @@ def test_a_non_canonical_address_is_gp_before_any_table_is_read(ref, intercepts)
         assert out["rule"] == "guest_gp_fault" and out["fields"]["vector"] == 13 and out["fields"]["exitcode"] == 0
         assert trace == vmcb_reads(t) and mem == t.mem
 
+
+
+# ---- a guest exception during the delivery of an exception: #DF and shutdown ----------------
+# APM 8.2.9 (SDM Vol. 3A Table 6-5): #GP is contributory; contributory on contributory, or #GP
+# or #PF on #PF, gives #DF; #GP or #PF on #DF gives shutdown; the rest is handled serially.
+# The new exception's own intercept is checked first (15.12): bits 13 and 14 are clear here.
+# An intercepted #DF (48h) or shutdown (7Fh, 00Ch bit 31: bit 63 of the word at 008h) leaves
+# EXITINTINFO = the prior event (15.7.3); EXITINFO1 and EXITINFO2 of #DF are undefined, 0.
+EXCP8, SHUTDOWN = 0x48, 0x7F
+DF_BIT, SHUTDOWN_BIT = 1 << 8, 1 << 63
+PF_DELIVERY = (EXCEPTION, 14, 1, 2)
+PF_INTINFO = 2 << 32 | V | 1 << 11 | EXCEPTION << 8 | 14
+assert PF_INTINFO == 0x0000_0002_8000_0B0E
+
+
+@pytest.mark.parametrize("intercepts", [DF_BIT, 0])
+def test_a_page_fault_during_the_delivery_of_a_page_fault_is_a_double_fault(ref, intercepts):
+    """The guest PTE not present while the guest's #PF (error code 2) is being delivered: #PF on
+    #PF is #DF. Intercepted: #VMEXIT 48h, EXITINTINFO = the #PF being delivered
+    (0000_0002_8000_0B0Eh), EXITINFO1/2 0, EVENTINJ (0) written back; else the guest takes #DF."""
+    t = TwoD().vmcb(intercepts=intercepts)
+    t.mem[G_TABLES[1] + GPA_TO_SPA + 8 * idx(VA, 1)] = 0
+    out, trace, mem = decide(ref, t, t.request(write=1, delivering=1, dlv=PF_DELIVERY))
+    if intercepts:
+        assert out == {"exit": True, "rule": "double_fault", "fields": {
+            "exitcode": EXCP8, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": PF_INTINFO, "eventinj": 0,
+            "vector": 0, "error_code": 0, "cr2": 0}}
+        assert len(trace) == 2 + 20 + 5 and trace[-5:] == stores(EXCP8, 0, 0, PF_INTINFO)
+    else:
+        assert out == {"exit": True, "rule": "guest_double_fault", "fields": {
+            "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 8,
+            "error_code": 0, "cr2": 0}}
+        assert len(trace) == 2 + 20 and mem == t.mem
+
+
+@pytest.mark.parametrize("intercepts", [SHUTDOWN_BIT, 0])
+def test_a_general_protection_during_an_injected_double_fault_is_a_shutdown(ref, intercepts):
+    """VMRUN injected a #DF (EVENTINJ = V | EV | TYPE 3 | vector 8, error code 0:
+    8000_0B08h); its delivery meets a non-canonical address (#GP(0)): #GP on #DF is shutdown.
+    Intercepted: #VMEXIT 7Fh, EXITINTINFO = the injected #DF (8000_0B08h), EVENTINJ written
+    back with V cleared (0B08h, 15.20); else the guest shuts down, nothing written. The walk
+    reads nothing."""
+    inj = V | 1 << 11 | EXCEPTION << 8 | 8
+    t = TwoD().vmcb(intercepts=intercepts, eventinj=inj)
+    out, trace, mem = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, injected=1))
+    if intercepts:
+        assert out["rule"] == "shutdown" and out["fields"]["exitcode"] == SHUTDOWN
+        assert out["fields"]["exitintinfo"] == 0x8000_0B08 and out["fields"]["eventinj"] == 0x0B08
+        assert trace == vmcb_reads(t) + stores(SHUTDOWN, 0, 0, 0x8000_0B08, 0x0B08)
+    else:
+        assert out == {"exit": True, "rule": "guest_shutdown", "fields": {
+            "exitcode": 0, "exitinfo1": 0, "exitinfo2": 0, "exitintinfo": 0, "eventinj": 0, "vector": 0,
+            "error_code": 0, "cr2": 0}}
+        assert trace == vmcb_reads(t) and mem == t.mem
+
+
+@pytest.mark.parametrize("dlv,rule", [
+    ((EXCEPTION, 13, 1, 0), "guest_double_fault"),  # #GP on #GP
+    ((EXCEPTION, 0, 0, 0), "guest_double_fault"),   # #GP on #DE
+    ((EXCEPTION, 3, 0, 0), "guest_gp_fault"),       # #GP on #BP (benign): serially
+    ((INTR, 0x30, 0, 0), "guest_gp_fault"),         # an interrupt is no exception: serially
+])
+def test_which_events_being_delivered_combine_with_a_general_protection(ref, dlv, rule):
+    t = TwoD().vmcb()
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=dlv))
+    assert out["rule"] == rule
+
+
+def test_an_intercepted_general_protection_exits_before_any_combination(ref):
+    """15.12: #GP intercepted (bit 13) during the delivery of a #DF: #VMEXIT 4Dh with
+    EXITINTINFO = the #DF, not a shutdown (whose intercept is set too)."""
+    t = TwoD().vmcb(intercepts=1 << 13 | SHUTDOWN_BIT)
+    out, _, _ = decide(ref, t, t.request(va=VA | 1 << 47, delivering=1, dlv=(EXCEPTION, 8, 1, 0)))
+    assert out["rule"] == "gp_intercepted" and out["fields"]["exitintinfo"] == 0x8000_0B08
