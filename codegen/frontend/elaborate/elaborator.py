@@ -1551,9 +1551,9 @@ class Elaborator:
                 ok = False
                 continue
             if f.store is not None:
-                self.bag.error("E0352", f"expected `{f.name} : WIDTH = EXPR;` in record '{d.name}' of a regime or nested translation, not a "
-                               f"`store {f.store.text}`: only a unit's record is written to memory (to its "
-                               "structures); a fault record is reported, not stored", f.store.span)
+                self.bag.error("E0352", f"expected `{f.name} : WIDTH = EXPR;` in record '{d.name}' of a regime or "
+                               f"nested translation, not a `store {f.store.text}`: only a unit's record is written "
+                               "to memory (to its structures); a fault record is reported, not stored", f.store.span)
                 ok = False
                 continue
             width = self.const(f.width, scope, f"width of '{f.name}'", 1, 64)
